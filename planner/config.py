@@ -1,0 +1,175 @@
+"""Frozen configuration dataclasses and their loading from TOML/JSON.
+
+Stage-specific configurations (policy, site parameters, park templates,
+scenarios) are frozen dataclasses built on the helpers here, so that every
+file is validated on load with an error that names the file and the key.
+
+Examples
+--------
+>>> from dataclasses import dataclass
+>>> @dataclass(frozen=True)
+... class Demo:
+...     gap_m: float = 2.0
+...     name: str = "x"
+>>> from_dict(Demo, {"gap_m": 5}, where="demo.toml").gap_m
+5.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+
+from planner.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_file(path: str | Path) -> dict:
+    """Read a TOML or JSON file into a dict; errors name the file and the line."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"{p}: file not found"
+        raise ConfigError(msg)
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix.lower() == ".json":
+            return json.loads(text)
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        msg = f"{p}: not valid {p.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+        raise ConfigError(msg) from exc
+
+
+def dumps_toml(data: dict) -> str:
+    """Serialize a dict (as produced by :func:`to_dict`) to TOML text."""
+    return tomli_w.dumps(_drop_none(data))
+
+
+def _drop_none(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_none(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list | tuple):
+        return [_drop_none(v) for v in obj]
+    return obj
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        msg = errors[0] if errors else f"{where}: invalid value {value!r}"
+        raise ConfigError(msg)
+    if origin is typing.Literal:
+        if value not in args:
+            msg = f"{where}: {value!r} is not one of {list(args)}"
+            raise ConfigError(msg)
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            msg = f"{where}: expected a list, got {type(value).__name__} {value!r}"
+            raise ConfigError(msg)
+        item_t = args[0] if args else Any
+        return tuple(_coerce(item_t, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            msg = f"{where}: expected a table, got {type(value).__name__}"
+            raise ConfigError(msg)
+        vt = args[1] if len(args) == 2 else Any
+        return types.MappingProxyType({str(k): _coerce(vt, v, f"{where}.{k}") for k, v in value.items()})
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            msg = f"{where}: expected a table, got {type(value).__name__}"
+            raise ConfigError(msg)
+        return from_dict(tp, value, where=where)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            msg = f"{where}: expected a number, got {value!r}"
+            raise ConfigError(msg)
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = f"{where}: expected an integer, got {value!r}"
+            raise ConfigError(msg)
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            msg = f"{where}: expected true or false, got {value!r}"
+            raise ConfigError(msg)
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            msg = f"{where}: expected text, got {value!r}"
+            raise ConfigError(msg)
+        return value
+    return value
+
+
+def from_dict(cls: type[T], data: dict, *, where: str = "config") -> T:
+    """Build a (frozen) dataclass from a dict, checking keys and types.
+
+    Unknown keys are an error naming the key and the known ones; nested
+    dataclasses, tuples, optionals and literals are converted recursively.
+    ``__post_init__`` of the class may raise :class:`ConfigError` for
+    cross-field checks.
+    """
+    if not isinstance(data, dict):
+        msg = f"{where}: expected a table, got {type(data).__name__}"
+        raise ConfigError(msg)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        msg = f"{where}: unknown key(s) {unknown}; known keys: {sorted(fields)}"
+        raise ConfigError(msg)
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], f"{where}.{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            msg = f"{where}: missing required key {name!r}"
+            raise ConfigError(msg)
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        msg = f"{where}: {exc}"
+        raise ConfigError(msg) from exc
+
+
+def to_dict(obj: Any) -> Any:
+    """Inverse of :func:`from_dict`: plain dicts, lists and scalars."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, types.MappingProxyType | dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def load(cls: type[T], path: str | Path) -> T:
+    """Load and validate a TOML/JSON file into dataclass ``cls``."""
+    return from_dict(cls, load_file(path), where=str(path))

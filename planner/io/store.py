@@ -1,0 +1,547 @@
+"""Workspace store: the interface and its embedded GeoPackage backend.
+
+A workspace holds versioned geometry layers (survey versions of the parcel
+layer, constraint and barrier layers, analysis results such as flags and
+sites), versioned documents (policies, scenarios, site edits) and an audit
+table. The analysis code talks to :class:`Store` only, so a PostGIS backend
+can be added beside :class:`GpkgStore` without touching it.
+
+Atomicity
+---------
+Layer writes are copy-on-write: the workspace file is copied next to itself,
+the change is made in the copy, the copy is flushed to disk and then renamed
+over the original (``os.replace`` is atomic on POSIX and Windows). A process
+killed or failing midway leaves the original file as it was; the stray copy
+is removed on the next write. Document and audit writes are single SQLite
+transactions. A lock file serializes writers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pyproj
+
+from planner.errors import StoreError
+
+#: Kinds of versioned geometry layers.
+LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
+#: Kinds of versioned documents.
+DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
+
+SCHEMA_VERSION = "1"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def _user(user: str | None) -> str:
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (for the audit table)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_text(text: str) -> str:
+    """SHA-256 of a UTF-8 text (policy and scenario hashes)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Store(ABC):
+    """What the planner needs from a workspace, whatever the backend."""
+
+    crs: pyproj.CRS
+
+    # -- geometry layers -------------------------------------------------
+    @abstractmethod
+    def write_layer(
+        self,
+        kind: str,
+        name: str,
+        gdf: gpd.GeoDataFrame,
+        *,
+        user: str | None = None,
+        source_file: str | None = None,
+        sha256: str | None = None,
+        meta: dict | None = None,
+        make_current: bool = True,
+        action: str | None = None,
+    ) -> int:
+        """Store ``gdf`` as a new version of layer ``(kind, name)``; return the version."""
+
+    @abstractmethod
+    def read_layer(
+        self,
+        kind: str,
+        name: str | None = None,
+        version: int | None = None,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        columns: list[str] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Read a version (default: the current one) of a layer."""
+
+    @abstractmethod
+    def layers(self, kind: str | None = None) -> pd.DataFrame:
+        """Catalogue of layer versions: kind, name, version, created_at, user, n_rows, is_current, meta."""
+
+    @abstractmethod
+    def set_current(self, kind: str, name: str, version: int, *, user: str | None = None) -> None:
+        """Make an existing version the current one (switch or roll back)."""
+
+    # -- documents -------------------------------------------------------
+    @abstractmethod
+    def save_doc(self, kind: str, name: str, payload: dict, *, user: str | None = None) -> int:
+        """Save a new version of a document (policy, scenario, ...); return the version."""
+
+    @abstractmethod
+    def load_doc(self, kind: str, name: str, version: int | None = None) -> dict:
+        """Load a document version (default: latest)."""
+
+    @abstractmethod
+    def docs(self, kind: str | None = None) -> pd.DataFrame:
+        """Catalogue of document versions."""
+
+    # -- audit -----------------------------------------------------------
+    @abstractmethod
+    def audit_log(self) -> pd.DataFrame:
+        """All audit rows, oldest first."""
+
+    # -- conveniences shared by all backends --------------------------------
+    def read_parcels(self, version: int | None = None, **kw) -> gpd.GeoDataFrame:
+        """The current (or given) survey version of the parcel layer."""
+        return self.read_layer("survey", "parcels", version, **kw)
+
+    def publish_survey(self, parcels: gpd.GeoDataFrame, *, label: str | None = None, **kw) -> int:
+        """Publish a parcel table as a new, current survey version.
+
+        ``label`` (e.g. "2025 annual survey") is kept in the version's meta.
+        """
+        kw.setdefault("action", "publish_survey")
+        meta = dict(kw.pop("meta", None) or {})
+        if label:
+            meta["label"] = label
+        return self.write_layer("survey", "parcels", parcels, meta=meta, **kw)
+
+    def surveys(self) -> pd.DataFrame:
+        """Survey versions, newest last."""
+        return self.layers("survey")
+
+    def has_layer(self, kind: str, name: str | None = None) -> bool:
+        cat = self.layers(kind)
+        return bool(len(cat) if name is None else (cat["name"] == name).any())
+
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS planner_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS planner_layers (
+    kind TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+    table_name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, user TEXT NOT NULL,
+    n_rows INTEGER NOT NULL, is_current INTEGER NOT NULL DEFAULT 0,
+    source_file TEXT, sha256 TEXT, meta TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (kind, name, version));
+CREATE TABLE IF NOT EXISTS planner_docs (
+    kind TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+    created_at TEXT NOT NULL, user TEXT NOT NULL, sha256 TEXT NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (kind, name, version));
+CREATE TABLE IF NOT EXISTS planner_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, user TEXT NOT NULL,
+    action TEXT NOT NULL, kind TEXT, name TEXT, version INTEGER,
+    source_file TEXT, sha256 TEXT, n_rows INTEGER, detail TEXT);
+"""
+
+_ATTR_TABLES = ("planner_meta", "planner_layers", "planner_docs", "planner_audit")
+
+
+class GpkgStore(Store):
+    """A workspace in one GeoPackage file (the embedded default backend).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.gpkg`` file. It must exist unless ``create=True``.
+    crs : str or pyproj.CRS, optional
+        Projected metric CRS for a new workspace.
+    create : bool
+        Create the workspace if the file does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, shapely, geopandas as gpd
+    >>> ws = GpkgStore(tempfile.mkdtemp() + "/ws.gpkg", crs="EPSG:4549", create=True)
+    >>> g = gpd.GeoDataFrame({"parcel_id": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
+    >>> ws.publish_survey(g, name="first")
+    1
+    """
+
+    def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            if not create:
+                msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
+                raise StoreError(msg)
+            if crs is None:
+                msg = f"a new workspace ({self.path}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
+                raise StoreError(msg)
+            self._create(pyproj.CRS.from_user_input(crs))
+        self._check()
+        self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
+
+    # -- low level -------------------------------------------------------
+    def _connect(self, path: Path | None = None) -> sqlite3.Connection:
+        con = sqlite3.connect(path or self.path, timeout=30, isolation_level=None)
+        con.execute("PRAGMA journal_mode=DELETE")
+        return con
+
+    def _create(self, crs: pyproj.CRS) -> None:
+        if not crs.is_projected:
+            msg = f"workspace CRS must be projected and metric, got {crs.name}"
+            raise StoreError(msg)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
+        try:
+            # An empty GeoPackage with its gpkg_* tables, made by GDAL.
+            empty = gpd.GeoDataFrame({"name": pd.Series([], dtype="string")}, geometry=[], crs=crs)
+            pyogrio.write_dataframe(empty, tmp, layer="_planner_init", driver="GPKG")
+            con = self._connect(tmp)
+            try:
+                con.execute("BEGIN")
+                self._init_tables(con)
+                con.executemany(
+                    "INSERT INTO planner_meta VALUES (?, ?)",
+                    [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now())],
+                )
+                con.execute("COMMIT")
+            finally:
+                con.close()
+            self._commit_file(tmp)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _init_tables(con: sqlite3.Connection) -> None:
+        for stmt in filter(None, (s.strip() for s in _DDL.split(";"))):
+            con.execute(stmt)
+        for t in _ATTR_TABLES:
+            con.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, 'planner workspace table')",
+                (t, t),
+            )
+
+    def _check(self) -> None:
+        try:
+            con = self._connect()
+            try:
+                names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            msg = f"{self.path} is not a readable GeoPackage workspace: {exc}"
+            raise StoreError(msg) from exc
+        missing = [t for t in _ATTR_TABLES if t not in names]
+        if missing:
+            msg = f"{self.path} is a GeoPackage but not a planner workspace (missing tables {missing}); create one with `planner sample-data` or GpkgStore(..., create=True)"
+            raise StoreError(msg)
+
+    def _meta(self, key: str) -> str:
+        con = self._connect()
+        try:
+            row = con.execute("SELECT value FROM planner_meta WHERE key=?", (key,)).fetchone()
+        finally:
+            con.close()
+        if row is None:
+            msg = f"workspace {self.path} has no {key!r} in planner_meta"
+            raise StoreError(msg)
+        return row[0]
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the with-block
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover - Windows: single writer assumed
+                pass
+            yield
+        finally:
+            fh.close()
+
+    def _commit_file(self, tmp: Path) -> None:
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):  # directories cannot be fsynced on some systems
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+    def _cleanup_stale(self) -> None:
+        for p in self.path.parent.glob(f".{self.path.name}.*.tmp.gpkg"):
+            with contextlib.suppress(OSError):
+                p.unlink()
+
+    @contextlib.contextmanager
+    def _copy_on_write(self) -> Iterator[Path]:
+        """Yield a private copy of the workspace; it replaces the original only on success."""
+        with self._lock():
+            self._cleanup_stale()
+            tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
+            try:
+                shutil.copyfile(self.path, tmp)
+                yield tmp
+                self._commit_file(tmp)
+            finally:
+                tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _audit(con: sqlite3.Connection, user: str, action: str, **kw) -> None:
+        cols = ["ts", "user", "action", *kw]
+        con.execute(
+            f"INSERT INTO planner_audit ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [_now(), user, action, *kw.values()],
+        )
+
+    # -- geometry layers -------------------------------------------------
+    def write_layer(self, kind, name, gdf, *, user=None, source_file=None, sha256=None,
+                    meta=None, make_current=True, action=None) -> int:
+        if kind not in LAYER_KINDS:
+            msg = f"unknown layer kind {kind!r}; one of {LAYER_KINDS}"
+            raise StoreError(msg)
+        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
+            msg = f"layer {kind}/{name}: a GeoDataFrame with a CRS is required"
+            raise StoreError(msg)
+        if not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
+            gdf = gdf.to_crs(self.crs)
+        user = _user(user)
+        with self._copy_on_write() as tmp:
+            con = self._connect(tmp)
+            try:
+                row = con.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM planner_layers WHERE kind=? AND name=?", (kind, name)
+                ).fetchone()
+            finally:
+                con.close()
+            version = int(row[0]) + 1
+            safe = "".join(ch if ch.isalnum() else "_" for ch in name.encode("ascii", "replace").decode())
+            table = f"{kind}_{safe}_v{version:04d}_{uuid.uuid4().hex[:6]}"
+            out = gdf.reset_index(drop=True)
+            pyogrio.write_dataframe(out, tmp, layer=table, driver="GPKG", layer_options={"SPATIAL_INDEX": "YES"})
+            con = self._connect(tmp)
+            try:
+                con.execute("BEGIN")
+                if make_current:
+                    con.execute("UPDATE planner_layers SET is_current=0 WHERE kind=? AND name=?", (kind, name))
+                con.execute(
+                    "INSERT INTO planner_layers (kind, name, version, table_name, created_at, user, n_rows, "
+                    "is_current, source_file, sha256, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (kind, name, version, table, _now(), user, len(out), int(make_current),
+                     source_file, sha256, json.dumps(meta or {}, ensure_ascii=False, default=str)),
+                )
+                self._audit(con, user, action or f"write_{kind}", kind=kind, name=name, version=version,
+                            source_file=source_file, sha256=sha256, n_rows=len(out),
+                            detail=json.dumps(meta or {}, ensure_ascii=False, default=str)[:4000])
+                con.execute("COMMIT")
+            finally:
+                con.close()
+        return version
+
+    def _table_for(self, kind: str, name: str | None, version: int | None) -> tuple[str, dict]:
+        con = self._connect()
+        try:
+            q = "SELECT table_name, meta, name FROM planner_layers WHERE kind=?"
+            args: list = [kind]
+            if name is not None:
+                q += " AND name=?"
+                args.append(name)
+            if version is None:
+                q += " AND is_current=1"
+            else:
+                q += " AND version=?"
+                args.append(int(version))
+            rows = con.execute(q + " ORDER BY name", args).fetchall()
+        finally:
+            con.close()
+        if not rows:
+            what = f"{kind}/{name or '*'}" + (f" version {version}" if version else " (current)")
+            msg = f"workspace {self.path} has no layer {what}"
+            raise StoreError(msg)
+        if len(rows) > 1:
+            msg = f"several {kind} layers ({', '.join(r[2] for r in rows)}); name one"
+            raise StoreError(msg)
+        return rows[0][0], json.loads(rows[0][1])
+
+    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+        table, meta = self._table_for(kind, name, version)
+        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=bbox, columns=columns)
+        for c in gdf.columns:
+            if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
+                gdf[c] = gdf[c].astype("string")
+        gdf.attrs["meta"] = meta
+        gdf.attrs["table"] = table
+        return gdf
+
+    def read_all_layers(self, kind: str) -> gpd.GeoDataFrame:
+        """Current versions of every layer of a kind, stacked with a ``layer`` column."""
+        cat = self.layers(kind)
+        cat = cat[cat["is_current"]]
+        if not len(cat):
+            return gpd.GeoDataFrame({"layer": pd.Series([], dtype="string")}, geometry=[], crs=self.crs)
+        parts = []
+        for name in cat["name"]:
+            g = self.read_layer(kind, name)
+            g.insert(0, "layer", name)
+            parts.append(g)
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.crs)
+
+    def layers(self, kind=None) -> pd.DataFrame:
+        con = self._connect()
+        try:
+            q = ("SELECT kind, name, version, created_at, user, n_rows, is_current, source_file, sha256, meta, "
+                 "table_name FROM planner_layers")
+            args: tuple = ()
+            if kind is not None:
+                q += " WHERE kind=?"
+                args = (kind,)
+            df = pd.read_sql_query(q + " ORDER BY kind, name, version", con, params=args)
+        finally:
+            con.close()
+        df["is_current"] = df["is_current"].astype(bool)
+        return df
+
+    def set_current(self, kind, name, version, *, user=None) -> None:
+        user = _user(user)
+        with self._lock():
+            con = self._connect()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                hit = con.execute(
+                    "SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?", (kind, name, int(version))
+                ).fetchone()
+                if hit is None:
+                    con.execute("ROLLBACK")
+                    msg = f"no version {version} of {kind}/{name} in {self.path}"
+                    raise StoreError(msg)
+                con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
+                            (int(version), kind, name))
+                self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    # -- documents -------------------------------------------------------
+    def save_doc(self, kind, name, payload, *, user=None) -> int:
+        if kind not in DOC_KINDS:
+            msg = f"unknown document kind {kind!r}; one of {DOC_KINDS}"
+            raise StoreError(msg)
+        text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+        digest = sha256_text(text)
+        user = _user(user)
+        with self._lock():
+            con = self._connect()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                (v,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM planner_docs WHERE kind=? AND name=?",
+                                   (kind, name)).fetchone()
+                version = int(v) + 1
+                con.execute("INSERT INTO planner_docs VALUES (?,?,?,?,?,?,?)",
+                            (kind, name, version, _now(), user, digest, text))
+                self._audit(con, user, f"save_{kind}", kind=kind, name=name, version=version, sha256=digest)
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+        return version
+
+    def load_doc(self, kind, name, version=None) -> dict:
+        con = self._connect()
+        try:
+            if version is None:
+                row = con.execute("SELECT payload FROM planner_docs WHERE kind=? AND name=? ORDER BY version DESC LIMIT 1",
+                                  (kind, name)).fetchone()
+            else:
+                row = con.execute("SELECT payload FROM planner_docs WHERE kind=? AND name=? AND version=?",
+                                  (kind, name, int(version))).fetchone()
+        finally:
+            con.close()
+        if row is None:
+            msg = f"workspace {self.path} has no {kind} {name!r}" + (f" version {version}" if version else "")
+            raise StoreError(msg)
+        return json.loads(row[0])
+
+    def docs(self, kind=None) -> pd.DataFrame:
+        con = self._connect()
+        try:
+            q = "SELECT kind, name, version, created_at, user, sha256 FROM planner_docs"
+            args: tuple = ()
+            if kind is not None:
+                q += " WHERE kind=?"
+                args = (kind,)
+            return pd.read_sql_query(q + " ORDER BY kind, name, version", con, params=args)
+        finally:
+            con.close()
+
+    # -- audit -----------------------------------------------------------
+    def record(self, action: str, *, user: str | None = None, **kw) -> None:
+        """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
+        with self._lock():
+            con = self._connect()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                self._audit(con, _user(user), action, **kw)
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+    def audit_log(self) -> pd.DataFrame:
+        con = self._connect()
+        try:
+            return pd.read_sql_query("SELECT * FROM planner_audit ORDER BY id", con)
+        finally:
+            con.close()
+
+
+def open_store(uri: str | os.PathLike, **kw) -> Store:
+    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`)."""
+    s = str(uri)
+    if s.startswith(("postgresql://", "postgres://")):
+        msg = "a PostGIS workspace backend is not part of this release; use a .gpkg workspace"
+        raise StoreError(msg)
+    if not s.lower().endswith(".gpkg"):
+        msg = f"workspace {s!r}: expected a .gpkg file"
+        raise StoreError(msg)
+    return GpkgStore(s, **kw)
