@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Set up and run the planner with nothing but Python >= 3.11 and pip.
+
+    python3 tasks.py run     # create .venv, install, start the app on the sample city
+    python3 tasks.py test    # create .venv, install with test extras, run the whole test suite
+    python3 tasks.py bench   # run the benchmarks (slow; prints ratio tables)
+
+`make run` / `make test` call this script. Extra arguments after the task are
+passed to streamlit / pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("PLANNER_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _ensure_env(extras: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"planner needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"creating virtual environment {VENV} ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = VENV / f".planner-installed-{extras or 'base'}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    spec = f".[{extras}]" if extras else "."
+    print(f"installing planner{'[' + extras + ']' if extras else ''} and its dependencies ...", flush=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-e", spec],
+                   cwd=ROOT, check=True)
+    stamp.write_text(digest)
+
+
+def _exec(cmd: list[str], env: dict | None = None) -> int:
+    return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def run(args: list[str]) -> int:
+    _ensure_env("")
+    ws = os.environ.get("PLANNER_WORKSPACE", str(ROOT / "gis_data" / "sample_city.gpkg"))
+    print(f"starting the planner on {ws} (Ctrl+C to stop) ...", flush=True)
+    return _exec([str(PY), "-m", "streamlit", "run", "app.py", *args], env={"PLANNER_WORKSPACE": ws})
+
+
+def test(args: list[str]) -> int:
+    _ensure_env("test")
+    return _exec([str(PY), "-m", "pytest", *args])
+
+
+def bench(args: list[str]) -> int:
+    _ensure_env("test")
+    rc = 0
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        print(f"\n=== {script.name} ===", flush=True)
+        rc |= _exec([str(PY), str(script), *args])
+    return rc
+
+
+TASKS = {"run": run, "test": test, "bench": bench}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in TASKS:
+        sys.exit(f"usage: python3 tasks.py {{{'|'.join(TASKS)}}} [args...]")
+    sys.exit(TASKS[sys.argv[1]](sys.argv[2:]))
