@@ -1,0 +1,622 @@
+"""Redevelopment scenarios: which sites, which park template, when, and what it yields.
+
+A :class:`Scenario` (a TOML/JSON file, or a document saved in the workspace)
+picks sites from the sites table, applies a park template to each (with
+per-site overrides), says whether existing buildings are retained or
+demolished, and phases the works with an annual capacity. :func:`run`
+evaluates it, vectorized over the site table:
+
+Floor-area ledger per site (all in m²)::
+
+    target        = land_area_m2 x target_plot_ratio
+    retained      = existing floor area kept (rule "demolish": 0, "retain": all,
+                    "retain_class": parcels of upgrade class "retain" / role "retained_inside")
+    demolished    = existing - retained
+    new_built     = max(target - retained, 0)   # retained floor counts toward the site's plot ratio
+    floor_after   = retained + new_built
+    net_change    = floor_after - existing
+    leasable      = new_built x (1 - support_floor_share)
+    occupied      = leasable x final absorption
+    enterprises   = occupied / m2_per_enterprise
+    jobs_new      = occupied x jobs_per_1000m2 / 1000
+    investment    = new_built x all_in_cost_per_m2   (construction, demolition, land and infrastructure)
+    rent_yr       = occupied x rent_per_m2_month x 12
+    payback_years = investment / rent_yr
+    after (jobs, output, tax) = before x retained / existing + occupied x rate
+
+Timeline: works start ``planning_months`` after the site's start year begins,
+delivery ``construction_months`` later; investment is spent evenly over the
+works; the leasable space is occupied at ``absorption[k]`` in the k-th
+calendar year counted from the delivery year (0), and rent and tax of the
+delivery year count only the part of the year after delivery.
+
+Phasing: sites start in rank order; ``sites_per_year`` lets at most that
+many start a year; ``budget_per_year`` lets the cumulative investment of the
+sites started by the end of year ``y`` reach at most ``budget x (y - start + 1)``
+(a site bigger than a year's budget waits until enough budget has accrued).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner.config import from_dict, load_file, to_dict
+from planner.errors import ConfigError, DataError
+from planner.schema import MU_M2
+from planner.templates import NUMERIC_PARAMS, ParkTemplate, load_templates, parse_template
+
+ExistingRule = Literal["demolish", "retain", "retain_class"]
+
+#: Column aliases accepted in site filters (``min_area_m2`` = ``min_land_area_m2``).
+FILTER_ALIASES = {"area_m2": "land_area_m2", "area_mu": "land_area_mu"}
+
+
+@dataclass(frozen=True)
+class SiteSelection:
+    """Which sites a scenario takes.
+
+    Parameters
+    ----------
+    ids : tuple of str
+        Explicit site ids; when given, ``top`` and ``where`` still filter them.
+    top : int, optional
+        Keep the best ``top`` sites by rank (after the filters).
+    status : tuple of str
+        Site statuses allowed (default only "ok"; empty = any).
+    where : dict
+        Filters on site columns: ``min_<col>``, ``max_<col>`` (numbers) or
+        ``<col>`` (a value or a list of values). ``area_m2`` means ``land_area_m2``.
+    """
+
+    ids: tuple[str, ...] = ()
+    top: int | None = None
+    status: tuple[str, ...] = ("ok",)
+    where: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A redevelopment scenario (see the module docstring for the model).
+
+    Parameters
+    ----------
+    name : str
+        Identifier (also the name of the saved workspace document).
+    label, description : str
+        Free text for reports.
+    sites : SiteSelection
+        Which sites.
+    template : str
+        Park template for every site not listed in ``site_templates``.
+    site_templates : dict
+        Site id -> template name.
+    templates : dict
+        Extra or modified templates defined inline (``base = "<name>"`` to
+        start from a built-in one).
+    overrides : dict
+        Site id -> {template parameter: value}.
+    existing : {"demolish", "retain", "retain_class"}
+        What happens to existing buildings: all demolished, all retained
+        (infill to the target plot ratio), or parcels of upgrade class
+        "retain" kept (needs the parcel rollup, see :func:`parcel_rollup`).
+    site_existing : dict
+        Site id -> rule, overriding ``existing``.
+    start_year : int
+        Year the first sites start planning.
+    sites_per_year, budget_per_year : optional
+        Annual capacity: at most this many site starts, or this much
+        investment (yuan) committed, per year. Both may be given.
+    horizon_years : int
+        Length of the timeline.
+    policy_name, policy_hash : str
+        The three-low policy the sites were built on.
+    sites_layer : str, optional
+        Name of the workspace sites layer (default: the only one).
+    """
+
+    name: str
+    label: str = ""
+    description: str = ""
+    sites: SiteSelection = field(default_factory=SiteSelection)
+    template: str = "standard_factory"
+    site_templates: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    existing: ExistingRule = "demolish"
+    site_existing: dict[str, ExistingRule] = field(default_factory=dict)
+    start_year: int = 2026
+    sites_per_year: int | None = None
+    budget_per_year: float | None = None
+    horizon_years: int = 15
+    policy_name: str = ""
+    policy_hash: str = ""
+    sites_layer: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            msg = "scenario: name must not be empty"
+            raise ConfigError(msg)
+        if self.sites_per_year is not None and self.sites_per_year < 1:
+            msg = f"scenario {self.name!r}: sites_per_year must be at least 1 (or left out for no cap)"
+            raise ConfigError(msg)
+        if self.budget_per_year is not None and self.budget_per_year <= 0:
+            msg = f"scenario {self.name!r}: budget_per_year must be above 0 yuan (or left out for no cap)"
+            raise ConfigError(msg)
+        if not 1 <= self.horizon_years <= 100:
+            msg = f"scenario {self.name!r}: horizon_years must be between 1 and 100"
+            raise ConfigError(msg)
+        for sid, params in self.overrides.items():
+            bad = sorted(set(params) - set(NUMERIC_PARAMS) - {"absorption"})
+            if bad:
+                msg = (f"scenario {self.name!r}: overrides.{sid}: unknown template parameter(s) {bad}; "
+                       f"known: {sorted((*NUMERIC_PARAMS, 'absorption'))}")
+                raise ConfigError(msg)
+
+    def to_dict(self) -> dict:
+        """Plain dict (for ``store.save_doc("scenario", name, ...)`` and TOML)."""
+        return to_dict(self)
+
+    def resolved_templates(self, base: dict[str, ParkTemplate] | None = None) -> dict[str, ParkTemplate]:
+        """Built-in templates plus the scenario's inline ones; checks every name used."""
+        out = dict(base if base is not None else load_templates())
+        for tname, data in self.templates.items():
+            out[tname] = parse_template({"name": tname, **dict(data)}, where=f"scenario {self.name}.templates.{tname}",
+                                        base=out)
+        for where, tname in [("template", self.template), *((f"site_templates.{k}", v)
+                                                             for k, v in self.site_templates.items())]:
+            if tname not in out:
+                msg = f"scenario {self.name!r}: {where} = {tname!r} is not a known park template; known: {sorted(out)}"
+                raise ConfigError(msg)
+        return out
+
+
+def scenario_from_dict(data: dict, *, where: str = "scenario") -> Scenario:
+    """Validate a dict (TOML/JSON content or a saved document) into a :class:`Scenario`."""
+    return from_dict(Scenario, data, where=where)
+
+
+def load_scenario(path) -> Scenario:
+    """Load a scenario TOML/JSON file (errors name the file and key)."""
+    return scenario_from_dict(load_file(path), where=str(path))
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    """SHA-256 of the scenario's canonical JSON (same as the workspace document hash)."""
+    from planner.io.store import sha256_text
+
+    return sha256_text(json.dumps(scenario.to_dict(), ensure_ascii=False, sort_keys=True, default=str))
+
+
+@dataclass
+class ScenarioResult:
+    """What :func:`run` returns.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    sites : GeoDataFrame
+        One row per selected site: inputs, template, start year and the ledger.
+    timeline : DataFrame
+        One row per calendar year (index ``year``) for the whole scenario.
+    totals : Series
+        Scenario totals (same names as the site columns where summed).
+    assumptions : DataFrame
+        Template parameters used (parameter, one column per template, source).
+    """
+
+    scenario: Scenario
+    sites: gpd.GeoDataFrame
+    timeline: pd.DataFrame
+    totals: pd.Series
+    assumptions: pd.DataFrame
+    templates: dict[str, ParkTemplate] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+
+# --------------------------------------------------------------------------- selection
+def select_sites(sites: pd.DataFrame, sel: SiteSelection, *, scenario: str = "scenario") -> pd.DataFrame:
+    """Apply a :class:`SiteSelection` to a sites table; result ordered by rank."""
+    _require(sites, ["site_id", "land_area_m2"], "sites")
+    mask = np.ones(len(sites), dtype=bool)
+    if sel.status and "status" in sites.columns:
+        mask &= sites["status"].isin(sel.status).to_numpy()
+    if sel.ids:
+        ids = pd.Index(sel.ids)
+        missing = ids.difference(sites["site_id"].astype(str))
+        if len(missing):
+            msg = (f"scenario {scenario!r}: sites.ids not in the sites table: {list(missing[:10])}"
+                   f"{' ...' if len(missing) > 10 else ''}; check the ids or rebuild the sites")
+            raise DataError(msg)
+        mask &= sites["site_id"].astype(str).isin(ids).to_numpy()
+    for key, value in sel.where.items():
+        op, col = "eq", key
+        if key.startswith(("min_", "max_")):
+            op, col = key[:3], key[4:]
+        col = FILTER_ALIASES.get(col, col)
+        if col not in sites.columns:
+            msg = (f"scenario {scenario!r}: sites.where.{key}: the sites table has no column {col!r}; "
+                   f"columns: {sorted(map(str, sites.columns))}")
+            raise DataError(msg)
+        s = sites[col]
+        if op == "min":
+            mask &= (pd.to_numeric(s, errors="coerce") >= value).fillna(False).to_numpy(dtype=bool)
+        elif op == "max":
+            mask &= (pd.to_numeric(s, errors="coerce") <= value).fillna(False).to_numpy(dtype=bool)
+        else:
+            vals = list(value) if isinstance(value, list | tuple) else [value]
+            mask &= s.isin(vals).to_numpy()
+    out = sites.loc[mask]
+    out = out.iloc[_rank_order(out)]
+    if sel.top is not None:
+        out = out.iloc[: sel.top]
+    return out
+
+
+def _rank_order(sites: pd.DataFrame) -> np.ndarray:
+    rank = pd.to_numeric(sites["rank"], errors="coerce").to_numpy(float) if "rank" in sites.columns \
+        else np.full(len(sites), np.nan)
+    rank = np.where(np.isnan(rank), np.inf, rank)
+    return np.lexsort((sites["site_id"].astype(str).to_numpy(), rank))
+
+
+def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        msg = f"{what} table lacks column(s) {missing}; see docs/CONTRACTS.md"
+        raise DataError(msg)
+
+
+# --------------------------------------------------------------------------- parcel rollup
+def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame) -> pd.DataFrame:
+    """Per-site sums from parcel-level data, for baselines and retention.
+
+    Parameters
+    ----------
+    site_parcels : DataFrame
+        parcel_id, site_id, role (sites stage output).
+    parcels : DataFrame
+        Flagged parcels: parcel_id, floor_area_m2 and optionally output_cny,
+        tax_cny, employees, upgrade_class.
+
+    Returns
+    -------
+    DataFrame indexed by site_id with output_cny, tax_cny, employees (sums;
+    NaN when no parcel of the site has a value) and retain_class_floor_m2 (floor
+    area of parcels with upgrade class "retain" or role "retained_inside").
+    """
+    _require(site_parcels, ["parcel_id", "site_id"], "site_parcels")
+    _require(parcels, ["parcel_id"], "parcels")
+    cols = [c for c in ("floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
+            if c in parcels.columns]
+    p = pd.DataFrame(parcels[["parcel_id", *cols]]).drop_duplicates("parcel_id")
+    sp = pd.DataFrame(site_parcels).merge(p, on="parcel_id", how="left")
+    keep = np.zeros(len(sp), dtype=bool)
+    if "upgrade_class" in sp.columns:
+        keep |= (sp["upgrade_class"].astype("string") == "retain").fillna(False).to_numpy(dtype=bool)
+    if "role" in sp.columns:
+        keep |= (sp["role"].astype("string") == "retained_inside").fillna(False).to_numpy(dtype=bool)
+    floor = pd.to_numeric(sp["floor_area_m2"], errors="coerce") if "floor_area_m2" in sp.columns \
+        else pd.Series(np.nan, index=sp.index)
+    sp["retain_class_floor_m2"] = np.where(keep, floor.fillna(0.0), 0.0)
+    agg = {"retain_class_floor_m2": ("retain_class_floor_m2", "sum")}
+    for c in ("output_cny", "tax_cny", "employees"):
+        if c in sp.columns:
+            sp[c] = pd.to_numeric(sp[c], errors="coerce")
+            agg[c] = (c, lambda s: s.sum(min_count=1))
+    return sp.groupby("site_id").agg(**agg)
+
+
+# --------------------------------------------------------------------------- the model
+def _param_frame(sel: pd.DataFrame, sc: Scenario, templates: dict[str, ParkTemplate]
+                 ) -> tuple[pd.Series, pd.DataFrame, np.ndarray]:
+    """Template name, numeric parameters and the absorption matrix per site."""
+    ids = sel["site_id"].astype(str)
+    tname = ids.map(dict(sc.site_templates)).fillna(sc.template).astype(str)
+    tname.index = sel.index
+    names = sorted(set(tname))
+    # per-template table, then mapped to sites: one row per template, not per site
+    tab = pd.DataFrame({p: [_num(getattr(templates[n], p)) for n in names] for p in NUMERIC_PARAMS}, index=names)
+    tab["output_m2"] = [templates[n].output_m2 for n in names]
+    tab["tax_m2"] = [templates[n].tax_m2 for n in names]
+    par = tab.loc[tname.to_numpy()].reset_index(drop=True)
+    par.index = sel.index
+    curves = {n: templates[n].absorption for n in names}
+    ov_curves = {}
+    for sid, changes in sc.overrides.items():  # a handful of user edits, not a loop over sites
+        hit = (ids == sid).to_numpy()
+        if not hit.any():
+            continue
+        t0 = templates[tname[hit].iloc[0]]
+        t1 = t0.replace(**dict(changes))
+        for p, v in changes.items():
+            if p in par.columns:
+                par.loc[hit, p] = float(v)
+        par.loc[hit, "output_m2"] = t1.output_m2
+        par.loc[hit, "tax_m2"] = t1.tax_m2
+        if "absorption" in changes:
+            ov_curves[sid] = t1.absorption
+    width = max([len(c) for c in (*curves.values(), *ov_curves.values())], default=1)
+    pad = {n: np.pad(np.asarray(c, float), (0, width - len(c)), mode="edge") for n, c in curves.items()}
+    absorb = np.stack([pad[n] for n in names])[pd.Index(names).get_indexer(tname)] if len(sel) else \
+        np.zeros((0, width))
+    for sid, c in ov_curves.items():
+        absorb[(ids == sid).to_numpy()] = np.pad(np.asarray(c, float), (0, width - len(c)), mode="edge")
+    return tname, par, absorb
+
+
+def _num(v: Any) -> float:
+    return np.nan if v is None else float(v)
+
+
+def _retained(sel: pd.DataFrame, sc: Scenario, rollup: pd.DataFrame | None) -> tuple[np.ndarray, pd.Series]:
+    ids = sel["site_id"].astype(str)
+    rule = ids.map(dict(sc.site_existing)).fillna(sc.existing).astype(str)
+    existing = pd.to_numeric(sel["floor_area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
+    if "retain_class_floor_m2" in sel.columns:
+        cls = pd.to_numeric(sel["retain_class_floor_m2"], errors="coerce").fillna(0.0).to_numpy(float)
+    elif rollup is not None and "retain_class_floor_m2" in rollup.columns:
+        cls = ids.map(rollup["retain_class_floor_m2"]).fillna(0.0).to_numpy(float)
+    else:
+        if (rule == "retain_class").any():
+            msg = (f"scenario {sc.name!r}: existing = 'retain_class' needs parcel-level data (site_parcels and "
+                   "flags with upgrade_class); run `planner classify` and `planner sites` first, or use "
+                   "'demolish' / 'retain'")
+            raise DataError(msg)
+        cls = np.zeros(len(sel))
+    r = rule.to_numpy()
+    retained = np.select([r == "retain", r == "retain_class"], [existing, np.minimum(cls, existing)], 0.0)
+    return retained, rule
+
+
+def _phase(order_inv: np.ndarray, investment: np.ndarray, sc: Scenario) -> np.ndarray:
+    """Start-year offset per site (sites in rank order: ``order_inv`` is the position)."""
+    pos = order_inv
+    off = np.zeros(len(pos), dtype=np.int64)
+    if sc.sites_per_year is not None:
+        off = np.maximum(off, pos // sc.sites_per_year)
+    if sc.budget_per_year is not None and len(pos):
+        by_pos = np.empty_like(investment)
+        by_pos[pos] = investment
+        cum = np.cumsum(by_pos)[pos]
+        off = np.maximum(off, np.ceil(cum / sc.budget_per_year - 1e-9).astype(np.int64) - 1)
+    return np.maximum(off, 0)
+
+
+def run(sites: pd.DataFrame, scenario: Scenario, *, templates: dict[str, ParkTemplate] | None = None,
+        rollup: pd.DataFrame | None = None) -> ScenarioResult:
+    """Evaluate a scenario on a sites table.
+
+    Parameters
+    ----------
+    sites : GeoDataFrame or DataFrame
+        Sites table (docs/CONTRACTS.md "Sites output"): at least site_id,
+        land_area_m2, floor_area_m2; rank and status are used when present;
+        optional baseline columns output_cny, tax_cny, employees,
+        n_enterprises, retain_class_floor_m2.
+    scenario : Scenario
+    templates : dict, optional
+        Available templates (default: the built-in ones plus the scenario's).
+    rollup : DataFrame, optional
+        :func:`parcel_rollup` output; fills baselines and the "retain_class" rule.
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    sc = scenario
+    templates = sc.resolved_templates(templates)
+    _require(sites, ["site_id", "land_area_m2", "floor_area_m2"], "sites")
+    sel = select_sites(sites, sc.sites, scenario=sc.name).copy()
+    if rollup is not None:
+        ids = sel["site_id"].astype(str)
+        for c in ("output_cny", "tax_cny", "employees"):
+            if c in rollup.columns and c not in sel.columns:
+                sel[c] = ids.map(rollup[c]).to_numpy()
+    unknown_ids = sorted((set(sc.site_templates) | set(sc.overrides) | set(sc.site_existing))
+                         - set(sites["site_id"].astype(str)))
+    if unknown_ids:
+        msg = (f"scenario {sc.name!r}: site_templates/overrides/site_existing name sites that are not in the sites "
+               f"table: {unknown_ids[:10]}")
+        raise DataError(msg)
+
+    tname, par, absorb = _param_frame(sel, sc, templates)
+    n = len(sel)
+    land = pd.to_numeric(sel["land_area_m2"], errors="coerce").to_numpy(float)
+    if np.isnan(land).any() or (land < 0).any():
+        bad = sel["site_id"].astype(str).to_numpy()[np.isnan(land) | (land < 0)][:5]
+        msg = f"sites {list(bad)}: land_area_m2 missing or negative; fix the sites table"
+        raise DataError(msg)
+    existing = pd.to_numeric(sel["floor_area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
+    retained, rule = _retained(sel, sc, rollup)
+    p = {c: par[c].to_numpy(float) for c in par.columns}
+
+    target = land * p["target_plot_ratio"]
+    demolished = existing - retained
+    new = np.maximum(target - retained, 0.0)
+    after = retained + new
+    leasable = new * (1.0 - p["support_floor_share"])
+    final_abs = absorb[:, -1] if n else np.zeros(0)
+    occupied = leasable * final_abs
+    investment = new * p["all_in_cost_per_m2"]
+    construction = new * p["hard_cost_per_m2"]
+    demolition = demolished * p["demolition_cost_per_m2"]
+    rent = occupied * p["rent_per_m2_month"] * 12.0
+    keep_share = np.divide(retained, existing, out=np.zeros(n), where=existing > 0)
+
+    def before(col: str) -> np.ndarray:
+        return pd.to_numeric(sel[col], errors="coerce").to_numpy(float) if col in sel.columns else np.full(n, np.nan)
+
+    out_b, tax_b, jobs_b, ent_b = before("output_cny"), before("tax_cny"), before("employees"), before("n_enterprises")
+    output_new = occupied * p["output_m2"]
+    tax_new = occupied * p["tax_m2"]
+    jobs_new = occupied * p["jobs_per_1000m2"] / 1000.0
+    ent_new = occupied / p["m2_per_enterprise"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        payback = np.where(rent > 0, investment / rent, np.inf)
+        tax_gain = tax_new + np.nan_to_num(tax_b) * keep_share - np.nan_to_num(tax_b)
+        fiscal = np.where(rent + tax_gain > 0, investment / (rent + tax_gain), np.inf)
+
+    # phasing (rank order of the selection = row order)
+    order_inv = np.arange(n)
+    offset = _phase(order_inv, investment, sc)
+    start = sc.start_year + offset
+    works_start = start + p["planning_months"] / 12.0
+    delivery = works_start + p["construction_months"] / 12.0
+
+    res = pd.DataFrame({
+        "site_id": sel["site_id"].astype(str).to_numpy(),
+        "rank": sel["rank"].to_numpy() if "rank" in sel.columns else np.arange(1, n + 1),
+        "template": tname.to_numpy(),
+        "existing_rule": rule.to_numpy(),
+        "land_area_m2": land,
+        "land_area_mu": land / MU_M2,
+        "target_plot_ratio": p["target_plot_ratio"],
+        "existing_floor_m2": existing,
+        "retained_floor_m2": retained,
+        "demolished_floor_m2": demolished,
+        "new_floor_m2": new,
+        "floor_after_m2": after,
+        "net_change_m2": after - existing,
+        "plot_ratio_before": np.divide(existing, land, out=np.full(n, np.nan), where=land > 0),
+        "plot_ratio_after": np.divide(after, land, out=np.full(n, np.nan), where=land > 0),
+        "leasable_m2": leasable,
+        "occupied_m2": occupied,
+        "enterprises_before": ent_b,
+        "enterprises_housed": ent_new,
+        "jobs_before": jobs_b,
+        "jobs_after": np.nan_to_num(jobs_b) * keep_share + jobs_new,
+        "output_before_cny": out_b,
+        "output_after_cny": np.nan_to_num(out_b) * keep_share + output_new,
+        "tax_before_cny": tax_b,
+        "tax_after_cny": np.nan_to_num(tax_b) * keep_share + tax_new,
+        "investment_cny": investment,
+        "construction_cost_cny": construction,
+        "demolition_cost_cny": demolition,
+        "other_cost_cny": np.maximum(investment - construction - demolition, 0.0),
+        "rent_cny_yr": rent,
+        "payback_years": payback,
+        "fiscal_payback_years": fiscal,
+        "start_year": start,
+        "works_start": works_start,
+        "delivery": delivery,
+    }, index=sel.index)
+    res["tax_per_mu_after"] = np.divide(res["tax_after_cny"].to_numpy(), land / MU_M2, out=np.full(n, np.nan),
+                                        where=land > 0)
+    geom = sel.geometry if isinstance(sel, gpd.GeoDataFrame) else None
+    res_g = gpd.GeoDataFrame(res.reset_index(drop=True),
+                             geometry=None if geom is None else geom.reset_index(drop=True),
+                             crs=None if geom is None else sel.crs)
+
+    timeline = _timeline(res, leasable, absorb, p, sc)
+    totals = _totals(res, timeline)
+    assumptions = pd.DataFrame(_assumption_rows(templates, sorted(set(tname)), sc))
+    return ScenarioResult(sc, res_g, timeline, totals, assumptions, {k: templates[k] for k in sorted(set(tname))})
+
+
+def _timeline(res: pd.DataFrame, leasable: np.ndarray, absorb: np.ndarray, p: dict, sc: Scenario) -> pd.DataFrame:
+    """Year-by-year figures: a sites x years matrix, summed over sites."""
+    years = np.arange(sc.start_year, sc.start_year + sc.horizon_years)
+    if len(res):
+        last = int(np.ceil(res["delivery"].max())) + 1
+        years = np.arange(sc.start_year, max(sc.start_year + sc.horizon_years, last))
+    y0 = years[None, :].astype(float)
+    y1 = y0 + 1.0
+    ws = res["works_start"].to_numpy(float)[:, None]
+    dl = res["delivery"].to_numpy(float)[:, None]
+    new = res["new_floor_m2"].to_numpy(float)[:, None]
+    dur = np.maximum(dl - ws, 1e-9)
+    build_frac = np.clip(np.minimum(y1, dl) - np.maximum(y0, ws), 0.0, None) / dur  # share of works in year
+    under = (ws < y1) & (dl > y1)  # under construction at year end
+    delivered = dl <= y1
+    k = np.floor(y0 - np.floor(dl)).astype(np.int64)  # years since the delivery year
+    width = absorb.shape[1] if absorb.ndim == 2 else 1
+    kk = np.clip(k, 0, width - 1)
+    occ_share = np.take_along_axis(absorb, kk, axis=1) if len(res) else np.zeros((0, len(years)))
+    occ_share = np.where(k >= 0, occ_share, 0.0)
+    occupied = leasable[:, None] * occ_share
+    in_use = np.clip(y1 - np.maximum(y0, dl), 0.0, 1.0)  # part of the year after delivery
+    rent = occupied * in_use * (p["rent_per_m2_month"] * 12.0)[:, None]
+    tax = occupied * in_use * p["tax_m2"][:, None]
+    output = occupied * in_use * p["output_m2"][:, None]
+    jobs = occupied * p["jobs_per_1000m2"][:, None] / 1000.0
+    ent = occupied / p["m2_per_enterprise"][:, None]
+    start = res["start_year"].to_numpy()[:, None]
+    tl = pd.DataFrame({
+        "year": years,
+        "sites_started": (start == years[None, :]).sum(axis=0),
+        "sites_delivered": (delivered & (dl > y0)).sum(axis=0),
+        "investment_cny": (res["investment_cny"].to_numpy(float)[:, None] * build_frac).sum(axis=0),
+        "under_construction_m2": (new * under).sum(axis=0),
+        "delivered_m2": (new * delivered).sum(axis=0),
+        "occupied_m2": occupied.sum(axis=0),
+        "enterprises": ent.sum(axis=0),
+        "jobs_new": jobs.sum(axis=0),
+        "rent_cny": rent.sum(axis=0),
+        "tax_new_cny": tax.sum(axis=0),
+        "output_new_cny": output.sum(axis=0),
+    })
+    tl["cum_investment_cny"] = tl["investment_cny"].cumsum()
+    tl["cum_rent_cny"] = tl["rent_cny"].cumsum()
+    tl["cum_tax_new_cny"] = tl["tax_new_cny"].cumsum()
+    return tl.set_index("year")
+
+
+#: Site columns summed into the totals.
+SUM_COLUMNS = (
+    "land_area_m2", "land_area_mu", "existing_floor_m2", "retained_floor_m2", "demolished_floor_m2", "new_floor_m2",
+    "floor_after_m2", "net_change_m2", "leasable_m2", "occupied_m2", "enterprises_before", "enterprises_housed",
+    "jobs_before", "jobs_after", "output_before_cny", "output_after_cny", "tax_before_cny", "tax_after_cny",
+    "investment_cny", "construction_cost_cny", "demolition_cost_cny", "other_cost_cny", "rent_cny_yr",
+)
+
+
+def _totals(res: pd.DataFrame, tl: pd.DataFrame) -> pd.Series:
+    t = {"n_sites": len(res)}
+    for c in SUM_COLUMNS:
+        t[c] = float(res[c].sum(min_count=1)) if c.endswith("_before") or "_before_" in c else float(res[c].sum())
+    land = t["land_area_m2"]
+    t["plot_ratio_before"] = t["existing_floor_m2"] / land if land else np.nan
+    t["plot_ratio_after"] = t["floor_after_m2"] / land if land else np.nan
+    t["new_floor_per_site_m2"] = t["new_floor_m2"] / len(res) if len(res) else np.nan
+    t["m2_per_enterprise"] = t["occupied_m2"] / t["enterprises_housed"] if t["enterprises_housed"] else np.nan
+    t["payback_years"] = t["investment_cny"] / t["rent_cny_yr"] if t["rent_cny_yr"] else np.inf
+    tax_gain = t["tax_after_cny"] - (0.0 if np.isnan(t["tax_before_cny"]) else t["tax_before_cny"])
+    t["fiscal_payback_years"] = (t["investment_cny"] / (t["rent_cny_yr"] + tax_gain)
+                                 if t["rent_cny_yr"] + tax_gain > 0 else np.inf)
+    t["first_delivery"] = float(res["delivery"].min()) if len(res) else np.nan
+    t["last_delivery"] = float(res["delivery"].max()) if len(res) else np.nan
+    t["peak_investment_cny_yr"] = float(tl["investment_cny"].max()) if len(tl) else 0.0
+    return pd.Series(t, name="total")
+
+
+def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Scenario) -> list[dict]:
+    from planner.templates import template_table
+
+    rows = template_table({n: templates[n] for n in used})
+    rows += [
+        {"parameter": "scenario.existing", **dict.fromkeys(used, sc.existing), "source": "scenario"},
+        {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), "source": "scenario"},
+        {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), "source": "scenario"},
+        {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), "source": "scenario"},
+        {"parameter": "policy", **dict.fromkeys(used, f"{sc.policy_name} {sc.policy_hash[:12]}".strip()),
+         "source": "three-low policy the sites rest on"},
+    ]
+    if sc.overrides:
+        rows.append({"parameter": "scenario.overrides", **dict.fromkeys(used, json.dumps(to_dict(sc.overrides))),
+                     "source": "scenario"})
+    return rows
+
+
+def replace(sc: Scenario, **changes: Any) -> Scenario:
+    """A copy of a scenario with some fields changed (validated again)."""
+    return dataclasses.replace(sc, **changes)
