@@ -1,0 +1,475 @@
+"""Explainable three-low classification of parcels under a :class:`~planner.policy.Policy`.
+
+For every in-scope parcel each criterion (utilization, capacity, contribution)
+gets a tri-state flag:
+
+- ``"low"``: a rule (or a status rule) of the criterion is low;
+- ``"ok"``: no rule is low and at least one rule could be evaluated;
+- ``"unknown"``: no rule could be evaluated (missing data). Unknown never
+  counts as low.
+
+Parcels whose ``land_use`` is not in ``policy.land_uses`` (or is missing) are
+out of scope: their flags are ``"n/a"``, ``n_low`` and ``n_unknown`` are 0,
+``three_low`` is False, ``upgrade_class`` is ``"n/a"``, ``grade`` is missing and
+the reason says why ("不在范围：住宅用地" / "out of scope: residential").
+
+Every parcel carries a reason in Chinese and English, ``"; "``-separated: the
+low rules of its low criteria ("容积率 0.42 < 1.0" / "plot ratio 0.42 < 1.0",
+status "闲置" / "idle") and the missing inputs of its unknown criteria
+("税收未知：无税收记录" / "tax unknown: no tax record"). Reasons are built with
+whole-column Arrow string kernels, never row by row.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> from planner.policy import default_policy
+>>> g = gpd.GeoDataFrame({"parcel_id": ["a"], "land_use": ["industrial"], "floor_area_m2": [1050.0]},
+...                      geometry=[shapely.box(0, 0, 50, 50)], crs="EPSG:4549")
+>>> out = classify(g, default_policy())
+>>> out.loc[0, "low_utilization"], out.loc[0, "reason_en"].split("; ")[0]
+('low', 'plot ratio 0.42 < 1.0')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.stats import rankdata
+
+from planner.indicators import INDICATORS, MISSING_REASON, compute_indicators
+from planner.policy import CRITERIA, Policy, Rule, policy_hash
+from planner.schema import MU_M2
+
+#: Categories of the flag columns.
+FLAG_STATES = ("low", "ok", "unknown", "n/a")
+LOW, OK, UNKNOWN, NA = 0, 1, 2, 3
+#: Upgrade classes (Quanzhou 泉政办规〔2025〕13号).
+UPGRADE_CLASSES = ("redevelop", "upgrade", "retain", "unknown", "n/a")
+GRADES = ("A", "B", "C", "D")
+
+#: Status labels used in reasons (zh, en).
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "in_use": ("在用", "in use"),
+    "idle": ("闲置", "idle"),
+    "vacant": ("空置", "vacant"),
+    "under_construction": ("在建", "under construction"),
+    "stopped": ("停产", "production stopped"),
+    "half_stopped": ("半停产", "production half-stopped"),
+}
+#: Land-use class labels used in out-of-scope reasons (zh, en).
+LAND_USE_LABELS: dict[str, tuple[str, str]] = {
+    "industrial": ("工业用地", "industrial"),
+    "warehouse": ("仓储用地", "warehouse"),
+    "commercial": ("商业用地", "commercial"),
+    "residential": ("住宅用地", "residential"),
+    "public": ("公共服务用地", "public"),
+    "transport": ("交通用地", "transport"),
+    "green": ("绿地", "green"),
+    "agricultural": ("农业用地", "agricultural"),
+    "water": ("水域", "water"),
+    "other": ("其他用地", "other"),
+}
+CRITERION_LABELS: dict[str, tuple[str, str]] = {
+    "utilization": ("低利用率", "low utilization"),
+    "capacity": ("低产能", "low capacity"),
+    "contribution": ("低贡献", "low contribution"),
+}
+
+_CMP = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
+
+
+@dataclass
+class RuleEval:
+    """One rule evaluated on every parcel (internal; also used by the sensitivity curve)."""
+
+    rule: Rule
+    value: np.ndarray  # indicator values (NaN = missing)
+    threshold: np.ndarray  # per-parcel threshold (NaN = none)
+    overridden: np.ndarray  # bool: the threshold comes from an override
+    evaluated: np.ndarray  # bool: in scope, value and threshold known
+    low: np.ndarray  # bool
+
+
+@dataclass
+class CriterionEval:
+    """One criterion evaluated on every parcel."""
+
+    name: str
+    rules: list[RuleEval]
+    status_low: list[np.ndarray]  # one bool mask per status rule
+    state: np.ndarray  # int8 codes into FLAG_STATES
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`classify` computes before assembling the output table."""
+
+    indicators: pd.DataFrame
+    in_scope: np.ndarray
+    criteria: list[CriterionEval]
+    n_low: np.ndarray
+    n_unknown: np.ndarray
+    three_low: np.ndarray
+
+
+def _text(parcels: pd.DataFrame, name: str) -> pd.Series:
+    if name not in parcels.columns:
+        return pd.Series(pd.NA, index=parcels.index, dtype="string")
+    return parcels[name].astype("string")
+
+
+def rule_thresholds(rule: Rule, values: np.ndarray, in_scope: np.ndarray, land_use: pd.Series,
+                    industry: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per-parcel threshold of ``rule`` and a mask of parcels whose threshold is an override.
+
+    Percentile thresholds are taken over in-scope parcels with a value (the
+    override's percentile over the in-scope parcels it matches). Industry
+    overrides win over land-use overrides; the first matching override of a
+    kind wins.
+    """
+    n = len(values)
+    has = in_scope & ~np.isnan(values)
+
+    def level(threshold, percentile, mask):
+        if threshold is not None:
+            return float(threshold)
+        sel = values[has & mask]
+        return float(np.percentile(sel, percentile)) if len(sel) else np.nan
+
+    thr = np.full(n, level(rule.threshold, rule.percentile, np.ones(n, dtype=bool)))
+    over = np.zeros(n, dtype=bool)
+    # apply in reverse so that the first listed override of each kind wins; industry last
+    land_ov = [o for o in rule.overrides if o.land_use]
+    ind_ov = [o for o in rule.overrides if o.industry]
+    for o in [*reversed(land_ov), *reversed(ind_ov)]:
+        col = industry if o.industry else land_use
+        mask = col.isin(o.industry or o.land_use).fillna(False).to_numpy(dtype=bool)
+        thr[mask] = level(o.threshold, o.percentile, mask)
+        over |= mask
+    return thr, over
+
+
+def evaluate(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame | None = None) -> Evaluation:
+    """Evaluate every rule and criterion of ``policy`` (no reasons, no output table)."""
+    ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
+    land_use = _text(parcels, "land_use")
+    industry = _text(parcels, "industry")
+    status = _text(parcels, "status")
+    in_scope = land_use.isin(policy.land_uses).fillna(False).to_numpy(dtype=bool)
+    n = len(parcels)
+    crits: list[CriterionEval] = []
+    for cname, crit in policy.criteria.items():
+        revals = []
+        for rule in crit.rules:
+            v = ind[rule.indicator].to_numpy()
+            thr, over = rule_thresholds(rule, v, in_scope, land_use, industry)
+            ev = in_scope & ~np.isnan(v) & ~np.isnan(thr)
+            with np.errstate(invalid="ignore"):
+                low = ev & _CMP[rule.comparison](v, thr)
+            revals.append(RuleEval(rule, v, thr, over, ev, low))
+        slow = [in_scope & status.isin(s.statuses).fillna(False).to_numpy(dtype=bool) for s in crit.status_rules]
+        any_status = np.logical_or.reduce(slow) if slow else np.zeros(n, dtype=bool)
+        if crit.combine == "any":
+            low = any_status | (np.logical_or.reduce([r.low for r in revals]) if revals else False)
+            okm = np.logical_or.reduce([r.evaluated for r in revals]) if revals else np.zeros(n, dtype=bool)
+        else:  # all
+            all_low = np.logical_and.reduce([r.low for r in revals]) if revals else np.zeros(n, dtype=bool)
+            low = any_status | all_low
+            okm = np.logical_or.reduce([r.evaluated & ~r.low for r in revals]) if revals else np.zeros(n, dtype=bool)
+        state = np.where(low, LOW, np.where(okm, OK, UNKNOWN)).astype(np.int8)
+        state[~in_scope] = NA
+        crits.append(CriterionEval(cname, revals, slow, state))
+    n_low = np.sum([c.state == LOW for c in crits], axis=0).astype(np.int64)
+    n_unknown = np.sum([c.state == UNKNOWN for c in crits], axis=0).astype(np.int64)
+    three_low = in_scope & (n_low >= policy.min_criteria)
+    return Evaluation(ind, in_scope, crits, n_low, n_unknown, three_low)
+
+
+# -- grade and upgrade class -------------------------------------------------
+
+def upgrade_class(values: np.ndarray, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
+    """Quanzhou upgrade class: redevelop / upgrade (in place) / retain / unknown / n/a."""
+    u = policy.upgrade
+    with np.errstate(invalid="ignore"):
+        code = np.select([~in_scope, np.isnan(values), values < u.redevelop_below, values < u.retain_from],
+                         [4, 3, 0, 1], default=2).astype(np.int8)
+    return pd.Categorical.from_codes(code, categories=list(UPGRADE_CLASSES))
+
+
+def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
+    """Composite per-mu grade A-D (see :class:`~planner.policy.Grade`); missing where no indicator."""
+    g = policy.grade
+    n = len(ind)
+    if not g.enabled or n == 0:
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=list(GRADES))
+    num = np.zeros(n)
+    den = np.zeros(n)
+    for name, w in g.weights.items():
+        if w <= 0:
+            continue
+        v = ind[name].to_numpy()
+        has = in_scope & ~np.isnan(v)
+        if not has.any():
+            continue
+        pct = np.zeros(n)
+        pct[has] = rankdata(v[has], method="average") / has.sum()
+        num += np.where(has, w * pct, 0.0)
+        den += np.where(has, w, 0.0)
+    graded = den > 0
+    code = np.full(n, -1, dtype=np.int8)
+    if graded.any():
+        score = num[graded] / den[graded]
+        m = len(score)
+        above = (m - rankdata(score, method="max")) / m  # share of parcels scoring strictly higher
+        a, b, c = g.shares
+        code[graded] = np.select([above < a, above < b, above < c], [0, 1, 2], default=3)
+    return pd.Categorical.from_codes(code, categories=list(GRADES))
+
+
+# -- reasons -----------------------------------------------------------------
+
+def _fmt_value(v: np.ndarray, decimals: int) -> pa.Array:
+    a = pa.array(v, type=pa.float64(), from_pandas=True)
+    if decimals == 0:
+        return pc.cast(pc.cast(pc.round(a, 0), pa.int64(), safe=False), pa.string())
+    s = pc.cast(pc.round(a, decimals), pa.string())
+    plain = pc.match_substring_regex(s, r"[.eE]|n")
+    return pc.if_else(plain, s, pc.binary_join_element_wise(s, pa.scalar(".0"), ""))
+
+
+def _fmt_number(t: float, decimals: int) -> str:
+    if decimals == 0:
+        return str(round(t))
+    return repr(round(float(t), decimals))
+
+
+def _fmt_thresholds(thr: np.ndarray, decimals: int) -> pa.Array:
+    uniq, inv = np.unique(thr, return_inverse=True)
+    labels = pa.array([None if np.isnan(t) else _fmt_number(t, decimals) for t in uniq], type=pa.string())
+    return labels.take(pa.array(inv.astype(np.int32)))
+
+
+def _where(mask: np.ndarray, text) -> pa.Array:
+    return pc.if_else(pa.array(mask), text, pa.scalar(None, pa.string()))
+
+
+def _label_take(series: pd.Series, table: dict[str, tuple[str, str]], lang: int, other: str) -> pa.Array:
+    keys = list(table)
+    codes = pd.Categorical(series, categories=keys).codes.astype(np.int32)
+    labels = pa.array([table[k][lang] for k in keys] + [other], type=pa.string())
+    return labels.take(pa.array(np.where(codes < 0, len(keys), codes)))
+
+
+def _join(parts: list[pa.Array], n: int) -> pa.Array:
+    if not parts:
+        return pa.nulls(n, pa.string()).fill_null("")
+    out = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
+    return out.fill_null("") if out.null_count else out
+
+
+def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.Array, pa.Array]:
+    """Reason strings (zh, en) for every parcel, built column-wise with Arrow kernels."""
+    n = len(parcels)
+    parts: dict[int, list[pa.Array]] = {0: [], 1: []}
+    missing_cache: dict[str, np.ndarray] = {}
+    land = ev.indicators["land_area_m2"].to_numpy()
+
+    def missing(col: str) -> np.ndarray:
+        if col not in missing_cache:
+            if col == "land_area_m2":
+                missing_cache[col] = np.isnan(land)
+            elif col in parcels.columns:
+                missing_cache[col] = pd.to_numeric(parcels[col], errors="coerce").isna().to_numpy()
+            else:
+                missing_cache[col] = np.ones(n, dtype=bool)
+        return missing_cache[col]
+
+    status = _text(parcels, "status")
+    for cev in ev.criteria:
+        clow = cev.state == LOW
+        cunk = cev.state == UNKNOWN
+        for r in cev.rules:
+            show = clow & r.low
+            if not show.any():
+                continue
+            meta = INDICATORS[r.rule.indicator]
+            val = _fmt_value(r.value, meta.decimals)
+            thr = _fmt_thresholds(r.threshold, meta.decimals)
+            for lang, lab in ((0, meta.zh), (1, meta.en)):
+                txt = pc.binary_join_element_wise(pa.scalar(lab), val, pa.scalar(r.rule.comparison), thr, " ")
+                parts[lang].append(_where(show, txt))
+        for smask in cev.status_low:
+            show = clow & smask
+            if show.any():
+                for lang in (0, 1):
+                    parts[lang].append(_where(show, _label_take(status, STATUS_LABELS, lang, "")))
+        if cunk.any():
+            seen: list[str] = []
+            for r in cev.rules:
+                for col in INDICATORS[r.rule.indicator].inputs:
+                    if col not in seen:
+                        seen.append(col)
+            for col in seen:
+                show = cunk & missing(col)
+                if show.any():
+                    for lang in (0, 1):
+                        parts[lang].append(_where(show, pa.scalar(MISSING_REASON[col][lang])))
+            for r in cev.rules:  # a percentile with no data to take it from
+                show = cunk & np.isnan(r.threshold) & ev.in_scope
+                if show.any():
+                    meta = INDICATORS[r.rule.indicator]
+                    txt = (f"{meta.zh}阈值未知：无可比数据", f"{meta.en} threshold unknown: no data for the percentile")
+                    for lang in (0, 1):
+                        parts[lang].append(_where(show, pa.scalar(txt[lang])))
+    land_use = _text(parcels, "land_use")
+    out = []
+    for lang, (prefix, unk) in enumerate((("不在范围：", "用地分类未知"), ("out of scope: ", "land use unknown"))):
+        joined = _join(parts[lang], n)
+        lu = _label_take(land_use, LAND_USE_LABELS, lang, unk)
+        # a land_use value outside the known classes is shown as itself
+        raw = pa.array(land_use.to_numpy(dtype=object, na_value=None), type=pa.string())
+        known = land_use.isin(list(LAND_USE_LABELS)).fillna(False).to_numpy(dtype=bool) | land_use.isna().to_numpy()
+        lu = pc.if_else(pa.array(known), lu, raw) if not known.all() else lu
+        oos = pc.binary_join_element_wise(pa.scalar(prefix), lu, "")
+        out.append(pc.if_else(pa.array(ev.in_scope), joined, oos))
+    return out[0], out[1]
+
+
+def _to_pandas_text(a: pa.Array, index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(a.cast(pa.large_string())), index=index)
+
+
+# -- the public entry points -----------------------------------------------
+
+def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
+             progress: Callable[[str], None] | None = None) -> gpd.GeoDataFrame:
+    """Classify parcels: indicators, tri-state flags, three-low, upgrade class, grade and reasons.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Parcels in the canonical schema (docs/CONTRACTS.md).
+    policy : Policy
+        Rules and thresholds (:func:`planner.policy.load_policy`).
+    progress : callable, optional
+        Called with a short stage name ("indicators", "flags", "reasons").
+
+    Returns
+    -------
+    GeoDataFrame
+        ``parcels`` (with ``land_area_m2`` filled from geometry where missing)
+        plus the indicator, flag and reason columns of docs/CONTRACTS.md.
+        ``attrs["policy_hash"]`` and ``attrs["policy_name"]`` identify the policy.
+    """
+    say = progress or (lambda _s: None)
+    say("indicators")
+    ind = compute_indicators(parcels, reference_year=policy.reference_year)
+    say("flags")
+    ev = evaluate(parcels, policy, indicators=ind)
+    cols: dict[str, object] = {c: ind[c] for c in ind.columns if c != "land_area_m2"}
+    for cev in ev.criteria:
+        cols[f"low_{cev.name}"] = pd.Categorical.from_codes(cev.state, categories=list(FLAG_STATES))
+    cols["n_low"] = np.where(ev.in_scope, ev.n_low, 0)
+    cols["n_unknown"] = np.where(ev.in_scope, ev.n_unknown, 0)
+    cols["three_low"] = ev.three_low
+    cols["upgrade_class"] = upgrade_class(ind[policy.upgrade.indicator].to_numpy(), ev.in_scope, policy)
+    cols["grade"] = grade(ind, ev.in_scope, policy)
+    say("reasons")
+    zh, en = reasons(ev, parcels, policy)
+    cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
+    cols["reason_en"] = _to_pandas_text(en, parcels.index)
+    base = parcels.drop(columns=[c for c in cols if c in parcels.columns])
+    extra = pd.DataFrame(cols, index=parcels.index)
+    out = pd.concat([base, extra], axis=1)
+    out["land_area_m2"] = ind["land_area_m2"].to_numpy()
+    if not isinstance(out, gpd.GeoDataFrame) and isinstance(parcels, gpd.GeoDataFrame):
+        out = gpd.GeoDataFrame(out, geometry=parcels.geometry.name, crs=parcels.crs)
+    out.attrs["policy_name"] = policy.name
+    out.attrs["policy_hash"] = policy_hash(policy)
+    return out
+
+
+def summary(classified: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """Tidy summary of a classification: parcels and land (m², mu) per category.
+
+    Rows, by ``table``:
+
+    - ``"class"``: ``three_low`` / ``not_three_low`` / ``out_of_scope``;
+    - ``"criterion"`` (with ``criterion``): ``low`` / ``ok`` / ``unknown`` (in-scope parcels);
+    - ``"unknown_reason"`` (with ``criterion``): unknown parcels by missing input (one parcel may
+      miss several inputs);
+    - ``"upgrade_class"``: redevelop / upgrade / retain / unknown (in scope);
+    - ``"grade"``: A-D and ``none`` (in scope).
+
+    Parameters
+    ----------
+    classified : DataFrame
+        Output of :func:`classify`.
+    policy : Policy, optional
+        Needed for the ``unknown_reason`` rows (which inputs each criterion uses).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``table, criterion, category, parcels, land_m2, land_mu``.
+    """
+    land = classified["land_area_m2"].to_numpy(dtype=float, na_value=np.nan)
+    land = np.nan_to_num(land, nan=0.0)
+    rows: list[tuple] = []
+
+    def add(table: str, crit: str, cat: str, mask: np.ndarray) -> None:
+        a = float(land[mask].sum())
+        rows.append((table, crit, cat, int(mask.sum()), a, a / MU_M2))
+
+    scope = (classified["low_utilization"] != "n/a").to_numpy(dtype=bool)
+    tl = classified["three_low"].to_numpy(dtype=bool)
+    add("class", "", "three_low", tl)
+    add("class", "", "not_three_low", scope & ~tl)
+    add("class", "", "out_of_scope", ~scope)
+    for c in CRITERIA:
+        col = classified[f"low_{c}"].astype("string")
+        for state in FLAG_STATES[:3]:
+            add("criterion", c, state, (col == state).fillna(False).to_numpy(dtype=bool))
+        if policy is not None:
+            unk = (col == "unknown").fillna(False).to_numpy(dtype=bool)
+            seen: list[str] = []
+            for r in getattr(policy.criteria, c).rules:
+                seen += [x for x in INDICATORS[r.indicator].inputs if x not in seen]
+            for x in seen:
+                if x == "land_area_m2":
+                    miss = np.isnan(classified["land_area_m2"].to_numpy(dtype=float, na_value=np.nan))
+                elif x in classified.columns:
+                    miss = pd.to_numeric(classified[x], errors="coerce").isna().to_numpy()
+                else:
+                    miss = np.ones(len(classified), dtype=bool)
+                if (unk & miss).any():
+                    add("unknown_reason", c, MISSING_REASON[x][1], unk & miss)
+    uc = classified["upgrade_class"].astype("string")
+    for k in UPGRADE_CLASSES[:4]:
+        add("upgrade_class", "", k, (uc == k).fillna(False).to_numpy(dtype=bool))
+    gr = classified["grade"].astype("string")
+    for k in GRADES:
+        add("grade", "", k, (gr == k).fillna(False).to_numpy(dtype=bool))
+    add("grade", "", "none", scope & gr.isna().to_numpy())
+    return pd.DataFrame(rows, columns=["table", "criterion", "category", "parcels", "land_m2", "land_mu"])
+
+
+__all__ = [
+    "FLAG_STATES",
+    "GRADES",
+    "UPGRADE_CLASSES",
+    "Evaluation",
+    "classify",
+    "evaluate",
+    "grade",
+    "reasons",
+    "rule_thresholds",
+    "summary",
+    "upgrade_class",
+]

@@ -1,0 +1,398 @@
+"""Three-low policy: the rules, thresholds and classes as a frozen, validated dataclass.
+
+A policy file (TOML or JSON) says which land uses are in scope, which rules
+make each of the three criteria (utilization 利用率, capacity 产能,
+contribution 贡献) low, how many low criteria make a parcel "three-low", the
+Quanzhou upgrade classes by tax per mu and the composite per-mu grade A-D.
+Files are validated on load (:func:`load_policy`); every error names the file
+and the key, e.g. ``policies/x.toml: criteria.utilization.rules[0].comparison:
+'<<' is not one of ['<', '<=', '>', '>=']``.
+
+A policy round-trips through plain dicts and TOML text (:func:`policy_to_dict`,
+:func:`dumps`) and has a stable hash (:func:`policy_hash`, the SHA-256 of its
+canonical JSON) that classification results carry.
+
+Examples
+--------
+>>> p = default_policy()
+>>> p.min_criteria, p.land_uses
+(2, ('industrial', 'warehouse'))
+>>> p.criteria.utilization.rules[0].indicator
+'plot_ratio'
+>>> from_toml(dumps(p)) == p
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from planner import config
+from planner.errors import ConfigError
+from planner.io.store import sha256_text
+from planner.schema import LAND_USE_CLASSES, STATUSES
+
+#: Indicators a rule may test (computed by :mod:`planner.indicators`).
+INDICATOR_NAMES = (
+    "land_area_m2",
+    "land_area_mu",
+    "plot_ratio",
+    "coverage",
+    "output_per_mu",
+    "tax_per_mu",
+    "employees_per_ha",
+    "far_gap",
+    "floor_potential_m2",
+    "years_since_built",
+)
+Comparison = Literal["<", "<=", ">", ">="]
+CRITERIA = ("utilization", "capacity", "contribution")
+
+#: Policies shipped with the planner (``policies/`` at the repository root).
+POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
+
+
+class _Invalid(ValueError):
+    """Raised by ``__post_init__``; :func:`planner.config.from_dict` prefixes the key path."""
+
+
+def _where_fail(msg: str) -> None:
+    raise _Invalid(msg)
+
+
+#: Placeholder location, replaced by ``"<file>: "`` so keys read ``x.toml: criteria.utilization...``.
+_HERE = "\x00here"
+
+
+def _check_threshold(threshold: float | None, percentile: float | None, what: str) -> None:
+    if (threshold is None) == (percentile is None):
+        _where_fail(f"{what}give exactly one of 'threshold' (absolute value) or 'percentile' (0-100 of in-scope parcels)")
+    if threshold is not None and not math.isfinite(threshold):
+        _where_fail(f"{what}threshold: must be a finite number, got {threshold!r}")
+    if percentile is not None and not 0.0 <= percentile <= 100.0:
+        _where_fail(f"{what}percentile: must be between 0 and 100, got {percentile!r}")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A threshold that replaces the rule's own for some industries or land uses.
+
+    Industry overrides win over land-use overrides; among overrides of the same
+    kind, the first listed that matches wins. A ``percentile`` override is
+    taken over the in-scope parcels that the override matches.
+
+    Parameters
+    ----------
+    industry : tuple of str
+        GB/T 4754 division codes (``"17"`` textiles, ...).
+    land_use : tuple of str
+        Normalized land-use classes (``"warehouse"``, ...).
+    threshold, percentile : float, optional
+        Exactly one of them.
+    source : str
+        Where the value comes from.
+    """
+
+    industry: tuple[str, ...] = ()
+    land_use: tuple[str, ...] = ()
+    threshold: float | None = None
+    percentile: float | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if bool(self.industry) == bool(self.land_use):
+            _where_fail("give exactly one of 'industry' or 'land_use' (a list of codes/classes)")
+        bad = [u for u in self.land_use if u not in LAND_USE_CLASSES]
+        if bad:
+            _where_fail(f"land_use: {bad} not in {list(LAND_USE_CLASSES)}")
+        _check_threshold(self.threshold, self.percentile, "")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One indicator test: ``indicator comparison threshold`` makes the rule low.
+
+    Parameters
+    ----------
+    indicator : str
+        One of :data:`INDICATOR_NAMES`.
+    comparison : {"<", "<=", ">", ">="}
+        The parcel is low when ``value comparison threshold`` holds.
+    threshold : float, optional
+        Absolute threshold in the indicator's unit.
+    percentile : float, optional
+        Threshold at this percentile (0-100) of the in-scope parcels with a value.
+    overrides : tuple of Override
+        Per-industry or per-land-use thresholds.
+    source : str
+        Where the default comes from (shown by ``planner policy show``).
+    """
+
+    indicator: str
+    comparison: Comparison = "<"
+    threshold: float | None = None
+    percentile: float | None = None
+    overrides: tuple[Override, ...] = ()
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.indicator not in INDICATOR_NAMES:
+            _where_fail(f"indicator: {self.indicator!r} is not one of {list(INDICATOR_NAMES)}")
+        _check_threshold(self.threshold, self.percentile, "")
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """Parcels whose ``status`` is in ``statuses`` are low, with the status as the reason.
+
+    A status rule only ever makes a criterion low: a parcel "in use" is not
+    thereby known to be well used, so a non-matching status does not count as
+    an evaluated rule (the criterion stays unknown if nothing else is known).
+    """
+
+    statuses: tuple[str, ...]
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.statuses if s not in STATUSES]
+        if bad or not self.statuses:
+            _where_fail(f"statuses: {bad or '[]'} must be a non-empty list of {list(STATUSES)}")
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """The rules of one criterion and how they combine.
+
+    ``combine = "any"``: low if any rule (or status rule) is low, ok if none is
+    low and at least one rule was evaluated, otherwise unknown.
+    ``combine = "all"``: low if a status rule is low or every rule is low; ok
+    if some rule is ok; otherwise unknown.
+    """
+
+    rules: tuple[Rule, ...] = ()
+    status_rules: tuple[StatusRule, ...] = ()
+    combine: Literal["any", "all"] = "any"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The three criteria of "three-low" land (三低: 低利用率, 低产能, 低贡献)."""
+
+    utilization: Criterion = field(default_factory=Criterion)
+    capacity: Criterion = field(default_factory=Criterion)
+    contribution: Criterion = field(default_factory=Criterion)
+
+    def items(self) -> list[tuple[str, Criterion]]:
+        return [(n, getattr(self, n)) for n in CRITERIA]
+
+
+@dataclass(frozen=True)
+class UpgradeClasses:
+    """Quanzhou upgrade classes by an indicator (default tax per mu, CNY/mu).
+
+    ``value < redevelop_below``: "redevelop"; up to ``retain_from``: "upgrade"
+    (in place); ``value >= retain_from``: "retain"; missing: "unknown".
+    """
+
+    indicator: str = "tax_per_mu"
+    redevelop_below: float = 50_000.0
+    retain_from: float = 200_000.0
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if self.indicator not in INDICATOR_NAMES:
+            _where_fail(f"indicator: {self.indicator!r} is not one of {list(INDICATOR_NAMES)}")
+        if not self.redevelop_below <= self.retain_from:
+            _where_fail(f"redevelop_below ({self.redevelop_below}) must not exceed retain_from ({self.retain_from})")
+
+
+@dataclass(frozen=True)
+class Grade:
+    """Composite per-mu grade A-D.
+
+    Each indicator's percentile rank among in-scope parcels (higher is better)
+    is weighted; weights are renormalized per parcel over the indicators it
+    has. Parcels are ranked by the score: the top ``shares[0]`` get A, down to
+    ``shares[1]`` B, down to ``shares[2]`` C, the rest D. No indicator: no grade.
+    """
+
+    enabled: bool = True
+    weights: dict[str, float] = field(default_factory=lambda: {"tax_per_mu": 45.0, "output_per_mu": 35.0, "plot_ratio": 20.0})
+    shares: tuple[float, ...] = (0.20, 0.60, 0.95)
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.weights if k not in INDICATOR_NAMES]
+        if bad:
+            _where_fail(f"weights: {bad} not in {list(INDICATOR_NAMES)}")
+        if any(w < 0 for w in self.weights.values()) or (self.enabled and not any(w > 0 for w in self.weights.values())):
+            _where_fail("weights: must be >= 0 with at least one > 0")
+        s = tuple(self.shares)
+        if len(s) != 3 or not 0 <= s[0] <= s[1] <= s[2] <= 1:
+            _where_fail(f"shares: three increasing cumulative shares in [0, 1] for A, B, C expected, got {list(s)}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A complete three-low policy.
+
+    Parameters
+    ----------
+    name, description : str
+        Identification (the name keys the workspace flags layer).
+    land_uses : tuple of str
+        Normalized land-use classes in scope; other parcels are "n/a".
+    min_criteria : int
+        Number of low criteria (1-3) that make a parcel three-low.
+    reference_year : int, optional
+        Year for ``years_since_built`` (default: the current year).
+    criteria, upgrade, grade
+        See :class:`Criteria`, :class:`UpgradeClasses`, :class:`Grade`.
+    """
+
+    name: str = "default"
+    description: str = ""
+    land_uses: tuple[str, ...] = ("industrial", "warehouse")
+    min_criteria: int = 2
+    reference_year: int | None = None
+    criteria: Criteria = field(default_factory=Criteria)
+    upgrade: UpgradeClasses = field(default_factory=UpgradeClasses)
+    grade: Grade = field(default_factory=Grade)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_criteria <= 3:
+            _where_fail(f"min_criteria: must be 1, 2 or 3, got {self.min_criteria}")
+        bad = [u for u in self.land_uses if u not in LAND_USE_CLASSES]
+        if bad:
+            _where_fail(f"land_uses: {bad} not in {list(LAND_USE_CLASSES)}")
+
+
+def from_dict(data: dict, *, where: str = "policy") -> Policy:
+    """Build and validate a :class:`Policy` from a dict (as read from TOML/JSON).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``where`` and the key path, e.g. ``x.toml: criteria.utilization.rules[0].comparison: ...``.
+    """
+    try:
+        return config.from_dict(Policy, data, where=_HERE)
+    except ConfigError as exc:
+        msg = str(exc).replace(_HERE + ".", f"{where}: ").replace(_HERE, where)
+        raise ConfigError(msg) from None
+
+
+def from_toml(text: str, *, where: str = "policy") -> Policy:
+    """Build a policy from TOML text."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{where}: not valid TOML: {exc}"
+        raise ConfigError(msg) from exc
+    return from_dict(data, where=where)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load a policy file; ``None`` or a bare name (``"default"``) looks in ``policies/``.
+
+    Keys are reported relative to the file: ``policies/x.toml: criteria.utilization...``.
+    """
+    p = _resolve(path)
+    data = config.load_file(p)
+    return from_dict(data, where=str(p))
+
+
+def _resolve(path: str | Path | None) -> Path:
+    if path is None:
+        return POLICY_DIR / "default.toml"
+    p = Path(path)
+    if not p.exists() and p.suffix == "" and (POLICY_DIR / f"{p.name}.toml").exists():
+        return POLICY_DIR / f"{p.name}.toml"
+    return p
+
+
+def default_policy() -> Policy:
+    """The shipped default policy (``policies/default.toml``), or the dataclass defaults' twin."""
+    return load_policy(None)
+
+
+def policy_to_dict(policy: Policy) -> dict:
+    """Plain dict of a policy (inverse of :func:`from_dict`); ``None`` values dropped."""
+    return config._drop_none(config.to_dict(policy))
+
+
+def dumps(policy: Policy) -> str:
+    """TOML text of a policy (without comments; see ``policies/default.toml`` for sources)."""
+    return config.dumps_toml(policy_to_dict(policy))
+
+
+def canonical_json(policy: Policy) -> str:
+    """Canonical JSON (sorted keys, no spaces) of a policy."""
+    return json.dumps(policy_to_dict(policy), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def policy_hash(policy: Policy) -> str:
+    """Stable SHA-256 of the policy's canonical JSON (independent of comments and key order)."""
+    return sha256_text(canonical_json(policy))
+
+
+def describe(policy: Policy, lang: str = "en") -> str:
+    """Readable listing of the effective rules with their sources (``planner policy show``)."""
+    from planner.indicators import INDICATORS
+
+    zh = lang == "zh"
+    lines = [f"policy {policy.name!r}  hash {policy_hash(policy)[:12]}"]
+    if policy.description:
+        lines.append(f"  {policy.description}")
+    lines.append(f"  land uses in scope: {', '.join(policy.land_uses)}")
+    lines.append(f"  three-low when at least {policy.min_criteria} of 3 criteria are low")
+    for cname, crit in policy.criteria.items():
+        lines.append(f"  [{cname}] combine={crit.combine}")
+        for i, r in enumerate(crit.rules):
+            ind = INDICATORS[r.indicator]
+            lab = ind.zh if zh else ind.en
+            thr = f"{r.threshold:g}" if r.threshold is not None else f"P{r.percentile:g} of in-scope parcels"
+            lines.append(f"    rules[{i}]: {lab} {r.comparison} {thr}" + (f"   -- {r.source}" if r.source else ""))
+            for o in r.overrides:
+                who = f"industry {list(o.industry)}" if o.industry else f"land use {list(o.land_use)}"
+                othr = f"{o.threshold:g}" if o.threshold is not None else f"P{o.percentile:g}"
+                lines.append(f"      override {who}: {othr}" + (f"   -- {o.source}" if o.source else ""))
+        for i, s in enumerate(crit.status_rules):
+            lines.append(f"    status_rules[{i}]: status in {list(s.statuses)}" + (f"   -- {s.source}" if s.source else ""))
+    u = policy.upgrade
+    lines.append(f"  upgrade classes by {u.indicator}: < {u.redevelop_below:g} redevelop, "
+                 f"< {u.retain_from:g} upgrade in place, >= {u.retain_from:g} retain" + (f"   -- {u.source}" if u.source else ""))
+    g = policy.grade
+    if g.enabled:
+        w = ", ".join(f"{k} {v:g}" for k, v in g.weights.items())
+        lines.append(f"  grade A-D: weights {w}; cumulative shares {list(g.shares)}" + (f"   -- {g.source}" if g.source else ""))
+    return "\n".join(lines)
+
+
+__all__ = [
+    "CRITERIA",
+    "INDICATOR_NAMES",
+    "Criteria",
+    "Criterion",
+    "Grade",
+    "Override",
+    "Policy",
+    "Rule",
+    "StatusRule",
+    "UpgradeClasses",
+    "canonical_json",
+    "default_policy",
+    "describe",
+    "dumps",
+    "from_dict",
+    "from_toml",
+    "load_policy",
+    "policy_hash",
+    "policy_to_dict",
+]
