@@ -321,7 +321,7 @@ def _param_frame(sel: pd.DataFrame, sc: Scenario, templates: dict[str, ParkTempl
                  ) -> tuple[pd.Series, pd.DataFrame, np.ndarray]:
     """Template name, numeric parameters and the absorption matrix per site."""
     ids = sel["site_id"].astype(str)
-    tname = ids.map(dict(sc.site_templates)).fillna(sc.template).astype(str)
+    tname = _lookup(ids, sc.site_templates, sc.template)
     tname.index = sel.index
     names = sorted(set(tname))
     # per-template table, then mapped to sites: one row per template, not per site
@@ -354,13 +354,21 @@ def _param_frame(sel: pd.DataFrame, sc: Scenario, templates: dict[str, ParkTempl
     return tname, par, absorb
 
 
+def _lookup(ids: pd.Series, mapping, default: str) -> pd.Series:
+    """Per-site value from a site-id mapping, ``default`` elsewhere (vectorized)."""
+    m = pd.Series(dict(mapping), dtype=object)
+    hit = ids.map(m)
+    return pd.Series(np.where(hit.notna().to_numpy(), hit.to_numpy(dtype=object), default), index=ids.index,
+                     dtype=object).astype(str)
+
+
 def _num(v: Any) -> float:
     return np.nan if v is None else float(v)
 
 
 def _retained(sel: pd.DataFrame, sc: Scenario, rollup: pd.DataFrame | None) -> tuple[np.ndarray, pd.Series]:
     ids = sel["site_id"].astype(str)
-    rule = ids.map(dict(sc.site_existing)).fillna(sc.existing).astype(str)
+    rule = _lookup(ids, sc.site_existing, sc.existing)
     existing = pd.to_numeric(sel["floor_area_m2"], errors="coerce").fillna(0.0).to_numpy(float)
     if "retain_class_floor_m2" in sel.columns:
         cls = pd.to_numeric(sel["retain_class_floor_m2"], errors="coerce").fillna(0.0).to_numpy(float)

@@ -1,0 +1,255 @@
+"""Scenario model: hand-computed ledger, retention, phasing, absorption, selection."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.errors import ConfigError, DataError
+from planner.scenarios import load_scenario, parcel_rollup, run, scenario_from_dict, select_sites
+from planner.templates import builtin_templates, parse_template
+
+#: A template with round numbers for hand arithmetic.
+EASY = {
+    "name": "easy", "target_plot_ratio": 2.0, "coverage": 0.5, "floors_min": 4, "floors_max": 6,
+    "support_floor_share": 0.2, "hard_cost_per_m2": 2000.0, "all_in_cost_per_m2": 3000.0,
+    "demolition_cost_per_m2": 100.0, "rent_per_m2_month": 10.0, "m2_per_enterprise": 2000.0,
+    "jobs_per_1000m2": 10.0, "output_per_m2": 1000.0, "tax_per_m2": 50.0,
+    "planning_months": 12, "construction_months": 24, "absorption": [0.6, 0.8, 0.9],
+}
+
+
+def templates():
+    t = builtin_templates()
+    t["easy"] = parse_template(EASY)
+    return t
+
+
+def one_site(**extra) -> gpd.GeoDataFrame:
+    # 100 m x 100 m = 10,000 m2 of land, 4,000 m2 of existing floor area (plot ratio 0.4)
+    data = {"site_id": ["S0001"], "status": ["ok"], "rank": [1], "land_area_m2": [10_000.0],
+            "floor_area_m2": [4_000.0], "tax_cny": [100_000.0], "employees": [50.0], "output_cny": [2_000_000.0]}
+    data.update(extra)
+    return gpd.GeoDataFrame(data, geometry=[shapely.box(0, 0, 100, 100)], crs="EPSG:4549")
+
+
+def scen(**kw):
+    return scenario_from_dict({"name": "t", "template": "easy", "start_year": 2026, **kw})
+
+
+def test_ledger_one_site_demolish_every_line():
+    r = run(one_site(), scen(), templates=templates())
+    s = r.sites.iloc[0]
+    assert s["existing_floor_m2"] == 4_000
+    assert s["retained_floor_m2"] == 0
+    assert s["demolished_floor_m2"] == 4_000
+    assert s["new_floor_m2"] == 20_000  # 10,000 m2 x plot ratio 2.0
+    assert s["floor_after_m2"] == 20_000
+    assert s["net_change_m2"] == 16_000  # 20,000 - 4,000
+    assert s["leasable_m2"] == 16_000  # 20,000 x (1 - 0.2)
+    assert s["occupied_m2"] == pytest.approx(14_400)  # 16,000 x 0.9
+    assert s["enterprises_housed"] == pytest.approx(7.2)  # 14,400 / 2,000
+    assert s["jobs_after"] == pytest.approx(144)  # 14,400 x 10 / 1,000 (old jobs demolished)
+    assert s["output_after_cny"] == pytest.approx(14_400_000)  # 14,400 x 1,000
+    assert s["tax_after_cny"] == pytest.approx(720_000)  # 14,400 x 50
+    assert s["tax_before_cny"] == 100_000
+    assert s["investment_cny"] == 60_000_000  # 20,000 x 3,000
+    assert s["construction_cost_cny"] == 40_000_000  # 20,000 x 2,000
+    assert s["demolition_cost_cny"] == 400_000  # 4,000 x 100
+    assert s["other_cost_cny"] == 19_600_000  # 60 M - 40 M - 0.4 M
+    assert s["rent_cny_yr"] == pytest.approx(1_728_000)  # 14,400 x 10 x 12
+    assert s["payback_years"] == pytest.approx(60_000_000 / 1_728_000)  # 34.7 years
+    # fiscal: rent + tax gain (720,000 - 100,000)
+    assert s["fiscal_payback_years"] == pytest.approx(60_000_000 / (1_728_000 + 620_000))
+    assert s["plot_ratio_before"] == pytest.approx(0.4) and s["plot_ratio_after"] == pytest.approx(2.0)
+    assert s["start_year"] == 2026 and s["works_start"] == 2027.0 and s["delivery"] == 2029.0
+    assert r.totals["new_floor_m2"] == 20_000 and r.totals["n_sites"] == 1
+    assert r.totals["payback_years"] == pytest.approx(s["payback_years"])
+    assert r.sites.crs == "EPSG:4549" and r.sites.geometry.area.iloc[0] == 10_000
+
+
+def test_retention_keeps_floor_area_and_part_of_the_baseline():
+    r = run(one_site(), scen(existing="retain"), templates=templates())
+    s = r.sites.iloc[0]
+    assert s["retained_floor_m2"] == 4_000 and s["demolished_floor_m2"] == 0
+    assert s["new_floor_m2"] == 16_000  # 20,000 target - 4,000 kept
+    assert s["floor_after_m2"] == 20_000 and s["net_change_m2"] == 16_000
+    assert s["leasable_m2"] == pytest.approx(12_800)  # 16,000 x 0.8
+    assert s["occupied_m2"] == pytest.approx(11_520)  # 12,800 x 0.9
+    assert s["jobs_after"] == pytest.approx(50 + 115.2)  # kept jobs + 11,520 x 10 / 1,000
+    assert s["tax_after_cny"] == pytest.approx(100_000 + 576_000)  # kept tax + 11,520 x 50
+    assert s["investment_cny"] == 48_000_000 and s["demolition_cost_cny"] == 0
+
+
+def test_retained_floor_over_target_builds_nothing():
+    r = run(one_site(floor_area_m2=[25_000.0]), scen(existing="retain"), templates=templates())
+    s = r.sites.iloc[0]
+    assert s["new_floor_m2"] == 0 and s["investment_cny"] == 0 and np.isinf(s["payback_years"])
+    assert s["floor_after_m2"] == 25_000
+
+
+def test_retain_class_from_parcels():
+    sp = pd.DataFrame({"parcel_id": ["a", "b", "c"], "site_id": ["S0001"] * 3,
+                       "role": ["flagged", "flagged", "retained_inside"]})
+    parcels = pd.DataFrame({"parcel_id": ["a", "b", "c"], "floor_area_m2": [1_000.0, 2_000.0, 1_000.0],
+                            "upgrade_class": ["retain", "redevelop", "upgrade"],
+                            "tax_cny": [10.0, None, 5.0], "employees": [None, None, None]})
+    roll = parcel_rollup(sp, parcels)
+    # a is class "retain" (1,000), c is retained_inside (1,000)
+    assert roll.loc["S0001", "retain_class_floor_m2"] == 2_000
+    assert roll.loc["S0001", "tax_cny"] == 15 and np.isnan(roll.loc["S0001", "employees"])
+    r = run(one_site(), scen(existing="retain_class"), templates=templates(), rollup=roll)
+    s = r.sites.iloc[0]
+    assert s["retained_floor_m2"] == 2_000 and s["demolished_floor_m2"] == 2_000 and s["new_floor_m2"] == 18_000
+    with pytest.raises(DataError, match="planner sites"):
+        run(one_site(), scen(existing="retain_class"), templates=templates())
+
+
+def test_site_existing_rule_per_site():
+    sites = pd.concat([one_site(), one_site(site_id=["S0002"], rank=[2])], ignore_index=True)
+    r = run(sites, scen(site_existing={"S0002": "retain"}), templates=templates())
+    assert r.sites["retained_floor_m2"].tolist() == [0, 4_000]
+
+
+def test_timeline_whole_years():
+    r = run(one_site(), scen(), templates=templates())
+    tl = r.timeline
+    # planning 12 months from 2026-01 -> works 2027.0-2029.0, delivered at the end of 2028
+    assert tl.loc[2026, "investment_cny"] == 0
+    assert tl.loc[2027, "investment_cny"] == pytest.approx(30_000_000)
+    assert tl.loc[2028, "investment_cny"] == pytest.approx(30_000_000)
+    assert tl.loc[2027, "under_construction_m2"] == 20_000 and tl.loc[2028, "under_construction_m2"] == 0
+    assert tl.loc[2028, "delivered_m2"] == 20_000 and tl.loc[2027, "delivered_m2"] == 0
+    assert tl.loc[2028, "sites_delivered"] == 1
+    # absorption counted by calendar year from the delivery year 2029: 60%, 80%, 90%, 90%
+    assert tl.loc[2028, "occupied_m2"] == 0
+    assert tl.loc[[2029, 2030, 2031, 2032], "occupied_m2"].tolist() == pytest.approx([9_600, 12_800, 14_400, 14_400])
+    assert tl.loc[2029, "rent_cny"] == pytest.approx(9_600 * 120)
+    assert tl.loc[2031, "tax_new_cny"] == pytest.approx(14_400 * 50)
+    assert tl.loc[2031, "enterprises"] == pytest.approx(7.2)
+    assert tl["cum_investment_cny"].iloc[-1] == pytest.approx(60_000_000)
+    assert tl.index[0] == 2026 and len(tl) == 15
+
+
+def test_timeline_mid_year_delivery_counts_part_of_the_year():
+    t = templates()
+    t["fast"] = parse_template({**EASY, "name": "fast", "planning_months": 0, "construction_months": 18})
+    r = run(one_site(), scen(template="fast"), templates=t)
+    tl = r.timeline
+    # works 2026.0-2027.5: 12/18 of the money in 2026, 6/18 in 2027
+    assert tl.loc[2026, "investment_cny"] == pytest.approx(60e6 * 12 / 18)
+    assert tl.loc[2027, "investment_cny"] == pytest.approx(60e6 * 6 / 18)
+    # delivery year 2027: 60% occupied, rent for half a year
+    assert tl.loc[2027, "occupied_m2"] == pytest.approx(9_600)
+    assert tl.loc[2027, "rent_cny"] == pytest.approx(9_600 * 120 * 0.5)
+    assert tl.loc[2028, "rent_cny"] == pytest.approx(12_800 * 120)
+
+
+def five_sites(land=10_000.0):
+    n = 5
+    return gpd.GeoDataFrame(
+        {"site_id": [f"S{i:04d}" for i in range(1, n + 1)], "status": ["ok"] * n, "rank": [3, 1, 2, 5, 4],
+         "land_area_m2": [land] * n, "floor_area_m2": [0.0] * n},
+        geometry=[shapely.box(i * 200, 0, i * 200 + 100, 100) for i in range(n)], crs="EPSG:4549")
+
+
+def test_phasing_by_count_follows_rank():
+    r = run(five_sites(), scen(sites_per_year=2), templates=templates())
+    got = dict(zip(r.sites["site_id"], r.sites["start_year"], strict=True))
+    # rank order S0002, S0003, S0001, S0005, S0004 -> 2 a year
+    assert got == {"S0002": 2026, "S0003": 2026, "S0001": 2027, "S0005": 2027, "S0004": 2028}
+    assert r.timeline.loc[[2026, 2027, 2028], "sites_started"].tolist() == [2, 2, 1]
+
+
+def test_phasing_by_budget_cumulative():
+    # each site: 10,000 m2 x 2.0 x 3,000 = 60 M; budget 100 M/yr
+    # cumulative 60, 120, 180, 240, 300 M -> ceil(x/100) - 1 = 0, 1, 1, 2, 2
+    r = run(five_sites(), scen(budget_per_year=100e6), templates=templates())
+    assert r.sites["start_year"].tolist() == [2026, 2027, 2027, 2028, 2028]
+    assert r.sites["site_id"].tolist() == ["S0002", "S0003", "S0001", "S0005", "S0004"]
+    # both caps: the later start wins (count 1/yr -> 0,1,2,3,4)
+    r2 = run(five_sites(), scen(budget_per_year=100e6, sites_per_year=1), templates=templates())
+    assert r2.sites["start_year"].tolist() == [2026, 2027, 2028, 2029, 2030]
+
+
+def test_selection_top_ids_filters():
+    s = five_sites()
+    s.loc[0, "land_area_m2"] = 30_000.0  # S0001
+    s.loc[4, "status"] = "too_small"  # S0005
+    t = templates()
+    assert run(s, scen(sites={"top": 2}), templates=t).sites["site_id"].tolist() == ["S0002", "S0003"]
+    assert run(s, scen(sites={"where": {"min_area_m2": 20_000}}), templates=t).sites["site_id"].tolist() == ["S0001"]
+    assert "S0005" not in run(s, scen(), templates=t).sites["site_id"].tolist()
+    assert run(s, scen(sites={"ids": ["S0004", "S0001"]}), templates=t).sites["site_id"].tolist() == ["S0001", "S0004"]
+    with pytest.raises(DataError, match="no column 'zzz'"):
+        select_sites(s, scen(sites={"where": {"min_zzz": 1}}).sites)
+    with pytest.raises(DataError, match="S9999"):
+        run(s, scen(sites={"ids": ["S9999"]}), templates=t)
+
+
+def test_site_templates_and_overrides():
+    s = five_sites()
+    sc = scen(site_templates={"S0001": "multi_storey"},
+              overrides={"S0002": {"target_plot_ratio": 3.0, "floors_max": 8, "absorption": [1.0]}})
+    r = run(s, sc, templates=templates()).sites.set_index("site_id")
+    assert r.loc["S0001", "template"] == "multi_storey"
+    assert r.loc["S0001", "new_floor_m2"] == 35_000  # 10,000 x 3.5
+    assert r.loc["S0002", "new_floor_m2"] == 30_000  # override 3.0
+    assert r.loc["S0002", "occupied_m2"] == pytest.approx(24_000)  # 30,000 x 0.8 x 1.0
+    assert r.loc["S0003", "new_floor_m2"] == 20_000
+    with pytest.raises(ConfigError, match="not achievable"):  # 3.5 > 0.5 x 6
+        run(s, scen(overrides={"S0002": {"target_plot_ratio": 3.5}}), templates=templates())
+    with pytest.raises(ConfigError, match="unknown template parameter"):
+        scen(overrides={"S0002": {"plot": 3.0}})
+    with pytest.raises(ConfigError, match="not a known park template"):
+        run(s, scen(template="nope"), templates=templates())
+
+
+def test_scenario_file_and_inline_template(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text('name = "x"\ntemplate = "mine"\nsites_per_year = 2\n[templates.mine]\nbase = "standard_factory"\n'
+                 'rent_per_m2_month = 15.0\n[sites]\ntop = 3\n', encoding="utf-8")
+    sc = load_scenario(f)
+    r = run(five_sites(), sc)
+    assert len(r.sites) == 3 and r.templates["mine"].rent_per_m2_month == 15.0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nsites_per_year = 0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="sites_per_year"):
+        load_scenario(bad)
+
+
+def test_saved_in_workspace_round_trip(tmp_path):
+    from planner.io.store import GpkgStore
+
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    sc = scen(sites={"top": 2}, policy_name="default", policy_hash="abc")
+    assert ws.save_doc("scenario", sc.name, sc.to_dict()) == 1
+    back = scenario_from_dict(ws.load_doc("scenario", "t"))
+    assert back == sc
+
+
+def realistic_sites(n=300, seed=1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    land = rng.uniform(10_000, 50_000, n)  # sites of 1-5 ha
+    return pd.DataFrame({"site_id": [f"S{i:05d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                         "land_area_m2": land, "floor_area_m2": land * rng.uniform(0.3, 1.0, n)})
+
+
+def test_sanity_defaults_fall_in_the_programme_scale():
+    r = run(realistic_sites(), scenario_from_dict({"name": "std"}))
+    t = r.totals
+    # Standard park: 25,000 m2 of new floor per ha; the programme averaged 21,600 m2 per project,
+    # i.e. a project of about 0.86 ha at plot ratio 2.5. Our sites are 1-5 ha (contiguous), so per
+    # site the floor area is 1.2-6 x a programme project.
+    per_ha = t["new_floor_m2"] / (t["land_area_m2"] / 10_000)
+    assert per_ha == pytest.approx(25_000)
+    assert 21_600 <= t["new_floor_per_site_m2"] <= 6 * 21_600
+    # leasable space per enterprise housed: 2,600 / 0.95 absorption = 2,737 m2, inside 2,600-3,000
+    assert 2_600 <= t["leasable_m2"] / t["enterprises_housed"] <= 3_000
+    # all-in investment per m2 close to the Jinjiang project (7.02 bn / 2.09 M m2 = 3,360)
+    assert t["investment_cny"] / t["new_floor_m2"] == pytest.approx(3_360, rel=0.05)
+    # stabilized occupancy at 95% (programme: 95.19%)
+    assert t["occupied_m2"] / t["leasable_m2"] == pytest.approx(0.95)
