@@ -1,0 +1,139 @@
+"""Side-by-side comparison of scenario results.
+
+:func:`compare` takes any number of :class:`~planner.scenarios.ScenarioResult`
+and returns a :class:`Comparison`: the key figures in one table with absolute
+and relative differences against the first (baseline) scenario, which sites
+each scenario takes, and tidy year-by-year curves for plotting.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from planner.scenarios import run, scenario_from_dict
+>>> sites = pd.DataFrame({"site_id": ["S1", "S2"], "land_area_m2": [10000.0, 20000.0],
+...                       "floor_area_m2": [5000.0, 5000.0], "rank": [1, 2]})
+>>> a = run(sites, scenario_from_dict({"name": "a", "sites": {"top": 1}}))
+>>> b = run(sites, scenario_from_dict({"name": "b"}))
+>>> c = compare([a, b])
+>>> c.table.loc["new_floor_m2", ["a", "b", "b - a"]].tolist()
+[25000.0, 75000.0, 50000.0]
+>>> c.only_in("b")
+['S2']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import DataError
+from planner.scenarios import ScenarioResult
+
+#: Key figures compared, in display order.
+KEY_FIGURES = (
+    "n_sites", "land_area_m2", "existing_floor_m2", "demolished_floor_m2", "retained_floor_m2", "new_floor_m2",
+    "floor_after_m2", "net_change_m2", "plot_ratio_before", "plot_ratio_after", "leasable_m2", "occupied_m2",
+    "enterprises_housed", "jobs_after", "output_after_cny", "tax_before_cny", "tax_after_cny", "investment_cny",
+    "rent_cny_yr", "payback_years", "fiscal_payback_years", "first_delivery", "last_delivery",
+    "peak_investment_cny_yr",
+)
+
+#: Timeline columns turned into curves.
+CURVES = ("investment_cny", "under_construction_m2", "delivered_m2", "occupied_m2", "enterprises", "jobs_new",
+          "rent_cny", "tax_new_cny", "cum_investment_cny", "cum_rent_cny", "cum_tax_new_cny")
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` returns.
+
+    Attributes
+    ----------
+    names : list of str
+        Scenario names, baseline first.
+    table : DataFrame
+        Index = key figure; columns = one per scenario, then ``"<s> - <base>"``
+        (absolute) and ``"<s> vs <base> %"`` (relative) for every other scenario.
+    membership : DataFrame
+        Index = site_id (union); one boolean column per scenario, plus
+        ``start_year_<s>`` and ``template_<s>``.
+    curves : DataFrame
+        Tidy: year, scenario, metric, value.
+    results : list of ScenarioResult
+    """
+
+    names: list[str]
+    table: pd.DataFrame
+    membership: pd.DataFrame
+    curves: pd.DataFrame
+    results: list[ScenarioResult]
+
+    def only_in(self, name: str, other: str | None = None) -> list[str]:
+        """Sites in scenario ``name`` and not in ``other`` (default: the baseline)."""
+        other = other or self.names[0]
+        m = self.membership
+        return sorted(m.index[m[name] & ~m[other]].astype(str))
+
+    def differences(self) -> pd.DataFrame:
+        """Per pair (baseline, other): counts of sites only in one, only in the other, in both."""
+        base = self.names[0]
+        m = self.membership
+        rows = [{"scenario": n, "only_in_baseline": int((m[base] & ~m[n]).sum()),
+                 "only_in_scenario": int((m[n] & ~m[base]).sum()), "in_both": int((m[n] & m[base]).sum())}
+                for n in self.names[1:]]
+        return pd.DataFrame(rows, columns=["scenario", "only_in_baseline", "only_in_scenario", "in_both"])
+
+
+def compare(results: Sequence[ScenarioResult]) -> Comparison:
+    """Compare scenario results; the first one is the baseline.
+
+    Parameters
+    ----------
+    results : sequence of ScenarioResult
+        At least one; names must be distinct.
+
+    Returns
+    -------
+    Comparison
+    """
+    results = list(results)
+    if not results:
+        msg = "compare: give at least one scenario result"
+        raise DataError(msg)
+    names = [r.name for r in results]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        msg = f"compare: scenario names must be distinct; repeated: {dup} (rename one in its file)"
+        raise DataError(msg)
+    base = names[0]
+    tot = pd.DataFrame({r.name: r.totals.reindex(list(KEY_FIGURES)).astype(float) for r in results})
+    table = tot.copy()
+    b = tot[base].to_numpy(float)
+    for n in names[1:]:
+        v = tot[n].to_numpy(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table[f"{n} - {base}"] = v - b
+            table[f"{n} vs {base} %"] = np.where(np.isfinite(b) & (b != 0), (v - b) / np.abs(b) * 100.0, np.nan)
+    table.index.name = "figure"
+
+    parts = []
+    for r in results:
+        s = pd.DataFrame({"site_id": r.sites["site_id"].astype(str).to_numpy(),
+                          f"start_year_{r.name}": r.sites["start_year"].to_numpy(),
+                          f"template_{r.name}": r.sites["template"].astype(str).to_numpy()}).set_index("site_id")
+        parts.append(s)
+    mem = pd.concat(parts, axis=1, join="outer").sort_index()
+    for r in results:
+        mem.insert(names.index(r.name), r.name, mem[f"template_{r.name}"].notna().to_numpy())
+    mem.index.name = "site_id"
+
+    curves = []
+    for r in results:
+        tl = r.timeline[[c for c in CURVES if c in r.timeline.columns]]
+        long = tl.reset_index().melt(id_vars="year", var_name="metric", value_name="value")
+        long.insert(1, "scenario", r.name)
+        curves.append(long)
+    curves_df = pd.concat(curves, ignore_index=True)
+    return Comparison(names, table, mem, curves_df, results)
