@@ -1,0 +1,637 @@
+"""Contiguous candidate sites (连片): flagged parcels grouped into redevelopment sites.
+
+Flagged ("three-low") parcels that touch or lie within ``gap_m`` metres of
+each other form one candidate site, unless a barrier (arterial road, river,
+railway) separates them. Protected land is cut out, small enclosed
+non-flagged parcels can be absorbed, and every site gets metrics and a
+transparent rank score (DESIGN.md "Contiguous sites", DOMAIN.md defaults).
+
+Rules, decided and documented here:
+
+* **Neighbours**: ``distance(a, b) <= gap_m`` (STRtree ``dwithin``; with
+  ``gap_m = 0`` ``intersects``). A corner contact is distance 0, so
+  corner-touching parcels are neighbours. This is exactly PostGIS
+  ``ST_ClusterDBSCAN(geom, eps := gap_m, minpoints := 1)``.
+* **Barriers** are never bridged: see :func:`planner._graph.barrier_separated`
+  (shortest connecting segment crossing a barrier; for touching parcels, a
+  barrier lying along more than half of their shared boundary).
+* **Constraints**: a flagged parcel with more than ``constraint_exclude_share``
+  of its area in protected land is excluded (listed in
+  :attr:`SiteResult.excluded`); the protected part of the others is cut out
+  of the site geometry and reported as ``constraint_overlap_m2``.
+* **Enclaves**: a non-flagged parcel is enclosed by a site when at least
+  ``enclave_cover_share`` of it lies inside the site's outline with its holes
+  filled (the outline closes gaps up to ``gap_m``). Enclosed parcels are
+  absorbed, smallest first, while each is at most ``enclave_max_area_m2`` and
+  the absorbed total stays within ``enclave_max_share`` of the site's flagged
+  land; upgrade class ``"retain"`` parcels are never absorbed and are listed
+  as ``retained_inside``. A parcel merely bordering a site on the outside
+  (e.g. across an unmapped road) is not enclosed.
+* **Areas**: ``land_area_m2`` is the members' land area (surveyed value, else
+  geometry area) minus the protected land inside them: the developable land.
+  ``plot_ratio`` and ``flagged_share`` use the members' gross land.
+
+Examples
+--------
+>>> import geopandas as gpd, shapely
+>>> g = gpd.GeoDataFrame({"parcel_id": ["a", "b", "c"], "three_low": [True, True, True]},
+...     geometry=[shapely.box(0, 0, 100, 100), shapely.box(101, 0, 200, 100),
+...               shapely.box(500, 0, 550, 100)], crs="EPSG:4549")
+>>> res = build_sites(g, SiteParams(gap_m=2, min_area_m2=10_000))
+>>> res.sites[["site_id", "n_parcels", "status"]].to_dict("records")
+[{'site_id': 'S0001', 'n_parcels': 2, 'status': 'ok'}, {'site_id': 'S0002', 'n_parcels': 1, 'status': 'too_small'}]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner import _graph
+from planner.config import from_dict, to_dict
+from planner.errors import ConfigError, DataError
+
+#: 1 mu (亩) in m².
+MU_M2 = 10_000.0 / 15.0
+
+#: Parcel roles in :attr:`SiteResult.parcel_sites`.
+ROLES = ("flagged", "absorbed", "retained_inside", "added")
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """Weights of the rank score (TOML table ``[sites.weights]``).
+
+    ``score = area*norm(land_area_m2) + flagged*flagged_share + compactness*compactness
+    + unconstrained*(1 - constraint_share) + uplift*norm(floor uplift)``, where
+    ``norm(x) = x / max(x)`` over the sites with status ``"ok"`` and the floor
+    uplift is ``potential_floor_area_m2 - floor_area_m2`` (at least 0).
+    """
+
+    area: float = 0.30
+    flagged: float = 0.20
+    compactness: float = 0.15
+    unconstrained: float = 0.10
+    uplift: float = 0.25
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) < 0:
+                msg = f"weights.{f.name} must be >= 0, got {getattr(self, f.name)}"
+                raise ConfigError(msg)
+
+
+@dataclass(frozen=True)
+class SiteParams:
+    """Parameters of site assembly (policy file table ``[sites]``).
+
+    Keys (all optional; defaults from DOMAIN.md "Contiguous sites"):
+
+    ``gap_m`` (2.0, G)
+        parcels within this distance are neighbours (digitizing slivers; up to
+        ~15 m to bridge local lanes).
+    ``min_area_m2`` (10,000, S: Shenzhen renewal units; small-site mode 3,000)
+        sites with less developable land get status ``"too_small"`` (kept).
+    ``max_area_m2`` (none)
+        sites above it get status ``"too_large"`` (kept).
+    ``absorb_enclaves`` (true), ``enclave_max_area_m2`` (3,333 = 5 mu, S: Quanzhou
+    small-parcel threshold), ``enclave_max_share`` (0.20, G), ``enclave_cover_share`` (0.9)
+        enclave absorption, see the module docstring.
+    ``constraint_exclude_share`` (0.5, G)
+        flagged parcels more than this share inside protected land are excluded.
+    ``barrier_contact_tol_m`` (0.5), ``barrier_contact_share`` (0.5)
+        when a barrier separates touching parcels (see module docstring).
+    ``target_plot_ratio`` (2.5, S: standard factory park, DOMAIN.md)
+        plot ratio of the default park template for ``potential_floor_area_m2``.
+    ``close_gaps`` (true)
+        site outlines bridge the gaps (< ``gap_m``) between members.
+    ``weights``
+        :class:`ScoreWeights`.
+    """
+
+    gap_m: float = 2.0
+    min_area_m2: float = 10_000.0
+    max_area_m2: float | None = None
+    absorb_enclaves: bool = True
+    enclave_max_area_m2: float = 3_333.0
+    enclave_max_share: float = 0.20
+    enclave_cover_share: float = 0.9
+    constraint_exclude_share: float = 0.5
+    barrier_contact_tol_m: float = 0.5
+    barrier_contact_share: float = 0.5
+    target_plot_ratio: float = 2.5
+    close_gaps: bool = True
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+
+    def __post_init__(self) -> None:
+        if self.gap_m < 0:
+            msg = f"gap_m must be >= 0 metres, got {self.gap_m}"
+            raise ConfigError(msg)
+        if self.min_area_m2 < 0:
+            msg = f"min_area_m2 must be >= 0, got {self.min_area_m2}"
+            raise ConfigError(msg)
+        if self.max_area_m2 is not None and self.max_area_m2 < self.min_area_m2:
+            msg = f"max_area_m2 ({self.max_area_m2}) is below min_area_m2 ({self.min_area_m2})"
+            raise ConfigError(msg)
+        for name in ("enclave_max_share", "enclave_cover_share", "constraint_exclude_share", "barrier_contact_share"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                msg = f"{name} must be a share between 0 and 1, got {v}"
+                raise ConfigError(msg)
+        if self.target_plot_ratio <= 0:
+            msg = f"target_plot_ratio must be > 0, got {self.target_plot_ratio}"
+            raise ConfigError(msg)
+
+    @classmethod
+    def from_dict(cls, data: dict, *, where: str = "sites") -> SiteParams:
+        """Build from a dict (e.g. the ``[sites]`` table of a policy TOML)."""
+        return from_dict(cls, data, where=where)
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    def score_formula(self) -> str:
+        """The rank score formula with this configuration's weights."""
+        w = self.weights
+        return (f"score = {w.area:g}*land_area/max_land_area + {w.flagged:g}*flagged_share "
+                f"+ {w.compactness:g}*compactness + {w.unconstrained:g}*(1 - constraint_share) "
+                f"+ {w.uplift:g}*floor_uplift/max_floor_uplift "
+                f"(floor_uplift = land_area*{self.target_plot_ratio:g} - floor_area; max over 'ok' sites)")
+
+
+@dataclass(frozen=True)
+class SiteResult:
+    """Output of :func:`build_sites` (docs/CONTRACTS.md "Sites output").
+
+    Attributes
+    ----------
+    sites : GeoDataFrame
+        One row per site (see CONTRACTS.md), plus ``score_formula`` and the
+        score's terms (``score_area``, ``score_flagged``, ``score_compactness``,
+        ``score_unconstrained``, ``score_uplift``).
+    parcel_sites : DataFrame
+        ``parcel_id``, ``site_id``, ``role`` (:data:`ROLES`).
+    excluded : DataFrame
+        Flagged parcels left out because they lie mostly in protected land:
+        ``parcel_id``, ``constraint_share``.
+    params : SiteParams
+    constraints : ndarray of shapely geometries
+        Non-overlapping protected-land parts (for recomputing edited sites).
+    """
+
+    sites: gpd.GeoDataFrame
+    parcel_sites: pd.DataFrame
+    excluded: pd.DataFrame
+    params: SiteParams
+    constraints: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+
+    @property
+    def formula(self) -> str:
+        return self.params.score_formula()
+
+
+SITE_COLUMNS = ["site_id", "status", "n_parcels", "n_owners", "n_enterprises", "land_area_m2", "land_area_mu",
+                "floor_area_m2", "plot_ratio", "flagged_share", "compactness", "constraint_overlap_m2",
+                "n_retained_inside", "potential_floor_area_m2", "score", "rank", "score_area", "score_flagged",
+                "score_compactness", "score_unconstrained", "score_uplift", "score_formula", "geometry"]
+
+
+# -- input checks -------------------------------------------------------------
+
+def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> None:
+    problems = []
+    if not isinstance(parcels, gpd.GeoDataFrame):
+        msg = f"{what}: expected a GeoDataFrame, got {type(parcels).__name__}"
+        raise DataError(msg)
+    for col in ("parcel_id", "three_low"):
+        if col not in parcels.columns:
+            problems.append(f"missing column {col!r}" + (" (run `planner classify` first)" if col == "three_low" else ""))
+    if parcels.crs is not None and not parcels.crs.is_projected:
+        problems.append(f"CRS {parcels.crs.to_string()} is not projected; reproject to the workspace's metric CRS")
+    if "parcel_id" in parcels.columns and parcels["parcel_id"].duplicated().any():
+        dup = parcels.loc[parcels["parcel_id"].duplicated(), "parcel_id"].astype(str).head(5).tolist()
+        problems.append(f"parcel_id not unique, e.g. {dup}")
+    if len(parcels):
+        bad = ~parcels.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        if bad.any():
+            problems.append(f"{int(bad.sum())} row(s) without polygon geometry, first rows {np.flatnonzero(bad)[:5].tolist()}")
+    if problems:
+        msg = f"{what}: " + "; ".join(problems)
+        raise DataError(msg)
+
+
+def _as_geoms(layer, name: str) -> np.ndarray:
+    if layer is None:
+        return np.empty(0, dtype=object)
+    if isinstance(layer, gpd.GeoDataFrame | gpd.GeoSeries):
+        g = np.asarray(layer.geometry.values if isinstance(layer, gpd.GeoDataFrame) else layer.values, dtype=object)
+    else:
+        g = np.asarray(layer, dtype=object)
+    g = g[~(shapely.is_missing(g) | shapely.is_empty(g))]
+    if len(g) and not shapely.is_valid(g).all():
+        g = shapely.make_valid(g)
+    return g
+
+
+def _constraint_parts(constraints) -> np.ndarray:
+    """Protected land as non-overlapping polygon parts (so overlaps are not counted twice)."""
+    g = _as_geoms(constraints, "constraints")
+    if not len(g):
+        return g
+    u = shapely.union_all(g)
+    parts = shapely.get_parts(u)
+    return parts[shapely.get_type_id(parts) == 3]
+
+
+def _overlap_area(geoms: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """Area (m²) of each geometry inside the protected parts."""
+    out = np.zeros(len(geoms))
+    if not len(parts) or not len(geoms):
+        return out
+    i, j = shapely.STRtree(parts).query(geoms, predicate="intersects")
+    if len(i):
+        out += np.bincount(i, weights=shapely.area(shapely.intersection(geoms[i], parts[j])), minlength=len(geoms))
+    return out
+
+
+def _cut(geoms: np.ndarray, parts: np.ndarray) -> np.ndarray:
+    """``geoms`` minus the protected parts that intersect them (pairs from an STRtree)."""
+    if not len(parts) or not len(geoms):
+        return geoms
+    i, j = shapely.STRtree(parts).query(geoms, predicate="intersects")
+    if not len(i):
+        return geoms
+    out = geoms.copy()
+    hit, inv = np.unique(i, return_inverse=True)
+    pieces = _graph.grouped_union(parts[j], inv, len(hit))
+    out[hit] = shapely.difference(geoms[hit], pieces)
+    return out
+
+
+def _land_area(parcels: gpd.GeoDataFrame) -> np.ndarray:
+    geom_area = shapely.area(parcels.geometry.values)
+    if "land_area_m2" in parcels.columns:
+        v = pd.to_numeric(parcels["land_area_m2"], errors="coerce").to_numpy(dtype=float)
+        return np.where(np.isfinite(v) & (v > 0), v, geom_area)
+    return geom_area
+
+
+def _col(parcels: pd.DataFrame, name: str, default=np.nan) -> pd.Series:
+    if name in parcels.columns:
+        return parcels[name]
+    return pd.Series(default, index=parcels.index)
+
+
+# -- the builder --------------------------------------------------------------
+
+def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, barriers=None, constraints=None,
+                progress: Callable[[str], None] | None = None) -> SiteResult:
+    """Assemble contiguous candidate sites from classified parcels.
+
+    Parameters
+    ----------
+    flagged : GeoDataFrame
+        Classified parcels (docs/CONTRACTS.md "Classification output"): at
+        least ``parcel_id``, ``three_low`` (bool) and polygon geometry in a
+        projected metric CRS; ``upgrade_class``, ``land_area_m2``,
+        ``floor_area_m2``, ``owner``, ``enterprise`` are used when present.
+        Non-flagged parcels are enclave candidates.
+    params : SiteParams, optional
+    barriers : GeoDataFrame, GeoSeries or array of geometries, optional
+        Lines or polygons that are never bridged.
+    constraints : GeoDataFrame, GeoSeries or array of polygons, optional
+        Protected land cut out of the sites.
+    progress : callable, optional
+        Called with a short message at the start of each stage.
+
+    Returns
+    -------
+    SiteResult
+    """
+    params = params or SiteParams()
+    say = progress or (lambda _msg: None)
+    _check_parcels(flagged)
+    parcels = flagged.reset_index(drop=True)
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    is_flag = parcels["three_low"].fillna(False).astype(bool).to_numpy()
+    land = _land_area(parcels)
+
+    say("constraints")
+    parts = _constraint_parts(constraints)
+    overlap = np.zeros(len(parcels))
+    if len(parts):
+        cand = np.flatnonzero(is_flag) if not params.absorb_enclaves else np.arange(len(parcels))
+        overlap[cand] = _overlap_area(geoms[cand], parts)
+    geom_area = shapely.area(geoms)
+    share = np.divide(overlap, geom_area, out=np.zeros(len(geoms)), where=geom_area > 0)
+    excl = is_flag & (share > params.constraint_exclude_share)
+    members = np.flatnonzero(is_flag & ~excl)
+
+    say(f"adjacency of {len(members):,} flagged parcels")
+    mg = geoms[members]
+    i, j = _graph.neighbour_pairs(mg, params.gap_m)
+    bar = _as_geoms(barriers, "barriers")
+    if len(bar) and len(i):
+        say("barriers")
+        sep = _graph.barrier_separated(mg[i], mg[j], bar, contact_tol=params.barrier_contact_tol_m,
+                                       contact_share=params.barrier_contact_share)
+        i, j = i[~sep], j[~sep]
+    say("components")
+    labels = _graph.components(len(members), i, j)
+    n_sites = int(labels.max()) + 1 if len(labels) else 0
+
+    ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
+    if params.absorb_enclaves and n_sites:
+        say("enclaves")
+        ps = pd.concat([ps, _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, bar)],
+                       ignore_index=True)
+
+    say("site outlines and metrics")
+    # stable ids: by flagged land descending, then first parcel id
+    flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
+    first_id = pd.Series(parcels["parcel_id"].astype(str).to_numpy()[members]).groupby(labels).min()
+    order = np.lexsort((first_id.reindex(range(n_sites)).to_numpy(), -flag_land))
+    new_label = np.empty(n_sites, dtype=np.int64)
+    new_label[order] = np.arange(n_sites)
+    ps["site"] = new_label[ps["site"].to_numpy()]
+    site_ids = np.array([f"S{k + 1:04d}" for k in range(n_sites)], dtype=object)
+
+    sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params)
+    parcel_sites = pd.DataFrame({
+        "parcel_id": parcels["parcel_id"].to_numpy()[ps["row"].to_numpy()],
+        "site_id": site_ids[ps["site"].to_numpy()],
+        "role": ps["role"].to_numpy(),
+    }).sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
+    excluded = pd.DataFrame({"parcel_id": parcels["parcel_id"].to_numpy()[excl], "constraint_share": share[excl]})
+    return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
+
+
+def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, bar) -> pd.DataFrame:
+    """Enclosed non-flagged parcels: rows, site labels and roles (absorbed / retained_inside)."""
+    empty = pd.DataFrame({"row": np.empty(0, np.int64), "site": np.empty(0, np.int64), "role": []})
+    others = np.flatnonzero(~is_flag)
+    if not len(others):
+        return empty
+    close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
+    outline = _graph.grouped_union(geoms[members], labels, n_sites, close=close)
+    # holes filled: the polygons' exteriors only
+    filled = _fill_holes(outline)
+    has_hole = shapely.area(filled) > shapely.area(outline) + 1e-6
+    if not has_hole.any():
+        return empty
+    sidx = np.flatnonzero(has_hole)
+    og = geoms[others]
+    k, s = shapely.STRtree(filled[sidx]).query(og, predicate="intersects")
+    if not len(k):
+        return empty
+    inside = shapely.area(shapely.intersection(og[k], filled[sidx][s]))
+    area_k = shapely.area(og[k])
+    enc = inside >= params.enclave_cover_share * np.maximum(area_k, 1e-9)
+    k, s = k[enc], sidx[s[enc]]
+    if not len(k):
+        return empty
+    rows = others[k]
+    uc = _col(parcels, "upgrade_class", pd.NA).astype("string").to_numpy()[rows]
+    retain = pd.Series(uc).eq("retain").fillna(False).to_numpy()
+    df = pd.DataFrame({"row": rows, "site": s, "area": land[rows], "retain": retain})
+    df = df.drop_duplicates("row")  # a parcel enclosed by two nested sites goes to the first
+    cand = df[~df["retain"] & (df["area"] <= params.enclave_max_area_m2)].sort_values(["site", "area", "row"])
+    flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
+    cum = cand.groupby("site")["area"].cumsum().to_numpy()
+    cand = cand[cum <= params.enclave_max_share * flag_land[cand["site"].to_numpy()]]
+    out = pd.concat([cand.assign(role="absorbed"), df[df["retain"]].assign(role="retained_inside")])
+    return out[["row", "site", "role"]].reset_index(drop=True)
+
+
+def _fill_holes(geoms: np.ndarray) -> np.ndarray:
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    shells = shapely.polygons(shapely.get_exterior_ring(parts))
+    out = _graph.grouped_union(shells, idx, len(geoms)) if len(parts) else geoms
+    return out
+
+
+def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params) -> gpd.GeoDataFrame:
+    """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role)."""
+    n_sites = len(site_ids)
+    inside = ps[ps["role"] != "retained_inside"]
+    rows = inside["row"].to_numpy()
+    lab = inside["site"].to_numpy()
+    floor = pd.to_numeric(_col(parcels, "floor_area_m2"), errors="coerce").to_numpy(dtype=float)
+    df = pd.DataFrame({
+        "site": lab, "land": land[rows], "overlap": overlap[rows], "floor": np.nan_to_num(floor[rows]),
+        "flag_land": np.where(is_flag[rows], land[rows], 0.0),
+        "owner": _col(parcels, "owner", pd.NA).astype("string").to_numpy()[rows],
+        "enterprise": _col(parcels, "enterprise", pd.NA).astype("string").to_numpy()[rows],
+    })
+    g = df.groupby("site")
+    agg = pd.DataFrame({
+        "n_parcels": g.size(), "land": g["land"].sum(), "overlap": g["overlap"].sum(), "floor": g["floor"].sum(),
+        "flag_land": g["flag_land"].sum(), "n_owners": g["owner"].nunique(), "n_enterprises": g["enterprise"].nunique(),
+    }).reindex(range(n_sites))
+    n_ret = np.bincount(ps.loc[ps["role"] == "retained_inside", "site"].to_numpy(), minlength=n_sites)
+    close = params.gap_m / 2 + 1e-3 if (params.close_gaps and params.gap_m > 0) else 0.0
+    outline = (_graph.grouped_union(geoms[rows], lab, n_sites, close=close) if n_sites
+               else np.empty(0, dtype=object))
+    outline = _cut(outline, parts)
+    land_gross = agg["land"].to_numpy(dtype=float)
+    net = np.maximum(land_gross - agg["overlap"].to_numpy(dtype=float), 0.0)
+    floor_sum = agg["floor"].to_numpy(dtype=float)
+    per = shapely.length(outline)
+    area_g = shapely.area(outline)
+    compact = np.divide(4 * np.pi * area_g, per**2, out=np.zeros(n_sites), where=per > 0)
+    status = np.full(n_sites, "ok", dtype=object)
+    status[net < params.min_area_m2] = "too_small"
+    if params.max_area_m2 is not None:
+        status[net > params.max_area_m2] = "too_large"
+    out = gpd.GeoDataFrame({
+        "site_id": site_ids,
+        "status": status,
+        "n_parcels": agg["n_parcels"].fillna(0).astype("int64").to_numpy(),
+        "n_owners": agg["n_owners"].fillna(0).astype("int64").to_numpy(),
+        "n_enterprises": agg["n_enterprises"].fillna(0).astype("int64").to_numpy(),
+        "land_area_m2": net,
+        "land_area_mu": net / MU_M2,
+        "floor_area_m2": floor_sum,
+        "plot_ratio": np.divide(floor_sum, land_gross, out=np.full(n_sites, np.nan), where=land_gross > 0),
+        "flagged_share": np.divide(agg["flag_land"].to_numpy(dtype=float), land_gross, out=np.zeros(n_sites),
+                                   where=land_gross > 0),
+        "compactness": compact,
+        "constraint_overlap_m2": agg["overlap"].to_numpy(dtype=float),
+        "n_retained_inside": n_ret.astype("int64"),
+        "potential_floor_area_m2": net * params.target_plot_ratio,
+    }, geometry=outline, crs=parcels.crs)
+    return out
+
+
+def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
+    """(Re)compute ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
+
+    Normalizations use the maxima over the sites with status ``"ok"``, so a
+    change to one site refreshes every site's score and rank.
+    """
+    s = sites.copy()
+    w = params.weights
+    ok = (s["status"] == "ok").to_numpy()
+    land = s["land_area_m2"].to_numpy(dtype=float)
+    gross = land + s["constraint_overlap_m2"].to_numpy(dtype=float)
+    cshare = np.divide(s["constraint_overlap_m2"].to_numpy(dtype=float), gross, out=np.zeros(len(s)), where=gross > 0)
+    uplift = np.maximum(s["potential_floor_area_m2"].to_numpy(dtype=float) - s["floor_area_m2"].to_numpy(dtype=float), 0)
+
+    def norm(x):
+        m = x[ok].max() if ok.any() else 0.0
+        return np.clip(x / m, 0, None) if m > 0 else np.zeros(len(x))
+
+    s["score_area"] = w.area * norm(land)
+    s["score_flagged"] = w.flagged * s["flagged_share"].to_numpy(dtype=float)
+    s["score_compactness"] = w.compactness * s["compactness"].to_numpy(dtype=float)
+    s["score_unconstrained"] = w.unconstrained * (1 - cshare)
+    s["score_uplift"] = w.uplift * norm(uplift)
+    terms = ["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift"]
+    s["score"] = s[terms].sum(axis=1).round(6)
+    rank = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    if ok.any():
+        okd = s.loc[ok, ["score", "site_id"]].sort_values(["score", "site_id"], ascending=[False, True])
+        rank.loc[okd.index] = np.arange(1, len(okd) + 1)
+    s["rank"] = rank
+    s["score_formula"] = params.score_formula()
+    return s[SITE_COLUMNS]
+
+
+# -- manual edits ---------------------------------------------------------------
+
+def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoDataFrame,
+               site_ids: Iterable[str]) -> SiteResult:
+    """Recompute the metrics of ``site_ids`` from ``parcel_sites`` and refresh all scores/ranks."""
+    _check_parcels(parcels, "parcels")
+    site_ids = list(dict.fromkeys(site_ids))
+    p = parcels.reset_index(drop=True)
+    pos = pd.Series(np.arange(len(p)), index=p["parcel_id"].astype(str).to_numpy())
+    sub = parcel_sites[parcel_sites["site_id"].isin(site_ids)]
+    missing = sorted(set(sub["parcel_id"].astype(str)) - set(pos.index))
+    if missing:
+        msg = f"parcel id(s) not in the parcel table: {missing[:5]}"
+        raise DataError(msg)
+    alive = [s for s in site_ids if (sub["site_id"] == s).any()]
+    keep = result.sites[~result.sites["site_id"].isin(site_ids)]
+    if alive:
+        sid = np.asarray(alive, dtype=object)
+        code = pd.Series(np.arange(len(sid)), index=sid)
+        ps = pd.DataFrame({"row": pos.loc[sub["parcel_id"].astype(str)].to_numpy(),
+                           "site": code.loc[sub["site_id"]].to_numpy(), "role": sub["role"].to_numpy()})
+        geoms = np.asarray(p.geometry.values, dtype=object)
+        land = _land_area(p)
+        overlap = np.zeros(len(p))
+        overlap[ps["row"].to_numpy()] = _overlap_area(geoms[ps["row"].to_numpy()], result.constraints)
+        is_flag = p["three_low"].fillna(False).astype(bool).to_numpy()
+        fresh = _site_table(p, geoms, land, overlap, is_flag, ps, sid, result.constraints, result.params)
+        for c in SITE_COLUMNS:
+            if c not in fresh.columns:
+                fresh[c] = np.nan
+        keep = pd.concat([keep, fresh[SITE_COLUMNS]], ignore_index=True)
+    sites = gpd.GeoDataFrame(keep, geometry="geometry", crs=result.sites.crs).sort_values("site_id").reset_index(drop=True)
+    ps_all = parcel_sites.sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
+    return dataclasses.replace(result, sites=rescore(sites, result.params), parcel_sites=ps_all)
+
+
+def _ids(parcel_ids) -> list[str]:
+    return [str(x) for x in ([parcel_ids] if isinstance(parcel_ids, str) else parcel_ids)]
+
+
+def add_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Add parcels to a site (moving them out of any other site) and recompute.
+
+    Flagged parcels join with role ``"flagged"``, others with role ``"added"``.
+    Returns a new :class:`SiteResult`; ``result`` is unchanged.
+    """
+    if site_id not in set(result.sites["site_id"]):
+        msg = f"no site {site_id!r}; existing sites: {result.sites['site_id'].head(10).tolist()}"
+        raise DataError(msg)
+    ids = _ids(parcel_ids)
+    p = parcels.assign(parcel_id=parcels["parcel_id"].astype(str))
+    unknown = sorted(set(ids) - set(p["parcel_id"]))
+    if unknown:
+        msg = f"parcel id(s) not in the parcel table: {unknown[:5]}"
+        raise DataError(msg)
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
+    ps = ps[~ps["parcel_id"].isin(ids)]
+    flag = p.set_index("parcel_id")["three_low"].fillna(False).astype(bool)
+    new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
+                        "role": np.where(flag.loc[ids].to_numpy(), "flagged", "added")})
+    return _recompute(result, pd.concat([ps, new], ignore_index=True), p, sorted(touched))
+
+
+def remove_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Remove parcels from a site and recompute it (a site left empty is dropped)."""
+    ids = _ids(parcel_ids)
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    mask = (ps["site_id"] == site_id) & ps["parcel_id"].isin(ids)
+    absent = sorted(set(ids) - set(ps.loc[mask, "parcel_id"]))
+    if absent:
+        msg = f"parcel id(s) {absent[:5]} are not in site {site_id!r}"
+        raise DataError(msg)
+    return _recompute(result, ps[~mask], parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), [site_id])
+
+
+def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult | None = None,
+                       params: SiteParams | None = None, site_id: str | None = None,
+                       majority: float = 0.5) -> SiteResult:
+    """A new site from the parcels whose area lies more than ``majority`` inside a drawn polygon.
+
+    The parcels leave any site they were in (those sites are recomputed). With
+    ``result=None`` a result holding only the new site is returned.
+    """
+    if result is None:
+        empty = gpd.GeoDataFrame({c: [] for c in SITE_COLUMNS if c != "geometry"}, geometry=[], crs=parcels.crs)
+        result = SiteResult(empty, pd.DataFrame({"parcel_id": [], "site_id": [], "role": []}),
+                            pd.DataFrame({"parcel_id": [], "constraint_share": []}), params or SiteParams())
+    poly = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
+    if poly is None or shapely.get_type_id(poly) not in (3, 6):
+        msg = "site boundary must be a Polygon or MultiPolygon in the parcels' CRS"
+        raise DataError(msg)
+    g = np.asarray(parcels.geometry.values, dtype=object)
+    inside = np.zeros(len(g))
+    hits = shapely.STRtree(g).query(poly, predicate="intersects")
+    inside[hits] = shapely.area(shapely.intersection(g[hits], poly))
+    share = np.divide(inside, shapely.area(g), out=np.zeros(len(g)), where=shapely.area(g) > 0)
+    ids = parcels["parcel_id"].astype(str).to_numpy()[share > majority].tolist()
+    if not ids:
+        msg = "no parcel lies mostly inside the drawn boundary"
+        raise DataError(msg)
+    if site_id is None:
+        nums = pd.to_numeric(result.sites["site_id"].astype(str).str[1:], errors="coerce")
+        site_id = f"S{int(nums.max() if len(nums) and nums.notna().any() else 0) + 1:04d}"
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
+    ps = ps[~ps["parcel_id"].isin(ids)]
+    flag = parcels.assign(parcel_id=parcels["parcel_id"].astype(str)).set_index("parcel_id")["three_low"]
+    new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
+                        "role": np.where(flag.loc[ids].fillna(False).astype(bool).to_numpy(), "flagged", "added")})
+    return _recompute(result, pd.concat([ps, new], ignore_index=True),
+                      parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), sorted(touched))
+
+
+def apply_edits(result: SiteResult, edits: Iterable[dict], parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Replay a list of edit operations (as stored in a ``site_edit`` document).
+
+    Each operation is ``{"op": "add" | "remove", "site_id": ..., "parcel_ids": [...]}``
+    or ``{"op": "boundary", "wkt": ..., "site_id": optional}``.
+    """
+    for k, e in enumerate(edits):
+        op = e.get("op")
+        if op == "add":
+            result = add_parcels(result, e["site_id"], e["parcel_ids"], parcels)
+        elif op == "remove":
+            result = remove_parcels(result, e["site_id"], e["parcel_ids"], parcels)
+        elif op == "boundary":
+            result = site_from_boundary(e["wkt"], parcels, result=result, site_id=e.get("site_id"))
+        else:
+            msg = f"site edit #{k + 1}: unknown op {op!r}; use 'add', 'remove' or 'boundary'"
+            raise DataError(msg)
+    return result

@@ -1,0 +1,284 @@
+"""Contiguous sites: hand-checked cases on tiny box grids (planner/sites.py)."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import box_grid
+
+from planner import sites as S
+from planner.cli import main
+from planner.errors import ConfigError, DataError
+from planner.io.store import GpkgStore
+
+X0, Y0 = 500_000.0, 2_740_000.0
+
+
+def frame(boxes, flagged=None, **cols) -> gpd.GeoDataFrame:
+    """Parcels p0, p1, ... from (xmin, ymin, xmax, ymax) tuples relative to (X0, Y0)."""
+    b = np.asarray(boxes, dtype=float)
+    g = shapely.box(X0 + b[:, 0], Y0 + b[:, 1], X0 + b[:, 2], Y0 + b[:, 3])
+    n = len(b)
+    data = {"parcel_id": [f"p{k}" for k in range(n)],
+            "three_low": np.ones(n, bool) if flagged is None else np.asarray(flagged, bool)}
+    data.update(cols)
+    return gpd.GeoDataFrame(data, geometry=g, crs="EPSG:4549")
+
+
+def flag(grid: gpd.GeoDataFrame, off=(), retain=()) -> gpd.GeoDataFrame:
+    g = grid.copy()
+    g["three_low"] = ~g["parcel_id"].isin(off)
+    g["upgrade_class"] = np.where(g["parcel_id"].isin(retain), "retain", np.where(g["three_low"], "redevelop", "upgrade"))
+    return g
+
+
+def partition(res: S.SiteResult, role="flagged") -> set[frozenset]:
+    ps = res.parcel_sites[res.parcel_sites["role"] == role]
+    return {frozenset(v) for v in ps.groupby("site_id")["parcel_id"].apply(set)}
+
+
+P0 = S.SiteParams(min_area_m2=0)
+
+
+# -- adjacency ------------------------------------------------------------------
+
+def test_touching_grid_is_one_site_with_hand_metrics(grid3):
+    g = flag(grid3)
+    g["floor_area_m2"] = 1000.0
+    g["owner"] = ["A", "A", "B", "B", "C", None, "C", "A", "B"]
+    res = S.build_sites(g, S.SiteParams())
+    s = res.sites.iloc[0]
+    assert len(res.sites) == 1 and s["site_id"] == "S0001"
+    assert s["n_parcels"] == 9 and s["n_owners"] == 3
+    assert s["land_area_m2"] == pytest.approx(22_500)  # 9 x 2,500
+    assert s["land_area_mu"] == pytest.approx(22_500 / (10_000 / 15))
+    assert s["floor_area_m2"] == pytest.approx(9_000) and s["plot_ratio"] == pytest.approx(0.4)
+    assert s["compactness"] == pytest.approx(math.pi / 4)  # 150 m square: 4*pi*22500/600^2
+    assert s["potential_floor_area_m2"] == pytest.approx(22_500 * 2.5)
+    assert s["flagged_share"] == 1.0 and s["status"] == "ok" and s["rank"] == 1
+    assert shapely.area(s.geometry) == pytest.approx(22_500)
+    assert "score =" in s["score_formula"] and "0.3*land_area" in s["score_formula"]
+
+
+@pytest.mark.parametrize(("dist", "gap", "n_sites"), [(1.5, 2.0, 1), (2.5, 2.0, 2), (2.0, 2.0, 1), (0.5, 0.0, 2)])
+def test_near_parcels_join_within_gap_only(dist, gap, n_sites):
+    g = frame([(0, 0, 100, 100), (100 + dist, 0, 200 + dist, 100)])
+    res = S.build_sites(g, S.SiteParams(gap_m=gap, min_area_m2=0))
+    assert len(res.sites) == n_sites
+
+
+def test_corner_touching_counts_as_touching_even_with_gap_zero():
+    g = frame([(0, 0, 100, 100), (100, 100, 200, 200)])
+    res = S.build_sites(g, S.SiteParams(gap_m=0, min_area_m2=0))
+    assert partition(res) == {frozenset({"p0", "p1"})}
+
+
+def test_chain_is_transitive_and_nonflagged_do_not_join(grid3):
+    # middle column not flagged: left and right columns are 50 m apart -> two sites
+    g = flag(grid3, off={"r0c1", "r1c1", "r2c1"})
+    res = S.build_sites(g, P0)
+    assert partition(res) == {frozenset({"r0c0", "r1c0", "r2c0"}), frozenset({"r0c2", "r1c2", "r2c2"})}
+
+
+# -- barriers -------------------------------------------------------------------
+
+def test_barrier_line_between_near_parcels_splits_them():
+    g = frame([(0, 0, 100, 100), (110, 0, 210, 100)])
+    road = shapely.LineString([(X0 + 105, Y0 - 50), (X0 + 105, Y0 + 150)])
+    p = S.SiteParams(gap_m=15, min_area_m2=0)
+    assert len(S.build_sites(g, p).sites) == 1
+    assert len(S.build_sites(g, p, barriers=[road]).sites) == 2
+    # a barrier along the far side of a parcel (touching the segment's end only) does not split
+    far = shapely.LineString([(X0 + 100, Y0 + 100), (X0 + 100, Y0 + 300)])
+    assert len(S.build_sites(g, p, barriers=[far]).sites) == 1
+
+
+def test_barrier_polygon_river_splits():
+    g = frame([(0, 0, 100, 100), (110, 0, 210, 100)])
+    river = shapely.box(X0 + 101, Y0 - 500, X0 + 109, Y0 + 500)
+    res = S.build_sites(g, S.SiteParams(gap_m=15, min_area_m2=0), barriers=gpd.GeoSeries([river], crs="EPSG:4549"))
+    assert len(res.sites) == 2
+
+
+def test_centreline_on_shared_boundary_splits_touching_parcels():
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100)])
+    on_edge = shapely.LineString([(X0 + 100, Y0 - 50), (X0 + 100, Y0 + 150)])
+    crossing_corner = shapely.LineString([(X0 + 100, Y0 + 100), (X0 + 100, Y0 + 130)])  # meets only the end point
+    p = S.SiteParams(gap_m=2, min_area_m2=0)
+    assert len(S.build_sites(g, p, barriers=[on_edge]).sites) == 2
+    assert len(S.build_sites(g, p, barriers=[crossing_corner]).sites) == 1
+
+
+# -- constraints ----------------------------------------------------------------
+
+def test_constraint_cut_and_exclusion():
+    # p0: 30% inside the red line -> kept and cut; p2: 60% inside -> excluded
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (200, 0, 300, 100)])
+    red = [shapely.box(X0 - 10, Y0 + 70, X0 + 100, Y0 + 200), shapely.box(X0 + 200, Y0 + 40, X0 + 400, Y0 + 200)]
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0), constraints=red)
+    assert res.excluded["parcel_id"].tolist() == ["p2"]
+    assert res.excluded["constraint_share"].iloc[0] == pytest.approx(0.6)
+    s = res.sites.iloc[0]
+    assert partition(res) == {frozenset({"p0", "p1"})}
+    assert s["constraint_overlap_m2"] == pytest.approx(3_000)
+    assert s["land_area_m2"] == pytest.approx(17_000)  # 20,000 gross - 3,000 protected
+    assert shapely.area(s.geometry) == pytest.approx(17_000)
+    assert s["score_unconstrained"] == pytest.approx(0.1 * (1 - 3_000 / 20_000))
+
+
+def test_overlapping_constraints_are_not_counted_twice():
+    g = frame([(0, 0, 100, 100)])
+    red = [shapely.box(X0, Y0, X0 + 40, Y0 + 100), shapely.box(X0, Y0, X0 + 40, Y0 + 100)]
+    res = S.build_sites(g, P0, constraints=red)
+    assert res.sites["constraint_overlap_m2"].iloc[0] == pytest.approx(4_000)
+
+
+# -- enclaves -------------------------------------------------------------------
+
+def test_enclave_absorbed_fills_the_hole(grid3):
+    res = S.build_sites(flag(grid3, off={"r1c1"}), S.SiteParams())
+    s = res.sites.iloc[0]
+    roles = res.parcel_sites.set_index("parcel_id")["role"]
+    assert roles["r1c1"] == "absorbed" and s["n_parcels"] == 9 and s["n_retained_inside"] == 0
+    assert s["land_area_m2"] == pytest.approx(22_500) and s["flagged_share"] == pytest.approx(20_000 / 22_500)
+    assert shapely.area(s.geometry) == pytest.approx(22_500)
+
+
+def test_high_performer_enclave_is_retained_outside_the_site(grid3):
+    res = S.build_sites(flag(grid3, off={"r1c1"}, retain={"r1c1"}), S.SiteParams())
+    s = res.sites.iloc[0]
+    assert res.parcel_sites.set_index("parcel_id").loc["r1c1", "role"] == "retained_inside"
+    assert s["n_parcels"] == 8 and s["n_retained_inside"] == 1
+    assert s["land_area_m2"] == pytest.approx(20_000) and shapely.area(s.geometry) == pytest.approx(20_000)
+
+
+def test_enclave_limits_and_open_corner(grid3):
+    g = flag(grid3, off={"r1c1"})
+    too_big = S.build_sites(g, S.SiteParams(enclave_max_area_m2=2_000))
+    assert "r1c1" not in set(too_big.parcel_sites["parcel_id"])
+    share = S.build_sites(g, S.SiteParams(enclave_max_share=0.1))  # 2,500 > 10% of 20,000
+    assert "r1c1" not in set(share.parcel_sites["parcel_id"])
+    off = S.build_sites(g, S.SiteParams(absorb_enclaves=False))
+    assert "r1c1" not in set(off.parcel_sites["parcel_id"])
+    # an L-shaped site: the parcel in the open corner touches only site members but is not enclosed
+    grid = box_grid(2, 2)
+    lshape = S.build_sites(flag(grid, off={"r1c1"}), P0)
+    assert set(lshape.parcel_sites["parcel_id"]) == {"r0c0", "r0c1", "r1c0"}
+
+
+def test_enclave_with_gaps_between_parcels():
+    grid = box_grid(3, 3, gap=1.0)  # 1 m slivers between the parcels; gap 2 m bridges them
+    res = S.build_sites(flag(grid, off={"r1c1"}), S.SiteParams(gap_m=2))
+    assert res.parcel_sites.set_index("parcel_id").loc["r1c1", "role"] == "absorbed"
+    assert res.sites["geometry"].iloc[0].geom_type == "Polygon"  # outline closes the 1 m gaps
+    assert shapely.area(res.sites.geometry.iloc[0]) == pytest.approx(152 * 152)
+
+
+# -- status, ranks ----------------------------------------------------------------
+
+def test_too_small_and_too_large_are_kept_and_unranked():
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (500, 0, 550, 100), (1000, 0, 1300, 300)])
+    res = S.build_sites(g, S.SiteParams(min_area_m2=10_000, max_area_m2=50_000))
+    s = res.sites.set_index("site_id")
+    assert s["status"].to_dict() == {"S0001": "too_large", "S0002": "ok", "S0003": "too_small"}
+    assert s.loc["S0002", "rank"] == 1 and pd.isna(s.loc["S0001", "rank"]) and pd.isna(s.loc["S0003", "rank"])
+
+
+def test_score_terms_and_rank_order():
+    # a 200x100 site beats a 100x100 one: larger, same shape class
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (500, 0, 600, 100)])
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    s = res.sites.set_index("site_id")
+    assert s.loc["S0001", "score_area"] == pytest.approx(0.3) and s.loc["S0002", "score_area"] == pytest.approx(0.15)
+    assert s.loc["S0002", "compactness"] == pytest.approx(math.pi / 4)
+    assert s.loc["S0001", "compactness"] == pytest.approx(4 * math.pi * 20_000 / 600**2)
+    terms = s[["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift"]].sum(axis=1)
+    assert np.allclose(terms, s["score"]) and s["rank"].tolist() == [1, 2]
+
+
+def test_params_from_dict_and_errors():
+    p = S.SiteParams.from_dict({"gap_m": 5, "min_area_m2": 3000, "weights": {"area": 1.0}})
+    assert p.gap_m == 5.0 and p.weights.area == 1.0 and p.weights.uplift == 0.25
+    assert S.SiteParams.from_dict(p.to_dict()) == p
+    with pytest.raises(ConfigError, match="gap_mm"):
+        S.SiteParams.from_dict({"gap_mm": 5})
+    with pytest.raises(ConfigError, match="gap_m must be >= 0"):
+        S.SiteParams.from_dict({"gap_m": -1})
+    with pytest.raises(DataError, match="three_low"):
+        S.build_sites(frame([(0, 0, 1, 1)]).drop(columns="three_low"))
+
+
+# -- manual edits -------------------------------------------------------------------
+
+def test_manual_edits_recompute_metrics_and_ranks():
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (500, 0, 600, 100), (200, 0, 300, 100)],
+              flagged=[True, True, True, False], floor_area_m2=[1000.0, 1000.0, 500.0, 4000.0])
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    assert res.sites.set_index("site_id").loc["S0001", "n_parcels"] == 2
+    added = S.add_parcels(res, "S0001", ["p3"], g)
+    s = added.sites.set_index("site_id")
+    assert s.loc["S0001", "n_parcels"] == 3 and s.loc["S0001", "land_area_m2"] == pytest.approx(30_000)
+    assert s.loc["S0001", "floor_area_m2"] == pytest.approx(6_000)
+    assert s.loc["S0001", "flagged_share"] == pytest.approx(2 / 3)
+    assert s.loc["S0001", "compactness"] == pytest.approx(4 * math.pi * 30_000 / 800**2)
+    assert added.parcel_sites.set_index("parcel_id").loc["p3", "role"] == "added"
+    assert len(res.sites) == 2 and res.sites.set_index("site_id").loc["S0001", "n_parcels"] == 2  # original intact
+    # move p2 from S0002 into S0001: S0002 becomes empty and is dropped
+    moved = S.add_parcels(added, "S0001", "p2", g)
+    assert moved.sites["site_id"].tolist() == ["S0001"] and moved.sites["n_parcels"].iloc[0] == 4
+    removed = S.remove_parcels(res, "S0001", ["p1"], g)
+    s = removed.sites.set_index("site_id")
+    assert s.loc["S0001", "land_area_m2"] == pytest.approx(10_000) and s.loc["S0001", "floor_area_m2"] == 1000
+    assert s["rank"].notna().all() and sorted(s["rank"]) == [1, 2]
+    with pytest.raises(DataError, match="not in site"):
+        S.remove_parcels(res, "S0001", ["p2"], g)
+
+
+def test_site_from_boundary_takes_majority_parcels():
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (500, 0, 600, 100)], flagged=[True, False, True])
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    poly = shapely.box(X0 - 10, Y0 - 10, X0 + 160, Y0 + 110)  # all of p0, 60% of p1, nothing of p2
+    out = S.site_from_boundary(poly, g, result=res)
+    new = out.parcel_sites[out.parcel_sites["site_id"] == "S0003"]
+    assert set(new["parcel_id"]) == {"p0", "p1"}
+    s = out.sites.set_index("site_id")
+    assert "S0001" not in s.index  # p0's old site emptied and dropped
+    assert s.loc["S0003", "land_area_m2"] == pytest.approx(20_000)
+    replay = S.apply_edits(res, [{"op": "boundary", "wkt": poly.wkt}], g)
+    assert partition(replay, "added") == partition(out, "added")
+    alone = S.site_from_boundary(poly, g)
+    assert alone.sites["site_id"].tolist() == ["S0001"] and alone.sites["rank"].iloc[0] == 1
+
+
+# -- CLI ---------------------------------------------------------------------------
+
+def test_cli_builds_stores_and_writes(tmp_path, capsys):
+    ws = tmp_path / "ws.gpkg"
+    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+    assert main(["sites", "-w", str(ws)]) == 2
+    assert "planner classify" in capsys.readouterr().err
+    grid = flag(box_grid(4, 4), off={"r1c1"})
+    grid.loc[grid["parcel_id"].isin(["r0c3", "r1c3", "r2c3", "r3c3"]), "three_low"] = False
+    store.write_layer("flags", "default", grid, meta={"policy_hash": "abc"})
+    store.write_layer("barrier", "rivers", gpd.GeoDataFrame(
+        {"category": ["river"]}, geometry=[shapely.LineString([(X0 + 100, Y0 - 10), (X0 + 100, Y0 + 300)])],
+        crs="EPSG:4549"))
+    out = tmp_path / "sites.csv"
+    assert main(["sites", "-w", str(ws), "--min-area", "5000", "--out", str(out)]) == 0
+    sites = store.read_layer("sites", "default")
+    assert sites.attrs["meta"]["policy_hash"] == "abc" and sites.attrs["meta"]["params"]["min_area_m2"] == 5000
+    # the river at x=100 splits columns 0-1 from column 2
+    assert sorted(sites["n_parcels"].tolist()) == [4, 7]
+    assert len(store.read_layer("site_parcels", "default")) == 11
+    assert len(pd.read_csv(out)) == 2 and (tmp_path / "sites_parcels.csv").exists()
+    assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "s.geojson"), "--no-barriers"]) == 0
+    assert len(gpd.read_file(tmp_path / "s.geojson")) == 1
+    assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "s.gpkg")]) == 0
+    store.save_doc("site_edit", "mine", {"ops": [{"op": "remove", "site_id": "S0001", "parcel_ids": ["r0c0"]}]})
+    assert main(["sites", "-w", str(ws), "--apply-edits", "mine", "--name", "edited"]) == 0
+    assert sorted(store.read_layer("sites", "edited")["n_parcels"]) == [4, 6]
