@@ -19,7 +19,6 @@ from planner.errors import PlannerError
 COMMAND_MODULES = (
     "planner.cli.workspace",
     "planner.cli.classify",
-    "planner.cli.classify",
     "planner.cli.sites",
 )
 
