@@ -1,0 +1,153 @@
+"""CRS resolution for ingest: declared CRS, ESRI Gauss-Krüger WKT, zone prefixes, GCJ-02.
+
+Private helper of :mod:`planner.ingest`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyproj
+
+from planner.crs import guess_crs
+from planner.errors import IngestError
+
+_DATUMS = {"cgcs2000": ("2000",), "xian80": ("xian", "xi'an", "1980"), "bj54": ("beijing", "1954")}
+# (datum, 3-degree?) -> (first EPSG with zone prefix, first zone, first EPSG without prefix)
+_GK = {
+    ("cgcs2000", True): (4513, 25, 4534),
+    ("cgcs2000", False): (4491, 13, 4502),
+    ("xian80", True): (2349, 25, 2370),
+    ("xian80", False): (2327, 13, 2338),
+    ("bj54", True): (2401, 25, 2422),
+    ("bj54", False): (21413, 13, 21453),
+}
+
+
+@dataclass
+class CrsResult:
+    """The CRS a layer is read in, and what was done to get it."""
+
+    crs: pyproj.CRS | None
+    gcj02: bool = False
+    label: str = ""
+    notes: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _datum_key(crs: pyproj.CRS) -> str | None:
+    name = (crs.datum.name if crs.datum else "").casefold()
+    for key, words in _DATUMS.items():
+        if any(w in name for w in words):
+            return key
+    return None
+
+
+def gk_params(crs: pyproj.CRS) -> tuple[str, float, float] | None:
+    """``(datum key, central meridian, false easting)`` of a Gauss-Krüger/TM CRS, else None."""
+    if not crs.is_projected:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = crs.to_dict()
+    if d.get("proj") != "tmerc" or float(d.get("k", d.get("k_0", 1.0))) != 1.0 or float(d.get("lat_0", 0)) != 0:
+        return None
+    key = _datum_key(crs)
+    if key is None:
+        return None
+    return key, float(d.get("lon_0", 0.0)), float(d.get("x_0", 0.0))
+
+
+def gk_epsg(key: str, cm: float, fe: float) -> int | None:
+    """EPSG code of a Chinese GK CRS from its datum, central meridian and false easting."""
+    for three in (True, False):
+        first, z0, noprefix = _GK[(key, three)]
+        zone = cm / 3.0 if three else (cm + 3.0) / 6.0
+        if zone != int(zone):
+            continue
+        zone = int(zone)
+        lo, hi = (25, 45) if three else (13, 23)
+        if not lo <= zone <= hi:
+            continue
+        if fe == 500_000.0:
+            return noprefix + zone - z0
+        if fe == zone * 1e6 + 500_000.0:
+            return first + zone - z0
+    return None
+
+
+def _custom_tm(crs: pyproj.CRS, fe: float) -> pyproj.CRS:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = crs.to_dict()
+    d["x_0"] = fe
+    return pyproj.CRS.from_dict(d)
+
+
+def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> CrsResult:
+    """Decide the CRS a layer's coordinates are in.
+
+    Parameters
+    ----------
+    declared : pyproj.CRS or None
+        CRS read from the file (.prj, embedded).
+    override : str or None
+        ``--crs`` value: any pyproj input, or ``"gcj02"`` for GCJ-02 lon/lat.
+    bounds : tuple
+        Layer bounds in source coordinates (for guesses and zone checks).
+    """
+    minx, _, maxx, _ = bounds
+    if override:
+        if override.strip().casefold().replace("-", "") in ("gcj02", "gcj"):
+            res = CrsResult(pyproj.CRS.from_epsg(4326), gcj02=True, label="GCJ-02 lon/lat (--crs gcj02), converted to WGS84")
+            if not (minx >= -180 and maxx <= 180):
+                res.problem = f"--crs gcj02 needs lon/lat coordinates, but eastings run {minx:.0f}-{maxx:.0f}"
+            return res
+        try:
+            crs = pyproj.CRS.from_user_input(override)
+        except pyproj.exceptions.CRSError as exc:
+            msg = f"--crs {override!r} is not a CRS pyproj understands ({exc}); use e.g. EPSG:4549 or gcj02"
+            raise IngestError(msg) from exc
+        res = CrsResult(crs, label=f"{override} (given with --crs)")
+        if declared is not None and not declared.equals(crs):
+            res.notes.append(f"--crs {override} overrides the file's CRS {declared.name}")
+        return res
+    if declared is None:
+        guesses = guess_crs(bounds) if np.all(np.isfinite(bounds)) else []
+        hint = "; ".join(f"{c} ({why})" for c, why in guesses) or "no guess from the coordinate ranges"
+        return CrsResult(None, problem=(f"the layer has no CRS (no .prj or embedded CRS); coordinates x {minx:.6g}-{maxx:.6g}. "
+                                        f"Likely: {hint}. Give it with --crs"))
+    res = CrsResult(declared, label=declared.name)
+    params = gk_params(declared)
+    epsg = declared.to_epsg(min_confidence=70)
+    if epsg is None and params is not None:
+        epsg = gk_epsg(*params)
+        if epsg is not None:
+            res.notes.append(f"ESRI/custom WKT {declared.name!r} matched to EPSG:{epsg} by its parameters")
+            res.crs = pyproj.CRS.from_epsg(epsg)
+    if epsg is not None:
+        res.label = f"EPSG:{epsg} {res.crs.name}"
+    if params is None or not np.isfinite(minx):
+        return res
+    key, cm, fe = params
+    if fe == 500_000.0 and minx > 1e7:
+        zone = int(minx // 1e6)
+        if zone * 3.0 == cm or zone * 6.0 - 3.0 == cm:
+            new_fe = zone * 1e6 + 500_000.0
+            code = gk_epsg(key, cm, new_fe)
+            res.crs = pyproj.CRS.from_epsg(code) if code else _custom_tm(declared, new_fe)
+            res.label = f"EPSG:{code} {res.crs.name}" if code else f"{declared.name} with zone prefix {zone}"
+            res.notes.append(f"the CRS is declared without zone prefix ({declared.name}) but eastings "
+                             f"{minx:.0f}-{maxx:.0f} carry zone prefix {zone}: read as {res.label}")
+        else:
+            res.problem = (f"eastings {minx:.0f}-{maxx:.0f} carry zone prefix {zone}, which does not match the "
+                           f"declared central meridian {cm:g}E ({declared.name}); fix the .prj or give --crs")
+    elif fe > 1e6 and maxx < 1e6:
+        code = gk_epsg(key, cm, 500_000.0)
+        res.crs = pyproj.CRS.from_epsg(code) if code else _custom_tm(declared, 500_000.0)
+        res.label = f"EPSG:{code} {res.crs.name}" if code else f"{declared.name} without zone prefix"
+        res.notes.append(f"the CRS is declared with a zone prefix ({declared.name}) but eastings "
+                         f"{minx:.0f}-{maxx:.0f} have none: read as {res.label}")
+    return res

@@ -1,0 +1,51 @@
+"""``planner ingest``: load a survey file into a workspace as a new survey version."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from planner.errors import IngestError
+from planner.ingest import ingest
+from planner.io.store import open_store
+from planner.io.writers import write_report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ingest",
+        help="load a survey layer (zip/shp/gpkg/geojson/fgb/gdb/csv) as a new survey version; 导入调查数据",
+        description="Read, map, check and publish a parcel survey layer. A refused load (exit code 2) "
+        "leaves the workspace unchanged.",
+    )
+    p.add_argument("source", help="survey file: .zip, .shp, .gpkg, .geojson, .fgb, .gdb or .csv with WKT")
+    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    p.add_argument("--mapping", "-m", help="field mapping TOML (fields, units, currency, land-use scheme, checks)")
+    p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip")
+    p.add_argument("--crs", help="CRS of the file when it has none or a wrong one (e.g. EPSG:4549), or gcj02")
+    p.add_argument("--encoding", help="text encoding of a shapefile/CSV (default: .cpg, then UTF-8, then GB18030)")
+    p.add_argument("--survey-name", help="label of the new survey version, e.g. '2025 annual survey'")
+    p.add_argument("--mode", choices=("auto", "replace", "update"), default="auto",
+                   help="replace the parcel layer, or update: merge a partial survey (default auto: update when "
+                        "the file covers under half of the current parcels' land)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args.workspace)
+    try:
+        rep = ingest(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
+                     encoding=args.encoding, survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
+    except IngestError as exc:
+        rep = getattr(exc, "report", None)
+        if rep is not None:
+            print(rep.to_text(), file=sys.stderr)
+            if args.report:
+                write_report(rep, args.report)
+        raise
+    print(rep.to_text())
+    if args.report:
+        print(f"report written to {write_report(rep, args.report)}")
+    return 0

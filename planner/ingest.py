@@ -1,0 +1,877 @@
+"""Survey ingest: any source layer -> the canonical parcel schema -> a survey version.
+
+Three steps, usable separately (the app's data manager previews with
+:func:`read_survey` before it calls :func:`publish`):
+
+1. :func:`read_survey` reads a file (:mod:`planner.io.readers`), resolves its
+   CRS, repairs geometry, maps fields and units to the canonical schema
+   (:mod:`planner.aliases`, a :class:`Mapping` file) and checks the records.
+   Pure: it writes nothing.
+2. :func:`publish` stores the accepted parcels as a new survey version, in
+   ``replace`` or ``update`` mode, with the diff against the current version
+   in the version's meta.
+3. :func:`ingest` does both (or only step 1 with ``dry_run=True``).
+
+Decisions
+---------
+- Problems and their default policy (:class:`Checks`): duplicate parcel ids
+  -> every row sharing the id is rejected (none of them can be trusted to be
+  the real one, and an update would be ambiguous); missing id, negative
+  values, impossible values (plot ratio over 20, coverage over 100 %, year
+  outside 1900-2100) and unusable geometry -> row rejected; surveyed area
+  more than 20 % from the geometry area and unknown status or land-use codes
+  -> kept and flagged in an ``ingest_flags`` column. Each can be set to
+  ``"reject"``, ``"flag"`` or ``"refuse"`` (refuse the whole load) in the
+  ``[checks]`` table of the mapping file. A load rejecting more than
+  ``max_rejected_share`` of its rows is refused (a wrong mapping, not bad rows).
+- Row numbers in reports are 1-based feature positions in the source (CSV:
+  data rows, header not counted).
+- A refused or failed load writes nothing to the workspace, not even an audit
+  row, so the workspace stays identical in content; the refusal is in the
+  report (``--report``) and the exit code.
+- Mode ``auto`` (default) picks ``update`` when the file's parcels cover less
+  than half of the current version's extent, else ``replace``. ``update``:
+  parcels in the file replace the same ids, new ids are added, current
+  parcels whose area is at least ``update_cover_share`` (50 %) covered by
+  parcels of the file are removed (they were merged or re-parcelled), all
+  others are kept.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from planner import schema
+from planner._ingest_crs import resolve_crs
+from planner.aliases import ALIASES, DERIVED, STATUS_VALUES, close_names, match_fields
+from planner.codes import SCHEMES, normalize_land_use
+from planner.config import from_dict, load_file
+from planner.crs import DEFAULT_WORKSPACE_CRS, gcj02_geoms_to_wgs84
+from planner.errors import ConfigError, IngestError
+from planner.io.readers import RawLayer, ReadLimits, read_source
+
+Policy = Literal["reject", "flag", "refuse"]
+
+#: Area units -> m².
+AREA_UNITS = {"m2": 1.0, "m²": 1.0, "sqm": 1.0, "ft2": 0.09290304, "sqft": 0.09290304, "ft²": 0.09290304,
+              "mu": schema.MU_M2, "亩": schema.MU_M2, "ha": 10_000.0, "公顷": 10_000.0, "km2": 1e6}
+#: Money units -> CNY (other currency codes need a rate in ``[currency]``).
+MONEY_UNITS = {"yuan": 1.0, "cny": 1.0, "元": 1.0, "10k_yuan": 1e4, "万元": 1e4, "wan": 1e4, "100m_yuan": 1e8, "亿元": 1e8}
+_AREA_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2")
+_MONEY_FIELDS = ("output_cny", "tax_cny")
+_VALUE_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2", "output_cny", "tax_cny", "employees",
+                 "year_built", "zone_far_max", "plot_ratio", "coverage")
+
+
+@dataclass(frozen=True)
+class Checks:
+    """Record checks and what to do about each problem (``[checks]`` of a mapping file)."""
+
+    duplicate_id: Policy = "reject"
+    missing_id: Policy = "reject"
+    negative: Policy = "reject"
+    impossible: Policy = "reject"
+    bad_geometry: Policy = "reject"
+    area_mismatch: Policy = "flag"
+    unknown_code: Policy = "flag"
+    #: Relative difference |surveyed - geometry| / geometry area above which areas mismatch.
+    area_tolerance: float = 0.2
+    max_plot_ratio: float = 20.0
+    #: Refuse the load when more than this share of rows is rejected.
+    max_rejected_share: float = 0.5
+    #: Update mode: current parcels covered at least this much by new parcels are removed.
+    update_cover_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How a source layout maps to the canonical schema (a TOML mapping file).
+
+    Tables: ``[source]`` (crs, encoding, layer), ``[fields]`` (canonical name
+    = source field; also ``plot_ratio`` and ``coverage``), ``[units]``
+    (area fields: m2, ft2, mu, ha, km2; money: yuan, 10k_yuan/万元, 100m_yuan
+    or a currency code; coverage: percent or fraction), ``[currency]`` (code
+    = CNY per unit), ``[land_use]`` (scheme gtkj/sandiao/none, pad, and a
+    ``[land_use.classes]`` code -> class table), ``[checks]``
+    (:class:`Checks`), ``[options]`` (keep_extra).
+    """
+
+    fields: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    currency: dict[str, float] = field(default_factory=dict)
+    land_use_scheme: str | None = None
+    land_use_classes: dict[str, str] = field(default_factory=dict)
+    land_use_pad: int = 0
+    crs: str | None = None
+    encoding: str | None = None
+    layer: str | None = None
+    keep_extra: bool = False
+    checks: Checks = Checks()
+    where: str = "mapping"
+
+    @classmethod
+    def from_dict(cls, data: dict, *, where: str = "mapping") -> Mapping:
+        """Build from the tables of a mapping file; errors name the file and key."""
+        known = {"source", "fields", "units", "currency", "land_use", "checks", "options"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            msg = f"{where}: unknown table(s) {unknown}; known: {sorted(known)}"
+            raise ConfigError(msg)
+
+        def table(name: str) -> dict:
+            t = data.get(name, {})
+            if not isinstance(t, dict):
+                msg = f"{where}: [{name}] must be a table"
+                raise ConfigError(msg)
+            return t
+
+        src, lu, opts = table("source"), dict(table("land_use")), table("options")
+        for key, allowed in (("source", {"crs", "encoding", "layer"}), ("options", {"keep_extra"}),
+                             ("land_use", {"scheme", "pad", "classes"})):
+            bad = sorted(set(table(key)) - allowed)
+            if bad:
+                msg = f"{where}: unknown key(s) {bad} in [{key}]; known: {sorted(allowed)}"
+                raise ConfigError(msg)
+        canon = set(schema.column_names()) | set(DERIVED)
+        fields = {str(k): str(v) for k, v in table("fields").items()}
+        for k in fields:
+            if k not in canon or k == "geometry":
+                msg = f"{where}: [fields] {k!r} is not a canonical column; use one of {sorted(canon - {'geometry'})}"
+                raise ConfigError(msg)
+        currency = {}
+        for k, v in table("currency").items():
+            if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
+                msg = f"{where}: [currency] {k} must be a positive number (CNY per 1 {k}), got {v!r}"
+                raise ConfigError(msg)
+            currency[str(k).casefold()] = float(v)
+        units = {str(k): str(v) for k, v in table("units").items()}
+        for k, u in units.items():
+            _unit_factor(k, u, currency, where)
+        scheme = lu.get("scheme")
+        if scheme is not None and scheme not in (*SCHEMES, "none"):
+            msg = f"{where}: [land_use] scheme {scheme!r}; use 'gtkj' (国土空间), 'sandiao' (三调) or 'none'"
+            raise ConfigError(msg)
+        classes = {str(k): str(v) for k, v in dict(lu.get("classes", {})).items()}
+        for k, v in classes.items():
+            if v not in schema.LAND_USE_CLASSES:
+                msg = f"{where}: [land_use.classes] {k} = {v!r} is not a class; use one of {list(schema.LAND_USE_CLASSES)}"
+                raise ConfigError(msg)
+        checks = from_dict(Checks, table("checks"), where=f"{where} [checks]")
+        return cls(fields=fields, units=units, currency=currency, land_use_scheme=scheme,
+                   land_use_classes=classes, land_use_pad=int(lu.get("pad", 0)), crs=src.get("crs"),
+                   encoding=src.get("encoding"), layer=src.get("layer"),
+                   keep_extra=bool(opts.get("keep_extra", False)), checks=checks, where=where)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Mapping:
+        """Read a TOML (or JSON) mapping file."""
+        return cls.from_dict(load_file(path), where=str(path))
+
+
+def _unit_factor(name: str, unit: str, currency: dict[str, float], where: str) -> float:
+    u = unit.strip()
+    if name in _AREA_FIELDS:
+        if u.casefold() in AREA_UNITS or u in AREA_UNITS:
+            return AREA_UNITS.get(u.casefold(), AREA_UNITS.get(u, 1.0))
+        msg = f"{where}: [units] {name} = {unit!r}; area units are {sorted(set(AREA_UNITS))}"
+        raise ConfigError(msg)
+    if name in _MONEY_FIELDS:
+        if u.casefold() in MONEY_UNITS or u in MONEY_UNITS:
+            return MONEY_UNITS.get(u.casefold(), MONEY_UNITS.get(u, 1.0))
+        if u.casefold() in currency:
+            return currency[u.casefold()]
+        msg = (f"{where}: [units] {name} = {unit!r} is neither yuan, 10k_yuan (万元), 100m_yuan nor a currency "
+               f"with a rate in [currency] (e.g. {u} = 7.1 CNY per {u}); no rates are fetched from the network")
+        raise ConfigError(msg)
+    if name == "coverage":
+        if u in ("percent", "%", "fraction"):
+            return 0.01 if u in ("percent", "%") else 1.0
+        msg = f"{where}: [units] coverage = {unit!r}; use 'percent' or 'fraction'"
+        raise ConfigError(msg)
+    msg = f"{where}: [units] {name!r} takes no unit; units apply to {', '.join(_AREA_FIELDS + _MONEY_FIELDS)}, coverage"
+    raise ConfigError(msg)
+
+
+@dataclass
+class Problem:
+    """One problem found in a source record or layer."""
+
+    code: str
+    action: str
+    message: str
+    row: int | None = None
+    parcel_id: str | None = None
+    field: str | None = None
+    value: str | None = None
+
+
+@dataclass
+class IngestReport:
+    """What an ingest read, did and found (printable, and written as CSV or JSON)."""
+
+    source: str
+    dataset: str = ""
+    format: str = ""
+    layer: str | None = None
+    encoding: str | None = None
+    encoding_note: str = ""
+    crs_source: str = ""
+    crs_used: str = ""
+    target_crs: str = ""
+    mapping: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    land_use_scheme: str | None = None
+    unmapped: list[str] = field(default_factory=list)
+    n_read: int = 0
+    n_accepted: int = 0
+    n_repaired: int = 0
+    n_rejected: int = 0
+    n_flagged: int = 0
+    n_derived: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    row_note: str = ""
+    refused: bool = False
+    refusal: str = ""
+    dry_run: bool = False
+    sha256: str | None = None
+    mode: str | None = None
+    version: int | None = None
+    diff: dict | None = None
+
+    def summary(self) -> dict:
+        """Counts and settings without the problem list (for layer meta and audit)."""
+        d = asdict(self)
+        d.pop("problems")
+        d["problem_counts"] = self.problem_counts()
+        if d.get("diff"):
+            d["diff"] = {k: v for k, v in d["diff"].items() if not k.endswith("_ids") and k != "changed_fields_by_id"}
+        return d
+
+    def problem_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.problems:
+            key = f"{p.code} ({p.action})"
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_text(self, max_problems: int = 30) -> str:
+        """A readable, fixed-width report."""
+        lines = [f"ingest report: {self.dataset or self.source}" + (" (dry run)" if self.dry_run else "")]
+        rows = [("format", f"{self.format}" + (f", layer {self.layer}" if self.layer else "")),
+                ("encoding", f"{self.encoding or '-'}" + (f" ({self.encoding_note})" if self.encoding_note else "")),
+                ("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
+                ("stored in", self.target_crs or "-"),
+                ("land-use scheme", self.land_use_scheme or "-"),
+                ("read", self.n_read), ("accepted", self.n_accepted), ("repaired geometry", self.n_repaired),
+                ("rejected", self.n_rejected), ("flagged", self.n_flagged)]
+        w = max(len(k) for k, _ in rows)
+        lines += [f"  {k:<{w}}  {v}" for k, v in rows]
+        if self.mapping:
+            lines.append("field mapping (canonical <- source [unit]):")
+            for k, v in self.mapping.items():
+                unit = self.units.get(k)
+                lines.append(f"  {k:<15} <- {v}" + (f" [{unit}]" if unit else ""))
+        if self.n_derived:
+            lines.append("derived: " + ", ".join(f"{k} for {v} row(s)" for k, v in self.n_derived.items()))
+        if self.unmapped:
+            lines.append("source fields not stored: " + ", ".join(self.unmapped))
+        for n in self.notes:
+            lines.append(f"note: {n}")
+        if self.problems:
+            lines.append(f"problems ({len(self.problems)}; {self.row_note}):")
+            for k, v in self.problem_counts().items():
+                lines.append(f"  {v:>7}  {k}")
+            lines.append(f"  {'row':>7}  {'parcel_id':<20} {'field':<14} {'action':<8} message")
+            for p in self.problems[:max_problems]:
+                lines.append(f"  {p.row if p.row is not None else '-':>7}  {str(p.parcel_id or '-'):<20} "
+                             f"{str(p.field or '-'):<14} {p.action:<8} {p.message}")
+            if len(self.problems) > max_problems:
+                lines.append(f"  ... {len(self.problems) - max_problems} more (write them all with --report FILE.csv)")
+        if self.diff:
+            d = self.diff
+            lines.append(f"diff against survey version {d.get('base_version') or '(none)'} ({self.mode} mode): "
+                         f"{d['n_added']} added, {d['n_removed']} removed, {d['n_changed']} changed, "
+                         f"{d['n_unchanged']} unchanged")
+            if d.get("n_removed_merged"):
+                lines.append(f"  {d['n_removed_merged']} removed because new parcels cover them (merged/re-parcelled)")
+            for k, v in d.get("changed_fields", {}).items():
+                lines.append(f"  changed {k:<15} {v}")
+        if self.refused:
+            lines.append(f"REFUSED: {self.refusal}")
+        elif self.version is not None:
+            lines.append(f"published as survey version {self.version}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _refuse(report: IngestReport, reason: str) -> IngestError:
+    report.refused = True
+    report.refusal = reason
+    err = IngestError(f"{report.dataset or report.source}: {reason}")
+    err.report = report  # type: ignore[attr-defined]
+    return err
+
+
+# -- geometry ----------------------------------------------------------------
+_POLY = (3, 6)  # Polygon, MultiPolygon type ids
+
+
+def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of each geometry (Polygon, MultiPolygon or None)."""
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    # collections may hold multi-geometries: flatten once more
+    parts2, idx2 = shapely.get_parts(parts, return_index=True)
+    idx2 = idx[idx2]
+    keep = (shapely.get_type_id(parts2) == 3) & (shapely.area(parts2) > 0)
+    parts2, idx2 = parts2[keep], idx2[keep]
+    out = np.full(len(geoms), None, dtype=object)
+    if len(parts2):
+        counts = np.bincount(idx2, minlength=len(geoms))
+        multi = shapely.multipolygons(parts2, indices=idx2)
+        rows = np.unique(idx2)
+        out[rows] = multi
+        single = np.flatnonzero(counts == 1)
+        out[single] = shapely.get_geometry(out[single], 0)
+    return out
+
+
+def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str
+                    ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Repair geometries in place; return (geoms, bad mask, n repaired)."""
+    n = len(geoms)
+    bad = np.zeros(n, dtype=bool)
+    reason = np.full(n, "", dtype=object)
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    bad |= missing | empty
+    reason[missing | empty] = "empty geometry"
+    tid = shapely.get_type_id(geoms)
+    coll = tid == 7
+    nonpoly = ~bad & ~np.isin(tid, _POLY) & ~coll
+    bad |= nonpoly
+    names = shapely.get_type_id(geoms[nonpoly])
+    reason[nonpoly] = [f"not a polygon ({t})" for t in _type_names(names)]
+    if shapely.has_z(geoms[~bad]).any():
+        geoms = shapely.force_2d(geoms)
+    ok = ~bad
+    valid = np.ones(n, dtype=bool)
+    valid[ok] = shapely.is_valid(geoms[ok])
+    fix = ok & (~valid | coll)
+    n_rep = 0
+    if fix.any():
+        idx = np.flatnonzero(fix)
+        fixed = _polygonal_parts(shapely.make_valid(geoms[idx]))
+        lost = shapely.is_missing(fixed)
+        geoms[idx[~lost]] = fixed[~lost]
+        bad[idx[lost]] = True
+        reason[idx[lost]] = "no polygonal part left after repairing the geometry"
+        rep = idx[~lost & ~valid[idx]]
+        n_rep = len(rep)
+        for i in rep[:10_000]:
+            problems.append(Problem("repaired_geometry", "repaired", "invalid polygon repaired (make_valid)",
+                                    int(rows[i]), _s(ids[i]), "geometry"))
+    ok = ~bad
+    zero = np.zeros(n, dtype=bool)
+    zero[ok] = shapely.area(geoms[ok]) <= 0
+    bad |= zero
+    reason[zero] = "zero-area polygon"
+    for i in np.flatnonzero(bad):
+        problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(ids[i]), "geometry"))
+    return geoms, bad, n_rep
+
+
+def _type_names(ids) -> list[str]:
+    names = {0: "Point", 1: "LineString", 2: "LinearRing", 4: "MultiPoint", 5: "MultiLineString", 7: "GeometryCollection"}
+    return [names.get(int(t), str(t)) for t in ids]
+
+
+def _act(policy: str) -> str:
+    return {"reject": "rejected", "flag": "flagged", "refuse": "refused"}[policy]
+
+
+def _s(v) -> str | None:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
+
+
+# -- fields ------------------------------------------------------------------
+def _auto_unit(canon: str, src: str) -> str | None:
+    if canon in _MONEY_FIELDS:
+        for key in ("亿元", "万元"):
+            if key in src:
+                return key
+    if canon in _AREA_FIELDS:
+        for key in ("公顷", "亩"):
+            if key in src:
+                return key
+    return None
+
+
+def _as_mapping(mapping) -> Mapping:
+    if mapping is None:
+        return Mapping()
+    if isinstance(mapping, Mapping):
+        return mapping
+    if isinstance(mapping, dict):
+        return Mapping.from_dict(mapping)
+    return Mapping.load(mapping)
+
+
+def _land_use(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd.Series:
+    if scheme == "none":
+        out = pd.Series(pd.NA, index=codes.index, dtype="string")
+    else:
+        out = normalize_land_use(codes, scheme=scheme)
+    if table:
+        s = codes.astype("string").str.strip()
+        for n in sorted({len(k) for k in table}):
+            sub = {k: v for k, v in table.items() if len(k) == n}
+            hit = s.str.slice(0, n).map(sub)
+            ok = (hit.notna() & (s.str.len() >= n)).fillna(False).to_numpy(dtype=bool)
+            out = out.mask(ok, hit)
+    return out
+
+
+def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
+    idx = np.flatnonzero(mask)
+    act = _act(policy)
+    vals = values[idx] if values is not None else [None] * len(idx)
+    for i, v in zip(idx[:100_000], vals[:100_000], strict=False):
+        problems.append(Problem(code, act, message, int(rows[i]), _s(ids[i]), fld, _s(v)))
+
+
+def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | None = None,
+                  target_crs=None) -> tuple[gpd.GeoDataFrame, IngestReport]:
+    """Map a raw source layer to canonical parcels in ``target_crs`` (pure; see :func:`read_survey`)."""
+    mp = mapping or Mapping()
+    ck = mp.checks
+    gdf = raw.gdf
+    n = len(gdf)
+    target = pyproj.CRS.from_user_input(target_crs or DEFAULT_WORKSPACE_CRS)
+    rep = IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, layer=raw.layer,
+                       encoding=raw.encoding, encoding_note=raw.encoding_note,
+                       crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
+                       n_read=n, row_note=raw.row_note, notes=list(raw.notes))
+    if n == 0:
+        raise _refuse(rep, "the layer has no features")
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    tid = shapely.get_type_id(geoms)
+    if not np.isin(tid, (3, 6, 7)).any():
+        kinds = sorted(set(_type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
+        raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
+                           "export the parcel (宗地/地块) polygon layer instead")
+    refusals: list[str] = []
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    absent = {k: v for k, v in mp.fields.items() if v not in cols}
+    if absent:
+        refusals.append(f"mapping {mp.where} names field(s) the layer does not have: "
+                        + ", ".join(f"{k} = {v!r}" for k, v in absent.items())
+                        + f"; the layer's fields are: {', '.join(map(str, cols))}")
+    matched = match_fields(cols, {k: v for k, v in mp.fields.items() if v in cols})
+    rep.mapping = dict(matched)
+    if "parcel_id" not in matched and not absent:
+        cands = close_names("parcel_id", cols)
+        refusals.append("no parcel id field (宗地代码): none of " + ", ".join(ALIASES["parcel_id"][:8])
+                        + " ... was found; candidate fields: " + (", ".join(cands) or "(none)")
+                        + f" (all fields: {', '.join(map(str, cols))}). If this is a parcel layer, "
+                        "map the id in a mapping file: [fields] parcel_id = \"FIELD\" (--mapping)")
+    bounds = tuple(shapely.total_bounds(geoms).tolist())
+    cr = resolve_crs(raw.crs, crs, bounds)
+    rep.crs_used = cr.label
+    rep.notes += cr.notes
+    if cr.problem:
+        refusals.append(cr.problem)
+    if refusals:
+        raise _refuse(rep, refusals[0] if len(refusals) == 1 else "\n  - " + "\n  - ".join(refusals))
+    rows = np.arange(1, n + 1)
+    problems: list[Problem] = []
+    ids = gdf[matched["parcel_id"]].astype("string").str.strip().replace("", pd.NA)
+    ids_arr = ids.to_numpy(dtype=object, na_value=None)
+
+    # geometry: GCJ-02, reproject, repair
+    if cr.gcj02:
+        geoms = gcj02_geoms_to_wgs84(geoms)
+    if not cr.crs.equals(target):
+        if shapely.has_z(geoms).any():
+            geoms = shapely.force_2d(geoms)
+        geoms = np.asarray(gpd.GeoSeries(geoms, crs=cr.crs).to_crs(target).values, dtype=object)
+    else:
+        geoms = geoms.copy()
+    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids_arr, ck.bad_geometry)
+    rep.n_repaired = n_rep
+    geom_area = np.full(n, np.nan)
+    geom_area[~bad_geom] = shapely.area(geoms[~bad_geom])
+
+    # attributes and units
+    data: dict[str, object] = {"parcel_id": ids.array}
+    masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
+    num: dict[str, np.ndarray] = {}
+    for canon, src in matched.items():
+        if canon == "parcel_id":
+            continue
+        kind = "float" if canon in _VALUE_FIELDS else "str"
+        s = gdf[src]
+        if kind == "str":
+            data[canon] = s.astype("string").str.strip().replace("", pd.NA).array
+            continue
+        v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        nan_bad = np.isnan(v) & s.notna().to_numpy() & (s.astype("string").str.strip() != "").fillna(False).to_numpy()
+        if nan_bad.any():
+            masks.append((nan_bad, "not_a_number", "flag", f"{src}: not a number, read as missing", canon,
+                          s.astype("string").to_numpy(dtype=object)))
+        unit = mp.units.get(canon) or _auto_unit(canon, str(src))
+        if canon == "coverage" and unit is None:
+            finite = v[np.isfinite(v)]
+            unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
+            rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
+                             "set [units] coverage to override")
+        if unit is not None:
+            v = v * _unit_factor(canon, unit, mp.currency, mp.where)
+            rep.units[canon] = unit
+        num[canon] = v
+
+    derived: dict[str, int] = {}
+    surveyed = num.get("land_area_m2", np.full(n, np.nan))
+    land = np.where(np.isnan(surveyed), geom_area, surveyed)
+    if np.isnan(surveyed).any():
+        derived["land_area_m2 from geometry"] = int((np.isnan(surveyed) & ~bad_geom).sum())
+    num["land_area_m2"] = land
+    if "plot_ratio" in num:
+        fa = num.get("floor_area_m2", np.full(n, np.nan))
+        use = np.isnan(fa) & np.isfinite(num["plot_ratio"])
+        if use.any():
+            num["floor_area_m2"] = np.where(use, num["plot_ratio"] * land, fa)
+            derived["floor_area_m2 = plot ratio x land area"] = int(use.sum())
+    if "coverage" in num:
+        fp = num.get("footprint_m2", np.full(n, np.nan))
+        use = np.isnan(fp) & np.isfinite(num["coverage"])
+        if use.any():
+            num["footprint_m2"] = np.where(use, num["coverage"] * land, fp)
+            derived["footprint_m2 = coverage x land area"] = int(use.sum())
+    rep.n_derived = {k: v for k, v in derived.items() if v}
+
+    # record checks
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for canon, v in num.items():
+            neg = v < 0
+            if neg.any():
+                masks.append((neg, "negative", ck.negative, f"negative {canon}", canon, v))
+        if "plot_ratio" in num:
+            masks.append((num["plot_ratio"] > ck.max_plot_ratio, "impossible", ck.impossible,
+                          f"plot ratio over {ck.max_plot_ratio:g}", "plot_ratio", num["plot_ratio"]))
+        if "coverage" in num:
+            masks.append((num["coverage"] > 1.0, "impossible", ck.impossible, "building coverage over 100 %",
+                          "coverage", num["coverage"] * 100))
+        if "floor_area_m2" in num:
+            ratio = num["floor_area_m2"] / land
+            masks.append((ratio > ck.max_plot_ratio, "impossible", ck.impossible,
+                          f"floor area / land area over {ck.max_plot_ratio:g}", "floor_area_m2", num["floor_area_m2"]))
+        if "footprint_m2" in num and "coverage" not in num:
+            masks.append((num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible,
+                          "footprint larger than the land area", "footprint_m2", num["footprint_m2"]))
+        if "zone_far_max" in num:
+            masks.append((num["zone_far_max"] > ck.max_plot_ratio, "impossible", ck.impossible,
+                          f"zoned plot ratio over {ck.max_plot_ratio:g}", "zone_far_max", num["zone_far_max"]))
+        if "year_built" in num:
+            y = num["year_built"]
+            masks.append(((y < 1900) | (y > 2100), "impossible", ck.impossible, "year outside 1900-2100",
+                          "year_built", y))
+        rel = np.abs(surveyed - geom_area) / geom_area
+        masks.append((rel > ck.area_tolerance, "area_mismatch", ck.area_mismatch,
+                      f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
+                      "land_area_m2", surveyed))
+    idn = ids.isna().to_numpy()
+    masks.append((idn, "missing_id", ck.missing_id, "parcel id missing", "parcel_id", None))
+    dup = (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+    masks.append((dup, "duplicate_id", ck.duplicate_id, "parcel id appears more than once (all copies)",
+                  "parcel_id", None))
+    if "status" in data:
+        st = pd.Series(data["status"], dtype="string")
+        mapped = st.str.casefold().map(STATUS_VALUES).astype("string")
+        unk = (st.notna() & mapped.isna()).to_numpy()
+        masks.append((unk, "unknown_code", ck.unknown_code, f"status not one of {', '.join(STATUS_VALUES)}",
+                      "status", st.to_numpy(dtype=object)))
+        data["status"] = mapped.array
+    if "land_use_code" in data:
+        codes = pd.Series(data["land_use_code"], dtype="string")
+        if mp.land_use_pad:
+            dig = codes.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+            codes = codes.mask(dig, codes.str.zfill(mp.land_use_pad))
+        scheme = mp.land_use_scheme or ("sandiao" if str(matched["land_use_code"]).upper() in ("DLBM", "地类编码") else "gtkj")
+        rep.land_use_scheme = scheme + ("" if mp.land_use_scheme else " (assumed; set [land_use] scheme)")
+        cls = _land_use(codes, scheme, mp.land_use_classes)
+        unk = (codes.notna() & cls.isna()).to_numpy()
+        masks.append((unk, "unknown_code", ck.unknown_code, f"land-use code not in the {scheme} scheme or the mapping table",
+                      "land_use_code", codes.to_numpy(dtype=object)))
+        data["land_use_code"] = codes.array
+        data["land_use"] = cls.array
+
+    reject = bad_geom & (ck.bad_geometry == "reject")
+    flags = np.full(n, "", dtype=object)
+    if ck.bad_geometry == "refuse" and bad_geom.any():
+        refusals.append(f"{int(bad_geom.sum())} unusable geometries (policy bad_geometry = refuse)")
+    for mask, code, policy, message, fld, values in masks:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            continue
+        _problems_for(mask, code, policy, message, rows, ids_arr, fld, values, problems)
+        if policy == "reject":
+            reject |= mask
+        elif policy == "flag":
+            flags[mask] = flags[mask] + code + ";"
+        else:
+            first = np.flatnonzero(mask)[:5] + 1
+            refusals.append(f"{int(mask.sum())} row(s) with {code} ({message}; policy refuse), rows {first.tolist()}")
+    problems.sort(key=lambda p: (p.row or 0, p.code))
+    rep.problems = problems
+    rep.n_rejected = int(reject.sum())
+    rep.n_accepted = n - rep.n_rejected
+    rep.n_flagged = int(((flags != "") & ~reject).sum())
+    rep.unmapped = [str(c) for c in cols if c not in set(matched.values())]
+    if refusals:
+        raise _refuse(rep, refusals[0] if len(refusals) == 1 else "\n  - " + "\n  - ".join(refusals))
+    if rep.n_rejected > ck.max_rejected_share * n:
+        raise _refuse(rep, f"{rep.n_rejected} of {n} rows rejected (more than {ck.max_rejected_share:.0%}): "
+                           "the field mapping or units are probably wrong; see the problems listed")
+
+    keep = ~reject
+    cols_out: dict[str, object] = {}
+    for f in schema.FIELDS:
+        if f.name == "geometry":
+            continue
+        if f.name in num:
+            cols_out[f.name] = num[f.name][keep]
+        elif f.name in data:
+            cols_out[f.name] = pd.array(data[f.name], dtype="string")[keep]
+    if mp.keep_extra:
+        for c in rep.unmapped:
+            if c not in cols_out:
+                cols_out[c] = gdf[c].to_numpy()[keep]
+        rep.unmapped = []
+    if (flags[keep] != "").any():
+        fl = pd.Series(flags[keep], dtype="string").str.rstrip(";")
+        cols_out["ingest_flags"] = fl.mask(fl == "").array
+    frame = gpd.GeoDataFrame(cols_out, geometry=geoms[keep], crs=target)
+    out = schema.conform(frame, crs=target)
+    try:
+        schema.validate(out)
+    except schema.SchemaError as exc:
+        raise _refuse(rep, f"the mapped layer still breaks the schema: {exc}") from exc
+    return out, rep
+
+
+def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = None, crs: str | None = None,
+                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits()
+                ) -> tuple[gpd.GeoDataFrame, IngestReport]:
+    """Read and check a survey file without writing anything.
+
+    Parameters
+    ----------
+    source : path-like
+        Survey file (see :func:`planner.io.readers.read_source` for formats).
+    mapping : Mapping, dict or path, optional
+        Field mapping, units, land-use scheme and check policies.
+    layer, crs, encoding : str, optional
+        Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
+        text encoding (they win over the mapping file's ``[source]``).
+    target_crs : CRS-like, optional
+        Projected metric CRS of the result (a workspace's ``store.crs``;
+        default EPSG:4549).
+
+    Returns
+    -------
+    (GeoDataFrame, IngestReport)
+        The accepted parcels in the canonical schema and the report.
+
+    Raises
+    ------
+    IngestError
+        When the load is refused; ``exc.report`` holds the report when one exists.
+    """
+    mp = _as_mapping(mapping)
+    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
+    return conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+
+
+# -- diff, merge, publish ----------------------------------------------------
+def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -> dict:
+    """Added, removed and changed parcels (by ``parcel_id``) and which fields changed.
+
+    Geometry counts as changed when it is not equal within 1 cm, vertex order aside.
+    """
+    o = old.drop_duplicates("parcel_id").set_index("parcel_id")
+    nw = new.set_index("parcel_id")
+    added = nw.index.difference(o.index)
+    removed = o.index.difference(nw.index)
+    common = nw.index.intersection(o.index)
+    a, b = o.loc[common], nw.loc[common]
+    cols = [c for c in schema.column_names() if c not in ("parcel_id", "geometry") and c in a.columns and c in b.columns]
+    changed = np.zeros(len(common), dtype=bool)
+    per_field: dict[str, int] = {}
+    field_masks: dict[str, np.ndarray] = {}
+    for c in cols:
+        x, y = a[c], b[c]
+        if schema.field(c).kind == "float":
+            xv = x.to_numpy(dtype=float, na_value=np.nan)
+            yv = y.to_numpy(dtype=float, na_value=np.nan)
+            same = np.isclose(xv, yv, rtol=1e-9, atol=1e-6) | (np.isnan(xv) & np.isnan(yv))
+        else:
+            xs, ys = x.astype("string"), y.astype("string")
+            same = ((xs == ys).fillna(False) | (xs.isna() & ys.isna())).to_numpy(dtype=bool)
+        m = ~same
+        if m.any():
+            per_field[c] = int(m.sum())
+            field_masks[c] = m
+        changed |= m
+    ga = np.asarray(a.geometry.values if isinstance(a, gpd.GeoDataFrame) else a["geometry"].values, dtype=object)
+    gb = np.asarray(b.geometry.values if isinstance(b, gpd.GeoDataFrame) else b["geometry"].values, dtype=object)
+    gm = ~shapely.equals_exact(ga, gb, tolerance=0.01)
+    if gm.any():
+        sub = np.flatnonzero(gm)
+        gm[sub] = ~shapely.equals(ga[sub], gb[sub])
+    if gm.any():
+        per_field["geometry"] = int(gm.sum())
+        field_masks["geometry"] = gm
+    changed |= gm
+    ch_ids = common[changed]
+    by_id: dict[str, list[str]] = {}
+    for i in np.flatnonzero(changed)[:max_ids]:
+        by_id[str(common[i])] = [c for c, m in field_masks.items() if m[i]]
+    return {"n_added": len(added), "n_removed": len(removed), "n_changed": int(changed.sum()),
+            "n_unchanged": int(len(common) - changed.sum()), "changed_fields": per_field,
+            "added_ids": [str(x) for x in added[:max_ids]], "removed_ids": [str(x) for x in removed[:max_ids]],
+            "changed_ids": [str(x) for x in ch_ids[:max_ids]], "changed_fields_by_id": by_id}
+
+
+def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_share: float = 0.5
+                 ) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Merge a partial survey into the current parcels.
+
+    Parcels of ``new`` replace the same ids and new ids are added; current
+    parcels at least ``cover_share`` covered by parcels of ``new`` are removed
+    (merged or re-parcelled); every other current parcel is kept.
+
+    Returns
+    -------
+    (GeoDataFrame, list of str)
+        The merged parcels (canonical schema) and the ids removed by cover.
+    """
+    cur = current.to_crs(new.crs) if current.crs is not None and not current.crs.equals(new.crs) else current
+    rest = cur[~cur["parcel_id"].isin(new["parcel_id"])].reset_index(drop=True)
+    rg = np.asarray(rest.geometry.values, dtype=object)
+    ng = np.asarray(new.geometry.values, dtype=object)
+    tree = shapely.STRtree(ng)
+    ri, ni = tree.query(rg, predicate="intersects")
+    inter = shapely.area(shapely.intersection(rg[ri], ng[ni])) if len(ri) else np.zeros(0)
+    cov = np.bincount(ri, weights=inter, minlength=len(rest)) / np.maximum(shapely.area(rg), 1e-12)
+    covered = cov >= cover_share
+    removed = rest.loc[covered, "parcel_id"].astype(str).tolist()
+    kept = schema.conform(rest[~covered].reset_index(drop=True), crs=new.crs)
+    both = pd.concat([kept, new], ignore_index=True)
+    return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
+
+
+def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
+            source_file: str | None = None, sha256: str | None = None, label: str | None = None,
+            user: str | None = None, cover_share: float = 0.5) -> IngestReport:
+    """Store accepted parcels as a new current survey version, with the diff in its meta.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Canonical parcels (from :func:`read_survey`).
+    store : planner.io.store.Store
+        The workspace.
+    report : IngestReport, optional
+        The read report; it is completed (mode, diff, version) and returned.
+    mode : {"auto", "replace", "update"}
+        See the module notes. ``auto`` picks ``update`` when the parcels' total
+        area is under half of the current version's.
+    cover_share : float
+        Update mode: current parcels covered at least this much are removed.
+    """
+    if mode not in ("auto", "replace", "update"):
+        msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
+        raise IngestError(msg)
+    rep = report or IngestReport(source=str(source_file or "(data frame)"), n_read=len(parcels),
+                                 n_accepted=len(parcels))
+    parcels = parcels.to_crs(store.crs) if not pyproj.CRS.from_user_input(parcels.crs).equals(store.crs) else parcels
+    has = store.has_layer("survey", "parcels")
+    current = store.read_parcels() if has else None
+    base = None
+    if current is not None:
+        cat = store.surveys()
+        base = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
+    if mode == "auto":
+        if current is None or not len(current):
+            mode = "replace"
+        else:
+            share = float(shapely.area(np.asarray(parcels.geometry.values)).sum()
+                          / max(shapely.area(np.asarray(current.geometry.values)).sum(), 1e-9))
+            mode = "update" if share < 0.5 else "replace"
+            rep.notes.append(f"mode auto -> {mode}: the file's parcels cover {share:.0%} of the current version's land")
+    removed_merged: list[str] = []
+    out = parcels
+    if mode == "update" and current is not None:
+        out, removed_merged = merge_update(current, parcels, cover_share=cover_share)
+    if current is not None:
+        diff = diff_parcels(current, out)
+    else:
+        diff = {"n_added": len(out), "n_removed": 0, "n_changed": 0, "n_unchanged": 0, "changed_fields": {},
+                "added_ids": out["parcel_id"].astype(str).head(1000).tolist(), "removed_ids": [], "changed_ids": [],
+                "changed_fields_by_id": {}}
+    diff["base_version"] = base
+    diff["n_removed_merged"] = len(removed_merged)
+    diff["removed_merged_ids"] = removed_merged[:1000]
+    rep.mode = mode
+    rep.diff = diff
+    meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
+    meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
+    rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,
+                                       meta={"diff": meta_diff, "ingest": rep.summary()})
+    return rep
+
+
+def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None = None, crs: str | None = None,
+           encoding: str | None = None, survey_name: str | None = None, dry_run: bool = False,
+           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits()) -> IngestReport:
+    """Read, check and (unless ``dry_run``) publish a survey file into a workspace.
+
+    A refused load raises :class:`IngestError` (``exc.report`` has the report)
+    and leaves the workspace unchanged: nothing, not even an audit row, is written.
+
+    Examples
+    --------
+    >>> # ingest("survey.zip", GpkgStore("ws.gpkg"), survey_name="2025 survey")  # doctest: +SKIP
+    """
+    from planner.io.store import sha256_file
+
+    mp = _as_mapping(mapping)
+    gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
+                           target_crs=store.crs, limits=limits)
+    rep.dry_run = dry_run
+    src = Path(source)
+    rep.sha256 = sha256_file(src) if src.is_file() else None
+    if dry_run:
+        rep.mode = mode
+        return rep
+    return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share)
+
+
+__all__ = ["Checks", "IngestReport", "Mapping", "Problem", "conform_layer", "diff_parcels", "ingest",
+           "merge_update", "publish", "read_survey"]

@@ -1,0 +1,462 @@
+"""Readers of untrusted survey files: every format reduced to one raw layer.
+
+Formats: shapefile (with sidecars), zipped shapefile / GeoPackage / GeoJSON /
+FlatGeobuf / FileGDB folder / CSV (zips with folders, ``__MACOSX`` entries and
+GBK-encoded CJK names), GeoPackage (choose a layer), GeoJSON, FlatGeobuf,
+FileGDB (GDAL OpenFileGDB driver), CSV with a WKT column.
+
+Uploads are untrusted: zip entries that escape the target folder (``../``,
+absolute paths, drive letters), symbolic links, zip bombs (total size, entry
+count and compression-ratio limits, with the real byte count enforced while
+extracting) and files over a size limit are refused; nothing in them is
+executed or followed.
+
+Shapefile text encoding: the ``.cpg`` file first, then strict UTF-8, then
+GB18030, tested on the raw bytes of the ``.dbf`` text fields; ``encoding=``
+overrides. The chosen encoding and why are reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pyproj
+import shapely
+
+from planner.errors import IngestError
+
+#: Extensions of the dataset files ingest can open, by format name.
+FORMATS = {
+    ".shp": "ESRI Shapefile",
+    ".gpkg": "GeoPackage",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".fgb": "FlatGeobuf",
+    ".csv": "CSV (WKT)",
+    ".gdb": "FileGDB",
+}
+#: Candidate names of the WKT column of a CSV, compared case-insensitively.
+WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "wkt_geom", "geom_wkt")
+
+_CPG = {"936": "GBK", "cp936": "GBK", "gbk": "GBK", "gb2312": "GBK", "gb18030": "GB18030", "54936": "GB18030",
+        "65001": "UTF-8", "utf8": "UTF-8", "utf-8": "UTF-8", "1252": "CP1252", "ansi 1252": "CP1252",
+        "iso-8859-1": "ISO-8859-1", "latin1": "ISO-8859-1", "88591": "ISO-8859-1", "big5": "BIG5", "950": "BIG5"}
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Limits for untrusted uploads.
+
+    Parameters
+    ----------
+    max_file_bytes : int
+        Largest file accepted (the upload itself and each extracted entry).
+    max_unzipped_bytes : int
+        Largest total uncompressed size of a zip.
+    max_ratio : float
+        Largest compression ratio of a zip entry over 1 MiB (zip-bomb guard).
+    max_entries : int
+        Most entries in a zip.
+    """
+
+    max_file_bytes: int = 4 << 30
+    max_unzipped_bytes: int = 8 << 30
+    max_ratio: float = 200.0
+    max_entries: int = 10_000
+
+
+@dataclass
+class RawLayer:
+    """A source layer as read, before CRS handling and field mapping."""
+
+    gdf: gpd.GeoDataFrame
+    source: str
+    dataset: str
+    format: str
+    layer: str | None = None
+    encoding: str | None = None
+    encoding_note: str = ""
+    crs: pyproj.CRS | None = None
+    notes: list[str] = field(default_factory=list)
+    row_note: str = "row numbers are 1-based feature positions in the source layer"
+
+
+# -- zip -------------------------------------------------------------------
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """Entry name, re-decoded as GBK when the UTF-8 flag is off (zipfile decodes those as cp437)."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            raw = name.encode("cp437")
+        except UnicodeEncodeError:
+            return name
+        for enc in ("utf-8", "gb18030"):
+            try:
+                return raw.decode(enc)
+            except UnicodeDecodeError:
+                continue
+    return name
+
+
+def _unsafe_reason(name: str, info: zipfile.ZipInfo) -> str | None:
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "is a symbolic link"
+    p = name.replace("\\", "/")
+    if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
+        return "has an absolute path"
+    if ".." in PurePosixPath(p).parts:
+        return "escapes the target folder (..)"
+    return None
+
+
+def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: ReadLimits = ReadLimits()) -> list[Path]:
+    """Extract a zip into ``dest`` after checking every entry; return the extracted files.
+
+    ``__MACOSX/`` and ``._*`` resource forks are skipped. Raises
+    :class:`IngestError` on unsafe entries or a zip bomb, before or while
+    writing (the real decompressed byte count is enforced).
+    """
+    zp = Path(zip_path)
+    dest = Path(dest)
+    try:
+        zf = zipfile.ZipFile(zp)
+    except (zipfile.BadZipFile, OSError) as exc:
+        msg = f"{zp.name}: not a readable zip file ({exc}); re-create the archive"
+        raise IngestError(msg) from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_entries:
+            msg = f"{zp.name}: {len(infos)} entries, more than the limit {limits.max_entries}; refused"
+            raise IngestError(msg)
+        total = sum(i.file_size for i in infos)
+        if total > limits.max_unzipped_bytes:
+            msg = (f"{zp.name}: uncompressed size {total:,} bytes exceeds the limit {limits.max_unzipped_bytes:,}; "
+                   "refused (possible zip bomb)")
+            raise IngestError(msg)
+        todo: list[tuple[zipfile.ZipInfo, str]] = []
+        for info in infos:
+            name = _entry_name(info)
+            why = _unsafe_reason(name, info)
+            if why:
+                msg = f"{zp.name}: entry {name!r} {why}; unsafe archive refused, nothing was extracted"
+                raise IngestError(msg)
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
+                continue
+            if info.file_size > limits.max_file_bytes:
+                msg = f"{zp.name}: entry {name!r} is {info.file_size:,} bytes, over the limit {limits.max_file_bytes:,}"
+                raise IngestError(msg)
+            if info.file_size > (1 << 20) and info.file_size > limits.max_ratio * max(info.compress_size, 1):
+                msg = (f"{zp.name}: entry {name!r} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
+                       f"over the limit {limits.max_ratio:.0f}:1; refused (possible zip bomb)")
+                raise IngestError(msg)
+            todo.append((info, "/".join(parts)))
+        out: list[Path] = []
+        written = 0
+        root = dest.resolve()
+        for info, rel in todo:
+            target = (dest / rel).resolve()
+            if root not in target.parents:
+                msg = f"{zp.name}: entry {rel!r} escapes the target folder; refused"
+                raise IngestError(msg)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            n = 0
+            with zf.open(info) as src, open(target, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    n += len(chunk)
+                    written += len(chunk)
+                    if n > max(info.file_size, 0) or written > limits.max_unzipped_bytes:
+                        msg = f"{zp.name}: entry {rel!r} decompresses beyond its declared size; refused (zip bomb)"
+                        raise IngestError(msg)
+                    dst.write(chunk)
+            out.append(target)
+        return out
+
+
+# -- encoding --------------------------------------------------------------
+def _dbf_text_bytes(dbf: Path, limit_rows: int | None = None) -> bytes:
+    """Concatenated raw bytes of the character fields of a .dbf (newline-separated)."""
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+        if len(head) < 32:
+            return b""
+        n_rec = int.from_bytes(head[4:8], "little")
+        hlen = int.from_bytes(head[8:10], "little")
+        rlen = int.from_bytes(head[10:12], "little")
+        desc = fh.read(max(hlen - 32, 0))
+        fields = []
+        off = 1  # deletion flag
+        for i in range(0, len(desc) - 31, 32):
+            d = desc[i:i + 32]
+            if d[0] == 0x0D:
+                break
+            ftype = chr(d[11])
+            flen = d[16]
+            if ftype in "CM":
+                fields.append((off, flen))
+            off += flen
+        if not fields or rlen <= 0:
+            return b""
+        n = n_rec if limit_rows is None else min(n_rec, limit_rows)
+        fh.seek(hlen)
+        buf = fh.read(n * rlen)
+    n = len(buf) // rlen
+    rec = np.frombuffer(buf[: n * rlen], dtype=np.uint8).reshape(n, rlen)
+    cols = [rec[:, o:o + w] for o, w in fields]
+    block = np.concatenate([*cols, np.full((n, 1), 0x0A, dtype=np.uint8)], axis=1)
+    # drop padding so truncated values are not glued to spaces
+    return block.tobytes()
+
+
+def _strict_ok(data: bytes, enc: str) -> bool:
+    try:
+        data.decode(enc)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def _utf8_ok(data: bytes) -> bool:
+    """Strict UTF-8, tolerating a multi-byte character cut by the .dbf field width."""
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        pass
+    # retry line by line only over the bad lines: a value cut mid-character fails at its end
+    for line in data.split(b"\n"):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason != "unexpected end of data" and line[exc.start:].strip(b" \x00"):
+                return False
+    return True
+
+
+def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> tuple[str, str]:
+    """Pick the text encoding of a shapefile; return ``(encoding, how it was chosen)``.
+
+    Order: ``encoding`` given, the ``.cpg`` file (checked against the bytes),
+    strict UTF-8, GB18030. Raises :class:`IngestError` when no candidate
+    decodes the text, rather than storing garbled strings.
+    """
+    shp = Path(shp)
+    dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()), None)
+    if dbf is None:
+        msg = f"{shp.name}: the .dbf file is missing beside the .shp; add it (attributes live there)"
+        raise IngestError(msg)
+    data = _dbf_text_bytes(dbf)
+    if encoding:
+        if not _strict_ok(data, encoding):
+            msg = f"{shp.name}: text fields do not decode as {encoding!r} (given with --encoding); try GB18030 or UTF-8"
+            raise IngestError(msg)
+        return encoding, "given"
+    cpg = next((p for p in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG")) if p.exists()), None)
+    note = ""
+    if cpg is not None:
+        raw = cpg.read_text(encoding="ascii", errors="replace").strip()
+        enc = _CPG.get(raw.casefold(), raw)
+        ok = _utf8_ok(data) if enc.upper() in ("UTF-8", "UTF8") else _strict_ok(data, enc)
+        if ok:
+            return enc, f".cpg file says {raw}"
+        note = f".cpg says {raw!r} but the text is not valid {enc}; "
+    if _utf8_ok(data):
+        return "UTF-8", note + ("text is plain ASCII" if data.isascii() else "detected: text decodes as strict UTF-8")
+    if _strict_ok(data, "gb18030"):
+        return "GB18030", note + "detected: text is not UTF-8 and decodes as GB18030 (GBK)"
+    msg = (f"{shp.name}: {note}text fields decode neither as UTF-8 nor as GB18030; "
+           "give the encoding with --encoding (e.g. BIG5, CP1252) so that names are not stored garbled")
+    raise IngestError(msg)
+
+
+def _csv_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
+    data = path.read_bytes()
+    if encoding:
+        if not _strict_ok(data, encoding):
+            msg = f"{path.name}: does not decode as {encoding!r} (given with --encoding)"
+            raise IngestError(msg)
+        return encoding, "given"
+    if _strict_ok(data, "utf-8"):
+        return "utf-8-sig", "detected: strict UTF-8"
+    if _strict_ok(data, "gb18030"):
+        return "gb18030", "detected: not UTF-8, decodes as GB18030 (GBK)"
+    msg = f"{path.name}: text decodes neither as UTF-8 nor as GB18030; give the encoding with --encoding"
+    raise IngestError(msg)
+
+
+# -- finding the dataset ---------------------------------------------------
+def _datasets(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for p in sorted(folder.rglob("*")):
+        if any(part.lower().endswith(".gdb") for part in p.relative_to(folder).parts[:-1]):
+            continue
+        suf = p.suffix.lower()
+        if p.is_dir() and suf == ".gdb" or p.is_file() and suf in FORMATS and suf != ".gdb":
+            found.append(p)
+    return found
+
+
+def list_layers(path: str | os.PathLike) -> list[tuple[str, str]]:
+    """``(layer name, geometry type)`` of a multi-layer dataset (GeoPackage, FileGDB)."""
+    try:
+        return [(str(a), str(b)) for a, b in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        msg = f"{Path(path).name}: cannot be opened as a GIS dataset ({exc})"
+        raise IngestError(msg) from exc
+
+
+def _pick_layer(path: Path, layer: str | None) -> str | None:
+    layers = list_layers(path)
+    names = [n for n, _ in layers]
+    if layer is not None:
+        if layer not in names:
+            msg = f"{path.name}: no layer {layer!r}; layers: " + ", ".join(f"{n} ({t})" for n, t in layers)
+            raise IngestError(msg)
+        return layer
+    if len(layers) == 1:
+        return names[0]
+    if not layers:
+        msg = f"{path.name}: holds no layer"
+        raise IngestError(msg)
+    msg = (f"{path.name}: holds {len(layers)} layers; choose one with --layer NAME: "
+           + ", ".join(f"{n} ({t})" for n, t in layers))
+    raise IngestError(msg)
+
+
+@contextlib.contextmanager
+def _unpacked(source: Path, limits: ReadLimits) -> Iterator[Path]:
+    if source.suffix.lower() != ".zip":
+        yield source.parent
+        return
+    with tempfile.TemporaryDirectory(prefix="planner-ingest-") as tmp:
+        safe_extract(source, tmp, limits)
+        yield Path(tmp)
+
+
+def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    kw = {"layer": layer} if layer else {}
+    if encoding:
+        kw["encoding"] = encoding
+    try:
+        return pyogrio.read_dataframe(path, use_arrow=True, **kw)
+    except shapely.errors.GEOSException:
+        # curved geometries: the non-Arrow reader linearizes them
+        return pyogrio.read_dataframe(path, **kw)
+    except Exception as exc:
+        try:
+            return pyogrio.read_dataframe(path, **kw)
+        except Exception:
+            msg = f"{path.name}: cannot be read as a GIS layer ({exc})"
+            raise IngestError(msg) from exc
+
+
+def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gpd.GeoDataFrame, str, str]:
+    enc, how = _csv_encoding(path, encoding)
+    try:
+        df = pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, ValueError) as exc:
+        msg = f"{path.name}: not a readable CSV ({exc})"
+        raise IngestError(msg) from exc
+    lower = {str(c).strip().casefold(): c for c in df.columns}
+    col = next((lower[w] for w in WKT_COLUMNS if w in lower), None)
+    if col is None:
+        msg = (f"{path.name}: no WKT geometry column; name one of {', '.join(WKT_COLUMNS)} "
+               f"(columns found: {', '.join(map(str, df.columns))})")
+        raise IngestError(msg)
+    geoms = shapely.from_wkt(df[col].fillna("").to_numpy(dtype=object), on_invalid="ignore")
+    df = df.drop(columns=[col])
+    for c in df.columns:
+        num = pd.to_numeric(df[c], errors="coerce")
+        if num.notna().sum() == df[c].notna().sum() and df[c].notna().any() and not df[c].str.match(r"^0\d").any():
+            df[c] = num
+    row_note.append(f"row numbers are 1-based data rows of the CSV (header not counted); WKT column {col!r}")
+    return gpd.GeoDataFrame(df, geometry=geoms), enc, how
+
+
+def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding: str | None = None,
+                limits: ReadLimits = ReadLimits()) -> RawLayer:
+    """Read one layer of a survey file of any supported format.
+
+    Parameters
+    ----------
+    source : path-like
+        A ``.shp``, ``.zip``, ``.gpkg``, ``.geojson``/``.json``, ``.fgb``,
+        ``.gdb`` folder or ``.csv``.
+    layer : str, optional
+        Layer of a multi-layer dataset, or the file stem of a dataset inside a
+        zip that holds several.
+    encoding : str, optional
+        Text encoding override (shapefile and CSV).
+    limits : ReadLimits
+        Size limits for untrusted uploads.
+
+    Raises
+    ------
+    IngestError
+        Unknown format, unsafe archive, ambiguous layer, unreadable file.
+    """
+    src = Path(source)
+    if not src.exists():
+        msg = f"{src}: file not found"
+        raise IngestError(msg)
+    if src.is_file() and src.stat().st_size > limits.max_file_bytes:
+        msg = f"{src.name}: {src.stat().st_size:,} bytes, over the upload limit {limits.max_file_bytes:,}"
+        raise IngestError(msg)
+    suf = src.suffix.lower()
+    if suf != ".zip" and suf not in FORMATS:
+        msg = f"{src.name}: unsupported file type {suf or '(none)'}; use one of .zip, {', '.join(FORMATS)}"
+        raise IngestError(msg)
+    with _unpacked(src, limits) as folder:
+        if suf == ".zip":
+            cands = _datasets(folder)
+            if layer is not None and len(cands) > 1:
+                sel = [c for c in cands if c.stem == layer]
+                cands = sel or cands
+            if not cands:
+                msg = (f"{src.name}: the zip holds no dataset ({', '.join(FORMATS)}); "
+                       "zip the .shp with its .dbf/.shx/.prj/.cpg, or a .gpkg/.geojson/.fgb/.csv/.gdb")
+                raise IngestError(msg)
+            if len(cands) > 1:
+                rel = [str(c.relative_to(folder)) for c in cands]
+                msg = f"{src.name}: the zip holds several datasets; choose one with --layer STEM: {', '.join(rel)}"
+                raise IngestError(msg)
+            path = cands[0]
+            inner_layer = layer if layer is not None and path.stem != layer else None
+            shown = f"{src.name}!{path.relative_to(folder)}"
+        else:
+            path, inner_layer, shown = src, layer, src.name
+        fmt = FORMATS[path.suffix.lower()]
+        notes: list[str] = []
+        row_notes: list[str] = []
+        enc, how, lyr = None, "", None
+        if fmt == "CSV (WKT)":
+            gdf, enc, how = _read_csv(path, encoding, row_notes)
+        else:
+            if fmt in ("GeoPackage", "FileGDB"):
+                lyr = _pick_layer(path, inner_layer)
+            elif fmt == "ESRI Shapefile":
+                if not path.with_suffix(".shx").exists() and not path.with_suffix(".SHX").exists():
+                    notes.append(".shx index missing: rebuilt by GDAL")
+                    os.environ.setdefault("SHAPE_RESTORE_SHX", "YES")
+                enc, how = detect_dbf_encoding(path, encoding)
+            gdf = _read_vector(path, layer=lyr, encoding=enc if fmt == "ESRI Shapefile" else None)
+        crs = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+    raw = RawLayer(gdf=gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
+                   encoding_note=how, crs=crs, notes=notes)
+    if row_notes:
+        raw.row_note = row_notes[0]
+    return raw
+
+
+__all__ = ["FORMATS", "RawLayer", "ReadLimits", "detect_dbf_encoding", "list_layers", "read_source", "safe_extract"]
