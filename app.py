@@ -1,0 +1,30 @@
+"""Streamlit app: ``streamlit run app.py`` (or ``make run``).
+
+Thin: page config, the shared sidebar and ``st.navigation`` over ``views/``.
+The workspace comes from env ``PLANNER_WORKSPACE`` or the sidebar.
+"""
+
+from pathlib import Path
+
+import streamlit as st
+
+st.set_page_config(page_title="低效工业用地更新规划 · Land revitalization planner", page_icon="🏭",
+                   layout="wide", initial_sidebar_state="expanded")
+
+from planner.ui import assets, state
+from planner.ui.state import tr
+
+ROOT = Path(__file__).resolve().parent
+assets.ensure_static(ROOT)
+settings = state.sidebar()
+st.session_state["_settings"] = settings
+
+pages = [
+    st.Page("views/explorer.py", title=tr("nav_map"), icon=":material/map:", url_path="map", default=True),
+    st.Page("views/rules.py", title=tr("nav_rules"), icon=":material/rule:", url_path="rules"),
+    st.Page("views/sites.py", title=tr("nav_sites"), icon=":material/join_full:", url_path="sites"),
+    st.Page("views/scenarios.py", title=tr("nav_scenarios"), icon=":material/domain_add:", url_path="scenarios"),
+    st.Page("views/compare.py", title=tr("nav_compare"), icon=":material/compare:", url_path="compare"),
+    st.Page("views/data.py", title=tr("nav_data"), icon=":material/database:", url_path="data"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,1 @@
+"""Streamlit helpers for the app (the only part of ``planner`` that imports streamlit)."""

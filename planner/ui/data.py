@@ -1,0 +1,209 @@
+"""Cached access to the workspace for the app.
+
+Everything heavy is cached with ``st.cache_resource`` keyed by small hashable
+inputs: the workspace path and its modification time (a publish, a set-current
+or a saved document changes the mtime, so nothing stale is served), plus the
+policy's canonical JSON where the result depends on it. Cached objects are
+treated as read-only by the pages.
+
+The stage modules (classify, sites, scenarios, compare, report, ingest) are
+imported lazily through :func:`module`, so a page whose module is missing
+says so instead of breaking the whole app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from types import ModuleType
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from planner import maps
+from planner.io.store import GpkgStore
+
+
+def module(name: str) -> ModuleType | None:
+    """``planner.<name>`` if it can be imported, else None."""
+    try:
+        return importlib.import_module(f"planner.{name}")
+    except ImportError:
+        return None
+
+
+def stamp(path: str) -> float:
+    """Modification time of the workspace file (cache key part)."""
+    try:
+        return os.path.getmtime(path)
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _store(path: str, mtime: float) -> GpkgStore:
+    return GpkgStore(path)
+
+
+def store(path: str) -> GpkgStore:
+    """The workspace store (cached per path and mtime)."""
+    return _store(path, stamp(path))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _parcels(path: str, mtime: float) -> gpd.GeoDataFrame:
+    return _store(path, mtime).read_parcels()
+
+
+def parcels(path: str) -> gpd.GeoDataFrame:
+    """The current survey version of the parcel layer (cached)."""
+    return _parcels(path, stamp(path))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _all_layers(path: str, mtime: float, kind: str) -> gpd.GeoDataFrame:
+    return _store(path, mtime).read_all_layers(kind)
+
+
+def all_layers(path: str, kind: str) -> gpd.GeoDataFrame:
+    """Current versions of every layer of a kind (barrier, constraint), stacked."""
+    return _all_layers(path, stamp(path), kind)
+
+
+# -- policy and classification ---------------------------------------------
+def default_policy_dict() -> dict | None:
+    """The shipped default policy as a dict (None without planner.policy)."""
+    pol = module("policy")
+    if pol is None:
+        return None
+    return pol.policy_to_dict(pol.default_policy())
+
+
+def policy_json(policy: dict) -> str:
+    return json.dumps(policy, sort_keys=True, ensure_ascii=False, default=str)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _classified(path: str, mtime: float, pjson: str) -> gpd.GeoDataFrame:
+    cl, pol = module("classify"), module("policy")
+    p = _parcels(path, mtime)
+    if cl is None or pol is None:
+        return p
+    return cl.classify(p, pol.from_dict(json.loads(pjson)))
+
+
+def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent)."""
+    if policy is None:
+        return parcels(path)
+    try:
+        return _classified(path, stamp(path), policy_json(policy))
+    except Exception as exc:  # a broken stage must not take the whole app down
+        st.error(f"classify: {exc}")
+        return parcels(path)
+
+
+def can_classify() -> bool:
+    return module("classify") is not None and module("policy") is not None
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _parcel_index(path: str, mtime: float, pjson: str | None) -> maps.LayerIndex:
+    g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+
+
+def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
+    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy."""
+    try:
+        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None)
+    except Exception:  # classification failed: index the plain parcels (error shown by classified())
+        return _parcel_index(path, stamp(path), None)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _layer_index(path: str, mtime: float, kind: str) -> maps.LayerIndex | None:
+    g = _all_layers(path, mtime, kind)
+    if not len(g):
+        return None
+    g = g.copy()
+    g["fid"] = [f"{kind[0]}{i}" for i in range(len(g))]
+    return maps.LayerIndex.build(g, id_col="fid", area_col=None)
+
+
+def layer_index(path: str, kind: str) -> maps.LayerIndex | None:
+    """Spatial index of the barrier or constraint layers (None if the workspace has none)."""
+    return _layer_index(path, stamp(path), kind)
+
+
+def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
+    """Spatial index of a sites table (small: not cached)."""
+    if sites is None or not len(sites):
+        return None
+    return maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
+
+
+def workspace_ok(path: str) -> tuple[bool, str | None]:
+    """Whether ``path`` opens as a workspace, and the error text if not."""
+    if not Path(path).is_file():
+        return False, None
+    try:
+        store(path)
+    except Exception as exc:  # shown to the user as is
+        return False, str(exc)
+    return True, None
+
+
+def has_survey(path: str) -> bool:
+    return bool(store(path).has_layer("survey", "parcels"))
+
+
+def survey_info(path: str) -> pd.Series | None:
+    cat = store(path).surveys()
+    cur = cat[cat["is_current"]]
+    return None if not len(cur) else cur.iloc[-1]
+
+
+# -- sites -------------------------------------------------------------------
+def saved_sites(path: str) -> gpd.GeoDataFrame | None:
+    """Sites for the map: built this session on the Sites page, else the workspace's current sites layer."""
+    s = st.session_state.get("site_result")
+    if s is not None and getattr(s, "sites", None) is not None:
+        return s.sites
+    return _saved_sites(path, stamp(path))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _saved_sites(path: str, mtime: float) -> gpd.GeoDataFrame | None:
+    st_ = _store(path, mtime)
+    cat = st_.layers("sites")
+    cat = cat[cat["is_current"]]
+    if not len(cat):
+        return None
+    return st_.read_layer("sites", cat.iloc[-1]["name"])
+
+
+def find_bounds(index: maps.LayerIndex, sites: maps.LayerIndex | None, ident: str,
+                pad_m: float = 60.0) -> tuple[float, float, float, float] | None:
+    """Lon/lat box around a parcel id or a site id (None if neither exists)."""
+    for idx in (index, sites):
+        if idx is None:
+            continue
+        hit = (idx.gdf[idx.id_col].astype(str) == ident).to_numpy()
+        if hit.any():
+            x0, y0, x1, y1 = idx.gdf.geometry[hit].total_bounds
+            return tuple(idx._to_ll.transform_bounds(x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m))
+    return None
+
+
+def class_colors(g: pd.DataFrame):
+    """Colours of the three-low display classes."""
+    return maps.three_low_class(g).map(maps.CLASS_COLORS).fillna("#bdbdbd").to_numpy()
+
+
+def upgrade_colors(g: pd.DataFrame):
+    """Colours of the upgrade classes."""
+    return g["upgrade_class"].astype(object).map(maps.CLASS_COLORS).fillna("#bdbdbd").to_numpy()

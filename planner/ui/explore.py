@@ -1,0 +1,121 @@
+"""Widgets of the map explorer: summary metrics, attribute filters, the parcel detail panel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from planner import schema
+from planner.i18n import STRINGS
+from planner.ui.state import lang, tr
+
+CLASS_KEYS = ("three_low", "partial", "ok", "unknown")
+UPGRADE_KEYS = ("retain", "upgrade", "redevelop", "unknown")
+INDICATORS = ("plot_ratio", "coverage", "output_per_mu", "tax_per_mu", "employees_per_ha", "far_gap",
+              "floor_potential_m2", "years_since_built", "land_area_m2", "floor_area_m2")
+FLAG_COLS = ("low_utilization", "low_capacity", "low_contribution", "n_low", "n_unknown", "three_low",
+             "upgrade_class", "grade")
+
+
+def field_label(c: str) -> str:
+    """Label of a schema column or an indicator in the session language."""
+    if f"ind_{c}" in STRINGS:
+        return tr(f"ind_{c}")
+    return schema.label(c, lang())
+
+
+def filter_positions(gdf: pd.DataFrame, *, land_use=(), classes=(), upgrade=(), area=None, owner="",
+                     area_arr: np.ndarray | None = None) -> np.ndarray | None:
+    """Positions of the rows passing the filters (None when no filter is active)."""
+    from planner.maps import three_low_class
+
+    mask = np.ones(len(gdf), dtype=bool)
+    active = False
+    if land_use:
+        mask &= gdf["land_use"].astype(str).isin(land_use).to_numpy()
+        active = True
+    if classes:
+        mask &= three_low_class(gdf).isin(classes).to_numpy()
+        active = True
+    if upgrade and "upgrade_class" in gdf.columns:
+        mask &= gdf["upgrade_class"].astype(str).isin(upgrade).to_numpy()
+        active = True
+    if area is not None and area_arr is not None:
+        lo, hi = area
+        if lo > 0 or hi < np.nanmax(area_arr, initial=0):
+            mask &= (area_arr >= lo) & (area_arr <= hi)
+            active = True
+    if owner and owner.strip():
+        q = owner.strip()
+        hit = np.zeros(len(gdf), dtype=bool)
+        for c in ("owner", "enterprise"):
+            if c in gdf.columns:
+                hit |= gdf[c].astype("string").str.contains(q, case=False, regex=False).fillna(False).to_numpy()
+        mask &= hit
+        active = True
+    return np.flatnonzero(mask) if active else None
+
+
+def summary_metrics(gdf: pd.DataFrame) -> None:
+    """Row of st.metric: parcels, land, three-low parcels and land, unknown."""
+    cols = st.columns(5)
+    land = pd.to_numeric(gdf.get("land_area_m2"), errors="coerce")
+    cols[0].metric(tr("m_parcels"), f"{len(gdf):,}")
+    cols[1].metric(tr("m_land"), f"{np.nansum(land) / 1e4:,.1f}")
+    if "three_low" in gdf.columns:
+        tl = gdf["three_low"].fillna(False).astype(bool)
+        cols[2].metric(tr("m_three_low"), f"{int(tl.sum()):,}", f"{tl.mean():.1%}", delta_color="off")
+        cols[3].metric(tr("m_three_low_land"), f"{np.nansum(land[tl]) / 1e4:,.1f}",
+                       f"{np.nansum(land[tl]) / max(np.nansum(land), 1):.1%}", delta_color="off")
+    if "n_unknown" in gdf.columns:
+        unk = (pd.to_numeric(gdf["n_unknown"], errors="coerce").fillna(0) > 0) & ~gdf["three_low"].fillna(False).astype(bool)
+        cols[4].metric(tr("m_unknown"), f"{int(unk.sum()):,}")
+
+
+def _fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+        return "—"
+    try:
+        if pd.isna(v):
+            return "—"
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, (float, np.floating)):
+        return f"{v:,.2f}"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
+    """All attributes, indicators and the reasons for the flags of one parcel."""
+    hit = gdf[gdf["parcel_id"].astype(str) == str(pid)]
+    if not len(hit):
+        st.warning(tr("not_found", id=pid))
+        return
+    row = hit.iloc[0]
+    st.subheader(tr("parcel_detail", id=pid))
+    rc = "reason_en" if lang() == "en" else "reason_zh"
+    if rc in row.index:
+        st.markdown(f"**{tr('reasons')}**")
+        text = row[rc]
+        items = [r for r in str(text).split("; ") if r] if isinstance(text, str) and text else []
+        if items:
+            st.markdown("\n".join(f"- {r}" for r in items))
+        else:
+            st.caption(tr("no_reasons"))
+    flags = [c for c in FLAG_COLS if c in row.index]
+    if flags:
+        st.markdown(f"**{tr('indicators')}**")
+        ind = [c for c in ("land_area_mu", *INDICATORS) if c in row.index and c not in ("land_area_m2", "floor_area_m2")]
+        st.dataframe(pd.DataFrame({"": [field_label(c) for c in flags + ind],
+                                   " ": [_fmt(row[c]) for c in flags + ind]}),
+                     hide_index=True, width="stretch")
+    st.markdown(f"**{tr('attributes')}**")
+    attrs = [c for c in schema.column_names() if c in row.index and c != "geometry"]
+    extra = [c for c in row.index if c not in attrs and c not in flags and c != "geometry"
+             and not c.startswith("reason") and c not in INDICATORS and c != "land_area_mu"]
+    st.dataframe(pd.DataFrame({"": [field_label(c) for c in attrs + extra],
+                               " ": [_fmt(row[c]) for c in attrs + extra]}),
+                 hide_index=True, width="stretch")

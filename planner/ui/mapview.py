@@ -1,0 +1,184 @@
+"""The interactive map widget: viewport-driven layers through streamlit-folium.
+
+The base map (basemap tiles, start view, draw tool) stays the same between
+runs, so streamlit-folium keeps the same Leaflet map in the browser; the data
+travel as ``feature_group_to_add`` groups, which the component swaps in place.
+When the user pans or zooms, the component returns the new ``bounds`` and
+``zoom`` (``returned_objects`` is limited to those, the last clicked feature
+and drawings), the fragment that holds the map reruns, and
+:func:`planner.maps.view_layer` computes what the new view needs from the
+cached spatial index. The pipeline (classification, sites) is not rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import folium
+import geopandas as gpd
+import numpy as np
+import streamlit as st
+from streamlit_folium import st_folium
+
+from planner import maps
+from planner.ui.assets import ASSET_URL
+from planner.ui.state import Settings, tr
+
+#: Fixed breaks (share of three-low land) for grid cells.
+GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
+
+
+@dataclass
+class MapLayer:
+    """One data layer of the map.
+
+    Parameters
+    ----------
+    key : str
+        Short name ("parcels", "sites", ...).
+    label : str
+        Shown in the toggle.
+    index : LayerIndex
+        The cached, indexed layer.
+    columns : tuple of str
+        Properties sent with each feature (keep it short: bytes).
+    tooltip : dict
+        Property -> label for the hover tooltip.
+    color : callable or str
+        ``f(view_gdf) -> array of colours``, or one colour for all.
+    lod : bool
+        Grid aggregation when too many features are in view (parcel layers).
+    pos : ndarray, optional
+        Positions kept by attribute filters.
+    """
+
+    key: str
+    label: str
+    index: maps.LayerIndex
+    columns: tuple = ()
+    tooltip: dict = field(default_factory=dict)
+    color: Callable[[gpd.GeoDataFrame], np.ndarray] | str = "#3182bd"
+    lod: bool = False
+    pos: np.ndarray | None = None
+    max_features: int = 4000
+    fill_opacity: float = 0.65
+    line_color: str = "#555555"
+    weight: float = 0.6
+
+
+def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
+    gdf = view.gdf
+    if view.mode == "grid":
+        gdf = gdf.copy()
+        gdf["_c"] = maps.colors_for(gdf["share"], GRID_BREAKS)
+        tip = {"n": tr("m_parcels"), "land_ha": tr("m_land"), "flagged_ha": tr("m_three_low_land"),
+               "share": tr("grid_share")}
+        return maps.geojson_layer(gdf, layer.label, tooltip=tip, weight=0.3, line_color="#ffffff",
+                                  fill_opacity=0.7)
+    gdf = gdf.copy()
+    gdf["_c"] = layer.color(gdf) if callable(layer.color) else layer.color
+    tip = {k: v for k, v in layer.tooltip.items() if k in gdf.columns}
+    return maps.geojson_layer(gdf, layer.label, tooltip=tip or None, fill_opacity=layer.fill_opacity,
+                              line_color=layer.line_color, weight=layer.weight)
+
+
+def focus(key: str, bounds_ll: tuple[float, float, float, float]) -> None:
+    """Ask the map ``key`` to move to a lon/lat box on its next render."""
+    st.session_state[f"{key}__focus"] = tuple(float(v) for v in bounds_ll)
+    st.session_state[f"{key}__focus_n"] = st.session_state.get(f"{key}__focus_n", 0) + 1
+
+
+def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
+               home_bounds: tuple[float, float, float, float], draw: bool = False,
+               height: int = 620) -> dict:
+    """Draw the map ``key`` with ``layers`` for the current viewport; return the component value.
+
+    Call inside an ``st.fragment`` so that a pan reruns only the map.
+    The returned dict has ``bounds``, ``zoom``, ``last_active_drawing``
+    (the clicked feature, with its id in ``properties``),
+    ``last_object_clicked`` and ``all_drawings``. Also returns ``_views``:
+    the :class:`planner.maps.View` of each layer.
+    """
+    ss = st.session_state
+    prev = ss.get(key) or {}
+    base_sig = (settings.basemap, settings.custom_url, tuple(np.round(home_bounds, 5)), draw)
+    if ss.get(f"{key}__base") != base_sig:
+        ss[f"{key}__base"] = base_sig
+        prev = {}
+    m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
+                           custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw)
+    bounds = maps.bounds_from_leaflet(prev.get("bounds"))
+    zoom = prev.get("zoom")
+    center = z_arg = None
+    foc = ss.get(f"{key}__focus")
+    if foc is not None and ss.get(f"{key}__focus_done") != ss.get(f"{key}__focus_n"):
+        ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
+        bounds = foc
+        zoom = maps.zoom_for_bounds(foc, 900, height)
+        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2, (foc[0] + foc[2]) / 2), zoom)
+    if ss.get(f"{key}__goto"):
+        center, z_arg = ss[f"{key}__goto"]
+        if gcj:
+            import planner.crs as pc
+
+            lon, lat = pc.wgs84_to_gcj02(center[1], center[0])
+            center = (float(lat), float(lon))
+    if bounds is None or zoom is None:
+        bounds, zoom = home_bounds, maps.zoom_for_bounds(home_bounds, 900, height)
+    elif gcj:
+        bounds = maps.gcj02_bounds_to_wgs84(bounds)
+    fgs, views = [], {}
+    for layer in layers:
+        if layer.lod:
+            v = maps.view_layer(layer.index, bounds, zoom, columns=layer.columns,
+                                max_features=layer.max_features, gcj02=gcj, pos=layer.pos)
+        else:
+            v = maps.viewport_features(layer.index, bounds, max(zoom, 12), columns=layer.columns,
+                                       max_features=layer.max_features, gcj02=gcj, pos=layer.pos)
+        views[layer.key] = v
+        fgs.append(_fg(layer, v))
+    returned = ["bounds", "zoom", "last_active_drawing", "last_object_clicked"]
+    if draw:
+        returned.append("all_drawings")
+    out = st_folium(m, key=key, feature_group_to_add=fgs or None, returned_objects=returned,
+                    center=center, zoom=z_arg, height=height, use_container_width=True)
+    out = dict(out or {})
+    out["_views"] = views
+    return out
+
+
+def clicked_id(out: dict, id_col: str) -> str | None:
+    """The id of the last clicked feature (from GeoJSON properties, not popup text)."""
+    f = (out or {}).get("last_active_drawing") or {}
+    props = f.get("properties") or {}
+    v = props.get(id_col)
+    return None if v is None else str(v)
+
+
+def new_click(out: dict, key: str, id_col: str) -> str | None:
+    """Like :func:`clicked_id`, but only for a click not seen before (pans keep the old value)."""
+    sig = repr(((out or {}).get("last_object_clicked"), clicked_id(out, id_col)))
+    if st.session_state.get(f"{key}__click") == sig:
+        return None
+    st.session_state[f"{key}__click"] = sig
+    return clicked_id(out, id_col)
+
+
+def legend(items: list[tuple[str, str]], title: str | None = None) -> None:
+    """A compact colour legend under the map."""
+    sw = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin-right:14px;font-size:0.85rem">'
+        f'<span style="width:14px;height:14px;background:{c};border:1px solid #777;margin-right:5px;'
+        f'display:inline-block"></span>{lbl}</span>' for c, lbl in items)
+    head = f"<b style='margin-right:10px;font-size:0.85rem'>{title}</b>" if title else ""
+    st.markdown(f"<div>{head}{sw}</div>", unsafe_allow_html=True)
+
+
+def lod_caption(view: maps.View) -> str:
+    if view.mode == "grid":
+        return tr("lod_grid", n=view.n_in_view, cell=view.cell_m or 0)
+    s = tr("lod_features", shown=len(view.gdf), n=view.n_in_view)
+    if view.truncated:
+        s += tr("lod_truncated", shown=len(view.gdf))
+    return s

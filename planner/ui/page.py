@@ -1,0 +1,40 @@
+"""Common start of every page: settings, workspace checks, the active policy."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.ui import data
+from planner.ui.state import Settings, sidebar, tr
+
+
+def start(title_key: str, *, need_survey: bool = True) -> Settings:
+    """Title the page, check the workspace; stop the page with a clear message if unusable."""
+    settings = st.session_state.get("_settings") or sidebar()
+    st.title(tr(title_key))
+    ok, err = data.workspace_ok(settings.workspace)
+    if not ok:
+        if err:
+            st.error(tr("workspace_bad", err=err))
+        else:
+            st.warning(tr("workspace_missing", path=settings.workspace))
+        if need_survey:
+            st.stop()
+        return settings
+    if need_survey and not data.has_survey(settings.workspace):
+        st.info(tr("no_survey"))
+        st.stop()
+    return settings
+
+
+def active_policy() -> dict | None:
+    """The policy chosen on the Rules page (session), else the shipped default; None without planner.policy."""
+    pol = st.session_state.get("policy")
+    if pol is not None:
+        return pol
+    return data.default_policy_dict()
+
+
+def policy_name() -> str:
+    pol = active_policy()
+    return (pol or {}).get("name", "default")

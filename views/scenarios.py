@@ -1,0 +1,5 @@
+"""Page stub."""
+
+from planner.ui import page
+
+settings = page.start("nav_scenarios")
