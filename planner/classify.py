@@ -267,10 +267,12 @@ def _label_take(series: pd.Series, table: dict[str, tuple[str, str]], lang: int,
 
 
 def _join(parts: list[pa.Array], n: int) -> pa.Array:
+    empty = pa.nulls(n, pa.string()).fill_null("")
     if not parts:
-        return pa.nulls(n, pa.string()).fill_null("")
-    out = pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
-    return out.fill_null("") if out.null_count else out
+        return empty
+    # A non-null first column: pyarrow drops rows whose parts are all null under "skip".
+    out = pc.binary_join_element_wise(empty, *parts, "; ", null_handling="skip")
+    return pc.utf8_ltrim(out, characters="; ")
 
 
 def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.Array, pa.Array]:

@@ -20,7 +20,7 @@ Examples
 ...                      geometry=shapely.box(np.arange(3) * 50, 0, np.arange(3) * 50 + 50, 50), crs="EPSG:4549")
 >>> curve = threshold_curve(g, default_policy(), "utilization", 0, thresholds=[0.5, 1.0, 2.0])
 >>> curve["n_rule_low"].tolist()
-[0, 1, 3]
+[1, 2, 3]
 """
 
 from __future__ import annotations

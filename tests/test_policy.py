@@ -1,0 +1,126 @@
+"""Policy files: validation errors that name the key, TOML/dict roundtrip, stable hash."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from planner.errors import ConfigError
+from planner.policy import (
+    POLICY_DIR,
+    default_policy,
+    describe,
+    dumps,
+    from_dict,
+    from_toml,
+    load_policy,
+    policy_hash,
+    policy_to_dict,
+)
+
+
+def _bad(mutate) -> str:
+    d = policy_to_dict(default_policy())
+    mutate(d)
+    with pytest.raises(ConfigError) as info:
+        from_dict(d, where="policies/x.toml")
+    return str(info.value)
+
+
+def test_default_policy_has_domain_defaults():
+    p = default_policy()
+    assert p.land_uses == ("industrial", "warehouse")
+    assert p.min_criteria == 2
+    pr, cov = p.criteria.utilization.rules
+    assert (pr.indicator, pr.comparison, pr.threshold) == ("plot_ratio", "<", 1.0)
+    assert [(o.industry, o.threshold) for o in pr.overrides] == [(("17",), 0.8), (("18", "19"), 1.0)]
+    assert (cov.indicator, cov.threshold) == ("coverage", 0.30)
+    assert p.criteria.utilization.status_rules[0].statuses == ("idle", "vacant")
+    assert p.criteria.capacity.rules[0].percentile == 5.0
+    assert p.criteria.contribution.rules[0].threshold == 50_000.0
+    assert (p.upgrade.redevelop_below, p.upgrade.retain_from) == (50_000.0, 200_000.0)
+    assert p.grade.shares == (0.20, 0.60, 0.95)
+    assert all(r.source for _, c in p.criteria.items() for r in c.rules)
+
+
+def test_every_default_rule_has_a_source_comment():
+    text = (POLICY_DIR / "default.toml").read_text(encoding="utf-8")
+    blocks = text.split("[[criteria.")[1:]
+    for b in blocks:
+        assert "source =" in b
+
+
+def test_error_names_key_comparison():
+    msg = _bad(lambda d: d["criteria"]["utilization"]["rules"][0].update(comparison="<<"))
+    assert msg == "policies/x.toml: criteria.utilization.rules[0].comparison: '<<' is not one of ['<', '<=', '>', '>=']"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.update(min_criteria=4), "policies/x.toml: min_criteria: must be 1, 2 or 3, got 4"),
+        (lambda d: d.update(min_criteria="2"), "policies/x.toml: min_criteria: expected an integer, got '2'"),
+        (lambda d: d["criteria"]["capacity"].update(foo=1), "policies/x.toml: criteria.capacity: unknown key(s) ['foo']"),
+        (lambda d: d["criteria"]["contribution"]["rules"][0].update(indicator="tax"),
+         "policies/x.toml: criteria.contribution.rules[0]: indicator: 'tax' is not one of"),
+        (lambda d: d["criteria"]["contribution"]["rules"][0].update(percentile=5.0),
+         "policies/x.toml: criteria.contribution.rules[0]: give exactly one of 'threshold'"),
+        (lambda d: d["criteria"]["capacity"]["rules"][0].update(percentile=150.0),
+         "policies/x.toml: criteria.capacity.rules[0]: percentile: must be between 0 and 100"),
+        (lambda d: d["criteria"]["utilization"]["rules"][0]["overrides"][1].update(industry=[], land_use=[]),
+         "policies/x.toml: criteria.utilization.rules[0].overrides[1]: give exactly one of 'industry' or 'land_use'"),
+        (lambda d: d["criteria"]["utilization"]["status_rules"][0].update(statuses=["asleep"]),
+         "policies/x.toml: criteria.utilization.status_rules[0]: statuses: ['asleep']"),
+        (lambda d: d.update(land_uses=["factory"]), "policies/x.toml: land_uses: ['factory'] not in"),
+        (lambda d: d["upgrade"].update(redevelop_below=300_000.0), "policies/x.toml: upgrade: redevelop_below (300000.0) must not exceed"),
+        (lambda d: d["grade"].update(shares=[0.5, 0.2, 0.9]), "policies/x.toml: grade: shares:"),
+        (lambda d: d["criteria"]["utilization"].update(combine="some"), "policies/x.toml: criteria.utilization.combine: 'some' is not one of ['any', 'all']"),
+    ],
+)
+def test_errors_name_the_key(mutate, expected):
+    assert _bad(mutate).startswith(expected)
+
+
+def test_load_policy_file_errors_name_the_file(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_text('name = "x"\nmin_criteria = 0\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"x\.toml: min_criteria: must be 1, 2 or 3, got 0"):
+        load_policy(f)
+    f.write_text("name = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"x\.toml: not valid TOML"):
+        load_policy(f)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_policy(tmp_path / "missing.toml")
+
+
+def test_roundtrip_dict_and_toml():
+    p = default_policy()
+    assert from_dict(policy_to_dict(p)) == p
+    assert from_toml(dumps(p)) == p
+    assert load_policy("strict") == from_toml(dumps(load_policy("strict")))
+
+
+def test_hash_is_stable_and_sensitive(tmp_path):
+    p = default_policy()
+    h = policy_hash(p)
+    assert len(h) == 64
+    # same content, different key order and no comments -> same hash
+    d = policy_to_dict(p)
+    reordered = dict(reversed(list(d.items())))
+    assert policy_hash(from_dict(reordered)) == h
+    f = tmp_path / "copy.toml"
+    f.write_text(dumps(p), encoding="utf-8")
+    assert policy_hash(load_policy(f)) == h
+    d2 = copy.deepcopy(d)
+    d2["criteria"]["utilization"]["rules"][0]["threshold"] = 1.2
+    assert policy_hash(from_dict(d2)) != h
+    assert policy_hash(load_policy("strict")) != h
+
+
+def test_describe_lists_rules_with_sources():
+    text = describe(default_policy())
+    assert "rules[0]: plot ratio < 1" in text
+    assert "override industry ['17']: 0.8" in text
+    assert "泉政办规〔2025〕13号" in text
+    assert "容积率 < 1" in describe(default_policy(), lang="zh")
