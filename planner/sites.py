@@ -347,9 +347,12 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
+    say("site outlines")
+    close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
+    outline = _graph.grouped_union(mg, labels, n_sites, close=close) if n_sites else np.empty(0, dtype=object)
     if params.absorb_enclaves and n_sites:
         say("enclaves")
-        ps = pd.concat([ps, _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, bar)],
+        ps = pd.concat([ps, _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)],
                        ignore_index=True)
 
     say("site outlines and metrics")
@@ -362,7 +365,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     ps["site"] = new_label[ps["site"].to_numpy()]
     site_ids = np.array([f"S{k + 1:04d}" for k in range(n_sites)], dtype=object)
 
-    sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params)
+    reuse = outline[order] if params.close_gaps or params.gap_m == 0 else None
+    sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params, outline=reuse)
     parcel_sites = pd.DataFrame({
         "parcel_id": parcels["parcel_id"].to_numpy()[ps["row"].to_numpy()],
         "site_id": site_ids[ps["site"].to_numpy()],
@@ -372,35 +376,41 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
 
 
-def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, bar) -> pd.DataFrame:
-    """Enclosed non-flagged parcels: rows, site labels and roles (absorbed / retained_inside)."""
+def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline) -> pd.DataFrame:
+    """Enclosed non-flagged parcels: rows, site labels and roles (absorbed / retained_inside).
+
+    Only the holes of the (gap-closed) site outlines are searched: they are
+    small polygons, so the tree query stays cheap for a whole city.
+    """
     empty = pd.DataFrame({"row": np.empty(0, np.int64), "site": np.empty(0, np.int64), "role": []})
     others = np.flatnonzero(~is_flag)
     if not len(others):
         return empty
-    close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
-    outline = _graph.grouped_union(geoms[members], labels, n_sites, close=close)
-    # holes filled: the polygons' exteriors only
-    filled = _fill_holes(outline)
-    has_hole = shapely.area(filled) > shapely.area(outline) + 1e-6
-    if not has_hole.any():
+    parts, part_site = shapely.get_parts(outline, return_index=True)
+    n_holes = shapely.get_num_interior_rings(parts)
+    if not n_holes.sum():
         return empty
-    sidx = np.flatnonzero(has_hole)
+    hole_part = np.repeat(np.arange(len(parts)), n_holes)
+    ring_no = np.concatenate([np.arange(k) for k in n_holes[n_holes > 0]])
+    holes = shapely.polygons(shapely.get_interior_ring(parts[hole_part], ring_no))
+    hole_site = part_site[hole_part]
     og = geoms[others]
-    k, s = shapely.STRtree(filled[sidx]).query(og, predicate="intersects")
+    k, h = shapely.STRtree(holes).query(og, predicate="intersects")
     if not len(k):
         return empty
-    inside = shapely.area(shapely.intersection(og[k], filled[sidx][s]))
-    area_k = shapely.area(og[k])
-    enc = inside >= params.enclave_cover_share * np.maximum(area_k, 1e-9)
-    k, s = k[enc], sidx[s[enc]]
-    if not len(k):
+    inside = shapely.area(shapely.intersection(og[k], holes[h]))
+    covered = np.bincount(k, weights=inside, minlength=len(og))
+    enc = covered >= params.enclave_cover_share * np.maximum(shapely.area(og), 1e-9)
+    # site of each enclosed parcel: the site of the hole holding most of it
+    best = pd.DataFrame({"k": k, "a": inside, "s": hole_site[h]})
+    best = best[enc[k]].sort_values(["k", "a"], ascending=[True, False]).drop_duplicates("k")
+    if not len(best):
         return empty
-    rows = others[k]
+    rows = others[best["k"].to_numpy()]
+    s = best["s"].to_numpy()
     uc = _col(parcels, "upgrade_class", pd.NA).astype("string").to_numpy()[rows]
     retain = pd.Series(uc).eq("retain").fillna(False).to_numpy()
     df = pd.DataFrame({"row": rows, "site": s, "area": land[rows], "retain": retain})
-    df = df.drop_duplicates("row")  # a parcel enclosed by two nested sites goes to the first
     cand = df[~df["retain"] & (df["area"] <= params.enclave_max_area_m2)].sort_values(["site", "area", "row"])
     flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
     cum = cand.groupby("site")["area"].cumsum().to_numpy()
@@ -416,8 +426,13 @@ def _fill_holes(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params) -> gpd.GeoDataFrame:
-    """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role)."""
+def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params,
+                outline=None) -> gpd.GeoDataFrame:
+    """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role).
+
+    ``outline``: precomputed outlines of the flagged members per site (reused
+    for the sites without absorbed or added parcels).
+    """
     n_sites = len(site_ids)
     inside = ps[ps["role"] != "retained_inside"]
     rows = inside["row"].to_numpy()
@@ -436,8 +451,16 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
     }).reindex(range(n_sites))
     n_ret = np.bincount(ps.loc[ps["role"] == "retained_inside", "site"].to_numpy(), minlength=n_sites)
     close = params.gap_m / 2 + 1e-3 if (params.close_gaps and params.gap_m > 0) else 0.0
-    outline = (_graph.grouped_union(geoms[rows], lab, n_sites, close=close) if n_sites
-               else np.empty(0, dtype=object))
+    if outline is None:
+        outline = (_graph.grouped_union(geoms[rows], lab, n_sites, close=close) if n_sites
+                   else np.empty(0, dtype=object))
+    else:
+        redo = np.unique(inside.loc[inside["role"] != "flagged", "site"].to_numpy())
+        if len(redo):
+            sel = np.isin(lab, redo)
+            code = np.searchsorted(redo, lab[sel])
+            outline = outline.copy()
+            outline[redo] = _graph.grouped_union(geoms[rows[sel]], code, len(redo), close=close)
     outline = _cut(outline, parts)
     land_gross = agg["land"].to_numpy(dtype=float)
     net = np.maximum(land_gross - agg["overlap"].to_numpy(dtype=float), 0.0)

@@ -1,0 +1,182 @@
+"""Benchmark: contiguous sites (planner.sites.build_sites) vs PostGIS ST_ClusterDBSCAN and naive GeoPandas.
+
+Usage::
+
+    python benchmarks/bench_sites.py [--parcels N ...] [--gap M] [--no-naive] [--sample]
+
+Parcels: by default a synthetic cadastre (jittered quadrilateral grid, so
+neighbours share edges like real parcels; ~35% shrunk by 0.1-1.5 m to leave
+gaps around the 2 m tolerance; ~25% flagged, clustered in blocks). With
+``--sample`` the sample city of ``planner.sample.build_city`` is used, flagged
+with the same clustered rule (its classification is not part of this stage).
+
+Timed, in the same run on the same flagged parcels:
+
+* ours: ``build_sites`` with default parameters (adjacency, components,
+  enclave absorption, outlines, metrics, score);
+* PostGIS: ``CREATE INDEX ... USING gist`` + ``ST_ClusterDBSCAN(geom, eps,
+  minpoints := 1) OVER ()`` materialized into a table (the table is loaded
+  with COPY beforehand, not timed); needs PLANNER_PG_DSN or
+  ``postgresql://postgres@localhost/planner_test``;
+* naive GeoPandas: ``buffer(gap/2).dissolve().explode()`` (clusters only);
+* ours, clusters only: STRtree ``dwithin`` pairs + scipy connected
+  components, the like-for-like counterpart of ST_ClusterDBSCAN.
+
+Peak memory: ``resource.getrusage`` maximum RSS of this process right after
+ours (it includes the generated input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import sys
+import time
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from planner import sites as S
+
+
+def synthetic(n: int, seed: int = 7, cell: float = 40.0) -> gpd.GeoDataFrame:
+    """About ``n`` irregular quadrilateral parcels tiling a plane, ~25% flagged in clusters."""
+    rng = np.random.default_rng(seed)
+    nx = int(np.ceil(np.sqrt(n)))
+    ny = int(np.ceil(n / nx))
+    cx, cy = np.meshgrid(np.arange(nx + 1) * cell, np.arange(ny + 1) * cell, indexing="ij")
+    cx = cx + rng.uniform(-0.3, 0.3, cx.shape) * cell
+    cy = cy + rng.uniform(-0.3, 0.3, cy.shape) * cell
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    i, j = i.ravel()[:n], j.ravel()[:n]
+    ring = np.stack([np.stack([cx[i, j], cy[i, j]], -1), np.stack([cx[i + 1, j], cy[i + 1, j]], -1),
+                     np.stack([cx[i + 1, j + 1], cy[i + 1, j + 1]], -1), np.stack([cx[i, j + 1], cy[i, j + 1]], -1),
+                     np.stack([cx[i, j], cy[i, j]], -1)], axis=1)
+    geoms = shapely.polygons(ring + [500_000.0, 2_700_000.0])
+    shrink = rng.random(n) < 0.35
+    geoms[shrink] = shapely.buffer(geoms[shrink], -rng.uniform(0.1, 1.5, int(shrink.sum())), join_style="mitre")
+    flagged = clustered_flags(i, j, rng)
+    return gpd.GeoDataFrame({"parcel_id": np.char.add("P", np.arange(n).astype(str)).astype(object),
+                             "three_low": flagged, "land_area_m2": shapely.area(geoms),
+                             "floor_area_m2": shapely.area(geoms) * rng.uniform(0.2, 1.5, n),
+                             "owner": rng.integers(0, n // 3 + 1, n).astype(str).astype(object),
+                             "upgrade_class": np.where(rng.random(n) < 0.1, "retain", "upgrade")},
+                            geometry=geoms, crs="EPSG:4549")
+
+
+def clustered_flags(i: np.ndarray, j: np.ndarray, rng: np.random.Generator, block: int = 8) -> np.ndarray:
+    """~25% flagged: blocks of ``block`` x ``block`` cells are 'low' districts (45% of blocks, 55% flagged in them)."""
+    bi, bj = i // block, j // block
+    hot = rng.random((bi.max() + 1, bj.max() + 1)) < 0.45
+    return hot[bi, bj] & (rng.random(len(i)) < 0.55)
+
+
+def from_sample(n: int) -> gpd.GeoDataFrame:
+    from planner.sample import build_city
+
+    city = build_city(n)
+    parcels = city.parcels.reset_index(drop=True)
+    c = shapely.centroid(parcels.geometry.values)
+    x, y = shapely.get_x(c), shapely.get_y(c)
+    i = ((x - x.min()) // 40).astype(int)
+    j = ((y - y.min()) // 40).astype(int)
+    parcels["three_low"] = clustered_flags(i, j, np.random.default_rng(7))
+    return parcels
+
+
+def run_ours(parcels, gap):
+    t = time.perf_counter()
+    res = S.build_sites(parcels, S.SiteParams(gap_m=gap))
+    dt = time.perf_counter() - t
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    return dt, res, rss_gb
+
+
+def run_ours_clusters(flagged, gap):
+    """Only what ST_ClusterDBSCAN does: neighbour pairs (STRtree dwithin) + connected components."""
+    from planner import _graph
+
+    g = np.asarray(flagged.geometry.values, dtype=object)
+    t = time.perf_counter()
+    i, j = _graph.neighbour_pairs(g, gap)
+    labels = _graph.components(len(g), i, j)
+    return time.perf_counter() - t, int(labels.max()) + 1
+
+
+def run_postgis(flagged, gap):
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    import psycopg
+
+    dsn = os.environ.get("PLANNER_PG_DSN", "postgresql://postgres@localhost/planner_test")
+    try:
+        con = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+    except psycopg.Error as exc:
+        return None, None, f"PostGIS unavailable ({str(exc).splitlines()[0]})"
+    con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    con.execute("DROP TABLE IF EXISTS bench_sites, bench_sites_out")
+    con.execute("CREATE UNLOGGED TABLE bench_sites (k integer, geom geometry(Polygon, 4549))")
+    wkb = shapely.to_wkb(shapely.set_srid(flagged.geometry.values, 4549), hex=True, include_srid=True)
+    buf = io.StringIO("".join(f"{k}\t{w}\n" for k, w in enumerate(wkb)))
+    with con.cursor() as cur, cur.copy("COPY bench_sites (k, geom) FROM STDIN") as cp:
+        while chunk := buf.read(1 << 20):
+            cp.write(chunk)
+    con.execute("VACUUM ANALYZE bench_sites")
+    t = time.perf_counter()
+    con.execute("CREATE INDEX bench_sites_gix ON bench_sites USING gist (geom)")
+    con.execute("CREATE UNLOGGED TABLE bench_sites_out AS SELECT k, "
+                f"ST_ClusterDBSCAN(geom, eps := {float(gap)}, minpoints := 1) OVER () AS cid FROM bench_sites")
+    dt = time.perf_counter() - t
+    (n_clusters,) = con.execute("SELECT count(DISTINCT cid) FROM bench_sites_out").fetchone()
+    con.execute("DROP TABLE IF EXISTS bench_sites, bench_sites_out")
+    con.close()
+    return dt, int(n_clusters), ""
+
+
+def run_naive(flagged, gap):
+    t = time.perf_counter()
+    blobs = gpd.GeoDataFrame(geometry=flagged.buffer(gap / 2), crs=flagged.crs).dissolve().explode(index_parts=False)
+    return time.perf_counter() - t, len(blobs)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parcels", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--gap", type=float, default=2.0)
+    ap.add_argument("--no-naive", action="store_true", help="skip the naive GeoPandas peer")
+    ap.add_argument("--no-postgis", action="store_true", help="skip the PostGIS peer")
+    ap.add_argument("--sample", action="store_true", help="use planner.sample.build_city instead of the synthetic grid")
+    args = ap.parse_args(argv)
+    rows = []
+    for n in args.parcels:
+        parcels = from_sample(n) if args.sample else synthetic(n)
+        flagged = parcels[parcels["three_low"]]
+        ours, res, rss = run_ours(parcels, args.gap)
+        n_sites = len(res.sites)
+        cl_t, _ = run_ours_clusters(flagged, args.gap)
+        pg_t, pg_n, note = (None, None, "skipped") if args.no_postgis else run_postgis(flagged, args.gap)
+        nv_t, nv_n = (None, None) if args.no_naive else run_naive(flagged, args.gap)
+        rows.append((n, len(flagged), ours, n_sites, rss, pg_t, pg_n, nv_t, nv_n, note, cl_t))
+        del parcels, flagged, res
+
+    def f(v, fmt="{:.2f}"):
+        return "-" if v is None else fmt.format(v)
+
+    src = "planner.sample.build_city" if args.sample else "synthetic jittered grid"
+    print(f"\nbench_sites  gap={args.gap} m  parcels: {src}  cpus={os.cpu_count()}")
+    print(f"{'parcels':>9} {'flagged':>8} {'ours s':>7} {'sites':>7} {'peak GB':>7} {'PostGIS s':>9} "
+          f"{'clusters':>8} {'PG/ours':>7} {'naive s':>8} {'blobs':>7} {'naive/ours':>10} "
+          f"{'ours clusters-only s':>20} {'PG/that':>7}")
+    for n, nf, ours, ns, rss, pg_t, pg_n, nv_t, nv_n, note, cl_t in rows:
+        print(f"{n:>9,} {nf:>8,} {ours:>7.2f} {ns:>7,} {rss:>7.2f} {f(pg_t):>9} {f(pg_n, '{:,}'):>8} "
+              f"{f(pg_t / ours if pg_t else None):>7} {f(nv_t):>8} {f(nv_n, '{:,}'):>7} "
+              f"{f(nv_t / ours if nv_t else None):>10} {cl_t:>20.2f} {f(pg_t / cl_t if pg_t else None):>7} {note}")
+    print("(sites = components of the flagged parcels; PostGIS clusters should equal them; naive blobs "
+          "may differ where buffers of gap/2 merge parcels just over the gap at corners)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
