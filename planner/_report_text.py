@@ -63,6 +63,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "parameter": ("参数", "Parameter", "", "text"),
     "source": ("来源", "Source", "", "text"),
     "figure": ("指标", "Figure", "", "text"),
+    "value": ("数值", "Value", "", "text"),
 }
 
 #: Report sentences: key -> (zh, en).

@@ -330,7 +330,7 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
         parts.append(_table_html(st, lang, text_cols=("site_id", "template")))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
-    a = result.assumptions.astype(str).replace({"None": "–", "": "–"})
+    a = result.assumptions.astype(str).replace({"None": "–", "nan": "–", "": "–"})
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
@@ -376,7 +376,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
                           site_map(allg, lang, column="n_in", legend_key="in_scenarios", background=background), ""))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
-        a = r.assumptions.astype(str).replace({"None": "–", "": "–"})
+        a = r.assumptions.astype(str).replace({"None": "–", "nan": "–", "": "–"})
         parts.append(f"<h3>{html.escape(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(tr("compare_title", lang), "".join(parts), lang)
 

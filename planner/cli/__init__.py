@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "planner.cli.ingest",
     "planner.cli.classify",
     "planner.cli.sites",
+    "planner.cli.scenario",
 )
 
 

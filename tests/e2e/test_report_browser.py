@@ -1,0 +1,101 @@
+"""The standalone HTML reports open in headless Chromium offline and show charts and the map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from planner.compare import compare
+from planner.report import write_html
+from planner.scenarios import run, scenario_from_dict
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def sites() -> gpd.GeoDataFrame:
+    # 4 x 3 grid of 150 m x 100 m sites (1.5 ha), 60 m apart
+    ix, iy = np.meshgrid(np.arange(4), np.arange(3))
+    ix, iy = ix.ravel(), iy.ravel()
+    n = len(ix)
+    x0, y0 = 500_000.0, 2_740_000.0
+    geoms = shapely.box(x0 + ix * 210, y0 + iy * 160, x0 + ix * 210 + 150, y0 + iy * 160 + 100)
+    return gpd.GeoDataFrame({"site_id": [f"S{i + 1:04d}" for i in range(n)], "status": "ok",
+                             "rank": np.arange(1, n + 1), "land_area_m2": np.full(n, 15_000.0),
+                             "floor_area_m2": np.linspace(3_000, 12_000, n), "tax_cny": np.full(n, 300_000.0)},
+                            geometry=geoms, crs="EPSG:4549")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"headless browser test needs Chromium at {CHROMIUM} (Debian package 'chromium')")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright python package not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path, shot: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    blocked: list[str] = []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:")) or "//localhost" in url or "//127.0.0.1" in url:
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    return page, blocked
+
+
+def _loaded_images(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "figure img", "els => els.map(e => ({alt: e.alt, w: e.naturalWidth, h: e.naturalHeight, ok: e.complete}))")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_scenario_report_offline(browser, tmp_path, lang):
+    sc = scenario_from_dict({"name": "phased", "label": "分期标准厂房", "sites_per_year": 4,
+                             "policy_name": "default", "policy_hash": "0123456789abcdef"})
+    r = run(sites(), sc)
+    path = write_html(r, tmp_path / f"report_{lang}.html", lang=lang)
+    page, blocked = _open(browser, path, f"report_{lang}.png")
+    assert blocked == []
+    imgs = _loaded_images(page)
+    # two timeline charts and the map, all decoded
+    assert len(imgs) == 3 and all(i["ok"] and i["w"] > 300 and i["h"] > 200 for i in imgs)
+    body = page.inner_text("body")
+    assert ("新增建筑面积" if lang == "zh" else "New floor area") in body
+    assert "S0012" in body and "0123456789ab" in body
+    assert page.locator("script").count() == 0 and page.locator("link[rel=stylesheet]").count() == 0
+    page.close()
+
+
+def test_comparison_report_offline(browser, tmp_path):
+    s = sites()
+    a = run(s, scenario_from_dict({"name": "top6", "sites": {"top": 6}}))
+    b = run(s, scenario_from_dict({"name": "upstairs", "template": "multi_storey", "sites_per_year": 3}))
+    path = write_html(compare([a, b]), tmp_path / "compare.html", lang="zh")
+    page, blocked = _open(browser, path, "compare_zh.png")
+    assert blocked == []
+    imgs = _loaded_images(page)
+    assert len(imgs) == 4 and all(i["ok"] and i["w"] > 300 for i in imgs)
+    assert "upstairs" in page.inner_text("body")
+    page.close()
