@@ -259,11 +259,30 @@ def _where(mask: np.ndarray, text) -> pa.Array:
     return pc.if_else(pa.array(mask), text, pa.scalar(None, pa.string()))
 
 
-def _label_take(series: pd.Series, table: dict[str, tuple[str, str]], lang: int, other: str) -> pa.Array:
+def _scatter(sub: pa.Array, mask: np.ndarray) -> pa.Array:
+    """Place ``sub`` (one value per True of ``mask``) at the True rows; null elsewhere."""
+    idx = (np.cumsum(mask, dtype=np.int64) - 1).astype(np.int32)
+    return sub.take(pa.array(idx, mask=~mask))
+
+
+def _arrow_text(parcels: pd.DataFrame, name: str) -> pa.Array:
+    if name not in parcels.columns:
+        return pa.nulls(len(parcels), pa.string())
+    s = parcels[name]
+    try:
+        arr = pa.array(s.array) if hasattr(s.array, "__arrow_array__") else pa.array(s.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        arr = pa.array(s.astype("string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.string()) if arr.type != pa.string() else arr
+
+
+def _labels(arr: pa.Array, table: dict[str, tuple[str, str]], lang: int) -> pa.Array:
+    """Label of each value by ``table`` (null where the value is not a key)."""
     keys = list(table)
-    codes = pd.Categorical(series, categories=keys).codes.astype(np.int32)
-    labels = pa.array([table[k][lang] for k in keys] + [other], type=pa.string())
-    return labels.take(pa.array(np.where(codes < 0, len(keys), codes)))
+    idx = pc.index_in(arr, value_set=pa.array(keys, type=pa.string()))
+    return pa.array([table[k][lang] for k in keys], type=pa.string()).take(idx)
 
 
 def _join(parts: list[pa.Array], n: int) -> pa.Array:
@@ -276,7 +295,11 @@ def _join(parts: list[pa.Array], n: int) -> pa.Array:
 
 
 def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.Array, pa.Array]:
-    """Reason strings (zh, en) for every parcel, built column-wise with Arrow kernels."""
+    """Reason strings (zh, en) for every parcel, built column-wise with Arrow kernels.
+
+    Each rule's text is formatted only for the rows it applies to and
+    scattered back with ``take``; the parts are joined with ``"; "``.
+    """
     n = len(parcels)
     parts: dict[int, list[pa.Array]] = {0: [], 1: []}
     missing_cache: dict[str, np.ndarray] = {}
@@ -292,7 +315,7 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
                 missing_cache[col] = np.ones(n, dtype=bool)
         return missing_cache[col]
 
-    status = _text(parcels, "status")
+    status_lab: dict[int, pa.Array] = {}
     for cev in ev.criteria:
         clow = cev.state == LOW
         cunk = cev.state == UNKNOWN
@@ -301,16 +324,19 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
             if not show.any():
                 continue
             meta = INDICATORS[r.rule.indicator]
-            val = _fmt_value(r.value, meta.decimals)
-            thr = _fmt_thresholds(r.threshold, meta.decimals)
+            val = _fmt_value(r.value[show], meta.decimals)
+            thr = _fmt_thresholds(r.threshold[show], meta.decimals)
             for lang, lab in ((0, meta.zh), (1, meta.en)):
                 txt = pc.binary_join_element_wise(pa.scalar(lab), val, pa.scalar(r.rule.comparison), thr, " ")
-                parts[lang].append(_where(show, txt))
+                parts[lang].append(_scatter(txt, show))
         for smask in cev.status_low:
             show = clow & smask
             if show.any():
+                if not status_lab:
+                    st = _arrow_text(parcels, "status")
+                    status_lab.update({lang: _labels(st, STATUS_LABELS, lang) for lang in (0, 1)})
                 for lang in (0, 1):
-                    parts[lang].append(_where(show, _label_take(status, STATUS_LABELS, lang, "")))
+                    parts[lang].append(_where(show, status_lab[lang]))
         if cunk.any():
             seen: list[str] = []
             for r in cev.rules:
@@ -329,17 +355,18 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
                     txt = (f"{meta.zh}阈值未知：无可比数据", f"{meta.en} threshold unknown: no data for the percentile")
                     for lang in (0, 1):
                         parts[lang].append(_where(show, pa.scalar(txt[lang])))
-    land_use = _text(parcels, "land_use")
+    oos = ~ev.in_scope
+    lu = _arrow_text(parcels, "land_use").filter(pa.array(oos)) if oos.any() else None
     out = []
     for lang, (prefix, unk) in enumerate((("不在范围：", "用地分类未知"), ("out of scope: ", "land use unknown"))):
         joined = _join(parts[lang], n)
-        lu = _label_take(land_use, LAND_USE_LABELS, lang, unk)
-        # a land_use value outside the known classes is shown as itself
-        raw = pa.array(land_use.to_numpy(dtype=object, na_value=None), type=pa.string())
-        known = land_use.isin(list(LAND_USE_LABELS)).fillna(False).to_numpy(dtype=bool) | land_use.isna().to_numpy()
-        lu = pc.if_else(pa.array(known), lu, raw) if not known.all() else lu
-        oos = pc.binary_join_element_wise(pa.scalar(prefix), lu, "")
-        out.append(pc.if_else(pa.array(ev.in_scope), joined, oos))
+        if lu is None:
+            out.append(joined)
+            continue
+        # known classes by their label, other values as themselves, missing as "land use unknown"
+        lab = pc.coalesce(_labels(lu, LAND_USE_LABELS, lang), lu, pa.scalar(unk))
+        txt = pc.binary_join_element_wise(pa.scalar(prefix), lab, "")
+        out.append(pc.coalesce(_where(ev.in_scope, joined), _scatter(txt, oos)))
     return out[0], out[1]
 
 
