@@ -545,6 +545,8 @@ def geojson_layer(gdf: gpd.GeoDataFrame, name: str, *, color_col: str = "_c", to
         c = f["properties"].get(color_col) or "#888888"
         if is_line:
             return {"color": c, "weight": 3, "opacity": 0.9}
+        if fill_opacity <= 0:  # outline only: clicks inside reach the layers below
+            return {"fill": False, "color": c, "weight": weight, "opacity": 0.95}
         return {"fillColor": c, "color": line_color, "weight": weight, "fillOpacity": fill_opacity}
 
     tip = None

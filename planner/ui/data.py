@@ -207,3 +207,19 @@ def class_colors(g: pd.DataFrame):
 def upgrade_colors(g: pd.DataFrame):
     """Colours of the upgrade classes."""
     return g["upgrade_class"].astype(object).map(maps.CLASS_COLORS).fillna("#bdbdbd").to_numpy()
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool):
+    sites, pol = module("sites"), module("policy")
+    flagged = _classified(path, mtime, pjson)
+    params = sites.SiteParams(**json.loads(params_json)) if params_json else sites.SiteParams()
+    barriers = _all_layers(path, mtime, "barrier") if use_barriers else None
+    constraints = _all_layers(path, mtime, "constraint")
+    return sites.build_sites(flagged, params, barriers=barriers if barriers is not None and len(barriers) else None,
+                             constraints=constraints if len(constraints) else None)
+
+
+def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True):
+    """Candidate sites for a policy and site parameters (cached)."""
+    return _site_result(path, stamp(path), policy_json(policy), json.dumps(params, sort_keys=True), use_barriers)
