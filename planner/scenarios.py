@@ -108,6 +108,8 @@ class Scenario:
         "retain" kept (needs the parcel rollup, see :func:`parcel_rollup`).
     site_existing : dict
         Site id -> rule, overriding ``existing``.
+    retain_classes : tuple of str
+        Upgrade classes kept by the "retain_class" rule (default "retain").
     start_year : int
         Year the first sites start planning.
     sites_per_year, budget_per_year : optional
@@ -131,6 +133,7 @@ class Scenario:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     existing: ExistingRule = "demolish"
     site_existing: dict[str, ExistingRule] = field(default_factory=dict)
+    retain_classes: tuple[str, ...] = ("retain",)
     start_year: int = 2026
     sites_per_year: int | None = None
     budget_per_year: float | None = None
@@ -277,7 +280,8 @@ def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
 
 
 # --------------------------------------------------------------------------- parcel rollup
-def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame) -> pd.DataFrame:
+def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
+                  retain_classes: tuple[str, ...] = ("retain",)) -> pd.DataFrame:
     """Per-site sums from parcel-level data, for baselines and retention.
 
     Parameters
@@ -287,12 +291,15 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame) -> pd.DataF
     parcels : DataFrame
         Flagged parcels: parcel_id, floor_area_m2 and optionally output_cny,
         tax_cny, employees, upgrade_class.
+    retain_classes : tuple of str
+        Upgrade classes whose buildings the "retain_class" rule keeps
+        (default only "retain"; add "upgrade" to keep upgrade-in-place parcels).
 
     Returns
     -------
     DataFrame indexed by site_id with output_cny, tax_cny, employees (sums;
     NaN when no parcel of the site has a value) and retain_class_floor_m2 (floor
-    area of parcels with upgrade class "retain" or role "retained_inside").
+    area of parcels with an upgrade class in ``retain_classes`` or role "retained_inside").
     """
     _require(site_parcels, ["parcel_id", "site_id"], "site_parcels")
     _require(parcels, ["parcel_id"], "parcels")
@@ -302,7 +309,7 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame) -> pd.DataF
     sp = pd.DataFrame(site_parcels).merge(p, on="parcel_id", how="left")
     keep = np.zeros(len(sp), dtype=bool)
     if "upgrade_class" in sp.columns:
-        keep |= (sp["upgrade_class"].astype("string") == "retain").fillna(False).to_numpy(dtype=bool)
+        keep |= sp["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(dtype=bool)
     if "role" in sp.columns:
         keep |= (sp["role"].astype("string") == "retained_inside").fillna(False).to_numpy(dtype=bool)
     floor = pd.to_numeric(sp["floor_area_m2"], errors="coerce") if "floor_area_m2" in sp.columns \

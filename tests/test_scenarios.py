@@ -106,6 +106,13 @@ def test_retain_class_from_parcels():
     assert s["retained_floor_m2"] == 2_000 and s["demolished_floor_m2"] == 2_000 and s["new_floor_m2"] == 18_000
     with pytest.raises(DataError, match="planner sites"):
         run(one_site(), scen(existing="retain_class"), templates=templates())
+    # keeping upgrade-in-place parcels too: a + c (retained_inside, class upgrade)
+    roll2 = parcel_rollup(sp, parcels, retain_classes=("retain", "upgrade"))
+    assert roll2.loc["S0001", "retain_class_floor_m2"] == 2_000
+    parcels.loc[2, "upgrade_class"] = "redevelop"
+    sp.loc[2, "role"] = "flagged"
+    assert parcel_rollup(sp, parcels).loc["S0001", "retain_class_floor_m2"] == 1_000
+    assert parcel_rollup(sp, parcels, retain_classes=("retain", "redevelop")).loc["S0001", "retain_class_floor_m2"] == 4_000
 
 
 def test_site_existing_rule_per_site():

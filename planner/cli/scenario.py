@@ -65,7 +65,7 @@ def resolve_scenario(ref: str, store: Store):
     return scenario_from_dict(doc, where=f"saved scenario {ref}")
 
 
-def _sites_inputs(store: Store, layer: str | None):
+def _sites_inputs(store: Store, layer: str | None, retain_classes: tuple[str, ...] = ("retain",)):
     """Sites layer, its parcel rollup (or None) and the layer meta; says what to run when missing."""
     from planner.scenarios import parcel_rollup
 
@@ -83,7 +83,8 @@ def _sites_inputs(store: Store, layer: str | None):
         flags = store.read_layer("flags", meta["policy_name"])
         cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
                 if c in flags.columns]
-        rollup = parcel_rollup(sp.drop(columns="geometry", errors="ignore"), pd.DataFrame(flags[cols]))
+        rollup = parcel_rollup(sp.drop(columns="geometry", errors="ignore"), pd.DataFrame(flags[cols]),
+                               retain_classes=retain_classes)
     return sites, rollup, meta
 
 
@@ -92,7 +93,7 @@ def _evaluate(ref: str, store: Store, templates_path: str | None):
     from planner.templates import load_templates
 
     sc = resolve_scenario(ref, store)
-    sites, rollup, meta = _sites_inputs(store, sc.sites_layer)
+    sites, rollup, meta = _sites_inputs(store, sc.sites_layer, sc.retain_classes)
     if not sc.policy_name and not sc.policy_hash:
         sc = replace(sc, policy_name=str(meta.get("policy_name") or ""), policy_hash=str(meta.get("policy_hash") or ""))
     elif meta.get("policy_hash") and sc.policy_hash and sc.policy_hash != meta["policy_hash"]:
