@@ -62,6 +62,7 @@ STATUS_VALUES: dict[str, str] = {
 STATUS_VALUES.update({v: v for v in set(STATUS_VALUES.values())})
 
 _NORM = re.compile(r"[\s_\-.（）()]+")
+_UNIT_SUFFIX = re.compile(r"[（(][^）)]*[）)]\s*$")
 
 
 def normalize_name(name: str) -> str:
@@ -89,6 +90,8 @@ def match_fields(columns, overrides: dict[str, str] | None = None) -> dict[str, 
     by_norm: dict[str, str] = {}
     for c in cols:
         by_norm.setdefault(normalize_name(c), c)
+    for c in cols:  # "年产值（万元）" also answers to "年产值"
+        by_norm.setdefault(normalize_name(_UNIT_SUFFIX.sub("", c)), c)
     out: dict[str, str] = dict(overrides or {})
     used = set(out.values())
     for canon, names in ALIASES.items():

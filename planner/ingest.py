@@ -102,7 +102,11 @@ class Mapping:
     or a currency code; coverage: percent or fraction), ``[currency]`` (code
     = CNY per unit), ``[land_use]`` (scheme gtkj/sandiao/none, pad, and a
     ``[land_use.classes]`` code -> class table), ``[checks]``
-    (:class:`Checks`), ``[options]`` (keep_extra).
+    (:class:`Checks`), ``[options]`` (keep_extra: keep unmapped source
+    fields; zero_as_missing: canonical fields where 0 means unknown, e.g.
+    MapPLUTO's YearBuilt) and ``[extra]`` (extra stored columns: ``name =
+    "Source"`` or ``name = {source = "Source", unit = "USD"}``, unit an area
+    or money unit).
     """
 
     fields: dict[str, str] = field(default_factory=dict)
@@ -115,13 +119,15 @@ class Mapping:
     encoding: str | None = None
     layer: str | None = None
     keep_extra: bool = False
+    zero_as_missing: tuple[str, ...] = ()
+    extra: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     checks: Checks = Checks()
     where: str = "mapping"
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "mapping") -> Mapping:
         """Build from the tables of a mapping file; errors name the file and key."""
-        known = {"source", "fields", "units", "currency", "land_use", "checks", "options"}
+        known = {"source", "fields", "units", "currency", "land_use", "checks", "options", "extra"}
         unknown = sorted(set(data) - known)
         if unknown:
             msg = f"{where}: unknown table(s) {unknown}; known: {sorted(known)}"
@@ -135,7 +141,7 @@ class Mapping:
             return t
 
         src, lu, opts = table("source"), dict(table("land_use")), table("options")
-        for key, allowed in (("source", {"crs", "encoding", "layer"}), ("options", {"keep_extra"}),
+        for key, allowed in (("source", {"crs", "encoding", "layer"}), ("options", {"keep_extra", "zero_as_missing"}),
                              ("land_use", {"scheme", "pad", "classes"})):
             bad = sorted(set(table(key)) - allowed)
             if bad:
@@ -166,10 +172,31 @@ class Mapping:
                 msg = f"{where}: [land_use.classes] {k} = {v!r} is not a class; use one of {list(schema.LAND_USE_CLASSES)}"
                 raise ConfigError(msg)
         checks = from_dict(Checks, table("checks"), where=f"{where} [checks]")
+        zam = tuple(str(x) for x in opts.get("zero_as_missing", ()))
+        for z in zam:
+            if z not in _VALUE_FIELDS:
+                msg = f"{where}: [options] zero_as_missing names {z!r}; numeric fields are {list(_VALUE_FIELDS)}"
+                raise ConfigError(msg)
+        extra: dict[str, tuple[str, str | None]] = {}
+        for k, v in table("extra").items():
+            if isinstance(v, str):
+                extra[str(k)] = (v, None)
+            elif isinstance(v, dict) and "source" in v and set(v) <= {"source", "unit"}:
+                unit = v.get("unit")
+                if unit is not None:
+                    _extra_factor(str(unit), currency, f"{where}: [extra] {k}")
+                extra[str(k)] = (str(v["source"]), unit)
+            else:
+                msg = f"{where}: [extra] {k} must be a source field name or {{source = ..., unit = ...}}"
+                raise ConfigError(msg)
+            if k in canon:
+                msg = f"{where}: [extra] {k!r} is a canonical column; map it in [fields]"
+                raise ConfigError(msg)
         return cls(fields=fields, units=units, currency=currency, land_use_scheme=scheme,
                    land_use_classes=classes, land_use_pad=int(lu.get("pad", 0)), crs=src.get("crs"),
                    encoding=src.get("encoding"), layer=src.get("layer"),
-                   keep_extra=bool(opts.get("keep_extra", False)), checks=checks, where=where)
+                   keep_extra=bool(opts.get("keep_extra", False)), zero_as_missing=zam, extra=extra,
+                   checks=checks, where=where)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Mapping:
@@ -198,6 +225,16 @@ def _unit_factor(name: str, unit: str, currency: dict[str, float], where: str) -
         msg = f"{where}: [units] coverage = {unit!r}; use 'percent' or 'fraction'"
         raise ConfigError(msg)
     msg = f"{where}: [units] {name!r} takes no unit; units apply to {', '.join(_AREA_FIELDS + _MONEY_FIELDS)}, coverage"
+    raise ConfigError(msg)
+
+
+def _extra_factor(unit: str, currency: dict[str, float], where: str) -> float:
+    for name in ("land_area_m2", "output_cny"):
+        try:
+            return _unit_factor(name, unit, currency, where)
+        except ConfigError:
+            continue
+    msg = f"{where}: unit {unit!r} is neither an area unit nor a money unit (or currency with a rate in [currency])"
     raise ConfigError(msg)
 
 
@@ -477,6 +514,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     refusals: list[str] = []
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     absent = {k: v for k, v in mp.fields.items() if v not in cols}
+    absent.update({f"[extra] {k}": v for k, (v, _) in mp.extra.items() if v not in cols})
     if absent:
         refusals.append(f"mapping {mp.where} names field(s) the layer does not have: "
                         + ", ".join(f"{k} = {v!r}" for k, v in absent.items())
@@ -539,6 +577,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
             rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
                              "set [units] coverage to override")
+        if canon in mp.zero_as_missing:
+            v = np.where(v == 0, np.nan, v)
         if unit is not None:
             v = v * _unit_factor(canon, unit, mp.currency, mp.where)
             rep.units[canon] = unit
@@ -657,6 +697,15 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             cols_out[f.name] = num[f.name][keep]
         elif f.name in data:
             cols_out[f.name] = pd.array(data[f.name], dtype="string")[keep]
+    for name, (src, unit) in mp.extra.items():
+        if unit is None:
+            cols_out[name] = gdf[src].to_numpy()[keep]
+        else:
+            fac = _extra_factor(unit, mp.currency, mp.where)
+            cols_out[name] = pd.to_numeric(gdf[src], errors="coerce").to_numpy(dtype=float)[keep] * fac
+            rep.units[name] = unit
+        rep.mapping[name] = src
+    rep.unmapped = [c for c in rep.unmapped if c not in {v for v, _ in mp.extra.values()}]
     if mp.keep_extra:
         for c in rep.unmapped:
             if c not in cols_out:

@@ -1,0 +1,533 @@
+"""Survey ingest: formats, encodings, CRS, field mapping and units, checks, publish/diff, bad inputs.
+
+Every bad input of the corpus (tests/data/bad/README.md) is built here into
+``tmp_path`` and must give its specific message, exit code 2 through the CLI
+and leave the workspace file byte-identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import warnings
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.cli import main
+from planner.errors import ConfigError, IngestError
+from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
+from planner.io.readers import ReadLimits, read_source, safe_extract
+from planner.io.store import GpkgStore, sha256_file
+from planner.io.writers import write_report
+from tests.conftest import box_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+X0, Y0 = 500_000.0, 2_740_000.0
+ESRI_GK120 = (
+    'PROJCS["CGCS2000_3_Degree_GK_CM_120E",GEOGCS["GCS_China_Geodetic_Coordinate_System_2000",'
+    'DATUM["D_China_2000",SPHEROID["CGCS2000",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],'
+    'UNIT["Degree",0.0174532925199433]],PROJECTION["Gauss_Kruger"],PARAMETER["False_Easting",500000.0],'
+    'PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",120.0],PARAMETER["Scale_Factor",1.0],'
+    'PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]'
+)
+
+
+# -- helpers -------------------------------------------------------------------
+def boxes(n: int, size: float = 50.0, x0: float = X0, y0: float = Y0) -> np.ndarray:
+    i = np.arange(n)
+    return shapely.box(x0 + i * size, y0, x0 + (i + 1) * size, y0 + size)
+
+
+def cn_layer(n: int = 3, **cols) -> gpd.GeoDataFrame:
+    """Chinese cadastral fields on ``n`` 50 m squares (2,500 m² each), ids Z1..Zn."""
+    data = {"ZDDM": [f"Z{i + 1}" for i in range(n)], "ZDMJ": [2500.0] * n, "JZMJ": [2500.0] * n,
+            "QLR": ["晋江恒安实业有限公司"] * n, "TDYT": ["100101"] * n}
+    data.update(cols)
+    return gpd.GeoDataFrame(data, geometry=boxes(n), crs="EPSG:4549")
+
+
+def write_shp(gdf: gpd.GeoDataFrame, path: Path, *, encoding: str = "UTF-8", cpg: bool = True,
+              prj: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no CRS on purpose
+        gdf.to_file(path, encoding=encoding, engine="pyogrio")
+    if not cpg:
+        path.with_suffix(".cpg").unlink(missing_ok=True)
+    if prj is not None:
+        path.with_suffix(".prj").write_text(prj)
+    return path
+
+
+class _GbkInfo(zipfile.ZipInfo):
+    """A zip entry whose name is stored in GBK without the UTF-8 flag (as Windows zip tools do)."""
+
+    def _encodeFilenameFlags(self):
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
+def zip_files(zpath: Path, files: dict[str, bytes], *, gbk_names: bool = False) -> Path:
+    with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            info = _GbkInfo(name) if gbk_names else zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return zpath
+
+
+def shp_bytes(shp: Path, prefix: str = "") -> dict[str, bytes]:
+    return {prefix + p.name: p.read_bytes() for p in shp.parent.glob(shp.stem + ".*")}
+
+
+@pytest.fixture
+def ws(tmp_path) -> GpkgStore:
+    return GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+
+
+@pytest.fixture
+def ws3(ws) -> GpkgStore:
+    """Workspace with one survey version: ids Z1..Z3, 50 m squares."""
+    ingest(_gpkg(cn_layer(3), ws.path.parent / "base.gpkg"), ws, survey_name="base")
+    return ws
+
+
+def _gpkg(gdf, path: Path, layer: str | None = None) -> Path:
+    gdf.to_file(path, layer=layer, driver="GPKG")
+    return path
+
+
+def state(store: GpkgStore) -> tuple:
+    """Everything a rejected load must leave as it was."""
+    return (sha256_file(store.path), store.layers().to_json(), store.docs().to_json(), store.audit_log().to_json())
+
+
+def refused(argv: list[str], store: GpkgStore, capsys, *needles: str) -> str:
+    """Run the CLI, expect exit 2, the message parts, and an unchanged workspace."""
+    before = state(store)
+    rc = main(["ingest", *argv, "--workspace", str(store.path)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    assert state(store) == before
+    return err
+
+
+# -- good inputs -----------------------------------------------------------------
+def test_gbk_zip_with_folder_cpg_and_esri_prj(tmp_path, ws, capsys):
+    lay = cn_layer(3, RJL=[1.0, 0.5, 2.0])
+    lay = lay.drop(columns="JZMJ")
+    shp = write_shp(lay.set_crs(None, allow_override=True), tmp_path / "src" / "宗地.shp", encoding="GBK",
+                    prj=ESRI_GK120)
+    z = zip_files(tmp_path / "更新.zip", {**shp_bytes(shp, "调查/"), "__MACOSX/调查/._宗地.shp": b"junk"},
+                  gbk_names=True)
+    rc = main(["ingest", str(z), "--workspace", str(ws.path), "--survey-name", "2025"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "GBK (.cpg file says GBK)" in out and "EPSG:4549" in out and "3 added" in out
+    p = ws.read_parcels()
+    assert p["owner"].tolist() == ["晋江恒安实业有限公司"] * 3
+    # floor area derived from RJL x ZDMJ: 2500, 1250, 5000
+    assert p["floor_area_m2"].tolist() == [2500.0, 1250.0, 5000.0]
+    assert p["land_use"].tolist() == ["industrial"] * 3
+    meta = ws.layers("survey").iloc[-1]
+    assert meta["source_file"] == "更新.zip" and meta["sha256"] == sha256_file(z)
+    assert json.loads(meta["meta"])["diff"]["n_added"] == 3
+
+
+def test_gbk_without_cpg_is_detected(tmp_path):
+    shp = write_shp(cn_layer(2), tmp_path / "a.shp", encoding="GBK", cpg=False)
+    gdf, rep = read_survey(shp)
+    assert rep.encoding == "GB18030" and "not UTF-8" in rep.encoding_note
+    assert gdf["owner"].iloc[0] == "晋江恒安实业有限公司"
+
+
+def test_cpg_that_lies_is_not_trusted(tmp_path):
+    shp = write_shp(cn_layer(2), tmp_path / "a.shp", encoding="UTF-8")
+    shp.with_suffix(".cpg").write_text("936")  # says GBK, bytes are UTF-8
+    raw = read_source(shp)
+    assert raw.encoding == "UTF-8" and ".cpg says '936'" in raw.encoding_note
+    assert raw.gdf["QLR"].iloc[0] == "晋江恒安实业有限公司"
+
+
+def test_china_admin_encoding_crs_and_refusal(shared_data, ws, capsys):
+    shp = shared_data / "china-admin-gcj02" / "泉州市.shp"
+    raw = read_source(shp)
+    assert raw.encoding == "UTF-8"
+    assert "晋江市" in raw.gdf["name"].tolist()
+    refused([str(shp)], ws, capsys, "no parcel id field", "candidate fields: adcode", "no CRS",
+            "gcj02", "Give it with --crs")
+    # as a parcel-like layer with an id mapped and --crs gcj02, Jinjiang is about 649 km² (DOMAIN.md)
+    gdf, rep = read_survey(shp, mapping={"fields": {"parcel_id": "adcode"}}, crs="gcj02", target_crs=ws.crs)
+    jj = gdf[gdf["parcel_id"] == "350582"]
+    assert 600e6 < jj["land_area_m2"].iloc[0] < 720e6
+    assert "GCJ-02" in rep.crs_used
+
+
+def test_mappluto_layout_in_us_feet(tmp_path):
+    """A MapPLUTO-like layer in EPSG:2263 (US ft) into a UTM 18N workspace, units converted by hand."""
+    ft = 0.3048
+    lots = gpd.GeoDataFrame(
+        {"BBL": ["1000010010", "1000010020", "3012340001"], "LotArea": [10_000.0, 5_000.0, 40_000.0],
+         "BldgArea": [20_000.0, 0.0, 10_000.0], "AssessTot": [1_000_000.0, 50_000.0, 2_000_000.0],
+         "LandUse": ["06", "11", "05"], "BuiltFAR": [2.0, 0.0, 0.25], "CommFAR": [5.0, 2.0, 6.5],
+         "OwnerName": ["ACME MFG", "CITY OF NY", "ZETA LLC"], "YearBuilt": [1931.0, 0.0, 1999.0],
+         "NumFloors": [2.0, 0.0, 1.0], "ZoneDist1": ["M1-1", "M1-1", "C6-4"]},
+        geometry=[shapely.box(980_000, 190_000, 980_100, 190_100), shapely.box(980_100, 190_000, 980_150, 190_100),
+                  shapely.box(990_000, 180_000, 990_200, 180_200)], crs="EPSG:2263")
+    src = _gpkg(lots, tmp_path / "pluto.gpkg")
+    store = GpkgStore(tmp_path / "ny.gpkg", crs="EPSG:32618", create=True)
+    rep = ingest(src, store, mapping=ROOT / "examples" / "mappluto.toml")
+    p = store.read_parcels().set_index("parcel_id")
+    assert rep.n_accepted == 3
+    assert p.loc["1000010010", "land_area_m2"] == pytest.approx(10_000 * ft * ft)  # 929.03 m²
+    assert p.loc["1000010010", "floor_area_m2"] == pytest.approx(20_000 * ft * ft)
+    assert shapely.area(p.loc["1000010010", "geometry"]) == pytest.approx(10_000 * ft * ft, rel=1e-3)
+    assert p.loc["1000010010", "land_use"] == "industrial" and p.loc["3012340001", "land_use"] == "commercial"
+    assert p.loc["1000010020", "land_use"] == "other"  # 11 vacant land
+    rate = Mapping.load(ROOT / "examples" / "mappluto.toml").currency["usd"]
+    assert p.loc["1000010010", "assessed_value_cny"] == pytest.approx(1_000_000 * rate)
+    assert p.loc["1000010010", "floors"] == 2
+    assert p.loc["1000010010", "zone_far_max"] == 5.0 and p.loc["3012340001", "zone_use"] == "C6-4"
+    assert p.loc["1000010010", "owner"] == "ACME MFG"
+    assert np.isnan(p.loc["1000010020", "year_built"])  # YearBuilt 0 = unknown in MapPLUTO
+    assert p.loc["3012340001", "year_built"] == 1999
+    assert rep.units["assessed_value_cny"] == "USD"
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "fgb", "csv", "gdbzip", "gpkglayer"])
+def test_other_formats(tmp_path, fmt):
+    lay = cn_layer(2)
+    if fmt == "geojson":
+        src = tmp_path / "a.geojson"
+        lay.to_crs(4326).to_file(src, driver="GeoJSON")
+    elif fmt == "fgb":
+        src = tmp_path / "a.fgb"
+        lay.to_file(src, driver="FlatGeobuf")
+    elif fmt == "csv":
+        src = tmp_path / "a.csv"
+        df = pd.DataFrame(lay.drop(columns="geometry"))
+        df["WKT"] = shapely.to_wkt(lay.geometry.values)
+        df.to_csv(src, index=False, encoding="gb18030")
+    elif fmt == "gdbzip":
+        gdb = tmp_path / "survey.gdb"
+        lay.to_file(gdb, driver="OpenFileGDB", layer="parcels")
+        src = zip_files(tmp_path / "gdb.zip", {f"survey.gdb/{p.name}": p.read_bytes() for p in gdb.iterdir()})
+    else:
+        src = _gpkg(lay, tmp_path / "m.gpkg", layer="parcels")
+        _gpkg(lay, src, layer="roads")
+    kw = {"crs": "EPSG:4549"} if fmt == "csv" else {}
+    gdf, rep = read_survey(src, layer="parcels" if fmt == "gpkglayer" else None, **kw)
+    assert sorted(gdf["parcel_id"]) == ["Z1", "Z2"]  # FlatGeobuf's spatial index may reorder
+    assert gdf["owner"].iloc[1] == "晋江恒安实业有限公司"
+    assert shapely.area(gdf.geometry.values) == pytest.approx([2500, 2500], rel=1e-6)
+
+
+def test_repairs_z_bowtie_and_flags(tmp_path):
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])  # 2 triangles, 1250 m²
+    z = shapely.force_3d(shapely.box(X0 + 100, Y0, X0 + 150, Y0 + 50), 7.0)
+    lay = cn_layer(4)
+    lay["geometry"] = [bowtie, z, shapely.box(X0 + 200, Y0, X0 + 250, Y0 + 50),
+                       shapely.box(X0 + 300, Y0, X0 + 350, Y0 + 50)]
+    lay["ZDMJ"] = [1250.0, 2500.0, 3500.0, 2500.0]  # row 3: 40% off the geometry area
+    lay["TDYT"] = ["100101", "100101", "100101", "9999"]
+    gdf, rep = read_survey(_gpkg(lay, tmp_path / "a.gpkg"))
+    assert rep.n_repaired == 1 and rep.n_accepted == 4
+    assert gdf.geometry.iloc[0].geom_type == "MultiPolygon" and gdf.geometry.iloc[0].area == pytest.approx(1250)
+    assert not shapely.has_z(gdf.geometry.values).any()
+    assert gdf["ingest_flags"].tolist()[2:] == ["area_mismatch", "unknown_code"]
+    msgs = {(p.row, p.code, p.action) for p in rep.problems}
+    assert {(1, "repaired_geometry", "repaired"), (3, "area_mismatch", "flagged"),
+            (4, "unknown_code", "flagged")} <= msgs
+
+
+def test_row_checks_reject_with_row_id_field_value(tmp_path):
+    lay = cn_layer(8, RJL=[1.0, 25.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], JZMD=[40, 40, 120, 40, 40, 40, 40, 40])
+    lay["ZDDM"] = ["A", "B", "C", "D", "D", "F", "G", "H"]
+    lay["JZMJ"] = [2500.0, 2500.0, 2500.0, 2500.0, 2500.0, -5.0, 2500.0, 2500.0]
+    geoms = np.asarray(lay.geometry.values, dtype=object)
+    geoms[6] = shapely.Polygon()  # empty
+    geoms[7] = shapely.Point(X0, Y0)  # not a polygon
+    lay = lay.set_geometry(list(geoms))
+    with pytest.raises(IngestError, match="7 of 8 rows rejected"):
+        read_survey(_gpkg(lay, tmp_path / "a.gpkg"))
+    gdf, rep = read_survey(tmp_path / "a.gpkg", mapping={"checks": {"max_rejected_share": 1.0}})
+    got = {(p.row, p.parcel_id, p.code, p.field) for p in rep.problems if p.action == "rejected"}
+    assert got == {(2, "B", "impossible", "plot_ratio"), (3, "C", "impossible", "coverage"),
+                   (4, "D", "duplicate_id", "parcel_id"), (5, "D", "duplicate_id", "parcel_id"),
+                   (6, "F", "negative", "floor_area_m2"), (7, "G", "bad_geometry", "geometry"),
+                   (8, "H", "bad_geometry", "geometry")}
+    assert gdf["parcel_id"].tolist() == ["A"]
+    text = rep.to_text()
+    assert "empty geometry" in text and "not a polygon (Point)" in text and "plot ratio over 20" in text
+    assert "1-based" in text
+    # footprint from coverage (percent, detected): 40% x 2500
+    assert gdf["footprint_m2"].iloc[0] == pytest.approx(1000.0)
+
+
+def test_zone_prefix_eastings_fixed(tmp_path):
+    lay = cn_layer(2).set_geometry(boxes(2, x0=40_500_000.0))
+    gdf, rep = read_survey(_gpkg(lay, tmp_path / "a.gpkg"), target_crs="EPSG:4528")
+    assert "carry zone prefix 40" in " ".join(rep.notes) and "EPSG:4528" in rep.crs_used
+    assert gdf.total_bounds[0] == pytest.approx(40_500_000.0)
+
+
+def test_esri_xian80_prj_mapped_to_epsg(tmp_path):
+    prj = ESRI_GK120.replace("CGCS2000_3_Degree_GK_CM_120E", "Xian_1980_3_Degree_GK_CM_120E").replace(
+        "GCS_China_Geodetic_Coordinate_System_2000", "GCS_Xian_1980").replace("D_China_2000", "D_Xian_1980").replace(
+        'SPHEROID["CGCS2000",6378137.0,298.257222101]', 'SPHEROID["Xian_1980",6378140.0,298.257]')
+    shp = write_shp(cn_layer(1).set_crs(None, allow_override=True), tmp_path / "x.shp", prj=prj)
+    _, rep = read_survey(shp)
+    assert "EPSG:2385" in rep.crs_used
+
+
+def test_update_mode_merges_and_diffs(tmp_path, ws3, capsys):
+    # Z2 changes floor area; N1 is new and covers Z3 (merged parcel) -> Z3 removed; Z1 kept
+    upd = gpd.GeoDataFrame({"ZDDM": ["Z2", "N1"], "JZMJ": [5000.0, 100.0]},
+                           geometry=[shapely.box(X0 + 50, Y0, X0 + 100, Y0 + 50),
+                                     shapely.box(X0 + 100, Y0, X0 + 160, Y0 + 50)], crs="EPSG:4549")
+    src = _gpkg(upd, tmp_path / "upd.gpkg")
+    rc = main(["ingest", str(src), "--workspace", str(ws3.path), "--mode", "update",
+               "--report", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "1 added, 1 removed, 1 changed, 1 unchanged" in out and "1 removed because new parcels cover" in out
+    p = ws3.read_parcels()
+    assert sorted(p["parcel_id"]) == ["N1", "Z1", "Z2"]
+    d = json.loads((tmp_path / "r.json").read_text())["diff"]
+    assert d["changed_fields"]["floor_area_m2"] == 1 and d["removed_merged_ids"] == ["Z3"]
+    assert d["changed_fields_by_id"]["Z2"] == ["floor_area_m2", "land_use_code", "land_use", "owner"]
+    assert len(ws3.surveys()) == 2
+
+
+def test_auto_mode_and_replace_diff(tmp_path, ws3):
+    lay = cn_layer(3)
+    lay.loc[0, "QLR"] = "新业主"
+    rep = ingest(_gpkg(lay, tmp_path / "b.gpkg"), ws3)
+    assert rep.mode == "replace" and rep.diff["changed_fields"] == {"owner": 1}
+    small = cn_layer(1)
+    small["JZMJ"] = [9.0]
+    rep = ingest(_gpkg(small, tmp_path / "c.gpkg"), ws3)
+    assert rep.mode == "update" and len(ws3.read_parcels()) == 3
+
+
+def test_dry_run_and_reports(tmp_path, ws3, capsys):
+    before = state(ws3)
+    rc = main(["ingest", str(_gpkg(cn_layer(2), tmp_path / "d.gpkg")), "-w", str(ws3.path), "--dry-run",
+               "--report", str(tmp_path / "r.csv")])
+    assert rc == 0 and state(ws3) == before
+    assert "(dry run)" in capsys.readouterr().out
+    text = (tmp_path / "r.csv").read_text(encoding="utf-8-sig")
+    assert "# n_accepted: 2" in text and "row,parcel_id,field,value,code,action,message" in text
+
+
+def test_merge_and_diff_units():
+    cur = box_grid(2, 1)
+    new = box_grid(1, 1)
+    new.loc[0, "floor_area_m2"] = 10.0
+    d = diff_parcels(cur, new)
+    assert (d["n_added"], d["n_removed"], d["n_changed"], d["changed_fields"]) == (0, 1, 1, {"floor_area_m2": 1})
+    merged, gone = merge_update(cur, new)
+    assert sorted(merged["parcel_id"]) == ["r0c0", "r0c1"] and gone == []
+
+
+def test_mapping_file_errors(tmp_path):
+    with pytest.raises(ConfigError, match="area units are"):
+        Mapping.from_dict({"units": {"land_area_m2": "acres"}})
+    with pytest.raises(ConfigError, match=r"rate in \[currency\]"):
+        Mapping.from_dict({"units": {"tax_cny": "USD"}})
+    with pytest.raises(ConfigError, match="not a canonical column"):
+        Mapping.from_dict({"fields": {"plotratio": "RJL"}})
+    with pytest.raises(ConfigError, match=r"\[checks\]: unknown key"):
+        Mapping.from_dict({"checks": {"dupes": "reject"}})
+    m = Mapping.from_dict({"units": {"output_cny": "万元"}})
+    assert m.units["output_cny"] == "万元"
+
+
+def test_units_mu_and_wanyuan(tmp_path):
+    lay = cn_layer(1, **{"年产值（万元）": [120.0]})
+    lay["ZDMJ"] = [3.75]  # mu -> 2500 m²
+    gdf, rep = read_survey(_gpkg(lay, tmp_path / "a.gpkg"), mapping={"units": {"land_area_m2": "mu"}})
+    assert gdf["land_area_m2"].iloc[0] == pytest.approx(2500.0)
+    assert gdf["output_cny"].iloc[0] == pytest.approx(1_200_000.0)
+    assert rep.units == {"land_area_m2": "mu", "output_cny": "万元"}
+
+
+# -- the bad-input corpus: refusals (exit 2, workspace unchanged) ---------------------
+def test_bad_points_layer(tmp_path, ws3, capsys):
+    pts = gpd.GeoDataFrame({"ZDDM": ["a"]}, geometry=[shapely.Point(X0, Y0)], crs="EPSG:4549")
+    refused([str(_gpkg(pts, tmp_path / "p.gpkg"))], ws3, capsys, "holds Point features, not parcel polygons")
+
+
+def test_bad_lines_layer(tmp_path, ws3, capsys):
+    ln = gpd.GeoDataFrame({"ZDDM": ["a"]}, geometry=[shapely.LineString([(X0, Y0), (X0 + 1, Y0)])], crs="EPSG:4549")
+    refused([str(_gpkg(ln, tmp_path / "l.gpkg"))], ws3, capsys, "LineString features, not parcel polygons")
+
+
+def test_bad_no_crs(tmp_path, ws3, capsys):
+    shp = write_shp(cn_layer(2).set_crs(None, allow_override=True), tmp_path / "n.shp")
+    refused([str(shp)], ws3, capsys, "has no CRS", "EPSG:4549", "--crs")
+    assert main(["ingest", str(shp), "-w", str(ws3.path), "--crs", "EPSG:4549"]) == 0
+
+
+def test_bad_no_parcel_id(tmp_path, ws3, capsys):
+    lay = cn_layer(2).rename(columns={"ZDDM": "ZD_DM_X"})
+    refused([str(_gpkg(lay, tmp_path / "a.gpkg"))], ws3, capsys, "no parcel id field", "candidate fields: ZD_DM_X")
+
+
+@pytest.mark.parametrize(("entry", "needle"), [("../evil.shp", "escapes the target folder"),
+                                                ("/etc/evil.shp", "absolute path"),
+                                                ("C:/evil.shp", "absolute path")])
+def test_bad_zip_paths(tmp_path, ws3, capsys, entry, needle):
+    z = zip_files(tmp_path / "e.zip", {entry: b"x"})
+    refused([str(z)], ws3, capsys, needle, "nothing was extracted")
+    assert not (tmp_path / "evil.shp").exists()
+
+
+def test_bad_zip_symlink(tmp_path, ws3, capsys):
+    z = tmp_path / "s.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        info = zipfile.ZipInfo("link.shp")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+    refused([str(z)], ws3, capsys, "is a symbolic link")
+
+
+def test_bad_zip_bomb_ratio(tmp_path, ws3, capsys):
+    z = zip_files(tmp_path / "bomb.zip", {"a.csv": b"0" * (20 << 20)})
+    refused([str(z)], ws3, capsys, "possible zip bomb")
+
+
+def test_bad_zip_total_and_file_limits(tmp_path):
+    z = zip_files(tmp_path / "big.zip", {"a.csv": os.urandom(5000)})
+    with pytest.raises(IngestError, match="uncompressed size 5,000 bytes exceeds"):
+        read_source(z, limits=ReadLimits(max_unzipped_bytes=4000))
+    with pytest.raises(IngestError, match="over the upload limit"):
+        read_source(z, limits=ReadLimits(max_file_bytes=100))
+    # lying header: more bytes than declared are refused while extracting
+    with pytest.raises(IngestError, match="zip bomb|exceeds"):
+        safe_extract(z, tmp_path / "out", ReadLimits(max_unzipped_bytes=4999))
+
+
+def test_bad_zip_without_dataset(tmp_path, ws3, capsys):
+    z = zip_files(tmp_path / "r.zip", {"readme.txt": b"hello", "__MACOSX/._x.shp": b"x"})
+    refused([str(z)], ws3, capsys, "holds no dataset")
+
+
+def test_bad_zip_two_datasets(tmp_path, ws3, capsys):
+    a = write_shp(cn_layer(1), tmp_path / "s" / "a.shp")
+    b = write_shp(cn_layer(1), tmp_path / "s" / "b.shp")
+    z = zip_files(tmp_path / "two.zip", {**shp_bytes(a), **shp_bytes(b)})
+    refused([str(z)], ws3, capsys, "several datasets", "a.shp", "b.shp", "--layer")
+    assert main(["ingest", str(z), "-w", str(ws3.path), "--layer", "b"]) == 0
+
+
+def test_bad_gpkg_ambiguous_layers(tmp_path, ws3, capsys):
+    src = _gpkg(cn_layer(1), tmp_path / "m.gpkg", layer="parcels")
+    _gpkg(cn_layer(1), src, layer="old")
+    refused([str(src)], ws3, capsys, "holds 2 layers", "parcels (", "old (", "--layer")
+    refused([str(src), "--layer", "nope"], ws3, capsys, "no layer 'nope'")
+
+
+def test_bad_extension_and_corrupt_files(tmp_path, ws3, capsys):
+    (tmp_path / "a.txt").write_text("x")
+    refused([str(tmp_path / "a.txt")], ws3, capsys, "unsupported file type .txt")
+    (tmp_path / "c.zip").write_bytes(b"PK\x03\x04 not really")
+    refused([str(tmp_path / "c.zip")], ws3, capsys, "not a readable zip file")
+    (tmp_path / "c.gpkg").write_bytes(b"garbage" * 10)
+    refused([str(tmp_path / "c.gpkg")], ws3, capsys, "cannot be opened")
+    refused([str(tmp_path / "missing.shp")], ws3, capsys, "file not found")
+
+
+def test_bad_csv_without_wkt(tmp_path, ws3, capsys):
+    (tmp_path / "a.csv").write_text("ZDDM,x,y\nA,1,2\n")
+    refused([str(tmp_path / "a.csv"), "--crs", "EPSG:4549"], ws3, capsys, "no WKT geometry column")
+
+
+def test_bad_empty_layer(tmp_path, ws3, capsys):
+    src = _gpkg(cn_layer(1).iloc[:0], tmp_path / "e.gpkg")
+    refused([str(src)], ws3, capsys, "no features")
+
+
+def test_bad_mapping_field_absent_and_unit(tmp_path, ws3, capsys):
+    src = _gpkg(cn_layer(1), tmp_path / "a.gpkg")
+    m = tmp_path / "m.toml"
+    m.write_text('[fields]\nparcel_id = "BBL"\n')
+    refused([str(src), "--mapping", str(m)], ws3, capsys, "names field(s) the layer does not have: parcel_id = 'BBL'",
+            "ZDDM")
+    m.write_text('[units]\ntax_cny = "EUR"\n')
+    refused([str(src), "--mapping", str(m)], ws3, capsys, "EUR", "[currency]", "no rates are fetched")
+
+
+def test_bad_mostly_rejected(tmp_path, ws3, capsys):
+    src = _gpkg(cn_layer(3, JZMJ=[-1.0, -1.0, 5.0]), tmp_path / "a.gpkg")
+    refused([str(src)], ws3, capsys, "2 of 3 rows rejected", "mapping or units are probably wrong")
+
+
+def test_bad_duplicate_policy_refuse(tmp_path, ws3, capsys):
+    lay = cn_layer(3)
+    lay["ZDDM"] = ["A", "A", "B"]
+    m = tmp_path / "m.toml"
+    m.write_text('[checks]\nduplicate_id = "refuse"\n')
+    refused([str(_gpkg(lay, tmp_path / "a.gpkg")), "--mapping", str(m), "--report", str(tmp_path / "r.json")],
+            ws3, capsys, "2 row(s) with duplicate_id", "rows [1, 2]")
+    assert json.loads((tmp_path / "r.json").read_text())["refused"] is True
+
+
+def _patch_dbf_text(shp: Path, old: bytes, new: bytes) -> None:
+    dbf = shp.with_suffix(".dbf")
+    data = dbf.read_bytes()
+    assert old in data
+    dbf.write_bytes(data.replace(old, new.ljust(len(old), b" ")))
+
+
+def test_bad_encoding_undecodable(tmp_path, ws3, capsys):
+    lay = cn_layer(1)
+    lay["QLR"] = ["XXXXXXXX"]
+    shp = write_shp(lay, tmp_path / "u.shp", cpg=False)
+    _patch_dbf_text(shp, b"XXXXXXXX", b"\xff\xfe\xff\xfe")
+    refused([str(shp)], ws3, capsys, "decode neither as UTF-8 nor as GB18030", "--encoding")
+
+
+def test_bad_encoding_given_wrong(tmp_path, ws3, capsys):
+    shp = write_shp(cn_layer(1), tmp_path / "g.shp", encoding="GBK")
+    refused([str(shp), "--encoding", "utf-8"], ws3, capsys, "do not decode as 'utf-8'")
+
+
+def test_bad_zone_prefix_mismatch(tmp_path, ws3, capsys):
+    lay = cn_layer(1).set_geometry(boxes(1, x0=39_500_000.0))  # zone 39 eastings, declared CM 120E
+    refused([str(_gpkg(lay, tmp_path / "z.gpkg"))], ws3, capsys, "zone prefix 39", "central meridian 120E")
+
+
+def test_bad_missing_dbf(tmp_path, ws3, capsys):
+    shp = write_shp(cn_layer(1), tmp_path / "m.shp")
+    shp.with_suffix(".dbf").unlink()
+    refused([str(shp)], ws3, capsys, ".dbf file is missing")
+
+
+def test_bad_gcj02_on_projected(tmp_path, ws3, capsys):
+    refused([str(_gpkg(cn_layer(1), tmp_path / "a.gpkg")), "--crs", "gcj02"], ws3, capsys,
+            "--crs gcj02 needs lon/lat")
+
+
+def test_bad_crs_text(tmp_path, ws3, capsys):
+    refused([str(_gpkg(cn_layer(1), tmp_path / "a.gpkg")), "--crs", "EPSG:99999999"], ws3, capsys,
+            "is not a CRS pyproj understands")
+
+
+def test_bad_shared_china_admin_cli(shared_data, ws3, capsys):
+    refused([str(shared_data / "china-admin-gcj02" / "福建省.shp"), "--crs", "gcj02"], ws3, capsys,
+            "no parcel id field", "adcode")
+
+
+def test_report_writer_rejects_unknown_extension(tmp_path):
+    _, rep = read_survey(_gpkg(cn_layer(1), tmp_path / "a.gpkg"))
+    with pytest.raises(IngestError, match=r"\.json or \.csv"):
+        write_report(rep, tmp_path / "r.txt")
