@@ -205,7 +205,8 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     bar.set_description("layers")
 
     def to_crs(g):
-        out = shapely.transform(np.asarray(g, dtype=object), lambda xy: np.round(xy + origin, 2))
+        # no rounding: a vertex of a later cut lies on its neighbour's edge only to floating precision
+        out = shapely.transform(np.asarray(g, dtype=object), lambda xy: xy + origin)
         bad = ~shapely.is_valid(out)
         if bad.any():
             out[bad] = shapely.make_valid(out[bad])

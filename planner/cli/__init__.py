@@ -18,6 +18,7 @@ from planner.errors import PlannerError
 #: Command modules, in the order they appear in ``planner --help``.
 COMMAND_MODULES = (
     "planner.cli.workspace",
+    "planner.cli.sample",
     "planner.cli.ingest",
     "planner.cli.classify",
     "planner.cli.sites",
