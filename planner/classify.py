@@ -255,14 +255,41 @@ def _fmt_thresholds(thr: np.ndarray, decimals: int) -> pa.Array:
     return labels.take(pa.array(inv.astype(np.int32)))
 
 
-def _where(mask: np.ndarray, text) -> pa.Array:
-    return pc.if_else(pa.array(mask), text, pa.scalar(None, pa.string()))
+class _Parts:
+    """Reason parts of every parcel, in order, as (row, text) pairs joined at the end.
 
+    Each part is formatted only for the rows it applies to; :meth:`join`
+    groups the parts by row (a stable sort keeps their order) into an Arrow
+    list array and joins each list with ``"; "``. No per-row Python.
+    """
 
-def _scatter(sub: pa.Array, mask: np.ndarray) -> pa.Array:
-    """Place ``sub`` (one value per True of ``mask``) at the True rows; null elsewhere."""
-    idx = (np.cumsum(mask, dtype=np.int64) - 1).astype(np.int32)
-    return sub.take(pa.array(idx, mask=~mask))
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.rows: list[np.ndarray] = []
+        self.text: dict[int, list[pa.Array]] = {0: [], 1: []}
+
+    def add(self, mask: np.ndarray, zh: str | pa.Array, en: str | pa.Array) -> None:
+        rows = np.flatnonzero(mask)
+        if not len(rows):
+            return
+        self.rows.append(rows)
+        for lang, t in ((0, zh), (1, en)):
+            self.text[lang].append(pa.repeat(pa.scalar(t, pa.string()), len(rows)) if isinstance(t, str) else t)
+
+    def join(self) -> tuple[pa.Array, pa.Array]:
+        if not self.rows:
+            empty = pa.nulls(self.n, pa.string()).fill_null("")
+            return empty, empty
+        rows = np.concatenate(self.rows)
+        order = pa.array(np.argsort(rows, kind="stable"))
+        offsets = np.zeros(self.n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(rows, minlength=self.n), out=offsets[1:])
+        offsets = pa.array(offsets)
+        out = []
+        for lang in (0, 1):
+            values = pa.concat_arrays([a.cast(pa.string()) for a in self.text[lang]]).take(order)
+            out.append(pc.binary_join(pa.ListArray.from_arrays(offsets, values), "; "))
+        return out[0], out[1]
 
 
 def _arrow_text(parcels: pd.DataFrame, name: str) -> pa.Array:
@@ -285,23 +312,15 @@ def _labels(arr: pa.Array, table: dict[str, tuple[str, str]], lang: int) -> pa.A
     return pa.array([table[k][lang] for k in keys], type=pa.string()).take(idx)
 
 
-def _join(parts: list[pa.Array], n: int) -> pa.Array:
-    empty = pa.nulls(n, pa.string()).fill_null("")
-    if not parts:
-        return empty
-    # A non-null first column: pyarrow drops rows whose parts are all null under "skip".
-    out = pc.binary_join_element_wise(empty, *parts, "; ", null_handling="skip")
-    return pc.utf8_ltrim(out, characters="; ")
-
-
 def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.Array, pa.Array]:
     """Reason strings (zh, en) for every parcel, built column-wise with Arrow kernels.
 
-    Each rule's text is formatted only for the rows it applies to and
-    scattered back with ``take``; the parts are joined with ``"; "``.
+    Order within a parcel: criteria in policy order; within a low criterion its
+    low rules, then its status rules; within an unknown criterion its missing
+    inputs. Out-of-scope parcels get "不在范围：<land use>" / "out of scope: <land use>".
     """
     n = len(parcels)
-    parts: dict[int, list[pa.Array]] = {0: [], 1: []}
+    parts = _Parts(n)
     missing_cache: dict[str, np.ndarray] = {}
     land = ev.indicators["land_area_m2"].to_numpy()
 
@@ -315,7 +334,7 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
                 missing_cache[col] = np.ones(n, dtype=bool)
         return missing_cache[col]
 
-    status_lab: dict[int, pa.Array] = {}
+    status: pa.Array | None = None
     for cev in ev.criteria:
         clow = cev.state == LOW
         cunk = cev.state == UNKNOWN
@@ -326,17 +345,16 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
             meta = INDICATORS[r.rule.indicator]
             val = _fmt_value(r.value[show], meta.decimals)
             thr = _fmt_thresholds(r.threshold[show], meta.decimals)
-            for lang, lab in ((0, meta.zh), (1, meta.en)):
-                txt = pc.binary_join_element_wise(pa.scalar(lab), val, pa.scalar(r.rule.comparison), thr, " ")
-                parts[lang].append(_scatter(txt, show))
+            zh, en = (pc.binary_join_element_wise(pa.scalar(f"{lab} "), val, pa.scalar(f" {r.rule.comparison} "), thr, "")
+                      for lab in (meta.zh, meta.en))
+            parts.add(show, zh, en)
         for smask in cev.status_low:
             show = clow & smask
             if show.any():
-                if not status_lab:
-                    st = _arrow_text(parcels, "status")
-                    status_lab.update({lang: _labels(st, STATUS_LABELS, lang) for lang in (0, 1)})
-                for lang in (0, 1):
-                    parts[lang].append(_where(show, status_lab[lang]))
+                if status is None:
+                    status = _arrow_text(parcels, "status")
+                sub = status.filter(pa.array(show))
+                parts.add(show, _labels(sub, STATUS_LABELS, 0), _labels(sub, STATUS_LABELS, 1))
         if cunk.any():
             seen: list[str] = []
             for r in cev.rules:
@@ -344,30 +362,19 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
                     if col not in seen:
                         seen.append(col)
             for col in seen:
-                show = cunk & missing(col)
-                if show.any():
-                    for lang in (0, 1):
-                        parts[lang].append(_where(show, pa.scalar(MISSING_REASON[col][lang])))
+                parts.add(cunk & missing(col), *MISSING_REASON[col])
             for r in cev.rules:  # a percentile with no data to take it from
-                show = cunk & np.isnan(r.threshold) & ev.in_scope
-                if show.any():
-                    meta = INDICATORS[r.rule.indicator]
-                    txt = (f"{meta.zh}阈值未知：无可比数据", f"{meta.en} threshold unknown: no data for the percentile")
-                    for lang in (0, 1):
-                        parts[lang].append(_where(show, pa.scalar(txt[lang])))
+                meta = INDICATORS[r.rule.indicator]
+                parts.add(cunk & np.isnan(r.threshold) & ev.in_scope, f"{meta.zh}阈值未知：无可比数据",
+                          f"{meta.en} threshold unknown: no data for the percentile")
     oos = ~ev.in_scope
-    lu = _arrow_text(parcels, "land_use").filter(pa.array(oos)) if oos.any() else None
-    out = []
-    for lang, (prefix, unk) in enumerate((("不在范围：", "用地分类未知"), ("out of scope: ", "land use unknown"))):
-        joined = _join(parts[lang], n)
-        if lu is None:
-            out.append(joined)
-            continue
+    if oos.any():
+        lu = _arrow_text(parcels, "land_use").filter(pa.array(oos))
         # known classes by their label, other values as themselves, missing as "land use unknown"
-        lab = pc.coalesce(_labels(lu, LAND_USE_LABELS, lang), lu, pa.scalar(unk))
-        txt = pc.binary_join_element_wise(pa.scalar(prefix), lab, "")
-        out.append(pc.coalesce(_where(ev.in_scope, joined), _scatter(txt, oos)))
-    return out[0], out[1]
+        zh, en = (pc.binary_join_element_wise(pa.scalar(prefix), pc.coalesce(_labels(lu, LAND_USE_LABELS, lang), lu, pa.scalar(unk)), "")
+                  for lang, prefix, unk in ((0, "不在范围：", "用地分类未知"), (1, "out of scope: ", "land use unknown")))
+        parts.add(oos, zh, en)
+    return parts.join()
 
 
 def _to_pandas_text(a: pa.Array, index) -> pd.Series:
