@@ -162,7 +162,10 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
     p.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(p, engine="openpyxl") as xw:
         summ, rk = _summary_frame(result, lang)
-        meta = pd.DataFrame({summ.columns[0]: [tr("scenario", lang), tr("policy", lang), tr("label", lang)],
+        def both(k: str) -> str:
+            return f"{tr(k, 'zh')} {tr(k, 'en')}" if lang == "zh" else tr(k, lang)
+
+        meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
                              result.name: [result.name, _policy_text(result), result.scenario.description
                                            or result.scenario.label]})
         pd.concat([summ, meta], ignore_index=True).to_excel(xw, sheet_name="Summary 汇总", index=False)
