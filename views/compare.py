@@ -1,5 +1,101 @@
-"""Page stub."""
+"""Scenario comparison (情景对比): saved scenarios side by side, charts, maps, Excel/HTML reports."""
 
-from planner.ui import page
+import tempfile
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from planner import maps
+from planner.ui import data, page, results
+from planner.ui.assets import ASSET_URL
+from planner.ui.state import lang, tr
 
 settings = page.start("nav_compare")
+ws = settings.workspace
+sc_mod, cmp_mod, rep = data.module("scenarios"), data.module("compare"), data.module("report")
+if sc_mod is None or cmp_mod is None or not data.can_classify():
+    st.warning(tr("module_missing", mod="planner.compare"))
+    st.stop()
+store = data.store(ws)
+saved = store.docs("scenario")
+names = sorted(saved["name"].unique().tolist()) if len(saved) else []
+if not names:
+    st.info(tr("cmp_no_saved"))
+    st.stop()
+picked = st.multiselect(tr("cmp_pick"), names, default=names[:2], key="cmp_pick")
+if len(picked) < 2:
+    st.info(tr("cmp_need_two"))
+    st.stop()
+
+policy = page.active_policy()
+site_result = results.current_sites(ws, policy)
+runs = []
+with st.status(tr("sc_run"), expanded=False) as status:
+    for n in picked:
+        sc = sc_mod.scenario_from_dict(store.load_doc("scenario", n), where=f"scenario {n}")
+        runs.append(results.run_scenario(ws, policy, site_result, sc))
+    cmp = cmp_mod.compare(runs)
+    status.update(state="complete")
+
+# -- key figures ---------------------------------------------------------------------
+st.subheader(tr("cmp_key"))
+base = runs[0].totals
+for r in runs:
+    st.markdown(f"**{r.name}**" + ("" if r is runs[0] else f" · {tr('cmp_diff', base=runs[0].name)}"))
+    results.key_figures(r.totals, None if r is runs[0] else base)
+with st.expander(tr("cmp_key"), expanded=False):
+    st.dataframe(cmp.table.astype(float).round(2), width="stretch")
+
+# -- charts --------------------------------------------------------------------------
+c1, c2 = st.columns(2)
+fig = pd.DataFrame([{"scenario": r.name, "figure": tr(lbl), "value": r.totals.get(k, float("nan")) / div}
+                    for r in runs for k, lbl, div, _ in results.KEY_FIGURES[:5]])
+c1.altair_chart(alt.Chart(fig).mark_bar().encode(
+    x=alt.X("scenario:N", title=None), y=alt.Y("value:Q", title=None), color="scenario:N",
+    column=alt.Column("figure:N", title=None)).properties(width=90, height=220))
+curves = cmp.curves
+if len(curves):
+    metric = c2.selectbox("metric", sorted(curves["metric"].unique()), key="cmp_metric", label_visibility="collapsed")
+    cv = curves[curves["metric"] == metric]
+    c2.altair_chart(alt.Chart(cv).mark_line(point=True).encode(
+        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=metric), color="scenario:N").properties(height=260),
+        width="stretch")
+
+# -- maps ------------------------------------------------------------------------------
+st.subheader(tr("cmp_maps"))
+mcols = st.columns(min(len(runs), 3))
+for i, r in enumerate(runs):
+    g = r.sites
+    with mcols[i % len(mcols)]:
+        st.caption(r.name)
+        if g is None or not len(g) or g.crs is None:
+            continue
+        idx = maps.LayerIndex.build(g[["site_id", "rank", "geometry"]].reset_index(drop=True), id_col="site_id",
+                                    area_col=None)
+        b = idx.lonlat_bounds()
+        m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
+                               custom_url=settings.custom_url, asset_base=ASSET_URL)
+        v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 400, 320), columns=("rank",), gcj02=gcj)
+        gdf = v.gdf.copy()
+        gdf["_c"] = "#d94801"
+        maps.geojson_layer(gdf, r.name, tooltip={"site_id": "site_id", "rank": "rank"}).add_to(m)
+        m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+        st_folium(m, key=f"cmp_map_{i}", height=320, use_container_width=True, returned_objects=[])
+
+# -- reports ---------------------------------------------------------------------------
+if rep is not None:
+    d1, d2 = st.columns(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        xlsx = Path(tmp) / "comparison.xlsx"
+        rep.compare_to_excel(cmp, xlsx, lang=lang())
+        d1.download_button(tr("dl_excel"), xlsx.read_bytes(), file_name=f"comparison_{'_'.join(picked)}.xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           key="dl_xlsx", type="primary")
+    html = rep.compare_html(cmp, lang=lang())
+    d2.download_button(tr("dl_html"), html.encode("utf-8"), file_name=f"comparison_{'_'.join(picked)}.html",
+                       mime="text/html", key="dl_html")
+else:
+    st.info(tr("module_missing", mod="planner.report"))

@@ -211,7 +211,7 @@ def upgrade_colors(g: pd.DataFrame):
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool):
-    sites, pol = module("sites"), module("policy")
+    sites = module("sites")
     flagged = _classified(path, mtime, pjson)
     params = sites.SiteParams(**json.loads(params_json)) if params_json else sites.SiteParams()
     barriers = _all_layers(path, mtime, "barrier") if use_barriers else None

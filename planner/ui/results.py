@@ -1,0 +1,50 @@
+"""Sites and scenario results for the scenario and comparison pages (cached where heavy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from planner.ui import data
+from planner.ui.state import tr
+
+#: Key figures: (totals name, i18n key, divisor, format).
+KEY_FIGURES = (
+    ("existing_floor_m2", "floor_before", 1e4, "{:,.1f}"),
+    ("floor_after_m2", "floor_after", 1e4, "{:,.1f}"),
+    ("new_floor_m2", "new_floor", 1e4, "{:,.1f}"),
+    ("enterprises_housed", "enterprises", 1, "{:,.0f}"),
+    ("jobs_after", "jobs", 1, "{:,.0f}"),
+    ("tax_after_cny", "tax", 1e8, "{:,.2f}"),
+    ("investment_cny", "investment", 1e8, "{:,.2f}"),
+    ("payback_years", "payback", 1, "{:,.1f}"),
+)
+
+
+def current_sites(path: str, policy: dict | None):
+    """The sites of this session (Sites page, with edits), else built with default settings."""
+    res = st.session_state.get("site_result")
+    if res is not None:
+        return res
+    return data.site_result(path, policy, {}, True)
+
+
+def run_scenario(path: str, policy: dict | None, site_result, scenario):
+    """Run a scenario on the current sites, with the parcel rollup (retention, baselines)."""
+    sc_mod = data.module("scenarios")
+    parcels = data.classified(path, policy)
+    rollup = sc_mod.parcel_rollup(site_result.parcel_sites, parcels)
+    return sc_mod.run(site_result.sites, scenario, rollup=rollup)
+
+
+def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
+    """A row of st.metric for the key figures (with the difference from ``base``)."""
+    cols = st.columns(len(KEY_FIGURES))
+    for col, (k, label, div, fmt) in zip(cols, KEY_FIGURES, strict=True):
+        v = totals.get(k, np.nan)
+        text = fmt.format(v / div) if pd.notna(v) and np.isfinite(v) else "—"
+        delta = None
+        if base is not None and pd.notna(base.get(k)) and pd.notna(v):
+            delta = fmt.format((v - base[k]) / div)
+        col.metric(tr(label), text, delta, delta_color="off" if k == "payback_years" else "normal")
