@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -9,8 +12,17 @@ import pytest
 import shapely
 
 from planner.errors import ConfigError, DataError
-from planner.scenarios import load_scenario, parcel_rollup, run, scenario_from_dict, select_sites
+from planner.scenarios import (
+    load_scenario,
+    parcel_rollup,
+    replace,
+    run,
+    scenario_from_dict,
+    select_sites,
+)
 from planner.templates import builtin_templates, parse_template
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: A template with round numbers for hand arithmetic.
 EASY = {
@@ -260,3 +272,92 @@ def test_sanity_defaults_fall_in_the_programme_scale():
     assert t["investment_cny"] / t["new_floor_m2"] == pytest.approx(3_360, rel=0.05)
     # stabilized occupancy at 95% (programme: 95.19%)
     assert t["occupied_m2"] / t["leasable_m2"] == pytest.approx(0.95)
+
+
+# --------------------------------------------------------------------------- CLI
+def _workspace_with_sites(tmp_path):
+    from planner.io.store import GpkgStore
+
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    ws.write_layer("sites", "default", five_sites(), meta={"policy_name": "default", "policy_hash": "cafe" * 16})
+    return ws
+
+
+def test_cli_run_saves_and_writes_reports(tmp_path, capsys):
+    from planner.cli import main
+
+    ws = _workspace_with_sites(tmp_path)
+    f = tmp_path / "s.toml"
+    f.write_text('name = "two"\nsites_per_year = 1\n[sites]\ntop = 2\n', encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["scenario", "run", str(f), "-w", str(ws.path), "--out", str(out), "--lang", "en"]) == 0
+    text = capsys.readouterr().out
+    # 2 sites x 10,000 m2 x 2.5 = 50,000 m2
+    assert re.search(r"New floor area \(m²\)\s+50,000", text)
+    assert {p.name for p in out.iterdir()} == {"two.xlsx", "two.html", "two.gpkg"}
+    doc = ws.load_doc("scenario", "two")
+    assert doc["policy_name"] == "default" and doc["policy_hash"] == "cafe" * 16  # filled from the sites layer
+    assert ws.audit_log()["action"].iloc[-1] == "save_scenario"
+    # run again by saved name -> version 2; compare saved and file scenarios
+    assert main(["scenario", "run", "two", "-w", str(ws.path)]) == 0
+    assert ws.docs("scenario")["version"].max() == 2
+    assert main(["scenario", "compare", "two@1", str(f), "-w", str(ws.path), "--out", str(tmp_path / "c.xlsx")]) == 2
+    assert "distinct" in capsys.readouterr().err
+    g = tmp_path / "g.toml"
+    g.write_text('name = "all_up"\ntemplate = "multi_storey"\n', encoding="utf-8")
+    assert main(["scenario", "compare", "two", str(g), "-w", str(ws.path), "--out", str(tmp_path / "c.html")]) == 0
+    assert "all_up vs two %" in (tmp_path / "c.html").read_text(encoding="utf-8")
+
+
+def test_cli_says_what_to_run_first(tmp_path, capsys):
+    from planner.cli import main
+    from planner.io.store import GpkgStore
+
+    ws = GpkgStore(tmp_path / "empty.gpkg", crs="EPSG:4549", create=True)
+    f = tmp_path / "s.toml"
+    f.write_text('name = "x"\n', encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", str(ws.path)]) == 2
+    err = capsys.readouterr().err
+    assert "planner classify" in err and "planner sites" in err
+    assert main(["scenario", "run", "nosuch", "-w", str(ws.path)]) == 2
+    assert "no saved scenario" in capsys.readouterr().err
+
+
+def test_example_scenarios_are_valid():
+    files = sorted((ROOT / "scenarios").glob("*.toml"))
+    assert len(files) >= 2
+    for f in files:
+        sc = load_scenario(f)
+        sc.resolved_templates()  # every template name resolves
+        r = run(realistic_sites(40), replace(sc, existing="demolish"))
+        assert r.totals["n_sites"] > 0 and r.totals["new_floor_m2"] > 0
+
+
+@pytest.mark.slow
+def test_sample_city_scale(tmp_path, capsys):
+    """On the sample city (when present, with the sites stage): scale compared with the programme."""
+    import shutil
+
+    src = ROOT / "gis_data" / "sample_city.gpkg"
+    if not src.exists():
+        pytest.skip(f"sample city not built at {src} (`planner sample-data --out {src}`)")
+    pytest.importorskip("planner.sites")
+    from planner.cli import main
+    from planner.io.store import GpkgStore
+
+    ws = tmp_path / "city.gpkg"
+    shutil.copyfile(src, ws)
+    assert main(["classify", "-w", str(ws)]) == 0
+    assert main(["sites", "-w", str(ws)]) == 0
+    capsys.readouterr()
+    store = GpkgStore(ws)
+    sites = store.read_layer("sites")
+    r = run(sites, load_scenario(ROOT / "scenarios" / "upstairs_all.toml"))
+    t = r.totals
+    assert t["n_sites"] == (sites["status"] == "ok").sum()
+    # contiguous sites are at least 1 ha, so a site holds more than one programme project (21,600 m2)
+    assert t["new_floor_per_site_m2"] > 21_600
+    assert 2_600 <= t["leasable_m2"] / t["enterprises_housed"] <= 3_000
+    assert r.timeline["investment_cny"].sum() == pytest.approx(t["investment_cny"])
+    assert main(["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", str(ws)]) == 0
+    assert "conservative_top10: 10 sites" in capsys.readouterr().out
