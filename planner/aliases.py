@@ -40,7 +40,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
                       "land_use_code", "land_use", "landuse", "use_code"),
     "owner": ("QLR", "权利人", "TDSYQR", "土地使用权人", "QSDWMC", "权属单位名称", "owner", "owner_name"),
     "enterprise": ("QYMC", "企业名称", "SYQY", "使用企业", "SYDW", "使用单位", "enterprise", "company", "tenant"),
-    "industry": ("HYDM", "行业代码", "HYLB", "行业类别", "行业", "industry", "industry_code"),
+    "industry": ("HYDM", "行业代码", "CYDM", "产业代码", "HYLB", "行业类别", "行业", "industry", "industry_code"),
     "output_cny": ("NCZ", "年产值", "GYCZ", "工业产值", "CZ", "产值", "output_cny", "output"),
     "tax_cny": ("NSS", "年税收", "NSE", "纳税额", "SS", "税收", "tax_cny", "tax"),
     "employees": ("CYRS", "从业人数", "ZGRS", "职工人数", "employees", "jobs", "staff"),
@@ -49,6 +49,10 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "zone_far_max": ("GHRJL", "规划容积率", "容积率上限", "RJLSX", "zone_far_max", "far_max", "max_far"),
     "zone_use": ("GHYT", "规划用途", "GHYDXZ", "规划用地性质", "zone_use", "zoning"),
 }
+
+#: Default units of Chinese survey field codes: output and tax are recorded in 万元 (10k yuan)
+#: in cadastral/enterprise surveys; a mapping file's ``[units]`` overrides.
+DEFAULT_UNITS: dict[str, str] = {code: "万元" for code in ("NCZ", "GYCZ", "CZ", "NSS", "NSE", "SS")}
 
 #: Source status values -> canonical ``status`` (schema.STATUSES).
 STATUS_VALUES: dict[str, str] = {
@@ -121,4 +125,4 @@ def close_names(canonical: str, columns, n: int = 5) -> list[str]:
     return ranked[:n]
 
 
-__all__ = ["ALIASES", "DERIVED", "STATUS_VALUES", "close_names", "match_fields", "normalize_name"]
+__all__ = ["ALIASES", "DEFAULT_UNITS", "DERIVED", "STATUS_VALUES", "close_names", "match_fields", "normalize_name"]

@@ -52,7 +52,14 @@ import shapely
 
 from planner import schema
 from planner._ingest_crs import resolve_crs
-from planner.aliases import ALIASES, DERIVED, STATUS_VALUES, close_names, match_fields
+from planner.aliases import (
+    ALIASES,
+    DEFAULT_UNITS,
+    DERIVED,
+    STATUS_VALUES,
+    close_names,
+    match_fields,
+)
 from planner.codes import SCHEMES, normalize_land_use
 from planner.config import from_dict, load_file
 from planner.crs import DEFAULT_WORKSPACE_CRS, gcj02_geoms_to_wgs84
@@ -282,6 +289,8 @@ class IngestReport:
     dry_run: bool = False
     sha256: str | None = None
     mode: str | None = None
+    #: Update extent (WKT, target CRS) shipped with the file: update mode replaces what lies inside.
+    update_extent_wkt: str | None = None
     version: int | None = None
     diff: dict | None = None
 
@@ -343,7 +352,8 @@ class IngestReport:
                          f"{d['n_added']} added, {d['n_removed']} removed, {d['n_changed']} changed, "
                          f"{d['n_unchanged']} unchanged")
             if d.get("n_removed_merged"):
-                lines.append(f"  {d['n_removed_merged']} removed because new parcels cover them (merged/re-parcelled)")
+                lines.append(f"  {d['n_removed_merged']} removed because new parcels or the update extent cover them "
+                             "(merged/re-parcelled)")
             for k, v in d.get("changed_fields", {}).items():
                 lines.append(f"  changed {k:<15} {v}")
         if self.refused:
@@ -447,6 +457,8 @@ def _s(v) -> str | None:
 
 # -- fields ------------------------------------------------------------------
 def _auto_unit(canon: str, src: str) -> str | None:
+    if canon in _MONEY_FIELDS and src.upper() in DEFAULT_UNITS:
+        return DEFAULT_UNITS[src.upper()]
     if canon in _MONEY_FIELDS:
         for key in ("亿元", "万元"):
             if key in src:
@@ -711,6 +723,9 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             if c not in cols_out:
                 cols_out[c] = gdf[c].to_numpy()[keep]
         rep.unmapped = []
+    if raw.extent is not None and len(raw.extent):
+        ext = raw.extent.to_crs(target) if raw.extent.crs is not None else raw.extent.set_crs(target)
+        rep.update_extent_wkt = shapely.to_wkt(shapely.union_all(np.asarray(ext.geometry.values)), rounding_precision=3)
     if (flags[keep] != "").any():
         fl = pd.Series(flags[keep], dtype="string").str.rstrip(";")
         cols_out["ingest_flags"] = fl.mask(fl == "").array
@@ -806,13 +821,49 @@ def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -
             "changed_ids": [str(x) for x in ch_ids[:max_ids]], "changed_fields_by_id": by_id}
 
 
-def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_share: float = 0.5
-                 ) -> tuple[gpd.GeoDataFrame, list[str]]:
+def _inherit(cur: gpd.GeoDataFrame, new: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
+    """Fill ``columns`` of ``new`` from each parcel's predecessor: same id, else largest overlap."""
+    if not columns or not len(cur) or not len(new):
+        return new
+    cg = np.asarray(cur.geometry.values, dtype=object)
+    ng = np.asarray(new.geometry.values, dtype=object)
+    ni, ci = shapely.STRtree(cg).query(ng, predicate="intersects")
+    pred = np.full(len(new), -1)
+    if len(ni):
+        area = shapely.area(shapely.intersection(ng[ni], cg[ci]))
+        order = np.lexsort((area, ni))
+        last = np.r_[ni[order][1:] != ni[order][:-1], True]
+        pred[ni[order][last]] = ci[order][last]
+    pos = pd.Series(np.arange(len(cur)), index=cur["parcel_id"].astype(str)).drop_duplicates()
+    same = new["parcel_id"].astype(str).map(pos).to_numpy(dtype=float, na_value=np.nan)
+    pred = np.where(np.isnan(same), pred, np.nan_to_num(same, nan=-1).astype(int))
+    has = pred >= 0
+    out = new.copy()
+    for c in columns:
+        vals = cur[c].to_numpy()[np.where(has, pred, 0)]
+        if c in out.columns:
+            fill = has & out[c].isna().to_numpy()
+            col = out[c].to_numpy(copy=True)
+            col[fill] = vals[fill]
+            out[c] = pd.array(col, dtype=cur[c].dtype)
+        else:
+            out[c] = pd.array(np.where(has, vals, None), dtype=cur[c].dtype) if cur[c].dtype != float else \
+                np.where(has, vals, np.nan)
+    return out
+
+
+def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_share: float = 0.5,
+                 extent=None, inherit: list[str] | None = None) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Merge a partial survey into the current parcels.
 
     Parcels of ``new`` replace the same ids and new ids are added; current
     parcels at least ``cover_share`` covered by parcels of ``new`` are removed
-    (merged or re-parcelled); every other current parcel is kept.
+    (merged or re-parcelled); every other current parcel is kept. With an
+    ``extent`` (a polygon shipped with the update, e.g. 更新范围.shp), every
+    current parcel whose centroid lies in it is replaced instead of the cover rule.
+    Columns in ``inherit`` (those the update file does not carry) are filled
+    from each new parcel's predecessor: the current parcel with the same id,
+    else the one it overlaps most.
 
     Returns
     -------
@@ -828,7 +879,10 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     inter = shapely.area(shapely.intersection(rg[ri], ng[ni])) if len(ri) else np.zeros(0)
     cov = np.bincount(ri, weights=inter, minlength=len(rest)) / np.maximum(shapely.area(rg), 1e-12)
     covered = cov >= cover_share
+    if extent is not None:
+        covered = shapely.contains_xy(extent, *shapely.get_coordinates(shapely.centroid(rg)).T) | covered
     removed = rest.loc[covered, "parcel_id"].astype(str).tolist()
+    new = _inherit(cur, new, [c for c in (inherit or []) if c in cur.columns])
     kept = schema.conform(rest[~covered].reset_index(drop=True), crs=new.crs)
     both = pd.concat([kept, new], ignore_index=True)
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
@@ -865,9 +919,13 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     if current is not None:
         cat = store.surveys()
         base = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
+    extent = shapely.from_wkt(rep.update_extent_wkt) if rep.update_extent_wkt else None
     if mode == "auto":
         if current is None or not len(current):
             mode = "replace"
+        elif extent is not None:
+            mode = "update"
+            rep.notes.append("mode auto -> update: the file ships an update extent")
         else:
             share = float(shapely.area(np.asarray(parcels.geometry.values)).sum()
                           / max(shapely.area(np.asarray(current.geometry.values)).sum(), 1e-9))
@@ -876,7 +934,15 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     removed_merged: list[str] = []
     out = parcels
     if mode == "update" and current is not None:
-        out, removed_merged = merge_update(current, parcels, cover_share=cover_share)
+        provided = set(rep.mapping) | {"parcel_id", "land_area_m2", "geometry"}
+        provided |= {"floor_area_m2"} if "plot_ratio" in provided else set()
+        provided |= {"footprint_m2"} if "coverage" in provided else set()
+        provided |= {"land_use"} if "land_use_code" in provided else set()
+        inherit = [c for c in current.columns if c not in provided] if report is not None else []
+        out, removed_merged = merge_update(current, parcels, cover_share=cover_share, extent=extent, inherit=inherit)
+        if inherit:
+            rep.notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
+                             f"(same id, else largest overlap): {', '.join(inherit)}")
     if current is not None:
         diff = diff_parcels(current, out)
     else:

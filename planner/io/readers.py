@@ -46,6 +46,8 @@ FORMATS = {
     ".csv": "CSV (WKT)",
     ".gdb": "FileGDB",
 }
+#: File stems of an update-extent layer shipped beside the parcels in a zip.
+EXTENT_STEMS = ("更新范围", "范围", "extent", "update_extent", "update_area", "updatearea")
 #: Candidate names of the WKT column of a CSV, compared case-insensitively.
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "shape", "wkt_geom", "geom_wkt")
 
@@ -89,6 +91,8 @@ class RawLayer:
     encoding_note: str = ""
     crs: pyproj.CRS | None = None
     notes: list[str] = field(default_factory=list)
+    #: Update-extent polygons shipped beside the parcels (e.g. 更新范围.shp), if any.
+    extent: gpd.GeoDataFrame | None = None
     row_note: str = "row numbers are 1-based feature positions in the source layer"
 
 
@@ -420,9 +424,15 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     with _unpacked(src, limits) as folder:
         if suf == ".zip":
             cands = _datasets(folder)
+            extent_path = None
             if layer is not None and len(cands) > 1:
                 sel = [c for c in cands if c.stem == layer]
                 cands = sel or cands
+            if len(cands) > 1:
+                ext = [c for c in cands if c.stem.casefold() in EXTENT_STEMS]
+                if len(ext) == 1 and len(cands) == 2:
+                    extent_path = ext[0]
+                    cands = [c for c in cands if c != extent_path]
             if not cands:
                 msg = (f"{src.name}: the zip holds no dataset ({', '.join(FORMATS)}); "
                        "zip the .shp with its .dbf/.shx/.prj/.cpg, or a .gpkg/.geojson/.fgb/.csv/.gdb")
@@ -435,7 +445,7 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
             inner_layer = layer if layer is not None and path.stem != layer else None
             shown = f"{src.name}!{path.relative_to(folder)}"
         else:
-            path, inner_layer, shown = src, layer, src.name
+            path, inner_layer, shown, extent_path = src, layer, src.name, None
         fmt = FORMATS[path.suffix.lower()]
         notes: list[str] = []
         row_notes: list[str] = []
@@ -452,8 +462,14 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                 enc, how = detect_dbf_encoding(path, encoding)
             gdf = _read_vector(path, layer=lyr, encoding=enc if fmt == "ESRI Shapefile" else None)
         crs = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+        extent = None
+        if extent_path is not None:
+            extent = _read_vector(extent_path, layer=None, encoding=None)
+            if extent.crs is None:
+                extent = extent.set_crs(crs)
+            notes.append(f"update extent {extent_path.name} ({len(extent)} polygon(s)) found beside the parcels")
     raw = RawLayer(gdf=gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
-                   encoding_note=how, crs=crs, notes=notes)
+                   encoding_note=how, crs=crs, notes=notes, extent=extent)
     if row_notes:
         raw.row_note = row_notes[0]
     return raw
