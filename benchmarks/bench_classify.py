@@ -27,7 +27,7 @@ import pyogrio
 import shapely
 
 from planner.classify import classify, evaluate
-from planner.policy import default_policy
+from planner.policy import default_policy, from_dict, policy_to_dict
 from planner.sensitivity import threshold_curve
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -112,12 +112,13 @@ def main() -> None:
         if c in parcels.columns:
             parcels[c] = parcels[c].astype("string")
     t_cls, flagged = best(lambda: classify(parcels, policy), args.repeat)
+    no_grade = from_dict({**policy_to_dict(policy), "grade": {**policy_to_dict(policy)["grade"], "enabled": False}})
+    t_cls_ng, _ = best(lambda: classify(parcels, no_grade), args.repeat)
     t_eval, ev = best(lambda: evaluate(parcels, policy), args.repeat)
     t_curve, curve = best(lambda: threshold_curve(None, policy, "utilization", 0, steps=100, evaluation=ev),
                           args.repeat)
     t_curve_full, _ = best(lambda: threshold_curve(parcels, policy, "utilization", 0, steps=100), args.repeat)
     # naive peer for the curve: re-running the flag evaluation per threshold (timed on 5 steps, scaled to 100)
-    from planner.policy import from_dict, policy_to_dict
 
     def naive(steps=5):
         d = policy_to_dict(policy)
@@ -130,7 +131,8 @@ def main() -> None:
     n = len(parcels)
     rows = [
         ("raw pyogrio.read_dataframe(use_arrow=True)", t_read, "peer", 1.0, ""),
-        ("classify (indicators+flags+reasons)", t_cls, "raw read", t_cls / t_read, "<= 0.5"),
+        ("classify (indicators+flags+reasons, grade off)", t_cls_ng, "raw read", t_cls_ng / t_read, "<= 0.5"),
+        ("classify, full (+ upgrade class + A-D grade)", t_cls, "raw read", t_cls / t_read, ""),
         ("sensitivity curve, 100 thresholds (cached evaluation)", t_curve, "raw read", t_curve / t_read, "<= 0.2"),
         ("sensitivity curve, 100 thresholds (incl. evaluate)", t_curve_full, "raw read", t_curve_full / t_read, ""),
         ("naive curve: re-evaluate per threshold (x100, est.)", t_naive, "our curve", t_naive / t_curve, ""),

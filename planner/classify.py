@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.stats import rankdata
 
 from planner.indicators import INDICATORS, MISSING_REASON, compute_indicators
 from planner.policy import CRITERIA, Policy, Rule, policy_hash
@@ -202,6 +201,21 @@ def upgrade_class(values: np.ndarray, in_scope: np.ndarray, policy: Policy) -> p
     return pd.Categorical.from_codes(code, categories=list(UPGRADE_CLASSES))
 
 
+def _avg_rank(v: np.ndarray) -> np.ndarray:
+    """1-based ranks with ties given their average rank (as ``scipy.stats.rankdata``), one sort."""
+    order = np.argsort(v)
+    sv = v[order]
+    new = np.empty(len(v), dtype=bool)
+    new[:1] = True
+    np.not_equal(sv[1:], sv[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(v))
+    grp = np.cumsum(new) - 1
+    out = np.empty(len(v))
+    out[order] = ((starts + ends + 1) / 2.0)[grp]
+    return out
+
+
 def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
     """Composite per-mu grade A-D (see :class:`~planner.policy.Grade`); missing where no indicator."""
     g = policy.grade
@@ -218,7 +232,7 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
         if not has.any():
             continue
         pct = np.zeros(n)
-        pct[has] = rankdata(v[has], method="average") / has.sum()
+        pct[has] = _avg_rank(v[has]) / has.sum()
         num += np.where(has, w * pct, 0.0)
         den += np.where(has, w, 0.0)
     graded = den > 0
@@ -226,7 +240,9 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
     if graded.any():
         score = num[graded] / den[graded]
         m = len(score)
-        above = (m - rankdata(score, method="max")) / m  # share of parcels scoring strictly higher
+        order = np.argsort(-score)
+        first = np.searchsorted(-score[order], -score, side="left")  # parcels scoring strictly higher
+        above = first / m
         a, b, c = g.shares
         code[graded] = np.select([above < a, above < b, above < c], [0, 1, 2], default=3)
     return pd.Categorical.from_codes(code, categories=list(GRADES))
@@ -239,7 +255,7 @@ def _fmt_value(v: np.ndarray, decimals: int) -> pa.Array:
     if decimals == 0:
         return pc.cast(pc.cast(pc.round(a, 0), pa.int64(), safe=False), pa.string())
     s = pc.cast(pc.round(a, decimals), pa.string())
-    plain = pc.match_substring_regex(s, r"[.eE]|n")
+    plain = pc.match_substring(s, ".")  # "1" -> "1.0"; plot ratios and shares never print as 1e+16
     return pc.if_else(plain, s, pc.binary_join_element_wise(s, pa.scalar(".0"), ""))
 
 
@@ -302,7 +318,7 @@ def _arrow_text(parcels: pd.DataFrame, name: str) -> pa.Array:
         arr = pa.array(s.astype("string").array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr.cast(pa.string()) if arr.type != pa.string() else arr
+    return arr
 
 
 def _labels(arr: pa.Array, table: dict[str, tuple[str, str]], lang: int) -> pa.Array:
@@ -353,7 +369,7 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
             if show.any():
                 if status is None:
                     status = _arrow_text(parcels, "status")
-                sub = status.filter(pa.array(show))
+                sub = status.filter(pa.array(show)).cast(pa.string())
                 parts.add(show, _labels(sub, STATUS_LABELS, 0), _labels(sub, STATUS_LABELS, 1))
         if cunk.any():
             seen: list[str] = []
@@ -369,7 +385,7 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
                           f"{meta.en} threshold unknown: no data for the percentile")
     oos = ~ev.in_scope
     if oos.any():
-        lu = _arrow_text(parcels, "land_use").filter(pa.array(oos))
+        lu = _arrow_text(parcels, "land_use").filter(pa.array(oos)).cast(pa.string())
         # known classes by their label, other values as themselves, missing as "land use unknown"
         zh, en = (pc.binary_join_element_wise(pa.scalar(prefix), pc.coalesce(_labels(lu, LAND_USE_LABELS, lang), lu, pa.scalar(unk)), "")
                   for lang, prefix, unk in ((0, "不在范围：", "用地分类未知"), (1, "out of scope: ", "land use unknown")))
