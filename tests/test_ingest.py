@@ -298,13 +298,55 @@ def test_update_mode_merges_and_diffs(tmp_path, ws3, capsys):
                "--report", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "1 added, 1 removed, 1 changed, 1 unchanged" in out and "1 removed because new parcels cover" in out
+    assert "1 added, 1 removed, 1 changed, 1 unchanged" in out and "1 removed because new parcels" in out
     p = ws3.read_parcels()
     assert sorted(p["parcel_id"]) == ["N1", "Z1", "Z2"]
     d = json.loads((tmp_path / "r.json").read_text())["diff"]
     assert d["changed_fields"]["floor_area_m2"] == 1 and d["removed_merged_ids"] == ["Z3"]
-    assert d["changed_fields_by_id"]["Z2"] == ["floor_area_m2", "land_use_code", "land_use", "owner"]
+    # fields the update does not carry are inherited: same id, else the most-overlapped predecessor
+    assert d["changed_fields_by_id"]["Z2"] == ["floor_area_m2"]
+    assert p.set_index("parcel_id").loc["N1", "owner"] == "晋江恒安实业有限公司"
     assert len(ws3.surveys()) == 2
+
+
+def test_update_zip_with_extent_like_survey_update(tmp_path, ws, capsys):
+    """Mimics gis_data/survey_update.zip: GBK, .cpg, ESRI prj, folder, 更新范围.shp, 说明.txt, 万元."""
+    base = cn_layer(6)
+    base["zone_use"] = ["industrial"] * 6
+    ingest(_gpkg(base, tmp_path / "base.gpkg"), ws)
+    # Z1..Z3 inside the extent: Z1 re-surveyed, Z2+Z3 merged into M1; Z4..Z6 outside and untouched
+    upd = gpd.GeoDataFrame({"ZDDM": ["Z1", "M1"], "ZDMJ": [2500.0, 5000.0], "NSE": [12.5, 3.0],
+                            "QLR": ["新业主", "合并公司"]},
+                           geometry=[shapely.box(X0, Y0, X0 + 50, Y0 + 50), shapely.box(X0 + 50, Y0, X0 + 150, Y0 + 50)])
+    ext = gpd.GeoDataFrame({"FWMC": ["更新片区"]}, geometry=[shapely.box(X0 - 1, Y0 - 1, X0 + 151, Y0 + 51)])
+    a = write_shp(upd, tmp_path / "u" / "宗地.shp", encoding="GBK", prj=ESRI_GK120)
+    b = write_shp(ext, tmp_path / "u" / "更新范围.shp", encoding="GBK", prj=ESRI_GK120)
+    z = zip_files(tmp_path / "survey_update.zip", {**shp_bytes(a, "更新2025/"), **shp_bytes(b, "更新2025/"),
+                                                   "更新2025/说明.txt": "局部更新".encode("gbk")})
+    assert main(["ingest", str(z), "-w", str(ws.path)]) == 0
+    out = capsys.readouterr().out
+    assert "update extent 更新范围.shp" in out and "mode auto -> update" in out
+    assert "1 added, 2 removed, 1 changed, 3 unchanged" in out
+    p = ws.read_parcels().set_index("parcel_id")
+    assert sorted(p.index) == ["M1", "Z1", "Z4", "Z5", "Z6"]
+    assert p.loc["Z1", "tax_cny"] == pytest.approx(125_000.0)  # NSE in 万元
+    assert p.loc["M1", "zone_use"] == "industrial"  # inherited from a merged predecessor
+
+
+def test_gis_data_survey_update(tmp_path, capsys):
+    src, city = ROOT / "gis_data" / "survey_update.zip", ROOT / "gis_data" / "sample_city.gpkg"
+    if not (src.exists() and city.exists()):
+        pytest.skip("gis_data sample files not generated")
+    wsp = tmp_path / "city.gpkg"
+    wsp.write_bytes(city.read_bytes())
+    n0 = len(GpkgStore(wsp).read_parcels())
+    assert main(["ingest", str(src), "--workspace", str(wsp)]) == 0
+    out = capsys.readouterr().out
+    assert "published as survey version" in out and "update mode" in out
+    rep_line = next(line for line in out.splitlines() if line.startswith("diff against"))
+    added = int(rep_line.split(": ")[1].split(" added")[0])
+    removed = int(rep_line.split(", ")[1].split(" removed")[0])
+    assert len(GpkgStore(wsp).read_parcels()) == n0 + added - removed
 
 
 def test_auto_mode_and_replace_diff(tmp_path, ws3):
