@@ -539,47 +539,75 @@ def run(sites: pd.DataFrame, scenario: Scenario, *, templates: dict[str, ParkTem
 
 
 def _timeline(res: pd.DataFrame, leasable: np.ndarray, absorb: np.ndarray, p: dict, sc: Scenario) -> pd.DataFrame:
-    """Year-by-year figures: a sites x years matrix, summed over sites."""
-    years = np.arange(sc.start_year, sc.start_year + sc.horizon_years)
-    if len(res):
-        last = int(np.ceil(res["delivery"].max())) + 1
-        years = np.arange(sc.start_year, max(sc.start_year + sc.horizon_years, last))
-    y0 = years[None, :].astype(float)
-    y1 = y0 + 1.0
-    ws = res["works_start"].to_numpy(float)[:, None]
-    dl = res["delivery"].to_numpy(float)[:, None]
-    new = res["new_floor_m2"].to_numpy(float)[:, None]
+    """Year-by-year figures for the whole scenario.
+
+    Event accumulation: every site adds its start, its investment (spread
+    over the works), the changes of its floor-area stocks and of its
+    occupancy to the years where they happen (``np.bincount``), and running
+    sums turn changes into stocks. Cost is O(sites + years), not O(sites x years).
+    """
+    n = len(res)
+    ws = res["works_start"].to_numpy(float)
+    dl = res["delivery"].to_numpy(float)
+    last = int(np.ceil(dl.max())) + 1 if n else sc.start_year
+    years = np.arange(sc.start_year, max(sc.start_year + sc.horizon_years, last))
+    ny = len(years)
+    y0 = sc.start_year
+
+    def acc(year: np.ndarray, w: np.ndarray) -> np.ndarray:
+        i = np.asarray(year, dtype=np.int64) - y0
+        ok = (i >= 0) & (i < ny)
+        return np.bincount(i[ok], weights=np.asarray(w, float)[ok], minlength=ny)[:ny]
+
+    new = res["new_floor_m2"].to_numpy(float)
+    inv = res["investment_cny"].to_numpy(float)
+    one = np.ones(n)
+    # investment: spread evenly over the works (a few calendar years per site)
     dur = np.maximum(dl - ws, 1e-9)
-    build_frac = np.clip(np.minimum(y1, dl) - np.maximum(y0, ws), 0.0, None) / dur  # share of works in year
-    under = (ws < y1) & (dl > y1)  # under construction at year end
-    delivered = dl <= y1
-    k = np.floor(y0 - np.floor(dl)).astype(np.int64)  # years since the delivery year
-    width = absorb.shape[1] if absorb.ndim == 2 else 1
-    kk = np.clip(k, 0, width - 1)
-    occ_share = np.take_along_axis(absorb, kk, axis=1) if len(res) else np.zeros((0, len(years)))
-    occ_share = np.where(k >= 0, occ_share, 0.0)
-    occupied = leasable[:, None] * occ_share
-    in_use = np.clip(y1 - np.maximum(y0, dl), 0.0, 1.0)  # part of the year after delivery
-    rent = occupied * in_use * (p["rent_per_m2_month"] * 12.0)[:, None]
-    tax = occupied * in_use * p["tax_m2"][:, None]
-    output = occupied * in_use * p["output_m2"][:, None]
-    jobs = occupied * p["jobs_per_1000m2"][:, None] / 1000.0
-    ent = occupied / p["m2_per_enterprise"][:, None]
-    start = res["start_year"].to_numpy()[:, None]
+    invest = np.zeros(ny)
+    span = int(np.ceil(dur.max())) + 1 if n else 0
+    for d in range(span):  # loop over years of a site's works, not over sites
+        y = np.floor(ws) + d
+        frac = np.clip(np.minimum(y + 1, dl) - np.maximum(y, ws), 0.0, None) / dur
+        invest += acc(y, inv * frac)
+    # stocks at year end: under construction in [floor(ws), ceil(dl - 1)), delivered from ceil(dl - 1)
+    y_start_works = np.floor(ws)
+    y_delivered = np.ceil(dl - 1.0)
+    under = np.cumsum(acc(y_start_works, new * (y_start_works < y_delivered))
+                      - acc(y_delivered, new * (y_start_works < y_delivered)))
+    delivered = np.cumsum(acc(y_delivered, new))
+    # occupancy: absorption[k] in the k-th calendar year from the delivery year
+    y_dl = np.floor(dl)
+    rent_rate = p["rent_per_m2_month"] * 12.0
+    rates = {"occupied": one, "enterprises": 1.0 / p["m2_per_enterprise"], "jobs": p["jobs_per_1000m2"] / 1000.0,
+             "rent": rent_rate, "tax": p["tax_m2"], "output": p["output_m2"]}
+    stock = {k: np.zeros(ny) for k in rates}
+    prev = np.zeros(n)
+    for k in range(absorb.shape[1] if n else 0):
+        step = absorb[:, k] - prev
+        prev = absorb[:, k]
+        for name, r in rates.items():
+            stock[name] += acc(y_dl + k, leasable * step * r)
+    stock = {k: np.cumsum(v) for k, v in stock.items()}
+    # flows (rent, tax, output) count only the part of the delivery year after delivery
+    first = leasable * (absorb[:, 0] if n else one) * (dl - y_dl)
+    flows = {name: stock[name] - acc(y_dl, first * rates[name]) for name in ("rent", "tax", "output")}
     tl = pd.DataFrame({
         "year": years,
-        "sites_started": (start == years[None, :]).sum(axis=0),
-        "sites_delivered": (delivered & (dl > y0)).sum(axis=0),
-        "investment_cny": (res["investment_cny"].to_numpy(float)[:, None] * build_frac).sum(axis=0),
-        "under_construction_m2": (new * under).sum(axis=0),
-        "delivered_m2": (new * delivered).sum(axis=0),
-        "occupied_m2": occupied.sum(axis=0),
-        "enterprises": ent.sum(axis=0),
-        "jobs_new": jobs.sum(axis=0),
-        "rent_cny": rent.sum(axis=0),
-        "tax_new_cny": tax.sum(axis=0),
-        "output_new_cny": output.sum(axis=0),
+        "sites_started": acc(res["start_year"].to_numpy(), one).round().astype(np.int64),
+        "sites_delivered": acc(y_delivered, one).round().astype(np.int64),
+        "investment_cny": invest,
+        "under_construction_m2": under,
+        "delivered_m2": delivered,
+        "occupied_m2": stock["occupied"],
+        "enterprises": stock["enterprises"],
+        "jobs_new": stock["jobs"],
+        "rent_cny": flows["rent"],
+        "tax_new_cny": flows["tax"],
+        "output_new_cny": flows["output"],
     })
+    num = tl.columns.drop(["year", "sites_started", "sites_delivered"])
+    tl[num] = tl[num].where(tl[num].abs() > 1e-6, 0.0)  # running sums leave float dust where a stock returns to 0
     tl["cum_investment_cny"] = tl["investment_cny"].cumsum()
     tl["cum_rent_cny"] = tl["rent_cny"].cumsum()
     tl["cum_tax_new_cny"] = tl["tax_new_cny"].cumsum()

@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -226,7 +227,12 @@ def load_template(path: str | Path, *, base: dict[str, ParkTemplate] | None = No
 
 
 def builtin_templates() -> dict[str, ParkTemplate]:
-    """The templates shipped with the package, by name."""
+    """The templates shipped with the package, by name (a fresh dict; the files are read once)."""
+    return dict(_builtin())
+
+
+@functools.cache
+def _builtin() -> tuple[tuple[str, ParkTemplate], ...]:
     out: dict[str, ParkTemplate] = {}
     root = resources.files("planner") / "defaults"
     for entry in sorted(root.iterdir(), key=lambda e: e.name):
@@ -234,7 +240,7 @@ def builtin_templates() -> dict[str, ParkTemplate]:
             with resources.as_file(entry) as p:
                 t = load_template(p)
             out[t.name] = t
-    return out
+    return tuple(out.items())
 
 
 def load_templates(*paths: str | Path) -> dict[str, ParkTemplate]:
