@@ -216,6 +216,20 @@ def _avg_rank(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def _n_greater(v: np.ndarray) -> np.ndarray:
+    """For each value, how many values are strictly greater (one sort)."""
+    order = np.argsort(v)
+    sv = v[order]
+    last = np.empty(len(v), dtype=bool)
+    last[-1:] = True
+    np.not_equal(sv[1:], sv[:-1], out=last[:-1])
+    ends = np.flatnonzero(last) + 1  # one past the last index of each tie group
+    grp = np.cumsum(np.concatenate([[0], last[:-1]]))
+    out = np.empty(len(v), dtype=np.int64)
+    out[order] = len(v) - ends[grp]
+    return out
+
+
 def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
     """Composite per-mu grade A-D (see :class:`~planner.policy.Grade`); missing where no indicator."""
     g = policy.grade
@@ -240,9 +254,7 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
     if graded.any():
         score = num[graded] / den[graded]
         m = len(score)
-        order = np.argsort(-score)
-        first = np.searchsorted(-score[order], -score, side="left")  # parcels scoring strictly higher
-        above = first / m
+        above = _n_greater(score) / m  # share of parcels scoring strictly higher
         a, b, c = g.shares
         code[graded] = np.select([above < a, above < b, above < c], [0, 1, 2], default=3)
     return pd.Categorical.from_codes(code, categories=list(GRADES))
