@@ -118,32 +118,50 @@ def _frame_for_excel(df: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[st
     return out, kinds
 
 
-def _format_sheet(ws, kinds: list[str] | None, *, first_col_width: int | None = None, row_kinds=None) -> None:
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in ws[1]:
-        cell.font = bold
-        cell.fill = fill
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = "B2"
-    for j, col in enumerate(ws.iter_cols(min_row=1, max_row=ws.max_row), start=1):
-        header = str(col[0].value or "")
-        width = max(10, min(40, max(len(header) * (1.6 if any(ord(ch) > 0x2E80 for ch in header) else 1.0), 10)))
-        k = kinds[j - 1] if kinds and j - 1 < len(kinds) else None
-        for i, cell in enumerate(col[1:], start=2):
-            kk = row_kinds[i - 2] if row_kinds is not None and j > 1 else k
-            if kk and kk != "text" and isinstance(cell.value, int | float):
-                cell.number_format = _EXCEL_FORMATS.get(kk, "General")
-        if j == 1 and first_col_width:
-            width = first_col_width
-        ws.column_dimensions[get_column_letter(j)].width = min(width, 28) if j > 1 else width
-    ws.row_dimensions[1].height = 42
+def _formats(wb) -> dict:
+    fm = getattr(wb, "_planner_formats", None)
+    if fm is None:
+        fm = {k: wb.add_format({"num_format": v}) for k, v in _EXCEL_FORMATS.items() if k != "text"}
+        fm["pct"] = wb.add_format({"num_format": '+0.0"%";-0.0"%";0.0"%"'})
+        fm["header"] = wb.add_format({"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDEBF7",
+                                      "border": 1})
+        fm["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
+        wb._planner_formats = fm
+    return fm
 
 
-def _summary_frame(result: ScenarioResult, lang: str) -> pd.DataFrame:
+def _sheet(xw, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
+           row_kinds: list[str] | None = None, pct_cols: tuple[str, ...] = (), widths: dict[int, float] | None = None
+           ) -> None:
+    """Write ``df`` with bold wrapped headers, number formats per column (or per row) and column widths."""
+    df = df.replace([np.inf, -np.inf], np.nan)
+    df.to_excel(xw, sheet_name=name, index=False)
+    ws = xw.sheets[name]
+    fm = _formats(xw.book)
+    for j, c in enumerate(df.columns):
+        header = str(c)
+        ws.write_string(0, j, header, fm["header"])
+        cjk = any(ord(ch) > 0x2E80 for ch in header)
+        width = min(28.0, max(10.0, len(header) * (1.1 if cjk else 0.6)))
+        if widths and j in widths:
+            width = widths[j]
+        k = "pct" if c in pct_cols else (col_kinds[j] if col_kinds else None)
+        ws.set_column(j, j, width, fm.get(k) if k and k != "text" else None)
+    if row_kinds is not None:  # small sheets whose rows are figures of different kinds
+        for i, k in enumerate(row_kinds):
+            if k == "text":
+                continue
+            for j in range(1, df.shape[1]):
+                if df.columns[j] in pct_cols:
+                    continue
+                v = df.iat[i, j]
+                if isinstance(v, int | float | np.number) and not isinstance(v, bool) and not pd.isna(v):
+                    ws.write_number(i + 1, j, float(v), fm[k])
+    ws.freeze_panes(1, 1)
+    ws.set_row(0, 45)
+
+
+def _summary_frame(result: ScenarioResult, lang: str) -> tuple[pd.DataFrame, list[str]]:
     keys = [k for k in (*KEY_FIGURES, "new_floor_per_site_m2", "m2_per_enterprise") if k in result.totals.index]
     vals = result.totals.reindex(keys).astype(float).replace([np.inf, -np.inf], np.nan)
     return pd.DataFrame({label("figure", lang, both=lang == "zh"): [label(k, lang, both=lang == "zh") for k in keys],
@@ -160,29 +178,24 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         return compare_to_excel(compare(list(result)), path, lang=lang)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
-        summ, rk = _summary_frame(result, lang)
-        def both(k: str) -> str:
-            return f"{tr(k, 'zh')} {tr(k, 'en')}" if lang == "zh" else tr(k, lang)
 
+    def both(k: str) -> str:
+        return f"{tr(k, 'zh')} {tr(k, 'en')}" if lang == "zh" else tr(k, lang)
+
+    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+        summ, rk = _summary_frame(result, lang)
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
-                             result.name: [result.name, _policy_text(result), result.scenario.description
-                                           or result.scenario.label]})
-        pd.concat([summ, meta], ignore_index=True).to_excel(xw, sheet_name="Summary 汇总", index=False)
-        _format_sheet(xw.sheets["Summary 汇总"], None, first_col_width=44, row_kinds=[*rk, "text", "text", "text"])
+                             result.name: [result.name, _policy_text(result),
+                                           result.scenario.description or result.scenario.label]})
+        _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
+               row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
         df, kinds = _frame_for_excel(_site_table(result), lang)
-        df.to_excel(xw, sheet_name="Sites 地块", index=False)
-        _format_sheet(xw.sheets["Sites 地块"], kinds)
-        tl = result.timeline.reset_index()
-        df, kinds = _frame_for_excel(tl, lang)
-        df.to_excel(xw, sheet_name="Timeline 年度", index=False)
-        _format_sheet(xw.sheets["Timeline 年度"], kinds)
-        a = result.assumptions.copy()
+        _sheet(xw, "Sites 地块", df, col_kinds=kinds)
+        df, kinds = _frame_for_excel(result.timeline.reset_index(), lang)
+        _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
+        a = result.assumptions.astype(str).replace({"None": "", "nan": ""})
         a.columns = [label(c, lang, both=lang == "zh") if c in ("parameter", "source") else c for c in a.columns]
-        a.astype(str).replace({"None": ""}).to_excel(xw, sheet_name="Assumptions 假设", index=False)
-        _format_sheet(xw.sheets["Assumptions 假设"], None, first_col_width=30)
-        ws = xw.sheets["Assumptions 假设"]
-        ws.column_dimensions[ws.cell(1, ws.max_column).column_letter].width = 70
+        _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
     return p
 
 
@@ -190,26 +203,17 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
     """Excel workbook of a comparison: figures with differences, site membership, curves."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="openpyxl") as xw:
-        t = cmp.table.replace([np.inf, -np.inf], np.nan)
-        rk = [kind(k) for k in t.index]
-        rel_cols = [c for c in t.columns if c.endswith(" %")]
+    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+        t = cmp.table
         df = t.copy()
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
-        df.to_excel(xw, sheet_name="Comparison 对比", index=False)
-        ws = xw.sheets["Comparison 对比"]
-        _format_sheet(ws, None, first_col_width=44, row_kinds=rk)
-        for j, c in enumerate(df.columns, start=1):
-            if c in rel_cols:
-                for i in range(2, ws.max_row + 1):
-                    ws.cell(i, j).number_format = '0.0"%"'
+        _sheet(xw, "Comparison 对比", df, row_kinds=[kind(k) for k in t.index],
+               pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         m = cmp.membership.reset_index()
-        m.to_excel(xw, sheet_name="Sites 地块", index=False)
-        _format_sheet(xw.sheets["Sites 地块"], ["text"] + ["text"] * (m.shape[1] - 1))
+        _sheet(xw, "Sites 地块", m, col_kinds=["text"] * m.shape[1])
         wide = cmp.curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
         wide.columns = [f"{label(mm, lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
-        wide.reset_index().to_excel(xw, sheet_name="Curves 年度曲线", index=False)
-        _format_sheet(xw.sheets["Curves 年度曲线"], ["year"] + ["money"] * (wide.shape[1]))
+        _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=["year"] + ["int"] * wide.shape[1])
     return p
 
 

@@ -39,7 +39,7 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     headers = [c.value for c in ws[1]]
     assert "新增建筑面积 New floor area (m²)" in headers
     j = headers.index("新增建筑面积 New floor area (m²)") + 1
-    assert ws[1][j - 1].font.bold
+    assert ws[1][j - 1].font.b
     # 10,000 m2 x 2.5 = 25,000 m2 on the first site, thousands format
     assert ws.cell(2, j).value == 25_000 and ws.cell(2, j).number_format == "#,##0"
     k = headers.index("改造后容积率 Plot ratio after") + 1
@@ -61,6 +61,8 @@ def test_excel_comparison(tmp_path):
     new = rows["New floor area (m²)"]
     assert new[hdr.index("a")] == 25_000 and new[hdr.index("b")] == 50_000
     assert new[hdr.index("b - a")] == 25_000 and new[hdr.index("b vs a %")] == pytest.approx(100.0)
+    ws = wb["Comparison 对比"]
+    assert ws.cell(2, hdr.index("b vs a %") + 1).number_format.startswith('+0.0"%"')
 
 
 def test_geodata_exports(tmp_path):
