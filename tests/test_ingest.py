@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from planner import schema
 from planner.cli import main
 from planner.errors import ConfigError, IngestError
 from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
@@ -243,6 +244,8 @@ def test_repairs_z_bowtie_and_flags(tmp_path):
     assert gdf.geometry.iloc[0].geom_type == "MultiPolygon" and gdf.geometry.iloc[0].area == pytest.approx(1250)
     assert not shapely.has_z(gdf.geometry.values).any()
     assert gdf["ingest_flags"].tolist()[2:] == ["area_mismatch", "unknown_code"]
+    schema.validate(gdf)  # canonical columns, dtypes, CRS, unique ids, polygons
+    assert list(gdf.columns) == [*schema.column_names(), "ingest_flags"]
     msgs = {(p.row, p.code, p.action) for p in rep.problems}
     assert {(1, "repaired_geometry", "repaired"), (3, "area_mismatch", "flagged"),
             (4, "unknown_code", "flagged")} <= msgs
