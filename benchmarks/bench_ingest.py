@@ -7,7 +7,7 @@ Peer = ``pyogrio.read_dataframe(path, use_arrow=True)`` of the same file, in the
 
 Run: ``python benchmarks/bench_ingest.py [--parcels N] [--repeat R] [--publish]``
 The input has Chinese cadastral field names (ZDDM, ZDMJ, JZMJ, RJL, JZMD, QLR, TDYT, NSE, CZ, ZT),
-0.1 % invalid (bow-tie) polygons, and is cached under benchmarks/.cache/.
+0.1 % invalid (bow-tie) polygons, and is cached in the temp folder (planner-bench/).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--publish", action="store_true", help="also time publishing into a fresh workspace")
     a = ap.parse_args()
-    src = make_input(a.parcels, Path(__file__).resolve().parent / ".cache" / f"ingest_{a.parcels}.gpkg")
+    src = make_input(a.parcels, Path(tempfile.gettempdir()) / "planner-bench" / f"ingest_{a.parcels}.gpkg")
     t_peer, peer = best(lambda: pyogrio.read_dataframe(src, use_arrow=True), a.repeat)
     t_ours, (gdf, rep) = best(lambda: read_survey(src, target_crs="EPSG:4549"), a.repeat)
     assert len(peer) == rep.n_read == a.parcels
