@@ -17,9 +17,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import colors as mcolors
-from matplotlib import font_manager
+from matplotlib import font_manager, patheffects
 from matplotlib import patches as mpatches
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from planner._report_text import tr
 
@@ -113,8 +114,9 @@ def site_map(sites: gpd.GeoDataFrame, lang: str, *, column: str = "start_year", 
         sites.plot(ax=ax, color=fc, edgecolor="#333333", linewidth=0.3)
         if len(sites) <= 40:
             pts = sites.geometry.representative_point()
+            halo = [patheffects.withStroke(linewidth=2, foreground="white")]
             for x, y, s in zip(pts.x, pts.y, sites["site_id"].astype(str), strict=True):
-                ax.annotate(s, (x, y), fontsize=6, ha="center", va="center", color="#111111")
+                ax.annotate(s, (x, y), fontsize=6, ha="center", va="center", color="#111111", path_effects=halo)
         handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=c)
                    for c in cats[:12]]
         ax.legend(handles=handles, title=tr(legend_key, cl), loc="best", fontsize=7, title_fontsize=8)
@@ -156,6 +158,7 @@ def compare_charts(curves: pd.DataFrame, table: pd.DataFrame, names: list[str], 
             ax.xaxis.get_major_locator().set_params(integer=True)
             out.append((tr(key, lang), _png(fig)))
         from planner._report_text import label
+        from planner.report import fmt
 
         figs = ["new_floor_m2", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny"]
         fig = Figure(figsize=(7.5, 3.6))
@@ -166,7 +169,7 @@ def compare_charts(curves: pd.DataFrame, table: pd.DataFrame, names: list[str], 
             ax.set_title(label(f, cl, unit=True), fontsize=7, wrap=True)
             ax.set_xticks(range(len(names)), [str(i + 1) for i in range(len(names))], fontsize=7)
             ax.tick_params(axis="y", labelsize=6)
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, f=f: fmt(v, f, cl)))
         fig.legend(handles=[mpatches.Patch(color=PALETTE[i % len(PALETTE)], label=f"{i + 1} {n}")
                             for i, n in enumerate(names)], loc="lower center", ncol=min(len(names), 4),
                    frameon=False, fontsize=7)
