@@ -193,7 +193,7 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         _sheet(xw, "Sites 地块", df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index(), lang)
         _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
-        a = result.assumptions.astype(str).replace({"None": "", "nan": ""})
+        a = _as_text(result.assumptions, "")
         a.columns = [label(c, lang, both=lang == "zh") if c in ("parameter", "source") else c for c in a.columns]
         _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
     return p
@@ -237,6 +237,13 @@ figcaption{font-size:12px;color:#5b6b7b}
 .note{font-size:12px;color:#5b6b7b}
 @media print{body{background:#fff}main{padding:0}}
 """
+
+
+def _as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
+    """Every cell as text; missing values (None, NaN, empty) shown as ``blank``."""
+    out = df.astype(object).where(df.notna(), None)
+    out = out.map(lambda v: blank if v is None or v == "" else str(v))  # a few dozen cells
+    return out
 
 
 def _policy_text(result: ScenarioResult) -> str:
@@ -337,7 +344,7 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
         parts.append(_table_html(st, lang, text_cols=("site_id", "template")))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
-    a = result.assumptions.astype(str).replace({"None": "–", "nan": "–", "": "–"})
+    a = _as_text(result.assumptions)
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
@@ -383,7 +390,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
                           site_map(allg, lang, column="n_in", legend_key="in_scenarios", background=background), ""))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
-        a = r.assumptions.astype(str).replace({"None": "–", "nan": "–", "": "–"})
+        a = _as_text(r.assumptions)
         parts.append(f"<h3>{html.escape(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(tr("compare_title", lang), "".join(parts), lang)
 

@@ -93,6 +93,7 @@ def test_html_is_self_contained_and_bilingual(tmp_path):
     assert 'lang="zh-CN"' in zh and "新增建筑面积" in zh and "主要指标" in zh
     assert 'lang="en"' in en and "New floor area" in en and "Key figures" in en
     assert "feedbeeffeed" in zh  # the policy hash the sites rest on
+    assert ">nan<" not in zh and ">None<" not in en  # missing template values shown as a dash
     # key figure card: 50,000 m2 new floor area -> "5.0 万" in Chinese, "50,000" in English
     assert "5.0 万" in zh and "50,000" in en
     p = write_html(compare([result("a", sites={"top": 1}), result("b")]), tmp_path / "c.html", lang="en")
