@@ -73,6 +73,7 @@ AREA_UNITS = {"m2": 1.0, "m²": 1.0, "sqm": 1.0, "ft2": 0.09290304, "sqft": 0.09
               "mu": schema.MU_M2, "亩": schema.MU_M2, "ha": 10_000.0, "公顷": 10_000.0, "km2": 1e6}
 #: Money units -> CNY (other currency codes need a rate in ``[currency]``).
 MONEY_UNITS = {"yuan": 1.0, "cny": 1.0, "元": 1.0, "10k_yuan": 1e4, "万元": 1e4, "wan": 1e4, "100m_yuan": 1e8, "亿元": 1e8}
+_NA_STRING = pd.array([pd.NA], dtype="string")
 _AREA_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2")
 _MONEY_FIELDS = ("output_cny", "tax_cny")
 _VALUE_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2", "output_cny", "tax_cny", "employees",
@@ -681,7 +682,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                   "parcel_id", None))
     if "status" in data:
         st = pd.Series(data["status"], dtype="string")
-        inv, uniq = pd.factorize(st.str.casefold())
+        inv, uniq = pd.factorize(st)
+        uniq = pd.Series(uniq, dtype="string").str.casefold()
         mapped = pd.Series(pd.array(pd.Series(uniq, dtype="string").map(STATUS_VALUES), dtype="string")
                            .take(inv, allow_fill=True), index=st.index)
         unk = (st.notna() & mapped.isna()).to_numpy()
@@ -744,7 +746,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             arr = pd.array(data[f.name], dtype="string")
             cols_out[f.name] = arr if all_kept else arr[keep]
         elif f.kind == "str":
-            cols_out[f.name] = pd.array([pd.NA] * n_out, dtype="string")
+            cols_out[f.name] = _NA_STRING.take(np.full(n_out, -1), allow_fill=True)
         else:
             cols_out[f.name] = np.full(n_out, np.nan)
     for name, (src, unit) in mp.extra.items():
