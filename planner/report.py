@@ -21,6 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import xlsxwriter
 
 from planner._report_text import kind, label, tr
 from planner.compare import KEY_FIGURES, Comparison, compare
@@ -130,14 +131,16 @@ def _formats(wb) -> dict:
     return fm
 
 
-def _sheet(xw, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
+def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
            row_kinds: list[str] | None = None, pct_cols: tuple[str, ...] = (), widths: dict[int, float] | None = None
            ) -> None:
-    """Write ``df`` with bold wrapped headers, number formats per column (or per row) and column widths."""
+    """Write ``df`` with bold wrapped headers, number formats per column (or per row) and column widths.
+
+    Columns are written whole (``write_column``); missing values stay empty cells.
+    """
     df = df.replace([np.inf, -np.inf], np.nan)
-    df.to_excel(xw, sheet_name=name, index=False)
-    ws = xw.sheets[name]
-    fm = _formats(xw.book)
+    ws = wb.add_worksheet(name)
+    fm = _formats(wb)
     for j, c in enumerate(df.columns):
         header = str(c)
         ws.write_string(0, j, header, fm["header"])
@@ -147,6 +150,15 @@ def _sheet(xw, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = Non
             width = widths[j]
         k = "pct" if c in pct_cols else (col_kinds[j] if col_kinds else None)
         ws.set_column(j, j, width, fm.get(k) if k and k != "text" else None)
+        col = df.iloc[:, j]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            values = col.tolist()
+        elif pd.api.types.is_numeric_dtype(col.dtype):
+            values = [None if v != v else v for v in col.to_numpy(float).tolist()]
+        else:
+            values = [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else
+                      (v if isinstance(v, int | float | bool) else str(v)) for v in col.tolist()]
+        ws.write_column(1, j, values)
     if row_kinds is not None:  # small sheets whose rows are figures of different kinds
         for i, k in enumerate(row_kinds):
             if k == "text":
@@ -182,7 +194,7 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
     def both(k: str) -> str:
         return f"{tr(k, 'zh')} {tr(k, 'en')}" if lang == "zh" else tr(k, lang)
 
-    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+    with xlsxwriter.Workbook(p, {"nan_inf_to_errors": True}) as xw:
         summ, rk = _summary_frame(result, lang)
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
                              result.name: [result.name, _policy_text(result),
@@ -203,7 +215,7 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
     """Excel workbook of a comparison: figures with differences, site membership, curves."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with pd.ExcelWriter(p, engine="xlsxwriter") as xw:
+    with xlsxwriter.Workbook(p, {"nan_inf_to_errors": True}) as xw:
         t = cmp.table
         df = t.copy()
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
