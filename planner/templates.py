@@ -15,7 +15,7 @@ Examples
 >>> t = builtin_templates()["standard_factory"]
 >>> t.target_plot_ratio, t.floors_max
 (2.5, 6)
->>> round(t.tax_per_m2, 1)  # 200,000 yuan/mu at plot ratio 2.5
+>>> round(t.tax_m2, 1)  # 200,000 yuan/mu at plot ratio 2.5
 120.0
 """
 
