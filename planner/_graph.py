@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+import shapely.errors
 from scipy import sparse
 from scipy.sparse import csgraph
+from shapely import lib  # vectorized coverage/unary union of collections
 
 
 def neighbour_pairs(geoms: np.ndarray, gap: float, others: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -24,23 +26,116 @@ def neighbour_pairs(geoms: np.ndarray, gap: float, others: np.ndarray | None = N
         or only a corner point both count).
     others : ndarray of shapely geometries, optional
         Tree geometries; default ``geoms`` itself, in which case only pairs with
-        ``i < j`` are returned (each undirected edge once).
+        ``i < j`` are returned (each undirected edge once), found by
+        :func:`bbox_pairs` and tested exactly with :func:`within_gap`.
 
     Returns
     -------
     i, j : ndarray of int
         ``i`` indexes ``geoms``, ``j`` indexes ``others`` (or ``geoms``).
     """
-    self_join = others is None
-    tree = shapely.STRtree(geoms if self_join else others)
+    if others is None:
+        i, j = bbox_pairs(shapely.bounds(geoms), gap)
+        near = within_gap(geoms[i], geoms[j], gap)
+        return i[near], j[near]
+    tree = shapely.STRtree(others)
     if gap > 0:
         qi, tj = tree.query(geoms, predicate="dwithin", distance=gap)
     else:
         qi, tj = tree.query(geoms, predicate="intersects")
-    if self_join:
-        keep = qi < tj
-        qi, tj = qi[keep], tj[keep]
     return qi.astype(np.int64), tj.astype(np.int64)
+
+
+def within_gap(a: np.ndarray, b: np.ndarray, gap: float) -> np.ndarray:
+    """Elementwise ``distance(a, b) <= gap`` (``intersects`` when ``gap == 0``), unprepared GEOS calls."""
+    if gap > 0:
+        return shapely.dwithin(a, b, gap)
+    return shapely.intersects(a, b)
+
+
+def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edges between geometries having an identical vertex (so they touch: distance 0).
+
+    Vertices are sorted by coordinates; consecutive equal vertices of
+    different geometries give one edge each, which connects every geometry
+    sharing that vertex (enough for connected components).
+    """
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    order = np.lexsort((idx, xy[:, 1], xy[:, 0]))
+    x, y, ids = xy[order, 0], xy[order, 1], idx[order]
+    same = (x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (ids[1:] != ids[:-1])
+    return ids[:-1][same].astype(np.int64), ids[1:][same].astype(np.int64)
+
+
+def neighbour_components(geoms: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components of the "within ``gap``" graph, without testing every neighbour pair.
+
+    Geometries sharing a vertex are neighbours without a distance test
+    (:func:`shared_vertex_edges`); of the candidate pairs from
+    :func:`bbox_pairs`, only those whose two ends are not yet connected
+    through shared vertices are tested exactly (:func:`within_gap`). The
+    result equals ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
+
+    Returns
+    -------
+    labels : ndarray of int
+        Component (0..k-1) of each geometry.
+    vertex_labels : ndarray of int
+        Component of each geometry in the shared-vertex graph alone (a site
+        whose members all have one vertex label is a clean coverage).
+    """
+    n = len(geoms)
+    si, sj = shared_vertex_edges(geoms)
+    lab0 = components(n, si, sj)
+    i, j = bbox_pairs(shapely.bounds(geoms), gap)
+    todo = lab0[i] != lab0[j]
+    i, j = i[todo], j[todo]
+    near = within_gap(geoms[i], geoms[j], gap)
+    return components(n, np.r_[si, i[near]], np.r_[sj, j[near]]), lab0
+
+
+def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``i < j`` whose bounding boxes lie within ``gap`` of each other (numpy grid hashing).
+
+    A superset of the pairs within ``gap``: each box, grown by ``gap / 2``, is
+    registered in the cells of a uniform grid (cell size: the median grown box
+    extent) it covers; pairs are formed within cells and kept once, in the
+    cell holding the lower-left corner of the two boxes' overlap.
+    """
+    n = len(bounds)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    h = gap / 2.0
+    x0, y0, x1, y1 = bounds[:, 0] - h, bounds[:, 1] - h, bounds[:, 2] + h, bounds[:, 3] + h
+    cell = float(np.median(np.maximum(x1 - x0, y1 - y0)))
+    cell = cell if cell > 0 else 1.0
+    ox, oy = x0.min(), y0.min()
+    cx0, cy0 = ((x0 - ox) // cell).astype(np.int64), ((y0 - oy) // cell).astype(np.int64)
+    nx = ((x1 - ox) // cell).astype(np.int64) - cx0 + 1
+    ny = ((y1 - oy) // cell).astype(np.int64) - cy0 + 1
+    cnt = nx * ny
+    box = np.repeat(np.arange(n, dtype=np.int64), cnt)
+    k = np.arange(len(box), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ix = cx0[box] + k % nx[box]
+    iy = cy0[box] + k // nx[box]
+    stride = int(iy.max()) + 1
+    key = ix * stride + iy
+    order = np.argsort(key, kind="stable")
+    key, box = key[order], box[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    run = np.diff(np.r_[start, len(key)])
+    pos = np.arange(len(key)) - np.repeat(start, run)
+    later = np.repeat(run, run) - pos - 1  # entries after this one in its cell
+    a = np.repeat(np.arange(len(key)), later)
+    b = a + 1 + (np.arange(len(a)) - np.repeat(np.cumsum(later) - later, later))
+    i, j, cellkey = box[a], box[b], key[a]
+    ok = (x0[i] <= x1[j]) & (x0[j] <= x1[i]) & (y0[i] <= y1[j]) & (y0[j] <= y1[i])
+    i, j, cellkey = i[ok], j[ok], cellkey[ok]
+    lx = ((np.maximum(x0[i], x0[j]) - ox) // cell).astype(np.int64)
+    ly = ((np.maximum(y0[i], y0[j]) - oy) // cell).astype(np.int64)
+    once = lx * stride + ly == cellkey
+    i, j = i[once], j[once]
+    return np.minimum(i, j), np.maximum(i, j)
 
 
 def barrier_separated(a: np.ndarray, b: np.ndarray, barriers: np.ndarray, *, contact_tol: float = 0.5,
@@ -105,20 +200,54 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close: float = 0.0) -> np.ndarray:
+def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close: float = 0.0,
+                  closed: np.ndarray | None = None) -> np.ndarray:
     """Union of ``geoms`` per group label (0..n_groups-1), optionally morphologically closed.
 
     Groups are packed into one GeometryCollection each (vectorized
-    constructor) and unioned with a vectorized buffer: ``buffer(0)`` unions a
-    collection's polygons; with ``close > 0`` the union is grown by ``close``
-    and shrunk back (mitre joins keep right-angled corners), which bridges
-    gaps narrower than ``2 * close`` between the members.
+    constructor). Without closing they are unioned by :func:`coverage_union`
+    (linear for non-overlapping parcels). With ``close > 0`` the groups
+    selected by ``closed`` (default: all) are grown by ``close`` and shrunk
+    back (mitre joins keep right-angled corners), which bridges gaps narrower
+    than ``2 * close`` between the members; the others get the plain union.
     """
     order = np.argsort(labels, kind="stable")
     colls = shapely.geometrycollections(geoms[order], indices=labels[order], out=None)
     if len(colls) < n_groups:  # trailing empty groups cannot happen (labels are dense) but keep shape
         colls = np.concatenate([colls, np.full(n_groups - len(colls), shapely.GeometryCollection())])
-    if close > 0:
-        grown = shapely.buffer(colls, close, join_style="mitre", mitre_limit=5.0)
-        return shapely.buffer(grown, -close, join_style="mitre", mitre_limit=5.0)
-    return shapely.buffer(colls, 0)
+    if close <= 0:
+        return coverage_union(colls)
+    sel = np.ones(n_groups, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
+    out = np.empty(n_groups, dtype=object)
+    if (~sel).any():
+        out[~sel] = coverage_union(colls[~sel])
+    if sel.any():
+        grown = shapely.buffer(colls[sel], close, join_style="mitre", mitre_limit=5.0)
+        out[sel] = shapely.buffer(grown, -close, join_style="mitre", mitre_limit=5.0)
+    return out
+
+
+def coverage_union(colls: np.ndarray) -> np.ndarray:
+    """Union of the polygons of each GeometryCollection, GEOS coverage union where it applies.
+
+    Coverage union is linear but needs non-overlapping, consistently noded
+    polygons (a clean cadastre). Chunks that GEOS rejects are split in halves
+    down to a few collections, which get the general (cascaded) union; a
+    MultiPolygon result that is invalid (overlapping members) is redone the
+    same way.
+    """
+    if not len(colls):
+        return np.empty(0, dtype=object)
+    try:
+        out = lib.coverage_union(colls)
+    except shapely.errors.GEOSException:
+        if len(colls) <= 4:
+            return lib.unary_union(colls)
+        h = len(colls) // 2
+        return np.concatenate([coverage_union(colls[:h]), coverage_union(colls[h:])])
+    multi = np.flatnonzero(shapely.get_type_id(out) == 6)
+    if len(multi):
+        bad = multi[~shapely.is_valid(out[multi])]
+        if len(bad):
+            out[bad] = lib.unary_union(colls[bad])
+    return out

@@ -335,25 +335,35 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
-    i, j = _graph.neighbour_pairs(mg, params.gap_m)
     bar = _as_geoms(barriers, "barriers")
-    if len(bar) and len(i):
-        say("barriers")
-        sep = _graph.barrier_separated(mg[i], mg[j], bar, contact_tol=params.barrier_contact_tol_m,
-                                       contact_share=params.barrier_contact_share)
-        i, j = i[~sep], j[~sep]
-    say("components")
-    labels = _graph.components(len(members), i, j)
+    if len(bar):
+        i, j = _graph.neighbour_pairs(mg, params.gap_m)
+        if len(i):
+            say("barriers")
+            sep = _graph.barrier_separated(mg[i], mg[j], bar, contact_tol=params.barrier_contact_tol_m,
+                                           contact_share=params.barrier_contact_share)
+            i, j = i[~sep], j[~sep]
+        say("components")
+        labels = _graph.components(len(members), i, j)
+        vlab = _graph.components(len(members), *_graph.shared_vertex_edges(mg))
+    else:
+        labels, vlab = _graph.neighbour_components(mg, params.gap_m)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
     say("site outlines")
     close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
-    outline = _graph.grouped_union(mg, labels, n_sites, close=close) if n_sites else np.empty(0, dtype=object)
+    # only sites whose members do not all connect through shared vertices (gaps, slivers) need closing
+    closed = None
+    if n_sites:
+        pairs = np.unique(labels * (int(vlab.max()) + 1) + vlab) // (int(vlab.max()) + 1)
+        closed = np.bincount(pairs, minlength=n_sites) > 1
+    outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed) if n_sites
+               else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")
-        ps = pd.concat([ps, _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)],
-                       ignore_index=True)
+        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)
+        ps = pd.concat([ps, absorbed], ignore_index=True)
 
     say("site outlines and metrics")
     # stable ids: by flagged land descending, then first parcel id
@@ -376,47 +386,93 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
 
 
-def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline) -> pd.DataFrame:
-    """Enclosed non-flagged parcels: rows, site labels and roles (absorbed / retained_inside).
+def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline):
+    """Enclosed non-flagged parcels and the outlines with them absorbed.
 
     Only the holes of the (gap-closed) site outlines are searched: they are
-    small polygons, so the tree query stays cheap for a whole city.
+    small polygons, so the tree query stays cheap for a whole city. A hole
+    whose parcels are all absorbed is filled; a hole also holding parcels that
+    stay out (retained, too large, over the share) is redone as the closed
+    union of the outline and its absorbed parcels.
+
+    Returns
+    -------
+    DataFrame
+        ``row``, ``site`` (label), ``role`` (absorbed / retained_inside).
+    ndarray
+        The outlines, absorbed parcels included.
     """
     empty = pd.DataFrame({"row": np.empty(0, np.int64), "site": np.empty(0, np.int64), "role": []})
     others = np.flatnonzero(~is_flag)
     if not len(others):
-        return empty
+        return empty, outline
     parts, part_site = shapely.get_parts(outline, return_index=True)
     n_holes = shapely.get_num_interior_rings(parts)
     if not n_holes.sum():
-        return empty
+        return empty, outline
     hole_part = np.repeat(np.arange(len(parts)), n_holes)
-    ring_no = np.concatenate([np.arange(k) for k in n_holes[n_holes > 0]])
-    holes = shapely.polygons(shapely.get_interior_ring(parts[hole_part], ring_no))
+    ring_no = np.arange(len(hole_part)) - np.repeat(np.cumsum(n_holes) - n_holes, n_holes)
+    rings = shapely.get_interior_ring(parts[hole_part], ring_no)
+    holes = shapely.polygons(rings)
     hole_site = part_site[hole_part]
-    og = geoms[others]
-    k, h = shapely.STRtree(holes).query(og, predicate="intersects")
+    tree = shapely.STRtree(holes)
+    og_all = geoms[others]
+    k, h = tree.query(og_all, predicate="intersects")
     if not len(k):
-        return empty
-    inside = shapely.area(shapely.intersection(og[k], holes[h]))
-    covered = np.bincount(k, weights=inside, minlength=len(og))
-    enc = covered >= params.enclave_cover_share * np.maximum(shapely.area(og), 1e-9)
+        return empty, outline
+    inside = shapely.area(shapely.intersection(og_all[k], holes[h]))
+    og_area = np.maximum(shapely.area(og_all), 1e-9)
+    covered = np.bincount(k, weights=inside, minlength=len(og_all))
+    enc = covered >= params.enclave_cover_share * og_area
     # site of each enclosed parcel: the site of the hole holding most of it
     best = pd.DataFrame({"k": k, "a": inside, "s": hole_site[h]})
     best = best[enc[k]].sort_values(["k", "a"], ascending=[True, False]).drop_duplicates("k")
     if not len(best):
-        return empty
+        return empty, outline
     rows = others[best["k"].to_numpy()]
     s = best["s"].to_numpy()
     uc = _col(parcels, "upgrade_class", pd.NA).astype("string").to_numpy()[rows]
     retain = pd.Series(uc).eq("retain").fillna(False).to_numpy()
-    df = pd.DataFrame({"row": rows, "site": s, "area": land[rows], "retain": retain})
+    df = pd.DataFrame({"row": rows, "site": s, "area": land[rows], "retain": retain, "k": best["k"].to_numpy()})
     cand = df[~df["retain"] & (df["area"] <= params.enclave_max_area_m2)].sort_values(["site", "area", "row"])
     flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
     cum = cand.groupby("site")["area"].cumsum().to_numpy()
     cand = cand[cum <= params.enclave_max_share * flag_land[cand["site"].to_numpy()]]
     out = pd.concat([cand.assign(role="absorbed"), df[df["retain"]].assign(role="retained_inside")])
-    return out[["row", "site", "role"]].reset_index(drop=True)
+    out = out[["row", "site", "role"]].reset_index(drop=True)
+    if not len(cand):
+        return out, outline
+    # holes to fill: every parcel reaching into them (with area) is absorbed
+    absorbed = np.zeros(len(og_all), dtype=bool)
+    absorbed[cand["k"].to_numpy()] = True
+    real = inside > 1e-6 * og_area[k]
+    has_abs = np.bincount(h, weights=real & absorbed[k], minlength=len(holes)) > 0
+    dirty = np.bincount(h, weights=real & ~absorbed[k], minlength=len(holes)) > 0
+    outline = outline.copy()
+    fill = has_abs & ~dirty
+    if fill.any():
+        keep = ~np.isin(np.arange(len(holes)), np.flatnonzero(fill))
+        touched = np.unique(hole_part[fill])
+        ring_owner = np.r_[touched, hole_part[keep & np.isin(hole_part, touched)]]
+        ring_geom = np.r_[shapely.get_exterior_ring(parts[touched]), rings[keep & np.isin(hole_part, touched)]]
+        o = np.argsort(ring_owner, kind="stable")  # exterior first within each part
+        new_parts = shapely.polygons(ring_geom[o], indices=np.searchsorted(touched, ring_owner[o]))
+        parts = parts.copy()
+        parts[touched] = new_parts
+        sites = np.unique(part_site[touched])
+        sel = np.isin(part_site, sites)
+        n_parts = np.bincount(part_site[sel], minlength=n_sites)[sites]
+        multi = shapely.multipolygons(parts[sel], indices=np.searchsorted(sites, part_site[sel]))
+        single = parts[sel][np.r_[0, np.cumsum(np.bincount(np.searchsorted(sites, part_site[sel])))[:-1]]]
+        outline[sites] = np.where(n_parts == 1, single, multi)
+    mixed_sites = np.unique(hole_site[has_abs & dirty])
+    if len(mixed_sites):
+        ab = cand[np.isin(cand["site"].to_numpy(), mixed_sites)]
+        g = np.r_[outline[mixed_sites], geoms[ab["row"].to_numpy()]]
+        lab = np.searchsorted(mixed_sites, np.r_[mixed_sites, ab["site"].to_numpy()])
+        close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
+        outline[mixed_sites] = _graph.grouped_union(g, lab, len(mixed_sites), close=close)
+    return out, outline
 
 
 def _fill_holes(geoms: np.ndarray) -> np.ndarray:
@@ -430,8 +486,8 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
                 outline=None) -> gpd.GeoDataFrame:
     """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role).
 
-    ``outline``: precomputed outlines of the flagged members per site (reused
-    for the sites without absorbed or added parcels).
+    ``outline``: precomputed outlines of the sites (members and absorbed
+    parcels), used as they are; default: computed from the members.
     """
     n_sites = len(site_ids)
     inside = ps[ps["role"] != "retained_inside"]
@@ -454,13 +510,6 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
     if outline is None:
         outline = (_graph.grouped_union(geoms[rows], lab, n_sites, close=close) if n_sites
                    else np.empty(0, dtype=object))
-    else:
-        redo = np.unique(inside.loc[inside["role"] != "flagged", "site"].to_numpy())
-        if len(redo):
-            sel = np.isin(lab, redo)
-            code = np.searchsorted(redo, lab[sel])
-            outline = outline.copy()
-            outline[redo] = _graph.grouped_union(geoms[rows[sel]], code, len(redo), close=close)
     outline = _cut(outline, parts)
     land_gross = agg["land"].to_numpy(dtype=float)
     net = np.maximum(land_gross - agg["overlap"].to_numpy(dtype=float), 0.0)
