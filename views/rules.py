@@ -74,8 +74,8 @@ with st.status(tr("classifying"), expanded=False) as status:
 land = pd.to_numeric(gdf["land_area_m2"], errors="coerce").fillna(0.0)
 tl = gdf["three_low"].fillna(False).astype(bool)
 m = st.columns(4)
-m[0].metric(tr("m_three_low"), f"{int(tl.sum()):,}")
-m[1].metric(tr("m_three_low_land"), f"{land[tl].sum() / 1e4:,.1f}")
+m[0].metric(tr("m_three_low"), f"{int(tl.sum()):,}", border=True)
+m[1].metric(tr("m_three_low_land"), f"{land[tl].sum() / 1e4:,.1f}", border=True)
 rows = []
 for crit in ("utilization", "capacity", "contribution"):
     col = f"low_{crit}"
@@ -86,8 +86,8 @@ for crit in ("utilization", "capacity", "contribution"):
                  tr("n_low"): int((flag == "low").sum()), tr("n_ok"): int((flag == "ok").sum()),
                  tr("n_unk"): int((flag == "unknown").sum()),
                  tr("land_ha"): round(land[flag == "low"].sum() / 1e4, 1)})
-m[2].metric(tr("m_unknown"), f"{int(((gdf['n_unknown'] > 0) & ~tl).sum()):,}")
-m[3].metric(tr("m_parcels"), f"{len(gdf):,}")
+m[2].metric(tr("m_unknown"), f"{int(((gdf['n_unknown'] > 0) & ~tl).sum()):,}", border=True)
+m[3].metric(tr("m_parcels"), f"{len(gdf):,}", border=True)
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 # -- sensitivity ------------------------------------------------------------------

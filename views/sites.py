@@ -49,10 +49,10 @@ sites = result.sites
 ok = sites[sites["status"] == "ok"].sort_values("rank") if len(sites) else sites
 
 m = st.columns(4)
-m[0].metric(tr("m_sites"), f"{len(ok):,}")
-m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0")
-m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}")
-m[3].metric(tr("new_floor"), f"{ok['potential_floor_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0")
+m[0].metric(tr("m_sites"), f"{len(ok):,}", border=True)
+m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0", border=True)
+m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}", border=True)
+m[3].metric(tr("new_floor"), f"{ok['potential_floor_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0", border=True)
 
 if not len(ok):
     st.info(tr("no_sites"))

@@ -61,16 +61,18 @@ def summary_metrics(gdf: pd.DataFrame) -> None:
     """Row of st.metric: parcels, land, three-low parcels and land, unknown."""
     cols = st.columns(5)
     land = pd.to_numeric(gdf.get("land_area_m2"), errors="coerce")
-    cols[0].metric(tr("m_parcels"), f"{len(gdf):,}")
-    cols[1].metric(tr("m_land"), f"{np.nansum(land) / 1e4:,.1f}")
+    cols[0].metric(tr("m_parcels"), f"{len(gdf):,}", border=True)
+    cols[1].metric(tr("m_land"), f"{np.nansum(land) / 1e4:,.1f}", border=True)
     if "three_low" in gdf.columns:
         tl = gdf["three_low"].fillna(False).astype(bool)
-        cols[2].metric(tr("m_three_low"), f"{int(tl.sum()):,}", f"{tl.mean():.1%}", delta_color="off")
+        cols[2].metric(tr("m_three_low"), f"{int(tl.sum()):,}", f"{tl.mean():.1%}", delta_color="off",
+                       delta_arrow="off", border=True)
         cols[3].metric(tr("m_three_low_land"), f"{np.nansum(land[tl]) / 1e4:,.1f}",
-                       f"{np.nansum(land[tl]) / max(np.nansum(land), 1):.1%}", delta_color="off")
+                       f"{np.nansum(land[tl]) / max(np.nansum(land), 1):.1%}", delta_color="off",
+                       delta_arrow="off", border=True)
     if "n_unknown" in gdf.columns:
         unk = (pd.to_numeric(gdf["n_unknown"], errors="coerce").fillna(0) > 0) & ~gdf["three_low"].fillna(False).astype(bool)
-        cols[4].metric(tr("m_unknown"), f"{int(unk.sum()):,}")
+        cols[4].metric(tr("m_unknown"), f"{int(unk.sum()):,}", border=True)
 
 
 def _fmt(v) -> str:

@@ -12,6 +12,8 @@ cached spatial index. The pipeline (classification, sites) is not rerun.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -79,6 +81,8 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
     gdf = gdf.copy()
     gdf["_c"] = layer.color(gdf) if callable(layer.color) else layer.color
     tip = {k: v for k, v in layer.tooltip.items() if k in gdf.columns}
+    keep = list(dict.fromkeys([layer.index.id_col, *tip, "_c"]))  # only what the browser uses: bytes
+    gdf = gdf[[*keep, gdf.geometry.name]]
     return maps.geojson_layer(gdf, layer.label, tooltip=tip or None, fill_opacity=layer.fill_opacity,
                               line_color=layer.line_color, weight=layer.weight)
 
@@ -144,6 +148,10 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
     out = st_folium(m, key=key, feature_group_to_add=fgs or None, returned_objects=returned,
                     center=center, zoom=z_arg, height=height, use_container_width=True)
     out = dict(out or {})
+    if os.environ.get("PLANNER_DEBUG_MAP"):
+        print(f"render_map {key}: zoom={zoom} bounds={bounds} -> {out.get('zoom')} {out.get('bounds')} click={out.get('last_object_clicked')} "
+              f"{(out.get('last_active_drawing') or {}).get('properties')}",
+              file=sys.stderr, flush=True)
     out["_views"] = views
     return out
 

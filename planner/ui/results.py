@@ -47,4 +47,4 @@ def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
         delta = None
         if base is not None and pd.notna(base.get(k)) and pd.notna(v):
             delta = fmt.format((v - base[k]) / div)
-        col.metric(tr(label), text, delta, delta_color="off" if k == "payback_years" else "normal")
+        col.metric(tr(label), text, delta, delta_color="off" if k == "payback_years" else "normal", border=True)

@@ -1,0 +1,112 @@
+"""Browser-test fixtures: the app server on a free port and an offline headless Chromium page.
+
+The server is started like the README's ``make run`` (``streamlit run app.py``
+with ``PLANNER_WORKSPACE`` set), on a small hand-made workspace. Every request
+to a host other than localhost is blocked and counted; tests assert the count
+is zero. Skips with a reason when Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.e2e._workspace import build_workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """Start ``streamlit run app.py`` on a fresh workspace; yield ``(base_url, workspace_path)``."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    ws = build_workspace(tmp_path_factory.mktemp("ws") / "e2e.gpkg")
+    from planner import scenarios
+    from planner.io.store import GpkgStore
+
+    store = GpkgStore(ws)  # two saved scenarios for the comparison page
+    store.save_doc("scenario", "top5", scenarios.Scenario(name="top5", sites=scenarios.SiteSelection(top=5)).to_dict())
+    store.save_doc("scenario", "upstairs", scenarios.Scenario(
+        name="upstairs", template="multi_storey", sites=scenarios.SiteSelection(top=8)).to_dict())
+    port = _free_port()
+    env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.terminate()
+        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
+    yield url, ws
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def external():
+    """List of blocked non-localhost request URLs (shared by the page fixture)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, external):
+    """A fresh page whose non-localhost requests are blocked and recorded in ``external``."""
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True,
+                              locale="zh-CN")
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
+            return route.continue_()
+        external.append(route.request.url)
+        return route.abort()
+
+    ctx.route("**/*", guard)
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield pg
+    ctx.close()

@@ -1,0 +1,176 @@
+"""The app in headless Chromium, offline: map, click, site zoom, survey upload, report download.
+
+Run with ``pytest tests/e2e``. Every request to a host other than localhost
+is blocked and counted (``external``); each test ends with zero of them.
+Screenshots of every page go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
+
+
+def _open(page, url: str, nav_label: str | None = None):
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stSidebarNav']")
+    if nav_label:
+        page.locator("[data-testid='stSidebarNav'] a", has_text=nav_label).first.click()
+    _settle(page)
+
+
+def _settle(page, timeout: float = 60.0):
+    """Wait until the script has finished running (no 'running' status widget)."""
+    time.sleep(0.8)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if page.locator("[data-testid='stStatusWidget']").count() == 0:
+            break
+        time.sleep(0.3)
+    time.sleep(0.5)
+
+
+def _map_paths(page, min_count: int = 1, timeout: float = 30.0) -> int:
+    frame = page.frame_locator(MAP_FRAME).first
+    deadline = time.time() + timeout
+    n = 0
+    while time.time() < deadline:
+        n = frame.locator("path.leaflet-interactive").count()
+        if n >= min_count:
+            return n
+        time.sleep(0.5)
+    return n
+
+
+def _click_feature(page, nth: int) -> None:
+    """A real mouse click in the middle of the nth interactive SVG path of the map."""
+    target = page.get_by_text(re.compile(r"地块 r\d+c\d+")).first
+    for _ in range(4):  # the first click into the iframe may only focus it
+        bb = page.frame_locator(MAP_FRAME).first.locator("path.leaflet-interactive").nth(nth).bounding_box()
+        page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
+        try:
+            target.wait_for(timeout=6_000)
+            return
+        except Exception:  # playwright TimeoutError: click again
+            continue
+    target.wait_for(timeout=10_000)
+
+
+def _leaflet_zoom(page) -> float:
+    for f in page.frames:
+        if "st_folium" in (f.url or "") or "streamlit_folium" in (f.url or ""):
+            try:
+                return float(f.evaluate("window.map ? window.map.getZoom() : NaN"))
+            except Exception:  # the frame is being replaced
+                continue
+    return float("nan")
+
+
+def test_map_shows_parcels_and_click_shows_reasons(app_server, page, external):
+    url, _ = app_server
+    _open(page, url)
+    n = _map_paths(page, min_count=100)
+    assert n >= 500, f"expected the 576 parcels of the test grid as SVG paths, got {n}"
+    page.screenshot(path=str(ARTIFACTS / "01_map_explorer.png"))
+    # click one parcel in the middle of the map: the detail panel names it and lists the reasons
+    time.sleep(2.0)  # the first bounds report reruns the map fragment once
+    _settle(page)
+    _click_feature(page, 300)
+    heading = page.locator("[data-testid='stHeadingWithActionElements']", has_text=re.compile(r"地块 r\d+c\d+"))
+    page.screenshot(path=str(ARTIFACTS / "02_map_parcel_clicked.png"))
+    assert heading.count() == 1
+    page.screenshot(path=str(ARTIFACTS / "02_map_parcel_clicked.png"))
+    assert external == []
+
+
+def test_site_row_zooms_map(app_server, page, external):
+    url, _ = app_server
+    _open(page, url, "连片地块")
+    _map_paths(page, min_count=100)
+    time.sleep(1.0)
+    z0 = _leaflet_zoom(page)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    # the row-selection column of the first data row (header and rows are 35 px high)
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
+    _settle(page)
+    deadline = time.time() + 20
+    z1 = z0
+    while time.time() < deadline:
+        z1 = _leaflet_zoom(page)
+        if z1 > z0:
+            break
+        time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "03_sites_row_selected.png"))
+    assert z1 > z0, f"selecting a site row should zoom the map in (zoom {z0} -> {z1})"
+    assert external == []
+
+
+def test_rules_and_scenario_pages_render(app_server, page, external):
+    url, _ = app_server
+    for i, label in enumerate(("三低识别", "情景模拟"), start=4):
+        _open(page, url, label)
+        assert page.locator("[data-testid='stException']").count() == 0
+        page.wait_for_selector("[data-testid='stMetric']")
+        page.screenshot(path=str(ARTIFACTS / f"0{i}_{'rules' if i == 4 else 'scenario'}.png"), full_page=True)
+    assert external == []
+
+
+def test_compare_report_downloads(app_server, page, external, tmp_path):
+    url, _ = app_server
+    _open(page, url, "情景对比")
+    page.wait_for_selector("[data-testid='stMetric']")
+    page.screenshot(path=str(ARTIFACTS / "06_compare.png"), full_page=True)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="下载 Excel 报告").click()
+    out = tmp_path / "report.xlsx"
+    dl.value.save_as(out)
+    assert out.stat().st_size > 1000 and out.read_bytes()[:2] == b"PK"  # an xlsx is a zip
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="下载 HTML 报告").click()
+    html = tmp_path / "report.html"
+    dl.value.save_as(html)
+    assert "<html" in html.read_text(encoding="utf-8").lower()
+    assert external == []
+
+
+def test_survey_upload_publishes_new_version(app_server, page, external, tmp_path):
+    from planner.io.store import GpkgStore
+    from tests.e2e._workspace import grid_parcels
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].max()
+    src = tmp_path / "survey_2025.geojson"
+    g = grid_parcels(24, seed=11)
+    g.loc[0, "tax_cny"] = 1.0
+    g.to_crs(4490).to_file(src, driver="GeoJSON")
+    _open(page, url, "数据管理")
+    page.locator("input[type='file']").first.set_input_files(str(src))
+    _settle(page)
+    page.get_by_role("button", name="校验报告").click()
+    _settle(page)
+    page.get_by_text("与当前版本的差异").first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "07_data_manager_validated.png"), full_page=True)
+    page.get_by_role("button", name="发布为新版本").click()
+    page.get_by_text("已发布调查版本").first.wait_for(timeout=60_000)
+    assert GpkgStore(ws).surveys()["version"].max() == before + 1
+    page.screenshot(path=str(ARTIFACTS / "08_data_manager_published.png"), full_page=True)
+    assert external == []
+
+
+def test_english_explorer(app_server, page, external):
+    url, _ = app_server
+    _open(page, url)
+    page.get_by_text("English").first.click()
+    _settle(page)
+    page.get_by_text("Map explorer").first.wait_for()
+    _map_paths(page, min_count=100)
+    page.screenshot(path=str(ARTIFACTS / "09_map_explorer_en.png"))
+    assert external == []
