@@ -362,7 +362,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")
-        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)
+        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline,
+                                      closed)
         ps = pd.concat([ps, absorbed], ignore_index=True)
 
     say("site outlines and metrics")
@@ -386,7 +387,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
 
 
-def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline):
+def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline, closed=None):
     """Enclosed non-flagged parcels and the outlines with them absorbed.
 
     Only the holes of the (gap-closed) site outlines are searched: they are
@@ -467,11 +468,16 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
         outline[sites] = np.where(n_parts == 1, single, multi)
     mixed_sites = np.unique(hole_site[has_abs & dirty])
     if len(mixed_sites):
-        ab = cand[np.isin(cand["site"].to_numpy(), mixed_sites)]
-        g = np.r_[outline[mixed_sites], geoms[ab["row"].to_numpy()]]
-        lab = np.searchsorted(mixed_sites, np.r_[mixed_sites, ab["site"].to_numpy()])
+        # sites with gaps: closed union of the outline and the absorbed parcels; clean coverages:
+        # coverage union of the members and the absorbed parcels
         close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
-        outline[mixed_sites] = _graph.grouped_union(g, lab, len(mixed_sites), close=close)
+        gapped = closed[mixed_sites] if closed is not None and close > 0 else np.zeros(len(mixed_sites), bool)
+        ab = cand[np.isin(cand["site"].to_numpy(), mixed_sites)]
+        ab_site = ab["site"].to_numpy()
+        mem = np.isin(labels, mixed_sites[~gapped])
+        g = np.r_[outline[mixed_sites[gapped]], geoms[members[mem]], geoms[ab["row"].to_numpy()]]
+        lab = np.searchsorted(mixed_sites, np.r_[mixed_sites[gapped], labels[mem], ab_site])
+        outline[mixed_sites] = _graph.grouped_union(g, lab, len(mixed_sites), close=close, closed=gapped)
     return out, outline
 
 
@@ -480,6 +486,17 @@ def _fill_holes(geoms: np.ndarray) -> np.ndarray:
     shells = shapely.polygons(shapely.get_exterior_ring(parts))
     out = _graph.grouped_union(shells, idx, len(geoms)) if len(parts) else geoms
     return out
+
+
+def _n_distinct(values: pd.Series, rows: np.ndarray, lab: np.ndarray, n_sites: int) -> np.ndarray:
+    """Number of distinct non-missing ``values[rows]`` per site label ``lab``."""
+    codes = pd.factorize(pd.Series(values.to_numpy()[rows]).astype("string"))[0]
+    ok = codes >= 0
+    if not ok.any():
+        return np.zeros(n_sites, dtype=np.int64)
+    m = int(codes.max()) + 1
+    pairs = np.unique(lab[ok].astype(np.int64) * m + codes[ok])
+    return np.bincount(pairs // m, minlength=n_sites)
 
 
 def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params,
@@ -494,17 +511,15 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
     rows = inside["row"].to_numpy()
     lab = inside["site"].to_numpy()
     floor = pd.to_numeric(_col(parcels, "floor_area_m2"), errors="coerce").to_numpy(dtype=float)
-    df = pd.DataFrame({
-        "site": lab, "land": land[rows], "overlap": overlap[rows], "floor": np.nan_to_num(floor[rows]),
-        "flag_land": np.where(is_flag[rows], land[rows], 0.0),
-        "owner": _col(parcels, "owner", pd.NA).astype("string").to_numpy()[rows],
-        "enterprise": _col(parcels, "enterprise", pd.NA).astype("string").to_numpy()[rows],
-    })
-    g = df.groupby("site")
     agg = pd.DataFrame({
-        "n_parcels": g.size(), "land": g["land"].sum(), "overlap": g["overlap"].sum(), "floor": g["floor"].sum(),
-        "flag_land": g["flag_land"].sum(), "n_owners": g["owner"].nunique(), "n_enterprises": g["enterprise"].nunique(),
-    }).reindex(range(n_sites))
+        "n_parcels": np.bincount(lab, minlength=n_sites),
+        "land": np.bincount(lab, weights=land[rows], minlength=n_sites),
+        "overlap": np.bincount(lab, weights=overlap[rows], minlength=n_sites),
+        "floor": np.bincount(lab, weights=np.nan_to_num(floor[rows]), minlength=n_sites),
+        "flag_land": np.bincount(lab, weights=np.where(is_flag[rows], land[rows], 0.0), minlength=n_sites),
+        "n_owners": _n_distinct(_col(parcels, "owner", pd.NA), rows, lab, n_sites),
+        "n_enterprises": _n_distinct(_col(parcels, "enterprise", pd.NA), rows, lab, n_sites),
+    })
     n_ret = np.bincount(ps.loc[ps["role"] == "retained_inside", "site"].to_numpy(), minlength=n_sites)
     close = params.gap_m / 2 + 1e-3 if (params.close_gaps and params.gap_m > 0) else 0.0
     if outline is None:
