@@ -6,7 +6,8 @@ Usage::
 
 Parcels: by default a synthetic cadastre (jittered quadrilateral grid, so
 neighbours share edges like real parcels; ~35% shrunk by 0.1-1.5 m to leave
-gaps around the 2 m tolerance; ~25% flagged, clustered in blocks). With
+gaps around the 2 m tolerance, ``--gaps 0`` for a clean coverage; ~25%
+flagged, clustered in blocks). With
 ``--sample`` the sample city of ``planner.sample.build_city`` is used, flagged
 with the same clustered rule (its classification is not part of this stage).
 
@@ -19,8 +20,10 @@ Timed, in the same run on the same flagged parcels:
   with COPY beforehand, not timed); needs PLANNER_PG_DSN or
   ``postgresql://postgres@localhost/planner_test``;
 * naive GeoPandas: ``buffer(gap/2).dissolve().explode()`` (clusters only);
-* ours, clusters only: STRtree ``dwithin`` pairs + scipy connected
-  components, the like-for-like counterpart of ST_ClusterDBSCAN.
+* ours, clusters only: ``planner._graph.neighbour_components`` (shared
+  vertices + grid-hashed bounding-box pairs + exact ``dwithin`` on the pairs
+  not yet connected, scipy connected components), the like-for-like
+  counterpart of ST_ClusterDBSCAN.
 
 Peak memory: ``resource.getrusage`` maximum RSS of this process right after
 ours (it includes the generated input).
@@ -100,13 +103,12 @@ def run_ours(parcels, gap):
 
 
 def run_ours_clusters(flagged, gap):
-    """Only what ST_ClusterDBSCAN does: neighbour pairs (STRtree dwithin) + connected components."""
+    """Only what ST_ClusterDBSCAN does: the components of the "within gap" graph (as build_sites does it)."""
     from planner import _graph
 
     g = np.asarray(flagged.geometry.values, dtype=object)
     t = time.perf_counter()
-    i, j = _graph.neighbour_pairs(g, gap)
-    labels = _graph.components(len(g), i, j)
+    labels, _ = _graph.neighbour_components(g, gap)
     return time.perf_counter() - t, int(labels.max()) + 1
 
 
@@ -149,13 +151,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parcels", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--gap", type=float, default=2.0)
+    ap.add_argument("--gaps", type=float, default=0.35,
+                    help="share of synthetic parcels shrunk to leave slivers (0 = clean coverage)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive GeoPandas peer")
     ap.add_argument("--no-postgis", action="store_true", help="skip the PostGIS peer")
     ap.add_argument("--sample", action="store_true", help="use planner.sample.build_city instead of the synthetic grid")
     args = ap.parse_args(argv)
     rows = []
     for n in args.parcels:
-        parcels = from_sample(n) if args.sample else synthetic(n)
+        parcels = from_sample(n) if args.sample else synthetic(n, gaps=args.gaps)
         flagged = parcels[parcels["three_low"]]
         ours, res, rss = run_ours(parcels, args.gap)
         n_sites = len(res.sites)
@@ -168,7 +172,7 @@ def main(argv=None) -> int:
     def f(v, fmt="{:.2f}"):
         return "-" if v is None else fmt.format(v)
 
-    src = "planner.sample.build_city" if args.sample else "synthetic jittered grid"
+    src = "planner.sample.build_city" if args.sample else f"synthetic jittered grid, {args.gaps:.0%} shrunk"
     print(f"\nbench_sites  gap={args.gap} m  parcels: {src}  cpus={os.cpu_count()}")
     print(f"{'parcels':>9} {'flagged':>8} {'ours s':>7} {'sites':>7} {'peak GB':>7} {'PostGIS s':>9} "
           f"{'clusters':>8} {'PG/ours':>7} {'naive s':>8} {'blobs':>7} {'naive/ours':>10} "

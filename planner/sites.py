@@ -218,7 +218,7 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> 
         dup = parcels.loc[parcels["parcel_id"].duplicated(), "parcel_id"].astype(str).head(5).tolist()
         problems.append(f"parcel_id not unique, e.g. {dup}")
     if len(parcels):
-        bad = ~parcels.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+        bad = ~np.isin(shapely.get_type_id(parcels.geometry.values), (3, 6))
         if bad.any():
             problems.append(f"{int(bad.sum())} row(s) without polygon geometry, first rows {np.flatnonzero(bad)[:5].tolist()}")
     if problems:
@@ -362,14 +362,13 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")
-        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline,
-                                      closed)
+        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)
         ps = pd.concat([ps, absorbed], ignore_index=True)
 
     say("site outlines and metrics")
     # stable ids: by flagged land descending, then first parcel id
     flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
-    first_id = pd.Series(parcels["parcel_id"].astype(str).to_numpy()[members]).groupby(labels).min()
+    first_id = pd.Series(parcels["parcel_id"].iloc[members].astype(str).to_numpy()).groupby(labels).min()
     order = np.lexsort((first_id.reindex(range(n_sites)).to_numpy(), -flag_land))
     new_label = np.empty(n_sites, dtype=np.int64)
     new_label[order] = np.arange(n_sites)
@@ -387,14 +386,13 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
 
 
-def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline, closed=None):
+def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline):
     """Enclosed non-flagged parcels and the outlines with them absorbed.
 
     Only the holes of the (gap-closed) site outlines are searched: they are
     small polygons, so the tree query stays cheap for a whole city. A hole
-    whose parcels are all absorbed is filled; a hole also holding parcels that
-    stay out (retained, too large, over the share) is redone as the closed
-    union of the outline and its absorbed parcels.
+    holding absorbed parcels is filled, except for the parts of the parcels
+    that stay out (retained, too large, over the share), which become holes.
 
     Returns
     -------
@@ -421,7 +419,11 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
     k, h = tree.query(og_all, predicate="intersects")
     if not len(k):
         return empty, outline
-    inside = shapely.area(shapely.intersection(og_all[k], holes[h]))
+    # most candidates lie wholly in their hole (area = own area): intersect only the others
+    shapely.prepare(holes)
+    inside = shapely.area(og_all[k])
+    part = ~shapely.covers(holes[h], og_all[k])
+    inside[part] = shapely.area(shapely.intersection(og_all[k[part]], holes[h[part]]))
     og_area = np.maximum(shapely.area(og_all), 1e-9)
     covered = np.bincount(k, weights=inside, minlength=len(og_all))
     enc = covered >= params.enclave_cover_share * og_area
@@ -432,7 +434,7 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
         return empty, outline
     rows = others[best["k"].to_numpy()]
     s = best["s"].to_numpy()
-    uc = _col(parcels, "upgrade_class", pd.NA).astype("string").to_numpy()[rows]
+    uc = _col(parcels, "upgrade_class", pd.NA).iloc[rows].astype("string").to_numpy()
     retain = pd.Series(uc).eq("retain").fillna(False).to_numpy()
     df = pd.DataFrame({"row": rows, "site": s, "area": land[rows], "retain": retain, "k": best["k"].to_numpy()})
     cand = df[~df["retain"] & (df["area"] <= params.enclave_max_area_m2)].sort_values(["site", "area", "row"])
@@ -448,36 +450,34 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
     absorbed[cand["k"].to_numpy()] = True
     real = inside > 1e-6 * og_area[k]
     has_abs = np.bincount(h, weights=real & absorbed[k], minlength=len(holes)) > 0
-    dirty = np.bincount(h, weights=real & ~absorbed[k], minlength=len(holes)) > 0
     outline = outline.copy()
-    fill = has_abs & ~dirty
-    if fill.any():
-        keep = ~np.isin(np.arange(len(holes)), np.flatnonzero(fill))
-        touched = np.unique(hole_part[fill])
-        ring_owner = np.r_[touched, hole_part[keep & np.isin(hole_part, touched)]]
-        ring_geom = np.r_[shapely.get_exterior_ring(parts[touched]), rings[keep & np.isin(hole_part, touched)]]
-        o = np.argsort(ring_owner, kind="stable")  # exterior first within each part
-        new_parts = shapely.polygons(ring_geom[o], indices=np.searchsorted(touched, ring_owner[o]))
-        parts = parts.copy()
-        parts[touched] = new_parts
-        sites = np.unique(part_site[touched])
-        sel = np.isin(part_site, sites)
-        n_parts = np.bincount(part_site[sel], minlength=n_sites)[sites]
-        multi = shapely.multipolygons(parts[sel], indices=np.searchsorted(sites, part_site[sel]))
-        single = parts[sel][np.r_[0, np.cumsum(np.bincount(np.searchsorted(sites, part_site[sel])))[:-1]]]
-        outline[sites] = np.where(n_parts == 1, single, multi)
-    mixed_sites = np.unique(hole_site[has_abs & dirty])
-    if len(mixed_sites):
-        # sites with gaps: closed union of the outline and the absorbed parcels; clean coverages:
-        # coverage union of the members and the absorbed parcels
-        close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
-        gapped = closed[mixed_sites] if closed is not None and close > 0 else np.zeros(len(mixed_sites), bool)
-        ab = cand[np.isin(cand["site"].to_numpy(), mixed_sites)]
-        ab_site = ab["site"].to_numpy()
-        mem = np.isin(labels, mixed_sites[~gapped])
-        g = np.r_[outline[mixed_sites[gapped]], geoms[members[mem]], geoms[ab["row"].to_numpy()]]
-        lab = np.searchsorted(mixed_sites, np.r_[mixed_sites[gapped], labels[mem], ab_site])
-        outline[mixed_sites] = _graph.grouped_union(g, lab, len(mixed_sites), close=close, closed=gapped)
+    fill = has_abs  # filled holes; what stays out of a filled hole becomes new holes
+    keep = ~fill[np.arange(len(holes))]
+    touched = np.unique(hole_part[fill])
+    kept = keep & np.isin(hole_part, touched)
+    ring_owner = [touched, hole_part[kept]]
+    ring_geom = [shapely.get_exterior_ring(parts[touched]), rings[kept]]
+    stay = real & ~absorbed[k] & fill[h]
+    if stay.any():
+        pieces, pi = shapely.get_parts(shapely.intersection(og_all[k[stay]], holes[h[stay]]), return_index=True)
+        poly = shapely.get_type_id(pieces) == 3
+        if poly.any():
+            uh, code = np.unique(h[stay][pi[poly]], return_inverse=True)
+            merged, mi = shapely.get_parts(_graph.grouped_union(pieces[poly], code, len(uh)), return_index=True)
+            merged_poly = shapely.get_type_id(merged) == 3
+            ring_owner.append(hole_part[uh[mi[merged_poly]]])
+            ring_geom.append(shapely.get_exterior_ring(merged[merged_poly]))
+    ring_owner, ring_geom = np.concatenate(ring_owner), np.concatenate(ring_geom)
+    o = np.argsort(ring_owner, kind="stable")  # the exterior ring first within each part
+    parts = parts.copy()
+    parts[touched] = shapely.polygons(ring_geom[o], indices=np.searchsorted(touched, ring_owner[o]))
+    sites = np.unique(part_site[touched])
+    sel = np.isin(part_site, sites)
+    code = np.searchsorted(sites, part_site[sel])
+    n_parts = np.bincount(code, minlength=len(sites))
+    multi = shapely.multipolygons(parts[sel], indices=code)
+    single = parts[sel][np.cumsum(n_parts) - n_parts]
+    outline[sites] = np.where(n_parts == 1, single, multi)
     return out, outline
 
 
@@ -490,7 +490,7 @@ def _fill_holes(geoms: np.ndarray) -> np.ndarray:
 
 def _n_distinct(values: pd.Series, rows: np.ndarray, lab: np.ndarray, n_sites: int) -> np.ndarray:
     """Number of distinct non-missing ``values[rows]`` per site label ``lab``."""
-    codes = pd.factorize(pd.Series(values.to_numpy()[rows]).astype("string"))[0]
+    codes = pd.factorize(values.iloc[rows])[0]
     ok = codes >= 0
     if not ok.any():
         return np.zeros(n_sites, dtype=np.int64)
