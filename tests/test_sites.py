@@ -11,6 +11,7 @@ import pytest
 import shapely
 from conftest import box_grid
 
+from planner import _graph
 from planner import sites as S
 from planner.cli import main
 from planner.errors import ConfigError, DataError
@@ -177,6 +178,60 @@ def test_enclave_with_gaps_between_parcels():
     assert res.parcel_sites.set_index("parcel_id").loc["r1c1", "role"] == "absorbed"
     assert res.sites["geometry"].iloc[0].geom_type == "Polygon"  # outline closes the 1 m gaps
     assert shapely.area(res.sites.geometry.iloc[0]) == pytest.approx(152 * 152)
+
+
+def test_hole_with_absorbed_and_retained_parcels_keeps_only_the_retained_one_out():
+    grid = box_grid(4, 3)  # r1c1 (retained) and r1c2 (absorbed) form one hole
+    res = S.build_sites(flag(grid, off={"r1c1", "r1c2"}, retain={"r1c1"}), S.SiteParams())
+    s = res.sites.iloc[0]
+    roles = res.parcel_sites.set_index("parcel_id")["role"]
+    assert roles["r1c2"] == "absorbed" and roles["r1c1"] == "retained_inside"
+    assert s["n_parcels"] == 11 and s["n_retained_inside"] == 1 and s["land_area_m2"] == pytest.approx(27_500)
+    geom = s.geometry
+    assert geom.geom_type == "Polygon" and shapely.is_valid(geom) and len(geom.interiors) == 1
+    assert shapely.area(geom) == pytest.approx(27_500)
+    hole = shapely.Polygon(geom.interiors[0])
+    assert shapely.equals(hole, grid.set_index("parcel_id").geometry["r1c1"])
+
+
+# -- graph helpers ------------------------------------------------------------------
+
+def test_bbox_pairs_equal_brute_force():
+    rng = np.random.default_rng(3)
+    lo = rng.uniform(0, 300, (400, 2))
+    b = np.c_[lo, lo + rng.exponential(8, (400, 2))]
+    b[:5, 2:] += 200  # a few large boxes spanning many grid cells
+    i, j = _graph.bbox_pairs(b, 2.0)
+    dx = np.maximum(b[:, None, 0] - b[None, :, 2], b[None, :, 0] - b[:, None, 2])
+    dy = np.maximum(b[:, None, 1] - b[None, :, 3], b[None, :, 1] - b[:, None, 3])
+    bi, bj = np.nonzero(np.triu((dx <= 2.0) & (dy <= 2.0), 1))
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(zip(bi.tolist(), bj.tolist(), strict=True))
+
+
+def test_neighbour_components_equal_all_pairs_components():
+    # shrunk Voronoi-like cells: some share vertices, some are 0-4 m apart
+    rng = np.random.default_rng(5)
+    pts = shapely.multipoints(rng.uniform(0, 800, (300, 2)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=shapely.box(0, 0, 800, 800)))
+    cells = shapely.intersection(cells, shapely.box(0, 0, 800, 800))
+    shrink = np.where(rng.random(len(cells)) < 0.5, 0.0, rng.uniform(0.2, 2.0, len(cells)))
+    g = shapely.buffer(cells, -shrink, join_style="mitre")
+    for gap in (0.0, 2.0):
+        labels, vlab = _graph.neighbour_components(g, gap)
+        ref = _graph.components(len(g), *_graph.neighbour_pairs(g, gap))
+        assert len(np.unique(np.c_[labels, ref], axis=0)) == labels.max() + 1 == ref.max() + 1
+        assert (np.bincount(np.unique(np.c_[labels, vlab], axis=0)[:, 0]) >= 1).all()
+    i, j = _graph.neighbour_pairs(g, 2.0)
+    assert (shapely.distance(g[i], g[j]) <= 2.0).all() and (i < j).all()
+
+
+def test_coverage_union_falls_back_for_overlaps_and_bad_noding():
+    a, t_junction, overlap = shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 5), shapely.box(5, 0, 15, 10)
+    colls = shapely.geometrycollections([a, t_junction, a, overlap, a, shapely.box(10, 0, 20, 10)],
+                                        indices=[0, 0, 1, 1, 2, 2])
+    out = _graph.coverage_union(colls)
+    assert shapely.is_valid(out).all() and shapely.get_type_id(out).tolist() == [3, 3, 3]
+    assert shapely.area(out).tolist() == pytest.approx([150, 150, 200])
 
 
 # -- status, ranks ----------------------------------------------------------------
