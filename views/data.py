@@ -70,7 +70,9 @@ with tab_up:
                                    "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
                 label = st.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
                 if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
-                    mapping = {"fields": {r.canonical: r.source for r in edited.itertuples() if r.source}}
+                    mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
+                                          if isinstance(r.source, str) and r.source}}
+                    err = None
                     with st.status(tr("dm_reading"), expanded=False) as status:
                         try:
                             gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
@@ -84,7 +86,9 @@ with tab_up:
                         except Exception as exc:
                             ss.pop("dm_result", None)
                             status.update(state="error")
-                            st.error(tr("dm_refused", err=exc))
+                            err = exc
+                    if err is not None:
+                        st.error(tr("dm_refused", err=err))
         res = ss.get("dm_result")
         if res is not None and up is not None:
             gdf, rep, diff = res

@@ -28,7 +28,22 @@ class Settings:
 
 def lang() -> str:
     """The UI language of this session ("zh" default, or "en")."""
-    return st.session_state.get("lang", "zh")
+    return st.session_state.get("_lang", "zh")
+
+
+def _persist(widget_key: str, store_key: str, default) -> None:
+    """Seed a widget from a permanent key (widget state is dropped on page switches)."""
+    ss = st.session_state
+    ss.setdefault(store_key, default)
+    if widget_key not in ss:
+        ss[widget_key] = ss[store_key]
+
+
+def _keep(widget_key: str, store_key: str) -> None:
+    v = st.session_state[widget_key]
+    if v in ("", None) and store_key == "_workspace":  # an interrupted run can report an empty box
+        v = default_workspace()
+    st.session_state[store_key] = v
 
 
 def tr(key: str, **fmt) -> str:
@@ -55,22 +70,28 @@ def default_workspace() -> str:
 def sidebar() -> Settings:
     """Draw the shared sidebar and return the settings."""
     ss = st.session_state
-    ss.setdefault("lang", "zh")
-    ss.setdefault("workspace", default_workspace())
+    _persist("w_lang", "_lang", "zh")
+    _persist("w_workspace", "_workspace", default_workspace())
+    _persist("w_basemap", "_basemap", "blank")
+    _persist("w_custom_url", "_custom_url", "")
     with st.sidebar:
-        st.radio(t("language", ss["lang"]), list(LANGS), format_func=LANGS.get, key="lang", horizontal=True)
-        st.text_input(tr("workspace"), key="workspace", help=tr("workspace_help"))
+        st.radio(t("language", ss["_lang"]), list(LANGS), format_func=LANGS.get, key="w_lang", horizontal=True,
+                 on_change=_keep, args=("w_lang", "_lang"))
+        st.text_input(tr("workspace"), key="w_workspace", help=tr("workspace_help"),
+                      on_change=_keep, args=("w_workspace", "_workspace"))
         kinds = ["blank", "osm", "tianditu", "amap", "custom"]
-        st.selectbox(tr("basemap"), kinds, format_func=lambda k: tr(f"bm_{k}"), key="basemap")
+        st.selectbox(tr("basemap"), kinds, format_func=lambda k: tr(f"bm_{k}"), key="w_basemap",
+                     on_change=_keep, args=("w_basemap", "_basemap"))
         custom = None
-        if ss.get("basemap") == "custom":
-            custom = st.text_input(tr("custom_url"), key="custom_url",
-                                   placeholder="http://tiles.intranet/{z}/{x}/{y}.png") or None
+        if ss["_basemap"] == "custom":
+            st.text_input(tr("custom_url"), key="w_custom_url", placeholder="http://tiles.intranet/{z}/{x}/{y}.png",
+                          on_change=_keep, args=("w_custom_url", "_custom_url"))
+            custom = ss["_custom_url"] or None
         key = _tianditu_key()
-        basemap = ss.get("basemap", "blank")
+        basemap = ss["_basemap"]
         if basemap == "tianditu" and not key:
             st.warning(tr("tianditu_no_key"))
             basemap = "blank"
         if basemap == "custom" and not custom:
             basemap = "blank"
-    return Settings(ss["workspace"], ss["lang"], basemap, custom, key)
+    return Settings(ss["_workspace"], ss["_lang"], basemap, custom, key)

@@ -35,7 +35,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     """Start ``streamlit run app.py`` on a fresh workspace; yield ``(base_url, workspace_path)``."""
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -76,7 +76,7 @@ def app_server(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:

@@ -21,6 +21,7 @@ MAP_FRAME = "iframe[title='streamlit_folium.st_folium']"
 def _open(page, url: str, nav_label: str | None = None):
     page.goto(url)
     page.wait_for_selector("[data-testid='stSidebarNav']")
+    _settle(page)
     if nav_label:
         page.locator("[data-testid='stSidebarNav'] a", has_text=nav_label).first.click()
     _settle(page)
@@ -156,7 +157,10 @@ def test_survey_upload_publishes_new_version(app_server, page, external, tmp_pat
     _settle(page)
     page.get_by_role("button", name="校验报告").click()
     _settle(page)
-    page.get_by_text("与当前版本的差异").first.wait_for(timeout=60_000)
+    try:
+        page.get_by_text("与当前版本的差异").first.wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "07_data_manager_validated.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "07_data_manager_validated.png"), full_page=True)
     page.get_by_role("button", name="发布为新版本").click()
     page.get_by_text("已发布调查版本").first.wait_for(timeout=60_000)
