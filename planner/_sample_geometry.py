@@ -50,7 +50,7 @@ class Network:
     river_water: np.ndarray  # Polygons
     river_width: np.ndarray
     farmland: np.ndarray  # Polygons
-    cut: shapely.Geometry  # everything that is not parcel land
+    cut: np.ndarray  # Polygons whose union is everything that is not parcel land
 
 
 def _wavy(rng, t: np.ndarray, along: np.ndarray, normal: np.ndarray, origin: np.ndarray,
@@ -62,8 +62,15 @@ def _wavy(rng, t: np.ndarray, along: np.ndarray, normal: np.ndarray, origin: np.
 
 
 def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, float],
-                  region: shapely.Geometry) -> Network:
-    """Perturbed arterial grid (spacing 600-1200 m), diagonals, a railway, rivers and farmland."""
+                  region: shapely.Geometry, *, max_len: float | None = None) -> Network:
+    """Perturbed arterial grid (spacing 600-1200 m), diagonals, a railway, rivers and farmland.
+
+    Diagonal roads, railways and rivers cross the whole region unless
+    ``max_len`` (metres) caps their length: then they are scattered over the
+    region and their density (length per km², as their number grows with the
+    area) stays that of a district of about that size, instead of growing with
+    the square root of the area.
+    """
     minx, miny, maxx, maxy = bounds
     w, h = maxx - minx, maxy - miny
     area_km2 = w * h / 1e6
@@ -100,6 +107,9 @@ def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, f
     n_diag = max(2, int(round(area_km2 / 70)))
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     diag = max(w, h) * 1.6
+    capped = max_len is not None and diag > max_len
+    if capped:
+        diag = float(max_len)
     for _ in range(n_diag):
         ang = rng.choice([rng.uniform(0.4, 1.1), rng.uniform(2.0, 2.7)])
         along = np.array([np.cos(ang), np.sin(ang)])
@@ -121,7 +131,7 @@ def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, f
         ang = rng.uniform(0.2, 1.3) + (np.pi / 2 if rng.random() < 0.5 else 0)
         along = np.array([np.cos(ang), np.sin(ang)])
         normal = np.array([-along[1], along[0]])
-        c = np.array([cx, cy]) + rng.uniform(-0.3, 0.3, 2) * [w, h]
+        c = np.array([cx, cy]) + rng.uniform(-0.3, 0.3, 2) * [w, h] * (1.6 if capped else 1.0)
         t = np.arange(-diag / 2, diag / 2 + step, step)
         rails.append(shapely.linestrings(_wavy(rng, t, along, normal, c, rng.uniform(300, 900), 25000)))
     rails_a = shapely.intersection(np.array(rails, dtype=object), shapely.buffer(region, 200))
@@ -135,6 +145,8 @@ def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, f
         normal = np.array([-along[1], along[0]])
         off = (0.18 if i == 0 else rng.uniform(-0.45, 0.45))
         c = np.array([cx, cy]) + off * np.array([w, h]) * normal
+        if capped:  # scattered along the flow direction too
+            c = c + rng.uniform(-0.5, 0.5) * np.array([w, h]) * along
         t = np.arange(-diag / 2, diag / 2 + 40, 40.0)
         rivers.append(shapely.linestrings(_wavy(rng, t, along, normal, c, rng.uniform(250, 500), rng.uniform(2200, 3500))))
         rwidth.append(rng.uniform(50, 90))
@@ -158,13 +170,73 @@ def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, f
     farm = shapely.intersection(shapely.polygons(ring), region)
     farm = farm[shapely.area(farm) > 1e4]
 
-    cut = shapely.union_all(np.concatenate([
+    cut = np.concatenate([
         shapely.buffer(roads_a, widths_a / 2, cap_style="flat", quad_segs=2),
         shapely.buffer(rails_a, 20.0, cap_style="flat", quad_segs=2),
         shapely.buffer(water, 6.0, quad_segs=2),
         farm,
-    ]))
+    ])
     return Network(roads_a, widths_a, classes_a, rails_a, rivers_a, water, rwidth_a, farm, cut)
+
+
+def city_blocks(region: shapely.Geometry, cut: np.ndarray, *, tile_m: float | None = None,
+                margin_m: float = 2500.0, progress=None) -> np.ndarray:
+    """Blocks: the polygons of ``region`` minus the union of ``cut``.
+
+    With ``tile_m`` the work is done tile by tile (tiles of ``tile_m`` metres
+    grown by ``margin_m``): each tile unions only the cut shapes it overlaps,
+    clipped to it, and keeps the blocks whose centroid lies in its core. A
+    block that reaches the grown tile's edge (inside the region) may continue
+    beyond it, so its tile is done again with twice the margin. The result is
+    the same set of blocks as the one big union (up to floating point and the
+    order), at a cost linear in the area instead of one overlay of every road,
+    river, railway and farmland shape of the region.
+
+    Parameters
+    ----------
+    region : Polygon
+    cut : array of Polygon
+    tile_m, margin_m : float
+    progress : callable(n_done_tiles, n_tiles), optional
+
+    Returns
+    -------
+    array of Polygon (and possibly other parts; the caller filters)
+    """
+    if tile_m is None:
+        return shapely.get_parts(shapely.difference(region, shapely.union_all(cut)))
+    rminx, rminy, rmaxx, rmaxy = region.bounds
+    nx, ny = max(1, int(np.ceil((rmaxx - rminx) / tile_m))), max(1, int(np.ceil((rmaxy - rminy) / tile_m)))
+    xs = rminx + np.arange(nx + 1) * (rmaxx - rminx) / nx
+    ys = rminy + np.arange(ny + 1) * (rmaxy - rminy) / ny
+    tree = shapely.STRtree(cut)
+    todo = [(i, j, margin_m) for j in range(ny) for i in range(nx)]
+    out = []
+    done = 0
+    while todo:
+        i, j, m = todo.pop()
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
+        ext = (max(x0 - m, rminx), max(y0 - m, rminy), min(x1 + m, rmaxx), min(y1 + m, rmaxy))
+        local = shapely.clip_by_rect(cut[tree.query(shapely.box(*ext))], *ext)
+        land = shapely.clip_by_rect(region, *ext)
+        parts = shapely.get_parts(shapely.difference(land, shapely.union_all(local)))
+        cen = shapely.get_coordinates(shapely.centroid(parts))
+        # half-open cores; the last row/column takes its far edge
+        core = ((cen[:, 0] >= x0) & ((cen[:, 0] < x1) | (i == nx - 1))
+                & (cen[:, 1] >= y0) & ((cen[:, 1] < y1) | (j == ny - 1)))
+        parts = parts[core]
+        b = shapely.bounds(parts)
+        eps = 1e-6 * tile_m
+        open_edge = (((b[:, 0] <= ext[0] + eps) & (ext[0] > rminx)) | ((b[:, 1] <= ext[1] + eps) & (ext[1] > rminy))
+                     | ((b[:, 2] >= ext[2] - eps) & (ext[2] < rmaxx)) | ((b[:, 3] >= ext[3] - eps) & (ext[3] < rmaxy)))
+        if open_edge.any():
+            todo.append((i, j, 2 * m))
+            continue
+        out.append(parts)
+        done += 1
+        if progress is not None:
+            progress(done, nx * ny)
+    return np.concatenate(out) if out else np.empty(0, dtype=object)
 
 
 def _half_planes(p: np.ndarray, d: np.ndarray, half_gap: np.ndarray, big: np.ndarray):
@@ -178,8 +250,73 @@ def _half_planes(p: np.ndarray, d: np.ndarray, half_gap: np.ndarray, big: np.nda
     return shapely.polygons(left), shapely.polygons(right)
 
 
+def _clip_rings(xy: np.ndarray, nxt: np.ndarray, piece: np.ndarray, side: np.ndarray, n: int) -> np.ndarray:
+    """Sutherland-Hodgman clip of many rings to ``side <= 0`` (``side`` = signed distance of each vertex).
+
+    Exact for a simple ring that crosses the line exactly twice: the kept
+    vertices are the input ones and the two new ones lie on the line (the same
+    floating-point values for both sides of a cut without gap, so siblings share
+    their boundary exactly). Every ring here must cross twice. Returns one
+    Polygon per ring.
+    """
+    a_in = side <= 0
+    b_in = a_in[nxt]
+    cross = a_in != b_in
+    # the point where edge a -> b meets the line (computed once per edge for both sides)
+    t = np.where(cross, side / np.where(cross, side - side[nxt], 1.0), 0.0)
+    x = xy + t[:, None] * (xy[nxt] - xy)
+    n_out = np.where(a_in, 1, np.where(b_in, 2, 0))
+    edge = np.repeat(np.arange(len(xy)), n_out)
+    first = np.r_[0, np.cumsum(n_out)[:-1]]
+    k = np.arange(len(edge)) - np.repeat(first, n_out)
+    # in->in: b; in->out: X; out->in: X then b
+    take_b = (a_in[edge] & b_in[edge]) | (~a_in[edge] & (k == 1))
+    out = np.where(take_b[:, None], xy[nxt[edge]], x[edge])
+    return shapely.polygons(shapely.linearrings(out, indices=piece[edge]))
+
+
+def split_exact(pieces: np.ndarray, p: np.ndarray, d: np.ndarray, half_gap: np.ndarray):
+    """Split polygons by the lines through ``p`` normal to ``d`` (a lane of 2 ``half_gap`` between the halves).
+
+    Whole-array Sutherland-Hodgman on the ring coordinates, for the pieces
+    without holes whose ring crosses each line twice; the others (``ok`` False)
+    are left to the caller (GEOS overlay). Returns ``(left, right, ok)``; left
+    and right hold None where not ``ok``.
+    """
+    n = len(pieces)
+    # all rings' vertices: a piece with holes is not ok below, so the others' vertices are their exterior ring
+    xy, gi = shapely.get_coordinates(pieces, return_index=True)
+    counts = np.bincount(gi, minlength=n)
+    ends = np.cumsum(counts)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[ends[counts > 0] - 1] = False  # drop the closing vertex
+    xy, gi = xy[keep], gi[keep]
+    counts = np.maximum(counts - 1, 0)
+    start = np.cumsum(counts) - counts
+    nxt = np.arange(len(xy)) + 1
+    nxt[(start + counts - 1)[counts > 0]] = start[counts > 0]
+    s = (xy[:, 0] - p[gi, 0]) * d[gi, 0] + (xy[:, 1] - p[gi, 1]) * d[gi, 1]
+    g = half_gap[gi]
+    s_left, s_right = s + g, g - s  # <= 0 on the kept side
+    n_left = np.bincount(gi, weights=(s_left <= 0) != (s_left[nxt] <= 0), minlength=n)
+    n_right = np.bincount(gi, weights=(s_right <= 0) != (s_right[nxt] <= 0), minlength=n)
+    ok = (n_left == 2) & (n_right == 2) & (shapely.get_num_interior_rings(pieces) == 0) & (counts >= 3)
+    sel = ok[gi]
+    idx = np.flatnonzero(ok)
+    # renumber the kept rings' vertices
+    new_pos = np.cumsum(sel) - 1
+    xy_k, nxt_k = xy[sel], new_pos[nxt[sel]]
+    piece_k = np.searchsorted(idx, gi[sel])
+    left = np.full(n, None, dtype=object)
+    right = np.full(n, None, dtype=object)
+    if len(idx):
+        left[idx] = _clip_rings(xy_k, nxt_k, piece_k, s_left[sel], len(idx))
+        right[idx] = _clip_rings(xy_k, nxt_k, piece_k, s_right[sel], len(idx))
+    return left, right, ok
+
+
 def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_min_m2: float = 90_000.0,
-              min_m2: float = 2.3 * MU_M2, progress=None) -> tuple[np.ndarray, np.ndarray]:
+              min_m2: float = 2.3 * MU_M2, fast: bool = False, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Recursively split polygons along their long axis until each is below its drawn target size.
 
     Parameters
@@ -191,6 +328,11 @@ def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_m
         (a gap of 8-14 m) instead of a shared boundary.
     min_m2 : float
         Pieces below this are never split (children would be under about 1 mu).
+    fast : bool
+        Split by whole-array Sutherland-Hodgman (:func:`split_exact`) where it
+        is exact, GEOS overlay elsewhere (about 5x faster). The parcels are the
+        same up to floating point, so the default (GEOS everywhere) keeps the
+        committed sample city reproducible bit for bit.
 
     Returns
     -------
@@ -233,8 +375,17 @@ def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_m
         lane = (area > lane_min_m2) & (rng.random(len(pieces)) < 0.5)
         half_gap = np.where(lane, rng.uniform(4.0, 7.0, len(pieces)), 0.0)
         big = L + np.where(long_is_1, l2, l1) + 50.0
-        left, right = _half_planes(p, d, half_gap, big)
-        kids = np.concatenate([shapely.intersection(pieces, left), shapely.intersection(pieces, right)])
+        if fast:
+            left, right, ok = split_exact(pieces, p, d, half_gap)
+            hard = ~ok
+        else:
+            left, right = np.full(len(pieces), None, dtype=object), np.full(len(pieces), None, dtype=object)
+            hard = np.ones(len(pieces), dtype=bool)
+        if hard.any():
+            hl, hr = _half_planes(p[hard], d[hard], half_gap[hard], big[hard])
+            left[hard] = shapely.intersection(pieces[hard], hl)
+            right[hard] = shapely.intersection(pieces[hard], hr)
+        kids = np.concatenate([left, right])
         kid_owner = np.concatenate([owner, owner])
         parts, idx = shapely.get_parts(kids, return_index=True)
         poly = shapely.get_type_id(parts) == 3

@@ -37,7 +37,7 @@ from scipy.spatial import cKDTree
 from planner import schema
 from planner._sample_attributes import ZONE_MEDIAN_MU, attributes, zone_of_blocks
 from planner._sample_boundary import jinjiang_boundary
-from planner._sample_geometry import Field, build_network, merge_l_shapes, subdivide
+from planner._sample_geometry import Field, build_network, city_blocks, merge_l_shapes, subdivide
 from planner._sample_names import BRAND
 from planner.crs import DEFAULT_WORKSPACE_CRS
 from planner.errors import DataError
@@ -50,6 +50,12 @@ GROSS_M2_PER_PARCEL = 11_500.0
 #: Above this share of Jinjiang's area the district continues beyond the boundary.
 MAX_BOUNDARY_SHARE = 0.7
 SURVEY_LABEL = "2024 baseline survey (synthetic)"
+#: Beyond the boundary: diagonal roads, railways and rivers are at most this long (m), ...
+MAX_FEATURE_M = 36_000.0
+#: ... blocks are computed on tiles of this size (m), ...
+TILE_M = 12_000.0
+#: ... and the first attempt is this much larger than the target, so that one pass suffices.
+OUTSIDE_FACTOR = 1.12
 
 
 @dataclass
@@ -125,16 +131,18 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     boundary = jinjiang_boundary()
     origin = np.round(np.array(CENTRE), -3)
     factor = 1.08
+    if n_parcels * GROSS_M2_PER_PARCEL * factor > MAX_BOUNDARY_SHARE * boundary.area:
+        factor = OUTSIDE_FACTOR  # the tiled pattern beyond the boundary yields fewer parcels per km²
     bar = _progress(progress, 7)
-    for _attempt in range(4):
+    for _attempt in range(4):  # normally one
         bar.reset()
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
         region, inside = _region(n_parcels * GROSS_M2_PER_PARCEL * factor, boundary, origin)
         bar.set_description("roads, river, rail")
-        net = build_network(rngs[0], region.bounds, region)
+        net = build_network(rngs[0], region.bounds, region, max_len=None if inside else MAX_FEATURE_M)
         bar.update()
         bar.set_description("blocks")
-        blocks = shapely.get_parts(shapely.difference(region, net.cut))
+        blocks = city_blocks(region, net.cut, tile_m=None if inside else TILE_M)
         blocks = blocks[(shapely.get_type_id(blocks) == 3) & (shapely.area(blocks) > 3 * MU_M2)]
         bc = shapely.get_coordinates(shapely.centroid(blocks))
         minx, miny, maxx, maxy = region.bounds
@@ -154,7 +162,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
             return med[owner] * np.exp(rng.normal(0, 0.85, len(owner)))
 
         bar.set_description("parcels")
-        parcels, blk = subdivide(rngs[3], blocks, target)
+        parcels, blk = subdivide(rngs[3], blocks, target, fast=not inside)
         parcels, blk = merge_l_shapes(rngs[4], parcels, blk)
         bar.update()
         if len(parcels) >= n_parcels:
@@ -166,6 +174,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
 
     # -- keep whole blocks nearest the centre, then the nearest parcels of the last one -----
     bar.set_description("trim")
+    n_generated = len(parcels)
     pc = shapely.get_coordinates(shapely.centroid(parcels))
     bdist = d_c[blk]
     pdist = np.hypot(pc[:, 0] - c[0], pc[:, 1] - c[1])
@@ -173,7 +182,9 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     order.sort()
     parcels, blk, pc = parcels[order], blk[order], pc[order]
     used = np.unique(blk)
-    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(parcels)))
+    # the hull of one linestring through all vertices: the same hull as of their multipoint, without
+    # creating a Point per vertex
+    hull = shapely.convex_hull(shapely.linestrings(shapely.get_coordinates(parcels)))
     study = shapely.intersection(region, shapely.buffer(hull, 30.0, quad_segs=4))
     bar.update()
 
@@ -250,7 +261,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     bar.update()
     bar.close()
     info = {"region_km2": region.area / 1e6, "study_area_km2": study.area / 1e6, "n_blocks": int(len(used)),
-            "n_streets": n_streets}
+            "n_streets": n_streets, "n_generated": n_generated, "attempts": _attempt + 1}
     return SampleCity(gdf, barriers, constraints, study_gdf, seed, inside, info=info)
 
 
