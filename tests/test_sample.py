@@ -249,3 +249,64 @@ def test_cli_sample_data(tmp_path, capsys):
     assert len(GpkgStore(out).read_parcels()) == 200
     assert main(["sample-data", "--parcels", "200", "--out", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
+
+
+# -- the fast paths used beyond the boundary (large cities) ------------------------------------
+
+
+def test_split_exact_halves_and_leaves_hard_cases_to_geos():
+    from planner._sample_geometry import split_exact
+
+    u_shape = shapely.Polygon([(0, 0), (30, 0), (30, 40), (60, 40), (60, 0), (90, 0), (90, 60), (0, 60)])
+    holed = shapely.box(0, 0, 100, 100).difference(shapely.box(40, 40, 60, 60))
+    pieces = np.array([shapely.box(0, 0, 100, 50), shapely.box(0, 0, 100, 50), u_shape, u_shape, holed], dtype=object)
+    p = np.array([[50, 25], [50, 25], [45, 50], [45, 20], [50, 50]], dtype=float)
+    d = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 1]], dtype=float)
+    gap = np.array([0.0, 5.0, 0.0, 0.0, 0.0])
+    d[3] = [0, 1]
+    # the vertical line x=45 crosses the U's bar twice (ok), the line y=20 crosses both legs (4 times: not ok)
+    left, right, ok = split_exact(pieces, p, d, gap)
+    assert ok.tolist() == [True, True, True, False, False]
+    assert left[3] is None and left[4] is None
+    # x <= 50 / x <= 45 (lane 45..55) / x <= 45: left leg 30x40 + bar 45x20
+    np.testing.assert_allclose(shapely.area(left[:3]), [2500.0, 2250.0, 30 * 40 + 45 * 20])
+    np.testing.assert_allclose(shapely.area(right[:3]), [2500.0, 2250.0, 30 * 40 + 45 * 20])
+    assert shapely.is_valid(left[:3]).all() and shapely.is_valid(right[:3]).all()
+    # siblings of a cut without a lane share the cut's vertices bit for bit
+    on_cut = lambda g: {tuple(c) for c in shapely.get_coordinates(g) if c[0] == 50.0}  # noqa: E731
+    assert on_cut(left[0]) == on_cut(right[0]) == {(50.0, 0.0), (50.0, 50.0)}
+
+
+def test_tiled_blocks_are_the_blocks_of_one_union():
+    from planner._sample_geometry import city_blocks
+
+    region = shapely.box(0, 0, 1000, 1000)
+    cut = np.array([shapely.box(300, -50, 320, 1050), shapely.box(-50, 600, 1050, 610),
+                    shapely.box(500, 100, 600, 200)], dtype=object)  # two roads and a farmland hole
+    want = sorted([300 * 600, 680 * 600 - 100 * 100, 300 * 390, 680 * 390])
+    assert sorted(shapely.area(city_blocks(region, cut)).round(6)) == want
+    # tiles of 250 m with a 100 m margin: the 680 m blocks need the margin doubled (twice)
+    tiled = city_blocks(region, cut, tile_m=250.0, margin_m=100.0)
+    assert sorted(shapely.area(tiled).round(6)) == want
+
+
+def test_large_city_path_one_pass_exact_count_clean_topology(monkeypatch):
+    import planner.sample as sample
+
+    monkeypatch.setattr(sample, "MAX_BOUNDARY_SHARE", 0.001)  # take the beyond-the-boundary path at a small size
+    monkeypatch.setattr(sample, "TILE_M", 2000.0)
+    c = sample.build_city(1500, seed=3)
+    assert not c.inside_boundary and c.info["attempts"] == 1
+    geoms = c.parcels.geometry.values
+    assert len(geoms) == 1500 and shapely.is_valid(geoms).all()
+    schema.validate(c.parcels)
+    tree = shapely.STRtree(geoms)
+    i, j = tree.query(geoms, predicate="intersects")
+    pair = i < j
+    assert shapely.area(shapely.intersection(geoms[i[pair]], geoms[j[pair]])).sum() < 1e-3
+    assert pair.sum() > len(geoms)
+    lines = c.barriers["arterial_roads"].geometry.values
+    li, pi = tree.query(lines, predicate="intersects")
+    assert shapely.length(shapely.intersection(lines[li], geoms[pi])).sum() < 1e-6
+    again = sample.build_city(1500, seed=3)
+    assert shapely.equals_exact(geoms, again.parcels.geometry.values, tolerance=0).all()
