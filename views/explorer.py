@@ -14,7 +14,7 @@ from planner.ui.explore import (
     parcel_detail,
     summary_metrics,
 )
-from planner.ui.state import tr
+from planner.ui.state import lang, tr
 
 settings = page.start("nav_map")
 ws = settings.workspace
@@ -35,21 +35,23 @@ with st.container(border=True):
     ca, cb, cc = st.columns([1.2, 1.8, 1.1])
     opts = ["class"] + (["upgrade"] if "upgrade_class" in gdf.columns else []) + [
         c for c in INDICATORS if c in gdf.columns]
-    color_by = ca.selectbox(tr("color_by"), opts, key="ex_color",
-                            format_func=lambda c: tr("color_class") if c == "class" else
-                            tr("color_upgrade") if c == "upgrade" else field_label(c))
+    labels = {(tr("color_class") if c == "class" else tr("color_upgrade") if c == "upgrade" else field_label(c)): c
+              for c in opts}
+    color_by = labels[ca.selectbox(tr("color_by"), list(labels), key=f"ex_color_{lang()}")]
     method = "quantile"
     if color_by not in ("class", "upgrade"):
-        method = ca.radio(tr("breaks_method"), ["quantile", "equal"], format_func=tr, horizontal=True,
-                          key="ex_breaks")
+        mlabels = {tr("quantile"): "quantile", tr("equal"): "equal"}
+        method = mlabels[ca.radio(tr("breaks_method"), list(mlabels), horizontal=True,
+                          key=f"ex_breaks_{lang()}")]
     with cb.expander(tr("filters"), expanded=False):
         lu_opts = sorted(gdf["land_use"].dropna().astype(str).unique()) if "land_use" in gdf else []
         f_lu = st.multiselect(tr("f_land_use"), lu_opts, key="ex_f_lu")
-        f_cls = st.multiselect(tr("f_class"), CLASS_KEYS, format_func=lambda k: tr(f"cls_{k}"), key="ex_f_cls")
+        clabels = {tr(f"cls_{k}"): k for k in CLASS_KEYS}
+        f_cls = [clabels[x] for x in st.multiselect(tr("f_class"), list(clabels), key=f"ex_f_cls_{lang()}")]
         f_up = []
         if "upgrade_class" in gdf.columns:
-            f_up = st.multiselect(tr("f_upgrade"), UPGRADE_KEYS, format_func=lambda k: tr(f"cls_{k}"),
-                                  key="ex_f_up")
+            ulabels = {tr(f"cls_{k}"): k for k in UPGRADE_KEYS}
+            f_up = [ulabels[x] for x in st.multiselect(tr("f_upgrade"), list(ulabels), key=f"ex_f_up_{lang()}")]
         amax = float(np.ceil(np.nanmax(index.area))) if len(index) else 1.0
         f_area = st.slider(tr("f_area"), 0.0, amax, (0.0, amax), key="ex_f_area")
         f_owner = st.text_input(tr("f_owner"), key="ex_f_owner")

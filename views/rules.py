@@ -9,7 +9,7 @@ import streamlit as st
 from planner import schema
 from planner.ui import data, page
 from planner.ui.explore import field_label
-from planner.ui.state import tr
+from planner.ui.state import lang, tr
 
 settings = page.start("nav_rules")
 ws = settings.workspace
@@ -24,9 +24,10 @@ st.caption(tr("rules_intro"))
 saved = store.docs("policy")
 names = [tr("default_policy")] + sorted(saved["name"].unique().tolist()) if len(saved) else [tr("default_policy")]
 c1, c2 = st.columns([2, 1])
-base = c1.selectbox(tr("load_policy"), names, key="rules_base")
-if st.session_state.get("_rules_base_loaded") != base:
-    st.session_state["_rules_base_loaded"] = base
+base = c1.selectbox(tr("load_policy"), names, key=f"rules_base_{lang()}")
+base_id = "default" if base == tr("default_policy") else base
+if st.session_state.get("_rules_base_loaded") != base_id:
+    st.session_state["_rules_base_loaded"] = base_id
     d = data.default_policy_dict() if base == tr("default_policy") else store.load_doc("policy", base)
     st.session_state["rules_edit"] = d
     for k in [k for k in st.session_state if str(k).startswith("r_")]:
@@ -95,7 +96,7 @@ st.subheader(tr("sensitivity"))
 if sens is None or not rule_keys:
     st.info(tr("module_missing", mod="planner.sensitivity"))
 else:
-    pick = st.selectbox(tr("sens_rule"), range(len(rule_keys)), key="sens_pick",
+    pick = st.selectbox(tr("sens_rule"), range(len(rule_keys)), key=f"sens_pick_{lang()}",
                         format_func=lambda i: f"{tr('c_low_' + rule_keys[i][0])}: {rule_keys[i][2]}")
     crit, i, _ = rule_keys[pick]
     rdef = pdict["criteria"][crit]["rules"][i]

@@ -8,7 +8,7 @@ import streamlit as st
 
 from planner import maps
 from planner.ui import data, mapview, page
-from planner.ui.state import tr
+from planner.ui.state import lang, tr
 
 settings = page.start("nav_sites")
 ws = settings.workspace
@@ -87,7 +87,7 @@ with right:
     st.session_state["site_selected"] = sel_site
 
     st.subheader(tr("edit_site"))
-    mode = st.radio(tr("edit_mode"), ["none", "add", "remove"], horizontal=True, key="s_mode",
+    mode = st.radio(tr("edit_mode"), ["none", "add", "remove"], horizontal=True, key=f"s_mode_{lang()}",
                     format_func=lambda k: tr(f"edit_{k}"))
     st.caption(tr("edits", n=len(edits)) + (f" · {sel_site}" if sel_site else ""))
     cc = st.columns(2)

@@ -72,16 +72,20 @@ def sidebar() -> Settings:
     ss = st.session_state
     _persist("w_lang", "_lang", "zh")
     _persist("w_workspace", "_workspace", default_workspace())
-    _persist("w_basemap", "_basemap", "blank")
+    kinds = ["blank", "osm", "tianditu", "amap", "custom"]
+    bm_key = f"w_basemap_{ss['_lang']}"  # the labels depend on the language
+    bm_labels = {t(f"bm_{k}", ss["_lang"]): k for k in kinds}
+    ss.setdefault("_basemap", "blank")
+    if bm_key not in ss:
+        ss[bm_key] = next(lbl for lbl, k in bm_labels.items() if k == ss["_basemap"])
     _persist("w_custom_url", "_custom_url", "")
     with st.sidebar:
         st.radio(t("language", ss["_lang"]), list(LANGS), format_func=LANGS.get, key="w_lang", horizontal=True,
                  on_change=_keep, args=("w_lang", "_lang"))
         st.text_input(tr("workspace"), key="w_workspace", help=tr("workspace_help"),
                       on_change=_keep, args=("w_workspace", "_workspace"))
-        kinds = ["blank", "osm", "tianditu", "amap", "custom"]
-        st.selectbox(tr("basemap"), kinds, format_func=lambda k: tr(f"bm_{k}"), key="w_basemap",
-                     on_change=_keep, args=("w_basemap", "_basemap"))
+        st.selectbox(tr("basemap"), list(bm_labels), key=bm_key,
+                     on_change=lambda: ss.__setitem__("_basemap", bm_labels[ss[bm_key]]))
         custom = None
         if ss["_basemap"] == "custom":
             st.text_input(tr("custom_url"), key="w_custom_url", placeholder="http://tiles.intranet/{z}/{x}/{y}.png",
