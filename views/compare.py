@@ -50,12 +50,13 @@ with st.expander(tr("cmp_key"), expanded=False):
     st.dataframe(cmp.table.astype(float).round(2), width="stretch")
 
 # -- charts --------------------------------------------------------------------------
-c1, c2 = st.columns(2)
 fig = pd.DataFrame([{"scenario": r.name, "figure": tr(lbl), "value": r.totals.get(k, float("nan")) / div}
                     for r in runs for k, lbl, div, _ in results.KEY_FIGURES[:5]])
-c1.altair_chart(alt.Chart(fig).mark_bar().encode(
-    x=alt.X("scenario:N", title=None), y=alt.Y("value:Q", title=None), color="scenario:N",
-    column=alt.Column("figure:N", title=None)).properties(width=90, height=220))
+st.altair_chart(alt.Chart(fig).mark_bar().encode(
+    x=alt.X("scenario:N", title=None, axis=alt.Axis(labels=False, ticks=False)), y=alt.Y("value:Q", title=None),
+    color=alt.Color("scenario:N", title=None), column=alt.Column("figure:N", title=None))
+    .properties(width=150, height=200).resolve_scale(y="independent"))
+c2 = st.container()
 curves = cmp.curves
 if len(curves):
     metric = c2.selectbox("metric", sorted(curves["metric"].unique()), key="cmp_metric", label_visibility="collapsed")

@@ -111,13 +111,13 @@ def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
     if flags:
         st.markdown(f"**{tr('indicators')}**")
         ind = [c for c in ("land_area_mu", *INDICATORS) if c in row.index and c not in ("land_area_m2", "floor_area_m2")]
-        st.dataframe(pd.DataFrame({"": [field_label(c) for c in flags + ind],
-                                   " ": [_fmt(row[c]) for c in flags + ind]}),
+        st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in flags + ind],
+                                   tr("value"): [_fmt(row[c]) for c in flags + ind]}),
                      hide_index=True, width="stretch")
     st.markdown(f"**{tr('attributes')}**")
     attrs = [c for c in schema.column_names() if c in row.index and c != "geometry"]
     extra = [c for c in row.index if c not in attrs and c not in flags and c != "geometry"
              and not c.startswith("reason") and c not in INDICATORS and c != "land_area_mu"]
-    st.dataframe(pd.DataFrame({"": [field_label(c) for c in attrs + extra],
-                               " ": [_fmt(row[c]) for c in attrs + extra]}),
+    st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in attrs + extra],
+                               tr("value"): [_fmt(row[c]) for c in attrs + extra]}),
                  hide_index=True, width="stretch")

@@ -40,7 +40,7 @@ def run_scenario(path: str, policy: dict | None, site_result, scenario):
 
 def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
     """A row of st.metric for the key figures (with the difference from ``base``)."""
-    cols = st.columns(len(KEY_FIGURES))
+    cols = st.columns(4) + st.columns(4)
     for col, (k, label, div, fmt) in zip(cols, KEY_FIGURES, strict=True):
         v = totals.get(k, np.nan)
         text = fmt.format(v / div) if pd.notna(v) and np.isfinite(v) else "—"
