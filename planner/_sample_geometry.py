@@ -8,6 +8,7 @@ the handful of roads, never over parcels.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,7 +181,7 @@ def build_network(rng: np.random.Generator, bounds: tuple[float, float, float, f
 
 
 def city_blocks(region: shapely.Geometry, cut: np.ndarray, *, tile_m: float | None = None,
-                margin_m: float = 2500.0, progress=None) -> np.ndarray:
+                margin_m: float = 2500.0, workers: int | None = None, progress=None) -> np.ndarray:
     """Blocks: the polygons of ``region`` minus the union of ``cut``.
 
     With ``tile_m`` the work is done tile by tile (tiles of ``tile_m`` metres
@@ -197,6 +198,8 @@ def city_blocks(region: shapely.Geometry, cut: np.ndarray, *, tile_m: float | No
     region : Polygon
     cut : array of Polygon
     tile_m, margin_m : float
+    workers : int, optional
+        Threads for the tiles (default: the CPU count, at most 4); the result does not depend on it.
     progress : callable(n_done_tiles, n_tiles), optional
 
     Returns
@@ -210,33 +213,52 @@ def city_blocks(region: shapely.Geometry, cut: np.ndarray, *, tile_m: float | No
     xs = rminx + np.arange(nx + 1) * (rmaxx - rminx) / nx
     ys = rminy + np.arange(ny + 1) * (rmaxy - rminy) / ny
     tree = shapely.STRtree(cut)
-    todo = [(i, j, margin_m) for j in range(ny) for i in range(nx)]
-    out = []
-    done = 0
-    while todo:
-        i, j, m = todo.pop()
+    eps = 1e-6 * tile_m
+
+    def tile(ij):
+        i, j = ij
         x0, x1, y0, y1 = xs[i], xs[i + 1], ys[j], ys[j + 1]
-        ext = (max(x0 - m, rminx), max(y0 - m, rminy), min(x1 + m, rmaxx), min(y1 + m, rmaxy))
-        local = shapely.clip_by_rect(cut[tree.query(shapely.box(*ext))], *ext)
-        land = shapely.clip_by_rect(region, *ext)
-        parts = shapely.get_parts(shapely.difference(land, shapely.union_all(local)))
-        cen = shapely.get_coordinates(shapely.centroid(parts))
-        # half-open cores; the last row/column takes its far edge
-        core = ((cen[:, 0] >= x0) & ((cen[:, 0] < x1) | (i == nx - 1))
-                & (cen[:, 1] >= y0) & ((cen[:, 1] < y1) | (j == ny - 1)))
-        parts = parts[core]
-        b = shapely.bounds(parts)
-        eps = 1e-6 * tile_m
-        open_edge = (((b[:, 0] <= ext[0] + eps) & (ext[0] > rminx)) | ((b[:, 1] <= ext[1] + eps) & (ext[1] > rminy))
-                     | ((b[:, 2] >= ext[2] - eps) & (ext[2] < rmaxx)) | ((b[:, 3] >= ext[3] - eps) & (ext[3] < rmaxy)))
-        if open_edge.any():
-            todo.append((i, j, 2 * m))
-            continue
-        out.append(parts)
-        done += 1
-        if progress is not None:
-            progress(done, nx * ny)
+        m = margin_m
+        while True:
+            ext = (max(x0 - m, rminx), max(y0 - m, rminy), min(x1 + m, rmaxx), min(y1 + m, rmaxy))
+            local = shapely.clip_by_rect(cut[tree.query(shapely.box(*ext))], *ext)
+            land = shapely.clip_by_rect(region, *ext)
+            parts = shapely.get_parts(shapely.difference(land, shapely.union_all(local)))
+            cen = shapely.get_coordinates(shapely.centroid(parts))
+            # half-open cores; the last row/column takes its far edge
+            core = ((cen[:, 0] >= x0) & ((cen[:, 0] < x1) | (i == nx - 1))
+                    & (cen[:, 1] >= y0) & ((cen[:, 1] < y1) | (j == ny - 1)))
+            parts = parts[core]
+            b = shapely.bounds(parts)
+            open_edge = (((b[:, 0] <= ext[0] + eps) & (ext[0] > rminx))
+                         | ((b[:, 1] <= ext[1] + eps) & (ext[1] > rminy))
+                         | ((b[:, 2] >= ext[2] - eps) & (ext[2] < rmaxx))
+                         | ((b[:, 3] >= ext[3] - eps) & (ext[3] < rmaxy)))
+            if not open_edge.any():
+                return parts
+            m *= 2  # a block may continue beyond the grown tile: grow more
+
+    tiles = [(i, j) for j in range(ny) for i in range(nx)]
+    out = list(_map_threads(tile, tiles, workers, progress))
     return np.concatenate(out) if out else np.empty(0, dtype=object)
+
+
+def _map_threads(fn, items, workers: int | None, progress=None):
+    """``map(fn, items)`` on a thread pool (shapely and NumPy release the GIL); results in item order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    if workers <= 1:
+        for k, it in enumerate(items):
+            yield fn(it)
+            if progress is not None:
+                progress(k + 1, len(items))
+        return
+    with ThreadPoolExecutor(workers) as ex:
+        for k, res in enumerate(ex.map(fn, items)):
+            yield res
+            if progress is not None:
+                progress(k + 1, len(items))
 
 
 def _half_planes(p: np.ndarray, d: np.ndarray, half_gap: np.ndarray, big: np.ndarray):
@@ -395,6 +417,32 @@ def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_m
         if progress is not None:
             progress(level, len(pieces))
     return np.concatenate(done_g), np.concatenate(done_b)
+
+
+def subdivide_chunks(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, n_chunks: int = 32,
+                     workers: int | None = None, progress=None, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`subdivide` on ``n_chunks`` runs of consecutive blocks, each with its own generator, on threads.
+
+    The result depends on ``rng`` and ``n_chunks`` only (not on ``workers``
+    or on timing). Block indices passed to ``target_fn`` and returned are
+    those of ``blocks``. ``progress(n_done_chunks, n_chunks)``.
+    """
+    n = len(blocks)
+    k = max(1, min(n_chunks, n))
+    edge = np.linspace(0, n, k + 1).astype(np.int64)
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(k)
+
+    def run(c):
+        a, b = edge[c], edge[c + 1]
+
+        def tf(x, y, owner, r):
+            return target_fn(x, y, owner + a, r)
+
+        g, o = subdivide(np.random.default_rng(seeds[c]), blocks[a:b], tf, **kw)
+        return g, o + a
+
+    res = list(_map_threads(run, range(k), workers, progress))
+    return np.concatenate([g for g, _ in res]), np.concatenate([o for _, o in res])
 
 
 def merge_l_shapes(rng: np.random.Generator, parcels: np.ndarray, block: np.ndarray,

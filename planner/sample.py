@@ -37,7 +37,14 @@ from scipy.spatial import cKDTree
 from planner import schema
 from planner._sample_attributes import ZONE_MEDIAN_MU, attributes, zone_of_blocks
 from planner._sample_boundary import jinjiang_boundary
-from planner._sample_geometry import Field, build_network, city_blocks, merge_l_shapes, subdivide
+from planner._sample_geometry import (
+    Field,
+    build_network,
+    city_blocks,
+    merge_l_shapes,
+    subdivide,
+    subdivide_chunks,
+)
 from planner._sample_names import BRAND
 from planner.crs import DEFAULT_WORKSPACE_CRS
 from planner.errors import DataError
@@ -55,7 +62,7 @@ MAX_FEATURE_M = 36_000.0
 #: ... blocks are computed on tiles of this size (m), ...
 TILE_M = 12_000.0
 #: ... and the first attempt is this much larger than the target, so that one pass suffices.
-OUTSIDE_FACTOR = 1.12
+OUTSIDE_FACTOR = 1.0
 
 
 @dataclass
@@ -109,6 +116,13 @@ def _progress(enabled: bool, total: int):
     return tqdm(total=total, disable=not enabled, desc="sample city", unit="step", leave=False)
 
 
+def _sub_progress(bar, what: str):
+    """A ``progress(done, total)`` callback showing a sub-step count (tiles, chunks) on the bar."""
+    def cb(done, total):
+        bar.set_postfix_str(f"{done}/{total} {what}" if done < total else "", refresh=True)
+    return cb
+
+
 def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = False) -> SampleCity:
     """Generate the sample city with exactly ``n_parcels`` parcels (deterministic for a seed).
 
@@ -142,7 +156,8 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
         net = build_network(rngs[0], region.bounds, region, max_len=None if inside else MAX_FEATURE_M)
         bar.update()
         bar.set_description("blocks")
-        blocks = city_blocks(region, net.cut, tile_m=None if inside else TILE_M)
+        blocks = city_blocks(region, net.cut, tile_m=None if inside else TILE_M,
+                             progress=_sub_progress(bar, "tiles"))
         blocks = blocks[(shapely.get_type_id(blocks) == 3) & (shapely.area(blocks) > 3 * MU_M2)]
         bc = shapely.get_coordinates(shapely.centroid(blocks))
         minx, miny, maxx, maxy = region.bounds
@@ -162,7 +177,11 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
             return med[owner] * np.exp(rng.normal(0, 0.85, len(owner)))
 
         bar.set_description("parcels")
-        parcels, blk = subdivide(rngs[3], blocks, target, fast=not inside)
+        if inside:  # the committed default city: keep it bit for bit
+            parcels, blk = subdivide(rngs[3], blocks, target)
+        else:
+            parcels, blk = subdivide_chunks(rngs[3], blocks, target, fast=True,
+                                           progress=_sub_progress(bar, "chunks"))
         parcels, blk = merge_l_shapes(rngs[4], parcels, blk)
         bar.update()
         if len(parcels) >= n_parcels:
