@@ -59,25 +59,30 @@ def within_gap(a: np.ndarray, b: np.ndarray, gap: float) -> np.ndarray:
 def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edges between geometries having an identical vertex (so they touch: distance 0).
 
-    Vertices are sorted by coordinates; consecutive equal vertices of
-    different geometries give one edge each, which connects every geometry
-    sharing that vertex (enough for connected components).
+    Vertices are sorted by a 64-bit hash of their coordinates; consecutive
+    vertices with equal coordinates of different geometries give one edge
+    each, which connects every geometry sharing that vertex (enough for
+    connected components). A hash collision can only hide an edge, never
+    invent one (coordinates are compared exactly).
     """
     xy, idx = shapely.get_coordinates(geoms, return_index=True)
-    order = np.lexsort((idx, xy[:, 1], xy[:, 0]))
+    bits = np.ascontiguousarray(xy).view(np.uint64)
+    key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bits[:, 1]
+    order = np.argsort(key)
     x, y, ids = xy[order, 0], xy[order, 1], idx[order]
     same = (x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (ids[1:] != ids[:-1])
     return ids[:-1][same].astype(np.int64), ids[1:][same].astype(np.int64)
 
 
-def neighbour_components(geoms: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Connected components of the "within ``gap``" graph, without testing every neighbour pair.
 
     Geometries sharing a vertex are neighbours without a distance test
-    (:func:`shared_vertex_edges`); of the candidate pairs from
-    :func:`bbox_pairs`, only those whose two ends are not yet connected
-    through shared vertices are tested exactly (:func:`within_gap`). The
-    result equals ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
+    (:func:`shared_vertex_edges`). The candidate pairs from
+    :func:`bbox_pairs` are tested exactly (:func:`within_gap`) in ``rounds``
+    growing batches; before each batch the pairs whose two ends are already
+    connected are dropped. The result equals
+    ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
 
     Returns
     -------
@@ -91,10 +96,23 @@ def neighbour_components(geoms: np.ndarray, gap: float) -> tuple[np.ndarray, np.
     si, sj = shared_vertex_edges(geoms)
     lab0 = components(n, si, sj)
     i, j = bbox_pairs(shapely.bounds(geoms), gap)
-    todo = lab0[i] != lab0[j]
-    i, j = i[todo], j[todo]
-    near = within_gap(geoms[i], geoms[j], gap)
-    return components(n, np.r_[si, i[near]], np.r_[sj, j[near]]), lab0
+    ei, ej = [si], [sj]
+    labels = lab0
+    # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area)
+    for r in range(rounds):
+        todo = labels[i] != labels[j]
+        i, j = i[todo], j[todo]
+        if not len(i):
+            break
+        step = 2 ** (rounds - 1 - r) if r < rounds - 1 else 1
+        take = np.zeros(len(i), dtype=bool)
+        take[::step] = True
+        near = within_gap(geoms[i[take]], geoms[j[take]], gap)
+        ei.append(i[take][near])
+        ej.append(j[take][near])
+        i, j = i[~take], j[~take]
+        labels = components(n, np.concatenate(ei), np.concatenate(ej))
+    return labels, lab0
 
 
 def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
