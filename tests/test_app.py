@@ -143,3 +143,22 @@ def test_planner_does_not_import_streamlit_outside_ui():
     bad = [str(p) for p in root.rglob("*.py") if "ui" not in p.relative_to(root).parts[:1]
            and pat.search(p.read_text(encoding="utf-8"))]
     assert bad == []
+
+
+def test_zoom_to_parcel_shows_its_details(workspace, monkeypatch):
+    at = _app(workspace, monkeypatch)
+    at.text_input(key="ex_goto").set_value("r3c4").run()
+    assert not at.exception
+    assert any(h.value == "地块 r3c4" for h in at.subheader)
+    assert at.session_state["ex_map__focus"] is not None  # the map is asked to move there
+    at.text_input(key="ex_goto").set_value("nope").run()
+    assert any("nope" in w.value for w in at.warning)
+
+
+def test_filters_limit_the_map(workspace, monkeypatch):
+    at = _app(workspace, monkeypatch)
+    at.multiselect(key="ex_f_lu").set_value(["warehouse"]).run()
+    assert not at.exception
+    cap = next(c.value for c in at.caption if "宗地块" in c.value)
+    n_wh = int((GpkgStore(workspace).read_parcels()["land_use"] == "warehouse").sum())
+    assert f"/ {n_wh:,} 宗地块" in cap

@@ -94,10 +94,8 @@ with tab_up:
             gdf, rep, diff = res
             st.subheader(tr("dm_validation"))
             m = st.columns(5)
-            for col, (k, v) in zip(m, [("read", rep.n_read), ("accepted", rep.n_accepted),
-                                       ("repaired", rep.n_repaired), ("rejected", rep.n_rejected),
-                                       ("flagged", rep.n_flagged)], strict=True):
-                col.metric(k, f"{v:,}")
+            for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
+                col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
             probs = pd.DataFrame([asdict(p) for p in rep.problems[:2000]])
             if len(probs):
                 st.dataframe(probs, hide_index=True, width="stretch", height=220)
