@@ -96,8 +96,8 @@ st.subheader(tr("sensitivity"))
 if sens is None or not rule_keys:
     st.info(tr("module_missing", mod="planner.sensitivity"))
 else:
-    pick = st.selectbox(tr("sens_rule"), range(len(rule_keys)), key=f"sens_pick_{lang()}",
-                        format_func=lambda i: f"{tr('c_low_' + rule_keys[i][0])}: {rule_keys[i][2]}")
+    plabels = {f"{tr('c_low_' + c)}: {lab}": j for j, (c, _, lab) in enumerate(rule_keys)}
+    pick = plabels[st.selectbox(tr("sens_rule"), list(plabels), key=f"sens_pick_{lang()}")]
     crit, i, _ = rule_keys[pick]
     rdef = pdict["criteria"][crit]["rules"][i]
     use_pct = rdef.get("percentile") is not None

@@ -38,10 +38,10 @@ with st.form("scenario_form"):
     name = a.text_input(tr("sc_name"), value=st.session_state.get("sc_last_name", "scenario_a"), key="sc_name")
     top = b.number_input(tr("sc_top_n"), 1, max(1, len(ok)), min(5, len(ok)), key="sc_top")
     picked = a.multiselect(tr("sc_sites"), ok["site_id"].tolist(), key="sc_ids")
-    tname = c.selectbox(tr("sc_template"), list(builtin), key=f"sc_tpl_{lang()}",
-                        format_func=lambda k: builtin[k].label_en if lang() == "en" else builtin[k].label_zh)
-    existing = b.selectbox(tr("sc_existing"), ["demolish", "retain", "retain_class"], key=f"sc_exist_{lang()}",
-                           format_func=lambda k: tr(f"sc_ex_{k}"))
+    tlabels = {(v.label_en if lang() == "en" else v.label_zh): k for k, v in builtin.items()}
+    tname = tlabels[c.selectbox(tr("sc_template"), list(tlabels), key=f"sc_tpl_{lang()}")]
+    elabels = {tr(f"sc_ex_{k}"): k for k in ("demolish", "retain", "retain_class")}
+    existing = elabels[b.selectbox(tr("sc_existing"), list(elabels), key=f"sc_exist_{lang()}")]
     start_year = c.number_input(tr("sc_start"), 2020, 2040, 2026, key="sc_start")
     per_year = c.number_input(tr("sc_per_year"), 0, 100, 0, key="sc_per_year", help=tr("sc_per_year_help"))
     st.markdown(f"**{tr('sc_params')}**")

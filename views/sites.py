@@ -87,8 +87,8 @@ with right:
     st.session_state["site_selected"] = sel_site
 
     st.subheader(tr("edit_site"))
-    mode = st.radio(tr("edit_mode"), ["none", "add", "remove"], horizontal=True, key=f"s_mode_{lang()}",
-                    format_func=lambda k: tr(f"edit_{k}"))
+    mlabels = {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
+    mode = mlabels[st.radio(tr("edit_mode"), list(mlabels), horizontal=True, key=f"s_mode_{lang()}")]
     st.caption(tr("edits", n=len(edits)) + (f" · {sel_site}" if sel_site else ""))
     cc = st.columns(2)
     if cc[0].button(tr("save_edits"), disabled=not edits, key="s_save"):
