@@ -249,7 +249,11 @@ def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close
 
 def _closing(geoms: np.ndarray, dist: float) -> np.ndarray:
     grown = shapely.buffer(geoms, dist, join_style="mitre", mitre_limit=5.0)
-    return shapely.buffer(grown, -dist, join_style="mitre", mitre_limit=5.0)
+    out = shapely.buffer(grown, -dist, join_style="mitre", mitre_limit=5.0)
+    bad = ~shapely.is_valid(out)  # rare mitre artefacts (self-touching rings)
+    if bad.any():
+        out[bad] = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+    return out
 
 
 def _threaded(func, geoms: np.ndarray, *args, workers: int | None = None) -> np.ndarray:

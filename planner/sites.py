@@ -362,7 +362,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")
-        absorbed, outline = _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline)
+        absorbed, outline = _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites,
+                                      params, outline)
         ps = pd.concat([ps, absorbed], ignore_index=True)
 
     say("site outlines and metrics")
@@ -378,15 +379,16 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     reuse = outline[order] if params.close_gaps or params.gap_m == 0 else None
     sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params, outline=reuse)
     parcel_sites = pd.DataFrame({
-        "parcel_id": parcels["parcel_id"].to_numpy()[ps["row"].to_numpy()],
+        "parcel_id": parcels["parcel_id"].iloc[ps["row"].to_numpy()].to_numpy(),
         "site_id": site_ids[ps["site"].to_numpy()],
         "role": ps["role"].to_numpy(),
     }).sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
-    excluded = pd.DataFrame({"parcel_id": parcels["parcel_id"].to_numpy()[excl], "constraint_share": share[excl]})
+    excluded = pd.DataFrame({"parcel_id": parcels["parcel_id"].iloc[np.flatnonzero(excl)].to_numpy(),
+                             "constraint_share": share[excl]})
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
 
 
-def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, outline):
+def _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites, params, outline):
     """Enclosed non-flagged parcels and the outlines with them absorbed.
 
     Only the holes of the (gap-closed) site outlines are searched: they are
@@ -421,10 +423,10 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
         return empty, outline
     # most candidates lie wholly in their hole (area = own area): intersect only the others
     shapely.prepare(holes)
-    inside = shapely.area(og_all[k])
+    inside = geom_area[others][k]
     part = ~shapely.covers(holes[h], og_all[k])
     inside[part] = shapely.area(shapely.intersection(og_all[k[part]], holes[h[part]]))
-    og_area = np.maximum(shapely.area(og_all), 1e-9)
+    og_area = np.maximum(geom_area[others], 1e-9)
     covered = np.bincount(k, weights=inside, minlength=len(og_all))
     enc = covered >= params.enclave_cover_share * og_area
     # site of each enclosed parcel: the site of the hole holding most of it
@@ -469,10 +471,15 @@ def _enclaves(parcels, geoms, is_flag, land, labels, members, n_sites, params, o
             ring_geom.append(shapely.get_exterior_ring(merged[merged_poly]))
     ring_owner, ring_geom = np.concatenate(ring_owner), np.concatenate(ring_geom)
     o = np.argsort(ring_owner, kind="stable")  # the exterior ring first within each part
+    # parts of the same site lying in a filled hole (islands) end up inside their part: drop them
+    fh = np.flatnonzero(fill)
+    hi, pi = shapely.STRtree(parts).query(holes[fh], predicate="covers")
+    island = np.zeros(len(parts), dtype=bool)
+    island[pi[part_site[pi] == hole_site[fh[hi]]]] = True
     parts = parts.copy()
     parts[touched] = shapely.polygons(ring_geom[o], indices=np.searchsorted(touched, ring_owner[o]))
     sites = np.unique(part_site[touched])
-    sel = np.isin(part_site, sites)
+    sel = np.isin(part_site, sites) & ~island
     code = np.searchsorted(sites, part_site[sel])
     n_parts = np.bincount(code, minlength=len(sites))
     multi = shapely.multipolygons(parts[sel], indices=code)
