@@ -203,7 +203,9 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     used = np.unique(blk)
     # the hull of one linestring through all vertices: the same hull as of their multipoint, without
     # creating a Point per vertex
-    hull = shapely.convex_hull(shapely.linestrings(shapely.get_coordinates(parcels)))
+    # creating a Point per vertex; beyond the boundary the hull of the used blocks (a few times fewer
+    # vertices; only the last block is partly used) is close enough
+    hull = shapely.convex_hull(shapely.linestrings(shapely.get_coordinates(parcels if inside else blocks[used])))
     study = shapely.intersection(region, shapely.buffer(hull, 30.0, quad_segs=4))
     bar.update()
 
@@ -309,13 +311,16 @@ def _road_names(rng, n: int) -> np.ndarray:
 # -- writers (thin I/O at the edge) ----------------------------------------------------
 
 
-def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: bool = False, user: str = "sample-data"):
+def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: bool = False, user: str = "sample-data",
+                    progress: bool = False):
     """Write the city into a new GeoPackage workspace and return the :class:`~planner.io.store.GpkgStore`.
 
     Layers: survey/parcels (published as ``SURVEY_LABEL``), barrier/arterial_roads,
     barrier/rivers, barrier/railways, constraint/ecological, constraint/farmland,
-    boundary/study_area.
+    boundary/study_area. ``progress`` shows a tqdm bar (one step per layer).
     """
+    from tqdm.auto import tqdm
+
     from planner.io.store import GpkgStore
 
     path = Path(path)
@@ -327,12 +332,16 @@ def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: boo
     store = GpkgStore(path, crs=city.crs, create=True)
     meta = {"generator": "planner.sample.build_city", "seed": city.seed, "n_parcels": len(city.parcels),
             "synthetic": True}
-    for name, g in city.barriers.items():
-        store.write_layer("barrier", name, g, user=user, meta=meta)
-    for name, g in city.constraints.items():
-        store.write_layer("constraint", name, g, user=user, meta=meta)
-    store.write_layer("boundary", "study_area", city.study_area, user=user, meta=meta)
-    store.publish_survey(city.parcels, label=SURVEY_LABEL, user=user, meta=meta)
+    jobs = [("barrier", n, g) for n, g in city.barriers.items()]
+    jobs += [("constraint", n, g) for n, g in city.constraints.items()]
+    jobs += [("boundary", "study_area", city.study_area), ("survey", "parcels", city.parcels)]
+    with tqdm(jobs, disable=not progress, desc="writing", unit="layer", leave=False) as bar:
+        for kind, name, g in bar:
+            bar.set_description(f"writing {kind}/{name} ({len(g):,} rows)")
+            if kind == "survey":
+                store.publish_survey(g, label=SURVEY_LABEL, user=user, meta=meta)
+            else:
+                store.write_layer(kind, name, g, user=user, meta=meta)
     return store
 
 

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     city = build_city(args.parcels, args.seed, progress=True)
     t1 = time.perf_counter()
-    write_workspace(city, args.out, overwrite=args.force)
+    write_workspace(city, args.out, overwrite=args.force, progress=True)
     t2 = time.perf_counter()
     where = "inside the Jinjiang boundary" if city.inside_boundary else "continued beyond the Jinjiang boundary (synthetic)"
     print(f"{len(city.parcels):,} parcels, study area {city.info['study_area_km2']:.1f} km², {where}; "
