@@ -8,9 +8,9 @@ transparent rank score (DESIGN.md "Contiguous sites", DOMAIN.md defaults).
 
 Rules, decided and documented here:
 
-* **Neighbours**: ``distance(a, b) <= gap_m`` (STRtree ``dwithin``; with
-  ``gap_m = 0`` ``intersects``). A corner contact is distance 0, so
-  corner-touching parcels are neighbours. This is exactly PostGIS
+* **Neighbours**: ``distance(a, b) <= gap_m`` (``intersects`` with
+  ``gap_m = 0``; see :func:`planner._graph.neighbour_components`). A corner
+  contact is distance 0, so corner-touching parcels are neighbours. This is exactly PostGIS
   ``ST_ClusterDBSCAN(geom, eps := gap_m, minpoints := 1)``.
 * **Barriers** are never bridged: see :func:`planner._graph.barrier_separated`
   (shortest connecting segment crossing a barrier; for touching parcels, a
@@ -27,6 +27,14 @@ Rules, decided and documented here:
   land; upgrade class ``"retain"`` parcels are never absorbed and are listed
   as ``retained_inside``. A parcel merely bordering a site on the outside
   (e.g. across an unmapped road) is not enclosed.
+* **Outlines**: the union of the members (GEOS coverage union, linear in
+  the number of parcels; the general union where parcels overlap or are not
+  noded alike). Only sites whose members do not all connect through shared
+  vertices (slivers, lanes up to ``gap_m``) are closed morphologically (grown
+  by ``gap_m / 2`` and shrunk back, mitre joins), which bridges their gaps;
+  a clean coverage keeps its exact outline. An absorbed enclave fills its
+  hole in the outline, except for the parts of parcels that stay out
+  (retained, too large), which remain holes.
 * **Areas**: ``land_area_m2`` is the members' land area (surveyed value, else
   geometry area) minus the protected land inside them: the developable land.
   ``plot_ratio`` and ``flagged_share`` use the members' gross land.
