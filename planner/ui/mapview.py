@@ -120,7 +120,8 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
         ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
         bounds = foc
         zoom = maps.zoom_for_bounds(foc, 900, height)
-        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2, (foc[0] + foc[2]) / 2), zoom)
+        eps = 1e-9 * (ss.get(f"{key}__focus_n") or 0)  # a repeated request still differs: the map moves again
+        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2 + eps, (foc[0] + foc[2]) / 2), zoom)
     if ss.get(f"{key}__goto"):
         center, z_arg = ss[f"{key}__goto"]
         if gcj:
