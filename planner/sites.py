@@ -467,23 +467,26 @@ def _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites
     kept = keep & np.isin(hole_part, touched)
     ring_owner = [touched, hole_part[kept]]
     ring_geom = [shapely.get_exterior_ring(parts[touched]), rings[kept]]
+    # what stays out of a filled hole: non-absorbed parcels reaching into it, and other sites inside it;
+    # parts of the same site inside it (islands) end up within the filled part and are dropped
+    fh = np.flatnonzero(fill)
+    hi, pj = shapely.STRtree(parts).query(holes[fh], predicate="covers")
+    own = part_site[pj] == hole_site[fh[hi]]
+    island = np.zeros(len(parts), dtype=bool)
+    island[pj[own]] = True
     stay = real & ~absorbed[k] & fill[h]
-    if stay.any():
-        pieces, pi = shapely.get_parts(shapely.intersection(og_all[k[stay]], holes[h[stay]]), return_index=True)
-        poly = shapely.get_type_id(pieces) == 3
-        if poly.any():
-            uh, code = np.unique(h[stay][pi[poly]], return_inverse=True)
-            merged, mi = shapely.get_parts(_graph.grouped_union(pieces[poly], code, len(uh)), return_index=True)
-            merged_poly = shapely.get_type_id(merged) == 3
-            ring_owner.append(hole_part[uh[mi[merged_poly]]])
-            ring_geom.append(shapely.get_exterior_ring(merged[merged_poly]))
+    pieces, pi = shapely.get_parts(shapely.intersection(og_all[k[stay]], holes[h[stay]]), return_index=True)
+    piece_hole = np.r_[h[stay][pi], fh[hi[~own]]]
+    pieces = np.r_[pieces, parts[pj[~own]]]
+    poly = shapely.get_type_id(pieces) == 3
+    if poly.any():
+        uh, code = np.unique(piece_hole[poly], return_inverse=True)
+        merged, mi = shapely.get_parts(_graph.grouped_union(pieces[poly], code, len(uh)), return_index=True)
+        merged_poly = shapely.get_type_id(merged) == 3
+        ring_owner.append(hole_part[uh[mi[merged_poly]]])
+        ring_geom.append(shapely.get_exterior_ring(merged[merged_poly]))
     ring_owner, ring_geom = np.concatenate(ring_owner), np.concatenate(ring_geom)
     o = np.argsort(ring_owner, kind="stable")  # the exterior ring first within each part
-    # parts of the same site lying in a filled hole (islands) end up inside their part: drop them
-    fh = np.flatnonzero(fill)
-    hi, pi = shapely.STRtree(parts).query(holes[fh], predicate="covers")
-    island = np.zeros(len(parts), dtype=bool)
-    island[pi[part_site[pi] == hole_site[fh[hi]]]] = True
     parts = parts.copy()
     parts[touched] = shapely.polygons(ring_geom[o], indices=np.searchsorted(touched, ring_owner[o]))
     sites = np.unique(part_site[touched])

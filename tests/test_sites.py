@@ -194,6 +194,19 @@ def test_hole_with_absorbed_and_retained_parcels_keeps_only_the_retained_one_out
     assert shapely.equals(hole, grid.set_index("parcel_id").geometry["r1c1"])
 
 
+def test_filled_hole_does_not_swallow_another_site_inside_it():
+    grid = box_grid(7, 7)  # ring of 24 flagged cells; inside 24 enclaves and a flagged centre (its own site)
+    ring = {f"r{r}c{c}" for r in range(7) for c in range(7) if r in (0, 6) or c in (0, 6)}
+    g = flag(grid, off=set(grid["parcel_id"]) - ring - {"r3c3"})
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0, enclave_max_share=1.0))
+    s = res.sites.set_index("site_id")
+    assert s["n_parcels"].to_dict() == {"S0001": 48, "S0002": 1}
+    outer, centre = s.geometry["S0001"], s.geometry["S0002"]
+    assert shapely.is_valid(outer) and shapely.area(outer) == pytest.approx(120_000)
+    assert shapely.area(shapely.intersection(outer, centre)) == pytest.approx(0)
+    assert len(outer.interiors) == 1 and shapely.equals(shapely.Polygon(outer.interiors[0]), centre)
+
+
 # -- graph helpers ------------------------------------------------------------------
 
 def test_bbox_pairs_equal_brute_force():
