@@ -8,9 +8,14 @@ recursively into parcels of varied size and shape with local lanes. Old
 industrial areas, where low performers cluster, sit beside newer,
 high-performing zones. The result follows the canonical parcel schema.
 
-For large ``n_parcels`` (more than about 50,000) the district pattern no
+For large ``n_parcels`` (more than about 40,000) the district pattern no
 longer fits in Jinjiang and the generator continues it over a square area
 centred on the district, beyond the boundary (sea included): synthetic land.
+That path is built for speed (1,000,000 parcels in about a minute of CPU):
+diagonal roads, railways and rivers of bounded length, blocks per tile
+(:func:`~planner._sample_geometry.city_blocks`), parcels split by an exact
+whole-array half-plane clip in chunks on threads, and one pass sized from the
+measured yield. The inside path (the committed 20,000-parcel city) is unchanged.
 
 Examples
 --------

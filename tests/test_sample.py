@@ -310,3 +310,22 @@ def test_large_city_path_one_pass_exact_count_clean_topology(monkeypatch):
     assert shapely.length(shapely.intersection(lines[li], geoms[pi])).sum() < 1e-6
     again = sample.build_city(1500, seed=3)
     assert shapely.equals_exact(geoms, again.parcels.geometry.values, tolerance=0).all()
+
+
+def test_threaded_steps_do_not_depend_on_the_number_of_workers():
+    from planner._sample_geometry import city_blocks, subdivide_chunks
+
+    region = shapely.box(0, 0, 1000, 1000)
+    cut = np.array([shapely.box(300, -50, 320, 1050), shapely.box(-50, 600, 1050, 610)], dtype=object)
+    one = city_blocks(region, cut, tile_m=250.0, margin_m=100.0, workers=1)
+    three = city_blocks(region, cut, tile_m=250.0, margin_m=100.0, workers=3)
+    assert shapely.equals_exact(one, three, tolerance=0).all()
+
+    def target(x, y, owner, rng):
+        return np.full(len(owner), 2000.0) * rng.uniform(0.5, 1.5, len(owner))
+
+    runs = [subdivide_chunks(np.random.default_rng(5), one, target, n_chunks=3, workers=w, fast=True,
+                             lane_min_m2=1e12) for w in (1, 2)]  # no lanes: the parcels tile the blocks
+    assert shapely.equals_exact(runs[0][0], runs[1][0], tolerance=0).all()
+    assert (runs[0][1] == runs[1][1]).all()
+    assert abs(shapely.area(runs[0][0]).sum() - shapely.area(one).sum()) < 1e-6 * shapely.area(one).sum()
