@@ -379,7 +379,7 @@ def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_m
         mrr = shapely.oriented_envelope(pieces)
         ok = shapely.get_num_coordinates(mrr) == 5
         mrr = np.where(ok, mrr, shapely.envelope(pieces))
-        c = shapely.get_coordinates(shapely.get_exterior_ring(mrr)).reshape(-1, 5, 2)
+        c = shapely.get_coordinates(mrr).reshape(-1, 5, 2)  # rectangles: exterior ring only
         e1, e2 = c[:, 1] - c[:, 0], c[:, 2] - c[:, 1]
         l1, l2 = np.hypot(*e1.T), np.hypot(*e2.T)
         long_is_1 = l1 >= l2
@@ -409,10 +409,13 @@ def subdivide(rng: np.random.Generator, blocks: np.ndarray, target_fn, *, lane_m
             right[hard] = shapely.intersection(pieces[hard], hr)
         kids = np.concatenate([left, right])
         kid_owner = np.concatenate([owner, owner])
-        parts, idx = shapely.get_parts(kids, return_index=True)
+        multi = np.concatenate([hard, hard])  # the clip gives one Polygon; an overlay may give several parts
+        parts, idx = shapely.get_parts(kids[multi], return_index=True)
+        parts = np.concatenate([kids[~multi], parts])
+        part_owner = np.concatenate([kid_owner[~multi], kid_owner[multi][idx]])
         poly = shapely.get_type_id(parts) == 3
         keep = poly & (shapely.area(parts) > 150.0)
-        pieces, owner = parts[keep], kid_owner[idx[keep]]
+        pieces, owner = parts[keep], part_owner[keep]
         level += 1
         if progress is not None:
             progress(level, len(pieces))
