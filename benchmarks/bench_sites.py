@@ -123,7 +123,7 @@ def run_postgis(flagged, gap):
         return None, None, f"PostGIS unavailable ({str(exc).splitlines()[0]})"
     con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     con.execute("DROP TABLE IF EXISTS bench_sites, bench_sites_out")
-    con.execute("CREATE UNLOGGED TABLE bench_sites (k integer, geom geometry(Polygon, 4549))")
+    con.execute("CREATE UNLOGGED TABLE bench_sites (k integer, geom geometry(Geometry, 4549))")
     wkb = shapely.to_wkb(shapely.set_srid(flagged.geometry.values, 4549), hex=True, include_srid=True)
     buf = io.StringIO("".join(f"{k}\t{w}\n" for k, w in enumerate(wkb)))
     with con.cursor() as cur, cur.copy("COPY bench_sites (k, geom) FROM STDIN") as cp:
