@@ -237,7 +237,223 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_unchanged": ("未变", "Unchanged"),
     "dm_no_problems": ("未发现问题。", "No problems found."),
     "dm_refused": ("无法发布：{err}", "Cannot publish: {err}"),
+    # sites page: saved edits
+    "edits_saved_found": ("已保存的片区调整（{name} v{v}，{n} 处）", "Saved site edits ({name} v{v}, {n})"),
+    "edits_apply": ("载入已保存的调整", "Load the saved edits"),
+    "edits_applied": ("已载入保存的片区调整 v{v}（{n} 处）。", "Loaded saved site edits v{v} ({n})."),
+    "edits_stale": ("已保存的调整基于不同的连片参数，载入后按当前参数重放。",
+                    "The saved edits were made with other site settings; they are replayed on the current ones."),
+    "undo": ("撤销上一步", "Undo the last edit"),
+    "metric_pick": ("逐年指标", "Yearly figure"),
+    "cmp_series": ("情景", "Scenario"),
+    "dm_version_pick": ("版本", "Version"),
+    "unit_10k_m2": ("万㎡", "10k m²"),
+    "cmp_figure": ("指标", "Figure"),
+    "src_scenario": ("情景设置", "scenario"),
+    "src_policy": ("片区所依据的三低识别规则", "three-low policy the sites rest on"),
+    "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
+    "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
+    "unit_10k_cny": ("万元", "10k CNY"),
 }
+
+#: Coded values shown to users: kind -> value -> (zh, en).
+VALUES: dict[str, dict[str, tuple[str, str]]] = {
+    "flag": {"low": ("偏低", "Low"), "ok": ("正常", "OK"), "unknown": ("未知", "Unknown"),
+             "n/a": ("不适用", "Not applicable")},
+    "bool": {"True": ("是", "Yes"), "False": ("否", "No")},
+    "upgrade": {"retain": ("保留提升", "Retain"), "upgrade": ("原址提升", "Upgrade in place"),
+                "redevelop": ("拆除重建", "Redevelop"), "unknown": ("数据不足", "Unknown"),
+                "n/a": ("不适用", "Not applicable")},
+    "land_use": {"industrial": ("工业", "Industrial"), "warehouse": ("仓储", "Warehouse"),
+                 "commercial": ("商业", "Commercial"), "residential": ("居住", "Residential"),
+                 "public": ("公共服务", "Public services"), "transport": ("交通", "Transport"),
+                 "green": ("绿地", "Green space"), "agricultural": ("农业", "Agricultural"),
+                 "water": ("水域", "Water"), "other": ("其他", "Other")},
+    "status": {"in_use": ("在用", "In use"), "idle": ("闲置", "Idle"), "vacant": ("空置", "Vacant"),
+               "under_construction": ("在建", "Under construction"), "stopped": ("停产", "Stopped"),
+               "half_stopped": ("半停产", "Partly stopped")},
+    "category": {"arterial_road": ("主干道", "Arterial road"), "river": ("河流", "River"),
+                 "railway": ("铁路", "Railway"), "ecological_red_line": ("生态保护红线", "Ecological red line"),
+                 "permanent_farmland": ("永久基本农田", "Permanent farmland"), "heritage": ("文物保护", "Heritage"),
+                 "river_buffer": ("河道管理范围", "River buffer")},
+    "site_status": {"ok": ("符合", "OK"), "too_small": ("面积过小", "Too small"),
+                    "too_large": ("面积过大", "Too large")},
+    "existing": {"demolish": ("全部拆除重建", "Demolish all"), "retain": ("全部保留（加建）", "Retain all (infill)"),
+                 "retain_class": ("保留“保留提升”类", "Keep class 'retain'")},
+    "action": {"repaired": ("已修复", "Repaired"), "rejected": ("已拒绝", "Rejected"),
+               "flagged": ("存疑", "Flagged"), "refused": ("拒绝发布", "Refused")},
+}
+
+VALUES["kind"] = {
+    "survey": ("地块调查", "Parcel survey"), "constraint": ("管控约束", "Constraint"), "barrier": ("阻隔", "Barrier"),
+    "flags": ("三低识别结果", "Three-low flags"), "sites": ("连片片区", "Sites"),
+    "site_parcels": ("片区地块表", "Site parcels"), "boundary": ("研究范围", "Study area"),
+    "result": ("计算结果", "Result"), "policy": ("识别规则", "Policy"), "scenario": ("情景", "Scenario"),
+    "site_edit": ("片区调整", "Site edits"), "template": ("园区模板", "Park template"),
+    "settings": ("设置", "Settings")}
+for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_<kind>, save_<kind>
+    VALUES["action"][f"write_{_k}"] = (f"写入{_zh}", f"Write {_en.lower()}")
+    VALUES["action"][f"save_{_k}"] = (f"保存{_zh}", f"Save {_en.lower()}")
+VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
+                         "set_current": ("切换当前版本", "Set current version")})
+
+#: Column -> kind of its coded values (see :data:`VALUES`).
+VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",
+               "three_low": "bool", "is_current": "bool", "upgrade_class": "upgrade", "land_use": "land_use",
+               "zone_use": "land_use", "status": "status", "category": "category", "existing_rule": "existing",
+               "action": "action", "kind": "kind"}
+
+#: Table columns that are not parcel-schema fields: name -> (zh, en, number format).
+#: Formats are printf strings for ``st.column_config.NumberColumn`` (``,`` = thousands);
+#: "share" columns hold 0-1 and are shown as percentages; "" = text.
+COLUMNS: dict[str, tuple[str, str, str]] = {
+    # sites
+    "rank": ("排名", "Rank", "%d"),
+    "site_id": ("片区编号", "Site id", ""),
+    "n_parcels": ("地块数", "Parcels", "%,d"),
+    "n_owners": ("权利人数", "Land-right holders", "%,d"),
+    "n_enterprises": ("企业数", "Enterprises", "%,d"),
+    "land_area_m2": ("用地面积（㎡）", "Land area (m²)", "%,.0f"),
+    "land_area_mu": ("用地面积（亩）", "Land area (mu)", "%,.1f"),
+    "floor_area_m2": ("建筑面积（㎡）", "Floor area (m²)", "%,.0f"),
+    "plot_ratio": ("容积率", "Plot ratio", "%.2f"),
+    "flagged_share": ("三低用地占比", "Three-low share", "share"),
+    "compactness": ("紧凑度", "Compactness", "%.2f"),
+    "constraint_overlap_m2": ("管控约束重叠（㎡）", "Constraint overlap (m²)", "%,.0f"),
+    "n_retained_inside": ("内部保留地块", "Retained parcels inside", "%,d"),
+    "potential_floor_area_m2": ("可增建筑面积（㎡）", "Floor-area potential (m²)", "%,.0f"),
+    "score": ("综合得分", "Score", "%.2f"),
+    # scenario ledger
+    "template": ("园区模板", "Park template", ""),
+    "existing_rule": ("现状建筑", "Existing buildings", ""),
+    "target_plot_ratio": ("目标容积率", "Target plot ratio", "%.2f"),
+    "existing_floor_m2": ("现状建筑面积（㎡）", "Existing floor area (m²)", "%,.0f"),
+    "retained_floor_m2": ("保留建筑面积（㎡）", "Retained floor area (m²)", "%,.0f"),
+    "demolished_floor_m2": ("拆除建筑面积（㎡）", "Demolished floor area (m²)", "%,.0f"),
+    "new_floor_m2": ("新增建筑面积（㎡）", "New floor area (m²)", "%,.0f"),
+    "floor_after_m2": ("改造后建筑面积（㎡）", "Floor area after (m²)", "%,.0f"),
+    "plot_ratio_before": ("现状容积率", "Plot ratio before", "%.2f"),
+    "plot_ratio_after": ("改造后容积率", "Plot ratio after", "%.2f"),
+    "enterprises_housed": ("可容纳企业", "Enterprises housed", "%,.0f"),
+    "jobs_after": ("改造后就业", "Jobs after", "%,.0f"),
+    "tax_after_cny": ("改造后年税收（万元）", "Tax after (10k CNY/yr)", "%,.0f"),
+    "investment_cny": ("总投资（万元）", "Investment (10k CNY)", "%,.0f"),
+    "payback_years": ("回收期（年）", "Payback (years)", "%.1f"),
+    "delivery": ("交付（年）", "Delivery (year)", "%.1f"),
+    # timeline
+    "year": ("年份", "Year", "%d"),
+    "delivered_m2": ("累计交付面积", "Delivered (cumulative)", ""),
+    "occupied_m2": ("已出租面积", "Occupied", ""),
+    "tax_new_cny": ("新增空间税收", "Tax of new space", ""),
+    "rent_cny": ("租金收入", "Rent income", ""),
+    "under_construction_m2": ("在建面积（㎡）", "Under construction (m²)", ""),
+    "enterprises": ("入驻企业数", "Enterprises", ""),
+    "jobs_new": ("新增就业", "New jobs", ""),
+    "output_new_cny": ("新增产值（元）", "Output of new space (CNY)", ""),
+    "cum_investment_cny": ("累计投资（元）", "Cumulative investment (CNY)", ""),
+    "cum_rent_cny": ("累计租金（元）", "Cumulative rent (CNY)", ""),
+    "cum_tax_new_cny": ("累计新增税收（元）", "Cumulative tax of new space (CNY)", ""),
+    # assumptions / comparison
+    "parameter": ("参数", "Parameter", ""),
+    "source": ("来源", "Source", ""),
+    "figure": ("指标", "Figure", ""),
+    # data manager
+    "version": ("版本", "Version", "%d"),
+    "created_at": ("创建时间", "Created", ""),
+    "user": ("用户", "User", ""),
+    "n_rows": ("行数", "Rows", "%,d"),
+    "is_current": ("当前版本", "Current", ""),
+    "source_file": ("源文件", "Source file", ""),
+    "meta": ("说明", "Notes", ""),
+    "kind": ("类型", "Kind", ""),
+    "name": ("名称", "Name", ""),
+    "ts": ("时间", "Time", ""),
+    "action": ("操作", "Action", ""),
+    "detail": ("详情", "Details", ""),
+    "sha256": ("SHA-256", "SHA-256", ""),
+    "code": ("问题代码", "Problem code", ""),
+    "message": ("说明", "Message", ""),
+    "row": ("行号", "Row", "%d"),
+    "field": ("字段", "Field", ""),
+    "value": ("值", "Value", ""),
+    "canonical": ("标准字段", "Canonical field", ""),
+}
+
+
+#: Park-template and scenario parameters (assumption tables): name -> (zh, en).
+PARAMS: dict[str, tuple[str, str]] = {
+    "target_plot_ratio": ("目标容积率", "Target plot ratio"),
+    "coverage": ("建筑密度", "Building coverage"),
+    "floors_min": ("最少层数", "Fewest floors"),
+    "floors_max": ("最多层数", "Most floors"),
+    "road_yard_share": ("道路及堆场用地比例", "Roads and yards (share of site)"),
+    "green_share": ("绿地率", "Green share"),
+    "facility_share": ("配套设施用地比例", "Facilities (share of land)"),
+    "support_floor_share": ("配套建筑面积比例", "Support floor share"),
+    "hard_cost_per_m2": ("建安单价（元/㎡）", "Construction cost (CNY/m²)"),
+    "all_in_cost_per_m2": ("综合造价（元/㎡）", "All-in cost (CNY/m²)"),
+    "demolition_cost_per_m2": ("拆除单价（元/㎡）", "Demolition cost (CNY/m²)"),
+    "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (CNY/m²/month)"),
+    "m2_per_enterprise": ("每家企业面积（㎡）", "Space per enterprise (m²)"),
+    "jobs_per_1000m2": ("每千㎡就业", "Jobs per 1,000 m²"),
+    "output_per_m2": ("单位面积产值（元/㎡）", "Output per m² (CNY)"),
+    "tax_per_m2": ("单位面积税收（元/㎡）", "Tax per m² (CNY)"),
+    "output_per_mu": ("亩均产值（元/亩）", "Output per mu (CNY/mu)"),
+    "tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (CNY/mu)"),
+    "planning_months": ("前期工作（月）", "Planning (months)"),
+    "construction_months": ("建设工期（月）", "Construction (months)"),
+    "absorption": ("出租率爬升", "Occupancy ramp-up"),
+    "scenario.existing": ("情景：现状建筑", "Scenario: existing buildings"),
+    "scenario.start_year": ("情景：起始年份", "Scenario: start year"),
+    "scenario.sites_per_year": ("情景：每年启动片区数", "Scenario: site starts per year"),
+    "scenario.budget_per_year": ("情景：年度投资上限", "Scenario: budget per year"),
+    "policy": ("三低识别规则", "Three-low policy"),
+}
+
+
+def param_label(name: str, lang: str = "zh") -> str:
+    """Label of a template or scenario parameter (the name itself when unknown)."""
+    pair = PARAMS.get(str(name))
+    if pair is None:
+        return str(name)
+    return pair[1] if lang == "en" else pair[0]
+
+
+def value_label(kind: str, value, lang: str = "zh") -> str:
+    """Readable text of a coded value (``"low"`` -> ``"偏低"``); unknown codes come back as text.
+
+    Examples
+    --------
+    >>> value_label("flag", "low"), value_label("bool", True, "en")
+    ('偏低', 'Yes')
+    """
+    pair = VALUES.get(kind, {}).get(str(value))
+    if pair is None:
+        return str(value)
+    return pair[1] if lang == "en" else pair[0]
+
+
+def column_label(name: str, lang: str = "zh") -> str:
+    """Header of a table column: :data:`COLUMNS`, then indicators, then the parcel schema, else the name."""
+    if name in COLUMNS:
+        zh, en, _ = COLUMNS[name]
+        return en if lang == "en" else zh
+    if f"ind_{name}" in STRINGS:
+        return t(f"ind_{name}", lang)
+    from planner import schema
+
+    try:
+        f = schema.field(name)
+    except Exception:  # not a schema column: show the name
+        return str(name)
+    unit = _UNITS.get(f.unit, (f.unit, f.unit))[1 if lang == "en" else 0]
+    if lang == "en":
+        return f"{f.en} ({unit})" if unit else f.en
+    return f"{f.zh}（{unit}）" if unit else f.zh
+
+
+#: Units of the parcel schema in each language (schema.Field.unit -> (zh, en)).
+_UNITS = {"m²": ("㎡", "m²"), "CNY/yr": ("元/年", "CNY/yr"), "persons": ("人", "persons"), "year": ("", "")}
 
 
 def t(key: str, lang: str = "zh", **fmt) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -43,6 +45,49 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+#: Raw field names and coded values that must never be shown in the Chinese UI.
+RAW = {"site_id", "land_area_mu", "land_area_m2", "n_parcels", "plot_ratio", "flagged_share", "score", "rank",
+       "potential_floor_area_m2", "n_owners", "upgrade_class", "three_low", "low_utilization", "existing_floor_m2",
+       "new_floor_m2", "investment_cny", "payback_years", "delivery", "template", "version", "created_at", "n_rows",
+       "is_current", "kind", "action", "low", "ok", "unknown", "n/a", "True", "False", "industrial", "warehouse",
+       "residential", "in_use", "retain", "upgrade", "redevelop", "demolish", "standard_factory", "multi_storey",
+       "publish_survey", "write_barrier", "survey", "barrier", "constraint", "parameter", "target_plot_ratio",
+       "status", "metric"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _shown(at: AppTest) -> tuple[list[str], list[str]]:
+    """(labels, cells): every label, heading, text and table header on the page; the text cells of its tables."""
+    labels, cells = [], []
+    for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "success", "error", "tabs"):
+        labels += [getattr(e, "value", None) or e.label for e in getattr(at, kind)]
+    labels += [m.label for m in at.metric]
+    for group in (at.selectbox, at.multiselect, at.radio, at.number_input, at.text_input, at.slider, at.toggle,
+                  at.button):
+        for w in group:
+            labels.append(w.label)
+            cells += [str(o) for o in (getattr(w, "options", None) or [])]
+    for d in at.dataframe:
+        cfg = json.loads(d.proto.columns or "{}")
+        df = d.value
+        for c in df.columns:
+            labels.append((cfg.get(str(c)) or {}).get("label") or str(c))
+            if not pd.api.types.is_numeric_dtype(df[c]):
+                cells += [str(v) for v in df[c].dropna().unique()]
+    return labels, cells
+
+
+def _check_language(at: AppTest, lang: str) -> None:
+    labels, cells = _shown(at)
+    if lang == "zh":
+        raw = sorted({x for x in labels + cells if x.strip() in RAW})
+        assert raw == [], f"raw names or codes in the Chinese UI: {raw}"
+    else:  # English UI: no Chinese except the workspace's own data (owner names) and the language picker
+        zh = sorted({x for x in labels if CJK.search(x) and "简体中文" not in x and "语言" not in x})
+        zh += sorted({x for x in cells if CJK.search(x) and not x.startswith("企业") and x != "简体中文"})
+        assert zh == [], f"Chinese text in the English UI: {zh}"
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders(workspace, monkeypatch, page, lang):
@@ -54,6 +99,7 @@ def test_every_page_renders(workspace, monkeypatch, page, lang):
     assert at.title[0].value == t(title, lang)
     if page != "data":
         assert len(at.metric) >= 4
+    _check_language(at, lang)
 
 
 def test_language_switch_changes_every_label(workspace, monkeypatch):
@@ -150,6 +196,11 @@ def test_zoom_to_parcel_shows_its_details(workspace, monkeypatch):
     at.text_input(key="ex_goto").set_value("r3c4").run()
     assert not at.exception
     assert any(h.value == "地块 r3c4" for h in at.subheader)
+    # the detail tables speak Chinese: translated flags and classes, formatted numbers
+    detail = {str(v) for d in at.dataframe for v in d.value.iloc[:, -1]}
+    assert detail & {"偏低", "正常", "未知", "不适用"} and detail & {"是", "否"}
+    assert "3,600" in detail  # land area of a 60 m grid parcel, with a thousands separator
+    _check_language(at, "zh")
     assert at.session_state["ex_map__focus"] is not None  # the map is asked to move there
     at.text_input(key="ex_goto").set_value("nope").run()
     assert any("nope" in w.value for w in at.warning)
@@ -162,3 +213,32 @@ def test_filters_limit_the_map(workspace, monkeypatch):
     cap = next(c.value for c in at.caption if "宗地块" in c.value)
     n_wh = int((GpkgStore(workspace).read_parcels()["land_use"] == "warehouse").sum())
     assert f"/ {n_wh:,} 宗地块" in cap
+
+
+def test_saved_site_edits_reload(tmp_path, monkeypatch):
+    from planner import classify, policy, sites
+
+    ws = build_workspace(tmp_path / "edits.gpkg")
+    store = GpkgStore(ws)
+    params = {"gap_m": 2.0, "min_area_m2": 10_000.0, "absorb_enclaves": True, "enclave_max_area_m2": 3_333.0}
+    flagged = classify.classify(store.read_parcels(), policy.default_policy())
+    base = sites.build_sites(flagged, sites.SiteParams(**params), barriers=store.read_all_layers("barrier"),
+                             constraints=store.read_all_layers("constraint"))
+    top = base.sites[base.sites["rank"] == 1].iloc[0]
+    members = base.parcel_sites[base.parcel_sites["site_id"] == top["site_id"]]
+    pid = str(members.loc[members["role"] == "flagged", "parcel_id"].iloc[0])
+    edit = {"op": "remove", "site_id": top["site_id"], "parcel_ids": [pid]}
+    store.save_doc("site_edit", "default", {"edits": [edit], "params": params, "use_barriers": True})
+    at = _app(ws, monkeypatch, "sites")
+    assert not at.exception and not at.error
+    assert at.session_state["site_edits"] == [edit]
+    assert any("v1" in s.value for s in at.success)  # "loaded saved site edits v1 (1)"
+    res = at.session_state["site_result"]
+    after = res.sites.set_index("site_id").loc[top["site_id"], "n_parcels"]
+    assert after == top["n_parcels"] - 1
+    # other settings: the edits are offered, not replayed
+    at.number_input(key="s_gap").set_value(5.0)
+    at.button[0].click().run()  # the settings form's submit button
+    assert at.session_state["site_edits"] == []
+    at.button(key="s_load_edits").click().run()
+    assert at.session_state["site_edits"] == [edit]

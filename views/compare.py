@@ -9,7 +9,8 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from planner import maps
-from planner.ui import data, page, results
+from planner.i18n import column_label
+from planner.ui import data, page, results, tables
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, tr
 
@@ -47,7 +48,7 @@ for r in runs:
     st.markdown(f"**{r.name}**" + ("" if r is runs[0] else f" · {tr('cmp_diff', base=runs[0].name)}"))
     results.key_figures(r.totals, None if r is runs[0] else base)
 with st.expander(tr("cmp_key"), expanded=False):
-    st.dataframe(cmp.table.astype(float).round(2), width="stretch")
+    st.dataframe(results.comparison_table(cmp, [r.name for r in runs]), hide_index=True, width="stretch")
 
 # -- charts --------------------------------------------------------------------------
 fig = pd.DataFrame([{"scenario": r.name, "figure": tr(lbl), "value": r.totals.get(k, float("nan")) / div}
@@ -59,11 +60,12 @@ st.altair_chart(alt.Chart(fig).mark_bar().encode(
 c2 = st.container()
 curves = cmp.curves
 if len(curves):
-    metric = c2.selectbox("metric", sorted(curves["metric"].unique()), key="cmp_metric", label_visibility="collapsed")
+    metric = c2.selectbox(tr("metric_pick"), sorted(curves["metric"].unique()), key="cmp_metric",
+                          format_func=results.figure_label)
     cv = curves[curves["metric"] == metric]
     c2.altair_chart(alt.Chart(cv).mark_line(point=True).encode(
-        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=metric), color="scenario:N").properties(height=260),
-        width="stretch")
+        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=results.figure_label(metric)),
+        color=alt.Color("scenario:N", title=tr("cmp_series"))).properties(height=260), width="stretch")
 
 # -- maps ------------------------------------------------------------------------------
 st.subheader(tr("cmp_maps"))
@@ -82,7 +84,8 @@ for i, r in enumerate(runs):
         v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 400, 320), columns=("rank",), gcj02=gcj)
         gdf = v.gdf.copy()
         gdf["_c"] = "#d94801"
-        maps.geojson_layer(gdf, r.name, tooltip={"site_id": "site_id", "rank": "rank"}).add_to(m)
+        gdf["rank"] = tables.format_series("rank", gdf["rank"])
+        maps.geojson_layer(gdf, r.name, tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")}).add_to(m)
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
         st_folium(m, key=f"cmp_map_{i}", height=320, use_container_width=True, returned_objects=[])
 

@@ -10,7 +10,8 @@ import streamlit as st
 
 from planner import crs as pcrs
 from planner import schema
-from planner.ui import data, page
+from planner.i18n import column_label
+from planner.ui import data, page, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_data", need_survey=False)
@@ -98,7 +99,8 @@ with tab_up:
                 col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
             probs = pd.DataFrame([asdict(p) for p in rep.problems[:2000]])
             if len(probs):
-                st.dataframe(probs, hide_index=True, width="stretch", height=220)
+                probs["field"] = probs["field"].map(lambda f: column_label(f, lang()) if isinstance(f, str) else f)
+                tables.show(probs, height=220)
             else:
                 st.success(tr("dm_no_problems"))
             if diff is not None:
@@ -108,7 +110,8 @@ with tab_up:
                                        ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
                     col.metric(tr(key), f"{int(diff.get('n_' + k, 0)):,}")
                 if diff.get("changed_fields"):
-                    st.caption(", ".join(f"{k}: {v:,}" for k, v in diff["changed_fields"].items()))
+                    st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
+                                        for k, v in diff["changed_fields"].items()))
             b1, b2, _ = st.columns([1, 1, 3])
             if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
                 out = ingest.publish(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
@@ -131,11 +134,11 @@ with tab_up:
 with tab_ver:
     cat = store.surveys()
     if len(cat):
-        show = cat[["version", "created_at", "user", "n_rows", "is_current", "source_file", "meta"]]
-        st.dataframe(show, hide_index=True, width="stretch")
+        tables.show(cat[["version", "created_at", "user", "n_rows", "is_current", "source_file", "meta"]])
         c1, c2 = st.columns([1, 2])
-        v = c1.selectbox("v", cat["version"].tolist(), index=int(cat["is_current"].to_numpy().argmax()),
-                         key="dm_ver", label_visibility="collapsed")
+        v = c1.selectbox(tr("dm_version_pick"), cat["version"].tolist(),
+                         index=int(cat["is_current"].to_numpy().argmax()), key="dm_ver",
+                         label_visibility="collapsed", format_func=lambda x: f"v{x}")
         if c2.button(tr("dm_set_current"), key="dm_set"):
             store.set_current("survey", "parcels", int(v))
             ss["dm_ver_msg"] = tr("dm_switched", v=int(v))
@@ -145,9 +148,10 @@ with tab_ver:
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")
-    st.dataframe(store.layers()[["kind", "name", "version", "created_at", "n_rows", "is_current"]],
-                 hide_index=True, width="stretch")
+    tables.show(store.layers()[["kind", "name", "version", "created_at", "n_rows", "is_current"]])
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
-    st.dataframe(store.audit_log().iloc[::-1], hide_index=True, width="stretch")
+    log = store.audit_log().iloc[::-1]
+    tables.show(log[[c for c in ("ts", "user", "action", "kind", "name", "version", "n_rows", "source_file",
+                                 "detail", "sha256") if c in log.columns]])

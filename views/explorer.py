@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from planner import maps
+from planner.i18n import column_label, value_label
 from planner.ui import data, mapview, page
 from planner.ui.explore import (
     CLASS_KEYS,
@@ -45,7 +46,8 @@ with st.container(border=True):
                           key=f"ex_breaks_{lang()}")]
     with cb.expander(tr("filters"), expanded=False):
         lu_opts = sorted(gdf["land_use"].dropna().astype(str).unique()) if "land_use" in gdf else []
-        f_lu = st.multiselect(tr("f_land_use"), lu_opts, key="ex_f_lu")
+        f_lu = st.multiselect(tr("f_land_use"), lu_opts, key="ex_f_lu",
+                              format_func=lambda v: value_label("land_use", v, lang()))
         clabels = {tr(f"cls_{k}"): k for k in CLASS_KEYS}
         f_cls = [clabels[x] for x in st.multiselect(tr("f_class"), list(clabels), key=f"ex_f_cls_{lang()}")]
         f_up = []
@@ -105,7 +107,7 @@ if show_bar and b_idx is not None:
                                    fill_opacity=0.35, line_color="#2b8cbe"))
 if show_sites and sites_idx is not None:
     layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
-                                   tooltip={"site_id": "site_id", "rank": "rank"}, color="#762a83",
+                                   tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")}, color="#762a83",
                                    fill_opacity=0.08, line_color="#762a83", weight=2.5))
 home = index.lonlat_bounds()
 

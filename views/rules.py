@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from planner import schema
+from planner.i18n import value_label
 from planner.ui import data, page
 from planner.ui.explore import field_label
 from planner.ui.state import lang, tr
@@ -39,7 +40,8 @@ with st.container(border=True):
     a, b = st.columns([1, 2])
     pol["min_criteria"] = a.slider(tr("min_criteria"), 1, 3, int(pol.get("min_criteria", 2)), key="r_min")
     pol["land_uses"] = b.multiselect(tr("in_scope"), list(schema.LAND_USE_CLASSES),
-                                     default=list(pol.get("land_uses", [])), key="r_lu")
+                                     default=list(pol.get("land_uses", [])), key="r_lu",
+                                     format_func=lambda v: value_label("land_use", v, lang()))
     rule_keys = []
     cols = st.columns(3)
     for col, (crit, cdef) in zip(cols, pol["criteria"].items(), strict=False):
@@ -48,7 +50,7 @@ with st.container(border=True):
             for i, r in enumerate(cdef.get("rules", [])):
                 lab = f"{field_label(r['indicator'])} {r.get('comparison', '<')}"
                 if r.get("percentile") is not None:
-                    r["percentile"] = st.number_input(f"{lab} P (%)", 0.0, 100.0, float(r["percentile"]), 1.0,
+                    r["percentile"] = st.number_input(f"{lab} {tr('percentile')}", 0.0, 100.0, float(r["percentile"]), 1.0,
                                                       key=f"r_{crit}_{i}_p")
                 else:
                     v = float(r.get("threshold") or 0.0)
@@ -57,7 +59,8 @@ with st.container(border=True):
                                                      help=r.get("source", ""))
                 rule_keys.append((crit, i, lab))
             for s in cdef.get("status_rules", []):
-                st.caption(f"status ∈ {', '.join(s['statuses'])}")
+                st.caption(f"{field_label('status')} ∈ "
+                           f"{'、'.join(value_label('status', x, lang()) for x in s['statuses'])}")
 
 try:
     policy = pol_mod.from_dict(pol, where="rules")

@@ -1,10 +1,13 @@
 """Scenario builder (情景模拟): sites + template + parameters in a form; ledger, capacity, fiscal, timeline."""
 
+import re
+
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from planner.ui import data, page, results
+from planner.i18n import column_label, param_label, value_label
+from planner.ui import data, page, results, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_scenarios")
@@ -77,21 +80,35 @@ with t1:
                         "retained_floor_m2", "new_floor_m2", "floor_after_m2", "plot_ratio_before",
                         "plot_ratio_after", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny",
                         "payback_years", "delivery") if c in res.sites.columns]
-    st.dataframe(pd.DataFrame(res.sites[cols]).style.format(precision=1, thousands=","), hide_index=True,
-                 width="stretch")
+    tables.show(pd.DataFrame(res.sites[cols]))
 with t2:
     tl = res.timeline.reset_index()
     ycol = tl.columns[0]
     area = tl[[ycol, "delivered_m2", "occupied_m2"]].melt(ycol, var_name="series", value_name="m2")
+    area["m2"] = area["m2"] / 1e4
+    area["series"] = area["series"].map(lambda c: column_label(c, lang()))
     st.altair_chart(alt.Chart(area).mark_line(point=True).encode(
-        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("m2:Q", title="m²"), color=alt.Color("series:N", title=None))
+        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("m2:Q", title=tr("unit_10k_m2")),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")))
         .properties(height=260), width="stretch")
     money = tl[[ycol, "investment_cny", "tax_new_cny", "rent_cny"]].melt(ycol, var_name="series", value_name="cny")
+    money["cny"] = money["cny"] / 1e4
+    money["series"] = money["series"].map(lambda c: re.split(r"（| \(", column_label(c, lang()))[0])
     st.altair_chart(alt.Chart(money).mark_bar().encode(
-        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("cny:Q", title="CNY"), color=alt.Color("series:N", title=None),
+        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("cny:Q", title=tr("unit_10k_cny")),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
         xOffset="series:N").properties(height=260), width="stretch")
 with t3:
-    st.dataframe(res.assumptions.astype("string"), hide_index=True, width="stretch")
+    a = res.assumptions
+    a = a[~a["parameter"].isin(["label_zh", "label_en"])].astype("string").copy()
+    tpl_cols = [c for c in a.columns if c not in ("parameter", "source")]
+    ex = a["parameter"] == "scenario.existing"
+    for c in tpl_cols:
+        a.loc[ex, c] = a.loc[ex, c].map(lambda v: value_label("existing", v, lang()))
+    a["parameter"] = a["parameter"].map(lambda p: param_label(p, lang()))
+    a["source"] = a["source"].replace({"scenario": tr("src_scenario"), "three-low policy the sites rest on":
+                                       tr("src_policy")})
+    tables.show(a, labels={c: tables.template_label(c) for c in tpl_cols})
 
 if st.button(tr("sc_save"), type="primary", key="sc_save_btn"):
     v = store.save_doc("scenario", sc.name, sc.to_dict())

@@ -7,7 +7,8 @@ import shapely
 import streamlit as st
 
 from planner import maps
-from planner.ui import data, mapview, page
+from planner.i18n import column_label
+from planner.ui import data, mapview, page, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_sites")
@@ -38,12 +39,40 @@ sig = (data.policy_json(policy), repr(sorted(params.items())), use_bar)
 if st.session_state.get("_site_sig") != sig:  # settings changed: manual edits no longer apply
     st.session_state["_site_sig"] = sig
     edits.clear()
+
+# -- the latest saved edits of this policy: replayed on opening when made with the same settings -------
+pname = policy.get("name", "default")
+saved_doc = None
+cat = store.docs("site_edit")
+cat = cat[cat["name"] == pname] if len(cat) else cat
+if len(cat):
+    saved_v = int(cat["version"].max())
+    saved_doc = store.load_doc("site_edit", pname, saved_v)
+    tag = (pname, saved_v, sig)
+    if not edits and st.session_state.get("_site_edits_loaded") != tag and saved_doc.get("edits"):
+        same = saved_doc.get("params") == params and saved_doc.get("use_barriers", True) == use_bar
+        if same or st.session_state.pop("_site_edits_apply", False):
+            edits.extend(saved_doc["edits"])
+            st.session_state["_site_edits_loaded"] = tag
+            st.session_state["_site_edits_msg"] = tr("edits_applied", v=saved_v, n=len(saved_doc["edits"]))
+        else:
+            with st.container(border=True):
+                st.caption(tr("edits_saved_found", name=pname, v=saved_v, n=len(saved_doc["edits"])) + " · "
+                           + tr("edits_stale"))
+                if st.button(tr("edits_apply"), key="s_load_edits"):
+                    st.session_state["_site_edits_apply"] = True
+                    st.rerun()
 try:
     result = sites_mod.apply_edits(base, edits, gdf) if edits else base
 except Exception as exc:
     st.error(tr("error", err=exc))
-    edits.pop()
+    if st.session_state.pop("_site_edits_msg", None):  # saved edits that no longer apply: drop them all
+        edits.clear()
+    else:
+        edits.pop()
     result = sites_mod.apply_edits(base, edits, gdf) if edits else base
+if st.session_state.get("_site_edits_msg"):
+    st.success(st.session_state.pop("_site_edits_msg"))
 st.session_state["site_result"] = result
 sites = result.sites
 ok = sites[sites["status"] == "ok"].sort_values("rank") if len(sites) else sites
@@ -74,9 +103,8 @@ with right:
     def _hl(row):
         return ["background-color: #fde0c5" if row["site_id"] == hl else "" for _ in row]
 
-    styled = table.style.apply(_hl, axis=1).format(precision=2)
-    ev = st.dataframe(styled, hide_index=True, width="stretch", height=360, on_select="rerun",
-                      selection_mode="single-row", key="site_tbl")
+    ev = tables.show(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
+                     selection_mode="single-row", key="site_tbl")
     rows = ev.selection.rows if ev is not None else []
     sel_site = table.iloc[rows[0]]["site_id"] if rows else st.session_state.get("site_clicked")
     if rows and st.session_state.get("_site_row") != sel_site:
@@ -92,10 +120,11 @@ with right:
     st.caption(tr("edits", n=len(edits)) + (f" · {sel_site}" if sel_site else ""))
     cc = st.columns(2)
     if cc[0].button(tr("save_edits"), disabled=not edits, key="s_save"):
-        v = store.save_doc("site_edit", policy.get("name", "default"),
-                           {"edits": edits, "params": params, "policy_name": policy.get("name", "default")})
-        st.success(tr("saved", name=policy.get("name", "default"), v=v))
-    if cc[1].button("↺", disabled=not edits, key="s_undo"):
+        v = store.save_doc("site_edit", pname, {"edits": edits, "params": params, "use_barriers": use_bar,
+                                                "policy_name": pname})
+        st.session_state["_site_edits_loaded"] = (pname, v, sig)  # what the session holds is this version
+        st.success(tr("saved", name=pname, v=v))
+    if cc[1].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
         edits.pop()
         st.rerun()
     st.caption(tr("draw_hint"))
@@ -113,11 +142,13 @@ def parcel_colors(g):
 
 layers = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
-                           tooltip={"parcel_id": "parcel_id", "land_use": "land_use"}, color=parcel_colors,
+                           tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
+                           color=parcel_colors,
                            lod=True, fill_opacity=0.55)]
 if sites_idx is not None:
     layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
-                                   tooltip={"site_id": "site_id", "rank": "rank"}, color="#54278f",
+                                   tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
+                                   color="#54278f",
                                    fill_opacity=0.0, weight=3))
 
 
@@ -154,7 +185,7 @@ def sites_map():
                 cols = [c for c in ("n_parcels", "n_owners", "land_area_m2", "land_area_mu", "floor_area_m2",
                                     "plot_ratio", "flagged_share", "compactness", "potential_floor_area_m2")
                         if c in r.sites.columns]
-                st.dataframe(pd.DataFrame(r.sites[cols]), hide_index=True, width="stretch")
+                tables.show(pd.DataFrame(r.sites[cols]))
                 if st.button(tr("edit_add") + " ✚", key="s_add_drawn"):
                     st.session_state["site_edits"].append({"op": "boundary", "wkt": poly_ws.wkt})
                     st.rerun(scope="app")

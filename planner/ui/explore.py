@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from planner import schema
-from planner.i18n import STRINGS
+from planner.i18n import STRINGS, column_label
 from planner.ui.state import lang, tr
+from planner.ui.tables import format_value
 
 CLASS_KEYS = ("three_low", "partial", "ok", "unknown")
 UPGRADE_KEYS = ("retain", "upgrade", "redevelop", "unknown")
@@ -22,7 +23,7 @@ def field_label(c: str) -> str:
     """Label of a schema column or an indicator in the session language."""
     if f"ind_{c}" in STRINGS:
         return tr(f"ind_{c}")
-    return schema.label(c, lang())
+    return column_label(c, lang())
 
 
 def filter_positions(gdf: pd.DataFrame, *, land_use=(), classes=(), upgrade=(), area=None, owner="",
@@ -75,21 +76,6 @@ def summary_metrics(gdf: pd.DataFrame) -> None:
         cols[4].metric(tr("m_unknown"), f"{int(unk.sum()):,}", border=True)
 
 
-def _fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
-        return "—"
-    try:
-        if pd.isna(v):
-            return "—"
-    except (TypeError, ValueError):
-        pass
-    if isinstance(v, (float, np.floating)):
-        return f"{v:,.2f}"
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
-
-
 def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
     """All attributes, indicators and the reasons for the flags of one parcel."""
     hit = gdf[gdf["parcel_id"].astype(str) == str(pid)]
@@ -112,12 +98,12 @@ def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
         st.markdown(f"**{tr('indicators')}**")
         ind = [c for c in ("land_area_mu", *INDICATORS) if c in row.index and c not in ("land_area_m2", "floor_area_m2")]
         st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in flags + ind],
-                                   tr("value"): [_fmt(row[c]) for c in flags + ind]}),
+                                   tr("value"): [format_value(c, row[c]) for c in flags + ind]}),
                      hide_index=True, width="stretch")
     st.markdown(f"**{tr('attributes')}**")
     attrs = [c for c in schema.column_names() if c in row.index and c != "geometry"]
     extra = [c for c in row.index if c not in attrs and c not in flags and c != "geometry"
              and not c.startswith("reason") and c not in INDICATORS and c != "land_area_mu"]
     st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in attrs + extra],
-                               tr("value"): [_fmt(row[c]) for c in attrs + extra]}),
+                               tr("value"): [format_value(c, row[c]) for c in attrs + extra]}),
                  hide_index=True, width="stretch")

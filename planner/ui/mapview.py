@@ -26,6 +26,7 @@ from streamlit_folium import st_folium
 from planner import maps
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import Settings, tr
+from planner.ui.tables import format_series
 
 #: Fixed breaks (share of three-low land) for grid cells.
 GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
@@ -76,13 +77,18 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
         gdf["_c"] = maps.colors_for(gdf["share"], GRID_BREAKS)
         tip = {"n": tr("m_parcels"), "land_ha": tr("m_land"), "flagged_ha": tr("m_three_low_land"),
                "share": tr("grid_share")}
+        for c in tip:  # readable text in the tooltip; the colour was computed from the numbers
+            gdf[c] = format_series(c, gdf[c])
         return maps.geojson_layer(gdf, layer.label, tooltip=tip, weight=0.3, line_color="#ffffff",
                                   fill_opacity=0.7)
     gdf = gdf.copy()
     gdf["_c"] = layer.color(gdf) if callable(layer.color) else layer.color
     tip = {k: v for k, v in layer.tooltip.items() if k in gdf.columns}
     keep = list(dict.fromkeys([layer.index.id_col, *tip, "_c"]))  # only what the browser uses: bytes
-    gdf = gdf[[*keep, gdf.geometry.name]]
+    gdf = gdf[[*keep, gdf.geometry.name]].copy()
+    for c in tip:  # translated codes and formatted numbers; the id stays raw (clicks return it)
+        if c != layer.index.id_col:
+            gdf[c] = format_series(c, gdf[c])
     return maps.geojson_layer(gdf, layer.label, tooltip=tip or None, fill_opacity=layer.fill_opacity,
                               line_color=layer.line_color, weight=layer.weight)
 

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.ui import data
-from planner.ui.state import tr
+from planner.ui.state import lang, tr
 
 #: Key figures: (totals name, i18n key, divisor, format).
 KEY_FIGURES = (
@@ -48,3 +48,32 @@ def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
         if base is not None and pd.notna(base.get(k)) and pd.notna(v):
             delta = fmt.format((v - base[k]) / div)
         col.metric(tr(label), text, delta, delta_color="off" if k == "payback_years" else "normal", border=True)
+
+
+def figure_label(key: str) -> str:
+    """Label (with unit) of a scenario figure or timeline metric, from the report's table."""
+    txt = data.module("_report_text")
+    if txt is None:
+        return key
+    return txt.label(key, lang())
+
+
+def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
+    """The comparison table as text: figure labels, values in 万/亿 (zh) or k/M/bn (en), differences in %."""
+    rep = data.module("report")
+    tab = cmp.table
+    out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in tab.index]})
+    for c in tab.columns:
+        v = pd.to_numeric(tab[c], errors="coerce")
+        if str(c).endswith("%"):
+            text = [("—" if not np.isfinite(x) else f"{x:+.1f}%") for x in v.astype(float)]
+            n, _, b = str(c)[:-1].strip().partition(" vs ")
+            head = tr("cmp_pct_col", n=n, base=b)
+        else:
+            fmt = rep.fmt if rep is not None else (lambda x, k, lang: f"{x:,.2f}")
+            text = [fmt(x, k, lang()) if np.isfinite(x) else "—" for x, k in zip(v.astype(float), tab.index,
+                                                                                  strict=True)]
+            n, sep, b = str(c).partition(" - ")
+            head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)
+        out[head] = text
+    return out

@@ -1,0 +1,143 @@
+"""Tables and values as users read them: translated codes, labelled columns, formatted numbers.
+
+Data frames keep their raw column names and values (selection, sorting and
+tests work on them); :func:`show` adds a ``column_config`` with the label of
+every column in the session language and a number format, and translates
+coded values (``"low"`` -> ``"偏低"``, ``True`` -> ``"是"``, ``"industrial"`` ->
+``"工业"``). :func:`format_value` and :func:`format_series` do the same for
+one value or one column (detail panels, map tooltips).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from planner.i18n import COLUMNS, VALUE_KINDS, VALUES, column_label
+from planner.ui.state import lang
+
+#: Money columns shown in 万元 / 10k CNY in tables (their labels say so).
+SCALE = {"tax_after_cny": 1e4, "investment_cny": 1e4}
+#: Python formats of single values (detail panel, tooltips); "pct" = fraction shown as a percentage.
+VALUE_FMT = {
+    "land_area_m2": "{:,.0f}", "floor_area_m2": "{:,.0f}", "footprint_m2": "{:,.0f}", "output_cny": "{:,.0f}",
+    "tax_cny": "{:,.0f}", "employees": "{:,.0f}", "year_built": "{:.0f}", "zone_far_max": "{:.2f}",
+    "land_area_mu": "{:,.2f}", "plot_ratio": "{:.2f}", "coverage": "pct", "output_per_mu": "{:,.0f}",
+    "tax_per_mu": "{:,.0f}", "employees_per_ha": "{:,.1f}", "far_gap": "{:.2f}", "floor_potential_m2": "{:,.0f}",
+    "years_since_built": "{:.0f}", "n_low": "{:.0f}", "n_unknown": "{:.0f}", "flagged_share": "pct",
+    "share": "pct", "land_ha": "{:,.2f}", "flagged_ha": "{:,.2f}", "n": "{:,.0f}", "rank": "{:.0f}",
+    "score": "{:.2f}", "compactness": "{:.2f}",
+}
+
+
+def _missing(v) -> bool:
+    if v is None or v is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def template_label(name, lang_: str | None = None) -> str:
+    """Label of a park template name (``standard_factory`` -> 标准厂房园区; ``*_custom`` marked)."""
+    from planner.ui.data import module
+
+    tpl = module("templates")
+    lg = lang_ or lang()
+    s = str(name)
+    base, custom = (s[: -len("_custom")], True) if s.endswith("_custom") else (s, False)
+    try:
+        t = tpl.builtin_templates().get(base) if tpl is not None else None
+    except Exception:  # broken template files: show the name
+        t = None
+    if t is None:
+        return s
+    text = t.label_en if lg == "en" else t.label_zh
+    return text + ((" (custom)" if lg == "en" else "（自定义）") if custom else "")
+
+
+def format_value(col: str, v, lang_: str | None = None) -> str:
+    """One value as text: coded values translated, numbers with separators and sensible decimals."""
+    lg = lang_ or lang()
+    if _missing(v):
+        return "—"
+    kind = VALUE_KINDS.get(col)
+    if kind is not None:
+        key = str(bool(v)) if isinstance(v, (bool, np.bool_)) else str(v)
+        pair = VALUES[kind].get(key)
+        return (pair[1] if lg == "en" else pair[0]) if pair else str(v)
+    if col == "industry":
+        from planner.codes import INDUSTRIES
+
+        pair = INDUSTRIES.get(str(v))
+        return f"{v} {pair[1] if lg == 'en' else pair[0]}" if pair else str(v)
+    if col == "template":
+        return template_label(v, lg)
+    if isinstance(v, (bool, np.bool_)):
+        return VALUES["bool"][str(bool(v))][1 if lg == "en" else 0]
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        f = VALUE_FMT.get(col)
+        if f == "pct":
+            return f"{float(v):.1%}"
+        if f is not None:
+            return f.format(float(v))
+        if isinstance(v, (int, np.integer)):
+            return f"{int(v):,}"
+        return f"{float(v):,.2f}"
+    return str(v)
+
+
+def format_series(col: str, s: pd.Series, lang_: str | None = None) -> pd.Series:
+    """:func:`format_value` over a column (distinct values formatted once)."""
+    lg = lang_ or lang()
+    vals = s.astype(object)
+    uniq = pd.unique(vals.dropna()) if len(vals) else []
+    table = {u: format_value(col, u, lg) for u in uniq}
+    return vals.map(table).fillna("—").astype(object)
+
+
+def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
+    """A copy for display: coded values translated, money scaled to 万元, shares to percent."""
+    lg = lang_ or lang()
+    out = pd.DataFrame(df).copy()
+    geo = [c for c in out.columns if str(out[c].dtype) == "geometry"]
+    out = out.drop(columns=geo)
+    for c in out.columns:
+        if c in VALUE_KINDS or c in ("template", "industry"):
+            out[c] = format_series(c, out[c], lg)
+        elif c in SCALE:
+            out[c] = pd.to_numeric(out[c], errors="coerce") / SCALE[c]
+        elif COLUMNS.get(c, ("", "", ""))[2] == "share":
+            out[c] = pd.to_numeric(out[c], errors="coerce") * 100.0
+    return out
+
+
+def column_config(columns, lang_: str | None = None, *, labels: dict | None = None) -> dict:
+    """``st.dataframe`` column_config: a label for every column, a number format where known."""
+    lg = lang_ or lang()
+    cfg = {}
+    for c in columns:
+        lbl = (labels or {}).get(c) or column_label(str(c), lg)
+        fmt = COLUMNS.get(c, ("", "", ""))[2]
+        if fmt == "share":
+            cfg[c] = st.column_config.NumberColumn(lbl, format="%.1f%%")
+        elif fmt:
+            cfg[c] = st.column_config.NumberColumn(lbl, format=fmt)
+        else:
+            cfg[c] = st.column_config.Column(lbl)
+    return cfg
+
+
+def show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
+    """``st.dataframe`` of ``df`` localized and labelled; ``style(localized_df) -> Styler`` optional.
+
+    Other keyword arguments go to ``st.dataframe`` (``hide_index`` defaults to True,
+    ``width`` to ``"stretch"``). Returns what ``st.dataframe`` returns (selection events).
+    """
+    loc = localize(df)
+    kw.setdefault("hide_index", True)
+    kw.setdefault("width", "stretch")
+    cfg = column_config(loc.columns, labels=labels)
+    return st.dataframe(style(loc) if style is not None else loc, column_config=cfg, **kw)
