@@ -357,7 +357,8 @@ class GpkgStore(Store):
             safe = "".join(ch if ch.isalnum() else "_" for ch in name.encode("ascii", "replace").decode())
             table = f"{kind}_{safe}_v{version:04d}_{uuid.uuid4().hex[:6]}"
             out = gdf.reset_index(drop=True)
-            pyogrio.write_dataframe(out, tmp, layer=table, driver="GPKG", layer_options={"SPATIAL_INDEX": "YES"})
+            pyogrio.write_dataframe(out, tmp, layer=table, driver="GPKG", use_arrow=True,
+                                    layer_options={"SPATIAL_INDEX": "YES"})
             con = self._connect(tmp)
             try:
                 con.execute("BEGIN")
