@@ -52,8 +52,11 @@ INDICATOR_NAMES = (
 Comparison = Literal["<", "<=", ">", ">="]
 CRITERIA = ("utilization", "capacity", "contribution")
 
-#: Policies shipped with the planner (``policies/`` at the repository root).
-POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
+#: Policies shipped with the planner: ``policies/`` in a checkout; an installed
+#: package carries identical copies as ``planner/defaults/policy_<name>.toml``.
+_REPO_POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
+_PACKAGED = Path(__file__).resolve().parent / "defaults"
+POLICY_DIR = _REPO_POLICY_DIR if _REPO_POLICY_DIR.is_dir() else _PACKAGED
 
 
 class _Invalid(ValueError):
@@ -308,12 +311,18 @@ def load_policy(path: str | Path | None = None) -> Policy:
     return from_dict(data, where=str(p))
 
 
+def _shipped(name: str) -> Path:
+    if POLICY_DIR == _PACKAGED:
+        return _PACKAGED / f"policy_{name}.toml"
+    return POLICY_DIR / f"{name}.toml"
+
+
 def _resolve(path: str | Path | None) -> Path:
     if path is None:
-        return POLICY_DIR / "default.toml"
+        return _shipped("default")
     p = Path(path)
-    if not p.exists() and p.suffix == "" and (POLICY_DIR / f"{p.name}.toml").exists():
-        return POLICY_DIR / f"{p.name}.toml"
+    if not p.exists() and p.suffix == "" and _shipped(p.name).exists():
+        return _shipped(p.name)
     return p
 
 

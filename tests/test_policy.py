@@ -124,3 +124,17 @@ def test_describe_lists_rules_with_sources():
     assert "override industry ['17']: 0.8" in text
     assert "泉政办规〔2025〕13号" in text
     assert "容积率 < 1" in describe(default_policy(), lang="zh")
+
+
+def test_packaged_policies_equal_the_repository_ones():
+    """An installed package (no ``policies/`` folder) ships identical copies of the policies."""
+    from pathlib import Path
+
+    import planner.policy as P
+
+    repo = Path(P.__file__).resolve().parents[1] / "policies"
+    shipped = sorted(p.name for p in repo.glob("*.toml"))
+    assert shipped, "no policies in policies/"
+    for name in shipped:
+        packaged = Path(P.__file__).resolve().parent / "defaults" / f"policy_{name}"
+        assert packaged.read_bytes() == (repo / name).read_bytes(), f"{packaged} differs from policies/{name}"
