@@ -1,3 +1,58 @@
-"""planner: geospatial land-revitalization planner (three-low land, contiguous sites, park scenarios)."""
+"""planner: geospatial land-revitalization planner.
+
+Three-low (三低) industrial land, contiguous candidate sites (连片) and
+standardized-park redevelopment scenarios. The public API below is imported
+lazily, so ``import planner`` (and the CLI's start-up) stays cheap.
+
+Examples
+--------
+>>> import planner
+>>> sorted(planner.__all__)[:3]
+['GpkgStore', 'PlannerError', 'build_city']
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+#: name -> module that defines it
+_API = {
+    "PlannerError": "planner.errors",
+    "GpkgStore": "planner.io.store",
+    "open_store": "planner.io.store",
+    "build_city": "planner.sample",
+    "write_workspace": "planner.sample",
+    "read_survey": "planner.ingest",
+    "ingest": "planner.ingest",
+    "compute_indicators": "planner.indicators",
+    "load_policy": "planner.policy",
+    "default_policy": "planner.policy",
+    "classify": "planner.classify",
+    "summary": "planner.classify",
+    "threshold_curve": "planner.sensitivity",
+    "SiteParams": "planner.sites",
+    "build_sites": "planner.sites",
+    "load_scenario": "planner.scenarios",
+    "run_scenario": ("planner.scenarios", "run"),
+    "compare": "planner.compare",
+    "export_all": "planner.report",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str):
+    target = _API.get(name)
+    if target is None:
+        msg = f"module 'planner' has no attribute {name!r}"
+        raise AttributeError(msg)
+    module, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

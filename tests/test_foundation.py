@@ -230,3 +230,12 @@ def test_cli_help_lists_commands(capsys):
     out = capsys.readouterr().out
     assert "info" in out
 
+
+
+def test_public_api_resolves():
+    import planner
+
+    for name in planner.__all__:
+        assert callable(getattr(planner, name)), name
+    with pytest.raises(AttributeError):
+        _ = planner.nope
