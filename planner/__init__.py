@@ -2,7 +2,9 @@
 
 Three-low (三低) industrial land, contiguous candidate sites (连片) and
 standardized-park redevelopment scenarios. The public API below is imported
-lazily, so ``import planner`` (and the CLI's start-up) stays cheap.
+lazily, so ``import planner`` (and the CLI's start-up) stays cheap. Stage
+functions named like their module (``planner.classify.classify``,
+``planner.ingest.ingest``, ``planner.compare.compare``) are used from the module.
 
 Examples
 --------
@@ -25,18 +27,14 @@ _API = {
     "build_city": "planner.sample",
     "write_workspace": "planner.sample",
     "read_survey": "planner.ingest",
-    "ingest": "planner.ingest",
     "compute_indicators": "planner.indicators",
     "load_policy": "planner.policy",
     "default_policy": "planner.policy",
-    "classify": "planner.classify",
-    "summary": "planner.classify",
     "threshold_curve": "planner.sensitivity",
     "SiteParams": "planner.sites",
     "build_sites": "planner.sites",
     "load_scenario": "planner.scenarios",
     "run_scenario": ("planner.scenarios", "run"),
-    "compare": "planner.compare",
     "export_all": "planner.report",
 }
 
