@@ -26,7 +26,8 @@ names = sorted(saved["name"].unique().tolist()) if len(saved) else []
 if not names:
     st.info(tr("cmp_no_saved"))
     st.stop()
-picked = st.multiselect(tr("cmp_pick"), names, default=names[:2], key="cmp_pick")
+picked = st.multiselect(tr("cmp_pick"), names, default=names[:2], key="cmp_pick",
+                        placeholder=tr("choose"))
 if len(picked) < 2:
     st.info(tr("cmp_need_two"))
     st.stop()

@@ -41,7 +41,8 @@ with tab_up:
             ss.pop("dm_raw", None)
         if up is not None and ss.get("dm_path"):
             c1, c2 = st.columns(2)
-            enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc")
+            enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
+                               format_func=lambda x: tr("dm_auto") if x == "auto" else x)
             enc = None if enc == "auto" else enc
             try:
                 raw = readers.read_source(ss["dm_path"], encoding=enc)
@@ -56,18 +57,20 @@ with tab_up:
                                                                        "EPSG:4549", "EPSG:4548", "EPSG:4527",
                                                                        "EPSG:4528"]
                 crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
-                                        list(dict.fromkeys(crs_opts)), key="dm_crs")
-                st.caption(f"{raw.format} · {len(raw.gdf):,} · {raw.encoding or ''} {raw.encoding_note}")
+                                        list(dict.fromkeys(crs_opts)), key="dm_crs",
+                                        format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+                st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
+                           + (f" {raw.encoding_note}" if lang() == "en" else ""))
                 st.markdown(f"**{tr('dm_field_map')}**")
                 sugg = aliases.match_fields(cols) if aliases is not None else {}
                 fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
                 table = pd.DataFrame({"canonical": fields,
-                                      "label": [schema.label(f, lang()) for f in fields],
+                                      "label": [column_label(f, lang()) for f in fields],
                                       "source": [sugg.get(f) for f in fields]})
                 edited = st.data_editor(
                     table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
                     disabled=["canonical", "label"],
-                    column_config={"canonical": tr("dm_target_field"), "label": " ",
+                    column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                    "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
                 label = st.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
                 if st.button(tr("dm_validation"), key="dm_read", type="secondary"):

@@ -46,14 +46,16 @@ with st.container(border=True):
                           key=f"ex_breaks_{lang()}")]
     with cb.expander(tr("filters"), expanded=False):
         lu_opts = sorted(gdf["land_use"].dropna().astype(str).unique()) if "land_use" in gdf else []
-        f_lu = st.multiselect(tr("f_land_use"), lu_opts, key="ex_f_lu",
+        f_lu = st.multiselect(tr("f_land_use"), lu_opts, key="ex_f_lu", placeholder=tr("choose"),
                               format_func=lambda v: value_label("land_use", v, lang()))
         clabels = {tr(f"cls_{k}"): k for k in CLASS_KEYS}
-        f_cls = [clabels[x] for x in st.multiselect(tr("f_class"), list(clabels), key=f"ex_f_cls_{lang()}")]
+        f_cls = [clabels[x] for x in st.multiselect(tr("f_class"), list(clabels), key=f"ex_f_cls_{lang()}",
+                                                              placeholder=tr("choose"))]
         f_up = []
         if "upgrade_class" in gdf.columns:
             ulabels = {tr(f"cls_{k}"): k for k in UPGRADE_KEYS}
-            f_up = [ulabels[x] for x in st.multiselect(tr("f_upgrade"), list(ulabels), key=f"ex_f_up_{lang()}")]
+            f_up = [ulabels[x] for x in st.multiselect(tr("f_upgrade"), list(ulabels), key=f"ex_f_up_{lang()}",
+                                                                    placeholder=tr("choose"))]
         amax = float(np.ceil(np.nanmax(index.area))) if len(index) else 1.0
         f_area = st.slider(tr("f_area"), 0.0, amax, (0.0, amax), key="ex_f_area")
         f_owner = st.text_input(tr("f_owner"), key="ex_f_owner")

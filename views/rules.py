@@ -40,7 +40,7 @@ with st.container(border=True):
     a, b = st.columns([1, 2])
     pol["min_criteria"] = a.slider(tr("min_criteria"), 1, 3, int(pol.get("min_criteria", 2)), key="r_min")
     pol["land_uses"] = b.multiselect(tr("in_scope"), list(schema.LAND_USE_CLASSES),
-                                     default=list(pol.get("land_uses", [])), key="r_lu",
+                                     default=list(pol.get("land_uses", [])), key="r_lu", placeholder=tr("choose"),
                                      format_func=lambda v: value_label("land_use", v, lang()))
     rule_keys = []
     cols = st.columns(3)
@@ -56,6 +56,7 @@ with st.container(border=True):
                     v = float(r.get("threshold") or 0.0)
                     step = 0.05 if abs(v) < 10 else 1000.0
                     r["threshold"] = st.number_input(lab, value=v, step=step, key=f"r_{crit}_{i}_t",
+                                                     format="%.0f" if step >= 1 else "%.2f",
                                                      help=r.get("source", ""))
                 rule_keys.append((crit, i, lab))
             for s in cdef.get("status_rules", []):
@@ -72,7 +73,9 @@ st.session_state["policy"] = pdict  # the edited policy is the active one on eve
 
 with st.status(tr("classifying"), expanded=False) as status:
     gdf = data.classified(ws, pdict)
-    status.update(label=tr("policy_in_use", name=pdict.get("name", "default")), state="complete")
+    pname = pdict.get("name", "default")
+    status.update(label=tr("policy_in_use", name=tr("default_policy") if pname == "default" else pname),
+                  state="complete")
 
 # -- live counts ----------------------------------------------------------------
 land = pd.to_numeric(gdf["land_area_m2"], errors="coerce").fillna(0.0)
@@ -92,7 +95,9 @@ for crit in ("utilization", "capacity", "contribution"):
                  tr("land_ha"): round(land[flag == "low"].sum() / 1e4, 1)})
 m[2].metric(tr("m_unknown"), f"{int(((gdf['n_unknown'] > 0) & ~tl).sum()):,}", border=True)
 m[3].metric(tr("m_parcels"), f"{len(gdf):,}", border=True)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+    tr(k): st.column_config.NumberColumn(tr(k), format="%,d") for k in ("n_low", "n_ok", "n_unk")} | {
+    tr("land_ha"): st.column_config.NumberColumn(tr("land_ha"), format="%,.1f")})
 
 # -- sensitivity ------------------------------------------------------------------
 st.subheader(tr("sensitivity"))

@@ -40,9 +40,10 @@ with st.form("scenario_form"):
     a, b, c = st.columns([1.2, 1, 1])
     name = a.text_input(tr("sc_name"), value=st.session_state.get("sc_last_name", "scenario_a"), key="sc_name")
     top = b.number_input(tr("sc_top_n"), 1, max(1, len(ok)), min(5, len(ok)), key="sc_top")
-    picked = a.multiselect(tr("sc_sites"), ok["site_id"].tolist(), key="sc_ids")
+    picked = a.multiselect(tr("sc_sites"), ok["site_id"].tolist(), key="sc_ids", placeholder=tr("sc_sites_all"))
     tlabels = {(v.label_en if lang() == "en" else v.label_zh): k for k, v in builtin.items()}
-    tname = tlabels[c.selectbox(tr("sc_template"), list(tlabels), key=f"sc_tpl_{lang()}")]
+    tdefault = next((i for i, k in enumerate(tlabels.values()) if k == "standard_factory"), 0)
+    tname = tlabels[c.selectbox(tr("sc_template"), list(tlabels), index=tdefault, key=f"sc_tpl_{lang()}")]
     elabels = {tr(f"sc_ex_{k}"): k for k in ("demolish", "retain", "retain_class")}
     existing = elabels[b.selectbox(tr("sc_existing"), list(elabels), key=f"sc_exist_{lang()}")]
     start_year = c.number_input(tr("sc_start"), 2020, 2040, 2026, key="sc_start")
@@ -56,7 +57,7 @@ with st.form("scenario_form"):
         if v is None:
             continue
         edits[k] = cols[i % 4].number_input(en if lang() == "en" else zh, value=float(v), step=float(step),
-                                            key=f"sc_p_{tname}_{k}")
+                                            key=f"sc_p_{tname}_{k}", format="%.0f" if step >= 1 else "%.2f")
     st.form_submit_button(tr("sc_run"), type="primary")
 
 changed = {k: (int(v) if k.endswith("months") else v) for k, v in edits.items() if v != getattr(base, k)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -76,6 +78,12 @@ def summary_metrics(gdf: pd.DataFrame) -> None:
         cols[4].metric(tr("m_unknown"), f"{int(unk.sum()):,}", border=True)
 
 
+def _thousands(text: str) -> str:
+    """Thousands separators in the numbers of a reason text (``111492 < 231986`` -> ``111,492 < 231,986``)."""
+    return re.sub(r"(?<![\d.,])\d{5,}(?:\.\d+)?", lambda m: f"{float(m.group()):,.{len(m.group().partition('.')[2])}f}",
+                  text)
+
+
 def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
     """All attributes, indicators and the reasons for the flags of one parcel."""
     hit = gdf[gdf["parcel_id"].astype(str) == str(pid)]
@@ -88,7 +96,7 @@ def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
     if rc in row.index:
         st.markdown(f"**{tr('reasons')}**")
         text = row[rc]
-        items = [r for r in str(text).split("; ") if r] if isinstance(text, str) and text else []
+        items = [_thousands(r) for r in str(text).split("; ") if r] if isinstance(text, str) and text else []
         if items:
             st.markdown("\n".join(f"- {r}" for r in items))
         else:
