@@ -79,24 +79,27 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> t
 
     Geometries sharing a vertex are neighbours without a distance test
     (:func:`shared_vertex_edges`). The candidate pairs from
-    :func:`bbox_pairs` are tested exactly (:func:`within_gap`) in ``rounds``
-    growing batches; before each batch the pairs whose two ends are already
-    connected are dropped. The result equals
-    ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
+    :func:`bbox_pairs` are tested exactly (``shapely.distance <= gap``, or
+    ``intersects`` with ``gap = 0``) in ``rounds`` growing batches; before
+    each batch the pairs whose two ends are already connected are dropped.
+    The result equals ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
 
     Returns
     -------
     labels : ndarray of int
         Component (0..k-1) of each geometry.
-    vertex_labels : ndarray of int
-        Component of each geometry in the shared-vertex graph alone (a site
-        whose members all have one vertex label is a clean coverage).
+    touch_labels : ndarray of int
+        Components through the edges found touching (shared vertex or
+        distance 0). A site whose members have one touch label has no gaps to
+        bridge; pairs skipped as already connected can only split a touch
+        component, never merge two (so "one label" is never wrongly claimed).
     """
     n = len(geoms)
     si, sj = shared_vertex_edges(geoms)
     lab0 = components(n, si, sj)
     i, j = bbox_pairs(shapely.bounds(geoms), gap)
     ei, ej = [si], [sj]
+    ti, tj = [si], [sj]
     labels = lab0
     # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area)
     for r in range(rounds):
@@ -107,12 +110,20 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> t
         step = 2 ** (rounds - 1 - r) if r < rounds - 1 else 1
         take = np.zeros(len(i), dtype=bool)
         take[::step] = True
-        near = within_gap(geoms[i[take]], geoms[j[take]], gap)
-        ei.append(i[take][near])
-        ej.append(j[take][near])
+        a, b = i[take], j[take]
+        if gap > 0:
+            d = shapely.distance(geoms[a], geoms[b])
+            near, touch = d <= gap, d == 0
+        else:
+            near = touch = shapely.intersects(geoms[a], geoms[b])
+        ei.append(a[near])
+        ej.append(b[near])
+        ti.append(a[touch])
+        tj.append(b[touch])
         i, j = i[~take], j[~take]
         labels = components(n, np.concatenate(ei), np.concatenate(ej))
-    return labels, lab0
+    touch_labels = components(n, np.concatenate(ti), np.concatenate(tj)) if len(ti) > 1 else lab0
+    return labels, touch_labels
 
 
 def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:

@@ -29,8 +29,8 @@ Rules, decided and documented here:
   (e.g. across an unmapped road) is not enclosed.
 * **Outlines**: the union of the members (GEOS coverage union, linear in
   the number of parcels; the general union where parcels overlap or are not
-  noded alike). Only sites whose members do not all connect through shared
-  vertices (slivers, lanes up to ``gap_m``) are closed morphologically (grown
+  noded alike). Only sites whose members do not all connect through
+  contacts (slivers, lanes up to ``gap_m``) are closed morphologically (grown
   by ``gap_m / 2`` and shrunk back, mitre joins), which bridges their gaps;
   a clean coverage keeps its exact outline. An absorbed enclave fills its
   hole in the outline, except for the parts of parcels that stay out
@@ -361,7 +361,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
     say("site outlines")
     close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
-    # only sites whose members do not all connect through shared vertices (gaps, slivers) need closing
+    # only sites whose members do not all connect through contacts (gaps, slivers) need closing
     closed = None
     if n_sites:
         pairs = np.unique(labels * (int(vlab.max()) + 1) + vlab) // (int(vlab.max()) + 1)
