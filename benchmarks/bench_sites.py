@@ -108,7 +108,7 @@ def run_ours_clusters(flagged, gap):
 
     g = np.asarray(flagged.geometry.values, dtype=object)
     t = time.perf_counter()
-    labels, _ = _graph.neighbour_components(g, gap)
+    labels = _graph.neighbour_components(g, gap)[0]
     return time.perf_counter() - t, int(labels.max()) + 1
 
 

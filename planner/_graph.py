@@ -74,7 +74,8 @@ def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids[:-1][same].astype(np.int64), ids[1:][same].astype(np.int64)
 
 
-def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_components(geoms: np.ndarray, gap: float, *,
+                         rounds: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Connected components of the "within ``gap``" graph, without testing every neighbour pair.
 
     Geometries sharing a vertex are neighbours without a distance test
@@ -93,6 +94,9 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> t
         distance 0). A site whose members have one touch label has no gaps to
         bridge; pairs skipped as already connected can only split a touch
         component, never merge two (so "one label" is never wrongly claimed).
+    unnoded : ndarray of bool
+        Geometries found touching a neighbour without a shared vertex (a
+        T-junction or an overlap): GEOS coverage union rejects their groups.
     """
     n = len(geoms)
     si, sj = shared_vertex_edges(geoms)
@@ -100,6 +104,7 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> t
     i, j = bbox_pairs(shapely.bounds(geoms), gap)
     ei, ej = [si], [sj]
     ti, tj = [si], [sj]
+    unnoded = np.zeros(n, dtype=bool)
     labels = lab0
     # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area)
     for r in range(rounds):
@@ -119,11 +124,13 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3) -> t
         ei.append(a[near])
         ej.append(b[near])
         ti.append(a[touch])
+        unnoded[a[touch]] = True
+        unnoded[b[touch]] = True
         tj.append(b[touch])
         i, j = i[~take], j[~take]
         labels = components(n, np.concatenate(ei), np.concatenate(ej))
     touch_labels = components(n, np.concatenate(ti), np.concatenate(tj)) if len(ti) > 1 else lab0
-    return labels, touch_labels
+    return labels, touch_labels, unnoded
 
 
 def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +240,7 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close: float = 0.0,
-                  closed: np.ndarray | None = None) -> np.ndarray:
+                  closed: np.ndarray | None = None, general: np.ndarray | None = None) -> np.ndarray:
     """Union of ``geoms`` per group label (0..n_groups-1), optionally morphologically closed.
 
     Groups are packed into one GeometryCollection each (vectorized
@@ -241,18 +248,24 @@ def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close
     (linear for non-overlapping parcels). With ``close > 0`` the groups
     selected by ``closed`` (default: all) are grown by ``close`` and shrunk
     back (mitre joins keep right-angled corners), which bridges gaps narrower
-    than ``2 * close`` between the members; the others get the plain union.
+    than ``2 * close`` between the members; the others get the plain union,
+    the general (cascaded) one for the groups flagged ``general`` (known not
+    to be clean coverages).
     """
     order = np.argsort(labels, kind="stable")
     colls = shapely.geometrycollections(geoms[order], indices=labels[order], out=None)
     if len(colls) < n_groups:  # trailing empty groups cannot happen (labels are dense) but keep shape
         colls = np.concatenate([colls, np.full(n_groups - len(colls), shapely.GeometryCollection())])
-    if close <= 0:
-        return coverage_union(colls)
-    sel = np.ones(n_groups, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
+    sel = np.zeros(n_groups, dtype=bool)
+    if close > 0:
+        sel = np.ones(n_groups, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
+    gen = ~sel & (np.zeros(n_groups, dtype=bool) if general is None else np.asarray(general, dtype=bool))
+    cov = ~sel & ~gen
     out = np.empty(n_groups, dtype=object)
-    if (~sel).any():
-        out[~sel] = coverage_union(colls[~sel])
+    if cov.any():
+        out[cov] = coverage_union(colls[cov])
+    if gen.any():
+        out[gen] = lib.unary_union(colls[gen])
     if sel.any():
         out[sel] = _threaded(_closing, colls[sel], close)
     return out

@@ -354,8 +354,9 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
         say("components")
         labels = _graph.components(len(members), i, j)
         vlab = _graph.components(len(members), *_graph.shared_vertex_edges(mg))
+        unnoded = None
     else:
-        labels, vlab = _graph.neighbour_components(mg, params.gap_m)
+        labels, vlab, unnoded = _graph.neighbour_components(mg, params.gap_m)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
@@ -366,7 +367,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     if n_sites:
         pairs = np.unique(labels * (int(vlab.max()) + 1) + vlab) // (int(vlab.max()) + 1)
         closed = np.bincount(pairs, minlength=n_sites) > 1
-    outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed) if n_sites
+    general = np.bincount(labels, weights=unnoded, minlength=n_sites) > 0 if unnoded is not None else None
+    outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed, general=general) if n_sites
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")

@@ -230,7 +230,7 @@ def test_neighbour_components_equal_all_pairs_components():
     shrink = np.where(rng.random(len(cells)) < 0.5, 0.0, rng.uniform(0.2, 2.0, len(cells)))
     g = shapely.buffer(cells, -shrink, join_style="mitre")
     for gap in (0.0, 2.0):
-        labels, vlab = _graph.neighbour_components(g, gap)
+        labels, vlab, _ = _graph.neighbour_components(g, gap)
         ref = _graph.components(len(g), *_graph.neighbour_pairs(g, gap))
         assert len(np.unique(np.c_[labels, ref], axis=0)) == labels.max() + 1 == ref.max() + 1
         assert (np.bincount(np.unique(np.c_[labels, vlab], axis=0)[:, 0]) >= 1).all()
