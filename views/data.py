@@ -86,7 +86,7 @@ with tab_up:
                             if store.has_layer("survey", "parcels"):
                                 diff = ingest.diff_parcels(data.parcels(ws), gdf)
                             ss["dm_result"] = (gdf, rep, diff)
-                            status.update(state="complete")
+                            status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
                         except Exception as exc:
                             ss.pop("dm_result", None)
                             status.update(state="error")

@@ -115,6 +115,10 @@ def main() -> None:
                 time.sleep(3)
                 _settle(pg)
                 pg.screenshot(path=str(OUT / f"{name}.png"))
+                if name == "scenario":  # the results below the form: key figures and the ledger
+                    pg.locator("[data-testid='stMetric']").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                    time.sleep(1)
+                    pg.screenshot(path=str(OUT / "scenario_results.png"))
 
             # data manager: validate the shipped survey update against the current version
             goto("数据管理")
@@ -123,8 +127,7 @@ def main() -> None:
             pg.get_by_role("button", name="校验报告").click()
             _settle(pg, 300)
             pg.get_by_text("与当前版本的差异").first.wait_for()
-            pg.get_by_role("heading", name="校验报告").first.scroll_into_view_if_needed()
-            pg.mouse.wheel(0, -60)
+            pg.get_by_role("heading", name="校验报告").first.evaluate("e => e.scrollIntoView({block: 'start'})")
             time.sleep(1)
             pg.screenshot(path=str(OUT / "data_manager.png"))
 
