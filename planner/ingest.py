@@ -926,6 +926,60 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
 
 
+def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
+                 report: IngestReport | None = None, mode: str = "auto",
+                 cover_share: float = 0.5) -> tuple[gpd.GeoDataFrame, dict, str]:
+    """What publishing ``parcels`` over ``current`` would store, without writing.
+
+    Pure: resolves ``mode`` (see :func:`publish`), merges a partial update into
+    the current version and diffs the result against it. The app's data manager
+    shows this diff before the user publishes; :func:`publish` stores exactly it.
+
+    Returns
+    -------
+    (layer, diff, mode)
+        The parcel layer that would become current, the diff against
+        ``current`` and the resolved mode. Notes go to ``report.notes``.
+    """
+    if mode not in ("auto", "replace", "update"):
+        msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
+        raise IngestError(msg)
+    notes = report.notes if report is not None else []
+    extent = shapely.from_wkt(report.update_extent_wkt) if report is not None and report.update_extent_wkt else None
+    if mode == "auto":
+        if current is None or not len(current):
+            mode = "replace"
+        elif extent is not None:
+            mode = "update"
+            notes.append("mode auto -> update: the file ships an update extent")
+        else:
+            share = float(shapely.area(np.asarray(parcels.geometry.values)).sum()
+                          / max(shapely.area(np.asarray(current.geometry.values)).sum(), 1e-9))
+            mode = "update" if share < 0.5 else "replace"
+            notes.append(f"mode auto -> {mode}: the file's parcels cover {share:.0%} of the current version's land")
+    removed_merged: list[str] = []
+    out = parcels
+    if mode == "update" and current is not None:
+        provided = set(report.mapping if report is not None else ()) | {"parcel_id", "land_area_m2", "geometry"}
+        provided |= {"floor_area_m2"} if "plot_ratio" in provided else set()
+        provided |= {"footprint_m2"} if "coverage" in provided else set()
+        provided |= {"land_use"} if "land_use_code" in provided else set()
+        inherit = [c for c in current.columns if c not in provided] if report is not None else []
+        out, removed_merged = merge_update(current, parcels, cover_share=cover_share, extent=extent, inherit=inherit)
+        if inherit:
+            notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
+                         f"(same id, else largest overlap): {', '.join(inherit)}")
+    if current is not None:
+        diff = diff_parcels(current, out)
+    else:
+        diff = {"n_added": len(out), "n_removed": 0, "n_changed": 0, "n_unchanged": 0, "changed_fields": {},
+                "added_ids": out["parcel_id"].astype(str).head(1000).tolist(), "removed_ids": [], "changed_ids": [],
+                "changed_fields_by_id": {}}
+    diff["n_removed_merged"] = len(removed_merged)
+    diff["removed_merged_ids"] = removed_merged[:1000]
+    return out, diff, mode
+
+
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
             user: str | None = None, cover_share: float = 0.5) -> IngestReport:
@@ -940,8 +994,9 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     report : IngestReport, optional
         The read report; it is completed (mode, diff, version) and returned.
     mode : {"auto", "replace", "update"}
-        See the module notes. ``auto`` picks ``update`` when the parcels' total
-        area is under half of the current version's.
+        See the module notes. ``auto`` picks ``update`` when the file ships an
+        update extent or the parcels' total area is under half of the current
+        version's. :func:`plan_publish` computes the same without writing.
     cover_share : float
         Update mode: current parcels covered at least this much are removed.
     """
@@ -957,39 +1012,9 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     if current is not None:
         cat = store.surveys()
         base = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
-    extent = shapely.from_wkt(rep.update_extent_wkt) if rep.update_extent_wkt else None
-    if mode == "auto":
-        if current is None or not len(current):
-            mode = "replace"
-        elif extent is not None:
-            mode = "update"
-            rep.notes.append("mode auto -> update: the file ships an update extent")
-        else:
-            share = float(shapely.area(np.asarray(parcels.geometry.values)).sum()
-                          / max(shapely.area(np.asarray(current.geometry.values)).sum(), 1e-9))
-            mode = "update" if share < 0.5 else "replace"
-            rep.notes.append(f"mode auto -> {mode}: the file's parcels cover {share:.0%} of the current version's land")
-    removed_merged: list[str] = []
-    out = parcels
-    if mode == "update" and current is not None:
-        provided = set(rep.mapping) | {"parcel_id", "land_area_m2", "geometry"}
-        provided |= {"floor_area_m2"} if "plot_ratio" in provided else set()
-        provided |= {"footprint_m2"} if "coverage" in provided else set()
-        provided |= {"land_use"} if "land_use_code" in provided else set()
-        inherit = [c for c in current.columns if c not in provided] if report is not None else []
-        out, removed_merged = merge_update(current, parcels, cover_share=cover_share, extent=extent, inherit=inherit)
-        if inherit:
-            rep.notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
-                             f"(same id, else largest overlap): {', '.join(inherit)}")
-    if current is not None:
-        diff = diff_parcels(current, out)
-    else:
-        diff = {"n_added": len(out), "n_removed": 0, "n_changed": 0, "n_unchanged": 0, "changed_fields": {},
-                "added_ids": out["parcel_id"].astype(str).head(1000).tolist(), "removed_ids": [], "changed_ids": [],
-                "changed_fields_by_id": {}}
+    out, diff, mode = plan_publish(parcels, current, report=rep if report is not None else None,
+                                   mode=mode, cover_share=cover_share)
     diff["base_version"] = base
-    diff["n_removed_merged"] = len(removed_merged)
-    diff["removed_merged_ids"] = removed_merged[:1000]
     rep.mode = mode
     rep.diff = diff
     meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}

@@ -352,6 +352,31 @@ def test_gis_data_survey_update(tmp_path, capsys):
     assert len(GpkgStore(wsp).read_parcels()) == n0 + added - removed
 
 
+def test_plan_publish_previews_exactly_what_publish_stores(tmp_path):
+    """The data manager's preview diff of a partial update is the diff that gets published."""
+    import copy
+
+    from planner.ingest import plan_publish, publish, read_survey
+
+    src, city = ROOT / "gis_data" / "survey_update.zip", ROOT / "gis_data" / "sample_city.gpkg"
+    if not (src.exists() and city.exists()):
+        pytest.skip("gis_data sample files not generated")
+    wsp = tmp_path / "city.gpkg"
+    wsp.write_bytes(city.read_bytes())
+    store = GpkgStore(wsp)
+    before = state(store)
+    gdf, rep = read_survey(src, target_crs=store.crs)
+    layer, diff, mode = plan_publish(gdf, store.read_parcels(), report=copy.deepcopy(rep))
+    assert mode == "update"
+    assert diff["n_removed"] < 100 and diff["n_added"] < 100  # not the whole city: a partial update
+    assert diff["n_changed"] > 100
+    assert state(store) == before  # planning writes nothing
+    out = publish(gdf, store, report=rep)
+    for k in ("n_added", "n_removed", "n_changed", "n_unchanged"):
+        assert out.diff[k] == diff[k]
+    assert len(store.read_parcels()) == len(layer)
+
+
 def test_auto_mode_and_replace_diff(tmp_path, ws3):
     lay = cn_layer(3)
     lay.loc[0, "QLR"] = "新业主"

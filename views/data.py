@@ -1,5 +1,6 @@
 """Data manager (数据管理): upload a survey, map fields, validate, diff, publish or cancel; versions, audit log."""
 
+import copy
 import hashlib
 import tempfile
 from dataclasses import asdict
@@ -84,7 +85,8 @@ with tab_up:
                                                           target_crs=store.crs)
                             diff = None
                             if store.has_layer("survey", "parcels"):
-                                diff = ingest.diff_parcels(data.parcels(ws), gdf)
+                                # The diff of what publishing would store (a partial update is merged).
+                                _, diff, _mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
                             ss["dm_result"] = (gdf, rep, diff)
                             status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
                         except Exception as exc:
