@@ -99,9 +99,16 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         T-junction or an overlap): GEOS coverage union rejects their groups.
     """
     n = len(geoms)
-    si, sj = shared_vertex_edges(geoms)
+    big = n >= _PARALLEL_MIN and _WORKERS > 1
+    if big:  # the bbox pairs (numpy, GIL released) overlap the shared-vertex scan (GEOS coordinates)
+        with ThreadPoolExecutor(2) as ex:
+            pairs = ex.submit(lambda: bbox_pairs(shapely.bounds(geoms), gap))
+            si, sj = shared_vertex_edges(geoms)
+            i, j = pairs.result()
+    else:
+        si, sj = shared_vertex_edges(geoms)
+        i, j = bbox_pairs(shapely.bounds(geoms), gap)
     lab0 = components(n, si, sj)
-    i, j = bbox_pairs(shapely.bounds(geoms), gap)
     ei, ej = [si], [sj]
     ti, tj = [si], [sj]
     unnoded = np.zeros(n, dtype=bool)
@@ -117,10 +124,10 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         take[::step] = True
         a, b = i[take], j[take]
         if gap > 0:
-            d = shapely.distance(geoms[a], geoms[b])
+            d = _pairwise(shapely.distance, geoms[a], geoms[b])
             near, touch = d <= gap, d == 0
         else:
-            near = touch = shapely.intersects(geoms[a], geoms[b])
+            near = touch = _pairwise(shapely.intersects, geoms[a], geoms[b])
         ei.append(a[near])
         ej.append(b[near])
         ti.append(a[touch])
@@ -131,6 +138,22 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         labels = components(n, np.concatenate(ei), np.concatenate(ej))
     touch_labels = components(n, np.concatenate(ti), np.concatenate(tj)) if len(ti) > 1 else lab0
     return labels, touch_labels, unnoded
+
+
+#: Element-wise GEOS calls on this many pairs or more run in two threads (shapely releases the GIL).
+_PARALLEL_MIN = 20_000
+_WORKERS = min(2, os.cpu_count() or 1)
+
+
+def _pairwise(fn, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``fn(a, b)`` element-wise, split over two threads for large inputs (same result)."""
+    if len(a) < _PARALLEL_MIN or _WORKERS < 2:
+        return fn(a, b)
+    h = len(a) // 2
+    with ThreadPoolExecutor(2) as ex:
+        lo = ex.submit(fn, a[:h], b[:h])
+        hi = fn(a[h:], b[h:])
+        return np.concatenate([lo.result(), hi])
 
 
 def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:

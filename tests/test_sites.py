@@ -221,7 +221,11 @@ def test_bbox_pairs_equal_brute_force():
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(zip(bi.tolist(), bj.tolist(), strict=True))
 
 
-def test_neighbour_components_equal_all_pairs_components():
+@pytest.mark.parametrize("threads", [False, True])
+def test_neighbour_components_equal_all_pairs_components(threads, monkeypatch):
+    if threads:  # the two-thread path used on large inputs gives the same components
+        monkeypatch.setattr(_graph, "_PARALLEL_MIN", 1)
+        monkeypatch.setattr(_graph, "_WORKERS", 2)
     # shrunk Voronoi-like cells: some share vertices, some are 0-4 m apart
     rng = np.random.default_rng(5)
     pts = shapely.multipoints(rng.uniform(0, 800, (300, 2)))
