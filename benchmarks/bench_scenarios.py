@@ -42,9 +42,20 @@ OUT = Path(__file__).resolve().parent / "out"
 SITES_PER_PARCEL = 1578 / 20_000  # sample city: 20,000 parcels -> 1,578 sites
 
 
-def parcels_file(n: int) -> Path:
-    """A cached N-parcel GeoPackage (reuses bench_classify's file when present)."""
+def parcels_file(n: int, *, realistic: bool = False) -> Path:
+    """A cached N-parcel GeoPackage (reuses bench_classify's files when present).
+
+    ``realistic``: the sample-city file (``bench_classify.py --sample``), whose
+    contiguous low performers form real sites; built here when missing.
+    """
     OUT.mkdir(exist_ok=True)
+    if realistic:
+        city = OUT / f"classify_sample_{n}.gpkg"
+        if not city.exists():
+            from planner.sample import build_city
+
+            pyogrio.write_dataframe(build_city(n).parcels, city, layer="parcels", driver="GPKG", use_arrow=True)
+        return city
     other = OUT / f"classify_synthetic_{n}.gpkg"
     if other.exists():
         return other
@@ -135,7 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reports", action="store_true", help="also time the HTML report and the Excel export")
     args = ap.parse_args(argv)
 
-    path = parcels_file(args.parcels)
+    path = parcels_file(args.parcels, realistic=args.pipeline)
     parcels, t_read = timed(pyogrio.read_dataframe, path, use_arrow=True)
     n_parcels = len(parcels)
     del parcels

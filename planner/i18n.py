@@ -216,6 +216,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_label": ("版本说明", "Version label"),
     "dm_validation": ("校验报告", "Validation report"),
     "dm_diff": ("与当前版本的差异", "Difference from the current survey"),
+    "dm_mode_update": ("局部更新：文件中的地块替换其覆盖范围内的现有地块，其余地块保留（被合并或覆盖而移除 {n} 宗）",
+                       "Partial update: the file's parcels replace the current parcels of the area they cover; "
+                       "the rest are kept ({n} removed as merged or covered)"),
+    "dm_mode_replace": ("整体替换：文件成为新的完整地块图层", "Full replacement: the file becomes the whole parcel layer"),
     "dm_publish": ("发布为新版本", "Publish as a new version"),
     "dm_cancel": ("取消", "Cancel"),
     "dm_cancelled": ("已取消，工作空间未改变。", "Cancelled; the workspace is unchanged."),

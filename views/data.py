@@ -86,7 +86,8 @@ with tab_up:
                             diff = None
                             if store.has_layer("survey", "parcels"):
                                 # The diff of what publishing would store (a partial update is merged).
-                                _, diff, _mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
+                                _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
+                                diff["mode"] = mode
                             ss["dm_result"] = (gdf, rep, diff)
                             status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
                         except Exception as exc:
@@ -110,6 +111,10 @@ with tab_up:
                 st.success(tr("dm_no_problems"))
             if diff is not None:
                 st.subheader(tr("dm_diff"))
+                if diff.get("mode") == "update":
+                    st.caption(tr("dm_mode_update", n=int(diff.get("n_removed_merged", 0))))
+                elif diff.get("mode") == "replace":
+                    st.caption(tr("dm_mode_replace"))
                 d = st.columns(4)
                 for col, k, key in zip(d, ("added", "removed", "changed", "unchanged"),
                                        ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
