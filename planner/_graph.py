@@ -282,13 +282,16 @@ def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close
     sel = np.zeros(n_groups, dtype=bool)
     if close > 0:
         sel = np.ones(n_groups, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
-    gen = ~sel & (np.zeros(n_groups, dtype=bool) if general is None else np.asarray(general, dtype=bool))
-    cov = ~sel & ~gen
+    single = ~sel & (np.bincount(labels, minlength=n_groups) == 1)
+    gen = ~sel & ~single & (np.zeros(n_groups, dtype=bool) if general is None else np.asarray(general, dtype=bool))
+    cov = ~sel & ~single & ~gen
     out = np.empty(n_groups, dtype=object)
+    if single.any():  # a group of one parcel is that parcel
+        out[single] = geoms[order][np.searchsorted(labels[order], np.flatnonzero(single))]
     if cov.any():
         out[cov] = coverage_union(colls[cov])
     if gen.any():
-        out[gen] = lib.unary_union(colls[gen])
+        out[gen] = _threaded(lib.unary_union, colls[gen])
     if sel.any():
         out[sel] = _threaded(_closing, colls[sel], close)
     return out
@@ -333,10 +336,35 @@ def coverage_union(colls: np.ndarray) -> np.ndarray:
     try:
         out = lib.coverage_union(colls)
     except shapely.errors.GEOSException:
-        if len(colls) <= 4:
-            return lib.unary_union(colls)
-        h = len(colls) // 2
-        return np.concatenate([coverage_union(colls[:h]), coverage_union(colls[h:])])
+        return _chunked_union(colls)
+    return _redo_invalid(out, colls)
+
+
+def _chunked_union(colls: np.ndarray, chunk: int = 256, probe: int = 4) -> np.ndarray:
+    """Coverage union chunk by chunk, the general union for chunks GEOS rejects.
+
+    When most of the first ``probe`` chunks are rejected (a cadastre full of
+    T-junctions, as surveys usually are), the rest go straight to the general
+    union on two threads instead of failing chunk after chunk.
+    """
+    out = np.empty(len(colls), dtype=object)
+    fails = 0
+    starts = range(0, len(colls), chunk)
+    for k, start in enumerate(starts):
+        part = slice(start, start + chunk)
+        if k == probe and fails * 2 >= probe:
+            out[start:] = _threaded(lib.unary_union, colls[start:])
+            return out
+        try:
+            out[part] = _redo_invalid(lib.coverage_union(colls[part]), colls[part])
+        except shapely.errors.GEOSException:
+            fails += 1
+            out[part] = lib.unary_union(colls[part])
+    return out
+
+
+def _redo_invalid(out: np.ndarray, colls: np.ndarray) -> np.ndarray:
+    """Redo with the general union where coverage union gave an invalid MultiPolygon (overlaps)."""
     multi = np.flatnonzero(shapely.get_type_id(out) == 6)
     if len(multi):
         bad = multi[~shapely.is_valid(out[multi])]

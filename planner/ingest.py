@@ -47,8 +47,6 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -529,18 +527,6 @@ def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems)
         problems.append(Problem(code, act, message, int(rows[i]), _s(ids[i]), fld, _s(v)))
 
 
-def _duplicated_ids(ids: pd.Series) -> np.ndarray:
-    """Rows whose non-missing id occurs more than once (all copies).
-
-    One Arrow hash pass (``unique``) settles the usual case, all ids distinct,
-    at half the cost of pandas' ``duplicated`` on Arrow strings.
-    """
-    valid = pa.array(pd.Series(ids, dtype="string").array).drop_null()
-    if len(pc.unique(valid)) == len(valid):
-        return np.zeros(len(ids), dtype=bool)
-    return (ids.duplicated(keep=False) & ids.notna()).to_numpy()
-
-
 def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | None = None,
                   target_crs=None) -> tuple[gpd.GeoDataFrame, IngestReport]:
     """Map a raw source layer to canonical parcels in ``target_crs`` (pure; see :func:`read_survey`)."""
@@ -691,7 +677,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                       "land_area_m2", surveyed))
     idn = ids.isna().to_numpy()
     masks.append((idn, "missing_id", ck.missing_id, "parcel id missing", "parcel_id", None))
-    dup = _duplicated_ids(ids)
+    dup = schema.duplicated_ids(ids)
     masks.append((dup, "duplicate_id", ck.duplicate_id, "parcel id appears more than once (all copies)",
                   "parcel_id", None))
     if "status" in data:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from planner.errors import SchemaError
 
@@ -250,3 +252,16 @@ def check_values(gdf: pd.DataFrame) -> list[ValueProblem]:
                 vals = sorted(set(s[bad].astype(str)))[:5]
                 out.append(ValueProblem(name, rows, f"{name}: unknown value(s) {vals}; allowed {list(allowed)}"))
     return out
+
+
+def duplicated_ids(ids: pd.Series) -> np.ndarray:
+    """Rows whose non-missing id occurs more than once (every copy), as a bool array.
+
+    One Arrow hash pass (``unique``) settles the usual case, all ids distinct,
+    at half the cost of pandas' ``duplicated`` on Arrow strings.
+    """
+    valid = pa.array(pd.Series(ids, dtype="string").array).drop_null()
+    if len(pc.unique(valid)) == len(valid):
+        return np.zeros(len(ids), dtype=bool)
+    s = pd.Series(ids, dtype="string")
+    return (s.duplicated(keep=False) & s.notna()).to_numpy()

@@ -61,7 +61,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner import _graph
+from planner import _graph, schema
 from planner.config import from_dict, to_dict
 from planner.errors import ConfigError, DataError
 
@@ -222,8 +222,8 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> 
             problems.append(f"missing column {col!r}" + (" (run `planner classify` first)" if col == "three_low" else ""))
     if parcels.crs is not None and not parcels.crs.is_projected:
         problems.append(f"CRS {parcels.crs.to_string()} is not projected; reproject to the workspace's metric CRS")
-    if "parcel_id" in parcels.columns and parcels["parcel_id"].duplicated().any():
-        dup = parcels.loc[parcels["parcel_id"].duplicated(), "parcel_id"].astype(str).head(5).tolist()
+    if "parcel_id" in parcels.columns and (dmask := schema.duplicated_ids(parcels["parcel_id"])).any():
+        dup = parcels.loc[dmask, "parcel_id"].astype(str).drop_duplicates().head(5).tolist()
         problems.append(f"parcel_id not unique, e.g. {dup}")
     if len(parcels):
         bad = ~np.isin(shapely.get_type_id(parcels.geometry.values), (3, 6))

@@ -239,3 +239,10 @@ def test_public_api_resolves():
         assert callable(getattr(planner, name)), name
     with pytest.raises(AttributeError):
         _ = planner.nope
+
+
+def test_duplicated_ids_marks_every_copy_and_ignores_missing():
+    ids = pd.Series(["a", "b", None, "a", "c", None, "b"], dtype="string")
+    assert schema.duplicated_ids(ids).tolist() == [True, True, False, True, False, False, True]
+    assert not schema.duplicated_ids(pd.Series(["x", None, "y"], dtype="string")).any()
+    assert schema.duplicated_ids(pd.Series([], dtype="string")).tolist() == []
