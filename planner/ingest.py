@@ -40,6 +40,7 @@ Decisions
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -398,9 +399,12 @@ def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str
-                    ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Repair geometries in place; return (geoms, bad mask, n repaired)."""
+def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str,
+                    valid_all: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Repair geometries in place; return (geoms, bad mask, n repaired).
+
+    ``valid_all``: ``shapely.is_valid(geoms)`` when already computed (in the background).
+    """
     n = len(geoms)
     bad = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
@@ -418,7 +422,7 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
         geoms = shapely.force_2d(geoms)
     ok = ~bad
     valid = np.ones(n, dtype=bool)
-    valid[ok] = _is_valid(geoms[ok])
+    valid[ok] = valid_all[ok] if valid_all is not None else _is_valid(geoms[ok])
     fix = ok & (~valid | coll)
     n_rep = 0
     if fix.any():
@@ -447,8 +451,6 @@ def _is_valid(geoms: np.ndarray, chunk: int = 100_000) -> np.ndarray:
     """``shapely.is_valid`` in chunks on two threads (GEOS releases the GIL)."""
     if len(geoms) <= chunk:
         return shapely.is_valid(geoms)
-    from concurrent.futures import ThreadPoolExecutor
-
     parts = [geoms[i:i + chunk] for i in range(0, len(geoms), chunk)]
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as ex:
         return np.concatenate(list(ex.map(shapely.is_valid, parts)))
@@ -586,44 +588,47 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         geoms = np.asarray(gpd.GeoSeries(geoms, crs=cr.crs).to_crs(target).values, dtype=object)
     else:
         geoms = geoms.copy()
-    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids_arr, ck.bad_geometry)
+    # validity (the costly GEOS check) runs in the background while the attributes are read
+    with ThreadPoolExecutor(max_workers=1) as bg:
+        pending = bg.submit(_is_valid, geoms)
+        # attributes and units
+        data: dict[str, object] = {"parcel_id": ids.array}
+        masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
+        num: dict[str, np.ndarray] = {}
+        for canon, src in matched.items():
+            if canon == "parcel_id":
+                continue
+            kind = "float" if canon in _VALUE_FIELDS else "str"
+            s = gdf[src]
+            if kind == "str":
+                st = s.astype("string").str.strip()
+                data[canon] = st.mask(st == "").array
+                continue
+            if pd.api.types.is_numeric_dtype(s.dtype):
+                v = s.to_numpy(dtype=float, na_value=np.nan)
+            else:
+                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                st = s.astype("string").str.strip()
+                nan_bad = np.isnan(v) & (st.notna() & (st != "")).fillna(False).to_numpy(dtype=bool)
+                if nan_bad.any():
+                    masks.append((nan_bad, "not_a_number", "flag", f"{src}: not a number, read as missing", canon, st))
+            unit = mp.units.get(canon) or _auto_unit(canon, str(src))
+            if canon == "coverage" and unit is None:
+                finite = v[np.isfinite(v)]
+                unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
+                rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
+                                 "set [units] coverage to override")
+            if canon in mp.zero_as_missing:
+                v = np.where(v == 0, np.nan, v)
+            if unit is not None:
+                v = v * _unit_factor(canon, unit, mp.currency, mp.where)
+                rep.units[canon] = unit
+            num[canon] = v
+        valid_all = pending.result()
+    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids_arr, ck.bad_geometry, valid_all)
     rep.n_repaired = n_rep
     geom_area = np.full(n, np.nan)
     geom_area[~bad_geom] = shapely.area(geoms[~bad_geom])
-
-    # attributes and units
-    data: dict[str, object] = {"parcel_id": ids.array}
-    masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
-    num: dict[str, np.ndarray] = {}
-    for canon, src in matched.items():
-        if canon == "parcel_id":
-            continue
-        kind = "float" if canon in _VALUE_FIELDS else "str"
-        s = gdf[src]
-        if kind == "str":
-            st = s.astype("string").str.strip()
-            data[canon] = st.mask(st == "").array
-            continue
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            v = s.to_numpy(dtype=float, na_value=np.nan)
-        else:
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            st = s.astype("string").str.strip()
-            nan_bad = np.isnan(v) & (st.notna() & (st != "")).fillna(False).to_numpy(dtype=bool)
-            if nan_bad.any():
-                masks.append((nan_bad, "not_a_number", "flag", f"{src}: not a number, read as missing", canon, st))
-        unit = mp.units.get(canon) or _auto_unit(canon, str(src))
-        if canon == "coverage" and unit is None:
-            finite = v[np.isfinite(v)]
-            unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
-            rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
-                             "set [units] coverage to override")
-        if canon in mp.zero_as_missing:
-            v = np.where(v == 0, np.nan, v)
-        if unit is not None:
-            v = v * _unit_factor(canon, unit, mp.currency, mp.where)
-            rep.units[canon] = unit
-        num[canon] = v
 
     derived: dict[str, int] = {}
     surveyed = num.get("land_area_m2", np.full(n, np.nan))
