@@ -32,7 +32,8 @@ def _ensure_env(extras: str) -> None:
         venv.create(VENV, with_pip=True)
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
     stamp = VENV / f".planner-installed-{extras or 'base'}"
-    if stamp.exists() and stamp.read_text() == digest:
+    covering = [stamp] + ([VENV / ".planner-installed-test"] if not extras else [])  # test extras include base
+    if any(p.exists() and p.read_text() == digest for p in covering):
         return
     spec = f".[{extras}]" if extras else "."
     print(f"installing planner{'[' + extras + ']' if extras else ''} and its dependencies ...", flush=True)

@@ -8,6 +8,7 @@ is zero. Skips with a reason when Chromium or Playwright is missing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -52,9 +53,15 @@ def app_server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
+    if (Path(sys.prefix) / ".planner-installed-test").exists():
+        # This virtual environment was made by the README's commands: start the app exactly as
+        # `make run` does (tasks.py run), in this environment.
+        cmd = [sys.executable, "tasks.py", "run", *args]
+        env["PLANNER_VENV"] = sys.prefix
+    else:
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -65,15 +72,23 @@ def app_server(tmp_path_factory):
         except OSError:
             time.sleep(0.5)
     else:
-        proc.terminate()
+        _stop(proc)
         pytest.fail(f"the app did not start within 60 s; log: {log.name}")
     yield url, ws
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    _stop(proc)
     log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server and its children (tasks.py starts streamlit as a child)."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
