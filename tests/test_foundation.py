@@ -228,7 +228,8 @@ def test_cli_help_lists_commands(capsys):
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "info" in out
+    for command in ("info", "sample-data", "ingest", "classify", "policy", "sites", "scenario"):
+        assert f"    {command}" in out, command
 
 
 
