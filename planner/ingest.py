@@ -48,6 +48,8 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -516,6 +518,21 @@ def _land_use_unique(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd
     return out
 
 
+def _str_field(raw: RawLayer, name: str) -> pd.Series:
+    """A source field as trimmed strings (dtype ``string``), empty strings as missing.
+
+    Arrow string columns are trimmed in Arrow (no Python objects); others go
+    through pandas (``astype("string")``, so numbers print as pandas prints them).
+    """
+    col = raw.table[name] if raw.table is not None else None
+    if col is not None and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = pc.utf8_trim_whitespace(col)
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        return pd.Series(pd.array(col, dtype="string"), copy=False)
+    st = raw.column(name).astype("string").str.strip()
+    return st.mask(st == "")
+
+
 def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
     idx = np.flatnonzero(mask)
     act = _act(policy)
@@ -534,8 +551,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     """Map a raw source layer to canonical parcels in ``target_crs`` (pure; see :func:`read_survey`)."""
     mp = mapping or Mapping()
     ck = mp.checks
-    gdf = raw.gdf
-    n = len(gdf)
+    n = len(raw)
     target = pyproj.CRS.from_user_input(target_crs or DEFAULT_WORKSPACE_CRS)
     rep = IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, layer=raw.layer,
                        encoding=raw.encoding, encoding_note=raw.encoding_note,
@@ -543,14 +559,14 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
     if n == 0:
         raise _refuse(rep, "the layer has no features")
-    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    geoms = raw.geoms
     tid = shapely.get_type_id(geoms)
     if not np.isin(tid, (3, 6, 7)).any():
         kinds = sorted(set(_type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
         raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
                            "export the parcel (宗地/地块) polygon layer instead")
     refusals: list[str] = []
-    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    cols = raw.columns
     absent = {k: v for k, v in mp.fields.items() if v not in cols}
     absent.update({f"[extra] {k}": v for k, (v, _) in mp.extra.items() if v not in cols})
     if absent:
@@ -565,7 +581,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                         + " ... was found; candidate fields: " + (", ".join(cands) or "(none)")
                         + f" (all fields: {', '.join(map(str, cols))}). If this is a parcel layer, "
                         "map the id in a mapping file: [fields] parcel_id = \"FIELD\" (--mapping)")
-    bounds = tuple(shapely.total_bounds(geoms).tolist())
+    bounds = raw.bounds if raw.bounds is not None else tuple(shapely.total_bounds(geoms).tolist())
     cr = resolve_crs(raw.crs, crs, bounds)
     rep.crs_used = cr.label
     rep.notes += cr.notes
@@ -575,11 +591,11 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         raise _refuse(rep, refusals[0] if len(refusals) == 1 else "\n  - " + "\n  - ".join(refusals))
     rows = np.arange(1, n + 1)
     problems: list[Problem] = []
-    ids = gdf[matched["parcel_id"]].astype("string").str.strip()
-    ids = ids.mask(ids == "")
+    ids = _str_field(raw, matched["parcel_id"])
     ids_arr = ids.to_numpy(dtype=object, na_value=None)
 
     # geometry: GCJ-02, reproject, repair
+    precomputed = raw.geom_valid if not cr.gcj02 and cr.crs.equals(target) else None
     if cr.gcj02:
         geoms = gcj02_geoms_to_wgs84(geoms)
     if not cr.crs.equals(target):
@@ -590,7 +606,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         geoms = geoms.copy()
     # validity (the costly GEOS check) runs in the background while the attributes are read
     with ThreadPoolExecutor(max_workers=1) as bg:
-        pending = bg.submit(_is_valid, geoms)
+        pending = bg.submit(_is_valid, geoms) if precomputed is None else None
         # attributes and units
         data: dict[str, object] = {"parcel_id": ids.array}
         masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
@@ -599,11 +615,10 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             if canon == "parcel_id":
                 continue
             kind = "float" if canon in _VALUE_FIELDS else "str"
-            s = gdf[src]
             if kind == "str":
-                st = s.astype("string").str.strip()
-                data[canon] = st.mask(st == "").array
+                data[canon] = _str_field(raw, src).array
                 continue
+            s = raw.column(src)
             if pd.api.types.is_numeric_dtype(s.dtype):
                 v = s.to_numpy(dtype=float, na_value=np.nan)
             else:
@@ -624,7 +639,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                 v = v * _unit_factor(canon, unit, mp.currency, mp.where)
                 rep.units[canon] = unit
             num[canon] = v
-        valid_all = pending.result()
+        valid_all = pending.result() if pending is not None else precomputed
     geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids_arr, ck.bad_geometry, valid_all)
     rep.n_repaired = n_rep
     geom_area = np.full(n, np.nan)
@@ -756,17 +771,17 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             cols_out[f.name] = np.full(n_out, np.nan)
     for name, (src, unit) in mp.extra.items():
         if unit is None:
-            cols_out[name] = gdf[src].to_numpy()[keep]
+            cols_out[name] = raw.column(src).to_numpy()[keep]
         else:
             fac = _extra_factor(unit, mp.currency, mp.where)
-            cols_out[name] = pd.to_numeric(gdf[src], errors="coerce").to_numpy(dtype=float)[keep] * fac
+            cols_out[name] = pd.to_numeric(raw.column(src), errors="coerce").to_numpy(dtype=float)[keep] * fac
             rep.units[name] = unit
         rep.mapping[name] = src
     rep.unmapped = [c for c in rep.unmapped if c not in {v for v, _ in mp.extra.values()}]
     if mp.keep_extra:
         for c in rep.unmapped:
             if c not in cols_out:
-                cols_out[c] = gdf[c].to_numpy()[keep]
+                cols_out[c] = raw.column(c).to_numpy()[keep]
         rep.unmapped = []
     if raw.extent is not None and len(raw.extent):
         ext = raw.extent.to_crs(target) if raw.extent.crs is not None else raw.extent.set_crs(target)

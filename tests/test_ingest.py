@@ -251,6 +251,32 @@ def test_repairs_z_bowtie_and_flags(tmp_path):
             (4, "unknown_code", "flagged")} <= msgs
 
 
+def test_arrow_fast_path_matches_the_geodataframe_path(tmp_path):
+    """GeoPackage is read as Arrow (no pandas frame of the source); results equal the frame path's."""
+    from planner.ingest import conform_layer
+    from planner.io.readers import RawLayer
+
+    bowtie = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])
+    lay = cn_layer(4, ZT=[" 在用 ", "闲置", "", None], RJL=[1.0, 25.0, 1.0, None])
+    lay["ZDDM"] = [" Z1", "Z2 ", "Z2", "  "]  # padded, duplicate after trimming, blank
+    lay["geometry"] = [bowtie, *boxes(4)[1:]]
+    raw = read_source(_gpkg(lay, tmp_path / "a.gpkg"))
+    assert raw.table is not None and raw._gdf is None  # the fast path, no frame built
+    assert raw.columns == ["ZDDM", "ZDMJ", "JZMJ", "QLR", "TDYT", "ZT", "RJL"]
+    assert raw.bounds == pytest.approx((X0, Y0, X0 + 200, Y0 + 50))
+    assert raw.geom_valid.tolist() == [False, True, True, True]
+    slow = RawLayer(raw.gdf, source=raw.source, dataset=raw.dataset, format=raw.format, layer=raw.layer,
+                    crs=raw.crs, notes=raw.notes)
+    mp = {"checks": {"max_rejected_share": 1.0}}
+    got, rep = conform_layer(raw, mapping=Mapping.from_dict(mp))
+    want, rep_want = conform_layer(slow, mapping=Mapping.from_dict(mp))
+    pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(want))
+    assert rep.to_dict() == rep_want.to_dict()
+    assert got["parcel_id"].tolist() == ["Z1"] and got["status"].tolist() == ["in_use"]  # " 在用 " trimmed
+    assert {(p.row, p.code) for p in rep.problems} >= {(1, "repaired_geometry"), (2, "duplicate_id"),
+                                                      (3, "duplicate_id"), (4, "missing_id")}
+
+
 def test_row_checks_reject_with_row_id_field_value(tmp_path):
     lay = cn_layer(8, RJL=[1.0, 25.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], JZMD=[40, 40, 120, 40, 40, 40, 40, 40])
     lay["ZDDM"] = ["A", "B", "C", "D", "D", "F", "G", "H"]

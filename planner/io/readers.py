@@ -24,12 +24,14 @@ import stat
 import tempfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import pyproj
 import shapely
@@ -78,22 +80,69 @@ class ReadLimits:
     max_entries: int = 10_000
 
 
-@dataclass
 class RawLayer:
-    """A source layer as read, before CRS handling and field mapping."""
+    """A source layer as read, before CRS handling and field mapping.
 
-    gdf: gpd.GeoDataFrame
-    source: str
-    dataset: str
-    format: str
-    layer: str | None = None
-    encoding: str | None = None
-    encoding_note: str = ""
-    crs: pyproj.CRS | None = None
-    notes: list[str] = field(default_factory=list)
-    #: Update-extent polygons shipped beside the parcels (e.g. 更新范围.shp), if any.
-    extent: gpd.GeoDataFrame | None = None
-    row_note: str = "row numbers are 1-based feature positions in the source layer"
+    Held either as a GeoDataFrame (``gdf``) or, on the fast path of the
+    Arrow-capable formats, as an Arrow table of the attributes (``table``)
+    plus a shapely geometry array (``geoms``); ``gdf`` is then built only
+    when asked for. :meth:`column` and :attr:`columns` work in both cases.
+    """
+
+    def __init__(self, gdf: gpd.GeoDataFrame | None = None, *, source: str, dataset: str, format: str,
+                 layer: str | None = None, encoding: str | None = None, encoding_note: str = "",
+                 crs: pyproj.CRS | None = None, notes: list[str] | None = None,
+                 extent: gpd.GeoDataFrame | None = None,
+                 row_note: str = "row numbers are 1-based feature positions in the source layer",
+                 table: pa.Table | None = None, geoms: np.ndarray | None = None,
+                 geom_valid: np.ndarray | None = None, bounds: tuple | None = None) -> None:
+        if (gdf is None) == (table is None):
+            msg = "RawLayer needs exactly one of gdf or table (with geoms)"
+            raise ValueError(msg)
+        self._gdf = gdf
+        self.table = table
+        self._geoms = geoms
+        self.source, self.dataset, self.format, self.layer = source, dataset, format, layer
+        self.encoding, self.encoding_note, self.crs = encoding, encoding_note, crs
+        self.notes = list(notes or [])
+        #: Update-extent polygons shipped beside the parcels (e.g. 更新范围.shp), if any.
+        self.extent = extent
+        self.row_note = row_note
+        #: ``shapely.is_valid(geoms)`` and their total bounds, when computed while reading.
+        self.geom_valid = geom_valid
+        self.bounds = bounds
+
+    @property
+    def gdf(self) -> gpd.GeoDataFrame:
+        """The layer as a GeoDataFrame (built from the Arrow table on first use)."""
+        if self._gdf is None:
+            df = self.table.to_pandas()
+            df["geometry"] = self._geoms
+            self._gdf = gpd.GeoDataFrame(df, geometry="geometry", crs=self.crs)
+        return self._gdf
+
+    @property
+    def geoms(self) -> np.ndarray:
+        """Geometries as a shapely object array (not a copy: do not modify)."""
+        if self._geoms is None:
+            return np.asarray(self._gdf.geometry.values, dtype=object)
+        return self._geoms
+
+    @property
+    def columns(self) -> list[str]:
+        """Attribute field names, in source order (geometry excluded)."""
+        if self.table is not None:
+            return list(self.table.column_names)
+        return [c for c in self._gdf.columns if c != self._gdf.geometry.name]
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self._gdf)
+
+    def column(self, name: str) -> pd.Series:
+        """One attribute field as a pandas Series (what ``gdf[name]`` holds)."""
+        if self._gdf is not None:
+            return self._gdf[name]
+        return self.table[name].to_pandas()
 
 
 # -- zip -------------------------------------------------------------------
@@ -365,6 +414,67 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> gpd.
             raise IngestError(msg) from exc
 
 
+#: Formats read on the Arrow fast path (shapefiles only once their encoding is settled).
+_ARROW_FORMATS = ("GeoPackage", "FlatGeobuf", "GeoJSON", "ESRI Shapefile", "FileGDB")
+
+
+def _geoms_valid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``shapely.is_valid`` and ``(xmin, ymin, xmax, ymax)`` of one chunk (GEOS, the GIL released)."""
+    return shapely.is_valid(geoms), np.asarray(shapely.total_bounds(geoms))
+
+
+def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Geometries, validity and total bounds of an Arrow WKB column.
+
+    ``shapely.from_wkb`` holds the GIL (it creates Python objects) while the
+    validity check releases it, so each parsed chunk is checked on a second
+    thread while the next one is parsed.
+    """
+    arr = wkb.combine_chunks() if isinstance(wkb, pa.ChunkedArray) else wkb
+    if isinstance(arr.type, pa.ExtensionType):
+        arr = arr.storage
+    n = len(arr)
+    parts: list[np.ndarray] = []
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as ex:
+        futs = []
+        for i in range(0, n, chunk):
+            g = shapely.from_wkb(arr.slice(i, chunk).to_numpy(zero_copy_only=False))
+            parts.append(g)
+            futs.append(ex.submit(_geoms_valid, g))
+        checked = [f.result() for f in futs]
+    geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
+    valid = np.concatenate([v for v, _ in checked]) if checked else np.zeros(0, dtype=bool)
+    b = np.array([bb for _, bb in checked]).reshape(-1, 4)
+    bounds = (tuple(np.r_[np.nanmin(b[:, :2], axis=0), np.nanmax(b[:, 2:], axis=0)].tolist())
+              if len(b) and not np.isnan(b).all() else (np.nan,) * 4)
+    return geoms, valid, bounds
+
+
+def _read_arrow(path: Path, *, layer: str | None, encoding: str | None
+                ) -> tuple[pa.Table, np.ndarray, object, np.ndarray, tuple] | None:
+    """Attributes as an Arrow table, geometries and CRS; None when the fast path does not apply.
+
+    It does not apply to datetime or JSON fields (the pandas reader converts
+    those) or to geometries shapely cannot parse (curves); any failure falls
+    back to :func:`_read_vector`, which reports errors.
+    """
+    kw: dict[str, object] = {"layer": layer} if layer else {}
+    if encoding:
+        kw["encoding"] = encoding
+    try:
+        meta, table = pyogrio.read_arrow(path, datetime_as_string=True, **kw)
+        if any(str(d).startswith("datetime") for d in meta["dtypes"]) or "OFSTJSON" in list(meta["ogr_subtypes"]):
+            return None
+        name = meta["geometry_name"] or "wkb_geometry"
+        if name not in table.column_names:
+            return None
+        geoms, valid, bounds = _from_wkb(table[name])
+        table = table.drop_columns([name])
+    except Exception:  # the pandas reader retries and reports
+        return None
+    return table, geoms, meta["crs"], valid, bounds
+
+
 def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gpd.GeoDataFrame, str, str]:
     enc, how = _csv_encoding(path, encoding)
     try:
@@ -450,6 +560,7 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         notes: list[str] = []
         row_notes: list[str] = []
         enc, how, lyr = None, "", None
+        gdf, fast = None, None
         if fmt == "CSV (WKT)":
             gdf, enc, how = _read_csv(path, encoding, row_notes)
         else:
@@ -460,16 +571,23 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                     notes.append(".shx index missing: rebuilt by GDAL")
                     os.environ.setdefault("SHAPE_RESTORE_SHX", "YES")
                 enc, how = detect_dbf_encoding(path, encoding)
-            gdf = _read_vector(path, layer=lyr, encoding=enc if fmt == "ESRI Shapefile" else None)
-        crs = pyproj.CRS.from_user_input(gdf.crs) if gdf.crs is not None else None
+            vec_enc = enc if fmt == "ESRI Shapefile" else None
+            if fmt in _ARROW_FORMATS:
+                fast = _read_arrow(path, layer=lyr, encoding=vec_enc)
+            if fast is None:
+                gdf = _read_vector(path, layer=lyr, encoding=vec_enc)
+        src_crs = fast[2] if fast is not None else gdf.crs
+        crs = pyproj.CRS.from_user_input(src_crs) if src_crs is not None else None
         extent = None
         if extent_path is not None:
             extent = _read_vector(extent_path, layer=None, encoding=None)
             if extent.crs is None:
                 extent = extent.set_crs(crs)
             notes.append(f"update extent {extent_path.name} ({len(extent)} polygon(s)) found beside the parcels")
-    raw = RawLayer(gdf=gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
-                   encoding_note=how, crs=crs, notes=notes, extent=extent)
+    raw = RawLayer(gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
+                   encoding_note=how, crs=crs, notes=notes, extent=extent,
+                   table=fast[0] if fast is not None else None, geoms=fast[1] if fast is not None else None,
+                   geom_valid=fast[3] if fast is not None else None, bounds=fast[4] if fast is not None else None)
     if row_notes:
         raw.row_note = row_notes[0]
     return raw
