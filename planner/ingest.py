@@ -436,16 +436,17 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
         reason[idx[lost]] = "no polygonal part left after repairing the geometry"
         rep = idx[~lost & ~valid[idx]]
         n_rep = len(rep)
-        for i in rep[:10_000]:
+        for i, pid in zip(rep[:10_000], _ids_at(ids, rep[:10_000]), strict=True):
             problems.append(Problem("repaired_geometry", "repaired", "invalid polygon repaired (make_valid)",
-                                    int(rows[i]), _s(ids[i]), "geometry"))
+                                    int(rows[i]), _s(pid), "geometry"))
     ok = ~bad
     zero = np.zeros(n, dtype=bool)
     zero[ok] = shapely.area(geoms[ok]) <= 0
     bad |= zero
     reason[zero] = "zero-area polygon"
-    for i in np.flatnonzero(bad):
-        problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(ids[i]), "geometry"))
+    bad_rows = np.flatnonzero(bad)
+    for i, pid in zip(bad_rows, _ids_at(ids, bad_rows), strict=True):
+        problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(pid), "geometry"))
     return geoms, bad, n_rep
 
 
@@ -533,6 +534,11 @@ def _str_field(raw: RawLayer, name: str) -> pd.Series:
     return st.mask(st == "")
 
 
+def _ids_at(ids: pd.Series, idx: np.ndarray) -> np.ndarray:
+    """Parcel ids of rows ``idx`` as Python objects (None when missing), without converting all ids."""
+    return ids.iloc[idx].to_numpy(dtype=object, na_value=None)
+
+
 def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
     idx = np.flatnonzero(mask)
     act = _act(policy)
@@ -542,8 +548,8 @@ def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems)
         vals = values.iloc[idx[:100_000]].to_numpy(dtype=object)
     else:
         vals = np.asarray(values)[idx[:100_000]]
-    for i, v in zip(idx[:100_000], vals[:100_000], strict=False):
-        problems.append(Problem(code, act, message, int(rows[i]), _s(ids[i]), fld, _s(v)))
+    for i, pid, v in zip(idx[:100_000], _ids_at(ids, idx[:100_000]), vals[:100_000], strict=False):
+        problems.append(Problem(code, act, message, int(rows[i]), _s(pid), fld, _s(v)))
 
 
 def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | None = None,
@@ -592,7 +598,6 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     rows = np.arange(1, n + 1)
     problems: list[Problem] = []
     ids = _str_field(raw, matched["parcel_id"])
-    ids_arr = ids.to_numpy(dtype=object, na_value=None)
 
     # geometry: GCJ-02, reproject, repair
     precomputed = raw.geom_valid if not cr.gcj02 and cr.crs.equals(target) else None
@@ -607,6 +612,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     # validity (the costly GEOS check) runs in the background while the attributes are read
     with ThreadPoolExecutor(max_workers=1) as bg:
         pending = bg.submit(_is_valid, geoms) if precomputed is None else None
+        # the duplicate-id hash pass (Arrow, GIL released) overlaps the work below
+        pending_dup = bg.submit(schema.duplicated_ids, ids)
         # attributes and units
         data: dict[str, object] = {"parcel_id": ids.array}
         masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
@@ -640,7 +647,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                 rep.units[canon] = unit
             num[canon] = v
         valid_all = pending.result() if pending is not None else precomputed
-    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids_arr, ck.bad_geometry, valid_all)
+        dup = pending_dup.result()
+    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids, ck.bad_geometry, valid_all)
     rep.n_repaired = n_rep
     geom_area = np.full(n, np.nan)
     geom_area[~bad_geom] = shapely.area(geoms[~bad_geom])
@@ -697,7 +705,6 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                       "land_area_m2", surveyed))
     idn = ids.isna().to_numpy()
     masks.append((idn, "missing_id", ck.missing_id, "parcel id missing", "parcel_id", None))
-    dup = schema.duplicated_ids(ids)
     masks.append((dup, "duplicate_id", ck.duplicate_id, "parcel id appears more than once (all copies)",
                   "parcel_id", None))
     if "status" in data:
@@ -732,7 +739,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             continue
-        _problems_for(mask, code, policy, message, rows, ids_arr, fld, values, problems)
+        _problems_for(mask, code, policy, message, rows, ids, fld, values, problems)
         if policy == "reject":
             reject |= mask
         elif policy == "flag":
