@@ -609,11 +609,13 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         geoms = np.asarray(gpd.GeoSeries(geoms, crs=cr.crs).to_crs(target).values, dtype=object)
     else:
         geoms = geoms.copy()
+    # the duplicate-id hash pass (Arrow, GIL released) overlaps the work below until the record checks
+    dup_bg = ThreadPoolExecutor(max_workers=1)
+    pending_dup = dup_bg.submit(schema.duplicated_ids, ids)
+    dup_bg.shutdown(wait=False)
     # validity (the costly GEOS check) runs in the background while the attributes are read
     with ThreadPoolExecutor(max_workers=1) as bg:
         pending = bg.submit(_is_valid, geoms) if precomputed is None else None
-        # the duplicate-id hash pass (Arrow, GIL released) overlaps the work below
-        pending_dup = bg.submit(schema.duplicated_ids, ids)
         # attributes and units
         data: dict[str, object] = {"parcel_id": ids.array}
         masks: list[tuple[np.ndarray, str, str, str, str, np.ndarray | None]] = []
@@ -647,7 +649,6 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                 rep.units[canon] = unit
             num[canon] = v
         valid_all = pending.result() if pending is not None else precomputed
-        dup = pending_dup.result()
     geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids, ck.bad_geometry, valid_all)
     rep.n_repaired = n_rep
     geom_area = np.full(n, np.nan)
@@ -704,6 +705,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                       f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
                       "land_area_m2", surveyed))
     idn = ids.isna().to_numpy()
+    dup = pending_dup.result()
     masks.append((idn, "missing_id", ck.missing_id, "parcel id missing", "parcel_id", None))
     masks.append((dup, "duplicate_id", ck.duplicate_id, "parcel id appears more than once (all copies)",
                   "parcel_id", None))
