@@ -770,7 +770,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         if f.name == "geometry":
             continue
         if f.name in num:
-            cols_out[f.name] = num[f.name] if all_kept else num[f.name][keep]
+            # owned and writeable: the frame below holds the arrays themselves (no views of the source)
+            cols_out[f.name] = np.require(num[f.name], requirements=["W", "O"]) if all_kept else num[f.name][keep]
         elif f.name in data:
             arr = pd.array(data[f.name], dtype="string")
             cols_out[f.name] = arr if all_kept else arr[keep]
@@ -798,8 +799,9 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     if (flags[keep] != "").any():
         fl = pd.Series(flags[keep], dtype="string").str.rstrip(";")
         cols_out["ingest_flags"] = fl.mask(fl == "").array
+    # copy=False: the columns are fresh arrays; it also skips stacking the float columns into one block
     out = gpd.GeoDataFrame(cols_out, geometry=gpd.array.from_shapely(geoms if all_kept else geoms[keep], crs=target),
-                           index=pd.RangeIndex(n_out))
+                           index=pd.RangeIndex(n_out), copy=False)
     out = out[schema.column_names() + [c for c in out.columns if c not in schema.column_names()]]
     # schema.validate is not repeated here: the checks above cover it (tests assert it passes)
     return out, rep
