@@ -402,10 +402,12 @@ def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
 
 
 def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str,
-                    valid_all: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Repair geometries in place; return (geoms, bad mask, n repaired).
+                    valid_all: np.ndarray | None = None, tid: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Repair geometries in place; return (geoms, bad mask, n repaired, area (NaN where bad)).
 
-    ``valid_all``: ``shapely.is_valid(geoms)`` when already computed (in the background).
+    ``valid_all``: ``shapely.is_valid(geoms)`` when already computed (in the background);
+    ``tid``: ``shapely.get_type_id(geoms)`` when already computed.
     """
     n = len(geoms)
     bad = np.zeros(n, dtype=bool)
@@ -414,13 +416,13 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
     empty = ~missing & shapely.is_empty(geoms)
     bad |= missing | empty
     reason[missing | empty] = "empty geometry"
-    tid = shapely.get_type_id(geoms)
+    tid = shapely.get_type_id(geoms) if tid is None else tid
     coll = tid == 7
     nonpoly = ~bad & ~np.isin(tid, _POLY) & ~coll
     bad |= nonpoly
     names = shapely.get_type_id(geoms[nonpoly])
     reason[nonpoly] = [f"not a polygon ({t})" for t in _type_names(names)]
-    if shapely.has_z(geoms[~bad]).any():
+    if shapely.has_z(geoms[~bad] if bad.any() else geoms).any():
         geoms = shapely.force_2d(geoms)
     ok = ~bad
     valid = np.ones(n, dtype=bool)
@@ -440,14 +442,19 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
             problems.append(Problem("repaired_geometry", "repaired", "invalid polygon repaired (make_valid)",
                                     int(rows[i]), _s(pid), "geometry"))
     ok = ~bad
-    zero = np.zeros(n, dtype=bool)
-    zero[ok] = shapely.area(geoms[ok]) <= 0
+    area = np.full(n, np.nan)
+    if ok.all():
+        area = shapely.area(geoms)
+    else:
+        area[ok] = shapely.area(geoms[ok])
+    zero = ok & (area <= 0)
     bad |= zero
+    area[bad] = np.nan
     reason[zero] = "zero-area polygon"
     bad_rows = np.flatnonzero(bad)
     for i, pid in zip(bad_rows, _ids_at(ids, bad_rows), strict=True):
         problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(pid), "geometry"))
-    return geoms, bad, n_rep
+    return geoms, bad, n_rep, area
 
 
 def _is_valid(geoms: np.ndarray, chunk: int = 100_000) -> np.ndarray:
@@ -600,7 +607,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     ids = _str_field(raw, matched["parcel_id"])
 
     # geometry: GCJ-02, reproject, repair
-    precomputed = raw.geom_valid if not cr.gcj02 and cr.crs.equals(target) else None
+    geoms_same = not cr.gcj02 and cr.crs.equals(target)  # the read geometries are the target's
+    precomputed = raw.geom_valid if geoms_same else None
     if cr.gcj02:
         geoms = gcj02_geoms_to_wgs84(geoms)
     if not cr.crs.equals(target):
@@ -649,10 +657,9 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                 rep.units[canon] = unit
             num[canon] = v
         valid_all = pending.result() if pending is not None else precomputed
-    geoms, bad_geom, n_rep = _clean_geometry(geoms, rows, problems, ids, ck.bad_geometry, valid_all)
+    geoms, bad_geom, n_rep, geom_area = _clean_geometry(geoms, rows, problems, ids, ck.bad_geometry, valid_all,
+                                                        tid if geoms_same else None)
     rep.n_repaired = n_rep
-    geom_area = np.full(n, np.nan)
-    geom_area[~bad_geom] = shapely.area(geoms[~bad_geom])
 
     derived: dict[str, int] = {}
     surveyed = num.get("land_area_m2", np.full(n, np.nan))
