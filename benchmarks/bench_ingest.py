@@ -1,7 +1,8 @@
 """Benchmark: survey ingest of an N-parcel GeoPackage vs a bare pyogrio read of the same file.
 
-Ours = ``planner.ingest.read_survey``: read (pyogrio, Arrow) + CRS resolution + field mapping and
-units + record checks + vectorized validity/repair + canonical schema. The publish write (a
+Ours = ``planner.ingest.read_survey``: read (``pyogrio.read_arrow``: an Arrow table, WKB parsed by
+shapely while a second thread checks validity; no pandas frame of the source) + CRS resolution +
+field mapping and units (strings trimmed in Arrow) + record checks + repair + canonical schema. The publish write (a
 copy-on-write GeoPackage layer) is *excluded* from the ratio and timed separately with --publish.
 Peer = ``pyogrio.read_dataframe(path, use_arrow=True)`` of the same file, in the same run.
 
