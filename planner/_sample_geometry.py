@@ -448,6 +448,22 @@ def subdivide_chunks(rng: np.random.Generator, blocks: np.ndarray, target_fn, *,
     return np.concatenate([g for g, _ in res]), np.concatenate([o for _, o in res])
 
 
+def disjoint_pairs(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random candidate pairs ``(a, b)`` thinned so that no element is in two pairs.
+
+    One random partner is kept per ``a`` (a random permutation first), then
+    every pair that shares an element with another pair is dropped.
+    """
+    order = rng.permutation(len(a))
+    a, b = a[order], b[order]
+    _, first = np.unique(a, return_index=True)
+    a, b = a[first], b[first]
+    uniq, counts = np.unique(np.concatenate([a, b]), return_counts=True)
+    dup = uniq[counts > 1]
+    ok = ~(np.isin(a, dup) | np.isin(b, dup))
+    return a[ok], b[ok]
+
+
 def merge_l_shapes(rng: np.random.Generator, parcels: np.ndarray, block: np.ndarray,
                    share: float = 0.04, max_m2: float = 60 * MU_M2) -> tuple[np.ndarray, np.ndarray]:
     """Merge a few pairs of neighbouring parcels of a block into one (L-shapes and irregular plots).
@@ -467,16 +483,7 @@ def merge_l_shapes(rng: np.random.Generator, parcels: np.ndarray, block: np.ndar
     area = shapely.area(parcels[a]) + shapely.area(parcels[b])
     ok = (shared > 15.0) & (area < max_m2)
     a, b = a[ok], b[ok]
-    # one partner per candidate (random), then drop pairs that reuse a parcel
-    order = rng.permutation(len(a))
-    a, b = a[order], b[order]
-    _, first = np.unique(a, return_index=True)
-    a, b = a[first], b[first]
-    ids = np.concatenate([a, b])
-    uniq, counts = np.unique(ids, return_counts=True)
-    dup = uniq[counts > 1]
-    ok = ~(np.isin(a, dup) | np.isin(b, dup))
-    a, b = a[ok], b[ok]
+    a, b = disjoint_pairs(a, b, rng)
     merged = shapely.union(parcels[a], parcels[b], grid_size=None)
     merged = np.where(shapely.get_type_id(merged) == 3, merged, None)
     good = merged != None  # noqa: E711 - object array comparison

@@ -19,6 +19,8 @@ import pyogrio
 import pyproj
 import shapely
 
+from planner._sample_geometry import disjoint_pairs
+
 FOLDER = "晋江市宗地更新2025"
 #: Canonical status -> the office's Chinese status label (ZT).
 STATUS_ZH = {"in_use": "在用", "idle": "闲置", "vacant": "空置", "under_construction": "在建",
@@ -88,14 +90,8 @@ def survey_update(city, *, seed: int = 2025) -> tuple[gpd.GeoDataFrame, gpd.GeoD
     i, j = tree.query(geom, predicate="touches")
     ok = (i < j) & (pd.Series(ids[i]).str.slice(0, 12).to_numpy() == pd.Series(ids[j]).str.slice(0, 12).to_numpy())
     i, j = i[ok], j[ok]
-    pick = rng.permutation(len(i))
-    i, j = i[pick], j[pick]
-    _, first_i = np.unique(i, return_index=True)
-    i, j = i[first_i], j[first_i]
-    both = np.concatenate([i, j])
-    u, cnt = np.unique(both, return_counts=True)
-    single = ~(np.isin(i, u[cnt > 1]) | np.isin(j, u[cnt > 1]))
-    i, j = i[single][:6], j[single][:6]
+    i, j = disjoint_pairs(i, j, rng)
+    i, j = i[:6], j[:6]
     union = shapely.union(geom[i], geom[j])
     good = shapely.get_type_id(union) == 3
     i, j, union = i[good], j[good], union[good]
