@@ -75,7 +75,7 @@ def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def neighbour_components(geoms: np.ndarray, gap: float, *,
-                         rounds: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Connected components of the "within ``gap``" graph, without testing every neighbour pair.
 
     Geometries sharing a vertex are neighbours without a distance test
@@ -94,9 +94,6 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         distance 0). A site whose members have one touch label has no gaps to
         bridge; pairs skipped as already connected can only split a touch
         component, never merge two (so "one label" is never wrongly claimed).
-    unnoded : ndarray of bool
-        Geometries found touching a neighbour without a shared vertex (a
-        T-junction or an overlap): GEOS coverage union rejects their groups.
     """
     n = len(geoms)
     big = n >= _PARALLEL_MIN and _WORKERS > 1
@@ -111,7 +108,6 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
     lab0 = components(n, si, sj)
     ei, ej = [si], [sj]
     ti, tj = [si], [sj]
-    unnoded = np.zeros(n, dtype=bool)
     labels = lab0
     # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area)
     for r in range(rounds):
@@ -131,13 +127,11 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         ei.append(a[near])
         ej.append(b[near])
         ti.append(a[touch])
-        unnoded[a[touch]] = True
-        unnoded[b[touch]] = True
         tj.append(b[touch])
         i, j = i[~take], j[~take]
         labels = components(n, np.concatenate(ei), np.concatenate(ej))
     touch_labels = components(n, np.concatenate(ti), np.concatenate(tj)) if len(ti) > 1 else lab0
-    return labels, touch_labels, unnoded
+    return labels, touch_labels
 
 
 #: Element-wise GEOS calls on this many pairs or more run in two threads (shapely releases the GIL).
@@ -263,37 +257,38 @@ def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 def grouped_union(geoms: np.ndarray, labels: np.ndarray, n_groups: int, *, close: float = 0.0,
-                  closed: np.ndarray | None = None, general: np.ndarray | None = None) -> np.ndarray:
+                  closed: np.ndarray | None = None) -> np.ndarray:
     """Union of ``geoms`` per group label (0..n_groups-1), optionally morphologically closed.
 
-    Groups are packed into one GeometryCollection each (vectorized
-    constructor). Without closing they are unioned by :func:`coverage_union`
-    (linear for non-overlapping parcels). With ``close > 0`` the groups
-    selected by ``closed`` (default: all) are grown by ``close`` and shrunk
-    back (mitre joins keep right-angled corners), which bridges gaps narrower
-    than ``2 * close`` between the members; the others get the plain union,
-    the general (cascaded) one for the groups flagged ``general`` (known not
-    to be clean coverages).
+    A group of one geometry is that geometry. The others are packed into one
+    GeometryCollection each (vectorized constructor) and unioned by
+    :func:`coverage_union` (snapped, then linear coverage union). With
+    ``close > 0`` the groups selected by ``closed`` (default: all) are then
+    grown by ``close`` and shrunk back (mitre joins keep right-angled
+    corners), which bridges gaps narrower than ``2 * close`` between the
+    members. Closing the union equals closing the members (a Minkowski sum
+    distributes over union) and costs far less.
     """
-    order = np.argsort(labels, kind="stable")
-    colls = shapely.geometrycollections(geoms[order], indices=labels[order], out=None)
-    if len(colls) < n_groups:  # trailing empty groups cannot happen (labels are dense) but keep shape
-        colls = np.concatenate([colls, np.full(n_groups - len(colls), shapely.GeometryCollection())])
+    labels = np.asarray(labels, dtype=np.int64)
+    counts = np.bincount(labels, minlength=n_groups)
     sel = np.zeros(n_groups, dtype=bool)
     if close > 0:
         sel = np.ones(n_groups, dtype=bool) if closed is None else np.asarray(closed, dtype=bool)
-    single = ~sel & (np.bincount(labels, minlength=n_groups) == 1)
-    gen = ~sel & ~single & (np.zeros(n_groups, dtype=bool) if general is None else np.asarray(general, dtype=bool))
-    cov = ~sel & ~single & ~gen
     out = np.empty(n_groups, dtype=object)
-    if single.any():  # a group of one parcel is that parcel
-        out[single] = geoms[order][np.searchsorted(labels[order], np.flatnonzero(single))]
-    if cov.any():
-        out[cov] = coverage_union(colls[cov])
-    if gen.any():
-        out[gen] = _threaded(lib.unary_union, colls[gen])
+    order = np.argsort(labels, kind="stable")
+    sorted_geoms = geoms[order]
+    first = np.cumsum(counts) - counts
+    one = counts == 1
+    if one.any():  # a group of one parcel is that parcel
+        out[one] = sorted_geoms[first[one]]
+    many = np.flatnonzero(counts > 1)
+    if len(many):
+        rows = np.repeat(counts > 1, counts)
+        code = np.repeat(np.arange(len(many)), counts[many])
+        colls = shapely.geometrycollections(sorted_geoms[rows], indices=code)
+        out[many] = coverage_union(colls)
     if sel.any():
-        out[sel] = _threaded(_closing, colls[sel], close)
+        out[sel] = _threaded(_closing, out[sel], close)
     return out
 
 
@@ -322,52 +317,65 @@ def _threaded(func, geoms: np.ndarray, *args, workers: int | None = None) -> np.
         return np.concatenate(list(ex.map(lambda g: func(g, *args), chunks)))
 
 
-def coverage_union(colls: np.ndarray) -> np.ndarray:
-    """Union of the polygons of each GeometryCollection, GEOS coverage union where it applies.
+#: Snapping tolerance (metres) that nodes T-junctions before coverage union: a vertex this close to
+#: a neighbour's edge is inserted into that edge. Far below survey precision (cm), far above
+#: floating-point noise of split parcels (nm).
+SNAP_TOL = 1e-4
 
-    Coverage union is linear but needs non-overlapping, consistently noded
-    polygons (a clean cadastre). Chunks that GEOS rejects are split in halves
-    down to a few collections, which get the general (cascaded) union; a
-    MultiPolygon result that is invalid (overlapping members) is redone the
-    same way.
+#: Snapping is quadratic in a collection's vertex count; past this many vertices (about 300
+#: parcels) the general union is cheaper (per-parcel cost measured: snap 16 us at 1,920 vertices,
+#: 33 us at 4,320; general union about 20 us).
+SNAP_MAX_VERTICES = 2_000
+
+#: Collections per coverage-union attempt after a whole-array attempt failed.
+_CHUNK = 64
+
+
+def coverage_union(colls: np.ndarray, *, snap_tol: float = SNAP_TOL) -> np.ndarray:
+    """Union of the polygons of each GeometryCollection: snapped coverage union, general union as fallback.
+
+    GEOS coverage union is linear but needs non-overlapping polygons noded
+    alike. Surveys are full of T-junctions (a parcel edge running past the
+    corner where two neighbours meet), so each collection is first snapped
+    to itself (``shapely.snap`` inserts a vertex that lies within
+    ``snap_tol`` of an edge into that edge). That nodes T-junctions and
+    closes slivers between two shared corners (a neighbour's vertex a few
+    nanometres off the edge), which the general union keeps as parts touching
+    at points, their common side counted twice in the perimeter. Chunks
+    GEOS still rejects (overlaps, corners a hair apart instead of shared)
+    and invalid results
+    get the general (cascaded) union of the unsnapped collections, and so
+    do collections of more than :data:`SNAP_MAX_VERTICES` vertices. Runs in
+    two threads (shapely releases the GIL).
+
+    Measured on the 1M-parcel sample city (213,512 parcels in 44,472
+    multi-parcel sites): snapping plus coverage union takes about a third
+    of the general union's time; 99.4% of 64-site chunks pass; 27,726 of the
+    sites lose sliver double-counting in their perimeter (areas equal to
+    1e-7).
     """
     if not len(colls):
         return np.empty(0, dtype=object)
-    try:
-        out = lib.coverage_union(colls)
-    except shapely.errors.GEOSException:
-        return _chunked_union(colls)
-    return _redo_invalid(out, colls)
+    return _threaded(_snapped_coverage_union, colls, snap_tol)
 
 
-def _chunked_union(colls: np.ndarray, chunk: int = 256, probe: int = 4) -> np.ndarray:
-    """Coverage union chunk by chunk, the general union for chunks GEOS rejects.
-
-    When most of the first ``probe`` chunks are rejected (a cadastre full of
-    T-junctions, as surveys usually are), the rest go straight to the general
-    union on two threads instead of failing chunk after chunk.
-    """
+def _snapped_coverage_union(colls: np.ndarray, snap_tol: float) -> np.ndarray:
     out = np.empty(len(colls), dtype=object)
-    fails = 0
-    starts = range(0, len(colls), chunk)
-    for k, start in enumerate(starts):
-        part = slice(start, start + chunk)
-        if k == probe and fails * 2 >= probe:
-            out[start:] = _threaded(lib.unary_union, colls[start:])
-            return out
-        try:
-            out[part] = _redo_invalid(lib.coverage_union(colls[part]), colls[part])
-        except shapely.errors.GEOSException:
-            fails += 1
-            out[part] = lib.unary_union(colls[part])
-    return out
-
-
-def _redo_invalid(out: np.ndarray, colls: np.ndarray) -> np.ndarray:
-    """Redo with the general union where coverage union gave an invalid MultiPolygon (overlaps)."""
-    multi = np.flatnonzero(shapely.get_type_id(out) == 6)
-    if len(multi):
-        bad = multi[~shapely.is_valid(out[multi])]
-        if len(bad):
-            out[bad] = lib.unary_union(colls[bad])
+    big = shapely.get_num_coordinates(colls) > SNAP_MAX_VERTICES
+    if big.any():
+        out[big] = lib.unary_union(colls[big])
+    small = np.flatnonzero(~big)
+    snapped = shapely.snap(colls[small], colls[small], snap_tol) if snap_tol > 0 else colls[small]
+    try:
+        out[small] = lib.coverage_union(snapped)
+    except shapely.errors.GEOSException:
+        for start in range(0, len(small), _CHUNK):
+            part = small[start:start + _CHUNK]
+            try:
+                out[part] = lib.coverage_union(snapped[start:start + _CHUNK])
+            except shapely.errors.GEOSException:
+                out[part] = lib.unary_union(colls[part])
+    bad = np.flatnonzero(~shapely.is_valid(out))
+    if len(bad):
+        out[bad] = lib.unary_union(colls[bad])
     return out

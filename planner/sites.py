@@ -27,14 +27,16 @@ Rules, decided and documented here:
   land; upgrade class ``"retain"`` parcels are never absorbed and are listed
   as ``retained_inside``. A parcel merely bordering a site on the outside
   (e.g. across an unmapped road) is not enclosed.
-* **Outlines**: the union of the members (GEOS coverage union, linear in
-  the number of parcels; the general union where parcels overlap or are not
-  noded alike). Only sites whose members do not all connect through
-  contacts (slivers, lanes up to ``gap_m``) are closed morphologically (grown
-  by ``gap_m / 2`` and shrunk back, mitre joins), which bridges their gaps;
-  a clean coverage keeps its exact outline. An absorbed enclave fills its
-  hole in the outline, except for the parts of parcels that stay out
-  (retained, too large), which remain holes.
+* **Outlines**: the union of the members. Each site's parcels are first
+  snapped together at :data:`planner._graph.SNAP_TOL` (0.1 mm), which
+  nodes T-junctions and closes digitizing slivers between shared corners,
+  then dissolved by GEOS coverage union (linear in the number of parcels; the
+  general union where parcels overlap). Only sites whose members do not
+  all connect through contacts (slivers, lanes up to ``gap_m``) are closed
+  morphologically (grown by ``gap_m / 2`` and shrunk back, mitre joins),
+  which bridges their gaps; a clean coverage keeps its exact outline. An
+  absorbed enclave fills its hole in the outline, except for the parts of
+  parcels that stay out (retained, too large), which remain holes.
 * **Areas**: ``land_area_m2`` is the members' land area (surveyed value, else
   geometry area) minus the protected land inside them: the developable land.
   ``plot_ratio`` and ``flagged_share`` use the members' gross land.
@@ -59,6 +61,8 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from planner import _graph, schema
@@ -212,7 +216,12 @@ SITE_COLUMNS = ["site_id", "status", "n_parcels", "n_owners", "n_enterprises", "
 
 # -- input checks -------------------------------------------------------------
 
-def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> None:
+def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, check_ids: bool = True) -> None:
+    """Raise :class:`DataError` listing every problem of the parcel table.
+
+    ``check_ids=False`` skips the whole-table unique-id check (the builder
+    checks only the rows it places in sites, see :func:`_check_unique_ids`).
+    """
     problems = []
     if not isinstance(parcels, gpd.GeoDataFrame):
         msg = f"{what}: expected a GeoDataFrame, got {type(parcels).__name__}"
@@ -222,7 +231,7 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> 
             problems.append(f"missing column {col!r}" + (" (run `planner classify` first)" if col == "three_low" else ""))
     if parcels.crs is not None and not parcels.crs.is_projected:
         problems.append(f"CRS {parcels.crs.to_string()} is not projected; reproject to the workspace's metric CRS")
-    if "parcel_id" in parcels.columns and (dmask := schema.duplicated_ids(parcels["parcel_id"])).any():
+    if check_ids and "parcel_id" in parcels.columns and (dmask := schema.duplicated_ids(parcels["parcel_id"])).any():
         dup = parcels.loc[dmask, "parcel_id"].astype(str).drop_duplicates().head(5).tolist()
         problems.append(f"parcel_id not unique, e.g. {dup}")
     if len(parcels):
@@ -232,6 +241,40 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels") -> 
     if problems:
         msg = f"{what}: " + "; ".join(problems)
         raise DataError(msg)
+
+
+def _check_unique_ids(ids: pd.Series, what: str = "flagged parcels") -> None:
+    """Raise :class:`DataError` when ``ids`` (the parcel ids placed in sites) repeat."""
+    dmask = schema.duplicated_ids(ids)
+    if dmask.any():
+        dup = ids[dmask].astype(str).drop_duplicates().head(5).tolist()
+        msg = f"{what}: parcel_id not unique among the parcels placed in sites, e.g. {dup}; give every parcel its own id"
+        raise DataError(msg)
+
+
+def _unique_int(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of an integer array (a sort: faster than ``np.unique``'s hash path here)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
+
+
+def _site_ids(n: int) -> np.ndarray:
+    """``S0001``...: zero-padded to one width, so text order is number order (``S00001`` past 9,999 sites)."""
+    width = max(4, len(str(n)))
+    return np.array([f"S{k:0{width}d}" for k in range(1, n + 1)], dtype=object)
+
+
+def _sorted_parcel_sites(parcel_ids: pd.Series, site_codes: np.ndarray, site_ids: np.ndarray, roles) -> pd.DataFrame:
+    """The parcel-to-site table ordered by site, role, parcel id (one Arrow multi-key sort, Arrow columns out)."""
+    text = pd.api.types.is_string_dtype(parcel_ids.dtype)
+    pid = pa.array(pd.Series(parcel_ids.to_numpy(), dtype="string").array)
+    role = pa.array(np.asarray(roles, dtype=object), type=pa.string())
+    order = pc.sort_indices(pa.table({"s": site_codes, "r": role, "p": pid}),
+                            sort_keys=[("s", "ascending"), ("r", "ascending"), ("p", "ascending")])
+    out = pa.table({"parcel_id": pid.take(order) if text else pa.array(parcel_ids.to_numpy()[order.to_numpy()]),
+                    "site_id": pa.array(site_ids, type=pa.string()).take(pa.array(site_codes).take(order)),
+                    "role": role.take(order)}).to_pandas()
+    return out
 
 
 def _as_geoms(layer, name: str) -> np.ndarray:
@@ -324,7 +367,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     """
     params = params or SiteParams()
     say = progress or (lambda _msg: None)
-    _check_parcels(flagged)
+    _check_parcels(flagged, check_ids=False)
     parcels = flagged.reset_index(drop=True)
     geoms = np.asarray(parcels.geometry.values, dtype=object)
     is_flag = parcels["three_low"].fillna(False).astype(bool).to_numpy()
@@ -354,9 +397,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
         say("components")
         labels = _graph.components(len(members), i, j)
         vlab = _graph.components(len(members), *_graph.shared_vertex_edges(mg))
-        unnoded = None
     else:
-        labels, vlab, unnoded = _graph.neighbour_components(mg, params.gap_m)
+        labels, vlab = _graph.neighbour_components(mg, params.gap_m)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
@@ -365,10 +407,9 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     # only sites whose members do not all connect through contacts (gaps, slivers) need closing
     closed = None
     if n_sites:
-        pairs = np.unique(labels * (int(vlab.max()) + 1) + vlab) // (int(vlab.max()) + 1)
+        pairs = _unique_int(labels * (int(vlab.max()) + 1) + vlab) // (int(vlab.max()) + 1)
         closed = np.bincount(pairs, minlength=n_sites) > 1
-    general = np.bincount(labels, weights=unnoded, minlength=n_sites) > 0 if unnoded is not None else None
-    outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed, general=general) if n_sites
+    outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed) if n_sites
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
         say("enclaves")
@@ -377,25 +418,39 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
         ps = pd.concat([ps, absorbed], ignore_index=True)
 
     say("site outlines and metrics")
-    # stable ids: by flagged land descending, then first parcel id
-    flag_land = np.bincount(labels, weights=land[members], minlength=n_sites)
-    first_id = pd.Series(parcels["parcel_id"].iloc[members].astype(str).to_numpy()).groupby(labels).min()
-    order = np.lexsort((first_id.reindex(range(n_sites)).to_numpy(), -flag_land))
+    ids = parcels["parcel_id"]
+    _check_unique_ids(ids.iloc[ps["row"].to_numpy()])
+    order = _stable_order(labels, land[members], ids.iloc[members], n_sites)
     new_label = np.empty(n_sites, dtype=np.int64)
     new_label[order] = np.arange(n_sites)
     ps["site"] = new_label[ps["site"].to_numpy()]
-    site_ids = np.array([f"S{k + 1:04d}" for k in range(n_sites)], dtype=object)
+    site_ids = _site_ids(n_sites)
 
     reuse = outline[order] if params.close_gaps or params.gap_m == 0 else None
     sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params, outline=reuse)
-    parcel_sites = pd.DataFrame({
-        "parcel_id": parcels["parcel_id"].iloc[ps["row"].to_numpy()].to_numpy(),
-        "site_id": site_ids[ps["site"].to_numpy()],
-        "role": ps["role"].to_numpy(),
-    }).sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
+    parcel_sites = _sorted_parcel_sites(ids.iloc[ps["row"].to_numpy()], ps["site"].to_numpy(), site_ids, ps["role"])
     excluded = pd.DataFrame({"parcel_id": parcels["parcel_id"].iloc[np.flatnonzero(excl)].to_numpy(),
                              "constraint_share": share[excl]})
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)
+
+
+def _stable_order(labels: np.ndarray, member_land: np.ndarray, member_ids: pd.Series, n_sites: int) -> np.ndarray:
+    """Site labels in id order: flagged land descending, ties by smallest member parcel id.
+
+    Only the tied sites (rare: equal land sums) need the parcel ids, so the
+    string work stays small.
+    """
+    flag_land = np.bincount(labels, weights=member_land, minlength=n_sites)
+    by_land = np.argsort(-flag_land, kind="stable")
+    fl = flag_land[by_land]
+    eq = fl[1:] == fl[:-1]
+    tied = by_land[np.r_[False, eq] | np.r_[eq, False]]
+    key = np.zeros(n_sites, dtype=np.int64)
+    if len(tied):
+        sel = np.isin(labels, tied)
+        first = pd.Series(member_ids.to_numpy()[sel].astype(str)).groupby(labels[sel]).min()
+        key[first.index.to_numpy()] = pd.factorize(first.to_numpy(), sort=True)[0]
+    return np.lexsort((key, -flag_land))
 
 
 def _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites, params, outline):
@@ -515,7 +570,7 @@ def _n_distinct(values: pd.Series, rows: np.ndarray, lab: np.ndarray, n_sites: i
     if not ok.any():
         return np.zeros(n_sites, dtype=np.int64)
     m = int(codes.max()) + 1
-    pairs = np.unique(lab[ok].astype(np.int64) * m + codes[ok])
+    pairs = _unique_int(lab[ok].astype(np.int64) * m + codes[ok])
     return np.bincount(pairs // m, minlength=n_sites)
 
 

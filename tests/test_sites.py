@@ -234,7 +234,7 @@ def test_neighbour_components_equal_all_pairs_components(threads, monkeypatch):
     shrink = np.where(rng.random(len(cells)) < 0.5, 0.0, rng.uniform(0.2, 2.0, len(cells)))
     g = shapely.buffer(cells, -shrink, join_style="mitre")
     for gap in (0.0, 2.0):
-        labels, vlab, _ = _graph.neighbour_components(g, gap)
+        labels, vlab = _graph.neighbour_components(g, gap)
         ref = _graph.components(len(g), *_graph.neighbour_pairs(g, gap))
         assert len(np.unique(np.c_[labels, ref], axis=0)) == labels.max() + 1 == ref.max() + 1
         assert (np.bincount(np.unique(np.c_[labels, vlab], axis=0)[:, 0]) >= 1).all()
@@ -249,6 +249,39 @@ def test_coverage_union_falls_back_for_overlaps_and_bad_noding():
     out = _graph.coverage_union(colls)
     assert shapely.is_valid(out).all() and shapely.get_type_id(out).tolist() == [3, 3, 3]
     assert shapely.area(out).tolist() == pytest.approx([150, 150, 200])
+
+
+def test_coverage_union_nodes_t_junctions_and_closes_nanometre_slivers():
+    a = shapely.Polygon([(0, 10), (20, 10), (20, 20), (0, 20)])
+    # exact T-junction: B1 and B2 meet at (10, 10), a point inside A's bottom edge
+    b1, b2 = shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)
+    # sliver: the same corner 1 nm below A's edge, so A touches B1 and B2 only at (0, 10) and (20, 10)
+    s1 = shapely.Polygon([(0, 0), (10, 0), (10, 10 - 1e-9), (0, 10)])
+    s2 = shapely.Polygon([(10, 0), (20, 0), (20, 10), (10, 10 - 1e-9)])
+    out = _graph.coverage_union(shapely.geometrycollections([a, b1, b2, a, s1, s2], indices=[0, 0, 0, 1, 1, 1]))
+    assert shapely.get_type_id(out).tolist() == [3, 3] and shapely.is_valid(out).all()
+    assert shapely.area(out).tolist() == pytest.approx([400, 400])
+    assert shapely.length(out).tolist() == pytest.approx([80, 80])
+    # the general union keeps the sliver: two parts touching at two points, their shared side counted twice
+    assert shapely.length(shapely.union_all([a, s1, s2])) == pytest.approx(120)
+
+
+def test_coverage_union_falls_back_where_snapping_cannot_node():
+    # corners 1 nm apart (not shared): snapping inserts both, GEOS rejects the result, the general union runs
+    a = shapely.Polygon([(0, 10), (20, 10), (20, 20), (0, 20)])
+    b1, b2 = shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10 - 1e-9)
+    out = _graph.coverage_union(shapely.geometrycollections([a, b1, b2], indices=[0, 0, 0]))
+    assert shapely.is_valid(out).all() and shapely.area(out[0]) == pytest.approx(400)
+
+
+def test_coverage_union_of_a_large_group_skips_the_quadratic_snap():
+    x, y = np.meshgrid(np.arange(30) * 10.0, np.arange(30) * 10.0)
+    cells = shapely.box(x.ravel(), y.ravel(), x.ravel() + 10, y.ravel() + 10)
+    coll = shapely.geometrycollections(cells)
+    assert shapely.get_num_coordinates(coll) > _graph.SNAP_MAX_VERTICES
+    out = _graph.coverage_union(np.array([coll, shapely.geometrycollections(cells[:4])]))
+    assert shapely.area(out).tolist() == pytest.approx([90_000, 400])
+    assert shapely.length(out[0]) == pytest.approx(1_200)
 
 
 # -- status, ranks ----------------------------------------------------------------
