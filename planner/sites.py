@@ -767,8 +767,10 @@ def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult
         msg = "no parcel lies mostly inside the drawn boundary"
         raise DataError(msg)
     if site_id is None:
-        nums = pd.to_numeric(result.sites["site_id"].astype(str).str[1:], errors="coerce")
-        site_id = f"S{int(nums.max() if len(nums) and nums.notna().any() else 0) + 1:04d}"
+        digits = result.sites["site_id"].astype(str).str[1:]
+        nums = pd.to_numeric(digits, errors="coerce")
+        width = max(4, int(digits.str.len().max()) if len(digits) else 4)
+        site_id = f"S{int(nums.max() if len(nums) and nums.notna().any() else 0) + 1:0{width}d}"
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
     touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
     ps = ps[~ps["parcel_id"].isin(ids)]

@@ -306,6 +306,27 @@ def test_score_terms_and_rank_order():
     assert np.allclose(terms, s["score"]) and s["rank"].tolist() == [1, 2]
 
 
+def test_duplicate_ids_among_placed_parcels_are_refused_elsewhere_ignored():
+    g = frame([(0, 0, 100, 100), (100, 0, 200, 100), (500, 0, 600, 100), (900, 0, 950, 50)],
+              flagged=[True, True, True, False])
+    g.loc[3, "parcel_id"] = "p0"  # a far-off unflagged parcel reuses an id: it is never placed, so no harm
+    assert len(S.build_sites(g).parcel_sites) == 3
+    g.loc[2, "parcel_id"] = "p0"  # a flagged one does: the parcel-to-site table would be ambiguous
+    with pytest.raises(DataError, match=r"parcel_id not unique among the parcels placed in sites.*p0"):
+        S.build_sites(g)
+
+
+def test_site_ids_share_one_width_so_text_order_is_number_order():
+    ids = S._site_ids(10_000)
+    assert ids[0] == "S00001" and ids[-1] == "S10000" and list(ids) == sorted(ids)
+    assert S._site_ids(3).tolist() == ["S0001", "S0002", "S0003"]
+    # ties in flagged land are broken by the smallest member parcel id, whatever the input order
+    g = frame([(0, 0, 100, 100), (500, 0, 600, 100), (1000, 0, 1100, 100)])
+    g["parcel_id"] = ["c", "a", "b"]
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    assert res.parcel_sites.sort_values("site_id")["parcel_id"].tolist() == ["a", "b", "c"]
+
+
 def test_params_from_dict_and_errors():
     p = S.SiteParams.from_dict({"gap_m": 5, "min_area_m2": 3000, "weights": {"area": 1.0}})
     assert p.gap_m == 5.0 and p.weights.area == 1.0 and p.weights.uplift == 0.25
