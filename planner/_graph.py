@@ -59,19 +59,29 @@ def within_gap(a: np.ndarray, b: np.ndarray, gap: float) -> np.ndarray:
 def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edges between geometries having an identical vertex (so they touch: distance 0).
 
-    Vertices are sorted by a 64-bit hash of their coordinates; consecutive
-    vertices with equal coordinates of different geometries give one edge
-    each, which connects every geometry sharing that vertex (enough for
-    connected components). A hash collision can only hide an edge, never
-    invent one (coordinates are compared exactly).
+    Vertices are sorted by a hash of their coordinates (43 bits, packed with
+    the vertex number into one 64-bit key, so a plain sort does the work of
+    an argsort); consecutive vertices with equal hashes, equal coordinates
+    and different geometries give one edge each, which connects every
+    geometry sharing that vertex (enough for connected components). A hash
+    collision can only hide an edge, never invent one (coordinates are
+    compared exactly), and a hidden edge only costs the caller a distance
+    test.
     """
     xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    n = len(xy)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     bits = np.ascontiguousarray(xy).view(np.uint64)
-    key = bits[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bits[:, 1]
-    order = np.argsort(key)
-    x, y, ids = xy[order, 0], xy[order, 1], idx[order]
-    same = (x[1:] == x[:-1]) & (y[1:] == y[:-1]) & (ids[1:] != ids[:-1])
-    return ids[:-1][same].astype(np.int64), ids[1:][same].astype(np.int64)
+    nbits = max(int(n - 1).bit_length(), 1)
+    low = np.uint64((1 << nbits) - 1)
+    key = (bits[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ bits[:, 1]) & ~low
+    packed = np.sort(key | np.arange(n, dtype=np.uint64))
+    cand = np.flatnonzero((packed[1:] & ~low) == (packed[:-1] & ~low))
+    a = (packed[cand] & low).astype(np.int64)
+    b = (packed[cand + 1] & low).astype(np.int64)
+    same = (xy[a, 0] == xy[b, 0]) & (xy[a, 1] == xy[b, 1]) & (idx[a] != idx[b])
+    return idx[a[same]].astype(np.int64), idx[b[same]].astype(np.int64)
 
 
 def neighbour_components(geoms: np.ndarray, gap: float, *,
@@ -105,11 +115,9 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
     else:
         si, sj = shared_vertex_edges(geoms)
         i, j = bbox_pairs(shapely.bounds(geoms), gap)
-    lab0 = components(n, si, sj)
-    ei, ej = [si], [sj]
-    ti, tj = [si], [sj]
-    labels = lab0
-    # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area)
+    labels = touch_labels = components(n, si, sj)
+    # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area); each
+    # batch's edges merge the current components (a graph of components, not of parcels)
     for r in range(rounds):
         todo = labels[i] != labels[j]
         i, j = i[todo], j[todo]
@@ -124,14 +132,17 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
             near, touch = d <= gap, d == 0
         else:
             near = touch = _pairwise(shapely.intersects, geoms[a], geoms[b])
-        ei.append(a[near])
-        ej.append(b[near])
-        ti.append(a[touch])
-        tj.append(b[touch])
         i, j = i[~take], j[~take]
-        labels = components(n, np.concatenate(ei), np.concatenate(ej))
-    touch_labels = components(n, np.concatenate(ti), np.concatenate(tj)) if len(ti) > 1 else lab0
+        labels = _merge(labels, a[near], b[near])
+        touch_labels = _merge(touch_labels, a[touch], b[touch])
     return labels, touch_labels
+
+
+def _merge(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Component labels after adding the edges ``(a, b)`` to the graph that ``labels`` partitions."""
+    if not len(a):
+        return labels
+    return components(int(labels.max()) + 1, labels[a], labels[b])[labels]
 
 
 #: Element-wise GEOS calls on this many pairs or more run in two threads (shapely releases the GIL).

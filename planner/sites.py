@@ -264,17 +264,32 @@ def _site_ids(n: int) -> np.ndarray:
     return np.array([f"S{k:0{width}d}" for k in range(1, n + 1)], dtype=object)
 
 
-def _sorted_parcel_sites(parcel_ids: pd.Series, site_codes: np.ndarray, site_ids: np.ndarray, roles) -> pd.DataFrame:
-    """The parcel-to-site table ordered by site, role, parcel id (one Arrow multi-key sort, Arrow columns out)."""
+def _sorted_parcel_sites(parcel_ids: pd.Series, rows: np.ndarray, site_codes: np.ndarray, site_ids: np.ndarray,
+                         roles) -> pd.DataFrame:
+    """The parcel-to-site table ordered by site, role, parcel id.
+
+    ``rows`` are the parcels' row numbers in the input. When the ids ascend
+    with the rows (the usual case: surveys and the store keep id order) the
+    row number stands in for the id in one integer sort; otherwise the ids
+    are ranked by an Arrow string sort first.
+    """
     text = pd.api.types.is_string_dtype(parcel_ids.dtype)
     pid = pa.array(pd.Series(parcel_ids.to_numpy(), dtype="string").array)
-    role = pa.array(np.asarray(roles, dtype=object), type=pa.string())
-    order = pc.sort_indices(pa.table({"s": site_codes, "r": role, "p": pid}),
-                            sort_keys=[("s", "ascending"), ("r", "ascending"), ("p", "ascending")])
-    out = pa.table({"parcel_id": pid.take(order) if text else pa.array(parcel_ids.to_numpy()[order.to_numpy()]),
-                    "site_id": pa.array(site_ids, type=pa.string()).take(pa.array(site_codes).take(order)),
-                    "role": role.take(order)}).to_pandas()
-    return out
+    role_code, role_names = pd.factorize(np.asarray(roles, dtype=object), sort=True)
+    by_row = np.argsort(rows, kind="stable")
+    ids_by_row = pid.take(by_row)
+    if len(pid) < 2 or pc.all(pc.less(ids_by_row[:-1], ids_by_row[1:])).as_py():
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[by_row] = np.arange(len(rows))
+    else:
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[pc.sort_indices(pid).to_numpy()] = np.arange(len(rows))
+    n = max(len(rows), 1)
+    order = np.argsort((site_codes.astype(np.int64) * len(role_names) + role_code) * n + rank, kind="stable")
+    role = pa.array(np.asarray(role_names, dtype=object)[role_code[order]], type=pa.string())
+    return pa.table({"parcel_id": pid.take(order) if text else pa.array(parcel_ids.to_numpy()[order]),
+                     "site_id": pa.array(site_ids, type=pa.string()).take(site_codes[order]),
+                     "role": role}).to_pandas()
 
 
 def _as_geoms(layer, name: str) -> np.ndarray:
@@ -428,7 +443,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
 
     reuse = outline[order] if params.close_gaps or params.gap_m == 0 else None
     sites = _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params, outline=reuse)
-    parcel_sites = _sorted_parcel_sites(ids.iloc[ps["row"].to_numpy()], ps["site"].to_numpy(), site_ids, ps["role"])
+    placed = ps["row"].to_numpy()
+    parcel_sites = _sorted_parcel_sites(ids.iloc[placed], placed, ps["site"].to_numpy(), site_ids, ps["role"])
     excluded = pd.DataFrame({"parcel_id": parcels["parcel_id"].iloc[np.flatnonzero(excl)].to_numpy(),
                              "constraint_share": share[excl]})
     return SiteResult(rescore(sites, params), parcel_sites, excluded, params, parts)

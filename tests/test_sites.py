@@ -327,6 +327,18 @@ def test_site_ids_share_one_width_so_text_order_is_number_order():
     assert res.parcel_sites.sort_values("site_id")["parcel_id"].tolist() == ["a", "b", "c"]
 
 
+@pytest.mark.parametrize("ids", [["p1", "p2", "p3", "p4", "p5"], ["p5", "p3", "p4", "p1", "p2"]])
+def test_parcel_sites_are_ordered_by_site_role_and_id(ids):
+    # one site: four flagged parcels around an absorbed enclave (p?), ids in row order or shuffled
+    g = frame([(0, 0, 150, 50), (0, 50, 50, 100), (100, 50, 150, 100), (0, 100, 150, 150), (50, 50, 100, 100)],
+              flagged=[True, True, True, True, False])
+    g["parcel_id"] = ids
+    ps = S.build_sites(g, S.SiteParams(min_area_m2=0)).parcel_sites
+    assert ps["role"].tolist() == ["absorbed"] + ["flagged"] * 4
+    assert ps.equals(ps.sort_values(["site_id", "role", "parcel_id"]).reset_index(drop=True))
+    assert ps["parcel_id"].iloc[0] == ids[4]
+
+
 def test_params_from_dict_and_errors():
     p = S.SiteParams.from_dict({"gap_m": 5, "min_area_m2": 3000, "weights": {"area": 1.0}})
     assert p.gap_m == 5.0 and p.weights.area == 1.0 and p.weights.uplift == 0.25
