@@ -354,10 +354,10 @@ def coverage_union(colls: np.ndarray, *, snap_tol: float = SNAP_TOL) -> np.ndarr
     nanometres off the edge), which the general union keeps as parts touching
     at points, their common side counted twice in the perimeter. Chunks
     GEOS still rejects (overlaps, corners a hair apart instead of shared)
-    and invalid results
-    get the general (cascaded) union of the unsnapped collections, and so
-    do collections of more than :data:`SNAP_MAX_VERTICES` vertices. Runs in
-    two threads (shapely releases the GIL).
+    and invalid results get the general (cascaded) union of the unsnapped
+    collections, and so do collections of more than
+    :data:`SNAP_MAX_VERTICES` vertices. Runs in two threads (shapely
+    releases the GIL).
 
     Measured on the 1M-parcel sample city (213,512 parcels in 44,472
     multi-parcel sites): snapping plus coverage union takes about a third
