@@ -290,6 +290,10 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
                     "too_large": ("面积过大", "Too large")},
     "existing": {"demolish": ("全部拆除重建", "Demolish all"), "retain": ("全部保留（加建）", "Retain all (infill)"),
                  "retain_class": ("保留“保留提升”类", "Keep class 'retain'")},
+    "problem": {"repaired_geometry": ("几何已修复", "Geometry repaired"), "bad_geometry": ("几何不可用", "Unusable geometry"),
+                "negative": ("负值", "Negative value"), "impossible": ("数值不合理", "Impossible value"),
+                "area_mismatch": ("面积不符", "Area mismatch"), "missing_id": ("缺少编号", "Missing id"),
+                "duplicate_id": ("编号重复", "Duplicate id"), "unknown_code": ("未知代码", "Unknown code")},
     "action": {"repaired": ("已修复", "Repaired"), "rejected": ("已拒绝", "Rejected"),
                "flagged": ("存疑", "Flagged"), "refused": ("拒绝发布", "Refused")},
 }
@@ -311,7 +315,7 @@ VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish surve
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",
                "three_low": "bool", "is_current": "bool", "upgrade_class": "upgrade", "land_use": "land_use",
                "zone_use": "land_use", "status": "status", "category": "category", "existing_rule": "existing",
-               "action": "action", "kind": "kind"}
+               "action": "action", "kind": "kind", "code": "problem"}
 
 #: Table columns that are not parcel-schema fields: name -> (zh, en, number format).
 #: Formats are printf strings for ``st.column_config.NumberColumn`` (``,`` = thousands);

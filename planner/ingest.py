@@ -67,6 +67,7 @@ from planner.codes import SCHEMES, normalize_land_use
 from planner.config import from_dict, load_file
 from planner.crs import DEFAULT_WORKSPACE_CRS, gcj02_geoms_to_wgs84
 from planner.errors import ConfigError, IngestError
+from planner.i18n import column_label
 from planner.io.readers import RawLayer, ReadLimits, read_source
 
 Policy = Literal["reject", "flag", "refuse"]
@@ -260,6 +261,8 @@ class Problem:
     parcel_id: str | None = None
     field: str | None = None
     value: str | None = None
+    #: The message in Simplified Chinese (the app shows it when the UI speaks Chinese).
+    message_zh: str | None = None
 
 
 @dataclass
@@ -381,6 +384,9 @@ def _refuse(report: IngestReport, reason: str) -> IngestError:
 # -- geometry ----------------------------------------------------------------
 _POLY = (3, 6)  # Polygon, MultiPolygon type ids
 
+#: Land-use code schemes in Chinese problem messages.
+_SCHEME_ZH = {"gtkj": "国土空间用地用海", "sandiao": "三调工作", "none": "（无）"}
+
 
 def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     """Keep only the polygonal parts of each geometry (Polygon, MultiPolygon or None)."""
@@ -412,16 +418,19 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
     n = len(geoms)
     bad = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
+    reason_zh = np.full(n, "", dtype=object)
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
     bad |= missing | empty
     reason[missing | empty] = "empty geometry"
+    reason_zh[missing | empty] = "几何为空"
     tid = shapely.get_type_id(geoms) if tid is None else tid
     coll = tid == 7
     nonpoly = ~bad & ~np.isin(tid, _POLY) & ~coll
     bad |= nonpoly
     names = shapely.get_type_id(geoms[nonpoly])
     reason[nonpoly] = [f"not a polygon ({t})" for t in _type_names(names)]
+    reason_zh[nonpoly] = [f"不是面要素（{t}）" for t in _type_names(names)]
     if shapely.has_z(geoms[~bad] if bad.any() else geoms).any():
         geoms = shapely.force_2d(geoms)
     ok = ~bad
@@ -436,11 +445,12 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
         geoms[idx[~lost]] = fixed[~lost]
         bad[idx[lost]] = True
         reason[idx[lost]] = "no polygonal part left after repairing the geometry"
+        reason_zh[idx[lost]] = "修复几何后没有剩下面要素"
         rep = idx[~lost & ~valid[idx]]
         n_rep = len(rep)
         for i, pid in zip(rep[:10_000], _ids_at(ids, rep[:10_000]), strict=True):
             problems.append(Problem("repaired_geometry", "repaired", "invalid polygon repaired (make_valid)",
-                                    int(rows[i]), _s(pid), "geometry"))
+                                    int(rows[i]), _s(pid), "geometry", message_zh="无效多边形已自动修复（make_valid）"))
     ok = ~bad
     area = np.full(n, np.nan)
     if ok.all():
@@ -451,9 +461,11 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
     bad |= zero
     area[bad] = np.nan
     reason[zero] = "zero-area polygon"
+    reason_zh[zero] = "面积为零的多边形"
     bad_rows = np.flatnonzero(bad)
     for i, pid in zip(bad_rows, _ids_at(ids, bad_rows), strict=True):
-        problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(pid), "geometry"))
+        problems.append(Problem("bad_geometry", _act(policy), reason[i], int(rows[i]), _s(pid), "geometry",
+                                message_zh=reason_zh[i]))
     return geoms, bad, n_rep, area
 
 
@@ -547,6 +559,8 @@ def _ids_at(ids: pd.Series, idx: np.ndarray) -> np.ndarray:
 
 
 def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
+    """One :class:`Problem` per row of ``mask`` (at most 100,000); ``message`` is ``(english, chinese)``."""
+    message, message_zh = message
     idx = np.flatnonzero(mask)
     act = _act(policy)
     if values is None:
@@ -556,7 +570,7 @@ def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems)
     else:
         vals = np.asarray(values)[idx[:100_000]]
     for i, pid, v in zip(idx[:100_000], _ids_at(ids, idx[:100_000]), vals[:100_000], strict=False):
-        problems.append(Problem(code, act, message, int(rows[i]), _s(pid), fld, _s(v)))
+        problems.append(Problem(code, act, message, int(rows[i]), _s(pid), fld, _s(v), message_zh))
 
 
 def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | None = None,
@@ -686,35 +700,40 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         for canon, v in num.items():
             neg = v < 0
             if neg.any():
-                masks.append((neg, "negative", ck.negative, f"negative {canon}", canon, v))
+                masks.append((neg, "negative", ck.negative, (f"negative {canon}", f"{column_label(canon, 'zh')}为负值"),
+                               canon, v))
         if "plot_ratio" in num:
             masks.append((num["plot_ratio"] > ck.max_plot_ratio, "impossible", ck.impossible,
-                          f"plot ratio over {ck.max_plot_ratio:g}", "plot_ratio", num["plot_ratio"]))
+                          (f"plot ratio over {ck.max_plot_ratio:g}", f"容积率超过 {ck.max_plot_ratio:g}"), "plot_ratio", num["plot_ratio"]))
         if "coverage" in num:
-            masks.append((num["coverage"] > 1.0, "impossible", ck.impossible, "building coverage over 100 %",
+            masks.append((num["coverage"] > 1.0, "impossible", ck.impossible, ("building coverage over 100 %", "建筑密度超过 100%"),
                           "coverage", num["coverage"] * 100))
         if "floor_area_m2" in num:
             ratio = num["floor_area_m2"] / land
             masks.append((ratio > ck.max_plot_ratio, "impossible", ck.impossible,
-                          f"floor area / land area over {ck.max_plot_ratio:g}", "floor_area_m2", num["floor_area_m2"]))
+                          (f"floor area / land area over {ck.max_plot_ratio:g}", f"建筑面积/用地面积超过 {ck.max_plot_ratio:g}"),
+                          "floor_area_m2", num["floor_area_m2"]))
         if "footprint_m2" in num and "coverage" not in num:
             masks.append((num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible,
-                          "footprint larger than the land area", "footprint_m2", num["footprint_m2"]))
+                          ("footprint larger than the land area", "建筑基底面积大于用地面积"), "footprint_m2", num["footprint_m2"]))
         if "zone_far_max" in num:
             masks.append((num["zone_far_max"] > ck.max_plot_ratio, "impossible", ck.impossible,
-                          f"zoned plot ratio over {ck.max_plot_ratio:g}", "zone_far_max", num["zone_far_max"]))
+                          (f"zoned plot ratio over {ck.max_plot_ratio:g}", f"规划容积率上限超过 {ck.max_plot_ratio:g}"),
+                          "zone_far_max", num["zone_far_max"]))
         if "year_built" in num:
             y = num["year_built"]
-            masks.append(((y < 1900) | (y > 2100), "impossible", ck.impossible, "year outside 1900-2100",
+            masks.append(((y < 1900) | (y > 2100), "impossible", ck.impossible, ("year outside 1900-2100", "建成年份不在 1900–2100 之间"),
                           "year_built", y))
         rel = np.abs(surveyed - geom_area) / geom_area
         masks.append((rel > ck.area_tolerance, "area_mismatch", ck.area_mismatch,
-                      f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
+                      (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
+                       f"调查面积与几何面积相差超过 {ck.area_tolerance:.0%}"),
                       "land_area_m2", surveyed))
     idn = ids.isna().to_numpy()
     dup = pending_dup.result()
-    masks.append((idn, "missing_id", ck.missing_id, "parcel id missing", "parcel_id", None))
-    masks.append((dup, "duplicate_id", ck.duplicate_id, "parcel id appears more than once (all copies)",
+    masks.append((idn, "missing_id", ck.missing_id, ("parcel id missing", "缺少宗地代码"), "parcel_id", None))
+    masks.append((dup, "duplicate_id", ck.duplicate_id,
+                  ("parcel id appears more than once (all copies)", "宗地代码重复（列出全部重复记录）"),
                   "parcel_id", None))
     if "status" in data:
         st = pd.Series(data["status"], dtype="string")
@@ -723,7 +742,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         mapped = pd.Series(pd.array(pd.Series(uniq, dtype="string").map(STATUS_VALUES), dtype="string")
                            .take(inv, allow_fill=True), index=st.index)
         unk = (st.notna() & mapped.isna()).to_numpy()
-        masks.append((unk, "unknown_code", ck.unknown_code, f"status not one of {', '.join(STATUS_VALUES)}",
+        masks.append((unk, "unknown_code", ck.unknown_code,
+                      (f"status not one of {', '.join(STATUS_VALUES)}", f"使用状态不是以下之一：{'、'.join(STATUS_VALUES)}"),
                       "status", st))
         data["status"] = mapped.array
     if "land_use_code" in data:
@@ -735,7 +755,9 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         rep.land_use_scheme = scheme + ("" if mp.land_use_scheme else " (assumed; set [land_use] scheme)")
         cls = _land_use(codes, scheme, mp.land_use_classes)
         unk = (codes.notna() & cls.isna()).to_numpy()
-        masks.append((unk, "unknown_code", ck.unknown_code, f"land-use code not in the {scheme} scheme or the mapping table",
+        masks.append((unk, "unknown_code", ck.unknown_code,
+                      (f"land-use code not in the {scheme} scheme or the mapping table",
+                       f"用地代码不在{_SCHEME_ZH.get(scheme, scheme)}分类或映射表中"),
                       "land_use_code", codes))
         data["land_use_code"] = codes.array
         data["land_use"] = cls.array
@@ -755,7 +777,7 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             flags[mask] = flags[mask] + code + ";"
         else:
             first = np.flatnonzero(mask)[:5] + 1
-            refusals.append(f"{int(mask.sum())} row(s) with {code} ({message}; policy refuse), rows {first.tolist()}")
+            refusals.append(f"{int(mask.sum())} row(s) with {code} ({message[0]}; policy refuse), rows {first.tolist()}")
     problems.sort(key=lambda p: (p.row or 0, p.code))
     rep.problems = problems
     rep.n_rejected = int(reject.sum())

@@ -242,3 +242,23 @@ def test_saved_site_edits_reload(tmp_path, monkeypatch):
     assert at.session_state["site_edits"] == []
     at.button(key="s_load_edits").click().run()
     assert at.session_state["site_edits"] == [edit]
+
+
+def test_ingest_problems_read_in_the_ui_language(tmp_path):
+    from planner.ingest import read_survey
+    from planner.ui.tables import localize, problems_frame
+    from tests.e2e._workspace import grid_parcels
+
+    g = grid_parcels(6, seed=3)
+    g.loc[1, "floor_area_m2"] = -5.0
+    g.loc[2, "parcel_id"] = g.loc[3, "parcel_id"]
+    src = tmp_path / "s.gpkg"
+    g.to_file(src, driver="GPKG")
+    _, rep = read_survey(src, mapping={"checks": {"max_rejected_share": 1.0}})
+    zh = localize(problems_frame(rep.problems, "zh"), "zh")
+    en = localize(problems_frame(rep.problems, "en"), "en")
+    assert "message_zh" not in zh.columns and len(zh) == len(en) == len(rep.problems) >= 3
+    assert set(zh["code"]) >= {"负值", "编号重复"} and set(en["code"]) >= {"Negative value", "Duplicate id"}
+    assert "建筑面积（㎡）为负值" in set(zh["message"]) and "negative floor_area_m2" in set(en["message"])
+    assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复"} and "建筑面积（㎡）" in set(zh["field"])
+    assert problems_frame([], "zh").empty

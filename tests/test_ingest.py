@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import warnings
 import zipfile
@@ -249,6 +250,10 @@ def test_repairs_z_bowtie_and_flags(tmp_path):
     msgs = {(p.row, p.code, p.action) for p in rep.problems}
     assert {(1, "repaired_geometry", "repaired"), (3, "area_mismatch", "flagged"),
             (4, "unknown_code", "flagged")} <= msgs
+    zh = {p.code: p.message_zh for p in rep.problems}
+    assert zh["area_mismatch"] == "调查面积与几何面积相差超过 20%"
+    assert zh["unknown_code"] == "用地代码不在国土空间用地用海分类或映射表中"
+    assert zh["repaired_geometry"].startswith("无效多边形已自动修复")
 
 
 def test_arrow_fast_path_matches_the_geodataframe_path(tmp_path):
@@ -297,6 +302,11 @@ def test_row_checks_reject_with_row_id_field_value(tmp_path):
     text = rep.to_text()
     assert "empty geometry" in text and "not a polygon (Point)" in text and "plot ratio over 20" in text
     assert "1-based" in text
+    # every problem also speaks Chinese (the app shows it when its UI does)
+    zh = {p.row: p.message_zh for p in rep.problems}
+    assert all(re.search(r"[\u4e00-\u9fff]", p.message_zh or "") for p in rep.problems)
+    assert zh[2] == "容积率超过 20" and zh[6] == "建筑面积（㎡）为负值" and zh[7] == "几何为空"
+    assert zh[8] == "不是面要素（Point）" and zh[4] == "宗地代码重复（列出全部重复记录）"
     # footprint from coverage (percent, detected): 40% x 2500
     assert gdf["footprint_m2"].iloc[0] == pytest.approx(1000.0)
 

@@ -3,7 +3,6 @@
 import copy
 import hashlib
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -103,9 +102,8 @@ with tab_up:
             m = st.columns(5)
             for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
                 col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
-            probs = pd.DataFrame([asdict(p) for p in rep.problems[:2000]])
+            probs = tables.problems_frame(rep.problems)
             if len(probs):
-                probs["field"] = probs["field"].map(lambda f: column_label(f, lang()) if isinstance(f, str) else f)
                 tables.show(probs, height=220)
             else:
                 st.success(tr("dm_no_problems"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from planner.errors import IngestError
 
-_CSV_COLUMNS = ("row", "parcel_id", "field", "value", "code", "action", "message")
+_CSV_COLUMNS = ("row", "parcel_id", "field", "value", "code", "action", "message", "message_zh")
 
 
 def write_report(report, path: str | os.PathLike) -> Path:

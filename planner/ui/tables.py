@@ -114,6 +114,25 @@ def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
     return out
 
 
+def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.DataFrame:
+    """Ingest problems (:class:`planner.ingest.Problem`) as a table in the UI language.
+
+    The message is the Chinese one in a Chinese UI (English where a problem
+    has none); field names become their labels. Codes and actions stay raw
+    here and are translated by :func:`show` like every coded column.
+    """
+    from dataclasses import asdict
+
+    lang_ = lang_ or lang()
+    df = pd.DataFrame([asdict(p) for p in problems[:limit]])
+    if not len(df):
+        return df
+    df["field"] = df["field"].map(lambda f: column_label(f, lang_) if isinstance(f, str) else f)
+    if lang_ == "zh":
+        df["message"] = df["message_zh"].fillna(df["message"])
+    return df.drop(columns="message_zh")
+
+
 def column_config(columns, lang_: str | None = None, *, labels: dict | None = None) -> dict:
     """``st.dataframe`` column_config: a label for every column, a number format where known."""
     lg = lang_ or lang()

@@ -151,6 +151,7 @@ def test_survey_upload_publishes_new_version(app_server, page, external, tmp_pat
     src = tmp_path / "survey_2025.geojson"
     g = grid_parcels(24, seed=11)
     g.loc[0, "tax_cny"] = 1.0
+    g.loc[1, "floor_area_m2"] = -5.0  # one problem row: its message shows in Chinese (screenshot 07)
     g.to_crs(4490).to_file(src, driver="GeoJSON")
     _open(page, url, "数据管理")
     page.locator("input[type='file']").first.set_input_files(str(src))
@@ -162,6 +163,9 @@ def test_survey_upload_publishes_new_version(app_server, page, external, tmp_pat
     finally:
         page.screenshot(path=str(ARTIFACTS / "07_data_manager_validated.png"), full_page=True)
     page.screenshot(path=str(ARTIFACTS / "07_data_manager_validated.png"), full_page=True)
+    page.get_by_text("与当前版本的差异").first.scroll_into_view_if_needed()
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "07b_data_manager_problems.png"))
     page.get_by_role("button", name="发布为新版本").click()
     page.get_by_text("已发布调查版本").first.wait_for(timeout=60_000)
     assert GpkgStore(ws).surveys()["version"].max() == before + 1
