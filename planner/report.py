@@ -26,7 +26,7 @@ import xlsxwriter
 from planner._report_text import kind, label, tr
 from planner.compare import KEY_FIGURES, Comparison, compare
 from planner.errors import DataError
-from planner.scenarios import ScenarioResult
+from planner.scenarios import ScenarioResult, assumptions_in
 
 #: Site columns written to the sites sheet / layer, in order.
 SITE_COLUMNS = (
@@ -205,7 +205,7 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         _sheet(xw, "Sites 地块", df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index(), lang)
         _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
-        a = _as_text(result.assumptions, "")
+        a = _as_text(assumptions_in(result.assumptions, lang), "")
         a.columns = [label(c, lang, both=lang == "zh") if c in ("parameter", "source") else c for c in a.columns]
         _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
     return p
@@ -356,7 +356,7 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
         parts.append(_table_html(st, lang, text_cols=("site_id", "template")))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
-    a = _as_text(result.assumptions)
+    a = _as_text(assumptions_in(result.assumptions, lang))
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
@@ -402,7 +402,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
                           site_map(allg, lang, column="n_in", legend_key="in_scenarios", background=background), ""))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
-        a = _as_text(r.assumptions)
+        a = _as_text(assumptions_in(r.assumptions, lang))
         parts.append(f"<h3>{html.escape(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(tr("compare_title", lang), "".join(parts), lang)
 

@@ -211,7 +211,8 @@ class ScenarioResult:
     totals : Series
         Scenario totals (same names as the site columns where summed).
     assumptions : DataFrame
-        Template parameters used (parameter, one column per template, source).
+        Template parameters used (parameter, one column per template, ``source``
+        and ``source_zh``; :func:`assumptions_in` picks one language).
     """
 
     scenario: Scenario
@@ -646,18 +647,29 @@ def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Sc
     from planner.templates import template_table
 
     rows = template_table({n: templates[n] for n in used})
+    own = {"source": "scenario", "source_zh": "情景设置"}
     rows += [
-        {"parameter": "scenario.existing", **dict.fromkeys(used, sc.existing), "source": "scenario"},
-        {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), "source": "scenario"},
-        {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), "source": "scenario"},
-        {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), "source": "scenario"},
+        {"parameter": "scenario.existing", **dict.fromkeys(used, sc.existing), **own},
+        {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), **own},
+        {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), **own},
+        {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), **own},
         {"parameter": "policy", **dict.fromkeys(used, f"{sc.policy_name} {sc.policy_hash[:12]}".strip()),
-         "source": "three-low policy the sites rest on"},
+         "source": "three-low policy the sites rest on", "source_zh": "片区所依据的三低识别规则"},
     ]
     if sc.overrides:
         rows.append({"parameter": "scenario.overrides", **dict.fromkeys(used, json.dumps(to_dict(sc.overrides))),
-                     "source": "scenario"})
+                     **own})
     return rows
+
+
+def assumptions_in(assumptions: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
+    """The assumptions table with one ``source`` column in ``lang`` (Chinese falls back to English)."""
+    a = assumptions.copy()
+    if "source_zh" in a.columns:
+        if lang == "zh":
+            a["source"] = a["source_zh"].where(a["source_zh"].notna() & (a["source_zh"] != ""), a["source"])
+        a = a.drop(columns="source_zh")
+    return a
 
 
 def replace(sc: Scenario, **changes: Any) -> Scenario:

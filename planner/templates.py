@@ -91,6 +91,9 @@ class ParkTemplate:
         the year after, ...; the last value holds afterwards.
     sources : dict
         Parameter name -> where the default comes from.
+    sources_zh : dict
+        The same in Simplified Chinese (reports and the app use it in a
+        Chinese UI; a parameter missing here falls back to ``sources``).
     """
 
     name: str
@@ -118,6 +121,7 @@ class ParkTemplate:
     construction_months: int = 20
     absorption: tuple[float, ...] = (0.60, 0.775, 0.95)
     sources: dict[str, str] = field(default_factory=dict)
+    sources_zh: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = template_problems(self)
@@ -211,6 +215,7 @@ def parse_template(data: dict, *, where: str = "template", base: dict[str, ParkT
             raise ConfigError(msg)
         merged = to_dict(base[parent])
         merged["sources"] = dict(merged.get("sources") or {})
+        merged["sources_zh"] = dict(merged.get("sources_zh") or {})
         for k in ("output", "tax"):  # a per-m2 rate given in the child replaces the parent's per-mu one
             if f"{k}_per_m2" in data:
                 merged[f"{k}_per_mu"] = None
@@ -255,11 +260,11 @@ def load_templates(*paths: str | Path) -> dict[str, ParkTemplate]:
 
 
 def template_table(templates: dict[str, ParkTemplate]) -> list[dict[str, Any]]:
-    """Rows (parameter, value per template, source) for reports."""
+    """Rows (parameter, value per template, ``source``, ``source_zh``) for reports."""
     names = list(templates)
     rows = []
     for f in dataclasses.fields(ParkTemplate):
-        if f.name in ("name", "sources"):
+        if f.name in ("name", "sources", "sources_zh"):
             continue
         row = {"parameter": f.name}
         for n in names:
@@ -267,5 +272,7 @@ def template_table(templates: dict[str, ParkTemplate]) -> list[dict[str, Any]]:
             row[n] = ", ".join(f"{x:g}" for x in v) if isinstance(v, tuple) else v
         row["source"] = " | ".join(dict.fromkeys(
             s for n in names if (s := templates[n].sources.get(f.name))))
+        row["source_zh"] = " | ".join(dict.fromkeys(
+            s for n in names if (s := templates[n].sources_zh.get(f.name) or templates[n].sources.get(f.name))))
         rows.append(row)
     return rows

@@ -50,6 +50,12 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert "default" in str(summ["所依据的三低认定政策 Three-low policy the sites rest on"])
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
     assert "New floor area (m²)" in [c.value for c in en["Sites 地块"][1]]
+    # assumption sources in the report's language
+    src = {r[0].value: r[-1].value for r in wb["Assumptions 假设"].iter_rows(min_row=2)}
+    src_en = {r[0].value: r[-1].value for r in en["Assumptions 假设"].iter_rows(min_row=2)}
+    assert src["tax_per_mu"] == "S：泉州标准化园区约 20 万元/亩" and src["scenario.start_year"] == "情景设置"
+    assert src_en["tax_per_mu"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
+    assert src["jobs_per_1000m2"] == src_en["jobs_per_1000m2"] == "G"
 
 
 def test_excel_comparison(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import re
 from pathlib import Path
 
 import pytest
@@ -97,4 +98,17 @@ def test_template_table_lists_values_and_sources():
     assert rows["target_plot_ratio"]["standard_factory"] == 2.5
     assert rows["absorption"]["standard_factory"] == "0.6, 0.775, 0.95"
     assert rows["target_plot_ratio"]["source"].startswith("S")
+    assert rows["target_plot_ratio"]["source_zh"] == "S：晋江标准化园区，2.0–3.0"
     assert isinstance(ParkTemplate, type)
+
+
+def test_every_shipped_source_has_a_chinese_version():
+    for name, t in builtin_templates().items():
+        assert set(t.sources_zh) == set(t.sources), name
+        for k, v in t.sources_zh.items():
+            # a bare status letter (S, P, G) stays as it is; any text is Chinese
+            assert v == t.sources[k] if len(v) == 1 else re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", v), (name, k, v)
+    # a child template inherits its parent's Chinese sources
+    child = parse_template({"name": "tall", "base": "standard_factory", "floors_max": 8},
+                           base=builtin_templates())
+    assert child.sources_zh == builtin_templates()["standard_factory"].sources_zh

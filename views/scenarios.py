@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from planner.i18n import column_label, param_label, value_label
+from planner.scenarios import assumptions_in
 from planner.ui import data, page, results, tables
 from planner.ui.state import lang, tr
 
@@ -100,7 +101,7 @@ with t2:
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
         xOffset="series:N").properties(height=260), width="stretch")
 with t3:
-    a = res.assumptions
+    a = assumptions_in(res.assumptions, lang())
     a = a[~a["parameter"].isin(["label_zh", "label_en"])].astype("string").copy()
     tpl_cols = [c for c in a.columns if c not in ("parameter", "source")]
     ex = a["parameter"] == "scenario.existing"
