@@ -306,7 +306,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
     Keys are reported relative to the file: ``policies/x.toml: criteria.utilization...``.
     """
-    p = _resolve(path)
+    p = policy_path(path)
     data = config.load_file(p)
     return from_dict(data, where=str(p))
 
@@ -317,7 +317,12 @@ def _shipped(name: str) -> Path:
     return POLICY_DIR / f"{name}.toml"
 
 
-def _resolve(path: str | Path | None) -> Path:
+def policy_path(path: str | Path | None) -> Path:
+    """The file a policy argument names.
+
+    ``None`` names the shipped default; a bare name with no such file here
+    (``"strict"``) names that shipped policy; anything else is that path.
+    """
     if path is None:
         return _shipped("default")
     p = Path(path)

@@ -138,3 +138,15 @@ def test_packaged_policies_equal_the_repository_ones():
     for name in shipped:
         packaged = Path(P.__file__).resolve().parent / "defaults" / f"policy_{name}"
         assert packaged.read_bytes() == (repo / name).read_bytes(), f"{packaged} differs from policies/{name}"
+
+
+def test_policy_path_names_shipped_policies_and_files(tmp_path, monkeypatch):
+    from planner.policy import policy_path
+
+    monkeypatch.chdir(tmp_path)
+    # the repository's policies/ (or, installed, the package's copies policy_<name>.toml)
+    assert policy_path(None).name.endswith("default.toml") and policy_path(None).exists()
+    assert policy_path("strict").name.endswith("strict.toml") and policy_path("strict").exists()
+    (tmp_path / "strict").write_text("")  # a local file of that name wins over the shipped policy
+    assert policy_path("strict") == tmp_path.joinpath("strict").relative_to(tmp_path)
+    assert policy_path("mine.toml") == tmp_path.joinpath("mine.toml").relative_to(tmp_path)

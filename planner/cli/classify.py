@@ -22,7 +22,7 @@ import pyogrio
 from planner.classify import classify, summary
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.policy import _resolve, describe, dumps, load_policy, policy_hash, policy_to_dict
+from planner.policy import describe, dumps, load_policy, policy_hash, policy_path, policy_to_dict
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         write_flags(flagged, args.out, wkt=args.wkt)
     if not args.no_store:
         _stage("storing flags layer and policy in the workspace", t0)
-        src = _resolve(args.policy)
+        src = policy_path(args.policy)
         text = src.read_text(encoding="utf-8") if src.suffix.lower() == ".toml" and src.exists() else dumps(policy)
         h = policy_hash(policy)
         store.save_doc("policy", policy.name, {"name": policy.name, "hash": h, "policy": policy_to_dict(policy),
