@@ -450,7 +450,8 @@ def _clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem]
         n_rep = len(rep)
         for i, pid in zip(rep[:10_000], _ids_at(ids, rep[:10_000]), strict=True):
             problems.append(Problem("repaired_geometry", "repaired", "invalid polygon repaired (make_valid)",
-                                    int(rows[i]), _s(pid), "geometry", message_zh="无效多边形已自动修复（make_valid）"))
+                                    int(rows[i]), _s(pid), "geometry",
+                                    message_zh="无效多边形已自动修复（make_valid）"))
     ok = ~bad
     area = np.full(n, np.nan)
     if ok.all():
@@ -700,30 +701,31 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         for canon, v in num.items():
             neg = v < 0
             if neg.any():
-                masks.append((neg, "negative", ck.negative, (f"negative {canon}", f"{column_label(canon, 'zh')}为负值"),
-                               canon, v))
+                msg = (f"negative {canon}", f"{column_label(canon, 'zh')}为负值")
+                masks.append((neg, "negative", ck.negative, msg, canon, v))
+        top = ck.max_plot_ratio
         if "plot_ratio" in num:
-            masks.append((num["plot_ratio"] > ck.max_plot_ratio, "impossible", ck.impossible,
-                          (f"plot ratio over {ck.max_plot_ratio:g}", f"容积率超过 {ck.max_plot_ratio:g}"), "plot_ratio", num["plot_ratio"]))
+            msg = (f"plot ratio over {top:g}", f"容积率超过 {top:g}")
+            masks.append((num["plot_ratio"] > top, "impossible", ck.impossible, msg, "plot_ratio", num["plot_ratio"]))
         if "coverage" in num:
-            masks.append((num["coverage"] > 1.0, "impossible", ck.impossible, ("building coverage over 100 %", "建筑密度超过 100%"),
-                          "coverage", num["coverage"] * 100))
+            msg = ("building coverage over 100 %", "建筑密度超过 100%")
+            masks.append((num["coverage"] > 1.0, "impossible", ck.impossible, msg, "coverage", num["coverage"] * 100))
         if "floor_area_m2" in num:
-            ratio = num["floor_area_m2"] / land
-            masks.append((ratio > ck.max_plot_ratio, "impossible", ck.impossible,
-                          (f"floor area / land area over {ck.max_plot_ratio:g}", f"建筑面积/用地面积超过 {ck.max_plot_ratio:g}"),
-                          "floor_area_m2", num["floor_area_m2"]))
+            msg = (f"floor area / land area over {top:g}", f"建筑面积/用地面积超过 {top:g}")
+            masks.append((num["floor_area_m2"] / land > top, "impossible", ck.impossible, msg, "floor_area_m2",
+                          num["floor_area_m2"]))
         if "footprint_m2" in num and "coverage" not in num:
-            masks.append((num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible,
-                          ("footprint larger than the land area", "建筑基底面积大于用地面积"), "footprint_m2", num["footprint_m2"]))
+            msg = ("footprint larger than the land area", "建筑基底面积大于用地面积")
+            masks.append((num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible, msg, "footprint_m2",
+                          num["footprint_m2"]))
         if "zone_far_max" in num:
-            masks.append((num["zone_far_max"] > ck.max_plot_ratio, "impossible", ck.impossible,
-                          (f"zoned plot ratio over {ck.max_plot_ratio:g}", f"规划容积率上限超过 {ck.max_plot_ratio:g}"),
-                          "zone_far_max", num["zone_far_max"]))
+            msg = (f"zoned plot ratio over {top:g}", f"规划容积率上限超过 {top:g}")
+            masks.append((num["zone_far_max"] > top, "impossible", ck.impossible, msg, "zone_far_max",
+                          num["zone_far_max"]))
         if "year_built" in num:
             y = num["year_built"]
-            masks.append(((y < 1900) | (y > 2100), "impossible", ck.impossible, ("year outside 1900-2100", "建成年份不在 1900–2100 之间"),
-                          "year_built", y))
+            msg = ("year outside 1900-2100", "建成年份不在 1900–2100 之间")
+            masks.append(((y < 1900) | (y > 2100), "impossible", ck.impossible, msg, "year_built", y))
         rel = np.abs(surveyed - geom_area) / geom_area
         masks.append((rel > ck.area_tolerance, "area_mismatch", ck.area_mismatch,
                       (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
@@ -742,9 +744,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         mapped = pd.Series(pd.array(pd.Series(uniq, dtype="string").map(STATUS_VALUES), dtype="string")
                            .take(inv, allow_fill=True), index=st.index)
         unk = (st.notna() & mapped.isna()).to_numpy()
-        masks.append((unk, "unknown_code", ck.unknown_code,
-                      (f"status not one of {', '.join(STATUS_VALUES)}", f"使用状态不是以下之一：{'、'.join(STATUS_VALUES)}"),
-                      "status", st))
+        msg = (f"status not one of {', '.join(STATUS_VALUES)}", f"使用状态不是以下之一：{'、'.join(STATUS_VALUES)}")
+        masks.append((unk, "unknown_code", ck.unknown_code, msg, "status", st))
         data["status"] = mapped.array
     if "land_use_code" in data:
         codes = pd.Series(data["land_use_code"], dtype="string")
