@@ -35,6 +35,7 @@ class CrsResult:
     label: str = ""
     notes: list[str] = field(default_factory=list)
     problem: str | None = None
+    problem_zh: str | None = None
 
 
 def _datum_key(crs: pyproj.CRS) -> str | None:
@@ -104,12 +105,13 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
             res = CrsResult(pyproj.CRS.from_epsg(4326), gcj02=True, label="GCJ-02 lon/lat (--crs gcj02), converted to WGS84")
             if not (minx >= -180 and maxx <= 180):
                 res.problem = f"--crs gcj02 needs lon/lat coordinates, but eastings run {minx:.0f}-{maxx:.0f}"
+                res.problem_zh = f"GCJ-02（火星坐标）须为经纬度，但该图层的横坐标为 {minx:.0f}–{maxx:.0f}"
             return res
         try:
             crs = pyproj.CRS.from_user_input(override)
         except pyproj.exceptions.CRSError as exc:
             msg = f"--crs {override!r} is not a CRS pyproj understands ({exc}); use e.g. EPSG:4549 or gcj02"
-            raise IngestError(msg) from exc
+            raise IngestError(msg, zh=f"坐标系 {override!r} 无法识别（{exc}），请使用如 EPSG:4549 或 gcj02") from exc
         res = CrsResult(crs, label=f"{override} (given with --crs)")
         if declared is not None and not declared.equals(crs):
             res.notes.append(f"--crs {override} overrides the file's CRS {declared.name}")
@@ -117,8 +119,11 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
     if declared is None:
         guesses = guess_crs(bounds) if np.all(np.isfinite(bounds)) else []
         hint = "; ".join(f"{c} ({why})" for c, why in guesses) or "no guess from the coordinate ranges"
+        hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses) or "无法从坐标范围推断"
         return CrsResult(None, problem=(f"the layer has no CRS (no .prj or embedded CRS); coordinates x {minx:.6g}-{maxx:.6g}. "
-                                        f"Likely: {hint}. Give it with --crs"))
+                                        f"Likely: {hint}. Give it with --crs"),
+                         problem_zh=(f"该图层没有坐标系（无 .prj 或内嵌坐标系），横坐标 {minx:.6g}–{maxx:.6g}。"
+                                     f"可能是：{hint_zh}。请选择坐标系（命令行 --crs）"))
     res = CrsResult(declared, label=declared.name)
     params = gk_params(declared)
     epsg = declared.to_epsg(min_confidence=70)
@@ -144,6 +149,8 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
         else:
             res.problem = (f"eastings {minx:.0f}-{maxx:.0f} carry zone prefix {zone}, which does not match the "
                            f"declared central meridian {cm:g}E ({declared.name}); fix the .prj or give --crs")
+            res.problem_zh = (f"横坐标 {minx:.0f}–{maxx:.0f} 带有带号 {zone}，与 .prj 声明的中央经线 {cm:g}°E"
+                              f"（{declared.name}）不符；请修正 .prj 或选择坐标系（命令行 --crs）")
     elif fe > 1e6 and maxx < 1e6:
         code = gk_epsg(key, cm, 500_000.0)
         res.crs = pyproj.CRS.from_epsg(code) if code else _custom_tm(declared, 500_000.0)

@@ -10,7 +10,29 @@ from __future__ import annotations
 
 
 class PlannerError(ValueError):
-    """Base class of every error the planner raises on purpose."""
+    """Base class of every error the planner raises on purpose.
+
+    ``zh``: the message in Simplified Chinese, shown by the app when its UI
+    speaks Chinese (:func:`message_in`); ``str(error)`` stays English (CLI,
+    logs).
+    """
+
+    def __init__(self, *args, zh: str | None = None) -> None:
+        super().__init__(*args)
+        self.zh = zh
+
+
+def message_in(error: BaseException, lang: str = "zh") -> str:
+    """The error's message in ``lang`` (Chinese where the error has one, else its English text).
+
+    Examples
+    --------
+    >>> e = IngestError("a.zip: holds no layer", zh="a.zip：没有图层")
+    >>> message_in(e, "zh"), message_in(e, "en"), message_in(ValueError("x"), "zh")
+    ('a.zip：没有图层', 'a.zip: holds no layer', 'x')
+    """
+    zh = getattr(error, "zh", None)
+    return zh if lang == "zh" and zh else str(error)
 
 
 class SchemaError(PlannerError):

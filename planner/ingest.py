@@ -373,10 +373,18 @@ class IngestReport:
         return self.to_text()
 
 
-def _refuse(report: IngestReport, reason: str) -> IngestError:
+def _joined(refusals: list[tuple[str, str]]) -> tuple[str, str]:
+    """One reason (English, Chinese) from several refusals: the one itself, or a bulleted list."""
+    if len(refusals) == 1:
+        return refusals[0]
+    return tuple("\n  - " + "\n  - ".join(r[k] for r in refusals) for k in (0, 1))
+
+
+def _refuse(report: IngestReport, reason: str, reason_zh: str | None = None) -> IngestError:
     report.refused = True
     report.refusal = reason
-    err = IngestError(f"{report.dataset or report.source}: {reason}")
+    where = report.dataset or report.source
+    err = IngestError(f"{where}: {reason}", zh=f"{where}：{reason_zh}" if reason_zh else None)
     err.report = report  # type: ignore[attr-defined]
     return err
 
@@ -586,37 +594,42 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                        crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
     if n == 0:
-        raise _refuse(rep, "the layer has no features")
+        raise _refuse(rep, "the layer has no features", "图层中没有要素")
     geoms = raw.geoms
     tid = shapely.get_type_id(geoms)
     if not np.isin(tid, (3, 6, 7)).any():
         kinds = sorted(set(_type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
         raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
-                           "export the parcel (宗地/地块) polygon layer instead")
-    refusals: list[str] = []
+                           "export the parcel (宗地/地块) polygon layer instead",
+                      f"该图层为 {'、'.join(kinds)} 要素，不是宗地面；请导出宗地（地块）面图层")
+    refusals: list[tuple[str, str]] = []  # (English, Chinese)
     cols = raw.columns
     absent = {k: v for k, v in mp.fields.items() if v not in cols}
     absent.update({f"[extra] {k}": v for k, (v, _) in mp.extra.items() if v not in cols})
     if absent:
-        refusals.append(f"mapping {mp.where} names field(s) the layer does not have: "
-                        + ", ".join(f"{k} = {v!r}" for k, v in absent.items())
-                        + f"; the layer's fields are: {', '.join(map(str, cols))}")
+        named = ", ".join(f"{k} = {v!r}" for k, v in absent.items())
+        refusals.append((f"mapping {mp.where} names field(s) the layer does not have: {named}"
+                         f"; the layer's fields are: {', '.join(map(str, cols))}",
+                         f"字段对应 {mp.where} 指定了图层中没有的字段：{named}；图层的字段为：{', '.join(map(str, cols))}"))
     matched = match_fields(cols, {k: v for k, v in mp.fields.items() if v in cols})
     rep.mapping = dict(matched)
     if "parcel_id" not in matched and not absent:
         cands = close_names("parcel_id", cols)
-        refusals.append("no parcel id field (宗地代码): none of " + ", ".join(ALIASES["parcel_id"][:8])
-                        + " ... was found; candidate fields: " + (", ".join(cands) or "(none)")
-                        + f" (all fields: {', '.join(map(str, cols))}). If this is a parcel layer, "
-                        "map the id in a mapping file: [fields] parcel_id = \"FIELD\" (--mapping)")
+        refusals.append(("no parcel id field (宗地代码): none of " + ", ".join(ALIASES["parcel_id"][:8])
+                         + " ... was found; candidate fields: " + (", ".join(cands) or "(none)")
+                         + f" (all fields: {', '.join(map(str, cols))}). If this is a parcel layer, "
+                         "map the id in a mapping file: [fields] parcel_id = \"FIELD\" (--mapping)",
+                         "找不到宗地代码字段：" + "、".join(ALIASES["parcel_id"][:8]) + " 等均不存在；可能的字段："
+                         + ("、".join(cands) or "（无）") + f"（全部字段：{', '.join(map(str, cols))}）。"
+                         "若这是宗地图层，请在「字段对应」中为宗地代码选择字段（命令行用 --mapping 文件）"))
     bounds = raw.bounds if raw.bounds is not None else tuple(shapely.total_bounds(geoms).tolist())
     cr = resolve_crs(raw.crs, crs, bounds)
     rep.crs_used = cr.label
     rep.notes += cr.notes
     if cr.problem:
-        refusals.append(cr.problem)
+        refusals.append((cr.problem, cr.problem_zh or cr.problem))
     if refusals:
-        raise _refuse(rep, refusals[0] if len(refusals) == 1 else "\n  - " + "\n  - ".join(refusals))
+        raise _refuse(rep, *_joined(refusals))
     rows = np.arange(1, n + 1)
     problems: list[Problem] = []
     ids = _str_field(raw, matched["parcel_id"])
@@ -766,7 +779,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     reject = bad_geom & (ck.bad_geometry == "reject")
     flags = np.full(n, "", dtype=object)
     if ck.bad_geometry == "refuse" and bad_geom.any():
-        refusals.append(f"{int(bad_geom.sum())} unusable geometries (policy bad_geometry = refuse)")
+        refusals.append((f"{int(bad_geom.sum())} unusable geometries (policy bad_geometry = refuse)",
+                         f"{int(bad_geom.sum())} 个几何无法使用（规则 bad_geometry = refuse）"))
     for mask, code, policy, message, fld, values in masks:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
@@ -778,7 +792,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
             flags[mask] = flags[mask] + code + ";"
         else:
             first = np.flatnonzero(mask)[:5] + 1
-            refusals.append(f"{int(mask.sum())} row(s) with {code} ({message[0]}; policy refuse), rows {first.tolist()}")
+            refusals.append((f"{int(mask.sum())} row(s) with {code} ({message[0]}; policy refuse), rows {first.tolist()}",
+                             f"{int(mask.sum())} 行{message[1]}（规则为拒绝），行号 {first.tolist()}"))
     problems.sort(key=lambda p: (p.row or 0, p.code))
     rep.problems = problems
     rep.n_rejected = int(reject.sum())
@@ -786,10 +801,12 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     rep.n_flagged = int(((flags != "") & ~reject).sum())
     rep.unmapped = [str(c) for c in cols if c not in set(matched.values())]
     if refusals:
-        raise _refuse(rep, refusals[0] if len(refusals) == 1 else "\n  - " + "\n  - ".join(refusals))
+        raise _refuse(rep, *_joined(refusals))
     if rep.n_rejected > ck.max_rejected_share * n:
         raise _refuse(rep, f"{rep.n_rejected} of {n} rows rejected (more than {ck.max_rejected_share:.0%}): "
-                           "the field mapping or units are probably wrong; see the problems listed")
+                           "the field mapping or units are probably wrong; see the problems listed",
+                      f"{n} 行中有 {rep.n_rejected} 行被拒绝（超过 {ck.max_rejected_share:.0%}）："
+                      "字段对应或单位可能有误，请查看问题列表")
 
     keep = ~reject
     n_out = int(keep.sum())
@@ -1004,7 +1021,7 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"发布方式 {mode!r} 无效，请使用 replace（整体替换）、update（局部更新）或 auto")
     notes = report.notes if report is not None else []
     extent = shapely.from_wkt(report.update_extent_wkt) if report is not None and report.update_extent_wkt else None
     if mode == "auto":
@@ -1063,7 +1080,7 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"发布方式 {mode!r} 无效，请使用 replace（整体替换）、update（局部更新）或 auto")
     rep = report or IngestReport(source=str(source_file or "(data frame)"), n_read=len(parcels),
                                  n_accepted=len(parcels))
     parcels = parcels.to_crs(store.crs) if not pyproj.CRS.from_user_input(parcels.crs).equals(store.crs) else parcels

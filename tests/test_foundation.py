@@ -247,3 +247,12 @@ def test_duplicated_ids_marks_every_copy_and_ignores_missing():
     assert schema.duplicated_ids(ids).tolist() == [True, True, False, True, False, False, True]
     assert not schema.duplicated_ids(pd.Series(["x", None, "y"], dtype="string")).any()
     assert schema.duplicated_ids(pd.Series([], dtype="string")).tolist() == []
+
+
+def test_errors_carry_an_optional_chinese_message():
+    from planner.errors import IngestError, PlannerError, message_in
+
+    e = IngestError("a.zip: holds no layer", zh="a.zip：不含任何图层")
+    assert str(e) == "a.zip: holds no layer" and isinstance(e, PlannerError | ValueError)
+    assert message_in(e, "zh") == "a.zip：不含任何图层" and message_in(e, "en") == str(e)
+    assert message_in(IngestError("only English"), "zh") == "only English"

@@ -22,8 +22,8 @@ import pytest
 import shapely
 
 from planner import schema
-from planner.cli import main
-from planner.errors import ConfigError, IngestError
+from planner.cli import build_parser, main
+from planner.errors import ConfigError, IngestError, PlannerError, message_in
 from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
 from planner.io.readers import ReadLimits, read_source, safe_extract
 from planner.io.store import GpkgStore, sha256_file
@@ -118,6 +118,16 @@ def refused(argv: list[str], store: GpkgStore, capsys, *needles: str) -> str:
     assert rc == 2, err
     for n in needles:
         assert n in err, f"{n!r} not in:\n{err}"
+    assert state(store) == before
+    # the same refusal through the library carries a Chinese message (the app shows it in a Chinese UI);
+    # errors in a mapping file (ConfigError, a command-line feature: the app maps fields in a table) stay English
+    args = build_parser().parse_args(["ingest", *argv, "--workspace", str(store.path)])
+    with pytest.raises(PlannerError) as caught:
+        ingest(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs, encoding=args.encoding,
+               survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
+    if isinstance(caught.value, IngestError):
+        zh = message_in(caught.value, "zh")
+        assert zh != str(caught.value) and re.search(r"[\u4e00-\u9fff]", zh), zh
     assert state(store) == before
     return err
 

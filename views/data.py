@@ -10,6 +10,7 @@ import streamlit as st
 
 from planner import crs as pcrs
 from planner import schema
+from planner.errors import message_in
 from planner.i18n import column_label
 from planner.ui import data, page, tables
 from planner.ui.state import lang, tr
@@ -47,7 +48,7 @@ with tab_up:
             try:
                 raw = readers.read_source(ss["dm_path"], encoding=enc)
             except Exception as exc:
-                st.error(tr("dm_refused", err=exc))
+                st.error(tr("dm_refused", err=message_in(exc, lang())))
                 raw = None
             if raw is not None:
                 cols = [c for c in raw.gdf.columns if c != raw.gdf.geometry.name]
@@ -94,7 +95,7 @@ with tab_up:
                             status.update(state="error")
                             err = exc
                     if err is not None:
-                        st.error(tr("dm_refused", err=err))
+                        st.error(tr("dm_refused", err=message_in(err, lang())))
         res = ss.get("dm_result")
         if res is not None and up is not None:
             gdf, rep, diff = res

@@ -186,34 +186,38 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
         zf = zipfile.ZipFile(zp)
     except (zipfile.BadZipFile, OSError) as exc:
         msg = f"{zp.name}: not a readable zip file ({exc}); re-create the archive"
-        raise IngestError(msg) from exc
+        raise IngestError(msg, zh=f"{zp.name}：不是可读取的 zip 文件（{exc}），请重新打包") from exc
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_entries:
             msg = f"{zp.name}: {len(infos)} entries, more than the limit {limits.max_entries}; refused"
-            raise IngestError(msg)
+            raise IngestError(msg, zh=f"{zp.name}：含 {len(infos)} 个条目，超过上限 {limits.max_entries}，已拒绝")
         total = sum(i.file_size for i in infos)
         if total > limits.max_unzipped_bytes:
             msg = (f"{zp.name}: uncompressed size {total:,} bytes exceeds the limit {limits.max_unzipped_bytes:,}; "
                    "refused (possible zip bomb)")
-            raise IngestError(msg)
+            raise IngestError(msg, zh=f"{zp.name}：解压后 {total:,} 字节，超过上限 {limits.max_unzipped_bytes:,}，"
+                                      "已拒绝（可能是压缩炸弹）")
         todo: list[tuple[zipfile.ZipInfo, str]] = []
         for info in infos:
             name = _entry_name(info)
             why = _unsafe_reason(name, info)
             if why:
                 msg = f"{zp.name}: entry {name!r} {why}; unsafe archive refused, nothing was extracted"
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 不安全（{why}），已拒绝整个压缩包，未解压任何文件")
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
                 continue
             if info.file_size > limits.max_file_bytes:
                 msg = f"{zp.name}: entry {name!r} is {info.file_size:,} bytes, over the limit {limits.max_file_bytes:,}"
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 有 {info.file_size:,} 字节，超过上限 "
+                                          f"{limits.max_file_bytes:,}")
             if info.file_size > (1 << 20) and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                msg = (f"{zp.name}: entry {name!r} compresses {info.file_size / max(info.compress_size, 1):.0f}:1, "
+                ratio = info.file_size / max(info.compress_size, 1)
+                msg = (f"{zp.name}: entry {name!r} compresses {ratio:.0f}:1, "
                        f"over the limit {limits.max_ratio:.0f}:1; refused (possible zip bomb)")
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 压缩比 {ratio:.0f}:1，超过上限 "
+                                          f"{limits.max_ratio:.0f}:1，已拒绝（可能是压缩炸弹）")
             todo.append((info, "/".join(parts)))
         out: list[Path] = []
         written = 0
@@ -222,7 +226,7 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
             target = (dest / rel).resolve()
             if root not in target.parents:
                 msg = f"{zp.name}: entry {rel!r} escapes the target folder; refused"
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{zp.name}：条目 {rel!r} 指向解压目录之外，已拒绝")
             target.parent.mkdir(parents=True, exist_ok=True)
             n = 0
             with zf.open(info) as src, open(target, "wb") as dst:
@@ -231,7 +235,7 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
                     written += len(chunk)
                     if n > max(info.file_size, 0) or written > limits.max_unzipped_bytes:
                         msg = f"{zp.name}: entry {rel!r} decompresses beyond its declared size; refused (zip bomb)"
-                        raise IngestError(msg)
+                        raise IngestError(msg, zh=f"{zp.name}：条目 {rel!r} 解压后超过其声明大小，已拒绝（压缩炸弹）")
                     dst.write(chunk)
             out.append(target)
         return out
@@ -308,12 +312,12 @@ def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> 
     dbf = next((p for p in (shp.with_suffix(".dbf"), shp.with_suffix(".DBF")) if p.exists()), None)
     if dbf is None:
         msg = f"{shp.name}: the .dbf file is missing beside the .shp; add it (attributes live there)"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"{shp.name}：缺少同名 .dbf 文件（属性保存在其中），请一并打包上传")
     data = _dbf_text_bytes(dbf)
     if encoding:
         if not _strict_ok(data, encoding):
             msg = f"{shp.name}: text fields do not decode as {encoding!r} (given with --encoding); try GB18030 or UTF-8"
-            raise IngestError(msg)
+            raise IngestError(msg, zh=f"{shp.name}：文本字段无法按所选编码 {encoding!r} 解码，请改选 GB18030 或 UTF-8")
         return encoding, "given"
     cpg = next((p for p in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG")) if p.exists()), None)
     note = ""
@@ -330,7 +334,8 @@ def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> 
         return "GB18030", note + "detected: text is not UTF-8 and decodes as GB18030 (GBK)"
     msg = (f"{shp.name}: {note}text fields decode neither as UTF-8 nor as GB18030; "
            "give the encoding with --encoding (e.g. BIG5, CP1252) so that names are not stored garbled")
-    raise IngestError(msg)
+    raise IngestError(msg, zh=f"{shp.name}：文本字段既不是 UTF-8 也不是 GB18030 编码；请指定字符编码"
+                              "（命令行 --encoding，如 BIG5、CP1252），以免名称存为乱码")
 
 
 def _csv_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
@@ -338,14 +343,14 @@ def _csv_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
     if encoding:
         if not _strict_ok(data, encoding):
             msg = f"{path.name}: does not decode as {encoding!r} (given with --encoding)"
-            raise IngestError(msg)
+            raise IngestError(msg, zh=f"{path.name}：无法按所选编码 {encoding!r} 解码")
         return encoding, "given"
     if _strict_ok(data, "utf-8"):
         return "utf-8-sig", "detected: strict UTF-8"
     if _strict_ok(data, "gb18030"):
         return "gb18030", "detected: not UTF-8, decodes as GB18030 (GBK)"
     msg = f"{path.name}: text decodes neither as UTF-8 nor as GB18030; give the encoding with --encoding"
-    raise IngestError(msg)
+    raise IngestError(msg, zh=f"{path.name}：文本既不是 UTF-8 也不是 GB18030 编码，请指定字符编码（命令行 --encoding）")
 
 
 # -- finding the dataset ---------------------------------------------------
@@ -366,7 +371,7 @@ def list_layers(path: str | os.PathLike) -> list[tuple[str, str]]:
         return [(str(a), str(b)) for a, b in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises DataSourceError and friends
         msg = f"{Path(path).name}: cannot be opened as a GIS dataset ({exc})"
-        raise IngestError(msg) from exc
+        raise IngestError(msg, zh=f"{Path(path).name}：无法作为 GIS 数据打开（{exc}）") from exc
 
 
 def _pick_layer(path: Path, layer: str | None) -> str | None:
@@ -374,17 +379,19 @@ def _pick_layer(path: Path, layer: str | None) -> str | None:
     names = [n for n, _ in layers]
     if layer is not None:
         if layer not in names:
-            msg = f"{path.name}: no layer {layer!r}; layers: " + ", ".join(f"{n} ({t})" for n, t in layers)
-            raise IngestError(msg)
+            listed = ", ".join(f"{n} ({t})" for n, t in layers)
+            msg = f"{path.name}: no layer {layer!r}; layers: {listed}"
+            raise IngestError(msg, zh=f"{path.name}：没有图层 {layer!r}；现有图层：{listed}")
         return layer
     if len(layers) == 1:
         return names[0]
     if not layers:
         msg = f"{path.name}: holds no layer"
-        raise IngestError(msg)
-    msg = (f"{path.name}: holds {len(layers)} layers; choose one with --layer NAME: "
-           + ", ".join(f"{n} ({t})" for n, t in layers))
-    raise IngestError(msg)
+        raise IngestError(msg, zh=f"{path.name}：不含任何图层")
+    listed = ", ".join(f"{n} ({t})" for n, t in layers)
+    msg = f"{path.name}: holds {len(layers)} layers; choose one with --layer NAME: {listed}"
+    raise IngestError(msg, zh=f"{path.name}：含 {len(layers)} 个图层，请只导出宗地图层后上传"
+                              f"（命令行可用 --layer 指定）：{listed}")
 
 
 @contextlib.contextmanager
@@ -411,7 +418,7 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> gpd.
             return pyogrio.read_dataframe(path, **kw)
         except Exception:
             msg = f"{path.name}: cannot be read as a GIS layer ({exc})"
-            raise IngestError(msg) from exc
+            raise IngestError(msg, zh=f"{path.name}：无法作为 GIS 图层读取（{exc}）") from exc
 
 
 #: Formats read on the Arrow fast path (shapefiles only once their encoding is settled).
@@ -481,13 +488,14 @@ def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gp
         df = pd.read_csv(path, encoding=enc, dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, ValueError) as exc:
         msg = f"{path.name}: not a readable CSV ({exc})"
-        raise IngestError(msg) from exc
+        raise IngestError(msg, zh=f"{path.name}：不是可读取的 CSV 文件（{exc}）") from exc
     lower = {str(c).strip().casefold(): c for c in df.columns}
     col = next((lower[w] for w in WKT_COLUMNS if w in lower), None)
     if col is None:
         msg = (f"{path.name}: no WKT geometry column; name one of {', '.join(WKT_COLUMNS)} "
                f"(columns found: {', '.join(map(str, df.columns))})")
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"{path.name}：没有 WKT 几何列，请将其命名为 {'、'.join(WKT_COLUMNS)} 之一"
+                                  f"（现有列：{', '.join(map(str, df.columns))}）")
     geoms = shapely.from_wkt(df[col].fillna("").to_numpy(dtype=object), on_invalid="ignore")
     df = df.drop(columns=[col])
     for c in df.columns:
@@ -523,14 +531,14 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     src = Path(source)
     if not src.exists():
         msg = f"{src}: file not found"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"{src}：文件不存在")
     if src.is_file() and src.stat().st_size > limits.max_file_bytes:
         msg = f"{src.name}: {src.stat().st_size:,} bytes, over the upload limit {limits.max_file_bytes:,}"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"{src.name}：{src.stat().st_size:,} 字节，超过上传上限 {limits.max_file_bytes:,}")
     suf = src.suffix.lower()
     if suf != ".zip" and suf not in FORMATS:
         msg = f"{src.name}: unsupported file type {suf or '(none)'}; use one of .zip, {', '.join(FORMATS)}"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"{src.name}：不支持的文件类型 {suf or '（无扩展名）'}，请使用 .zip、{'、'.join(FORMATS)}")
     with _unpacked(src, limits) as folder:
         if suf == ".zip":
             cands = _datasets(folder)
@@ -546,11 +554,13 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
             if not cands:
                 msg = (f"{src.name}: the zip holds no dataset ({', '.join(FORMATS)}); "
                        "zip the .shp with its .dbf/.shx/.prj/.cpg, or a .gpkg/.geojson/.fgb/.csv/.gdb")
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{src.name}：压缩包中没有可读取的数据；请将 .shp 与同名 .dbf/.shx/.prj/.cpg "
+                                          "一起打包，或打包 .gpkg/.geojson/.fgb/.csv/.gdb")
             if len(cands) > 1:
                 rel = [str(c.relative_to(folder)) for c in cands]
                 msg = f"{src.name}: the zip holds several datasets; choose one with --layer STEM: {', '.join(rel)}"
-                raise IngestError(msg)
+                raise IngestError(msg, zh=f"{src.name}：压缩包中有多个数据集，请只打包宗地数据"
+                                          f"（命令行可用 --layer 指定）：{', '.join(rel)}")
             path = cands[0]
             inner_layer = layer if layer is not None and path.stem != layer else None
             shown = f"{src.name}!{path.relative_to(folder)}"
