@@ -257,6 +257,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sc_sites_all": ("不选则按排名取前 N 个", "None picked: the top N by rank"),
     "dm_auto": ("自动识别", "Detect automatically"),
     "dm_read_done": ("已读取并校验 {n:,} 宗地块", "Read and validated {n:,} parcels"),
+    "dm_read_failed": ("读取或校验未通过，见下方说明", "Reading or validation failed; see below"),
     "dm_n_records": ("{n:,} 条记录", "{n:,} records"),
     "dm_field_name": ("字段名称", "Field name"),
     "src_scenario": ("情景设置", "scenario"),

@@ -92,7 +92,7 @@ with tab_up:
                             status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
                         except Exception as exc:
                             ss.pop("dm_result", None)
-                            status.update(state="error")
+                            status.update(label=tr("dm_read_failed"), state="error")
                             err = exc
                     if err is not None:
                         st.error(tr("dm_refused", err=message_in(err, lang())))

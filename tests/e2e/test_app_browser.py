@@ -173,6 +173,30 @@ def test_survey_upload_publishes_new_version(app_server, page, external, tmp_pat
     assert external == []
 
 
+def test_refused_upload_is_explained_in_chinese(app_server, page, external, tmp_path):
+    """A layer of points is no parcel survey: the error says so in the UI language and nothing is published."""
+    import geopandas as gpd
+    import shapely
+
+    from planner.io.store import GpkgStore
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].max()
+    src = tmp_path / "wells.geojson"
+    gpd.GeoDataFrame({"ZDDM": ["W1", "W2"]}, geometry=[shapely.Point(118.6, 24.8), shapely.Point(118.61, 24.8)],
+                     crs="EPSG:4490").to_file(src, driver="GeoJSON")
+    _open(page, url, "数据管理")
+    page.locator("input[type='file']").first.set_input_files(str(src))
+    _settle(page)
+    page.get_by_role("button", name="校验报告").click()
+    _settle(page)
+    msg = page.get_by_text(re.compile("无法发布：wells.geojson：该图层为 Point 要素，不是宗地面"))
+    msg.first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "07c_data_manager_refused.png"))
+    assert GpkgStore(ws).surveys()["version"].max() == before
+    assert external == []
+
+
 def test_english_explorer(app_server, page, external):
     url, _ = app_server
     _open(page, url)
