@@ -457,6 +457,8 @@ def _stable_order(labels: np.ndarray, member_land: np.ndarray, member_ids: pd.Se
     string work stays small.
     """
     flag_land = np.bincount(labels, weights=member_land, minlength=n_sites)
+    if n_sites < 2:
+        return np.arange(n_sites)
     by_land = np.argsort(-flag_land, kind="stable")
     fl = flag_land[by_land]
     eq = fl[1:] == fl[:-1]

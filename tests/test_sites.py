@@ -322,6 +322,15 @@ def test_duplicate_ids_among_placed_parcels_are_refused_elsewhere_ignored():
         S.build_sites(g)
 
 
+def test_no_flagged_parcel_gives_no_site_and_one_gives_one():
+    g = frame([(0, 0, 100, 100), (200, 0, 300, 100)], flagged=[False, False])
+    res = S.build_sites(g)
+    assert res.sites.empty and res.parcel_sites.empty and list(res.sites.columns) == S.SITE_COLUMNS
+    g = frame([(0, 0, 100, 100), (200, 0, 300, 100)], flagged=[True, False])
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    assert res.sites["site_id"].tolist() == ["S0001"] and res.parcel_sites["parcel_id"].tolist() == ["p0"]
+
+
 def test_site_ids_share_one_width_so_text_order_is_number_order():
     ids = S._site_ids(10_000)
     assert ids[0] == "S00001" and ids[-1] == "S10000" and list(ids) == sorted(ids)
