@@ -55,6 +55,16 @@ def _png(fig: Figure, dpi: int = 110) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def _yearly(fig: Figure, ax, key: str, chart_lang: str, lang: str) -> tuple[str, str]:
+    """Finish a chart over calendar years (axis label ``key``, title ``key_title``): (title, PNG base64)."""
+    ax.set_ylabel(tr(key, chart_lang))
+    ax.set_title(tr(f"{key}_title", chart_lang))
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    return tr(f"{key}_title", lang), _png(fig)
+
+
 def _figure(lang: str, size=(7.5, 3.4)) -> Figure:
     with matplotlib.rc_context(_rc(lang)):
         fig = Figure(figsize=size)
@@ -72,12 +82,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[tuple[str, str]]:
         ax.bar(yrs, tl["under_construction_m2"] / 1e4, color="#fdae6b", label=tr("legend_under", cl))
         ax.plot(yrs, tl["delivered_m2"] / 1e4, color="#1f77b4", marker="o", ms=3, label=tr("legend_delivered", cl))
         ax.plot(yrs, tl["occupied_m2"] / 1e4, color="#2ca02c", marker="s", ms=3, label=tr("legend_occupied", cl))
-        ax.set_ylabel(tr("chart_floor", cl))
-        ax.set_title(tr("chart_floor_title", cl))
-        ax.legend(loc="upper left", frameon=False)
-        ax.grid(axis="y", alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        out.append((tr("chart_floor_title", lang), _png(fig)))
+        out.append(_yearly(fig, ax, "chart_floor", cl, lang))
 
         fig = Figure(figsize=(7.5, 3.4))
         ax = fig.subplots()
@@ -85,12 +90,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[tuple[str, str]]:
         ax.bar(yrs - w / 2, tl["investment_cny"] / 1e8, width=w, color="#9e9ac8", label=tr("legend_invest", cl))
         ax.bar(yrs + w / 2, (tl["rent_cny"]) / 1e8, width=w, color="#74c476", label=tr("legend_rent", cl))
         ax.plot(yrs, tl["tax_new_cny"] / 1e8, color="#d62728", marker="o", ms=3, label=tr("legend_tax", cl))
-        ax.set_ylabel(tr("chart_money", cl))
-        ax.set_title(tr("chart_money_title", cl))
-        ax.legend(loc="upper left", frameon=False)
-        ax.grid(axis="y", alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        out.append((tr("chart_money_title", lang), _png(fig)))
+        out.append(_yearly(fig, ax, "chart_money", cl, lang))
     return out
 
 

@@ -695,18 +695,15 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     if np.isnan(surveyed).any():
         derived["land_area_m2 from geometry"] = int((np.isnan(surveyed) & ~bad_geom).sum())
     num["land_area_m2"] = land
-    if "plot_ratio" in num:
-        fa = num.get("floor_area_m2", np.full(n, np.nan))
-        use = np.isnan(fa) & np.isfinite(num["plot_ratio"])
-        if use.any():
-            num["floor_area_m2"] = np.where(use, num["plot_ratio"] * land, fa)
-            derived["floor_area_m2 = plot ratio x land area"] = int(use.sum())
-    if "coverage" in num:
-        fp = num.get("footprint_m2", np.full(n, np.nan))
-        use = np.isnan(fp) & np.isfinite(num["coverage"])
-        if use.any():
-            num["footprint_m2"] = np.where(use, num["coverage"] * land, fp)
-            derived["footprint_m2 = coverage x land area"] = int(use.sum())
+    # a missing area from its ratio to the land area, where the ratio is given
+    for area_field, rate, what in (("floor_area_m2", "plot_ratio", "plot ratio"),
+                                   ("footprint_m2", "coverage", "coverage")):
+        if rate in num:
+            have = num.get(area_field, np.full(n, np.nan))
+            use = np.isnan(have) & np.isfinite(num[rate])
+            if use.any():
+                num[area_field] = np.where(use, num[rate] * land, have)
+                derived[f"{area_field} = {what} x land area"] = int(use.sum())
     rep.n_derived = {k: v for k, v in derived.items() if v}
 
     # record checks

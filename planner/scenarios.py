@@ -644,17 +644,18 @@ def _totals(res: pd.DataFrame, tl: pd.DataFrame) -> pd.Series:
 
 
 def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Scenario) -> list[dict]:
+    from planner.i18n import t
     from planner.templates import template_table
 
     rows = template_table({n: templates[n] for n in used})
-    own = {"source": "scenario", "source_zh": "情景设置"}
+    own = {"source": t("src_scenario", "en"), "source_zh": t("src_scenario", "zh")}
     rows += [
         {"parameter": "scenario.existing", **dict.fromkeys(used, sc.existing), **own},
         {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), **own},
         {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), **own},
         {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), **own},
         {"parameter": "policy", **dict.fromkeys(used, f"{sc.policy_name} {sc.policy_hash[:12]}".strip()),
-         "source": "three-low policy the sites rest on", "source_zh": "片区所依据的三低识别规则"},
+         "source": t("src_policy", "en"), "source_zh": t("src_policy", "zh")},
     ]
     if sc.overrides:
         rows.append({"parameter": "scenario.overrides", **dict.fromkeys(used, json.dumps(to_dict(sc.overrides))),

@@ -108,8 +108,6 @@ with t3:
     for c in tpl_cols:
         a.loc[ex, c] = a.loc[ex, c].map(lambda v: value_label("existing", v, lang()))
     a["parameter"] = a["parameter"].map(lambda p: param_label(p, lang()))
-    a["source"] = a["source"].replace({"scenario": tr("src_scenario"), "three-low policy the sites rest on":
-                                       tr("src_policy")})
     tables.show(a, labels={c: tables.template_label(c) for c in tpl_cols})
 
 if st.button(tr("sc_save"), type="primary", key="sc_save_btn"):
