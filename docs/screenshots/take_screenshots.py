@@ -15,16 +15,28 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, _free_port, block_external  # noqa: E402
 from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _settle  # noqa: E402
 
 OUT = Path(__file__).resolve().parent
 SIZE = {"width": 1600, "height": 1000}
+
+
+def zoom_to(pg, box_label: str, pid: str, heading: str, png: str) -> None:
+    """Type a parcel id into the map's zoom box, wait for its detail panel and map, save ``png``."""
+    box = pg.get_by_label(box_label)
+    box.fill(pid)
+    box.press("Enter")
+    _settle(pg, 120)
+    pg.get_by_text(heading).first.wait_for()
+    _map_paths(pg, 5)
+    time.sleep(3)
+    _settle(pg)
+    pg.screenshot(path=str(OUT / png))
 
 
 def prepare(tmp: Path) -> tuple[Path, str]:
@@ -62,15 +74,7 @@ def main() -> None:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             ctx = b.new_context(viewport=SIZE, locale="zh-CN", accept_downloads=True)
-
-            def guard(route):
-                host = urlparse(route.request.url).hostname or ""
-                if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
-                    return route.continue_()
-                blocked.append(route.request.url)
-                return route.abort()
-
-            ctx.route("**/*", guard)
+            block_external(ctx, blocked)
             pg = ctx.new_page()
             pg.set_default_timeout(120_000)
 
@@ -88,15 +92,7 @@ def main() -> None:
             time.sleep(2)
             _settle(pg)
             pg.screenshot(path=str(OUT / "map_city_grid.png"))
-            box = pg.get_by_label("定位到地块编号或片区编号")
-            box.fill(pid)
-            box.press("Enter")
-            _settle(pg, 120)
-            pg.get_by_text(f"地块 {pid}").first.wait_for()
-            _map_paths(pg, 5)
-            time.sleep(3)
-            _settle(pg)
-            pg.screenshot(path=str(OUT / "map_parcel_detail.png"))
+            zoom_to(pg, "定位到地块编号或片区编号", pid, f"地块 {pid}", "map_parcel_detail.png")
 
             # sites: select the best-ranked site (the map zooms to it)
             goto("连片地块")
@@ -135,15 +131,7 @@ def main() -> None:
             goto()
             pg.get_by_text("English").first.click()
             _settle(pg, 120)
-            box = pg.get_by_label("Zoom to a parcel id or site id")
-            box.fill(pid)
-            box.press("Enter")
-            _settle(pg, 120)
-            pg.get_by_text(f"Parcel {pid}").first.wait_for()
-            _map_paths(pg, 5)
-            time.sleep(3)
-            _settle(pg)
-            pg.screenshot(path=str(OUT / "map_en.png"))
+            zoom_to(pg, "Zoom to a parcel id or site id", pid, f"Parcel {pid}", "map_en.png")
             b.close()
     finally:
         proc.terminate()

@@ -106,20 +106,26 @@ def external():
     return []
 
 
+def block_external(ctx, blocked: list) -> None:
+    """Let a browser context load only localhost, data:, blob: and about: URLs; record and abort the rest."""
+
+    def guard(route):
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
+            return route.continue_()
+        blocked.append(route.request.url)
+        return route.abort()
+
+    ctx.route("**/*", guard)
+
+
 @pytest.fixture
 def page(browser, external):
     """A fresh page whose non-localhost requests are blocked and recorded in ``external``."""
     ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, accept_downloads=True,
                               locale="zh-CN")
 
-    def guard(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
-            return route.continue_()
-        external.append(route.request.url)
-        return route.abort()
-
-    ctx.route("**/*", guard)
+    block_external(ctx, external)
     pg = ctx.new_page()
     pg.set_default_timeout(30_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
