@@ -147,3 +147,22 @@ def guess_crs(bounds: tuple[float, float, float, float]) -> list[tuple[str, str]
 def to_lonlat_transformer(crs) -> pyproj.Transformer:
     """Transformer from ``crs`` to EPSG:4326 lon/lat (``always_xy``)."""
     return pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(crs), "EPSG:4326", always_xy=True)
+
+
+def to_lonlat_valid(gdf):
+    """``gdf`` in EPSG:4326 for exchange files (GeoJSON), with the geometries reprojection made invalid repaired.
+
+    Bending a projected polygon into lon/lat can make a hole that touches its
+    shell at a point, or two nearly touching parts, cross by a hair (seen on
+    7 of 1,578 sample-city sites). Those are repaired with
+    ``make_valid(method="structure")``, which keeps them polygons; valid ones
+    are left as they are.
+    """
+    out = gdf.to_crs("EPSG:4326")
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    bad = ~(shapely.is_missing(geoms) | shapely.is_valid(geoms))
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        out = out.set_geometry(geoms, crs=out.crs)
+    return out

@@ -25,6 +25,7 @@ import xlsxwriter
 
 from planner._report_text import kind, label, tr
 from planner.compare import KEY_FIGURES, Comparison, compare
+from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.scenarios import ScenarioResult, assumptions_in
 
@@ -104,7 +105,7 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     if suffix == ".gpkg":
         out.to_file(p, layer=result.name, driver="GPKG", engine="pyogrio")
     elif suffix in (".geojson", ".json"):
-        out.to_crs("EPSG:4326").to_file(p, driver="GeoJSON", engine="pyogrio")
+        to_lonlat_valid(out).to_file(p, driver="GeoJSON", engine="pyogrio")
     else:
         msg = f"{p}: unknown geodata format; use .gpkg or .geojson"
         raise DataError(msg)

@@ -256,3 +256,19 @@ def test_errors_carry_an_optional_chinese_message():
     assert str(e) == "a.zip: holds no layer" and isinstance(e, PlannerError | ValueError)
     assert message_in(e, "zh") == "a.zip：不含任何图层" and message_in(e, "en") == str(e)
     assert message_in(IngestError("only English"), "zh") == "only English"
+
+
+def test_lonlat_export_repairs_what_reprojection_breaks():
+    import geopandas as gpd
+    import shapely
+
+    from planner.crs import to_lonlat_valid
+
+    x, y = 500_000.0, 2_750_000.0
+    ok = shapely.box(x, y, x + 100, y + 100)
+    bowtie = shapely.Polygon([(x, y), (x + 50, y + 50), (x + 50, y), (x, y + 50)])  # stands in for a bent ring
+    g = gpd.GeoDataFrame({"k": [1, 2, 3]}, geometry=[ok, bowtie, None], crs="EPSG:4549")
+    out = to_lonlat_valid(g)
+    assert out.crs.to_epsg() == 4326 and out.geometry.iloc[2] is None
+    assert out.geometry.iloc[:2].is_valid.all() and out.geometry.iloc[1].geom_type == "MultiPolygon"
+    assert out.geometry.iloc[0].equals(g.to_crs(4326).geometry.iloc[0])  # valid ones untouched

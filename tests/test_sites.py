@@ -430,7 +430,8 @@ def test_cli_builds_stores_and_writes(tmp_path, capsys):
     assert len(store.read_layer("site_parcels", "default")) == 11
     assert len(pd.read_csv(out)) == 2 and (tmp_path / "sites_parcels.csv").exists()
     assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "s.geojson"), "--no-barriers"]) == 0
-    assert len(gpd.read_file(tmp_path / "s.geojson")) == 1
+    out = gpd.read_file(tmp_path / "s.geojson")
+    assert len(out) == 1 and out.crs.to_epsg() == 4326 and out.geometry.is_valid.all()
     assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "s.gpkg")]) == 0
     store.save_doc("site_edit", "mine", {"ops": [{"op": "remove", "site_id": "S0001", "parcel_ids": ["r0c0"]}]})
     assert main(["sites", "-w", str(ws), "--apply-edits", "mine", "--name", "edited"]) == 0

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from planner import sites as S
 from planner.config import load_file
+from planner.crs import to_lonlat_valid
 from planner.errors import DataError, StoreError
 from planner.io.store import open_store
 
@@ -68,7 +69,7 @@ def write_result(result: S.SiteResult, path: str | Path) -> list[Path]:
         pyogrio.write_dataframe(pts.drop(columns="geometry"), path, layer="site_parcels", driver="GPKG", append=False)
         return [path]
     if ext in (".geojson", ".json"):
-        pyogrio.write_dataframe(sites.to_crs(4326), path, driver="GeoJSON")
+        pyogrio.write_dataframe(to_lonlat_valid(sites), path, driver="GeoJSON")
         return [path]
     if ext == ".csv":
         pd.DataFrame(sites.drop(columns="geometry")).to_csv(path, index=False)
