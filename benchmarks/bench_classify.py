@@ -27,8 +27,8 @@ import pyogrio
 import shapely
 
 from planner.classify import classify, evaluate
-from planner.policy import default_policy, from_dict, policy_to_dict
-from planner.sensitivity import threshold_curve
+from planner.classify.policy import default_policy, from_dict, policy_to_dict
+from planner.classify.sensitivity import threshold_curve
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -123,7 +123,8 @@ def main(argv=None) -> int:
         parcels["three_low"] = np.random.default_rng(1).random(len(parcels)) < 0.2
         how = "random 20% flagged"
     else:
-        from planner import classify, policy
+        from planner import classify
+        from planner.classify import policy
 
         parcels = classify.classify(parcels, policy.default_policy())
         how = "classified with the default policy"

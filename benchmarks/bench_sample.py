@@ -23,9 +23,16 @@ import time
 import numpy as np
 import shapely
 
-from planner._sample_boundary import jinjiang_boundary
-from planner._sample_geometry import build_network, city_blocks, subdivide
-from planner.sample import CENTRE, GROSS_M2_PER_PARCEL, MAX_FEATURE_M, TILE_M, _region, build_city
+from planner.sample.boundary import jinjiang_boundary
+from planner.sample.city import (
+    CENTRE,
+    GROSS_M2_PER_PARCEL,
+    MAX_FEATURE_M,
+    TILE_M,
+    _region,
+    build_city,
+)
+from planner.sample.geometry import build_network, city_blocks, subdivide
 from planner.schema import MU_M2
 
 

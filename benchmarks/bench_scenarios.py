@@ -34,9 +34,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from planner.compare import compare
 from planner.scenarios import run, scenario_from_dict
-from planner.templates import builtin_templates
+from planner.scenarios.comparison import compare
+from planner.scenarios.templates import builtin_templates
 
 OUT = Path(__file__).resolve().parent / "out"
 SITES_PER_PARCEL = 1578 / 20_000  # sample city: 20,000 parcels -> 1,578 sites
@@ -100,7 +100,7 @@ def synthetic_sites(n_sites: int, seed: int = 1) -> gpd.GeoDataFrame:
 def pipeline_sites(path: Path) -> gpd.GeoDataFrame:
     from planner import schema
     from planner.classify import classify
-    from planner.policy import default_policy
+    from planner.classify.policy import default_policy
     from planner.sites import SiteParams, build_sites
 
     parcels = schema.conform(pyogrio.read_dataframe(path, use_arrow=True))

@@ -20,7 +20,7 @@ Timed, in the same run on the same flagged parcels:
   with COPY beforehand, not timed); needs PLANNER_PG_DSN or
   ``postgresql://postgres@localhost/planner_test``;
 * naive GeoPandas: ``buffer(gap/2).dissolve().explode()`` (clusters only);
-* ours, clusters only: ``planner._graph.neighbour_components`` (shared
+* ours, clusters only: ``planner.sites.graph.neighbour_components`` (shared
   vertices + grid-hashed bounding-box pairs + exact ``dwithin`` on the pairs
   not yet connected, scipy connected components), the like-for-like
   counterpart of ST_ClusterDBSCAN.
@@ -125,7 +125,7 @@ def run_ours(parcels, gap):
 
 def run_ours_clusters(flagged, gap):
     """Only what ST_ClusterDBSCAN does: the components of the "within gap" graph (as build_sites does it)."""
-    from planner import _graph
+    from planner.sites import graph as _graph
 
     g = np.asarray(flagged.geometry.values, dtype=object)
     t = time.perf_counter()

@@ -2,9 +2,12 @@
 
 Three-low (三低) industrial land, contiguous candidate sites (连片) and
 standardized-park redevelopment scenarios. The public API below is imported
-lazily, so ``import planner`` (and the CLI's start-up) stays cheap. Stage
-functions named like their module (``planner.classify.classify``,
-``planner.ingest.ingest``, ``planner.compare.compare``) are used from the module.
+lazily, so ``import planner`` (and the CLI's start-up) stays cheap.
+
+The package folders follow the data flow: ``io`` -> ``ingest`` -> ``classify``
+-> ``sites`` -> ``scenarios`` -> ``report``, with ``maps`` for the map,
+``sample`` for the sample city, and ``cli``/``ui`` as the two faces over one
+``workflow`` layer.
 
 Examples
 --------
@@ -27,10 +30,10 @@ _API = {
     "build_city": "planner.sample",
     "write_workspace": "planner.sample",
     "read_survey": "planner.ingest",
-    "compute_indicators": "planner.indicators",
-    "load_policy": "planner.policy",
-    "default_policy": "planner.policy",
-    "threshold_curve": "planner.sensitivity",
+    "compute_indicators": "planner.classify.indicators",
+    "load_policy": "planner.classify.policy",
+    "default_policy": "planner.classify.policy",
+    "threshold_curve": "planner.classify.sensitivity",
     "SiteParams": "planner.sites",
     "build_sites": "planner.sites",
     "load_scenario": "planner.scenarios",

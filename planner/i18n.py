@@ -46,7 +46,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "No Tianditu key (PLANNER_TIANDITU_KEY or [tianditu] key in secrets); using the blank basemap."),
     "survey_version": ("当前调查版本：v{v}（{n:,} 宗）", "Current survey: v{v} ({n:,} parcels)"),
     "policy_in_use": ("识别规则：{name}", "Policy: {name}"),
-    "module_missing": ("此功能所需的模块 {mod} 尚未安装或不可用。", "The module {mod} this page needs is not available yet."),
+    "no_rules": ("当前规则没有可调整阈值的指标规则。", "The current rules have no indicator rule with a threshold to vary."),
     "error": ("出错：{err}", "Error: {err}"),
     # map explorer
     "color_by": ("着色依据", "Colour by"),

@@ -34,9 +34,8 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import folium
-import folium.plugins
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -45,6 +44,9 @@ import shapely
 
 from planner.crs import gcj02_to_wgs84, wgs84_geoms_to_gcj02
 from planner.errors import DataError
+
+if TYPE_CHECKING:  # folium is imported where a map is built, so the core imports fast
+    import folium
 
 #: Metres per pixel at zoom 0 on the equator (256 px Web-Mercator tiles).
 M_PER_PX_Z0 = 156_543.033_928
@@ -430,6 +432,9 @@ def add_basemap(m: folium.Map, kind: str = "blank", *, tianditu_key: str | None 
     so the caller shifts the data); ``custom`` a tile URL template such as an
     intranet tile server (``http://tiles.local/{z}/{x}/{y}.png``).
     """
+    import folium
+    import folium.plugins
+
     if kind == "blank":
         return False
     if kind == "osm":
@@ -477,6 +482,9 @@ def use_local_assets(m: folium.Map, base: str = DEFAULT_ASSET_BASE) -> folium.Ma
     Sets instance attributes, so folium's class defaults (CDN links) are untouched
     for other users. Call after adding plugins.
     """
+    import folium
+    import folium.plugins
+
     a = local_assets(base)
     m.default_js = a["map_js"]
     m.default_css = a["map_css"]
@@ -501,6 +509,9 @@ def make_map(bounds_ll: tuple[float, float, float, float], *, basemap: str = "bl
 
     Returns ``(map, gcj02)``; ``gcj02`` tells the caller to shift its data.
     """
+    import folium
+    import folium.plugins
+
     w, s, e, n = bounds_ll
     if center is None:
         center = ((s + n) / 2, (w + e) / 2)
@@ -526,6 +537,9 @@ def geojson_layer(gdf: gpd.GeoDataFrame, name: str, *, color_col: str = "_c", to
     each feature's ``id`` and the id column travels in ``properties``, so a
     click returns a stable id (streamlit-folium ``last_active_drawing``).
     """
+    import folium
+    import folium.plugins
+
     fg = folium.FeatureGroup(name=name, show=show)
     if not len(gdf):
         return fg

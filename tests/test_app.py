@@ -118,7 +118,8 @@ def test_i18n_table_complete():
 
 
 def test_explorer_counts_match_classification(workspace, monkeypatch):
-    from planner import classify, policy
+    from planner import classify
+    from planner.classify import policy
 
     at = _app(workspace, monkeypatch)
     c = classify.classify(GpkgStore(workspace).read_parcels(), policy.default_policy())
@@ -216,7 +217,8 @@ def test_filters_limit_the_map(workspace, monkeypatch):
 
 
 def test_saved_site_edits_reload(tmp_path, monkeypatch):
-    from planner import classify, policy, sites
+    from planner import classify, sites
+    from planner.classify import policy
 
     ws = build_workspace(tmp_path / "edits.gpkg")
     store = GpkgStore(ws)

@@ -11,11 +11,11 @@ import pyogrio
 import pytest
 
 from planner.classify import classify, evaluate, summary
+from planner.classify.policy import default_policy, from_dict, policy_hash, policy_to_dict
+from planner.classify.sensitivity import threshold_curve
 from planner.cli import main
 from planner.io.store import GpkgStore
-from planner.policy import default_policy, from_dict, policy_hash, policy_to_dict
 from planner.schema import MU_M2
-from planner.sensitivity import threshold_curve
 from tests.conftest import box_grid
 
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.compare import compare
 from planner.errors import DataError
 from planner.scenarios import run, scenario_from_dict
+from planner.scenarios.comparison import compare
 
 
 def sites():

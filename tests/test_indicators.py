@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.indicators import INDICATORS, compute_indicators, land_area
+from planner.classify.indicators import INDICATORS, compute_indicators, land_area
 from tests.conftest import box_grid
 
 

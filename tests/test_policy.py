@@ -6,8 +6,7 @@ import copy
 
 import pytest
 
-from planner.errors import ConfigError
-from planner.policy import (
+from planner.classify.policy import (
     POLICY_DIR,
     default_policy,
     describe,
@@ -18,6 +17,7 @@ from planner.policy import (
     policy_hash,
     policy_to_dict,
 )
+from planner.errors import ConfigError
 
 
 def _bad(mutate) -> str:
@@ -130,18 +130,18 @@ def test_packaged_policies_equal_the_repository_ones():
     """An installed package (no ``policies/`` folder) ships identical copies of the policies."""
     from pathlib import Path
 
-    import planner.policy as P
+    import planner.classify.policy as P
 
-    repo = Path(P.__file__).resolve().parents[1] / "policies"
+    repo = Path(P.__file__).resolve().parents[2] / "policies"
     shipped = sorted(p.name for p in repo.glob("*.toml"))
     assert shipped, "no policies in policies/"
     for name in shipped:
-        packaged = Path(P.__file__).resolve().parent / "defaults" / f"policy_{name}"
+        packaged = Path(P.__file__).resolve().parents[1] / "defaults" / f"policy_{name}"
         assert packaged.read_bytes() == (repo / name).read_bytes(), f"{packaged} differs from policies/{name}"
 
 
 def test_policy_path_names_shipped_policies_and_files(tmp_path, monkeypatch):
-    from planner.policy import policy_path
+    from planner.classify.policy import policy_path
 
     monkeypatch.chdir(tmp_path)
     # the repository's policies/ (or, installed, the package's copies policy_<name>.toml)

@@ -12,11 +12,11 @@ import pytest
 import shapely
 from openpyxl import load_workbook
 
-from planner import _report_charts
-from planner.compare import compare
 from planner.errors import DataError
+from planner.report import charts as _report_charts
 from planner.report import export_all, fmt, html_report, to_excel, write_html, write_sites
 from planner.scenarios import run, scenario_from_dict
+from planner.scenarios.comparison import compare
 
 
 def sites() -> gpd.GeoDataFrame:

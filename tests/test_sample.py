@@ -14,10 +14,10 @@ import shapely
 from scipy import sparse
 
 from planner import schema
-from planner._sample_boundary import JINJIANG_ADCODE, jinjiang_boundary, jinjiang_from_gcj02
 from planner.cli import main
 from planner.io.store import GpkgStore
-from planner.sample import CENTRE, _region, build_city, write_survey_update, write_workspace
+from planner.sample.boundary import JINJIANG_ADCODE, jinjiang_boundary, jinjiang_from_gcj02
+from planner.sample.city import CENTRE, _region, build_city, write_survey_update, write_workspace
 from planner.schema import MU_M2
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,7 +255,7 @@ def test_cli_sample_data(tmp_path, capsys):
 
 
 def test_split_exact_halves_and_leaves_hard_cases_to_geos():
-    from planner._sample_geometry import split_exact
+    from planner.sample.geometry import split_exact
 
     u_shape = shapely.Polygon([(0, 0), (30, 0), (30, 40), (60, 40), (60, 0), (90, 0), (90, 60), (0, 60)])
     holed = shapely.box(0, 0, 100, 100).difference(shapely.box(40, 40, 60, 60))
@@ -278,7 +278,7 @@ def test_split_exact_halves_and_leaves_hard_cases_to_geos():
 
 
 def test_tiled_blocks_are_the_blocks_of_one_union():
-    from planner._sample_geometry import city_blocks
+    from planner.sample.geometry import city_blocks
 
     region = shapely.box(0, 0, 1000, 1000)
     cut = np.array([shapely.box(300, -50, 320, 1050), shapely.box(-50, 600, 1050, 610),
@@ -291,7 +291,7 @@ def test_tiled_blocks_are_the_blocks_of_one_union():
 
 
 def test_large_city_path_one_pass_exact_count_clean_topology(monkeypatch):
-    import planner.sample as sample
+    import planner.sample.city as sample
 
     monkeypatch.setattr(sample, "MAX_BOUNDARY_SHARE", 0.001)  # take the beyond-the-boundary path at a small size
     monkeypatch.setattr(sample, "TILE_M", 2000.0)
@@ -313,7 +313,7 @@ def test_large_city_path_one_pass_exact_count_clean_topology(monkeypatch):
 
 
 def test_threaded_steps_do_not_depend_on_the_number_of_workers():
-    from planner._sample_geometry import city_blocks, subdivide_chunks
+    from planner.sample.geometry import city_blocks, subdivide_chunks
 
     region = shapely.box(0, 0, 1000, 1000)
     cut = np.array([shapely.box(300, -50, 320, 1050), shapely.box(-50, 600, 1050, 610)], dtype=object)

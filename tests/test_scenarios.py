@@ -20,7 +20,7 @@ from planner.scenarios import (
     scenario_from_dict,
     select_sites,
 )
-from planner.templates import builtin_templates, parse_template
+from planner.scenarios.templates import builtin_templates, parse_template
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,11 +11,12 @@ import pytest
 import shapely
 from conftest import box_grid
 
-from planner import _graph
 from planner import sites as S
 from planner.cli import main
 from planner.errors import ConfigError, DataError
 from planner.io.store import GpkgStore
+from planner.sites import graph as _graph
+from planner.sites.build import _site_ids
 
 X0, Y0 = 500_000.0, 2_740_000.0
 
@@ -332,9 +333,9 @@ def test_no_flagged_parcel_gives_no_site_and_one_gives_one():
 
 
 def test_site_ids_share_one_width_so_text_order_is_number_order():
-    ids = S._site_ids(10_000)
+    ids = _site_ids(10_000)
     assert ids[0] == "S00001" and ids[-1] == "S10000" and list(ids) == sorted(ids)
-    assert S._site_ids(3).tolist() == ["S0001", "S0002", "S0003"]
+    assert _site_ids(3).tolist() == ["S0001", "S0002", "S0003"]
     # ties in flagged land are broken by the smallest member parcel id, whatever the input order
     g = frame([(0, 0, 100, 100), (500, 0, 600, 100), (1000, 0, 1100, 100)])
     g["parcel_id"] = ["c", "a", "b"]

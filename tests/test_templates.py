@@ -10,7 +10,7 @@ import pytest
 
 from planner.config import to_dict
 from planner.errors import ConfigError
-from planner.templates import (
+from planner.scenarios.templates import (
     ParkTemplate,
     builtin_templates,
     load_templates,

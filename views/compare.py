@@ -9,17 +9,16 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from planner import maps
+from planner import report as rep
+from planner import scenarios as sc_mod
 from planner.i18n import column_label
+from planner.scenarios import comparison as cmp_mod
 from planner.ui import data, page, results, tables
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_compare")
 ws = settings.workspace
-sc_mod, cmp_mod, rep = data.module("scenarios"), data.module("compare"), data.module("report")
-if sc_mod is None or cmp_mod is None or not data.can_classify():
-    st.warning(tr("module_missing", mod="planner.compare"))
-    st.stop()
 store = data.store(ws)
 saved = store.docs("scenario")
 names = sorted(saved["name"].unique().tolist()) if len(saved) else []
@@ -91,16 +90,13 @@ for i, r in enumerate(runs):
         st_folium(m, key=f"cmp_map_{i}", height=320, use_container_width=True, returned_objects=[])
 
 # -- reports ---------------------------------------------------------------------------
-if rep is not None:
-    d1, d2 = st.columns(2)
-    with tempfile.TemporaryDirectory() as tmp:
-        xlsx = Path(tmp) / "comparison.xlsx"
-        rep.compare_to_excel(cmp, xlsx, lang=lang())
-        d1.download_button(tr("dl_excel"), xlsx.read_bytes(), file_name=f"comparison_{'_'.join(picked)}.xlsx",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           key="dl_xlsx", type="primary")
-    html = rep.compare_html(cmp, lang=lang())
-    d2.download_button(tr("dl_html"), html.encode("utf-8"), file_name=f"comparison_{'_'.join(picked)}.html",
-                       mime="text/html", key="dl_html")
-else:
-    st.info(tr("module_missing", mod="planner.report"))
+d1, d2 = st.columns(2)
+with tempfile.TemporaryDirectory() as tmp:
+    xlsx = Path(tmp) / "comparison.xlsx"
+    rep.compare_to_excel(cmp, xlsx, lang=lang())
+    d1.download_button(tr("dl_excel"), xlsx.read_bytes(), file_name=f"comparison_{'_'.join(picked)}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       key="dl_xlsx", type="primary")
+html = rep.compare_html(cmp, lang=lang())
+d2.download_button(tr("dl_html"), html.encode("utf-8"), file_name=f"comparison_{'_'.join(picked)}.html",
+                   mime="text/html", key="dl_html")

@@ -9,9 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from planner import crs as pcrs
-from planner import schema
+from planner import ingest, schema
 from planner.errors import message_in
 from planner.i18n import column_label
+from planner.ingest import aliases
+from planner.io import readers
 from planner.ui import data, page, tables
 from planner.ui.state import lang, tr
 
@@ -21,123 +23,119 @@ ok, _ = data.workspace_ok(ws)
 if not ok:
     st.stop()
 store = data.store(ws)
-ingest, readers, aliases = data.module("ingest"), data.module("io.readers"), data.module("aliases")
 ss = st.session_state
 
 tab_up, tab_ver, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("dm_audit")])
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
-    if ingest is None or readers is None:
-        st.warning(tr("module_missing", mod="planner.ingest"))
-    else:
-        up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
-                              help=tr("dm_upload_help"), key=f"dm_file_{ss.get('dm_gen', 0)}")
-        if up is not None and ss.get("dm_name") != up.name:
-            tmp = Path(tempfile.mkdtemp(prefix="planner_upload_"))
-            path = tmp / up.name
-            path.write_bytes(up.getvalue())
-            ss.update(dm_name=up.name, dm_path=str(path), dm_sha=hashlib.sha256(up.getvalue()).hexdigest())
-            ss.pop("dm_result", None)
-            ss.pop("dm_raw", None)
-        if up is not None and ss.get("dm_path"):
-            c1, c2 = st.columns(2)
-            enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
-                               format_func=lambda x: tr("dm_auto") if x == "auto" else x)
-            enc = None if enc == "auto" else enc
-            try:
-                raw = readers.read_source(ss["dm_path"], encoding=enc)
-            except Exception as exc:
-                st.error(tr("dm_refused", err=message_in(exc, lang())))
-                raw = None
-            if raw is not None:
-                cols = [c for c in raw.gdf.columns if c != raw.gdf.geometry.name]
-                guesses = [g for g, _ in pcrs.guess_crs(tuple(raw.gdf.total_bounds))] if len(raw.gdf) else []
-                declared = raw.crs.to_string() if raw.crs is not None else None
-                crs_opts = (["auto"] if declared else []) + guesses + ["EPSG:4490", "EPSG:4326", "gcj02",
-                                                                       "EPSG:4549", "EPSG:4548", "EPSG:4527",
-                                                                       "EPSG:4528"]
-                crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
-                                        list(dict.fromkeys(crs_opts)), key="dm_crs",
-                                        format_func=lambda x: tr("dm_auto") if x == "auto" else x)
-                st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                           + (f" {raw.encoding_note}" if lang() == "en" else ""))
-                st.markdown(f"**{tr('dm_field_map')}**")
-                sugg = aliases.match_fields(cols) if aliases is not None else {}
-                fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
-                table = pd.DataFrame({"canonical": fields,
-                                      "label": [column_label(f, lang()) for f in fields],
-                                      "source": [sugg.get(f) for f in fields]})
-                edited = st.data_editor(
-                    table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
-                    disabled=["canonical", "label"],
-                    column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
-                                   "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
-                label = st.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
-                if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
-                    mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
-                                          if isinstance(r.source, str) and r.source}}
-                    err = None
-                    with st.status(tr("dm_reading"), expanded=False) as status:
-                        try:
-                            gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
-                                                          crs=None if crs_pick == "auto" else crs_pick,
-                                                          target_crs=store.crs)
-                            diff = None
-                            if store.has_layer("survey", "parcels"):
-                                # The diff of what publishing would store (a partial update is merged).
-                                _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
-                                diff["mode"] = mode
-                            ss["dm_result"] = (gdf, rep, diff)
-                            status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
-                        except Exception as exc:
-                            ss.pop("dm_result", None)
-                            status.update(label=tr("dm_read_failed"), state="error")
-                            err = exc
-                    if err is not None:
-                        st.error(tr("dm_refused", err=message_in(err, lang())))
-        res = ss.get("dm_result")
-        if res is not None and up is not None:
-            gdf, rep, diff = res
-            st.subheader(tr("dm_validation"))
-            m = st.columns(5)
-            for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
-                col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
-            probs = tables.problems_frame(rep.problems)
-            if len(probs):
-                tables.show(probs, height=220)
-            else:
-                st.success(tr("dm_no_problems"))
-            if diff is not None:
-                st.subheader(tr("dm_diff"))
-                if diff.get("mode") == "update":
-                    st.caption(tr("dm_mode_update", n=int(diff.get("n_removed_merged", 0))))
-                elif diff.get("mode") == "replace":
-                    st.caption(tr("dm_mode_replace"))
-                d = st.columns(4)
-                for col, k, key in zip(d, ("added", "removed", "changed", "unchanged"),
-                                       ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
-                    col.metric(tr(key), f"{int(diff.get('n_' + k, 0)):,}")
-                if diff.get("changed_fields"):
-                    st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
-                                        for k, v in diff["changed_fields"].items()))
-            b1, b2, _ = st.columns([1, 1, 3])
-            if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
-                out = ingest.publish(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
-                                     label=ss.get("dm_label"))
-                ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
-                for k in ("dm_result", "dm_name", "dm_path"):
-                    ss.pop(k, None)
-                ss["dm_gen"] = ss.get("dm_gen", 0) + 1
-                st.rerun()
-            if b2.button(tr("dm_cancel"), key="dm_cancel"):
-                for k in ("dm_result", "dm_name", "dm_path"):
-                    ss.pop(k, None)
-                ss["dm_gen"] = ss.get("dm_gen", 0) + 1
-                ss["dm_msg"] = tr("dm_cancelled")
-                st.rerun()
-        if ss.get("dm_msg"):
-            st.success(ss.pop("dm_msg"))
+    up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
+                          help=tr("dm_upload_help"), key=f"dm_file_{ss.get('dm_gen', 0)}")
+    if up is not None and ss.get("dm_name") != up.name:
+        tmp = Path(tempfile.mkdtemp(prefix="planner_upload_"))
+        path = tmp / up.name
+        path.write_bytes(up.getvalue())
+        ss.update(dm_name=up.name, dm_path=str(path), dm_sha=hashlib.sha256(up.getvalue()).hexdigest())
+        ss.pop("dm_result", None)
+        ss.pop("dm_raw", None)
+    if up is not None and ss.get("dm_path"):
+        c1, c2 = st.columns(2)
+        enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
+                           format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+        enc = None if enc == "auto" else enc
+        try:
+            raw = readers.read_source(ss["dm_path"], encoding=enc)
+        except Exception as exc:
+            st.error(tr("dm_refused", err=message_in(exc, lang())))
+            raw = None
+        if raw is not None:
+            cols = [c for c in raw.gdf.columns if c != raw.gdf.geometry.name]
+            guesses = [g for g, _ in pcrs.guess_crs(tuple(raw.gdf.total_bounds))] if len(raw.gdf) else []
+            declared = raw.crs.to_string() if raw.crs is not None else None
+            crs_opts = (["auto"] if declared else []) + guesses + ["EPSG:4490", "EPSG:4326", "gcj02",
+                                                                   "EPSG:4549", "EPSG:4548", "EPSG:4527",
+                                                                   "EPSG:4528"]
+            crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
+                                    list(dict.fromkeys(crs_opts)), key="dm_crs",
+                                    format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+            st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
+                       + (f" {raw.encoding_note}" if lang() == "en" else ""))
+            st.markdown(f"**{tr('dm_field_map')}**")
+            sugg = aliases.match_fields(cols) if aliases is not None else {}
+            fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
+            table = pd.DataFrame({"canonical": fields,
+                                  "label": [column_label(f, lang()) for f in fields],
+                                  "source": [sugg.get(f) for f in fields]})
+            edited = st.data_editor(
+                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
+                disabled=["canonical", "label"],
+                column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
+                               "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
+            label = st.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
+            if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
+                mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
+                                      if isinstance(r.source, str) and r.source}}
+                err = None
+                with st.status(tr("dm_reading"), expanded=False) as status:
+                    try:
+                        gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
+                                                      crs=None if crs_pick == "auto" else crs_pick,
+                                                      target_crs=store.crs)
+                        diff = None
+                        if store.has_layer("survey", "parcels"):
+                            # The diff of what publishing would store (a partial update is merged).
+                            _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
+                            diff["mode"] = mode
+                        ss["dm_result"] = (gdf, rep, diff)
+                        status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
+                    except Exception as exc:
+                        ss.pop("dm_result", None)
+                        status.update(label=tr("dm_read_failed"), state="error")
+                        err = exc
+                if err is not None:
+                    st.error(tr("dm_refused", err=message_in(err, lang())))
+    res = ss.get("dm_result")
+    if res is not None and up is not None:
+        gdf, rep, diff = res
+        st.subheader(tr("dm_validation"))
+        m = st.columns(5)
+        for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
+            col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
+        probs = tables.problems_frame(rep.problems)
+        if len(probs):
+            tables.show(probs, height=220)
+        else:
+            st.success(tr("dm_no_problems"))
+        if diff is not None:
+            st.subheader(tr("dm_diff"))
+            if diff.get("mode") == "update":
+                st.caption(tr("dm_mode_update", n=int(diff.get("n_removed_merged", 0))))
+            elif diff.get("mode") == "replace":
+                st.caption(tr("dm_mode_replace"))
+            d = st.columns(4)
+            for col, k, key in zip(d, ("added", "removed", "changed", "unchanged"),
+                                   ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
+                col.metric(tr(key), f"{int(diff.get('n_' + k, 0)):,}")
+            if diff.get("changed_fields"):
+                st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
+                                    for k, v in diff["changed_fields"].items()))
+        b1, b2, _ = st.columns([1, 1, 3])
+        if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
+            out = ingest.publish(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
+                                 label=ss.get("dm_label"))
+            ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
+            for k in ("dm_result", "dm_name", "dm_path"):
+                ss.pop(k, None)
+            ss["dm_gen"] = ss.get("dm_gen", 0) + 1
+            st.rerun()
+        if b2.button(tr("dm_cancel"), key="dm_cancel"):
+            for k in ("dm_result", "dm_name", "dm_path"):
+                ss.pop(k, None)
+            ss["dm_gen"] = ss.get("dm_gen", 0) + 1
+            ss["dm_msg"] = tr("dm_cancelled")
+            st.rerun()
+    if ss.get("dm_msg"):
+        st.success(ss.pop("dm_msg"))
 
 # -- versions ------------------------------------------------------------------------
 with tab_ver:

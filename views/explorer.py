@@ -19,7 +19,7 @@ from planner.ui.state import lang, tr
 
 settings = page.start("nav_map")
 ws = settings.workspace
-policy = page.active_policy() if data.can_classify() else None
+policy = page.active_policy()
 with st.spinner(tr("classifying")):
     gdf = data.classified(ws, policy)
     index = data.parcel_index(ws, policy)

@@ -7,6 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from planner import schema
+from planner.classify import policy as pol_mod
+from planner.classify import sensitivity as sens
 from planner.i18n import value_label
 from planner.ui import data, page
 from planner.ui.explore import field_label
@@ -14,10 +16,6 @@ from planner.ui.state import lang, tr
 
 settings = page.start("nav_rules")
 ws = settings.workspace
-pol_mod, sens = data.module("policy"), data.module("sensitivity")
-if pol_mod is None or not data.can_classify():
-    st.warning(tr("module_missing", mod="planner.policy / planner.classify"))
-    st.stop()
 store = data.store(ws)
 st.caption(tr("rules_intro"))
 
@@ -101,8 +99,8 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config
 
 # -- sensitivity ------------------------------------------------------------------
 st.subheader(tr("sensitivity"))
-if sens is None or not rule_keys:
-    st.info(tr("module_missing", mod="planner.sensitivity"))
+if not rule_keys:
+    st.info(tr("no_rules"))
 else:
     plabels = {f"{tr('c_low_' + c)}: {lab}": j for j, (c, _, lab) in enumerate(rule_keys)}
     pick = plabels[st.selectbox(tr("sens_rule"), list(plabels), key=f"sens_pick_{lang()}")]

@@ -6,17 +6,15 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from planner import scenarios as sc_mod
 from planner.i18n import column_label, param_label, value_label
 from planner.scenarios import assumptions_in
+from planner.scenarios import templates as tpl_mod
 from planner.ui import data, page, results, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_scenarios")
 ws = settings.workspace
-sc_mod, tpl_mod = data.module("scenarios"), data.module("templates")
-if sc_mod is None or tpl_mod is None or data.module("sites") is None or not data.can_classify():
-    st.warning(tr("module_missing", mod="planner.scenarios / planner.templates"))
-    st.stop()
 store = data.store(ws)
 policy = page.active_policy()
 result = results.current_sites(ws, policy)

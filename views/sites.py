@@ -7,16 +7,13 @@ import shapely
 import streamlit as st
 
 from planner import maps
+from planner import sites as sites_mod
 from planner.i18n import column_label
 from planner.ui import data, mapview, page, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_sites")
 ws = settings.workspace
-sites_mod = data.module("sites")
-if sites_mod is None or not data.can_classify():
-    st.warning(tr("module_missing", mod="planner.sites"))
-    st.stop()
 policy = page.active_policy()
 gdf = data.classified(ws, policy)
 index = data.parcel_index(ws, policy)

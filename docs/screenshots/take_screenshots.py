@@ -41,7 +41,8 @@ def zoom_to(pg, box_label: str, pid: str, heading: str, png: str) -> None:
 
 def prepare(tmp: Path) -> tuple[Path, str]:
     """Copy the sample city, save two scenarios; return the workspace and a three-low parcel id."""
-    from planner import classify, policy, scenarios
+    from planner import classify, scenarios
+    from planner.classify import policy
     from planner.io.store import GpkgStore
 
     ws = tmp / "sample_city.gpkg"

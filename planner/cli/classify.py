@@ -20,9 +20,16 @@ import pandas as pd
 import pyogrio
 
 from planner.classify import classify, summary
+from planner.classify.policy import (
+    describe,
+    dumps,
+    load_policy,
+    policy_hash,
+    policy_path,
+    policy_to_dict,
+)
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.policy import describe, dumps, load_policy, policy_hash, policy_path, policy_to_dict
 
 
 def register(sub: argparse._SubParsersAction) -> None:

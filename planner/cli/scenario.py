@@ -90,7 +90,7 @@ def _sites_inputs(store: Store, layer: str | None, retain_classes: tuple[str, ..
 
 def _evaluate(ref: str, store: Store, templates_path: str | None):
     from planner.scenarios import replace, run
-    from planner.templates import load_templates
+    from planner.scenarios.templates import load_templates
 
     sc = resolve_scenario(ref, store)
     sites, rollup, meta = _sites_inputs(store, sc.sites_layer, sc.retain_classes)
@@ -108,8 +108,7 @@ def _background(store: Store):
 
 
 def _print_totals(res) -> None:
-    from planner._report_text import label
-    from planner.report import fmt
+    from planner.report.text import fmt, label
 
     t = res.totals
     keys = ["n_sites", "land_area_m2", "existing_floor_m2", "demolished_floor_m2", "new_floor_m2", "net_change_m2",
@@ -140,8 +139,8 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 
 def compare_cmd(args: argparse.Namespace) -> int:
-    from planner.compare import compare
     from planner.report import compare_to_excel, write_html
+    from planner.scenarios.comparison import compare
 
     store = open_store(args.workspace)
     results = [_evaluate(ref, store, args.templates) for ref in args.scenarios]
@@ -163,7 +162,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
-    from planner.templates import builtin_templates
+    from planner.scenarios.templates import builtin_templates
 
     store = open_store(args.workspace)
     docs = store.docs("scenario")

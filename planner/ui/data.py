@@ -6,33 +6,23 @@ or a saved document changes the mtime, so nothing stale is served), plus the
 policy's canonical JSON where the result depends on it. Cached objects are
 treated as read-only by the pages.
 
-The stage modules (classify, sites, scenarios, compare, report, ingest) are
-imported lazily through :func:`module`, so a page whose module is missing
-says so instead of breaking the whole app.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from pathlib import Path
-from types import ModuleType
 
 import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from planner import classify as cl
 from planner import maps
+from planner import sites as sites_mod
+from planner.classify import policy as pol
 from planner.io.store import GpkgStore
-
-
-def module(name: str) -> ModuleType | None:
-    """``planner.<name>`` if it can be imported, else None."""
-    try:
-        return importlib.import_module(f"planner.{name}")
-    except ImportError:
-        return None
 
 
 def stamp(path: str) -> float:
@@ -75,10 +65,7 @@ def all_layers(path: str, kind: str) -> gpd.GeoDataFrame:
 
 # -- policy and classification ---------------------------------------------
 def default_policy_dict() -> dict | None:
-    """The shipped default policy as a dict (None without planner.policy)."""
-    pol = module("policy")
-    if pol is None:
-        return None
+    """The shipped default policy as a dict."""
     return pol.policy_to_dict(pol.default_policy())
 
 
@@ -88,11 +75,7 @@ def policy_json(policy: dict) -> str:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _classified(path: str, mtime: float, pjson: str) -> gpd.GeoDataFrame:
-    cl, pol = module("classify"), module("policy")
-    p = _parcels(path, mtime)
-    if cl is None or pol is None:
-        return p
-    return cl.classify(p, pol.from_dict(json.loads(pjson)))
+    return cl.classify(_parcels(path, mtime), pol.from_dict(json.loads(pjson)))
 
 
 def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
@@ -104,10 +87,6 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     except Exception as exc:  # a broken stage must not take the whole app down
         st.error(f"classify: {exc}")
         return parcels(path)
-
-
-def can_classify() -> bool:
-    return module("classify") is not None and module("policy") is not None
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -211,12 +190,11 @@ def upgrade_colors(g: pd.DataFrame):
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool):
-    sites = module("sites")
     flagged = _classified(path, mtime, pjson)
-    params = sites.SiteParams(**json.loads(params_json)) if params_json else sites.SiteParams()
+    params = sites_mod.SiteParams(**json.loads(params_json)) if params_json else sites_mod.SiteParams()
     barriers = _all_layers(path, mtime, "barrier") if use_barriers else None
     constraints = _all_layers(path, mtime, "constraint")
-    return sites.build_sites(flagged, params, barriers=barriers if barriers is not None and len(barriers) else None,
+    return sites_mod.build_sites(flagged, params, barriers=barriers if barriers is not None and len(barriers) else None,
                              constraints=constraints if len(constraints) else None)
 
 

@@ -28,7 +28,7 @@ def start(title_key: str, *, need_survey: bool = True) -> Settings:
 
 
 def active_policy() -> dict | None:
-    """The policy chosen on the Rules page (session), else the shipped default; None without planner.policy."""
+    """The policy chosen on the Rules page (session), else the shipped default; None without planner.classify.policy."""
     pol = st.session_state.get("policy")
     if pol is not None:
         return pol

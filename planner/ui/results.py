@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from planner import scenarios
+from planner.report import text as report_text
 from planner.ui import data
 from planner.ui.state import lang, tr
 
@@ -32,10 +34,9 @@ def current_sites(path: str, policy: dict | None):
 
 def run_scenario(path: str, policy: dict | None, site_result, scenario):
     """Run a scenario on the current sites, with the parcel rollup (retention, baselines)."""
-    sc_mod = data.module("scenarios")
     parcels = data.classified(path, policy)
-    rollup = sc_mod.parcel_rollup(site_result.parcel_sites, parcels)
-    return sc_mod.run(site_result.sites, scenario, rollup=rollup)
+    rollup = scenarios.parcel_rollup(site_result.parcel_sites, parcels)
+    return scenarios.run(site_result.sites, scenario, rollup=rollup)
 
 
 def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
@@ -52,15 +53,11 @@ def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
 
 def figure_label(key: str) -> str:
     """Label (with unit) of a scenario figure or timeline metric, from the report's table."""
-    txt = data.module("_report_text")
-    if txt is None:
-        return key
-    return txt.label(key, lang())
+    return report_text.label(key, lang())
 
 
 def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     """The comparison table as text: figure labels, values in 万/亿 (zh) or k/M/bn (en), differences in %."""
-    rep = data.module("report")
     tab = cmp.table
     out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in tab.index]})
     for c in tab.columns:
@@ -70,8 +67,7 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
             n, _, b = str(c)[:-1].strip().partition(" vs ")
             head = tr("cmp_pct_col", n=n, base=b)
         else:
-            fmt = rep.fmt if rep is not None else (lambda x, k, lang: f"{x:,.2f}")
-            text = [fmt(x, k, lang()) if np.isfinite(x) else "—" for x, k in zip(v.astype(float), tab.index,
+            text = [report_text.fmt(x, k, lang()) if np.isfinite(x) else "—" for x, k in zip(v.astype(float), tab.index,
                                                                                   strict=True)]
             n, sep, b = str(c).partition(" - ")
             head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)

@@ -42,9 +42,8 @@ def _missing(v) -> bool:
 
 def template_label(name, lang_: str | None = None) -> str:
     """Label of a park template name (``standard_factory`` -> 标准厂房园区; ``*_custom`` marked)."""
-    from planner.ui.data import module
+    from planner.scenarios import templates as tpl
 
-    tpl = module("templates")
     lg = lang_ or lang()
     s = str(name)
     base, custom = (s[: -len("_custom")], True) if s.endswith("_custom") else (s, False)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import shapely
 
-from planner.compare import compare
 from planner.report import write_html
 from planner.scenarios import run, scenario_from_dict
+from planner.scenarios.comparison import compare
 
 pytestmark = pytest.mark.e2e
 

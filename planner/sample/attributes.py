@@ -1,6 +1,6 @@
 """Attributes of the sample city's parcels: land use, zoning, performance, names, codes.
 
-The spatial structure comes from smooth random fields (planner._sample_geometry.Field):
+The spatial structure comes from smooth random fields (planner.sample.geometry.Field):
 an *age* field separates old industrial areas (1985-2005 plants, low plot
 ratio, tax per mu mostly under the 50,000 yuan/mu line of 泉政办规〔2025〕13号)
 from newer development-zone land (higher plot ratio and tax); a block-level
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planner import codes
-from planner._sample_names import (
+from planner.sample.names import (
     INDUSTRY_MIX,
     enterprise_names,
     person_names,

@@ -49,8 +49,8 @@ import pandas as pd
 
 from planner.config import from_dict, load_file, to_dict
 from planner.errors import ConfigError, DataError
+from planner.scenarios.templates import NUMERIC_PARAMS, ParkTemplate, load_templates, parse_template
 from planner.schema import MU_M2
-from planner.templates import NUMERIC_PARAMS, ParkTemplate, load_templates, parse_template
 
 ExistingRule = Literal["demolish", "retain", "retain_class"]
 
@@ -645,7 +645,7 @@ def _totals(res: pd.DataFrame, tl: pd.DataFrame) -> pd.Series:
 
 def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Scenario) -> list[dict]:
     from planner.i18n import t
-    from planner.templates import template_table
+    from planner.scenarios.templates import template_table
 
     rows = template_table({n: templates[n] for n in used})
     own = {"source": t("src_scenario", "en"), "source_zh": t("src_scenario", "zh")}

@@ -19,7 +19,7 @@ import pyogrio
 import pyproj
 import shapely
 
-from planner._sample_geometry import disjoint_pairs
+from planner.sample.geometry import disjoint_pairs
 
 FOLDER = "晋江市宗地更新2025"
 #: Canonical status -> the office's Chinese status label (ZT).

@@ -14,7 +14,7 @@ only the rule's own threshold moves.
 Examples
 --------
 >>> import geopandas as gpd, numpy as np, shapely
->>> from planner.policy import default_policy
+>>> from planner.classify.policy import default_policy
 >>> g = gpd.GeoDataFrame({"parcel_id": list("abc"), "land_use": ["industrial"] * 3,
 ...                       "floor_area_m2": [500.0, 1500.0, 2500.0]},
 ...                      geometry=shapely.box(np.arange(3) * 50, 0, np.arange(3) * 50 + 50, 50), crs="EPSG:4549")
@@ -30,9 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from planner.classify import LOW, Evaluation, evaluate
+from planner.classify.flags import LOW, Evaluation, evaluate
+from planner.classify.policy import CRITERIA, Policy
 from planner.errors import DataError
-from planner.policy import CRITERIA, Policy
 from planner.schema import MU_M2
 
 

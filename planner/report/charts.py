@@ -22,7 +22,7 @@ from matplotlib import patches as mpatches
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from planner._report_text import tr
+from planner.report.text import fmt, label, tr
 
 #: Font families tried for CJK text, best first.
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -157,8 +157,6 @@ def compare_charts(curves: pd.DataFrame, table: pd.DataFrame, names: list[str], 
             ax.grid(alpha=0.3)
             ax.xaxis.get_major_locator().set_params(integer=True)
             out.append((tr(key, lang), _png(fig)))
-        from planner._report_text import label
-        from planner.report import fmt
 
         figs = ["new_floor_m2", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny"]
         fig = Figure(figsize=(7.5, 3.6))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
+
 #: Figure / column name -> (zh, en, unit, number format kind).
 #: kind: "int" (thousands), "area", "money", "ratio", "year", "years", "share", "count", "text".
 LABELS: dict[str, tuple[str, str, str, str]] = {
@@ -137,3 +141,47 @@ def tr(key: str, lang: str = "zh", **kw) -> str:
     zh, en = TEXT[key]
     s = zh if lang == "zh" else en
     return s.format(**kw) if kw else s
+
+
+def fmt(value, key: str, lang: str = "zh") -> str:
+    """Human-readable number for a figure (万/亿 in Chinese, k/M/bn in English)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, str):
+        return value
+    k = kind(key)
+    v = float(value)
+    if math.isinf(v):
+        return "∞"
+    if k == "year":
+        return f"{v:.0f}"
+    if k == "years":
+        return f"{v:.1f}"
+    if k == "ratio":
+        return f"{v:.2f}"
+    if k == "share":
+        return f"{v:.0%}"
+    if k == "money":
+        if lang == "zh":
+            return f"{v / 1e8:,.2f} 亿元" if abs(v) >= 1e8 else f"{v / 1e4:,.1f} 万元"
+        return f"{v / 1e9:,.2f} bn" if abs(v) >= 1e9 else f"{v / 1e6:,.1f} M"
+    if k == "area":
+        if lang == "zh" and abs(v) >= 1e4:
+            return f"{v / 1e4:,.1f} 万"
+        return f"{v:,.0f}"
+    return f"{v:,.0f}"
+
+
+def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
+    """Every cell as text; missing values (None, NaN, empty) shown as ``blank``."""
+    out = df.astype(object).where(df.notna(), None)
+    out = out.map(lambda v: blank if v is None or v == "" else str(v))  # a few dozen cells
+    return out
+
+
+def policy_text(result) -> str:
+    """The policy a scenario result was computed under: name and short hash, or "–"."""
+    sc = result.scenario
+    if not sc.policy_name and not sc.policy_hash:
+        return "–"
+    return f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name

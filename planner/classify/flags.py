@@ -1,4 +1,4 @@
-"""Explainable three-low classification of parcels under a :class:`~planner.policy.Policy`.
+"""Explainable three-low classification of parcels under a :class:`~planner.classify.policy.Policy`.
 
 For every in-scope parcel each criterion (utilization, capacity, contribution)
 gets a tri-state flag:
@@ -22,7 +22,7 @@ whole-column Arrow string kernels, never row by row.
 Examples
 --------
 >>> import geopandas as gpd, shapely
->>> from planner.policy import default_policy
+>>> from planner.classify.policy import default_policy
 >>> g = gpd.GeoDataFrame({"parcel_id": ["a"], "land_use": ["industrial"], "floor_area_m2": [1050.0]},
 ...                      geometry=[shapely.box(0, 0, 50, 50)], crs="EPSG:4549")
 >>> out = classify(g, default_policy())
@@ -41,8 +41,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from planner.indicators import INDICATORS, MISSING_REASON, compute_indicators
-from planner.policy import CRITERIA, Policy, Rule, policy_hash
+from planner.classify.indicators import INDICATORS, MISSING_REASON, compute_indicators
+from planner.classify.policy import CRITERIA, Policy, Rule, policy_hash
 from planner.schema import MU_M2
 
 #: Categories of the flag columns.
@@ -231,7 +231,7 @@ def _n_greater(v: np.ndarray) -> np.ndarray:
 
 
 def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
-    """Composite per-mu grade A-D (see :class:`~planner.policy.Grade`); missing where no indicator."""
+    """Composite per-mu grade A-D (see :class:`~planner.classify.policy.Grade`); missing where no indicator."""
     g = policy.grade
     n = len(ind)
     if not g.enabled or n == 0:
@@ -420,7 +420,7 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     parcels : GeoDataFrame
         Parcels in the canonical schema (docs/CONTRACTS.md).
     policy : Policy
-        Rules and thresholds (:func:`planner.policy.load_policy`).
+        Rules and thresholds (:func:`planner.classify.policy.load_policy`).
     progress : callable, optional
         Called with a short stage name ("indicators", "flags", "reasons").
 

@@ -13,7 +13,7 @@ longer fits in Jinjiang and the generator continues it over a square area
 centred on the district, beyond the boundary (sea included): synthetic land.
 That path is built for speed (1,000,000 parcels in about a minute of CPU):
 diagonal roads, railways and rivers of bounded length, blocks per tile
-(:func:`~planner._sample_geometry.city_blocks`), parcels split by an exact
+(:func:`~planner.sample.geometry.city_blocks`), parcels split by an exact
 whole-array half-plane clip in chunks on threads, and one pass sized from the
 measured yield. The inside path (the committed 20,000-parcel city) is unchanged.
 
@@ -40,9 +40,11 @@ import shapely
 from scipy.spatial import cKDTree
 
 from planner import schema
-from planner._sample_attributes import ZONE_MEDIAN_MU, attributes, zone_of_blocks
-from planner._sample_boundary import jinjiang_boundary
-from planner._sample_geometry import (
+from planner.crs import DEFAULT_WORKSPACE_CRS
+from planner.errors import DataError
+from planner.sample.attributes import ZONE_MEDIAN_MU, attributes, zone_of_blocks
+from planner.sample.boundary import jinjiang_boundary
+from planner.sample.geometry import (
     Field,
     build_network,
     city_blocks,
@@ -50,9 +52,7 @@ from planner._sample_geometry import (
     subdivide,
     subdivide_chunks,
 )
-from planner._sample_names import BRAND
-from planner.crs import DEFAULT_WORKSPACE_CRS
-from planner.errors import DataError
+from planner.sample.names import BRAND
 from planner.schema import MU_M2
 
 #: Centre of the district (EPSG:4549): the centre of the largest circle inside mainland Jinjiang.
@@ -353,10 +353,10 @@ def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: boo
 def write_survey_update(city: SampleCity, zip_path: str | os.PathLike, *, seed: int = 2025) -> dict:
     """Write a partial survey update as a zipped GBK shapefile, as a Chinese GIS office delivers it.
 
-    See :func:`planner._sample_survey.survey_update` for the contents. Returns
+    See :func:`planner.sample.survey.survey_update` for the contents. Returns
     the summary counts.
     """
-    from planner._sample_survey import FOLDER, README_TXT, survey_update, write_shapefile
+    from planner.sample.survey import FOLDER, README_TXT, survey_update, write_shapefile
 
     upd, extent, summary = survey_update(city, seed=seed)
     zip_path = Path(zip_path)

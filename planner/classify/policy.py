@@ -36,7 +36,7 @@ from planner.errors import ConfigError
 from planner.io.store import sha256_text
 from planner.schema import LAND_USE_CLASSES, STATUSES
 
-#: Indicators a rule may test (computed by :mod:`planner.indicators`).
+#: Indicators a rule may test (computed by :mod:`planner.classify.indicators`).
 INDICATOR_NAMES = (
     "land_area_m2",
     "land_area_mu",
@@ -54,8 +54,8 @@ CRITERIA = ("utilization", "capacity", "contribution")
 
 #: Policies shipped with the planner: ``policies/`` in a checkout; an installed
 #: package carries identical copies as ``planner/defaults/policy_<name>.toml``.
-_REPO_POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
-_PACKAGED = Path(__file__).resolve().parent / "defaults"
+_REPO_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+_PACKAGED = Path(__file__).resolve().parents[1] / "defaults"
 POLICY_DIR = _REPO_POLICY_DIR if _REPO_POLICY_DIR.is_dir() else _PACKAGED
 
 
@@ -358,7 +358,7 @@ def policy_hash(policy: Policy) -> str:
 
 def describe(policy: Policy, lang: str = "en") -> str:
     """Readable listing of the effective rules with their sources (``planner policy show``)."""
-    from planner.indicators import INDICATORS
+    from planner.classify.indicators import INDICATORS
 
     zh = lang == "zh"
     lines = [f"policy {policy.name!r}  hash {policy_hash(policy)[:12]}"]

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import DataError
-from planner.scenarios import ScenarioResult
+from planner.scenarios.model import ScenarioResult
 
 #: Key figures compared, in display order.
 KEY_FIGURES = (

@@ -1,0 +1,126 @@
+"""Survey ingest: any source layer -> the canonical parcel schema -> a survey version.
+
+The package, in the order a load goes through it:
+
+- :mod:`~planner.ingest.aliases` and :mod:`~planner.ingest.mapping`: which
+  source field is which canonical column, in which unit (a mapping file);
+- :mod:`~planner.ingest.crs`: the CRS of the file (declared, guessed, GCJ-02);
+- :mod:`~planner.ingest.geometry`: geometry repair;
+- :mod:`~planner.ingest.conform`: one raw layer -> canonical parcels, in named steps;
+- :mod:`~planner.ingest.report`: the report and refusals;
+- :mod:`~planner.ingest.publish`: diff, merge of partial updates, publishing.
+
+Three steps, usable separately (the app's data manager previews with
+:func:`read_survey` before it calls :func:`publish`):
+
+1. :func:`read_survey` reads a file (:mod:`planner.io.readers`), resolves its
+   CRS, repairs geometry, maps fields and units to the canonical schema
+   (:mod:`planner.ingest.aliases`, a :class:`Mapping` file) and checks the records.
+   Pure: it writes nothing.
+2. :func:`publish` stores the accepted parcels as a new survey version, in
+   ``replace`` or ``update`` mode, with the diff against the current version
+   in the version's meta.
+3. :func:`ingest` does both (or only step 1 with ``dry_run=True``).
+
+Decisions
+---------
+- Problems and their default policy (:class:`Checks`): duplicate parcel ids
+  -> every row sharing the id is rejected (none of them can be trusted to be
+  the real one, and an update would be ambiguous); missing id, negative
+  values, impossible values (plot ratio over 20, coverage over 100 %, year
+  outside 1900-2100) and unusable geometry -> row rejected; surveyed area
+  more than 20 % from the geometry area and unknown status or land-use codes
+  -> kept and flagged in an ``ingest_flags`` column. Each can be set to
+  ``"reject"``, ``"flag"`` or ``"refuse"`` (refuse the whole load) in the
+  ``[checks]`` table of the mapping file. A load rejecting more than
+  ``max_rejected_share`` of its rows is refused (a wrong mapping, not bad rows).
+- Row numbers in reports are 1-based feature positions in the source (CSV:
+  data rows, header not counted).
+- A refused or failed load writes nothing to the workspace, not even an audit
+  row, so the workspace stays identical in content; the refusal is in the
+  report (``--report``) and the exit code.
+- Mode ``auto`` (default) picks ``update`` when the file's parcels cover less
+  than half of the current version's extent, else ``replace``. ``update``:
+  parcels in the file replace the same ids, new ids are added, current
+  parcels whose area is at least ``update_cover_share`` (50 %) covered by
+  parcels of the file are removed (they were merged or re-parcelled), all
+  others are kept.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+
+from planner.ingest.conform import conform_layer
+from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
+from planner.ingest.publish import diff_parcels, merge_update, plan_publish, publish
+from planner.ingest.report import IngestReport, Problem
+from planner.io.readers import ReadLimits, read_source
+
+
+def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = None, crs: str | None = None,
+                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits()
+                ) -> tuple[gpd.GeoDataFrame, IngestReport]:
+    """Read and check a survey file without writing anything.
+
+    Parameters
+    ----------
+    source : path-like
+        Survey file (see :func:`planner.io.readers.read_source` for formats).
+    mapping : Mapping, dict or path, optional
+        Field mapping, units, land-use scheme and check policies.
+    layer, crs, encoding : str, optional
+        Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
+        text encoding (they win over the mapping file's ``[source]``).
+    target_crs : CRS-like, optional
+        Projected metric CRS of the result (a workspace's ``store.crs``;
+        default EPSG:4549).
+
+    Returns
+    -------
+    (GeoDataFrame, IngestReport)
+        The accepted parcels in the canonical schema and the report.
+
+    Raises
+    ------
+    IngestError
+        When the load is refused; ``exc.report`` holds the report when one exists.
+    """
+    mp = as_mapping(mapping)
+    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
+    return conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+
+
+
+def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None = None, crs: str | None = None,
+           encoding: str | None = None, survey_name: str | None = None, dry_run: bool = False,
+           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits()) -> IngestReport:
+    """Read, check and (unless ``dry_run``) publish a survey file into a workspace.
+
+    A refused load raises :class:`IngestError` (``exc.report`` has the report)
+    and leaves the workspace unchanged: nothing, not even an audit row, is written.
+
+    Examples
+    --------
+    >>> # ingest("survey.zip", GpkgStore("ws.gpkg"), survey_name="2025 survey")  # doctest: +SKIP
+    """
+    from planner.io.store import sha256_file
+
+    mp = as_mapping(mapping)
+    gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
+                           target_crs=store.crs, limits=limits)
+    rep.dry_run = dry_run
+    src = Path(source)
+    rep.sha256 = sha256_file(src) if src.is_file() else None
+    if dry_run:
+        rep.mode = mode
+        return rep
+    return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share)
+
+
+__all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "conform_layer",
+           "diff_parcels", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]

@@ -1,0 +1,450 @@
+"""One raw source layer -> canonical parcels, in named steps (pure; writes nothing).
+
+:func:`conform_layer` runs, in order:
+
+1. :func:`_check_layer` - refusals that need no record: no features, no
+   polygons, mapped fields that are absent, no parcel id, an unusable CRS;
+2. :func:`_to_target_crs` - GCJ-02 shift and reprojection;
+3. :func:`_read_values` - mapped attributes, numbers in canonical units
+   (overlapping the background validity check of the geometries);
+4. :func:`planner.ingest.geometry.clean_geometry` - repair or reject geometry;
+5. :func:`_derive_areas` - land area from geometry, floor area and footprint
+   from their ratios where only those are given;
+6. :func:`_value_checks`, :func:`_id_checks`, :func:`_code_checks` - the
+   record checks, each a list of :class:`_Check`;
+7. :func:`_apply_checks` - each check's policy: reject the rows, flag them
+   or refuse the load;
+8. :func:`_assemble` - the canonical frame.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyproj
+import shapely
+
+from planner import schema
+from planner.codes import normalize_land_use
+from planner.crs import DEFAULT_WORKSPACE_CRS, gcj02_geoms_to_wgs84
+from planner.i18n import column_label
+from planner.ingest.aliases import ALIASES, STATUS_VALUES, close_names, match_fields
+from planner.ingest.crs import CrsResult, resolve_crs
+from planner.ingest.geometry import (
+    action_of,
+    clean_geometry,
+    ids_at,
+    is_valid,
+    text_or_none,
+    type_names,
+)
+from planner.ingest.mapping import (
+    _VALUE_FIELDS,
+    Mapping,
+    _auto_unit,
+    _extra_factor,
+    _unit_factor,
+)
+from planner.ingest.report import IngestReport, Problem, _joined, _refuse
+from planner.io.readers import RawLayer
+
+_NA_STRING = pd.array([pd.NA], dtype="string")
+
+#: Land-use code schemes in Chinese problem messages.
+_SCHEME_ZH = {"gtkj": "国土空间用地用海", "sandiao": "三调工作", "none": "（无）"}
+
+
+@dataclass
+class _Check:
+    """One record check: the rows it hits and what to do with them."""
+
+    mask: np.ndarray
+    code: str
+    policy: str
+    #: (English, Chinese)
+    message: tuple[str, str]
+    field: str
+    values: object = None
+
+
+def _land_use(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd.Series:
+    """Normalized class of each code; computed on the distinct codes only."""
+    inv, uniq = pd.factorize(codes)
+    cls = _land_use_unique(pd.Series(uniq, dtype="string"), scheme, table)
+    return pd.Series(pd.array(cls, dtype="string").take(inv, allow_fill=True), index=codes.index)
+
+
+def _land_use_unique(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd.Series:
+    if scheme == "none":
+        out = pd.Series(pd.NA, index=codes.index, dtype="string")
+    else:
+        out = normalize_land_use(codes, scheme=scheme)
+    if table:
+        s = codes.astype("string").str.strip()
+        for n in sorted({len(k) for k in table}):
+            sub = {k: v for k, v in table.items() if len(k) == n}
+            hit = s.str.slice(0, n).map(sub)
+            ok = (hit.notna() & (s.str.len() >= n)).fillna(False).to_numpy(dtype=bool)
+            out = out.mask(ok, hit)
+    return out
+
+
+def _str_field(raw: RawLayer, name: str) -> pd.Series:
+    """A source field as trimmed strings (dtype ``string``), empty strings as missing.
+
+    Arrow string columns are trimmed in Arrow (no Python objects); others go
+    through pandas (``astype("string")``, so numbers print as pandas prints them).
+    """
+    col = raw.table[name] if raw.table is not None else None
+    if col is not None and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = pc.utf8_trim_whitespace(col)
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        return pd.Series(pd.array(col, dtype="string"), copy=False)
+    st = raw.column(name).astype("string").str.strip()
+    return st.mask(st == "")
+
+
+
+def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
+    """One :class:`Problem` per row of ``mask`` (at most 100,000); ``message`` is ``(english, chinese)``."""
+    message, message_zh = message
+    idx = np.flatnonzero(mask)
+    act = action_of(policy)
+    if values is None:
+        vals = [None] * len(idx)
+    elif isinstance(values, pd.Series):
+        vals = values.iloc[idx[:100_000]].to_numpy(dtype=object)
+    else:
+        vals = np.asarray(values)[idx[:100_000]]
+    for i, pid, v in zip(idx[:100_000], ids_at(ids, idx[:100_000]), vals[:100_000], strict=False):
+        problems.append(Problem(code, act, message, int(rows[i]), text_or_none(pid), fld, text_or_none(v), message_zh))
+
+
+
+def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | None = None,
+                  target_crs=None) -> tuple[gpd.GeoDataFrame, IngestReport]:
+    """Map a raw source layer to canonical parcels in ``target_crs`` (pure; see :func:`planner.ingest.read_survey`)."""
+    mp = mapping or Mapping()
+    ck = mp.checks
+    n = len(raw)
+    target = pyproj.CRS.from_user_input(target_crs or DEFAULT_WORKSPACE_CRS)
+    rep = IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, layer=raw.layer,
+                       encoding=raw.encoding, encoding_note=raw.encoding_note,
+                       crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
+                       n_read=n, row_note=raw.row_note, notes=list(raw.notes))
+    tid = shapely.get_type_id(raw.geoms)
+    matched, cr = _check_layer(raw, mp, crs, rep, tid)
+    rows = np.arange(1, n + 1)
+    problems: list[Problem] = []
+    ids = _str_field(raw, matched["parcel_id"])
+    geoms, geoms_same = _to_target_crs(raw.geoms, cr, target)
+    # the duplicate-id hash pass (Arrow, GIL released) overlaps the work below until the record checks
+    dup_bg = ThreadPoolExecutor(max_workers=1)
+    pending_dup = dup_bg.submit(schema.duplicated_ids, ids)
+    dup_bg.shutdown(wait=False)
+    # validity (the costly GEOS check) runs in the background while the attributes are read
+    precomputed = raw.geom_valid if geoms_same else None
+    with ThreadPoolExecutor(max_workers=1) as bg:
+        pending = bg.submit(is_valid, geoms) if precomputed is None else None
+        data, num, checks = _read_values(raw, matched, ids, mp, rep)
+        valid_all = pending.result() if pending is not None else precomputed
+    geoms, bad_geom, rep.n_repaired, geom_area = clean_geometry(geoms, rows, problems, ids, ck.bad_geometry,
+                                                                valid_all, tid if geoms_same else None)
+    surveyed, land = _derive_areas(num, geom_area, bad_geom, rep)
+    checks += _value_checks(num, surveyed, land, geom_area, mp)
+    checks += _id_checks(ids, pending_dup, mp)
+    checks += _code_checks(data, matched, mp, rep)
+
+    refusals: list[tuple[str, str]] = []  # (English, Chinese)
+    if ck.bad_geometry == "refuse" and bad_geom.any():
+        refusals.append((f"{int(bad_geom.sum())} unusable geometries (policy bad_geometry = refuse)",
+                         f"{int(bad_geom.sum())} 个几何无法使用（规则 bad_geometry = refuse）"))
+    reject, flags = _apply_checks(checks, bad_geom & (ck.bad_geometry == "reject"), rows, ids, problems, refusals)
+    problems.sort(key=lambda p: (p.row or 0, p.code))
+    rep.problems = problems
+    rep.n_rejected = int(reject.sum())
+    rep.n_accepted = n - rep.n_rejected
+    rep.n_flagged = int(((flags != "") & ~reject).sum())
+    rep.unmapped = [str(c) for c in raw.columns if c not in set(matched.values())]
+    if refusals:
+        raise _refuse(rep, *_joined(refusals))
+    if rep.n_rejected > ck.max_rejected_share * n:
+        raise _refuse(rep, f"{rep.n_rejected} of {n} rows rejected (more than {ck.max_rejected_share:.0%}): "
+                           "the field mapping or units are probably wrong; see the problems listed",
+                      f"{n} 行中有 {rep.n_rejected} 行被拒绝（超过 {ck.max_rejected_share:.0%}）："
+                      "字段对应或单位可能有误，请查看问题列表")
+    out = _assemble(raw, geoms, ~reject, data, num, flags, mp, target, rep)
+    # schema.validate is not repeated here: the checks above cover it (tests assert it passes)
+    return out, rep
+
+
+def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
+                 tid: np.ndarray) -> tuple[dict[str, str], CrsResult]:
+    """Field matching and CRS; refuse the layer for what no record can fix (all reasons at once)."""
+    if len(raw) == 0:
+        raise _refuse(rep, "the layer has no features", "图层中没有要素")
+    if not np.isin(tid, (3, 6, 7)).any():
+        kinds = sorted(set(type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
+        raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
+                           "export the parcel (宗地/地块) polygon layer instead",
+                      f"该图层为 {'、'.join(kinds)} 要素，不是宗地面；请导出宗地（地块）面图层")
+    refusals: list[tuple[str, str]] = []  # (English, Chinese)
+    cols = raw.columns
+    absent = {k: v for k, v in mp.fields.items() if v not in cols}
+    absent.update({f"[extra] {k}": v for k, (v, _) in mp.extra.items() if v not in cols})
+    if absent:
+        named = ", ".join(f"{k} = {v!r}" for k, v in absent.items())
+        refusals.append((f"mapping {mp.where} names field(s) the layer does not have: {named}"
+                         f"; the layer's fields are: {', '.join(map(str, cols))}",
+                         f"字段对应 {mp.where} 指定了图层中没有的字段：{named}；图层的字段为：{', '.join(map(str, cols))}"))
+    matched = match_fields(cols, {k: v for k, v in mp.fields.items() if v in cols})
+    rep.mapping = dict(matched)
+    if "parcel_id" not in matched and not absent:
+        cands = close_names("parcel_id", cols)
+        refusals.append(("no parcel id field (宗地代码): none of " + ", ".join(ALIASES["parcel_id"][:8])
+                         + " ... was found; candidate fields: " + (", ".join(cands) or "(none)")
+                         + f" (all fields: {', '.join(map(str, cols))}). If this is a parcel layer, "
+                         "map the id in a mapping file: [fields] parcel_id = \"FIELD\" (--mapping)",
+                         "找不到宗地代码字段：" + "、".join(ALIASES["parcel_id"][:8]) + " 等均不存在；可能的字段："
+                         + ("、".join(cands) or "（无）") + f"（全部字段：{', '.join(map(str, cols))}）。"
+                         "若这是宗地图层，请在「字段对应」中为宗地代码选择字段（命令行用 --mapping 文件）"))
+    bounds = raw.bounds if raw.bounds is not None else tuple(shapely.total_bounds(raw.geoms).tolist())
+    cr = resolve_crs(raw.crs, crs, bounds)
+    rep.crs_used = cr.label
+    rep.notes += cr.notes
+    if cr.problem:
+        refusals.append((cr.problem, cr.problem_zh or cr.problem))
+    if refusals:
+        raise _refuse(rep, *_joined(refusals))
+    return matched, cr
+
+
+def _to_target_crs(geoms: np.ndarray, cr: CrsResult, target: pyproj.CRS) -> tuple[np.ndarray, bool]:
+    """Geometries in the target CRS (a private copy), and whether they are the read ones unchanged."""
+    same = not cr.gcj02 and cr.crs.equals(target)
+    if cr.gcj02:
+        geoms = gcj02_geoms_to_wgs84(geoms)
+    if not cr.crs.equals(target):
+        if shapely.has_z(geoms).any():
+            geoms = shapely.force_2d(geoms)
+        return np.asarray(gpd.GeoSeries(geoms, crs=cr.crs).to_crs(target).values, dtype=object), same
+    return geoms.copy(), same
+
+
+def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Mapping, rep: IngestReport
+                 ) -> tuple[dict[str, object], dict[str, np.ndarray], list[_Check]]:
+    """Mapped text fields (``data``) and numbers in canonical units (``num``), with the not-a-number checks."""
+    data: dict[str, object] = {"parcel_id": ids.array}
+    num: dict[str, np.ndarray] = {}
+    checks: list[_Check] = []
+    for canon, src in matched.items():
+        if canon == "parcel_id":
+            continue
+        if canon not in _VALUE_FIELDS:
+            data[canon] = _str_field(raw, src).array
+            continue
+        s = raw.column(src)
+        if pd.api.types.is_numeric_dtype(s.dtype):
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            st = s.astype("string").str.strip()
+            nan_bad = np.isnan(v) & (st.notna() & (st != "")).fillna(False).to_numpy(dtype=bool)
+            if nan_bad.any():
+                checks.append(_Check(nan_bad, "not_a_number", "flag",
+                                     (f"{src}: not a number, read as missing", f"{src}：不是数字，按缺失处理"),
+                                     canon, st))
+        unit = mp.units.get(canon) or _auto_unit(canon, str(src))
+        if canon == "coverage" and unit is None:
+            finite = v[np.isfinite(v)]
+            unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
+            rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
+                             "set [units] coverage to override")
+        if canon in mp.zero_as_missing:
+            v = np.where(v == 0, np.nan, v)
+        if unit is not None:
+            v = v * _unit_factor(canon, unit, mp.currency, mp.where)
+            rep.units[canon] = unit
+        num[canon] = v
+    return data, num, checks
+
+
+def _derive_areas(num: dict[str, np.ndarray], geom_area: np.ndarray, bad_geom: np.ndarray,
+                  rep: IngestReport) -> tuple[np.ndarray, np.ndarray]:
+    """Land area (surveyed, else geometry), and floor area / footprint from their ratios; returns (surveyed, land)."""
+    n = len(geom_area)
+    derived: dict[str, int] = {}
+    surveyed = num.get("land_area_m2", np.full(n, np.nan))
+    land = np.where(np.isnan(surveyed), geom_area, surveyed)
+    if np.isnan(surveyed).any():
+        derived["land_area_m2 from geometry"] = int((np.isnan(surveyed) & ~bad_geom).sum())
+    num["land_area_m2"] = land
+    # a missing area from its ratio to the land area, where the ratio is given
+    for area_field, rate, what in (("floor_area_m2", "plot_ratio", "plot ratio"),
+                                   ("footprint_m2", "coverage", "coverage")):
+        if rate in num:
+            have = num.get(area_field, np.full(n, np.nan))
+            use = np.isnan(have) & np.isfinite(num[rate])
+            if use.any():
+                num[area_field] = np.where(use, num[rate] * land, have)
+                derived[f"{area_field} = {what} x land area"] = int(use.sum())
+    rep.n_derived = {k: v for k, v in derived.items() if v}
+    return surveyed, land
+
+
+def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.ndarray, geom_area: np.ndarray,
+                  mp: Mapping) -> list[_Check]:
+    """Negative and impossible values, and surveyed areas far from the geometry's."""
+    ck = mp.checks
+    top = ck.max_plot_ratio
+    out: list[_Check] = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for canon, v in num.items():
+            neg = v < 0
+            if neg.any():
+                out.append(_Check(neg, "negative", ck.negative, (f"negative {canon}", f"{column_label(canon, 'zh')}为负值"),
+                                  canon, v))
+        if "plot_ratio" in num:
+            out.append(_Check(num["plot_ratio"] > top, "impossible", ck.impossible,
+                              (f"plot ratio over {top:g}", f"容积率超过 {top:g}"), "plot_ratio", num["plot_ratio"]))
+        if "coverage" in num:
+            out.append(_Check(num["coverage"] > 1.0, "impossible", ck.impossible,
+                              ("building coverage over 100 %", "建筑密度超过 100%"), "coverage", num["coverage"] * 100))
+        if "floor_area_m2" in num:
+            out.append(_Check(num["floor_area_m2"] / land > top, "impossible", ck.impossible,
+                              (f"floor area / land area over {top:g}", f"建筑面积/用地面积超过 {top:g}"),
+                              "floor_area_m2", num["floor_area_m2"]))
+        if "footprint_m2" in num and "coverage" not in num:
+            out.append(_Check(num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible,
+                              ("footprint larger than the land area", "建筑基底面积大于用地面积"),
+                              "footprint_m2", num["footprint_m2"]))
+        if "zone_far_max" in num:
+            out.append(_Check(num["zone_far_max"] > top, "impossible", ck.impossible,
+                              (f"zoned plot ratio over {top:g}", f"规划容积率上限超过 {top:g}"),
+                              "zone_far_max", num["zone_far_max"]))
+        if "year_built" in num:
+            y = num["year_built"]
+            out.append(_Check((y < 1900) | (y > 2100), "impossible", ck.impossible,
+                              ("year outside 1900-2100", "建成年份不在 1900–2100 之间"), "year_built", y))
+        rel = np.abs(surveyed - geom_area) / geom_area
+        out.append(_Check(rel > ck.area_tolerance, "area_mismatch", ck.area_mismatch,
+                          (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
+                           f"调查面积与几何面积相差超过 {ck.area_tolerance:.0%}"),
+                          "land_area_m2", surveyed))
+    return out
+
+
+def _id_checks(ids: pd.Series, pending_dup: Future, mp: Mapping) -> list[_Check]:
+    """Missing and duplicate parcel ids (the duplicate pass ran in the background)."""
+    ck = mp.checks
+    return [_Check(ids.isna().to_numpy(), "missing_id", ck.missing_id, ("parcel id missing", "缺少宗地代码"),
+                   "parcel_id"),
+            _Check(pending_dup.result(), "duplicate_id", ck.duplicate_id,
+                   ("parcel id appears more than once (all copies)", "宗地代码重复（列出全部重复记录）"), "parcel_id")]
+
+
+def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, rep: IngestReport) -> list[_Check]:
+    """Status and land-use codes normalised in ``data``; unknown codes as checks."""
+    ck = mp.checks
+    out: list[_Check] = []
+    if "status" in data:
+        st = pd.Series(data["status"], dtype="string")
+        inv, uniq = pd.factorize(st)
+        uniq = pd.Series(uniq, dtype="string").str.casefold()
+        mapped = pd.Series(pd.array(pd.Series(uniq, dtype="string").map(STATUS_VALUES), dtype="string")
+                           .take(inv, allow_fill=True), index=st.index)
+        unk = (st.notna() & mapped.isna()).to_numpy()
+        out.append(_Check(unk, "unknown_code", ck.unknown_code,
+                          (f"status not one of {', '.join(STATUS_VALUES)}",
+                           f"使用状态不是以下之一：{'、'.join(STATUS_VALUES)}"), "status", st))
+        data["status"] = mapped.array
+    if "land_use_code" in data:
+        codes = pd.Series(data["land_use_code"], dtype="string")
+        if mp.land_use_pad:
+            dig = codes.str.fullmatch(r"\d+").fillna(False).to_numpy(dtype=bool)
+            codes = codes.mask(dig, codes.str.zfill(mp.land_use_pad))
+        scheme = mp.land_use_scheme or ("sandiao" if str(matched["land_use_code"]).upper() in ("DLBM", "地类编码") else "gtkj")
+        rep.land_use_scheme = scheme + ("" if mp.land_use_scheme else " (assumed; set [land_use] scheme)")
+        cls = _land_use(codes, scheme, mp.land_use_classes)
+        unk = (codes.notna() & cls.isna()).to_numpy()
+        out.append(_Check(unk, "unknown_code", ck.unknown_code,
+                          (f"land-use code not in the {scheme} scheme or the mapping table",
+                           f"用地代码不在{_SCHEME_ZH.get(scheme, scheme)}分类或映射表中"),
+                          "land_use_code", codes))
+        data["land_use_code"] = codes.array
+        data["land_use"] = cls.array
+    return out
+
+
+def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, ids: pd.Series,
+                  problems: list[Problem], refusals: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each check's policy: rows to reject, ``ingest_flags`` text per row, or a refusal; one problem per row hit."""
+    reject = reject.copy()
+    flags = np.full(len(rows), "", dtype=object)
+    for c in checks:
+        mask = np.asarray(c.mask, dtype=bool)
+        if not mask.any():
+            continue
+        _problems_for(mask, c.code, c.policy, c.message, rows, ids, c.field, c.values, problems)
+        if c.policy == "reject":
+            reject |= mask
+        elif c.policy == "flag":
+            flags[mask] = flags[mask] + c.code + ";"
+        else:
+            first = np.flatnonzero(mask)[:5] + 1
+            refusals.append((f"{int(mask.sum())} row(s) with {c.code} ({c.message[0]}; policy refuse), rows {first.tolist()}",
+                             f"{int(mask.sum())} 行{c.message[1]}（规则为拒绝），行号 {first.tolist()}"))
+    return reject, flags
+
+
+def _assemble(raw: RawLayer, geoms: np.ndarray, keep: np.ndarray, data: dict[str, object],
+              num: dict[str, np.ndarray], flags: np.ndarray, mp: Mapping, target: pyproj.CRS,
+              rep: IngestReport) -> gpd.GeoDataFrame:
+    """The kept rows in the canonical order and dtypes (what ``schema.conform`` would return, one copy less)."""
+    n = len(keep)
+    n_out = int(keep.sum())
+    all_kept = n_out == n
+    cols_out: dict[str, object] = {}
+    for f in schema.FIELDS:
+        if f.name == "geometry":
+            continue
+        if f.name in num:
+            # owned and writeable: the frame below holds the arrays themselves (no views of the source)
+            cols_out[f.name] = np.require(num[f.name], requirements=["W", "O"]) if all_kept else num[f.name][keep]
+        elif f.name in data:
+            arr = pd.array(data[f.name], dtype="string")
+            cols_out[f.name] = arr if all_kept else arr[keep]
+        elif f.kind == "str":
+            cols_out[f.name] = _NA_STRING.take(np.full(n_out, -1), allow_fill=True)
+        else:
+            cols_out[f.name] = np.full(n_out, np.nan)
+    for name, (src, unit) in mp.extra.items():
+        if unit is None:
+            cols_out[name] = raw.column(src).to_numpy()[keep]
+        else:
+            fac = _extra_factor(unit, mp.currency, mp.where)
+            cols_out[name] = pd.to_numeric(raw.column(src), errors="coerce").to_numpy(dtype=float)[keep] * fac
+            rep.units[name] = unit
+        rep.mapping[name] = src
+    rep.unmapped = [c for c in rep.unmapped if c not in {v for v, _ in mp.extra.values()}]
+    if mp.keep_extra:
+        for c in rep.unmapped:
+            if c not in cols_out:
+                cols_out[c] = raw.column(c).to_numpy()[keep]
+        rep.unmapped = []
+    if raw.extent is not None and len(raw.extent):
+        ext = raw.extent.to_crs(target) if raw.extent.crs is not None else raw.extent.set_crs(target)
+        rep.update_extent_wkt = shapely.to_wkt(shapely.union_all(np.asarray(ext.geometry.values)), rounding_precision=3)
+    if (flags[keep] != "").any():
+        fl = pd.Series(flags[keep], dtype="string").str.rstrip(";")
+        cols_out["ingest_flags"] = fl.mask(fl == "").array
+    # copy=False: the columns are fresh arrays; it also skips stacking the float columns into one block
+    out = gpd.GeoDataFrame(cols_out, geometry=gpd.array.from_shapely(geoms if all_kept else geoms[keep], crs=target),
+                           index=pd.RangeIndex(n_out), copy=False)
+    return out[schema.column_names() + [c for c in out.columns if c not in schema.column_names()]]

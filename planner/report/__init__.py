@@ -1,0 +1,43 @@
+"""Exports of scenario results: Excel workbook, GeoPackage/GeoJSON, standalone HTML.
+
+The HTML report is one self-contained file a decision-maker can open offline:
+no script, style or image is fetched from anywhere (charts and the map are
+inline PNG images rendered with matplotlib). Text is in Simplified Chinese
+(``lang="zh"``, default) or English (``lang="en"``); when no CJK font is
+installed, charts fall back to English labels.
+
+This package writes files (it is the report edge of the library); the model
+itself stays in :mod:`planner.scenarios` and :mod:`planner.scenarios.comparison`.
+
+- :mod:`~planner.report.text`: labels, sentences and number formats in both languages;
+- :mod:`~planner.report.charts`: static charts and maps (matplotlib);
+- :mod:`~planner.report.excel`, :mod:`~planner.report.html`, :mod:`~planner.report.geodata`: the files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.report.excel import compare_to_excel, to_excel
+from planner.report.geodata import SITE_COLUMNS, has_geometry, write_sites
+from planner.report.html import compare_html, html_report, write_html
+from planner.report.text import fmt
+from planner.scenarios.model import ScenarioResult
+
+
+def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh") -> dict[str, Path]:
+    """Write ``<name>.xlsx``, ``<name>.html`` and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in result.name)
+    out = {"xlsx": to_excel(result, d / f"{safe}.xlsx", lang=lang),
+           "html": write_html(result, d / f"{safe}.html", lang=lang)}
+    g = result.sites
+    if has_geometry(g):
+        out["gpkg"] = write_sites(result, d / f"{safe}.gpkg")
+    return out
+
+
+
+__all__ = ["SITE_COLUMNS", "compare_html", "compare_to_excel", "export_all", "fmt", "has_geometry", "html_report",
+           "to_excel", "write_html", "write_sites"]

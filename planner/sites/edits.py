@@ -1,0 +1,150 @@
+"""Manual site edits: add or remove parcels, draw a boundary, replay a list of edits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.errors import DataError
+from planner.sites.build import _check_parcels, _land_area, _overlap_area, _site_table, rescore
+from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
+
+
+def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoDataFrame,
+               site_ids: Iterable[str]) -> SiteResult:
+    """Recompute the metrics of ``site_ids`` from ``parcel_sites`` and refresh all scores/ranks."""
+    _check_parcels(parcels, "parcels")
+    site_ids = list(dict.fromkeys(site_ids))
+    p = parcels.reset_index(drop=True)
+    pos = pd.Series(np.arange(len(p)), index=p["parcel_id"].astype(str).to_numpy())
+    sub = parcel_sites[parcel_sites["site_id"].isin(site_ids)]
+    missing = sorted(set(sub["parcel_id"].astype(str)) - set(pos.index))
+    if missing:
+        msg = f"parcel id(s) not in the parcel table: {missing[:5]}"
+        raise DataError(msg)
+    alive = [s for s in site_ids if (sub["site_id"] == s).any()]
+    keep = result.sites[~result.sites["site_id"].isin(site_ids)]
+    if alive:
+        sid = np.asarray(alive, dtype=object)
+        code = pd.Series(np.arange(len(sid)), index=sid)
+        ps = pd.DataFrame({"row": pos.loc[sub["parcel_id"].astype(str)].to_numpy(),
+                           "site": code.loc[sub["site_id"]].to_numpy(), "role": sub["role"].to_numpy()})
+        geoms = np.asarray(p.geometry.values, dtype=object)
+        land = _land_area(p)
+        overlap = np.zeros(len(p))
+        overlap[ps["row"].to_numpy()] = _overlap_area(geoms[ps["row"].to_numpy()], result.constraints)
+        is_flag = p["three_low"].fillna(False).astype(bool).to_numpy()
+        fresh = _site_table(p, geoms, land, overlap, is_flag, ps, sid, result.constraints, result.params)
+        for c in SITE_COLUMNS:
+            if c not in fresh.columns:
+                fresh[c] = np.nan
+        keep = pd.concat([keep, fresh[SITE_COLUMNS]], ignore_index=True)
+    sites = gpd.GeoDataFrame(keep, geometry="geometry", crs=result.sites.crs).sort_values("site_id").reset_index(drop=True)
+    ps_all = parcel_sites.sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
+    return dataclasses.replace(result, sites=rescore(sites, result.params), parcel_sites=ps_all)
+
+
+def _ids(parcel_ids) -> list[str]:
+    return [str(x) for x in ([parcel_ids] if isinstance(parcel_ids, str) else parcel_ids)]
+
+
+def add_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Add parcels to a site (moving them out of any other site) and recompute.
+
+    Flagged parcels join with role ``"flagged"``, others with role ``"added"``.
+    Returns a new :class:`SiteResult`; ``result`` is unchanged.
+    """
+    if site_id not in set(result.sites["site_id"]):
+        msg = f"no site {site_id!r}; existing sites: {result.sites['site_id'].head(10).tolist()}"
+        raise DataError(msg)
+    ids = _ids(parcel_ids)
+    p = parcels.assign(parcel_id=parcels["parcel_id"].astype(str))
+    unknown = sorted(set(ids) - set(p["parcel_id"]))
+    if unknown:
+        msg = f"parcel id(s) not in the parcel table: {unknown[:5]}"
+        raise DataError(msg)
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
+    ps = ps[~ps["parcel_id"].isin(ids)]
+    flag = p.set_index("parcel_id")["three_low"].fillna(False).astype(bool)
+    new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
+                        "role": np.where(flag.loc[ids].to_numpy(), "flagged", "added")})
+    return _recompute(result, pd.concat([ps, new], ignore_index=True), p, sorted(touched))
+
+
+def remove_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Remove parcels from a site and recompute it (a site left empty is dropped)."""
+    ids = _ids(parcel_ids)
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    mask = (ps["site_id"] == site_id) & ps["parcel_id"].isin(ids)
+    absent = sorted(set(ids) - set(ps.loc[mask, "parcel_id"]))
+    if absent:
+        msg = f"parcel id(s) {absent[:5]} are not in site {site_id!r}"
+        raise DataError(msg)
+    return _recompute(result, ps[~mask], parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), [site_id])
+
+
+def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult | None = None,
+                       params: SiteParams | None = None, site_id: str | None = None,
+                       majority: float = 0.5) -> SiteResult:
+    """A new site from the parcels whose area lies more than ``majority`` inside a drawn polygon.
+
+    The parcels leave any site they were in (those sites are recomputed). With
+    ``result=None`` a result holding only the new site is returned.
+    """
+    if result is None:
+        empty = gpd.GeoDataFrame({c: [] for c in SITE_COLUMNS if c != "geometry"}, geometry=[], crs=parcels.crs)
+        result = SiteResult(empty, pd.DataFrame({"parcel_id": [], "site_id": [], "role": []}),
+                            pd.DataFrame({"parcel_id": [], "constraint_share": []}), params or SiteParams())
+    poly = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
+    if poly is None or shapely.get_type_id(poly) not in (3, 6):
+        msg = "site boundary must be a Polygon or MultiPolygon in the parcels' CRS"
+        raise DataError(msg)
+    g = np.asarray(parcels.geometry.values, dtype=object)
+    inside = np.zeros(len(g))
+    hits = shapely.STRtree(g).query(poly, predicate="intersects")
+    inside[hits] = shapely.area(shapely.intersection(g[hits], poly))
+    share = np.divide(inside, shapely.area(g), out=np.zeros(len(g)), where=shapely.area(g) > 0)
+    ids = parcels["parcel_id"].astype(str).to_numpy()[share > majority].tolist()
+    if not ids:
+        msg = "no parcel lies mostly inside the drawn boundary"
+        raise DataError(msg)
+    if site_id is None:
+        digits = result.sites["site_id"].astype(str).str[1:]
+        nums = pd.to_numeric(digits, errors="coerce")
+        width = max(4, int(digits.str.len().max()) if len(digits) else 4)
+        site_id = f"S{int(nums.max() if len(nums) and nums.notna().any() else 0) + 1:0{width}d}"
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
+    ps = ps[~ps["parcel_id"].isin(ids)]
+    flag = parcels.assign(parcel_id=parcels["parcel_id"].astype(str)).set_index("parcel_id")["three_low"]
+    new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
+                        "role": np.where(flag.loc[ids].fillna(False).astype(bool).to_numpy(), "flagged", "added")})
+    return _recompute(result, pd.concat([ps, new], ignore_index=True),
+                      parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), sorted(touched))
+
+
+def apply_edits(result: SiteResult, edits: Iterable[dict], parcels: gpd.GeoDataFrame) -> SiteResult:
+    """Replay a list of edit operations (as stored in a ``site_edit`` document).
+
+    Each operation is ``{"op": "add" | "remove", "site_id": ..., "parcel_ids": [...]}``
+    or ``{"op": "boundary", "wkt": ..., "site_id": optional}``.
+    """
+    for k, e in enumerate(edits):
+        op = e.get("op")
+        if op == "add":
+            result = add_parcels(result, e["site_id"], e["parcel_ids"], parcels)
+        elif op == "remove":
+            result = remove_parcels(result, e["site_id"], e["parcel_ids"], parcels)
+        elif op == "boundary":
+            result = site_from_boundary(e["wkt"], parcels, result=result, site_id=e.get("site_id"))
+        else:
+            msg = f"site edit #{k + 1}: unknown op {op!r}; use 'add', 'remove' or 'boundary'"
+            raise DataError(msg)
+    return result
+
