@@ -195,3 +195,31 @@ def test_write_killed_midway_leaves_previous_state(ws, tmp_path):
     again.publish_survey(box_grid(2, 2), label="after crash")
     assert not list(ws.path.parent.glob("*.tmp.gpkg"))
     assert again.surveys()["version"].tolist() == [1, 2]
+
+
+def test_write_layers_is_one_commit(tmp_path, monkeypatch):
+    """Several layers land together or not at all (a failure in the second leaves the first unwritten)."""
+    import pyogrio
+
+    from planner.io.store import LayerWrite
+
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    g = gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
+    got = ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)], action="build_sites")
+    assert got == {("sites", "a"): 1, ("site_parcels", "a"): 1}
+    real = pyogrio.write_dataframe
+    calls = []
+
+    def second_fails(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", second_fails)
+    with pytest.raises(OSError):
+        ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)])
+    cat = ws.layers()
+    assert cat.groupby("kind")["version"].max().to_dict() == {"site_parcels": 1, "sites": 1}
+    with pytest.raises(StoreError, match="once per commit"):
+        ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("sites", "a", g)])

@@ -19,6 +19,7 @@ transactions. A lock file serializes writers.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import getpass
 import hashlib
@@ -73,6 +74,28 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class LayerWrite:
+    """One layer of a :meth:`Store.write_layers` commit."""
+
+    kind: str
+    name: str
+    gdf: gpd.GeoDataFrame
+    meta: dict | None = None
+    source_file: str | None = None
+    sha256: str | None = None
+    make_current: bool = True
+
+
+def _check_write(w: LayerWrite) -> None:
+    if w.kind not in LAYER_KINDS:
+        msg = f"unknown layer kind {w.kind!r}; one of {LAYER_KINDS}"
+        raise StoreError(msg)
+    if not isinstance(w.gdf, gpd.GeoDataFrame) or w.gdf.crs is None:
+        msg = f"layer {w.kind}/{w.name}: a GeoDataFrame with a CRS is required"
+        raise StoreError(msg)
+
+
 class Store(ABC):
     """What the planner needs from a workspace, whatever the backend."""
 
@@ -94,6 +117,16 @@ class Store(ABC):
         action: str | None = None,
     ) -> int:
         """Store ``gdf`` as a new version of layer ``(kind, name)``; return the version."""
+
+    @abstractmethod
+    def write_layers(self, writes: list[LayerWrite], *, user: str | None = None,
+                     action: str | None = None) -> dict[tuple[str, str], int]:
+        """Store several layers as new versions in one commit: all of them or none.
+
+        A result made of several layers (sites and their parcel table; flags)
+        is written with one call, so a reader never pairs a new piece with an
+        old one. Returns ``{(kind, name): version}``.
+        """
 
     @abstractmethod
     def read_layer(
@@ -336,47 +369,54 @@ class GpkgStore(Store):
     # -- geometry layers -------------------------------------------------
     def write_layer(self, kind, name, gdf, *, user=None, source_file=None, sha256=None,
                     meta=None, make_current=True, action=None) -> int:
-        if kind not in LAYER_KINDS:
-            msg = f"unknown layer kind {kind!r}; one of {LAYER_KINDS}"
+        return self.write_layers([LayerWrite(kind, name, gdf, meta=meta, source_file=source_file, sha256=sha256,
+                                             make_current=make_current)], user=user, action=action)[(kind, name)]
+
+    def write_layers(self, writes, *, user=None, action=None) -> dict[tuple[str, str], int]:
+        for w in writes:
+            _check_write(w)
+        if len({(w.kind, w.name) for w in writes}) < len(writes):
+            msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None:
-            msg = f"layer {kind}/{name}: a GeoDataFrame with a CRS is required"
-            raise StoreError(msg)
-        if not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
-            gdf = gdf.to_crs(self.crs)
+        writes = [w if pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+                  else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
+        out: dict[tuple[str, str], int] = {}
         with self._copy_on_write() as tmp:
             con = self._connect(tmp)
             try:
-                row = con.execute(
-                    "SELECT COALESCE(MAX(version), 0) FROM planner_layers WHERE kind=? AND name=?", (kind, name)
-                ).fetchone()
+                planned = []
+                for w in writes:
+                    (v,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM planner_layers WHERE kind=? AND name=?",
+                                       (w.kind, w.name)).fetchone()
+                    version = int(v) + 1
+                    safe = "".join(ch if ch.isalnum() else "_" for ch in w.name.encode("ascii", "replace").decode())
+                    planned.append((w, version, f"{w.kind}_{safe}_v{version:04d}_{uuid.uuid4().hex[:6]}"))
+                    out[(w.kind, w.name)] = version
             finally:
                 con.close()
-            version = int(row[0]) + 1
-            safe = "".join(ch if ch.isalnum() else "_" for ch in name.encode("ascii", "replace").decode())
-            table = f"{kind}_{safe}_v{version:04d}_{uuid.uuid4().hex[:6]}"
-            out = gdf.reset_index(drop=True)
-            pyogrio.write_dataframe(out, tmp, layer=table, driver="GPKG", use_arrow=True,
-                                    layer_options={"SPATIAL_INDEX": "YES"})
+            for w, _version, table in planned:
+                pyogrio.write_dataframe(w.gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
+                                        layer_options={"SPATIAL_INDEX": "YES"})
             con = self._connect(tmp)
             try:
                 con.execute("BEGIN")
-                if make_current:
-                    con.execute("UPDATE planner_layers SET is_current=0 WHERE kind=? AND name=?", (kind, name))
-                con.execute(
-                    "INSERT INTO planner_layers (kind, name, version, table_name, created_at, user, n_rows, "
-                    "is_current, source_file, sha256, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (kind, name, version, table, _now(), user, len(out), int(make_current),
-                     source_file, sha256, json.dumps(meta or {}, ensure_ascii=False, default=str)),
-                )
-                self._audit(con, user, action or f"write_{kind}", kind=kind, name=name, version=version,
-                            source_file=source_file, sha256=sha256, n_rows=len(out),
-                            detail=json.dumps(meta or {}, ensure_ascii=False, default=str)[:4000])
+                for w, version, table in planned:
+                    meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
+                    if w.make_current:
+                        con.execute("UPDATE planner_layers SET is_current=0 WHERE kind=? AND name=?", (w.kind, w.name))
+                    con.execute(
+                        "INSERT INTO planner_layers (kind, name, version, table_name, created_at, user, n_rows, "
+                        "is_current, source_file, sha256, meta) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (w.kind, w.name, version, table, _now(), user, len(w.gdf), int(w.make_current),
+                         w.source_file, w.sha256, meta_text),
+                    )
+                    self._audit(con, user, action or f"write_{w.kind}", kind=w.kind, name=w.name, version=version,
+                                source_file=w.source_file, sha256=w.sha256, n_rows=len(w.gdf), detail=meta_text[:4000])
                 con.execute("COMMIT")
             finally:
                 con.close()
-        return version
+        return out
 
     def _table_for(self, kind: str, name: str | None, version: int | None) -> tuple[str, dict]:
         con = self._connect()
