@@ -201,12 +201,14 @@ def test_write_layers_is_one_commit(tmp_path, monkeypatch):
     """Several layers land together or not at all (a failure in the second leaves the first unwritten)."""
     import pyogrio
 
-    from planner.io.store import LayerWrite
+    from planner.io.store import DocWrite, LayerWrite
 
     ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
     g = gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
-    got = ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)], action="build_sites")
-    assert got == {("sites", "a"): 1, ("site_parcels", "a"): 1}
+    got = ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)],
+                          docs=[DocWrite("policy", "a", {"x": 1})], action="build_sites")
+    assert got == {("sites", "a"): 1, ("site_parcels", "a"): 1, ("policy", "a"): 1}
+    assert ws.load_doc("policy", "a") == {"x": 1}
     real = pyogrio.write_dataframe
     calls = []
 
@@ -218,7 +220,9 @@ def test_write_layers_is_one_commit(tmp_path, monkeypatch):
 
     monkeypatch.setattr(pyogrio, "write_dataframe", second_fails)
     with pytest.raises(OSError):
-        ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)])
+        ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)],
+                        docs=[DocWrite("policy", "a", {"x": 2})])
+    assert ws.load_doc("policy", "a") == {"x": 1} and len(ws.docs()) == 1
     cat = ws.layers()
     assert cat.groupby("kind")["version"].max().to_dict() == {"site_parcels": 1, "sites": 1}
     with pytest.raises(StoreError, match="once per commit"):

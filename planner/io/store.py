@@ -87,6 +87,27 @@ class LayerWrite:
     make_current: bool = True
 
 
+@dataclasses.dataclass(frozen=True)
+class DocWrite:
+    """One document of a :meth:`Store.write_layers` commit."""
+
+    kind: str
+    name: str
+    payload: dict
+
+
+def _check_doc(kind: str) -> None:
+    if kind not in DOC_KINDS:
+        msg = f"unknown document kind {kind!r}; one of {DOC_KINDS}"
+        raise StoreError(msg)
+
+
+def _doc_text(payload: dict) -> tuple[str, str]:
+    """Canonical JSON of a document and its SHA-256."""
+    text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    return text, sha256_text(text)
+
+
 def _check_write(w: LayerWrite) -> None:
     if w.kind not in LAYER_KINDS:
         msg = f"unknown layer kind {w.kind!r}; one of {LAYER_KINDS}"
@@ -119,13 +140,14 @@ class Store(ABC):
         """Store ``gdf`` as a new version of layer ``(kind, name)``; return the version."""
 
     @abstractmethod
-    def write_layers(self, writes: list[LayerWrite], *, user: str | None = None,
+    def write_layers(self, writes: list[LayerWrite], *, docs: list[DocWrite] = (), user: str | None = None,
                      action: str | None = None) -> dict[tuple[str, str], int]:
-        """Store several layers as new versions in one commit: all of them or none.
+        """Store several layers (and documents) as new versions in one commit: all of them or none.
 
-        A result made of several layers (sites and their parcel table; flags)
-        is written with one call, so a reader never pairs a new piece with an
-        old one. Returns ``{(kind, name): version}``.
+        A result made of several pieces (sites and their parcel table; flags
+        and the policy they came from) is written with one call, so a reader
+        never pairs a new piece with an old one. Returns ``{(kind, name):
+        version}`` for the layers and documents written.
         """
 
     @abstractmethod
@@ -372,9 +394,11 @@ class GpkgStore(Store):
         return self.write_layers([LayerWrite(kind, name, gdf, meta=meta, source_file=source_file, sha256=sha256,
                                              make_current=make_current)], user=user, action=action)[(kind, name)]
 
-    def write_layers(self, writes, *, user=None, action=None) -> dict[tuple[str, str], int]:
+    def write_layers(self, writes, *, docs=(), user=None, action=None) -> dict[tuple[str, str], int]:
         for w in writes:
             _check_write(w)
+        for d in docs:
+            _check_doc(d.kind)
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
@@ -413,6 +437,8 @@ class GpkgStore(Store):
                     )
                     self._audit(con, user, action or f"write_{w.kind}", kind=w.kind, name=w.name, version=version,
                                 source_file=w.source_file, sha256=w.sha256, n_rows=len(w.gdf), detail=meta_text[:4000])
+                for d in docs:
+                    out[(d.kind, d.name)] = self._insert_doc(con, d.kind, d.name, d.payload, user)
                 con.execute("COMMIT")
             finally:
                 con.close()
@@ -502,23 +528,25 @@ class GpkgStore(Store):
                 con.close()
 
     # -- documents -------------------------------------------------------
+    @classmethod
+    def _insert_doc(cls, con: sqlite3.Connection, kind: str, name: str, payload: dict, user: str) -> int:
+        """Insert the next version of a document (inside the caller's transaction); return it."""
+        text, digest = _doc_text(payload)
+        (v,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM planner_docs WHERE kind=? AND name=?",
+                           (kind, name)).fetchone()
+        version = int(v) + 1
+        con.execute("INSERT INTO planner_docs VALUES (?,?,?,?,?,?,?)", (kind, name, version, _now(), user, digest, text))
+        cls._audit(con, user, f"save_{kind}", kind=kind, name=name, version=version, sha256=digest)
+        return version
+
     def save_doc(self, kind, name, payload, *, user=None) -> int:
-        if kind not in DOC_KINDS:
-            msg = f"unknown document kind {kind!r}; one of {DOC_KINDS}"
-            raise StoreError(msg)
-        text = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
-        digest = sha256_text(text)
+        _check_doc(kind)
         user = _user(user)
         with self._lock():
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
-                (v,) = con.execute("SELECT COALESCE(MAX(version), 0) FROM planner_docs WHERE kind=? AND name=?",
-                                   (kind, name)).fetchone()
-                version = int(v) + 1
-                con.execute("INSERT INTO planner_docs VALUES (?,?,?,?,?,?,?)",
-                            (kind, name, version, _now(), user, digest, text))
-                self._audit(con, user, f"save_{kind}", kind=kind, name=name, version=version, sha256=digest)
+                version = self._insert_doc(con, kind, name, payload, user)
                 con.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
