@@ -95,7 +95,12 @@ def ref_barrier_separated(a, b, barriers, *, contact_tol=0.5, contact_share=0.5)
     return out
 
 
-def ref_components(mg, bar, params, say):
+def ref_near_barriers(geoms, bar, params):
+    """The whole barriers, and every parcel taken as within reach of them."""
+    return None if not len(bar) else (bar, np.ones(len(geoms), dtype=bool))
+
+
+def ref_components(mg, near, params, say):
     """Every neighbour edge tested against every barrier (whole geometries), before it joins a component.
 
     Components and touch labels come from the same batches as without
@@ -103,8 +108,9 @@ def ref_components(mg, bar, params, say):
     equal the components of all pairs within the gap that no barrier
     separates (checked in :func:`test_random_roads_split_like_the_exact_path`).
     """
-    if not len(bar):
+    if near is None:
         return _graph.neighbour_components(mg, params.gap_m)
+    bar = near[0]
 
     def keep(i, j):
         return ~ref_barrier_separated(mg[i], mg[j], bar, contact_tol=params.barrier_contact_tol_m,
@@ -119,6 +125,7 @@ def ref_build_sites(monkeypatch, *args, **kwargs) -> S.SiteResult:
         m.setattr(_build, "_constraint_parts", ref_constraint_parts)
         m.setattr(_build, "_overlap_area", ref_overlap_area)
         m.setattr(_build, "_cut", ref_cut)
+        m.setattr(_build, "_near_barriers", ref_near_barriers)
         m.setattr(_build, "_components", ref_components)
         return S.build_sites(*args, **kwargs)
 
@@ -324,3 +331,36 @@ def test_overlap_and_cut_equal_the_whole_parts_with_overlapping_constraints():
     outlines = shapely.buffer(g[::7], 30.0)
     diff = shapely.symmetric_difference(_overlay.cut(outlines, parts), ref_cut(outlines, ref_parts))
     assert shapely.area(diff).max() < 1e-6
+
+
+# -- the PostGIS peer of the benchmarks does the same job --------------------------
+
+@pytest.mark.postgis
+@pytest.mark.parametrize(("seed", "gap"), [(1, 2.0), (3, 0.0)])
+def test_postgis_peer_in_benchmarks_gives_the_same_sites(seed, gap):
+    """benchmarks/_postgis_sites.py (the peer of bench_sites and bench_cli) partitions like build_sites."""
+    from postgis import connect
+
+    from benchmarks import _postgis_sites as pg_job
+
+    parcels = voronoi_parcels(900, seed, exact_share=0.6)
+    barriers = random_barriers(parcels, seed)
+    red = shapely.buffer(shapely.Point(*parcels.total_bounds[:2] + 300), 250, quad_segs=200)
+    res = S.build_sites(parcels, S.SiteParams(gap_m=gap, min_area_m2=0, absorb_enclaves=False), barriers=barriers,
+                        constraints=[red])
+    flagged = parcels[parcels["three_low"]].reset_index(drop=True)
+    con = connect()
+    try:
+        pg_job.load(con, flagged.geometry.values, barriers, [red])
+        _, counts = pg_job.run_job(con, gap)
+        rows = con.execute("SELECT c.k, c.cid, coalesce(l.lab, -1) FROM bs_cl c LEFT JOIN bs_lab l USING (k)").fetchall()
+        pg_job.drop(con)
+    finally:
+        con.close()
+    groups: dict[tuple, set] = {}
+    for k, cid, lab in rows:
+        groups.setdefault((cid, lab), set()).add(flagged["parcel_id"][k])
+    assert counts["separated"] > 10 and counts["sites"] == len(res.sites)
+    assert {frozenset(v) for v in groups.values()} == partition(res)
+    assert counts["kept"] == len(flagged) - len(res.excluded)
+    assert counts["overlap_m2"] == pytest.approx(res.sites["constraint_overlap_m2"].sum(), abs=1e-6)

@@ -6,6 +6,7 @@ See :mod:`planner.sites` for the rules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -133,17 +134,26 @@ _overlap_area = _overlay.overlap_area
 _cut = _overlay.cut
 
 
-def _components(mg: np.ndarray, bar: np.ndarray, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
+def _near_barriers(geoms: np.ndarray, bar: np.ndarray, params: SiteParams):
+    """The barriers cut into pieces, and which of ``geoms`` lie within reach of one (None without barriers)."""
+    if not len(bar):
+        return None
+    bp = _overlay.cut_barriers(bar)
+    return bp, _overlay.near_barriers(geoms, bp, _overlay.barrier_reach(params.gap_m, params.barrier_contact_tol_m))
+
+
+def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
     """Site labels and touch labels of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
 
-    With barriers, only neighbours both within reach of a barrier are
-    tested against it (:func:`planner.sites.overlay.barrier_filter`).
+    ``near``: ``(barrier pieces, member within reach of a barrier)`` from
+    :func:`_near_barriers`, or None; only neighbours both within reach of
+    a barrier are tested against it (:func:`planner.sites.overlay.barrier_filter`).
     """
     keep = None
-    if len(bar):
+    if near is not None:
         say("barriers")
-        keep = _overlay.barrier_filter(mg, bar, gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
-                                       contact_share=params.barrier_contact_share)
+        keep = _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
+                                       contact_share=params.barrier_contact_share, near=near[1])
         say("components")
     return _graph.neighbour_components(mg, params.gap_m, keep=keep)
 
@@ -196,20 +206,26 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     is_flag = parcels["three_low"].fillna(False).astype(bool).to_numpy()
     land = _land_area(parcels)
 
-    say("constraints")
-    parts = _constraint_parts(constraints)
-    overlap = np.zeros(len(parcels))
-    if len(parts):  # flagged parcels now, absorbed enclaves once they are known
-        flag_rows = np.flatnonzero(is_flag)
-        overlap[flag_rows] = _overlap_area(geoms[flag_rows], parts)
-    geom_area = shapely.area(geoms)
-    share = np.divide(overlap, geom_area, out=np.zeros(len(geoms)), where=geom_area > 0)
-    excl = is_flag & (share > params.constraint_exclude_share)
-    members = np.flatnonzero(is_flag & ~excl)
+    flag_rows = np.flatnonzero(is_flag)
+    bar = _as_geoms(barriers, "barriers")
+    with ThreadPoolExecutor(1) as pool:  # barriers (GEOS releases the GIL) beside the constraints
+        near_flag = pool.submit(_near_barriers, geoms[flag_rows], bar, params)
+        say("constraints")
+        parts = _constraint_parts(constraints)
+        overlap = np.zeros(len(parcels))
+        if len(parts):  # flagged parcels now, absorbed enclaves once they are known
+            overlap[flag_rows] = _overlap_area(geoms[flag_rows], parts)
+        geom_area = shapely.area(geoms)
+        share = np.divide(overlap, geom_area, out=np.zeros(len(geoms)), where=geom_area > 0)
+        excl = is_flag & (share > params.constraint_exclude_share)
+        members = np.flatnonzero(is_flag & ~excl)
+        near = near_flag.result()
+    if near is not None:
+        near = near[0], near[1][~excl[flag_rows]]
 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
-    labels, vlab = _components(mg, _as_geoms(barriers, "barriers"), params, say)
+    labels, vlab = _components(mg, near, params, say)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})

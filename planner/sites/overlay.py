@@ -185,7 +185,6 @@ class BarrierPieces:
         """Spatial index over :attr:`pieces`."""
         return shapely.STRtree(self.pieces)
 
-
 def cut_barriers(barriers: np.ndarray) -> BarrierPieces:
     """Cut barriers into pieces with tight bounding boxes (see :class:`BarrierPieces`)."""
     if isinstance(barriers, BarrierPieces):
@@ -226,8 +225,8 @@ def near_barriers(geoms: np.ndarray, barriers: BarrierPieces, distance: float) -
     if not len(geoms) or not len(barriers.pieces):
         return near
     b = shapely.bounds(geoms)
-    grown = shapely.box(b[:, 0] - distance, b[:, 1] - distance, b[:, 2] + distance, b[:, 3] + distance)
-    i, j = barriers.tree.query(grown)
+    i, j = barriers.tree.query(shapely.box(b[:, 0] - distance, b[:, 1] - distance, b[:, 2] + distance,
+                                           b[:, 3] + distance))
     if len(i):
         hit = _threaded_pairs(lambda x, y: shapely.dwithin(x, y, distance), geoms[i], barriers.pieces[j])
         near[i[hit]] = True
@@ -308,17 +307,33 @@ def barrier_separated(a: np.ndarray, b: np.ndarray, barriers, *, contact_tol: fl
     return out
 
 
-def barrier_filter(geoms: np.ndarray, barriers, *, gap: float, contact_tol: float = 0.5,
-                   contact_share: float = 0.5) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+def barrier_reach(gap: float, contact_tol: float) -> float:
+    """Distance within which a barrier can separate two neighbours (see :func:`barrier_filter`).
+
+    A hair more than ``max(gap, contact_tol)``, so that rounding never hides a pair.
+    """
+    return max(gap, contact_tol) * (1 + 1e-9) + 1e-6
+
+
+def barrier_filter(geoms: np.ndarray, barriers, *, gap: float, contact_tol: float = 0.5, contact_share: float = 0.5,
+                   near: np.ndarray | None = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
     """The ``keep(i, j)`` test of :func:`planner.sites.graph.neighbour_components` for barriers.
 
     A barrier separates two neighbours only where it lies within reach of
     both: it crosses the segment joining two parcels at most ``gap`` apart
     (so it is within ``gap`` of each), or it lies within ``contact_tol`` of
-    their contact. So the parcels within ``max(gap, contact_tol)`` of a
-    barrier are found once (a tree over the parcels, queried by the barrier
-    pieces), and only pairs of two such parcels are tested with
-    :func:`barrier_separated`; every other pair is kept untested.
+    their contact. So the parcels within :func:`barrier_reach` of a barrier
+    are found once (:func:`near_barriers`), and only pairs of two such
+    parcels are tested with :func:`barrier_separated`; every other pair is
+    kept untested.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+    barriers : ndarray of shapely geometries or BarrierPieces
+    near : ndarray of bool, optional
+        ``near_barriers(geoms, barriers, barrier_reach(gap, contact_tol))``
+        when already known.
 
     Returns
     -------
@@ -327,8 +342,8 @@ def barrier_filter(geoms: np.ndarray, barriers, *, gap: float, contact_tol: floa
         no parcel lies within reach of a barrier.
     """
     bp = cut_barriers(barriers)
-    reach = max(gap, contact_tol)
-    near = near_barriers(geoms, bp, reach * (1 + 1e-9) + 1e-6)  # a hair more: rounding never hides a pair
+    if near is None:
+        near = near_barriers(geoms, bp, barrier_reach(gap, contact_tol))
     if not near.any():
         return None
 
