@@ -175,37 +175,33 @@ def print_table(args, results: dict, naive, pg_note: str) -> None:
 
     def row(what, ours, peer="raw read", peer_t=None, note=""):
         peer_t = read if peer_t is None else peer_t
-        ratio = f"{ours / peer_t:.2f}x" if peer_t else "-"
-        print(f"| {what} | {ours:.2f} s | {peer} {peer_t:.2f} s | {ratio} | {note} |")
+        print(f"| {what} | {ours:.2f} s | {peer} | {peer_t:.2f} s | {ours / peer_t:.2f}x | {note} |")
 
     n = results.get("n_survey", args.parcels)
     print(f"\nbench_cli: {args.parcels:,}-parcel sample city (`planner sample-data`), every command a subprocess "
           f"with default options, best of {args.repeat} rounds; cpus={os.cpu_count()}; {_city.load_avg()}")
     print(f"raw read = pyogrio.read_dataframe(use_arrow=True) of the current survey layer ({n:,} parcels), "
-          "in-process\n")
-    print("| command (wall, incl. start-up and workspace I/O) | ours | peer | ours/peer | note |")
-    print("|---|---|---|---|---|")
-    row("`planner --help` (interpreter start and imports)", best["python start-up"])
-    row("`planner ingest` survey update (new version of all parcels)", best["ingest"])
+          "in this process\n")
+    print("| command (wall: start-up, workspace read/write, work) | ours | peer | peer time | ours/peer | note |")
+    print("|---|---|---|---|---|---|")
+    row("`planner --help` (interpreter start-up and imports)", best["python start-up"])
+    row("`planner ingest` of the survey update (a new version of all parcels)", best["ingest"])
     row("`planner classify`", best["classify"])
+    row("`planner sites` (barriers and constraints on)", best["sites"])
     if "postgis sites" in best:
         c = results["pg_counts"]
-        ratio = best["postgis sites"] / best["sites"]
-        print(f"| `planner sites` (barriers and constraints on) | {best['sites']:.2f} s | PostGIS job "
-              f"{best['postgis sites']:.2f} s (in the database: no reading or writing a file) | "
-              f"{best['sites'] / best['postgis sites']:.2f}x ({ratio:.2f}x faster) | "
-              f"PostGIS: {c['sites']:,} sites; raw read ratio {best['sites'] / read:.2f}x |")
+        row("`planner sites`", best["sites"], "PostGIS job, in the database", best["postgis sites"],
+            f"{best['postgis sites'] / best['sites']:.2f}x faster; PostGIS {c['sites']:,} sites, no enclaves")
     else:
-        row("`planner sites` (barriers and constraints on)", best["sites"], note=f"PostGIS {pg_note}")
+        print(f"| `planner sites` | | PostGIS job | - | - | {pg_note} |")
     if naive is not None:
-        print(f"| `planner sites` vs naive GeoPandas | {best['sites']:.2f} s | naive GeoPandas {naive[0]:.1f} s | "
-              f"{best['sites'] / naive[0]:.3f}x ({naive[0] / best['sites']:.0f}x faster) | {naive[1]:,} blobs, once |")
+        row("`planner sites`", best["sites"], "naive GeoPandas (once)", naive[0],
+            f"{naive[0] / best['sites']:.0f}x faster; {naive[1]:,} naive blobs")
     for k in runs:
         row(f"`planner {k}`", best[k])
-    row("`planner scenario compare` (3 scenarios) --out .html", best["compare html"])
-    row("`planner scenario compare` (3 scenarios) --out .xlsx", best["compare xlsx"])
-    row("**pipeline**: classify + sites + scenario runs + compare (html)", pipeline,
-        note="target < 5x the raw read")
+    row("`planner scenario compare` (3 scenarios) `--out .html`", best["compare html"])
+    row("`planner scenario compare` (3 scenarios) `--out .xlsx`", best["compare xlsx"])
+    row("**pipeline**: classify, sites, scenario runs, compare (html)", pipeline, note="target < 5x the raw read")
 
 
 if __name__ == "__main__":

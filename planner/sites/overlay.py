@@ -9,7 +9,7 @@ with tight bounding boxes first (:func:`subdivide`, like PostGIS
 pieces near it and each exact test is small.
 
 The pieces cover exactly what the whole geometries cover (they are clipped
-by exact overlay), so an overlap area is the sum over the pieces, a distance
+to rectangles, exactly), so an overlap area is the sum over the pieces, a distance
 is the minimum over the pieces, and "meets a barrier" is "meets a piece".
 """
 
@@ -32,12 +32,13 @@ MAX_PIECE_VERTICES = 64
 #: Halving stops after this many rounds (a piece then spans 2**-24 of its polygon's extent).
 _MAX_ROUNDS = 24
 
+
 def subdivide(polygons: np.ndarray, max_vertices: int = MAX_PIECE_VERTICES) -> tuple[np.ndarray, np.ndarray]:
     """Cut polygons into pieces of at most ``max_vertices`` vertices with tight bounding boxes.
 
     A polygon with more vertices is halved across the longer side of its
-    bounding box (exact intersection with the two half boxes) and the halves
-    are cut again, one whole-array round per level, as PostGIS
+    bounding box (clipped exactly to the two half boxes, :func:`_clip`) and
+    the halves are cut again, one round per level, as PostGIS
     ``ST_Subdivide`` does. The pieces of one polygon do not overlap and
     together cover it.
 
