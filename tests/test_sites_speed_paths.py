@@ -307,13 +307,12 @@ def test_subdivide_covers_each_polygon_exactly_with_small_pieces():
         assert shapely.area(shapely.intersection(mine[i[i < j]], mine[j[i < j]])).sum() < 1e-6  # no overlaps
 
 
-def test_clip_uses_exact_intersection_where_fast_clipping_is_invalid(monkeypatch):
-    bowtie = shapely.Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # invalid, as clip_by_rect may return
-
-    monkeypatch.setattr(_overlay.shapely, "clip_by_rect", lambda g, *r: bowtie)
-    square = shapely.box(0, 0, 10, 10)
-    out = _overlay._clip(np.array([square, square]), np.array([[0, 0, 5, 10], [5, 0, 10, 10]], dtype=float))
-    assert shapely.equals(out[0], shapely.box(0, 0, 5, 10)) and shapely.equals(out[1], shapely.box(5, 0, 10, 10))
+def test_clip_is_exact_where_a_vertex_touches_the_cut():
+    # GEOS clip_by_rect returns the wrong triangle here (libgeos/geos#605); the halves must be exact
+    v = shapely.from_wkt("POLYGON ((10 0, 10 60, 50 20, 90 60, 90 0, 10 0))")
+    out = _overlay._clip(np.array([v]), np.array([[30.0, 20.0, 70.0, 40.0]]))
+    assert shapely.equals(out[0], shapely.intersection(v, shapely.box(30, 20, 70, 40)))
+    assert shapely.area(shapely.difference(out[0], v)) == 0
 
 
 def test_overlap_and_cut_equal_the_whole_parts_with_overlapping_constraints():
@@ -364,3 +363,14 @@ def test_postgis_peer_in_benchmarks_gives_the_same_sites(seed, gap):
     assert {frozenset(v) for v in groups.values()} == partition(res)
     assert counts["kept"] == len(flagged) - len(res.excluded)
     assert counts["overlap_m2"] == pytest.approx(res.sites["constraint_overlap_m2"].sum(), abs=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 2, 4])
+def test_line_runs_cover_each_line_exactly(k):
+    lines = np.array([shapely.LineString([(i, i % 3) for i in range(n)]) for n in (2, 3, 5, 6, 9, 40)], dtype=object)
+    runs, owner = _overlay._line_runs(lines, k)
+    assert shapely.get_num_coordinates(runs).max() <= k + 1
+    for i, line in enumerate(lines):
+        mine = runs[owner == i]
+        assert shapely.length(mine).sum() == pytest.approx(line.length)
+        assert shapely.equals(shapely.line_merge(shapely.union_all(mine)), line)
