@@ -307,12 +307,28 @@ def test_subdivide_covers_each_polygon_exactly_with_small_pieces():
         assert shapely.area(shapely.intersection(mine[i[i < j]], mine[j[i < j]])).sum() < 1e-6  # no overlaps
 
 
-def test_clip_is_exact_where_a_vertex_touches_the_cut():
-    # GEOS clip_by_rect returns the wrong triangle here (libgeos/geos#605); the halves must be exact
+def test_halves_are_exact_where_vertices_lie_on_the_cut():
+    # vertices on the middle of the box, where the cut falls: a notch whose tip touches it (GEOS clip_by_rect
+    # returns an invalid polygon there) and a V (libgeos/geos#605: a wrong triangle for such contacts);
+    # the cut moves off the vertex and the halves are exact
+    notch = shapely.from_wkt("POLYGON ((0 0, 0 10, 40 10, 40 6, 25 6, 20 5, 25 4, 40 4, 40 0, 0 0))")
+    assert not shapely.is_valid(shapely.clip_by_rect(notch, 20, -50, 90, 60))
     v = shapely.from_wkt("POLYGON ((10 0, 10 60, 50 20, 90 60, 90 0, 10 0))")
-    out = _overlay._clip(np.array([v]), np.array([[30.0, 20.0, 70.0, 40.0]]))
-    assert shapely.equals(out[0], shapely.intersection(v, shapely.box(30, 20, 70, 40)))
-    assert shapely.area(shapely.difference(out[0], v)) == 0
+    polys = np.array([notch, v], dtype=object)
+    halves = _overlay._halve(polys)
+    for k, p in enumerate(polys):
+        a, b = halves[k], halves[k + 2]
+        assert shapely.is_valid(a) and shapely.is_valid(b)
+        assert shapely.area(shapely.difference(a, p)) == 0 and shapely.area(shapely.difference(b, p)) == 0
+        assert shapely.area(a) + shapely.area(b) == pytest.approx(p.area, rel=1e-12)
+        assert shapely.area(shapely.intersection(a, b)) == 0
+
+
+def test_halves_fall_back_to_exact_overlay_when_clipping_goes_wrong(monkeypatch):
+    square = shapely.box(0, 0, 10, 10)
+    monkeypatch.setattr(_overlay.shapely, "clip_by_rect", lambda g, *r: shapely.box(0, 0, 10, 10))  # wrong area
+    halves = _overlay._halve(np.array([square], dtype=object))
+    assert shapely.equals(halves[0], shapely.box(0, 0, 5, 10)) and shapely.equals(halves[1], shapely.box(5, 0, 10, 10))
 
 
 def test_overlap_and_cut_equal_the_whole_parts_with_overlapping_constraints():
