@@ -1,6 +1,8 @@
 """The PostGIS peer of ``build_sites`` with barriers and constraints: the same job, written as a PostGIS user would.
 
-Tables are loaded with COPY beforehand (not timed). The timed job, in one
+Tables are loaded with COPY beforehand (not timed); no table is autovacuumed and a
+CHECKPOINT follows the job (not timed), so no background work of the server
+runs into the next timed run. The timed job, in one
 backend, drops and rebuilds everything it makes:
 
 1. GiST indexes on the flagged parcels, barriers and constraints;
@@ -64,7 +66,8 @@ def load(con, flagged, barriers, constraints, srid: int = 4549) -> None:
     """Load the flagged parcels, barriers and constraints (geometries) into fresh tables (not timed)."""
     con.execute(f"DROP TABLE IF EXISTS {TABLES}, {MADE}")
     for table, geoms in (("bs_parcels", flagged), ("bs_barriers", barriers), ("bs_constraints", constraints)):
-        con.execute(f"CREATE UNLOGGED TABLE {table} (k integer, geom geometry(Geometry, {srid}))")
+        con.execute(f"CREATE UNLOGGED TABLE {table} (k integer, geom geometry(Geometry, {srid})) "
+                    "WITH (autovacuum_enabled = false)")
         _copy(con, table, geoms, srid)
         con.execute(f"VACUUM ANALYZE {table}")
 
@@ -85,28 +88,28 @@ def job_sql(gap: float, *, exclude_share: float = 0.5, contact_tol: float = 0.5,
         "CREATE INDEX bs_barriers_gix ON bs_barriers USING gist (geom)",
         "CREATE INDEX bs_constraints_gix ON bs_constraints USING gist (geom)",
         # 2. protected land, dissolved and subdivided
-        "CREATE UNLOGGED TABLE bs_prot AS SELECT ST_Subdivide(d.geom, 256) AS geom "
+        "CREATE UNLOGGED TABLE bs_prot WITH (autovacuum_enabled = false) AS SELECT ST_Subdivide(d.geom, 256) AS geom "
         "FROM (SELECT (ST_Dump(ST_Union(geom))).geom FROM bs_constraints) d "
         "WHERE ST_GeometryType(d.geom) = 'ST_Polygon'",
         "CREATE INDEX ON bs_prot USING gist (geom)",
         # 3. overlap, exclusion
-        "CREATE UNLOGGED TABLE bs_kept AS SELECT p.k, p.geom, coalesce(o.a, 0) AS overlap FROM bs_parcels p "
+        "CREATE UNLOGGED TABLE bs_kept WITH (autovacuum_enabled = false) AS SELECT p.k, p.geom, coalesce(o.a, 0) AS overlap FROM bs_parcels p "
         "LEFT JOIN (SELECT p.k, sum(ST_Area(ST_Intersection(p.geom, c.geom))) AS a FROM bs_parcels p "
         "JOIN bs_prot c ON ST_Intersects(p.geom, c.geom) GROUP BY p.k) o USING (k) "
         f"WHERE coalesce(o.a, 0) <= {e} * ST_Area(p.geom)",
         "CREATE INDEX ON bs_kept USING gist (geom)",
         "ANALYZE bs_kept",
         # 4. clusters
-        f"CREATE UNLOGGED TABLE bs_cl AS SELECT k, ST_ClusterDBSCAN(geom, eps := {g}, minpoints := 1) OVER () AS cid "
+        f"CREATE UNLOGGED TABLE bs_cl WITH (autovacuum_enabled = false) AS SELECT k, ST_ClusterDBSCAN(geom, eps := {g}, minpoints := 1) OVER () AS cid "
         "FROM bs_kept",
         "CREATE INDEX ON bs_cl (k)",
         # 5. barriers, parcels within reach, separated pairs
-        "CREATE UNLOGGED TABLE bs_bar AS SELECT k AS id, ST_Subdivide(geom, 64) AS geom FROM bs_barriers",
+        "CREATE UNLOGGED TABLE bs_bar WITH (autovacuum_enabled = false) AS SELECT k AS id, ST_Subdivide(geom, 64) AS geom FROM bs_barriers",
         "CREATE INDEX ON bs_bar USING gist (geom)",
-        "CREATE UNLOGGED TABLE bs_near AS SELECT DISTINCT p.k, p.geom FROM bs_kept p "
+        "CREATE UNLOGGED TABLE bs_near WITH (autovacuum_enabled = false) AS SELECT DISTINCT p.k, p.geom FROM bs_kept p "
         f"JOIN bs_bar b ON ST_DWithin(p.geom, b.geom, {reach})",
         "CREATE INDEX ON bs_near USING gist (geom)",
-        "CREATE UNLOGGED TABLE bs_sep AS SELECT a.k AS a, b.k AS b FROM bs_near a "
+        "CREATE UNLOGGED TABLE bs_sep WITH (autovacuum_enabled = false) AS SELECT a.k AS a, b.k AS b FROM bs_near a "
         f"JOIN bs_near b ON a.k < b.k AND ST_DWithin(a.geom, b.geom, {g}) "
         "CROSS JOIN LATERAL (SELECT ST_Distance(a.geom, b.geom) AS d, ST_ShortestLine(a.geom, b.geom) AS seg, "
         "ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom)) AS contact) x "
@@ -117,10 +120,10 @@ def job_sql(gap: float, *, exclude_share: float = 0.5, contact_tol: float = 0.5,
         f"FROM bs_barriers w WHERE w.k IN (SELECT r.id FROM bs_bar r WHERE ST_DWithin(r.geom, x.contact, {t}))) "
         f"> {s} * ST_Length(x.contact) END",
         # 6. split the clusters holding a separated pair
-        "CREATE UNLOGGED TABLE bs_lab AS SELECT c.k, c.cid, c.k AS lab FROM bs_cl c "
+        "CREATE UNLOGGED TABLE bs_lab WITH (autovacuum_enabled = false) AS SELECT c.k, c.cid, c.k AS lab FROM bs_cl c "
         "WHERE c.cid IN (SELECT c2.cid FROM bs_sep s JOIN bs_cl c2 ON c2.k = s.a)",
         "CREATE INDEX ON bs_lab (k)",
-        "CREATE UNLOGGED TABLE bs_edges AS SELECT a.k AS a, b.k AS b FROM bs_kept a "
+        "CREATE UNLOGGED TABLE bs_edges WITH (autovacuum_enabled = false) AS SELECT a.k AS a, b.k AS b FROM bs_kept a "
         f"JOIN bs_kept b ON a.k < b.k AND ST_DWithin(a.geom, b.geom, {g}) "
         "JOIN bs_lab la ON la.k = a.k JOIN bs_lab lb ON lb.k = b.k "
         "WHERE NOT EXISTS (SELECT 1 FROM bs_sep s WHERE s.a = a.k AND s.b = b.k)",
@@ -131,7 +134,7 @@ def job_sql(gap: float, *, exclude_share: float = 0.5, contact_tol: float = 0.5,
         "WHERE l.k = m.x AND m.lab < l.lab; "
         "GET DIAGNOSTICS n = ROW_COUNT; EXIT WHEN n = 0; END LOOP; END $$",
         # 7. sites: union, protected land cut out, area, perimeter
-        "CREATE UNLOGGED TABLE bs_sites AS WITH m AS (SELECT c.cid, coalesce(l.lab, -1) AS lab, p.geom, p.overlap "
+        "CREATE UNLOGGED TABLE bs_sites WITH (autovacuum_enabled = false) AS WITH m AS (SELECT c.cid, coalesce(l.lab, -1) AS lab, p.geom, p.overlap "
         "FROM bs_cl c JOIN bs_kept p USING (k) LEFT JOIN bs_lab l USING (k)), "
         "u AS (SELECT cid, lab, ST_Union(geom) AS geom, sum(overlap) AS overlap FROM m GROUP BY cid, lab) "
         "SELECT u.cid, u.lab, u.overlap, x.geom, ST_Area(x.geom) AS area, ST_Perimeter(x.geom) AS perimeter "
@@ -146,6 +149,7 @@ def run_job(con, gap: float, **rules) -> tuple[float, dict]:
     for sql in job_sql(gap, **rules):
         con.execute(sql)
     dt = time.perf_counter() - t
+    con.execute("CHECKPOINT")  # leave no background writing to the next timed run (ours)
     sites, overlap = con.execute("SELECT count(*), coalesce(sum(overlap), 0) FROM bs_sites").fetchone()
     kept = con.execute("SELECT count(*) FROM bs_kept").fetchone()[0]
     sep = con.execute("SELECT count(*) FROM bs_sep").fetchone()[0]

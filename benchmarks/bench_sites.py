@@ -292,12 +292,15 @@ def main_layers(args) -> int:
         if con is not None:
             _postgis_sites.load(con, flagged.geometry.values, barriers.geometry.values, constraints.geometry.values)
         best = {"on": None, "off": None, "pg": None}
-        for _ in range(max(args.repeat, 1)):  # interleaved rounds
-            dt, res, steps = run_ours_steps(parcels, params, barriers, constraints)
-            if best["on"] is None or dt < best["on"][0]:
-                best["on"] = (dt, len(res.sites), len(res.excluded), steps)
-            dt, res_off, _ = run_ours_steps(parcels, params, None, None)
-            best["off"] = min(best["off"] or (dt, len(res_off.sites)), (dt, len(res_off.sites)))
+        for r in range(max(args.repeat, 1)):  # interleaved rounds; ours on and off in turns first
+            for on in ((True, False) if r % 2 == 0 else (False, True)):
+                if on:
+                    dt, res, steps = run_ours_steps(parcels, params, barriers, constraints)
+                    if best["on"] is None or dt < best["on"][0]:
+                        best["on"] = (dt, len(res.sites), len(res.excluded), steps)
+                else:
+                    dt, res_off, _ = run_ours_steps(parcels, params, None, None)
+                    best["off"] = min(best["off"] or (dt, len(res_off.sites)), (dt, len(res_off.sites)))
             if con is not None:
                 dt, counts = _postgis_sites.run_job(con, args.gap, exclude_share=params.constraint_exclude_share,
                                                     contact_tol=params.barrier_contact_tol_m,
