@@ -30,6 +30,11 @@ from planner.sites import graph as _graph
 #: 38 s for the whole polygons); 64 keeps a piece's bounding box close to the piece.
 MAX_PIECE_VERTICES = 64
 
+#: Barrier lines are cut into runs of this many segments: measured on the 1M-parcel sample city
+#: (roads with a vertex every ~80 m), 4 finds the parcels near a barrier in 0.50 s of CPU, against
+#: 0.84 s for single segments and 0.57 s for runs of 8.
+LINE_RUN_SEGMENTS = 4
+
 #: Halving stops after this many rounds (a piece then spans 2**-24 of its polygon's extent).
 _MAX_ROUNDS = 24
 
@@ -214,7 +219,8 @@ class BarrierPieces:
     geoms : ndarray of shapely geometries
         The barriers as given.
     pieces : ndarray of shapely geometries
-        Lines cut into runs of :data:`LINE_RUN_SEGMENTS` segments, polygons subdivided (:func:`subdivide`), anything else as it is.
+        Lines cut into runs of :data:`LINE_RUN_SEGMENTS` segments, polygons
+        subdivided (:func:`subdivide`), anything else as it is.
     owner : ndarray of int
         Index into ``geoms`` of each piece.
     """
@@ -230,6 +236,7 @@ class BarrierPieces:
     def tree(self) -> shapely.STRtree:
         """Spatial index over :attr:`pieces`."""
         return shapely.STRtree(self.pieces)
+
 
 def cut_barriers(barriers: np.ndarray) -> BarrierPieces:
     """Cut barriers into pieces with tight bounding boxes (see :class:`BarrierPieces`)."""
@@ -250,12 +257,6 @@ def cut_barriers(barriers: np.ndarray) -> BarrierPieces:
     piece_owner = np.concatenate([owner[line][run_owner], owner[poly][poly_owner], owner[other]])
     keep = ~(shapely.is_missing(pieces) | shapely.is_empty(pieces))
     return BarrierPieces(geoms, pieces[keep], piece_owner[keep].astype(np.int64))
-
-
-#: Barrier lines are cut into runs of this many segments: measured on the 1M-parcel sample city
-#: (roads with a vertex every ~80 m), 4 finds the parcels near a barrier in 0.50 s of CPU, against
-#: 0.84 s for single segments and 0.57 s for runs of 8.
-LINE_RUN_SEGMENTS = 4
 
 
 def _line_runs(lines: np.ndarray, k: int = LINE_RUN_SEGMENTS) -> tuple[np.ndarray, np.ndarray]:
