@@ -14,6 +14,23 @@ over the original (``os.replace`` is atomic on POSIX and Windows). A process
 killed or failing midway leaves the original file as it was; the stray copy
 is removed on the next write. Document and audit writes are single SQLite
 transactions. A lock file serializes writers.
+
+The copy keeps the original's mode, group and owner where the process may
+(a group-shared 664 workspace stays 664). A workspace whose file has no
+write permission (e.g. 444), or whose folder or file system is read-only,
+is refused with a clear message before anything is written; so is a write
+that fails for lack of disk space, after the temporary copy is removed.
+
+Waiting
+-------
+The lock file records who holds it (user, host, process id, command, since
+when). A writer that finds the workspace locked says so (a ``planner.store``
+log warning naming the holder) and gives up after ``lock_timeout`` seconds
+(default :data:`DEFAULT_LOCK_TIMEOUT`, or the ``PLANNER_LOCK_TIMEOUT``
+environment variable) with a :class:`~planner.errors.StoreError` naming the
+holder. :meth:`GpkgStore.write_lock` holds the lock across a
+read-modify-write (publishing a survey update merges it into the version
+that is current under the lock, so two updates published at once both land).
 """
 
 from __future__ import annotations
@@ -21,12 +38,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import errno
 import getpass
 import hashlib
 import json
+import logging
 import os
 import shutil
+import socket
 import sqlite3
+import stat
+import sys
+import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -45,6 +69,12 @@ LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcel
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
 
 SCHEMA_VERSION = "1"
+#: Seconds a writer waits for another writer before giving up (``PLANNER_LOCK_TIMEOUT`` overrides).
+DEFAULT_LOCK_TIMEOUT = 300.0
+
+_log = logging.getLogger("planner.store")
+#: Workspaces whose lock this thread holds, with the nesting depth (the lock is re-entrant per thread).
+_held = threading.local()
 
 
 def _now() -> str:
@@ -58,6 +88,51 @@ def _user(user: str | None) -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+def _lock_timeout(value: float | None) -> float:
+    """The lock timeout: the argument, else ``PLANNER_LOCK_TIMEOUT``, else :data:`DEFAULT_LOCK_TIMEOUT`."""
+    if value is None:
+        env = os.environ.get("PLANNER_LOCK_TIMEOUT", "").strip()
+        if not env:
+            return DEFAULT_LOCK_TIMEOUT
+        try:
+            value = float(env)
+        except ValueError:
+            msg = f"PLANNER_LOCK_TIMEOUT={env!r}: give a number of seconds, e.g. 60"
+            raise StoreError(msg, zh=f"PLANNER_LOCK_TIMEOUT={env!r}：请填写秒数，例如 60") from None
+    if not value >= 0:
+        msg = f"lock timeout {value!r}: give a number of seconds >= 0"
+        raise StoreError(msg, zh=f"锁等待时间 {value!r} 无效：请填写不小于 0 的秒数")
+    return float(value)
+
+
+#: Text of errors that mean the disk is full, or the file or file system is read-only.
+_FULL_TEXT = ("disk is full", "no space left", "disk quota", "sqlite_full")
+_READONLY_TEXT = ("readonly database", "read-only file system", "permission denied")
+
+
+def _write_failure(exc: BaseException) -> str | None:
+    """``"full"``, ``"readonly"`` or None (an error that is neither: raised as it is)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).casefold()
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or any(t in text for t in _FULL_TEXT):
+        return "full"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(t in text for t in _READONLY_TEXT):
+        return "readonly"
+    return None
+
+
+def _copy_ownership(like: os.stat_result, path: Path) -> None:
+    """Give ``path`` the mode, owner and group of ``like`` where the process may (best effort)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, stat.S_IMODE(like.st_mode))
+    if hasattr(os, "chown"):
+        try:
+            os.chown(path, like.st_uid, like.st_gid)
+        except OSError:  # not root: keep at least the group (when the process belongs to it)
+            with contextlib.suppress(OSError):
+                os.chown(path, -1, like.st_gid)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -212,6 +287,14 @@ class Store(ABC):
         cat = self.layers(kind)
         return bool(len(cat) if name is None else (cat["name"] == name).any())
 
+    def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        """Hold the writer lock across a read-modify-write (re-entrant in one thread).
+
+        Writes inside the block take the same lock without waiting, so what
+        was read inside is still current when the write commits.
+        """
+        return contextlib.nullcontext()
+
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS planner_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -245,6 +328,9 @@ class GpkgStore(Store):
         Projected metric CRS for a new workspace.
     create : bool
         Create the workspace if the file does not exist.
+    lock_timeout : float, optional
+        Seconds a write waits for another writer before giving up (default:
+        ``PLANNER_LOCK_TIMEOUT`` or :data:`DEFAULT_LOCK_TIMEOUT`).
 
     Examples
     --------
@@ -255,8 +341,10 @@ class GpkgStore(Store):
     1
     """
 
-    def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False,
+                 lock_timeout: float | None = None) -> None:
         self.path = Path(path)
+        self.lock_timeout = _lock_timeout(lock_timeout)
         if not self.path.exists():
             if not create:
                 msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
@@ -281,23 +369,28 @@ class GpkgStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
-            # An empty GeoPackage with its gpkg_* tables, made by GDAL.
-            empty = gpd.GeoDataFrame({"name": pd.Series([], dtype="string")}, geometry=[], crs=crs)
-            pyogrio.write_dataframe(empty, tmp, layer="_planner_init", driver="GPKG")
-            con = self._connect(tmp)
-            try:
-                con.execute("BEGIN")
-                self._init_tables(con)
-                con.executemany(
-                    "INSERT INTO planner_meta VALUES (?, ?)",
-                    [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now())],
-                )
-                con.execute("COMMIT")
-            finally:
-                con.close()
-            self._commit_file(tmp)
+            with self._write_errors("creating the workspace"):
+                self._create_in(tmp, crs)
         finally:
-            tmp.unlink(missing_ok=True)
+            for p in (tmp, tmp.with_name(tmp.name + "-journal")):
+                p.unlink(missing_ok=True)
+
+    def _create_in(self, tmp: Path, crs: pyproj.CRS) -> None:
+        """An empty GeoPackage with its gpkg_* tables (made by GDAL) and the planner tables, committed."""
+        empty = gpd.GeoDataFrame({"name": pd.Series([], dtype="string")}, geometry=[], crs=crs)
+        pyogrio.write_dataframe(empty, tmp, layer="_planner_init", driver="GPKG")
+        con = self._connect(tmp)
+        try:
+            con.execute("BEGIN")
+            self._init_tables(con)
+            con.executemany(
+                "INSERT INTO planner_meta VALUES (?, ?)",
+                [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now())],
+            )
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        self._commit_file(tmp)
 
     @staticmethod
     def _init_tables(con: sqlite3.Connection) -> None:
@@ -336,22 +429,164 @@ class GpkgStore(Store):
             raise StoreError(msg)
         return row[0]
 
+    # -- writing: lock, permissions, copy-on-write ---------------------------
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.lock")
+
+    def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        return self._lock(action)
+
     @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the with-block
-        try:
+    def _lock(self, action: str | None = None) -> Iterator[None]:
+        """The writer lock: re-entrant in one thread, waits at most ``lock_timeout`` for another writer."""
+        key = os.path.abspath(self.path)
+        held = _held.__dict__.setdefault("paths", {})
+        if held.get(key):
+            held[key] += 1
             try:
-                import fcntl
-
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            except ImportError:  # pragma: no cover - Windows: single writer assumed
-                pass
-            yield
+                yield
+            finally:
+                held[key] -= 1
+            return
+        self._check_writable()
+        fh = self._open_lock_file()
+        try:
+            self._acquire(fh, action)
+            held[key] = 1
+            try:
+                yield
+            finally:
+                held.pop(key, None)
+                with contextlib.suppress(OSError, ValueError):  # the holder record goes with the lock
+                    fh.truncate(0)
+                    fh.flush()
         finally:
-            fh.close()
+            fh.close()  # closing releases the flock
 
-    def _commit_file(self, tmp: Path) -> None:
+    def _open_lock_file(self):
+        lp = self._lock_path
+        existed = lp.exists()
+        try:
+            fh = open(lp, "a+", encoding="utf-8")  # noqa: SIM115 - held by _lock
+        except PermissionError:
+            if not existed:
+                raise self._readonly_error(f"cannot create the lock file {lp.name} in {self.path.parent}") from None
+            try:  # another user's lock file: flock works on a read-only descriptor too
+                return open(lp, encoding="utf-8")
+            except OSError as exc:
+                raise self._readonly_error(f"cannot open the lock file {lp} ({exc.strerror})") from exc
+        except OSError as exc:
+            raise self._readonly_error(f"cannot create the lock file {lp.name} ({exc.strerror})") from exc
+        if not existed:  # group members who may write the workspace may take its lock
+            with contextlib.suppress(OSError):
+                os.chmod(lp, stat.S_IMODE(self.path.stat().st_mode) & 0o666)
+        return fh
+
+    def _acquire(self, fh, action: str | None) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: single writer assumed
+            return
+        deadline = time.monotonic() + self.lock_timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if not told:
+                _log.warning("workspace %s is being written by %s; waiting up to %.0f s (PLANNER_LOCK_TIMEOUT)",
+                             self.path, self._holder_text(), self.lock_timeout)
+                told = True
+            if time.monotonic() >= deadline:
+                who = self._holder_text()
+                msg = (f"workspace {self.path} is being written by {who}; gave up after waiting "
+                       f"{self.lock_timeout:.0f} s. Nothing was written: try again when it is done, or wait longer "
+                       "(PLANNER_LOCK_TIMEOUT=SECONDS)")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {who} 写入；已等待 {self.lock_timeout:.0f} 秒"
+                                         "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
+            time.sleep(0.05)
+        if fh.writable():
+            info = {"user": _user(None), "host": socket.gethostname(), "pid": os.getpid(),
+                    "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300],
+                    "action": action, "since": _now()}
+            with contextlib.suppress(OSError):
+                fh.seek(0)
+                fh.truncate(0)
+                fh.write(json.dumps(info, ensure_ascii=False))
+                fh.flush()
+
+    def lock_holder(self) -> dict | None:
+        """Who holds (or last held) the writer lock, as recorded in the lock file; None when unknown."""
+        try:
+            info = json.loads(self._lock_path.read_text(encoding="utf-8") or "null")
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) else None
+
+    def _holder_text(self) -> str:
+        h = self.lock_holder()
+        if not h:
+            return "another process (it recorded no details)"
+        what = f"`{h['command']}`" if h.get("command") else "a process"
+        if h.get("action"):
+            what += f" ({h['action']})"
+        return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+
+    def _readonly_error(self, detail: str) -> StoreError:
+        msg = (f"workspace {self.path} cannot be written: {detail}. Nothing was changed. Ask the folder's owner for "
+               "write access (writes put a copy beside the workspace and need the folder), or work on a copy "
+               "in a writable folder")
+        return StoreError(msg, zh=f"工作空间 {self.path.name} 无法写入：{detail}。未做任何修改。请向文件夹所有者申请写权限"
+                                  "（写入时会在工作空间旁生成副本，需要文件夹的写权限），或复制到可写的文件夹中使用")
+
+    def _check_writable(self) -> None:
+        """Refuse, before anything is written, a workspace that is read-only or sits in a read-only place."""
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            msg = f"workspace {self.path} no longer exists (moved or deleted); nothing was written"
+            raise StoreError(msg, zh=f"工作空间 {self.path} 已不存在（被移动或删除），未写入任何内容") from None
+        with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
+            if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
+                raise self._readonly_error("it is on a read-only file system")
+        if not st.st_mode & 0o222 or not os.access(self.path, os.W_OK):
+            mode = stat.filemode(st.st_mode)
+            msg = (f"workspace {self.path} is read-only (permissions {mode}); nothing was written. Whoever made it "
+                   "read-only meant it to stay as it is: ask its owner to make it writable (chmod u+w), or work "
+                   "on a copy")
+            raise StoreError(msg, zh=f"工作空间 {self.path.name} 为只读（权限 {mode}），未写入任何内容。"
+                                     "请联系其所有者开放写权限（chmod u+w），或复制一份再使用")
+        if not os.access(self.path.parent, os.W_OK | os.X_OK):
+            raise self._readonly_error(f"its folder {self.path.parent} is read-only for user {_user(None)}")
+
+    @contextlib.contextmanager
+    def _write_errors(self, what: str) -> Iterator[None]:
+        """Turn a full disk or a read-only file met while writing into a clear :class:`StoreError`."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:  # OSError, sqlite3.Error, pyogrio's errors
+            kind = _write_failure(exc)
+            if kind is None:
+                raise
+            if kind == "full":
+                msg = (f"workspace {self.path}: the disk is full ({exc}) while {what}; nothing was changed and the "
+                       "temporary copy was removed. Free space (a write needs about the workspace's size again) "
+                       "and run it again")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name}：{what}时磁盘已满，未做任何修改，临时副本已删除。"
+                                         "请清理出空间（写入约需工作空间大小的空余空间）后重试") from exc
+            raise self._readonly_error(f"{what} failed ({exc})") from exc
+
+    def _commit_file(self, tmp: Path, like: os.stat_result | None = None) -> None:
+        if like is not None:
+            _copy_ownership(like, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -363,22 +598,27 @@ class GpkgStore(Store):
                 os.close(dfd)
 
     def _cleanup_stale(self) -> None:
-        for p in self.path.parent.glob(f".{self.path.name}.*.tmp.gpkg"):
+        """Remove copies (and their SQLite journals) left by writes that were killed (called under the lock)."""
+        for p in self.path.parent.glob(f".{self.path.name}.*.tmp.gpkg*"):
             with contextlib.suppress(OSError):
                 p.unlink()
 
     @contextlib.contextmanager
-    def _copy_on_write(self) -> Iterator[Path]:
+    def _copy_on_write(self, action: str | None = None) -> Iterator[Path]:
         """Yield a private copy of the workspace; it replaces the original only on success."""
-        with self._lock():
+        with self._lock(action):
             self._cleanup_stale()
             tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                shutil.copyfile(self.path, tmp)
-                yield tmp
-                self._commit_file(tmp)
+                with self._write_errors("writing"):
+                    like = self.path.stat()
+                    shutil.copyfile(self.path, tmp)
+                    yield tmp
+                    self._commit_file(tmp, like)
             finally:
-                tmp.unlink(missing_ok=True)
+                for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm"))):
+                    with contextlib.suppress(OSError):
+                        p.unlink(missing_ok=True)
 
     @staticmethod
     def _audit(con: sqlite3.Connection, user: str, action: str, **kw) -> None:
@@ -406,7 +646,7 @@ class GpkgStore(Store):
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
-        with self._copy_on_write() as tmp:
+        with self._copy_on_write(action) as tmp:
             con = self._connect(tmp)
             try:
                 planned = []
@@ -424,6 +664,13 @@ class GpkgStore(Store):
                                         layer_options={"SPATIAL_INDEX": "YES"})
             con = self._connect(tmp)
             try:
+                for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
+                    (got,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+                    if got != len(w.gdf):
+                        msg = (f"workspace {self.path}: layer {w.kind}/{w.name} was written with {got} of "
+                               f"{len(w.gdf)} rows; nothing was changed")
+                        raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
+                                                 f"{len(w.gdf)} 行，未做任何修改")
                 con.execute("BEGIN")
                 for w, version, table in planned:
                     meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
@@ -509,7 +756,7 @@ class GpkgStore(Store):
 
     def set_current(self, kind, name, version, *, user=None) -> None:
         user = _user(user)
-        with self._lock():
+        with self._lock("set_current"), self._write_errors("switching the current version"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
@@ -542,7 +789,7 @@ class GpkgStore(Store):
     def save_doc(self, kind, name, payload, *, user=None) -> int:
         _check_doc(kind)
         user = _user(user)
-        with self._lock():
+        with self._lock(f"save_{kind}"), self._write_errors(f"saving {kind} {name!r}"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
@@ -587,12 +834,16 @@ class GpkgStore(Store):
     # -- audit -----------------------------------------------------------
     def record(self, action: str, *, user: str | None = None, **kw) -> None:
         """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
-        with self._lock():
+        with self._lock(action), self._write_errors("recording an audit row"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
                 self._audit(con, _user(user), action, **kw)
                 con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
             finally:
                 con.close()
 
