@@ -57,6 +57,8 @@ def sane_bounds(geoms: np.ndarray, absurd: np.ndarray | None, bounds: tuple | No
     """Total bounds of the rows that are not absurd (what a CRS guess may trust)."""
     if absurd is None:
         return tuple(bounds) if bounds is not None else tuple(shapely.total_bounds(geoms).tolist())
+    if absurd.all():
+        return (np.nan,) * 4
     return tuple(shapely.total_bounds(geoms[~absurd]).tolist())
 
 

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio
+import pyogrio.raw
 import pyproj
 import shapely
 
@@ -207,7 +208,7 @@ def _shown(name: str, limit: int = 80) -> str:
     text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in name)
     if len(text) > limit:
         text = f"{text[:limit]}... ({len(name.encode('utf-8', 'replace')):,} bytes)"
-    return repr(text)
+    return f"'{text}'"
 
 
 def _refuse_zip(zp: Path, en: str, zh: str) -> IngestError:
@@ -215,7 +216,7 @@ def _refuse_zip(zp: Path, en: str, zh: str) -> IngestError:
 
 
 def _check_budget(zp: Path, infos: list[zipfile.ZipInfo], limits: ReadLimits) -> None:
-    """Entry count, total uncompressed size (absolute and per archive byte)."""
+    """Entry count and total uncompressed size."""
     if len(infos) > limits.max_entries:
         raise _refuse_zip(zp, f"{len(infos)} entries, more than the limit {limits.max_entries}; refused",
                           f"含 {len(infos)} 个条目，超过上限 {limits.max_entries}，已拒绝")
@@ -224,6 +225,11 @@ def _check_budget(zp: Path, infos: list[zipfile.ZipInfo], limits: ReadLimits) ->
         raise _refuse_zip(zp, f"uncompressed size {total:,} bytes exceeds the limit {limits.max_unzipped_bytes:,}; "
                               "refused (possible zip bomb)",
                           f"解压后 {total:,} 字节，超过上限 {limits.max_unzipped_bytes:,}，已拒绝（可能是压缩炸弹）")
+
+
+def _check_total_ratio(zp: Path, infos: list[zipfile.ZipInfo], limits: ReadLimits) -> None:
+    """The whole archive's ratio: entries each under the per-entry floor still add up."""
+    total = sum(i.file_size for i in infos)
     size = max(zp.stat().st_size, 1)
     if total > limits.max_ratio * size + limits.ratio_floor_bytes:
         raise _refuse_zip(zp, f"{size:,} bytes unpack to {total:,} bytes ({total / size:.0f}:1, over the limit "
@@ -287,6 +293,7 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
                 continue
             _check_entry(zp, name, info, limits, name_max, path_max, len(os.fsencode(str(root))))
             todo.append((info, "/".join(parts)))
+        _check_total_ratio(zp, infos, limits)
         out: list[Path] = []
         written = 0
         for info, rel in todo:
@@ -553,7 +560,7 @@ def _parse_wkb(wkb: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
 def _read_rowwise(path: Path, kw: dict) -> gpd.GeoDataFrame:
     """A layer whose geometries shapely cannot all parse: attributes, then geometries row by row."""
     df = pyogrio.read_dataframe(path, read_geometry=False, **kw)
-    meta, _fids, wkb, _fields = pyogrio.read(path, columns=[], **kw)  # non-Arrow: curves come linearized
+    meta, _fids, wkb, _fields = pyogrio.raw.read(path, columns=[], **kw)  # non-Arrow: curves come linearized
     geoms, errors = _parse_wkb(np.asarray(wkb, dtype=object))
     gdf = gpd.GeoDataFrame(pd.DataFrame(df), geometry=geoms, crs=meta.get("crs"))
     gdf.attrs["geom_errors"] = errors

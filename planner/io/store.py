@@ -458,22 +458,22 @@ class GpkgStore(Store):
                 yield
             finally:
                 held.pop(key, None)
-                with contextlib.suppress(OSError, ValueError):  # the holder record goes with the lock
-                    fh.truncate(0)
-                    fh.flush()
+                if fh.writable():
+                    with contextlib.suppress(OSError):  # the holder record goes with the lock
+                        fh.truncate(0)
         finally:
             fh.close()  # closing releases the flock
 
     def _open_lock_file(self):
         lp = self._lock_path
         existed = lp.exists()
-        try:
-            fh = open(lp, "a+", encoding="utf-8")  # noqa: SIM115 - held by _lock
+        try:  # unbuffered: recording the holder never leaves bytes to flush on a full disk
+            fh = open(lp, "a+b", buffering=0)  # noqa: SIM115 - held by _lock
         except PermissionError:
             if not existed:
                 raise self._readonly_error(f"cannot create the lock file {lp.name} in {self.path.parent}") from None
             try:  # another user's lock file: flock works on a read-only descriptor too
-                return open(lp, encoding="utf-8")
+                return open(lp, "rb", buffering=0)
             except OSError as exc:
                 raise self._readonly_error(f"cannot open the lock file {lp} ({exc.strerror})") from exc
         except OSError as exc:
@@ -516,10 +516,8 @@ class GpkgStore(Store):
                     "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300],
                     "action": action, "since": _now()}
             with contextlib.suppress(OSError):
-                fh.seek(0)
                 fh.truncate(0)
-                fh.write(json.dumps(info, ensure_ascii=False))
-                fh.flush()
+                fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
 
     def lock_holder(self) -> dict | None:
         """Who holds (or last held) the writer lock, as recorded in the lock file; None when unknown."""
@@ -576,13 +574,14 @@ class GpkgStore(Store):
             kind = _write_failure(exc)
             if kind is None:
                 raise
+            why = getattr(exc, "strerror", None) or str(exc)
             if kind == "full":
-                msg = (f"workspace {self.path}: the disk is full ({exc}) while {what}; nothing was changed and the "
-                       "temporary copy was removed. Free space (a write needs about the workspace's size again) "
-                       "and run it again")
-                raise StoreError(msg, zh=f"工作空间 {self.path.name}：{what}时磁盘已满，未做任何修改，临时副本已删除。"
-                                         "请清理出空间（写入约需工作空间大小的空余空间）后重试") from exc
-            raise self._readonly_error(f"{what} failed ({exc})") from exc
+                msg = (f"workspace {self.path}: the disk is full ({why}) while {what}; nothing was changed and "
+                       "temporary files were removed. Free space (a layer write needs about the workspace's size "
+                       "again) and run it again")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name}：{what}时磁盘已满（{why}），未做任何修改，临时文件已删除。"
+                                         "请清理出空间（写入图层约需与工作空间同样大小的空余空间）后重试") from exc
+            raise self._readonly_error(f"{what} failed ({why})") from exc
 
     def _commit_file(self, tmp: Path, like: os.stat_result | None = None) -> None:
         if like is not None:
@@ -610,7 +609,7 @@ class GpkgStore(Store):
             self._cleanup_stale()
             tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                with self._write_errors("writing"):
+                with self._write_errors("writing the workspace"):
                     like = self.path.stat()
                     shutil.copyfile(self.path, tmp)
                     yield tmp
