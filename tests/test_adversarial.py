@@ -490,3 +490,9 @@ def test_full_disk_during_document_save(full_disk, capsys):
     with pytest.raises(StoreError, match="disk is full"):
         GpkgStore(full_disk).save_doc("scenario", "s", {"text": "x" * 100_000})
     assert sqlite3.connect(full_disk).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_file_of_only_unreadable_geometries_says_so(tmp_path, ws, capsys):
+    f = _csv(tmp_path / "junk.csv", [("J1", "POLYGON ((1 2, 3"), ("J2", "CIRCLE (0 0, 5)")])
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "junk.csv",
+            "no feature has a readable geometry", "2 row(s) could not be read", "row 1: unreadable WKT")

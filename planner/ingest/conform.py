@@ -194,6 +194,12 @@ def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
     if len(raw) == 0:
         raise _refuse(rep, "the layer has no features", "图层中没有要素")
     if not np.isin(tid, (3, 6, 7)).any():
+        if raw.geom_errors:
+            first = min(raw.geom_errors)
+            raise _refuse(rep, f"no feature has a readable geometry; {len(raw.geom_errors)} row(s) could not be read, "
+                               f"e.g. row {first + 1}: {raw.geom_errors[first]}",
+                          f"没有可读取的几何；{len(raw.geom_errors)} 行的几何无法读取，例如第 {first + 1} 行："
+                          f"{raw.geom_errors[first]}")
         kinds = sorted(set(type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
         raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
                            "export the parcel (宗地/地块) polygon layer instead",
