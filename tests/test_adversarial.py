@@ -394,6 +394,61 @@ def test_group_shared_workspace_keeps_mode_owner_and_group(tmp_path, ws, capsys)
     assert "N1" in set(ws.read_parcels()["parcel_id"])
 
 
+def _as_user(uid: int, gids: list[int]):
+    """``preexec_fn`` that turns a child process into another user (root only)."""
+    def switch() -> None:
+        os.setgroups(gids)
+        os.setgid(gids[0])
+        os.setuid(uid)
+    return switch
+
+
+def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
+    """Alice's 664 workspace in a shared folder; Bob (same group) publishes: mode and group stay, Carol is refused.
+
+    As root the test runs Bob and Carol as real other users (``nobody`` with and
+    without the group); elsewhere both are the current user (mode and group only).
+    """
+    import tempfile
+
+    root = os.geteuid() == 0
+    group = 100 if root else os.getegid()
+    shared = Path(tempfile.mkdtemp(prefix="planner-shared-", dir="/tmp" if root else tmp_path))
+    try:
+        os.chmod(shared, 0o2775)
+        os.chown(shared, -1, group)
+        ws = new_workspace(shared / "ws.gpkg")
+        os.chown(ws.path, -1, group)
+        os.chmod(ws.path, 0o664)
+        ws.save_doc("policy", "q", {})  # leaves Alice's lock file behind ...
+        lock = ws.path.with_name(f".{ws.path.name}.lock")
+        os.chmod(lock, 0o644)  # ... one Bob may not write: he locks through a read-only descriptor
+        _csv(shared / "new.csv", [("N1", _square_wkt(X0 + 1000))])
+        os.chmod(shared / "new.csv", 0o644)
+        code = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+        argv = [sys.executable, "-c", code, "ingest", str(shared / "new.csv"), "-w", str(ws.path), "--crs", "EPSG:4549"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HOME": str(shared)}
+        bob = _as_user(65534, [group]) if root else None
+        proc = subprocess.run(argv, capture_output=True, text=True, env={**env, "USER": "bob", "LOGNAME": "bob"},
+                              preexec_fn=bob, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        st = ws.path.stat()
+        assert stat.S_IMODE(st.st_mode) == 0o664 and st.st_gid == group
+        assert st.st_uid == (65534 if root else os.geteuid())  # Bob's copy: he may not give it to Alice
+        assert "N1" in set(ws.read_parcels()["parcel_id"])
+        if root:  # Carol is not in the group: refused with who may write, nothing changed
+            before = workspace_fingerprint(ws.path)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                                  env={**env, "USER": "carol", "LOGNAME": "carol"},
+                                  preexec_fn=_as_user(65533, [65533]))
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr
+            assert "not writable by user carol" in proc.stderr and "-rw-rw-r--" in proc.stderr
+            assert "group users" in proc.stderr
+            assert changed_parts(before, workspace_fingerprint(ws.path)) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(shared)], check=False)
+
+
 def _root_can_mount(tmp_path: Path) -> bool:
     if os.geteuid() != 0:
         return False

@@ -26,8 +26,8 @@ Waiting
 The lock file records who holds it (user, host, process id, command, since
 when). A writer that finds the workspace locked says so (a ``planner.store``
 log warning naming the holder) and gives up after ``lock_timeout`` seconds
-(default :data:`DEFAULT_LOCK_TIMEOUT`, or the ``PLANNER_LOCK_TIMEOUT``
-environment variable) with a :class:`~planner.errors.StoreError` naming the
+(default :data:`~planner.io.lock.DEFAULT_LOCK_TIMEOUT`, or the ``PLANNER_LOCK_TIMEOUT``
+environment variable; :mod:`planner.io.lock`) with a :class:`~planner.errors.StoreError` naming the
 holder. :meth:`GpkgStore.write_lock` holds the lock across a
 read-modify-write (publishing a survey update merges it into the version
 that is current under the lock, so two updates published at once both land).
@@ -38,19 +38,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
-import errno
 import getpass
 import hashlib
 import json
-import logging
 import os
 import shutil
-import socket
 import sqlite3
-import stat
-import sys
-import threading
-import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -62,6 +55,8 @@ import pyogrio
 import pyproj
 
 from planner.errors import StoreError
+from planner.io.lock import WriterLock, copy_ownership, write_errors
+from planner.io.lock import lock_timeout as lock_timeout_of
 
 #: Kinds of versioned geometry layers.
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
@@ -69,12 +64,6 @@ LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcel
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
 
 SCHEMA_VERSION = "1"
-#: Seconds a writer waits for another writer before giving up (``PLANNER_LOCK_TIMEOUT`` overrides).
-DEFAULT_LOCK_TIMEOUT = 300.0
-
-_log = logging.getLogger("planner.store")
-#: Workspaces whose lock this thread holds, with the nesting depth (the lock is re-entrant per thread).
-_held = threading.local()
 
 
 def _now() -> str:
@@ -88,51 +77,6 @@ def _user(user: str | None) -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def _lock_timeout(value: float | None) -> float:
-    """The lock timeout: the argument, else ``PLANNER_LOCK_TIMEOUT``, else :data:`DEFAULT_LOCK_TIMEOUT`."""
-    if value is None:
-        env = os.environ.get("PLANNER_LOCK_TIMEOUT", "").strip()
-        if not env:
-            return DEFAULT_LOCK_TIMEOUT
-        try:
-            value = float(env)
-        except ValueError:
-            msg = f"PLANNER_LOCK_TIMEOUT={env!r}: give a number of seconds, e.g. 60"
-            raise StoreError(msg, zh=f"PLANNER_LOCK_TIMEOUT={env!r}：请填写秒数，例如 60") from None
-    if not value >= 0:
-        msg = f"lock timeout {value!r}: give a number of seconds >= 0"
-        raise StoreError(msg, zh=f"锁等待时间 {value!r} 无效：请填写不小于 0 的秒数")
-    return float(value)
-
-
-#: Text of errors that mean the disk is full, or the file or file system is read-only.
-_FULL_TEXT = ("disk is full", "no space left", "disk quota", "sqlite_full")
-_READONLY_TEXT = ("readonly database", "read-only file system", "permission denied")
-
-
-def _write_failure(exc: BaseException) -> str | None:
-    """``"full"``, ``"readonly"`` or None (an error that is neither: raised as it is)."""
-    code = getattr(exc, "errno", None)
-    text = str(exc).casefold()
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or any(t in text for t in _FULL_TEXT):
-        return "full"
-    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(t in text for t in _READONLY_TEXT):
-        return "readonly"
-    return None
-
-
-def _copy_ownership(like: os.stat_result, path: Path) -> None:
-    """Give ``path`` the mode, owner and group of ``like`` where the process may (best effort)."""
-    with contextlib.suppress(OSError):
-        os.chmod(path, stat.S_IMODE(like.st_mode))
-    if hasattr(os, "chown"):
-        try:
-            os.chown(path, like.st_uid, like.st_gid)
-        except OSError:  # not root: keep at least the group (when the process belongs to it)
-            with contextlib.suppress(OSError):
-                os.chown(path, -1, like.st_gid)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -330,7 +274,7 @@ class GpkgStore(Store):
         Create the workspace if the file does not exist.
     lock_timeout : float, optional
         Seconds a write waits for another writer before giving up (default:
-        ``PLANNER_LOCK_TIMEOUT`` or :data:`DEFAULT_LOCK_TIMEOUT`).
+        ``PLANNER_LOCK_TIMEOUT`` or 300).
 
     Examples
     --------
@@ -344,7 +288,7 @@ class GpkgStore(Store):
     def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False,
                  lock_timeout: float | None = None) -> None:
         self.path = Path(path)
-        self.lock_timeout = _lock_timeout(lock_timeout)
+        self._writer = WriterLock(self.path, lock_timeout_of(lock_timeout))
         if not self.path.exists():
             if not create:
                 msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
@@ -357,6 +301,11 @@ class GpkgStore(Store):
         self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
 
     # -- low level -------------------------------------------------------
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a write waits for another writer."""
+        return self._writer.timeout
+
     def _connect(self, path: Path | None = None) -> sqlite3.Connection:
         con = sqlite3.connect(path or self.path, timeout=30, isolation_level=None)
         con.execute("PRAGMA journal_mode=DELETE")
@@ -430,162 +379,22 @@ class GpkgStore(Store):
         return row[0]
 
     # -- writing: lock, permissions, copy-on-write ---------------------------
-    @property
-    def _lock_path(self) -> Path:
-        return self.path.with_name(f".{self.path.name}.lock")
-
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return self._lock(action)
+        return self._writer.held(action)
 
-    @contextlib.contextmanager
-    def _lock(self, action: str | None = None) -> Iterator[None]:
-        """The writer lock: re-entrant in one thread, waits at most ``lock_timeout`` for another writer."""
-        key = os.path.abspath(self.path)
-        held = _held.__dict__.setdefault("paths", {})
-        if held.get(key):
-            held[key] += 1
-            try:
-                yield
-            finally:
-                held[key] -= 1
-            return
-        self._check_writable()
-        fh = self._open_lock_file()
-        try:
-            self._acquire(fh, action)
-            held[key] = 1
-            try:
-                yield
-            finally:
-                held.pop(key, None)
-                if fh.writable():
-                    with contextlib.suppress(OSError):  # the holder record goes with the lock
-                        fh.truncate(0)
-        finally:
-            fh.close()  # closing releases the flock
-
-    def _open_lock_file(self):
-        lp = self._lock_path
-        existed = lp.exists()
-        try:  # unbuffered: recording the holder never leaves bytes to flush on a full disk
-            fh = open(lp, "a+b", buffering=0)  # noqa: SIM115 - held by _lock
-        except PermissionError:
-            if not existed:
-                raise self._readonly_error(f"cannot create the lock file {lp.name} in {self.path.parent}") from None
-            try:  # another user's lock file: flock works on a read-only descriptor too
-                return open(lp, "rb", buffering=0)
-            except OSError as exc:
-                raise self._readonly_error(f"cannot open the lock file {lp} ({exc.strerror})") from exc
-        except OSError as exc:
-            raise self._readonly_error(f"cannot create the lock file {lp.name} ({exc.strerror})") from exc
-        if not existed:  # group members who may write the workspace may take its lock
-            with contextlib.suppress(OSError):
-                os.chmod(lp, stat.S_IMODE(self.path.stat().st_mode) & 0o666)
-        return fh
-
-    def _acquire(self, fh, action: str | None) -> None:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: single writer assumed
-            return
-        deadline = time.monotonic() + self.lock_timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if not told:
-                _log.warning("workspace %s is being written by %s; waiting up to %.0f s (PLANNER_LOCK_TIMEOUT)",
-                             self.path, self._holder_text(), self.lock_timeout)
-                told = True
-            if time.monotonic() >= deadline:
-                who = self._holder_text()
-                msg = (f"workspace {self.path} is being written by {who}; gave up after waiting "
-                       f"{self.lock_timeout:.0f} s. Nothing was written: try again when it is done, or wait longer "
-                       "(PLANNER_LOCK_TIMEOUT=SECONDS)")
-                raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {who} 写入；已等待 {self.lock_timeout:.0f} 秒"
-                                         "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
-            time.sleep(0.05)
-        if fh.writable():
-            info = {"user": _user(None), "host": socket.gethostname(), "pid": os.getpid(),
-                    "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300],
-                    "action": action, "since": _now()}
-            with contextlib.suppress(OSError):
-                fh.truncate(0)
-                fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
+    def _lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        return self._writer.held(action)
 
     def lock_holder(self) -> dict | None:
-        """Who holds (or last held) the writer lock, as recorded in the lock file; None when unknown."""
-        try:
-            info = json.loads(self._lock_path.read_text(encoding="utf-8") or "null")
-        except (OSError, ValueError):
-            return None
-        return info if isinstance(info, dict) else None
+        """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
+        return self._writer.holder()
 
-    def _holder_text(self) -> str:
-        h = self.lock_holder()
-        if not h:
-            return "another process (it recorded no details)"
-        what = f"`{h['command']}`" if h.get("command") else "a process"
-        if h.get("action"):
-            what += f" ({h['action']})"
-        return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
-
-    def _readonly_error(self, detail: str) -> StoreError:
-        msg = (f"workspace {self.path} cannot be written: {detail}. Nothing was changed. Ask the folder's owner for "
-               "write access (writes put a copy beside the workspace and need the folder), or work on a copy "
-               "in a writable folder")
-        return StoreError(msg, zh=f"工作空间 {self.path.name} 无法写入：{detail}。未做任何修改。请向文件夹所有者申请写权限"
-                                  "（写入时会在工作空间旁生成副本，需要文件夹的写权限），或复制到可写的文件夹中使用")
-
-    def _check_writable(self) -> None:
-        """Refuse, before anything is written, a workspace that is read-only or sits in a read-only place."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            msg = f"workspace {self.path} no longer exists (moved or deleted); nothing was written"
-            raise StoreError(msg, zh=f"工作空间 {self.path} 已不存在（被移动或删除），未写入任何内容") from None
-        with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
-            if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
-                raise self._readonly_error("it is on a read-only file system")
-        if not st.st_mode & 0o222 or not os.access(self.path, os.W_OK):
-            mode = stat.filemode(st.st_mode)
-            msg = (f"workspace {self.path} is read-only (permissions {mode}); nothing was written. Whoever made it "
-                   "read-only meant it to stay as it is: ask its owner to make it writable (chmod u+w), or work "
-                   "on a copy")
-            raise StoreError(msg, zh=f"工作空间 {self.path.name} 为只读（权限 {mode}），未写入任何内容。"
-                                     "请联系其所有者开放写权限（chmod u+w），或复制一份再使用")
-        if not os.access(self.path.parent, os.W_OK | os.X_OK):
-            raise self._readonly_error(f"its folder {self.path.parent} is read-only for user {_user(None)}")
-
-    @contextlib.contextmanager
-    def _write_errors(self, what: str) -> Iterator[None]:
-        """Turn a full disk or a read-only file met while writing into a clear :class:`StoreError`."""
-        try:
-            yield
-        except StoreError:
-            raise
-        except Exception as exc:  # OSError, sqlite3.Error, pyogrio's errors
-            kind = _write_failure(exc)
-            if kind is None:
-                raise
-            why = getattr(exc, "strerror", None) or str(exc)
-            if kind == "full":
-                msg = (f"workspace {self.path}: the disk is full ({why}) while {what}; nothing was changed and "
-                       "temporary files were removed. Free space (a layer write needs about the workspace's size "
-                       "again) and run it again")
-                raise StoreError(msg, zh=f"工作空间 {self.path.name}：{what}时磁盘已满（{why}），未做任何修改，临时文件已删除。"
-                                         "请清理出空间（写入图层约需与工作空间同样大小的空余空间）后重试") from exc
-            raise self._readonly_error(f"{what} failed ({why})") from exc
+    def _write_errors(self, what: str) -> contextlib.AbstractContextManager:
+        return write_errors(self.path, what)
 
     def _commit_file(self, tmp: Path, like: os.stat_result | None = None) -> None:
         if like is not None:
-            _copy_ownership(like, tmp)
+            copy_ownership(like, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
