@@ -174,7 +174,7 @@ def kill_trials(city, tmp_path: Path, command: str, trials: int, seed: int) -> N
     for trial in range(trials):
         before = state(ws)
         during = trial % 3 != 0  # two kills in three while the command writes
-        delay = rng.uniform(0, held * 1.2) if during else rng.uniform(0, total * 1.1)
+        delay = rng.uniform(0, held * 0.8) if during else rng.uniform(0, total * 1.1)
         killed += run_killed(argv, ws, delay, during)
         mid_write += bool(leftovers(ws))  # a copy or a hot journal: the kill interrupted a write
         after = check_wholly_old_or_new(ws, before)

@@ -159,7 +159,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         valid_all = pending.result() if pending is not None else precomputed
     geoms, bad_geom, rep.n_repaired, geom_area = clean_geometry(
         geoms, rows, problems, ids, ck.bad_geometry, valid_all, tid if geoms_same else None,
-        unreadable=raw.geom_errors, absurd=absurd, max_parts=ck.max_parts, max_vertices=ck.max_vertices)
+        unreadable=raw.geom_errors, absurd=absurd, max_parts=ck.max_parts, max_vertices=ck.max_vertices,
+        n_coords=raw.n_coords)
     surveyed, land = _derive_areas(num, geom_area, bad_geom, rep)
     checks += _value_checks(num, surveyed, land, geom_area, mp)
     checks += _id_checks(ids, pending_dup, mp)

@@ -69,9 +69,10 @@ def _nonfinite(geoms: np.ndarray) -> np.ndarray:
     return np.bincount(idx[bad], minlength=len(geoms)) > 0
 
 
-def _too_complex(geoms: np.ndarray, max_parts: int, max_vertices: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows over the part or vertex limit, and their part and vertex counts."""
-    nv = shapely.get_num_coordinates(geoms)
+def _too_complex(geoms: np.ndarray, max_parts: int, max_vertices: int, nv: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows over the part or vertex limit, and their part and vertex counts (``nv``: vertex counts if known)."""
+    nv = shapely.get_num_coordinates(geoms) if nv is None else nv
     npart = np.ones(len(geoms), dtype=np.int64)
     many = np.flatnonzero(nv > 4 * max_parts)  # a polygon part has at least 4 coordinates
     if len(many):
@@ -98,14 +99,15 @@ def _make_valid(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
 def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str,
                    valid_all: np.ndarray | None = None, tid: np.ndarray | None = None, *,
                    unreadable: dict[int, str] | None = None, absurd: np.ndarray | None = None,
-                   max_parts: int = 10_000, max_vertices: int = 1_000_000
+                   max_parts: int = 10_000, max_vertices: int = 1_000_000, n_coords: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Repair geometries in place; return (geoms, bad mask, n repaired, area (NaN where bad)).
 
     ``valid_all``: ``shapely.is_valid(geoms)`` when already computed (in the background);
     ``tid``: ``shapely.get_type_id(geoms)`` when already computed;
     ``unreadable``: rows the reader could not parse, with the reason;
-    ``absurd``: rows with infinite or absurdly large coordinates (:func:`absurd_rows`).
+    ``absurd``: rows with infinite or absurdly large coordinates (:func:`absurd_rows`);
+    ``n_coords``: ``shapely.get_num_coordinates(geoms)`` when already computed.
     Rows with NaN or infinite coordinates, an absurd area or more parts or
     vertices than the limits are bad (never repaired: they are not land).
     """
@@ -144,7 +146,7 @@ def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem],
         mark(absurd, f"coordinates infinite or beyond ±{COORD_LIMIT:.0e} (not a place on Earth)",
              f"坐标为无穷大或超出 ±{COORD_LIMIT:.0e}（不是地球上的位置）")
     ok = np.flatnonzero(~bad)
-    cx, nparts, nverts = _too_complex(geoms[ok], max_parts, max_vertices)
+    cx, nparts, nverts = _too_complex(geoms[ok], max_parts, max_vertices, None if n_coords is None else n_coords[ok])
     if cx.any():
         m = np.zeros(n, dtype=bool)
         m[ok[cx]] = True

@@ -77,7 +77,7 @@ class RawLayer:
                  row_note: str = "row numbers are 1-based feature positions in the source layer",
                  table: pa.Table | None = None, geoms: np.ndarray | None = None,
                  geom_valid: np.ndarray | None = None, bounds: tuple | None = None,
-                 geom_errors: dict[int, str] | None = None) -> None:
+                 geom_errors: dict[int, str] | None = None, n_coords: np.ndarray | None = None) -> None:
         if (gdf is None) == (table is None):
             msg = "RawLayer needs exactly one of gdf or table (with geoms)"
             raise ValueError(msg)
@@ -95,6 +95,8 @@ class RawLayer:
         self.bounds = bounds
         #: Why a row's geometry could not be read (0-based position -> reason); those rows hold no geometry.
         self.geom_errors = dict(geom_errors or {})
+        #: ``shapely.get_num_coordinates(geoms)``, when computed while reading.
+        self.n_coords = n_coords
 
     @property
     def gdf(self) -> gpd.GeoDataFrame:
@@ -402,13 +404,14 @@ def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> gpd.
 _ARROW_FORMATS = ("GeoPackage", "FlatGeobuf", "GeoJSON", "ESRI Shapefile", "FileGDB")
 
 
-def _geoms_valid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``shapely.is_valid`` and ``(xmin, ymin, xmax, ymax)`` of one chunk (GEOS, the GIL released)."""
-    return shapely.is_valid(geoms), np.asarray(shapely.total_bounds(geoms))
+def _geoms_valid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``shapely.is_valid``, ``(xmin, ymin, xmax, ymax)`` and vertex counts of one chunk (GEOS, the GIL released)."""
+    return shapely.is_valid(geoms), np.asarray(shapely.total_bounds(geoms)), shapely.get_num_coordinates(geoms)
 
 
-def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray, tuple, dict[int, str]]:
-    """Geometries, validity, total bounds and unreadable rows (see :func:`_parse_wkb`) of an Arrow WKB column.
+def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000
+              ) -> tuple[np.ndarray, np.ndarray, tuple, dict[int, str], np.ndarray]:
+    """Geometries, validity, total bounds, unreadable rows (:func:`_parse_wkb`) and vertex counts of a WKB column.
 
     ``shapely.from_wkb`` holds the GIL (it creates Python objects) while the
     validity check releases it, so each parsed chunk is checked on a second
@@ -429,16 +432,17 @@ def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000) -> tuple[np.ndarray, n
             futs.append(ex.submit(_geoms_valid, g))
         checked = [f.result() for f in futs]
     geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
-    valid = np.concatenate([v for v, _ in checked]) if checked else np.zeros(0, dtype=bool)
-    b = np.array([bb for _, bb in checked]).reshape(-1, 4)
+    valid = np.concatenate([v for v, _, _ in checked]) if checked else np.zeros(0, dtype=bool)
+    n_coords = np.concatenate([c for _, _, c in checked]) if checked else np.zeros(0, dtype=np.int64)
+    b = np.array([bb for _, bb, _ in checked]).reshape(-1, 4)
     bounds = (tuple(np.r_[np.nanmin(b[:, :2], axis=0), np.nanmax(b[:, 2:], axis=0)].tolist())
               if len(b) and not np.isnan(b).all() else (np.nan,) * 4)
-    return geoms, valid, bounds, errors
+    return geoms, valid, bounds, errors, n_coords
 
 
 def _read_arrow(path: Path, *, layer: str | None, encoding: str | None
-                ) -> tuple[pa.Table, np.ndarray, object, np.ndarray, tuple, dict[int, str]] | None:
-    """Attributes as an Arrow table, geometries, CRS, validity, bounds and unreadable rows; None when the fast path does not apply.
+                ) -> tuple[pa.Table, np.ndarray, object, np.ndarray, tuple, dict[int, str], np.ndarray] | None:
+    """Attributes (Arrow), geometries, CRS, validity, bounds, unreadable rows, vertex counts; None off the fast path.
 
     It does not apply to datetime or JSON fields (the pandas reader converts
     those) or to curved geometries (the non-Arrow reader linearizes them);
@@ -454,13 +458,13 @@ def _read_arrow(path: Path, *, layer: str | None, encoding: str | None
         name = meta["geometry_name"] or "wkb_geometry"
         if name not in table.column_names:
             return None
-        geoms, valid, bounds, errors = _from_wkb(table[name])
+        geoms, valid, bounds, errors, n_coords = _from_wkb(table[name])
         if any(e in _CURVE_TYPES.values() for e in errors.values()):
             return None
         table = table.drop_columns([name])
     except Exception:  # the pandas reader retries and reports
         return None
-    return table, geoms, meta["crs"], valid, bounds, errors
+    return table, geoms, meta["crs"], valid, bounds, errors, n_coords
 
 
 def _refuse_surfaces(shown: str, errors: dict[int, str]) -> None:
@@ -609,7 +613,7 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                    encoding_note=how, crs=crs, notes=notes, extent=extent,
                    table=fast[0] if fast is not None else None, geoms=fast[1] if fast is not None else None,
                    geom_valid=fast[3] if fast is not None else None, bounds=fast[4] if fast is not None else None,
-                   geom_errors=geom_errors)
+                   geom_errors=geom_errors, n_coords=fast[6] if fast is not None else None)
     if row_notes:
         raw.row_note = row_notes[0]
     return raw
