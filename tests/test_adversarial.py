@@ -551,3 +551,24 @@ def test_a_file_of_only_unreadable_geometries_says_so(tmp_path, ws, capsys):
     f = _csv(tmp_path / "junk.csv", [("J1", "POLYGON ((1 2, 3"), ("J2", "CIRCLE (0 0, 5)")])
     refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "junk.csv",
             "no feature has a readable geometry", "2 row(s) could not be read", "row 1: unreadable WKT")
+
+
+def test_an_output_file_that_cannot_be_written_is_a_refusal(tmp_path, ws, capsys):
+    """`classify --out` into a missing folder: exit 2 naming the file, no traceback."""
+    out = tmp_path / "no" / "such" / "flags.csv"
+    rc = main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(out.parent) in err and "Traceback" not in err
+
+
+def test_a_broken_pipe_still_exits_quietly(monkeypatch, capfd):
+    """The OSError refusal above must not swallow the quiet exit of `planner ... | head`."""
+    import planner.cli.workspace as wcmd
+
+    def broken(_args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(wcmd, "run", broken)
+    monkeypatch.setattr(os, "dup2", lambda *a: None)
+    assert main(["info", "-w", "x.gpkg"]) == 0
+    assert "error" not in capfd.readouterr().err

@@ -56,16 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     except PlannerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:  # a file the command was given or writes: missing, not allowed, disk full
-        if exc.errno not in _REFUSED_ERRNOS:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into `head` and the like
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file the command was given or writes: missing, not allowed, disk full
+        if exc.errno is not None and exc.errno not in _REFUSED_ERRNOS:  # None: a library's own words on a path
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; the workspace was left as it was before this command", file=sys.stderr)
         return 130
