@@ -352,7 +352,6 @@ def test_update_merge_splits_many_part_parcels_and_keeps_its_answer():
     i = np.arange(400)
     x0, y0 = 500_000.0, 2_740_000.0
     cells = shapely.box(x0 + i % 20 * 25, y0 + i // 20 * 25, x0 + i % 20 * 25 + 24, y0 + i // 20 * 25 + 24)
-    new = box_grid(1, 1).iloc[:0]
     new = gpd.GeoDataFrame({"parcel_id": ["MANY"], "land_area_m2": [1.0]},
                            geometry=[shapely.multipolygons(cells)], crs="EPSG:4549")
     merged, removed = merge_update(cur, new)
