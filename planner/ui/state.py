@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,6 +89,17 @@ def show_error(exc: Exception) -> None:
         return
     log.error("unexpected error on a page", exc_info=exc)
     st.error(tr("unexpected_error", kind=type(exc).__name__, err=exc))
+
+
+def md_text(text) -> str:
+    r"""``text`` shown literally where Streamlit renders Markdown (headings, captions): no links, images or markup.
+
+    Examples
+    --------
+    >>> md_text("![x](http://evil/t.png) *a*")
+    '\\!\\[x\\]\\(http\\://evil/t\\.png\\) \\*a\\*'
+    """
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])", r"\\\1", str(text))
 
 
 def _secret_table(name: str) -> dict:

@@ -117,7 +117,7 @@ def upload_kind(client_name: str) -> str:
         Any other extension (names the file as shown).
     """
     name = shown_name(client_name)
-    ext = os.path.splitext(name)[1].lower()
+    ext = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""  # ".gpkg" alone is a .gpkg too
     if ext not in UPLOAD_KINDS:
         kinds = ", ".join(UPLOAD_KINDS)
         msg = f"{name}: unsupported file type {ext or '(none)'}; upload one of {kinds}"

@@ -139,10 +139,8 @@ def _scan(root: Path) -> list[Path]:
 
 
 def _unique_names(paths: list[Path]) -> list[str]:
-    names = [p.name for p in paths]
-    for i, p in enumerate(paths):
-        if names.count(p.name) > 1:
-            names[i] = f"{p.name} ({p.parent.name})"
+    plain = [p.name for p in paths]
+    names = [f"{p.name} ({p.parent.name})" if plain.count(p.name) > 1 else p.name for p in paths]
     seen: dict[str, int] = {}
     for i, n in enumerate(names):
         seen[n] = seen.get(n, 0) + 1
@@ -202,7 +200,7 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
 
 # -- redaction --------------------------------------------------------------------------
 #: Directories of an absolute POSIX path (the last part is kept); not inside a URL ("http://h/a/b").
-_POSIX_DIRS = re.compile(r"(?<![\w.:/~-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
+_POSIX_DIRS = re.compile(r"(?<![\w.:/~})\]%-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
 #: Directories of a Windows path ("C:\\data\\x\\", "\\\\server\\share\\").
 _WIN_DIRS = re.compile(r"(?:\b[A-Za-z]:|\\\\[^\\\s]+)[\\/](?:[^\\/\s'\"<>|]+[\\/])*")
 
