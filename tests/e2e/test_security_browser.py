@@ -148,6 +148,12 @@ def test_xss_owner_shows_as_text_and_runs_nothing(office, page, external):
     text = tip.first.inner_text()
     assert "r3c4" in text and XSS in text, text  # the markup shows as text
     assert frame.locator(".leaflet-tooltip img").count() == 0
+    # tables offer no CSV export (Streamlit's writes "=..." cells verbatim): client.disableDataExport
+    page.locator("[data-testid='stDataFrame']").first.hover()
+    toolbar = page.locator("[data-testid='stElementToolbar']").first
+    toolbar.wait_for(timeout=10_000)
+    labels = [b.get_attribute("aria-label") for b in toolbar.locator("button").all()]
+    assert labels and "Download as CSV" not in labels, labels
     assert external == []
 
 
