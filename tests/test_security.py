@@ -264,6 +264,16 @@ def test_app_upload_folder_goes_when_the_session_ends(app_env, tmp_path):
     assert _upload_folders(tmp_path) == []
 
 
+def test_app_upload_of_a_session_the_server_let_go_is_deleted(app_env, tmp_path, monkeypatch):
+    at = _data_page()
+    at.file_uploader[0].set_value(("a.geojson", _survey_bytes(tmp_path), "application/geo+json")).run()
+    [folder] = _upload_folders(tmp_path)
+    assert uploads.end_orphans() == 0 and folder.exists()  # the session is still there
+    monkeypatch.setattr(uploads, "_session_exists", lambda sid: False)  # the tab was closed, the session expired
+    assert uploads.end_orphans() == 1
+    assert not folder.exists()
+
+
 def test_app_upload_error_names_the_users_file_not_the_server_path(app_env, tmp_path):
     at = _data_page()
     at.file_uploader[0].set_value(("平面图 2025.gpkg", b"not a geopackage at all", "application/octet-stream")).run()

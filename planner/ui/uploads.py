@@ -9,10 +9,11 @@ made here, created exclusively.
 
 Each upload folder lives as long as its work: it is deleted when the file
 is published or cancelled, replaced by another upload or removed from the
-uploader, and when the browser session ends (the session state that holds
-it is dropped, or the server stops). Folders older than a day that no live
-session holds are deleted when the app starts and at every new upload, so
-a killed server leaves nothing behind for long.
+uploader, and when the browser session ends: the session state that holds
+it is dropped, the server stops, or (checked whenever any user's data
+manager runs) the server no longer holds the session. Folders older than a
+day that no live session holds are deleted when the app starts and at every
+new upload, so a killed server leaves nothing behind for long.
 
 ``<root>`` is env ``PLANNER_UPLOAD_DIR``, else ``planner-uploads`` in the
 system temp folder.
@@ -220,10 +221,11 @@ def clean_stale(root: str | os.PathLike | None = None, *, max_age_s: float = STA
 class _Lease:
     """Holds a session's upload; its folder is deleted when the lease ends or is garbage-collected."""
 
-    __slots__ = ("__weakref__", "_end", "upload")
+    __slots__ = ("__weakref__", "_end", "session_id", "upload")
 
-    def __init__(self, upload: Upload) -> None:
+    def __init__(self, upload: Upload, session_id: str | None) -> None:
         self.upload = upload
+        self.session_id = session_id
         self._end = weakref.finalize(self, discard, upload)  # also runs at interpreter exit
 
     def end(self) -> None:
@@ -232,6 +234,36 @@ class _Lease:
 
 #: Leases of the live sessions of this process (their folders survive the stale sweep).
 _LIVE: weakref.WeakSet[_Lease] = weakref.WeakSet()
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return getattr(ctx, "session_id", None)
+
+
+def _session_exists(session_id: str) -> bool:
+    """Whether the server still holds a browser session (connected, or disconnected and not yet expired)."""
+    try:
+        from streamlit.runtime import Runtime
+
+        if not Runtime.exists():
+            return True
+        return Runtime.instance()._session_mgr.get_session_info(session_id) is not None  # private: no public way
+    except Exception:  # no way to tell (another Streamlit version): keep the upload
+        return True
+
+
+def end_orphans() -> int:
+    """End the uploads of sessions the server no longer holds (tab closed and the session expired)."""
+    n = 0
+    for lease in list(_LIVE):
+        if lease.session_id and not _session_exists(lease.session_id):
+            lease.end()
+            _LIVE.discard(lease)
+            n += 1
+    return n
 
 
 def _sweep() -> int:
@@ -275,6 +307,7 @@ def receive(uploaded) -> tuple[Upload | None, bool]:
     IngestError
         Unsupported extension or the file cannot be stored (nothing is kept).
     """
+    end_orphans()  # cheap: the leases of this process, not the file system
     if uploaded is None:
         end()
         return None, False
@@ -285,7 +318,7 @@ def receive(uploaded) -> tuple[Upload | None, bool]:
     end()
     _sweep()
     up = save_upload(uploaded.name, uploaded.getvalue(), file_id=fid)
-    lease = _Lease(up)
+    lease = _Lease(up, _session_id())
     _LIVE.add(lease)
     st.session_state[_SESSION_KEY] = lease
     return up, True
@@ -311,4 +344,4 @@ def relabel(report):
 
 
 __all__ = ["STALE_AFTER_S", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
-           "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]
+           "end_orphans", "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]

@@ -54,7 +54,8 @@ def office(tmp_path_factory):
     env.update(PLANNER_DATA_DIR=str(data), PLANNER_WORKSPACE=str(ws), TMPDIR=str(base / "tmp"))
     port = _free_port()
     log = open(base / "streamlit.log", "w")  # noqa: SIM115
-    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
+    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.disconnectedSessionTTL", "2"]  # a closed tab's session expires after 2 s
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", *args], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -93,8 +94,11 @@ def _paths_in_page(page) -> list[str]:
 
 
 def _upload(page, name: str, payload: bytes) -> None:
+    """Hand the page's file uploader a file named ``name`` (any name: the browser posts it as it is)."""
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.wait_for(state="attached", timeout=60_000)
     page.locator("input[type='file']").first.set_input_files(
         files=[{"name": name, "mimeType": "application/octet-stream", "buffer": payload}])
+    page.locator("[data-testid='stFileChipName']").first.wait_for(timeout=30_000)
     _settle(page)
 
 
@@ -115,6 +119,31 @@ def test_crafted_upload_names_write_nothing_outside_the_upload_folder(office, pa
         folders = sorted((base / "tmp" / "planner-uploads").iterdir())
         assert len(folders) == 1 and [p.name for p in folders[0].iterdir()] == ["upload.gpkg"]
         assert _paths_in_page(page) == []
+    assert external == []
+
+
+def test_upload_folder_goes_when_the_tab_is_closed(office, browser, page, external):
+    from tests.e2e.conftest import block_external
+
+    url, base = office
+    root = base / "tmp" / "planner-uploads"
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    block_external(ctx, external)
+    other = ctx.new_page()
+    _open(other, url, "数据管理")
+    _upload(other, "closed_tab.geojson", b'{"type": "FeatureCollection", "features": []}')
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(root.glob("u-*/upload.geojson")):
+        time.sleep(0.3)
+    other.screenshot(path=str(ARTIFACTS / "24_security_closed_tab.png"), full_page=True)
+    [folder] = [p.parent for p in root.glob("u-*/upload.geojson")]
+    ctx.close()  # the user closes the tab
+    time.sleep(4)  # the server lets the session go (disconnectedSessionTTL 2 s)
+    _open(page, url, "数据管理")  # anyone's data manager notices
+    deadline = time.time() + 20
+    while time.time() < deadline and folder.exists():
+        time.sleep(0.5)
+    assert not folder.exists()
     assert external == []
 
 
