@@ -30,6 +30,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import time
 import unicodedata
 import weakref
@@ -232,8 +233,14 @@ class _Lease:
         self._end()
 
 
-#: Leases of the live sessions of this process (their folders survive the stale sweep).
+#: Leases of the live sessions of this process (their folders survive the stale sweep); sessions run in threads.
 _LIVE: weakref.WeakSet[_Lease] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def _live() -> list[_Lease]:
+    with _LIVE_LOCK:
+        return list(_LIVE)
 
 
 def _session_id() -> str | None:
@@ -258,17 +265,18 @@ def _session_exists(session_id: str) -> bool:
 def end_orphans() -> int:
     """End the uploads of sessions the server no longer holds (tab closed and the session expired)."""
     n = 0
-    for lease in list(_LIVE):
+    for lease in _live():
         if lease.session_id and not _session_exists(lease.session_id):
             lease.end()
-            _LIVE.discard(lease)
+            with _LIVE_LOCK:
+                _LIVE.discard(lease)
             n += 1
     return n
 
 
 def _sweep() -> int:
     try:
-        return clean_stale(keep=[lease.upload.folder for lease in list(_LIVE)])
+        return clean_stale(keep=[lease.upload.folder for lease in _live()])
     except Exception as exc:  # a failed sweep must not stop an upload
         log.warning("sweeping old uploads failed: %s", exc)
         return 0
@@ -319,7 +327,8 @@ def receive(uploaded) -> tuple[Upload | None, bool]:
     _sweep()
     up = save_upload(uploaded.name, uploaded.getvalue(), file_id=fid)
     lease = _Lease(up, _session_id())
-    _LIVE.add(lease)
+    with _LIVE_LOCK:
+        _LIVE.add(lease)
     st.session_state[_SESSION_KEY] = lease
     return up, True
 
