@@ -268,7 +268,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     # security (issue 11): workspace catalogue, uploads, errors
     "ws_none": ("数据目录中没有可用的工作空间，请联系管理员。",
                 "The data directory holds no workspace; ask the operator to add one."),
-    "upload_failed": ("上传的文件无法保存：{err}", "The uploaded file could not be stored: {err}"),
     "unexpected_error": ("出错（{kind}）：{err}。详细信息已记录在服务器日志中。",
                          "Something went wrong ({kind}): {err}. The details are in the server log."),
 }
