@@ -160,6 +160,18 @@ def test_stale_upload_folders_are_swept(tmp_path):
     assert not old.folder.exists() and live.folder.exists() and new.folder.exists() and other.exists()
 
 
+def test_leftovers_older_than_a_day_go_when_the_app_starts(tmp_path, monkeypatch):
+    root = tmp_path / "uploads"
+    old = uploads.save_upload("a.zip", b"a", root=root)
+    new = uploads.save_upload("b.zip", b"b", root=root)
+    day_ago = time.time() - uploads.STALE_AFTER_S - 60
+    os.utime(old.folder, (day_ago, day_ago))
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(root))
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(build_workspace(tmp_path / "ws.gpkg", n=4)))
+    AppTest.from_file(APP, default_timeout=60).run()
+    assert not old.folder.exists() and new.folder.exists()
+
+
 # -- uploads through the data manager (AppTest drives the real page and file uploader) ----------
 @pytest.fixture
 def app_env(tmp_path, monkeypatch):

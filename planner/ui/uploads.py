@@ -282,9 +282,13 @@ def _sweep() -> int:
         return 0
 
 
-@st.cache_resource(show_spinner=False)
 def clean_at_start() -> int:
-    """Delete leftovers older than a day (once per server process); return how many went."""
+    """Delete leftovers older than a day (once per server process and upload folder); return how many went."""
+    return _clean_once(str(upload_root()))
+
+
+@st.cache_resource(show_spinner=False)
+def _clean_once(root: str) -> int:
     return _sweep()
 
 

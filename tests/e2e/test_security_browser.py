@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, ROOT, _free_port, _stop
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, ROOT, _free_port, _stop
 from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _open, _settle
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +35,8 @@ ABS_PATH = re.compile(r"(?<![\w:/.\\<])/[^\s/'\"<>]+/")
 def office(tmp_path_factory):
     """The app on a data directory; yields ``(url, base)`` where base holds data/, tmp/ and a victim file."""
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
     from planner.io.store import GpkgStore
     from tests.e2e._workspace import build_workspace
     from tests.test_security import _gpkg
