@@ -134,8 +134,8 @@ def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem],
         m = np.zeros(n, dtype=bool)
         m[at] = True
         reason_at = np.full(n, "", dtype=object)
-        reason_at[at] = why
-        mark(m, reason_at[m], [f"无法读取的几何（{w}）" for w in reason_at[m]])
+        reason_at[at] = [w if w.startswith("unreadable") else f"unreadable geometry ({w})" for w in why]
+        mark(m, reason_at[m], [f"几何无法读取：{w}" for w in reason_at[m]])
     mark(missing | empty, "empty geometry", "几何为空")
     tid = shapely.get_type_id(geoms) if tid is None else tid
     coll = tid == 7
