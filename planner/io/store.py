@@ -42,7 +42,7 @@ from planner.errors import StoreError
 #: Kinds of versioned geometry layers.
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
 #: Kinds of versioned documents.
-DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
+DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
 SCHEMA_VERSION = "1"
 

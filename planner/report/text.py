@@ -76,7 +76,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "compare_title": ("情景对比报告", "Scenario comparison report"),
     "scenario": ("情景", "Scenario"),
     "generated": ("生成时间", "Generated"),
-    "policy": ("所依据的三低认定政策", "Three-low policy the sites rest on"),
+    "policy": ("数据来源（识别规则、调查版本、片区参数）", "Inputs (three-low policy, survey version, site parameters)"),
     "key_figures": ("主要指标", "Key figures"),
     "timeline": ("分年度进度", "Year by year"),
     "map": ("地块分布", "Site map"),
@@ -179,9 +179,23 @@ def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
     return out
 
 
-def policy_text(result) -> str:
-    """The policy a scenario result was computed under: name and short hash, or "–"."""
+def policy_text(result, lang: str = "en") -> str:
+    """The inputs a scenario result rests on: policy name and short hash, survey version, site parameters.
+
+    "–" when nothing is known.
+    """
     sc = result.scenario
-    if not sc.policy_name and not sc.policy_hash:
-        return "–"
-    return f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name
+    prov = getattr(result, "provenance", None) or {}
+    parts = []
+    if sc.policy_name or sc.policy_hash:
+        parts.append(f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name)
+    if prov.get("survey_version") is not None:
+        parts.append(("调查版本 v{}" if lang == "zh" else "survey v{}").format(prov["survey_version"]))
+    params = prov.get("site_params") or prov.get("params")
+    if params:
+        gap, area = params.get("gap_m", 2.0), params.get("min_area_m2", 10_000.0)
+        parts.append(f"片区参数：间距 {gap:g} m，最小面积 {area:,.0f} ㎡" if lang == "zh"
+                     else f"site parameters: gap {gap:g} m, min area {area:,.0f} m²")
+    if prov.get("result_id"):
+        parts.append(("片区结果 {}" if lang == "zh" else "sites result {}").format(prov["result_id"]))
+    return " · ".join(parts) or "–"

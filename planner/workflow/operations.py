@@ -1,0 +1,518 @@
+"""The workflow: classify a workspace, build its sites, apply edits, run and compare scenarios.
+
+The one place that knows the order of the stages and how their results are
+stored. The CLI (``planner/cli/``) and the app (``views/``) both call these
+functions and hold no pipeline step of their own. Each operation takes and
+returns typed documents (:mod:`planner.workflow.documents`), checks the
+caller's permission (:mod:`planner.workflow.permissions`), and stores each
+result in one commit with its provenance (:mod:`planner.workflow.provenance`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from planner import classify as cl
+from planner import config
+from planner import scenarios as sc_mod
+from planner import sites as sites_mod
+from planner.errors import DataError, PlannerError, StoreError
+from planner.io.store import DocWrite, LayerWrite, Store
+from planner.sites import ids as site_ids
+from planner.workflow import documents as D
+from planner.workflow.permissions import require
+from planner.workflow.provenance import Provenance, check_together, stale_reasons
+
+
+class SaveConflictError(PlannerError):
+    """A document was saved by someone else since it was opened (or the name is taken)."""
+
+
+# --------------------------------------------------------------------------- documents
+def latest_version(store: Store, kind: str, name: str) -> int | None:
+    """The latest version of a document, or None when there is none (or it was deleted)."""
+    cat = store.docs(kind)
+    cat = cat[cat["name"] == name] if len(cat) else cat
+    if not len(cat):
+        return None
+    v = int(cat["version"].max())
+    return None if D.is_deleted(store.load_doc(kind, name, v)) else v
+
+
+def document_names(store: Store, kind: str) -> list[str]:
+    """Names of the saved, not deleted documents of a kind, sorted."""
+    cat = store.docs(kind)
+    if not len(cat):
+        return []
+    last = cat.sort_values("version").groupby("name")["version"].last()
+    return sorted(n for n, v in last.items() if not D.is_deleted(store.load_doc(kind, n, int(v))))
+
+
+def load_document(store: Store, kind: str, name: str, version: int | None = None):
+    """The typed document ``kind/name`` (latest or ``version``), older shapes upgraded."""
+    try:
+        payload = store.load_doc(kind, name, version)
+    except StoreError as exc:
+        msg = f"no saved {kind} {name!r}" + (f" version {version}" if version else "") + " in the workspace"
+        raise DataError(msg, zh=f"工作空间中没有名为 {name!r} 的{kind}文档") from exc
+    if D.is_deleted(payload):
+        msg = f"{kind} {name!r} was deleted (its earlier versions are kept; open one with NAME@VERSION)"
+        raise DataError(msg, zh=f"{kind} {name!r} 已删除（历史版本仍保留）")
+    where = f"saved {kind} {name}" + (f"@{version}" if version else "")
+    if kind == "site_edit":
+        return D.SiteEditsDoc.from_dict(payload, where=where, name=name)
+    return D.parse_document(kind, payload, where=where)
+
+
+_SAVE_ACTION = {"policy": "save_policy", "site_params": "save_site_params", "site_edit": "save_site_edits",
+                "scenario": "save_scenario", "comparison": "save_comparison"}
+
+
+def save_document(store: Store, doc, *, expect_version: int | None | bool = False, user: str | None = None) -> int:
+    """Save a typed document as the next version of ``kind/name``; return the version.
+
+    Parameters
+    ----------
+    expect_version : int, None or False
+        ``False`` (default): save whatever is stored. An int: the version the
+        caller opened; if another version was saved since, refuse with
+        :class:`SaveConflictError` instead of overwriting a colleague's work.
+        ``None``: the caller means a new name; refuse if it is taken.
+    """
+    require(_SAVE_ACTION[doc.KIND])
+    if expect_version is not False:
+        cur = latest_version(store, doc.KIND, doc.name)
+        if cur != expect_version:
+            if expect_version is None:
+                msg = f"{doc.KIND} {doc.name!r} exists (version {cur}); saving would create version {cur + 1}"
+                zh = f"已有同名{doc.KIND}「{doc.name}」（v{cur}），保存将生成 v{cur + 1}"
+            else:
+                msg = (f"{doc.KIND} {doc.name!r} was saved as version {cur} since you opened version "
+                       f"{expect_version}; reopen it or save under another name")
+                zh = f"「{doc.name}」在您打开 v{expect_version} 之后已被保存为 v{cur}；请重新打开或另存为新名称"
+            raise SaveConflictError(msg, zh=zh)
+    return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
+
+
+def delete_document(store: Store, kind: str, name: str, *, user: str | None = None) -> int:
+    """Mark ``kind/name`` deleted (a new version; the history is kept). Returns that version."""
+    require("delete_scenario" if kind == "scenario" else _SAVE_ACTION[kind])
+    if latest_version(store, kind, name) is None:
+        msg = f"no saved {kind} {name!r} to delete"
+        raise DataError(msg, zh=f"没有可删除的 {name!r}")
+    return store.save_doc(kind, name, D.tombstone(), user=user)
+
+
+def rename_scenario(store: Store, old: str, new: str, *, user: str | None = None) -> int:
+    """Save scenario ``old`` under ``new`` (refused if taken) and delete ``old``; return the new version."""
+    doc = load_document(store, "scenario", old)
+    moved = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
+    v = save_document(store, moved, expect_version=None, user=user)
+    delete_document(store, "scenario", old, user=user)
+    return v
+
+
+def duplicate_scenario(store: Store, name: str, new: str, *, user: str | None = None) -> int:
+    """Save a copy of scenario ``name`` as ``new`` (refused if taken)."""
+    doc = load_document(store, "scenario", name)
+    copy = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
+    return save_document(store, copy, expect_version=None, user=user)
+
+
+# --------------------------------------------------------------------------- classify
+@dataclass
+class Classified:
+    """A classification: flagged parcels, the summary table, its provenance and stored version."""
+
+    flagged: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    provenance: Provenance
+    policy: D.PolicyDoc
+    version: int | None = None
+
+
+def current_survey_version(store: Store) -> int | None:
+    """The current version of the parcel survey (None without one)."""
+    cat = store.surveys()
+    cur = cat[cat["is_current"] & (cat["name"] == "parcels")] if len(cat) else cat
+    return int(cur["version"].iloc[-1]) if len(cur) else None
+
+
+def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype("string")
+    return out
+
+
+def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None
+                     ) -> gpd.GeoDataFrame:
+    """Flag three-low parcels under a policy document (no store involved)."""
+    return cl.classify(parcels, doc.policy, progress=progress)
+
+
+def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
+                       user: str | None = None, progress: Callable[[str], None] | None = None) -> Classified:
+    """Classify a survey version and store the flags layer and the policy document in one commit."""
+    if save:
+        require("classify")
+    parcels = store.read_parcels(survey_version)
+    sv = current_survey_version(store) if survey_version is None else int(survey_version)
+    flagged = classify_parcels(parcels, doc, progress=progress)
+    prov = Provenance.new("flags", survey_version=sv, policy_name=doc.name, policy_hash=doc.hash)
+    out = Classified(flagged, cl.summary(flagged, doc.policy), prov, doc)
+    if save:
+        versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta())],
+                                      docs=[DocWrite("policy", doc.name, doc.to_dict())], user=user, action="classify")
+        out.version = versions[("flags", doc.name)]
+    return out
+
+
+def flags_name(store: Store, policy_name: str | None = None) -> str:
+    """The flags layer to build sites from: ``policy_name``, else the only one; clear errors otherwise."""
+    cat = store.layers("flags")
+    cat = cat[cat["is_current"]] if len(cat) else cat
+    if not len(cat) or (policy_name and not (cat["name"] == policy_name).any()):
+        what = f"for policy {policy_name!r} " if policy_name else ""
+        msg = f"the workspace has no flags layer {what}(classified parcels); run `planner classify -w WS` first"
+        raise DataError(msg, zh=f"工作空间中没有{('规则 ' + policy_name + ' 的') if policy_name else ''}三低识别结果，请先运行识别")
+    if policy_name:
+        return policy_name
+    if len(cat) > 1:
+        msg = f"several flags layers ({', '.join(cat['name'])}); choose one with --policy"
+        raise DataError(msg, zh=f"有多个识别结果（{'、'.join(cat['name'])}），请指定规则")
+    return str(cat["name"].iloc[0])
+
+
+# --------------------------------------------------------------------------- sites
+def resolve_site_params(store: Store, policy_name: str, *, params_name: str | None = None,
+                        config_file: str | None = None, overrides: dict | None = None) -> D.SiteParamsDoc:
+    """Site settings: a saved ``site_params`` document, else a file's ``[sites]``, else the policy's, then overrides."""
+    doc = D.SiteParamsDoc(name=policy_name)
+    if params_name:
+        doc = load_document(store, "site_params", params_name)
+    elif config_file:
+        data = config.load_file(config_file)
+        doc = D.SiteParamsDoc(name=policy_name,
+                              params=sites_mod.SiteParams.from_dict(dict(data.get("sites", {})),
+                                                                    where=f"{config_file} [sites]"))
+    elif latest_version(store, "policy", policy_name) is not None:
+        doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
+    if overrides:
+        data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in overrides.items() if v is not None}}
+        use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
+        doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
+    return doc
+
+
+def assemble_sites(flagged: gpd.GeoDataFrame, params: D.SiteParamsDoc, *, barriers=None, constraints=None,
+                   previous: gpd.GeoDataFrame | None = None, high_water_mark: int = 0,
+                   edits: D.SiteEditsDoc | None = None, progress: Callable[[str], None] | None = None
+                   ) -> tuple[sites_mod.SiteResult, pd.DataFrame]:
+    """Build sites, keep the ids of the ``previous`` sites on the same land, replay ``edits``.
+
+    Returns the result and the id match table (:func:`planner.sites.ids.match_site_ids`).
+    """
+    bar = barriers if params.use_barriers and barriers is not None and len(barriers) else None
+    con = constraints if params.use_constraints and constraints is not None and len(constraints) else None
+    result = sites_mod.build_sites(flagged, params.params, barriers=bar, constraints=con, progress=progress)
+    result, table = site_ids.match_site_ids(result, previous, reserved=edits.created_ids() if edits else (),
+                                            high_water_mark=high_water_mark)
+    if edits is not None and edits.ops:
+        result = apply_site_edits(result, edits.ops, flagged)
+    return result, table
+
+
+def apply_site_edits(result: sites_mod.SiteResult, ops, parcels: gpd.GeoDataFrame) -> sites_mod.SiteResult:
+    """Replay edit operations on a site result (ids of edited sites are kept)."""
+    return sites_mod.apply_edits(result, list(ops), parcels)
+
+
+def next_site_id(result: sites_mod.SiteResult, high_water_mark: int = 0) -> str:
+    """The id a new (drawn) site gets: above every id of the result and every id issued before."""
+    ids = result.sites["site_id"].astype(str)
+    width = max(4, *(len(s) - 1 for s in ids)) if len(ids) else 4
+    return site_ids.format_id(site_ids.high_water(ids, floor=high_water_mark) + 1, width)
+
+
+@dataclass
+class StoredSites:
+    """A stored sites result read back: sites, their parcel table, the flags they came from, provenance."""
+
+    name: str
+    sites: gpd.GeoDataFrame
+    parcel_sites: pd.DataFrame
+    flags: gpd.GeoDataFrame | None
+    provenance: Provenance
+    meta: dict = field(default_factory=dict)
+
+    def as_result(self) -> sites_mod.SiteResult:
+        params = sites_mod.SiteParams.from_dict(dict(self.provenance.site_params or {}), where="stored sites params")
+        return sites_mod.SiteResult(self.sites, self.parcel_sites, pd.DataFrame({"parcel_id": [], "constraint_share": []}),
+                                    params)
+
+
+def sites_name(store: Store, name: str | None = None) -> str | None:
+    """The sites layer to read: ``name``, else the current one (None without any)."""
+    cat = store.layers("sites")
+    cat = cat[cat["is_current"]] if len(cat) else cat
+    if name:
+        return name if (cat["name"] == name).any() else None
+    return str(cat["name"].iloc[-1]) if len(cat) else None
+
+
+def previous_sites(store: Store, name: str) -> tuple[gpd.GeoDataFrame | None, int]:
+    """The stored sites ``name`` (for id matching) and the highest id number issued so far."""
+    if not store.has_layer("sites", name):
+        return None, 0
+    prev = store.read_layer("sites", name, columns=["site_id"])
+    hw = int((prev.attrs.get("meta") or {}).get("id_high_water") or 0)
+    return prev, site_ids.high_water(prev["site_id"].astype(str), floor=hw)
+
+
+def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: gpd.GeoDataFrame, *,
+                flags_prov: Provenance, flags_version: int | None, params: D.SiteParamsDoc,
+                edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
+                id_table: pd.DataFrame | None = None, high_water_mark: int = 0, user: str | None = None
+                ) -> tuple[Provenance, dict]:
+    """Store sites and site_parcels (and the site edits document, if given) in one commit.
+
+    Both layers carry one provenance with a shared result id; readers check it
+    (:func:`read_sites`). ``edits`` is saved in the same commit; ``edits_ref``
+    (``name@version``) names edits saved before. Returns the provenance and
+    the written versions.
+    """
+    require("build_sites")
+    docs = []
+    if edits is not None and edits.ops:
+        v = (latest_version(store, "site_edit", edits.name) or 0) + 1
+        edits_ref = f"{edits.name}@{v}"
+        docs.append(DocWrite("site_edit", edits.name, edits.to_dict()))
+    prov = Provenance.new("sites", survey_version=flags_prov.survey_version, policy_name=flags_prov.policy_name,
+                          policy_hash=flags_prov.policy_hash, site_params=params.to_dict()["params"],
+                          flags_version=flags_version, edits=edits_ref)
+    hw = site_ids.high_water(result.sites["site_id"].astype(str), floor=high_water_mark)
+    meta = {**prov.to_meta(), "score_formula": result.params.score_formula(), "id_high_water": hw,
+            "use_barriers": params.use_barriers, "use_constraints": params.use_constraints,
+            "n_excluded_constraint": len(result.excluded)}
+    if id_table is not None and len(id_table):
+        meta["ids_kept"] = int((id_table["status"] == "kept").sum())
+        meta["ids_new"] = int((id_table["status"] == "new").sum())
+    pos = parcels.set_index(parcels["parcel_id"].astype(str)).geometry
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(), crs=parcels.crs)
+    versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
+                                   LayerWrite("site_parcels", name, pts, meta=meta)],
+                                  docs=docs, user=user, action="build_sites")
+    return prov, versions
+
+
+@dataclass
+class BuiltSites:
+    """What :func:`build_workspace_sites` did."""
+
+    name: str
+    result: sites_mod.SiteResult
+    params: D.SiteParamsDoc
+    provenance: Provenance | None
+    id_table: pd.DataFrame
+    flagged: gpd.GeoDataFrame
+
+
+def build_workspace_sites(store: Store, *, policy_name: str | None = None, params: D.SiteParamsDoc | None = None,
+                          edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
+                          name: str | None = None, save: bool = True,
+                          user: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltSites:
+    """Build the sites of a workspace's flags layer, keep stable ids, replay edits, store in one commit."""
+    pname = flags_name(store, policy_name)
+    params = params or resolve_site_params(store, pname)
+    flagged = store.read_layer("flags", pname)
+    fmeta = flagged.attrs.get("meta", {})
+    cat = store.layers("flags")
+    fver = int(cat[(cat["name"] == pname) & cat["is_current"]]["version"].iloc[0])
+    name = name or pname
+    prev, hw = previous_sites(store, name)
+    result, table = assemble_sites(flagged, params, barriers=store.read_all_layers("barrier"),
+                                   constraints=store.read_all_layers("constraint"), previous=prev,
+                                   high_water_mark=hw, edits=edits, progress=progress)
+    prov = None
+    if save:
+        prov, _ = store_sites(store, name, result, flagged, flags_prov=Provenance.from_meta(fmeta), flags_version=fver,
+                              params=params, edits_ref=edits_ref, id_table=table, high_water_mark=hw, user=user)
+    return BuiltSites(name, result, params, prov, table, flagged)
+
+
+def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True) -> StoredSites:
+    """Read a stored sites result and check that its pieces belong together.
+
+    Raises
+    ------
+    DataError
+        No sites layer (says what to run).
+    ResultMismatchError
+        The sites and the parcel table come from different runs.
+    """
+    layer = sites_name(store, name)
+    if layer is None:
+        what = f"sites/{name}" if name else "any sites layer"
+        msg = f"workspace has no {what}; run `planner classify -w WS` and then `planner sites -w WS` first"
+        raise DataError(msg, zh="工作空间中还没有连片片区结果，请先运行三低识别和连片分析")
+    sites = store.read_layer("sites", layer)
+    meta = sites.attrs.get("meta", {}) or {}
+    prov = Provenance.from_meta(meta)
+    ps = None
+    if store.has_layer("site_parcels", layer):
+        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"])
+        check_together({f"sites/{layer}": meta, f"site_parcels/{layer}": g.attrs.get("meta", {})},
+                       what=f"sites {layer!r}")
+        ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
+    flags = None
+    if with_flags and prov.policy_name and store.has_layer("flags", prov.policy_name):
+        version = prov.flags_version
+        try:
+            flags = store.read_layer("flags", prov.policy_name, version)
+        except StoreError:
+            flags = store.read_layer("flags", prov.policy_name)
+    return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
+                       flags, prov, meta)
+
+
+def sites_staleness(store: Store, stored: StoredSites, *, policy_hash: str | None = None,
+                    site_params: dict | None = None) -> list[tuple[str, str]]:
+    """Why a stored sites result is out of date: survey, policy or parameters changed (``[(en, zh)]``)."""
+    return stale_reasons(stored.provenance, survey_version=current_survey_version(store), policy_hash=policy_hash,
+                         site_params=site_params)
+
+
+# --------------------------------------------------------------------------- scenarios
+def site_refs(scenario: sc_mod.Scenario, parcel_sites: pd.DataFrame, sites: pd.DataFrame) -> dict[str, dict]:
+    """What a scenario remembers of each site it picks by id: member fingerprint, parcel count, land."""
+    if not scenario.sites.ids:
+        return {}
+    ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
+    s = sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")
+    out = {}
+    for sid in scenario.sites.ids:  # the handful of sites a user picked
+        members = ps.loc[ps["site_id"] == sid, "parcel_id"]
+        if not len(members):
+            continue
+        out[sid] = {"members": D.members_hash(members), "n_parcels": len(members),
+                    "land_area_m2": round(float(s.loc[sid, "land_area_m2"]), 1) if sid in s.index else None}
+    return out
+
+
+def check_site_refs(doc: D.ScenarioDoc, parcel_sites: pd.DataFrame) -> list[tuple[str, str]]:
+    """Picked sites that vanished or whose land changed since the scenario was saved (``[(en, zh)]``)."""
+    out = []
+    ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
+    groups = ps.groupby("site_id")["parcel_id"]
+    have = set(ps["site_id"])
+    for sid in doc.scenario.sites.ids:
+        if sid not in have:
+            out.append((f"site {sid} picked by scenario {doc.name!r} no longer exists; it is left out",
+                        f"情景「{doc.name}」所选片区 {sid} 已不存在，计算时已略去"))
+            continue
+        ref = doc.site_refs.get(sid)
+        if ref and ref.get("members") and ref["members"] != D.members_hash(groups.get_group(sid)):
+            out.append((f"site {sid} changed since scenario {doc.name!r} was saved "
+                        f"({ref.get('n_parcels')} parcels then, {len(groups.get_group(sid))} now)",
+                        f"情景「{doc.name}」保存后片区 {sid} 已变化（当时 {ref.get('n_parcels')} 宗，"
+                        f"现在 {len(groups.get_group(sid))} 宗）"))
+    return out
+
+
+@dataclass
+class ScenarioRun:
+    """A scenario result and what the user should be told about it."""
+
+    result: sc_mod.ScenarioResult
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    doc: D.ScenarioDoc | None = None
+
+
+def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
+                 parcels: pd.DataFrame | None, *, templates=None, policy_hash: str | None = None,
+                 provenance: dict | None = None) -> ScenarioRun:
+    """Evaluate a scenario on sites with the parcel rollup (retained classes as the scenario says).
+
+    Vanished picked sites are left out and said so; changed ones are said so.
+    ``provenance`` (the sites' :class:`Provenance` meta) goes into the result for reports.
+    """
+    warnings = check_site_refs(doc, parcel_sites)
+    sc = doc.scenario
+    have = set(sites["site_id"].astype(str))
+    if sc.sites.ids and not set(sc.sites.ids) <= have:
+        kept = tuple(s for s in sc.sites.ids if s in have)
+        if not kept:
+            msg = (f"scenario {sc.name!r}: none of its sites ({', '.join(sc.sites.ids[:10])}) exists any more; "
+                   "open the scenario and pick sites again")
+            raise DataError(msg, zh=f"情景「{sc.name}」所选片区均已不存在，请重新选择片区")
+        sc = sc_mod.replace(sc, sites=dataclasses.replace(sc.sites, ids=kept))
+    if policy_hash and sc.policy_hash and sc.policy_hash != policy_hash:
+        warnings.append((f"scenario {sc.name!r} was saved on policy {sc.policy_hash[:12]}; the sites now rest on "
+                         f"{policy_hash[:12]}", f"情景「{sc.name}」保存时的识别规则（{sc.policy_hash[:12]}）与当前片区"
+                         f"所依据的（{policy_hash[:12]}）不同"))
+    rollup = None
+    if parcels is not None and len(parcel_sites):
+        cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
+                if c in parcels.columns]
+        rollup = sc_mod.parcel_rollup(pd.DataFrame(parcel_sites[["parcel_id", "site_id", "role"]]),
+                                      pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
+    res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
+    res.provenance = dict(provenance or {})
+    return ScenarioRun(res, warnings, doc)
+
+
+def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) -> D.ScenarioDoc:
+    """A scenario document remembering the sites it picks (when the sites are given)."""
+    refs = site_refs(scenario, parcel_sites, sites) if sites is not None and parcel_sites is not None else {}
+    return D.ScenarioDoc(scenario, refs)
+
+
+def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> ScenarioRun:
+    """Run a scenario on the workspace's stored sites (checked to belong together)."""
+    stored = read_sites(store, doc.scenario.sites_layer)
+    sc = doc.scenario
+    if not sc.policy_name and not sc.policy_hash:
+        doc = dataclasses.replace(doc, scenario=sc_mod.replace(sc, policy_name=str(stored.provenance.policy_name or ""),
+                                                              policy_hash=str(stored.provenance.policy_hash or "")))
+    run = run_scenario(doc, stored.sites, stored.parcel_sites, stored.flags, templates=templates,
+                       policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
+    run.warnings += [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
+                     for en, zh in sites_staleness(store, stored)]
+    return run
+
+
+def compare_runs(runs: list[ScenarioRun]):
+    """Side-by-side comparison of scenario runs (the first is the baseline)."""
+    return sc_mod.compare([r.result for r in runs])
+
+
+# --------------------------------------------------------------------------- survey
+def ingest_survey(source, store: Store, **kw):
+    """Read, check and publish a survey file (``planner ingest``); see :func:`planner.ingest.ingest`."""
+    from planner import ingest as ingest_mod
+
+    if not kw.get("dry_run"):
+        require("ingest")
+    return ingest_mod.ingest(source, store, **kw)
+
+
+def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):
+    """Publish checked parcels as a new survey version; see :func:`planner.ingest.publish`."""
+    from planner import ingest as ingest_mod
+
+    require("publish")
+    return ingest_mod.publish(parcels, store, **kw)
+
+
+def set_current_survey(store: Store, version: int, *, user: str | None = None) -> None:
+    """Make an existing survey version the current one (a deliberate switch, confirmed by the caller)."""
+    require("set_current")
+    store.set_current("survey", "parcels", int(version), user=user)
