@@ -265,6 +265,67 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
     "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
     "unit_10k_cny": ("万元", "10k CNY"),
+    # -- workflow (issue 12: one workflow layer, durable work, provenance, stable site ids) --------------
+    "wf_unsaved_rules": ("识别规则有未保存的修改（基于 {name}）：各页面均按修改后的规则计算。可在「三低识别」页保存为新版本或放弃修改。",
+                         "The rules have unsaved changes (based on {name}); every page uses them. Save them as a "
+                         "version or discard them on the Three-low rules page."),
+    "wf_open": ("打开", "Open"),
+    "wf_open_dirty": ("请先保存或放弃未保存的修改", "Save or discard the unsaved changes first"),
+    "wf_discard": ("放弃修改", "Discard changes"),
+    "wf_confirm_overwrite": ("已存在名为「{name}」的版本（最新 v{v}）。保存将生成 v{next}，旧版本保留。",
+                             "'{name}' already exists (latest v{v}). Saving creates v{next}; the older versions are kept."),
+    "wf_confirm_save": ("确认保存为 v{next}", "Save as v{next}"),
+    "wf_stored_flags": ("工作空间中「{name}」的三低识别结果", "Stored three-low result of '{name}'"),
+    "wf_stored_sites": ("工作空间中「{name}」的片区结果", "Stored sites of '{name}'"),
+    "wf_stale": ("已过期：", "Out of date: "),
+    "wf_rebuild": ("重新识别并保存", "Rebuild: classify and store"),
+    "wf_rebuild_dirty": ("请先保存规则修改", "Save the rule changes first"),
+    "wf_rebuild_sites": ("按当前设置重新生成并保存", "Rebuild with the current settings and store"),
+    "wf_save_params": ("保存连片参数", "Save the site settings"),
+    "wf_redo": ("重做", "Redo"),
+    "wf_selected": ("当前片区：{id}", "Selected site: {id}"),
+    "wf_no_selection": ("未选择片区（点击表格行或地图上的片区）", "No site selected (click a table row or a site on the map)"),
+    "wf_add_anyway": ("仍然加入", "Add anyway"),
+    "wf_out_of_scope": ("{n} 宗地块不在识别范围内（{uses}）：{ids}。", "{n} parcel(s) outside the policy's land uses ({uses}): {ids}."),
+    "wf_not_flagged": ("{n} 宗地块不是三低地块：{ids}。", "{n} parcel(s) not three-low: {ids}."),
+    "wf_not_in_site": ("地块 {pid} 不属于片区 {id}，未作修改。", "Parcel {pid} is not in site {id}; nothing changed."),
+    "wf_save_edits_help": ("将片区、地块归属和调整记录一并保存到工作空间（同一次提交）",
+                           "Store the sites, their parcels and the edits in the workspace (one commit)"),
+    "wf_sites_stored": ("已保存片区结果及调整 v{v}（{name}）。", "Stored the sites and edits v{v} ({name})."),
+    "wf_drawing_used": ("这个图形已经使用过；如需再次调整，请重新绘制。", "This drawing was already applied; draw a new one for another edit."),
+    "wf_draw_add": ("加入所选片区 {id}", "Add to the selected site {id}"),
+    "wf_draw_new": ("新建片区 {id}", "Make a new site {id}"),
+    "wf_saved_scenarios": ("已保存的情景", "Saved scenarios"),
+    "wf_new_scenario": ("新建情景", "New scenario"),
+    "wf_editing": ("正在编辑：{name}（打开自 v{v}）", "Editing: {name} (opened from v{v})"),
+    "wf_editing_new": ("正在编辑：新情景（尚未保存）", "Editing: a new scenario (not saved yet)"),
+    "wf_unsaved": ("有未保存的修改", "unsaved changes"),
+    "wf_retain_classes": ("保留的提升分类", "Upgrade classes kept"),
+    "wf_retain_classes_help": ("现状建筑选择“保留类”时，保留这些提升分类地块的建筑",
+                               "With 'keep class' for existing buildings, the buildings of these classes are kept"),
+    "wf_sites_vanished": ("情景所选片区已不存在：{ids}", "Sites picked by the scenario no longer exist: {ids}"),
+    "wf_manage": ("管理已保存的情景「{name}」", "Manage the saved scenario '{name}'"),
+    "wf_new_name": ("新名称", "New name"),
+    "wf_duplicate": ("复制为新名称", "Duplicate as"),
+    "wf_rename": ("重命名", "Rename"),
+    "wf_delete": ("删除", "Delete"),
+    "wf_confirm_delete": ("删除「{name}」？历史版本仍保留在工作空间中。", "Delete '{name}'? Its versions stay in the workspace history."),
+    "wf_delete_yes": ("确认删除「{name}」", "Delete '{name}'"),
+    "wf_done_duplicate": ("已将「{name}」复制为「{new}」。", "Duplicated '{name}' as '{new}'."),
+    "wf_done_rename": ("已将「{name}」重命名为「{new}」。", "Renamed '{name}' to '{new}'."),
+    "wf_done_delete": ("已删除「{name}」。", "Deleted '{name}'."),
+    "wf_saved_comparisons": ("已保存的对比", "Saved comparisons"),
+    "wf_save_comparison": ("保存此对比", "Save this comparison"),
+    "wf_save": ("保存", "Save"),
+    "wf_diff_table": ("变化列表", "Changes"),
+    "wf_diff_map": ("变化地图", "Map of changes"),
+    "wf_change": ("变化", "Change"),
+    "wf_changed_fields": ("变化字段", "Changed fields"),
+    "wf_switch_to": ("切换到版本", "Switch to version"),
+    "wf_confirm_switch": ("将当前调查版本由 v{cur} 切换为 v{v}？所有页面将改用 v{v}，基于 v{cur} 的结果将标记为过期。",
+                          "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
+                          "v{cur} will show as out of date."),
+    "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).
@@ -299,18 +360,21 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
                "flagged": ("存疑", "Flagged"), "refused": ("拒绝发布", "Refused")},
 }
 
+VALUES["change"] = {"added": ("新增", "Added"), "removed": ("删除", "Removed"), "changed": ("变更", "Changed")}
 VALUES["kind"] = {
     "survey": ("地块调查", "Parcel survey"), "constraint": ("管控约束", "Constraint"), "barrier": ("阻隔", "Barrier"),
     "flags": ("三低识别结果", "Three-low flags"), "sites": ("连片片区", "Sites"),
     "site_parcels": ("片区地块表", "Site parcels"), "boundary": ("研究范围", "Study area"),
     "result": ("计算结果", "Result"), "policy": ("识别规则", "Policy"), "scenario": ("情景", "Scenario"),
     "site_edit": ("片区调整", "Site edits"), "template": ("园区模板", "Park template"),
-    "settings": ("设置", "Settings")}
+    "settings": ("设置", "Settings"), "site_params": ("连片参数", "Site settings"),
+    "comparison": ("情景对比", "Comparison")}
 for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_<kind>, save_<kind>
     VALUES["action"][f"write_{_k}"] = (f"写入{_zh}", f"Write {_en.lower()}")
     VALUES["action"][f"save_{_k}"] = (f"保存{_zh}", f"Save {_en.lower()}")
 VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
-                         "set_current": ("切换当前版本", "Set current version")})
+                         "set_current": ("切换当前版本", "Set current version"),
+                         "classify": ("三低识别", "Classify"), "build_sites": ("生成片区", "Build sites")})
 
 #: Column -> kind of its coded values (see :data:`VALUES`).
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",

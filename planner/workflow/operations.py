@@ -234,6 +234,11 @@ def apply_site_edits(result: sites_mod.SiteResult, ops, parcels: gpd.GeoDataFram
     return sites_mod.apply_edits(result, list(ops), parcels)
 
 
+def preview_boundary(polygon, parcels: gpd.GeoDataFrame, params: sites_mod.SiteParams) -> sites_mod.SiteResult:
+    """The site a drawn boundary would make (metrics only; nothing changes until an edit is applied)."""
+    return sites_mod.site_from_boundary(polygon, parcels, params=params)
+
+
 def next_site_id(result: sites_mod.SiteResult, high_water_mark: int = 0) -> str:
     """The id a new (drawn) site gets: above every id of the result and every id issued before."""
     ids = result.sites["site_id"].astype(str)
@@ -489,9 +494,9 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> 
     return run
 
 
-def compare_runs(runs: list[ScenarioRun]):
-    """Side-by-side comparison of scenario runs (the first is the baseline)."""
-    return sc_mod.compare([r.result for r in runs])
+def compare_runs(runs: list[ScenarioRun | sc_mod.ScenarioResult]):
+    """Side-by-side comparison of scenario runs or results (the first is the baseline)."""
+    return sc_mod.compare([r.result if isinstance(r, ScenarioRun) else r for r in runs])
 
 
 # --------------------------------------------------------------------------- survey
