@@ -218,12 +218,15 @@ def _manage(action: str, new: str | None = None) -> None:
         ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
 
 
-if st.button(tr("sc_save"), type="primary", key="sc_save_btn"):
+def _ask_or_save() -> None:
     exists = W.latest_version(store, "scenario", sc.name)
     if exists is None:
         _save(None)
-        st.rerun()
-    ss[keys.SCENARIO_CONFIRM] = {"action": "save", "name": sc.name, "version": exists}
+    else:
+        ss[keys.SCENARIO_CONFIRM] = {"action": "save", "name": sc.name, "version": exists}
+
+
+st.button(tr("sc_save"), type="primary", key="sc_save_btn", on_click=_ask_or_save)
 conf = ss.get(keys.SCENARIO_CONFIRM)
 if conf and conf["action"] == "save" and conf["name"] == sc.name:
     st.warning(tr("wf_confirm_overwrite", name=sc.name, v=conf["version"], next=conf["version"] + 1))
@@ -240,8 +243,8 @@ if base.get("name"):
         m1, m2, m3 = st.columns(3)
         m1.button(tr("wf_duplicate"), key="sc_dup", disabled=not new, on_click=_manage, args=("duplicate", new))
         m2.button(tr("wf_rename"), key="sc_ren", disabled=not new, on_click=_manage, args=("rename", new))
-        if m3.button(tr("wf_delete"), key="sc_del"):
-            ss[keys.SCENARIO_CONFIRM] = {"action": "delete", "name": base["name"]}
+        m3.button(tr("wf_delete"), key="sc_del",
+                  on_click=lambda: ss.__setitem__(keys.SCENARIO_CONFIRM, {"action": "delete", "name": base["name"]}))
         if conf and conf["action"] == "delete" and conf["name"] == base["name"]:
             st.warning(tr("wf_confirm_delete", name=base["name"]))
             st.button(tr("wf_delete_yes", name=base["name"]), key="sc_del_yes", type="primary", on_click=_manage,

@@ -19,7 +19,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from planner.classify.policy import describe, dumps, load_policy
+from planner import workflow as W
+from planner.classify.policy import describe, dumps, policy_path
 from planner.errors import DataError
 from planner.io.store import open_store
 from planner.workflow import PolicyDoc, classify_workspace
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="flag three-low parcels of the current survey under a policy (三低识别)")
     p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     p.add_argument("--policy", "-p", default=None,
-                   help="policy TOML/JSON file or a name in policies/ (default: policies/default.toml)")
+                   help="policy TOML/JSON file, a name in policies/, or the name of a policy saved in the "
+                        "workspace (default: policies/default.toml)")
     p.add_argument("--out", "-o", default=None, help="also write the flagged parcels to .gpkg / .geojson / .csv")
     p.add_argument("--wkt", action="store_true", help="with a .csv --out: add the geometry as WKT")
     p.add_argument("--survey-version", type=int, default=None, help="survey version (default: the current one)")
@@ -78,16 +80,23 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
         raise DataError(msg)
 
 
+def policy_doc(ref: str | None, store=None) -> PolicyDoc:
+    """A policy file, a shipped policy name, or the name of a policy saved in the workspace (app or CLI)."""
+    if ref and store is not None and not policy_path(ref).exists() and W.latest_version(store, "policy", ref):
+        return W.load_document(store, "policy", ref)
+    return PolicyDoc.from_file(ref)
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    doc = PolicyDoc.from_file(args.policy)  # ConfigError -> exit 2 with the key named
-    policy = doc.policy
     if args.out:
         ext = Path(args.out).suffix.lower()
         if ext not in (".gpkg", ".geojson", ".json", ".csv"):
             msg = f"--out {args.out}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
             raise DataError(msg)
     store = open_store(args.workspace)
+    doc = policy_doc(args.policy, store)  # ConfigError -> exit 2 with the key named
+    policy = doc.policy
     _stage(f"classifying the survey of {args.workspace} under policy {policy.name!r}", t0)
     out = classify_workspace(store, doc, survey_version=args.survey_version, save=not args.no_store,
                              progress=lambda s: _stage(s, t0))
@@ -106,6 +115,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    policy = load_policy(args.policy)
+    policy = policy_doc(args.policy).policy
     print(dumps(policy) if args.toml else describe(policy, lang=args.lang))
     return 0

@@ -78,7 +78,7 @@ def session_sites(path: str, policy: dict | None, *, messages: bool = False):
     offered = None
     store = data.store(path)
     v = W.latest_version(store, "site_edit", name)
-    if not loaded and v is not None:
+    if loaded.get("name") is None and v is not None:
         doc = W.load_document(store, "site_edit", name)
         same = (doc.params is None or config._drop_none(doc.params.to_dict()) == _normal(draft["params"])) \
             and doc.use_barriers == draft["use_barriers"]

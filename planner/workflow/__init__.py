@@ -37,6 +37,7 @@ from planner.workflow.operations import (
     duplicate_scenario,
     latest_version,
     load_document,
+    publish_survey,
     read_sites,
     rename_scenario,
     run_scenario,
@@ -56,5 +57,5 @@ __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance
            "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
            "assemble_sites", "build_workspace_sites", "check_together", "classify_workspace", "compare_runs",
            "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "latest_version",
-           "load_document", "parse_document", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
+           "load_document", "parse_document", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
            "save_document", "scenario_doc", "stale_reasons", "store_sites"]
