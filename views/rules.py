@@ -174,13 +174,12 @@ with st.container(border=True):
         ss.pop("rules_confirm", None)
         ss["rules_msg"] = ("success", tr("saved", name=name, v=v))
 
-    def _ask_or_save(name: str, exists) -> None:
+    if n2.button(tr("save_policy"), type="primary", key="rules_save"):  # this run's name and rules
         if exists is None:
             _save(name, None)
         else:
             ss["rules_confirm"] = {"name": name, "version": exists}
-
-    n2.button(tr("save_policy"), type="primary", key="rules_save", on_click=_ask_or_save, args=(name, exists))
+        st.rerun()
     conf = ss.get("rules_confirm")
     if conf and conf["name"] == name:
         st.warning(tr("wf_confirm_overwrite", name=name, v=conf["version"], next=conf["version"] + 1))
