@@ -49,10 +49,7 @@ names = ["default", *[n for n in saved_names if n != "default"]]
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
 pick = c1.selectbox(tr("load_policy"), names, key=f"rules_pick_{lang()}",
                     format_func=lambda n: tr("default_policy") if n == "default" and n not in saved_names else n)
-c2.button(tr("wf_open"), key="rules_open", disabled=dirty, on_click=_open, args=(pick,),
-          help=tr("wf_open_dirty") if dirty else None)
-c3.button(tr("wf_discard"), key="rules_discard", disabled=not dirty, on_click=_open,
-          args=(base["name"] if base["version"] else None,))
+open_slot, discard_slot = c2.empty(), c3.empty()  # filled once this run's edits are known
 pol = copy.deepcopy(ss[keys.POLICY_DRAFT])
 keys.seed("r_min", int(pol.get("min_criteria", 2)))
 keys.seed("r_lu", list(pol.get("land_uses", [])))
@@ -94,6 +91,10 @@ except Exception as exc:
 pdict = pol_mod.policy_to_dict(policy)
 ss[keys.POLICY_DRAFT] = pdict  # the draft is the active policy on every page, kept until saved or discarded
 dirty = canonical(pdict) != base["json"]
+open_slot.button(tr("wf_open"), key="rules_open", disabled=dirty, on_click=_open, args=(pick,),
+                 help=tr("wf_open_dirty") if dirty else None)
+discard_slot.button(tr("wf_discard"), key="rules_discard", disabled=not dirty, on_click=_open,
+                    args=(base["name"] if base["version"] else None,))
 if dirty:
     st.warning("● " + tr("wf_unsaved_rules", name=tr("default_policy") if base["version"] is None
                           else f"{base['name']} v{base['version']}"))

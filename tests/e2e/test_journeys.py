@@ -1,0 +1,169 @@
+"""Journeys of issue 12 in headless Chromium, offline: edit on one page, switch away and back, save, reopen.
+
+Screenshots go to tests/artifacts/ (journey_*.png).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _open, _settle
+
+pytestmark = pytest.mark.e2e
+
+
+def _nav(page, label: str) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
+    _settle(page)
+
+
+def _number(page, label: str):
+    return page.get_by_label(label, exact=True).first
+
+
+def _set_number(page, label: str, value: str) -> None:
+    box = _number(page, label)
+    box.fill(value)
+    box.press("Enter")
+    _settle(page)
+
+
+def _caption_with(page, pattern: str):
+    return page.locator("[data-testid='stCaptionContainer']", has_text=re.compile(pattern))
+
+
+def test_rule_edit_survives_switching_pages_and_saves(app_server, page, external):
+    from planner import workflow as W
+    from planner.io.store import GpkgStore
+
+    url, ws = app_server
+    _open(page, url, "三低识别")
+    page.wait_for_selector("[data-testid='stMetric']")
+    _set_number(page, "容积率 <", "1.60")
+    marker = page.get_by_text(re.compile("识别规则有未保存的修改"))
+    marker.first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_01_rules_edited.png"), full_page=True)
+    _nav(page, "连片地块")
+    page.get_by_text(re.compile("识别规则有未保存的修改")).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_02_sites_marker.png"))
+    _nav(page, "三低识别")
+    assert _number(page, "容积率 <").input_value() == "1.60"
+    name = page.get_by_label("规则名称", exact=True).first
+    name.fill("宽松")
+    name.press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="保存规则").click()
+    _settle(page)
+    page.get_by_text(re.compile("已保存")).first.wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile("识别规则有未保存的修改")).count() == 0
+    page.screenshot(path=str(ARTIFACTS / "journey_03_rules_saved.png"), full_page=True)
+    doc = W.load_document(GpkgStore(ws), "policy", "宽松")
+    assert doc.policy.criteria.utilization.rules[0].threshold == pytest.approx(1.6)
+    # reopen the app in a fresh session: the saved version opens
+    _open(page, url, "三低识别")
+    page.get_by_label("载入已保存的规则", exact=True).first.click()
+    page.get_by_role("option", name="宽松").click()
+    _settle(page)
+    page.get_by_role("button", name="打开").first.click()
+    _settle(page)
+    assert _number(page, "容积率 <").input_value() == "1.60"
+    assert external == []
+
+
+def test_scenario_draft_kept_and_save_over_asks(app_server, page, external):
+    from planner import workflow as W
+    from planner.io.store import GpkgStore
+
+    url, ws = app_server
+    _open(page, url, "情景模拟")
+    page.wait_for_selector("[data-testid='stMetric']")
+    name = page.get_by_label("情景名称", exact=True).first
+    name.fill("前10片区_工业上楼")
+    _number(page, "按排名取前 N 个片区").fill("10")
+    page.get_by_role("button", name="计算").click()
+    _settle(page)
+    page.get_by_role("button", name="保存情景").click()
+    _settle(page)
+    page.get_by_text(re.compile("已保存")).first.wait_for(timeout=30_000)
+    _nav(page, "情景对比")
+    _nav(page, "情景模拟")
+    page.wait_for_selector("[data-testid='stMetric']")
+    assert page.get_by_label("情景名称", exact=True).first.input_value() == "前10片区_工业上楼"
+    assert _number(page, "按排名取前 N 个片区").input_value() == "10"
+    page.get_by_role("button", name="保存情景").click()
+    _settle(page)
+    page.get_by_text(re.compile("保存将生成 v2")).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_04_scenario_save_asks.png"), full_page=True)
+    assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 1
+    page.get_by_role("button", name="确认保存为 v2").click()
+    _settle(page)
+    assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 2
+    assert external == []
+
+
+def test_site_selection_follows_the_id_through_an_edit(app_server, page, external):
+    url, _ = app_server
+    _open(page, url, "连片地块")
+    _map_paths(page, min_count=100)
+    time.sleep(1.0)
+    grid = page.locator("[data-testid='stDataFrame']").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 35 * 2 + 17)  # the third ranked site
+    _settle(page)
+    cap = _caption_with(page, r"当前片区：S\d+")
+    cap.first.wait_for(timeout=30_000)
+    sel = re.search(r"S\d+", cap.first.inner_text()).group(0)
+    page.get_by_text("从所选片区移除").first.click()
+    _settle(page)
+    time.sleep(2.0)  # the map has moved to the site
+    frame = page.frame_locator(MAP_FRAME).first
+    fb = page.locator(MAP_FRAME).first.bounding_box()
+    for dx in (0, 20, -20, 40):  # the middle of the view is on the selected site
+        page.mouse.click(fb["x"] + fb["width"] / 2 + dx, fb["y"] + fb["height"] / 2)
+        _settle(page)
+        if page.get_by_text(re.compile("手动调整：1 处")).count():
+            break
+    page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
+    assert _map_paths(page, min_count=10) >= 10  # the map is back, on the same site
+    page.screenshot(path=str(ARTIFACTS / "journey_05_sites_after_remove.png"), full_page=True)
+    assert re.search(r"S\d+", _caption_with(page, r"当前片区：S\d+").first.inner_text()).group(0) == sel
+    assert frame.locator("path.leaflet-interactive").count() > 0
+    page.get_by_role("button", name=re.compile("撤销")).click()
+    _settle(page)
+    page.get_by_text(re.compile("手动调整：0 处")).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name=re.compile("重做")).click()
+    _settle(page)
+    page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
+    assert external == []
+
+
+def test_drawn_site_made_once(app_server, page, external):
+    url, _ = app_server
+    _open(page, url, "连片地块")
+    _map_paths(page, min_count=100)
+    time.sleep(1.5)
+    frame = page.frame_locator(MAP_FRAME).first
+    frame.locator(".leaflet-draw-draw-rectangle").click()
+    fb = page.locator(MAP_FRAME).first.bounding_box()
+    x0, y0 = fb["x"] + fb["width"] * 0.35, fb["y"] + fb["height"] * 0.35
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 + 60, y0 + 40, steps=5)
+    page.mouse.move(x0 + 120, y0 + 80, steps=5)
+    page.mouse.up()
+    _settle(page)
+    new_btn = page.get_by_role("button", name=re.compile(r"新建片区 S\d+"))
+    new_btn.first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_06_drawn.png"), full_page=True)
+    add_btn = page.get_by_role("button", name=re.compile("加入所选片区"))
+    assert add_btn.first.is_disabled()  # no site selected: "add to the selected site" cannot make a new one
+    new_btn.first.click()
+    _settle(page)
+    page.get_by_text(re.compile("这个图形已经使用过")).first.wait_for(timeout=60_000)
+    assert page.get_by_role("button", name=re.compile(r"新建片区 S\d+")).count() == 0
+    page.screenshot(path=str(ARTIFACTS / "journey_07_drawn_used.png"), full_page=True)
+    assert external == []
