@@ -317,6 +317,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_saved_comparisons": ("已保存的对比", "Saved comparisons"),
     "wf_save_comparison": ("保存此对比", "Save this comparison"),
     "wf_save": ("保存", "Save"),
+    "wf_diff_view": ("查看方式", "Show"),
     "wf_diff_table": ("变化列表", "Changes"),
     "wf_diff_map": ("变化地图", "Map of changes"),
     "wf_change": ("变化", "Change"),

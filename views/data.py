@@ -122,11 +122,13 @@ with tab_up:
                                     for k, v in diff["changed_fields"].items()))
             changes = survey.diff_frame(diff, lang())
             if len(changes):
-                dt, dmap = st.tabs([tr("wf_diff_table"), tr("wf_diff_map")])
-                with dt:
+                # a map in a hidden tab has no size when it is drawn: show one view at a time
+                view = st.radio(tr("wf_diff_view"), ["table", "map"], horizontal=True, key="dm_diff_view",
+                                format_func=lambda v: tr("wf_diff_table" if v == "table" else "wf_diff_map"))
+                if view == "table":
                     tables.show(changes, height=260, labels={"change": tr("wf_change"),
                                                              "fields": tr("wf_changed_fields")})
-                with dmap:
+                else:
                     survey.diff_map(diff, gdf, data.parcels(ws), settings)
         b1, b2, _ = st.columns([1, 1, 3])
         if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):

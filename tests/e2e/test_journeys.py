@@ -158,12 +158,60 @@ def test_drawn_site_made_once(app_server, page, external):
     _settle(page)
     new_btn = page.get_by_role("button", name=re.compile(r"新建片区 S\d+"))
     new_btn.first.wait_for(timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "journey_06_drawn.png"), full_page=True)
+    new_btn.first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "journey_06_drawn.png"))
     add_btn = page.get_by_role("button", name=re.compile("加入所选片区"))
     assert add_btn.first.is_disabled()  # no site selected: "add to the selected site" cannot make a new one
     new_btn.first.click()
     _settle(page)
     page.get_by_text(re.compile("这个图形已经使用过")).first.wait_for(timeout=60_000)
     assert page.get_by_role("button", name=re.compile(r"新建片区 S\d+")).count() == 0
-    page.screenshot(path=str(ARTIFACTS / "journey_07_drawn_used.png"), full_page=True)
+    page.get_by_text(re.compile("这个图形已经使用过")).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "journey_07_drawn_used.png"))
+    assert external == []
+
+
+def test_data_manager_diff_table_map_and_confirmed_switch(app_server, page, external, tmp_path):
+    from planner.io.store import GpkgStore
+    from tests.e2e._workspace import grid_parcels
+
+    url, ws = app_server
+    src = tmp_path / "survey_2026.geojson"
+    g = grid_parcels(24, seed=7)
+    g.loc[5, "tax_cny"] = 123.0  # one changed field
+    g = g.drop(index=[6])  # one parcel gone
+    g.to_crs(4490).to_file(src, driver="GeoJSON")
+    _open(page, url, "数据管理")
+    page.locator("input[type='file']").first.set_input_files(str(src))
+    _settle(page)
+    page.get_by_role("button", name="校验报告").click()
+    _settle(page)
+    page.get_by_text("变化列表").first.wait_for(timeout=60_000)
+    page.get_by_text("变化列表").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "journey_08_diff_table.png"))
+    page.get_by_text("变化地图").first.click()
+    _settle(page)
+    n = _map_paths(page, min_count=2)
+    assert n >= 2  # the removed and the changed parcel, drawn on the map
+    page.get_by_text("变化地图").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "journey_09_diff_map.png"))
+    page.get_by_role("button", name="发布为新版本").click()
+    page.get_by_text("已发布调查版本").first.wait_for(timeout=60_000)
+    store = GpkgStore(ws)
+    new = int(store.surveys()["version"].max())
+    page.get_by_role("tab", name="调查版本").click()
+    _settle(page)
+    page.get_by_label("切换到版本", exact=True).first.click()
+    options = [o.inner_text() for o in page.get_by_role("option").all()]
+    assert f"v{new}" not in options and "v1" in options  # the current version is not offered
+    page.get_by_role("option", name="v1").click()
+    _settle(page)
+    page.get_by_role("button", name=re.compile("设为当前版本")).click()
+    _settle(page)
+    page.get_by_text(re.compile(f"由 v{new} 切换为 v1")).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_10_switch_asks.png"))
+    assert int(GpkgStore(ws).surveys().query("is_current")["version"].iloc[0]) == new  # nothing switched yet
+    page.get_by_role("button", name="取消").click()
+    _settle(page)
+    assert int(GpkgStore(ws).surveys().query("is_current")["version"].iloc[0]) == new
     assert external == []
