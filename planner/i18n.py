@@ -318,6 +318,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_save_comparison": ("保存此对比", "Save this comparison"),
     "wf_save": ("保存", "Save"),
     "wf_diff_view": ("查看方式", "Show"),
+    "wf_inputs": ("计算依据：调查版本 v{survey} · 识别规则 {policy}（{hash}） · 片区间隙 {gap:g} 米、最小面积 {area:,.0f} ㎡",
+                  "Computed on: survey v{survey} · policy {policy} ({hash}) · site gap {gap:g} m, min area {area:,.0f} m²"),
     "wf_diff_table": ("变化列表", "Changes"),
     "wf_diff_map": ("变化地图", "Map of changes"),
     "wf_change": ("变化", "Change"),

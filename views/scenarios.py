@@ -145,6 +145,10 @@ except Exception as exc:
     st.error(tr("error", err=message_in(exc, lang())))
     st.stop()
 res = run.result
+prov = res.provenance
+st.caption(tr("wf_inputs", survey=prov.get("survey_version") or "—", policy=(policy or {}).get("name", "default"),
+              hash=results.policy_hash(policy)[:12], gap=float((prov.get("site_params") or {}).get("gap_m", 2.0)),
+              area=float((prov.get("site_params") or {}).get("min_area_m2", 10_000.0))))
 results.show_warnings(run.warnings)
 if vanished and not any(v in en for en, _ in run.warnings for v in vanished):
     st.warning(tr("wf_sites_vanished", ids="、".join(vanished)))
