@@ -491,8 +491,8 @@ _PLAIN_INT = {"rank", "version", "row", "year"}
 
 
 def _unit(unit: str, lang: str) -> str:
-    parts = unit.split(" ")
-    u = parts[0] if lang == "zh" else parts[-1]
+    zh, _, en = unit.partition(" ")
+    u = zh if lang == "zh" or not en else en
     return "㎡" if lang == "zh" and u == "m²" else u
 
 

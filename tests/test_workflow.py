@@ -249,3 +249,34 @@ def test_workflow_documents_json_is_plain(ws):
     assert json.loads(json.dumps(doc.to_dict())) == doc.to_dict()
     assert W.SiteParamsDoc.from_dict(doc.to_dict()) == doc
     assert X0 and Y0 and SIZE and np  # shared grid constants stay importable for the journeys
+
+
+def test_scenario_rollup_uses_the_flags_the_sites_came_from(ws, tmp_path):
+    built = _classified_and_built(ws)
+    first_flags = built.provenance.flags_result_id
+    # classify again under the same name with other rules: the sites still pair with the flags they came from
+    f = tmp_path / "p.toml"
+    f.write_text((ROOT / "policies" / "default.toml").read_text(encoding="utf-8").replace("threshold = 1.0",
+                                                                                          "threshold = 1.7", 1),
+                 encoding="utf-8")
+    W.classify_workspace(ws, W.PolicyDoc.from_file(f))
+    stored = W.read_sites(ws)
+    assert W.Provenance.from_meta(stored.flags.attrs["meta"]).result_id == first_flags and stored.warnings == []
+    # sites whose flags are gone from the workspace history: the rollup is left out, and said so
+    meta = {k: v for k, v in ws.read_layer("sites", "default").attrs["meta"].items()
+            if k not in ("flags_result_id", "flags_version")}
+    s, p = ws.read_layer("sites", "default"), ws.read_layer("site_parcels", "default")
+    ws.write_layers([LayerWrite("sites", "default", s, meta=meta), LayerWrite("site_parcels", "default", p, meta=meta)])
+    stored = W.read_sites(ws)
+    assert stored.flags is None and "do not belong to these sites" in stored.warnings[0][0]
+
+
+def test_one_label_table_for_app_and_reports():
+    import planner.i18n as i18n
+    from planner.report import text
+
+    assert text.LABELS is i18n.LABELS and not hasattr(i18n, "COLUMNS")
+    for key in ("site_id", "new_floor_m2", "payback_years", "investment_cny"):
+        assert text.label(key, "zh") == i18n.label(key, "zh")
+    assert i18n.column_label("new_floor_m2", "zh") == text.label("new_floor_m2", "zh") == "新增建筑面积（㎡）"
+    assert i18n.column_label("investment_cny", "en") == "Investment (10k CNY)"  # app tables show 万元

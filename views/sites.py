@@ -135,9 +135,11 @@ def _store_result() -> None:
         prov = W.Provenance.new("flags", survey_version=data.survey_version(ws), policy_name=pname,
                                 policy_hash=results.policy_hash(policy))
         _, hw = data.previous_sites(ws, pname)
+        # the classification the sites rest on goes in the same commit when the rules are a saved version
+        saved_rules = not page.rules_unsaved()
         W.store_sites(store, pname, result, gdf, flags_prov=prov, flags_version=None,
                       params=W.SiteParamsDoc(pname, doc.params, draft["use_barriers"]), edits=doc,
-                      id_table=id_table, high_water_mark=hw)
+                      id_table=id_table, high_water_mark=hw, flags=gdf if saved_rules else None)
         v = W.latest_version(store, "site_edit", pname)
         ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v}
         ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})

@@ -35,6 +35,15 @@ def active_policy() -> dict | None:
     return data.default_policy_dict()
 
 
+def rules_unsaved() -> bool:
+    """Whether the rules in use differ from the saved version they were opened from."""
+    from planner.workflow.documents import canonical
+
+    draft = st.session_state.get(keys.POLICY_DRAFT)
+    base = st.session_state.get(keys.POLICY_BASE) or {}
+    return draft is not None and canonical(draft) != base.get("json")
+
+
 def policy_marker() -> None:
     """A visible note on every page while the rules in use have unsaved changes."""
     from planner.workflow.documents import canonical

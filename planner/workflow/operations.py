@@ -11,6 +11,7 @@ result in one commit with its provenance (:mod:`planner.workflow.provenance`).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -256,6 +257,7 @@ class StoredSites:
     flags: gpd.GeoDataFrame | None
     provenance: Provenance
     meta: dict = field(default_factory=dict)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def as_result(self) -> sites_mod.SiteResult:
         params = sites_mod.SiteParams.from_dict(dict(self.provenance.site_params or {}), where="stored sites params")
@@ -284,24 +286,28 @@ def previous_sites(store: Store, name: str) -> tuple[gpd.GeoDataFrame | None, in
 def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: gpd.GeoDataFrame, *,
                 flags_prov: Provenance, flags_version: int | None, params: D.SiteParamsDoc,
                 edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
-                id_table: pd.DataFrame | None = None, high_water_mark: int = 0, user: str | None = None
-                ) -> tuple[Provenance, dict]:
-    """Store sites and site_parcels (and the site edits document, if given) in one commit.
+                id_table: pd.DataFrame | None = None, high_water_mark: int = 0, user: str | None = None,
+                flags: gpd.GeoDataFrame | None = None) -> tuple[Provenance, dict]:
+    """Store sites and site_parcels (and the site edits, and the flags they rest on, if given) in one commit.
 
     Both layers carry one provenance with a shared result id; readers check it
     (:func:`read_sites`). ``edits`` is saved in the same commit; ``edits_ref``
-    (``name@version``) names edits saved before. Returns the provenance and
-    the written versions.
+    (``name@version``) names edits saved before. ``flags`` (classified
+    parcels with provenance ``flags_prov``) is stored as the policy's flags
+    layer in the same commit. Returns the provenance and the written versions.
     """
     require("build_sites")
     docs = []
+    extra = []
+    if flags is not None:
+        extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta()))
     if edits is not None and edits.ops:
         v = (latest_version(store, "site_edit", edits.name) or 0) + 1
         edits_ref = f"{edits.name}@{v}"
         docs.append(DocWrite("site_edit", edits.name, edits.to_dict()))
     prov = Provenance.new("sites", survey_version=flags_prov.survey_version, policy_name=flags_prov.policy_name,
                           policy_hash=flags_prov.policy_hash, site_params=params.to_dict()["params"],
-                          flags_version=flags_version, edits=edits_ref)
+                          flags_version=flags_version, flags_result_id=flags_prov.result_id or None, edits=edits_ref)
     hw = site_ids.high_water(result.sites["site_id"].astype(str), floor=high_water_mark)
     meta = {**prov.to_meta(), "score_formula": result.params.score_formula(), "id_high_water": hw,
             "use_barriers": params.use_barriers, "use_constraints": params.use_constraints,
@@ -313,7 +319,7 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
     pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(), crs=parcels.crs)
     versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
-                                   LayerWrite("site_parcels", name, pts, meta=meta)],
+                                   LayerWrite("site_parcels", name, pts, meta=meta), *extra],
                                   docs=docs, user=user, action="build_sites")
     return prov, versions
 
@@ -377,15 +383,33 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
         check_together({f"sites/{layer}": meta, f"site_parcels/{layer}": g.attrs.get("meta", {})},
                        what=f"sites {layer!r}")
         ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
-    flags = None
-    if with_flags and prov.policy_name and store.has_layer("flags", prov.policy_name):
-        version = prov.flags_version
-        try:
-            flags = store.read_layer("flags", prov.policy_name, version)
-        except StoreError:
-            flags = store.read_layer("flags", prov.policy_name)
+    flags, warnings = (_flags_of(store, prov) if with_flags else (None, []))
     return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
-                       flags, prov, meta)
+                       flags, prov, meta, warnings)
+
+
+def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
+    """The flags layer version the sites were built from; None (and why) when it is not in the workspace."""
+    if not prov.policy_name or not store.has_layer("flags", prov.policy_name):
+        return None, []
+    cat = store.layers("flags")
+    cat = cat[cat["name"] == prov.policy_name]
+    if prov.flags_result_id:
+        hit = [int(v) for v, m in zip(cat["version"], cat["meta"], strict=True)
+               if Provenance.from_meta(json.loads(m or "{}")).result_id == prov.flags_result_id]
+        if hit:
+            return store.read_layer("flags", prov.policy_name, hit[-1]), []
+    elif prov.flags_version is not None and (cat["version"] == prov.flags_version).any():
+        return store.read_layer("flags", prov.policy_name, prov.flags_version), []
+    flags = store.read_layer("flags", prov.policy_name)
+    fp = Provenance.from_meta(flags.attrs.get("meta"))
+    if fp.policy_hash == prov.policy_hash and fp.survey_version == prov.survey_version:
+        return flags, []  # the same classification, stored again
+    what = f"flags/{prov.policy_name}"
+    return None, [(f"the stored {what} do not belong to these sites (other policy or survey); parcel-level figures "
+                   "(retained classes, baselines) are left out: run `planner classify` and `planner sites` again",
+                   f"工作空间中的 {what} 与片区结果不属于同一次计算（规则或调查版本不同），已不使用地块级数据"
+                   "（保留分类、现状基数）；请重新运行识别与连片分析")]
 
 
 def sites_staleness(store: Store, stored: StoredSites, *, policy_hash: str | None = None,
@@ -489,8 +513,8 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> 
                                                               policy_hash=str(stored.provenance.policy_hash or "")))
     run = run_scenario(doc, stored.sites, stored.parcel_sites, stored.flags, templates=templates,
                        policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
-    run.warnings += [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
-                     for en, zh in sites_staleness(store, stored)]
+    run.warnings += stored.warnings + [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
+                                       for en, zh in sites_staleness(store, stored)]
     return run
 
 

@@ -43,6 +43,8 @@ class Provenance:
         The site parameters (sites only).
     flags_version : int, optional
         The flags layer version the sites were built from.
+    flags_result_id : str, optional
+        The result id of that flags layer (how readers find it).
     edits : str, optional
         ``name@version`` of the site edits replayed.
     created_at : str
@@ -56,6 +58,7 @@ class Provenance:
     policy_hash: str | None = None
     site_params: dict | None = None
     flags_version: int | None = None
+    flags_result_id: str | None = None
     edits: str | None = None
     created_at: str = ""
 
@@ -80,7 +83,8 @@ class Provenance:
         return cls(result_id=str(m.get("result_id") or ""), kind=str(m.get("kind") or ""),
                    survey_version=None if sv is None else int(sv), policy_name=m.get("policy_name"),
                    policy_hash=m.get("policy_hash"), site_params=m.get("site_params", m.get("params")),
-                   flags_version=None if fv is None else int(fv), edits=m.get("edits"),
+                   flags_version=None if fv is None else int(fv), flags_result_id=m.get("flags_result_id"),
+                   edits=m.get("edits"),
                    created_at=str(m.get("created_at") or ""))
 
     def summary(self, lang: str = "en") -> str:
