@@ -132,10 +132,10 @@ def test_site_selection_follows_the_id_through_an_edit(app_server, page, externa
     page.screenshot(path=str(ARTIFACTS / "journey_05_sites_after_remove.png"), full_page=True)
     assert re.search(r"S\d+", _caption_with(page, r"当前片区：S\d+").first.inner_text()).group(0) == sel
     assert frame.locator("path.leaflet-interactive").count() > 0
-    page.get_by_role("button", name=re.compile("撤销")).click()
+    page.get_by_role("button", name="↺ 撤销上一步", exact=True).click()
     _settle(page)
     page.get_by_text(re.compile("手动调整：0 处")).first.wait_for(timeout=30_000)
-    page.get_by_role("button", name=re.compile("重做")).click()
+    page.get_by_role("button", name="↻ 重做", exact=True).click()
     _settle(page)
     page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
     assert external == []
