@@ -238,6 +238,11 @@ def test_cli_and_views_leave_the_pipeline_to_the_workflow_layer(tmp_path):
                     *(ROOT / "planner" / "ui").glob("*.py")])
     found = {str(p.relative_to(ROOT)): _pipeline_calls(p) for p in files}
     assert {k: v for k, v in found.items() if v} == {}
+    # the faces that write do it through the workflow layer
+    writers = ["planner/cli/classify.py", "planner/cli/sites.py", "planner/cli/scenario.py", "planner/cli/ingest.py",
+               "views/rules.py", "views/sites.py", "views/scenarios.py", "views/compare.py", "views/data.py"]
+    assert [w for w in writers if "planner.workflow" not in (ROOT / w).read_text(encoding="utf-8")
+            and "planner import workflow" not in (ROOT / w).read_text(encoding="utf-8")] == []
     # and the check itself sees a stage call when there is one
     probe = tmp_path / "probe_pipeline.py"
     probe.write_text("from planner import sites as S\nS.build_sites(1)\nstore.save_doc('a', 'b', {})\n")

@@ -51,7 +51,8 @@ def policy_marker() -> None:
     draft = st.session_state.get(keys.POLICY_DRAFT)
     base = st.session_state.get(keys.POLICY_BASE) or {}
     if draft is not None and canonical(draft) != base.get("json"):
-        st.warning("● " + tr("wf_unsaved_rules", name=base.get("name") or draft.get("name", "default")))
+        name = f"{base['name']} v{base['version']}" if base.get("version") else tr("default_policy")
+        st.warning("● " + tr("wf_unsaved_rules", name=name))
 
 
 def policy_name() -> str:
