@@ -119,19 +119,21 @@ def test_site_selection_follows_the_id_through_an_edit(app_server, page, externa
     sel = re.search(r"S\d+", cap.first.inner_text()).group(0)
     page.get_by_text("从所选片区移除").first.click()
     _settle(page)
-    time.sleep(2.0)  # the map has moved to the site
     frame = page.frame_locator(MAP_FRAME).first
-    fb = page.locator(MAP_FRAME).first.bounding_box()
-    for dx in (0, 20, -20, 40):  # the middle of the view is on the selected site
-        page.mouse.click(fb["x"] + fb["width"] / 2 + dx, fb["y"] + fb["height"] / 2)
-        _settle(page)
-        if page.get_by_text(re.compile("手动调整：1 处")).count():
-            break
+    member = frame.locator("path.leaflet-interactive[fill='#f16913']")  # the selected site's parcels
+    deadline = time.time() + 60
+    while time.time() < deadline and not page.get_by_text(re.compile("手动调整：1 处")).count():
+        if member.count():
+            bb = member.first.bounding_box()
+            if bb:
+                page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
+                _settle(page)
+                continue
+        time.sleep(1.0)
     page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
     assert _map_paths(page, min_count=10) >= 10  # the map is back, on the same site
     page.screenshot(path=str(ARTIFACTS / "journey_05_sites_after_remove.png"), full_page=True)
     assert re.search(r"S\d+", _caption_with(page, r"当前片区：S\d+").first.inner_text()).group(0) == sel
-    assert frame.locator("path.leaflet-interactive").count() > 0
     page.get_by_role("button", name="↺ 撤销上一步", exact=True).click()
     _settle(page)
     page.get_by_text(re.compile("手动调整：0 处")).first.wait_for(timeout=30_000)
