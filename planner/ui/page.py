@@ -46,11 +46,8 @@ def rules_unsaved() -> bool:
 
 def policy_marker() -> None:
     """A visible note on every page while the rules in use have unsaved changes."""
-    from planner.workflow.documents import canonical
-
-    draft = st.session_state.get(keys.POLICY_DRAFT)
     base = st.session_state.get(keys.POLICY_BASE) or {}
-    if draft is not None and canonical(draft) != base.get("json"):
+    if rules_unsaved():
         name = f"{base['name']} v{base['version']}" if base.get("version") else tr("default_policy")
         st.warning("● " + tr("wf_unsaved_rules", name=name))
 

@@ -11,7 +11,7 @@ import streamlit as st
 from planner import config
 from planner import workflow as W
 from planner.classify import policy as policy_mod
-from planner.errors import message_in
+from planner.errors import PlannerError, message_in
 from planner.report import text as report_text
 from planner.sites import SiteParams
 from planner.ui import data, keys
@@ -55,7 +55,7 @@ def _edits_signature(policy: dict | None, draft: dict) -> str:
     return data.policy_json(policy or {}) + json.dumps(draft["params"], sort_keys=True) + str(draft["use_barriers"])
 
 
-def session_sites(path: str, policy: dict | None, *, messages: bool = False):
+def session_sites(path: str, policy: dict | None):
     """The sites of this session: built with the draft settings, ids kept, edits replayed.
 
     The latest saved site edits of the policy are replayed once per session
@@ -89,14 +89,15 @@ def session_sites(path: str, policy: dict | None, *, messages: bool = False):
         elif not same:
             offered = (v, doc)
     ss[keys.SITE_EDITS_LOADED] = {**loaded, "sig": sig}
-    result = base
-    if edits:
+    result, kept = base, []
+    parcels = data.classified(path, policy) if edits else None
+    for op in edits:  # one by one: an edit that no longer applies is dropped, and said so
         try:
-            result = W.operations.apply_site_edits(base, edits, data.classified(path, policy))
-        except Exception as exc:  # an edit that no longer applies: dropped, and said so
+            result = W.operations.apply_site_edits(result, [op], parcels)
+            kept.append(op)
+        except PlannerError as exc:
             st.error(tr("error", err=message_in(exc, lang())))
-            edits.pop()
-            result = W.operations.apply_site_edits(base, edits, data.classified(path, policy)) if edits else base
+    edits[:] = kept
     ss[keys.SITE_RESULT] = result
     return result, table, offered
 
@@ -119,7 +120,7 @@ def current_sites(path: str, policy: dict | None):
 def run_scenario(path: str, policy: dict | None, site_result, doc) -> W.ScenarioRun:
     """Run a scenario document on the session's sites, as the CLI does (retained classes, site checks)."""
     prov = {"survey_version": data.survey_version(path), "policy_name": (policy or {}).get("name"),
-            "site_params": site_params_draft(path, policy)["params"]}
+            "policy_hash": policy_hash(policy), "site_params": site_params_draft(path, policy)["params"]}
     return W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified(path, policy),
                           provenance=prov)
 

@@ -6,13 +6,24 @@
 - :mod:`~planner.workflow.provenance`: what each stored result came from,
   whether its pieces belong together, whether it is stale;
 - :mod:`~planner.workflow.operations`: classify a workspace, build its sites
-  (stable ids, edits replayed), run and compare scenarios, save and delete
-  documents;
+  (stable ids, edits replayed), run and compare scenarios;
+- :mod:`~planner.workflow.catalogue`: open, save (no silent overwrite), rename,
+  duplicate and delete saved documents;
 - :mod:`~planner.workflow.permissions`: who may do what (one check per write).
 
 ``planner/cli/`` and ``views/`` call these and hold no pipeline step of their own.
 """
 
+from planner.workflow.catalogue import (
+    SaveConflictError,
+    delete_document,
+    document_names,
+    duplicate_scenario,
+    latest_version,
+    load_document,
+    rename_scenario,
+    save_document,
+)
 from planner.workflow.documents import (
     ComparisonDoc,
     PolicyDoc,
@@ -24,7 +35,6 @@ from planner.workflow.documents import (
 from planner.workflow.operations import (
     BuiltSites,
     Classified,
-    SaveConflictError,
     ScenarioRun,
     StoredSites,
     assemble_sites,
@@ -32,17 +42,10 @@ from planner.workflow.operations import (
     classify_workspace,
     compare_runs,
     current_survey_version,
-    delete_document,
-    document_names,
-    duplicate_scenario,
-    latest_version,
-    load_document,
     publish_survey,
     read_sites,
-    rename_scenario,
     run_scenario,
     run_stored_scenario,
-    save_document,
     scenario_doc,
     store_sites,
 )
