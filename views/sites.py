@@ -76,7 +76,7 @@ if offered is not None:
             st.rerun()
 msg = ss.pop(keys.SITE_MSG, None)
 if msg:
-    st.success(tr(msg[0], **msg[1]))
+    (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
 
 # -- the stored result: provenance, stale or not, one-click rebuild ------------------------------------------------
 stored, err = data.stored_sites(ws, pname)
