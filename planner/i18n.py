@@ -27,10 +27,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav_data": ("数据管理", "Data manager"),
     # sidebar
     "workspace": ("工作空间", "Workspace"),
-    "workspace_help": ("GeoPackage 工作空间文件路径（环境变量 PLANNER_WORKSPACE 可预设）",
-                       "Path of the GeoPackage workspace (preset with env PLANNER_WORKSPACE)"),
-    "workspace_missing": ("找不到工作空间 {path}。请用 `planner sample-data` 生成示例城市，或在侧栏输入已有的 .gpkg 路径。",
-                          "Workspace {path} not found. Create the sample city with `planner sample-data` or enter an existing .gpkg path in the sidebar."),
+    "workspace_help": ("本服务器提供的工作空间（由管理员在数据目录 PLANNER_DATA_DIR 中配置）",
+                       "Workspaces this server offers (the operator sets them up in the data directory, PLANNER_DATA_DIR)"),
+    "workspace_missing": ("找不到工作空间 {path}。请管理员用 `planner sample-data` 生成，或在数据目录中放入 .gpkg 文件。",
+                          "Workspace {path} not found. The operator can create it with `planner sample-data` or put a .gpkg file in the data directory."),
     "workspace_bad": ("无法打开工作空间：{err}", "Cannot open the workspace: {err}"),
     "no_survey": ("工作空间中还没有地块调查数据，请在「数据管理」页上传。",
                   "The workspace holds no parcel survey yet; upload one on the Data manager page."),
@@ -265,6 +265,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
     "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
     "unit_10k_cny": ("万元", "10k CNY"),
+    # security (issue 11): workspace catalogue, uploads, errors
+    "ws_none": ("数据目录中没有可用的工作空间，请联系管理员。",
+                "The data directory holds no workspace; ask the operator to add one."),
+    "unexpected_error": ("出错（{kind}）：{err}。详细信息已记录在服务器日志中。",
+                         "Something went wrong ({kind}): {err}. The details are in the server log."),
     # -- workflow (issue 12: one workflow layer, durable work, provenance, stable site ids) --------------
     "wf_unsaved_rules": ("识别规则有未保存的修改（基于 {name}）：各页面均按修改后的规则计算。可在「三低识别」页保存为新版本或放弃修改。",
                          "The rules have unsaved changes (based on {name}); every page uses them. Save them as a "

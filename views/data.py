@@ -1,8 +1,6 @@
 """Data manager (数据管理): upload a survey, map fields, validate, diff, publish or cancel; versions, audit log."""
 
 import copy
-import hashlib
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,11 +9,11 @@ import streamlit as st
 from planner import crs as pcrs
 from planner import ingest, schema
 from planner import workflow as W
-from planner.errors import message_in
+from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
-from planner.ui import data, keys, page, survey, tables
+from planner.ui import data, keys, page, survey, tables, uploads
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_data", need_survey=False)
@@ -32,11 +30,13 @@ tab_up, tab_ver, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("dm_a
 with tab_up:
     up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
                           help=tr("dm_upload_help"), key=f"dm_file_{ss.get('dm_gen', 0)}")
-    if up is not None and ss.get("dm_name") != up.name:
-        tmp = Path(tempfile.mkdtemp(prefix="planner_upload_"))
-        path = tmp / up.name
-        path.write_bytes(up.getvalue())
-        ss.update(dm_name=up.name, dm_path=str(path), dm_sha=hashlib.sha256(up.getvalue()).hexdigest())
+    try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
+        upl, fresh = uploads.receive(up)
+    except PlannerError as exc:
+        st.error(tr("dm_refused", err=exc))
+        upl, fresh, up = None, False, None
+    if fresh:
+        ss.update(dm_name=upl.name, dm_path=str(upl.path), dm_sha=upl.sha256)
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
     if up is not None and ss.get("dm_path"):
@@ -82,6 +82,7 @@ with tab_up:
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
                                                       crs=None if crs_pick == "auto" else crs_pick,
                                                       target_crs=store.crs)
+                        uploads.relabel(rep)
                         diff = None
                         if store.has_layer("survey", "parcels"):
                             # The diff of what publishing would store (a partial update is merged).
@@ -137,11 +138,13 @@ with tab_up:
             ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
             for k in ("dm_result", "dm_name", "dm_path"):
                 ss.pop(k, None)
+            uploads.end()
             ss["dm_gen"] = ss.get("dm_gen", 0) + 1
             st.rerun()
         if b2.button(tr("dm_cancel"), key="dm_cancel"):
             for k in ("dm_result", "dm_name", "dm_path"):
                 ss.pop(k, None)
+            uploads.end()
             ss["dm_gen"] = ss.get("dm_gen", 0) + 1
             ss["dm_msg"] = tr("dm_cancelled")
             st.rerun()

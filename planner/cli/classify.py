@@ -23,6 +23,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps, policy_path
 from planner.errors import DataError
 from planner.io.store import open_store
+from planner.io.writers import neutralize_frame
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -74,7 +75,7 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
         df = pd.DataFrame(out.drop(columns=out.geometry.name))
         if wkt:
             df["wkt"] = out.geometry.to_wkt()
-        df.to_csv(p, index=False, encoding="utf-8-sig")
+        neutralize_frame(df).to_csv(p, index=False, encoding="utf-8-sig")  # no live formulas in Excel
     else:
         msg = f"--out {p}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
         raise DataError(msg)

@@ -23,6 +23,7 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
+from planner.io.writers import neutralize_frame
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "enclaves", "site outlines", "store")
@@ -66,9 +67,9 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
         pyogrio.write_dataframe(to_lonlat_valid(sites), path, driver="GeoJSON")
         return [path]
     if ext == ".csv":
-        pd.DataFrame(sites.drop(columns="geometry")).to_csv(path, index=False)
+        neutralize_frame(sites.drop(columns="geometry")).to_csv(path, index=False)  # no live formulas in Excel
         side = path.with_name(path.stem + "_parcels.csv")
-        result.parcel_sites.to_csv(side, index=False)
+        neutralize_frame(result.parcel_sites).to_csv(side, index=False)
         return [path, side]
     msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
     raise DataError(msg)

@@ -24,6 +24,7 @@ from planner.classify import policy as pol
 from planner.io.store import GpkgStore
 from planner.sites import SiteParams
 from planner.ui import keys
+from planner.ui.state import tr
 
 
 def stamp(path: str) -> float:
@@ -96,7 +97,7 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     try:
         return _classified(path, stamp(path), policy_json(policy))
     except Exception as exc:  # a broken stage must not take the whole app down
-        st.error(f"classify: {exc}")
+        st.error(tr("error", err=exc))  # no server paths in what the page shows
         return parcels(path)
 
 
