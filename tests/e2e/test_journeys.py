@@ -140,6 +140,24 @@ def test_site_selection_follows_the_id_through_an_edit(app_server, page, externa
     page.get_by_role("button", name="↻ 重做", exact=True).click()
     _settle(page)
     page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
+    # add mode: a parcel that is not three-low is not added without a word; cancel leaves the site as it was
+    page.get_by_text("加入所选片区").first.click()
+    _settle(page)
+    plain = page.frame_locator(MAP_FRAME).first.locator("path.leaflet-interactive[fill='#91bfdb']")
+    deadline = time.time() + 60
+    while time.time() < deadline and not page.get_by_role("button", name="仍然加入").count():
+        if plain.count():
+            bb = plain.first.bounding_box()
+            if bb:
+                page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
+                _settle(page)
+                continue
+        time.sleep(1.0)
+    page.get_by_text(re.compile("宗地块不是三低地块|宗地块不在识别范围内")).first.wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "journey_05b_add_asks.png"))
+    page.get_by_role("button", name="取消").first.click()
+    _settle(page)
+    page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
     assert external == []
 
 
@@ -162,6 +180,8 @@ def test_drawn_site_made_once(app_server, page, external):
     new_btn.first.wait_for(timeout=60_000)
     new_btn.first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "journey_06_drawn.png"))
+    # the drawing takes in parcels that are not three-low or outside the rules' land uses: the page says so
+    assert page.get_by_text(re.compile("宗地块不是三低地块|宗地块不在识别范围内")).count() >= 1
     add_btn = page.get_by_role("button", name=re.compile("加入所选片区"))
     assert add_btn.first.is_disabled()  # no site selected: "add to the selected site" cannot make a new one
     new_btn.first.click()
