@@ -8,11 +8,12 @@ import streamlit as st
 
 from planner import crs as pcrs
 from planner import ingest, schema
+from planner import workflow as W
 from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
-from planner.ui import data, page, tables, uploads
+from planner.ui import data, keys, page, survey, tables, uploads
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_data", need_survey=False)
@@ -120,9 +121,19 @@ with tab_up:
             if diff.get("changed_fields"):
                 st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
                                     for k, v in diff["changed_fields"].items()))
+            changes = survey.diff_frame(diff, lang())
+            if len(changes):
+                # a map in a hidden tab has no size when it is drawn: show one view at a time
+                view = st.radio(tr("wf_diff_view"), ["table", "map"], horizontal=True, key="dm_diff_view",
+                                format_func=lambda v: tr("wf_diff_table" if v == "table" else "wf_diff_map"))
+                if view == "table":
+                    tables.show(changes, height=260, labels={"change": tr("wf_change"),
+                                                             "fields": tr("wf_changed_fields")})
+                else:
+                    survey.diff_map(diff, gdf, data.parcels(ws), settings)
         b1, b2, _ = st.columns([1, 1, 3])
         if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
-            out = ingest.publish(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
+            out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
                                  label=ss.get("dm_label"))
             ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
             for k in ("dm_result", "dm_name", "dm_path"):
@@ -140,28 +151,41 @@ with tab_up:
     if ss.get("dm_msg"):
         st.success(ss.pop("dm_msg"))
 
-# -- versions ------------------------------------------------------------------------
+# -- versions: local time, user, source file; switching asks first ----------------------------------------------
 with tab_ver:
     cat = store.surveys()
     if len(cat):
-        tables.show(cat[["version", "created_at", "user", "n_rows", "is_current", "source_file", "meta"]])
-        c1, c2 = st.columns([1, 2])
-        v = c1.selectbox(tr("dm_version_pick"), cat["version"].tolist(),
-                         index=int(cat["is_current"].to_numpy().argmax()), key="dm_ver",
-                         label_visibility="collapsed", format_func=lambda x: f"v{x}")
-        if c2.button(tr("dm_set_current"), key="dm_set"):
-            store.set_current("survey", "parcels", int(v))
-            ss["dm_ver_msg"] = tr("dm_switched", v=int(v))
-            st.rerun()
+        tables.show(survey.versions_frame(cat, lang()), labels={"label": tr("dm_label")})
+        cur = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
+        others = [int(v) for v in cat["version"] if int(v) != cur]
+        pend = ss.get(keys.DATA_SWITCH)
+        if others:
+            c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+            v = c1.selectbox(tr("wf_switch_to"), others, index=None, key="dm_ver", placeholder=tr("choose"),
+                             format_func=lambda x: f"v{x}")
+            if c2.button(tr("dm_set_current"), key="dm_set", disabled=v is None):
+                ss[keys.DATA_SWITCH] = int(v)
+                st.rerun()
+        if pend is not None:
+            st.warning(tr("wf_confirm_switch", v=pend, cur=cur))
+            k1, k2, _ = st.columns([1, 1, 3])
+            if k1.button(tr("wf_confirm_switch_yes", v=pend), key="dm_set_yes", type="primary"):
+                W.operations.set_current_survey(store, pend)
+                ss.pop(keys.DATA_SWITCH, None)
+                ss["dm_ver_msg"] = tr("dm_switched", v=pend)
+                st.rerun()
+            if k2.button(tr("dm_cancel"), key="dm_set_no"):
+                ss.pop(keys.DATA_SWITCH, None)
+                st.rerun()
         if ss.get("dm_ver_msg"):
             st.success(ss.pop("dm_ver_msg"))
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")
-    tables.show(store.layers()[["kind", "name", "version", "created_at", "n_rows", "is_current"]])
+    lay = store.layers()[["kind", "name", "version", "created_at", "user", "n_rows", "is_current"]].copy()
+    lay["created_at"] = lay["created_at"].map(survey.local_time)
+    tables.show(lay)
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
-    log = store.audit_log().iloc[::-1]
-    tables.show(log[[c for c in ("ts", "user", "action", "kind", "name", "version", "n_rows", "source_file",
-                                 "detail", "sha256") if c in log.columns]])
+    tables.show(survey.audit_frame(store.audit_log().iloc[::-1], lang()))

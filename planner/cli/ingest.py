@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from planner.errors import IngestError
-from planner.ingest import ingest
 from planner.io.store import open_store
 from planner.io.writers import write_report
+from planner.workflow.operations import ingest_survey
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.workspace, lock_timeout=args.lock_timeout)
     try:
-        rep = ingest(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
+        rep = ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
                      encoding=args.encoding, survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
     except IngestError as exc:
         rep = getattr(exc, "report", None)

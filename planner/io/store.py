@@ -61,7 +61,7 @@ from planner.io.lock import lock_timeout as lock_timeout_of
 #: Kinds of versioned geometry layers.
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
 #: Kinds of versioned documents.
-DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
+DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
 SCHEMA_VERSION = "1"
 

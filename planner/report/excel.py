@@ -130,7 +130,7 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
     with _workbook(p) as xw:
         summ, rk = _summary_frame(result, lang)
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
-                             result.name: [result.name, policy_text(result),
+                             result.name: [result.name, policy_text(result, lang),
                                            result.scenario.description or result.scenario.label]})
         _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
                row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
