@@ -1,7 +1,8 @@
 """Streamlit app: ``streamlit run app.py`` (or ``make run``).
 
 Thin: page config, the shared sidebar and ``st.navigation`` over ``views/``.
-The workspace comes from env ``PLANNER_WORKSPACE`` or the sidebar.
+The workspace is picked in the sidebar from those the operator offers
+(``PLANNER_DATA_DIR``, ``PLANNER_WORKSPACE``; see planner/ui/workspaces.py).
 """
 
 from pathlib import Path
@@ -11,11 +12,12 @@ import streamlit as st
 st.set_page_config(page_title="低效工业用地更新规划 · Land revitalization planner", page_icon="🏭",
                    layout="wide", initial_sidebar_state="expanded")
 
-from planner.ui import assets, state
+from planner.ui import assets, state, uploads
 from planner.ui.state import tr
 
 ROOT = Path(__file__).resolve().parent
 assets.ensure_static(ROOT)
+uploads.clean_at_start()
 settings = state.sidebar()
 st.session_state["_settings"] = settings
 
@@ -27,4 +29,7 @@ pages = [
     st.Page("views/compare.py", title=tr("nav_compare"), icon=":material/compare:", url_path="compare"),
     st.Page("views/data.py", title=tr("nav_data"), icon=":material/database:", url_path="data"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except Exception as exc:  # shown without server paths; the traceback goes to the server log
+    state.show_error(exc)

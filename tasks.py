@@ -48,9 +48,11 @@ def _exec(cmd: list[str], env: dict | None = None) -> int:
 
 def run(args: list[str]) -> int:
     _ensure_env("")
-    ws = os.environ.get("PLANNER_WORKSPACE", str(ROOT / "gis_data" / "sample_city.gpkg"))
-    print(f"starting the planner on {ws} (Ctrl+C to stop) ...", flush=True)
-    return _exec([str(PY), "-m", "streamlit", "run", "app.py", *args], env={"PLANNER_WORKSPACE": ws})
+    # The app offers the workspaces of PLANNER_DATA_DIR / PLANNER_WORKSPACE(S), else the sample city.
+    where = (os.environ.get("PLANNER_DATA_DIR") or os.environ.get("PLANNER_WORKSPACE")
+             or os.environ.get("PLANNER_WORKSPACES") or str(ROOT / "gis_data" / "sample_city.gpkg"))
+    print(f"starting the planner on {where} (Ctrl+C to stop) ...", flush=True)
+    return _exec([str(PY), "-m", "streamlit", "run", "app.py", *args])
 
 
 def test(args: list[str]) -> int:

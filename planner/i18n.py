@@ -27,10 +27,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav_data": ("数据管理", "Data manager"),
     # sidebar
     "workspace": ("工作空间", "Workspace"),
-    "workspace_help": ("GeoPackage 工作空间文件路径（环境变量 PLANNER_WORKSPACE 可预设）",
-                       "Path of the GeoPackage workspace (preset with env PLANNER_WORKSPACE)"),
-    "workspace_missing": ("找不到工作空间 {path}。请用 `planner sample-data` 生成示例城市，或在侧栏输入已有的 .gpkg 路径。",
-                          "Workspace {path} not found. Create the sample city with `planner sample-data` or enter an existing .gpkg path in the sidebar."),
+    "workspace_help": ("本服务器提供的工作空间（由管理员在数据目录 PLANNER_DATA_DIR 中配置）",
+                       "Workspaces this server offers (the operator sets them up in the data directory, PLANNER_DATA_DIR)"),
+    "workspace_missing": ("找不到工作空间 {path}。请管理员用 `planner sample-data` 生成，或在数据目录中放入 .gpkg 文件。",
+                          "Workspace {path} not found. The operator can create it with `planner sample-data` or put a .gpkg file in the data directory."),
     "workspace_bad": ("无法打开工作空间：{err}", "Cannot open the workspace: {err}"),
     "no_survey": ("工作空间中还没有地块调查数据，请在「数据管理」页上传。",
                   "The workspace holds no parcel survey yet; upload one on the Data manager page."),
@@ -265,6 +265,75 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
     "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
     "unit_10k_cny": ("万元", "10k CNY"),
+    # security (issue 11): workspace catalogue, uploads, errors
+    "ws_none": ("数据目录中没有可用的工作空间，请联系管理员。",
+                "The data directory holds no workspace; ask the operator to add one."),
+    "unexpected_error": ("出错（{kind}）：{err}。详细信息已记录在服务器日志中。",
+                         "Something went wrong ({kind}): {err}. The details are in the server log."),
+    # -- workflow (issue 12: one workflow layer, durable work, provenance, stable site ids) --------------
+    "wf_unsaved_rules": ("识别规则有未保存的修改（基于 {name}）：各页面均按修改后的规则计算。可在「三低识别」页保存为新版本或放弃修改。",
+                         "The rules have unsaved changes (based on {name}); every page uses them. Save them as a "
+                         "version or discard them on the Three-low rules page."),
+    "wf_open": ("打开", "Open"),
+    "wf_open_dirty": ("请先保存或放弃未保存的修改", "Save or discard the unsaved changes first"),
+    "wf_discard": ("放弃修改", "Discard changes"),
+    "wf_confirm_overwrite": ("已存在名为「{name}」的版本（最新 v{v}）。保存将生成 v{next}，旧版本保留。",
+                             "'{name}' already exists (latest v{v}). Saving creates v{next}; the older versions are kept."),
+    "wf_confirm_save": ("确认保存为 v{next}", "Save as v{next}"),
+    "wf_stored_flags": ("工作空间中「{name}」的三低识别结果", "Stored three-low result of '{name}'"),
+    "wf_stored_sites": ("工作空间中「{name}」的片区结果", "Stored sites of '{name}'"),
+    "wf_stale": ("已过期：", "Out of date: "),
+    "wf_rebuild": ("重新识别并保存", "Rebuild: classify and store"),
+    "wf_rebuild_dirty": ("请先保存规则修改", "Save the rule changes first"),
+    "wf_rebuild_sites": ("按当前设置重新生成并保存", "Rebuild with the current settings and store"),
+    "wf_save_params": ("保存连片参数", "Save the site settings"),
+    "wf_redo": ("重做", "Redo"),
+    "wf_selected": ("当前片区：{id}", "Selected site: {id}"),
+    "wf_no_selection": ("未选择片区（点击表格行或地图上的片区）", "No site selected (click a table row or a site on the map)"),
+    "wf_add_anyway": ("仍然加入", "Add anyway"),
+    "wf_out_of_scope": ("{n} 宗地块不在识别范围内（{uses}）：{ids}。", "{n} parcel(s) outside the policy's land uses ({uses}): {ids}."),
+    "wf_not_flagged": ("{n} 宗地块不是三低地块：{ids}。", "{n} parcel(s) not three-low: {ids}."),
+    "wf_not_in_site": ("地块 {pid} 不属于片区 {id}，未作修改。", "Parcel {pid} is not in site {id}; nothing changed."),
+    "wf_save_edits_help": ("将片区、地块归属和调整记录一并保存到工作空间（同一次提交）",
+                           "Store the sites, their parcels and the edits in the workspace (one commit)"),
+    "wf_sites_stored": ("已保存片区结果及调整 v{v}（{name}）。", "Stored the sites and edits v{v} ({name})."),
+    "wf_drawing_used": ("这个图形已经使用过；如需再次调整，请重新绘制。", "This drawing was already applied; draw a new one for another edit."),
+    "wf_draw_add": ("加入所选片区 {id}", "Add to the selected site {id}"),
+    "wf_draw_new": ("新建片区 {id}", "Make a new site {id}"),
+    "wf_saved_scenarios": ("已保存的情景", "Saved scenarios"),
+    "wf_new_scenario": ("新建情景", "New scenario"),
+    "wf_editing": ("正在编辑：{name}（打开自 v{v}）", "Editing: {name} (opened from v{v})"),
+    "wf_editing_new": ("正在编辑：新情景（尚未保存）", "Editing: a new scenario (not saved yet)"),
+    "wf_unsaved": ("有未保存的修改", "unsaved changes"),
+    "wf_retain_classes": ("保留的提升分类", "Upgrade classes kept"),
+    "wf_retain_classes_help": ("现状建筑选择“保留类”时，保留这些提升分类地块的建筑",
+                               "With 'keep class' for existing buildings, the buildings of these classes are kept"),
+    "wf_sites_vanished": ("情景所选片区已不存在：{ids}", "Sites picked by the scenario no longer exist: {ids}"),
+    "wf_manage": ("管理已保存的情景「{name}」", "Manage the saved scenario '{name}'"),
+    "wf_new_name": ("新名称", "New name"),
+    "wf_duplicate": ("复制为新名称", "Duplicate as"),
+    "wf_rename": ("重命名", "Rename"),
+    "wf_delete": ("删除", "Delete"),
+    "wf_confirm_delete": ("删除「{name}」？历史版本仍保留在工作空间中。", "Delete '{name}'? Its versions stay in the workspace history."),
+    "wf_delete_yes": ("确认删除「{name}」", "Delete '{name}'"),
+    "wf_done_duplicate": ("已将「{name}」复制为「{new}」。", "Duplicated '{name}' as '{new}'."),
+    "wf_done_rename": ("已将「{name}」重命名为「{new}」。", "Renamed '{name}' to '{new}'."),
+    "wf_done_delete": ("已删除「{name}」。", "Deleted '{name}'."),
+    "wf_saved_comparisons": ("已保存的对比", "Saved comparisons"),
+    "wf_save_comparison": ("保存此对比", "Save this comparison"),
+    "wf_save": ("保存", "Save"),
+    "wf_diff_view": ("查看方式", "Show"),
+    "wf_inputs": ("计算依据：调查版本 v{survey} · 识别规则 {policy}（{hash}） · 片区间隙 {gap:g} 米、最小面积 {area:,.0f} ㎡",
+                  "Computed on: survey v{survey} · policy {policy} ({hash}) · site gap {gap:g} m, min area {area:,.0f} m²"),
+    "wf_diff_table": ("变化列表", "Changes"),
+    "wf_diff_map": ("变化地图", "Map of changes"),
+    "wf_change": ("变化", "Change"),
+    "wf_changed_fields": ("变化字段", "Changed fields"),
+    "wf_switch_to": ("切换到版本", "Switch to version"),
+    "wf_confirm_switch": ("将当前调查版本由 v{cur} 切换为 v{v}？所有页面将改用 v{v}，基于 v{cur} 的结果将标记为过期。",
+                          "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
+                          "v{cur} will show as out of date."),
+    "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).
@@ -299,18 +368,21 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
                "flagged": ("存疑", "Flagged"), "refused": ("拒绝发布", "Refused")},
 }
 
+VALUES["change"] = {"added": ("新增", "Added"), "removed": ("删除", "Removed"), "changed": ("变更", "Changed")}
 VALUES["kind"] = {
     "survey": ("地块调查", "Parcel survey"), "constraint": ("管控约束", "Constraint"), "barrier": ("阻隔", "Barrier"),
     "flags": ("三低识别结果", "Three-low flags"), "sites": ("连片片区", "Sites"),
     "site_parcels": ("片区地块表", "Site parcels"), "boundary": ("研究范围", "Study area"),
     "result": ("计算结果", "Result"), "policy": ("识别规则", "Policy"), "scenario": ("情景", "Scenario"),
     "site_edit": ("片区调整", "Site edits"), "template": ("园区模板", "Park template"),
-    "settings": ("设置", "Settings")}
+    "settings": ("设置", "Settings"), "site_params": ("连片参数", "Site settings"),
+    "comparison": ("情景对比", "Comparison")}
 for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_<kind>, save_<kind>
     VALUES["action"][f"write_{_k}"] = (f"写入{_zh}", f"Write {_en.lower()}")
     VALUES["action"][f"save_{_k}"] = (f"保存{_zh}", f"Save {_en.lower()}")
 VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
-                         "set_current": ("切换当前版本", "Set current version")})
+                         "set_current": ("切换当前版本", "Set current version"),
+                         "classify": ("三低识别", "Classify"), "build_sites": ("生成片区", "Build sites")})
 
 #: Column -> kind of its coded values (see :data:`VALUES`).
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",
@@ -318,81 +390,150 @@ VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribut
                "zone_use": "land_use", "status": "status", "category": "category", "existing_rule": "existing",
                "action": "action", "kind": "kind", "code": "problem"}
 
-#: Table columns that are not parcel-schema fields: name -> (zh, en, number format).
-#: Formats are printf strings for ``st.column_config.NumberColumn`` (``,`` = thousands);
-#: "share" columns hold 0-1 and are shown as percentages; "" = text.
-COLUMNS: dict[str, tuple[str, str, str]] = {
-    # sites
-    "rank": ("排名", "Rank", "%d"),
-    "site_id": ("片区编号", "Site id", ""),
-    "n_parcels": ("地块数", "Parcels", "%,d"),
-    "n_owners": ("权利人数", "Land-right holders", "%,d"),
-    "n_enterprises": ("企业数", "Enterprises", "%,d"),
-    "land_area_m2": ("用地面积（㎡）", "Land area (m²)", "%,.0f"),
-    "land_area_mu": ("用地面积（亩）", "Land area (mu)", "%,.1f"),
-    "floor_area_m2": ("建筑面积（㎡）", "Floor area (m²)", "%,.0f"),
-    "plot_ratio": ("容积率", "Plot ratio", "%.2f"),
-    "flagged_share": ("三低用地占比", "Three-low share", "share"),
-    "compactness": ("紧凑度", "Compactness", "%.2f"),
-    "constraint_overlap_m2": ("管控约束重叠（㎡）", "Constraint overlap (m²)", "%,.0f"),
-    "n_retained_inside": ("内部保留地块", "Retained parcels inside", "%,d"),
-    "potential_floor_area_m2": ("可增建筑面积（㎡）", "Floor-area potential (m²)", "%,.0f"),
-    "score": ("综合得分", "Score", "%.2f"),
-    # scenario ledger
-    "template": ("园区模板", "Park template", ""),
-    "existing_rule": ("现状建筑", "Existing buildings", ""),
-    "target_plot_ratio": ("目标容积率", "Target plot ratio", "%.2f"),
-    "existing_floor_m2": ("现状建筑面积（㎡）", "Existing floor area (m²)", "%,.0f"),
-    "retained_floor_m2": ("保留建筑面积（㎡）", "Retained floor area (m²)", "%,.0f"),
-    "demolished_floor_m2": ("拆除建筑面积（㎡）", "Demolished floor area (m²)", "%,.0f"),
-    "new_floor_m2": ("新增建筑面积（㎡）", "New floor area (m²)", "%,.0f"),
-    "floor_after_m2": ("改造后建筑面积（㎡）", "Floor area after (m²)", "%,.0f"),
-    "plot_ratio_before": ("现状容积率", "Plot ratio before", "%.2f"),
-    "plot_ratio_after": ("改造后容积率", "Plot ratio after", "%.2f"),
-    "enterprises_housed": ("可容纳企业", "Enterprises housed", "%,.0f"),
-    "jobs_after": ("改造后就业", "Jobs after", "%,.0f"),
-    "tax_after_cny": ("改造后年税收（万元）", "Tax after (10k CNY/yr)", "%,.0f"),
-    "investment_cny": ("总投资（万元）", "Investment (10k CNY)", "%,.0f"),
-    "payback_years": ("回收期（年）", "Payback (years)", "%.1f"),
-    "delivery": ("交付（年）", "Delivery (year)", "%.1f"),
-    # timeline
-    "year": ("年份", "Year", "%d"),
-    "delivered_m2": ("累计交付面积", "Delivered (cumulative)", ""),
-    "occupied_m2": ("已出租面积", "Occupied", ""),
-    "tax_new_cny": ("新增空间税收", "Tax of new space", ""),
-    "rent_cny": ("租金收入", "Rent income", ""),
-    "under_construction_m2": ("在建面积（㎡）", "Under construction (m²)", ""),
-    "enterprises": ("入驻企业数", "Enterprises", ""),
-    "jobs_new": ("新增就业", "New jobs", ""),
-    "output_new_cny": ("新增产值（元）", "Output of new space (CNY)", ""),
-    "cum_investment_cny": ("累计投资（元）", "Cumulative investment (CNY)", ""),
-    "cum_rent_cny": ("累计租金（元）", "Cumulative rent (CNY)", ""),
-    "cum_tax_new_cny": ("累计新增税收（元）", "Cumulative tax of new space (CNY)", ""),
-    # assumptions / comparison
-    "parameter": ("参数", "Parameter", ""),
-    "source": ("来源", "Source", ""),
-    "figure": ("指标", "Figure", ""),
-    # data manager
-    "version": ("版本", "Version", "%d"),
-    "created_at": ("创建时间", "Created", ""),
-    "user": ("用户", "User", ""),
-    "n_rows": ("行数", "Rows", "%,d"),
-    "is_current": ("当前版本", "Current", ""),
-    "source_file": ("源文件", "Source file", ""),
-    "meta": ("说明", "Notes", ""),
-    "kind": ("类型", "Kind", ""),
-    "name": ("名称", "Name", ""),
-    "ts": ("时间", "Time", ""),
-    "action": ("操作", "Action", ""),
-    "detail": ("详情", "Details", ""),
-    "sha256": ("SHA-256", "SHA-256", ""),
-    "code": ("问题代码", "Problem code", ""),
-    "message": ("说明", "Message", ""),
-    "row": ("行号", "Row", "%d"),
-    "field": ("字段", "Field", ""),
-    "value": ("值", "Value", ""),
-    "canonical": ("标准字段", "Canonical field", ""),
+#: The one label table of every figure and table column shown anywhere (app tables, map tooltips, Excel,
+#: HTML and CLI reports): name -> (zh, en, unit, kind). ``unit`` is "<zh> <en>" (or one text for both);
+#: ``kind`` sets the number format: "count", "area", "money", "ratio", "share" (0-1 shown as %), "year",
+#: "years", "text". Parcel-schema fields and indicators not listed here take their labels from the schema.
+LABELS: dict[str, tuple[str, str, str, str]] = {
+    "n_sites": ('片区数', 'Sites', '', 'count'),
+    "site_id": ('片区编号', 'Site id', '', 'text'),
+    "rank": ('排名', 'Rank', '', 'count'),
+    "template": ('园区模板', 'Park template', '', 'text'),
+    "existing_rule": ('现状建筑', 'Existing buildings', '', 'text'),
+    "land_area_m2": ('用地面积', 'Land area', 'm²', 'area'),
+    "land_area_mu": ('用地面积', 'Land area', '亩 mu', 'area'),
+    "target_plot_ratio": ('目标容积率', 'Target plot ratio', '', 'ratio'),
+    "existing_floor_m2": ('现状建筑面积', 'Existing floor area', 'm²', 'area'),
+    "retained_floor_m2": ('保留建筑面积', 'Retained floor area', 'm²', 'area'),
+    "demolished_floor_m2": ('拆除建筑面积', 'Demolished floor area', 'm²', 'area'),
+    "new_floor_m2": ('新增建筑面积', 'New floor area', 'm²', 'area'),
+    "floor_after_m2": ('改造后建筑面积', 'Floor area after', 'm²', 'area'),
+    "net_change_m2": ('建筑面积净增', 'Net floor area change', 'm²', 'area'),
+    "plot_ratio_before": ('现状容积率', 'Plot ratio before', '', 'ratio'),
+    "plot_ratio_after": ('改造后容积率', 'Plot ratio after', '', 'ratio'),
+    "leasable_m2": ('可租赁面积', 'Leasable floor area', 'm²', 'area'),
+    "occupied_m2": ('出租面积', 'Occupied', 'm²', 'area'),
+    "enterprises_before": ('现状企业数', 'Enterprises before', '', 'count'),
+    "enterprises_housed": ('可容纳企业数', 'Enterprises housed', '', 'count'),
+    "enterprises": ('入驻企业数', 'Enterprises', '', 'count'),
+    "jobs_before": ('现状就业', 'Jobs before', '', 'count'),
+    "jobs_after": ('改造后就业', 'Jobs after', '', 'count'),
+    "jobs_new": ('新增就业', 'New jobs', '', 'count'),
+    "output_before_cny": ('现状年产值', 'Output before', '元/年 CNY/yr', 'money'),
+    "output_after_cny": ('改造后年产值', 'Output after', '元/年 CNY/yr', 'money'),
+    "output_new_cny": ('新增产值', 'Output of new space', '元 CNY', 'money'),
+    "tax_before_cny": ('现状年税收', 'Tax before', '元/年 CNY/yr', 'money'),
+    "tax_after_cny": ('改造后年税收', 'Tax after', '元/年 CNY/yr', 'money'),
+    "tax_new_cny": ('新增空间税收', 'Tax of new space', '元 CNY', 'money'),
+    "tax_per_mu_after": ('改造后亩均税收', 'Tax per mu after', '元/亩 CNY/mu', 'money'),
+    "investment_cny": ('总投资', 'Investment', '元 CNY', 'money'),
+    "construction_cost_cny": ('建安费用', 'Construction cost', '元 CNY', 'money'),
+    "demolition_cost_cny": ('拆除费用', 'Demolition cost', '元 CNY', 'money'),
+    "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),
+    "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 CNY/yr', 'money'),
+    "rent_cny": ('租金收入', 'Rent income', '元 CNY', 'money'),
+    "payback_years": ('租金回收期', 'Payback on rent', '年 yr', 'years'),
+    "fiscal_payback_years": ('租金+税收回收期', 'Payback on rent + tax gain', '年 yr', 'years'),
+    "start_year": ('启动年份', 'Start year', '', 'year'),
+    "works_start": ('开工', 'Works start', '年 yr', 'years'),
+    "delivery": ('交付', 'Delivery', '年 yr', 'years'),
+    "first_delivery": ('首批交付', 'First delivery', '年 yr', 'years'),
+    "last_delivery": ('末批交付', 'Last delivery', '年 yr', 'years'),
+    "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 CNY/yr', 'money'),
+    "new_floor_per_site_m2": ('片区平均新增面积', 'New floor area per site', 'm²', 'area'),
+    "m2_per_enterprise": ('每企业面积', 'Space per enterprise', 'm²', 'area'),
+    "year": ('年份', 'Year', '', 'year'),
+    "sites_started": ('启动片区', 'Sites started', '', 'count'),
+    "sites_delivered": ('交付片区', 'Sites delivered', '', 'count'),
+    "under_construction_m2": ('在建面积', 'Under construction', 'm²', 'area'),
+    "delivered_m2": ('累计交付面积', 'Delivered (cumulative)', 'm²', 'area'),
+    "cum_investment_cny": ('累计投资', 'Cumulative investment', '元 CNY', 'money'),
+    "cum_rent_cny": ('累计租金', 'Cumulative rent', '元 CNY', 'money'),
+    "cum_tax_new_cny": ('累计新增税收', 'Cumulative tax of new space', '元 CNY', 'money'),
+    "parameter": ('参数', 'Parameter', '', 'text'),
+    "source": ('来源', 'Source', '', 'text'),
+    "figure": ('指标', 'Figure', '', 'text'),
+    "value": ('数值', 'Value', '', 'text'),
+    "n_parcels": ('地块数', 'Parcels', '', 'count'),
+    "n_owners": ('权利人数', 'Land-right holders', '', 'count'),
+    "n_enterprises": ('企业数', 'Enterprises', '', 'count'),
+    "floor_area_m2": ('建筑面积', 'Floor area', 'm²', 'area'),
+    "plot_ratio": ('容积率', 'Plot ratio', '', 'ratio'),
+    "flagged_share": ('三低用地占比', 'Three-low share', '', 'share'),
+    "compactness": ('紧凑度', 'Compactness', '', 'ratio'),
+    "constraint_overlap_m2": ('管控约束重叠', 'Constraint overlap', 'm²', 'area'),
+    "n_retained_inside": ('内部保留地块', 'Retained parcels inside', '', 'count'),
+    "potential_floor_area_m2": ('可增建筑面积', 'Floor-area potential', 'm²', 'area'),
+    "score": ('综合得分', 'Score', '', 'ratio'),
+    "version": ('版本', 'Version', '', 'count'),
+    "created_at": ('创建时间', 'Created', '', 'text'),
+    "user": ('用户', 'User', '', 'text'),
+    "n_rows": ('行数', 'Rows', '', 'count'),
+    "is_current": ('当前版本', 'Current', '', 'text'),
+    "source_file": ('源文件', 'Source file', '', 'text'),
+    "meta": ('说明', 'Notes', '', 'text'),
+    "kind": ('类型', 'Kind', '', 'text'),
+    "name": ('名称', 'Name', '', 'text'),
+    "ts": ('时间', 'Time', '', 'text'),
+    "action": ('操作', 'Action', '', 'text'),
+    "detail": ('详情', 'Details', '', 'text'),
+    "sha256": ('SHA-256', 'SHA-256', '', 'text'),
+    "code": ('问题代码', 'Problem code', '', 'text'),
+    "message": ('说明', 'Message', '', 'text'),
+    "row": ('行号', 'Row', '', 'count'),
+    "field": ('字段', 'Field', '', 'text'),
+    "canonical": ('标准字段', 'Canonical field', '', 'text'),
 }
+
+#: Money columns that app tables show in 万元 / 10k CNY: name -> (divisor, unit).
+TABLE_SCALE: dict[str, tuple[float, str]] = {"tax_after_cny": (1e4, "万元/年 10k CNY/yr"),
+                                             "investment_cny": (1e4, "万元 10k CNY")}
+
+#: Number format (st.column_config printf) of each kind; "share" is a percentage.
+_KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
+                "year": "%d", "years": "%.1f", "text": ""}
+_PLAIN_INT = {"rank", "version", "row", "year"}
+
+
+def _unit(unit: str, lang: str) -> str:
+    zh, _, en = unit.partition(" ")
+    u = zh if lang == "zh" or not en else en
+    return "㎡" if lang == "zh" and u == "m²" else u
+
+
+def label(key: str, lang: str = "zh", *, unit: bool = True, both: bool = False) -> str:
+    """Label of a figure or column from :data:`LABELS`: ``新增建筑面积（㎡）``, ``New floor area (m²)``,
+    or with ``both`` ``新增建筑面积 New floor area (m²)`` (the name itself when unknown).
+
+    Examples
+    --------
+    >>> label("new_floor_m2"), label("new_floor_m2", "en"), label("new_floor_m2", both=True)
+    ('新增建筑面积（㎡）', 'New floor area (m²)', '新增建筑面积 New floor area (m²)')
+    """
+    zh, en, u, _ = LABELS.get(key, (key, key, "", "text"))
+    if both:
+        return f"{zh} {en}" + (f" ({u})" if unit and u else "")
+    text = zh if lang == "zh" else en
+    if unit and u:
+        text += f"（{_unit(u, lang)}）" if lang == "zh" else f" ({_unit(u, lang)})"
+    return text
+
+
+def label_kind(key: str) -> str:
+    """Number-format kind of a figure or column (see :data:`LABELS`)."""
+    return LABELS.get(key, ("", "", "", "text"))[3]
+
+
+def column_format(name: str) -> str:
+    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %)."""
+    if name not in LABELS:
+        return ""
+    zh, en, u, kind = LABELS[name]
+    if name in _PLAIN_INT:
+        return "%d"
+    if kind == "area" and u.endswith("mu"):
+        return "%,.1f"
+    return _KIND_FORMAT.get(kind, "")
 
 
 #: Park-template and scenario parameters (assumption tables): name -> (zh, en).
@@ -449,10 +590,13 @@ def value_label(kind: str, value, lang: str = "zh") -> str:
 
 
 def column_label(name: str, lang: str = "zh") -> str:
-    """Header of a table column: :data:`COLUMNS`, then indicators, then the parcel schema, else the name."""
-    if name in COLUMNS:
-        zh, en, _ = COLUMNS[name]
-        return en if lang == "en" else zh
+    """Header of a table column: :data:`LABELS` (app tables: money in 万元), then indicators, then the schema."""
+    if name in TABLE_SCALE:
+        zh, en, _, _ = LABELS[name]
+        u = TABLE_SCALE[name][1]
+        return f"{zh}（{_unit(u, 'zh')}）" if lang != "en" else f"{en} ({_unit(u, 'en')})"
+    if name in LABELS:
+        return label(name, lang)
     if f"ind_{name}" in STRINGS:
         return t(f"ind_{name}", lang)
     from planner import schema

@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import dataclass, field
@@ -565,11 +566,38 @@ def geojson_layer(gdf: gpd.GeoDataFrame, name: str, *, color_col: str = "_c", to
 
     tip = None
     if tooltip:
-        tip = folium.GeoJsonTooltip(fields=list(tooltip), aliases=list(tooltip.values()), sticky=True)
+        fields = [_html_field(data["features"], c) for c in tooltip]
+        tip = folium.GeoJsonTooltip(fields=fields, aliases=[html.escape(str(a)) for a in tooltip.values()],
+                                    sticky=True)
     folium.GeoJson(data, name=name, style_function=style, tooltip=tip,
                    highlight_function=(lambda f: {"weight": 2.5, "color": "#000000"}) if highlight else None,
                    ).add_to(fg)
     return fg
+
+
+def _html_text(v):
+    """A property value as folium's tooltip/popup puts it into ``innerHTML``: text escaped, numbers as they are."""
+    if v is None or isinstance(v, bool | int | float | np.bool_ | np.integer | np.floating):
+        return v
+    return html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str))
+
+
+def _html_field(features: list[dict], col: str) -> str:
+    """The property a tooltip or popup should show for ``col``: escaped HTML text, never markup from the data.
+
+    folium's ``GeoJsonTooltip`` and ``GeoJsonPopup`` write property values
+    into ``innerHTML``, so an attribute such as ``<img src=x onerror=...>``
+    would run as script. Where escaping changes any value, the escaped text
+    goes to a ``_h_<col>`` property for display and ``col`` keeps the raw value
+    (a click returns the raw id).
+    """
+    esc = [_html_text(f["properties"].get(col)) for f in features]
+    if all(e == f["properties"].get(col) for e, f in zip(esc, features, strict=True)):
+        return col
+    key = f"_h_{col}"
+    for e, f in zip(esc, features, strict=True):
+        f["properties"][key] = e
+    return key
 
 
 def payload_bytes(m: folium.Map) -> int:

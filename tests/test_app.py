@@ -41,6 +41,11 @@ def _app(workspace, monkeypatch, page: str | None = None, lang: str = "zh") -> A
     return at
 
 
+def _button(at: AppTest, label: str):
+    """The (form submit) button with this label."""
+    return next(b for b in at.button if b.label == label)
+
+
 def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
@@ -144,18 +149,18 @@ def test_save_policy(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "rules")
     at.text_input(key="r_name").set_value("strict")
     at.number_input(key="r_utilization_0_t").set_value(1.2)
-    at.button[-1].click().run()  # the form's submit button
+    at.button(key="rules_save").click().run()
     assert not at.exception
     doc = GpkgStore(workspace).load_doc("policy", "strict")
-    assert doc["name"] == "strict"
-    assert doc["criteria"]["utilization"]["rules"][0]["threshold"] == 1.2
+    assert doc["name"] == "strict" and doc["schema_version"] == 2
+    assert doc["policy"]["criteria"]["utilization"]["rules"][0]["threshold"] == 1.2
 
 
 def test_build_and_save_scenario(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "scenarios")
     at.text_input(key="sc_name").set_value("flow_test")
     at.number_input(key="sc_top").set_value(3)
-    at.button[0].click().run()  # form submit: compute
+    _button(at, "计算").click().run()  # form submit: compute
     assert not at.exception
     new_floor = _metric(at, "新增产业空间（万㎡）")
     assert new_floor not in ("", "—")
@@ -230,6 +235,7 @@ def test_saved_site_edits_reload(tmp_path, monkeypatch):
     members = base.parcel_sites[base.parcel_sites["site_id"] == top["site_id"]]
     pid = str(members.loc[members["role"] == "flagged", "parcel_id"].iloc[0])
     edit = {"op": "remove", "site_id": top["site_id"], "parcel_ids": [pid]}
+    # the shape the app saved before the workflow layer ("edits"; the CLI replays "ops"): still opens
     store.save_doc("site_edit", "default", {"edits": [edit], "params": params, "use_barriers": True})
     at = _app(ws, monkeypatch, "sites")
     assert not at.exception and not at.error
@@ -240,7 +246,7 @@ def test_saved_site_edits_reload(tmp_path, monkeypatch):
     assert after == top["n_parcels"] - 1
     # other settings: the edits are offered, not replayed
     at.number_input(key="s_gap").set_value(5.0)
-    at.button[0].click().run()  # the settings form's submit button
+    _button(at, "计算").click().run()  # the settings form's submit button
     assert at.session_state["site_edits"] == []
     at.button(key="s_load_edits").click().run()
     assert at.session_state["site_edits"] == [edit]

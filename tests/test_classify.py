@@ -331,12 +331,18 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     cat = store.layers("flags")
     assert cat["name"].tolist() == ["default"]
     meta = __import__("json").loads(cat["meta"].iloc[0])
+    prov = {k: meta.pop(k) for k in ("result_id", "created_at", "kind")}
     assert meta == {"policy_name": "default", "policy_hash": policy_hash(default_policy()), "survey_version": 1}
+    assert prov["kind"] == "flags" and len(prov["result_id"]) == 12
     flags = store.read_layer("flags", "default")
     assert flags["three_low"].tolist() == [True, False, False, False, True]
     assert flags["reason_zh"].iloc[3] == "闲置; 产值未知：无产值记录; 税收未知：无税收记录"
     doc = store.load_doc("policy", "default")
-    assert doc["hash"] == meta["policy_hash"] and "泉政办规" in doc["toml"]
+    assert doc["hash"] == meta["policy_hash"] and "泉政办规" in doc["toml"] and doc["schema_version"] == 2
+    # the flags layer and the policy document were stored in one commit (adjacent audit rows)
+    log = store.audit_log()
+    ids = log.loc[log["action"].isin(["classify", "save_policy"]), "id"].tolist()
+    assert len(ids) == 2 and ids[1] == ids[0] + 1
     csv = pd.read_csv(out_csv, encoding="utf-8-sig", keep_default_na=False)
     assert csv["low_utilization"].tolist() == ["low", "ok", "n/a", "low", "low"]
     assert csv["wkt"].str.startswith("POLYGON").all()

@@ -47,7 +47,7 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert ws.column_dimensions["B"].width >= 10
     summ = {r[0].value: r[1].value for r in wb["Summary 汇总"].iter_rows(min_row=2)}
     assert summ["新增建筑面积 New floor area (m²)"] == 50_000
-    assert "default" in str(summ["所依据的三低认定政策 Three-low policy the sites rest on"])
+    assert "default" in str(summ["数据来源（识别规则、调查版本、片区参数） Inputs (three-low policy, survey version, site parameters)"])
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
     assert "New floor area (m²)" in [c.value for c in en["Sites 地块"][1]]
     # assumption sources in the report's language

@@ -295,7 +295,7 @@ def test_cli_run_saves_and_writes_reports(tmp_path, capsys):
     # 2 sites x 10,000 m2 x 2.5 = 50,000 m2
     assert re.search(r"New floor area \(m²\)\s+50,000", text)
     assert {p.name for p in out.iterdir()} == {"two.xlsx", "two.html", "two.gpkg"}
-    doc = ws.load_doc("scenario", "two")
+    doc = ws.load_doc("scenario", "two")["scenario"]
     assert doc["policy_name"] == "default" and doc["policy_hash"] == "cafe" * 16  # filled from the sites layer
     assert ws.audit_log()["action"].iloc[-1] == "save_scenario"
     # run again by saved name -> version 2; compare saved and file scenarios

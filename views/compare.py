@@ -10,23 +10,38 @@ from streamlit_folium import st_folium
 
 from planner import maps
 from planner import report as rep
-from planner import scenarios as sc_mod
+from planner import workflow as W
+from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
-from planner.scenarios import comparison as cmp_mod
-from planner.ui import data, page, results, tables
+from planner.ui import data, keys, page, results, tables
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_compare")
 ws = settings.workspace
 store = data.store(ws)
-saved = store.docs("scenario")
-names = sorted(saved["name"].unique().tolist()) if len(saved) else []
+page.policy_marker()
+ss = st.session_state
+names = W.document_names(store, "scenario")
 if not names:
     st.info(tr("cmp_no_saved"))
     st.stop()
-picked = st.multiselect(tr("cmp_pick"), names, default=names[:2], key="cmp_pick",
-                        placeholder=tr("choose"))
+saved_cmps = W.document_names(store, "comparison")
+
+
+def _open_comparison(name: str) -> None:
+    doc = W.load_document(store, "comparison", name)
+    ss[keys.COMPARE_PICK] = [n for n, _ in doc.scenarios if n in names]
+    ss["cmp_name"] = name
+
+
+keys.seed(keys.COMPARE_PICK, names[:2])
+ss[keys.COMPARE_PICK] = [n for n in ss[keys.COMPARE_PICK] if n in names]
+if saved_cmps:
+    q1, q2 = st.columns([2, 1], vertical_alignment="bottom")
+    cpick = q1.selectbox(tr("wf_saved_comparisons"), saved_cmps, key="cmp_open_pick")
+    q2.button(tr("wf_open"), key="cmp_open_btn", on_click=_open_comparison, args=(cpick,))
+picked = st.multiselect(tr("cmp_pick"), names, key=keys.COMPARE_PICK, placeholder=tr("choose"))
 if len(picked) < 2:
     st.info(tr("cmp_need_two"))
     st.stop()
@@ -36,10 +51,22 @@ site_result = results.current_sites(ws, policy)
 runs = []
 with st.status(tr("sc_run"), expanded=False) as status:
     for n in picked:
-        sc = sc_mod.scenario_from_dict(store.load_doc("scenario", n), where=f"scenario {n}")
-        runs.append(results.run_scenario(ws, policy, site_result, sc))
-    cmp = cmp_mod.compare(runs)
+        doc = W.load_document(store, "scenario", n)
+        wf = results.run_scenario(ws, policy, site_result, doc)
+        results.show_warnings(wf.warnings)
+        runs.append(wf.result)
+    cmp = W.compare_runs(runs)
     status.update(state="complete")
+with st.expander(tr("wf_save_comparison")):
+    keys.seed("cmp_name", "comparison")
+    s1, s2 = st.columns([2, 1], vertical_alignment="bottom")
+    cname = s1.text_input(tr("wf_new_name"), key="cmp_name").strip()
+    if s2.button(tr("wf_save"), key="cmp_save", disabled=not cname):
+        try:
+            v = W.save_document(store, W.ComparisonDoc(cname, tuple((n, None) for n in picked), lang()))
+            st.success(tr("saved", name=cname, v=v))
+        except PlannerError as exc:
+            st.error(message_in(exc, lang()))
 
 # -- key figures ---------------------------------------------------------------------
 st.subheader(tr("cmp_key"))

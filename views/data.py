@@ -1,8 +1,6 @@
 """Data manager (数据管理): upload a survey, map fields, validate, diff, publish or cancel; versions, audit log."""
 
 import copy
-import hashlib
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -10,11 +8,12 @@ import streamlit as st
 
 from planner import crs as pcrs
 from planner import ingest, schema
-from planner.errors import message_in
+from planner import workflow as W
+from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
-from planner.ui import data, page, tables
+from planner.ui import data, keys, page, survey, tables, uploads
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_data", need_survey=False)
@@ -31,11 +30,13 @@ tab_up, tab_ver, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("dm_a
 with tab_up:
     up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
                           help=tr("dm_upload_help"), key=f"dm_file_{ss.get('dm_gen', 0)}")
-    if up is not None and ss.get("dm_name") != up.name:
-        tmp = Path(tempfile.mkdtemp(prefix="planner_upload_"))
-        path = tmp / up.name
-        path.write_bytes(up.getvalue())
-        ss.update(dm_name=up.name, dm_path=str(path), dm_sha=hashlib.sha256(up.getvalue()).hexdigest())
+    try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
+        upl, fresh = uploads.receive(up)
+    except PlannerError as exc:
+        st.error(tr("dm_refused", err=exc))
+        upl, fresh, up = None, False, None
+    if fresh:
+        ss.update(dm_name=upl.name, dm_path=str(upl.path), dm_sha=upl.sha256)
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
     if up is not None and ss.get("dm_path"):
@@ -78,9 +79,12 @@ with tab_up:
                 err = None
                 with st.status(tr("dm_reading"), expanded=False) as status:
                     try:
+                        # the version this load is prepared against: publishing re-checks it under the lock
+                        ss["dm_base"] = W.current_survey_version(store)
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
                                                       crs=None if crs_pick == "auto" else crs_pick,
                                                       target_crs=store.crs)
+                        uploads.relabel(rep)
                         diff = None
                         if store.has_layer("survey", "parcels"):
                             # The diff of what publishing would store (a partial update is merged).
@@ -119,46 +123,75 @@ with tab_up:
             if diff.get("changed_fields"):
                 st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
                                     for k, v in diff["changed_fields"].items()))
+            changes = survey.diff_frame(diff, lang())
+            if len(changes):
+                # a map in a hidden tab has no size when it is drawn: show one view at a time
+                view = st.radio(tr("wf_diff_view"), ["table", "map"], horizontal=True, key="dm_diff_view",
+                                format_func=lambda v: tr("wf_diff_table" if v == "table" else "wf_diff_map"))
+                if view == "table":
+                    tables.show(changes, height=260, labels={"change": tr("wf_change"),
+                                                             "fields": tr("wf_changed_fields")})
+                else:
+                    survey.diff_map(diff, gdf, data.parcels(ws), settings)
         b1, b2, _ = st.columns([1, 1, 3])
         if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
-            out = ingest.publish(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
-                                 label=ss.get("dm_label"))
-            ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
-            for k in ("dm_result", "dm_name", "dm_path"):
-                ss.pop(k, None)
-            ss["dm_gen"] = ss.get("dm_gen", 0) + 1
-            st.rerun()
+            try:
+                out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
+                                       label=ss.get("dm_label"), base_version=ss.get("dm_base"))
+            except PlannerError as exc:  # e.g. the survey changed while this load was prepared: nothing published
+                st.error(tr("dm_refused", err=message_in(exc, lang())))
+            else:
+                ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
+                for k in ("dm_result", "dm_name", "dm_path"):
+                    ss.pop(k, None)
+                uploads.end()
+                ss["dm_gen"] = ss.get("dm_gen", 0) + 1
+                st.rerun()
         if b2.button(tr("dm_cancel"), key="dm_cancel"):
             for k in ("dm_result", "dm_name", "dm_path"):
                 ss.pop(k, None)
+            uploads.end()
             ss["dm_gen"] = ss.get("dm_gen", 0) + 1
             ss["dm_msg"] = tr("dm_cancelled")
             st.rerun()
     if ss.get("dm_msg"):
         st.success(ss.pop("dm_msg"))
 
-# -- versions ------------------------------------------------------------------------
+# -- versions: local time, user, source file; switching asks first ----------------------------------------------
 with tab_ver:
     cat = store.surveys()
     if len(cat):
-        tables.show(cat[["version", "created_at", "user", "n_rows", "is_current", "source_file", "meta"]])
-        c1, c2 = st.columns([1, 2])
-        v = c1.selectbox(tr("dm_version_pick"), cat["version"].tolist(),
-                         index=int(cat["is_current"].to_numpy().argmax()), key="dm_ver",
-                         label_visibility="collapsed", format_func=lambda x: f"v{x}")
-        if c2.button(tr("dm_set_current"), key="dm_set"):
-            store.set_current("survey", "parcels", int(v))
-            ss["dm_ver_msg"] = tr("dm_switched", v=int(v))
-            st.rerun()
+        tables.show(survey.versions_frame(cat, lang()), labels={"label": tr("dm_label")})
+        cur = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
+        others = [int(v) for v in cat["version"] if int(v) != cur]
+        pend = ss.get(keys.DATA_SWITCH)
+        if others:
+            c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+            v = c1.selectbox(tr("wf_switch_to"), others, index=None, key="dm_ver", placeholder=tr("choose"),
+                             format_func=lambda x: f"v{x}")
+            if c2.button(tr("dm_set_current"), key="dm_set", disabled=v is None):
+                ss[keys.DATA_SWITCH] = int(v)
+                st.rerun()
+        if pend is not None:
+            st.warning(tr("wf_confirm_switch", v=pend, cur=cur))
+            k1, k2, _ = st.columns([1, 1, 3])
+            if k1.button(tr("wf_confirm_switch_yes", v=pend), key="dm_set_yes", type="primary"):
+                W.operations.set_current_survey(store, pend)
+                ss.pop(keys.DATA_SWITCH, None)
+                ss["dm_ver_msg"] = tr("dm_switched", v=pend)
+                st.rerun()
+            if k2.button(tr("dm_cancel"), key="dm_set_no"):
+                ss.pop(keys.DATA_SWITCH, None)
+                st.rerun()
         if ss.get("dm_ver_msg"):
             st.success(ss.pop("dm_ver_msg"))
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")
-    tables.show(store.layers()[["kind", "name", "version", "created_at", "n_rows", "is_current"]])
+    lay = store.layers()[["kind", "name", "version", "created_at", "user", "n_rows", "is_current"]].copy()
+    lay["created_at"] = lay["created_at"].map(survey.local_time)
+    tables.show(lay)
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
-    log = store.audit_log().iloc[::-1]
-    tables.show(log[[c for c in ("ts", "user", "action", "kind", "name", "version", "n_rows", "source_file",
-                                 "detail", "sha256") if c in log.columns]])
+    tables.show(survey.audit_frame(store.audit_log().iloc[::-1], lang()))

@@ -18,6 +18,7 @@ from planner.ui.explore import (
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_map")
+page.policy_marker()
 ws = settings.workspace
 policy = page.active_policy()
 with st.spinner(tr("classifying")):

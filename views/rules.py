@@ -7,39 +7,59 @@ import pandas as pd
 import streamlit as st
 
 from planner import schema
+from planner import workflow as W
 from planner.classify import policy as pol_mod
 from planner.classify import sensitivity as sens
+from planner.errors import PlannerError, message_in
 from planner.i18n import value_label
-from planner.ui import data, page
+from planner.ui import data, keys, page
 from planner.ui.explore import field_label
 from planner.ui.state import lang, tr
+from planner.workflow.documents import canonical
 
 settings = page.start("nav_rules")
 ws = settings.workspace
 store = data.store(ws)
 st.caption(tr("rules_intro"))
 
-# -- which policy to start from ------------------------------------------------
-saved = store.docs("policy")
-names = [tr("default_policy")] + sorted(saved["name"].unique().tolist()) if len(saved) else [tr("default_policy")]
-c1, c2 = st.columns([2, 1])
-base = c1.selectbox(tr("load_policy"), names, key=f"rules_base_{lang()}")
-base_id = "default" if base == tr("default_policy") else base
-if st.session_state.get("_rules_base_loaded") != base_id:
-    st.session_state["_rules_base_loaded"] = base_id
-    d = data.default_policy_dict() if base == tr("default_policy") else store.load_doc("policy", base)
-    st.session_state["rules_edit"] = d
-    for k in [k for k in st.session_state if str(k).startswith("r_")]:
-        del st.session_state[k]
-pol = copy.deepcopy(st.session_state["rules_edit"])
+# -- the draft: what the user is editing, kept across pages and reruns until saved or discarded ------------
+ss = st.session_state
+
+
+def _open(name: str | None) -> None:
+    """Make a saved policy (None: the shipped default) the draft; the rule widgets are seeded afresh."""
+    if name is None or W.latest_version(store, "policy", name) is None:
+        d, base = data.default_policy_dict(), {"name": "default", "version": None}
+    else:
+        d = pol_mod.policy_to_dict(W.load_document(store, "policy", name).policy)
+        base = {"name": name, "version": W.latest_version(store, "policy", name)}
+    ss[keys.POLICY_DRAFT] = d
+    ss[keys.POLICY_BASE] = {**base, "json": canonical(d)}
+    for k in [k for k in ss if str(k).startswith("r_")]:
+        del ss[k]
+    ss.pop("rules_confirm", None)
+
+
+if ss.get(keys.POLICY_DRAFT) is None:
+    _open(None)
+base = ss[keys.POLICY_BASE]
+dirty = canonical(ss[keys.POLICY_DRAFT]) != base["json"]
+saved_names = W.document_names(store, "policy")
+names = ["default", *[n for n in saved_names if n != "default"]]
+c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+pick = c1.selectbox(tr("load_policy"), names, key=f"rules_pick_{lang()}",
+                    format_func=lambda n: tr("default_policy") if n == "default" and n not in saved_names else n)
+open_slot, discard_slot = c2.empty(), c3.empty()  # filled once this run's edits are known
+pol = copy.deepcopy(ss[keys.POLICY_DRAFT])
+keys.seed("r_min", int(pol.get("min_criteria", 2)))
+keys.seed("r_lu", list(pol.get("land_uses", [])))
 
 # -- widgets -----------------------------------------------------------------
 with st.container(border=True):
     a, b = st.columns([1, 2])
-    pol["min_criteria"] = a.slider(tr("min_criteria"), 1, 3, int(pol.get("min_criteria", 2)), key="r_min")
-    pol["land_uses"] = b.multiselect(tr("in_scope"), list(schema.LAND_USE_CLASSES),
-                                     default=list(pol.get("land_uses", [])), key="r_lu", placeholder=tr("choose"),
-                                     format_func=lambda v: value_label("land_use", v, lang()))
+    pol["min_criteria"] = a.slider(tr("min_criteria"), 1, 3, key="r_min")
+    pol["land_uses"] = b.multiselect(tr("in_scope"), list(schema.LAND_USE_CLASSES), key="r_lu",
+                                     placeholder=tr("choose"), format_func=lambda v: value_label("land_use", v, lang()))
     rule_keys = []
     cols = st.columns(3)
     for col, (crit, cdef) in zip(cols, pol["criteria"].items(), strict=False):
@@ -48,12 +68,14 @@ with st.container(border=True):
             for i, r in enumerate(cdef.get("rules", [])):
                 lab = f"{field_label(r['indicator'])} {r.get('comparison', '<')}"
                 if r.get("percentile") is not None:
-                    r["percentile"] = st.number_input(f"{lab} {tr('percentile')}", 0.0, 100.0, float(r["percentile"]), 1.0,
+                    keys.seed(f"r_{crit}_{i}_p", float(r["percentile"]))
+                    r["percentile"] = st.number_input(f"{lab} {tr('percentile')}", 0.0, 100.0, step=1.0,
                                                       key=f"r_{crit}_{i}_p")
                 else:
                     v = float(r.get("threshold") or 0.0)
                     step = 0.05 if abs(v) < 10 else 1000.0
-                    r["threshold"] = st.number_input(lab, value=v, step=step, key=f"r_{crit}_{i}_t",
+                    keys.seed(f"r_{crit}_{i}_t", v)
+                    r["threshold"] = st.number_input(lab, step=step, key=f"r_{crit}_{i}_t",
                                                      format="%.0f" if step >= 1 else "%.2f",
                                                      help=r.get("source", ""))
                 rule_keys.append((crit, i, lab))
@@ -67,7 +89,15 @@ except Exception as exc:
     st.error(tr("error", err=exc))
     st.stop()
 pdict = pol_mod.policy_to_dict(policy)
-st.session_state["policy"] = pdict  # the edited policy is the active one on every page
+ss[keys.POLICY_DRAFT] = pdict  # the draft is the active policy on every page, kept until saved or discarded
+dirty = canonical(pdict) != base["json"]
+open_slot.button(tr("wf_open"), key="rules_open", disabled=dirty, on_click=_open, args=(pick,),
+                 help=tr("wf_open_dirty") if dirty else None)
+discard_slot.button(tr("wf_discard"), key="rules_discard", disabled=not dirty, on_click=_open,
+                    args=(base["name"] if base["version"] else None,))
+if dirty:
+    st.warning("● " + tr("wf_unsaved_rules", name=tr("default_policy") if base["version"] is None
+                          else f"{base['name']} v{base['version']}"))
 
 with st.status(tr("classifying"), expanded=False) as status:
     gdf = data.classified(ws, pdict)
@@ -124,12 +154,54 @@ else:
         st.altair_chart(ch.properties(height=280), width="stretch")
         st.caption(tr("sens_caption"))
 
-# -- save -----------------------------------------------------------------------
-with st.form("save_policy"):
-    name = st.text_input(tr("policy_name"), value=pdict.get("name", "default"), key="r_name")
-    if st.form_submit_button(tr("save_policy"), type="primary"):
-        pdict = {**pdict, "name": name}
-        v = store.save_doc("policy", name, pdict)
-        st.session_state["policy"] = pdict
-        st.session_state["rules_edit"] = pdict
-        st.success(tr("saved", name=name, v=v))
+# -- save: a named policy version; an existing name is confirmed first ----------------------------------
+with st.container(border=True):
+    st.markdown(f"**{tr('save_policy')}**")
+    keys.seed("r_name", base["name"] if base["version"] else pdict.get("name", "default"))
+    n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
+    name = n1.text_input(tr("policy_name"), key="r_name").strip() or "default"
+    exists = W.latest_version(store, "policy", name)
+
+    def _save(name: str, expect) -> None:
+        doc = W.PolicyDoc(pol_mod.from_dict({**pdict, "name": name}, where="rules"))
+        try:
+            v = W.save_document(store, doc, expect_version=expect)
+        except PlannerError as exc:
+            ss["rules_msg"] = ("error", message_in(exc, lang()))
+            return
+        saved = pol_mod.policy_to_dict(doc.policy)
+        ss[keys.POLICY_DRAFT] = saved
+        ss[keys.POLICY_BASE] = {"name": name, "version": v, "json": canonical(saved)}
+        ss.pop("rules_confirm", None)
+        ss["rules_msg"] = ("success", tr("saved", name=name, v=v))
+
+    if n2.button(tr("save_policy"), type="primary", key="rules_save"):  # this run's name and rules
+        if exists is None:
+            _save(name, None)
+        else:
+            ss["rules_confirm"] = {"name": name, "version": exists}
+        st.rerun()
+    conf = ss.get("rules_confirm")
+    if conf and conf["name"] == name:
+        st.warning(tr("wf_confirm_overwrite", name=name, v=conf["version"], next=conf["version"] + 1))
+        k1, k2, _ = st.columns([1, 1, 3])
+        k1.button(tr("wf_confirm_save", next=conf["version"] + 1), key="rules_confirm_yes", type="primary",
+                  on_click=_save, args=(name, conf["version"]))
+        k2.button(tr("dm_cancel"), key="rules_confirm_no", on_click=lambda: ss.pop("rules_confirm", None))
+    msg = ss.pop("rules_msg", None)
+    if msg:
+        (st.success if msg[0] == "success" else st.error)(msg[1])
+
+# -- the stored three-low result of this policy: provenance, stale or not, one-click rebuild ------------
+stored_name = base["name"] if base["version"] else None
+if stored_name and store.has_layer("flags", stored_name):
+    prov = W.Provenance.from_meta(store.read_layer("flags", stored_name, columns=["parcel_id"]).attrs.get("meta"))
+    reasons = W.stale_reasons(prov, survey_version=data.survey_version(ws), policy_hash=W.PolicyDoc(policy).hash)
+    with st.container(border=True):
+        st.caption(tr("wf_stored_flags", name=stored_name) + " · " + prov.summary(lang()))
+        if reasons:
+            st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
+            if st.button(tr("wf_rebuild"), key="rules_rebuild", disabled=dirty,
+                         help=tr("wf_rebuild_dirty") if dirty else None):
+                W.classify_workspace(store, W.load_document(store, "policy", stored_name))
+                st.rerun()

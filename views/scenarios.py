@@ -7,15 +7,20 @@ import pandas as pd
 import streamlit as st
 
 from planner import scenarios as sc_mod
+from planner import workflow as W
+from planner.errors import PlannerError, message_in
 from planner.i18n import column_label, param_label, value_label
 from planner.scenarios import assumptions_in
 from planner.scenarios import templates as tpl_mod
-from planner.ui import data, page, results, tables
+from planner.ui import data, keys, page, results, tables
 from planner.ui.state import lang, tr
+from planner.workflow.documents import canonical
 
 settings = page.start("nav_scenarios")
+page.policy_marker()
 ws = settings.workspace
 store = data.store(ws)
+ss = st.session_state
 policy = page.active_policy()
 result = results.current_sites(ws, policy)
 sites = result.sites
@@ -34,45 +39,119 @@ P = {  # editable template parameters: (label zh, label en, step)
     "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (CNY/m²/month)", 1.0),
     "construction_months": ("建设工期（月）", "Construction (months)", 1.0),
 }
+ok_ids = ok["site_id"].astype(str).tolist()
+
+
+def _seed_widgets(sc: sc_mod.Scenario) -> None:
+    """Put a scenario into the form's widgets (on open, new, and when the page is shown again)."""
+    form = ("sc_name", "sc_top", "sc_ids", "sc_tpl", "sc_exist", "sc_retain", "sc_start", "sc_per_year", "sc_p_")
+    for k in [k for k in ss if str(k).startswith(form)]:
+        del ss[k]
+    tname, changes = sc.template, {}
+    if tname in sc.templates:
+        changes = {k: v for k, v in sc.templates[tname].items() if k != "base"}
+        tname = sc.templates[tname].get("base", "standard_factory")
+    ss["sc_name"] = sc.name
+    ss["sc_top"] = int(min(max(1, sc.sites.top or 5), max(1, len(ok))))
+    ss["sc_ids"] = [i for i in sc.sites.ids if i in ok_ids]
+    ss["sc_tpl"] = tname if tname in builtin else "standard_factory"
+    ss["sc_exist"] = sc.existing
+    ss["sc_retain"] = [c for c in sc.retain_classes if c in ("retain", "upgrade")] or ["retain"]
+    ss["sc_start"] = int(sc.start_year)
+    ss["sc_per_year"] = int(sc.sites_per_year or 0)
+    base_t = builtin[ss["sc_tpl"]]
+    for k in P:
+        v = changes.get(k, getattr(base_t, k, None))
+        if v is not None:
+            ss[f"sc_p_{ss['sc_tpl']}_{k}"] = float(v)
+
+
+def _open(name: str | None) -> None:
+    if name is None:
+        sc, refs, base = sc_mod.Scenario(name="scenario_a", sites=sc_mod.SiteSelection(top=5)), {}, {}
+    else:
+        doc = W.load_document(store, "scenario", name)
+        sc, refs = doc.scenario, doc.site_refs
+        base = {"name": name, "version": W.latest_version(store, "scenario", name), "json": canonical(sc.to_dict())}
+    ss[keys.SCENARIO_DRAFT] = sc.to_dict()
+    ss[keys.SCENARIO_BASE] = {**base, "site_refs": refs}
+    ss.pop(keys.SCENARIO_CONFIRM, None)
+    _seed_widgets(sc)
+
+
+if ss.get(keys.SCENARIO_DRAFT) is None:
+    _open(None)
+draft_sc = sc_mod.scenario_from_dict(ss[keys.SCENARIO_DRAFT], where="scenario draft")
+if "sc_name" not in ss:  # the page was left and shown again: the form comes back from the draft
+    _seed_widgets(draft_sc)
+base = ss[keys.SCENARIO_BASE]
+
+# -- open a saved scenario, or start a new one ---------------------------------------------------------------------
+names = W.document_names(store, "scenario")
+o1, o2, o3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+pick = o1.selectbox(tr("wf_saved_scenarios"), names, key="sc_open_pick", placeholder=tr("choose"),
+                    index=names.index(base["name"]) if base.get("name") in names else None)
+o2.button(tr("wf_open"), key="sc_open_btn", disabled=pick is None, on_click=_open, args=(pick,))
+o3.button(tr("wf_new_scenario"), key="sc_new_btn", on_click=_open, args=(None,))
+dirty = base.get("name") is None or canonical(ss[keys.SCENARIO_DRAFT]) != base.get("json")
+where = tr("wf_editing", name=base["name"], v=base["version"]) if base.get("name") else tr("wf_editing_new")
+st.caption(where + (" · ● " + tr("wf_unsaved") if dirty else ""))
 
 with st.form("scenario_form"):
     a, b, c = st.columns([1.2, 1, 1])
-    name = a.text_input(tr("sc_name"), value=st.session_state.get("sc_last_name", "scenario_a"), key="sc_name")
-    top = b.number_input(tr("sc_top_n"), 1, max(1, len(ok)), min(5, len(ok)), key="sc_top")
-    picked = a.multiselect(tr("sc_sites"), ok["site_id"].tolist(), key="sc_ids", placeholder=tr("sc_sites_all"))
-    tlabels = {(v.label_en if lang() == "en" else v.label_zh): k for k, v in builtin.items()}
-    tdefault = next((i for i, k in enumerate(tlabels.values()) if k == "standard_factory"), 0)
-    tname = tlabels[c.selectbox(tr("sc_template"), list(tlabels), index=tdefault, key=f"sc_tpl_{lang()}")]
-    elabels = {tr(f"sc_ex_{k}"): k for k in ("demolish", "retain", "retain_class")}
-    existing = elabels[b.selectbox(tr("sc_existing"), list(elabels), key=f"sc_exist_{lang()}")]
-    start_year = c.number_input(tr("sc_start"), 2020, 2040, 2026, key="sc_start")
-    per_year = c.number_input(tr("sc_per_year"), 0, 100, 0, key="sc_per_year", help=tr("sc_per_year_help"))
+    a.text_input(tr("sc_name"), key="sc_name")
+    b.number_input(tr("sc_top_n"), 1, max(1, len(ok)), key="sc_top")
+    a.multiselect(tr("sc_sites"), ok_ids, key="sc_ids", placeholder=tr("sc_sites_all"))
+    tlabels = {k: (v.label_en if lang() == "en" else v.label_zh) for k, v in builtin.items()}
+    tname = c.selectbox(tr("sc_template"), list(tlabels), format_func=tlabels.get, key="sc_tpl")
+    existing = b.selectbox(tr("sc_existing"), ["demolish", "retain", "retain_class"], key="sc_exist",
+                           format_func=lambda k: tr(f"sc_ex_{k}"))
+    b.multiselect(tr("wf_retain_classes"), ["retain", "upgrade"], key="sc_retain",
+                  format_func=lambda v: value_label("upgrade", v, lang()), help=tr("wf_retain_classes_help"))
+    c.number_input(tr("sc_start"), 2020, 2040, key="sc_start")
+    c.number_input(tr("sc_per_year"), 0, 100, key="sc_per_year", help=tr("sc_per_year_help"))
     st.markdown(f"**{tr('sc_params')}**")
-    base = builtin[tname]
+    tbase = builtin[tname]
     cols = st.columns(4)
     edits = {}
     for i, (k, (zh, en, step)) in enumerate(P.items()):
-        v = getattr(base, k, None)
+        v = getattr(tbase, k, None)
         if v is None:
             continue
-        edits[k] = cols[i % 4].number_input(en if lang() == "en" else zh, value=float(v), step=float(step),
+        keys.seed(f"sc_p_{tname}_{k}", float(v))
+        edits[k] = cols[i % 4].number_input(en if lang() == "en" else zh, step=float(step),
                                             key=f"sc_p_{tname}_{k}", format="%.0f" if step >= 1 else "%.2f")
     st.form_submit_button(tr("sc_run"), type="primary")
 
-changed = {k: (int(v) if k.endswith("months") else v) for k, v in edits.items() if v != getattr(base, k)}
+changed = {k: (int(v) if k.endswith("months") else v) for k, v in edits.items() if v != getattr(tbase, k)}
 tpl_name = tname if not changed else f"{tname}_custom"
-sc = sc_mod.Scenario(
-    name=name or "scenario", sites=sc_mod.SiteSelection(ids=tuple(picked), top=None if picked else int(top)),
-    template=tpl_name, templates={tpl_name: {"base": tname, **changed}} if changed else {},
-    existing=existing, start_year=int(start_year), sites_per_year=int(per_year) or None,
-    policy_name=(policy or {}).get("name", ""))
+picked = tuple(ss["sc_ids"])
+sc = sc_mod.replace(
+    draft_sc, name=(ss["sc_name"] or "scenario").strip() or "scenario",
+    sites=sc_mod.SiteSelection(ids=picked, top=None if picked else int(ss["sc_top"]),
+                               status=draft_sc.sites.status, where=draft_sc.sites.where),
+    template=tpl_name, templates={**{k: v for k, v in draft_sc.templates.items() if not k.endswith("_custom")},
+                                  **({tpl_name: {"base": tname, **changed}} if changed else {})},
+    existing=existing, retain_classes=tuple(ss["sc_retain"]) or ("retain",), start_year=int(ss["sc_start"]),
+    sites_per_year=int(ss["sc_per_year"]) or None, policy_name=(policy or {}).get("name", ""))
+ss[keys.SCENARIO_DRAFT] = sc.to_dict()  # the draft follows the form (kept across pages until saved)
+vanished = [i for i in draft_sc.sites.ids if i not in ok_ids]
+refs = {k: v for k, v in (base.get("site_refs") or {}).items() if k in picked}
+doc = W.ScenarioDoc(sc, refs)
 try:
     with st.spinner():
-        res = results.run_scenario(ws, policy, result, sc)
+        run = results.run_scenario(ws, policy, result, doc)
 except Exception as exc:
-    st.error(tr("error", err=exc))
+    st.error(tr("error", err=message_in(exc, lang())))
     st.stop()
-
+res = run.result
+prov = res.provenance
+st.caption(tr("wf_inputs", survey=prov.get("survey_version") or "—", policy=(policy or {}).get("name", "default"),
+              hash=results.policy_hash(policy)[:12], gap=float((prov.get("site_params") or {}).get("gap_m", 2.0)),
+              area=float((prov.get("site_params") or {}).get("min_area_m2", 10_000.0))))
+results.show_warnings(run.warnings)
+if vanished and not any(v in en for en, _ in run.warnings for v in vanished):
+    st.warning(tr("wf_sites_vanished", ids="、".join(vanished)))
 results.key_figures(res.totals)
 t1, t2, t3 = st.tabs([tr("sc_ledger"), tr("sc_timeline"), tr("sc_assumptions")])
 with t1:
@@ -108,7 +187,69 @@ with t3:
     a["parameter"] = a["parameter"].map(lambda p: param_label(p, lang()))
     tables.show(a, labels={c: tables.template_label(c) for c in tpl_cols})
 
-if st.button(tr("sc_save"), type="primary", key="sc_save_btn"):
-    v = store.save_doc("scenario", sc.name, sc.to_dict())
-    st.session_state["sc_last_name"] = sc.name
-    st.success(tr("saved", name=sc.name, v=v))
+
+# -- save (an existing name is confirmed first, saying which version it creates), duplicate, rename, delete ---------
+
+
+def _save(expect) -> None:
+    fresh = W.scenario_doc(sc, sites=result.sites, parcel_sites=result.parcel_sites)
+    try:
+        v = W.save_document(store, fresh, expect_version=expect)
+    except PlannerError as exc:
+        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+        return
+    ss[keys.SCENARIO_BASE] = {"name": sc.name, "version": v, "json": canonical(sc.to_dict()),
+                              "site_refs": fresh.site_refs}
+    ss.pop(keys.SCENARIO_CONFIRM, None)
+    ss[keys.SCENARIO_MSG] = ("success", tr("saved", name=sc.name, v=v))
+
+
+def _manage(action: str, new: str | None = None) -> None:
+    old = base["name"]
+    try:
+        if action == "duplicate":
+            W.duplicate_scenario(store, old, new)
+            _open(new)
+        elif action == "rename":
+            W.rename_scenario(store, old, new)
+            _open(new)
+        elif action == "delete":
+            W.delete_document(store, "scenario", old)
+            ss[keys.SCENARIO_BASE] = {"site_refs": base.get("site_refs") or {}}  # the content stays as a new draft
+            ss.pop(keys.SCENARIO_CONFIRM, None)
+        ss[keys.SCENARIO_MSG] = ("success", tr(f"wf_done_{action}", name=old, new=new or ""))
+    except PlannerError as exc:
+        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+
+
+def _ask_or_save() -> None:
+    exists = W.latest_version(store, "scenario", sc.name)
+    if exists is None:
+        _save(None)
+    else:
+        ss[keys.SCENARIO_CONFIRM] = {"action": "save", "name": sc.name, "version": exists}
+
+
+st.button(tr("sc_save"), type="primary", key="sc_save_btn", on_click=_ask_or_save)
+conf = ss.get(keys.SCENARIO_CONFIRM)
+if conf and conf["action"] == "save" and conf["name"] == sc.name:
+    st.warning(tr("wf_confirm_overwrite", name=sc.name, v=conf["version"], next=conf["version"] + 1))
+    k1, k2, _ = st.columns([1, 1, 3])
+    k1.button(tr("wf_confirm_save", next=conf["version"] + 1), key="sc_confirm_yes", type="primary",
+              on_click=_save, args=(conf["version"],))
+    k2.button(tr("dm_cancel"), key="sc_confirm_no", on_click=lambda: ss.pop(keys.SCENARIO_CONFIRM, None))
+msg = ss.pop(keys.SCENARIO_MSG, None)
+if msg:
+    (st.success if msg[0] == "success" else st.error)(msg[1])
+if base.get("name"):
+    with st.expander(tr("wf_manage", name=base["name"])):
+        new = st.text_input(tr("wf_new_name"), key="sc_mg_name").strip()
+        m1, m2, m3 = st.columns(3)
+        m1.button(tr("wf_duplicate"), key="sc_dup", disabled=not new, on_click=_manage, args=("duplicate", new))
+        m2.button(tr("wf_rename"), key="sc_ren", disabled=not new, on_click=_manage, args=("rename", new))
+        m3.button(tr("wf_delete"), key="sc_del",
+                  on_click=lambda: ss.__setitem__(keys.SCENARIO_CONFIRM, {"action": "delete", "name": base["name"]}))
+        if conf and conf["action"] == "delete" and conf["name"] == base["name"]:
+            st.warning(tr("wf_confirm_delete", name=base["name"]))
+            st.button(tr("wf_delete_yes", name=base["name"]), key="sc_del_yes", type="primary", on_click=_manage,
+                      args=("delete",))

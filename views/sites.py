@@ -1,4 +1,12 @@
-"""Contiguous sites (连片地块): settings, ranked table linked to the map, click edits, drawn boundaries."""
+"""Contiguous sites (连片地块): settings, ranked table linked to the map, click edits, drawn boundaries.
+
+Everything the user works on is a draft in the session (:mod:`planner.ui.keys`):
+site settings, the list of edits (with undo and redo) and the selected site id.
+The selection follows the id, never a table row. Saving stores the sites,
+their parcel table and the edits in one commit through the workflow layer.
+"""
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -7,72 +15,84 @@ import shapely
 import streamlit as st
 
 from planner import maps
-from planner import sites as sites_mod
+from planner import workflow as W
+from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
-from planner.ui import data, mapview, page, tables
+from planner.sites import SiteParams
+from planner.ui import data, keys, mapview, page, results, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_sites")
+page.policy_marker()
 ws = settings.workspace
+ss = st.session_state
 policy = page.active_policy()
+pname = (policy or {}).get("name", "default")
 gdf = data.classified(ws, policy)
 index = data.parcel_index(ws, policy)
 store = data.store(ws)
+draft = results.site_params_draft(ws, policy)
+P = draft["params"]
 
-with st.expander(tr("site_params"), expanded=False), st.form("site_params_form"):
-    c = st.columns(5)
-    gap = c[0].number_input(tr("gap_m"), 0.0, 50.0, 2.0, 1.0, key="s_gap")
-    min_area = c[1].number_input(tr("min_area"), 0.0, 200_000.0, 10_000.0, 1_000.0, key="s_min")
-    use_bar = c[2].toggle(tr("use_barriers"), True, key="s_bar")
-    absorb = c[3].toggle(tr("absorb_enclaves"), True, key="s_abs")
-    enc = c[4].number_input(tr("max_enclave"), 0.0, 50_000.0, 3_333.0, 100.0, key="s_enc")
-    st.form_submit_button(tr("sc_run"))
-params = {"gap_m": gap, "min_area_m2": min_area, "absorb_enclaves": absorb, "enclave_max_area_m2": enc}
+# -- settings: a draft seeded into the form, kept across pages ---------------------------------------------------
+for k, v in (("s_gap", float(P.get("gap_m", 2.0))), ("s_min", float(P.get("min_area_m2", 10_000.0))),
+             ("s_bar", bool(draft["use_barriers"])), ("s_abs", bool(P.get("absorb_enclaves", True))),
+             ("s_enc", float(P.get("enclave_max_area_m2", 3_333.0)))):
+    keys.seed(k, v)
+with st.expander(tr("site_params"), expanded=False):
+    with st.form("site_params_form"):
+        c = st.columns(5)
+        c[0].number_input(tr("gap_m"), 0.0, 50.0, step=1.0, key="s_gap")
+        c[1].number_input(tr("min_area"), 0.0, 200_000.0, step=1_000.0, key="s_min")
+        c[2].toggle(tr("use_barriers"), key="s_bar")
+        c[3].toggle(tr("absorb_enclaves"), key="s_abs")
+        c[4].number_input(tr("max_enclave"), 0.0, 50_000.0, step=100.0, key="s_enc")
+        if st.form_submit_button(tr("sc_run")):
+            ss[keys.SITE_PARAMS] = {**draft, "use_barriers": bool(ss["s_bar"]),
+                                    "params": {**P, "gap_m": float(ss["s_gap"]), "min_area_m2": float(ss["s_min"]),
+                                               "absorb_enclaves": bool(ss["s_abs"]),
+                                               "enclave_max_area_m2": float(ss["s_enc"])}}
+            st.rerun()
+    if st.button(tr("wf_save_params"), key="s_save_params"):
+        try:
+            doc = W.SiteParamsDoc(name=pname, params=SiteParams.from_dict(dict(P)),
+                                  use_barriers=draft["use_barriers"])
+            ss[keys.SITE_MSG] = ("saved", {"name": pname, "v": W.save_document(store, doc)})
+        except PlannerError as exc:
+            st.error(message_in(exc, lang()))
 
 with st.spinner(tr("building_sites")):
-    base = data.site_result(ws, policy, params, use_bar)
-edits = st.session_state.setdefault("site_edits", [])
-sig = (data.policy_json(policy), repr(sorted(params.items())), use_bar)
-if st.session_state.get("_site_sig") != sig:  # settings changed: manual edits no longer apply
-    st.session_state["_site_sig"] = sig
-    edits.clear()
+    result, id_table, offered = results.session_sites(ws, policy)
+edits = ss[keys.SITE_EDITS]
+redo = ss.setdefault(keys.SITE_REDO, [])
+if offered is not None:
+    v, doc = offered
+    with st.container(border=True):
+        st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
+        if st.button(tr("edits_apply"), key="s_load_edits"):
+            edits[:] = [dict(o) for o in doc.ops]
+            redo.clear()
+            ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
+            st.rerun()
+msg = ss.pop(keys.SITE_MSG, None)
+if msg:
+    (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
 
-# -- the latest saved edits of this policy: replayed on opening when made with the same settings -------
-pname = policy.get("name", "default")
-saved_doc = None
-cat = store.docs("site_edit")
-cat = cat[cat["name"] == pname] if len(cat) else cat
-if len(cat):
-    saved_v = int(cat["version"].max())
-    saved_doc = store.load_doc("site_edit", pname, saved_v)
-    tag = (pname, saved_v, sig)
-    if not edits and st.session_state.get("_site_edits_loaded") != tag and saved_doc.get("edits"):
-        same = saved_doc.get("params") == params and saved_doc.get("use_barriers", True) == use_bar
-        if same or st.session_state.pop("_site_edits_apply", False):
-            edits.extend(saved_doc["edits"])
-            st.session_state["_site_edits_loaded"] = tag
-            st.session_state["_site_edits_msg"] = tr("edits_applied", v=saved_v, n=len(saved_doc["edits"]))
-        else:
-            with st.container(border=True):
-                st.caption(tr("edits_saved_found", name=pname, v=saved_v, n=len(saved_doc["edits"])) + " · "
-                           + tr("edits_stale"))
-                if st.button(tr("edits_apply"), key="s_load_edits"):
-                    st.session_state["_site_edits_apply"] = True
-                    st.rerun()
-try:
-    result = sites_mod.apply_edits(base, edits, gdf) if edits else base
-except Exception as exc:
-    st.error(tr("error", err=exc))
-    if st.session_state.pop("_site_edits_msg", None):  # saved edits that no longer apply: drop them all
-        edits.clear()
-    else:
-        edits.pop()
-    result = sites_mod.apply_edits(base, edits, gdf) if edits else base
-if st.session_state.get("_site_edits_msg"):
-    st.success(st.session_state.pop("_site_edits_msg"))
-st.session_state["site_result"] = result
+# -- the stored result: provenance, stale or not, one-click rebuild ------------------------------------------------
+stored, err = data.stored_sites(ws, pname)
+if err is not None and store.has_layer("sites", pname):
+    st.error(message_in(err, lang()))
+if stored is not None:
+    reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
+                              policy_hash=results.policy_hash(policy),
+                              site_params=W.SiteParamsDoc(params=SiteParams.from_dict(dict(P))).to_dict()["params"])
+    with st.container(border=True):
+        st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
+        if reasons:
+            st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
+            st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
 sites = result.sites
-ok = sites[sites["status"] == "ok"].sort_values("rank") if len(sites) else sites
+ok = sites[sites["status"] == "ok"].sort_values(["rank", "site_id"]) if len(sites) else sites
 
 m = st.columns(4)
 m[0].metric(tr("m_sites"), f"{len(ok):,}", border=True)
@@ -87,6 +107,45 @@ sites_idx = data.sites_index(sites)
 ps = result.parcel_sites
 site_of = dict(zip(ps["parcel_id"].astype(str), ps["site_id"].astype(str), strict=False))
 home = index.lonlat_bounds()
+sel = ss.get(keys.SITE_SELECTED)
+if sel is not None and sel not in set(sites["site_id"].astype(str)):
+    sel = ss[keys.SITE_SELECTED] = None  # the selected site is gone (e.g. its last parcel was removed)
+
+
+def _select(site_id: str | None, *, zoom: bool = True) -> None:
+    ss[keys.SITE_SELECTED] = site_id
+    if zoom and site_id:
+        b = data.find_bounds(index, sites_idx, site_id, pad_m=80)
+        if b is not None:
+            mapview.focus("site_map", b)
+
+
+def _push(op: dict) -> None:
+    """A new edit: onto the list, and the redo stack is cleared."""
+    ss[keys.SITE_EDITS].append(op)
+    ss[keys.SITE_REDO] = []
+
+
+def _store_result() -> None:
+    """Store sites, parcel table and edits in one commit (the stored result is then up to date)."""
+    try:
+        doc = W.SiteEditsDoc(pname, tuple(dict(o) for o in edits), policy_name=pname,
+                             params=SiteParams.from_dict(dict(P)),
+                             use_barriers=draft["use_barriers"])
+        prov = W.Provenance.new("flags", survey_version=data.survey_version(ws), policy_name=pname,
+                                policy_hash=results.policy_hash(policy))
+        _, hw = data.previous_sites(ws, pname)
+        # the classification the sites rest on goes in the same commit when the rules are a saved version
+        saved_rules = not page.rules_unsaved()
+        W.store_sites(store, pname, result, gdf, flags_prov=prov, flags_version=None,
+                      params=W.SiteParamsDoc(pname, doc.params, draft["use_barriers"]), edits=doc,
+                      id_table=id_table, high_water_mark=hw, flags=gdf if saved_rules else None)
+        v = W.latest_version(store, "site_edit", pname)
+        ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v}
+        ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})
+    except PlannerError as exc:
+        ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
+
 
 left, right = st.columns([1.25, 1], gap="medium")
 with right:
@@ -95,43 +154,78 @@ with right:
     show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
                              "potential_floor_area_m2", "n_owners", "score") if c in ok.columns]
     table = pd.DataFrame(ok[show_cols]).reset_index(drop=True)
-    hl = st.session_state.get("site_clicked")
 
     def _hl(row):
-        return ["background-color: #fde0c5" if row["site_id"] == hl else "" for _ in row]
+        return ["background-color: #fde0c5" if row["site_id"] == sel else "" for _ in row]
 
+    # the widget is keyed by the table's order: when ranks move, an old row selection cannot point at another site
+    tkey = "site_tbl_" + hashlib.sha1("|".join(table["site_id"].astype(str)).encode()).hexdigest()[:10]
     ev = tables.show(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
-                     selection_mode="single-row", key="site_tbl")
+                     selection_mode="single-row", key=tkey)
     rows = ev.selection.rows if ev is not None else []
-    sel_site = table.iloc[rows[0]]["site_id"] if rows else st.session_state.get("site_clicked")
-    if rows and st.session_state.get("_site_row") != sel_site:
-        st.session_state["_site_row"] = sel_site
-        b = data.find_bounds(index, sites_idx, sel_site, pad_m=80)
-        if b is not None:
-            mapview.focus("site_map", b)
-    st.session_state["site_selected"] = sel_site
+    picked = str(table.iloc[rows[0]]["site_id"]) if rows else None
+    if picked is not None and ss.get("_site_tbl_pick") != (tkey, picked):
+        ss["_site_tbl_pick"] = (tkey, picked)
+        _select(picked)
+        sel = picked
 
     st.subheader(tr("edit_site"))
     mlabels = {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
     mode = mlabels[st.radio(tr("edit_mode"), list(mlabels), horizontal=True, key=f"s_mode_{lang()}")]
-    st.caption(tr("edits", n=len(edits)) + (f" · {sel_site}" if sel_site else ""))
-    cc = st.columns(2)
-    if cc[0].button(tr("save_edits"), disabled=not edits, key="s_save"):
-        v = store.save_doc("site_edit", pname, {"edits": edits, "params": params, "use_barriers": use_bar,
-                                                "policy_name": pname})
-        st.session_state["_site_edits_loaded"] = (pname, v, sig)  # what the session holds is this version
-        st.success(tr("saved", name=pname, v=v))
-    if cc[1].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
-        edits.pop()
+    st.caption(tr("edits", n=len(edits)) + " · " + (tr("wf_selected", id=sel) if sel else tr("wf_no_selection")))
+    pend = ss.get(keys.SITE_PENDING)
+    if pend:
+        st.warning(pend["warning"])
+        p1, p2, _ = st.columns([1, 1, 2])
+        if p1.button(tr("wf_add_anyway"), key="s_pending_yes", type="primary"):
+            _push(ss.pop(keys.SITE_PENDING)["op"])
+            st.rerun()
+        if p2.button(tr("dm_cancel"), key="s_pending_no"):
+            ss.pop(keys.SITE_PENDING)
+            st.rerun()
+    cc = st.columns(3)
+    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
+        redo.append(edits.pop())
         st.rerun()
+    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
+        edits.append(redo.pop())
+        st.rerun()
+    cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=_store_result,
+                 help=tr("wf_save_edits_help"))
     st.caption(tr("draw_hint"))
+
+
+def _scope_warning(pids: list[str]) -> str | None:
+    """Which of ``pids`` are not three-low, and which are outside the policy's land uses (None: all flagged)."""
+    g = gdf.set_index(gdf["parcel_id"].astype(str)).loc[pids]
+    scope = set((policy or {}).get("land_uses", []))
+    out_scope = [p for p, u in zip(pids, g["land_use"].astype(str), strict=True) if scope and u not in scope]
+    not_flagged = [p for p, f in zip(pids, g["three_low"].fillna(False).astype(bool), strict=True)
+                   if not f and p not in out_scope]
+    if not out_scope and not not_flagged:
+        return None
+    parts = []
+    if out_scope:
+        uses = sorted({tables.format_value("land_use", u) for u in g.loc[out_scope, "land_use"]})
+        parts.append(tr("wf_out_of_scope", n=len(out_scope), ids="、".join(out_scope[:5]), uses="、".join(uses)))
+    if not_flagged:
+        parts.append(tr("wf_not_flagged", n=len(not_flagged), ids="、".join(not_flagged[:5])))
+    return " ".join(parts)
+
+
+def _propose(op: dict, pids: list[str]) -> None:
+    """Apply an edit, or hold it for confirmation when it brings in non-flagged or out-of-scope parcels."""
+    warn = _scope_warning(pids) if op["op"] in ("add", "boundary") else None
+    if warn:
+        ss[keys.SITE_PENDING] = {"op": op, "warning": warn}
+    else:
+        _push(op)
 
 
 def parcel_colors(g):
     sid = g["parcel_id"].astype(str).map(site_of)
     cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
     out = np.where(sid.notna().to_numpy(), "#9e9ac8", cls)
-    sel = st.session_state.get("site_selected")
     if sel:
         out = np.where((sid == sel).to_numpy(), "#f16913", out)
     return out
@@ -140,13 +234,21 @@ def parcel_colors(g):
 layers = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
                            tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
-                           color=parcel_colors,
-                           lod=True, fill_opacity=0.55)]
+                           color=parcel_colors, lod=True, fill_opacity=0.55)]
 if sites_idx is not None:
     layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
                                    tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
-                                   color="#54278f",
-                                   fill_opacity=0.0, weight=3))
+                                   color="#54278f", fill_opacity=0.0, weight=3))
+
+
+def _drawn_polygon(out: dict):
+    drawings = out.get("all_drawings") or []
+    geom = drawings[-1].get("geometry") if drawings else None
+    poly = shapely.geometry.shape(geom) if geom else None
+    if poly is None or poly.geom_type not in ("Polygon", "MultiPolygon"):
+        return None
+    tf = pyproj.Transformer.from_crs("EPSG:4326", gdf.crs, always_xy=True)
+    return shapely.transform(poly, lambda c: np.column_stack(tf.transform(c[:, 0], c[:, 1])))
 
 
 @st.fragment
@@ -157,37 +259,58 @@ def sites_map():
                     tr("cls_three_low")), (maps.CLASS_COLORS["ok"], tr("cls_ok"))])
     sid = mapview.new_click(out, "site_map", "site_id")
     pid = mapview.clicked_id(out, "parcel_id") if sid is None else None
-    if sid is None and pid is not None and st.session_state.get("_site_pclick") != repr(out.get("last_object_clicked")):
-        st.session_state["_site_pclick"] = repr(out.get("last_object_clicked"))
-        cur = st.session_state.get("site_selected")
-        if mode in ("add", "remove") and cur:
-            st.session_state["site_edits"].append({"op": mode, "site_id": cur, "parcel_ids": [pid]})
-            st.rerun()
+    if sid is None and pid is not None and ss.get("_site_pclick") != repr(out.get("last_object_clicked")):
+        ss["_site_pclick"] = repr(out.get("last_object_clicked"))
+        cur = ss.get(keys.SITE_SELECTED)
+        if mode == "add" and cur:
+            _propose({"op": "add", "site_id": cur, "parcel_ids": [pid]}, [pid])
+            st.rerun(scope="app")
+        elif mode == "remove" and cur:
+            if site_of.get(pid) == cur:
+                _push({"op": "remove", "site_id": cur, "parcel_ids": [pid]})
+            else:
+                ss[keys.SITE_MSG] = ("wf_not_in_site", {"pid": pid, "id": cur})
+            st.rerun(scope="app")
         elif pid in site_of:
-            st.session_state["site_clicked"] = site_of[pid]
-            st.rerun()
-    if sid is not None and st.session_state.get("site_clicked") != sid:
-        st.session_state["site_clicked"] = sid
-        st.rerun()
-    drawings = out.get("all_drawings") or []
-    if drawings:
-        geom = drawings[-1].get("geometry")
-        poly = shapely.geometry.shape(geom) if geom else None
-        if poly is not None and poly.geom_type in ("Polygon", "MultiPolygon"):
-            tf = pyproj.Transformer.from_crs("EPSG:4326", gdf.crs, always_xy=True)
-            poly_ws = shapely.transform(poly, lambda c: np.column_stack(tf.transform(c[:, 0], c[:, 1])))
-            st.subheader(tr("drawn_metrics"))
-            try:
-                r = sites_mod.site_from_boundary(poly_ws, gdf, params=result.params)
-                cols = [c for c in ("n_parcels", "n_owners", "land_area_m2", "land_area_mu", "floor_area_m2",
-                                    "plot_ratio", "flagged_share", "compactness", "potential_floor_area_m2")
-                        if c in r.sites.columns]
-                tables.show(pd.DataFrame(r.sites[cols]))
-                if st.button(tr("edit_add") + " ✚", key="s_add_drawn"):
-                    st.session_state["site_edits"].append({"op": "boundary", "wkt": poly_ws.wkt})
-                    st.rerun(scope="app")
-            except Exception as exc:
-                st.warning(tr("error", err=exc))
+            _select(site_of[pid], zoom=False)
+            st.rerun(scope="app")
+    if sid is not None and ss.get(keys.SITE_SELECTED) != sid:
+        _select(sid, zoom=False)
+        st.rerun(scope="app")
+    poly_ws = _drawn_polygon(out)
+    if poly_ws is None:
+        return
+    st.subheader(tr("drawn_metrics"))
+    digest = hashlib.sha1(shapely.to_wkb(shapely.normalize(poly_ws)).hex().encode()).hexdigest()[:16]
+    used = ss.setdefault(keys.SITE_DRAWINGS_USED, [])
+    try:
+        r = W.operations.preview_boundary(poly_ws, gdf, result.params)
+    except PlannerError as exc:
+        st.warning(message_in(exc, lang()))
+        return
+    cols = [c for c in ("n_parcels", "n_owners", "land_area_m2", "land_area_mu", "floor_area_m2", "plot_ratio",
+                        "flagged_share", "compactness", "potential_floor_area_m2") if c in r.sites.columns]
+    tables.show(pd.DataFrame(r.sites[cols]))
+    pids = r.parcel_sites["parcel_id"].astype(str).tolist()
+    warn = _scope_warning(pids)
+    if warn:
+        st.warning(warn)
+    if digest in used:
+        st.info(tr("wf_drawing_used"))
+        return
+    cur = ss.get(keys.SITE_SELECTED)
+    b1, b2 = st.columns(2)
+    if b1.button(tr("wf_draw_add", id=cur or "—") + " ✚", key="s_add_drawn", disabled=not cur):
+        used.append(digest)
+        _push({"op": "add", "site_id": cur, "parcel_ids": pids})
+        st.rerun(scope="app")
+    _, hw = data.previous_sites(ws, pname)
+    new_id = W.operations.next_site_id(result, hw)
+    if b2.button(tr("wf_draw_new", id=new_id) + " ✚", key="s_new_drawn"):
+        used.append(digest)
+        _push({"op": "boundary", "wkt": poly_ws.wkt, "site_id": new_id})
+        _select(new_id, zoom=False)
+        st.rerun(scope="app")
 
 
 with left:

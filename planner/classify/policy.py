@@ -29,7 +29,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from planner import config
 from planner.errors import ConfigError
@@ -255,6 +255,10 @@ class Policy:
         Year for ``years_since_built`` (default: the current year).
     criteria, upgrade, grade
         See :class:`Criteria`, :class:`UpgradeClasses`, :class:`Grade`.
+    sites : dict, optional
+        The policy file's ``[sites]`` table: site-assembly parameters
+        (:class:`planner.sites.SiteParams`), checked on load. Classification
+        does not use it; :func:`site_params` reads it.
     """
 
     name: str = "default"
@@ -265,6 +269,7 @@ class Policy:
     criteria: Criteria = field(default_factory=Criteria)
     upgrade: UpgradeClasses = field(default_factory=UpgradeClasses)
     grade: Grade = field(default_factory=Grade)
+    sites: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.min_criteria <= 3:
@@ -272,6 +277,23 @@ class Policy:
         bad = [u for u in self.land_uses if u not in LAND_USE_CLASSES]
         if bad:
             _where_fail(f"land_uses: {bad} not in {list(LAND_USE_CLASSES)}")
+        if self.sites is not None:
+            site_params(self, where=_HERE)  # a bad [sites] key fails on load, naming the key
+
+
+def site_params(policy: Policy, *, where: str = "policy"):
+    """The site parameters of the policy's ``[sites]`` table (defaults where it has none).
+
+    Examples
+    --------
+    >>> p = from_dict({"sites": {"gap_m": 5}})
+    >>> site_params(p).gap_m
+    5.0
+    """
+    # sites sit after classify; only their parameter record is used here
+    from planner.sites.params import SiteParams
+
+    return SiteParams.from_dict(config.to_dict(policy.sites or {}), where=f"{where}.sites")
 
 
 def from_dict(data: dict, *, where: str = "policy") -> Policy:
@@ -409,4 +431,5 @@ __all__ = [
     "load_policy",
     "policy_hash",
     "policy_to_dict",
+    "site_params",
 ]

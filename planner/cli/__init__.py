@@ -3,17 +3,23 @@
 Each command lives in its own module of this package, which exposes
 ``register(subparsers)``; the module adds its sub-command with
 ``parser.set_defaults(func=...)``. ``func(args)`` returns the exit code.
-Exit codes: 0 success, 2 refused input (bad file, bad config), 1 other errors.
+Exit codes: 0 success, 2 refused input (bad file, bad config, a file that cannot be read or
+written, a full disk), 1 other errors.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
 from planner import __version__
 from planner.errors import PlannerError
+
+#: OS errors that are the user's to fix (exit 2 with the message, no traceback): the file named in it.
+_REFUSED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                   errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG}
 
 #: Command modules, in the order they appear in ``planner --help``.
 COMMAND_MODULES = (
@@ -55,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file the command was given or writes: missing, not allowed, disk full
+        if exc.errno is not None and exc.errno not in _REFUSED_ERRNOS:  # None: a library's own words on a path
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; the workspace was left as it was before this command", file=sys.stderr)
         return 130

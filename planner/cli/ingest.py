@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from planner.errors import IngestError
-from planner.ingest import ingest
 from planner.io.store import open_store
 from planner.io.writers import write_report
+from planner.workflow.operations import ingest_survey
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,17 +26,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--encoding", help="text encoding of a shapefile/CSV (default: .cpg, then UTF-8, then GB18030)")
     p.add_argument("--survey-name", help="label of the new survey version, e.g. '2025 annual survey'")
     p.add_argument("--mode", choices=("auto", "replace", "update"), default="auto",
-                   help="replace the parcel layer, or update: merge a partial survey (default auto: update when "
-                        "the file covers under half of the current parcels' land)")
+                   help="replace the parcel layer, or update: merge a partial survey (default auto: replace only "
+                        "when no row was rejected and the file covers at least half of the current parcels' land)")
+    p.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up when another writer holds the workspace longer than this "
+                        "(default: PLANNER_LOCK_TIMEOUT or 300)")
     p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.workspace)
+    store = open_store(args.workspace, lock_timeout=args.lock_timeout)
     try:
-        rep = ingest(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
+        rep = ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
                      encoding=args.encoding, survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
     except IngestError as exc:
         rep = getattr(exc, "report", None)

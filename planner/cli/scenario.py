@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from planner.errors import DataError, StoreError
+from planner import workflow as W
+from planner.errors import DataError
 from planner.io.store import Store, open_store
 
 
@@ -36,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.set_defaults(func=run_cmd)
 
     c = ssub.add_parser("compare", help="compare scenarios side by side (first = baseline)")
-    c.add_argument("scenarios", nargs="+", help="scenario files or saved names")
+    c.add_argument("scenarios", nargs="*", help="scenario files or saved NAME[@VERSION]s")
+    c.add_argument("--saved", default=None, metavar="NAME", help="compare the scenarios of saved comparison NAME")
+    c.add_argument("--save", default=None, metavar="NAME", help="save this comparison as document NAME")
     c.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     c.add_argument("--out", required=True, metavar="FILE", help="report.html or report.xlsx")
     c.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
@@ -49,58 +52,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
 
-def resolve_scenario(ref: str, store: Store):
-    """A scenario from a file path or a saved ``NAME[@VERSION]``."""
-    from planner.scenarios import load_scenario, scenario_from_dict
+def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
+    """A scenario document from a file path or a saved ``NAME[@VERSION]``."""
+    from planner.scenarios import load_scenario
 
     path = Path(ref)
     if path.suffix.lower() in (".toml", ".json") or path.exists():
-        return load_scenario(path)
+        return W.ScenarioDoc(load_scenario(path))
     name, _, ver = ref.partition("@")
     try:
-        doc = store.load_doc("scenario", name, int(ver) if ver else None)
-    except StoreError as exc:
-        msg = f"scenario {ref!r}: no such file and no saved scenario of that name in the workspace ({exc})"
-        raise DataError(msg) from exc
-    return scenario_from_dict(doc, where=f"saved scenario {ref}")
+        return W.load_document(store, "scenario", name, int(ver) if ver else None)
+    except DataError as exc:
+        msg = f"scenario {ref!r}: no such file, and {exc}"
+        raise DataError(msg, zh=exc.zh) from exc
 
 
-def _sites_inputs(store: Store, layer: str | None, retain_classes: tuple[str, ...] = ("retain",)):
-    """Sites layer, its parcel rollup (or None) and the layer meta; says what to run when missing."""
-    from planner.scenarios import parcel_rollup
-
-    if not store.has_layer("sites", layer):
-        what = f"sites/{layer}" if layer else "any sites layer"
-        msg = (f"workspace has no {what}; run `planner classify -w WS` and then `planner sites -w WS` first "
-               "(or set sites_layer in the scenario)")
-        raise DataError(msg)
-    sites = store.read_layer("sites", layer)
-    meta = sites.attrs.get("meta", {})
-    name = layer or store.layers("sites").query("is_current")["name"].iloc[0]
-    rollup = None
-    if store.has_layer("site_parcels", name) and meta.get("policy_name") and store.has_layer("flags", meta["policy_name"]):
-        sp = pd.DataFrame(store.read_layer("site_parcels", name, columns=["parcel_id", "site_id", "role"]))
-        flags = store.read_layer("flags", meta["policy_name"])
-        cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
-                if c in flags.columns]
-        rollup = parcel_rollup(sp.drop(columns="geometry", errors="ignore"), pd.DataFrame(flags[cols]),
-                               retain_classes=retain_classes)
-    return sites, rollup, meta
-
-
-def _evaluate(ref: str, store: Store, templates_path: str | None):
-    from planner.scenarios import replace, run
+def _evaluate(ref: str, store: Store, templates_path: str | None) -> W.ScenarioRun:
     from planner.scenarios.templates import load_templates
 
-    sc = resolve_scenario(ref, store)
-    sites, rollup, meta = _sites_inputs(store, sc.sites_layer, sc.retain_classes)
-    if not sc.policy_name and not sc.policy_hash:
-        sc = replace(sc, policy_name=str(meta.get("policy_name") or ""), policy_hash=str(meta.get("policy_hash") or ""))
-    elif meta.get("policy_hash") and sc.policy_hash and sc.policy_hash != meta["policy_hash"]:
-        print(f"warning: scenario {sc.name!r} was built on policy hash {sc.policy_hash[:12]}, the sites layer on "
-              f"{str(meta['policy_hash'])[:12]}; results use the current sites", file=sys.stderr)
+    doc = resolve_scenario(ref, store)
     templates = load_templates(*([templates_path] if templates_path else []))
-    return run(sites, sc, templates=templates, rollup=rollup)
+    run = W.run_stored_scenario(store, doc, templates=templates)
+    for en, _zh in run.warnings:
+        print(f"warning: {en}", file=sys.stderr)
+    return run
 
 
 def _background(store: Store):
@@ -121,12 +96,19 @@ def _print_totals(res) -> None:
 
 def run_cmd(args: argparse.Namespace) -> int:
     from planner.report import export_all, write_html
+    from planner.scenarios import replace
 
     store = open_store(args.workspace)
-    res = _evaluate(args.scenario, store, args.templates)
+    run = _evaluate(args.scenario, store, args.templates)
+    res = run.result
     _print_totals(res)
     if not args.no_save:
-        v = store.save_doc("scenario", res.name, res.scenario.to_dict())
+        stored = W.read_sites(store, res.scenario.sites_layer, with_flags=False)
+        # the scenario as given (a vanished pick stays in it, to be said again), with the policy it ran on
+        sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
+        doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
+        doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
+        v = W.save_document(store, doc)
         print(f"saved as scenario/{res.name} version {v} in {args.workspace}")
     if args.out:
         files = export_all(res, args.out, lang=args.lang)
@@ -140,11 +122,20 @@ def run_cmd(args: argparse.Namespace) -> int:
 
 def compare_cmd(args: argparse.Namespace) -> int:
     from planner.report import compare_to_excel, write_html
-    from planner.scenarios.comparison import compare
 
     store = open_store(args.workspace)
-    results = [_evaluate(ref, store, args.templates) for ref in args.scenarios]
-    cmp = compare(results)
+    refs = list(args.scenarios)
+    if args.saved:
+        saved = W.load_document(store, "comparison", args.saved)
+        refs = [f"{n}@{v}" if v else n for n, v in saved.scenarios] + refs
+    if len(refs) < 2:
+        msg = "scenario compare: name at least two scenarios (or a saved comparison with --saved)"
+        raise DataError(msg)
+    runs = [_evaluate(ref, store, args.templates) for ref in refs]
+    cmp = W.compare_runs(runs)
+    if args.save:
+        doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
+        print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
     out = Path(args.out)
     if out.suffix.lower() == ".xlsx":
         compare_to_excel(cmp, out, lang=args.lang)
@@ -166,6 +157,7 @@ def list_cmd(args: argparse.Namespace) -> int:
 
     store = open_store(args.workspace)
     docs = store.docs("scenario")
+    docs = docs[docs["name"].isin(W.document_names(store, "scenario"))] if len(docs) else docs
     print("saved scenarios:")
     print(docs[["name", "version", "created_at", "user", "sha256"]].to_string(index=False) if len(docs) else "  (none)")
     print("\npark templates:")

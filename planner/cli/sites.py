@@ -1,8 +1,16 @@
-"""``planner sites``: contiguous candidate sites (连片) from the classified parcels of a workspace."""
+"""``planner sites``: contiguous candidate sites (连片) from the classified parcels of a workspace.
+
+Site parameters come from a saved ``site_params`` document (``--params``),
+else a file's ``[sites]`` table (``--config``), else the policy's ``[sites]``
+table, then the flags below. Site ids are kept from the previous build where
+the land is the same (:mod:`planner.sites.ids`); sites and their parcel table
+are stored in one commit (:func:`planner.workflow.build_workspace_sites`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,11 +19,12 @@ import pandas as pd
 import pyogrio
 from tqdm import tqdm
 
-from planner import sites as S
-from planner.config import load_file
+from planner import workflow as W
 from planner.crs import to_lonlat_valid
-from planner.errors import DataError, StoreError
+from planner.errors import DataError
 from planner.io.store import open_store
+from planner.io.writers import neutralize_frame
+from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "enclaves", "site outlines", "store")
 
@@ -33,32 +42,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-area", type=float, default=None, metavar="M2", help="optional maximum site area in m²")
     p.add_argument("--no-barriers", action="store_true", help="ignore the workspace's barrier layers")
     p.add_argument("--no-constraints", action="store_true", help="ignore the workspace's constraint layers")
-    p.add_argument("--apply-edits", default=None, metavar="NAME",
-                   help="replay the saved site_edit document NAME on the result")
+    p.add_argument("--params", default=None, metavar="NAME",
+                   help="use the saved site_params document NAME (as saved by the app or --save-params)")
+    p.add_argument("--save-params", default=None, metavar="NAME",
+                   help="also save the site parameters used as the site_params document NAME")
+    p.add_argument("--apply-edits", default=None, metavar="NAME[@V]",
+                   help="replay the saved site_edit document NAME (as saved by the app) on the result")
     p.add_argument("--name", default=None, help="name of the sites layers (default: the policy name)")
     p.add_argument("--out", default=None, metavar="FILE", help="also write sites to FILE (.gpkg, .geojson or .csv)")
     p.set_defaults(func=run)
 
 
-def _params(args, store, policy_name: str) -> S.SiteParams:
-    data: dict = {}
-    where = "sites"
-    try:
-        doc = store.load_doc("policy", policy_name)
-        data = dict(doc.get("sites", {}) or {})
-        where = f"policy {policy_name!r} [sites]"
-    except StoreError:
-        pass
-    if args.config:
-        data = dict(load_file(args.config).get("sites", {}))
-        where = f"{args.config} [sites]"
-    for key, val in (("gap_m", args.gap), ("min_area_m2", args.min_area), ("max_area_m2", args.max_area)):
-        if val is not None:
-            data[key] = val
-    return S.SiteParams.from_dict(data, where=where)
-
-
-def write_result(result: S.SiteResult, path: str | Path) -> list[Path]:
+def write_result(result: SiteResult, path: str | Path) -> list[Path]:
     """Write sites (and the parcel-to-site table) to a file chosen by its extension."""
     path = Path(path)
     ext = path.suffix.lower()
@@ -72,9 +67,9 @@ def write_result(result: S.SiteResult, path: str | Path) -> list[Path]:
         pyogrio.write_dataframe(to_lonlat_valid(sites), path, driver="GeoJSON")
         return [path]
     if ext == ".csv":
-        pd.DataFrame(sites.drop(columns="geometry")).to_csv(path, index=False)
+        neutralize_frame(sites.drop(columns="geometry")).to_csv(path, index=False)  # no live formulas in Excel
         side = path.with_name(path.stem + "_parcels.csv")
-        result.parcel_sites.to_csv(side, index=False)
+        neutralize_frame(result.parcel_sites).to_csv(side, index=False)
         return [path, side]
     msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
     raise DataError(msg)
@@ -82,56 +77,47 @@ def write_result(result: S.SiteResult, path: str | Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.workspace)
-    flags_cat = store.layers("flags")
-    flags_cat = flags_cat[flags_cat["is_current"]]
-    if not len(flags_cat) or (args.policy and not (flags_cat["name"] == args.policy).any()):
-        what = f"for policy {args.policy!r} " if args.policy else ""
-        msg = (f"workspace {args.workspace} has no flags layer {what}(classified parcels); "
-               f"run `planner classify --workspace {args.workspace}` first")
-        raise DataError(msg)
-    policy_name = args.policy or (flags_cat["name"].iloc[0] if len(flags_cat) == 1 else None)
-    if policy_name is None:
-        msg = f"several flags layers ({', '.join(flags_cat['name'])}); choose one with --policy"
-        raise DataError(msg)
-    params = _params(args, store, policy_name)
+    policy_name = W.operations.flags_name(store, args.policy)
+    overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area}
+    if args.no_barriers:
+        overrides["use_barriers"] = False
+    if args.no_constraints:
+        overrides["use_constraints"] = False
+    params = W.operations.resolve_site_params(store, policy_name, params_name=args.params, config_file=args.config,
+                                              overrides=overrides)
+    edits, edits_ref = None, None
+    if args.apply_edits:
+        name, _, ver = args.apply_edits.partition("@")
+        edits = W.load_document(store, "site_edit", name, int(ver) if ver else None)
+        edits_ref = f"{name}@{ver or W.latest_version(store, 'site_edit', name)}"
     bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
 
     def say(message: str) -> None:
         bar.set_postfix_str(message)
         bar.update(1)
 
-    flagged = store.read_layer("flags", policy_name)
-    fmeta = flagged.attrs.get("meta", {})
-    barriers = None if args.no_barriers else store.read_all_layers("barrier")
-    constraints = None if args.no_constraints else store.read_all_layers("constraint")
-    result = S.build_sites(flagged, params, barriers=barriers, constraints=constraints, progress=say)
-    if args.apply_edits:
-        doc = store.load_doc("site_edit", args.apply_edits)
-        result = S.apply_edits(result, doc.get("ops", []), flagged)
-    say("store")
+    built = W.build_workspace_sites(store, policy_name=policy_name, params=params, edits=edits, edits_ref=edits_ref,
+                                    name=args.name, progress=say)
     bar.close()
-    name = args.name or policy_name
-    meta = {"policy_name": policy_name, "policy_hash": fmeta.get("policy_hash"),
-            "survey_version": fmeta.get("survey_version"), "params": params.to_dict(),
-            "score_formula": params.score_formula(), "edits": args.apply_edits,
-            "n_excluded_constraint": len(result.excluded)}
-    store.write_layer("sites", name, result.sites, meta=meta, action="build_sites")
-    pos = flagged.set_index(flagged["parcel_id"].astype(str)).geometry
-    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
-    pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(),
-                           crs=flagged.crs)
-    store.write_layer("site_parcels", name, pts, meta=meta, action="build_sites")
+    if args.save_params:
+        v = W.save_document(store, dataclasses.replace(params, name=args.save_params))
+        print(f"saved the site parameters as site_params/{args.save_params} version {v}")
+    result, name = built.result, built.name
     s = result.sites
     ok = s[s["status"] == "ok"]
+    ps = result.parcel_sites
+    kept = int((built.id_table["status"] == "kept").sum()) if len(built.id_table) else 0
     print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
           f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
           f"{int((s['status'] == 'too_large').sum())} too large); "
-          f"{len(result.excluded)} parcels excluded by protected land")
-    print(params.score_formula())
+          f"{len(result.excluded)} parcels excluded by protected land; "
+          f"{kept} site ids kept from the previous build")
+    print(result.params.score_formula())
     cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
         print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"stored as sites/{name} and site_parcels/{name} in {args.workspace}")
+    print(f"stored as sites/{name} and site_parcels/{name} in {args.workspace} (one commit, result "
+          f"{built.provenance.result_id})")
     if args.out:
         for p in write_result(result, args.out):
             print(f"wrote {p}")

@@ -39,8 +39,10 @@ Decisions
 - A refused or failed load writes nothing to the workspace, not even an audit
   row, so the workspace stays identical in content; the refusal is in the
   report (``--report``) and the exit code.
-- Mode ``auto`` (default) picks ``update`` when the file's parcels cover less
-  than half of the current version's extent, else ``replace``. ``update``:
+- Mode ``auto`` (default, :func:`choose_mode`) picks ``replace`` only for a
+  clean file (no rejected rows, no update extent) whose parcels cover at
+  least half of the current version's land; else ``update``, which never
+  removes a parcel the file does not cover. ``update``:
   parcels in the file replace the same ids, new ids are added, current
   parcels whose area is at least ``update_cover_share`` (50 %) covered by
   parcels of the file are removed (they were merged or re-parcelled), all
@@ -56,7 +58,14 @@ import geopandas as gpd
 
 from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
-from planner.ingest.publish import diff_parcels, merge_update, plan_publish, publish
+from planner.ingest.publish import (
+    choose_mode,
+    current_survey_version,
+    diff_parcels,
+    merge_update,
+    plan_publish,
+    publish,
+)
 from planner.ingest.report import IngestReport, Problem
 from planner.io.readers import ReadLimits, read_source
 
@@ -110,6 +119,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     from planner.io.store import sha256_file
 
     mp = as_mapping(mapping)
+    base = current_survey_version(store)  # what this load starts from (publish re-checks it under the lock)
     gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
                            target_crs=store.crs, limits=limits)
     rep.dry_run = dry_run
@@ -119,8 +129,8 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
         rep.mode = mode
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
-                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share)
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
 
 
-__all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "conform_layer",
-           "diff_parcels", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]
+__all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
+           "current_survey_version", "diff_parcels", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]

@@ -37,10 +37,12 @@ from planner.i18n import column_label
 from planner.ingest.aliases import ALIASES, STATUS_VALUES, close_names, match_fields
 from planner.ingest.crs import CrsResult, resolve_crs
 from planner.ingest.geometry import (
+    absurd_rows,
     action_of,
     clean_geometry,
     ids_at,
     is_valid,
+    sane_bounds,
     text_or_none,
     type_names,
 )
@@ -139,7 +141,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                        crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
     tid = shapely.get_type_id(raw.geoms)
-    matched, cr = _check_layer(raw, mp, crs, rep, tid)
+    absurd = absurd_rows(raw.geoms, raw.bounds)
+    matched, cr = _check_layer(raw, mp, crs, rep, tid, sane_bounds(raw.geoms, absurd, raw.bounds))
     rows = np.arange(1, n + 1)
     problems: list[Problem] = []
     ids = _str_field(raw, matched["parcel_id"])
@@ -154,8 +157,10 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         pending = bg.submit(is_valid, geoms) if precomputed is None else None
         data, num, checks = _read_values(raw, matched, ids, mp, rep)
         valid_all = pending.result() if pending is not None else precomputed
-    geoms, bad_geom, rep.n_repaired, geom_area = clean_geometry(geoms, rows, problems, ids, ck.bad_geometry,
-                                                                valid_all, tid if geoms_same else None)
+    geoms, bad_geom, rep.n_repaired, geom_area = clean_geometry(
+        geoms, rows, problems, ids, ck.bad_geometry, valid_all, tid if geoms_same else None,
+        unreadable=raw.geom_errors, absurd=absurd, max_parts=ck.max_parts, max_vertices=ck.max_vertices,
+        n_coords=raw.n_coords)
     surveyed, land = _derive_areas(num, geom_area, bad_geom, rep)
     checks += _value_checks(num, surveyed, land, geom_area, mp)
     checks += _id_checks(ids, pending_dup, mp)
@@ -185,11 +190,17 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
 
 
 def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
-                 tid: np.ndarray) -> tuple[dict[str, str], CrsResult]:
+                 tid: np.ndarray, bounds: tuple) -> tuple[dict[str, str], CrsResult]:
     """Field matching and CRS; refuse the layer for what no record can fix (all reasons at once)."""
     if len(raw) == 0:
         raise _refuse(rep, "the layer has no features", "图层中没有要素")
     if not np.isin(tid, (3, 6, 7)).any():
+        if raw.geom_errors:
+            first = min(raw.geom_errors)
+            raise _refuse(rep, f"no feature has a readable geometry; {len(raw.geom_errors)} row(s) could not be read, "
+                               f"e.g. row {first + 1}: {raw.geom_errors[first]}",
+                          f"没有可读取的几何；{len(raw.geom_errors)} 行的几何无法读取，例如第 {first + 1} 行："
+                          f"{raw.geom_errors[first]}")
         kinds = sorted(set(type_names(np.unique(tid[tid >= 0])))) or ["no geometry"]
         raise _refuse(rep, f"the layer holds {', '.join(kinds)} features, not parcel polygons; "
                            "export the parcel (宗地/地块) polygon layer instead",
@@ -214,7 +225,6 @@ def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
                          "找不到宗地代码字段：" + "、".join(ALIASES["parcel_id"][:8]) + " 等均不存在；可能的字段："
                          + ("、".join(cands) or "（无）") + f"（全部字段：{', '.join(map(str, cols))}）。"
                          "若这是宗地图层，请在「字段对应」中为宗地代码选择字段（命令行用 --mapping 文件）"))
-    bounds = raw.bounds if raw.bounds is not None else tuple(shapely.total_bounds(raw.geoms).tolist())
     cr = resolve_crs(raw.crs, crs, bounds)
     rep.crs_used = cr.label
     rep.notes += cr.notes

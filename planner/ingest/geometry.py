@@ -1,4 +1,4 @@
-"""Geometry repair for ingest: polygonal parts, validity, problems per row."""
+"""Geometry repair for ingest: polygonal parts, validity, absurd coordinates, problems per row."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import shapely
 from planner.ingest.report import Problem
 
 _POLY = (3, 6)  # Polygon, MultiPolygon type ids
+#: Coordinates beyond this (in any unit: metres, feet, degrees) are absurd for a parcel on Earth.
+COORD_LIMIT = 1e9
+#: Parcels larger than this (m², 1,000 km²) are absurd: an overflow or a wrong unit, not land.
+MAX_PARCEL_AREA_M2 = 1e9
 
 
 def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
@@ -25,38 +29,132 @@ def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
     out = np.full(len(geoms), None, dtype=object)
     if len(parts2):
         counts = np.bincount(idx2, minlength=len(geoms))
-        multi = shapely.multipolygons(parts2, indices=idx2)
         rows = np.unique(idx2)
+        # shapely wants the indices 0..k-1 without gaps: number the rows that keep a part
+        multi = shapely.multipolygons(parts2, indices=np.searchsorted(rows, idx2))
         out[rows] = multi
         single = np.flatnonzero(counts == 1)
         out[single] = shapely.get_geometry(out[single], 0)
     return out
 
 
+def absurd_rows(geoms: np.ndarray, bounds: tuple | None = None, limit: float = COORD_LIMIT) -> np.ndarray | None:
+    """Rows whose coordinates are infinite or beyond ``limit``; None when the layer's bounds show none.
+
+    ``bounds``: the layer's total bounds when already known (the per-row
+    bounds are computed only when those look wrong). NaN coordinates do not
+    show in bounds; :func:`clean_geometry` catches them before repair.
+    """
+    b = np.asarray(bounds if bounds is not None else shapely.total_bounds(geoms), dtype=float)
+    if np.isnan(b).all() or (np.isfinite(b).all() and np.abs(b).max() <= limit):
+        return None
+    per_row = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        return np.isinf(per_row).any(axis=1) | (np.abs(per_row) > limit).any(axis=1)
+
+
+def sane_bounds(geoms: np.ndarray, absurd: np.ndarray | None, bounds: tuple | None = None) -> tuple:
+    """Total bounds of the rows that are not absurd (what a CRS guess may trust)."""
+    if absurd is None:
+        return tuple(bounds) if bounds is not None else tuple(shapely.total_bounds(geoms).tolist())
+    if absurd.all():
+        return (np.nan,) * 4
+    return tuple(shapely.total_bounds(geoms[~absurd]).tolist())
+
+
+def _nonfinite(geoms: np.ndarray) -> np.ndarray:
+    """Rows with a NaN or infinite coordinate (GEOS refuses to repair them)."""
+    coords, idx = shapely.get_coordinates(geoms, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1)
+    return np.bincount(idx[bad], minlength=len(geoms)) > 0
+
+
+def _too_complex(geoms: np.ndarray, max_parts: int, max_vertices: int, nv: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows over the part or vertex limit, and their part and vertex counts (``nv``: vertex counts if known)."""
+    nv = shapely.get_num_coordinates(geoms) if nv is None else nv
+    npart = np.ones(len(geoms), dtype=np.int64)
+    many = np.flatnonzero(nv > 4 * max_parts)  # a polygon part has at least 4 coordinates
+    if len(many):
+        npart[many] = shapely.get_num_geometries(geoms[many])
+    return (nv > max_vertices) | (npart > max_parts), npart, nv
+
+
+def _make_valid(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """``shapely.make_valid``; rows GEOS cannot repair are missing, with GEOS's reason."""
+    try:
+        return shapely.make_valid(geoms), {}
+    except shapely.errors.GEOSException:
+        pass
+    out = np.full(len(geoms), None, dtype=object)
+    failed: dict[int, str] = {}
+    for i, g in enumerate(geoms):
+        try:
+            out[i] = shapely.make_valid(g)
+        except shapely.errors.GEOSException as exc:
+            failed[i] = str(exc)
+    return out, failed
+
+
 def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem], ids, policy: str,
-                    valid_all: np.ndarray | None = None, tid: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+                   valid_all: np.ndarray | None = None, tid: np.ndarray | None = None, *,
+                   unreadable: dict[int, str] | None = None, absurd: np.ndarray | None = None,
+                   max_parts: int = 10_000, max_vertices: int = 1_000_000, n_coords: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """Repair geometries in place; return (geoms, bad mask, n repaired, area (NaN where bad)).
 
     ``valid_all``: ``shapely.is_valid(geoms)`` when already computed (in the background);
-    ``tid``: ``shapely.get_type_id(geoms)`` when already computed.
+    ``tid``: ``shapely.get_type_id(geoms)`` when already computed;
+    ``unreadable``: rows the reader could not parse, with the reason;
+    ``absurd``: rows with infinite or absurdly large coordinates (:func:`absurd_rows`);
+    ``n_coords``: ``shapely.get_num_coordinates(geoms)`` when already computed.
+    Rows with NaN or infinite coordinates, an absurd area or more parts or
+    vertices than the limits are bad (never repaired: they are not land).
     """
     n = len(geoms)
     bad = np.zeros(n, dtype=bool)
     reason = np.full(n, "", dtype=object)
     reason_zh = np.full(n, "", dtype=object)
+
+    def mark(mask: np.ndarray, en, zh) -> None:
+        """Rows of ``mask`` not yet bad become bad with this reason (one text, or one per row of ``mask``)."""
+        new = mask & ~bad
+        if not isinstance(en, str):
+            keep = ~bad[mask]
+            en, zh = np.asarray(en, dtype=object)[keep], np.asarray(zh, dtype=object)[keep]
+        bad[new] = True
+        reason[new] = en
+        reason_zh[new] = zh
+
     missing = shapely.is_missing(geoms)
     empty = ~missing & shapely.is_empty(geoms)
-    bad |= missing | empty
-    reason[missing | empty] = "empty geometry"
-    reason_zh[missing | empty] = "几何为空"
+    if unreadable:
+        at = np.fromiter(unreadable, dtype=np.int64, count=len(unreadable))
+        why = np.array(list(unreadable.values()), dtype=object)
+        m = np.zeros(n, dtype=bool)
+        m[at] = True
+        reason_at = np.full(n, "", dtype=object)
+        reason_at[at] = [w if w.startswith("unreadable") else f"unreadable geometry ({w})" for w in why]
+        mark(m, reason_at[m], [f"几何无法读取：{w}" for w in reason_at[m]])
+    mark(missing | empty, "empty geometry", "几何为空")
     tid = shapely.get_type_id(geoms) if tid is None else tid
     coll = tid == 7
     nonpoly = ~bad & ~np.isin(tid, _POLY) & ~coll
-    bad |= nonpoly
-    names = shapely.get_type_id(geoms[nonpoly])
-    reason[nonpoly] = [f"not a polygon ({t})" for t in type_names(names)]
-    reason_zh[nonpoly] = [f"不是面要素（{t}）" for t in type_names(names)]
+    names = type_names(shapely.get_type_id(geoms[nonpoly]))
+    mark(nonpoly, [f"not a polygon ({t})" for t in names], [f"不是面要素（{t}）" for t in names])
+    if absurd is not None:
+        mark(absurd, f"coordinates infinite or beyond ±{COORD_LIMIT:.0e} (not a place on Earth)",
+             f"坐标为无穷大或超出 ±{COORD_LIMIT:.0e}（不是地球上的位置）")
+    ok = np.flatnonzero(~bad)
+    cx, nparts, nverts = _too_complex(geoms[ok], max_parts, max_vertices, None if n_coords is None else n_coords[ok])
+    if cx.any():
+        m = np.zeros(n, dtype=bool)
+        m[ok[cx]] = True
+        en = [f"too complex: {p:,} parts, {v:,} vertices (limits {max_parts:,} parts, {max_vertices:,} vertices)"
+              for p, v in zip(nparts[cx], nverts[cx], strict=True)]
+        zh = [f"几何过于复杂：{p:,} 个部分、{v:,} 个顶点（上限 {max_parts:,} 个部分、{max_vertices:,} 个顶点）"
+              for p, v in zip(nparts[cx], nverts[cx], strict=True)]
+        mark(m, en, zh)
     if shapely.has_z(geoms[~bad] if bad.any() else geoms).any():
         geoms = shapely.force_2d(geoms)
     ok = ~bad
@@ -66,12 +164,22 @@ def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem],
     n_rep = 0
     if fix.any():
         idx = np.flatnonzero(fix)
-        fixed = _polygonal_parts(shapely.make_valid(geoms[idx]))
+        nf = _nonfinite(geoms[idx])
+        if nf.any():
+            m = np.zeros(n, dtype=bool)
+            m[idx[nf]] = True
+            mark(m, "coordinates are not finite numbers (NaN or infinity)", "坐标不是有限数值（NaN 或无穷大）")
+            idx = idx[~nf]
+        fixed, failed = _make_valid(geoms[idx])
+        fixed = _polygonal_parts(fixed)
         lost = shapely.is_missing(fixed)
         geoms[idx[~lost]] = fixed[~lost]
-        bad[idx[lost]] = True
-        reason[idx[lost]] = "no polygonal part left after repairing the geometry"
-        reason_zh[idx[lost]] = "修复几何后没有剩下面要素"
+        m = np.zeros(n, dtype=bool)
+        m[idx[lost]] = True
+        mark(m, "no polygonal part left after repairing the geometry", "修复几何后没有剩下面要素")
+        for k, why in failed.items():  # GEOS's own reason is more telling than "nothing left"
+            reason[idx[k]] = f"geometry cannot be repaired ({why})"
+            reason_zh[idx[k]] = f"几何无法修复（{why}）"
         rep = idx[~lost & ~valid[idx]]
         n_rep = len(rep)
         for i, pid in zip(rep[:10_000], ids_at(ids, rep[:10_000]), strict=True):
@@ -80,15 +188,16 @@ def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem],
                                     message_zh="无效多边形已自动修复（make_valid）"))
     ok = ~bad
     area = np.full(n, np.nan)
-    if ok.all():
-        area = shapely.area(geoms)
-    else:
-        area[ok] = shapely.area(geoms[ok])
-    zero = ok & (area <= 0)
-    bad |= zero
+    with np.errstate(over="ignore", invalid="ignore"):
+        if ok.all():
+            area = shapely.area(geoms)
+        else:
+            area[ok] = shapely.area(geoms[ok])
+    mark(ok & (area <= 0), "zero-area polygon", "面积为零的多边形")
+    mark(ok & ~(area <= MAX_PARCEL_AREA_M2) & ~(area <= 0),
+         f"area not finite or over {MAX_PARCEL_AREA_M2:,.0f} m² (absurd coordinates)",
+         f"面积不是有限值或超过 {MAX_PARCEL_AREA_M2:,.0f} 平方米（坐标异常）")
     area[bad] = np.nan
-    reason[zero] = "zero-area polygon"
-    reason_zh[zero] = "面积为零的多边形"
     bad_rows = np.flatnonzero(bad)
     for i, pid in zip(bad_rows, ids_at(ids, bad_rows), strict=True):
         problems.append(Problem("bad_geometry", action_of(policy), reason[i], int(rows[i]), text_or_none(pid), "geometry",
@@ -121,5 +230,3 @@ def text_or_none(v) -> str | None:
 def ids_at(ids: pd.Series, idx: np.ndarray) -> np.ndarray:
     """Parcel ids of rows ``idx`` as Python objects (None when missing), without converting all ids."""
     return ids.iloc[idx].to_numpy(dtype=object, na_value=None)
-
-

@@ -46,6 +46,10 @@ class Checks:
     max_rejected_share: float = 0.5
     #: Update mode: current parcels covered at least this much by new parcels are removed.
     update_cover_share: float = 0.5
+    #: A parcel with more polygon parts or vertices than this is rejected as a bad geometry
+    #: (no real parcel comes close; one with 10^6 parts made an update merge take minutes).
+    max_parts: int = 10_000
+    max_vertices: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -62,16 +62,32 @@ def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -
             "changed_ids": [str(x) for x in ch_ids[:max_ids]], "changed_fields_by_id": by_id}
 
 
+def _overlaps(new: np.ndarray, old: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` of intersecting ``new[i]`` and ``old[j]`` and their overlap area.
+
+    The new geometries are split into their polygon parts first, so the work
+    grows with the parts that actually overlap: a feature of a million parts
+    costs a million small intersections, not a million-part intersection per
+    neighbour (which took minutes).
+    """
+    parts, owner = shapely.get_parts(new, return_index=True)
+    pi, oj = shapely.STRtree(old).query(parts, predicate="intersects")
+    if not len(pi):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    area = shapely.area(shapely.intersection(parts[pi], old[oj]))
+    key = owner[pi].astype(np.int64) * len(old) + oj
+    uniq, inv = np.unique(key, return_inverse=True)
+    return uniq // len(old), uniq % len(old), np.bincount(inv, weights=area)
+
+
 def _inherit(cur: gpd.GeoDataFrame, new: gpd.GeoDataFrame, columns: list[str]) -> gpd.GeoDataFrame:
     """Fill ``columns`` of ``new`` from each parcel's predecessor: same id, else largest overlap."""
     if not columns or not len(cur) or not len(new):
         return new
     cg = np.asarray(cur.geometry.values, dtype=object)
-    ng = np.asarray(new.geometry.values, dtype=object)
-    ni, ci = shapely.STRtree(cg).query(ng, predicate="intersects")
+    ni, ci, area = _overlaps(np.asarray(new.geometry.values, dtype=object), cg)
     pred = np.full(len(new), -1)
     if len(ni):
-        area = shapely.area(shapely.intersection(ng[ni], cg[ci]))
         order = np.lexsort((area, ni))
         last = np.r_[ni[order][1:] != ni[order][:-1], True]
         pred[ni[order][last]] = ci[order][last]
@@ -114,10 +130,7 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     cur = current.to_crs(new.crs) if current.crs is not None and not current.crs.equals(new.crs) else current
     rest = cur[~cur["parcel_id"].isin(new["parcel_id"])].reset_index(drop=True)
     rg = np.asarray(rest.geometry.values, dtype=object)
-    ng = np.asarray(new.geometry.values, dtype=object)
-    tree = shapely.STRtree(ng)
-    ri, ni = tree.query(rg, predicate="intersects")
-    inter = shapely.area(shapely.intersection(rg[ri], ng[ni])) if len(ri) else np.zeros(0)
+    ni, ri, inter = _overlaps(np.asarray(new.geometry.values, dtype=object), rg)
     cov = np.bincount(ri, weights=inter, minlength=len(rest)) / np.maximum(shapely.area(rg), 1e-12)
     covered = cov >= cover_share
     if extent is not None:
@@ -127,6 +140,34 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     kept = schema.conform(rest[~covered].reset_index(drop=True), crs=new.crs)
     both = pd.concat([kept, new], ignore_index=True)
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
+
+
+def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
+                report: IngestReport | None = None) -> tuple[str, str]:
+    """What ``auto`` mode means for this load: ``("replace" | "update", why)``.
+
+    ``replace`` only when nothing speaks against it: no current survey, or a
+    clean file (no rejected rows, no update extent) whose land is at least
+    half of the current version's. A load with rejected rows, or whose
+    coverage cannot be computed (NaN), is an ``update``: an update never
+    removes a parcel the file does not cover, so a bad row never replaces the
+    survey. ``--mode replace`` replaces on purpose.
+    """
+    if current is None or not len(current):
+        return "replace", "the workspace has no survey yet"
+    if report is not None and report.update_extent_wkt:
+        return "update", "the file ships an update extent"
+    if report is not None and report.n_rejected:
+        return "update", (f"{report.n_rejected} row(s) were rejected, so the file is not taken as a whole survey "
+                          "(use --mode replace to replace the survey with it)")
+    with np.errstate(all="ignore"):
+        new_land = float(shapely.area(np.asarray(parcels.geometry.values)).sum())
+        cur_land = float(shapely.area(np.asarray(current.geometry.values)).sum())
+    share = new_land / cur_land if cur_land > 0 else float("nan")
+    if not np.isfinite(share):
+        return "update", "the land coverage could not be computed"
+    mode = "update" if share < 0.5 else "replace"
+    return mode, f"the file's parcels cover {share:.0%} of the current version's land"
 
 
 def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
@@ -150,16 +191,8 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
     notes = report.notes if report is not None else []
     extent = shapely.from_wkt(report.update_extent_wkt) if report is not None and report.update_extent_wkt else None
     if mode == "auto":
-        if current is None or not len(current):
-            mode = "replace"
-        elif extent is not None:
-            mode = "update"
-            notes.append("mode auto -> update: the file ships an update extent")
-        else:
-            share = float(shapely.area(np.asarray(parcels.geometry.values)).sum()
-                          / max(shapely.area(np.asarray(current.geometry.values)).sum(), 1e-9))
-            mode = "update" if share < 0.5 else "replace"
-            notes.append(f"mode auto -> {mode}: the file's parcels cover {share:.0%} of the current version's land")
+        mode, why = choose_mode(parcels, current, report)
+        notes.append(f"mode auto -> {mode}: {why}")
     removed_merged: list[str] = []
     out = parcels
     if mode == "update" and current is not None:
@@ -183,10 +216,42 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
     return out, diff, mode
 
 
+#: ``publish(base_version=...)`` omitted: merge into whatever is current when the lock is held.
+_ANY = object()
+
+
+def current_survey_version(store) -> int | None:
+    """The current version of the parcel survey, None when the workspace has none."""
+    cat = store.surveys()
+    cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
+    return int(cur["version"].iloc[0]) if len(cur) else None
+
+
+def _changed_since(store, expected: int | None, base: int | None, source: str, mode: str, notes: list[str]) -> None:
+    """The survey moved from ``expected`` to ``base`` while the load was prepared: refuse a replace, note an update."""
+    cat = store.surveys()
+    row = cat[(cat["name"] == "parcels") & (cat["version"] == base)]
+    by = f" by {row['user'].iloc[0]} at {row['created_at'].iloc[0]}" if len(row) else ""
+    was = f"version {expected}" if expected is not None else "no survey"
+    if mode == "replace":
+        msg = (f"{source}: the survey changed while you were working: version {base} was published{by}, after this "
+               f"load started from {was}. Replacing now would drop that change, so nothing was published; run the "
+               "load again (it will be compared with the new version), or publish it as a partial update (--mode update)")
+        raise IngestError(msg, zh=f"{source}：处理期间调查数据已被他人更新（版本 {base}{by}），本次导入开始时为"
+                                  f"{'版本 ' + str(expected) if expected is not None else '无调查数据'}。此时整体替换会丢失该更新，"
+                                  "因此未发布；请重新导入（将与新版本比较），或以局部更新方式发布（--mode update）")
+    notes.append(f"the survey changed while this load was prepared (version {base} was published{by}; the load "
+                 f"started from {was}): the update was merged into version {base}, so both changes are kept")
+
+
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
-            user: str | None = None, cover_share: float = 0.5) -> IngestReport:
+            user: str | None = None, cover_share: float = 0.5, base_version=_ANY) -> IngestReport:
     """Store accepted parcels as a new current survey version, with the diff in its meta.
+
+    The current version is read, merged and replaced under the workspace's
+    writer lock, so two loads published at the same time never drop each
+    other's parcels: the second one is merged into the first one's result.
 
     Parameters
     ----------
@@ -197,11 +262,18 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     report : IngestReport, optional
         The read report; it is completed (mode, diff, version) and returned.
     mode : {"auto", "replace", "update"}
-        See the module notes. ``auto`` picks ``update`` when the file ships an
-        update extent or the parcels' total area is under half of the current
-        version's. :func:`plan_publish` computes the same without writing.
+        See the module notes and :func:`choose_mode`. :func:`plan_publish`
+        computes the same without writing.
     cover_share : float
         Update mode: current parcels covered at least this much are removed.
+    base_version : int or None, optional
+        The survey version the load was prepared against
+        (:func:`current_survey_version` when it started; None: the workspace
+        had none). When another version became current meanwhile, an update
+        is merged into it (and says so in the notes) and a replace is refused
+        with :class:`IngestError` ("the survey changed while you were
+        working"), as replacing would drop the other change. Omitted: merge
+        into whatever is current.
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
@@ -209,21 +281,18 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
     rep = report or IngestReport(source=str(source_file or "(data frame)"), n_read=len(parcels),
                                  n_accepted=len(parcels))
     parcels = parcels.to_crs(store.crs) if not pyproj.CRS.from_user_input(parcels.crs).equals(store.crs) else parcels
-    has = store.has_layer("survey", "parcels")
-    current = store.read_parcels() if has else None
-    base = None
-    if current is not None:
-        cat = store.surveys()
-        base = int(cat.loc[cat["is_current"], "version"].max()) if cat["is_current"].any() else None
-    out, diff, mode = plan_publish(parcels, current, report=rep if report is not None else None,
-                                   mode=mode, cover_share=cover_share)
-    diff["base_version"] = base
-    rep.mode = mode
-    rep.diff = diff
-    meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
-    meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
-    rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,
-                                       meta={"diff": meta_diff, "ingest": rep.summary()})
+    with store.write_lock("publish_survey"):
+        base = current_survey_version(store)
+        current = store.read_parcels() if base is not None else None
+        out, diff, mode = plan_publish(parcels, current, report=rep if report is not None else None,
+                                       mode=mode, cover_share=cover_share)
+        if base_version is not _ANY and base_version != base:
+            _changed_since(store, base_version, base, rep.dataset or rep.source, mode, rep.notes)
+        diff["base_version"] = base
+        rep.mode = mode
+        rep.diff = diff
+        meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
+        meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
+        rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,
+                                           meta={"diff": meta_diff, "ingest": rep.summary()})
     return rep
-
-

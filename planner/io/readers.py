@@ -5,11 +5,15 @@ FlatGeobuf / FileGDB folder / CSV (zips with folders, ``__MACOSX`` entries and
 GBK-encoded CJK names), GeoPackage (choose a layer), GeoJSON, FlatGeobuf,
 FileGDB (GDAL OpenFileGDB driver), CSV with a WKT column.
 
-Uploads are untrusted: zip entries that escape the target folder (``../``,
-absolute paths, drive letters), symbolic links, zip bombs (total size, entry
-count and compression-ratio limits, with the real byte count enforced while
-extracting) and files over a size limit are refused; nothing in them is
-executed or followed.
+Uploads are untrusted: zips are unpacked by :func:`planner.io.archive.safe_extract`
+(paths out of the folder, links, odd entry names and zip bombs refused);
+files over a size limit are refused; nothing in them is executed or
+followed. A ``.dbf`` header claiming more records than the file holds is
+refused before any reader allocates for them; 3D surfaces (shapefile
+MultiPatch, TIN) and attribute-only tables are refused with the file named;
+a geometry shapely cannot parse (a 2-point ring is closed and left to the
+repair of ingest; anything else unreadable) costs only its row
+(:attr:`RawLayer.geom_errors`), on the Arrow fast path as on the others.
 
 Shapefile text encoding: the ``.cpg`` file first, then strict UTF-8, then
 GB18030, tested on the raw bytes of the ``.dbf`` text fields; ``encoding=``
@@ -20,23 +24,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio
+import pyogrio.raw
 import pyproj
 import shapely
 
 from planner.errors import IngestError
+from planner.io.archive import ReadLimits, safe_extract
 
 #: Extensions of the dataset files ingest can open, by format name.
 FORMATS = {
@@ -58,28 +61,6 @@ _CPG = {"936": "GBK", "cp936": "GBK", "gbk": "GBK", "gb2312": "GBK", "gb18030": 
         "iso-8859-1": "ISO-8859-1", "latin1": "ISO-8859-1", "88591": "ISO-8859-1", "big5": "BIG5", "950": "BIG5"}
 
 
-@dataclass(frozen=True)
-class ReadLimits:
-    """Limits for untrusted uploads.
-
-    Parameters
-    ----------
-    max_file_bytes : int
-        Largest file accepted (the upload itself and each extracted entry).
-    max_unzipped_bytes : int
-        Largest total uncompressed size of a zip.
-    max_ratio : float
-        Largest compression ratio of a zip entry over 1 MiB (zip-bomb guard).
-    max_entries : int
-        Most entries in a zip.
-    """
-
-    max_file_bytes: int = 4 << 30
-    max_unzipped_bytes: int = 8 << 30
-    max_ratio: float = 200.0
-    max_entries: int = 10_000
-
-
 class RawLayer:
     """A source layer as read, before CRS handling and field mapping.
 
@@ -95,7 +76,8 @@ class RawLayer:
                  extent: gpd.GeoDataFrame | None = None,
                  row_note: str = "row numbers are 1-based feature positions in the source layer",
                  table: pa.Table | None = None, geoms: np.ndarray | None = None,
-                 geom_valid: np.ndarray | None = None, bounds: tuple | None = None) -> None:
+                 geom_valid: np.ndarray | None = None, bounds: tuple | None = None,
+                 geom_errors: dict[int, str] | None = None, n_coords: np.ndarray | None = None) -> None:
         if (gdf is None) == (table is None):
             msg = "RawLayer needs exactly one of gdf or table (with geoms)"
             raise ValueError(msg)
@@ -111,6 +93,10 @@ class RawLayer:
         #: ``shapely.is_valid(geoms)`` and their total bounds, when computed while reading.
         self.geom_valid = geom_valid
         self.bounds = bounds
+        #: Why a row's geometry could not be read (0-based position -> reason); those rows hold no geometry.
+        self.geom_errors = dict(geom_errors or {})
+        #: ``shapely.get_num_coordinates(geoms)``, when computed while reading.
+        self.n_coords = n_coords
 
     @property
     def gdf(self) -> gpd.GeoDataFrame:
@@ -145,112 +131,33 @@ class RawLayer:
         return self.table[name].to_pandas()
 
 
-# -- zip -------------------------------------------------------------------
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    """Entry name, re-decoded as GBK when the UTF-8 flag is off (zipfile decodes those as cp437)."""
-    name = info.filename
-    if not info.flag_bits & 0x800:
-        try:
-            raw = name.encode("cp437")
-        except UnicodeEncodeError:
-            return name
-        for enc in ("utf-8", "gb18030"):
-            try:
-                return raw.decode(enc)
-            except UnicodeDecodeError:
-                continue
-    return name
-
-
-def _unsafe_reason(name: str, info: zipfile.ZipInfo) -> str | None:
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "is a symbolic link"
-    p = name.replace("\\", "/")
-    if p.startswith("/") or (len(p) > 1 and p[1] == ":"):
-        return "has an absolute path"
-    if ".." in PurePosixPath(p).parts:
-        return "escapes the target folder (..)"
-    return None
-
-
-def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: ReadLimits = ReadLimits()) -> list[Path]:
-    """Extract a zip into ``dest`` after checking every entry; return the extracted files.
-
-    ``__MACOSX/`` and ``._*`` resource forks are skipped. Raises
-    :class:`IngestError` on unsafe entries or a zip bomb, before or while
-    writing (the real decompressed byte count is enforced).
-    """
-    zp = Path(zip_path)
-    dest = Path(dest)
-    try:
-        zf = zipfile.ZipFile(zp)
-    except (zipfile.BadZipFile, OSError) as exc:
-        msg = f"{zp.name}: not a readable zip file ({exc}); re-create the archive"
-        raise IngestError(msg, zh=f"{zp.name}：不是可读取的 zip 文件（{exc}），请重新打包") from exc
-    with zf:
-        infos = zf.infolist()
-        if len(infos) > limits.max_entries:
-            msg = f"{zp.name}: {len(infos)} entries, more than the limit {limits.max_entries}; refused"
-            raise IngestError(msg, zh=f"{zp.name}：含 {len(infos)} 个条目，超过上限 {limits.max_entries}，已拒绝")
-        total = sum(i.file_size for i in infos)
-        if total > limits.max_unzipped_bytes:
-            msg = (f"{zp.name}: uncompressed size {total:,} bytes exceeds the limit {limits.max_unzipped_bytes:,}; "
-                   "refused (possible zip bomb)")
-            raise IngestError(msg, zh=f"{zp.name}：解压后 {total:,} 字节，超过上限 {limits.max_unzipped_bytes:,}，"
-                                      "已拒绝（可能是压缩炸弹）")
-        todo: list[tuple[zipfile.ZipInfo, str]] = []
-        for info in infos:
-            name = _entry_name(info)
-            why = _unsafe_reason(name, info)
-            if why:
-                msg = f"{zp.name}: entry {name!r} {why}; unsafe archive refused, nothing was extracted"
-                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 不安全（{why}），已拒绝整个压缩包，未解压任何文件")
-            parts = PurePosixPath(name.replace("\\", "/")).parts
-            if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
-                continue
-            if info.file_size > limits.max_file_bytes:
-                msg = f"{zp.name}: entry {name!r} is {info.file_size:,} bytes, over the limit {limits.max_file_bytes:,}"
-                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 有 {info.file_size:,} 字节，超过上限 "
-                                          f"{limits.max_file_bytes:,}")
-            if info.file_size > (1 << 20) and info.file_size > limits.max_ratio * max(info.compress_size, 1):
-                ratio = info.file_size / max(info.compress_size, 1)
-                msg = (f"{zp.name}: entry {name!r} compresses {ratio:.0f}:1, "
-                       f"over the limit {limits.max_ratio:.0f}:1; refused (possible zip bomb)")
-                raise IngestError(msg, zh=f"{zp.name}：条目 {name!r} 压缩比 {ratio:.0f}:1，超过上限 "
-                                          f"{limits.max_ratio:.0f}:1，已拒绝（可能是压缩炸弹）")
-            todo.append((info, "/".join(parts)))
-        out: list[Path] = []
-        written = 0
-        root = dest.resolve()
-        for info, rel in todo:
-            target = (dest / rel).resolve()
-            if root not in target.parents:
-                msg = f"{zp.name}: entry {rel!r} escapes the target folder; refused"
-                raise IngestError(msg, zh=f"{zp.name}：条目 {rel!r} 指向解压目录之外，已拒绝")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            n = 0
-            with zf.open(info) as src, open(target, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    n += len(chunk)
-                    written += len(chunk)
-                    if n > max(info.file_size, 0) or written > limits.max_unzipped_bytes:
-                        msg = f"{zp.name}: entry {rel!r} decompresses beyond its declared size; refused (zip bomb)"
-                        raise IngestError(msg, zh=f"{zp.name}：条目 {rel!r} 解压后超过其声明大小，已拒绝（压缩炸弹）")
-                    dst.write(chunk)
-            out.append(target)
-        return out
-
-
 # -- encoding --------------------------------------------------------------
+def _dbf_header(dbf: Path, head: bytes) -> tuple[int, int, int]:
+    """Record count, header length and record length of a .dbf, checked against the file's size.
+
+    A header that claims more records than the file holds (a truncated copy,
+    or a crafted file) is refused before any reader allocates room for them.
+    """
+    n_rec = int.from_bytes(head[4:8], "little")
+    hlen = int.from_bytes(head[8:10], "little")
+    rlen = int.from_bytes(head[10:12], "little")
+    size = dbf.stat().st_size
+    if hlen < 32 or size < hlen + n_rec * rlen:
+        held = max(size - hlen, 0) // rlen if rlen > 0 else 0
+        msg = (f"{dbf.name}: the header claims {n_rec:,} records of {rlen} bytes, but the file ({size:,} bytes) "
+               f"holds at most {held:,}; the .dbf is truncated or damaged: export the layer again")
+        raise IngestError(msg, zh=f"{dbf.name}：文件头声称有 {n_rec:,} 条记录（每条 {rlen} 字节），但文件"
+                                  f"（{size:,} 字节）最多只有 {held:,} 条；.dbf 文件不完整或已损坏，请重新导出")
+    return n_rec, hlen, rlen
+
+
 def _dbf_text_bytes(dbf: Path, limit_rows: int | None = None) -> bytes:
     """Concatenated raw bytes of the character fields of a .dbf (newline-separated)."""
     with open(dbf, "rb") as fh:
         head = fh.read(32)
         if len(head) < 32:
             return b""
-        n_rec = int.from_bytes(head[4:8], "little")
-        hlen = int.from_bytes(head[8:10], "little")
-        rlen = int.from_bytes(head[10:12], "little")
+        n_rec, hlen, rlen = _dbf_header(dbf, head)
         desc = fh.read(max(hlen - 32, 0))
         fields = []
         off = 1  # deletion flag
@@ -374,6 +281,16 @@ def list_layers(path: str | os.PathLike) -> list[tuple[str, str]]:
         raise IngestError(msg, zh=f"{Path(path).name}：无法作为 GIS 数据打开（{exc}）") from exc
 
 
+def _check_has_geometry(path: Path, layer: str, layers: list[tuple[str, str]]) -> None:
+    """Refuse an attribute-only table (no geometry column) chosen as the parcel layer."""
+    if dict(layers).get(layer) not in (None, "None", ""):
+        return
+    spatial = ", ".join(n for n, t in layers if t not in (None, "None", "")) or "(none)"
+    msg = (f"{path.name}: layer {layer!r} has no geometry (an attribute table); choose the parcel polygon layer "
+           f"with --layer: {spatial}")
+    raise IngestError(msg, zh=f"{path.name}：图层 {layer!r} 没有几何（属性表）；请选择宗地面图层（命令行 --layer）：{spatial}")
+
+
 def _pick_layer(path: Path, layer: str | None) -> str | None:
     layers = list_layers(path)
     names = [n for n, _ in layers]
@@ -382,8 +299,10 @@ def _pick_layer(path: Path, layer: str | None) -> str | None:
             listed = ", ".join(f"{n} ({t})" for n, t in layers)
             msg = f"{path.name}: no layer {layer!r}; layers: {listed}"
             raise IngestError(msg, zh=f"{path.name}：没有图层 {layer!r}；现有图层：{listed}")
+        _check_has_geometry(path, layer, layers)
         return layer
     if len(layers) == 1:
+        _check_has_geometry(path, names[0], layers)
         return names[0]
     if not layers:
         msg = f"{path.name}: holds no layer"
@@ -404,34 +323,95 @@ def _unpacked(source: Path, limits: ReadLimits) -> Iterator[Path]:
         yield Path(tmp)
 
 
+#: WKB geometry types shapely cannot parse: curves (the non-Arrow reader linearizes them) and surfaces.
+_CURVE_TYPES = {8: "CircularString", 9: "CompoundCurve", 10: "CurvePolygon", 11: "MultiCurve", 12: "MultiSurface",
+                13: "Curve", 14: "Surface"}
+_SURFACE_TYPES = {15: "PolyhedralSurface", 16: "TIN", 17: "Triangle"}
+
+
+def _wkb_type(wkb: bytes) -> int | None:
+    """Base geometry type of a WKB value (ISO Z/M and EWKB flags stripped), None when unreadable."""
+    if not isinstance(wkb, bytes | bytearray | memoryview) or len(wkb) < 5:
+        return None
+    order = "little" if bytes(wkb[:1]) == b"\x01" else "big"
+    t = int.from_bytes(bytes(wkb[1:5]), order) & 0x0FFFFFFF
+    return t % 1000
+
+
+def _parse_wkb(wkb: np.ndarray) -> tuple[np.ndarray, dict[int, str]]:
+    """Geometries of a WKB array and, for the rows shapely cannot parse, why (by position).
+
+    Rings that are not closed or have too few points (2-point rings are real
+    in old shapefiles) are closed by shapely (``on_invalid="fix"``) and left
+    for the geometry repair of ingest; other unreadable values become missing
+    geometries with their reason, so one bad row never sinks the file.
+    """
+    try:
+        return shapely.from_wkb(wkb), {}
+    except shapely.errors.GEOSException:
+        pass
+    geoms = shapely.from_wkb(wkb, on_invalid="fix")
+    errors: dict[int, str] = {}
+    for i in np.flatnonzero(shapely.is_missing(geoms) & pd.notna(wkb)):
+        t = _wkb_type(wkb[i])
+        if t in _SURFACE_TYPES or t in _CURVE_TYPES:
+            errors[int(i)] = (_SURFACE_TYPES | _CURVE_TYPES)[t]
+            continue
+        try:
+            shapely.from_wkb(wkb[i])
+            why = "unreadable geometry"
+        except shapely.errors.GEOSException as exc:
+            why = f"unreadable geometry ({exc})"
+        errors[int(i)] = why
+    return geoms, errors
+
+
+def _read_rowwise(path: Path, kw: dict) -> gpd.GeoDataFrame:
+    """A layer whose geometries shapely cannot all parse: attributes, then geometries row by row."""
+    df = pyogrio.read_dataframe(path, read_geometry=False, **kw)
+    meta, _fids, wkb, _fields = pyogrio.raw.read(path, columns=[], **kw)  # non-Arrow: curves come linearized
+    geoms, errors = _parse_wkb(np.asarray(wkb, dtype=object))
+    gdf = gpd.GeoDataFrame(pd.DataFrame(df), geometry=geoms, crs=meta.get("crs"))
+    gdf.attrs["geom_errors"] = errors
+    return gdf
+
+
 def _read_vector(path: Path, *, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
+    """A layer as a GeoDataFrame; rows shapely cannot parse are listed in ``attrs["geom_errors"]``."""
     kw = {"layer": layer} if layer else {}
     if encoding:
         kw["encoding"] = encoding
-    try:
-        return pyogrio.read_dataframe(path, use_arrow=True, **kw)
-    except shapely.errors.GEOSException:
-        # curved geometries: the non-Arrow reader linearizes them
-        return pyogrio.read_dataframe(path, **kw)
-    except Exception as exc:
+    first: Exception | None = None
+    for use_arrow in (True, False):  # the non-Arrow reader linearizes curved geometries
         try:
-            return pyogrio.read_dataframe(path, **kw)
-        except Exception:
-            msg = f"{path.name}: cannot be read as a GIS layer ({exc})"
-            raise IngestError(msg, zh=f"{path.name}：无法作为 GIS 图层读取（{exc}）") from exc
+            return pyogrio.read_dataframe(path, use_arrow=use_arrow, **kw)
+        except shapely.errors.GEOSException:
+            continue
+        except Exception as exc:  # pyogrio raises DataSourceError and friends
+            first = first or exc
+            if use_arrow:
+                continue
+            msg = f"{path.name}: cannot be read as a GIS layer ({first})"
+            raise IngestError(msg, zh=f"{path.name}：无法作为 GIS 图层读取（{first}）") from exc
+    try:
+        return _read_rowwise(path, kw)
+    except Exception as exc:
+        msg = f"{path.name}: cannot be read as a GIS layer ({exc})"
+        raise IngestError(msg, zh=f"{path.name}：无法作为 GIS 图层读取（{exc}）") from exc
 
 
 #: Formats read on the Arrow fast path (shapefiles only once their encoding is settled).
 _ARROW_FORMATS = ("GeoPackage", "FlatGeobuf", "GeoJSON", "ESRI Shapefile", "FileGDB")
 
 
-def _geoms_valid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``shapely.is_valid`` and ``(xmin, ymin, xmax, ymax)`` of one chunk (GEOS, the GIL released)."""
-    return shapely.is_valid(geoms), np.asarray(shapely.total_bounds(geoms))
+def _geoms_valid(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``shapely.is_valid``, ``(xmin, ymin, xmax, ymax)`` and vertex counts of one chunk (GEOS, the GIL released)."""
+    return shapely.is_valid(geoms), np.asarray(shapely.total_bounds(geoms)), shapely.get_num_coordinates(geoms)
 
 
-def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """Geometries, validity and total bounds of an Arrow WKB column.
+def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000
+              ) -> tuple[np.ndarray, np.ndarray, tuple, dict[int, str], np.ndarray]:
+    """Geometries, validity, total bounds, unreadable rows (:func:`_parse_wkb`) and vertex counts of a WKB column.
 
     ``shapely.from_wkb`` holds the GIL (it creates Python objects) while the
     validity check releases it, so each parsed chunk is checked on a second
@@ -442,28 +422,31 @@ def _from_wkb(wkb: pa.ChunkedArray, chunk: int = 100_000) -> tuple[np.ndarray, n
         arr = arr.storage
     n = len(arr)
     parts: list[np.ndarray] = []
+    errors: dict[int, str] = {}
     with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as ex:
         futs = []
         for i in range(0, n, chunk):
-            g = shapely.from_wkb(arr.slice(i, chunk).to_numpy(zero_copy_only=False))
+            g, err = _parse_wkb(arr.slice(i, chunk).to_numpy(zero_copy_only=False))
+            errors.update({i + k: v for k, v in err.items()})
             parts.append(g)
             futs.append(ex.submit(_geoms_valid, g))
         checked = [f.result() for f in futs]
     geoms = np.concatenate(parts) if parts else np.empty(0, dtype=object)
-    valid = np.concatenate([v for v, _ in checked]) if checked else np.zeros(0, dtype=bool)
-    b = np.array([bb for _, bb in checked]).reshape(-1, 4)
+    valid = np.concatenate([v for v, _, _ in checked]) if checked else np.zeros(0, dtype=bool)
+    n_coords = np.concatenate([c for _, _, c in checked]) if checked else np.zeros(0, dtype=np.int64)
+    b = np.array([bb for _, bb, _ in checked]).reshape(-1, 4)
     bounds = (tuple(np.r_[np.nanmin(b[:, :2], axis=0), np.nanmax(b[:, 2:], axis=0)].tolist())
               if len(b) and not np.isnan(b).all() else (np.nan,) * 4)
-    return geoms, valid, bounds
+    return geoms, valid, bounds, errors, n_coords
 
 
 def _read_arrow(path: Path, *, layer: str | None, encoding: str | None
-                ) -> tuple[pa.Table, np.ndarray, object, np.ndarray, tuple] | None:
-    """Attributes as an Arrow table, geometries and CRS; None when the fast path does not apply.
+                ) -> tuple[pa.Table, np.ndarray, object, np.ndarray, tuple, dict[int, str], np.ndarray] | None:
+    """Attributes (Arrow), geometries, CRS, validity, bounds, unreadable rows, vertex counts; None off the fast path.
 
     It does not apply to datetime or JSON fields (the pandas reader converts
-    those) or to geometries shapely cannot parse (curves); any failure falls
-    back to :func:`_read_vector`, which reports errors.
+    those) or to curved geometries (the non-Arrow reader linearizes them);
+    any failure falls back to :func:`_read_vector`, which reports errors.
     """
     kw: dict[str, object] = {"layer": layer} if layer else {}
     if encoding:
@@ -475,11 +458,26 @@ def _read_arrow(path: Path, *, layer: str | None, encoding: str | None
         name = meta["geometry_name"] or "wkb_geometry"
         if name not in table.column_names:
             return None
-        geoms, valid, bounds = _from_wkb(table[name])
+        geoms, valid, bounds, errors, n_coords = _from_wkb(table[name])
+        if any(e in _CURVE_TYPES.values() for e in errors.values()):
+            return None
         table = table.drop_columns([name])
     except Exception:  # the pandas reader retries and reports
         return None
-    return table, geoms, meta["crs"], valid, bounds
+    return table, geoms, meta["crs"], valid, bounds, errors, n_coords
+
+
+def _refuse_surfaces(shown: str, errors: dict[int, str]) -> None:
+    """Refuse a layer holding surfaces (shapefile MultiPatch, TIN) that no parcel polygon can hold."""
+    rows = sorted(i for i, e in errors.items() if e in _SURFACE_TYPES.values())
+    if not rows:
+        return
+    kinds = sorted({errors[i] for i in rows})
+    first = [i + 1 for i in rows[:5]]
+    msg = (f"{shown}: {len(rows)} feature(s) are 3D surfaces ({', '.join(kinds)}; e.g. a shapefile MultiPatch), "
+           f"which a parcel polygon cannot hold (rows {first}); export the parcels as a polygon layer")
+    raise IngestError(msg, zh=f"{shown}：{len(rows)} 个要素是三维面片（{'、'.join(kinds)}，如 shapefile 的 MultiPatch），"
+                              f"不能作为宗地面（行号 {first}）；请导出为面（Polygon）图层")
 
 
 def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gpd.GeoDataFrame, str, str]:
@@ -496,14 +494,24 @@ def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gp
                f"(columns found: {', '.join(map(str, df.columns))})")
         raise IngestError(msg, zh=f"{path.name}：没有 WKT 几何列，请将其命名为 {'、'.join(WKT_COLUMNS)} 之一"
                                   f"（现有列：{', '.join(map(str, df.columns))}）")
-    geoms = shapely.from_wkt(df[col].fillna("").to_numpy(dtype=object), on_invalid="ignore")
+    text = df[col].fillna("").to_numpy(dtype=object)
+    geoms = shapely.from_wkt(text, on_invalid="fix")
+    errors: dict[int, str] = {}
+    for i in np.flatnonzero(shapely.is_missing(geoms) & (df[col].fillna("").str.strip() != "").to_numpy()):
+        try:
+            shapely.from_wkt(text[i])
+            errors[int(i)] = "unreadable WKT"
+        except shapely.errors.GEOSException as exc:
+            errors[int(i)] = f"unreadable WKT ({exc})"
     df = df.drop(columns=[col])
     for c in df.columns:
         num = pd.to_numeric(df[c], errors="coerce")
         if num.notna().sum() == df[c].notna().sum() and df[c].notna().any() and not df[c].str.match(r"^0\d").any():
             df[c] = num
     row_note.append(f"row numbers are 1-based data rows of the CSV (header not counted); WKT column {col!r}")
-    return gpd.GeoDataFrame(df, geometry=geoms), enc, how
+    gdf = gpd.GeoDataFrame(df, geometry=geoms)
+    gdf.attrs["geom_errors"] = errors
+    return gdf, enc, how
 
 
 def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding: str | None = None,
@@ -586,6 +594,13 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                 fast = _read_arrow(path, layer=lyr, encoding=vec_enc)
             if fast is None:
                 gdf = _read_vector(path, layer=lyr, encoding=vec_enc)
+                if not isinstance(gdf, gpd.GeoDataFrame):
+                    what = f"layer {lyr!r}" if lyr else "it"
+                    msg = f"{shown}: {what} has no geometry (an attribute table); choose the parcel polygon layer"
+                    raise IngestError(msg, zh=f"{shown}：{'图层 ' + repr(lyr) if lyr else '该数据'}没有几何（属性表）；"
+                                              "请选择宗地面图层")
+        geom_errors = fast[5] if fast is not None else gdf.attrs.pop("geom_errors", {})
+        _refuse_surfaces(shown, geom_errors)
         src_crs = fast[2] if fast is not None else gdf.crs
         crs = pyproj.CRS.from_user_input(src_crs) if src_crs is not None else None
         extent = None
@@ -597,7 +612,8 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     raw = RawLayer(gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
                    encoding_note=how, crs=crs, notes=notes, extent=extent,
                    table=fast[0] if fast is not None else None, geoms=fast[1] if fast is not None else None,
-                   geom_valid=fast[3] if fast is not None else None, bounds=fast[4] if fast is not None else None)
+                   geom_valid=fast[3] if fast is not None else None, bounds=fast[4] if fast is not None else None,
+                   geom_errors=geom_errors, n_coords=fast[6] if fast is not None else None)
     if row_notes:
         raw.row_note = row_notes[0]
     return raw

@@ -14,6 +14,23 @@ over the original (``os.replace`` is atomic on POSIX and Windows). A process
 killed or failing midway leaves the original file as it was; the stray copy
 is removed on the next write. Document and audit writes are single SQLite
 transactions. A lock file serializes writers.
+
+The copy keeps the original's mode, group and owner where the process may
+(a group-shared 664 workspace stays 664). A workspace whose file has no
+write permission (e.g. 444), or whose folder or file system is read-only,
+is refused with a clear message before anything is written; so is a write
+that fails for lack of disk space, after the temporary copy is removed.
+
+Waiting
+-------
+The lock file records who holds it (user, host, process id, command, since
+when). A writer that finds the workspace locked says so (a ``planner.store``
+log warning naming the holder) and gives up after ``lock_timeout`` seconds
+(default :data:`~planner.io.lock.DEFAULT_LOCK_TIMEOUT`, or the ``PLANNER_LOCK_TIMEOUT``
+environment variable; :mod:`planner.io.lock`) with a :class:`~planner.errors.StoreError` naming the
+holder. :meth:`GpkgStore.write_lock` holds the lock across a
+read-modify-write (publishing a survey update merges it into the version
+that is current under the lock, so two updates published at once both land).
 """
 
 from __future__ import annotations
@@ -38,11 +55,13 @@ import pyogrio
 import pyproj
 
 from planner.errors import StoreError
+from planner.io.lock import WriterLock, copy_ownership, write_errors
+from planner.io.lock import lock_timeout as lock_timeout_of
 
 #: Kinds of versioned geometry layers.
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
 #: Kinds of versioned documents.
-DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings")
+DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
 SCHEMA_VERSION = "1"
 
@@ -212,6 +231,14 @@ class Store(ABC):
         cat = self.layers(kind)
         return bool(len(cat) if name is None else (cat["name"] == name).any())
 
+    def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        """Hold the writer lock across a read-modify-write (re-entrant in one thread).
+
+        Writes inside the block take the same lock without waiting, so what
+        was read inside is still current when the write commits.
+        """
+        return contextlib.nullcontext()
+
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS planner_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -245,6 +272,9 @@ class GpkgStore(Store):
         Projected metric CRS for a new workspace.
     create : bool
         Create the workspace if the file does not exist.
+    lock_timeout : float, optional
+        Seconds a write waits for another writer before giving up (default:
+        ``PLANNER_LOCK_TIMEOUT`` or 300).
 
     Examples
     --------
@@ -255,8 +285,10 @@ class GpkgStore(Store):
     1
     """
 
-    def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike, *, crs=None, create: bool = False,
+                 lock_timeout: float | None = None) -> None:
         self.path = Path(path)
+        self._writer = WriterLock(self.path, lock_timeout_of(lock_timeout))
         if not self.path.exists():
             if not create:
                 msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
@@ -269,6 +301,11 @@ class GpkgStore(Store):
         self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
 
     # -- low level -------------------------------------------------------
+    @property
+    def lock_timeout(self) -> float:
+        """Seconds a write waits for another writer."""
+        return self._writer.timeout
+
     def _connect(self, path: Path | None = None) -> sqlite3.Connection:
         con = sqlite3.connect(path or self.path, timeout=30, isolation_level=None)
         con.execute("PRAGMA journal_mode=DELETE")
@@ -281,23 +318,28 @@ class GpkgStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
-            # An empty GeoPackage with its gpkg_* tables, made by GDAL.
-            empty = gpd.GeoDataFrame({"name": pd.Series([], dtype="string")}, geometry=[], crs=crs)
-            pyogrio.write_dataframe(empty, tmp, layer="_planner_init", driver="GPKG")
-            con = self._connect(tmp)
-            try:
-                con.execute("BEGIN")
-                self._init_tables(con)
-                con.executemany(
-                    "INSERT INTO planner_meta VALUES (?, ?)",
-                    [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now())],
-                )
-                con.execute("COMMIT")
-            finally:
-                con.close()
-            self._commit_file(tmp)
+            with self._write_errors("creating the workspace"):
+                self._create_in(tmp, crs)
         finally:
-            tmp.unlink(missing_ok=True)
+            for p in (tmp, tmp.with_name(tmp.name + "-journal")):
+                p.unlink(missing_ok=True)
+
+    def _create_in(self, tmp: Path, crs: pyproj.CRS) -> None:
+        """An empty GeoPackage with its gpkg_* tables (made by GDAL) and the planner tables, committed."""
+        empty = gpd.GeoDataFrame({"name": pd.Series([], dtype="string")}, geometry=[], crs=crs)
+        pyogrio.write_dataframe(empty, tmp, layer="_planner_init", driver="GPKG")
+        con = self._connect(tmp)
+        try:
+            con.execute("BEGIN")
+            self._init_tables(con)
+            con.executemany(
+                "INSERT INTO planner_meta VALUES (?, ?)",
+                [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now())],
+            )
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        self._commit_file(tmp)
 
     @staticmethod
     def _init_tables(con: sqlite3.Connection) -> None:
@@ -336,22 +378,23 @@ class GpkgStore(Store):
             raise StoreError(msg)
         return row[0]
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        fh = open(lock_path, "a+")  # noqa: SIM115 - held for the with-block
-        try:
-            try:
-                import fcntl
+    # -- writing: lock, permissions, copy-on-write ---------------------------
+    def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        return self._writer.held(action)
 
-                fcntl.flock(fh, fcntl.LOCK_EX)
-            except ImportError:  # pragma: no cover - Windows: single writer assumed
-                pass
-            yield
-        finally:
-            fh.close()
+    def _lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
+        return self._writer.held(action)
 
-    def _commit_file(self, tmp: Path) -> None:
+    def lock_holder(self) -> dict | None:
+        """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
+        return self._writer.holder()
+
+    def _write_errors(self, what: str) -> contextlib.AbstractContextManager:
+        return write_errors(self.path, what)
+
+    def _commit_file(self, tmp: Path, like: os.stat_result | None = None) -> None:
+        if like is not None:
+            copy_ownership(like, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, self.path)
@@ -363,22 +406,27 @@ class GpkgStore(Store):
                 os.close(dfd)
 
     def _cleanup_stale(self) -> None:
-        for p in self.path.parent.glob(f".{self.path.name}.*.tmp.gpkg"):
+        """Remove copies (and their SQLite journals) left by writes that were killed (called under the lock)."""
+        for p in self.path.parent.glob(f".{self.path.name}.*.tmp.gpkg*"):
             with contextlib.suppress(OSError):
                 p.unlink()
 
     @contextlib.contextmanager
-    def _copy_on_write(self) -> Iterator[Path]:
+    def _copy_on_write(self, action: str | None = None) -> Iterator[Path]:
         """Yield a private copy of the workspace; it replaces the original only on success."""
-        with self._lock():
+        with self._lock(action):
             self._cleanup_stale()
             tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                shutil.copyfile(self.path, tmp)
-                yield tmp
-                self._commit_file(tmp)
+                with self._write_errors("writing the workspace"):
+                    like = self.path.stat()
+                    shutil.copyfile(self.path, tmp)
+                    yield tmp
+                    self._commit_file(tmp, like)
             finally:
-                tmp.unlink(missing_ok=True)
+                for p in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm"))):
+                    with contextlib.suppress(OSError):
+                        p.unlink(missing_ok=True)
 
     @staticmethod
     def _audit(con: sqlite3.Connection, user: str, action: str, **kw) -> None:
@@ -406,7 +454,7 @@ class GpkgStore(Store):
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
-        with self._copy_on_write() as tmp:
+        with self._copy_on_write(action) as tmp:
             con = self._connect(tmp)
             try:
                 planned = []
@@ -424,6 +472,13 @@ class GpkgStore(Store):
                                         layer_options={"SPATIAL_INDEX": "YES"})
             con = self._connect(tmp)
             try:
+                for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
+                    (got,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+                    if got != len(w.gdf):
+                        msg = (f"workspace {self.path}: layer {w.kind}/{w.name} was written with {got} of "
+                               f"{len(w.gdf)} rows; nothing was changed")
+                        raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
+                                                 f"{len(w.gdf)} 行，未做任何修改")
                 con.execute("BEGIN")
                 for w, version, table in planned:
                     meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
@@ -509,7 +564,7 @@ class GpkgStore(Store):
 
     def set_current(self, kind, name, version, *, user=None) -> None:
         user = _user(user)
-        with self._lock():
+        with self._lock("set_current"), self._write_errors("switching the current version"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
@@ -542,7 +597,7 @@ class GpkgStore(Store):
     def save_doc(self, kind, name, payload, *, user=None) -> int:
         _check_doc(kind)
         user = _user(user)
-        with self._lock():
+        with self._lock(f"save_{kind}"), self._write_errors(f"saving {kind} {name!r}"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
@@ -587,12 +642,16 @@ class GpkgStore(Store):
     # -- audit -----------------------------------------------------------
     def record(self, action: str, *, user: str | None = None, **kw) -> None:
         """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
-        with self._lock():
+        with self._lock(action), self._write_errors("recording an audit row"):
             con = self._connect()
             try:
                 con.execute("BEGIN IMMEDIATE")
                 self._audit(con, _user(user), action, **kw)
                 con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
             finally:
                 con.close()
 

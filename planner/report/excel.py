@@ -1,4 +1,10 @@
-"""Excel workbooks of a scenario result or a comparison (xlsxwriter)."""
+"""Excel workbooks of a scenario result or a comparison (xlsxwriter).
+
+Every cell is written by its type: numbers as numbers, text as a string
+(never through xlsxwriter's ``write()``, which turns ``=...`` into a formula
+and ``http://...`` into a link), and text a spreadsheet would evaluate gets a
+leading quote (:func:`planner.io.writers.neutralize`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from planner.io.writers import neutralize
 from planner.report.geodata import site_table
 from planner.report.text import as_text, kind, label, policy_text, tr
 from planner.scenarios.comparison import KEY_FIGURES, Comparison, compare
@@ -37,19 +44,39 @@ def _formats(wb) -> dict:
     return fm
 
 
+def _workbook(path: Path) -> xlsxwriter.Workbook:
+    """A workbook that never makes formulas or links out of strings, even through ``write()``."""
+    return xlsxwriter.Workbook(path, {"nan_inf_to_errors": True, "strings_to_formulas": False,
+                                      "strings_to_urls": False, "strings_to_numbers": False})
+
+
+def _write_cells(ws, col: int, values: list) -> None:
+    """Write one column from row 1 by type: numbers, booleans, neutralized strings; None stays empty."""
+    for i, v in enumerate(values, start=1):
+        if v is None:
+            continue
+        if isinstance(v, bool | np.bool_):
+            ws.write_boolean(i, col, bool(v))
+        elif isinstance(v, int | float | np.integer | np.floating):
+            if v == v:  # NaN stays empty
+                ws.write_number(i, col, float(v))
+        else:
+            ws.write_string(i, col, neutralize(str(v)))
+
+
 def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
            row_kinds: list[str] | None = None, pct_cols: tuple[str, ...] = (), widths: dict[int, float] | None = None
            ) -> None:
     """Write ``df`` with bold wrapped headers, number formats per column (or per row) and column widths.
 
-    Columns are written whole (``write_column``); missing values stay empty cells.
+    Cells are written by type (:func:`_write_cells`); missing values stay empty cells.
     """
     df = df.replace([np.inf, -np.inf], np.nan)
     ws = wb.add_worksheet(name)
     fm = _formats(wb)
     for j, c in enumerate(df.columns):
         header = str(c)
-        ws.write_string(0, j, header, fm["header"])
+        ws.write_string(0, j, neutralize(header), fm["header"])
         cjk = any(ord(ch) > 0x2E80 for ch in header)
         width = min(28.0, max(10.0, len(header) * (1.1 if cjk else 0.6)))
         if widths and j in widths:
@@ -64,7 +91,7 @@ def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = Non
         else:
             values = [None if v is None or (isinstance(v, float) and v != v) or v is pd.NA else
                       (v if isinstance(v, int | float | bool) else str(v)) for v in col.tolist()]
-        ws.write_column(1, j, values)
+        _write_cells(ws, j, values)
     if row_kinds is not None:  # small sheets whose rows are figures of different kinds
         for i, k in enumerate(row_kinds):
             if k == "text":
@@ -100,10 +127,10 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
     def both(k: str) -> str:
         return f"{tr(k, 'zh')} {tr(k, 'en')}" if lang == "zh" else tr(k, lang)
 
-    with xlsxwriter.Workbook(p, {"nan_inf_to_errors": True}) as xw:
+    with _workbook(p) as xw:
         summ, rk = _summary_frame(result, lang)
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
-                             result.name: [result.name, policy_text(result),
+                             result.name: [result.name, policy_text(result, lang),
                                            result.scenario.description or result.scenario.label]})
         _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
                row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
@@ -121,7 +148,7 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
     """Excel workbook of a comparison: figures with differences, site membership, curves."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    with xlsxwriter.Workbook(p, {"nan_inf_to_errors": True}) as xw:
+    with _workbook(p) as xw:
         t = cmp.table
         df = t.copy()
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])

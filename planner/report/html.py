@@ -93,7 +93,7 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
     parts = [f"<h1>{html.escape(tr('title', lang))}</h1>",
              f'<p class="meta">{html.escape(tr("scenario", lang))}: <b>{html.escape(sc.label or sc.name)}</b> '
              f"({html.escape(sc.name)}) · {html.escape(tr('generated', lang))}: {_now()} · "
-             f"{html.escape(tr('policy', lang))}: {html.escape(policy_text(result))}</p>"]
+             f"{html.escape(tr('policy', lang))}: {html.escape(policy_text(result, lang))}</p>"]
     if sc.description:
         parts.append(f"<p>{html.escape(sc.description)}</p>")
     cards = "".join(f'<div class="card"><div class="v">{html.escape(fmt(t.get(k), k, lang))}</div>'
@@ -144,7 +144,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     parts = [f"<h1>{html.escape(tr('compare_title', lang))}</h1>",
              f'<p class="meta">{html.escape(", ".join(cmp.names))} · {html.escape(tr("baseline", lang))}: '
              f"{html.escape(base)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
-    pol = sorted({policy_text(r) for r in cmp.results})
+    pol = sorted({policy_text(r, lang) for r in cmp.results})
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
     t = cmp.table.reset_index()
     t["figure_label"] = [label(k, lang) for k in t["figure"]]

@@ -6,69 +6,11 @@ import math
 
 import pandas as pd
 
-#: Figure / column name -> (zh, en, unit, number format kind).
-#: kind: "int" (thousands), "area", "money", "ratio", "year", "years", "share", "count", "text".
-LABELS: dict[str, tuple[str, str, str, str]] = {
-    "n_sites": ("地块数", "Sites", "", "count"),
-    "site_id": ("地块编号", "Site", "", "text"),
-    "rank": ("排名", "Rank", "", "count"),
-    "template": ("园区模板", "Park template", "", "text"),
-    "existing_rule": ("现状建筑", "Existing buildings", "", "text"),
-    "land_area_m2": ("用地面积", "Land area", "m²", "area"),
-    "land_area_mu": ("用地面积", "Land area", "亩 mu", "area"),
-    "target_plot_ratio": ("目标容积率", "Target plot ratio", "", "ratio"),
-    "existing_floor_m2": ("现状建筑面积", "Existing floor area", "m²", "area"),
-    "retained_floor_m2": ("保留建筑面积", "Retained floor area", "m²", "area"),
-    "demolished_floor_m2": ("拆除建筑面积", "Demolished floor area", "m²", "area"),
-    "new_floor_m2": ("新增建筑面积", "New floor area", "m²", "area"),
-    "floor_after_m2": ("改造后建筑面积", "Floor area after", "m²", "area"),
-    "net_change_m2": ("建筑面积净增", "Net floor area change", "m²", "area"),
-    "plot_ratio_before": ("现状容积率", "Plot ratio before", "", "ratio"),
-    "plot_ratio_after": ("改造后容积率", "Plot ratio after", "", "ratio"),
-    "leasable_m2": ("可租赁面积", "Leasable floor area", "m²", "area"),
-    "occupied_m2": ("稳定期出租面积", "Occupied (stabilized)", "m²", "area"),
-    "enterprises_before": ("现状企业数", "Enterprises before", "", "count"),
-    "enterprises_housed": ("可容纳企业数", "Enterprises housed", "", "count"),
-    "enterprises": ("入驻企业数", "Enterprises", "", "count"),
-    "jobs_before": ("现状就业", "Jobs before", "", "count"),
-    "jobs_after": ("改造后就业", "Jobs after", "", "count"),
-    "jobs_new": ("新增就业", "New jobs", "", "count"),
-    "output_before_cny": ("现状年产值", "Output before", "元/年 CNY/yr", "money"),
-    "output_after_cny": ("改造后年产值", "Output after", "元/年 CNY/yr", "money"),
-    "output_new_cny": ("新增产值", "Output of new space", "元 CNY", "money"),
-    "tax_before_cny": ("现状年税收", "Tax before", "元/年 CNY/yr", "money"),
-    "tax_after_cny": ("改造后年税收", "Tax after", "元/年 CNY/yr", "money"),
-    "tax_new_cny": ("新增空间税收", "Tax of new space", "元 CNY", "money"),
-    "tax_per_mu_after": ("改造后亩均税收", "Tax per mu after", "元/亩 CNY/mu", "money"),
-    "investment_cny": ("总投资", "Investment", "元 CNY", "money"),
-    "construction_cost_cny": ("建安费用", "Construction cost", "元 CNY", "money"),
-    "demolition_cost_cny": ("拆除费用", "Demolition cost", "元 CNY", "money"),
-    "other_cost_cny": ("土地、配套及其他", "Land, infrastructure, other", "元 CNY", "money"),
-    "rent_cny_yr": ("年租金收入", "Rent income", "元/年 CNY/yr", "money"),
-    "rent_cny": ("租金收入", "Rent income", "元 CNY", "money"),
-    "payback_years": ("租金回收期", "Payback on rent", "年 yr", "years"),
-    "fiscal_payback_years": ("租金+税收回收期", "Payback on rent + tax gain", "年 yr", "years"),
-    "start_year": ("启动年份", "Start year", "", "year"),
-    "works_start": ("开工", "Works start", "年 yr", "years"),
-    "delivery": ("交付", "Delivery", "年 yr", "years"),
-    "first_delivery": ("首批交付", "First delivery", "年 yr", "years"),
-    "last_delivery": ("末批交付", "Last delivery", "年 yr", "years"),
-    "peak_investment_cny_yr": ("年度投资峰值", "Peak annual investment", "元/年 CNY/yr", "money"),
-    "new_floor_per_site_m2": ("地块平均新增面积", "New floor area per site", "m²", "area"),
-    "m2_per_enterprise": ("每企业面积", "Space per enterprise", "m²", "area"),
-    "year": ("年份", "Year", "", "year"),
-    "sites_started": ("启动地块", "Sites started", "", "count"),
-    "sites_delivered": ("交付地块", "Sites delivered", "", "count"),
-    "under_construction_m2": ("在建面积", "Under construction", "m²", "area"),
-    "delivered_m2": ("累计交付面积", "Delivered (cumulative)", "m²", "area"),
-    "cum_investment_cny": ("累计投资", "Cumulative investment", "元 CNY", "money"),
-    "cum_rent_cny": ("累计租金", "Cumulative rent", "元 CNY", "money"),
-    "cum_tax_new_cny": ("累计新增税收", "Cumulative tax of new space", "元 CNY", "money"),
-    "parameter": ("参数", "Parameter", "", "text"),
-    "source": ("来源", "Source", "", "text"),
-    "figure": ("指标", "Figure", "", "text"),
-    "value": ("数值", "Value", "", "text"),
-}
+from planner import i18n as _i18n
+
+#: The label table is :data:`planner.i18n.LABELS` (one table for the app and the reports).
+LABELS = _i18n.LABELS
+
 
 #: Report sentences: key -> (zh, en).
 TEXT: dict[str, tuple[str, str]] = {
@@ -76,7 +18,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "compare_title": ("情景对比报告", "Scenario comparison report"),
     "scenario": ("情景", "Scenario"),
     "generated": ("生成时间", "Generated"),
-    "policy": ("所依据的三低认定政策", "Three-low policy the sites rest on"),
+    "policy": ("数据来源（识别规则、调查版本、片区参数）", "Inputs (three-low policy, survey version, site parameters)"),
     "key_figures": ("主要指标", "Key figures"),
     "timeline": ("分年度进度", "Year by year"),
     "map": ("地块分布", "Site map"),
@@ -121,19 +63,13 @@ TEXT: dict[str, tuple[str, str]] = {
 
 
 def label(key: str, lang: str = "zh", *, unit: bool = True, both: bool = False) -> str:
-    """Column label, e.g. ``"新增建筑面积 New floor area (m²)"`` (``both``) or one language."""
-    zh, en, u, _ = LABELS.get(key, (key, key, "", "text"))
-    text = f"{zh} {en}" if both else (zh if lang == "zh" else en)
-    if unit and u:
-        if not both:  # keep the unit in the report's language
-            u = u.split(" ")[0] if lang == "zh" else u.split(" ")[-1]
-        text += f" ({u})"
-    return text
+    """Column label from the one label table (:func:`planner.i18n.label`)."""
+    return _i18n.label(key, lang, unit=unit, both=both)
 
 
 def kind(key: str) -> str:
-    """Number-format kind of a figure (see :data:`LABELS`)."""
-    return LABELS.get(key, ("", "", "", "text"))[3]
+    """Number-format kind of a figure (see :data:`planner.i18n.LABELS`)."""
+    return _i18n.label_kind(key)
 
 
 def tr(key: str, lang: str = "zh", **kw) -> str:
@@ -179,9 +115,23 @@ def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
     return out
 
 
-def policy_text(result) -> str:
-    """The policy a scenario result was computed under: name and short hash, or "–"."""
+def policy_text(result, lang: str = "en") -> str:
+    """The inputs a scenario result rests on: policy name and short hash, survey version, site parameters.
+
+    "–" when nothing is known.
+    """
     sc = result.scenario
-    if not sc.policy_name and not sc.policy_hash:
-        return "–"
-    return f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name
+    prov = getattr(result, "provenance", None) or {}
+    parts = []
+    if sc.policy_name or sc.policy_hash:
+        parts.append(f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name)
+    if prov.get("survey_version") is not None:
+        parts.append(("调查版本 v{}" if lang == "zh" else "survey v{}").format(prov["survey_version"]))
+    params = prov.get("site_params") or prov.get("params")
+    if params:
+        gap, area = params.get("gap_m", 2.0), params.get("min_area_m2", 10_000.0)
+        parts.append(f"片区参数：间距 {gap:g} m，最小面积 {area:,.0f} ㎡" if lang == "zh"
+                     else f"site parameters: gap {gap:g} m, min area {area:,.0f} m²")
+    if prov.get("result_id"):
+        parts.append(("片区结果 {}" if lang == "zh" else "sites result {}").format(prov["result_id"]))
+    return " · ".join(parts) or "–"

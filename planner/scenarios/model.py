@@ -213,6 +213,9 @@ class ScenarioResult:
     assumptions : DataFrame
         Template parameters used (parameter, one column per template, ``source``
         and ``source_zh``; :func:`assumptions_in` picks one language).
+    provenance : dict
+        What the sites came from (survey version, policy, site parameters,
+        result id; :class:`planner.workflow.Provenance` meta), for reports.
     """
 
     scenario: Scenario
@@ -221,6 +224,7 @@ class ScenarioResult:
     totals: pd.Series
     assumptions: pd.DataFrame
     templates: dict[str, ParkTemplate] = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:

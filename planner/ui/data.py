@@ -18,11 +18,13 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from planner import classify as cl
 from planner import maps
-from planner import sites as sites_mod
+from planner import workflow as W
 from planner.classify import policy as pol
 from planner.io.store import GpkgStore
+from planner.sites import SiteParams
+from planner.ui import keys
+from planner.ui.state import tr
 
 
 def stamp(path: str) -> float:
@@ -46,6 +48,16 @@ def store(path: str) -> GpkgStore:
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _parcels(path: str, mtime: float) -> gpd.GeoDataFrame:
     return _store(path, mtime).read_parcels()
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _survey_version(path: str, mtime: float) -> int | None:
+    return W.current_survey_version(_store(path, mtime))
+
+
+def survey_version(path: str) -> int | None:
+    """The current survey version (cached)."""
+    return _survey_version(path, stamp(path))
 
 
 def parcels(path: str) -> gpd.GeoDataFrame:
@@ -75,7 +87,7 @@ def policy_json(policy: dict) -> str:
 
 @st.cache_resource(max_entries=6, show_spinner=False)
 def _classified(path: str, mtime: float, pjson: str) -> gpd.GeoDataFrame:
-    return cl.classify(_parcels(path, mtime), pol.from_dict(json.loads(pjson)))
+    return W.operations.classify_parcels(_parcels(path, mtime), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
 def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
@@ -85,7 +97,7 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     try:
         return _classified(path, stamp(path), policy_json(policy))
     except Exception as exc:  # a broken stage must not take the whole app down
-        st.error(f"classify: {exc}")
+        st.error(tr("error", err=exc))  # no server paths in what the page shows
         return parcels(path)
 
 
@@ -149,7 +161,7 @@ def survey_info(path: str) -> pd.Series | None:
 # -- sites -------------------------------------------------------------------
 def saved_sites(path: str) -> gpd.GeoDataFrame | None:
     """Sites for the map: built this session on the Sites page, else the workspace's current sites layer."""
-    s = st.session_state.get("site_result")
+    s = st.session_state.get(keys.SITE_RESULT)
     if s is not None and getattr(s, "sites", None) is not None:
         return s.sites
     return _saved_sites(path, stamp(path))
@@ -188,16 +200,43 @@ def upgrade_colors(g: pd.DataFrame):
     return g["upgrade_class"].astype(object).map(maps.CLASS_COLORS).fillna("#bdbdbd").to_numpy()
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _previous_sites(path: str, mtime: float, name: str):
+    return W.operations.previous_sites(_store(path, mtime), name)
+
+
+def previous_sites(path: str, name: str):
+    """The stored sites ``name`` (for stable ids) and the highest site-id number issued (cached)."""
+    return _previous_sites(path, stamp(path), name)
+
+
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool):
+def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool, name: str):
     flagged = _classified(path, mtime, pjson)
-    params = sites_mod.SiteParams(**json.loads(params_json)) if params_json else sites_mod.SiteParams()
-    barriers = _all_layers(path, mtime, "barrier") if use_barriers else None
-    constraints = _all_layers(path, mtime, "constraint")
-    return sites_mod.build_sites(flagged, params, barriers=barriers if barriers is not None and len(barriers) else None,
-                             constraints=constraints if len(constraints) else None)
+    params = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(json.loads(params_json) if params_json else {}),
+                             use_barriers=use_barriers)
+    prev, hw = _previous_sites(path, mtime, name)
+    return W.assemble_sites(flagged, params, barriers=_all_layers(path, mtime, "barrier"),
+                            constraints=_all_layers(path, mtime, "constraint"), previous=prev, high_water_mark=hw)
 
 
 def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True):
-    """Candidate sites for a policy and site parameters (cached)."""
-    return _site_result(path, stamp(path), policy_json(policy), json.dumps(params, sort_keys=True), use_barriers)
+    """Candidate sites for a policy and site parameters, ids kept from the stored sites (cached).
+
+    Returns ``(SiteResult, id match table)``.
+    """
+    name = (policy or {}).get("name", "default")
+    return _site_result(path, stamp(path), policy_json(policy), json.dumps(params, sort_keys=True), use_barriers, name)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _stored_sites(path: str, mtime: float, name: str):
+    try:
+        return W.read_sites(_store(path, mtime), name, with_flags=False), None
+    except Exception as exc:  # no sites, or pieces that do not belong together: the page says which
+        return None, exc
+
+
+def stored_sites(path: str, name: str):
+    """``(StoredSites or None, error or None)`` of the workspace's sites layer ``name`` (cached)."""
+    return _stored_sites(path, stamp(path), name)

@@ -12,7 +12,9 @@ cached spatial index. The pipeline (classification, sites) is not rerun.
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,13 +183,19 @@ def new_click(out: dict, key: str, id_col: str) -> str | None:
 
 
 def legend(items: list[tuple[str, str]], title: str | None = None) -> None:
-    """A compact colour legend under the map."""
+    """A compact colour legend under the map (labels escaped: they may come from the data)."""
     sw = "".join(
         f'<span style="display:inline-flex;align-items:center;margin-right:14px;font-size:0.85rem">'
-        f'<span style="width:14px;height:14px;background:{c};border:1px solid #777;margin-right:5px;'
-        f'display:inline-block"></span>{lbl}</span>' for c, lbl in items)
-    head = f"<b style='margin-right:10px;font-size:0.85rem'>{title}</b>" if title else ""
+        f'<span style="width:14px;height:14px;background:{_css_color(c)};border:1px solid #777;margin-right:5px;'
+        f'display:inline-block"></span>{html.escape(str(lbl))}</span>' for c, lbl in items)
+    head = f"<b style='margin-right:10px;font-size:0.85rem'>{html.escape(str(title))}</b>" if title else ""
     st.markdown(f"<div>{head}{sw}</div>", unsafe_allow_html=True)
+
+
+def _css_color(c) -> str:
+    """``c`` if it is a plain CSS colour (``#rgb``, ``#rrggbb``, a name), else grey."""
+    c = str(c)
+    return c if re.fullmatch(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}", c) else "#bdbdbd"
 
 
 def lod_caption(view: maps.View) -> str:

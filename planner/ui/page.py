@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from planner.ui import data
+from planner.ui import data, keys
 from planner.ui.state import Settings, sidebar, tr
 
 
@@ -28,11 +28,28 @@ def start(title_key: str, *, need_survey: bool = True) -> Settings:
 
 
 def active_policy() -> dict | None:
-    """The policy chosen on the Rules page (session), else the shipped default; None without planner.classify.policy."""
-    pol = st.session_state.get("policy")
+    """The policy being worked on (the Rules page's draft, saved or not), else the shipped default."""
+    pol = st.session_state.get(keys.POLICY_DRAFT)
     if pol is not None:
         return pol
     return data.default_policy_dict()
+
+
+def rules_unsaved() -> bool:
+    """Whether the rules in use differ from the saved version they were opened from."""
+    from planner.workflow.documents import canonical
+
+    draft = st.session_state.get(keys.POLICY_DRAFT)
+    base = st.session_state.get(keys.POLICY_BASE) or {}
+    return draft is not None and canonical(draft) != base.get("json")
+
+
+def policy_marker() -> None:
+    """A visible note on every page while the rules in use have unsaved changes."""
+    base = st.session_state.get(keys.POLICY_BASE) or {}
+    if rules_unsaved():
+        name = f"{base['name']} v{base['version']}" if base.get("version") else tr("default_policy")
+        st.warning("● " + tr("wf_unsaved_rules", name=name))
 
 
 def policy_name() -> str:

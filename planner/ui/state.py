@@ -1,29 +1,39 @@
-"""Session state and the sidebar shared by every page (workspace, language, basemap)."""
+"""Session state and the sidebar shared by every page (workspace, language, basemap).
+
+The workspace is picked from the operator's list (:mod:`planner.ui.workspaces`),
+never typed: the session keeps the chosen *name* and every run resolves it
+again. Every text formatted by :func:`tr` has server paths taken out.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
+from planner.errors import PlannerError, message_in
 from planner.i18n import LANGS, t
+from planner.ui import workspaces
 
-#: Default workspace (made by ``planner sample-data``), relative to the app folder.
-DEFAULT_WORKSPACE = "gis_data/sample_city.gpkg"
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("planner.ui")
+_CATALOG_KEY = "_ws_catalog"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sidebar decided for this run."""
+    """What the sidebar decided for this run (``workspace``: the real path of the picked workspace)."""
 
     workspace: str
     lang: str
     basemap: str
     custom_url: str | None
     tianditu_key: str | None
+    workspace_name: str = ""
 
 
 def lang() -> str:
@@ -42,13 +52,66 @@ def _persist(widget_key: str, store_key: str, default) -> None:
 def _keep(widget_key: str, store_key: str) -> None:
     v = st.session_state[widget_key]
     if v in ("", None) and store_key == "_workspace":  # an interrupted run can report an empty box
-        v = default_workspace()
+        v = None
     st.session_state[store_key] = v
 
 
 def tr(key: str, **fmt) -> str:
-    """:func:`planner.i18n.t` in the session language."""
-    return t(key, lang(), **fmt)
+    """:func:`planner.i18n.t` in the session language; text and errors filled in carry no server paths.
+
+    An exception is shown by its message in the session language
+    (:func:`planner.errors.message_in`).
+    """
+    return t(key, lang(), **{k: _shown(v) for k, v in fmt.items()})
+
+
+def _shown(v):
+    if isinstance(v, BaseException):
+        v = message_in(v, lang())
+    return redact(v) if isinstance(v, str) else v
+
+
+def redact(text: str) -> str:
+    """``text`` with server paths taken out: workspaces and the session's upload by name, other paths by their last part."""
+    from planner.ui import uploads
+
+    cat = st.session_state.get(_CATALOG_KEY)
+    extra = uploads.shown_paths()
+    if isinstance(cat, workspaces.Catalog):
+        return cat.redact(text, extra)
+    return workspaces.redact(text, extra)
+
+
+def show_error(exc: Exception) -> None:
+    """Show an error that escaped a page, without server paths; the traceback goes to the server log."""
+    if isinstance(exc, PlannerError):
+        st.error(tr("error", err=exc))
+        return
+    log.error("unexpected error on a page", exc_info=exc)
+    st.error(tr("unexpected_error", kind=type(exc).__name__, err=exc))
+
+
+def md_text(text) -> str:
+    r"""``text`` shown literally where Streamlit renders Markdown (headings, captions): no links, images or markup.
+
+    Examples
+    --------
+    >>> md_text("![x](http://evil/t.png) *a*")
+    '\\!\\[x\\]\\(http\\://evil/t\\.png\\) \\*a\\*'
+    """
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])", r"\\\1", str(text))
+
+
+def _secret_table(name: str) -> dict:
+    try:
+        return dict(st.secrets[name])
+    except Exception:  # no secrets file, or no such table
+        return {}
+
+
+def catalog() -> workspaces.Catalog:
+    """The workspaces this server offers (env and ``[workspaces]`` in the Streamlit secrets)."""
+    return workspaces.load_catalog(secrets=_secret_table("workspaces"))
 
 
 def _tianditu_key() -> str | None:
@@ -62,16 +125,39 @@ def _tianditu_key() -> str | None:
 
 
 def default_workspace() -> str:
-    ws = os.environ.get("PLANNER_WORKSPACE") or DEFAULT_WORKSPACE
-    p = Path(ws)
-    return str(p if p.is_absolute() else (ROOT / p))
+    """Real path of the workspace offered by default ("" when the server offers none)."""
+    cat = catalog()
+    return str(cat.path_of(cat.default)) if cat.default else ""
+
+
+def _pick_workspace() -> tuple[str, str]:
+    """The sidebar's workspace list; returns ``(real path, name)`` of the pick (``("", "")`` if none)."""
+    ss = st.session_state
+    cat = catalog()
+    ss[_CATALOG_KEY] = cat
+    names = cat.names()
+    if not names:
+        st.warning(tr("ws_none"))
+        return "", ""
+    _persist("w_workspace", "_workspace", cat.default)
+    if ss["_workspace"] not in names:  # first run, a stale name, or the list changed
+        ss["_workspace"] = cat.default
+    if ss.get("w_workspace") not in names:
+        ss["w_workspace"] = ss["_workspace"]
+    st.selectbox(tr("workspace"), names, key="w_workspace", help=tr("workspace_help"),
+                 on_change=_keep, args=("w_workspace", "_workspace"))
+    name = ss["_workspace"]
+    try:
+        return str(cat.path_of(name)), name
+    except Exception as exc:  # the file moved out of the data directory since it was listed
+        st.error(tr("workspace_bad", err=exc))
+        return "", name
 
 
 def sidebar() -> Settings:
     """Draw the shared sidebar and return the settings."""
     ss = st.session_state
     _persist("w_lang", "_lang", "zh")
-    _persist("w_workspace", "_workspace", default_workspace())
     kinds = ["blank", "osm", "tianditu", "amap", "custom"]
     bm_key = f"w_basemap_{ss['_lang']}"  # the labels depend on the language
     bm_labels = {t(f"bm_{k}", ss["_lang"]): k for k in kinds}
@@ -82,8 +168,7 @@ def sidebar() -> Settings:
     with st.sidebar:
         st.radio(t("language", ss["_lang"]), list(LANGS), format_func=LANGS.get, key="w_lang", horizontal=True,
                  on_change=_keep, args=("w_lang", "_lang"))
-        st.text_input(tr("workspace"), key="w_workspace", help=tr("workspace_help"),
-                      on_change=_keep, args=("w_workspace", "_workspace"))
+        ws_path, ws_name = _pick_workspace()
         st.selectbox(tr("basemap"), list(bm_labels), key=bm_key,
                      on_change=lambda: ss.__setitem__("_basemap", bm_labels[ss[bm_key]]))
         custom = None
@@ -98,4 +183,4 @@ def sidebar() -> Settings:
             basemap = "blank"
         if basemap == "custom" and not custom:
             basemap = "blank"
-    return Settings(ss["_workspace"], ss["_lang"], basemap, custom, key)
+    return Settings(ws_path, ss["_lang"], basemap, custom, key, ws_name)

@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from planner.i18n import COLUMNS, VALUE_KINDS, VALUES, column_label
+from planner.i18n import TABLE_SCALE, VALUE_KINDS, VALUES, column_format, column_label
 from planner.ui.state import lang
 
 #: Money columns shown in 万元 / 10k CNY in tables (their labels say so).
-SCALE = {"tax_after_cny": 1e4, "investment_cny": 1e4}
+SCALE = {k: v[0] for k, v in TABLE_SCALE.items()}
 #: Python formats of single values (detail panel, tooltips); "pct" = fraction shown as a percentage.
 VALUE_FMT = {
     "land_area_m2": "{:,.0f}", "floor_area_m2": "{:,.0f}", "footprint_m2": "{:,.0f}", "output_cny": "{:,.0f}",
@@ -108,7 +108,7 @@ def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
             out[c] = format_series(c, out[c], lg)
         elif c in SCALE:
             out[c] = pd.to_numeric(out[c], errors="coerce") / SCALE[c]
-        elif COLUMNS.get(c, ("", "", ""))[2] == "share":
+        elif column_format(c) == "share":
             out[c] = pd.to_numeric(out[c], errors="coerce") * 100.0
     return out
 
@@ -132,13 +132,16 @@ def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.
     return df.drop(columns="message_zh")
 
 
-def column_config(columns, lang_: str | None = None, *, labels: dict | None = None) -> dict:
-    """``st.dataframe`` column_config: a label for every column, a number format where known."""
+def column_config(columns, lang_: str | None = None, *, labels: dict | None = None, numeric=None) -> dict:
+    """``st.dataframe`` column_config: a label for every column, a number format where known.
+
+    ``numeric``: the columns that hold numbers (others keep a plain column whatever their name).
+    """
     lg = lang_ or lang()
     cfg = {}
     for c in columns:
         lbl = (labels or {}).get(c) or column_label(str(c), lg)
-        fmt = COLUMNS.get(c, ("", "", ""))[2]
+        fmt = column_format(str(c)) if numeric is None or c in numeric else ""
         if fmt == "share":
             cfg[c] = st.column_config.NumberColumn(lbl, format="%.1f%%")
         elif fmt:
@@ -157,5 +160,6 @@ def show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     loc = localize(df)
     kw.setdefault("hide_index", True)
     kw.setdefault("width", "stretch")
-    cfg = column_config(loc.columns, labels=labels)
+    num = {c for c in loc.columns if pd.api.types.is_numeric_dtype(loc[c]) and not pd.api.types.is_bool_dtype(loc[c])}
+    cfg = column_config(loc.columns, labels=labels, numeric=num)
     return st.dataframe(style(loc) if style is not None else loc, column_config=cfg, **kw)

@@ -1,0 +1,276 @@
+"""Writing a workspace file safely: the writer lock, write access, and what a failed write means.
+
+Private helper of :mod:`planner.io.store`.
+
+- :class:`WriterLock`: an ``flock`` on ``.<workspace>.lock`` beside the
+  workspace, re-entrant within one thread, that records its holder (user,
+  host, process id, command, action, since when) and gives up after a
+  timeout with a :class:`~planner.errors.StoreError` naming the holder.
+  While waiting it logs one ``planner.store`` warning naming the holder
+  (Python prints unhandled warnings to stderr, so the CLI shows it).
+- :func:`check_writable`: refuse a read-only workspace, folder or file system
+  before anything is written.
+- :func:`write_errors`: turn a full disk or a read-only file met while
+  writing into a clear :class:`StoreError`.
+- :func:`copy_ownership`: give a replacement file the original's mode, owner
+  and group where the process may.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import getpass
+import json
+import logging
+import os
+import socket
+import stat
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from planner.errors import StoreError
+
+#: Seconds a writer waits for another writer before giving up (``PLANNER_LOCK_TIMEOUT`` overrides).
+DEFAULT_LOCK_TIMEOUT = 300.0
+
+_log = logging.getLogger("planner.store")
+#: Workspaces whose lock this thread holds, with the nesting depth.
+_held = threading.local()
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def lock_timeout(value: float | None) -> float:
+    """The lock timeout: ``value``, else ``PLANNER_LOCK_TIMEOUT``, else :data:`DEFAULT_LOCK_TIMEOUT`."""
+    if value is None:
+        env = os.environ.get("PLANNER_LOCK_TIMEOUT", "").strip()
+        if not env:
+            return DEFAULT_LOCK_TIMEOUT
+        try:
+            value = float(env)
+        except ValueError:
+            msg = f"PLANNER_LOCK_TIMEOUT={env!r}: give a number of seconds, e.g. 60"
+            raise StoreError(msg, zh=f"PLANNER_LOCK_TIMEOUT={env!r}：请填写秒数，例如 60") from None
+    if not value >= 0:
+        msg = f"lock timeout {value!r}: give a number of seconds >= 0"
+        raise StoreError(msg, zh=f"锁等待时间 {value!r} 无效：请填写不小于 0 的秒数")
+    return float(value)
+
+
+class WriterLock:
+    """The writer lock of one workspace file.
+
+    Parameters
+    ----------
+    path : Path
+        The workspace file; the lock file is ``.<name>.lock`` beside it.
+    timeout : float
+        Seconds :meth:`held` waits for another writer.
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.lock_path = self.path.with_name(f".{self.path.name}.lock")
+
+    @contextlib.contextmanager
+    def held(self, action: str | None = None) -> Iterator[None]:
+        """Hold the lock (re-entrant in one thread); the workspace is checked writable first."""
+        key = os.path.abspath(self.path)
+        held = _held.__dict__.setdefault("paths", {})
+        if held.get(key):
+            held[key] += 1
+            try:
+                yield
+            finally:
+                held[key] -= 1
+            return
+        check_writable(self.path)
+        fh = self._open()
+        try:
+            self._acquire(fh, action)
+            held[key] = 1
+            try:
+                yield
+            finally:
+                held.pop(key, None)
+                if fh.writable():
+                    with contextlib.suppress(OSError):  # the holder record goes with the lock
+                        fh.truncate(0)
+        finally:
+            fh.close()  # closing releases the flock
+
+    def _open(self):
+        lp = self.lock_path
+        existed = lp.exists()
+        try:  # unbuffered: recording the holder never leaves bytes to flush on a full disk
+            fh = open(lp, "a+b", buffering=0)  # noqa: SIM115 - held by held()
+        except PermissionError:
+            if not existed:
+                raise readonly_error(self.path, f"cannot create the lock file {lp.name} in {self.path.parent}") from None
+            try:  # another user's lock file: flock works on a read-only descriptor too
+                return open(lp, "rb", buffering=0)
+            except OSError as exc:
+                raise readonly_error(self.path, f"cannot open the lock file {lp} ({exc.strerror})") from exc
+        except OSError as exc:
+            raise readonly_error(self.path, f"cannot create the lock file {lp.name} ({exc.strerror})") from exc
+        if not existed:  # group members who may write the workspace may take its lock
+            with contextlib.suppress(OSError):
+                os.chmod(lp, stat.S_IMODE(self.path.stat().st_mode) & 0o666)
+        return fh
+
+    def _acquire(self, fh, action: str | None) -> None:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: single writer assumed
+            return
+        deadline = time.monotonic() + self.timeout
+        told = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if not told:
+                _log.warning("workspace %s is being written by %s; waiting up to %.0f s (PLANNER_LOCK_TIMEOUT)",
+                             self.path, self.holder_text(), self.timeout)
+                told = True
+            if time.monotonic() >= deadline:
+                who = self.holder_text()
+                msg = (f"workspace {self.path} is being written by {who}; gave up after waiting {self.timeout:.0f} s. "
+                       "Nothing was written: try again when it is done, or wait longer (PLANNER_LOCK_TIMEOUT=SECONDS)")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {who} 写入；已等待 {self.timeout:.0f} 秒"
+                                         "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
+            time.sleep(0.05)
+        if fh.writable():
+            command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
+            info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
+                    "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            with contextlib.suppress(OSError):
+                fh.truncate(0)
+                fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
+
+    def holder(self) -> dict | None:
+        """Who holds the lock, as recorded in the lock file; None when nobody does (or it is unknown)."""
+        try:
+            info = json.loads(self.lock_path.read_text(encoding="utf-8") or "null")
+        except (OSError, ValueError):
+            return None
+        return info if isinstance(info, dict) else None
+
+    def holder_text(self) -> str:
+        h = self.holder()
+        if not h:
+            return "another process (it recorded no details)"
+        what = f"`{h['command']}`" if h.get("command") else "a process"
+        if h.get("action"):
+            what += f" ({h['action']})"
+        return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+
+
+def _name_of(ident: int, db: str) -> str:
+    """User (``db="pw"``) or group (``"gr"``) name of a numeric id, else the number."""
+    try:
+        import grp
+        import pwd
+
+        return pwd.getpwuid(ident).pw_name if db == "pw" else grp.getgrgid(ident).gr_name
+    except (ImportError, KeyError):
+        return str(ident)
+
+
+def readonly_error(path: Path, detail: str) -> StoreError:
+    msg = (f"workspace {path} cannot be written: {detail}. Nothing was changed. Ask the folder's owner for write "
+           "access (writes put a copy beside the workspace and need the folder), or work on a copy in a writable "
+           "folder")
+    return StoreError(msg, zh=f"工作空间 {path.name} 无法写入：{detail}。未做任何修改。请向文件夹所有者申请写权限"
+                              "（写入时会在工作空间旁生成副本，需要文件夹的写权限），或复制到可写的文件夹中使用")
+
+
+def check_writable(path: Path) -> None:
+    """Refuse, before anything is written, a workspace that is read-only or sits in a read-only place."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        msg = f"workspace {path} no longer exists (moved or deleted); nothing was written"
+        raise StoreError(msg, zh=f"工作空间 {path} 已不存在（被移动或删除），未写入任何内容") from None
+    with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            raise readonly_error(path, "it is on a read-only file system")
+    mode = stat.filemode(st.st_mode)
+    if not st.st_mode & 0o222:
+        msg = (f"workspace {path} is read-only (permissions {mode}); nothing was written. Whoever made it read-only "
+               "meant it to stay as it is: ask its owner to make it writable (chmod u+w), or work on a copy")
+        raise StoreError(msg, zh=f"工作空间 {path.name} 为只读（权限 {mode}），未写入任何内容。"
+                                 "请联系其所有者开放写权限（chmod u+w），或复制一份再使用")
+    if not os.access(path, os.W_OK):
+        owner = f"owner {_name_of(st.st_uid, 'pw')}, group {_name_of(st.st_gid, 'gr')}"
+        msg = (f"workspace {path} is not writable by user {user_name()} (permissions {mode}, {owner}); nothing was "
+               "written. Ask its owner for write access (e.g. membership of its group), or work on a copy")
+        raise StoreError(msg, zh=f"用户 {user_name()} 无权写入工作空间 {path.name}（权限 {mode}，{owner}），"
+                                 "未写入任何内容。请向其所有者申请写权限（如加入其用户组），或复制一份再使用")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise readonly_error(path, f"its folder {path.parent} is read-only for user {user_name()}")
+
+
+#: Text of errors that mean the disk is full, or the file or file system is read-only.
+_FULL_TEXT = ("disk is full", "no space left", "disk quota", "sqlite_full")
+_READONLY_TEXT = ("readonly database", "read-only file system", "permission denied")
+
+
+def _write_failure(exc: BaseException) -> str | None:
+    """``"full"``, ``"readonly"`` or None (an error that is neither: raised as it is)."""
+    code = getattr(exc, "errno", None)
+    text = str(exc).casefold()
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)) or any(t in text for t in _FULL_TEXT):
+        return "full"
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or any(t in text for t in _READONLY_TEXT):
+        return "readonly"
+    return None
+
+
+@contextlib.contextmanager
+def write_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn a full disk or a read-only file met while ``what`` into a clear :class:`StoreError`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:  # OSError, sqlite3.Error, pyogrio's errors
+        kind = _write_failure(exc)
+        if kind is None:
+            raise
+        why = getattr(exc, "strerror", None) or str(exc)
+        if kind == "full":
+            msg = (f"workspace {path}: the disk is full ({why}) while {what}; nothing was changed and temporary "
+                   "files were removed. Free space (a layer write needs about the workspace's size again) and run "
+                   "it again")
+            raise StoreError(msg, zh=f"工作空间 {path.name}：{what}时磁盘已满（{why}），未做任何修改，临时文件已删除。"
+                                     "请清理出空间（写入图层约需与工作空间同样大小的空余空间）后重试") from exc
+        raise readonly_error(path, f"{what} failed ({why})") from exc
+
+
+def copy_ownership(like: os.stat_result, path: Path) -> None:
+    """Give ``path`` the mode, owner and group of ``like`` where the process may (best effort)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, stat.S_IMODE(like.st_mode))
+    if hasattr(os, "chown"):
+        try:
+            os.chown(path, like.st_uid, like.st_gid)
+        except OSError:  # not root: keep at least the group (when the process belongs to it)
+            with contextlib.suppress(OSError):
+                os.chown(path, -1, like.st_gid)

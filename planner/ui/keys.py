@@ -1,0 +1,67 @@
+"""Session-state keys of the pages, in one place.
+
+Streamlit drops a widget's state when its page is not shown, so everything a
+user is working on lives under one of these plain keys (drafts), and widgets
+are seeded from them when a page is shown again (:func:`seed`). Selections
+are kept as ids, never as table rows. The sidebar's keys (workspace,
+language, basemap) live in :mod:`planner.ui.state`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# -- three-low rules ------------------------------------------------------------
+#: The policy being edited (a policy dict): the active policy on every page.
+POLICY_DRAFT = "policy_draft"
+#: What the draft started from: {"name", "version" (None: shipped default), "json" (canonical saved payload)}.
+POLICY_BASE = "policy_base"
+#: Widget generation: bumped to re-seed the rule widgets from the draft (open, discard).
+POLICY_GEN = "policy_gen"
+
+# -- sites -------------------------------------------------------------------------
+#: Site parameter draft: {"params": SiteParams dict, "use_barriers": bool}.
+SITE_PARAMS = "site_params"
+#: Edit operations of this session (site_edit ops) and the undone ones (redo stack).
+SITE_EDITS = "site_edits"
+SITE_REDO = "site_redo"
+#: Which saved edits (name, version, signature) the session holds.
+SITE_EDITS_LOADED = "site_edits_loaded"
+#: The selected site id.
+SITE_SELECTED = "site_selected"
+#: The site result of this session (with edits) used by the scenario and comparison pages.
+SITE_RESULT = "site_result"
+#: Drawings already turned into edits (their WKT hashes): a drawing is applied once.
+SITE_DRAWINGS_USED = "site_drawings_used"
+#: An edit waiting for confirmation (non-flagged or out-of-scope parcels): {"op", "warning"}.
+SITE_PENDING = "site_pending"
+#: One-shot message shown on the next run.
+SITE_MSG = "site_msg"
+
+# -- scenarios ---------------------------------------------------------------------
+#: The scenario being edited (a scenario dict) and what it was opened from {"name", "version"}.
+SCENARIO_DRAFT = "scenario_draft"
+SCENARIO_BASE = "scenario_base"
+SCENARIO_GEN = "scenario_gen"
+#: A save or delete waiting for confirmation: {"action", "name", "version"}.
+SCENARIO_CONFIRM = "scenario_confirm"
+SCENARIO_MSG = "scenario_msg"
+
+# -- comparison ----------------------------------------------------------------------
+COMPARE_PICK = "compare_pick"
+
+# -- data manager ---------------------------------------------------------------------
+#: A survey version switch waiting for confirmation.
+DATA_SWITCH = "data_switch"
+
+
+def seed(widget_key: str, value) -> None:
+    """Give a widget its value from a draft when the widget has no state yet (first run, page switch)."""
+    if widget_key not in st.session_state:
+        st.session_state[widget_key] = value
+
+
+def bump(gen_key: str) -> int:
+    """Start a new widget generation (the widgets are seeded afresh from the draft)."""
+    st.session_state[gen_key] = st.session_state.get(gen_key, 0) + 1
+    return st.session_state[gen_key]

@@ -1,0 +1,137 @@
+"""The data manager's readable views of survey versions: diff table and map, versions, audit log, local time."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from zoneinfo import ZoneInfo
+
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from planner import maps
+from planner.i18n import column_label, value_label
+from planner.ui.assets import ASSET_URL
+from planner.ui.state import Settings, tr
+
+#: Colours of the diff map.
+DIFF_COLORS = {"added": "#1a9850", "removed": "#d73027", "changed": "#fdae61"}
+
+
+def _zone():
+    """The browser's time zone (Streamlit reports it), else the server's."""
+    try:
+        tz = st.context.timezone
+        return ZoneInfo(tz) if tz else None
+    except Exception:  # no browser context (tests, bare mode) or an unknown zone name
+        return None
+
+
+def local_time(iso) -> str:
+    """A stored UTC ISO time as ``YYYY-MM-DD HH:MM`` in the user's time zone ("—" when missing)."""
+    if iso is None or (isinstance(iso, float) and pd.isna(iso)) or str(iso) in ("", "None", "nan"):
+        return "—"
+    try:
+        t = _dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def _text(v) -> str:
+    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") else str(v)
+
+
+def diff_frame(diff: dict, lang: str) -> pd.DataFrame:
+    """One row per added, removed or changed parcel (up to the ids the diff lists) and which fields changed."""
+    rows = [{"parcel_id": p, "change": value_label("change", "added", lang), "fields": ""}
+            for p in diff.get("added_ids", [])]
+    rows += [{"parcel_id": p, "change": value_label("change", "removed", lang), "fields": ""}
+             for p in diff.get("removed_ids", [])]
+    by_id = diff.get("changed_fields_by_id") or {}
+    sep = "、" if lang == "zh" else ", "
+    rows += [{"parcel_id": p, "change": value_label("change", "changed", lang),
+              "fields": sep.join(column_label(f, lang) for f in by_id.get(p, []))} for p in diff.get("changed_ids", [])]
+    return pd.DataFrame(rows, columns=["parcel_id", "change", "fields"])
+
+
+def diff_geometries(diff: dict, new: gpd.GeoDataFrame, current: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Added and changed parcels (new geometry) and removed ones (old geometry), with a ``change`` column."""
+    parts = []
+    for kind, src, ids in (("added", new, diff.get("added_ids", [])), ("changed", new, diff.get("changed_ids", [])),
+                           ("removed", current, diff.get("removed_ids", []))):
+        if ids:
+            g = src[src["parcel_id"].astype(str).isin(set(map(str, ids)))][["parcel_id", "geometry"]].copy()
+            g["change"] = kind
+            parts.append(g.to_crs(current.crs))
+    if not parts:
+        return gpd.GeoDataFrame({"parcel_id": [], "change": []}, geometry=[], crs=current.crs)
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=current.crs)
+
+
+def diff_map(diff: dict, new: gpd.GeoDataFrame, current: gpd.GeoDataFrame, settings: Settings) -> None:
+    """A map of the added (green), removed (red) and changed (orange) parcels."""
+    g = diff_geometries(diff, new, current)
+    if not len(g):
+        return
+    idx = maps.LayerIndex.build(g.reset_index(drop=True), id_col="parcel_id", area_col=None)
+    b = idx.lonlat_bounds()
+    m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
+                           custom_url=settings.custom_url, asset_base=ASSET_URL)
+    v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 700, 360), columns=("change",), gcj02=gcj,
+                               max_features=3000)
+    out = v.gdf.copy()
+    out["_c"] = out["change"].map(DIFF_COLORS).fillna("#999999")
+    out["change"] = out["change"].map(lambda k: value_label("change", k, settings.lang))
+    maps.geojson_layer(out, tr("dm_diff"), tooltip={"parcel_id": column_label("parcel_id", settings.lang),
+                                                    "change": tr("wf_change")}).add_to(m)
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    st_folium(m, key="dm_diff_map", height=360, use_container_width=True, returned_objects=[])
+    sw = " ".join(f'<span style="color:{c}">■</span> {value_label("change", k, settings.lang)}'
+                  for k, c in DIFF_COLORS.items())
+    st.markdown(sw, unsafe_allow_html=True)
+
+
+def versions_frame(cat: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Survey versions as read by people: local time, user, source file, label (no raw JSON, no "None")."""
+    labels = []
+    for m in cat["meta"]:
+        try:
+            meta = json.loads(m) if isinstance(m, str) else dict(m or {})
+        except (TypeError, ValueError):
+            meta = {}
+        labels.append(_text(meta.get("label")))
+    return pd.DataFrame({"version": cat["version"].astype(int).to_numpy(),
+                         "created_at": cat["created_at"].map(local_time).to_numpy(),
+                         "user": cat["user"].map(_text).to_numpy(), "n_rows": cat["n_rows"].to_numpy(),
+                         "is_current": cat["is_current"].to_numpy(),
+                         "source_file": cat["source_file"].map(_text).to_numpy(), "label": labels})
+
+
+#: Audit-detail keys worth showing, in order.
+_DETAIL_KEYS = ("label", "policy_name", "survey_version", "edits", "result_id")
+
+
+def _detail(text) -> str:
+    try:
+        d = json.loads(text) if isinstance(text, str) and text.startswith("{") else None
+    except ValueError:
+        d = None
+    if not d:
+        return _text(text) if not isinstance(text, str) or not text.startswith("{") else "—"
+    parts = [f"{k}: {d[k]}" for k in _DETAIL_KEYS if d.get(k) not in (None, "")]
+    return "; ".join(parts) or "—"
+
+
+def audit_frame(log: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The audit log with local times, readable details and no "None"."""
+    out = pd.DataFrame({"ts": log["ts"].map(local_time), "user": log["user"].map(_text), "action": log["action"],
+                        "kind": log["kind"], "name": log["name"].map(_text),
+                        "version": log["version"].map(lambda v: "—" if pd.isna(v) else f"v{int(v)}"),
+                        "n_rows": log["n_rows"], "source_file": log["source_file"].map(_text),
+                        "detail": log["detail"].map(_detail)})
+    return out.reset_index(drop=True)

@@ -1,0 +1,246 @@
+"""Which workspaces the app may open, and server paths kept out of what it shows.
+
+The app never opens a path a user typed. The server's operator says what may
+be opened, and users pick from that list by name:
+
+- ``PLANNER_DATA_DIR``: a folder; every GeoPackage directly in it is offered
+  (hidden files and files whose real path, symlinks resolved, lies outside
+  the folder are not);
+- ``PLANNER_WORKSPACES``: more GeoPackage files, separated by ``os.pathsep``
+  (``:`` on Linux);
+- ``PLANNER_WORKSPACE``: one file, offered first and chosen by default
+  (``make run`` and the tests set it);
+- the same in ``.streamlit/secrets.toml``::
+
+      [workspaces]
+      data_dir = "/srv/planner/data"
+      files = ["/srv/planner/archive/2023.gpkg"]
+      default = "jinjiang.gpkg"
+
+With none of these the app offers the bundled sample workspace
+(``gis_data/sample_city.gpkg``), as ``make run`` always did. A file that
+exists but is not a GeoPackage (SQLite header and GeoPackage application id)
+is never offered, so the app cannot open, lock or change a foreign file.
+
+:func:`redact` takes server paths out of a text before the app shows it: a
+listed workspace becomes its name, any other absolute path its last part.
+No Streamlit here: the sidebar (:mod:`planner.ui.state`) reads the secrets
+and passes them in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from planner.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+#: The app folder (relative workspace paths are taken from here).
+ROOT = Path(__file__).resolve().parents[2]
+#: The workspace offered when the operator configured none.
+SAMPLE_WORKSPACE = ROOT / "gis_data" / "sample_city.gpkg"
+#: SQLite ``application_id`` values of GeoPackage 1.0, 1.1 and 1.2+.
+_GPKG_IDS = (b"GP10", b"GP11", b"GPKG")
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The workspaces this server offers.
+
+    Attributes
+    ----------
+    entries : tuple of (str, Path)
+        ``(name shown, real path)`` in the order offered.
+    roots : tuple of Path
+        Data directories (real paths); their files are offered while they stay inside.
+    default : str or None
+        Name chosen when the session has not picked one (None: nothing to offer).
+    """
+
+    entries: tuple[tuple[str, Path], ...]
+    roots: tuple[Path, ...] = ()
+    default: str | None = None
+
+    def names(self) -> list[str]:
+        """Names to offer, in order."""
+        return [n for n, _ in self.entries]
+
+    def path_of(self, name: str) -> Path:
+        """The real path of a listed workspace, checked again now (a symlink may have moved).
+
+        Raises
+        ------
+        StoreError
+            ``name`` is not listed, or its file now resolves outside its data directory.
+        """
+        for n, p in self.entries:
+            if n == name:
+                real = p.resolve()
+                if real != p and not any(real.is_relative_to(r) for r in self.roots):
+                    break
+                return real
+        msg = f"workspace {name!r} is not offered by this server; pick one from the list"
+        raise StoreError(msg, zh=f"本服务器未提供工作空间 {name!r}，请从列表中选择")
+
+    def redact(self, text: str, extra: Mapping[str, str] | None = None) -> str:
+        """:func:`redact` with this catalogue's workspaces shown by name."""
+        known = {str(p): n for n, p in self.entries}
+        known.update(extra or {})
+        return redact(text, known, roots=self.roots)
+
+
+def is_geopackage(path: str | os.PathLike) -> bool:
+    """Whether a file starts like a GeoPackage (SQLite header and a GeoPackage application id)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(72)
+    except OSError:
+        return False
+    return head[:16] == b"SQLite format 3\x00" and head[68:72] in _GPKG_IDS
+
+
+def _split(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split(os.pathsep) if v.strip()]
+    return [str(v) for v in value if str(v).strip()]
+
+
+def _absolute(p: str) -> Path:
+    path = Path(p).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+def _scan(root: Path) -> list[Path]:
+    """GeoPackages directly inside ``root`` whose real path stays inside it."""
+    try:
+        files = sorted(root.iterdir())
+    except OSError as exc:
+        log.warning("data directory %s cannot be listed: %s", root, exc)
+        return []
+    out = []
+    for f in files:
+        if f.name.startswith(".") or f.suffix.lower() != ".gpkg":
+            continue  # hidden files include the store's own temporary copies
+        real = f.resolve()
+        if not real.is_relative_to(root) or not real.is_file() or not is_geopackage(real):
+            log.warning("data directory: %s skipped (outside the folder, not a file or not a GeoPackage)", f)
+            continue
+        out.append(real)
+    return out
+
+
+def _unique_names(paths: list[Path]) -> list[str]:
+    plain = [p.name for p in paths]
+    names = [f"{p.name} ({p.parent.name})" if plain.count(p.name) > 1 else p.name for p in paths]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} [{seen[n]}]"
+    return names
+
+
+def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None = None) -> Catalog:
+    """The workspaces offered under the operator's settings.
+
+    Parameters
+    ----------
+    env : mapping, optional
+        Environment (default ``os.environ``): ``PLANNER_DATA_DIR``,
+        ``PLANNER_WORKSPACES``, ``PLANNER_WORKSPACE``.
+    secrets : mapping, optional
+        The ``[workspaces]`` table of the Streamlit secrets: ``data_dir``
+        (a folder or a list of folders), ``files`` (a list), ``default`` (a name).
+
+    Examples
+    --------
+    >>> cat = load_catalog(env={})
+    >>> cat.names(), cat.default
+    (['sample_city.gpkg'], 'sample_city.gpkg')
+    """
+    env = os.environ if env is None else env
+    sec = dict(secrets or {})
+    dirs = _split(env.get("PLANNER_DATA_DIR")) + _split(sec.get("data_dir"))
+    first = _split(env.get("PLANNER_WORKSPACE"))[:1]
+    files = first + _split(env.get("PLANNER_WORKSPACES")) + _split(sec.get("files"))
+    if not dirs and not files:
+        files = [str(SAMPLE_WORKSPACE)]
+    roots = []
+    for d in dirs:
+        r = _absolute(d).resolve()
+        if not r.is_dir():
+            log.warning("data directory %s does not exist or is not a folder", r)
+            continue
+        roots.append(r)
+    paths: list[Path] = []
+    for f in files:
+        real = _absolute(f).resolve()
+        if real.exists() and not (real.is_file() and is_geopackage(real)):
+            log.warning("workspace %s skipped: not a GeoPackage file", real)
+            continue
+        paths.append(real)
+    for r in roots:
+        paths += _scan(r)
+    paths = list(dict.fromkeys(paths))
+    names = _unique_names(paths)
+    entries = tuple(zip(names, paths, strict=True))
+    want = sec.get("default")  # else PLANNER_WORKSPACE, which comes first, else the first listed
+    default = want if want in names else (names[0] if names else None)
+    return Catalog(entries, tuple(roots), default)
+
+
+# -- redaction --------------------------------------------------------------------------
+#: Directories of an absolute POSIX path (the last part is kept); not inside a URL ("http://h/a/b").
+_POSIX_DIRS = re.compile(r"(?<![\w.:/~})\]%-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
+#: Directories of a Windows path ("C:\\data\\x\\", "\\\\server\\share\\").
+_WIN_DIRS = re.compile(r"(?:\b[A-Za-z]:|\\\\[^\\\s]+)[\\/](?:[^\\/\s'\"<>|]+[\\/])*")
+
+
+def _common_roots() -> list[Path]:
+    out = [Path(tempfile.gettempdir()), ROOT, Path.home()]
+    return [p for p in out if str(p) not in ("/", "")]
+
+
+def redact(text: str, known: Mapping[str, str] | None = None, *, roots=()) -> str:
+    """``text`` without server paths: known paths become their names, other paths their last part.
+
+    Parameters
+    ----------
+    text : str
+        A message about to be shown in the app.
+    known : mapping, optional
+        ``{path: name to show}`` (workspaces, uploads), replaced first, longest first.
+    roots : sequence of path
+        Folders removed from the front of paths (data directories); the temp
+        folder, the app folder and the home folder always are.
+
+    Examples
+    --------
+    >>> redact("workspace /srv/planner/data/ws.gpkg is locked")
+    'workspace ws.gpkg is locked'
+    >>> redact("C:\\\\data\\\\ws.gpkg：无法打开; see http://tiles.intranet/a/b")
+    'ws.gpkg：无法打开; see http://tiles.intranet/a/b'
+    """
+    s = str(text)
+    pairs = {str(k): v for k, v in (known or {}).items() if k}
+    for r in (*roots, *_common_roots()):  # folders whose names may hold spaces: cut them first
+        r = str(r).rstrip("/\\")
+        if r:
+            pairs.setdefault(r + os.sep, "/")
+    for k in sorted(pairs, key=len, reverse=True):
+        if k in s:
+            s = s.replace(k, pairs[k])
+    s = _POSIX_DIRS.sub("", s.replace("file:///", "/"))
+    return _WIN_DIRS.sub("", s)
+
+
+__all__ = ["SAMPLE_WORKSPACE", "Catalog", "is_geopackage", "load_catalog", "redact"]

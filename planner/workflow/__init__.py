@@ -1,0 +1,64 @@
+"""The workflow layer: the one pipeline behind the CLI and the app.
+
+- :mod:`~planner.workflow.documents`: typed saved documents (policy, site
+  parameters, site edits, scenario, comparison) with a schema version and
+  upgrades of older shapes;
+- :mod:`~planner.workflow.provenance`: what each stored result came from,
+  whether its pieces belong together, whether it is stale;
+- :mod:`~planner.workflow.operations`: classify a workspace, build its sites
+  (stable ids, edits replayed), run and compare scenarios;
+- :mod:`~planner.workflow.catalogue`: open, save (no silent overwrite), rename,
+  duplicate and delete saved documents;
+- :mod:`~planner.workflow.permissions`: who may do what (one check per write).
+
+``planner/cli/`` and ``views/`` call these and hold no pipeline step of their own.
+"""
+
+from planner.workflow.catalogue import (
+    SaveConflictError,
+    delete_document,
+    document_names,
+    duplicate_scenario,
+    latest_version,
+    load_document,
+    rename_scenario,
+    save_document,
+)
+from planner.workflow.documents import (
+    ComparisonDoc,
+    PolicyDoc,
+    ScenarioDoc,
+    SiteEditsDoc,
+    SiteParamsDoc,
+    parse_document,
+)
+from planner.workflow.operations import (
+    BuiltSites,
+    Classified,
+    ScenarioRun,
+    StoredSites,
+    assemble_sites,
+    build_workspace_sites,
+    classify_workspace,
+    compare_runs,
+    current_survey_version,
+    publish_survey,
+    read_sites,
+    run_scenario,
+    run_stored_scenario,
+    scenario_doc,
+    store_sites,
+)
+from planner.workflow.provenance import (
+    Provenance,
+    ResultMismatchError,
+    check_together,
+    stale_reasons,
+)
+
+__all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
+           "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
+           "assemble_sites", "build_workspace_sites", "check_together", "classify_workspace", "compare_runs",
+           "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "latest_version",
+           "load_document", "parse_document", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
+           "save_document", "scenario_doc", "stale_reasons", "store_sites"]

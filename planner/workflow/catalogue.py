@@ -1,0 +1,111 @@
+"""The workspace's saved documents: open, save (without overwriting a colleague's version), rename, delete.
+
+Every document goes through its typed record (:mod:`planner.workflow.documents`)
+and every write through the permission check. Deleting saves a tombstone
+version: nothing saved is lost and the history stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from planner import scenarios as sc_mod
+from planner.errors import DataError, PlannerError, StoreError
+from planner.io.store import Store
+from planner.workflow import documents as D
+from planner.workflow.permissions import require
+
+
+class SaveConflictError(PlannerError):
+    """A document was saved by someone else since it was opened (or the name is taken)."""
+
+
+# --------------------------------------------------------------------------- documents
+def latest_version(store: Store, kind: str, name: str) -> int | None:
+    """The latest version of a document, or None when there is none (or it was deleted)."""
+    cat = store.docs(kind)
+    cat = cat[cat["name"] == name] if len(cat) else cat
+    if not len(cat):
+        return None
+    v = int(cat["version"].max())
+    return None if D.is_deleted(store.load_doc(kind, name, v)) else v
+
+
+def document_names(store: Store, kind: str) -> list[str]:
+    """Names of the saved, not deleted documents of a kind, sorted."""
+    cat = store.docs(kind)
+    if not len(cat):
+        return []
+    last = cat.sort_values("version").groupby("name")["version"].last()
+    return sorted(n for n, v in last.items() if not D.is_deleted(store.load_doc(kind, n, int(v))))
+
+
+def load_document(store: Store, kind: str, name: str, version: int | None = None):
+    """The typed document ``kind/name`` (latest or ``version``), older shapes upgraded."""
+    try:
+        payload = store.load_doc(kind, name, version)
+    except StoreError as exc:
+        msg = f"no saved {kind} {name!r}" + (f" version {version}" if version else "") + " in the workspace"
+        raise DataError(msg, zh=f"工作空间中没有名为 {name!r} 的{kind}文档") from exc
+    if D.is_deleted(payload):
+        msg = f"{kind} {name!r} was deleted (its earlier versions are kept; open one with NAME@VERSION)"
+        raise DataError(msg, zh=f"{kind} {name!r} 已删除（历史版本仍保留）")
+    where = f"saved {kind} {name}" + (f"@{version}" if version else "")
+    if kind == "site_edit":
+        return D.SiteEditsDoc.from_dict(payload, where=where, name=name)
+    return D.parse_document(kind, payload, where=where)
+
+
+_SAVE_ACTION = {"policy": "save_policy", "site_params": "save_site_params", "site_edit": "save_site_edits",
+                "scenario": "save_scenario", "comparison": "save_comparison"}
+
+
+def save_document(store: Store, doc, *, expect_version: int | None | bool = False, user: str | None = None) -> int:
+    """Save a typed document as the next version of ``kind/name``; return the version.
+
+    Parameters
+    ----------
+    expect_version : int, None or False
+        ``False`` (default): save whatever is stored. An int: the version the
+        caller opened; if another version was saved since, refuse with
+        :class:`SaveConflictError` instead of overwriting a colleague's work.
+        ``None``: the caller means a new name; refuse if it is taken.
+    """
+    require(_SAVE_ACTION[doc.KIND])
+    if expect_version is not False:
+        cur = latest_version(store, doc.KIND, doc.name)
+        if cur != expect_version:
+            if expect_version is None:
+                msg = f"{doc.KIND} {doc.name!r} exists (version {cur}); saving would create version {cur + 1}"
+                zh = f"已有同名{doc.KIND}「{doc.name}」（v{cur}），保存将生成 v{cur + 1}"
+            else:
+                msg = (f"{doc.KIND} {doc.name!r} was saved as version {cur} since you opened version "
+                       f"{expect_version}; reopen it or save under another name")
+                zh = f"「{doc.name}」在您打开 v{expect_version} 之后已被保存为 v{cur}；请重新打开或另存为新名称"
+            raise SaveConflictError(msg, zh=zh)
+    return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
+
+
+def delete_document(store: Store, kind: str, name: str, *, user: str | None = None) -> int:
+    """Mark ``kind/name`` deleted (a new version; the history is kept). Returns that version."""
+    require("delete_scenario" if kind == "scenario" else _SAVE_ACTION[kind])
+    if latest_version(store, kind, name) is None:
+        msg = f"no saved {kind} {name!r} to delete"
+        raise DataError(msg, zh=f"没有可删除的 {name!r}")
+    return store.save_doc(kind, name, D.tombstone(), user=user)
+
+
+def rename_scenario(store: Store, old: str, new: str, *, user: str | None = None) -> int:
+    """Save scenario ``old`` under ``new`` (refused if taken) and delete ``old``; return the new version."""
+    doc = load_document(store, "scenario", old)
+    moved = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
+    v = save_document(store, moved, expect_version=None, user=user)
+    delete_document(store, "scenario", old, user=user)
+    return v
+
+
+def duplicate_scenario(store: Store, name: str, new: str, *, user: str | None = None) -> int:
+    """Save a copy of scenario ``name`` as ``new`` (refused if taken)."""
+    doc = load_document(store, "scenario", name)
+    copy = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
+    return save_document(store, copy, expect_version=None, user=user)

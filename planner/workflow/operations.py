@@ -1,0 +1,443 @@
+"""The workflow: classify a workspace, build its sites, apply edits, run and compare scenarios.
+
+The one place that knows the order of the stages and how their results are
+stored. The CLI (``planner/cli/``) and the app (``views/``) both call these
+functions and hold no pipeline step of their own. Each operation takes and
+returns typed documents (:mod:`planner.workflow.documents`), checks the
+caller's permission (:mod:`planner.workflow.permissions`), and stores each
+result in one commit with its provenance (:mod:`planner.workflow.provenance`).
+Saving, opening and deleting documents is :mod:`planner.workflow.catalogue`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import pandas as pd
+
+from planner import classify as cl
+from planner import config
+from planner import scenarios as sc_mod
+from planner import sites as sites_mod
+from planner.errors import DataError
+from planner.ingest.publish import current_survey_version
+from planner.io.store import DocWrite, LayerWrite, Store
+from planner.sites import ids as site_ids
+from planner.workflow import documents as D
+from planner.workflow.catalogue import latest_version, load_document
+from planner.workflow.permissions import require
+from planner.workflow.provenance import Provenance, check_together, stale_reasons
+
+
+# --------------------------------------------------------------------------- classify
+@dataclass
+class Classified:
+    """A classification: flagged parcels, the summary table, its provenance and stored version."""
+
+    flagged: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    provenance: Provenance
+    policy: D.PolicyDoc
+    version: int | None = None
+
+
+def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    out = gdf.copy()
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype("string")
+    return out
+
+
+def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None
+                     ) -> gpd.GeoDataFrame:
+    """Flag three-low parcels under a policy document (no store involved)."""
+    return cl.classify(parcels, doc.policy, progress=progress)
+
+
+def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
+                       user: str | None = None, progress: Callable[[str], None] | None = None) -> Classified:
+    """Classify a survey version and store the flags layer and the policy document in one commit."""
+    if save:
+        require("classify")
+    parcels = store.read_parcels(survey_version)
+    sv = current_survey_version(store) if survey_version is None else int(survey_version)
+    flagged = classify_parcels(parcels, doc, progress=progress)
+    prov = Provenance.new("flags", survey_version=sv, policy_name=doc.name, policy_hash=doc.hash)
+    out = Classified(flagged, cl.summary(flagged, doc.policy), prov, doc)
+    if save:
+        versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta())],
+                                      docs=[DocWrite("policy", doc.name, doc.to_dict())], user=user, action="classify")
+        out.version = versions[("flags", doc.name)]
+    return out
+
+
+def flags_name(store: Store, policy_name: str | None = None) -> str:
+    """The flags layer to build sites from: ``policy_name``, else the only one; clear errors otherwise."""
+    cat = store.layers("flags")
+    cat = cat[cat["is_current"]] if len(cat) else cat
+    if not len(cat) or (policy_name and not (cat["name"] == policy_name).any()):
+        what = f"for policy {policy_name!r} " if policy_name else ""
+        msg = f"the workspace has no flags layer {what}(classified parcels); run `planner classify -w WS` first"
+        raise DataError(msg, zh=f"工作空间中没有{('规则 ' + policy_name + ' 的') if policy_name else ''}三低识别结果，请先运行识别")
+    if policy_name:
+        return policy_name
+    if len(cat) > 1:
+        msg = f"several flags layers ({', '.join(cat['name'])}); choose one with --policy"
+        raise DataError(msg, zh=f"有多个识别结果（{'、'.join(cat['name'])}），请指定规则")
+    return str(cat["name"].iloc[0])
+
+
+# --------------------------------------------------------------------------- sites
+def resolve_site_params(store: Store, policy_name: str, *, params_name: str | None = None,
+                        config_file: str | None = None, overrides: dict | None = None) -> D.SiteParamsDoc:
+    """Site settings: a saved ``site_params`` document, else a file's ``[sites]``, else the policy's, then overrides."""
+    doc = D.SiteParamsDoc(name=policy_name)
+    if params_name:
+        doc = load_document(store, "site_params", params_name)
+    elif config_file:
+        data = config.load_file(config_file)
+        doc = D.SiteParamsDoc(name=policy_name,
+                              params=sites_mod.SiteParams.from_dict(dict(data.get("sites", {})),
+                                                                    where=f"{config_file} [sites]"))
+    elif latest_version(store, "policy", policy_name) is not None:
+        doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
+    if overrides:
+        data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in overrides.items() if v is not None}}
+        use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
+        doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
+    return doc
+
+
+def assemble_sites(flagged: gpd.GeoDataFrame, params: D.SiteParamsDoc, *, barriers=None, constraints=None,
+                   previous: gpd.GeoDataFrame | None = None, high_water_mark: int = 0,
+                   edits: D.SiteEditsDoc | None = None, progress: Callable[[str], None] | None = None
+                   ) -> tuple[sites_mod.SiteResult, pd.DataFrame]:
+    """Build sites, keep the ids of the ``previous`` sites on the same land, replay ``edits``.
+
+    Returns the result and the id match table (:func:`planner.sites.ids.match_site_ids`).
+    """
+    bar = barriers if params.use_barriers and barriers is not None and len(barriers) else None
+    con = constraints if params.use_constraints and constraints is not None and len(constraints) else None
+    result = sites_mod.build_sites(flagged, params.params, barriers=bar, constraints=con, progress=progress)
+    result, table = site_ids.match_site_ids(result, previous, reserved=edits.created_ids() if edits else (),
+                                            high_water_mark=high_water_mark)
+    if edits is not None and edits.ops:
+        result = apply_site_edits(result, edits.ops, flagged)
+    return result, table
+
+
+def apply_site_edits(result: sites_mod.SiteResult, ops, parcels: gpd.GeoDataFrame) -> sites_mod.SiteResult:
+    """Replay edit operations on a site result (ids of edited sites are kept)."""
+    return sites_mod.apply_edits(result, list(ops), parcels)
+
+
+def preview_boundary(polygon, parcels: gpd.GeoDataFrame, params: sites_mod.SiteParams) -> sites_mod.SiteResult:
+    """The site a drawn boundary would make (metrics only; nothing changes until an edit is applied)."""
+    return sites_mod.site_from_boundary(polygon, parcels, params=params)
+
+
+def next_site_id(result: sites_mod.SiteResult, high_water_mark: int = 0) -> str:
+    """The id a new (drawn) site gets: above every id of the result and every id issued before."""
+    ids = result.sites["site_id"].astype(str)
+    width = max(4, *(len(s) - 1 for s in ids)) if len(ids) else 4
+    return site_ids.format_id(site_ids.high_water(ids, floor=high_water_mark) + 1, width)
+
+
+@dataclass
+class StoredSites:
+    """A stored sites result read back: sites, their parcel table, the flags they came from, provenance."""
+
+    name: str
+    sites: gpd.GeoDataFrame
+    parcel_sites: pd.DataFrame
+    flags: gpd.GeoDataFrame | None
+    provenance: Provenance
+    meta: dict = field(default_factory=dict)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def sites_name(store: Store, name: str | None = None) -> str | None:
+    """The sites layer to read: ``name``, else the current one (None without any)."""
+    cat = store.layers("sites")
+    cat = cat[cat["is_current"]] if len(cat) else cat
+    if name:
+        return name if (cat["name"] == name).any() else None
+    return str(cat["name"].iloc[-1]) if len(cat) else None
+
+
+def previous_sites(store: Store, name: str) -> tuple[gpd.GeoDataFrame | None, int]:
+    """The stored sites ``name`` (for id matching) and the highest id number issued so far."""
+    if not store.has_layer("sites", name):
+        return None, 0
+    prev = store.read_layer("sites", name, columns=["site_id"])
+    hw = int((prev.attrs.get("meta") or {}).get("id_high_water") or 0)
+    return prev, site_ids.high_water(prev["site_id"].astype(str), floor=hw)
+
+
+def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: gpd.GeoDataFrame, *,
+                flags_prov: Provenance, flags_version: int | None, params: D.SiteParamsDoc,
+                edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
+                id_table: pd.DataFrame | None = None, high_water_mark: int = 0, user: str | None = None,
+                flags: gpd.GeoDataFrame | None = None) -> tuple[Provenance, dict]:
+    """Store sites and site_parcels (and the site edits, and the flags they rest on, if given) in one commit.
+
+    Both layers carry one provenance with a shared result id; readers check it
+    (:func:`read_sites`). ``edits`` is saved in the same commit; ``edits_ref``
+    (``name@version``) names edits saved before. ``flags`` (classified
+    parcels with provenance ``flags_prov``) is stored as the policy's flags
+    layer in the same commit. Returns the provenance and the written versions.
+    """
+    require("build_sites")
+    docs = []
+    extra = []
+    if flags is not None:
+        extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta()))
+    if edits is not None and edits.ops:
+        v = (latest_version(store, "site_edit", edits.name) or 0) + 1
+        edits_ref = f"{edits.name}@{v}"
+        docs.append(DocWrite("site_edit", edits.name, edits.to_dict()))
+    prov = Provenance.new("sites", survey_version=flags_prov.survey_version, policy_name=flags_prov.policy_name,
+                          policy_hash=flags_prov.policy_hash, site_params=params.to_dict()["params"],
+                          flags_version=flags_version, flags_result_id=flags_prov.result_id or None, edits=edits_ref)
+    hw = site_ids.high_water(result.sites["site_id"].astype(str), floor=high_water_mark)
+    meta = {**prov.to_meta(), "score_formula": result.params.score_formula(), "id_high_water": hw,
+            "use_barriers": params.use_barriers, "use_constraints": params.use_constraints,
+            "n_excluded_constraint": len(result.excluded)}
+    if id_table is not None and len(id_table):
+        meta["ids_kept"] = int((id_table["status"] == "kept").sum())
+        meta["ids_new"] = int((id_table["status"] == "new").sum())
+    pos = parcels.set_index(parcels["parcel_id"].astype(str)).geometry
+    ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
+    pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(), crs=parcels.crs)
+    versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
+                                   LayerWrite("site_parcels", name, pts, meta=meta), *extra],
+                                  docs=docs, user=user, action="build_sites")
+    return prov, versions
+
+
+@dataclass
+class BuiltSites:
+    """What :func:`build_workspace_sites` did."""
+
+    name: str
+    result: sites_mod.SiteResult
+    params: D.SiteParamsDoc
+    provenance: Provenance | None
+    id_table: pd.DataFrame
+    flagged: gpd.GeoDataFrame
+
+
+def build_workspace_sites(store: Store, *, policy_name: str | None = None, params: D.SiteParamsDoc | None = None,
+                          edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
+                          name: str | None = None, save: bool = True,
+                          user: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltSites:
+    """Build the sites of a workspace's flags layer, keep stable ids, replay edits, store in one commit."""
+    pname = flags_name(store, policy_name)
+    params = params or resolve_site_params(store, pname)
+    flagged = store.read_layer("flags", pname)
+    fmeta = flagged.attrs.get("meta", {})
+    cat = store.layers("flags")
+    fver = int(cat[(cat["name"] == pname) & cat["is_current"]]["version"].iloc[0])
+    name = name or pname
+    prev, hw = previous_sites(store, name)
+    result, table = assemble_sites(flagged, params, barriers=store.read_all_layers("barrier"),
+                                   constraints=store.read_all_layers("constraint"), previous=prev,
+                                   high_water_mark=hw, edits=edits, progress=progress)
+    prov = None
+    if save:
+        prov, _ = store_sites(store, name, result, flagged, flags_prov=Provenance.from_meta(fmeta), flags_version=fver,
+                              params=params, edits_ref=edits_ref, id_table=table, high_water_mark=hw, user=user)
+    return BuiltSites(name, result, params, prov, table, flagged)
+
+
+def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True) -> StoredSites:
+    """Read a stored sites result and check that its pieces belong together.
+
+    Raises
+    ------
+    DataError
+        No sites layer (says what to run).
+    ResultMismatchError
+        The sites and the parcel table come from different runs.
+    """
+    layer = sites_name(store, name)
+    if layer is None:
+        what = f"sites/{name}" if name else "any sites layer"
+        msg = f"workspace has no {what}; run `planner classify -w WS` and then `planner sites -w WS` first"
+        raise DataError(msg, zh="工作空间中还没有连片片区结果，请先运行三低识别和连片分析")
+    sites = store.read_layer("sites", layer)
+    meta = sites.attrs.get("meta", {}) or {}
+    prov = Provenance.from_meta(meta)
+    ps = None
+    if store.has_layer("site_parcels", layer):
+        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"])
+        check_together({f"sites/{layer}": meta, f"site_parcels/{layer}": g.attrs.get("meta", {})},
+                       what=f"sites {layer!r}")
+        ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
+    flags, warnings = (_flags_of(store, prov) if with_flags else (None, []))
+    return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
+                       flags, prov, meta, warnings)
+
+
+def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
+    """The flags layer version the sites were built from; None (and why) when it is not in the workspace."""
+    if not prov.policy_name or not store.has_layer("flags", prov.policy_name):
+        return None, []
+    cat = store.layers("flags")
+    cat = cat[cat["name"] == prov.policy_name]
+    if prov.flags_result_id:
+        hit = [int(v) for v, m in zip(cat["version"], cat["meta"], strict=True)
+               if Provenance.from_meta(json.loads(m or "{}")).result_id == prov.flags_result_id]
+        if hit:
+            return store.read_layer("flags", prov.policy_name, hit[-1]), []
+    elif prov.flags_version is not None and (cat["version"] == prov.flags_version).any():
+        return store.read_layer("flags", prov.policy_name, prov.flags_version), []
+    flags = store.read_layer("flags", prov.policy_name)
+    fp = Provenance.from_meta(flags.attrs.get("meta"))
+    if fp.policy_hash == prov.policy_hash and fp.survey_version == prov.survey_version:
+        return flags, []  # the same classification, stored again
+    what = f"flags/{prov.policy_name}"
+    return None, [(f"the stored {what} do not belong to these sites (other policy or survey); parcel-level figures "
+                   "(retained classes, baselines) are left out: run `planner classify` and `planner sites` again",
+                   f"工作空间中的 {what} 与片区结果不属于同一次计算（规则或调查版本不同），已不使用地块级数据"
+                   "（保留分类、现状基数）；请重新运行识别与连片分析")]
+
+
+def sites_staleness(store: Store, stored: StoredSites, *, policy_hash: str | None = None,
+                    site_params: dict | None = None) -> list[tuple[str, str]]:
+    """Why a stored sites result is out of date: survey, policy or parameters changed (``[(en, zh)]``)."""
+    return stale_reasons(stored.provenance, survey_version=current_survey_version(store), policy_hash=policy_hash,
+                         site_params=site_params)
+
+
+# --------------------------------------------------------------------------- scenarios
+def site_refs(scenario: sc_mod.Scenario, parcel_sites: pd.DataFrame, sites: pd.DataFrame) -> dict[str, dict]:
+    """What a scenario remembers of each site it picks by id: member fingerprint, parcel count, land."""
+    if not scenario.sites.ids:
+        return {}
+    ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
+    s = sites.assign(site_id=sites["site_id"].astype(str)).set_index("site_id")
+    out = {}
+    for sid in scenario.sites.ids:  # the handful of sites a user picked
+        members = ps.loc[ps["site_id"] == sid, "parcel_id"]
+        if not len(members):
+            continue
+        out[sid] = {"members": D.members_hash(members), "n_parcels": len(members),
+                    "land_area_m2": round(float(s.loc[sid, "land_area_m2"]), 1) if sid in s.index else None}
+    return out
+
+
+def check_site_refs(doc: D.ScenarioDoc, parcel_sites: pd.DataFrame) -> list[tuple[str, str]]:
+    """Picked sites that vanished or whose land changed since the scenario was saved (``[(en, zh)]``)."""
+    out = []
+    ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
+    groups = ps.groupby("site_id")["parcel_id"]
+    have = set(ps["site_id"])
+    for sid in doc.scenario.sites.ids:
+        if sid not in have:
+            out.append((f"site {sid} picked by scenario {doc.name!r} no longer exists; it is left out",
+                        f"情景「{doc.name}」所选片区 {sid} 已不存在，计算时已略去"))
+            continue
+        ref = doc.site_refs.get(sid)
+        if ref and ref.get("members") and ref["members"] != D.members_hash(groups.get_group(sid)):
+            out.append((f"site {sid} changed since scenario {doc.name!r} was saved "
+                        f"({ref.get('n_parcels')} parcels then, {len(groups.get_group(sid))} now)",
+                        f"情景「{doc.name}」保存后片区 {sid} 已变化（当时 {ref.get('n_parcels')} 宗，"
+                        f"现在 {len(groups.get_group(sid))} 宗）"))
+    return out
+
+
+@dataclass
+class ScenarioRun:
+    """A scenario result and what the user should be told about it."""
+
+    result: sc_mod.ScenarioResult
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    doc: D.ScenarioDoc | None = None
+
+
+def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
+                 parcels: pd.DataFrame | None, *, templates=None, policy_hash: str | None = None,
+                 provenance: dict | None = None) -> ScenarioRun:
+    """Evaluate a scenario on sites with the parcel rollup (retained classes as the scenario says).
+
+    Vanished picked sites are left out and said so; changed ones are said so.
+    ``provenance`` (the sites' :class:`Provenance` meta) goes into the result for reports.
+    """
+    warnings = check_site_refs(doc, parcel_sites)
+    sc = doc.scenario
+    have = set(sites["site_id"].astype(str))
+    if sc.sites.ids and not set(sc.sites.ids) <= have:
+        kept = tuple(s for s in sc.sites.ids if s in have)
+        if not kept:
+            msg = (f"scenario {sc.name!r}: none of its sites ({', '.join(sc.sites.ids[:10])}) exists any more; "
+                   "open the scenario and pick sites again")
+            raise DataError(msg, zh=f"情景「{sc.name}」所选片区均已不存在，请重新选择片区")
+        sc = sc_mod.replace(sc, sites=dataclasses.replace(sc.sites, ids=kept))
+    if policy_hash and sc.policy_hash and sc.policy_hash != policy_hash:
+        warnings.append((f"scenario {sc.name!r} was saved on policy {sc.policy_hash[:12]}; the sites now rest on "
+                         f"{policy_hash[:12]}", f"情景「{sc.name}」保存时的识别规则（{sc.policy_hash[:12]}）与当前片区"
+                         f"所依据的（{policy_hash[:12]}）不同"))
+    rollup = None
+    if parcels is not None and len(parcel_sites):
+        cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
+                if c in parcels.columns]
+        rollup = sc_mod.parcel_rollup(pd.DataFrame(parcel_sites[["parcel_id", "site_id", "role"]]),
+                                      pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
+    res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
+    res.provenance = dict(provenance or {})
+    return ScenarioRun(res, warnings, doc)
+
+
+def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) -> D.ScenarioDoc:
+    """A scenario document remembering the sites it picks (when the sites are given)."""
+    refs = site_refs(scenario, parcel_sites, sites) if sites is not None and parcel_sites is not None else {}
+    return D.ScenarioDoc(scenario, refs)
+
+
+def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> ScenarioRun:
+    """Run a scenario on the workspace's stored sites (checked to belong together)."""
+    stored = read_sites(store, doc.scenario.sites_layer)
+    sc = doc.scenario
+    if not sc.policy_name and not sc.policy_hash:
+        doc = dataclasses.replace(doc, scenario=sc_mod.replace(sc, policy_name=str(stored.provenance.policy_name or ""),
+                                                              policy_hash=str(stored.provenance.policy_hash or "")))
+    run = run_scenario(doc, stored.sites, stored.parcel_sites, stored.flags, templates=templates,
+                       policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
+    run.warnings += stored.warnings + [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
+                                       for en, zh in sites_staleness(store, stored)]
+    return run
+
+
+def compare_runs(runs: list[ScenarioRun | sc_mod.ScenarioResult]):
+    """Side-by-side comparison of scenario runs or results (the first is the baseline)."""
+    return sc_mod.compare([r.result if isinstance(r, ScenarioRun) else r for r in runs])
+
+
+# --------------------------------------------------------------------------- survey
+def ingest_survey(source, store: Store, **kw):
+    """Read, check and publish a survey file (``planner ingest``); see :func:`planner.ingest.ingest`."""
+    from planner import ingest as ingest_mod
+
+    if not kw.get("dry_run"):
+        require("ingest")
+    return ingest_mod.ingest(source, store, **kw)
+
+
+def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):
+    """Publish checked parcels as a new survey version; see :func:`planner.ingest.publish`."""
+    from planner import ingest as ingest_mod
+
+    require("publish")
+    return ingest_mod.publish(parcels, store, **kw)
+
+
+def set_current_survey(store: Store, version: int, *, user: str | None = None) -> None:
+    """Make an existing survey version the current one (a deliberate switch, confirmed by the caller)."""
+    require("set_current")
+    store.set_current("survey", "parcels", int(version), user=user)

@@ -1,0 +1,147 @@
+"""Provenance of stored results: what a result came from, whether its pieces belong together, whether it is stale.
+
+Every stored result (a flags layer; a sites layer with its parcel table) and
+every report carries a :class:`Provenance` in its layer meta: a result id
+shared by all pieces of one result, the survey version, the policy name and
+hash, and the site parameters. Readers that combine pieces call
+:func:`check_together`; pages and commands call :func:`stale_reasons` to say
+when the inputs have changed since.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import uuid
+from dataclasses import asdict, dataclass
+
+from planner.errors import PlannerError
+
+
+class ResultMismatchError(PlannerError):
+    """Pieces of a stored result do not belong together (e.g. sites of one build, parcel table of another)."""
+
+
+def new_result_id() -> str:
+    """A fresh id shared by the pieces of one result."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a stored result was made from.
+
+    Attributes
+    ----------
+    result_id : str
+        Shared by every piece of one result (sites and site_parcels).
+    kind : str
+        "flags" or "sites".
+    survey_version : int, optional
+    policy_name, policy_hash : str, optional
+    site_params : dict, optional
+        The site parameters (sites only).
+    flags_version : int, optional
+        The flags layer version the sites were built from.
+    flags_result_id : str, optional
+        The result id of that flags layer (how readers find it).
+    edits : str, optional
+        ``name@version`` of the site edits replayed.
+    created_at : str
+        UTC ISO time.
+    """
+
+    result_id: str
+    kind: str
+    survey_version: int | None = None
+    policy_name: str | None = None
+    policy_hash: str | None = None
+    site_params: dict | None = None
+    flags_version: int | None = None
+    flags_result_id: str | None = None
+    edits: str | None = None
+    created_at: str = ""
+
+    @classmethod
+    def new(cls, kind: str, **kw) -> Provenance:
+        now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        return cls(result_id=new_result_id(), kind=kind, created_at=now, **kw)
+
+    def to_meta(self) -> dict:
+        """Layer meta: the provenance fields (plus the legacy ``params`` key older readers use)."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.site_params is not None:
+            out["params"] = self.site_params
+        return out
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> Provenance:
+        """Provenance from layer meta; older layers (no result id) get an empty id."""
+        m = dict(meta or {})
+        sv = m.get("survey_version")
+        fv = m.get("flags_version")
+        return cls(result_id=str(m.get("result_id") or ""), kind=str(m.get("kind") or ""),
+                   survey_version=None if sv is None else int(sv), policy_name=m.get("policy_name"),
+                   policy_hash=m.get("policy_hash"), site_params=m.get("site_params", m.get("params")),
+                   flags_version=None if fv is None else int(fv), flags_result_id=m.get("flags_result_id"),
+                   edits=m.get("edits"),
+                   created_at=str(m.get("created_at") or ""))
+
+    def summary(self, lang: str = "en") -> str:
+        """One line: survey version, policy and hash, when (for pages and reports)."""
+        pol = f"{self.policy_name or '–'} ({(self.policy_hash or '')[:12] or '–'})"
+        sv = f"v{self.survey_version}" if self.survey_version is not None else "–"
+        if lang == "zh":
+            return f"调查版本 {sv} · 识别规则 {pol} · 结果 {self.result_id or '–'}"
+        return f"survey {sv} · policy {pol} · result {self.result_id or '–'}"
+
+
+def _meta_key(meta: dict) -> str:
+    return json.dumps({k: v for k, v in (meta or {}).items() if k != "n_rows"}, sort_keys=True, default=str)
+
+
+def check_together(pieces: dict[str, dict], *, what: str) -> None:
+    """Raise :class:`ResultMismatchError` unless the metas of ``pieces`` come from one result.
+
+    Parameters
+    ----------
+    pieces : dict
+        Piece label (e.g. ``"sites/default"``) -> its layer meta.
+    what : str
+        What is being read, for the message (e.g. ``"sites 'default'"``).
+    """
+    ids = {k: str((m or {}).get("result_id") or "") for k, m in pieces.items()}
+    if all(ids.values()) and len(set(ids.values())) == 1:
+        return
+    # layers written before result ids: the same meta means the same build
+    if not any(ids.values()) and len({_meta_key(m) for m in pieces.values()}) == 1:
+        return
+    detail = ", ".join(f"{k} (result {v or 'none'})" for k, v in ids.items())
+    msg = (f"{what}: the stored pieces do not belong together: {detail}. They were written by different runs "
+           "(an interrupted or concurrent write); rebuild the result (`planner sites -w WS`, or Rebuild in the app)")
+    zh = (f"{what}：存储的各部分不属于同一次计算（{detail}），可能是中断或并发写入所致；"
+          "请重新生成（`planner sites -w WS`，或在应用中点击“重新生成”）")
+    raise ResultMismatchError(msg, zh=zh)
+
+
+def stale_reasons(prov: Provenance, *, survey_version: int | None = None, policy_hash: str | None = None,
+                  site_params: dict | None = None) -> list[tuple[str, str]]:
+    """Why a stored result no longer matches the current inputs: ``[(en, zh), ...]`` (empty: up to date).
+
+    Only the inputs given are compared.
+    """
+    out = []
+    if survey_version is not None and prov.survey_version is not None and int(prov.survey_version) != int(survey_version):
+        out.append((f"built on survey v{prov.survey_version}; the current survey is v{survey_version}",
+                    f"基于调查版本 v{prov.survey_version}，当前为 v{survey_version}"))
+    if policy_hash and prov.policy_hash and prov.policy_hash != policy_hash:
+        out.append((f"built under policy {prov.policy_name!r} ({prov.policy_hash[:12]}); the rules in use are "
+                    f"{policy_hash[:12]}",
+                    f"基于识别规则 {prov.policy_name}（{prov.policy_hash[:12]}），当前规则为 {policy_hash[:12]}"))
+    if site_params is not None and prov.site_params is not None:
+        changed = sorted(k for k in set(site_params) | set(prov.site_params)
+                         if site_params.get(k) != prov.site_params.get(k))
+        if changed:
+            out.append((f"built with other site parameters ({', '.join(changed)})",
+                        f"片区参数已改变（{'、'.join(changed)}）"))
+    return out

@@ -1,0 +1,207 @@
+"""Attacks through a real browser (issue 11): crafted upload names, stored XSS on the map, paths in errors.
+
+The app runs as an office would run it: a data directory (``PLANNER_DATA_DIR``)
+with a workspace whose survey holds hostile attribute values, and its own
+temp folder (``TMPDIR``), so that every file the server writes can be
+accounted for. Uploads go through the real Streamlit upload endpoint:
+Playwright hands the page a file with a crafted name (a buffer payload), the
+page posts it as a browser would. Every request to a host other than
+localhost is blocked and counted (``external``); each test ends with none.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, CHROMIUM, ROOT, _free_port, _stop
+from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _open, _settle
+
+pytestmark = pytest.mark.e2e
+XSS = "<img src=x onerror=alert(1)>"
+#: An absolute server path shown in the page (a folder led by "/" and followed by another "/").
+ABS_PATH = re.compile(r"(?<![\w:/.\\<])/[^\s/'\"<>]+/")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    """The app on a data directory; yields ``(url, base)`` where base holds data/, tmp/ and a victim file."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    from planner.io.store import GpkgStore
+    from tests.e2e._workspace import build_workspace
+    from tests.test_security import _gpkg
+
+    base = tmp_path_factory.mktemp("office")
+    data = base / "data"
+    ws = build_workspace(data / "hostile.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g["owner"] = g["owner"].astype(object)
+    g.loc[g["parcel_id"] == "r3c4", "owner"] = XSS
+    store.publish_survey(g, label="hostile", user="test")
+    _gpkg(data / "plain.gpkg")  # a GeoPackage that is no planner workspace: opening it fails
+    (base / "tmp").mkdir()
+    (base / "victim.gpkg").write_bytes(b"the workspace")
+    env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_WORKSPACES", "PLANNER_UPLOAD_DIR")}
+    # PLANNER_WORKSPACE names the default pick (it is in the data directory anyway)
+    env.update(PLANNER_DATA_DIR=str(data), PLANNER_WORKSPACE=str(ws), TMPDIR=str(base / "tmp"))
+    port = _free_port()
+    log = open(base / "streamlit.log", "w")  # noqa: SIM115
+    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+            "--server.disconnectedSessionTTL", "2"]  # a closed tab's session expires after 2 s
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", *args], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        _stop(proc)
+        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
+    yield url, base
+    _stop(proc)
+    log.close()
+
+
+def _files(base: Path) -> dict[str, bytes | None]:
+    """Every file under ``base`` with its bytes, leaving out the upload root and lock/journal files."""
+    out = {}
+    for p in sorted(base.rglob("*")):
+        rel = str(p.relative_to(base))
+        if rel.startswith(("tmp/planner-uploads", "streamlit.log")) or rel.endswith((".lock", "-journal")):
+            continue
+        out[rel] = p.read_bytes() if p.is_file() else None
+    return out
+
+
+def _paths_in_page(page) -> list[str]:
+    """Server paths in what the page shows (the uploader's own chip, which echoes the browser's name, left out)."""
+    text = page.evaluate("""() => { const b = document.body.cloneNode(true);
+        b.querySelectorAll('[data-testid="stFileChips"]').forEach(e => e.remove()); return b.textContent; }""")
+    return [m.group(0) for m in ABS_PATH.finditer(text)] + (["/tmp"] if "/tmp" in text else [])
+
+
+def _upload(page, name: str, payload: bytes) -> None:
+    """Hand the page's file uploader a file named ``name`` (any name: the browser posts it as it is)."""
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").first.wait_for(state="attached", timeout=60_000)
+    page.locator("input[type='file']").first.set_input_files(
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": payload}])
+    page.locator("[data-testid='stFileChipName']").first.wait_for(timeout=30_000)
+    _settle(page)
+
+
+def test_crafted_upload_names_write_nothing_outside_the_upload_folder(office, page, external):
+    url, base = office
+    before = _files(base)
+    payload = b"17 bytes of junk!"  # any bytes: the name is the attack
+    names = [str(base / "victim.gpkg"),  # absolute: the old code wrote exactly there
+             "../../victim.gpkg",  # from <base>/tmp/<upload folder>/: <base>/victim.gpkg
+             "../" * 12 + str(base / "victim.gpkg").lstrip("/")]
+    _open(page, url, "数据管理")
+    for i, name in enumerate(names):
+        _upload(page, name, payload)
+        page.get_by_text("victim.gpkg").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / f"20_security_upload_{i}.png"), full_page=True)
+        assert (base / "victim.gpkg").read_bytes() == b"the workspace"
+        assert _files(base) == before, f"upload named {name!r} changed files outside the upload folder"
+        folders = sorted((base / "tmp" / "planner-uploads").iterdir())
+        assert len(folders) == 1 and [p.name for p in folders[0].iterdir()] == ["upload.gpkg"]
+        assert _paths_in_page(page) == []
+    assert external == []
+
+
+def test_upload_folder_goes_when_the_tab_is_closed(office, browser, page, external):
+    from tests.e2e.conftest import block_external
+
+    url, base = office
+    root = base / "tmp" / "planner-uploads"
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    block_external(ctx, external)
+    other = ctx.new_page()
+    _open(other, url, "数据管理")
+    _upload(other, "closed_tab.geojson", b'{"type": "FeatureCollection", "features": []}')
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(root.glob("u-*/upload.geojson")):
+        time.sleep(0.3)
+    other.screenshot(path=str(ARTIFACTS / "24_security_closed_tab.png"), full_page=True)
+    [folder] = [p.parent for p in root.glob("u-*/upload.geojson")]
+    ctx.close()  # the user closes the tab
+    time.sleep(4)  # the server lets the session go (disconnectedSessionTTL 2 s)
+    _open(page, url, "数据管理")  # anyone's data manager notices
+    deadline = time.time() + 20
+    while time.time() < deadline and folder.exists():
+        time.sleep(0.5)
+    assert not folder.exists()
+    assert external == []
+
+
+def test_xss_owner_shows_as_text_and_runs_nothing(office, page, external):
+    url, _ = office
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _open(page, url)
+    box = page.get_by_placeholder("r3c4 / S0001")
+    box.fill("r3c4")
+    box.press("Enter")
+    _settle(page, 120)
+    page.get_by_text("地块 r3c4").first.wait_for()
+    _map_paths(page, 5)
+    time.sleep(2)
+    _settle(page)
+    # hover the middle of the map: the map is centred on r3c4
+    frame_box = page.locator(MAP_FRAME).first.bounding_box()
+    frame = page.frame_locator(MAP_FRAME).first
+    tip = frame.locator(".leaflet-tooltip")
+    for dx in (0, 4, -4, 8):
+        page.mouse.move(frame_box["x"] + frame_box["width"] / 2 + dx, frame_box["y"] + frame_box["height"] / 2 + dx)
+        try:
+            tip.filter(has_text="r3c4").first.wait_for(timeout=5_000)
+            break
+        except Exception:  # playwright TimeoutError: move again
+            continue
+    time.sleep(1.0)  # an injected onerror would have fired by now
+    page.screenshot(path=str(ARTIFACTS / "21_security_xss_tooltip.png"))
+    assert dialogs == [], f"script from the data ran: {dialogs}"
+    text = tip.first.inner_text()
+    assert "r3c4" in text and XSS in text, text  # the markup shows as text
+    assert frame.locator(".leaflet-tooltip img").count() == 0
+    # tables offer no CSV export (Streamlit's writes "=..." cells verbatim): client.disableDataExport
+    page.locator("[data-testid='stDataFrame']").first.hover()
+    toolbar = page.locator("[data-testid='stElementToolbar']").first
+    toolbar.wait_for(timeout=10_000)
+    labels = [b.get_attribute("aria-label") for b in toolbar.locator("button").all()]
+    assert labels and "Download as CSV" not in labels, labels
+    assert external == []
+
+
+def test_errors_shown_in_the_browser_carry_no_server_paths(office, page, external):
+    url, _ = office
+    _open(page, url, "数据管理")
+    _upload(page, "平面图.gpkg", b"SQLite format 3\x00 but not really")  # refused as soon as it is read
+    page.get_by_text(re.compile("无法发布：平面图.gpkg")).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "22_security_upload_error.png"), full_page=True)
+    assert _paths_in_page(page) == []
+    # a workspace that fails to open: picked from the list, explained by name
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name="plain.gpkg").click()
+    _settle(page)
+    page.get_by_text(re.compile("无法打开工作空间：plain.gpkg")).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "23_security_workspace_error.png"), full_page=True)
+    assert _paths_in_page(page) == []
+    assert page.locator("[data-testid='stSidebar'] [data-testid='stTextInput']").count() == 0  # no path box
+    assert external == []

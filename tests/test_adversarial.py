@@ -1,0 +1,574 @@
+"""Adversarial inputs through the real CLI: each is refused (exit 2) or loses only its bad rows.
+
+Every case is built here from small files (zip tricks, NaN and huge
+coordinates, lying .dbf headers, MultiPatch and TIN surfaces, 2-point rings,
+attribute-only layers, a read-only workspace or folder, a full disk) and
+asserts what a user sees: the exit code, a message naming the file or row,
+no traceback, and a workspace whose content fingerprint
+(:func:`planner.io.fingerprint.workspace_fingerprint`) is unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from planner.cli import main
+from planner.errors import StoreError
+from planner.ingest import choose_mode
+from planner.ingest.publish import merge_update
+from planner.io.fingerprint import changed_parts, workspace_fingerprint
+from planner.io.readers import ReadLimits, read_source, safe_extract
+from planner.io.store import GpkgStore
+from tests.conftest import box_grid
+from tests.hostile_files import (
+    X0,
+    Y0,
+    lie_in_dbf_header,
+    multipatch_record,
+    parcels,
+    polygon_record,
+    rewrite_shp,
+    ring,
+    set_gpkg_geometry,
+    wkb_polygon,
+    wkb_tin,
+    write_shp,
+    zip_entries,
+)
+
+
+# -- helpers -------------------------------------------------------------------------
+def new_workspace(path: Path) -> GpkgStore:
+    """A workspace with a 3 x 3 survey (ids r0c0..r2c2 at X0, Y0), a saved policy and their audit rows."""
+    ws = GpkgStore(path, crs="EPSG:4549", create=True)
+    ws.publish_survey(box_grid(3, 3), label="base", user="gis")
+    ws.save_doc("policy", "p", {"min_criteria": 2}, user="planner")
+    return ws
+
+
+@pytest.fixture
+def ws(tmp_path) -> GpkgStore:
+    return new_workspace(tmp_path / "ws" / "ws.gpkg")
+
+
+def leftovers(ws_path: Path) -> list[str]:
+    """Temporary copies and journals a failed write must not leave behind."""
+    return sorted(p.name for p in Path(ws_path).parent.iterdir() if ".tmp.gpkg" in p.name or p.name.endswith("-journal"))
+
+
+def refused(argv: list[str], ws_path: Path, capsys, *needles: str) -> str:
+    """Run the CLI in-process: exit 2, the needles in stderr, no traceback, workspace unchanged."""
+    before = workspace_fingerprint(ws_path)
+    mode = Path(ws_path).stat().st_mode
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    assert changed_parts(before, workspace_fingerprint(ws_path)) == []
+    assert Path(ws_path).stat().st_mode == mode
+    assert leftovers(ws_path) == []
+    return err
+
+
+def refused_in_subprocess(argv: list[str], ws_path: Path, *needles: str) -> str:
+    """The same through a separate ``planner`` process (what a user's shell runs)."""
+    before = workspace_fingerprint(ws_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in proc.stderr, f"{n!r} not in:\n{proc.stderr}"
+    assert changed_parts(before, workspace_fingerprint(ws_path)) == []
+    return proc.stderr
+
+
+def ingest_ok(argv: list[str], capsys) -> str:
+    rc = main(["ingest", *map(str, argv)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return out
+
+
+# -- zips ------------------------------------------------------------------------------
+def test_zip_of_entries_of_exactly_one_mib_is_refused(tmp_path, ws, capsys):
+    """Today's bomb: entries of exactly 1 MiB slipped under a ratio check that looked only above 1 MiB."""
+    z = zip_entries(tmp_path / "bomb.zip", {f"d/{i:03d}.csv": b"0" * (1 << 20) for i in range(20)})
+    assert z.stat().st_size < 40_000
+    refused(["ingest", z, "-w", ws.path], ws.path, capsys, "bomb.zip", "'d/000.csv'", "possible zip bomb")
+    with pytest.raises(Exception, match="compresses"):
+        safe_extract(z, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.csv"))
+
+
+def test_zip_of_many_small_entries_is_refused_by_its_total_ratio(tmp_path, ws, capsys):
+    """Entries under the per-entry floor add up: the whole archive's ratio bounds them."""
+    z = zip_entries(tmp_path / "many.zip", {f"{i:04d}.csv": b"0" * (60 << 10) for i in range(400)})
+    err = refused(["ingest", z, "-w", ws.path], ws.path, capsys, "many.zip", "unpack to", "possible zip bomb")
+    assert "24,576,000 bytes" in err
+
+
+def test_zip_budget_leaves_real_surveys_alone(tmp_path):
+    """A shapefile with a wide, mostly blank text field (compresses ~70:1) still unpacks."""
+    g = parcels(400, note=[""] * 400, owner=["晋江恒安实业有限公司"] * 400)
+    shp = write_shp(g, tmp_path / "src" / "parcels.shp")
+    z = zip_entries(tmp_path / "ok.zip", {p.name: p.read_bytes() for p in shp.parent.iterdir()})
+    assert len(read_source(z)) == 400
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("survey/" + "宗" * 90 + ".shp", "bytes)"),  # 270 bytes of UTF-8 in one name
+    ("a" * 300 + ".csv", "bytes)"),
+])
+def test_zip_entry_name_too_long_for_the_file_system(tmp_path, ws, capsys, name, shown):
+    z = zip_entries(tmp_path / "long.zip", {name: b"x", "ok.csv": b"a,wkt\n"})
+    refused(["ingest", z, "-w", ws.path], ws.path, capsys, "long.zip", "too long for the file system", shown)
+
+
+@pytest.mark.parametrize(("name", "shown"), [("parcels\x1b[2J.shp", "parcels\\x1b[2J.shp"),
+                                             ("a\nb.csv", "a\\x0ab.csv"), ("bell\x07.dbf", "bell\\x07.dbf")])
+def test_zip_entry_name_with_control_characters(tmp_path, ws, capsys, name, shown):
+    z = zip_entries(tmp_path / "ctl.zip", {name: b"x"})
+    err = refused(["ingest", z, "-w", ws.path], ws.path, capsys, "ctl.zip", "control characters", shown)
+    assert "\x1b" not in err and "\x07" not in err
+
+
+def test_zip_bomb_refused_in_a_separate_process(tmp_path, ws):
+    z = zip_entries(tmp_path / "bomb.zip", {f"{i}.dbf": b"\0" * (1 << 20) for i in range(8)})
+    refused_in_subprocess(["ingest", z, "-w", ws.path], ws.path, "bomb.zip", "possible zip bomb")
+
+
+def test_read_limits_are_adjustable(tmp_path):
+    z = zip_entries(tmp_path / "z.zip", {"a.csv": b"0" * (200 << 10)})
+    with pytest.raises(Exception, match="compresses"):
+        safe_extract(z, tmp_path / "o1")
+    assert len(safe_extract(z, tmp_path / "o2", ReadLimits(max_ratio=10_000))) == 1
+
+
+# -- coordinates ----------------------------------------------------------------------
+def _csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    lines = ["ZDDM,wkt"] + [f'{pid},"{wkt}"' for pid, wkt in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _square_wkt(x: float, y: float = Y0, size: float = 50.0) -> str:
+    return f"POLYGON (({x} {y}, {x + size} {y}, {x + size} {y + size}, {x} {y + size}, {x} {y}))"
+
+
+BAD_COORDS = {
+    "nan": f"POLYGON (({X0} {Y0}, nan {Y0}, {X0 + 50} {Y0 + 50}, {X0} {Y0}))",
+    "inf": f"POLYGON (({X0} {Y0}, inf {Y0}, {X0 + 50} {Y0 + 50}, {X0} {Y0}))",
+    "huge": "POLYGON ((-1e308 -1e308, 1e308 -1e308, 1e308 1e308, -1e308 -1e308))",
+    "far": "POLYGON ((1e15 1e15, 1.00001e15 1e15, 1.00001e15 1.00001e15, 1e15 1e15))",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_COORDS))
+def test_absurd_coordinates_are_rejected_rows(tmp_path, ws, capsys, kind):
+    """NaN, infinite and absurd coordinates: the row is a problem (here the only row, so the load is refused)."""
+    f = _csv(tmp_path / f"{kind}.csv", [("Z9", BAD_COORDS[kind])])
+    err = refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys,
+                  f"{kind}.csv", "1 of 1 rows rejected")
+    row = next(ln for ln in err.splitlines() if " Z9 " in ln)
+    assert row.split()[0] == "1" and "rejected" in row
+    assert any(w in row for w in ("not finite", "infinite or beyond", "absurd"))
+
+
+@pytest.mark.parametrize("kind", ["huge", "inf", "nan"])
+def test_a_bad_row_never_replaces_the_survey(tmp_path, ws, capsys, kind):
+    """A 2-row file, one row at ±1e308 (coverage NaN): today `auto` chose replace and 9 parcels were lost."""
+    f = _csv(tmp_path / "two.csv", [("N1", _square_wkt(X0 + 1000)), ("N2", BAD_COORDS[kind])])
+    out = ingest_ok([f, "-w", ws.path, "--crs", "EPSG:4549"], capsys)
+    assert "mode auto -> update" in out and "1 row(s) were rejected" in out
+    cur = ws.read_parcels()
+    assert sorted(cur["parcel_id"]) == sorted([*box_grid(3, 3)["parcel_id"], "N1"])
+
+
+def test_auto_mode_with_rejected_rows_updates_even_a_whole_survey(tmp_path, ws, capsys):
+    """A file covering the whole survey but with one rejected row is merged, not taken as the new whole."""
+    rows = [(f"r0c{i}", _square_wkt(X0 + 50 * i)) for i in range(3)] + [("bad", BAD_COORDS["inf"])]
+    out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549"], capsys)
+    assert "mode auto -> update" in out
+    assert len(ws.read_parcels()) == 9
+    out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549", "--mode", "replace"],
+                    capsys)
+    assert len(ws.read_parcels()) == 3  # replace on purpose still replaces
+
+
+def test_choose_mode_never_replaces_on_nan():
+    cur = box_grid(3, 3)
+    new = box_grid(3, 3)
+    assert choose_mode(new, cur)[0] == "replace"
+    nan = new.copy()
+    nan.loc[0, "geometry"] = shapely.Polygon([(0, 0), (1e308, 0), (1e308, 1e308), (0, 1e308)])
+    mode, why = choose_mode(nan, cur)
+    assert mode == "update" and "could not be computed" in why
+    assert choose_mode(new, cur.iloc[:0])[0] == "replace"
+
+
+# -- lying headers, surfaces, attribute tables -------------------------------------------
+def test_dbf_header_claiming_two_billion_records(tmp_path, ws, capsys):
+    """Today: MemoryError. Now: refused, the .dbf named, before any reader allocates for the claim."""
+    shp = write_shp(parcels(3), tmp_path / "lie" / "lie.shp")
+    lie_in_dbf_header(shp, 2_000_000_000)
+    refused(["ingest", shp, "-w", ws.path], ws.path, capsys, "lie.dbf", "claims 2,000,000,000 records",
+            "holds at most 3")
+
+
+def test_dbf_header_lie_inside_a_zip_in_a_separate_process(tmp_path, ws):
+    shp = write_shp(parcels(3), tmp_path / "lie" / "宗地.shp")
+    lie_in_dbf_header(shp, 50_000_000)
+    z = zip_entries(tmp_path / "lie.zip", {p.name: p.read_bytes() for p in shp.parent.iterdir()})
+    refused_in_subprocess(["ingest", z, "-w", ws.path], ws.path, "宗地.dbf", "truncated or damaged")
+
+
+def test_shapefile_multipatch_is_refused(tmp_path, ws, capsys):
+    """MultiPatch comes out of GDAL as TIN (WKB 16): today a GEOS ParseException on the Arrow path."""
+    shp = write_shp(parcels(3), tmp_path / "mp" / "buildings.shp")
+    strip = [(X0, Y0, 0.0), (X0 + 50, Y0, 0.0), (X0, Y0 + 50, 10.0), (X0 + 50, Y0 + 50, 10.0)]
+    rewrite_shp(shp, [multipatch_record([strip])] * 3)
+    refused(["ingest", shp, "-w", ws.path], ws.path, capsys, "buildings.shp", "MultiPatch", "rows [1, 2, 3]",
+            "export the parcels as a polygon layer")
+
+
+def test_geopackage_with_a_tin_row_is_refused(tmp_path, ws, capsys):
+    gpkg = tmp_path / "tin.gpkg"
+    parcels(3).to_file(gpkg, layer="parcels", driver="GPKG")
+    tri = [(X0, Y0, 0.0), (X0 + 50, Y0, 0.0), (X0, Y0 + 50, 0.0), (X0, Y0, 0.0)]
+    set_gpkg_geometry(gpkg, "parcels", 2, wkb_tin([tri]))
+    refused(["ingest", gpkg, "-w", ws.path], ws.path, capsys, "tin.gpkg", "TIN", "rows [2]")
+
+
+def test_attribute_only_layer_in_a_geopackage(tmp_path, ws, capsys):
+    """Today: "'DataFrame' object has no attribute 'crs'"."""
+    gpkg = tmp_path / "mixed.gpkg"
+    parcels(3).to_file(gpkg, layer="parcels", driver="GPKG")
+    pyogrio.write_dataframe(pd.DataFrame({"ZDDM": ["Z1"], "owner": ["x"]}), gpkg, layer="owners")
+    refused(["ingest", gpkg, "--layer", "owners", "-w", ws.path], ws.path, capsys, "mixed.gpkg", "'owners'",
+            "has no geometry", "parcels")
+    only = tmp_path / "table.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"ZDDM": ["Z1"]}), only, layer="owners")
+    refused(["ingest", only, "-w", ws.path], ws.path, capsys, "table.gpkg", "has no geometry")
+
+
+def test_attribute_only_layer_in_a_filegdb(tmp_path, ws, capsys):
+    gdb = tmp_path / "survey.gdb"
+    pyogrio.write_dataframe(parcels(3), gdb, layer="parcels", driver="OpenFileGDB")
+    pyogrio.write_dataframe(pd.DataFrame({"ZDDM": ["Z1"], "owner": ["x"]}), gdb, layer="owners",
+                            driver="OpenFileGDB")
+    refused(["ingest", gdb, "--layer", "owners", "-w", ws.path], ws.path, capsys, "survey.gdb", "has no geometry")
+
+
+# -- 2-point rings on every read path ------------------------------------------------------
+def _two_point_rows() -> list[list[list[tuple]]]:
+    """Row 1 a square, row 2 a 2-point ring alone, row 3 a square with a 2-point hole."""
+    x = X0 + 1000
+    return [[ring(x)], [[(x + 100, Y0), (x + 150, Y0)]], [ring(x + 200), [(x + 210, Y0 + 10), (x + 220, Y0 + 10)]]]
+
+
+def _two_point_file(tmp_path: Path, path_kind: str) -> Path:
+    rows = _two_point_rows()
+    base = parcels(3, x0=X0 + 1000, prefix="T")
+    if path_kind in ("shp-arrow", "shp-pandas"):
+        if path_kind == "shp-pandas":  # a date field sends the layer through the pandas reader
+            base["DJRQ"] = [datetime.date(2020, 1, 1)] * 3
+        shp = tmp_path / path_kind / "two.shp"
+        shp.parent.mkdir()
+        pyogrio.write_dataframe(base, shp, use_arrow=True, encoding="UTF-8")  # Arrow writes a .dbf date field
+        return rewrite_shp(shp, [polygon_record(r) for r in rows])
+    if path_kind == "gpkg":
+        gpkg = tmp_path / "two.gpkg"
+        base.to_file(gpkg, layer="two", driver="GPKG")
+        for fid, r in enumerate(rows, 1):
+            set_gpkg_geometry(gpkg, "two", fid, wkb_polygon(r))
+        return gpkg
+    wkt = [_square_wkt(X0 + 1000), f"POLYGON (({X0 + 1100} {Y0}, {X0 + 1150} {Y0}))",
+           f"POLYGON (({_square_wkt(X0 + 1200)[10:-2]}), ({X0 + 1210} {Y0 + 10}, {X0 + 1220} {Y0 + 10}))"]
+    return _csv(tmp_path / "two.csv", list(zip(["T1", "T2", "T3"], wkt, strict=True)))
+
+
+@pytest.mark.parametrize("path_kind", ["shp-arrow", "shp-pandas", "gpkg", "csv"])
+def test_two_point_rings_cost_only_their_row(tmp_path, ws, capsys, path_kind):
+    f = _two_point_file(tmp_path, path_kind)
+    raw = read_source(f)
+    if path_kind in ("shp-arrow", "gpkg"):
+        assert raw.table is not None  # the Arrow fast path read it
+    elif path_kind == "shp-pandas":
+        assert raw.table is None
+    out = ingest_ok([f, "-w", ws.path, "--crs", "EPSG:4549", "--mode", "update"], capsys)
+    assert "accepted           2" in out and "rejected           1" in out
+    row2 = next(ln for ln in out.splitlines() if " T2 " in ln)
+    assert row2.split()[0] == "2" and "rejected" in row2
+    assert {"T1", "T3"} <= set(ws.read_parcels()["parcel_id"])
+    t3 = ws.read_parcels().set_index("parcel_id").loc["T3"]
+    assert t3.geometry.area == pytest.approx(2500.0)
+
+
+def test_a_file_of_only_two_point_rings_is_refused(tmp_path, ws, capsys):
+    shp = write_shp(parcels(2, x0=X0 + 1000), tmp_path / "bad" / "rings.shp")
+    rewrite_shp(shp, [polygon_record([[(X0, Y0), (X0 + 5, Y0)]])] * 2)
+    err = refused(["ingest", shp, "-w", ws.path], ws.path, capsys, "rings.shp", "2 of 2 rows rejected")
+    assert "no polygonal part left" in err
+
+
+# -- absurdly complex parcels ------------------------------------------------------------------
+def test_a_parcel_of_twenty_thousand_parts_is_a_problem_not_a_stall(tmp_path, ws, capsys):
+    k = 20_000
+    i = np.arange(k)
+    dust = shapely.multipolygons(shapely.box(X0 + i % 200 * 0.7, Y0 + i // 200 * 0.7,
+                                             X0 + i % 200 * 0.7 + 0.5, Y0 + i // 200 * 0.7 + 0.5))
+    g = gpd.GeoDataFrame({"ZDDM": ["DUST", "OK1"], "ZDMJ": [5000.0, 2500.0]},
+                         geometry=[dust, shapely.box(X0 + 2000, Y0, X0 + 2050, Y0 + 50)], crs="EPSG:4549")
+    g.to_file(tmp_path / "dust.gpkg", driver="GPKG")
+    out = ingest_ok([tmp_path / "dust.gpkg", "-w", ws.path, "--mode", "update"], capsys)
+    row = next(ln for ln in out.splitlines() if " DUST " in ln)
+    assert row.split()[0] == "1" and "too complex: 20,000 parts" in row
+    assert "OK1" in set(ws.read_parcels()["parcel_id"])
+
+
+def test_update_merge_splits_many_part_parcels_and_keeps_its_answer():
+    """The merge intersects parts, not whole multi-part parcels; the result is the same."""
+    cur = box_grid(10, 10)
+    i = np.arange(400)
+    x0, y0 = 500_000.0, 2_740_000.0
+    cells = shapely.box(x0 + i % 20 * 25, y0 + i // 20 * 25, x0 + i % 20 * 25 + 24, y0 + i // 20 * 25 + 24)
+    new = gpd.GeoDataFrame({"parcel_id": ["MANY"], "land_area_m2": [1.0]},
+                           geometry=[shapely.multipolygons(cells)], crs="EPSG:4549")
+    merged, removed = merge_update(cur, new)
+    # 400 cells of 24 m in a 25 m lattice over 500 m x 500 m cover 92 % of each 50 m parcel they fall in
+    assert len(removed) == 100 and sorted(merged["parcel_id"]) == ["MANY"]
+    merged, removed = merge_update(cur, new, cover_share=0.95)
+    assert removed == [] and len(merged) == 101
+
+
+# -- permissions and read-only places --------------------------------------------------------
+def test_read_only_workspace_is_refused_not_replaced(tmp_path, ws, capsys):
+    """Today a 444 workspace was silently replaced by a 644 copy."""
+    f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
+    os.chmod(ws.path, 0o444)
+    try:
+        err = refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, str(ws.path),
+                      "read-only", "-r--r--r--")
+        assert "nothing was written" in err
+        assert stat.S_IMODE(ws.path.stat().st_mode) == 0o444
+        assert len(GpkgStore(ws.path).read_parcels()) == 9  # still readable by everyone
+        with pytest.raises(StoreError, match="read-only"):
+            GpkgStore(ws.path).save_doc("scenario", "s", {"a": 1})
+    finally:
+        os.chmod(ws.path, 0o644)
+
+
+def test_group_shared_workspace_keeps_mode_owner_and_group(tmp_path, ws, capsys):
+    """Today a 664 group-shared workspace came back 644 after a publish."""
+    gid = os.getegid() if os.geteuid() != 0 else 100  # root may hand the file to any group
+    os.chown(ws.path, -1, gid)
+    os.chmod(ws.path, 0o664)
+    before = ws.path.stat()
+    ingest_ok([_csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))]), "-w", ws.path,
+               "--crs", "EPSG:4549"], capsys)
+    after = ws.path.stat()
+    assert after.st_ino != before.st_ino  # the file was replaced (copy-on-write) ...
+    assert stat.S_IMODE(after.st_mode) == 0o664  # ... by one with the same mode, owner and group
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+    assert "N1" in set(ws.read_parcels()["parcel_id"])
+
+
+def _as_user(uid: int, gids: list[int]):
+    """``preexec_fn`` that turns a child process into another user (root only)."""
+    def switch() -> None:
+        os.setgroups(gids)
+        os.setgid(gids[0])
+        os.setuid(uid)
+    return switch
+
+
+def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
+    """Alice's 664 workspace in a shared folder; Bob (same group) publishes: mode and group stay, Carol is refused.
+
+    As root the test runs Bob and Carol as real other users (``nobody`` with and
+    without the group); elsewhere both are the current user (mode and group only).
+    """
+    import tempfile
+
+    root = os.geteuid() == 0
+    group = 100 if root else os.getegid()
+    shared = Path(tempfile.mkdtemp(prefix="planner-shared-", dir="/tmp" if root else tmp_path))
+    try:
+        os.chmod(shared, 0o2775)
+        os.chown(shared, -1, group)
+        ws = new_workspace(shared / "ws.gpkg")
+        os.chown(ws.path, -1, group)
+        os.chmod(ws.path, 0o664)
+        ws.save_doc("policy", "q", {})  # leaves Alice's lock file behind ...
+        lock = ws.path.with_name(f".{ws.path.name}.lock")
+        os.chmod(lock, 0o644)  # ... one Bob may not write: he locks through a read-only descriptor
+        _csv(shared / "new.csv", [("N1", _square_wkt(X0 + 1000))])
+        os.chmod(shared / "new.csv", 0o644)
+        code = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+        argv = [sys.executable, "-c", code, "ingest", str(shared / "new.csv"), "-w", str(ws.path), "--crs", "EPSG:4549"]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HOME": str(shared)}
+        bob = _as_user(65534, [group]) if root else None
+        proc = subprocess.run(argv, capture_output=True, text=True, env={**env, "USER": "bob", "LOGNAME": "bob"},
+                              preexec_fn=bob, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        st = ws.path.stat()
+        assert stat.S_IMODE(st.st_mode) == 0o664 and st.st_gid == group
+        assert st.st_uid == (65534 if root else os.geteuid())  # Bob's copy: he may not give it to Alice
+        assert "N1" in set(ws.read_parcels()["parcel_id"])
+        if root:  # Carol is not in the group: refused with who may write, nothing changed
+            before = workspace_fingerprint(ws.path)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+                                  env={**env, "USER": "carol", "LOGNAME": "carol"},
+                                  preexec_fn=_as_user(65533, [65533]))
+            assert proc.returncode == 2 and "Traceback" not in proc.stderr
+            assert "not writable by user carol" in proc.stderr and "-rw-rw-r--" in proc.stderr
+            assert "group users" in proc.stderr
+            assert changed_parts(before, workspace_fingerprint(ws.path)) == []
+    finally:
+        subprocess.run(["rm", "-rf", str(shared)], check=False)
+
+
+def _root_can_mount(tmp_path: Path) -> bool:
+    if os.geteuid() != 0:
+        return False
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)], capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(["umount", str(probe)], check=True)
+    return ok
+
+
+@contextlib.contextmanager
+def tiny_file_system(path: Path, size: str) -> Path:
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=True)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A folder holding a workspace, made read-only: a read-only mount as root, chmod 555 otherwise."""
+    if _root_can_mount(tmp_path):
+        with tiny_file_system(tmp_path / "ro", "4m") as folder:
+            new_workspace(folder / "ws.gpkg")
+            subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+            yield folder / "ws.gpkg"
+        return
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    new_workspace(folder / "ws.gpkg")
+    os.chmod(folder, 0o555)
+    try:
+        yield folder / "ws.gpkg"
+    finally:
+        os.chmod(folder, 0o755)
+
+
+def test_read_only_folder_or_file_system_is_refused(tmp_path, read_only_folder, capsys):
+    """Today: a PermissionError traceback on the lock file."""
+    f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
+    err = refused(["ingest", f, "-w", read_only_folder, "--crs", "EPSG:4549"], read_only_folder, capsys,
+                  str(read_only_folder), "cannot be written")
+    assert "read-only file system" in err or "is read-only for user" in err
+    assert len(GpkgStore(read_only_folder).read_parcels()) == 9
+    refused(["classify", "-w", read_only_folder], read_only_folder, capsys, "cannot be written")
+
+
+# -- a full disk -------------------------------------------------------------------------------
+def _fill(folder: Path, leave: int) -> None:
+    st = os.statvfs(folder)
+    free = st.f_bavail * st.f_frsize
+    with open(folder / "filler.bin", "wb") as fh, contextlib.suppress(OSError):
+        fh.write(b"\0" * max(free - leave, 0))
+
+
+@pytest.fixture(params=["tiny-fs", "patched"])
+def full_disk(request, tmp_path, monkeypatch):
+    """A workspace on a nearly full file system: a 2 MiB tmpfs (as root), or writes patched to fail with ENOSPC."""
+    if request.param == "tiny-fs" and _root_can_mount(tmp_path):
+        with tiny_file_system(tmp_path / "tiny", "2m") as folder:
+            ws = new_workspace(folder / "ws.gpkg")
+            _fill(folder, 8192)
+            yield ws.path
+        return
+    ws = new_workspace(tmp_path / "tiny" / "ws.gpkg")
+    import shutil
+    import sqlite3 as _sqlite3
+
+    def copy_half(src, dst, *a, **k):
+        Path(dst).write_bytes(Path(src).read_bytes()[:4096])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    def insert_fails(*a, **k):
+        raise _sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(shutil, "copyfile", copy_half)
+    monkeypatch.setattr(GpkgStore, "_insert_doc", classmethod(lambda cls, *a, **k: insert_fails()))
+    yield ws.path
+
+
+def test_full_disk_during_publish(tmp_path, full_disk, capsys):
+    f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
+    err = refused(["ingest", f, "-w", full_disk, "--crs", "EPSG:4549"], full_disk, capsys, str(full_disk),
+                  "the disk is full", "nothing was changed")
+    assert "No space left on device" in err
+
+
+def test_full_disk_during_document_save(full_disk, capsys):
+    """`planner classify` stores its flags and policy document in one commit; a save_doc alone too: a full disk
+    refuses each cleanly."""
+    refused(["classify", "-w", full_disk], full_disk, capsys, "the disk is full", "nothing was changed")
+    with pytest.raises(StoreError, match="disk is full"):
+        GpkgStore(full_disk).save_doc("scenario", "s", {"text": "x" * 100_000})
+    assert sqlite3.connect(full_disk).execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_a_file_of_only_unreadable_geometries_says_so(tmp_path, ws, capsys):
+    f = _csv(tmp_path / "junk.csv", [("J1", "POLYGON ((1 2, 3"), ("J2", "CIRCLE (0 0, 5)")])
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "junk.csv",
+            "no feature has a readable geometry", "2 row(s) could not be read", "row 1: unreadable WKT")
+
+
+def test_an_output_file_that_cannot_be_written_is_a_refusal(tmp_path, ws, capsys):
+    """`classify --out` into a missing folder: exit 2 naming the file, no traceback."""
+    out = tmp_path / "no" / "such" / "flags.csv"
+    rc = main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and str(out.parent) in err and "Traceback" not in err
+
+
+def test_a_broken_pipe_still_exits_quietly(monkeypatch, capfd):
+    """The OSError refusal above must not swallow the quiet exit of `planner ... | head`."""
+    import planner.cli.workspace as wcmd
+
+    def broken(_args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(wcmd, "run", broken)
+    monkeypatch.setattr(os, "dup2", lambda *a: None)
+    assert main(["info", "-w", "x.gpkg"]) == 0
+    assert "error" not in capfd.readouterr().err
