@@ -406,9 +406,9 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "existing_floor_m2": ('现状建筑面积', 'Existing floor area', 'm²', 'area'),
     "retained_floor_m2": ('保留建筑面积', 'Retained floor area', 'm²', 'area'),
     "demolished_floor_m2": ('拆除建筑面积', 'Demolished floor area', 'm²', 'area'),
-    "new_floor_m2": ('新增建筑面积', 'New floor area', 'm²', 'area'),
-    "floor_after_m2": ('改造后建筑面积', 'Floor area after', 'm²', 'area'),
-    "net_change_m2": ('建筑面积净增', 'Net floor area change', 'm²', 'area'),
+    "new_floor_m2": ('新建建筑面积', 'Floor area built', 'm²', 'area'),
+    "floor_after_m2": ('规划总建筑面积', 'Gross planned floor area', 'm²', 'area'),
+    "net_change_m2": ('新增产业空间', 'Net new floor area', 'm²', 'area'),
     "plot_ratio_before": ('现状容积率', 'Plot ratio before', '', 'ratio'),
     "plot_ratio_after": ('改造后容积率', 'Plot ratio after', '', 'ratio'),
     "leasable_m2": ('可租赁面积', 'Leasable floor area', 'm²', 'area'),
@@ -432,13 +432,13 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),
     "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 CNY/yr', 'money'),
     "rent_cny": ('租金收入', 'Rent income', '元 CNY', 'money'),
-    "payback_years": ('租金回收期', 'Payback on rent', '年 yr', 'years'),
-    "fiscal_payback_years": ('租金+税收回收期', 'Payback on rent + tax gain', '年 yr', 'years'),
+    "payback_years": ('仅计租金回收期', 'Payback, rent only', '年 yr', 'years'),
+    "fiscal_payback_years": ('租金+税收回收期', 'Payback, rent + tax', '年 yr', 'years'),
     "start_year": ('启动年份', 'Start year', '', 'year'),
-    "works_start": ('开工', 'Works start', '年 yr', 'years'),
-    "delivery": ('交付', 'Delivery', '年 yr', 'years'),
-    "first_delivery": ('首批交付', 'First delivery', '年 yr', 'years'),
-    "last_delivery": ('末批交付', 'Last delivery', '年 yr', 'years'),
+    "works_start": ('开工年份', 'Works start year', '', 'year'),
+    "delivery": ('交付年份', 'Delivery year', '', 'year'),
+    "first_delivery": ('首批交付年份', 'First delivery year', '', 'year'),
+    "last_delivery": ('末批交付年份', 'Last delivery year', '', 'year'),
     "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 CNY/yr', 'money'),
     "new_floor_per_site_m2": ('片区平均新增面积', 'New floor area per site', 'm²', 'area'),
     "m2_per_enterprise": ('每企业面积', 'Space per enterprise', 'm²', 'area'),
@@ -463,7 +463,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "compactness": ('紧凑度', 'Compactness', '', 'ratio'),
     "constraint_overlap_m2": ('管控约束重叠', 'Constraint overlap', 'm²', 'area'),
     "n_retained_inside": ('内部保留地块', 'Retained parcels inside', '', 'count'),
-    "potential_floor_area_m2": ('可增建筑面积', 'Floor-area potential', 'm²', 'area'),
+    "potential_floor_area_m2": ('规划建筑面积潜力', 'Planned floor-area potential', 'm²', 'area'),
     "score": ('综合得分', 'Score', '', 'ratio'),
     "version": ('版本', 'Version', '', 'count'),
     "created_at": ('创建时间', 'Created', '', 'text'),
@@ -485,14 +485,45 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "canonical": ('标准字段', 'Canonical field', '', 'text'),
 }
 
-#: Money columns that app tables show in 万元 / 10k CNY: name -> (divisor, unit).
-TABLE_SCALE: dict[str, tuple[float, str]] = {"tax_after_cny": (1e4, "万元/年 10k CNY/yr"),
-                                             "investment_cny": (1e4, "万元 10k CNY")}
+#: Display units of amounts: one system per language on cards, tables, chart axes, Excel and the CLI
+#: (万㎡ and 亿元 in Chinese; m² and million yuan in English): kind -> lang -> (divisor, unit).
+DISPLAY_UNITS: dict[str, dict[str, tuple[float, str]]] = {
+    "area": {"zh": (1e4, "万㎡"), "en": (1.0, "m²")},
+    "money": {"zh": (1e8, "亿元"), "en": (1e6, "million yuan")},
+}
+#: Amounts that keep their own unit: survey attributes of parcels, small overlaps, space per enterprise.
+#: Land is measured in m² and 亩 in both languages; rates (元/亩, 元/㎡) keep theirs.
+OWN_UNIT = frozenset({"land_area_m2", "floor_area_m2", "constraint_overlap_m2", "m2_per_enterprise"})
+_AMOUNT_UNITS = {"m²": "", "元 CNY": "", "元/年 CNY/yr": "/yr"}
 
 #: Number format (st.column_config printf) of each kind; "share" is a percentage.
 _KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
-                "year": "%d", "years": "%.1f", "text": ""}
+                "year": "%d", "years": "%.0f", "text": ""}
+#: printf formats of amounts in display units (per-site figures need the decimals).
+_DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
+                   ("money", "en"): "%,.2f"}
 _PLAIN_INT = {"rank", "version", "row", "year"}
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "zh"
+
+
+def display_unit(key: str, lang: str = "zh") -> tuple[float, str] | None:
+    """Divisor and unit an amount is shown in (``("new_floor_m2", "zh")`` -> ``(1e4, "万㎡")``); None if it keeps its own.
+
+    Examples
+    --------
+    >>> display_unit("investment_cny", "zh"), display_unit("rent_cny_yr", "en"), display_unit("land_area_m2")
+    ((100000000.0, '亿元'), (1000000.0, 'million yuan/yr'), None)
+    """
+    _zh, _en, u, kind = LABELS.get(key, ("", "", "", "text"))
+    if key in OWN_UNIT or kind not in DISPLAY_UNITS or u not in _AMOUNT_UNITS:
+        return None
+    lg = _lang(lang)
+    div, unit = DISPLAY_UNITS[kind][lg]
+    per = _AMOUNT_UNITS[u]
+    return div, unit + (("/年" if lg == "zh" else per) if per else "")
 
 
 def _unit(unit: str, lang: str) -> str:
@@ -502,20 +533,24 @@ def _unit(unit: str, lang: str) -> str:
 
 
 def label(key: str, lang: str = "zh", *, unit: bool = True, both: bool = False) -> str:
-    """Label of a figure or column from :data:`LABELS`: ``新增建筑面积（㎡）``, ``New floor area (m²)``,
-    or with ``both`` ``新增建筑面积 New floor area (m²)`` (the name itself when unknown).
+    """Label of a figure or column from :data:`LABELS` with its display unit (:func:`display_unit`):
+    ``新建建筑面积（万㎡）``, ``Floor area built (m²)``, or with ``both`` (Chinese workbooks)
+    ``新建建筑面积 Floor area built（万㎡）`` (the name itself when unknown).
 
     Examples
     --------
-    >>> label("new_floor_m2"), label("new_floor_m2", "en"), label("new_floor_m2", both=True)
-    ('新增建筑面积（㎡）', 'New floor area (m²)', '新增建筑面积 New floor area (m²)')
+    >>> label("net_change_m2"), label("net_change_m2", "en"), label("net_change_m2", both=True)
+    ('新增产业空间（万㎡）', 'Net new floor area (m²)', '新增产业空间 Net new floor area（万㎡）')
     """
     zh, en, u, _ = LABELS.get(key, (key, key, "", "text"))
+    du = display_unit(key, "en" if lang == "en" and not both else "zh")
     if both:
-        return f"{zh} {en}" + (f" ({u})" if unit and u else "")
+        shown = du[1] if du else _unit(u, "zh")
+        return f"{zh} {en}" + (f"（{shown}）" if unit and u else "")
     text = zh if lang == "zh" else en
     if unit and u:
-        text += f"（{_unit(u, lang)}）" if lang == "zh" else f" ({_unit(u, lang)})"
+        shown = du[1] if du else _unit(u, lang)
+        text += f"（{shown}）" if lang == "zh" else f" ({shown})"
     return text
 
 
@@ -524,13 +559,18 @@ def label_kind(key: str) -> str:
     return LABELS.get(key, ("", "", "", "text"))[3]
 
 
-def column_format(name: str) -> str:
-    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %)."""
+def column_format(name: str, lang: str = "zh") -> str:
+    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %).
+
+    Amounts in display units (:func:`display_unit`) get the decimals their unit needs.
+    """
     if name not in LABELS:
         return ""
     zh, en, u, kind = LABELS[name]
     if name in _PLAIN_INT:
         return "%d"
+    if display_unit(name, lang) is not None:
+        return _DISPLAY_FORMAT[(kind, _lang(lang))]
     if kind == "area" and u.endswith("mu"):
         return "%,.1f"
     return _KIND_FORMAT.get(kind, "")
@@ -590,11 +630,7 @@ def value_label(kind: str, value, lang: str = "zh") -> str:
 
 
 def column_label(name: str, lang: str = "zh") -> str:
-    """Header of a table column: :data:`LABELS` (app tables: money in 万元), then indicators, then the schema."""
-    if name in TABLE_SCALE:
-        zh, en, _, _ = LABELS[name]
-        u = TABLE_SCALE[name][1]
-        return f"{zh}（{_unit(u, 'zh')}）" if lang != "en" else f"{en} ({_unit(u, 'en')})"
+    """Header of a table column: :data:`LABELS` (amounts in display units), then indicators, then the schema."""
     if name in LABELS:
         return label(name, lang)
     if f"ind_{name}" in STRINGS:
