@@ -103,11 +103,12 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
     gap = 2.5
     w = (WIDTH - gap * (per_row - 1)) / per_row
     x0 = pdf.l_margin
+    _ensure(pdf, h * math.ceil(len(keys) / per_row) + 4)
+    y = pdf.get_y()
     for i, k in enumerate(keys):
         if i and i % per_row == 0:
-            pdf.set_y(pdf.get_y() + h + gap)
+            y += h + gap
         x = x0 + (i % per_row) * (w + gap)
-        y = pdf.get_y()
         pdf.set_draw_color(221, 227, 234)
         pdf.set_fill_color(251, 252, 254)
         pdf.rect(x, y, w, h, style="DF")
@@ -129,8 +130,13 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
                 pdf.set_xy(x + 2, y + 11)
                 pdf.cell(w - 4, 3.4, f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}")
         pdf.set_text_color(0, 0, 0)
-    pdf.set_y(pdf.get_y() + h + 3)
-    pdf.set_x(pdf.l_margin)
+    pdf.set_xy(pdf.l_margin, y + h + 3)
+
+
+def _ensure(pdf: _Doc, mm: float) -> None:
+    """A new page unless ``mm`` millimetres are left on this one (a heading never stays alone at the bottom)."""
+    if pdf.get_y() + mm > pdf.h - pdf.b_margin:
+        pdf.add_page()
 
 
 def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None) -> float:
@@ -254,10 +260,12 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
         pdf.cell(WIDTH, 5.5, head, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=6, h=15)
+    _ensure(pdf, 60)
     _heading(pdf, tr("chart_floor_parts", lang))
     _image(pdf, floor_chart(cmp.results, lang), WIDTH * 0.8)
     m = membership_map(cmp, lang, background=background)
     if m is not None:
+        _ensure(pdf, 110)
         _heading(pdf, tr("cmp_map_title", lang))
         _image(pdf, m, WIDTH * 0.72)
     pdf.add_page()
