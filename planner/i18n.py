@@ -334,6 +334,32 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
                           "v{cur} will show as out of date."),
     "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
+    # -- decision-grade outputs (issue 13): comparison in a minute, reports, briefs, exports -------------
+    "cmp_inputs": ("计算依据：", "Computed on: "),
+    "baseline_mark": ("基准情景", "baseline"),
+    "cmp_floor_title": ("建筑面积构成", "Floor area by scenario"),
+    "cmp_floor_axis": ("建筑面积（{unit}）", "Floor area ({unit})"),
+    "cmp_floor_caption": ("灰色为保留的现状建筑，红色（0 左侧）为拆除，蓝色为新建；新增产业空间 = 新建 − 拆除。",
+                          "Grey: existing floor area retained; red (left of 0): demolished; blue: built. Net new "
+                          "floor area = built − demolished."),
+    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_group": ("所在情景", "In scenarios"),
+    "cmp_table": ("指标对照表", "Side-by-side figures"),
+    "cmp_yearly": ("逐年曲线", "Year by year"),
+    "cmp_reports": ("报告下载", "Reports"),
+    "no_geometry": ("地块表无几何，无法绘图。", "The sites have no geometry; no map."),
+    "dl_pdf": ("下载 PDF 报告（A4）", "Download PDF report (A4)"),
+    "sc_more": ("建筑面积与就业", "Floor area and jobs"),
+    "ex_title": ("导出当前内容", "Export what you see"),
+    "ex_what": ("当前 {n:,} 条记录", "{n:,} records shown"),
+    "ex_nothing": ("当前没有可导出的记录。", "Nothing to export."),
+    "ex_gpkg": ("GeoPackage", "GeoPackage"),
+    "ex_shp": ("Shapefile（zip）", "Shapefile (zip)"),
+    "ex_xlsx": ("Excel", "Excel"),
+    "ex_sites": ("片区排序表中的片区", "The sites in the ranked table"),
+    "ex_site_parcels": ("片区 {id} 的地块", "Parcels of site {id}"),
+    "ex_brief_selected": ("一地一策 PDF：{id}", "Site brief PDF: {id}"),
+    "ex_brief_top": ("一地一策 PDF：前 {n} 个片区", "Site briefs PDF: top {n} sites"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).
@@ -483,6 +509,11 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "row": ('行号', 'Row', '', 'count'),
     "field": ('字段', 'Field', '', 'text'),
     "canonical": ('标准字段', 'Canonical field', '', 'text'),
+    # -- decision-grade outputs (issue 13): columns of exports and briefs
+    "reason_zh": ('认定理由', 'Reasons (Chinese)', '', 'text'),
+    "reason_en": ('认定理由（英文）', 'Reasons', '', 'text'),
+    "role": ('地块类型', 'Role in the site', '', 'text'),
+    "group": ('所在情景', 'In scenarios', '', 'text'),
 }
 
 #: Display units of amounts: one system per language on cards, tables, chart axes, Excel and the CLI

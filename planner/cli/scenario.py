@@ -16,7 +16,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 from planner import workflow as W
 from planner.errors import DataError
 from planner.io.store import Store, open_store

@@ -238,3 +238,16 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
         wide.columns = [f"{label(mm, lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
         _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=kinds)
     return p
+
+
+def table_to_excel(df: pd.DataFrame, path: str | Path, *, lang: str = "zh", sheet: str = "Data 数据") -> Path:
+    """A plain table as a workbook: labelled headers, numbers as numbers, text neutralized (an export)."""
+    from planner.i18n import column_label
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    out, kinds = _frame_for_excel(pd.DataFrame(df), lang)
+    out.columns = [column_label(c, lang) if column_label(c, lang) != c else label(c, lang) for c in df.columns]
+    with _workbook(p) as xw:
+        _sheet(xw, sheet, out, col_kinds=kinds)
+    return p

@@ -231,3 +231,41 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
             head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)
         out[head] = text
     return out
+
+
+def report_buttons(obj, name: str, *, key: str) -> None:
+    """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from planner import report as rep
+    from planner.report.pdf import report_pdf
+    from planner.scenarios.model import ScenarioResult
+
+    L = lang()
+    ws = st.session_state.get("_settings")
+    bg = data.all_layers(ws.workspace, "boundary") if ws is not None else None
+    bg = bg if bg is not None and len(bg) else None
+    safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_") or "report"
+
+    def xlsx() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / "report.xlsx"
+            (rep.to_excel if isinstance(obj, ScenarioResult) else rep.compare_to_excel)(obj, p, lang=L)
+            return p.read_bytes()
+
+    def html() -> bytes:
+        f = rep.html_report if isinstance(obj, ScenarioResult) else rep.compare_html
+        return f(obj, lang=L, background=bg).encode("utf-8")
+
+    def pdf() -> bytes:
+        return report_pdf(obj, lang=L, background=bg)
+
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(tr("dl_excel"), xlsx, file_name=f"{safe}.xlsx", key=f"{key}_xlsx", type="primary",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", width="stretch")
+    c2.download_button(tr("dl_html"), html, file_name=f"{safe}.html", mime="text/html", key=f"{key}_html",
+                       width="stretch")
+    c3.download_button(tr("dl_pdf"), pdf, file_name=f"{safe}.pdf", mime="application/pdf", key=f"{key}_pdf",
+                       width="stretch")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from planner.i18n import VALUE_KINDS, VALUES, column_format, column_label, display_unit, label_kind
 from planner.ui.state import lang
+
 #: Python formats of single values (detail panel, tooltips); "pct" = fraction shown as a percentage.
 VALUE_FMT = {
     "land_area_m2": "{:,.0f}", "floor_area_m2": "{:,.0f}", "footprint_m2": "{:,.0f}", "output_cny": "{:,.0f}",
