@@ -258,6 +258,8 @@ def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06) -> tuple[float, float, fl
     ax.set_ylim(y0 - h * (pad + 0.08), y1 + h * pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    ax.set_xlabel("")  # geopandas names the CRS axes (in English): a map shows none
+    ax.set_ylabel("")
     return x0, y0, w, h
 
 
@@ -265,7 +267,9 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
                  legend_title: str | None = None, background: gpd.GeoDataFrame | None = None,
                  annotate: bool = True, size=(7.5, 5.6)) -> Chart | None:
     """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry."""
-    if not isinstance(g, gpd.GeoDataFrame) or g.geometry.name not in g.columns or not len(g) or g.geometry.isna().all():
+    from planner.report.geodata import has_geometry
+
+    if not has_geometry(g) or not len(g) or g.geometry.isna().all():
         return None
     with matplotlib.rc_context(_rc(lang)):
         fig = Figure(figsize=size)
@@ -292,8 +296,10 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
 
 
 def site_map(sites: gpd.GeoDataFrame, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
-    """Map of a scenario's sites coloured by start year."""
-    if not isinstance(sites, gpd.GeoDataFrame) or not len(sites) or sites.crs is None:
+    """Map of a scenario's sites coloured by start year (None without geometry)."""
+    from planner.report.geodata import has_geometry
+
+    if not has_geometry(sites) or not len(sites):
         return None
     years = sorted(sites["start_year"].astype(int).astype(str).unique())
     cmap = matplotlib.colormaps["viridis"].resampled(max(len(years), 2))
@@ -358,6 +364,8 @@ def brief_map(site: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, lang: str, *,
         ax.set_ylim(box[1] - (box[3] - box[1]) * 0.05, box[3])
         ax.set_aspect("equal")
         ax.set_axis_off()
+        ax.set_xlabel("")
+        ax.set_ylabel("")
         ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
         _scale_bar(ax, box[0] + (box[2] - box[0]) * 0.04, box[1] + (box[3] - box[1]) * 0.06, box[2] - box[0],
                    box[3] - box[1])

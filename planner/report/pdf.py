@@ -139,14 +139,17 @@ def _ensure(pdf: _Doc, mm: float) -> None:
         pdf.add_page()
 
 
-def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None) -> float:
-    """Place a chart ``w`` mm wide; returns its height (0 when there is no chart)."""
+def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
+           max_h: float | None = None) -> float:
+    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
     if chart is None:
         return 0.0
     from PIL import Image
 
     with Image.open(io.BytesIO(chart.png)) as im:
         h = w * im.height / im.width
+        if max_h is not None and h > max_h:
+            w, h = max_h * im.width / im.height, max_h
     if x is None and y is None and pdf.get_y() + h > pdf.h - pdf.b_margin:
         pdf.add_page()
     pdf.image(io.BytesIO(chart.png), x=pdf.l_margin if x is None else x, y=pdf.get_y() if y is None else y, w=w,
@@ -343,7 +346,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     _heading(pdf, tr("brief_map", lang), w=mw)
     y_map = pdf.get_y()
     h = _image(pdf, brief_map(b.site, b.parcels, lang, constraints=b.constraints, context=b.context), mw,
-               x=pdf.l_margin, y=y_map)
+               x=pdf.l_margin, y=y_map, max_h=86)
     # facts on the right
     x2 = pdf.l_margin + mw + 4
     w2 = WIDTH - mw - 4
@@ -423,7 +426,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
                 text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
                 cells.append(text if len(text) <= _CUT.get(c, 40) else text[: _CUT.get(c, 40) - 1] + "…")
         rows.append(cells)
-    base_w = {"parcel_id": 30, "owner": 36, "enterprise": 36, "land_area_m2": 16, "floor_area_m2": 16,
+    base_w = {"parcel_id": 30, "owner": 33, "enterprise": 33, "land_area_m2": 19, "floor_area_m2": 19,
               "plot_ratio": 11, "role": 22, "upgrade_class": 17}
     w = [base_w[c] for c in cols]
     w = [x * WIDTH / sum(w) for x in w]

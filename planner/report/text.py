@@ -133,7 +133,7 @@ def _number(x: float) -> str:
     if ax >= 1:
         return f"{x:,.2f}"
     dec = min(4, 2 - int(math.floor(math.log10(ax))))
-    return f"{x:,.{dec}f}"
+    return f"{x:,.{dec}f}".rstrip("0").rstrip(".")
 
 
 def scaled(value, key: str, lang: str = "zh") -> float:
