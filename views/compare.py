@@ -11,7 +11,7 @@ from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
-from planner.ui import data, keys, page, results
+from planner.ui import data, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, tr
 
@@ -93,15 +93,13 @@ with c_map:
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
         st_folium(m, key="cmp_map", height=380, use_container_width=True, returned_objects=[])
         counts = g["group"].value_counts()
-        from planner.ui import mapview
-
         mapview.legend([(colors[x], f"{glabels[x]}（{int(counts[x])}）" if L == "zh" else f"{glabels[x]} ({int(counts[x])})")
                         for x in groups])
 
 # -- the side-by-side table (open) ------------------------------------------------------------------------------------
 st.subheader(tr("cmp_table"))
 tab = results.comparison_table(cmp, [r.name for r in runs])
-st.dataframe(tab, hide_index=True, width="stretch", height=min(36 * (len(tab) + 1) + 3, 940))
+st.dataframe(tab, hide_index=True, width="stretch", height=35 * (len(tab) + 1) + 3)  # open: every row shown
 
 # -- year by year -----------------------------------------------------------------------------------------------------
 curves = cmp.curves

@@ -152,20 +152,24 @@ def _delta(v: float, b: float, key: str) -> str | None:
         return None
     d = v - b
     text = report_text.fmt(abs(d), key, lang())
-    return ("+" if d > 0 else "−" if d < 0 else "±") + text
+    return ("+" if d > 0 else "-" if d < 0 else "") + text  # Streamlit reads the arrow from a leading "-"
 
 
-def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES) -> None:
-    """One row of st.metric cards (label with unit, value in display units; the difference from ``base``)."""
-    cols = st.columns(len(figures))
+def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES, per_row: int = 3) -> None:
+    """st.metric cards, ``per_row`` to a row (label with unit, value in display units; the difference from ``base``).
+
+    Three to a row keeps every label whole in a 1280 px window with the sidebar open.
+    """
+    cols = [c for i in range(0, len(figures), per_row) for c in st.columns(per_row)][: len(figures)]
     for col, k in zip(cols, figures, strict=True):
         v = float(totals.get(k, np.nan))
         delta = None
         if base is not None:
             delta = _delta(v, float(base.get(k, np.nan)), k)
         lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
+        same = delta is not None and float(totals.get(k, np.nan)) == float(base.get(k, np.nan))
         col.metric(report_text.label(k, lang()), report_text.fmt(v, k, lang()), delta,
-                   delta_color="inverse" if lower_better else "normal", border=True)
+                   delta_color="off" if same else "inverse" if lower_better else "normal", border=True)
 
 
 def chart(c):
@@ -203,7 +207,7 @@ def floor_chart(results_):
         order=alt.Order("order:Q"),
         tooltip=[alt.Tooltip("scenario:N", title=tr("cmp_series")), alt.Tooltip("part:N", title=tr("cmp_figure")),
                  alt.Tooltip("value:Q", title=unit, format=",.2f")],
-    ).properties(height=max(110, 48 * len(names)), title=tr("cmp_floor_title"))
+    ).properties(height=56 * len(names) + 130)  # Streamlit fits axes and legend inside this height
     return chart(c)
 
 
