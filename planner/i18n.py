@@ -360,6 +360,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ex_site_parcels": ("片区 {id} 的地块", "Parcels of site {id}"),
     "ex_brief_selected": ("一地一策 PDF：{id}", "Site brief PDF: {id}"),
     "ex_brief_top": ("一地一策 PDF：前 {n} 个片区", "Site briefs PDF: top {n} sites"),
+    "part_retained_floor_m2": ("保留", "Retained"),
+    "part_demolished_floor_m2": ("拆除", "Demolished"),
+    "part_new_floor_m2": ("新建", "Built"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -109,7 +109,8 @@ def _print_comparison(cmp, lang: str = "en") -> None:
             if c.endswith(" %"):
                 cells.append("–" if v != v else f"{v:+.1f}%")
             else:
-                cells.append(("+" if c not in cmp.names and v > 0 else "") + fmt(v, k, lang))
+                text = fmt(v, k, lang)
+                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
         print(f"  {label(k, lang):<40} " + " ".join(f"{x:>18}" for x in cells))
 
 

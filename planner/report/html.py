@@ -93,8 +93,9 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
                 txt = "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:+.1f}%"
                 cells.append(f'<td class="{cls}">{txt}</td>')
             else:
-                sign = "+" if str(c).find(" - ") > 0 and isinstance(v, float) and v > 0 else ""
-                cells.append(f"<td>{sign}{html.escape(fmt(v, key, lang))}</td>")
+                text = fmt(v, key, lang)
+                sign = "+" if str(c).find(" - ") > 0 and isinstance(v, float) and v > 0 and text.strip("0.,") else ""
+                cells.append(f"<td>{sign}{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
@@ -110,9 +111,13 @@ def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, base: pd.Ser
             if math.isfinite(diff):
                 lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
                 good = (diff < 0) if lower_better else (diff > 0)
-                cls = "pos" if good else "neg" if diff != 0 else ""
-                sign = "+" if diff > 0 else "−" if diff < 0 else "±"
-                d = f'<div class="d {cls}">{html.escape(tr("difference", lang))} {sign}{html.escape(fmt(abs(diff), k, lang, unit=True))}</div>'
+                shown = fmt(abs(diff), k, lang, unit=True)
+                if float(fmt(abs(diff), k, lang).replace(",", "") or 0) == 0:  # nothing to see at this precision
+                    cls, sign = "", "±"
+                else:
+                    cls = "pos" if good else "neg"
+                    sign = "+" if diff > 0 else "−"
+                d = f'<div class="d {cls}">{html.escape(tr("difference", lang))} {sign}{html.escape(shown)}</div>'
         out.append(f'<div class="card"><div class="v">{html.escape(fmt(v, k, lang, unit=True))}</div>'
                    f'<div class="k">{html.escape(label(k, lang, unit=False))}</div>{d}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
@@ -186,7 +191,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     parts = [f"<h1>{html.escape(tr('compare_title', lang))}</h1>",
              f'<p class="meta">{html.escape(", ".join(cmp.names))} · {html.escape(tr("baseline", lang))}: '
              f"{html.escape(base.name)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
-    pol = list(dict.fromkeys(policy_text(r, lang) for r in cmp.results))
+    pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
     parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
     for r in cmp.results:

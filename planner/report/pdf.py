@@ -125,7 +125,9 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
             if math.isfinite(diff):
                 lower = k in ("payback_years", "fiscal_payback_years", "investment_cny")
                 good = diff < 0 if lower else diff > 0
-                pdf.set_text_color(*((26, 127, 55) if good else (180, 35, 24) if diff else _GREY))
+                if float(fmt(abs(diff), k, pdf.rlang).replace(",", "") or 0) == 0:
+                    diff = 0.0  # nothing to see at this precision
+                pdf.set_text_color(*((26, 127, 55) if good and diff else (180, 35, 24) if diff else _GREY))
                 sign = "+" if diff > 0 else "−" if diff < 0 else "±"
                 pdf.set_xy(x + 2, y + 11)
                 pdf.cell(w - 4, 3.4, f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}")
@@ -252,7 +254,7 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     from planner.scenarios.comparison import HEADLINE_FIGURES
 
     base = cmp.results[0]
-    pols = "; ".join(dict.fromkeys(policy_text(r, lang) for r in cmp.results))
+    pols = "; ".join([p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"])
     pdf = _Doc(lang, f"{tr('policy', lang)}: {pols}", tr("compare_title", lang))
     pdf.add_page()
     _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
@@ -284,7 +286,8 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
             if c.endswith(" %"):
                 cells.append("–" if not np.isfinite(v) else f"{v:+.1f}%")
             else:
-                cells.append(("+" if c not in cmp.names and v > 0 else "") + fmt(v, k, lang))
+                text = fmt(v, k, lang)
+                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
         rows.append(cells)
     w = [58] + [(WIDTH - 58) / len(cols)] * len(cols)
     _table(pdf, rows, w, size=6.8, align=("LEFT", *["RIGHT"] * len(cols)))

@@ -157,6 +157,18 @@ def fmt(value, key: str, lang: str = "zh", *, unit: bool = False) -> str:
     >>> fmt(2028.8, "last_delivery"), fmt(16.9, "fiscal_payback_years", unit=True)
     ('2028', '17 年')
     """
+    text = _fmt(value, key, lang, unit)
+    if text.startswith("-") and text[1:2].isdigit():  # never "-0": a difference too small to show is 0
+        num = text[1:].split(" ")[0].replace(",", "")
+        try:
+            if float(num) == 0:
+                return text[1:]
+        except ValueError:
+            pass
+    return text
+
+
+def _fmt(value, key: str, lang: str, unit: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, str):

@@ -152,7 +152,16 @@ def _delta(v: float, b: float, key: str) -> str | None:
         return None
     d = v - b
     text = report_text.fmt(abs(d), key, lang())
+    if _is_zero(text):
+        return "0"  # no difference at the precision shown
     return ("+" if d > 0 else "-" if d < 0 else "") + text  # Streamlit reads the arrow from a leading "-"
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text.replace(",", "")) == 0
+    except ValueError:
+        return False
 
 
 def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES, per_row: int = 3) -> None:
@@ -167,7 +176,7 @@ def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FI
         if base is not None:
             delta = _delta(v, float(base.get(k, np.nan)), k)
         lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
-        same = delta is not None and float(totals.get(k, np.nan)) == float(base.get(k, np.nan))
+        same = delta == "0"
         col.metric(report_text.label(k, lang()), report_text.fmt(v, k, lang()), delta,
                    delta_color="off" if same else "inverse" if lower_better else "normal", border=True)
 
@@ -184,7 +193,7 @@ def floor_frame(results_) -> pd.DataFrame:
     for order, r in enumerate(results_):
         for i, k in enumerate(FLOOR_PARTS):
             v = float(r.totals.get(k, 0.0) or 0.0)
-            rows.append({"scenario": r.name, "part": report_text.label(k, lang(), unit=False), "order": i,
+            rows.append({"scenario": r.name, "part": tr(f"part_{k}"), "order": i,
                          "value": report_text.scaled(-v if k == "demolished_floor_m2" else v, k, lang()),
                          "s_order": order})
     return pd.DataFrame(rows)
@@ -197,7 +206,7 @@ def floor_chart(results_):
     df = floor_frame(results_)
     names = [r.name for r in results_]
     colors = ["#9e9e9e", "#d6604d", "#4393c3"]
-    parts = [report_text.label(k, lang(), unit=False) for k in FLOOR_PARTS]
+    parts = [tr(f"part_{k}") for k in FLOOR_PARTS]
     unit = display_unit("new_floor_m2", lang())[1]
     c = alt.Chart(df).mark_bar().encode(
         y=alt.Y("scenario:N", sort=names, title=None),
@@ -216,6 +225,14 @@ def figure_label(key: str) -> str:
     return report_text.label(key, lang())
 
 
+def _signed(x: float, key: str) -> str:
+    """A difference as shown: "+2.65", "-0.04", "0" (never "-0")."""
+    if not np.isfinite(x):
+        return "—"
+    text = report_text.fmt(abs(x), key, lang())
+    return "0" if _is_zero(text) else ("+" if x > 0 else "-") + text
+
+
 def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     """The comparison table as text: figure labels with units, values in display units (万㎡/亿元 in Chinese,
     m²/million yuan in English), signed differences and differences in %."""
@@ -230,7 +247,7 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
         else:
             n, sep, b = str(c).partition(" - ")
             signed = bool(sep) and str(c) not in names
-            text = [("+" if signed and x > 0 else "") + report_text.fmt(x, k, lang()) if np.isfinite(x) else "—"
+            text = [_signed(x, k) if signed else report_text.fmt(x, k, lang()) if np.isfinite(x) else "—"
                     for x, k in zip(v.astype(float), tab.index, strict=True)]
             head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)
         out[head] = text

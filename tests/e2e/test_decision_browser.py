@@ -90,6 +90,18 @@ def test_comparison_page_fits_1280_and_reads_in_a_minute(app_server, laptop, ext
     page.set_viewport_size({"width": 1280, "height": 2600})
     _settle(page)
     page.screenshot(path=str(ARTIFACTS / "compare_1280_full.png"))
+    # English: longer labels, same fit
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.get_by_text("English", exact=True).first.click()
+    _settle(page)
+    _wait_charts(page)
+    page.screenshot(path=str(ARTIFACTS / "compare_1280_en.png"))
+    m = page.evaluate(_OVERFLOW_JS)
+    assert m["docW"] <= m["winW"]
+    assert [i for i in m["items"] if i["right"] > i["colRight"] + 1 or i["left"] < i["colLeft"] - 1] == []
+    labels = page.locator("[data-testid='stMetricLabel']").all_inner_texts()
+    assert labels[:6] == ["Net new floor area (m²)", "Enterprises housed", "Tax after (million yuan/yr)",
+                          "Investment (million yuan)", "Payback, rent only (yr)", "Payback, rent + tax (yr)"]
     assert external == []
 
 
