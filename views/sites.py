@@ -98,7 +98,7 @@ m = st.columns(4)
 m[0].metric(tr("m_sites"), f"{len(ok):,}", border=True)
 m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0", border=True)
 m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}", border=True)
-m[3].metric(column_label("potential_floor_area_m2", lang()), f"{ok['potential_floor_area_m2'].sum() / (1e4 if lang() == 'zh' else 1):,.1f}" if len(ok) else "0", border=True)  # gross: planned, not net new
+m[3].metric(column_label("potential_floor_area_m2", lang()), results.figure_text(ok["potential_floor_area_m2"].sum(), "potential_floor_area_m2"), border=True)  # gross planned, not net new
 
 if not len(ok):
     st.info(tr("no_sites"))

@@ -220,6 +220,11 @@ def floor_chart(results_):
     return chart(c)
 
 
+def figure_text(value, key: str) -> str:
+    """A figure's value as cards show it (display units of the session language, whole years)."""
+    return report_text.fmt(value, key, lang())
+
+
 def figure_label(key: str) -> str:
     """Label (with unit) of a scenario figure or timeline metric, from the report's table."""
     return report_text.label(key, lang())
