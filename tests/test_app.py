@@ -180,7 +180,7 @@ def test_compare_two_scenarios(workspace, monkeypatch):
     assert labels[:6] == ["新增产业空间（万㎡）", "可容纳企业数", "改造后年税收（亿元/年）", "总投资（亿元）",
                           "仅计租金回收期（年）", "租金+税收回收期（年）"]
     # the second scenario shows its difference from the first
-    assert at.metric[6].delta is not None and at.metric[0].delta is None
+    assert at.metric[6].delta and not at.metric[0].delta
     # the side-by-side table is open (not in an expander) and labelled
     assert any("新增产业空间（万㎡）" in d.value.iloc[:, 0].tolist() for d in at.dataframe)
     assert not any(e.label == "关键指标" for e in at.expander)

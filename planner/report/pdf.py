@@ -442,7 +442,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
         pdf.set_text_color(0, 0, 0)
 
 
-_CUT = {"owner": 15, "enterprise": 15, "parcel_id": 22}
+_CUT = {"owner": 13, "enterprise": 13, "parcel_id": 22}
 _ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}
 
 

@@ -127,4 +127,22 @@ def test_comparison_report_offline(browser, tmp_path, lang):
     if lang == "zh":
         assert "两个情景都有" in imgs[1]["alt"] and "仅 upstairs" in imgs[1]["alt"]
         assert "新增产业空间" in body and "仅计租金回收期" in body and "租金+税收回收期" in body
+        _prints_on_a4(page, tmp_path, "compare_report_zh_print")
     page.close()
+
+
+def _prints_on_a4(page, tmp_path: Path, stem: str) -> None:
+    """Print the page as the browser does (A4, the report's print styles) and render the pages to PNG."""
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 renders the printed pages (test extra)")
+    pdf = tmp_path / f"{stem}.pdf"
+    page.emulate_media(media="print")
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    doc = pdfium.PdfDocument(str(pdf))
+    assert 2 <= len(doc) <= 8
+    for i in range(len(doc)):
+        w, h = doc[i].get_size()
+        assert (round(w), round(h)) == (595, 842)  # A4 in points
+        img = doc[i].render(scale=1.2).to_pil()
+        img.save(ARTIFACTS / f"{stem}_{i + 1}.png")
+        box = img.convert("L").point(lambda v: 255 if v < 250 else 0).getbbox()
+        assert box is not None and box[2] <= img.width - 20  # nothing runs into the right margin
