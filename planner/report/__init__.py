@@ -12,7 +12,7 @@ itself stays in :mod:`planner.scenarios` and :mod:`planner.scenarios.comparison`
 
 - :mod:`~planner.report.text`: labels, sentences and number formats in both languages;
 - :mod:`~planner.report.charts`: static charts and maps (matplotlib);
-- :mod:`~planner.report.excel`, :mod:`~planner.report.html`, :mod:`~planner.report.pdf`,
+- :mod:`~planner.report.excel`, :mod:`~planner.report.html`, :mod:`~planner.report.pdf` (and :mod:`~planner.report.brief`),
   :mod:`~planner.report.geodata`: the files.
 """
 
