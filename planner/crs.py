@@ -166,3 +166,160 @@ def to_lonlat_valid(gdf):
         geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
         out = out.set_geometry(geoms, crs=out.crs)
     return out
+
+
+# -- workspace CRS: metric check, proposal from the data, area of use ------------------------------
+#: Below this relative area error, data outside the CRS's area of use get a note, not a warning.
+AREA_ERROR_NOTE = 0.001
+
+
+def metric_problem(crs) -> tuple[str, str] | None:
+    """Why ``crs`` cannot be a workspace CRS (English, Chinese), or None when it is projected and in metres.
+
+    Examples
+    --------
+    >>> metric_problem("EPSG:4549") is None
+    True
+    >>> metric_problem("EPSG:2263")[0].split(";")[0]
+    'EPSG:2263 (NAD83 / New York Long Island (ftUS)) measures in US survey foot, not metres'
+    """
+    c = pyproj.CRS.from_user_input(crs)
+    name = _crs_label(c)
+    if not c.is_projected:
+        return (f"{name} is not projected (coordinates in degrees); a workspace stores metres so that areas "
+                "and distances are right; use a projected metric CRS",
+                f"{name} 不是投影坐标系（单位为度）；工作空间须使用以米为单位的投影坐标系，面积和距离才准确")
+    units = {(a.unit_name, float(a.unit_conversion_factor)) for a in c.axis_info}
+    bad = sorted({u for u, f in units if abs(f - 1.0) > 1e-12})
+    if bad:
+        return (f"{name} measures in {', '.join(bad)}, not metres; a workspace stores metres "
+                "(areas in m², distances in m)",
+                f"{name} 的单位为 {'、'.join(bad)}，不是米；工作空间须以米为单位（面积 m²，距离 m）")
+    return None
+
+
+def _crs_label(c: pyproj.CRS) -> str:
+    code = c.to_epsg(min_confidence=90)
+    return f"EPSG:{code} ({c.name})" if code else c.name
+
+
+def crs_label(crs) -> str:
+    """``EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)``, or the CRS's name without an EPSG code."""
+    return _crs_label(pyproj.CRS.from_user_input(crs))
+
+
+def propose_workspace_crs(lon: float, lat: float) -> tuple[pyproj.CRS, str]:
+    """A projected metric CRS for data centred at ``(lon, lat)``, and why it was chosen.
+
+    In China (where a CGCS2000 3-degree Gauss-Krüger zone's area of use holds
+    the point): that zone, without zone prefix (EPSG:4534-4554), the usual
+    choice of Chinese survey offices. Elsewhere: the WGS 84 UTM zone of the
+    point. Both come from the EPSG database that pyproj ships.
+
+    Examples
+    --------
+    >>> crs, why = propose_workspace_crs(118.55, 24.78)   # Jinjiang
+    >>> crs.to_epsg()
+    4549
+    >>> propose_workspace_crs(-73.95, 40.70)[0].to_epsg()   # New York
+    32618
+    """
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_crs_info, query_utm_crs_info
+    from pyproj.enums import PJType
+
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        msg = f"cannot propose a CRS for lon {lon}, lat {lat}: not a place on Earth"
+        raise DataError(msg, zh=f"无法为经度 {lon}、纬度 {lat} 推荐坐标系：坐标无效")
+    aoi = AreaOfInterest(lon, lat, lon, lat)
+    gk = [i for i in query_crs_info(auth_name="EPSG", pj_types=PJType.PROJECTED_CRS, area_of_interest=aoi)
+          if i.name.startswith("CGCS2000 / 3-degree Gauss-Kruger CM") and not i.deprecated]
+    if gk:
+        info = min(gk, key=lambda i: abs(float(i.name.rsplit("CM ", 1)[1].rstrip("E")) - lon))
+        return (pyproj.CRS.from_epsg(int(info.code)),
+                f"the data lie in China at {lon:.2f}°E: CGCS2000 3-degree Gauss-Krüger zone with the nearest "
+                f"central meridian, EPSG:{info.code} ({info.name})")
+    utm = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
+    if not utm:
+        msg = f"no UTM zone covers lon {lon:.3f}, lat {lat:.3f} (polar data): give the workspace CRS with --crs"
+        raise DataError(msg, zh=f"经度 {lon:.3f}、纬度 {lat:.3f} 处没有 UTM 投影带（极地）；请用 --crs 指定坐标系")
+    info = utm[0]
+    return (pyproj.CRS.from_epsg(int(info.code)),
+            f"the data lie outside China at {lon:.2f}°, {lat:.2f}°: their UTM zone, EPSG:{info.code} ({info.name})")
+
+
+def lonlat_bounds(bounds, crs) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` in degrees of ``bounds`` given in ``crs`` (densified edges)."""
+    c = pyproj.CRS.from_user_input(crs)
+    if c.is_geographic:
+        return tuple(float(b) for b in bounds)
+    tr = pyproj.Transformer.from_crs(c, "EPSG:4326", always_xy=True)
+    return tuple(float(b) for b in tr.transform_bounds(*bounds, densify_pts=21))
+
+
+def area_error(geoms, geoms_crs, target_crs, *, sample: int = 2000) -> float:
+    """Relative error of areas measured in ``target_crs``: (area in it / true area) - 1.
+
+    The true area is the area in a Lambert azimuthal equal-area projection
+    centred on the data; up to ``sample`` geometries (evenly spread) are used.
+    """
+    g = np.asarray(geoms, dtype=object)
+    g = g[~shapely.is_missing(g)]
+    if len(g) > sample:
+        g = g[np.linspace(0, len(g) - 1, sample).astype(int)]
+    if not len(g):
+        return float("nan")
+    s = _series(g, geoms_crs)
+    w, so, e, n = lonlat_bounds(s.total_bounds, geoms_crs)
+    laea = pyproj.CRS.from_proj4(f"+proj=laea +lat_0={(so + n) / 2} +lon_0={(w + e) / 2} +datum=WGS84 +units=m")
+    with np.errstate(all="ignore"):
+        true = float(shapely.area(np.asarray(s.to_crs(laea).values)).sum())
+        got = float(shapely.area(np.asarray(s.to_crs(target_crs).values)).sum())
+    return got / true - 1.0 if true > 0 else float("nan")
+
+
+def _series(geoms, crs):
+    """A GeoSeries (geopandas imported here: this module is also used where only pyproj is needed)."""
+    import geopandas as gpd
+
+    return gpd.GeoSeries(geoms, crs=crs)
+
+
+def area_of_use_note(geoms, geoms_crs, workspace_crs, *, bounds=None) -> tuple[str, str, float] | None:
+    """A warning (English, Chinese, area error) when data fall outside the workspace CRS's area of use.
+
+    None when the data lie inside it (or the CRS declares none). The English
+    text starts with ``WARNING`` when the area error reaches
+    :data:`AREA_ERROR_NOTE` (0.1 %), and proposes a CRS for the data.
+    """
+    ws = pyproj.CRS.from_user_input(workspace_crs)
+    aou = ws.area_of_use
+    g = np.asarray(geoms, dtype=object)
+    g = g[~shapely.is_missing(g)]
+    if aou is None or not len(g):
+        return None
+    b = np.asarray(shapely.total_bounds(g), dtype=float)
+    if not np.isfinite(b).all():
+        return None
+    w, s, e, n = lonlat_bounds(b, geoms_crs)
+    if w >= aou.west - 1e-9 and e <= aou.east + 1e-9 and s >= aou.south - 1e-9 and n <= aou.north + 1e-9:
+        return None
+    err = area_error(g, geoms_crs, ws)
+    try:
+        prop, _ = propose_workspace_crs((w + e) / 2, (s + n) / 2)
+        alt = f"EPSG:{prop.to_epsg()}"
+        hint = (f"; for these data make a workspace in {alt} ({prop.name}): planner workspace init NEW.gpkg --crs {alt}"
+                if not prop.equals(ws) else "")
+        hint_zh = (f"；建议为这些数据新建坐标系为 {alt}（{prop.name}）的工作空间：planner workspace init NEW.gpkg --crs {alt}"
+                   if not prop.equals(ws) else "")
+    except DataError:
+        hint = hint_zh = ""
+    where = f"lon {w:.2f}..{e:.2f}, lat {s:.2f}..{n:.2f}"
+    big = np.isfinite(err) and abs(err) >= AREA_ERROR_NOTE
+    size = f"{abs(err):.2%} too {'large' if err > 0 else 'small'}" if np.isfinite(err) else "by an unknown amount"
+    size_zh = f"偏{'大' if err > 0 else '小'} {abs(err):.2%}" if np.isfinite(err) else "误差未知"
+    en = (f"{'WARNING: ' if big else ''}the data ({where}) lie outside the area of use of the workspace CRS "
+          f"{_crs_label(ws)} ({aou.name.rstrip('.')}); areas measured in it come out {size}" + (hint if big else ""))
+    zh = (f"{'警告：' if big else ''}数据范围（经度 {w:.2f}–{e:.2f}，纬度 {s:.2f}–{n:.2f}）超出工作空间坐标系 "
+          f"{_crs_label(ws)} 的适用范围（{aou.name.rstrip('.')}）；面积{size_zh}" + (hint_zh if big else ""))
+    return en, zh, err

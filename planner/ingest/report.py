@@ -47,6 +47,9 @@ class IngestReport:
     n_derived: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the user must see before publishing (e.g. data outside the workspace CRS's area of use), and in Chinese.
+    warnings: list[str] = field(default_factory=list)
+    warnings_zh: list[str] = field(default_factory=list)
     row_note: str = ""
     refused: bool = False
     refusal: str = ""
@@ -100,6 +103,7 @@ class IngestReport:
             lines.append("source fields not stored: " + ", ".join(self.unmapped))
         for n in self.notes:
             lines.append(f"note: {n}")
+        lines += self.warnings
         if self.problems:
             lines.append(f"problems ({len(self.problems)}; {self.row_note}):")
             for k, v in self.problem_counts().items():

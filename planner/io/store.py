@@ -291,8 +291,8 @@ class GpkgStore(Store):
         self._writer = WriterLock(self.path, lock_timeout_of(lock_timeout))
         if not self.path.exists():
             if not create:
-                msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
-                raise StoreError(msg)
+                msg = f"workspace {self.path} does not exist; create it with `planner workspace init {self.path} --crs EPSG:...` (or --from DATA)"
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 不存在；请先新建工作空间（planner workspace init）")
             if crs is None:
                 msg = f"a new workspace ({self.path}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
                 raise StoreError(msg)
@@ -312,9 +312,7 @@ class GpkgStore(Store):
         return con
 
     def _create(self, crs: pyproj.CRS) -> None:
-        if not crs.is_projected:
-            msg = f"workspace CRS must be projected and metric, got {crs.name}"
-            raise StoreError(msg)
+        refuse_non_metric(crs, self.path.name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
@@ -663,8 +661,64 @@ class GpkgStore(Store):
             con.close()
 
 
-def open_store(uri: str | os.PathLike, **kw) -> Store:
-    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`)."""
+def refuse_non_metric(crs, where: str) -> None:
+    """Raise :class:`StoreError` unless ``crs`` is projected and in metres (feet and degrees are refused).
+
+    The message proposes a metric CRS for the same area (the CRS's area of use).
+    """
+    from planner.crs import crs_label, metric_problem, propose_workspace_crs
+
+    c = pyproj.CRS.from_user_input(crs)
+    problem = metric_problem(c)
+    if problem is None:
+        return
+    en, zh = problem
+    hint = hint_zh = ""
+    aou = c.area_of_use
+    if aou is not None and aou.east - aou.west <= 12:  # a region, not the world: its zone
+        with contextlib.suppress(Exception):
+            prop, _ = propose_workspace_crs((aou.west + aou.east) / 2, (aou.south + aou.north) / 2)
+            hint = f"; for the same area use {crs_label(prop)}: --crs EPSG:{prop.to_epsg()}"
+            hint_zh = f"；同一地区可用 {crs_label(prop)}：--crs EPSG:{prop.to_epsg()}"
+    if not hint:
+        hint = "; or let `planner workspace init WS --from DATA` propose one for your data"
+        hint_zh = "；或用 planner workspace init WS --from 数据文件 按数据推荐坐标系"
+    msg = f"workspace {where}: {en}{hint}. Data in any CRS can still be loaded: ingest reprojects them"
+    raise StoreError(msg, zh=f"工作空间 {where}：{zh}{hint_zh}。任何坐标系的数据仍可导入：导入时会自动转换")
+
+
+def create_workspace(uri: str | os.PathLike, crs, **kw) -> Store:
+    """Create an empty workspace at ``uri`` in a projected metric ``crs`` and open it.
+
+    The one way every face makes a workspace (``planner workspace init``, the
+    app): a backend is chosen by the URI (``*.gpkg``: :class:`GpkgStore`). An
+    existing workspace is refused, never overwritten; a CRS not in metres is
+    refused with a metric proposal for the same area.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> create_workspace(tempfile.mkdtemp() + "/ws.gpkg", "EPSG:32618").crs.to_epsg()
+    32618
+    """
+    s = str(uri)
+    refuse_non_metric(crs, Path(s).name)
+    if _is_gpkg(s) and Path(s).exists():
+        msg = f"workspace {s} already exists; choose another name (nothing was changed)"
+        raise StoreError(msg, zh=f"工作空间 {Path(s).name} 已存在；请换一个名称（未做任何修改）")
+    return open_store(s, create=True, crs=crs, **kw)
+
+
+def _is_gpkg(s: str) -> bool:
+    return s.lower().endswith(".gpkg") and not s.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) -> Store:
+    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`).
+
+    With ``create=True`` a missing workspace is created in ``crs`` (a
+    projected metric CRS); see :func:`create_workspace`.
+    """
     s = str(uri)
     if s.startswith(("postgresql://", "postgres://")):
         msg = "a PostGIS workspace backend is not part of this release; use a .gpkg workspace"
@@ -672,4 +726,4 @@ def open_store(uri: str | os.PathLike, **kw) -> Store:
     if not s.lower().endswith(".gpkg"):
         msg = f"workspace {s!r}: expected a .gpkg file"
         raise StoreError(msg)
-    return GpkgStore(s, **kw)
+    return GpkgStore(s, crs=crs, create=create, **kw)
