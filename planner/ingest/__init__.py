@@ -56,6 +56,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from planner.errors import IngestError
 from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
 from planner.ingest.publish import (
@@ -85,8 +86,10 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
         Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
         text encoding (they win over the mapping file's ``[source]``).
     target_crs : CRS-like, optional
-        Projected metric CRS of the result (a workspace's ``store.crs``;
-        default EPSG:4549).
+        Projected metric CRS of the result (a workspace's ``store.crs``).
+        Default: the CRS a new workspace for these data would get
+        (:func:`planner.ingest.crs.propose_for_layer`), so a file can be
+        checked before any workspace exists.
 
     Returns
     -------
@@ -100,7 +103,23 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
     """
     mp = as_mapping(mapping)
     raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
-    return conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+    notes = []
+    if target_crs is None:  # no workspace: the CRS a new workspace for these data would get
+        from planner.crs import crs_label
+        from planner.ingest.crs import propose_for_layer
+        from planner.ingest.report import IngestReport, _refuse
+
+        try:
+            prop = propose_for_layer(raw, crs or mp.crs)
+        except IngestError as exc:
+            raise _refuse(IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, n_read=len(raw)),
+                          str(exc).split(": ", 1)[-1], getattr(exc, "zh", None)) from None
+        target_crs = prop.crs
+        notes.append(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
+                     f"proposes for these data ({prop.why})")
+    gdf, rep = conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+    rep.notes[:0] = notes
+    return gdf, rep
 
 
 

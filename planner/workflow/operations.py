@@ -429,6 +429,19 @@ def ingest_survey(source, store: Store, **kw):
     return ingest_mod.ingest(source, store, **kw)
 
 
+def check_survey(source, **kw):
+    """Read and check a survey file with no workspace (``planner ingest --dry-run`` before ``workspace init``).
+
+    The data are checked in the CRS a new workspace for them would get; see
+    :func:`planner.ingest.read_survey`. Writes nothing.
+    """
+    from planner import ingest as ingest_mod
+
+    _gdf, rep = ingest_mod.read_survey(source, **kw)
+    rep.dry_run = True
+    return rep
+
+
 def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):
     """Publish checked parcels as a new survey version; see :func:`planner.ingest.publish`."""
     from planner import ingest as ingest_mod
