@@ -18,7 +18,7 @@ import pytest
 import shapely
 
 from planner.cli import main
-from planner.errors import ConfigError, IngestError, StoreError
+from planner.errors import ConfigError, StoreError
 from planner.ingest import Mapping, ingest, read_survey
 from planner.io.fingerprint import workspace_fingerprint
 from planner.io.store import GpkgStore, create_workspace, open_store

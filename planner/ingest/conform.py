@@ -32,10 +32,16 @@ import shapely
 
 from planner import schema
 from planner.codes import normalize_land_use
-from planner.crs import DEFAULT_WORKSPACE_CRS, area_of_use_note, gcj02_geoms_to_wgs84, metric_problem
+from planner.crs import (
+    DEFAULT_WORKSPACE_CRS,
+    area_of_use_note,
+    gcj02_geoms_to_wgs84,
+    metric_problem,
+)
 from planner.i18n import column_label
 from planner.ingest.aliases import ALIASES, STATUS_VALUES, close_names, match_fields
 from planner.ingest.crs import CrsResult, resolve_crs
+from planner.ingest.formats import EXACT_MAX, FieldFormat, format_text
 from planner.ingest.geometry import (
     absurd_rows,
     action_of,
@@ -46,7 +52,6 @@ from planner.ingest.geometry import (
     text_or_none,
     type_names,
 )
-from planner.ingest.formats import EXACT_MAX, FieldFormat, format_text
 from planner.ingest.mapping import (
     _VALUE_FIELDS,
     Mapping,
