@@ -243,6 +243,25 @@ def _n_greater(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def grade_weights(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> dict[str, float]:
+    """The grade's weights for these parcels: an indicator no in-scope parcel has passes its weight to its substitute.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> from planner.classify.policy import default_policy
+    >>> ind = pd.DataFrame({"tax_per_mu": [1.0], "output_per_mu": [2.0], "tax_per_energy": [np.nan], "plot_ratio": [1.0]})
+    >>> grade_weights(ind, np.array([True]), default_policy())
+    {'tax_per_mu': 45.0, 'output_per_mu': 35.0, 'plot_ratio': 20.0}
+    """
+    g = policy.grade
+    out = dict(g.weights)
+    for name, sub in g.substitutes.items():
+        if name in out and not (in_scope & ~np.isnan(ind[name].to_numpy())).any():
+            out[sub] = out.get(sub, 0.0) + out.pop(name)
+    return out
+
+
 def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
     """Composite per-mu grade A-D (see :class:`~planner.classify.policy.Grade`); missing where no indicator."""
     g = policy.grade
@@ -251,7 +270,7 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
         return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=list(GRADES))
     num = np.zeros(n)
     den = np.zeros(n)
-    for name, w in g.weights.items():
+    for name, w in grade_weights(ind, in_scope, policy).items():
         if w <= 0:
             continue
         v = ind[name].to_numpy()
@@ -589,6 +608,7 @@ __all__ = [
     "classify",
     "evaluate",
     "grade",
+    "grade_weights",
     "in_scope_mask",
     "reasons",
     "rule_thresholds",

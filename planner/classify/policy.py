@@ -48,6 +48,7 @@ INDICATOR_NAMES = (
     "far_gap",
     "floor_potential_m2",
     "years_since_built",
+    "tax_per_energy",
 )
 Comparison = Literal["<", "<=", ">", ">="]
 CRITERIA = ("utilization", "capacity", "contribution")
@@ -251,17 +252,24 @@ class Grade:
     is weighted; weights are renormalized per parcel over the indicators it
     has. Parcels are ranked by the score: the top ``shares[0]`` get A, down to
     ``shares[1]`` B, down to ``shares[2]`` C, the rest D. No indicator: no grade.
+    ``substitutes`` (indicator -> indicator): when no in-scope parcel has the
+    first (e.g. ``tax_per_energy`` without an enterprise table's energy use),
+    its weight goes to the second (``plot_ratio``).
     """
 
     enabled: bool = True
     weights: dict[str, float] = field(default_factory=lambda: {"tax_per_mu": 45.0, "output_per_mu": 35.0, "plot_ratio": 20.0})
     shares: tuple[float, ...] = (0.20, 0.60, 0.95)
+    substitutes: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
     def __post_init__(self) -> None:
         bad = [k for k in self.weights if k not in INDICATOR_NAMES]
         if bad:
             _where_fail(f"weights: {bad} not in {list(INDICATOR_NAMES)}")
+        bad = [f"{k} -> {v}" for k, v in self.substitutes.items() if k not in INDICATOR_NAMES or v not in INDICATOR_NAMES]
+        if bad:
+            _where_fail(f"substitutes: {bad}: both sides must be in {list(INDICATOR_NAMES)}")
         if any(w < 0 for w in self.weights.values()) or (self.enabled and not any(w > 0 for w in self.weights.values())):
             _where_fail("weights: must be >= 0 with at least one > 0")
         s = tuple(self.shares)
@@ -458,7 +466,10 @@ def describe(policy: Policy, lang: str = "en") -> str:
     g = policy.grade
     if g.enabled:
         w = ", ".join(f"{k} {v:g}" for k, v in g.weights.items())
-        lines.append(f"  grade A-D: weights {w}; cumulative shares {list(g.shares)}" + (f"   -- {g.source}" if g.source else ""))
+        sub = "; " + ", ".join(f"{v} stands in for {k} when no parcel has it" for k, v in g.substitutes.items()) \
+            if g.substitutes else ""
+        lines.append(f"  grade A-D: weights {w}{sub}; cumulative shares {list(g.shares)}"
+                     + (f"   -- {g.source}" if g.source else ""))
     return "\n".join(lines)
 
 

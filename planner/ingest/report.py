@@ -85,9 +85,9 @@ class IngestReport:
         lines = [f"ingest report: {self.dataset or self.source}" + (" (dry run)" if self.dry_run else "")]
         rows = [("format", f"{self.format}" + (f", layer {self.layer}" if self.layer else "")),
                 ("encoding", f"{self.encoding or '-'}" + (f" ({self.encoding_note})" if self.encoding_note else "")),
-                ("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
-                ("stored in", self.target_crs or "-"),
-                ("land-use scheme", self.land_use_scheme or "-"),
+                *([("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
+                   ("stored in", self.target_crs or "-"), ("land-use scheme", self.land_use_scheme or "-")]
+                  if self.target_crs else []),
                 ("read", self.n_read), ("accepted", self.n_accepted), ("repaired geometry", self.n_repaired),
                 ("rejected", self.n_rejected), ("flagged", self.n_flagged)]
         w = max(len(k) for k, _ in rows)

@@ -58,8 +58,10 @@ from planner.errors import StoreError
 from planner.io.lock import WriterLock, copy_ownership, write_errors
 from planner.io.lock import lock_timeout as lock_timeout_of
 
-#: Kinds of versioned geometry layers.
-LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
+#: Kinds of versioned non-spatial tables (plain DataFrames; versioned, current and audited like layers).
+TABLE_KINDS = ("enterprise", "enterprise_link")
+#: Kinds of versioned layers (geometry layers, then the non-spatial tables).
+LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result", *TABLE_KINDS)
 #: Kinds of versioned documents.
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
@@ -131,6 +133,11 @@ def _check_write(w: LayerWrite) -> None:
     if w.kind not in LAYER_KINDS:
         msg = f"unknown layer kind {w.kind!r}; one of {LAYER_KINDS}"
         raise StoreError(msg)
+    if w.kind in TABLE_KINDS:
+        if not isinstance(w.gdf, pd.DataFrame) or isinstance(w.gdf, gpd.GeoDataFrame):
+            msg = f"table {w.kind}/{w.name}: a plain DataFrame (no geometry) is required"
+            raise StoreError(msg)
+        return
     if not isinstance(w.gdf, gpd.GeoDataFrame) or w.gdf.crs is None:
         msg = f"layer {w.kind}/{w.name}: a GeoDataFrame with a CRS is required"
         raise StoreError(msg)
@@ -179,7 +186,7 @@ class Store(ABC):
         bbox: tuple[float, float, float, float] | None = None,
         columns: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
-        """Read a version (default: the current one) of a layer."""
+        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`)."""
 
     @abstractmethod
     def layers(self, kind: str | None = None) -> pd.DataFrame:
@@ -448,7 +455,7 @@ class GpkgStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.kind in TABLE_KINDS or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
@@ -466,8 +473,9 @@ class GpkgStore(Store):
             finally:
                 con.close()
             for w, _version, table in planned:
+                opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "YES"}
                 pyogrio.write_dataframe(w.gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options={"SPATIAL_INDEX": "YES"})
+                                        layer_options=opts)
             con = self._connect(tmp)
             try:
                 for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
@@ -524,7 +532,8 @@ class GpkgStore(Store):
 
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=bbox, columns=columns)
+        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
+                                     columns=columns)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
                 gdf[c] = gdf[c].astype("string")
