@@ -38,8 +38,9 @@ REASONS = {
 
 
 def normalize_codes(codes: pd.Series) -> pd.Series:
-    """Codes as delivered, trimmed, spaces and hyphens removed, upper-case (stdnum's ``compact``)."""
-    s = pd.Series(codes).astype("string")
+    """Codes as delivered, trimmed, spaces and hyphens removed, full-width characters as ASCII, upper-case
+    (stdnum's ``compact``)."""
+    s = pd.Series(codes).astype("string").str.normalize("NFKC")  # full-width ０-９Ａ-Ｚ as typed in Chinese sheets
     return s.str.replace(r"[\s\-]", "", regex=True).str.upper().mask(lambda x: x == "")
 
 

@@ -55,9 +55,12 @@ def name_key(names) -> pd.Series:
     return ("name:" + s.str.replace(r"\s+", "", regex=True).str.casefold()).mask(s.isna() | (s.str.strip() == ""))
 
 
-def enterprise_keys(ent: pd.DataFrame) -> pd.Series:
-    """The key each enterprise is linked by: its credit code, else ``name:<its name>``."""
-    return pd.Series(ent["credit_code"], dtype="string").fillna(name_key(ent["name"])).reset_index(drop=True)
+def enterprise_keys(ent: pd.DataFrame, *, by_name: bool = False) -> pd.Series:
+    """The key each enterprise is linked by: its credit code, else ``name:<its name>`` (``by_name``: the name)."""
+    names = name_key(pd.Series(ent["name"], dtype="string").reset_index(drop=True))
+    if by_name:
+        return names
+    return pd.Series(ent["credit_code"], dtype="string").reset_index(drop=True).fillna(names)
 
 
 def read_links(source: str | os.PathLike, *, encoding: str | None = None,
@@ -188,7 +191,8 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
         dominant tenant's ``industry`` where the survey has none.
     """
     n_p = len(parcels)
-    keys = enterprise_keys(ent)
+    lk = pd.Series(links["key"], dtype="string").reset_index(drop=True)
+    keys = enterprise_keys(ent, by_name=bool(len(lk)) and bool(lk.str.startswith("name:").all()))
     n_e = len(keys)
     problems: list[Problem] = []
     counts: dict[str, int] = {}
@@ -197,7 +201,6 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
     dup_key = keys.duplicated(keep=False).to_numpy() & keys.notna().to_numpy()
     valid = ~dup_key & keys.notna().to_numpy()
     pos = np.flatnonzero(valid)
-    lk = pd.Series(links["key"], dtype="string").reset_index(drop=True)
     lp_id = pd.Series(links["parcel_id"], dtype="string").reset_index(drop=True)
     hit = pd.Index(keys.to_numpy(dtype=object)[valid]).get_indexer(lk)
     le = np.where(hit >= 0, pos[np.maximum(hit, 0)] if len(pos) else -1, -1)
@@ -206,14 +209,15 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
     amb = lk.isin(ambiguous).to_numpy()
     rows = pd.Series(links.get("source_row", pd.Series([pd.NA] * len(links)))).reset_index(drop=True)
     _problem_rows(problems, amb, rows, lk, lp_id, "ambiguous_name",
-                  ("the name matches several enterprises of the table; link it by credit code",
-                   "该名称对应表中多个企业；请改用统一社会信用代码关联"))
+                  ("link: the name matches several enterprises of the table; link it by credit code",
+                   "关联：该名称对应表中多个企业；请改用统一社会信用代码关联"))
     no_ent = (le < 0) & ~amb
     _problem_rows(problems, no_ent, rows, lk, lp_id, "unmatched_code",
-                  ("no enterprise of the table has this credit code (or name)", "企业表中没有该统一社会信用代码（或名称）"))
+                  ("link: no enterprise of the table has this credit code (or name)",
+                   "关联：企业表中没有该统一社会信用代码（或名称）"))
     no_par = (lp < 0) & ~no_ent & ~amb
     _problem_rows(problems, no_par, rows, lk, lp_id, "unmatched_parcel",
-                  ("no parcel of the current survey has this id", "当前调查数据中没有该宗地代码"))
+                  ("link: no parcel of the current survey has this id", "关联：当前调查数据中没有该宗地代码"))
     ok = (le >= 0) & (lp >= 0)
     pair = np.unique(le[ok].astype(np.int64) * max(n_p, 1) + lp[ok])
     le, lp = pair // max(n_p, 1), pair % max(n_p, 1)

@@ -87,7 +87,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
             [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=src.name, sha256=rep.sha256),
              LayerWrite("enterprise_link", NAME, _storable_links(links), meta=meta, source_file=src.name)],
             user=user, action="publish_enterprises")
-    out.version = rep.version = versions[("enterprise", NAME)]
+    out.version = versions[("enterprise", NAME)]
     return out
 
 
