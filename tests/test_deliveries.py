@@ -112,7 +112,7 @@ def test_workspace_crs_proposed_from_the_data(tmp_path, capsys):
     lots = write_shp(tax_lots(), tmp_path / "lots" / "lots.shp")
     rc, out, _ = cli(["workspace", "init", tmp_path / "a.gpkg", "--from", lots, "--dry-run"], capsys)
     assert rc == 0 and "would create" in out and "EPSG:32618" in out and not (tmp_path / "a.gpkg").exists()
-    assert "is not metric" in out  # the data's own CRS is in feet: said, and reprojected at ingest
+    assert "not metres: ingest reprojects" in out  # the data's own CRS is in feet: said, and reprojected at ingest
     rc, out, _ = cli(["workspace", "init", tmp_path / "a.gpkg", "--from", lots], capsys)
     assert rc == 0 and GpkgStore(tmp_path / "a.gpkg").crs.to_epsg() == 32618
     jj = gpd.GeoDataFrame({"ZDDM": ["Z1"]}, geometry=[shapely.box(118.55, 24.78, 118.551, 24.781)], crs="EPSG:4490")

@@ -204,6 +204,5 @@ def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
     prop, why = propose_workspace_crs(lon, lat)
     notes = list(cr.notes)
     if own is not None and metric_problem(own) is not None:
-        notes.append(f"the data's CRS {crs_label(own)} is not metric ({metric_problem(own)[0].split(';')[0]}); "
-                     "ingest will reproject into the workspace CRS")
+        notes.append(f"{metric_problem(own)[0].split(';')[0]}: ingest reprojects the data into the workspace CRS")
     return ProposedCrs(prop, why, ll, notes)
