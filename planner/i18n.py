@@ -334,6 +334,29 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
                           "v{cur} will show as out of date."),
     "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
+    # -- issue 15 (deliveries): CRS warning, enterprise tables in the data manager --------------------
+    "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (CNY/tce)"),
+    "de_tab": ("企业数据", "Enterprises"),
+    "de_upload": ("上传企业亩均效益数据（税务局表格）", "Upload an enterprise table (tax bureau)"),
+    "de_upload_help": ("xlsx 或 csv（GBK 或 UTF-8）：统一社会信用代码、企业名称、行业、实缴税金、销售收入、综合能耗、从业人数、年度",
+                       "xlsx or csv (GBK or UTF-8): credit code, name, industry, tax, sales, energy use, employees, year"),
+    "de_link": ("企业与宗地关联表（可选）", "Link of enterprises to parcels (optional)"),
+    "de_link_help": ("每行一个宗地代码与统一社会信用代码；不上传时按企业表中的宗地代码列，或按地块上的企业名称关联",
+                     "one parcel id and credit code per row; without it the table's parcel-id column, or the "
+                     "enterprise names on the parcels, link them"),
+    "de_share": ("跨宗地企业的分摊方式", "Share an enterprise on several parcels by"),
+    "de_share_land": ("用地面积", "land area"),
+    "de_share_floor": ("建筑面积", "floor area"),
+    "de_check": ("校验", "Check"),
+    "de_linked": ("关联到地块的企业 {e:,} 家，涉及地块 {p:,} 宗（多企业地块 {m:,} 宗）",
+                  "{e:,} enterprises reach {p:,} parcels ({m:,} parcels hold several tenants)"),
+    "de_published": ("已发布企业数据 v{v}（{n:,} 家企业）；亩均指标与综合评价将采用该数据",
+                     "Published enterprise table v{v} ({n:,} enterprises); per-mu figures and grades now use it"),
+    "de_versions": ("企业数据版本", "Enterprise table versions"),
+    "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
+                "No enterprise table yet: per-mu figures use the survey's own output and tax."),
+    "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
+    "dm_crs_warning": ("坐标系提示：{msg}", "CRS: {msg}"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -227,7 +227,7 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
         problems.append(Problem("no_parcel", "flagged", "the enterprise reaches no parcel of the survey: its figures "
                                 "count for no land", _int(ent["source_row"].iloc[i]), None, "credit_code",
                                 str(keys.iloc[i]) if pd.notna(keys.iloc[i]) else None, "该企业未关联到任何宗地：其数据未计入"))
-    counts.update(links=int(ok.sum()), pairs=len(pair), enterprises_linked=int(reached.sum()),
+    counts.update(links=int(ok.sum()), pairs=len(pair), parcels_linked=int(np.unique(lp).size), enterprises_linked=int(reached.sum()),
                   enterprises_without_parcel=int(lonely.sum()), unmatched_code=int(no_ent.sum()),
                   unmatched_parcel=int(no_par.sum()), ambiguous_name=int(amb.sum()))
     land, basis = _areas(parcels, share)
@@ -244,6 +244,7 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
     w = np.where(tot[le] > 0, w_raw / np.where(tot[le] > 0, tot[le], 1.0), even[le])
     out = parcels.copy()
     n_ten = np.bincount(lp, minlength=n_p)
+    counts["parcels_several"] = int((n_ten > 1).sum())
     linked = n_ten > 0
     for fig in FIGURES:
         v = pd.to_numeric(pd.Series(ent[fig]), errors="coerce").to_numpy(dtype=float, na_value=np.nan)[le] * w

@@ -45,13 +45,16 @@ def enterprise_version(store: Store) -> int | None:
 
 def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None, link: str | os.PathLike | None = None,
                        encoding: str | None = None, dry_run: bool = False, user: str | None = None,
-                       label: str | None = None) -> EnterpriseLoad:
+                       label: str | None = None, source_name: str | None = None,
+                       link_name: str | None = None) -> EnterpriseLoad:
     """Read, check, link and (unless ``dry_run``) publish an enterprise table as a new version.
 
     The links are checked against the current survey (unmatched codes and
     parcel ids, enterprises without parcels are problems in the report). The
     table and its links are written in one commit under the writer lock; a
     refused load (:class:`~planner.errors.IngestError`) writes nothing.
+    ``source_name`` / ``link_name``: the files' names as the user knows them
+    (an app upload is stored under a server-made name), for the audit log.
     """
     mp = E.as_enterprise_mapping(mapping)
     ent, rep = E.read_enterprises(source, mapping=mp, encoding=encoding)
@@ -81,14 +84,24 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     require("ingest")
     meta = {"label": label, "link": {"by": mp.link.by, "how": how, "share": mp.link.share, "years": mp.link.years,
                                      "parcels_without": mp.link.parcels_without},
-            "join": counts, "ingest": rep.summary(), "link_file": Path(link).name if link else None}
+            "join": counts, "ingest": rep.summary(), "link_file": link_name or (Path(link).name if link else None)}
     with store.write_lock("publish_enterprises"):
         versions = store.write_layers(
-            [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=src.name, sha256=rep.sha256),
-             LayerWrite("enterprise_link", NAME, _storable_links(links), meta=meta, source_file=src.name)],
+            [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=source_name or src.name,
+                        sha256=rep.sha256),
+             LayerWrite("enterprise_link", NAME, _storable_links(links), meta=meta,
+                        source_file=link_name or (Path(link).name if link else source_name or src.name))],
             user=user, action="publish_enterprises")
     out.version = versions[("enterprise", NAME)]
     return out
+
+
+def set_current_enterprises(store: Store, version: int, *, user: str | None = None) -> None:
+    """Make an enterprise table version (and its links, written in the same commit) the current one."""
+    require("set_current")
+    with store.write_lock("set_current_enterprises"):
+        store.set_current("enterprise", NAME, int(version), user=user)
+        store.set_current("enterprise_link", NAME, int(version), user=user)
 
 
 def _storable_links(links: pd.DataFrame) -> pd.DataFrame:
@@ -126,4 +139,5 @@ def analysis_parcels(store: Store, survey_version: int | None = None) -> gpd.Geo
     return out
 
 
-__all__ = ["NAME", "EnterpriseLoad", "analysis_parcels", "enterprise_version", "ingest_enterprises"]
+__all__ = ["NAME", "EnterpriseLoad", "analysis_parcels", "enterprise_version", "ingest_enterprises",
+           "set_current_enterprises"]
