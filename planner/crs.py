@@ -15,6 +15,9 @@ lon/lat here.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 import pyproj
 import shapely
@@ -248,78 +251,95 @@ def propose_workspace_crs(lon: float, lat: float) -> tuple[pyproj.CRS, str]:
             f"the data lie outside China at {lon:.2f}°, {lat:.2f}°: their UTM zone, EPSG:{info.code} ({info.name})")
 
 
+@functools.lru_cache(maxsize=32)
+def _to_lonlat(wkt: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(wkt), "EPSG:4326", always_xy=True)
+
+
 def lonlat_bounds(bounds, crs) -> tuple[float, float, float, float]:
-    """``(west, south, east, north)`` in degrees of ``bounds`` given in ``crs`` (densified edges)."""
+    """``(west, south, east, north)`` in degrees of ``bounds`` given in ``crs`` (edges densified).
+
+    A projected CRS is inverted to its own geographic CRS (``pyproj.Proj``,
+    cheap to make; CGCS2000 and NAD83 are within a metre or two of WGS84,
+    plenty for areas of use and zones); other CRSs go through a transformer.
+    """
     c = pyproj.CRS.from_user_input(crs)
     if c.is_geographic:
         return tuple(float(b) for b in bounds)
-    tr = pyproj.Transformer.from_crs(c, "EPSG:4326", always_xy=True)
-    return tuple(float(b) for b in tr.transform_bounds(*bounds, densify_pts=21))
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    t = np.linspace(0.0, 1.0, 21)
+    xs = np.r_[x0 + (x1 - x0) * t, np.full(21, x1), x1 - (x1 - x0) * t, np.full(21, x0)]
+    ys = np.r_[np.full(21, y0), y0 + (y1 - y0) * t, np.full(21, y1), y1 - (y1 - y0) * t]
+    if c.is_projected:
+        with contextlib.suppress(pyproj.exceptions.ProjError, RuntimeError):
+            lon, lat = pyproj.Proj(c)(xs, ys, inverse=True)
+            lon, lat = np.asarray(lon), np.asarray(lat)
+            if np.isfinite(lon).all() and np.isfinite(lat).all():
+                return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+    return tuple(float(b) for b in _to_lonlat(c.to_wkt()).transform_bounds(x0, y0, x1, y1, densify_pts=21))
 
 
-def area_error(geoms, geoms_crs, target_crs, *, sample: int = 2000) -> float:
-    """Relative error of areas measured in ``target_crs``: (area in it / true area) - 1.
+def area_error(lonlat_box, target_crs, *, n: int = 7) -> float:
+    """Relative error of areas measured in ``target_crs`` over a lon/lat box: (area in it / true area) - 1.
 
-    The true area is the area in a Lambert azimuthal equal-area projection
-    centred on the data; up to ``sample`` geometries (evenly spread) are used.
+    The mean of PROJ's areal scale factor (the ratio of a small area on the
+    map to the same area on the ellipsoid) over an ``n`` x ``n`` grid of the
+    box: what a parcel there measures in ``target_crs`` against its true area.
+
+    Examples
+    --------
+    >>> round(area_error((118.5, 24.7, 118.6, 24.8), "EPSG:4549"), 5)   # Jinjiang, 1.45 degrees off CM 120E
+    0.00053
     """
-    g = np.asarray(geoms, dtype=object)
-    g = g[~shapely.is_missing(g)]
-    if len(g) > sample:
-        g = g[np.linspace(0, len(g) - 1, sample).astype(int)]
-    if not len(g):
-        return float("nan")
-    s = _series(g, geoms_crs)
-    w, so, e, n = lonlat_bounds(s.total_bounds, geoms_crs)
-    laea = pyproj.CRS.from_proj4(f"+proj=laea +lat_0={(so + n) / 2} +lon_0={(w + e) / 2} +datum=WGS84 +units=m")
-    with np.errstate(all="ignore"):
-        true = float(shapely.area(np.asarray(s.to_crs(laea).values)).sum())
-        got = float(shapely.area(np.asarray(s.to_crs(target_crs).values)).sum())
-    return got / true - 1.0 if true > 0 else float("nan")
-
-
-def _series(geoms, crs):
-    """A GeoSeries (geopandas imported here: this module is also used where only pyproj is needed)."""
-    import geopandas as gpd
-
-    return gpd.GeoSeries(geoms, crs=crs)
+    w, s, e, nn = lonlat_box
+    lon, lat = np.meshgrid(np.linspace(w, e, n), np.linspace(s, nn, n))
+    f = pyproj.Proj(pyproj.CRS.from_user_input(target_crs)).get_factors(lon.ravel(), lat.ravel())
+    scale = np.asarray(f.areal_scale, dtype=float)
+    scale = scale[np.isfinite(scale)]
+    return float(scale.mean() - 1.0) if scale.size else float("nan")
 
 
 def area_of_use_note(geoms, geoms_crs, workspace_crs, *, bounds=None) -> tuple[str, str, float] | None:
     """A warning (English, Chinese, area error) when data fall outside the workspace CRS's area of use.
 
     None when the data lie inside it (or the CRS declares none). The English
-    text starts with ``WARNING`` when the area error reaches
-    :data:`AREA_ERROR_NOTE` (0.1 %), and proposes a CRS for the data.
+    text starts with ``WARNING`` when the area error (:func:`area_error`)
+    reaches :data:`AREA_ERROR_NOTE` (0.1 %), and then proposes a CRS for the
+    data. ``bounds``: the data's bounds in ``geoms_crs`` when already known.
     """
     ws = pyproj.CRS.from_user_input(workspace_crs)
     aou = ws.area_of_use
-    g = np.asarray(geoms, dtype=object)
-    g = g[~shapely.is_missing(g)]
-    if aou is None or not len(g):
+    if aou is None:
         return None
-    b = np.asarray(shapely.total_bounds(g), dtype=float)
+    if bounds is None:
+        g = np.asarray(geoms, dtype=object)
+        g = g[~shapely.is_missing(g)]
+        if not len(g):
+            return None
+        bounds = shapely.total_bounds(g)
+    b = np.asarray(bounds, dtype=float)
     if not np.isfinite(b).all():
         return None
     w, s, e, n = lonlat_bounds(b, geoms_crs)
     if w >= aou.west - 1e-9 and e <= aou.east + 1e-9 and s >= aou.south - 1e-9 and n <= aou.north + 1e-9:
         return None
-    err = area_error(g, geoms_crs, ws)
-    try:
-        prop, _ = propose_workspace_crs((w + e) / 2, (s + n) / 2)
-        alt = f"EPSG:{prop.to_epsg()}"
-        hint = (f"; for these data make a workspace in {alt} ({prop.name}): planner workspace init NEW.gpkg --crs {alt}"
-                if not prop.equals(ws) else "")
-        hint_zh = (f"；建议为这些数据新建坐标系为 {alt}（{prop.name}）的工作空间：planner workspace init NEW.gpkg --crs {alt}"
-                   if not prop.equals(ws) else "")
-    except DataError:
-        hint = hint_zh = ""
+    err = area_error((w, s, e, n), ws)
+    big = bool(np.isfinite(err) and abs(err) >= AREA_ERROR_NOTE)
+    hint = hint_zh = ""
+    if big:
+        try:
+            prop, _ = propose_workspace_crs((w + e) / 2, (s + n) / 2)
+        except DataError:
+            prop = None
+        if prop is not None and not prop.equals(ws):
+            alt = f"EPSG:{prop.to_epsg()}"
+            hint = f"; for these data make a workspace in {alt} ({prop.name}): planner workspace init NEW.gpkg --crs {alt}"
+            hint_zh = f"；建议为这些数据新建坐标系为 {alt}（{prop.name}）的工作空间：planner workspace init NEW.gpkg --crs {alt}"
     where = f"lon {w:.2f}..{e:.2f}, lat {s:.2f}..{n:.2f}"
-    big = np.isfinite(err) and abs(err) >= AREA_ERROR_NOTE
     size = f"{abs(err):.2%} too {'large' if err > 0 else 'small'}" if np.isfinite(err) else "by an unknown amount"
     size_zh = f"偏{'大' if err > 0 else '小'} {abs(err):.2%}" if np.isfinite(err) else "误差未知"
     en = (f"{'WARNING: ' if big else ''}the data ({where}) lie outside the area of use of the workspace CRS "
-          f"{_crs_label(ws)} ({aou.name.rstrip('.')}); areas measured in it come out {size}" + (hint if big else ""))
+          f"{_crs_label(ws)} ({aou.name.rstrip('.')}); areas measured in it come out {size}{hint}")
     zh = (f"{'警告：' if big else ''}数据范围（经度 {w:.2f}–{e:.2f}，纬度 {s:.2f}–{n:.2f}）超出工作空间坐标系 "
-          f"{_crs_label(ws)} 的适用范围（{aou.name.rstrip('.')}）；面积{size_zh}" + (hint_zh if big else ""))
+          f"{_crs_label(ws)} 的适用范围（{aou.name.rstrip('.')}）；面积{size_zh}{hint_zh}")
     return en, zh, err
