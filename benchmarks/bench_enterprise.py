@@ -28,7 +28,7 @@ import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.enterprise import join_enterprises  # noqa: E402
+from planner.enterprise import join_enterprises
 
 FIGS = ["tax_cny", "output_cny", "energy_tce", "employees"]
 

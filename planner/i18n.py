@@ -406,6 +406,17 @@ for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_
 VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
                          "set_current": ("切换当前版本", "Set current version"),
                          "classify": ("三低识别", "Classify"), "build_sites": ("生成片区", "Build sites")})
+# -- issue 15 (deliveries): nulled fields, id formats, enterprise tables ----------------------------------
+VALUES["action"].update({"nulled": ("已置空", "Nulled"), "publish_enterprises": ("发布企业数据", "Publish enterprise table"),
+                         "set_current_enterprises": ("切换企业数据版本", "Set current enterprise table")})
+VALUES["problem"].update({
+    "not_integer": ("不是整数", "Not a whole number"), "not_a_number": ("不是数字", "Not a number"),
+    "invalid_credit_code": ("信用代码无效", "Invalid credit code"),
+    "missing_credit_code": ("缺少信用代码", "Missing credit code"), "duplicate": ("企业重复", "Duplicate enterprise"),
+    "unmatched_code": ("关联企业不存在", "Link: unknown enterprise"),
+    "unmatched_parcel": ("关联宗地不存在", "Link: unknown parcel"), "no_parcel": ("企业未关联宗地", "Enterprise without parcel"),
+    "ambiguous_name": ("企业名称重名", "Ambiguous name")})
+VALUES["kind"].update({"enterprise": ("企业数据", "Enterprise table"), "enterprise_link": ("企业宗地关联", "Enterprise links")})
 
 #: Column -> kind of its coded values (see :data:`VALUES`).
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",
