@@ -269,3 +269,19 @@ def test_sample_city_ships_a_tax_bureau_table(tmp_path):
     p = analysis_parcels(store)
     assert (p["n_enterprises"] > 1).sum() > 500  # multi-tenant parcels
     assert p["energy_tce"].notna().sum() > 10_000
+
+
+def test_shipped_tables_are_what_the_generator_makes():
+    from pathlib import Path
+
+    from planner.sample.enterprises import enterprise_tables
+
+    root = Path(__file__).resolve().parents[1] / "gis_data"
+    parcels_ = GpkgStore(root / "sample_city.gpkg").read_parcels()
+    table, links = enterprise_tables(parcels_, seed=2024)
+    shipped = pd.read_excel(root / "enterprises_2024.xlsx", header=1, dtype={"行业代码": str})
+    assert shipped.columns.tolist() == table.columns.tolist() and len(shipped) == len(table)
+    assert shipped["统一社会信用代码"].tolist() == table["统一社会信用代码"].tolist()
+    assert np.allclose(shipped["实缴税金（万元）"], table["实缴税金（万元）"])
+    shipped_links = pd.read_csv(root / "enterprise_parcels_2024.csv", encoding="gbk", dtype=str)
+    assert shipped_links["宗地代码"].tolist() == links["宗地代码"].tolist()

@@ -335,7 +335,7 @@ def _apply(out: pd.DataFrame, problems: list[Problem], reject: np.ndarray, rows:
     if by_code and "credit_code" in rep.mapping:
         _add(problems, reject, missing, rows, "missing_credit_code", ck.missing_credit_code, "credit_code",
              out["name"], ("credit code missing", "缺少统一社会信用代码"))
-    key = codes.fillna(pd.Series(out["name"], dtype="string").map(lambda s: f"name:{s}" if pd.notna(s) else pd.NA))
+    key = codes.fillna("name:" + pd.Series(out["name"], dtype="string"))
     year = pd.Series(out["year"]).fillna(-1)
     dup = (pd.DataFrame({"k": key, "y": year}).duplicated(keep=False) & key.notna()).to_numpy()
     _add(problems, reject, dup, rows, "duplicate", ck.duplicate, "credit_code", codes,
