@@ -178,6 +178,13 @@ def test_links_from_a_parcel_id_column_or_from_the_parcels(tmp_path):
     p = join_enterprises(g, ent, links).parcels.set_index("parcel_id")
     assert p.loc["P1", "tax_cny"] == 100_000.0 and p.loc["P2", "tax_cny"] == 80_000.0
     assert p.loc["P3", "tax_cny"] == 40_000.0
+    # by credit codes on the parcels (an [extra] credit_code column; two tenants in one cell)
+    g = parcels()
+    g["credit_code"] = [f"{A}；{B.lower()}", B, C, None]
+    links, how = links_for(ent, LinkSpec(by="parcels"), g)
+    assert how == "the parcels' credit codes"
+    p = join_enterprises(g, ent, links).parcels.set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == pytest.approx(120_000.0) and p.loc["P1", "n_enterprises"] == 2
 
 
 # -- the workspace: versions, analysis, CLI --------------------------------------------------------
