@@ -57,10 +57,15 @@ def name_key(names) -> pd.Series:
 
 def enterprise_keys(ent: pd.DataFrame, *, by_name: bool = False) -> pd.Series:
     """The key each enterprise is linked by: its credit code, else ``name:<its name>`` (``by_name``: the name)."""
-    names = name_key(pd.Series(ent["name"], dtype="string").reset_index(drop=True))
+    names = pd.Series(ent["name"], dtype="string").reset_index(drop=True)
     if by_name:
-        return names
-    return pd.Series(ent["credit_code"], dtype="string").reset_index(drop=True).fillna(names)
+        return name_key(names)
+    codes = pd.Series(ent["credit_code"], dtype="string").reset_index(drop=True)
+    missing = codes.isna()
+    if missing.any():  # the name only where there is no code (cheap on a table of codes)
+        codes = codes.copy()
+        codes[missing] = name_key(names[missing])
+    return codes
 
 
 def read_links(source: str | os.PathLike, *, encoding: str | None = None,
@@ -257,9 +262,8 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
         out[fig] = val
     out["n_enterprises"] = n_ten.astype(np.int64)
     order = np.lexsort((le, lp))
-    out["credit_codes"] = _joined(pd.Series(ent["credit_code"], dtype="string").to_numpy(dtype=object)[le[order]],
-                                  lp[order], n_p)
-    names = _joined(pd.Series(ent["name"], dtype="string").to_numpy(dtype=object)[le[order]], lp[order], n_p)
+    out["credit_codes"] = _joined(_arrow_text(ent["credit_code"]).take(pa.array(le[order])), lp[order], n_p)
+    names = _joined(_arrow_text(ent["name"]).take(pa.array(le[order])), lp[order], n_p)
     base = out["enterprise"].astype("string") if "enterprise" in out else pd.Series(pd.NA, index=out.index, dtype="string")
     out["enterprise"] = pd.Series(names.array, index=out.index).where(linked, base.to_numpy())
     out["industry"] = _dominant_industry(out, ent, le, lp, w, linked)
@@ -278,11 +282,18 @@ def _problem_rows(problems: list[Problem], mask: np.ndarray, rows: pd.Series, ke
                                 None if pd.isna(keys.iloc[i]) else str(keys.iloc[i]), message[1]))
 
 
-def _joined(values: np.ndarray, groups: np.ndarray, n: int, sep: str = "；") -> pd.Series:
+def _arrow_text(col) -> pa.Array:
+    """A text column as an Arrow string array (no Python objects on the way)."""
+    arr = pa.Array.from_pandas(pd.Series(col, dtype="string"))
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    return arr.cast(pa.string())
+
+
+def _joined(values: pa.Array, groups: np.ndarray, n: int, sep: str = "；") -> pd.Series:
     """Per group (sorted ``groups`` of ``values``) the values joined with ``sep`` (Arrow list kernels)."""
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(np.bincount(groups, minlength=n), out=offsets[1:])
-    vals = pa.array(values, type=pa.string(), from_pandas=True).fill_null("")
+    vals = values.fill_null("")
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), vals), sep)
     joined = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), joined)
     return pd.Series(pd.array(joined, dtype="string"))
@@ -292,7 +303,9 @@ def _dominant_industry(out: pd.DataFrame, ent: pd.DataFrame, le: np.ndarray, lp:
                        linked: np.ndarray) -> pd.Series:
     """The survey's industry, else the industry of the tenant with the largest allocated output (then tax)."""
     base = out["industry"].astype("string") if "industry" in out else pd.Series(pd.NA, index=out.index, dtype="string")
-    ind = pd.Series(ent["industry"], dtype="string").to_numpy(dtype=object)
+    fill = base.isna().to_numpy() & linked
+    keep = fill[lp]  # only the links of parcels whose industry comes from their tenants
+    le, lp, w = le[keep], lp[keep], w[keep]
     if not len(le):
         return base
     size = np.nan_to_num(pd.to_numeric(pd.Series(ent["output_cny"]), errors="coerce").to_numpy(dtype=float)[le] * w,
@@ -301,11 +314,11 @@ def _dominant_industry(out: pd.DataFrame, ent: pd.DataFrame, le: np.ndarray, lp:
                         nan=-1.0)
     order = np.lexsort((tax, size, lp))
     last = np.r_[lp[order][1:] != lp[order][:-1], True]
-    top = np.full(len(out), None, dtype=object)
-    top[lp[order][last]] = ind[le[order][last]]
-    fill = base.isna().to_numpy() & linked
-    res = base.to_numpy(dtype=object).copy()
-    res[fill] = top[fill]
+    top_parcel, top_ent = lp[order][last], le[order][last]
+    ind = _arrow_text(ent["industry"]).take(pa.array(top_ent))
+    res = pa.Array.from_pandas(base).cast(pa.string())
+    res = res.combine_chunks() if isinstance(res, pa.ChunkedArray) else res
+    res = pc.replace_with_mask(res, pa.array(np.isin(np.arange(len(out)), top_parcel)), ind)
     return pd.Series(pd.array(res, dtype="string"), index=out.index)
 
 
