@@ -16,7 +16,7 @@ import sys
 
 import pandas as pd
 
-from planner.errors import PlannerError, StoreError
+from planner.errors import StoreError
 from planner.io.store import create_workspace, open_store
 
 
@@ -108,4 +108,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["PlannerError", "register", "run", "run_init"]
+__all__ = ["register", "run", "run_init"]

@@ -423,16 +423,16 @@ def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, 
 
 def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, ids: pd.Series,
                   problems: list[Problem], refusals: list[tuple[str, str]]
-                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray]]]:
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray, str]]]:
     """Each check's policy: rows to reject, fields to null, ``ingest_flags`` text per row, or a refusal.
 
     One problem per row hit. Returns ``(reject, flags, nulls)``; ``nulls``
-    lists ``(field, rows)`` whose values become missing (the rows stay and
+    lists ``(field, rows, check)`` whose values become missing (the rows stay and
     their flags name the nulled field, e.g. ``impossible:year_built``).
     """
     reject = reject.copy()
     flags = np.full(len(rows), "", dtype=object)
-    nulls: list[tuple[str, np.ndarray]] = []
+    nulls: list[tuple[str, np.ndarray, str]] = []
     for c in checks:
         mask = np.asarray(c.mask, dtype=bool)
         if not mask.any():
@@ -441,7 +441,7 @@ def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, id
         if c.policy == "reject":
             reject |= mask
         elif c.policy == "null":
-            nulls.append((c.field, mask))
+            nulls.append((c.field, mask, c.code))
             flags[mask] = flags[mask] + f"{c.code}:{c.field};"
         elif c.policy == "flag":
             flags[mask] = flags[mask] + c.code + ";"
@@ -452,19 +452,22 @@ def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, id
     return reject, flags, nulls
 
 
-def _nulled_shares(nulls: list[tuple[str, np.ndarray]], n: int) -> dict[str, float]:
-    """Share of the rows whose value of each field was nulled."""
+def _nulled_shares(nulls: list[tuple[str, np.ndarray, str]], n: int) -> dict[str, float]:
+    """Share of the rows whose value of each field was nulled as wrong (text read as missing is not counted:
+    placeholders such as "无" or "/" fill whole columns of real deliveries)."""
     rows: dict[str, np.ndarray] = {}
-    for fld, mask in nulls:
+    for fld, mask, code in nulls:
+        if code == "not_a_number":
+            continue
         rows[fld] = rows.get(fld, np.zeros(n, dtype=bool)) | mask
     return {f: float(m.sum()) / max(n, 1) for f, m in rows.items()}
 
 
-def _null_fields(nulls: list[tuple[str, np.ndarray]], num: dict[str, np.ndarray], data: dict[str, object],
+def _null_fields(nulls: list[tuple[str, np.ndarray, str]], num: dict[str, np.ndarray], data: dict[str, object],
                  geom_area: np.ndarray, derived: dict[str, np.ndarray]) -> None:
     """Make the nulled values missing: a surveyed land area falls back to the geometry's, areas derived
     from a nulled ratio go with it."""
-    for fld, mask in nulls:
+    for fld, mask, _code in nulls:
         if fld == "land_area_m2":
             num[fld] = np.where(mask, geom_area, num[fld])
         elif fld in num:
