@@ -24,7 +24,7 @@ if not ok:
 store = data.store(ws)
 ss = st.session_state
 
-tab_up, tab_ver, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("dm_audit")])
+tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("de_tab"), tr("dm_audit")])
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
@@ -98,10 +98,16 @@ with tab_up:
                         err = exc
                 if err is not None:
                     st.error(tr("dm_refused", err=message_in(err, lang())))
+                    bad = getattr(err, "report", None)  # e.g. another city: its CRS warning explains too
+                    for en, zh in zip(getattr(bad, "warnings", []), getattr(bad, "warnings_zh", []), strict=False):
+                        st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
     res = ss.get("dm_result")
     if res is not None and up is not None:
         gdf, rep, diff = res
         st.subheader(tr("dm_validation"))
+        # data outside the workspace CRS's area of use: the area error it causes, before anything is published
+        for en, zh in zip(rep.warnings, rep.warnings_zh, strict=False):
+            st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
         m = st.columns(5)
         for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
             col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
@@ -191,6 +197,12 @@ with tab_ver:
     lay = store.layers()[["kind", "name", "version", "created_at", "user", "n_rows", "is_current"]].copy()
     lay["created_at"] = lay["created_at"].map(survey.local_time)
     tables.show(lay)
+
+# -- enterprise tables: upload, check, publish; versions ---------------------------------------------
+with tab_ent:
+    from planner.ui import enterprise as ent_ui
+
+    ent_ui.render(store, ws)
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
