@@ -351,6 +351,33 @@ STRINGS: dict[str, tuple[str, str]] = {
     "part_retained_floor_m2": ("保留", "Retained"),
     "part_demolished_floor_m2": ("拆除", "Demolished"),
     "part_new_floor_m2": ("新建", "Built"),
+    # -- new workspace and publish mode in the data manager (issue 15, app side) -----------------------
+    "nw_title": ("新建工作空间", "New workspace"),
+    "nw_no_dir": ("本服务器未设置数据目录（PLANNER_DATA_DIR），新工作空间需由管理员在服务器上创建"
+                  "（planner workspace init）。",
+                  "This server has no data directory (PLANNER_DATA_DIR): new workspaces are made on the server "
+                  "by the operator (planner workspace init)."),
+    "nw_name": ("名称（将保存在数据目录中）", "Name (kept in the data directory)"),
+    "nw_crs_from": ("坐标系", "Coordinate system"),
+    "nw_crs_upload": ("按已上传的数据推荐（{name}）", "Proposed from the uploaded data ({name})"),
+    "nw_crs_epsg": ("指定 EPSG 代码", "An EPSG code"),
+    "nw_crs_code": ("坐标系（投影、单位为米）", "CRS (projected, in metres)"),
+    "nw_crs_code_help": ("例如 EPSG:4549（CGCS2000 3度带 CM 120E）、EPSG:32618（UTM 18N）；经纬度或英尺坐标系会被拒绝。",
+                         "e.g. EPSG:4549 (CGCS2000 3-degree zone CM 120E), EPSG:32618 (UTM 18N); degrees or feet are "
+                         "refused."),
+    "nw_crs_proposed": ("推荐坐标系 {crs}：{why}", "Proposed CRS {crs}: {why}"),
+    "nw_create": ("创建工作空间", "Create workspace"),
+    "nw_refused": ("未创建：{err}", "Not created: {err}"),
+    "nw_created": ("已创建工作空间 {name}，并已切换到该工作空间。", "Workspace {name} created and opened."),
+    "dm_publish_as": ("发布方式", "Publish as"),
+    "dm_publish_as_help": ("自动：文件覆盖不到当前地块一半的土地、或有被拒绝的记录时局部更新，否则整体替换；"
+                           "与当前调查范围不相交的数据会被拒绝。",
+                           "Auto: an update when the file covers less than half of the current land or has "
+                           "rejected rows, else a replacement; data that do not overlap the current survey are "
+                           "refused."),
+    "dm_publish_as_auto": ("自动", "Auto"),
+    "dm_publish_as_update": ("局部更新", "Update"),
+    "dm_publish_as_replace": ("整体替换", "Replace"),
     # -- issue 15 (deliveries): CRS warning, enterprise tables in the data manager --------------------
     "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (CNY/tce)"),
     "de_tab": ("企业数据", "Enterprises"),

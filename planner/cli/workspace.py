@@ -16,8 +16,9 @@ import sys
 
 import pandas as pd
 
+from planner import workflow as W
 from planner.errors import StoreError
-from planner.io.store import create_workspace, open_store
+from planner.io.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +85,7 @@ def run_init(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(f"would create workspace {args.workspace} in {label} ({why}); dry run: nothing was created")
         return 0
-    store = create_workspace(args.workspace, crs)
+    store = W.create_workspace(args.workspace, crs)
     print(f"created workspace {args.workspace} in {crs_label(store.crs)} ({why})")
     print(f"next: planner ingest SURVEY -w {args.workspace}")
     return 0

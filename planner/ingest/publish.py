@@ -169,14 +169,16 @@ def _refuse_elsewhere(parcels: gpd.GeoDataFrame, where: str) -> IngestError:
     theirs = f"x {nb[0]:.0f}..{nb[2]:.0f}, y {nb[1]:.0f}..{nb[3]:.0f}" if np.isfinite(nb).all() else "unknown"
     msg = (f"none of the {len(parcels):,} parcels lies on or within {NEAR_M:g} m of the current survey "
            f"(the file: {theirs}; the survey: {where}): it is not an update of this survey, so nothing was "
-           "published. Choose: --mode replace to make it the whole survey of this workspace (the current "
-           "parcels leave the current version, which stays in the history); or a new workspace for these data "
-           "(planner workspace init NEW.gpkg --from FILE, then ingest into it); or --mode update to add them "
-           "to this survey all the same")
+           "published. Choose: replace, to make it the whole survey of this workspace (--mode replace; in the "
+           "data manager: publish as 'replace'; the current parcels leave the current version, which stays in "
+           "the history); or a new workspace for these data (planner workspace init NEW.gpkg --from FILE, or "
+           "'new workspace' in the data manager, then load the file into it); or update, to add them to this "
+           "survey all the same (--mode update; publish as 'update')")
     zh = (f"文件中的 {len(parcels):,} 个宗地均不在当前调查范围内或其 {NEAR_M:g} 米以内（文件范围 {theirs}；"
-          f"调查范围 {where}）：不是本调查的更新，因此未发布。可选：以「整体替换」方式发布（--mode replace，"
-          "当前版本保留在历史中）；或为这些数据新建工作空间（planner workspace init NEW.gpkg --from 文件）；"
-          "或以「局部更新」方式仍然并入（--mode update）")
+          f"调查范围 {where}）：不是本调查的更新，因此未发布。可选：以「整体替换」方式发布（数据管理中发布方式选"
+          "「整体替换」，命令行 --mode replace；当前版本保留在历史中）；或为这些数据新建工作空间（数据管理中的"
+          "「新建工作空间」，或 planner workspace init NEW.gpkg --from 文件）；或以「局部更新」方式仍然并入"
+          "（发布方式选「局部更新」，命令行 --mode update）")
     return IngestError(msg, zh=zh)
 
 

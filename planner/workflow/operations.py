@@ -423,6 +423,14 @@ def compare_runs(runs: list[ScenarioRun | sc_mod.ScenarioResult]):
 
 
 # --------------------------------------------------------------------------- survey
+def create_workspace(uri, crs) -> Store:
+    """Create an empty workspace (``planner workspace init``, the data manager); see :func:`planner.io.store.create_workspace`."""
+    from planner.io.store import create_workspace as _create
+
+    require("init_workspace")
+    return _create(uri, crs)
+
+
 def ingest_survey(source, store: Store, **kw):
     """Read, check and publish a survey file (``planner ingest``); see :func:`planner.ingest.ingest`."""
     from planner import ingest as ingest_mod
