@@ -188,21 +188,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sc_ledger": ("建筑面积台账", "Floor-area ledger"),
     "sc_timeline": ("逐年进度", "Timeline"),
     "sc_need_sites": ("请先在「连片地块」页生成候选片区。", "Build candidate sites on the Sites page first."),
-    "floor_before": ("现状建筑面积（万㎡）", "Floor area before (10k m²)"),
-    "floor_after": ("规划建筑面积（万㎡）", "Floor area after (10k m²)"),
-    "new_floor": ("新增产业空间（万㎡）", "New industrial space (10k m²)"),
-    "enterprises": ("可容纳企业", "Enterprises housed"),
-    "jobs": ("就业岗位", "Jobs"),
-    "tax": ("年税收（亿元）", "Annual tax (100M CNY)"),
-    "investment": ("投资（亿元）", "Investment (100M CNY)"),
-    "payback": ("回收期（年）", "Payback (years)"),
     # compare
     "cmp_pick": ("选择两个或更多已保存情景", "Pick two or more saved scenarios"),
     "cmp_need_two": ("请至少选择两个情景。", "Pick at least two scenarios."),
     "cmp_no_saved": ("还没有已保存的情景，请在「情景模拟」页保存。", "No saved scenarios yet; save some on the Scenario builder page."),
-    "cmp_key": ("关键指标", "Key figures"),
     "cmp_diff": ("与 {base} 的差值", "Difference from {base}"),
-    "cmp_maps": ("各情景片区分布", "Sites of each scenario"),
     "dl_excel": ("下载 Excel 报告", "Download Excel report"),
     "dl_html": ("下载 HTML 报告", "Download HTML report"),
     # data manager
@@ -251,7 +241,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "metric_pick": ("逐年指标", "Yearly figure"),
     "cmp_series": ("情景", "Scenario"),
     "dm_version_pick": ("版本", "Version"),
-    "unit_10k_m2": ("万㎡", "10k m²"),
     "cmp_figure": ("指标", "Figure"),
     "choose": ("请选择", "Choose"),
     "sc_sites_all": ("不选则按排名取前 N 个", "None picked: the top N by rank"),
@@ -264,7 +253,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "src_policy": ("片区所依据的三低识别规则", "three-low policy the sites rest on"),
     "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
     "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
-    "unit_10k_cny": ("万元", "10k CNY"),
     # security (issue 11): workspace catalogue, uploads, errors
     "ws_none": ("数据目录中没有可用的工作空间，请联系管理员。",
                 "The data directory holds no workspace; ask the operator to add one."),
@@ -334,6 +322,85 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
                           "v{cur} will show as out of date."),
     "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
+    # -- decision-grade outputs (issue 13): comparison in a minute, reports, briefs, exports -------------
+    "cmp_inputs": ("计算依据：", "Computed on: "),
+    "baseline_mark": ("基准情景", "baseline"),
+    "cmp_floor_title": ("建筑面积构成", "Floor area by scenario"),
+    "cmp_floor_axis": ("建筑面积（{unit}）", "Floor area ({unit})"),
+    "cmp_floor_caption": ("灰色为保留的现状建筑，红色（0 左侧）为拆除，蓝色为新建；新增产业空间 = 新建 − 拆除。",
+                          "Grey: existing floor area retained; red (left of 0): demolished; blue: built. Net new "
+                          "floor area = built − demolished."),
+    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_group": ("所在情景", "In scenarios"),
+    "cmp_table": ("指标对照表", "Side-by-side figures"),
+    "cmp_yearly": ("逐年曲线", "Year by year"),
+    "cmp_reports": ("报告下载", "Reports"),
+    "no_geometry": ("地块表无几何，无法绘图。", "The sites have no geometry; no map."),
+    "dl_pdf": ("下载 PDF 报告（A4）", "Download PDF report (A4)"),
+    "sc_more": ("建筑面积与就业", "Floor area and jobs"),
+    "ex_title": ("导出当前内容", "Export what you see"),
+    "ex_what": ("当前 {n:,} 条记录", "{n:,} records shown"),
+    "ex_nothing": ("当前没有可导出的记录。", "Nothing to export."),
+    "ex_gpkg": ("GeoPackage", "GeoPackage"),
+    "ex_shp": ("Shapefile（zip）", "Shapefile (zip)"),
+    "ex_xlsx": ("Excel", "Excel"),
+    "ex_sites": ("片区排序表中的片区", "The sites in the ranked table"),
+    "ex_site_parcels": ("片区 {id} 的地块", "Parcels of site {id}"),
+    "ex_brief_selected": ("一地一策 PDF：{id}", "Site brief PDF: {id}"),
+    "ex_brief_top": ("一地一策 PDF：前 {n} 个片区", "Site briefs PDF: top {n} sites"),
+    "part_retained_floor_m2": ("保留", "Retained"),
+    "part_demolished_floor_m2": ("拆除", "Demolished"),
+    "part_new_floor_m2": ("新建", "Built"),
+    # -- new workspace and publish mode in the data manager (issue 15, app side) -----------------------
+    "nw_title": ("新建工作空间", "New workspace"),
+    "nw_no_dir": ("本服务器未设置数据目录（PLANNER_DATA_DIR），新工作空间需由管理员在服务器上创建"
+                  "（planner workspace init）。",
+                  "This server has no data directory (PLANNER_DATA_DIR): new workspaces are made on the server "
+                  "by the operator (planner workspace init)."),
+    "nw_name": ("名称（将保存在数据目录中）", "Name (kept in the data directory)"),
+    "nw_crs_from": ("坐标系", "Coordinate system"),
+    "nw_crs_upload": ("按已上传的数据推荐（{name}）", "Proposed from the uploaded data ({name})"),
+    "nw_crs_epsg": ("指定 EPSG 代码", "An EPSG code"),
+    "nw_crs_code": ("坐标系（投影、单位为米）", "CRS (projected, in metres)"),
+    "nw_crs_code_help": ("例如 EPSG:4549（CGCS2000 3度带 CM 120E）、EPSG:32618（UTM 18N）；经纬度或英尺坐标系会被拒绝。",
+                         "e.g. EPSG:4549 (CGCS2000 3-degree zone CM 120E), EPSG:32618 (UTM 18N); degrees or feet are "
+                         "refused."),
+    "nw_crs_proposed": ("推荐坐标系 {crs}：{why}", "Proposed CRS {crs}: {why}"),
+    "nw_create": ("创建工作空间", "Create workspace"),
+    "nw_refused": ("未创建：{err}", "Not created: {err}"),
+    "nw_created": ("已创建工作空间 {name}，并已切换到该工作空间。", "Workspace {name} created and opened."),
+    "dm_publish_as": ("发布方式", "Publish as"),
+    "dm_publish_as_help": ("自动：文件覆盖不到当前地块一半的土地、或有被拒绝的记录时局部更新，否则整体替换；"
+                           "与当前调查范围不相交的数据会被拒绝。",
+                           "Auto: an update when the file covers less than half of the current land or has "
+                           "rejected rows, else a replacement; data that do not overlap the current survey are "
+                           "refused."),
+    "dm_publish_as_auto": ("自动", "Auto"),
+    "dm_publish_as_update": ("局部更新", "Update"),
+    "dm_publish_as_replace": ("整体替换", "Replace"),
+    # -- issue 15 (deliveries): CRS warning, enterprise tables in the data manager --------------------
+    "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (CNY/tce)"),
+    "de_tab": ("企业数据", "Enterprises"),
+    "de_upload": ("上传企业亩均效益数据（税务局表格）", "Upload an enterprise table (tax bureau)"),
+    "de_upload_help": ("xlsx 或 csv（GBK 或 UTF-8）：统一社会信用代码、企业名称、行业、实缴税金、销售收入、综合能耗、从业人数、年度",
+                       "xlsx or csv (GBK or UTF-8): credit code, name, industry, tax, sales, energy use, employees, year"),
+    "de_link": ("企业与宗地关联表（可选）", "Link of enterprises to parcels (optional)"),
+    "de_link_help": ("每行一个宗地代码与统一社会信用代码；不上传时按企业表中的宗地代码列，或按地块上的企业名称关联",
+                     "one parcel id and credit code per row; without it the table's parcel-id column, or the "
+                     "enterprise names on the parcels, link them"),
+    "de_share": ("跨宗地企业的分摊方式", "Share an enterprise on several parcels by"),
+    "de_share_land": ("用地面积", "land area"),
+    "de_share_floor": ("建筑面积", "floor area"),
+    "de_check": ("校验", "Check"),
+    "de_linked": ("关联到地块的企业 {e:,} 家，涉及地块 {p:,} 宗（多企业地块 {m:,} 宗）",
+                  "{e:,} enterprises reach {p:,} parcels ({m:,} parcels hold several tenants)"),
+    "de_published": ("已发布企业数据 v{v}（{n:,} 家企业）；亩均指标与综合评价将采用该数据",
+                     "Published enterprise table v{v} ({n:,} enterprises); per-mu figures and grades now use it"),
+    "de_versions": ("企业数据版本", "Enterprise table versions"),
+    "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
+                "No enterprise table yet: per-mu figures use the survey's own output and tax."),
+    "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
+    "dm_crs_warning": ("坐标系提示：{msg}", "CRS: {msg}"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).
@@ -383,6 +450,17 @@ for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_
 VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
                          "set_current": ("切换当前版本", "Set current version"),
                          "classify": ("三低识别", "Classify"), "build_sites": ("生成片区", "Build sites")})
+# -- issue 15 (deliveries): nulled fields, id formats, enterprise tables ----------------------------------
+VALUES["action"].update({"nulled": ("已置空", "Nulled"), "publish_enterprises": ("发布企业数据", "Publish enterprise table"),
+                         "set_current_enterprises": ("切换企业数据版本", "Set current enterprise table")})
+VALUES["problem"].update({
+    "not_integer": ("不是整数", "Not a whole number"), "not_a_number": ("不是数字", "Not a number"),
+    "invalid_credit_code": ("信用代码无效", "Invalid credit code"),
+    "missing_credit_code": ("缺少信用代码", "Missing credit code"), "duplicate": ("企业重复", "Duplicate enterprise"),
+    "unmatched_code": ("关联企业不存在", "Link: unknown enterprise"),
+    "unmatched_parcel": ("关联宗地不存在", "Link: unknown parcel"), "no_parcel": ("企业未关联宗地", "Enterprise without parcel"),
+    "ambiguous_name": ("企业名称重名", "Ambiguous name")})
+VALUES["kind"].update({"enterprise": ("企业数据", "Enterprise table"), "enterprise_link": ("企业宗地关联", "Enterprise links")})
 
 #: Column -> kind of its coded values (see :data:`VALUES`).
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",
@@ -406,9 +484,9 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "existing_floor_m2": ('现状建筑面积', 'Existing floor area', 'm²', 'area'),
     "retained_floor_m2": ('保留建筑面积', 'Retained floor area', 'm²', 'area'),
     "demolished_floor_m2": ('拆除建筑面积', 'Demolished floor area', 'm²', 'area'),
-    "new_floor_m2": ('新增建筑面积', 'New floor area', 'm²', 'area'),
-    "floor_after_m2": ('改造后建筑面积', 'Floor area after', 'm²', 'area'),
-    "net_change_m2": ('建筑面积净增', 'Net floor area change', 'm²', 'area'),
+    "new_floor_m2": ('新建建筑面积', 'Floor area built', 'm²', 'area'),
+    "floor_after_m2": ('规划总建筑面积', 'Gross planned floor area', 'm²', 'area'),
+    "net_change_m2": ('新增产业空间', 'Net new floor area', 'm²', 'area'),
     "plot_ratio_before": ('现状容积率', 'Plot ratio before', '', 'ratio'),
     "plot_ratio_after": ('改造后容积率', 'Plot ratio after', '', 'ratio'),
     "leasable_m2": ('可租赁面积', 'Leasable floor area', 'm²', 'area'),
@@ -432,13 +510,13 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),
     "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 CNY/yr', 'money'),
     "rent_cny": ('租金收入', 'Rent income', '元 CNY', 'money'),
-    "payback_years": ('租金回收期', 'Payback on rent', '年 yr', 'years'),
-    "fiscal_payback_years": ('租金+税收回收期', 'Payback on rent + tax gain', '年 yr', 'years'),
+    "payback_years": ('仅计租金回收期', 'Payback, rent only', '年 yr', 'years'),
+    "fiscal_payback_years": ('租金+税收回收期', 'Payback, rent + tax', '年 yr', 'years'),
     "start_year": ('启动年份', 'Start year', '', 'year'),
-    "works_start": ('开工', 'Works start', '年 yr', 'years'),
-    "delivery": ('交付', 'Delivery', '年 yr', 'years'),
-    "first_delivery": ('首批交付', 'First delivery', '年 yr', 'years'),
-    "last_delivery": ('末批交付', 'Last delivery', '年 yr', 'years'),
+    "works_start": ('开工年份', 'Works start year', '', 'year'),
+    "delivery": ('交付年份', 'Delivery year', '', 'year'),
+    "first_delivery": ('首批交付年份', 'First delivery year', '', 'year'),
+    "last_delivery": ('末批交付年份', 'Last delivery year', '', 'year'),
     "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 CNY/yr', 'money'),
     "new_floor_per_site_m2": ('片区平均新增面积', 'New floor area per site', 'm²', 'area'),
     "m2_per_enterprise": ('每企业面积', 'Space per enterprise', 'm²', 'area'),
@@ -463,7 +541,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "compactness": ('紧凑度', 'Compactness', '', 'ratio'),
     "constraint_overlap_m2": ('管控约束重叠', 'Constraint overlap', 'm²', 'area'),
     "n_retained_inside": ('内部保留地块', 'Retained parcels inside', '', 'count'),
-    "potential_floor_area_m2": ('可增建筑面积', 'Floor-area potential', 'm²', 'area'),
+    "potential_floor_area_m2": ('规划建筑面积潜力', 'Planned floor-area potential', 'm²', 'area'),
     "score": ('综合得分', 'Score', '', 'ratio'),
     "version": ('版本', 'Version', '', 'count'),
     "created_at": ('创建时间', 'Created', '', 'text'),
@@ -483,16 +561,52 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "row": ('行号', 'Row', '', 'count'),
     "field": ('字段', 'Field', '', 'text'),
     "canonical": ('标准字段', 'Canonical field', '', 'text'),
+    # -- decision-grade outputs (issue 13): columns of exports and briefs
+    "reason_zh": ('认定理由', 'Reasons (Chinese)', '', 'text'),
+    "reason_en": ('认定理由（英文）', 'Reasons', '', 'text'),
+    "role": ('地块类型', 'Role in the site', '', 'text'),
+    "group": ('所在情景', 'In scenarios', '', 'text'),
 }
 
-#: Money columns that app tables show in 万元 / 10k CNY: name -> (divisor, unit).
-TABLE_SCALE: dict[str, tuple[float, str]] = {"tax_after_cny": (1e4, "万元/年 10k CNY/yr"),
-                                             "investment_cny": (1e4, "万元 10k CNY")}
+#: Display units of amounts: one system per language on cards, tables, chart axes, Excel and the CLI
+#: (万㎡ and 亿元 in Chinese; m² and million yuan in English): kind -> lang -> (divisor, unit).
+DISPLAY_UNITS: dict[str, dict[str, tuple[float, str]]] = {
+    "area": {"zh": (1e4, "万㎡"), "en": (1.0, "m²")},
+    "money": {"zh": (1e8, "亿元"), "en": (1e6, "million yuan")},
+}
+#: Amounts that keep their own unit: survey attributes of parcels, small overlaps, space per enterprise.
+#: Land is measured in m² and 亩 in both languages; rates (元/亩, 元/㎡) keep theirs.
+OWN_UNIT = frozenset({"land_area_m2", "floor_area_m2", "constraint_overlap_m2", "m2_per_enterprise"})
+_AMOUNT_UNITS = {"m²": "", "元 CNY": "", "元/年 CNY/yr": "/yr"}
 
 #: Number format (st.column_config printf) of each kind; "share" is a percentage.
 _KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
-                "year": "%d", "years": "%.1f", "text": ""}
+                "year": "%d", "years": "%.0f", "text": ""}
+#: printf formats of amounts in display units (per-site figures need the decimals).
+_DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
+                   ("money", "en"): "%,.2f"}
 _PLAIN_INT = {"rank", "version", "row", "year"}
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "zh"
+
+
+def display_unit(key: str, lang: str = "zh") -> tuple[float, str] | None:
+    """Divisor and unit an amount is shown in (``("new_floor_m2", "zh")`` -> ``(1e4, "万㎡")``); None if it keeps its own.
+
+    Examples
+    --------
+    >>> display_unit("investment_cny", "zh"), display_unit("rent_cny_yr", "en"), display_unit("land_area_m2")
+    ((100000000.0, '亿元'), (1000000.0, 'million yuan/yr'), None)
+    """
+    _zh, _en, u, kind = LABELS.get(key, ("", "", "", "text"))
+    if key in OWN_UNIT or kind not in DISPLAY_UNITS or u not in _AMOUNT_UNITS:
+        return None
+    lg = _lang(lang)
+    div, unit = DISPLAY_UNITS[kind][lg]
+    per = _AMOUNT_UNITS[u]
+    return div, unit + (("/年" if lg == "zh" else per) if per else "")
 
 
 def _unit(unit: str, lang: str) -> str:
@@ -502,20 +616,24 @@ def _unit(unit: str, lang: str) -> str:
 
 
 def label(key: str, lang: str = "zh", *, unit: bool = True, both: bool = False) -> str:
-    """Label of a figure or column from :data:`LABELS`: ``新增建筑面积（㎡）``, ``New floor area (m²)``,
-    or with ``both`` ``新增建筑面积 New floor area (m²)`` (the name itself when unknown).
+    """Label of a figure or column from :data:`LABELS` with its display unit (:func:`display_unit`):
+    ``新建建筑面积（万㎡）``, ``Floor area built (m²)``, or with ``both`` (Chinese workbooks)
+    ``新建建筑面积 Floor area built（万㎡）`` (the name itself when unknown).
 
     Examples
     --------
-    >>> label("new_floor_m2"), label("new_floor_m2", "en"), label("new_floor_m2", both=True)
-    ('新增建筑面积（㎡）', 'New floor area (m²)', '新增建筑面积 New floor area (m²)')
+    >>> label("net_change_m2"), label("net_change_m2", "en"), label("net_change_m2", both=True)
+    ('新增产业空间（万㎡）', 'Net new floor area (m²)', '新增产业空间 Net new floor area（万㎡）')
     """
     zh, en, u, _ = LABELS.get(key, (key, key, "", "text"))
+    du = display_unit(key, "en" if lang == "en" and not both else "zh")
     if both:
-        return f"{zh} {en}" + (f" ({u})" if unit and u else "")
+        shown = du[1] if du else _unit(u, "zh")
+        return f"{zh} {en}" + (f"（{shown}）" if unit and u else "")
     text = zh if lang == "zh" else en
     if unit and u:
-        text += f"（{_unit(u, lang)}）" if lang == "zh" else f" ({_unit(u, lang)})"
+        shown = du[1] if du else _unit(u, lang)
+        text += f"（{shown}）" if lang == "zh" else f" ({shown})"
     return text
 
 
@@ -524,13 +642,18 @@ def label_kind(key: str) -> str:
     return LABELS.get(key, ("", "", "", "text"))[3]
 
 
-def column_format(name: str) -> str:
-    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %)."""
+def column_format(name: str, lang: str = "zh") -> str:
+    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %).
+
+    Amounts in display units (:func:`display_unit`) get the decimals their unit needs.
+    """
     if name not in LABELS:
         return ""
     zh, en, u, kind = LABELS[name]
     if name in _PLAIN_INT:
         return "%d"
+    if display_unit(name, lang) is not None:
+        return _DISPLAY_FORMAT[(kind, _lang(lang))]
     if kind == "area" and u.endswith("mu"):
         return "%,.1f"
     return _KIND_FORMAT.get(kind, "")
@@ -590,11 +713,7 @@ def value_label(kind: str, value, lang: str = "zh") -> str:
 
 
 def column_label(name: str, lang: str = "zh") -> str:
-    """Header of a table column: :data:`LABELS` (app tables: money in 万元), then indicators, then the schema."""
-    if name in TABLE_SCALE:
-        zh, en, _, _ = LABELS[name]
-        u = TABLE_SCALE[name][1]
-        return f"{zh}（{_unit(u, 'zh')}）" if lang != "en" else f"{en} ({_unit(u, 'en')})"
+    """Header of a table column: :data:`LABELS` (amounts in display units), then indicators, then the schema."""
     if name in LABELS:
         return label(name, lang)
     if f"ind_{name}" in STRINGS:

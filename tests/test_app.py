@@ -173,12 +173,17 @@ def test_build_and_save_scenario(workspace, monkeypatch):
 def test_compare_two_scenarios(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "compare")
     assert not at.exception
-    # two scenarios x 8 key figures
-    assert len(at.metric) == 16
+    # two scenarios x 6 headline figures (issue 13: read in a minute)
+    assert len(at.metric) == 12
     labels = [m.label for m in at.metric]
     assert labels.count("新增产业空间（万㎡）") == 2
+    assert labels[:6] == ["新增产业空间（万㎡）", "可容纳企业数", "改造后年税收（亿元/年）", "总投资（亿元）",
+                          "仅计租金回收期（年）", "租金+税收回收期（年）"]
     # the second scenario shows its difference from the first
-    assert at.metric[10].delta is not None
+    assert at.metric[6].delta and not at.metric[0].delta
+    # the side-by-side table is open (not in an expander) and labelled
+    assert any("新增产业空间（万㎡）" in d.value.iloc[:, 0].tolist() for d in at.dataframe)
+    assert not any(e.label == "关键指标" for e in at.expander)
 
 
 def test_missing_workspace_is_explained(tmp_path, monkeypatch):
@@ -268,5 +273,6 @@ def test_ingest_problems_read_in_the_ui_language(tmp_path):
     assert "message_zh" not in zh.columns and len(zh) == len(en) == len(rep.problems) >= 3
     assert set(zh["code"]) >= {"负值", "编号重复"} and set(en["code"]) >= {"Negative value", "Duplicate id"}
     assert "建筑面积（㎡）为负值" in set(zh["message"]) and "negative floor_area_m2" in set(en["message"])
-    assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复"} and "建筑面积（㎡）" in set(zh["field"])
+    assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复", "已置空"} and "建筑面积（㎡）" in set(zh["field"])
+    assert "已置空" in set(zh["action"])  # the negative floor area: the field nulled, the parcel kept
     assert problems_frame([], "zh").empty
