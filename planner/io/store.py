@@ -3,8 +3,10 @@
 A workspace holds versioned geometry layers (survey versions of the parcel
 layer, constraint and barrier layers, analysis results such as flags and
 sites), versioned documents (policies, scenarios, site edits) and an audit
-table. The analysis code talks to :class:`Store` only, so a PostGIS backend
-can be added beside :class:`GpkgStore` without touching it.
+table. The analysis code talks to :class:`Store` only; :func:`open_store`
+opens a GeoPackage file (:class:`GpkgStore`, the embedded default) or a
+``postgresql://`` URI (:class:`~planner.io.postgis.PostgisStore`, the shared
+office backend).
 
 Atomicity
 ---------
@@ -204,8 +206,51 @@ class Store(ABC):
 
     # -- audit -----------------------------------------------------------
     @abstractmethod
+    def record(self, action: str, *, user: str | None = None, **kw) -> None:
+        """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
+
+    @abstractmethod
     def audit_log(self) -> pd.DataFrame:
         """All audit rows, oldest first."""
+
+    # -- identity and change detection ---------------------------------------
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A short name of the workspace to show users (never a server path or a password)."""
+
+    @abstractmethod
+    def revision(self) -> str:
+        """A token that changes whenever the workspace is written (cache key of the app)."""
+
+    def lock_holder(self) -> dict | None:
+        """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
+        return None
+
+    # -- whole-workspace transfer (``planner workspace copy``) ---------------
+    @abstractmethod
+    def export_rows(self) -> dict[str, list[dict]]:
+        """The workspace's own tables as stored: ``planner_meta``, ``planner_layers``, ``planner_docs``, ``planner_audit``.
+
+        Rows are dicts, in key / (kind, name, version) / id order;
+        ``is_current`` is a bool. Backend-only keys (a PostGIS SRID) are left out.
+        """
+
+    @abstractmethod
+    def import_rows(self, rows: dict[str, list[dict]], layers) -> None:
+        """Fill this empty workspace with ``rows`` (from :meth:`export_rows`) and ``layers``, in one commit.
+
+        ``layers`` yields ``(catalogue row, GeoDataFrame)`` for every row of
+        ``rows["planner_layers"]``. Versions, times, users and audit ids are
+        kept as they are.
+        """
+
+    def _refuse_if_not_empty(self) -> None:
+        n_layers, n_docs, n_audit = len(self.layers()), len(self.docs()), len(self.audit_log())
+        if n_layers or n_docs or n_audit:
+            msg = (f"workspace {self.label} is not empty ({n_layers} layer versions, {n_docs} documents, "
+                   f"{n_audit} audit rows); copy into a new workspace")
+            raise StoreError(msg, zh=f"工作空间 {self.label} 不是空的（{n_layers} 个图层版本、{n_docs} 个文档），请复制到新的工作空间")
 
     # -- conveniences shared by all backends --------------------------------
     def read_parcels(self, version: int | None = None, **kw) -> gpd.GeoDataFrame:
@@ -226,6 +271,19 @@ class Store(ABC):
     def surveys(self) -> pd.DataFrame:
         """Survey versions, newest last."""
         return self.layers("survey")
+
+    def read_all_layers(self, kind: str) -> gpd.GeoDataFrame:
+        """Current versions of every layer of a kind, stacked with a ``layer`` column."""
+        cat = self.layers(kind)
+        cat = cat[cat["is_current"]]
+        if not len(cat):
+            return gpd.GeoDataFrame({"layer": pd.Series([], dtype="string")}, geometry=[], crs=self.crs)
+        parts = []
+        for name in cat["name"]:
+            g = self.read_layer(kind, name)
+            g.insert(0, "layer", name)
+            parts.append(g)
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.crs)
 
     def has_layer(self, kind: str, name: str | None = None) -> bool:
         cat = self.layers(kind)
@@ -534,19 +592,6 @@ class GpkgStore(Store):
         gdf.attrs["table"] = table
         return gdf
 
-    def read_all_layers(self, kind: str) -> gpd.GeoDataFrame:
-        """Current versions of every layer of a kind, stacked with a ``layer`` column."""
-        cat = self.layers(kind)
-        cat = cat[cat["is_current"]]
-        if not len(cat):
-            return gpd.GeoDataFrame({"layer": pd.Series([], dtype="string")}, geometry=[], crs=self.crs)
-        parts = []
-        for name in cat["name"]:
-            g = self.read_layer(kind, name)
-            g.insert(0, "layer", name)
-            parts.append(g)
-        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.crs)
-
     def layers(self, kind=None) -> pd.DataFrame:
         con = self._connect()
         try:
@@ -662,14 +707,85 @@ class GpkgStore(Store):
         finally:
             con.close()
 
+    # -- identity and change detection ---------------------------------------
+    @property
+    def label(self) -> str:
+        return self.path.name
 
-def open_store(uri: str | os.PathLike, **kw) -> Store:
-    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`)."""
+    def revision(self) -> str:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return "missing"
+        return f"{st.st_mtime_ns}:{st.st_size}"
+
+    # -- whole-workspace transfer --------------------------------------------
+    _EXPORT = (("planner_meta", "key"), ("planner_layers", "kind, name, version"),
+               ("planner_docs", "kind, name, version"), ("planner_audit", "id"))
+
+    def export_rows(self) -> dict[str, list[dict]]:
+        con = self._connect()
+        con.row_factory = sqlite3.Row
+        try:
+            out = {t: [dict(r) for r in con.execute(f"SELECT * FROM {t} ORDER BY {order}")]
+                   for t, order in self._EXPORT}
+        finally:
+            con.close()
+        for r in out["planner_layers"]:
+            r["is_current"] = bool(r["is_current"])
+        return out
+
+    def import_rows(self, rows: dict[str, list[dict]], layers) -> None:
+        self._refuse_if_not_empty()
+        with self._copy_on_write("copy_workspace") as tmp:
+            cat = []
+            used: set[str] = set()
+            for row, gdf in layers:
+                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                table = row["table_name"]
+                if not table.replace("_", "").isalnum() or not table.isascii() or table.lower() in used:
+                    table = f"{row['kind']}_v{int(row['version']):04d}_{uuid.uuid4().hex[:6]}"
+                used.add(table.lower())
+                pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
+                                        layer_options={"SPATIAL_INDEX": "YES"})
+                cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
+            con = self._connect(tmp)
+            try:
+                con.execute("BEGIN")
+                for r in rows.get("planner_meta", []):
+                    con.execute("INSERT OR REPLACE INTO planner_meta (key, value) VALUES (?, ?)", (r["key"], r["value"]))
+                for table, data in (("planner_layers", cat), ("planner_docs", rows.get("planner_docs", [])),
+                                    ("planner_audit", rows.get("planner_audit", []))):
+                    for r in data:
+                        cols = list(r)
+                        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                    [r[c] for c in cols])
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
+
+def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) -> Store:
+    """Open a workspace by path or URI: ``*.gpkg`` (:class:`GpkgStore`) or ``postgresql://...``.
+
+    Parameters
+    ----------
+    uri : str or path-like
+        A GeoPackage file, or ``postgresql://user@host:port/db?schema=name``
+        (:class:`~planner.io.postgis.PostgisStore`).
+    create : bool
+        Create the workspace if it does not exist (``crs`` is then required).
+    crs : str or pyproj.CRS, optional
+        Projected metric CRS of a new workspace.
+    **kw
+        Passed to the backend (``lock_timeout``).
+    """
     s = str(uri)
     if s.startswith(("postgresql://", "postgres://")):
-        msg = "a PostGIS workspace backend is not part of this release; use a .gpkg workspace"
-        raise StoreError(msg)
+        from planner.io.postgis import PostgisStore
+
+        return PostgisStore(s, create=create, crs=crs, **kw)
     if not s.lower().endswith(".gpkg"):
-        msg = f"workspace {s!r}: expected a .gpkg file"
-        raise StoreError(msg)
-    return GpkgStore(s, **kw)
+        msg = f"workspace {s!r}: expected a .gpkg file or a postgresql:// URI"
+        raise StoreError(msg, zh=f"工作空间 {s!r}：应为 .gpkg 文件或 postgresql:// 地址")
+    return GpkgStore(s, create=create, crs=crs, **kw)
