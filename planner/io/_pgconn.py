@@ -117,9 +117,9 @@ def pg_errors(display: str, what: str) -> Iterator[None]:
     except StoreError:
         raise
     except E.InsufficientPrivilege as exc:
-        msg = (f"workspace {display}: the database account may not {what} ({_first(exc)}). Nothing was changed. "
+        msg = (f"workspace {display}: the database account lacks a privilege for {what} ({_first(exc)}). Nothing was changed. "
                "Ask the database administrator to grant it (README, 'Office set-up')")
-        raise StoreError(msg, zh=f"工作空间 {display}：数据库账号无权{what}（{_first(exc)}），未做任何修改。"
+        raise StoreError(msg, zh=f"工作空间 {display}：数据库账号权限不足（{what}：{_first(exc)}），未做任何修改。"
                                  "请联系数据库管理员授权（见 README“办公室部署”）") from exc
     except E.DiskFull as exc:
         msg = f"workspace {display}: the database server's disk is full while {what}; nothing was changed. Free space on the server and run it again"
@@ -155,7 +155,7 @@ def _pool(loc: PgLocation):
             import psycopg
             from psycopg_pool import ConnectionPool
 
-            with pg_errors(loc.display, "open the workspace"):  # a clear error now, not a pool timeout later
+            with pg_errors(loc.display, "opening the workspace"):  # a clear error now, not a pool timeout later
                 psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name()).close()
             pool = ConnectionPool(
                 loc.conninfo, min_size=1, max_size=int(os.environ.get("PLANNER_PG_POOL_SIZE", "8")),
@@ -241,7 +241,7 @@ def timeout_error(loc: PgLocation, timeout: float, who: str) -> StoreError:
 
 def _who(loc: PgLocation) -> str:
     try:
-        with connection(loc, "look up the writer") as c2:
+        with connection(loc, "looking up the writer") as c2:
             return holder_text(holder(c2, loc))
     except Exception:  # the message matters more than the details
         return holder_text(None)
@@ -281,10 +281,10 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None) -> Iterator:
         finally:
             held[key][1] -= 1
         return
-    with pg_errors(loc.display, "take the workspace's writer lock"):
+    with pg_errors(loc.display, "taking the writer lock"):
         con = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10, application_name=application_name())
     try:
-        with pg_errors(loc.display, "take the workspace's writer lock"):
+        with pg_errors(loc.display, "taking the writer lock"):
             _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
                        (LOCK_CLASS, key_of(loc.schema)))
             command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]

@@ -99,7 +99,7 @@ def _pg_fingerprint(uri: str) -> dict[str, str]:
                 h.update(bytes(chunk))
         return h.hexdigest()
 
-    with C.connection(loc, "read the workspace") as con:
+    with C.connection(loc, "reading the workspace") as con:
         names = sorted(r[0] for r in con.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')", (loc.schema,)).fetchall())

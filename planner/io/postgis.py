@@ -141,7 +141,7 @@ class PostgisStore(Store):
         """Seconds a write waits for another writer."""
         return self._timeout
 
-    def _conn(self, what: str = "read the workspace") -> contextlib.AbstractContextManager:
+    def _conn(self, what: str = "reading the workspace") -> contextlib.AbstractContextManager:
         return C.connection(self.location, what)
 
     def _rows(self, text: str, *tables: str, params: tuple = ()) -> list[tuple]:
@@ -150,7 +150,7 @@ class PostgisStore(Store):
 
     def _state(self) -> str:
         """``"workspace"``, ``"absent"`` (no schema, or an empty one) or ``"foreign"`` (other tables)."""
-        with self._conn("open the workspace") as con:
+        with self._conn("opening the workspace") as con:
             (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
             if has_meta:
                 return "workspace"
@@ -164,7 +164,7 @@ class PostgisStore(Store):
         if not crs.is_projected:
             msg = f"workspace CRS must be projected and metric, got {crs.name}"
             raise StoreError(msg, zh=f"工作空间坐标系必须是以米为单位的投影坐标系，而不是 {crs.name}")
-        with self._conn("create the workspace") as con, con.transaction():
+        with self._conn("creating the workspace") as con, con.transaction():
             (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
             if not has_postgis:
                 con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -203,14 +203,14 @@ class PostgisStore(Store):
         """Run the migrations this workspace lacks (under the writer lock)."""
         from planner.io import migrations
 
-        with self._conn("open the workspace") as con:
+        with self._conn("opening the workspace") as con:
             done = migrations.applied_versions(con, self.schema)
         if done and max(done) >= migrations.latest_version():
             if max(done) > migrations.latest_version():
-                with self._conn("upgrade the workspace") as con:
+                with self._conn("upgrading the workspace") as con:
                     migrations.apply_migrations(con, self.schema, self.location.display)  # refuses, naming versions
             return
-        with self.write_lock("upgrade_schema") as con, C.pg_errors(self.location.display, "upgrade the workspace"), \
+        with self.write_lock("upgrade_schema") as con, C.pg_errors(self.location.display, "upgrading the workspace"), \
                 con.transaction():
             migrations.apply_migrations(con, self.schema, self.location.display)
 
@@ -501,21 +501,21 @@ class PostgisStore(Store):
 
     def drop(self) -> None:
         """Delete the whole workspace: its schema and every table in it (tests, ``planner workspace`` tools)."""
-        with self.write_lock("drop_workspace"), self._conn("delete the workspace") as con:
+        with self.write_lock("drop_workspace"), self._conn("deleting the workspace") as con:
             con.execute(_q("DROP SCHEMA {} CASCADE", _ident(self.schema)))
 
 
 def schema_exists(uri: str) -> bool:
     """Whether the URI's schema exists (empty or not)."""
     loc = C.parse_uri(uri)
-    with C.connection(loc, "open the workspace") as con:
+    with C.connection(loc, "opening the workspace") as con:
         return con.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (loc.schema,)).fetchone()[0] > 0
 
 
 def drop_workspace(uri: str) -> None:
     """Drop a PostGIS workspace's schema if it exists (no error when it does not)."""
     loc = C.parse_uri(uri)
-    with C.connection(loc, "delete the workspace") as con:
+    with C.connection(loc, "deleting the workspace") as con:
         con.execute(_q("DROP SCHEMA IF EXISTS {} CASCADE", _ident(loc.schema)))
 
 

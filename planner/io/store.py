@@ -141,7 +141,10 @@ def _check_write(w: LayerWrite) -> None:
 class Store(ABC):
     """What the planner needs from a workspace, whatever the backend."""
 
+    #: The workspace's projected metric CRS.
     crs: pyproj.CRS
+    #: The workspace as :func:`open_store` takes it (a ``.gpkg`` path or a ``postgresql://`` URI).
+    uri: str
 
     # -- geometry layers -------------------------------------------------
     @abstractmethod
@@ -359,6 +362,11 @@ class GpkgStore(Store):
         self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
 
     # -- low level -------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        """The workspace as ``open_store`` takes it (the file's path)."""
+        return str(self.path)
+
     @property
     def lock_timeout(self) -> float:
         """Seconds a write waits for another writer."""
