@@ -215,8 +215,7 @@ class PostgisStore(Store):
             migrations.apply_migrations(con, self.schema, self.location.display)
 
     def revision(self) -> str:
-        (last, n) = self._rows("SELECT COALESCE(MAX(id), 0), count(*) FROM {}", "planner_audit")[0]
-        return f"{last}:{n}"
+        return workspace_revision(self.uri)
 
     # -- writing ---------------------------------------------------------
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
@@ -503,6 +502,14 @@ class PostgisStore(Store):
         """Delete the whole workspace: its schema and every table in it (tests, ``planner workspace`` tools)."""
         with self.write_lock("drop_workspace"), self._conn("deleting the workspace") as con:
             con.execute(_q("DROP SCHEMA {} CASCADE", _ident(self.schema)))
+
+
+def workspace_revision(uri: str) -> str:
+    """What changes whenever the workspace is written (every write adds an audit row): one cheap query."""
+    loc = C.parse_uri(uri)
+    with C.connection(loc, "reading the workspace") as con:
+        (last,) = con.execute(_q("SELECT COALESCE(MAX(id), 0) FROM {}", _ident(loc.schema, "planner_audit"))).fetchone()
+    return f"audit:{last}"
 
 
 def schema_exists(uri: str) -> bool:

@@ -21,14 +21,25 @@ import streamlit as st
 from planner import maps
 from planner import workflow as W
 from planner.classify import policy as pol
-from planner.io.store import GpkgStore
+from planner.io.store import Store, open_store
 from planner.sites import SiteParams
 from planner.ui import keys
 from planner.ui.state import tr
 
 
-def stamp(path: str) -> float:
-    """Modification time of the workspace file (cache key part)."""
+def _is_db(path: str) -> bool:
+    return str(path).startswith(("postgresql://", "postgres://"))
+
+
+def stamp(path: str) -> float | str:
+    """What changes when the workspace is written (cache key part): the file's mtime, a database's revision."""
+    if _is_db(path):
+        from planner.io.postgis import workspace_revision
+
+        try:
+            return workspace_revision(path)
+        except Exception:  # unreachable or not a workspace: workspace_ok() says why
+            return "unreachable"
     try:
         return os.path.getmtime(path)
     except OSError:
@@ -36,22 +47,22 @@ def stamp(path: str) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _store(path: str, mtime: float) -> GpkgStore:
-    return GpkgStore(path)
+def _store(path: str, mtime) -> Store:
+    return open_store(path)
 
 
-def store(path: str) -> GpkgStore:
+def store(path: str) -> Store:
     """The workspace store (cached per path and mtime)."""
     return _store(path, stamp(path))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _parcels(path: str, mtime: float) -> gpd.GeoDataFrame:
+def _parcels(path: str, mtime) -> gpd.GeoDataFrame:
     return _store(path, mtime).read_parcels()
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _survey_version(path: str, mtime: float) -> int | None:
+def _survey_version(path: str, mtime: float | str) -> int | None:
     return W.current_survey_version(_store(path, mtime))
 
 
@@ -66,7 +77,7 @@ def parcels(path: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _all_layers(path: str, mtime: float, kind: str) -> gpd.GeoDataFrame:
+def _all_layers(path: str, mtime: float | str, kind: str) -> gpd.GeoDataFrame:
     return _store(path, mtime).read_all_layers(kind)
 
 
@@ -86,7 +97,7 @@ def policy_json(policy: dict) -> str:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _classified(path: str, mtime: float, pjson: str) -> gpd.GeoDataFrame:
+def _classified(path: str, mtime: float | str, pjson: str) -> gpd.GeoDataFrame:
     return W.operations.classify_parcels(_parcels(path, mtime), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
@@ -102,7 +113,7 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _parcel_index(path: str, mtime: float, pjson: str | None) -> maps.LayerIndex:
+def _parcel_index(path: str, mtime: float | str, pjson: str | None) -> maps.LayerIndex:
     g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
     return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
 
@@ -116,7 +127,7 @@ def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _layer_index(path: str, mtime: float, kind: str) -> maps.LayerIndex | None:
+def _layer_index(path: str, mtime: float | str, kind: str) -> maps.LayerIndex | None:
     g = _all_layers(path, mtime, kind)
     if not len(g):
         return None
@@ -139,7 +150,7 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
 
 def workspace_ok(path: str) -> tuple[bool, str | None]:
     """Whether ``path`` opens as a workspace, and the error text if not."""
-    if not Path(path).is_file():
+    if not _is_db(path) and not Path(path).is_file():
         return False, None
     try:
         store(path)
@@ -168,7 +179,7 @@ def saved_sites(path: str) -> gpd.GeoDataFrame | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _saved_sites(path: str, mtime: float) -> gpd.GeoDataFrame | None:
+def _saved_sites(path: str, mtime: float | str) -> gpd.GeoDataFrame | None:
     st_ = _store(path, mtime)
     cat = st_.layers("sites")
     cat = cat[cat["is_current"]]
@@ -201,7 +212,7 @@ def upgrade_colors(g: pd.DataFrame):
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _previous_sites(path: str, mtime: float, name: str):
+def _previous_sites(path: str, mtime: float | str, name: str):
     return W.operations.previous_sites(_store(path, mtime), name)
 
 
@@ -211,7 +222,7 @@ def previous_sites(path: str, name: str):
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool, name: str):
+def _site_result(path: str, mtime: float | str, pjson: str, params_json: str, use_barriers: bool, name: str):
     flagged = _classified(path, mtime, pjson)
     params = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(json.loads(params_json) if params_json else {}),
                              use_barriers=use_barriers)
@@ -230,7 +241,7 @@ def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _stored_sites(path: str, mtime: float, name: str):
+def _stored_sites(path: str, mtime: float | str, name: str):
     try:
         return W.read_sites(_store(path, mtime), name, with_flags=False), None
     except Exception as exc:  # no sites, or pieces that do not belong together: the page says which
