@@ -320,23 +320,41 @@ def _wholly_old_or_new(ws: PostgisStore, before: dict) -> None:
     assert len(log[log["action"].isin(["publish_survey", "classify", "build_sites", "save_scenario"])]) >= 1
 
 
+def _writing(dsn: str) -> bool:
+    """Whether some session holds one of the planner's advisory locks (a write is under way)."""
+    from planner.io._pgconn import LOCK_CLASS
+
+    with _con(dsn) as c:
+        return c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                         "AND classid::bigint IN (%s, %s)", (LOCK_CLASS, LOCK_CLASS - 1)).fetchone()[0] > 0
+
+
 def _kill_trials(pg_city, uris, command: str, trials: int, seed: int) -> None:
+    """Kill the command while it writes (two trials in three) or anywhere in its run; check the workspace."""
     base, upd = pg_city
     u = uris(command)
     copy_workspace(base, u)
     ws = open_store(u)
+    dsn = ws.location.conninfo
     argv = {"ingest": ["ingest", str(upd), "-w", u], "classify": ["classify", "-w", u], "sites": ["sites", "-w", u],
             "scenario": ["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", u]}[command]
     t = time.monotonic()
     assert subprocess.run([sys.executable, "-c", _CLI, *argv], env=ENV, capture_output=True).returncode == 0
     total = time.monotonic() - t
     rng = random.Random(seed)
-    killed = 0
-    for _ in range(trials):
+    killed = mid_write = 0
+    for trial in range(trials):
         before = workspace_fingerprint(u)
         proc = subprocess.Popen([sys.executable, "-c", _CLI, *argv], env=ENV, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 1.0) * total)
+        if trial % 3 != 2:  # wait for the write to start, then kill within its first moments
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and not _writing(dsn) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.05))
+            mid_write += _writing(dsn)
+        else:
+            time.sleep(rng.uniform(0.2, 1.0) * total)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
@@ -344,7 +362,7 @@ def _kill_trials(pg_city, uris, command: str, trials: int, seed: int) -> None:
         _wholly_old_or_new(ws, before)
         assert ws.lock_holder() is None  # the server let go of the dead writer's lock
         assert main(argv) == 0
-    assert killed >= 1
+    assert killed >= 1 and mid_write >= 1, (killed, mid_write)
 
 
 @pytest.mark.parametrize("command", ["ingest", "sites"])
