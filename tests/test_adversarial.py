@@ -539,8 +539,9 @@ def test_full_disk_during_publish(tmp_path, full_disk, capsys):
 
 
 def test_full_disk_during_document_save(full_disk, capsys):
-    """`planner classify` saves its policy document first: a full disk refuses it cleanly."""
-    refused(["classify", "-w", full_disk], full_disk, capsys, "the disk is full", "saving policy")
+    """`planner classify` stores its flags and policy document in one commit; a save_doc alone too: a full disk
+    refuses each cleanly."""
+    refused(["classify", "-w", full_disk], full_disk, capsys, "the disk is full", "nothing was changed")
     with pytest.raises(StoreError, match="disk is full"):
         GpkgStore(full_disk).save_doc("scenario", "s", {"text": "x" * 100_000})
     assert sqlite3.connect(full_disk).execute("PRAGMA integrity_check").fetchone() == ("ok",)

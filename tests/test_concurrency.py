@@ -212,3 +212,23 @@ def test_the_lock_is_re_entrant_within_one_thread(store):
         assert ws.lock_holder()["action"] == "outer"
     assert len(ws.read_parcels()) == 4 and np.array_equal(ws.docs()["version"], [1])
     assert ws.lock_holder() is None
+
+
+def test_app_publish_refuses_a_replace_when_a_colleague_published_meanwhile(tmp_path, monkeypatch):
+    """The data manager publishes against the version it previewed: a colleague's newer survey is never dropped."""
+    from tests.test_security import _data_page, _survey_bytes, app_env
+
+    ws = app_env.__wrapped__(tmp_path, monkeypatch)
+    at = _data_page()
+    at.file_uploader[0].set_value(("full.geojson", _survey_bytes(tmp_path, n=24), "application/geo+json")).run()
+    at.button(key="dm_read").click().run()
+    store = GpkgStore(ws)
+    colleague = store.read_parcels()
+    colleague.loc[0, "owner"] = "colleague's fix"
+    v_colleague = store.publish_survey(colleague, user="colleague")
+    at.button(key="dm_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("调查数据已被他人更新" in e.value for e in at.error), [e.value for e in at.error]
+    cat = GpkgStore(ws).surveys()
+    assert int(cat["version"].max()) == v_colleague  # nothing published over the colleague's version
+    assert GpkgStore(ws).read_parcels().loc[0, "owner"] == "colleague's fix"

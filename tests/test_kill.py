@@ -188,10 +188,8 @@ def kill_trials(city, tmp_path: Path, command: str, trials: int, seed: int) -> N
     assert killed >= trials // 2, f"only {killed} of {trials} runs were still going when killed"
     if trials >= 20 and command != "scenario":  # a scenario saves one small document: a few ms to hit
         assert mid_write >= 1, "no kill landed in the middle of a write; the trials prove nothing"
-    if splits:
-        # `planner sites` stores the sites and their parcel table in two commits: issue 11 "One result, one
-        # commit" (the workflow task) moves them into one Store.write_layers call; then this never happens.
-        pytest.xfail(f"{len(splits)} kill(s) left a result split across two commits: {splits[:3]}")
+    # every result is stored in one commit (Store.write_layers): a kill never leaves one split
+    assert not splits, f"{len(splits)} kill(s) left a result split across two commits: {splits[:3]}"
 
 
 COMMANDS = ("ingest", "classify", "sites", "scenario")

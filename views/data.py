@@ -79,6 +79,8 @@ with tab_up:
                 err = None
                 with st.status(tr("dm_reading"), expanded=False) as status:
                     try:
+                        # the version this load is prepared against: publishing re-checks it under the lock
+                        ss["dm_base"] = W.current_survey_version(store)
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
                                                       crs=None if crs_pick == "auto" else crs_pick,
                                                       target_crs=store.crs)
@@ -133,14 +135,18 @@ with tab_up:
                     survey.diff_map(diff, gdf, data.parcels(ws), settings)
         b1, b2, _ = st.columns([1, 1, 3])
         if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
-            out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
-                                 label=ss.get("dm_label"))
-            ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
-            for k in ("dm_result", "dm_name", "dm_path"):
-                ss.pop(k, None)
-            uploads.end()
-            ss["dm_gen"] = ss.get("dm_gen", 0) + 1
-            st.rerun()
+            try:
+                out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
+                                       label=ss.get("dm_label"), base_version=ss.get("dm_base"))
+            except PlannerError as exc:  # e.g. the survey changed while this load was prepared: nothing published
+                st.error(tr("dm_refused", err=message_in(exc, lang())))
+            else:
+                ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
+                for k in ("dm_result", "dm_name", "dm_path"):
+                    ss.pop(k, None)
+                uploads.end()
+                ss["dm_gen"] = ss.get("dm_gen", 0) + 1
+                st.rerun()
         if b2.button(tr("dm_cancel"), key="dm_cancel"):
             for k in ("dm_result", "dm_name", "dm_path"):
                 ss.pop(k, None)

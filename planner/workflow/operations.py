@@ -24,6 +24,7 @@ from planner import config
 from planner import scenarios as sc_mod
 from planner import sites as sites_mod
 from planner.errors import DataError
+from planner.ingest.publish import current_survey_version
 from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
 from planner.workflow import documents as D
@@ -42,13 +43,6 @@ class Classified:
     provenance: Provenance
     policy: D.PolicyDoc
     version: int | None = None
-
-
-def current_survey_version(store: Store) -> int | None:
-    """The current version of the parcel survey (None without one)."""
-    cat = store.surveys()
-    cur = cat[cat["is_current"] & (cat["name"] == "parcels")] if len(cat) else cat
-    return int(cur["version"].iloc[-1]) if len(cur) else None
 
 
 def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
