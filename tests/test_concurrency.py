@@ -22,7 +22,7 @@ from planner.cli import main
 from planner.errors import IngestError
 from planner.ingest import publish, read_survey
 from planner.io.fingerprint import changed_parts, workspace_fingerprint
-from planner.io.store import open_store
+from planner.io.store import GpkgStore, open_store
 from tests.conftest import box_grid
 from tests.hostile_files import X0, parcels
 
