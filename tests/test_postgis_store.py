@@ -314,7 +314,8 @@ def _wholly_old_or_new(ws: PostgisStore, before: dict) -> None:
     for r in cat.itertuples():
         assert len(ws.read_layer(r.kind, r.name, r.version)) == r.n_rows
     tables = _tables(ws.location.conninfo, ws.schema)
-    own = {"planner_meta", "planner_layers", "planner_docs", "planner_audit", "planner_migrations", "planner_writer"}
+    own = {"planner_meta", "planner_layers", "planner_docs", "planner_audit", "planner_migrations", "planner_writer",
+           "planner_users"}
     assert tables - own == set(cat["table_name"]), "a killed write left a table behind"
     log = ws.audit_log()
     assert len(log[log["action"].isin(["publish_survey", "classify", "build_sites", "save_scenario"])]) >= 1

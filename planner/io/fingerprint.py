@@ -36,7 +36,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 #: Tables of a workspace hashed by name (besides every layer table in ``planner_layers``).
-_TABLES = ("planner_meta", "planner_layers", "planner_docs", "planner_audit", "gpkg_contents",
+_TABLES = ("planner_meta", "planner_layers", "planner_docs", "planner_audit", "planner_users", "gpkg_contents",
            "gpkg_geometry_columns", "gpkg_spatial_ref_sys")
 
 
@@ -82,7 +82,7 @@ def workspace_fingerprint(path) -> dict[str, str]:
 
 #: Tables of a PostGIS workspace hashed by name (``planner_writer`` only says who writes now).
 _PG_TABLES = {"planner_meta": "key", "planner_layers": "kind, name, version", "planner_docs": "kind, name, version",
-              "planner_audit": "id", "planner_migrations": "version"}
+              "planner_audit": "id", "planner_migrations": "version", "planner_users": "username"}
 
 
 def _pg_fingerprint(uri: str) -> dict[str, str]:
@@ -154,6 +154,8 @@ def content_fingerprint(workspace) -> dict[str, str]:
                                 if k != "table_name") for r in rows["planner_layers"]])
     out["docs"] = h([tuple(sorted(r.items())) for r in rows["planner_docs"]])
     out["audit"] = h([tuple(sorted(r.items())) for r in rows["planner_audit"]])
+    out["users"] = h([tuple((k, bool(v) if k == "disabled" else v) for k, v in sorted(r.items()))
+                      for r in rows.get("planner_users", [])])
     for r in rows["planner_layers"]:
         out[f"layer:{r['kind']}/{r['name']}/v{r['version']}"] = _hash_frame(
             store.read_layer(r["kind"], r["name"], int(r["version"])))

@@ -448,6 +448,32 @@ class PostgisStore(Store):
         q = f"SELECT {', '.join(chr(34) + c + chr(34) for c in _AUDIT_COLS)} FROM {{}} ORDER BY id"
         return _frame(self._rows(q, "planner_audit"), _AUDIT_COLS)
 
+    # -- accounts ------------------------------------------------------------
+    _USER_ALL = ("username", "display_name", "role", "password_hash", "disabled", "created_at", "updated_at")
+
+    def users(self) -> pd.DataFrame:
+        cols = self.USER_COLUMNS
+        df = _frame(self._rows(f"SELECT {', '.join(cols)} FROM {{}} ORDER BY username", "planner_users"), cols)
+        df["disabled"] = df["disabled"].astype(bool)
+        return df
+
+    def user_record(self, username: str) -> dict | None:
+        rows = self._rows(f"SELECT {', '.join(self._USER_ALL)} FROM {{}} WHERE username = %s", "planner_users",
+                          params=(username,))
+        return dict(zip(self._USER_ALL, rows[0], strict=True)) if rows else None
+
+    def put_user(self, username, *, role, password_hash, display_name="", disabled=False, user=None,
+                 action="user_add") -> None:
+        now = _now()
+        with self._write("saving an account", [("user", username)]) as con:
+            con.execute(_q("INSERT INTO {} (username, display_name, role, password_hash, disabled, created_at, "
+                           "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (username) DO UPDATE SET "
+                           "display_name = EXCLUDED.display_name, role = EXCLUDED.role, password_hash = "
+                           "EXCLUDED.password_hash, disabled = EXCLUDED.disabled, updated_at = EXCLUDED.updated_at",
+                           _ident(self.schema, "planner_users")),
+                        (username, display_name, role, password_hash, bool(disabled), now, now))
+            self._audit(con, _user(user), action, kind="user", name=username, detail=f"role={role} disabled={disabled}")
+
     # -- whole-workspace transfer ------------------------------------------
     def export_rows(self) -> dict[str, list[dict]]:
         out = {}
@@ -458,6 +484,8 @@ class PostgisStore(Store):
             rows = self._rows(f"SELECT {', '.join(chr(34) + c + chr(34) for c in cols)} FROM {{}} ORDER BY {order}", table)
             out[table] = [dict(zip(cols, r, strict=True)) for r in rows]
         out["planner_meta"] = [r for r in out["planner_meta"] if r["key"] != "srid"]
+        rows = self._rows(f"SELECT {', '.join(self._USER_ALL)} FROM {{}} ORDER BY username", "planner_users")
+        out["planner_users"] = [dict(zip(self._USER_ALL, r, strict=True)) for r in rows]
         return out
 
     def import_rows(self, rows: dict[str, list[dict]], layers: Iterable[tuple[dict, gpd.GeoDataFrame]]) -> None:
@@ -488,8 +516,9 @@ class PostgisStore(Store):
                 con.execute(_q("INSERT INTO {} (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                                "SET value = EXCLUDED.value", _ident(s, "planner_meta")), (r["key"], r["value"]))
             with con.cursor() as cur:
-                for table, cols in (("planner_docs", (*_DOC_COLS, "payload")), ("planner_audit", _AUDIT_COLS)):
-                    data = [tuple(r[c] for c in cols) for r in rows.get(table, [])]
+                for table, cols in (("planner_docs", (*_DOC_COLS, "payload")), ("planner_audit", _AUDIT_COLS),
+                                    ("planner_users", self._USER_ALL)):
+                    data = [tuple(bool(r[c]) if c == "disabled" else r[c] for c in cols) for r in rows.get(table, [])]
                     if data:
                         cur.executemany(sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                             _ident(s, table), sql.SQL(", ").join(_ident(c) for c in cols),

@@ -216,6 +216,23 @@ class Store(ABC):
     def audit_log(self) -> pd.DataFrame:
         """All audit rows, oldest first."""
 
+    # -- accounts (the office's users; planner.workflow.accounts) --------------
+    #: Columns of :meth:`users` (the password hash is only in :meth:`user_record`).
+    USER_COLUMNS = ("username", "display_name", "role", "disabled", "created_at", "updated_at")
+
+    @abstractmethod
+    def users(self) -> pd.DataFrame:
+        """The workspace's accounts (no password hashes), by user name; empty when it has none."""
+
+    @abstractmethod
+    def user_record(self, username: str) -> dict | None:
+        """One account with its password hash, or None."""
+
+    @abstractmethod
+    def put_user(self, username: str, *, role: str, password_hash: str, display_name: str = "",
+                 disabled: bool = False, user: str | None = None, action: str = "user_add") -> None:
+        """Add or update an account (one transaction with its audit row, ``action`` by ``user``)."""
+
     # -- identity and change detection ---------------------------------------
     @property
     @abstractmethod
@@ -233,7 +250,7 @@ class Store(ABC):
     # -- whole-workspace transfer (``planner workspace copy``) ---------------
     @abstractmethod
     def export_rows(self) -> dict[str, list[dict]]:
-        """The workspace's own tables as stored: ``planner_meta``, ``planner_layers``, ``planner_docs``, ``planner_audit``.
+        """The workspace's own tables as stored: ``planner_meta``, ``planner_layers``, ``planner_docs``, ``planner_audit``, ``planner_users``.
 
         Rows are dicts, in key / (kind, name, version) / id order;
         ``is_current`` is a bool. Backend-only keys (a PostGIS SRID) are left out.
@@ -250,7 +267,7 @@ class Store(ABC):
 
     def _refuse_if_not_empty(self) -> None:
         n_layers, n_docs, n_audit = len(self.layers()), len(self.docs()), len(self.audit_log())
-        if n_layers or n_docs or n_audit:
+        if n_layers or n_docs or n_audit or len(self.users()):
             msg = (f"workspace {self.label} is not empty ({n_layers} layer versions, {n_docs} documents, "
                    f"{n_audit} audit rows); copy into a new workspace")
             raise StoreError(msg, zh=f"工作空间 {self.label} 不是空的（{n_layers} 个图层版本、{n_docs} 个文档），请复制到新的工作空间")
@@ -715,6 +732,65 @@ class GpkgStore(Store):
         finally:
             con.close()
 
+    # -- accounts ------------------------------------------------------------
+    _USERS_DDL = ("CREATE TABLE IF NOT EXISTS planner_users (username TEXT PRIMARY KEY, display_name TEXT NOT NULL "
+                  "DEFAULT '', role TEXT NOT NULL, password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, "
+                  "created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+
+    def _has_users_table(self, con: sqlite3.Connection) -> bool:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='planner_users'").fetchone() is not None
+
+    def users(self) -> pd.DataFrame:
+        con = self._connect()
+        try:
+            if not self._has_users_table(con):
+                return pd.DataFrame({c: pd.Series([], dtype=object) for c in self.USER_COLUMNS})
+            df = pd.read_sql_query(f"SELECT {', '.join(self.USER_COLUMNS)} FROM planner_users ORDER BY username", con)
+        finally:
+            con.close()
+        df["disabled"] = df["disabled"].astype(bool)
+        return df
+
+    def user_record(self, username: str) -> dict | None:
+        con = self._connect()
+        con.row_factory = sqlite3.Row
+        try:
+            if not self._has_users_table(con):
+                return None
+            row = con.execute("SELECT * FROM planner_users WHERE username=?", (username,)).fetchone()
+        finally:
+            con.close()
+        if row is None:
+            return None
+        out = dict(row)
+        out["disabled"] = bool(out["disabled"])
+        return out
+
+    def put_user(self, username, *, role, password_hash, display_name="", disabled=False, user=None,
+                 action="user_add") -> None:
+        with self._lock(action), self._write_errors("saving an account"):
+            con = self._connect()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                if not self._has_users_table(con):
+                    con.execute(self._USERS_DDL)
+                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                                "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
+                now = _now()
+                con.execute("INSERT INTO planner_users (username, display_name, role, password_hash, disabled, "
+                            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
+                            "display_name=excluded.display_name, role=excluded.role, password_hash=excluded.password_hash, "
+                            "disabled=excluded.disabled, updated_at=excluded.updated_at",
+                            (username, display_name, role, password_hash, int(disabled), now, now))
+                self._audit(con, _user(user), action, kind="user", name=username, detail=f"role={role} disabled={disabled}")
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+
     # -- identity and change detection ---------------------------------------
     @property
     def label(self) -> str:
@@ -741,6 +817,7 @@ class GpkgStore(Store):
             con.close()
         for r in out["planner_layers"]:
             r["is_current"] = bool(r["is_current"])
+        out["planner_users"] = [self.user_record(u) for u in self.users()["username"]]
         return out
 
     def import_rows(self, rows: dict[str, list[dict]], layers) -> None:
@@ -762,8 +839,13 @@ class GpkgStore(Store):
                 con.execute("BEGIN")
                 for r in rows.get("planner_meta", []):
                     con.execute("INSERT OR REPLACE INTO planner_meta (key, value) VALUES (?, ?)", (r["key"], r["value"]))
+                if rows.get("planner_users"):
+                    con.execute(self._USERS_DDL)
+                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                                "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
+                users = [{**r, "disabled": int(bool(r["disabled"]))} for r in rows.get("planner_users", [])]
                 for table, data in (("planner_layers", cat), ("planner_docs", rows.get("planner_docs", [])),
-                                    ("planner_audit", rows.get("planner_audit", []))):
+                                    ("planner_audit", rows.get("planner_audit", [])), ("planner_users", users)):
                     for r in data:
                         cols = list(r)
                         con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
