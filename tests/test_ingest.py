@@ -25,8 +25,8 @@ from planner import schema
 from planner.cli import build_parser, main
 from planner.errors import ConfigError, IngestError, PlannerError, message_in
 from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
-from planner.io.readers import ReadLimits, read_source, safe_extract
 from planner.io.fingerprint import workspace_fingerprint
+from planner.io.readers import ReadLimits, read_source, safe_extract
 from planner.io.store import GpkgStore, open_store, sha256_file
 from planner.io.writers import write_report
 from tests.conftest import box_grid

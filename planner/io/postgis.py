@@ -55,7 +55,6 @@ from planner.io import _pgcopy as P
 from planner.io.lock import lock_timeout as lock_timeout_of
 from planner.io.store import (
     SCHEMA_VERSION,
-    DocWrite,
     LayerWrite,
     Store,
     _check_doc,

@@ -101,29 +101,67 @@ def _classified(path: str, mtime: float | str, pjson: str) -> gpd.GeoDataFrame:
     return W.operations.classify_parcels(_parcels(path, mtime), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
-def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
-    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent)."""
-    if policy is None:
-        return parcels(path)
-    try:
-        return _classified(path, stamp(path), policy_json(policy))
-    except Exception as exc:  # a broken stage must not take the whole app down
-        st.error(tr("error", err=exc))  # no server paths in what the page shows
-        return parcels(path)
+def figures_visible(path: str) -> bool:
+    """Whether the session's role may see enterprise tax and output (:mod:`planner.workflow.visibility`)."""
+    from planner.workflow.visibility import figures_visible as visible
+
+    return visible(_Where(path))
+
+
+class _Where:  # what the permission check needs to know of a workspace: its URI
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _parcel_index(path: str, mtime: float | str, pjson: str | None) -> maps.LayerIndex:
+def _classified_shown(path: str, mtime: float | str, pjson: str | None) -> gpd.GeoDataFrame:
+    from planner.workflow.visibility import hide_parcel_figures
+
     g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    return hide_parcel_figures(g)
+
+
+def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Classified parcels with every column, for computations whose figures are hidden afterwards if need be."""
+    if policy is None:
+        return parcels(path)
+    return _classified(path, stamp(path), policy_json(policy))
+
+
+def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent).
+
+    Without the right to see enterprise figures, their columns are left out
+    (the flags were computed with them).
+    """
+    show = figures_visible(path)
+    if policy is None:
+        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+    try:
+        if show:
+            return _classified(path, stamp(path), policy_json(policy))
+        return _classified_shown(path, stamp(path), policy_json(policy))
+    except Exception as exc:  # a broken stage must not take the whole app down
+        st.error(tr("error", err=exc))  # no server paths in what the page shows
+        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _parcel_index(path: str, mtime: float | str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    if show:
+        g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    else:
+        g = _classified_shown(path, mtime, pjson)
     return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
-    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy."""
+    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy (+ figures shown or not)."""
+    show = figures_visible(path)
     try:
-        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None)
+        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None, show)
     except Exception:  # classification failed: index the plain parcels (error shown by classified())
-        return _parcel_index(path, stamp(path), None)
+        return _parcel_index(path, stamp(path), None, show)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
