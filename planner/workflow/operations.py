@@ -237,6 +237,8 @@ def build_workspace_sites(store: Store, *, policy_name: str | None = None, param
                           name: str | None = None, save: bool = True,
                           user: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltSites:
     """Build the sites of a workspace's flags layer, keep stable ids, replay edits, store in one commit."""
+    if save:
+        user = acting_user("build_sites", store, user)  # refused before the work, not after it
     pname = flags_name(store, policy_name)
     params = params or resolve_site_params(store, pname)
     flagged = store.read_layer("flags", pname)
