@@ -376,4 +376,4 @@ def test_a_killed_writer_leaves_the_workspace_whole(pg_city, uris, command):
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["ingest", "classify", "sites", "scenario"])
 def test_a_killed_writer_leaves_the_workspace_whole_many(pg_city, uris, command):
-    _kill_trials(pg_city, uris, command, trials=12, seed=100 + len(command))
+    _kill_trials(pg_city, uris, command, trials=6, seed=100 + len(command))
