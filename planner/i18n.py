@@ -188,21 +188,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sc_ledger": ("建筑面积台账", "Floor-area ledger"),
     "sc_timeline": ("逐年进度", "Timeline"),
     "sc_need_sites": ("请先在「连片地块」页生成候选片区。", "Build candidate sites on the Sites page first."),
-    "floor_before": ("现状建筑面积（万㎡）", "Floor area before (10k m²)"),
-    "floor_after": ("规划建筑面积（万㎡）", "Floor area after (10k m²)"),
-    "new_floor": ("新增产业空间（万㎡）", "New industrial space (10k m²)"),
-    "enterprises": ("可容纳企业", "Enterprises housed"),
-    "jobs": ("就业岗位", "Jobs"),
-    "tax": ("年税收（亿元）", "Annual tax (100M CNY)"),
-    "investment": ("投资（亿元）", "Investment (100M CNY)"),
-    "payback": ("回收期（年）", "Payback (years)"),
     # compare
     "cmp_pick": ("选择两个或更多已保存情景", "Pick two or more saved scenarios"),
     "cmp_need_two": ("请至少选择两个情景。", "Pick at least two scenarios."),
     "cmp_no_saved": ("还没有已保存的情景，请在「情景模拟」页保存。", "No saved scenarios yet; save some on the Scenario builder page."),
-    "cmp_key": ("关键指标", "Key figures"),
     "cmp_diff": ("与 {base} 的差值", "Difference from {base}"),
-    "cmp_maps": ("各情景片区分布", "Sites of each scenario"),
     "dl_excel": ("下载 Excel 报告", "Download Excel report"),
     "dl_html": ("下载 HTML 报告", "Download HTML report"),
     # data manager
@@ -251,7 +241,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "metric_pick": ("逐年指标", "Yearly figure"),
     "cmp_series": ("情景", "Scenario"),
     "dm_version_pick": ("版本", "Version"),
-    "unit_10k_m2": ("万㎡", "10k m²"),
     "cmp_figure": ("指标", "Figure"),
     "choose": ("请选择", "Choose"),
     "sc_sites_all": ("不选则按排名取前 N 个", "None picked: the top N by rank"),
@@ -264,7 +253,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "src_policy": ("片区所依据的三低识别规则", "three-low policy the sites rest on"),
     "cmp_diff_col": ("{n} − {base}", "{n} − {base}"),
     "cmp_pct_col": ("{n} 较 {base}（%）", "{n} vs {base} (%)"),
-    "unit_10k_cny": ("万元", "10k CNY"),
     # security (issue 11): workspace catalogue, uploads, errors
     "ws_none": ("数据目录中没有可用的工作空间，请联系管理员。",
                 "The data directory holds no workspace; ask the operator to add one."),
@@ -334,6 +322,35 @@ STRINGS: dict[str, tuple[str, str]] = {
                           "Make v{v} the current survey instead of v{cur}? Every page will use v{v}; results built on "
                           "v{cur} will show as out of date."),
     "wf_confirm_switch_yes": ("确认切换到 v{v}", "Switch to v{v}"),
+    # -- decision-grade outputs (issue 13): comparison in a minute, reports, briefs, exports -------------
+    "cmp_inputs": ("计算依据：", "Computed on: "),
+    "baseline_mark": ("基准情景", "baseline"),
+    "cmp_floor_title": ("建筑面积构成", "Floor area by scenario"),
+    "cmp_floor_axis": ("建筑面积（{unit}）", "Floor area ({unit})"),
+    "cmp_floor_caption": ("灰色为保留的现状建筑，红色（0 左侧）为拆除，蓝色为新建；新增产业空间 = 新建 − 拆除。",
+                          "Grey: existing floor area retained; red (left of 0): demolished; blue: built. Net new "
+                          "floor area = built − demolished."),
+    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_group": ("所在情景", "In scenarios"),
+    "cmp_table": ("指标对照表", "Side-by-side figures"),
+    "cmp_yearly": ("逐年曲线", "Year by year"),
+    "cmp_reports": ("报告下载", "Reports"),
+    "no_geometry": ("地块表无几何，无法绘图。", "The sites have no geometry; no map."),
+    "dl_pdf": ("下载 PDF 报告（A4）", "Download PDF report (A4)"),
+    "sc_more": ("建筑面积与就业", "Floor area and jobs"),
+    "ex_title": ("导出当前内容", "Export what you see"),
+    "ex_what": ("当前 {n:,} 条记录", "{n:,} records shown"),
+    "ex_nothing": ("当前没有可导出的记录。", "Nothing to export."),
+    "ex_gpkg": ("GeoPackage", "GeoPackage"),
+    "ex_shp": ("Shapefile（zip）", "Shapefile (zip)"),
+    "ex_xlsx": ("Excel", "Excel"),
+    "ex_sites": ("片区排序表中的片区", "The sites in the ranked table"),
+    "ex_site_parcels": ("片区 {id} 的地块", "Parcels of site {id}"),
+    "ex_brief_selected": ("一地一策 PDF：{id}", "Site brief PDF: {id}"),
+    "ex_brief_top": ("一地一策 PDF：前 {n} 个片区", "Site briefs PDF: top {n} sites"),
+    "part_retained_floor_m2": ("保留", "Retained"),
+    "part_demolished_floor_m2": ("拆除", "Demolished"),
+    "part_new_floor_m2": ("新建", "Built"),
     # -- office accounts and roles (issue 14) ---------------------------------------------------------
     "nav_admin": ("账号管理", "Accounts"),
     "auth_title": ("登录", "Sign in"),
@@ -441,9 +458,9 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "existing_floor_m2": ('现状建筑面积', 'Existing floor area', 'm²', 'area'),
     "retained_floor_m2": ('保留建筑面积', 'Retained floor area', 'm²', 'area'),
     "demolished_floor_m2": ('拆除建筑面积', 'Demolished floor area', 'm²', 'area'),
-    "new_floor_m2": ('新增建筑面积', 'New floor area', 'm²', 'area'),
-    "floor_after_m2": ('改造后建筑面积', 'Floor area after', 'm²', 'area'),
-    "net_change_m2": ('建筑面积净增', 'Net floor area change', 'm²', 'area'),
+    "new_floor_m2": ('新建建筑面积', 'Floor area built', 'm²', 'area'),
+    "floor_after_m2": ('规划总建筑面积', 'Gross planned floor area', 'm²', 'area'),
+    "net_change_m2": ('新增产业空间', 'Net new floor area', 'm²', 'area'),
     "plot_ratio_before": ('现状容积率', 'Plot ratio before', '', 'ratio'),
     "plot_ratio_after": ('改造后容积率', 'Plot ratio after', '', 'ratio'),
     "leasable_m2": ('可租赁面积', 'Leasable floor area', 'm²', 'area'),
@@ -467,13 +484,13 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),
     "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 CNY/yr', 'money'),
     "rent_cny": ('租金收入', 'Rent income', '元 CNY', 'money'),
-    "payback_years": ('租金回收期', 'Payback on rent', '年 yr', 'years'),
-    "fiscal_payback_years": ('租金+税收回收期', 'Payback on rent + tax gain', '年 yr', 'years'),
+    "payback_years": ('仅计租金回收期', 'Payback, rent only', '年 yr', 'years'),
+    "fiscal_payback_years": ('租金+税收回收期', 'Payback, rent + tax', '年 yr', 'years'),
     "start_year": ('启动年份', 'Start year', '', 'year'),
-    "works_start": ('开工', 'Works start', '年 yr', 'years'),
-    "delivery": ('交付', 'Delivery', '年 yr', 'years'),
-    "first_delivery": ('首批交付', 'First delivery', '年 yr', 'years'),
-    "last_delivery": ('末批交付', 'Last delivery', '年 yr', 'years'),
+    "works_start": ('开工年份', 'Works start year', '', 'year'),
+    "delivery": ('交付年份', 'Delivery year', '', 'year'),
+    "first_delivery": ('首批交付年份', 'First delivery year', '', 'year'),
+    "last_delivery": ('末批交付年份', 'Last delivery year', '', 'year'),
     "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 CNY/yr', 'money'),
     "new_floor_per_site_m2": ('片区平均新增面积', 'New floor area per site', 'm²', 'area'),
     "m2_per_enterprise": ('每企业面积', 'Space per enterprise', 'm²', 'area'),
@@ -498,7 +515,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "compactness": ('紧凑度', 'Compactness', '', 'ratio'),
     "constraint_overlap_m2": ('管控约束重叠', 'Constraint overlap', 'm²', 'area'),
     "n_retained_inside": ('内部保留地块', 'Retained parcels inside', '', 'count'),
-    "potential_floor_area_m2": ('可增建筑面积', 'Floor-area potential', 'm²', 'area'),
+    "potential_floor_area_m2": ('规划建筑面积潜力', 'Planned floor-area potential', 'm²', 'area'),
     "score": ('综合得分', 'Score', '', 'ratio'),
     "version": ('版本', 'Version', '', 'count'),
     "created_at": ('创建时间', 'Created', '', 'text'),
@@ -518,16 +535,52 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "row": ('行号', 'Row', '', 'count'),
     "field": ('字段', 'Field', '', 'text'),
     "canonical": ('标准字段', 'Canonical field', '', 'text'),
+    # -- decision-grade outputs (issue 13): columns of exports and briefs
+    "reason_zh": ('认定理由', 'Reasons (Chinese)', '', 'text'),
+    "reason_en": ('认定理由（英文）', 'Reasons', '', 'text'),
+    "role": ('地块类型', 'Role in the site', '', 'text'),
+    "group": ('所在情景', 'In scenarios', '', 'text'),
 }
 
-#: Money columns that app tables show in 万元 / 10k CNY: name -> (divisor, unit).
-TABLE_SCALE: dict[str, tuple[float, str]] = {"tax_after_cny": (1e4, "万元/年 10k CNY/yr"),
-                                             "investment_cny": (1e4, "万元 10k CNY")}
+#: Display units of amounts: one system per language on cards, tables, chart axes, Excel and the CLI
+#: (万㎡ and 亿元 in Chinese; m² and million yuan in English): kind -> lang -> (divisor, unit).
+DISPLAY_UNITS: dict[str, dict[str, tuple[float, str]]] = {
+    "area": {"zh": (1e4, "万㎡"), "en": (1.0, "m²")},
+    "money": {"zh": (1e8, "亿元"), "en": (1e6, "million yuan")},
+}
+#: Amounts that keep their own unit: survey attributes of parcels, small overlaps, space per enterprise.
+#: Land is measured in m² and 亩 in both languages; rates (元/亩, 元/㎡) keep theirs.
+OWN_UNIT = frozenset({"land_area_m2", "floor_area_m2", "constraint_overlap_m2", "m2_per_enterprise"})
+_AMOUNT_UNITS = {"m²": "", "元 CNY": "", "元/年 CNY/yr": "/yr"}
 
 #: Number format (st.column_config printf) of each kind; "share" is a percentage.
 _KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
-                "year": "%d", "years": "%.1f", "text": ""}
+                "year": "%d", "years": "%.0f", "text": ""}
+#: printf formats of amounts in display units (per-site figures need the decimals).
+_DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
+                   ("money", "en"): "%,.2f"}
 _PLAIN_INT = {"rank", "version", "row", "year"}
+
+
+def _lang(lang: str) -> str:
+    return "en" if lang == "en" else "zh"
+
+
+def display_unit(key: str, lang: str = "zh") -> tuple[float, str] | None:
+    """Divisor and unit an amount is shown in (``("new_floor_m2", "zh")`` -> ``(1e4, "万㎡")``); None if it keeps its own.
+
+    Examples
+    --------
+    >>> display_unit("investment_cny", "zh"), display_unit("rent_cny_yr", "en"), display_unit("land_area_m2")
+    ((100000000.0, '亿元'), (1000000.0, 'million yuan/yr'), None)
+    """
+    _zh, _en, u, kind = LABELS.get(key, ("", "", "", "text"))
+    if key in OWN_UNIT or kind not in DISPLAY_UNITS or u not in _AMOUNT_UNITS:
+        return None
+    lg = _lang(lang)
+    div, unit = DISPLAY_UNITS[kind][lg]
+    per = _AMOUNT_UNITS[u]
+    return div, unit + (("/年" if lg == "zh" else per) if per else "")
 
 
 def _unit(unit: str, lang: str) -> str:
@@ -537,20 +590,24 @@ def _unit(unit: str, lang: str) -> str:
 
 
 def label(key: str, lang: str = "zh", *, unit: bool = True, both: bool = False) -> str:
-    """Label of a figure or column from :data:`LABELS`: ``新增建筑面积（㎡）``, ``New floor area (m²)``,
-    or with ``both`` ``新增建筑面积 New floor area (m²)`` (the name itself when unknown).
+    """Label of a figure or column from :data:`LABELS` with its display unit (:func:`display_unit`):
+    ``新建建筑面积（万㎡）``, ``Floor area built (m²)``, or with ``both`` (Chinese workbooks)
+    ``新建建筑面积 Floor area built（万㎡）`` (the name itself when unknown).
 
     Examples
     --------
-    >>> label("new_floor_m2"), label("new_floor_m2", "en"), label("new_floor_m2", both=True)
-    ('新增建筑面积（㎡）', 'New floor area (m²)', '新增建筑面积 New floor area (m²)')
+    >>> label("net_change_m2"), label("net_change_m2", "en"), label("net_change_m2", both=True)
+    ('新增产业空间（万㎡）', 'Net new floor area (m²)', '新增产业空间 Net new floor area（万㎡）')
     """
     zh, en, u, _ = LABELS.get(key, (key, key, "", "text"))
+    du = display_unit(key, "en" if lang == "en" and not both else "zh")
     if both:
-        return f"{zh} {en}" + (f" ({u})" if unit and u else "")
+        shown = du[1] if du else _unit(u, "zh")
+        return f"{zh} {en}" + (f"（{shown}）" if unit and u else "")
     text = zh if lang == "zh" else en
     if unit and u:
-        text += f"（{_unit(u, lang)}）" if lang == "zh" else f" ({_unit(u, lang)})"
+        shown = du[1] if du else _unit(u, lang)
+        text += f"（{shown}）" if lang == "zh" else f" ({shown})"
     return text
 
 
@@ -559,13 +616,18 @@ def label_kind(key: str) -> str:
     return LABELS.get(key, ("", "", "", "text"))[3]
 
 
-def column_format(name: str) -> str:
-    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %)."""
+def column_format(name: str, lang: str = "zh") -> str:
+    """printf number format of a table column ("" for text, "share" for a 0-1 share shown as %).
+
+    Amounts in display units (:func:`display_unit`) get the decimals their unit needs.
+    """
     if name not in LABELS:
         return ""
     zh, en, u, kind = LABELS[name]
     if name in _PLAIN_INT:
         return "%d"
+    if display_unit(name, lang) is not None:
+        return _DISPLAY_FORMAT[(kind, _lang(lang))]
     if kind == "area" and u.endswith("mu"):
         return "%,.1f"
     return _KIND_FORMAT.get(kind, "")
@@ -625,11 +687,7 @@ def value_label(kind: str, value, lang: str = "zh") -> str:
 
 
 def column_label(name: str, lang: str = "zh") -> str:
-    """Header of a table column: :data:`LABELS` (app tables: money in 万元), then indicators, then the schema."""
-    if name in TABLE_SCALE:
-        zh, en, _, _ = LABELS[name]
-        u = TABLE_SCALE[name][1]
-        return f"{zh}（{_unit(u, 'zh')}）" if lang != "en" else f"{en} ({_unit(u, 'en')})"
+    """Header of a table column: :data:`LABELS` (amounts in display units), then indicators, then the schema."""
     if name in LABELS:
         return label(name, lang)
     if f"ind_{name}" in STRINGS:

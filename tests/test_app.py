@@ -173,12 +173,17 @@ def test_build_and_save_scenario(workspace, monkeypatch):
 def test_compare_two_scenarios(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "compare")
     assert not at.exception
-    # two scenarios x 8 key figures
-    assert len(at.metric) == 16
+    # two scenarios x 6 headline figures (issue 13: read in a minute)
+    assert len(at.metric) == 12
     labels = [m.label for m in at.metric]
     assert labels.count("新增产业空间（万㎡）") == 2
+    assert labels[:6] == ["新增产业空间（万㎡）", "可容纳企业数", "改造后年税收（亿元/年）", "总投资（亿元）",
+                          "仅计租金回收期（年）", "租金+税收回收期（年）"]
     # the second scenario shows its difference from the first
-    assert at.metric[10].delta is not None
+    assert at.metric[6].delta and not at.metric[0].delta
+    # the side-by-side table is open (not in an expander) and labelled
+    assert any("新增产业空间（万㎡）" in d.value.iloc[:, 0].tolist() for d in at.dataframe)
+    assert not any(e.label == "关键指标" for e in at.expander)
 
 
 def test_missing_workspace_is_explained(tmp_path, monkeypatch):

@@ -185,7 +185,7 @@ def test_defect_scenario_run_in_the_app_keeps_the_retained_classes(ws, monkeypat
     expect = W.run_scenario(W.ScenarioDoc(sc), res.sites, res.parcel_sites, flags).result
     narrow = W.run_scenario(W.ScenarioDoc(replace(sc, retain_classes=("retain",))), res.sites, res.parcel_sites,
                             flags).result
-    got = float(pd.to_numeric(ledger["retained_floor_m2"]).sum())
+    got = float(pd.to_numeric(ledger["retained_floor_m2"]).sum()) * 1e4  # the table shows 万㎡ (issue 13)
     assert got == pytest.approx(float(expect.sites["retained_floor_m2"].sum()))
     assert got > float(narrow.sites["retained_floor_m2"].sum())  # "upgrade" parcels kept too
 

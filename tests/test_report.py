@@ -32,43 +32,57 @@ def result(name="std", **kw):
 
 
 def test_excel_sheets_headers_units_and_formats(tmp_path):
+    import zipfile
+
     p = to_excel(result(), tmp_path / "r.xlsx", lang="zh")
     wb = load_workbook(p)
-    assert wb.sheetnames == ["Summary 汇总", "Sites 地块", "Timeline 年度", "Assumptions 假设"]
+    assert wb.sheetnames == ["Summary 汇总", "Sites 地块", "Timeline 年度", "Floor area 建筑面积", "Assumptions 假设"]
     ws = wb["Sites 地块"]
     headers = [c.value for c in ws[1]]
-    assert "新增建筑面积 New floor area (m²)" in headers
-    j = headers.index("新增建筑面积 New floor area (m²)") + 1
+    assert "新建建筑面积 Floor area built（万㎡）" in headers
+    j = headers.index("新建建筑面积 Floor area built（万㎡）") + 1
     assert ws[1][j - 1].font.b
-    # 10,000 m2 x 2.5 = 25,000 m2 on the first site, thousands format
-    assert ws.cell(2, j).value == 25_000 and ws.cell(2, j).number_format == "#,##0"
+    # 10,000 m2 x 2.5 = 25,000 m2 = 2.5 万㎡ on the first site
+    assert ws.cell(2, j).value == 2.5 and ws.cell(2, j).number_format == "#,##0.00"
     k = headers.index("改造后容积率 Plot ratio after") + 1
     assert ws.cell(2, k).number_format == "0.00"
     assert ws.column_dimensions["B"].width >= 10
     summ = {r[0].value: r[1].value for r in wb["Summary 汇总"].iter_rows(min_row=2)}
-    assert summ["新增建筑面积 New floor area (m²)"] == 50_000
+    assert summ["新建建筑面积 Floor area built（万㎡）"] == 5
     assert "default" in str(summ["数据来源（识别规则、调查版本、片区参数） Inputs (three-low policy, survey version, site parameters)"])
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
-    assert "New floor area (m²)" in [c.value for c in en["Sites 地块"][1]]
-    # assumption sources in the report's language
-    src = {r[0].value: r[-1].value for r in wb["Assumptions 假设"].iter_rows(min_row=2)}
-    src_en = {r[0].value: r[-1].value for r in en["Assumptions 假设"].iter_rows(min_row=2)}
-    assert src["tax_per_mu"] == "S：泉州标准化园区约 20 万元/亩" and src["scenario.start_year"] == "情景设置"
-    assert src_en["tax_per_mu"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
-    assert src["jobs_per_1000m2"] == src_en["jobs_per_1000m2"] == "G"
+    assert "Floor area built (m²)" in [c.value for c in en["Sites 地块"][1]]
+    # assumptions: labels, not keys; template names; sources in the report's language
+    a_zh = [[c.value for c in r] for r in wb["Assumptions 假设"].iter_rows()]
+    a_en = [[c.value for c in r] for r in en["Assumptions 假设"].iter_rows()]
+    assert a_zh[0] == ["参数", "标准厂房园区", "来源"] and a_en[0][0] == "Parameter"
+    src = {r[0]: r[-1] for r in a_zh[1:]}
+    src_en = {r[0]: r[-1] for r in a_en[1:]}
+    assert src["亩均税收（元/亩）"] == "S：泉州标准化园区约 20 万元/亩" and src["情景：起始年份"] == "情景设置"
+    assert src_en["Tax per mu (CNY/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
+    keys = {"label_zh", "label_en", "target_plot_ratio", "tax_per_mu", "scenario.existing", "retain_class", "demolish"}
+    assert not keys & {str(v) for r in a_zh for v in r}
+    # native Excel charts whose text is in the workbook's language
+    with zipfile.ZipFile(p) as z:
+        charts = [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert len(charts) == 2 and any("在建、交付与出租面积" in c for c in charts)
+    assert any("建筑面积构成" in c and "单位: 万㎡" in c for c in charts)
 
 
 def test_excel_comparison(tmp_path):
     p = to_excel([result("a", sites={"top": 1}), result("b")], tmp_path / "c.xlsx", lang="en")
     wb = load_workbook(p)
-    assert wb.sheetnames == ["Comparison 对比", "Sites 地块", "Curves 年度曲线"]
+    assert wb.sheetnames == ["Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
     rows = {r[0].value: [c.value for c in r] for r in wb["Comparison 对比"].iter_rows(min_row=2)}
     hdr = [c.value for c in wb["Comparison 对比"][1]]
-    new = rows["New floor area (m²)"]
+    new = rows["Floor area built (m²)"]
     assert new[hdr.index("a")] == 25_000 and new[hdr.index("b")] == 50_000
     assert new[hdr.index("b - a")] == 25_000 and new[hdr.index("b vs a %")] == pytest.approx(100.0)
     ws = wb["Comparison 对比"]
     assert ws.cell(2, hdr.index("b vs a %") + 1).number_format.startswith('+0.0"%"')
+    floor = [[c.value for c in r] for r in wb["Floor area 建筑面积"].iter_rows()]
+    assert floor[0][:4] == ["Scenario", "Retained floor area (m²)", "Demolished floor area (m²)", "Floor area built (m²)"]
+    assert floor[2][:5] == ["b", 0, -4_000, 50_000, 46_000]  # demolished drawn left of zero; net = built - demolished
 
 
 def test_geodata_exports(tmp_path):
@@ -86,7 +100,7 @@ def test_geodata_exports(tmp_path):
     with pytest.raises(DataError, match="no geometry"):
         write_sites(plain, tmp_path / "x.gpkg")
     files = export_all(plain, tmp_path / "out")
-    assert set(files) == {"xlsx", "html"}  # no geometry: no gpkg, and no map in the html
+    assert set(files) == {"xlsx", "html", "pdf"}  # no geometry: no gpkg, and no map in the html or pdf
 
 
 def test_html_is_self_contained_and_bilingual(tmp_path):
@@ -95,16 +109,56 @@ def test_html_is_self_contained_and_bilingual(tmp_path):
     en = html_report(r, lang="en")
     for doc in (zh, en):
         assert "<script" not in doc and "http://" not in doc and "https://" not in doc
-        assert len(re.findall(r'src="data:image/png;base64,', doc)) == 3  # two charts + map
-    assert 'lang="zh-CN"' in zh and "新增建筑面积" in zh and "主要指标" in zh
-    assert 'lang="en"' in en and "New floor area" in en and "Key figures" in en
+        assert len(re.findall(r'src="data:image/png;base64,', doc)) == 4  # floor chart, two timeline charts, map
+        assert "@page{size:A4" in doc  # prints on A4
+    assert 'lang="zh-CN"' in zh and "新建建筑面积" in zh and "主要指标" in zh
+    assert 'lang="en"' in en and "Floor area built" in en and "Key figures" in en
     assert "feedbeeffeed" in zh  # the policy hash the sites rest on
     assert ">nan<" not in zh and ">None<" not in en  # missing template values shown as a dash
-    # key figure card: 50,000 m2 new floor area -> "5.0 万" in Chinese, "50,000" in English
-    assert "5.0 万" in zh and "50,000" in en
+    assert "5.00 万㎡" in zh and "50,000 m²" in en
     p = write_html(compare([result("a", sites={"top": 1}), result("b")]), tmp_path / "c.html", lang="en")
     text = p.read_text(encoding="utf-8")
     assert "Scenario comparison report" in text and "+100.0%" in text and "<script" not in text
+
+
+def test_chart_text_is_in_the_report_language():
+    r = result(sites_per_year=1)
+    zh = html_report(r, lang="zh")
+    alts = re.findall(r'<img alt="([^"]*)"', zh)
+    assert len(alts) == 4
+    for a in alts:  # every chart's words: Chinese, with no English axis or legend text
+        words = [w for w in re.split(r" · ", a) if not re.fullmatch(r"[\d.,\s−\-–()kmN]*|S\d+|std", w)]
+        assert words and all(re.search(r"[\u4e00-\u9fff]", w) for w in words), a
+    assert any("单位：万㎡" in a for a in alts) and any("单位：亿元" in a for a in alts)
+    en = html_report(r, lang="en")
+    assert not any(re.search(r"[\u4e00-\u9fff]", a) for a in re.findall(r'<img alt="([^"]*)"', en))
+
+
+def test_chinese_charts_need_no_system_font(monkeypatch):
+    """With every system CJK font hidden, the packaged Noto Sans CJK draws the Chinese text: no glyph is missing."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    pkg = _report_charts.packaged_font_file()
+    assert pkg is not None and pkg.name == "NotoSansCJK-Regular.ttc"
+    kept = [f for f in font_manager.fontManager.ttflist if "CJK" not in f.name and "Hei" not in f.name
+            and "YaHei" not in f.name]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", kept)
+    _report_charts.cjk_font.cache_clear()
+    font_manager.fontManager._findfont_cached.cache_clear()
+    try:
+        assert _report_charts.cjk_font() == "Noto Sans CJK SC"
+        assert _report_charts.cjk_font_face() == (pkg, 2)  # the Simplified Chinese face of the collection
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+            charts = _report_charts.timeline_charts(result().timeline, "zh")
+            charts.append(_report_charts.floor_chart([result()], "zh"))
+        assert all(len(c.png) > 5000 for c in charts)
+        assert "在建、交付与出租面积" in charts[0].texts
+    finally:
+        _report_charts.cjk_font.cache_clear()
+        font_manager.fontManager._findfont_cached.cache_clear()
 
 
 def test_html_sites_table_is_capped():
@@ -117,17 +171,12 @@ def test_html_sites_table_is_capped():
     assert "S049" in doc and "S050" not in doc and "50 best-ranked of 60" in doc
 
 
-def test_chinese_charts_fall_back_to_english_without_cjk_font(monkeypatch):
-    monkeypatch.setattr(_report_charts, "cjk_font", lambda: None)
-    assert _report_charts.chart_lang("zh") == "en"
-    assert _report_charts.chart_lang("en") == "en"
-    charts = _report_charts.timeline_charts(result().timeline, "zh")
-    assert len(charts) == 2 and all(len(b64) > 1000 for _, b64 in charts)
-
-
 def test_fmt():
-    assert fmt(123_456_789.0, "investment_cny", "zh") == "1.23 亿元"
-    assert fmt(1_234_567_890.0, "investment_cny", "en") == "1.23 bn"
-    assert fmt(25_000.0, "new_floor_m2", "zh") == "2.5 万"
+    assert fmt(123_456_789.0, "investment_cny", "zh") == "1.23"
+    assert fmt(123_456_789.0, "investment_cny", "zh", unit=True) == "1.23 亿元"
+    assert fmt(1_234_567_890.0, "investment_cny", "en", unit=True) == "1,234.6 million yuan"
+    assert fmt(25_000.0, "new_floor_m2", "zh", unit=True) == "2.50 万㎡"
+    assert fmt(4_500_000.0, "tax_after_cny", "zh", unit=True) == "0.045 亿元/年"  # per-site figures keep the unit
     assert fmt(float("nan"), "new_floor_m2") == "–" and fmt(float("inf"), "payback_years") == "∞"
     assert fmt(2.5, "plot_ratio_after") == "2.50"
+    assert fmt(2031.99, "delivery") == "2031"

@@ -288,8 +288,8 @@ def test_cli_run_saves_and_writes_reports(tmp_path, store, capsys):
     assert main(["scenario", "run", str(f), "-w", ws.uri, "--out", str(out), "--lang", "en"]) == 0
     text = capsys.readouterr().out
     # 2 sites x 10,000 m2 x 2.5 = 50,000 m2
-    assert re.search(r"New floor area \(m²\)\s+50,000", text)
-    assert {p.name for p in out.iterdir()} == {"two.xlsx", "two.html", "two.gpkg"}
+    assert re.search(r"Gross planned floor area \(m²\)\s+50,000", text)
+    assert {p.name for p in out.iterdir()} == {"two.xlsx", "two.html", "two.pdf", "two.gpkg"}
     doc = ws.load_doc("scenario", "two")["scenario"]
     assert doc["policy_name"] == "default" and doc["policy_hash"] == "cafe" * 16  # filled from the sites layer
     assert ws.audit_log()["action"].iloc[-1] == "save_scenario"

@@ -283,5 +283,5 @@ def test_one_label_table_for_app_and_reports():
     assert text.LABELS is i18n.LABELS and not hasattr(i18n, "COLUMNS")
     for key in ("site_id", "new_floor_m2", "payback_years", "investment_cny"):
         assert text.label(key, "zh") == i18n.label(key, "zh")
-    assert i18n.column_label("new_floor_m2", "zh") == text.label("new_floor_m2", "zh") == "新增建筑面积（㎡）"
-    assert i18n.column_label("investment_cny", "en") == "Investment (10k CNY)"  # app tables show 万元
+    assert i18n.column_label("new_floor_m2", "zh") == text.label("new_floor_m2", "zh") == "新建建筑面积（万㎡）"
+    assert i18n.column_label("investment_cny", "en") == "Investment (million yuan)"  # one unit system (issue 13)

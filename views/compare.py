@@ -1,19 +1,17 @@
-"""Scenario comparison (情景对比): saved scenarios side by side, charts, maps, Excel/HTML reports."""
-
-import tempfile
-from pathlib import Path
+"""Scenario comparison (情景对比), read in a minute: key figures with differences, one floor-area chart, one map of
+the sites in A only / B only / both, the side-by-side table, yearly curves, and the reports (Excel, HTML, PDF)."""
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from planner import maps
-from planner import report as rep
 from planner import workflow as W
 from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
-from planner.ui import data, keys, page, results, tables
+from planner.report import charts as rep_charts
+from planner.report import text as rep_text
+from planner.ui import data, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, tr
 
@@ -37,11 +35,11 @@ def _open_comparison(name: str) -> None:
 
 keys.seed(keys.COMPARE_PICK, names[:2])
 ss[keys.COMPARE_PICK] = [n for n in ss[keys.COMPARE_PICK] if n in names]
+q0, q1, q2 = st.columns([3, 2, 1], vertical_alignment="bottom")
+picked = q0.multiselect(tr("cmp_pick"), names, key=keys.COMPARE_PICK, placeholder=tr("choose"))
 if saved_cmps:
-    q1, q2 = st.columns([2, 1], vertical_alignment="bottom")
     cpick = q1.selectbox(tr("wf_saved_comparisons"), saved_cmps, key="cmp_open_pick")
     q2.button(tr("wf_open"), key="cmp_open_btn", on_click=_open_comparison, args=(cpick,))
-picked = st.multiselect(tr("cmp_pick"), names, key=keys.COMPARE_PICK, placeholder=tr("choose"))
 if len(picked) < 2:
     st.info(tr("cmp_need_two"))
     st.stop()
@@ -49,81 +47,83 @@ if len(picked) < 2:
 policy = page.active_policy()
 site_result = results.current_sites(ws, policy)
 runs = []
-with st.status(tr("sc_run"), expanded=False) as status:
+with st.spinner(tr("sc_run")):
     for n in picked:
         doc = W.load_document(store, "scenario", n)
         wf = results.run_scenario(ws, policy, site_result, doc)
         results.show_warnings(wf.warnings)
         runs.append(wf.result)
     cmp = W.compare_runs(runs)
-    status.update(state="complete")
+L = lang()
+st.caption(tr("cmp_inputs") + rep_text.policy_text(runs[0], L))
+
+# -- key figures: one row per scenario, the difference from the first -------------------------------------------------
+base = runs[0]
+for r in runs:
+    head = f"**{r.name}**" + (f" · {tr('baseline_mark')}" if r is base else f" · {tr('cmp_diff', base=base.name)}")
+    st.markdown(head)
+    results.key_figures(r.totals, None if r is base else base.totals)
+
+# -- one floor-area chart and one map of the sites in A only, B only, both ---------------------------------------------
+c_chart, c_map = st.columns([1, 1], gap="medium")
+with c_chart:
+    st.subheader(tr("cmp_floor_title"))
+    st.altair_chart(results.floor_chart(runs), width="stretch")
+    st.caption(tr("cmp_floor_caption"))
+with c_map:
+    st.subheader(tr("cmp_map_title"))
+    g = cmp.site_geometries()
+    if g is None:
+        st.caption(tr("no_geometry"))
+    else:
+        groups = list(dict.fromkeys(["both", "all", *cmp.names, *sorted(set(g["group"]))]))
+        groups = [x for x in groups if (g["group"] == x).any()]
+        colors = rep_charts.membership_colors(groups, cmp.names)
+        glabels = {x: rep_text.group_label(x, cmp.names, L) for x in groups}
+        idx = maps.LayerIndex.build(g[["site_id", "group", "geometry"]], id_col="site_id", area_col=None)
+        b = idx.lonlat_bounds()  # one extent: every site of every scenario
+        m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
+                               custom_url=settings.custom_url, asset_base=ASSET_URL)
+        v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 540, 380), columns=("group",), gcj02=gcj)
+        gdf = v.gdf.copy()
+        gdf["_c"] = gdf["group"].map(colors).fillna("#888888")
+        gdf["group"] = gdf["group"].map(glabels)
+        maps.geojson_layer(gdf, tr("cmp_map_title"), tooltip={"site_id": column_label("site_id", L),
+                                                              "group": tr("cmp_group")}).add_to(m)
+        m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+        st_folium(m, key="cmp_map", height=380, use_container_width=True, returned_objects=[])
+        counts = g["group"].value_counts()
+        mapview.legend([(colors[x], f"{glabels[x]}（{int(counts[x])}）" if L == "zh" else f"{glabels[x]} ({int(counts[x])})")
+                        for x in groups])
+
+# -- the side-by-side table (open) ------------------------------------------------------------------------------------
+st.subheader(tr("cmp_table"))
+tab = results.comparison_table(cmp, [r.name for r in runs])
+st.dataframe(tab, hide_index=True, width="stretch", height=35 * (len(tab) + 1) + 3)  # open: every row shown
+
+# -- year by year -----------------------------------------------------------------------------------------------------
+curves = cmp.curves
+if len(curves):
+    st.subheader(tr("cmp_yearly"))
+    metric = st.selectbox(tr("metric_pick"), sorted(curves["metric"].unique()), key="cmp_metric",
+                          format_func=results.figure_label)
+    cv = curves[curves["metric"] == metric].copy()
+    cv["value"] = [rep_text.scaled(x, metric, L) for x in cv["value"]]
+    st.altair_chart(results.chart(alt.Chart(cv).mark_line(point=True).encode(
+        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=results.figure_label(metric)),
+        color=alt.Color("scenario:N", title=tr("cmp_series"), sort=cmp.names,
+                        legend=alt.Legend(orient="bottom"))).properties(height=260)), width="stretch")
+
+# -- reports ------------------------------------------------------------------------------------------------------------
+st.subheader(tr("cmp_reports"))
+results.report_buttons(cmp, f"comparison_{'_'.join(picked)}", key="cmp")
 with st.expander(tr("wf_save_comparison")):
     keys.seed("cmp_name", "comparison")
     s1, s2 = st.columns([2, 1], vertical_alignment="bottom")
     cname = s1.text_input(tr("wf_new_name"), key="cmp_name").strip()
     if s2.button(tr("wf_save"), key="cmp_save", disabled=not cname):
         try:
-            v = W.save_document(store, W.ComparisonDoc(cname, tuple((n, None) for n in picked), lang()))
+            v = W.save_document(store, W.ComparisonDoc(cname, tuple((n, None) for n in picked), L))
             st.success(tr("saved", name=cname, v=v))
         except PlannerError as exc:
-            st.error(message_in(exc, lang()))
-
-# -- key figures ---------------------------------------------------------------------
-st.subheader(tr("cmp_key"))
-base = runs[0].totals
-for r in runs:
-    st.markdown(f"**{r.name}**" + ("" if r is runs[0] else f" · {tr('cmp_diff', base=runs[0].name)}"))
-    results.key_figures(r.totals, None if r is runs[0] else base)
-with st.expander(tr("cmp_key"), expanded=False):
-    st.dataframe(results.comparison_table(cmp, [r.name for r in runs]), hide_index=True, width="stretch")
-
-# -- charts --------------------------------------------------------------------------
-fig = pd.DataFrame([{"scenario": r.name, "figure": tr(lbl), "value": r.totals.get(k, float("nan")) / div}
-                    for r in runs for k, lbl, div, _ in results.KEY_FIGURES[:5]])
-st.altair_chart(alt.Chart(fig).mark_bar().encode(
-    x=alt.X("scenario:N", title=None, axis=alt.Axis(labels=False, ticks=False)), y=alt.Y("value:Q", title=None),
-    color=alt.Color("scenario:N", title=None), column=alt.Column("figure:N", title=None))
-    .properties(width=150, height=200).resolve_scale(y="independent"))
-c2 = st.container()
-curves = cmp.curves
-if len(curves):
-    metric = c2.selectbox(tr("metric_pick"), sorted(curves["metric"].unique()), key="cmp_metric",
-                          format_func=results.figure_label)
-    cv = curves[curves["metric"] == metric]
-    c2.altair_chart(alt.Chart(cv).mark_line(point=True).encode(
-        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=results.figure_label(metric)),
-        color=alt.Color("scenario:N", title=tr("cmp_series"))).properties(height=260), width="stretch")
-
-# -- maps ------------------------------------------------------------------------------
-st.subheader(tr("cmp_maps"))
-mcols = st.columns(min(len(runs), 3))
-for i, r in enumerate(runs):
-    g = r.sites
-    with mcols[i % len(mcols)]:
-        st.caption(r.name)
-        if g is None or not len(g) or g.crs is None:
-            continue
-        idx = maps.LayerIndex.build(g[["site_id", "rank", "geometry"]].reset_index(drop=True), id_col="site_id",
-                                    area_col=None)
-        b = idx.lonlat_bounds()
-        m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
-                               custom_url=settings.custom_url, asset_base=ASSET_URL)
-        v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 400, 320), columns=("rank",), gcj02=gcj)
-        gdf = v.gdf.copy()
-        gdf["_c"] = "#d94801"
-        gdf["rank"] = tables.format_series("rank", gdf["rank"])
-        maps.geojson_layer(gdf, r.name, tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")}).add_to(m)
-        m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
-        st_folium(m, key=f"cmp_map_{i}", height=320, use_container_width=True, returned_objects=[])
-
-# -- reports ---------------------------------------------------------------------------
-d1, d2 = st.columns(2)
-with tempfile.TemporaryDirectory() as tmp:
-    xlsx = Path(tmp) / "comparison.xlsx"
-    rep.compare_to_excel(cmp, xlsx, lang=lang())
-    d1.download_button(tr("dl_excel"), xlsx.read_bytes(), file_name=f"comparison_{'_'.join(picked)}.xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key="dl_xlsx", type="primary")
-html = rep.compare_html(cmp, lang=lang())
-d2.download_button(tr("dl_html"), html.encode("utf-8"), file_name=f"comparison_{'_'.join(picked)}.html",
-                   mime="text/html", key="dl_html")
+            st.error(message_in(exc, L))

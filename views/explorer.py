@@ -5,7 +5,7 @@ import streamlit as st
 
 from planner import maps
 from planner.i18n import column_label, value_label
-from planner.ui import data, mapview, page
+from planner.ui import data, exports, mapview, page
 from planner.ui.explore import (
     CLASS_KEYS,
     INDICATORS,
@@ -138,3 +138,4 @@ def explorer_map():
 
 
 explorer_map()
+exports.map_page(gdf, index, pos)  # export what you see: the filtered parcels

@@ -9,8 +9,8 @@ import streamlit as st
 from planner import scenarios as sc_mod
 from planner import workflow as W
 from planner.errors import PlannerError, message_in
-from planner.i18n import column_label, param_label, value_label
-from planner.scenarios import assumptions_in
+from planner.i18n import column_label, value_label
+from planner.report import text as report_text
 from planner.scenarios import templates as tpl_mod
 from planner.ui import data, keys, page, results, tables
 from planner.ui.state import lang, tr
@@ -153,39 +153,35 @@ results.show_warnings(run.warnings)
 if vanished and not any(v in en for en, _ in run.warnings for v in vanished):
     st.warning(tr("wf_sites_vanished", ids="、".join(vanished)))
 results.key_figures(res.totals)
+results.key_figures(res.totals, figures=results.MORE_FIGURES)
 t1, t2, t3 = st.tabs([tr("sc_ledger"), tr("sc_timeline"), tr("sc_assumptions")])
 with t1:
+    st.altair_chart(results.floor_chart([res]), width="stretch")
     cols = [c for c in ("site_id", "rank", "template", "land_area_mu", "existing_floor_m2", "demolished_floor_m2",
-                        "retained_floor_m2", "new_floor_m2", "floor_after_m2", "plot_ratio_before",
+                        "retained_floor_m2", "new_floor_m2", "floor_after_m2", "net_change_m2", "plot_ratio_before",
                         "plot_ratio_after", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny",
-                        "payback_years", "delivery") if c in res.sites.columns]
+                        "payback_years", "fiscal_payback_years", "delivery") if c in res.sites.columns]
     tables.show(pd.DataFrame(res.sites[cols]))
 with t2:
     tl = res.timeline.reset_index()
     ycol = tl.columns[0]
     area = tl[[ycol, "delivered_m2", "occupied_m2"]].melt(ycol, var_name="series", value_name="m2")
-    area["m2"] = area["m2"] / 1e4
+    area["m2"] = [report_text.scaled(v, "new_floor_m2", lang()) for v in area["m2"]]
     area["series"] = area["series"].map(lambda c: column_label(c, lang()))
-    st.altair_chart(alt.Chart(area).mark_line(point=True).encode(
-        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("m2:Q", title=tr("unit_10k_m2")),
+    st.altair_chart(results.chart(alt.Chart(area).mark_line(point=True).encode(
+        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("m2:Q", title=report_text.unit_of("new_floor_m2", lang())),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")))
-        .properties(height=260), width="stretch")
+        .properties(height=260)), width="stretch")
     money = tl[[ycol, "investment_cny", "tax_new_cny", "rent_cny"]].melt(ycol, var_name="series", value_name="cny")
-    money["cny"] = money["cny"] / 1e4
+    money["cny"] = [report_text.scaled(v, "investment_cny", lang()) for v in money["cny"]]
     money["series"] = money["series"].map(lambda c: re.split(r"（| \(", column_label(c, lang()))[0])
-    st.altair_chart(alt.Chart(money).mark_bar().encode(
-        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("cny:Q", title=tr("unit_10k_cny")),
+    st.altair_chart(results.chart(alt.Chart(money).mark_bar().encode(
+        x=alt.X(f"{ycol}:O", title=None), y=alt.Y("cny:Q", title=report_text.unit_of("investment_cny", lang())),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
-        xOffset="series:N").properties(height=260), width="stretch")
+        xOffset="series:N").properties(height=260)), width="stretch")
 with t3:
-    a = assumptions_in(res.assumptions, lang())
-    a = a[~a["parameter"].isin(["label_zh", "label_en"])].astype("string").copy()
-    tpl_cols = [c for c in a.columns if c not in ("parameter", "source")]
-    ex = a["parameter"] == "scenario.existing"
-    for c in tpl_cols:
-        a.loc[ex, c] = a.loc[ex, c].map(lambda v: value_label("existing", v, lang()))
-    a["parameter"] = a["parameter"].map(lambda p: param_label(p, lang()))
-    tables.show(a, labels={c: tables.template_label(c) for c in tpl_cols})
+    st.dataframe(report_text.assumptions_table(res, lang()), hide_index=True, width="stretch")
+results.report_buttons(res, f"scenario_{sc.name}", key="sc_dl")
 
 
 # -- save (an existing name is confirmed first, saying which version it creates), duplicate, rename, delete ---------

@@ -19,7 +19,7 @@ from planner import workflow as W
 from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.sites import SiteParams
-from planner.ui import data, keys, mapview, page, results, tables
+from planner.ui import data, exports, keys, mapview, page, results, tables
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_sites")
@@ -98,7 +98,7 @@ m = st.columns(4)
 m[0].metric(tr("m_sites"), f"{len(ok):,}", border=True)
 m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0", border=True)
 m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}", border=True)
-m[3].metric(tr("new_floor"), f"{ok['potential_floor_area_m2'].sum() / 1e4:,.1f}" if len(ok) else "0", border=True)
+m[3].metric(column_label("potential_floor_area_m2", lang()), results.figure_text(ok["potential_floor_area_m2"].sum(), "potential_floor_area_m2"), border=True)  # gross planned, not net new
 
 if not len(ok):
     st.info(tr("no_sites"))
@@ -193,6 +193,7 @@ with right:
     cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=_store_result,
                  help=tr("wf_save_edits_help"))
     st.caption(tr("draw_hint"))
+    exports.sites_page(ws, policy, result, gdf, sel, ok)  # export what you see; site briefs (PDF)
 
 
 def _scope_warning(pids: list[str]) -> str | None:

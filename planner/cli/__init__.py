@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "planner.cli.classify",
     "planner.cli.sites",
     "planner.cli.scenario",
+    "planner.cli.brief",
     "planner.cli.users",
 )
 

@@ -4,9 +4,9 @@
 TOML/JSON file, or the name of a scenario saved in the workspace) on the
 workspace's sites, prints its totals, saves the scenario as a new version of
 the ``scenario/<name>`` document and writes ``<name>.xlsx``, ``<name>.html``
-and ``<name>.gpkg`` into DIR.
+``<name>.pdf`` (A4) and ``<name>.gpkg`` into DIR.
 
-``planner scenario compare S1 S2 [...] -w WS --out report.html|.xlsx`` runs
+``planner scenario compare S1 S2 [...] -w WS --out report.html|.xlsx|.pdf`` runs
 each and writes a side-by-side comparison (the first one is the baseline).
 """
 
@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-import pandas as pd
 
 from planner import workflow as W
 from planner.errors import DataError
@@ -30,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = ssub.add_parser("run", help="evaluate a scenario on the workspace's sites and write xlsx/html/gpkg")
     r.add_argument("scenario", help="scenario TOML/JSON file, or NAME[@VERSION] of a scenario saved in the workspace")
     r.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.gpkg")
+    r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.pdf, <name>.gpkg")
     r.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
     r.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     r.add_argument("--no-save", action="store_true", help="do not save the scenario document in the workspace")
@@ -41,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--saved", default=None, metavar="NAME", help="compare the scenarios of saved comparison NAME")
     c.add_argument("--save", default=None, metavar="NAME", help="save this comparison as document NAME")
     c.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    c.add_argument("--out", required=True, metavar="FILE", help="report.html or report.xlsx")
+    c.add_argument("--out", required=True, metavar="FILE", help="report.html, report.xlsx or report.pdf (A4)")
     c.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
     c.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     c.set_defaults(func=compare_cmd)
@@ -82,20 +80,42 @@ def _background(store: Store):
     return store.read_layer("boundary", "study_area") if store.has_layer("boundary", "study_area") else None
 
 
-def _print_totals(res) -> None:
+#: Figures the CLI prints for a scenario (the headline figures first; the same labels and units as the reports).
+PRINTED = ("n_sites", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny", "payback_years",
+           "fiscal_payback_years", "existing_floor_m2", "demolished_floor_m2", "new_floor_m2", "floor_after_m2",
+           "plot_ratio_before", "plot_ratio_after", "jobs_after", "tax_before_cny", "rent_cny_yr", "first_delivery",
+           "last_delivery")
+
+
+def _print_totals(res, lang: str = "en") -> None:
     from planner.report.text import fmt, label
 
     t = res.totals
-    keys = ["n_sites", "land_area_m2", "existing_floor_m2", "demolished_floor_m2", "new_floor_m2", "net_change_m2",
-            "plot_ratio_before", "plot_ratio_after", "enterprises_housed", "jobs_after", "tax_before_cny",
-            "tax_after_cny", "investment_cny", "rent_cny_yr", "payback_years", "first_delivery", "last_delivery"]
     print(f"scenario {res.name}: {int(t['n_sites'])} sites")
-    for k in keys:
-        print(f"  {label(k, 'en'):<34} {fmt(t.get(k), k, 'en'):>16}")
+    for k in PRINTED:
+        print(f"  {label(k, lang):<40} {fmt(t.get(k), k, lang):>14}")
+
+
+def _print_comparison(cmp, lang: str = "en") -> None:
+    from planner.report.text import fmt, label
+
+    cols = [*cmp.names, *[c for c in cmp.table.columns if c not in cmp.names]]
+    print(f"  {'':<40} " + " ".join(f"{c[:18]:>18}" for c in cols))
+    for k in PRINTED:
+        row = cmp.table.loc[k]
+        cells = []
+        for c in cols:
+            v = float(row[c])
+            if c.endswith(" %"):
+                cells.append("–" if v != v else f"{v:+.1f}%")
+            else:
+                text = fmt(v, k, lang)
+                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
+        print(f"  {label(k, lang):<40} " + " ".join(f"{x:>18}" for x in cells))
 
 
 def run_cmd(args: argparse.Namespace) -> int:
-    from planner.report import export_all, write_html
+    from planner.report import export_all
     from planner.scenarios import replace
 
     store = open_store(args.workspace)
@@ -111,10 +131,8 @@ def run_cmd(args: argparse.Namespace) -> int:
         v = W.save_document(store, doc)
         print(f"saved as scenario/{res.name} version {v} in {store.label}")
     if args.out:
-        files = export_all(res, args.out, lang=args.lang)
         bg = _background(store)
-        if bg is not None:
-            write_html(res, files["html"], lang=args.lang, background=bg)
+        files = export_all(res, args.out, lang=args.lang, background=bg)
         for kind, p in files.items():
             print(f"wrote {kind}: {p}")
     return 0
@@ -141,13 +159,15 @@ def compare_cmd(args: argparse.Namespace) -> int:
         compare_to_excel(cmp, out, lang=args.lang)
     elif out.suffix.lower() in (".html", ".htm"):
         write_html(cmp, out, lang=args.lang, background=_background(store))
+    elif out.suffix.lower() == ".pdf":
+        from planner.report.pdf import comparison_pdf
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store)))
     else:
-        msg = f"--out {out}: use a .html or .xlsx file name"
+        msg = f"--out {out}: use a .html, .xlsx or .pdf file name"
         raise DataError(msg)
-    cols = [*cmp.names, *[c for c in cmp.table.columns if c.endswith(" %")]]
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(cmp.table.loc[["n_sites", "new_floor_m2", "enterprises_housed", "jobs_after", "tax_after_cny",
-                             "investment_cny", "payback_years"], cols].to_string(float_format=lambda v: f"{v:,.1f}"))
+    _print_comparison(cmp)
     print(f"wrote {out}")
     return 0
 

@@ -3,15 +3,17 @@
 The HTML report is one self-contained file a decision-maker can open offline:
 no script, style or image is fetched from anywhere (charts and the map are
 inline PNG images rendered with matplotlib). Text is in Simplified Chinese
-(``lang="zh"``, default) or English (``lang="en"``); when no CJK font is
-installed, charts fall back to English labels.
+(``lang="zh"``, default) or English (``lang="en"``), chart text included: the
+CJK font is a dependency (``noto-cjk-sans-otc``). The PDFs (:mod:`~planner.report.pdf`)
+print on A4 with that font embedded.
 
 This package writes files (it is the report edge of the library); the model
 itself stays in :mod:`planner.scenarios` and :mod:`planner.scenarios.comparison`.
 
 - :mod:`~planner.report.text`: labels, sentences and number formats in both languages;
 - :mod:`~planner.report.charts`: static charts and maps (matplotlib);
-- :mod:`~planner.report.excel`, :mod:`~planner.report.html`, :mod:`~planner.report.geodata`: the files.
+- :mod:`~planner.report.excel`, :mod:`~planner.report.html`, :mod:`~planner.report.pdf` (and :mod:`~planner.report.brief`),
+  :mod:`~planner.report.geodata`: the files.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from planner.report.text import fmt
 from planner.scenarios.model import ScenarioResult
 
 
-def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh") -> dict[str, Path]:
-    """Write ``<name>.xlsx``, ``<name>.html`` and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:
+    """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+    from planner.report.pdf import scenario_pdf
+
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in result.name)
     out = {"xlsx": to_excel(result, d / f"{safe}.xlsx", lang=lang),
-           "html": write_html(result, d / f"{safe}.html", lang=lang)}
+           "html": write_html(result, d / f"{safe}.html", lang=lang, background=background)}
+    out["pdf"] = d / f"{safe}.pdf"
+    out["pdf"].write_bytes(scenario_pdf(result, lang=lang, background=background))
     g = result.sites
     if has_geometry(g):
         out["gpkg"] = write_sites(result, d / f"{safe}.gpkg")

@@ -1,9 +1,16 @@
-"""Static charts and maps for reports (matplotlib, rendered to base64 PNG).
+"""Static charts and maps for the reports and briefs (matplotlib, rendered to PNG).
+
+Chart text is in the report's language. Chinese needs a font with CJK glyphs
+on the machine that draws the chart, whatever fonts it has: the package
+depends on ``noto-cjk-sans-otc`` (Noto Sans CJK, SIL Open Font License, from
+PyPI), registered here with matplotlib; an installed system CJK font is used
+only when that package is missing. The same font is embedded in the PDF
+briefs (:mod:`planner.report.pdf`).
 
 Uses :class:`matplotlib.figure.Figure` directly (no pyplot global state), so
-it is safe in a multi-user Streamlit server. Chinese labels need a font with
-CJK glyphs (Debian ``fonts-noto-cjk``: Noto Sans CJK SC); when none is found,
-:func:`chart_lang` falls back to English labels.
+it is safe in a multi-user Streamlit server. Every chart comes back as a
+:class:`Chart`: its title, the PNG and the text drawn in it (the alt text of
+the HTML image, and what tests read).
 """
 
 from __future__ import annotations
@@ -11,166 +18,356 @@ from __future__ import annotations
 import base64
 import functools
 import io
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 
 import geopandas as gpd
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import colors as mcolors
 from matplotlib import font_manager, patheffects
 from matplotlib import patches as mpatches
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from planner.report.text import fmt, label, tr
+from planner.report.text import fmt, group_label, label, scaled, tr, unit_of
 
-#: Font families tried for CJK text, best first.
+#: Font families tried for CJK text when the packaged font is missing, best first.
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-             "SimHei", "Microsoft YaHei", "PingFang SC", "Noto Serif CJK SC")
+             "SimHei", "Microsoft YaHei", "PingFang SC")
+#: The packaged CJK font: (distribution's import name, file, face of Simplified Chinese in the collection).
+PACKAGED_FONT = ("noto_cjk_sans_otc", "NotoSansCJK-Regular.ttc", "Noto Sans CJK SC")
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+#: Colours of the floor-area parts: retained (grey), demolished (red), new (blue).
+FLOOR_COLORS = {"retained_floor_m2": "#9e9e9e", "demolished_floor_m2": "#d6604d", "new_floor_m2": "#4393c3"}
+#: Colours of the comparison map: in every scenario, only in the first, only in the second, ...
+BOTH_COLOR = "#7b3294"
+
+
+@dataclass
+class Chart:
+    """A rendered chart: title, PNG bytes and every text drawn in it."""
+
+    title: str
+    png: bytes
+    texts: list[str] = field(default_factory=list)
+
+    @property
+    def b64(self) -> str:
+        return base64.b64encode(self.png).decode("ascii")
+
+    @property
+    def alt(self) -> str:
+        """Alt text: the title and the chart's own words (axis titles, legend, labels)."""
+        seen = dict.fromkeys(t for t in [self.title, *self.texts] if t and t.strip())
+        return " · ".join(seen)
+
+
+@functools.cache
+def packaged_font_file() -> Path | None:
+    """The CJK font file shipped as a dependency (None when the package is not installed)."""
+    mod, name, _face = PACKAGED_FONT
+    try:
+        p = Path(str(resources.files(mod) / name))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    return p if p.is_file() else None
 
 
 @functools.cache
 def cjk_font() -> str | None:
-    """Name of an installed font with CJK glyphs, or None."""
+    """Family name of the CJK font charts use: the packaged Noto Sans CJK SC, else an installed one, else None."""
+    p = packaged_font_file()
+    if p is not None:
+        font_manager.fontManager.addfont(str(p))  # every face of the collection: JP, KR, SC, TC, HK
+        return PACKAGED_FONT[2]
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
 
 
-def chart_lang(lang: str) -> str:
-    """The language charts can be labelled in: ``"zh"`` needs a CJK font, else English."""
-    return "zh" if lang == "zh" and cjk_font() else "en"
+def cjk_font_face() -> tuple[Path, int] | None:
+    """(file, face index) of the CJK font, for embedding in a PDF; None without one."""
+    fam = cjk_font()
+    if fam is None:
+        return None
+    for f in font_manager.fontManager.ttflist:
+        if f.name == fam and f.style == "normal" and (packaged_font_file() is None or Path(f.fname) == packaged_font_file()):
+            return Path(f.fname), int(getattr(f, "index", 0) or 0)
+    return None
 
 
 def _rc(lang: str) -> dict:
-    fam = [cjk_font()] if lang == "zh" and cjk_font() else []
+    fam = [cjk_font()] if cjk_font() else []
     return {"font.family": "sans-serif", "font.sans-serif": [*fam, "DejaVu Sans"], "axes.unicode_minus": False,
-            "font.size": 9}
+            "font.size": 9, "svg.fonttype": "path"}
 
 
-def _png(fig: Figure, dpi: int = 110) -> str:
+def _texts(fig: Figure) -> list[str]:
+    """Every non-empty text artist of a figure (titles, axis labels, tick labels, legends, annotations)."""
+    from matplotlib.text import Text
+
+    out = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return list(dict.fromkeys(out))
+
+
+def _render(fig: Figure, title: str, dpi: int = 150) -> Chart:
     buf = io.BytesIO()
+    texts = _texts(fig)
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return Chart(title, buf.getvalue(), texts)
 
 
-def _yearly(fig: Figure, ax, key: str, chart_lang: str, lang: str) -> tuple[str, str]:
-    """Finish a chart over calendar years (axis label ``key``, title ``key_title``): (title, PNG base64)."""
-    ax.set_ylabel(tr(key, chart_lang))
-    ax.set_title(tr(f"{key}_title", chart_lang))
-    ax.legend(loc="upper left", frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    return tr(f"{key}_title", lang), _png(fig)
+def _unit_axis(key: str, lang: str) -> str:
+    u = unit_of(key, lang)
+    return f"{tr('unit', lang)}：{u}" if lang == "zh" else f"{tr('unit', lang)}: {u}"
 
 
-def _figure(lang: str, size=(7.5, 3.4)) -> Figure:
-    with matplotlib.rc_context(_rc(lang)):
-        fig = Figure(figsize=size)
-    return fig
-
-
-def timeline_charts(tl: pd.DataFrame, lang: str) -> list[tuple[str, str]]:
-    """(title, base64 PNG) for the floor-area and money charts of one scenario."""
-    cl = chart_lang(lang)
+def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
+    """The floor-area and money charts of one scenario, year by year, in the report's units."""
     out = []
-    with matplotlib.rc_context(_rc(cl)):
-        fig = Figure(figsize=(7.5, 3.4))
+    with matplotlib.rc_context(_rc(lang)):
+        fig = Figure(figsize=(7.5, 3.2))
         ax = fig.subplots()
         yrs = tl.index.to_numpy()
-        ax.bar(yrs, tl["under_construction_m2"] / 1e4, color="#fdae6b", label=tr("legend_under", cl))
-        ax.plot(yrs, tl["delivered_m2"] / 1e4, color="#1f77b4", marker="o", ms=3, label=tr("legend_delivered", cl))
-        ax.plot(yrs, tl["occupied_m2"] / 1e4, color="#2ca02c", marker="s", ms=3, label=tr("legend_occupied", cl))
-        out.append(_yearly(fig, ax, "chart_floor", cl, lang))
 
-        fig = Figure(figsize=(7.5, 3.4))
+        def s(col: str, key: str) -> np.ndarray:
+            return np.array([scaled(v, key, lang) for v in tl[col].to_numpy(float)])
+
+        ax.bar(yrs, s("under_construction_m2", "new_floor_m2"), color="#fdae6b", label=tr("legend_under", lang))
+        ax.plot(yrs, s("delivered_m2", "new_floor_m2"), color="#1f77b4", marker="o", ms=3,
+                label=tr("legend_delivered", lang))
+        ax.plot(yrs, s("occupied_m2", "new_floor_m2"), color="#2ca02c", marker="s", ms=3,
+                label=tr("legend_occupied", lang))
+        _finish_yearly(ax, _unit_axis("new_floor_m2", lang), tr("chart_floor_title", lang))
+        out.append(_render(fig, tr("chart_floor_title", lang)))
+
+        fig = Figure(figsize=(7.5, 3.2))
         ax = fig.subplots()
         w = 0.4
-        ax.bar(yrs - w / 2, tl["investment_cny"] / 1e8, width=w, color="#9e9ac8", label=tr("legend_invest", cl))
-        ax.bar(yrs + w / 2, (tl["rent_cny"]) / 1e8, width=w, color="#74c476", label=tr("legend_rent", cl))
-        ax.plot(yrs, tl["tax_new_cny"] / 1e8, color="#d62728", marker="o", ms=3, label=tr("legend_tax", cl))
-        out.append(_yearly(fig, ax, "chart_money", cl, lang))
+        ax.bar(yrs - w / 2, s("investment_cny", "investment_cny"), width=w, color="#9e9ac8",
+               label=tr("legend_invest", lang))
+        ax.bar(yrs + w / 2, s("rent_cny", "investment_cny"), width=w, color="#74c476", label=tr("legend_rent", lang))
+        ax.plot(yrs, s("tax_new_cny", "investment_cny"), color="#d62728", marker="o", ms=3,
+                label=tr("legend_tax", lang))
+        _finish_yearly(ax, _unit_axis("investment_cny", lang), tr("chart_money_title", lang))
+        out.append(_render(fig, tr("chart_money_title", lang)))
     return out
 
 
-def site_map(sites: gpd.GeoDataFrame, lang: str, *, column: str = "start_year", legend_key: str = "start_year_legend",
-             background: gpd.GeoDataFrame | None = None) -> str | None:
-    """Static map of the sites coloured by ``column`` (categorical); None without geometry."""
-    if not isinstance(sites, gpd.GeoDataFrame) or getattr(sites, "_geometry_column_name", None) not in sites.columns \
-            or len(sites) == 0 or sites.geometry.isna().all():
-        return None
-    cl = chart_lang(lang)
-    with matplotlib.rc_context(_rc(cl)):
-        fig = Figure(figsize=(7.5, 6.0))
+def _finish_yearly(ax, ylabel: str, title: str) -> None:
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper left", frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.1f}"))
+
+
+def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
+    """The floor-area chart: per scenario, existing floor area retained, demolished (left of 0) and newly built.
+
+    The net new floor area (new - demolished) is written at the end of each bar.
+    """
+    names = [r.name for r in results]
+    h = size[1] or max(1.6, 0.55 * len(names) + 1.1)
+    with matplotlib.rc_context(_rc(lang)):
+        fig = Figure(figsize=(size[0], h))
         ax = fig.subplots()
-        if background is not None and len(background):
-            background.plot(ax=ax, facecolor="#f0f0f0", edgecolor="#d0d0d0", linewidth=0.2)
-        vals = sites[column].astype(str).to_numpy()
-        cats = sorted(set(vals))
-        cmap = matplotlib.colormaps["viridis"].resampled(max(len(cats), 2))
-        colors = {c: mcolors.to_hex(cmap(i / max(len(cats) - 1, 1))) for i, c in enumerate(cats)}
-        fc = np.array([colors[v] for v in cats])[np.searchsorted(cats, vals)]
-        sites.plot(ax=ax, color=fc, edgecolor="#333333", linewidth=0.3)
-        if len(sites) <= 40:
-            pts = sites.geometry.representative_point()
-            halo = [patheffects.withStroke(linewidth=2, foreground="white")]
-            for x, y, s in zip(pts.x, pts.y, sites["site_id"].astype(str), strict=True):
-                ax.annotate(s, (x, y), fontsize=6, ha="center", va="center", color="#111111", path_effects=halo)
-        handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=c)
-                   for c in cats[:12]]
-        ax.legend(handles=handles, title=tr(legend_key, cl), loc="best", fontsize=7, title_fontsize=8)
-        ax.set_aspect("equal")
-        ax.set_axis_off()
-        x0, y0, x1, y1 = sites.total_bounds
-        _scale_bar(ax, x0, y0, x1 - x0)
-        return _png(fig)
+        y = np.arange(len(names))[::-1]
+        for yi, r in zip(y, results, strict=True):
+            t = r.totals
+            ret = scaled(t.get("retained_floor_m2", 0.0), "new_floor_m2", lang)
+            dem = scaled(t.get("demolished_floor_m2", 0.0), "new_floor_m2", lang)
+            new = scaled(t.get("new_floor_m2", 0.0), "new_floor_m2", lang)
+            ax.barh(yi, -dem, color=FLOOR_COLORS["demolished_floor_m2"], height=0.55)
+            ax.barh(yi, ret, color=FLOOR_COLORS["retained_floor_m2"], height=0.55)
+            ax.barh(yi, new, left=ret, color=FLOOR_COLORS["new_floor_m2"], height=0.55)
+            net = fmt(t.get("net_change_m2"), "net_change_m2", lang, unit=True)
+            ax.annotate(f"{label('net_change_m2', lang, unit=False)} {net}", (ret + new, yi), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8)
+        ax.axvline(0, color="#333333", linewidth=0.8)
+        ax.set_yticks(y, names)
+        ax.set_xlabel(_unit_axis("new_floor_m2", lang))
+        ax.set_title(tr("chart_floor_parts", lang))
+        ax.grid(axis="x", alpha=0.3)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.1f}"))
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(lo, hi + (hi - lo) * 0.35)  # room for the net figure
+        ax.legend(handles=[mpatches.Patch(color=FLOOR_COLORS[k], label=label(k, lang, unit=False))
+                           for k in ("retained_floor_m2", "demolished_floor_m2", "new_floor_m2")],
+                  loc="upper center", bbox_to_anchor=(0.5, -0.28 if len(names) < 3 else -0.18), ncol=3, frameon=False)
+        return _render(fig, tr("chart_floor_parts", lang))
 
 
-def _scale_bar(ax, x0: float, y0: float, width: float) -> None:
+def compare_charts(cmp, lang: str) -> list[Chart]:
+    """Curves of a comparison: cumulative delivered floor area and cumulative investment, in the report's units."""
+    out = []
+    with matplotlib.rc_context(_rc(lang)):
+        for metric, key, title in (("delivered_m2", "new_floor_m2", "chart_cmp_floor"),
+                                   ("cum_investment_cny", "investment_cny", "chart_cmp_money")):
+            fig = Figure(figsize=(7.5, 3.0))
+            ax = fig.subplots()
+            sub = cmp.curves[cmp.curves["metric"] == metric]
+            for i, n in enumerate(cmp.names):
+                s = sub[sub["scenario"] == n]
+                ax.plot(s["year"], [scaled(v, key, lang) for v in s["value"]], marker="o", ms=3,
+                        color=PALETTE[i % len(PALETTE)], label=n)
+            _finish_yearly(ax, _unit_axis(key, lang), tr(title, lang))
+            out.append(_render(fig, tr(title, lang)))
+    return out
+
+
+def membership_colors(groups, names) -> dict[str, str]:
+    """Colours of the comparison map's groups: every scenario purple, scenario i's own sites in palette colour i."""
+    out = {}
+    for g in groups:
+        if g in ("both", "all"):
+            out[g] = BOTH_COLOR
+        elif g in names:
+            out[g] = PALETTE[list(names).index(g) % len(PALETTE)]
+        else:  # several but not all scenarios
+            out[g] = PALETTE[(len(names) + len(out)) % len(PALETTE)]
+    return out
+
+
+def _north_arrow(ax) -> None:
+    ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
+                fontsize=9, fontweight="bold", arrowprops={"facecolor": "black", "width": 3, "headwidth": 9,
+                                                            "headlength": 8})
+
+
+def _scale_bar(ax, x0: float, y0: float, width: float, height: float) -> None:
     if not np.isfinite(width) or width <= 0:
         return
     target = width / 5
     mag = 10 ** np.floor(np.log10(target))
     length = max(v * mag for v in (1, 2, 5) if v * mag <= target)
-    ax.plot([x0, x0 + length], [y0, y0], color="black", linewidth=2)
-    ax.annotate(f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m", (x0 + length / 2, y0),
-                xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7)
+    y = y0 - height * 0.04
+    ax.plot([x0, x0 + length], [y, y], color="black", linewidth=3, solid_capstyle="butt")
+    ax.plot([x0, x0 + length / 2], [y, y], color="white", linewidth=1.2, solid_capstyle="butt")
+    ax.annotate(f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m", (x0 + length / 2, y),
+                xytext=(0, 4), textcoords="offset points", ha="center", fontsize=7)
 
 
-def compare_charts(curves: pd.DataFrame, table: pd.DataFrame, names: list[str], lang: str) -> list[tuple[str, str]]:
-    """Charts of a comparison: cumulative delivered floor area and investment, key-figure bars."""
-    cl = chart_lang(lang)
-    out = []
-    with matplotlib.rc_context(_rc(cl)):
-        for metric, key, scale, ylab in (("delivered_m2", "chart_cmp_floor", 1e4, "chart_floor"),
-                                         ("cum_investment_cny", "chart_cmp_money", 1e8, "chart_money")):
-            fig = Figure(figsize=(7.5, 3.4))
-            ax = fig.subplots()
-            sub = curves[curves["metric"] == metric]
-            for i, n in enumerate(names):
-                s = sub[sub["scenario"] == n]
-                ax.plot(s["year"], s["value"] / scale, marker="o", ms=3, color=PALETTE[i % len(PALETTE)], label=n)
-            ax.set_ylabel(tr(ylab, cl))
-            ax.set_title(tr(key, cl))
-            ax.legend(frameon=False)
-            ax.grid(alpha=0.3)
-            ax.xaxis.get_major_locator().set_params(integer=True)
-            out.append((tr(key, lang), _png(fig)))
+def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = g.total_bounds
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    ax.set_xlim(x0 - w * pad, x1 + w * pad)
+    ax.set_ylim(y0 - h * (pad + 0.08), y1 + h * pad)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_xlabel("")  # geopandas names the CRS axes (in English): a map shows none
+    ax.set_ylabel("")
+    return x0, y0, w, h
 
-        figs = ["new_floor_m2", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny"]
-        fig = Figure(figsize=(7.5, 3.6))
-        axes = fig.subplots(1, len(figs))
-        for ax, f in zip(axes, figs, strict=True):
-            vals = table.loc[f, names].to_numpy(float)
-            ax.bar(range(len(names)), vals, color=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
-            ax.set_title(label(f, cl, unit=True), fontsize=7, wrap=True)
-            ax.set_xticks(range(len(names)), [str(i + 1) for i in range(len(names))], fontsize=7)
-            ax.tick_params(axis="y", labelsize=6)
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos, f=f: fmt(v, f, cl)))
-        fig.legend(handles=[mpatches.Patch(color=PALETTE[i % len(PALETTE)], label=f"{i + 1} {n}")
-                            for i, n in enumerate(names)], loc="lower center", ncol=min(len(names), 4),
-                   frameon=False, fontsize=7)
-        fig.subplots_adjust(bottom=0.22, wspace=0.6)
-        out.append((tr("chart_cmp_bars", lang), _png(fig)))
-    return out
+
+def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, lang: str, *, title: str,
+                 legend_title: str | None = None, background: gpd.GeoDataFrame | None = None,
+                 annotate: bool = True, size=(7.5, 5.6)) -> Chart | None:
+    """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry."""
+    from planner.report.geodata import has_geometry
+
+    if not has_geometry(g) or not len(g) or g.geometry.isna().all():
+        return None
+    with matplotlib.rc_context(_rc(lang)):
+        fig = Figure(figsize=size)
+        ax = fig.subplots()
+        if background is not None and len(background):
+            background.to_crs(g.crs).plot(ax=ax, facecolor="#f3f3f3", edgecolor="#d0d0d0", linewidth=0.3)
+        vals = g[column].astype(str)
+        g.plot(ax=ax, color=vals.map(colors).fillna("#bbbbbb").to_numpy(), edgecolor="#333333", linewidth=0.3)
+        if annotate and len(g) <= 40 and "site_id" in g.columns:
+            pts = g.geometry.representative_point()
+            halo = [patheffects.withStroke(linewidth=2, foreground="white")]
+            for x, y, s in zip(pts.x, pts.y, g["site_id"].astype(str), strict=True):
+                ax.annotate(s, (x, y), fontsize=6, ha="center", va="center", color="#111111", path_effects=halo)
+        x0, y0, w, h = _frame(ax, g)
+        counts = vals.value_counts()
+        handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=f"{labels.get(c, c)} ({counts[c]})")
+                   for c in colors if c in counts.index][:12]
+        ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  ncol=min(len(handles), 3), fontsize=7, title_fontsize=8, frameon=False)
+        _scale_bar(ax, x0, y0, w, h)
+        _north_arrow(ax)
+        ax.set_title(title)
+        return _render(fig, title)
+
+
+def site_map(sites: gpd.GeoDataFrame, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
+    """Map of a scenario's sites coloured by start year (None without geometry)."""
+    from planner.report.geodata import has_geometry
+
+    if not has_geometry(sites) or not len(sites):
+        return None
+    years = sorted(sites["start_year"].astype(int).astype(str).unique())
+    cmap = matplotlib.colormaps["viridis"].resampled(max(len(years), 2))
+    colors = {y: matplotlib.colors.to_hex(cmap(i / max(len(years) - 1, 1))) for i, y in enumerate(years)}
+    g = sites.assign(start=sites["start_year"].astype(int).astype(str))
+    return category_map(g, "start", colors, {y: y for y in years}, lang, title=tr("map", lang),
+                        legend_title=tr("start_year_legend", lang), background=background)
+
+
+def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
+    """The one comparison map: sites in the first scenario only, the second only, both (or all)."""
+    g = cmp.site_geometries()
+    if g is None:
+        return None
+    groups = [x for x in dict.fromkeys(["both", "all", *cmp.names, *sorted(set(g["group"]))]) if (g["group"] == x).any()]
+    colors = membership_colors(groups, cmp.names)
+    labels = {x: group_label(x, cmp.names, lang) for x in groups}
+    return category_map(g, "group", colors, labels, lang, title=tr("cmp_map_title", lang),
+                        legend_title=tr("in_scenarios", lang), background=background)
+
+
+#: Colours of a site brief's parcels by role.
+ROLE_COLORS = {"flagged": "#f16913", "absorbed": "#fdd0a2", "retained_inside": "#74c476", "added": "#9e9ac8"}
+
+
+def brief_map(site: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, lang: str, *,
+              constraints: gpd.GeoDataFrame | None = None, context: gpd.GeoDataFrame | None = None,
+              size=(7.0, 4.6)) -> Chart | None:
+    """Map of one site for its brief: parcels by role (three-low, absorbed, retained), the site outline,
+    constraints, neighbouring parcels, legend, scale bar and north arrow."""
+    if site is None or not len(site) or site.crs is None:
+        return None
+    with matplotlib.rc_context(_rc(lang)):
+        fig = Figure(figsize=size)
+        ax = fig.subplots()
+        frame = site.total_bounds
+        w, h = frame[2] - frame[0], frame[3] - frame[1]
+        pad = max(w, h) * 0.25 + 30
+        box = (frame[0] - pad, frame[1] - pad, frame[2] + pad, frame[3] + pad)
+        if context is not None and len(context):
+            near = context.cx[box[0]:box[2], box[1]:box[3]]
+            near.plot(ax=ax, facecolor="#f5f5f5", edgecolor="#cccccc", linewidth=0.3)
+        handles = []
+        if constraints is not None and len(constraints):
+            near = constraints.to_crs(site.crs).cx[box[0]:box[2], box[1]:box[3]]
+            if len(near):
+                near.plot(ax=ax, facecolor="#a1d99b", edgecolor="#238b45", linewidth=0.6, alpha=0.45, hatch="//")
+                handles.append(mpatches.Patch(facecolor="#a1d99b", edgecolor="#238b45", hatch="//",
+                                              label=tr("brief_constraints", lang)))
+        if len(parcels):
+            roles = parcels["role"].astype(str)
+            parcels.plot(ax=ax, color=roles.map(ROLE_COLORS).fillna("#bdbdbd").to_numpy(), edgecolor="#555555",
+                         linewidth=0.4)
+            for r in ROLE_COLORS:
+                if (roles == r).any():
+                    handles.append(mpatches.Patch(facecolor=ROLE_COLORS[r], edgecolor="#555555",
+                                                  label=f"{tr('role_' + r, lang)} ({int((roles == r).sum())})"))
+        site.boundary.plot(ax=ax, color="#54278f", linewidth=1.6)
+        handles.insert(0, mpatches.Patch(facecolor="none", edgecolor="#54278f", linewidth=1.6,
+                                         label=tr("brief_outline", lang)))
+        ax.set_xlim(box[0], box[2])
+        ax.set_ylim(box[1] - (box[3] - box[1]) * 0.05, box[3])
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
+        _scale_bar(ax, box[0] + (box[2] - box[0]) * 0.04, box[1] + (box[3] - box[1]) * 0.06, box[2] - box[0],
+                   box[3] - box[1])
+        _north_arrow(ax)
+        return _render(fig, tr("brief_map", lang), dpi=170)

@@ -1,5 +1,10 @@
 """Excel workbooks of a scenario result or a comparison (xlsxwriter).
 
+Amounts are written in the report language's units (万㎡ and 亿元 in a Chinese workbook, m² and million
+yuan in an English one; the headers say which), years as whole calendar years. Each workbook has a
+native Excel chart whose title, axes and series names are in the report language (Excel draws the text
+with the reader's fonts).
+
 Every cell is written by its type: numbers as numbers, text as a string
 (never through xlsxwriter's ``write()``, which turns ``=...`` into a formula
 and ``http://...`` into a link), and text a spreadsheet would evaluate gets a
@@ -15,19 +20,41 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
+from planner.i18n import display_unit
 from planner.io.writers import neutralize
 from planner.report.geodata import site_table
-from planner.report.text import as_text, kind, label, policy_text, tr
-from planner.scenarios.comparison import KEY_FIGURES, Comparison, compare
-from planner.scenarios.model import ScenarioResult, assumptions_in
+from planner.report.text import assumptions_table, kind, label, policy_text, tr
+from planner.scenarios.comparison import FLOOR_PARTS, KEY_FIGURES, Comparison, compare
+from planner.scenarios.model import ScenarioResult
 
 _EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "int": "#,##0", "ratio": "0.00",
-                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@"}
+                  "years": "0", "year": "0", "share": "0.0%", "text": "@", "area_zh": "#,##0.00",
+                  "money_zh": "#,##0.000", "area_en": "#,##0", "money_en": "#,##0.00"}
+
+
+def _kind(key: str, lang: str) -> str:
+    """Number-format kind of a column in a workbook of ``lang`` (amounts in display units get their own)."""
+    k = kind(key)
+    return f"{k}_{'en' if lang == 'en' else 'zh'}" if display_unit(key, lang) is not None else k
+
+
+def _scale(values, key: str, lang: str) -> np.ndarray:
+    """Values of figure ``key`` as the workbook shows them: amounts in display units, calendar years whole."""
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(float)
+    du = display_unit(key, lang)
+    if du is not None:
+        return v / du[0]
+    if kind(key) == "year":
+        return np.floor(v + 1e-9)
+    return v
 
 
 def _frame_for_excel(df: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[str]]:
-    kinds = [kind(c) for c in df.columns]
+    kinds = [_kind(c, lang) for c in df.columns]
     out = df.replace([np.inf, -np.inf], np.nan).copy()
+    for c in df.columns:
+        if kind(c) in ("area", "money", "year") and pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = _scale(out[c], c, lang)
     out.columns = [label(c, lang, both=lang == "zh") for c in df.columns]
     return out, kinds
 
@@ -109,8 +136,51 @@ def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = Non
 def _summary_frame(result: ScenarioResult, lang: str) -> tuple[pd.DataFrame, list[str]]:
     keys = [k for k in (*KEY_FIGURES, "new_floor_per_site_m2", "m2_per_enterprise") if k in result.totals.index]
     vals = result.totals.reindex(keys).astype(float).replace([np.inf, -np.inf], np.nan)
+    scaled = [float(_scale([v], k, lang)[0]) for k, v in zip(keys, vals, strict=True)]
     return pd.DataFrame({label("figure", lang, both=lang == "zh"): [label(k, lang, both=lang == "zh") for k in keys],
-                         result.name: vals.to_numpy()}), [kind(k) for k in keys]
+                         result.name: scaled}), [_kind(k, lang) for k in keys]
+
+
+def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
+    """A native line chart of delivered and occupied floor area per year on the timeline sheet."""
+    cols = list(df.columns)
+    n = len(df)
+    chart = xw.add_chart({"type": "line"})
+    for key in ("delivered_m2", "occupied_m2"):
+        j = cols.index(label(key, lang, both=lang == "zh"))
+        chart.add_series({"name": label(key, lang, unit=False), "categories": [sheet, 1, 0, n, 0],
+                          "values": [sheet, 1, j, n, j], "marker": {"type": "circle", "size": 4}})
+    chart.set_title({"name": tr("chart_floor_title", lang)})
+    chart.set_y_axis({"name": f"{tr('unit', lang)}: {display_unit('new_floor_m2', lang)[1]}", "num_format": "#,##0"})
+    chart.set_x_axis({"name": label("year", lang, unit=False)})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 720, "height": 340})
+    xw.get_worksheet_by_name(sheet).insert_chart(1, len(cols) + 1, chart)
+
+
+def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
+    """Sheet of the floor-area parts per scenario (demolished negative) with a native stacked bar chart."""
+    name = "Floor area 建筑面积"
+    rows = {tr("scenario", lang): [r.name for r in results]}
+    for k in (*FLOOR_PARTS, "net_change_m2"):
+        sign = -1.0 if k == "demolished_floor_m2" else 1.0
+        rows[label(k, lang, both=lang == "zh")] = [sign * float(_scale([r.totals.get(k, 0.0)], k, lang)[0])
+                                                   for r in results]
+    df = pd.DataFrame(rows)
+    _sheet(xw, name, df, col_kinds=["text", *[_kind("new_floor_m2", lang)] * 4], widths={0: 22})
+    chart = xw.add_chart({"type": "bar", "subtype": "stacked"})
+    n = len(results)
+    colors = {"retained_floor_m2": "#9E9E9E", "demolished_floor_m2": "#D6604D", "new_floor_m2": "#4393C3"}
+    for j, k in enumerate(FLOOR_PARTS, start=1):
+        chart.add_series({"name": label(k, lang, unit=False), "categories": [name, 1, 0, n, 0],
+                          "values": [name, 1, j, n, j], "fill": {"color": colors[k]}, "gap": 60})
+    chart.set_title({"name": tr("chart_floor_parts", lang)})
+    unit = display_unit("new_floor_m2", lang)[1]
+    chart.set_x_axis({"name": f"{tr('unit', lang)}: {unit}", "num_format": "#,##0"})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 720, "height": 120 + 60 * n})
+    xw.get_worksheet_by_name(name).insert_chart(n + 3, 0, chart)
 
 
 def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path, *, lang: str = "zh") -> Path:
@@ -138,8 +208,9 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         _sheet(xw, "Sites 地块", df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index(), lang)
         _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
-        a = as_text(assumptions_in(result.assumptions, lang), "")
-        a.columns = [label(c, lang, both=lang == "zh") if c in ("parameter", "source") else c for c in a.columns]
+        _timeline_chart(xw, "Timeline 年度", df, lang)
+        _floor_sheet(xw, [result], lang)
+        a = assumptions_table(result, lang).replace("–", "")
         _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
     return p
 
@@ -151,12 +222,32 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
     with _workbook(p) as xw:
         t = cmp.table
         df = t.copy()
+        for c in df.columns:
+            if not c.endswith(" %"):
+                df[c] = [float(_scale([v], k, lang)[0]) for k, v in zip(t.index, df[c], strict=True)]
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
-        _sheet(xw, "Comparison 对比", df, row_kinds=[kind(k) for k in t.index],
+        _sheet(xw, "Comparison 对比", df, row_kinds=[_kind(k, lang) for k in t.index],
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
+        _floor_sheet(xw, cmp.results, lang)
         m = cmp.membership.reset_index()
         _sheet(xw, "Sites 地块", m, col_kinds=["text"] * m.shape[1])
-        wide = cmp.curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
+        curves = cmp.curves.copy()
+        curves["value"] = [float(_scale([v], m, lang)[0]) for v, m in zip(curves["value"], curves["metric"], strict=True)]
+        wide = curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
+        kinds = ["year"] + [_kind(mm, lang) for mm, _s in wide.columns]
         wide.columns = [f"{label(mm, lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
-        _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=["year"] + ["int"] * wide.shape[1])
+        _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=kinds)
+    return p
+
+
+def table_to_excel(df: pd.DataFrame, path: str | Path, *, lang: str = "zh", sheet: str = "Data 数据") -> Path:
+    """A plain table as a workbook: labelled headers, numbers as numbers, text neutralized (an export)."""
+    from planner.i18n import column_label
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    out, kinds = _frame_for_excel(pd.DataFrame(df), lang)
+    out.columns = [column_label(c, lang) if column_label(c, lang) != c else label(c, lang) for c in df.columns]
+    with _workbook(p) as xw:
+        _sheet(xw, sheet, out, col_kinds=kinds)
     return p

@@ -56,3 +56,99 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
         msg = f"{p}: unknown geodata format; use .gpkg or .geojson"
         raise DataError(msg)
     return p
+
+
+# --------------------------------------------------------------------------- "export what you see"
+#: Columns each kind of export writes, in order (those present): the one place that picks them.
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "parcels": ("parcel_id", "owner", "enterprise", "land_use", "status", "land_area_m2", "land_area_mu",
+                "floor_area_m2", "plot_ratio", "coverage", "output_cny", "tax_cny", "output_per_mu", "tax_per_mu",
+                "employees", "year_built", "low_utilization", "low_capacity", "low_contribution", "n_low",
+                "n_unknown", "three_low", "upgrade_class", "grade", "reason_zh", "reason_en", "site_id", "role"),
+    "sites": ("site_id", "rank", "status", "score", "n_parcels", "n_owners", "n_enterprises", "land_area_m2",
+              "land_area_mu", "floor_area_m2", "plot_ratio", "flagged_share", "compactness", "constraint_overlap_m2",
+              "n_retained_inside", "potential_floor_area_m2"),
+}
+#: Enterprise tax and output columns: written only for users who may see them (accounts and roles, issue 14).
+RESTRICTED_COLUMNS = frozenset({"output_cny", "tax_cny", "output_per_mu", "tax_per_mu", "output_before_cny",
+                                "output_after_cny", "tax_before_cny", "tax_after_cny", "tax_per_mu_after",
+                                "tax_new_cny"})
+EXPORT_FORMATS = ("gpkg", "shp", "xlsx")
+
+
+def export_columns(gdf: pd.DataFrame, kind: str, *, may_see_tax: bool = True) -> list[str]:
+    """The columns an export of ``kind`` ("parcels" or "sites") writes from ``gdf``, in order.
+
+    Tax and output columns are left out when ``may_see_tax`` is False.
+    """
+    cols = [c for c in EXPORT_COLUMNS[kind] if c in gdf.columns]
+    return [c for c in cols if may_see_tax or c not in RESTRICTED_COLUMNS]
+
+
+def _short_names(cols: list[str]) -> dict[str, str]:
+    """Unique field names of at most 10 characters (dBase) for a shapefile."""
+    out, used = {}, set()
+    for c in cols:
+        base = c[:10]
+        name, i = base, 1
+        while name.lower() in used:
+            suffix = str(i)
+            name = base[: 10 - len(suffix)] + suffix
+            i += 1
+        used.add(name.lower())
+        out[c] = name
+    return out
+
+
+def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang: str = "zh",
+                 may_see_tax: bool = True) -> bytes:
+    """One export of a filtered layer as bytes: GeoPackage, zipped shapefile (UTF-8, with ``.cpg``) or Excel.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The rows the user sees (the current filter or selection).
+    fmt : {"gpkg", "shp", "xlsx"}
+    kind : {"parcels", "sites"}
+        Which columns to write (:func:`export_columns`).
+    name : str
+        Layer and file name inside the GeoPackage or zip.
+    lang : str
+        Language of the Excel headers.
+    may_see_tax : bool
+        False leaves the enterprise tax and output columns out.
+    """
+    import tempfile
+    import zipfile
+
+    if fmt not in EXPORT_FORMATS:
+        msg = f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}"
+        raise DataError(msg, zh=f"未知的导出格式 {fmt}")
+    cols = export_columns(gdf, kind, may_see_tax=may_see_tax)
+    # ASCII file names: zip tools on Chinese Windows read names in GBK
+    safe = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "_" for ch in name).strip("_") or "export"
+    table = pd.DataFrame(gdf[cols]).replace([np.inf, -np.inf], np.nan)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        if fmt == "xlsx":
+            from planner.report.excel import table_to_excel
+
+            return table_to_excel(table, d / f"{safe}.xlsx", lang=lang).read_bytes()
+        out = gpd.GeoDataFrame(table, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+        for c in out.columns:
+            if pd.api.types.is_bool_dtype(out[c]) or str(out[c].dtype) == "boolean":
+                out[c] = out[c].astype("Int64")
+        if fmt == "gpkg":
+            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio")
+            return (d / f"{safe}.gpkg").read_bytes()
+        short = _short_names(cols)
+        out = out.rename(columns=short)
+        out.to_file(d / f"{safe}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
+        (d / f"{safe}_fields.csv").write_text(
+            "field,column\n" + "".join(f"{short[c]},{c}\n" for c in cols), encoding="utf-8")
+        buf = d / f"{safe}.zip"
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in sorted(d.iterdir()):
+                if p.stem in (safe, f"{safe}_fields") and p.suffix != ".zip":
+                    z.write(p, p.name)
+        return buf.read_bytes()

@@ -1,4 +1,9 @@
-"""The standalone HTML report of a scenario or a comparison (one offline file; charts as inline PNG)."""
+"""The standalone HTML report of a scenario or a comparison (one offline file; charts as inline PNG).
+
+Charts are drawn on the server with the packaged CJK font (:mod:`planner.report.charts`), so their Chinese
+text shows whatever fonts the server or the reader has; each image's ``alt`` carries the chart's words.
+The page prints on A4 (``@page``), one figure never split across pages.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,31 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from planner.report.geodata import has_geometry
 from planner.report.text import LABELS as _LABELLED
-from planner.report.text import as_text, fmt, label, policy_text, tr
-from planner.scenarios.comparison import Comparison
-from planner.scenarios.model import ScenarioResult, assumptions_in
+from planner.report.text import assumptions_table, fmt, label, policy_text, tr
+from planner.scenarios.comparison import HEADLINE_FIGURES, Comparison
+from planner.scenarios.model import ScenarioResult
 
-#: Key figures shown as cards at the top of the HTML report.
-CARDS = ("n_sites", "new_floor_m2", "net_change_m2", "plot_ratio_after", "enterprises_housed", "jobs_after",
-         "tax_after_cny", "investment_cny", "payback_years", "last_delivery")
+#: Key figures shown as cards at the top of the scenario report (the headline figures, then context).
+CARDS = (*HEADLINE_FIGURES, "n_sites", "floor_after_m2", "jobs_after", "last_delivery")
+
+#: The floor-area ledger of a scenario report.
+LEDGER = ("existing_floor_m2", "retained_floor_m2", "demolished_floor_m2", "new_floor_m2", "floor_after_m2",
+          "net_change_m2", "leasable_m2", "occupied_m2", "investment_cny", "construction_cost_cny",
+          "demolition_cost_cny", "other_cost_cny", "rent_cny_yr", "tax_before_cny", "tax_after_cny", "payback_years",
+          "fiscal_payback_years")
 
 _CSS = """
 body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;
 margin:0;background:#f6f7f9;color:#1d2733}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:2px solid #1f77b4;padding-bottom:4px}
+h3{font-size:15px;margin:14px 0 6px}
 .meta{color:#5b6b7b;font-size:13px}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
-.card{border:1px solid #dde3ea;border-radius:6px;padding:10px 12px;background:#fbfcfe}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;margin-bottom:6px}
+.card{border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;background:#fbfcfe}
 .card .v{font-size:20px;font-weight:600;color:#0b4f8a}.card .k{font-size:12px;color:#5b6b7b}
+.card .d{font-size:12px}.card .d.pos{color:#1a7f37}.card .d.neg{color:#b42318}
 table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0}
 th,td{border:1px solid #dde3ea;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#eef3f8;text-align:center}td.t,th.t{text-align:left;white-space:normal}
@@ -37,18 +48,33 @@ figure{margin:10px 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:12px;color:#5b6b7b}
 .scroll{overflow-x:auto}
 .note{font-size:12px;color:#5b6b7b}
-@media print{body{background:#fff}main{padding:0}}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+@page{size:A4;margin:14mm 12mm}
+@media print{body{background:#fff;font-size:11px}main{max-width:none;padding:0}.scroll{overflow:visible}
+table{font-size:9px}th,td{padding:2px 4px;white-space:normal}figure,.cards,tr{break-inside:avoid}
+h2,h3{break-after:avoid}.cards{grid-template-columns:repeat(4,1fr)}.card .v{font-size:15px}
+.two{grid-template-columns:1fr}}
 """
 
 
-def _img(title: str, b64: str | None, alt_missing: str) -> str:
-    if not b64:
-        return f'<p class="note">{html.escape(alt_missing)}</p>'
-    t = html.escape(title)
-    return f'<figure><img alt="{t}" src="data:image/png;base64,{b64}"><figcaption>{t}</figcaption></figure>'
+def _img(chart, alt_missing: str = "") -> str:
+    """A chart (:class:`planner.report.charts.Chart`) as an inline PNG whose alt text is the chart's words."""
+    if chart is None:
+        return f'<p class="note">{html.escape(alt_missing)}</p>' if alt_missing else ""
+    t = html.escape(chart.title)
+    return (f'<figure><img alt="{html.escape(chart.alt)}" src="data:image/png;base64,{chart.b64}">'
+            f"<figcaption>{t}</figcaption></figure>")
 
 
-def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None) -> str:
+def _template_names(results) -> dict[str, tuple[str, str]]:
+    out = {}
+    for r in results:
+        for k, t in (r.templates or {}).items():
+            out[k] = (t.label_zh, t.label_en)
+    return out
+
+
+def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, templates=None) -> str:
     cols = list(df.columns)
     head = "".join(f'<th class="{"t" if c in text_cols else ""}">{html.escape(label(c, lang) if c in _LABELLED else str(c))}</th>'
                    for c in cols)
@@ -58,6 +84,8 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None) -> 
         for c in cols:
             v = r[c]
             key = row_keys[i] if row_keys is not None and c not in text_cols else c
+            if c == "template" and templates and str(v) in templates:
+                v = templates[str(v)][1 if lang == "en" else 0]
             if c in text_cols:
                 cells.append(f'<td class="t">{html.escape(str(v))}</td>')
             elif str(c).endswith(" %"):
@@ -65,11 +93,34 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None) -> 
                 txt = "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:+.1f}%"
                 cells.append(f'<td class="{cls}">{txt}</td>')
             else:
-                cells.append(f"<td>{html.escape(fmt(v, key, lang))}</td>")
+                text = fmt(v, key, lang)
+                sign = "+" if str(c).find(" - ") > 0 and isinstance(v, float) and v > 0 and text.strip("0.,") else ""
+                cells.append(f"<td>{sign}{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
+def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, base: pd.Series | None = None) -> str:
+    """Key-figure cards: label, value with unit, and the difference from ``base`` when given."""
+    out = []
+    for k in keys:
+        v = totals.get(k)
+        d = ""
+        if base is not None and v is not None and base.get(k) is not None:
+            diff = float(v) - float(base.get(k))
+            if math.isfinite(diff):
+                lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
+                good = (diff < 0) if lower_better else (diff > 0)
+                shown = fmt(abs(diff), k, lang, unit=True)
+                if float(fmt(abs(diff), k, lang).replace(",", "") or 0) == 0:  # nothing to see at this precision
+                    cls, sign = "", "±"
+                else:
+                    cls = "pos" if good else "neg"
+                    sign = "+" if diff > 0 else "−"
+                d = f'<div class="d {cls}">{html.escape(tr("difference", lang))} {sign}{html.escape(shown)}</div>'
+        out.append(f'<div class="card"><div class="v">{html.escape(fmt(v, k, lang, unit=True))}</div>'
+                   f'<div class="k">{html.escape(label(k, lang, unit=False))}</div>{d}</div>')
+    return f'<div class="cards">{"".join(out)}</div>'
 
 
 def _page(title: str, body: str, lang: str) -> str:
@@ -86,75 +137,77 @@ def _now() -> str:
 def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50,
                 background: gpd.GeoDataFrame | None = None) -> str:
     """Standalone HTML report of one scenario (no external resources)."""
-    from planner.report.charts import site_map, timeline_charts
+    from planner.report.charts import floor_chart, site_map, timeline_charts
 
     sc = result.scenario
     t = result.totals
+    tpl = _template_names([result])
     parts = [f"<h1>{html.escape(tr('title', lang))}</h1>",
              f'<p class="meta">{html.escape(tr("scenario", lang))}: <b>{html.escape(sc.label or sc.name)}</b> '
-             f"({html.escape(sc.name)}) · {html.escape(tr('generated', lang))}: {_now()} · "
-             f"{html.escape(tr('policy', lang))}: {html.escape(policy_text(result, lang))}</p>"]
+             f"({html.escape(sc.name)}) · {html.escape(tr('generated', lang))}: {_now()}</p>",
+             f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape(policy_text(result, lang))}</p>']
     if sc.description:
         parts.append(f"<p>{html.escape(sc.description)}</p>")
-    cards = "".join(f'<div class="card"><div class="v">{html.escape(fmt(t.get(k), k, lang))}</div>'
-                    f'<div class="k">{html.escape(label(k, lang, unit=False))}</div></div>' for k in CARDS if k in t)
-    parts.append(f"<h2>{html.escape(tr('key_figures', lang))}</h2><div class=\"cards\">{cards}</div>")
-    ledger_keys = ["existing_floor_m2", "demolished_floor_m2", "retained_floor_m2", "new_floor_m2", "floor_after_m2",
-                   "net_change_m2", "leasable_m2", "occupied_m2", "investment_cny", "construction_cost_cny",
-                   "demolition_cost_cny", "other_cost_cny", "rent_cny_yr", "tax_before_cny", "tax_after_cny",
-                   "fiscal_payback_years"]
-    ledger = pd.DataFrame({"figure": [label(k, lang) for k in ledger_keys],
-                           "value": [t.get(k) for k in ledger_keys]})
-    parts.append(f"<h2>{html.escape(tr('ledger', lang))}</h2>"
-                 + _table_html(ledger, lang, text_cols=("figure",), row_keys=ledger_keys))
+    parts.append(f"<h2>{html.escape(tr('key_figures', lang))}</h2>" + cards_html(t, lang, CARDS))
+    parts.append(f"<h2>{html.escape(tr('ledger', lang))}</h2>")
+    if len(result.sites):
+        parts.append(_img(floor_chart([result], lang)))
+    ledger = pd.DataFrame({"figure": [label(k, lang) for k in LEDGER], "value": [t.get(k) for k in LEDGER]})
+    parts.append(_table_html(ledger, lang, text_cols=("figure",), row_keys=list(LEDGER)))
     parts.append(f"<h2>{html.escape(tr('timeline', lang))}</h2>")
     if len(result.sites):
-        for title, b64 in timeline_charts(result.timeline, lang):
-            parts.append(_img(title, b64, ""))
+        parts.append('<div class="two">' + "".join(_img(c) for c in timeline_charts(result.timeline, lang)) + "</div>")
     tl = result.timeline.reset_index()
     tl = tl[["year", "sites_started", "investment_cny", "under_construction_m2", "delivered_m2", "occupied_m2",
              "enterprises", "jobs_new", "rent_cny", "tax_new_cny"]]
     tl = tl[(tl.drop(columns="year").abs().sum(axis=1) > 0) | (tl["year"] == tl["year"].min())]
     parts.append(_table_html(tl, lang))
     parts.append(f"<h2>{html.escape(tr('map', lang))}</h2>")
-    parts.append(_img(tr("map", lang), site_map(result.sites, lang, background=background), tr("no_geometry", lang)))
+    parts.append(_img(site_map(result.sites, lang, background=background), tr("no_geometry", lang)))
     parts.append(f"<h2>{html.escape(tr('sites', lang))}</h2>")
     if not len(result.sites):
         parts.append(f'<p class="note">{html.escape(tr("no_sites", lang))}</p>')
     else:
-        cols = ["site_id", "rank", "template", "start_year", "land_area_m2", "existing_floor_m2", "new_floor_m2",
-                "plot_ratio_after", "enterprises_housed", "jobs_after", "tax_after_cny", "investment_cny",
-                "payback_years"]
-        st = pd.DataFrame(result.sites[cols]).head(max_sites)
+        cols = ["site_id", "rank", "template", "start_year", "delivery", "land_area_mu", "existing_floor_m2",
+                "demolished_floor_m2", "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny",
+                "investment_cny", "payback_years", "fiscal_payback_years"]
+        st = pd.DataFrame(result.sites[[c for c in cols if c in result.sites.columns]]).head(max_sites)
         if len(result.sites) > max_sites:
             parts.append(f'<p class="note">{html.escape(tr("sites_shown", lang, n=max_sites, total=len(result.sites)))}</p>')
-        parts.append(_table_html(st, lang, text_cols=("site_id", "template")))
+        parts.append(_table_html(st, lang, text_cols=("site_id", "template"), templates=tpl))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
-    a = as_text(assumptions_in(result.assumptions, lang))
+    a = assumptions_table(result, lang)
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
 
 def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFrame | None = None) -> str:
-    """Standalone HTML comparison report (key figures side by side, site differences, curves)."""
-    from planner.report.charts import compare_charts, site_map
+    """Standalone HTML comparison report: key figures with differences, one floor-area chart, one map of the sites
+    in A only / B only / both, the side-by-side table, yearly curves, assumptions."""
+    from planner.report.charts import compare_charts, floor_chart, membership_map
 
-    base = cmp.names[0]
+    base = cmp.results[0]
     parts = [f"<h1>{html.escape(tr('compare_title', lang))}</h1>",
              f'<p class="meta">{html.escape(", ".join(cmp.names))} · {html.escape(tr("baseline", lang))}: '
-             f"{html.escape(base)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
-    pol = sorted({policy_text(r, lang) for r in cmp.results})
+             f"{html.escape(base.name)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
+    pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
+    parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
+    for r in cmp.results:
+        head = html.escape(r.name) + ("" if r is base else f" · {html.escape(tr('difference', lang))} − {html.escape(base.name)}")
+        parts.append(f"<h3>{head}</h3>" + cards_html(r.totals, lang, base=None if r is base else base.totals))
+    parts.append('<div class="two">' + _img(floor_chart(cmp.results, lang))
+                 + _img(membership_map(cmp, lang, background=background), tr("no_geometry", lang)) + "</div>")
     t = cmp.table.reset_index()
-    t["figure_label"] = [label(k, lang) for k in t["figure"]]
     keys = t["figure"].tolist()
-    show = t[["figure_label", *[c for c in cmp.table.columns]]]
-    show = show.rename(columns={"figure_label": "figure"})
-    parts.append(f"<h2>{html.escape(tr('key_figures', lang))}</h2>"
+    show = pd.DataFrame({"figure": [label(k, lang) for k in keys]})
+    for c in cmp.table.columns:
+        show[c] = cmp.table[c].to_numpy()
+    parts.append(f"<h2>{html.escape(tr('compare_table', lang))}</h2>"
                  + _table_html(show, lang, text_cols=("figure",), row_keys=keys))
-    for title, b64 in compare_charts(cmp.curves, cmp.table, cmp.names, lang):
-        parts.append(_img(title, b64, ""))
+    parts.append(f"<h2>{html.escape(tr('yearly', lang))}</h2>")
+    parts.append('<div class="two">' + "".join(_img(c) for c in compare_charts(cmp, lang)) + "</div>")
     parts.append(f"<h2>{html.escape(tr('site_membership', lang))}</h2>")
     d = cmp.differences()
     if len(d):
@@ -165,19 +218,10 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
         parts.append(f"<table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
                      f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t'>{html.escape(tr('only_in_scenario', lang))}"
-                     f" (site_id)</th></tr></thead><tbody>{rows}</tbody></table>")
-    geo = [r.sites for r in cmp.results if has_geometry(r.sites) and len(r.sites)]
-    if geo:
-        allg = pd.concat([g[["site_id", "geometry"]] for g in geo], ignore_index=True).drop_duplicates("site_id")
-        allg = gpd.GeoDataFrame(allg, geometry="geometry", crs=geo[0].crs)
-        m = cmp.membership[cmp.names].sum(axis=1)
-        allg["n_in"] = allg["site_id"].astype(str).map(m).astype(int)
-        parts.append(f"<h2>{html.escape(tr('map', lang))}</h2>")
-        parts.append(_img(tr("in_scenarios", lang),
-                          site_map(allg, lang, column="n_in", legend_key="in_scenarios", background=background), ""))
+                     f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
-        a = as_text(assumptions_in(r.assumptions, lang))
+        a = assumptions_table(r, lang)
         parts.append(f"<h3>{html.escape(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(tr("compare_title", lang), "".join(parts), lang)
 

@@ -25,8 +25,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "sites": ("地块明细", "Sites"),
     "assumptions": ("模型假设", "Assumptions"),
     "ledger": ("建筑面积账", "Floor-area ledger"),
-    "chart_floor": ("建筑面积（万 m²）", "Floor area (10,000 m²)"),
-    "chart_money": ("资金（亿元）", "Money (100 M yuan)"),
     "chart_floor_title": ("在建、交付与出租面积", "Under construction, delivered and occupied space"),
     "chart_money_title": ("年度投资与收入", "Investment and income per year"),
     "chart_cmp_floor": ("累计交付面积对比", "Delivered floor area by scenario"),
@@ -39,19 +37,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "no_geometry": ("地块表无几何，无法绘图。", "The sites table has no geometry; no map."),
     "method": ("计算方法", "Method"),
     "method_text": (
-        "新增建筑面积 = 用地面积 × 目标容积率 − 保留建筑面积；可租赁面积 = 新增面积 × (1 − 配套比例)；"
-        "企业数 = 稳定期出租面积 ÷ 每企业面积；投资 = 新增面积 × 综合单价（含土地、拆除、配套）；"
-        "回收期 = 投资 ÷ 稳定期年租金。",
-        "New floor area = land area × target plot ratio − retained floor area; leasable = new × (1 − support "
-        "share); enterprises = stabilized occupied space ÷ space per enterprise; investment = new floor area × "
-        "all-in cost (land, demolition, infrastructure included); payback = investment ÷ stabilized annual rent."),
+        "规划总建筑面积 = 用地面积 × 目标容积率（保留建筑计入）；新建建筑面积 = 规划总建筑面积 − 保留建筑面积；"
+        "新增产业空间 = 规划总建筑面积 − 现状建筑面积 = 新建 − 拆除；可租赁面积 = 新建面积 × (1 − 配套比例)；"
+        "企业数 = 稳定期出租面积 ÷ 每企业面积；投资 = 新建面积 × 综合单价（含土地、拆除、配套）；"
+        "仅计租金回收期 = 投资 ÷ 稳定期年租金；租金+税收回收期 = 投资 ÷ (年租金 + 年税收增量)。年份为整年。",
+        "Gross planned floor area = land area × target plot ratio (retained buildings count toward it); floor area "
+        "built = planned − retained; net new floor area = planned − existing = built − demolished; leasable = built "
+        "× (1 − support share); enterprises = stabilized occupied space ÷ space per enterprise; investment = floor "
+        "area built × all-in cost (land, demolition, infrastructure included); payback, rent only = investment ÷ "
+        "stabilized annual rent; payback, rent + tax = investment ÷ (annual rent + annual tax gain). Years are "
+        "whole calendar years."),
     "legend_under": ("在建", "Under construction"),
     "legend_delivered": ("累计交付", "Delivered"),
     "legend_occupied": ("已出租", "Occupied"),
     "legend_invest": ("投资", "Investment"),
     "legend_rent": ("租金", "Rent"),
     "legend_tax": ("新增税收", "Tax of new space"),
-    "in_scenarios": ("包含该地块的情景数", "Scenarios including the site"),
+    "in_scenarios": ("地块所在情景", "Scenarios taking the site"),
     "site_membership": ("各情景地块差异", "Sites in one scenario and not another"),
     "only_in_baseline": ("仅在基准情景", "Only in baseline"),
     "only_in_scenario": ("仅在本情景", "Only in this scenario"),
@@ -59,6 +61,48 @@ TEXT: dict[str, tuple[str, str]] = {
     "baseline": ("基准", "baseline"),
     "none": ("无", "none"),
     "label": ("说明", "Description"),
+    "unit": ("单位", "Unit"),
+    "chart_floor_parts": ("建筑面积构成：保留、拆除、新建", "Floor area: retained, demolished, built"),
+    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "group_both": ("两个情景都有", "In both"),
+    "group_all": ("所有情景都有", "In every scenario"),
+    "group_only": ("仅 {name}", "{name} only"),
+    "policy_edited": ("（含未保存的修改，基于 {base}）", " (with unsaved changes, based on {base})"),
+    "policy_label": ("识别规则 {name}", "policy {name}"),
+    "headline": ("一分钟看懂", "At a glance"),
+    "difference": ("差值", "Difference"),
+    "compare_table": ("指标对照表", "Side-by-side figures"),
+    "yearly": ("逐年曲线", "Year by year"),
+    "role_flagged": ("三低地块", "Three-low parcel"),
+    "role_absorbed": ("并入的小地块", "Absorbed small parcel"),
+    "role_retained_inside": ("保留地块（高效）", "Retained parcel (high performer)"),
+    "role_added": ("手动加入", "Added by hand"),
+    "brief_title": ("一地一策 · 片区 {id}", "Site brief · {id}"),
+    "brief_subtitle": ("低效工业用地连片改造策划", "Contiguous redevelopment of under-used industrial land"),
+    "brief_map": ("片区位置与地块", "Site and parcels"),
+    "brief_outline": ("片区边界", "Site boundary"),
+    "brief_constraints": ("管控约束", "Constraints"),
+    "brief_facts": ("基本情况", "Facts"),
+    "brief_floor": ("现状与规划建筑面积", "Floor area now and planned"),
+    "brief_why": ("认定理由（三低地块数）", "Why it was flagged (three-low parcels)"),
+    "brief_constraints_retained": ("管控约束与保留地块", "Constraints and retained parcels"),
+    "brief_parcels": ("地块清单", "Parcels"),
+    "brief_no_constraint": ("无管控约束重叠。", "No overlap with constraints."),
+    "brief_no_retained": ("片区内无保留地块。", "No retained parcels inside."),
+    "brief_retained": ("保留地块：{ids}", "Retained parcels: {ids}"),
+    "brief_overlap": ("与管控约束重叠 {area} ㎡（已从片区中扣除）", "Overlaps constraints on {area} m² (cut out of the site)"),
+    "brief_under": ("按情景「{name}」（{template}）测算", "Under scenario '{name}' ({template})"),
+    "brief_default": ("按默认园区模板（{template}）测算", "With the default park template ({template})"),
+    "brief_more_parcels": ("另有 {n} 宗地块，见 Excel 导出。", "{n} more parcels: see the Excel export."),
+    "now": ("现状", "Now"),
+    "planned": ("规划", "Planned"),
+    "page": ("第 {i} 页 / 共 {n} 页", "Page {i} of {n}"),
+    "parcel_id": ("地块编号", "Parcel id"),
+    "owner": ("权利人", "Land-right holder"),
+    "enterprise": ("企业", "Enterprise"),
+    "role": ("类型", "Role"),
+    "reasons": ("认定理由", "Reasons"),
+    "sites_in_report": ("地块明细（前 {n} 个）", "Sites (first {n})"),
 }
 
 
@@ -79,32 +123,80 @@ def tr(key: str, lang: str = "zh", **kw) -> str:
     return s.format(**kw) if kw else s
 
 
-def fmt(value, key: str, lang: str = "zh") -> str:
-    """Human-readable number for a figure (万/亿 in Chinese, k/M/bn in English)."""
+def _number(x: float) -> str:
+    """A scaled amount with the decimals it needs: 1,780.0 · 22.3 · 5.25 · 0.045."""
+    ax = abs(x)
+    if ax == 0:
+        return "0"
+    if ax >= 10:
+        return f"{x:,.1f}"
+    if ax >= 1:
+        return f"{x:,.2f}"
+    dec = min(4, 2 - int(math.floor(math.log10(ax))))
+    return f"{x:,.{dec}f}".rstrip("0").rstrip(".")
+
+
+def scaled(value, key: str, lang: str = "zh") -> float:
+    """An amount in its display unit (万㎡/亿元 in Chinese, m²/million yuan in English); other figures as they are."""
+    du = _i18n.display_unit(key, lang)
+    v = float(value)
+    return v / du[0] if du else v
+
+
+def fmt(value, key: str, lang: str = "zh", *, unit: bool = False) -> str:
+    """Human-readable number for a figure, in the unit its label names (:func:`planner.i18n.display_unit`).
+
+    Amounts are in 万㎡ and 亿元 in Chinese, m² and million yuan in English; calendar years and
+    durations are whole years (a delivery in October 2028 is "2028"; a payback of 16.9 years "17").
+    ``unit=True`` appends the unit (cards); tables leave it to the header.
+
+    Examples
+    --------
+    >>> fmt(17_800_000.0, "net_change_m2"), fmt(17_800_000.0, "net_change_m2", "en", unit=True)
+    ('1,780.0', '17,800,000 m²')
+    >>> fmt(2028.8, "last_delivery"), fmt(16.9, "fiscal_payback_years", unit=True)
+    ('2028', '17 年')
+    """
+    text = _fmt(value, key, lang, unit)
+    if text.startswith("-") and text[1:2].isdigit():  # never "-0": a difference too small to show is 0
+        num = text[1:].split(" ")[0].replace(",", "")
+        try:
+            if float(num) == 0:
+                return text[1:]
+        except ValueError:
+            pass
+    return text
+
+
+def _fmt(value, key: str, lang: str, unit: bool) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, str):
         return value
     k = kind(key)
     v = float(value)
+    if math.isnan(v):
+        return "–"
     if math.isinf(v):
         return "∞"
+    du = _i18n.display_unit(key, lang)
     if k == "year":
-        return f"{v:.0f}"
+        return f"{math.floor(v + 1e-9):d}"
     if k == "years":
-        return f"{v:.1f}"
+        text = f"{v:,.0f}"
+        return f"{text} {'年' if lang == 'zh' else 'years'}" if unit else text
     if k == "ratio":
         return f"{v:.2f}"
     if k == "share":
         return f"{v:.0%}"
-    if k == "money":
-        if lang == "zh":
-            return f"{v / 1e8:,.2f} 亿元" if abs(v) >= 1e8 else f"{v / 1e4:,.1f} 万元"
-        return f"{v / 1e9:,.2f} bn" if abs(v) >= 1e9 else f"{v / 1e6:,.1f} M"
-    if k == "area":
-        if lang == "zh" and abs(v) >= 1e4:
-            return f"{v / 1e4:,.1f} 万"
-        return f"{v:,.0f}"
+    if du is not None:
+        x = v / du[0]
+        text = f"{x:,.0f}" if du[0] == 1.0 else _number(x)
+        return f"{text} {du[1]}" if unit else text
+    if k in ("area", "money"):
+        _zh, _en, u, _k = LABELS.get(key, ("", "", "", ""))
+        text = f"{v:,.0f}"
+        return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
     return f"{v:,.0f}"
 
 
@@ -115,16 +207,43 @@ def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
     return out
 
 
-def policy_text(result, lang: str = "en") -> str:
-    """The inputs a scenario result rests on: policy name and short hash, survey version, site parameters.
+def unit_of(key: str, lang: str = "zh") -> str:
+    """The unit a figure is shown in (万㎡, 亿元, m², million yuan, 年...); "" when it has none."""
+    du = _i18n.display_unit(key, lang)
+    if du is not None:
+        return du[1]
+    u = LABELS.get(key, ("", "", "", ""))[2]
+    return _i18n._unit(u, lang) if u else ""
 
-    "–" when nothing is known.
+
+def group_label(group: str, names, lang: str = "zh") -> str:
+    """Label of a comparison-map group (:meth:`planner.scenarios.Comparison.site_groups`)."""
+    if group == "both":
+        return tr("group_both", lang)
+    if group == "all":
+        return tr("group_all", lang)
+    if group in list(names):
+        return tr("group_only", lang, name=group)
+    return group
+
+
+def policy_text(result, lang: str = "en") -> str:
+    """The inputs a scenario result rests on: the policy actually used (name, short hash, marked when it had
+    unsaved changes), survey version, site parameters, sites result.
+
+    The provenance of the result (what the sites were built from) comes first; the scenario's own saved
+    policy name is used only when the result has none. "–" when nothing is known.
     """
     sc = result.scenario
     prov = getattr(result, "provenance", None) or {}
+    name = prov.get("policy_name") or sc.policy_name
+    h = prov.get("policy_hash") or sc.policy_hash
     parts = []
-    if sc.policy_name or sc.policy_hash:
-        parts.append(f"{sc.policy_name} (sha256 {sc.policy_hash[:12]})" if sc.policy_hash else sc.policy_name)
+    if name or h:
+        pol = tr("policy_label", lang, name=name or "–") + (f" (sha256 {h[:12]})" if h else "")
+        if prov.get("policy_edited"):
+            pol += tr("policy_edited", lang, base=prov.get("policy_base") or name or "–")
+        parts.append(pol)
     if prov.get("survey_version") is not None:
         parts.append(("调查版本 v{}" if lang == "zh" else "survey v{}").format(prov["survey_version"]))
     params = prov.get("site_params") or prov.get("params")
@@ -135,3 +254,41 @@ def policy_text(result, lang: str = "en") -> str:
     if prov.get("result_id"):
         parts.append(("片区结果 {}" if lang == "zh" else "sites result {}").format(prov["result_id"]))
     return " · ".join(parts) or "–"
+
+
+def policy_used(result, lang: str = "en") -> str:
+    """Just the policy part of :func:`policy_text`: name, short hash, marked when it had unsaved changes."""
+    sc = result.scenario
+    prov = getattr(result, "provenance", None) or {}
+    name = prov.get("policy_name") or sc.policy_name
+    h = prov.get("policy_hash") or sc.policy_hash
+    if not (name or h):
+        return "–"
+    out = f"{name or '–'} ({h[:12]})" if h else str(name)
+    if prov.get("policy_edited"):
+        out += tr("policy_edited", lang, base=prov.get("policy_base") or name or "–")
+    return out
+
+
+def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
+    """The assumptions of a scenario result as readers see them: parameter labels (not keys), one column per
+    park template under its name, coded values translated, the policy actually used, sources in ``lang``."""
+    from planner.scenarios.model import assumptions_in
+
+    a = assumptions_in(result.assumptions, lang)
+    names = {}
+    tpl_cols = [c for c in a.columns if c not in ("parameter", "source")]
+    for c in tpl_cols:
+        row = a.loc[a["parameter"] == ("label_en" if lang == "en" else "label_zh"), c]
+        names[c] = str(row.iloc[0]) if len(row) and row.iloc[0] else str(c)
+    a = a[~a["parameter"].isin(["label_zh", "label_en"])].copy()
+    a[tpl_cols] = a[tpl_cols].astype(object)
+    for c in tpl_cols:
+        a.loc[a["parameter"] == "scenario.existing", c] = [
+            _i18n.value_label("existing", v, lang) for v in a.loc[a["parameter"] == "scenario.existing", c]]
+        a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
+        a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
+            "不限" if lang == "zh" else "no limit"
+    a["parameter"] = [_i18n.param_label(p, lang) for p in a["parameter"]]
+    a = as_text(a)
+    return a.rename(columns={"parameter": label("parameter", lang), "source": label("source", lang), **names})

@@ -14,10 +14,12 @@ Examples
 >>> a = run(sites, scenario_from_dict({"name": "a", "sites": {"top": 1}}))
 >>> b = run(sites, scenario_from_dict({"name": "b"}))
 >>> c = compare([a, b])
->>> c.table.loc["new_floor_m2", ["a", "b", "b - a"]].tolist()
-[25000.0, 75000.0, 50000.0]
+>>> c.table.loc["net_change_m2", ["a", "b", "b - a"]].tolist()
+[20000.0, 65000.0, 45000.0]
 >>> c.only_in("b")
 ['S2']
+>>> c.site_groups().tolist()
+['both', 'b']
 """
 
 from __future__ import annotations
@@ -25,20 +27,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from planner.errors import DataError
 from planner.scenarios.model import ScenarioResult
 
-#: Key figures compared, in display order.
+#: The headline figures of a scenario (cards on the scenario and comparison pages, the reports and briefs):
+#: net new floor area (planned - demolished), enterprises housed, annual tax after, investment, and the
+#: payback both ways (rent only; rent + tax gain).
+HEADLINE_FIGURES = ("net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny", "payback_years",
+                    "fiscal_payback_years")
+
+#: Key figures compared, in display order (the headline figures first).
 KEY_FIGURES = (
-    "n_sites", "land_area_m2", "existing_floor_m2", "demolished_floor_m2", "retained_floor_m2", "new_floor_m2",
-    "floor_after_m2", "net_change_m2", "plot_ratio_before", "plot_ratio_after", "leasable_m2", "occupied_m2",
-    "enterprises_housed", "jobs_after", "output_after_cny", "tax_before_cny", "tax_after_cny", "investment_cny",
-    "rent_cny_yr", "payback_years", "fiscal_payback_years", "first_delivery", "last_delivery",
-    "peak_investment_cny_yr",
+    "n_sites", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny", "payback_years",
+    "fiscal_payback_years", "land_area_m2", "land_area_mu", "existing_floor_m2", "retained_floor_m2",
+    "demolished_floor_m2", "new_floor_m2", "floor_after_m2", "plot_ratio_before", "plot_ratio_after",
+    "leasable_m2", "occupied_m2", "jobs_after", "output_after_cny", "tax_before_cny", "rent_cny_yr",
+    "first_delivery", "last_delivery", "peak_investment_cny_yr",
 )
+
+#: The floor-area ledger drawn per scenario: existing floor area retained, demolished, newly built.
+FLOOR_PARTS = ("retained_floor_m2", "demolished_floor_m2", "new_floor_m2")
 
 #: Timeline columns turned into curves.
 CURVES = ("investment_cny", "under_construction_m2", "delivered_m2", "occupied_m2", "enterprises", "jobs_new",
@@ -75,6 +87,31 @@ class Comparison:
         other = other or self.names[0]
         m = self.membership
         return sorted(m.index[m[name] & ~m[other]].astype(str))
+
+    def site_groups(self) -> pd.Series:
+        """Which scenarios take each site (index site_id): ``"both"``/``"all"`` or the names joined by ``" + "``.
+
+        With two scenarios A and B the groups are "A" (A only), "B" (B only) and "both".
+        """
+        m = self.membership[self.names].astype(bool)
+        every = "both" if len(self.names) == 2 else "all"
+        cols = np.array(self.names, dtype=object)
+        out = [every if row.all() else " + ".join(cols[row]) for row in m.to_numpy()]
+        return pd.Series(out, index=m.index, name="group", dtype=object)
+
+    def site_geometries(self) -> gpd.GeoDataFrame | None:
+        """The sites of every scenario in one layer (site_id, group, geometry); None without geometry."""
+        geo = [r.sites for r in self.results if isinstance(r.sites, gpd.GeoDataFrame)
+               and r.sites.geometry.name in r.sites.columns and r.sites.crs is not None and len(r.sites)]
+        if not geo:
+            return None
+        parts = [gpd.GeoDataFrame({"site_id": x["site_id"].to_numpy()}, geometry=x.geometry.to_numpy(), crs=x.crs)
+                 for x in geo]
+        g = pd.concat(parts, ignore_index=True).drop_duplicates("site_id")
+        g = gpd.GeoDataFrame(g, geometry="geometry", crs=geo[0].crs)
+        g["site_id"] = g["site_id"].astype(str)
+        g["group"] = g["site_id"].map(self.site_groups()).to_numpy()
+        return g.sort_values("site_id").reset_index(drop=True)
 
     def differences(self) -> pd.DataFrame:
         """Per pair (baseline, other): counts of sites only in one, only in the other, in both."""

@@ -13,15 +13,16 @@ Floor-area ledger per site (all in m²)::
                     "retain_class": parcels of upgrade class "retain" / role "retained_inside")
     demolished    = existing - retained
     new_built     = max(target - retained, 0)   # retained floor counts toward the site's plot ratio
-    floor_after   = retained + new_built
-    net_change    = floor_after - existing
+    floor_after   = retained + new_built          # gross planned floor area (规划总建筑面积)
+    net_change    = floor_after - existing        # = new_built - demolished: net new floor area (新增产业空间)
     leasable      = new_built x (1 - support_floor_share)
     occupied      = leasable x final absorption
     enterprises   = occupied / m2_per_enterprise
     jobs_new      = occupied x jobs_per_1000m2 / 1000
     investment    = new_built x all_in_cost_per_m2   (construction, demolition, land and infrastructure)
     rent_yr       = occupied x rent_per_m2_month x 12
-    payback_years = investment / rent_yr
+    payback_years = investment / rent_yr                         # rent only
+    fiscal_payback_years = investment / (rent_yr + tax gain)     # rent + tax (tax after - tax before)
     after (jobs, output, tax) = before x retained / existing + occupied x rate
 
 Timeline: works start ``planning_months`` after the site's start year begins,
@@ -641,8 +642,9 @@ def _totals(res: pd.DataFrame, tl: pd.DataFrame) -> pd.Series:
     tax_gain = t["tax_after_cny"] - (0.0 if np.isnan(t["tax_before_cny"]) else t["tax_before_cny"])
     t["fiscal_payback_years"] = (t["investment_cny"] / (t["rent_cny_yr"] + tax_gain)
                                  if t["rent_cny_yr"] + tax_gain > 0 else np.inf)
-    t["first_delivery"] = float(res["delivery"].min()) if len(res) else np.nan
-    t["last_delivery"] = float(res["delivery"].max()) if len(res) else np.nan
+    # calendar years in which the first and the last sites are delivered (a delivery in October 2028 is 2028)
+    t["first_delivery"] = float(np.floor(res["delivery"].min() + 1e-9)) if len(res) else np.nan
+    t["last_delivery"] = float(np.floor(res["delivery"].max() + 1e-9)) if len(res) else np.nan
     t["peak_investment_cny_yr"] = float(tl["investment_cny"].max()) if len(tl) else 0.0
     return pd.Series(t, name="total")
 

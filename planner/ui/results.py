@@ -12,22 +12,21 @@ from planner import config
 from planner import workflow as W
 from planner.classify import policy as policy_mod
 from planner.errors import PlannerError, message_in
+from planner.i18n import display_unit
 from planner.report import text as report_text
+from planner.scenarios.comparison import FLOOR_PARTS, HEADLINE_FIGURES
 from planner.sites import SiteParams
 from planner.ui import data, keys
 from planner.ui.state import lang, tr
 
-#: Key figures: (totals name, i18n key, divisor, format).
-KEY_FIGURES = (
-    ("existing_floor_m2", "floor_before", 1e4, "{:,.1f}"),
-    ("floor_after_m2", "floor_after", 1e4, "{:,.1f}"),
-    ("new_floor_m2", "new_floor", 1e4, "{:,.1f}"),
-    ("enterprises_housed", "enterprises", 1, "{:,.0f}"),
-    ("jobs_after", "jobs", 1, "{:,.0f}"),
-    ("tax_after_cny", "tax", 1e8, "{:,.2f}"),
-    ("investment_cny", "investment", 1e8, "{:,.2f}"),
-    ("payback_years", "payback", 1, "{:,.1f}"),
-)
+#: Key figures on the scenario page: the headline row, then the floor-area ledger and jobs.
+KEY_FIGURES = HEADLINE_FIGURES
+MORE_FIGURES = ("existing_floor_m2", "demolished_floor_m2", "new_floor_m2", "floor_after_m2", "jobs_after")
+
+#: Fonts of chart text in the browser, CJK first (Vega draws chart text with the viewer's fonts, as the
+#: browser does the rest of the page).
+CHART_FONT = ('"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
+              '"WenQuanYi Micro Hei", "Noto Sans", sans-serif')
 
 
 def site_params_draft(path: str, policy: dict | None) -> dict:
@@ -117,10 +116,26 @@ def current_sites(path: str, policy: dict | None):
     return session_sites(path, policy)[0]
 
 
+def policy_provenance(path: str, policy: dict | None) -> dict:
+    """What the session's results rest on: survey version, the policy in use (name, hash, edited or not), site settings.
+
+    ``policy_edited`` is True while the rules in use have unsaved changes (reports say so, naming the
+    saved version they started from in ``policy_base``).
+    """
+    from planner.ui import page
+
+    base = st.session_state.get(keys.POLICY_BASE) or {}
+    edited = page.rules_unsaved()
+    return {"survey_version": data.survey_version(path), "policy_name": (policy or {}).get("name", "default"),
+            "policy_hash": policy_hash(policy), "site_params": site_params_draft(path, policy)["params"],
+            "policy_edited": bool(edited),
+            "policy_base": (f"{base['name']} v{base['version']}" if base.get("version") else base.get("name"))
+            if edited else None}
+
+
 def run_scenario(path: str, policy: dict | None, site_result, doc) -> W.ScenarioRun:
     """Run a scenario document on the session's sites, as the CLI does (retained classes, site checks)."""
-    prov = {"survey_version": data.survey_version(path), "policy_name": (policy or {}).get("name"),
-            "policy_hash": policy_hash(policy), "site_params": site_params_draft(path, policy)["params"]}
+    prov = policy_provenance(path, policy)
     run = W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy),
                          provenance=prov)
     if not data.figures_visible(path):  # figures that start from enterprise tax and output: blanked (issue 14)
@@ -146,16 +161,83 @@ def show_warnings(warnings) -> None:
         st.warning(zh if lang() == "zh" else en)
 
 
-def key_figures(totals: pd.Series, base: pd.Series | None = None) -> None:
-    """A row of st.metric for the key figures (with the difference from ``base``)."""
-    cols = st.columns(4) + st.columns(4)
-    for col, (k, label, div, fmt) in zip(cols, KEY_FIGURES, strict=True):
-        v = totals.get(k, np.nan)
-        text = fmt.format(v / div) if pd.notna(v) and np.isfinite(v) else "—"
+def _delta(v: float, b: float, key: str) -> str | None:
+    """The difference ``v - b`` as the card shows it (same unit as the value, signed)."""
+    if not (np.isfinite(v) and np.isfinite(b)):
+        return None
+    d = v - b
+    text = report_text.fmt(abs(d), key, lang())
+    if _is_zero(text):
+        return "0"  # no difference at the precision shown
+    return ("+" if d > 0 else "-" if d < 0 else "") + text  # Streamlit reads the arrow from a leading "-"
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text.replace(",", "")) == 0
+    except ValueError:
+        return False
+
+
+def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES, per_row: int = 3) -> None:
+    """st.metric cards, ``per_row`` to a row (label with unit, value in display units; the difference from ``base``).
+
+    Three to a row keeps every label whole in a 1280 px window with the sidebar open.
+    """
+    cols = [c for i in range(0, len(figures), per_row) for c in st.columns(per_row)][: len(figures)]
+    for col, k in zip(cols, figures, strict=True):
+        v = float(totals.get(k, np.nan))
         delta = None
-        if base is not None and pd.notna(base.get(k)) and pd.notna(v):
-            delta = fmt.format((v - base[k]) / div)
-        col.metric(tr(label), text, delta, delta_color="off" if k == "payback_years" else "normal", border=True)
+        if base is not None:
+            delta = _delta(v, float(base.get(k, np.nan)), k)
+        lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
+        same = delta == "0"
+        col.metric(report_text.label(k, lang()), report_text.fmt(v, k, lang()), delta,
+                   delta_color="off" if same else "inverse" if lower_better else "normal", border=True)
+
+
+def chart(c):
+    """An Altair chart with its text in a CJK-capable font stack (titles, axes, legends in the UI language)."""
+    return c.configure(font=CHART_FONT).configure_axis(labelFont=CHART_FONT, titleFont=CHART_FONT) \
+        .configure_legend(labelFont=CHART_FONT, titleFont=CHART_FONT)
+
+
+def floor_frame(results_) -> pd.DataFrame:
+    """Tidy floor-area parts per scenario for the comparison chart: demolished negative, retained and new positive."""
+    rows = []
+    for order, r in enumerate(results_):
+        for i, k in enumerate(FLOOR_PARTS):
+            v = float(r.totals.get(k, 0.0) or 0.0)
+            rows.append({"scenario": r.name, "part": tr(f"part_{k}"), "order": i,
+                         "value": report_text.scaled(-v if k == "demolished_floor_m2" else v, k, lang()),
+                         "s_order": order})
+    return pd.DataFrame(rows)
+
+
+def floor_chart(results_):
+    """The one floor-area chart: per scenario, existing floor area retained, demolished (left of 0) and new."""
+    import altair as alt
+
+    df = floor_frame(results_)
+    names = [r.name for r in results_]
+    colors = ["#9e9e9e", "#d6604d", "#4393c3"]
+    parts = [tr(f"part_{k}") for k in FLOOR_PARTS]
+    unit = display_unit("new_floor_m2", lang())[1]
+    c = alt.Chart(df).mark_bar().encode(
+        y=alt.Y("scenario:N", sort=names, title=None),
+        x=alt.X("sum(value):Q", title=tr("cmp_floor_axis", unit=unit)),
+        color=alt.Color("part:N", sort=parts, scale=alt.Scale(domain=parts, range=colors),
+                        legend=alt.Legend(orient="bottom", title=None)),
+        order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("scenario:N", title=tr("cmp_series")), alt.Tooltip("part:N", title=tr("cmp_figure")),
+                 alt.Tooltip("value:Q", title=unit, format=",.2f")],
+    ).properties(height=56 * len(names) + 130)  # Streamlit fits axes and legend inside this height
+    return chart(c)
+
+
+def figure_text(value, key: str) -> str:
+    """A figure's value as cards show it (display units of the session language, whole years)."""
+    return report_text.fmt(value, key, lang())
 
 
 def figure_label(key: str) -> str:
@@ -163,8 +245,17 @@ def figure_label(key: str) -> str:
     return report_text.label(key, lang())
 
 
+def _signed(x: float, key: str) -> str:
+    """A difference as shown: "+2.65", "-0.04", "0" (never "-0")."""
+    if not np.isfinite(x):
+        return "—"
+    text = report_text.fmt(abs(x), key, lang())
+    return "0" if _is_zero(text) else ("+" if x > 0 else "-") + text
+
+
 def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
-    """The comparison table as text: figure labels, values in 万/亿 (zh) or k/M/bn (en), differences in %."""
+    """The comparison table as text: figure labels with units, values in display units (万㎡/亿元 in Chinese,
+    m²/million yuan in English), signed differences and differences in %."""
     tab = cmp.table
     out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in tab.index]})
     for c in tab.columns:
@@ -174,9 +265,48 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
             n, _, b = str(c)[:-1].strip().partition(" vs ")
             head = tr("cmp_pct_col", n=n, base=b)
         else:
-            text = [report_text.fmt(x, k, lang()) if np.isfinite(x) else "—" for x, k in zip(v.astype(float), tab.index,
-                                                                                  strict=True)]
             n, sep, b = str(c).partition(" - ")
+            signed = bool(sep) and str(c) not in names
+            text = [_signed(x, k) if signed else report_text.fmt(x, k, lang()) if np.isfinite(x) else "—"
+                    for x, k in zip(v.astype(float), tab.index, strict=True)]
             head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)
         out[head] = text
     return out
+
+
+def report_buttons(obj, name: str, *, key: str) -> None:
+    """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from planner import report as rep
+    from planner.report.pdf import report_pdf
+    from planner.scenarios.model import ScenarioResult
+
+    L = lang()
+    ws = st.session_state.get("_settings")
+    bg = data.all_layers(ws.workspace, "boundary") if ws is not None else None
+    bg = bg if bg is not None and len(bg) else None
+    safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_") or "report"
+
+    def xlsx() -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            p = Path(tmp) / "report.xlsx"
+            (rep.to_excel if isinstance(obj, ScenarioResult) else rep.compare_to_excel)(obj, p, lang=L)
+            return p.read_bytes()
+
+    def html() -> bytes:
+        f = rep.html_report if isinstance(obj, ScenarioResult) else rep.compare_html
+        return f(obj, lang=L, background=bg).encode("utf-8")
+
+    def pdf() -> bytes:
+        return report_pdf(obj, lang=L, background=bg)
+
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(tr("dl_excel"), xlsx, file_name=f"{safe}.xlsx", key=f"{key}_xlsx", type="primary",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", width="stretch")
+    c2.download_button(tr("dl_html"), html, file_name=f"{safe}.html", mime="text/html", key=f"{key}_html",
+                       width="stretch")
+    c3.download_button(tr("dl_pdf"), pdf, file_name=f"{safe}.pdf", mime="application/pdf", key=f"{key}_pdf",
+                       width="stretch")

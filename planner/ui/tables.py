@@ -14,11 +14,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from planner.i18n import TABLE_SCALE, VALUE_KINDS, VALUES, column_format, column_label
+from planner.i18n import VALUE_KINDS, VALUES, column_format, column_label, display_unit, label_kind
 from planner.ui.state import lang
 
-#: Money columns shown in 万元 / 10k CNY in tables (their labels say so).
-SCALE = {k: v[0] for k, v in TABLE_SCALE.items()}
 #: Python formats of single values (detail panel, tooltips); "pct" = fraction shown as a percentage.
 VALUE_FMT = {
     "land_area_m2": "{:,.0f}", "floor_area_m2": "{:,.0f}", "footprint_m2": "{:,.0f}", "output_cny": "{:,.0f}",
@@ -98,7 +96,8 @@ def format_series(col: str, s: pd.Series, lang_: str | None = None) -> pd.Series
 
 
 def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
-    """A copy for display: coded values translated, money scaled to 万元, shares to percent."""
+    """A copy for display: coded values translated, amounts in display units (万㎡/亿元, m²/million yuan), shares
+    to percent."""
     lg = lang_ or lang()
     out = pd.DataFrame(df).copy()
     geo = [c for c in out.columns if str(out[c].dtype) == "geometry"]
@@ -106,10 +105,12 @@ def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
     for c in out.columns:
         if c in VALUE_KINDS or c in ("template", "industry"):
             out[c] = format_series(c, out[c], lg)
-        elif c in SCALE:
-            out[c] = pd.to_numeric(out[c], errors="coerce") / SCALE[c]
+        elif display_unit(str(c), lg) is not None:
+            out[c] = pd.to_numeric(out[c], errors="coerce") / display_unit(str(c), lg)[0]
         elif column_format(c) == "share":
             out[c] = pd.to_numeric(out[c], errors="coerce") * 100.0
+        elif label_kind(str(c)) == "year" and pd.api.types.is_float_dtype(out[c]):
+            out[c] = np.floor(out[c] + 1e-9)  # a delivery in October 2028 is in 2028
     return out
 
 
@@ -141,7 +142,7 @@ def column_config(columns, lang_: str | None = None, *, labels: dict | None = No
     cfg = {}
     for c in columns:
         lbl = (labels or {}).get(c) or column_label(str(c), lg)
-        fmt = column_format(str(c)) if numeric is None or c in numeric else ""
+        fmt = column_format(str(c), lg) if numeric is None or c in numeric else ""
         if fmt == "share":
             cfg[c] = st.column_config.NumberColumn(lbl, format="%.1f%%")
         elif fmt:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -46,7 +47,7 @@ def browser():
 
 
 def _open(browser, path: Path, shot: str):
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
     blocked: list[str] = []
 
     def route(r):
@@ -61,8 +62,18 @@ def _open(browser, path: Path, shot: str):
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / shot))  # what a 1280 x 800 window shows first
+    page.screenshot(path=str(ARTIFACTS / shot.replace(".png", "_full.png")), full_page=True)
     return page, blocked
+
+
+def _fits(page) -> None:
+    """Nothing is wider than the page's main column, and the page does not scroll sideways."""
+    m = page.evaluate("""() => { const main = document.querySelector('main').getBoundingClientRect();
+        return {doc: document.documentElement.scrollWidth, win: window.innerWidth,
+                wide: Array.from(document.querySelectorAll('main img, main .cards'))
+                    .map(e => e.getBoundingClientRect()).filter(r => r.right > main.right + 1).length}; }""")
+    assert m["doc"] <= m["win"] and m["wide"] == 0, m
 
 
 def _loaded_images(page) -> list[dict]:
@@ -79,23 +90,59 @@ def test_scenario_report_offline(browser, tmp_path, lang):
     page, blocked = _open(browser, path, f"report_{lang}.png")
     assert blocked == []
     imgs = _loaded_images(page)
-    # two timeline charts and the map, all decoded
-    assert len(imgs) == 3 and all(i["ok"] and i["w"] > 300 and i["h"] > 200 for i in imgs)
+    # the floor-area chart, two timeline charts and the map, all decoded
+    assert len(imgs) == 4 and all(i["ok"] and i["w"] > 300 and i["h"] > 150 for i in imgs)
+    _fits(page)
     body = page.inner_text("body")
-    assert ("新增建筑面积" if lang == "zh" else "New floor area") in body
+    assert ("新增产业空间" if lang == "zh" else "Net new floor area") in body
     assert "S0012" in body and "0123456789ab" in body
     assert page.locator("script").count() == 0 and page.locator("link[rel=stylesheet]").count() == 0
     page.close()
 
 
-def test_comparison_report_offline(browser, tmp_path):
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_comparison_report_offline(browser, tmp_path, lang):
     s = sites()
-    a = run(s, scenario_from_dict({"name": "top6", "sites": {"top": 6}}))
-    b = run(s, scenario_from_dict({"name": "upstairs", "template": "multi_storey", "sites_per_year": 3}))
-    path = write_html(compare([a, b]), tmp_path / "compare.html", lang="zh")
-    page, blocked = _open(browser, path, "compare_zh.png")
+    a = run(s, scenario_from_dict({"name": "top6", "sites": {"top": 6}, "policy_name": "default",
+                                   "policy_hash": "0123456789abcdef"}))
+    b = run(s, scenario_from_dict({"name": "upstairs", "template": "multi_storey", "sites_per_year": 3,
+                                   "existing": "retain"}))
+    path = write_html(compare([a, b]), tmp_path / f"compare_{lang}.html", lang=lang)
+    page, blocked = _open(browser, path, f"compare_report_{lang}.png")
     assert blocked == []
     imgs = _loaded_images(page)
+    # the floor-area chart, the one map of A only / B only / both, two yearly curves
     assert len(imgs) == 4 and all(i["ok"] and i["w"] > 300 for i in imgs)
-    assert "upstairs" in page.inner_text("body")
+    _fits(page)
+    body = page.inner_text("body")
+    assert "upstairs" in body
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    for i in imgs:  # every chart's own words (its alt text) are in the report's language
+        words = [w for w in i["alt"].split(" · ") if re.search(r"[A-Za-z\u4e00-\u9fff]", w)
+                 and not re.fullmatch(r"(top6|upstairs|S\d+|N|\d+ k?m)( \(\d+\))?", w)]
+        if lang == "zh":
+            assert words and all(cjk.search(w) for w in words), i["alt"]
+        else:
+            assert not any(cjk.search(w) for w in words), i["alt"]
+    if lang == "zh":
+        assert "两个情景都有" in imgs[1]["alt"] and "仅 upstairs" in imgs[1]["alt"]
+        assert "新增产业空间" in body and "仅计租金回收期" in body and "租金+税收回收期" in body
+        _prints_on_a4(page, tmp_path, "compare_report_zh_print")
     page.close()
+
+
+def _prints_on_a4(page, tmp_path: Path, stem: str) -> None:
+    """Print the page as the browser does (A4, the report's print styles) and render the pages to PNG."""
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 renders the printed pages (test extra)")
+    pdf = tmp_path / f"{stem}.pdf"
+    page.emulate_media(media="print")
+    page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
+    doc = pdfium.PdfDocument(str(pdf))
+    assert 2 <= len(doc) <= 8
+    for i in range(len(doc)):
+        w, h = doc[i].get_size()
+        assert (round(w), round(h)) == (595, 842)  # A4 in points
+        img = doc[i].render(scale=1.2).to_pil()
+        img.save(ARTIFACTS / f"{stem}_{i + 1}.png")
+        box = img.convert("L").point(lambda v: 255 if v < 250 else 0).getbbox()
+        assert box is not None and box[2] <= img.width - 20  # nothing runs into the right margin

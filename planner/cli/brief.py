@@ -1,0 +1,61 @@
+"""``planner brief``: printable one-page briefs of sites (一地一策) as a PDF.
+
+``planner brief S0001 S0007 -w WS --out briefs.pdf`` writes one A4 page per
+site: a map with scale bar, north arrow and legend; parcels, owners and
+enterprises; floor area now and planned; why the site was flagged; its
+constraints and retained parcels. ``--top N`` adds the N best-ranked sites;
+``--scenario NAME`` takes the planned floor area from a saved scenario's park
+template and rules (default: the standard factory template). It reads the
+stored sites through the workflow layer (:mod:`planner.workflow.briefs`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from planner.errors import DataError
+from planner.io.store import open_store
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("brief", help="one-page PDF briefs of sites (一地一策)")
+    p.add_argument("sites", nargs="*", metavar="SITE_ID", help="site ids, e.g. S0001 (and/or --top N)")
+    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    p.add_argument("--top", type=int, default=None, metavar="N", help="add the N best-ranked sites")
+    p.add_argument("--scenario", default=None, metavar="NAME",
+                   help="scenario file or saved NAME[@VERSION] whose template gives the planned floor area")
+    p.add_argument("--sites-layer", default=None, metavar="NAME", help="stored sites result (default: the current)")
+    p.add_argument("--out", required=True, metavar="FILE", help="briefs.pdf")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default zh)")
+    p.set_defaults(func=brief_cmd)
+
+
+def brief_cmd(args: argparse.Namespace) -> int:
+    from planner.cli.scenario import resolve_scenario
+    from planner.report.pdf import site_briefs_pdf
+    from planner.workflow.briefs import stored_site_briefs
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        msg = f"--out {out}: use a .pdf file name"
+        raise DataError(msg, zh=f"--out {out}：请使用 .pdf 文件名")
+    if not args.sites and not args.top:
+        msg = "planner brief: name site ids (e.g. S0001) or --top N"
+        raise DataError(msg, zh="请指定片区编号（如 S0001）或 --top N")
+    if args.top is not None and args.top < 1:
+        msg = "--top must be at least 1"
+        raise DataError(msg, zh="--top 至少为 1")
+    store = open_store(args.workspace)
+    doc = resolve_scenario(args.scenario, store) if args.scenario else None
+    briefs = stored_site_briefs(store, args.sites, top=args.top, scenario=doc, sites_layer=args.sites_layer)
+    data = site_briefs_pdf(briefs, lang=args.lang)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    for b in briefs:
+        f = b.figures
+        print(f"{b.site_id}: {len(b.parcels)} parcels, net new floor area {float(f['net_change_m2']):,.0f} m²",
+              file=sys.stdout)
+    print(f"wrote {len(briefs)} brief page(s): {out}")
+    return 0

@@ -1,0 +1,176 @@
+"""The one-page site brief (一地一策) on A4: map, facts, floor area now and planned, why it was flagged,
+constraints and retained parcels, the parcels with their owners and enterprises.
+
+Drawn with the helpers of :mod:`planner.report.pdf` from :class:`planner.workflow.briefs.SiteBrief`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from fpdf.enums import WrapMode, XPos, YPos
+
+from planner.errors import PlannerError
+from planner.report.pdf import (
+    _GREY,
+    WIDTH,
+    _Doc,
+    _heading,
+    _image,
+    _now,
+    _table,
+    _title,
+    _value_rows,
+)
+from planner.report.text import fmt, label, tr
+
+
+def _why(parcels: pd.DataFrame, lang: str) -> list[list[str]]:
+    """Counts of the site's parcels by low criterion, and the most frequent reasons."""
+    rows = [[tr("reasons", lang), label("n_parcels", lang)]]
+    for c, (zh, en) in {"low_utilization": ("低利用率", "Low utilization"), "low_capacity": ("低产能", "Low capacity"),
+                        "low_contribution": ("低贡献", "Low contribution")}.items():
+        if c in parcels.columns:
+            rows.append([zh if lang == "zh" else en, f"{int((parcels[c].astype(str) == 'low').sum())}"])
+    col = "reason_en" if lang == "en" else "reason_zh"
+    if col in parcels.columns:
+        flagged = parcels[parcels.get("three_low", pd.Series(True, index=parcels.index)).fillna(False).astype(bool)]
+        parts = flagged[col].dropna().astype(str).str.split("; ").explode()
+        # the rule, not the parcel's own value: "容积率 0.72 < 1.0" -> "容积率 < 1.0"
+        parts = parts.str.replace(r"\s*-?[\d.,]+[^\s<>≤≥]*\s*(?=[<>≤≥])", " ", regex=True).str.strip()
+        parts = parts[parts.str.len() > 0]
+        for text, n in parts.value_counts().head(5).items():
+            rows.append([str(text), f"{int(n)}"])
+    return rows
+
+
+def _brief_page(pdf: _Doc, b, lang: str) -> None:
+    from planner.report.charts import brief_map
+
+    s = b.site.iloc[0]
+    f = b.figures
+    pdf.add_page()
+    tname = b.templates[b.template].label_en if lang == "en" and b.template in b.templates else \
+        b.templates[b.template].label_zh if b.template in b.templates else b.template
+    under = tr("brief_under", lang, name=b.scenario, template=tname) if b.scenario else \
+        tr("brief_default", lang, template=tname)
+    _title(pdf, tr("brief_title", lang, id=b.site_id), tr("brief_subtitle", lang),
+           f"{tr('generated', lang)}: {_now()} · {under}")
+    top = pdf.get_y()
+    mw = 112.0
+    _heading(pdf, tr("brief_map", lang), w=mw)
+    y_map = pdf.get_y()
+    h = _image(pdf, brief_map(b.site, b.parcels, lang, constraints=b.constraints, context=b.context), mw,
+               x=pdf.l_margin, y=y_map, max_h=86)
+    # facts on the right
+    x2 = pdf.l_margin + mw + 4
+    w2 = WIDTH - mw - 4
+    pdf.set_xy(x2, top)
+    _heading(pdf, tr("brief_facts", lang), w=w2, x=x2)
+    facts = [("rank", s.get("rank")), ("score", s.get("score")), ("land_area_m2", s.get("land_area_m2")),
+             ("land_area_mu", s.get("land_area_mu")), ("n_parcels", s.get("n_parcels")),
+             ("n_owners", s.get("n_owners")), ("n_enterprises", s.get("n_enterprises")),
+             ("plot_ratio", s.get("plot_ratio")), ("flagged_share", s.get("flagged_share")),
+             ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside"))]
+    rows = [[label("figure", lang), label("value", lang)], *[[label(k, lang), fmt(v, k, lang)] for k, v in facts
+                                                            if v is not None]]
+    pdf.set_x(x2)
+    _table(pdf, rows, (w2 * 0.62, w2 * 0.38), size=6.8, align=("LEFT", "RIGHT"), x=x2)
+    pdf.set_x(x2)
+    _heading(pdf, tr("brief_constraints_retained", lang), w=w2, x=x2)
+    pdf.set_font("cjk", size=6.8)
+    overlap = float(s.get("constraint_overlap_m2") or 0.0)
+    cats = []
+    if b.constraints is not None and "category" in b.constraints.columns:
+        from planner.i18n import value_label
+
+        cats = sorted({value_label("category", c, lang) for c in b.constraints["category"].astype(str)})
+    text = tr("brief_overlap", lang, area=f"{overlap:,.0f}") if overlap > 0 else tr("brief_no_constraint", lang)
+    if cats:
+        text += (" " if lang == "en" else "") + ("（附近：" + "、".join(cats) + "）" if lang == "zh"
+                                                  else f"(nearby: {', '.join(cats)})")
+    ret = b.parcels[b.parcels["role"].astype(str) == "retained_inside"]["parcel_id"].astype(str).tolist()
+    text += "\n" + (tr("brief_retained", lang, ids=("、" if lang == "zh" else ", ").join(ret[:12]) +
+                       (" …" if len(ret) > 12 else "")) if ret else tr("brief_no_retained", lang))
+    pdf.set_x(x2)
+    pdf.multi_cell(w2, 3.5, text, wrapmode=WrapMode.CHAR, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    right_end = pdf.get_y()
+    pdf.set_y(max(y_map + h, right_end) + 3)
+    # floor area now and planned | why flagged
+    y = pdf.get_y()
+    half = WIDTH / 2 - 2
+    _heading(pdf, tr("brief_floor", lang), w=half)
+    keys = ("existing_floor_m2", "retained_floor_m2", "demolished_floor_m2", "new_floor_m2", "floor_after_m2",
+            "net_change_m2", "plot_ratio_before", "plot_ratio_after", "enterprises_housed", "tax_after_cny",
+            "investment_cny", "payback_years", "fiscal_payback_years")
+    rows = [[label("figure", lang), label("value", lang)], *_value_rows(keys, [f.get(k) for k in keys], lang)]
+    _table(pdf, rows, (half * 0.66, half * 0.34), size=6.8, align=("LEFT", "RIGHT"))
+    left_end = pdf.get_y()
+    x2 = pdf.l_margin + half + 4
+    pdf.set_xy(x2, y)
+    _heading(pdf, tr("brief_why", lang), w=half, x=x2)
+    pdf.set_x(x2)
+    _table(pdf, _why(b.parcels, lang), (half * 0.8, half * 0.2), size=6.8, align=("LEFT", "RIGHT"), x=x2)
+    pdf.set_y(max(left_end, pdf.get_y()) + 1)
+    # parcels
+    _heading(pdf, tr("brief_parcels", lang))
+    from planner.i18n import value_label
+
+    room = int((pdf.h - pdf.b_margin - pdf.get_y() - 10) // 4.3)
+    order = {"retained_inside": 0, "flagged": 1, "added": 2, "absorbed": 3}
+    p = b.parcels.assign(_o=b.parcels["role"].astype(str).map(order).fillna(9),
+                         _a=-pd.to_numeric(b.parcels.get("land_area_m2", 0), errors="coerce").fillna(0))
+    p = p.sort_values(["_o", "_a", "parcel_id"])
+    cols = [c for c in ("parcel_id", "owner", "enterprise", "land_area_m2", "floor_area_m2", "plot_ratio", "role",
+                        "upgrade_class") if c in p.columns]
+    heads = {"parcel_id": tr("parcel_id", lang), "owner": tr("owner", lang), "enterprise": tr("enterprise", lang),
+             "role": tr("role", lang), "upgrade_class": "提升分类" if lang == "zh" else "Upgrade class"}
+    rows = [[heads.get(c) or label(c, lang) for c in cols]]
+    shown = p.head(max(room - 1, 3))
+    for _, r in shown.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            if c == "role":
+                cells.append(tr(f"role_{v}", lang) if f"role_{v}" in _ROLE_KEYS else str(v))
+            elif c == "upgrade_class":
+                cells.append(value_label("upgrade", v, lang) if isinstance(v, str) else "–")
+            elif c in ("land_area_m2", "floor_area_m2", "plot_ratio"):
+                cells.append(fmt(v, c, lang))
+            else:  # one line per parcel: long names are cut
+                text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                cells.append(text if len(text) <= _CUT.get(c, 40) else text[: _CUT.get(c, 40) - 1] + "…")
+        rows.append(cells)
+    base_w = {"parcel_id": 30, "owner": 33, "enterprise": 33, "land_area_m2": 19, "floor_area_m2": 19,
+              "plot_ratio": 11, "role": 22, "upgrade_class": 17}
+    w = [base_w[c] for c in cols]
+    w = [x * WIDTH / sum(w) for x in w]
+    _table(pdf, rows, w, size=6.3, align=tuple("RIGHT" if c in ("land_area_m2", "floor_area_m2", "plot_ratio")
+                                                else "LEFT" for c in cols))
+    if len(p) > len(shown):
+        pdf.set_font("cjk", size=6.5)
+        pdf.set_text_color(*_GREY)
+        pdf.cell(WIDTH, 4, tr("brief_more_parcels", lang, n=len(p) - len(shown)))
+        pdf.set_text_color(0, 0, 0)
+
+
+_CUT = {"owner": 13, "enterprise": 13, "parcel_id": 22}
+_ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}
+
+
+def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:
+    """One A4 page per site brief (:class:`planner.workflow.briefs.SiteBrief`), in order."""
+    if not briefs:
+        msg = "no site to brief"
+        raise PlannerError(msg, zh="没有可生成简报的片区")
+    prov = briefs[0].provenance or {}
+    from planner.workflow.provenance import Provenance
+
+    foot = Provenance.from_meta(prov).summary(lang) if prov else ""
+    if prov.get("policy_edited"):
+        foot += tr("policy_edited", lang, base=prov.get("policy_base") or prov.get("policy_name") or "–")
+    pdf = _Doc(lang, foot, tr("brief_title", lang, id=", ".join(b.site_id for b in briefs[:5])))
+    for b in briefs:
+        _brief_page(pdf, b, lang)
+    return bytes(pdf.output())

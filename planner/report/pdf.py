@@ -1,0 +1,319 @@
+"""Printable PDFs on A4: site briefs (一地一策, one page per site) and scenario or comparison reports.
+
+Drawn with fpdf2 (pure Python, no system libraries) with the packaged Noto Sans CJK font embedded (a
+subset of the glyphs used), so a brief prints and reads the same on any machine. Charts and maps are the
+report's matplotlib charts (:mod:`planner.report.charts`) as PNG. Every page carries what the figures
+rest on (policy, survey version, site parameters) and its page number.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import math
+
+import numpy as np
+import pandas as pd
+from fpdf import FPDF, FontFace
+from fpdf.enums import WrapMode, XPos, YPos
+
+from planner.errors import PlannerError
+from planner.report.text import assumptions_table, fmt, label, policy_text, tr
+
+#: Usable width of an A4 page with 12 mm margins (mm).
+WIDTH = 186.0
+_HEAD = FontFace(emphasis="NONE", fill_color=(228, 236, 245), color=(20, 30, 45))
+_BLUE = (11, 79, 138)
+_GREY = (91, 107, 123)
+
+
+class ReportFontError(PlannerError):
+    """No CJK font to embed."""
+
+
+class _Doc(FPDF):
+    """An A4 page set with the CJK font and a footer naming the inputs and the page."""
+
+    def __init__(self, lang: str, footer: str, title: str) -> None:
+        from planner.report.charts import cjk_font_face
+
+        super().__init__(orientation="P", unit="mm", format="A4")
+        face = cjk_font_face()
+        if face is None:
+            msg = "no CJK font for the PDF: install the 'noto-cjk-sans-otc' package (a dependency of planner)"
+            raise ReportFontError(msg, zh="没有可嵌入 PDF 的中文字体：请安装 noto-cjk-sans-otc（planner 的依赖）")
+        self.add_font("cjk", fname=str(face[0]), collection_font_number=face[1])
+        self.rlang = lang
+        self.footer_text = footer
+        self.set_margins(12, 12, 12)
+        self.set_auto_page_break(True, margin=15)
+        self.set_font("cjk", size=9)
+        self.set_title(title)
+        self.set_lang("zh-CN" if lang == "zh" else "en")
+        self.set_creator("planner")
+
+    def footer(self) -> None:
+        self.set_y(-11)
+        self.set_font("cjk", size=6.5)
+        self.set_text_color(*_GREY)
+        self.set_draw_color(210, 216, 222)
+        self.line(12, self.get_y() - 1, 12 + WIDTH, self.get_y() - 1)
+        page = tr("page", self.rlang, i=self.page_no(), n="{nb}")
+        self.cell(WIDTH - 30, 4, self.footer_text[:190], new_x=XPos.RIGHT, new_y=YPos.TOP)
+        self.cell(30, 4, page, align="R")
+        self.set_text_color(0, 0, 0)
+
+
+def _now() -> str:
+    return _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+
+
+def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
+    pdf.set_font("cjk", size=17)
+    pdf.set_text_color(*_BLUE)
+    pdf.cell(WIDTH, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    if subtitle:
+        pdf.set_font("cjk", size=10)
+        pdf.cell(WIDTH, 6, subtitle, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if meta:
+        pdf.set_font("cjk", size=7.5)
+        pdf.set_text_color(*_GREY)
+        pdf.multi_cell(WIDTH, 4, meta, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_text_color(0, 0, 0)
+    pdf.ln(1.5)
+
+
+def _heading(pdf: _Doc, text: str, *, w: float = WIDTH, x: float | None = None) -> None:
+    if x is not None:
+        pdf.set_x(x)
+    pdf.set_font("cjk", size=10.5)
+    pdf.set_text_color(*_BLUE)
+    pdf.cell(w, 6.5, text, new_x=XPos.LMARGIN if x is None else XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_draw_color(31, 119, 180)
+    pdf.line(pdf.l_margin if x is None else x, pdf.get_y(), (pdf.l_margin if x is None else x) + w, pdf.get_y())
+    pdf.ln(1.2)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_font("cjk", size=8)
+
+
+def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None, per_row: int = 3,
+           h: float = 15.0) -> None:
+    """Key-figure boxes: value with unit, label, and the difference from ``base``."""
+    gap = 2.5
+    w = (WIDTH - gap * (per_row - 1)) / per_row
+    x0 = pdf.l_margin
+    _ensure(pdf, h * math.ceil(len(keys) / per_row) + 4)
+    y = pdf.get_y()
+    for i, k in enumerate(keys):
+        if i and i % per_row == 0:
+            y += h + gap
+        x = x0 + (i % per_row) * (w + gap)
+        pdf.set_draw_color(221, 227, 234)
+        pdf.set_fill_color(251, 252, 254)
+        pdf.rect(x, y, w, h, style="DF")
+        pdf.set_xy(x + 2, y + 1.2)
+        pdf.set_font("cjk", size=12 if per_row <= 3 else 9.5)
+        pdf.set_text_color(*_BLUE)
+        pdf.cell(w - 4, 6, fmt(totals.get(k), k, pdf.rlang, unit=True))
+        pdf.set_xy(x + 2, y + 7.6)
+        pdf.set_font("cjk", size=7 if per_row <= 3 else 6)
+        pdf.set_text_color(*_GREY)
+        pdf.cell(w - 4, 3.4, label(k, pdf.rlang, unit=False))
+        if base is not None:
+            diff = float(totals.get(k, np.nan)) - float(base.get(k, np.nan))
+            if math.isfinite(diff):
+                lower = k in ("payback_years", "fiscal_payback_years", "investment_cny")
+                good = diff < 0 if lower else diff > 0
+                if float(fmt(abs(diff), k, pdf.rlang).replace(",", "") or 0) == 0:
+                    diff = 0.0  # nothing to see at this precision
+                pdf.set_text_color(*((26, 127, 55) if good and diff else (180, 35, 24) if diff else _GREY))
+                sign = "+" if diff > 0 else "−" if diff < 0 else "±"
+                pdf.set_xy(x + 2, y + 11)
+                pdf.cell(w - 4, 3.4, f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}")
+        pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(pdf.l_margin, y + h + 3)
+
+
+def _ensure(pdf: _Doc, mm: float) -> None:
+    """A new page unless ``mm`` millimetres are left on this one (a heading never stays alone at the bottom)."""
+    if pdf.get_y() + mm > pdf.h - pdf.b_margin:
+        pdf.add_page()
+
+
+def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
+           max_h: float | None = None) -> float:
+    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
+    if chart is None:
+        return 0.0
+    from PIL import Image
+
+    with Image.open(io.BytesIO(chart.png)) as im:
+        h = w * im.height / im.width
+        if max_h is not None and h > max_h:
+            w, h = max_h * im.width / im.height, max_h
+    if x is None and y is None and pdf.get_y() + h > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    pdf.image(io.BytesIO(chart.png), x=pdf.l_margin if x is None else x, y=pdf.get_y() if y is None else y, w=w,
+              alt_text=chart.alt[:500], title=chart.title)
+    if x is None and y is None:
+        pdf.set_y(pdf.get_y() + h + 2)
+    return h
+
+
+def _table(pdf: _Doc, rows: list[list[str]], widths, *, size: float = 7.0, align=None, x: float | None = None,
+           line_height: float | None = None) -> None:
+    """A table of text cells (first row = headings), CJK text wrapped by character."""
+    pdf.set_font("cjk", size=size)
+    margin = pdf.l_margin
+    if x is not None:  # a table in the right-hand column: the margin moves there while it is drawn
+        pdf.set_left_margin(x)
+        pdf.set_x(x)
+    try:
+        with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", headings_style=_HEAD,
+                       line_height=line_height or size * 0.5, wrapmode=WrapMode.CHAR, text_align=align or "LEFT",
+                       padding=(0.6, 1.0, 0.6, 1.0), borders_layout="SINGLE_TOP_LINE") as t:
+            for r in rows:
+                row = t.row()
+                for c in r:
+                    row.cell(str(c))
+    finally:
+        pdf.set_left_margin(margin)
+    pdf.ln(1.5)
+
+
+def _value_rows(keys, values, lang: str) -> list[list[str]]:
+    return [[label(k, lang), fmt(v, k, lang)] for k, v in zip(keys, values, strict=True)]
+
+
+# --------------------------------------------------------------------------- scenario and comparison reports
+def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40) -> bytes:
+    """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, assumptions."""
+    from planner.report.charts import floor_chart, site_map, timeline_charts
+    from planner.report.html import CARDS, LEDGER
+
+    sc = result.scenario
+    pdf = _Doc(lang, f"{tr('policy', lang)}: {policy_text(result, lang)}", f"{tr('title', lang)} – {sc.name}")
+    pdf.add_page()
+    _title(pdf, tr("title", lang), f"{tr('scenario', lang)}: {sc.label or sc.name} ({sc.name})",
+           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {policy_text(result, lang)}")
+    _heading(pdf, tr("key_figures", lang))
+    _cards(pdf, result.totals, CARDS[:6], per_row=3)
+    _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
+    if len(result.sites):
+        _image(pdf, floor_chart([result], lang, size=(7.5, 1.9)), WIDTH * 0.85)
+        charts = timeline_charts(result.timeline, lang)
+        y = pdf.get_y()
+        hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
+        pdf.set_y(y + max(hs) + 2)
+    pdf.add_page()
+    _heading(pdf, tr("map", lang))
+    _image(pdf, site_map(result.sites, lang, background=background), WIDTH * 0.8)
+    _heading(pdf, tr("ledger", lang))
+    rows = [[label("figure", lang), label("value", lang)], *_value_rows(LEDGER, [result.totals.get(k) for k in LEDGER],
+                                                                        lang)]
+    _table(pdf, rows, (70, 40), align=("LEFT", "RIGHT"))
+    if len(result.sites):
+        pdf.add_page()
+        cols = [c for c in ("site_id", "template", "start_year", "delivery", "land_area_mu", "existing_floor_m2",
+                            "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny",
+                            "payback_years") if c in result.sites.columns]
+        _heading(pdf, tr("sites_in_report", lang, n=min(max_sites, len(result.sites))))
+        names = {k: (t.label_en if lang == "en" else t.label_zh) for k, t in (result.templates or {}).items()}
+        rows = [[label(c, lang) for c in cols]]
+        for _, r in result.sites.head(max_sites).iterrows():
+            rows.append([names.get(str(r[c]), str(r[c])) if c == "template" else
+                         str(r[c]) if c == "site_id" else fmt(r[c], c, lang) for c in cols])
+        w = [14, 22] + [(WIDTH - 36) / (len(cols) - 2)] * (len(cols) - 2)
+        _table(pdf, rows, w, size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
+    _assumptions(pdf, [result], lang)
+    return bytes(pdf.output())
+
+
+def _assumptions(pdf: _Doc, results, lang: str) -> None:
+    pdf.add_page()
+    _heading(pdf, tr("assumptions", lang))
+    pdf.set_font("cjk", size=7)
+    pdf.multi_cell(WIDTH, 3.6, tr("method_text", lang), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1)
+    for r in results:
+        a = assumptions_table(r, lang)
+        if len(results) > 1:
+            pdf.set_font("cjk", size=9)
+            pdf.cell(WIDTH, 6, r.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        n = a.shape[1] - 2
+        w = [46, *[max(22, 60 / max(n, 1))] * n]
+        w.append(WIDTH - sum(w))
+        _table(pdf, [list(a.columns), *a.astype(str).to_numpy().tolist()], w, size=6.3)
+
+
+def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
+    """The comparison report on A4: key figures with differences, floor-area chart, one map of the sites in A only,
+    B only and both, the side-by-side table, yearly curves, assumptions."""
+    from planner.report.charts import compare_charts, floor_chart, membership_map
+    from planner.scenarios.comparison import HEADLINE_FIGURES
+
+    base = cmp.results[0]
+    pols = "; ".join([p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"])
+    pdf = _Doc(lang, f"{tr('policy', lang)}: {pols}", tr("compare_title", lang))
+    pdf.add_page()
+    _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
+           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}")
+    _heading(pdf, tr("headline", lang))
+    for r in cmp.results:
+        pdf.set_font("cjk", size=9)
+        head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
+        pdf.cell(WIDTH, 5.5, head, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=6, h=15)
+    _ensure(pdf, 60)
+    _heading(pdf, tr("chart_floor_parts", lang))
+    _image(pdf, floor_chart(cmp.results, lang), WIDTH * 0.8)
+    m = membership_map(cmp, lang, background=background)
+    if m is not None:
+        _ensure(pdf, 110)
+        _heading(pdf, tr("cmp_map_title", lang))
+        _image(pdf, m, WIDTH * 0.72)
+    pdf.add_page()
+    _heading(pdf, tr("compare_table", lang))
+    cols = list(cmp.table.columns)
+    heads = [label("figure", lang)] + [c if c in cmp.names else c.replace(" vs ", " / ").replace(" %", " (%)")
+                                       for c in cols]
+    rows = [heads]
+    for k, r in cmp.table.iterrows():
+        cells = [label(k, lang)]
+        for c in cols:
+            v = r[c]
+            if c.endswith(" %"):
+                cells.append("–" if not np.isfinite(v) else f"{v:+.1f}%")
+            else:
+                text = fmt(v, k, lang)
+                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
+        rows.append(cells)
+    w = [58] + [(WIDTH - 58) / len(cols)] * len(cols)
+    _table(pdf, rows, w, size=6.8, align=("LEFT", *["RIGHT"] * len(cols)))
+    _heading(pdf, tr("yearly", lang))
+    charts = compare_charts(cmp, lang)
+    y = pdf.get_y()
+    if y + 60 > pdf.h - pdf.b_margin:
+        pdf.add_page()
+        y = pdf.get_y()
+    hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
+    pdf.set_y(y + max(hs, default=0) + 2)
+    _assumptions(pdf, cmp.results, lang)
+    return bytes(pdf.output())
+
+
+def report_pdf(obj, *, lang: str = "zh", background=None) -> bytes:
+    """:func:`scenario_pdf` of a scenario result or :func:`comparison_pdf` of a comparison."""
+    from planner.scenarios.model import ScenarioResult
+
+    if isinstance(obj, ScenarioResult):
+        return scenario_pdf(obj, lang=lang, background=background)
+    return comparison_pdf(obj, lang=lang, background=background)
+
+
+def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:
+    """One A4 page per site brief: see :func:`planner.report.brief.site_briefs_pdf`."""
+    from planner.report.brief import site_briefs_pdf as _pdf
+
+    return _pdf(briefs, lang=lang)

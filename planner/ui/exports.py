@@ -1,0 +1,125 @@
+"""Export what you see: download buttons for the current filter or selection, and the site briefs.
+
+The map page exports the parcels its filters show; the sites page exports
+the ranked sites and the selected site's parcels, and prints the selected
+site's one-page brief (一地一策, PDF). Files are made only when a button is
+clicked (Streamlit's deferred downloads), by :func:`planner.report.geodata.export_layer`
+(which picks the columns, in one place) and :mod:`planner.report.pdf`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from planner.report.geodata import EXPORT_FORMATS, export_layer
+from planner.ui.state import lang, tr
+
+MIME = {"gpkg": "application/geopackage+sqlite3", "shp": "application/zip",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "pdf": "application/pdf"}
+SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "xlsx": ".xlsx", "pdf": ".pdf"}
+
+
+def may_see_tax() -> bool:
+    """Whether the signed-in role may see enterprise tax and output (everyone on a workspace with no accounts)."""
+    from planner.ui import data
+
+    settings = st.session_state.get("_settings")
+    return data.figures_visible(settings.workspace if settings else "")
+
+
+def _file_name(name: str, fmt: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_") + SUFFIX[fmt]
+
+
+def export_buttons(gdf: pd.DataFrame | None, *, kind: str, name: str, key: str, select=None,
+                   count: int | None = None) -> None:
+    """Three download buttons (GeoPackage, zipped shapefile, Excel) for ``gdf``, or ``select(gdf)`` (``count`` rows).
+
+    Nothing is selected or written until a button is clicked.
+    """
+    n = 0 if gdf is None else (len(gdf) if count is None else count)
+    if not n:
+        st.caption(tr("ex_nothing"))
+        return
+    L = lang()
+    may = may_see_tax()
+
+    def make(fmt: str):
+        def build() -> bytes:  # runs on click, in another thread: no session state here
+            g = gdf if select is None else select(gdf)
+            return export_layer(g, fmt, kind=kind, name=name, lang=L, may_see_tax=may)
+        return build
+
+    st.caption(tr("ex_what", n=n))
+    cols = st.columns(len(EXPORT_FORMATS))
+    for col, fmt in zip(cols, EXPORT_FORMATS, strict=True):
+        col.download_button(tr(f"ex_{fmt}"), data=make(fmt), file_name=_file_name(name, fmt), mime=MIME[fmt],
+                            key=f"{key}_{fmt}", width="stretch")
+
+
+def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list[str], *, key: str,
+                 label: str) -> None:
+    """A download button for the one-page briefs (PDF) of ``site_ids`` on this session's sites."""
+    from planner.ui import data, results
+
+    if not site_ids:
+        return
+    L = lang()
+    prov = results.policy_provenance(path, policy)
+    constraints = data.all_layers(path, "constraint")
+
+    def build() -> bytes:
+        from planner.report.pdf import site_briefs_pdf
+        from planner.workflow.briefs import site_briefs
+
+        briefs = site_briefs(result.sites, result.parcel_sites, parcels, site_ids, constraints=constraints,
+                             provenance=prov)
+        return site_briefs_pdf(briefs, lang=L)
+
+    name = "brief_" + ("_".join(site_ids) if len(site_ids) <= 3 else f"{site_ids[0]}_{len(site_ids)}")
+    st.download_button(label, data=build, file_name=_file_name(name, "pdf"), mime=MIME["pdf"], key=key,
+                       width="stretch", type="primary")
+
+
+def sites_page(path: str, policy: dict | None, result, parcels, selected: str | None, shown) -> None:
+    """The sites page's exports: the sites in the table, the selected site's parcels, and briefs (PDF)."""
+    with st.expander(tr("ex_title"), expanded=False):
+        ok_ids = shown["site_id"].astype(str).tolist() if len(shown) else []
+        b1, b2 = st.columns(2)
+        with b1:
+            brief_button(path, policy, result, parcels, [selected] if selected else [], key="ex_brief_sel",
+                         label=tr("ex_brief_selected", id=selected or "—"))
+            if not selected:
+                st.caption(tr("wf_no_selection"))
+        with b2:
+            brief_button(path, policy, result, parcels, ok_ids[:10], key="ex_brief_top",
+                         label=tr("ex_brief_top", n=min(10, len(ok_ids))))
+        st.markdown(f"**{tr('ex_sites')}**")
+        export_buttons(shown, kind="sites", name="sites", key="ex_sites")
+        if selected:
+            ps = result.parcel_sites
+            ids = set(ps.loc[ps["site_id"].astype(str) == selected, "parcel_id"].astype(str))
+            g = parcels[parcels["parcel_id"].astype(str).isin(ids)].copy()
+            g["site_id"] = selected
+            g["role"] = g["parcel_id"].astype(str).map(dict(zip(ps["parcel_id"].astype(str), ps["role"],
+                                                                strict=False)))
+            st.markdown(f"**{tr('ex_site_parcels', id=selected)}**")
+            export_buttons(g, kind="parcels", name=f"site_{selected}_parcels", key="ex_site_parcels")
+
+
+def map_page(gdf, index, positions) -> None:
+    """The map page's export: the parcels the current filters show (all parcels without a filter)."""
+    with st.expander(tr("ex_title"), expanded=False):
+        if positions is None:
+            export_buttons(gdf, kind="parcels", name="parcels", key="ex_map")
+            return
+        ids = index.gdf["parcel_id"].iloc[positions]
+
+        def select(g):
+            return g[g["parcel_id"].isin(ids)]
+
+        export_buttons(gdf, kind="parcels", name="parcels_filtered", key="ex_map", select=select,
+                       count=len(positions))

@@ -1,0 +1,116 @@
+"""Printable PDFs: one-page site briefs (一地一策) and A4 scenario / comparison reports, from the CLI.
+
+Pages are rendered to PNG (pypdfium2) into tests/artifacts/ to be looked at; the tests check what a reader
+relies on: the site id and a Chinese title are in the text, the CJK font is embedded (the PDF reads the same
+on a machine without Chinese fonts), one page per site, A4 pages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+
+pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 renders the PDF pages (test extra)")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+A4 = (595.3, 841.9)  # points
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    from tests.e2e._workspace import build_workspace
+
+    ws = build_workspace(tmp_path_factory.mktemp("pdf") / "ws.gpkg")
+    assert main(["classify", "-w", str(ws)]) == 0
+    assert main(["sites", "-w", str(ws)]) == 0
+    return ws
+
+
+def _pages(path: Path, stem: str) -> list[str]:
+    """Text of every page; each page rendered to tests/artifacts/<stem>_<i>.png."""
+    doc = pdfium.PdfDocument(str(path))
+    ARTIFACTS.mkdir(exist_ok=True)
+    out = []
+    for i in range(len(doc)):
+        page = doc[i]
+        w, h = page.get_size()
+        assert (round(w, 1), round(h, 1)) == A4
+        img = page.render(scale=1.4).to_pil()
+        img.save(ARTIFACTS / f"{stem}_{i + 1}.png")
+        assert img.convert("L").getextrema()[0] < 100  # something is drawn on every page
+        out.append(page.get_textpage().get_text_range())
+    return out
+
+
+def _embedded_fonts(path: Path) -> list[bytes]:
+    data = path.read_bytes()
+    assert b"/FontFile3" in data or b"/FontFile2" in data  # the font program itself is in the file
+    return re.findall(rb"/BaseFont\s*/([A-Z]{6}\+[\w-]+)", data)  # subset-tagged, i.e. embedded
+
+
+def test_site_briefs_pdf_from_the_cli(workspace, tmp_path, capsys):
+    from planner.io.store import open_store
+
+    sites = open_store(str(workspace)).read_layer("sites", "default")
+    ok = sites[sites["status"] == "ok"].sort_values("rank")
+    first, second = ok["site_id"].iloc[0], ok["site_id"].iloc[1]
+    out = tmp_path / "briefs.pdf"
+    assert main(["brief", second, "--top", "1", "-w", str(workspace), "--out", str(out)]) == 0
+    assert f"{second}:" in capsys.readouterr().out
+    texts = _pages(out, "brief_zh")
+    assert len(texts) == 2  # one page per site: the named one, then the best-ranked
+    assert f"一地一策 · 片区 {second}" in texts[0] and f"一地一策 · 片区 {first}" in texts[1]
+    for t in texts:
+        for words in ("片区位置与地块", "基本情况", "现状与规划建筑面积", "认定理由", "管控约束与保留地块", "地块清单",
+                      "新增产业空间", "仅计租金回收期", "租金+税收回收期", "权利人", "第 "):
+            assert words in t, words
+        assert "调查版本 v1" in t and "识别规则 default" in t  # what the figures rest on, on every page
+    fonts = _embedded_fonts(out)
+    assert fonts and all(b"NotoSansCJK" in f for f in fonts)
+    # English
+    en = tmp_path / "briefs_en.pdf"
+    assert main(["brief", first, "-w", str(workspace), "--out", str(en), "--lang", "en"]) == 0
+    t = _pages(en, "brief_en")[0]
+    assert f"Site brief · {first}" in t and "Net new floor area" in t and "Payback, rent + tax" in t
+
+
+def test_brief_refusals_exit_2(workspace, tmp_path, capsys):
+    assert main(["brief", "S9999", "-w", str(workspace), "--out", str(tmp_path / "x.pdf")]) == 2
+    assert "no site S9999" in capsys.readouterr().err
+    assert main(["brief", "-w", str(workspace), "--out", str(tmp_path / "x.pdf")]) == 2
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(tmp_path / "x.html")]) == 2
+    assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "x.html").exists()
+
+
+def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):
+    out = tmp_path / "run"
+    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(workspace), "--out", str(out),
+                 "--no-save"]) == 0
+    texts = _pages(out / "conservative_top10.pdf", "scenario_zh")
+    assert "园区标准化改造情景报告" in texts[0] and "新增产业空间" in texts[0] and "主要指标" in texts[0]
+    assert any("模型假设" in t and "目标容积率" in t for t in texts)  # labels, not keys
+    assert not any("target_plot_ratio" in t or "label_zh" in t for t in texts)
+    assert all(re.search(r"第 \d+ 页 / 共 \d+ 页", t) for t in texts)
+    cmp = tmp_path / "cmp.pdf"
+    assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
+                 str(workspace), "--out", str(cmp)]) == 0
+    texts = _pages(cmp, "comparison_zh")
+    assert "情景对比报告" in texts[0] and "两个情景的地块差异" in "".join(texts[:2])
+    assert "指标对照表" in "".join(texts)
+    assert all(b"NotoSansCJK" in f for f in _embedded_fonts(cmp))
+
+
+def test_brief_of_an_edited_rule_set_says_so(workspace):
+    """A brief made from the app while the rules have unsaved changes names the saved version they start from."""
+    from planner.io.store import open_store
+    from planner.report.pdf import site_briefs_pdf
+    from planner.workflow.briefs import stored_site_briefs
+
+    briefs = stored_site_briefs(open_store(str(workspace)), top=1)
+    for b in briefs:
+        b.provenance = {**b.provenance, "policy_edited": True, "policy_base": "default v1"}
+    doc = pdfium.PdfDocument(site_briefs_pdf(briefs, lang="zh"))
+    assert "含未保存的修改，基于 default v1" in doc[0].get_textpage().get_text_range()
