@@ -180,7 +180,7 @@ class Session:
     async def browse(self) -> None:
         await self.nav("地图浏览")
         frame = self.page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
-        await frame.locator("path.leaflet-interactive").first.wait_for(timeout=120_000)
+        await frame.locator("path.leaflet-interactive >> visible=true").first.wait_for(timeout=120_000)
         box = await self.page.locator("iframe[title='streamlit_folium.st_folium']").first.bounding_box()
         if box:  # pan the map: a drag in the middle of it
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
