@@ -131,8 +131,10 @@ class Session:
         n_exc = await self.page.locator("[data-testid='stException']").count()
         unexpected = self.page.get_by_text(re.compile("出错（[A-Za-z]+Error）"))
         if n_exc or await unexpected.count():
-            text = (await self.page.locator("[data-testid='stMain']").inner_text())[:500]
-            self.errors.append(text)
+            box = self.page.locator("[data-testid='stException']") if n_exc else unexpected
+            text = (await box.first.inner_text())[:1500]
+            self.errors.append(f"{self.user}: error on the page: {text}")
+            await self.page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_error_page.png"))
 
     async def timed(self, action: str, coro) -> None:
         t = time.monotonic()
@@ -353,8 +355,10 @@ def _load(office_server, seconds: float, rounds: int) -> None:
     t = time.monotonic()
     sessions = asyncio.run(_drive(url, update, seconds, rounds))
     wall = time.monotonic() - t
-    table = _latency_table(sessions, wall)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    table = _latency_table(sessions, wall)
+    errors = [e for s in sessions for e in s.errors]
+    (ARTIFACTS / f"load_errors_{int(seconds)}s.txt").write_text("\n\n".join(errors), encoding="utf-8")
     (ARTIFACTS / f"load_latency_{int(seconds)}s.md").write_text(table + "\n", encoding="utf-8")
     print("\n" + table)
     n_conf = sum(len(s.conflicts) for s in sessions)
