@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -140,6 +141,7 @@ class Session:
         t = time.monotonic()
         await coro
         self.timings.append((action, time.monotonic() - t))
+        await asyncio.sleep(random.uniform(1.0, 3.0))  # a person reads the page before the next click
 
     async def nav(self, label: str) -> None:
         await self.page.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
@@ -159,7 +161,7 @@ class Session:
         saved = self.page.get_by_text(re.compile(pattern))
         conflict = self.page.get_by_text(re.compile("之后已被保存为|已有同名"))  # a colleague saved first
         confirm = self.page.get_by_role("button", name=re.compile("确认保存为"))  # "save as vN?" asked first
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 240  # a busy 2-core machine: page runs queue behind seven others
         clicked = False
         while time.monotonic() < deadline:
             if await saved.count():
@@ -182,7 +184,7 @@ class Session:
     async def browse(self) -> None:
         await self.nav("地图浏览")
         frame = self.page.frame_locator("iframe[title='streamlit_folium.st_folium']").first
-        await frame.locator("path.leaflet-interactive >> visible=true").first.wait_for(timeout=120_000)
+        await frame.locator("path.leaflet-interactive >> visible=true").first.wait_for(timeout=240_000)
         box = await self.page.locator("iframe[title='streamlit_folium.st_folium']").first.bounding_box()
         if box:  # pan the map: a drag in the middle of it
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
