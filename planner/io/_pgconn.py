@@ -241,7 +241,7 @@ def timeout_error(loc: PgLocation, timeout: float, who: str) -> StoreError:
 
 def _who(loc: PgLocation) -> str:
     try:
-        with connection(loc, "looking up the writer") as c2:
+        with direct_connection(loc, "looking up the writer", autocommit=True) as c2:
             return holder_text(holder(c2, loc))
     except Exception:  # the message matters more than the details
         return holder_text(None)
@@ -265,8 +265,38 @@ def _wait_lock(con, loc: PgLocation, timeout: float, try_sql: str, wait_sql: str
 
 
 @contextlib.contextmanager
-def write_lock(loc: PgLocation, timeout: float, action: str | None) -> Iterator:
-    """Hold the workspace's writer lock (exclusive, re-entrant in one thread); yield its connection."""
+def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -> Iterator:
+    """A connection of its own (not from the pool), closed afterwards: for writes, which may wait for a lock.
+
+    A write waiting for the writer lock must not hold one of the pool's
+    connections: the holder may need the pool to finish (readers and the
+    holder would starve each other).
+    """
+    import psycopg
+
+    with pg_errors(loc.display, what):
+        con = psycopg.connect(loc.conninfo, autocommit=autocommit, connect_timeout=10,
+                              application_name=application_name())
+    try:
+        with pg_errors(loc.display, what):
+            yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None) -> Iterator:
+    """Hold the workspace's writer lock, re-entrant in one thread; yield its connection.
+
+    ``name`` None: the whole workspace, exclusively (a read-modify-write such
+    as a publish). ``name`` given (``("doc", kind, name)``): that one layer or
+    document exclusively and the workspace shared, so a check-then-save of one
+    document waits only for writers of the same document and for whole-
+    workspace writers. Writes made in the block use the lock's connection. A
+    block nested in another one of the same thread joins it as it is. The
+    locks belong to the connection: closing it (or the process dying)
+    releases them.
+    """
     import psycopg
     from psycopg import sql
 
@@ -281,12 +311,16 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None) -> Iterator:
         finally:
             held[key][1] -= 1
         return
-    with pg_errors(loc.display, "taking the writer lock"):
-        con = psycopg.connect(loc.conninfo, autocommit=True, connect_timeout=10, application_name=application_name())
-    try:
+    with direct_connection(loc, "taking the writer lock", autocommit=True) as con:
         with pg_errors(loc.display, "taking the writer lock"):
-            _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
-                       (LOCK_CLASS, key_of(loc.schema)))
+            if name is None:
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
+                           (LOCK_CLASS, key_of(loc.schema)))
+            else:
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock_shared(%s, %s)",
+                           "SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_CLASS, key_of(loc.schema)))
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
+                           (_NAME_CLASS, key_of(loc.schema, *name)))
             command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
             info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
                     "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
@@ -303,9 +337,7 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None) -> Iterator:
                     con.rollback()
                 con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid = pg_backend_pid()")
                             .format(sql.Identifier(loc.schema)))
-                con.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, key_of(loc.schema)))
-    finally:
-        con.close()
+                con.execute("SELECT pg_advisory_unlock_all()")
 
 
 def lock_for_write(con, loc: PgLocation, timeout: float, names: list[tuple[str, ...]]) -> None:

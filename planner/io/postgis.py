@@ -220,6 +220,10 @@ class PostgisStore(Store):
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
         return C.write_lock(self.location, self._timeout, action)
 
+    def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
+        """Hold one document (and the workspace shared) across a check-then-save: other documents do not wait."""
+        return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name))
+
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
         with self._conn() as con:
@@ -234,7 +238,7 @@ class PostgisStore(Store):
                 C.lock_for_write(con, self.location, self._timeout, names)
                 yield con
             return
-        with self._conn(what) as con, con.transaction():
+        with C.direct_connection(self.location, what) as con, con.transaction():  # not the pool's: it may wait
             C.lock_for_write(con, self.location, self._timeout, names)
             yield con
 

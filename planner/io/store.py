@@ -317,6 +317,10 @@ class Store(ABC):
         """
         return contextlib.nullcontext()
 
+    def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
+        """Hold what a check-then-save of one document needs (default: the whole writer lock)."""
+        return self.write_lock(f"save_{kind}")
+
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS planner_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

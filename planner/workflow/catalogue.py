@@ -74,7 +74,7 @@ def save_document(store: Store, doc, *, expect_version: int | None | bool = Fals
     user = acting_user(_SAVE_ACTION[doc.KIND], store, user)
     if expect_version is False:
         return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
-    with store.write_lock(_SAVE_ACTION[doc.KIND]):  # the check and the save together: no one saves in between
+    with store.document_lock(doc.KIND, doc.name):  # the check and the save together: no one saves in between
         return _save_checked(store, doc, expect_version, user)
 
 
