@@ -160,6 +160,7 @@ class Session:
         """Wait for the saved message "已保存：NAME vN" (record it) or the conflict message."""
         saved = self.page.get_by_text(re.compile(pattern))
         conflict = self.page.get_by_text(re.compile("之后已被保存为|已有同名"))  # a colleague saved first
+        refused = self.page.locator("[data-testid='stAlertContentError']")  # any other refusal, in words
         confirm = self.page.get_by_role("button", name=re.compile("确认保存为"))  # "save as vN?" asked first
         deadline = time.monotonic() + 240  # a busy 2-core machine: page runs queue behind seven others
         clicked = False
@@ -170,6 +171,9 @@ class Session:
                 return
             if await conflict.count():
                 self.conflicts.append(await conflict.first.inner_text())
+                return
+            if await refused.count():
+                self.conflicts.append("refused: " + await refused.first.inner_text())
                 return
             if not clicked and await confirm.count():
                 clicked = True
@@ -190,7 +194,8 @@ class Session:
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             await self.page.mouse.move(x, y)
             await self.page.mouse.down()
-            await self.page.mouse.move(x + 120, y + 60, steps=5)
+            dx = 120 if len(self.timings) % 2 == 0 else -120  # back and forth: the view stays on the parcels
+            await self.page.mouse.move(x + dx, y + dx / 2, steps=5)
             await self.page.mouse.up()
             await self.settle()
 
@@ -364,6 +369,8 @@ def _load(office_server, seconds: float, rounds: int) -> None:
     (ARTIFACTS / f"load_latency_{int(seconds)}s.md").write_text(table + "\n", encoding="utf-8")
     print("\n" + table)
     n_conf = sum(len(s.conflicts) for s in sessions)
+    told = "\n".join(f"{s.user}: {c}" for s in sessions for c in s.conflicts)
+    (ARTIFACTS / f"load_conflicts_{int(seconds)}s.txt").write_text(told, encoding="utf-8")
     print(f"saves: {sum(len(s.saves) for s in sessions)}, conflicts told: {n_conf}")
     _check(sessions, uri, before, n_surveys)
 
