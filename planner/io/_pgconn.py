@@ -290,9 +290,9 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
 
     ``name`` None: the whole workspace, exclusively (a read-modify-write such
     as a publish). ``name`` given (``("doc", kind, name)``): that one layer or
-    document exclusively and the workspace shared, so a check-then-save of one
-    document waits only for writers of the same document and for whole-
-    workspace writers. Writes made in the block use the lock's connection. A
+    document only, so a check-then-save of one document waits only for writers
+    of the same document (a publish of the survey does not hold it up, nor it
+    the publish). Writes made in the block use the lock's connection. A
     block nested in another one of the same thread joins it as it is. The
     locks belong to the connection: closing it (or the process dying)
     releases them.
@@ -317,8 +317,6 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
                 _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
                            (LOCK_CLASS, key_of(loc.schema)))
             else:
-                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock_shared(%s, %s)",
-                           "SELECT pg_advisory_lock_shared(%s, %s)", (LOCK_CLASS, key_of(loc.schema)))
                 _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
                            (_NAME_CLASS, key_of(loc.schema, *name)))
             command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]

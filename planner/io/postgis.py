@@ -221,7 +221,7 @@ class PostgisStore(Store):
         return C.write_lock(self.location, self._timeout, action)
 
     def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
-        """Hold one document (and the workspace shared) across a check-then-save: other documents do not wait."""
+        """Hold one document across a check-then-save: other documents, and a publish, do not wait for it."""
         return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name))
 
     def lock_holder(self) -> dict | None:

@@ -172,6 +172,9 @@ class Session:
             if await conflict.count():
                 self.conflicts.append(await conflict.first.inner_text())
                 return
+            if await self.page.locator("[data-testid='stException']").count():
+                await self.check_no_error_page()
+                return
             if await refused.count():
                 self.conflicts.append("refused: " + await refused.first.inner_text())
                 return
@@ -181,7 +184,9 @@ class Session:
                 await self.settle()
                 continue
             await asyncio.sleep(0.2)
-        self.errors.append(f"{self.user}: no saved or conflict message for {kind}/{name}")
+        running = await self.page.locator("[data-testid='stStatusWidget']").count()
+        self.errors.append(f"{self.user}: no saved or conflict message for {kind}/{name} "
+                           f"({'the page is still running' if running else 'the page is idle'})")
         await self.page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_{kind}_no_message.png"), full_page=True)
 
     # -- actions -------------------------------------------------------------------------------
