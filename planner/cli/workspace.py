@@ -1,16 +1,27 @@
-"""``planner info`` (what a workspace holds) and ``planner workspace init|copy`` (make one, move one).
+"""``planner workspace``: create a workspace (``init``), show what one holds (``info``; also ``planner info``), copy one (``copy``).
 
 A workspace is a GeoPackage file (``ws.gpkg``) or a schema of a PostGIS
 database (``postgresql://user@host:5432/db?schema=name``); every command
-takes either, through :func:`planner.io.store.open_store`.
+takes either. ``planner workspace copy SRC DST`` copies a whole workspace
+(every version, document, account and audit row) between the two kinds.
+
+``planner workspace init WS --crs EPSG:32618`` creates an empty workspace in
+a projected metric CRS through :func:`planner.io.store.create_workspace`
+(one function taking a URI, so other backends plug in there).
+``--from FILE`` proposes the CRS from the data (their CGCS2000 3-degree
+Gauss-Krüger zone in China, their UTM zone elsewhere) and, with ``--crs``,
+warns when the data fall outside that CRS's area of use, with the area
+error it would cause.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
+from planner import workflow as W
 from planner.errors import StoreError
 from planner.io.store import open_store
 
@@ -18,22 +29,89 @@ from planner.io.store import open_store
 WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
 
 
+def _shown(uri: str) -> str:
+    """A workspace as messages show it: a PostGIS URI without its password."""
+    if str(uri).startswith(("postgresql://", "postgres://")):
+        from planner.io._pgconn import parse_uri
+
+        return parse_uri(uri).display
+    return str(uri)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
-    p.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
-    p.add_argument("--audit", type=int, default=10, metavar="N", help="show the last N audit rows (default 10)")
-    p.set_defaults(func=run)
-
-    w = sub.add_parser("workspace", help="create a workspace, or copy one between GeoPackage and PostGIS")
-    wsub = w.add_subparsers(dest="workspace_command", metavar="ACTION", required=True)
-    i = wsub.add_parser("init", help="create an empty workspace (GeoPackage file or PostGIS schema)")
-    i.add_argument("destination", metavar="WORKSPACE", help="new .gpkg file or postgresql://...?schema=name")
-    i.add_argument("--crs", required=True, help="projected metric CRS of the workspace, e.g. EPSG:4549")
-    i.set_defaults(func=run_init)
-    c = wsub.add_parser("copy", help="copy a whole workspace (every version, document and audit row)")
+    _info_args(p, positional=False)
+    ws = sub.add_parser("workspace", help="create a workspace or show what it holds (新建/查看工作空间)",
+                        description="Workspaces: create one (init) or show one (info).")
+    wsub = ws.add_subparsers(dest="workspace_command", metavar="SUBCOMMAND", required=True)
+    init = wsub.add_parser(
+        "init", help="create an empty workspace in a projected metric CRS (given, or proposed from a data file)",
+        description="Create an empty workspace. Give its CRS with --crs, or let --from FILE propose one from the "
+        "data: the CGCS2000 3-degree Gauss-Krüger zone of their longitude in China, their UTM zone elsewhere. "
+        "CRSs not in metres (degrees, feet) are refused with a metric proposal. Data in any CRS can be loaded "
+        "into the workspace afterwards; ingest reprojects them.")
+    init.add_argument("workspace", help="workspace to create (.gpkg or postgresql://...?schema=name); an existing "
+                      "one is refused")
+    init.add_argument("--crs", help="projected metric CRS, e.g. EPSG:4549 (Jinjiang) or EPSG:32618 (UTM 18N)")
+    init.add_argument("--from", dest="source", metavar="FILE",
+                      help="a data file (survey layer) to propose the CRS from, or to check --crs against")
+    init.add_argument("--layer", help="layer of --from (GeoPackage/FileGDB layer, or dataset stem inside a zip)")
+    init.add_argument("--source-crs", metavar="CRS", help="CRS of --from when it has none or a wrong one")
+    init.add_argument("--encoding", help="text encoding of --from (shapefile/CSV)")
+    init.add_argument("--dry-run", action="store_true", help="say what would be created; create nothing")
+    init.set_defaults(func=run_init)
+    info = wsub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
+    _info_args(info, positional=True)
+    c = wsub.add_parser("copy", help="copy a whole workspace (every version, document and audit row) between "
+                        "GeoPackage and PostGIS")
     c.add_argument("source", metavar="SRC", help="workspace to copy (.gpkg or postgresql://...)")
     c.add_argument("destination", metavar="DST", help="new or empty workspace to copy into (.gpkg or postgresql://...)")
     c.set_defaults(func=run_copy)
+
+
+def _info_args(p: argparse.ArgumentParser, *, positional: bool) -> None:
+    if positional:
+        p.add_argument("workspace", help=WORKSPACE_HELP)
+    else:
+        p.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
+    p.add_argument("--audit", type=int, default=10, metavar="N", help="show the last N audit rows (default 10)")
+    p.set_defaults(func=run)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from planner.crs import area_of_use_note, crs_label
+    from planner.ingest.crs import propose_for_layer
+    from planner.io.readers import read_source
+    from planner.io.store import refuse_non_metric
+
+    if not args.crs and not args.source:
+        msg = "give the workspace CRS with --crs EPSG:xxxx, or a data file with --from FILE to propose one"
+        raise StoreError(msg, zh="请用 --crs 指定工作空间坐标系，或用 --from 指定数据文件以推荐坐标系")
+    raw = read_source(args.source, layer=args.layer, encoding=args.encoding) if args.source else None
+    if args.crs:
+        crs, why = args.crs, "given with --crs"
+    else:
+        prop = propose_for_layer(raw, args.source_crs)
+        for n in prop.notes:
+            print(f"note: {n}")
+        w, s, e, n_ = prop.lonlat_bounds
+        print(f"data: {raw.dataset}, {len(raw):,} features, lon {w:.3f}..{e:.3f}, lat {s:.3f}..{n_:.3f}")
+        crs, why = prop.crs, prop.why
+    refuse_non_metric(crs, _shown(args.workspace))
+    if raw is not None and args.crs:
+        src_crs = args.source_crs or raw.crs
+        if src_crs is not None:
+            warn = area_of_use_note(raw.geoms, src_crs, crs)
+            if warn is not None:
+                print(warn[0], file=sys.stderr)
+    label = crs_label(crs)
+    if args.dry_run:
+        print(f"would create workspace {_shown(args.workspace)} in {label} ({why}); dry run: nothing was created")
+        return 0
+    store = W.create_workspace(args.workspace, crs)
+    print(f"created workspace {store.label} in {crs_label(store.crs)} ({why})")
+    print(f"next: planner ingest SURVEY -w {_shown(args.workspace)}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,25 +132,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_init(args: argparse.Namespace) -> int:
-    from planner.io.transfer import _exists
-
-    if _exists(args.destination):
-        try:
-            store = open_store(args.destination)
-        except StoreError:
-            store = None
-        if store is not None:
-            msg = f"workspace {store.label} already exists (CRS {store.crs.name}); nothing was changed"
-            raise StoreError(msg, zh=f"工作空间 {store.label} 已存在（坐标系 {store.crs.name}），未做任何修改")
-        if not str(args.destination).startswith(("postgresql://", "postgres://")):
-            msg = f"{args.destination} exists and is not a planner workspace; choose a new file name"
-            raise StoreError(msg, zh=f"{args.destination} 已存在且不是 planner 工作空间，请换一个文件名")
-    store = open_store(args.destination, create=True, crs=args.crs)
-    print(f"created workspace {store.label} (CRS {store.crs.name})")
-    return 0
-
-
 def run_copy(args: argparse.Namespace) -> int:
     from planner.io.transfer import copy_workspace
 
@@ -80,3 +139,6 @@ def run_copy(args: argparse.Namespace) -> int:
     print(f"copied {rep.source} -> {rep.destination}: {rep.n_layers} layer versions ({rep.n_rows} rows), "
           f"{rep.n_docs} document versions, {rep.n_audit} audit rows")
     return 0
+
+
+__all__ = ["register", "run", "run_copy", "run_init"]

@@ -544,6 +544,14 @@ def workspace_revision(uri: str) -> str:
     return f"audit:{last}"
 
 
+def workspace_exists(uri: str) -> bool:
+    """Whether the URI's schema holds a planner workspace."""
+    loc = C.parse_uri(uri)
+    with C.connection(loc, "opening the workspace") as con:
+        (hit,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{loc.schema}".planner_meta',)).fetchone()
+    return bool(hit)
+
+
 def schema_exists(uri: str) -> bool:
     """Whether the URI's schema exists (empty or not)."""
     loc = C.parse_uri(uri)
@@ -558,4 +566,4 @@ def drop_workspace(uri: str) -> None:
         con.execute(_q("DROP SCHEMA IF EXISTS {} CASCADE", _ident(loc.schema)))
 
 
-__all__ = ["PostgisStore", "drop_workspace", "schema_exists"]
+__all__ = ["PostgisStore", "drop_workspace", "schema_exists", "workspace_exists"]

@@ -26,7 +26,8 @@ from planner.errors import PlannerError
 
 #: Role -> actions it may take.
 ROLES: dict[str, frozenset[str]] = {
-    "gis_staff": frozenset({"ingest", "publish", "set_current", "manage_layers", "see_enterprise_figures"}),
+    "gis_staff": frozenset({"ingest", "publish", "set_current", "init_workspace", "manage_layers",
+                            "see_enterprise_figures"}),
     "planner": frozenset({"save_policy", "classify", "build_sites", "save_site_edits", "save_site_params",
                           "save_scenario", "delete_scenario", "save_comparison", "see_enterprise_figures"}),
     "decision_maker": frozenset(),
