@@ -22,7 +22,7 @@ import pandas as pd
 from planner.workflow.permissions import may
 
 #: Per-parcel columns that are enterprise figures or derived from them.
-PARCEL_FIGURES = ("output_cny", "tax_cny", "output_per_mu", "tax_per_mu", "grade")
+PARCEL_FIGURES = ("output_cny", "tax_cny", "output_per_mu", "tax_per_mu", "tax_per_energy", "energy_tce", "grade")
 #: Scenario and site figures that start from the enterprises' tax and output.
 RESULT_FIGURES = ("output_before_cny", "output_after_cny", "tax_before_cny", "tax_after_cny", "tax_gain_cny",
                   "fiscal_payback_years", "output_cny", "tax_cny")
