@@ -129,7 +129,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
         doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
         v = W.save_document(store, doc)
-        print(f"saved as scenario/{res.name} version {v} in {args.workspace}")
+        print(f"saved as scenario/{res.name} version {v} in {store.label}")
     if args.out:
         bg = _background(store)
         files = export_all(res, args.out, lang=args.lang, background=bg)

@@ -21,14 +21,25 @@ import streamlit as st
 from planner import maps
 from planner import workflow as W
 from planner.classify import policy as pol
-from planner.io.store import GpkgStore
+from planner.io.store import Store, open_store
 from planner.sites import SiteParams
 from planner.ui import keys
 from planner.ui.state import tr
 
 
-def stamp(path: str) -> float:
-    """Modification time of the workspace file (cache key part)."""
+def _is_db(path: str) -> bool:
+    return str(path).startswith(("postgresql://", "postgres://"))
+
+
+def stamp(path: str) -> float | str:
+    """What changes when the workspace is written (cache key part): the file's mtime, a database's revision."""
+    if _is_db(path):
+        from planner.io.postgis import workspace_revision
+
+        try:
+            return workspace_revision(path)
+        except Exception:  # unreachable or not a workspace: workspace_ok() says why
+            return "unreachable"
     try:
         return os.path.getmtime(path)
     except OSError:
@@ -36,23 +47,23 @@ def stamp(path: str) -> float:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _store(path: str, mtime: float) -> GpkgStore:
-    return GpkgStore(path)
+def _store(path: str, mtime) -> Store:
+    return open_store(path)
 
 
-def store(path: str) -> GpkgStore:
+def store(path: str) -> Store:
     """The workspace store (cached per path and mtime)."""
     return _store(path, stamp(path))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _parcels(path: str, mtime: float) -> gpd.GeoDataFrame:
+def _parcels(path: str, mtime) -> gpd.GeoDataFrame:
     # the current enterprise table (if any) joined in: per-mu figures come from it
     return W.enterprises.analysis_parcels(_store(path, mtime))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _survey_version(path: str, mtime: float) -> int | None:
+def _survey_version(path: str, mtime: float | str) -> int | None:
     return W.current_survey_version(_store(path, mtime))
 
 
@@ -67,7 +78,7 @@ def parcels(path: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _all_layers(path: str, mtime: float, kind: str) -> gpd.GeoDataFrame:
+def _all_layers(path: str, mtime: float | str, kind: str) -> gpd.GeoDataFrame:
     return _store(path, mtime).read_all_layers(kind)
 
 
@@ -87,37 +98,75 @@ def policy_json(policy: dict) -> str:
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _classified(path: str, mtime: float, pjson: str) -> gpd.GeoDataFrame:
+def _classified(path: str, mtime: float | str, pjson: str) -> gpd.GeoDataFrame:
     return W.operations.classify_parcels(_parcels(path, mtime), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
-def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
-    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent)."""
-    if policy is None:
-        return parcels(path)
-    try:
-        return _classified(path, stamp(path), policy_json(policy))
-    except Exception as exc:  # a broken stage must not take the whole app down
-        st.error(tr("error", err=exc))  # no server paths in what the page shows
-        return parcels(path)
+def figures_visible(path: str) -> bool:
+    """Whether the session's role may see enterprise tax and output (:mod:`planner.workflow.visibility`)."""
+    from planner.workflow.visibility import figures_visible as visible
+
+    return visible(_Where(path))
+
+
+class _Where:  # what the permission check needs to know of a workspace: its URI
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _parcel_index(path: str, mtime: float, pjson: str | None) -> maps.LayerIndex:
+def _classified_shown(path: str, mtime: float | str, pjson: str | None) -> gpd.GeoDataFrame:
+    from planner.workflow.visibility import hide_parcel_figures
+
     g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    return hide_parcel_figures(g)
+
+
+def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Classified parcels with every column, for computations whose figures are hidden afterwards if need be."""
+    if policy is None:
+        return parcels(path)
+    return _classified(path, stamp(path), policy_json(policy))
+
+
+def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent).
+
+    Without the right to see enterprise figures, their columns are left out
+    (the flags were computed with them).
+    """
+    show = figures_visible(path)
+    if policy is None:
+        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+    try:
+        if show:
+            return _classified(path, stamp(path), policy_json(policy))
+        return _classified_shown(path, stamp(path), policy_json(policy))
+    except Exception as exc:  # a broken stage must not take the whole app down
+        st.error(tr("error", err=exc))  # no server paths in what the page shows
+        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _parcel_index(path: str, mtime: float | str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    if show:
+        g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    else:
+        g = _classified_shown(path, mtime, pjson)
     return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
-    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy."""
+    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy (+ figures shown or not)."""
+    show = figures_visible(path)
     try:
-        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None)
+        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None, show)
     except Exception:  # classification failed: index the plain parcels (error shown by classified())
-        return _parcel_index(path, stamp(path), None)
+        return _parcel_index(path, stamp(path), None, show)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _layer_index(path: str, mtime: float, kind: str) -> maps.LayerIndex | None:
+def _layer_index(path: str, mtime: float | str, kind: str) -> maps.LayerIndex | None:
     g = _all_layers(path, mtime, kind)
     if not len(g):
         return None
@@ -140,7 +189,7 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
 
 def workspace_ok(path: str) -> tuple[bool, str | None]:
     """Whether ``path`` opens as a workspace, and the error text if not."""
-    if not Path(path).is_file():
+    if not _is_db(path) and not Path(path).is_file():
         return False, None
     try:
         store(path)
@@ -169,7 +218,7 @@ def saved_sites(path: str) -> gpd.GeoDataFrame | None:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _saved_sites(path: str, mtime: float) -> gpd.GeoDataFrame | None:
+def _saved_sites(path: str, mtime: float | str) -> gpd.GeoDataFrame | None:
     st_ = _store(path, mtime)
     cat = st_.layers("sites")
     cat = cat[cat["is_current"]]
@@ -202,7 +251,7 @@ def upgrade_colors(g: pd.DataFrame):
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _previous_sites(path: str, mtime: float, name: str):
+def _previous_sites(path: str, mtime: float | str, name: str):
     return W.operations.previous_sites(_store(path, mtime), name)
 
 
@@ -212,7 +261,7 @@ def previous_sites(path: str, name: str):
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def _site_result(path: str, mtime: float, pjson: str, params_json: str, use_barriers: bool, name: str):
+def _site_result(path: str, mtime: float | str, pjson: str, params_json: str, use_barriers: bool, name: str):
     flagged = _classified(path, mtime, pjson)
     params = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(json.loads(params_json) if params_json else {}),
                              use_barriers=use_barriers)
@@ -231,7 +280,7 @@ def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _stored_sites(path: str, mtime: float, name: str):
+def _stored_sites(path: str, mtime: float | str, name: str):
     try:
         return W.read_sites(_store(path, mtime), name, with_flags=False), None
     except Exception as exc:  # no sites, or pieces that do not belong together: the page says which

@@ -136,8 +136,23 @@ def policy_provenance(path: str, policy: dict | None) -> dict:
 def run_scenario(path: str, policy: dict | None, site_result, doc) -> W.ScenarioRun:
     """Run a scenario document on the session's sites, as the CLI does (retained classes, site checks)."""
     prov = policy_provenance(path, policy)
-    return W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified(path, policy),
-                          provenance=prov)
+    run = W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy),
+                         provenance=prov)
+    if not data.figures_visible(path):  # figures that start from enterprise tax and output: blanked (issue 14)
+        import dataclasses
+
+        from planner import scenarios as sc_mod
+        from planner.ui import auth
+        from planner.workflow.visibility import blank_result_figures
+
+        res = run.result
+        acc = auth.current()
+        note = tr("auth_figures_hidden", role=tr(f"role_{acc.role}") if acc else "—")  # the reports say so too
+        desc = " ".join(x for x in (res.scenario.description, note) if x)
+        run = dataclasses.replace(run, result=dataclasses.replace(
+            res, scenario=sc_mod.replace(res.scenario, description=desc),
+            sites=blank_result_figures(res.sites), totals=blank_result_figures(res.totals)))
+    return run
 
 
 def show_warnings(warnings) -> None:
