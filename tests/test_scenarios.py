@@ -388,3 +388,17 @@ def test_timeline_matches_a_per_site_reference():
     for col in ref.columns:
         np.testing.assert_allclose(r.timeline[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, atol=1e-3,
                                    err_msg=col)
+
+
+def test_parcel_rollup_sums_per_site_and_keeps_missing_as_missing():
+    # issue 18: one vectorized pass; a site whose parcels all lack a value gets NaN, not 0
+    sp = pd.DataFrame({"parcel_id": ["a", "b", "c", "d"], "site_id": ["S0002", "S0001", "S0002", "S0001"],
+                       "role": ["flagged", "flagged", "retained_inside", "flagged"]})
+    parcels = pd.DataFrame({"parcel_id": ["a", "b", "c", "d"], "floor_area_m2": [100.0, 200.0, 400.0, 800.0],
+                            "upgrade_class": ["retain", "retain", "redevelop", "upgrade"],
+                            "tax_cny": [1.0, None, 2.0, None], "output_cny": [5.0, 6.0, None, 7.0]})
+    roll = parcel_rollup(sp, parcels)
+    assert roll.index.tolist() == ["S0001", "S0002"]
+    assert roll["retain_class_floor_m2"].tolist() == [200.0, 500.0]
+    assert np.isnan(roll.loc["S0001", "tax_cny"]) and roll.loc["S0002", "tax_cny"] == 3.0
+    assert roll["output_cny"].tolist() == [13.0, 5.0]
