@@ -20,6 +20,7 @@ from planner.errors import DataError
 from planner.schema import MU_M2
 from planner.sites import graph as _graph
 from planner.sites import overlay as _overlay
+from planner.sites import split as _split
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 # -- input checks -------------------------------------------------------------
@@ -142,8 +143,8 @@ def _near_barriers(geoms: np.ndarray, bar: np.ndarray, params: SiteParams):
     return bp, _overlay.near_barriers(geoms, bp, _overlay.barrier_reach(params.gap_m, params.barrier_contact_tol_m))
 
 
-def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
-    """Site labels and touch labels of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
+def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray, object]:
+    """Site labels, touch labels and barrier test of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
 
     ``near``: ``(barrier pieces, member within reach of a barrier)`` from
     :func:`_near_barriers`, or None; only neighbours both within reach of
@@ -155,7 +156,46 @@ def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarr
         keep = _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
                                        contact_share=params.barrier_contact_share, near=near[1])
         say("components")
-    return _graph.neighbour_components(mg, params.gap_m, keep=keep)
+    return (*_graph.neighbour_components(mg, params.gap_m, keep=keep), keep)
+
+
+def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, keep, geoms: np.ndarray, member_land: np.ndarray,
+               owners, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters split at street gaps and to the size and owner limits (:mod:`planner.sites.split`).
+
+    Returns the new labels and touch labels; a cluster that was split gets
+    one touch label per member, so its pieces' outlines are closed (their
+    members may meet only through gaps).
+    """
+    streets = params.split_streets and params.street_gap_max_m > max(params.gap_m, params.street_gap_min_m)
+    limits = params.max_area_m2 is not None or params.max_owners is not None
+    if not len(labels) or not (streets or limits):
+        return labels, vlab
+    facing = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if streets:
+        say("streets")
+        facing = _split.street_pairs(mg, labels, gap=params.gap_m, min_width=params.street_gap_min_m,
+                                     max_width=params.street_gap_max_m, occupied=geoms)
+    n_lab = int(labels.max()) + 1
+    todo = np.zeros(n_lab, dtype=bool)
+    todo[labels[facing[0]]] = True
+    if limits:
+        area = np.bincount(labels, weights=member_land, minlength=n_lab)
+        todo |= area > (params.max_area_m2 if params.max_area_m2 is not None else np.inf)
+        if params.max_owners is not None and owners is not None:
+            codes = pd.factorize(pd.Series(owners))[0]
+            todo |= _split._n_distinct_per(labels, codes, n_lab) > params.max_owners
+    if not todo.any():
+        return labels, vlab
+    rows = np.flatnonzero(todo[labels])
+    edges = _split.contact_edges(mg, labels, params.gap_m, keep=keep, rows=rows)
+    new = _split.split_at_streets(labels, edges, facing) if len(facing[0]) else labels
+    if limits:
+        say("split")
+        new = _split.split_oversize(mg, new, land=member_land, owners=owners, max_area_m2=params.max_area_m2,
+                                    max_owners=params.max_owners, edges=edges)
+    vlab = np.where(todo[labels], int(vlab.max()) + 1 + np.arange(len(labels)), vlab)
+    return new, vlab
 
 
 def _land_area(parcels: gpd.GeoDataFrame) -> np.ndarray:
@@ -225,7 +265,9 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
-    labels, vlab = _components(mg, near, params, say)
+    labels, vlab, keep = _components(mg, near, params, say)
+    owners = _col(parcels, "owner", pd.NA).iloc[members].to_numpy() if params.max_owners is not None else None
+    labels, vlab = _realistic(mg, labels, vlab, keep, geoms, land[members] - overlap[members], owners, params, say)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
@@ -465,7 +507,7 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
 
 
 def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
-    """(Re)compute ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
+    """(Re)compute ``difficulty``, ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
 
     Normalizations use the maxima over the sites with status ``"ok"``, so a
     change to one site refreshes every site's score and rank.
@@ -477,6 +519,8 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     gross = land + s["constraint_overlap_m2"].to_numpy(dtype=float)
     cshare = np.divide(s["constraint_overlap_m2"].to_numpy(dtype=float), gross, out=np.zeros(len(s)), where=gross > 0)
     uplift = np.maximum(s["potential_floor_area_m2"].to_numpy(dtype=float) - s["floor_area_m2"].to_numpy(dtype=float), 0)
+    s["difficulty"] = params.difficulty.index(*(s[c] if c in s.columns else np.zeros(len(s))
+                                                for c in ("n_owners", "n_enterprises", "n_retained_inside")))
 
     def norm(x):
         m = x[ok].max() if ok.any() else 0.0
@@ -487,7 +531,9 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     s["score_compactness"] = w.compactness * s["compactness"].to_numpy(dtype=float)
     s["score_unconstrained"] = w.unconstrained * (1 - cshare)
     s["score_uplift"] = w.uplift * norm(uplift)
-    terms = ["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift"]
+    s["score_difficulty"] = -w.difficulty * norm(s["difficulty"].to_numpy(dtype=float))
+    terms = ["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift",
+             "score_difficulty"]
     s["score"] = s[terms].sum(axis=1).round(6)
     rank = pd.Series(pd.NA, index=s.index, dtype="Int64")
     if ok.any():
