@@ -143,8 +143,16 @@ def _near_barriers(geoms: np.ndarray, bar: np.ndarray, params: SiteParams):
     return bp, _overlay.near_barriers(geoms, bp, _overlay.barrier_reach(params.gap_m, params.barrier_contact_tol_m))
 
 
-def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray, object]:
-    """Site labels, touch labels and barrier test of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
+def _barrier_keep(mg: np.ndarray, near, params: SiteParams):
+    """The barrier test ``keep(i, j)`` of the members ``mg`` (None without barriers near them)."""
+    if near is None:
+        return None
+    return _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
+                                   contact_share=params.barrier_contact_share, near=near[1])
+
+
+def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
+    """Site labels and touch labels of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
 
     ``near``: ``(barrier pieces, member within reach of a barrier)`` from
     :func:`_near_barriers`, or None; only neighbours both within reach of
@@ -153,13 +161,12 @@ def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarr
     keep = None
     if near is not None:
         say("barriers")
-        keep = _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
-                                       contact_share=params.barrier_contact_share, near=near[1])
+        keep = _barrier_keep(mg, near, params)
         say("components")
-    return (*_graph.neighbour_components(mg, params.gap_m, keep=keep), keep)
+    return _graph.neighbour_components(mg, params.gap_m, keep=keep)
 
 
-def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, keep, geoms: np.ndarray, member_land: np.ndarray,
+def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, near, geoms: np.ndarray, member_land: np.ndarray,
                owners, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
     """Clusters split at street gaps and to the size and owner limits (:mod:`planner.sites.split`).
 
@@ -188,7 +195,7 @@ def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, keep, geoms
     if not todo.any():
         return labels, vlab
     rows = np.flatnonzero(todo[labels])
-    edges = _split.contact_edges(mg, labels, params.gap_m, keep=keep, rows=rows)
+    edges = _split.contact_edges(mg, labels, params.gap_m, keep=_barrier_keep(mg, near, params), rows=rows)
     new = _split.split_at_streets(labels, edges, facing) if len(facing[0]) else labels
     if limits:
         say("split")
@@ -265,9 +272,9 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
-    labels, vlab, keep = _components(mg, near, params, say)
+    labels, vlab = _components(mg, near, params, say)
     owners = _col(parcels, "owner", pd.NA).iloc[members].to_numpy() if params.max_owners is not None else None
-    labels, vlab = _realistic(mg, labels, vlab, keep, geoms, land[members] - overlap[members], owners, params, say)
+    labels, vlab = _realistic(mg, labels, vlab, near, geoms, land[members] - overlap[members], owners, params, say)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
