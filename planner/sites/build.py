@@ -174,7 +174,15 @@ def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, near, geoms
     one touch label per member, so its pieces' outlines are closed (their
     members may meet only through gaps).
     """
-    streets = params.split_streets and params.street_gap_max_m > max(params.gap_m, params.street_gap_min_m)
+    roads = None
+    if params.split_streets and near is not None:  # mapped roads: the members within a street's width of one
+        wide = _overlay.near_barriers(mg, near[0], _overlay.barrier_reach(params.street_gap_max_m,
+                                                                          params.barrier_contact_tol_m))
+        roads = _overlay.barrier_filter(mg, near[0], gap=params.street_gap_max_m,
+                                        contact_tol=params.barrier_contact_tol_m,
+                                        contact_share=params.barrier_contact_share, near=wide)
+    streets = params.split_streets and (roads is not None
+                                        or params.street_gap_max_m > max(params.gap_m, params.street_gap_min_m))
     limits = params.max_area_m2 is not None or params.max_owners is not None
     if not len(labels) or not (streets or limits):
         return labels, vlab
@@ -182,7 +190,7 @@ def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, near, geoms
     if streets:
         say("streets")
         facing = _split.street_pairs(mg, labels, gap=params.gap_m, min_width=params.street_gap_min_m,
-                                     max_width=params.street_gap_max_m, occupied=geoms)
+                                     max_width=params.street_gap_max_m, occupied=geoms, roads=roads)
     n_lab = int(labels.max()) + 1
     todo = np.zeros(n_lab, dtype=bool)
     todo[labels[facing[0]]] = True

@@ -6,14 +6,16 @@ sites" cut it further; both work on the cluster's contact graph (the
 neighbour pairs within ``gap_m`` that no barrier separates) and keep every
 piece contiguous in it.
 
-* **Street gaps** (:func:`street_pairs`, :func:`split_at_streets`). Existing
-  roads split sites at the centreline. Arterial roads come as barrier
-  layers; local streets and lanes are often not mapped, but show as empty
-  strips between parcels. Two flagged parcels of one cluster that face each
-  other across an empty gap between ``street_gap_min_m`` and
-  ``street_gap_max_m`` wide (and wider than ``gap_m``, which bridges on
-  purpose) stand on two sides of a street: the cluster joins them only
-  around the street's end. Such clusters are cut by a minimum cut of their
+* **Streets** (:func:`street_pairs`, :func:`split_at_streets`). Existing
+  roads split sites at the centreline. Mapped roads come as barrier layers
+  and are never bridged, but a cluster can still join their two sides
+  around a road's end (a dead-end street, a lane into a former large plot);
+  local streets and lanes are often not mapped at all, but show as empty
+  strips between parcels. Two flagged parcels of one cluster stand on two
+  sides of a street when they face each other across an empty gap between
+  ``street_gap_min_m`` and ``street_gap_max_m`` wide (and wider than
+  ``gap_m``, which bridges on purpose), or when a barrier separates them
+  and they are at most ``street_gap_max_m`` apart. Such clusters are cut by a minimum cut of their
   contact graph between the two sides (SciPy ``maximum_flow``; every contact
   counts one), i.e. with the fewest parcel contacts, where the street would
   run on; the sides are two-coloured along a spanning forest of the facing
@@ -87,8 +89,8 @@ def contact_edges(geoms: np.ndarray, labels: np.ndarray, gap: float, *, keep: Ke
 # -- street gaps -------------------------------------------------------------------
 
 def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width: float, max_width: float,
-                 occupied: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of members of one cluster facing each other across an empty street-wide gap.
+                 occupied: np.ndarray | None = None, roads: Keep = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of members of one cluster facing each other across a street: an empty street-wide gap or a mapped road.
 
     Parameters
     ----------
@@ -104,6 +106,12 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     occupied : ndarray of shapely geometries, optional
         What may fill a gap (all parcels of the survey, flagged or not): a gap
         with any of them on the line joining the two parcels is not a street.
+    roads : callable, optional
+        ``keep(i, j)`` of the mapped roads and other barriers
+        (:func:`planner.sites.overlay.barrier_filter` with ``gap=max_width``):
+        two members of one cluster at most ``max_width`` apart that a barrier
+        separates face each other across it whatever the gap (the cluster
+        joins them around the barrier's end).
 
     Returns
     -------
@@ -112,7 +120,7 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     """
     empty = np.zeros(0, np.int64), np.zeros(0, np.int64)
     lo = max(gap, min_width)
-    if len(geoms) < 2 or max_width <= lo:
+    if len(geoms) < 2 or (max_width <= lo and roads is None):
         return empty
     i, j = _graph.bbox_pairs(shapely.bounds(geoms), max_width)
     same = labels[i] == labels[j]
@@ -120,10 +128,16 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     if not len(i):
         return empty
     d = shapely.distance(geoms[i], geoms[j])
-    face = (d > lo) & (d <= max_width)
+    within = d <= max_width
+    i, j, d = i[within], j[within], d[within]
+    mapped = ~roads(i, j) if roads is not None and len(i) else np.zeros(len(i), dtype=bool)
+    ri, rj = i[mapped], j[mapped]
+    face = (d > lo) & ~mapped
     i, j, d = i[face], j[face], d[face]
-    if not len(i) or occupied is None or not len(occupied):
-        return i, j
+    if not len(i):
+        return ri, rj
+    if occupied is None or not len(occupied):
+        return np.r_[ri, i], np.r_[rj, j]
     # the gap must be empty: the middle of the shortest line between the two may meet no parcel
     xy = shapely.get_coordinates(shapely.shortest_line(geoms[i], geoms[j])).reshape(-1, 2, 2)
     t = (np.minimum(1.0, d / 4) / d)[:, None]
@@ -132,7 +146,7 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     hit, _ = shapely.STRtree(occupied).query(mid, predicate="intersects")
     free = np.ones(len(i), dtype=bool)
     free[hit] = False
-    return i[free], j[free]
+    return np.r_[ri, i[free]], np.r_[rj, j[free]]
 
 
 def _two_colour(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
