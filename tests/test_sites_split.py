@@ -41,8 +41,8 @@ def test_long_strip_is_split_into_compact_pieces_within_the_maximum():
     assert whole.sites["compactness"].iloc[0] == pytest.approx(4 * math.pi * 30_000 / 1_300**2)
     res = S.build_sites(g, S.SiteParams(min_area_m2=0, max_area_m2=10_000))
     s = res.sites
-    # every piece at most 4 squares (10,000 m²), so at least 3 pieces; Ward splits 12 -> 6 + 6 -> 3+3, 3+3
-    assert (s["land_area_m2"] <= 10_000 + 1e-6).all() and len(s) >= 3
+    # every piece at most 4 squares (10,000 m²), so at least 3 pieces: the fewest, in contiguous runs
+    assert sorted(members(res).values()) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     assert s["land_area_m2"].sum() == pytest.approx(30_000)
     for ids in members(res).values():  # contiguous runs of the strip
         assert ids == list(range(ids[0], ids[-1] + 1))
@@ -246,15 +246,17 @@ def test_cli_sites_takes_the_new_options(store, capsys):
     ws = str(store.uri)
     assert main(["sites", "-w", ws, "--min-area", "0"]) == 0
     assert '"sites": 1' in capsys.readouterr().out
-    assert main(["sites", "-w", ws, "--min-area", "0", "--max-area", "10000", "--max-owners", "3",
+    assert main(["sites", "-w", ws, "--min-area", "0", "--max-area", "10000", "--max-owners", "4",
                  "--difficulty-weight", "0.4", "--save-params", "small"]) == 0
     out = capsys.readouterr().out
-    assert '"sites": 4' in out and "- 0.4*difficulty/max_difficulty" in out  # 3 parcels (owners) each
+    assert '"sites": 3' in out and "- 0.4*difficulty/max_difficulty" in out  # 4 parcels and owners each
     sites = store.read_layer("sites", "default")
-    assert sorted(sites["n_parcels"].tolist()) == [3, 3, 3, 3] and "difficulty" in sites.columns
+    assert sites["n_parcels"].tolist() == [4, 4, 4] and sites["difficulty"].tolist() == [4.0, 4.0, 4.0]
     doc = W.load_document(store, "site_params", "small")
-    assert (doc.params.max_area_m2, doc.params.max_owners, doc.params.weights.difficulty) == (10_000, 3, 0.4)
-    assert main(["sites", "-w", ws, "--params", "small", "--no-street-split"]) == 0
-    assert '"sites": 4' in capsys.readouterr().out
-    assert main(["sites", "-w", ws, "--max-owners", "0"]) == 2
+    assert (doc.params.max_area_m2, doc.params.max_owners, doc.params.weights.difficulty) == (10_000, 4, 0.4)
+    assert main(["sites", "-w", ws, "--params", "small", "--max-owners", "2", "--no-street-split"]) == 0
+    assert '"sites": 6' in capsys.readouterr().out
+    assert main(["sites", "-w", ws, "--params", "small", "--max-area", "0", "--max-owners", "0"]) == 0
+    assert '"sites": 1' in capsys.readouterr().out  # 0: no limit
+    assert main(["sites", "-w", ws, "--max-owners", "-1"]) == 2
     assert "max_owners" in capsys.readouterr().err
