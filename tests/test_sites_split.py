@@ -260,3 +260,39 @@ def test_cli_sites_takes_the_new_options(store, capsys):
     assert '"sites": 1' in capsys.readouterr().out  # 0: no limit
     assert main(["sites", "-w", ws, "--max-owners", "-1"]) == 2
     assert "max_owners" in capsys.readouterr().err
+
+
+# -- the app -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_app_max_area_gives_more_smaller_sites(tmp_path, monkeypatch, lang):
+    from test_app import _app, _button, _metric
+
+    from planner.i18n import STRINGS, column_label, t
+    from tests.e2e._workspace import build_workspace
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    at = _app(ws, monkeypatch, "sites", lang=lang)
+    assert not at.exception and not at.error
+    before = at.session_state["site_result"].sites
+    n_before = int(_metric(at, t("m_sites", lang)).replace(",", ""))
+    assert before["land_area_m2"].max() > 30_000
+    assert STRINGS["rs_max_area"][0 if lang == "zh" else 1] in [n.label for n in at.number_input]
+    heads = [[str(c) for c in df.value.columns] for df in at.dataframe]
+    wanted = ["n_owners", "n_enterprises", "n_retained_inside", "difficulty"]  # shown with column_label headers
+    assert column_label("difficulty", lang) == ("实施难度" if lang == "zh" else "Assembly difficulty")
+    assert any(all(w in h for w in wanted) for h in heads), heads  # assembly difficulty in the sites table
+    at.number_input(key="s_max_area").set_value(15_000.0)
+    _button(at, t("sc_run", lang)).click().run()
+    assert not at.exception and not at.error
+    after = at.session_state["site_result"].sites
+    assert at.session_state["site_params"]["params"]["max_area_m2"] == 15_000.0
+    flagged = after[after["n_parcels"] > 1]
+    assert len(after) > len(before) and int(_metric(at, t("m_sites", lang)).replace(",", "")) > n_before
+    assert (flagged["land_area_m2"] <= 15_000 * 1.2 + 1).all()  # pieces within the limit (enclaves may add 20%)
+    assert after["land_area_m2"].max() <= 15_000 < before["land_area_m2"].max()  # smaller sites, the same land
+    assert after["land_area_m2"].sum() == pytest.approx(before["land_area_m2"].sum())
+    # a bad value is refused in the UI language, nothing changes
+    at.number_input(key="s_max_area").set_value(5_000.0)  # below the minimum site area (10,000 m²)
+    _button(at, t("sc_run", lang)).click().run()
+    assert at.error and at.session_state["site_params"]["params"]["max_area_m2"] == 15_000.0
