@@ -61,7 +61,14 @@ Examples
 
 from planner.sites.build import build_sites, rescore
 from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
-from planner.sites.params import ROLES, SITE_COLUMNS, DifficultyWeights, ScoreWeights, SiteParams, SiteResult
+from planner.sites.params import (
+           ROLES,
+           SITE_COLUMNS,
+           DifficultyWeights,
+           ScoreWeights,
+           SiteParams,
+           SiteResult,
+)
 from planner.sites.split import split_at_streets, split_oversize, street_pairs
 
 __all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",

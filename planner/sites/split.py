@@ -48,7 +48,6 @@ A strip of ten 50 m parcels (25,000 m²) with at most 10,000 m² per site:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
