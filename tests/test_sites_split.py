@@ -64,6 +64,16 @@ def test_split_is_deterministic_and_a_parcel_over_the_maximum_stays_whole():
     assert s.loc["S0001", "status"] == "too_large" and s.loc["S0002", "status"] == "ok"
 
 
+def test_limit_is_on_the_flagged_land_an_absorbed_enclave_does_not_make_a_site_too_large():
+    # a ring of 8 flagged 50 m squares (20,000 m²) around a small non-flagged one, absorbed (2,500 <= 20% of 20,000)
+    g = frame([(x, y, x + 50, y + 50) for y in (0, 50, 100) for x in (0, 50, 100)],
+              flagged=[True] * 4 + [False] + [True] * 4)
+    res = S.build_sites(g, S.SiteParams(min_area_m2=0, max_area_m2=20_000))
+    s = res.sites.iloc[0]
+    assert len(res.sites) == 1 and s["land_area_m2"] == pytest.approx(22_500) and s["status"] == "ok"
+    assert (res.parcel_sites["role"] == "absorbed").sum() == 1
+
+
 def test_max_owners_splits_a_cluster_with_too_many_owners():
     g = strip(8)
     g["owner"] = ["A", "A", "B", "B", "C", "C", "D", "D"]

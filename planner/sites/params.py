@@ -90,10 +90,13 @@ class SiteParams:
         clusters with more flagged land (net of protected land) are split
         into compact contiguous sub-sites (:func:`planner.sites.split.split_oversize`);
         a single parcel above it stays a site with status ``"too_large"``.
+        The limit holds for the flagged land; absorbed enclaves may add up to
+        ``enclave_max_share`` to ``land_area_m2``.
         Scale: a Jinjiang standardization project is about 13 mu (8,700 m²)
         of land; a large development-zone project took 18 plots together.
     ``max_owners`` (none)
-        clusters with more distinct owners (land-right holders) are split the same way.
+        clusters with more distinct owners (land-right holders) of flagged
+        parcels are split the same way (absorbed enclaves may add owners).
     ``split_streets`` (true), ``street_gap_min_m`` (6, G), ``street_gap_max_m`` (25, G)
         existing roads split sites at the centreline (DOMAIN.md, S practice):
         two flagged parcels of one cluster facing each other across an empty

@@ -149,8 +149,8 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
     if overrides:
         opts = {k: overrides.pop(k) for k in list(overrides) if k in SITE_OPTIONS}
         data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in overrides.items() if v is not None}}
-        data = apply_site_options(data, **opts)
         use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
+        data = apply_site_options(data, **opts)
         doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
     return doc
 
