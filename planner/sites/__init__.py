@@ -69,8 +69,8 @@ from planner.sites.params import (
            SiteParams,
            SiteResult,
 )
-from planner.sites.split import split_at_streets, split_oversize, street_pairs
+from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
 
 __all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",
-           "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets",
+           "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets", "split_clusters",
            "split_oversize", "street_pairs"]

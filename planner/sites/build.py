@@ -168,48 +168,17 @@ def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarr
 
 def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, near, geoms: np.ndarray, member_land: np.ndarray,
                owners, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
-    """Clusters split at street gaps and to the size and owner limits (:mod:`planner.sites.split`).
+    """Clusters split at streets and to the size and owner limits (:func:`planner.sites.split.split_clusters`).
 
     Returns the new labels and touch labels; a cluster that was split gets
     one touch label per member, so its pieces' outlines are closed (their
     members may meet only through gaps).
     """
-    roads = None
-    if params.split_streets and near is not None:  # mapped roads: the members within a street's width of one
-        wide = _overlay.near_barriers(mg, near[0], _overlay.barrier_reach(params.street_gap_max_m,
-                                                                          params.barrier_contact_tol_m))
-        roads = _overlay.barrier_filter(mg, near[0], gap=params.street_gap_max_m,
-                                        contact_tol=params.barrier_contact_tol_m,
-                                        contact_share=params.barrier_contact_share, near=wide)
-    streets = params.split_streets and (roads is not None
-                                        or params.street_gap_max_m > max(params.gap_m, params.street_gap_min_m))
-    limits = params.max_area_m2 is not None or params.max_owners is not None
-    if not len(labels) or not (streets or limits):
-        return labels, vlab
-    facing = (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    if streets:
-        say("streets")
-        facing = _split.street_pairs(mg, labels, gap=params.gap_m, min_width=params.street_gap_min_m,
-                                     max_width=params.street_gap_max_m, occupied=geoms, roads=roads)
-    n_lab = int(labels.max()) + 1
-    todo = np.zeros(n_lab, dtype=bool)
-    todo[labels[facing[0]]] = True
-    if limits:
-        area = np.bincount(labels, weights=member_land, minlength=n_lab)
-        todo |= area > (params.max_area_m2 if params.max_area_m2 is not None else np.inf)
-        if params.max_owners is not None and owners is not None:
-            codes = pd.factorize(pd.Series(owners))[0]
-            todo |= _split._n_distinct_per(labels, codes, n_lab) > params.max_owners
-    if not todo.any():
-        return labels, vlab
-    rows = np.flatnonzero(todo[labels])
-    edges = _split.contact_edges(mg, labels, params.gap_m, keep=_barrier_keep(mg, near, params), rows=rows)
-    new = _split.split_at_streets(labels, edges, facing) if len(facing[0]) else labels
-    if limits:
-        say("split")
-        new = _split.split_oversize(mg, new, land=member_land, owners=owners, max_area_m2=params.max_area_m2,
-                                    max_owners=params.max_owners, edges=edges)
-    vlab = np.where(todo[labels], int(vlab.max()) + 1 + np.arange(len(labels)), vlab)
+    new, split = _split.split_clusters(mg, labels, params, occupied=geoms, land=member_land, owners=owners,
+                                       barriers=None if near is None else near[0],
+                                       keep=_barrier_keep(mg, near, params), progress=say)
+    if split.any():
+        vlab = np.where(split[labels], int(vlab.max()) + 1 + np.arange(len(labels)), vlab)
     return new, vlab
 
 

@@ -32,8 +32,10 @@ piece contiguous in it.
   and ``MaxPHeuristic`` bounds a region's size from below only. A single
   parcel over ``max_area_m2`` stays a site of its own (status ``"too_large"``).
 
-Both functions take and return cluster labels of the members, so a
-partitioned build can call them per partition.
+:func:`split_clusters` applies both rules as :func:`planner.sites.build_sites`
+does; the functions take and return cluster labels of the members, so a
+partitioned build can call them per partition (a cluster must lie whole in
+one partition).
 
 Examples
 --------
@@ -57,6 +59,8 @@ from scipy import sparse
 from scipy.sparse import csgraph
 
 from planner.sites import graph as _graph
+from planner.sites import overlay as _overlay
+from planner.sites.params import SiteParams
 
 Keep = Callable[[np.ndarray, np.ndarray], np.ndarray] | None
 
@@ -385,3 +389,77 @@ def split_oversize(geoms: np.ndarray, labels: np.ndarray, *, land: np.ndarray, o
         out[members[piece > 0]] = nxt + piece[piece > 0] - 1
         nxt += int(piece.max())
     return pd.factorize(out, sort=True)[0].astype(np.int64)
+
+
+# -- both rules ------------------------------------------------------------------------------
+
+def split_clusters(geoms: np.ndarray, labels: np.ndarray, params: SiteParams, *, occupied: np.ndarray | None = None,
+                   land: np.ndarray | None = None, owners: np.ndarray | None = None, barriers=None, keep: Keep = None,
+                   progress: Callable[[str], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The clusters of :func:`planner.sites.build_sites` split at streets and to the size and owner limits.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        The members (flagged parcels not excluded by protected land).
+    labels : ndarray of int
+        Cluster (0..k-1) of each member (:func:`planner.sites.graph.neighbour_components`).
+    params : SiteParams
+        ``split_streets``, ``street_gap_min_m``, ``street_gap_max_m``,
+        ``max_area_m2``, ``max_owners``, ``gap_m`` and the barrier contact rule.
+    occupied : ndarray of shapely geometries, optional
+        All parcels of the survey (what may fill a gap, :func:`street_pairs`).
+    land : ndarray of float, optional
+        Land of each member counted against ``max_area_m2`` (default: geometry area).
+    owners : ndarray, optional
+        Owner of each member (for ``max_owners``).
+    barriers : BarrierPieces or ndarray of geometries, optional
+        Mapped roads, rivers, railways (:func:`planner.sites.overlay.cut_barriers`).
+    keep : callable, optional
+        The barrier test of the contact graph (as the clusters were built with).
+
+    Returns
+    -------
+    labels : ndarray of int
+        New labels (0..k'-1).
+    split : ndarray of bool
+        Per old label: whether the cluster was looked at for splitting
+        (its members' outlines need closing).
+    """
+    say = progress or (lambda _m: None)
+    labels = np.asarray(labels, dtype=np.int64)
+    n_lab = int(labels.max()) + 1 if len(labels) else 0
+    todo = np.zeros(n_lab, dtype=bool)
+    roads = None
+    if params.split_streets and barriers is not None and len(getattr(barriers, "pieces", barriers)):
+        bp = _overlay.cut_barriers(barriers)
+        reach = _overlay.barrier_reach(params.street_gap_max_m, params.barrier_contact_tol_m)
+        roads = _overlay.barrier_filter(geoms, bp, gap=params.street_gap_max_m,
+                                        contact_tol=params.barrier_contact_tol_m,
+                                        contact_share=params.barrier_contact_share,
+                                        near=_overlay.near_barriers(geoms, bp, reach))
+    streets = params.split_streets and (roads is not None
+                                        or params.street_gap_max_m > max(params.gap_m, params.street_gap_min_m))
+    limits = params.max_area_m2 is not None or params.max_owners is not None
+    if not n_lab or not (streets or limits):
+        return labels, todo
+    land = shapely.area(geoms) if land is None else np.asarray(land, dtype=float)
+    facing = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if streets:
+        say("streets")
+        facing = street_pairs(geoms, labels, gap=params.gap_m, min_width=params.street_gap_min_m,
+                              max_width=params.street_gap_max_m, occupied=occupied, roads=roads)
+    todo[labels[facing[0]]] = True
+    if limits:
+        todo |= np.bincount(labels, weights=land, minlength=n_lab) > (params.max_area_m2 or np.inf)
+        if params.max_owners is not None and owners is not None:
+            todo |= _n_distinct_per(labels, pd.factorize(pd.Series(owners))[0], n_lab) > params.max_owners
+    if not todo.any():
+        return labels, todo
+    edges = contact_edges(geoms, labels, params.gap_m, keep=keep, rows=np.flatnonzero(todo[labels]))
+    new = split_at_streets(labels, edges, facing) if len(facing[0]) else labels
+    if limits:
+        say("split")
+        new = split_oversize(geoms, new, land=land, owners=owners, max_area_m2=params.max_area_m2,
+                             max_owners=params.max_owners, edges=edges)
+    return new, todo
