@@ -306,3 +306,25 @@ def test_app_max_area_gives_more_smaller_sites(tmp_path, monkeypatch, lang):
     at.number_input(key="s_max_area").set_value(5_000.0)  # below the minimum site area (10,000 m²)
     _button(at, t("sc_run", lang)).click().run()
     assert at.error and at.session_state["site_params"]["params"]["max_area_m2"] == 15_000.0
+
+
+def test_brief_and_export_show_assembly_difficulty(tmp_path, capsys):
+    pytest.importorskip("pypdfium2", reason="pypdfium2 reads the PDF (test extra)")
+    from test_report_pdf import _pages
+
+    from planner.io.store import open_store
+    from planner.report.geodata import export_columns
+    from tests.e2e._workspace import build_workspace
+
+    ws = str(build_workspace(tmp_path / "ws.gpkg"))
+    assert main(["classify", "-w", ws]) == 0 and main(["sites", "-w", ws]) == 0
+    sites = open_store(ws).read_layer("sites", "default")
+    top = sites[sites["rank"] == 1].iloc[0]
+    assert top["difficulty"] == top["n_owners"] + top["n_enterprises"] + 2 * top["n_retained_inside"]
+    assert "difficulty" in export_columns(sites, "sites")
+    out = tmp_path / "b.pdf"
+    assert main(["brief", "--top", "1", "-w", ws, "--out", str(out)]) == 0
+    assert "实施难度" in _pages(out, "brief_difficulty_zh")[0]
+    assert main(["brief", "--top", "1", "-w", ws, "--out", str(out), "--lang", "en"]) == 0
+    assert "Assembly difficulty" in _pages(out, "brief_difficulty_en")[0]
+    capsys.readouterr()
