@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 from test_sites import frame, partition
 
 from planner import sites as S
@@ -72,6 +73,24 @@ def test_limit_is_on_the_flagged_land_an_absorbed_enclave_does_not_make_a_site_t
     s = res.sites.iloc[0]
     assert len(res.sites) == 1 and s["land_area_m2"] == pytest.approx(22_500) and s["status"] == "ok"
     assert (res.parcel_sites["role"] == "absorbed").sum() == 1
+
+
+def test_clusters_split_together_as_each_alone():
+    # one Ward forest for all oversize clusters gives each the pieces it gets alone
+    rng = np.random.default_rng(3)
+    x, y = np.meshgrid(np.arange(12) * 40.0, np.arange(5) * 40.0)
+    cells = shapely.box(x.ravel(), y.ravel(), x.ravel() + 40 - rng.uniform(0, 1, x.size), y.ravel() + 40)
+    geoms = np.r_[cells, shapely.affinity.translate(shapely.GeometryCollection(list(cells)), 5_000).geoms]
+    geoms = np.asarray(geoms, dtype=object)
+    labels = np.repeat([0, 1], len(cells))
+    land = shapely.area(geoms)
+    both = S.split_oversize(geoms, labels, land=land, max_area_m2=20_000, gap=2.0)
+    for c in (0, 1):
+        alone = S.split_oversize(geoms[labels == c], np.zeros(len(cells), int), land=land[labels == c],
+                                 max_area_m2=20_000, gap=2.0)
+        mine = both[labels == c]
+        assert len(set(zip(mine.tolist(), alone.tolist(), strict=True))) == len(set(alone.tolist())) == len(set(mine))
+        assert np.bincount(alone, weights=land[labels == c]).max() <= 20_000
 
 
 def test_max_owners_splits_a_cluster_with_too_many_owners():

@@ -290,10 +290,12 @@ def _leaf_ranges(children: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, 
 
 
 def cut_tree(children: np.ndarray, land: np.ndarray, codes: np.ndarray, *, max_area_m2: float | None,
-             max_owners: int | None) -> np.ndarray:
+             max_owners: int | None, groups: np.ndarray | None = None) -> np.ndarray:
     """Pieces of a merge tree: from the root down, a node over a limit is replaced by its two children.
 
-    A leaf (one parcel) is never split. Returns the piece (0..k-1) of each leaf.
+    A leaf (one parcel) is never split; a node holding leaves of two
+    ``groups`` (clusters joined only by the forest's last merges) always is.
+    Returns the piece (0..k-1) of each leaf.
     """
     n = len(land)
     if n == 1:
@@ -301,12 +303,13 @@ def cut_tree(children: np.ndarray, land: np.ndarray, codes: np.ndarray, *, max_a
     order, start, end = _leaf_ranges(children, n)
     cum = np.r_[0.0, np.cumsum(land[order])]
     codes = codes[order]
+    grp = groups[order] if groups is not None else np.zeros(n, dtype=np.int64)
     out = np.empty(n, dtype=np.int64)
     stack, k = [2 * n - 2], 0
     while stack:
         node = stack.pop()
         lo, hi = start[node], end[node]
-        over = max_area_m2 is not None and cum[hi] - cum[lo] > max_area_m2
+        over = grp[lo] != grp[hi - 1] or (max_area_m2 is not None and cum[hi] - cum[lo] > max_area_m2)
         if not over and max_owners is not None:
             own = codes[lo:hi]
             over = len(np.unique(own[own >= 0])) > max_owners
@@ -370,24 +373,30 @@ def split_oversize(geoms: np.ndarray, labels: np.ndarray, *, land: np.ndarray, o
     ei, ej = np.asarray(ei, dtype=np.int64), np.asarray(ej, dtype=np.int64)
     sel = (labels[ei] == labels[ej]) & over[labels[ei]]
     ei, ej = ei[sel], ej[sel]
+    # one Ward forest for all oversize clusters: each cluster centred on a point of a far-apart grid and
+    # chained to the next by one edge; a merge across clusters costs more than any merge within one, so those
+    # come last, and each cluster's merges are the ones it would get alone (a merge's cost depends on its two
+    # parts only)
     rows = rows[np.argsort(labels[rows], kind="stable")]
-    r_lo = np.searchsorted(labels[rows], todo, side="left")
-    r_hi = np.searchsorted(labels[rows], todo, side="right")
-    e_order = np.argsort(labels[ei], kind="stable")
-    ei, ej = ei[e_order], ej[e_order]
-    e_lo = np.searchsorted(labels[ei], todo, side="left")
-    e_hi = np.searchsorted(labels[ei], todo, side="right")
     local = np.full(len(labels), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    group = np.searchsorted(todo, labels[rows])
     xy = shapely.get_coordinates(shapely.centroid(geoms[rows]))
+    counts = np.bincount(group, minlength=len(todo))
+    xy -= (np.bincount(group, weights=xy[:, 0]) / counts)[group, None] * [1, 0]
+    xy -= (np.bincount(group, weights=xy[:, 1]) / counts)[group, None] * [0, 1]
+    side = int(np.ceil(np.sqrt(len(todo))))
+    spacing = 1e3 * max(float(np.abs(xy).max()), 1.0)
+    xy += np.column_stack([group % side, group // side]) * spacing
+    first = np.cumsum(counts) - counts
+    ci, cj = local[ei], local[ej]
+    if len(todo) > 1:
+        ci, cj = np.r_[ci, first[:-1]], np.r_[cj, first[1:]]
+    children = ward_tree(xy, ci, cj)
+    piece = cut_tree(children, land[rows], codes[rows], max_area_m2=max_area_m2, max_owners=max_owners,
+                     groups=group)
     out = labels.copy()
-    nxt = n_lab
-    for lo, hi, elo, ehi in zip(r_lo, r_hi, e_lo, e_hi, strict=True):
-        members = rows[lo:hi]
-        local[members] = np.arange(len(members))
-        children = ward_tree(xy[lo:hi], local[ei[elo:ehi]], local[ej[elo:ehi]])
-        piece = cut_tree(children, land[members], codes[members], max_area_m2=max_area_m2, max_owners=max_owners)
-        out[members[piece > 0]] = nxt + piece[piece > 0] - 1
-        nxt += int(piece.max())
+    out[rows] = n_lab + piece
     return pd.factorize(out, sort=True)[0].astype(np.int64)
 
 
