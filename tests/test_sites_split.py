@@ -234,6 +234,18 @@ def test_new_settings_round_trip_through_a_policy_file(tmp_path):
     assert S.SiteParams.from_dict(sp.to_dict()) == sp
 
 
+def test_commented_sites_example_in_the_default_policy_is_valid():
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(policy_mod.__file__).resolve().parents[2] / "policies" / "default.toml").read_text(encoding="utf-8")
+    block = text[text.index("# [sites]"):]
+    data = tomllib.loads("\n".join(line[2:] for line in block.splitlines() if line.startswith("# ")))
+    sp = S.SiteParams.from_dict(data["sites"])
+    assert sp.max_area_m2 == 60_000 and sp.weights.difficulty == S.ScoreWeights().difficulty
+    assert sp.difficulty == S.DifficultyWeights() and sp.split_streets == S.SiteParams().split_streets
+
+
 @pytest.mark.parametrize(("data", "word"), [({"max_owners": 0}, "max_owners"), ({"max_area_m2": -5.0}, "max_area_m2"),
                                             ({"street_gap_min_m": 30.0}, "street_gap_min_m"),
                                             ({"difficulty": {"owners": -1}}, "difficulty.owners"),
