@@ -15,22 +15,26 @@ piece contiguous in it.
   sides of a street when they face each other across an empty gap between
   ``street_gap_min_m`` and ``street_gap_max_m`` wide (and wider than
   ``gap_m``, which bridges on purpose), or when a barrier separates them
-  and they are at most ``street_gap_max_m`` apart. Such clusters are cut by a minimum cut of their
-  contact graph between the two sides (SciPy ``maximum_flow``; every contact
-  counts one), i.e. with the fewest parcel contacts, where the street would
-  run on; the sides are two-coloured along a spanning forest of the facing
-  pairs, and rounds repeat until no site holds a facing pair.
+  and they are at most ``street_gap_max_m`` apart. Such clusters are cut by
+  a minimum cut of their contact graph between the two sides (SciPy
+  ``maximum_flow``; every contact counts one), i.e. with the fewest parcel
+  contacts, where the street would run on; the sides are two-coloured along
+  a spanning forest of the facing pairs, and rounds repeat until no site
+  holds a facing pair.
 * **Size and owners** (:func:`split_oversize`). With ``max_area_m2`` or
   ``max_owners`` set, a cluster over either is split into compact
   contiguous sub-sites by contiguity-constrained Ward clustering of the
-  parcel centroids (scikit-learn ``AgglomerativeClustering`` with the
-  contact graph as connectivity, the model PySAL spopt's ``WardSpatial``
-  wraps), one tree per cluster, cut from the root down wherever a piece is
-  still over a limit. It is deterministic and takes a few milliseconds per
-  cluster of a hundred parcels; spopt's ``RegionKMeansHeuristic`` took
-  0.1-0.4 s and ``Skater`` about 1 s on the same clusters of the sample city,
-  and ``MaxPHeuristic`` bounds a region's size from below only. A single
-  parcel over ``max_area_m2`` stays a site of its own (status ``"too_large"``).
+  parcel centroids (scikit-learn ``ward_tree`` with the contact graph as
+  connectivity: ``AgglomerativeClustering(linkage="ward")``, the model PySAL
+  spopt's ``WardSpatial`` wraps), cut from the root down wherever a piece
+  is still over a limit (:func:`cut_tree`). One Ward forest serves all
+  oversize clusters at once. It is deterministic; on the sample city a
+  100-parcel cluster takes a few milliseconds, where spopt's
+  ``RegionKMeansHeuristic`` took 0.1-0.4 s and ``Skater`` about 1 s, and
+  ``MaxPHeuristic`` bounds a region's size from below only. The cost is
+  scikit-learn's merge loop (about 0.1 ms per parcel in an oversize
+  cluster). A single parcel over ``max_area_m2`` stays a site of its own
+  (status ``"too_large"``).
 
 :func:`split_clusters` applies both rules as :func:`planner.sites.build_sites`
 does; the functions take and return cluster labels of the members, so a
@@ -153,7 +157,10 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
 
 
 def _two_colour(n: int, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sides of a spanning forest of the pairs ``(a, b)``: ``(colour, in_forest)`` per node and per pair.
+    """Sides of a spanning forest of the pairs ``(a, b)``: a colour per node, and the forest's pairs.
+
+    The two ends of every forest pair get different colours (a forest has no
+    odd cycle); pairs left out of the forest may not, and wait for the next round.
 
     A forest is two-coloured by the components of its double cover (node
     ``v`` and its copy ``v + n``: an edge joins ``a`` to ``b + n`` and
