@@ -150,7 +150,7 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     t = (np.minimum(1.0, d / 4) / d)[:, None]
     p, q = xy[:, 0] + (xy[:, 1] - xy[:, 0]) * t, xy[:, 1] - (xy[:, 1] - xy[:, 0]) * t
     mid = shapely.linestrings(np.stack([p, q], axis=1))
-    hit, _ = shapely.STRtree(occupied).query(mid, predicate="intersects")
+    _, hit = shapely.STRtree(mid).query(occupied, predicate="intersects")  # a small tree, many queries
     free = np.ones(len(i), dtype=bool)
     free[hit] = False
     return np.r_[ri, i[free]], np.r_[rj, j[free]]
