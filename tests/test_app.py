@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.i18n import STRINGS, t
 from planner.io.store import GpkgStore
+from tests._text import rendered
 from tests.e2e._workspace import build_workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -167,7 +168,7 @@ def test_build_and_save_scenario(workspace, monkeypatch):
     at.button(key="sc_save_btn").click().run()
     assert not at.exception
     assert "flow_test" in set(GpkgStore(workspace).docs("scenario")["name"])
-    assert any("flow_test" in s.value for s in at.success)
+    assert any("flow_test" in rendered(s.value) for s in at.success)
 
 
 def test_compare_two_scenarios(workspace, monkeypatch):
@@ -191,7 +192,7 @@ def test_missing_workspace_is_explained(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception
-    assert any("nope.gpkg" in w.value for w in at.warning)
+    assert any("nope.gpkg" in rendered(w.value) for w in at.warning)
 
 
 def test_planner_does_not_import_streamlit_outside_ui():
