@@ -7,6 +7,7 @@ opens and edits it in the app, and replays it with the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -330,3 +331,30 @@ def test_round_trip_comparison(ws, monkeypatch, tmp_path, capsys):
     assert main(["scenario", "compare", "--saved", "ab", "-w", str(ws), "--out", str(tmp_path / "d.html")]) == 0
     html = (tmp_path / "d.html").read_text(encoding="utf-8")
     assert "c vs a %" in html or ("c" in html and "b" in html)
+
+
+def test_cli_rerun_of_a_saved_scenario_never_overwrites_a_colleagues_save(ws, monkeypatch, tmp_path, capsys):
+    """`planner scenario run NAME` saves NAME again only if nobody saved it while the run worked."""
+    assert main(["classify", "-w", str(ws)]) == 0
+    assert main(["sites", "-w", str(ws)]) == 0
+    f = tmp_path / "s.toml"
+    f.write_text('name = "shared"\n[sites]\ntop = 4\n', encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", str(ws)]) == 0
+    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 0  # nobody else: v2
+    store = GpkgStore(ws)
+    assert W.latest_version(store, "scenario", "shared") == 2
+    real = W.run_stored_scenario
+
+    def colleague_saves_meanwhile(store_, doc, **kw):
+        out = real(store_, doc, **kw)
+        sc = dataclasses.replace(doc.scenario, sites=dataclasses.replace(doc.scenario.sites, top=9))
+        W.save_document(GpkgStore(ws), W.ScenarioDoc(sc), expect_version=2)  # the colleague's v3
+        return out
+
+    monkeypatch.setattr(W, "run_stored_scenario", colleague_saves_meanwhile)
+    capsys.readouterr()
+    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 2
+    err = capsys.readouterr().err
+    assert "shared" in err and "version 3" in err and "Traceback" not in err
+    assert W.latest_version(store, "scenario", "shared") == 3
+    assert W.load_document(store, "scenario", "shared").scenario.sites.top == 9  # the colleague's work stands
