@@ -277,3 +277,19 @@ def test_ingest_problems_read_in_the_ui_language(tmp_path):
     assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复", "已置空"} and "建筑面积（㎡）" in set(zh["field"])
     assert "已置空" in set(zh["action"])  # the negative floor area: the field nulled, the parcel kept
     assert problems_frame([], "zh").empty
+
+
+@pytest.mark.parametrize("page", ["rules", "scenarios", "compare"])
+def test_every_chart_uses_the_cjk_font_stack(workspace, monkeypatch, page):
+    """Chart text is Chinese in the Chinese UI: every chart names a CJK-capable font for axes and legends."""
+    from planner.ui.results import CHART_FONT
+
+    at = _app(workspace, monkeypatch, page)
+    if page == "scenarios":
+        _button(at, "计算").click().run()
+    charts = [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
+    assert charts, f"the {page} page draws a chart"
+    for spec in charts:
+        cfg = spec.get("config", {})
+        assert cfg.get("font") == CHART_FONT and cfg["axis"]["titleFont"] == CHART_FONT, (page, cfg)
+        assert "Noto Sans CJK SC" in CHART_FONT
