@@ -193,12 +193,14 @@ def test_defect_scenario_run_in_the_app_keeps_the_retained_classes(ws, monkeypat
 
 def test_defect_data_manager_switch_asks_and_shows_readable_versions(ws, monkeypatch):
     store = GpkgStore(ws)
-    W.publish_survey(grid_parcels(24, seed=9), store, source_file="survey_2025.zip", label="2025 年度调查")
+    # a CLI publish records the path it read from: the app shows the file's name, not the server's folders
+    W.publish_survey(grid_parcels(24, seed=9), store, source_file="/srv/gis/inbox/survey_2025.zip", label="2025 年度调查")
     at = _app(ws, monkeypatch, "data")
     assert at.selectbox(key="dm_ver").options == ["v1"]  # the current version is not offered
     versions = next(d.value for d in at.dataframe if "source_file" in d.value.columns and "label" in d.value.columns)
     text = " ".join(map(str, versions.astype(str).to_numpy().ravel()))
     assert "None" not in text and "{" not in text and "survey_2025.zip" in text and "2025 年度调查" in text
+    assert "/srv/gis" not in text
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", t) for t in versions["created_at"])
     at.selectbox(key="dm_ver").set_value(1).run()
     at.button(key="dm_set").click().run()
@@ -208,6 +210,7 @@ def test_defect_data_manager_switch_asks_and_shows_readable_versions(ws, monkeyp
     assert int(store.surveys().query("is_current")["version"].iloc[0]) == 1
     log = next(d.value for d in at.dataframe if "action" in d.value.columns and "detail" in d.value.columns)
     assert "None" not in " ".join(map(str, log.to_numpy().ravel()))
+    assert "survey_2025.zip" in set(log["source_file"]) and "/srv/gis" not in " ".join(map(str, log.to_numpy().ravel()))
 
 
 def test_data_manager_diff_table_lists_fields():
