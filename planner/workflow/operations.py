@@ -147,8 +147,9 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
     elif latest_version(store, "policy", policy_name) is not None:
         doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
     if overrides:
-        opts = {k: overrides.pop(k) for k in list(overrides) if k in SITE_OPTIONS}
-        data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in overrides.items() if v is not None}}
+        opts = {k: v for k, v in overrides.items() if k in SITE_OPTIONS}
+        plain = {k: v for k, v in overrides.items() if k not in SITE_OPTIONS and v is not None}
+        data = {**config._drop_none(doc.params.to_dict()), **plain}
         use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
         data = apply_site_options(data, **opts)
         doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
