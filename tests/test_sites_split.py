@@ -203,6 +203,16 @@ def test_difficulty_term_in_the_score_and_the_ranks():
     assert S.DifficultyWeights(owners=2, enterprises=0, retained=1).index(3, 2, 1) == 7.0
 
 
+def test_enterprises_to_relocate_count_each_tenant_once():
+    # tenants as the enterprise join gives them: ；-joined per parcel; B uses two parcels, C's parcel is retained
+    g = frame([(x, 0, x + 50, 50) for x in (0, 50, 100, 150)], flagged=[True, True, False, True],
+              upgrade_class=["redevelop", "redevelop", "retain", "redevelop"],
+              enterprise=["A；B", "B", "C", None], credit_codes=["91A；91B", "91B", "91C", None])
+    res = S.build_sites(g, P0)
+    assert partition(res) == {frozenset({"p0", "p1"}), frozenset({"p3"})}
+    assert res.sites.set_index("site_id")["n_enterprises"].to_dict() == {"S0001": 2, "S0002": 0}
+
+
 def test_difficulty_counts_a_retained_parcel_inside():
     # a 3 x 3 grid with a retained high performer in the middle
     g = frame([(x, y, x + 50, y + 50) for y in (0, 50, 100) for x in (0, 50, 100)],

@@ -433,6 +433,25 @@ def _n_distinct(values: pd.Series, rows: np.ndarray, lab: np.ndarray, n_sites: i
     return np.bincount(pairs // m, minlength=n_sites)
 
 
+def _n_enterprises(parcels: pd.DataFrame, rows: np.ndarray, lab: np.ndarray, n_sites: int) -> np.ndarray:
+    """Distinct enterprises on the parcels ``rows`` per site label ``lab`` (the enterprises to relocate).
+
+    A parcel's tenants come ``；``-joined from the enterprise table (credit
+    codes, else names: :func:`planner.enterprise.join_enterprises`), so a
+    tenant on several parcels counts once and two tenants of a parcel twice.
+    """
+    ent = pd.Series(_col(parcels, "enterprise", pd.NA).iloc[rows].to_numpy(), dtype="string")
+    if "credit_codes" in parcels.columns:
+        cc = pd.Series(parcels["credit_codes"].iloc[rows].to_numpy(), dtype="string")
+        ent = cc.where(cc.notna(), ent)
+    if not ent.str.contains("；", regex=False).fillna(False).any():
+        return _n_distinct(ent, np.arange(len(ent)), lab, n_sites)
+    tokens = ent.str.split("；").explode()
+    tokens = tokens.str.strip().replace("", pd.NA)
+    return _n_distinct(pd.Series(tokens.to_numpy(), dtype="string"), np.arange(len(tokens)),
+                       lab[tokens.index.to_numpy()], n_sites)
+
+
 def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params,
                 outline=None) -> gpd.GeoDataFrame:
     """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role).
@@ -453,7 +472,7 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
         "flag_land": np.bincount(lab, weights=np.where(is_flag[rows], land[rows], 0.0), minlength=n_sites),
         "flag_overlap": np.bincount(lab, weights=np.where(is_flag[rows], overlap[rows], 0.0), minlength=n_sites),
         "n_owners": _n_distinct(_col(parcels, "owner", pd.NA), rows, lab, n_sites),
-        "n_enterprises": _n_distinct(_col(parcels, "enterprise", pd.NA), rows, lab, n_sites),
+        "n_enterprises": _n_enterprises(parcels, rows, lab, n_sites),
     })
     n_ret = np.bincount(ps.loc[ps["role"] == "retained_inside", "site"].to_numpy(), minlength=n_sites)
     close = params.gap_m / 2 + 1e-3 if (params.close_gaps and params.gap_m > 0) else 0.0
