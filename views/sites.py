@@ -51,10 +51,10 @@ with st.expander(tr("site_params"), expanded=False):
         c[3].toggle(tr("absorb_enclaves"), key="s_abs")
         c[4].number_input(tr("max_enclave"), 0.0, 50_000.0, step=100.0, key="s_enc")
         c = st.columns(5)  # realistic sites: size and owner limits, streets, assembly difficulty
-        c[0].number_input(tr("rs_max_area"), 0.0, 10_000_000.0, step=5_000.0, key="s_max_area", help=tr("rs_max_area_help"))
-        c[1].number_input(tr("rs_max_owners"), 0, 10_000, step=1, key="s_max_owners", help=tr("rs_max_owners_help"))
+        c[0].number_input(tr("rs_max_area"), 0.0, 1e9, step=5_000.0, key="s_max_area", help=tr("rs_max_area_help"))
+        c[1].number_input(tr("rs_max_owners"), 0, 1_000_000, step=1, key="s_max_owners", help=tr("rs_max_owners_help"))
         c[2].toggle(tr("rs_split_streets"), key="s_streets", help=tr("rs_split_streets_help"))
-        c[3].number_input(tr("rs_difficulty_weight"), 0.0, 1.0, step=0.05, key="s_diff_w",
+        c[3].number_input(tr("rs_difficulty_weight"), 0.0, 100.0, step=0.05, key="s_diff_w",
                           help=tr("rs_difficulty_weight_help"))
         if st.form_submit_button(tr("sc_run")):
             base = {**P, "gap_m": float(ss["s_gap"]), "min_area_m2": float(ss["s_min"]),
