@@ -19,7 +19,8 @@ Rules, decided and documented here:
   flagged parcels that face each other across an empty street-wide gap is
   cut between them (existing roads split sites); with ``max_area_m2`` or
   ``max_owners`` a cluster over either is split into compact contiguous
-  sub-sites (PySAL spopt). Both keep each site contiguous.
+  sub-sites (contiguity-constrained Ward clustering, the model of PySAL
+  spopt's ``WardSpatial``). Both keep each site contiguous.
 * **Constraints**: a flagged parcel with more than ``constraint_exclude_share``
   of its area in protected land is excluded (listed in
   :attr:`SiteResult.excluded`); the protected part of the others is cut out
@@ -72,5 +73,5 @@ from planner.sites.params import (
 from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
 
 __all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",
-           "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets", "split_clusters",
-           "split_oversize", "street_pairs"]
+           "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets",
+           "split_clusters", "split_oversize", "street_pairs"]
