@@ -41,7 +41,7 @@ class ScoreWeights:
         for f in dataclasses.fields(self):
             if getattr(self, f.name) < 0:
                 msg = f"weights.{f.name} must be >= 0, got {getattr(self, f.name)}"
-                raise ConfigError(msg)
+                raise ConfigError(msg, zh=f"得分权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class DifficultyWeights:
         for f in dataclasses.fields(self):
             if getattr(self, f.name) < 0:
                 msg = f"difficulty.{f.name} must be >= 0, got {getattr(self, f.name)}"
-                raise ConfigError(msg)
+                raise ConfigError(msg, zh=f"实施难度的权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
 
     def index(self, n_owners, n_enterprises, n_retained_inside):
         """The difficulty index from the three counts (arrays or numbers; missing counts as 0)."""
@@ -150,17 +150,17 @@ class SiteParams:
             raise ConfigError(msg)
         if self.max_area_m2 is not None and self.max_area_m2 < self.min_area_m2:
             msg = f"max_area_m2 ({self.max_area_m2}) is below min_area_m2 ({self.min_area_m2})"
-            raise ConfigError(msg)
+            raise ConfigError(msg, zh=f"最大片区面积（{self.max_area_m2:g} ㎡）小于最小片区面积（{self.min_area_m2:g} ㎡）")
         if self.max_area_m2 is not None and self.max_area_m2 <= 0:
             msg = f"max_area_m2 must be > 0 square metres (or left out), got {self.max_area_m2}"
-            raise ConfigError(msg)
+            raise ConfigError(msg, zh=f"最大片区面积须大于 0 ㎡（或不设），现为 {self.max_area_m2:g}")
         if self.max_owners is not None and self.max_owners < 1:
             msg = f"max_owners must be at least 1 (or left out), got {self.max_owners}"
-            raise ConfigError(msg)
+            raise ConfigError(msg, zh=f"最多权利人数须至少为 1（或不设），现为 {self.max_owners}")
         if not 0 <= self.street_gap_min_m <= self.street_gap_max_m:
             msg = (f"street_gap_min_m ({self.street_gap_min_m}) and street_gap_max_m ({self.street_gap_max_m}) "
                    "must satisfy 0 <= min <= max metres")
-            raise ConfigError(msg)
+            raise ConfigError(msg, zh=f"道路空隙宽度须满足 0 ≤ 最小（{self.street_gap_min_m:g} 米）≤ 最大（{self.street_gap_max_m:g} 米）")
         for name in ("enclave_max_share", "enclave_cover_share", "constraint_exclude_share", "barrier_contact_share"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
