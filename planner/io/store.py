@@ -73,6 +73,10 @@ from planner.io.lock import lock_timeout as lock_timeout_of
 TABLE_KINDS = ("enterprise", "enterprise_link")
 #: Kinds of versioned layers (geometry layers, then the non-spatial tables).
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result", *TABLE_KINDS)
+#: Layer kinds stored without a GeoPackage R-tree: per-parcel results derived again on every run and read
+#: whole (classified parcels; each site's member parcels as points). Building the index was half of their
+#: write; survey, constraint, barrier, boundary and sites layers keep theirs (for GIS tools and bbox reads).
+UNINDEXED_KINDS = ("flags", "site_parcels")
 #: Kinds of versioned documents.
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
@@ -199,8 +203,15 @@ class Store(ABC):
         *,
         bbox: tuple[float, float, float, float] | None = None,
         columns: list[str] | None = None,
+        geometry: bool = True,
     ) -> gpd.GeoDataFrame:
-        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`)."""
+        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`).
+
+        ``columns`` reads only those attribute columns; ``geometry=False``
+        leaves the geometry out and returns a plain DataFrame (a scenario's
+        parcel rollup needs six attribute columns of a 1M-row layer, not its
+        polygons).
+        """
 
     @abstractmethod
     def layers(self, kind: str | None = None) -> pd.DataFrame:
@@ -573,7 +584,7 @@ class GpkgStore(Store):
             written: list[str] = []
             try:
                 for w, _version, table in planned:
-                    opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "YES"}
+                    opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "NO" if w.kind in UNINDEXED_KINDS else "YES"}
                     written.append(table)  # before the write: a failure may leave part of it
                     pyogrio.write_dataframe(w.gdf.reset_index(drop=True), self.path, layer=table, driver="GPKG",
                                             use_arrow=True, layer_options=opts)
@@ -693,10 +704,11 @@ class GpkgStore(Store):
             raise StoreError(msg)
         return rows[0][0], json.loads(rows[0][1])
 
-    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
+                   geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
         gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
-                                     columns=columns)
+                                     columns=columns, read_geometry=geometry and kind not in TABLE_KINDS)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
                 gdf[c] = gdf[c].astype("string")

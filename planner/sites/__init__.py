@@ -52,9 +52,20 @@ Examples
 [{'site_id': 'S0001', 'n_parcels': 2, 'status': 'ok'}, {'site_id': 'S0002', 'n_parcels': 1, 'status': 'too_small'}]
 """
 
-from planner.sites.build import build_sites, rescore
-from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
-from planner.sites.params import ROLES, SITE_COLUMNS, ScoreWeights, SiteParams, SiteResult
+from typing import TYPE_CHECKING
+
+from planner._lazy import lazy_exports
+
+#: Public names and their submodules, imported on first use (reading stored sites needs no graph library).
+_NAMES = {"build_sites": "build", "rescore": "build", "add_parcels": "edits", "apply_edits": "edits",
+          "remove_parcels": "edits", "site_from_boundary": "edits", "ROLES": "params", "SITE_COLUMNS": "params",
+          "ScoreWeights": "params", "SiteParams": "params", "SiteResult": "params"}
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
+
+if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
+    from planner.sites.build import build_sites, rescore
+    from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
+    from planner.sites.params import ROLES, SITE_COLUMNS, ScoreWeights, SiteParams, SiteResult
 
 __all__ = ["ROLES", "SITE_COLUMNS", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels", "apply_edits",
            "build_sites", "remove_parcels", "rescore", "site_from_boundary"]

@@ -260,8 +260,16 @@ def build_workspace_sites(store: Store, *, policy_name: str | None = None, param
     return BuiltSites(name, result, params, prov, table, flagged)
 
 
-def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True) -> StoredSites:
+#: Parcel columns a scenario's rollup reads from the flags layer (:func:`run_scenario`).
+ROLLUP_COLUMNS = ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
+
+
+def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True,
+               flag_columns: tuple[str, ...] | None = None) -> StoredSites:
     """Read a stored sites result and check that its pieces belong together.
+
+    ``flag_columns`` reads only those columns of the flags layer, without
+    geometry (a plain DataFrame in ``flags``; what a scenario run needs).
 
     Raises
     ------
@@ -280,17 +288,26 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     prov = Provenance.from_meta(meta)
     ps = None
     if store.has_layer("site_parcels", layer):
-        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"])
+        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"], geometry=False)
         check_together({f"sites/{layer}": meta, f"site_parcels/{layer}": g.attrs.get("meta", {})},
                        what=f"sites {layer!r}")
         ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
-    flags, warnings = (_flags_of(store, prov) if with_flags else (None, []))
+    flags, warnings = (_flags_of(store, prov, flag_columns) if with_flags else (None, []))
     return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
                        flags, prov, meta, warnings)
 
 
-def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
-    """The flags layer version the sites were built from; None (and why) when it is not in the workspace."""
+def _flags_of(store: Store, prov: Provenance, columns: tuple[str, ...] | None = None
+              ) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
+    """The flags layer version the sites were built from; None (and why) when it is not in the workspace.
+
+    With ``columns``: only those (that the layer has), no geometry.
+    """
+    def read(version=None):
+        if columns is None:
+            return store.read_layer("flags", prov.policy_name, version)
+        return store.read_layer("flags", prov.policy_name, version, columns=list(columns), geometry=False)
+
     if not prov.policy_name or not store.has_layer("flags", prov.policy_name):
         return None, []
     cat = store.layers("flags")
@@ -299,10 +316,10 @@ def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, 
         hit = [int(v) for v, m in zip(cat["version"], cat["meta"], strict=True)
                if Provenance.from_meta(json.loads(m or "{}")).result_id == prov.flags_result_id]
         if hit:
-            return store.read_layer("flags", prov.policy_name, hit[-1]), []
+            return read(hit[-1]), []
     elif prov.flags_version is not None and (cat["version"] == prov.flags_version).any():
-        return store.read_layer("flags", prov.policy_name, prov.flags_version), []
-    flags = store.read_layer("flags", prov.policy_name)
+        return read(prov.flags_version), []
+    flags = read()
     fp = Provenance.from_meta(flags.attrs.get("meta"))
     if fp.policy_hash == prov.policy_hash and fp.survey_version == prov.survey_version:
         return flags, []  # the same classification, stored again
@@ -364,6 +381,8 @@ class ScenarioRun:
     result: sc_mod.ScenarioResult
     warnings: list[tuple[str, str]] = field(default_factory=list)
     doc: D.ScenarioDoc | None = None
+    #: The stored sites it ran on (:func:`run_stored_scenario`; flags with :data:`ROLLUP_COLUMNS` only).
+    stored: StoredSites | None = None
 
 
 def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
@@ -390,8 +409,7 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
                          f"所依据的（{policy_hash[:12]}）不同"))
     rollup = None
     if parcels is not None and len(parcel_sites):
-        cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
-                if c in parcels.columns]
+        cols = [c for c in ROLLUP_COLUMNS if c in parcels.columns]
         rollup = sc_mod.parcel_rollup(pd.DataFrame(parcel_sites[["parcel_id", "site_id", "role"]]),
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
     res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
@@ -405,9 +423,16 @@ def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) ->
     return D.ScenarioDoc(scenario, refs)
 
 
-def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> ScenarioRun:
-    """Run a scenario on the workspace's stored sites (checked to belong together)."""
-    stored = read_sites(store, doc.scenario.sites_layer)
+def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None,
+                        stored: StoredSites | None = None) -> ScenarioRun:
+    """Run a scenario on the workspace's stored sites (checked to belong together).
+
+    ``stored`` is the result of ``read_sites(store, <the scenario's sites
+    layer>, flag_columns=ROLLUP_COLUMNS)`` when the caller has it already
+    (several scenarios on the same sites read them once).
+    """
+    if stored is None:
+        stored = read_sites(store, doc.scenario.sites_layer, flag_columns=ROLLUP_COLUMNS)
     sc = doc.scenario
     if not sc.policy_name and not sc.policy_hash:
         doc = dataclasses.replace(doc, scenario=sc_mod.replace(sc, policy_name=str(stored.provenance.policy_name or ""),
@@ -416,6 +441,7 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> 
                        policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
     run.warnings += stored.warnings + [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
                                        for en, zh in sites_staleness(store, stored)]
+    run.stored = stored
     return run
 
 
