@@ -185,3 +185,18 @@ def test_a_reader_during_a_layer_write_sees_the_old_state_or_the_new(tmp_path, n
     assert set(seen) <= {(1, 9), (2, n)}, set(seen)
     assert seen[0] == (1, 9) and seen[-1] == (2, n)
     assert len(seen) >= 3, "the write ended before the reader could look; enlarge it"
+
+
+def test_sites_built_from_the_site_columns_equal_sites_from_the_whole_flags_layer(sample_city_uri):
+    """`planner sites` reads only the columns site building uses; the sites are those of the whole layer."""
+    assert main(["classify", "-w", sample_city_uri]) == 0
+    store = open_store(sample_city_uri)
+    built = W.build_workspace_sites(store, save=False)
+    full = store.read_layer("flags", built.name)
+    assert len(built.flagged.columns) < len(full.columns)
+    result, _ = W.assemble_sites(full, built.params, barriers=store.read_all_layers("barrier"),
+                                 constraints=store.read_all_layers("constraint"))
+    a, b = built.result.sites, result.sites
+    assert len(a) > 100 and a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+    assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()
+    assert built.result.parcel_sites.equals(result.parcel_sites)
