@@ -200,3 +200,37 @@ def test_sites_built_from_the_site_columns_equal_sites_from_the_whole_flags_laye
     assert len(a) > 100 and a.drop(columns="geometry").equals(b.drop(columns="geometry"))
     assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()
     assert built.result.parcel_sites.equals(result.parcel_sites)
+
+
+def test_parcel_rollup_by_position_equals_the_merge():
+    """The rollup's Arrow look-up gives what ``merge(how="left")`` gave: missing ids, duplicates, NaN, classes."""
+    import pandas as pd
+
+    from planner.scenarios.model import parcel_rollup
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    parcels = pd.DataFrame({"parcel_id": pd.array([f"P{i}" for i in rng.permutation(n)], dtype="string"),
+                            "floor_area_m2": np.where(rng.random(n) < 0.1, np.nan, rng.random(n) * 1000),
+                            "output_cny": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 1e6),
+                            "tax_cny": rng.random(n) * 1e5, "employees": rng.integers(0, 50, n).astype(float),
+                            "upgrade_class": pd.array(rng.choice(["retain", "upgrade", "redevelop", None], n),
+                                                      dtype="string")})
+    parcels = pd.concat([parcels, parcels.iloc[:50].assign(tax_cny=-1.0)], ignore_index=True)  # duplicate ids
+    m = 3000
+    ids = [f"P{i}" for i in rng.integers(0, n + 200, m)]  # some ids are not among the parcels
+    sp = pd.DataFrame({"parcel_id": pd.array(ids, dtype="string"),
+                       "site_id": pd.array([f"S{i}" for i in rng.integers(0, 300, m)], dtype="string"),
+                       "role": pd.array(rng.choice(["flagged", "absorbed", "retained_inside"], m), dtype="string")})
+    got = parcel_rollup(sp, parcels, retain_classes=("retain", "upgrade"))
+    # the reference: the merge the rollup did before
+    p = parcels.drop_duplicates("parcel_id")
+    ref = sp.merge(p, on="parcel_id", how="left")
+    keep = (ref["upgrade_class"].isin(["retain", "upgrade"]).fillna(False).to_numpy(dtype=bool)
+            | (ref["role"] == "retained_inside").fillna(False).to_numpy(dtype=bool))
+    ref["retain_class_floor_m2"] = np.where(keep, ref["floor_area_m2"].fillna(0.0), 0.0)
+    g = ref.groupby("site_id")
+    want = g[["retain_class_floor_m2"]].sum()
+    want[["output_cny", "tax_cny", "employees"]] = g[["output_cny", "tax_cny", "employees"]].sum(min_count=1)
+    pd.testing.assert_frame_equal(got, want)
+    assert (got["tax_cny"] >= 0).all()  # the first of the duplicated ids is used, as drop_duplicates kept it
