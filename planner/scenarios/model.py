@@ -51,7 +51,7 @@ import pandas as pd
 from planner.config import from_dict, load_file, to_dict
 from planner.errors import ConfigError, DataError
 from planner.scenarios.templates import NUMERIC_PARAMS, ParkTemplate, load_templates, parse_template
-from planner.schema import MU_M2
+from planner.schema import MU_M2, id_positions
 
 ExistingRule = Literal["demolish", "retain", "retain_class"]
 
@@ -286,19 +286,6 @@ def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
 
 
 # --------------------------------------------------------------------------- parcel rollup
-def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
-    """Row of each key in ``values`` (unique), -1 where it is missing: an Arrow hash look-up of the ids as text.
-
-    pandas' merge on Arrow-backed strings walked them in Python (seconds at 1M parcels).
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    k = pa.array(keys.astype("string").array)
-    v = pa.array(values.astype("string").array)
-    return pc.index_in(k, value_set=v).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
                   retain_classes: tuple[str, ...] = ("retain",)) -> pd.DataFrame:
     """Per-site sums from parcel-level data, for baselines and retention.
@@ -326,7 +313,7 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
             if c in parcels.columns]
     p = pd.DataFrame(parcels[["parcel_id", *cols]]).drop_duplicates("parcel_id")
     sp = pd.DataFrame(site_parcels).reset_index(drop=True)
-    row = _positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (unique on the right)
+    row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (unique on the right)
     for c in cols:
         sp[c] = pd.api.extensions.take(p[c].array, row, allow_fill=True)
     keep = np.zeros(len(sp), dtype=bool)
