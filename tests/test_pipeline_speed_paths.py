@@ -234,3 +234,40 @@ def test_parcel_rollup_by_position_equals_the_merge():
     want[["output_cny", "tax_cny", "employees"]] = g[["output_cny", "tax_cny", "employees"]].sum(min_count=1)
     pd.testing.assert_frame_equal(got, want)
     assert (got["tax_cny"] >= 0).all()  # the first of the duplicated ids is used, as drop_duplicates kept it
+
+
+def test_site_id_matching_with_shortcuts_equals_intersecting_every_pair():
+    """Equal outlines skip the intersection, pairs of very different size are left out: the ids are the same."""
+    import pandas as pd
+
+    from planner.sites import ids as I
+
+    rng = np.random.default_rng(3)
+    cells = [shapely.box(x * 100, y * 100, x * 100 + 90, y * 100 + 90) for x in range(30) for y in range(30)]
+    new = np.array(cells, dtype=object)
+    old = new.copy()
+    moved = rng.choice(len(cells), 200, replace=False)
+    for k, i in enumerate(moved):  # shifted a little, shrunk a lot, or cut in two unequal parts
+        c = cells[i]
+        if k % 3 == 0:
+            old[i] = shapely.affinity.translate(c, 20, 0)
+        elif k % 3 == 1:
+            old[i] = shapely.affinity.scale(c, 0.5, 0.5)
+        else:
+            old[i] = shapely.box(*c.bounds[:2], c.bounds[0] + 60, c.bounds[3])
+    old = np.concatenate([old, [shapely.box(i * 100 + 80, 50, i * 100 + 85, 55) for i in range(30)]])  # slivers
+
+    def exhaustive(new, old):
+        ni, oi = shapely.STRtree(old).query(new, predicate="intersects")
+        inter = shapely.area(shapely.intersection(new[ni], old[oi]))
+        union = shapely.area(new[ni]) + shapely.area(old[oi]) - inter
+        return pd.DataFrame({"new": ni, "old": oi, "iou": np.divide(inter, union, out=np.zeros(len(inter)),
+                                                                    where=union > 0)})
+
+    fast, ref = I._overlaps(new, old, 0.5), exhaustive(new, old)
+    ref = ref[ref["iou"] >= 0.5]
+    got = fast[fast["iou"] >= 0.5]
+    assert (got["iou"] == 1.0).sum() == len(cells) - 200  # the unchanged ones, without an intersection
+    assert len(got) == len(ref)
+    m = got.merge(ref, on=["new", "old"], suffixes=("", "_ref"))
+    assert len(m) == len(ref) and np.allclose(m["iou"], m["iou_ref"], rtol=0, atol=1e-12)

@@ -60,15 +60,28 @@ def high_water(*id_lists, floor: int = 0) -> int:
     return max([floor, *nums])
 
 
-def _overlaps(new: np.ndarray, old: np.ndarray) -> pd.DataFrame:
-    """Intersection over union of every intersecting (new, old) outline pair."""
+def _overlaps(new: np.ndarray, old: np.ndarray, min_iou: float = 0.0) -> pd.DataFrame:
+    """Intersection over union of the intersecting (new, old) outline pairs whose IoU can reach ``min_iou``.
+
+    Outlines equal vertex for vertex (most of them, when a build is run
+    again on the same data) have IoU 1 without an intersection; a pair whose
+    smaller area is under ``min_iou`` of the larger cannot reach it (IoU is
+    at most that ratio) and is left out. Only the rest are intersected.
+    """
     if not len(new) or not len(old):
         return pd.DataFrame({"new": [], "old": [], "iou": []})
     ni, oi = shapely.STRtree(old).query(new, predicate="intersects")
-    inter = shapely.area(shapely.intersection(new[ni], old[oi]))
-    union = shapely.area(new[ni]) + shapely.area(old[oi]) - inter
-    iou = np.divide(inter, union, out=np.zeros(len(inter)), where=union > 0)
-    return pd.DataFrame({"new": ni, "old": oi, "iou": iou})
+    a_new, a_old = shapely.area(new)[ni], shapely.area(old)[oi]
+    big = np.maximum(a_new, a_old)
+    bound = np.divide(np.minimum(a_new, a_old), big, out=np.zeros(len(ni)), where=big > 0)
+    same = shapely.equals_exact(new[ni], old[oi], tolerance=0.0) & (big > 0)
+    todo = ~same & (bound >= min_iou)
+    iou = np.where(same, 1.0, 0.0)
+    inter = shapely.area(shapely.intersection(new[ni[todo]], old[oi[todo]]))
+    union = a_new[todo] + a_old[todo] - inter
+    iou[todo] = np.divide(inter, union, out=np.zeros(len(inter)), where=union > 0)
+    keep = same | todo
+    return pd.DataFrame({"new": ni[keep], "old": oi[keep], "iou": iou[keep]})
 
 
 def match_site_ids(result: SiteResult, previous: gpd.GeoDataFrame | None, *, reserved=(), min_overlap: float = 0.5,
@@ -102,7 +115,8 @@ def match_site_ids(result: SiteResult, previous: gpd.GeoDataFrame | None, *, res
     reserved = {str(s) for s in reserved}
     prev = previous[~previous["site_id"].astype(str).isin(reserved)]
     old_ids = prev["site_id"].astype(str).to_numpy()
-    pairs = _overlaps(np.asarray(sites.geometry.values, dtype=object), np.asarray(prev.geometry.values, dtype=object))
+    pairs = _overlaps(np.asarray(sites.geometry.values, dtype=object), np.asarray(prev.geometry.values, dtype=object),
+                      min_overlap)
     pairs = pairs[pairs["iou"] >= min_overlap].sort_values(["iou", "new", "old"], ascending=[False, True, True])
     taken_new, taken_old = set(), set()
     final = np.empty(len(built), dtype=object)
