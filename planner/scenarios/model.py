@@ -311,9 +311,9 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
     _require(parcels, ["parcel_id"], "parcels")
     cols = [c for c in ("floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
             if c in parcels.columns]
-    p = pd.DataFrame(parcels[["parcel_id", *cols]]).drop_duplicates("parcel_id")
+    p = pd.DataFrame(parcels[["parcel_id", *cols]])
     sp = pd.DataFrame(site_parcels).reset_index(drop=True)
-    row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (unique on the right)
+    row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (a repeated id: its first row)
     for c in cols:
         sp[c] = pd.api.extensions.take(p[c].array, row, allow_fill=True)
     keep = np.zeros(len(sp), dtype=bool)

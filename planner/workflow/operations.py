@@ -360,9 +360,11 @@ def site_refs(scenario: sc_mod.Scenario, parcel_sites: pd.DataFrame, sites: pd.D
 def check_site_refs(doc: D.ScenarioDoc, parcel_sites: pd.DataFrame) -> list[tuple[str, str]]:
     """Picked sites that vanished or whose land changed since the scenario was saved (``[(en, zh)]``)."""
     out = []
+    if not doc.scenario.sites.ids:  # a scenario that picks no sites by id has nothing to check
+        return out
     ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
     groups = ps.groupby("site_id")["parcel_id"]
-    have = set(ps["site_id"])
+    have = set(ps["site_id"].unique())
     for sid in doc.scenario.sites.ids:
         if sid not in have:
             out.append((f"site {sid} picked by scenario {doc.name!r} no longer exists; it is left out",
