@@ -271,3 +271,23 @@ def test_site_id_matching_with_shortcuts_equals_intersecting_every_pair():
     assert len(got) == len(ref)
     m = got.merge(ref, on=["new", "old"], suffixes=("", "_ref"))
     assert len(m) == len(ref) and np.allclose(m["iou"], m["iou_ref"], rtol=0, atol=1e-12)
+
+
+def test_site_id_matching_sees_stored_multipolygons_as_the_built_polygons():
+    """A stored sites layer comes back as multipolygons: equal land still needs no intersection."""
+    from unittest import mock
+
+    from planner.sites import ids as I
+
+    new = np.array([shapely.box(i * 10, 0, i * 10 + 9, 9) for i in range(50)], dtype=object)
+    old = np.array([shapely.MultiPolygon([g]) for g in new], dtype=object)
+    real = shapely.intersection
+
+    def none_intersected(a, b):
+        assert len(a) == 0, f"{len(a)} pairs intersected"
+        return real(a, b)
+
+    with mock.patch.object(I.shapely, "intersection", side_effect=none_intersected):
+        pairs = I._overlaps(new, old, 0.5)
+    assert sorted(zip(pairs["new"], pairs["old"], strict=True)) == [(i, i) for i in range(50)]
+    assert (pairs["iou"] == 1.0).all()
