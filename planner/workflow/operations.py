@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from planner import classify as cl
-from planner import config
+from planner import config, schema
 from planner import scenarios as sc_mod
 from planner import sites as sites_mod
 from planner.errors import DataError
@@ -215,9 +217,14 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     if id_table is not None and len(id_table):
         meta["ids_kept"] = int((id_table["status"] == "kept").sum())
         meta["ids_new"] = int((id_table["status"] == "new").sum())
-    pos = parcels.set_index(parcels["parcel_id"].astype(str)).geometry
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
-    pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(), crs=parcels.crs)
+    row = schema.id_positions(ps["parcel_id"], parcels["parcel_id"])  # every member is one of the parcels
+    if (row < 0).any():
+        missing = ps["parcel_id"][row < 0].head(5).tolist()
+        msg = f"sites/{name}: member parcels not among the parcels given, e.g. {missing}"
+        raise DataError(msg, zh=f"片区 {name} 的成员地块不在所给地块中，例如 {missing}")
+    geoms = shapely.point_on_surface(np.asarray(parcels.geometry.values, dtype=object)[row])
+    pts = gpd.GeoDataFrame(ps, geometry=geoms, crs=parcels.crs)
     versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
                                    LayerWrite("site_parcels", name, pts, meta=meta), *extra],
                                   docs=docs, user=user, action="build_sites")
