@@ -48,7 +48,7 @@ class Classified:
 
 
 def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``gdf`` with categorical columns as strings (a shallow copy: copy-on-write keeps ``gdf`` as it is)."""
+    """``gdf`` with categorical columns as strings (a shallow copy; pandas copy-on-write leaves ``gdf`` as it is)."""
     out = gdf.copy(deep=False)  # a deep copy of 1M rows x 40 columns cost seconds
     for c in out.columns:
         if isinstance(out[c].dtype, pd.CategoricalDtype):
