@@ -21,9 +21,16 @@ def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], o
 
     def __getattr__(name: str) -> object:
         sub = names.get(name)
-        if sub is None:
-            msg = f"module {package!r} has no attribute {name!r}"
-            raise AttributeError(msg)
+        if sub is None:  # a submodule (``W.operations``), as an eager ``__init__`` had imported them all
+            try:
+                module = importlib.import_module(f"{package}.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{package}.{name}":
+                    raise
+                msg = f"module {package!r} has no attribute {name!r}"
+                raise AttributeError(msg) from None
+            globals_of(package)[name] = module
+            return module
         module = importlib.import_module(f"{package}.{sub}")
         value = module if sub == name else getattr(module, name)
         globals_of(package)[name] = value  # cached: the next look-up is a plain attribute

@@ -104,6 +104,8 @@ def test_packages_import_on_first_use_and_every_name_resolves():
             for name in pkg.__all__:
                 assert getattr(pkg, name) is not None, name
                 assert name in dir(pkg)
+        assert planner.workflow.operations.__name__ == "planner.workflow.operations"  # submodules as before
+        assert planner.sites.overlay.__name__ == "planner.sites.overlay"
         from planner.sites import build_sites, SiteParams
         from planner.workflow import enterprises, PolicyDoc
         assert build_sites.__module__ == "planner.sites.build" and enterprises.__name__ == "planner.workflow.enterprises"
