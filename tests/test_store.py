@@ -16,7 +16,7 @@ import pytest
 import shapely
 
 from planner.errors import StoreError
-from planner.io.store import GpkgStore, open_store, sha256_file
+from planner.io.store import GpkgStore, open_store
 from tests.conftest import box_grid
 
 
@@ -30,6 +30,19 @@ def ws(store):
 def gpkg_ws(tmp_path) -> GpkgStore:
     """A new GeoPackage workspace (for what only a file has: bytes, copies beside it)."""
     return GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+
+
+def file_tables(path) -> tuple:
+    """The SQLite tables of a GeoPackage file and its ``gpkg_contents`` rows (what a stray table would add to)."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        return (sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")),
+                sorted(r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")))
+    finally:
+        con.close()
 
 
 def snapshot(store) -> tuple:
@@ -122,27 +135,57 @@ def test_documents_are_versioned_and_audited(ws):
 
 
 def test_failed_layer_write_leaves_workspace_unchanged(gpkg_ws, monkeypatch):
+    """A layer written in full into the workspace file, then a failure: the table is dropped, nothing else changed."""
     ws = gpkg_ws
     ws.publish_survey(box_grid(3, 3))
     ws.save_doc("policy", "p", {"a": 1})
     before = snapshot(ws)
-    bytes_before = ws.path.read_bytes()
+    tables_before = file_tables(ws.path)
 
     import pyogrio
 
     real = pyogrio.write_dataframe
+    targets = []
 
     def write_then_fail(*a, **kw):
-        real(*a, **kw)  # the layer is fully written into the private copy ...
+        real(*a, **kw)  # the layer is fully written into the workspace file ...
+        targets.append(kw["layer"])
         raise OSError("disk full")  # ... then the write fails
 
     monkeypatch.setattr(pyogrio, "write_dataframe", write_then_fail)
     with pytest.raises(OSError, match="disk full"):
         ws.publish_survey(box_grid(5, 5))
     monkeypatch.undo()
-    assert ws.path.read_bytes() == bytes_before
+    assert targets and targets[0] not in file_tables(ws.path)[0]
+    assert file_tables(ws.path) == tables_before
     assert snapshot(ws) == before
-    assert not list(ws.path.parent.glob("*.tmp.gpkg"))
+    assert not list(ws.path.parent.glob("*.tmp.gpkg*"))
+    assert not ws.path.with_name(ws.path.name + "-journal").exists()
+
+
+def test_a_table_left_by_a_killed_write_is_dropped_by_the_next_write(gpkg_ws):
+    """A table no catalogue row names (a write killed before its commit) is invisible, then dropped under the lock.
+
+    Tables the store did not name as layer tables are never touched.
+    """
+    import pyogrio
+
+    ws = gpkg_ws
+    ws.publish_survey(box_grid(3, 3))
+    before = snapshot(ws)
+    stray = "survey_parcels_v0002_0a1b2c"  # as a killed `publish_survey` leaves it: written, never registered
+    pyogrio.write_dataframe(box_grid(4, 4), ws.path, layer=stray, driver="GPKG", layer_options={"SPATIAL_INDEX": "YES"})
+    pyogrio.write_dataframe(box_grid(2, 2), ws.path, layer="my_own_layer", driver="GPKG")  # a user's own table
+    assert stray in file_tables(ws.path)[0] and any(t.startswith(f"rtree_{stray}") for t in file_tables(ws.path)[0])
+    assert snapshot(ws) == before  # readers never see it
+    assert len(ws.read_parcels()) == 9
+    ws.publish_survey(box_grid(2, 2), label="next")
+    tables, contents = file_tables(ws.path)
+    assert not any(stray in t for t in tables) and stray not in contents
+    assert "my_own_layer" in tables and "my_own_layer" in contents
+    assert ws.surveys()["version"].tolist() == [1, 2]  # the stray table's version number is used, no clash
+    assert len(ws.read_parcels()) == 4
+    assert ws.read_parcels(version=1).shape[0] == 9
 
 
 def test_bad_layer_refused_before_writing(ws):
@@ -172,22 +215,22 @@ _KILL_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_write_killed_midway_leaves_previous_state(gpkg_ws, tmp_path):
-    """SIGKILL a process while it writes a large survey: the workspace stays as it was."""
+    """SIGKILL a process while it writes a large survey into the workspace: the workspace stays as it was."""
     ws = gpkg_ws
     ws.publish_survey(box_grid(3, 3), label="baseline")
     ws.save_doc("scenario", "s", {"top": 10})
     before = snapshot(ws)
-    digest = sha256_file(ws.path)
+    tables_before = file_tables(ws.path)
+    size = ws.path.stat().st_size
     script = tmp_path / "writer.py"
     script.write_text(_KILL_SCRIPT)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, str(script), str(ws.path)], stdout=subprocess.PIPE, env=env)
-    # Wait until the private copy exists and the layer write is under way, then kill.
+    # Wait until the layer write into the workspace file is under way (the file grows), then kill.
     deadline = time.monotonic() + 120
     killed_midway = False
     while time.monotonic() < deadline and proc.poll() is None:
-        tmps = list(ws.path.parent.glob(f".{ws.path.name}.*.tmp.gpkg"))
-        if tmps and tmps[0].exists() and tmps[0].stat().st_size > ws.path.stat().st_size + 2_000_000:
+        if ws.path.stat().st_size > size + 2_000_000:
             os.kill(proc.pid, signal.SIGKILL)
             killed_midway = True
             break
@@ -195,14 +238,16 @@ def test_write_killed_midway_leaves_previous_state(gpkg_ws, tmp_path):
     proc.wait(timeout=60)
     assert killed_midway, "the writer finished before it could be killed; enlarge the layer"
     assert proc.returncode == -signal.SIGKILL
-    # The original file is byte-identical and fully readable.
-    assert sha256_file(ws.path) == digest
+    # Opened again (a hot journal is rolled back), the workspace reads as before.
     again = GpkgStore(ws.path)
     assert snapshot(again) == before
     assert len(again.read_parcels()) == 9
-    # The next write cleans up the stray copy and works.
+    # The next write drops whatever the killed one left and works.
     again.publish_survey(box_grid(2, 2), label="after crash")
-    assert not list(ws.path.parent.glob("*.tmp.gpkg"))
+    tables, contents = file_tables(ws.path)
+    assert [t for t in tables if t not in tables_before[0] and "survey_parcels_v0002" not in t] == []
+    assert not list(ws.path.parent.glob("*.tmp.gpkg*"))
+    assert not ws.path.with_name(ws.path.name + "-journal").exists()
     assert again.surveys()["version"].tolist() == [1, 2]
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from planner.errors import IngestError
 from planner.io.store import open_store
 from planner.io.writers import write_report
-from planner.workflow.operations import check_survey, ingest_survey
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from planner.workflow.operations import check_survey, ingest_survey
+
     if args.workspace is None or (args.dry_run and not Path(args.workspace).exists()
                                   and "://" not in str(args.workspace)):
         if not args.dry_run:

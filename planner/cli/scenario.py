@@ -70,12 +70,16 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
         raise DataError(msg, zh=exc.zh) from exc
 
 
-def _evaluate(ref: str, store: Store, templates_path: str | None) -> W.ScenarioRun:
+def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None) -> W.ScenarioRun:
+    """Run one scenario; ``read`` keeps the stored sites read so far by layer (several scenarios, one read)."""
     from planner.scenarios.templates import load_templates
 
     doc = resolve_scenario(ref, store)
     templates = load_templates(*([templates_path] if templates_path else []))
-    run = W.run_stored_scenario(store, doc, templates=templates)
+    key = doc.scenario.sites_layer
+    run = W.run_stored_scenario(store, doc, templates=templates, stored=(read or {}).get(key))
+    if read is not None:
+        read[key] = run.stored
     for en, _zh in run.warnings:
         print(f"warning: {en}", file=sys.stderr)
     return run
@@ -131,7 +135,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     res = run.result
     _print_totals(res)
     if not args.no_save:
-        stored = W.read_sites(store, res.scenario.sites_layer, with_flags=False)
+        stored = run.stored  # the sites it ran on, read once
         # the scenario as given (a vanished pick stays in it, to be said again), with the policy it ran on
         sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
         doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
@@ -157,7 +161,8 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if len(refs) < 2:
         msg = "scenario compare: name at least two scenarios (or a saved comparison with --saved)"
         raise DataError(msg)
-    runs = [_evaluate(ref, store, args.templates) for ref in refs]
+    read: dict = {}
+    runs = [_evaluate(ref, store, args.templates, read) for ref in refs]
     cmp = W.compare_runs(runs)
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)

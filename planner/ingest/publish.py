@@ -18,12 +18,15 @@ def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -
 
     Geometry counts as changed when it is not equal within 1 cm, vertex order aside.
     """
-    o = old.drop_duplicates("parcel_id").set_index("parcel_id")
-    nw = new.set_index("parcel_id")
-    added = nw.index.difference(o.index)
-    removed = o.index.difference(nw.index)
-    common = nw.index.intersection(o.index)
-    a, b = o.loc[common], nw.loc[common]
+    o = old.drop_duplicates("parcel_id")
+    in_old = schema.id_positions(new["parcel_id"], o["parcel_id"])  # Arrow look-ups, not an index on 1M strings
+    in_new = schema.id_positions(o["parcel_id"], new["parcel_id"])
+    new_ids = new["parcel_id"].astype("string")
+    added = pd.Index(new_ids[in_old < 0].unique()).sort_values()
+    removed = pd.Index(o["parcel_id"].astype("string")[in_new < 0]).sort_values()
+    both = np.flatnonzero(in_old >= 0)  # in the new file's order
+    common = pd.Index(new_ids.iloc[both])
+    a, b = o.iloc[in_old[both]].reset_index(drop=True), new.iloc[both].reset_index(drop=True)
     cols = [c for c in schema.column_names() if c not in ("parcel_id", "geometry") and c in a.columns and c in b.columns]
     changed = np.zeros(len(common), dtype=bool)
     per_field: dict[str, int] = {}

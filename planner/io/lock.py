@@ -256,11 +256,11 @@ def write_errors(path: Path, what: str) -> Iterator[None]:
             raise
         why = getattr(exc, "strerror", None) or str(exc)
         if kind == "full":
-            msg = (f"workspace {path}: the disk is full ({why}) while {what}; nothing was changed and temporary "
-                   "files were removed. Free space (a layer write needs about the workspace's size again) and run "
-                   "it again")
-            raise StoreError(msg, zh=f"工作空间 {path.name}：{what}时磁盘已满（{why}），未做任何修改，临时文件已删除。"
-                                     "请清理出空间（写入图层约需与工作空间同样大小的空余空间）后重试") from exc
+            why = getattr(exc, "strerror", None) or os.strerror(errno.ENOSPC)  # not GDAL's SQL statement
+            msg = (f"workspace {path}: the disk is full ({why}) while {what}; nothing was changed (a partial "
+                   "write is dropped). Free space (a layer write needs about the size of the layer) and run it again")
+            raise StoreError(msg, zh=f"工作空间 {path.name}：{what}时磁盘已满（{why}），未做任何修改（未写完的部分会被删除）。"
+                                     "请清理出空间（写入图层约需与该图层同样大小的空余空间）后重试") from exc
         raise readonly_error(path, f"{what} failed ({why})") from exc
 
 

@@ -344,14 +344,15 @@ class PostgisStore(Store):
             raise StoreError(msg)
         return rows[0][0], json.loads(rows[0][1])
 
-    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
+                   geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        gdf = self._read_table(table, bbox=bbox, columns=columns)
+        gdf = self._read_table(table, bbox=bbox, columns=columns, geometry=geometry)
         gdf.attrs["meta"] = meta
         gdf.attrs["table"] = table
         return gdf
 
-    def _read_table(self, table: str, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+    def _read_table(self, table: str, *, bbox=None, columns=None, geometry: bool = True) -> gpd.GeoDataFrame:
         from psycopg import sql
 
         with self._conn() as con:
@@ -362,7 +363,9 @@ class PostgisStore(Store):
             if columns is not None:
                 wanted = set(columns)
                 attrs = [(c, t) for c, t in attrs if c in wanted]
-            sel = sql.SQL(", ").join(_ident(c) for c in [*(c for c, _ in attrs), P.GEOM])
+            has_geom = geometry and any(c == P.GEOM for c, _ in types)
+            cols = [c for c, _ in attrs] + ([P.GEOM] if has_geom or not attrs else [])
+            sel = sql.SQL(", ").join(_ident(c) for c in cols)
             where, params = sql.SQL(""), ()
             if bbox is not None:
                 x0, y0, x1, y1 = (float(v) for v in bbox)
@@ -370,10 +373,12 @@ class PostgisStore(Store):
                 params = (x0, y0, x1, y1, self.srid)
             q = sql.SQL("COPY (SELECT {} FROM {}{} ORDER BY {}) TO STDOUT (FORMAT csv)").format(
                 sel, _ident(self.schema, table), where, _ident(P.FID))
-            names = [c for c, _ in attrs] + [P.GEOM]
             with con.cursor() as cur, cur.copy(q, params) as cp:
-                arrow = P.read_csv_copy(cp, names, [P._arrow_type(t) for _, t in attrs] + [P.pa.string()])
-        gdf = P.to_frame(arrow, P.GEOM, self.crs)
+                arrow = P.read_csv_copy(cp, cols, [P._arrow_type(t) for _, t in attrs] + [P.pa.string()] * (len(cols) - len(attrs)))
+        if has_geom or (not attrs and geometry):
+            gdf = P.to_frame(arrow, P.GEOM, self.crs)
+        else:
+            gdf = arrow.drop_columns([c for c in cols if c == P.GEOM]).to_pandas(self_destruct=True)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
                 gdf[c] = gdf[c].astype("string")

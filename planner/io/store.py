@@ -10,18 +10,26 @@ office backend).
 
 Atomicity
 ---------
-Layer writes are copy-on-write: the workspace file is copied next to itself,
-the change is made in the copy, the copy is flushed to disk and then renamed
-over the original (``os.replace`` is atomic on POSIX and Windows). A process
-killed or failing midway leaves the original file as it was; the stray copy
-is removed on the next write. Document and audit writes are single SQLite
-transactions. A lock file serializes writers.
+A layer write adds the new version as a fresh table under a new, unique
+name in the workspace file itself (GDAL writes it in its own SQLite
+transactions), then checks its row count and makes it known, with the
+catalogue rows, audit rows and any documents of the same commit, in one
+SQLite transaction (rollback journal). Readers find layers only through the
+catalogue, so until that transaction commits nobody sees the new table; a
+process killed or failing midway leaves the previous state (SQLite rolls a
+hot journal back when the file is next opened) plus at most an
+unreferenced table, which the next write drops under the lock
+(:meth:`GpkgStore._drop_orphans`). Nothing is copied: a write costs the
+size of what is written, not of the workspace. Document and audit writes
+are single SQLite transactions. A lock file serializes writers. (Filling an
+empty workspace from another one, ``planner workspace copy``, still works
+on a private copy renamed over the original.)
 
-The copy keeps the original's mode, group and owner where the process may
-(a group-shared 664 workspace stays 664). A workspace whose file has no
-write permission (e.g. 444), or whose folder or file system is read-only,
-is refused with a clear message before anything is written; so is a write
-that fails for lack of disk space, after the temporary copy is removed.
+Written in place, the file keeps its mode, group and owner. A workspace
+whose file has no write permission (e.g. 444), or whose folder or file
+system is read-only, is refused with a clear message before anything is
+written; so is a write that fails for lack of disk space, after the
+partial table is dropped.
 
 Waiting
 -------
@@ -44,6 +52,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import uuid
@@ -64,6 +73,10 @@ from planner.io.lock import lock_timeout as lock_timeout_of
 TABLE_KINDS = ("enterprise", "enterprise_link")
 #: Kinds of versioned layers (geometry layers, then the non-spatial tables).
 LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result", *TABLE_KINDS)
+#: Layer kinds stored without a GeoPackage R-tree: per-parcel results derived again on every run and read
+#: whole (classified parcels; each site's member parcels as points). Building the index was half of their
+#: write; survey, constraint, barrier, boundary and sites layers keep theirs (for GIS tools and bbox reads).
+UNINDEXED_KINDS = ("flags", "site_parcels")
 #: Kinds of versioned documents.
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
@@ -190,8 +203,15 @@ class Store(ABC):
         *,
         bbox: tuple[float, float, float, float] | None = None,
         columns: list[str] | None = None,
+        geometry: bool = True,
     ) -> gpd.GeoDataFrame:
-        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`)."""
+        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`).
+
+        ``columns`` reads only those attribute columns; ``geometry=False``
+        leaves the geometry out and returns a plain DataFrame (a scenario's
+        parcel rollup needs six attribute columns of a 1M-row layer, not its
+        polygons).
+        """
 
     @abstractmethod
     def layers(self, kind: str | None = None) -> pd.DataFrame:
@@ -546,8 +566,10 @@ class GpkgStore(Store):
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
-        with self._copy_on_write(action) as tmp:
-            con = self._connect(tmp)
+        with self._lock(action), self._write_errors("writing the workspace"):
+            self._cleanup_stale()
+            self._drop_orphans()
+            con = self._connect()
             try:
                 planned = []
                 for w in writes:
@@ -559,20 +581,33 @@ class GpkgStore(Store):
                     out[(w.kind, w.name)] = version
             finally:
                 con.close()
-            for w, _version, table in planned:
-                opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "YES"}
-                pyogrio.write_dataframe(w.gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options=opts)
-            con = self._connect(tmp)
+            written: list[str] = []
             try:
-                for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
-                    (got,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
-                    if got != len(w.gdf):
-                        msg = (f"workspace {self.path}: layer {w.kind}/{w.name} was written with {got} of "
-                               f"{len(w.gdf)} rows; nothing was changed")
-                        raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
-                                                 f"{len(w.gdf)} 行，未做任何修改")
-                con.execute("BEGIN")
+                for w, _version, table in planned:
+                    opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "NO" if w.kind in UNINDEXED_KINDS else "YES"}
+                    written.append(table)  # before the write: a failure may leave part of it
+                    pyogrio.write_dataframe(w.gdf.reset_index(drop=True), self.path, layer=table, driver="GPKG",
+                                            use_arrow=True, layer_options=opts)
+                self._register(planned, docs, user, action, out)
+            except BaseException:
+                with contextlib.suppress(Exception):  # best effort; else the next write drops them
+                    self._drop_tables(written)
+                raise
+        return out
+
+    def _register(self, planned, docs, user: str, action: str | None, out: dict) -> None:
+        """Check the written tables and make them (and ``docs``) known in one SQLite transaction."""
+        con = self._connect()
+        try:
+            for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
+                (got,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
+                if got != len(w.gdf):
+                    msg = (f"workspace {self.path}: layer {w.kind}/{w.name} was written with {got} of "
+                           f"{len(w.gdf)} rows; nothing was changed")
+                    raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
+                                             f"{len(w.gdf)} 行，未做任何修改")
+            con.execute("BEGIN IMMEDIATE")
+            try:
                 for w, version, table in planned:
                     meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
                     if w.make_current:
@@ -588,9 +623,61 @@ class GpkgStore(Store):
                 for d in docs:
                     out[(d.kind, d.name)] = self._insert_doc(con, d.kind, d.name, d.payload, user)
                 con.execute("COMMIT")
-            finally:
-                con.close()
-        return out
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
+
+    #: Names the store gives layer tables (``<kind>_<name>_v0001_<6 hex>``); only such tables are ever dropped.
+    _TABLE_NAME = re.compile(rf"^({'|'.join(LAYER_KINDS)})_.*_v\d{{4,}}_[0-9a-f]{{6}}$")
+
+    def _drop_orphans(self) -> list[str]:
+        """Drop layer tables no catalogue row names: left by writes killed or failed before their commit.
+
+        Called under the writer lock, so no write is under way; only tables
+        named as the store names layer tables are considered. Returns the
+        tables dropped.
+        """
+        con = self._connect()
+        try:
+            known = {r[0].lower() for r in con.execute("SELECT table_name FROM planner_layers")}
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            listed = [r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")]
+        finally:
+            con.close()
+        orphans = sorted({t for t in [*tables, *listed]
+                          if self._TABLE_NAME.match(t) and t.lower() not in known and not t.startswith("rtree_")})
+        if orphans:
+            self._drop_tables(orphans)
+        return orphans
+
+    def _drop_tables(self, tables: list[str]) -> None:
+        """Drop layer tables with their spatial index and GeoPackage entries, in one transaction."""
+        if not tables:
+            return
+        con = self._connect()
+        try:
+            names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            meta = [t for t in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
+                                "gpkg_metadata_reference", "gpkg_data_columns") if t in names]
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for t in tables:
+                    for idx in [n for n in names if n.lower().startswith(f"rtree_{t.lower()}_")
+                                and not n.lower().endswith(("_node", "_parent", "_rowid"))]:
+                        con.execute(f'DROP TABLE IF EXISTS "{idx}"')
+                    con.execute(f'DROP TABLE IF EXISTS "{t}"')
+                    for m in meta:
+                        con.execute(f"DELETE FROM {m} WHERE lower(table_name)=lower(?)", (t,))
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+        finally:
+            con.close()
 
     def _table_for(self, kind: str, name: str | None, version: int | None) -> tuple[str, dict]:
         con = self._connect()
@@ -617,10 +704,11 @@ class GpkgStore(Store):
             raise StoreError(msg)
         return rows[0][0], json.loads(rows[0][1])
 
-    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
+    def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
+                   geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
         gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
-                                     columns=columns)
+                                     columns=columns, read_geometry=geometry and kind not in TABLE_KINDS)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
                 gdf[c] = gdf[c].astype("string")

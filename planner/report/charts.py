@@ -263,6 +263,38 @@ def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06) -> tuple[float, float, fl
     return x0, y0, w, h
 
 
+def _ring_path(geoms):
+    """One compound matplotlib ``Path`` of every ring of ``geoms`` (polygons and multipolygons), built at once.
+
+    Rings are oriented (shells counter-clockwise, holes clockwise) so the
+    non-zero fill rule leaves holes empty. Drawing thousands of sites as one
+    path per colour is what keeps a city-wide map fast (a patch per polygon
+    costs seconds at 80,000 sites).
+    """
+    import shapely
+    from matplotlib.path import Path as MplPath
+
+    parts = shapely.get_parts(shapely.orient_polygons(np.asarray(geoms, dtype=object)))
+    parts = parts[shapely.get_type_id(parts) == 3]  # polygons (other parts of a collection are not drawn)
+    rings = shapely.get_rings(parts[~shapely.is_empty(parts)])
+    xy, idx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
+    if len(xy):
+        start = np.r_[True, idx[1:] != idx[:-1]]
+        codes[start] = MplPath.MOVETO
+        codes[np.r_[start[1:], True]] = MplPath.CLOSEPOLY
+    return MplPath(xy, codes)
+
+
+def _draw_polygons(ax, geoms, facecolors, *, edgecolor: str, linewidth: float) -> None:
+    """Polygons filled by ``facecolors`` (one colour per geometry) with thin outlines: one patch per colour."""
+    fc = np.asarray(facecolors, dtype=object)
+    geoms = np.asarray(geoms, dtype=object)
+    for color in dict.fromkeys(fc.tolist()):  # add_artist: the map's frame is set by _frame, not from the patches
+        ax.add_artist(mpatches.PathPatch(_ring_path(geoms[fc == color]), facecolor=color, edgecolor=edgecolor,
+                                         linewidth=linewidth))
+
+
 def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, lang: str, *, title: str,
                  legend_title: str | None = None, background: gpd.GeoDataFrame | None = None,
                  annotate: bool = True, size=(7.5, 5.6)) -> Chart | None:
@@ -277,7 +309,8 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
         if background is not None and len(background):
             background.to_crs(g.crs).plot(ax=ax, facecolor="#f3f3f3", edgecolor="#d0d0d0", linewidth=0.3)
         vals = g[column].astype(str)
-        g.plot(ax=ax, color=vals.map(colors).fillna("#bbbbbb").to_numpy(), edgecolor="#333333", linewidth=0.3)
+        _draw_polygons(ax, g.geometry.to_numpy(), vals.map(colors).fillna("#bbbbbb").to_numpy(), edgecolor="#333333",
+                       linewidth=0.3)
         if annotate and len(g) <= 40 and "site_id" in g.columns:
             pts = g.geometry.representative_point()
             halo = [patheffects.withStroke(linewidth=2, foreground="white")]

@@ -51,7 +51,7 @@ import pandas as pd
 from planner.config import from_dict, load_file, to_dict
 from planner.errors import ConfigError, DataError
 from planner.scenarios.templates import NUMERIC_PARAMS, ParkTemplate, load_templates, parse_template
-from planner.schema import MU_M2
+from planner.schema import MU_M2, id_positions
 
 ExistingRule = Literal["demolish", "retain", "retain_class"]
 
@@ -311,8 +311,11 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
     _require(parcels, ["parcel_id"], "parcels")
     cols = [c for c in ("floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
             if c in parcels.columns]
-    p = pd.DataFrame(parcels[["parcel_id", *cols]]).drop_duplicates("parcel_id")
-    sp = pd.DataFrame(site_parcels).merge(p, on="parcel_id", how="left")
+    p = pd.DataFrame(parcels[["parcel_id", *cols]])
+    sp = pd.DataFrame(site_parcels).reset_index(drop=True)
+    row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (a repeated id: its first row)
+    for c in cols:
+        sp[c] = pd.api.extensions.take(p[c].array, row, allow_fill=True)
     keep = np.zeros(len(sp), dtype=bool)
     if "upgrade_class" in sp.columns:
         keep |= sp["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(dtype=bool)

@@ -60,17 +60,23 @@ Examples
 [{'site_id': 'S0001', 'n_parcels': 2, 'status': 'ok'}, {'site_id': 'S0002', 'n_parcels': 1, 'status': 'too_small'}]
 """
 
-from planner.sites.build import build_sites, rescore
-from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
-from planner.sites.params import (
-           ROLES,
-           SITE_COLUMNS,
-           DifficultyWeights,
-           ScoreWeights,
-           SiteParams,
-           SiteResult,
-)
-from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
+from typing import TYPE_CHECKING
+
+from planner._lazy import lazy_exports
+
+#: Public names and their submodules, imported on first use (reading stored sites needs no graph library).
+_NAMES = {"build_sites": "build", "rescore": "build", "add_parcels": "edits", "apply_edits": "edits",
+          "remove_parcels": "edits", "site_from_boundary": "edits", "ROLES": "params", "SITE_COLUMNS": "params",
+          "DifficultyWeights": "params", "ScoreWeights": "params", "SiteParams": "params", "SiteResult": "params",
+          "split_at_streets": "split", "split_clusters": "split", "split_oversize": "split",
+          "street_pairs": "split"}
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
+
+if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
+    from planner.sites.build import build_sites, rescore
+    from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
+    from planner.sites.params import ROLES, SITE_COLUMNS, DifficultyWeights, ScoreWeights, SiteParams, SiteResult
+    from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
 
 __all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",
            "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets",

@@ -25,6 +25,10 @@ from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 # -- input checks -------------------------------------------------------------
 
+#: The parcel columns site building reads (with the geometry); a caller reading a stored layer may read only these.
+PARCEL_COLUMNS = ("parcel_id", "three_low", "land_area_m2", "floor_area_m2", "owner", "enterprise", "upgrade_class")
+
+
 def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, check_ids: bool = True) -> None:
     """Raise :class:`DataError` listing every problem of the parcel table.
 

@@ -60,15 +60,43 @@ def high_water(*id_lists, floor: int = 0) -> int:
     return max([floor, *nums])
 
 
-def _overlaps(new: np.ndarray, old: np.ndarray) -> pd.DataFrame:
-    """Intersection over union of every intersecting (new, old) outline pair."""
+def _one_part(geoms: np.ndarray) -> np.ndarray:
+    """Multipolygons of one part as that polygon (a stored layer is all multipolygons; a fresh build is not)."""
+    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    if not one.any():
+        return geoms
+    out = geoms.copy()
+    out[one] = shapely.get_geometry(geoms[one], 0)
+    return out
+
+
+def _overlaps(new: np.ndarray, old: np.ndarray, min_iou: float = 0.0) -> pd.DataFrame:
+    """Intersection over union of the intersecting (new, old) outline pairs whose IoU can reach ``min_iou``.
+
+    Outlines equal vertex for vertex (most of them, when a build is run
+    again on the same data) have IoU 1 without an intersection; a pair whose
+    smaller area is under ``min_iou`` of the larger cannot reach it (IoU is
+    at most that ratio) and is left out. Only the rest are intersected.
+    """
     if not len(new) or not len(old):
         return pd.DataFrame({"new": [], "old": [], "iou": []})
-    ni, oi = shapely.STRtree(old).query(new, predicate="intersects")
-    inter = shapely.area(shapely.intersection(new[ni], old[oi]))
-    union = shapely.area(new[ni]) + shapely.area(old[oi]) - inter
-    iou = np.divide(inter, union, out=np.zeros(len(inter)), where=union > 0)
-    return pd.DataFrame({"new": ni, "old": oi, "iou": iou})
+    ni, oi = shapely.STRtree(old).query(new)  # envelopes only: the polygon test is left to the pairs that need it
+    a_new, a_old = shapely.area(new)[ni], shapely.area(old)[oi]
+    big = np.maximum(a_new, a_old)
+    bound = np.divide(np.minimum(a_new, a_old), big, out=np.zeros(len(ni)), where=big > 0)
+    if min_iou > 0:
+        cand = bound >= min_iou
+        ni, oi, a_new, a_old, big = ni[cand], oi[cand], a_new[cand], a_old[cand], big[cand]
+    same = shapely.equals_exact(_one_part(new)[ni], _one_part(old)[oi], tolerance=0.0) & (big > 0)
+    rest = np.flatnonzero(~same)
+    rest = rest[shapely.intersects(new[ni[rest]], old[oi[rest]])]
+    iou = np.where(same, 1.0, 0.0)
+    inter = shapely.area(shapely.intersection(new[ni[rest]], old[oi[rest]]))
+    union = a_new[rest] + a_old[rest] - inter
+    iou[rest] = np.divide(inter, union, out=np.zeros(len(inter)), where=union > 0)
+    keep = same.copy()
+    keep[rest] = True
+    return pd.DataFrame({"new": ni[keep], "old": oi[keep], "iou": iou[keep]})
 
 
 def match_site_ids(result: SiteResult, previous: gpd.GeoDataFrame | None, *, reserved=(), min_overlap: float = 0.5,
@@ -102,7 +130,8 @@ def match_site_ids(result: SiteResult, previous: gpd.GeoDataFrame | None, *, res
     reserved = {str(s) for s in reserved}
     prev = previous[~previous["site_id"].astype(str).isin(reserved)]
     old_ids = prev["site_id"].astype(str).to_numpy()
-    pairs = _overlaps(np.asarray(sites.geometry.values, dtype=object), np.asarray(prev.geometry.values, dtype=object))
+    pairs = _overlaps(np.asarray(sites.geometry.values, dtype=object), np.asarray(prev.geometry.values, dtype=object),
+                      min_overlap)
     pairs = pairs[pairs["iou"] >= min_overlap].sort_values(["iou", "new", "old"], ascending=[False, True, True])
     taken_new, taken_old = set(), set()
     final = np.empty(len(built), dtype=object)

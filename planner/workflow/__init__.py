@@ -14,49 +14,94 @@
 ``planner/cli/`` and ``views/`` call these and hold no pipeline step of their own.
 """
 
-from planner.workflow import enterprises
-from planner.workflow.catalogue import (
-    SaveConflictError,
-    delete_document,
-    document_names,
-    duplicate_scenario,
-    latest_version,
-    load_document,
-    rename_scenario,
-    save_document,
-)
-from planner.workflow.documents import (
-    ComparisonDoc,
-    PolicyDoc,
-    ScenarioDoc,
-    SiteEditsDoc,
-    SiteParamsDoc,
-    parse_document,
-)
-from planner.workflow.operations import (
-    BuiltSites,
-    Classified,
-    ScenarioRun,
-    StoredSites,
-    assemble_sites,
-    build_workspace_sites,
-    classify_workspace,
-    compare_runs,
-    create_workspace,
-    current_survey_version,
-    publish_survey,
-    read_sites,
-    run_scenario,
-    run_stored_scenario,
-    scenario_doc,
-    store_sites,
-)
-from planner.workflow.provenance import (
-    Provenance,
-    ResultMismatchError,
-    check_together,
-    stale_reasons,
-)
+from typing import TYPE_CHECKING
+
+from planner._lazy import lazy_exports
+
+#: Public names and the submodule of each, imported on first use (``planner --help`` imports none of them).
+_NAMES = {
+    "enterprises": "enterprises",
+    "SaveConflictError": "catalogue",
+    "delete_document": "catalogue",
+    "document_names": "catalogue",
+    "duplicate_scenario": "catalogue",
+    "latest_version": "catalogue",
+    "load_document": "catalogue",
+    "rename_scenario": "catalogue",
+    "save_document": "catalogue",
+    "ComparisonDoc": "documents",
+    "PolicyDoc": "documents",
+    "ScenarioDoc": "documents",
+    "SiteEditsDoc": "documents",
+    "SiteParamsDoc": "documents",
+    "parse_document": "documents",
+    "BuiltSites": "operations",
+    "Classified": "operations",
+    "ScenarioRun": "operations",
+    "StoredSites": "operations",
+    "assemble_sites": "operations",
+    "build_workspace_sites": "operations",
+    "classify_workspace": "operations",
+    "compare_runs": "operations",
+    "create_workspace": "operations",
+    "current_survey_version": "operations",
+    "publish_survey": "operations",
+    "read_sites": "operations",
+    "run_scenario": "operations",
+    "run_stored_scenario": "operations",
+    "scenario_doc": "operations",
+    "store_sites": "operations",
+    "Provenance": "provenance",
+    "ResultMismatchError": "provenance",
+    "check_together": "provenance",
+    "stale_reasons": "provenance",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _NAMES)
+
+if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
+    from planner.workflow import enterprises
+    from planner.workflow.catalogue import (
+        SaveConflictError,
+        delete_document,
+        document_names,
+        duplicate_scenario,
+        latest_version,
+        load_document,
+        rename_scenario,
+        save_document,
+    )
+    from planner.workflow.documents import (
+        ComparisonDoc,
+        PolicyDoc,
+        ScenarioDoc,
+        SiteEditsDoc,
+        SiteParamsDoc,
+        parse_document,
+    )
+    from planner.workflow.operations import (
+        BuiltSites,
+        Classified,
+        ScenarioRun,
+        StoredSites,
+        assemble_sites,
+        build_workspace_sites,
+        classify_workspace,
+        compare_runs,
+        create_workspace,
+        current_survey_version,
+        publish_survey,
+        read_sites,
+        run_scenario,
+        run_stored_scenario,
+        scenario_doc,
+        store_sites,
+    )
+    from planner.workflow.provenance import (
+        Provenance,
+        ResultMismatchError,
+        check_together,
+        stale_reasons,
+    )
 
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
            "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",

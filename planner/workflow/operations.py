@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from planner import classify as cl
-from planner import config
+from planner import config, schema
 from planner import scenarios as sc_mod
 from planner import sites as sites_mod
 from planner.errors import DataError
@@ -46,7 +48,8 @@ class Classified:
 
 
 def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    out = gdf.copy()
+    """``gdf`` with categorical columns as strings (a shallow copy; pandas copy-on-write leaves ``gdf`` as it is)."""
+    out = gdf.copy(deep=False)  # a deep copy of 1M rows x 40 columns cost seconds
     for c in out.columns:
         if isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].astype("string")
@@ -254,9 +257,14 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     if id_table is not None and len(id_table):
         meta["ids_kept"] = int((id_table["status"] == "kept").sum())
         meta["ids_new"] = int((id_table["status"] == "new").sum())
-    pos = parcels.set_index(parcels["parcel_id"].astype(str)).geometry
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
-    pts = gpd.GeoDataFrame(ps, geometry=pos.loc[ps["parcel_id"]].representative_point().to_numpy(), crs=parcels.crs)
+    row = schema.id_positions(ps["parcel_id"], parcels["parcel_id"])  # every member is one of the parcels
+    if (row < 0).any():
+        missing = ps["parcel_id"][row < 0].head(5).tolist()
+        msg = f"sites/{name}: member parcels not among the parcels given, e.g. {missing}"
+        raise DataError(msg, zh=f"片区 {name} 的成员地块不在所给地块中，例如 {missing}")
+    geoms = shapely.point_on_surface(np.asarray(parcels.geometry.values, dtype=object)[row])
+    pts = gpd.GeoDataFrame(ps, geometry=geoms, crs=parcels.crs)
     versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
                                    LayerWrite("site_parcels", name, pts, meta=meta), *extra],
                                   docs=docs, user=user, action="build_sites")
@@ -284,7 +292,9 @@ def build_workspace_sites(store: Store, *, policy_name: str | None = None, param
         user = acting_user("build_sites", store, user)  # refused before the work, not after it
     pname = flags_name(store, policy_name)
     params = params or resolve_site_params(store, pname)
-    flagged = store.read_layer("flags", pname)
+    from planner.sites.build import PARCEL_COLUMNS
+
+    flagged = store.read_layer("flags", pname, columns=list(PARCEL_COLUMNS))  # not the 30 other columns
     fmeta = flagged.attrs.get("meta", {})
     cat = store.layers("flags")
     fver = int(cat[(cat["name"] == pname) & cat["is_current"]]["version"].iloc[0])
@@ -300,8 +310,16 @@ def build_workspace_sites(store: Store, *, policy_name: str | None = None, param
     return BuiltSites(name, result, params, prov, table, flagged)
 
 
-def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True) -> StoredSites:
+#: Parcel columns a scenario's rollup reads from the flags layer (:func:`run_scenario`).
+ROLLUP_COLUMNS = ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
+
+
+def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True,
+               flag_columns: tuple[str, ...] | None = None) -> StoredSites:
     """Read a stored sites result and check that its pieces belong together.
+
+    ``flag_columns`` reads only those columns of the flags layer, without
+    geometry (a plain DataFrame in ``flags``; what a scenario run needs).
 
     Raises
     ------
@@ -320,17 +338,26 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     prov = Provenance.from_meta(meta)
     ps = None
     if store.has_layer("site_parcels", layer):
-        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"])
+        g = store.read_layer("site_parcels", layer, columns=["parcel_id", "site_id", "role"], geometry=False)
         check_together({f"sites/{layer}": meta, f"site_parcels/{layer}": g.attrs.get("meta", {})},
                        what=f"sites {layer!r}")
         ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
-    flags, warnings = (_flags_of(store, prov) if with_flags else (None, []))
+    flags, warnings = (_flags_of(store, prov, flag_columns) if with_flags else (None, []))
     return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
                        flags, prov, meta, warnings)
 
 
-def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
-    """The flags layer version the sites were built from; None (and why) when it is not in the workspace."""
+def _flags_of(store: Store, prov: Provenance, columns: tuple[str, ...] | None = None
+              ) -> tuple[gpd.GeoDataFrame | None, list[tuple[str, str]]]:
+    """The flags layer version the sites were built from; None (and why) when it is not in the workspace.
+
+    With ``columns``: only those (that the layer has), no geometry.
+    """
+    def read(version=None):
+        if columns is None:
+            return store.read_layer("flags", prov.policy_name, version)
+        return store.read_layer("flags", prov.policy_name, version, columns=list(columns), geometry=False)
+
     if not prov.policy_name or not store.has_layer("flags", prov.policy_name):
         return None, []
     cat = store.layers("flags")
@@ -339,10 +366,10 @@ def _flags_of(store: Store, prov: Provenance) -> tuple[gpd.GeoDataFrame | None, 
         hit = [int(v) for v, m in zip(cat["version"], cat["meta"], strict=True)
                if Provenance.from_meta(json.loads(m or "{}")).result_id == prov.flags_result_id]
         if hit:
-            return store.read_layer("flags", prov.policy_name, hit[-1]), []
+            return read(hit[-1]), []
     elif prov.flags_version is not None and (cat["version"] == prov.flags_version).any():
-        return store.read_layer("flags", prov.policy_name, prov.flags_version), []
-    flags = store.read_layer("flags", prov.policy_name)
+        return read(prov.flags_version), []
+    flags = read()
     fp = Provenance.from_meta(flags.attrs.get("meta"))
     if fp.policy_hash == prov.policy_hash and fp.survey_version == prov.survey_version:
         return flags, []  # the same classification, stored again
@@ -380,9 +407,11 @@ def site_refs(scenario: sc_mod.Scenario, parcel_sites: pd.DataFrame, sites: pd.D
 def check_site_refs(doc: D.ScenarioDoc, parcel_sites: pd.DataFrame) -> list[tuple[str, str]]:
     """Picked sites that vanished or whose land changed since the scenario was saved (``[(en, zh)]``)."""
     out = []
+    if not doc.scenario.sites.ids:  # a scenario that picks no sites by id has nothing to check
+        return out
     ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str))
     groups = ps.groupby("site_id")["parcel_id"]
-    have = set(ps["site_id"])
+    have = set(ps["site_id"].unique())
     for sid in doc.scenario.sites.ids:
         if sid not in have:
             out.append((f"site {sid} picked by scenario {doc.name!r} no longer exists; it is left out",
@@ -404,6 +433,8 @@ class ScenarioRun:
     result: sc_mod.ScenarioResult
     warnings: list[tuple[str, str]] = field(default_factory=list)
     doc: D.ScenarioDoc | None = None
+    #: The stored sites it ran on (:func:`run_stored_scenario`; flags with :data:`ROLLUP_COLUMNS` only).
+    stored: StoredSites | None = None
 
 
 def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
@@ -430,8 +461,7 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
                          f"所依据的（{policy_hash[:12]}）不同"))
     rollup = None
     if parcels is not None and len(parcel_sites):
-        cols = [c for c in ("parcel_id", "floor_area_m2", "output_cny", "tax_cny", "employees", "upgrade_class")
-                if c in parcels.columns]
+        cols = [c for c in ROLLUP_COLUMNS if c in parcels.columns]
         rollup = sc_mod.parcel_rollup(pd.DataFrame(parcel_sites[["parcel_id", "site_id", "role"]]),
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
     res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
@@ -445,9 +475,16 @@ def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) ->
     return D.ScenarioDoc(scenario, refs)
 
 
-def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> ScenarioRun:
-    """Run a scenario on the workspace's stored sites (checked to belong together)."""
-    stored = read_sites(store, doc.scenario.sites_layer)
+def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None,
+                        stored: StoredSites | None = None) -> ScenarioRun:
+    """Run a scenario on the workspace's stored sites (checked to belong together).
+
+    ``stored`` is the result of ``read_sites(store, <the scenario's sites
+    layer>, flag_columns=ROLLUP_COLUMNS)`` when the caller has it already
+    (several scenarios on the same sites read them once).
+    """
+    if stored is None:
+        stored = read_sites(store, doc.scenario.sites_layer, flag_columns=ROLLUP_COLUMNS)
     sc = doc.scenario
     if not sc.policy_name and not sc.policy_hash:
         doc = dataclasses.replace(doc, scenario=sc_mod.replace(sc, policy_name=str(stored.provenance.policy_name or ""),
@@ -456,6 +493,7 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None) -> 
                        policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
     run.warnings += stored.warnings + [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
                                        for en, zh in sites_staleness(store, stored)]
+    run.stored = stored
     return run
 
 

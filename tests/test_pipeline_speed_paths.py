@@ -1,0 +1,295 @@
+"""The fast paths of the CLI pipeline (issue 18) give what the plain paths gave.
+
+* a scenario run reads six attribute columns of the flags layer (no geometry)
+  and gets the same figures as with the whole classified layer;
+* ``scenario compare`` reads the stored sites once for all its scenarios;
+* the workflow and sites packages import their modules on first use, every
+  public name still resolves, and reading stored results pulls in no graph
+  library;
+* a city map is drawn as one path per colour: holes stay empty, every part
+  of a multipolygon is filled;
+* a reader meeting a layer write in progress sees the old state or the new
+  one, never an error or a half-written layer.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from planner import workflow as W
+from planner.cli import main
+from planner.io.store import GpkgStore, open_store
+from planner.workflow.operations import ROLLUP_COLUMNS
+from tests.conftest import box_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+@pytest.fixture
+def city_with_sites(sample_city_uri) -> str:
+    """The bundled sample city (20,000 parcels), classified, with sites (defaults), on the test's backend."""
+    assert main(["classify", "-w", sample_city_uri]) == 0
+    assert main(["sites", "-w", sample_city_uri]) == 0
+    return sample_city_uri
+
+
+def test_scenario_runs_on_six_flag_columns_give_the_figures_of_the_whole_layer(city_with_sites):
+    from planner.scenarios import load_scenario
+
+    store = open_store(city_with_sites)
+    full = W.read_sites(store)  # the plain path: the whole flags layer, geometry and all
+    assert isinstance(full.flags, gpd.GeoDataFrame) and len(full.flags) == 20_000
+    for path in SCENARIOS:
+        doc = W.ScenarioDoc(load_scenario(path))
+        fast = W.run_stored_scenario(store, doc)
+        flags = fast.stored.flags
+        assert not isinstance(flags, gpd.GeoDataFrame) and "geometry" not in flags.columns
+        assert set(flags.columns) == set(ROLLUP_COLUMNS) & set(full.flags.columns)
+        assert len(flags) == len(full.flags)
+        plain = W.run_scenario(fast.doc, full.sites, full.parcel_sites, full.flags,
+                               policy_hash=full.provenance.policy_hash)
+        assert fast.result.totals.equals(plain.result.totals), path.stem
+        assert fast.result.sites.drop(columns="geometry").equals(plain.result.sites.drop(columns="geometry"))
+        assert fast.result.totals["n_sites"] > 0
+
+
+def test_compare_reads_the_stored_sites_once(tmp_path, monkeypatch, capsys):
+    """Counted on a GeoPackage (the PostGIS path runs the same workflow code)."""
+    import shutil
+
+    city = str(shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", tmp_path / "city.gpkg"))
+    assert main(["classify", "-w", city]) == 0
+    assert main(["sites", "-w", city]) == 0
+    reads: list[tuple] = []
+    real = GpkgStore.read_layer
+
+    def counted(self, kind, name=None, version=None, **kw):
+        reads.append((kind, kw.get("geometry", True)))
+        return real(self, kind, name, version, **kw)
+
+    monkeypatch.setattr(GpkgStore, "read_layer", counted)
+    names = [s.stem for s in SCENARIOS]
+    for s in SCENARIOS:
+        assert main(["scenario", "run", str(s), "-w", city]) == 0
+    reads.clear()
+    assert main(["scenario", "compare", *names, "-w", city, "--out", str(tmp_path / "c.html")]) == 0
+    assert reads.count(("flags", False)) == 1 and ("flags", True) not in reads
+    assert reads.count(("sites", True)) == 1 and reads.count(("site_parcels", False)) == 1
+    assert (tmp_path / "c.html").stat().st_size > 10_000
+    capsys.readouterr()
+
+
+def test_packages_import_on_first_use_and_every_name_resolves():
+    code = textwrap.dedent("""
+        import sys
+        import planner.cli as cli
+        cli.build_parser()
+        from planner import workflow as W
+        W.read_sites, W.run_stored_scenario
+        print(int("planner.sites.build" in sys.modules), int("scipy" in sys.modules))
+        import planner.sites, planner.workflow
+        for pkg in (planner.sites, planner.workflow):
+            for name in pkg.__all__:
+                assert getattr(pkg, name) is not None, name
+                assert name in dir(pkg)
+        assert planner.workflow.operations.__name__ == "planner.workflow.operations"  # submodules as before
+        assert planner.sites.overlay.__name__ == "planner.sites.overlay"
+        from planner.sites import build_sites, SiteParams
+        from planner.workflow import enterprises, PolicyDoc
+        assert build_sites.__module__ == "planner.sites.build" and enterprises.__name__ == "planner.workflow.enterprises"
+        try:
+            planner.workflow.no_such_name
+        except AttributeError as exc:
+            assert "no_such_name" in str(exc)
+        else:
+            raise AssertionError("no AttributeError")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "0"]  # reading stored results loads no graph code
+
+
+def test_a_map_is_one_path_per_colour_with_holes_and_all_parts():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from planner.report.charts import _draw_polygons
+
+    ring = shapely.Polygon([(10, 10), (50, 10), (50, 50), (10, 50)], holes=[[(20, 20), (40, 20), (40, 40), (20, 40)]])
+    multi = shapely.MultiPolygon([shapely.box(60, 60, 70, 70), shapely.box(80, 80, 90, 90)])
+    hole_cw = shapely.Polygon([(60, 10), (90, 10), (90, 40), (60, 40)][::-1],  # shell clockwise, hole as given
+                              holes=[[(70, 20), (80, 20), (80, 30), (70, 30)]])
+    fig = Figure(figsize=(2, 2), dpi=50)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    ax.set_axis_off()
+    _draw_polygons(ax, [ring, multi, hole_cw], ["#ff0000", "#0000ff", "#ff0000"], edgecolor="none", linewidth=0)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = np.asarray(canvas.buffer_rgba())[:, :, :3]
+
+    def at(x, y):
+        h, w = img.shape[:2]
+        return tuple(int(v) for v in img[h - 1 - int(y * h / 100), int(x * w / 100)])
+
+    assert at(15, 15) == (255, 0, 0)  # the polygon's body
+    assert at(30, 30) == (255, 255, 255)  # its hole stays empty
+    assert at(65, 65) == (0, 0, 255) and at(85, 85) == (0, 0, 255)  # both parts of the multipolygon
+    assert at(75, 75) == (255, 255, 255)  # between them
+    assert at(62, 12) == (255, 0, 0) and at(75, 25) == (255, 255, 255)  # a clockwise shell is oriented too
+    assert len(ax.patches) == 2  # one patch per colour
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np, shapely, geopandas as gpd
+    from planner.io.store import GpkgStore
+    n = int(sys.argv[2])
+    x = np.arange(n) % 500 * 20.0
+    y = np.arange(n) // 500 * 20.0
+    g = gpd.GeoDataFrame({"parcel_id": np.arange(n).astype(str)}, geometry=shapely.box(x, y, x + 19, y + 19),
+                         crs="EPSG:4549")
+    print("writing", flush=True)
+    GpkgStore(sys.argv[1]).publish_survey(g, label="big")
+""")
+
+
+@pytest.mark.parametrize("n", [60_000, pytest.param(400_000, marks=pytest.mark.slow)])
+def test_a_reader_during_a_layer_write_sees_the_old_state_or_the_new(tmp_path, n):
+    """The app reads while `planner ingest` writes in place: every read succeeds with 9 or n parcels."""
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    ws.publish_survey(box_grid(3, 3), label="old")
+    script = tmp_path / "writer.py"
+    script.write_text(_WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), str(ws.path), str(n)], stdout=subprocess.PIPE, env=ENV)
+    assert proc.stdout.readline().strip() == b"writing"
+    seen, deadline = [], time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        reader = GpkgStore(ws.path)  # as the app does on each rerun
+        seen.append((len(reader.surveys()), len(reader.read_parcels())))
+    proc.wait(timeout=60)
+    assert proc.returncode == 0
+    reader = GpkgStore(ws.path)
+    seen.append((len(reader.surveys()), len(reader.read_parcels())))
+    assert set(seen) <= {(1, 9), (2, n)}, set(seen)
+    assert seen[0] == (1, 9) and seen[-1] == (2, n)
+    assert len(seen) >= 3, "the write ended before the reader could look; enlarge it"
+
+
+def test_sites_built_from_the_site_columns_equal_sites_from_the_whole_flags_layer(sample_city_uri):
+    """`planner sites` reads only the columns site building uses; the sites are those of the whole layer."""
+    assert main(["classify", "-w", sample_city_uri]) == 0
+    store = open_store(sample_city_uri)
+    built = W.build_workspace_sites(store, save=False)
+    full = store.read_layer("flags", built.name)
+    assert len(built.flagged.columns) < len(full.columns)
+    result, _ = W.assemble_sites(full, built.params, barriers=store.read_all_layers("barrier"),
+                                 constraints=store.read_all_layers("constraint"))
+    a, b = built.result.sites, result.sites
+    assert len(a) > 100 and a.drop(columns="geometry").equals(b.drop(columns="geometry"))
+    assert shapely.equals_exact(a.geometry.values, b.geometry.values, tolerance=0).all()
+    assert built.result.parcel_sites.equals(result.parcel_sites)
+
+
+def test_parcel_rollup_by_position_equals_the_merge():
+    """The rollup's Arrow look-up gives what ``merge(how="left")`` gave: missing ids, duplicates, NaN, classes."""
+    import pandas as pd
+
+    from planner.scenarios.model import parcel_rollup
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    parcels = pd.DataFrame({"parcel_id": pd.array([f"P{i}" for i in rng.permutation(n)], dtype="string"),
+                            "floor_area_m2": np.where(rng.random(n) < 0.1, np.nan, rng.random(n) * 1000),
+                            "output_cny": np.where(rng.random(n) < 0.3, np.nan, rng.random(n) * 1e6),
+                            "tax_cny": rng.random(n) * 1e5, "employees": rng.integers(0, 50, n).astype(float),
+                            "upgrade_class": pd.array(rng.choice(["retain", "upgrade", "redevelop", None], n),
+                                                      dtype="string")})
+    parcels = pd.concat([parcels, parcels.iloc[:50].assign(tax_cny=-1.0)], ignore_index=True)  # duplicate ids
+    m = 3000
+    ids = [f"P{i}" for i in rng.integers(0, n + 200, m)]  # some ids are not among the parcels
+    sp = pd.DataFrame({"parcel_id": pd.array(ids, dtype="string"),
+                       "site_id": pd.array([f"S{i}" for i in rng.integers(0, 300, m)], dtype="string"),
+                       "role": pd.array(rng.choice(["flagged", "absorbed", "retained_inside"], m), dtype="string")})
+    got = parcel_rollup(sp, parcels, retain_classes=("retain", "upgrade"))
+    # the reference: the merge the rollup did before
+    p = parcels.drop_duplicates("parcel_id")
+    ref = sp.merge(p, on="parcel_id", how="left")
+    keep = (ref["upgrade_class"].isin(["retain", "upgrade"]).fillna(False).to_numpy(dtype=bool)
+            | (ref["role"] == "retained_inside").fillna(False).to_numpy(dtype=bool))
+    ref["retain_class_floor_m2"] = np.where(keep, ref["floor_area_m2"].fillna(0.0), 0.0)
+    g = ref.groupby("site_id")
+    want = g[["retain_class_floor_m2"]].sum()
+    want[["output_cny", "tax_cny", "employees"]] = g[["output_cny", "tax_cny", "employees"]].sum(min_count=1)
+    pd.testing.assert_frame_equal(got, want)
+    assert (got["tax_cny"] >= 0).all()  # the first of the duplicated ids is used, as drop_duplicates kept it
+
+
+def test_site_id_matching_with_shortcuts_equals_intersecting_every_pair():
+    """Equal outlines skip the intersection, pairs of very different size are left out: the ids are the same."""
+    import pandas as pd
+
+    from planner.sites import ids as I
+
+    rng = np.random.default_rng(3)
+    cells = [shapely.box(x * 100, y * 100, x * 100 + 90, y * 100 + 90) for x in range(30) for y in range(30)]
+    new = np.array(cells, dtype=object)
+    old = new.copy()
+    moved = rng.choice(len(cells), 200, replace=False)
+    for k, i in enumerate(moved):  # shifted a little, shrunk a lot, or cut in two unequal parts
+        c = cells[i]
+        if k % 3 == 0:
+            old[i] = shapely.affinity.translate(c, 20, 0)
+        elif k % 3 == 1:
+            old[i] = shapely.affinity.scale(c, 0.5, 0.5)
+        else:
+            old[i] = shapely.box(*c.bounds[:2], c.bounds[0] + 60, c.bounds[3])
+    old = np.concatenate([old, [shapely.box(i * 100 + 80, 50, i * 100 + 85, 55) for i in range(30)]])  # slivers
+
+    def exhaustive(new, old):
+        ni, oi = shapely.STRtree(old).query(new, predicate="intersects")
+        inter = shapely.area(shapely.intersection(new[ni], old[oi]))
+        union = shapely.area(new[ni]) + shapely.area(old[oi]) - inter
+        return pd.DataFrame({"new": ni, "old": oi, "iou": np.divide(inter, union, out=np.zeros(len(inter)),
+                                                                    where=union > 0)})
+
+    fast, ref = I._overlaps(new, old, 0.5), exhaustive(new, old)
+    ref = ref[ref["iou"] >= 0.5]
+    got = fast[fast["iou"] >= 0.5]
+    assert (got["iou"] == 1.0).sum() == len(cells) - 200  # the unchanged ones, without an intersection
+    assert len(got) == len(ref)
+    m = got.merge(ref, on=["new", "old"], suffixes=("", "_ref"))
+    assert len(m) == len(ref) and np.allclose(m["iou"], m["iou_ref"], rtol=0, atol=1e-12)
+
+
+def test_site_id_matching_sees_stored_multipolygons_as_the_built_polygons():
+    """A stored sites layer comes back as multipolygons: equal land still needs no intersection."""
+    from unittest import mock
+
+    from planner.sites import ids as I
+
+    new = np.array([shapely.box(i * 10, 0, i * 10 + 9, 9) for i in range(50)], dtype=object)
+    old = np.array([shapely.MultiPolygon([g]) for g in new], dtype=object)
+    real = shapely.intersection
+
+    def none_intersected(a, b):
+        assert len(a) == 0, f"{len(a)} pairs intersected"
+        return real(a, b)
+
+    with mock.patch.object(I.shapely, "intersection", side_effect=none_intersected):
+        pairs = I._overlaps(new, old, 0.5)
+    assert sorted(zip(pairs["new"], pairs["old"], strict=True)) == [(i, i) for i in range(50)]
+    assert (pairs["iou"] == 1.0).all()
