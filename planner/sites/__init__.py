@@ -75,7 +75,14 @@ __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
     from planner.sites.build import build_sites, rescore
     from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
-    from planner.sites.params import ROLES, SITE_COLUMNS, DifficultyWeights, ScoreWeights, SiteParams, SiteResult
+    from planner.sites.params import (
+        ROLES,
+        SITE_COLUMNS,
+        DifficultyWeights,
+        ScoreWeights,
+        SiteParams,
+        SiteResult,
+    )
     from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
 
 __all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",
