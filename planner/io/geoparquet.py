@@ -53,7 +53,7 @@ def hilbert_order(geoms: gpd.GeoSeries, total_bounds=None) -> np.ndarray:
 
 def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npartitions: int | None = None,
                              barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
-                             source: str = "", overwrite: bool = False) -> dict:
+                             source: str = "", overwrite: bool = False, partition_of=None) -> dict:
     """Write parcels (and barrier/constraint layers) as a partitioned survey folder.
 
     Parameters
@@ -67,6 +67,9 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
         Default: one per :data:`ROWS_PER_PARTITION` parcels.
     overwrite : bool
         Replace an existing folder (only one that is a partitioned survey).
+    partition_of : array of int, optional
+        The partition (0..k-1) of each parcel, instead of Hilbert ranges (a
+        grid of tiles, say); rows keep their order inside a partition.
 
     Returns
     -------
@@ -79,13 +82,21 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
         raise DataError(msg, zh=f"{path}：地块必须是带坐标系的 GeoDataFrame")
     _check_target(path, overwrite)
     n = len(parcels)
-    k = max(1, int(npartitions or -(-n // ROWS_PER_PARTITION)))
-    k = min(k, max(n, 1))
     frame = parcels.reset_index(drop=True)
     if "input_row" not in frame.columns:
         frame["input_row"] = np.arange(n, dtype=np.int64)
-    frame = frame.take(hilbert_order(frame.geometry))
-    bounds = np.linspace(0, n, k + 1).round().astype(np.int64)
+    if partition_of is not None:
+        label = np.asarray(partition_of, dtype=np.int64)
+        k = int(label.max()) + 1 if n else 1
+        o = np.argsort(label, kind="stable")
+        frame = frame.take(o)
+        bounds = np.searchsorted(label[o], np.arange(k + 1))
+    else:
+        k = max(1, int(npartitions or -(-n // ROWS_PER_PARTITION)))
+        k = min(k, max(n, 1))
+        frame = frame.take(hilbert_order(frame.geometry))
+        bounds = np.linspace(0, n, k + 1).round().astype(np.int64)
+    partitioning = "given" if partition_of is not None else "hilbert"
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         (tmp / "parcels").mkdir()
@@ -98,7 +109,7 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
                 layer.reset_index(drop=True).to_parquet(tmp / f"{name}.parquet", index=False)
                 layers[name] = len(layer)
         info = {"format": FORMAT, "version": VERSION, "crs": frame.crs.to_string(), "n_parcels": n,
-                "npartitions": k, "partitioning": "hilbert", "layers": layers, "source": source}
+                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source}
         (tmp / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
         _replace(tmp, path)
     except BaseException:
