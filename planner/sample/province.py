@@ -69,11 +69,22 @@ def build_city_partition(k: int, n_parcels: int, seed: int, col: int, row: int, 
             "height": float(city.study_area.total_bounds[3] - y0), **layers}
 
 
-def city_step(parcels_per_city: int, seed: int) -> float:
-    """Grid step (m): the width of a city of this size (measured on a small build of the same size class)."""
-    from planner.sample.city import GROSS_M2_PER_PARCEL
+def city_step(parcels_per_city: int) -> float:
+    """Grid step (m): the larger side of the region :func:`planner.sample.build_city` fills for this size.
 
-    return float(np.sqrt(parcels_per_city * GROSS_M2_PER_PARCEL))
+    Beyond the Jinjiang boundary (more than about 40,000 parcels) that region
+    is a square filled to its edges, so neighbouring cities touch; smaller
+    cities have the shape of their part of Jinjiang and lie apart (5% margin).
+    """
+    from planner.sample import city as _city
+
+    boundary = _city.jinjiang_boundary()
+    origin = np.round(np.array(_city.CENTRE), -3)
+    target = parcels_per_city * _city.GROSS_M2_PER_PARCEL
+    inside = target * 1.08 <= _city.MAX_BOUNDARY_SHARE * boundary.area
+    region, _ = _city._region(target * (1.08 if inside else _city.OUTSIDE_FACTOR), boundary, origin)
+    x0, y0, x1, y1 = region.bounds
+    return max(x1 - x0, y1 - y0) * (1.05 if inside else 1.0)
 
 
 def write_province(path: str | Path, n_parcels: int, *, client, parcels_per_city: int = 100_000, seed: int = 42,
@@ -114,7 +125,7 @@ def write_province(path: str | Path, n_parcels: int, *, client, parcels_per_city
         shutil.rmtree(tmp)
     tmp.mkdir()
     # a city beyond the Jinjiang boundary is a square whose side follows its size; step = the largest
-    step = city_step(int(sizes.max()), seed) * 1.0
+    step = city_step(int(sizes.max()))
     futures = [client.submit(build_city_partition, k, int(sizes[k]), seed + k, int(cols[k]), int(rows[k]), step,
                              str(tmp), pure=False, key=f"city-{k}") for k in range(n_cities)]
     results = {}

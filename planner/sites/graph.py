@@ -347,7 +347,13 @@ def _snapped_coverage_union(colls: np.ndarray, snap_tol: float) -> np.ndarray:
             try:
                 out[part] = lib.coverage_union(snapped[start:start + _CHUNK])
             except shapely.errors.GEOSException:
-                out[part] = lib.unary_union(colls[part])
+                # one by one: a site's outline must not depend on which sites share its chunk
+                # (a partitioned build, planner.scale.sites, chunks other sites with it)
+                for k in range(start, min(start + _CHUNK, len(small))):
+                    try:
+                        out[small[k]] = lib.coverage_union(snapped[k])
+                    except shapely.errors.GEOSException:
+                        out[small[k]] = lib.unary_union(colls[small[k]])
     bad = np.flatnonzero(~shapely.is_valid(out))
     if len(bad):
         out[bad] = lib.unary_union(colls[bad])
