@@ -388,6 +388,10 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     cross = gather_with_progress(client, futX, "sites 2/4 pairs across partitions", bar=bar)
     halo_parcels = sum(client.gather([client.submit(_halo_size, fh, key=f"hsz-{tag}-{k}")
                                       for k, fh in enumerate(futH)]))
+    # keep only what the units need of stage 1 on the workers (the flagged geometries go)
+    futA = [client.submit(_slim, fa, key=f"slim-{tag}-{k}") for k, fa in enumerate(futA)]
+    client.gather(futA)
+    del futH, futX
     # global union-find over the partitions' components
     offset = np.r_[0, np.cumsum([s["n_comp"] for s in summ])]
     edges = np.concatenate(cross) if cross else np.zeros((0, 4), np.int64)
@@ -421,6 +425,10 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     result = _stitch(units, params, pieces)
     secs["ids"] = time.perf_counter() - t
     return PartitionedSites(result, n_groups, len(edges), int(halo_parcels), secs)
+
+
+def _slim(a: dict) -> dict:
+    return {"rows": a["rows"], "labels": a["labels"]}
 
 
 def _halo_size(h: dict) -> int:
