@@ -195,6 +195,8 @@ def postgis_peer(flags_path, bars, cons, timeout: float) -> dict:
     con, why = pg.connect()
     if con is None:
         return {"skipped": why}
+    con.execute("CREATE SCHEMA IF NOT EXISTS bench_dask")  # its own tables: bench_sites may run beside it
+    con.execute("SET search_path TO bench_dask, public")
     parts = []
     for f in gpq.partition_files(flags_path):
         p = gpd.read_parquet(f, columns=["three_low", "geometry"])
