@@ -273,3 +273,22 @@ def test_cli_dask_refusals(client, tmp_path, capsys, monkeypatch):
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
     assert not (tmp_path / "f.parquet").exists()
     json.dumps(gpq.survey_info(tmp_path / "s.parquet"))
+
+
+def test_touch_labels_are_exact_so_a_site_closes_whatever_its_neighbours(city):
+    """``neighbour_components``'s touch labels equal the components of the touching pairs, tested one by one.
+
+    The site builder closes (grows and shrinks) only sites whose members do not all touch; with approximate
+    labels that choice, and the enclaves it makes, depended on which other parcels were built with the site.
+    """
+    from planner.sites import graph
+
+    parcels, _bars, _cons = city
+    flags = classify(parcels, default_policy())
+    g = np.asarray(flags.geometry.values[flags["three_low"].to_numpy(bool)], dtype=object)
+    labels, touch = graph.neighbour_components(g, 8.0)
+    i, j = shapely.STRtree(g).query(g, predicate="intersects")
+    exact = graph.components(len(g), i[i < j], j[i < j])
+    assert pd.crosstab(touch, exact).gt(0).sum(axis=1).eq(1).all()  # each label is one exact component
+    assert pd.crosstab(exact, touch).gt(0).sum(axis=1).eq(1).all()  # and the other way round
+    assert len(np.unique(touch)) > len(np.unique(labels))  # gaps do separate contacts here
