@@ -108,9 +108,24 @@ def _evaluate_inputs(part: pd.DataFrame, policy: Policy):
     return ind, in_scope_mask(part, policy)
 
 
+def _read_attributes(path: str) -> pd.DataFrame:
+    """A partition's attributes without the geometry, unless a land area must come from it."""
+    import pyarrow.parquet as pq
+
+    cols = [c for c in pq.read_schema(path).names if c not in ("geometry", "reason_zh", "reason_en")]
+    df = pd.read_parquet(path, columns=cols)
+    if "land_area_m2" not in df.columns or not (pd.to_numeric(df["land_area_m2"], errors="coerce") > 0).all():
+        return gpq.read_partition(path)
+    return df
+
+
 def partition_values(path: str, policy: Policy) -> dict:
-    """Pass 1 on one partition: the values of each percentile level and the sorted grade indicators."""
-    part = gpq.read_partition(path)
+    """Pass 1 on one partition: the values of each percentile level and the sorted grade indicators.
+
+    The indicators stay on the worker for pass 2 (``ind``, ``in_scope``);
+    :func:`values_summary` is what the client takes.
+    """
+    part = _read_attributes(path)
     ind, in_scope = _evaluate_inputs(part, policy)
     land_use, industry, code = _text(part, "land_use"), _text(part, "industry"), _text(part, "land_use_code")
     levels: list[np.ndarray] = []
@@ -129,7 +144,12 @@ def partition_values(path: str, policy: Policy) -> dict:
         has = in_scope & ~np.isnan(v)
         grade[name] = np.sort(v[has])
         present[name] = bool(has.any())
-    return {"levels": levels, "grade": grade, "present": present, "n": len(part)}
+    return {"levels": levels, "grade": grade, "present": present, "n": len(part), "ind": ind, "in_scope": in_scope}
+
+
+def values_summary(v: dict) -> dict:
+    """What the client takes of :func:`partition_values` (no indicators)."""
+    return {k: v[k] for k in ("levels", "grade", "present", "n")}
 
 
 def resolve_policy(policy: Policy, levels: list[np.ndarray]) -> tuple[Policy, list[dict]]:
@@ -167,11 +187,9 @@ def _fixed(obj, values: dict, criterion: str, indicator: str, record: list):
     return dataclasses.replace(obj, threshold=got[0], percentile=None)
 
 
-def partition_scores(path: str, policy: Policy, ranks: GlobalRanks) -> np.ndarray:
+def partition_scores(values: dict, policy: Policy, ranks: GlobalRanks) -> np.ndarray:
     """Pass 2 on one partition: its grade scores (sorted), ranked among all partitions."""
-    part = gpq.read_partition(path)
-    ind, in_scope = _evaluate_inputs(part, policy)
-    _graded, score = grade_scores(ind, in_scope, policy, ranks)
+    _graded, score = grade_scores(values["ind"], values["in_scope"], policy, ranks)
     return np.sort(score)
 
 
@@ -223,7 +241,8 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
     pol = with_reference_year(policy)
     secs = {}
     t = time.perf_counter()
-    first = gather_with_progress(client, submit_each(client, partition_values, files, pol, key="values"),
+    stash = submit_each(client, partition_values, files, pol, key="values")
+    first = gather_with_progress(client, [client.submit(values_summary, f, key=f"{f.key}-sum") for f in stash],
                                  "classify 1/3 values", bar=bar)
     n_levels = len(first[0]["levels"]) if first else 0
     levels = [np.concatenate([f["levels"][k] for f in first]) for k in range(n_levels)]
@@ -237,10 +256,10 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
         + (", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record) or "none"))
     t = time.perf_counter()
     ranks_f = client.scatter(GlobalRanks(values, present), broadcast=True)
-    scores = gather_with_progress(client, submit_each(client, partition_scores, files, resolved, ranks_f,
+    scores = gather_with_progress(client, submit_each(client, partition_scores, stash, resolved, ranks_f,
                                                       key="scores"), "classify 2/3 grades", bar=bar)
     ranks = GlobalRanks(values, present, np.sort(np.concatenate(scores)) if scores else np.zeros(0))
-    del scores, ranks_f
+    del scores, ranks_f, stash
     secs["grades"] = time.perf_counter() - t
     t = time.perf_counter()
     tmp = out.with_name(f".{out.name}.building")
