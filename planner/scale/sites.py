@@ -275,6 +275,10 @@ def build_unit(path: str, number: int, a: dict, comp_group: np.ndarray, incoming
     empty = {"sites": None, "members": None, "excluded": None}
     if not len(sub):
         return empty
+    if not sub["parcel_id"].is_unique:
+        dup = sub.loc[sub["parcel_id"].duplicated(), "parcel_id"].astype(str).head(5).tolist()
+        msg = f"partition {number}: parcel_id not unique, e.g. {dup}; a partitioned survey needs one id per parcel"
+        raise DataError(msg, zh=f"分区 {number}：地块编号重复（如 {dup}）；分区数据要求每个地块编号唯一")
     box = _total_box(shapely.bounds(_geoms(sub)))
     bar = layers.barriers_near(box, _reach(params))
     pieces = _overlay.ProtectedPieces(layers.pieces_near(box))
