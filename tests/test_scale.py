@@ -292,3 +292,19 @@ def test_touch_labels_are_exact_so_a_site_closes_whatever_its_neighbours(city):
     assert pd.crosstab(touch, exact).gt(0).sum(axis=1).eq(1).all()  # each label is one exact component
     assert pd.crosstab(exact, touch).gt(0).sum(axis=1).eq(1).all()  # and the other way round
     assert len(np.unique(touch)) > len(np.unique(labels))  # gaps do separate contacts here
+
+
+def test_cli_ingest_writes_the_published_survey_beside_the_workspace(tmp_path, capsys):
+    import shutil
+
+    from planner.io.store import open_store
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    assert main(["ingest", str(root / "gis_data" / "survey_update.zip"), "-w", str(ws), "--parquet",
+                 str(tmp_path / "s.parquet"), "--partitions", "3"]) == 0
+    assert "3 Hilbert partitions" in capsys.readouterr().err
+    current = open_store(ws).read_parcels()
+    got = _read_all(tmp_path / "s.parquet")
+    assert got["parcel_id"].tolist() == current["parcel_id"].tolist()  # the new version, in its order
+    assert gpq.survey_info(tmp_path / "s.parquet")["layers"].keys() == {"barriers", "constraints"}

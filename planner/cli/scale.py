@@ -140,7 +140,7 @@ def write_ingested(args, store=None) -> None:
 
     say = _stage(time.perf_counter())
     if store is not None:
-        parcels = store.read_layer("survey")
+        parcels = store.read_parcels()
         bar, con = store.read_all_layers("barrier"), store.read_all_layers("constraint")
     else:
         from planner import ingest as ingest_mod
