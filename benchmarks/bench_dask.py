@@ -116,8 +116,9 @@ def city(n: int, workers: int, partitions: int) -> dict:
     del parcels
     with _client(workers) as client, WorkerMemory(client) as wm:
         t = time.perf_counter()
-        classify_partitioned(survey, policy, d / "city_flags.parquet", client=client, overwrite=True)
+        cl = classify_partitioned(survey, policy, d / "city_flags.parquet", client=client, overwrite=True)
         out["classify_dask"] = time.perf_counter() - t
+        out["classify_dask_stages"] = cl.seconds
         t = time.perf_counter()
         run = build_sites_partitioned(d / "city_flags.parquet", params, client=client, barriers=bars,
                                       constraints=cons)

@@ -308,3 +308,24 @@ def test_cli_ingest_writes_the_published_survey_beside_the_workspace(tmp_path, c
     got = _read_all(tmp_path / "s.parquet")
     assert got["parcel_id"].tolist() == current["parcel_id"].tolist()  # the new version, in its order
     assert gpq.survey_info(tmp_path / "s.parquet")["layers"].keys() == {"barriers", "constraints"}
+
+
+def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
+    """A GeoParquet dataset cut any way (here: in rows order, 3 files) becomes Hilbert partitions on the cluster."""
+    parcels, road, protected, _part = _hand_grid()
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
+        parcels.iloc[rows].to_parquet(src / f"part.{k}.parquet")
+    info = gpq.repartition_survey(str(src), tmp_path / "s.parquet", npartitions=4, barriers=road,
+                                  constraints=protected)
+    assert info["npartitions"] == 4 and info["n_parcels"] == len(parcels)
+    back = _read_all(tmp_path / "s.parquet")
+    assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row is the source's order
+    boxes = [gpq.read_partition(f).total_bounds for f in gpq.partition_files(tmp_path / "s.parquet")]
+    assert all((b[2] - b[0]) * (b[3] - b[1]) <= 0.5 * 1000 * 1000 for b in boxes)  # compact, unlike the rows
+    # and the sites built from it are the in-memory ones
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+    run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,
+                                  constraints=protected, bar=False)
+    _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)

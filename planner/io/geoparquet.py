@@ -118,6 +118,56 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
     return info
 
 
+def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs=None, overwrite: bool = False,
+                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None) -> dict:
+    """Cut a GeoParquet dataset of any partitioning (too big for one machine) into a partitioned survey.
+
+    ``source`` is what ``dask_geopandas.read_parquet`` reads (a file, a folder,
+    a list or a glob of files). Parcels get ``input_row`` in the source's order
+    (partition by partition) unless they have one, then
+    ``dask_geopandas.GeoDataFrame.spatial_shuffle(by="hilbert")`` moves them
+    into ``npartitions`` ranges of the Hilbert curve. Runs on the current Dask
+    scheduler (a ``distributed.Client`` when one is open).
+    """
+    import dask_geopandas
+
+    path = Path(path)
+    _check_target(path, overwrite)
+    ddf = dask_geopandas.read_parquet(source)
+    if ddf.crs is None and source_crs is not None:
+        ddf = ddf.set_crs(source_crs)
+    if "input_row" not in ddf.columns:
+        sizes = ddf.map_partitions(len).compute()
+        offsets = np.r_[0, np.cumsum(np.asarray(sizes))[:-1]].astype(np.int64)
+
+        def _number(df, partition_info=None):
+            start = offsets[partition_info["number"]] if partition_info else 0
+            return df.assign(input_row=np.arange(len(df), dtype=np.int64) + start)
+
+        ddf = ddf.map_partitions(_number, meta=ddf._meta.assign(input_row=np.int64(0)))
+    shuffled = ddf.spatial_shuffle(by="hilbert", npartitions=npartitions, shuffle_method="tasks")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        shuffled.reset_index(drop=True).to_parquet(tmp / "parcels", write_index=False)
+        files = list((tmp / "parcels").glob("part.*.parquet"))
+        n = int(sum(pq_rows(f) for f in files))
+        info = finish_survey(tmp, crs=ddf.crs.to_string(), n_parcels=n, npartitions=len(files),
+                             partitioning="hilbert (dask-geopandas spatial_shuffle)", barriers=barriers,
+                             constraints=constraints, source=str(source))
+        _replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def pq_rows(path: str | Path) -> int:
+    """Rows of a parquet file (from its footer)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def write_partition(part: gpd.GeoDataFrame, path: str | Path, number: int) -> Path:
     """Write one partition file ``parcels/part.<number>.parquet`` of a survey folder being built in parallel."""
     out = Path(path) / "parcels" / f"part.{number}.parquet"
