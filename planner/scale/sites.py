@@ -207,13 +207,15 @@ def cross_pairs(a: dict, number: int, halos: list[tuple[int, dict]], layers: _La
     i, j = _graph.neighbour_pairs(g, params.gap_m, others=hg)
     if not len(i):
         return np.zeros((0, 4), np.int64)
-    both = np.concatenate([g, hg])
+    ui, ii = np.unique(i, return_inverse=True)  # only the parcels of candidate pairs meet the barrier test
+    uj, jj = np.unique(j, return_inverse=True)
+    both = np.concatenate([g[ui], hg[uj]])
     bar = _build._as_geoms(layers.barriers_near(_total_box(shapely.bounds(both)), _reach(params)), "barriers")
     if len(bar):
         keep = _overlay.barrier_filter(both, bar, gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
                                        contact_share=params.barrier_contact_share)
         if keep is not None:
-            ok = keep(i, j + len(g))
+            ok = keep(ii.ravel(), jj.ravel() + len(ui))
             i, j = i[ok], j[ok]
     out = np.c_[np.full(len(i), number), a["labels"][i], hq[j], hl[j]].astype(np.int64)
     return np.unique(out, axis=0) if len(out) else out
