@@ -58,8 +58,17 @@ and constraints, ours without, PostGIS) and the best of each is kept:
   area and perimeter; checked to give our partition in
   ``tests/test_sites_speed_paths.py``).
 
-Targets (issue 18) at 1M: the default build at least 1.5x faster than
-PostGIS, and at most 1.5x the build without barriers and constraints.
+The three builds above split no sites (``split_streets=False``), as
+PostGIS does not. Realistic sites (issue 13) are timed in the same rounds
+and compared with that build ("the cost of splitting"):
+
+* ours, the default of ``planner sites``: the same build, also split at
+  street gaps and mapped roads (:mod:`planner.sites.split`);
+* ours, also split to ``--max-area`` (default 50,000 m²) and
+  ``--max-owners`` (default none) per site.
+
+Targets (issue 18) at 1M: the build without splitting at least 1.5x faster
+than PostGIS, and at most 1.5x the build without barriers and constraints.
 """
 
 from __future__ import annotations
@@ -137,7 +146,7 @@ def best(repeat, fn, *args):
 
 def run_ours(parcels, gap):
     t = time.perf_counter()
-    res = S.build_sites(parcels, S.SiteParams(gap_m=gap))
+    res = S.build_sites(parcels, S.SiteParams(gap_m=gap, split_streets=False))  # like for like with PostGIS
     dt = time.perf_counter() - t
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     return dt, res, rss_gb
@@ -211,6 +220,10 @@ def main(argv=None) -> int:
                     help="share of synthetic parcels shrunk to leave slivers (0 = clean coverage)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timed step, best kept (both sides)")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive GeoPandas peer")
+    ap.add_argument("--max-area", type=float, default=50_000.0,
+                    help="--layers: maximum site area (m²) of the realistic-sites run (0: none)")
+    ap.add_argument("--max-owners", type=int, default=0,
+                    help="--layers: maximum owners per site of the realistic-sites run (0: none)")
     ap.add_argument("--no-postgis", action="store_true", help="skip the PostGIS peer")
     ap.add_argument("--sample", action="store_true", help="use planner.sample.build_city instead of the synthetic grid")
     ap.add_argument("--layers", action="store_true",
@@ -283,7 +296,9 @@ def run_ours_steps(parcels, params, barriers, constraints):
 
 
 def main_layers(args) -> int:
-    params = S.SiteParams(gap_m=args.gap)
+    params = S.SiteParams(gap_m=args.gap, split_streets=False)  # like for like with PostGIS
+    streets = S.SiteParams(gap_m=args.gap)  # the default: split at streets
+    sized = S.SiteParams(gap_m=args.gap, max_area_m2=args.max_area or None, max_owners=args.max_owners or None)
     rows = []
     for n in args.parcels:
         parcels, barriers, constraints = _city.classified_city(n)
@@ -291,7 +306,7 @@ def main_layers(args) -> int:
         con, note = (None, "PostGIS skipped") if args.no_postgis else _postgis_sites.connect()
         if con is not None:
             _postgis_sites.load(con, flagged.geometry.values, barriers.geometry.values, constraints.geometry.values)
-        best = {"on": None, "off": None, "pg": None}
+        best = {"on": None, "off": None, "pg": None, "streets": None, "sized": None}
         for r in range(max(args.repeat, 1)):  # interleaved rounds; ours on and off in turns first
             for on in ((True, False) if r % 2 == 0 else (False, True)):
                 if on:
@@ -301,6 +316,12 @@ def main_layers(args) -> int:
                 else:
                     dt, res_off, _ = run_ours_steps(parcels, params, None, None)
                     best["off"] = min(best["off"] or (dt, len(res_off.sites)), (dt, len(res_off.sites)))
+            for key, p in (("streets", streets), ("sized", sized)):  # realistic sites: the cost of splitting
+                dt, res_s, steps = run_ours_steps(parcels, p, barriers, constraints)
+                ok = res_s.sites[res_s.sites["status"] == "ok"]
+                got = (dt, len(res_s.sites), float(ok["land_area_m2"].max()), float(ok["compactness"].median()),
+                       float(res_s.sites["land_area_m2"].max()), steps)
+                best[key] = min(best[key] or got, got, key=lambda x: x[0])
             if con is not None:
                 dt, counts = _postgis_sites.run_job(con, args.gap, exclude_share=params.constraint_exclude_share,
                                                     contact_tol=params.barrier_contact_tol_m,
@@ -311,7 +332,7 @@ def main_layers(args) -> int:
             con.close()
         rows.append(dict(n=n, nf=len(flagged), nb=len(barriers), nc=len(constraints), best=best, note=note,
                          load=_city.load_avg()))
-        del parcels, flagged, res, res_off
+        del parcels, flagged, res, res_off, res_s
 
     print(f"\nbench_sites --layers  gap={args.gap} m  sample city from `planner sample-data`, default policy, "
           f"barriers and constraints on  cpus={os.cpu_count()}  best of {args.repeat} interleaved rounds")
@@ -331,6 +352,12 @@ def main_layers(args) -> int:
             print(f"  PostGIS: {r['note']}")
         total = sum(on[3].values())
         print("  our steps (best on-run): " + ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in on[3].items()))
+        for key, what in (("streets", "split at streets (the default)"),
+                          ("sized", f"+ max area {args.max_area:,.0f} m², max owners {args.max_owners or 'none'}")):
+            b = r["best"][key]
+            print(f"  ours, {what:<44} {b[0]:7.2f} s   {b[1]:,} sites   /no split {b[0] / on[0]:.2f}x   "
+                  f"largest site {b[4]:,.0f} m², median compactness of 'ok' sites {b[3]:.2f}")
+            print("    steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in b[5].items()))
     return 0
 
 

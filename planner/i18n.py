@@ -436,6 +436,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth_read_only": ("您的角色（{role}）只能查看，不能{what}。", "Your role ({role}) can view but not {what}."),
     "auth_figures_hidden": ("企业税收与产值（及其派生指标）对您的角色（{role}）不可见。",
                             "Enterprise tax and output (and figures derived from them) are hidden for your role ({role})."),
+    # -- realistic sites (task realsites, issue 13): size and owner limits, streets, assembly difficulty
+    "rs_max_area": ("最大片区面积（㎡，0 为不限）", "Maximum site area (m², 0: none)"),
+    "rs_max_area_help": ("超过此面积的连片按紧凑、连通的原则拆分为子片区；单个地块超过时保留为一片并标为“面积过大”。",
+                         "Larger clusters are split into compact, contiguous sub-sites; a single parcel above it "
+                         "stays a site of its own, marked too large."),
+    "rs_max_owners": ("最多权利人数（0 为不限）", "Maximum owners per site (0: none)"),
+    "rs_max_owners_help": ("权利人多于此数的连片同样拆分为子片区。", "Clusters with more land-right holders are split the same way."),
+    "rs_split_streets": ("按道路拆分", "Split at streets"),
+    "rs_split_streets_help": ("现状道路按中线分隔片区：三低地块之间 6–25 米宽的空隙（支路、巷道）和道路图层都会分开片区。",
+                              "Existing roads split sites at the centreline: empty gaps of 6-25 m between flagged "
+                              "parcels (local streets, lanes) and mapped roads separate sites."),
+    "rs_difficulty_weight": ("实施难度权重", "Difficulty weight"),
+    "rs_difficulty_weight_help": ("实施难度 = 权利人数 + 需搬迁企业数 + 2 × 内部保留地块数，在综合得分中扣分。",
+                                  "Assembly difficulty = owners + enterprises to relocate + 2 x retained parcels "
+                                  "inside, a penalty in the score."),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).
@@ -601,6 +616,9 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "reason_en": ('认定理由（英文）', 'Reasons', '', 'text'),
     "role": ('地块类型', 'Role in the site', '', 'text'),
     "group": ('所在情景', 'In scenarios', '', 'text'),
+    # -- realistic sites (task realsites, issue 13)
+    "difficulty": ('实施难度', 'Assembly difficulty', '', 'ratio'),
+    "score_difficulty": ('难度扣分', 'Difficulty penalty', '', 'ratio'),
 }
 
 #: Display units of amounts: one system per language on cards, tables, chart axes, Excel and the CLI

@@ -234,7 +234,7 @@ def test_random_roads_split_like_the_exact_path(monkeypatch, seed, gap):
     parcels = voronoi_parcels(900, seed, exact_share=0.6)
     barriers = random_barriers(parcels, seed)
     red = shapely.buffer(shapely.Point(*parcels.total_bounds[:2] + 300), 250, quad_segs=200)
-    params = S.SiteParams(gap_m=gap, min_area_m2=0)
+    params = S.SiteParams(gap_m=gap, min_area_m2=0, split_streets=False)  # the clustering alone
     fast = S.build_sites(parcels, params, barriers=barriers, constraints=[red])
     ref = ref_build_sites(monkeypatch, parcels, params, barriers=barriers, constraints=[red])
     assert_same_result(fast, ref)
@@ -361,7 +361,8 @@ def test_postgis_peer_in_benchmarks_gives_the_same_sites(seed, gap):
     parcels = voronoi_parcels(900, seed, exact_share=0.6)
     barriers = random_barriers(parcels, seed)
     red = shapely.buffer(shapely.Point(*parcels.total_bounds[:2] + 300), 250, quad_segs=200)
-    res = S.build_sites(parcels, S.SiteParams(gap_m=gap, min_area_m2=0, absorb_enclaves=False), barriers=barriers,
+    res = S.build_sites(parcels, S.SiteParams(gap_m=gap, min_area_m2=0, absorb_enclaves=False,
+                                                   split_streets=False), barriers=barriers,
                         constraints=[red])
     flagged = parcels[parcels["three_low"]].reset_index(drop=True)
     con = connect()

@@ -37,7 +37,10 @@ P = draft["params"]
 # -- settings: a draft seeded into the form, kept across pages ---------------------------------------------------
 for k, v in (("s_gap", float(P.get("gap_m", 2.0))), ("s_min", float(P.get("min_area_m2", 10_000.0))),
              ("s_bar", bool(draft["use_barriers"])), ("s_abs", bool(P.get("absorb_enclaves", True))),
-             ("s_enc", float(P.get("enclave_max_area_m2", 3_333.0)))):
+             ("s_enc", float(P.get("enclave_max_area_m2", 3_333.0))),
+             ("s_max_area", float(P.get("max_area_m2") or 0.0)), ("s_max_owners", int(P.get("max_owners") or 0)),
+             ("s_streets", bool(P.get("split_streets", True))),
+             ("s_diff_w", float((P.get("weights") or {}).get("difficulty", 0.15)))):
     keys.seed(k, v)
 with st.expander(tr("site_params"), expanded=False):
     with st.form("site_params_form"):
@@ -47,12 +50,23 @@ with st.expander(tr("site_params"), expanded=False):
         c[2].toggle(tr("use_barriers"), key="s_bar")
         c[3].toggle(tr("absorb_enclaves"), key="s_abs")
         c[4].number_input(tr("max_enclave"), 0.0, 50_000.0, step=100.0, key="s_enc")
+        c = st.columns(5)  # realistic sites: size and owner limits, streets, assembly difficulty
+        c[0].number_input(tr("rs_max_area"), 0.0, 1e9, step=5_000.0, key="s_max_area", help=tr("rs_max_area_help"))
+        c[1].number_input(tr("rs_max_owners"), 0, 1_000_000, step=1, key="s_max_owners", help=tr("rs_max_owners_help"))
+        c[2].toggle(tr("rs_split_streets"), key="s_streets", help=tr("rs_split_streets_help"))
+        c[3].number_input(tr("rs_difficulty_weight"), 0.0, 100.0, step=0.05, key="s_diff_w",
+                          help=tr("rs_difficulty_weight_help"))
         if st.form_submit_button(tr("sc_run")):
-            ss[keys.SITE_PARAMS] = {**draft, "use_barriers": bool(ss["s_bar"]),
-                                    "params": {**P, "gap_m": float(ss["s_gap"]), "min_area_m2": float(ss["s_min"]),
-                                               "absorb_enclaves": bool(ss["s_abs"]),
-                                               "enclave_max_area_m2": float(ss["s_enc"])}}
-            st.rerun()
+            base = {**P, "gap_m": float(ss["s_gap"]), "min_area_m2": float(ss["s_min"]),
+                    "absorb_enclaves": bool(ss["s_abs"]), "enclave_max_area_m2": float(ss["s_enc"])}
+            try:
+                new = W.operations.apply_site_options(
+                    base, max_area_m2=float(ss["s_max_area"]), max_owners=int(ss["s_max_owners"]),
+                    split_streets=bool(ss["s_streets"]), difficulty_weight=float(ss["s_diff_w"]))
+                ss[keys.SITE_PARAMS] = {**draft, "use_barriers": bool(ss["s_bar"]), "params": new}
+                st.rerun()
+            except PlannerError as exc:
+                st.error(message_in(exc, lang()))
     if st.button(tr("wf_save_params"), key="s_save_params"):
         try:
             doc = W.SiteParamsDoc(name=pname, params=SiteParams.from_dict(dict(P)),
@@ -152,7 +166,8 @@ with right:
     st.subheader(tr("site_table"))
     st.caption(tr("select_site_hint"))
     show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
-                             "potential_floor_area_m2", "n_owners", "score") if c in ok.columns]
+                             "potential_floor_area_m2", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
+                             "score") if c in ok.columns]
     table = pd.DataFrame(ok[show_cols]).reset_index(drop=True)
 
     def _hl(row):

@@ -26,7 +26,7 @@ from planner.io.store import open_store
 from planner.io.writers import neutralize_frame
 from planner.sites import SiteResult
 
-STAGES = ("constraints", "adjacency", "barriers", "components", "enclaves", "site outlines", "store")
+STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="TOML/JSON file with a [sites] table (overrides the policy's)")
     p.add_argument("--gap", type=float, default=None, metavar="M", help="gap tolerance in metres (default 2)")
     p.add_argument("--min-area", type=float, default=None, metavar="M2", help="minimum site area in m² (default 10000)")
-    p.add_argument("--max-area", type=float, default=None, metavar="M2", help="optional maximum site area in m²")
+    p.add_argument("--max-area", type=float, default=None, metavar="M2",
+                   help="maximum site area in m²: larger clusters are split into compact sub-sites (0: no limit)")
+    p.add_argument("--max-owners", type=int, default=None, metavar="N",
+                   help="maximum number of owners (land-right holders) per site, split like --max-area (0: no limit)")
+    p.add_argument("--difficulty-weight", type=float, default=None, metavar="W",
+                   help="weight of assembly difficulty (owners, enterprises, retained parcels) in the score "
+                        "(default 0.15; 0 leaves it out)")
+    p.add_argument("--no-street-split", action="store_true",
+                   help="do not split sites at streets (empty gaps of 6-25 m between flagged parcels, mapped roads)")
     p.add_argument("--no-barriers", action="store_true", help="ignore the workspace's barrier layers")
     p.add_argument("--no-constraints", action="store_true", help="ignore the workspace's constraint layers")
     p.add_argument("--params", default=None, metavar="NAME",
@@ -89,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
     store = open_store(args.workspace)
     policy_name = W.operations.flags_name(store, args.policy)
-    overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area}
+    overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,
+                 "max_owners": args.max_owners, "difficulty_weight": args.difficulty_weight,
+                 "split_streets": False if args.no_street_split else None}
     if args.no_barriers:
         overrides["use_barriers"] = False
     if args.no_constraints:
@@ -124,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
           f"{len(result.excluded)} parcels excluded by protected land; "
           f"{kept} site ids kept from the previous build")
     print(result.params.score_formula())
-    cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
+    cols = ["rank", "site_id", "n_parcels", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
+            "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
         print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "

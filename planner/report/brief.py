@@ -72,7 +72,8 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
              ("land_area_mu", s.get("land_area_mu")), ("n_parcels", s.get("n_parcels")),
              ("n_owners", s.get("n_owners")), ("n_enterprises", s.get("n_enterprises")),
              ("plot_ratio", s.get("plot_ratio")), ("flagged_share", s.get("flagged_share")),
-             ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside"))]
+             ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside")),
+             ("difficulty", s.get("difficulty"))]
     rows = [[label("figure", lang), label("value", lang)], *[[label(k, lang), fmt(v, k, lang)] for k, v in facts
                                                             if v is not None]]
     pdf.set_x(x2)

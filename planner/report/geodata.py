@@ -67,7 +67,7 @@ EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
                 "n_unknown", "three_low", "upgrade_class", "grade", "reason_zh", "reason_en", "site_id", "role"),
     "sites": ("site_id", "rank", "status", "score", "n_parcels", "n_owners", "n_enterprises", "land_area_m2",
               "land_area_mu", "floor_area_m2", "plot_ratio", "flagged_share", "compactness", "constraint_overlap_m2",
-              "n_retained_inside", "potential_floor_area_m2"),
+              "n_retained_inside", "difficulty", "potential_floor_area_m2"),
 }
 #: Enterprise tax and output columns: written only for users who may see them (accounts and roles, issue 14).
 RESTRICTED_COLUMNS = frozenset({"output_cny", "tax_cny", "output_per_mu", "tax_per_mu", "output_before_cny",

@@ -15,6 +15,12 @@ Rules, decided and documented here:
 * **Barriers** are never bridged: see :func:`planner.sites.overlay.barrier_separated`
   (shortest connecting segment crossing a barrier; for touching parcels, a
   barrier lying along more than half of their shared boundary).
+* **Streets and size** (:mod:`planner.sites.split`): a cluster holding two
+  flagged parcels that face each other across an empty street-wide gap is
+  cut between them (existing roads split sites); with ``max_area_m2`` or
+  ``max_owners`` a cluster over either is split into compact contiguous
+  sub-sites (contiguity-constrained Ward clustering, the model of PySAL
+  spopt's ``WardSpatial``). Both keep each site contiguous.
 * **Constraints**: a flagged parcel with more than ``constraint_exclude_share``
   of its area in protected land is excluded (listed in
   :attr:`SiteResult.excluded`); the protected part of the others is cut out
@@ -37,6 +43,8 @@ Rules, decided and documented here:
   which bridges their gaps; a clean coverage keeps its exact outline. An
   absorbed enclave fills its hole in the outline, except for the parts of
   parcels that stay out (retained, too large), which remain holes.
+* **Assembly difficulty**: ``difficulty`` = weighted owners + enterprises
+  + retained parcels inside (:class:`DifficultyWeights`), a penalty in the score.
 * **Areas**: ``land_area_m2`` is the members' land area (surveyed value, else
   geometry area) minus the protected land inside them: the developable land.
   ``plot_ratio`` and ``flagged_share`` use the members' gross land.
@@ -54,7 +62,16 @@ Examples
 
 from planner.sites.build import build_sites, rescore
 from planner.sites.edits import add_parcels, apply_edits, remove_parcels, site_from_boundary
-from planner.sites.params import ROLES, SITE_COLUMNS, ScoreWeights, SiteParams, SiteResult
+from planner.sites.params import (
+           ROLES,
+           SITE_COLUMNS,
+           DifficultyWeights,
+           ScoreWeights,
+           SiteParams,
+           SiteResult,
+)
+from planner.sites.split import split_at_streets, split_clusters, split_oversize, street_pairs
 
-__all__ = ["ROLES", "SITE_COLUMNS", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels", "apply_edits",
-           "build_sites", "remove_parcels", "rescore", "site_from_boundary"]
+__all__ = ["ROLES", "SITE_COLUMNS", "DifficultyWeights", "ScoreWeights", "SiteParams", "SiteResult", "add_parcels",
+           "apply_edits", "build_sites", "remove_parcels", "rescore", "site_from_boundary", "split_at_streets",
+           "split_clusters", "split_oversize", "street_pairs"]

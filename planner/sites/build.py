@@ -20,6 +20,7 @@ from planner.errors import DataError
 from planner.schema import MU_M2
 from planner.sites import graph as _graph
 from planner.sites import overlay as _overlay
+from planner.sites import split as _split
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 # -- input checks -------------------------------------------------------------
@@ -144,6 +145,14 @@ def _near_barriers(geoms: np.ndarray, bar: np.ndarray, params: SiteParams):
     return bp, _overlay.near_barriers(geoms, bp, _overlay.barrier_reach(params.gap_m, params.barrier_contact_tol_m))
 
 
+def _barrier_keep(mg: np.ndarray, near, params: SiteParams):
+    """The barrier test ``keep(i, j)`` of the members ``mg`` (None without barriers near them)."""
+    if near is None:
+        return None
+    return _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
+                                   contact_share=params.barrier_contact_share, near=near[1])
+
+
 def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
     """Site labels and touch labels of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
 
@@ -154,10 +163,25 @@ def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarr
     keep = None
     if near is not None:
         say("barriers")
-        keep = _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
-                                       contact_share=params.barrier_contact_share, near=near[1])
+        keep = _barrier_keep(mg, near, params)
         say("components")
     return _graph.neighbour_components(mg, params.gap_m, keep=keep)
+
+
+def _realistic(mg: np.ndarray, labels: np.ndarray, vlab: np.ndarray, near, geoms: np.ndarray, member_land: np.ndarray,
+               owners, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
+    """Clusters split at streets and to the size and owner limits (:func:`planner.sites.split.split_clusters`).
+
+    Returns the new labels and touch labels; a cluster that was split gets
+    one touch label per member, so its pieces' outlines are closed (their
+    members may meet only through gaps).
+    """
+    new, split = _split.split_clusters(mg, labels, params, occupied=geoms, land=member_land, owners=owners,
+                                       barriers=None if near is None else near[0],
+                                       keep=_barrier_keep(mg, near, params), progress=say)
+    if split.any():
+        vlab = np.where(split[labels], int(vlab.max()) + 1 + np.arange(len(labels)), vlab)
+    return new, vlab
 
 
 def _land_area(parcels: gpd.GeoDataFrame) -> np.ndarray:
@@ -228,6 +252,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
     labels, vlab = _components(mg, near, params, say)
+    owners = _col(parcels, "owner", pd.NA).iloc[members].to_numpy() if params.max_owners is not None else None
+    labels, vlab = _realistic(mg, labels, vlab, near, geoms, land[members] - overlap[members], owners, params, say)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
@@ -409,6 +435,25 @@ def _n_distinct(values: pd.Series, rows: np.ndarray, lab: np.ndarray, n_sites: i
     return np.bincount(pairs // m, minlength=n_sites)
 
 
+def _n_enterprises(parcels: pd.DataFrame, rows: np.ndarray, lab: np.ndarray, n_sites: int) -> np.ndarray:
+    """Distinct enterprises on the parcels ``rows`` per site label ``lab`` (the enterprises to relocate).
+
+    A parcel's tenants come ``；``-joined from the enterprise table (credit
+    codes, else names: :func:`planner.enterprise.join_enterprises`), so a
+    tenant on several parcels counts once and two tenants of a parcel twice.
+    """
+    ent = pd.Series(_col(parcels, "enterprise", pd.NA).iloc[rows].to_numpy(), dtype="string")
+    if "credit_codes" in parcels.columns:
+        cc = pd.Series(parcels["credit_codes"].iloc[rows].to_numpy(), dtype="string")
+        ent = cc.where(cc.notna(), ent)
+    if not ent.str.contains("；", regex=False).fillna(False).any():
+        return _n_distinct(ent, np.arange(len(ent)), lab, n_sites)
+    tokens = ent.str.split("；").explode()
+    tokens = tokens.str.strip().replace("", pd.NA)
+    return _n_distinct(pd.Series(tokens.to_numpy(), dtype="string"), np.arange(len(tokens)),
+                       lab[tokens.index.to_numpy()], n_sites)
+
+
 def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, params,
                 outline=None) -> gpd.GeoDataFrame:
     """Metrics and geometry of every site from the parcel-to-site rows ``ps`` (row, site, role).
@@ -427,8 +472,9 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
         "overlap": np.bincount(lab, weights=overlap[rows], minlength=n_sites),
         "floor": np.bincount(lab, weights=np.nan_to_num(floor[rows]), minlength=n_sites),
         "flag_land": np.bincount(lab, weights=np.where(is_flag[rows], land[rows], 0.0), minlength=n_sites),
+        "flag_overlap": np.bincount(lab, weights=np.where(is_flag[rows], overlap[rows], 0.0), minlength=n_sites),
         "n_owners": _n_distinct(_col(parcels, "owner", pd.NA), rows, lab, n_sites),
-        "n_enterprises": _n_distinct(_col(parcels, "enterprise", pd.NA), rows, lab, n_sites),
+        "n_enterprises": _n_enterprises(parcels, rows, lab, n_sites),
     })
     n_ret = np.bincount(ps.loc[ps["role"] == "retained_inside", "site"].to_numpy(), minlength=n_sites)
     close = params.gap_m / 2 + 1e-3 if (params.close_gaps and params.gap_m > 0) else 0.0
@@ -444,8 +490,9 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
     compact = np.divide(4 * np.pi * area_g, per**2, out=np.zeros(n_sites), where=per > 0)
     status = np.full(n_sites, "ok", dtype=object)
     status[net < params.min_area_m2] = "too_small"
-    if params.max_area_m2 is not None:
-        status[net > params.max_area_m2] = "too_large"
+    if params.max_area_m2 is not None:  # the flagged land, as split: absorbed enclaves may add up to enclave_max_share
+        flag_net = agg["flag_land"].to_numpy(dtype=float) - agg["flag_overlap"].to_numpy(dtype=float)
+        status[flag_net > params.max_area_m2 * (1 + 1e-9)] = "too_large"
     out = gpd.GeoDataFrame({
         "site_id": site_ids,
         "status": status,
@@ -467,7 +514,7 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
 
 
 def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
-    """(Re)compute ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
+    """(Re)compute ``difficulty``, ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
 
     Normalizations use the maxima over the sites with status ``"ok"``, so a
     change to one site refreshes every site's score and rank.
@@ -479,6 +526,8 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     gross = land + s["constraint_overlap_m2"].to_numpy(dtype=float)
     cshare = np.divide(s["constraint_overlap_m2"].to_numpy(dtype=float), gross, out=np.zeros(len(s)), where=gross > 0)
     uplift = np.maximum(s["potential_floor_area_m2"].to_numpy(dtype=float) - s["floor_area_m2"].to_numpy(dtype=float), 0)
+    s["difficulty"] = params.difficulty.index(*(s[c] if c in s.columns else np.zeros(len(s))
+                                                for c in ("n_owners", "n_enterprises", "n_retained_inside")))
 
     def norm(x):
         m = x[ok].max() if ok.any() else 0.0
@@ -489,7 +538,9 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     s["score_compactness"] = w.compactness * s["compactness"].to_numpy(dtype=float)
     s["score_unconstrained"] = w.unconstrained * (1 - cshare)
     s["score_uplift"] = w.uplift * norm(uplift)
-    terms = ["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift"]
+    s["score_difficulty"] = -w.difficulty * norm(s["difficulty"].to_numpy(dtype=float))
+    terms = ["score_area", "score_flagged", "score_compactness", "score_unconstrained", "score_uplift",
+             "score_difficulty"]
     s["score"] = s[terms].sum(axis=1).round(6)
     rank = pd.Series(pd.NA, index=s.index, dtype="Int64")
     if ok.any():

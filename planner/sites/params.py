@@ -21,9 +21,13 @@ class ScoreWeights:
     """Weights of the rank score (TOML table ``[sites.weights]``).
 
     ``score = area*norm(land_area_m2) + flagged*flagged_share + compactness*compactness
-    + unconstrained*(1 - constraint_share) + uplift*norm(floor uplift)``, where
-    ``norm(x) = x / max(x)`` over the sites with status ``"ok"`` and the floor
-    uplift is ``potential_floor_area_m2 - floor_area_m2`` (at least 0).
+    + unconstrained*(1 - constraint_share) + uplift*norm(floor uplift) - difficulty*norm(difficulty)``,
+    where ``norm(x) = x / max(x)`` over the sites with status ``"ok"``, the floor
+    uplift is ``potential_floor_area_m2 - floor_area_m2`` (at least 0) and the
+    assembly difficulty is :meth:`DifficultyWeights.index` (DOMAIN.md: it
+    grows with the owners and enterprises to deal with and the retained high
+    performers inside; weight 0.15, G, a penalty as large as the compactness
+    reward; 0 leaves it out of the score).
     """
 
     area: float = 0.30
@@ -31,12 +35,44 @@ class ScoreWeights:
     compactness: float = 0.15
     unconstrained: float = 0.10
     uplift: float = 0.25
+    difficulty: float = 0.15
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             if getattr(self, f.name) < 0:
                 msg = f"weights.{f.name} must be >= 0, got {getattr(self, f.name)}"
-                raise ConfigError(msg)
+                raise ConfigError(msg, zh=f"得分权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
+
+
+@dataclass(frozen=True)
+class DifficultyWeights:
+    """How the assembly difficulty of a site is counted (TOML table ``[sites.difficulty]``).
+
+    ``difficulty = owners*n_owners + enterprises*n_enterprises + retained*n_retained_inside``:
+    each land-right holder is a negotiation, each enterprise on the land a
+    relocation, and each retained high performer inside (tax >= 200,000
+    yuan/mu, kept in place) a constraint on the layout, counted double (G,
+    DOMAIN.md "assembly difficulty").
+    """
+
+    owners: float = 1.0
+    enterprises: float = 1.0
+    retained: float = 2.0
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if getattr(self, f.name) < 0:
+                msg = f"difficulty.{f.name} must be >= 0, got {getattr(self, f.name)}"
+                raise ConfigError(msg, zh=f"实施难度的权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
+
+    def index(self, n_owners, n_enterprises, n_retained_inside):
+        """The difficulty index from the three counts (arrays or numbers; missing counts as 0)."""
+        return (self.owners * np.nan_to_num(np.asarray(n_owners, dtype=float))
+                + self.enterprises * np.nan_to_num(np.asarray(n_enterprises, dtype=float))
+                + self.retained * np.nan_to_num(np.asarray(n_retained_inside, dtype=float)))
+
+    def formula(self) -> str:
+        return f"{self.owners:g}*owners + {self.enterprises:g}*enterprises + {self.retained:g}*retained_inside"
 
 
 @dataclass(frozen=True)
@@ -50,8 +86,25 @@ class SiteParams:
         ~15 m to bridge local lanes).
     ``min_area_m2`` (10,000, S: Shenzhen renewal units; small-site mode 3,000)
         sites with less developable land get status ``"too_small"`` (kept).
-    ``max_area_m2`` (none)
-        sites above it get status ``"too_large"`` (kept).
+    ``max_area_m2`` (none; DOMAIN.md)
+        clusters with more flagged land (net of protected land) are split
+        into compact contiguous sub-sites (:func:`planner.sites.split.split_oversize`);
+        a single parcel above it stays a site with status ``"too_large"``.
+        The limit holds for the flagged land; absorbed enclaves may add up to
+        ``enclave_max_share`` to ``land_area_m2``.
+        Scale: a Jinjiang standardization project is about 13 mu (8,700 m²)
+        of land; a large development-zone project took 18 plots together.
+    ``max_owners`` (none)
+        clusters with more distinct owners (land-right holders) of flagged
+        parcels are split the same way (absorbed enclaves may add owners).
+    ``split_streets`` (true), ``street_gap_min_m`` (6, G), ``street_gap_max_m`` (25, G)
+        existing roads split sites at the centreline (DOMAIN.md, S practice):
+        two flagged parcels of one cluster facing each other across an empty
+        gap wider than ``max(gap_m, street_gap_min_m)`` (a lane of two 3 m
+        traffic lanes) and at most ``street_gap_max_m`` (a local street's
+        red line; wider roads are arterials, mapped as barriers) stand on two
+        sides of a street, and the cluster is cut between them
+        (:func:`planner.sites.split.split_at_streets`). Mapped roads are barrier layers.
     ``absorb_enclaves`` (true), ``enclave_max_area_m2`` (3,333 = 5 mu, S: Quanzhou
     small-parcel threshold), ``enclave_max_share`` (0.20, G), ``enclave_cover_share`` (0.9)
         enclave absorption, see the module docstring.
@@ -65,11 +118,17 @@ class SiteParams:
         site outlines bridge the gaps (< ``gap_m``) between members.
     ``weights``
         :class:`ScoreWeights`.
+    ``difficulty``
+        :class:`DifficultyWeights`.
     """
 
     gap_m: float = 2.0
     min_area_m2: float = 10_000.0
     max_area_m2: float | None = None
+    max_owners: int | None = None
+    split_streets: bool = True
+    street_gap_min_m: float = 6.0
+    street_gap_max_m: float = 25.0
     absorb_enclaves: bool = True
     enclave_max_area_m2: float = 3_333.0
     enclave_max_share: float = 0.20
@@ -80,6 +139,7 @@ class SiteParams:
     target_plot_ratio: float = 2.5
     close_gaps: bool = True
     weights: ScoreWeights = field(default_factory=ScoreWeights)
+    difficulty: DifficultyWeights = field(default_factory=DifficultyWeights)
 
     def __post_init__(self) -> None:
         if self.gap_m < 0:
@@ -90,7 +150,17 @@ class SiteParams:
             raise ConfigError(msg)
         if self.max_area_m2 is not None and self.max_area_m2 < self.min_area_m2:
             msg = f"max_area_m2 ({self.max_area_m2}) is below min_area_m2 ({self.min_area_m2})"
-            raise ConfigError(msg)
+            raise ConfigError(msg, zh=f"最大片区面积（{self.max_area_m2:g} ㎡）小于最小片区面积（{self.min_area_m2:g} ㎡）")
+        if self.max_area_m2 is not None and self.max_area_m2 <= 0:
+            msg = f"max_area_m2 must be > 0 square metres (or left out), got {self.max_area_m2}"
+            raise ConfigError(msg, zh=f"最大片区面积须大于 0 ㎡（或不设），现为 {self.max_area_m2:g}")
+        if self.max_owners is not None and self.max_owners < 1:
+            msg = f"max_owners must be at least 1 (or left out), got {self.max_owners}"
+            raise ConfigError(msg, zh=f"最多权利人数须至少为 1（或不设），现为 {self.max_owners}")
+        if not 0 <= self.street_gap_min_m <= self.street_gap_max_m:
+            msg = (f"street_gap_min_m ({self.street_gap_min_m}) and street_gap_max_m ({self.street_gap_max_m}) "
+                   "must satisfy 0 <= min <= max metres")
+            raise ConfigError(msg, zh=f"道路空隙宽度须满足 0 ≤ 最小（{self.street_gap_min_m:g} 米）≤ 最大（{self.street_gap_max_m:g} 米）")
         for name in ("enclave_max_share", "enclave_cover_share", "constraint_exclude_share", "barrier_contact_share"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
@@ -113,8 +183,9 @@ class SiteParams:
         w = self.weights
         return (f"score = {w.area:g}*land_area/max_land_area + {w.flagged:g}*flagged_share "
                 f"+ {w.compactness:g}*compactness + {w.unconstrained:g}*(1 - constraint_share) "
-                f"+ {w.uplift:g}*floor_uplift/max_floor_uplift "
-                f"(floor_uplift = land_area*{self.target_plot_ratio:g} - floor_area; max over 'ok' sites)")
+                f"+ {w.uplift:g}*floor_uplift/max_floor_uplift - {w.difficulty:g}*difficulty/max_difficulty "
+                f"(floor_uplift = land_area*{self.target_plot_ratio:g} - floor_area; "
+                f"difficulty = {self.difficulty.formula()}; max over 'ok' sites)")
 
 
 @dataclass(frozen=True)
@@ -126,7 +197,7 @@ class SiteResult:
     sites : GeoDataFrame
         One row per site (see CONTRACTS.md), plus ``score_formula`` and the
         score's terms (``score_area``, ``score_flagged``, ``score_compactness``,
-        ``score_unconstrained``, ``score_uplift``).
+        ``score_unconstrained``, ``score_uplift``, ``score_difficulty``).
     parcel_sites : DataFrame
         ``parcel_id``, ``site_id``, ``role`` (:data:`ROLES`).
     excluded : DataFrame
@@ -152,7 +223,8 @@ class SiteResult:
 
 SITE_COLUMNS = ["site_id", "status", "n_parcels", "n_owners", "n_enterprises", "land_area_m2", "land_area_mu",
                 "floor_area_m2", "plot_ratio", "flagged_share", "compactness", "constraint_overlap_m2",
-                "n_retained_inside", "potential_floor_area_m2", "score", "rank", "score_area", "score_flagged",
-                "score_compactness", "score_unconstrained", "score_uplift", "score_formula", "geometry"]
+                "n_retained_inside", "difficulty", "potential_floor_area_m2", "score", "rank", "score_area",
+                "score_flagged", "score_compactness", "score_unconstrained", "score_uplift", "score_difficulty",
+                "score_formula", "geometry"]
 
 

@@ -96,6 +96,43 @@ def flags_name(store: Store, policy_name: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- sites
+#: The realistic-site options both faces offer (CLI flags, the sites page's form), as ``SiteParams`` paths.
+SITE_OPTIONS = {"max_area_m2": ("max_area_m2",), "max_owners": ("max_owners",),
+                "difficulty_weight": ("weights", "difficulty"), "split_streets": ("split_streets",)}
+
+
+def apply_site_options(params: dict, **options) -> dict:
+    """Site parameters (a ``[sites]`` dict) with the options of :data:`SITE_OPTIONS` set.
+
+    ``None`` leaves a setting as it is; ``max_area_m2 = 0`` or ``max_owners = 0``
+    removes the limit. The result is checked (:class:`planner.sites.SiteParams`),
+    so a bad value is refused with the setting's name.
+
+    Examples
+    --------
+    >>> apply_site_options({"gap_m": 2.0, "max_owners": 9}, max_area_m2=60_000, max_owners=0, difficulty_weight=0.3)
+    {'gap_m': 2.0, 'max_area_m2': 60000, 'weights': {'difficulty': 0.3}}
+    """
+    unknown = sorted(set(options) - set(SITE_OPTIONS))
+    if unknown:
+        msg = f"unknown site option(s) {unknown}; known: {sorted(SITE_OPTIONS)}"
+        raise DataError(msg, zh=f"未知的连片参数 {unknown}")
+    out = json.loads(json.dumps(params))
+    for key, value in options.items():
+        if value is None:
+            continue
+        path = SITE_OPTIONS[key]
+        if key in ("max_area_m2", "max_owners") and value == 0:
+            out.pop(path[0], None)
+            continue
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    sites_mod.SiteParams.from_dict(dict(out), where="site parameters")
+    return out
+
+
 def resolve_site_params(store: Store, policy_name: str, *, params_name: str | None = None,
                         config_file: str | None = None, overrides: dict | None = None) -> D.SiteParamsDoc:
     """Site settings: a saved ``site_params`` document, else a file's ``[sites]``, else the policy's, then overrides."""
@@ -110,8 +147,11 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
     elif latest_version(store, "policy", policy_name) is not None:
         doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
     if overrides:
-        data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in overrides.items() if v is not None}}
+        opts = {k: v for k, v in overrides.items() if k in SITE_OPTIONS}
+        plain = {k: v for k, v in overrides.items() if k not in SITE_OPTIONS and v is not None}
+        data = {**config._drop_none(doc.params.to_dict()), **plain}
         use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
+        data = apply_site_options(data, **opts)
         doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
     return doc
 
