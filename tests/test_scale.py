@@ -110,13 +110,14 @@ def _partitions_of(ps: pd.DataFrame, parcels: gpd.GeoDataFrame, path) -> pd.Seri
     return ps.merge(part, on="parcel_id").groupby("site_id")["part"].nunique()
 
 
-@pytest.mark.parametrize(("npartitions", "gap"), [(4, 2.0), (9, 12.0)])
-def test_sites_partitioned_equal_memory_on_the_sample_city(client, city, tmp_path, npartitions, gap):
+@pytest.mark.parametrize(("npartitions", "gap", "limits"), [(4, 2.0, {}), (9, 12.0, {}),
+                                                            (6, 4.0, {"max_area_m2": 30_000, "max_owners": 6})])
+def test_sites_partitioned_equal_memory_on_the_sample_city(client, city, tmp_path, npartitions, gap, limits):
     parcels, bars, cons = city
     flags = classify(parcels, default_policy())
     gpq.write_partitioned_survey(flags, tmp_path / "f.parquet", npartitions=npartitions, barriers=bars,
                                  constraints=cons)
-    params = SiteParams(gap_m=gap)
+    params = SiteParams(gap_m=gap, **limits)
     mem = build_sites(flags, params, barriers=bars, constraints=cons)
     run = build_sites_partitioned(tmp_path / "f.parquet", params, client=client, barriers=bars, constraints=cons,
                                   bar=False)
@@ -127,6 +128,10 @@ def test_sites_partitioned_equal_memory_on_the_sample_city(client, city, tmp_pat
     assert (spans > 1).sum() >= 3
     assert run.n_cross_pairs > 0
     assert len(mem.excluded) > 0 and (mem.parcel_sites["role"] == "absorbed").any()
+    # the site rules of issue 13 cut clusters here: at streets, and (third case) at the size and owner limits
+    plain = build_sites(flags, dataclasses.replace(params, split_streets=False, max_area_m2=None, max_owners=None),
+                        barriers=bars, constraints=cons)
+    assert len(plain.sites) < len(mem.sites)
 
 
 # -- hand-made: a 10 x 10 grid of 100 m parcels in four quadrant partitions (split at 500 m) --------

@@ -15,7 +15,8 @@ the distributed part:
    (``scipy.sparse.csgraph.connected_components``) over the per-partition
    components and these few cross pairs gives the groups. A group is a site
    or the union of several (parcels that protected land excludes still link
-   here, which can only merge), never a part of one.
+   here, which can only merge; streets and size limits cut sites out of a
+   cluster later, inside the unit), never a part of one.
 2. **Units.** Each group is given to one partition, its home (the lowest
    partition it touches). A unit is the home partition's parcels, plus, from
    the other partitions, every parcel whose box meets a home group's box
