@@ -132,13 +132,18 @@ def in_scope_mask(parcels: pd.DataFrame, policy: Policy) -> np.ndarray:
 
 
 def rule_thresholds(rule: Rule, values: np.ndarray, in_scope: np.ndarray, land_use: pd.Series,
-                    industry: pd.Series, land_use_code: pd.Series | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    industry: pd.Series, land_use_code: pd.Series | None = None, *,
+                    percentile_of: Callable[[np.ndarray, float], float] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Per-parcel threshold of ``rule`` and a mask of parcels whose threshold is an override.
 
     Percentile thresholds are taken over in-scope parcels with a value (the
     override's percentile over the in-scope parcels it matches). Industry
     overrides win over land-use overrides; the first matching override of a
-    kind wins.
+    kind wins. ``percentile_of(values, percentile)`` (optional) replaces
+    ``np.percentile``; it is called once per percentile level, rule first, in
+    a fixed order (:mod:`planner.scale.classify` collects the values of each
+    partition with it).
     """
     n = len(values)
     has = in_scope & ~np.isnan(values)
@@ -147,6 +152,8 @@ def rule_thresholds(rule: Rule, values: np.ndarray, in_scope: np.ndarray, land_u
         if threshold is not None:
             return float(threshold)
         sel = values[has & mask]
+        if percentile_of is not None:
+            return percentile_of(sel, percentile)
         return float(np.percentile(sel, percentile)) if len(sel) else np.nan
 
     thr = np.full(n, level(rule.threshold, rule.percentile, np.ones(n, dtype=bool)))
@@ -243,7 +250,8 @@ def _n_greater(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def grade_weights(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> dict[str, float]:
+def grade_weights(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy, ranks: Ranks | None = None,
+                  ) -> dict[str, float]:
     """The grade's weights for these parcels: an indicator no in-scope parcel has passes its weight to its substitute.
 
     Examples
@@ -257,20 +265,40 @@ def grade_weights(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> di
     g = policy.grade
     out = dict(g.weights)
     for name, sub in g.substitutes.items():
-        if name in out and not (in_scope & ~np.isnan(ind[name].to_numpy())).any():
+        if name in out and not (ranks or Ranks()).present(ind, in_scope, name):
             out[sub] = out.get(sub, 0.0) + out.pop(name)
     return out
 
 
-def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
-    """Composite per-mu grade A-D (see :class:`~planner.classify.policy.Grade`); missing where no indicator."""
-    g = policy.grade
+class Ranks:
+    """Ranks of values among the in-scope parcels with a value: the population of :func:`grade`.
+
+    This one ranks the parcels it is given. :mod:`planner.scale.classify`
+    passes one that ranks a partition's parcels among all partitions', so
+    that grades equal the in-memory run.
+    """
+
+    def present(self, ind: pd.DataFrame, in_scope: np.ndarray, name: str) -> bool:
+        """Whether any in-scope parcel has indicator ``name``."""
+        return bool((in_scope & ~np.isnan(ind[name].to_numpy())).any())
+
+    def share(self, name: str, v: np.ndarray) -> np.ndarray:
+        """Average rank (ties share it) of each of ``v`` divided by the number of values."""
+        return _avg_rank(v) / len(v)
+
+    def above(self, score: np.ndarray) -> np.ndarray:
+        """Share of the scores strictly greater than each of ``score``."""
+        return _n_greater(score) / len(score)
+
+
+def grade_scores(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy,
+                 ranks: Ranks | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The grade's weighted percentile score of the graded parcels: ``(graded mask, score of the graded)``."""
+    ranks = ranks or Ranks()
     n = len(ind)
-    if not g.enabled or n == 0:
-        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=list(GRADES))
     num = np.zeros(n)
     den = np.zeros(n)
-    for name, w in grade_weights(ind, in_scope, policy).items():
+    for name, w in grade_weights(ind, in_scope, policy, ranks).items():
         if w <= 0:
             continue
         v = ind[name].to_numpy()
@@ -278,15 +306,27 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
         if not has.any():
             continue
         pct = np.zeros(n)
-        pct[has] = _avg_rank(v[has]) / has.sum()
+        pct[has] = ranks.share(name, v[has])
         num += np.where(has, w * pct, 0.0)
         den += np.where(has, w, 0.0)
     graded = den > 0
+    return graded, num[graded] / den[graded]
+
+
+def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy, *, ranks: Ranks | None = None) -> pd.Categorical:
+    """Composite per-mu grade A-D (see :class:`~planner.classify.policy.Grade`); missing where no indicator.
+
+    ``ranks`` (optional, :class:`Ranks`): the population the parcels are ranked in (default: themselves).
+    """
+    g = policy.grade
+    n = len(ind)
+    if not g.enabled or n == 0:
+        return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=list(GRADES))
+    ranks = ranks or Ranks()
+    graded, score = grade_scores(ind, in_scope, policy, ranks)
     code = np.full(n, -1, dtype=np.int8)
     if graded.any():
-        score = num[graded] / den[graded]
-        m = len(score)
-        above = _n_greater(score) / m  # share of parcels scoring strictly higher
+        above = ranks.above(score)  # share of parcels scoring strictly higher
         a, b, c = g.shares
         code[graded] = np.select([above < a, above < b, above < c], [0, 1, 2], default=3)
     return pd.Categorical.from_codes(code, categories=list(GRADES))
@@ -488,7 +528,7 @@ def _to_pandas_text(a: pa.Array, index) -> pd.Series:
 # -- the public entry points -----------------------------------------------
 
 def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
-             progress: Callable[[str], None] | None = None) -> gpd.GeoDataFrame:
+             progress: Callable[[str], None] | None = None, ranks: Ranks | None = None) -> gpd.GeoDataFrame:
     """Classify parcels: indicators, tri-state flags, three-low, upgrade class, grade and reasons.
 
     Parameters
@@ -499,6 +539,8 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
         Rules and thresholds (:func:`planner.classify.policy.load_policy`).
     progress : callable, optional
         Called with a short stage name ("indicators", "flags", "reasons").
+    ranks : Ranks, optional
+        The population grades are ranked in (default: ``parcels``).
 
     Returns
     -------
@@ -519,7 +561,7 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     cols["n_unknown"] = np.where(ev.in_scope, ev.n_unknown, 0)
     cols["three_low"] = ev.three_low
     cols["upgrade_class"] = upgrade_class(ind[policy.upgrade.indicator].to_numpy(), ev.in_scope, policy)
-    cols["grade"] = grade(ind, ev.in_scope, policy)
+    cols["grade"] = grade(ind, ev.in_scope, policy, ranks=ranks)
     say("reasons")
     zh, en = reasons(ev, parcels, policy)
     cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
@@ -605,9 +647,11 @@ __all__ = [
     "GRADES",
     "UPGRADE_CLASSES",
     "Evaluation",
+    "Ranks",
     "classify",
     "evaluate",
     "grade",
+    "grade_scores",
     "grade_weights",
     "in_scope_mask",
     "reasons",

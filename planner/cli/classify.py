@@ -29,7 +29,7 @@ from planner.workflow import PolicyDoc, classify_workspace
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="flag three-low parcels of the current survey under a policy (三低识别)")
-    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
     p.add_argument("--policy", "-p", default=None,
                    help="policy TOML/JSON file, a name in policies/, or the name of a policy saved in the "
                         "workspace (default: policies/default.toml)")
@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wkt", action="store_true", help="with a .csv --out: add the geometry as WKT")
     p.add_argument("--survey-version", type=int, default=None, help="survey version (default: the current one)")
     p.add_argument("--no-store", action="store_true", help="do not store the result in the workspace")
+    p.add_argument("--force", action="store_true", help="with --engine dask: replace the --out folder")
+    from planner.cli.scale import add_engine_args
+
+    add_engine_args(p, what="to classify (from `planner ingest --parquet`); --out FLAGS.parquet")
     p.set_defaults(func=run)
 
     pp = sub.add_parser("policy", help="show a three-low policy's effective rules and their sources")
@@ -89,6 +93,13 @@ def policy_doc(ref: str | None, store=None) -> PolicyDoc:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        from planner.cli.scale import run_classify
+
+        return run_classify(args)
+    if not args.workspace:
+        msg = "give the workspace with --workspace WS (or a partitioned survey with --engine dask --parquet DIR)"
+        raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
     t0 = time.perf_counter()
     if args.out:
         ext = Path(args.out).suffix.lower()

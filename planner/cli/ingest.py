@@ -34,10 +34,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: PLANNER_LOCK_TIMEOUT or 300)")
     p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
+    p.add_argument("--parquet", metavar="DIR",
+                   help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "
+                        "for `--engine dask`; with no --workspace, only there")
+    p.add_argument("--partitions", type=int, default=None, metavar="N",
+                   help="with --parquet: number of partitions (default: one per 200,000 parcels)")
+    p.add_argument("--force", action="store_true", help="with --parquet: replace DIR")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.parquet and not args.dry_run:
+        from planner.cli.scale import write_ingested
+
+        if args.workspace is None:  # the partitioned survey instead of a workspace layer
+            write_ingested(args)
+            return 0
+        code = _run(args)
+        write_ingested(args, open_store(args.workspace))
+        return code
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from planner.workflow.operations import check_survey, ingest_survey
 
     if args.workspace is None or (args.dry_run and not Path(args.workspace).exists()

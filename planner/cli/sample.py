@@ -23,11 +23,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--enterprises", metavar="XLSX", help="also write the tax bureau's enterprise table (xlsx)")
     p.add_argument("--enterprise-links", metavar="CSV", help="with --enterprises: where the link table (GBK csv) goes "
                                                             "(default: enterprise_parcels.csv beside the xlsx)")
+    p.add_argument("--province", action="store_true",
+                   help="write a province of sample cities (one per --parcels-per-city) as a partitioned survey "
+                        "folder --out DIR.parquet, built in parallel on a Dask cluster")
+    p.add_argument("--parcels-per-city", type=int, default=100_000, metavar="N",
+                   help="with --province: parcels per city and partition (default 100000)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="with --province: Dask scheduler address")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="with --province: local Dask workers")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from planner.sample import build_city, write_survey_update, write_workspace
+
+    if args.province:
+        from planner.cli.scale import write_province
+
+        return write_province(args)
 
     t0 = time.perf_counter()
     city = build_city(args.parcels, args.seed, progress=True)

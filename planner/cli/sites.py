@@ -31,7 +31,7 @@ STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "encl
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sites", help="assemble flagged parcels into contiguous candidate sites (连片) and rank them")
-    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
     p.add_argument("--policy", "-p", default=None,
                    help="policy name whose flags layer to use (default: the only flags layer); "
                         "its [sites] table, if any, gives the site parameters")
@@ -58,6 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replay the saved site_edit document NAME (as saved by the app) on the result")
     p.add_argument("--name", default=None, help="name of the sites layers (default: the policy name)")
     p.add_argument("--out", default=None, metavar="FILE", help="also write sites to FILE (.gpkg, .geojson or .csv)")
+    from planner.cli.scale import add_engine_args
+
+    add_engine_args(p, what="of classified parcels (from `planner classify --engine dask`); sites go to --out; "
+                            "--policy/--config name a file with a [sites] table")
     p.set_defaults(func=run)
 
 
@@ -84,6 +88,13 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "dask":
+        from planner.cli.scale import run_sites
+
+        return run_sites(args)
+    if not args.workspace:
+        msg = "give the workspace with --workspace WS (or classified parquet with --engine dask --parquet DIR)"
+        raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
     store = open_store(args.workspace)
     policy_name = W.operations.flags_name(store, args.policy)
     overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,

@@ -126,6 +126,8 @@ def _constraint_parts(constraints) -> np.ndarray:
     bounding boxes (:func:`planner.sites.overlay.subdivide`), so that
     overlap and cut touch only the pieces near each parcel or site.
     """
+    if isinstance(constraints, _overlay.ProtectedPieces):  # cut once for many builds (planner.scale.sites)
+        return constraints.pieces
     g = _as_geoms(constraints, "constraints")
     if not len(g):
         return g

@@ -109,10 +109,14 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3,
     labels : ndarray of int
         Component (0..k-1) of each geometry.
     touch_labels : ndarray of int
-        Components through the edges found touching (shared vertex or
-        distance 0). A site whose members have one touch label has no gaps to
-        bridge; pairs skipped as already connected can only split a touch
-        component, never merge two (so "one label" is never wrongly claimed).
+        Components through the edges touching (shared vertex or distance 0)
+        that ``keep`` accepts: exact. A site whose members have one touch
+        label has no gaps to bridge. The batches skip pairs already connected,
+        which can only split a touch component; so the candidate pairs of
+        components with more than one touch label are tested for contact
+        afterwards (:func:`_exact_touch`), and a site's touch labels never
+        depend on the other parcels given (a partitioned build,
+        :mod:`planner.scale.sites`, gives each site other neighbours).
     """
     n = len(geoms)
     big = n >= _PARALLEL_MIN and _WORKERS > 1
@@ -127,6 +131,7 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3,
     if keep is not None and len(si):
         ok = keep(si, sj)
         si, sj = si[ok], sj[ok]
+    ci, cj = i, j
     labels = touch_labels = components(n, si, sj)
     # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area); each
     # batch's edges merge the current components (a graph of components, not of parcels)
@@ -150,7 +155,32 @@ def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3,
             touch = touch & near
         labels = _merge(labels, a[near], b[near])
         touch_labels = _merge(touch_labels, a[touch], b[touch])
+    if gap > 0:
+        touch_labels = _exact_touch(geoms, labels, touch_labels, ci, cj, keep)
     return labels, touch_labels
+
+
+def _exact_touch(geoms: np.ndarray, labels: np.ndarray, touch_labels: np.ndarray, i: np.ndarray, j: np.ndarray,
+                 keep) -> np.ndarray:
+    """Touch labels completed: every candidate pair ``(i, j)`` inside a component that has several touch labels
+    and joining two of them is tested for contact (``intersects``, and ``keep``)."""
+    if not len(labels):
+        return touch_labels
+    k = int(touch_labels.max()) + 1
+    split = np.bincount(_unique_int(labels * k + touch_labels) // k, minlength=int(labels.max()) + 1) > 1
+    if not split.any():
+        return touch_labels
+    todo = split[labels[i]] & (labels[i] == labels[j]) & (touch_labels[i] != touch_labels[j])
+    a, b = i[todo], j[todo]
+    hit = _pairwise(shapely.intersects, geoms[a], geoms[b]) if len(a) else np.zeros(0, dtype=bool)
+    if keep is not None and hit.any():
+        hit[hit] = keep(a[hit], b[hit])
+    return _merge(touch_labels, a[hit], b[hit])
+
+
+def _unique_int(x: np.ndarray) -> np.ndarray:
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def _merge(labels: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -347,7 +377,13 @@ def _snapped_coverage_union(colls: np.ndarray, snap_tol: float) -> np.ndarray:
             try:
                 out[part] = lib.coverage_union(snapped[start:start + _CHUNK])
             except shapely.errors.GEOSException:
-                out[part] = lib.unary_union(colls[part])
+                # one by one: a site's outline must not depend on which sites share its chunk
+                # (a partitioned build, planner.scale.sites, chunks other sites with it)
+                for k in range(start, min(start + _CHUNK, len(small))):
+                    try:
+                        out[small[k]] = lib.coverage_union(snapped[k])
+                    except shapely.errors.GEOSException:
+                        out[small[k]] = lib.unary_union(colls[small[k]])
     bad = np.flatnonzero(~shapely.is_valid(out))
     if len(bad):
         out[bad] = lib.unary_union(colls[bad])

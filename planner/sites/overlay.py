@@ -208,6 +208,18 @@ def cut(geoms: np.ndarray, pieces: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class ProtectedPieces:
+    """Protected land already dissolved and cut into pieces, given to :func:`planner.sites.build_sites` as is.
+
+    A partitioned build (:mod:`planner.scale.sites`) cuts the whole layer once
+    and hands each partition the pieces near it, so every partition measures
+    overlaps against the same pieces as the in-memory build.
+    """
+
+    pieces: np.ndarray
+
+
 # -- barriers ------------------------------------------------------------------
 
 @dataclass(frozen=True)

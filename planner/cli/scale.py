@@ -1,0 +1,170 @@
+"""The Dask engine of ``planner classify``, ``planner sites``, ``planner ingest`` and ``planner sample-data``.
+
+``--engine dask`` runs a command partition by partition on a dask.distributed
+cluster over a partitioned survey folder (:mod:`planner.io.geoparquet`): a
+new local cluster by default (``--workers N``), or the scheduler given by
+``--scheduler tcp://HOST:8786`` (or ``PLANNER_DASK_SCHEDULER``). The dashboard
+address is printed, and each stage shows a progress bar fed by the scheduler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from planner.errors import DataError
+
+
+def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
+    """The ``--engine``, ``--parquet``, ``--scheduler`` and ``--workers`` options of a command."""
+    g = p.add_argument_group("province scale (Dask)")
+    g.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                   help="memory: the workspace in this process (default); dask: a partitioned survey on a Dask cluster")
+    g.add_argument("--parquet", metavar="DIR", help=f"with --engine dask: the partitioned survey folder {what}")
+    g.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("PLANNER_DASK_SCHEDULER"),
+                   help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: PLANNER_DASK_SCHEDULER, "
+                        "else a new local cluster)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="workers of the local cluster (default: the cores, at most 4)")
+
+
+def _stage(t0: float):
+    def say(msg: str) -> None:
+        print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+    return say
+
+
+def _need(args, name: str, hint: str) -> None:
+    if not getattr(args, name):
+        msg = f"--engine dask needs --{name.replace('_', '-')} ({hint})"
+        raise DataError(msg, zh=f"--engine dask 需要 --{name.replace('_', '-')}（{hint}）")
+
+
+def _client(args, say):
+    from planner.scale.cluster import dask_client
+
+    return dask_client(args.scheduler, n_workers=args.workers, say=say)
+
+
+def run_classify(args: argparse.Namespace) -> int:
+    """``planner classify --engine dask --parquet SURVEY --out FLAGS``."""
+    from planner.cli.classify import policy_doc
+    from planner.scale.classify import classify_partitioned
+
+    _need(args, "parquet", "the partitioned survey to classify")
+    if not args.out or Path(args.out).suffix.lower() != ".parquet":
+        msg = "--engine dask writes a partitioned survey folder: give --out FLAGS.parquet"
+        raise DataError(msg, zh="--engine dask 输出分区数据文件夹：请给出 --out 名称.parquet")
+    t0 = time.perf_counter()
+    say = _stage(t0)
+    doc = policy_doc(args.policy)
+    policy = doc.policy
+    with _client(args, say) as client:
+        say(f"classifying {args.parquet} under policy {policy.name!r}")
+        run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
+    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
+        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {run.n_parcels:,} parcels, engine dask")
+        print(run.summary.to_string(index=False))
+    say(f"wrote {run.out} ({', '.join(f'{k} {v:.1f} s' for k, v in run.seconds.items())})")
+    return 0
+
+
+def site_params(args):
+    """Site parameters for a build with no workspace: ``--config``'s or the policy file's ``[sites]``, then flags."""
+    from planner import config
+    from planner import workflow as W
+    from planner.sites import SiteParams
+
+    doc = W.SiteParamsDoc(name="sites")
+    if args.config:
+        data = config.load_file(args.config)
+        doc = dataclasses.replace(doc, params=SiteParams.from_dict(dict(data.get("sites", {})),
+                                                                   where=f"{args.config} [sites]"))
+    elif args.policy:
+        doc = dataclasses.replace(doc, params=W.PolicyDoc.from_file(args.policy).site_params())
+    over = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area}
+    data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in over.items() if v is not None}}
+    use = {"use_barriers": not args.no_barriers, "use_constraints": not args.no_constraints}
+    return dataclasses.replace(doc, params=SiteParams.from_dict(data, where="site parameters"), **use)
+
+
+def run_sites(args: argparse.Namespace) -> int:
+    """``planner sites --engine dask --parquet FLAGS [--out FILE]``."""
+    from planner.cli.sites import write_result
+    from planner.io import geoparquet as gpq
+    from planner.scale.sites import build_sites_partitioned
+
+    _need(args, "parquet", "the classified partitioned survey, from `planner classify --engine dask`")
+    if args.apply_edits or args.params or args.save_params:
+        msg = "--engine dask builds sites only: --params, --save-params and --apply-edits need a workspace"
+        raise DataError(msg, zh="--engine dask 只生成连片地块；--params、--save-params、--apply-edits 需要工作空间")
+    t0 = time.perf_counter()
+    say = _stage(t0)
+    doc = site_params(args)
+    gpq.survey_info(args.parquet)
+    bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
+    con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
+    with _client(args, say) as client:
+        say(f"assembling sites of {args.parquet}")
+        run = build_sites_partitioned(args.parquet, doc.params, client=client, barriers=bar, constraints=con,
+                                      say=say)
+    result = run.result
+    s = result.sites
+    ok = s[s["status"] == "ok"]
+    ps = result.parcel_sites
+    print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
+          f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
+          f"{int((s['status'] == 'too_large').sum())} too large); "
+          f"{len(result.excluded)} parcels excluded by protected land; engine dask, "
+          f"{run.n_groups:,} groups, {run.n_cross_pairs:,} pairs across partitions")
+    print(result.params.score_formula())
+    cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
+    with pd.option_context("display.width", 160):
+        print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if args.out:
+        for p in write_result(result, args.out):
+            print(f"wrote {p}")
+    say(", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
+    return 0
+
+
+def write_ingested(args, store=None) -> None:
+    """``planner ingest --parquet DIR``: the published survey (or, with no workspace, the checked file) as parquet."""
+    from planner.io import geoparquet as gpq
+
+    say = _stage(time.perf_counter())
+    if store is not None:
+        parcels = store.read_parcels()
+        bar, con = store.read_all_layers("barrier"), store.read_all_layers("constraint")
+    else:
+        from planner import ingest as ingest_mod
+
+        parcels, rep = ingest_mod.read_survey(args.source, mapping=args.mapping, layer=args.layer, crs=args.crs,
+                                              encoding=args.encoding)
+        print(rep.to_text())
+        bar = con = None
+    info = gpq.write_partitioned_survey(parcels, args.parquet, npartitions=args.partitions, barriers=bar,
+                                        constraints=con, source=str(args.source), overwrite=args.force)
+    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions")
+
+
+def write_province(args) -> int:
+    """``planner sample-data --province --parcels N --out DIR.parquet``."""
+    from planner.sample.province import write_province as _write
+
+    t0 = time.perf_counter()
+    say = _stage(t0)
+    from tqdm import tqdm
+
+    n_cities = -(-args.parcels // args.parcels_per_city)
+    with _client(args, say) as client, tqdm(total=n_cities, desc="cities", unit="city") as pb:
+        info = _write(args.out, args.parcels, client=client, parcels_per_city=args.parcels_per_city, seed=args.seed,
+                      overwrite=args.force, progress=lambda _f: pb.update(1))
+    say(f"{info['n_parcels']:,} parcels in {info['npartitions']} cities -> {args.out}")
+    return 0

@@ -1,0 +1,280 @@
+"""Partitioned surveys: a parcel layer as spatially partitioned GeoParquet, for the Dask engine.
+
+A partitioned survey is a folder::
+
+    survey.parquet/
+      planner.json          what it is: format, CRS, parcels, partitions, how they were cut, source
+      parcels/part.0.parquet, part.1.parquet, ...   GeoParquet, one file per partition
+      barriers.parquet      optional: arterial roads, rivers, railways (``category``)
+      constraints.parquet   optional: protected land (``category``)
+
+Partitions are ranges of the Hilbert curve over the parcels' bounding-box
+centres (as ``dask_geopandas.GeoDataFrame.spatial_shuffle(by="hilbert")``
+cuts them), so each holds a compact patch of land and few parcels lie near
+another partition. Every parcel keeps ``input_row``, its row number in the
+survey as delivered: partitioned builds break ties as the in-memory build
+does, by that order. Each file carries its bounding box in the GeoParquet
+metadata, so ``dask_geopandas.read_parquet`` knows where each partition lies.
+
+Files are written into a temporary folder beside the target and moved into
+place at the end: a failed write leaves no half survey.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner.errors import DataError
+
+FORMAT = "planner-partitioned-survey"
+VERSION = 1
+#: Parcels per partition when the number of partitions is not given (a partition of this size takes
+#: about a second to classify and a few to assemble into sites on one core).
+ROWS_PER_PARTITION = 200_000
+#: Optional layers stored beside the parcels.
+LAYERS = ("barriers", "constraints")
+
+
+def hilbert_order(geoms: gpd.GeoSeries, total_bounds=None) -> np.ndarray:
+    """Row order along the Hilbert curve (level 16) of the bounding-box centres, stable for equal distances."""
+    if not len(geoms):
+        return np.zeros(0, dtype=np.int64)
+    dist = geoms.hilbert_distance(total_bounds=total_bounds).to_numpy()
+    return np.argsort(dist, kind="stable")
+
+
+def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npartitions: int | None = None,
+                             barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
+                             source: str = "", overwrite: bool = False, partition_of=None) -> dict:
+    """Write parcels (and barrier/constraint layers) as a partitioned survey folder.
+
+    Parameters
+    ----------
+    parcels : GeoDataFrame
+        Canonical parcels (or classified ones) in a projected CRS. Their order
+        is the survey's order: ``input_row`` is added when missing.
+    path : str or Path
+        The folder to create (``.parquet`` by convention).
+    npartitions : int, optional
+        Default: one per :data:`ROWS_PER_PARTITION` parcels.
+    overwrite : bool
+        Replace an existing folder (only one that is a partitioned survey).
+    partition_of : array of int, optional
+        The partition (0..k-1) of each parcel, instead of Hilbert ranges (a
+        grid of tiles, say); rows keep their order inside a partition.
+
+    Returns
+    -------
+    dict
+        The ``planner.json`` record.
+    """
+    path = Path(path)
+    if not isinstance(parcels, gpd.GeoDataFrame) or parcels.crs is None:
+        msg = f"{path}: parcels must be a GeoDataFrame with a CRS"
+        raise DataError(msg, zh=f"{path}：地块必须是带坐标系的 GeoDataFrame")
+    _check_target(path, overwrite)
+    n = len(parcels)
+    frame = parcels.reset_index(drop=True)
+    if "input_row" not in frame.columns:
+        frame["input_row"] = np.arange(n, dtype=np.int64)
+    if partition_of is not None:
+        label = np.asarray(partition_of, dtype=np.int64)
+        k = int(label.max()) + 1 if n else 1
+        o = np.argsort(label, kind="stable")
+        frame = frame.take(o)
+        bounds = np.searchsorted(label[o], np.arange(k + 1))
+    else:
+        k = max(1, int(npartitions or -(-n // ROWS_PER_PARTITION)))
+        k = min(k, max(n, 1))
+        frame = frame.take(hilbert_order(frame.geometry))
+        bounds = np.linspace(0, n, k + 1).round().astype(np.int64)
+    partitioning = "given" if partition_of is not None else "hilbert"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        (tmp / "parcels").mkdir()
+        for i in range(k):
+            part = frame.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
+            part.to_parquet(tmp / "parcels" / f"part.{i}.parquet", index=False, write_covering_bbox=False)
+        layers = {}
+        for name, layer in (("barriers", barriers), ("constraints", constraints)):
+            if layer is not None and len(layer):
+                layer.reset_index(drop=True).to_parquet(tmp / f"{name}.parquet", index=False)
+                layers[name] = len(layer)
+        info = {"format": FORMAT, "version": VERSION, "crs": frame.crs.to_string(), "n_parcels": n,
+                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source}
+        (tmp / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+        _replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs=None, overwrite: bool = False,
+                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None) -> dict:
+    """Cut a GeoParquet dataset of any partitioning (too big for one machine) into a partitioned survey.
+
+    ``source`` is what ``dask_geopandas.read_parquet`` reads (a file, a folder,
+    a list or a glob of files). Parcels get ``input_row`` in the source's order
+    (partition by partition) unless they have one, then
+    ``dask_geopandas.GeoDataFrame.spatial_shuffle(by="hilbert")`` moves them
+    into ``npartitions`` ranges of the Hilbert curve. Runs on the current Dask
+    scheduler (a ``distributed.Client`` when one is open).
+    """
+    import dask_geopandas
+
+    path = Path(path)
+    _check_target(path, overwrite)
+    ddf = dask_geopandas.read_parquet(source)
+    if ddf.crs is None and source_crs is not None:
+        ddf = ddf.set_crs(source_crs)
+    if "input_row" not in ddf.columns:
+        sizes = ddf.map_partitions(len).compute()
+        offsets = np.r_[0, np.cumsum(np.asarray(sizes))[:-1]].astype(np.int64)
+
+        def _number(df, partition_info=None):
+            start = offsets[partition_info["number"]] if partition_info else 0
+            return df.assign(input_row=np.arange(len(df), dtype=np.int64) + start)
+
+        ddf = ddf.map_partitions(_number, meta=ddf._meta.assign(input_row=np.int64(0)))
+    shuffled = ddf.spatial_shuffle(by="hilbert", npartitions=npartitions, shuffle_method="tasks")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        shuffled.reset_index(drop=True).to_parquet(tmp / "parcels", write_index=False)
+        files = list((tmp / "parcels").glob("part.*.parquet"))
+        n = int(sum(pq_rows(f) for f in files))
+        info = finish_survey(tmp, crs=ddf.crs.to_string(), n_parcels=n, npartitions=len(files),
+                             partitioning="hilbert (dask-geopandas spatial_shuffle)", barriers=barriers,
+                             constraints=constraints, source=str(source))
+        _replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def pq_rows(path: str | Path) -> int:
+    """Rows of a parquet file (from its footer)."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def write_partition(part: gpd.GeoDataFrame, path: str | Path, number: int) -> Path:
+    """Write one partition file ``parcels/part.<number>.parquet`` of a survey folder being built in parallel."""
+    out = Path(path) / "parcels" / f"part.{number}.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    part.reset_index(drop=True).to_parquet(tmp, index=False)
+    os.replace(tmp, out)
+    return out
+
+
+def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: int, partitioning: str,
+                  barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
+                  source: str = "") -> dict:
+    """Write the layers and ``planner.json`` of a survey folder whose partitions were written by :func:`write_partition`."""
+    path = Path(path)
+    layers = {}
+    for name, layer in (("barriers", barriers), ("constraints", constraints)):
+        if layer is not None and len(layer):
+            layer.reset_index(drop=True).to_parquet(path / f"{name}.parquet", index=False)
+            layers[name] = len(layer)
+    info = {"format": FORMAT, "version": VERSION, "crs": crs, "n_parcels": int(n_parcels),
+            "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source}
+    (path / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
+    return info
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    if path.exists():
+        if not overwrite:
+            msg = f"{path} exists; give another folder or replace it (--force)"
+            raise DataError(msg, zh=f"{path} 已存在；请换一个文件夹，或用 --force 覆盖")
+        if not (path / "planner.json").is_file():
+            msg = f"{path} exists and is not a partitioned survey; refusing to replace it"
+            raise DataError(msg, zh=f"{path} 已存在且不是分区调查数据，不予覆盖")
+    if not path.parent.is_dir():
+        msg = f"{path}: folder {path.parent} does not exist"
+        raise DataError(msg, zh=f"{path}：文件夹 {path.parent} 不存在")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    old = None
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def survey_info(path: str | Path) -> dict:
+    """The ``planner.json`` record of a partitioned survey folder (a clear error when it is not one)."""
+    path = Path(path)
+    meta = path / "planner.json"
+    if not meta.is_file():
+        msg = (f"{path}: not a partitioned survey (no planner.json); write one with "
+               "`planner ingest SRC -w WS --parquet DIR` or `planner sample-data --province`")
+        raise DataError(msg, zh=f"{path}：不是分区调查数据（缺少 planner.json）")
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = f"{meta}: cannot read it ({exc})"
+        raise DataError(msg, zh=f"{meta}：无法读取") from exc
+    if info.get("format") != FORMAT:
+        msg = f"{meta}: format {info.get('format')!r} is not {FORMAT!r}"
+        raise DataError(msg, zh=f"{meta}：格式不符")
+    files = partition_files(path)
+    if len(files) != info.get("npartitions"):
+        msg = f"{path}: {len(files)} partition files, planner.json says {info.get('npartitions')}; rewrite the survey"
+        raise DataError(msg, zh=f"{path}：分区文件数与 planner.json 不符，请重新写出")
+    return info
+
+
+def partition_files(path: str | Path) -> list[Path]:
+    """The partition files of a survey folder in partition order."""
+    files = list((Path(path) / "parcels").glob("part.*.parquet"))
+    return sorted(files, key=lambda p: int(p.name.split(".")[1]))
+
+
+def read_partitioned_survey(path: str | Path, columns: list[str] | None = None):
+    """The parcels of a partitioned survey as a ``dask_geopandas.GeoDataFrame`` (one partition per file)."""
+    import dask_geopandas
+
+    survey_info(path)
+    return dask_geopandas.read_parquet([str(p) for p in partition_files(path)], columns=columns)
+
+
+def read_partition(path: str | Path, columns: list[str] | None = None) -> gpd.GeoDataFrame:
+    """One partition file as a GeoDataFrame."""
+    return gpd.read_parquet(path, columns=columns)
+
+
+def read_layer(path: str | Path, name: str) -> gpd.GeoDataFrame | None:
+    """The ``barriers`` or ``constraints`` layer of a survey folder (None when it has none)."""
+    f = Path(path) / f"{name}.parquet"
+    return gpd.read_parquet(f) if f.is_file() else None
+
+
+def columns_of(path: str | Path) -> list[str]:
+    """Column names of the parcels (from the first partition's schema)."""
+    import pyarrow.parquet as pq
+
+    files = partition_files(path)
+    return list(pq.read_schema(files[0]).names) if files else []
+
+
+def to_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate partition frames in ``input_row`` order (the survey's order)."""
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values("input_row", kind="stable").reset_index(drop=True)

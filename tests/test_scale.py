@@ -1,0 +1,336 @@
+"""Province scale on Dask (issue 17): partitioned flags and sites equal the in-memory run.
+
+One small LocalCluster (2 workers, threads of this process, TCP so that the
+CLI can be pointed at it with ``--scheduler``) serves the whole module and is
+closed at its end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.classify import classify
+from planner.classify.policy import Override, default_policy
+from planner.cli import main
+from planner.io import geoparquet as gpq
+from planner.sample import build_city
+from planner.scale import cluster as _cluster
+from planner.scale.classify import classify_partitioned, with_reference_year
+from planner.scale.sites import build_sites_partitioned
+from planner.sites import SiteParams, build_sites
+
+pytest.importorskip("dask_geopandas")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0",
+                      silence_logs=40) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def city():
+    """A 4,000-parcel sample city with roads, rivers, railways and protected land."""
+    c = build_city(4000, seed=11)
+    bars = gpd.GeoDataFrame(pd.concat(list(c.barriers.values()), ignore_index=True), crs=c.crs)
+    cons = gpd.GeoDataFrame(pd.concat(list(c.constraints.values()), ignore_index=True), crs=c.crs)
+    return c.parcels, bars, cons
+
+
+def _policy():
+    """The default policy, plus a percentile override (warehouses: their own P10 of output per mu)."""
+    p = with_reference_year(default_policy())
+    cap = p.criteria.capacity
+    rules = list(cap.rules)
+    k = next(i for i, r in enumerate(rules) if r.percentile is not None)
+    rules[k] = dataclasses.replace(rules[k], overrides=(Override(land_use=("warehouse",), percentile=10.0),))
+    crit = dataclasses.replace(p.criteria, capacity=dataclasses.replace(cap, rules=tuple(rules)))
+    return dataclasses.replace(p, criteria=crit)
+
+
+def _read_all(path) -> gpd.GeoDataFrame:
+    return gpq.to_frame([gpq.read_partition(f) for f in gpq.partition_files(path)])
+
+
+def _assert_same_sites(mem, dask_result) -> None:
+    d = dask_result
+    pd.testing.assert_frame_equal(mem.parcel_sites, d.parcel_sites)
+    pd.testing.assert_frame_equal(mem.excluded.reset_index(drop=True), d.excluded, check_dtype=False)
+    ms, ds = mem.sites, d.sites
+    assert list(ms.columns) == list(ds.columns)
+    for col in ms.columns.drop("geometry"):
+        pd.testing.assert_series_equal(ms[col], ds[col], check_dtype=False, rtol=1e-9, obj=col)
+    # outlines: the same land (a site whose members all touch may be closed in one run and not the other)
+    diff = shapely.area(shapely.symmetric_difference(ms.geometry.values, ds.geometry.values))
+    assert (diff <= 1e-6 * np.maximum(shapely.area(ms.geometry.values), 1.0) + 0.01).all()
+
+
+def test_classify_partitioned_equals_memory(client, city, tmp_path):
+    parcels, _bars, _cons = city
+    policy = _policy()
+    gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet", npartitions=6)
+    run = classify_partitioned(tmp_path / "s.parquet", policy, tmp_path / "f.parquet", client=client, bar=False)
+    mem = classify(parcels, policy)
+    got = _read_all(tmp_path / "f.parquet")
+    assert len(got) == len(mem) == 4000
+    for col in mem.columns.drop("geometry"):
+        a, b = mem[col].reset_index(drop=True), got[col]
+        if isinstance(a.dtype, pd.CategoricalDtype):
+            a, b = a.astype("string"), b.astype("string")
+        pd.testing.assert_series_equal(a, b, check_dtype=False, check_names=False, obj=col)
+    # both percentile levels were taken over all partitions: P5 of all, P10 of the warehouses
+    assert sorted(run.thresholds["percentile"]) == [5.0, 10.0]
+    p5 = run.thresholds.loc[run.thresholds["percentile"] == 5.0, "value"].iloc[0]
+    ind = mem.loc[(mem["low_capacity"] != "n/a") & mem["output_per_mu"].notna(), "output_per_mu"]
+    assert p5 == np.percentile(ind.to_numpy(), 5)
+    # a partition classified alone would take its own percentiles and ranks: the flags would differ
+    first = gpq.read_partition(gpq.partition_files(tmp_path / "s.parquet")[0])
+    alone = classify(first, policy)
+    joined = got.set_index("input_row").loc[first["input_row"]]
+    a_grade = alone["grade"].astype("string").fillna("-").to_numpy()
+    j_grade = joined["grade"].astype("string").fillna("-").to_numpy()
+    assert (a_grade != j_grade).any() or (alone["three_low"].to_numpy() != joined["three_low"].to_numpy()).any()
+    assert run.summary.loc[run.summary["category"] == "three_low", "parcels"].iloc[0] == int(mem["three_low"].sum())
+
+
+def _partitions_of(ps: pd.DataFrame, parcels: gpd.GeoDataFrame, path) -> pd.Series:
+    """Number of partitions each site's parcels come from."""
+    part = pd.concat([pd.read_parquet(f, columns=["parcel_id"]).assign(part=k)
+                      for k, f in enumerate(gpq.partition_files(path))])
+    return ps.merge(part, on="parcel_id").groupby("site_id")["part"].nunique()
+
+
+@pytest.mark.parametrize(("npartitions", "gap", "limits"), [(4, 2.0, {}), (9, 12.0, {}),
+                                                            (6, 4.0, {"max_area_m2": 30_000, "max_owners": 6})])
+def test_sites_partitioned_equal_memory_on_the_sample_city(client, city, tmp_path, npartitions, gap, limits):
+    parcels, bars, cons = city
+    flags = classify(parcels, default_policy())
+    gpq.write_partitioned_survey(flags, tmp_path / "f.parquet", npartitions=npartitions, barriers=bars,
+                                 constraints=cons)
+    params = SiteParams(gap_m=gap, **limits)
+    mem = build_sites(flags, params, barriers=bars, constraints=cons)
+    run = build_sites_partitioned(tmp_path / "f.parquet", params, client=client, barriers=bars, constraints=cons,
+                                  bar=False)
+    _assert_same_sites(mem, run.result)
+    # the case is not trivial: sites span partitions, protected land excludes parcels, enclaves are absorbed
+    # (the sample city's roads lie wider than these gaps: barriers on partition edges are hand-made below)
+    spans = _partitions_of(mem.parcel_sites, flags, tmp_path / "f.parquet")
+    assert (spans > 1).sum() >= 3
+    assert run.n_cross_pairs > 0
+    assert len(mem.excluded) > 0 and (mem.parcel_sites["role"] == "absorbed").any()
+    # the site rules of issue 13 cut clusters here: at streets, and (third case) at the size and owner limits
+    plain = build_sites(flags, dataclasses.replace(params, split_streets=False, max_area_m2=None, max_owners=None),
+                        barriers=bars, constraints=cons)
+    assert len(plain.sites) < len(mem.sites)
+
+
+# -- hand-made: a 10 x 10 grid of 100 m parcels in four quadrant partitions (split at 500 m) --------
+
+X0, Y0 = 500_000.0, 2_740_000.0
+
+
+def _cell(i: int, j: int, shrink=(0, 0, 0, 0)):
+    x, y = X0 + 100 * i, Y0 + 100 * j
+    return shapely.box(x + shrink[0], y + shrink[1], x + 100 - shrink[2], y + 100 - shrink[3])
+
+
+def _hand_grid():
+    """Parcels, barrier, constraints and partition numbers of the hand-made cases (see the test)."""
+    flagged = {(4, 4), (5, 4), (4, 5), (5, 5),  # A: four parcels meeting at the corner of all four partitions
+               (0, 4), (1, 5),  # B: two parcels touching at one point on the partition edge y = 500
+               (4, 8), (5, 8),  # C: sharing the edge x = 500, a road drawn on it
+               (9, 4), (9, 5),  # D: 1 m apart across y = 500 (the upper one shrunk)
+               (4, 0), (5, 0), (6, 0), (4, 1), (6, 1), (4, 2), (5, 2), (6, 2),  # E: a ring over x = 500 ...
+               (7, 7), (2, 7)}  # F: (7,7) inside protected land; (2,7) 30% inside
+    rows = []
+    for j in range(10):
+        for i in range(10):
+            if (i, j) == (5, 1):  # ... around four small parcels in partition 1, absorbed as enclaves
+                for k, (a, b) in enumerate([(0, 0), (50, 0), (0, 50), (50, 50)]):
+                    rows.append((f"e{k}", shapely.box(X0 + 500 + a, Y0 + 100 + b, X0 + 550 + a, Y0 + 150 + b),
+                                 False, i, j))
+                continue
+            g = _cell(i, j, (0, 1, 0, 0)) if (i, j) == (9, 5) else _cell(i, j)
+            rows.append((f"p{j}{i}", g, (i, j) in flagged, i, j))
+    parcels = gpd.GeoDataFrame({"parcel_id": [r[0] for r in rows], "three_low": [r[2] for r in rows],
+                                "floor_area_m2": 5000.0, "upgrade_class": "redevelop"},
+                               geometry=[r[1] for r in rows], crs="EPSG:4549")
+    part = np.array([(r[3] >= 5) + 2 * (r[4] >= 5) for r in rows])
+    road = gpd.GeoDataFrame({"category": ["arterial_road"]},
+                            geometry=[shapely.LineString([(X0 + 500, Y0 + 750), (X0 + 500, Y0 + 950)])],
+                            crs="EPSG:4549")
+    protected = gpd.GeoDataFrame({"category": ["ecological_red_line", "permanent_farmland"]},
+                                 geometry=[shapely.box(X0 + 690, Y0 + 690, X0 + 810, Y0 + 810),
+                                           shapely.box(X0 + 200, Y0 + 700, X0 + 230, Y0 + 800)], crs="EPSG:4549")
+    return parcels, road, protected, part
+
+
+def test_sites_hand_made_cases_across_partition_edges(client, tmp_path):
+    parcels, road, protected, part = _hand_grid()
+    gpq.write_partitioned_survey(parcels, tmp_path / "h.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    assert gpq.survey_info(tmp_path / "h.parquet")["npartitions"] == 4
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+    mem = build_sites(parcels, params, barriers=road, constraints=protected)
+    run = build_sites_partitioned(tmp_path / "h.parquet", params, client=client, barriers=road,
+                                  constraints=protected, bar=False)
+    _assert_same_sites(mem, run.result)
+    ps = run.result.parcel_sites
+    members = ps.groupby("site_id")["parcel_id"].apply(lambda s: sorted(s)).tolist()
+    assert sorted(map(tuple, members)) == sorted([
+        ("p44", "p45", "p54", "p55"),  # A: one site over four partitions' corner
+        ("p40", "p51"),  # B: a point contact across the partition edge
+        ("p84",), ("p85",),  # C: the road on the partition edge separates them
+        ("p49", "p59"),  # D: bridged across the partition edge (1 m < gap)
+        ("e0", "e1", "e2", "e3", "p04", "p05", "p06", "p14", "p16", "p24", "p25", "p26"),  # E: ring + enclaves
+        ("p72",),  # F: 30% protected, kept; its overlap reported
+    ])
+    assert set(ps.loc[ps["role"] == "absorbed", "parcel_id"]) == {"e0", "e1", "e2", "e3"}
+    assert run.result.excluded["parcel_id"].tolist() == ["p77"]
+    f = run.result.sites.set_index("site_id").loc[ps.loc[ps["parcel_id"] == "p72", "site_id"].iloc[0]]
+    assert f["constraint_overlap_m2"] == pytest.approx(3000.0)
+    # the road really is on the partition edge: without it, C is one site
+    run2 = build_sites_partitioned(tmp_path / "h.parquet", params, client=client, constraints=protected, bar=False)
+    assert len(run2.result.sites) == len(mem.sites) - 1
+
+
+def test_partitioned_survey_folder_reads_with_dask_geopandas(tmp_path):
+    parcels, road, protected, _part = _hand_grid()
+    info = gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet", npartitions=4, barriers=road,
+                                        constraints=protected)
+    assert info["partitioning"] == "hilbert" and info["layers"] == {"barriers": 1, "constraints": 2}
+    ddf = gpq.read_partitioned_survey(tmp_path / "s.parquet")
+    assert ddf.npartitions == 4
+    back = gpq.to_frame([p.compute() for p in ddf.to_delayed()])
+    assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row keeps the survey's order
+    # Hilbert partitions are compact: each covers about a quarter of the grid
+    boxes = [gpq.read_partition(f).total_bounds for f in gpq.partition_files(tmp_path / "s.parquet")]
+    assert all((b[2] - b[0]) * (b[3] - b[1]) <= 0.5 * 1000 * 1000 for b in boxes)
+    with pytest.raises(Exception, match="exists"):
+        gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet")
+    (tmp_path / "other").mkdir()
+    with pytest.raises(Exception, match="not a partitioned survey"):
+        gpq.write_partitioned_survey(parcels, tmp_path / "other", overwrite=True)
+
+
+def test_province_cities_are_partitions_side_by_side(client, tmp_path):
+    from planner.sample.province import write_province
+
+    info = write_province(tmp_path / "p.parquet", 3000, client=client, parcels_per_city=1000, seed=3)
+    assert info["npartitions"] == 3 and info["n_parcels"] == 3000
+    parts = [gpq.read_partition(f) for f in gpq.partition_files(tmp_path / "p.parquet")]
+    ids = pd.concat([p["parcel_id"] for p in parts])
+    assert ids.is_unique and ids.str.match(r"C00[0-2]-").all()
+    boxes = [shapely.box(*p.total_bounds) for p in parts]
+    # cities never overlap (big ones, squares beyond the boundary, touch: sites cross partitions)
+    assert shapely.area(shapely.union_all(boxes)) == pytest.approx(sum(b.area for b in boxes), rel=1e-3)
+    assert shapely.distance(boxes[0], boxes[1]) < 0.25 * np.sqrt(boxes[0].area)  # grid neighbours
+    assert gpq.read_layer(tmp_path / "p.parquet", "barriers") is not None
+
+
+def test_cli_ingest_classify_sites_with_dask_engine(client, tmp_path, capsys):
+    parcels, road, protected, part = _hand_grid()
+    parcels = parcels.drop(columns=["three_low", "upgrade_class"]).assign(land_use="industrial",
+                                                                          tax_cny=1000.0, output_cny=1e5)
+    src = tmp_path / "survey.gpkg"
+    parcels.to_file(src, layer="parcels")
+    addr = client.scheduler.address
+    assert main(["ingest", str(src), "--parquet", str(tmp_path / "s.parquet"), "--partitions", "4"]) == 0
+    assert main(["classify", "--engine", "dask", "--parquet", str(tmp_path / "s.parquet"), "--out",
+                 str(tmp_path / "f.parquet"), "--scheduler", addr]) == 0
+    out = capsys.readouterr()
+    assert "dashboard http" in out.err and "engine dask" in out.out
+    assert main(["sites", "--engine", "dask", "--parquet", str(tmp_path / "f.parquet"), "--scheduler", addr,
+                 "--out", str(tmp_path / "sites.csv"), "--min-area", "0"]) == 0
+    out = capsys.readouterr().out
+    flags = _read_all(tmp_path / "f.parquet")
+    mem = build_sites(flags, SiteParams(min_area_m2=0))
+    got = pd.read_csv(tmp_path / "sites_parcels.csv")
+    assert got.equals(pd.read_csv(pd.io.common.StringIO(mem.parcel_sites.to_csv(index=False))))
+    assert f"{len(mem.sites)} sites from" in out
+
+
+def test_cli_dask_refusals(client, tmp_path, capsys, monkeypatch):
+    assert main(["classify", "--engine", "dask", "--out", str(tmp_path / "f.parquet")]) == 2
+    assert "--engine dask needs --parquet" in capsys.readouterr().err
+    (tmp_path / "plain").mkdir()
+    assert main(["sites", "--engine", "dask", "--parquet", str(tmp_path / "plain"),
+                 "--scheduler", client.scheduler.address]) == 2
+    assert "not a partitioned survey" in capsys.readouterr().err
+    assert main(["classify"]) == 2
+    assert "--workspace" in capsys.readouterr().err
+    monkeypatch.setattr(_cluster, "CONNECT_TIMEOUT", 1)
+    parcels, *_ = _hand_grid()
+    gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet", npartitions=2)
+    assert main(["classify", "--engine", "dask", "--parquet", str(tmp_path / "s.parquet"), "--out",
+                 str(tmp_path / "f.parquet"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in err and "Traceback" not in err
+    assert not (tmp_path / "f.parquet").exists()
+    json.dumps(gpq.survey_info(tmp_path / "s.parquet"))
+
+
+def test_touch_labels_are_exact_so_a_site_closes_whatever_its_neighbours(city):
+    """``neighbour_components``'s touch labels equal the components of the touching pairs, tested one by one.
+
+    The site builder closes (grows and shrinks) only sites whose members do not all touch; with approximate
+    labels that choice, and the enclaves it makes, depended on which other parcels were built with the site.
+    """
+    from planner.sites import graph
+
+    parcels, _bars, _cons = city
+    flags = classify(parcels, default_policy())
+    g = np.asarray(flags.geometry.values[flags["three_low"].to_numpy(bool)], dtype=object)
+    labels, touch = graph.neighbour_components(g, 8.0)
+    i, j = shapely.STRtree(g).query(g, predicate="intersects")
+    exact = graph.components(len(g), i[i < j], j[i < j])
+    assert pd.crosstab(touch, exact).gt(0).sum(axis=1).eq(1).all()  # each label is one exact component
+    assert pd.crosstab(exact, touch).gt(0).sum(axis=1).eq(1).all()  # and the other way round
+    assert len(np.unique(touch)) > len(np.unique(labels))  # gaps do separate contacts here
+
+
+def test_cli_ingest_writes_the_published_survey_beside_the_workspace(tmp_path, capsys):
+    import shutil
+
+    from planner.io.store import open_store
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    assert main(["ingest", str(root / "gis_data" / "survey_update.zip"), "-w", str(ws), "--parquet",
+                 str(tmp_path / "s.parquet"), "--partitions", "3"]) == 0
+    assert "3 Hilbert partitions" in capsys.readouterr().err
+    current = open_store(ws).read_parcels()
+    got = _read_all(tmp_path / "s.parquet")
+    assert got["parcel_id"].tolist() == current["parcel_id"].tolist()  # the new version, in its order
+    assert gpq.survey_info(tmp_path / "s.parquet")["layers"].keys() == {"barriers", "constraints"}
+
+
+def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
+    """A GeoParquet dataset cut any way (here: in rows order, 3 files) becomes Hilbert partitions on the cluster."""
+    parcels, road, protected, _part = _hand_grid()
+    src = tmp_path / "src"
+    src.mkdir()
+    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
+        parcels.iloc[rows].to_parquet(src / f"part.{k}.parquet")
+    info = gpq.repartition_survey(str(src), tmp_path / "s.parquet", npartitions=4, barriers=road,
+                                  constraints=protected)
+    assert info["npartitions"] == 4 and info["n_parcels"] == len(parcels)
+    back = _read_all(tmp_path / "s.parquet")
+    assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row is the source's order
+    boxes = [gpq.read_partition(f).total_bounds for f in gpq.partition_files(tmp_path / "s.parquet")]
+    assert all((b[2] - b[0]) * (b[3] - b[1]) <= 0.5 * 1000 * 1000 for b in boxes)  # compact, unlike the rows
+    # and the sites built from it are the in-memory ones
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+    run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,
+                                  constraints=protected, bar=False)
+    _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)
