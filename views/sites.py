@@ -255,7 +255,8 @@ def _drawn_polygon(out: dict):
 @st.fragment
 def sites_map():
     out = mapview.render_map("site_map", layers, settings, home_bounds=home, draw=True, height=560)
-    st.caption(mapview.lod_caption(out["_views"]["parcels"]))
+    if "parcels" in out["_views"]:
+        st.caption(mapview.lod_caption(out["_views"]["parcels"]))
     mapview.legend([("#9e9ac8", tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
                     tr("cls_three_low")), (maps.CLASS_COLORS["ok"], tr("cls_ok"))])
     sid = mapview.new_click(out, "site_map", "site_id")

@@ -15,7 +15,9 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import streamlit as st
 
 from planner import maps
@@ -177,17 +179,88 @@ def _saved_sites(path: str, mtime: float) -> gpd.GeoDataFrame | None:
     return st_.read_layer("sites", cat.iloc[-1]["name"])
 
 
+def id_lookup(index: maps.LayerIndex) -> pd.Index:
+    """The ids of a layer as a hashed index (position of an id in O(1); built once per index)."""
+    ids = index.__dict__.get("_id_lookup")
+    if ids is None:
+        ids = pd.Index(index.gdf[index.id_col].astype(str).to_numpy())
+        index.__dict__["_id_lookup"] = ids  # frozen dataclass: cached beside the fields
+    return ids
+
+
+def positions_of(index: maps.LayerIndex, ident) -> np.ndarray:
+    """Positions of the features with id ``ident`` (or a list of ids) in ``index``."""
+    ids = id_lookup(index)
+    want = [str(ident)] if isinstance(ident, str) else [str(i) for i in ident]
+    pos = ids.get_indexer_for(want)
+    return np.unique(pos[pos >= 0])
+
+
+def has_id(index: maps.LayerIndex, ident: str) -> bool:
+    return bool(len(positions_of(index, ident)))
+
+
 def find_bounds(index: maps.LayerIndex, sites: maps.LayerIndex | None, ident: str,
                 pad_m: float = 60.0) -> tuple[float, float, float, float] | None:
     """Lon/lat box around a parcel id or a site id (None if neither exists)."""
     for idx in (index, sites):
         if idx is None:
             continue
-        hit = (idx.gdf[idx.id_col].astype(str) == ident).to_numpy()
-        if hit.any():
-            x0, y0, x1, y1 = idx.gdf.geometry[hit].total_bounds
+        pos = positions_of(idx, ident)
+        if len(pos):
+            x0, y0, x1, y1 = shapely.total_bounds(idx.gdf.geometry.array[pos])
             return tuple(idx._to_ll.transform_bounds(x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m))
     return None
+
+
+def land_use_options(path: str, policy: dict | None) -> list[str]:
+    """The land uses present (for the filter; cached per workspace and policy)."""
+    return _land_uses(path, stamp(path), policy_json(policy) if policy is not None else None)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _land_uses(path: str, mtime: float, pjson: str | None) -> list[str]:
+    g = _parcels(path, mtime)
+    return sorted(g["land_use"].dropna().astype(str).unique()) if "land_use" in g else []
+
+
+def max_area(path: str, policy: dict | None) -> float:
+    """Largest parcel area, rounded up (the area filter's range)."""
+    idx = parcel_index(path, policy)
+    return float(np.ceil(np.nanmax(idx.area))) if len(idx) else 1.0
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _filter_positions(path: str, mtime: float, pjson: str | None, land_use: tuple, classes: tuple, upgrade: tuple,
+                      area: tuple, owner: str, _index: maps.LayerIndex) -> np.ndarray | None:
+    from planner.ui.explore import filter_positions
+
+    return filter_positions(_index.gdf, land_use=land_use, classes=classes, upgrade=upgrade, area=area,
+                            owner=owner, area_arr=_index.area)
+
+
+def filter_positions_cached(path: str, policy: dict | None, index: maps.LayerIndex, **filters) -> np.ndarray | None:
+    """Positions passing the map page's attribute filters (None: no filter), shared by sessions."""
+    pj = policy_json(policy) if policy is not None else None
+    f = {k: (tuple(v) if isinstance(v, list | tuple) else v) for k, v in filters.items()}
+    return _filter_positions(path, stamp(path), pj, f["land_use"], f["classes"], f["upgrade"], f["area"],
+                             str(f["owner"] or ""), index)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _breaks(path: str, mtime: float, pjson: str | None, col: str, method: str, pos_key: str,
+            _index: maps.LayerIndex, _pos) -> np.ndarray:
+    v = _index.gdf[col] if _pos is None else _index.gdf[col].iloc[_pos]
+    return maps.class_breaks(v, 5, method)
+
+
+def breaks_for(path: str, policy: dict | None, index: maps.LayerIndex, col: str, method: str, pos) -> np.ndarray:
+    """Class breaks of an indicator over the filtered parcels (cached)."""
+    import hashlib
+
+    pos_key = "all" if pos is None else hashlib.sha1(np.asarray(pos).tobytes()).hexdigest()
+    pj = policy_json(policy) if policy is not None else None
+    return _breaks(path, stamp(path), pj, col, method, pos_key, index, pos)
 
 
 def class_colors(g: pd.DataFrame):
