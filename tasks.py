@@ -57,7 +57,10 @@ def run(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     _ensure_env("test")
-    return _exec([str(PY), "-m", "pytest", *args])
+    # in parallel on up to 4 cores unless told otherwise (-n N, or -p no:xdist)
+    parallel = [] if any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args) else \
+        ["-n", "auto", "--maxprocesses", "4"]
+    return _exec([str(PY), "-m", "pytest", *parallel, *args])
 
 
 def bench(args: list[str]) -> int:

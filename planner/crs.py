@@ -15,6 +15,9 @@ lon/lat here.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import numpy as np
 import pyproj
 import shapely
@@ -166,3 +169,177 @@ def to_lonlat_valid(gdf):
         geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
         out = out.set_geometry(geoms, crs=out.crs)
     return out
+
+
+# -- workspace CRS: metric check, proposal from the data, area of use ------------------------------
+#: Below this relative area error, data outside the CRS's area of use get a note, not a warning.
+AREA_ERROR_NOTE = 0.001
+
+
+def metric_problem(crs) -> tuple[str, str] | None:
+    """Why ``crs`` cannot be a workspace CRS (English, Chinese), or None when it is projected and in metres.
+
+    Examples
+    --------
+    >>> metric_problem("EPSG:4549") is None
+    True
+    >>> metric_problem("EPSG:2263")[0].split(";")[0]
+    'EPSG:2263 (NAD83 / New York Long Island (ftUS)) measures in US survey foot, not metres'
+    """
+    c = pyproj.CRS.from_user_input(crs)
+    name = _crs_label(c)
+    if not c.is_projected:
+        return (f"{name} is not projected (coordinates in degrees); a workspace stores metres so that areas "
+                "and distances are right; use a projected metric CRS",
+                f"{name} 不是投影坐标系（单位为度）；工作空间须使用以米为单位的投影坐标系，面积和距离才准确")
+    units = {(a.unit_name, float(a.unit_conversion_factor)) for a in c.axis_info}
+    bad = sorted({u for u, f in units if abs(f - 1.0) > 1e-12})
+    if bad:
+        return (f"{name} measures in {', '.join(bad)}, not metres; a workspace stores metres "
+                "(areas in m², distances in m)",
+                f"{name} 的单位为 {'、'.join(bad)}，不是米；工作空间须以米为单位（面积 m²，距离 m）")
+    return None
+
+
+def _crs_label(c: pyproj.CRS) -> str:
+    code = c.to_epsg(min_confidence=90)
+    return f"EPSG:{code} ({c.name})" if code else c.name
+
+
+def crs_label(crs) -> str:
+    """``EPSG:4549 (CGCS2000 / 3-degree Gauss-Kruger CM 120E)``, or the CRS's name without an EPSG code."""
+    return _crs_label(pyproj.CRS.from_user_input(crs))
+
+
+def propose_workspace_crs(lon: float, lat: float) -> tuple[pyproj.CRS, str]:
+    """A projected metric CRS for data centred at ``(lon, lat)``, and why it was chosen.
+
+    In China (where a CGCS2000 3-degree Gauss-Krüger zone's area of use holds
+    the point): that zone, without zone prefix (EPSG:4534-4554), the usual
+    choice of Chinese survey offices. Elsewhere: the WGS 84 UTM zone of the
+    point. Both come from the EPSG database that pyproj ships.
+
+    Examples
+    --------
+    >>> crs, why = propose_workspace_crs(118.55, 24.78)   # Jinjiang
+    >>> crs.to_epsg()
+    4549
+    >>> propose_workspace_crs(-73.95, 40.70)[0].to_epsg()   # New York
+    32618
+    """
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_crs_info, query_utm_crs_info
+    from pyproj.enums import PJType
+
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        msg = f"cannot propose a CRS for lon {lon}, lat {lat}: not a place on Earth"
+        raise DataError(msg, zh=f"无法为经度 {lon}、纬度 {lat} 推荐坐标系：坐标无效")
+    aoi = AreaOfInterest(lon, lat, lon, lat)
+    gk = [i for i in query_crs_info(auth_name="EPSG", pj_types=PJType.PROJECTED_CRS, area_of_interest=aoi)
+          if i.name.startswith("CGCS2000 / 3-degree Gauss-Kruger CM") and not i.deprecated]
+    if gk:
+        info = min(gk, key=lambda i: abs(float(i.name.rsplit("CM ", 1)[1].rstrip("E")) - lon))
+        return (pyproj.CRS.from_epsg(int(info.code)),
+                f"the data lie in China at {lon:.2f}°E: CGCS2000 3-degree Gauss-Krüger zone with the nearest "
+                f"central meridian, EPSG:{info.code} ({info.name})")
+    utm = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
+    if not utm:
+        msg = f"no UTM zone covers lon {lon:.3f}, lat {lat:.3f} (polar data): give the workspace CRS with --crs"
+        raise DataError(msg, zh=f"经度 {lon:.3f}、纬度 {lat:.3f} 处没有 UTM 投影带（极地）；请用 --crs 指定坐标系")
+    info = utm[0]
+    return (pyproj.CRS.from_epsg(int(info.code)),
+            f"the data lie outside China at {lon:.2f}°, {lat:.2f}°: their UTM zone, EPSG:{info.code} ({info.name})")
+
+
+@functools.lru_cache(maxsize=32)
+def _to_lonlat(wkt: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(pyproj.CRS.from_wkt(wkt), "EPSG:4326", always_xy=True)
+
+
+def lonlat_bounds(bounds, crs) -> tuple[float, float, float, float]:
+    """``(west, south, east, north)`` in degrees of ``bounds`` given in ``crs`` (edges densified).
+
+    A projected CRS is inverted to its own geographic CRS (``pyproj.Proj``,
+    cheap to make; CGCS2000 and NAD83 are within a metre or two of WGS84,
+    plenty for areas of use and zones); other CRSs go through a transformer.
+    """
+    c = pyproj.CRS.from_user_input(crs)
+    if c.is_geographic:
+        return tuple(float(b) for b in bounds)
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    t = np.linspace(0.0, 1.0, 21)
+    xs = np.r_[x0 + (x1 - x0) * t, np.full(21, x1), x1 - (x1 - x0) * t, np.full(21, x0)]
+    ys = np.r_[np.full(21, y0), y0 + (y1 - y0) * t, np.full(21, y1), y1 - (y1 - y0) * t]
+    if c.is_projected:
+        with contextlib.suppress(pyproj.exceptions.ProjError, RuntimeError):
+            lon, lat = pyproj.Proj(c)(xs, ys, inverse=True)
+            lon, lat = np.asarray(lon), np.asarray(lat)
+            if np.isfinite(lon).all() and np.isfinite(lat).all():
+                return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+    return tuple(float(b) for b in _to_lonlat(c.to_wkt()).transform_bounds(x0, y0, x1, y1, densify_pts=21))
+
+
+def area_error(lonlat_box, target_crs, *, n: int = 7) -> float:
+    """Relative error of areas measured in ``target_crs`` over a lon/lat box: (area in it / true area) - 1.
+
+    The mean of PROJ's areal scale factor (the ratio of a small area on the
+    map to the same area on the ellipsoid) over an ``n`` x ``n`` grid of the
+    box: what a parcel there measures in ``target_crs`` against its true area.
+
+    Examples
+    --------
+    >>> round(area_error((118.5, 24.7, 118.6, 24.8), "EPSG:4549"), 5)   # Jinjiang, 1.45 degrees off CM 120E
+    0.00053
+    """
+    w, s, e, nn = lonlat_box
+    lon, lat = np.meshgrid(np.linspace(w, e, n), np.linspace(s, nn, n))
+    f = pyproj.Proj(pyproj.CRS.from_user_input(target_crs)).get_factors(lon.ravel(), lat.ravel())
+    scale = np.asarray(f.areal_scale, dtype=float)
+    scale = scale[np.isfinite(scale)]
+    return float(scale.mean() - 1.0) if scale.size else float("nan")
+
+
+def area_of_use_note(geoms, geoms_crs, workspace_crs, *, bounds=None) -> tuple[str, str, float] | None:
+    """A warning (English, Chinese, area error) when data fall outside the workspace CRS's area of use.
+
+    None when the data lie inside it (or the CRS declares none). The English
+    text starts with ``WARNING`` when the area error (:func:`area_error`)
+    reaches :data:`AREA_ERROR_NOTE` (0.1 %), and then proposes a CRS for the
+    data. ``bounds``: the data's bounds in ``geoms_crs`` when already known.
+    """
+    ws = pyproj.CRS.from_user_input(workspace_crs)
+    aou = ws.area_of_use
+    if aou is None:
+        return None
+    if bounds is None:
+        g = np.asarray(geoms, dtype=object)
+        g = g[~shapely.is_missing(g)]
+        if not len(g):
+            return None
+        bounds = shapely.total_bounds(g)
+    b = np.asarray(bounds, dtype=float)
+    if not np.isfinite(b).all():
+        return None
+    w, s, e, n = lonlat_bounds(b, geoms_crs)
+    if w >= aou.west - 1e-9 and e <= aou.east + 1e-9 and s >= aou.south - 1e-9 and n <= aou.north + 1e-9:
+        return None
+    err = area_error((w, s, e, n), ws)
+    big = bool(np.isfinite(err) and abs(err) >= AREA_ERROR_NOTE)
+    hint = hint_zh = ""
+    if big:
+        try:
+            prop, _ = propose_workspace_crs((w + e) / 2, (s + n) / 2)
+        except DataError:
+            prop = None
+        if prop is not None and not prop.equals(ws):
+            alt = f"EPSG:{prop.to_epsg()}"
+            hint = f"; for these data make a workspace in {alt} ({prop.name}): planner workspace init NEW.gpkg --crs {alt}"
+            hint_zh = f"；建议为这些数据新建坐标系为 {alt}（{prop.name}）的工作空间：planner workspace init NEW.gpkg --crs {alt}"
+    where = f"lon {w:.2f}..{e:.2f}, lat {s:.2f}..{n:.2f}"
+    size = f"{abs(err):.2%} too {'large' if err > 0 else 'small'}" if np.isfinite(err) else "by an unknown amount"
+    size_zh = f"偏{'大' if err > 0 else '小'} {abs(err):.2%}" if np.isfinite(err) else "误差未知"
+    en = (f"{'WARNING: ' if big else ''}the data ({where}) lie outside the area of use of the workspace CRS "
+          f"{_crs_label(ws)} ({aou.name.rstrip('.')}); areas measured in it come out {size}{hint}")
+    zh = (f"{'警告：' if big else ''}数据范围（经度 {w:.2f}–{e:.2f}，纬度 {s:.2f}–{n:.2f}）超出工作空间坐标系 "
+          f"{_crs_label(ws)} 的适用范围（{aou.name.rstrip('.')}）；面积{size_zh}{hint_zh}")
+    return en, zh, err

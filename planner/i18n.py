@@ -351,6 +351,56 @@ STRINGS: dict[str, tuple[str, str]] = {
     "part_retained_floor_m2": ("保留", "Retained"),
     "part_demolished_floor_m2": ("拆除", "Demolished"),
     "part_new_floor_m2": ("新建", "Built"),
+    # -- new workspace and publish mode in the data manager (issue 15, app side) -----------------------
+    "nw_title": ("新建工作空间", "New workspace"),
+    "nw_no_dir": ("本服务器未设置数据目录（PLANNER_DATA_DIR），新工作空间需由管理员在服务器上创建"
+                  "（planner workspace init）。",
+                  "This server has no data directory (PLANNER_DATA_DIR): new workspaces are made on the server "
+                  "by the operator (planner workspace init)."),
+    "nw_name": ("名称（将保存在数据目录中）", "Name (kept in the data directory)"),
+    "nw_crs_from": ("坐标系", "Coordinate system"),
+    "nw_crs_upload": ("按已上传的数据推荐（{name}）", "Proposed from the uploaded data ({name})"),
+    "nw_crs_epsg": ("指定 EPSG 代码", "An EPSG code"),
+    "nw_crs_code": ("坐标系（投影、单位为米）", "CRS (projected, in metres)"),
+    "nw_crs_code_help": ("例如 EPSG:4549（CGCS2000 3度带 CM 120E）、EPSG:32618（UTM 18N）；经纬度或英尺坐标系会被拒绝。",
+                         "e.g. EPSG:4549 (CGCS2000 3-degree zone CM 120E), EPSG:32618 (UTM 18N); degrees or feet are "
+                         "refused."),
+    "nw_crs_proposed": ("推荐坐标系 {crs}：{why}", "Proposed CRS {crs}: {why}"),
+    "nw_create": ("创建工作空间", "Create workspace"),
+    "nw_refused": ("未创建：{err}", "Not created: {err}"),
+    "nw_created": ("已创建工作空间 {name}，并已切换到该工作空间。", "Workspace {name} created and opened."),
+    "dm_publish_as": ("发布方式", "Publish as"),
+    "dm_publish_as_help": ("自动：文件覆盖不到当前地块一半的土地、或有被拒绝的记录时局部更新，否则整体替换；"
+                           "与当前调查范围不相交的数据会被拒绝。",
+                           "Auto: an update when the file covers less than half of the current land or has "
+                           "rejected rows, else a replacement; data that do not overlap the current survey are "
+                           "refused."),
+    "dm_publish_as_auto": ("自动", "Auto"),
+    "dm_publish_as_update": ("局部更新", "Update"),
+    "dm_publish_as_replace": ("整体替换", "Replace"),
+    # -- issue 15 (deliveries): CRS warning, enterprise tables in the data manager --------------------
+    "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (CNY/tce)"),
+    "de_tab": ("企业数据", "Enterprises"),
+    "de_upload": ("上传企业亩均效益数据（税务局表格）", "Upload an enterprise table (tax bureau)"),
+    "de_upload_help": ("xlsx 或 csv（GBK 或 UTF-8）：统一社会信用代码、企业名称、行业、实缴税金、销售收入、综合能耗、从业人数、年度",
+                       "xlsx or csv (GBK or UTF-8): credit code, name, industry, tax, sales, energy use, employees, year"),
+    "de_link": ("企业与宗地关联表（可选）", "Link of enterprises to parcels (optional)"),
+    "de_link_help": ("每行一个宗地代码与统一社会信用代码；不上传时按企业表中的宗地代码列，或按地块上的企业名称关联",
+                     "one parcel id and credit code per row; without it the table's parcel-id column, or the "
+                     "enterprise names on the parcels, link them"),
+    "de_share": ("跨宗地企业的分摊方式", "Share an enterprise on several parcels by"),
+    "de_share_land": ("用地面积", "land area"),
+    "de_share_floor": ("建筑面积", "floor area"),
+    "de_check": ("校验", "Check"),
+    "de_linked": ("关联到地块的企业 {e:,} 家，涉及地块 {p:,} 宗（多企业地块 {m:,} 宗）",
+                  "{e:,} enterprises reach {p:,} parcels ({m:,} parcels hold several tenants)"),
+    "de_published": ("已发布企业数据 v{v}（{n:,} 家企业）；亩均指标与综合评价将采用该数据",
+                     "Published enterprise table v{v} ({n:,} enterprises); per-mu figures and grades now use it"),
+    "de_versions": ("企业数据版本", "Enterprise table versions"),
+    "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
+                "No enterprise table yet: per-mu figures use the survey's own output and tax."),
+    "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
+    "dm_crs_warning": ("坐标系提示：{msg}", "CRS: {msg}"),
     # -- appspeed (issues 16, 19): tiled map, paged tables, stored sites ---------------------------------------
     "tiles_features": ("视图内约 {n} 宗地块", "About {n} parcels in view"),
     "tiles_grid": ("按网格汇总（三低用地占比），放大后显示地块", "Grid of the share of three-low land; zoom in for parcels"),
@@ -418,6 +468,17 @@ for _k, (_zh, _en) in list(VALUES["kind"].items()):  # audit-log actions: write_
 VALUES["action"].update({"publish_survey": ("发布调查版本", "Publish survey"), "publish": ("发布", "Publish"),
                          "set_current": ("切换当前版本", "Set current version"),
                          "classify": ("三低识别", "Classify"), "build_sites": ("生成片区", "Build sites")})
+# -- issue 15 (deliveries): nulled fields, id formats, enterprise tables ----------------------------------
+VALUES["action"].update({"nulled": ("已置空", "Nulled"), "publish_enterprises": ("发布企业数据", "Publish enterprise table"),
+                         "set_current_enterprises": ("切换企业数据版本", "Set current enterprise table")})
+VALUES["problem"].update({
+    "not_integer": ("不是整数", "Not a whole number"), "not_a_number": ("不是数字", "Not a number"),
+    "invalid_credit_code": ("信用代码无效", "Invalid credit code"),
+    "missing_credit_code": ("缺少信用代码", "Missing credit code"), "duplicate": ("企业重复", "Duplicate enterprise"),
+    "unmatched_code": ("关联企业不存在", "Link: unknown enterprise"),
+    "unmatched_parcel": ("关联宗地不存在", "Link: unknown parcel"), "no_parcel": ("企业未关联宗地", "Enterprise without parcel"),
+    "ambiguous_name": ("企业名称重名", "Ambiguous name")})
+VALUES["kind"].update({"enterprise": ("企业数据", "Enterprise table"), "enterprise_link": ("企业宗地关联", "Enterprise links")})
 
 #: Column -> kind of its coded values (see :data:`VALUES`).
 VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribution": "flag",

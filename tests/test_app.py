@@ -273,5 +273,6 @@ def test_ingest_problems_read_in_the_ui_language(tmp_path):
     assert "message_zh" not in zh.columns and len(zh) == len(en) == len(rep.problems) >= 3
     assert set(zh["code"]) >= {"负值", "编号重复"} and set(en["code"]) >= {"Negative value", "Duplicate id"}
     assert "建筑面积（㎡）为负值" in set(zh["message"]) and "negative floor_area_m2" in set(en["message"])
-    assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复"} and "建筑面积（㎡）" in set(zh["field"])
+    assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复", "已置空"} and "建筑面积（㎡）" in set(zh["field"])
+    assert "已置空" in set(zh["action"])  # the negative floor area: the field nulled, the parcel kept
     assert problems_frame([], "zh").empty

@@ -293,6 +293,7 @@ def test_arrow_fast_path_matches_the_geodataframe_path(tmp_path):
 
 
 def test_row_checks_reject_with_row_id_field_value(tmp_path):
+    """With value checks set to reject (as before issue 15), every bad row goes, each problem named."""
     lay = cn_layer(8, RJL=[1.0, 25.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], JZMD=[40, 40, 120, 40, 40, 40, 40, 40])
     lay["ZDDM"] = ["A", "B", "C", "D", "D", "F", "G", "H"]
     lay["JZMJ"] = [2500.0, 2500.0, 2500.0, 2500.0, 2500.0, -5.0, 2500.0, 2500.0]
@@ -300,9 +301,10 @@ def test_row_checks_reject_with_row_id_field_value(tmp_path):
     geoms[6] = shapely.Polygon()  # empty
     geoms[7] = shapely.Point(X0, Y0)  # not a polygon
     lay = lay.set_geometry(list(geoms))
+    strict = {"negative": "reject", "impossible": "reject"}
     with pytest.raises(IngestError, match="7 of 8 rows rejected"):
-        read_survey(_gpkg(lay, tmp_path / "a.gpkg"))
-    gdf, rep = read_survey(tmp_path / "a.gpkg", mapping={"checks": {"max_rejected_share": 1.0}})
+        read_survey(_gpkg(lay, tmp_path / "a.gpkg"), mapping={"checks": strict})
+    gdf, rep = read_survey(tmp_path / "a.gpkg", mapping={"checks": {**strict, "max_rejected_share": 1.0}})
     got = {(p.row, p.parcel_id, p.code, p.field) for p in rep.problems if p.action == "rejected"}
     assert got == {(2, "B", "impossible", "plot_ratio"), (3, "C", "impossible", "coverage"),
                    (4, "D", "duplicate_id", "parcel_id"), (5, "D", "duplicate_id", "parcel_id"),
@@ -319,6 +321,16 @@ def test_row_checks_reject_with_row_id_field_value(tmp_path):
     assert zh[8] == "不是面要素（Point）" and zh[4] == "宗地代码重复（列出全部重复记录）"
     # footprint from coverage (percent, detected): 40% x 2500
     assert gdf["footprint_m2"].iloc[0] == pytest.approx(1000.0)
+    # by default the value problems null their field and keep the parcel; ids and geometry still reject
+    gdf, rep = read_survey(tmp_path / "a.gpkg")
+    assert gdf["parcel_id"].tolist() == ["A", "B", "C", "F"] and rep.n_rejected == 4
+    nulled = {(p.row, p.field) for p in rep.problems if p.action == "nulled"}
+    assert nulled == {(2, "plot_ratio"), (3, "coverage"), (6, "floor_area_m2")}
+    g = gdf.set_index("parcel_id")
+    assert g.loc["B", "floor_area_m2"] == 2500.0  # surveyed floor area kept: only the plot ratio was bad
+    assert np.isnan(g.loc["C", "footprint_m2"])  # derived from the impossible coverage: gone with it
+    assert np.isnan(g.loc["F", "floor_area_m2"])
+    assert g.loc["F", "ingest_flags"] == "negative:floor_area_m2"
 
 
 def test_zone_prefix_eastings_fixed(tmp_path):
@@ -584,6 +596,8 @@ def test_bad_mapping_field_absent_and_unit(tmp_path, ws3, capsys):
 
 def test_bad_mostly_rejected(tmp_path, ws3, capsys):
     src = _gpkg(cn_layer(3, JZMJ=[-1.0, -1.0, 5.0]), tmp_path / "a.gpkg")
+    refused([str(src)], ws3, capsys, "67% of the rows had their floor_area_m2 nulled", "mapping or units are probably wrong")
+    src = _gpkg(cn_layer(3, ZDDM=["A", "A", "B"]), tmp_path / "b.gpkg")
     refused([str(src)], ws3, capsys, "2 of 3 rows rejected", "mapping or units are probably wrong")
 
 

@@ -69,7 +69,7 @@ def test_error_names_key_comparison():
         (lambda d: d["criteria"]["capacity"]["rules"][0].update(percentile=150.0),
          "policies/x.toml: criteria.capacity.rules[0]: percentile: must be between 0 and 100"),
         (lambda d: d["criteria"]["utilization"]["rules"][0]["overrides"][1].update(industry=[], land_use=[]),
-         "policies/x.toml: criteria.utilization.rules[0].overrides[1]: give exactly one of 'industry' or 'land_use'"),
+         "policies/x.toml: criteria.utilization.rules[0].overrides[1]: give exactly one of 'industry', 'land_use' or 'land_use_code'"),
         (lambda d: d["criteria"]["utilization"]["status_rules"][0].update(statuses=["asleep"]),
          "policies/x.toml: criteria.utilization.status_rules[0]: statuses: ['asleep']"),
         (lambda d: d.update(land_uses=["factory"]), "policies/x.toml: land_uses: ['factory'] not in"),

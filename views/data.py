@@ -13,18 +13,19 @@ from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
-from planner.ui import data, keys, page, survey, tables, uploads
+from planner.ui import data, keys, new_workspace, page, survey, tables, uploads
 from planner.ui.state import lang, tr
 
 settings = page.start("nav_data", need_survey=False)
 ws = settings.workspace
+new_workspace.render()
 ok, _ = data.workspace_ok(ws)
 if not ok:
     st.stop()
 store = data.store(ws)
 ss = st.session_state
 
-tab_up, tab_ver, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("dm_audit")])
+tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("de_tab"), tr("dm_audit")])
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
@@ -72,7 +73,11 @@ with tab_up:
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
-            label = st.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
+            l1, l2 = st.columns(2)
+            label = l1.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
+            publish_mode = l2.radio(tr("dm_publish_as"), ["auto", "update", "replace"], horizontal=True,
+                                    key="dm_mode", help=tr("dm_publish_as_help"),
+                                    format_func=lambda m: tr(f"dm_publish_as_{m}"))
             if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
                 mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
                                       if isinstance(r.source, str) and r.source}}
@@ -88,9 +93,11 @@ with tab_up:
                         diff = None
                         if store.has_layer("survey", "parcels"):
                             # The diff of what publishing would store (a partial update is merged).
-                            _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep))
+                            _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep),
+                                                                mode=publish_mode)
                             diff["mode"] = mode
                         ss["dm_result"] = (gdf, rep, diff)
+                        ss["dm_mode_used"] = publish_mode
                         status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
                     except Exception as exc:
                         ss.pop("dm_result", None)
@@ -98,10 +105,16 @@ with tab_up:
                         err = exc
                 if err is not None:
                     st.error(tr("dm_refused", err=message_in(err, lang())))
+                    bad = getattr(err, "report", None)  # e.g. another city: its CRS warning explains too
+                    for en, zh in zip(getattr(bad, "warnings", []), getattr(bad, "warnings_zh", []), strict=False):
+                        st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
     res = ss.get("dm_result")
     if res is not None and up is not None:
         gdf, rep, diff = res
         st.subheader(tr("dm_validation"))
+        # data outside the workspace CRS's area of use: the area error it causes, before anything is published
+        for en, zh in zip(rep.warnings, rep.warnings_zh, strict=False):
+            st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
         m = st.columns(5)
         for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
             col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
@@ -137,7 +150,8 @@ with tab_up:
         if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
             try:
                 out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
-                                       label=ss.get("dm_label"), base_version=ss.get("dm_base"))
+                                       label=ss.get("dm_label"), base_version=ss.get("dm_base"),
+                                       mode=ss.get("dm_mode_used", "auto"))
             except PlannerError as exc:  # e.g. the survey changed while this load was prepared: nothing published
                 st.error(tr("dm_refused", err=message_in(exc, lang())))
             else:
@@ -191,6 +205,12 @@ with tab_ver:
     lay = store.layers()[["kind", "name", "version", "created_at", "user", "n_rows", "is_current"]].copy()
     lay["created_at"] = lay["created_at"].map(survey.local_time)
     tables.show(lay)
+
+# -- enterprise tables: upload, check, publish; versions ---------------------------------------------
+with tab_ent:
+    from planner.ui import enterprise as ent_ui
+
+    ent_ui.render(store, ws)
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:

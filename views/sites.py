@@ -199,8 +199,9 @@ with right:
 def _scope_warning(pids: list[str]) -> str | None:
     """Which of ``pids`` are not three-low, and which are outside the policy's land uses (None: all flagged)."""
     g = gdf.set_index(gdf["parcel_id"].astype(str)).loc[pids]
-    scope = set((policy or {}).get("land_uses", []))
-    out_scope = [p for p, u in zip(pids, g["land_use"].astype(str), strict=True) if scope and u not in scope]
+    # out of the policy's scope (its land-use classes or source codes): the classification says "n/a"
+    na = g["low_utilization"].astype("string").eq("n/a").fillna(False) if "low_utilization" in g else g["land_use"].isna()
+    out_scope = [p for p, o in zip(pids, na.to_numpy(dtype=bool), strict=True) if o]
     not_flagged = [p for p, f in zip(pids, g["three_low"].fillna(False).astype(bool), strict=True)
                    if not f and p not in out_scope]
     if not out_scope and not not_flagged:

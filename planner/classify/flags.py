@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from planner.classify.indicators import INDICATORS, MISSING_REASON, compute_indicators
-from planner.classify.policy import CRITERIA, Policy, Rule, policy_hash
+from planner.classify.policy import CRITERIA, Policy, Rule, matches_codes, policy_hash
 from planner.schema import MU_M2
 
 #: Categories of the flag columns.
@@ -123,8 +123,16 @@ def _text(parcels: pd.DataFrame, name: str) -> pd.Series:
     return parcels[name].astype("string")
 
 
+def in_scope_mask(parcels: pd.DataFrame, policy: Policy) -> np.ndarray:
+    """Parcels the policy applies to: class in ``policy.land_uses`` or source code in ``policy.land_use_codes``."""
+    mask = _text(parcels, "land_use").isin(policy.land_uses).fillna(False).to_numpy(dtype=bool)
+    if policy.land_use_codes:
+        mask = mask | matches_codes(_text(parcels, "land_use_code"), policy.land_use_codes)
+    return mask
+
+
 def rule_thresholds(rule: Rule, values: np.ndarray, in_scope: np.ndarray, land_use: pd.Series,
-                    industry: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+                    industry: pd.Series, land_use_code: pd.Series | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-parcel threshold of ``rule`` and a mask of parcels whose threshold is an override.
 
     Percentile thresholds are taken over in-scope parcels with a value (the
@@ -144,11 +152,15 @@ def rule_thresholds(rule: Rule, values: np.ndarray, in_scope: np.ndarray, land_u
     thr = np.full(n, level(rule.threshold, rule.percentile, np.ones(n, dtype=bool)))
     over = np.zeros(n, dtype=bool)
     # apply in reverse so that the first listed override of each kind wins; industry last
-    land_ov = [o for o in rule.overrides if o.land_use]
+    land_ov = [o for o in rule.overrides if o.land_use or o.land_use_code]
     ind_ov = [o for o in rule.overrides if o.industry]
     for o in [*reversed(land_ov), *reversed(ind_ov)]:
-        col = industry if o.industry else land_use
-        mask = col.isin(o.industry or o.land_use).fillna(False).to_numpy(dtype=bool)
+        if o.land_use_code:
+            codes = land_use_code if land_use_code is not None else pd.Series(pd.NA, index=land_use.index, dtype="string")
+            mask = matches_codes(codes, o.land_use_code)
+        else:
+            col = industry if o.industry else land_use
+            mask = col.isin(o.industry or o.land_use).fillna(False).to_numpy(dtype=bool)
         thr[mask] = level(o.threshold, o.percentile, mask)
         over |= mask
     return thr, over
@@ -158,16 +170,17 @@ def evaluate(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame 
     """Evaluate every rule and criterion of ``policy`` (no reasons, no output table)."""
     ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
     land_use = _text(parcels, "land_use")
+    land_use_code = _text(parcels, "land_use_code")
     industry = _text(parcels, "industry")
     status = _text(parcels, "status")
-    in_scope = land_use.isin(policy.land_uses).fillna(False).to_numpy(dtype=bool)
+    in_scope = in_scope_mask(parcels, policy)
     n = len(parcels)
     crits: list[CriterionEval] = []
     for cname, crit in policy.criteria.items():
         revals = []
         for rule in crit.rules:
             v = ind[rule.indicator].to_numpy()
-            thr, over = rule_thresholds(rule, v, in_scope, land_use, industry)
+            thr, over = rule_thresholds(rule, v, in_scope, land_use, industry, land_use_code)
             ev = in_scope & ~np.isnan(v) & ~np.isnan(thr)
             with np.errstate(invalid="ignore"):
                 low = ev & _CMP[rule.comparison](v, thr)
@@ -230,6 +243,25 @@ def _n_greater(v: np.ndarray) -> np.ndarray:
     return out
 
 
+def grade_weights(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> dict[str, float]:
+    """The grade's weights for these parcels: an indicator no in-scope parcel has passes its weight to its substitute.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> from planner.classify.policy import default_policy
+    >>> ind = pd.DataFrame({"tax_per_mu": [1.0], "output_per_mu": [2.0], "tax_per_energy": [np.nan], "plot_ratio": [1.0]})
+    >>> grade_weights(ind, np.array([True]), default_policy())
+    {'tax_per_mu': 45.0, 'output_per_mu': 35.0, 'plot_ratio': 20.0}
+    """
+    g = policy.grade
+    out = dict(g.weights)
+    for name, sub in g.substitutes.items():
+        if name in out and not (in_scope & ~np.isnan(ind[name].to_numpy())).any():
+            out[sub] = out.get(sub, 0.0) + out.pop(name)
+    return out
+
+
 def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categorical:
     """Composite per-mu grade A-D (see :class:`~planner.classify.policy.Grade`); missing where no indicator."""
     g = policy.grade
@@ -238,7 +270,7 @@ def grade(ind: pd.DataFrame, in_scope: np.ndarray, policy: Policy) -> pd.Categor
         return pd.Categorical.from_codes(np.full(n, -1, dtype=np.int8), categories=list(GRADES))
     num = np.zeros(n)
     den = np.zeros(n)
-    for name, w in g.weights.items():
+    for name, w in grade_weights(ind, in_scope, policy).items():
         if w <= 0:
             continue
         v = ind[name].to_numpy()
@@ -275,6 +307,51 @@ def _fmt_number(t: float, decimals: int) -> str:
     if decimals == 0:
         return str(round(t))
     return repr(round(float(t), decimals))
+
+
+def _fmt_exact(v: np.ndarray) -> pa.Array:
+    """Shortest text that reads back as the same float, with a decimal point ("1.0", "0.9999999999960001")."""
+    s = pc.cast(pa.array(v, type=pa.float64()), pa.string())
+    plain = pc.or_(pc.match_substring(s, "."), pc.match_substring(s, "e"))
+    return pc.if_else(plain, s, pc.binary_join_element_wise(s, pa.scalar(".0"), ""))
+
+
+def _fmt_comparison(value: np.ndarray, thr: np.ndarray, comparison: str, decimals: int,
+                    extra: int = 8) -> tuple[pa.Array, pa.Array]:
+    """Value and threshold texts whose printed comparison is true ("0.997 < 1.0", never "1.0 < 1.0").
+
+    Each row starts at the indicator's display decimals and gets more, one at
+    a time, until the printed numbers (read back) compare as the real ones
+    do; a row that still does not is printed exactly (shortest round-trip
+    form). Whole columns in Arrow; rows are formatted once per decimals group.
+    """
+    n = len(value)
+    dec = np.full(n, -1, dtype=np.int64)
+    todo = np.arange(n)
+    for d in range(decimals, decimals + extra + 1):
+        if not len(todo):
+            break
+        v_back = pc.cast(_fmt_value(value[todo], d), pa.float64()).to_numpy(zero_copy_only=False)
+        t_back = pc.cast(_fmt_value(thr[todo], d), pa.float64()).to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            ok = _CMP[comparison](v_back, t_back) | np.isnan(t_back)
+        dec[todo[ok]] = d
+        todo = todo[~ok]
+    groups = np.unique(dec)
+    if len(groups) == 1 and groups[0] >= 0:
+        return _fmt_value(value, int(groups[0])), _fmt_value(thr, int(groups[0]))
+    order = np.argsort(dec, kind="stable")
+    vals, thrs = [], []
+    for d in groups:
+        rows = np.flatnonzero(dec == d)
+        if d >= 0:
+            vals.append(_fmt_value(value[rows], int(d)))
+            thrs.append(_fmt_value(thr[rows], int(d)))
+        else:  # exact
+            vals.append(_fmt_exact(value[rows]))
+            thrs.append(_fmt_exact(thr[rows]))
+    back = pa.array(np.argsort(order, kind="stable"))
+    return pa.concat_arrays(vals).take(back), pa.concat_arrays(thrs).take(back)
 
 
 def _fmt_thresholds(thr: np.ndarray, decimals: int) -> pa.Array:
@@ -371,8 +448,7 @@ def reasons(ev: Evaluation, parcels: pd.DataFrame, policy: Policy) -> tuple[pa.A
             if not show.any():
                 continue
             meta = INDICATORS[r.rule.indicator]
-            val = _fmt_value(r.value[show], meta.decimals)
-            thr = _fmt_thresholds(r.threshold[show], meta.decimals)
+            val, thr = _fmt_comparison(r.value[show], r.threshold[show], r.rule.comparison, meta.decimals)
             zh, en = (pc.binary_join_element_wise(pa.scalar(f"{lab} "), val, pa.scalar(f" {r.rule.comparison} "), thr, "")
                       for lab in (meta.zh, meta.en))
             parts.add(show, zh, en)
@@ -532,6 +608,8 @@ __all__ = [
     "classify",
     "evaluate",
     "grade",
+    "grade_weights",
+    "in_scope_mask",
     "reasons",
     "rule_thresholds",
     "summary",

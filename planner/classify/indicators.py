@@ -17,7 +17,12 @@ employees_per_ha      employees / (land_area_m2 / 10,000)        persons/ha
 far_gap               zone_far_max - plot_ratio                  -
 floor_potential_m2    max(0, zone_far_max * land - floor)        m²
 years_since_built     reference_year - year_built                years
+tax_per_energy        tax_cny / energy_tce (单位能耗税收)          CNY/tce
 ====================  =========================================  ========
+
+``energy_tce`` (total energy use, tonnes of standard coal equivalent) is not
+a survey field: it comes from an enterprise table joined into the parcels
+(:mod:`planner.enterprise`); without one the indicator is missing.
 
 Examples
 --------
@@ -69,6 +74,7 @@ INDICATORS: dict[str, Indicator] = {
         Indicator("far_gap", "容积率差距", "plot-ratio gap", "", 2, ("zone_far_max", "floor_area_m2", "land_area_m2")),
         Indicator("floor_potential_m2", "可增建筑面积", "floor-area potential", "m²", 0, ("zone_far_max", "floor_area_m2", "land_area_m2")),
         Indicator("years_since_built", "建成年限", "years since built", "years", 0, ("year_built",)),
+        Indicator("tax_per_energy", "单位能耗税收", "tax per unit energy", "CNY/tce", 0, ("tax_cny", "energy_tce")),
     )
 }
 
@@ -82,6 +88,7 @@ MISSING_REASON: dict[str, tuple[str, str]] = {
     "employees": ("从业人数未知：无从业人数记录", "employees unknown: no employee record"),
     "zone_far_max": ("规划容积率未知：无规划条件记录", "zoned plot ratio unknown: no zoning record"),
     "year_built": ("建成年份未知：无建成年份记录", "year built unknown: no year-built record"),
+    "energy_tce": ("能耗未知：无企业能耗记录", "energy use unknown: no enterprise energy record"),
 }
 
 
@@ -148,6 +155,8 @@ def compute_indicators(parcels: pd.DataFrame, *, reference_year: int | None = No
             "far_gap": zone - pr,
             "floor_potential_m2": np.maximum(zone * land - floor, 0.0),  # NaN propagates
             "years_since_built": float(reference_year) - _col(parcels, "year_built"),
+            "tax_per_energy": np.where(_col(parcels, "energy_tce") > 0, _col(parcels, "tax_cny") / _col(parcels, "energy_tce"),
+                                       np.nan),
         }
     return pd.DataFrame(cols, index=parcels.index)
 

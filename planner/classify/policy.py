@@ -48,6 +48,7 @@ INDICATOR_NAMES = (
     "far_gap",
     "floor_potential_m2",
     "years_since_built",
+    "tax_per_energy",
 )
 Comparison = Literal["<", "<=", ">", ">="]
 CRITERIA = ("utilization", "capacity", "contribution")
@@ -69,6 +70,31 @@ def _where_fail(msg: str) -> None:
 
 #: Placeholder location, replaced by ``"<file>: "`` so keys read ``x.toml: criteria.utilization...``.
 _HERE = "\x00here"
+
+
+def _check_codes(codes: tuple[str, ...], what: str) -> None:
+    bad = [c for c in codes if not isinstance(c, str) or not c.strip()]
+    if bad:
+        _where_fail(f"{what}: codes are non-empty text (e.g. \"06\", \"1001\"), got {bad}")
+
+
+def matches_codes(codes, prefixes: tuple[str, ...]):
+    """Mask of source codes that start with one of ``prefixes`` (a pandas Series of text in, numpy bool out).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> matches_codes(pd.Series(["100101", "1101", None, "06"]), ("1001", "06")).tolist()
+    [True, False, False, True]
+    """
+    import numpy as np
+    import pandas as pd
+
+    s = pd.Series(codes).astype("string").str.strip()
+    if not prefixes:
+        return np.zeros(len(s), dtype=bool)
+    hit = s.str.startswith(tuple(p.strip() for p in prefixes))
+    return hit.fillna(False).to_numpy(dtype=bool)
 
 
 def _check_threshold(threshold: float | None, percentile: float | None, what: str) -> None:
@@ -94,6 +120,9 @@ class Override:
         GB/T 4754 division codes (``"17"`` textiles, ...).
     land_use : tuple of str
         Normalized land-use classes (``"warehouse"``, ...).
+    land_use_code : tuple of str
+        Source land-use codes (``land_use_code`` as delivered), matched by
+        prefix: ``"1001"`` matches ``100101``-``100103``.
     threshold, percentile : float, optional
         Exactly one of them.
     source : str
@@ -102,13 +131,15 @@ class Override:
 
     industry: tuple[str, ...] = ()
     land_use: tuple[str, ...] = ()
+    land_use_code: tuple[str, ...] = ()
     threshold: float | None = None
     percentile: float | None = None
     source: str = ""
 
     def __post_init__(self) -> None:
-        if bool(self.industry) == bool(self.land_use):
-            _where_fail("give exactly one of 'industry' or 'land_use' (a list of codes/classes)")
+        if sum(map(bool, (self.industry, self.land_use, self.land_use_code))) != 1:
+            _where_fail("give exactly one of 'industry', 'land_use' or 'land_use_code' (a list of codes/classes)")
+        _check_codes(self.land_use_code, "land_use_code")
         bad = [u for u in self.land_use if u not in LAND_USE_CLASSES]
         if bad:
             _where_fail(f"land_use: {bad} not in {list(LAND_USE_CLASSES)}")
@@ -221,17 +252,24 @@ class Grade:
     is weighted; weights are renormalized per parcel over the indicators it
     has. Parcels are ranked by the score: the top ``shares[0]`` get A, down to
     ``shares[1]`` B, down to ``shares[2]`` C, the rest D. No indicator: no grade.
+    ``substitutes`` (indicator -> indicator): when no in-scope parcel has the
+    first (e.g. ``tax_per_energy`` without an enterprise table's energy use),
+    its weight goes to the second (``plot_ratio``).
     """
 
     enabled: bool = True
     weights: dict[str, float] = field(default_factory=lambda: {"tax_per_mu": 45.0, "output_per_mu": 35.0, "plot_ratio": 20.0})
     shares: tuple[float, ...] = (0.20, 0.60, 0.95)
+    substitutes: dict[str, str] = field(default_factory=dict)
     source: str = ""
 
     def __post_init__(self) -> None:
         bad = [k for k in self.weights if k not in INDICATOR_NAMES]
         if bad:
             _where_fail(f"weights: {bad} not in {list(INDICATOR_NAMES)}")
+        bad = [f"{k} -> {v}" for k, v in self.substitutes.items() if k not in INDICATOR_NAMES or v not in INDICATOR_NAMES]
+        if bad:
+            _where_fail(f"substitutes: {bad}: both sides must be in {list(INDICATOR_NAMES)}")
         if any(w < 0 for w in self.weights.values()) or (self.enabled and not any(w > 0 for w in self.weights.values())):
             _where_fail("weights: must be >= 0 with at least one > 0")
         s = tuple(self.shares)
@@ -249,6 +287,11 @@ class Policy:
         Identification (the name keys the workspace flags layer).
     land_uses : tuple of str
         Normalized land-use classes in scope; other parcels are "n/a".
+    land_use_codes : tuple of str
+        Source land-use codes in scope as well (prefixes of ``land_use_code``
+        as delivered, e.g. ``["06"]`` for MapPLUTO's industrial lots or
+        ``["1001"]`` for 国土空间 industrial land): a parcel is in scope when
+        its class is in ``land_uses`` or its code matches one of these.
     min_criteria : int
         Number of low criteria (1-3) that make a parcel three-low.
     reference_year : int, optional
@@ -264,6 +307,7 @@ class Policy:
     name: str = "default"
     description: str = ""
     land_uses: tuple[str, ...] = ("industrial", "warehouse")
+    land_use_codes: tuple[str, ...] = ()
     min_criteria: int = 2
     reference_year: int | None = None
     criteria: Criteria = field(default_factory=Criteria)
@@ -277,6 +321,7 @@ class Policy:
         bad = [u for u in self.land_uses if u not in LAND_USE_CLASSES]
         if bad:
             _where_fail(f"land_uses: {bad} not in {list(LAND_USE_CLASSES)}")
+        _check_codes(self.land_use_codes, "land_use_codes")
         if self.sites is not None:
             site_params(self, where=_HERE)  # a bad [sites] key fails on load, naming the key
 
@@ -358,9 +403,21 @@ def default_policy() -> Policy:
     return load_policy(None)
 
 
+#: Keys added after policies were first stored: left out while empty, so the hash of an older policy holds.
+_NEW_EMPTY = ("land_use_codes", "land_use_code", "substitutes")
+
+
+def _drop_new_empty(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_new_empty(v) for k, v in obj.items() if not (k in _NEW_EMPTY and not v)}
+    if isinstance(obj, list):
+        return [_drop_new_empty(v) for v in obj]
+    return obj
+
+
 def policy_to_dict(policy: Policy) -> dict:
     """Plain dict of a policy (inverse of :func:`from_dict`); ``None`` values dropped."""
-    return config._drop_none(config.to_dict(policy))
+    return _drop_new_empty(config._drop_none(config.to_dict(policy)))
 
 
 def dumps(policy: Policy) -> str:
@@ -386,7 +443,8 @@ def describe(policy: Policy, lang: str = "en") -> str:
     lines = [f"policy {policy.name!r}  hash {policy_hash(policy)[:12]}"]
     if policy.description:
         lines.append(f"  {policy.description}")
-    lines.append(f"  land uses in scope: {', '.join(policy.land_uses)}")
+    lines.append(f"  land uses in scope: {', '.join(policy.land_uses) or '(no class)'}"
+                 + (f"; source codes {', '.join(policy.land_use_codes)}*" if policy.land_use_codes else ""))
     lines.append(f"  three-low when at least {policy.min_criteria} of 3 criteria are low")
     for cname, crit in policy.criteria.items():
         lines.append(f"  [{cname}] combine={crit.combine}")
@@ -396,7 +454,8 @@ def describe(policy: Policy, lang: str = "en") -> str:
             thr = f"{r.threshold:g}" if r.threshold is not None else f"P{r.percentile:g} of in-scope parcels"
             lines.append(f"    rules[{i}]: {lab} {r.comparison} {thr}" + (f"   -- {r.source}" if r.source else ""))
             for o in r.overrides:
-                who = f"industry {list(o.industry)}" if o.industry else f"land use {list(o.land_use)}"
+                who = (f"industry {list(o.industry)}" if o.industry else f"land use {list(o.land_use)}" if o.land_use
+                       else f"land-use code {list(o.land_use_code)}")
                 othr = f"{o.threshold:g}" if o.threshold is not None else f"P{o.percentile:g}"
                 lines.append(f"      override {who}: {othr}" + (f"   -- {o.source}" if o.source else ""))
         for i, s in enumerate(crit.status_rules):
@@ -407,7 +466,10 @@ def describe(policy: Policy, lang: str = "en") -> str:
     g = policy.grade
     if g.enabled:
         w = ", ".join(f"{k} {v:g}" for k, v in g.weights.items())
-        lines.append(f"  grade A-D: weights {w}; cumulative shares {list(g.shares)}" + (f"   -- {g.source}" if g.source else ""))
+        sub = "; " + ", ".join(f"{v} stands in for {k} when no parcel has it" for k, v in g.substitutes.items()) \
+            if g.substitutes else ""
+        lines.append(f"  grade A-D: weights {w}{sub}; cumulative shares {list(g.shares)}"
+                     + (f"   -- {g.source}" if g.source else ""))
     return "\n".join(lines)
 
 
@@ -429,6 +491,7 @@ __all__ = [
     "from_dict",
     "from_toml",
     "load_policy",
+    "matches_codes",
     "policy_hash",
     "policy_to_dict",
     "site_params",

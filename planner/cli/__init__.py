@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "planner.cli.workspace",
     "planner.cli.sample",
     "planner.cli.ingest",
+    "planner.cli.enterprise",
     "planner.cli.classify",
     "planner.cli.sites",
     "planner.cli.scenario",

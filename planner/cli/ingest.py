@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from planner.errors import IngestError
 from planner.io.store import open_store
 from planner.io.writers import write_report
-from planner.workflow.operations import ingest_survey
+from planner.workflow.operations import check_survey, ingest_survey
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "leaves the workspace unchanged.",
     )
     p.add_argument("source", help="survey file: .zip, .shp, .gpkg, .geojson, .fgb, .gdb or .csv with WKT")
-    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    p.add_argument("--workspace", "-w", help="workspace .gpkg (not needed with --dry-run: the data are then checked "
+                                              "in the CRS `planner workspace init --from` would propose)")
     p.add_argument("--mapping", "-m", help="field mapping TOML (fields, units, currency, land-use scheme, checks)")
     p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip")
     p.add_argument("--crs", help="CRS of the file when it has none or a wrong one (e.g. EPSG:4549), or gcj02")
@@ -37,10 +39,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.workspace is None or (args.dry_run and not Path(args.workspace).exists()
+                                  and "://" not in str(args.workspace)):
+        if not args.dry_run:
+            msg = "give the workspace with --workspace WS (create one with `planner workspace init`), or use --dry-run"
+            raise IngestError(msg, zh="请指定工作空间（--workspace），或使用 --dry-run 仅检查数据")
+        return _report(args, lambda: check_survey(args.source, mapping=args.mapping, layer=args.layer, crs=args.crs,
+                                                  encoding=args.encoding))
     store = open_store(args.workspace, lock_timeout=args.lock_timeout)
+    return _report(args, lambda: ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer,
+                                               crs=args.crs, encoding=args.encoding, survey_name=args.survey_name,
+                                               dry_run=args.dry_run, mode=args.mode))
+
+
+def _report(args: argparse.Namespace, load) -> int:
+    """Run a load; print its report (to stderr when refused) and write it with --report."""
     try:
-        rep = ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs,
-                     encoding=args.encoding, survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
+        rep = load()
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--survey-update", metavar="ZIP", help="also write a partial survey update (zipped GBK shapefile)")
     p.add_argument("--update-seed", type=int, default=2025, help="seed of the survey update (default 2025)")
+    p.add_argument("--enterprises", metavar="XLSX", help="also write the tax bureau's enterprise table (xlsx)")
+    p.add_argument("--enterprise-links", metavar="CSV", help="with --enterprises: where the link table (GBK csv) goes "
+                                                            "(default: enterprise_parcels.csv beside the xlsx)")
     p.set_defaults(func=run)
 
 
@@ -38,4 +41,13 @@ def run(args: argparse.Namespace) -> int:
         s = write_survey_update(city, args.survey_update, seed=args.update_seed)
         print(f"survey update -> {args.survey_update}: {s['n_rows']} parcels replacing {s['n_replaced']} "
               f"({s['n_changed']} changed, {s['n_new']} new, {s['n_merged']} merged)", file=sys.stderr)
+    if args.enterprises:
+        from pathlib import Path
+
+        from planner.sample.enterprises import write_enterprise_tables
+
+        links = args.enterprise_links or str(Path(args.enterprises).with_name("enterprise_parcels.csv"))
+        e = write_enterprise_tables(city.parcels, args.enterprises, links)
+        print(f"enterprise table -> {args.enterprises}: {e['enterprises']:,} rows; links -> {links}: {e['links']:,} "
+              f"rows ({e['multi_tenant_parcels']:,} parcels with several tenants)", file=sys.stderr)
     return 0

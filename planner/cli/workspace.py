@@ -1,19 +1,94 @@
-"""``planner info``: what a workspace holds (survey versions, layers, documents, audit)."""
+"""``planner workspace``: create a workspace (``init``) and show what one holds (``info``; also ``planner info``).
+
+``planner workspace init WS --crs EPSG:32618`` creates an empty workspace in
+a projected metric CRS through :func:`planner.io.store.create_workspace`
+(one function taking a URI, so other backends plug in there).
+``--from FILE`` proposes the CRS from the data (their CGCS2000 3-degree
+Gauss-Krüger zone in China, their UTM zone elsewhere) and, with ``--crs``,
+warns when the data fall outside that CRS's area of use, with the area
+error it would cause.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import pandas as pd
 
+from planner import workflow as W
+from planner.errors import StoreError
 from planner.io.store import open_store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
-    p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    _info_args(p, positional=False)
+    ws = sub.add_parser("workspace", help="create a workspace or show what it holds (新建/查看工作空间)",
+                        description="Workspaces: create one (init) or show one (info).")
+    wsub = ws.add_subparsers(dest="workspace_command", metavar="SUBCOMMAND", required=True)
+    init = wsub.add_parser(
+        "init", help="create an empty workspace in a projected metric CRS (given, or proposed from a data file)",
+        description="Create an empty workspace. Give its CRS with --crs, or let --from FILE propose one from the "
+        "data: the CGCS2000 3-degree Gauss-Krüger zone of their longitude in China, their UTM zone elsewhere. "
+        "CRSs not in metres (degrees, feet) are refused with a metric proposal. Data in any CRS can be loaded "
+        "into the workspace afterwards; ingest reprojects them.")
+    init.add_argument("workspace", help="workspace to create (.gpkg); an existing one is refused")
+    init.add_argument("--crs", help="projected metric CRS, e.g. EPSG:4549 (Jinjiang) or EPSG:32618 (UTM 18N)")
+    init.add_argument("--from", dest="source", metavar="FILE",
+                      help="a data file (survey layer) to propose the CRS from, or to check --crs against")
+    init.add_argument("--layer", help="layer of --from (GeoPackage/FileGDB layer, or dataset stem inside a zip)")
+    init.add_argument("--source-crs", metavar="CRS", help="CRS of --from when it has none or a wrong one")
+    init.add_argument("--encoding", help="text encoding of --from (shapefile/CSV)")
+    init.add_argument("--dry-run", action="store_true", help="say what would be created; create nothing")
+    init.set_defaults(func=run_init)
+    info = wsub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
+    _info_args(info, positional=True)
+
+
+def _info_args(p: argparse.ArgumentParser, *, positional: bool) -> None:
+    if positional:
+        p.add_argument("workspace", help="workspace .gpkg")
+    else:
+        p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     p.add_argument("--audit", type=int, default=10, metavar="N", help="show the last N audit rows (default 10)")
     p.set_defaults(func=run)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from planner.crs import area_of_use_note, crs_label
+    from planner.ingest.crs import propose_for_layer
+    from planner.io.readers import read_source
+    from planner.io.store import refuse_non_metric
+
+    if not args.crs and not args.source:
+        msg = "give the workspace CRS with --crs EPSG:xxxx, or a data file with --from FILE to propose one"
+        raise StoreError(msg, zh="请用 --crs 指定工作空间坐标系，或用 --from 指定数据文件以推荐坐标系")
+    raw = read_source(args.source, layer=args.layer, encoding=args.encoding) if args.source else None
+    if args.crs:
+        crs, why = args.crs, "given with --crs"
+    else:
+        prop = propose_for_layer(raw, args.source_crs)
+        for n in prop.notes:
+            print(f"note: {n}")
+        w, s, e, n_ = prop.lonlat_bounds
+        print(f"data: {raw.dataset}, {len(raw):,} features, lon {w:.3f}..{e:.3f}, lat {s:.3f}..{n_:.3f}")
+        crs, why = prop.crs, prop.why
+    refuse_non_metric(crs, args.workspace)
+    if raw is not None and args.crs:
+        src_crs = args.source_crs or raw.crs
+        if src_crs is not None:
+            warn = area_of_use_note(raw.geoms, src_crs, crs)
+            if warn is not None:
+                print(warn[0], file=sys.stderr)
+    label = crs_label(crs)
+    if args.dry_run:
+        print(f"would create workspace {args.workspace} in {label} ({why}); dry run: nothing was created")
+        return 0
+    store = W.create_workspace(args.workspace, crs)
+    print(f"created workspace {args.workspace} in {crs_label(store.crs)} ({why})")
+    print(f"next: planner ingest SURVEY -w {args.workspace}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,3 +107,6 @@ def run(args: argparse.Namespace) -> int:
         print(log[["ts", "user", "action", "kind", "name", "version", "n_rows", "source_file"]].to_string(index=False)
               if len(log) else "  (none)")
     return 0
+
+
+__all__ = ["register", "run", "run_init"]

@@ -26,27 +26,40 @@ Decisions
 ---------
 - Problems and their default policy (:class:`Checks`): duplicate parcel ids
   -> every row sharing the id is rejected (none of them can be trusted to be
-  the real one, and an update would be ambiguous); missing id, negative
-  values, impossible values (plot ratio over 20, coverage over 100 %, year
-  outside 1900-2100) and unusable geometry -> row rejected; surveyed area
-  more than 20 % from the geometry area and unknown status or land-use codes
-  -> kept and flagged in an ``ingest_flags`` column. Each can be set to
-  ``"reject"``, ``"flag"`` or ``"refuse"`` (refuse the whole load) in the
-  ``[checks]`` table of the mapping file. A load rejecting more than
-  ``max_rejected_share`` of its rows is refused (a wrong mapping, not bad rows).
+  the real one, and an update would be ambiguous); missing id and unusable
+  geometry -> row rejected; negative values, impossible values (plot ratio
+  over 20, coverage over 100 %, year outside 1900-2100: sentinels such as
+  1800), values that are not whole numbers where the mapping says
+  ``as = "integer"`` and text in numeric fields -> the *field* is nulled, the
+  parcel kept (the fabric stays whole; a problem row and ``ingest_flags``
+  say so); surveyed area more than 20 % from the geometry area and unknown
+  status or land-use codes -> kept and flagged in ``ingest_flags``. Each can
+  be set to ``"reject"``, ``"null"``, ``"flag"`` or ``"refuse"`` (refuse the
+  whole load) in the ``[checks]`` table of the mapping file, per check and
+  per field (``[checks.fields]``). A load rejecting more than
+  ``max_rejected_share`` of its rows, or nulling more than that share of one
+  field, is refused (a wrong mapping, not bad rows).
+- Ids and codes are written as the source system shows them
+  (:mod:`planner.ingest.formats`): a DBF double 3029130038.0 is stored as
+  ``3029130038``.
+- Without a workspace (``target_crs=None``) a file is checked in the CRS a
+  new workspace for it would get; data outside the workspace CRS's area of
+  use get a warning with the area error it causes (``report.warnings``).
 - Row numbers in reports are 1-based feature positions in the source (CSV:
   data rows, header not counted).
 - A refused or failed load writes nothing to the workspace, not even an audit
   row, so the workspace stays identical in content; the refusal is in the
   report (``--report``) and the exit code.
-- Mode ``auto`` (default, :func:`choose_mode`) picks ``replace`` only for a
-  clean file (no rejected rows, no update extent) whose parcels cover at
-  least half of the current version's land; else ``update``, which never
-  removes a parcel the file does not cover. ``update``:
-  parcels in the file replace the same ids, new ids are added, current
-  parcels whose area is at least ``update_cover_share`` (50 %) covered by
-  parcels of the file are removed (they were merged or re-parcelled), all
-  others are kept.
+- Mode ``auto`` (default, :func:`choose_mode`) refuses a file none of whose
+  parcels lies on or within 1 km of the current survey (another city: the
+  message spells out --mode replace, a new workspace, or --mode update);
+  else picks ``replace`` only for a clean file (no rejected rows, no update
+  extent) whose parcels cover at least half of the current version's land;
+  else ``update``, which never removes a parcel the file does not cover.
+  ``update``: parcels in the file replace the same ids, new ids are added,
+  current parcels whose area is at least ``update_cover_share`` (50 %)
+  covered by parcels of the file are removed (they were merged or
+  re-parcelled), all others are kept.
 """
 
 from __future__ import annotations
@@ -56,6 +69,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
+from planner.errors import IngestError
 from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
 from planner.ingest.publish import (
@@ -85,8 +99,10 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
         Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
         text encoding (they win over the mapping file's ``[source]``).
     target_crs : CRS-like, optional
-        Projected metric CRS of the result (a workspace's ``store.crs``;
-        default EPSG:4549).
+        Projected metric CRS of the result (a workspace's ``store.crs``).
+        Default: the CRS a new workspace for these data would get
+        (:func:`planner.ingest.crs.propose_for_layer`), so a file can be
+        checked before any workspace exists.
 
     Returns
     -------
@@ -100,7 +116,23 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
     """
     mp = as_mapping(mapping)
     raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
-    return conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+    notes = []
+    if target_crs is None:  # no workspace: the CRS a new workspace for these data would get
+        from planner.crs import crs_label
+        from planner.ingest.crs import propose_for_layer
+        from planner.ingest.report import IngestReport, _refuse
+
+        try:
+            prop = propose_for_layer(raw, crs or mp.crs)
+        except IngestError as exc:
+            raise _refuse(IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, n_read=len(raw)),
+                          str(exc).split(": ", 1)[-1], getattr(exc, "zh", None)) from None
+        target_crs = prop.crs
+        notes.append(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
+                     f"proposes for these data ({prop.why})")
+    gdf, rep = conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
+    rep.notes[:0] = notes
+    return gdf, rep
 
 
 

@@ -32,10 +32,16 @@ import shapely
 
 from planner import schema
 from planner.codes import normalize_land_use
-from planner.crs import DEFAULT_WORKSPACE_CRS, gcj02_geoms_to_wgs84
+from planner.crs import (
+    DEFAULT_WORKSPACE_CRS,
+    area_of_use_note,
+    gcj02_geoms_to_wgs84,
+    metric_problem,
+)
 from planner.i18n import column_label
 from planner.ingest.aliases import ALIASES, STATUS_VALUES, close_names, match_fields
 from planner.ingest.crs import CrsResult, resolve_crs
+from planner.ingest.formats import EXACT_MAX, FieldFormat, format_text
 from planner.ingest.geometry import (
     absurd_rows,
     action_of,
@@ -97,20 +103,16 @@ def _land_use_unique(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd
     return out
 
 
-def _str_field(raw: RawLayer, name: str) -> pd.Series:
-    """A source field as trimmed strings (dtype ``string``), empty strings as missing.
+def _str_field(raw: RawLayer, name: str, fmt: FieldFormat | None = None) -> tuple[pd.Series, np.ndarray | None]:
+    """A source field as text (dtype ``string``) in the mapping's format; empty strings as missing.
 
-    Arrow string columns are trimmed in Arrow (no Python objects); others go
-    through pandas (``astype("string")``, so numbers print as pandas prints them).
+    Arrow columns are formatted in Arrow (no Python objects); floating-point
+    numbers print in their shortest exact form (3029130038.0 as
+    ``3029130038``). Also returns the mask of values that are not whole
+    numbers where the format says ``as = "integer"`` (None: none).
     """
-    col = raw.table[name] if raw.table is not None else None
-    if col is not None and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        col = pc.utf8_trim_whitespace(col)
-        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
-        return pd.Series(pd.array(col, dtype="string"), copy=False)
-    st = raw.column(name).astype("string").str.strip()
-    return st.mask(st == "")
-
+    col = raw.table[name] if raw.table is not None else raw.column(name)
+    return format_text(col, fmt)
 
 
 def _problems_for(mask, code, policy, message, rows, ids, fld, values, problems):
@@ -136,16 +138,24 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
     ck = mp.checks
     n = len(raw)
     target = pyproj.CRS.from_user_input(target_crs or DEFAULT_WORKSPACE_CRS)
+    not_metric = metric_problem(target)
     rep = IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, layer=raw.layer,
                        encoding=raw.encoding, encoding_note=raw.encoding_note,
                        crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
     tid = shapely.get_type_id(raw.geoms)
     absurd = absurd_rows(raw.geoms, raw.bounds)
-    matched, cr = _check_layer(raw, mp, crs, rep, tid, sane_bounds(raw.geoms, absurd, raw.bounds))
+    if not_metric is not None:
+        raise _refuse(rep, f"the workspace CRS: {not_metric[0]}; areas would be wrong. Create a metric workspace "
+                           "(planner workspace init WS --from THIS_FILE) and load the data there",
+                      f"工作空间坐标系：{not_metric[1]}；面积将不正确。请新建以米为单位的工作空间后再导入")
+    bounds = sane_bounds(raw.geoms, absurd, raw.bounds)
+    matched, cr = _check_layer(raw, mp, crs, rep, tid, bounds)
+    _area_of_use(raw.geoms, bounds, cr, target, rep)
     rows = np.arange(1, n + 1)
     problems: list[Problem] = []
-    ids = _str_field(raw, matched["parcel_id"])
+    ids, id_bad = _str_field(raw, matched["parcel_id"], mp.formats.get("parcel_id"))
+    id_checks = _format_checks("parcel_id", matched["parcel_id"], id_bad, raw, mp)
     geoms, geoms_same = _to_target_crs(raw.geoms, cr, target)
     # the duplicate-id hash pass (Arrow, GIL released) overlaps the work below until the record checks
     dup_bg = ThreadPoolExecutor(max_workers=1)
@@ -161,22 +171,32 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
         geoms, rows, problems, ids, ck.bad_geometry, valid_all, tid if geoms_same else None,
         unreadable=raw.geom_errors, absurd=absurd, max_parts=ck.max_parts, max_vertices=ck.max_vertices,
         n_coords=raw.n_coords)
-    surveyed, land = _derive_areas(num, geom_area, bad_geom, rep)
+    surveyed, land, derived = _derive_areas(num, geom_area, bad_geom, rep)
     checks += _value_checks(num, surveyed, land, geom_area, mp)
-    checks += _id_checks(ids, pending_dup, mp)
+    checks += id_checks + _id_checks(ids, pending_dup, mp)
     checks += _code_checks(data, matched, mp, rep)
 
     refusals: list[tuple[str, str]] = []  # (English, Chinese)
     if ck.bad_geometry == "refuse" and bad_geom.any():
         refusals.append((f"{int(bad_geom.sum())} unusable geometries (policy bad_geometry = refuse)",
                          f"{int(bad_geom.sum())} 个几何无法使用（规则 bad_geometry = refuse）"))
-    reject, flags = _apply_checks(checks, bad_geom & (ck.bad_geometry == "reject"), rows, ids, problems, refusals)
+    reject, flags, nulls = _apply_checks(checks, bad_geom & (ck.bad_geometry == "reject"), rows, ids, problems,
+                                         refusals)
+    _null_fields(nulls, num, data, geom_area, derived)
     problems.sort(key=lambda p: (p.row or 0, p.code))
     rep.problems = problems
     rep.n_rejected = int(reject.sum())
     rep.n_accepted = n - rep.n_rejected
     rep.n_flagged = int(((flags != "") & ~reject).sum())
     rep.unmapped = [str(c) for c in raw.columns if c not in set(matched.values())]
+    if refusals:
+        raise _refuse(rep, *_joined(refusals))
+    for fld, share in _nulled_shares(nulls, n).items():
+        if share > ck.max_rejected_share:
+            refusals.append((f"{share:.0%} of the rows had their {fld} nulled (more than {ck.max_rejected_share:.0%}): "
+                             "the field mapping or units are probably wrong; see the problems listed",
+                             f"{share:.0%} 的记录的{column_label(fld, 'zh')}被置空（超过 {ck.max_rejected_share:.0%}）："
+                             "字段对应或单位可能有误，请查看问题列表"))
     if refusals:
         raise _refuse(rep, *_joined(refusals))
     if rep.n_rejected > ck.max_rejected_share * n:
@@ -257,7 +277,9 @@ def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Map
         if canon == "parcel_id":
             continue
         if canon not in _VALUE_FIELDS:
-            data[canon] = _str_field(raw, src).array
+            text, bad = _str_field(raw, src, mp.formats.get(canon))
+            data[canon] = text.array
+            checks += _format_checks(canon, src, bad, raw, mp)
             continue
         s = raw.column(src)
         if pd.api.types.is_numeric_dtype(s.dtype):
@@ -267,7 +289,7 @@ def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Map
             st = s.astype("string").str.strip()
             nan_bad = np.isnan(v) & (st.notna() & (st != "")).fillna(False).to_numpy(dtype=bool)
             if nan_bad.any():
-                checks.append(_Check(nan_bad, "not_a_number", "flag",
+                checks.append(_Check(nan_bad, "not_a_number", mp.checks.policy("not_a_number", canon),
                                      (f"{src}: not a number, read as missing", f"{src}：不是数字，按缺失处理"),
                                      canon, st))
         unit = mp.units.get(canon) or _auto_unit(canon, str(src))
@@ -286,10 +308,15 @@ def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Map
 
 
 def _derive_areas(num: dict[str, np.ndarray], geom_area: np.ndarray, bad_geom: np.ndarray,
-                  rep: IngestReport) -> tuple[np.ndarray, np.ndarray]:
-    """Land area (surveyed, else geometry), and floor area / footprint from their ratios; returns (surveyed, land)."""
+                  rep: IngestReport) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Land area (surveyed, else geometry), and floor area / footprint from their ratios.
+
+    Returns (surveyed, land, derived): ``derived`` maps ``plot_ratio`` /
+    ``coverage`` to the rows whose floor area / footprint came from it.
+    """
     n = len(geom_area)
     derived: dict[str, int] = {}
+    masks: dict[str, np.ndarray] = {}  # ratio field -> rows whose area was derived from it
     surveyed = num.get("land_area_m2", np.full(n, np.nan))
     land = np.where(np.isnan(surveyed), geom_area, surveyed)
     if np.isnan(surveyed).any():
@@ -303,9 +330,10 @@ def _derive_areas(num: dict[str, np.ndarray], geom_area: np.ndarray, bad_geom: n
             use = np.isnan(have) & np.isfinite(num[rate])
             if use.any():
                 num[area_field] = np.where(use, num[rate] * land, have)
+                masks[rate] = use
                 derived[f"{area_field} = {what} x land area"] = int(use.sum())
     rep.n_derived = {k: v for k, v in derived.items() if v}
-    return surveyed, land
+    return surveyed, land, masks
 
 
 def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.ndarray, geom_area: np.ndarray,
@@ -318,32 +346,33 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
         for canon, v in num.items():
             neg = v < 0
             if neg.any():
-                out.append(_Check(neg, "negative", ck.negative, (f"negative {canon}", f"{column_label(canon, 'zh')}为负值"),
+                out.append(_Check(neg, "negative", ck.policy("negative", canon), (f"negative {canon}", f"{column_label(canon, 'zh')}为负值"),
                                   canon, v))
         if "plot_ratio" in num:
-            out.append(_Check(num["plot_ratio"] > top, "impossible", ck.impossible,
+            out.append(_Check(num["plot_ratio"] > top, "impossible", ck.policy("impossible", "plot_ratio"),
                               (f"plot ratio over {top:g}", f"容积率超过 {top:g}"), "plot_ratio", num["plot_ratio"]))
         if "coverage" in num:
-            out.append(_Check(num["coverage"] > 1.0, "impossible", ck.impossible,
+            out.append(_Check(num["coverage"] > 1.0, "impossible", ck.policy("impossible", "coverage"),
                               ("building coverage over 100 %", "建筑密度超过 100%"), "coverage", num["coverage"] * 100))
         if "floor_area_m2" in num:
-            out.append(_Check(num["floor_area_m2"] / land > top, "impossible", ck.impossible,
+            out.append(_Check(num["floor_area_m2"] / land > top, "impossible", ck.policy("impossible", "floor_area_m2"),
                               (f"floor area / land area over {top:g}", f"建筑面积/用地面积超过 {top:g}"),
                               "floor_area_m2", num["floor_area_m2"]))
         if "footprint_m2" in num and "coverage" not in num:
-            out.append(_Check(num["footprint_m2"] > land * 1.0001, "impossible", ck.impossible,
+            out.append(_Check(num["footprint_m2"] > land * 1.0001, "impossible", ck.policy("impossible", "footprint_m2"),
                               ("footprint larger than the land area", "建筑基底面积大于用地面积"),
                               "footprint_m2", num["footprint_m2"]))
         if "zone_far_max" in num:
-            out.append(_Check(num["zone_far_max"] > top, "impossible", ck.impossible,
+            out.append(_Check(num["zone_far_max"] > top, "impossible", ck.policy("impossible", "zone_far_max"),
                               (f"zoned plot ratio over {top:g}", f"规划容积率上限超过 {top:g}"),
                               "zone_far_max", num["zone_far_max"]))
         if "year_built" in num:
             y = num["year_built"]
-            out.append(_Check((y < 1900) | (y > 2100), "impossible", ck.impossible,
-                              ("year outside 1900-2100", "建成年份不在 1900–2100 之间"), "year_built", y))
+            lo, hi = ck.year_min, ck.year_max
+            out.append(_Check((y < lo) | (y > hi), "impossible", ck.policy("impossible", "year_built"),
+                              (f"year outside {lo:g}-{hi:g}", f"建成年份不在 {lo:g}–{hi:g} 之间"), "year_built", y))
         rel = np.abs(surveyed - geom_area) / geom_area
-        out.append(_Check(rel > ck.area_tolerance, "area_mismatch", ck.area_mismatch,
+        out.append(_Check(rel > ck.area_tolerance, "area_mismatch", ck.policy("area_mismatch", "land_area_m2"),
                           (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
                            f"调查面积与几何面积相差超过 {ck.area_tolerance:.0%}"),
                           "land_area_m2", surveyed))
@@ -370,7 +399,7 @@ def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, 
         mapped = pd.Series(pd.array(pd.Series(uniq, dtype="string").map(STATUS_VALUES), dtype="string")
                            .take(inv, allow_fill=True), index=st.index)
         unk = (st.notna() & mapped.isna()).to_numpy()
-        out.append(_Check(unk, "unknown_code", ck.unknown_code,
+        out.append(_Check(unk, "unknown_code", ck.policy("unknown_code", "status"),
                           (f"status not one of {', '.join(STATUS_VALUES)}",
                            f"使用状态不是以下之一：{'、'.join(STATUS_VALUES)}"), "status", st))
         data["status"] = mapped.array
@@ -383,7 +412,7 @@ def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, 
         rep.land_use_scheme = scheme + ("" if mp.land_use_scheme else " (assumed; set [land_use] scheme)")
         cls = _land_use(codes, scheme, mp.land_use_classes)
         unk = (codes.notna() & cls.isna()).to_numpy()
-        out.append(_Check(unk, "unknown_code", ck.unknown_code,
+        out.append(_Check(unk, "unknown_code", ck.policy("unknown_code", "land_use_code"),
                           (f"land-use code not in the {scheme} scheme or the mapping table",
                            f"用地代码不在{_SCHEME_ZH.get(scheme, scheme)}分类或映射表中"),
                           "land_use_code", codes))
@@ -393,10 +422,17 @@ def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, 
 
 
 def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, ids: pd.Series,
-                  problems: list[Problem], refusals: list[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Each check's policy: rows to reject, ``ingest_flags`` text per row, or a refusal; one problem per row hit."""
+                  problems: list[Problem], refusals: list[tuple[str, str]]
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray, str]]]:
+    """Each check's policy: rows to reject, fields to null, ``ingest_flags`` text per row, or a refusal.
+
+    One problem per row hit. Returns ``(reject, flags, nulls)``; ``nulls``
+    lists ``(field, rows, check)`` whose values become missing (the rows stay and
+    their flags name the nulled field, e.g. ``impossible:year_built``).
+    """
     reject = reject.copy()
     flags = np.full(len(rows), "", dtype=object)
+    nulls: list[tuple[str, np.ndarray, str]] = []
     for c in checks:
         mask = np.asarray(c.mask, dtype=bool)
         if not mask.any():
@@ -404,13 +440,95 @@ def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, id
         _problems_for(mask, c.code, c.policy, c.message, rows, ids, c.field, c.values, problems)
         if c.policy == "reject":
             reject |= mask
+        elif c.policy == "null":
+            nulls.append((c.field, mask, c.code))
+            flags[mask] = flags[mask] + f"{c.code}:{c.field};"
         elif c.policy == "flag":
             flags[mask] = flags[mask] + c.code + ";"
         else:
             first = np.flatnonzero(mask)[:5] + 1
             refusals.append((f"{int(mask.sum())} row(s) with {c.code} ({c.message[0]}; policy refuse), rows {first.tolist()}",
                              f"{int(mask.sum())} 行{c.message[1]}（规则为拒绝），行号 {first.tolist()}"))
-    return reject, flags
+    return reject, flags, nulls
+
+
+def _nulled_shares(nulls: list[tuple[str, np.ndarray, str]], n: int) -> dict[str, float]:
+    """Share of the rows whose value of each field was nulled as wrong (text read as missing is not counted:
+    placeholders such as "无" or "/" fill whole columns of real deliveries)."""
+    rows: dict[str, np.ndarray] = {}
+    for fld, mask, code in nulls:
+        if code == "not_a_number":
+            continue
+        rows[fld] = rows.get(fld, np.zeros(n, dtype=bool)) | mask
+    return {f: float(m.sum()) / max(n, 1) for f, m in rows.items()}
+
+
+def _null_fields(nulls: list[tuple[str, np.ndarray, str]], num: dict[str, np.ndarray], data: dict[str, object],
+                 geom_area: np.ndarray, derived: dict[str, np.ndarray]) -> None:
+    """Make the nulled values missing: a surveyed land area falls back to the geometry's, areas derived
+    from a nulled ratio go with it."""
+    for fld, mask, _code in nulls:
+        if fld == "land_area_m2":
+            num[fld] = np.where(mask, geom_area, num[fld])
+        elif fld in num:
+            num[fld] = np.where(mask, np.nan, num[fld])
+            if fld in derived:
+                area = "floor_area_m2" if fld == "plot_ratio" else "footprint_m2"
+                num[area] = np.where(mask & derived[fld], np.nan, num[area])
+        elif fld in data:
+            data[fld] = pd.array(data[fld], dtype="string").copy()
+            data[fld][mask] = pd.NA
+
+
+def _format_checks(canon: str, src: str, bad: np.ndarray | None, raw: RawLayer, mp: Mapping) -> list[_Check]:
+    """Values that are not whole numbers where the format says ``as = "integer"``; for the parcel id also
+    floating-point ids too large to be exact (over 2^53). A parcel id cannot be nulled: its row is rejected."""
+    policy = mp.checks.policy("not_integer", canon)
+    if canon == "parcel_id" and policy == "null":
+        policy = "reject"
+    out = []
+    col = raw.table[src] if raw.table is not None else raw.column(src)
+    if bad is not None:
+        out.append(_Check(bad, "not_integer", policy, (f"{src}: not a whole number (mapping: as = \"integer\")",
+                                                       f"{src}：不是整数（字段对应规定为整数）"), canon, _values(col)))
+    elif canon == "parcel_id":
+        v = _floats(col)
+        if v is not None:
+            big = np.abs(np.nan_to_num(v)) > EXACT_MAX
+            if big.any():
+                out.append(_Check(big, "not_integer", policy,
+                                  (f"{src}: a floating-point id over 2^53 cannot be exact; export the field as text",
+                                   f"{src}：浮点型代码超过 2^53，无法保证精确；请将该字段导出为文本"), canon, v))
+    return out
+
+
+def _floats(col) -> np.ndarray | None:
+    """The values of a floating-point column as float64 (None for other types)."""
+    if isinstance(col, pa.ChunkedArray | pa.Array):
+        return pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False) if pa.types.is_floating(col.type) else None
+    return col.to_numpy(dtype=float, na_value=np.nan) if pd.api.types.is_float_dtype(col.dtype) else None
+
+
+def _values(col) -> pd.Series:
+    """A column's values as a pandas Series (for problem rows)."""
+    return col.to_pandas() if isinstance(col, pa.ChunkedArray | pa.Array) else col
+
+
+def _area_of_use(geoms: np.ndarray, bounds: tuple, cr: CrsResult, target: pyproj.CRS, rep: IngestReport) -> None:
+    """A warning in the report when the data fall outside the workspace CRS's area of use (with the area error)."""
+    if cr.crs is None or not np.all(np.isfinite(bounds)):
+        return
+    try:
+        note = area_of_use_note(geoms, cr.crs, target, bounds=bounds)
+    except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError, ValueError):
+        return
+    if note is None:
+        return
+    if note[0].startswith("WARNING"):
+        rep.warnings.append(note[0])
+        rep.warnings_zh.append(note[1])
+    else:
+        rep.notes.append(note[0])
 
 
 def _assemble(raw: RawLayer, geoms: np.ndarray, keep: np.ndarray, data: dict[str, object],

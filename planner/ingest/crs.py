@@ -158,3 +158,51 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
         res.notes.append(f"the CRS is declared with a zone prefix ({declared.name}) but eastings "
                          f"{minx:.0f}-{maxx:.0f} have none: read as {res.label}")
     return res
+
+
+@dataclass
+class ProposedCrs:
+    """A workspace CRS proposed for a data file, with why, and the data's lon/lat bounds."""
+
+    crs: pyproj.CRS
+    why: str
+    lonlat_bounds: tuple[float, float, float, float]
+    notes: list[str] = field(default_factory=list)
+
+
+def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
+    """The workspace CRS for a raw layer (:func:`planner.io.readers.read_source`): its centre's zone.
+
+    The layer's CRS is resolved as ingest would (declared, ``override``,
+    Gauss-Krüger zone prefixes, GCJ-02); a layer without one is refused with
+    the guesses. A layer already in a projected metric CRS whose area of use
+    holds the data is proposed as it is (the office's own CRS); otherwise the
+    CGCS2000 3-degree Gauss-Krüger zone (China) or the UTM zone
+    (:func:`planner.crs.propose_workspace_crs`) of the data's centre.
+    """
+    from planner.crs import crs_label, lonlat_bounds, metric_problem, propose_workspace_crs
+    from planner.ingest.geometry import absurd_rows, sane_bounds
+
+    geoms = raw.geoms
+    bounds = sane_bounds(geoms, absurd_rows(geoms, raw.bounds), raw.bounds)
+    cr = resolve_crs(raw.crs, override, bounds)
+    if cr.problem:
+        raise IngestError(f"{raw.dataset}: {cr.problem}", zh=f"{raw.dataset}：{cr.problem_zh or cr.problem}")
+    if not np.all(np.isfinite(bounds)):
+        msg = f"{raw.dataset}: no usable coordinates to propose a CRS from; give it with --crs"
+        raise IngestError(msg, zh=f"{raw.dataset}：没有可用坐标，无法推荐坐标系；请用 --crs 指定")
+    ll = lonlat_bounds(bounds, cr.crs)
+    if cr.gcj02:
+        ll = tuple(float(v) for v in ll)  # GCJ-02 is within a few hundred metres of WGS84: enough for a zone
+    lon, lat = (ll[0] + ll[2]) / 2, (ll[1] + ll[3]) / 2
+    own = cr.crs
+    aou = own.area_of_use if own is not None else None
+    if (own is not None and not cr.gcj02 and metric_problem(own) is None and aou is not None
+            and aou.west <= ll[0] and ll[2] <= aou.east and aou.south <= ll[1] and ll[3] <= aou.north):
+        return ProposedCrs(own, f"the data's own CRS {crs_label(own)}: projected, in metres, and its area of use "
+                                f"holds the data", ll, cr.notes)
+    prop, why = propose_workspace_crs(lon, lat)
+    notes = list(cr.notes)
+    if own is not None and metric_problem(own) is not None:
+        notes.append(f"{metric_problem(own)[0].split(';')[0]}: ingest reprojects the data into the workspace CRS")
+    return ProposedCrs(prop, why, ll, notes)

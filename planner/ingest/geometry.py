@@ -220,7 +220,7 @@ def type_names(ids) -> list[str]:
 
 
 def action_of(policy: str) -> str:
-    return {"reject": "rejected", "flag": "flagged", "refuse": "refused"}[policy]
+    return {"reject": "rejected", "null": "nulled", "flag": "flagged", "refuse": "refused"}[policy]
 
 
 def text_or_none(v) -> str | None:

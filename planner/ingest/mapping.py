@@ -13,8 +13,11 @@ from planner.codes import SCHEMES
 from planner.config import from_dict, load_file
 from planner.errors import ConfigError
 from planner.ingest.aliases import DEFAULT_UNITS, DERIVED
+from planner.ingest.formats import FieldFormat, parse_field
 
-Policy = Literal["reject", "flag", "refuse"]
+Policy = Literal["reject", "null", "flag", "refuse"]
+#: Checks about a whole row (its id or geometry): "null" does not apply to them.
+ROW_CHECKS = ("duplicate_id", "missing_id", "bad_geometry")
 
 #: Area units -> m².
 AREA_UNITS = {"m2": 1.0, "m²": 1.0, "sqm": 1.0, "ft2": 0.09290304, "sqft": 0.09290304, "ft²": 0.09290304,
@@ -30,15 +33,34 @@ _VALUE_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2", "output_cny", 
 
 @dataclass(frozen=True)
 class Checks:
-    """Record checks and what to do about each problem (``[checks]`` of a mapping file)."""
+    """Record checks and what to do about each problem (``[checks]`` of a mapping file).
+
+    Each check's policy: ``"reject"`` the row, ``"null"`` the field (the
+    parcel stays, the value becomes missing, a problem row says so),
+    ``"flag"`` the row (kept, value kept, listed in ``ingest_flags``) or
+    ``"refuse"`` the whole load. Field-level problems null the field by
+    default, so one bad value never punches a hole in the parcel fabric;
+    row-level ones (:data:`ROW_CHECKS`: ids, geometry) cannot be nulled.
+    ``fields`` sets the policy of every value check on one field
+    (``[checks.fields] year_built = "flag"``), winning over the check's own.
+    """
 
     duplicate_id: Policy = "reject"
     missing_id: Policy = "reject"
-    negative: Policy = "reject"
-    impossible: Policy = "reject"
+    negative: Policy = "null"
+    impossible: Policy = "null"
     bad_geometry: Policy = "reject"
     area_mismatch: Policy = "flag"
     unknown_code: Policy = "flag"
+    #: A value that is not a whole number in a field formatted ``as = "integer"`` (a parcel id: row rejected).
+    not_integer: Policy = "null"
+    #: Text in a numeric field: read as missing.
+    not_a_number: Policy = "null"
+    #: Per field: the policy of every value check on it.
+    fields: dict[str, Policy] = field(default_factory=dict)
+    #: Years built outside this range are impossible (sentinels such as 0, 1800, 1899, 9999).
+    year_min: float = 1900.0
+    year_max: float = 2100.0
     #: Relative difference |surveyed - geometry| / geometry area above which areas mismatch.
     area_tolerance: float = 0.2
     max_plot_ratio: float = 20.0
@@ -50,6 +72,23 @@ class Checks:
     #: (no real parcel comes close; one with 10^6 parts made an update merge take minutes).
     max_parts: int = 10_000
     max_vertices: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        for name in ROW_CHECKS:
+            if getattr(self, name) == "null":
+                msg = f"{name} = 'null': a row without an id or geometry cannot be kept; use reject, flag or refuse"
+                raise ValueError(msg)
+        canon = set(schema.column_names()) | set(DERIVED)
+        bad = sorted(set(self.fields) - canon - {"geometry"})
+        if bad or "geometry" in self.fields:
+            msg = f"fields: {bad or ['geometry']} are not canonical fields with value checks"
+            raise ValueError(msg)
+
+    def policy(self, check: str, fld: str | None = None) -> str:
+        """The policy of ``check`` on field ``fld`` (a ``fields`` entry wins for value checks)."""
+        if fld is not None and fld in self.fields and check not in ROW_CHECKS:
+            return self.fields[fld]
+        return getattr(self, check)
 
 
 @dataclass(frozen=True)
@@ -70,6 +109,8 @@ class Mapping:
     """
 
     fields: dict[str, str] = field(default_factory=dict)
+    #: Text formats of fields given as tables (:mod:`planner.ingest.formats`), by canonical or extra name.
+    formats: dict[str, FieldFormat] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     currency: dict[str, float] = field(default_factory=dict)
     land_use_scheme: str | None = None
@@ -108,7 +149,12 @@ class Mapping:
                 msg = f"{where}: unknown key(s) {bad} in [{key}]; known: {sorted(allowed)}"
                 raise ConfigError(msg)
         canon = set(schema.column_names()) | set(DERIVED)
-        fields = {str(k): str(v) for k, v in table("fields").items()}
+        fields: dict[str, str] = {}
+        formats: dict[str, FieldFormat] = {}
+        for k, v in table("fields").items():
+            fields[str(k)], fmt = parse_field(str(k), v, f"{where}: [fields]")
+            if not fmt.is_default:
+                formats[str(k)] = fmt
         for k in fields:
             if k not in canon or k == "geometry":
                 msg = f"{where}: [fields] {k!r} is not a canonical column; use one of {sorted(canon - {'geometry'})}"
@@ -126,11 +172,7 @@ class Mapping:
         if scheme is not None and scheme not in (*SCHEMES, "none"):
             msg = f"{where}: [land_use] scheme {scheme!r}; use 'gtkj' (国土空间), 'sandiao' (三调) or 'none'"
             raise ConfigError(msg)
-        classes = {str(k): str(v) for k, v in dict(lu.get("classes", {})).items()}
-        for k, v in classes.items():
-            if v not in schema.LAND_USE_CLASSES:
-                msg = f"{where}: [land_use.classes] {k} = {v!r} is not a class; use one of {list(schema.LAND_USE_CLASSES)}"
-                raise ConfigError(msg)
+        classes = _code_classes(dict(lu.get("classes", {})), where)
         checks = from_dict(Checks, table("checks"), where=f"{where} [checks]")
         zam = tuple(str(x) for x in opts.get("zero_as_missing", ()))
         for z in zam:
@@ -146,13 +188,18 @@ class Mapping:
                 if unit is not None:
                     _extra_factor(str(unit), currency, f"{where}: [extra] {k}")
                 extra[str(k)] = (str(v["source"]), unit)
+            elif isinstance(v, dict) and "source" in v and "unit" not in v:
+                src_name, fmt = parse_field(str(k), v, f"{where}: [extra]")
+                extra[str(k)] = (src_name, None)
+                formats[str(k)] = fmt
             else:
-                msg = f"{where}: [extra] {k} must be a source field name or {{source = ..., unit = ...}}"
+                msg = (f"{where}: [extra] {k} must be a source field name, {{source = ..., unit = ...}} or "
+                       "{source = ..., as = ..., pad = ...}")
                 raise ConfigError(msg)
             if k in canon:
                 msg = f"{where}: [extra] {k!r} is a canonical column; map it in [fields]"
                 raise ConfigError(msg)
-        return cls(fields=fields, units=units, currency=currency, land_use_scheme=scheme,
+        return cls(fields=fields, formats=formats, units=units, currency=currency, land_use_scheme=scheme,
                    land_use_classes=classes, land_use_pad=int(lu.get("pad", 0)), crs=src.get("crs"),
                    encoding=src.get("encoding"), layer=src.get("layer"),
                    keep_extra=bool(opts.get("keep_extra", False)), zero_as_missing=zam, extra=extra,
@@ -162,6 +209,32 @@ class Mapping:
     def load(cls, path: str | os.PathLike) -> Mapping:
         """Read a TOML (or JSON) mapping file."""
         return cls.from_dict(load_file(path), where=str(path))
+
+
+def _code_classes(table: dict, where: str) -> dict[str, str]:
+    """``[land_use.classes]``: ``code = "class"`` entries and ``class = ["code", ...]`` lists, as code -> class."""
+    out: dict[str, str] = {}
+    for k, v in table.items():
+        if isinstance(v, list | tuple):
+            if str(k) not in schema.LAND_USE_CLASSES:
+                msg = (f"{where}: [land_use.classes] {k} = [...] lists codes of a class, but {k!r} is not a class; "
+                       f"use one of {list(schema.LAND_USE_CLASSES)}")
+                raise ConfigError(msg)
+            for code in v:
+                if not isinstance(code, str | int) or isinstance(code, bool):
+                    msg = f"{where}: [land_use.classes] {k}: codes are text, e.g. \"06\", got {code!r}"
+                    raise ConfigError(msg)
+                if str(code) in out and out[str(code)] != str(k):
+                    msg = f"{where}: [land_use.classes] code {code!r} is listed under {out[str(code)]!r} and {k!r}"
+                    raise ConfigError(msg)
+                out[str(code)] = str(k)
+        elif isinstance(v, str) and v in schema.LAND_USE_CLASSES:
+            out[str(k)] = v
+        else:
+            msg = (f"{where}: [land_use.classes] {k} = {v!r}: give code = \"class\" or class = [codes]; classes are "
+                   f"{list(schema.LAND_USE_CLASSES)}")
+            raise ConfigError(msg)
+    return out
 
 
 def _unit_factor(name: str, unit: str, currency: dict[str, float], where: str) -> float:

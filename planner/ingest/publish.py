@@ -142,6 +142,46 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
 
 
+#: New features within this distance (m) of the current survey's extent count as overlapping it.
+NEAR_M = 1000.0
+
+
+def survey_overlap(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame, *, near_m: float = NEAR_M) -> tuple[int, str]:
+    """How many new parcels lie on the current survey (within ``near_m`` of its extent), and where it is.
+
+    Compared by bounding boxes (cheap at a million parcels): a partial update,
+    or land added next to the surveyed area, overlaps; another city does not.
+    """
+    with np.errstate(all="ignore"):
+        cb = np.asarray(shapely.total_bounds(np.asarray(current.geometry.values)), dtype=float)
+        nb = shapely.bounds(np.asarray(parcels.geometry.values))
+    where = (f"x {cb[0]:.0f}..{cb[2]:.0f}, y {cb[1]:.0f}..{cb[3]:.0f}" if np.isfinite(cb).all() else "unknown")
+    if not np.isfinite(cb).all():
+        return 0, where
+    with np.errstate(invalid="ignore"):
+        near = ((nb[:, 0] <= cb[2] + near_m) & (nb[:, 2] >= cb[0] - near_m)
+                & (nb[:, 1] <= cb[3] + near_m) & (nb[:, 3] >= cb[1] - near_m))
+    return int(near.sum()), where
+
+
+def _refuse_elsewhere(parcels: gpd.GeoDataFrame, where: str) -> IngestError:
+    nb = np.asarray(shapely.total_bounds(np.asarray(parcels.geometry.values)), dtype=float)
+    theirs = f"x {nb[0]:.0f}..{nb[2]:.0f}, y {nb[1]:.0f}..{nb[3]:.0f}" if np.isfinite(nb).all() else "unknown"
+    msg = (f"none of the {len(parcels):,} parcels lies on or within {NEAR_M:g} m of the current survey "
+           f"(the file: {theirs}; the survey: {where}): it is not an update of this survey, so nothing was "
+           "published. Choose: replace, to make it the whole survey of this workspace (--mode replace; in the "
+           "data manager: publish as 'replace'; the current parcels leave the current version, which stays in "
+           "the history); or a new workspace for these data (planner workspace init NEW.gpkg --from FILE, or "
+           "'new workspace' in the data manager, then load the file into it); or update, to add them to this "
+           "survey all the same (--mode update; publish as 'update')")
+    zh = (f"文件中的 {len(parcels):,} 个宗地均不在当前调查范围内或其 {NEAR_M:g} 米以内（文件范围 {theirs}；"
+          f"调查范围 {where}）：不是本调查的更新，因此未发布。可选：以「整体替换」方式发布（数据管理中发布方式选"
+          "「整体替换」，命令行 --mode replace；当前版本保留在历史中）；或为这些数据新建工作空间（数据管理中的"
+          "「新建工作空间」，或 planner workspace init NEW.gpkg --from 文件）；或以「局部更新」方式仍然并入"
+          "（发布方式选「局部更新」，命令行 --mode update）")
+    return IngestError(msg, zh=zh)
+
+
 def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
                 report: IngestReport | None = None) -> tuple[str, str]:
     """What ``auto`` mode means for this load: ``("replace" | "update", why)``.
@@ -152,9 +192,17 @@ def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
     coverage cannot be computed (NaN), is an ``update``: an update never
     removes a parcel the file does not cover, so a bad row never replaces the
     survey. ``--mode replace`` replaces on purpose.
+
+    Either needs the file to overlap the current survey
+    (:func:`survey_overlap`): data from elsewhere (another city) are refused
+    with :class:`IngestError` spelling out the choices (replace on purpose,
+    a new workspace, or update on purpose).
     """
     if current is None or not len(current):
         return "replace", "the workspace has no survey yet"
+    n_near, where = survey_overlap(parcels, current)
+    if n_near == 0 and len(parcels):
+        raise _refuse_elsewhere(parcels, where)
     if report is not None and report.update_extent_wkt:
         return "update", "the file ships an update extent"
     if report is not None and report.n_rejected:
@@ -191,7 +239,13 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
     notes = report.notes if report is not None else []
     extent = shapely.from_wkt(report.update_extent_wkt) if report is not None and report.update_extent_wkt else None
     if mode == "auto":
-        mode, why = choose_mode(parcels, current, report)
+        try:
+            mode, why = choose_mode(parcels, current, report)
+        except IngestError as exc:
+            if report is not None:
+                report.refused, report.refusal = True, str(exc)
+                exc.report = report  # type: ignore[attr-defined]
+            raise
         notes.append(f"mode auto -> {mode}: {why}")
     removed_merged: list[str] = []
     out = parcels

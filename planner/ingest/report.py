@@ -47,6 +47,9 @@ class IngestReport:
     n_derived: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: What the user must see before publishing (e.g. data outside the workspace CRS's area of use), and in Chinese.
+    warnings: list[str] = field(default_factory=list)
+    warnings_zh: list[str] = field(default_factory=list)
     row_note: str = ""
     refused: bool = False
     refusal: str = ""
@@ -82,9 +85,9 @@ class IngestReport:
         lines = [f"ingest report: {self.dataset or self.source}" + (" (dry run)" if self.dry_run else "")]
         rows = [("format", f"{self.format}" + (f", layer {self.layer}" if self.layer else "")),
                 ("encoding", f"{self.encoding or '-'}" + (f" ({self.encoding_note})" if self.encoding_note else "")),
-                ("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
-                ("stored in", self.target_crs or "-"),
-                ("land-use scheme", self.land_use_scheme or "-"),
+                *([("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
+                   ("stored in", self.target_crs or "-"), ("land-use scheme", self.land_use_scheme or "-")]
+                  if self.target_crs else []),
                 ("read", self.n_read), ("accepted", self.n_accepted), ("repaired geometry", self.n_repaired),
                 ("rejected", self.n_rejected), ("flagged", self.n_flagged)]
         w = max(len(k) for k, _ in rows)
@@ -100,6 +103,7 @@ class IngestReport:
             lines.append("source fields not stored: " + ", ".join(self.unmapped))
         for n in self.notes:
             lines.append(f"note: {n}")
+        lines += self.warnings
         if self.problems:
             lines.append(f"problems ({len(self.problems)}; {self.row_note}):")
             for k, v in self.problem_counts().items():

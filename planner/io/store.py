@@ -58,8 +58,10 @@ from planner.errors import StoreError
 from planner.io.lock import WriterLock, copy_ownership, write_errors
 from planner.io.lock import lock_timeout as lock_timeout_of
 
-#: Kinds of versioned geometry layers.
-LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result")
+#: Kinds of versioned non-spatial tables (plain DataFrames; versioned, current and audited like layers).
+TABLE_KINDS = ("enterprise", "enterprise_link")
+#: Kinds of versioned layers (geometry layers, then the non-spatial tables).
+LAYER_KINDS = ("survey", "constraint", "barrier", "flags", "sites", "site_parcels", "boundary", "result", *TABLE_KINDS)
 #: Kinds of versioned documents.
 DOC_KINDS = ("policy", "scenario", "site_edit", "template", "settings", "site_params", "comparison")
 
@@ -131,6 +133,11 @@ def _check_write(w: LayerWrite) -> None:
     if w.kind not in LAYER_KINDS:
         msg = f"unknown layer kind {w.kind!r}; one of {LAYER_KINDS}"
         raise StoreError(msg)
+    if w.kind in TABLE_KINDS:
+        if not isinstance(w.gdf, pd.DataFrame) or isinstance(w.gdf, gpd.GeoDataFrame):
+            msg = f"table {w.kind}/{w.name}: a plain DataFrame (no geometry) is required"
+            raise StoreError(msg)
+        return
     if not isinstance(w.gdf, gpd.GeoDataFrame) or w.gdf.crs is None:
         msg = f"layer {w.kind}/{w.name}: a GeoDataFrame with a CRS is required"
         raise StoreError(msg)
@@ -179,7 +186,7 @@ class Store(ABC):
         bbox: tuple[float, float, float, float] | None = None,
         columns: list[str] | None = None,
     ) -> gpd.GeoDataFrame:
-        """Read a version (default: the current one) of a layer."""
+        """Read a version (default: the current one) of a layer (a plain DataFrame for :data:`TABLE_KINDS`)."""
 
     @abstractmethod
     def layers(self, kind: str | None = None) -> pd.DataFrame:
@@ -291,8 +298,8 @@ class GpkgStore(Store):
         self._writer = WriterLock(self.path, lock_timeout_of(lock_timeout))
         if not self.path.exists():
             if not create:
-                msg = f"workspace {self.path} does not exist; create it with `planner sample-data` or `GpkgStore(path, crs=..., create=True)`"
-                raise StoreError(msg)
+                msg = f"workspace {self.path} does not exist; create it with `planner workspace init {self.path} --crs EPSG:...` (or --from DATA)"
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 不存在；请先新建工作空间（planner workspace init）")
             if crs is None:
                 msg = f"a new workspace ({self.path}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
                 raise StoreError(msg)
@@ -312,9 +319,7 @@ class GpkgStore(Store):
         return con
 
     def _create(self, crs: pyproj.CRS) -> None:
-        if not crs.is_projected:
-            msg = f"workspace CRS must be projected and metric, got {crs.name}"
-            raise StoreError(msg)
+        refuse_non_metric(crs, self.path.name)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
@@ -450,7 +455,7 @@ class GpkgStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.kind in TABLE_KINDS or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
@@ -468,8 +473,9 @@ class GpkgStore(Store):
             finally:
                 con.close()
             for w, _version, table in planned:
+                opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "YES"}
                 pyogrio.write_dataframe(w.gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options={"SPATIAL_INDEX": "YES"})
+                                        layer_options=opts)
             con = self._connect(tmp)
             try:
                 for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
@@ -526,7 +532,8 @@ class GpkgStore(Store):
 
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=bbox, columns=columns)
+        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
+                                     columns=columns)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
                 gdf[c] = gdf[c].astype("string")
@@ -663,8 +670,64 @@ class GpkgStore(Store):
             con.close()
 
 
-def open_store(uri: str | os.PathLike, **kw) -> Store:
-    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`)."""
+def refuse_non_metric(crs, where: str) -> None:
+    """Raise :class:`StoreError` unless ``crs`` is projected and in metres (feet and degrees are refused).
+
+    The message proposes a metric CRS for the same area (the CRS's area of use).
+    """
+    from planner.crs import crs_label, metric_problem, propose_workspace_crs
+
+    c = pyproj.CRS.from_user_input(crs)
+    problem = metric_problem(c)
+    if problem is None:
+        return
+    en, zh = problem
+    hint = hint_zh = ""
+    aou = c.area_of_use
+    if aou is not None and aou.east - aou.west <= 12:  # a region, not the world: its zone
+        with contextlib.suppress(Exception):
+            prop, _ = propose_workspace_crs((aou.west + aou.east) / 2, (aou.south + aou.north) / 2)
+            hint = f"; for the same area use {crs_label(prop)}: --crs EPSG:{prop.to_epsg()}"
+            hint_zh = f"；同一地区可用 {crs_label(prop)}：--crs EPSG:{prop.to_epsg()}"
+    if not hint:
+        hint = "; or let `planner workspace init WS --from DATA` propose one for your data"
+        hint_zh = "；或用 planner workspace init WS --from 数据文件 按数据推荐坐标系"
+    msg = f"workspace {where}: {en}{hint}. Data in any CRS can still be loaded: ingest reprojects them"
+    raise StoreError(msg, zh=f"工作空间 {where}：{zh}{hint_zh}。任何坐标系的数据仍可导入：导入时会自动转换")
+
+
+def create_workspace(uri: str | os.PathLike, crs, **kw) -> Store:
+    """Create an empty workspace at ``uri`` in a projected metric ``crs`` and open it.
+
+    The one way every face makes a workspace (``planner workspace init``, the
+    app): a backend is chosen by the URI (``*.gpkg``: :class:`GpkgStore`). An
+    existing workspace is refused, never overwritten; a CRS not in metres is
+    refused with a metric proposal for the same area.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> create_workspace(tempfile.mkdtemp() + "/ws.gpkg", "EPSG:32618").crs.to_epsg()
+    32618
+    """
+    s = str(uri)
+    refuse_non_metric(crs, Path(s).name)
+    if _is_gpkg(s) and Path(s).exists():
+        msg = f"workspace {s} already exists; choose another name (nothing was changed)"
+        raise StoreError(msg, zh=f"工作空间 {Path(s).name} 已存在；请换一个名称（未做任何修改）")
+    return open_store(s, create=True, crs=crs, **kw)
+
+
+def _is_gpkg(s: str) -> bool:
+    return s.lower().endswith(".gpkg") and not s.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) -> Store:
+    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`).
+
+    With ``create=True`` a missing workspace is created in ``crs`` (a
+    projected metric CRS); see :func:`create_workspace`.
+    """
     s = str(uri)
     if s.startswith(("postgresql://", "postgres://")):
         msg = "a PostGIS workspace backend is not part of this release; use a .gpkg workspace"
@@ -672,4 +735,4 @@ def open_store(uri: str | os.PathLike, **kw) -> Store:
     if not s.lower().endswith(".gpkg"):
         msg = f"workspace {s!r}: expected a .gpkg file"
         raise StoreError(msg)
-    return GpkgStore(s, **kw)
+    return GpkgStore(s, crs=crs, create=create, **kw)

@@ -49,7 +49,8 @@ def store(path: str) -> GpkgStore:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _parcels(path: str, mtime: float) -> gpd.GeoDataFrame:
-    return _store(path, mtime).read_parcels()
+    # the current enterprise table (if any) joined in: per-mu figures come from it
+    return W.enterprises.analysis_parcels(_store(path, mtime))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

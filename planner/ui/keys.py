@@ -53,6 +53,8 @@ COMPARE_PICK = "compare_pick"
 # -- data manager ---------------------------------------------------------------------
 #: A survey version switch waiting for confirmation.
 DATA_SWITCH = "data_switch"
+#: A workspace just made in the data manager: the sidebar picks it on the next run.
+WORKSPACE_PENDING = "workspace_pending"
 
 
 def seed(widget_key: str, value) -> None:

@@ -17,7 +17,7 @@ import streamlit as st
 
 from planner.errors import PlannerError, message_in
 from planner.i18n import LANGS, t
-from planner.ui import workspaces
+from planner.ui import keys, workspaces
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("planner.ui")
@@ -140,6 +140,9 @@ def _pick_workspace() -> tuple[str, str]:
         st.warning(tr("ws_none"))
         return "", ""
     _persist("w_workspace", "_workspace", cat.default)
+    pending = ss.pop(keys.WORKSPACE_PENDING, None)  # made in the data manager on the previous run
+    if pending in names:
+        ss["_workspace"] = ss["w_workspace"] = pending
     if ss["_workspace"] not in names:  # first run, a stale name, or the list changed
         ss["_workspace"] = cat.default
     if ss.get("w_workspace") not in names:

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Extensions the data manager accepts (the readers pick the format from them).
 UPLOAD_KINDS = (".zip", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
+#: Extensions of table uploads (enterprise and link tables).
+TABLE_KINDS = (".xlsx", ".csv")
 #: Upload folders older than this (seconds) and held by no session are deleted.
 STALE_AFTER_S = 24 * 3600
 #: Longest file name shown (characters); longer names are shortened in the middle.
@@ -110,8 +112,8 @@ def shown_name(client_name: str) -> str:
     return s
 
 
-def upload_kind(client_name: str) -> str:
-    """The extension of a browser file name, checked against :data:`UPLOAD_KINDS`.
+def upload_kind(client_name: str, kinds: tuple[str, ...] = UPLOAD_KINDS) -> str:
+    """The extension of a browser file name, checked against ``kinds`` (:data:`UPLOAD_KINDS`).
 
     Raises
     ------
@@ -120,10 +122,10 @@ def upload_kind(client_name: str) -> str:
     """
     name = shown_name(client_name)
     ext = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""  # ".gpkg" alone is a .gpkg too
-    if ext not in UPLOAD_KINDS:
-        kinds = ", ".join(UPLOAD_KINDS)
-        msg = f"{name}: unsupported file type {ext or '(none)'}; upload one of {kinds}"
-        raise IngestError(msg, zh=f"{name}：不支持的文件类型 {ext or '（无扩展名）'}，请上传 {kinds} 之一")
+    if ext not in kinds:
+        listed = ", ".join(kinds)
+        msg = f"{name}: unsupported file type {ext or '(none)'}; upload one of {listed}"
+        raise IngestError(msg, zh=f"{name}：不支持的文件类型 {ext or '（无扩展名）'}，请上传 {listed} 之一")
     return ext
 
 
@@ -140,7 +142,7 @@ def _ensure_root(root: Path) -> Path:
 
 
 def save_upload(client_name: str, data: bytes, *, root: str | os.PathLike | None = None,
-                file_id: str | None = None) -> Upload:
+                file_id: str | None = None, kinds: tuple[str, ...] = UPLOAD_KINDS) -> Upload:
     """Store uploaded bytes in a new folder under a server-made name.
 
     Parameters
@@ -153,6 +155,8 @@ def save_upload(client_name: str, data: bytes, *, root: str | os.PathLike | None
         Folder of the upload folders (default :func:`upload_root`).
     file_id : str, optional
         Streamlit's id of the uploaded file.
+    kinds : tuple of str
+        Extensions accepted (:data:`UPLOAD_KINDS`, or :data:`TABLE_KINDS`).
 
     Raises
     ------
@@ -168,7 +172,7 @@ def save_upload(client_name: str, data: bytes, *, root: str | os.PathLike | None
     >>> discard(up); up.folder.exists()
     False
     """
-    ext = upload_kind(client_name)
+    ext = upload_kind(client_name, kinds)
     name = shown_name(client_name)
     base = _ensure_root(Path(root) if root is not None else upload_root())
     folder = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=base))
@@ -292,27 +296,34 @@ def _clean_once(root: str) -> int:
     return _sweep()
 
 
-def current() -> Upload | None:
-    """The session's stored upload, if any."""
-    lease = st.session_state.get(_SESSION_KEY)
+def _key(slot: str) -> str:
+    """Session key of an upload slot (the survey's is the original key)."""
+    return _SESSION_KEY if slot == "survey" else f"{_SESSION_KEY}_{slot}"
+
+
+def current(slot: str = "survey") -> Upload | None:
+    """The session's stored upload of ``slot`` (the survey uploader, or e.g. the enterprise table's), if any."""
+    lease = st.session_state.get(_key(slot))
     return lease.upload if isinstance(lease, _Lease) else None
 
 
-def end() -> None:
-    """The session's upload is done with (published, cancelled, replaced): delete its folder."""
-    lease = st.session_state.get(_SESSION_KEY)
-    if _SESSION_KEY in st.session_state:
-        del st.session_state[_SESSION_KEY]
+def end(slot: str = "survey") -> None:
+    """The session's upload of ``slot`` is done with (published, cancelled, replaced): delete its folder."""
+    key = _key(slot)
+    lease = st.session_state.get(key)
+    if key in st.session_state:
+        del st.session_state[key]
     if isinstance(lease, _Lease):
         lease.end()
 
 
-def receive(uploaded) -> tuple[Upload | None, bool]:
-    """The stored upload for what the file uploader holds: ``(upload, is_new)``.
+def receive(uploaded, slot: str = "survey", kinds: tuple[str, ...] = UPLOAD_KINDS) -> tuple[Upload | None, bool]:
+    """The stored upload for what the file uploader of ``slot`` holds: ``(upload, is_new)``.
 
     A file seen for the first time is stored (and any earlier upload of the
-    session deleted); the same file on a rerun returns the stored upload; an
-    empty uploader ends the session's upload.
+    slot deleted); the same file on a rerun returns the stored upload; an
+    empty uploader ends the slot's upload. Each uploader of a page has its
+    own slot, so a survey and an enterprise table can be on the way at once.
 
     Raises
     ------
@@ -321,33 +332,36 @@ def receive(uploaded) -> tuple[Upload | None, bool]:
     """
     end_orphans()  # cheap: the leases of this process, not the file system
     if uploaded is None:
-        end()
+        end(slot)
         return None, False
     fid = getattr(uploaded, "file_id", None)
-    up = current()
+    up = current(slot)
     if up is not None and up.file_id == fid and up.path.is_file():
         return up, False
-    end()
+    end(slot)
     _sweep()
-    up = save_upload(uploaded.name, uploaded.getvalue(), file_id=fid)
+    up = save_upload(uploaded.name, uploaded.getvalue(), file_id=fid, kinds=kinds)
     lease = _Lease(up, _session_id())
     with _LIVE_LOCK:
         _LIVE.add(lease)
-    st.session_state[_SESSION_KEY] = lease
+    st.session_state[_key(slot)] = lease
     return up, True
 
 
 def shown_paths() -> dict[str, str]:
-    """``{server path or name: name shown}`` of the session's upload, for :func:`planner.ui.workspaces.redact`."""
-    up = current()
-    if up is None:
-        return {}
-    return {str(up.path): up.name, str(up.folder) + os.sep: "", up.path.name: up.name}
+    """``{server path or name: name shown}`` of the session's uploads, for :func:`planner.ui.workspaces.redact`."""
+    out: dict[str, str] = {}
+    for key in [k for k in st.session_state if str(k).startswith(_SESSION_KEY)]:
+        lease = st.session_state.get(key)
+        if isinstance(lease, _Lease):
+            up = lease.upload
+            out.update({str(up.path): up.name, str(up.folder) + os.sep: "", up.path.name: up.name})
+    return out
 
 
-def relabel(report):
+def relabel(report, slot: str = "survey"):
     """Name an ingest report of the session's upload by the browser's file name, not the server's; return it."""
-    up = current()
+    up = current(slot)
     if up is not None and report is not None:
         report.source = up.name
         ds = str(getattr(report, "dataset", "") or "")
@@ -356,5 +370,5 @@ def relabel(report):
     return report
 
 
-__all__ = ["STALE_AFTER_S", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
+__all__ = ["STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
            "end_orphans", "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]

@@ -89,6 +89,36 @@ class Catalog:
         msg = f"workspace {name!r} is not offered by this server; pick one from the list"
         raise StoreError(msg, zh=f"本服务器未提供工作空间 {name!r}，请从列表中选择")
 
+    def new_path(self, name: str) -> Path:
+        """Where a new workspace called ``name`` goes: the first data directory, never anywhere else.
+
+        The name is the file's whole name (``.gpkg`` added when missing): letters
+        (any script), digits, spaces, ``-`` and ``_``, at most 64 characters. No
+        path, no hidden file, nothing that exists already.
+
+        Raises
+        ------
+        StoreError
+            No data directory is set, or the name is not a plain new file name.
+        """
+        if not self.roots:
+            msg = ("this server has no data directory (PLANNER_DATA_DIR), so new workspaces cannot be made here; "
+                   "ask the operator, or use `planner workspace init` on the server")
+            raise StoreError(msg, zh="本服务器未设置数据目录（PLANNER_DATA_DIR），无法在此新建工作空间；"
+                                     "请联系管理员，或在服务器上使用 planner workspace init")
+        stem = name.strip()
+        stem = stem[:-5] if stem.lower().endswith(".gpkg") else stem
+        if not re.fullmatch(r"[^\W_][\w \-]{0,63}", stem) or stem != stem.strip():
+            msg = (f"workspace name {name!r}: use up to 64 letters, digits, spaces, '-' or '_' "
+                   "(starting with a letter or digit), no folders")
+            raise StoreError(msg, zh=f"工作空间名称 {name!r} 无效：最多 64 个字母、数字、空格、“-”或“_”，"
+                                     "以字母或数字开头，不含文件夹")
+        path = self.roots[0] / f"{stem}.gpkg"
+        if path.exists() or path.is_symlink():
+            msg = f"a workspace called {path.name} exists already; choose another name"
+            raise StoreError(msg, zh=f"工作空间 {path.name} 已存在，请换一个名称")
+        return path
+
     def redact(self, text: str, extra: Mapping[str, str] | None = None) -> str:
         """:func:`redact` with this catalogue's workspaces shown by name."""
         known = {str(p): n for n, p in self.entries}

@@ -14,6 +14,7 @@
 ``planner/cli/`` and ``views/`` call these and hold no pipeline step of their own.
 """
 
+from planner.workflow import enterprises
 from planner.workflow.catalogue import (
     SaveConflictError,
     delete_document,
@@ -41,6 +42,7 @@ from planner.workflow.operations import (
     build_workspace_sites,
     classify_workspace,
     compare_runs,
+    create_workspace,
     current_survey_version,
     publish_survey,
     read_sites,
@@ -59,6 +61,6 @@ from planner.workflow.provenance import (
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
            "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
            "assemble_sites", "build_workspace_sites", "check_together", "classify_workspace", "compare_runs",
-           "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "latest_version",
+           "create_workspace", "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "enterprises", "latest_version",
            "load_document", "parse_document", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
            "save_document", "scenario_doc", "stale_reasons", "store_sites"]

@@ -64,10 +64,13 @@ def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | 
     """Classify a survey version and store the flags layer and the policy document in one commit."""
     if save:
         require("classify")
-    parcels = store.read_parcels(survey_version)
+    from planner.workflow.enterprises import analysis_parcels
+
+    parcels = analysis_parcels(store, survey_version)  # the current enterprise table joined in, if any
     sv = current_survey_version(store) if survey_version is None else int(survey_version)
     flagged = classify_parcels(parcels, doc, progress=progress)
-    prov = Provenance.new("flags", survey_version=sv, policy_name=doc.name, policy_hash=doc.hash)
+    prov = Provenance.new("flags", survey_version=sv, policy_name=doc.name, policy_hash=doc.hash,
+                          enterprise_version=parcels.attrs.get("enterprise_version"))
     out = Classified(flagged, cl.summary(flagged, doc.policy), prov, doc)
     if save:
         versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta())],
@@ -420,6 +423,14 @@ def compare_runs(runs: list[ScenarioRun | sc_mod.ScenarioResult]):
 
 
 # --------------------------------------------------------------------------- survey
+def create_workspace(uri, crs) -> Store:
+    """Create an empty workspace (``planner workspace init``, the data manager); see :func:`planner.io.store.create_workspace`."""
+    from planner.io.store import create_workspace as _create
+
+    require("init_workspace")
+    return _create(uri, crs)
+
+
 def ingest_survey(source, store: Store, **kw):
     """Read, check and publish a survey file (``planner ingest``); see :func:`planner.ingest.ingest`."""
     from planner import ingest as ingest_mod
@@ -427,6 +438,19 @@ def ingest_survey(source, store: Store, **kw):
     if not kw.get("dry_run"):
         require("ingest")
     return ingest_mod.ingest(source, store, **kw)
+
+
+def check_survey(source, **kw):
+    """Read and check a survey file with no workspace (``planner ingest --dry-run`` before ``workspace init``).
+
+    The data are checked in the CRS a new workspace for them would get; see
+    :func:`planner.ingest.read_survey`. Writes nothing.
+    """
+    from planner import ingest as ingest_mod
+
+    _gdf, rep = ingest_mod.read_survey(source, **kw)
+    rep.dry_run = True
+    return rep
 
 
 def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):

@@ -15,7 +15,7 @@ from planner.errors import PlannerError
 
 #: Role -> actions it may take.
 ROLES: dict[str, frozenset[str]] = {
-    "gis_staff": frozenset({"ingest", "publish", "set_current"}),
+    "gis_staff": frozenset({"ingest", "publish", "set_current", "init_workspace"}),
     "planner": frozenset({"save_policy", "classify", "build_sites", "save_site_edits", "save_site_params",
                           "save_scenario", "delete_scenario", "save_comparison"}),
     "decision_maker": frozenset(),

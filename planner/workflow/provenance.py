@@ -47,6 +47,8 @@ class Provenance:
         The result id of that flags layer (how readers find it).
     edits : str, optional
         ``name@version`` of the site edits replayed.
+    enterprise_version : int, optional
+        The enterprise table version joined into the parcels (None: none was).
     created_at : str
         UTC ISO time.
     """
@@ -60,6 +62,7 @@ class Provenance:
     flags_version: int | None = None
     flags_result_id: str | None = None
     edits: str | None = None
+    enterprise_version: int | None = None
     created_at: str = ""
 
     @classmethod
@@ -84,7 +87,7 @@ class Provenance:
                    survey_version=None if sv is None else int(sv), policy_name=m.get("policy_name"),
                    policy_hash=m.get("policy_hash"), site_params=m.get("site_params", m.get("params")),
                    flags_version=None if fv is None else int(fv), flags_result_id=m.get("flags_result_id"),
-                   edits=m.get("edits"),
+                   edits=m.get("edits"), enterprise_version=_int_or_none(m.get("enterprise_version")),
                    created_at=str(m.get("created_at") or ""))
 
     def summary(self, lang: str = "en") -> str:
@@ -94,6 +97,10 @@ class Provenance:
         if lang == "zh":
             return f"调查版本 {sv} · 识别规则 {pol} · 结果 {self.result_id or '–'}"
         return f"survey {sv} · policy {pol} · result {self.result_id or '–'}"
+
+
+def _int_or_none(v) -> int | None:
+    return None if v is None else int(v)
 
 
 def _meta_key(meta: dict) -> str:
@@ -125,12 +132,20 @@ def check_together(pieces: dict[str, dict], *, what: str) -> None:
 
 
 def stale_reasons(prov: Provenance, *, survey_version: int | None = None, policy_hash: str | None = None,
-                  site_params: dict | None = None) -> list[tuple[str, str]]:
+                  site_params: dict | None = None, enterprise_version: int | None | bool = False
+                  ) -> list[tuple[str, str]]:
     """Why a stored result no longer matches the current inputs: ``[(en, zh), ...]`` (empty: up to date).
 
-    Only the inputs given are compared.
+    Only the inputs given are compared (``enterprise_version=False``: not
+    compared; None: the workspace has no enterprise table now).
     """
     out = []
+    if enterprise_version is not False and prov.kind == "flags" and enterprise_version != prov.enterprise_version:
+        was = f"enterprise table v{prov.enterprise_version}" if prov.enterprise_version else "no enterprise table"
+        now = f"v{enterprise_version}" if enterprise_version else "none"
+        out.append((f"classified with {was}; the current enterprise table is {now}",
+                     f"识别时{'企业表为 v' + str(prov.enterprise_version) if prov.enterprise_version else '无企业表'}，"
+                     f"当前企业表为 {now}"))
     if survey_version is not None and prov.survey_version is not None and int(prov.survey_version) != int(survey_version):
         out.append((f"built on survey v{prov.survey_version}; the current survey is v{survey_version}",
                     f"基于调查版本 v{prov.survey_version}，当前为 v{survey_version}"))

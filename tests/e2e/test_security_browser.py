@@ -115,7 +115,7 @@ def test_crafted_upload_names_write_nothing_outside_the_upload_folder(office, pa
     _open(page, url, "数据管理")
     for i, name in enumerate(names):
         _upload(page, name, payload)
-        page.get_by_text("victim.gpkg").first.wait_for(timeout=30_000)
+        page.get_by_text("victim.gpkg").locator("visible=true").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / f"20_security_upload_{i}.png"), full_page=True)
         assert (base / "victim.gpkg").read_bytes() == b"the workspace"
         assert _files(base) == before, f"upload named {name!r} changed files outside the upload folder"

@@ -1,0 +1,113 @@
+"""The data manager's enterprise tab: upload a tax bureau's table (and a link table), check, publish; versions.
+
+Everything it does goes through :mod:`planner.workflow.enterprises`, as
+``planner enterprise ingest`` does; uploads are stored under server-made
+names in their own slots (:mod:`planner.ui.uploads`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from planner.errors import PlannerError, message_in
+from planner.ui import survey, tables, uploads
+from planner.ui.state import lang, tr
+from planner.workflow import enterprises as WE
+
+_SLOT, _LINK = "enterprise", "enterprise_link"
+
+
+def _result_key() -> str:
+    return "de_result"
+
+
+def render(store, ws: str) -> None:
+    """The tab: uploaders, the check's report, publish/cancel, the versions with a switch."""
+    ss = st.session_state
+    gen = ss.get("de_gen", 0)
+    c1, c2 = st.columns(2)
+    up = c1.file_uploader(tr("de_upload"), type=["xlsx", "csv"], help=tr("de_upload_help"), key=f"de_file_{gen}")
+    lk = c2.file_uploader(tr("de_link"), type=["xlsx", "csv"], help=tr("de_link_help"), key=f"de_link_{gen}")
+    try:
+        upl, fresh = uploads.receive(up, slot=_SLOT, kinds=uploads.TABLE_KINDS)
+        lupl, lfresh = uploads.receive(lk, slot=_LINK, kinds=uploads.TABLE_KINDS)
+    except PlannerError as exc:
+        st.error(tr("dm_refused", err=message_in(exc, lang())))
+        upl = lupl = None
+        fresh = lfresh = False
+    if fresh or lfresh or upl is None:
+        ss.pop(_result_key(), None)
+    if upl is not None:
+        share = st.radio(tr("de_share"), ["land", "floor"], horizontal=True, key="de_share",
+                         format_func=lambda v: tr(f"de_share_{v}"))
+        label = st.text_input(tr("dm_label"), value=upl.name.rsplit(".", 1)[0], key="de_label")
+        mapping = {"link": {"share": share}}
+        if st.button(tr("de_check"), key="de_check"):
+            try:
+                load = WE.ingest_enterprises(upl.path, store, mapping=mapping,
+                                             link=lupl.path if lupl is not None else None, dry_run=True)
+                uploads.relabel(load.report, slot=_SLOT)
+                ss[_result_key()] = (load, share)
+            except PlannerError as exc:
+                ss.pop(_result_key(), None)
+                st.error(tr("dm_refused", err=message_in(exc, lang())))
+        res = ss.get(_result_key())
+        if res is not None:
+            load, share_used = res
+            rep = load.report
+            m = st.columns(4)
+            for col, k in zip(m, ("read", "accepted", "rejected", "flagged"), strict=True):
+                col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
+            if load.join:
+                st.caption(tr("de_linked", e=load.join.get("enterprises_linked", 0),
+                              p=load.join.get("parcels_linked", 0), m=load.join.get("parcels_several", 0)))
+            probs = tables.problems_frame(rep.problems)
+            if len(probs):
+                tables.show(probs, height=240)
+            else:
+                st.success(tr("dm_no_problems"))
+            b1, b2, _ = st.columns([1, 1, 3])
+            if b1.button(tr("dm_publish"), type="primary", key="de_publish"):
+                try:
+                    out = WE.ingest_enterprises(upl.path, store, mapping={"link": {"share": share_used}},
+                                                link=lupl.path if lupl is not None else None, label=label,
+                                                source_name=upl.name, link_name=lupl.name if lupl is not None else None)
+                    ss["de_msg"] = tr("de_published", v=out.version, n=len(out.table))
+                except PlannerError as exc:
+                    st.error(tr("dm_refused", err=message_in(exc, lang())))
+                    return
+                _done()
+            if b2.button(tr("dm_cancel"), key="de_cancel"):
+                ss["de_msg"] = tr("dm_cancelled")
+                _done()
+    if ss.get("de_msg"):
+        st.success(ss.pop("de_msg"))
+    _versions(store)
+
+
+def _done() -> None:
+    ss = st.session_state
+    ss.pop(_result_key(), None)
+    uploads.end(_SLOT)
+    uploads.end(_LINK)
+    ss["de_gen"] = ss.get("de_gen", 0) + 1
+    st.rerun()
+
+
+def _versions(store) -> None:
+    st.markdown(f"**{tr('de_versions')}**")
+    cat = store.layers("enterprise")
+    if not len(cat):
+        st.info(tr("de_none"))
+        return
+    tables.show(survey.versions_frame(cat, lang()), labels={"label": tr("dm_label")}, key="de_versions_table")
+    cur = WE.enterprise_version(store)
+    others = [int(v) for v in cat["version"] if int(v) != cur]
+    if others:
+        c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+        v = c1.selectbox(tr("wf_switch_to"), others, index=None, key="de_ver", placeholder=tr("choose"),
+                         format_func=lambda x: f"v{x}")
+        if c2.button(tr("dm_set_current"), key="de_set", disabled=v is None):
+            WE.set_current_enterprises(store, int(v))
+            st.session_state["de_msg"] = tr("de_switched", v=int(v))
+            st.rerun()

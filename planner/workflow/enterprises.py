@@ -1,0 +1,143 @@
+"""Enterprise tables in a workspace: load and publish a version, and join the current one into the parcels.
+
+``planner enterprise ingest`` and the app's data manager call
+:func:`ingest_enterprises`; every analysis reads parcels through
+:func:`analysis_parcels`, so per-mu indicators and the grade come from the
+enterprise figures once a table is published (and from the survey's own
+fields before).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from planner import enterprise as E
+from planner.io.store import LayerWrite, Store, sha256_file
+from planner.workflow.permissions import require
+
+#: The one enterprise table of a workspace (name of its layers).
+NAME = "enterprises"
+
+
+@dataclass
+class EnterpriseLoad:
+    """What loading an enterprise table read, found and (unless a dry run) published."""
+
+    report: object
+    table: pd.DataFrame
+    links: pd.DataFrame
+    link_how: str
+    join: dict = field(default_factory=dict)
+    version: int | None = None
+
+
+def enterprise_version(store: Store) -> int | None:
+    """The current enterprise table version (None: the workspace has none)."""
+    cat = store.layers("enterprise")
+    cur = cat[cat["is_current"] & (cat["name"] == NAME)] if len(cat) else cat
+    return int(cur["version"].iloc[-1]) if len(cur) else None
+
+
+def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None, link: str | os.PathLike | None = None,
+                       encoding: str | None = None, dry_run: bool = False, user: str | None = None,
+                       label: str | None = None, source_name: str | None = None,
+                       link_name: str | None = None) -> EnterpriseLoad:
+    """Read, check, link and (unless ``dry_run``) publish an enterprise table as a new version.
+
+    The links are checked against the current survey (unmatched codes and
+    parcel ids, enterprises without parcels are problems in the report). The
+    table and its links are written in one commit under the writer lock; a
+    refused load (:class:`~planner.errors.IngestError`) writes nothing.
+    ``source_name`` / ``link_name``: the files' names as the user knows them
+    (an app upload is stored under a server-made name), for the audit log.
+    """
+    mp = E.as_enterprise_mapping(mapping)
+    ent, rep = E.read_enterprises(source, mapping=mp, encoding=encoding)
+    link_rows = None
+    if link is not None:
+        link_rows, link_problems = E.read_links(link, encoding=encoding)
+        rep.problems += link_problems
+    parcels = store.read_parcels() if store.has_layer("survey", "parcels") else None
+    links, how = E.links_for(ent, mp.link, parcels, link_rows)
+    rep.notes.append(f"enterprises linked to parcels by {how}; shared by {mp.link.share} area")
+    counts: dict = {}
+    if parcels is not None:
+        joined = E.join_enterprises(parcels, ent, links, share=mp.link.share, parcels_without=mp.link.parcels_without)
+        rep.problems += joined.problems
+        rep.notes += joined.notes
+        counts = joined.counts
+        rep.notes.append(f"{counts['enterprises_linked']:,} of {len(ent):,} enterprises reach "
+                         f"{int((joined.parcels['n_enterprises'] > 0).sum()):,} parcels of the current survey")
+    else:
+        rep.notes.append("the workspace has no survey yet: the links are checked when one is published")
+    rep.dry_run = dry_run
+    src = Path(source)
+    rep.sha256 = sha256_file(src) if src.is_file() else None
+    out = EnterpriseLoad(rep, ent, links, how, counts)
+    if dry_run:
+        return out
+    require("ingest")
+    meta = {"label": label, "link": {"by": mp.link.by, "how": how, "share": mp.link.share, "years": mp.link.years,
+                                     "parcels_without": mp.link.parcels_without},
+            "join": counts, "ingest": rep.summary(), "link_file": link_name or (Path(link).name if link else None)}
+    with store.write_lock("publish_enterprises"):
+        versions = store.write_layers(
+            [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=source_name or src.name,
+                        sha256=rep.sha256),
+             LayerWrite("enterprise_link", NAME, _storable_links(links), meta=meta,
+                        source_file=link_name or (Path(link).name if link else source_name or src.name))],
+            user=user, action="publish_enterprises")
+    out.version = versions[("enterprise", NAME)]
+    return out
+
+
+def set_current_enterprises(store: Store, version: int, *, user: str | None = None) -> None:
+    """Make an enterprise table version (and its links, written in the same commit) the current one."""
+    require("set_current")
+    with store.write_lock("set_current_enterprises"):
+        store.set_current("enterprise", NAME, int(version), user=user)
+        store.set_current("enterprise_link", NAME, int(version), user=user)
+
+
+def _storable_links(links: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"key": links["key"].astype("string").to_numpy(),
+                        "parcel_id": links["parcel_id"].astype("string").to_numpy(),
+                        "source_row": pd.to_numeric(links["source_row"], errors="coerce").to_numpy()})
+    return out if len(out) else pd.DataFrame({"key": pd.Series(["-"], dtype="string"), "parcel_id": ["-"],
+                                              "source_row": [float("nan")]}).iloc[:0]
+
+
+def analysis_parcels(store: Store, survey_version: int | None = None) -> gpd.GeoDataFrame:
+    """The parcels every analysis reads: a survey version with the current enterprise table joined in.
+
+    Without an enterprise table the survey's own fields are used as they
+    are. ``attrs["enterprise_version"]`` says which table was joined (None).
+    """
+    parcels = store.read_parcels(survey_version)
+    v = enterprise_version(store)
+    parcels.attrs["enterprise_version"] = v
+    if v is None:
+        return parcels
+    ent = store.read_layer("enterprise", NAME)
+    meta = ent.attrs.get("meta") or {}
+    spec = E.LinkSpec(**{k: v_ for k, v_ in (meta.get("link") or {}).items() if k in ("by", "share", "years",
+                                                                                       "parcels_without")})
+    if spec.by == "parcels" or (spec.by == "auto" and meta.get("link", {}).get("how", "").startswith("the parcels")):
+        links, _ = E.links_for(ent, E.LinkSpec(by="parcels"), parcels)
+    else:
+        links = store.read_layer("enterprise_link", NAME)
+    joined = E.join_enterprises(parcels, ent, links, share=spec.share, parcels_without=spec.parcels_without)
+    out = joined.parcels
+    out.attrs.update(parcels.attrs)
+    out.attrs["enterprise_version"] = v
+    out.attrs["enterprise_join"] = joined.counts
+    return out
+
+
+__all__ = ["NAME", "EnterpriseLoad", "analysis_parcels", "enterprise_version", "ingest_enterprises",
+           "set_current_enterprises"]

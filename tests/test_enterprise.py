@@ -1,0 +1,294 @@
+"""Enterprise tables (issue 15): a tax bureau's table and its link to parcels, checked, joined, versioned.
+
+Small files made here: a GBK csv and an xlsx with a title row, shared and multi-tenant parcels,
+a mistyped credit code, a duplicate, an enterprise without parcels, link rows naming a parcel or a
+code nobody has. Every figure below is worked out by hand.
+"""
+
+from __future__ import annotations
+
+import random
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.cli import main
+from planner.enterprise import LinkSpec, join_enterprises, links_for, read_enterprises
+from planner.enterprise.credit import ALPHABET, check_codes, check_digit
+from planner.errors import IngestError
+from planner.io.fingerprint import workspace_fingerprint
+from planner.io.store import GpkgStore
+from planner.schema import MU_M2
+from planner.workflow.enterprises import analysis_parcels, enterprise_version, ingest_enterprises
+
+X0, Y0 = 500_000.0, 2_740_000.0
+
+
+def code(n: int) -> str:
+    body = f"91350582MA{n:07d}"
+    return body + check_digit(body)
+
+
+A, B, C, D, E = (code(i) for i in range(1, 6))
+HEADER = ["统一社会信用代码", "企业名称", "行业代码", "实缴税金（万元）", "销售收入（万元）", "综合能耗（吨标准煤）", "从业人数", "年度"]
+ROWS = [  # A and B share P1; B also uses P2 (3x P1's land); C alone on P3; D mistyped; E has no parcel
+    [A, "甲鞋业有限公司", "19", "10", "100", "50", "20", "2024"],
+    [B, "乙服饰有限公司", "18", "8", "80", "40", "16", "2024"],
+    [C, "丙纺织有限公司", "17", "4", "40", "", "10", "2024"],
+    [D[:-1] + ("0" if D[-1] != "0" else "1"), "丁五金有限公司", "33", "1", "1", "1", "1", "2024"],
+    [E, "戊贸易有限公司", "51", "2", "20", "1", "2", "2024"],
+]
+LINKS = [["宗地代码", "统一社会信用代码", "使用方式"], ["P1", A, "自有"], ["P1", B, "租赁"], ["P2", B, "自有"],
+         ["P3", C, "自有"], ["P9", C, "租赁"], ["P3", code(99), "租赁"]]
+
+
+def parcels() -> gpd.GeoDataFrame:
+    """P1 1,000 m², P2 3,000 m², P3 500 m² (floor 2,000 / 2,000 / unknown), P4 with no enterprise."""
+    from planner import schema
+
+    g = gpd.GeoDataFrame({"parcel_id": ["P1", "P2", "P3", "P4"], "land_area_m2": [1000.0, 3000.0, 500.0, 800.0],
+                          "floor_area_m2": [2000.0, 2000.0, np.nan, 100.0], "land_use": ["industrial"] * 4,
+                          "tax_cny": [1.0, 1.0, 1.0, 5.0]},
+                         geometry=shapely.box(X0 + np.arange(4) * 100, Y0, X0 + np.arange(4) * 100 + 50, Y0 + 50),
+                         crs="EPSG:4549")
+    return schema.conform(g)
+
+
+def write_table(path, rows=ROWS, *, title=True, encoding="gbk"):
+    cells = ([["2024年度亩均效益评价企业数据（税务局）"] + [None] * 7] if title else []) + [HEADER] + rows
+    df = pd.DataFrame(cells)
+    if str(path).endswith(".xlsx"):
+        df.to_excel(path, header=False, index=False)
+    else:
+        df.to_csv(path, header=False, index=False, encoding=encoding)
+    return path
+
+
+def write_links(path, rows=LINKS):
+    pd.DataFrame(rows[1:], columns=rows[0]).to_csv(path, index=False, encoding="gbk")
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path) -> GpkgStore:
+    store = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    store.publish_survey(parcels(), label="base")
+    return store
+
+
+# -- credit codes --------------------------------------------------------------------------------
+def test_credit_code_check_agrees_with_stdnum():
+    from stdnum.cn import uscc
+
+    rng = random.Random(7)
+    codes = []
+    for _ in range(3000):
+        body = "".join(rng.choice("0123456789") for _ in range(8)) + "".join(rng.choice(ALPHABET) for _ in range(9))
+        good = body + uscc.calc_check_digit(body)
+        codes += [good, good[:-1] + rng.choice(ALPHABET)]
+    codes += ["91110000600037341L", "9111000060003734", "A1110000600037341L", "91110000600037341I",
+              "9111000060003734１L", "", "  91110000600037341l "]
+    got = check_codes(pd.Series(codes))
+    want = [uscc.is_valid(c) for c in codes]
+    assert [g == "" for g in got][:-2] == want[:-2]  # "" is missing, not invalid; the last is compacted first
+    assert got.iloc[-1] == "" and uscc.is_valid("91110000600037341L")
+    assert got.iloc[-6] == "length" and got.iloc[-5] == "format" and got.iloc[-4] == "format"
+
+
+# -- reading -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_read_gbk_table_with_a_title_row(tmp_path, fmt):
+    ent, rep = read_enterprises(write_table(tmp_path / f"t.{fmt}"))
+    assert len(ent) == 5 and rep.n_rejected == 0
+    assert ent["tax_cny"].tolist() == [100_000.0, 80_000.0, 40_000.0, 10_000.0, 20_000.0]  # 万元 from the header
+    assert ent["energy_tce"].iloc[0] == 50.0 and np.isnan(ent["energy_tce"].iloc[2])
+    assert ent["industry"].tolist()[:3] == ["19", "18", "17"]  # codes stay text
+    bad = [(p.row, p.code, p.action) for p in rep.problems]
+    assert bad == [(6, "invalid_credit_code", "flagged")]  # title row 1, header row 2: the 4th enterprise is row 6
+    assert "wrong check digit" in rep.problems[0].message and "校验码错误" in rep.problems[0].message_zh
+
+
+def test_duplicates_years_and_refusals(tmp_path):
+    rows = [*ROWS, [A, "甲鞋业有限公司", "19", "12", "110", "55", "20", "2024"],  # A twice for 2024
+            [B, "乙服饰有限公司", "18", "6", "60", "30", "16", "2023"]]          # B also for 2023
+    ent, rep = read_enterprises(write_table(tmp_path / "t.csv", rows))
+    dups = sorted(p.row for p in rep.problems if p.code == "duplicate")
+    assert dups == [3, 8] and A not in set(ent["credit_code"])  # every copy of A rejected
+    assert ent.set_index("credit_code").loc[B, "tax_cny"] == 80_000.0  # the latest year
+    ent, _ = read_enterprises(tmp_path / "t.csv", mapping={"link": {"years": "mean"}})
+    assert ent.set_index("credit_code").loc[B, "tax_cny"] == 70_000.0  # (8 + 6) / 2 万元
+    with pytest.raises(IngestError, match="no credit code"):
+        read_enterprises(write_table(tmp_path / "u.csv", [["x"] * 8]) if False else _plain(tmp_path / "u.csv"))
+
+
+def _plain(path):
+    pd.DataFrame({"a": [1], "b": [2]}).to_csv(path, index=False)
+    return path
+
+
+# -- the join ----------------------------------------------------------------------------------
+def test_tenants_add_up_and_shared_enterprises_split_by_land_or_floor(tmp_path):
+    ent, _ = read_enterprises(write_table(tmp_path / "t.csv"))
+    from planner.enterprise import read_links
+
+    links_raw, _ = read_links(write_links(tmp_path / "l.csv"))
+    links, how = links_for(ent, LinkSpec(), parcels(), links_raw)
+    assert how == "link table"
+    j = join_enterprises(parcels(), ent, links)
+    p = j.parcels.set_index("parcel_id")
+    # P1: A's 100,000 whole + B's 80,000 x 1,000 / (1,000 + 3,000) = 120,000; P2: B's other 60,000
+    assert p.loc["P1", "tax_cny"] == pytest.approx(120_000.0) and p.loc["P2", "tax_cny"] == pytest.approx(60_000.0)
+    assert p.loc["P1", "n_enterprises"] == 2 and p.loc["P1", "credit_codes"] == f"{A}；{B}"
+    assert p.loc["P1", "enterprise"] == "甲鞋业有限公司；乙服饰有限公司"
+    assert p.loc["P1", "employees"] == pytest.approx(20 + 16 / 4)
+    assert p.loc["P1", "energy_tce"] == pytest.approx(50 + 10)
+    assert np.isnan(p.loc["P3", "energy_tce"])  # C's energy unknown: the parcel's too
+    assert np.isnan(p.loc["P4", "tax_cny"])  # no enterprise: unknown, not the survey's 5 yuan, not 0
+    assert p.loc["P3", "industry"] == "17"
+    got = {(q.code, q.parcel_id) for q in j.problems}
+    assert ("unmatched_parcel", "P9") in got and ("unmatched_code", "P3") in got
+    lonely = {q.value for q in j.problems if q.code == "no_parcel"}
+    assert E in lonely and len(lonely) == 2  # E and the mistyped D
+    # by floor area: B's share of P1 is 2,000 / 4,000 = half
+    p = join_enterprises(parcels(), ent, links, share="floor").parcels.set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == pytest.approx(140_000.0) and p.loc["P2", "tax_cny"] == pytest.approx(40_000.0)
+    # parcels without an enterprise can keep the survey's own figures
+    p = join_enterprises(parcels(), ent, links, parcels_without="keep").parcels.set_index("parcel_id")
+    assert p.loc["P4", "tax_cny"] == 5.0
+
+
+def test_links_from_a_parcel_id_column_or_from_the_parcels(tmp_path):
+    rows = [r + [ids] for r, ids in zip(ROWS, ["P1", "P1；P2", "P3、P9", "", ""], strict=True)]
+    cells = [HEADER + ["宗地代码"], *rows]
+    pd.DataFrame(cells).to_csv(tmp_path / "t.csv", header=False, index=False, encoding="gbk")
+    ent, _ = read_enterprises(tmp_path / "t.csv")
+    links, how = links_for(ent, LinkSpec(), parcels())
+    assert "parcel-id column" in how
+    p = join_enterprises(parcels(), ent, links).parcels.set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+    # by the enterprise names on the parcels (full-width brackets and blanks do not matter)
+    g = parcels()
+    g["enterprise"] = ["甲鞋业有限公司", "乙服饰有限公司", " 丙纺织有限公司 ", None]
+    ent, _ = read_enterprises(write_table(tmp_path / "n.csv"))
+    links, how = links_for(ent, LinkSpec(by="parcels"), g)
+    assert how == "the parcels' enterprise names"
+    p = join_enterprises(g, ent, links).parcels.set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == 100_000.0 and p.loc["P2", "tax_cny"] == 80_000.0
+    assert p.loc["P3", "tax_cny"] == 40_000.0
+    # by credit codes on the parcels (an [extra] credit_code column; two tenants in one cell)
+    g = parcels()
+    g["credit_code"] = [f"{A}；{B.lower()}", B, C, None]
+    links, how = links_for(ent, LinkSpec(by="parcels"), g)
+    assert how == "the parcels' credit codes"
+    p = join_enterprises(g, ent, links).parcels.set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == pytest.approx(120_000.0) and p.loc["P1", "n_enterprises"] == 2
+
+
+# -- the workspace: versions, analysis, CLI --------------------------------------------------------
+def test_published_table_is_versioned_and_drives_the_per_mu_figures_and_grade(tmp_path, ws, capsys):
+    from planner.classify.policy import default_policy
+    from planner.workflow import PolicyDoc, classify_workspace
+
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    rc = main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", str(ws.path)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "published as enterprise table version 1" in out
+    assert "unmatched_parcel" in out and "no_parcel" in out
+    assert enterprise_version(ws) == 1
+    p = analysis_parcels(ws).set_index("parcel_id")
+    assert p.loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+    flagged = classify_workspace(ws, PolicyDoc(default_policy())).flagged.set_index("parcel_id")
+    assert flagged.loc["P1", "tax_per_mu"] == pytest.approx(120_000.0 / (1000.0 / MU_M2))
+    assert flagged.loc["P1", "tax_per_energy"] == pytest.approx(120_000.0 / 60.0)
+    assert flagged.loc["P4", "low_contribution"] == "unknown"
+    assert flagged.attrs.get("policy_name") == "default"
+    cat = ws.layers("flags")
+    assert cat["meta"].iloc[-1].count('"enterprise_version": 1') == 1
+    # a second version by floor area; the first stays in the history
+    rc = main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", str(ws.path), "--share", "floor"])
+    capsys.readouterr()
+    assert rc == 0 and enterprise_version(ws) == 2 and len(ws.layers("enterprise")) == 2
+    assert analysis_parcels(ws).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(140_000.0)
+    rc = main(["enterprise", "show", "-w", str(ws.path)])
+    assert rc == 0 and "parcels hold several tenants" in capsys.readouterr().out
+
+
+def test_energy_takes_its_grade_weight_only_when_present():
+    from planner.classify import classify
+    from planner.classify.flags import grade_weights
+    from planner.classify.indicators import compute_indicators
+    from planner.classify.policy import default_policy
+
+    g = parcels()
+    g["tax_cny"] = [100_000.0, 90_000.0, 80_000.0, 70_000.0]
+    g["output_cny"] = [1e6] * 4
+    scope = np.ones(4, dtype=bool)
+    assert grade_weights(compute_indicators(g), scope, default_policy()) == \
+        {"tax_per_mu": 45.0, "output_per_mu": 35.0, "plot_ratio": 20.0}
+    g["energy_tce"] = [10.0, 1.0, np.nan, 5.0]
+    assert grade_weights(compute_indicators(g), scope, default_policy()) == \
+        {"tax_per_mu": 45.0, "output_per_mu": 35.0, "tax_per_energy": 20.0}
+    out = classify(g, default_policy())
+    assert out["tax_per_energy"].tolist()[:2] == [10_000.0, 90_000.0]
+
+
+def test_a_refused_enterprise_load_leaves_the_workspace_unchanged(tmp_path, ws, capsys):
+    before = workspace_fingerprint(ws.path)
+    rows = [[f"9135{i}", "某公司", "19", "1", "1", "1", "1", "2024"] for i in range(4)]
+    bad = write_table(tmp_path / "bad.csv", rows)
+    rc = main(["enterprise", "ingest", str(bad), "-w", str(ws.path), "--mapping", str(_refuse_invalid(tmp_path))])
+    err = capsys.readouterr().err
+    assert rc == 2 and "invalid_credit_code" in err and "Traceback" not in err
+    rc = main(["enterprise", "ingest", str(_plain(tmp_path / "p.csv")), "-w", str(ws.path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no credit code (统一社会信用代码) or enterprise name" in err
+    rc = main(["enterprise", "ingest", str(write_table(tmp_path / "t.csv")), "-w", str(ws.path), "--dry-run"])
+    assert rc == 0 and "(dry run)" in capsys.readouterr().out
+    assert workspace_fingerprint(ws.path) == before
+    with pytest.raises(IngestError):
+        ingest_enterprises(tmp_path / "t.csv", ws, mapping={"link": {"by": "file"}})
+    assert workspace_fingerprint(ws.path) == before
+
+
+def _refuse_invalid(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text('[checks]\ninvalid_credit_code = "refuse"\n', encoding="utf-8")
+    return p
+
+
+def test_sample_city_ships_a_tax_bureau_table(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "gis_data"
+    ws_path = tmp_path / "city.gpkg"
+    ws_path.write_bytes((root / "sample_city.gpkg").read_bytes())
+    store = GpkgStore(ws_path)
+    load = ingest_enterprises(root / "enterprises_2024.xlsx", store, link=root / "enterprise_parcels_2024.csv")
+    codes = {}
+    for p in load.report.problems:
+        codes[p.code] = codes.get(p.code, 0) + 1
+    # the planted faults, each found: 3 mistyped codes, 1 enterprise twice, 3 bad parcel ids, 5 moved out
+    assert codes["invalid_credit_code"] == 3 and codes["duplicate"] == 2 and codes["unmatched_parcel"] == 3
+    assert codes["no_parcel"] >= 5
+    p = analysis_parcels(store)
+    assert (p["n_enterprises"] > 1).sum() > 500  # multi-tenant parcels
+    assert p["energy_tce"].notna().sum() > 10_000
+
+
+def test_shipped_tables_are_what_the_generator_makes():
+    from pathlib import Path
+
+    from planner.sample.enterprises import enterprise_tables
+
+    root = Path(__file__).resolve().parents[1] / "gis_data"
+    parcels_ = GpkgStore(root / "sample_city.gpkg").read_parcels()
+    table, links = enterprise_tables(parcels_, seed=2024)
+    shipped = pd.read_excel(root / "enterprises_2024.xlsx", header=1, dtype={"行业代码": str})
+    assert shipped.columns.tolist() == table.columns.tolist() and len(shipped) == len(table)
+    assert shipped["统一社会信用代码"].tolist() == table["统一社会信用代码"].tolist()
+    assert np.allclose(shipped["实缴税金（万元）"], table["实缴税金（万元）"])
+    shipped_links = pd.read_csv(root / "enterprise_parcels_2024.csv", encoding="gbk", dtype=str)
+    assert shipped_links["宗地代码"].tolist() == links["宗地代码"].tolist()
