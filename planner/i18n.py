@@ -409,7 +409,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tbl_page_pick": ("页码", "Page"),
     "tbl_sort": ("排序", "Sort by"),
     "tbl_desc": ("降序", "Descending"),
-    "tbl_find": ("查找片区编号", "Find a site id"),
+    "tbl_find": ("查找编号", "Find an id"),
     "wf_using_stored_sites": ("使用工作空间中已保存的片区结果（与当前规则、调查版本和参数一致），未重新计算。",
                               "Using the sites stored in the workspace (they match the rules, survey and settings "
                               "in use); nothing was rebuilt."),

@@ -111,14 +111,47 @@ def _as_geoms(layer, name: str) -> np.ndarray:
     return g
 
 
-def _constraint_parts(constraints) -> np.ndarray:
-    """Protected land as non-overlapping polygon parts (so overlaps are not counted twice)."""
+#: Protected-land parts with more vertices than this are cut into quadrants (see :func:`constraint_parts`).
+MAX_PART_VERTICES = 256
+
+
+def constraint_parts(constraints) -> np.ndarray:
+    """Protected land as non-overlapping polygon parts of at most :data:`MAX_PART_VERTICES` vertices.
+
+    Overlaps are dissolved (so they are not counted twice), and large parts
+    are cut into quadrants until each is small: a farmland layer dissolves
+    into polygons of 100,000+ vertices, and intersecting each of a million
+    parcels with those costs an hour, with the small pieces a few seconds.
+    The pieces cover exactly the same land.
+    """
     g = _as_geoms(constraints, "constraints")
     if not len(g):
         return g
     u = shapely.union_all(g)
     parts = shapely.get_parts(u)
-    return parts[shapely.get_type_id(parts) == 3]
+    return _subdivide(parts[shapely.get_type_id(parts) == 3], MAX_PART_VERTICES)
+
+
+def _subdivide(parts: np.ndarray, max_vertices: int, max_depth: int = 20) -> np.ndarray:
+    """Polygons cut into bounding-box quadrants until each has at most ``max_vertices`` vertices."""
+    out, todo = [], np.asarray(parts, dtype=object)
+    for _ in range(max_depth):
+        if not len(todo):
+            break
+        small = shapely.get_num_coordinates(todo) <= max_vertices
+        out.append(todo[small])
+        big = todo[~small]
+        if not len(big):
+            todo = big
+            break
+        b = shapely.bounds(big)
+        mx, my = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        quads = [shapely.box(b[:, 0], b[:, 1], mx, my), shapely.box(mx, b[:, 1], b[:, 2], my),
+                 shapely.box(b[:, 0], my, mx, b[:, 3]), shapely.box(mx, my, b[:, 2], b[:, 3])]
+        pieces = shapely.get_parts(np.concatenate([shapely.intersection(big, q) for q in quads]))
+        todo = pieces[(shapely.get_type_id(pieces) == 3) & ~shapely.is_empty(pieces)]
+    out.append(todo)
+    return np.concatenate(out) if out else np.empty(0, dtype=object)
 
 
 def _overlap_area(geoms: np.ndarray, parts: np.ndarray) -> np.ndarray:
@@ -195,7 +228,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     land = _land_area(parcels)
 
     say("constraints")
-    parts = _constraint_parts(constraints)
+    parts = constraint_parts(constraints)
     overlap = np.zeros(len(parcels))
     if len(parts):
         cand = np.flatnonzero(is_flag) if not params.absorb_enclaves else np.arange(len(parcels))
