@@ -335,6 +335,40 @@ def goto(page, url: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- the city
+def prepare_workspace(src: Path, dest: Path, *, min_area: float | None = None, log=print) -> Path:
+    """A copy of ``src`` at ``dest`` with what the bench needs, made as an analyst would with the CLI.
+
+    ``planner classify``, ``planner sites`` (``--min-area`` if given) and two
+    ``planner scenario run`` are run where the workspace lacks flags, sites
+    or scenarios; an existing ``dest`` that has them all is used as it is.
+    """
+    from planner.io.store import GpkgStore
+
+    dest = Path(dest)
+    if not dest.exists():
+        import shutil
+
+        shutil.copyfile(src, dest)
+    store = GpkgStore(dest)
+    cli = [sys.executable, "-m", "planner"]
+
+    def run(*args):
+        log("  $ planner " + " ".join(map(str, args)))
+        subprocess.run([*cli, *map(str, args)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    if not store.has_layer("flags", "default"):
+        run("classify", "-w", dest)
+    if not store.has_layer("sites", "default"):
+        run("sites", "-w", dest, *(["--min-area", min_area] if min_area is not None else []))
+    docs = store.docs("scenario")
+    have = set(docs["name"]) if len(docs) else set()
+    for name in ("conservative_top10", "upstairs_all"):
+        if name not in have:
+            run("scenario", "run", ROOT / "scenarios" / f"{name}.toml", "-w", dest, "--out",
+                dest.parent / f"{dest.stem}_scenarios")
+    return dest
+
+
 @dataclass
 class City:
     """What the bench needs to know of the workspace: places with parcels, a site and its parcels."""
@@ -461,14 +495,28 @@ class Bench:
         pid, lon, lat = self.spot(i)
         self.at(i, 18)
         x, y = map_point(self.page, lon, lat)
+        old = self._detail_heading()
         t0 = now_ms()
         self.page.mouse.click(x, y)
-        return self.settle(t0, done=lambda: text_present(self.page, rf"地块 {re.escape(pid)}$"))
+        # the parcel drawn under the point (a neighbour's outline may cover the spot's own parcel)
+        try:
+            return self.settle(t0, done=lambda: self._detail_heading() not in ("", old), timeout=8)
+        except Timeout:  # the first click after a page load can go unanswered: the user clicks again
+            self.notes["click_again"] = self.notes.get("click_again", 0) + 1
+            self.page.mouse.click(x, y)
+            return self.settle(t0, done=lambda: self._detail_heading() not in ("", old))
+
+    def _detail_heading(self) -> str:
+        try:
+            hs = self.page.get_by_text(re.compile(r"^地块 \S+$")).all_inner_texts()
+        except Exception:  # page replaced
+            return ""
+        return hs[0] if hs else ""
 
     def _pick(self, label: str, option: str) -> None:
         box = self.page.locator("[data-testid='stSelectbox']", has_text=label).first
         box.click()
-        self.page.locator("li[role='option']", has_text=option).first.click()
+        self.page.locator("[role='option']", has_text=option).first.click()
 
     def colour_by(self, i: int) -> float:
         if i == 0:
@@ -477,7 +525,7 @@ class Bench:
         before = signature(self.page)
         box = self.page.locator("[data-testid='stSelectbox']", has_text="着色依据").first
         box.click()
-        opt = self.page.locator("li[role='option']", has_text=option).first
+        opt = self.page.locator("[role='option']", has_text=option).first
         opt.wait_for()
         t0 = now_ms()
         opt.click()
@@ -572,8 +620,13 @@ class Bench:
         before = signature(self.page)
         t0 = now_ms()
         page = self.page
+        old = self._selected_caption()
         page.mouse.click(box["x"] + 12, box["y"] + 35 + 17 + 35 * (i % 4))
-        return self.settle(t0, before=before, done=lambda: text_present(page, r"已选片区|selected"))
+        return self.settle(t0, before=before, done=lambda: self._selected_caption() not in ("", old))
+
+    def _selected_caption(self) -> str:
+        m = re.search(r"当前片区：(S\d+)", caption_text(self.page))
+        return m.group(1) if m else ""
 
     def site_edit(self, i: int) -> float:
         """Select the first site (row 1), remove one of its parcels by clicking it, undo it after."""
@@ -584,7 +637,7 @@ class Bench:
             box = grid.bounding_box()
             page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
             self.settle(now_ms())
-            page.get_by_text("移除地块").first.click()
+            page.get_by_text("从所选片区移除").first.click()
             self.settle(now_ms())
         pid, lon, lat = self.city.site_parcels[i % len(self.city.site_parcels)]
         _, clon, clat = self.city.site_parcels[0]
@@ -778,7 +831,10 @@ def _s(x: float) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--workspace", required=True, type=Path)
+    ap.add_argument("--workspace", required=True, type=Path,
+                    help="a workspace with flags, sites and two scenarios (see --prepare)")
+    ap.add_argument("--prepare", type=Path, default=None, metavar="SRC",
+                    help="first make --workspace from the workspace SRC with the CLI (classify, sites, scenarios)")
     ap.add_argument("--label", default=None, help="column label, e.g. 20k or 1M")
     ap.add_argument("--size", choices=("20k", "1M"), default=None, help="which targets apply (default: by size)")
     ap.add_argument("--reps", type=int, default=10)
@@ -793,6 +849,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
+    if a.prepare is not None:
+        prepare_workspace(a.prepare, a.workspace)
     actions = QUICK if a.actions == "quick" else [x for x in a.actions.split(",") if x]
     bad = [x for x in actions if x not in ORDER]
     if bad:

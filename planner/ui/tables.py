@@ -207,11 +207,11 @@ def paged(df: pd.DataFrame, *, key: str | None = None, labels: dict | None = Non
 
     key = key or "tbl_" + str(abs(hash((tuple(map(str, df.columns)), len(df)))))
     cols = [c for c in df.columns if str(df[c].dtype) != "geometry"]
-    c1, c2, c3, c4 = st.columns([1.6, 0.8, 1.4, 1.0])
+    c1, c2, c3, c4 = st.columns([1.5, 0.45, 1.2, 0.9], vertical_alignment="bottom")
     opts = ["—", *cols]
     sort = c1.selectbox(tr("tbl_sort"), opts, key=f"{key}__sort",
                         format_func=lambda c: c if c == "—" else ((labels or {}).get(c) or column_label(str(c), lang())))
-    desc = c2.toggle(tr("tbl_desc"), key=f"{key}__desc")
+    desc = c2.toggle("↓", key=f"{key}__desc", help=tr("tbl_desc"))
     find = c3.text_input(tr("tbl_find"), key=f"{key}__find") if find_col is not None else ""
     pos = page_order(df, None if sort == "—" else sort, desc, find_col, find)
     pages = max(1, -(-len(pos) // page_rows))

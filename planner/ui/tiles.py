@@ -277,7 +277,7 @@ _JS = r"""
     var n = 0, k = 0;
     for (var key in this.tiles) { k++; n += this.tiles[key].n; }
     return cfg.name + ':' + (this.pending ? 'loading' : 'ready') + ':' + this.mode() + ':' + this.z + ':' + k + ':' +
-      n + ':' + this.gen;
+      n + ':' + this.gen + ':' + cfg.url.slice(-6) + ':' + Array.from(hl).join(',').slice(0, 40);
   };
   Ctl.prototype.showCaption = function () {
     var el = caption(this.map);
