@@ -1,10 +1,12 @@
 """The app as users feel it: wall clock in headless Chromium from an action until the page has settled.
 
-    python benchmarks/bench_app_browser.py --workspace WS.gpkg [--reps 10] [--actions a,b] [--peer]
+    python benchmarks/bench_app_browser.py                      # the 20k sample city and the naive peer
+    python benchmarks/bench_app_browser.py --workspace WS.gpkg [--prepare SRC.gpkg] [--reps 10] [--actions a,b]
 
-Starts the app the README way (``streamlit run app.py`` with ``PLANNER_WORKSPACE``,
+Starts the app the README way (``streamlit run serve.py`` with ``PLANNER_WORKSPACE``,
 as ``make run`` does), on a workspace that holds flags, sites and two saved
-scenarios (``planner classify``, ``planner sites``, ``planner scenario run``),
+scenarios (``planner classify``, ``planner sites``, ``planner scenario run``;
+``--prepare`` runs them on a copy of SRC),
 drives it in headless Debian Chromium with every non-localhost request blocked,
 and prints p50 and p95 per action beside the target of issues 16 and 19.
 
@@ -831,8 +833,9 @@ def _s(x: float) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--workspace", required=True, type=Path,
-                    help="a workspace with flags, sites and two scenarios (see --prepare)")
+    ap.add_argument("--workspace", type=Path, default=None,
+                    help="a workspace with flags, sites and two scenarios (see --prepare); default: the sample "
+                         "city, prepared in benchmarks/out/ (and the naive peer is timed too)")
     ap.add_argument("--prepare", type=Path, default=None, metavar="SRC",
                     help="first make --workspace from the workspace SRC with the CLI (classify, sites, scenarios)")
     ap.add_argument("--label", default=None, help="column label, e.g. 20k or 1M")
@@ -849,6 +852,10 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
+    if a.workspace is None:  # `make bench`: the 20k sample city beside the naive peer
+        (ROOT / "benchmarks" / "out").mkdir(exist_ok=True)
+        a.workspace, a.prepare, a.peer = ROOT / "benchmarks" / "out" / "bench_city20k.gpkg", a.prepare or (
+            ROOT / "gis_data" / "sample_city.gpkg"), True
     if a.prepare is not None:
         prepare_workspace(a.prepare, a.workspace)
     actions = QUICK if a.actions == "quick" else [x for x in a.actions.split(",") if x]

@@ -10,6 +10,7 @@ treated as read-only by the pages.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -116,7 +117,7 @@ def policy_json(policy: dict) -> str:
     return json.dumps(policy, sort_keys=True, ensure_ascii=False, default=str)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=3, show_spinner=False)  # a 1M city's classification is ~0.5 GB
 def _classified(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
     return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
@@ -132,10 +133,31 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
         return parcels(path)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@st.cache_resource(max_entries=3, show_spinner=False)
 def _parcel_index(path: str, dstamp: str, pjson: str | None) -> maps.LayerIndex:
-    g = _classified(path, dstamp, pjson) if pjson is not None else _parcels(path, dstamp)
-    return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+    base = _geometry_index(path, dstamp)
+    if pjson is None:
+        return base
+    g = _classified(path, dstamp, pjson).reset_index(drop=True)
+    ids = base.gdf["parcel_id"]
+    same = len(g) == len(ids) and (not len(g) or g["parcel_id"].iloc[[0, -1]].tolist() == ids.iloc[[0, -1]].tolist())
+    if not same:
+        return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+    # the rules change the attributes and flags, never the geometry: the tree, points and lookups are shared
+    flagged = g["three_low"].fillna(False).to_numpy(dtype=bool) if "three_low" in g else base.flagged
+    idx = dataclasses.replace(base, gdf=g, flagged=flagged)
+    idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(("_merc_xy", "_id_lookup"))})
+    return idx
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
+    idx = maps.LayerIndex.build(_parcels(path, dstamp), id_col="parcel_id", flag_col="three_low")
+    from planner import maptiles
+
+    maptiles.merc_points(idx)  # computed once, shared by the index of every policy
+    id_lookup(idx)
+    return idx
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:

@@ -255,9 +255,22 @@ _JS = r"""
     }
     return map.__plannerCaption.getContainer();
   }
+  function quietFocus(map) {
+    // Leaflet focuses the map on the first mousedown (keyboard navigation); focusing an element in this frame
+    // scrolls the page around the frame into view when the map is partly below the window, the page moves
+    // under the pointer between mousedown and mouseup, and the first click on a parcel was lost
+    var kb = map.keyboard;
+    if (!kb || kb.__plannerQuiet) return;
+    var on = kb.enabled();
+    if (on) kb.disable();
+    kb._onMouseDown = function () { if (!this._focused) this._map._container.focus({preventScroll: true}); };
+    kb.__plannerQuiet = true;
+    if (on) kb.enable();
+  }
   function Ctl(map) {
     this.map = map; this.tiles = {}; this.pending = 0; this.want = {}; this.gen = 0; this.z = null;
     var self = this;
+    quietFocus(map);
     restoreView(map);
     this.onMove = function () { saveView(map); self.update(); };
     map.on('moveend', this.onMove);

@@ -19,8 +19,8 @@ import pytest
 
 from planner.io.store import GpkgStore
 from tests.e2e._workspace import SIZE, grid_parcels
-from tests.e2e.test_app_speed import bench
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_app_speed import bench
 
 
 def checker_city(path, n: int):
