@@ -361,7 +361,9 @@ def prepare_workspace(src: Path, dest: Path, *, min_area: float | None = None, l
     if not store.has_layer("flags", "default"):
         run("classify", "-w", dest)
     if not store.has_layer("sites", "default"):
-        run("sites", "-w", dest, *(["--min-area", min_area] if min_area is not None else []))
+        # other settings are saved as the policy's site parameters: the app opens the sites with them
+        run("sites", "-w", dest, *(["--min-area", min_area, "--save-params", "default"] if min_area is not None
+                                   else []))
     docs = store.docs("scenario")
     have = set(docs["name"]) if len(docs) else set()
     for name in ("conservative_top10", "upstairs_all"):
@@ -467,7 +469,8 @@ class Bench:
         self.at(i, 13)
         before = signature(self.page)
         t0 = map_eval(self.page, "() => { const t = Date.now(); window.map.setZoom(14, {animate: false}); return t; }")
-        return self.settle(t0, before=before, done=lambda: not self._grid_shown())
+        # settled at 14: parcels where a tile holds few enough, finer grid cells in the densest tiles
+        return self.settle(t0, before=before)
 
     def _grid_shown(self) -> bool:
         """Whether the parcel layer shows grid cells (tiled map: its signature; else the caption under the map)."""
@@ -673,12 +676,13 @@ class Bench:
     def scenario_save(self, i: int) -> float:
         self._open_scenarios()
         page = self.page
-        page.locator("[data-testid='stTextInput']", has_text="情景名称").locator("input").first.fill(f"bench_{i}")
+        name = f"bench{os.getpid()}_{i}"  # a new name: no overwrite confirmation, also when run again
+        page.locator("[data-testid='stTextInput']", has_text="情景名称").locator("input").first.fill(name)
         page.locator("[data-testid='stFormSubmitButton'] button").first.click()
         self.settle(now_ms())
         t0 = now_ms()
         page.get_by_role("button", name=re.compile("保存情景")).first.click()
-        return self.settle(t0, done=lambda: text_present(page, r"已保存"))
+        return self.settle(t0, done=lambda: text_present(page, rf"已保存：{name} "))
 
     def map_after_save(self, i: int) -> float:
         self.scenario_save(i + 100)

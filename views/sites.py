@@ -110,7 +110,7 @@ if not len(ok):
 
 sites_idx = data.sites_index(sites)
 ps = result.parcel_sites
-site_of = dict(zip(ps["parcel_id"].astype(str), ps["site_id"].astype(str), strict=False))
+site_of = data.site_of_parcel(ss.get(keys.SITE_RESULT_SIG), ps)  # parcel -> site, once per result, shared
 home = index.lonlat_bounds()
 sel = ss.get(keys.SITE_SELECTED)
 if sel is not None and sel not in set(sites["site_id"].astype(str)):

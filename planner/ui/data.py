@@ -184,6 +184,19 @@ def layer_index(path: str, kind: str) -> maps.LayerIndex | None:
 
 
 _SITE_INDEXES: OrderedDict[int, tuple] = OrderedDict()
+_SITE_OF: OrderedDict[str, dict] = OrderedDict()
+
+
+def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> dict:
+    """``{parcel_id: site_id}`` of a site result whose signature is ``sig``; the last few are kept for every session."""
+    hit = _SITE_OF.get(sig) if sig is not None else None
+    if hit is None:
+        hit = dict(zip(parcel_sites["parcel_id"].astype(str), parcel_sites["site_id"].astype(str), strict=False))
+        if sig is not None:
+            _SITE_OF[sig] = hit
+            while len(_SITE_OF) > 8:
+                _SITE_OF.popitem(last=False)
+    return hit
 
 
 def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
