@@ -1,10 +1,12 @@
 """Cached access to the workspace for the app.
 
-Everything heavy is cached with ``st.cache_resource`` keyed by small hashable
-inputs: the workspace path and its modification time (a publish, a set-current
-or a saved document changes the mtime, so nothing stale is served; the parcels, their classification and indexes are keyed by :func:`data_stamp` instead), plus the
-policy's canonical JSON where the result depends on it. Cached objects are
-treated as read-only by the pages.
+Everything heavy is cached with ``st.cache_resource`` (one copy per server,
+shared by every session) keyed by small hashable inputs: the workspace path
+and :func:`data_stamp` of the layers read (the current versions of those
+kinds: a publish or a set-current changes it, a saved scenario, policy or
+site edit does not), plus the policy's canonical JSON where the result
+depends on it. The store and the catalogue are keyed by the file's
+modification time. Cached objects are treated as read-only by the pages.
 
 """
 
