@@ -12,7 +12,7 @@ import streamlit as st
 st.set_page_config(page_title="低效工业用地更新规划 · Land revitalization planner", page_icon="🏭",
                    layout="wide", initial_sidebar_state="expanded")
 
-from planner.ui import assets, state, uploads
+from planner.ui import assets, auth, state, uploads
 from planner.ui.state import tr
 
 ROOT = Path(__file__).resolve().parent
@@ -20,6 +20,7 @@ assets.ensure_static(ROOT)
 uploads.clean_at_start()
 settings = state.sidebar()
 st.session_state["_settings"] = settings
+account = auth.gate(settings)  # a workspace with accounts: the sign-in form until someone signs in
 
 pages = [
     st.Page("views/explorer.py", title=tr("nav_map"), icon=":material/map:", url_path="map", default=True),
@@ -29,6 +30,8 @@ pages = [
     st.Page("views/compare.py", title=tr("nav_compare"), icon=":material/compare:", url_path="compare"),
     st.Page("views/data.py", title=tr("nav_data"), icon=":material/database:", url_path="data"),
 ]
+if account is not None and account.role == "admin":
+    pages.append(st.Page("views/admin.py", title=tr("nav_admin"), icon=":material/group:", url_path="admin"))
 try:
     st.navigation(pages).run()
 except Exception as exc:  # shown without server paths; the traceback goes to the server log

@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/bench_sites.py [--parcels N ...] [--gap M] [--no-naive] [--sample]
+    python benchmarks/bench_sites.py --layers [--parcels N ...] [--repeat R]
 
 Parcels: by default a synthetic cadastre (jittered quadrilateral grid, so
 neighbours share edges like real parcels; ~35% shrunk by 0.1-1.5 m to leave
@@ -42,6 +43,23 @@ The table gives three ratios (higher = ours faster):
   gaps, absorb enclaves, compute metrics and ranks);
 * full vs clustering: PostGIS clustering alone vs our full ``build_sites``
   (not the same job; shown so nothing is hidden).
+
+``--layers``: the default path, as ``planner sites`` runs it. The sample
+city from ``planner sample-data`` (cached, see ``benchmarks/_city.py``),
+classified by the default policy, with its arterial roads, rivers, railways,
+ecological red line and farmland. Rounds are interleaved (ours with barriers
+and constraints, ours without, PostGIS) and the best of each is kept:
+
+* ours: ``build_sites`` with barriers and constraints, and the time of each
+  of its steps (from its progress messages);
+* ours without barriers and constraints (the same build otherwise);
+* PostGIS doing the same job (``benchmarks/_postgis_sites.py``: clusters,
+  pairs split by barriers, protected land cut out, ``ST_Union`` per site,
+  area and perimeter; checked to give our partition in
+  ``tests/test_sites_speed_paths.py``).
+
+Targets (issue 18) at 1M: the default build at least 1.5x faster than
+PostGIS, and at most 1.5x the build without barriers and constraints.
 """
 
 from __future__ import annotations
@@ -53,6 +71,8 @@ import resource
 import sys
 import time
 
+import _city  # benchmarks/ helpers (the script's folder is on sys.path)
+import _postgis_sites
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -193,7 +213,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-naive", action="store_true", help="skip the naive GeoPandas peer")
     ap.add_argument("--no-postgis", action="store_true", help="skip the PostGIS peer")
     ap.add_argument("--sample", action="store_true", help="use planner.sample.build_city instead of the synthetic grid")
+    ap.add_argument("--layers", action="store_true",
+                    help="the default path: sample city from `planner sample-data` with barriers and constraints")
     args = ap.parse_args(argv)
+    if args.layers:
+        return main_layers(args)
     rows = []
     for n in args.parcels:
         parcels = from_sample(n) if args.sample else synthetic(n, gaps=args.gaps)
@@ -234,6 +258,79 @@ def main(argv=None) -> int:
           "The last column compares our whole build with PostGIS clustering alone, not the same job.)")
     print("(PostGIS clusters should equal our sites; naive blobs may differ where buffers of gap/2 merge "
           "parcels just over the gap at corners)")
+    return 0
+
+
+# -- the default path: barriers and constraints on ---------------------------------
+
+def _step(message: str) -> str:
+    """A step's name from a progress message of build_sites ("adjacency of 1,234 flagged parcels" -> "adjacency")."""
+    return "adjacency" if message.startswith("adjacency") else message
+
+
+def run_ours_steps(parcels, params, barriers, constraints):
+    """Wall time of ``build_sites`` and of each of its steps (between its progress messages)."""
+    marks = []
+    t0 = time.perf_counter()
+    res = S.build_sites(parcels, params, barriers=barriers, constraints=constraints,
+                        progress=lambda m: marks.append((time.perf_counter(), _step(m))))
+    t1 = time.perf_counter()
+    steps, prev, name = {}, t0, "checks"
+    for t, m in [*marks, (t1, "end")]:
+        steps[name] = steps.get(name, 0.0) + t - prev
+        prev, name = t, m
+    return t1 - t0, res, steps
+
+
+def main_layers(args) -> int:
+    params = S.SiteParams(gap_m=args.gap)
+    rows = []
+    for n in args.parcels:
+        parcels, barriers, constraints = _city.classified_city(n)
+        flagged = parcels[parcels["three_low"]]
+        con, note = (None, "PostGIS skipped") if args.no_postgis else _postgis_sites.connect()
+        if con is not None:
+            _postgis_sites.load(con, flagged.geometry.values, barriers.geometry.values, constraints.geometry.values)
+        best = {"on": None, "off": None, "pg": None}
+        for r in range(max(args.repeat, 1)):  # interleaved rounds; ours on and off in turns first
+            for on in ((True, False) if r % 2 == 0 else (False, True)):
+                if on:
+                    dt, res, steps = run_ours_steps(parcels, params, barriers, constraints)
+                    if best["on"] is None or dt < best["on"][0]:
+                        best["on"] = (dt, len(res.sites), len(res.excluded), steps)
+                else:
+                    dt, res_off, _ = run_ours_steps(parcels, params, None, None)
+                    best["off"] = min(best["off"] or (dt, len(res_off.sites)), (dt, len(res_off.sites)))
+            if con is not None:
+                dt, counts = _postgis_sites.run_job(con, args.gap, exclude_share=params.constraint_exclude_share,
+                                                    contact_tol=params.barrier_contact_tol_m,
+                                                    contact_share=params.barrier_contact_share)
+                best["pg"] = min(best["pg"] or (dt, counts), (dt, counts), key=lambda x: x[0])
+        if con is not None:
+            _postgis_sites.drop(con)
+            con.close()
+        rows.append(dict(n=n, nf=len(flagged), nb=len(barriers), nc=len(constraints), best=best, note=note,
+                         load=_city.load_avg()))
+        del parcels, flagged, res, res_off
+
+    print(f"\nbench_sites --layers  gap={args.gap} m  sample city from `planner sample-data`, default policy, "
+          f"barriers and constraints on  cpus={os.cpu_count()}  best of {args.repeat} interleaved rounds")
+    for r in rows:
+        on, off, pg = r["best"]["on"], r["best"]["off"], r["best"]["pg"]
+        print(f"\n{r['n']:,} parcels, {r['nf']:,} flagged, {r['nb']} barriers, {r['nc']} constraint polygons "
+              f"({r['load']} after the run)")
+        print(f"  ours, barriers and constraints on  {on[0]:7.2f} s   {on[1]:,} sites, {on[2]:,} parcels excluded")
+        print(f"  ours, barriers and constraints off {off[0]:7.2f} s   {off[1]:,} sites   "
+              f"on/off {on[0] / off[0]:.2f}x (target <= 1.5x)")
+        if pg is not None:
+            c = pg[1]
+            print(f"  PostGIS, the same job              {pg[0]:7.2f} s   {c['sites']:,} sites (no enclaves), "
+                  f"{r['nf'] - c['kept']:,} excluded, {c['separated']:,} pairs split by barriers   "
+                  f"PostGIS/ours {pg[0] / on[0]:.2f}x (target >= 1.5x)")
+        else:
+            print(f"  PostGIS: {r['note']}")
+        total = sum(on[3].values())
+        print("  our steps (best on-run): " + ", ".join(f"{k} {v:.2f} s ({v / total:.0%})" for k, v in on[3].items()))
     return 0
 
 

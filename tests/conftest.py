@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import geopandas as gpd
@@ -45,6 +46,85 @@ def box_grid(nx: int, ny: int, size: float = 50.0, gap: float = 0.0, crs: str = 
 def grid3() -> gpd.GeoDataFrame:
     """3 x 3 grid of 50 m squares (2,500 m² each), touching."""
     return box_grid(3, 3)
+
+
+# -- workspaces on both backends ---------------------------------------------------------------
+#: The store backends every backend-neutral test runs on.
+BACKENDS = ("gpkg", pytest.param("postgis", marks=pytest.mark.postgis))
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> str:
+    """The PostGIS server of the tests (``PLANNER_PG_DSN``); skips the test when none answers."""
+    import postgis
+
+    postgis.connect().close()
+    return postgis.dsn()
+
+
+def pg_uri(dsn: str, schema: str) -> str:
+    """``dsn`` with ``?schema=`` (a workspace URI)."""
+    return dsn + ("&" if "?" in dsn else "?") + f"schema={schema}"
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """``"gpkg"`` or ``"postgis"`` (the latter skips without a server)."""
+    if request.param == "postgis":
+        request.getfixturevalue("pg_dsn")
+    return request.param
+
+
+@pytest.fixture
+def workspace_uris(request, backend, tmp_path):
+    """``new(name)``: a fresh workspace location of the test's backend (file or schema), removed afterwards."""
+    made: list[str] = []
+
+    def new(name: str = "ws") -> str:
+        if backend == "gpkg":
+            uri = str(tmp_path / f"{name}.gpkg")
+        else:
+            safe = "".join(ch if ch.isalnum() else "_" for ch in name.lower())[:20]
+            uri = pg_uri(request.getfixturevalue("pg_dsn"), f"t_{uuid.uuid4().hex[:12]}_{safe}")
+        made.append(uri)
+        return uri
+
+    yield new
+    if backend == "postgis":
+        from planner.io.postgis import drop_workspace
+
+        for uri in made:
+            drop_workspace(uri)
+
+
+@pytest.fixture
+def workspace_uri(workspace_uris) -> str:
+    """A fresh workspace location (``ws.gpkg`` in tmp_path, or a new PostGIS schema); nothing created yet."""
+    return workspace_uris("ws")
+
+
+@pytest.fixture
+def sample_city_uri(workspace_uris) -> str:
+    """A copy of the bundled sample city (gis_data/sample_city.gpkg) on the test's backend."""
+    import shutil
+
+    from planner.io.transfer import copy_workspace
+
+    city = ROOT / "gis_data" / "sample_city.gpkg"
+    uri = workspace_uris("city")
+    if uri.endswith(".gpkg"):
+        shutil.copyfile(city, uri)
+    else:
+        copy_workspace(city, uri)
+    return uri
+
+
+@pytest.fixture
+def store(workspace_uri):
+    """A new, empty workspace (EPSG:4549) on the test's backend."""
+    from planner.io.store import open_store
+
+    return open_store(workspace_uri, create=True, crs="EPSG:4549")
 
 
 

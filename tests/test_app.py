@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.i18n import STRINGS, t
 from planner.io.store import GpkgStore
+from tests._text import rendered
 from tests.e2e._workspace import build_workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -167,7 +168,7 @@ def test_build_and_save_scenario(workspace, monkeypatch):
     at.button(key="sc_save_btn").click().run()
     assert not at.exception
     assert "flow_test" in set(GpkgStore(workspace).docs("scenario")["name"])
-    assert any("flow_test" in s.value for s in at.success)
+    assert any("flow_test" in rendered(s.value) for s in at.success)
 
 
 def test_compare_two_scenarios(workspace, monkeypatch):
@@ -191,7 +192,7 @@ def test_missing_workspace_is_explained(tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception
-    assert any("nope.gpkg" in w.value for w in at.warning)
+    assert any("nope.gpkg" in rendered(w.value) for w in at.warning)
 
 
 def test_planner_does_not_import_streamlit_outside_ui():
@@ -276,3 +277,19 @@ def test_ingest_problems_read_in_the_ui_language(tmp_path):
     assert set(zh["action"]) <= {"已拒绝", "存疑", "已修复", "已置空"} and "建筑面积（㎡）" in set(zh["field"])
     assert "已置空" in set(zh["action"])  # the negative floor area: the field nulled, the parcel kept
     assert problems_frame([], "zh").empty
+
+
+@pytest.mark.parametrize("page", ["rules", "scenarios", "compare"])
+def test_every_chart_uses_the_cjk_font_stack(workspace, monkeypatch, page):
+    """Chart text is Chinese in the Chinese UI: every chart names a CJK-capable font for axes and legends."""
+    from planner.ui.results import CHART_FONT
+
+    at = _app(workspace, monkeypatch, page)
+    if page == "scenarios":
+        _button(at, "计算").click().run()
+    charts = [json.loads(e.proto.spec) for e in at.get("vega_lite_chart")]
+    assert charts, f"the {page} page draws a chart"
+    for spec in charts:
+        cfg = spec.get("config", {})
+        assert cfg.get("font") == CHART_FONT and cfg["axis"]["titleFont"] == CHART_FONT, (page, cfg)
+        assert "Noto Sans CJK SC" in CHART_FONT

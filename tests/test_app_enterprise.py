@@ -11,6 +11,7 @@ import shapely
 from streamlit.testing.v1 import AppTest
 
 from planner.io.store import GpkgStore
+from tests._text import rendered
 from tests.test_enterprise import parcels, write_links, write_table
 from tests.test_security import APP
 
@@ -49,7 +50,7 @@ def test_data_outside_the_workspace_crs_are_warned_with_the_area_error(tmp_path,
     at.file_uploader[0].set_value(("lots.geojson", src.read_bytes(), "application/geo+json")).run()
     at.button(key="dm_read").click().run()
     assert not at.exception, [e.message for e in at.exception]
-    warns = [w.value for w in at.warning]
+    warns = [rendered(w.value) for w in at.warning]
     assert any("坐标系提示" in w and "面积偏大 3." in w and "EPSG:32618" in w for w in warns), warns
 
 

@@ -7,6 +7,7 @@ opens and edits it in the app, and replays it with the CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -192,12 +193,14 @@ def test_defect_scenario_run_in_the_app_keeps_the_retained_classes(ws, monkeypat
 
 def test_defect_data_manager_switch_asks_and_shows_readable_versions(ws, monkeypatch):
     store = GpkgStore(ws)
-    W.publish_survey(grid_parcels(24, seed=9), store, source_file="survey_2025.zip", label="2025 年度调查")
+    # a CLI publish records the path it read from: the app shows the file's name, not the server's folders
+    W.publish_survey(grid_parcels(24, seed=9), store, source_file="/srv/gis/inbox/survey_2025.zip", label="2025 年度调查")
     at = _app(ws, monkeypatch, "data")
     assert at.selectbox(key="dm_ver").options == ["v1"]  # the current version is not offered
     versions = next(d.value for d in at.dataframe if "source_file" in d.value.columns and "label" in d.value.columns)
     text = " ".join(map(str, versions.astype(str).to_numpy().ravel()))
     assert "None" not in text and "{" not in text and "survey_2025.zip" in text and "2025 年度调查" in text
+    assert "/srv/gis" not in text
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", t) for t in versions["created_at"])
     at.selectbox(key="dm_ver").set_value(1).run()
     at.button(key="dm_set").click().run()
@@ -207,6 +210,7 @@ def test_defect_data_manager_switch_asks_and_shows_readable_versions(ws, monkeyp
     assert int(store.surveys().query("is_current")["version"].iloc[0]) == 1
     log = next(d.value for d in at.dataframe if "action" in d.value.columns and "detail" in d.value.columns)
     assert "None" not in " ".join(map(str, log.to_numpy().ravel()))
+    assert "survey_2025.zip" in set(log["source_file"]) and "/srv/gis" not in " ".join(map(str, log.to_numpy().ravel()))
 
 
 def test_data_manager_diff_table_lists_fields():
@@ -330,3 +334,30 @@ def test_round_trip_comparison(ws, monkeypatch, tmp_path, capsys):
     assert main(["scenario", "compare", "--saved", "ab", "-w", str(ws), "--out", str(tmp_path / "d.html")]) == 0
     html = (tmp_path / "d.html").read_text(encoding="utf-8")
     assert "c vs a %" in html or ("c" in html and "b" in html)
+
+
+def test_cli_rerun_of_a_saved_scenario_never_overwrites_a_colleagues_save(ws, monkeypatch, tmp_path, capsys):
+    """`planner scenario run NAME` saves NAME again only if nobody saved it while the run worked."""
+    assert main(["classify", "-w", str(ws)]) == 0
+    assert main(["sites", "-w", str(ws)]) == 0
+    f = tmp_path / "s.toml"
+    f.write_text('name = "shared"\n[sites]\ntop = 4\n', encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", str(ws)]) == 0
+    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 0  # nobody else: v2
+    store = GpkgStore(ws)
+    assert W.latest_version(store, "scenario", "shared") == 2
+    real = W.run_stored_scenario
+
+    def colleague_saves_meanwhile(store_, doc, **kw):
+        out = real(store_, doc, **kw)
+        sc = dataclasses.replace(doc.scenario, sites=dataclasses.replace(doc.scenario.sites, top=9))
+        W.save_document(GpkgStore(ws), W.ScenarioDoc(sc), expect_version=2)  # the colleague's v3
+        return out
+
+    monkeypatch.setattr(W, "run_stored_scenario", colleague_saves_meanwhile)
+    capsys.readouterr()
+    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 2
+    err = capsys.readouterr().err
+    assert "shared" in err and "version 3" in err and "Traceback" not in err
+    assert W.latest_version(store, "scenario", "shared") == 3
+    assert W.load_document(store, "scenario", "shared").scenario.sites.top == 9  # the colleague's work stands

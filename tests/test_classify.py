@@ -14,7 +14,7 @@ from planner.classify import classify, evaluate, summary
 from planner.classify.policy import default_policy, from_dict, policy_hash, policy_to_dict
 from planner.classify.sensitivity import threshold_curve
 from planner.cli import main
-from planner.io.store import GpkgStore
+from planner.io.store import open_store
 from planner.schema import MU_M2
 from tests.conftest import box_grid
 
@@ -315,11 +315,10 @@ def test_sensitivity_by_hand():
 # -- CLI ------------------------------------------------------------------------
 
 @pytest.fixture
-def workspace(tmp_path, five):
-    ws = tmp_path / "ws.gpkg"
-    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+def workspace(store, five):
+    """A workspace (GeoPackage or PostGIS) with the five parcels as its survey; its URI."""
     store.publish_survey(five)
-    return ws
+    return store.uri
 
 
 def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
@@ -327,7 +326,7 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     assert main(["classify", "-w", str(workspace), "--out", str(out_csv), "--wkt"]) == 0
     printed = capsys.readouterr().out
     assert "three_low" in printed and "tax unknown: no tax record" in printed
-    store = GpkgStore(workspace)
+    store = open_store(workspace)
     cat = store.layers("flags")
     assert cat["name"].tolist() == ["default"]
     meta = __import__("json").loads(cat["meta"].iloc[0])
@@ -349,7 +348,7 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     gpkg = tmp_path / "flags.gpkg"
     assert main(["classify", "-w", str(workspace), "--out", str(gpkg), "--no-store"]) == 0
     assert pyogrio.read_dataframe(gpkg)["upgrade_class"].tolist() == ["redevelop", "upgrade", "n/a", "unknown", "retain"]
-    assert len(GpkgStore(workspace).layers("flags")) == 1
+    assert len(open_store(workspace).layers("flags")) == 1
 
 
 def test_cli_bad_policy_exits_2_naming_the_key(workspace, tmp_path, capsys):
@@ -359,7 +358,7 @@ def test_cli_bad_policy_exits_2_naming_the_key(workspace, tmp_path, capsys):
     assert main(["classify", "-w", str(workspace), "--policy", str(bad)]) == 2
     err = capsys.readouterr().err
     assert f"{bad}: criteria.utilization.rules[0].comparison: '<<' is not one of" in err
-    assert len(GpkgStore(workspace).layers("flags")) == 0
+    assert len(open_store(workspace).layers("flags")) == 0
 
 
 def test_cli_policy_show(capsys):

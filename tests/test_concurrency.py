@@ -1,5 +1,7 @@
 """Two busy colleagues at once: concurrent publishes and saves lose nothing; a held lock is named and bounded.
 
+Every test runs on both backends (a GeoPackage file, a PostGIS schema).
+
 The processes here are real ``planner`` processes started together (each
 waits for a "go" file after its imports, so they really overlap).
 """
@@ -20,7 +22,7 @@ from planner.cli import main
 from planner.errors import IngestError
 from planner.ingest import publish, read_survey
 from planner.io.fingerprint import changed_parts, workspace_fingerprint
-from planner.io.store import GpkgStore
+from planner.io.store import GpkgStore, open_store
 from tests.conftest import box_grid
 from tests.hostile_files import X0, parcels
 
@@ -38,7 +40,7 @@ _AT_ONCE = textwrap.dedent(
         time.sleep(0.002)
     if kind == "cli":
         sys.exit(main(sys.argv[4:]))
-    ws, name, n = planner.io.store.GpkgStore(sys.argv[4]), sys.argv[5], int(sys.argv[6])
+    ws, name, n = planner.io.store.open_store(sys.argv[4]), sys.argv[5], int(sys.argv[6])
     for i in range(n):
         ws.save_doc("scenario", name, {"writer": str(ready.name), "i": i})
     """
@@ -84,14 +86,14 @@ def _updates(tmp_path: Path, round_: int) -> tuple[Path, Path, set[str], set[str
 
 @pytest.mark.parametrize("rounds", [pytest.param(2, id="2-rounds"),
                                     pytest.param(10, id="10-rounds", marks=pytest.mark.slow)])
-def test_two_partial_updates_published_at_once_both_land(tmp_path, rounds):
+def test_two_partial_updates_published_at_once_both_land(tmp_path, store, rounds):
     """Today both exit 0 and the result holds only one: the base was read before the write lock."""
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    ws = store
     ws.publish_survey(box_grid(20, 20), label="base")
     expected = set(box_grid(20, 20)["parcel_id"])
     for r in range(rounds):
         pa, pb, ida, idb = _updates(tmp_path, r)
-        res = start_together(tmp_path, [["cli", "ingest", pa, "-w", ws.path], ["cli", "ingest", pb, "-w", ws.path]])
+        res = start_together(tmp_path, [["cli", "ingest", pa, "-w", ws.uri], ["cli", "ingest", pb, "-w", ws.uri]])
         for p in res:
             assert p.returncode == 0, p.stderr
             assert "Traceback" not in p.stderr
@@ -105,9 +107,9 @@ def test_two_partial_updates_published_at_once_both_land(tmp_path, rounds):
     assert ws.surveys()["version"].tolist() == list(range(1, 2 * rounds + 2))
 
 
-def test_two_saves_of_the_same_document_at_once_give_every_version(tmp_path):
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
-    res = start_together(tmp_path, [["store", ws.path, "top10", 15], ["store", ws.path, "top10", 15]])
+def test_two_saves_of_the_same_document_at_once_give_every_version(tmp_path, store):
+    ws = store
+    res = start_together(tmp_path, [["store", ws.uri, "top10", 15], ["store", ws.uri, "top10", 15]])
     assert all(p.returncode == 0 for p in res), [p.stderr for p in res]
     docs = ws.docs("scenario")
     assert docs["version"].tolist() == list(range(1, 31))
@@ -116,18 +118,18 @@ def test_two_saves_of_the_same_document_at_once_give_every_version(tmp_path):
     assert (ws.audit_log()["action"] == "save_scenario").sum() == 30
 
 
-def test_replace_is_refused_when_the_survey_changed_meanwhile(tmp_path):
+def test_replace_is_refused_when_the_survey_changed_meanwhile(tmp_path, store):
     """A replace prepared against version 1 would drop version 2: refused, nothing written."""
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    ws = store
     ws.publish_survey(box_grid(3, 3), user="alice")
     parcels(9, x0=X0 + 1000).to_file(tmp_path / "full.gpkg", driver="GPKG")
     gdf, rep = read_survey(tmp_path / "full.gpkg", target_crs=ws.crs)
     ws.publish_survey(box_grid(4, 4), user="bob")  # someone else publishes while the first load is prepared
-    before = workspace_fingerprint(ws.path)
+    before = workspace_fingerprint(ws.uri)
     with pytest.raises(IngestError, match="the survey changed while you were working") as caught:
         publish(gdf, ws, report=rep, mode="replace", base_version=1)
     assert "version 2 was published by bob" in str(caught.value)
-    assert changed_parts(before, workspace_fingerprint(ws.path)) == []
+    assert changed_parts(before, workspace_fingerprint(ws.uri)) == []
     # an update prepared against version 1 is merged into version 2 and says so
     gdf, rep = read_survey(tmp_path / "full.gpkg", target_crs=ws.crs)
     rep = publish(gdf.iloc[:1], ws, report=rep, mode="update", base_version=1)
@@ -139,41 +141,41 @@ def test_replace_is_refused_when_the_survey_changed_meanwhile(tmp_path):
 _HOLDER = textwrap.dedent(
     """
     import sys, time
-    from planner.io.store import GpkgStore
-    with GpkgStore(sys.argv[1]).write_lock("publish_survey"):
+    from planner.io.store import open_store
+    with open_store(sys.argv[1]).write_lock("publish_survey"):
         print("holding", flush=True)
         time.sleep(float(sys.argv[2]))
     """
 )
 
 
-def _hold_lock(ws_path: Path, seconds: float) -> subprocess.Popen:
+def _hold_lock(ws_path: str, seconds: float) -> subprocess.Popen:
     p = subprocess.Popen([sys.executable, "-c", _HOLDER, str(ws_path), str(seconds)], stdout=subprocess.PIPE,
                          text=True, env=ENV)
     assert p.stdout.readline().strip() == "holding"
     return p
 
 
-def test_a_held_lock_is_named_and_the_wait_is_bounded(tmp_path, capsys, monkeypatch):
+def test_a_held_lock_is_named_and_the_wait_is_bounded(tmp_path, store, capsys, monkeypatch):
     """Today a writer waits silently with no limit."""
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    ws = store
     ws.publish_survey(box_grid(3, 3))
     parcels(2, x0=X0 + 1000).to_file(tmp_path / "u.gpkg", driver="GPKG")
-    holder = _hold_lock(ws.path, 60)
+    holder = _hold_lock(ws.uri, 60)
     try:
-        before = workspace_fingerprint(ws.path)
+        before = workspace_fingerprint(ws.uri)
         t = time.monotonic()
-        rc = main(["ingest", str(tmp_path / "u.gpkg"), "-w", str(ws.path), "--lock-timeout", "1"])
+        rc = main(["ingest", str(tmp_path / "u.gpkg"), "-w", ws.uri, "--lock-timeout", "1"])
         waited = time.monotonic() - t
         err = capsys.readouterr().err
         assert rc == 2, err
         assert f"pid {holder.pid}" in err and "publish_survey" in err and "since " in err and "gave up" in err
         assert "Traceback" not in err
         assert waited < 30
-        assert changed_parts(before, workspace_fingerprint(ws.path)) == []
+        assert changed_parts(before, workspace_fingerprint(ws.uri)) == []
         # the environment variable sets it for every command
         monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "0.5")
-        rc = main(["classify", "-w", str(ws.path)])
+        rc = main(["classify", "-w", ws.uri])
         err = capsys.readouterr().err
         assert rc == 2 and f"pid {holder.pid}" in err
         holder_info = ws.lock_holder()
@@ -182,17 +184,17 @@ def test_a_held_lock_is_named_and_the_wait_is_bounded(tmp_path, capsys, monkeypa
         holder.kill()
         holder.wait()
     monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "nonsense")
-    assert main(["ingest", str(tmp_path / "u.gpkg"), "-w", str(ws.path)]) == 2
+    assert main(["ingest", str(tmp_path / "u.gpkg"), "-w", ws.uri]) == 2
     assert "PLANNER_LOCK_TIMEOUT='nonsense'" in capsys.readouterr().err
 
 
-def test_a_writer_waits_for_the_holder_and_then_writes(tmp_path, caplog):
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
-    holder = _hold_lock(ws.path, 1.5)
+def test_a_writer_waits_for_the_holder_and_then_writes(store, caplog):
+    ws = store
+    holder = _hold_lock(ws.uri, 1.5)
     try:
         t = time.monotonic()
         with caplog.at_level("WARNING", logger="planner.store"):
-            assert GpkgStore(ws.path, lock_timeout=60).save_doc("policy", "p", {"a": 1}) == 1
+            assert open_store(ws.uri, lock_timeout=60).save_doc("policy", "p", {"a": 1}) == 1
         assert time.monotonic() - t >= 0.5
         assert any(f"pid {holder.pid}" in r.getMessage() and "waiting up to 60 s" in r.getMessage()
                    for r in caplog.records)
@@ -202,8 +204,8 @@ def test_a_writer_waits_for_the_holder_and_then_writes(tmp_path, caplog):
     assert ws.lock_holder() is None  # released: the record went with the lock
 
 
-def test_the_lock_is_re_entrant_within_one_thread(tmp_path):
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True, lock_timeout=0.2)
+def test_the_lock_is_re_entrant_within_one_thread(store):
+    ws = open_store(store.uri, lock_timeout=0.2)
     with ws.write_lock("outer"):
         ws.publish_survey(box_grid(2, 2))
         ws.save_doc("policy", "p", {})

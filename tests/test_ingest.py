@@ -25,8 +25,9 @@ from planner import schema
 from planner.cli import build_parser, main
 from planner.errors import ConfigError, IngestError, PlannerError, message_in
 from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
+from planner.io.fingerprint import workspace_fingerprint
 from planner.io.readers import ReadLimits, read_source, safe_extract
-from planner.io.store import GpkgStore, sha256_file
+from planner.io.store import GpkgStore, open_store, sha256_file
 from planner.io.writers import write_report
 from tests.conftest import box_grid
 
@@ -89,14 +90,15 @@ def shp_bytes(shp: Path, prefix: str = "") -> dict[str, bytes]:
 
 
 @pytest.fixture
-def ws(tmp_path) -> GpkgStore:
-    return GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+def ws(store):
+    """A new workspace on each backend (GeoPackage, PostGIS)."""
+    return store
 
 
 @pytest.fixture
-def ws3(ws) -> GpkgStore:
+def ws3(ws, tmp_path):
     """Workspace with one survey version: ids Z1..Z3, 50 m squares."""
-    ingest(_gpkg(cn_layer(3), ws.path.parent / "base.gpkg"), ws, survey_name="base")
+    ingest(_gpkg(cn_layer(3), tmp_path / "base.gpkg"), ws, survey_name="base")
     return ws
 
 
@@ -105,15 +107,15 @@ def _gpkg(gdf, path: Path, layer: str | None = None) -> Path:
     return path
 
 
-def state(store: GpkgStore) -> tuple:
+def state(store) -> tuple:
     """Everything a rejected load must leave as it was."""
-    return (sha256_file(store.path), store.layers().to_json(), store.docs().to_json(), store.audit_log().to_json())
+    return (workspace_fingerprint(store), store.layers().to_json(), store.docs().to_json(), store.audit_log().to_json())
 
 
-def refused(argv: list[str], store: GpkgStore, capsys, *needles: str) -> str:
+def refused(argv: list[str], store, capsys, *needles: str) -> str:
     """Run the CLI, expect exit 2, the message parts, and an unchanged workspace."""
     before = state(store)
-    rc = main(["ingest", *argv, "--workspace", str(store.path)])
+    rc = main(["ingest", *argv, "--workspace", store.uri])
     err = capsys.readouterr().err
     assert rc == 2, err
     for n in needles:
@@ -121,7 +123,7 @@ def refused(argv: list[str], store: GpkgStore, capsys, *needles: str) -> str:
     assert state(store) == before
     # the same refusal through the library carries a Chinese message (the app shows it in a Chinese UI);
     # errors in a mapping file (ConfigError, a command-line feature: the app maps fields in a table) stay English
-    args = build_parser().parse_args(["ingest", *argv, "--workspace", str(store.path)])
+    args = build_parser().parse_args(["ingest", *argv, "--workspace", store.uri])
     with pytest.raises(PlannerError) as caught:
         ingest(args.source, store, mapping=args.mapping, layer=args.layer, crs=args.crs, encoding=args.encoding,
                survey_name=args.survey_name, dry_run=args.dry_run, mode=args.mode)
@@ -140,7 +142,7 @@ def test_gbk_zip_with_folder_cpg_and_esri_prj(tmp_path, ws, capsys):
                     prj=ESRI_GK120)
     z = zip_files(tmp_path / "更新.zip", {**shp_bytes(shp, "调查/"), "__MACOSX/调查/._宗地.shp": b"junk"},
                   gbk_names=True)
-    rc = main(["ingest", str(z), "--workspace", str(ws.path), "--survey-name", "2025"])
+    rc = main(["ingest", str(z), "--workspace", ws.uri, "--survey-name", "2025"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "GBK (.cpg file says GBK)" in out and "EPSG:4549" in out and "3 added" in out
@@ -355,7 +357,7 @@ def test_update_mode_merges_and_diffs(tmp_path, ws3, capsys):
                            geometry=[shapely.box(X0 + 50, Y0, X0 + 100, Y0 + 50),
                                      shapely.box(X0 + 100, Y0, X0 + 160, Y0 + 50)], crs="EPSG:4549")
     src = _gpkg(upd, tmp_path / "upd.gpkg")
-    rc = main(["ingest", str(src), "--workspace", str(ws3.path), "--mode", "update",
+    rc = main(["ingest", str(src), "--workspace", ws3.uri, "--mode", "update",
                "--report", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert rc == 0
@@ -384,7 +386,7 @@ def test_update_zip_with_extent_like_survey_update(tmp_path, ws, capsys):
     b = write_shp(ext, tmp_path / "u" / "更新范围.shp", encoding="GBK", prj=ESRI_GK120)
     z = zip_files(tmp_path / "survey_update.zip", {**shp_bytes(a, "更新2025/"), **shp_bytes(b, "更新2025/"),
                                                    "更新2025/说明.txt": "局部更新".encode("gbk")})
-    assert main(["ingest", str(z), "-w", str(ws.path)]) == 0
+    assert main(["ingest", str(z), "-w", ws.uri]) == 0
     out = capsys.readouterr().out
     assert "update extent 更新范围.shp" in out and "mode auto -> update" in out
     assert "1 added, 2 removed, 1 changed, 3 unchanged" in out
@@ -394,34 +396,27 @@ def test_update_zip_with_extent_like_survey_update(tmp_path, ws, capsys):
     assert p.loc["M1", "zone_use"] == "industrial"  # inherited from a merged predecessor
 
 
-def test_gis_data_survey_update(tmp_path, capsys):
-    src, city = ROOT / "gis_data" / "survey_update.zip", ROOT / "gis_data" / "sample_city.gpkg"
-    if not (src.exists() and city.exists()):
-        pytest.skip("gis_data sample files not generated")
-    wsp = tmp_path / "city.gpkg"
-    wsp.write_bytes(city.read_bytes())
-    n0 = len(GpkgStore(wsp).read_parcels())
+def test_gis_data_survey_update(sample_city_uri, capsys):
+    src = ROOT / "gis_data" / "survey_update.zip"
+    wsp = sample_city_uri
+    n0 = len(open_store(wsp).read_parcels())
     assert main(["ingest", str(src), "--workspace", str(wsp)]) == 0
     out = capsys.readouterr().out
     assert "published as survey version" in out and "update mode" in out
     rep_line = next(line for line in out.splitlines() if line.startswith("diff against"))
     added = int(rep_line.split(": ")[1].split(" added")[0])
     removed = int(rep_line.split(", ")[1].split(" removed")[0])
-    assert len(GpkgStore(wsp).read_parcels()) == n0 + added - removed
+    assert len(open_store(wsp).read_parcels()) == n0 + added - removed
 
 
-def test_plan_publish_previews_exactly_what_publish_stores(tmp_path):
+def test_plan_publish_previews_exactly_what_publish_stores(sample_city_uri):
     """The data manager's preview diff of a partial update is the diff that gets published."""
     import copy
 
     from planner.ingest import plan_publish, publish, read_survey
 
-    src, city = ROOT / "gis_data" / "survey_update.zip", ROOT / "gis_data" / "sample_city.gpkg"
-    if not (src.exists() and city.exists()):
-        pytest.skip("gis_data sample files not generated")
-    wsp = tmp_path / "city.gpkg"
-    wsp.write_bytes(city.read_bytes())
-    store = GpkgStore(wsp)
+    src = ROOT / "gis_data" / "survey_update.zip"
+    store = open_store(sample_city_uri)
     before = state(store)
     gdf, rep = read_survey(src, target_crs=store.crs)
     layer, diff, mode = plan_publish(gdf, store.read_parcels(), report=copy.deepcopy(rep))
@@ -448,7 +443,7 @@ def test_auto_mode_and_replace_diff(tmp_path, ws3):
 
 def test_dry_run_and_reports(tmp_path, ws3, capsys):
     before = state(ws3)
-    rc = main(["ingest", str(_gpkg(cn_layer(2), tmp_path / "d.gpkg")), "-w", str(ws3.path), "--dry-run",
+    rc = main(["ingest", str(_gpkg(cn_layer(2), tmp_path / "d.gpkg")), "-w", ws3.uri, "--dry-run",
                "--report", str(tmp_path / "r.csv")])
     assert rc == 0 and state(ws3) == before
     assert "(dry run)" in capsys.readouterr().out
@@ -502,7 +497,7 @@ def test_bad_lines_layer(tmp_path, ws3, capsys):
 def test_bad_no_crs(tmp_path, ws3, capsys):
     shp = write_shp(cn_layer(2).set_crs(None, allow_override=True), tmp_path / "n.shp")
     refused([str(shp)], ws3, capsys, "has no CRS", "EPSG:4549", "--crs")
-    assert main(["ingest", str(shp), "-w", str(ws3.path), "--crs", "EPSG:4549"]) == 0
+    assert main(["ingest", str(shp), "-w", ws3.uri, "--crs", "EPSG:4549"]) == 0
 
 
 def test_bad_no_parcel_id(tmp_path, ws3, capsys):
@@ -554,7 +549,7 @@ def test_bad_zip_two_datasets(tmp_path, ws3, capsys):
     b = write_shp(cn_layer(1), tmp_path / "s" / "b.shp")
     z = zip_files(tmp_path / "two.zip", {**shp_bytes(a), **shp_bytes(b)})
     refused([str(z)], ws3, capsys, "several datasets", "a.shp", "b.shp", "--layer")
-    assert main(["ingest", str(z), "-w", str(ws3.path), "--layer", "b"]) == 0
+    assert main(["ingest", str(z), "-w", ws3.uri, "--layer", "b"]) == 0
 
 
 def test_bad_gpkg_ambiguous_layers(tmp_path, ws3, capsys):

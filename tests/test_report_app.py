@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from planner.io.store import GpkgStore
+from tests._text import rendered
 from tests.e2e._workspace import build_workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -41,7 +42,7 @@ def _downloads(at: AppTest) -> list[str]:
 def test_comparison_names_the_rules_in_use_and_marks_unsaved_edits(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "compare")
     assert not at.exception
-    cap = next(c.value for c in at.caption if c.value.startswith("计算依据"))
+    cap = next(rendered(c.value) for c in at.caption if c.value.startswith("计算依据"))
     assert "识别规则 default (sha256 " in cap and "未保存" not in cap
     assert _downloads(at) == ["下载 Excel 报告", "下载 HTML 报告", "下载 PDF 报告（A4）"]
     # edit a threshold without saving: every result now rests on edited rules, and says so
@@ -49,7 +50,7 @@ def test_comparison_names_the_rules_in_use_and_marks_unsaved_edits(workspace, mo
     at.number_input(key="r_utilization_0_t").set_value(1.3).run()
     at.switch_page("views/compare.py").run()
     assert not at.exception
-    cap = next(c.value for c in at.caption if c.value.startswith("计算依据"))
+    cap = next(rendered(c.value) for c in at.caption if c.value.startswith("计算依据"))
     assert "（含未保存的修改，基于 " in cap
 
 

@@ -240,10 +240,8 @@ def test_scenario_file_and_inline_template(tmp_path):
         load_scenario(bad)
 
 
-def test_saved_in_workspace_round_trip(tmp_path):
-    from planner.io.store import GpkgStore
-
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+def test_saved_in_workspace_round_trip(store):
+    ws = store
     sc = scen(sites={"top": 2}, policy_name="default", policy_hash="abc")
     assert ws.save_doc("scenario", sc.name, sc.to_dict()) == 1
     back = scenario_from_dict(ws.load_doc("scenario", "t"))
@@ -275,22 +273,19 @@ def test_sanity_defaults_fall_in_the_programme_scale():
 
 
 # --------------------------------------------------------------------------- CLI
-def _workspace_with_sites(tmp_path):
-    from planner.io.store import GpkgStore
-
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+def _workspace_with_sites(ws):
     ws.write_layer("sites", "default", five_sites(), meta={"policy_name": "default", "policy_hash": "cafe" * 16})
     return ws
 
 
-def test_cli_run_saves_and_writes_reports(tmp_path, capsys):
+def test_cli_run_saves_and_writes_reports(tmp_path, store, capsys):
     from planner.cli import main
 
-    ws = _workspace_with_sites(tmp_path)
+    ws = _workspace_with_sites(store)
     f = tmp_path / "s.toml"
     f.write_text('name = "two"\nsites_per_year = 1\n[sites]\ntop = 2\n', encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["scenario", "run", str(f), "-w", str(ws.path), "--out", str(out), "--lang", "en"]) == 0
+    assert main(["scenario", "run", str(f), "-w", ws.uri, "--out", str(out), "--lang", "en"]) == 0
     text = capsys.readouterr().out
     # 2 sites x 10,000 m2 x 2.5 = 50,000 m2
     assert re.search(r"Gross planned floor area \(m²\)\s+50,000", text)
@@ -299,27 +294,26 @@ def test_cli_run_saves_and_writes_reports(tmp_path, capsys):
     assert doc["policy_name"] == "default" and doc["policy_hash"] == "cafe" * 16  # filled from the sites layer
     assert ws.audit_log()["action"].iloc[-1] == "save_scenario"
     # run again by saved name -> version 2; compare saved and file scenarios
-    assert main(["scenario", "run", "two", "-w", str(ws.path)]) == 0
+    assert main(["scenario", "run", "two", "-w", ws.uri]) == 0
     assert ws.docs("scenario")["version"].max() == 2
-    assert main(["scenario", "compare", "two@1", str(f), "-w", str(ws.path), "--out", str(tmp_path / "c.xlsx")]) == 2
+    assert main(["scenario", "compare", "two@1", str(f), "-w", ws.uri, "--out", str(tmp_path / "c.xlsx")]) == 2
     assert "distinct" in capsys.readouterr().err
     g = tmp_path / "g.toml"
     g.write_text('name = "all_up"\ntemplate = "multi_storey"\n', encoding="utf-8")
-    assert main(["scenario", "compare", "two", str(g), "-w", str(ws.path), "--out", str(tmp_path / "c.html")]) == 0
+    assert main(["scenario", "compare", "two", str(g), "-w", ws.uri, "--out", str(tmp_path / "c.html")]) == 0
     assert "all_up vs two %" in (tmp_path / "c.html").read_text(encoding="utf-8")
 
 
-def test_cli_says_what_to_run_first(tmp_path, capsys):
+def test_cli_says_what_to_run_first(tmp_path, store, capsys):
     from planner.cli import main
-    from planner.io.store import GpkgStore
 
-    ws = GpkgStore(tmp_path / "empty.gpkg", crs="EPSG:4549", create=True)
+    ws = store
     f = tmp_path / "s.toml"
     f.write_text('name = "x"\n', encoding="utf-8")
-    assert main(["scenario", "run", str(f), "-w", str(ws.path)]) == 2
+    assert main(["scenario", "run", str(f), "-w", ws.uri]) == 2
     err = capsys.readouterr().err
     assert "planner classify" in err and "planner sites" in err
-    assert main(["scenario", "run", "nosuch", "-w", str(ws.path)]) == 2
+    assert main(["scenario", "run", "nosuch", "-w", ws.uri]) == 2
     assert "no saved scenario" in capsys.readouterr().err
 
 
@@ -334,23 +328,16 @@ def test_example_scenarios_are_valid():
 
 
 @pytest.mark.slow
-def test_sample_city_scale(tmp_path, capsys):
-    """On the sample city (when present, with the sites stage): scale compared with the programme."""
-    import shutil
-
-    src = ROOT / "gis_data" / "sample_city.gpkg"
-    if not src.exists():
-        pytest.skip(f"sample city not built at {src} (`planner sample-data --out {src}`)")
-    pytest.importorskip("planner.sites")
+def test_sample_city_scale(sample_city_uri, capsys):
+    """On the sample city: scale compared with the programme (GeoPackage and PostGIS give the same)."""
     from planner.cli import main
-    from planner.io.store import GpkgStore
+    from planner.io.store import open_store
 
-    ws = tmp_path / "city.gpkg"
-    shutil.copyfile(src, ws)
+    ws = sample_city_uri
     assert main(["classify", "-w", str(ws)]) == 0
     assert main(["sites", "-w", str(ws)]) == 0
     capsys.readouterr()
-    store = GpkgStore(ws)
+    store = open_store(ws)
     sites = store.read_layer("sites")
     r = run(sites, load_scenario(ROOT / "scenarios" / "upstairs_all.toml"))
     t = r.totals
@@ -401,3 +388,17 @@ def test_timeline_matches_a_per_site_reference():
     for col in ref.columns:
         np.testing.assert_allclose(r.timeline[col].to_numpy(), ref[col].to_numpy(), rtol=1e-9, atol=1e-3,
                                    err_msg=col)
+
+
+def test_parcel_rollup_sums_per_site_and_keeps_missing_as_missing():
+    # issue 18: one vectorized pass; a site whose parcels all lack a value gets NaN, not 0
+    sp = pd.DataFrame({"parcel_id": ["a", "b", "c", "d"], "site_id": ["S0002", "S0001", "S0002", "S0001"],
+                       "role": ["flagged", "flagged", "retained_inside", "flagged"]})
+    parcels = pd.DataFrame({"parcel_id": ["a", "b", "c", "d"], "floor_area_m2": [100.0, 200.0, 400.0, 800.0],
+                            "upgrade_class": ["retain", "retain", "redevelop", "upgrade"],
+                            "tax_cny": [1.0, None, 2.0, None], "output_cny": [5.0, 6.0, None, 7.0]})
+    roll = parcel_rollup(sp, parcels)
+    assert roll.index.tolist() == ["S0001", "S0002"]
+    assert roll["retain_class_floor_m2"].tolist() == [200.0, 500.0]
+    assert np.isnan(roll.loc["S0001", "tax_cny"]) and roll.loc["S0002", "tax_cny"] == 3.0
+    assert roll["output_cny"].tolist() == [13.0, 5.0]

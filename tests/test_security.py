@@ -29,6 +29,7 @@ from planner.errors import DataError
 from planner.io.store import GpkgStore
 from planner.io.writers import neutralize, neutralize_frame
 from planner.ui import uploads, workspaces
+from tests._text import rendered
 from tests.e2e._workspace import build_workspace, grid_parcels
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -61,7 +62,7 @@ def _page_texts(at: AppTest) -> list[str]:
     """The text of every message, heading, caption and exception the page shows."""
     out = []
     for kind in ("error", "warning", "info", "success", "markdown", "caption", "subheader", "title"):
-        out += [str(getattr(e, "value", "")) for e in getattr(at, kind)]
+        out += [rendered(getattr(e, "value", "")) for e in getattr(at, kind)]
     out += [f"{e.message} {e.stack_trace}" for e in at.exception]
     return out
 
@@ -289,7 +290,7 @@ def test_app_upload_of_a_session_the_server_let_go_is_deleted(app_env, tmp_path,
 def test_app_upload_error_names_the_users_file_not_the_server_path(app_env, tmp_path):
     at = _data_page()
     at.file_uploader[0].set_value(("平面图 2025.gpkg", b"not a geopackage at all", "application/octet-stream")).run()
-    errs = [e.value for e in at.error]
+    errs = [rendered(e.value) for e in at.error]
     assert errs and all("平面图 2025.gpkg" in e for e in errs), errs
     texts = _page_texts(at)
     assert _paths_shown(texts) == [] and not any("upload.gpkg" in t for t in texts), texts
@@ -662,3 +663,42 @@ def test_sites_csv_neutralizes_parcel_ids(tmp_path):
     side = pd.read_csv(paths[1], dtype=str)
     assert side["parcel_id"].str.startswith("'").all()
     assert json.dumps(side["parcel_id"].tolist()).count("'=") > 0
+
+
+# -- Markdown in user text: names are shown as typed, never as images, links or HTML -------------------------------
+
+CRAFTED_NAME = "![x](http://198.51.100.7/x.png) **big** [go](http://198.51.100.7) <b>b</b> $x$"
+
+
+def test_markdown_in_filled_in_text_is_escaped(monkeypatch):
+    from streamlit.testing.v1 import AppTest as _AT  # noqa: F401  (streamlit loaded, as in the app)
+
+    from planner.ui import state
+
+    monkeypatch.setattr(state, "redact", lambda s: s)
+    escaped = state.md_text(CRAFTED_NAME)
+    assert "](" not in escaped.replace("\\](", "") and "<b>" not in escaped and "**" not in escaped
+    # what Markdown shows of the escaped text is the text itself (CommonMark backslash escapes)
+    assert rendered(escaped) == CRAFTED_NAME
+
+
+def test_comparison_shows_a_crafted_scenario_name_literally(tmp_path, monkeypatch):
+    from planner import scenarios
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws)
+    for name in ("plain", CRAFTED_NAME):
+        store.save_doc("scenario", name, scenarios.Scenario(name=name, sites=scenarios.SiteSelection(top=3)).to_dict())
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/compare.py").run()
+    assert not at.exception
+    shown = [m.value for m in [*at.markdown, *at.caption, *at.success, *at.info]]
+    heads = [v for v in shown if "198.51.100.7" in rendered(v)]
+    assert heads, "the crafted name is shown somewhere"
+    for v in heads:  # every Markdown place escapes it: no image, no link, no bold, no HTML, no LaTeX
+        assert "![" not in v and "](" not in v.replace("\\](", "") and "<b>" not in v and "$x$" not in v
+    # the comparison table shows it as typed (no backslashes in a plain-text header)
+    cols = [c for d in at.dataframe for c in d.value.columns]
+    assert CRAFTED_NAME in cols

@@ -14,7 +14,6 @@ from conftest import box_grid
 from planner import sites as S
 from planner.cli import main
 from planner.errors import ConfigError, DataError
-from planner.io.store import GpkgStore
 from planner.sites import graph as _graph
 from planner.sites.build import _site_ids
 
@@ -411,9 +410,8 @@ def test_site_from_boundary_takes_majority_parcels():
 
 # -- CLI ---------------------------------------------------------------------------
 
-def test_cli_builds_stores_and_writes(tmp_path, capsys):
-    ws = tmp_path / "ws.gpkg"
-    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+def test_cli_builds_stores_and_writes(tmp_path, store, capsys):
+    ws = store.uri
     assert main(["sites", "-w", str(ws)]) == 2
     assert "planner classify" in capsys.readouterr().err
     grid = flag(box_grid(4, 4), off={"r1c1"})

@@ -21,11 +21,18 @@ from tests.conftest import box_grid
 
 
 @pytest.fixture
-def ws(tmp_path) -> GpkgStore:
+def ws(store):
+    """A new workspace on each backend (GeoPackage, PostGIS)."""
+    return store
+
+
+@pytest.fixture
+def gpkg_ws(tmp_path) -> GpkgStore:
+    """A new GeoPackage workspace (for what only a file has: bytes, copies beside it)."""
     return GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
 
 
-def snapshot(store: GpkgStore) -> tuple:
+def snapshot(store) -> tuple:
     """Content of a workspace: catalogue, documents, audit and every layer's rows."""
     cat = store.layers()
     layers = {}
@@ -114,7 +121,8 @@ def test_documents_are_versioned_and_audited(ws):
     assert ws.audit_log()["action"].tolist() == ["save_policy", "save_policy"]
 
 
-def test_failed_layer_write_leaves_workspace_unchanged(ws, monkeypatch):
+def test_failed_layer_write_leaves_workspace_unchanged(gpkg_ws, monkeypatch):
+    ws = gpkg_ws
     ws.publish_survey(box_grid(3, 3))
     ws.save_doc("policy", "p", {"a": 1})
     before = snapshot(ws)
@@ -163,8 +171,9 @@ _KILL_SCRIPT = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_write_killed_midway_leaves_previous_state(ws, tmp_path):
+def test_write_killed_midway_leaves_previous_state(gpkg_ws, tmp_path):
     """SIGKILL a process while it writes a large survey: the workspace stays as it was."""
+    ws = gpkg_ws
     ws.publish_survey(box_grid(3, 3), label="baseline")
     ws.save_doc("scenario", "s", {"top": 10})
     before = snapshot(ws)
@@ -197,20 +206,26 @@ def test_write_killed_midway_leaves_previous_state(ws, tmp_path):
     assert again.surveys()["version"].tolist() == [1, 2]
 
 
-def test_write_layers_is_one_commit(tmp_path, monkeypatch):
+def test_write_layers_is_one_commit(ws, monkeypatch):
     """Several layers land together or not at all (a failure in the second leaves the first unwritten)."""
-    import pyogrio
-
     from planner.io.store import DocWrite, LayerWrite
 
-    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
     g = gpd.GeoDataFrame({"x": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
     got = ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)],
                           docs=[DocWrite("policy", "a", {"x": 1})], action="build_sites")
     assert got == {("sites", "a"): 1, ("site_parcels", "a"): 1, ("policy", "a"): 1}
     assert ws.load_doc("policy", "a") == {"x": 1}
-    real = pyogrio.write_dataframe
+    before = snapshot(ws)
     calls = []
+    if isinstance(ws, GpkgStore):
+        import pyogrio
+
+        module, attr = pyogrio, "write_dataframe"
+    else:
+        from planner.io import _pgcopy
+
+        module, attr = _pgcopy, "csv_batches"
+    real = getattr(module, attr)
 
     def second_fails(*a, **k):
         calls.append(1)
@@ -218,12 +233,15 @@ def test_write_layers_is_one_commit(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real(*a, **k)
 
-    monkeypatch.setattr(pyogrio, "write_dataframe", second_fails)
+    monkeypatch.setattr(module, attr, second_fails)
     with pytest.raises(OSError):
         ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("site_parcels", "a", g)],
                         docs=[DocWrite("policy", "a", {"x": 2})])
+    monkeypatch.undo()
+    assert len(calls) == 2  # the first layer was written before the second failed
     assert ws.load_doc("policy", "a") == {"x": 1} and len(ws.docs()) == 1
     cat = ws.layers()
     assert cat.groupby("kind")["version"].max().to_dict() == {"site_parcels": 1, "sites": 1}
+    assert snapshot(ws) == before
     with pytest.raises(StoreError, match="once per commit"):
         ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("sites", "a", g)])

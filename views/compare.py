@@ -13,7 +13,7 @@ from planner.report import charts as rep_charts
 from planner.report import text as rep_text
 from planner.ui import data, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, md_text, tr
 
 settings = page.start("nav_compare")
 ws = settings.workspace
@@ -55,12 +55,12 @@ with st.spinner(tr("sc_run")):
         runs.append(wf.result)
     cmp = W.compare_runs(runs)
 L = lang()
-st.caption(tr("cmp_inputs") + rep_text.policy_text(runs[0], L))
+st.caption(tr("cmp_inputs") + md_text(rep_text.policy_text(runs[0], L)))
 
 # -- key figures: one row per scenario, the difference from the first -------------------------------------------------
 base = runs[0]
 for r in runs:
-    head = f"**{r.name}**" + (f" · {tr('baseline_mark')}" if r is base else f" · {tr('cmp_diff', base=base.name)}")
+    head = f"**{md_text(r.name)}**" + (f" · {tr('baseline_mark')}" if r is base else f" · {tr('cmp_diff', base=base.name)}")
     st.markdown(head)
     results.key_figures(r.totals, None if r is base else base.totals)
 

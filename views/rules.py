@@ -12,7 +12,7 @@ from planner.classify import policy as pol_mod
 from planner.classify import sensitivity as sens
 from planner.errors import PlannerError, message_in
 from planner.i18n import value_label
-from planner.ui import data, keys, page
+from planner.ui import data, keys, page, results
 from planner.ui.explore import field_label
 from planner.ui.state import lang, tr
 from planner.workflow.documents import canonical
@@ -151,7 +151,7 @@ else:
             color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")))
         if cur is not None and not use_pct:
             ch = ch + alt.Chart(pd.DataFrame({"t": [cur]})).mark_rule(color="#b2182b", strokeWidth=2).encode(x="t:Q")
-        st.altair_chart(ch.properties(height=280), width="stretch")
+        st.altair_chart(results.chart(ch.properties(height=280)), width="stretch")  # CJK-capable font stack
         st.caption(tr("sens_caption"))
 
 # -- save: a named policy version; an existing name is confirmed first ----------------------------------

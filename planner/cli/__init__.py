@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import sys
 
 from planner import __version__
@@ -31,6 +32,7 @@ COMMAND_MODULES = (
     "planner.cli.sites",
     "planner.cli.scenario",
     "planner.cli.brief",
+    "planner.cli.users",
 )
 
 
@@ -44,7 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _workspace_from_env(parser, os.environ.get("PLANNER_WORKSPACE", "").strip())
     return parser
+
+
+def _workspace_from_env(parser: argparse.ArgumentParser, default: str) -> None:
+    """With ``PLANNER_WORKSPACE`` set, every ``--workspace`` option defaults to it (and is no longer required)."""
+    if not default:
+        return
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                _workspace_from_env(sp, default)
+        elif action.dest == "workspace":
+            action.required = False
+            action.default = default
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     store = open_store(args.workspace)
     doc = policy_doc(args.policy, store)  # ConfigError -> exit 2 with the key named
     policy = doc.policy
-    _stage(f"classifying the survey of {args.workspace} under policy {policy.name!r}", t0)
+    _stage(f"classifying the survey of {store.label} under policy {policy.name!r}", t0)
     out = classify_workspace(store, doc, survey_version=args.survey_version, save=not args.no_store,
                              progress=lambda s: _stage(s, t0))
     flagged, table = out.flagged, out.summary

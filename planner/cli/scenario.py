@@ -50,12 +50,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
 
+def _is_file(ref: str) -> bool:
+    path = Path(ref)
+    return path.suffix.lower() in (".toml", ".json") or path.exists()
+
+
 def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
     """A scenario document from a file path or a saved ``NAME[@VERSION]``."""
     from planner.scenarios import load_scenario
 
     path = Path(ref)
-    if path.suffix.lower() in (".toml", ".json") or path.exists():
+    if _is_file(ref):
         return W.ScenarioDoc(load_scenario(path))
     name, _, ver = ref.partition("@")
     try:
@@ -119,6 +124,9 @@ def run_cmd(args: argparse.Namespace) -> int:
     from planner.scenarios import replace
 
     store = open_store(args.workspace)
+    # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
+    stored_name = None if _is_file(args.scenario) else args.scenario.partition("@")[0]
+    expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
     run = _evaluate(args.scenario, store, args.templates)
     res = run.result
     _print_totals(res)
@@ -128,8 +136,8 @@ def run_cmd(args: argparse.Namespace) -> int:
         sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
         doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
         doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
-        v = W.save_document(store, doc)
-        print(f"saved as scenario/{res.name} version {v} in {args.workspace}")
+        v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
+        print(f"saved as scenario/{res.name} version {v} in {store.label}")
     if args.out:
         bg = _background(store)
         files = export_all(res, args.out, lang=args.lang, background=bg)

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
         print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"stored as sites/{name} and site_parcels/{name} in {args.workspace} (one commit, result "
+    print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "
           f"{built.provenance.result_id})")
     if args.out:
         for p in write_result(result, args.out):

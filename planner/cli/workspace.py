@@ -1,4 +1,9 @@
-"""``planner workspace``: create a workspace (``init``) and show what one holds (``info``; also ``planner info``).
+"""``planner workspace``: create a workspace (``init``), show what one holds (``info``; also ``planner info``), copy one (``copy``).
+
+A workspace is a GeoPackage file (``ws.gpkg``) or a schema of a PostGIS
+database (``postgresql://user@host:5432/db?schema=name``); every command
+takes either. ``planner workspace copy SRC DST`` copies a whole workspace
+(every version, document, account and audit row) between the two kinds.
 
 ``planner workspace init WS --crs EPSG:32618`` creates an empty workspace in
 a projected metric CRS through :func:`planner.io.store.create_workspace`
@@ -20,6 +25,18 @@ from planner import workflow as W
 from planner.errors import StoreError
 from planner.io.store import open_store
 
+#: Help text of every ``--workspace`` option.
+WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
+
+
+def _shown(uri: str) -> str:
+    """A workspace as messages show it: a PostGIS URI without its password."""
+    if str(uri).startswith(("postgresql://", "postgres://")):
+        from planner.io._pgconn import parse_uri
+
+        return parse_uri(uri).display
+    return str(uri)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
@@ -33,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "data: the CGCS2000 3-degree Gauss-Krüger zone of their longitude in China, their UTM zone elsewhere. "
         "CRSs not in metres (degrees, feet) are refused with a metric proposal. Data in any CRS can be loaded "
         "into the workspace afterwards; ingest reprojects them.")
-    init.add_argument("workspace", help="workspace to create (.gpkg); an existing one is refused")
+    init.add_argument("workspace", help="workspace to create (.gpkg or postgresql://...?schema=name); an existing "
+                      "one is refused")
     init.add_argument("--crs", help="projected metric CRS, e.g. EPSG:4549 (Jinjiang) or EPSG:32618 (UTM 18N)")
     init.add_argument("--from", dest="source", metavar="FILE",
                       help="a data file (survey layer) to propose the CRS from, or to check --crs against")
@@ -44,13 +62,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.set_defaults(func=run_init)
     info = wsub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
     _info_args(info, positional=True)
+    c = wsub.add_parser("copy", help="copy a whole workspace (every version, document and audit row) between "
+                        "GeoPackage and PostGIS")
+    c.add_argument("source", metavar="SRC", help="workspace to copy (.gpkg or postgresql://...)")
+    c.add_argument("destination", metavar="DST", help="new or empty workspace to copy into (.gpkg or postgresql://...)")
+    c.set_defaults(func=run_copy)
 
 
 def _info_args(p: argparse.ArgumentParser, *, positional: bool) -> None:
     if positional:
-        p.add_argument("workspace", help="workspace .gpkg")
+        p.add_argument("workspace", help=WORKSPACE_HELP)
     else:
-        p.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+        p.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
     p.add_argument("--audit", type=int, default=10, metavar="N", help="show the last N audit rows (default 10)")
     p.set_defaults(func=run)
 
@@ -74,7 +97,7 @@ def run_init(args: argparse.Namespace) -> int:
         w, s, e, n_ = prop.lonlat_bounds
         print(f"data: {raw.dataset}, {len(raw):,} features, lon {w:.3f}..{e:.3f}, lat {s:.3f}..{n_:.3f}")
         crs, why = prop.crs, prop.why
-    refuse_non_metric(crs, args.workspace)
+    refuse_non_metric(crs, _shown(args.workspace))
     if raw is not None and args.crs:
         src_crs = args.source_crs or raw.crs
         if src_crs is not None:
@@ -83,18 +106,18 @@ def run_init(args: argparse.Namespace) -> int:
                 print(warn[0], file=sys.stderr)
     label = crs_label(crs)
     if args.dry_run:
-        print(f"would create workspace {args.workspace} in {label} ({why}); dry run: nothing was created")
+        print(f"would create workspace {_shown(args.workspace)} in {label} ({why}); dry run: nothing was created")
         return 0
     store = W.create_workspace(args.workspace, crs)
-    print(f"created workspace {args.workspace} in {crs_label(store.crs)} ({why})")
-    print(f"next: planner ingest SURVEY -w {args.workspace}")
+    print(f"created workspace {store.label} in {crs_label(store.crs)} ({why})")
+    print(f"next: planner ingest SURVEY -w {_shown(args.workspace)}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     store = open_store(args.workspace)
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 40):
-        print(f"workspace {args.workspace}  CRS {store.crs.name}")
+        print(f"workspace {store.label}  CRS {store.crs.name}")
         cat = store.layers()
         print("\nlayers:")
         print(cat[["kind", "name", "version", "n_rows", "is_current", "created_at", "user"]].to_string(index=False)
@@ -109,4 +132,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["register", "run", "run_init"]
+def run_copy(args: argparse.Namespace) -> int:
+    from planner.io.transfer import copy_workspace
+
+    rep = copy_workspace(args.source, args.destination, progress=print)
+    print(f"copied {rep.source} -> {rep.destination}: {rep.n_layers} layer versions ({rep.n_rows} rows), "
+          f"{rep.n_docs} document versions, {rep.n_audit} audit rows")
+    return 0
+
+
+__all__ = ["register", "run", "run_copy", "run_init"]

@@ -3,8 +3,10 @@
 A workspace holds versioned geometry layers (survey versions of the parcel
 layer, constraint and barrier layers, analysis results such as flags and
 sites), versioned documents (policies, scenarios, site edits) and an audit
-table. The analysis code talks to :class:`Store` only, so a PostGIS backend
-can be added beside :class:`GpkgStore` without touching it.
+table. The analysis code talks to :class:`Store` only; :func:`open_store`
+opens a GeoPackage file (:class:`GpkgStore`, the embedded default) or a
+``postgresql://`` URI (:class:`~planner.io.postgis.PostgisStore`, the shared
+office backend).
 
 Atomicity
 ---------
@@ -146,7 +148,10 @@ def _check_write(w: LayerWrite) -> None:
 class Store(ABC):
     """What the planner needs from a workspace, whatever the backend."""
 
+    #: The workspace's projected metric CRS.
     crs: pyproj.CRS
+    #: The workspace as :func:`open_store` takes it (a ``.gpkg`` path or a ``postgresql://`` URI).
+    uri: str
 
     # -- geometry layers -------------------------------------------------
     @abstractmethod
@@ -211,8 +216,68 @@ class Store(ABC):
 
     # -- audit -----------------------------------------------------------
     @abstractmethod
+    def record(self, action: str, *, user: str | None = None, **kw) -> None:
+        """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
+
+    @abstractmethod
     def audit_log(self) -> pd.DataFrame:
         """All audit rows, oldest first."""
+
+    # -- accounts (the office's users; planner.workflow.accounts) --------------
+    #: Columns of :meth:`users` (the password hash is only in :meth:`user_record`).
+    USER_COLUMNS = ("username", "display_name", "role", "disabled", "created_at", "updated_at")
+
+    @abstractmethod
+    def users(self) -> pd.DataFrame:
+        """The workspace's accounts (no password hashes), by user name; empty when it has none."""
+
+    @abstractmethod
+    def user_record(self, username: str) -> dict | None:
+        """One account with its password hash, or None."""
+
+    @abstractmethod
+    def put_user(self, username: str, *, role: str, password_hash: str, display_name: str = "",
+                 disabled: bool = False, user: str | None = None, action: str = "user_add") -> None:
+        """Add or update an account (one transaction with its audit row, ``action`` by ``user``)."""
+
+    # -- identity and change detection ---------------------------------------
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A short name of the workspace to show users (never a server path or a password)."""
+
+    @abstractmethod
+    def revision(self) -> str:
+        """A token that changes whenever the workspace is written (cache key of the app)."""
+
+    def lock_holder(self) -> dict | None:
+        """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
+        return None
+
+    # -- whole-workspace transfer (``planner workspace copy``) ---------------
+    @abstractmethod
+    def export_rows(self) -> dict[str, list[dict]]:
+        """The workspace's own tables as stored: ``planner_meta``, ``planner_layers``, ``planner_docs``, ``planner_audit``, ``planner_users``.
+
+        Rows are dicts, in key / (kind, name, version) / id order;
+        ``is_current`` is a bool. Backend-only keys (a PostGIS SRID) are left out.
+        """
+
+    @abstractmethod
+    def import_rows(self, rows: dict[str, list[dict]], layers) -> None:
+        """Fill this empty workspace with ``rows`` (from :meth:`export_rows`) and ``layers``, in one commit.
+
+        ``layers`` yields ``(catalogue row, GeoDataFrame)`` for every row of
+        ``rows["planner_layers"]``. Versions, times, users and audit ids are
+        kept as they are.
+        """
+
+    def _refuse_if_not_empty(self) -> None:
+        n_layers, n_docs, n_audit = len(self.layers()), len(self.docs()), len(self.audit_log())
+        if n_layers or n_docs or n_audit or len(self.users()):
+            msg = (f"workspace {self.label} is not empty ({n_layers} layer versions, {n_docs} documents, "
+                   f"{n_audit} audit rows); copy into a new workspace")
+            raise StoreError(msg, zh=f"工作空间 {self.label} 不是空的（{n_layers} 个图层版本、{n_docs} 个文档），请复制到新的工作空间")
 
     # -- conveniences shared by all backends --------------------------------
     def read_parcels(self, version: int | None = None, **kw) -> gpd.GeoDataFrame:
@@ -234,6 +299,19 @@ class Store(ABC):
         """Survey versions, newest last."""
         return self.layers("survey")
 
+    def read_all_layers(self, kind: str) -> gpd.GeoDataFrame:
+        """Current versions of every layer of a kind, stacked with a ``layer`` column."""
+        cat = self.layers(kind)
+        cat = cat[cat["is_current"]]
+        if not len(cat):
+            return gpd.GeoDataFrame({"layer": pd.Series([], dtype="string")}, geometry=[], crs=self.crs)
+        parts = []
+        for name in cat["name"]:
+            g = self.read_layer(kind, name)
+            g.insert(0, "layer", name)
+            parts.append(g)
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.crs)
+
     def has_layer(self, kind: str, name: str | None = None) -> bool:
         cat = self.layers(kind)
         return bool(len(cat) if name is None else (cat["name"] == name).any())
@@ -245,6 +323,10 @@ class Store(ABC):
         was read inside is still current when the write commits.
         """
         return contextlib.nullcontext()
+
+    def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
+        """Hold what a check-then-save of one document needs (default: the whole writer lock)."""
+        return self.write_lock(f"save_{kind}")
 
 
 _DDL = """
@@ -308,6 +390,11 @@ class GpkgStore(Store):
         self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
 
     # -- low level -------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        """The workspace as ``open_store`` takes it (the file's path)."""
+        return str(self.path)
+
     @property
     def lock_timeout(self) -> float:
         """Seconds a write waits for another writer."""
@@ -541,19 +628,6 @@ class GpkgStore(Store):
         gdf.attrs["table"] = table
         return gdf
 
-    def read_all_layers(self, kind: str) -> gpd.GeoDataFrame:
-        """Current versions of every layer of a kind, stacked with a ``layer`` column."""
-        cat = self.layers(kind)
-        cat = cat[cat["is_current"]]
-        if not len(cat):
-            return gpd.GeoDataFrame({"layer": pd.Series([], dtype="string")}, geometry=[], crs=self.crs)
-        parts = []
-        for name in cat["name"]:
-            g = self.read_layer(kind, name)
-            g.insert(0, "layer", name)
-            parts.append(g)
-        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=self.crs)
-
     def layers(self, kind=None) -> pd.DataFrame:
         con = self._connect()
         try:
@@ -669,6 +743,128 @@ class GpkgStore(Store):
         finally:
             con.close()
 
+    # -- accounts ------------------------------------------------------------
+    _USERS_DDL = ("CREATE TABLE IF NOT EXISTS planner_users (username TEXT PRIMARY KEY, display_name TEXT NOT NULL "
+                  "DEFAULT '', role TEXT NOT NULL, password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, "
+                  "created_at TEXT NOT NULL, updated_at TEXT NOT NULL)")
+
+    def _has_users_table(self, con: sqlite3.Connection) -> bool:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='planner_users'").fetchone() is not None
+
+    def users(self) -> pd.DataFrame:
+        con = self._connect()
+        try:
+            if not self._has_users_table(con):
+                return pd.DataFrame({c: pd.Series([], dtype=object) for c in self.USER_COLUMNS})
+            df = pd.read_sql_query(f"SELECT {', '.join(self.USER_COLUMNS)} FROM planner_users ORDER BY username", con)
+        finally:
+            con.close()
+        df["disabled"] = df["disabled"].astype(bool)
+        return df
+
+    def user_record(self, username: str) -> dict | None:
+        con = self._connect()
+        con.row_factory = sqlite3.Row
+        try:
+            if not self._has_users_table(con):
+                return None
+            row = con.execute("SELECT * FROM planner_users WHERE username=?", (username,)).fetchone()
+        finally:
+            con.close()
+        if row is None:
+            return None
+        out = dict(row)
+        out["disabled"] = bool(out["disabled"])
+        return out
+
+    def put_user(self, username, *, role, password_hash, display_name="", disabled=False, user=None,
+                 action="user_add") -> None:
+        with self._lock(action), self._write_errors("saving an account"):
+            con = self._connect()
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                if not self._has_users_table(con):
+                    con.execute(self._USERS_DDL)
+                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                                "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
+                now = _now()
+                con.execute("INSERT INTO planner_users (username, display_name, role, password_hash, disabled, "
+                            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
+                            "display_name=excluded.display_name, role=excluded.role, password_hash=excluded.password_hash, "
+                            "disabled=excluded.disabled, updated_at=excluded.updated_at",
+                            (username, display_name, role, password_hash, int(disabled), now, now))
+                self._audit(con, _user(user), action, kind="user", name=username, detail=f"role={role} disabled={disabled}")
+                con.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+
+    # -- identity and change detection ---------------------------------------
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+    def revision(self) -> str:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return "missing"
+        return f"{st.st_mtime_ns}:{st.st_size}"
+
+    # -- whole-workspace transfer --------------------------------------------
+    _EXPORT = (("planner_meta", "key"), ("planner_layers", "kind, name, version"),
+               ("planner_docs", "kind, name, version"), ("planner_audit", "id"))
+
+    def export_rows(self) -> dict[str, list[dict]]:
+        con = self._connect()
+        con.row_factory = sqlite3.Row
+        try:
+            out = {t: [dict(r) for r in con.execute(f"SELECT * FROM {t} ORDER BY {order}")]
+                   for t, order in self._EXPORT}
+        finally:
+            con.close()
+        for r in out["planner_layers"]:
+            r["is_current"] = bool(r["is_current"])
+        out["planner_users"] = [self.user_record(u) for u in self.users()["username"]]
+        return out
+
+    def import_rows(self, rows: dict[str, list[dict]], layers) -> None:
+        self._refuse_if_not_empty()
+        with self._copy_on_write("copy_workspace") as tmp:
+            cat = []
+            used: set[str] = set()
+            for row, gdf in layers:
+                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                table = row["table_name"]
+                if not table.replace("_", "").isalnum() or not table.isascii() or table.lower() in used:
+                    table = f"{row['kind']}_v{int(row['version']):04d}_{uuid.uuid4().hex[:6]}"
+                used.add(table.lower())
+                pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
+                                        layer_options={"SPATIAL_INDEX": "YES"})
+                cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
+            con = self._connect(tmp)
+            try:
+                con.execute("BEGIN")
+                for r in rows.get("planner_meta", []):
+                    con.execute("INSERT OR REPLACE INTO planner_meta (key, value) VALUES (?, ?)", (r["key"], r["value"]))
+                if rows.get("planner_users"):
+                    con.execute(self._USERS_DDL)
+                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                                "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
+                users = [{**r, "disabled": int(bool(r["disabled"]))} for r in rows.get("planner_users", [])]
+                for table, data in (("planner_layers", cat), ("planner_docs", rows.get("planner_docs", [])),
+                                    ("planner_audit", rows.get("planner_audit", [])), ("planner_users", users)):
+                    for r in data:
+                        cols = list(r)
+                        con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                                    [r[c] for c in cols])
+                con.execute("COMMIT")
+            finally:
+                con.close()
+
 
 def refuse_non_metric(crs, where: str) -> None:
     """Raise :class:`StoreError` unless ``crs`` is projected and in metres (feet and degrees are refused).
@@ -700,7 +896,8 @@ def create_workspace(uri: str | os.PathLike, crs, **kw) -> Store:
     """Create an empty workspace at ``uri`` in a projected metric ``crs`` and open it.
 
     The one way every face makes a workspace (``planner workspace init``, the
-    app): a backend is chosen by the URI (``*.gpkg``: :class:`GpkgStore`). An
+    app): a backend is chosen by the URI (``*.gpkg``: :class:`GpkgStore`;
+    ``postgresql://``: :class:`~planner.io.postgis.PostgisStore`). An
     existing workspace is refused, never overwritten; a CRS not in metres is
     refused with a metric proposal for the same area.
 
@@ -711,10 +908,23 @@ def create_workspace(uri: str | os.PathLike, crs, **kw) -> Store:
     32618
     """
     s = str(uri)
-    refuse_non_metric(crs, Path(s).name)
+    is_db = s.startswith(("postgresql://", "postgres://"))
+    if is_db:
+        from planner.io._pgconn import parse_uri
+
+        shown = parse_uri(s).display
+    else:
+        shown = Path(s).name
+    refuse_non_metric(crs, shown)
     if _is_gpkg(s) and Path(s).exists():
         msg = f"workspace {s} already exists; choose another name (nothing was changed)"
         raise StoreError(msg, zh=f"工作空间 {Path(s).name} 已存在；请换一个名称（未做任何修改）")
+    if is_db:
+        from planner.io.postgis import workspace_exists
+
+        if workspace_exists(s):
+            msg = f"workspace {shown} already exists; choose another schema (nothing was changed)"
+            raise StoreError(msg, zh=f"工作空间 {shown} 已存在；请换一个 schema（未做任何修改）")
     return open_store(s, create=True, crs=crs, **kw)
 
 
@@ -723,16 +933,26 @@ def _is_gpkg(s: str) -> bool:
 
 
 def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) -> Store:
-    """Open a workspace by path or URI (``*.gpkg``: :class:`GpkgStore`).
+    """Open a workspace by path or URI: ``*.gpkg`` (:class:`GpkgStore`) or ``postgresql://...``.
 
-    With ``create=True`` a missing workspace is created in ``crs`` (a
-    projected metric CRS); see :func:`create_workspace`.
+    Parameters
+    ----------
+    uri : str or path-like
+        A GeoPackage file, or ``postgresql://user@host:port/db?schema=name``
+        (:class:`~planner.io.postgis.PostgisStore`).
+    create : bool
+        Create the workspace if it does not exist (``crs`` is then required).
+    crs : str or pyproj.CRS, optional
+        Projected metric CRS of a new workspace (see :func:`create_workspace`).
+    **kw
+        Passed to the backend (``lock_timeout``).
     """
     s = str(uri)
     if s.startswith(("postgresql://", "postgres://")):
-        msg = "a PostGIS workspace backend is not part of this release; use a .gpkg workspace"
-        raise StoreError(msg)
+        from planner.io.postgis import PostgisStore
+
+        return PostgisStore(s, create=create, crs=crs, **kw)
     if not s.lower().endswith(".gpkg"):
-        msg = f"workspace {s!r}: expected a .gpkg file"
-        raise StoreError(msg)
-    return GpkgStore(s, crs=crs, create=create, **kw)
+        msg = f"workspace {s!r}: expected a .gpkg file or a postgresql:// URI"
+        raise StoreError(msg, zh=f"工作空间 {s!r}：应为 .gpkg 文件或 postgresql:// 地址")
+    return GpkgStore(s, create=create, crs=crs, **kw)

@@ -321,12 +321,14 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
     floor = pd.to_numeric(sp["floor_area_m2"], errors="coerce") if "floor_area_m2" in sp.columns \
         else pd.Series(np.nan, index=sp.index)
     sp["retain_class_floor_m2"] = np.where(keep, floor.fillna(0.0), 0.0)
-    agg = {"retain_class_floor_m2": ("retain_class_floor_m2", "sum")}
-    for c in ("output_cny", "tax_cny", "employees"):
-        if c in sp.columns:
-            sp[c] = pd.to_numeric(sp[c], errors="coerce")
-            agg[c] = (c, lambda s: s.sum(min_count=1))
-    return sp.groupby("site_id").agg(**agg)
+    sums = [c for c in ("output_cny", "tax_cny", "employees") if c in sp.columns]
+    for c in sums:
+        sp[c] = pd.to_numeric(sp[c], errors="coerce")
+    g = sp.groupby("site_id")
+    out = g[["retain_class_floor_m2"]].sum()
+    if sums:  # min_count=1: NaN where no parcel of the site has a value (one vectorized pass, no lambda)
+        out[sums] = g[sums].sum(min_count=1)
+    return out
 
 
 # --------------------------------------------------------------------------- the model

@@ -12,7 +12,7 @@ Rules, decided and documented here:
   ``gap_m = 0``; see :func:`planner.sites.graph.neighbour_components`). A corner
   contact is distance 0, so corner-touching parcels are neighbours. This is exactly PostGIS
   ``ST_ClusterDBSCAN(geom, eps := gap_m, minpoints := 1)``.
-* **Barriers** are never bridged: see :func:`planner.sites.graph.barrier_separated`
+* **Barriers** are never bridged: see :func:`planner.sites.overlay.barrier_separated`
   (shortest connecting segment crossing a barrier; for touching parcels, a
   barrier lying along more than half of their shared boundary).
 * **Constraints**: a flagged parcel with more than ``constraint_exclude_share``

@@ -6,6 +6,7 @@ See :mod:`planner.sites` for the rules.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +19,7 @@ from planner import schema
 from planner.errors import DataError
 from planner.schema import MU_M2
 from planner.sites import graph as _graph
+from planner.sites import overlay as _overlay
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 # -- input checks -------------------------------------------------------------
@@ -111,72 +113,51 @@ def _as_geoms(layer, name: str) -> np.ndarray:
     return g
 
 
-#: Protected-land parts with more vertices than this are cut into quadrants (see :func:`constraint_parts`).
-MAX_PART_VERTICES = 256
+def _constraint_parts(constraints) -> np.ndarray:
+    """Protected land as non-overlapping polygon pieces (overlaps are not counted twice).
 
-
-def constraint_parts(constraints) -> np.ndarray:
-    """Protected land as non-overlapping polygon parts of at most :data:`MAX_PART_VERTICES` vertices.
-
-    Overlaps are dissolved (so they are not counted twice), and large parts
-    are cut into quadrants until each is small: a farmland layer dissolves
-    into polygons of 100,000+ vertices, and intersecting each of a million
-    parcels with those costs an hour, with the small pieces a few seconds.
-    The pieces cover exactly the same land.
+    The constraint polygons are dissolved, then cut into pieces of at most
+    :data:`planner.sites.overlay.MAX_PIECE_VERTICES` vertices with tight
+    bounding boxes (:func:`planner.sites.overlay.subdivide`), so that
+    overlap and cut touch only the pieces near each parcel or site.
     """
     g = _as_geoms(constraints, "constraints")
     if not len(g):
         return g
-    u = shapely.union_all(g)
-    parts = shapely.get_parts(u)
-    return _subdivide(parts[shapely.get_type_id(parts) == 3], MAX_PART_VERTICES)
+    parts = shapely.get_parts(shapely.union_all(g))
+    return _overlay.subdivide(parts[shapely.get_type_id(parts) == 3])[0]
 
 
-def _subdivide(parts: np.ndarray, max_vertices: int, max_depth: int = 20) -> np.ndarray:
-    """Polygons cut into bounding-box quadrants until each has at most ``max_vertices`` vertices."""
-    out, todo = [], np.asarray(parts, dtype=object)
-    for _ in range(max_depth):
-        if not len(todo):
-            break
-        small = shapely.get_num_coordinates(todo) <= max_vertices
-        out.append(todo[small])
-        big = todo[~small]
-        if not len(big):
-            todo = big
-            break
-        b = shapely.bounds(big)
-        mx, my = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
-        quads = [shapely.box(b[:, 0], b[:, 1], mx, my), shapely.box(mx, b[:, 1], b[:, 2], my),
-                 shapely.box(b[:, 0], my, mx, b[:, 3]), shapely.box(mx, my, b[:, 2], b[:, 3])]
-        pieces = shapely.get_parts(np.concatenate([shapely.intersection(big, q) for q in quads]))
-        todo = pieces[(shapely.get_type_id(pieces) == 3) & ~shapely.is_empty(pieces)]
-    out.append(todo)
-    return np.concatenate(out) if out else np.empty(0, dtype=object)
+#: The protected-land pieces a :class:`SiteResult` keeps (the app rebuilds them for stored sites).
+constraint_parts = _constraint_parts
+#: Area (m²) of each geometry inside the protected parts (see :func:`planner.sites.overlay.overlap_area`).
+_overlap_area = _overlay.overlap_area
+#: Geometries minus the protected parts (see :func:`planner.sites.overlay.cut`).
+_cut = _overlay.cut
 
 
-def _overlap_area(geoms: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """Area (m²) of each geometry inside the protected parts."""
-    out = np.zeros(len(geoms))
-    if not len(parts) or not len(geoms):
-        return out
-    i, j = shapely.STRtree(parts).query(geoms, predicate="intersects")
-    if len(i):
-        out += np.bincount(i, weights=shapely.area(shapely.intersection(geoms[i], parts[j])), minlength=len(geoms))
-    return out
+def _near_barriers(geoms: np.ndarray, bar: np.ndarray, params: SiteParams):
+    """The barriers cut into pieces, and which of ``geoms`` lie within reach of one (None without barriers)."""
+    if not len(bar):
+        return None
+    bp = _overlay.cut_barriers(bar)
+    return bp, _overlay.near_barriers(geoms, bp, _overlay.barrier_reach(params.gap_m, params.barrier_contact_tol_m))
 
 
-def _cut(geoms: np.ndarray, parts: np.ndarray) -> np.ndarray:
-    """``geoms`` minus the protected parts that intersect them (pairs from an STRtree)."""
-    if not len(parts) or not len(geoms):
-        return geoms
-    i, j = shapely.STRtree(parts).query(geoms, predicate="intersects")
-    if not len(i):
-        return geoms
-    out = geoms.copy()
-    hit, inv = np.unique(i, return_inverse=True)
-    pieces = _graph.grouped_union(parts[j], inv, len(hit))
-    out[hit] = shapely.difference(geoms[hit], pieces)
-    return out
+def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarray, np.ndarray]:
+    """Site labels and touch labels of the members ``mg`` (see :func:`planner.sites.graph.neighbour_components`).
+
+    ``near``: ``(barrier pieces, member within reach of a barrier)`` from
+    :func:`_near_barriers`, or None; only neighbours both within reach of
+    a barrier are tested against it (:func:`planner.sites.overlay.barrier_filter`).
+    """
+    keep = None
+    if near is not None:
+        say("barriers")
+        keep = _overlay.barrier_filter(mg, near[0], gap=params.gap_m, contact_tol=params.barrier_contact_tol_m,
+                                       contact_share=params.barrier_contact_share, near=near[1])
+        say("components")
+    return _graph.neighbour_components(mg, params.gap_m, keep=keep)
 
 
 def _land_area(parcels: gpd.GeoDataFrame) -> np.ndarray:
@@ -227,32 +208,26 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     is_flag = parcels["three_low"].fillna(False).astype(bool).to_numpy()
     land = _land_area(parcels)
 
-    say("constraints")
-    parts = constraint_parts(constraints)
-    overlap = np.zeros(len(parcels))
-    if len(parts):
-        cand = np.flatnonzero(is_flag) if not params.absorb_enclaves else np.arange(len(parcels))
-        overlap[cand] = _overlap_area(geoms[cand], parts)
-    geom_area = shapely.area(geoms)
-    share = np.divide(overlap, geom_area, out=np.zeros(len(geoms)), where=geom_area > 0)
-    excl = is_flag & (share > params.constraint_exclude_share)
-    members = np.flatnonzero(is_flag & ~excl)
+    flag_rows = np.flatnonzero(is_flag)
+    bar = _as_geoms(barriers, "barriers")
+    with ThreadPoolExecutor(1) as pool:  # barriers (GEOS releases the GIL) beside the constraints
+        near_flag = pool.submit(_near_barriers, geoms[flag_rows], bar, params)
+        say("constraints")
+        parts = _constraint_parts(constraints)
+        overlap = np.zeros(len(parcels))
+        if len(parts):  # flagged parcels now, absorbed enclaves once they are known
+            overlap[flag_rows] = _overlap_area(geoms[flag_rows], parts)
+        geom_area = shapely.area(geoms)
+        share = np.divide(overlap, geom_area, out=np.zeros(len(geoms)), where=geom_area > 0)
+        excl = is_flag & (share > params.constraint_exclude_share)
+        members = np.flatnonzero(is_flag & ~excl)
+        near = near_flag.result()
+    if near is not None:
+        near = near[0], near[1][~excl[flag_rows]]
 
     say(f"adjacency of {len(members):,} flagged parcels")
     mg = geoms[members]
-    bar = _as_geoms(barriers, "barriers")
-    if len(bar):
-        i, j = _graph.neighbour_pairs(mg, params.gap_m)
-        if len(i):
-            say("barriers")
-            sep = _graph.barrier_separated(mg[i], mg[j], bar, contact_tol=params.barrier_contact_tol_m,
-                                           contact_share=params.barrier_contact_share)
-            i, j = i[~sep], j[~sep]
-        say("components")
-        labels = _graph.components(len(members), i, j)
-        vlab = _graph.components(len(members), *_graph.shared_vertex_edges(mg))
-    else:
-        labels, vlab = _graph.neighbour_components(mg, params.gap_m)
+    labels, vlab = _components(mg, near, params, say)
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
@@ -270,6 +245,9 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
         absorbed, outline = _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites,
                                       params, outline)
         ps = pd.concat([ps, absorbed], ignore_index=True)
+        if len(parts) and len(absorbed):
+            rows = absorbed["row"].to_numpy()
+            overlap[rows] = _overlap_area(geoms[rows], parts)
 
     say("site outlines and metrics")
     ids = parcels["parcel_id"]

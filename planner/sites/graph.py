@@ -1,4 +1,4 @@
-"""Private helpers of :mod:`planner.sites`: neighbour edges, barriers, components, grouped unions.
+"""Private helpers of :mod:`planner.sites`: neighbour edges, components, grouped unions.
 
 Everything here works on whole geometry arrays (shapely 2) and integer index
 arrays (numpy); there is no loop over pairs of parcels.
@@ -7,6 +7,7 @@ arrays (numpy); there is no loop over pairs of parcels.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -84,8 +85,9 @@ def shared_vertex_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx[a[same]].astype(np.int64), idx[b[same]].astype(np.int64)
 
 
-def neighbour_components(geoms: np.ndarray, gap: float, *,
-                         rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def neighbour_components(geoms: np.ndarray, gap: float, *, rounds: int = 3,
+                         keep: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """Connected components of the "within ``gap``" graph, without testing every neighbour pair.
 
     Geometries sharing a vertex are neighbours without a distance test
@@ -94,6 +96,13 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
     ``intersects`` with ``gap = 0``) in ``rounds`` growing batches; before
     each batch the pairs whose two ends are already connected are dropped.
     The result equals ``components(len(geoms), *neighbour_pairs(geoms, gap))``.
+
+    ``keep`` (optional) is asked about edges before they join components:
+    ``keep(i, j)`` returns a boolean mask of the index pairs that may join
+    (barriers: :func:`planner.sites.overlay.barrier_filter`). It sees every
+    shared-vertex edge and the near pairs of each batch, which are pairs not
+    yet connected; so the result equals the components of the pairs within
+    ``gap`` that ``keep`` accepts.
 
     Returns
     -------
@@ -115,6 +124,9 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
     else:
         si, sj = shared_vertex_edges(geoms)
         i, j = bbox_pairs(shapely.bounds(geoms), gap)
+    if keep is not None and len(si):
+        ok = keep(si, sj)
+        si, sj = si[ok], sj[ok]
     labels = touch_labels = components(n, si, sj)
     # batches of 1/4, 1/4, 1/2 of the candidates (interleaved, so each covers the whole area); each
     # batch's edges merge the current components (a graph of components, not of parcels)
@@ -133,6 +145,9 @@ def neighbour_components(geoms: np.ndarray, gap: float, *,
         else:
             near = touch = _pairwise(shapely.intersects, geoms[a], geoms[b])
         i, j = i[~take], j[~take]
+        if keep is not None and near.any():
+            near[near] = keep(a[near], b[near])
+            touch = touch & near
         labels = _merge(labels, a[near], b[near])
         touch_labels = _merge(touch_labels, a[touch], b[touch])
     return labels, touch_labels
@@ -203,59 +218,6 @@ def bbox_pairs(bounds: np.ndarray, gap: float) -> tuple[np.ndarray, np.ndarray]:
     once = lx * stride + ly == cellkey
     i, j = i[once], j[once]
     return np.minimum(i, j), np.maximum(i, j)
-
-
-def barrier_separated(a: np.ndarray, b: np.ndarray, barriers: np.ndarray, *, contact_tol: float = 0.5,
-                      contact_share: float = 0.5) -> np.ndarray:
-    """Which pairs ``(a[k], b[k])`` are separated by a barrier (roads, rivers, railways).
-
-    Rule (documented in :class:`planner.sites.SiteParams`):
-
-    * Pairs apart (distance > 0): the shortest segment joining the two
-      parcels (:func:`shapely.shortest_line`) is tested against the barriers;
-      the pair is separated when the segment's *interior* meets a barrier
-      (DE-9IM ``T********`` or ``*T*******``), so a barrier that only touches
-      an end point of the segment (e.g. runs along the far side of a parcel)
-      does not separate.
-    * Touching pairs (distance 0): their contact (intersection of the two
-      boundaries: a shared edge or a corner point) is separated when more than
-      ``contact_share`` of its length lies within ``contact_tol`` metres of a
-      barrier, e.g. a road centreline drawn on the shared boundary. A corner
-      contact (a point) is separated when it lies within ``contact_tol``.
-
-    Returns
-    -------
-    ndarray of bool, one per pair.
-    """
-    n = len(a)
-    out = np.zeros(n, dtype=bool)
-    if n == 0 or barriers is None or len(barriers) == 0:
-        return out
-    tree = shapely.STRtree(barriers)
-    dist = shapely.distance(a, b)
-    apart = dist > 0
-    if apart.any():
-        idx = np.flatnonzero(apart)
-        seg = shapely.shortest_line(a[idx], b[idx])
-        si, bj = tree.query(seg, predicate="intersects")
-        if len(si):
-            s, bb = seg[si], barriers[bj]
-            hit = shapely.relate_pattern(s, bb, "T********") | shapely.relate_pattern(s, bb, "*T*******")
-            out[idx[si[hit]]] = True
-    touch = ~apart
-    if touch.any():
-        idx = np.flatnonzero(touch)
-        contact = shapely.intersection(shapely.boundary(a[idx]), shapely.boundary(b[idx]))
-        ci, bj = tree.query(contact, predicate="dwithin", distance=contact_tol)
-        if len(ci):
-            length = shapely.length(contact)
-            is_point = length[ci] == 0
-            covered = shapely.length(shapely.intersection(contact[ci], shapely.buffer(barriers[bj], contact_tol)))
-            cov = np.bincount(ci, weights=covered, minlength=len(idx))
-            point_hit = np.bincount(ci[is_point], minlength=len(idx)) > 0
-            sep = point_hit | ((length > 0) & (cov > contact_share * length))
-            out[idx[sep]] = True
-    return out
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:

@@ -134,7 +134,9 @@ class SiteResult:
         ``parcel_id``, ``constraint_share``.
     params : SiteParams
     constraints : ndarray of shapely geometries
-        Non-overlapping protected-land parts (for recomputing edited sites).
+        Protected land as non-overlapping polygon pieces of at most
+        :data:`planner.sites.overlay.MAX_PIECE_VERTICES` vertices (for
+        recomputing edited sites).
     """
 
     sites: gpd.GeoDataFrame

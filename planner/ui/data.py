@@ -29,15 +29,26 @@ import streamlit as st
 from planner import maps
 from planner import workflow as W
 from planner.classify import policy as pol
-from planner.io.store import GpkgStore
+from planner.io.store import Store, open_store
 from planner.sites import SiteParams, SiteResult
 from planner.sites import build as sites_build
 from planner.ui import keys
 from planner.ui.state import tr
 
 
-def stamp(path: str) -> float:
-    """Modification time of the workspace file (cache key part)."""
+def _is_db(path: str) -> bool:
+    return str(path).startswith(("postgresql://", "postgres://"))
+
+
+def stamp(path: str) -> float | str:
+    """What changes when the workspace is written (cache key part): the file's mtime, a database's revision."""
+    if _is_db(path):
+        from planner.io.postgis import workspace_revision
+
+        try:
+            return workspace_revision(path)
+        except Exception:  # unreachable or not a workspace: workspace_ok() says why
+            return "unreachable"
     try:
         return os.path.getmtime(path)
     except OSError:
@@ -50,7 +61,7 @@ SITE_KINDS = ("sites", "site_parcels")
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _catalogue(path: str, mtime: float) -> pd.DataFrame:
+def _catalogue(path: str, mtime: float | str) -> pd.DataFrame:
     return _store(path, mtime).layers()
 
 
@@ -69,11 +80,11 @@ def data_stamp(path: str, kinds: tuple[str, ...]) -> str:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _store(path: str, mtime: float) -> GpkgStore:
-    return GpkgStore(path)
+def _store(path: str, mtime) -> Store:
+    return open_store(path)
 
 
-def store(path: str) -> GpkgStore:
+def store(path: str) -> Store:
     """The workspace store (cached per path and mtime)."""
     return _store(path, stamp(path))
 
@@ -85,7 +96,7 @@ def _parcels(path: str, dstamp: str) -> gpd.GeoDataFrame:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _survey_version(path: str, mtime: float) -> int | None:
+def _survey_version(path: str, mtime: float | str) -> int | None:
     return W.current_survey_version(_store(path, mtime))
 
 
@@ -124,23 +135,59 @@ def _classified(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
     return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
-def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
-    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent)."""
-    if policy is None:
-        return parcels(path)
-    try:
-        return _classified(path, data_stamp(path, PARCEL_KINDS), policy_json(policy))
-    except Exception as exc:  # a broken stage must not take the whole app down
-        st.error(tr("error", err=exc))  # no server paths in what the page shows
-        return parcels(path)
+def figures_visible(path: str) -> bool:
+    """Whether the session's role may see enterprise tax and output (:mod:`planner.workflow.visibility`)."""
+    from planner.workflow.visibility import figures_visible as visible
+
+    return visible(_Where(path))
+
+
+class _Where:  # what the permission check needs to know of a workspace: its URI
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
-def _parcel_index(path: str, dstamp: str, pjson: str | None) -> maps.LayerIndex:
+def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
+    from planner.workflow.visibility import hide_parcel_figures
+
+    g = _classified(path, dstamp, pjson) if pjson is not None else _parcels(path, dstamp)
+    return hide_parcel_figures(g)
+
+
+def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Classified parcels with every column, for computations whose figures are hidden afterwards if need be."""
+    if policy is None:
+        return parcels(path)
+    return _classified(path, data_stamp(path, PARCEL_KINDS), policy_json(policy))
+
+
+def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
+    """Parcels with indicators and flags for ``policy`` (plain parcels when classify is absent).
+
+    Without the right to see enterprise figures, their columns are left out
+    (the flags were computed with them).
+    """
+    show = figures_visible(path)
+    ds = data_stamp(path, PARCEL_KINDS)
+    if policy is None:
+        return parcels(path) if show else _classified_shown(path, ds, None)
+    try:
+        if show:
+            return _classified(path, ds, policy_json(policy))
+        return _classified_shown(path, ds, policy_json(policy))
+    except Exception as exc:  # a broken stage must not take the whole app down
+        st.error(tr("error", err=exc))  # no server paths in what the page shows
+        return parcels(path) if show else _classified_shown(path, ds, None)
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
     base = _geometry_index(path, dstamp)
-    if pjson is None:
+    if pjson is None and show:
         return base
-    g = _classified(path, dstamp, pjson).reset_index(drop=True)
+    # without the right to see enterprise figures the map's rows do not hold them
+    g = (_classified(path, dstamp, pjson) if show else _classified_shown(path, dstamp, pjson)).reset_index(drop=True)
     ids = base.gdf["parcel_id"]
     same = len(g) == len(ids) and (not len(g) or g["parcel_id"].iloc[[0, -1]].tolist() == ids.iloc[[0, -1]].tolist())
     if not same:
@@ -163,11 +210,13 @@ def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
-    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy."""
+    """Spatial index of the (classified) parcels, keyed by the parcel layers, the policy and the figures shown."""
+    show = figures_visible(path)
+    ds = data_stamp(path, PARCEL_KINDS)
     try:
-        return _parcel_index(path, data_stamp(path, PARCEL_KINDS), policy_json(policy) if policy is not None else None)
+        return _parcel_index(path, ds, policy_json(policy) if policy is not None else None, show)
     except Exception:  # classification failed: index the plain parcels (error shown by classified())
-        return _parcel_index(path, data_stamp(path, PARCEL_KINDS), None)
+        return _parcel_index(path, ds, None, show)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -217,7 +266,7 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
 
 def workspace_ok(path: str) -> tuple[bool, str | None]:
     """Whether ``path`` opens as a workspace, and the error text if not."""
-    if not Path(path).is_file():
+    if not _is_db(path) and not Path(path).is_file():
         return False, None
     try:
         store(path)
@@ -401,7 +450,7 @@ def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True
     name = (policy or {}).get("name", "default")
     doc = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(dict(params or {})), use_barriers=use_barriers)
     prev, hw = previous_sites(path, name)
-    out = W.assemble_sites(classified(path, policy), doc, barriers=all_layers(path, "barrier"),
+    out = W.assemble_sites(classified_full(path, policy), doc, barriers=all_layers(path, "barrier"),
                            constraints=all_layers(path, "constraint"), previous=prev, high_water_mark=hw,
                            progress=progress)
     box = _site_builds()

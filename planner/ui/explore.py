@@ -10,7 +10,7 @@ import streamlit as st
 
 from planner import schema
 from planner.i18n import STRINGS, column_label
-from planner.ui.state import lang, md_text, tr
+from planner.ui.state import lang, tr
 from planner.ui.tables import format_value
 
 CLASS_KEYS = ("three_low", "partial", "ok", "unknown")
@@ -99,7 +99,7 @@ def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
         st.warning(tr("not_found", id=pid))
         return
     row = hit.iloc[0]
-    st.subheader(tr("parcel_detail", id=md_text(pid)))  # survey data: shown as text, never as Markdown
+    st.subheader(tr("parcel_detail", id=pid))  # survey data: tr shows it as text, never as Markdown
     rc = "reason_en" if lang() == "en" else "reason_zh"
     if rc in row.index:
         st.markdown(f"**{tr('reasons')}**")

@@ -23,8 +23,11 @@ SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "xlsx": ".xlsx", "pdf": ".pdf"}
 
 
 def may_see_tax() -> bool:
-    """Whether this user may see enterprise tax and output (every user until accounts and roles arrive)."""
-    return True
+    """Whether the signed-in role may see enterprise tax and output (everyone on a workspace with no accounts)."""
+    from planner.ui import data
+
+    settings = st.session_state.get("_settings")
+    return data.figures_visible(settings.workspace if settings else "")
 
 
 def _file_name(name: str, fmt: str) -> str:

@@ -24,6 +24,11 @@ def start(title_key: str, *, need_survey: bool = True) -> Settings:
         if need_survey:
             st.stop()
         return settings
+    if not data.figures_visible(settings.workspace):  # the pages and their downloads say so (issue 14)
+        from planner.ui import auth
+
+        acc = auth.current()
+        st.caption("🔒 " + tr("auth_figures_hidden", role=tr(f"role_{acc.role}") if acc else "—"))
     if need_survey and not data.has_survey(settings.workspace):
         st.info(tr("no_survey"))
         st.stop()

@@ -18,7 +18,7 @@ from planner.report import text as report_text
 from planner.scenarios.comparison import FLOOR_PARTS, HEADLINE_FIGURES
 from planner.sites import SiteParams
 from planner.ui import data, keys
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, tr, tr_plain
 
 #: Key figures on the scenario page: the headline row, then the floor-area ledger and jobs.
 KEY_FIGURES = HEADLINE_FIGURES
@@ -216,8 +216,23 @@ def policy_provenance(path: str, policy: dict | None) -> dict:
 def run_scenario(path: str, policy: dict | None, site_result, doc) -> W.ScenarioRun:
     """Run a scenario document on the session's sites, as the CLI does (retained classes, site checks)."""
     prov = policy_provenance(path, policy)
-    return W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified(path, policy),
-                          provenance=prov)
+    run = W.run_scenario(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy),
+                         provenance=prov)
+    if not data.figures_visible(path):  # figures that start from enterprise tax and output: blanked (issue 14)
+        import dataclasses
+
+        from planner import scenarios as sc_mod
+        from planner.ui import auth
+        from planner.workflow.visibility import blank_result_figures
+
+        res = run.result
+        acc = auth.current()
+        note = tr("auth_figures_hidden", role=tr(f"role_{acc.role}") if acc else "—")  # the reports say so too
+        desc = " ".join(x for x in (res.scenario.description, note) if x)
+        run = dataclasses.replace(run, result=dataclasses.replace(
+            res, scenario=sc_mod.replace(res.scenario, description=desc),
+            sites=blank_result_figures(res.sites), totals=blank_result_figures(res.totals)))
+    return run
 
 
 def show_warnings(warnings) -> None:
@@ -290,7 +305,7 @@ def floor_chart(results_):
     unit = display_unit("new_floor_m2", lang())[1]
     c = alt.Chart(df).mark_bar().encode(
         y=alt.Y("scenario:N", sort=names, title=None),
-        x=alt.X("sum(value):Q", title=tr("cmp_floor_axis", unit=unit)),
+        x=alt.X("sum(value):Q", title=tr_plain("cmp_floor_axis", unit=unit)),
         color=alt.Color("part:N", sort=parts, scale=alt.Scale(domain=parts, range=colors),
                         legend=alt.Legend(orient="bottom", title=None)),
         order=alt.Order("order:Q"),
@@ -328,13 +343,13 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
         if str(c).endswith("%"):
             text = [("—" if not np.isfinite(x) else f"{x:+.1f}%") for x in v.astype(float)]
             n, _, b = str(c)[:-1].strip().partition(" vs ")
-            head = tr("cmp_pct_col", n=n, base=b)
+            head = tr_plain("cmp_pct_col", n=n, base=b)
         else:
             n, sep, b = str(c).partition(" - ")
             signed = bool(sep) and str(c) not in names
             text = [_signed(x, k) if signed else report_text.fmt(x, k, lang()) if np.isfinite(x) else "—"
                     for x, k in zip(v.astype(float), tab.index, strict=True)]
-            head = str(c) if str(c) in names or not sep else tr("cmp_diff_col", n=n, base=b)
+            head = str(c) if str(c) in names or not sep else tr_plain("cmp_diff_col", n=n, base=b)
         out[head] = text
     return out
 

@@ -57,11 +57,20 @@ def _keep(widget_key: str, store_key: str) -> None:
 
 
 def tr(key: str, **fmt) -> str:
-    """:func:`planner.i18n.t` in the session language; text and errors filled in carry no server paths.
+    """:func:`planner.i18n.t` in the session language, for text Streamlit renders as Markdown.
 
-    An exception is shown by its message in the session language
-    (:func:`planner.errors.message_in`).
+    Text and errors filled in carry no server paths and are Markdown-escaped: a scenario or file
+    named ``![x](http://host/x.png)`` shows as those characters, never as an image fetched from
+    elsewhere or a link. An exception is shown by its message in the session language
+    (:func:`planner.errors.message_in`). For plain-text places (table headers, select boxes) use
+    :func:`tr_plain`.
     """
+    return t(key, lang(), **{k: md_text(v) if isinstance(v, str) else v
+                             for k, v in ((k, _shown(v)) for k, v in fmt.items())})
+
+
+def tr_plain(key: str, **fmt) -> str:
+    """:func:`tr` for places that show text as it is (no Markdown): paths taken out, nothing escaped."""
     return t(key, lang(), **{k: _shown(v) for k, v in fmt.items()})
 
 

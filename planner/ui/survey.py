@@ -14,7 +14,7 @@ from streamlit_folium import st_folium
 from planner import maps
 from planner.i18n import column_label, value_label
 from planner.ui.assets import ASSET_URL
-from planner.ui.state import Settings, tr
+from planner.ui.state import Settings, redact, tr
 
 #: Colours of the diff map.
 DIFF_COLORS = {"added": "#1a9850", "removed": "#d73027", "changed": "#fdae61"}
@@ -44,6 +44,11 @@ def local_time(iso) -> str:
 
 def _text(v) -> str:
     return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") else str(v)
+
+
+def _file(v) -> str:
+    """A source file as people may see it: its name, never the server path a CLI publish recorded."""
+    return redact(_text(v))
 
 
 def diff_frame(diff: dict, lang: str) -> pd.DataFrame:
@@ -109,7 +114,7 @@ def versions_frame(cat: pd.DataFrame, lang: str) -> pd.DataFrame:
                          "created_at": cat["created_at"].map(local_time).to_numpy(),
                          "user": cat["user"].map(_text).to_numpy(), "n_rows": cat["n_rows"].to_numpy(),
                          "is_current": cat["is_current"].to_numpy(),
-                         "source_file": cat["source_file"].map(_text).to_numpy(), "label": labels})
+                         "source_file": cat["source_file"].map(_file).to_numpy(), "label": labels})
 
 
 #: Audit-detail keys worth showing, in order.
@@ -132,6 +137,6 @@ def audit_frame(log: pd.DataFrame, lang: str) -> pd.DataFrame:
     out = pd.DataFrame({"ts": log["ts"].map(local_time), "user": log["user"].map(_text), "action": log["action"],
                         "kind": log["kind"], "name": log["name"].map(_text),
                         "version": log["version"].map(lambda v: "—" if pd.isna(v) else f"v{int(v)}"),
-                        "n_rows": log["n_rows"], "source_file": log["source_file"].map(_text),
-                        "detail": log["detail"].map(_detail)})
+                        "n_rows": log["n_rows"], "source_file": log["source_file"].map(_file),
+                        "detail": log["detail"].map(_detail).map(redact)})
     return out.reset_index(drop=True)

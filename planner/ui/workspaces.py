@@ -10,6 +10,9 @@ be opened, and users pick from that list by name:
   (``:`` on Linux);
 - ``PLANNER_WORKSPACE``: one file, offered first and chosen by default
   (``make run`` and the tests set it);
+- any of these may be a PostGIS workspace, ``postgresql://user@host/db?schema=name``
+  (the shared office set-up); it is offered as ``db/schema``, never with its
+  host or password;
 - the same in ``.streamlit/secrets.toml``::
 
       [workspaces]
@@ -56,15 +59,15 @@ class Catalog:
 
     Attributes
     ----------
-    entries : tuple of (str, Path)
-        ``(name shown, real path)`` in the order offered.
+    entries : tuple of (str, Path or str)
+        ``(name shown, real path or postgresql:// URI)`` in the order offered.
     roots : tuple of Path
         Data directories (real paths); their files are offered while they stay inside.
     default : str or None
         Name chosen when the session has not picked one (None: nothing to offer).
     """
 
-    entries: tuple[tuple[str, Path], ...]
+    entries: tuple[tuple[str, Path | str], ...]
     roots: tuple[Path, ...] = ()
     default: str | None = None
 
@@ -72,8 +75,8 @@ class Catalog:
         """Names to offer, in order."""
         return [n for n, _ in self.entries]
 
-    def path_of(self, name: str) -> Path:
-        """The real path of a listed workspace, checked again now (a symlink may have moved).
+    def path_of(self, name: str) -> Path | str:
+        """The real path (or database URI) of a listed workspace, checked again now (a symlink may have moved).
 
         Raises
         ------
@@ -81,6 +84,8 @@ class Catalog:
             ``name`` is not listed, or its file now resolves outside its data directory.
         """
         for n, p in self.entries:
+            if n == name and isinstance(p, str):
+                return p
             if n == name:
                 real = p.resolve()
                 if real != p and not any(real.is_relative_to(r) for r in self.roots):
@@ -122,6 +127,7 @@ class Catalog:
     def redact(self, text: str, extra: Mapping[str, str] | None = None) -> str:
         """:func:`redact` with this catalogue's workspaces shown by name."""
         known = {str(p): n for n, p in self.entries}
+        known.update({_db_display(p): n for n, p in self.entries if isinstance(p, str)})
         known.update(extra or {})
         return redact(text, known, roots=self.roots)
 
@@ -136,10 +142,32 @@ def is_geopackage(path: str | os.PathLike) -> bool:
     return head[:16] == b"SQLite format 3\x00" and head[68:72] in _GPKG_IDS
 
 
+def is_database(value: str) -> bool:
+    """Whether a workspace setting names a PostGIS workspace (``postgresql://``)."""
+    return str(value).strip().startswith(("postgresql://", "postgres://"))
+
+
+def _db_display(uri: str) -> str:
+    from planner.io._pgconn import parse_uri
+
+    return parse_uri(uri).display
+
+
+def _db_name(uri: str) -> str:
+    """``db/schema`` of a PostGIS workspace URI (no host, no password)."""
+    from planner.io._pgconn import parse_uri
+
+    loc = parse_uri(uri)
+    return f"{loc.dbname}/{loc.schema}"
+
+
 def _split(value) -> list[str]:
+    """Settings split on ``os.pathsep``; a ``postgresql://`` URI (which holds ``:``) is kept whole."""
     if value is None:
         return []
     if isinstance(value, str):
+        if is_database(value):
+            return [value.strip()]
         return [v for v in value.split(os.pathsep) if v.strip()]
     return [str(v) for v in value if str(v).strip()]
 
@@ -211,18 +239,28 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
             log.warning("data directory %s does not exist or is not a folder", r)
             continue
         roots.append(r)
-    paths: list[Path] = []
+    ordered: list[Path | str] = []
     for f in files:
+        if is_database(f):
+            try:
+                _db_name(f)
+            except StoreError as exc:
+                log.warning("workspace skipped: %s", exc)
+                continue
+            ordered.append(f.strip())
+            continue
         real = _absolute(f).resolve()
         if real.exists() and not (real.is_file() and is_geopackage(real)):
             log.warning("workspace %s skipped: not a GeoPackage file", real)
             continue
-        paths.append(real)
+        ordered.append(real)
     for r in roots:
-        paths += _scan(r)
-    paths = list(dict.fromkeys(paths))
-    names = _unique_names(paths)
-    entries = tuple(zip(names, paths, strict=True))
+        ordered += _scan(r)
+    ordered = list(dict.fromkeys(ordered))
+    paths = [p for p in ordered if isinstance(p, Path)]
+    file_names = dict(zip(paths, _unique_names(paths), strict=True))
+    names = [file_names[p] if isinstance(p, Path) else _db_name(p) for p in ordered]
+    entries = tuple(zip(names, ordered, strict=True))
     want = sec.get("default")  # else PLANNER_WORKSPACE, which comes first, else the first listed
     default = want if want in names else (names[0] if names else None)
     return Catalog(entries, tuple(roots), default)

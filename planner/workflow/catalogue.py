@@ -13,7 +13,7 @@ from planner import scenarios as sc_mod
 from planner.errors import DataError, PlannerError, StoreError
 from planner.io.store import Store
 from planner.workflow import documents as D
-from planner.workflow.permissions import require
+from planner.workflow.permissions import acting_user
 
 
 class SaveConflictError(PlannerError):
@@ -71,7 +71,14 @@ def save_document(store: Store, doc, *, expect_version: int | None | bool = Fals
         :class:`SaveConflictError` instead of overwriting a colleague's work.
         ``None``: the caller means a new name; refuse if it is taken.
     """
-    require(_SAVE_ACTION[doc.KIND])
+    user = acting_user(_SAVE_ACTION[doc.KIND], store, user)
+    if expect_version is False:
+        return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
+    with store.document_lock(doc.KIND, doc.name):  # the check and the save together: no one saves in between
+        return _save_checked(store, doc, expect_version, user)
+
+
+def _save_checked(store: Store, doc, expect_version, user: str | None) -> int:
     if expect_version is not False:
         cur = latest_version(store, doc.KIND, doc.name)
         if cur != expect_version:
@@ -88,7 +95,7 @@ def save_document(store: Store, doc, *, expect_version: int | None | bool = Fals
 
 def delete_document(store: Store, kind: str, name: str, *, user: str | None = None) -> int:
     """Mark ``kind/name`` deleted (a new version; the history is kept). Returns that version."""
-    require("delete_scenario" if kind == "scenario" else _SAVE_ACTION[kind])
+    user = acting_user("delete_scenario" if kind == "scenario" else _SAVE_ACTION[kind], store, user)
     if latest_version(store, kind, name) is None:
         msg = f"no saved {kind} {name!r} to delete"
         raise DataError(msg, zh=f"没有可删除的 {name!r}")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from planner import enterprise as E
 from planner.io.store import LayerWrite, Store, sha256_file
-from planner.workflow.permissions import require
+from planner.workflow.permissions import acting_user
 
 #: The one enterprise table of a workspace (name of its layers).
 NAME = "enterprises"
@@ -81,7 +81,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
         return out
-    require("ingest")
+    user = acting_user("ingest", store, user)
     meta = {"label": label, "link": {"by": mp.link.by, "how": how, "share": mp.link.share, "years": mp.link.years,
                                      "parcels_without": mp.link.parcels_without},
             "join": counts, "ingest": rep.summary(), "link_file": link_name or (Path(link).name if link else None)}
@@ -98,7 +98,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
 
 def set_current_enterprises(store: Store, version: int, *, user: str | None = None) -> None:
     """Make an enterprise table version (and its links, written in the same commit) the current one."""
-    require("set_current")
+    user = acting_user("set_current", store, user)
     with store.write_lock("set_current_enterprises"):
         store.set_current("enterprise", NAME, int(version), user=user)
         store.set_current("enterprise_link", NAME, int(version), user=user)

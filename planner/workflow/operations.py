@@ -29,7 +29,7 @@ from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
 from planner.workflow import documents as D
 from planner.workflow.catalogue import latest_version, load_document
-from planner.workflow.permissions import require
+from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
 
 
@@ -63,7 +63,7 @@ def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | 
                        user: str | None = None, progress: Callable[[str], None] | None = None) -> Classified:
     """Classify a survey version and store the flags layer and the policy document in one commit."""
     if save:
-        require("classify")
+        user = acting_user("classify", store, user)
     from planner.workflow.enterprises import analysis_parcels
 
     parcels = analysis_parcels(store, survey_version)  # the current enterprise table joined in, if any
@@ -195,7 +195,7 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     parcels with provenance ``flags_prov``) is stored as the policy's flags
     layer in the same commit. Returns the provenance and the written versions.
     """
-    require("build_sites")
+    user = acting_user("build_sites", store, user)
     docs = []
     extra = []
     if flags is not None:
@@ -240,6 +240,8 @@ def build_workspace_sites(store: Store, *, policy_name: str | None = None, param
                           name: str | None = None, save: bool = True,
                           user: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltSites:
     """Build the sites of a workspace's flags layer, keep stable ids, replay edits, store in one commit."""
+    if save:
+        user = acting_user("build_sites", store, user)  # refused before the work, not after it
     pname = flags_name(store, policy_name)
     params = params or resolve_site_params(store, pname)
     flagged = store.read_layer("flags", pname)
@@ -436,7 +438,7 @@ def ingest_survey(source, store: Store, **kw):
     from planner import ingest as ingest_mod
 
     if not kw.get("dry_run"):
-        require("ingest")
+        kw["user"] = acting_user("ingest", store, kw.get("user"))
     return ingest_mod.ingest(source, store, **kw)
 
 
@@ -457,11 +459,11 @@ def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):
     """Publish checked parcels as a new survey version; see :func:`planner.ingest.publish`."""
     from planner import ingest as ingest_mod
 
-    require("publish")
+    kw["user"] = acting_user("publish", store, kw.get("user"))
     return ingest_mod.publish(parcels, store, **kw)
 
 
 def set_current_survey(store: Store, version: int, *, user: str | None = None) -> None:
     """Make an existing survey version the current one (a deliberate switch, confirmed by the caller)."""
-    require("set_current")
+    user = acting_user("set_current", store, user)
     store.set_current("survey", "parcels", int(version), user=user)

@@ -1,30 +1,67 @@
 """Who may do what (DESIGN.md "Roles"): one check, called by every write of the workflow layer.
 
-Left simple on purpose: a single local user on a GeoPackage workspace needs
-no login, so with no role set every action is allowed. An operator who sets
-``PLANNER_ROLE`` (gis_staff, planner, decision_maker, admin) for a deployment
-gets the table below enforced here, in the workflow layer, whichever face
-(CLI or app) asks.
+A single local user on a workspace with no accounts needs no login: every
+action is allowed, as before. Once a workspace has accounts
+(:mod:`planner.workflow.accounts`), the app signs people in and the role of
+the signed-in account decides, here in the workflow layer, whichever page or
+button asks: a decision-maker cannot publish, roll back or save a policy even
+by calling the workflow function directly. The app tells this module who is
+signed in through :func:`set_actor_provider` (it reads its own session
+state); the CLI, run by someone who already holds the workspace's file or
+database credentials, acts as the operating-system user, or as the role an
+operator sets in ``PLANNER_ROLE``.
+
+Enterprise figures (tax, output, and what is computed from them per parcel
+or enterprise) are a permission too: ``see_enterprise_figures``
+(:data:`ENTERPRISE_FIGURES_ROLES`, or ``PLANNER_FIGURES_ROLES`` to change it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Callable
 
 from planner.errors import PlannerError
 
 #: Role -> actions it may take.
 ROLES: dict[str, frozenset[str]] = {
-    "gis_staff": frozenset({"ingest", "publish", "set_current", "init_workspace"}),
+    "gis_staff": frozenset({"ingest", "publish", "set_current", "init_workspace", "manage_layers",
+                            "see_enterprise_figures"}),
     "planner": frozenset({"save_policy", "classify", "build_sites", "save_site_edits", "save_site_params",
-                          "save_scenario", "delete_scenario", "save_comparison"}),
+                          "save_scenario", "delete_scenario", "save_comparison", "see_enterprise_figures"}),
     "decision_maker": frozenset(),
     "admin": frozenset({"*"}),
 }
+#: Roles shown enterprise tax and output (and what is derived from them) by default.
+ENTERPRISE_FIGURES_ROLES = ("gis_staff", "planner", "admin")
 
 
 class PermissionDenied(PlannerError):
     """The current role may not take this action."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in account, or the operator's ``PLANNER_ROLE``.
+
+    ``role`` None: nobody is signed in although the workspace has accounts
+    (every write is refused).
+    """
+
+    username: str
+    role: str | None
+
+
+#: Set by the app: ``provider(store)`` -> the signed-in Actor, ``Actor(..., None)`` when the workspace
+#: needs a sign-in and nobody gave one, or None outside the app (no session) or with no accounts.
+_provider: Callable[[object], Actor | None] | None = None
+
+
+def set_actor_provider(provider: Callable[[object], Actor | None] | None) -> None:
+    """Install (the app) or remove (None) the function that says who is signed in."""
+    global _provider
+    _provider = provider
 
 
 def current_role() -> str | None:
@@ -32,15 +69,64 @@ def current_role() -> str | None:
     return os.environ.get("PLANNER_ROLE") or None
 
 
-def require(action: str, role: str | None = None) -> None:
-    """Raise :class:`PermissionDenied` unless ``role`` (default: :func:`current_role`) may take ``action``."""
-    role = role or current_role()
+def current_actor(store=None) -> Actor | None:
+    """Who acts on ``store``: the app's signed-in account, else ``PLANNER_ROLE``, else None (a single local user)."""
+    if _provider is not None:
+        actor = _provider(store)
+        if actor is not None:
+            return actor
+    role = current_role()
     if role is None:
-        return
-    allowed = ROLES.get(role)
-    if allowed is None:
-        msg = f"unknown role {role!r} (PLANNER_ROLE); one of {sorted(ROLES)}"
-        raise PermissionDenied(msg, zh=f"未知角色 {role!r}（PLANNER_ROLE）")
-    if "*" not in allowed and action not in allowed:
-        msg = f"role {role!r} may not {action.replace('_', ' ')}"
-        raise PermissionDenied(msg, zh=f"角色 {role} 无权执行此操作（{action}）")
+        return None
+    from planner.io.lock import user_name
+
+    return Actor(os.environ.get("PLANNER_USER") or user_name(), role)
+
+
+def _allowed(role: str, action: str) -> bool:
+    if action == "see_enterprise_figures":
+        env = os.environ.get("PLANNER_FIGURES_ROLES")
+        roles = [r.strip() for r in env.split(",")] if env else ENTERPRISE_FIGURES_ROLES
+        return role in roles
+    allowed = ROLES.get(role, frozenset())
+    return "*" in allowed or action in allowed
+
+
+def may(action: str, store=None) -> bool:
+    """Whether whoever acts on ``store`` may take ``action`` (no error)."""
+    actor = current_actor(store)
+    if actor is None:
+        return True
+    return actor.role is not None and actor.role in ROLES and _allowed(actor.role, action)
+
+
+def require(action: str, store=None, role: str | None = None) -> Actor | None:
+    """Raise :class:`PermissionDenied` unless the actor on ``store`` (or ``role``) may take ``action``.
+
+    Returns the actor (None for a single local user), whose name the caller
+    records as the writer in the audit log.
+    """
+    actor = Actor(os.environ.get("PLANNER_USER") or "operator", role) if role else current_actor(store)
+    if actor is None:
+        return None
+    what = action.replace("_", " ")
+    if actor.role is None:
+        msg = f"sign in to {what}: this workspace has accounts"
+        raise PermissionDenied(msg, zh=f"请先登录：此工作空间已启用账号（{action}）")
+    if actor.role not in ROLES:
+        msg = f"unknown role {actor.role!r} (PLANNER_ROLE or the account); one of {sorted(ROLES)}"
+        raise PermissionDenied(msg, zh=f"未知角色 {actor.role!r}")
+    if not _allowed(actor.role, action):
+        msg = f"{actor.username} ({actor.role}) may not {what}; ask an administrator for a role that may"
+        raise PermissionDenied(msg, zh=f"{actor.username}（{_ROLE_ZH.get(actor.role, actor.role)}）无权执行此操作（{action}），"
+                                       "如需权限请联系管理员")
+    return actor
+
+
+def acting_user(action: str, store=None, user: str | None = None) -> str | None:
+    """:func:`require` ``action``, then the user name to record for the write (``user`` if given)."""
+    actor = require(action, store)
+    return user or (actor.username if actor is not None else None)
+
+
+_ROLE_ZH = {"gis_staff": "GIS 数据员", "planner": "规划人员", "decision_maker": "决策人员", "admin": "管理员"}

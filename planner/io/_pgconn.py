@@ -1,0 +1,356 @@
+"""Connections to a PostGIS workspace: the URI, a pool per server, errors in words, the writer lock.
+
+Private helper of :mod:`planner.io.postgis`.
+
+- :func:`parse_uri`: ``postgresql://user:password@host:port/db?schema=name``
+  into what psycopg connects with, the workspace schema and a form safe to
+  show (no password).
+- :func:`connection`: a pooled connection (one ``psycopg_pool`` pool per
+  server and process, shared by every store opened on it, so the app's
+  many short reads do not each pay for a new login).
+- :func:`pg_errors`: a server that cannot be reached, an account without the
+  right, a full disk and a lock waited for too long become a
+  :class:`~planner.errors.StoreError` saying what to do.
+- :class:`AdvisoryLock`: the workspace's writer lock, a PostgreSQL advisory
+  lock. Holding it (:meth:`PostgisStore.write_lock
+  <planner.io.postgis.PostgisStore.write_lock>`) excludes every other writer;
+  each single write takes it shared and locks only the layer or document it
+  writes, so two colleagues saving different scenarios do not wait for each
+  other while a survey being published excludes both. The lock belongs to a
+  server session: a writer that dies releases it with its connection.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from planner.errors import StoreError
+from planner.io.lock import user_name
+
+_log = logging.getLogger("planner.store")
+
+#: Workspace schema when the URI names none.
+DEFAULT_SCHEMA = "planner"
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: First key of every advisory lock the planner takes (the second one names the workspace, layer or document).
+LOCK_CLASS = 0x504C4E52 & 0x7FFFFFFF  # "PLNR"
+_NAME_CLASS = LOCK_CLASS - 1
+
+
+def is_postgres_uri(uri) -> bool:
+    return str(uri).startswith(("postgresql://", "postgres://"))
+
+
+@dataclasses.dataclass(frozen=True)
+class PgLocation:
+    """Where a PostGIS workspace lives."""
+
+    conninfo: str
+    schema: str
+    display: str
+    dbname: str
+
+
+def parse_uri(uri) -> PgLocation:
+    """Split a workspace URI into the connection string, the schema and a password-free form.
+
+    Examples
+    --------
+    >>> loc = parse_uri("postgresql://ann:secret@db.local:5432/office?schema=jinjiang&sslmode=require")
+    >>> loc.schema, loc.display
+    ('jinjiang', 'postgresql://ann@db.local:5432/office?schema=jinjiang')
+    >>> loc.conninfo
+    'postgresql://ann:secret@db.local:5432/office?sslmode=require'
+    """
+    s = str(uri)
+    parts = urlsplit(s)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    rest = [(k, v) for k, v in query if k != "schema"]
+    schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+    netloc_public = parts.netloc.rsplit("@", 1)
+    host = netloc_public[-1]
+    userinfo = netloc_public[0].split(":", 1)[0] + "@" if len(netloc_public) == 2 else ""
+    display = urlunsplit(("postgresql", userinfo + host, parts.path, f"schema={schema}", ""))
+    if not _SCHEMA_RE.match(schema):
+        msg = (f"workspace {display}: schema name {schema!r} must be lower-case letters, digits and _ "
+               "(starting with a letter or _), at most 63 characters")
+        raise StoreError(msg, zh=f"工作空间 {display}：schema 名称 {schema!r} 只能由小写字母、数字和下划线组成")
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    return PgLocation(conninfo=conninfo, schema=schema, display=display,
+                      dbname=parts.path.lstrip("/") or "(default database)")
+
+
+def key_of(*names: str) -> int:
+    """A stable non-negative 31-bit key for an advisory lock."""
+    digest = hashlib.sha256("\x00".join(names).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def application_name() -> str:
+    """What the server shows for our connections (``pg_stat_activity``): user, host, process."""
+    return f"planner {user_name()}@{socket.gethostname()} pid {os.getpid()}"[:63]
+
+
+# --------------------------------------------------------------------------- errors
+@contextlib.contextmanager
+def pg_errors(display: str, what: str) -> Iterator[None]:
+    """Turn the database errors a user can act on into a :class:`StoreError` naming ``display``."""
+    import psycopg
+    from psycopg import errors as E
+
+    try:
+        yield
+    except StoreError:
+        raise
+    except E.InsufficientPrivilege as exc:
+        msg = (f"workspace {display}: the database account lacks a privilege for {what} ({_first(exc)}). Nothing was changed. "
+               "Ask the database administrator to grant it (README, 'Office set-up')")
+        raise StoreError(msg, zh=f"工作空间 {display}：数据库账号权限不足（{what}：{_first(exc)}），未做任何修改。"
+                                 "请联系数据库管理员授权（见 README“办公室部署”）") from exc
+    except E.DiskFull as exc:
+        msg = f"workspace {display}: the database server's disk is full while {what}; nothing was changed. Free space on the server and run it again"
+        raise StoreError(msg, zh=f"工作空间 {display}：{what}时数据库服务器磁盘已满，未做任何修改。请清理空间后重试") from exc
+    except E.ReadOnlySqlTransaction as exc:
+        msg = f"workspace {display}: the database is read-only (a standby server?) while {what}; nothing was changed"
+        raise StoreError(msg, zh=f"工作空间 {display}：数据库为只读（备用服务器？），未做任何修改") from exc
+    except psycopg.OperationalError as exc:
+        msg = (f"workspace {display}: cannot reach the database ({_first(exc)}) while {what}; nothing was changed. "
+               "Check that the server runs and the URI's host, port, database, user and password "
+               "(PLANNER_WORKSPACE or --workspace; a password can also come from ~/.pgpass or PGPASSWORD)")
+        raise StoreError(msg, zh=f"工作空间 {display}：无法连接数据库（{_first(exc)}），未做任何修改。请检查服务器是否运行，"
+                                 "以及地址、端口、数据库名、用户名和密码") from exc
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+# --------------------------------------------------------------------------- pools
+_POOLS: dict[str, object] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(loc: PgLocation):
+    pool = _POOLS.get(loc.conninfo)
+    if pool is not None:
+        return pool
+    with _POOLS_LOCK:
+        pool = _POOLS.get(loc.conninfo)
+        if pool is None:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+
+            with pg_errors(loc.display, "opening the workspace"):  # a clear error now, not a pool timeout later
+                psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name()).close()
+            pool = ConnectionPool(
+                loc.conninfo, min_size=1, max_size=int(os.environ.get("PLANNER_PG_POOL_SIZE", "8")),
+                kwargs={"application_name": application_name(), "connect_timeout": 10},
+                check=ConnectionPool.check_connection, max_idle=120, timeout=60, name="planner", open=True,
+            )
+            _POOLS[loc.conninfo] = pool
+    return pool
+
+
+@atexit.register
+def close_pools() -> None:
+    """Close every pool of this process (at exit, and in tests)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for p in pools:
+        with contextlib.suppress(Exception):
+            p.close(timeout=2)
+
+
+@contextlib.contextmanager
+def connection(loc: PgLocation, what: str) -> Iterator:
+    """A pooled connection; its transaction commits when the block ends without an error."""
+    from psycopg_pool import PoolTimeout
+
+    with pg_errors(loc.display, what):
+        try:
+            with _pool(loc).connection() as con:
+                yield con
+        except PoolTimeout as exc:
+            msg = (f"workspace {loc.display}: no free database connection after 60 s while {what} (the server is "
+                   "busy or PLANNER_PG_POOL_SIZE is too small); nothing was changed")
+            raise StoreError(msg, zh=f"工作空间 {loc.display}：60 秒内没有可用的数据库连接，未做任何修改") from exc
+
+
+# --------------------------------------------------------------------------- the writer lock
+#: Workspaces whose writer lock this thread holds: key -> [connection, depth].
+_held = threading.local()
+
+
+def held_connection(loc: PgLocation):
+    """The connection holding this workspace's writer lock in this thread, or None."""
+    return getattr(_held, "map", {}).get((loc.conninfo, loc.schema), [None])[0]
+
+
+def holder(con, loc: PgLocation) -> dict | None:
+    """Who holds (or shares) the workspace's writer lock: user, host, pid, command, action, since."""
+    from psycopg import sql
+
+    q = sql.SQL(
+        "SELECT l.pid, l.mode, w.info, a.usename, a.client_addr::text, a.application_name, a.xact_start "
+        "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "LEFT JOIN {}.planner_writer w ON w.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s AND l.objid::bigint = %s "
+        "AND l.objsubid = 2 ORDER BY l.mode LIMIT 1").format(sql.Identifier(loc.schema))
+    row = con.execute(q, (LOCK_CLASS, key_of(loc.schema))).fetchone()
+    if row is None:
+        return None
+    pid, _mode, info, usename, addr, app, since = row
+    if info:
+        with contextlib.suppress(ValueError):
+            return json.loads(info)
+    return {"user": usename, "host": addr or "the database server", "pid": pid, "command": app,
+            "action": None, "since": since.isoformat(timespec="seconds") if since else None}
+
+
+def holder_text(h: dict | None) -> str:
+    if not h:
+        return "another writer (it recorded no details)"
+    what = f"`{h['command']}`" if h.get("command") else "a process"
+    if h.get("action"):
+        what += f" ({h['action']})"
+    return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+
+
+def timeout_error(loc: PgLocation, timeout: float, who: str) -> StoreError:
+    msg = (f"workspace {loc.display} is being written by {who}; gave up after waiting {timeout:.0f} s. "
+           "Nothing was written: try again when it is done, or wait longer (PLANNER_LOCK_TIMEOUT=SECONDS)")
+    return StoreError(msg, zh=f"工作空间 {loc.display} 正在被 {who} 写入；已等待 {timeout:.0f} 秒后放弃，未写入任何内容。"
+                              "请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
+
+
+def _who(loc: PgLocation) -> str:
+    try:
+        with direct_connection(loc, "looking up the writer", autocommit=True) as c2:
+            return holder_text(holder(c2, loc))
+    except Exception:  # the message matters more than the details
+        return holder_text(None)
+
+
+def _wait_lock(con, loc: PgLocation, timeout: float, try_sql: str, wait_sql: str, args: tuple) -> None:
+    """Take an advisory lock: at once if free, else say who holds it and wait up to ``timeout`` seconds."""
+    from psycopg import errors as E
+
+    if con.execute(try_sql, args).fetchone()[0]:
+        return
+    _log.warning("workspace %s is being written by %s; waiting up to %.0f s for it",
+                 loc.display, _who(loc), timeout)
+    con.execute(f"SET{' LOCAL' if not con.autocommit else ''} lock_timeout = {max(1, int(timeout * 1000))}")
+    try:
+        con.execute(wait_sql, args)
+    except E.LockNotAvailable as exc:
+        raise timeout_error(loc, timeout, _who(loc)) from exc
+    if con.autocommit:
+        con.execute("SET lock_timeout = 0")
+
+
+@contextlib.contextmanager
+def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -> Iterator:
+    """A connection of its own (not from the pool), closed afterwards: for writes, which may wait for a lock.
+
+    A write waiting for the writer lock must not hold one of the pool's
+    connections: the holder may need the pool to finish (readers and the
+    holder would starve each other).
+    """
+    import psycopg
+
+    with pg_errors(loc.display, what):
+        con = psycopg.connect(loc.conninfo, autocommit=autocommit, connect_timeout=10,
+                              application_name=application_name())
+    try:
+        with pg_errors(loc.display, what):
+            yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
+def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None) -> Iterator:
+    """Hold the workspace's writer lock, re-entrant in one thread; yield its connection.
+
+    ``name`` None: the whole workspace, exclusively (a read-modify-write such
+    as a publish). ``name`` given (``("doc", kind, name)``): that one layer or
+    document only, so a check-then-save of one document waits only for writers
+    of the same document (a publish of the survey does not hold it up, nor it
+    the publish). Writes made in the block use the lock's connection. A
+    block nested in another one of the same thread joins it as it is. The
+    locks belong to the connection: closing it (or the process dying)
+    releases them.
+    """
+    import psycopg
+    from psycopg import sql
+
+    held = getattr(_held, "map", None)
+    if held is None:
+        held = _held.map = {}
+    key = (loc.conninfo, loc.schema)
+    if key in held:
+        held[key][1] += 1
+        try:
+            yield held[key][0]
+        finally:
+            held[key][1] -= 1
+        return
+    with direct_connection(loc, "taking the writer lock", autocommit=True) as con:
+        with pg_errors(loc.display, "taking the writer lock"):
+            if name is None:
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
+                           (LOCK_CLASS, key_of(loc.schema)))
+            else:
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
+                           (_NAME_CLASS, key_of(loc.schema, *name)))
+            command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
+            info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
+                    "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            con.execute(sql.SQL("INSERT INTO {}.planner_writer (pid, info) VALUES (pg_backend_pid(), %s) "
+                                "ON CONFLICT (pid) DO UPDATE SET info = EXCLUDED.info")
+                        .format(sql.Identifier(loc.schema)), (json.dumps(info, ensure_ascii=False),))
+        held[key] = [con, 1]
+        try:
+            yield con
+        finally:
+            del held[key]
+            with contextlib.suppress(psycopg.Error):
+                if con.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    con.rollback()
+                con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid = pg_backend_pid()")
+                            .format(sql.Identifier(loc.schema)))
+                con.execute("SELECT pg_advisory_unlock_all()")
+
+
+def lock_for_write(con, loc: PgLocation, timeout: float, names: list[tuple[str, ...]]) -> None:
+    """Inside ``con``'s transaction: share the writer lock and lock each ``(kind, name)`` written."""
+    if held_connection(loc) is not con:
+        _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_xact_lock_shared(%s, %s)",
+                   "SELECT pg_advisory_xact_lock_shared(%s, %s)", (LOCK_CLASS, key_of(loc.schema)))
+    con.execute(f"SET LOCAL lock_timeout = {max(1, int(timeout * 1000))}")
+    for keyv in sorted({key_of(loc.schema, *n) for n in names}):  # one order everywhere: no deadlock
+        try:
+            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_NAME_CLASS, keyv))
+        except Exception as exc:
+            from psycopg import errors as E
+
+            if isinstance(exc, E.LockNotAvailable):
+                raise timeout_error(loc, timeout, "another writer of the same layer or document") from exc
+            raise
+

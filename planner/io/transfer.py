@@ -1,0 +1,117 @@
+"""Copying a whole workspace between backends (``planner workspace copy``).
+
+A copy holds every layer version (current or not), every document version
+and the whole audit log of the source, with their versions, times and users
+as they were; a GeoPackage copied into PostGIS and back has the same content
+fingerprint (:func:`planner.io.fingerprint.content_fingerprint`). The
+destination must be new or empty; it is written in one commit, so a copy that
+fails leaves it as it was.
+
+Examples
+--------
+>>> import tempfile, shapely, geopandas as gpd
+>>> from planner.io.store import GpkgStore
+>>> from planner.io.fingerprint import content_fingerprint
+>>> d = tempfile.mkdtemp()
+>>> ws = GpkgStore(d + "/a.gpkg", crs="EPSG:4549", create=True)
+>>> g = gpd.GeoDataFrame({"parcel_id": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
+>>> _ = ws.publish_survey(g)
+>>> copy_workspace(d + "/a.gpkg", d + "/b.gpkg").n_layers
+1
+>>> content_fingerprint(d + "/a.gpkg") == content_fingerprint(d + "/b.gpkg")
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Callable
+
+from planner.errors import StoreError
+from planner.io.store import Store, open_store
+
+
+@dataclasses.dataclass(frozen=True)
+class CopyReport:
+    """What :func:`copy_workspace` copied."""
+
+    source: str
+    destination: str
+    n_layers: int
+    n_rows: int
+    n_docs: int
+    n_audit: int
+
+
+def _exists(uri: str) -> bool:
+    """Whether anything is at ``uri`` (a file; a database schema), so a failed copy must not remove it."""
+    if uri.startswith(("postgresql://", "postgres://")):
+        from planner.io.postgis import schema_exists
+
+        return schema_exists(uri)
+    return os.path.lexists(uri)
+
+
+def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
+                   progress: Callable[[str], None] | None = None) -> CopyReport:
+    """Copy workspace ``src`` (all versions, documents and audit) into ``dst``, a new or empty workspace.
+
+    Parameters
+    ----------
+    src : path, URI or Store
+        The workspace to copy (GeoPackage or PostGIS).
+    dst : path or URI
+        Where to copy it: a ``.gpkg`` path or a ``postgresql://`` URI. Created
+        with the source's CRS when it does not exist; refused when it holds
+        anything.
+    progress : callable, optional
+        Called with a line of text per layer version copied.
+    """
+    source = src if isinstance(src, Store) else open_store(src)
+    dst_s = str(dst)
+    if str(src) == dst_s or (not isinstance(src, Store) and os.path.abspath(str(src)) == os.path.abspath(dst_s)):
+        msg = f"source and destination are the same workspace ({source.label})"
+        raise StoreError(msg, zh=f"源与目标是同一个工作空间（{source.label}）")
+    created = not _exists(dst_s)
+    target = open_store(dst_s, create=True, crs=source.crs)
+    try:
+        return _copy_into(source, target, progress)
+    except BaseException:
+        if created:  # a copy that failed leaves no half-made workspace behind
+            _remove(dst_s)
+        raise
+
+
+def _remove(uri: str) -> None:
+    if uri.startswith(("postgresql://", "postgres://")):
+        from planner.io.postgis import drop_workspace
+
+        drop_workspace(uri)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(uri)
+
+
+def _copy_into(source: Store, target: Store, progress) -> CopyReport:
+    if not target.crs.equals(source.crs):
+        msg = (f"destination {target.label} has CRS {target.crs.name}, the source {source.crs.name}; "
+               "copy into a new workspace")
+        raise StoreError(msg, zh=f"目标工作空间 {target.label} 的坐标系与源不同，请复制到新的工作空间")
+    rows = source.export_rows()
+    cat = rows["planner_layers"]
+
+    def layers():
+        for i, row in enumerate(cat, 1):
+            if progress is not None:
+                progress(f"[{i}/{len(cat)}] {row['kind']}/{row['name']} v{row['version']} ({row['n_rows']} rows)")
+            yield row, source.read_layer(row["kind"], row["name"], int(row["version"]))
+
+    target.import_rows(rows, layers())
+    return CopyReport(source=source.label, destination=target.label, n_layers=len(cat),
+                      n_rows=int(sum(int(r["n_rows"]) for r in cat)), n_docs=len(rows["planner_docs"]),
+                      n_audit=len(rows["planner_audit"]))
+
+
+__all__ = ["CopyReport", "copy_workspace"]

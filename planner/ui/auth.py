@@ -1,0 +1,163 @@
+"""Sign-in for a workspace with accounts: the login form, session expiry, who is acting.
+
+A workspace with no accounts is used as before, with no sign-in (a single
+local user). Once it has accounts (:mod:`planner.workflow.accounts`) every
+page waits behind :func:`gate`: a sign-in form, then the pages the role may
+use. A session ends after ``PLANNER_SESSION_MINUTES`` (default 480) or
+``PLANNER_IDLE_MINUTES`` without a page run (default 60), when the browser
+tab is closed or reloaded, on "sign out", and at once when an administrator
+disables the account; a role change takes effect on the next page run.
+
+:func:`install` tells the workflow layer who is signed in
+(:func:`planner.workflow.permissions.set_actor_provider`): every write the
+workflow takes from this app is checked against the signed-in role and
+recorded under the signed-in user, whatever page or button asked.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import streamlit as st
+
+from planner.workflow import accounts as A
+from planner.workflow import permissions as P
+
+#: Session-state key of the signed-in account: {"uri", "username", "since", "last"}.
+AUTH = "_auth"
+_MSG = "_auth_msg"
+
+
+def _minutes(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@st.cache_resource(max_entries=16, show_spinner=False, ttl=30)
+def _accounts(uri: str, stamp) -> dict[str, tuple[str, bool, str]]:
+    """``{username: (role, disabled, display name)}`` of a workspace (cached per revision, 30 s at most)."""
+    from planner.ui import data
+
+    u = data.store(uri).users()
+    return {r.username: (r.role, bool(r.disabled), r.display_name or "") for r in u.itertuples()}
+
+
+def accounts(uri: str) -> dict[str, tuple[str, bool, str]]:
+    from planner.ui import data
+
+    if not uri:
+        return {}
+    try:
+        return _accounts(uri, data.stamp(uri))
+    except Exception:  # an unusable workspace: the page says why (workspace_ok)
+        return {}
+
+
+def _session(uri: str) -> dict | None:
+    """The session's sign-in on ``uri`` if still valid (expiry, disabled account), else None (and it is ended)."""
+    ss = st.session_state
+    a = ss.get(AUTH)
+    if not a or a.get("uri") != uri:
+        return None
+    now = time.time()
+    known = accounts(uri).get(a["username"])
+    why = None
+    if known is None or known[1]:
+        why = "auth_disabled"
+    elif now - a["since"] > _minutes("PLANNER_SESSION_MINUTES", 480) * 60 or now - a["last"] > _minutes("PLANNER_IDLE_MINUTES", 60) * 60:
+        why = "auth_expired"
+    if why:
+        ss.pop(AUTH, None)
+        ss[_MSG] = why
+        return None
+    return a
+
+
+def session_actor(store) -> P.Actor | None:
+    """Who acts on ``store`` in this browser session (the workflow layer's actor provider)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:  # not in a page run (CLI, tests, threads): not ours
+        return None
+    uri = getattr(store, "uri", None) or (st.session_state.get("_settings").workspace
+                                          if st.session_state.get("_settings") else "")
+    table = accounts(uri)
+    if not table:
+        return None  # no accounts: a single local user, as before
+    a = _session(uri)
+    if a is None:
+        return P.Actor("(not signed in)", None)
+    return P.Actor(a["username"], table[a["username"]][0])
+
+
+def install() -> None:
+    """Make the workflow layer ask this app who is signed in."""
+    P.set_actor_provider(session_actor)
+
+
+def current() -> A.Account | None:
+    """The signed-in account on the session's workspace, None when nobody is (or the workspace has no accounts)."""
+    settings = st.session_state.get("_settings")
+    uri = settings.workspace if settings else ""
+    a = _session(uri)
+    if a is None:
+        return None
+    role, _, display = accounts(uri)[a["username"]]
+    return A.Account(a["username"], role, display)
+
+
+def may(action: str) -> bool:
+    """Whether the session may take ``action`` on its workspace (to hide or disable what it may not)."""
+    settings = st.session_state.get("_settings")
+    return P.may(action, _Where(settings.workspace if settings else ""))
+
+
+class _Where:
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+
+
+def gate(settings) -> A.Account | None:
+    """Stop the page run behind a sign-in form when the workspace has accounts and nobody is signed in.
+
+    Returns the signed-in account (None for a workspace without accounts).
+    """
+    from planner.ui import data
+    from planner.ui.state import tr
+
+    install()
+    uri = settings.workspace
+    if not uri or not accounts(uri):
+        return None
+    ss = st.session_state
+    a = _session(uri)
+    if a is not None:
+        a["last"] = time.time()
+        acc = current()
+        with st.sidebar:
+            st.caption(tr("auth_signed_in", user=acc.display_name or acc.username, role=tr(f"role_{acc.role}")))
+            if st.button(tr("auth_sign_out"), key="auth_sign_out"):
+                ss.pop(AUTH, None)
+                st.rerun()
+        return acc
+    st.title(tr("auth_title"))
+    if ss.get(_MSG):
+        st.warning(tr(ss.pop(_MSG)))
+    with st.form("auth_form", clear_on_submit=True):
+        name = st.text_input(tr("auth_user"), key="auth_user")
+        pw = st.text_input(tr("auth_password"), type="password", key="auth_password")
+        go = st.form_submit_button(tr("auth_sign_in"), type="primary")
+    if go:
+        try:
+            acc = A.authenticate(data.store(uri), name, pw)
+        except A.SignInError as exc:
+            st.error(tr("error", err=exc))
+        else:
+            now = time.time()
+            ss[AUTH] = {"uri": uri, "username": acc.username, "since": now, "last": now}
+            st.rerun()
+    st.stop()
+    return None

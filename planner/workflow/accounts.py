@@ -1,0 +1,186 @@
+"""The office's accounts: users, their roles, passwords, sign-in.
+
+Accounts live in the workspace (``planner_users``, on either backend) and
+every change is an audit row. Passwords are stored only as Argon2id hashes
+(``argon2-cffi``); a sign-in with a wrong name or a wrong password gets the
+same answer and takes the same time. A workspace with no accounts is used as
+before, by a single local user with no sign-in; adding the first account
+(an administrator: ``planner users add NAME --role admin``) turns sign-in on
+in the app.
+
+Who may change accounts: the ``admin`` role in the app; on the command line,
+whoever can open the workspace (its file or its database credentials) - the
+CLI is the operator's tool, as ``psql`` would be.
+
+Examples
+--------
+>>> import tempfile
+>>> from planner.io.store import GpkgStore
+>>> ws = GpkgStore(tempfile.mkdtemp() + "/ws.gpkg", crs="EPSG:4549", create=True)
+>>> add_user(ws, "wang", "planner", "a long secret")
+>>> authenticate(ws, "wang", "a long secret").role
+'planner'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import time
+
+import pandas as pd
+
+from planner.errors import PlannerError
+from planner.workflow.permissions import ROLES, acting_user
+
+#: Shortest password accepted.
+MIN_PASSWORD = 8
+_NAME = re.compile(r"^[\w.@-]{2,64}$")
+
+
+class AccountError(PlannerError):
+    """An account cannot be added or changed as asked (names what to fix)."""
+
+
+class SignInError(PlannerError):
+    """Wrong user name or password, or a disabled account (one message for all, on purpose)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Account:
+    """A signed-in user."""
+
+    username: str
+    role: str
+    display_name: str = ""
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+_DUMMY: list[str] = []
+
+
+def hash_password(password: str) -> str:
+    """Argon2id hash of a password (refuses one shorter than :data:`MIN_PASSWORD`)."""
+    if len(password or "") < MIN_PASSWORD:
+        msg = f"a password needs at least {MIN_PASSWORD} characters"
+        raise AccountError(msg, zh=f"密码至少需要 {MIN_PASSWORD} 个字符")
+    return _hasher().hash(password)
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        msg = f"role {role!r}: one of {', '.join(ROLES)}"
+        raise AccountError(msg, zh=f"角色 {role!r} 无效，可选：{', '.join(ROLES)}")
+    return role
+
+
+def _check_name(username: str) -> str:
+    name = (username or "").strip()
+    if not _NAME.match(name):
+        msg = f"user name {username!r}: 2-64 letters, digits, '.', '_', '@' or '-'"
+        raise AccountError(msg, zh=f"用户名 {username!r} 无效：需 2-64 个字母、数字或 . _ @ -")
+    return name
+
+
+def accounts_enabled(store) -> bool:
+    """Whether the workspace has accounts (then the app asks everyone to sign in)."""
+    return bool(len(store.users()))
+
+
+def list_users(store) -> pd.DataFrame:
+    """Accounts: user name, display name, role, disabled, created and updated (no password hashes)."""
+    return store.users()
+
+
+def add_user(store, username: str, role: str, password: str, *, display_name: str = "", user: str | None = None) -> None:
+    """Add an account (refused if the name is taken). An administrator's act once accounts exist."""
+    name, role = _check_name(username), _check_role(role)
+    if accounts_enabled(store):
+        user = acting_user("manage_users", store, user)
+    if store.user_record(name) is not None:
+        msg = f"user {name!r} exists; change it with `planner users set-role` or `planner users passwd`"
+        raise AccountError(msg, zh=f"用户 {name} 已存在")
+    store.put_user(name, role=role, password_hash=hash_password(password), display_name=display_name,
+                   user=user, action="user_add")
+
+
+def _existing(store, username: str) -> dict:
+    rec = store.user_record(username)
+    if rec is None:
+        msg = f"no user {username!r} in this workspace (`planner users list`)"
+        raise AccountError(msg, zh=f"此工作空间没有用户 {username}")
+    return rec
+
+
+def _last_admin(store, username: str) -> bool:
+    u = store.users()
+    admins = u[(u["role"] == "admin") & ~u["disabled"]]["username"].tolist()
+    return admins == [username]
+
+
+def set_role(store, username: str, role: str, *, user: str | None = None) -> None:
+    """Change an account's role (the last enabled administrator keeps theirs)."""
+    role = _check_role(role)
+    user = acting_user("manage_users", store, user)
+    rec = _existing(store, username)
+    if rec["role"] == "admin" and role != "admin" and _last_admin(store, username):
+        msg = f"{username} is the last administrator; make another one first"
+        raise AccountError(msg, zh=f"{username} 是最后一位管理员，请先指定另一位管理员")
+    store.put_user(username, role=role, password_hash=rec["password_hash"], display_name=rec["display_name"],
+                   disabled=rec["disabled"], user=user, action="user_set_role")
+
+
+def set_disabled(store, username: str, disabled: bool = True, *, user: str | None = None) -> None:
+    """Disable (or enable again) an account; a disabled account cannot sign in and its sessions end."""
+    user = acting_user("manage_users", store, user)
+    rec = _existing(store, username)
+    if disabled and rec["role"] == "admin" and _last_admin(store, username):
+        msg = f"{username} is the last administrator; make another one first"
+        raise AccountError(msg, zh=f"{username} 是最后一位管理员，请先指定另一位管理员")
+    store.put_user(username, role=rec["role"], password_hash=rec["password_hash"], display_name=rec["display_name"],
+                   disabled=disabled, user=user, action="user_disable" if disabled else "user_enable")
+
+
+def set_password(store, username: str, password: str, *, user: str | None = None) -> None:
+    """Give an account a new password."""
+    user = acting_user("manage_users", store, user)
+    rec = _existing(store, username)
+    store.put_user(username, role=rec["role"], password_hash=hash_password(password), display_name=rec["display_name"],
+                   disabled=rec["disabled"], user=user, action="user_password")
+
+
+def authenticate(store, username: str, password: str) -> Account:
+    """The account for a user name and password; :class:`SignInError` otherwise (same words, same time)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    rec = store.user_record((username or "").strip())
+    if not _DUMMY:
+        _DUMMY.append(_hasher().hash(os.urandom(16).hex()))
+    ok = False
+    try:
+        ok = _hasher().verify(rec["password_hash"] if rec else _DUMMY[0], password or "")
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or rec is None or rec["disabled"]:
+        time.sleep(0.2)  # a little friction for guessing
+        msg = "wrong user name or password (or the account is disabled)"
+        raise SignInError(msg, zh="用户名或密码错误（或账号已停用）")
+    return Account(rec["username"], rec["role"], rec["display_name"] or "")
+
+
+def account_now(store, username: str) -> Account | None:
+    """The account as it is now (None if it was removed or disabled): a session re-checks it on every page."""
+    rec = store.user_record(username)
+    if rec is None or rec["disabled"]:
+        return None
+    return Account(rec["username"], rec["role"], rec["display_name"] or "")
+
+
+__all__ = ["Account", "AccountError", "SignInError", "accounts_enabled", "account_now", "add_user", "authenticate",
+           "list_users", "set_disabled", "set_password", "set_role"]

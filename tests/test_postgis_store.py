@@ -1,0 +1,379 @@
+"""What only a PostGIS workspace has: its URI, schemas, migrations, index reads, server-side locks, copies.
+
+The behaviour it shares with a GeoPackage workspace is tested on both
+backends by the store, ingest, classify, sites, scenario and concurrency
+tests (the ``store`` fixture in conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.cli import main
+from planner.errors import StoreError
+from planner.io import migrations
+from planner.io.fingerprint import changed_parts, content_fingerprint, workspace_fingerprint
+from planner.io.postgis import PostgisStore, drop_workspace
+from planner.io.store import DocWrite, GpkgStore, LayerWrite, open_store
+from planner.io.transfer import copy_workspace
+from tests.conftest import box_grid, pg_uri
+
+pytestmark = pytest.mark.postgis
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+@pytest.fixture
+def uris(pg_dsn):
+    """``new()``: a fresh PostGIS workspace URI (schema dropped afterwards)."""
+    made = []
+
+    def new(tag: str = "w") -> str:
+        u = pg_uri(pg_dsn, f"t_{uuid.uuid4().hex[:12]}_{tag}")
+        made.append(u)
+        return u
+
+    yield new
+    for u in made:
+        drop_workspace(u)
+
+
+def _con(dsn: str):
+    import psycopg
+
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def _uri(dsn: str, schema: str, *, user: str | None = None, password: str | None = None) -> str:
+    """A workspace URI on the test server with another user or password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(dsn)
+    return "postgresql://{u}:{pw}@{h}:{p}/{d}?schema={s}".format(
+        u=user or info.get("user", "postgres"), pw=password or info.get("password", ""),
+        h=info.get("host", "localhost"), p=info.get("port", 5432), d=info.get("dbname", "postgres"), s=schema)
+
+
+def _tables(dsn: str, schema: str) -> set[str]:
+    with _con(dsn) as c:
+        return {r[0] for r in c.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
+
+
+# --------------------------------------------------------------------------- opening
+def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
+    u = uris("a")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    assert isinstance(ws, PostgisStore) and ws.schema == u.rsplit("schema=", 1)[1]
+    assert ws.crs.to_epsg() == 4549 and ws.srid == 4549
+    # a wrong password: a clear message, exit 2, and the password never printed
+    bad = _uri(pg_dsn, ws.schema, password="Wr0ngSecret")
+    assert main(["info", "-w", bad]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach the database" in err and "password" in err and "Wr0ngSecret" not in err
+    # a schema that is not a workspace yet, and a schema holding other tables
+    assert main(["info", "-w", uris("none")]) == 2
+    assert "planner workspace init" in capsys.readouterr().err
+    other = uris("foreign")
+    schema = other.rsplit("schema=", 1)[1]
+    with _con(pg_dsn) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+        c.execute(f'CREATE TABLE "{schema}".roads (id int)')
+    with pytest.raises(StoreError, match="not a planner workspace"):
+        open_store(other, create=True, crs="EPSG:4549")
+    assert _tables(pg_dsn, schema) == {"roads"}  # untouched
+    with pytest.raises(StoreError, match="schema name"):
+        open_store(pg_dsn + ("&" if "?" in pg_dsn else "?") + "schema=Robert'); DROP TABLE x;--")
+    with pytest.raises(StoreError, match="projected"):
+        open_store(uris("geo"), create=True, crs="EPSG:4490")
+
+
+def test_two_workspaces_share_a_database_in_their_schemas(uris):
+    a, b = open_store(uris("a"), create=True, crs="EPSG:4549"), open_store(uris("b"), create=True, crs="EPSG:4549")
+    a.publish_survey(box_grid(3, 3), user="ann")
+    b.publish_survey(box_grid(2, 2), user="bo")
+    b.save_doc("policy", "p", {"x": 1})
+    assert len(a.read_parcels()) == 9 and len(b.read_parcels()) == 4
+    assert len(a.docs()) == 0 and a.audit_log()["user"].tolist() == ["ann"]
+    with a.write_lock("long job"):  # a's writer lock does not hold up b
+        b2 = open_store(b.uri, lock_timeout=0.5)
+        assert b2.save_doc("policy", "p", {"x": 2}) == 2
+
+
+def test_a_crs_without_an_epsg_code_is_registered(uris):
+    crs = "+proj=tmerc +lat_0=0 +lon_0=118.5 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs"
+    ws = open_store(uris("custom"), create=True, crs=crs)
+    assert ws.srid >= 940000
+    g = box_grid(2, 2).set_crs(crs, allow_override=True)
+    ws.publish_survey(g)
+    assert shapely.equals(ws.read_parcels().geometry.values, g.geometry.values).all()
+    assert open_store(uris("custom2"), create=True, crs=crs).srid == ws.srid  # registered once
+
+
+# --------------------------------------------------------------------------- migrations
+def test_migrations_create_upgrade_and_refuse_a_newer_schema(pg_dsn, uris, monkeypatch, tmp_path):
+    u = uris("m")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    with _con(pg_dsn) as c:
+        rows = c.execute(f'SELECT version, name FROM "{ws.schema}".planner_migrations ORDER BY version').fetchall()
+    assert rows == [(v, n) for v, n, _ in migrations.migrations()]
+    ws.publish_survey(box_grid(2, 2))
+    before = content_fingerprint(ws)
+    # a planner with one more migration upgrades the workspace when it opens it, keeping its content
+    extra = (99, "add_notes", "CREATE TABLE planner_notes (id int PRIMARY KEY, note text);")
+    real = migrations.migrations
+    monkeypatch.setattr(migrations, "migrations", lambda: [*real(), extra])
+    again = open_store(u)
+    assert "planner_notes" in _tables(pg_dsn, ws.schema)
+    assert content_fingerprint(again) == before
+    monkeypatch.undo()
+    # this planner does not know version 99: it refuses to open the workspace rather than misread it
+    with pytest.raises(StoreError, match="schema version 99, newer than this planner"):
+        open_store(u)
+
+
+# --------------------------------------------------------------------------- reads
+def test_bbox_read_uses_the_spatial_index_and_matches_the_geopackage(pg_dsn, uris, tmp_path):
+    g = box_grid(60, 60, size=20.0, gap=1.0)  # 3,600 parcels
+    # an L-shaped parcel whose bounding box meets the query box but whose area does not
+    ell = shapely.Polygon([(499_000, 2_739_000), (499_900, 2_739_000), (499_900, 2_739_100), (499_100, 2_739_100),
+                           (499_100, 2_739_990), (499_000, 2_739_990)])
+    g = gpd.GeoDataFrame(g.drop(columns="geometry").assign(geometry=list(g.geometry)), geometry="geometry", crs=g.crs)
+    g.loc[len(g), ["parcel_id", "geometry"]] = ["L", ell]
+    pg = open_store(uris("bbox"), create=True, crs="EPSG:4549")
+    gp = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    pg.publish_survey(g)
+    gp.publish_survey(g)
+    box = (499_500.0, 2_739_500.0, 500_100.0, 2_740_100.0)
+    a, b = pg.read_parcels(bbox=box), gp.read_parcels(bbox=box)
+    assert "L" not in set(a["parcel_id"]) and 0 < len(a) < 100
+    a = a.sort_values("parcel_id", ignore_index=True)  # a GeoPackage returns a box in its R-tree's order
+    b = b.sort_values("parcel_id", ignore_index=True)
+    assert a["parcel_id"].tolist() == b["parcel_id"].tolist()
+    assert (a.dtypes.astype(str) == b.dtypes.astype(str)).all()
+    assert shapely.equals(a.geometry.values, b.geometry.values).all()
+    # only some columns
+    c = pg.read_parcels(bbox=box, columns=["parcel_id"])
+    assert list(c.columns) == ["parcel_id", "geometry"]
+    table = pg.read_parcels(bbox=box).attrs["table"]
+    with _con(pg_dsn) as con:
+        plan = "\n".join(r[0] for r in con.execute(
+            f'EXPLAIN SELECT * FROM "{pg.schema}"."{table}" WHERE ST_Intersects(geometry, '
+            f"ST_MakeEnvelope({', '.join(map(str, box))}, 4549)) ORDER BY fid"))
+    assert "Index Scan" in plan, plan
+
+
+# --------------------------------------------------------------------------- copies
+def _busy_workspace(ws) -> None:
+    """Several versions (one not current), documents with versions, a rollback, odd values."""
+    g = box_grid(4, 4)
+    g["owner"] = ["陈氏鞋业", None, "", 'x,"y"\nz', *["a"] * 12]
+    g["tax_cny"] = [1.5e5, np.nan, 0.0, 1 / 3, *range(12)]
+    g["count"] = np.arange(16, dtype="int32")
+    g["ok"] = [True, False] * 8
+    ws.publish_survey(g, label="2023", user="alice", source_file="a.zip", sha256="ab" * 32)
+    ws.publish_survey(box_grid(2, 2), label="2024", user="bob")
+    ws.set_current("survey", "parcels", 1, user="carol")
+    ws.write_layer("barrier", "rivers", gpd.GeoDataFrame(
+        {"category": ["river"]}, geometry=[shapely.LineString([(0, 0), (10, 10)])], crs="EPSG:4549"))
+    ws.write_layers([LayerWrite("sites", "default", box_grid(1, 1)),
+                     LayerWrite("site_parcels", "default", box_grid(1, 2))],
+                    docs=[DocWrite("policy", "default", {"min": 2, "名称": "默认"})], user="dee")
+    ws.save_doc("policy", "default", {"min": 3})
+    ws.save_doc("scenario", "top10", {"sites": {"top": 10}})
+    ws.record("rejected_load", user="eve", source_file="bad.zip", detail="3 rows rejected")
+
+
+@pytest.mark.parametrize("start", ["gpkg", "postgis"])
+def test_copy_round_trip_is_loss_free(start, uris, tmp_path):
+    gp_a, gp_b, pg_a, pg_b = str(tmp_path / "a.gpkg"), str(tmp_path / "b.gpkg"), uris("a"), uris("b")
+    first, middle, last = (gp_a, pg_a, gp_b) if start == "gpkg" else (pg_a, gp_a, pg_b)
+    _busy_workspace(open_store(first, create=True, crs="EPSG:4549"))
+    original = content_fingerprint(first)
+    rep = copy_workspace(first, middle)
+    assert (rep.n_layers, rep.n_docs, rep.n_audit) == (5, 3, 10)
+    assert content_fingerprint(middle) == original
+    assert main(["workspace", "copy", middle, last]) == 0
+    back = content_fingerprint(last)
+    assert changed_parts(original, back) == []
+    ws = open_store(last)
+    assert ws.surveys()["is_current"].tolist() == [True, False]
+    owner = ws.read_parcels()["owner"]
+    assert owner.iloc[0] == "陈氏鞋业" and pd.isna(owner.iloc[1]) and owner.iloc[2] == "" and owner.iloc[3] == 'x,"y"\nz'
+    assert ws.load_doc("policy", "default", 1) == {"min": 2, "名称": "默认"}
+    # the copy carries on: a write after it gets the next audit id and version
+    ws.save_doc("policy", "default", {"min": 4})
+    log = ws.audit_log()
+    assert log["id"].tolist() == list(range(1, 12)) and ws.docs("policy")["version"].tolist() == [1, 2, 3]
+
+
+def test_copy_refuses_a_non_empty_destination_and_cleans_up_a_failed_one(uris, tmp_path, monkeypatch, capsys):
+    src = str(tmp_path / "src.gpkg")
+    _busy_workspace(open_store(src, create=True, crs="EPSG:4549"))
+    dst = uris("full")
+    open_store(dst, create=True, crs="EPSG:4549").save_doc("policy", "mine", {"a": 1})
+    before = workspace_fingerprint(dst)
+    assert main(["workspace", "copy", src, dst]) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert changed_parts(before, workspace_fingerprint(dst)) == []
+    # a copy that fails half-way leaves no half-made workspace behind
+    from planner.io import _pgcopy
+
+    real, calls = _pgcopy.csv_batches, []
+
+    def fail_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("connection lost")
+        return real(*a, **k)
+
+    monkeypatch.setattr(_pgcopy, "csv_batches", fail_third)
+    fresh = uris("fresh")
+    with pytest.raises(OSError):
+        copy_workspace(src, fresh)
+    monkeypatch.undo()
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(fresh)
+
+
+def test_workspace_init_makes_either_kind(uris, tmp_path, capsys):
+    for dst in (str(tmp_path / "new.gpkg"), uris("init")):
+        assert main(["workspace", "init", dst, "--crs", "EPSG:4549"]) == 0
+        assert "created workspace" in capsys.readouterr().out
+        ws = open_store(dst)
+        assert ws.crs.to_epsg() == 4549 and len(ws.layers()) == 0
+        assert main(["workspace", "init", dst, "--crs", "EPSG:4549"]) == 2
+        assert "already exists" in capsys.readouterr().err
+    assert main(["workspace", "init", uris("geo"), "--crs", "EPSG:4326"]) == 2
+    assert "projected" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the database account
+def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
+    u = uris("ro")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.publish_survey(box_grid(2, 2))
+    role = f"ro_{uuid.uuid4().hex[:8]}"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'readonly'")
+        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
+        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
+    try:
+        ro = open_store(_uri(pg_dsn, ws.schema, user=role, password="readonly"))
+        assert len(ro.read_parcels()) == 4  # reading is allowed
+        before = workspace_fingerprint(u)
+        with pytest.raises(StoreError, match="lacks a privilege") as caught:
+            ro.save_doc("policy", "p", {"a": 1})
+        assert "readonly" not in str(caught.value)
+        assert changed_parts(before, workspace_fingerprint(u)) == []
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        with _con(pg_dsn) as c:
+            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f'REVOKE ALL ON SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f"DROP ROLE {role}")
+
+
+# --------------------------------------------------------------------------- killed writers
+_CLI = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+@pytest.fixture(scope="module")
+def pg_city(tmp_path_factory, pg_dsn):
+    """A 2,000-parcel sample city with flags and sites, copied into PostGIS once; and its survey update."""
+    d = tmp_path_factory.mktemp("pgcity")
+    base, upd = d / "base.gpkg", d / "update.zip"
+    assert main(["sample-data", "--parcels", "2000", "--out", str(base), "--survey-update", str(upd)]) == 0
+    assert main(["classify", "-w", str(base)]) == 0
+    assert main(["sites", "-w", str(base)]) == 0
+    return base, upd
+
+
+def _wholly_old_or_new(ws: PostgisStore, before: dict) -> None:
+    """Every layer version the catalogue lists is complete; nothing listed before changed; no stray table."""
+    after = workspace_fingerprint(ws.uri)
+    for k, v in before.items():
+        if k.startswith("layer:"):
+            assert after.get(k) == v, f"{k} changed"
+    cat = ws.layers()
+    for r in cat.itertuples():
+        assert len(ws.read_layer(r.kind, r.name, r.version)) == r.n_rows
+    tables = _tables(ws.location.conninfo, ws.schema)
+    own = {"planner_meta", "planner_layers", "planner_docs", "planner_audit", "planner_migrations", "planner_writer",
+           "planner_users"}
+    assert tables - own == set(cat["table_name"]), "a killed write left a table behind"
+    log = ws.audit_log()
+    assert len(log[log["action"].isin(["publish_survey", "classify", "build_sites", "save_scenario"])]) >= 1
+
+
+def _writing(dsn: str) -> bool:
+    """Whether some session holds one of the planner's advisory locks (a write is under way)."""
+    from planner.io._pgconn import LOCK_CLASS
+
+    with _con(dsn) as c:
+        return c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                         "AND classid::bigint IN (%s, %s)", (LOCK_CLASS, LOCK_CLASS - 1)).fetchone()[0] > 0
+
+
+def _kill_trials(pg_city, uris, command: str, trials: int, seed: int) -> None:
+    """Kill the command while it writes (two trials in three) or anywhere in its run; check the workspace."""
+    base, upd = pg_city
+    u = uris(command)
+    copy_workspace(base, u)
+    ws = open_store(u)
+    dsn = ws.location.conninfo
+    argv = {"ingest": ["ingest", str(upd), "-w", u], "classify": ["classify", "-w", u], "sites": ["sites", "-w", u],
+            "scenario": ["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", u]}[command]
+    t = time.monotonic()
+    assert subprocess.run([sys.executable, "-c", _CLI, *argv], env=ENV, capture_output=True).returncode == 0
+    total = time.monotonic() - t
+    rng = random.Random(seed)
+    killed = mid_write = 0
+    for trial in range(trials):
+        before = workspace_fingerprint(u)
+        proc = subprocess.Popen([sys.executable, "-c", _CLI, *argv], env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        if trial % 3 != 2:  # wait for the write to start, then kill within its first moments
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and not _writing(dsn) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.05))
+            mid_write += _writing(dsn)
+        else:
+            time.sleep(rng.uniform(0.2, 1.0) * total)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed += 1
+        proc.wait()
+        _wholly_old_or_new(ws, before)
+        assert ws.lock_holder() is None  # the server let go of the dead writer's lock
+        assert main(argv) == 0
+    assert killed >= 1, killed
+    if command != "scenario":  # a scenario saves one small document: a few ms to hit
+        assert mid_write >= 1, "no kill landed in the middle of a write; the trials prove nothing"
+
+
+@pytest.mark.parametrize("command", ["ingest", "sites"])
+def test_a_killed_writer_leaves_the_workspace_whole(pg_city, uris, command):
+    _kill_trials(pg_city, uris, command, trials=2, seed=len(command))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["ingest", "classify", "sites", "scenario"])
+def test_a_killed_writer_leaves_the_workspace_whole_many(pg_city, uris, command):
+    _kill_trials(pg_city, uris, command, trials=6, seed=100 + len(command))
