@@ -184,7 +184,7 @@ class AppServer:
         self.proc = None
 
     def __enter__(self) -> AppServer:
-        return self.start()
+        return self if self.proc is not None else self.start()  # `with AppServer(...).start()`: one server
 
     def __exit__(self, *exc) -> None:
         self.stop()
