@@ -177,15 +177,20 @@ def test_a_reader_during_a_layer_write_sees_the_old_state_or_the_new(tmp_path, n
     proc = subprocess.Popen([sys.executable, str(script), str(ws.path), str(n)], stdout=subprocess.PIPE, env=ENV)
     assert proc.stdout.readline().strip() == b"writing"
     seen, deadline = [], time.monotonic() + 300
+
+    def look() -> tuple[str, int]:
+        g = GpkgStore(ws.path).read_parcels()  # as the app does on each rerun: the current version, whole
+        return g.attrs["table"], len(g)
+
     while proc.poll() is None and time.monotonic() < deadline:
-        reader = GpkgStore(ws.path)  # as the app does on each rerun
-        seen.append((len(reader.surveys()), len(reader.read_parcels())))
+        seen.append(look())
     proc.wait(timeout=60)
     assert proc.returncode == 0
-    reader = GpkgStore(ws.path)
-    seen.append((len(reader.surveys()), len(reader.read_parcels())))
-    assert set(seen) <= {(1, 9), (2, n)}, set(seen)
-    assert seen[0] == (1, 9) and seen[-1] == (2, n)
+    seen.append(look())
+    rows = dict(zip(ws.layers()["table_name"], ws.layers()["n_rows"], strict=True))
+    assert all(rows.get(t) == k for t, k in seen), set(seen)  # every read: a registered version, all its rows
+    assert {k for _, k in seen} <= {9, n}
+    assert seen[0][1] == 9 and seen[-1][1] == n
     assert len(seen) >= 3, "the write ended before the reader could look; enlarge it"
 
 
