@@ -87,6 +87,19 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+@contextlib.contextmanager
+def _transaction(con: sqlite3.Connection):
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on ``con``; an exception rolls back and propagates."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            con.execute("ROLLBACK")
+        raise
+
+
 def _user(user: str | None) -> str:
     if user:
         return user
@@ -606,8 +619,7 @@ class GpkgStore(Store):
                            f"{len(w.gdf)} rows; nothing was changed")
                     raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
                                              f"{len(w.gdf)} 行，未做任何修改")
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(con):
                 for w, version, table in planned:
                     meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
                     if w.make_current:
@@ -622,11 +634,6 @@ class GpkgStore(Store):
                                 source_file=w.source_file, sha256=w.sha256, n_rows=len(w.gdf), detail=meta_text[:4000])
                 for d in docs:
                     out[(d.kind, d.name)] = self._insert_doc(con, d.kind, d.name, d.payload, user)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
         finally:
             con.close()
 
@@ -662,8 +669,7 @@ class GpkgStore(Store):
             names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             meta = [t for t in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
                                 "gpkg_metadata_reference", "gpkg_data_columns") if t in names]
-            con.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(con):
                 for t in tables:
                     for idx in [n for n in names if n.lower().startswith(f"rtree_{t.lower()}_")
                                 and not n.lower().endswith(("_node", "_parent", "_rowid"))]:
@@ -671,11 +677,6 @@ class GpkgStore(Store):
                     con.execute(f'DROP TABLE IF EXISTS "{t}"')
                     for m in meta:
                         con.execute(f"DELETE FROM {m} WHERE lower(table_name)=lower(?)", (t,))
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
         finally:
             con.close()
 
@@ -736,18 +737,16 @@ class GpkgStore(Store):
         with self._lock("set_current"), self._write_errors("switching the current version"):
             con = self._connect()
             try:
-                con.execute("BEGIN IMMEDIATE")
-                hit = con.execute(
-                    "SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?", (kind, name, int(version))
-                ).fetchone()
-                if hit is None:
-                    con.execute("ROLLBACK")
-                    msg = f"no version {version} of {kind}/{name} in {self.path}"
-                    raise StoreError(msg)
-                con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
-                            (int(version), kind, name))
-                self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
-                con.execute("COMMIT")
+                with _transaction(con):
+                    hit = con.execute(
+                        "SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?", (kind, name, int(version))
+                    ).fetchone()
+                    if hit is None:
+                        msg = f"no version {version} of {kind}/{name} in {self.path}"
+                        raise StoreError(msg)
+                    con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
+                                (int(version), kind, name))
+                    self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
             finally:
                 con.close()
 
@@ -769,13 +768,8 @@ class GpkgStore(Store):
         with self._lock(f"save_{kind}"), self._write_errors(f"saving {kind} {name!r}"):
             con = self._connect()
             try:
-                con.execute("BEGIN IMMEDIATE")
-                version = self._insert_doc(con, kind, name, payload, user)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
+                with _transaction(con):
+                    version = self._insert_doc(con, kind, name, payload, user)
             finally:
                 con.close()
         return version
@@ -814,13 +808,8 @@ class GpkgStore(Store):
         with self._lock(action), self._write_errors("recording an audit row"):
             con = self._connect()
             try:
-                con.execute("BEGIN IMMEDIATE")
-                self._audit(con, _user(user), action, **kw)
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
+                with _transaction(con):
+                    self._audit(con, _user(user), action, **kw)
             finally:
                 con.close()
 
@@ -870,23 +859,18 @@ class GpkgStore(Store):
         with self._lock(action), self._write_errors("saving an account"):
             con = self._connect()
             try:
-                con.execute("BEGIN IMMEDIATE")
-                if not self._has_users_table(con):
-                    con.execute(self._USERS_DDL)
-                    con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                                "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
-                now = _now()
-                con.execute("INSERT INTO planner_users (username, display_name, role, password_hash, disabled, "
-                            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
-                            "display_name=excluded.display_name, role=excluded.role, password_hash=excluded.password_hash, "
-                            "disabled=excluded.disabled, updated_at=excluded.updated_at",
-                            (username, display_name, role, password_hash, int(disabled), now, now))
-                self._audit(con, _user(user), action, kind="user", name=username, detail=f"role={role} disabled={disabled}")
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
+                with _transaction(con):
+                    if not self._has_users_table(con):
+                        con.execute(self._USERS_DDL)
+                        con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                                    "VALUES ('planner_users', 'attributes', 'planner_users', 'planner workspace table')")
+                    now = _now()
+                    con.execute("INSERT INTO planner_users (username, display_name, role, password_hash, disabled, "
+                                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO UPDATE SET "
+                                "display_name=excluded.display_name, role=excluded.role, password_hash=excluded.password_hash, "
+                                "disabled=excluded.disabled, updated_at=excluded.updated_at",
+                                (username, display_name, role, password_hash, int(disabled), now, now))
+                    self._audit(con, _user(user), action, kind="user", name=username, detail=f"role={role} disabled={disabled}")
             finally:
                 con.close()
 
