@@ -76,7 +76,8 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
     elif ext in (".geojson", ".json"):
         pyogrio.write_dataframe(out.to_crs(4326), p, driver="GeoJSON")
     elif ext == ".csv":
-        df = pd.DataFrame(out.drop(columns=out.geometry.name))
+        geo = isinstance(out, gpd.GeoDataFrame)
+        df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
         if wkt:
             df["wkt"] = out.geometry.to_wkt()
         neutralize_frame(df).to_csv(p, index=False, encoding="utf-8-sig")  # no live formulas in Excel
@@ -111,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
     policy = doc.policy
     _stage(f"classifying the survey of {store.label} under policy {policy.name!r}", t0)
     out = classify_workspace(store, doc, survey_version=args.survey_version, save=not args.no_store,
-                             progress=lambda s: _stage(s, t0))
+                             progress=lambda s: _stage(s, t0),
+                             geometry=bool(args.out) and not (Path(args.out).suffix.lower() == ".csv" and not args.wkt))
     flagged, table = out.flagged, out.summary
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
         print(f"policy {policy.name!r} (hash {doc.hash[:12]}), survey version {out.provenance.survey_version}, "

@@ -85,7 +85,7 @@ def _arrow_type(pg: str) -> pa.DataType:
 
 def attribute_table(gdf: gpd.GeoDataFrame, where: str) -> tuple[pa.Table, list[tuple[str, str]]]:
     """The frame's attributes as an Arrow table and ``(column, PostgreSQL type)`` pairs."""
-    geom_name = gdf.geometry.name
+    geom_name = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None  # a plain DataFrame: no geometry
     attrs = pd.DataFrame({c: gdf[c] for c in gdf.columns if c != geom_name}).reset_index(drop=True)
     for c in attrs.columns:
         if not isinstance(c, str) or not c:
@@ -139,10 +139,11 @@ def has_z(gdf: gpd.GeoDataFrame) -> bool:
     return bool(shapely.has_z(geoms[~shapely.is_missing(geoms)]).any()) if len(geoms) else False
 
 
-def csv_batches(table: pa.Table, fid_start: int = 1):
-    """CSV bytes of ``table`` with a leading ``fid`` column, in batches (every non-null value quoted)."""
+def csv_batches(table: pa.Table, fid_start: int = 1, fids: np.ndarray | None = None):
+    """CSV bytes of ``table`` with a leading ``fid`` column (``fids``, else numbered), in batches (non-null values quoted)."""
     n = table.num_rows
-    table = table.add_column(0, FID, pa.array(np.arange(fid_start, fid_start + n, dtype=np.int64)))
+    fid = np.arange(fid_start, fid_start + n, dtype=np.int64) if fids is None else np.asarray(fids, dtype=np.int64)
+    table = table.add_column(0, FID, pa.array(fid))
     opts = pacsv.WriteOptions(include_header=False, quoting_style="all_valid", batch_size=_BATCH)
     for batch in table.to_batches(max_chunksize=_BATCH):
         buf = io.BytesIO()

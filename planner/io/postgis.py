@@ -50,6 +50,7 @@ import pandas as pd
 import pyproj
 
 from planner.errors import StoreError
+from planner.io import _linked
 from planner.io import _pgconn as C
 from planner.io import _pgcopy as P
 from planner.io.lock import lock_timeout as lock_timeout_of
@@ -262,9 +263,10 @@ class PostgisStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.geometry_from is not None or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
-        prepared = [(w, *P.attribute_table(w.gdf, f"layer {w.kind}/{w.name}")) for w in writes]
+        prepared = [(w, *P.attribute_table(_linked.attributes(w.gdf) if w.geometry_from is not None else w.gdf,
+                                           f"layer {w.kind}/{w.name}")) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
         names = [("layer", w.kind, w.name) for w in writes] + [("doc", d.kind, d.name) for d in docs]
@@ -274,7 +276,12 @@ class PostgisStore(Store):
                                       _ident(self.schema, "planner_layers")), (w.kind, w.name)).fetchone()
                 version = int(v) + 1
                 table = self._table_name(w.kind, w.name, version)
-                self._load_table(con, table, attrs, fields, w.gdf, f"layer {w.kind}/{w.name}")
+                if w.geometry_from is not None:
+                    source = self._table_for(*w.geometry_from)[0]
+                    self._load_linked(con, table, attrs, fields, w, source)
+                    w = dataclasses.replace(w, meta=_linked.link_meta(w.meta, w.geometry_from))
+                else:
+                    self._load_table(con, table, attrs, fields, w.gdf, f"layer {w.kind}/{w.name}")
                 self._catalogue(con, w, version, table, user)
                 meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
                 self._audit(con, user, action or f"write_{w.kind}", kind=w.kind, name=w.name, version=version,
@@ -323,6 +330,37 @@ class PostgisStore(Store):
         con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
 
+    def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str) -> None:
+        """Create a layer table of ``w``'s rows without geometry, each under its parcel's fid in ``source``,
+        and the view ``<table>_geom`` adding the source's geometry (inside the caller's transaction)."""
+        from psycopg import sql
+
+        where = f"layer {w.kind}/{w.name}"
+        src = _ident(self.schema, source)
+        with con.cursor() as cur, cur.copy(sql.SQL("COPY (SELECT {}, {} FROM {} ORDER BY {}) TO STDOUT (FORMAT csv)")
+                                           .format(_ident(P.FID), _ident(_linked.KEY), src, _ident(P.FID))) as cp:
+            ids = P.read_csv_copy(cp, [P.FID, _linked.KEY], [P.pa.int64(), P.pa.string()])
+        fids = _linked.link_fids(ids.column(_linked.KEY), ids.column(P.FID).to_numpy(), w.gdf[_linked.KEY], where)
+        cols = [sql.SQL("{} bigint NOT NULL").format(_ident(P.FID))]
+        cols += [sql.SQL("{} " + t).format(_ident(c)) for c, t in fields]
+        tid = _ident(self.schema, table)
+        con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
+        names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields)])
+        with con.cursor() as cur:
+            with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tid, names)) as cp:
+                for chunk in P.csv_batches(attrs, fids=fids):
+                    cp.write(chunk)
+            got = cur.rowcount
+        if got != len(w.gdf):
+            msg = f"workspace {self.location.display}: {where} was written with {got} of {len(w.gdf)} rows; nothing was changed"
+            raise StoreError(msg, zh=f"工作空间 {self.location.display}：{where} 只写入了 {got}/{len(w.gdf)} 行，未做任何修改")
+        con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(tid, _ident(P.FID)))
+        sel = sql.SQL(", ").join(sql.SQL("a.{}").format(_ident(c)) for c, _ in fields)
+        con.execute(sql.SQL("CREATE VIEW {} AS SELECT a.{}, {}, s.{} FROM {} a JOIN {} s ON s.{} = a.{}").format(
+            _ident(self.schema, _linked.view_name(table)), _ident(P.FID), sel, _ident(P.GEOM), tid, src,
+            _ident(P.FID), _ident(P.FID)))
+        con.execute(sql.SQL("ANALYZE {}").format(tid))
+
     def _table_for(self, kind: str, name: str | None, version: int | None) -> tuple[str, dict]:
         q = "SELECT table_name, meta, name FROM {} WHERE kind = %s"
         args: list = [kind]
@@ -347,7 +385,11 @@ class PostgisStore(Store):
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
                    geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        gdf = self._read_table(table, bbox=bbox, columns=columns, geometry=geometry)
+        layer = table
+        if _linked.link_of(meta) is not None:  # rows stored without geometry: the view adds the source's
+            layer = _linked.view_name(table) if geometry or bbox is not None else table
+            meta = _linked.public_meta(meta)
+        gdf = self._read_table(layer, bbox=bbox, columns=columns, geometry=geometry)
         gdf.attrs["meta"] = meta
         gdf.attrs["table"] = table
         return gdf
@@ -505,19 +547,43 @@ class PostgisStore(Store):
         s = self.schema
         with self.write_lock("copy_workspace"), self._write("copying into the workspace", []) as con:
             used: set[str] = set()
-            for row, gdf in layers:
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
-                table = row["table_name"]
-                if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", table) or table in used:
-                    table = self._table_name(row["kind"], row["name"], int(row["version"]))
-                used.add(table)
-                attrs, fields = P.attribute_table(gdf, f"layer {row['kind']}/{row['name']} v{row['version']}")
-                self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}")
+            tables: dict[tuple, str] = {}
+            linked = []  # loaded after the layers they take their geometry from
+
+            def load(row, gdf, table, link=None):
+                where = f"layer {row['kind']}/{row['name']} v{row['version']}"
+                if link is not None:
+                    attrs, fields = P.attribute_table(gdf, where)
+                    source = tables.get((link["kind"], link["name"], int(link["version"])))
+                    if source is None:
+                        msg = f"{where}: the layer it takes its geometry from is missing"
+                        raise StoreError(msg)
+                    w = LayerWrite(row["kind"], row["name"], gdf,
+                                   geometry_from=(link["kind"], link["name"], int(link["version"])))
+                    self._load_linked(con, table, attrs, fields, w, source)
+                else:
+                    attrs, fields = P.attribute_table(gdf, where)
+                    self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}")
                 con.execute(_q("INSERT INTO {} (kind, name, version, table_name, created_at, \"user\", n_rows, "
                                "is_current, source_file, sha256, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                                _ident(s, "planner_layers")),
                             (row["kind"], row["name"], int(row["version"]), table, row["created_at"], row["user"],
                              int(row["n_rows"]), bool(row["is_current"]), row["source_file"], row["sha256"], row["meta"]))
+
+            for row, gdf in layers:
+                table = row["table_name"]
+                if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", table) or table in used:
+                    table = self._table_name(row["kind"], row["name"], int(row["version"]))
+                used.add(table)
+                tables[(row["kind"], row["name"], int(row["version"]))] = table
+                link = _linked.link_of(json.loads(row.get("meta") or "{}"))
+                if link is not None:
+                    linked.append((row, _linked.attributes(gdf), table, link))
+                    continue
+                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                load(row, gdf, table)
+            for row, attrs, table, link in linked:
+                load(row, attrs, table, link)
             for r in rows.get("planner_meta", []):
                 if r["key"] in ("srid",):
                     continue

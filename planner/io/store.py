@@ -66,6 +66,7 @@ import pyogrio
 import pyproj
 
 from planner.errors import StoreError
+from planner.io import _linked
 from planner.io.lock import WriterLock, copy_ownership, write_errors
 from planner.io.lock import lock_timeout as lock_timeout_of
 
@@ -134,6 +135,10 @@ class LayerWrite:
     source_file: str | None = None
     sha256: str | None = None
     make_current: bool = True
+    #: ``(kind, name, version)`` of a layer whose geometry the rows share by ``parcel_id``: the rows are then
+    #: stored without geometry (``gdf`` may be a plain DataFrame) and read back with that layer's polygons
+    #: (:mod:`planner.io._linked`; the flags of a survey version).
+    geometry_from: tuple[str, str, int] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +166,12 @@ def _check_write(w: LayerWrite) -> None:
     if w.kind not in LAYER_KINDS:
         msg = f"unknown layer kind {w.kind!r}; one of {LAYER_KINDS}"
         raise StoreError(msg)
+    if w.geometry_from is not None:
+        if w.kind in TABLE_KINDS or not isinstance(w.gdf, pd.DataFrame):
+            msg = f"layer {w.kind}/{w.name}: only a geometry layer's rows (a DataFrame) can share another's geometry"
+            raise StoreError(msg)
+        _linked.check_linkable(w.gdf, f"layer {w.kind}/{w.name}")
+        return
     if w.kind in TABLE_KINDS:
         if not isinstance(w.gdf, pd.DataFrame) or isinstance(w.gdf, gpd.GeoDataFrame):
             msg = f"table {w.kind}/{w.name}: a plain DataFrame (no geometry) is required"
@@ -575,7 +586,8 @@ class GpkgStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if w.kind in TABLE_KINDS or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.kind in TABLE_KINDS or w.geometry_from is not None
+                  or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
@@ -596,20 +608,67 @@ class GpkgStore(Store):
                 con.close()
             written: list[str] = []
             try:
+                links = {}
                 for w, _version, table in planned:
-                    opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "NO" if w.kind in UNINDEXED_KINDS else "YES"}
                     written.append(table)  # before the write: a failure may leave part of it
+                    if w.geometry_from is not None:
+                        links[table] = self._write_linked(w, table)
+                        continue
+                    opts = {} if w.kind in TABLE_KINDS else {"SPATIAL_INDEX": "NO" if w.kind in UNINDEXED_KINDS else "YES"}
                     pyogrio.write_dataframe(w.gdf.reset_index(drop=True), self.path, layer=table, driver="GPKG",
                                             use_arrow=True, layer_options=opts)
-                self._register(planned, docs, user, action, out)
+                self._register(planned, docs, user, action, out, links)
             except BaseException:
                 with contextlib.suppress(Exception):  # best effort; else the next write drops them
                     self._drop_tables(written)
                 raise
         return out
 
-    def _register(self, planned, docs, user: str, action: str | None, out: dict) -> None:
+    def _source_table(self, source: tuple[str, str, int] | dict) -> str:
+        """The table of the layer version ``(kind, name, version)`` a linked layer takes its geometry from."""
+        kind, name, version = (source["kind"], source["name"], source["version"]) if isinstance(source, dict) else source
+        return self._table_for(kind, name, int(version))[0]
+
+    def _write_linked(self, w: LayerWrite, table: str, path: Path | None = None,
+                      source_table: str | None = None) -> tuple[str, tuple[str, str, int]]:
+        """Write ``w``'s rows without geometry, each under the feature id of its parcel in the source layer.
+
+        Returns the source table and ``(kind, name, version)`` (for the view).
+        """
+        path = path or self.path
+        src = source_table or self._source_table(w.geometry_from)
+        _, ids = pyogrio.read_arrow(path, layer=src, columns=[_linked.KEY], read_geometry=False, return_fids=True)
+        fids = _linked.link_fids(ids.column(_linked.KEY), ids.column(0).to_numpy(), w.gdf[_linked.KEY],
+                                 f"layer {w.kind}/{w.name}")
+        attrs = _linked.attributes(w.gdf)
+        attrs.insert(0, "fid", fids)
+        pyogrio.write_dataframe(attrs, path, layer=table, driver="GPKG", use_arrow=True, layer_options={"FID": "fid"})
+        return src, tuple(w.geometry_from)
+
+    @staticmethod
+    def _create_view(con: sqlite3.Connection, table: str, source_table: str) -> None:
+        """The GeoPackage view ``<table>_geom``: the rows of ``table`` with the geometry of ``source_table``.
+
+        Registered in ``gpkg_contents`` and ``gpkg_geometry_columns`` (inside the caller's transaction), so
+        GDAL and QGIS list it as a layer with the source's geometry type, CRS and extent.
+        """
+        view = _linked.view_name(table)
+        cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] != "fid"]
+        geom, gtype, srs, z, m = con.execute(
+            "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns WHERE table_name=?",
+            (source_table,)).fetchone()
+        sel = ", ".join(f'a."{c}"' for c in cols)
+        con.execute(f'CREATE VIEW "{view}" AS SELECT a.fid AS fid, {sel}, s."{geom}" AS "{geom}" '
+                    f'FROM "{table}" a JOIN "{source_table}" s ON s.fid = a.fid')
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, min_x, "
+                    "min_y, max_x, max_y, srs_id) SELECT ?, 'features', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
+                    "min_x, min_y, max_x, max_y, srs_id FROM gpkg_contents WHERE table_name=?",
+                    (view, view, f"{table} with the geometry of {source_table}", source_table))
+        con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, ?, ?)", (view, geom, gtype, srs, z, m))
+
+    def _register(self, planned, docs, user: str, action: str | None, out: dict, links: dict | None = None) -> None:
         """Check the written tables and make them (and ``docs``) known in one SQLite transaction."""
+        links = links or {}
         con = self._connect()
         try:
             for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
@@ -621,7 +680,11 @@ class GpkgStore(Store):
                                              f"{len(w.gdf)} 行，未做任何修改")
             with _transaction(con):
                 for w, version, table in planned:
-                    meta_text = json.dumps(w.meta or {}, ensure_ascii=False, default=str)
+                    meta = w.meta or {}
+                    if table in links:
+                        self._create_view(con, table, links[table][0])
+                        meta = _linked.link_meta(meta, links[table][1])
+                    meta_text = json.dumps(meta, ensure_ascii=False, default=str)
                     if w.make_current:
                         con.execute("UPDATE planner_layers SET is_current=0 WHERE kind=? AND name=?", (w.kind, w.name))
                     con.execute(
@@ -671,6 +734,10 @@ class GpkgStore(Store):
                                 "gpkg_metadata_reference", "gpkg_data_columns") if t in names]
             with _transaction(con):
                 for t in tables:
+                    view = _linked.view_name(t)
+                    con.execute(f'DROP VIEW IF EXISTS "{view}"')
+                    for m in meta:
+                        con.execute(f"DELETE FROM {m} WHERE lower(table_name)=lower(?)", (view,))
                     for idx in [n for n in names if n.lower().startswith(f"rtree_{t.lower()}_")
                                 and not n.lower().endswith(("_node", "_parent", "_rowid"))]:
                         con.execute(f'DROP TABLE IF EXISTS "{idx}"')
@@ -708,7 +775,11 @@ class GpkgStore(Store):
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
                    geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        gdf = pyogrio.read_dataframe(self.path, layer=table, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
+        layer = table
+        if _linked.link_of(meta) is not None:  # rows stored without geometry: the view adds the source's
+            layer = _linked.view_name(table) if geometry or bbox is not None else table
+            meta = _linked.public_meta(meta)
+        gdf = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
                                      columns=columns, read_geometry=geometry and kind not in TABLE_KINDS)
         for c in gdf.columns:
             if c != "geometry" and (gdf[c].dtype == object or str(gdf[c].dtype).startswith(("large_string", "string"))):
@@ -908,18 +979,37 @@ class GpkgStore(Store):
         with self._copy_on_write("copy_workspace") as tmp:
             cat = []
             used: set[str] = set()
+            tables: dict[tuple, str] = {}
+            linked = []  # written after the layers they take their geometry from
             for row, gdf in layers:
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
                 table = row["table_name"]
                 if not table.replace("_", "").isalnum() or not table.isascii() or table.lower() in used:
                     table = f"{row['kind']}_v{int(row['version']):04d}_{uuid.uuid4().hex[:6]}"
                 used.add(table.lower())
+                tables[(row["kind"], row["name"], int(row["version"]))] = table
+                link = _linked.link_of(json.loads(row.get("meta") or "{}"))
+                if link is not None:
+                    linked.append((row, table, _linked.attributes(gdf), link))
+                    cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
+                    continue
+                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
                 pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
                                         layer_options={"SPATIAL_INDEX": "YES"})
                 cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
+            views = []
+            for row, table, attrs, link in linked:
+                source = tables.get((link["kind"], link["name"], int(link["version"])))
+                if source is None:
+                    msg = f"layer {row['kind']}/{row['name']} v{row['version']}: the layer it takes its geometry from is missing"
+                    raise StoreError(msg)
+                w = LayerWrite(row["kind"], row["name"], attrs, geometry_from=(link["kind"], link["name"], link["version"]))
+                self._write_linked(w, table, path=tmp, source_table=source)
+                views.append((table, source))
             con = self._connect(tmp)
             try:
                 con.execute("BEGIN")
+                for table, source in views:
+                    self._create_view(con, table, source)
                 for r in rows.get("planner_meta", []):
                     con.execute("INSERT OR REPLACE INTO planner_meta (key, value) VALUES (?, ?)", (r["key"], r["value"]))
                 if rows.get("planner_users"):

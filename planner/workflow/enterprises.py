@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from planner import enterprise as E
@@ -112,13 +113,18 @@ def _storable_links(links: pd.DataFrame) -> pd.DataFrame:
                                               "source_row": [float("nan")]}).iloc[:0]
 
 
-def analysis_parcels(store: Store, survey_version: int | None = None) -> gpd.GeoDataFrame:
+def analysis_parcels(store: Store, survey_version: int | None = None, *, geometry: bool = True) -> gpd.GeoDataFrame:
     """The parcels every analysis reads: a survey version with the current enterprise table joined in.
 
     Without an enterprise table the survey's own fields are used as they
     are. ``attrs["enterprise_version"]`` says which table was joined (None).
+    ``geometry=False`` reads the attributes only (a plain DataFrame) unless a
+    parcel lacks a positive ``land_area_m2``: its area then comes from its
+    polygon, so the geometry is read after all.
     """
-    parcels = store.read_parcels(survey_version)
+    parcels = store.read_parcels(survey_version, geometry=geometry)
+    if not geometry and len(parcels) and not _land_known(parcels):
+        parcels = store.read_parcels(survey_version)
     v = enterprise_version(store)
     parcels.attrs["enterprise_version"] = v
     if v is None:
@@ -137,6 +143,14 @@ def analysis_parcels(store: Store, survey_version: int | None = None) -> gpd.Geo
     out.attrs["enterprise_version"] = v
     out.attrs["enterprise_join"] = joined.counts
     return out
+
+
+def _land_known(parcels: pd.DataFrame) -> bool:
+    """Whether every parcel has a positive ``land_area_m2`` (no area has to come from geometry)."""
+    if "land_area_m2" not in parcels.columns:
+        return False
+    land = pd.to_numeric(parcels["land_area_m2"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return bool((land > 0).all())
 
 
 __all__ = ["NAME", "EnterpriseLoad", "analysis_parcels", "enterprise_version", "ingest_enterprises",

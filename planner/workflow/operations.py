@@ -63,20 +63,30 @@ def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: C
 
 
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
-                       user: str | None = None, progress: Callable[[str], None] | None = None) -> Classified:
-    """Classify a survey version and store the flags layer and the policy document in one commit."""
+                       user: str | None = None, progress: Callable[[str], None] | None = None,
+                       geometry: bool = True) -> Classified:
+    """Classify a survey version and store the flags layer and the policy document in one commit.
+
+    The flags layer is stored without a copy of the parcels' polygons: its rows
+    take the geometry of the survey version they classify (``geometry_from``;
+    read back with geometry through a view, :mod:`planner.io._linked`).
+    ``geometry=False`` reads and returns the parcels without their polygons
+    (``flagged`` is then a plain DataFrame): what ``planner classify`` needs
+    when it writes no file.
+    """
     if save:
         user = acting_user("classify", store, user)
     from planner.workflow.enterprises import analysis_parcels
 
-    parcels = analysis_parcels(store, survey_version)  # the current enterprise table joined in, if any
     sv = current_survey_version(store) if survey_version is None else int(survey_version)
+    parcels = analysis_parcels(store, sv, geometry=geometry)  # the current enterprise table joined in, if any
     flagged = classify_parcels(parcels, doc, progress=progress)
     prov = Provenance.new("flags", survey_version=sv, policy_name=doc.name, policy_hash=doc.hash,
                           enterprise_version=parcels.attrs.get("enterprise_version"))
     out = Classified(flagged, cl.summary(flagged, doc.policy), prov, doc)
     if save:
-        versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta())],
+        versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta(),
+                                                  geometry_from=("survey", "parcels", sv))],
                                       docs=[DocWrite("policy", doc.name, doc.to_dict())], user=user, action="classify")
         out.version = versions[("flags", doc.name)]
     return out
