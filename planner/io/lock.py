@@ -243,6 +243,26 @@ def _write_failure(exc: BaseException) -> str | None:
     return None
 
 
+#: Free bytes under which a GDAL write failure that gives no reason is taken for a full disk.
+_NEARLY_FULL = 1 << 20
+
+
+def _nearly_full(path: Path, exc: BaseException) -> bool:
+    """A GDAL (pyogrio) write that failed without a reason, on a file system with under 1 MiB free.
+
+    GDAL says only "Error while writing batch to OGR layer." when SQLite runs
+    out of space inside an attribute-only batch (it did name the full disk
+    when a geometry layer's write failed).
+    """
+    if not type(exc).__module__.startswith("pyogrio"):
+        return False
+    try:
+        st = os.statvfs(path.parent)
+    except (OSError, AttributeError):
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL
+
+
 @contextlib.contextmanager
 def write_errors(path: Path, what: str) -> Iterator[None]:
     """Turn a full disk or a read-only file met while ``what`` into a clear :class:`StoreError`."""
@@ -251,7 +271,7 @@ def write_errors(path: Path, what: str) -> Iterator[None]:
     except StoreError:
         raise
     except Exception as exc:  # OSError, sqlite3.Error, pyogrio's errors
-        kind = _write_failure(exc)
+        kind = _write_failure(exc) or ("full" if _nearly_full(Path(path), exc) else None)
         if kind is None:
             raise
         why = getattr(exc, "strerror", None) or str(exc)
