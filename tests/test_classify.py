@@ -332,7 +332,9 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     meta = __import__("json").loads(cat["meta"].iloc[0])
     prov = {k: meta.pop(k) for k in ("result_id", "created_at", "kind")}
     # stored without a copy of the polygons: the rows take the geometry of the survey version they classify
-    assert meta.pop("geometry_from") == {"kind": "survey", "name": "parcels", "version": 1}
+    link = meta.pop("geometry_from")
+    assert {k: link[k] for k in ("kind", "name", "version")} == {"kind": "survey", "name": "parcels", "version": 1}
+    assert "floor_area_m2" in link["shared"] and "three_low" not in link["shared"]  # survey fields: not stored again
     assert meta == {"policy_name": "default", "policy_hash": policy_hash(default_policy()), "survey_version": 1}
     assert prov["kind"] == "flags" and len(prov["result_id"]) == 12
     flags = store.read_layer("flags", "default")

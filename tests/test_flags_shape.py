@@ -94,9 +94,34 @@ def test_flags_refused_when_a_parcel_is_not_in_the_survey(store):
     assert not store.has_layer("flags")
 
 
-def test_copy_keeps_the_linked_shape_and_content(store, workspace_uris):
+def test_shared_columns_come_from_the_survey_in_their_place(store):
     g1, _ = _survey(store)
-    store.write_layers([LayerWrite("flags", "default", _flags(g1), meta={"k": 1}, geometry_from=("survey", "parcels", 1))])
+    flags = _flags(g1)
+    flags.insert(1, "owner", g1.set_index("parcel_id").loc[flags["parcel_id"], "owner"].to_numpy())
+    store.write_layers([LayerWrite("flags", "default", flags, geometry_from=("survey", "parcels", 1),
+                                   shared_columns=("owner",))])
+    table = store.layers("flags")["table_name"].iloc[0]
+    own = store.read_layer("flags", "default", columns=["parcel_id", "n_low"], geometry=False)
+    assert list(own.columns) == ["parcel_id", "n_low"]
+    back = store.read_layer("flags", "default")
+    assert list(back.columns) == ["parcel_id", "owner", "three_low", "reason_zh", "n_low", "geometry"]
+    assert back["owner"].tolist() == g1["owner"].tolist()
+    no_geom = store.read_layer("flags", "default", geometry=False)
+    assert list(no_geom.columns) == ["parcel_id", "owner", "three_low", "reason_zh", "n_low"]
+    assert store.read_layer("flags", "default", columns=["owner"], geometry=False)["owner"].tolist() == g1["owner"].tolist()
+    if table and store.uri.endswith(".gpkg"):  # the table itself holds no copy of the survey's field
+        assert "owner" not in pyogrio.read_info(store.uri, layer=table)["fields"]
+    with pytest.raises(StoreError, match="shared columns"):
+        store.write_layers([LayerWrite("flags", "x", flags, geometry_from=("survey", "parcels", 1),
+                                       shared_columns=("parcel_id",))])
+
+
+def test_copy_keeps_the_linked_shape_and_content(store, workspace_uris, tmp_path):
+    g1, _ = _survey(store)
+    flags = _flags(g1)
+    flags["owner"] = g1.set_index("parcel_id").loc[flags["parcel_id"], "owner"].to_numpy()
+    store.write_layers([LayerWrite("flags", "default", flags, meta={"k": 1}, geometry_from=("survey", "parcels", 1),
+                                   shared_columns=("owner",))])
     dst = workspace_uris("copy")
     copy_workspace(store, dst)
     assert content_fingerprint(dst) == content_fingerprint(store)
@@ -105,6 +130,10 @@ def test_copy_keeps_the_linked_shape_and_content(store, workspace_uris):
     a, b = store.read_layer("flags", "default"), copied.read_layer("flags", "default")
     assert a.drop(columns="geometry").equals(b.drop(columns="geometry"))
     assert shapely.equals(a.geometry.values, b.geometry.values).all()
+    if not store.uri.endswith(".gpkg"):  # PostGIS -> GeoPackage: the same content
+        f = tmp_path / "back.gpkg"
+        copy_workspace(copied, f)
+        assert content_fingerprint(f) == content_fingerprint(store)
 
 
 def _classified_workspace(tmp_path):

@@ -43,10 +43,36 @@ def link_of(meta: dict | None) -> dict | None:
     return dict(link) if isinstance(link, dict) else None
 
 
-def link_meta(meta: dict | None, source: tuple[str, str, int]) -> dict:
-    """``meta`` with the link to ``source`` (kind, name, version) recorded."""
+def link_meta(meta: dict | None, source: tuple[str, str, int], columns=None, shared=()) -> dict:
+    """``meta`` with the link to ``source`` (kind, name, version) recorded.
+
+    With ``shared`` columns (taken from the source, not stored) the link also
+    keeps the layer's whole column order ``columns``.
+    """
     kind, name, version = source
-    return {**(meta or {}), GEOMETRY_FROM: {"kind": str(kind), "name": str(name), "version": int(version)}}
+    link = {"kind": str(kind), "name": str(name), "version": int(version)}
+    if shared:
+        link["columns"] = [str(c) for c in columns]
+        link["shared"] = [str(c) for c in shared]
+    return {**(meta or {}), GEOMETRY_FROM: link}
+
+
+def shared_of(link: dict | None) -> list[str]:
+    """The columns a linked layer takes from its source (not stored in its own table)."""
+    return list((link or {}).get("shared") or [])
+
+
+def view_columns(link: dict, own: list[str]) -> list[tuple[str, bool]]:
+    """``(column, from the source)`` in the layer's order; ``own`` are the columns of its table."""
+    shared = shared_of(link)
+    order = link.get("columns") or own
+    return [(c, c in shared) for c in order]
+
+
+def needs_view(link: dict, *, geometry: bool, bbox, columns) -> bool:
+    """Whether a read of a linked layer must go through its view (geometry, a box, or a shared column)."""
+    shared = shared_of(link)
+    return bool(geometry or bbox is not None or (shared and (columns is None or any(c in shared for c in columns))))
 
 
 def public_meta(meta: dict) -> dict:
@@ -54,17 +80,21 @@ def public_meta(meta: dict) -> dict:
     return {k: v for k, v in meta.items() if k != GEOMETRY_FROM}
 
 
-def attributes(df: pd.DataFrame) -> pd.DataFrame:
-    """The attribute columns of ``df`` as a plain DataFrame (geometry left out, index reset)."""
+def attributes(df: pd.DataFrame, drop=()) -> pd.DataFrame:
+    """The attribute columns of ``df`` as a plain DataFrame (geometry and ``drop`` left out, index reset)."""
     geom = df.geometry.name if isinstance(df, gpd.GeoDataFrame) and df._geometry_column_name in df.columns else None
-    cols = [c for c in df.columns if c != geom]
+    cols = [c for c in df.columns if c != geom and c not in drop]
     return pd.DataFrame(df[cols]).reset_index(drop=True)
 
 
-def check_linkable(df: pd.DataFrame, where: str) -> None:
-    """Refuse a frame that cannot be linked by :data:`KEY` (missing, or repeated ids)."""
+def check_linkable(df: pd.DataFrame, shared, where: str) -> None:
+    """Refuse a frame that cannot be linked by :data:`KEY`, or shares a column it lacks (or the key)."""
     if KEY not in df.columns:
         msg = f"{where}: a layer stored with the geometry of another needs a {KEY!r} column"
+        raise StoreError(msg)
+    bad = [c for c in shared if c == KEY or c not in df.columns]
+    if bad:
+        msg = f"{where}: shared columns {bad} are not columns of the layer (or are its key)"
         raise StoreError(msg)
 
 

@@ -265,8 +265,9 @@ class PostgisStore(Store):
             raise StoreError(msg)
         writes = [w if w.geometry_from is not None or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
-        prepared = [(w, *P.attribute_table(_linked.attributes(w.gdf) if w.geometry_from is not None else w.gdf,
-                                           f"layer {w.kind}/{w.name}")) for w in writes]
+        prepared = [(w, *P.attribute_table(_linked.attributes(w.gdf, drop=w.shared_columns)
+                                           if w.geometry_from is not None else w.gdf, f"layer {w.kind}/{w.name}"))
+                    for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
         names = [("layer", w.kind, w.name) for w in writes] + [("doc", d.kind, d.name) for d in docs]
@@ -278,8 +279,10 @@ class PostgisStore(Store):
                 table = self._table_name(w.kind, w.name, version)
                 if w.geometry_from is not None:
                     source = self._table_for(*w.geometry_from)[0]
-                    self._load_linked(con, table, attrs, fields, w, source)
-                    w = dataclasses.replace(w, meta=_linked.link_meta(w.meta, w.geometry_from))
+                    meta = _linked.link_meta(w.meta, w.geometry_from, list(_linked.attributes(w.gdf.iloc[:0]).columns),
+                                             w.shared_columns)
+                    self._load_linked(con, table, attrs, fields, w, source, meta[_linked.GEOMETRY_FROM])
+                    w = dataclasses.replace(w, meta=meta)
                 else:
                     self._load_table(con, table, attrs, fields, w.gdf, f"layer {w.kind}/{w.name}")
                 self._catalogue(con, w, version, table, user)
@@ -330,7 +333,7 @@ class PostgisStore(Store):
         con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
 
-    def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str) -> None:
+    def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str, link: dict) -> None:
         """Create a layer table of ``w``'s rows without geometry, each under its parcel's fid in ``source``,
         and the view ``<table>_geom`` adding the source's geometry (inside the caller's transaction)."""
         from psycopg import sql
@@ -355,7 +358,8 @@ class PostgisStore(Store):
             msg = f"workspace {self.location.display}: {where} was written with {got} of {len(w.gdf)} rows; nothing was changed"
             raise StoreError(msg, zh=f"工作空间 {self.location.display}：{where} 只写入了 {got}/{len(w.gdf)} 行，未做任何修改")
         con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(tid, _ident(P.FID)))
-        sel = sql.SQL(", ").join(sql.SQL("a.{}").format(_ident(c)) for c, _ in fields)
+        sel = sql.SQL(", ").join(sql.SQL("s.{}" if from_source else "a.{}").format(_ident(c))
+                                 for c, from_source in _linked.view_columns(link, [c for c, _ in fields]))
         con.execute(sql.SQL("CREATE VIEW {} AS SELECT a.{}, {}, s.{} FROM {} a JOIN {} s ON s.{} = a.{}").format(
             _ident(self.schema, _linked.view_name(table)), _ident(P.FID), sel, _ident(P.GEOM), tid, src,
             _ident(P.FID), _ident(P.FID)))
@@ -386,8 +390,10 @@ class PostgisStore(Store):
                    geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
         layer = table
-        if _linked.link_of(meta) is not None:  # rows stored without geometry: the view adds the source's
-            layer = _linked.view_name(table) if geometry or bbox is not None else table
+        link = _linked.link_of(meta)
+        if link is not None:  # rows stored without geometry: the view adds the source's (and its shared columns)
+            layer = _linked.view_name(table) if _linked.needs_view(link, geometry=geometry, bbox=bbox,
+                                                                   columns=columns) else table
             meta = _linked.public_meta(meta)
         gdf = self._read_table(layer, bbox=bbox, columns=columns, geometry=geometry)
         gdf.attrs["meta"] = meta
@@ -553,14 +559,14 @@ class PostgisStore(Store):
             def load(row, gdf, table, link=None):
                 where = f"layer {row['kind']}/{row['name']} v{row['version']}"
                 if link is not None:
-                    attrs, fields = P.attribute_table(gdf, where)
+                    attrs, fields = P.attribute_table(_linked.attributes(gdf, drop=_linked.shared_of(link)), where)
                     source = tables.get((link["kind"], link["name"], int(link["version"])))
                     if source is None:
                         msg = f"{where}: the layer it takes its geometry from is missing"
                         raise StoreError(msg)
                     w = LayerWrite(row["kind"], row["name"], gdf,
                                    geometry_from=(link["kind"], link["name"], int(link["version"])))
-                    self._load_linked(con, table, attrs, fields, w, source)
+                    self._load_linked(con, table, attrs, fields, w, source, link)
                 else:
                     attrs, fields = P.attribute_table(gdf, where)
                     self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}")

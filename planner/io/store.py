@@ -139,6 +139,9 @@ class LayerWrite:
     #: stored without geometry (``gdf`` may be a plain DataFrame) and read back with that layer's polygons
     #: (:mod:`planner.io._linked`; the flags of a survey version).
     geometry_from: tuple[str, str, int] | None = None
+    #: With ``geometry_from``: columns whose values equal the source's for the same parcel (the survey's own
+    #: fields in a classification); they are read from the source too, not stored again.
+    shared_columns: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +173,7 @@ def _check_write(w: LayerWrite) -> None:
         if w.kind in TABLE_KINDS or not isinstance(w.gdf, pd.DataFrame):
             msg = f"layer {w.kind}/{w.name}: only a geometry layer's rows (a DataFrame) can share another's geometry"
             raise StoreError(msg)
-        _linked.check_linkable(w.gdf, f"layer {w.kind}/{w.name}")
+        _linked.check_linkable(w.gdf, w.shared_columns, f"layer {w.kind}/{w.name}")
         return
     if w.kind in TABLE_KINDS:
         if not isinstance(w.gdf, pd.DataFrame) or isinstance(w.gdf, gpd.GeoDataFrame):
@@ -640,24 +643,25 @@ class GpkgStore(Store):
         _, ids = pyogrio.read_arrow(path, layer=src, columns=[_linked.KEY], read_geometry=False, return_fids=True)
         fids = _linked.link_fids(ids.column(_linked.KEY), ids.column(0).to_numpy(), w.gdf[_linked.KEY],
                                  f"layer {w.kind}/{w.name}")
-        attrs = _linked.attributes(w.gdf)
+        attrs = _linked.attributes(w.gdf, drop=w.shared_columns)
         attrs.insert(0, "fid", fids)
         pyogrio.write_dataframe(attrs, path, layer=table, driver="GPKG", use_arrow=True, layer_options={"FID": "fid"})
-        return src, tuple(w.geometry_from)
+        columns = list(_linked.attributes(w.gdf.iloc[:0]).columns)
+        return src, _linked.link_meta({}, w.geometry_from, columns, w.shared_columns)[_linked.GEOMETRY_FROM]
 
     @staticmethod
-    def _create_view(con: sqlite3.Connection, table: str, source_table: str) -> None:
+    def _create_view(con: sqlite3.Connection, table: str, source_table: str, link: dict) -> None:
         """The GeoPackage view ``<table>_geom``: the rows of ``table`` with the geometry of ``source_table``.
 
         Registered in ``gpkg_contents`` and ``gpkg_geometry_columns`` (inside the caller's transaction), so
         GDAL and QGIS list it as a layer with the source's geometry type, CRS and extent.
         """
         view = _linked.view_name(table)
-        cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] != "fid"]
+        own = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] != "fid"]
         geom, gtype, srs, z, m = con.execute(
             "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns WHERE table_name=?",
             (source_table,)).fetchone()
-        sel = ", ".join(f'a."{c}"' for c in cols)
+        sel = ", ".join(f'{"s" if from_source else "a"}."{c}"' for c, from_source in _linked.view_columns(link, own))
         con.execute(f'CREATE VIEW "{view}" AS SELECT a.fid AS fid, {sel}, s."{geom}" AS "{geom}" '
                     f'FROM "{table}" a JOIN "{source_table}" s ON s.fid = a.fid')
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, min_x, "
@@ -682,8 +686,8 @@ class GpkgStore(Store):
                 for w, version, table in planned:
                     meta = w.meta or {}
                     if table in links:
-                        self._create_view(con, table, links[table][0])
-                        meta = _linked.link_meta(meta, links[table][1])
+                        self._create_view(con, table, *links[table])
+                        meta = {**meta, _linked.GEOMETRY_FROM: links[table][1]}
                     meta_text = json.dumps(meta, ensure_ascii=False, default=str)
                     if w.make_current:
                         con.execute("UPDATE planner_layers SET is_current=0 WHERE kind=? AND name=?", (w.kind, w.name))
@@ -776,8 +780,10 @@ class GpkgStore(Store):
                    geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
         layer = table
-        if _linked.link_of(meta) is not None:  # rows stored without geometry: the view adds the source's
-            layer = _linked.view_name(table) if geometry or bbox is not None else table
+        link = _linked.link_of(meta)
+        if link is not None:  # rows stored without geometry: the view adds the source's (and its shared columns)
+            layer = _linked.view_name(table) if _linked.needs_view(link, geometry=geometry, bbox=bbox,
+                                                                   columns=columns) else table
             meta = _linked.public_meta(meta)
         gdf = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, bbox=None if kind in TABLE_KINDS else bbox,
                                      columns=columns, read_geometry=geometry and kind not in TABLE_KINDS)
@@ -1002,14 +1008,15 @@ class GpkgStore(Store):
                 if source is None:
                     msg = f"layer {row['kind']}/{row['name']} v{row['version']}: the layer it takes its geometry from is missing"
                     raise StoreError(msg)
-                w = LayerWrite(row["kind"], row["name"], attrs, geometry_from=(link["kind"], link["name"], link["version"]))
+                w = LayerWrite(row["kind"], row["name"], attrs, geometry_from=(link["kind"], link["name"], link["version"]),
+                               shared_columns=tuple(_linked.shared_of(link)))
                 self._write_linked(w, table, path=tmp, source_table=source)
-                views.append((table, source))
+                views.append((table, source, link))
             con = self._connect(tmp)
             try:
                 con.execute("BEGIN")
-                for table, source in views:
-                    self._create_view(con, table, source)
+                for table, source, link in views:
+                    self._create_view(con, table, source, link)
                 for r in rows.get("planner_meta", []):
                     con.execute("INSERT OR REPLACE INTO planner_meta (key, value) VALUES (?, ?)", (r["key"], r["value"]))
                 if rows.get("planner_users"):
