@@ -57,7 +57,10 @@ def test_scenario_runs_on_six_flag_columns_give_the_figures_of_the_whole_layer(c
         flags = fast.stored.flags
         assert not isinstance(flags, gpd.GeoDataFrame) and "geometry" not in flags.columns
         assert set(flags.columns) == set(ROLLUP_COLUMNS) & set(full.flags.columns)
-        assert len(flags) == len(full.flags)
+        # only the rows of the sites' parcels (a scenario reads no other parcel's figures)
+        members = set(full.parcel_sites["parcel_id"].astype(str))
+        assert set(flags["parcel_id"].astype(str)) == members & set(full.flags["parcel_id"].astype(str))
+        assert len(flags) == len(members) < len(full.flags)
         plain = W.run_scenario(fast.doc, full.sites, full.parcel_sites, full.flags,
                                policy_hash=full.provenance.policy_hash)
         assert fast.result.totals.equals(plain.result.totals), path.stem

@@ -352,7 +352,8 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     """Read a stored sites result and check that its pieces belong together.
 
     ``flag_columns`` reads only those columns of the flags layer, without
-    geometry (a plain DataFrame in ``flags``; what a scenario run needs).
+    geometry, and keeps only the rows of the sites' parcels (a plain
+    DataFrame in ``flags``; what a scenario run needs).
 
     Raises
     ------
@@ -376,6 +377,12 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
                        what=f"sites {layer!r}")
         ps = pd.DataFrame(g.drop(columns="geometry", errors="ignore"))
     flags, warnings = (_flags_of(store, prov, flag_columns) if with_flags else (None, []))
+    if flags is not None and flag_columns is not None and ps is not None and "parcel_id" in flags.columns:
+        # a scenario needs the figures of the sites' parcels only: one look-up here, not one per scenario
+        row = schema.id_positions(ps["parcel_id"], flags["parcel_id"])
+        meta_f = flags.attrs.get("meta")
+        flags = flags.iloc[np.unique(row[row >= 0])].reset_index(drop=True)
+        flags.attrs["meta"] = meta_f
     return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
                        flags, prov, meta, warnings)
 
@@ -495,7 +502,10 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
     rollup = None
     if parcels is not None and len(parcel_sites):
         cols = [c for c in ROLLUP_COLUMNS if c in parcels.columns]
-        rollup = sc_mod.parcel_rollup(pd.DataFrame(parcel_sites[["parcel_id", "site_id", "role"]]),
+        # the rollup of the sites the scenario picks (the model reads no other site's)
+        chosen = sc_mod.select_sites(sites, sc.sites, scenario=sc.name)["site_id"].astype(str)
+        ps = parcel_sites[parcel_sites["site_id"].astype(str).isin(set(chosen))]
+        rollup = sc_mod.parcel_rollup(pd.DataFrame(ps[["parcel_id", "site_id", "role"]]),
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
     res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
     res.provenance = dict(provenance or {})
