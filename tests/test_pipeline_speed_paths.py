@@ -301,3 +301,22 @@ def test_site_id_matching_sees_stored_multipolygons_as_the_built_polygons():
         pairs = I._overlaps(new, old, 0.5)
     assert sorted(zip(pairs["new"], pairs["old"], strict=True)) == [(i, i) for i in range(50)]
     assert (pairs["iou"] == 1.0).all()
+
+
+def test_a_command_imports_only_its_own_module():
+    """`planner sites ...` registers (and imports) the sites command only; every command is in the table."""
+    import argparse
+
+    from planner import cli
+
+    full = cli.build_parser()
+    names = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(names) == set(cli.COMMANDS)  # a command missing from the table would still work, but slowly
+    code = textwrap.dedent("""
+        import sys
+        from planner import cli
+        cli.build_parser(["sites", "-w", "x.gpkg"])
+        print(sorted(m for m in sys.modules if m.startswith("planner.cli.")))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['planner.cli.scale', 'planner.cli.sites']"

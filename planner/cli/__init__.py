@@ -36,7 +36,21 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The module of each command (``planner COMMAND ...`` imports only that one: start-up time of every command).
+COMMANDS = {"info": "planner.cli.workspace", "workspace": "planner.cli.workspace", "sample-data": "planner.cli.sample",
+            "ingest": "planner.cli.ingest", "enterprise": "planner.cli.enterprise", "classify": "planner.cli.classify",
+            "policy": "planner.cli.classify", "sites": "planner.cli.sites", "scenario": "planner.cli.scenario",
+            "brief": "planner.cli.brief", "users": "planner.cli.users"}
+
+
+def _command_modules(argv: list[str] | None) -> tuple[str, ...]:
+    """The modules to register: the named command's only, or all of them (``--help``, no or unknown command)."""
+    first = next((a for a in argv or () if not a.startswith("-")), None)
+    return (COMMANDS[first],) if first in COMMANDS else COMMAND_MODULES
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``planner`` parser; with ``argv`` (the arguments to parse) naming a command, only its module is imported."""
     parser = argparse.ArgumentParser(
         prog="planner",
         description="Land-revitalization planner: three-low industrial land, contiguous sites, "
@@ -44,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"planner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in _command_modules(argv):
         importlib.import_module(name).register(sub)
     _workspace_from_env(parser, os.environ.get("PLANNER_WORKSPACE", "").strip())
     return parser
@@ -64,7 +78,8 @@ def _workspace_from_env(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

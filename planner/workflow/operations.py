@@ -379,9 +379,13 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     flags, warnings = (_flags_of(store, prov, flag_columns) if with_flags else (None, []))
     if flags is not None and flag_columns is not None and ps is not None and "parcel_id" in flags.columns:
         # a scenario needs the figures of the sites' parcels only: one look-up here, not one per scenario
-        row = schema.id_positions(ps["parcel_id"], flags["parcel_id"])
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        keep = pc.is_in(pa.array(pd.Series(flags["parcel_id"], dtype="string").array),
+                        value_set=pa.array(pd.Series(ps["parcel_id"], dtype="string").array))
         meta_f = flags.attrs.get("meta")
-        flags = flags.iloc[np.unique(row[row >= 0])].reset_index(drop=True)
+        flags = flags[keep.to_numpy(zero_copy_only=False)].reset_index(drop=True)
         flags.attrs["meta"] = meta_f
     return StoredSites(layer, sites, ps if ps is not None else pd.DataFrame(columns=["parcel_id", "site_id", "role"]),
                        flags, prov, meta, warnings)
