@@ -577,6 +577,16 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     return out
 
 
+def _equal(col: pd.Series, value: str) -> np.ndarray:
+    """``col == value`` as text, missing values False; a categorical column compares its codes (no text made)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        cats = col.cat.categories
+        if value not in cats:
+            return np.zeros(len(col), dtype=bool)
+        return col.cat.codes.to_numpy() == cats.get_loc(value)
+    return (col.astype("string") == value).fillna(False).to_numpy(dtype=bool)
+
+
 def summary(classified: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
     """Tidy summary of a classification: parcels and land (m², mu) per category.
 
@@ -615,11 +625,11 @@ def summary(classified: pd.DataFrame, policy: Policy | None = None) -> pd.DataFr
     add("class", "", "not_three_low", scope & ~tl)
     add("class", "", "out_of_scope", ~scope)
     for c in CRITERIA:
-        col = classified[f"low_{c}"].astype("string")
+        col = classified[f"low_{c}"]
         for state in FLAG_STATES[:3]:
-            add("criterion", c, state, (col == state).fillna(False).to_numpy(dtype=bool))
+            add("criterion", c, state, _equal(col, state))
         if policy is not None:
-            unk = (col == "unknown").fillna(False).to_numpy(dtype=bool)
+            unk = _equal(col, "unknown")
             seen: list[str] = []
             for r in getattr(policy.criteria, c).rules:
                 seen += [x for x in INDICATORS[r.indicator].inputs if x not in seen]
@@ -632,12 +642,12 @@ def summary(classified: pd.DataFrame, policy: Policy | None = None) -> pd.DataFr
                     miss = np.ones(len(classified), dtype=bool)
                 if (unk & miss).any():
                     add("unknown_reason", c, MISSING_REASON[x][1], unk & miss)
-    uc = classified["upgrade_class"].astype("string")
+    uc = classified["upgrade_class"]
     for k in UPGRADE_CLASSES[:4]:
-        add("upgrade_class", "", k, (uc == k).fillna(False).to_numpy(dtype=bool))
-    gr = classified["grade"].astype("string")
+        add("upgrade_class", "", k, _equal(uc, k))
+    gr = classified["grade"]
     for k in GRADES:
-        add("grade", "", k, (gr == k).fillna(False).to_numpy(dtype=bool))
+        add("grade", "", k, _equal(gr, k))
     add("grade", "", "none", scope & gr.isna().to_numpy())
     return pd.DataFrame(rows, columns=["table", "criterion", "category", "parcels", "land_m2", "land_mu"])
 

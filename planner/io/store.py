@@ -633,10 +633,9 @@ class GpkgStore(Store):
         return self._table_for(kind, name, int(version))[0]
 
     def _write_linked(self, w: LayerWrite, table: str, path: Path | None = None,
-                      source_table: str | None = None) -> tuple[str, tuple[str, str, int]]:
-        """Write ``w``'s rows without geometry, each under the feature id of its parcel in the source layer.
-
-        Returns the source table and ``(kind, name, version)`` (for the view).
+                      source_table: str | None = None) -> tuple[str, dict]:
+        """Write ``w``'s rows without geometry (and its shared columns), each under its parcel's feature id in the
+        source layer; return the source table and the link to record (for the view and the catalogue).
         """
         path = path or self.path
         src = source_table or self._source_table(w.geometry_from)
