@@ -237,7 +237,9 @@ class Store(ABC):
         ``columns`` reads only those attribute columns; ``geometry=False``
         leaves the geometry out and returns a plain DataFrame (a scenario's
         parcel rollup needs six attribute columns of a 1M-row layer, not its
-        polygons).
+        polygons). A layer written with ``LayerWrite.geometry_from`` reads the
+        same way: its geometry (and shared columns) come from the source
+        layer through a view (:mod:`planner.io._linked`).
         """
 
     @abstractmethod
