@@ -77,6 +77,18 @@ def test_flags_table_round_trip_takes_the_survey_geometry(store):
     x0, y0 = 500_000.0, 2_740_000.0
     part = store.read_layer("flags", "default", bbox=(x0 + 10, y0 + 10, x0 + 40, y0 + 40))
     assert part["parcel_id"].tolist() == ["r0c0"]
+    table = store.layers("flags")["table_name"].iloc[0]
+    if not store.uri.endswith(".gpkg"):  # a real view in the schema, with the polygons, for QGIS and SQL users
+        import psycopg
+
+        from planner.io._pgconn import parse_uri
+
+        with psycopg.connect(parse_uri(store.uri).conninfo) as con:
+            rows = con.execute(f'SELECT count(*), min(ST_GeometryType(geometry)) FROM "{store.schema}"."{table}_geom"'
+                               ).fetchone()
+            kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema=%s AND "
+                               "table_name=%s", (store.schema, f"{table}_geom")).fetchone()
+        assert rows == (12, "ST_Polygon") and kind == ("VIEW",)
 
 
 def test_flags_refused_when_a_parcel_is_not_in_the_survey(store):
