@@ -221,3 +221,27 @@ def test_sample_city_same_flags_and_sites_as_the_geometry_shape(tmp_path):
     pd.testing.assert_frame_equal(a.parcel_sites.reset_index(drop=True), b.parcel_sites.reset_index(drop=True))
     assert np.allclose(a.sites["land_area_m2"], b.sites["land_area_m2"])
     assert np.allclose(a.sites["constraint_overlap_m2"], b.sites["constraint_overlap_m2"], atol=1e-6)
+
+
+def test_cli_classify_with_an_enterprise_table_stores_the_joined_figures(tmp_path):
+    """`planner classify` reads no polygons; with an enterprise table joined in, the flags keep the joined
+    output and tax (not the survey's), and equal a classification of the parcels with their polygons."""
+    from planner.cli import main
+    from planner.workflow.enterprises import analysis_parcels, ingest_enterprises
+
+    ws = tmp_path / "city.gpkg"
+    shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", ws)
+    store = open_store(ws)
+    ingest_enterprises(ROOT / "gis_data" / "enterprises_2024.xlsx", store,
+                       link=ROOT / "gis_data" / "enterprise_parcels_2024.csv")
+    assert main(["classify", "-w", str(ws)]) == 0
+    link = json.loads(store.layers("flags")["meta"].iloc[0])["geometry_from"]
+    assert link["version"] == 1 and not link.get("shared")  # joined figures: every column stored
+    doc = W.PolicyDoc.from_file(None)
+    want = W.operations._storable(W.operations.classify_parcels(analysis_parcels(store), doc))
+    got = store.read_layer("flags", "default")
+    assert (got["tax_cny"].fillna(-1).to_numpy() == want["tax_cny"].fillna(-1).to_numpy()).all()
+    survey = store.read_parcels()
+    assert not (got["tax_cny"].fillna(-1).to_numpy() == survey["tax_cny"].fillna(-1).to_numpy()).all()
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want[list(got.columns)].drop(columns="geometry")), check_dtype=False)
