@@ -23,8 +23,9 @@ policy = page.active_policy()
 with st.spinner(tr("classifying")):
     gdf = data.classified(ws, policy)
     index = data.parcel_index(ws, policy)
-if "three_low" not in gdf.columns:
-    st.info(tr("unclassified"))
+with st.container():  # made on every run (the map below keeps its place)
+    if "three_low" not in gdf.columns:
+        st.info(tr("unclassified"))
 summary_metrics(gdf)
 
 sites_gdf = data.saved_sites(ws)
@@ -86,11 +87,12 @@ def explorer():
 
     pos = data.filter_positions_cached(ws, policy, index, land_use=tuple(f_lu), classes=tuple(f_cls),
                                        upgrade=tuple(f_up), area=tuple(f_area), owner=f_owner)
+    note = st.container()  # made on every run: a message coming or going never moves (re-creates) the map below
     if goto and ss.get("_ex_goto_done") != goto:
         ss["_ex_goto_done"] = goto
         b = data.find_bounds(index, sites_idx, goto.strip())
         if b is None:
-            st.warning(tr("not_found", id=goto))
+            note.warning(tr("not_found", id=goto))
         else:
             mapview.focus("ex_map", b)
             if data.has_id(index, goto.strip()):

@@ -75,41 +75,45 @@ with st.expander(tr("site_params"), expanded=False):
         except PlannerError as exc:
             st.error(message_in(exc, lang()))
 
-with st.spinner(tr("building_sites")):
-    result, id_table, offered = results.session_sites(ws, policy)
-edits = ss[keys.SITE_EDITS]
-redo = ss.setdefault(keys.SITE_REDO, [])
-if offered is not None:
-    v, doc = offered
-    with st.container(border=True):
-        st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
-        if st.button(tr("edits_apply"), key="s_load_edits"):
-            edits[:] = [dict(o) for o in doc.ops]
-            redo.clear()
-            ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
-            st.rerun()
-msg = ss.pop(keys.SITE_MSG, None)
-if msg:
-    (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
+# Messages, the build's progress and the stored result's box live in one container made on every run: the
+# elements below (the map above all) keep their place in the page whether a message shows or not, so the
+# browser never re-creates the map because a note came or went.
+with st.container():
+    with st.spinner(tr("building_sites")):
+        result, id_table, offered = results.session_sites(ws, policy)
+    edits = ss[keys.SITE_EDITS]
+    redo = ss.setdefault(keys.SITE_REDO, [])
+    if offered is not None:
+        v, doc = offered
+        with st.container(border=True):
+            st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
+            if st.button(tr("edits_apply"), key="s_load_edits"):
+                edits[:] = [dict(o) for o in doc.ops]
+                redo.clear()
+                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
+                st.rerun()
+    msg = ss.pop(keys.SITE_MSG, None)
+    if msg:
+        (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
 
-# -- the stored result: provenance, stale or not, one-click rebuild ------------------------------------------------
-stored, err = data.stored_sites(ws, pname)
-if err is not None and store.has_layer("sites", pname):
-    st.error(message_in(err, lang()))
-if stored is not None:
-    reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
-                              policy_hash=results.policy_hash(policy),
-                              site_params=W.SiteParamsDoc(params=SiteParams.from_dict(dict(P))).to_dict()["params"])
-    with st.container(border=True):
-        st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
-        if reasons:
-            st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
-            st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
-        elif ss.get(keys.SITE_FROM_STORE):
-            c1, c2 = st.columns([3, 1])
-            c1.caption(tr("wf_using_stored_sites"))
-            c2.button(tr("wf_build_sites_now"), key="s_force_build",
-                      on_click=lambda: ss.__setitem__(keys.SITE_FORCE_BUILD, True))
+    # -- the stored result: provenance, stale or not, one-click rebuild --------------------------------------------
+    stored, err = data.stored_sites(ws, pname)
+    if err is not None and store.has_layer("sites", pname):
+        st.error(message_in(err, lang()))
+    if stored is not None:
+        reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
+                                  policy_hash=results.policy_hash(policy),
+                                  site_params=W.SiteParamsDoc(params=SiteParams.from_dict(dict(P))).to_dict()["params"])
+        with st.container(border=True):
+            st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
+            if reasons:
+                st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
+                st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
+            elif ss.get(keys.SITE_FROM_STORE):
+                c1, c2 = st.columns([3, 1])
+                c1.caption(tr("wf_using_stored_sites"))
+                c2.button(tr("wf_build_sites_now"), key="s_force_build",
+                          on_click=lambda: ss.__setitem__(keys.SITE_FORCE_BUILD, True))
 sites = result.sites
 ok = sites[sites["status"] == "ok"].sort_values(["rank", "site_id"]) if len(sites) else sites
 
@@ -119,8 +123,9 @@ m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) el
 m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}", border=True)
 m[3].metric(column_label("potential_floor_area_m2", lang()), results.figure_text(ok["potential_floor_area_m2"].sum(), "potential_floor_area_m2"), border=True)  # gross planned, not net new
 
-if not len(ok):
-    st.info(tr("no_sites"))
+with st.container():  # made on every run (the map below keeps its place)
+    if not len(ok):
+        st.info(tr("no_sites"))
 
 sites_idx = data.sites_index(sites)
 ps = result.parcel_sites
