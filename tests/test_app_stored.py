@@ -63,6 +63,21 @@ def test_sites_page_opens_the_stored_sites_and_builds_only_when_the_settings_cha
     assert len(data._site_builds()["lru"]) == 1  # other settings: built (once per server)
 
 
+def test_sites_stored_without_the_protected_land_are_not_taken_for_the_apps_sites(stored_ws, monkeypatch, tmp_path):
+    """`planner sites --no-constraints` stored sites the app would not build (it applies the constraints): rebuilt."""
+    from planner.ui import data
+
+    ws = tmp_path / "ws.gpkg"
+    ws.write_bytes(Path(stored_ws).read_bytes())
+    subprocess.run([sys.executable, "-m", "planner", "sites", "-w", str(ws), "--no-constraints"], cwd=ROOT,
+                   check=True, capture_output=True)
+    data._site_builds()["lru"].clear()
+    at = _app(ws, monkeypatch, "sites")
+    assert not at.exception
+    assert at.session_state[keys.SITE_FROM_STORE] is False
+    assert len(data._site_builds()["lru"]) == 1
+
+
 def test_saving_a_scenario_keeps_the_cached_classification_and_a_new_survey_does_not(stored_ws, monkeypatch,
                                                                                      tmp_path):
     from planner.ui import data

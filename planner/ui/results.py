@@ -95,7 +95,7 @@ def session_sites(path: str, policy: dict | None):
     stored = None if ss.get(keys.SITE_FORCE_BUILD) else matching_stored(path, policy, draft)
     baked = _stored_ops(store, stored.provenance) if stored is not None else None
     if baked is not None and [dict(o) for o in edits[:len(baked)]] == baked:
-        base = data.stored_site_result(path, name, draft["params"], bool(stored.meta.get("use_constraints", True)))
+        base = data.stored_site_result(path, name, draft["params"], True)
         table, todo = None, edits[len(baked):]
     else:
         base, table = build_sites(path, policy, draft)
@@ -120,7 +120,8 @@ def matching_stored(path: str, policy: dict | None, draft: dict):
     """The workspace's stored sites of the policy when they were built from the current inputs, else None.
 
     Current inputs: the survey version, the rules (policy hash), the site
-    settings of the session and the barrier switch.
+    settings of the session, the barrier switch and the protected-land
+    (constraint) layers, which the app always applies.
     """
     name = (policy or {}).get("name", "default")
     stored, _ = data.stored_sites(path, name)
@@ -131,6 +132,8 @@ def matching_stored(path: str, policy: dict | None, draft: dict):
                               policy_hash=policy_hash(policy), site_params=params)
     if reasons or bool(stored.meta.get("use_barriers", True)) != bool(draft["use_barriers"]):
         return None
+    if not bool(stored.meta.get("use_constraints", True)) and data.layer_index(path, "constraint") is not None:
+        return None  # built without the protected-land layers (`planner sites --no-constraints`); the app uses them
     return stored
 
 
