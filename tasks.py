@@ -52,7 +52,7 @@ def run(args: list[str]) -> int:
     where = (os.environ.get("PLANNER_DATA_DIR") or os.environ.get("PLANNER_WORKSPACE")
              or os.environ.get("PLANNER_WORKSPACES") or str(ROOT / "gis_data" / "sample_city.gpkg"))
     print(f"starting the planner on {where} (Ctrl+C to stop) ...", flush=True)
-    return _exec([str(PY), "-m", "streamlit", "run", "app.py", *args])
+    return _exec([str(PY), "-m", "streamlit", "run", "serve.py", *args])
 
 
 def test(args: list[str]) -> int:

@@ -451,6 +451,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rs_difficulty_weight_help": ("实施难度 = 权利人数 + 需搬迁企业数 + 2 × 内部保留地块数，在综合得分中扣分。",
                                   "Assembly difficulty = owners + enterprises to relocate + 2 x retained parcels "
                                   "inside, a penalty in the score."),
+    # -- appspeed (issues 16, 19): tiled map, paged tables, stored sites ---------------------------------------
+    "tiles_features": ("视图内约 {n} 宗地块", "About {n} parcels in view"),
+    "tiles_grid": ("按网格汇总（三低用地占比），放大后显示地块", "Grid of the share of three-low land; zoom in for parcels"),
+    "tiles_loading": ("正在载入…", "Loading…"),
+    "tbl_page": ("第 {page} / {pages} 页（共 {n:,} 行）", "Page {page} of {pages} ({n:,} rows)"),
+    "tbl_page_pick": ("页码", "Page"),
+    "tbl_sort": ("排序", "Sort by"),
+    "tbl_desc": ("降序", "Descending"),
+    "tbl_find": ("查找编号", "Find an id"),
+    "wf_using_stored_sites": ("使用工作空间中已保存的片区结果（与当前规则、调查版本和参数一致），未重新计算。",
+                              "Using the sites stored in the workspace (they match the rules, survey and settings "
+                              "in use); nothing was rebuilt."),
+    "wf_build_sites_now": ("按当前设置重新生成片区", "Build the sites with these settings"),
+    "wf_sites_not_built": ("当前设置下还没有片区结果。生成片区需要一些时间（百万级地块约一分钟），可随时取消。",
+                           "No sites for these settings yet. Building them takes a while (about a minute for a "
+                           "million parcels) and can be cancelled."),
+    "wf_cancel_build": ("取消", "Cancel"),
+    "wf_build_cancelled": ("已取消生成片区。", "Building the sites was cancelled."),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

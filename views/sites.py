@@ -75,36 +75,45 @@ with st.expander(tr("site_params"), expanded=False):
         except PlannerError as exc:
             st.error(message_in(exc, lang()))
 
-with st.spinner(tr("building_sites")):
-    result, id_table, offered = results.session_sites(ws, policy)
-edits = ss[keys.SITE_EDITS]
-redo = ss.setdefault(keys.SITE_REDO, [])
-if offered is not None:
-    v, doc = offered
-    with st.container(border=True):
-        st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
-        if st.button(tr("edits_apply"), key="s_load_edits"):
-            edits[:] = [dict(o) for o in doc.ops]
-            redo.clear()
-            ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
-            st.rerun()
-msg = ss.pop(keys.SITE_MSG, None)
-if msg:
-    (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
+# Messages, the build's progress and the stored result's box live in one container made on every run: the
+# elements below (the map above all) keep their place in the page whether a message shows or not, so the
+# browser never re-creates the map because a note came or went.
+with st.container():
+    with st.spinner(tr("building_sites")):
+        result, id_table, offered = results.session_sites(ws, policy)
+    edits = ss[keys.SITE_EDITS]
+    redo = ss.setdefault(keys.SITE_REDO, [])
+    if offered is not None:
+        v, doc = offered
+        with st.container(border=True):
+            st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
+            if st.button(tr("edits_apply"), key="s_load_edits"):
+                edits[:] = [dict(o) for o in doc.ops]
+                redo.clear()
+                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
+                st.rerun()
+    msg = ss.pop(keys.SITE_MSG, None)
+    if msg:
+        (st.error if msg[0] == "error" else st.success)(tr(msg[0], **msg[1]))
 
-# -- the stored result: provenance, stale or not, one-click rebuild ------------------------------------------------
-stored, err = data.stored_sites(ws, pname)
-if err is not None and store.has_layer("sites", pname):
-    st.error(message_in(err, lang()))
-if stored is not None:
-    reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
-                              policy_hash=results.policy_hash(policy),
-                              site_params=W.SiteParamsDoc(params=SiteParams.from_dict(dict(P))).to_dict()["params"])
-    with st.container(border=True):
-        st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
-        if reasons:
-            st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
-            st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
+    # -- the stored result: provenance, stale or not, one-click rebuild --------------------------------------------
+    stored, err = data.stored_sites(ws, pname)
+    if err is not None and store.has_layer("sites", pname):
+        st.error(message_in(err, lang()))
+    if stored is not None:
+        reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
+                                  policy_hash=results.policy_hash(policy),
+                                  site_params=W.SiteParamsDoc(params=SiteParams.from_dict(dict(P))).to_dict()["params"])
+        with st.container(border=True):
+            st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
+            if reasons:
+                st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
+                st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
+            elif ss.get(keys.SITE_FROM_STORE):
+                c1, c2 = st.columns([3, 1])
+                c1.caption(tr("wf_using_stored_sites"))
+                c2.button(tr("wf_build_sites_now"), key="s_force_build",
+                          on_click=lambda: ss.__setitem__(keys.SITE_FORCE_BUILD, True))
 sites = result.sites
 ok = sites[sites["status"] == "ok"].sort_values(["rank", "site_id"]) if len(sites) else sites
 
@@ -114,12 +123,13 @@ m[1].metric(tr("m_land"), f"{ok['land_area_m2'].sum() / 1e4:,.1f}" if len(ok) el
 m[2].metric(tr("m_parcels"), f"{int(ok['n_parcels'].sum()) if len(ok) else 0:,}", border=True)
 m[3].metric(column_label("potential_floor_area_m2", lang()), results.figure_text(ok["potential_floor_area_m2"].sum(), "potential_floor_area_m2"), border=True)  # gross planned, not net new
 
-if not len(ok):
-    st.info(tr("no_sites"))
+with st.container():  # made on every run (the map below keeps its place)
+    if not len(ok):
+        st.info(tr("no_sites"))
 
 sites_idx = data.sites_index(sites)
 ps = result.parcel_sites
-site_of = dict(zip(ps["parcel_id"].astype(str), ps["site_id"].astype(str), strict=False))
+site_of = data.site_of_parcel(ss.get(keys.SITE_RESULT_SIG), ps)  # parcel -> site, once per result, shared
 home = index.lonlat_bounds()
 sel = ss.get(keys.SITE_SELECTED)
 if sel is not None and sel not in set(sites["site_id"].astype(str)):
@@ -174,11 +184,12 @@ with right:
         return ["background-color: #fde0c5" if row["site_id"] == sel else "" for _ in row]
 
     # the widget is keyed by the table's order: when ranks move, an old row selection cannot point at another site
-    tkey = "site_tbl_" + hashlib.sha1("|".join(table["site_id"].astype(str)).encode()).hexdigest()[:10]
-    ev = tables.show(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
-                     selection_mode="single-row", key=tkey)
+    tkey = "site_tbl_" + hashlib.sha1(table["site_id"].astype(str).to_numpy().astype("U").tobytes()).hexdigest()[:10]
+    # a page at a time, sorted and found on the server; only the page is styled (100k sites open)
+    ev, shown = tables.paged(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
+                             selection_mode="single-row", key=tkey, find_col="site_id")
     rows = ev.selection.rows if ev is not None else []
-    picked = str(table.iloc[rows[0]]["site_id"]) if rows else None
+    picked = str(shown.iloc[rows[0]]["site_id"]) if rows and rows[0] < len(shown) else None
     if picked is not None and ss.get("_site_tbl_pick") != (tkey, picked):
         ss["_site_tbl_pick"] = (tkey, picked)
         _select(picked)
@@ -213,7 +224,8 @@ with right:
 
 def _scope_warning(pids: list[str]) -> str | None:
     """Which of ``pids`` are not three-low, and which are outside the policy's land uses (None: all flagged)."""
-    g = gdf.set_index(gdf["parcel_id"].astype(str)).loc[pids]
+    part = gdf.iloc[data.positions_of(index, pids)]  # the rows of pids by the index's id lookup (no scan)
+    g = part.set_index(part["parcel_id"].astype(str)).loc[pids]
     # out of the policy's scope (its land-use classes or source codes): the classification says "n/a"
     na = g["low_utilization"].astype("string").eq("n/a").fillna(False) if "low_utilization" in g else g["land_use"].isna()
     out_scope = [p for p, o in zip(pids, na.to_numpy(dtype=bool), strict=True) if o]
@@ -251,7 +263,8 @@ def parcel_colors(g):
 layers = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
                            tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
-                           color=parcel_colors, lod=True, fill_opacity=0.55)]
+                           color=parcel_colors, lod=True, fill_opacity=0.55,
+                           style_key=f"sites:{ss.get(keys.SITE_RESULT_SIG)}:{sel}")]
 if sites_idx is not None:
     layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
                                    tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
@@ -271,7 +284,8 @@ def _drawn_polygon(out: dict):
 @st.fragment
 def sites_map():
     out = mapview.render_map("site_map", layers, settings, home_bounds=home, draw=True, height=560)
-    st.caption(mapview.lod_caption(out["_views"]["parcels"]))
+    if "parcels" in out["_views"]:
+        st.caption(mapview.lod_caption(out["_views"]["parcels"]))
     mapview.legend([("#9e9ac8", tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
                     tr("cls_three_low")), (maps.CLASS_COLORS["ok"], tr("cls_ok"))])
     sid = mapview.new_click(out, "site_map", "site_id")

@@ -135,6 +135,8 @@ def _constraint_parts(constraints) -> np.ndarray:
     return _overlay.subdivide(parts[shapely.get_type_id(parts) == 3])[0]
 
 
+#: The protected-land pieces a :class:`SiteResult` keeps (the app rebuilds them for stored sites).
+constraint_parts = _constraint_parts
 #: Area (m²) of each geometry inside the protected parts (see :func:`planner.sites.overlay.overlap_area`).
 _overlap_area = _overlay.overlap_area
 #: Geometries minus the protected parts (see :func:`planner.sites.overlay.cut`).

@@ -1,28 +1,37 @@
 """Cached access to the workspace for the app.
 
-Everything heavy is cached with ``st.cache_resource`` keyed by small hashable
-inputs: the workspace path and its modification time (a publish, a set-current
-or a saved document changes the mtime, so nothing stale is served), plus the
-policy's canonical JSON where the result depends on it. Cached objects are
-treated as read-only by the pages.
+Everything heavy is cached with ``st.cache_resource`` (one copy per server,
+shared by every session) keyed by small hashable inputs: the workspace path
+and :func:`data_stamp` of the layers read (the current versions of those
+kinds: a publish or a set-current changes it, a saved scenario, policy or
+site edit does not), plus the policy's canonical JSON where the result
+depends on it. The store and the catalogue are keyed by the file's
+modification time. Cached objects are treated as read-only by the pages.
 
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import streamlit as st
 
 from planner import maps
 from planner import workflow as W
 from planner.classify import policy as pol
 from planner.io.store import Store, open_store
-from planner.sites import SiteParams
+from planner.sites import SiteParams, SiteResult
+from planner.sites import build as sites_build
 from planner.ui import keys
 from planner.ui.state import tr
 
@@ -46,6 +55,30 @@ def stamp(path: str) -> float | str:
         return 0.0
 
 
+#: Layer kinds the analysis parcels are read from (survey, and the enterprise table joined in).
+PARCEL_KINDS = ("survey", "enterprise", "enterprise_link")
+SITE_KINDS = ("sites", "site_parcels")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _catalogue(path: str, mtime: float | str) -> pd.DataFrame:
+    return _store(path, mtime).layers()
+
+
+def data_stamp(path: str, kinds: tuple[str, ...]) -> str:
+    """What the current layers of ``kinds`` are (names, versions, times): a cache key part.
+
+    Unlike the file's modification time it does not change when a scenario,
+    a policy or site edits are saved, or another kind of layer is written, so
+    the parcels, their classification and map index stay cached through those
+    (issue 19: "saving does not throw away results that are still valid").
+    """
+    cat = _catalogue(path, stamp(path))
+    cur = cat[cat["kind"].isin(kinds) & cat["is_current"]]
+    return "|".join(f"{k}/{n}/{v}/{t}" for k, n, v, t in
+                    cur[["kind", "name", "version", "created_at"]].itertuples(index=False)) + f"#{path}"
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _store(path: str, mtime) -> Store:
     return open_store(path)
@@ -57,9 +90,9 @@ def store(path: str) -> Store:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _parcels(path: str, mtime) -> gpd.GeoDataFrame:
+def _parcels(path: str, dstamp: str) -> gpd.GeoDataFrame:
     # the current enterprise table (if any) joined in: per-mu figures come from it
-    return W.enterprises.analysis_parcels(_store(path, mtime))
+    return W.enterprises.analysis_parcels(store(path))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -74,17 +107,17 @@ def survey_version(path: str) -> int | None:
 
 def parcels(path: str) -> gpd.GeoDataFrame:
     """The current survey version of the parcel layer (cached)."""
-    return _parcels(path, stamp(path))
+    return _parcels(path, data_stamp(path, PARCEL_KINDS))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _all_layers(path: str, mtime: float | str, kind: str) -> gpd.GeoDataFrame:
-    return _store(path, mtime).read_all_layers(kind)
+def _all_layers(path: str, dstamp: str, kind: str) -> gpd.GeoDataFrame:
+    return store(path).read_all_layers(kind)
 
 
 def all_layers(path: str, kind: str) -> gpd.GeoDataFrame:
     """Current versions of every layer of a kind (barrier, constraint), stacked."""
-    return _all_layers(path, stamp(path), kind)
+    return _all_layers(path, data_stamp(path, (kind,)), kind)
 
 
 # -- policy and classification ---------------------------------------------
@@ -97,9 +130,9 @@ def policy_json(policy: dict) -> str:
     return json.dumps(policy, sort_keys=True, ensure_ascii=False, default=str)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _classified(path: str, mtime: float | str, pjson: str) -> gpd.GeoDataFrame:
-    return W.operations.classify_parcels(_parcels(path, mtime), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
+@st.cache_resource(max_entries=3, show_spinner=False)  # a 1M city's classification is ~0.5 GB
+def _classified(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
+    return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
 
 
 def figures_visible(path: str) -> bool:
@@ -114,11 +147,11 @@ class _Where:  # what the permission check needs to know of a workspace: its URI
         self.uri = uri
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _classified_shown(path: str, mtime: float | str, pjson: str | None) -> gpd.GeoDataFrame:
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
     from planner.workflow.visibility import hide_parcel_figures
 
-    g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
+    g = _classified(path, dstamp, pjson) if pjson is not None else _parcels(path, dstamp)
     return hide_parcel_figures(g)
 
 
@@ -126,7 +159,7 @@ def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     """Classified parcels with every column, for computations whose figures are hidden afterwards if need be."""
     if policy is None:
         return parcels(path)
-    return _classified(path, stamp(path), policy_json(policy))
+    return _classified(path, data_stamp(path, PARCEL_KINDS), policy_json(policy))
 
 
 def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
@@ -136,38 +169,59 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     (the flags were computed with them).
     """
     show = figures_visible(path)
+    ds = data_stamp(path, PARCEL_KINDS)
     if policy is None:
-        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+        return parcels(path) if show else _classified_shown(path, ds, None)
     try:
         if show:
-            return _classified(path, stamp(path), policy_json(policy))
-        return _classified_shown(path, stamp(path), policy_json(policy))
+            return _classified(path, ds, policy_json(policy))
+        return _classified_shown(path, ds, policy_json(policy))
     except Exception as exc:  # a broken stage must not take the whole app down
         st.error(tr("error", err=exc))  # no server paths in what the page shows
-        return parcels(path) if show else _classified_shown(path, stamp(path), None)
+        return parcels(path) if show else _classified_shown(path, ds, None)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _parcel_index(path: str, mtime: float | str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
-    if show:
-        g = _classified(path, mtime, pjson) if pjson is not None else _parcels(path, mtime)
-    else:
-        g = _classified_shown(path, mtime, pjson)
-    return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    base = _geometry_index(path, dstamp)
+    if pjson is None and show:
+        return base
+    # without the right to see enterprise figures the map's rows do not hold them
+    g = (_classified(path, dstamp, pjson) if show else _classified_shown(path, dstamp, pjson)).reset_index(drop=True)
+    ids = base.gdf["parcel_id"]
+    same = len(g) == len(ids) and (not len(g) or g["parcel_id"].iloc[[0, -1]].tolist() == ids.iloc[[0, -1]].tolist())
+    if not same:
+        return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+    # the rules change the attributes and flags, never the geometry: the tree, points and lookups are shared
+    flagged = g["three_low"].fillna(False).to_numpy(dtype=bool) if "three_low" in g else base.flagged
+    idx = dataclasses.replace(base, gdf=g, flagged=flagged)
+    idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(("_merc_xy", "_id_lookup"))})
+    return idx
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
+    idx = maps.LayerIndex.build(_parcels(path, dstamp), id_col="parcel_id", flag_col="three_low")
+    from planner import maptiles
+
+    maptiles.merc_points(idx)  # computed once, shared by the index of every policy
+    id_lookup(idx)
+    return idx
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
-    """Spatial index of the (classified) parcels, keyed by workspace + mtime + policy (+ figures shown or not)."""
+    """Spatial index of the (classified) parcels, keyed by the parcel layers, the policy and the figures shown."""
     show = figures_visible(path)
+    ds = data_stamp(path, PARCEL_KINDS)
     try:
-        return _parcel_index(path, stamp(path), policy_json(policy) if policy is not None else None, show)
+        return _parcel_index(path, ds, policy_json(policy) if policy is not None else None, show)
     except Exception:  # classification failed: index the plain parcels (error shown by classified())
-        return _parcel_index(path, stamp(path), None, show)
+        return _parcel_index(path, ds, None, show)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _layer_index(path: str, mtime: float | str, kind: str) -> maps.LayerIndex | None:
-    g = _all_layers(path, mtime, kind)
+def _layer_index(path: str, dstamp: str, kind: str) -> maps.LayerIndex | None:
+    g = _all_layers(path, dstamp, kind)
     if not len(g):
         return None
     g = g.copy()
@@ -177,14 +231,37 @@ def _layer_index(path: str, mtime: float | str, kind: str) -> maps.LayerIndex | 
 
 def layer_index(path: str, kind: str) -> maps.LayerIndex | None:
     """Spatial index of the barrier or constraint layers (None if the workspace has none)."""
-    return _layer_index(path, stamp(path), kind)
+    return _layer_index(path, data_stamp(path, (kind,)), kind)
+
+
+_SITE_INDEXES: OrderedDict[int, tuple] = OrderedDict()
+_SITE_OF: OrderedDict[str, dict] = OrderedDict()
+
+
+def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> dict:
+    """``{parcel_id: site_id}`` of a site result whose signature is ``sig``; the last few are kept for every session."""
+    hit = _SITE_OF.get(sig) if sig is not None else None
+    if hit is None:
+        hit = dict(zip(parcel_sites["parcel_id"].astype(str), parcel_sites["site_id"].astype(str), strict=False))
+        if sig is not None:
+            _SITE_OF[sig] = hit
+            while len(_SITE_OF) > 8:
+                _SITE_OF.popitem(last=False)
+    return hit
 
 
 def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
-    """Spatial index of a sites table (small: not cached)."""
+    """Spatial index of a sites table; the last few tables' indexes are kept (a 1M city has 40k+ sites)."""
     if sites is None or not len(sites):
         return None
-    return maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
+    hit = _SITE_INDEXES.get(id(sites))
+    if hit is not None and hit[0] is sites:
+        return hit[1]
+    idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
+    _SITE_INDEXES[id(sites)] = (sites, idx)
+    while len(_SITE_INDEXES) > 8:
+        _SITE_INDEXES.popitem(last=False)
+    return idx
 
 
 def workspace_ok(path: str) -> tuple[bool, str | None]:
@@ -214,17 +291,38 @@ def saved_sites(path: str) -> gpd.GeoDataFrame | None:
     s = st.session_state.get(keys.SITE_RESULT)
     if s is not None and getattr(s, "sites", None) is not None:
         return s.sites
-    return _saved_sites(path, stamp(path))
+    return _saved_sites(path, data_stamp(path, SITE_KINDS))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _saved_sites(path: str, mtime: float | str) -> gpd.GeoDataFrame | None:
-    st_ = _store(path, mtime)
+def _saved_sites(path: str, dstamp: str) -> gpd.GeoDataFrame | None:
+    st_ = store(path)
     cat = st_.layers("sites")
     cat = cat[cat["is_current"]]
     if not len(cat):
         return None
     return st_.read_layer("sites", cat.iloc[-1]["name"])
+
+
+def id_lookup(index: maps.LayerIndex) -> pd.Index:
+    """The ids of a layer as a hashed index (position of an id in O(1); built once per index)."""
+    ids = index.__dict__.get("_id_lookup")
+    if ids is None:
+        ids = pd.Index(index.gdf[index.id_col].astype(str).to_numpy())
+        index.__dict__["_id_lookup"] = ids  # frozen dataclass: cached beside the fields
+    return ids
+
+
+def positions_of(index: maps.LayerIndex, ident) -> np.ndarray:
+    """Positions of the features with id ``ident`` (or a list of ids) in ``index``."""
+    ids = id_lookup(index)
+    want = [str(ident)] if isinstance(ident, str) else [str(i) for i in ident]
+    pos = ids.get_indexer_for(want)
+    return np.unique(pos[pos >= 0])
+
+
+def has_id(index: maps.LayerIndex, ident: str) -> bool:
+    return bool(len(positions_of(index, ident)))
 
 
 def find_bounds(index: maps.LayerIndex, sites: maps.LayerIndex | None, ident: str,
@@ -233,11 +331,61 @@ def find_bounds(index: maps.LayerIndex, sites: maps.LayerIndex | None, ident: st
     for idx in (index, sites):
         if idx is None:
             continue
-        hit = (idx.gdf[idx.id_col].astype(str) == ident).to_numpy()
-        if hit.any():
-            x0, y0, x1, y1 = idx.gdf.geometry[hit].total_bounds
+        pos = positions_of(idx, ident)
+        if len(pos):
+            x0, y0, x1, y1 = shapely.total_bounds(idx.gdf.geometry.array[pos])
             return tuple(idx._to_ll.transform_bounds(x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m))
     return None
+
+
+def land_use_options(path: str, policy: dict | None) -> list[str]:
+    """The land uses present (for the filter; cached per workspace and policy)."""
+    return _land_uses(path, data_stamp(path, PARCEL_KINDS), policy_json(policy) if policy is not None else None)
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _land_uses(path: str, dstamp: str, pjson: str | None) -> list[str]:
+    g = _parcels(path, dstamp)
+    return sorted(g["land_use"].dropna().astype(str).unique()) if "land_use" in g else []
+
+
+def max_area(path: str, policy: dict | None) -> float:
+    """Largest parcel area, rounded up (the area filter's range)."""
+    idx = parcel_index(path, policy)
+    return float(np.ceil(np.nanmax(idx.area))) if len(idx) else 1.0
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _filter_positions(path: str, dstamp: str, pjson: str | None, land_use: tuple, classes: tuple, upgrade: tuple,
+                      area: tuple, owner: str, _index: maps.LayerIndex) -> np.ndarray | None:
+    from planner.ui.explore import filter_positions
+
+    return filter_positions(_index.gdf, land_use=land_use, classes=classes, upgrade=upgrade, area=area,
+                            owner=owner, area_arr=_index.area)
+
+
+def filter_positions_cached(path: str, policy: dict | None, index: maps.LayerIndex, **filters) -> np.ndarray | None:
+    """Positions passing the map page's attribute filters (None: no filter), shared by sessions."""
+    pj = policy_json(policy) if policy is not None else None
+    f = {k: (tuple(v) if isinstance(v, list | tuple) else v) for k, v in filters.items()}
+    return _filter_positions(path, data_stamp(path, PARCEL_KINDS), pj, f["land_use"], f["classes"], f["upgrade"], f["area"],
+                             str(f["owner"] or ""), index)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _breaks(path: str, dstamp: str, pjson: str | None, col: str, method: str, pos_key: str,
+            _index: maps.LayerIndex, _pos) -> np.ndarray:
+    v = _index.gdf[col] if _pos is None else _index.gdf[col].iloc[_pos]
+    return maps.class_breaks(v, 5, method)
+
+
+def breaks_for(path: str, policy: dict | None, index: maps.LayerIndex, col: str, method: str, pos) -> np.ndarray:
+    """Class breaks of an indicator over the filtered parcels (cached)."""
+    import hashlib
+
+    pos_key = "all" if pos is None else hashlib.sha1(np.asarray(pos).tobytes()).hexdigest()
+    pj = policy_json(policy) if policy is not None else None
+    return _breaks(path, data_stamp(path, PARCEL_KINDS), pj, col, method, pos_key, index, pos)
 
 
 def class_colors(g: pd.DataFrame):
@@ -251,42 +399,95 @@ def upgrade_colors(g: pd.DataFrame):
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _previous_sites(path: str, mtime: float | str, name: str):
-    return W.operations.previous_sites(_store(path, mtime), name)
+def _previous_sites(path: str, dstamp: str, name: str):
+    return W.operations.previous_sites(store(path), name)
 
 
 def previous_sites(path: str, name: str):
     """The stored sites ``name`` (for stable ids) and the highest site-id number issued (cached)."""
-    return _previous_sites(path, stamp(path), name)
+    return _previous_sites(path, data_stamp(path, SITE_KINDS), name)
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
-def _site_result(path: str, mtime: float | str, pjson: str, params_json: str, use_barriers: bool, name: str):
-    flagged = _classified(path, mtime, pjson)
-    params = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(json.loads(params_json) if params_json else {}),
-                             use_barriers=use_barriers)
-    prev, hw = _previous_sites(path, mtime, name)
-    return W.assemble_sites(flagged, params, barriers=_all_layers(path, mtime, "barrier"),
-                            constraints=_all_layers(path, mtime, "constraint"), previous=prev, high_water_mark=hw)
+@st.cache_resource(show_spinner=False)
+def _site_builds() -> dict:
+    """Site results built in this server process, shared by every session (a small LRU behind a lock)."""
+    return {"lock": threading.Lock(), "lru": OrderedDict()}
 
 
-def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True):
-    """Candidate sites for a policy and site parameters, ids kept from the stored sites (cached).
+#: Built site results kept per server (each is the sites and their parcel table; a 1M city's is about 100 MB).
+MAX_SITE_BUILDS = 4
 
+
+def site_build_key(path: str, policy: dict, params: dict, use_barriers: bool = True) -> tuple:
+    """What a site build depends on: the parcels, the rules, the settings, the layers, the stored ids."""
+    name = (policy or {}).get("name", "default")
+    return (path, data_stamp(path, PARCEL_KINDS), data_stamp(path, ("barrier", "constraint")),
+            data_stamp(path, SITE_KINDS), policy_json(policy), json.dumps(params, sort_keys=True), bool(use_barriers),
+            name)
+
+
+def built_sites(key: tuple):
+    """The ``(SiteResult, id table)`` built for ``key`` in this server, or None."""
+    box = _site_builds()
+    with box["lock"]:
+        hit = box["lru"].get(key)
+        if hit is not None:
+            box["lru"].move_to_end(key)
+        return hit
+
+
+def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True, *,
+                progress: Callable[[str], None] | None = None):
+    """Candidate sites for a policy and site parameters, ids kept from the stored sites (built once per server).
+
+    ``progress`` is called with a short message at each stage of the build.
     Returns ``(SiteResult, id match table)``.
     """
+    key = site_build_key(path, policy, params, use_barriers)
+    hit = built_sites(key)
+    if hit is not None:
+        return hit
     name = (policy or {}).get("name", "default")
-    return _site_result(path, stamp(path), policy_json(policy), json.dumps(params, sort_keys=True), use_barriers, name)
+    doc = W.SiteParamsDoc(name=name, params=SiteParams.from_dict(dict(params or {})), use_barriers=use_barriers)
+    prev, hw = previous_sites(path, name)
+    out = W.assemble_sites(classified_full(path, policy), doc, barriers=all_layers(path, "barrier"),
+                           constraints=all_layers(path, "constraint"), previous=prev, high_water_mark=hw,
+                           progress=progress)
+    box = _site_builds()
+    with box["lock"]:
+        box["lru"][key] = out
+        while len(box["lru"]) > MAX_SITE_BUILDS:
+            box["lru"].popitem(last=False)
+    return out
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _stored_sites(path: str, mtime: float | str, name: str):
+def _stored_result(path: str, dstamp: str, cstamp: str, name: str, params_json: str, use_constraints: bool):
+    stored, _ = _stored_sites(path, dstamp, name)
+    parts = np.empty(0, dtype=object)
+    if use_constraints:
+        con = all_layers(path, "constraint")
+        if con is not None and len(con):
+            parts = sites_build.constraint_parts(con)
+    ps = stored.parcel_sites[["parcel_id", "site_id", "role"]].reset_index(drop=True)
+    excluded = pd.DataFrame({"parcel_id": pd.Series(dtype=object), "constraint_share": pd.Series(dtype=float)})
+    return SiteResult(stored.sites, ps, excluded, SiteParams.from_dict(json.loads(params_json)), parts)
+
+
+def stored_site_result(path: str, name: str, params: dict, use_constraints: bool = True) -> SiteResult:
+    """The stored sites ``name`` as a :class:`planner.sites.SiteResult` (edits work on it; cached, shared)."""
+    return _stored_result(path, data_stamp(path, SITE_KINDS), data_stamp(path, ("constraint",)), name,
+                          json.dumps(params, sort_keys=True), bool(use_constraints))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _stored_sites(path: str, dstamp: str, name: str):
     try:
-        return W.read_sites(_store(path, mtime), name, with_flags=False), None
+        return W.read_sites(store(path), name, with_flags=False), None
     except Exception as exc:  # no sites, or pieces that do not belong together: the page says which
         return None, exc
 
 
 def stored_sites(path: str, name: str):
     """``(StoredSites or None, error or None)`` of the workspace's sites layer ``name`` (cached)."""
-    return _stored_sites(path, stamp(path), name)
+    return _stored_sites(path, data_stamp(path, SITE_KINDS), name)

@@ -84,9 +84,17 @@ def _thousands(text: str) -> str:
                   text)
 
 
-def parcel_detail(gdf: pd.DataFrame, pid: str) -> None:
-    """All attributes, indicators and the reasons for the flags of one parcel."""
-    hit = gdf[gdf["parcel_id"].astype(str) == str(pid)]
+def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
+    """All attributes, indicators and the reasons for the flags of one parcel.
+
+    ``index``: the layer index of ``gdf`` (same rows, same order); its id lookup finds the row without a scan.
+    """
+    if index is not None and len(index) == len(gdf):
+        from planner.ui.data import positions_of
+
+        hit = gdf.iloc[positions_of(index, pid)[:1]]
+    else:
+        hit = gdf[gdf["parcel_id"].astype(str) == str(pid)]
     if not len(hit):
         st.warning(tr("not_found", id=pid))
         return

@@ -37,6 +37,14 @@ SITE_DRAWINGS_USED = "site_drawings_used"
 SITE_PENDING = "site_pending"
 #: One-shot message shown on the next run.
 SITE_MSG = "site_msg"
+#: A site build the user cancelled (its build key): not started again until asked.
+SITE_BUILD_CANCELLED = "site_build_cancelled"
+#: The user asked to build the sites although the stored ones match the settings.
+SITE_FORCE_BUILD = "site_force_build"
+#: Whether this session's sites are the workspace's stored sites (no build).
+SITE_FROM_STORE = "site_from_store"
+#: What the session's site result is (its base and the edits replayed): the map's tiles are cached under it.
+SITE_RESULT_SIG = "site_result_sig"
 
 # -- scenarios ---------------------------------------------------------------------
 #: The scenario being edited (a scenario dict) and what it was opened from {"name", "version"}.

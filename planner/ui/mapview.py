@@ -70,6 +70,10 @@ class MapLayer:
     fill_opacity: float = 0.65
     line_color: str = "#555555"
     weight: float = 0.6
+    #: What decides the colours (e.g. "class", an indicator and its breaks): the same key reuses cached tiles.
+    style_key: str | None = None
+    #: Ids drawn with a highlight outline (the clicked or searched parcel, the selected site's parcels).
+    highlight: tuple = ()
 
 
 def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
@@ -95,6 +99,40 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
                               line_color=layer.line_color, weight=layer.weight)
 
 
+def _fragment_rerun() -> bool:
+    """Whether this run only reruns a fragment (the page around the map is not rebuilt)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and getattr(ctx, "fragment_ids_this_run", None))
+
+
+def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
+    """The layer as a tiled FeatureGroup: registered with the tile route, drawn by the browser."""
+    from planner.ui import tiles
+
+    keep = None
+    if layer.pos is not None:
+        keep = np.zeros(len(layer.index), dtype=bool)
+        keep[layer.pos] = True
+    style = layer.style_key if layer.style_key is not None else (
+        layer.color if isinstance(layer.color, str) else f"fn{id(layer.color)}")
+    send = tuple(c for c in layer.tooltip if c in layer.index.gdf.columns)
+    cols = tuple(c for c in dict.fromkeys([*layer.columns, *send]) if c in layer.index.gdf.columns)
+    key = tiles.spec_key("layer", id(layer.index), len(layer.index), layer.key, style, cols, send, layer.lod, gcj,
+                         lang_, keep if keep is not None else "all")
+    token = tiles.register(key, tiles.TileSpec(layer.index, cols, send, layer.color, keep, layer.lod, gcj, lang_))
+    grid_tip = caption = None
+    if layer.lod:
+        grid_tip = {"n": tr("m_parcels"), "land_ha": tr("m_land"), "flagged_ha": tr("m_three_low_land"),
+                    "share": tr("grid_share")}
+        caption = {"features": tr("tiles_features", n="{n}"), "grid": tr("tiles_grid"), "loading": tr("tiles_loading")}
+    return tiles.feature_group(layer.label, token, id_col=layer.index.id_col, tooltip=layer.tooltip,
+                               grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
+                               weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
+                               caption=caption)
+
+
 def focus(key: str, bounds_ll: tuple[float, float, float, float]) -> None:
     """Ask the map ``key`` to move to a lon/lat box on its next render."""
     st.session_state[f"{key}__focus"] = tuple(float(v) for v in bounds_ll)
@@ -113,6 +151,12 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
     the :class:`planner.maps.View` of each layer.
     """
     ss = st.session_state
+    from planner.ui import tiles
+    from planner.ui.state import lang
+
+    if tiles.ENABLED:
+        return _render_tiled(key, layers, settings, home_bounds=home_bounds, draw=draw, height=height,
+                             lang_=lang())
     prev = ss.get(key) or {}
     base_sig = (settings.basemap, settings.custom_url, tuple(np.round(home_bounds, 5)), draw)
     if ss.get(f"{key}__base") != base_sig:
@@ -162,6 +206,50 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
               f"{(out.get('last_active_drawing') or {}).get('properties')}",
               file=sys.stderr, flush=True)
     out["_views"] = views
+    return out
+
+
+def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_bounds, draw: bool, height: int,
+                  lang_: str) -> dict:
+    """The map with tiled layers: pans and zooms fetch tiles in the browser and rerun nothing on the server.
+
+    The component reports clicks and drawings only (not the view), so moving
+    the map costs no script run. The map keeps the last view of the browser
+    tab (on every page, in ``sessionStorage``) and starts there, so returning
+    to a street view never shows the city grid first. Focus requests (search,
+    a site picked in the table) move the map through streamlit-folium's
+    ``center``/``zoom``; a request made before the page was left is not
+    replayed when it is shown again.
+    """
+    ss = st.session_state
+    if not _fragment_rerun() and ss.get("_page_entered", True):
+        ss.pop(f"{key}__goto", None)  # a new map in the browser: old focus requests are not replayed
+    m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
+                           custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
+                           zoom=maps.zoom_for_bounds(home_bounds, 900, height))
+    center = z_arg = None
+    foc = ss.get(f"{key}__focus")
+    if foc is not None and ss.get(f"{key}__focus_done") != ss.get(f"{key}__focus_n"):
+        ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
+        z = maps.zoom_for_bounds(foc, 900, height)
+        eps = 1e-9 * (ss.get(f"{key}__focus_n") or 0)  # a repeated request still differs: the map moves again
+        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2 + eps, (foc[0] + foc[2]) / 2), z)
+    if ss.get(f"{key}__goto"):
+        center, z_arg = ss[f"{key}__goto"]
+        if gcj:
+            import planner.crs as pc
+
+            lon, lat = pc.wgs84_to_gcj02(center[1], center[0])
+            center = (float(lat), float(lon))
+    fgs = [_tiled(layer, gcj, lang_) for layer in layers]
+    returned = ["last_active_drawing", "last_object_clicked"]
+    if draw:
+        returned.append("all_drawings")
+    out = st_folium(m, key=key, feature_group_to_add=fgs or None, returned_objects=returned,
+                    center=center, zoom=z_arg, height=height, use_container_width=True)
+    out = dict(out or {})
+    out["_views"] = {}
+    out["_tiled"] = True
     return out
 
 

@@ -11,6 +11,9 @@ from planner.ui.state import Settings, sidebar, tr
 def start(title_key: str, *, need_survey: bool = True) -> Settings:
     """Title the page, check the workspace; stop the page with a clear message if unusable."""
     settings = st.session_state.get("_settings") or sidebar()
+    ss = st.session_state
+    ss["_page_entered"] = ss.get("_page_now") != title_key  # a page switch, not a rerun of the same page
+    ss["_page_now"] = title_key
     st.title(tr(title_key))
     ok, err = data.workspace_ok(settings.workspace)
     if not ok:

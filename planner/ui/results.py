@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -55,17 +56,20 @@ def _edits_signature(policy: dict | None, draft: dict) -> str:
 
 
 def session_sites(path: str, policy: dict | None):
-    """The sites of this session: built with the draft settings, ids kept, edits replayed.
+    """The sites of this session: the stored sites when they match the settings, else built; edits replayed.
 
     The latest saved site edits of the policy are replayed once per session
-    when they were made with the same settings. Sets :data:`keys.SITE_RESULT`
-    and returns ``(result, id table, offered)`` where ``offered`` is the
-    saved edits document when it was made with other settings (the page
-    offers it), else None.
+    when they were made with the same settings. The workspace's stored sites
+    are used as they are (no build) when they were built from the current
+    survey, rules and settings and hold the edits of this session so far;
+    otherwise the sites are built (:func:`build_sites`, with progress and a
+    cancel button) unless already built in this server. Sets
+    :data:`keys.SITE_RESULT` and returns ``(result, id table, offered)`` where
+    ``offered`` is the saved edits document when it was made with other
+    settings (the page offers it), else None.
     """
     ss = st.session_state
     draft = site_params_draft(path, policy)
-    base, table = data.site_result(path, policy, draft["params"], draft["use_barriers"])
     edits = ss.setdefault(keys.SITE_EDITS, [])
     sig = _edits_signature(policy, draft)
     loaded = ss.get(keys.SITE_EDITS_LOADED) or {}
@@ -88,9 +92,18 @@ def session_sites(path: str, policy: dict | None):
         elif not same:
             offered = (v, doc)
     ss[keys.SITE_EDITS_LOADED] = {**loaded, "sig": sig}
-    result, kept = base, []
-    parcels = data.classified(path, policy) if edits else None
-    for op in edits:  # one by one: an edit that no longer applies is dropped, and said so
+    stored = None if ss.get(keys.SITE_FORCE_BUILD) else matching_stored(path, policy, draft)
+    baked = _stored_ops(store, stored.provenance) if stored is not None else None
+    if baked is not None and [dict(o) for o in edits[:len(baked)]] == baked:
+        base = data.stored_site_result(path, name, draft["params"], True)
+        table, todo = None, edits[len(baked):]
+    else:
+        base, table = build_sites(path, policy, draft)
+        todo, baked = list(edits), []
+    ss[keys.SITE_FROM_STORE] = stored is not None and baked is not None and table is None
+    result, kept = base, [dict(o) for o in edits[:len(baked)]]
+    parcels = data.classified(path, policy) if todo else None
+    for op in todo:  # one by one: an edit that no longer applies is dropped, and said so
         try:
             result = W.operations.apply_site_edits(result, [op], parcels)
             kept.append(op)
@@ -98,7 +111,77 @@ def session_sites(path: str, policy: dict | None):
             st.error(tr("error", err=message_in(exc, lang())))
     edits[:] = kept
     ss[keys.SITE_RESULT] = result
+    ss[keys.SITE_RESULT_SIG] = hashlib.sha1(f"{id(base)}:{len(base.sites)}:{json.dumps(kept, sort_keys=True, default=str)}"
+                                            .encode()).hexdigest()[:16]
     return result, table, offered
+
+
+def matching_stored(path: str, policy: dict | None, draft: dict):
+    """The workspace's stored sites of the policy when they were built from the current inputs, else None.
+
+    Current inputs: the survey version, the rules (policy hash), the site
+    settings of the session, the barrier switch and the protected-land
+    (constraint) layers, which the app always applies.
+    """
+    name = (policy or {}).get("name", "default")
+    stored, _ = data.stored_sites(path, name)
+    if stored is None or stored.provenance.site_params is None:
+        return None
+    params = W.SiteParamsDoc(params=SiteParams.from_dict(dict(draft["params"]))).to_dict()["params"]
+    reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(path),
+                              policy_hash=policy_hash(policy), site_params=params)
+    if reasons or bool(stored.meta.get("use_barriers", True)) != bool(draft["use_barriers"]):
+        return None
+    if not bool(stored.meta.get("use_constraints", True)) and data.layer_index(path, "constraint") is not None:
+        return None  # built without the protected-land layers (`planner sites --no-constraints`); the app uses them
+    return stored
+
+
+def _stored_ops(store, prov) -> list[dict] | None:
+    """The edit operations a stored result includes ([] without edits; None when its edits cannot be read)."""
+    ref = prov.edits
+    if not ref:
+        return []
+    name, _, v = str(ref).rpartition("@")
+    try:
+        return [dict(o) for o in W.load_document(store, "site_edit", name, int(v)).ops]
+    except (PlannerError, ValueError):
+        return None
+
+
+def build_sites(path: str, policy: dict | None, draft: dict):
+    """The sites built for the session's settings, with a progress bar and a cancel button while building.
+
+    A build already made in this server is reused at once. A cancelled build
+    is not started again until the user asks (the page stops with a button).
+    """
+    key = data.site_build_key(path, policy, draft["params"], draft["use_barriers"])
+    hit = data.built_sites(key)
+    if hit is not None:
+        return hit
+    ss = st.session_state
+    slot = st.empty()
+    box = slot.container(border=True)
+    if ss.get(keys.SITE_BUILD_CANCELLED) == key:
+        box.info(tr("wf_build_cancelled"))
+        if box.button(tr("wf_build_sites_now"), key="s_build_now", type="primary"):
+            ss.pop(keys.SITE_BUILD_CANCELLED, None)
+            st.rerun()
+        st.stop()
+    box.caption(tr("wf_sites_not_built"))
+    if box.button(tr("wf_cancel_build"), key="s_build_cancel"):
+        ss[keys.SITE_BUILD_CANCELLED] = key  # the click stopped the build (a rerun interrupts it at its next stage)
+        st.rerun()
+    bar = box.progress(0.0, text=tr("building_sites"))
+    done = [0]
+
+    def step(msg: str) -> None:
+        done[0] += 1
+        bar.progress(min(done[0] / 8.0, 1.0), text=f"{tr('building_sites')} ({done[0]}/8) {msg}")
+
+    out = data.site_result(path, policy, draft["params"], draft["use_barriers"], progress=step)
+    slot.empty()
+    return out
 
 
 def policy_hash(policy: dict | None) -> str:

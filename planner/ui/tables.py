@@ -152,15 +152,74 @@ def column_config(columns, lang_: str | None = None, *, labels: dict | None = No
     return cfg
 
 
+#: Tables longer than this are shown a page at a time (sorted and filtered on the server).
+PAGE_ROWS = 200
+
+
 def show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     """``st.dataframe`` of ``df`` localized and labelled; ``style(localized_df) -> Styler`` optional.
 
     Other keyword arguments go to ``st.dataframe`` (``hide_index`` defaults to True,
     ``width`` to ``"stretch"``). Returns what ``st.dataframe`` returns (selection events).
+    A table longer than :data:`PAGE_ROWS` is shown a page at a time (:func:`paged`);
+    a selection then refers to the rows of the page shown.
     """
+    if len(df) > PAGE_ROWS:
+        return paged(df, labels=labels, style=style, **kw)[0]
+    return _show(df, labels=labels, style=style, **kw)
+
+
+def _show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     loc = localize(df)
     kw.setdefault("hide_index", True)
     kw.setdefault("width", "stretch")
     num = {c for c in loc.columns if pd.api.types.is_numeric_dtype(loc[c]) and not pd.api.types.is_bool_dtype(loc[c])}
     cfg = column_config(loc.columns, labels=labels, numeric=num)
     return st.dataframe(style(loc) if style is not None else loc, column_config=cfg, **kw)
+
+
+def page_order(df: pd.DataFrame, sort: str | None, desc: bool, find_col: str | None, find: str) -> np.ndarray:
+    """Row positions of ``df`` filtered by ``find`` (a case-insensitive substring of ``find_col``) and sorted.
+
+    Sorting is stable (ties keep the table's order) and puts missing values last.
+    """
+    pos = np.arange(len(df))
+    if find and find_col is not None and find_col in df.columns:
+        hit = df[find_col].astype(str).str.contains(find.strip(), case=False, regex=False, na=False).to_numpy()
+        pos = pos[hit]
+    if sort and sort in df.columns:
+        v = df[sort].iloc[pos]
+        o = v.reset_index(drop=True).sort_values(ascending=not desc, kind="stable", na_position="last").index
+        pos = pos[o.to_numpy()]
+    return pos
+
+
+def paged(df: pd.DataFrame, *, key: str | None = None, labels: dict | None = None, style=None,
+          find_col: str | None = None, page_rows: int = PAGE_ROWS, **kw) -> tuple[object, pd.DataFrame]:
+    """A long table one page at a time: sort, find and page on the server, only the page goes to the browser.
+
+    Styling (``style``) applies to the page only, so a 100,000-row table never
+    meets the Pandas Styler cell limit, and a 1,000,000-row table costs the
+    browser one page. Returns ``(st.dataframe event, the page's rows of df)``;
+    a selection's row numbers refer to that page.
+    """
+    from planner.ui.state import tr
+
+    key = key or "tbl_" + str(abs(hash((tuple(map(str, df.columns)), len(df)))))
+    cols = [c for c in df.columns if str(df[c].dtype) != "geometry"]
+    c1, c2, c3, c4 = st.columns([1.5, 0.45, 1.2, 0.9], vertical_alignment="bottom")
+    opts = ["—", *cols]
+    sort = c1.selectbox(tr("tbl_sort"), opts, key=f"{key}__sort",
+                        format_func=lambda c: c if c == "—" else ((labels or {}).get(c) or column_label(str(c), lang())))
+    desc = c2.toggle("↓", key=f"{key}__desc", help=tr("tbl_desc"))
+    find = c3.text_input(tr("tbl_find"), key=f"{key}__find") if find_col is not None else ""
+    pos = page_order(df, None if sort == "—" else sort, desc, find_col, find)
+    pages = max(1, -(-len(pos) // page_rows))
+    page = int(c4.number_input(tr("tbl_page_pick"), 1, pages, 1, step=1, key=f"{key}__page_{pages}"))
+    part = df.iloc[pos[(page - 1) * page_rows: page * page_rows]]
+    kw.pop("key", None)
+    # the widget is keyed by what it shows: a selection never points at a row of another page or order
+    wkey = f"{key}__{sort}_{desc}_{find}_{page}"
+    ev = _show(part, labels=labels, style=style, key=wkey, **kw)
+    st.caption(tr("tbl_page", page=page, pages=pages, n=len(pos)))
+    return ev, part

@@ -60,7 +60,7 @@ def app_server(tmp_path_factory):
         cmd = [sys.executable, "tasks.py", "run", *args]
         env["PLANNER_VENV"] = sys.prefix
     else:
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", *args]
+        cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

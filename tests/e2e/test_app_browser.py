@@ -64,6 +64,11 @@ def _click_feature(page, nth: int) -> None:
     target.wait_for(timeout=10_000)
 
 
+def _map_frame(page):
+    """The map's frame (the first streamlit-folium component)."""
+    return next(f for f in page.frames if "st_folium" in (f.url or ""))
+
+
 def _leaflet_zoom(page) -> float:
     for f in page.frames:
         if "st_folium" in (f.url or "") or "streamlit_folium" in (f.url or ""):
@@ -97,6 +102,7 @@ def test_site_row_zooms_map(app_server, page, external):
     _map_paths(page, min_count=100)
     time.sleep(1.0)
     z0 = _leaflet_zoom(page)
+    _map_frame(page).evaluate("window.__planner_mark = 42")  # gone if the page re-creates the map
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()
     # the row-selection column of the first data row (header and rows are 35 px high)
@@ -111,6 +117,8 @@ def test_site_row_zooms_map(app_server, page, external):
         time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / "03_sites_row_selected.png"))
     assert z1 > z0, f"selecting a site row should zoom the map in (zoom {z0} -> {z1})"
+    # the same map moved: a re-created map costs seconds and shows a blank frame first
+    assert _map_frame(page).evaluate("window.__planner_mark") == 42
     assert external == []
 
 

@@ -1,0 +1,383 @@
+"""Map tiles served by the app's own server, and the Leaflet code that draws them in the map.
+
+``serve.py`` (what ``make run`` starts) mounts :func:`routes` beside Streamlit
+(``st.App``) and sets :data:`ENABLED`. A page that shows a map registers each
+layer here (:func:`register`): the cached :class:`planner.maps.LayerIndex`, the
+columns it shows, its colours, the attribute filter. That gives an
+unguessable token; the map gets a small script (:class:`TileLayer`) that asks
+``/_planner/tiles/<token>/<z>/<x>/<y>.json`` for the tiles covering its view
+and draws them with Leaflet. A pan or zoom therefore costs the browser one
+small request per new tile (cached by the browser and by the server) and the
+server no page rerun; the data for a tile are computed by
+:func:`planner.maptiles.tile_features`.
+
+Security: a token is an HMAC of what the layer shows under a per-process
+secret, is only handed to a session that rendered the map, and serves only
+the columns that page chose to show (roles that hide fields hide them before
+registering). Tokens and tiles live in bounded LRU tables shared by every
+session (one copy of the parcel layer per server, not per session).
+
+Without the route (``streamlit run app.py``, AppTest) :data:`ENABLED` is False
+and :mod:`planner.ui.mapview` sends the features of the view with each render,
+as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import folium
+import numpy as np
+from branca.element import MacroElement
+from jinja2 import Template
+
+from planner import maps, maptiles
+
+#: True when the tile route is mounted in this server process (set by serve.py).
+ENABLED = False
+#: URL prefix of the route.
+PREFIX = "/_planner/tiles"
+_SECRET = secrets.token_bytes(32)
+_LOCK = threading.Lock()
+_SPECS: OrderedDict[str, TileSpec] = OrderedDict()
+_TILES: OrderedDict[tuple, bytes] = OrderedDict()
+MAX_SPECS = 512
+MAX_TILE_BYTES = 256 * 1024 * 1024  # server-side tile cache budget, shared by every session
+_tile_bytes = 0
+#: Fixed breaks (share of three-low land) of grid cells, as on the map's legend.
+GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
+
+
+@dataclass(frozen=True, eq=False)
+class TileSpec:
+    """What a registered layer shows: the index, the shown columns, colours, filter, level of detail."""
+
+    index: maps.LayerIndex
+    columns: tuple = ()
+    send: tuple | None = None
+    color: Callable | str | None = None
+    keep: np.ndarray | None = None
+    lod: bool = False
+    gcj02: bool = False
+    lang: str = "zh"
+    extra: dict = field(default_factory=dict)
+
+
+def register(key: str, spec: TileSpec) -> str:
+    """Token of a layer spec (the same ``key`` gives the same token and shares the tile cache)."""
+    token = hmac.new(_SECRET, key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+    with _LOCK:
+        if token in _SPECS:
+            _SPECS.move_to_end(token)
+        else:
+            _SPECS[token] = spec
+            while len(_SPECS) > MAX_SPECS:
+                old, _ = _SPECS.popitem(last=False)
+                _drop_tiles(old)
+    return token
+
+
+def _drop_tiles(token: str) -> None:
+    global _tile_bytes
+    for k in [k for k in _TILES if k[0] == token]:
+        _tile_bytes -= len(_TILES.pop(k))
+
+
+def spec_key(*parts) -> str:
+    """A stable key from the parts that decide what a layer's tiles hold."""
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(repr(p).encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _format(lang: str):
+    from planner.ui.tables import format_series
+
+    def fmt(col, values):
+        return format_series(col, values, lang)
+
+    return fmt
+
+
+def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
+    """The encoded tile (None for an unknown token); computed once and kept in the shared LRU cache."""
+    global _tile_bytes
+    with _LOCK:
+        spec = _SPECS.get(token)
+        hit = _TILES.get((token, z, x, y, dz))
+        if hit is not None:
+            _TILES.move_to_end((token, z, x, y, dz))
+    if spec is None:
+        return None
+    if hit is not None:
+        return hit
+    from planner.ui.tables import format_value
+
+    t = maptiles.tile_features(spec.index, z, x, y, display_zoom=dz, columns=spec.columns, send=spec.send, color=spec.color,
+                               fmt=_format(spec.lang), keep=spec.keep, lod=spec.lod, gcj02=spec.gcj02,
+                               grid_color=lambda s: maps.colors_for(s, GRID_BREAKS), **spec.extra)
+    if os.environ.get("PLANNER_DEBUG_MAP"):
+        print(f"tile {z}/{x}/{y} dz={dz}: {t['mode']} n={t['n']} features={len(t['features'])} "
+              f"keep={None if spec.keep is None else int(spec.keep.sum())} layer={len(spec.index)}",
+              file=sys.stderr, flush=True)
+    if t["mode"] == "grid":
+        for f in t["features"]:
+            p = f["properties"]
+            for c in ("n", "land_ha", "flagged_ha", "share"):
+                p[c] = format_value(c, p[c], spec.lang)
+    data = maptiles.encode(t)
+    with _LOCK:
+        _TILES[(token, z, x, y, dz)] = data
+        _tile_bytes += len(data)
+        while _tile_bytes > MAX_TILE_BYTES and _TILES:
+            _, old = _TILES.popitem(last=False)
+            _tile_bytes -= len(old)
+    return data
+
+
+async def _endpoint(request):
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import Response
+
+    p = request.path_params
+    try:
+        z, x, y = int(p["z"]), int(p["x"]), int(p["y"])
+        dz = int(request.query_params.get("dz", z))
+    except (KeyError, ValueError):
+        return Response("bad tile address", status_code=400)
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z and z <= dz <= 22):
+        return Response("bad tile address", status_code=400)
+    data = await run_in_threadpool(tile_bytes, str(p["token"]), z, x, y, dz)
+    if data is None:
+        return Response("unknown layer (reload the page)", status_code=404)
+    return Response(data, media_type="application/json",
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
+
+
+def routes() -> list:
+    """The Starlette routes to mount beside Streamlit (``st.App(..., routes=tiles.routes())``)."""
+    from starlette.routing import Route
+
+    global ENABLED
+    ENABLED = True
+    return [Route(PREFIX + "/{token:str}/{z:int}/{x:int}/{y:int}.json", _endpoint, methods=["GET"])]
+
+
+# ---------------------------------------------------------------------------------------------------- browser side
+_JS = r"""
+(function () {
+  var fg = {{ this._parent.get_name() }};
+  var cfg = {{ this.cfg_json }};
+  var W = window;
+  W.__plannerCache = W.__plannerCache || new Map();
+  W.__plannerCtl = W.__plannerCtl || [];
+  function sig() {
+    var parts = [];
+    W.__plannerCtl.forEach(function (c) { parts.push(c.state()); });
+    W.__plannerSig = parts.join('|');
+  }
+  function cacheGet(url) {
+    var C = W.__plannerCache;
+    if (!C.has(url)) return null;
+    var v = C.get(url); C.delete(url); C.set(url, v); return v;
+  }
+  function cachePut(url, v) {
+    var C = W.__plannerCache; C.set(url, v);
+    while (C.size > 600) C.delete(C.keys().next().value);
+  }
+  function tileXY(lon, lat, z) {
+    var n = Math.pow(2, z), r = lat * Math.PI / 180;
+    var x = Math.floor((lon + 180) / 360 * n);
+    var y = Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n);
+    return [Math.min(Math.max(x, 0), n - 1), Math.min(Math.max(y, 0), n - 1)];
+  }
+  var hl = new Set(cfg.hl || []);
+  function style(f) {
+    var p = f.properties || {}, c = p._c || '#888888';
+    if (cfg.grid_ids && String(f.id).charAt(0) === 'g' && p.share !== undefined)
+      return {fillColor: c, color: '#ffffff', weight: 0.3, fillOpacity: 0.7};
+    var s;
+    if (f.geometry && /LineString/.test(f.geometry.type)) s = {color: c, weight: 3, opacity: 0.9};
+    else if (cfg.fo <= 0) s = {fill: false, color: c, weight: cfg.weight, opacity: 0.95};
+    else s = {fillColor: c, color: cfg.line, weight: cfg.weight, fillOpacity: cfg.fo};
+    if (hl.has(String(p[cfg.id]))) { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
+    return s;
+  }
+  function tip(layer) {
+    var p = (layer.feature || {}).properties || {};
+    var rows = (String(layer.feature.id).charAt(0) === 'g' && p.share !== undefined) ? cfg.grid_tip : cfg.tip;
+    var t = document.createElement('table');
+    rows.forEach(function (r) {
+      if (p[r[0]] === undefined || p[r[0]] === null) return;
+      var tr = t.insertRow(), a = tr.insertCell(), b = tr.insertCell();
+      a.style.fontWeight = 'bold'; a.style.paddingRight = '8px';
+      a.textContent = r[1]; b.textContent = String(p[r[0]]);
+    });
+    return t;
+  }
+  function saveView(map) {
+    try {
+      var c = map.getCenter();
+      W.sessionStorage.setItem('planner_view', JSON.stringify({lat: c.lat, lng: c.lng, z: map.getZoom()}));
+    } catch (e) { /* storage refused: the view is not kept */ }
+  }
+  function restoreView(map) {
+    if (map.__plannerRestored) return;
+    map.__plannerRestored = true;
+    try {
+      var v = JSON.parse(W.sessionStorage.getItem('planner_view') || 'null');
+      if (v && isFinite(v.lat) && isFinite(v.lng) && isFinite(v.z)) map.setView([v.lat, v.lng], v.z, {animate: false});
+    } catch (e) { /* no saved view */ }
+  }
+  function caption(map) {
+    if (!cfg.caption) return null;
+    if (!map.__plannerCaption) {
+      var C = L.Control.extend({onAdd: function () {
+        var d = L.DomUtil.create('div', 'planner-caption');
+        d.style.cssText = 'background:rgba(255,255,255,.85);padding:2px 6px;font:12px sans-serif;color:#333';
+        return d;
+      }});
+      map.__plannerCaption = new C({position: 'bottomleft'}).addTo(map);
+    }
+    return map.__plannerCaption.getContainer();
+  }
+  function quietFocus(map) {
+    // Leaflet focuses the map on the first mousedown (keyboard navigation); focusing an element in this frame
+    // scrolls the page around the frame into view when the map is partly below the window, the page moves
+    // under the pointer between mousedown and mouseup, and the first click on a parcel was lost
+    var kb = map.keyboard;
+    if (!kb || kb.__plannerQuiet) return;
+    var on = kb.enabled();
+    if (on) kb.disable();
+    kb._onMouseDown = function () { if (!this._focused) this._map._container.focus({preventScroll: true}); };
+    kb.__plannerQuiet = true;
+    if (on) kb.enable();
+  }
+  function Ctl(map) {
+    this.map = map; this.tiles = {}; this.pending = 0; this.want = {}; this.gen = 0; this.z = null;
+    var self = this;
+    quietFocus(map);
+    restoreView(map);
+    this.onMove = function () { saveView(map); self.update(); };
+    map.on('moveend', this.onMove);
+    W.__plannerCtl.push(this);
+    fg.on('remove', function () {
+      map.off('moveend', self.onMove);
+      var i = W.__plannerCtl.indexOf(self); if (i >= 0) W.__plannerCtl.splice(i, 1);
+      sig();
+    });
+    this.update();
+  }
+  Ctl.prototype.mode = function () {
+    for (var key in this.tiles) if (this.tiles[key].grid) return 'grid';
+    return 'features';
+  };
+  Ctl.prototype.state = function () {
+    var n = 0, k = 0;
+    for (var key in this.tiles) { k++; n += this.tiles[key].n; }
+    return cfg.name + ':' + (this.pending ? 'loading' : 'ready') + ':' + this.mode() + ':' + this.z + ':' + k + ':' +
+      n + ':' + this.gen + ':' + cfg.url.slice(-6) + ':' + Array.from(hl).join(',').slice(0, 40);
+  };
+  Ctl.prototype.showCaption = function () {
+    var el = caption(this.map);
+    if (!el) return;
+    if (this.pending) { el.textContent = cfg.caption.loading; return; }
+    var b = this.map.getBounds(), n = 0;
+    for (var key in this.tiles) this.tiles[key].layer.eachLayer(function (l) {
+      if (l.getBounds && b.intersects(l.getBounds())) n += (l.feature.properties.n === undefined ? 1 : 0);
+    });
+    el.textContent = this.mode() === 'grid' ? cfg.caption.grid : cfg.caption.features.replace('{n}', n.toLocaleString());
+  };
+  Ctl.prototype.update = function () {
+    var map = this.map, zoom = Math.floor(map.getZoom());
+    var dz = Math.min(Math.max(zoom, cfg.minz), cfg.maxz);
+    var b = map.getBounds().pad(0.15);
+    var a = tileXY(b.getWest(), b.getNorth(), dz), c = tileXY(b.getEast(), b.getSouth(), dz);
+    var want = {}, self = this, count = 0;
+    for (var x = a[0]; x <= c[0]; x++) for (var y = a[1]; y <= c[1]; y++) {
+      if (++count > 400) break;
+      want[dz + '/' + x + '/' + y + '?dz=' + zoom] = true;
+    }
+    this.want = want; this.z = zoom;
+    var gen = ++this.gen;
+    var todo = Object.keys(want).filter(function (k) { return !self.tiles[k]; });
+    if (!todo.length) { this.prune(); sig(); this.showCaption(); return; }
+    this.pending = todo.length; sig(); this.showCaption();
+    todo.forEach(function (k) {
+      var url = cfg.url + '/' + k.replace('?', '.json?');
+      var hit = cacheGet(url);
+      var done = function (data) {
+        if (gen !== self.gen) return;
+        if (data && !self.tiles[k]) self.add(k, data);
+        if (--self.pending <= 0) { self.pending = 0; self.prune(); self.showCaption(); }
+        sig();
+      };
+      if (hit) { done(hit); return; }
+      fetch(url, {credentials: 'same-origin'}).then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (d) { if (d) cachePut(url, d); done(d); }, function () { done(null); });
+    });
+  };
+  Ctl.prototype.add = function (k, data) {
+    var lyr = L.geoJSON(data, {style: style, interactive: cfg.interactive});
+    if (cfg.tip.length || cfg.grid_tip.length) lyr.bindTooltip(tip, {sticky: true});
+    if (cfg.hover) {
+      lyr.on('mouseover', function (e) { if (e.layer.setStyle) e.layer.setStyle({weight: 2.5, color: '#000000'}); });
+      lyr.on('mouseout', function (e) { lyr.resetStyle(e.layer); });
+    }
+    fg.addLayer(lyr);
+    if (hl.size) lyr.eachLayer(function (l) { if (hl.has(String(l.feature.properties[cfg.id])) && l.bringToFront) l.bringToFront(); });
+    this.tiles[k] = {layer: lyr, n: (data.features || []).length, grid: data.mode === 'grid'};
+  };
+  Ctl.prototype.prune = function () {
+    for (var k in this.tiles) if (!this.want[k]) { fg.removeLayer(this.tiles[k].layer); delete this.tiles[k]; }
+  };
+  var map = {{ this._parent._parent.get_name() }};
+  new Ctl(map);
+})();
+"""
+
+
+class TileLayer(MacroElement):
+    """A tiled layer inside a folium FeatureGroup: fetches ``cfg['url']/z/x/y.json`` for the view and draws it.
+
+    Clicks on its features reach the FeatureGroup (streamlit-folium returns the
+    clicked feature with its properties); tooltips are built as text, never as
+    HTML from the data.
+    """
+
+    _template = Template("{% macro script(this, kwargs) %}" + _JS + "{% endmacro %}")
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self._name = "PlannerTiles"
+        self.cfg_json = json.dumps(cfg, ensure_ascii=False).replace("</", "<\\/")
+
+
+def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_tooltip: dict | None = None,
+                  fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
+                  highlight: list[str] | tuple = (), min_zoom: int = 6, max_zoom: int = 16,
+                  hl_color: str = "#00b7ff", interactive: bool = True,
+                  caption: dict | None = None) -> folium.FeatureGroup:
+    """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``)."""
+    fg = folium.FeatureGroup(name=label)
+    cfg = {"name": label, "url": f"{PREFIX}/{token}", "id": id_col, "tip": [[k, str(v)] for k, v in tooltip.items()],
+           "grid_tip": [[k, str(v)] for k, v in (grid_tooltip or {}).items()], "grid_ids": grid_tooltip is not None,
+           "fo": fill_opacity, "line": line_color, "weight": weight, "hl": [str(h) for h in highlight],
+           "hl_color": hl_color, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive, "hover": True,
+           "caption": caption}
+    TileLayer(cfg).add_to(fg)
+    return fg

@@ -1,0 +1,16 @@
+"""What ``make run`` starts: the Streamlit app (``app.py``) and the map-tile route beside it.
+
+    streamlit run serve.py        # (make run / python3 tasks.py run)
+
+``st.App`` mounts :func:`planner.ui.tiles.routes` (``/_planner/tiles/...``) in
+the same server process as the app, so the map in the browser fetches the
+tiles of its view from the app itself (no other port, no internet). Running
+``streamlit run app.py`` directly still works; the map then sends the features
+of each view with the page, as before, which is slower.
+"""
+
+import streamlit as st
+
+from planner.ui import tiles
+
+app = st.App("app.py", routes=tiles.routes())

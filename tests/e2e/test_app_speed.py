@@ -1,0 +1,48 @@
+"""The browser benchmark, quick (issue 16): the 20k sample city, 3 repetitions of a few actions.
+
+A guard against regressions, not a timed test of the targets: it fails when
+an action fails, when its p95 exceeds 3x its target
+(``benchmarks/bench_app_browser.py`` ``TARGETS``, 20k column), or when a
+request leaves the machine. The full table comes from
+``python benchmarks/bench_app_browser.py`` (README "Speed").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+
+
+def bench():
+    """The benchmark module (``benchmarks/`` is not a package)."""
+    spec = importlib.util.spec_from_file_location("bench_app_browser", ROOT / "benchmarks" / "bench_app_browser.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_app_browser"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_quick_benchmark_every_action_within_3x_its_target(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    B = bench()
+    ws = B.prepare_workspace(ROOT / "gis_data" / "sample_city.gpkg", tmp_path / "city20k.gpkg", log=lambda _m: None)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            res = B.run_actions(ws, B.QUICK, 3, browser=browser, timeout=90, log=print)
+        finally:
+            browser.close()
+    notes = res.pop("_notes")
+    assert notes["external_requests"] == 0
+    slow = {}
+    for action, times in res.items():
+        assert all(math.isfinite(t) for t in times), f"{action} failed or timed out: {times}"
+        target = B.TARGETS[action][0]
+        if target is not None and B.pct(times, 0.95) > 3 * target:
+            slow[action] = (round(B.pct(times, 0.95), 2), target)
+    assert not slow, f"p95 over 3x the target (p95 s, target s): {slow}"

@@ -1,0 +1,108 @@
+"""Issue 19 in AppTest: pages open what the workspace stores, saving keeps cached results, long tables page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner import scenarios
+from planner.i18n import t
+from planner.io.store import GpkgStore
+from planner.ui import keys
+from tests.e2e._workspace import build_workspace, grid_parcels
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="module")
+def stored_ws(tmp_path_factory) -> Path:
+    """A workspace classified and with sites stored by the CLI, as an analyst leaves it."""
+    ws = build_workspace(tmp_path_factory.mktemp("stored") / "ws.gpkg")
+    for args in (["classify", "-w", ws], ["sites", "-w", ws]):
+        subprocess.run([sys.executable, "-m", "planner", *map(str, args)], cwd=ROOT, check=True,
+                       capture_output=True)
+    return ws
+
+
+def _app(ws, monkeypatch, page=None) -> AppTest:
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    return at
+
+
+def test_sites_page_opens_the_stored_sites_and_builds_only_when_the_settings_change(stored_ws, monkeypatch):
+    from planner.ui import data
+
+    data._site_builds()["lru"].clear()
+    at = _app(stored_ws, monkeypatch, "sites")
+    assert not at.exception
+    assert at.session_state[keys.SITE_FROM_STORE] is True
+    stored = GpkgStore(stored_ws).read_layer("sites", "default")
+    assert sorted(at.session_state[keys.SITE_RESULT].sites["site_id"]) == sorted(stored["site_id"])
+    assert any(t("wf_using_stored_sites", "zh") in c.value for c in at.caption)
+    assert not data._site_builds()["lru"]  # nothing was built
+    at.switch_page("views/scenarios.py").run()  # the scenario and comparison pages use them too
+    at.switch_page("views/compare.py").run()
+    assert not at.exception and not data._site_builds()["lru"]
+    at.switch_page("views/sites.py").run()
+    at.number_input(key="s_min").set_value(20_000.0)
+    next(b for b in at.button if b.label == t("sc_run", "zh")).click().run()
+    assert not at.exception
+    assert at.session_state[keys.SITE_FROM_STORE] is False
+    assert len(data._site_builds()["lru"]) == 1  # other settings: built (once per server)
+
+
+def test_sites_stored_without_the_protected_land_are_not_taken_for_the_apps_sites(stored_ws, monkeypatch, tmp_path):
+    """`planner sites --no-constraints` stored sites the app would not build (it applies the constraints): rebuilt."""
+    from planner.ui import data
+
+    ws = tmp_path / "ws.gpkg"
+    ws.write_bytes(Path(stored_ws).read_bytes())
+    subprocess.run([sys.executable, "-m", "planner", "sites", "-w", str(ws), "--no-constraints"], cwd=ROOT,
+                   check=True, capture_output=True)
+    data._site_builds()["lru"].clear()
+    at = _app(ws, monkeypatch, "sites")
+    assert not at.exception
+    assert at.session_state[keys.SITE_FROM_STORE] is False
+    assert len(data._site_builds()["lru"]) == 1
+
+
+def test_saving_a_scenario_keeps_the_cached_classification_and_a_new_survey_does_not(stored_ws, monkeypatch,
+                                                                                     tmp_path):
+    from planner.ui import data
+
+    ws = tmp_path / "ws.gpkg"
+    ws.write_bytes(Path(stored_ws).read_bytes())
+    _app(ws, monkeypatch)
+    pol = data.default_policy_dict()
+    g1, i1 = data.classified(str(ws), pol), data.parcel_index(str(ws), pol)
+    store = GpkgStore(ws)
+    store.save_doc("scenario", "top3", scenarios.Scenario(name="top3", sites=scenarios.SiteSelection(top=3)).to_dict())
+    os.utime(ws, (os.path.getmtime(ws) + 5,) * 2)  # the file changed
+    assert data.classified(str(ws), pol) is g1 and data.parcel_index(str(ws), pol) is i1
+    store.publish_survey(grid_parcels(24, seed=3), label="resurvey", user="test")
+    g2 = data.classified(str(ws), pol)
+    assert g2 is not g1 and not g2["floor_area_m2"].equals(g1["floor_area_m2"])
+
+
+def test_a_long_table_is_sorted_and_found_on_the_server():
+    from planner.ui.tables import page_order
+
+    df = pd.DataFrame({"site_id": [f"S{i:06d}" for i in range(100_000)],
+                       "score": np.r_[np.arange(99_999) % 7, np.nan]})
+    pos = page_order(df, "score", True, "site_id", "")
+    assert df["score"].iloc[pos[:3]].tolist() == [6.0, 6.0, 6.0] and pos[0] == 6  # stable: ties keep the order
+    assert np.isnan(df["score"].iloc[pos[-1]])  # missing last
+    assert df["site_id"].iloc[page_order(df, None, False, "site_id", "s0999")].tolist() == [
+        f"S0999{i:02d}" for i in range(100)]
