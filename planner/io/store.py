@@ -662,9 +662,10 @@ class GpkgStore(Store):
         geom, gtype, srs, z, m = con.execute(
             "SELECT column_name, geometry_type_name, srs_id, z, m FROM gpkg_geometry_columns WHERE table_name=?",
             (source_table,)).fetchone()
+        pk = next((r[1] for r in con.execute(f'PRAGMA table_info("{source_table}")') if r[5] == 1), "fid")
         sel = ", ".join(f'{"s" if from_source else "a"}."{c}"' for c, from_source in _linked.view_columns(link, own))
         con.execute(f'CREATE VIEW "{view}" AS SELECT a.fid AS fid, {sel}, s."{geom}" AS "{geom}" '
-                    f'FROM "{table}" a JOIN "{source_table}" s ON s.fid = a.fid')
+                    f'FROM "{table}" a JOIN "{source_table}" s ON s."{pk}" = a.fid')
         con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, min_x, "
                     "min_y, max_x, max_y, srs_id) SELECT ?, 'features', ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
                     "min_x, min_y, max_x, max_y, srs_id FROM gpkg_contents WHERE table_name=?",
