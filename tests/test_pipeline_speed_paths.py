@@ -68,6 +68,26 @@ def test_scenario_runs_on_six_flag_columns_give_the_figures_of_the_whole_layer(c
         assert fast.result.totals["n_sites"] > 0
 
 
+def test_the_rollup_of_the_picked_sites_gives_the_figures_of_the_whole_rollup(city_with_sites):
+    """`run_scenario` rolls up only the sites a scenario picks; the result equals the model on the whole rollup."""
+    from planner import scenarios as sc_mod
+    from planner.scenarios import load_scenario
+
+    store = open_store(city_with_sites)
+    full = W.read_sites(store)
+    for path in SCENARIOS:
+        doc = W.ScenarioDoc(load_scenario(path))
+        picked = W.run_scenario(doc, full.sites, full.parcel_sites, full.flags)
+        sc = doc.scenario
+        whole = sc_mod.parcel_rollup(full.parcel_sites[["parcel_id", "site_id", "role"]],
+                                     full.flags[[c for c in ROLLUP_COLUMNS if c in full.flags.columns]],
+                                     retain_classes=sc.retain_classes)
+        assert len(whole) > picked.result.totals["n_sites"] > 0
+        ref = sc_mod.run(full.sites, sc, rollup=whole)
+        assert picked.result.totals.equals(ref.totals), path.stem
+        assert picked.result.sites.drop(columns="geometry").equals(ref.sites.drop(columns="geometry"))
+
+
 def test_compare_reads_the_stored_sites_once(tmp_path, monkeypatch, capsys):
     """Counted on a GeoPackage (the PostGIS path runs the same workflow code)."""
     import shutil
