@@ -214,7 +214,10 @@ _JS = r"""
     if (f.geometry && /LineString/.test(f.geometry.type)) s = {color: c, weight: 3, opacity: 0.9};
     else if (cfg.fo <= 0) s = {fill: false, color: c, weight: cfg.weight, opacity: 0.95};
     else s = {fillColor: c, color: cfg.line, weight: cfg.weight, fillOpacity: cfg.fo};
-    if (hl.has(String(p[cfg.id]))) { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
+    if (hl.has(String(p[cfg.id]))) {
+      if (cfg.hl_fill) s.fillColor = cfg.hl_fill;  // a set of features filled (the selected site's parcels)
+      else { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
+    }
     return s;
   }
   function tip(layer) {
@@ -370,14 +373,19 @@ class TileLayer(MacroElement):
 def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_tooltip: dict | None = None,
                   fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
                   highlight: list[str] | tuple = (), min_zoom: int = 6, max_zoom: int = 16,
-                  hl_color: str = "#00b7ff", interactive: bool = True,
+                  hl_color: str = "#00b7ff", hl_fill: str | None = None, interactive: bool = True,
                   caption: dict | None = None) -> folium.FeatureGroup:
-    """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``)."""
+    """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``).
+
+    ``highlight`` ids are outlined in ``hl_color``, or filled with ``hl_fill``
+    when given; either way in the browser, so a new highlight reuses the tiles.
+    """
     fg = folium.FeatureGroup(name=label)
     cfg = {"name": label, "url": f"{PREFIX}/{token}", "id": id_col, "tip": [[k, str(v)] for k, v in tooltip.items()],
            "grid_tip": [[k, str(v)] for k, v in (grid_tooltip or {}).items()], "grid_ids": grid_tooltip is not None,
            "fo": fill_opacity, "line": line_color, "weight": weight, "hl": [str(h) for h in highlight],
-           "hl_color": hl_color, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive, "hover": True,
+           "hl_color": hl_color, "hl_fill": hl_fill, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive,
+           "hover": True,
            "caption": caption}
     TileLayer(cfg).add_to(fg)
     return fg
