@@ -141,6 +141,9 @@ def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
                 p[c] = format_value(c, p[c], spec.lang)
     data = maptiles.encode(t)
     with _LOCK:
+        prev = _TILES.pop((token, z, x, y, dz), None)  # another request computed it meanwhile: counted once
+        if prev is not None:
+            _tile_bytes -= len(prev)
         _TILES[(token, z, x, y, dz)] = data
         _tile_bytes += len(data)
         while _tile_bytes > MAX_TILE_BYTES and _TILES:
@@ -159,7 +162,8 @@ async def _endpoint(request):
         dz = int(request.query_params.get("dz", z))
     except (KeyError, ValueError):
         return Response("bad tile address", status_code=400)
-    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z and z <= dz <= 22):
+    # dz (the map's zoom) may be below z: a map zoomed out past the lowest data zoom still asks for those tiles
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z and 0 <= dz <= 22):
         return Response("bad tile address", status_code=400)
     data = await run_in_threadpool(tile_bytes, str(p["token"]), z, x, y, dz)
     if data is None:
