@@ -314,8 +314,12 @@ _JS = r"""
     var dz = Math.min(Math.max(zoom, cfg.minz), cfg.maxz);
     var b = map.getBounds().pad(0.15);
     var a = tileXY(b.getWest(), b.getNorth(), dz), c = tileXY(b.getEast(), b.getSouth(), dz);
+    // a parcel comes with the tile of its inner point: zoomed in past the data zoom, one more ring of tiles
+    // brings the big parcels that reach into the view from a tile beside it
+    var ring = zoom > dz ? 1 : 0, last = Math.pow(2, dz) - 1;
     var want = {}, self = this, count = 0;
-    for (var x = a[0]; x <= c[0]; x++) for (var y = a[1]; y <= c[1]; y++) {
+    for (var x = Math.max(a[0] - ring, 0); x <= Math.min(c[0] + ring, last); x++)
+      for (var y = Math.max(a[1] - ring, 0); y <= Math.min(c[1] + ring, last); y++) {
       if (++count > 400) break;
       want[dz + '/' + x + '/' + y + '?dz=' + zoom] = true;
     }
