@@ -176,10 +176,8 @@ class LayerIndex:
             flagged = g[flag_col].fillna(False).to_numpy(dtype=bool)
         else:
             flagged = np.zeros(n, dtype=bool)
-        crs = pyproj.CRS.from_user_input(g.crs)
-        return cls(g, shapely.STRtree(np.asarray(geoms)), xy[:, 0], xy[:, 1], area, flagged, id_col,
-                   pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True),
-                   pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True))
+        to_ll, from_ll = lonlat_transformers(pyproj.CRS.from_user_input(g.crs))
+        return cls(g, shapely.STRtree(np.asarray(geoms)), xy[:, 0], xy[:, 1], area, flagged, id_col, to_ll, from_ll)
 
     def __len__(self) -> int:
         return len(self.gdf)
@@ -189,16 +187,62 @@ class LayerIndex:
         if not len(self.gdf):
             msg = "the layer is empty: nothing to show on the map"
             raise DataError(msg)
-        return tuple(self._to_ll.transform_bounds(*self.gdf.total_bounds))  # type: ignore[return-value]
+        box = self.__dict__.get("_total_bounds")
+        if box is None:  # the layer does not change: its extent is computed once
+            box = self.__dict__["_total_bounds"] = tuple(float(v) for v in self.gdf.total_bounds)
+        return transform_bounds(self._to_ll, *box)
 
     def to_crs_bounds(self, bounds_ll: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """A lon/lat box in the layer's CRS (densified, so the result covers the whole view)."""
-        return tuple(self._from_ll.transform_bounds(*bounds_ll, densify_pts=11))  # type: ignore[return-value]
+        return transform_bounds(self._from_ll, *bounds_ll, densify_pts=11)
 
     def query(self, bounds_ll: tuple[float, float, float, float]) -> np.ndarray:
         """Positions of the features intersecting a lon/lat box, in ascending order."""
         box = shapely.box(*self.to_crs_bounds(bounds_ll))
         return np.sort(self.tree.query(box, predicate="intersects"))
+
+
+def lonlat_transformers(crs: pyproj.CRS) -> tuple[pyproj.Transformer, pyproj.Transformer]:
+    """Transformers ``crs`` -> lon/lat and back (``always_xy``) that cost nothing to use from a new thread.
+
+    pyproj re-creates a transformer's PROJ object in every thread that uses
+    it; for one made with ``from_crs`` that repeats the search for the
+    operation (50-100 ms for a CGCS2000 Gauss-Kruger zone). Streamlit runs
+    every page run in a new thread and the tile route in a thread pool, so
+    that cost landed on every click. The operation ``from_crs`` chose is kept
+    as its PROJ pipeline instead (re-created in about 0.2 ms), after checking
+    that both give the same coordinates in the CRS's area of use; otherwise
+    the ``from_crs`` transformers are returned.
+    """
+    to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    from_ll = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    try:
+        p_to, p_from = (pyproj.Transformer.from_pipeline(t.definition) for t in (to_ll, from_ll))
+        aou = crs.area_of_use
+        lon, lat = ((aou.west + aou.east) / 2, (aou.south + aou.north) / 2) if aou is not None else (0.0, 0.0)
+        lon = np.array([lon, lon + 0.01, lon - 0.01])
+        lat = np.array([lat, lat + 0.01, lat - 0.01])
+        x, y = from_ll.transform(lon, lat)
+        same = (np.allclose(p_from.transform(lon, lat), (x, y), rtol=0, atol=1e-6)
+                and np.allclose(p_to.transform(x, y), to_ll.transform(x, y), rtol=0, atol=1e-9)
+                and np.isfinite(x).all())
+    except (pyproj.exceptions.ProjError, RuntimeError, ValueError):
+        same = False
+    return (p_to, p_from) if same else (to_ll, from_ll)
+
+
+def transform_bounds(tr: pyproj.Transformer, x0: float, y0: float, x1: float, y1: float, *,
+                     densify_pts: int = 21) -> tuple[float, float, float, float]:
+    """The box ``(x0, y0, x1, y1)`` through ``tr``, edges densified (works for pipeline transformers too).
+
+    Not for boxes across the antimeridian or a pole (a city's layers never are).
+    """
+    t = np.linspace(0.0, 1.0, densify_pts + 2)
+    xs = np.r_[x0 + (x1 - x0) * t, np.full(t.size, x1), x1 - (x1 - x0) * t, np.full(t.size, x0)]
+    ys = np.r_[np.full(t.size, y0), y0 + (y1 - y0) * t, np.full(t.size, y1), y1 - (y1 - y0) * t]
+    u, v = tr.transform(xs, ys)
+    u, v = np.asarray(u), np.asarray(v)
+    return float(u.min()), float(v.min()), float(u.max()), float(v.max())
 
 
 @dataclass(frozen=True)

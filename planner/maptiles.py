@@ -217,17 +217,26 @@ def _grid(index: maps.LayerIndex, z: int, x: int, y: int, hit: np.ndarray,
 
 
 def tiles_for_view(bounds_ll: tuple[float, float, float, float], z: int) -> list[tuple[int, int, int]]:
-    """The tiles of zoom ``z`` that cover a lon/lat view."""
+    """The tiles of zoom ``z`` that cover a lon/lat view (only real tiles: a view past the poles or the
+    antimeridian is cut at the edge of the world)."""
     w, s, e, n = bounds_ll
     x0, y1 = _merc_xy_tile(w, s, z)
     x1, y0 = _merc_xy_tile(e, n, z)
     return [(z, tx, ty) for tx in range(x0, x1 + 1) for ty in range(y0, y1 + 1)]
 
 
+#: Latitude limit of Web-Mercator tiles (the north edge of tile y=0).
+_MAX_LAT = math.degrees(math.atan(math.sinh(math.pi)))
+
+
 def _merc_xy_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The tile of a point; points on or beyond the edge of the world fall in the last tile."""
+    lon = min(max(lon, -180.0), 180.0)
+    lat = min(max(lat, -_MAX_LAT), _MAX_LAT)
     mx, my = _MERC.transform(lon, lat)
     size = 2 * _R / 2.0**z
-    return int((mx + _R) // size), int((_R - my) // size)
+    last = 2**z - 1
+    return min(max(int((mx + _R) // size), 0), last), min(max(int((_R - my) // size), 0), last)
 
 
 def data_zoom(display_zoom: float, *, max_data_zoom: int = 16, min_data_zoom: int = 6) -> int:

@@ -223,3 +223,17 @@ def test_layer_index_needs_projected_crs(grid10):
         maps.LayerIndex.build(grid10.to_crs(4326))
     with pytest.raises(DataError, match="id column"):
         maps.LayerIndex.build(grid10, id_col="nope")
+
+
+@pytest.mark.parametrize("code", ["EPSG:4547", "EPSG:32650", "EPSG:2326", "EPSG:3857"])
+def test_layer_transformers_are_pipelines_with_the_same_coordinates(code):
+    """The map's transformers are the PROJ pipeline from_crs chose (cheap in every new thread), same numbers."""
+    crs = pyproj.CRS.from_user_input(code)
+    to_ll, from_ll = maps.lonlat_transformers(crs)
+    assert to_ll.source_crs is None and from_ll.source_crs is None  # pipelines, not an operation search per thread
+    aou = crs.area_of_use
+    box = (aou.west + 0.1, aou.south + 0.1, aou.west + 0.3, aou.south + 0.2)
+    ref = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform_bounds(*box, densify_pts=11)
+    assert np.allclose(maps.transform_bounds(from_ll, *box, densify_pts=11), ref, rtol=0, atol=1e-6)
+    back = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(*ref, densify_pts=21)
+    assert np.allclose(maps.transform_bounds(to_ll, *ref), back, rtol=0, atol=1e-9)

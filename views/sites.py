@@ -171,55 +171,17 @@ def _store_result() -> None:
         ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
 
 
-left, right = st.columns([1.25, 1], gap="medium")
-with right:
-    st.subheader(tr("site_table"))
-    st.caption(tr("select_site_hint"))
-    show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
-                             "potential_floor_area_m2", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
-                             "score") if c in ok.columns]
-    table = pd.DataFrame(ok[show_cols]).reset_index(drop=True)
+show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
+                         "potential_floor_area_m2", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
+                         "score") if c in ok.columns]
+table = pd.DataFrame(ok[show_cols]).reset_index(drop=True)
+# the table widget is keyed by the table's order: when ranks move, an old row selection cannot point at another site
+tkey = "site_tbl_" + hashlib.sha1(table["site_id"].astype(str).to_numpy().astype("U").tobytes()).hexdigest()[:10]
 
-    def _hl(row):
-        return ["background-color: #fde0c5" if row["site_id"] == sel else "" for _ in row]
 
-    # the widget is keyed by the table's order: when ranks move, an old row selection cannot point at another site
-    tkey = "site_tbl_" + hashlib.sha1(table["site_id"].astype(str).to_numpy().astype("U").tobytes()).hexdigest()[:10]
-    # a page at a time, sorted and found on the server; only the page is styled (100k sites open)
-    ev, shown = tables.paged(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
-                             selection_mode="single-row", key=tkey, find_col="site_id")
-    rows = ev.selection.rows if ev is not None else []
-    picked = str(shown.iloc[rows[0]]["site_id"]) if rows and rows[0] < len(shown) else None
-    if picked is not None and ss.get("_site_tbl_pick") != (tkey, picked):
-        ss["_site_tbl_pick"] = (tkey, picked)
-        _select(picked)
-        sel = picked
-
-    st.subheader(tr("edit_site"))
-    mlabels = {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
-    mode = mlabels[st.radio(tr("edit_mode"), list(mlabels), horizontal=True, key=f"s_mode_{lang()}")]
-    st.caption(tr("edits", n=len(edits)) + " · " + (tr("wf_selected", id=sel) if sel else tr("wf_no_selection")))
-    pend = ss.get(keys.SITE_PENDING)
-    if pend:
-        st.warning(pend["warning"])
-        p1, p2, _ = st.columns([1, 1, 2])
-        if p1.button(tr("wf_add_anyway"), key="s_pending_yes", type="primary"):
-            _push(ss.pop(keys.SITE_PENDING)["op"])
-            st.rerun()
-        if p2.button(tr("dm_cancel"), key="s_pending_no"):
-            ss.pop(keys.SITE_PENDING)
-            st.rerun()
-    cc = st.columns(3)
-    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
-        redo.append(edits.pop())
-        st.rerun()
-    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
-        edits.append(redo.pop())
-        st.rerun()
-    cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=_store_result,
-                 help=tr("wf_save_edits_help"))
-    st.caption(tr("draw_hint"))
-    exports.sites_page(ws, policy, result, gdf, sel, ok)  # export what you see; site briefs (PDF)
+def _rerun_part() -> None:
+    """Show a new selection: rerun the site workspace (table, panel, map) only, the page above stays as it is."""
+    st.rerun(scope="fragment" if mapview.fragment_rerun() else "app")
 
 
 def _scope_warning(pids: list[str]) -> str | None:
@@ -251,24 +213,74 @@ def _propose(op: dict, pids: list[str]) -> None:
         _push(op)
 
 
-def parcel_colors(g):
-    sid = g["parcel_id"].astype(str).map(site_of)
-    cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
-    out = np.where(sid.notna().to_numpy(), "#9e9ac8", cls)
-    if sel:
-        out = np.where((sid == sel).to_numpy(), "#f16913", out)
-    return out
+def site_panel(sel: str | None) -> tuple[str | None, str]:
+    """The ranked table, the edit panel and the exports; returns the selected site and the edit mode."""
+    st.subheader(tr("site_table"))
+    st.caption(tr("select_site_hint"))
+
+    def _hl(row):
+        return ["background-color: #fde0c5" if row["site_id"] == sel else "" for _ in row]
+
+    # a page at a time, sorted and found on the server; only the page is styled (100k sites open)
+    ev, shown = tables.paged(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
+                             selection_mode="single-row", key=tkey, find_col="site_id")
+    rows = ev.selection.rows if ev is not None else []
+    picked = str(shown.iloc[rows[0]]["site_id"]) if rows and rows[0] < len(shown) else None
+    if picked is not None and ss.get("_site_tbl_pick") != (tkey, picked):
+        ss["_site_tbl_pick"] = (tkey, picked)
+        _select(picked)
+        sel = picked
+
+    st.subheader(tr("edit_site"))
+    mlabels = {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
+    mode = mlabels[st.radio(tr("edit_mode"), list(mlabels), horizontal=True, key=f"s_mode_{lang()}")]
+    st.caption(tr("edits", n=len(edits)) + " · " + (tr("wf_selected", id=sel) if sel else tr("wf_no_selection")))
+    pend = ss.get(keys.SITE_PENDING)
+    if pend:
+        st.warning(pend["warning"])
+        p1, p2, _ = st.columns([1, 1, 2])
+        if p1.button(tr("wf_add_anyway"), key="s_pending_yes", type="primary"):
+            _push(ss.pop(keys.SITE_PENDING)["op"])
+            st.rerun()
+        if p2.button(tr("dm_cancel"), key="s_pending_no"):
+            ss.pop(keys.SITE_PENDING)
+            st.rerun()
+    cc = st.columns(3)
+    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
+        redo.append(edits.pop())
+        st.rerun()
+    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
+        edits.append(redo.pop())
+        st.rerun()
+    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=_store_result,
+                    help=tr("wf_save_edits_help")):
+        st.rerun()  # the whole page: the stored result's box and the message above change
+    st.caption(tr("draw_hint"))
+    exports.sites_page(ws, policy, result, gdf, sel, ok)  # export what you see; site briefs (PDF)
+    return sel, mode
 
 
-layers = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
+def map_layers(sel: str | None) -> list:
+    """The parcels (sites in purple, the selected site in orange) and the site outlines."""
+
+    def parcel_colors(g):
+        sid = g["parcel_id"].astype(str).map(site_of)
+        cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
+        return np.where(sid.notna().to_numpy(), "#9e9ac8", cls)
+
+    # the selected site's parcels are filled in the browser: picking another site reuses every tile
+    mine = tuple(ps.loc[ps["site_id"].astype(str) == sel, "parcel_id"].astype(str)) if sel else ()
+    out = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
-                           tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
-                           color=parcel_colors, lod=True, fill_opacity=0.55,
-                           style_key=f"sites:{ss.get(keys.SITE_RESULT_SIG)}:{sel}")]
-if sites_idx is not None:
-    layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
-                                   tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
-                                   color="#54278f", fill_opacity=0.0, weight=3))
+                            tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
+                            color=parcel_colors, lod=True, fill_opacity=0.55,
+                            style_key=f"sites:{ss.get(keys.SITE_RESULT_SIG)}", highlight=mine,
+                            highlight_fill="#f16913")]
+    if sites_idx is not None:
+        out.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
+                                    tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
+                                    color="#54278f", fill_opacity=0.0, weight=3))
+    return out
 
 
 def _drawn_polygon(out: dict):
@@ -281,9 +293,9 @@ def _drawn_polygon(out: dict):
     return shapely.transform(poly, lambda c: np.column_stack(tf.transform(c[:, 0], c[:, 1])))
 
 
-@st.fragment
-def sites_map():
-    out = mapview.render_map("site_map", layers, settings, home_bounds=home, draw=True, height=560)
+def sites_map(sel: str | None, mode: str) -> None:
+    """The map: click a site to select it, click parcels to edit it, draw a boundary."""
+    out = mapview.render_map("site_map", map_layers(sel), settings, home_bounds=home, draw=True, height=560)
     if "parcels" in out["_views"]:
         st.caption(mapview.lod_caption(out["_views"]["parcels"]))
     mapview.legend([("#9e9ac8", tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
@@ -304,10 +316,10 @@ def sites_map():
             st.rerun(scope="app")
         elif pid in site_of:
             _select(site_of[pid], zoom=False)
-            st.rerun(scope="app")
+            _rerun_part()
     if sid is not None and ss.get(keys.SITE_SELECTED) != sid:
         _select(sid, zoom=False)
-        st.rerun(scope="app")
+        _rerun_part()
     poly_ws = _drawn_polygon(out)
     if poly_ws is None:
         return
@@ -344,5 +356,19 @@ def sites_map():
         st.rerun(scope="app")
 
 
-with left:
-    sites_map()
+@st.fragment
+def site_workspace() -> None:
+    """Table, edit panel and map: picking a site, paging the table or changing the edit mode reruns only this part.
+
+    Edits, undo, redo and saving rerun the whole page (its counts and the
+    stored result's box change).
+    """
+    sel = ss.get(keys.SITE_SELECTED)
+    left, right = st.columns([1.25, 1], gap="medium")
+    with right:
+        sel, mode = site_panel(sel)
+    with left:
+        sites_map(sel, mode)
+
+
+site_workspace()

@@ -334,7 +334,7 @@ def find_bounds(index: maps.LayerIndex, sites: maps.LayerIndex | None, ident: st
         pos = positions_of(idx, ident)
         if len(pos):
             x0, y0, x1, y1 = shapely.total_bounds(idx.gdf.geometry.array[pos])
-            return tuple(idx._to_ll.transform_bounds(x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m))
+            return maps.transform_bounds(idx._to_ll, x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m)
     return None
 
 

@@ -101,13 +101,18 @@ def sites_page(path: str, policy: dict | None, result, parcels, selected: str | 
         export_buttons(shown, kind="sites", name="sites", key="ex_sites")
         if selected:
             ps = result.parcel_sites
-            ids = set(ps.loc[ps["site_id"].astype(str) == selected, "parcel_id"].astype(str))
-            g = parcels[parcels["parcel_id"].astype(str).isin(ids)].copy()
-            g["site_id"] = selected
-            g["role"] = g["parcel_id"].astype(str).map(dict(zip(ps["parcel_id"].astype(str), ps["role"],
-                                                                strict=False)))
+            mine = ps[ps["site_id"].astype(str) == selected]
+            role = dict(zip(mine["parcel_id"].astype(str), mine["role"], strict=False))
+
+            def site_parcels(g):  # on click only: a 1M-parcel layer is not scanned on every run of the page
+                out = g[g["parcel_id"].astype(str).isin(role)].copy()
+                out["site_id"] = selected
+                out["role"] = out["parcel_id"].astype(str).map(role)
+                return out
+
             st.markdown(f"**{tr('ex_site_parcels', id=selected)}**")
-            export_buttons(g, kind="parcels", name=f"site_{selected}_parcels", key="ex_site_parcels")
+            export_buttons(parcels, kind="parcels", name=f"site_{selected}_parcels", key="ex_site_parcels",
+                           select=site_parcels, count=len(role))
 
 
 def map_page(gdf, index, positions) -> None:

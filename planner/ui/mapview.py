@@ -72,8 +72,10 @@ class MapLayer:
     weight: float = 0.6
     #: What decides the colours (e.g. "class", an indicator and its breaks): the same key reuses cached tiles.
     style_key: str | None = None
-    #: Ids drawn with a highlight outline (the clicked or searched parcel, the selected site's parcels).
+    #: Ids drawn with a highlight outline (the clicked or searched parcel), or filled with ``highlight_fill``.
     highlight: tuple = ()
+    #: A fill colour for the ``highlight`` ids instead of the outline (the selected site's parcels).
+    highlight_fill: str | None = None
 
 
 def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
@@ -89,6 +91,9 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
                                   fill_opacity=0.7)
     gdf = gdf.copy()
     gdf["_c"] = layer.color(gdf) if callable(layer.color) else layer.color
+    if layer.highlight_fill and layer.highlight:  # the tiled map fills these in the browser
+        hit = gdf[layer.index.id_col].astype(str).isin(set(map(str, layer.highlight))).to_numpy()
+        gdf["_c"] = np.where(hit, layer.highlight_fill, np.asarray(gdf["_c"], dtype=object))
     tip = {k: v for k, v in layer.tooltip.items() if k in gdf.columns}
     keep = list(dict.fromkeys([layer.index.id_col, *tip, "_c"]))  # only what the browser uses: bytes
     gdf = gdf[[*keep, gdf.geometry.name]].copy()
@@ -99,7 +104,7 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
                               line_color=layer.line_color, weight=layer.weight)
 
 
-def _fragment_rerun() -> bool:
+def fragment_rerun() -> bool:
     """Whether this run only reruns a fragment (the page around the map is not rebuilt)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -130,6 +135,7 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
     return tiles.feature_group(layer.label, token, id_col=layer.index.id_col, tooltip=layer.tooltip,
                                grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
                                weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
+                               hl_fill=layer.highlight_fill,
                                caption=caption)
 
 
@@ -222,7 +228,7 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
     replayed when it is shown again.
     """
     ss = st.session_state
-    if not _fragment_rerun() and ss.get("_page_entered", True):
+    if not fragment_rerun() and ss.get("_page_entered", True):
         ss.pop(f"{key}__goto", None)  # a new map in the browser: old focus requests are not replayed
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,

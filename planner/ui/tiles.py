@@ -141,6 +141,9 @@ def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
                 p[c] = format_value(c, p[c], spec.lang)
     data = maptiles.encode(t)
     with _LOCK:
+        prev = _TILES.pop((token, z, x, y, dz), None)  # another request computed it meanwhile: counted once
+        if prev is not None:
+            _tile_bytes -= len(prev)
         _TILES[(token, z, x, y, dz)] = data
         _tile_bytes += len(data)
         while _tile_bytes > MAX_TILE_BYTES and _TILES:
@@ -159,7 +162,8 @@ async def _endpoint(request):
         dz = int(request.query_params.get("dz", z))
     except (KeyError, ValueError):
         return Response("bad tile address", status_code=400)
-    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z and z <= dz <= 22):
+    # dz (the map's zoom) may be below z: a map zoomed out past the lowest data zoom still asks for those tiles
+    if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z and 0 <= dz <= 22):
         return Response("bad tile address", status_code=400)
     data = await run_in_threadpool(tile_bytes, str(p["token"]), z, x, y, dz)
     if data is None:
@@ -214,7 +218,10 @@ _JS = r"""
     if (f.geometry && /LineString/.test(f.geometry.type)) s = {color: c, weight: 3, opacity: 0.9};
     else if (cfg.fo <= 0) s = {fill: false, color: c, weight: cfg.weight, opacity: 0.95};
     else s = {fillColor: c, color: cfg.line, weight: cfg.weight, fillOpacity: cfg.fo};
-    if (hl.has(String(p[cfg.id]))) { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
+    if (hl.has(String(p[cfg.id]))) {
+      if (cfg.hl_fill) s.fillColor = cfg.hl_fill;  // a set of features filled (the selected site's parcels)
+      else { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
+    }
     return s;
   }
   function tip(layer) {
@@ -307,8 +314,12 @@ _JS = r"""
     var dz = Math.min(Math.max(zoom, cfg.minz), cfg.maxz);
     var b = map.getBounds().pad(0.15);
     var a = tileXY(b.getWest(), b.getNorth(), dz), c = tileXY(b.getEast(), b.getSouth(), dz);
+    // a parcel comes with the tile of its inner point: zoomed in past the data zoom, one more ring of tiles
+    // brings the big parcels that reach into the view from a tile beside it
+    var ring = zoom > dz ? 1 : 0, last = Math.pow(2, dz) - 1;
     var want = {}, self = this, count = 0;
-    for (var x = a[0]; x <= c[0]; x++) for (var y = a[1]; y <= c[1]; y++) {
+    for (var x = Math.max(a[0] - ring, 0); x <= Math.min(c[0] + ring, last); x++)
+      for (var y = Math.max(a[1] - ring, 0); y <= Math.min(c[1] + ring, last); y++) {
       if (++count > 400) break;
       want[dz + '/' + x + '/' + y + '?dz=' + zoom] = true;
     }
@@ -370,14 +381,19 @@ class TileLayer(MacroElement):
 def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_tooltip: dict | None = None,
                   fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
                   highlight: list[str] | tuple = (), min_zoom: int = 6, max_zoom: int = 16,
-                  hl_color: str = "#00b7ff", interactive: bool = True,
+                  hl_color: str = "#00b7ff", hl_fill: str | None = None, interactive: bool = True,
                   caption: dict | None = None) -> folium.FeatureGroup:
-    """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``)."""
+    """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``).
+
+    ``highlight`` ids are outlined in ``hl_color``, or filled with ``hl_fill``
+    when given; either way in the browser, so a new highlight reuses the tiles.
+    """
     fg = folium.FeatureGroup(name=label)
     cfg = {"name": label, "url": f"{PREFIX}/{token}", "id": id_col, "tip": [[k, str(v)] for k, v in tooltip.items()],
            "grid_tip": [[k, str(v)] for k, v in (grid_tooltip or {}).items()], "grid_ids": grid_tooltip is not None,
            "fo": fill_opacity, "line": line_color, "weight": weight, "hl": [str(h) for h in highlight],
-           "hl_color": hl_color, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive, "hover": True,
+           "hl_color": hl_color, "hl_fill": hl_fill, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive,
+           "hover": True,
            "caption": caption}
     TileLayer(cfg).add_to(fg)
     return fg

@@ -136,6 +136,7 @@ def test_compare_report_downloads(app_server, page, external, tmp_path):
     url, _ = app_server
     _open(page, url, "情景对比")
     page.wait_for_selector("[data-testid='stMetric']")
+    _settle(page)  # the page has finished its run (maps included) before the first download click
     page.screenshot(path=str(ARTIFACTS / "06_compare.png"), full_page=True)
     with page.expect_download(timeout=60_000) as dl:
         page.get_by_role("button", name="下载 Excel 报告").click()
