@@ -7,10 +7,15 @@ the same server process as the app, so the map in the browser fetches the
 tiles of its view from the app itself (no other port, no internet). Running
 ``streamlit run app.py`` directly still works; the map then sends the features
 of each view with the page, as before, which is slower.
+
+When the server starts, :func:`planner.ui.warmup.start` fills the shared
+caches of the default workspace in the background (the first visitor after a
+restart does not wait for them).
 """
 
 import streamlit as st
 
-from planner.ui import tiles
+from planner.ui import tiles, warmup
 
 app = st.App("app.py", routes=tiles.routes())
+warmup.start()

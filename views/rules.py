@@ -195,7 +195,8 @@ with st.container(border=True):
 # -- the stored three-low result of this policy: provenance, stale or not, one-click rebuild ------------
 stored_name = base["name"] if base["version"] else None
 if stored_name and store.has_layer("flags", stored_name):
-    prov = W.Provenance.from_meta(store.read_layer("flags", stored_name, columns=["parcel_id"]).attrs.get("meta"))
+    prov = W.Provenance.from_meta(store.read_layer("flags", stored_name, columns=["parcel_id"], geometry=False)
+                                  .attrs.get("meta"))  # the provenance only: no polygons read
     reasons = W.stale_reasons(prov, survey_version=data.survey_version(ws), policy_hash=W.PolicyDoc(policy).hash)
     with st.container(border=True):
         st.caption(tr("wf_stored_flags", name=stored_name) + " · " + prov.summary(lang()))

@@ -1,0 +1,83 @@
+"""Warm the server's shared caches for the default workspace when the server starts.
+
+``serve.py`` (what ``make run`` starts) calls :func:`start`: a background
+thread imports the heavy libraries and fills the caches every session shares
+(the parcels, their classification under the shipped rules, the map's spatial
+index, the stored sites and the barrier/constraint layers) for the workspace
+offered by default, so the first person to open the app after a restart does
+not wait for them. Streamlit's resource caches compute a value once even
+when a session asks for it while the warm-up is still computing it, so a
+session that arrives early simply waits for the same result.
+
+Nothing here reaches a browser: the caches are the ones the pages fill
+themselves, roles and accounts still apply on every page. A failure is
+logged and ignored (the page then reports it the usual way).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+
+def warm(path: str | None = None) -> dict[str, float]:
+    """Fill the shared caches for ``path`` (default: the workspace the server offers first).
+
+    Returns the seconds spent per step (empty when there is nothing to warm).
+    """
+    from planner.ui import data, state
+
+    path = path or state.default_workspace()
+    if not path:
+        return {}
+    ok, _ = data.workspace_ok(path)
+    if not ok or not data.has_survey(path):
+        return {}
+    steps: dict[str, float] = {}
+
+    def step(name: str, fn) -> object:
+        t = time.perf_counter()
+        out = fn()
+        steps[name] = round(time.perf_counter() - t, 3)
+        return out
+
+    policy = data.default_policy_dict()
+    step("classified", lambda: data.classified(path, policy))
+    step("parcel_index", lambda: data.parcel_index(path, policy))
+    sites = step("sites", lambda: data._saved_sites(path, data.data_stamp(path, data.SITE_KINDS)))
+    step("sites_index", lambda: data.sites_index(sites))
+    for kind in ("constraint", "barrier"):
+        step(f"{kind}_index", lambda k=kind: data.layer_index(path, k))
+    step("land_uses", lambda: data.land_use_options(path, policy))
+    step("max_area", lambda: data.max_area(path, policy))
+    step("imports", _import_pages)
+    return steps
+
+
+def _import_pages() -> None:
+    """Import what the pages import (the first page run then pays no import)."""
+    import pyogrio  # noqa: F401
+    import streamlit_folium  # noqa: F401
+
+    from planner.ui import explore, exports, mapview, results, tables  # noqa: F401
+
+
+def _run(path: str | None) -> None:
+    t = time.perf_counter()
+    try:
+        steps = warm(path)
+    except Exception:  # never fatal: the page that needs the value computes it and reports a problem itself
+        log.exception("warming the caches failed")
+        return
+    if steps:
+        log.info("caches warmed in %.1f s: %s", time.perf_counter() - t, steps)
+
+
+def start(path: str | None = None) -> threading.Thread:
+    """Warm the caches in a daemon thread (the server starts answering at once)."""
+    th = threading.Thread(target=_run, args=(path,), name="planner-warmup", daemon=True)
+    th.start()
+    return th

@@ -1,0 +1,49 @@
+"""The server warms the default workspace's shared caches at start (serve.py): the first visitor does not wait."""
+
+from __future__ import annotations
+
+from planner.io.store import GpkgStore
+from tests.e2e._workspace import build_workspace
+
+
+def test_warm_fills_the_caches_the_pages_use(tmp_path, monkeypatch):
+    from planner.ui import data, warmup
+
+    ws = str(build_workspace(tmp_path / "ws.gpkg"))
+    monkeypatch.setenv("PLANNER_WORKSPACE", ws)
+    steps = warmup.warm()  # the workspace the server offers
+    assert {"classified", "parcel_index", "constraint_index", "barrier_index"} <= set(steps)
+
+    def no_read(*_a, **_k):
+        raise AssertionError("read from the workspace after the warm-up")
+
+    monkeypatch.setattr(GpkgStore, "read_layer", no_read)
+    monkeypatch.setattr(GpkgStore, "read_parcels", no_read)
+    pol = data.default_policy_dict()
+    g = data.classified(ws, pol)  # what the map page asks first: all from the shared caches
+    assert len(g) and "three_low" in g.columns
+    assert len(data.parcel_index(ws, pol)) == len(g)
+    assert data.layer_index(ws, "constraint") is not None and data.layer_index(ws, "barrier") is not None
+
+
+def test_warm_skips_what_it_cannot_open_and_start_never_raises(tmp_path, monkeypatch, caplog):
+    from planner.ui import warmup
+
+    assert warmup.warm(str(tmp_path / "missing.gpkg")) == {}
+    empty = tmp_path / "empty.gpkg"
+    GpkgStore(empty, crs="EPSG:4549", create=True)
+    assert warmup.warm(str(empty)) == {}  # no survey yet: nothing to warm
+    junk = tmp_path / "junk.gpkg"
+    junk.write_bytes(b"not a database")
+    assert warmup.warm(str(junk)) == {}
+    monkeypatch.setattr(warmup, "warm", lambda _p: (_ for _ in ()).throw(RuntimeError("boom")))
+    th = warmup.start(str(junk))
+    th.join(timeout=30)
+    assert not th.is_alive()
+    assert "warming the caches failed" in caplog.text
+
+
+def test_the_server_entry_point_starts_the_warm_up():
+    from pathlib import Path
+
+    assert "warmup.start()" in (Path(__file__).resolve().parents[1] / "serve.py").read_text(encoding="utf-8")
