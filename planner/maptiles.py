@@ -172,7 +172,8 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
     geoms = maps.simplify_for_zoom(index.gdf.geometry.array[hit], dz, lat)
     geoms = maps._to_lonlat(index, geoms, dz, gcj02)
     cols = [c for c in dict.fromkeys([index.id_col, *columns]) if c in index.gdf.columns]
-    rows = index.gdf.iloc[hit][cols].reset_index(drop=True)
+    # the tile's rows of the needed columns only (taking every column of a 1M-row layer first cost 0.1 s a tile)
+    rows = pd.DataFrame(index.gdf.iloc[hit, [index.gdf.columns.get_loc(c) for c in cols]]).reset_index(drop=True)
     props = pd.DataFrame({index.id_col: rows[index.id_col].astype(str)})
     for c in cols:
         if c != index.id_col and (send is None or c in send):

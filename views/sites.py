@@ -263,10 +263,12 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
 def map_layers(sel: str | None) -> list:
     """The parcels (sites in purple, the selected site in orange) and the site outlines."""
 
-    def parcel_colors(g):
-        sid = g["parcel_id"].astype(str).map(site_of)
+    members = data.site_members(ss.get(keys.SITE_RESULT_SIG), ps)
+
+    def parcel_colors(g):  # a tile's parcels: in a site (purple) or by class (hash look-ups, no scan)
+        in_site = members.get_indexer(g["parcel_id"].astype(str)) >= 0
         cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
-        return np.where(sid.notna().to_numpy(), "#9e9ac8", cls)
+        return np.where(in_site, "#9e9ac8", cls)
 
     # the selected site's parcels are filled in the browser: picking another site reuses every tile
     mine = tuple(ps.loc[ps["site_id"].astype(str) == sel, "parcel_id"].astype(str)) if sel else ()

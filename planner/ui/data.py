@@ -250,6 +250,26 @@ def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> dict:
     return hit
 
 
+_SITE_MEMBERS: OrderedDict[str, pd.Index] = OrderedDict()
+
+
+def site_members(sig: str | None, parcel_sites: pd.DataFrame) -> pd.Index:
+    """The ids of the parcels in a site, as an index (hash look-ups); per result signature, shared by sessions.
+
+    ``site_members(...).get_indexer(ids) >= 0`` tells which of ``ids`` lie in a
+    site; a map tile of a 1M city asks that for its few hundred parcels.
+    """
+    hit = _SITE_MEMBERS.get(sig) if sig is not None else None
+    if hit is None:
+        hit = pd.Index(parcel_sites["parcel_id"].astype(str).unique())
+        hit.get_indexer(hit[:1])  # the hash table is built here, not by several tile threads at once
+        if sig is not None:
+            _SITE_MEMBERS[sig] = hit
+            while len(_SITE_MEMBERS) > 8:
+                _SITE_MEMBERS.popitem(last=False)
+    return hit
+
+
 def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
     """Spatial index of a sites table; the last few tables' indexes are kept (a 1M city has 40k+ sites)."""
     if sites is None or not len(sites):
