@@ -47,3 +47,19 @@ def test_the_server_entry_point_starts_the_warm_up():
     from pathlib import Path
 
     assert "warmup.start()" in (Path(__file__).resolve().parents[1] / "serve.py").read_text(encoding="utf-8")
+
+
+def test_warm_imports_no_streamlit_component(tmp_path):
+    """A component (streamlit_folium) imported by the warm-up thread, outside a page run, is registered with no
+    server: its frontend then answers 404 and no map loads. The warm-up must leave components to the pages."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    code = ("import sys; from planner.ui import warmup; s = warmup.warm(sys.argv[1]); "
+            "print(sorted(m for m in sys.modules if m.startswith(('streamlit_folium', 'planner.ui.mapview')))); "
+            "print(bool(s))")
+    out = subprocess.run([sys.executable, "-c", code, str(ws)], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "[]" and out[1] == "True"

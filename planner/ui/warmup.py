@@ -58,11 +58,16 @@ def warm(path: str | None = None) -> dict[str, float]:
 
 
 def _import_pages() -> None:
-    """Import what the pages import (the first page run then pays no import)."""
-    import pyogrio  # noqa: F401
-    import streamlit_folium  # noqa: F401
+    """Import the heavy libraries the pages use (the first page run then pays no import).
 
-    from planner.ui import explore, exports, mapview, results, tables  # noqa: F401
+    Not Streamlit components (``streamlit_folium``): a component imported
+    outside a page run is registered with no server and its frontend is then
+    not found (the map would not load).
+    """
+    import folium  # noqa: F401
+    import pyogrio  # noqa: F401
+
+    from planner import maptiles  # noqa: F401
 
 
 def _run(path: str | None) -> None:
