@@ -589,3 +589,19 @@ def test_two_requests_computing_the_same_tile_are_counted_once(fresh_tiles, monk
     assert len(tiles._TILES) == 1
     assert tiles._tile_bytes == len(out[0])
 
+
+
+def test_the_tiled_map_caption_keeps_its_placeholder_for_the_browser():
+    """The caption under the tiled map is filled in by the browser (textContent): '{n}' must reach it unescaped
+    (Markdown escaping turned it into '\\{n\\}' and the map said "视图内约 \\{n\\} 宗地块")."""
+    import json
+
+    from planner import maps
+    from planner.ui import mapview, tiles
+    from tests.e2e._workspace import grid_parcels
+
+    idx = maps.LayerIndex.build(grid_parcels(6), id_col="parcel_id")
+    layer = mapview.MapLayer("parcels", "宗地", idx, columns=("parcel_id",), tooltip={"parcel_id": "宗地"}, lod=True)
+    fg = mapview._tiled(layer, False, "zh")
+    cfg = json.loads(next(c for c in fg._children.values() if isinstance(c, tiles.TileLayer)).cfg_json)
+    assert "{n}" in cfg["caption"]["features"] and "\\" not in cfg["caption"]["features"]

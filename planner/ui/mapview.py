@@ -27,7 +27,7 @@ from streamlit_folium import st_folium
 
 from planner import maps
 from planner.ui.assets import ASSET_URL
-from planner.ui.state import Settings, tr
+from planner.ui.state import Settings, tr, tr_plain
 from planner.ui.tables import format_series
 
 #: Fixed breaks (share of three-low land) for grid cells.
@@ -131,7 +131,9 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
     if layer.lod:
         grid_tip = {"n": tr("m_parcels"), "land_ha": tr("m_land"), "flagged_ha": tr("m_three_low_land"),
                     "share": tr("grid_share")}
-        caption = {"features": tr("tiles_features", n="{n}"), "grid": tr("tiles_grid"), "loading": tr("tiles_loading")}
+        # drawn as text by the browser, which fills in {n}: no Markdown escaping here
+        caption = {"features": tr_plain("tiles_features", n="{n}"), "grid": tr_plain("tiles_grid"),
+                   "loading": tr_plain("tiles_loading")}
     return tiles.feature_group(layer.label, token, id_col=layer.index.id_col, tooltip=layer.tooltip,
                                grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
                                weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
