@@ -147,6 +147,33 @@ def focus(key: str, bounds_ll: tuple[float, float, float, float]) -> None:
     st.session_state[f"{key}__focus_n"] = st.session_state.get(f"{key}__focus_n", 0) + 1
 
 
+def _take_focus(key: str, height: int, gcj: bool):
+    """A new focus request of map ``key``, taken once: ``(its lon/lat box or None, center, zoom)``.
+
+    ``center``/``zoom`` are what streamlit-folium gets to move the map (the
+    last request, kept until the map is new in the browser; None when there
+    is none); the center is in GCJ-02 on a GCJ-02 basemap.
+    """
+    ss = st.session_state
+    foc = ss.get(f"{key}__focus")
+    new = None
+    if foc is not None and ss.get(f"{key}__focus_done") != ss.get(f"{key}__focus_n"):
+        ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
+        new = foc
+        eps = 1e-9 * (ss.get(f"{key}__focus_n") or 0)  # a repeated request still differs: the map moves again
+        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2 + eps, (foc[0] + foc[2]) / 2),
+                              maps.zoom_for_bounds(foc, 900, height))
+    if not ss.get(f"{key}__goto"):
+        return new, None, None
+    center, zoom = ss[f"{key}__goto"]
+    if gcj:
+        import planner.crs as pc
+
+        lon, lat = pc.wgs84_to_gcj02(center[1], center[0])
+        center = (float(lat), float(lon))
+    return new, center, zoom
+
+
 def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
                home_bounds: tuple[float, float, float, float], draw: bool = False,
                height: int = 620) -> dict:
@@ -174,21 +201,9 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw)
     bounds = maps.bounds_from_leaflet(prev.get("bounds"))
     zoom = prev.get("zoom")
-    center = z_arg = None
-    foc = ss.get(f"{key}__focus")
-    if foc is not None and ss.get(f"{key}__focus_done") != ss.get(f"{key}__focus_n"):
-        ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
-        bounds = foc
-        zoom = maps.zoom_for_bounds(foc, 900, height)
-        eps = 1e-9 * (ss.get(f"{key}__focus_n") or 0)  # a repeated request still differs: the map moves again
-        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2 + eps, (foc[0] + foc[2]) / 2), zoom)
-    if ss.get(f"{key}__goto"):
-        center, z_arg = ss[f"{key}__goto"]
-        if gcj:
-            import planner.crs as pc
-
-            lon, lat = pc.wgs84_to_gcj02(center[1], center[0])
-            center = (float(lat), float(lon))
+    foc, center, z_arg = _take_focus(key, height, gcj)
+    if foc is not None:
+        bounds, zoom = foc, z_arg
     if bounds is None or zoom is None:
         bounds, zoom = home_bounds, maps.zoom_for_bounds(home_bounds, 900, height)
     elif gcj:
@@ -235,20 +250,7 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
                            zoom=maps.zoom_for_bounds(home_bounds, 900, height))
-    center = z_arg = None
-    foc = ss.get(f"{key}__focus")
-    if foc is not None and ss.get(f"{key}__focus_done") != ss.get(f"{key}__focus_n"):
-        ss[f"{key}__focus_done"] = ss.get(f"{key}__focus_n")
-        z = maps.zoom_for_bounds(foc, 900, height)
-        eps = 1e-9 * (ss.get(f"{key}__focus_n") or 0)  # a repeated request still differs: the map moves again
-        ss[f"{key}__goto"] = (((foc[1] + foc[3]) / 2 + eps, (foc[0] + foc[2]) / 2), z)
-    if ss.get(f"{key}__goto"):
-        center, z_arg = ss[f"{key}__goto"]
-        if gcj:
-            import planner.crs as pc
-
-            lon, lat = pc.wgs84_to_gcj02(center[1], center[0])
-            center = (float(lat), float(lon))
+    _, center, z_arg = _take_focus(key, height, gcj)
     fgs = [_tiled(layer, gcj, lang_) for layer in layers]
     returned = ["last_active_drawing", "last_object_clicked"]
     if draw:
