@@ -120,3 +120,18 @@ def link_fids(source_ids: pa.Array, source_fids: np.ndarray, ids: pd.Series, whe
         msg = f"{where}: {KEY} repeats; each row must take the geometry of its own parcel"
         raise StoreError(msg, zh=f"{where}：地块编号重复，无法对应各自的几何")
     return np.asarray(source_fids, dtype=np.int64)[pos]
+
+
+def source_for(table: str, meta: dict, *, geometry: bool, bbox, columns) -> tuple[str, dict]:
+    """Where a read of ``table`` goes, and the meta callers see.
+
+    A linked table (rows stored without geometry) is read through its view
+    when the read needs the source's geometry or shared columns, else as it
+    is; the link itself is not shown in the meta. Any other table is read as
+    it is, its meta unchanged.
+    """
+    link = link_of(meta)
+    if link is None:
+        return table, meta
+    layer = view_name(table) if needs_view(link, geometry=geometry, bbox=bbox, columns=columns) else table
+    return layer, public_meta(meta)

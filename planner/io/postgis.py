@@ -389,12 +389,7 @@ class PostgisStore(Store):
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
                    geometry=True) -> gpd.GeoDataFrame:
         table, meta = self._table_for(kind, name, version)
-        layer = table
-        link = _linked.link_of(meta)
-        if link is not None:  # rows stored without geometry: the view adds the source's (and its shared columns)
-            layer = _linked.view_name(table) if _linked.needs_view(link, geometry=geometry, bbox=bbox,
-                                                                   columns=columns) else table
-            meta = _linked.public_meta(meta)
+        layer, meta = _linked.source_for(table, meta, geometry=geometry, bbox=bbox, columns=columns)
         gdf = self._read_table(layer, bbox=bbox, columns=columns, geometry=geometry)
         gdf.attrs["meta"] = meta
         gdf.attrs["table"] = table
