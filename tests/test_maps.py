@@ -237,3 +237,15 @@ def test_layer_transformers_are_pipelines_with_the_same_coordinates(code):
     assert np.allclose(maps.transform_bounds(from_ll, *box, densify_pts=11), ref, rtol=0, atol=1e-6)
     back = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform_bounds(*ref, densify_pts=21)
     assert np.allclose(maps.transform_bounds(to_ll, *ref), back, rtol=0, atol=1e-9)
+
+
+def test_layer_transformers_search_the_operation_once_per_crs(monkeypatch):
+    """A new index of the same CRS (a sites table after each edit) does not search the operation again (50-100 ms)."""
+    crs = pyproj.CRS.from_user_input("EPSG:4547")
+    maps.lonlat_transformers(crs)
+    calls = []
+    real = pyproj.Transformer.from_crs
+    monkeypatch.setattr(pyproj.Transformer, "from_crs", lambda *a, **k: calls.append(a) or real(*a, **k))
+    to_ll, from_ll = maps.lonlat_transformers(pyproj.CRS.from_user_input("EPSG:4547"))
+    assert calls == [] and to_ll.source_crs is None
+    assert np.allclose(to_ll.transform(*from_ll.transform(118.5, 24.8)), (118.5, 24.8), atol=1e-9)
