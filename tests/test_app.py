@@ -293,3 +293,15 @@ def test_every_chart_uses_the_cjk_font_stack(workspace, monkeypatch, page):
         cfg = spec.get("config", {})
         assert cfg.get("font") == CHART_FONT and cfg["axis"]["titleFont"] == CHART_FONT, (page, cfg)
         assert "Noto Sans CJK SC" in CHART_FONT
+
+
+def test_server_does_not_collect_garbage_after_every_run():
+    """``make run`` starts Streamlit with ./.streamlit/config.toml: no full GC walk of the shared caches per click."""
+    import tomllib
+
+    from streamlit import config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = tomllib.loads((root / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert cfg["runner"]["postScriptGC"] is False
+    assert "runner.postScriptGC" in config._config_options_template  # still an option of this Streamlit
