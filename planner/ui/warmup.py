@@ -68,6 +68,7 @@ def _import_pages() -> None:
     import pyogrio  # noqa: F401
 
     from planner import maptiles  # noqa: F401
+    from planner.report import charts  # noqa: F401  (matplotlib: the comparison page's first run)
 
 
 def _run(path: str | None) -> None:
