@@ -62,11 +62,12 @@ TARGETS = {
     "switch_to_sites": (1.5, None), "switch_to_map": (1.5, None), "sites_first_open": (1.5, None),
     "site_row_click": (1.0, 2.0), "site_edit": (1.0, None),
     "scenario_calculate": (1.5, None), "scenario_save": (1.5, None), "compare_new_session": (1.5, None),
+    "switch_to_compare": (1.5, None),
     "map_after_save": (1.5, None), "return_street_zoom": (1.5, None),
 }
 LABELS = {
     "cold_load": "cold first load of the map page (new server)",
-    "warm_reload": "warm reload (new browser session)",
+    "warm_reload": "warm reload (new tab: a new session, browser cache warm)",
     "zoom_grid_to_parcels": "zoom across the grid -> parcels (13 -> 14)",
     "pan_street": "pan at street level",
     "zoom_street": "zoom at street level (17 -> 18)",
@@ -77,12 +78,13 @@ LABELS = {
     "threshold_map": "... -> map page reflects it",
     "switch_to_sites": "page switch map -> sites (map shown)",
     "switch_to_map": "page switch sites -> map (map shown)",
-    "sites_first_open": "sites page, first open (new session)",
+    "sites_first_open": "sites page, first open (new tab: a new session)",
     "site_row_click": "click a site row -> map zoomed, parcels filled",
     "site_edit": "remove a parcel from a site -> metrics, outline",
     "scenario_calculate": "scenario calculate",
     "scenario_save": "scenario save",
-    "compare_new_session": "comparison page, new session after saving",
+    "compare_new_session": "comparison page, new tab (a new session) after saving",
+    "switch_to_compare": "page switch map -> comparison (metrics, maps shown)",
     "map_after_save": "map page after saving a scenario",
     "return_street_zoom": "back to the map at zoom 18 (grid frames seen)",
 }
@@ -427,11 +429,27 @@ class Bench:
 
     # -- sessions
     def new_page(self):
+        """A new browser (context: empty cache) with one page: a new Streamlit session."""
         if self._ctx is not None:
             self._ctx.close()
         self._ctx = self.browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
         block_external(self._ctx, self.blocked)
         self._ctx.add_init_script(OBSERVE_JS)
+        return self._tab()
+
+    def new_tab(self):
+        """A new tab in the same browser (its cache holds the app's scripts): a new Streamlit session.
+
+        What a planner does who opens the app again, or a colleague's link, in
+        the browser they use every day.
+        """
+        if self._ctx is None:
+            return self.new_page()
+        if self._page is not None:
+            self._page.close()
+        return self._tab()
+
+    def _tab(self):
         self._page = self._ctx.new_page()
         self._page.set_default_timeout(int(self.timeout * 1000))
         return self._page
@@ -445,8 +463,8 @@ class Bench:
         kw.setdefault("timeout", self.timeout)
         return wait_settled(self.page, t0, **kw)
 
-    def open_map(self, fresh: bool = False) -> float:
-        page = self.new_page() if fresh else self.page
+    def open_map(self, fresh: bool = False, tab: bool = False) -> float:
+        page = self.new_page() if fresh else self.new_tab() if tab else self.page
         t0 = now_ms()
         goto(page, self.server.url + "/")
         page.wait_for_selector(f"iframe[title*='{MAP_FRAME}']", timeout=int(self.timeout * 1000))
@@ -463,7 +481,7 @@ class Bench:
 
     # -- map page
     def warm_reload(self, i: int) -> float:
-        return self.open_map(fresh=True)
+        return self.open_map(tab=True)
 
     def zoom_grid_to_parcels(self, i: int) -> float:
         self.at(i, 13)
@@ -608,7 +626,7 @@ class Bench:
         return self.settle(t0, done=self._map_ready)
 
     def sites_first_open(self, i: int) -> float:
-        page = self.new_page()
+        page = self.new_tab()
         t0 = now_ms()
         goto(page, self.server.url + "/sites")
         return self.settle(t0, done=lambda: self._has_sites_map())
@@ -691,11 +709,20 @@ class Bench:
         return self.settle(t0, done=self._map_ready)
 
     def compare_new_session(self, i: int) -> float:
-        page = self.new_page()
+        page = self.new_tab()
         t0 = now_ms()
         goto(page, self.server.url + "/compare")
-        return self.settle(t0, done=lambda: page.locator("[data-testid='stMetric']").count() > 0
-                           and bool(map_frames(page)))
+        return self.settle(t0, done=self._compare_shown)
+
+    def _compare_shown(self) -> bool:
+        return self.page.locator("[data-testid='stMetric']").count() > 0 and bool(map_frames(self.page))
+
+    def switch_to_compare(self, i: int) -> float:
+        nav(self.page, "地图浏览")
+        self.settle(now_ms(), done=self._map_ready)
+        t0 = now_ms()
+        nav(self.page, "情景对比")
+        return self.settle(t0, done=self._compare_shown)
 
 
 def cold_load(ws: Path, browser, *, app_root: Path = ROOT, timeout: float = 300.0) -> tuple[float, float]:
@@ -713,7 +740,7 @@ def cold_load(ws: Path, browser, *, app_root: Path = ROOT, timeout: float = 300.
 ORDER = ["warm_reload", "zoom_grid_to_parcels", "pan_street", "zoom_street", "click_details", "colour_by",
          "search_parcel", "return_street_zoom", "switch_to_sites", "switch_to_map", "site_row_click", "site_edit",
          "threshold_counts", "threshold_map", "scenario_calculate", "scenario_save", "map_after_save",
-         "compare_new_session", "sites_first_open"]
+         "switch_to_compare", "compare_new_session", "sites_first_open"]
 QUICK = ["pan_street", "click_details", "colour_by", "switch_to_sites", "site_row_click"]
 
 
@@ -738,7 +765,7 @@ def run_actions(ws: Path, actions: list[str], reps: int, *, browser, app_root: P
         out["_notes"]["rss_one_user_gb"] = srv.rss_gb()
         for a in actions:
             times = []
-            b.new_page()
+            b.new_tab()  # a new session in the same browser (one planner's browser through the day)
             b.open_map()
             for i in range(reps):
                 try:
