@@ -78,10 +78,15 @@ def _survey_columns(flagged: pd.DataFrame, parcels: pd.DataFrame) -> tuple[str, 
     return tuple(out)
 
 
-def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None
-                     ) -> gpd.GeoDataFrame:
-    """Flag three-low parcels under a policy document (no store involved)."""
-    return cl.classify(parcels, doc.policy, progress=progress)
+def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None,
+                     indicators: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Flag three-low parcels under a policy document (no store involved).
+
+    ``indicators``: the parcels' indicators computed beforehand for the
+    policy's reference year (:func:`planner.classify.indicators.compute_indicators`),
+    shared by the result instead of computed and copied again.
+    """
+    return cl.classify(parcels, doc.policy, progress=progress, indicators=indicators)
 
 
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
