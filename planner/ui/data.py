@@ -397,7 +397,12 @@ def _saved_sites(path: str, dstamp: str) -> gpd.GeoDataFrame | None:
     cat = cat[cat["is_current"]]
     if not len(cat):
         return None
-    return st_.read_layer("sites", cat.iloc[-1]["name"])
+    name = cat.iloc[-1]["name"]
+    # the frame the sites page reads (one copy of a 1M city's 80k+ site polygons, not one per page)
+    stored, _ = _stored_sites(path, dstamp, name)
+    if stored is not None and stored.name == name:
+        return stored.sites
+    return st_.read_layer("sites", name)
 
 
 def id_lookup(index: maps.LayerIndex) -> pd.Index:
@@ -496,6 +501,9 @@ def upgrade_colors(g: pd.DataFrame):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _previous_sites(path: str, dstamp: str, name: str):
+    stored, _ = _stored_sites(path, dstamp, name)
+    if stored is not None and stored.name == name:  # the sites already read: their ids and polygons shared
+        return W.operations.previous_of(stored.sites)
     return W.operations.previous_sites(store(path), name)
 
 

@@ -258,7 +258,13 @@ def previous_sites(store: Store, name: str) -> tuple[gpd.GeoDataFrame | None, in
     """The stored sites ``name`` (for id matching) and the highest id number issued so far."""
     if not store.has_layer("sites", name):
         return None, 0
-    prev = store.read_layer("sites", name, columns=["site_id"])
+    return previous_of(store.read_layer("sites", name, columns=["site_id"]))
+
+
+def previous_of(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """:func:`previous_sites` of a stored sites layer already read (its ``attrs["meta"]`` as read)."""
+    prev = sites[["site_id", sites.geometry.name]]
+    prev.attrs = dict(sites.attrs)
     hw = int((prev.attrs.get("meta") or {}).get("id_high_water") or 0)
     return prev, site_ids.high_water(prev["site_id"].astype(str), floor=hw)
 
