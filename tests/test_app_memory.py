@@ -203,3 +203,53 @@ def test_the_map_the_sites_page_and_the_id_matching_share_one_read_of_the_stored
     assert hw == want_hw > 0
     pd.testing.assert_frame_equal(pd.DataFrame(prev), pd.DataFrame(want_prev))
     assert _shared(prev.geometry, stored.sites.geometry)
+
+
+def _run(code: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                          timeout=120).stdout.strip()
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_release_gives_the_freed_heap_back_to_the_system():
+    """200 MB freed amid a live heap stays resident until release() (glibc keeps it otherwise)."""
+    code = """
+import os
+from planner.ui import memory
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+keep, junk = [], []
+for i in range(2000):
+    junk.append(bytearray(100_000))
+    keep.append(bytearray(64))  # live blocks between the freed ones: the heap's top cannot shrink
+junk.clear()
+before = rss()
+assert memory.release()
+print((before - rss()) // 2**20)
+"""
+    assert int(_run(code)) > 100
+
+
+def test_the_server_switches_arrow_to_a_pool_that_returns_memory_and_starts_trimming():
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+        want = "jemalloc"
+    except NotImplementedError:  # an Arrow build without it keeps its default
+        want = pa.default_memory_pool().backend_name
+    code = ("from planner.ui import memory; import pyarrow as pa; th = memory.start(0.05); "
+            "print(pa.default_memory_pool().backend_name, th is not None and th.is_alive())")
+    assert _run(code) == f"{want} True"
+
+
+def test_the_server_entry_point_starts_the_memory_keeper_before_the_app():
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "serve.py").read_text(encoding="utf-8")
+    assert "memory.start()" in src and src.index("memory.start()") < src.index("st.App(")
