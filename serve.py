@@ -10,12 +10,14 @@ of each view with the page, as before, which is slower.
 
 When the server starts, :func:`planner.ui.warmup.start` fills the shared
 caches of the default workspace in the background (the first visitor after a
-restart does not wait for them).
+restart does not wait for them). :func:`planner.ui.memory.start` first makes
+the server give the memory it frees back to the system.
 """
 
 import streamlit as st
 
-from planner.ui import tiles, warmup
+from planner.ui import memory, tiles, warmup
 
+memory.start()
 app = st.App("app.py", routes=tiles.routes())
 warmup.start()

@@ -528,7 +528,8 @@ def _to_pandas_text(a: pa.Array, index) -> pd.Series:
 # -- the public entry points -----------------------------------------------
 
 def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
-             progress: Callable[[str], None] | None = None, ranks: Ranks | None = None) -> gpd.GeoDataFrame:
+             progress: Callable[[str], None] | None = None, ranks: Ranks | None = None,
+             indicators: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
     """Classify parcels: indicators, tri-state flags, three-low, upgrade class, grade and reasons.
 
     Parameters
@@ -541,6 +542,11 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
         Called with a short stage name ("indicators", "flags", "reasons").
     ranks : Ranks, optional
         The population grades are ranked in (default: ``parcels``).
+    indicators : DataFrame, optional
+        ``compute_indicators(parcels, reference_year=policy.reference_year)``
+        computed beforehand (the indicators do not depend on the rules: the
+        app shares one table between the classifications of every rule
+        variant). Its columns are taken as they are, not copied.
 
     Returns
     -------
@@ -551,7 +557,7 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     """
     say = progress or (lambda _s: None)
     say("indicators")
-    ind = compute_indicators(parcels, reference_year=policy.reference_year)
+    ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
     say("flags")
     ev = evaluate(parcels, policy, indicators=ind)
     cols: dict[str, object] = {c: ind[c] for c in ind.columns if c != "land_area_m2"}
@@ -567,7 +573,7 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
     cols["reason_en"] = _to_pandas_text(en, parcels.index)
     base = parcels.drop(columns=[c for c in cols if c in parcels.columns])
-    extra = pd.DataFrame(cols, index=parcels.index)
+    extra = pd.DataFrame(cols, index=parcels.index, copy=False)  # the indicator columns shared, not copied
     out = pd.concat([base, extra], axis=1)
     out["land_area_m2"] = ind["land_area_m2"].to_numpy()
     if not isinstance(out, gpd.GeoDataFrame) and isinstance(parcels, gpd.GeoDataFrame):

@@ -13,6 +13,8 @@ modification time. Cached objects are treated as read-only by the pages.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 import json
 import os
 import threading
@@ -130,9 +132,52 @@ def policy_json(policy: dict) -> str:
     return json.dumps(policy, sort_keys=True, ensure_ascii=False, default=str)
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)  # a 1M city's classification is ~0.5 GB
+#: Rule variants (rules other than the shipped default: thresholds tried on the Rules page) whose classification,
+#: figure-less copy and map index each cache keeps per server. The shipped default's are cached apart and are never
+#: pushed out by variants. A 1M city's variant holds ~0.1 GB of its own (flags, counts, reasons; the parcel columns,
+#: geometry and indicators are shared), so trying many thresholds recomputes an older one instead of growing the
+#: server (issue 19: < 3 GB with one user).
+MAX_RULE_VARIANTS = 2
+
+
+@functools.lru_cache(maxsize=1)
+def _default_json() -> str:
+    return policy_json(default_policy_dict())
+
+
+def _pinned(pjson: str | None) -> bool:
+    """Whether results for ``pjson`` go to the caches of the shipped default rules (None: no classification)."""
+    return pjson is None or pjson == _default_json()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _indicators(path: str, dstamp: str, year: int) -> pd.DataFrame:
+    # the indicators do not depend on the rules: one table shared by the classification of every variant
+    from planner.classify.indicators import compute_indicators
+
+    return compute_indicators(_parcels(path, dstamp), reference_year=year)
+
+
+def _classify(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
+    policy = pol.from_dict(json.loads(pjson))
+    year = int(policy.reference_year) if policy.reference_year is not None else datetime.date.today().year
+    return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(policy),
+                                         indicators=_indicators(path, dstamp, year))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _classified_default(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
+    return _classify(path, dstamp, pjson)
+
+
+@st.cache_resource(max_entries=MAX_RULE_VARIANTS, show_spinner=False)
+def _classified_variant(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
+    return _classify(path, dstamp, pjson)
+
+
 def _classified(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
-    return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(pol.from_dict(json.loads(pjson))))
+    """The parcels classified under ``pjson`` (the default rules' result kept apart from the variants')."""
+    return (_classified_default if _pinned(pjson) else _classified_variant)(path, dstamp, pjson)
 
 
 def figures_visible(path: str) -> bool:
@@ -147,12 +192,26 @@ class _Where:  # what the permission check needs to know of a workspace: its URI
         self.uri = uri
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
-def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
+def _shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
     from planner.workflow.visibility import hide_parcel_figures
 
     g = _classified(path, dstamp, pjson) if pjson is not None else _parcels(path, dstamp)
     return hide_parcel_figures(g)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _shown_default(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
+    return _shown(path, dstamp, pjson)
+
+
+@st.cache_resource(max_entries=MAX_RULE_VARIANTS, show_spinner=False)
+def _shown_variant(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
+    return _shown(path, dstamp, pjson)
+
+
+def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataFrame:
+    """:func:`_classified` without the enterprise figures (for roles that may not see them)."""
+    return (_shown_default if _pinned(pjson) else _shown_variant)(path, dstamp, pjson)
 
 
 def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
@@ -181,8 +240,7 @@ def classified(path: str, policy: dict | None) -> gpd.GeoDataFrame:
         return parcels(path) if show else _classified_shown(path, ds, None)
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
-def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+def _build_parcel_index(path: str, dstamp: str, pjson: str | None, show: bool) -> maps.LayerIndex:
     base = _geometry_index(path, dstamp)
     if pjson is None and show:
         return base
@@ -191,12 +249,30 @@ def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) 
     ids = base.gdf["parcel_id"]
     same = len(g) == len(ids) and (not len(g) or g["parcel_id"].iloc[[0, -1]].tolist() == ids.iloc[[0, -1]].tolist())
     if not same:
-        return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
-    # the rules change the attributes and flags, never the geometry: the tree, points and lookups are shared
-    flagged = g["three_low"].fillna(False).to_numpy(dtype=bool) if "three_low" in g else base.flagged
-    idx = dataclasses.replace(base, gdf=g, flagged=flagged)
-    idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(("_merc_xy", "_id_lookup"))})
+        idx = maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
+    else:
+        # the rules change the attributes and flags, never the geometry: the tree, points and lookups are shared
+        flagged = g["three_low"].fillna(False).to_numpy(dtype=bool) if "three_low" in g else base.flagged
+        idx = dataclasses.replace(base, gdf=g, flagged=flagged)
+        idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(("_merc_xy", "_id_lookup"))})
+    # how to get it again once a cache let it go: the map's tile route holds a variant's index only weakly
+    idx.__dict__["_reload"] = functools.partial(_parcel_index, path, dstamp, pjson, show)
     return idx
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)  # with and without figures, two survey versions
+def _parcel_index_default(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    return _build_parcel_index(path, dstamp, pjson, show)
+
+
+@st.cache_resource(max_entries=MAX_RULE_VARIANTS, show_spinner=False)
+def _parcel_index_variant(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    return _build_parcel_index(path, dstamp, pjson, show)
+
+
+def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) -> maps.LayerIndex:
+    """The map index of the parcels classified under ``pjson`` (the default rules' kept apart from the variants')."""
+    return (_parcel_index_default if _pinned(pjson) else _parcel_index_variant)(path, dstamp, pjson, show)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -321,7 +397,12 @@ def _saved_sites(path: str, dstamp: str) -> gpd.GeoDataFrame | None:
     cat = cat[cat["is_current"]]
     if not len(cat):
         return None
-    return st_.read_layer("sites", cat.iloc[-1]["name"])
+    name = cat.iloc[-1]["name"]
+    # the frame the sites page reads (one copy of a 1M city's 80k+ site polygons, not one per page)
+    stored, _ = _stored_sites(path, dstamp, name)
+    if stored is not None and stored.name == name:
+        return stored.sites
+    return st_.read_layer("sites", name)
 
 
 def id_lookup(index: maps.LayerIndex) -> pd.Index:
@@ -420,6 +501,9 @@ def upgrade_colors(g: pd.DataFrame):
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _previous_sites(path: str, dstamp: str, name: str):
+    stored, _ = _stored_sites(path, dstamp, name)
+    if stored is not None and stored.name == name:  # the sites already read: their ids and polygons shared
+        return W.operations.previous_of(stored.sites)
     return W.operations.previous_sites(store(path), name)
 
 

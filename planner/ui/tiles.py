@@ -17,6 +17,12 @@ the columns that page chose to show (roles that hide fields hide them before
 registering). Tokens and tiles live in bounded LRU tables shared by every
 session (one copy of the parcel layer per server, not per session).
 
+Memory: an index that knows how to get itself again (``index._reload``, set
+by :mod:`planner.ui.data` on the parcel index of each rule variant) is held
+here only weakly: the data caches decide how many variants stay in memory,
+and a map still showing a variant they let go gets it back (recomputed once)
+on its next tile. Other indexes are held as registered.
+
 Without the route (``streamlit run app.py``, AppTest) :data:`ENABLED` is False
 and :mod:`planner.ui.mapview` sends the features of the view with each render,
 as before.
@@ -24,6 +30,7 @@ as before.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -31,6 +38,7 @@ import os
 import secrets
 import sys
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +56,7 @@ ENABLED = False
 PREFIX = "/_planner/tiles"
 _SECRET = secrets.token_bytes(32)
 _LOCK = threading.Lock()
-_SPECS: OrderedDict[str, TileSpec] = OrderedDict()
+_SPECS: OrderedDict[str, _Held] = OrderedDict()
 _TILES: OrderedDict[tuple, bytes] = OrderedDict()
 MAX_SPECS = 512
 MAX_TILE_BYTES = 256 * 1024 * 1024  # server-side tile cache budget, shared by every session
@@ -72,14 +80,50 @@ class TileSpec:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True, eq=False)
+class _Held:
+    """A registered spec: as given, or (an index with ``_reload``) its index weakly, with the way to get it again."""
+
+    spec: TileSpec
+    ref: weakref.ref | None = None
+    reload: Callable[[], maps.LayerIndex] | None = None
+
+    @classmethod
+    def of(cls, spec: TileSpec) -> _Held:
+        reload = getattr(spec.index, "__dict__", {}).get("_reload")
+        if reload is None:
+            return cls(spec)
+        return cls(dataclasses.replace(spec, index=None), weakref.ref(spec.index), reload)
+
+    def index(self) -> maps.LayerIndex | None:
+        """The index while it is alive (None once the caches let it go)."""
+        return self.spec.index if self.ref is None else self.ref()
+
+    def resolve(self) -> TileSpec | None:
+        """The spec with its index (got again if it was let go; None if that fails)."""
+        if self.ref is None:
+            return self.spec
+        idx = self.ref()
+        if idx is None:
+            try:
+                idx = self.reload()
+            except Exception:  # the layer cannot be rebuilt (data gone): the map is told to reload
+                return None
+        return dataclasses.replace(self.spec, index=idx)
+
+
 def register(key: str, spec: TileSpec) -> str:
     """Token of a layer spec (the same ``key`` gives the same token and shares the tile cache)."""
     token = hmac.new(_SECRET, key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
     with _LOCK:
-        if token in _SPECS:
+        held = _SPECS.get(token)
+        if held is not None and held.index() is spec.index:
             _SPECS.move_to_end(token)
         else:
-            _SPECS[token] = spec
+            if held is not None:  # a weakly held index let go and another one at its address: its tiles are stale
+                _SPECS.pop(token)
+                _drop_tiles(token)
+            _SPECS[token] = _Held.of(spec)
             while len(_SPECS) > MAX_SPECS:
                 old, _ = _SPECS.popitem(last=False)
                 _drop_tiles(old)
@@ -117,14 +161,17 @@ def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
     """The encoded tile (None for an unknown token); computed once and kept in the shared LRU cache."""
     global _tile_bytes
     with _LOCK:
-        spec = _SPECS.get(token)
+        held = _SPECS.get(token)
         hit = _TILES.get((token, z, x, y, dz))
         if hit is not None:
             _TILES.move_to_end((token, z, x, y, dz))
-    if spec is None:
+    if held is None:
         return None
     if hit is not None:
         return hit
+    spec = held.resolve()
+    if spec is None:
+        return None
     from planner.ui.tables import format_value
 
     t = maptiles.tile_features(spec.index, z, x, y, display_zoom=dz, columns=spec.columns, send=spec.send, color=spec.color,

@@ -78,10 +78,15 @@ def _survey_columns(flagged: pd.DataFrame, parcels: pd.DataFrame) -> tuple[str, 
     return tuple(out)
 
 
-def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None
-                     ) -> gpd.GeoDataFrame:
-    """Flag three-low parcels under a policy document (no store involved)."""
-    return cl.classify(parcels, doc.policy, progress=progress)
+def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None,
+                     indicators: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Flag three-low parcels under a policy document (no store involved).
+
+    ``indicators``: the parcels' indicators computed beforehand for the
+    policy's reference year (:func:`planner.classify.indicators.compute_indicators`),
+    shared by the result instead of computed and copied again.
+    """
+    return cl.classify(parcels, doc.policy, progress=progress, indicators=indicators)
 
 
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
@@ -253,7 +258,13 @@ def previous_sites(store: Store, name: str) -> tuple[gpd.GeoDataFrame | None, in
     """The stored sites ``name`` (for id matching) and the highest id number issued so far."""
     if not store.has_layer("sites", name):
         return None, 0
-    prev = store.read_layer("sites", name, columns=["site_id"])
+    return previous_of(store.read_layer("sites", name, columns=["site_id"]))
+
+
+def previous_of(sites: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """:func:`previous_sites` of a stored sites layer already read (its ``attrs["meta"]`` as read)."""
+    prev = sites[["site_id", sites.geometry.name]]
+    prev.attrs = dict(sites.attrs)
     hw = int((prev.attrs.get("meta") or {}).get("id_high_water") or 0)
     return prev, site_ids.high_water(prev["site_id"].astype(str), floor=hw)
 

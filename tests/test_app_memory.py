@@ -1,0 +1,255 @@
+"""Issue 19: the app's server memory stays bounded while a user tries rule variants (thresholds on the Rules page).
+
+A rule variant's classification shares the parcel columns, the geometry and
+the indicators with the parcels and the default rules' classification (only
+the flags, counts and reasons are its own); the shipped default rules'
+results stay cached however many variants are tried; at most
+``MAX_RULE_VARIANTS`` variants stay in memory, also when their map index was
+registered with the tile route (which holds it weakly and rebuilds it when a
+map still asks for its tiles).
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import weakref
+from collections import OrderedDict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import maptiles
+from planner.ui import data, tiles
+from tests.e2e._workspace import build_workspace
+
+_CACHES = ("_parcels", "_indicators", "_classified_default", "_classified_variant", "_shown_default", "_shown_variant",
+           "_parcel_index_default", "_parcel_index_variant", "_geometry_index", "_catalogue", "_store")
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> str:
+    return str(build_workspace(tmp_path_factory.mktemp("mem") / "ws.gpkg"))
+
+
+@pytest.fixture
+def fresh(monkeypatch):
+    """Empty data caches and tile tables for the test."""
+    for name in _CACHES:
+        getattr(data, name).clear()
+    monkeypatch.setattr(tiles, "_SPECS", OrderedDict())
+    monkeypatch.setattr(tiles, "_TILES", OrderedDict())
+    monkeypatch.setattr(tiles, "_tile_bytes", 0)
+    yield
+    for name in _CACHES:
+        getattr(data, name).clear()
+
+
+def _variant(threshold: float) -> dict:
+    """The default rules with another plot-ratio threshold (what the Rules page's first number input changes)."""
+    p = copy.deepcopy(data.default_policy_dict())
+    p["criteria"]["utilization"]["rules"][0]["threshold"] = threshold
+    return p
+
+
+def _buffers(s: pd.Series) -> set[int]:
+    """Addresses of the memory holding a column's values (numpy, categorical codes, Arrow strings, geometry)."""
+    a = s.array
+    if hasattr(a, "_pa_array"):
+        return {b.address for ch in a._pa_array.chunks for b in ch.buffers() if b is not None and b.size}
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        arr = np.asarray(a.codes)
+    elif s.dtype.name == "geometry":
+        arr = np.asarray(a)
+    else:
+        arr = s.to_numpy()
+    return {arr.__array_interface__["data"][0]}
+
+
+def _shared(a: pd.Series, b: pd.Series) -> bool:
+    return bool(_buffers(a) & _buffers(b))
+
+
+def test_a_rule_variant_shares_the_parcel_columns_geometry_and_indicators(ws, fresh):
+    parcels = data.parcels(ws)
+    default = data.classified(ws, data.default_policy_dict())
+    variant = data.classified(ws, _variant(0.8))
+    assert variant["three_low"].sum() < default["three_low"].sum()  # the variant is a real one
+    kept = [c for c in parcels.columns if c != "land_area_m2"]  # land_area_m2 is filled from geometry where missing
+    assert "geometry" in kept and "owner" in kept and "tax_cny" in kept
+    copied = [c for c in kept if not _shared(parcels[c], variant[c])]
+    assert copied == [], f"the variant copied the parcel columns {copied}"
+    indicators = ["plot_ratio", "coverage", "output_per_mu", "tax_per_mu", "far_gap", "land_area_mu"]
+    copied = [c for c in indicators if not _shared(default[c], variant[c])]
+    assert copied == [], f"the indicators {copied} were computed and stored again for the variant"
+    assert not _shared(default["three_low"], variant["three_low"])  # its own flags
+    # and the variant's results are those of classifying from scratch
+    from planner import workflow as W
+    from planner.classify import policy as pol
+
+    fresh_result = W.operations.classify_parcels(parcels, W.PolicyDoc(pol.from_dict(_variant(0.8))))
+    pd.testing.assert_frame_equal(pd.DataFrame(variant.drop(columns="geometry")),
+                                  pd.DataFrame(fresh_result.drop(columns="geometry")))
+
+
+def test_trying_many_thresholds_keeps_a_bounded_number_of_variants_and_the_default(ws, fresh):
+    default = data.default_policy_dict()
+    d_frame, d_index = data.classified(ws, default), data.parcel_index(ws, default)
+    frames, indexes, tokens = [], [], []
+    thresholds = [0.8, 0.85, 0.9, 0.95, 1.05, 1.1, 1.2]
+    assert len(thresholds) > data.MAX_RULE_VARIANTS + 3
+    for i, t in enumerate(thresholds):
+        p = _variant(t)
+        frames.append(weakref.ref(data.classified(ws, p)))
+        idx = data.parcel_index(ws, p)
+        indexes.append(weakref.ref(idx))
+        # the map page registers the index with the tile route: that must not keep it alive
+        tokens.append(tiles.register(f"variant{i}", tiles.TileSpec(idx, ("parcel_id", "three_low"))))
+        del idx
+    gc.collect()
+    alive_frames = sum(r() is not None for r in frames)
+    alive_indexes = sum(r() is not None for r in indexes)
+    assert alive_frames <= data.MAX_RULE_VARIANTS + 1  # + the last index's frame, held by the variant index cache
+    assert alive_indexes <= data.MAX_RULE_VARIANTS
+    assert frames[-1]() is not None  # the last tried is at hand
+    # the shipped default rules' results were never pushed out
+    assert data.classified(ws, default) is d_frame and data.parcel_index(ws, default) is d_index
+
+
+def test_the_tile_route_rebuilds_a_variant_the_caches_let_go(ws, fresh):
+    """A map still showing an older threshold gets its tiles, with that threshold's flags."""
+    p = _variant(0.8)
+    idx = data.parcel_index(ws, p)
+    token = tiles.register("old-variant", tiles.TileSpec(idx, ("parcel_id", "three_low")))
+    z, x, y = maptiles.tile_of(idx, 0, 16)
+    before = tiles.tile_bytes(token, z, x, y, z)
+    flagged_before = int(idx.flagged.sum())
+    ref = weakref.ref(idx)
+    del idx
+    for t in (0.85, 0.9, 0.95, 1.1):  # other thresholds push it out of the caches
+        data.parcel_index(ws, _variant(t))
+    gc.collect()
+    assert ref() is None
+    tiles._TILES.clear()
+    tiles._tile_bytes = 0
+    after = tiles.tile_bytes(token, z, x, y, z)
+    assert after == before and json.loads(after)["features"]
+    again = data.parcel_index(ws, p)  # rebuilt once by that tile, now cached again
+    assert int(again.flagged.sum()) == flagged_before
+
+
+def test_a_weakly_held_index_let_go_does_not_serve_stale_tiles_under_its_token(fresh):
+    """Another index at the address of one let go gives the same map key: the old tiles are dropped."""
+    from planner import maps
+    from tests.e2e._workspace import grid_parcels
+
+    g = grid_parcels()
+    g["three_low"] = False
+    built = []
+
+    def index(flag: bool):
+        gg = g.copy()
+        gg["three_low"] = flag
+        idx = maps.LayerIndex.build(gg, flag_col="three_low")
+        idx.__dict__["_reload"] = lambda: built.append(1) or index(flag)
+        return idx
+
+    a = index(False)
+    token = tiles.register("same-key", tiles.TileSpec(a, ("parcel_id", "three_low")))
+    z, x, y = maptiles.tile_of(a, 0, 16)
+    assert tiles.tile_bytes(token, z, x, y, z) is not None and tiles._TILES
+    del a
+    gc.collect()
+    b = index(True)
+    assert tiles.register("same-key", tiles.TileSpec(b, ("parcel_id", "three_low"))) == token
+    assert not tiles._TILES  # the tiles of the index let go are gone
+    tile = json.loads(tiles.tile_bytes(token, z, x, y, z))
+    assert all(f["properties"]["three_low"] for f in tile["features"])
+    assert not built  # b is alive: served as registered, nothing rebuilt
+
+
+def test_the_map_the_sites_page_and_the_id_matching_share_one_read_of_the_stored_sites(tmp_path, fresh, monkeypatch):
+    """The stored sites layer (80k+ site polygons at 1M) is read once: the map, the sites page, new-id matching."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from planner import workflow as W
+    from planner.io.store import GpkgStore
+
+    ws = str(build_workspace(tmp_path / "ws.gpkg"))
+    for args in (["classify", "-w", ws], ["sites", "-w", ws]):
+        subprocess.run([sys.executable, "-m", "planner", *args], cwd=Path(__file__).resolve().parents[1], check=True,
+                       capture_output=True)
+    for fn in (data._saved_sites, data._stored_sites, data._previous_sites):
+        fn.clear()
+    reads = []
+    real = GpkgStore.read_layer
+
+    def counted(self, kind, *a, **k):
+        reads.append(kind)
+        return real(self, kind, *a, **k)
+
+    monkeypatch.setattr(GpkgStore, "read_layer", counted)
+    saved = data.saved_sites(ws)  # the map page
+    stored, err = data.stored_sites(ws, "default")  # the sites page
+    prev, hw = data.previous_sites(ws, "default")  # a rebuild's id matching
+    assert err is None and saved is stored.sites
+    assert reads.count("sites") == 1
+    monkeypatch.setattr(GpkgStore, "read_layer", real)
+    want_prev, want_hw = W.operations.previous_sites(GpkgStore(ws), "default")
+    assert hw == want_hw > 0
+    pd.testing.assert_frame_equal(pd.DataFrame(prev), pd.DataFrame(want_prev))
+    assert _shared(prev.geometry, stored.sites.geometry)
+
+
+def _run(code: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                          timeout=120).stdout.strip()
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_release_gives_the_freed_heap_back_to_the_system():
+    """200 MB freed amid a live heap stays resident until release() (glibc keeps it otherwise)."""
+    code = """
+import os
+from planner.ui import memory
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+keep, junk = [], []
+for i in range(2000):
+    junk.append(bytearray(100_000))
+    keep.append(bytearray(64))  # live blocks between the freed ones: the heap's top cannot shrink
+junk.clear()
+before = rss()
+assert memory.release()
+print((before - rss()) // 2**20)
+"""
+    assert int(_run(code)) > 100
+
+
+def test_the_server_switches_arrow_to_a_pool_that_returns_memory_and_starts_trimming():
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+        want = "jemalloc"
+    except NotImplementedError:  # an Arrow build without it keeps its default
+        want = pa.default_memory_pool().backend_name
+    code = ("from planner.ui import memory; import pyarrow as pa; th = memory.start(0.05); "
+            "print(pa.default_memory_pool().backend_name, th is not None and th.is_alive())")
+    assert _run(code) == f"{want} True"
+
+
+def test_the_server_entry_point_starts_the_memory_keeper_before_the_app():
+    from pathlib import Path
+
+    src = (Path(__file__).resolve().parents[1] / "serve.py").read_text(encoding="utf-8")
+    assert "memory.start()" in src and src.index("memory.start()") < src.index("st.App(")
