@@ -52,7 +52,11 @@ def connect():
         pytest.skip(f"no PostgreSQL server reachable at PLANNER_PG_DSN={url!r}: {str(exc).strip().splitlines()[0]} "
                     "(start one, e.g. `pg_ctlcluster 15 main start`, and set PLANNER_PG_DSN)")
     try:
-        con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        # parallel test workers on a fresh cluster: one creates the extension, the others wait for it
+        # (CREATE EXTENSION IF NOT EXISTS alone races: "duplicate key value violates unique constraint")
+        with con.transaction():
+            con.execute("SELECT pg_advisory_xact_lock(hashtext('planner-tests-create-postgis'))")
+            con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     except psycopg.Error as exc:
         con.close()
         pytest.skip(f"PostgreSQL at {url!r} has no PostGIS: {str(exc).strip().splitlines()[0]} "

@@ -166,7 +166,8 @@ class PostgisStore(Store):
             raise StoreError(msg, zh=f"工作空间坐标系必须是以米为单位的投影坐标系，而不是 {crs.name}")
         with self._conn("creating the workspace") as con, con.transaction():
             (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
-            if not has_postgis:
+            if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
+                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
                 con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
             con.execute(_q("CREATE SCHEMA IF NOT EXISTS {}", _ident(self.schema)))
             con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
