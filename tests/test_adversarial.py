@@ -401,6 +401,26 @@ def _as_user(uid: int, gids: list[int]):
     return switch
 
 
+@contextlib.contextmanager
+def _interpreter_reachable_by_other_users():
+    """Let other users traverse the folders above this Python (root's pyenv under a 0700 /root), then restore them.
+
+    Only the search (x) bit for others is added, to the folders that lack it;
+    nothing becomes listable or readable that was not.
+    """
+    changed = []
+    try:
+        for d in Path(os.path.realpath(sys.executable)).parents:
+            mode = stat.S_IMODE(d.stat().st_mode)
+            if not mode & stat.S_IXOTH:
+                os.chmod(d, mode | stat.S_IXOTH)
+                changed.append((d, mode))
+        yield
+    finally:
+        for d, mode in reversed(changed):
+            os.chmod(d, mode)
+
+
 def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
     """Alice's 664 workspace in a shared folder; Bob (same group) publishes: mode and group stay, Carol is refused.
 
@@ -412,7 +432,10 @@ def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
     root = os.geteuid() == 0
     group = 100 if root else os.getegid()
     shared = Path(tempfile.mkdtemp(prefix="planner-shared-", dir="/tmp" if root else tmp_path))
-    try:
+    with contextlib.ExitStack() as stack:
+        if root:
+            stack.enter_context(_interpreter_reachable_by_other_users())
+        stack.callback(subprocess.run, ["rm", "-rf", str(shared)], check=False)
         os.chmod(shared, 0o2775)
         os.chown(shared, -1, group)
         ws = new_workspace(shared / "ws.gpkg")
@@ -443,8 +466,6 @@ def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
             assert "not writable by user carol" in proc.stderr and "-rw-rw-r--" in proc.stderr
             assert "group users" in proc.stderr
             assert changed_parts(before, workspace_fingerprint(ws.path)) == []
-    finally:
-        subprocess.run(["rm", "-rf", str(shared)], check=False)
 
 
 def _root_can_mount(tmp_path: Path) -> bool:
