@@ -253,3 +253,42 @@ def test_the_server_entry_point_starts_the_memory_keeper_before_the_app():
 
     src = (Path(__file__).resolve().parents[1] / "serve.py").read_text(encoding="utf-8")
     assert "memory.start()" in src and src.index("memory.start()") < src.index("st.App(")
+
+
+def test_site_lookups_are_one_compact_series_per_result_and_bounded(monkeypatch):
+    """parcel -> site for the sites page and its tiles: one Series per edit result, the last few kept (issue 19).
+
+    Each edit at 1M parcels used to add a dict (70 MB, 0.56 s) and an index of
+    the members (46 MB), eight of each kept.
+    """
+    monkeypatch.setattr(data, "_SITE_OF", OrderedDict())
+    ps = pd.DataFrame({"parcel_id": ["a", "b", "c", "c"], "site_id": ["S1", "S1", "S2", "S3"],
+                       "role": ["flagged"] * 4})
+    lk = data.site_of_parcel("sig0", ps)
+    assert lk.get("a") == "S1" and "b" in lk and "zz" not in lk and lk.get("zz") is None
+    assert lk["c"] == "S3"  # as a dict of the rows kept it: the last row of a parcel
+    assert lk.index.is_unique and list(lk.index.get_indexer(["c", "q"]) >= 0) == [True, False]
+    assert data.site_of_parcel("sig0", ps) is lk  # shared by every session and tile of that result
+    for k in range(1, 10):
+        data.site_of_parcel(f"sig{k}", ps)
+    assert len(data._SITE_OF) == data.MAX_SITE_LOOKUPS
+
+
+def test_an_edit_changes_only_the_membership_of_its_parcels_drawn_over_the_tiles(monkeypatch):
+    """After an unsaved edit the map keeps the tiles of the result before it; the moved parcels come as fills."""
+    monkeypatch.setattr(data, "_SITE_OF", OrderedDict())
+    monkeypatch.setattr(data, "_CHANGES", OrderedDict())
+    before = pd.DataFrame({"parcel_id": ["a", "b", "c"], "site_id": ["S1", "S1", "S2"]})
+    after = pd.DataFrame({"parcel_id": ["a", "c", "d"], "site_id": ["S1", "S2", "S2"]})  # b removed, d added
+    added, removed = data.membership_changes("s0", before, "s1", after)
+    assert list(added) == ["d"] and list(removed) == ["b"]
+    assert data.membership_changes("s0", before, "s1", after)[0] is added  # kept per pair
+    monkeypatch.setattr(data, "MAX_CLIENT_FILLS", 1)
+    assert data.membership_changes("s0", before, "s2", after) is None  # too many: tiles are made again
+
+    fg = tiles.feature_group("地块", "tok", id_col="parcel_id", tooltip={}, fills={"d": "#9e9ac8", "b": "#91bfdb"},
+                             highlight=["a"], hl_fill="#f16913")
+    layer = next(iter(fg._children.values()))
+    cfg = json.loads(layer.cfg_json)
+    assert cfg["fills"] == {"d": "#9e9ac8", "b": "#91bfdb"} and cfg["hl"] == ["a"]
+    assert "fills[String(p[cfg.id])]" in tiles._JS  # the browser recolours them, under the highlight

@@ -260,24 +260,41 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
     return sel, mode
 
 
+SITE_FILL = "#9e9ac8"  # parcels in a site
+
+
 def map_layers(sel: str | None) -> list:
     """The parcels (sites in purple, the selected site in orange) and the site outlines."""
 
-    members = data.site_members(ss.get(keys.SITE_RESULT_SIG), ps)
+    sig = tile_sig = ss.get(keys.SITE_RESULT_SIG)
+    lookup = data.site_of_parcel(sig, ps)  # parcel -> site, shared by the tiles
+    members, fills = lookup.index, {}
+    base, base_sig = results.site_base(), ss.get(keys.SITE_BASE_SIG)
+    if base is not None and base_sig is not None and base_sig != sig:
+        # unsaved edits: the tiles keep the colours of the result before them, the browser recolours the parcels
+        # the edits moved in or out of a site (one edit no longer re-makes every tile of the view)
+        changed = data.membership_changes(base_sig, base.parcel_sites, sig, ps)
+        if changed is not None:
+            added, removed = changed
+            tile_sig, members = base_sig, data.site_of_parcel(base_sig, base.parcel_sites).index
+            fills = dict.fromkeys(map(str, added), SITE_FILL)
+            if len(removed):
+                g = gdf.iloc[data.positions_of(index, list(removed))]
+                fills.update(zip(g["parcel_id"].astype(str), maps.three_low_class(g).map(maps.CLASS_COLORS), strict=True))
 
     def parcel_colors(g):  # a tile's parcels: in a site (purple) or by class (hash look-ups, no scan)
         in_site = members.get_indexer(g["parcel_id"].astype(str)) >= 0
         cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
-        return np.where(in_site, "#9e9ac8", cls)
+        return np.where(in_site, SITE_FILL, cls)
 
     # the selected site's parcels are filled in the browser: picking another site reuses every tile
-    mine = tuple(ps.loc[ps["site_id"].astype(str) == sel, "parcel_id"].astype(str)) if sel else ()
+    mine = tuple(lookup.index[lookup.to_numpy() == sel]) if sel else ()
     out = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
                             tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},
                             color=parcel_colors, lod=True, fill_opacity=0.55,
-                            style_key=f"sites:{ss.get(keys.SITE_RESULT_SIG)}", highlight=mine,
-                            highlight_fill="#f16913")]
+                            style_key=f"sites:{tile_sig}", highlight=mine, highlight_fill="#f16913",
+                            fills=fills)]
     if sites_idx is not None:
         out.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
                                     tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
@@ -300,7 +317,7 @@ def sites_map(sel: str | None, mode: str) -> None:
     out = mapview.render_map("site_map", map_layers(sel), settings, home_bounds=home, draw=True, height=560)
     if "parcels" in out["_views"]:
         st.caption(mapview.lod_caption(out["_views"]["parcels"]))
-    mapview.legend([("#9e9ac8", tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
+    mapview.legend([(SITE_FILL, tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
                     tr("cls_three_low")), (maps.CLASS_COLORS["ok"], tr("cls_ok"))])
     sid = mapview.new_click(out, "site_map", "site_id")
     pid = mapview.clicked_id(out, "parcel_id") if sid is None else None

@@ -45,6 +45,10 @@ SITE_FORCE_BUILD = "site_force_build"
 SITE_FROM_STORE = "site_from_store"
 #: What the session's site result is (its base and the edits replayed): the map's tiles are cached under it.
 SITE_RESULT_SIG = "site_result_sig"
+#: Signature of the site result the session's unsaved edits apply to (its tiles stay; the edits are drawn over them).
+SITE_BASE_SIG = "site_base_sig"
+#: The session's site results after its latest edits, by the edits replayed (a page run applies only new edits).
+SITE_REPLAY = "site_replay"
 
 # -- scenarios ---------------------------------------------------------------------
 #: The scenario being edited (a scenario dict) and what it was opened from {"name", "version"}.

@@ -76,6 +76,9 @@ class MapLayer:
     highlight: tuple = ()
     #: A fill colour for the ``highlight`` ids instead of the outline (the selected site's parcels).
     highlight_fill: str | None = None
+    #: ``{id: fill colour}`` drawn by the browser over the colours of ``style_key`` (a few parcels an edit moved in
+    #: or out of a site: the tiles stay as they are); the highlight goes over these.
+    fills: dict = field(default_factory=dict)
 
 
 def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
@@ -91,6 +94,9 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
                                   fill_opacity=0.7)
     gdf = gdf.copy()
     gdf["_c"] = layer.color(gdf) if callable(layer.color) else layer.color
+    if layer.fills:  # the tiled map draws these in the browser
+        over = gdf[layer.index.id_col].astype(str).map(layer.fills)
+        gdf["_c"] = np.where(over.notna().to_numpy(), over.to_numpy(dtype=object), np.asarray(gdf["_c"], dtype=object))
     if layer.highlight_fill and layer.highlight:  # the tiled map fills these in the browser
         hit = gdf[layer.index.id_col].astype(str).isin(set(map(str, layer.highlight))).to_numpy()
         gdf["_c"] = np.where(hit, layer.highlight_fill, np.asarray(gdf["_c"], dtype=object))
@@ -137,7 +143,7 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
     return tiles.feature_group(layer.label, token, id_col=layer.index.id_col, tooltip=layer.tooltip,
                                grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
                                weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
-                               hl_fill=layer.highlight_fill,
+                               hl_fill=layer.highlight_fill, fills=layer.fills,
                                caption=caption)
 
 

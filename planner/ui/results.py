@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -101,19 +103,71 @@ def session_sites(path: str, policy: dict | None):
         base, table = build_sites(path, policy, draft)
         todo, baked = list(edits), []
     ss[keys.SITE_FROM_STORE] = stored is not None and baked is not None and table is None
-    result, kept = base, [dict(o) for o in edits[:len(baked)]]
-    parcels = data.classified(path, policy) if todo else None
-    for op in todo:  # one by one: an edit that no longer applies is dropped, and said so
-        try:
-            result = W.operations.apply_site_edits(result, [op], parcels)
-            kept.append(op)
-        except PlannerError as exc:
-            st.error(tr("error", err=message_in(exc, lang())))
+    result, done = _replay(base, todo, lambda: data.classified(path, policy))
+    before = [dict(o) for o in edits[:len(baked)]]
+    kept = before + done
     edits[:] = kept
     ss[keys.SITE_RESULT] = result
-    ss[keys.SITE_RESULT_SIG] = hashlib.sha1(f"{id(base)}:{len(base.sites)}:{json.dumps(kept, sort_keys=True, default=str)}"
-                                            .encode()).hexdigest()[:16]
+    ss[keys.SITE_BASE_SIG] = _result_sig(base, before)
+    ss[keys.SITE_RESULT_SIG] = ss[keys.SITE_BASE_SIG] if result is base else _result_sig(base, kept)
     return result, table, offered
+
+
+def _result_sig(base, ops: list[dict]) -> str:
+    return hashlib.sha1(f"{id(base)}:{len(base.sites)}:{json.dumps(ops, sort_keys=True, default=str)}"
+                        .encode()).hexdigest()[:16]
+
+
+def site_base():
+    """The site result this session's unsaved edits were applied to (None before the sites page ran)."""
+    memo = st.session_state.get(keys.SITE_REPLAY)
+    return None if memo is None else memo["base"]
+
+
+#: Site results a session keeps by the edits replayed onto its base: the latest and the steps before it (undo).
+MAX_REPLAYS = 3
+
+
+def _op_key(op: dict) -> str:
+    return json.dumps(op, sort_keys=True, default=str)
+
+
+def _replay(base, todo: list[dict], parcels: Callable[[], object]) -> tuple[object, list[dict]]:
+    """``base`` with the edits ``todo`` applied; returns ``(result, the edits kept)``.
+
+    An edit that no longer applies is dropped, and said so. Each page run used
+    to replay every edit of the session from the base (at 1M parcels each
+    replay copies the 85k sites and 360k members); now the session keeps its
+    last few results by the edits they hold, and a run applies only the edits
+    made since (none on a plain rerun, one after an edit; undo finds the step
+    before).
+    """
+    ss = st.session_state
+    memo = ss.get(keys.SITE_REPLAY)
+    steps: OrderedDict = memo["steps"] if memo is not None and memo["base"] is base else OrderedDict()
+    want = [_op_key(o) for o in todo]
+    result, done, start = base, [], 0
+    for n in range(len(want), 0, -1):  # the longest prefix of the edits already replayed
+        hit = steps.get(tuple(want[:n]))
+        if hit is not None:
+            result, done, start = hit[0], list(hit[1]), n
+            break
+    if start < len(todo):
+        layer = parcels()
+        for op in todo[start:]:  # one by one: an edit that no longer applies is dropped, and said so
+            try:
+                result = W.operations.apply_site_edits(result, [op], layer)
+                done.append(dict(op))
+            except PlannerError as exc:
+                st.error(tr("error", err=message_in(exc, lang())))
+    if todo:
+        for k in {tuple(want), tuple(_op_key(o) for o in done)}:
+            steps[k] = (result, [dict(o) for o in done])
+            steps.move_to_end(k)
+        while len(steps) > MAX_REPLAYS:
+            steps.popitem(last=False)
+    ss[keys.SITE_REPLAY] = {"base": base, "steps": steps}
+    return result, done
 
 
 def matching_stored(path: str, policy: dict | None, draft: dict):

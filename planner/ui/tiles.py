@@ -256,7 +256,7 @@ _JS = r"""
     var y = Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n);
     return [Math.min(Math.max(x, 0), n - 1), Math.min(Math.max(y, 0), n - 1)];
   }
-  var hl = new Set(cfg.hl || []);
+  var hl = new Set(cfg.hl || []), fills = cfg.fills || {};
   function style(f) {
     var p = f.properties || {}, c = p._c || '#888888';
     if (cfg.grid_ids && String(f.id).charAt(0) === 'g' && p.share !== undefined)
@@ -265,6 +265,8 @@ _JS = r"""
     if (f.geometry && /LineString/.test(f.geometry.type)) s = {color: c, weight: 3, opacity: 0.9};
     else if (cfg.fo <= 0) s = {fill: false, color: c, weight: cfg.weight, opacity: 0.95};
     else s = {fillColor: c, color: cfg.line, weight: cfg.weight, fillOpacity: cfg.fo};
+    var fc = fills[String(p[cfg.id])];
+    if (fc && s.fillColor) s.fillColor = fc;  // a few features recoloured by the page (an edit's parcels)
     if (hl.has(String(p[cfg.id]))) {
       if (cfg.hl_fill) s.fillColor = cfg.hl_fill;  // a set of features filled (the selected site's parcels)
       else { s.color = cfg.hl_color; s.weight = Math.max(cfg.weight, 0) + 3; s.opacity = 1; }
@@ -429,18 +431,20 @@ def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_to
                   fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
                   highlight: list[str] | tuple = (), min_zoom: int = 6, max_zoom: int = 16,
                   hl_color: str = "#00b7ff", hl_fill: str | None = None, interactive: bool = True,
-                  caption: dict | None = None) -> folium.FeatureGroup:
+                  caption: dict | None = None, fills: dict | None = None) -> folium.FeatureGroup:
     """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``).
 
     ``highlight`` ids are outlined in ``hl_color``, or filled with ``hl_fill``
     when given; either way in the browser, so a new highlight reuses the tiles.
+    ``fills`` (``{id: colour}``) recolours a few features the same way, under
+    the highlight.
     """
     fg = folium.FeatureGroup(name=label)
     cfg = {"name": label, "url": f"{PREFIX}/{token}", "id": id_col, "tip": [[k, str(v)] for k, v in tooltip.items()],
            "grid_tip": [[k, str(v)] for k, v in (grid_tooltip or {}).items()], "grid_ids": grid_tooltip is not None,
            "fo": fill_opacity, "line": line_color, "weight": weight, "hl": [str(h) for h in highlight],
            "hl_color": hl_color, "hl_fill": hl_fill, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive,
-           "hover": True,
+           "hover": True, "fills": {str(k): str(v) for k, v in (fills or {}).items()},
            "caption": caption}
     TileLayer(cfg).add_to(fg)
     return fg

@@ -124,6 +124,19 @@ def test_scenario_draft_kept_and_save_over_asks(app_server, page, external):
     assert external == []
 
 
+def _fills(page) -> dict:
+    """How many parcels the sites map fills in orange (the selected site) and purple (other sites), by feature."""
+    frame = next(f for f in page.frames if "st_folium" in (f.url or "") or "streamlit_folium" in (f.url or ""))
+    return frame.evaluate("""() => {
+      const n = {'#f16913': new Set(), '#9e9ac8': new Set()};
+      window.map.eachLayer(l => {
+        const p = l.feature && l.feature.properties, c = l.options && l.options.fillColor;
+        if (p && p.parcel_id !== undefined && c in n) n[c].add(String(p.parcel_id));
+      });
+      return {'#f16913': n['#f16913'].size, '#9e9ac8': n['#9e9ac8'].size};
+    }""")
+
+
 def test_site_selection_follows_the_id_through_an_edit(app_server, page, external):
     url, _ = app_server
     _open(page, url, "连片地块")
@@ -140,14 +153,26 @@ def test_site_selection_follows_the_id_through_an_edit(app_server, page, externa
     _settle(page)
     frame = page.frame_locator(MAP_FRAME).first
     member = frame.locator("path.leaflet-interactive[fill='#f16913']")  # the selected site's parcels
+    layers = set()  # the tiled layers whose tiles the map asks for after the edit
+    page.on("request", lambda r: layers.add(r.url.split("/_planner/tiles/")[1].split("/")[0])
+            if "/_planner/tiles/" in r.url else None)
+    seen = []
     deadline = time.time() + 60
     while time.time() < deadline and not page.get_by_text(re.compile("手动调整：1 处")).count():
+        layers.clear()
+        seen = [_fills(page)]
         if _click_visible(page, member):
             _settle(page)
             continue
         time.sleep(1.0)
     page.get_by_text(re.compile("手动调整：1 处")).first.wait_for(timeout=30_000)
     assert _map_paths(page, min_count=10) >= 10  # the map is back, on the same site
+    _settle(page)
+    time.sleep(1.0)
+    # the parcels' tiles stay (only the site outlines are new): the removed parcel is recoloured in the browser
+    assert len(layers) <= 1, layers
+    after = _fills(page)
+    assert after["#f16913"] == seen[0]["#f16913"] - 1 and after["#9e9ac8"] == seen[0]["#9e9ac8"], (seen, after)
     page.screenshot(path=str(ARTIFACTS / "journey_05_sites_after_remove.png"), full_page=True)
     assert re.search(r"S\d+", _caption_with(page, r"当前片区：S\d+").first.inner_text()).group(0) == sel
     page.get_by_role("button", name="↺ 撤销上一步", exact=True).click()
