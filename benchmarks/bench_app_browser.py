@@ -777,8 +777,9 @@ def run_actions(ws: Path, actions: list[str], reps: int, *, browser, app_root: P
                         b.new_page()
                         b.open_map()
             out[a] = times
+            out["_notes"].setdefault("rss_gb_after", {})[a] = round(srv.rss_gb(), 2)
             log(f"  {a:<24} p50 {pct(times, .5):6.2f} s  p95 {pct(times, .95):6.2f} s  "
-                f"({', '.join(f'{x:.2f}' for x in times)})")
+                f"({', '.join(f'{x:.2f}' for x in times)})  server {srv.rss_gb():.2f} GB")
         out["_notes"].update(b.notes)
         out["_notes"]["rss_after_actions_gb"] = srv.rss_gb()
         if sessions:
