@@ -18,12 +18,21 @@ from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoDataFrame,
                site_ids: Iterable[str]) -> SiteResult:
     """Recompute the metrics of ``site_ids`` from ``parcel_sites`` and refresh all scores/ranks."""
-    _check_parcels(parcels, "parcels")
+    _check_parcels(parcels, "parcels", check_ids=False)  # ids: checked below on the rows used
     site_ids = list(dict.fromkeys(site_ids))
-    p = parcels.reset_index(drop=True)
-    pos = pd.Series(np.arange(len(p)), index=p["parcel_id"].astype(str).to_numpy())
     sub = parcel_sites[parcel_sites["site_id"].isin(site_ids)]
-    missing = sorted(set(sub["parcel_id"].astype(str)) - set(pos.index))
+    want = pd.unique(sub["parcel_id"].astype(str).to_numpy())
+    # only the parcels of the touched sites (an edit on a 1M-parcel city copied, hashed and measured all of them)
+    pid = parcels["parcel_id"].astype(str)
+    rows = np.flatnonzero(pid.isin(want).to_numpy())
+    p = parcels.iloc[rows].reset_index(drop=True)
+    p_ids = pid.to_numpy()[rows]
+    pos = pd.Series(np.arange(len(p)), index=p_ids)
+    if not pos.index.is_unique:
+        dup = pos.index[pos.index.duplicated()].unique()[:5].tolist()
+        msg = f"parcels: parcel_id not unique, e.g. {dup}"
+        raise DataError(msg)
+    missing = sorted(set(want) - set(p_ids))
     if missing:
         msg = f"parcel id(s) not in the parcel table: {missing[:5]}"
         raise DataError(msg)
@@ -45,8 +54,34 @@ def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoD
                 fresh[c] = np.nan
         keep = pd.concat([keep, fresh[SITE_COLUMNS]], ignore_index=True)
     sites = gpd.GeoDataFrame(keep, geometry="geometry", crs=result.sites.crs).sort_values("site_id").reset_index(drop=True)
-    ps_all = parcel_sites.sort_values(["site_id", "role", "parcel_id"], kind="stable").reset_index(drop=True)
-    return dataclasses.replace(result, sites=rescore(sites, result.params), parcel_sites=ps_all)
+    return dataclasses.replace(result, sites=rescore(sites, result.params),
+                               parcel_sites=_sorted_members(parcel_sites, parcel_sites["site_id"].isin(site_ids)))
+
+
+_MEMBER_ORDER = ["site_id", "role", "parcel_id"]
+
+
+def _sorted_members(parcel_sites: pd.DataFrame, touched) -> pd.DataFrame:
+    """``parcel_sites`` in (site, role, parcel) order, where only the ``touched`` rows may be out of order.
+
+    The other rows keep their order when it is already sorted (as a built or
+    edited result's are), and the few touched rows are sorted and put in
+    place: an edit of a 1M-parcel city no longer sorts its 360k members.
+    """
+    touched = np.asarray(touched, dtype=bool)
+    rest, block = parcel_sites[~touched], parcel_sites[touched]
+    keys = rest["site_id"].astype(str).to_numpy(dtype=object)
+    if not len(block) or not len(rest) or not (keys[1:] >= keys[:-1]).all():
+        return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
+    block = block.sort_values(_MEMBER_ORDER, kind="stable")
+    bkeys = block["site_id"].astype(str).to_numpy(dtype=object)
+    at = np.searchsorted(keys, bkeys, side="left")  # each touched site before the first greater site
+    if (keys[np.minimum(at, len(keys) - 1)] == bkeys).any():  # a touched site among the others: plain sort
+        return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
+    where = np.concatenate([np.arange(len(rest)) + np.searchsorted(at, np.arange(len(rest)), side="right"),
+                            at + np.arange(len(block))])
+    out = pd.concat([rest, block], ignore_index=True)
+    return out.iloc[np.argsort(where, kind="stable")].reset_index(drop=True)
 
 
 def _ids(parcel_ids) -> list[str]:
@@ -63,18 +98,25 @@ def add_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDa
         msg = f"no site {site_id!r}; existing sites: {result.sites['site_id'].head(10).tolist()}"
         raise DataError(msg)
     ids = _ids(parcel_ids)
-    p = parcels.assign(parcel_id=parcels["parcel_id"].astype(str))
-    unknown = sorted(set(ids) - set(p["parcel_id"]))
-    if unknown:
-        msg = f"parcel id(s) not in the parcel table: {unknown[:5]}"
-        raise DataError(msg)
+    flag = _flags_of(parcels, ids)
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
     touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
     ps = ps[~ps["parcel_id"].isin(ids)]
-    flag = p.set_index("parcel_id")["three_low"].fillna(False).astype(bool)
     new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
                         "role": np.where(flag.loc[ids].to_numpy(), "flagged", "added")})
-    return _recompute(result, pd.concat([ps, new], ignore_index=True), p, sorted(touched))
+    return _recompute(result, pd.concat([ps, new], ignore_index=True), parcels, sorted(touched))
+
+
+def _flags_of(parcels: gpd.GeoDataFrame, ids: list[str]) -> pd.Series:
+    """``three_low`` of the parcels ``ids`` (by id; a scan of the id column, no copy of the table)."""
+    pid = parcels["parcel_id"].astype(str)
+    hit = pid.isin(ids).to_numpy()
+    flag = pd.Series(parcels["three_low"].to_numpy()[hit], index=pid.to_numpy()[hit]).fillna(False).astype(bool)
+    unknown = sorted(set(ids) - set(flag.index))
+    if unknown:
+        msg = f"parcel id(s) not in the parcel table: {unknown[:5]}"
+        raise DataError(msg)
+    return flag[~flag.index.duplicated()]
 
 
 def remove_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDataFrame) -> SiteResult:
@@ -86,7 +128,7 @@ def remove_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.Ge
     if absent:
         msg = f"parcel id(s) {absent[:5]} are not in site {site_id!r}"
         raise DataError(msg)
-    return _recompute(result, ps[~mask], parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), [site_id])
+    return _recompute(result, ps[~mask], parcels, [site_id])
 
 
 def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult | None = None,
@@ -122,11 +164,10 @@ def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
     touched = set(ps.loc[ps["parcel_id"].isin(ids), "site_id"]) | {site_id}
     ps = ps[~ps["parcel_id"].isin(ids)]
-    flag = parcels.assign(parcel_id=parcels["parcel_id"].astype(str)).set_index("parcel_id")["three_low"]
+    flag = _flags_of(parcels, ids)
     new = pd.DataFrame({"parcel_id": ids, "site_id": site_id,
-                        "role": np.where(flag.loc[ids].fillna(False).astype(bool).to_numpy(), "flagged", "added")})
-    return _recompute(result, pd.concat([ps, new], ignore_index=True),
-                      parcels.assign(parcel_id=parcels["parcel_id"].astype(str)), sorted(touched))
+                        "role": np.where(flag.loc[ids].to_numpy(), "flagged", "added")})
+    return _recompute(result, pd.concat([ps, new], ignore_index=True), parcels, sorted(touched))
 
 
 def apply_edits(result: SiteResult, edits: Iterable[dict], parcels: gpd.GeoDataFrame) -> SiteResult:
