@@ -11,6 +11,7 @@ roads, rivers and centrelines drawn on shared boundaries.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import geopandas as gpd
@@ -366,12 +367,16 @@ def test_postgis_peer_in_benchmarks_gives_the_same_sites(seed, gap):
                         constraints=[red])
     flagged = parcels[parcels["three_low"]].reset_index(drop=True)
     con = connect()
+    schema = f"t_peer_{seed}_{uuid.uuid4().hex[:8]}"  # the job's fixed table names, apart from a parallel worker's
     try:
+        con.execute(f"CREATE SCHEMA {schema}")
+        con.execute(f"SET search_path TO {schema}, public")
         pg_job.load(con, flagged.geometry.values, barriers, [red])
         _, counts = pg_job.run_job(con, gap)
         rows = con.execute("SELECT c.k, c.cid, coalesce(l.lab, -1) FROM bs_cl c LEFT JOIN bs_lab l USING (k)").fetchall()
         pg_job.drop(con)
     finally:
+        con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         con.close()
     groups: dict[tuple, set] = {}
     for k, cid, lab in rows:
