@@ -910,7 +910,7 @@ def main(argv=None) -> int:
         results.update(run_actions(a.workspace, actions, a.reps, browser=browser, app_root=a.app_root,
                                    quiet=a.quiet, timeout=a.timeout, sessions=a.sessions,
                                    log=lambda s: print(s, flush=True)))
-        peer = run_peer(a.workspace, a.reps, browser=browser, quiet=a.quiet,
+        peer = run_peer(a.workspace, a.reps, browser=browser, quiet=a.quiet, timeout=max(a.timeout, 30),
                         log=lambda s: print(s, flush=True)) if a.peer else None
         browser.close()
     notes = results.pop("_notes", {})

@@ -180,6 +180,31 @@ def test_a_page_run_applies_only_the_edits_made_since_the_last_run(ws, monkeypat
     assert not any("NONE" in e.value for e in at.error) and len(calls) == 3
 
 
+def test_a_parcel_clicked_in_remove_mode_is_removed_before_the_table_is_drawn_again(ws, monkeypatch):
+    """The click on the map is acted on first: the edit's run draws the page once, not the table and map twice."""
+    from planner.ui import tables
+
+    at = _app(ws, monkeypatch, "sites")
+    res = at.session_state[keys.SITE_RESULT]
+    first = str(res.sites[res.sites["status"] == "ok"].sort_values("rank")["site_id"].iloc[0])
+    ps = res.parcel_sites
+    p1 = str(ps.loc[(ps["site_id"] == first) & (ps["role"] == "flagged"), "parcel_id"].iloc[0])
+    at.session_state[keys.SITE_SELECTED] = first
+    at.radio(key="s_mode_zh").set_value("从所选片区移除").run()
+    drawn = []
+    real = tables.paged
+    monkeypatch.setattr(tables, "paged", lambda *a, **k: drawn.append(1) or real(*a, **k))
+    # what the map reports for a click on parcel p1 (streamlit-folium's value, kept under the map's key)
+    at.session_state["site_map"] = {"last_object_clicked": {"lat": 24.8, "lng": 118.6},
+                                    "last_active_drawing": {"properties": {"parcel_id": p1}}}
+    at.run()
+    assert not at.exception
+    assert at.session_state[keys.SITE_EDITS] == [{"op": "remove", "site_id": first, "parcel_ids": [p1]}]
+    assert len(drawn) == 1  # the page after the edit; the run that saw the click drew no table
+    at.run()  # the same click is not acted on twice
+    assert len(at.session_state[keys.SITE_EDITS]) == 1
+
+
 def test_defect_site_ids_kept_after_a_drawn_site_and_a_new_survey(ws, monkeypatch):
     at = _app(ws, monkeypatch, "sites")
     res = at.session_state[keys.SITE_RESULT]

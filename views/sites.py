@@ -213,6 +213,15 @@ def _propose(op: dict, pids: list[str]) -> None:
         _push(op)
 
 
+def _mode_labels() -> dict[str, str]:
+    return {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
+
+
+def _edit_mode() -> str:
+    """The edit mode chosen with the radio of :func:`site_panel` (before it is drawn in this run)."""
+    return _mode_labels().get(ss.get(f"s_mode_{lang()}"), "none")
+
+
 def site_panel(sel: str | None) -> tuple[str | None, str]:
     """The ranked table, the edit panel and the exports; returns the selected site and the edit mode."""
     st.subheader(tr("site_table"))
@@ -232,7 +241,7 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
         sel = picked
 
     st.subheader(tr("edit_site"))
-    mlabels = {tr(f"edit_{k}"): k for k in ("none", "add", "remove")}
+    mlabels = _mode_labels()
     mode = mlabels[st.radio(tr("edit_mode"), list(mlabels), horizontal=True, key=f"s_mode_{lang()}")]
     st.caption(tr("edits", n=len(edits)) + " · " + (tr("wf_selected", id=sel) if sel else tr("wf_no_selection")))
     pend = ss.get(keys.SITE_PENDING)
@@ -319,6 +328,15 @@ def sites_map(sel: str | None, mode: str) -> None:
         st.caption(mapview.lod_caption(out["_views"]["parcels"]))
     mapview.legend([(SITE_FILL, tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],
                     tr("cls_three_low")), (maps.CLASS_COLORS["ok"], tr("cls_ok"))])
+    _on_map_click(out, mode)
+    poly_ws = _drawn_polygon(out)
+    if poly_ws is None:
+        return
+    _drawn_panel(poly_ws)
+
+
+def _on_map_click(out: dict, mode: str) -> None:
+    """Act on a click on the map not acted on yet: select the site, or add or remove the parcel (then rerun)."""
     sid = mapview.new_click(out, "site_map", "site_id")
     pid = mapview.clicked_id(out, "parcel_id") if sid is None else None
     if sid is None and pid is not None and ss.get("_site_pclick") != repr(out.get("last_object_clicked")):
@@ -339,9 +357,10 @@ def sites_map(sel: str | None, mode: str) -> None:
     if sid is not None and ss.get(keys.SITE_SELECTED) != sid:
         _select(sid, zoom=False)
         _rerun_part()
-    poly_ws = _drawn_polygon(out)
-    if poly_ws is None:
-        return
+
+
+def _drawn_panel(poly_ws) -> None:
+    """Metrics of a drawn boundary and the buttons that make it a site or add it to the selected one."""
     st.subheader(tr("drawn_metrics"))
     digest = hashlib.sha1(shapely.to_wkb(shapely.normalize(poly_ws)).hex().encode()).hexdigest()[:16]
     used = ss.setdefault(keys.SITE_DRAWINGS_USED, [])
@@ -382,6 +401,9 @@ def site_workspace() -> None:
     Edits, undo, redo and saving rerun the whole page (its counts and the
     stored result's box change).
     """
+    clicked = ss.get("site_map")  # the map's value: a click it reports is acted on before anything is drawn
+    if isinstance(clicked, dict):
+        _on_map_click(clicked, _edit_mode())  # (an edit reruns the page at once, a selection this part)
     sel = ss.get(keys.SITE_SELECTED)
     left, right = st.columns([1.25, 1], gap="medium")
     with right:

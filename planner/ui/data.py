@@ -345,7 +345,7 @@ def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> pd.Series:
 
 #: Parcels whose site membership an unsaved edit changed, drawn by the browser over the tiles of the result before
 #: the edits; more than this and the tiles are made again with the new membership.
-MAX_CLIENT_FILLS = 20_000
+MAX_CLIENT_FILLS = 5_000
 _CHANGES: OrderedDict[tuple, tuple | None] = OrderedDict()
 
 
