@@ -176,6 +176,7 @@ def test_a_page_run_applies_only_the_edits_made_since_the_last_run(ws, monkeypat
     at.session_state[keys.SITE_EDITS] = [op1, bad]
     at.run()
     assert at.session_state[keys.SITE_EDITS] == [op1] and any("NONE" in e.value for e in at.error)
+    assert any("不在片区" in e.value for e in at.error)  # said in the UI's language
     at.run()
     assert not any("NONE" in e.value for e in at.error) and len(calls) == 3
 

@@ -31,11 +31,11 @@ def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoD
     if not pos.index.is_unique:
         dup = pos.index[pos.index.duplicated()].unique()[:5].tolist()
         msg = f"parcels: parcel_id not unique, e.g. {dup}"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"地块表的地块编号（parcel_id）有重复，例如 {dup}；请修正后重新导入调查数据")
     missing = sorted(set(want) - set(p_ids))
     if missing:
         msg = f"parcel id(s) not in the parcel table: {missing[:5]}"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"地块表中没有这些地块编号：{missing[:5]}")
     alive = [s for s in site_ids if (sub["site_id"] == s).any()]
     keep = result.sites[~result.sites["site_id"].isin(site_ids)]
     if alive:
@@ -96,7 +96,7 @@ def add_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.GeoDa
     """
     if site_id not in set(result.sites["site_id"]):
         msg = f"no site {site_id!r}; existing sites: {result.sites['site_id'].head(10).tolist()}"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"没有片区 {site_id}；现有片区如 {result.sites['site_id'].head(10).tolist()}")
     ids = _ids(parcel_ids)
     flag = _flags_of(parcels, ids)
     ps = result.parcel_sites.assign(parcel_id=result.parcel_sites["parcel_id"].astype(str))
@@ -115,7 +115,7 @@ def _flags_of(parcels: gpd.GeoDataFrame, ids: list[str]) -> pd.Series:
     unknown = sorted(set(ids) - set(flag.index))
     if unknown:
         msg = f"parcel id(s) not in the parcel table: {unknown[:5]}"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"地块表中没有这些地块编号：{unknown[:5]}")
     return flag[~flag.index.duplicated()]
 
 
@@ -127,7 +127,7 @@ def remove_parcels(result: SiteResult, site_id: str, parcel_ids, parcels: gpd.Ge
     absent = sorted(set(ids) - set(ps.loc[mask, "parcel_id"]))
     if absent:
         msg = f"parcel id(s) {absent[:5]} are not in site {site_id!r}"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"地块 {absent[:5]} 不在片区 {site_id} 中")
     return _recompute(result, ps[~mask], parcels, [site_id])
 
 
@@ -146,7 +146,7 @@ def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult
     poly = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
     if poly is None or shapely.get_type_id(poly) not in (3, 6):
         msg = "site boundary must be a Polygon or MultiPolygon in the parcels' CRS"
-        raise DataError(msg)
+        raise DataError(msg, zh="片区边界须为面（Polygon 或 MultiPolygon），坐标系与地块相同")
     g = np.asarray(parcels.geometry.values, dtype=object)
     inside = np.zeros(len(g))
     hits = shapely.STRtree(g).query(poly, predicate="intersects")
@@ -155,7 +155,7 @@ def site_from_boundary(polygon, parcels: gpd.GeoDataFrame, *, result: SiteResult
     ids = parcels["parcel_id"].astype(str).to_numpy()[share > majority].tolist()
     if not ids:
         msg = "no parcel lies mostly inside the drawn boundary"
-        raise DataError(msg)
+        raise DataError(msg, zh="所画边界内没有大部分面积落在其中的地块；请画得更大一些")
     if site_id is None:
         digits = result.sites["site_id"].astype(str).str[1:]
         nums = pd.to_numeric(digits, errors="coerce")
@@ -186,6 +186,6 @@ def apply_edits(result: SiteResult, edits: Iterable[dict], parcels: gpd.GeoDataF
             result = site_from_boundary(e["wkt"], parcels, result=result, site_id=e.get("site_id"))
         else:
             msg = f"site edit #{k + 1}: unknown op {op!r}; use 'add', 'remove' or 'boundary'"
-            raise DataError(msg)
+            raise DataError(msg, zh=f"第 {k + 1} 项片区调整的操作 {op!r} 无法识别；应为 add、remove 或 boundary")
     return result
 
