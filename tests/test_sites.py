@@ -461,3 +461,6 @@ def test_members_put_in_order_after_an_edit_equal_a_full_sort():
     unsorted = pd.DataFrame({"parcel_id": ["b", "a", "c"], "site_id": ["S2", "S1", "S3"], "role": ["flagged"] * 3})
     got = _sorted_members(unsorted, np.array([False, False, True]))  # the others out of order: a full sort
     assert got["site_id"].tolist() == ["S1", "S2", "S3"]
+    within = pd.DataFrame({"parcel_id": ["b", "a", "c"], "site_id": ["S1", "S1", "S3"], "role": ["flagged"] * 3})
+    got = _sorted_members(within, np.array([False, False, True]))  # out of order inside a site: a full sort too
+    assert got["parcel_id"].tolist() == ["a", "b", "c"]

@@ -71,7 +71,7 @@ def _sorted_members(parcel_sites: pd.DataFrame, touched) -> pd.DataFrame:
     touched = np.asarray(touched, dtype=bool)
     rest, block = parcel_sites[~touched], parcel_sites[touched]
     keys = rest["site_id"].astype(str).to_numpy(dtype=object)
-    if not len(block) or not len(rest) or not (keys[1:] >= keys[:-1]).all():
+    if not len(block) or not len(rest) or not _in_order(rest):
         return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
     block = block.sort_values(_MEMBER_ORDER, kind="stable")
     bkeys = block["site_id"].astype(str).to_numpy(dtype=object)
@@ -82,6 +82,13 @@ def _sorted_members(parcel_sites: pd.DataFrame, touched) -> pd.DataFrame:
                             at + np.arange(len(block))])
     out = pd.concat([rest, block], ignore_index=True)
     return out.iloc[np.argsort(where, kind="stable")].reset_index(drop=True)
+
+
+def _in_order(ps: pd.DataFrame) -> bool:
+    """Whether the rows are in (site, role, parcel) order already (one pass, no sort)."""
+    s, r, p = (ps[c].astype(str).to_numpy(dtype=object) for c in _MEMBER_ORDER)
+    same_s, same_r = s[1:] == s[:-1], r[1:] == r[:-1]
+    return bool(((s[1:] > s[:-1]) | (same_s & ((r[1:] > r[:-1]) | (same_r & (p[1:] >= p[:-1]))))).all())
 
 
 def _ids(parcel_ids) -> list[str]:
