@@ -261,7 +261,7 @@ def test_site_lookups_are_one_compact_series_per_result_and_bounded(monkeypatch)
     Each edit at 1M parcels used to add a dict (70 MB, 0.56 s) and an index of
     the members (46 MB), eight of each kept.
     """
-    monkeypatch.setattr(data, "_SITE_OF", OrderedDict())
+    monkeypatch.setattr(data, "_SITE_OF", data._Lru(data.MAX_SITE_LOOKUPS))
     ps = pd.DataFrame({"parcel_id": ["a", "b", "c", "c"], "site_id": ["S1", "S1", "S2", "S3"],
                        "role": ["flagged"] * 4})
     lk = data.site_of_parcel("sig0", ps)
@@ -276,8 +276,8 @@ def test_site_lookups_are_one_compact_series_per_result_and_bounded(monkeypatch)
 
 def test_an_edit_changes_only_the_membership_of_its_parcels_drawn_over_the_tiles(monkeypatch):
     """After an unsaved edit the map keeps the tiles of the result before it; the moved parcels come as fills."""
-    monkeypatch.setattr(data, "_SITE_OF", OrderedDict())
-    monkeypatch.setattr(data, "_CHANGES", OrderedDict())
+    monkeypatch.setattr(data, "_SITE_OF", data._Lru(data.MAX_SITE_LOOKUPS))
+    monkeypatch.setattr(data, "_CHANGES", data._Lru(data.MAX_SITE_LOOKUPS))
     before = pd.DataFrame({"parcel_id": ["a", "b", "c"], "site_id": ["S1", "S1", "S2"]})
     after = pd.DataFrame({"parcel_id": ["a", "c", "d"], "site_id": ["S1", "S2", "S2"]})  # b removed, d added
     added, removed = data.membership_changes("s0", before, "s1", after)

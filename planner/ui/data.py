@@ -310,43 +310,64 @@ def layer_index(path: str, kind: str) -> maps.LayerIndex | None:
     return _layer_index(path, data_stamp(path, (kind,)), kind)
 
 
+class _Lru:
+    """A small least-recently-used table shared by every session and tile thread (behind a lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        with self._lock:
+            if key not in self._items:
+                return default
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 #: Site results whose look-ups (parcel -> site, the sites' map index) are kept per server: the current result of
 #: a session or two and the one before the last edit (undo). Each is about 80 MB at 1M parcels (360k members).
 MAX_SITE_LOOKUPS = 4
-_SITE_INDEXES: OrderedDict[int, tuple] = OrderedDict()
-_SITE_OF: OrderedDict[str, pd.Series] = OrderedDict()
-_SITE_LOCK = threading.Lock()
+_SITE_INDEXES = _Lru(MAX_SITE_LOOKUPS)
+_SITE_OF = _Lru(MAX_SITE_LOOKUPS)
+_CHANGES = _Lru(MAX_SITE_LOOKUPS)
+_UNSEEN = object()
 
 
 def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> pd.Series:
     """``parcel_id -> site_id`` of a site result whose signature is ``sig``; the last few are kept for every session.
 
     A Series on a unique index of the member parcels' ids: ``.get(pid)``,
-    ``pid in`` and ``[pid]`` are hash look-ups, and its ``index`` is
-     the set of parcels in a site. (A dict of a 1M city's 360k members took 0.56 s and
+    ``pid in`` and ``[pid]`` are hash look-ups, and its ``index`` is the set
+    of parcels in a site. (A dict of a 1M city's 360k members took 0.56 s and
     70 MB, and the members' index another 46 MB, on every edit.)
     """
-    with _SITE_LOCK:
-        hit = _SITE_OF.get(sig) if sig is not None else None
-        if hit is not None:
-            _SITE_OF.move_to_end(sig)
-            return hit
+    hit = _SITE_OF.get(sig) if sig is not None else None
+    if hit is not None:
+        return hit
     one = parcel_sites.drop_duplicates("parcel_id", keep="last")  # as a dict of the rows would keep them
     hit = pd.Series(one["site_id"].astype(str).to_numpy(), index=pd.Index(one["parcel_id"].astype(str).to_numpy()),
                     name="site_id")
     hit.index.get_indexer(hit.index[:1])  # the hash table is built here, not by several tile threads at once
     if sig is not None:
-        with _SITE_LOCK:
-            _SITE_OF[sig] = hit
-            while len(_SITE_OF) > MAX_SITE_LOOKUPS:
-                _SITE_OF.popitem(last=False)
+        _SITE_OF.put(sig, hit)
     return hit
 
 
 #: Parcels whose site membership an unsaved edit changed, drawn by the browser over the tiles of the result before
 #: the edits; more than this and the tiles are made again with the new membership.
 MAX_CLIENT_FILLS = 5_000
-_CHANGES: OrderedDict[tuple, tuple | None] = OrderedDict()
 
 
 def membership_changes(base_sig: str, base_ps: pd.DataFrame, sig: str, ps: pd.DataFrame
@@ -357,18 +378,14 @@ def membership_changes(base_sig: str, base_ps: pd.DataFrame, sig: str, ps: pd.Da
     look-ups over the members (about 0.1 s at 1M parcels), kept per pair.
     """
     key = (base_sig, sig)
-    with _SITE_LOCK:
-        if key in _CHANGES:
-            _CHANGES.move_to_end(key)
-            return _CHANGES[key]
+    out = _CHANGES.get(key, _UNSEEN)
+    if out is not _UNSEEN:
+        return out
     old = site_of_parcel(base_sig, base_ps).index
     new = site_of_parcel(sig, ps).index
     added, removed = new[old.get_indexer(new) < 0], old[new.get_indexer(old) < 0]
     out = (added, removed) if len(added) + len(removed) <= MAX_CLIENT_FILLS else None
-    with _SITE_LOCK:
-        _CHANGES[key] = out
-        while len(_CHANGES) > MAX_SITE_LOOKUPS:
-            _CHANGES.popitem(last=False)
+    _CHANGES.put(key, out)
     return out
 
 
@@ -380,10 +397,7 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
     if hit is not None and hit[0] is sites:
         return hit[1]
     idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
-    with _SITE_LOCK:
-        _SITE_INDEXES[id(sites)] = (sites, idx)
-        while len(_SITE_INDEXES) > MAX_SITE_LOOKUPS:
-            _SITE_INDEXES.popitem(last=False)
+    _SITE_INDEXES.put(id(sites), (sites, idx))
     return idx
 
 
