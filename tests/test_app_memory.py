@@ -210,7 +210,7 @@ def _run(code: str) -> str:
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    env = {k: v for k, v in os.environ.items() if k not in ("ARROW_DEFAULT_MEMORY_POOL", "MALLOC_ARENA_MAX")}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
                           timeout=120).stdout.strip()
 
@@ -233,6 +233,50 @@ assert memory.release()
 print((before - rss()) // 2**20)
 """
     assert int(_run(code)) > 100
+
+
+_ARENAS = """
+import ctypes, re, sys, tempfile, threading
+from planner.ui import memory
+if sys.argv[1] == "capped":
+    assert memory.cap_arenas(2)
+hold, ready, go = [], threading.Barrier(9), threading.Event()
+def work():
+    hold.append(bytearray(200_000))  # large: from malloc, in this thread's arena
+    ready.wait()
+    go.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads:
+    t.start()
+ready.wait()
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+out = tempfile.NamedTemporaryFile(suffix=".xml", delete=False).name
+fp = libc.fopen(out.encode(), b"w")
+libc.malloc_info(0, fp)
+libc.fclose(fp)
+go.set()
+print(len(re.findall(r'<heap nr="', open(out).read())))
+"""
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's arenas")
+def test_the_server_threads_share_two_glibc_heaps_instead_of_one_each():
+    """Eight threads allocating at once: glibc gives each its own heap, unless the server capped them at two."""
+    free = int(_run(_ARENAS.replace("sys.argv[1]", "'free'")))
+    capped = int(_run(_ARENAS.replace("sys.argv[1]", "'capped'")))
+    assert free > 4  # glibc's default: a heap per thread (the check is meaningful here)
+    assert capped <= 2
+
+
+def test_an_explicit_malloc_arena_max_is_left_to_glibc(monkeypatch):
+    from planner.ui import memory
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.cap_arenas() is False
 
 
 def test_the_server_switches_arrow_to_a_pool_that_returns_memory_and_starts_trimming():
