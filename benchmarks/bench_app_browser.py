@@ -124,6 +124,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _run_env(app_root: Path) -> dict:
+    """The environment ``make run`` gives the server (``tasks.SERVER_ENV``), if the app tree has one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_planner_tasks", app_root / "tasks.py")
+    if spec is None or not (app_root / "tasks.py").is_file():
+        return {}
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return dict(getattr(mod, "SERVER_ENV", {}))
+
+
 @dataclass
 class AppServer:
     """``streamlit run <script>`` on a free port (the README's ``make run``), with its log and memory."""
@@ -141,7 +153,7 @@ class AppServer:
         port = _free_port()
         if not self.script:  # the README way: `make run` starts serve.py (app.py where there is none)
             self.script = "serve.py" if (self.app_root / "serve.py").is_file() else "app.py"
-        env = {**os.environ, "PLANNER_WORKSPACE": str(self.workspace), **self.env}
+        env = {**os.environ, **_run_env(self.app_root), "PLANNER_WORKSPACE": str(self.workspace), **self.env}
         env.pop("PLANNER_DATA_DIR", None)
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_app_{port}.log"
         log = open(self.log_path, "w")  # noqa: SIM115

@@ -272,6 +272,22 @@ def test_the_server_threads_share_two_glibc_heaps_instead_of_one_each():
     assert capped <= 2
 
 
+def test_make_run_starts_the_server_with_two_glibc_heaps(monkeypatch):
+    """glibc reads MALLOC_ARENA_MAX only at start-up: `make run` (tasks.py run) gives it to the server process."""
+    import importlib.util
+    from pathlib import Path
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    spec = importlib.util.spec_from_file_location("_tasks_under_test", Path(__file__).resolve().parents[1] / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    seen = {}
+    monkeypatch.setattr(tasks, "_ensure_env", lambda extra: None)
+    monkeypatch.setattr(tasks, "_exec", lambda cmd, env=None: seen.update(cmd=cmd, env=env) or 0)
+    assert tasks.run([]) == 0
+    assert seen["cmd"][-2:] == ["run", "serve.py"] and seen["env"]["MALLOC_ARENA_MAX"] == "2"
+
+
 def test_an_explicit_malloc_arena_max_is_left_to_glibc(monkeypatch):
     from planner.ui import memory
 

@@ -136,8 +136,9 @@ def policy_json(policy: dict) -> str:
 #: figure-less copy and map index each cache keeps per server. The shipped default's are cached apart and are never
 #: pushed out by variants. A 1M city's variant holds ~0.1 GB of its own (flags, counts, reasons; the parcel columns,
 #: geometry and indicators are shared), so trying many thresholds recomputes an older one instead of growing the
-#: server (issue 19: < 3 GB with one user).
-MAX_RULE_VARIANTS = 2
+#: server (issue 19: < 3 GB with one user). One: the rules page and the map show the variant being tried; the one
+#: before it is recomputed when tried again (1.5 s at 1M), and a 1M server held 0.4 GB more after six thresholds.
+MAX_RULE_VARIANTS = 1
 
 
 @functools.lru_cache(maxsize=1)
@@ -336,9 +337,10 @@ class _Lru:
         return len(self._items)
 
 
-#: Site results whose look-ups (parcel -> site, the sites' map index) are kept per server: the current result of
-#: a session or two and the one before the last edit (undo). Each is about 80 MB at 1M parcels (360k members).
-MAX_SITE_LOOKUPS = 4
+#: Site results whose look-ups (parcel -> site, the sites' map index) are kept per server: the result the session's
+#: edits started from, the current one and the one before the last edit (undo). Each is about 50 MB at 1M parcels
+#: (360k members).
+MAX_SITE_LOOKUPS = 3
 _SITE_INDEXES = _Lru(MAX_SITE_LOOKUPS)
 _SITE_OF = _Lru(MAX_SITE_LOOKUPS)
 _CHANGES = _Lru(MAX_SITE_LOOKUPS)

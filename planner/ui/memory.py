@@ -18,10 +18,13 @@ resident size only grows while users try rules and open pages:
   up to eight per core, and memory freed in one arena serves only that arena.
   Streamlit runs every page run in a new thread and the map tiles in a pool,
   so a 1M-parcel computation's freed blocks were spread over many arenas and
-  rarely reused. :func:`cap_arenas` limits them to :data:`MAX_ARENAS` (what
-  ``MALLOC_ARENA_MAX`` does; an explicit ``MALLOC_ARENA_MAX`` wins). Measured
-  in the browser benchmark at 1M, the same actions: 4.33 GB at the end with
-  glibc's default, 3.60 GB with two arenas, times unchanged.
+  rarely reused. ``make run`` starts the server with ``MALLOC_ARENA_MAX=2``
+  (``tasks.SERVER_ENV``; glibc reads it at start-up). Measured in the browser
+  benchmark at 1M, the same actions: 4.33 GB at the end with glibc's default,
+  3.60 GB with two arenas, times unchanged. For a server started otherwise
+  (``streamlit run serve.py``), :func:`cap_arenas` limits the heaps made from
+  then on to :data:`MAX_ARENAS` (the few Streamlit's start-up threads made
+  before stay).
 
 Elsewhere (macOS, musl, an Arrow build without jemalloc) these are skipped.
 """

@@ -124,8 +124,9 @@ def site_base():
     return None if memo is None else memo["base"]
 
 
-#: Site results a session keeps by the edits replayed onto its base: the latest and the steps before it (undo).
-MAX_REPLAYS = 3
+#: Site results a session keeps by the edits replayed onto its base: the latest and the step before it (undo; an
+#: older step is replayed from the nearest kept one). Each edited result of a 1M city is about 0.1 GB.
+MAX_REPLAYS = 2
 
 
 def _op_key(op: dict) -> str:

@@ -59,7 +59,7 @@ _LOCK = threading.Lock()
 _SPECS: OrderedDict[str, _Held] = OrderedDict()
 _TILES: OrderedDict[tuple, bytes] = OrderedDict()
 MAX_SPECS = 512
-MAX_TILE_BYTES = 256 * 1024 * 1024  # server-side tile cache budget, shared by every session
+MAX_TILE_BYTES = 128 * 1024 * 1024  # server-side tile cache budget, shared by every session (browsers cache theirs)
 _tile_bytes = 0
 #: Fixed breaks (share of three-low land) of grid cells, as on the map's legend.
 GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
