@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections import OrderedDict
 
 import geopandas as gpd
@@ -96,6 +97,7 @@ def fresh_tiles(monkeypatch):
     monkeypatch.setattr(tiles, "_SPECS", OrderedDict())
     monkeypatch.setattr(tiles, "_TILES", OrderedDict())
     monkeypatch.setattr(tiles, "_tile_bytes", 0)
+    monkeypatch.setattr(tiles, "_INFLIGHT", {})
     monkeypatch.setattr(tiles, "ENABLED", False)  # routes() sets it; monkeypatch puts it back
     return tiles
 
@@ -567,28 +569,117 @@ def test_tile_cache_keeps_within_its_byte_budget(fresh_tiles, monkeypatch, grid_
     assert not calls
 
 
-def test_two_requests_computing_the_same_tile_are_counted_once(fresh_tiles, monkeypatch, grid_index):
-    """Two sessions asking for one tile at the same moment both compute it; the budget counts it once."""
+def test_two_requests_for_the_same_tile_make_it_once(fresh_tiles, monkeypatch, grid_index):
+    """A second request for a tile being made (another tab, a prefetch) waits for it; it is made and counted once."""
     token = tiles.register("race", tiles.TileSpec(grid_index, columns=("parcel_id",)))
     z, x, y = maptiles.tile_of(grid_index, 0, 16)
     real = maptiles.tile_features
-    both_in = threading.Barrier(2, timeout=10)
+    inside, go, calls = threading.Event(), threading.Event(), []
 
     def slow(*a, **k):
-        both_in.wait()  # both requests missed the cache before either stored its result
+        calls.append(1)
+        inside.set()
+        go.wait(10)
         return real(*a, **k)
 
     monkeypatch.setattr(maptiles, "tile_features", slow)
     out = []
-    threads = [threading.Thread(target=lambda: out.append(tiles.tile_bytes(token, z, x, y, z))) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(15)
-    assert len(out) == 2 and out[0] == out[1]
-    assert len(tiles._TILES) == 1
-    assert tiles._tile_bytes == len(out[0])
+    first = threading.Thread(target=lambda: out.append(tiles.tile_bytes(token, z, x, y, z)))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=lambda: out.append(tiles.tile_bytes(token, z, x, y, z)))
+    second.start()
+    time.sleep(0.2)
+    assert second.is_alive()  # waiting for the first, not making it again
+    go.set()
+    first.join(15)
+    second.join(15)
+    assert len(out) == 2 and out[0] == out[1] and len(calls) == 1
+    assert len(tiles._TILES) == 1 and tiles._tile_bytes == len(out[0])
+    assert not tiles._INFLIGHT
 
+
+def test_a_failed_tile_lets_the_waiting_request_make_it(fresh_tiles, monkeypatch, grid_index):
+    token = tiles.register("fail", tiles.TileSpec(grid_index, columns=("parcel_id",)))
+    z, x, y = maptiles.tile_of(grid_index, 0, 16)
+    real = maptiles.tile_features
+    inside, go, calls = threading.Event(), threading.Event(), []
+
+    def first_fails(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            inside.set()
+            go.wait(10)
+            raise RuntimeError("boom")
+        return real(*a, **k)
+
+    monkeypatch.setattr(maptiles, "tile_features", first_fails)
+    errors, out = [], []
+
+    def first():
+        try:
+            tiles.tile_bytes(token, z, x, y, z)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    t1 = threading.Thread(target=first)
+    t1.start()
+    assert inside.wait(10)
+    t2 = threading.Thread(target=lambda: out.append(tiles.tile_bytes(token, z, x, y, z)))
+    t2.start()
+    go.set()
+    t1.join(15)
+    t2.join(15)
+    assert len(errors) == 1 and out and out[0] and len(calls) == 2 and not tiles._INFLIGHT
+
+
+def _browser_view(center, zoom, width, height):
+    """Leaflet's getBounds() of a map of ``width`` x ``height`` px at ``center``/``zoom``, as the browser has it."""
+    lat, lon = center
+    n = 256 * 2**zoom
+    px = (lon + 180) / 360 * n
+    py = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+
+    def ll(x, y):
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n)))), x / n * 360 - 180
+
+    return ll(px - width / 2, py + height / 2), ll(px + width / 2, py - height / 2)  # (south, west), (north, east)
+
+
+def test_prefetch_makes_the_tiles_a_focused_map_asks_for_before_it_asks(fresh_tiles, monkeypatch, grid_index):
+    """A search or a site row moves the map: the server starts that view's tiles; the browser's requests hit them."""
+    token = tiles.register("focus", tiles.TileSpec(grid_index, columns=("parcel_id",), lod=True))
+    c = grid_index.lonlat_bounds()
+    center, zoom = ((c[1] + c[3]) / 2, (c[0] + c[2]) / 2), 17
+    want = tiles.focus_tiles(center, zoom, width_px=1000, height_px=620)
+    assert want and all(t[0] == 16 and t[3] == 17 for t in want)
+    assert tiles.prefetch(token, center, zoom, width_px=1000, height_px=620) == len(want)
+    deadline = time.time() + 30
+    while time.time() < deadline and (tiles._INFLIGHT or len(tiles._TILES) < len(want)):
+        time.sleep(0.05)
+    assert {k[1:] for k in tiles._TILES} == set(want)
+    monkeypatch.setattr(maptiles, "tile_features", lambda *a, **k: pytest.fail("made again"))
+    for z, x, y, dz in want:
+        assert tiles.tile_bytes(token, z, x, y, dz)
+    assert tiles.prefetch(token, center, zoom) == 0  # all made: nothing queued
+    assert tiles.prefetch("no-such-token", center, zoom) == 0
+
+
+@pytest.mark.parametrize("zoom", [8, 13, 16, 18])
+def test_focus_tiles_are_the_tiles_the_browser_side_asks_for(zoom):
+    """The browser pads its bounds by 15% (degrees) and asks for one more ring past the data zoom (tiles.py _JS)."""
+    center, w, h = (24.78, 118.57), 1037, 620
+    (s_, w_), (n_, e_) = _browser_view(center, zoom, w, h)
+    dz = min(max(zoom, 6), 16)
+    pw, ph = (e_ - w_) * 0.15, (n_ - s_) * 0.15
+    x0, y0 = tiles._tile_xy(w_ - pw, n_ + ph, dz)
+    x1, y1 = tiles._tile_xy(e_ + pw, s_ - ph, dz)
+    ring = 1 if zoom > dz else 0
+    want = {(dz, x, y, zoom) for x in range(x0 - ring, x1 + ring + 1) for y in range(y0 - ring, y1 + ring + 1)}
+    got = tiles.focus_tiles(center, zoom, width_px=w, height_px=h)
+    assert set(got) == want
+    mid = tiles._tile_xy(center[1], center[0], dz)
+    assert got[0][1:3] == mid  # the middle first
 
 
 def test_the_tiled_map_caption_keeps_its_placeholder_for_the_browser():
@@ -602,6 +693,6 @@ def test_the_tiled_map_caption_keeps_its_placeholder_for_the_browser():
 
     idx = maps.LayerIndex.build(grid_parcels(6), id_col="parcel_id")
     layer = mapview.MapLayer("parcels", "宗地", idx, columns=("parcel_id",), tooltip={"parcel_id": "宗地"}, lod=True)
-    fg = mapview._tiled(layer, False, "zh")
+    fg, _ = mapview._tiled(layer, False, "zh")
     cfg = json.loads(next(c for c in fg._children.values() if isinstance(c, tiles.TileLayer)).cfg_json)
     assert "{n}" in cfg["caption"]["features"] and "\\" not in cfg["caption"]["features"]

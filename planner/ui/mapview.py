@@ -118,8 +118,8 @@ def fragment_rerun() -> bool:
     return bool(ctx is not None and getattr(ctx, "fragment_ids_this_run", None))
 
 
-def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
-    """The layer as a tiled FeatureGroup: registered with the tile route, drawn by the browser."""
+def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> tuple[folium.FeatureGroup, str]:
+    """The layer as a tiled FeatureGroup (registered with the tile route, drawn by the browser) and its token."""
     from planner.ui import tiles
 
     keep = None
@@ -144,7 +144,7 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> folium.FeatureGroup:
                                grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
                                weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
                                hl_fill=layer.highlight_fill, fills=layer.fills,
-                               caption=caption)
+                               caption=caption), token
 
 
 def focus(key: str, bounds_ll: tuple[float, float, float, float]) -> None:
@@ -256,8 +256,14 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
                            zoom=maps.zoom_for_bounds(home_bounds, 900, height))
-    _, center, z_arg = _take_focus(key, height, gcj)
-    fgs = [_tiled(layer, gcj, lang_) for layer in layers]
+    moved, center, z_arg = _take_focus(key, height, gcj)
+    made = [_tiled(layer, gcj, lang_) for layer in layers]
+    fgs = [fg for fg, _ in made]
+    if moved is not None and center is not None:  # the tiles of the new view are made while the page run ends
+        from planner.ui import tiles
+
+        for _, token in made:
+            tiles.prefetch(token, center, z_arg, height_px=height)
     returned = ["last_active_drawing", "last_object_clicked"]
     if draw:
         returned.append("all_drawings")

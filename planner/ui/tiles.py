@@ -30,6 +30,7 @@ as before.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -41,6 +42,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import folium
@@ -61,6 +63,11 @@ _TILES: OrderedDict[tuple, bytes] = OrderedDict()
 MAX_SPECS = 512
 MAX_TILE_BYTES = 128 * 1024 * 1024  # server-side tile cache budget, shared by every session (browsers cache theirs)
 _tile_bytes = 0
+#: Tiles being made now, by address: a second request for one waits for it.
+_INFLIGHT: dict[tuple, threading.Event] = {}
+_PREFETCH: ThreadPoolExecutor | None = None
+#: Zoom levels of the tile data; a map zoomed further shows the tiles of ``MAX_ZOOM`` (see the browser side).
+MIN_ZOOM, MAX_ZOOM = 6, 16
 #: Fixed breaks (share of three-low land) of grid cells, as on the map's legend.
 GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
 
@@ -158,17 +165,44 @@ def _format(lang: str):
 
 
 def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
-    """The encoded tile (None for an unknown token); computed once and kept in the shared LRU cache."""
-    global _tile_bytes
+    """The encoded tile (None for an unknown token); computed once and kept in the shared LRU cache.
+
+    A tile being made by another thread (a :func:`prefetch`, or the same
+    request from another tab) is waited for, not made twice.
+    """
+    key = (token, z, x, y, dz)
+    mine = other = None
     with _LOCK:
         held = _SPECS.get(token)
-        hit = _TILES.get((token, z, x, y, dz))
+        hit = _TILES.get(key)
         if hit is not None:
-            _TILES.move_to_end((token, z, x, y, dz))
+            _TILES.move_to_end(key)
+        elif held is not None:
+            other = _INFLIGHT.get(key)
+            if other is None:
+                _INFLIGHT[key] = mine = threading.Event()
     if held is None:
         return None
     if hit is not None:
         return hit
+    if other is not None:
+        other.wait(timeout=60)
+        with _LOCK:
+            hit = _TILES.get(key)
+        if hit is not None:
+            return hit
+        return _make(token, held, key)  # it failed or was pushed out meanwhile: made here
+    try:
+        return _make(token, held, key)
+    finally:
+        with _LOCK:
+            _INFLIGHT.pop(key, None)
+        mine.set()
+
+
+def _make(token: str, held: _Held, key: tuple) -> bytes | None:
+    global _tile_bytes
+    _, z, x, y, dz = key
     spec = held.resolve()
     if spec is None:
         return None
@@ -188,15 +222,91 @@ def tile_bytes(token: str, z: int, x: int, y: int, dz: int) -> bytes | None:
                 p[c] = format_value(c, p[c], spec.lang)
     data = maptiles.encode(t)
     with _LOCK:
-        prev = _TILES.pop((token, z, x, y, dz), None)  # another request computed it meanwhile: counted once
+        if token not in _SPECS:  # the layer was let go meanwhile: its tiles are not kept
+            return data
+        prev = _TILES.pop(key, None)  # another request computed it meanwhile: counted once
         if prev is not None:
             _tile_bytes -= len(prev)
-        _TILES[(token, z, x, y, dz)] = data
+        _TILES[key] = data
         _tile_bytes += len(data)
         while _tile_bytes > MAX_TILE_BYTES and _TILES:
             _, old = _TILES.popitem(last=False)
             _tile_bytes -= len(old)
     return data
+
+
+def focus_tiles(center: tuple[float, float], zoom: int, *, width_px: int = 800, height_px: int = 620,
+                min_zoom: int = MIN_ZOOM, max_zoom: int = MAX_ZOOM) -> list[tuple[int, int, int, int]]:
+    """``(z, x, y, dz)`` of the tiles a map moved to ``center`` (lat, lon) at ``zoom`` asks for, middle first.
+
+    What the browser side computes from the map's bounds (padded by 15% in
+    degrees, one more ring past the data zoom), for a map of about
+    ``width_px`` x ``height_px`` (its real width is the browser's).
+    """
+    import math
+
+    zoom = int(zoom)
+    dz = min(max(zoom, min_zoom), max_zoom)
+    n = 256 * 2.0 ** zoom  # the world in pixels at the map's zoom (Web Mercator)
+
+    def lon_of(px: float) -> float:
+        return px / n * 360.0 - 180.0
+
+    def lat_of(py: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * py / n))))
+
+    lat, lon = center
+    r = math.radians(max(min(lat, 85.0), -85.0))
+    cx = (lon + 180.0) / 360.0 * n
+    cy = (1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n
+    w, e = lon_of(cx - width_px / 2), lon_of(cx + width_px / 2)
+    nth, sth = lat_of(cy - height_px / 2), lat_of(cy + height_px / 2)
+    pw, ph = (e - w) * 0.15, (nth - sth) * 0.15
+    (x0, y0), (x1, y1) = _tile_xy(w - pw, nth + ph, dz), _tile_xy(e + pw, sth - ph, dz)
+    ring, last = (1 if zoom > dz else 0), 2 ** dz - 1
+    mx, my = _tile_xy(lon, lat, dz)
+    out = [(dz, x, y, zoom) for x in range(max(x0 - ring, 0), min(x1 + ring, last) + 1)
+           for y in range(max(y0 - ring, 0), min(y1 + ring, last) + 1)]
+    return sorted(out, key=lambda t: (t[1] - mx) ** 2 + (t[2] - my) ** 2)[:400]
+
+
+def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The tile of a point at zoom ``z``, as the browser side computes it (``tileXY``)."""
+    import math
+
+    n = 2 ** z
+    r = math.radians(lat)
+    x = math.floor((lon + 180) / 360 * n)
+    y = math.floor((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def prefetch(token: str, center: tuple[float, float], zoom: int, **view) -> int:
+    """Start making, in the background, the tiles of ``token`` that a map moved to ``center``/``zoom`` will ask for.
+
+    Called when the page moves the map (a search, a site picked in the
+    table): the tiles are made while the page run ends and the browser moves
+    the map, and its requests wait for them instead of starting them.
+    Returns how many tiles were queued (those not cached or being made).
+    """
+    global _PREFETCH
+    todo = []
+    with _LOCK:
+        if token not in _SPECS:
+            return 0
+        for z, x, y, dz in focus_tiles(center, zoom, **view):
+            if (token, z, x, y, dz) not in _TILES and (token, z, x, y, dz) not in _INFLIGHT:
+                todo.append((z, x, y, dz))
+        if todo and _PREFETCH is None:
+            _PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="planner-prefetch")
+    for z, x, y, dz in todo:
+        _PREFETCH.submit(_quiet_tile, token, z, x, y, dz)
+    return len(todo)
+
+
+def _quiet_tile(token: str, z: int, x: int, y: int, dz: int) -> None:
+    with contextlib.suppress(Exception):  # a guess: the browser's own request makes the tile (and reports an error)
+        tile_bytes(token, z, x, y, dz)
 
 
 async def _endpoint(request):
@@ -429,7 +539,7 @@ class TileLayer(MacroElement):
 
 def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_tooltip: dict | None = None,
                   fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
-                  highlight: list[str] | tuple = (), min_zoom: int = 6, max_zoom: int = 16,
+                  highlight: list[str] | tuple = (), min_zoom: int = MIN_ZOOM, max_zoom: int = MAX_ZOOM,
                   hl_color: str = "#00b7ff", hl_fill: str | None = None, interactive: bool = True,
                   caption: dict | None = None, fills: dict | None = None) -> folium.FeatureGroup:
     """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``).

@@ -46,9 +46,12 @@ def warm(path: str | None = None) -> dict[str, float]:
 
     policy = data.default_policy_dict()
     step("classified", lambda: data.classified(path, policy))
-    step("parcel_index", lambda: data.parcel_index(path, policy))
+    index = step("parcel_index", lambda: data.parcel_index(path, policy))
+    step("parcel_ids", lambda: data.id_lookup(index))  # a search's or a click's first look-up
     sites = step("sites", lambda: data._saved_sites(path, data.data_stamp(path, data.SITE_KINDS)))
-    step("sites_index", lambda: data.sites_index(sites))
+    sites_idx = step("sites_index", lambda: data.sites_index(sites))
+    if sites_idx is not None:
+        step("site_ids", lambda: data.id_lookup(sites_idx))
     for kind in ("constraint", "barrier"):
         step(f"{kind}_index", lambda k=kind: data.layer_index(path, k))
     step("land_uses", lambda: data.land_use_options(path, policy))
