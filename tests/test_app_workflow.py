@@ -83,6 +83,23 @@ def test_defect_rule_edits_survive_a_page_switch_until_saved_or_discarded(ws, mo
     assert W.load_document(GpkgStore(ws), "policy", "宽松").policy.criteria.utilization.rules[0].threshold == 1.6
 
 
+def test_a_threshold_change_counts_from_the_flags_alone_and_the_map_agrees(ws, monkeypatch):
+    """The rules page evaluates the rules (0.1 s at 1M) instead of classifying (reasons, grades: 1.5 s)."""
+    calls = []
+    real = W.operations.classify_parcels
+    monkeypatch.setattr(W.operations, "classify_parcels", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = _app(ws, monkeypatch, "rules")
+    n0 = len(calls)
+    at.number_input(key="r_utilization_0_t").set_value(1.6).run()
+    assert not at.exception
+    counted = _metric(at, "三低地块")
+    unknown = _metric(at, "数据不足")
+    assert len(calls) == n0  # no classification for the variant on the rules page
+    _go(at, "explorer")  # the map classifies the variant: the same counts
+    assert len(calls) == n0 + 1
+    assert _metric(at, "三低地块") == counted and _metric(at, "数据不足") == unknown
+
+
 def test_defect_saved_scenario_is_kept_and_saving_over_it_asks(ws, monkeypatch):
     at = _app(ws, monkeypatch, "scenarios")
     at.text_input(key="sc_name").set_value("前10片区_工业上楼")

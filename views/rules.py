@@ -100,7 +100,7 @@ if dirty:
                           else f"{base['name']} v{base['version']}"))
 
 with st.status(tr("classifying"), expanded=False) as status:
-    gdf = data.classified(ws, pdict)
+    gdf = data.flag_table(ws, pdict)  # the counts only: the map classifies when it is opened
     pname = pdict.get("name", "default")
     status.update(label=tr("policy_in_use", name=tr("default_policy") if pname == "default" else pname),
                   state="complete")

@@ -215,6 +215,37 @@ def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataF
     return (_shown_default if _pinned(pjson) else _shown_variant)(path, dstamp, pjson)
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _flag_table(path: str, dstamp: str, pjson: str) -> pd.DataFrame:
+    from planner.classify import flags as cl
+
+    policy = pol.from_dict(json.loads(pjson))
+    year = int(policy.reference_year) if policy.reference_year is not None else datetime.date.today().year
+    ind = _indicators(path, dstamp, year)
+    ev = cl.evaluate(_parcels(path, dstamp), policy, indicators=ind)
+    cols = {"land_area_m2": ind["land_area_m2"].to_numpy(), "three_low": ev.three_low,
+            "n_low": np.where(ev.in_scope, ev.n_low, 0), "n_unknown": np.where(ev.in_scope, ev.n_unknown, 0)}
+    for cev in ev.criteria:
+        cols[f"low_{cev.name}"] = pd.Categorical.from_codes(cev.state, categories=list(cl.FLAG_STATES))
+    return pd.DataFrame(cols)
+
+
+def flag_table(path: str, policy: dict) -> pd.DataFrame:
+    """The flags of ``policy`` without the rest of a classification: what the rules page counts.
+
+    ``land_area_m2``, ``three_low``, ``n_low``, ``n_unknown`` and one
+    ``low_<criterion>`` column per criterion, equal to those of
+    :func:`classified`; no reasons, grades or copies of the parcel columns
+    (0.1 s at 1M parcels where the whole classification takes 1.5 s: a
+    threshold change answers at once, the map classifies when it is opened).
+    """
+    try:
+        return _flag_table(path, data_stamp(path, PARCEL_KINDS), policy_json(policy))
+    except Exception as exc:  # rules the data cannot be evaluated with: said on the page, which stops there
+        st.error(tr("error", err=exc))
+        st.stop()
+
+
 def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
     """Classified parcels with every column, for computations whose figures are hidden afterwards if need be."""
     if policy is None:
