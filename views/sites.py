@@ -227,11 +227,13 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
     st.subheader(tr("site_table"))
     st.caption(tr("select_site_hint"))
 
-    def _hl(row):
-        return ["background-color: #fde0c5" if row["site_id"] == sel else "" for _ in row]
+    def _mark(d):  # the selected site's row marked in a first column (a Styler highlight cost 0.1 s per run)
+        out = d.copy()
+        out.insert(0, "▶", np.where(out["site_id"].astype(str).to_numpy() == str(sel), "▶", ""))
+        return out
 
-    # a page at a time, sorted and found on the server; only the page is styled (100k sites open)
-    ev, shown = tables.paged(table, style=lambda d: d.style.apply(_hl, axis=1), height=360, on_select="rerun",
+    # a page at a time, sorted and found on the server (100k sites open)
+    ev, shown = tables.paged(table, style=_mark, height=360, on_select="rerun",
                              selection_mode="single-row", key=tkey, find_col="site_id")
     rows = ev.selection.rows if ev is not None else []
     picked = str(shown.iloc[rows[0]]["site_id"]) if rows and rows[0] < len(shown) else None

@@ -157,7 +157,7 @@ PAGE_ROWS = 200
 
 
 def show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
-    """``st.dataframe`` of ``df`` localized and labelled; ``style(localized_df) -> Styler`` optional.
+    """``st.dataframe`` of ``df`` localized and labelled; ``style(localized_df)`` (a Styler or a DataFrame) optional.
 
     Other keyword arguments go to ``st.dataframe`` (``hide_index`` defaults to True,
     ``width`` to ``"stretch"``). Returns what ``st.dataframe`` returns (selection events).
