@@ -35,6 +35,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
 import sys
@@ -243,8 +244,6 @@ def focus_tiles(center: tuple[float, float], zoom: int, *, width_px: int = 800, 
     degrees, one more ring past the data zoom), for a map of about
     ``width_px`` x ``height_px`` (its real width is the browser's).
     """
-    import math
-
     zoom = int(zoom)
     dz = min(max(zoom, min_zoom), max_zoom)
     n = 256 * 2.0 ** zoom  # the world in pixels at the map's zoom (Web Mercator)
@@ -272,8 +271,6 @@ def focus_tiles(center: tuple[float, float], zoom: int, *, width_px: int = 800, 
 
 def _tile_xy(lon: float, lat: float, z: int) -> tuple[int, int]:
     """The tile of a point at zoom ``z``, as the browser side computes it (``tileXY``)."""
-    import math
-
     n = 2 ** z
     r = math.radians(lat)
     x = math.floor((lon + 180) / 360 * n)
