@@ -136,8 +136,8 @@ def policy_json(policy: dict) -> str:
 #: figure-less copy and map index each cache keeps per server. The shipped default's are cached apart and are never
 #: pushed out by variants. A 1M city's variant holds ~0.1 GB of its own (flags, counts, reasons; the parcel columns,
 #: geometry and indicators are shared), so trying many thresholds recomputes an older one instead of growing the
-#: server (issue 19: < 3 GB with one user). One: the rules page and the map show the variant being tried; the one
-#: before it is recomputed when tried again (1.5 s at 1M), and a 1M server held 0.4 GB more after six thresholds.
+#: server (issue 19: < 3 GB with one user). One: the map shows the variant being tried (the rules page counts
+#: from :func:`flag_table`); the one before it is classified again when tried again (1.5 s at 1M).
 MAX_RULE_VARIANTS = 1
 
 
