@@ -123,6 +123,7 @@ for crit in ("utilization", "capacity", "contribution"):
                  tr("land_ha"): round(land[flag == "low"].sum() / 1e4, 1)})
 m[2].metric(tr("m_unknown"), f"{int(((gdf['n_unknown'] > 0) & ~tl).sum()):,}", border=True)
 m[3].metric(tr("m_parcels"), f"{len(gdf):,}", border=True)
+data.classify_ahead(ws, pdict)  # the map, usually next, finds the whole classification made
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
     tr(k): st.column_config.NumberColumn(tr(k), format="%,d") for k in ("n_low", "n_ok", "n_unk")} | {
     tr("land_ha"): st.column_config.NumberColumn(tr("land_ha"), format="%,.1f")})

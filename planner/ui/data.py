@@ -12,6 +12,7 @@ modification time. Cached objects are treated as read-only by the pages.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import functools
@@ -244,6 +245,42 @@ def flag_table(path: str, policy: dict) -> pd.DataFrame:
     except Exception as exc:  # rules the data cannot be evaluated with: said on the page, which stops there
         st.error(tr("error", err=exc))
         st.stop()
+
+
+_AHEAD = {"lock": threading.Lock(), "latest": None, "pool": None}
+
+
+def classify_ahead(path: str, policy: dict | None) -> bool:
+    """Start the whole classification of a rule variant in the background; True if one was started.
+
+    The rules page counts from :func:`flag_table` and calls this after: the
+    map, usually the next page, finds the classification made or being made
+    (the resource cache lets it wait for the same result). Only the latest
+    variant is made: a threshold changed again meanwhile skips the older one.
+    """
+    if policy is None:
+        return False
+    pjson = policy_json(policy)
+    if _pinned(pjson):  # the shipped rules: classified at start (warm-up) and kept
+        return False
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = (path, data_stamp(path, PARCEL_KINDS), pjson)
+    with _AHEAD["lock"]:
+        _AHEAD["latest"] = key
+        if _AHEAD["pool"] is None:
+            _AHEAD["pool"] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planner-classify-ahead")
+        pool = _AHEAD["pool"]
+    pool.submit(_classify_ahead, key)
+    return True
+
+
+def _classify_ahead(key: tuple) -> None:
+    with _AHEAD["lock"]:
+        if _AHEAD["latest"] != key:  # another variant was asked for since
+            return
+    with contextlib.suppress(Exception):  # the page that needs it classifies and reports the problem itself
+        _classified_variant(*key)
 
 
 def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
