@@ -100,7 +100,7 @@ if dirty:
                           else f"{base['name']} v{base['version']}"))
 
 with st.status(tr("classifying"), expanded=False) as status:
-    gdf = data.flag_table(ws, pdict)  # the counts only: the map classifies when it is opened
+    gdf = data.flag_table(ws, pdict)  # the counts only (the whole classification: classify_ahead below)
     pname = pdict.get("name", "default")
     status.update(label=tr("policy_in_use", name=tr("default_policy") if pname == "default" else pname),
                   state="complete")
