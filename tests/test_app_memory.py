@@ -272,6 +272,29 @@ def test_the_server_threads_share_two_glibc_heaps_instead_of_one_each():
     assert capped <= 2
 
 
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_the_keeper_collects_garbage_cycles_the_page_runs_leave():
+    """Streamlit's collection after each run is off: the keeper collects cycles (and trims) on its own."""
+    code = """
+import gc, os, time
+from planner.ui import memory
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+gc.disable()  # no automatic collection: only the keeper's
+th = memory.start(0.05, collect_every=0.1)
+junk = []
+for _ in range(300):
+    a = [bytearray(1_000_000)]
+    a.append(a)  # a reference cycle, as a page run's frames leave
+    junk.append(a)
+junk = None
+before = rss()
+time.sleep(1.0)
+print((before - rss()) // 2**20)
+"""
+    assert int(_run(code)) > 200
+
+
 def test_make_run_starts_the_server_with_two_glibc_heaps(monkeypatch):
     """glibc reads MALLOC_ARENA_MAX only at start-up: `make run` (tasks.py run) gives it to the server process."""
     import importlib.util

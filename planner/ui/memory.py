@@ -32,6 +32,7 @@ Elsewhere (macOS, musl, an Arrow build without jemalloc) these are skipped.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import sys
@@ -42,6 +43,14 @@ log = logging.getLogger(__name__)
 
 #: Seconds between two returns of glibc's free heap pages to the system.
 TRIM_INTERVAL_S = 10.0
+
+#: Seconds between two full garbage collections. Streamlit's collection after every page run is off
+#: (``.streamlit/config.toml``: it walked the shared caches on every click); without any, page runs left
+#: frames in reference cycles behind: in a 1M server after edits, rule variants and scenarios, one
+#: ``gc.collect()`` (injected with gdb) found 17,620 objects in cycles and the resident size fell from
+#: 3.85 GB to 3.14 GB after the next trim. A full collection there costs about 0.08 s (1.2M tracked
+#: objects): once every 30 s rather than after every click.
+COLLECT_INTERVAL_S = 30.0
 
 #: glibc heaps (arenas) the server's threads share (glibc's default: eight per core).
 MAX_ARENAS = 2
@@ -100,25 +109,30 @@ def release() -> bool:
     return True
 
 
-def _trim_loop(interval: float) -> None:
+def _trim_loop(interval: float, collect_every: float = COLLECT_INTERVAL_S) -> None:
+    last = time.monotonic()
     while True:
         time.sleep(interval)
         try:
+            if time.monotonic() - last >= collect_every:
+                gc.collect()
+                last = time.monotonic()
             release()
         except Exception:  # never fatal: memory is then only given back less often
             log.exception("returning free memory failed")
             return
 
 
-def start(interval: float = TRIM_INTERVAL_S) -> threading.Thread | None:
-    """Switch Arrow to a pool that returns memory, cap glibc's arenas and trim the C heap every ``interval`` s.
+def start(interval: float = TRIM_INTERVAL_S, collect_every: float = COLLECT_INTERVAL_S) -> threading.Thread | None:
+    """Switch Arrow to a pool that returns memory, cap glibc's arenas, collect garbage cycles every
+    ``collect_every`` s and trim the C heap every ``interval`` s.
 
-    Returns the trimming thread (None: no trimming here).
+    Returns the keeper thread (None: no trimming here).
     """
     pool = use_returning_arrow_pool()
     log.info("arrow memory pool: %s; glibc arenas capped: %s", pool, cap_arenas())
     if _malloc_trim() is None:
         return None
-    th = threading.Thread(target=_trim_loop, args=(interval,), name="planner-memory", daemon=True)
+    th = threading.Thread(target=_trim_loop, args=(interval, collect_every), name="planner-memory", daemon=True)
     th.start()
     return th
