@@ -569,20 +569,29 @@ def test_tile_cache_keeps_within_its_byte_budget(fresh_tiles, monkeypatch, grid_
     assert not calls
 
 
+def _held_maker(monkeypatch, *, fail_first: bool = False):
+    """Make the first tile computation wait at a gate: ``(inside, go, calls)``; ``go.set()`` lets it finish (or fail)."""
+    real = maptiles.tile_features
+    inside, go, calls = threading.Event(), threading.Event(), []
+
+    def held(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            inside.set()
+            go.wait(10)
+            if fail_first:
+                raise RuntimeError("boom")
+        return real(*a, **k)
+
+    monkeypatch.setattr(maptiles, "tile_features", held)
+    return inside, go, calls
+
+
 def test_two_requests_for_the_same_tile_make_it_once(fresh_tiles, monkeypatch, grid_index):
     """A second request for a tile being made (another tab, a prefetch) waits for it; it is made and counted once."""
     token = tiles.register("race", tiles.TileSpec(grid_index, columns=("parcel_id",)))
     z, x, y = maptiles.tile_of(grid_index, 0, 16)
-    real = maptiles.tile_features
-    inside, go, calls = threading.Event(), threading.Event(), []
-
-    def slow(*a, **k):
-        calls.append(1)
-        inside.set()
-        go.wait(10)
-        return real(*a, **k)
-
-    monkeypatch.setattr(maptiles, "tile_features", slow)
+    inside, go, calls = _held_maker(monkeypatch)
     out = []
     first = threading.Thread(target=lambda: out.append(tiles.tile_bytes(token, z, x, y, z)))
     first.start()
@@ -602,18 +611,7 @@ def test_two_requests_for_the_same_tile_make_it_once(fresh_tiles, monkeypatch, g
 def test_a_failed_tile_lets_the_waiting_request_make_it(fresh_tiles, monkeypatch, grid_index):
     token = tiles.register("fail", tiles.TileSpec(grid_index, columns=("parcel_id",)))
     z, x, y = maptiles.tile_of(grid_index, 0, 16)
-    real = maptiles.tile_features
-    inside, go, calls = threading.Event(), threading.Event(), []
-
-    def first_fails(*a, **k):
-        calls.append(1)
-        if len(calls) == 1:
-            inside.set()
-            go.wait(10)
-            raise RuntimeError("boom")
-        return real(*a, **k)
-
-    monkeypatch.setattr(maptiles, "tile_features", first_fails)
+    inside, go, calls = _held_maker(monkeypatch, fail_first=True)
     errors, out = [], []
 
     def first():
