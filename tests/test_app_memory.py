@@ -94,6 +94,29 @@ def test_a_rule_variant_shares_the_parcel_columns_geometry_and_indicators(ws, fr
                                   pd.DataFrame(fresh_result.drop(columns="geometry")))
 
 
+def test_the_server_holds_one_part_parcels_as_polygons(tmp_path, fresh):
+    """A GeoPackage stores polygons as one-part multipolygons; the server keeps each parcel's polygon instead
+    (GEOS: about half the memory; 0.58 -> 0.33 GB for a 1M city), the same land, in every frame and index."""
+    import shutil
+
+    import shapely
+
+    from planner.io.store import open_store
+    from tests.conftest import ROOT
+
+    ws = str(tmp_path / "city.gpkg")
+    shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", ws)
+    stored = open_store(ws).read_parcels()
+    assert set(stored.geom_type) == {"MultiPolygon"}
+    parcels = data.parcels(ws)
+    assert set(parcels.geom_type) == {"Polygon"}
+    assert shapely.equals_exact(parcels.geometry.values, shapely.get_geometry(stored.geometry.values, 0)).all()
+    assert parcels.attrs.get("enterprise_version", "absent") is None  # what the join said is kept
+    default = data.classified(ws, data.default_policy_dict())
+    assert _shared(parcels.geometry, default.geometry)
+    assert _shared(parcels.geometry, data.parcel_index(ws, data.default_policy_dict()).gdf.geometry)
+
+
 def test_trying_many_thresholds_keeps_a_bounded_number_of_variants_and_the_default(ws, fresh):
     default = data.default_policy_dict()
     d_frame, d_index = data.classified(ws, default), data.parcel_index(ws, default)

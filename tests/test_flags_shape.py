@@ -245,3 +245,29 @@ def test_cli_classify_with_an_enterprise_table_stores_the_joined_figures(tmp_pat
     assert not (got["tax_cny"].fillna(-1).to_numpy() == survey["tax_cny"].fillna(-1).to_numpy()).all()
     pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
                                   pd.DataFrame(want[list(got.columns)].drop(columns="geometry")), check_dtype=False)
+
+
+def test_sites_saved_with_their_flags_link_the_survey_geometry(store):
+    """The app stores a saved rule version's flags with its sites (``store_sites(flags=...)``): in the shape
+    ``classify_workspace`` gives them, rows taking the polygons of the survey version they classify (none
+    copied), whatever the polygons the app holds (one-part multipolygons held as polygons)."""
+    from planner.sites import SiteParams
+
+    g = box_grid(6, 2)
+    g["floor_area_m2"] = 100.0
+    store.publish_survey(g)
+    doc = W.PolicyDoc.from_file(None)
+    flagged = W.operations.classify_parcels(g, doc)
+    flagged["three_low"] = True
+    params = W.SiteParamsDoc("default", SiteParams(), True)
+    result, _ = W.assemble_sites(flagged, params)
+    prov = W.Provenance.new("flags", survey_version=1, policy_name="default", policy_hash=doc.hash)
+    W.store_sites(store, "default", result, flagged, flags_prov=prov, flags_version=None, params=params,
+                  flags=flagged)
+    meta = json.loads(store.layers("flags")["meta"].iloc[0])
+    assert meta["geometry_from"] == {"kind": "survey", "name": "parcels", "version": 1}
+    back = store.read_layer("flags", "default")
+    assert shapely.equals(back.geometry.values, store.read_parcels().geometry.values).all()
+    assert back["three_low"].all() and len(back) == 12
+    stored = W.read_sites(store, flag_columns=W.operations.ROLLUP_COLUMNS)
+    assert stored.flags is not None and len(stored.flags) == 12 and not stored.warnings

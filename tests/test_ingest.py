@@ -461,6 +461,21 @@ def test_merge_and_diff_units():
     assert sorted(merged["parcel_id"]) == ["r0c0", "r0c1"] and gone == []
 
 
+def test_diff_takes_a_one_part_multipolygon_for_its_polygon_without_topology(monkeypatch):
+    """The app holds one-part parcels as polygons, a stored survey as multipolygons: same land, not changed,
+    told apart by the exact comparison (a topological one over 1M parcels costs seconds)."""
+    cur = box_grid(3, 2)
+    cur["geometry"] = [shapely.MultiPolygon([g]) for g in cur.geometry]
+    new = box_grid(3, 2)
+    new.loc[5, "geometry"] = shapely.box(0, 0, 5, 5)  # one parcel really moved
+    seen = []
+    equals = shapely.equals
+    monkeypatch.setattr(shapely, "equals", lambda a, b, **kw: seen.append(len(a)) or equals(a, b, **kw))
+    d = diff_parcels(cur, new)
+    assert (d["n_changed"], d["changed_fields"]) == (1, {"geometry": 1})
+    assert seen == [1]  # only the moved parcel went to the topological test
+
+
 def test_mapping_file_errors(tmp_path):
     with pytest.raises(ConfigError, match="area units are"):
         Mapping.from_dict({"units": {"land_area_m2": "acres"}})

@@ -39,6 +39,9 @@ def test_geopackage_round_trip():
     back = gpd.read_file(io.BytesIO(export_layer(parcels(), "gpkg", kind="parcels", name="parcels_filtered")))
     assert back["parcel_id"].tolist() == ["=1+1", "P2", "P3"] and back.crs.to_epsg() == 4549
     assert back["owner"].iloc[0] == "晋江市某某鞋业有限公司"
+    # polygons (how the app holds one-part parcels) leave as a MultiPolygon layer, as the workspace stores them
+    assert set(back.geom_type) == {"MultiPolygon"}
+    assert shapely.equals(back.geometry.values, parcels().geometry.values).all()
 
 
 def test_zipped_shapefile_has_cpg_and_utf8_text(tmp_path):

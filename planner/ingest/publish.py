@@ -11,6 +11,7 @@ import shapely
 from planner import schema
 from planner.errors import IngestError
 from planner.ingest.report import IngestReport
+from planner.shapes import single_parts
 
 
 def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -> dict:
@@ -48,6 +49,9 @@ def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -
     ga = np.asarray(a.geometry.values if isinstance(a, gpd.GeoDataFrame) else a["geometry"].values, dtype=object)
     gb = np.asarray(b.geometry.values if isinstance(b, gpd.GeoDataFrame) else b["geometry"].values, dtype=object)
     gm = ~shapely.equals_exact(ga, gb, tolerance=0.01)
+    if gm.any():  # a multipolygon of one part equals its polygon (a stored survey is all multi; a file, the app's not)
+        sub = np.flatnonzero(gm)
+        gm[sub] = ~shapely.equals_exact(single_parts(ga[sub]), single_parts(gb[sub]), tolerance=0.01)
     if gm.any():
         sub = np.flatnonzero(gm)
         gm[sub] = ~shapely.equals(ga[sub], gb[sub])

@@ -138,8 +138,8 @@ def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang:
         for c in out.columns:
             if pd.api.types.is_bool_dtype(out[c]) or str(out[c].dtype) == "boolean":
                 out[c] = out[c].astype("Int64")
-        if fmt == "gpkg":
-            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio")
+        if fmt == "gpkg":  # a MultiPolygon layer whichever rows were picked (as the workspace stores polygons)
+            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio", promote_to_multi=True)
             return (d / f"{safe}.gpkg").read_bytes()
         short = _short_names(cols)
         out = out.rename(columns=short)

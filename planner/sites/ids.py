@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.shapes import single_parts
 from planner.sites.params import SiteResult
 
 _NUM = re.compile(r"^S(\d+)$")
@@ -60,16 +61,6 @@ def high_water(*id_lists, floor: int = 0) -> int:
     return max([floor, *nums])
 
 
-def _one_part(geoms: np.ndarray) -> np.ndarray:
-    """Multipolygons of one part as that polygon (a stored layer is all multipolygons; a fresh build is not)."""
-    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
-    if not one.any():
-        return geoms
-    out = geoms.copy()
-    out[one] = shapely.get_geometry(geoms[one], 0)
-    return out
-
-
 def _overlaps(new: np.ndarray, old: np.ndarray, min_iou: float = 0.0) -> pd.DataFrame:
     """Intersection over union of the intersecting (new, old) outline pairs whose IoU can reach ``min_iou``.
 
@@ -87,7 +78,7 @@ def _overlaps(new: np.ndarray, old: np.ndarray, min_iou: float = 0.0) -> pd.Data
     if min_iou > 0:
         cand = bound >= min_iou
         ni, oi, a_new, a_old, big = ni[cand], oi[cand], a_new[cand], a_old[cand], big[cand]
-    same = shapely.equals_exact(_one_part(new)[ni], _one_part(old)[oi], tolerance=0.0) & (big > 0)
+    same = shapely.equals_exact(single_parts(new)[ni], single_parts(old)[oi], tolerance=0.0) & (big > 0)
     rest = np.flatnonzero(~same)
     rest = rest[shapely.intersects(new[ni[rest]], old[oi[rest]])]
     iou = np.where(same, 1.0, 0.0)

@@ -286,7 +286,11 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     docs = []
     extra = []
     if flags is not None:
-        extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta()))
+        # as `classify_workspace` stores them: the rows take the polygons of the survey version they classify
+        sv = flags_prov.survey_version
+        link = {} if sv is None else {"geometry_from": ("survey", "parcels", int(sv))}
+        extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta(),
+                                **link))
     if edits is not None and edits.ops:
         v = (latest_version(store, "site_edit", edits.name) or 0) + 1
         edits_ref = f"{edits.name}@{v}"
