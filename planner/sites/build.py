@@ -553,7 +553,8 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
         okd = s.loc[ok, ["score", "site_id"]].sort_values(["score", "site_id"], ascending=[False, True])
         rank.loc[okd.index] = np.arange(1, len(okd) + 1)
     s["rank"] = rank
-    s["score_formula"] = params.score_formula()
+    # one text for every row, held once (as text per row: 26 MB for 85k sites, again for every edited result)
+    s["score_formula"] = pd.Categorical.from_codes(np.zeros(len(s), dtype=np.int8), categories=[params.score_formula()])
     return s[SITE_COLUMNS]
 
 

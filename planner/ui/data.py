@@ -36,7 +36,7 @@ from planner.io.store import Store, open_store
 from planner.shapes import single_parts
 from planner.sites import SiteParams, SiteResult
 from planner.sites import build as sites_build
-from planner.ui import keys
+from planner.ui import keys, memory
 from planner.ui.state import tr
 
 
@@ -103,7 +103,7 @@ def _parcels(path: str, dstamp: str) -> gpd.GeoDataFrame:
     geoms = single_parts(read)
     if geoms is not read:
         g[g.geometry.name] = gpd.GeoSeries(geoms, index=g.index, crs=g.crs)
-    return g
+    return memory.owned_frame(g)  # not GDAL's record batches (and the polygons' WKB in them): 0.3 GB at 1M
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -229,7 +229,7 @@ def _classified_shown(path: str, dstamp: str, pjson: str | None) -> gpd.GeoDataF
     return (_shown_default if _pinned(pjson) else _shown_variant)(path, dstamp, pjson)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=2, show_spinner=False)  # 28 MB each at 1M parcels; 0.1 s to make again
 def _flag_table(path: str, dstamp: str, pjson: str) -> pd.DataFrame:
     from planner.classify import flags as cl
 
@@ -714,9 +714,12 @@ def stored_site_result(path: str, name: str, params: dict, use_constraints: bool
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _stored_sites(path: str, dstamp: str, name: str):
     try:
-        return W.read_sites(store(path), name, with_flags=False), None
+        stored = W.read_sites(store(path), name, with_flags=False)
     except Exception as exc:  # no sites, or pieces that do not belong together: the page says which
         return None, exc
+    # held by the server: columns of their own, not GDAL's record batches (the outlines' WKB in them)
+    return dataclasses.replace(stored, sites=memory.owned_frame(stored.sites),
+                               parcel_sites=memory.owned_frame(stored.parcel_sites)), None
 
 
 def stored_sites(path: str, name: str):

@@ -58,6 +58,42 @@ MAX_ARENAS = 2
 _M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 
+def owned_frame(gdf):
+    """``gdf`` rebuilt from copies of its columns: what a long-lived cache should hold of a layer just read.
+
+    A GeoPackage read hands back columns that share GDAL's Arrow record
+    batches, the polygons' WKB included: while any column lives, every batch
+    stays in memory (replacing columns one by one frees nothing). A 1M-parcel
+    survey held 1.21 GB as read and 0.93 GB rebuilt (0.26 s). Values, dtypes,
+    index, CRS and ``attrs`` are kept; the geometry objects are shared.
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import pyarrow as pa
+
+    geom = gdf.geometry.name if isinstance(gdf, gpd.GeoDataFrame) else None
+    cols = {}
+    for c in gdf.columns:
+        s = gdf[c]
+        if c == geom:
+            continue
+        if getattr(s.dtype, "storage", None) == "pyarrow" and pd.api.types.is_string_dtype(s.dtype):
+            arr = pa.array(s.array)
+            chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+            # new buffers (with the empty array, also for a lone chunk: it would otherwise be shared)
+            own = pa.concat_arrays([*chunks, pa.array([], type=arr.type)])
+            cols[c] = pd.Series(pd.arrays.ArrowStringArray(own), index=s.index, dtype=s.dtype)
+        else:
+            cols[c] = pd.Series(s.array.copy(), index=s.index, name=c)
+    out = pd.DataFrame(cols, index=gdf.index, columns=[c for c in gdf.columns if c != geom])
+    if geom is not None:
+        out = gpd.GeoDataFrame(out, geometry=gdf.geometry.array, crs=gdf.crs)
+        out = out.rename_geometry(geom) if geom != "geometry" else out
+        out = out[list(gdf.columns)]
+    out.attrs.update(gdf.attrs)
+    return out
+
+
 def use_returning_arrow_pool() -> str:
     """Make Arrow allocate from its jemalloc pool (unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses); the pool in use."""
     import pyarrow as pa

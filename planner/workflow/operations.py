@@ -313,7 +313,7 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
         raise DataError(msg, zh=f"片区 {name} 的成员地块不在所给地块中，例如 {missing}")
     geoms = shapely.point_on_surface(np.asarray(parcels.geometry.values, dtype=object)[row])
     pts = gpd.GeoDataFrame(ps, geometry=geoms, crs=parcels.crs)
-    versions = store.write_layers([LayerWrite("sites", name, result.sites, meta=meta),
+    versions = store.write_layers([LayerWrite("sites", name, _storable(result.sites), meta=meta),
                                    LayerWrite("site_parcels", name, pts, meta=meta), *extra],
                                   docs=docs, user=user, action="build_sites")
     return prov, versions
