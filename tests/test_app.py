@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from planner.i18n import STRINGS, t
 from planner.io.store import GpkgStore
-from tests._text import rendered
+from tests._text import detail_cells, rendered, table_cells
 from tests.e2e._workspace import build_workspace
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -68,6 +68,11 @@ def _shown(at: AppTest) -> tuple[list[str], list[str]]:
     for kind in ("markdown", "caption", "subheader", "title", "info", "warning", "success", "error", "tabs"):
         labels += [getattr(e, "value", None) or e.label for e in getattr(at, kind)]
     labels += [m.label for m in at.metric]
+    for m in at.markdown:  # the parcel detail tables: items are labels, values are cells
+        if str(m.value).startswith("| "):
+            rows = table_cells(m.value)
+            labels += [r[0] for r in rows]
+            cells += [r[-1] for r in rows]
     for group in (at.selectbox, at.multiselect, at.radio, at.number_input, at.text_input, at.slider, at.toggle,
                   at.button):
         for w in group:
@@ -209,7 +214,7 @@ def test_zoom_to_parcel_shows_its_details(workspace, monkeypatch):
     assert not at.exception
     assert any(h.value == "地块 r3c4" for h in at.subheader)
     # the detail tables speak Chinese: translated flags and classes, formatted numbers
-    detail = {str(v) for d in at.dataframe for v in d.value.iloc[:, -1]}
+    detail = detail_cells(at)
     assert detail & {"偏低", "正常", "未知", "不适用"} and detail & {"是", "否"}
     assert "3,600" in detail  # land area of a 60 m grid parcel, with a thousands separator
     _check_language(at, "zh")

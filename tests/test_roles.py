@@ -24,6 +24,7 @@ from planner.io.store import GpkgStore, open_store
 from planner.workflow import accounts as A
 from planner.workflow import permissions as P
 from planner.workflow.visibility import hide_parcel_figures
+from tests._text import rendered
 from tests.e2e._workspace import build_workspace, grid_parcels
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -198,8 +199,8 @@ def _sign_in(at: AppTest, user: str, password: str | None = None) -> AppTest:
 
 
 def _texts(at: AppTest) -> str:
-    parts = [str(getattr(e, "value", "")) for kind in ("markdown", "caption", "error", "warning", "info", "success")
-             for e in getattr(at, kind)]
+    parts = [rendered(getattr(e, "value", "")) for kind in ("markdown", "caption", "error", "warning", "info",
+                                                            "success") for e in getattr(at, kind)]
     for d in at.dataframe:
         parts.append(" ".join(map(str, d.value.columns)) + " " + d.value.astype(str).to_string())
     return "\n".join(parts)

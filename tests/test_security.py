@@ -29,7 +29,7 @@ from planner.errors import DataError
 from planner.io.store import GpkgStore
 from planner.io.writers import neutralize, neutralize_frame
 from planner.ui import uploads, workspaces
-from tests._text import rendered
+from tests._text import detail_cells, rendered
 from tests.e2e._workspace import build_workspace, grid_parcels
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -514,8 +514,8 @@ def test_app_tables_and_headings_show_hostile_values_as_text(hostile_ws, monkeyp
     at.run()
     at.text_input(key="ex_goto").set_value("r3c4").run()
     assert not at.exception
-    cells = {str(v) for d in at.dataframe for v in d.value.iloc[:, -1]}
-    assert XSS in cells and "@SUM(A1:A9)" in cells  # shown as the text it is (tables render text, not HTML)
+    cells = detail_cells(at)
+    assert XSS in cells and "@SUM(A1:A9)" in cells  # shown as the text it is (escaped Markdown, not HTML)
     # no element that renders HTML carries the value
     assert not [m.value for m in at.markdown if m.allow_html and "onerror" in m.value]
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from planner import schema
 from planner.i18n import STRINGS, column_label
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, md_text, tr
 from planner.ui.tables import format_value
 
 CLASS_KEYS = ("three_low", "partial", "ok", "unknown")
@@ -84,6 +84,24 @@ def _thousands(text: str) -> str:
                   text)
 
 
+def detail_table(rows: list[tuple[str, str]]) -> str:
+    """A two-column Markdown table (item, value) whose cells show survey text literally.
+
+    The parcel details are Markdown, not ``st.dataframe``: the data grid's
+    browser code (1.3 MB of scripts) would load in each new tab on the first
+    click or search, and the map waited for it (1M city: a tab's first search
+    2.4-3.1 s, then 0.5-0.9 s; with Markdown 1.9 s, then 0.4-0.6 s). Every
+    cell is escaped (:func:`planner.ui.state.md_text`: no links, images,
+    HTML or table breaks) and kept on one line.
+    """
+    def cell(v) -> str:
+        return md_text(re.sub(r"[\r\n]+", " ", str(v)))
+
+    lines = [f"| {cell(tr('item'))} | {cell(tr('value'))} |", "|---|---|"]
+    lines += [f"| {cell(a)} | {cell(b)} |" for a, b in rows]
+    return "\n".join(lines)
+
+
 def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
     """All attributes, indicators and the reasons for the flags of one parcel.
 
@@ -113,13 +131,9 @@ def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
     if flags:
         st.markdown(f"**{tr('indicators')}**")
         ind = [c for c in ("land_area_mu", *INDICATORS) if c in row.index and c not in ("land_area_m2", "floor_area_m2")]
-        st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in flags + ind],
-                                   tr("value"): [format_value(c, row[c]) for c in flags + ind]}),
-                     hide_index=True, width="stretch")
+        st.markdown(detail_table([(field_label(c), format_value(c, row[c])) for c in flags + ind]))
     st.markdown(f"**{tr('attributes')}**")
     attrs = [c for c in schema.column_names() if c in row.index and c != "geometry"]
     extra = [c for c in row.index if c not in attrs and c not in flags and c != "geometry"
              and not c.startswith("reason") and c not in INDICATORS and c != "land_area_mu"]
-    st.dataframe(pd.DataFrame({tr("item"): [field_label(c) for c in attrs + extra],
-                               tr("value"): [format_value(c, row[c]) for c in attrs + extra]}),
-                 hide_index=True, width="stretch")
+    st.markdown(detail_table([(field_label(c), format_value(c, row[c])) for c in attrs + extra]))

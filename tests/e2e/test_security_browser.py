@@ -180,8 +180,16 @@ def test_xss_owner_shows_as_text_and_runs_nothing(office, page, external):
     text = tip.first.inner_text()
     assert "r3c4" in text and XSS in text, text  # the markup shows as text
     assert frame.locator(".leaflet-tooltip img").count() == 0
+    # the details panel (a Markdown table) shows the owner as the characters it is: no image element
+    panel = page.locator("[data-testid='stMarkdown']", has_text="onerror").first
+    panel.wait_for(timeout=10_000)
+    assert XSS in panel.inner_text()
+    assert page.locator("[data-testid='stMain'] [data-testid='stMarkdown'] img").count() == 0
     # tables offer no CSV export (Streamlit's writes "=..." cells verbatim): client.disableDataExport
-    page.locator("[data-testid='stDataFrame']").first.hover()
+    _open(page, url, "连片地块")  # the ranked sites
+    grid = page.locator("[data-testid='stDataFrame'] >> visible=true").first
+    grid.wait_for(timeout=60_000)
+    grid.hover()
     toolbar = page.locator("[data-testid='stElementToolbar']").first
     toolbar.wait_for(timeout=10_000)
     labels = [b.get_attribute("aria-label") for b in toolbar.locator("button").all()]
