@@ -149,6 +149,38 @@ def test_the_cached_layers_hold_columns_of_their_own_not_the_reads_record_batche
                                       pd.DataFrame(raw.drop(columns="geometry")))
 
 
+def test_a_variant_made_ahead_lets_the_kept_one_go_before_it_is_made(ws, fresh, monkeypatch):
+    """The rules page has the next variant classified in the background: the kept variant is let go first, so
+    two variants never live at once (a 1M city's highest reading rose by one at every threshold change)."""
+    import threading
+
+    from planner import workflow as W
+
+    monkeypatch.setitem(data._AHEAD, "made", None)
+    first = _variant(0.8)
+    ref = weakref.ref(data.classified(ws, first))
+    data.parcel_index(ws, first)
+    gc.collect()
+    assert ref() is not None  # kept by the cache
+    started, gate = threading.Event(), threading.Event()
+    real = W.operations.classify_parcels
+
+    def gated(*a, **k):
+        started.set()
+        assert gate.wait(60)
+        return real(*a, **k)
+
+    monkeypatch.setattr(W.operations, "classify_parcels", gated)
+    second = _variant(0.7)
+    assert data.classify_ahead(ws, second)
+    assert started.wait(30)  # the second variant is being made ...
+    gc.collect()
+    assert ref() is None  # ... and the first is gone already
+    gate.set()
+    frame = data.classified(ws, second)  # the one made ahead (the cache waits for it)
+    assert frame["three_low"].sum() < data.classified(ws, data.default_policy_dict())["three_low"].sum()
+
+
 def test_trying_many_thresholds_keeps_a_bounded_number_of_variants_and_the_default(ws, fresh):
     default = data.default_policy_dict()
     d_frame, d_index = data.classified(ws, default), data.parcel_index(ws, default)

@@ -292,8 +292,23 @@ def _classify_ahead(key: tuple) -> None:
     with _AHEAD["lock"]:
         if _AHEAD["latest"] != key:  # another variant was asked for since
             return
+        made, _AHEAD["made"] = _AHEAD.get("made"), key
+    if made != key:
+        drop_variants()  # the kept variant goes before the new one is made, not after: one alive at a time
     with contextlib.suppress(Exception):  # the page that needs it classifies and reports the problem itself
         _classified_variant(*key)
+
+
+def drop_variants() -> None:
+    """Let go of the rule variants' classifications and map indexes (the shipped rules' stay).
+
+    At most :data:`MAX_RULE_VARIANTS` are kept, but the cache lets the old one
+    go only once the new one is made: a 1M city held two variants (0.15 GB
+    each, plus the making) at every threshold change. A map still showing the
+    old variant makes it again when it asks for tiles.
+    """
+    for cached in (_classified_variant, _shown_variant, _parcel_index_variant):
+        cached.clear()
 
 
 def classified_full(path: str, policy: dict | None) -> gpd.GeoDataFrame:
