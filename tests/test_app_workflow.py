@@ -112,6 +112,30 @@ def test_a_threshold_change_counts_from_the_flags_alone_and_the_map_agrees(ws, m
     assert _metric(at, "三低地块") == counted and _metric(at, "数据不足") == unknown
 
 
+def test_the_rules_page_does_not_compute_the_indicators_again_and_its_curve_is_the_librarys(ws, monkeypatch):
+    """Every run of the rules page drew the sensitivity curve from the raw parcels: the indicators were computed
+    again (1 s and 1 GB of passing memory at 1M parcels) at each threshold change. It takes the shared ones."""
+    from planner.classify import flags, indicators, sensitivity
+    from planner.classify.policy import from_dict
+    from planner.ui import data
+
+    at = _app(ws, monkeypatch, "rules")
+    calls = []
+    for mod in (flags, indicators):
+        real = mod.compute_indicators
+        monkeypatch.setattr(mod, "compute_indicators", lambda *a, _real=real, **k: calls.append(1) or _real(*a, **k))
+    for v in (1.6, 1.2, 1.6):
+        at.number_input(key="r_utilization_0_t").set_value(v).run()
+        assert not at.exception
+    _go(at, "explorer")
+    _go(at, "rules")
+    assert calls == []
+    pdict = at.session_state[keys.POLICY_DRAFT]
+    shown = data.threshold_curve(str(ws), pdict, "utilization", 0, steps=60)
+    direct = sensitivity.threshold_curve(data.parcels(str(ws)), from_dict(pdict), "utilization", 0, steps=60)
+    pd.testing.assert_frame_equal(shown, direct)
+
+
 def test_defect_saved_scenario_is_kept_and_saving_over_it_asks(ws, monkeypatch):
     at = _app(ws, monkeypatch, "scenarios")
     at.text_input(key="sc_name").set_value("前10片区_工业上楼")

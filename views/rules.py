@@ -9,7 +9,6 @@ import streamlit as st
 from planner import schema
 from planner import workflow as W
 from planner.classify import policy as pol_mod
-from planner.classify import sensitivity as sens
 from planner.errors import PlannerError, message_in
 from planner.i18n import value_label
 from planner.ui import data, keys, page, results
@@ -139,7 +138,7 @@ else:
     rdef = pdict["criteria"][crit]["rules"][i]
     use_pct = rdef.get("percentile") is not None
     try:
-        curve = sens.threshold_curve(data.parcels(ws), policy, crit, i, steps=60)
+        curve = data.threshold_curve(ws, pdict, crit, i, steps=60)
     except Exception as exc:
         st.error(tr("error", err=exc))
         curve = None

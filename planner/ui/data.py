@@ -260,6 +260,27 @@ def flag_table(path: str, policy: dict) -> pd.DataFrame:
         st.stop()
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)  # 60 rows each
+def _threshold_curve(path: str, dstamp: str, pjson: str, criterion: str, rule: int, steps: int) -> pd.DataFrame:
+    from planner.classify import flags as cl
+    from planner.classify import sensitivity as sens
+
+    policy, year = _policy_of(pjson)
+    ev = cl.evaluate(_parcels(path, dstamp), policy, indicators=_indicators(path, dstamp, year))
+    return sens.threshold_curve(None, policy, criterion, rule, steps=steps, evaluation=ev)
+
+
+def threshold_curve(path: str, policy: dict, criterion: str, rule: int, steps: int = 60) -> pd.DataFrame:
+    """The rules page's sensitivity curve of one rule (:func:`planner.classify.sensitivity.threshold_curve`).
+
+    Evaluated with the indicators the classifications share (computing them
+    again took 1 s and 1 GB of passing memory at 1M parcels on every run of
+    the rules page) and kept per rules and rule: switching the rule shown
+    back and forth, or a run that changed nothing, costs nothing.
+    """
+    return _threshold_curve(path, data_stamp(path, PARCEL_KINDS), policy_json(policy), criterion, int(rule), int(steps))
+
+
 _AHEAD = {"lock": threading.Lock(), "latest": None, "pool": None}
 
 
