@@ -14,6 +14,7 @@ drawn twice (a darker fill, two tooltips, double counts in the caption).
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import threading
@@ -471,6 +472,25 @@ def test_route_serves_a_registered_tile_as_json(client):
     assert client.get(f"{tiles.PREFIX}/{token}/{z}/{x}/{y}.json").status_code == 200  # dz defaults to z
 
 
+def test_route_sends_the_kept_gzip_to_browsers_that_take_it_and_plain_json_to_others(client, monkeypatch):
+    """The tile is compressed once when made and kept so (the middleware compressed every response again)."""
+    token, (z, x, y) = small_token()
+    url = f"{tiles.PREFIX}/{token}/{z}/{x}/{y}.json?dz={z}"
+    kept = tiles.tile_gzip(token, z, x, y, z)
+    assert kept[:2] == b"\x1f\x8b" and tiles._TILES[(token, z, x, y, z)] == kept
+    calls = []
+    monkeypatch.setattr(maptiles, "tile_features", lambda *a, **k: calls.append(a) or pytest.fail("made again"))
+    r = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert r.headers["content-encoding"] == "gzip" and r.headers["vary"] == "Accept-Encoding"
+    assert r.num_bytes_downloaded == len(kept)  # the kept bytes as they are
+    assert strict_json(r.content) == strict_json(gzip.decompress(kept))
+    for accept in ("identity", "gzip;q=0, identity", "br", ""):
+        plain = client.get(url, headers={"Accept-Encoding": accept})
+        assert "content-encoding" not in plain.headers, accept
+        assert plain.content == gzip.decompress(kept) == tiles.tile_bytes(token, z, x, y, z)
+    assert not calls
+
+
 def test_route_answers_404_for_an_unknown_token(client):
     token, (z, x, y) = small_token()
     forged = ("0" if token[0] != "0" else "1") + token[1:]
@@ -551,7 +571,7 @@ def test_spec_table_evicts_the_least_recently_registered_beyond_max_specs(fresh_
 def test_tile_cache_keeps_within_its_byte_budget(fresh_tiles, monkeypatch, grid_index):
     token = tiles.register("budget", tiles.TileSpec(grid_index, columns=("parcel_id", "owner", "land_use")))
     addrs = sorted(grid_tiles(grid_index, 16))
-    sizes = {a: len(tiles.tile_bytes(token, *a, a[0])) for a in addrs}
+    sizes = {a: len(tiles.tile_gzip(token, *a, a[0])) for a in addrs}  # the cache keeps them compressed
     tiles._TILES.clear()
     tiles._tile_bytes = 0
     budget = sorted(sizes.values())[-1] + sorted(sizes.values())[-2]  # room for about two tiles
@@ -565,7 +585,7 @@ def test_tile_cache_keeps_within_its_byte_budget(fresh_tiles, monkeypatch, grid_
     # a hit is served from the cache, byte for byte, and becomes the most recent
     calls = []
     monkeypatch.setattr(maptiles, "tile_features", lambda *a, **k: calls.append(a) or pytest.fail("recomputed"))
-    assert tiles.tile_bytes(token, *last, last[0]) == tiles._TILES[(token, *last, last[0])]
+    assert tiles.tile_gzip(token, *last, last[0]) == tiles._TILES[(token, *last, last[0])]
     assert not calls
 
 
@@ -604,7 +624,7 @@ def test_two_requests_for_the_same_tile_make_it_once(fresh_tiles, monkeypatch, g
     first.join(15)
     second.join(15)
     assert len(out) == 2 and out[0] == out[1] and len(calls) == 1
-    assert len(tiles._TILES) == 1 and tiles._tile_bytes == len(out[0])
+    assert len(tiles._TILES) == 1 and tiles._tile_bytes == len(tiles.tile_gzip(token, z, x, y, z))
     assert not tiles._INFLIGHT
 
 
