@@ -476,7 +476,9 @@ _JS = r"""
       var i = W.__plannerCtl.indexOf(self); if (i >= 0) W.__plannerCtl.splice(i, 1);
       sig();
     });
-    this.update();
+    // drawn on the next tick, not now: streamlit-folium evaluates a changed layer (a new highlight) and then moves
+    // the map to a searched or picked place; drawing the old view first cost 0.6 s at city scale on a 1M city
+    setTimeout(function () { if (self.z === null) self.update(); }, 0);
   }
   Ctl.prototype.mode = function () {
     for (var key in this.tiles) if (this.tiles[key].grid) return 'grid';
