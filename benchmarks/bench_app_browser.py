@@ -622,22 +622,30 @@ class Bench:
         return self.settle(t0, done=self._map_ready)
 
     # -- page switches and the sites page
+    def _on(self, *paths: str) -> bool:
+        """Whether the tab shows one of the pages at ``paths`` ("" is the default page, the map)."""
+        from urllib.parse import urlparse
+
+        return urlparse(self.page.url or "").path.strip("/") in paths
+
     def switch_to_sites(self, i: int) -> float:
+        # each switch starts once the page before it is shown (its address too): the first switch of a tab once
+        # timed a click on the page already shown, 0.00 s
         nav(self.page, "地图浏览")
-        self.settle(now_ms(), done=lambda: bool(map_frames(self.page)))
+        self.settle(now_ms(), done=lambda: self._on("", "map") and bool(map_frames(self.page)))
         t0 = now_ms()
         nav(self.page, "连片地块")
-        return self.settle(t0, done=lambda: self._has_sites_map())
+        return self.settle(t0, done=lambda: self._on("sites") and self._has_sites_map())
 
     def _has_sites_map(self) -> bool:
         return bool(map_frames(self.page)) and self.page.locator("[data-testid='stDataFrame']").count() > 0
 
     def switch_to_map(self, i: int) -> float:
         nav(self.page, "连片地块")
-        self.settle(now_ms(), done=lambda: self._has_sites_map())
+        self.settle(now_ms(), done=lambda: self._on("sites") and self._has_sites_map())
         t0 = now_ms()
         nav(self.page, "地图浏览")
-        return self.settle(t0, done=self._map_ready)
+        return self.settle(t0, done=lambda: self._on("", "map") and self._map_ready())
 
     def sites_first_open(self, i: int) -> float:
         page = self.new_tab()
@@ -733,10 +741,10 @@ class Bench:
 
     def switch_to_compare(self, i: int) -> float:
         nav(self.page, "地图浏览")
-        self.settle(now_ms(), done=self._map_ready)
+        self.settle(now_ms(), done=lambda: self._on("", "map") and self._map_ready())
         t0 = now_ms()
         nav(self.page, "情景对比")
-        return self.settle(t0, done=self._compare_shown)
+        return self.settle(t0, done=lambda: self._on("compare") and self._compare_shown())
 
 
 def cold_load(ws: Path, browser, *, app_root: Path = ROOT, timeout: float = 300.0) -> tuple[float, float]:

@@ -26,7 +26,8 @@ from planner.ui import data, tiles
 from tests.e2e._workspace import build_workspace
 
 _CACHES = ("_parcels", "_indicators", "_classified_default", "_classified_variant", "_shown_default", "_shown_variant",
-           "_parcel_index_default", "_parcel_index_variant", "_geometry_index", "_catalogue", "_store", "_stored_sites")
+           "_parcel_index_default", "_parcel_index_variant", "_geometry_index", "_catalogue", "_store", "_stored_sites",
+           "_resolved_policy")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,36 @@ def _shared(a: pd.Series, b: pd.Series) -> bool:
     return bool(_buffers(a) & _buffers(b))
 
 
+def test_classifications_hold_no_reasons_and_rows_get_them_as_classify_writes_them(ws, fresh, monkeypatch):
+    """Reasons are two text columns, 81 MB per classification at 1M parcels, and a page shows one parcel's: the
+    app makes them for the rows it shows, exports or saves, equal to the CLI's (a percentile rule included), with
+    the numbers taken out for a role that may not see enterprise figures."""
+    from planner.classify import classify
+    from planner.classify.policy import from_dict
+    from planner.workflow.visibility import hide_parcel_figures
+
+    p = _variant(0.8)
+    p["criteria"]["contribution"]["rules"][0] = {"indicator": "tax_per_mu", "comparison": "<", "percentile": 40.0}
+    got = data.classified(ws, p)
+    assert not got.columns.str.startswith("reason").any()
+    want = classify(data.parcels(ws), from_dict(p))
+    rows = got.iloc[::7]
+    out = data.reasons_for(ws, p)(rows)
+    assert list(out.columns) == list(want.columns)  # where classify puts them
+    pd.testing.assert_frame_equal(pd.DataFrame(out[["reason_zh", "reason_en"]]),
+                                  pd.DataFrame(want.loc[rows.index, ["reason_zh", "reason_en"]]))
+    assert out["reason_en"].str.contains("tax per mu").any()
+    assert data.reasons_for(ws, p)(out) is out  # rows with reasons come back as they are
+    monkeypatch.setattr(data, "figures_visible", lambda _path: False)
+    shown = data.classified(ws, p)
+    assert "tax_per_mu" not in shown.columns and not shown.columns.str.startswith("reason").any()
+    hidden = data.reasons_for(ws, p)(shown.iloc[::7])
+    assert hidden["reason_zh"].str.contains("数值不可见").any()
+    pd.testing.assert_series_equal(hidden["reason_zh"], hide_parcel_figures(want).loc[rows.index, "reason_zh"])
+    with pytest.raises(ValueError, match="not rows of the classified survey"):
+        data.reasons_for(ws, p)(shown.iloc[::7].reset_index(drop=True).iloc[1:])
+
+
 def test_a_rule_variant_shares_the_parcel_columns_geometry_and_indicators(ws, fresh):
     parcels = data.parcels(ws)
     default = data.classified(ws, data.default_policy_dict())
@@ -90,8 +121,8 @@ def test_a_rule_variant_shares_the_parcel_columns_geometry_and_indicators(ws, fr
     from planner.classify import policy as pol
 
     fresh_result = W.operations.classify_parcels(parcels, W.PolicyDoc(pol.from_dict(_variant(0.8))))
-    pd.testing.assert_frame_equal(pd.DataFrame(variant.drop(columns="geometry")),
-                                  pd.DataFrame(fresh_result.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(pd.DataFrame(data.reasons_for(ws, _variant(0.8))(variant).drop(columns="geometry")),
+                                  pd.DataFrame(fresh_result.drop(columns="geometry")))  # reasons made on demand
 
 
 def test_the_server_holds_one_part_parcels_as_polygons(tmp_path, fresh):
@@ -463,3 +494,20 @@ def test_an_edit_changes_only_the_membership_of_its_parcels_drawn_over_the_tiles
     cfg = json.loads(layer.cfg_json)
     assert cfg["fills"] == {"d": "#9e9ac8", "b": "#91bfdb"} and cfg["hl"] == ["a"]
     assert "fills[String(p[cfg.id])]" in tiles._JS  # the browser recolours them, under the highlight
+
+
+def test_a_site_brief_gets_the_reasons_of_its_sites_parcels_only(ws, fresh):
+    from planner import workflow as W
+    from planner.classify import policy as pol
+    from planner.ui.exports import _member_reasons
+
+    p = data.default_policy_dict()
+    got = data.classified(ws, p)
+    ids = got["parcel_id"].astype(str)
+    ps = pd.DataFrame({"site_id": ["S1", "S1", "S2"], "parcel_id": [ids.iloc[3], ids.iloc[40], ids.iloc[9]]})
+    out = _member_reasons(got, ps, ["S1"], data.reasons_for(ws, p))
+    want = W.operations.classify_parcels(data.parcels(ws), W.PolicyDoc(pol.from_dict(p)))
+    members = got.index[[3, 40]]
+    assert out.loc[members, "reason_en"].tolist() == want.loc[members, "reason_en"].tolist()
+    assert out.drop(index=members)["reason_en"].isna().all()  # no other parcel's reasons were made
+    assert _member_reasons(want, ps, ["S1"], data.reasons_for(ws, p)) is want  # a frame with reasons is kept

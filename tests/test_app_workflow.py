@@ -274,6 +274,11 @@ def test_defect_site_ids_kept_after_a_drawn_site_and_a_new_survey(ws, monkeypatc
     assert not at.exception and not at.error
     store = GpkgStore(ws)
     assert store.has_layer("sites", "default") and W.latest_version(store, "site_edit", "default") == 1
+    # the flags saved with them carry the reasons the CLI writes (the app's classification holds none)
+    saved = store.read_layer("flags", "default", geometry=False).set_index("parcel_id")
+    cli = W.operations.classify_parcels(store.read_parcels(), W.PolicyDoc.from_file(None)).set_index("parcel_id")
+    for c in ("reason_zh", "reason_en"):
+        assert saved[c].astype(str).equals(cli.loc[saved.index, c].astype(str)) and (saved[c] != "").any()
     # a new survey version: a few attributes change elsewhere, the land of most sites is the same
     g = store.read_parcels()
     g.loc[g["parcel_id"].isin(["r23c23", "r23c22"]), "tax_cny"] = 1.0

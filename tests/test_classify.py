@@ -368,3 +368,30 @@ def test_cli_bad_policy_exits_2_naming_the_key(workspace, tmp_path, capsys):
 def test_cli_policy_show(capsys):
     assert main(["policy", "show"]) == 0
     assert "override industry ['17']: 0.8" in capsys.readouterr().out
+
+
+def test_reasons_of_some_rows_under_the_resolved_policy_equal_those_of_the_whole_classification():
+    """The app keeps its classifications without reasons and makes them for the rows it shows, exports or saves:
+    those rows, evaluated alone under the policy with its percentiles taken over the whole survey, read exactly as
+    ``classify`` writes them for the whole (percentile rules and overrides included)."""
+    from planner.classify.flags import reason_columns, resolve_percentiles
+    from planner.io.store import GpkgStore
+    from tests.conftest import ROOT
+
+    parcels = GpkgStore(ROOT / "gis_data" / "sample_city.gpkg").read_parcels()
+    d = policy_to_dict(default_policy())
+    d["criteria"]["utilization"]["rules"][0]["overrides"][0] = {"industry": ["17"], "percentile": 30.0}
+    d["criteria"]["contribution"]["rules"][0] = {"indicator": "tax_per_mu", "comparison": "<", "percentile": 20.0}
+    policy = from_dict(d)
+    whole = classify(parcels, policy)
+    assert not classify(parcels, policy, with_reasons=False).columns.str.startswith("reason").any()
+    resolved = resolve_percentiles(parcels, policy)
+    assert all(r.percentile is None for _, c in resolved.criteria.items() for r in c.rules)  # every level had values
+    rng = np.random.default_rng(7)
+    some = np.sort(rng.choice(len(parcels), 700, replace=False))
+    for rows in (parcels.iloc[some], parcels[parcels["industry"].astype(str) == "17"], parcels.iloc[[5]]):
+        got = reason_columns(rows, resolved)
+        pd.testing.assert_frame_equal(got, whole.loc[rows.index, ["reason_zh", "reason_en"]])
+    # taken over the rows at hand, the percentiles give other reasons: the resolution is what makes them equal
+    naive = reason_columns(parcels.iloc[some], policy)
+    assert not naive["reason_en"].equals(whole.loc[parcels.index[some], "reason_en"])

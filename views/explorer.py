@@ -153,10 +153,10 @@ def explorer():
     with c_det:
         sel = ss.get("ex_clicked")
         if sel:
-            parcel_detail(gdf, sel, index=index)
+            parcel_detail(gdf, sel, index=index, complete=data.reasons_for(ws, policy))
         else:
             st.caption(tr("click_hint"))
-    exports.map_page(gdf, index, pos)  # export what you see: the filtered parcels
+    exports.map_page(gdf, index, pos, complete=data.reasons_for(ws, policy))  # export what you see: the filtered parcels
 
 
 explorer()

@@ -163,7 +163,8 @@ def _store_result() -> None:
         saved_rules = not page.rules_unsaved()
         W.store_sites(store, pname, result, gdf, flags_prov=prov, flags_version=None,
                       params=W.SiteParamsDoc(pname, doc.params, draft["use_barriers"]), edits=doc,
-                      id_table=id_table, high_water_mark=hw, flags=gdf if saved_rules else None)
+                      id_table=id_table, high_water_mark=hw,
+                      flags=data.reasons_for(ws, policy)(gdf) if saved_rules else None)  # with the reasons the CLI writes
         v = W.latest_version(store, "site_edit", pname)
         ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v}
         ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})

@@ -14,11 +14,13 @@ from planner.classify.flags import (
     classify,
     evaluate,
     grade,
+    reason_columns,
     reasons,
+    resolve_percentiles,
     rule_thresholds,
     summary,
     upgrade_class,
 )
 
-__all__ = ["FLAG_STATES", "GRADES", "UPGRADE_CLASSES", "Evaluation", "classify", "evaluate", "grade", "reasons",
-           "rule_thresholds", "summary", "upgrade_class"]
+__all__ = ["FLAG_STATES", "GRADES", "UPGRADE_CLASSES", "Evaluation", "classify", "evaluate", "grade", "reason_columns",
+           "reasons", "resolve_percentiles", "rule_thresholds", "summary", "upgrade_class"]

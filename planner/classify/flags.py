@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -208,6 +209,91 @@ def evaluate(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame 
     n_unknown = np.sum([c.state == UNKNOWN for c in crits], axis=0).astype(np.int64)
     three_low = in_scope & (n_low >= policy.min_criteria)
     return Evaluation(ind, in_scope, crits, n_low, n_unknown, three_low)
+
+
+# -- percentiles over a population, for classifying part of it ---------------
+
+def _levels(rule) -> list:
+    """The objects (the rule, or an override) whose percentile :func:`rule_thresholds` takes, in its call order."""
+    out = [rule] if rule.threshold is None else []
+    land_ov = [o for o in rule.overrides if o.land_use or o.land_use_code]
+    ind_ov = [o for o in rule.overrides if o.industry]
+    return out + [o for o in [*reversed(land_ov), *reversed(ind_ov)] if o.threshold is None]
+
+
+def _rules(policy: Policy) -> list:
+    return [rule for _cname, crit in policy.criteria.items() for rule in crit.rules]
+
+
+def resolve_policy(policy: Policy, levels: list[np.ndarray]) -> tuple[Policy, list[dict]]:
+    """The policy with each percentile level replaced by its value over all partitions (``levels`` in call order).
+
+    A level with no values stays a percentile (every partition then finds no
+    values either, as the in-memory run does). Returns the policy and one
+    record per level (criterion, indicator, percentile, value, parcels).
+    """
+    it = iter(levels)
+    crits = {}
+    record: list[dict] = []
+    for cname, crit in policy.criteria.items():
+        rules = []
+        for rule in crit.rules:
+            values = {}
+            for obj in _levels(rule):
+                sel = next(it)
+                v = float(np.percentile(sel, obj.percentile)) if len(sel) else np.nan
+                values.setdefault(id(obj), (v, len(sel)))
+            overrides = tuple(_fixed(o, values, cname, rule.indicator, record) for o in rule.overrides)
+            new = _fixed(rule, values, cname, rule.indicator, record)
+            rules.append(dataclasses.replace(new, overrides=overrides))
+        crits[cname] = dataclasses.replace(crit, rules=tuple(rules))
+    return dataclasses.replace(policy, criteria=dataclasses.replace(policy.criteria, **crits)), record
+
+
+def _fixed(obj, values: dict, criterion: str, indicator: str, record: list):
+    """``obj`` (a rule or an override) with its percentile replaced by the value found for it."""
+    got = values.get(id(obj))
+    if got is None or np.isnan(got[0]):
+        return obj
+    record.append({"criterion": criterion, "indicator": indicator, "percentile": obj.percentile, "value": got[0],
+                   "parcels": got[1]})
+    return dataclasses.replace(obj, threshold=got[0], percentile=None)
+
+
+def resolve_percentiles(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame | None = None) -> Policy:
+    """``policy`` with every percentile level replaced by its value over ``parcels``.
+
+    Rows of ``parcels`` evaluated alone under the result get the thresholds,
+    flags and reasons they have when all of ``parcels`` are classified under
+    ``policy`` (a percentile is otherwise taken over the rows at hand). A
+    level no parcel has a value for stays a percentile, as in the whole.
+    """
+    ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
+    in_scope = in_scope_mask(parcels, policy)
+    land_use, industry, code = _text(parcels, "land_use"), _text(parcels, "industry"), _text(parcels, "land_use_code")
+    levels: list[np.ndarray] = []
+
+    def collect(sel: np.ndarray, _percentile: float) -> float:
+        levels.append(np.asarray(sel, dtype=float))
+        return np.nan
+
+    for rule in _rules(policy):
+        rule_thresholds(rule, ind[rule.indicator].to_numpy(), in_scope, land_use, industry, code, percentile_of=collect)
+    return resolve_policy(policy, levels)[0]
+
+
+def reason_columns(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``reason_zh`` and ``reason_en`` of ``parcels`` as :func:`classify` writes them.
+
+    For some rows of a classified layer, pass the policy resolved over the
+    whole layer (:func:`resolve_percentiles`): the app keeps its
+    classifications without reasons (81 MB per classification at 1M parcels)
+    and makes them for the rows a page shows, exports or saves.
+    """
+    ev = evaluate(parcels, policy, indicators=indicators)
+    zh, en = reasons(ev, parcels, policy)
+    return pd.DataFrame({"reason_zh": _to_pandas_text(zh, parcels.index), "reason_en": _to_pandas_text(en, parcels.index)},
+                        index=parcels.index)
 
 
 # -- grade and upgrade class -------------------------------------------------
@@ -529,7 +615,7 @@ def _to_pandas_text(a: pa.Array, index) -> pd.Series:
 
 def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
              progress: Callable[[str], None] | None = None, ranks: Ranks | None = None,
-             indicators: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+             indicators: pd.DataFrame | None = None, with_reasons: bool = True) -> gpd.GeoDataFrame:
     """Classify parcels: indicators, tri-state flags, three-low, upgrade class, grade and reasons.
 
     Parameters
@@ -547,6 +633,9 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
         computed beforehand (the indicators do not depend on the rules: the
         app shares one table between the classifications of every rule
         variant). Its columns are taken as they are, not copied.
+    with_reasons : bool
+        False leaves out ``reason_zh`` and ``reason_en`` (made later for the
+        rows needed: :func:`resolve_percentiles`, :func:`reason_columns`).
 
     Returns
     -------
@@ -568,10 +657,11 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     cols["three_low"] = ev.three_low
     cols["upgrade_class"] = upgrade_class(ind[policy.upgrade.indicator].to_numpy(), ev.in_scope, policy)
     cols["grade"] = grade(ind, ev.in_scope, policy, ranks=ranks)
-    say("reasons")
-    zh, en = reasons(ev, parcels, policy)
-    cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
-    cols["reason_en"] = _to_pandas_text(en, parcels.index)
+    if with_reasons:
+        say("reasons")
+        zh, en = reasons(ev, parcels, policy)
+        cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
+        cols["reason_en"] = _to_pandas_text(en, parcels.index)
     base = parcels.drop(columns=[c for c in cols if c in parcels.columns])
     extra = pd.DataFrame(cols, index=parcels.index, copy=False)  # the indicator columns shared, not copied
     out = pd.concat([base, extra], axis=1)

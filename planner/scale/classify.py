@@ -37,10 +37,12 @@ import pandas as pd
 
 from planner.classify.flags import (
     Ranks,
+    _rules,
     _text,
     classify,
     grade_scores,
     in_scope_mask,
+    resolve_policy,
     rule_thresholds,
     summary,
 )
@@ -77,18 +79,6 @@ class GlobalRanks(Ranks):
             return np.zeros(len(score))
         m = len(self.scores)
         return (m - np.searchsorted(self.scores, score, side="right")) / m
-
-
-def _levels(rule) -> list:
-    """The objects (the rule, or an override) whose percentile :func:`rule_thresholds` takes, in its call order."""
-    out = [rule] if rule.threshold is None else []
-    land_ov = [o for o in rule.overrides if o.land_use or o.land_use_code]
-    ind_ov = [o for o in rule.overrides if o.industry]
-    return out + [o for o in [*reversed(land_ov), *reversed(ind_ov)] if o.threshold is None]
-
-
-def _rules(policy: Policy) -> list:
-    return [rule for _cname, crit in policy.criteria.items() for rule in crit.rules]
 
 
 def _grade_names(policy: Policy) -> list[str]:
@@ -150,41 +140,6 @@ def partition_values(path: str, policy: Policy) -> dict:
 def values_summary(v: dict) -> dict:
     """What the client takes of :func:`partition_values` (no indicators)."""
     return {k: v[k] for k in ("levels", "grade", "present", "n")}
-
-
-def resolve_policy(policy: Policy, levels: list[np.ndarray]) -> tuple[Policy, list[dict]]:
-    """The policy with each percentile level replaced by its value over all partitions (``levels`` in call order).
-
-    A level with no values stays a percentile (every partition then finds no
-    values either, as the in-memory run does). Returns the policy and one
-    record per level (criterion, indicator, percentile, value, parcels).
-    """
-    it = iter(levels)
-    crits = {}
-    record: list[dict] = []
-    for cname, crit in policy.criteria.items():
-        rules = []
-        for rule in crit.rules:
-            values = {}
-            for obj in _levels(rule):
-                sel = next(it)
-                v = float(np.percentile(sel, obj.percentile)) if len(sel) else np.nan
-                values.setdefault(id(obj), (v, len(sel)))
-            overrides = tuple(_fixed(o, values, cname, rule.indicator, record) for o in rule.overrides)
-            new = _fixed(rule, values, cname, rule.indicator, record)
-            rules.append(dataclasses.replace(new, overrides=overrides))
-        crits[cname] = dataclasses.replace(crit, rules=tuple(rules))
-    return dataclasses.replace(policy, criteria=dataclasses.replace(policy.criteria, **crits)), record
-
-
-def _fixed(obj, values: dict, criterion: str, indicator: str, record: list):
-    """``obj`` (a rule or an override) with its percentile replaced by the value found for it."""
-    got = values.get(id(obj))
-    if got is None or np.isnan(got[0]):
-        return obj
-    record.append({"criterion": criterion, "indicator": indicator, "percentile": obj.percentile, "value": got[0],
-                   "parcels": got[1]})
-    return dataclasses.replace(obj, threshold=got[0], percentile=None)
 
 
 def partition_scores(values: dict, policy: Policy, ranks: GlobalRanks) -> np.ndarray:

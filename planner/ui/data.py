@@ -175,9 +175,56 @@ def _policy_of(pjson: str):
 
 
 def _classify(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
+    # without the reasons (two text columns, 81 MB per classification at 1M parcels): made for the rows a page
+    # shows, exports or saves (reasons_for)
     policy, year = _policy_of(pjson)
     return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(policy),
-                                         indicators=_indicators(path, dstamp, year))
+                                         indicators=_indicators(path, dstamp, year), with_reasons=False)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)  # a policy each
+def _resolved_policy(path: str, dstamp: str, pjson: str):
+    from planner.classify import flags as cl
+
+    policy, year = _policy_of(pjson)
+    return cl.resolve_percentiles(_parcels(path, dstamp), policy, indicators=_indicators(path, dstamp, year))
+
+
+def reasons_for(path: str, policy: dict | None) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    """A function that gives rows of :func:`classified` their ``reason_zh`` and ``reason_en``.
+
+    The app's classifications leave the reasons out; they are made for the
+    rows needed (a clicked parcel, an export, a save) exactly as
+    ``planner classify`` writes them: the rows are evaluated under the policy
+    with its percentiles taken over the whole survey, and for a role without
+    the right to see enterprise figures the numbers are taken out of them.
+    What the session may see is decided here; the function may run in any
+    thread (a download). Rows that have reasons, or no flags, come back as
+    they are.
+    """
+    if policy is None:
+        return lambda rows: rows
+    ds, pjson, show = data_stamp(path, PARCEL_KINDS), policy_json(policy), figures_visible(path)
+
+    def complete(rows: pd.DataFrame) -> pd.DataFrame:
+        if not len(rows) or "reason_zh" in rows.columns or "three_low" not in rows.columns:
+            return rows
+        from planner.classify import flags as cl
+        from planner.workflow.visibility import hide_parcel_figures
+
+        full = _classified(path, ds, pjson)
+        src = full.loc[rows.index]
+        if "parcel_id" in rows.columns and not src["parcel_id"].astype(str).equals(rows["parcel_id"].astype(str)):
+            raise ValueError("rows are not rows of the classified survey")  # a frame re-indexed on the way
+        ind = _indicators(path, ds, _policy_of(pjson)[1]).loc[rows.index]
+        rc = cl.reason_columns(src, _resolved_policy(path, ds, pjson), indicators=ind)
+        out = rows.assign(reason_zh=rc["reason_zh"], reason_en=rc["reason_en"])
+        cols = list(rows.columns)
+        at = cols.index("grade") + 1 if "grade" in cols else len(cols)  # where classify puts them
+        out = out[[*cols[:at], "reason_zh", "reason_en", *cols[at:]]]
+        return out if show else hide_parcel_figures(out)
+
+    return complete
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -102,10 +102,11 @@ def detail_table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
+def parcel_detail(gdf: pd.DataFrame, pid: str, index=None, complete=None) -> None:
     """All attributes, indicators and the reasons for the flags of one parcel.
 
     ``index``: the layer index of ``gdf`` (same rows, same order); its id lookup finds the row without a scan.
+    ``complete``: gives the row its reasons when ``gdf`` has none (:func:`planner.ui.data.reasons_for`).
     """
     if index is not None and len(index) == len(gdf):
         from planner.ui.data import positions_of
@@ -116,7 +117,7 @@ def parcel_detail(gdf: pd.DataFrame, pid: str, index=None) -> None:
     if not len(hit):
         st.warning(tr("not_found", id=pid))
         return
-    row = hit.iloc[0]
+    row = (complete(hit) if complete is not None else hit).iloc[0]
     st.subheader(tr("parcel_detail", id=pid))  # survey data: tr shows it as text, never as Markdown
     rc = "reason_en" if lang() == "en" else "reason_zh"
     if rc in row.index:

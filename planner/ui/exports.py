@@ -71,17 +71,31 @@ def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list
     prov = results.policy_provenance(path, policy)
     constraints = data.all_layers(path, "constraint")
 
+    complete = data.reasons_for(path, policy)
+
     def build() -> bytes:
         from planner.report.pdf import site_briefs_pdf
         from planner.workflow.briefs import site_briefs
 
-        briefs = site_briefs(result.sites, result.parcel_sites, parcels, site_ids, constraints=constraints,
-                             provenance=prov)
+        briefs = site_briefs(result.sites, result.parcel_sites, _member_reasons(parcels, result.parcel_sites, site_ids,
+                                                                                complete),
+                             site_ids, constraints=constraints, provenance=prov)
         return site_briefs_pdf(briefs, lang=L)
 
     name = "brief_" + ("_".join(site_ids) if len(site_ids) <= 3 else f"{site_ids[0]}_{len(site_ids)}")
     st.download_button(label, data=build, file_name=_file_name(name, "pdf"), mime=MIME["pdf"], key=key,
                        width="stretch", type="primary")
+
+
+def _member_reasons(parcels, parcel_sites, site_ids: list[str], complete):
+    """``parcels`` with the reasons of the parcels of ``site_ids`` (what a brief lists), made for those rows only."""
+    if "reason_zh" in parcels.columns:
+        return parcels
+    members = set(parcel_sites.loc[parcel_sites["site_id"].astype(str).isin(site_ids), "parcel_id"].astype(str))
+    rows = complete(parcels[parcels["parcel_id"].astype(str).isin(members)])
+    if "reason_zh" not in rows.columns:
+        return parcels
+    return parcels.assign(reason_zh=rows["reason_zh"], reason_en=rows["reason_en"])  # the other rows: none
 
 
 def sites_page(path: str, policy: dict | None, result, parcels, selected: str | None, shown) -> None:
@@ -104,8 +118,12 @@ def sites_page(path: str, policy: dict | None, result, parcels, selected: str | 
             mine = ps[ps["site_id"].astype(str) == selected]
             role = dict(zip(mine["parcel_id"].astype(str), mine["role"], strict=False))
 
+            from planner.ui import data
+
+            complete = data.reasons_for(path, policy)
+
             def site_parcels(g):  # on click only: a 1M-parcel layer is not scanned on every run of the page
-                out = g[g["parcel_id"].astype(str).isin(role)].copy()
+                out = complete(g[g["parcel_id"].astype(str).isin(role)]).copy()
                 out["site_id"] = selected
                 out["role"] = out["parcel_id"].astype(str).map(role)
                 return out
@@ -115,16 +133,22 @@ def sites_page(path: str, policy: dict | None, result, parcels, selected: str | 
                            select=site_parcels, count=len(role))
 
 
-def map_page(gdf, index, positions) -> None:
-    """The map page's export: the parcels the current filters show (all parcels without a filter)."""
+def map_page(gdf, index, positions, complete=None) -> None:
+    """The map page's export: the parcels the current filters show (all parcels without a filter).
+
+    ``complete``: gives the exported rows their reasons (:func:`planner.ui.data.reasons_for`), on click.
+    """
+    def done(g):
+        return g if complete is None else complete(g)
+
     with st.expander(tr("ex_title"), expanded=False):
         if positions is None:
-            export_buttons(gdf, kind="parcels", name="parcels", key="ex_map")
+            export_buttons(gdf, kind="parcels", name="parcels", key="ex_map", select=done)
             return
         ids = index.gdf["parcel_id"].iloc[positions]
 
         def select(g):
-            return g[g["parcel_id"].isin(ids)]
+            return done(g[g["parcel_id"].isin(ids)])
 
         export_buttons(gdf, kind="parcels", name="parcels_filtered", key="ex_map", select=select,
                        count=len(positions))

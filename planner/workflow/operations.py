@@ -79,14 +79,15 @@ def _survey_columns(flagged: pd.DataFrame, parcels: pd.DataFrame) -> tuple[str, 
 
 
 def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: Callable[[str], None] | None = None,
-                     indicators: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+                     indicators: pd.DataFrame | None = None, with_reasons: bool = True) -> gpd.GeoDataFrame:
     """Flag three-low parcels under a policy document (no store involved).
 
     ``indicators``: the parcels' indicators computed beforehand for the
     policy's reference year (:func:`planner.classify.indicators.compute_indicators`),
     shared by the result instead of computed and copied again.
+    ``with_reasons=False``: no reason columns (:func:`planner.classify.flags.reason_columns` makes them for some rows).
     """
-    return cl.classify(parcels, doc.policy, progress=progress, indicators=indicators)
+    return cl.classify(parcels, doc.policy, progress=progress, indicators=indicators, with_reasons=with_reasons)
 
 
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,

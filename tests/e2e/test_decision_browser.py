@@ -160,4 +160,9 @@ def test_map_page_exports_the_filtered_parcels(app_server, laptop, external):
         page.get_by_role("button", name="Excel").first.click()
     wb = load_workbook(io.BytesIO(dl.value.path().read_bytes()))
     assert wb.active.max_row == 577 and wb.active.cell(1, 1).value == "宗地代码"
+    # the reasons, which the app's classification does not hold, are made for the exported rows
+    head = [c.value for c in wb.active[1]]
+    col = head.index("认定理由") + 1
+    reasons = [wb.active.cell(r, col).value for r in range(2, 578)]
+    assert sum(bool(v) and ("容积率" in v or "不在范围" in v) for v in reasons) > 100
     assert external == []
