@@ -115,9 +115,32 @@ def _round(v):
     return v
 
 
-def _collection(geoms: np.ndarray, props: list[dict], ids: list[str]) -> list[dict]:
-    return [{"type": "Feature", "id": i, "properties": p, "geometry": json.loads(g)}
-            for i, p, g in zip(ids, props, shapely.to_geojson(geoms), strict=True)]
+class RawJSON(str):
+    """GeoJSON text of a geometry, put into a tile's JSON as it is by :func:`encode` (not parsed and written again)."""
+
+    __slots__ = ()
+
+
+def _collection(geoms: np.ndarray, props: list[dict], ids: list[str], raw: bool = False) -> list[dict]:
+    text = shapely.to_geojson(geoms)
+    return [{"type": "Feature", "id": i, "properties": p, "geometry": RawJSON(g) if raw else json.loads(g)}
+            for i, p, g in zip(ids, props, text, strict=True)]
+
+
+def _column_values(s: pd.Series) -> list:
+    """A column as JSON-ready Python values (:func:`_round` of each value; float, integer and bool columns at once)."""
+    kind = s.dtype.kind if isinstance(s.dtype, np.dtype) else ""
+    if kind == "f":
+        return [round(v, 2) if math.isfinite(v) else None for v in s.to_numpy().tolist()]
+    if kind and kind in "iub":
+        return s.to_numpy().tolist()
+    return [_round(v) for v in s.to_numpy(dtype=object).tolist()]
+
+
+def _records(props: pd.DataFrame) -> list[dict]:
+    """The rows of ``props`` as dicts of JSON-ready values (as ``_round`` over ``to_dict("records")``, column-wise)."""
+    cols = list(props.columns)
+    return [dict(zip(cols, row, strict=True)) for row in zip(*(_column_values(props[c]) for c in cols), strict=True)]
 
 
 def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoom: float | None = None,
@@ -125,7 +148,7 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
                   fmt: Callable[[str, pd.Series], pd.Series] | None = None, keep: np.ndarray | None = None,
                   detail_zoom: int = 14, always_detail_zoom: int = 17, max_tile_features: int = 600,
                   cap: int = 3000, grid_color: Callable[[np.ndarray], np.ndarray] | None = None,
-                  lod: bool = True, gcj02: bool = False, send: tuple | None = None) -> dict:
+                  lod: bool = True, gcj02: bool = False, send: tuple | None = None, raw: bool = False) -> dict:
     """The features of tile ``z/x/y`` (or its grid cells) as a GeoJSON FeatureCollection dict.
 
     Parameters
@@ -146,6 +169,8 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
         Features kept by attribute filters (one per feature of the index).
     gcj02 : bool
         The tile is in GCJ-02 (AMap-like basemaps): the data are shifted to match.
+    raw : bool
+        Geometries as :class:`RawJSON` text for :func:`encode` (the tile route) instead of parsed dicts.
     lod : bool
         Grid cells where there are too many features (parcel layers); False always sends features.
     max_tile_features, cap : int
@@ -164,7 +189,7 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
     n = len(hit)
     grid = lod and (dz < detail_zoom or (dz < always_detail_zoom and n > max_tile_features))
     if grid:
-        return _grid(index, z, x, y, hit, grid_color, gcj02)
+        return _grid(index, z, x, y, hit, grid_color, gcj02, raw)
     truncated = n > cap
     if truncated:
         hit = np.sort(hit[np.argsort(-index.area[hit], kind="stable")[:cap]])
@@ -180,14 +205,14 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
             props[c] = fmt(c, rows[c]) if fmt is not None else rows[c]
     if color is not None:
         props["_c"] = color(rows) if callable(color) else color
-    records = [{k: _round(v) for k, v in r.items()} for r in props.to_dict("records")]
+    records = _records(props)
     ids = props[index.id_col].tolist()
     return {"type": "FeatureCollection", "mode": "features", "n": n, "truncated": bool(truncated),
-            "features": _collection(np.asarray(geoms), records, ids)}
+            "features": _collection(np.asarray(geoms), records, ids, raw)}
 
 
 def _grid(index: maps.LayerIndex, z: int, x: int, y: int, hit: np.ndarray,
-          grid_color: Callable[[np.ndarray], np.ndarray] | None, gcj02: bool = False) -> dict:
+          grid_color: Callable[[np.ndarray], np.ndarray] | None, gcj02: bool = False, raw: bool = False) -> dict:
     """An 8 x 8 grid of the tile: cells with features, their count, land and share of flagged land."""
     x0, y0, x1, y1 = _merc_bounds(z, x, y)
     size = (x1 - x0) / CELLS
@@ -214,7 +239,7 @@ def _grid(index: maps.LayerIndex, z: int, x: int, y: int, hit: np.ndarray,
              for c, col in zip(cells, colors, strict=True)]
     ids = [f"g{z}_{x}_{y}_{c}" for c in cells]
     return {"type": "FeatureCollection", "mode": "grid", "n": int(len(hit)), "truncated": False,
-            "features": _collection(np.asarray(geoms), props, ids)}
+            "features": _collection(np.asarray(geoms), props, ids, raw)}
 
 
 def tiles_for_view(bounds_ll: tuple[float, float, float, float], z: int) -> list[tuple[int, int, int]]:
@@ -245,6 +270,16 @@ def data_zoom(display_zoom: float, *, max_data_zoom: int = 16, min_data_zoom: in
     return int(min(max(math.floor(display_zoom), min_data_zoom), max_data_zoom))
 
 
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def encode(collection: dict) -> bytes:
-    """Compact UTF-8 JSON of a tile."""
-    return json.dumps(collection, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Compact UTF-8 JSON of a tile; :class:`RawJSON` geometries are written as they are."""
+    feats = collection.get("features") or []
+    if not any(isinstance(f.get("geometry"), RawJSON) for f in feats):
+        return _DUMPS(collection).encode("utf-8")
+    head = _DUMPS({k: v for k, v in collection.items() if k != "features"})
+    body = ",".join(
+        f'{{"type":"Feature","id":{_DUMPS(f["id"])},"properties":{_DUMPS(f["properties"])},"geometry":'
+        f'{f["geometry"] if isinstance(f["geometry"], RawJSON) else _DUMPS(f["geometry"])}}}' for f in feats)
+    return (head[:-1] + (',"features":[' if head != "{}" else '"features":[') + body + "]}").encode("utf-8")

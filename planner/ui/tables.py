@@ -89,6 +89,9 @@ def format_value(col: str, v, lang_: str | None = None) -> str:
 def format_series(col: str, s: pd.Series, lang_: str | None = None) -> pd.Series:
     """:func:`format_value` over a column (distinct values formatted once)."""
     lg = lang_ or lang()
+    if col not in VALUE_KINDS and col not in ("industry", "template") and pd.api.types.is_string_dtype(s.dtype) \
+            and not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.astype(object).where(s.notna(), "—")  # free text (owner, address): as it is, one value per row
     vals = s.astype(object)
     uniq = pd.unique(vals.dropna()) if len(vals) else []
     table = {u: format_value(col, u, lg) for u in uniq}

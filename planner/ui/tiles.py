@@ -222,7 +222,7 @@ def _make(token: str, held: _Held, key: tuple) -> bytes | None:
 
     t = maptiles.tile_features(spec.index, z, x, y, display_zoom=dz, columns=spec.columns, send=spec.send, color=spec.color,
                                fmt=_format(spec.lang), keep=spec.keep, lod=spec.lod, gcj02=spec.gcj02,
-                               grid_color=lambda s: maps.colors_for(s, GRID_BREAKS), **spec.extra)
+                               grid_color=lambda s: maps.colors_for(s, GRID_BREAKS), raw=True, **spec.extra)
     if os.environ.get("PLANNER_DEBUG_MAP"):
         print(f"tile {z}/{x}/{y} dz={dz}: {t['mode']} n={t['n']} features={len(t['features'])} "
               f"keep={None if spec.keep is None else int(spec.keep.sum())} layer={len(spec.index)}",
