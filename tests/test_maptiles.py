@@ -738,3 +738,37 @@ def test_the_route_writes_the_geometry_text_as_it_is_and_reads_as_the_tile_dict(
     old = [{k: maptiles._round(v) for k, v in r.items()} for r in props.to_dict("records")]
     assert maptiles._records(props) == old
     assert json.dumps(maptiles._records(props)) == json.dumps(old)  # the same JSON types (int, bool, null)
+
+
+def test_a_grid_tile_of_the_last_cell_zoom_has_the_parcel_tiles_under_it_made_ahead(client, city_index, monkeypatch):
+    """Zooming in from the cells to the parcels asked for 50 new tiles at once; the server makes them while the
+    user looks at the cells (one thread, newest first), and the browser's requests find them made."""
+    monkeypatch.setattr(tiles, "_AHEAD", [])
+    token = register_explorer(city_index)
+    z, x, y = maptiles.tile_of(city_index, len(city_index) // 2, 13)
+    r = client.get(f"{tiles.PREFIX}/{token}/{z}/{x}/{y}.json?dz=13")
+    assert strict_json(r.content)["mode"] == "grid"
+    under = [(token, 14, cx, cy, 14) for cx in (2 * x, 2 * x + 1) for cy in (2 * y, 2 * y + 1)]
+    deadline = time.time() + 30
+    while not all(k in tiles._TILES for k in under) and time.time() < deadline:
+        time.sleep(0.05)
+    assert all(k in tiles._TILES for k in under)
+    made = []
+    monkeypatch.setattr(maptiles, "tile_features", lambda *a, **k: made.append(a) or pytest.fail("made again"))
+    for k in under:
+        assert strict_json(client.get(f"{tiles.PREFIX}/{token}/14/{k[2]}/{k[3]}.json?dz=14").content)["type"]
+    assert not made
+    # not for parcels already shown, nor for a layer without cells, nor beyond the queue's bound
+    before = len(tiles._TILES)
+    client.get(f"{tiles.PREFIX}/{token}/14/{under[0][2]}/{under[0][3]}.json?dz=14")
+    plain = tiles.register("no-lod", tiles.TileSpec(city_index, columns=("parcel_id",)))
+    monkeypatch.setattr(maptiles, "tile_features", lambda *a, **k: {"type": "FeatureCollection", "mode": "features",
+                                                                     "n": 0, "truncated": False, "features": []})
+    client.get(f"{tiles.PREFIX}/{plain}/{z}/{x}/{y}.json?dz=13")
+    time.sleep(0.3)
+    assert not any(k[0] == plain and k[1] == 14 for k in tiles._TILES) and len(tiles._TILES) == before + 1
+    monkeypatch.setattr(tiles, "MAX_AHEAD", 8)
+    monkeypatch.setattr(tiles, "_AHEAD_WAKE", threading.Event())  # the worker waits on the old event: nothing runs
+    for i in range(5):
+        tiles.ahead(token, 13, x + 10 + i, y)
+    assert len(tiles._AHEAD) == 8 and tiles._AHEAD[-1][2:4] == (2 * (x + 14) + 1, 2 * y + 1)  # the newest kept
