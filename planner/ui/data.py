@@ -143,10 +143,10 @@ def policy_json(policy: dict) -> str:
 
 #: Rule variants (rules other than the shipped default: thresholds tried on the Rules page) whose classification,
 #: figure-less copy and map index each cache keeps per server. The shipped default's are cached apart and are never
-#: pushed out by variants. A 1M city's variant holds ~0.1 GB of its own (flags, counts, reasons; the parcel columns,
+#: pushed out by variants. A 1M city's variant holds ~0.03 GB of its own (flags, counts, grades; the parcel columns,
 #: geometry and indicators are shared), so trying many thresholds recomputes an older one instead of growing the
 #: server (issue 19: < 3 GB with one user). One: the map shows the variant being tried (the rules page counts
-#: from :func:`flag_table`); the one before it is classified again when tried again (1.5 s at 1M).
+#: from :func:`flag_table`); the one before it is classified again when tried again (0.6 s at 1M, reasons left out).
 MAX_RULE_VARIANTS = 1
 
 
@@ -296,7 +296,7 @@ def flag_table(path: str, policy: dict) -> pd.DataFrame:
     ``land_area_m2``, ``three_low``, ``n_low``, ``n_unknown`` and one
     ``low_<criterion>`` column per criterion, equal to those of
     :func:`classified`; no reasons, grades or copies of the parcel columns
-    (0.1 s at 1M parcels where the whole classification takes 1.5 s: a
+    (0.1 s at 1M parcels where the whole classification takes 0.6 s: a
     threshold change answers at once; :func:`classify_ahead` makes the rest
     for the map in the background).
     """
