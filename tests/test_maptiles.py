@@ -767,6 +767,26 @@ def test_a_grid_tile_of_the_last_cell_zoom_has_the_parcel_tiles_under_it_made_ah
     client.get(f"{tiles.PREFIX}/{plain}/{z}/{x}/{y}.json?dz=13")
     time.sleep(0.3)
     assert not any(k[0] == plain and k[1] == 14 for k in tiles._TILES) and len(tiles._TILES) == before + 1
+    # work nobody waits for: not while a page runs (nor while a map fetches tiles)
+    def under_of(t):
+        return [(token, 14, cx, cy, 14) for cx in (2 * t[1], 2 * t[1] + 1) for cy in (2 * t[2], 2 * t[2] + 1)]
+
+    _, x2, y2 = next(t for t in sorted(grid_tiles(city_index, 13)) if not any(k in tiles._TILES for k in under_of(t)))
+    later = under_of((13, x2, y2))
+    running = threading.Event()
+    page_run = threading.Thread(target=running.wait, args=(10,), name="ScriptRunner.scriptThread")
+    page_run.start()
+    try:
+        tiles.ahead(token, 13, x2, y2)
+        time.sleep(0.8)
+        assert not any(k in tiles._TILES for k in later)
+    finally:
+        running.set()
+        page_run.join()
+    deadline = time.time() + 30
+    while not all(k in tiles._TILES for k in later) and time.time() < deadline:
+        time.sleep(0.05)
+    assert all(k in tiles._TILES for k in later)
     monkeypatch.setattr(tiles, "MAX_AHEAD", 8)
     monkeypatch.setattr(tiles, "_AHEAD_WAKE", threading.Event())  # the worker waits on the old event: nothing runs
     for i in range(5):

@@ -41,6 +41,7 @@ import os
 import secrets
 import sys
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -348,9 +349,24 @@ def ahead(token: str, z: int, x: int, y: int) -> int:
     return n
 
 
+#: When the browser last asked for a tile (monotonic s): tiles ahead wait until it has had its view.
+_LAST_ASKED = [0.0]
+
+
+def _busy() -> bool:
+    """Whether the server is serving someone now: a map fetching tiles, or a page run."""
+    if time.monotonic() - _LAST_ASKED[0] < 0.3:
+        return True
+    return any(t.name == "ScriptRunner.scriptThread" for t in threading.enumerate())
+
+
 def _ahead_loop() -> None:
+    # work nobody waits for: one tile at a time, only while no map is loading and no page runs (on two cores a
+    # site edit measured 0.1-0.2 s slower while the tiles of a sites map at zoom 13 were being made ahead)
     while True:
         _AHEAD_WAKE.wait()
+        while _busy():
+            time.sleep(0.05)
         with _LOCK:
             if not _AHEAD:
                 _AHEAD_WAKE.clear()
@@ -371,6 +387,7 @@ async def _endpoint(request):
     from starlette.responses import Response
 
     p = request.path_params
+    _LAST_ASKED[0] = time.monotonic()
     try:
         z, x, y = int(p["z"]), int(p["x"]), int(p["y"])
         dz = int(request.query_params.get("dz", z))
