@@ -579,7 +579,7 @@ class Bench:
     def return_street_zoom(self, i: int) -> float:
         self.at(i, 18)
         nav(self.page, "连片地块")
-        self.settle(now_ms())
+        self.settle(now_ms(), done=lambda: self._on("sites") and self._has_sites_map())
         seen = []
 
         def watch():
