@@ -269,7 +269,16 @@ def resolve_percentiles(parcels: pd.DataFrame, policy: Policy, *, indicators: pd
     level no parcel has a value for stays a percentile, as in the whole.
     """
     ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
-    in_scope = in_scope_mask(parcels, policy)
+    return resolve_policy(policy, percentile_levels(parcels, policy, ind, in_scope_mask(parcels, policy)))[0]
+
+
+def percentile_levels(parcels: pd.DataFrame, policy: Policy, ind: pd.DataFrame, in_scope: np.ndarray,
+                      ) -> list[np.ndarray]:
+    """The values each percentile level of ``policy`` is taken over, in :func:`resolve_policy`'s order.
+
+    Collected through :func:`rule_thresholds`' ``percentile_of`` hook, so the
+    masks are the classifier's own.
+    """
     land_use, industry, code = _text(parcels, "land_use"), _text(parcels, "industry"), _text(parcels, "land_use_code")
     levels: list[np.ndarray] = []
 
@@ -279,7 +288,7 @@ def resolve_percentiles(parcels: pd.DataFrame, policy: Policy, *, indicators: pd
 
     for rule in _rules(policy):
         rule_thresholds(rule, ind[rule.indicator].to_numpy(), in_scope, land_use, industry, code, percentile_of=collect)
-    return resolve_policy(policy, levels)[0]
+    return levels
 
 
 def reason_columns(parcels: pd.DataFrame, policy: Policy, *, indicators: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -37,13 +37,11 @@ import pandas as pd
 
 from planner.classify.flags import (
     Ranks,
-    _rules,
-    _text,
     classify,
     grade_scores,
     in_scope_mask,
+    percentile_levels,
     resolve_policy,
-    rule_thresholds,
     summary,
 )
 from planner.classify.indicators import compute_indicators
@@ -117,16 +115,7 @@ def partition_values(path: str, policy: Policy) -> dict:
     """
     part = _read_attributes(path)
     ind, in_scope = _evaluate_inputs(part, policy)
-    land_use, industry, code = _text(part, "land_use"), _text(part, "industry"), _text(part, "land_use_code")
-    levels: list[np.ndarray] = []
-
-    def collect(sel: np.ndarray, _percentile: float) -> float:
-        levels.append(np.asarray(sel, dtype=float))
-        return np.nan
-
-    for rule in _rules(policy):
-        rule_thresholds(rule, ind[rule.indicator].to_numpy(), in_scope, land_use, industry, code,
-                        percentile_of=collect)
+    levels = percentile_levels(part, policy, ind, in_scope)
     grade = {}
     present = {}
     for name in _grade_names(policy):

@@ -77,9 +77,9 @@ def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list
         from planner.report.pdf import site_briefs_pdf
         from planner.workflow.briefs import site_briefs
 
-        briefs = site_briefs(result.sites, result.parcel_sites, _member_reasons(parcels, result.parcel_sites, site_ids,
-                                                                                complete),
-                             site_ids, constraints=constraints, provenance=prov)
+        listed = _member_reasons(parcels, result.parcel_sites, site_ids, complete)
+        briefs = site_briefs(result.sites, result.parcel_sites, listed, site_ids, constraints=constraints,
+                             provenance=prov)
         return site_briefs_pdf(briefs, lang=L)
 
     name = "brief_" + ("_".join(site_ids) if len(site_ids) <= 3 else f"{site_ids[0]}_{len(site_ids)}")
