@@ -48,7 +48,9 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+#: no host name resolves but localhost: nothing outside this machine can load (``block_external`` records any try)
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
+CHROMIUM_ARGS = [*OFFLINE_ARGS, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 MAP_FRAME = "streamlit_folium"
 
@@ -220,16 +222,20 @@ def _tree(pid: int) -> list[int]:
 
 # ---------------------------------------------------------------------------------------------------- browser
 def block_external(ctx, blocked: list) -> None:
-    """Only localhost, data:, blob: and about: URLs load; the rest are recorded and aborted."""
+    """Record every request for a URL that is not localhost, data:, blob: or about: (none may load).
 
-    def guard(route):
-        host = urlparse(route.request.url).hostname or ""
-        if route.request.url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost"):
-            return route.continue_()
-        blocked.append(route.request.url)
-        return route.abort()
+    The browser cannot load them: it runs with ``OFFLINE_ARGS`` (no host but this machine resolves). The requests
+    are watched, not routed: Playwright turns the browser's HTTP cache off in a context whose requests it routes,
+    so every new tab fetched Streamlit's scripts again, which no planner's browser does (they are immutable).
+    """
 
-    ctx.route("**/*", guard)
+    def seen(request):
+        url = request.url
+        host = urlparse(url).hostname or ""
+        if not (url.startswith(("data:", "blob:", "about:")) or host in ("127.0.0.1", "localhost")):
+            blocked.append(url)
+
+    ctx.on("request", seen)
 
 
 def map_frames(page) -> list:

@@ -134,6 +134,27 @@ def test_documents_are_versioned_and_audited(ws):
     assert ws.audit_log()["action"].tolist() == ["save_policy", "save_policy"]
 
 
+def test_latest_documents_are_read_at_once(ws, monkeypatch):
+    """The pages list saved scenarios on every run: one read for any number of them (was one per document)."""
+    from planner import workflow as W
+
+    for i in range(30):
+        ws.save_doc("scenario", f"s{i:02d}", {"top": i})
+    ws.save_doc("scenario", "s01", {"top": 100})
+    ws.save_doc("scenario", "s02", {"deleted": True})
+    ws.save_doc("scenario", "s03", {"deleted": True})
+    ws.save_doc("scenario", "s03", {"top": 3})  # saved again after it was deleted
+    ws.save_doc("policy", "p", {"min_criteria": 2})
+    latest = ws.latest_docs("scenario")
+    assert len(latest) == 30 and latest["s01"] == {"top": 100} and latest["s02"] == {"deleted": True}
+    assert latest["s03"] == {"top": 3} and ws.latest_docs("comparison") == {}
+    calls = []
+    real = ws.load_doc
+    monkeypatch.setattr(ws, "load_doc", lambda *a, **k: calls.append(a) or real(*a, **k))
+    names = W.document_names(ws, "scenario")
+    assert names == [f"s{i:02d}" for i in range(30) if i != 2] and calls == []
+
+
 def test_failed_layer_write_leaves_workspace_unchanged(gpkg_ws, monkeypatch):
     """A layer written in full into the workspace file, then a failure: the table is dropped, nothing else changed."""
     ws = gpkg_ws

@@ -483,6 +483,11 @@ class PostgisStore(Store):
             raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind} {name!r}")
         return json.loads(rows[0][0])
 
+    def latest_docs(self, kind) -> dict[str, dict]:
+        rows = self._rows("SELECT DISTINCT ON (name) name, payload FROM {} WHERE kind = %s ORDER BY name, version DESC",
+                          "planner_docs", params=(kind,))
+        return {name: json.loads(payload) for name, payload in rows}
+
     def docs(self, kind=None) -> pd.DataFrame:
         q = f"SELECT {', '.join(chr(34) + c + chr(34) for c in _DOC_COLS)} FROM {{}}"
         args: tuple = ()

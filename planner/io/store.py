@@ -260,6 +260,10 @@ class Store(ABC):
         """Load a document version (default: latest)."""
 
     @abstractmethod
+    def latest_docs(self, kind: str) -> dict[str, dict]:
+        """The latest version of every document of a kind, by name (deletion marks included), in one read."""
+
+    @abstractmethod
     def docs(self, kind: str | None = None) -> pd.DataFrame:
         """Catalogue of document versions."""
 
@@ -863,6 +867,16 @@ class GpkgStore(Store):
             msg = f"workspace {self.path} has no {kind} {name!r}" + (f" version {version}" if version else "")
             raise StoreError(msg)
         return json.loads(row[0])
+
+    def latest_docs(self, kind) -> dict[str, dict]:
+        con = self._connect()
+        try:
+            rows = con.execute("SELECT name, payload FROM planner_docs AS d WHERE kind = ? AND version = "
+                               "(SELECT max(version) FROM planner_docs WHERE kind = d.kind AND name = d.name)",
+                               (kind,)).fetchall()
+        finally:
+            con.close()
+        return {name: json.loads(payload) for name, payload in rows}
 
     def docs(self, kind=None) -> pd.DataFrame:
         con = self._connect()

@@ -33,11 +33,7 @@ def latest_version(store: Store, kind: str, name: str) -> int | None:
 
 def document_names(store: Store, kind: str) -> list[str]:
     """Names of the saved, not deleted documents of a kind, sorted."""
-    cat = store.docs(kind)
-    if not len(cat):
-        return []
-    last = cat.sort_values("version").groupby("name")["version"].last()
-    return sorted(n for n, v in last.items() if not D.is_deleted(store.load_doc(kind, n, int(v))))
+    return sorted(n for n, payload in store.latest_docs(kind).items() if not D.is_deleted(payload))
 
 
 def load_document(store: Store, kind: str, name: str, version: int | None = None):

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.e2e.conftest import CHROMIUM, ROOT
 
 
 def bench():
@@ -32,13 +32,13 @@ def test_quick_benchmark_every_action_within_3x_its_target(tmp_path):
     B = bench()
     ws = B.prepare_workspace(ROOT / "gis_data" / "sample_city.gpkg", tmp_path / "city20k.gpkg", log=lambda _m: None)
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=B.CHROMIUM_ARGS)  # offline: no host resolves
         try:
             res = B.run_actions(ws, B.QUICK, 3, browser=browser, timeout=90, log=print)
         finally:
             browser.close()
     notes = res.pop("_notes")
-    assert notes["external_requests"] == 0
+    assert notes["external_requests"] == 0  # watched, not routed: routing turns the browser's cache off
     slow = {}
     for action, times in res.items():
         assert all(math.isfinite(t) for t in times), f"{action} failed or timed out: {times}"
@@ -46,3 +46,23 @@ def test_quick_benchmark_every_action_within_3x_its_target(tmp_path):
         if target is not None and B.pct(times, 0.95) > 3 * target:
             slow[action] = (round(B.pct(times, 0.95), 2), target)
     assert not slow, f"p95 over 3x the target (p95 s, target s): {slow}"
+
+
+def test_the_benchmark_browser_is_offline_and_records_what_tried_to_leave():
+    """The bench watches requests instead of routing them (routing turns the HTTP cache off), so the browser itself
+    must refuse other hosts: none resolves, IP addresses included, and each try is recorded."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    B = bench()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=B.CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context()
+            seen: list = []
+            B.block_external(ctx, seen)
+            for url in ("https://example.com/", "http://8.8.8.8/"):
+                with pytest.raises(sync_api.Error, match="ERR_NAME_NOT_RESOLVED"):
+                    ctx.new_page().goto(url, timeout=10_000)
+            ctx.new_page().goto("data:text/html,<p>local</p>")
+        finally:
+            browser.close()
+    assert seen == ["https://example.com/", "http://8.8.8.8/"]
