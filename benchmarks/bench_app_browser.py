@@ -905,6 +905,9 @@ def main(argv=None) -> int:
     ap.add_argument("--actions", default=",".join(ORDER), help="comma-separated; 'quick' for the CI set")
     ap.add_argument("--sessions", type=int, default=2, help="extra browser sessions for the memory row")
     ap.add_argument("--peer", action="store_true", help="also time the naive folium peer")
+    ap.add_argument("--peer-reps", type=int, default=1,
+                    help="repetitions of the peer's actions (its pan and zoom do not settle: each waits --peer-timeout)")
+    ap.add_argument("--peer-timeout", type=float, default=60.0)
     ap.add_argument("--app-root", type=Path, default=ROOT)
     ap.add_argument("--quiet", type=float, default=0.5)
     ap.add_argument("--timeout", type=float, default=180.0)
@@ -938,7 +941,7 @@ def main(argv=None) -> int:
         results.update(run_actions(a.workspace, actions, a.reps, browser=browser, app_root=a.app_root,
                                    quiet=a.quiet, timeout=a.timeout, sessions=a.sessions,
                                    log=lambda s: print(s, flush=True)))
-        peer = run_peer(a.workspace, a.reps, browser=browser, quiet=a.quiet, timeout=max(a.timeout, 30),
+        peer = run_peer(a.workspace, a.peer_reps, browser=browser, quiet=a.quiet, timeout=a.peer_timeout,
                         log=lambda s: print(s, flush=True)) if a.peer else None
         browser.close()
     notes = results.pop("_notes", {})

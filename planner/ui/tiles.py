@@ -532,11 +532,37 @@ _JS = r"""
     kb.__plannerQuiet = true;
     if (on) kb.enable();
   }
+  function sendNow(map) {
+    // streamlit-folium sends what a click changed 250 ms after it (a debounce meant for pans and zooms): a click on
+    // a feature of these layers is sent at once, the value made as the component makes it (its updateComponentValue,
+    // streamlit-folium 0.27), and its own delayed send then finds nothing new to send
+    var g = W.__GLOBAL_DATA__;
+    if (!g || !W.parent || W.parent === W) return;
+    var wrap = g.wrap_longitude, a = function (x) { return x && wrap ? map.wrapLatLng(x) : x; };
+    var b = map.getBounds();
+    var all = {last_clicked: a(g.lat_lng_clicked), last_object_clicked: a(g.last_object_clicked),
+      last_object_clicked_count: g.last_object_clicked_count, last_object_clicked_tooltip: g.last_object_clicked_tooltip,
+      last_object_clicked_popup: g.last_object_clicked_popup, all_drawings: g.all_drawings,
+      last_active_drawing: g.last_active_drawing, last_geocoder_result: g.last_geocoder_result,
+      bounds: b && wrap ? map.wrapLatLngBounds(b) : b, zoom: map.getZoom(), last_circle_radius: g.last_circle_radius,
+      last_circle_polygon: g.last_circle_polygon, center: a(map.getCenter()),
+      selected_layers: Object.values(g.selected_layers || {}), selected_tags: g.selected_tags};
+    var v = all;
+    if (g.returned_objects) {
+      v = {};
+      for (var k in all) if (g.returned_objects.indexOf(k) >= 0) v[k] = all[k];
+    }
+    if (JSON.stringify(g.previous_data) === JSON.stringify(v)) return;
+    g.previous_data = v;
+    W.parent.postMessage({isStreamlitMessage: true, type: 'streamlit:setComponentValue', value: v, dataType: 'json'}, '*');
+  }
   function Ctl(map) {
     this.map = map; this.tiles = {}; this.pending = 0; this.want = {}; this.gen = 0; this.z = null;
     var self = this;
     quietFocus(map);
     restoreView(map);
+    // after the component's own click handlers (same event, so on the next tick)
+    fg.on('click', function () { setTimeout(function () { sendNow(map); }, 0); });
     this.onMove = function () { saveView(map); self.update(); };
     map.on('moveend', this.onMove);
     W.__plannerCtl.push(this);

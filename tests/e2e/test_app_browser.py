@@ -96,6 +96,32 @@ def test_map_shows_parcels_and_click_shows_reasons(app_server, page, external):
     assert external == []
 
 
+def test_a_click_on_a_parcel_is_sent_at_once_and_once(app_server, page, external):
+    """streamlit-folium sends a click to the server 250 ms after it (its debounce for pans and zooms); a click on a
+    feature of the tiled layers is sent at once, and the component's delayed send then has nothing new (one page
+    run per click)."""
+    url, _ = app_server
+    _open(page, url)
+    _map_paths(page, min_count=500)
+    time.sleep(2.0)  # the first bounds report reruns the map fragment once
+    _settle(page)
+    page.evaluate("""() => { window.__sent = []; window.addEventListener('message', (e) => {
+        if (e.data && e.data.type === 'streamlit:setComponentValue') window.__sent.push([performance.now(), e.data.value]);
+    }); }""")
+    bb = page.frame_locator(MAP_FRAME).first.locator("path.leaflet-interactive").nth(300).bounding_box()
+    t0 = page.evaluate("performance.now()")
+    page.mouse.click(bb["x"] + bb["width"] / 2, bb["y"] + bb["height"] / 2)
+    time.sleep(1.5)  # past the component's own 250 ms
+    sent = page.evaluate("window.__sent")
+    assert len(sent) == 1, f"sent {len(sent)} values for one click"
+    ms, value = sent[0]
+    assert ms - t0 < 150, f"the click reached the server after {ms - t0:.0f} ms"
+    assert re.fullmatch(r"r\d+c\d+", value["last_active_drawing"]["properties"]["parcel_id"])
+    assert set(value) == {"last_active_drawing", "last_object_clicked"}  # what the tiled map returns, as the component
+    page.get_by_text(re.compile(r"地块 r\d+c\d+")).first.wait_for(timeout=10_000)
+    assert external == []
+
+
 def test_site_row_zooms_map(app_server, page, external):
     url, _ = app_server
     _open(page, url, "连片地块")
