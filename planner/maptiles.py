@@ -148,7 +148,8 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
                   fmt: Callable[[str, pd.Series], pd.Series] | None = None, keep: np.ndarray | None = None,
                   detail_zoom: int = 14, always_detail_zoom: int = 17, max_tile_features: int = 600,
                   cap: int = 3000, grid_color: Callable[[np.ndarray], np.ndarray] | None = None,
-                  lod: bool = True, gcj02: bool = False, send: tuple | None = None, raw: bool = False) -> dict:
+                  lod: bool = True, gcj02: bool = False, send: tuple | None = None, raw: bool = False,
+                  coarse_cap: int | None = None) -> dict:
     """The features of tile ``z/x/y`` (or its grid cells) as a GeoJSON FeatureCollection dict.
 
     Parameters
@@ -177,6 +178,10 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
         Between ``detail_zoom`` and ``always_detail_zoom`` a tile with more
         features than ``max_tile_features`` is sent as grid cells; at and above
         ``always_detail_zoom`` at most ``cap`` features (the largest) are sent.
+    coarse_cap : int, optional
+        Below ``detail_zoom``, at most this many features (the largest) in a
+        tile of a layer sent as features (``lod=False``): the outlines of 85,631
+        sites at city scale were 5 MB of tiles for the browser to draw.
 
     Returns
     -------
@@ -190,6 +195,8 @@ def tile_features(index: maps.LayerIndex, z: int, x: int, y: int, *, display_zoo
     grid = lod and (dz < detail_zoom or (dz < always_detail_zoom and n > max_tile_features))
     if grid:
         return _grid(index, z, x, y, hit, grid_color, gcj02, raw)
+    if coarse_cap is not None and dz < detail_zoom:
+        cap = min(cap, coarse_cap)
     truncated = n > cap
     if truncated:
         hit = np.sort(hit[np.argsort(-index.area[hit], kind="stable")[:cap]])

@@ -334,6 +334,21 @@ def test_dense_tiles_switch_to_grid_below_street_zoom_and_lod_false_never_does(g
     assert lines["mode"] == "features" and len(lines["features"]) == len(grid)
 
 
+def test_outlines_below_street_zoom_are_the_largest_up_to_the_coarse_cap_and_all_closer(grid, grid_index):
+    """Site outlines at city scale (85,631 at 1M were 5 MB of tiles): the largest ``coarse_cap`` of a tile below the
+    detail zoom, every one from it."""
+    z = 11
+    (_, x, y), = grid_tiles(grid_index, z)  # all 576 parcels in one tile
+    coarse = maptiles.tile_features(grid_index, z, x, y, display_zoom=12, lod=False, coarse_cap=100)
+    assert coarse["mode"] == "features" and coarse["truncated"] and coarse["n"] == len(grid)
+    sent = [f["id"] for f in coarse["features"]]
+    largest = grid.assign(a=grid.geometry.area).sort_values("a", ascending=False, kind="stable")
+    assert len(sent) == 100 and set(sent) == set(largest["parcel_id"].astype(str).iloc[:100])
+    close = maptiles.tile_features(grid_index, z, x, y, display_zoom=14, lod=False, coarse_cap=100)
+    assert not close["truncated"] and len(close["features"]) == len(grid)
+    assert len(maptiles.tile_features(grid_index, z, x, y, display_zoom=12, lod=False)["features"]) == len(grid)
+
+
 def test_gcj02_tiles_shift_the_parcels_by_the_gcj02_offset():
     g, _ = edge_layer()
     idx = maps.LayerIndex.build(g)

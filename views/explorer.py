@@ -132,7 +132,8 @@ def explorer():
     if show_sites and sites_idx is not None:
         layers.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
                                        tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
-                                       color="#762a83", fill_opacity=0.0, line_color="#762a83", weight=2.5))
+                                       color="#762a83", fill_opacity=0.0, line_color="#762a83", weight=2.5,
+                                       coarse_cap=mapview.SITE_OUTLINES_PER_TILE))
 
     c_map, c_det = st.columns([3, 1.25], gap="medium")
     with c_map:

@@ -310,7 +310,7 @@ def map_layers(sel: str | None) -> list:
     if sites_idx is not None:
         out.append(mapview.MapLayer("sites", tr("lyr_sites"), sites_idx, columns=("site_id", "rank"),
                                     tooltip={c: column_label(c, lang()) for c in ("site_id", "rank")},
-                                    color="#54278f", fill_opacity=0.0, weight=3))
+                                    color="#54278f", fill_opacity=0.0, weight=3, coarse_cap=mapview.SITE_OUTLINES_PER_TILE))
     return out
 
 

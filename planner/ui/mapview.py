@@ -34,6 +34,11 @@ from planner.ui.tables import format_series
 GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
 
 
+#: Site outlines per map tile below the parcels' detail zoom, the largest (every one from zoom 14): a 1M city's 85,631
+#: outlines at city scale were 5 MB of tiles and a second of drawing each time the sites page opened
+SITE_OUTLINES_PER_TILE = 600
+
+
 @dataclass
 class MapLayer:
     """One data layer of the map.
@@ -65,6 +70,8 @@ class MapLayer:
     tooltip: dict = field(default_factory=dict)
     color: Callable[[gpd.GeoDataFrame], np.ndarray] | str = "#3182bd"
     lod: bool = False
+    #: Below the parcels' detail zoom, at most this many features per tile, the largest (a layer sent as features)
+    coarse_cap: int | None = None
     pos: np.ndarray | None = None
     max_features: int = 4000
     fill_opacity: float = 0.65
@@ -130,9 +137,11 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> tuple[folium.FeatureGroup,
         layer.color if isinstance(layer.color, str) else f"fn{id(layer.color)}")
     send = tuple(c for c in layer.tooltip if c in layer.index.gdf.columns)
     cols = tuple(c for c in dict.fromkeys([*layer.columns, *send]) if c in layer.index.gdf.columns)
+    extra = {} if layer.coarse_cap is None else {"coarse_cap": int(layer.coarse_cap)}
     key = tiles.spec_key("layer", id(layer.index), len(layer.index), layer.key, style, cols, send, layer.lod, gcj,
-                         lang_, keep if keep is not None else "all")
-    token = tiles.register(key, tiles.TileSpec(layer.index, cols, send, layer.color, keep, layer.lod, gcj, lang_))
+                         lang_, keep if keep is not None else "all", layer.coarse_cap)
+    token = tiles.register(key, tiles.TileSpec(layer.index, cols, send, layer.color, keep, layer.lod, gcj, lang_,
+                                               extra))
     grid_tip = caption = None
     if layer.lod:
         grid_tip = {"n": tr("m_parcels"), "land_ha": tr("m_land"), "flagged_ha": tr("m_three_low_land"),
