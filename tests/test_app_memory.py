@@ -471,6 +471,15 @@ def test_site_lookups_are_one_compact_series_per_result_and_bounded(monkeypatch)
     assert lk["c"] == "S3"  # as a dict of the rows kept it: the last row of a parcel
     assert lk.index.is_unique and list(lk.index.get_indexer(["c", "q"]) >= 0) == [True, False]
     assert data.site_of_parcel("sig0", ps) is lk  # shared by every session and tile of that result
+    assert lk.members_of("S1") == ("a", "b") and lk.members_of("S3") == ("c",) and lk.members_of("S2") == ()
+    rng = np.random.default_rng(3)  # single look-ups in Arrow answer as the dict of the rows did
+    big = pd.DataFrame({"parcel_id": [f"P{k}" for k in rng.integers(0, 400, 600)],
+                        "site_id": [f"S{k}" for k in rng.integers(0, 40, 600)]})
+    ref, blk = dict(zip(big["parcel_id"], big["site_id"], strict=True)), data.SiteLookup(big)
+    assert all(blk.get(p) == ref.get(p) and (p in blk) == (p in ref) for p in [f"P{k}" for k in range(420)])
+    assert set(blk.index) == set(ref)
+    for sid in {f"S{k}" for k in range(42)}:
+        assert set(blk.members_of(sid)) == {p for p, s in ref.items() if s == sid}
     for k in range(1, 10):
         data.site_of_parcel(f"sig{k}", ps)
     assert len(data._SITE_OF) == data.MAX_SITE_LOOKUPS
@@ -494,6 +503,39 @@ def test_an_edit_changes_only_the_membership_of_its_parcels_drawn_over_the_tiles
     cfg = json.loads(layer.cfg_json)
     assert cfg["fills"] == {"d": "#9e9ac8", "b": "#91bfdb"} and cfg["hl"] == ["a"]
     assert "fills[String(p[cfg.id])]" in tiles._JS  # the browser recolours them, under the highlight
+
+
+def test_the_parcels_edits_name_give_the_same_changes_as_comparing_every_member(monkeypatch):
+    """An edit's map colours come from the parcels the edits name (an Arrow test of a few ids against 360k members
+    at 1M, instead of hashing every member each edit): the same changes as the full comparison, for adds that move
+    parcels between sites, removals that empty a site and drawn boundaries."""
+    import shapely
+
+    from planner import sites as S
+    from tests.e2e._workspace import grid_parcels
+
+    g = grid_parcels(14, seed=5)
+    g["three_low"] = np.random.default_rng(5).random(len(g)) < 0.45
+    base = S.build_sites(g, S.SiteParams(min_area_m2=0))
+    ps0 = base.parcel_sites
+    sites = ps0["site_id"].drop_duplicates().tolist()
+    lone = sites[1]
+    x0, y0, *_ = g.total_bounds
+    ops = [{"op": "add", "site_id": sites[0], "parcel_ids": ps0.loc[ps0["site_id"] == sites[-1], "parcel_id"][:2].tolist()
+            + [next(p for p in g["parcel_id"] if p not in set(ps0["parcel_id"]))]},  # two moved, one new
+           {"op": "remove", "site_id": lone, "parcel_ids": ps0.loc[ps0["site_id"] == lone, "parcel_id"].tolist()},
+           {"op": "boundary", "wkt": shapely.box(x0 + 10, y0 + 10, x0 + 250, y0 + 250).wkt, "site_id": "S9001"}]
+    for n in range(1, len(ops) + 1):
+        monkeypatch.setattr(data, "_SITE_OF", data._Lru(8))
+        monkeypatch.setattr(data, "_CHANGES", data._Lru(8))
+        res = S.apply_edits(base, ops[:n], g)
+        full = data.membership_changes("b", ps0, f"r{n}", res.parcel_sites)
+        cands = data.edit_candidates(ops[:n], data.site_of_parcel(f"r{n}", res.parcel_sites))
+        monkeypatch.setattr(data, "_CHANGES", data._Lru(8))  # not the kept full answer
+        fast = data.membership_changes("b", ps0, f"r{n}", res.parcel_sites, candidates=cands)
+        assert set(fast[0]) == set(full[0]) and set(fast[1]) == set(full[1]), ops[n - 1]["op"]
+        assert len(full[0]) + len(full[1]) > 0
+    assert data.edit_candidates([{"op": "boundary", "wkt": "POLYGON EMPTY"}], None) is None  # no site id: all members
 
 
 def test_a_site_brief_gets_the_reasons_of_its_sites_parcels_only(ws, fresh):

@@ -148,3 +148,28 @@ def test_a_long_table_is_sorted_and_found_on_the_server():
     assert np.isnan(df["score"].iloc[pos[-1]])  # missing last
     assert df["site_id"].iloc[page_order(df, None, False, "site_id", "s0999")].tolist() == [
         f"S0999{i:02d}" for i in range(100)]
+
+
+def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting_protected_land(stored_ws, monkeypatch,
+                                                                                                tmp_path):
+    """The sites page's first open after a restart dissolved and cut the protected land (1.4 s at 1M) and hashed
+    the members (0.3 s): the server's warm-up now prepares both for the stored sites a new session opens."""
+    from planner.sites import build as sites_build
+    from planner.ui import data, results, warmup
+
+    ws = tmp_path / "ws.gpkg"
+    ws.write_bytes(Path(stored_ws).read_bytes())
+    steps = warmup.warm(str(ws))
+    assert {"constraint_parts", "stored_site_result"} <= set(steps)
+    assert len(data.constraint_parts(str(ws)))  # the sample workspace has farmland
+
+    def no_cut(*_a, **_k):
+        raise AssertionError("protected land cut again after the warm-up")
+
+    monkeypatch.setattr(sites_build, "constraint_parts", no_cut)
+    monkeypatch.setattr(sites_build, "_constraint_parts", no_cut)
+    at = _app(ws, monkeypatch, "sites")
+    assert not at.exception and at.session_state[keys.SITE_FROM_STORE] is True
+    lookup = data.site_of_parcel(at.session_state[keys.SITE_RESULT_SIG], None)  # kept by the warm-up (no table given)
+    assert lookup._index is not None  # its hashed members were made by the warm-up
+    assert results.result_sig(at.session_state[keys.SITE_RESULT], []) == at.session_state[keys.SITE_RESULT_SIG]

@@ -467,3 +467,10 @@ def test_members_put_in_order_after_an_edit_equal_a_full_sort():
     within = pd.DataFrame({"parcel_id": ["b", "a", "c"], "site_id": ["S1", "S1", "S3"], "role": ["flagged"] * 3})
     got = _sorted_members(within, np.array([False, False, True]))  # out of order inside a site: a full sort too
     assert got["parcel_id"].tolist() == ["a", "b", "c"]
+    # the order check and the placement compare in Arrow: the order pandas sorts text in, CJK and case included
+    ids = ["片区2", "片区10", "Z1", "a1", "片区1", "区", "S-1", "s_1"]
+    ps = pd.DataFrame({"parcel_id": [f"{i}号" for i in range(len(ids))], "site_id": ids, "role": ["flagged"] * len(ids)})
+    ps = ps.sort_values(_MEMBER_ORDER).reset_index(drop=True)
+    for k in range(len(ps)):  # each row taken out and put at the end (the touched row)
+        moved = pd.concat([ps.drop(index=k), ps.iloc[[k]]], ignore_index=True)
+        pd.testing.assert_frame_equal(_sorted_members(moved, np.arange(len(ps)) == len(ps) - 1), ps)

@@ -132,7 +132,7 @@ ps = result.parcel_sites
 site_of = data.site_of_parcel(ss.get(keys.SITE_RESULT_SIG), ps)  # parcel -> site, once per result, shared
 home = index.lonlat_bounds()
 sel = ss.get(keys.SITE_SELECTED)
-if sel is not None and sel not in set(sites["site_id"].astype(str)):
+if sel is not None and not (sites["site_id"].astype(str) == str(sel)).any():
     sel = ss[keys.SITE_SELECTED] = None  # the selected site is gone (e.g. its last parcel was removed)
 
 
@@ -280,27 +280,28 @@ def map_layers(sel: str | None) -> list:
 
     sig = tile_sig = ss.get(keys.SITE_RESULT_SIG)
     lookup = data.site_of_parcel(sig, ps)  # parcel -> site, shared by the tiles
-    members, fills = lookup.index, {}
+    members, fills = lookup, {}  # (its hashed index made when a tile first needs it)
     base, base_sig = results.site_base(), ss.get(keys.SITE_BASE_SIG)
     if base is not None and base_sig is not None and base_sig != sig:
         # unsaved edits: the tiles keep the colours of the result before them, the browser recolours the parcels
         # the edits moved in or out of a site (one edit no longer re-makes every tile of the view)
-        changed = data.membership_changes(base_sig, base.parcel_sites, sig, ps)
+        changed = data.membership_changes(base_sig, base.parcel_sites, sig, ps,
+                                          candidates=data.edit_candidates(edits, lookup))
         if changed is not None:
             added, removed = changed
-            tile_sig, members = base_sig, data.site_of_parcel(base_sig, base.parcel_sites).index
+            tile_sig, members = base_sig, data.site_of_parcel(base_sig, base.parcel_sites)
             fills = dict.fromkeys(map(str, added), SITE_FILL)
             if len(removed):
                 g = gdf.iloc[data.positions_of(index, list(removed))]
                 fills.update(zip(g["parcel_id"].astype(str), maps.three_low_class(g).map(maps.CLASS_COLORS), strict=True))
 
     def parcel_colors(g):  # a tile's parcels: in a site (purple) or by class (hash look-ups, no scan)
-        in_site = members.get_indexer(g["parcel_id"].astype(str)) >= 0
+        in_site = members.index.get_indexer(g["parcel_id"].astype(str)) >= 0
         cls = maps.three_low_class(g).map(maps.CLASS_COLORS).to_numpy()
         return np.where(in_site, SITE_FILL, cls)
 
     # the selected site's parcels are filled in the browser: picking another site reuses every tile
-    mine = tuple(lookup.index[lookup.to_numpy() == sel]) if sel else ()
+    mine = lookup.members_of(sel) if sel else ()
     out = [mapview.MapLayer("parcels", tr("lyr_parcels"), index, columns=("parcel_id", "land_use", "three_low",
                                                                           "n_low", "n_unknown"),
                             tooltip={c: column_label(c, lang()) for c in ("parcel_id", "land_use")},

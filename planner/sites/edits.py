@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.arrowtext import text_array
 from planner.errors import DataError
 from planner.sites.build import _check_parcels, _land_area, _overlap_area, _site_table, rescore
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
@@ -26,7 +27,7 @@ def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoD
     pid = parcels["parcel_id"].astype(str)
     rows = np.flatnonzero(pid.isin(want).to_numpy())
     p = parcels.iloc[rows].reset_index(drop=True)
-    p_ids = pid.to_numpy()[rows]
+    p_ids = pid.iloc[rows].to_numpy()  # the few rows' ids (not all 1M parcels' as Python strings)
     pos = pd.Series(np.arange(len(p)), index=p_ids)
     if not pos.index.is_unique:
         dup = pos.index[pos.index.duplicated()].unique()[:5].tolist()
@@ -70,14 +71,20 @@ def _sorted_members(parcel_sites: pd.DataFrame, touched) -> pd.DataFrame:
     """
     touched = np.asarray(touched, dtype=bool)
     rest, block = parcel_sites[~touched], parcel_sites[touched]
-    keys = rest["site_id"].astype(str).to_numpy(dtype=object)
     if not len(block) or not len(rest) or not _in_order(rest):
         return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
+    import pyarrow.compute as pc
+
+    keys = text_array(rest, "site_id")
     block = block.sort_values(_MEMBER_ORDER, kind="stable")
     bkeys = block["site_id"].astype(str).to_numpy(dtype=object)
-    at = np.searchsorted(keys, bkeys, side="left")  # each touched site before the first greater site
-    if (keys[np.minimum(at, len(keys) - 1)] == bkeys).any():  # a touched site among the others: plain sort
-        return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
+    # each touched site goes before the first greater site: its place is the number of smaller ones (Arrow counts)
+    at_of = {}
+    for k in dict.fromkeys(bkeys):
+        if pc.any(pc.equal(keys, k)).as_py():  # a touched site among the others: plain sort
+            return parcel_sites.sort_values(_MEMBER_ORDER, kind="stable").reset_index(drop=True)
+        at_of[k] = pc.sum(pc.less(keys, k)).as_py() or 0
+    at = np.array([at_of[k] for k in bkeys], dtype=np.int64)
     where = np.concatenate([np.arange(len(rest)) + np.searchsorted(at, np.arange(len(rest)), side="right"),
                             at + np.arange(len(block))])
     out = pd.concat([rest, block], ignore_index=True)
@@ -85,10 +92,25 @@ def _sorted_members(parcel_sites: pd.DataFrame, touched) -> pd.DataFrame:
 
 
 def _in_order(ps: pd.DataFrame) -> bool:
-    """Whether the rows are in (site, role, parcel) order already (one pass, no sort)."""
-    s, r, p = (ps[c].astype(str).to_numpy(dtype=object) for c in _MEMBER_ORDER)
-    same_s, same_r = s[1:] == s[:-1], r[1:] == r[:-1]
-    return bool(((s[1:] > s[:-1]) | (same_s & ((r[1:] > r[:-1]) | (same_r & (p[1:] >= p[:-1]))))).all())
+    """Whether the rows are in (site, role, parcel) order already (one pass, no sort).
+
+    Compared in Arrow (the ids as Python strings cost 0.1-0.2 s per edit for
+    a 1M city's 360k members).
+    """
+    if len(ps) < 2:
+        return True
+    import pyarrow.compute as pc
+
+    s, r, p = (text_array(ps, c) for c in _MEMBER_ORDER)
+    nxt, prv = slice(1, None), slice(None, -1)
+
+    def cmp(f, a):
+        return f(a[nxt], a[prv])
+
+    same_s, same_r = cmp(pc.equal, s), cmp(pc.equal, r)
+    ok = pc.or_(cmp(pc.greater, s), pc.and_(same_s, pc.or_(cmp(pc.greater, r),
+                                                          pc.and_(same_r, cmp(pc.greater_equal, p)))))
+    return bool(pc.all(ok).as_py())
 
 
 def _ids(parcel_ids) -> list[str]:

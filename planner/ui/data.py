@@ -31,6 +31,7 @@ import streamlit as st
 
 from planner import maps
 from planner import workflow as W
+from planner.arrowtext import text_array
 from planner.classify import policy as pol
 from planner.io.store import Store, open_store
 from planner.shapes import single_parts
@@ -518,21 +519,74 @@ _CHANGES = _Lru(MAX_SITE_LOOKUPS)
 _UNSEEN = object()
 
 
-def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> pd.Series:
-    """``parcel_id -> site_id`` of a site result whose signature is ``sig``; the last few are kept for every session.
+class SiteLookup:
+    """``parcel_id -> site_id`` of one site result, as a dict of its member rows would answer (the last row wins).
 
-    A Series on a unique index of the member parcels' ids: ``.get(pid)``,
-    ``pid in`` and ``[pid]`` are hash look-ups, and its ``index`` is the set
-    of parcels in a site. (A dict of a 1M city's 360k members took 0.56 s and
-    70 MB, and the members' index another 46 MB, on every edit.)
+    Made for every edited result, so nothing is hashed up front: a single
+    look-up (``.get(pid)``, ``pid in``, ``[pid]``) and a site's parcels
+    (:meth:`members_of`) compare the member ids in Arrow (about a millisecond
+    for a 1M city's 360k members); the hashed index of the member parcels
+    (``.index``, what the map tiles look their parcels up in) is made on first
+    use, once. Building a hashed Series for every edit took 0.2-0.3 s at 1M.
     """
+
+    def __init__(self, parcel_sites: pd.DataFrame) -> None:
+        self._pids, self._sids = text_array(parcel_sites, "parcel_id"), text_array(parcel_sites, "site_id")
+        self._lock = threading.Lock()
+        self._index: pd.Index | None = None
+
+    def _last_row(self, pid) -> int | None:
+        import pyarrow.compute as pc
+
+        rows = np.flatnonzero(pc.equal(self._pids, str(pid)).to_numpy(zero_copy_only=False))
+        return int(rows[-1]) if len(rows) else None
+
+    def get(self, pid, default=None):
+        row = self._last_row(pid)
+        return default if row is None else self._sids[row].as_py()
+
+    def __contains__(self, pid) -> bool:
+        return self._last_row(pid) is not None
+
+    def __getitem__(self, pid) -> str:
+        row = self._last_row(pid)
+        if row is None:
+            raise KeyError(pid)
+        return self._sids[row].as_py()
+
+    def member_ids(self):
+        """The member parcels' ids (Arrow, a parcel once per row it has)."""
+        return self._pids
+
+    def members_of(self, site_id) -> tuple[str, ...]:
+        """The parcels whose site is ``site_id``, in member-table order."""
+        import pyarrow.compute as pc
+
+        sid = str(site_id)
+        cand = self._pids.filter(pc.equal(self._sids, sid))
+        theirs = pc.is_in(self._pids, value_set=cand)  # every row of those parcels: one listed again later belongs there
+        last = dict(zip(self._pids.filter(theirs).to_pylist(), self._sids.filter(theirs).to_pylist(), strict=True))
+        return tuple(p for p in dict.fromkeys(cand.to_pylist()) if last[p] == sid)
+
+    @property
+    def index(self) -> pd.Index:
+        """The member parcels' ids, unique and hashed (made once, on first use)."""
+        if self._index is None:
+            with self._lock:  # several tile threads may ask at once: one of them makes it
+                if self._index is None:
+                    one = pd.DataFrame({"p": self._pids, "s": self._sids}).drop_duplicates("p", keep="last")
+                    idx = pd.Index(one["p"].to_numpy(dtype=object))
+                    idx.get_indexer(idx[:1])  # the hash table is built here
+                    self._index = idx
+        return self._index
+
+
+def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> SiteLookup:
+    """The :class:`SiteLookup` of a site result whose signature is ``sig``; the last few are kept for every session."""
     hit = _SITE_OF.get(sig) if sig is not None else None
     if hit is not None:
         return hit
-    one = parcel_sites.drop_duplicates("parcel_id", keep="last")  # as a dict of the rows would keep them
-    hit = pd.Series(one["site_id"].astype(str).to_numpy(), index=pd.Index(one["parcel_id"].astype(str).to_numpy()),
-                    name="site_id")
-    hit.index.get_indexer(hit.index[:1])  # the hash table is built here, not by several tile threads at once
+    hit = SiteLookup(parcel_sites)
     if sig is not None:
         _SITE_OF.put(sig, hit)
     return hit
@@ -543,20 +597,56 @@ def site_of_parcel(sig: str | None, parcel_sites: pd.DataFrame) -> pd.Series:
 MAX_CLIENT_FILLS = 5_000
 
 
-def membership_changes(base_sig: str, base_ps: pd.DataFrame, sig: str, ps: pd.DataFrame
-                       ) -> tuple[pd.Index, pd.Index] | None:
+def edit_candidates(ops: list[dict], lookup: SiteLookup) -> list[str] | None:
+    """Every parcel whose site membership ``ops`` can have changed (None: not known from the ops alone).
+
+    An added or removed parcel is named in its edit (a parcel moved from
+    another site stays in a site); a drawn boundary's parcels are the members
+    of the site it made (``lookup``: the result after the edits).
+    """
+    out: dict[str, None] = {}
+    for op in ops:
+        if op.get("op") in ("add", "remove"):
+            out.update(dict.fromkeys(map(str, op.get("parcel_ids") or ())))
+        elif op.get("op") == "boundary" and op.get("site_id"):
+            out.update(dict.fromkeys(lookup.members_of(op["site_id"])))
+        else:
+            return None
+    return list(out)
+
+
+def membership_changes(base_sig: str, base_ps: pd.DataFrame, sig: str, ps: pd.DataFrame,
+                       candidates: list[str] | None = None) -> tuple[pd.Index, pd.Index] | None:
     """``(parcels now in a site and not before, parcels in a site before and not now)`` between two site results.
 
-    None when more than :data:`MAX_CLIENT_FILLS` parcels changed. Two hash
-    look-ups over the members (about 0.1 s at 1M parcels), kept per pair.
+    None when more than :data:`MAX_CLIENT_FILLS` parcels changed. With
+    ``candidates`` (:func:`edit_candidates`: the parcels the edits between
+    the two results name), only those are looked up (an Arrow membership test
+    against a handful of ids, milliseconds at 1M parcels); without, every
+    member is (hash look-ups over the members, 0.2-0.4 s per edit at 1M).
+    Kept per pair.
     """
     key = (base_sig, sig)
     out = _CHANGES.get(key, _UNSEEN)
     if out is not _UNSEEN:
         return out
-    old = site_of_parcel(base_sig, base_ps).index
-    new = site_of_parcel(sig, ps).index
-    added, removed = new[old.get_indexer(new) < 0], old[new.get_indexer(old) < 0]
+    old_lk, new_lk = site_of_parcel(base_sig, base_ps), site_of_parcel(sig, ps)
+    if candidates is not None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cand = pa.array(list(dict.fromkeys(map(str, candidates))), type=pa.string())
+
+        def members(lk: SiteLookup) -> set:
+            ids = lk.member_ids()
+            return set(ids.filter(pc.is_in(ids, value_set=cand)).to_pylist())
+
+        before, now = members(old_lk), members(new_lk)
+        added = pd.Index([p for p in cand.to_pylist() if p in now and p not in before], dtype=object)
+        removed = pd.Index([p for p in cand.to_pylist() if p in before and p not in now], dtype=object)
+    else:
+        old, new = old_lk.index, new_lk.index
+        added, removed = new[old.get_indexer(new) < 0], old[new.get_indexer(old) < 0]
     out = (added, removed) if len(added) + len(removed) <= MAX_CLIENT_FILLS else None
     _CHANGES.put(key, out)
     return out
@@ -785,14 +875,26 @@ def site_result(path: str, policy: dict, params: dict, use_barriers: bool = True
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _stored_result(path: str, dstamp: str, cstamp: str, name: str, params_json: str, use_constraints: bool):
     stored, _ = _stored_sites(path, dstamp, name)
-    parts = np.empty(0, dtype=object)
-    if use_constraints:
-        con = all_layers(path, "constraint")
-        if con is not None and len(con):
-            parts = sites_build.constraint_parts(con)
+    parts = _constraint_parts(path, cstamp) if use_constraints else np.empty(0, dtype=object)
     ps = stored.parcel_sites[["parcel_id", "site_id", "role"]].reset_index(drop=True)
     excluded = pd.DataFrame({"parcel_id": pd.Series(dtype=object), "constraint_share": pd.Series(dtype=float)})
     return SiteResult(stored.sites, ps, excluded, SiteParams.from_dict(json.loads(params_json)), parts)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _constraint_parts(path: str, cstamp: str) -> np.ndarray:
+    con = all_layers(path, "constraint")
+    return sites_build.constraint_parts(con) if con is not None and len(con) else np.empty(0, dtype=object)
+
+
+def constraint_parts(path: str) -> np.ndarray:
+    """The protected land of the workspace dissolved and cut into pieces, as site edits measure it (cached, shared).
+
+    Made once per version of the constraint layers, whatever the site settings
+    (1.4 s for the 1M sample city's layers: the sites page's first open after a
+    restart paid it).
+    """
+    return _constraint_parts(path, data_stamp(path, ("constraint",)))
 
 
 def stored_site_result(path: str, name: str, params: dict, use_constraints: bool = True) -> SiteResult:

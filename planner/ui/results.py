@@ -44,15 +44,20 @@ def site_params_draft(path: str, policy: dict | None) -> dict:
     name = (policy or {}).get("name", "default")
     draft = ss.get(keys.SITE_PARAMS)
     if draft is None or draft.get("policy") != name:
-        store = data.store(path)
-        if W.latest_version(store, "site_params", name) is not None:
-            doc = W.load_document(store, "site_params", name)
-        else:
-            pol = W.PolicyDoc(policy_mod.from_dict(policy)) if policy else W.PolicyDoc.from_file(None)
-            doc = W.SiteParamsDoc(name=name, params=pol.site_params())
-        draft = {"policy": name, "params": config._drop_none(doc.params.to_dict()), "use_barriers": doc.use_barriers}
-        ss[keys.SITE_PARAMS] = draft
+        draft = ss[keys.SITE_PARAMS] = saved_site_params(path, policy)
     return draft
+
+
+def saved_site_params(path: str, policy: dict | None) -> dict:
+    """The site settings a session starts from (see :func:`site_params_draft`), read from the workspace."""
+    name = (policy or {}).get("name", "default")
+    store = data.store(path)
+    if W.latest_version(store, "site_params", name) is not None:
+        doc = W.load_document(store, "site_params", name)
+    else:
+        pol = W.PolicyDoc(policy_mod.from_dict(policy)) if policy else W.PolicyDoc.from_file(None)
+        doc = W.SiteParamsDoc(name=name, params=pol.site_params())
+    return {"policy": name, "params": config._drop_none(doc.params.to_dict()), "use_barriers": doc.use_barriers}
 
 
 def _edits_signature(policy: dict | None, draft: dict) -> str:
@@ -110,12 +115,12 @@ def session_sites(path: str, policy: dict | None):
     kept = before + done
     edits[:] = kept
     ss[keys.SITE_RESULT] = result
-    ss[keys.SITE_BASE_SIG] = _result_sig(base, before)
-    ss[keys.SITE_RESULT_SIG] = ss[keys.SITE_BASE_SIG] if result is base else _result_sig(base, kept)
+    ss[keys.SITE_BASE_SIG] = result_sig(base, before)
+    ss[keys.SITE_RESULT_SIG] = ss[keys.SITE_BASE_SIG] if result is base else result_sig(base, kept)
     return result, table, offered
 
 
-def _result_sig(base, ops: list[dict]) -> str:
+def result_sig(base, ops: list[dict]) -> str:
     return hashlib.sha1(f"{id(base)}:{len(base.sites)}:{json.dumps(ops, sort_keys=True, default=str)}"
                         .encode()).hexdigest()[:16]
 

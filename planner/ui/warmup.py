@@ -56,8 +56,21 @@ def warm(path: str | None = None) -> dict[str, float]:
         step(f"{kind}_index", lambda k=kind: data.layer_index(path, k))
     step("land_uses", lambda: data.land_use_options(path, policy))
     step("max_area", lambda: data.max_area(path, policy))
+    step("constraint_parts", lambda: data.constraint_parts(path))
+    step("stored_site_result", lambda: _stored_site_result(path, policy))
     step("imports", _import_pages)
     return steps
+
+
+def _stored_site_result(path: str, policy: dict | None) -> None:
+    """What the sites page of a new session opens: the stored sites matching the saved settings, and their look-up."""
+    from planner.ui import data, results
+
+    draft = results.saved_site_params(path, policy)
+    if results.matching_stored(path, policy, draft) is None:
+        return  # the page builds the sites (on request); nothing stored to open
+    base = data.stored_site_result(path, draft["policy"], draft["params"], True)
+    _ = data.site_of_parcel(results.result_sig(base, []), base.parcel_sites).index  # the tiles look parcels up in it
 
 
 def _import_pages() -> None:
