@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -61,6 +62,9 @@ def _merc_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return -_R + x * size, _R - (y + 1) * size, -_R + (x + 1) * size, _R - y * size
 
 
+_MERC_LOCK = threading.Lock()
+
+
 def merc_points(index: maps.LayerIndex, gcj02: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Web-Mercator x, y of the representative points of ``index`` (computed once per index).
 
@@ -69,15 +73,18 @@ def merc_points(index: maps.LayerIndex, gcj02: bool = False) -> tuple[np.ndarray
     key = "_merc_xy_gcj" if gcj02 else "_merc_xy"
     cached = index.__dict__.get(key)
     if cached is None:
-        lon, lat = index._to_ll.transform(index.cx, index.cy)
-        lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-        if gcj02:
-            from planner.crs import wgs84_to_gcj02
+        with _MERC_LOCK:  # the first tiles of a new index ask in several threads at once: made once
+            cached = index.__dict__.get(key)
+            if cached is None:
+                lon, lat = index._to_ll.transform(index.cx, index.cy)
+                lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+                if gcj02:
+                    from planner.crs import wgs84_to_gcj02
 
-            lon, lat = wgs84_to_gcj02(lon, lat)
-        mx, my = _MERC.transform(np.asarray(lon), np.asarray(lat))
-        cached = (np.asarray(mx), np.asarray(my))
-        index.__dict__[key] = cached  # frozen dataclass: cached beside the fields
+                    lon, lat = wgs84_to_gcj02(lon, lat)
+                mx, my = _MERC.transform(np.asarray(lon), np.asarray(lat))
+                cached = (np.asarray(mx), np.asarray(my))
+                index.__dict__[key] = cached  # frozen dataclass: cached beside the fields
     return cached
 
 

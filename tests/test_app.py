@@ -151,6 +151,23 @@ def test_threshold_change_changes_counts(workspace, monkeypatch):
     assert int(_metric(at, "三低地块").replace(",", "")) == after
 
 
+def test_the_rules_page_counts_each_criterion_as_the_classification_says(workspace, monkeypatch):
+    """The per-criterion table (low / ok / unknown parcels and low land) compares the flags as stored (categorical),
+    not as text made for 1M rows on every page run: the same counts."""
+    from planner.ui import data
+
+    at = _app(workspace, monkeypatch, "rules")
+    assert not at.exception
+    table = at.dataframe[0].value
+    g = data.classified(str(workspace), data.default_policy_dict())
+    land = pd.to_numeric(g["land_area_m2"], errors="coerce").fillna(0.0)
+    for crit, row in zip(("utilization", "capacity", "contribution"), table.itertuples(index=False), strict=True):
+        flag = g[f"low_{crit}"].astype(str)
+        assert list(row)[1:] == [int((flag == "low").sum()), int((flag == "ok").sum()), int((flag == "unknown").sum()),
+                                 round(land[flag == "low"].sum() / 1e4, 1)], crit
+    assert table.iloc[:, 1:4].to_numpy().sum() > 0
+
+
 def test_save_policy(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "rules")
     at.text_input(key="r_name").set_value("strict")

@@ -123,6 +123,11 @@ def test_a_rule_variant_shares_the_parcel_columns_geometry_and_indicators(ws, fr
     fresh_result = W.operations.classify_parcels(parcels, W.PolicyDoc(pol.from_dict(_variant(0.8))))
     pd.testing.assert_frame_equal(pd.DataFrame(data.reasons_for(ws, _variant(0.8))(variant).drop(columns="geometry")),
                                   pd.DataFrame(fresh_result.drop(columns="geometry")))  # reasons made on demand
+    # the variant's map index shares the geometry's derived arrays (points, id look-up, extent): none made again
+    base, vidx = data._geometry_index(ws, data.data_stamp(ws, data.PARCEL_KINDS)), data.parcel_index(ws, _variant(0.8))
+    for k in ("_merc_xy", "_id_lookup", "_total_bounds"):
+        assert vidx.__dict__.get(k) is not None and vidx.__dict__[k] is base.__dict__[k], k
+    assert vidx.lonlat_bounds() == base.lonlat_bounds()
 
 
 def test_the_server_holds_one_part_parcels_as_polygons(tmp_path, fresh):

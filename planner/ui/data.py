@@ -427,7 +427,8 @@ def _build_parcel_index(path: str, dstamp: str, pjson: str | None, show: bool) -
         # the rules change the attributes and flags, never the geometry: the tree, points and lookups are shared
         flagged = g["three_low"].fillna(False).to_numpy(dtype=bool) if "three_low" in g else base.flagged
         idx = dataclasses.replace(base, gdf=g, flagged=flagged)
-        idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(("_merc_xy", "_id_lookup"))})
+        shared = ("_merc_xy", "_id_lookup", "_total_bounds")
+        idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(shared)})
     # how to get it again once a cache let it go: the map's tile route holds a variant's index only weakly
     idx.__dict__["_reload"] = functools.partial(_parcel_index, path, dstamp, pjson, show)
     return idx
@@ -454,6 +455,8 @@ def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
     from planner import maptiles
 
     maptiles.merc_points(idx)  # computed once, shared by the index of every policy
+    if len(idx):
+        idx.lonlat_bounds()  # the extent too (a map page's first run of a new rule variant spent 50 ms on it)
     id_lookup(idx)
     return idx
 
@@ -660,6 +663,9 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
     if hit is not None and hit[0] is sites:
         return hit[1]
     idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
+    from planner import maptiles
+
+    maptiles.merc_points(idx)  # here, not by the first tiles of the view
     _SITE_INDEXES.put(id(sites), (sites, idx))
     return idx
 
