@@ -157,10 +157,16 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
     from planner.sites import build as sites_build
     from planner.ui import data, results, warmup
 
+    from planner import workflow as W
+
     ws = tmp_path / "ws.gpkg"
     ws.write_bytes(Path(stored_ws).read_bytes())
+    store = GpkgStore(ws)
+    for name, top in (("top3", 3), ("top5", 5)):
+        store.save_doc("scenario", name, scenarios.Scenario(name=name, sites=scenarios.SiteSelection(top=top)).to_dict())
+    results._RUNS.clear()
     steps = warmup.warm(str(ws))
-    assert {"constraint_parts", "stored_site_result"} <= set(steps)
+    assert {"constraint_parts", "stored_site_result", "comparison"} <= set(steps)
     assert len(data.constraint_parts(str(ws)))  # the sample workspace has farmland
 
     def no_cut(*_a, **_k):
@@ -173,3 +179,10 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
     lookup = data.site_of_parcel(at.session_state[keys.SITE_RESULT_SIG], None)  # kept by the warm-up (no table given)
     assert lookup._index is not None  # its hashed members were made by the warm-up
     assert results.result_sig(at.session_state[keys.SITE_RESULT], []) == at.session_state[keys.SITE_RESULT_SIG]
+    # the comparison page of a new session finds its first two scenarios run on those sites (1.3 s at 1M)
+    def no_run(*_a, **_k):
+        raise AssertionError("a scenario ran again after the warm-up")
+
+    monkeypatch.setattr(W, "run_scenario", no_run)
+    cmp = _app(ws, monkeypatch, "compare")
+    assert not cmp.exception and len(cmp.metric) > 0

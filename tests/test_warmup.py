@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from planner.io.store import GpkgStore
 from tests.e2e._workspace import build_workspace
 
@@ -67,3 +69,22 @@ def test_warm_imports_no_streamlit_component(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(ws)], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[0] == "[]" and out[1] == "True"
+
+
+def test_what_the_first_map_does_not_need_waits_until_nobody_is_served(tmp_path, monkeypatch):
+    """The map page's caches first; the look-ups and other pages' work only once no page runs and no map fetches
+    tiles (a cold start's first map competed with them for the two cores), or after a bounded wait."""
+    from planner.ui import tiles, warmup
+
+    ws = str(build_workspace(tmp_path / "ws.gpkg"))
+    asked = []
+    monkeypatch.setattr(tiles, "busy", lambda: asked.append(len(asked)) or len(asked) <= 3)  # busy 3 times, then quiet
+    steps = warmup.warm(ws)
+    order = list(steps)
+    assert order.index("max_area") < order.index("parcel_ids") and order[-1] == "imports"
+    assert len(asked) >= 4  # the later steps waited for the quiet moment
+    monkeypatch.setattr(tiles, "busy", lambda: True)  # never quiet: the wait is bounded
+    monkeypatch.setattr(warmup, "QUIET_WAIT_S", 0.05)
+    t = time.monotonic()
+    warmup._wait_quiet(warmup.QUIET_WAIT_S)
+    assert time.monotonic() - t < 1.0

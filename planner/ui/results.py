@@ -271,11 +271,17 @@ def policy_provenance(path: str, policy: dict | None) -> dict:
 
     base = st.session_state.get(keys.POLICY_BASE) or {}
     edited = page.rules_unsaved()
+    return provenance_of(path, policy, site_params_draft(path, policy)["params"], edited=bool(edited),
+                         base=(f"{base['name']} v{base['version']}" if base.get("version") else base.get("name"))
+                         if edited else None)
+
+
+def provenance_of(path: str, policy: dict | None, site_params: dict, *, edited: bool = False,
+                  base: str | None = None) -> dict:
+    """The provenance of :func:`policy_provenance` for given site settings and rules state (no session needed)."""
     return {"survey_version": data.survey_version(path), "policy_name": (policy or {}).get("name", "default"),
-            "policy_hash": policy_hash(policy), "site_params": site_params_draft(path, policy)["params"],
-            "policy_edited": bool(edited),
-            "policy_base": (f"{base['name']} v{base['version']}" if base.get("version") else base.get("name"))
-            if edited else None}
+            "policy_hash": policy_hash(policy), "site_params": site_params, "policy_edited": edited,
+            "policy_base": base}
 
 
 #: Scenario runs kept by what they rest on: the very site result and classified parcels (held weakly: a result
@@ -302,6 +308,23 @@ def _run(site_result, parcels, doc, prov: dict) -> W.ScenarioRun:
         while len(_RUNS) > MAX_RUNS:
             _RUNS.popitem(last=False)
     return run
+
+
+def prepare_comparison(path: str, policy: dict | None) -> int:
+    """Run what a new session's comparison page shows first (its first two saved scenarios on the stored sites, as
+    the session starts: saved rules and site settings, no edits); kept for every session. Returns the runs made.
+
+    For the server's warm-up: the page's first open after a restart ran them (1.3 s at 1M parcels).
+    """
+    names = W.document_names(data.store(path), "scenario")[:2]  # the page's first pick
+    draft = saved_site_params(path, policy)
+    if len(names) < 2 or matching_stored(path, policy, draft) is None:
+        return 0
+    sites = data.stored_site_result(path, draft["policy"], draft["params"], True)
+    prov = provenance_of(path, policy, draft["params"])
+    for n in names:
+        _run(sites, data.classified_full(path, policy), W.load_document(data.store(path), "scenario", n), prov)
+    return len(names)
 
 
 def run_scenario(path: str, policy: dict | None, site_result, doc) -> W.ScenarioRun:

@@ -353,7 +353,7 @@ def ahead(token: str, z: int, x: int, y: int) -> int:
 _LAST_ASKED = [0.0]
 
 
-def _busy() -> bool:
+def busy() -> bool:
     """Whether the server is serving someone now: a map fetching tiles, or a page run."""
     if time.monotonic() - _LAST_ASKED[0] < 0.3:
         return True
@@ -365,7 +365,7 @@ def _ahead_loop() -> None:
     # site edit measured 0.1-0.2 s slower while the tiles of a sites map at zoom 13 were being made ahead)
     while True:
         _AHEAD_WAKE.wait()
-        while _busy():
+        while busy():
             time.sleep(0.05)
         with _LOCK:
             if not _AHEAD:

@@ -45,21 +45,47 @@ def warm(path: str | None = None) -> dict[str, float]:
         return out
 
     policy = data.default_policy_dict()
+    # what the map page's first run needs
     step("classified", lambda: data.classified(path, policy))
     index = step("parcel_index", lambda: data.parcel_index(path, policy))
-    step("parcel_ids", lambda: data.id_lookup(index))  # a search's or a click's first look-up
     sites = step("sites", lambda: data._saved_sites(path, data.data_stamp(path, data.SITE_KINDS)))
     sites_idx = step("sites_index", lambda: data.sites_index(sites))
-    if sites_idx is not None:
-        step("site_ids", lambda: data.id_lookup(sites_idx))
     for kind in ("constraint", "barrier"):
         step(f"{kind}_index", lambda k=kind: data.layer_index(path, k))
     step("land_uses", lambda: data.land_use_options(path, policy))
     step("max_area", lambda: data.max_area(path, policy))
-    step("constraint_parts", lambda: data.constraint_parts(path))
-    step("stored_site_result", lambda: _stored_site_result(path, policy))
-    step("imports", _import_pages)
+    # then, while nobody waits for the server (the first visitor's map is not slowed by them), what later pages and
+    # clicks need: a search's or a click's first look-up, the sites page's protected land and stored sites, the
+    # comparison page's first runs and the libraries of the other pages
+    later = [("parcel_ids", lambda: data.id_lookup(index)),
+             ("site_ids", lambda: sites_idx is not None and data.id_lookup(sites_idx)),
+             ("constraint_parts", lambda: data.constraint_parts(path)),
+             ("stored_site_result", lambda: _stored_site_result(path, policy)),
+             ("comparison", lambda: _comparison(path, policy)),
+             ("imports", _import_pages)]
+    for name, fn in later:
+        _wait_quiet()
+        step(name, fn)
     return steps
+
+
+#: Longest wait (s) for a quiet moment before a later warm-up step runs anyway.
+QUIET_WAIT_S = 30.0
+
+
+def _wait_quiet(limit: float = QUIET_WAIT_S) -> None:
+    """Wait until no page runs and no map fetches tiles (at most ``limit`` seconds)."""
+    from planner.ui import tiles
+
+    end = time.monotonic() + limit
+    while tiles.busy() and time.monotonic() < end:
+        time.sleep(0.1)
+
+
+def _comparison(path: str, policy: dict | None) -> None:
+    from planner.ui import results
+
+    results.prepare_comparison(path, policy)
 
 
 def _stored_site_result(path: str, policy: dict | None) -> None:
@@ -80,11 +106,12 @@ def _import_pages() -> None:
     outside a page run is registered with no server and its frontend is then
     not found (the map would not load).
     """
+    import altair  # noqa: F401  (the charts of the scenario and comparison pages: 0.4 s)
     import folium  # noqa: F401
     import pyogrio  # noqa: F401
 
     from planner import maptiles  # noqa: F401
-    from planner.report import charts  # noqa: F401  (matplotlib: the comparison page's first run)
+    from planner.report import charts, pdf  # noqa: F401  (matplotlib, the PDF fonts: the comparison page's first run)
 
 
 def _run(path: str | None) -> None:
