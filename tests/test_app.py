@@ -240,6 +240,33 @@ def test_zoom_to_parcel_shows_its_details(workspace, monkeypatch):
     assert any("nope" in w.value for w in at.warning)
 
 
+def test_a_map_sent_to_a_place_tells_its_layers_where_so_they_wait_for_the_move(workspace, monkeypatch):
+    """A search moves the map (streamlit-folium, after it re-made the layers): the layers get the place and draw once
+    the map is there, not the view it leaves (the browser side is tested in Chromium: the site-row test)."""
+    import json
+
+    from planner.ui import mapview, tiles
+
+    monkeypatch.setattr(tiles, "ENABLED", True)  # as under serve.py (the tile route mounted)
+    seen, real = [], mapview._tiled
+    monkeypatch.setattr(mapview, "_tiled", lambda layer, gcj, lang_, goto=None: (seen.append(goto),
+                                                                                  real(layer, gcj, lang_, goto))[1])
+    at = _app(workspace, monkeypatch)
+    assert seen and set(seen) == {None}  # nowhere to go yet
+    seen.clear()
+    at.text_input(key="ex_goto").set_value("r3c4").run()
+    gotos = set(seen)
+    assert len(gotos) == 1 and None not in gotos
+    goto = gotos.pop()
+    assert goto[2] >= 15 and goto[3].startswith("ex_map:")
+    seen.clear()
+    at.run()  # a later run: the same request, so the layers are not re-made for it
+    assert set(seen) == {goto}
+    fg = tiles.feature_group("地块", "tok", id_col="parcel_id", tooltip={}, goto=goto)
+    assert json.loads(next(iter(fg._children.values())).cfg_json)["goto"] == list(goto)
+    assert "atView(map, g)" in tiles._JS and "self.gone = true" in tiles._JS
+
+
 def test_a_parcels_details_list_the_reasons_the_cli_writes(workspace, monkeypatch):
     """The app's classification holds no reasons (81 MB at 1M parcels): the shown parcel's are made for it."""
     from planner import workflow as W

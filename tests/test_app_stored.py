@@ -154,10 +154,9 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
                                                                                                 tmp_path):
     """The sites page's first open after a restart dissolved and cut the protected land (1.4 s at 1M) and hashed
     the members (0.3 s): the server's warm-up now prepares both for the stored sites a new session opens."""
+    from planner import workflow as W
     from planner.sites import build as sites_build
     from planner.ui import data, results, warmup
-
-    from planner import workflow as W
 
     ws = tmp_path / "ws.gpkg"
     ws.write_bytes(Path(stored_ws).read_bytes())

@@ -429,6 +429,7 @@ def _build_parcel_index(path: str, dstamp: str, pjson: str | None, show: bool) -
         idx = dataclasses.replace(base, gdf=g, flagged=flagged)
         shared = ("_merc_xy", "_id_lookup", "_total_bounds")
         idx.__dict__.update({k: v for k, v in base.__dict__.items() if k.startswith(shared)})
+        idx.__dict__["_ids_of"] = base  # the id look-up, made once on the base when first needed (id_lookup)
     # how to get it again once a cache let it go: the map's tile route holds a variant's index only weakly
     idx.__dict__["_reload"] = functools.partial(_parcel_index, path, dstamp, pjson, show)
     return idx
@@ -457,8 +458,7 @@ def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
     maptiles.merc_points(idx)  # computed once, shared by the index of every policy
     if len(idx):
         idx.lonlat_bounds()  # the extent too (a map page's first run of a new rule variant spent 50 ms on it)
-    id_lookup(idx)
-    return idx
+    return idx  # (the id look-up a search or a click needs: made by the warm-up once the first map is served)
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
@@ -719,11 +719,15 @@ def id_lookup(index: maps.LayerIndex) -> pd.Index:
     """The ids of a layer as a hashed index (position of an id in O(1); built once per index)."""
     ids = index.__dict__.get("_id_lookup")
     if ids is None:
-        ids = pd.Index(index.gdf[index.id_col].astype(str).to_numpy())
-        # the hash table and the uniqueness check are made here, once, not on a user's first search
-        # (0.4 s at 1M parcels, profiled in the browser benchmark)
-        ids.get_indexer_for(ids[:1])
-        index.__dict__["_id_lookup"] = ids  # frozen dataclass: cached beside the fields
+        src = index.__dict__.get("_ids_of", index)  # a rule variant's index: its geometry index's (same rows)
+        ids = src.__dict__.get("_id_lookup")
+        if ids is None:
+            ids = pd.Index(src.gdf[src.id_col].astype(str).to_numpy())
+            # the hash table and the uniqueness check are made here, once, not on a user's first search
+            # (0.4 s at 1M parcels, profiled in the browser benchmark)
+            ids.get_indexer_for(ids[:1])
+            src.__dict__["_id_lookup"] = ids  # frozen dataclass: cached beside the fields
+        index.__dict__["_id_lookup"] = ids
     return ids
 
 

@@ -125,7 +125,7 @@ def fragment_rerun() -> bool:
     return bool(ctx is not None and getattr(ctx, "fragment_ids_this_run", None))
 
 
-def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> tuple[folium.FeatureGroup, str]:
+def _tiled(layer: MapLayer, gcj: bool, lang_: str, goto=None) -> tuple[folium.FeatureGroup, str]:
     """The layer as a tiled FeatureGroup (registered with the tile route, drawn by the browser) and its token."""
     from planner.ui import tiles
 
@@ -153,7 +153,7 @@ def _tiled(layer: MapLayer, gcj: bool, lang_: str) -> tuple[folium.FeatureGroup,
                                grid_tooltip=grid_tip, fill_opacity=layer.fill_opacity, line_color=layer.line_color,
                                weight=layer.weight, highlight=tuple(str(h) for h in layer.highlight),
                                hl_fill=layer.highlight_fill, fills=layer.fills,
-                               caption=caption), token
+                               caption=caption, goto=goto), token
 
 
 def focus(key: str, bounds_ll: tuple[float, float, float, float]) -> None:
@@ -266,7 +266,9 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
                            zoom=maps.zoom_for_bounds(home_bounds, 900, height))
     moved, center, z_arg = _take_focus(key, height, gcj)
-    made = [_tiled(layer, gcj, lang_) for layer in layers]
+    # where the map is sent (the same until the next request: the layers are not re-made for it on later runs)
+    goto = None if center is None else (center[0], center[1], int(z_arg), f"{key}:{ss.get(f'{key}__focus_n') or 0}")
+    made = [_tiled(layer, gcj, lang_, goto) for layer in layers]
     fgs = [fg for fg, _ in made]
     if moved is not None and center is not None:  # the tiles of the new view are made while the page run ends
         from planner.ui import tiles

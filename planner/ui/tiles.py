@@ -556,6 +556,7 @@ _JS = r"""
     g.previous_data = v;
     W.parent.postMessage({isStreamlitMessage: true, type: 'streamlit:setComponentValue', value: v, dataType: 'json'}, '*');
   }
+  var GOTO_WAIT_MS = 1500;
   function Ctl(map) {
     this.map = map; this.tiles = {}; this.pending = 0; this.want = {}; this.gen = 0; this.z = null;
     var self = this;
@@ -563,17 +564,36 @@ _JS = r"""
     restoreView(map);
     // after the component's own click handlers (same event, so on the next tick)
     fg.on('click', function () { setTimeout(function () { sendNow(map); }, 0); });
-    this.onMove = function () { saveView(map); self.update(); };
+    var g = cfg.goto, reg = W.__plannerGoto = W.__plannerGoto || {};
+    var go = g ? (reg[g[3]] = reg[g[3]] || {done: false, until: Date.now() + GOTO_WAIT_MS}) : null;
+    this.onMove = function () {
+      if (go && !go.done && atView(map, g)) go.done = true;
+      saveView(map); self.update();
+    };
     map.on('moveend', this.onMove);
     W.__plannerCtl.push(this);
     fg.on('remove', function () {
+      self.gone = true; self.gen++;  // tiles still on their way are not drawn into a layer that is gone
       map.off('moveend', self.onMove);
       var i = W.__plannerCtl.indexOf(self); if (i >= 0) W.__plannerCtl.splice(i, 1);
       sig();
     });
-    // drawn on the next tick, not now: streamlit-folium evaluates a changed layer (a new highlight) and then moves
-    // the map to a searched or picked place; drawing the old view first cost 0.6 s at city scale on a 1M city
-    setTimeout(function () { if (self.z === null) self.update(); }, 0);
+    // streamlit-folium evaluates a changed layer (a new highlight) and then moves the map to a searched or picked
+    // place (cfg.goto: [lat, lng, zoom, request number]); drawing the old view first cost 0.6 s at city scale on a
+    // 1M city. Until the map has been there once, a layer waits for that move (its moveend draws it), at most
+    // GOTO_WAIT_MS from the request's first layer; once it has (a layer re-made later, the map panned since), or
+    // without a request, a layer is drawn on the next tick.
+    if (go && !go.done && atView(map, g)) go.done = true;
+    var wait = go && !go.done ? Math.max(go.until - Date.now(), 0) : 0;
+    setTimeout(function () {
+      if (go) go.done = true;  // reached, or given up on: later layers do not wait for it
+      if (self.z === null && !self.gone) self.update();
+    }, wait);
+  }
+  function atView(map, g) {
+    var c = map.getCenter();
+    var z = Math.min(Math.max(g[2], map.getMinZoom()), map.getMaxZoom());  // as Leaflet clamps it
+    return Math.floor(map.getZoom()) === z && Math.abs(c.lat - g[0]) < 1e-5 && Math.abs(c.lng - g[1]) < 1e-5;
   }
   Ctl.prototype.mode = function () {
     for (var key in this.tiles) if (this.tiles[key].grid) return 'grid';
@@ -596,6 +616,7 @@ _JS = r"""
     el.textContent = this.mode() === 'grid' ? cfg.caption.grid : cfg.caption.features.replace('{n}', n.toLocaleString());
   };
   Ctl.prototype.update = function () {
+    if (this.gone) return;
     var map = this.map, zoom = Math.floor(map.getZoom());
     var dz = Math.min(Math.max(zoom, cfg.minz), cfg.maxz);
     var b = map.getBounds().pad(0.15);
@@ -668,13 +689,16 @@ def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_to
                   fill_opacity: float = 0.65, line_color: str = "#555555", weight: float = 0.6,
                   highlight: list[str] | tuple = (), min_zoom: int = MIN_ZOOM, max_zoom: int = MAX_ZOOM,
                   hl_color: str = "#00b7ff", hl_fill: str | None = None, interactive: bool = True,
-                  caption: dict | None = None, fills: dict | None = None) -> folium.FeatureGroup:
+                  caption: dict | None = None, fills: dict | None = None,
+                  goto: tuple[float, float, int, str] | None = None) -> folium.FeatureGroup:
     """A FeatureGroup holding one tiled layer (what streamlit-folium sends as ``feature_group_to_add``).
 
     ``highlight`` ids are outlined in ``hl_color``, or filled with ``hl_fill``
     when given; either way in the browser, so a new highlight reuses the tiles.
     ``fills`` (``{id: colour}``) recolours a few features the same way, under
-    the highlight.
+    the highlight. ``goto`` (``(lat, lon, zoom, request id)``) is where the
+    page moves the map: until the map has been there, a new layer waits for
+    that move (at most 1.5 s) rather than draw the view the map leaves.
     """
     fg = folium.FeatureGroup(name=label)
     cfg = {"name": label, "url": f"{PREFIX}/{token}", "id": id_col, "tip": [[k, str(v)] for k, v in tooltip.items()],
@@ -682,6 +706,7 @@ def feature_group(label: str, token: str, *, id_col: str, tooltip: dict, grid_to
            "fo": fill_opacity, "line": line_color, "weight": weight, "hl": [str(h) for h in highlight],
            "hl_color": hl_color, "hl_fill": hl_fill, "minz": min_zoom, "maxz": max_zoom, "interactive": interactive,
            "hover": True, "fills": {str(k): str(v) for k, v in (fills or {}).items()},
-           "caption": caption}
+           "caption": caption,
+           "goto": None if goto is None else [float(goto[0]), float(goto[1]), int(goto[2]), str(goto[3])]}
     TileLayer(cfg).add_to(fg)
     return fg
