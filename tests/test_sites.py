@@ -393,6 +393,13 @@ def test_manual_edits_recompute_metrics_and_ranks():
     assert s["rank"].notna().all() and sorted(s["rank"]) == [1, 2]
     with pytest.raises(DataError, match="not in site"):
         S.remove_parcels(res, "S0001", ["p2"], g)
+    # an edit checks the polygons of the parcels it measures (not a 1M city's every one): a broken one elsewhere
+    # does not stop it, one of the touched site's is named by its row
+    broken = g.copy()
+    broken.loc[broken["parcel_id"] == "p2", "geometry"] = shapely.Point(550, 50)  # S0002's only parcel
+    assert S.add_parcels(res, "S0001", ["p3"], broken).sites["site_id"].tolist() == ["S0001", "S0002"]
+    with pytest.raises(DataError, match=r"1 row\(s\) without polygon geometry, first rows \[2\]"):
+        S.add_parcels(res, "S0001", ["p2"], broken)
 
 
 def test_site_from_boundary_takes_majority_parcels():

@@ -29,11 +29,14 @@ from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 PARCEL_COLUMNS = ("parcel_id", "three_low", "land_area_m2", "floor_area_m2", "owner", "enterprise", "upgrade_class")
 
 
-def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, check_ids: bool = True) -> None:
+def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, check_ids: bool = True,
+                   rows: np.ndarray | None = None) -> None:
     """Raise :class:`DataError` listing every problem of the parcel table.
 
     ``check_ids=False`` skips the whole-table unique-id check (the builder
     checks only the rows it places in sites, see :func:`_check_unique_ids`).
+    ``rows`` (positions) limits the geometry check to those rows (an edit
+    uses the parcels of the sites it touches, not a 1M city's every polygon).
     """
     problems = []
     if not isinstance(parcels, gpd.GeoDataFrame):
@@ -48,9 +51,10 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, 
         dup = parcels.loc[dmask, "parcel_id"].astype(str).drop_duplicates().head(5).tolist()
         problems.append(f"parcel_id not unique, e.g. {dup}")
     if len(parcels):
-        bad = ~np.isin(shapely.get_type_id(parcels.geometry.values), (3, 6))
+        at = np.arange(len(parcels)) if rows is None else np.asarray(rows, dtype=np.intp)
+        bad = ~np.isin(shapely.get_type_id(parcels.geometry.values[at]), (3, 6))
         if bad.any():
-            problems.append(f"{int(bad.sum())} row(s) without polygon geometry, first rows {np.flatnonzero(bad)[:5].tolist()}")
+            problems.append(f"{int(bad.sum())} row(s) without polygon geometry, first rows {at[bad][:5].tolist()}")
     if problems:
         msg = f"{what}: " + "; ".join(problems)
         raise DataError(msg)

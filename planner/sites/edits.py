@@ -19,13 +19,14 @@ from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoDataFrame,
                site_ids: Iterable[str]) -> SiteResult:
     """Recompute the metrics of ``site_ids`` from ``parcel_sites`` and refresh all scores/ranks."""
-    _check_parcels(parcels, "parcels", check_ids=False)  # ids: checked below on the rows used
+    _check_parcels(parcels, "parcels", check_ids=False, rows=np.empty(0, dtype=np.intp))  # columns, CRS
     site_ids = list(dict.fromkeys(site_ids))
     sub = parcel_sites[parcel_sites["site_id"].isin(site_ids)]
     want = pd.unique(sub["parcel_id"].astype(str).to_numpy())
     # only the parcels of the touched sites (an edit on a 1M-parcel city copied, hashed and measured all of them)
     pid = parcels["parcel_id"].astype(str)
     rows = np.flatnonzero(pid.isin(want).to_numpy())
+    _check_parcels(parcels, "parcels", check_ids=False, rows=rows)  # the polygons of the rows used (ids: below)
     p = parcels.iloc[rows].reset_index(drop=True)
     p_ids = pid.iloc[rows].to_numpy()  # the few rows' ids (not all 1M parcels' as Python strings)
     pos = pd.Series(np.arange(len(p)), index=p_ids)
