@@ -583,12 +583,14 @@ _JS = r"""
     // 1M city. Until the map has been there once, a layer waits for that move (its moveend draws it), at most
     // GOTO_WAIT_MS from the request's first layer; once it has (a layer re-made later, the map panned since), or
     // without a request, a layer is drawn on the next tick.
-    if (go && !go.done && atView(map, g)) go.done = true;
-    var wait = go && !go.done ? Math.max(go.until - Date.now(), 0) : 0;
-    setTimeout(function () {
+    // (looked at every 25 ms as well: the map can be there before its moveend, e.g. mid-animation)
+    var first = function () {
+      if (self.gone || self.z !== null) return;
+      if (go && !go.done && !atView(map, g) && Date.now() < go.until) { setTimeout(first, 25); return; }
       if (go) go.done = true;  // reached, or given up on: later layers do not wait for it
-      if (self.z === null && !self.gone) self.update();
-    }, wait);
+      self.update();
+    };
+    setTimeout(first, 0);
   }
   function atView(map, g) {
     var c = map.getCenter();
