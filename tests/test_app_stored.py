@@ -164,6 +164,7 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
     for name, top in (("top3", 3), ("top5", 5)):
         store.save_doc("scenario", name, scenarios.Scenario(name=name, sites=scenarios.SiteSelection(top=top)).to_dict())
     results._RUNS.clear()
+    monkeypatch.setattr(warmup, "QUIET_S", 0.0)  # nobody is served here
     steps = warmup.warm(str(ws))
     assert {"constraint_parts", "stored_site_result", "comparison"} <= set(steps)
     assert len(data.constraint_parts(str(ws)))  # the sample workspace has farmland

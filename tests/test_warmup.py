@@ -13,6 +13,7 @@ def test_warm_fills_the_caches_the_pages_use(tmp_path, monkeypatch):
 
     ws = str(build_workspace(tmp_path / "ws.gpkg"))
     monkeypatch.setenv("PLANNER_WORKSPACE", ws)
+    monkeypatch.setattr(warmup, "QUIET_S", 0.0)  # nobody is served here
     steps = warmup.warm()  # the workspace the server offers
     assert {"classified", "parcel_index", "constraint_index", "barrier_index"} <= set(steps)
 
@@ -63,7 +64,7 @@ def test_warm_imports_no_streamlit_component(tmp_path):
     from pathlib import Path
 
     ws = build_workspace(tmp_path / "ws.gpkg")
-    code = ("import sys; from planner.ui import warmup; s = warmup.warm(sys.argv[1]); "
+    code = ("import sys; from planner.ui import warmup; warmup.QUIET_S = 0.0; s = warmup.warm(sys.argv[1]); "
             "print(sorted(m for m in sys.modules if m.startswith(('streamlit_folium', 'planner.ui.mapview')))); "
             "print(bool(s))")
     out = subprocess.run([sys.executable, "-c", code, str(ws)], cwd=Path(__file__).resolve().parents[1],
@@ -79,6 +80,7 @@ def test_what_the_first_map_does_not_need_waits_until_nobody_is_served(tmp_path,
     ws = str(build_workspace(tmp_path / "ws.gpkg"))
     asked = []
     monkeypatch.setattr(tiles, "busy", lambda: asked.append(len(asked)) or len(asked) <= 3)  # busy 3 times, then quiet
+    monkeypatch.setattr(warmup, "QUIET_S", 0.1)
     steps = warmup.warm(ws)
     order = list(steps)
     assert order.index("max_area") < order.index("parcel_ids") and order[-1] == "imports"
@@ -86,5 +88,11 @@ def test_what_the_first_map_does_not_need_waits_until_nobody_is_served(tmp_path,
     monkeypatch.setattr(tiles, "busy", lambda: True)  # never quiet: the wait is bounded
     monkeypatch.setattr(warmup, "QUIET_WAIT_S", 0.05)
     t = time.monotonic()
-    warmup._wait_quiet(warmup.QUIET_WAIT_S)
+    warmup._wait_quiet()
     assert time.monotonic() - t < 1.0
+    # quiet means quiet for a while: a pause between a page run and its tiles does not count
+    calls = iter([False] * 2 + [True] + [False] * 1000)
+    monkeypatch.setattr(tiles, "busy", lambda: next(calls))
+    t = time.monotonic()
+    warmup._wait_quiet(limit=5.0, quiet=0.3)
+    assert 0.4 <= time.monotonic() - t < 2.0  # 0.15 s, then 0.3 s of quiet
