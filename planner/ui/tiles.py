@@ -579,7 +579,7 @@ _JS = r"""
       sig();
     });
     // streamlit-folium evaluates a changed layer (a new highlight) and then moves the map to a searched or picked
-    // place (cfg.goto: [lat, lng, zoom, request number]); drawing the old view first cost 0.6 s at city scale on a
+    // place (cfg.goto: [lat, lng, zoom, request id]); drawing the old view first cost 0.6 s at city scale on a
     // 1M city. Until the map has been there once, a layer waits for that move (its moveend draws it), at most
     // GOTO_WAIT_MS from the request's first layer; once it has (a layer re-made later, the map panned since), or
     // without a request, a layer is drawn on the next tick.
