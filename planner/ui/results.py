@@ -310,6 +310,15 @@ def _run(site_result, parcels, doc, prov: dict) -> W.ScenarioRun:
     return run
 
 
+def new_session_sites(path: str, policy: dict | None):
+    """``(site settings, stored site result)`` a new session's pages open (saved settings, no edits; the same cached
+    result :func:`session_sites` gives them), or None when the stored sites do not match and would be built."""
+    draft = saved_site_params(path, policy)
+    if matching_stored(path, policy, draft) is None:
+        return None
+    return draft, data.stored_site_result(path, draft["policy"], draft["params"], True)
+
+
 def prepare_comparison(path: str, policy: dict | None) -> int:
     """Run what a new session's comparison page shows first (its first two saved scenarios on the stored sites, as
     the session starts: saved rules and site settings, no edits); kept for every session. Returns the runs made.
@@ -317,10 +326,10 @@ def prepare_comparison(path: str, policy: dict | None) -> int:
     For the server's warm-up: the page's first open after a restart ran them (1.3 s at 1M parcels).
     """
     names = W.document_names(data.store(path), "scenario")[:2]  # the page's first pick
-    draft = saved_site_params(path, policy)
-    if len(names) < 2 or matching_stored(path, policy, draft) is None:
+    opened = new_session_sites(path, policy) if len(names) == 2 else None
+    if opened is None:
         return 0
-    sites = data.stored_site_result(path, draft["policy"], draft["params"], True)
+    draft, sites = opened
     prov = provenance_of(path, policy, draft["params"])
     for n in names:
         _run(sites, data.classified_full(path, policy), W.load_document(data.store(path), "scenario", n), prov)

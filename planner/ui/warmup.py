@@ -106,10 +106,10 @@ def _stored_site_result(path: str, policy: dict | None) -> None:
     """What the sites page of a new session opens: the stored sites matching the saved settings, and their look-up."""
     from planner.ui import data, results
 
-    draft = results.saved_site_params(path, policy)
-    if results.matching_stored(path, policy, draft) is None:
+    opened = results.new_session_sites(path, policy)
+    if opened is None:
         return  # the page builds the sites (on request); nothing stored to open
-    base = data.stored_site_result(path, draft["policy"], draft["params"], True)
+    base = opened[1]
     _ = data.site_of_parcel(results.result_sig(base, []), base.parcel_sites).index  # the tiles look parcels up in it
 
 
