@@ -34,10 +34,12 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -59,7 +61,7 @@ MAP_FRAME = "streamlit_folium"
 #: the first load of a new session (Streamlit boots its front end first: the warm reload row), so it has the
 #: first-load target; switching pages within a session has the page-switch target.
 TARGETS = {
-    "cold_load": (5.0, None), "warm_reload": (None, None),
+    "cold_load": (5.0, None), "cold_first_load": (None, None), "warm_reload": (None, None),
     "zoom_grid_to_parcels": (1.0, 2.0), "pan_street": (1.0, 2.0), "zoom_street": (1.0, 2.0),
     "click_details": (1.0, 2.0), "colour_by": (1.0, 2.0), "search_parcel": (1.0, 2.0),
     "threshold_counts": (1.0, 2.0), "threshold_map": (1.5, None),
@@ -70,7 +72,8 @@ TARGETS = {
     "map_after_save": (1.5, None), "return_street_zoom": (1.5, None),
 }
 LABELS = {
-    "cold_load": "cold first load of the map page (new server)",
+    "cold_load": "cold first load of the map page (new server; restart)",
+    "cold_first_load": "... the first server on a new survey version (nothing kept on disk yet)",
     "warm_reload": "warm reload (new tab: a new session, browser cache warm)",
     "zoom_grid_to_parcels": "zoom across the grid -> parcels (13 -> 14)",
     "pan_street": "pan at street level",
@@ -753,16 +756,38 @@ class Bench:
         return self.settle(t0, done=lambda: self._on("compare") and self._compare_shown())
 
 
-def cold_load(ws: Path, browser, *, app_root: Path = ROOT, timeout: float = 300.0) -> tuple[float, float]:
-    """A new server and a new browser session: seconds until the map is settled; also the server RSS (GB)."""
-    with AppServer(ws, app_root=app_root).start() as srv:
+def cold_load(ws: Path, browser, *, app_root: Path = ROOT, timeout: float = 300.0, cache: Path | None = None,
+              wait_kept: bool = False) -> tuple[float, float]:
+    """A new server and a new browser session: seconds until the map is settled; also the server RSS (GB).
+
+    ``cache``: the server's disk cache folder (``PLANNER_CACHE_DIR``; empty: the first server on this survey
+    version). ``wait_kept``: keep the server up until its warm-up has kept the parcels, flags and sites there (what a
+    server started later reads).
+    """
+    env = {"PLANNER_CACHE_DIR": str(cache)} if cache is not None else {}
+    with AppServer(ws, app_root=app_root, env=env).start() as srv:
         b = Bench(srv, browser, City([], None, [], 0), timeout=timeout)
         try:
             t = b.open_map(fresh=True)
-            return t, srv.rss_gb()
+            rss = srv.rss_gb()
         finally:
             if b._ctx is not None:
                 b._ctx.close()
+        if wait_kept and cache is not None:
+            _wait_kept(cache, timeout)
+        return t, rss
+
+
+def _wait_kept(cache: Path, timeout: float) -> None:
+    """Wait until the warm-up has kept the parcels and the shipped rules' flags in ``cache`` (and a moment more)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        names = {p.name.split("-")[0] for p in cache.glob("*-*") if (p / "meta.json").is_file()}
+        if {"parcels", "indicators", "flags"} <= names:
+            time.sleep(5)  # the sites, written right after
+            return
+        time.sleep(0.5)
+    print(f"  (the warm-up kept nothing in {cache} within {timeout:.0f} s)", flush=True)
 
 
 ORDER = ["warm_reload", "zoom_grid_to_parcels", "pan_street", "zoom_street", "click_details", "colour_by",
@@ -782,11 +807,12 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def run_actions(ws: Path, actions: list[str], reps: int, *, browser, app_root: Path = ROOT, quiet: float = 0.5,
-                timeout: float = 120.0, sessions: int = 0, log=print) -> dict:
+                timeout: float = 120.0, sessions: int = 0, log=print, cache: Path | None = None) -> dict:
     """Run ``actions`` ``reps`` times each on one warm server; returns {action: [seconds]} plus memory notes."""
     city = read_city(ws)
     out: dict = {"_notes": {}}
-    with AppServer(ws, app_root=app_root).start() as srv:
+    env = {"PLANNER_CACHE_DIR": str(cache)} if cache is not None else {}
+    with AppServer(ws, app_root=app_root, env=env).start() as srv:
         b = Bench(srv, browser, city, quiet=quiet, timeout=timeout)
         t = b.open_map(fresh=True)  # warm the server caches (the first open is the cold_load row)
         log(f"  first open on a fresh server: {t:.2f} s")
@@ -875,7 +901,7 @@ def _peer_click(b: Bench, i: int) -> float:
 
 def table(results: dict, label: str, col: int, peer: dict | None = None) -> str:
     lines = [f"| action | {label} p50 | {label} p95 | target p95 | peer p50 |", "|---|---|---|---|---|"]
-    for a in [*ORDER, "cold_load"]:
+    for a in [*ORDER, "cold_load", "cold_first_load"]:
         if a not in results:
             continue
         v = results[a]
@@ -931,16 +957,23 @@ def main(argv=None) -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         colds, rss = [], []
+        cache = Path(tempfile.mkdtemp(prefix="bench-app-cache-"))  # the servers' disk cache, empty at first
+        if a.cold_reps:
+            t, r = cold_load(a.workspace, browser, app_root=a.app_root, timeout=max(a.timeout, 300), cache=cache,
+                             wait_kept=True)
+            results["cold_first_load"] = [t]
+            print(f"  cold first load, nothing kept on disk: {t:.2f} s (server {r:.2f} GB)", flush=True)
         for _ in range(a.cold_reps):
-            t, r = cold_load(a.workspace, browser, app_root=a.app_root, timeout=max(a.timeout, 300))
+            t, r = cold_load(a.workspace, browser, app_root=a.app_root, timeout=max(a.timeout, 300), cache=cache)
             colds.append(t)
             rss.append(r)
-            print(f"  cold first load: {t:.2f} s (server {r:.2f} GB)", flush=True)
+            print(f"  cold first load (restart): {t:.2f} s (server {r:.2f} GB)", flush=True)
         if colds:
             results["cold_load"] = colds
         results.update(run_actions(a.workspace, actions, a.reps, browser=browser, app_root=a.app_root,
                                    quiet=a.quiet, timeout=a.timeout, sessions=a.sessions,
-                                   log=lambda s: print(s, flush=True)))
+                                   log=lambda s: print(s, flush=True), cache=cache))
+        shutil.rmtree(cache, ignore_errors=True)
         peer = run_peer(a.workspace, a.peer_reps, browser=browser, quiet=a.quiet, timeout=a.peer_timeout,
                         log=lambda s: print(s, flush=True)) if a.peer else None
         browser.close()

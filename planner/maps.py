@@ -139,7 +139,8 @@ class LayerIndex:
 
     @classmethod
     def build(cls, gdf: gpd.GeoDataFrame, *, id_col: str = "parcel_id", flag_col: str | None = None,
-              area_col: str | None = "land_area_m2") -> LayerIndex:
+              area_col: str | None = "land_area_m2",
+              points: tuple[np.ndarray, np.ndarray] | None = None) -> LayerIndex:
         """Index a layer in a projected metric CRS.
 
         Parameters
@@ -152,6 +153,9 @@ class LayerIndex:
             Boolean column counted as "flagged" in grid aggregation (e.g. ``three_low``).
         area_col : str, optional
             Area column; the geometric area is used where it is missing.
+        points : (x, y) arrays, optional
+            The representative points as an earlier build of the same layer
+            made them (``cx``, ``cy``; kept on disk by the app), not made again.
         """
         if gdf.crs is None or not pyproj.CRS.from_user_input(gdf.crs).is_projected:
             msg = "map layers must be in a projected metric CRS (the workspace CRS); got " + str(gdf.crs)
@@ -161,18 +165,22 @@ class LayerIndex:
             raise DataError(msg)
         g = gdf.reset_index(drop=True)
         geoms = g.geometry.array
-        pts = shapely.point_on_surface(np.asarray(geoms))
-        xy = shapely.get_coordinates(pts)
         n = len(g)
-        if len(xy) != n:  # empty geometries give no point: fall back to bounds centres
-            b = shapely.bounds(np.asarray(geoms))
-            xy = np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
-        geo_area = shapely.area(np.asarray(geoms))
+        if points is not None and len(points[0]) == n and len(points[1]) == n:
+            xy = np.column_stack([np.asarray(points[0], dtype=float), np.asarray(points[1], dtype=float)])
+        else:
+            xy = shapely.get_coordinates(shapely.point_on_surface(np.asarray(geoms)))
+            if len(xy) != n:  # empty geometries give no point: fall back to bounds centres
+                b = shapely.bounds(np.asarray(geoms))
+                xy = np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])
         if area_col and area_col in g.columns:
             area = pd.to_numeric(g[area_col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            area = np.where(np.isfinite(area), area, geo_area)
+            missing = ~np.isfinite(area)
+            if missing.any():  # the geometric area where the column has none
+                area = area.copy()
+                area[missing] = shapely.area(np.asarray(geoms)[missing])
         else:
-            area = geo_area
+            area = shapely.area(np.asarray(geoms))
         if flag_col and flag_col in g.columns:
             flagged = g[flag_col].fillna(False).to_numpy(dtype=bool)
         else:

@@ -95,19 +95,42 @@ def tile_of(index: maps.LayerIndex, pos: int, z: int) -> tuple[int, int, int]:
     return z, int((mx[pos] + _R) // size), int((_R - my[pos]) // size)
 
 
+def merc_sorted(index: maps.LayerIndex, gcj02: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of ``index`` by Web-Mercator x of their points and those x in that order (made once per index)."""
+    key = "_merc_xy_gcj_order" if gcj02 else "_merc_xy_order"  # "_merc_xy...": a rule variant's index shares it
+    cached = index.__dict__.get(key)
+    if cached is None:
+        mx, _my = merc_points(index, gcj02)
+        with _MERC_LOCK:
+            cached = index.__dict__.get(key)
+            if cached is None:
+                order = np.argsort(mx, kind="stable")
+                cached = index.__dict__[key] = (order, mx[order])
+    return cached
+
+
 def _in_tile(index: maps.LayerIndex, z: int, x: int, y: int, keep: np.ndarray | None,
              gcj02: bool = False) -> np.ndarray:
-    """Positions whose representative point lies in the tile (and where ``keep`` is True), ascending."""
-    w, s, e, n = tile_lonlat_bounds(z, x, y)
-    if gcj02:  # the tile is in GCJ-02; the data are not: look a little wider (the shift is < 1 km)
-        w, s, e, n = w - 0.01, max(s - 0.01, -85.0), e + 0.01, min(n + 0.01, 85.0)
-    hits = index.query((w, s, e, n)) if len(index) else np.empty(0, dtype=np.intp)
+    """Positions whose representative point lies in the tile (and where ``keep`` is True), ascending.
+
+    The points sorted by x give the tile's column by two binary searches; its
+    rows are then picked by y. No polygon is looked at: a city-scale tile of a
+    1M-parcel layer holds 10^5 parcels, which the polygon tree returned one by
+    one (0.84 s of the 80 tiles of a cold start's first view, py-spy).
+    """
+    if not len(index):
+        return np.empty(0, dtype=np.intp)
+    mx, my = merc_points(index, gcj02)
+    order, sx = merc_sorted(index, gcj02)
+    x0, y0, x1, y1 = _merc_bounds(z, x, y)
+    lo, hi = np.searchsorted(sx, (x0, x1), side="left")  # x0 <= x < x1
+    hits = order[lo:hi]
+    ys = my[hits]
+    hits = hits[(ys > y0) & (ys <= y1)]
     if keep is not None:
         hits = hits[keep[hits]]
-    mx, my = merc_points(index, gcj02)
-    x0, y0, x1, y1 = _merc_bounds(z, x, y)
-    keep = (mx[hits] >= x0) & (mx[hits] < x1) & (my[hits] > y0) & (my[hits] <= y1)
-    return hits[keep]
+    hits.sort()
+    return hits
 
 
 def _round(v):

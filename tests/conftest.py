@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -14,6 +17,11 @@ import shapely
 from planner import schema
 
 ROOT = Path(__file__).resolve().parents[1]
+# the app's disk cache (planner.io.framecache) of this test run: not the user's ~/.cache; servers the tests start
+# inherit it (each xdist worker has its own)
+if "PLANNER_CACHE_DIR" not in os.environ:
+    os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["PLANNER_CACHE_DIR"], ignore_errors=True)
 #: Third-party data beside the checkout (absent in a user's clone).
 SHARED = Path(os.environ.get("PLANNER_SHARED", ROOT.parent / "shared"))
 SHARED_DATA = SHARED / "data"

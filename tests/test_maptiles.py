@@ -384,6 +384,33 @@ def city_index() -> maps.LayerIndex:
     return maps.LayerIndex.build(g, id_col="parcel_id", flag_col="three_low")
 
 
+def _in_tile_by_tree(index: maps.LayerIndex, z: int, x: int, y: int, keep, gcj02: bool) -> np.ndarray:
+    """The tile's features as found before the points were sorted: the polygon tree, then the points."""
+    w, s, e, n = maptiles.tile_lonlat_bounds(z, x, y)
+    if gcj02:
+        w, s, e, n = w - 0.01, max(s - 0.01, -85.0), e + 0.01, min(n + 0.01, 85.0)
+    hits = index.query((w, s, e, n))
+    if keep is not None:
+        hits = hits[keep[hits]]
+    mx, my = maptiles.merc_points(index, gcj02)
+    x0, y0, x1, y1 = maptiles._merc_bounds(z, x, y)
+    return hits[(mx[hits] >= x0) & (mx[hits] < x1) & (my[hits] > y0) & (my[hits] <= y1)]
+
+
+@pytest.mark.parametrize("gcj02", [False, True])
+def test_the_sorted_points_find_what_the_polygon_tree_found_in_every_tile_of_the_city(city_index, gcj02):
+    keep = np.random.default_rng(3).random(len(city_index)) < 0.7
+    seen = 0
+    for z in (9, 11, 13, 15, 17):
+        for t in sorted(grid_tiles(city_index, z))[:: max(1, len(grid_tiles(city_index, z)) // 40)]:
+            for k in (None, keep):
+                got = maptiles._in_tile(city_index, *t, k, gcj02)
+                want = _in_tile_by_tree(city_index, *t, k, gcj02)
+                assert np.array_equal(got, want), (t, k is None)
+                seen += len(got)
+    assert seen > 20_000  # the sample tiles hold parcels (not a comparison of empty sets)
+
+
 def register_explorer(index: maps.LayerIndex, **kw) -> str:
     """Register the parcel layer as the explorer does (tooltip columns sent, colour from the columns read)."""
     send = ("parcel_id", "land_use", "land_area_m2", "owner")

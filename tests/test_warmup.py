@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import numpy as np
+import pandas as pd
+
 from planner.io.store import GpkgStore
+from tests.conftest import ROOT
 from tests.e2e._workspace import build_workspace
 
 
@@ -83,7 +89,7 @@ def test_what_the_first_map_does_not_need_waits_until_nobody_is_served(tmp_path,
     monkeypatch.setattr(warmup, "QUIET_S", 0.1)
     steps = warmup.warm(ws)
     order = list(steps)
-    assert order.index("max_area") < order.index("parcel_ids") and order[-1] == "imports"
+    assert order.index("max_area") < order.index("parcel_ids") and order[-2:] == ["imports", "keep_on_disk"]
     assert len(asked) >= 4  # the later steps waited for the quiet moment
     monkeypatch.setattr(tiles, "busy", lambda: True)  # never quiet: the wait is bounded
     monkeypatch.setattr(warmup, "QUIET_WAIT_S", 0.05)
@@ -96,3 +102,75 @@ def test_what_the_first_map_does_not_need_waits_until_nobody_is_served(tmp_path,
     t = time.monotonic()
     warmup._wait_quiet(limit=5.0, quiet=0.3)
     assert 0.4 <= time.monotonic() - t < 2.0  # 0.15 s, then 0.3 s of quiet
+
+
+def _frames(ws: str) -> dict:
+    """What the map and the sites page take from the shared caches: the frames and their map indexes."""
+    from planner import maptiles
+    from planner.ui import data
+
+    pol = data.default_policy_dict()
+    idx = data.parcel_index(ws, pol)
+    stored, err = data.stored_sites(ws, "default")
+    assert err is None
+    sidx = data.sites_index(stored.sites)
+    return {"classified": data.classified(ws, pol), "parcels": data.parcels(ws),
+            "index": (idx.cx, idx.cy, idx.area, idx.flagged, *maptiles.merc_points(idx), maptiles.merc_sorted(idx)[0],
+                      np.asarray(idx.lonlat_bounds())),
+            "sites": stored.sites, "site_parcels": stored.parcel_sites, "provenance": stored.provenance,
+            "site_index": (sidx.cx, sidx.cy, sidx.area, *maptiles.merc_points(sidx), np.asarray(sidx.lonlat_bounds())),
+            "site_tiles": [maptiles.tile_features(sidx, 15, *maptiles.tile_of(sidx, 0, 15)[1:]),
+                           maptiles.tile_features(idx, 9, *maptiles.tile_of(idx, 0, 9)[1:])]}
+
+
+def test_a_restarted_server_reads_what_the_warm_up_kept_on_disk_and_shows_the_same(tmp_path, monkeypatch):
+    """A restart after the warm-up kept the parcels, flags and sites: nothing is read from the workspace or
+    classified again, and every frame, index and tile equals what the first server computed."""
+    import streamlit as st
+    from geopandas.testing import assert_geodataframe_equal
+
+    from planner.classify import flags as cl
+    from planner.io import framecache
+    from planner.ui import data, warmup
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    for args in (["classify", "-w", ws], ["sites", "-w", ws]):
+        subprocess.run([sys.executable, "-m", "planner", *map(str, args)], cwd=ROOT, check=True, capture_output=True)
+    ws = str(ws)
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(warmup, "QUIET_S", 0.0)
+    st.cache_resource.clear()
+    steps = warmup.warm(ws)
+    assert steps.get("keep_on_disk") is not None
+    kept = sorted(p.name.split("-")[0] for p in (tmp_path / "cache").iterdir())
+    assert kept == ["flags", "indicators", "parcels", "site_parcels", "sites"]
+    first = _frames(ws)
+
+    st.cache_resource.clear()  # a new server process: its caches are empty, the disk cache is not
+    data._KEPT_POINTS.clear()
+
+    def no_read(*_a, **_k):
+        raise AssertionError("read from the workspace although the disk cache holds it")
+
+    monkeypatch.setattr(GpkgStore, "read_layer", no_read)
+    monkeypatch.setattr(GpkgStore, "read_parcels", no_read)
+    monkeypatch.setattr(cl, "evaluate", no_read)  # and not classified again
+    again = _frames(ws)
+    for k in ("classified", "parcels", "sites"):
+        assert_geodataframe_equal(again[k], first[k])
+        assert again[k].attrs == first[k].attrs
+    pd.testing.assert_frame_equal(again["site_parcels"], first["site_parcels"])
+    assert again["provenance"] == first["provenance"]
+    for a, b in zip(again["index"] + again["site_index"], first["index"] + first["site_index"], strict=True):
+        assert np.array_equal(a, b)
+    assert again["site_tiles"] == first["site_tiles"]
+
+    # a new survey version is not served from the old entries
+    monkeypatch.undo()
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "cache"))
+    s = GpkgStore(ws)
+    g = s.read_parcels()
+    g.loc[0, "floor_area_m2"] = 123456.0
+    s.publish_survey(g, label="update", user="test")
+    assert data.parcels(ws)["floor_area_m2"].iloc[0] == 123456.0
+    assert not framecache.has("parcels", data.data_stamp(ws, data.PARCEL_KINDS), code=data._kept_code())

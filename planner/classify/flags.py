@@ -657,8 +657,16 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     say("indicators")
     ind = compute_indicators(parcels, reference_year=policy.reference_year) if indicators is None else indicators
     say("flags")
+    return assemble(parcels, ind, flag_columns(parcels, policy, ind, ranks=ranks, with_reasons=with_reasons,
+                                               progress=say), policy)
+
+
+def flag_columns(parcels: pd.DataFrame, policy: Policy, indicators: pd.DataFrame, *, ranks: Ranks | None = None,
+                 with_reasons: bool = True, progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """The columns :func:`classify` adds after the indicators: flags, counts, three-low, upgrade class, grade, reasons."""
+    ind = indicators
     ev = evaluate(parcels, policy, indicators=ind)
-    cols: dict[str, object] = {c: ind[c] for c in ind.columns if c != "land_area_m2"}
+    cols: dict[str, object] = {}
     for cev in ev.criteria:
         cols[f"low_{cev.name}"] = pd.Categorical.from_codes(cev.state, categories=list(FLAG_STATES))
     cols["n_low"] = np.where(ev.in_scope, ev.n_low, 0)
@@ -667,14 +675,26 @@ def classify(parcels: gpd.GeoDataFrame, policy: Policy, *,
     cols["upgrade_class"] = upgrade_class(ind[policy.upgrade.indicator].to_numpy(), ev.in_scope, policy)
     cols["grade"] = grade(ind, ev.in_scope, policy, ranks=ranks)
     if with_reasons:
-        say("reasons")
+        if progress is not None:
+            progress("reasons")
         zh, en = reasons(ev, parcels, policy)
         cols["reason_zh"] = _to_pandas_text(zh, parcels.index)
         cols["reason_en"] = _to_pandas_text(en, parcels.index)
+    return pd.DataFrame(cols, index=parcels.index, copy=False)
+
+
+def assemble(parcels: pd.DataFrame, indicators: pd.DataFrame, flags: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """The classified parcels: ``parcels``, the ``indicators`` and the :func:`flag_columns` of ``policy``.
+
+    The indicator and flag columns are shared, not copied; ``land_area_m2``
+    is the indicators' (filled from geometry where missing).
+    """
+    cols: dict[str, object] = {c: indicators[c] for c in indicators.columns if c != "land_area_m2"}
+    cols.update({c: flags[c] for c in flags.columns})
     base = parcels.drop(columns=[c for c in cols if c in parcels.columns])
     extra = pd.DataFrame(cols, index=parcels.index, copy=False)  # the indicator columns shared, not copied
     out = pd.concat([base, extra], axis=1)
-    out["land_area_m2"] = ind["land_area_m2"].to_numpy()
+    out["land_area_m2"] = indicators["land_area_m2"].to_numpy()
     if not isinstance(out, gpd.GeoDataFrame) and isinstance(parcels, gpd.GeoDataFrame):
         out = gpd.GeoDataFrame(out, geometry=parcels.geometry.name, crs=parcels.crs)
     out.attrs["policy_name"] = policy.name

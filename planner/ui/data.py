@@ -87,8 +87,10 @@ def _data_stamp(path: str, mtime: float | str, kinds: tuple[str, ...]) -> str:
     # catalogue each, 20-30 ms of a 20k site edit's page run)
     cat = _catalogue(path, mtime)
     cur = cat[cat["kind"].isin(kinds) & cat["is_current"]]
-    return "|".join(f"{k}/{n}/{v}/{t}" for k, n, v, t in
-                    cur[["kind", "name", "version", "created_at"]].itertuples(index=False)) + f"#{path}"
+    # the table name (its random suffix differs in a workspace made again at the same path) and the row count
+    # make it a key for the disk cache as well (framecache)
+    cols = [c for c in ("kind", "name", "version", "created_at", "table_name", "n_rows") if c in cur.columns]
+    return "|".join("/".join(str(v) for v in row) for row in cur[cols].itertuples(index=False)) + f"#{path}"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -101,8 +103,35 @@ def store(path: str) -> Store:
     return _store(path, stamp(path))
 
 
+#: The modules whose code makes what the app keeps on disk (parcels, indicators, flags; an entry made by other code
+#: is not used).
+_KEPT_BY = ("planner.ui.data", "planner.workflow.enterprises", "planner.shapes", "planner.io.store",
+            "planner.io.framecache", "planner.ui.memory", "planner.maps", "planner.maptiles",
+            "planner.classify.flags", "planner.classify.indicators", "planner.classify.policy", "planner.schema")
+#: What the map index of parcels read from the disk cache takes from there (points, extent), until it does.
+_KEPT_POINTS: dict[str, dict[str, np.ndarray]] = {}
+#: The arrays of the parcels' map index kept on disk beside them: representative points, their Web-Mercator x/y
+#: and x order (maptiles), the extent.
+_KEPT_ARRAYS = ("cx", "cy", "mx", "my", "mx_order", "bounds")
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_code() -> str:
+    from planner.io import framecache
+
+    return framecache.code_fingerprint(*_KEPT_BY)
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _parcels(path: str, dstamp: str) -> gpd.GeoDataFrame:
+    from planner.io import framecache
+
+    # what a server before this one made of the same layers (1M parcels: 1 s instead of 4 s)
+    kept = framecache.load("parcels", dstamp, code=_kept_code())
+    if kept is not None:
+        g, arrays = kept
+        _KEPT_POINTS[dstamp] = arrays  # for the map index (_geometry_index)
+        return g
     # the current enterprise table (if any) joined in: per-mu figures come from it
     g = W.enterprises.analysis_parcels(store(path))
     # one-part multipolygons (how a GeoPackage stores polygons) held as polygons: every frame, index and tile
@@ -172,8 +201,20 @@ def _pinned(pjson: str | None) -> bool:
 def _indicators(path: str, dstamp: str, year: int) -> pd.DataFrame:
     # the indicators do not depend on the rules: one table shared by the classification of every variant
     from planner.classify.indicators import compute_indicators
+    from planner.io import framecache
 
+    kept = framecache.load("indicators", _indicators_key(dstamp, year), code=_kept_code())
+    if kept is not None:
+        return kept[0]
     return compute_indicators(_parcels(path, dstamp), reference_year=year)
+
+
+def _indicators_key(dstamp: str, year: int) -> str:
+    return f"{dstamp}|{year}"
+
+
+def _flags_key(dstamp: str, pjson: str) -> str:
+    return f"{dstamp}|{pjson}"
 
 
 def _policy_of(pjson: str):
@@ -185,7 +226,13 @@ def _policy_of(pjson: str):
 def _classify(path: str, dstamp: str, pjson: str) -> gpd.GeoDataFrame:
     # without the reasons (two text columns, 81 MB per classification at 1M parcels): made for the rows a page
     # shows, exports or saves (reasons_for)
+    from planner.classify import flags as cl
+    from planner.io import framecache
+
     policy, year = _policy_of(pjson)
+    kept = framecache.load("flags", _flags_key(dstamp, pjson), code=_kept_code())
+    if kept is not None:  # the flags of these rules kept by a server before (keep_on_disk)
+        return cl.assemble(_parcels(path, dstamp), _indicators(path, dstamp, year), kept[0], policy)
     return W.operations.classify_parcels(_parcels(path, dstamp), W.PolicyDoc(policy),
                                          indicators=_indicators(path, dstamp, year), with_reasons=False)
 
@@ -452,13 +499,77 @@ def _parcel_index(path: str, dstamp: str, pjson: str | None, show: bool = True) 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _geometry_index(path: str, dstamp: str) -> maps.LayerIndex:
-    idx = maps.LayerIndex.build(_parcels(path, dstamp), id_col="parcel_id", flag_col="three_low")
+    idx = _index_with(_parcels(path, dstamp), _KEPT_POINTS.pop(dstamp, {}), id_col="parcel_id", flag_col="three_low")
     from planner import maptiles
 
     maptiles.merc_points(idx)  # computed once, shared by the index of every policy
     if len(idx):
         idx.lonlat_bounds()  # the extent too (a map page's first run of a new rule variant spent 50 ms on it)
     return idx  # (the id look-up a search or a click needs: made by the warm-up once the first map is served)
+
+
+def _index_with(g: gpd.GeoDataFrame, kept: dict[str, np.ndarray], **kw) -> maps.LayerIndex:
+    """``LayerIndex.build(g, **kw)`` taking the points, Web-Mercator points and extent ``kept`` on disk for ``g``."""
+    n = len(g)
+    if set(kept) != set(_KEPT_ARRAYS) or any(len(kept[k]) != n for k in _KEPT_ARRAYS[:5]) or len(kept["bounds"]) != 4:
+        kept = {}  # not (all) there: made again
+    idx = maps.LayerIndex.build(g, points=(kept["cx"], kept["cy"]) if kept else None, **kw)
+    if kept:  # as maptiles and lonlat_bounds make them (_index_arrays)
+        mx, my = kept["mx"], kept["my"]
+        idx.__dict__.update({"_merc_xy": (mx, my), "_merc_xy_order": (kept["mx_order"], mx[kept["mx_order"]]),
+                             "_total_bounds": tuple(float(v) for v in kept["bounds"])})
+    return idx
+
+
+def _index_arrays(idx: maps.LayerIndex) -> dict[str, np.ndarray]:
+    """What :func:`_index_with` takes of a map index: kept on disk beside its layer."""
+    from planner import maptiles
+
+    mx, my = maptiles.merc_points(idx)
+    return {"cx": idx.cx, "cy": idx.cy, "mx": mx, "my": my, "mx_order": maptiles.merc_sorted(idx)[0],
+            "bounds": np.asarray(idx.__dict__.get("_total_bounds") or idx.gdf.total_bounds, dtype=float)}
+
+
+def keep_on_disk(path: str) -> bool:
+    """Keep the parcels, their map points and the shipped rules' classification in the disk cache.
+
+    A server started later reads them from there (:mod:`planner.io.framecache`)
+    instead of reading the survey, parsing its polygons and classifying it
+    (1M parcels: a cold start's first map 10 s -> 5 s). Done by the warm-up
+    once the server is quiet: about 3 s of work at 1M and 0.4 GB on disk, once
+    per survey version. True when the cache holds them.
+    """
+    from planner.classify import flags as cl
+    from planner.io import framecache
+
+    ds, code = data_stamp(path, PARCEL_KINDS), _kept_code()
+    pjson = _default_json()
+    policy, year = _policy_of(pjson)
+    idx = _geometry_index(path, ds)
+    if not len(idx):
+        return False
+    if not framecache.has("parcels", ds, code=code) and not framecache.save("parcels", ds, _parcels(path, ds),
+                                                                            _index_arrays(idx), code=code):
+        return False
+    ind = _indicators(path, ds, year)
+    if not framecache.save("indicators", _indicators_key(ds, year), ind, code=code):
+        return False
+    if not framecache.has("flags", _flags_key(ds, pjson), code=code):
+        flags = cl.flag_columns(_parcels(path, ds), policy, ind, with_reasons=False)  # what _classify adds, again
+        if not framecache.save("flags", _flags_key(ds, pjson), flags, code=code):
+            return False
+    # the current sites layer as the map and the sites page open it
+    sds = data_stamp(path, SITE_KINDS)
+    sites = _saved_sites(path, sds)
+    name = W.operations.sites_name(store(path))
+    if sites is None or name is None or framecache.has("sites", _sites_key(sds, name), code=code):
+        return True
+    stored, _err = _stored_sites(path, sds, name)
+    sidx = sites_index(stored.sites) if stored is not None else None
+    if stored is None or sidx is None:
+        return True
+    return (framecache.save("site_parcels", _sites_key(sds, name), stored.parcel_sites, code=code)
+            and framecache.save("sites", _sites_key(sds, name), stored.sites, _index_arrays(sidx), code=code))
 
 
 def parcel_index(path: str, policy: dict | None) -> maps.LayerIndex:
@@ -517,6 +628,8 @@ class _Lru:
 #: (360k members).
 MAX_SITE_LOOKUPS = 3
 _SITE_INDEXES = _Lru(MAX_SITE_LOOKUPS)
+#: Map points of sites tables read from the disk cache, by the table (for their map index: sites_index).
+_KEPT_SITE_POINTS = _Lru(MAX_SITE_LOOKUPS)
 _SITE_OF = _Lru(MAX_SITE_LOOKUPS)
 _CHANGES = _Lru(MAX_SITE_LOOKUPS)
 _UNSEEN = object()
@@ -662,7 +775,9 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
     hit = _SITE_INDEXES.get(id(sites))
     if hit is not None and hit[0] is sites:
         return hit[1]
-    idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2")
+    kept = _KEPT_SITE_POINTS.get(id(sites))
+    kept = kept[1] if kept is not None and kept[0] is sites else {}
+    idx = _index_with(sites, kept, id_col="site_id", area_col="land_area_m2")
     from planner import maptiles
 
     maptiles.merc_points(idx)  # here, not by the first tiles of the view
@@ -915,6 +1030,16 @@ def stored_site_result(path: str, name: str, params: dict, use_constraints: bool
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _stored_sites(path: str, dstamp: str, name: str):
+    from planner.io import framecache
+
+    code = _kept_code()
+    sites = framecache.load("sites", _sites_key(dstamp, name), code=code)
+    parcels = framecache.load("site_parcels", _sites_key(dstamp, name), code=code) if sites is not None else None
+    if sites is not None and parcels is not None:  # kept by a server before (keep_on_disk): as read_sites reads them
+        frame, arrays = sites
+        meta = frame.attrs.get("meta", {}) or {}
+        _KEPT_SITE_POINTS.put(id(frame), (frame, arrays))
+        return W.StoredSites(name, frame, parcels[0], None, W.Provenance.from_meta(meta), meta, []), None
     try:
         stored = W.read_sites(store(path), name, with_flags=False)
     except Exception as exc:  # no sites, or pieces that do not belong together: the page says which
@@ -922,6 +1047,10 @@ def _stored_sites(path: str, dstamp: str, name: str):
     # held by the server: columns of their own, not GDAL's record batches (the outlines' WKB in them)
     return dataclasses.replace(stored, sites=memory.owned_frame(stored.sites),
                                parcel_sites=memory.owned_frame(stored.parcel_sites)), None
+
+
+def _sites_key(dstamp: str, name: str) -> str:
+    return f"{dstamp}|{name}"
 
 
 def stored_sites(path: str, name: str):
