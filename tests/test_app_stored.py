@@ -186,3 +186,49 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
     monkeypatch.setattr(W, "run_scenario", no_run)
     cmp = _app(ws, monkeypatch, "compare")
     assert not cmp.exception and len(cmp.metric) > 0
+
+
+def test_ranked_sites_are_the_ok_sites_in_rank_then_id_order():
+    import numpy as np
+    import pandas as pd
+
+    from planner.ui import results
+
+    rng = np.random.default_rng(5)
+    n = 500
+    sites = pd.DataFrame({"site_id": [f"S{i:04d}" for i in rng.permutation(n)],
+                          "status": np.where(rng.random(n) < 0.8, "ok", "too_small"),
+                          "rank": np.nan})
+    ok = sites["status"] == "ok"
+    sites.loc[ok, "rank"] = rng.permutation(int(ok.sum())) + 1.0  # distinct, as rescore makes them
+    want = sites[ok].sort_values(["rank", "site_id"])
+    pd.testing.assert_frame_equal(results.ranked_sites(sites), want)
+    sites.loc[sites.index[ok][:50], "rank"] = 1.0  # ties (a table made elsewhere): rank, then id
+    want = sites[ok].sort_values(["rank", "site_id"])
+    pd.testing.assert_frame_equal(results.ranked_sites(sites), want)
+    assert results.ranked_sites(sites.iloc[:0]).empty
+
+
+def test_an_edited_sites_table_takes_the_points_of_its_unchanged_outlines_from_the_kept_index(monkeypatch):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner import maps
+    from planner.ui import data
+
+    boxes = [shapely.box(500000 + 60 * i, 2740000, 500050 + 60 * i, 2740000 + 10 * (i % 7 + 1)) for i in range(40)]
+    ell = shapely.Polygon([(0, 0), (30, 0), (30, 5), (5, 5), (5, 30), (0, 30)])  # an L: its point is not its centre
+    a = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(40)], "land_area_m2": 1.0},
+                         geometry=boxes, crs="EPSG:4549")
+    data.sites_index(a)
+    b = a.iloc[::-1].reset_index(drop=True)  # an edit: rows in another order, the outlines the same objects...
+    b.loc[3, "geometry"] = shapely.affinity.translate(ell, 500000, 2741000)  # ... but one
+    sizes = []
+    real = shapely.point_on_surface
+    monkeypatch.setattr(shapely, "point_on_surface", lambda g, **k: sizes.append(np.size(g)) or real(g, **k))
+    got = data.sites_index(b)
+    assert sizes == [1]  # only the new outline's point was made
+    monkeypatch.setattr(shapely, "point_on_surface", real)
+    want = maps.LayerIndex.build(b, id_col="site_id", area_col="land_area_m2")
+    assert np.array_equal(got.cx, want.cx) and np.array_equal(got.cy, want.cy)

@@ -396,3 +396,51 @@ def test_line_runs_cover_each_line_exactly(k):
         mine = runs[owner == i]
         assert shapely.length(mine).sum() == pytest.approx(line.length)
         assert shapely.equals(shapely.line_merge(shapely.union_all(mine)), line)
+
+
+# -- edits ------------------------------------------------------------------------
+
+def test_edits_in_place_equal_concatenating_and_sorting_on_the_sample_city(monkeypatch):
+    """An edit replaces its sites' rows where they are and ranks by a stable sort of the scores (a 1M city's
+    85k sites were taken and sorted twice per edit): the same table as the untouched rows and the new ones
+    concatenated and sorted by id, ranked by (score, id), through removals, moves, emptied sites and drawn sites."""
+    from geopandas.testing import assert_geodataframe_equal
+
+    from planner.sites import edits as _edits
+
+    parcels, barriers, constraints = classified_sample_city()
+    res = S.build_sites(parcels, S.SiteParams(), barriers=barriers, constraints=constraints)
+    ps = res.parcel_sites
+    rng = np.random.default_rng(11)
+    sizes = ps.groupby("site_id").size()
+    small = sizes[sizes == 1].index.tolist()  # removing its parcel empties the site: dropped
+    ops = []
+    for sid in rng.choice(sizes[sizes >= 3].index, 6, replace=False):
+        ops.append({"op": "remove", "site_id": sid, "parcel_ids": [ps.loc[ps["site_id"] == sid, "parcel_id"].iloc[1]]})
+    if small:
+        ops.append({"op": "remove", "site_id": small[0],
+                    "parcel_ids": ps.loc[ps["site_id"] == small[0], "parcel_id"].tolist()})
+    a, b = rng.choice(sizes[sizes >= 3].index, 2, replace=False)
+    ops.append({"op": "add", "site_id": a, "parcel_ids": ps.loc[ps["site_id"] == b, "parcel_id"].iloc[:2].tolist()})
+    x0, y0 = shapely.get_coordinates(res.sites.geometry.iloc[5].centroid)[0]
+    ops.append({"op": "boundary", "wkt": shapely.box(x0 - 150, y0 - 150, x0 + 150, y0 + 150).wkt})  # a new site
+    fast, used = res, []
+    real = _edits._in_place
+    monkeypatch.setattr(_edits, "_in_place", lambda *a: used.append(real(*a)) or used[-1])
+    for op in ops:
+        fast = S.apply_edits(fast, [op], parcels)
+    assert sum(u is not None for u in used) >= len(ops) - 1  # the fast path ran (all but the drawn site)
+    monkeypatch.setattr(_edits, "_in_place", lambda *a: None)  # concatenated and sorted, as before
+    ref = res
+    for op in ops:
+        ref = S.apply_edits(ref, [op], parcels)
+    assert_geodataframe_equal(fast.sites, ref.sites)
+    pd.testing.assert_frame_equal(fast.parcel_sites, ref.parcel_sites)
+    assert fast.sites["rank"].notna().sum() > 100
+    # the ranks of a table in id order (a stable sort by score) equal those of (score, id) on a shuffled table
+    tied = fast.sites.assign(land_area_m2=fast.sites["land_area_m2"].round(-3), compactness=0.5,
+                             flagged_share=1.0, potential_floor_area_m2=0.0, floor_area_m2=0.0)  # many equal scores
+    by_id = _build.rescore(tied, res.params)
+    shuffled = _build.rescore(tied.sample(frac=1.0, random_state=3), res.params).sort_values("site_id")
+    assert by_id["score"].duplicated().sum() > 50
+    assert by_id["rank"].tolist() == shuffled["rank"].tolist()

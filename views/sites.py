@@ -115,7 +115,7 @@ with st.container():
                 c2.button(tr("wf_build_sites_now"), key="s_force_build",
                           on_click=lambda: ss.__setitem__(keys.SITE_FORCE_BUILD, True))
 sites = result.sites
-ok = sites[sites["status"] == "ok"].sort_values(["rank", "site_id"]) if len(sites) else sites
+ok = results.ranked_sites(sites)
 
 m = st.columns(4)
 m[0].metric(tr("m_sites"), f"{len(ok):,}", border=True)

@@ -523,6 +523,11 @@ def _site_table(parcels, geoms, land, overlap, is_flag, ps, site_ids, parts, par
     return out
 
 
+#: The columns :func:`rescore` makes (from the others).
+RESCORED = frozenset({"difficulty", "score_area", "score_flagged", "score_compactness", "score_unconstrained",
+                      "score_uplift", "score_difficulty", "score", "rank", "score_formula"})
+
+
 def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     """(Re)compute ``difficulty``, ``score``, its terms, ``rank`` and ``score_formula`` of a sites table.
 
@@ -554,8 +559,14 @@ def rescore(sites: gpd.GeoDataFrame, params: SiteParams) -> gpd.GeoDataFrame:
     s["score"] = s[terms].sum(axis=1).round(6)
     rank = pd.Series(pd.NA, index=s.index, dtype="Int64")
     if ok.any():
-        okd = s.loc[ok, ["score", "site_id"]].sort_values(["score", "site_id"], ascending=[False, True])
-        rank.loc[okd.index] = np.arange(1, len(okd) + 1)
+        ids = pa.array(pd.Series(s["site_id"], dtype="string").array)
+        if ids.null_count == 0 and (len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py()):
+            # the table in id order (as built and edited): a stable sort by score keeps it among equal scores
+            at = np.flatnonzero(ok)
+            rank.iloc[at[np.argsort(-s["score"].to_numpy(dtype=float)[at], kind="stable")]] = np.arange(1, len(at) + 1)
+        else:
+            okd = s.loc[ok, ["score", "site_id"]].sort_values(["score", "site_id"], ascending=[False, True])
+            rank.loc[okd.index] = np.arange(1, len(okd) + 1)
     s["rank"] = rank
     # one text for every row, held once (as text per row: 26 MB for 85k sites, again for every edited result)
     s["score_formula"] = pd.Categorical.from_codes(np.zeros(len(s), dtype=np.int8), categories=[params.score_formula()])

@@ -12,7 +12,7 @@ import shapely
 
 from planner.arrowtext import text_array
 from planner.errors import DataError
-from planner.sites.build import _check_parcels, _land_area, _overlap_area, _site_table, rescore
+from planner.sites.build import RESCORED, _check_parcels, _land_area, _overlap_area, _site_table, rescore
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 
@@ -39,7 +39,6 @@ def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoD
         msg = f"parcel id(s) not in the parcel table: {missing[:5]}"
         raise DataError(msg, zh=f"地块表中没有这些地块编号：{missing[:5]}")
     alive = [s for s in site_ids if (sub["site_id"] == s).any()]
-    keep = result.sites[~result.sites["site_id"].isin(site_ids)]
     if alive:
         sid = np.asarray(alive, dtype=object)
         code = pd.Series(np.arange(len(sid)), index=sid)
@@ -54,10 +53,64 @@ def _recompute(result: SiteResult, parcel_sites: pd.DataFrame, parcels: gpd.GeoD
         for c in SITE_COLUMNS:
             if c not in fresh.columns:
                 fresh[c] = np.nan
-        keep = pd.concat([keep, fresh[SITE_COLUMNS]], ignore_index=True)
-    sites = gpd.GeoDataFrame(keep, geometry="geometry", crs=result.sites.crs).sort_values("site_id").reset_index(drop=True)
+        fresh = fresh[SITE_COLUMNS]
+    else:
+        fresh = None
+    sites = _in_place(result.sites, site_ids, fresh)
+    if sites is None:  # a new site, or a table not in id order: put together and sorted
+        keep = result.sites[~result.sites["site_id"].isin(site_ids)]
+        if fresh is not None:
+            keep = pd.concat([keep, fresh], ignore_index=True)
+        sites = gpd.GeoDataFrame(keep, geometry="geometry", crs=result.sites.crs).sort_values("site_id")
+        sites = sites.reset_index(drop=True)
     return dataclasses.replace(result, sites=rescore(sites, result.params),
                                parcel_sites=_sorted_members(parcel_sites, parcel_sites["site_id"].isin(site_ids)))
+
+
+def _in_place(sites: gpd.GeoDataFrame, site_ids: list[str], fresh: pd.DataFrame | None) -> gpd.GeoDataFrame | None:
+    """``sites`` with the rows of ``site_ids`` replaced by ``fresh`` (those not in it dropped), in place of each.
+
+    What concatenating the untouched rows with ``fresh`` and sorting by id
+    gives, without taking and sorting every row of the table twice (a 1M
+    city's 85k sites: 0.1 s of every edit). None when that does not hold: a
+    site of ``fresh`` not in the table, the table not in strict id order, or
+    a column whose type ``fresh`` would change.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(sites):
+        return None
+    ids = text_array(sites, "site_id")
+    if ids.null_count or (len(ids) > 1 and not pc.all(pc.less(ids[:-1], ids[1:])).as_py()):
+        return None
+    touched = np.flatnonzero(pc.is_in(ids, value_set=pa.array([str(v) for v in site_ids], type=ids.type))
+                             .to_numpy(zero_copy_only=False))
+    out = sites.reset_index(drop=True).copy()
+    if fresh is not None and len(fresh):
+        fresh_ids = fresh["site_id"].astype(str).to_numpy(dtype=object)
+        at = pd.Index(ids.take(touched).to_pylist()).get_indexer(fresh_ids)
+        if (at < 0).any():
+            return None
+        rows = touched[at]
+        for c in SITE_COLUMNS:
+            if c == "site_id" or c in RESCORED:  # (those rescore makes again from the others)
+                continue
+            new = fresh[c]
+            if c != "geometry" and new.dtype != out[c].dtype:
+                return None
+            col = out[c].array.copy() if c != "geometry" else out.geometry.array.copy()
+            col[rows] = new.array if c == "geometry" else new.to_numpy()
+            out[c] = col
+        gone = np.setdiff1d(touched, rows)
+    else:
+        gone = touched
+    if len(gone):
+        keep = np.ones(len(out), dtype=bool)
+        keep[gone] = False
+        out = out[keep].reset_index(drop=True)
+    return out
+
 
 
 _MEMBER_ORDER = ["site_id", "role", "parcel_id"]

@@ -310,6 +310,22 @@ def _run(site_result, parcels, doc, prov: dict) -> W.ScenarioRun:
     return run
 
 
+def ranked_sites(sites: pd.DataFrame) -> pd.DataFrame:
+    """The ``ok`` sites by rank (then id): the table and the map's numbering.
+
+    Ranks made by ``rescore`` are distinct, so the order is the rank's alone
+    (a 1M city's 85k sites sorted with the ids as a second key: 30-60 ms of
+    every page run of the sites page); otherwise by rank and id.
+    """
+    if not len(sites):
+        return sites
+    ok = sites[sites["status"] == "ok"]
+    rank = pd.to_numeric(ok["rank"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if np.isfinite(rank).all() and len(np.unique(rank)) == len(rank):
+        return ok.take(np.argsort(rank, kind="stable"))
+    return ok.sort_values(["rank", "site_id"])
+
+
 def new_session_sites(path: str, policy: dict | None):
     """``(site settings, stored site result)`` a new session's pages open (saved settings, no edits; the same cached
     result :func:`session_sites` gives them), or None when the stored sites do not match and would be built."""
