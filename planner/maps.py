@@ -35,6 +35,7 @@ import functools
 import html
 import json
 import math
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,9 @@ def gcj02_bounds_to_wgs84(bounds_ll: tuple[float, float, float, float]) -> tuple
     return float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1])
 
 
+_TREE_LOCK = threading.Lock()
+
+
 @dataclass(frozen=True, eq=False)
 class LayerIndex:
     """A layer prepared for fast viewport queries (build once, cache, query on every pan).
@@ -115,8 +119,9 @@ class LayerIndex:
     ----------
     gdf : GeoDataFrame
         The layer in its projected metric CRS, positional index.
-    tree : shapely.STRtree
-        Spatial index of ``gdf.geometry``.
+    tree : shapely.STRtree or None
+        Spatial index of ``gdf.geometry`` (None when built with
+        ``lazy_tree``: :meth:`spatial_tree` makes it on first use).
     cx, cy : ndarray
         Representative-point coordinates (for grid aggregation).
     area : ndarray
@@ -128,7 +133,7 @@ class LayerIndex:
     """
 
     gdf: gpd.GeoDataFrame
-    tree: shapely.STRtree
+    tree: shapely.STRtree | None
     cx: np.ndarray
     cy: np.ndarray
     area: np.ndarray
@@ -140,7 +145,7 @@ class LayerIndex:
     @classmethod
     def build(cls, gdf: gpd.GeoDataFrame, *, id_col: str = "parcel_id", flag_col: str | None = None,
               area_col: str | None = "land_area_m2",
-              points: tuple[np.ndarray, np.ndarray] | None = None) -> LayerIndex:
+              points: tuple[np.ndarray, np.ndarray] | None = None, lazy_tree: bool = False) -> LayerIndex:
         """Index a layer in a projected metric CRS.
 
         Parameters
@@ -156,6 +161,10 @@ class LayerIndex:
         points : (x, y) arrays, optional
             The representative points as an earlier build of the same layer
             made them (``cx``, ``cy``; kept on disk by the app), not made again.
+        lazy_tree : bool
+            Make the polygon tree when a query first needs it (``tree`` is
+            None until then): the map's tiles find features by their points,
+            and a sites table made again on every edit mostly never needs it.
         """
         if gdf.crs is None or not pyproj.CRS.from_user_input(gdf.crs).is_projected:
             msg = "map layers must be in a projected metric CRS (the workspace CRS); got " + str(gdf.crs)
@@ -186,7 +195,8 @@ class LayerIndex:
         else:
             flagged = np.zeros(n, dtype=bool)
         to_ll, from_ll = lonlat_transformers(pyproj.CRS.from_user_input(g.crs))
-        return cls(g, shapely.STRtree(np.asarray(geoms)), xy[:, 0], xy[:, 1], area, flagged, id_col, to_ll, from_ll)
+        tree = None if lazy_tree else shapely.STRtree(np.asarray(geoms))
+        return cls(g, tree, xy[:, 0], xy[:, 1], area, flagged, id_col, to_ll, from_ll)
 
     def __len__(self) -> int:
         return len(self.gdf)
@@ -208,7 +218,19 @@ class LayerIndex:
     def query(self, bounds_ll: tuple[float, float, float, float]) -> np.ndarray:
         """Positions of the features intersecting a lon/lat box, in ascending order."""
         box = shapely.box(*self.to_crs_bounds(bounds_ll))
-        return np.sort(self.tree.query(box, predicate="intersects"))
+        return np.sort(self.spatial_tree().query(box, predicate="intersects"))
+
+    def spatial_tree(self) -> shapely.STRtree:
+        """The features' tree (``tree``; for an index built with ``lazy_tree``, made once on first use)."""
+        if self.tree is not None:
+            return self.tree
+        made = self.__dict__.get("_lazy_tree")
+        if made is None:
+            with _TREE_LOCK:
+                made = self.__dict__.get("_lazy_tree")
+                if made is None:
+                    made = self.__dict__["_lazy_tree"] = shapely.STRtree(np.asarray(self.gdf.geometry.array))
+        return made
 
 
 def lonlat_transformers(crs: pyproj.CRS) -> tuple[pyproj.Transformer, pyproj.Transformer]:

@@ -249,3 +249,20 @@ def test_layer_transformers_search_the_operation_once_per_crs(monkeypatch):
     to_ll, from_ll = maps.lonlat_transformers(pyproj.CRS.from_user_input("EPSG:4547"))
     assert calls == [] and to_ll.source_crs is None
     assert np.allclose(to_ll.transform(*from_ll.transform(118.5, 24.8)), (118.5, 24.8), atol=1e-9)
+
+
+def test_a_lazy_tree_is_made_once_on_the_first_query_and_answers_as_an_eager_one(grid3):
+    import threading
+
+    lazy = maps.LayerIndex.build(grid3, lazy_tree=True)
+    eager = maps.LayerIndex.build(grid3)
+    assert lazy.tree is None and eager.tree is not None
+    view = lazy.lonlat_bounds()
+    trees = []
+    threads = [threading.Thread(target=lambda: trees.append(lazy.spatial_tree())) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(t is trees[0] for t in trees)  # made once, shared by every thread
+    assert lazy.query(view).tolist() == eager.query(view).tolist() == list(range(len(grid3)))

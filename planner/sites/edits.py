@@ -12,7 +12,14 @@ import shapely
 
 from planner.arrowtext import text_array
 from planner.errors import DataError
-from planner.sites.build import RESCORED, _check_parcels, _land_area, _overlap_area, _site_table, rescore
+from planner.sites.build import (
+    RESCORED,
+    _check_parcels,
+    _land_area,
+    _overlap_area,
+    _site_table,
+    rescore,
+)
 from planner.sites.params import SITE_COLUMNS, SiteParams, SiteResult
 
 

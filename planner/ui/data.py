@@ -782,34 +782,38 @@ def sites_index(sites: gpd.GeoDataFrame) -> maps.LayerIndex | None:
         return hit[1]
     kept = _KEPT_SITE_POINTS.get(id(sites))
     kept = kept[1] if kept is not None and kept[0] is sites else {}
+    geoms = np.asarray(sites.geometry.array, dtype=object)
+    ids = pd.Index(np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms)))  # the outline objects
+    solid = ids.is_unique and not (shapely.is_empty(geoms) | shapely.is_missing(geoms)).any()
+    # the polygon tree made when a query needs it: a site edit makes a new table, and its map finds the tiles'
+    # features by their points (a 1M city's 85k sites: 40 ms of every edit)
     if kept:
-        idx = _index_with(sites, kept, id_col="site_id", area_col="land_area_m2")
+        idx = _index_with(sites, kept, id_col="site_id", area_col="land_area_m2", lazy_tree=True)
     else:
-        idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2", points=_shared_points(sites))
+        idx = maps.LayerIndex.build(sites, id_col="site_id", area_col="land_area_m2", lazy_tree=True,
+                                    points=_shared_points(geoms, ids) if solid else None)
     from planner import maptiles
 
     maptiles.merc_points(idx)  # here, not by the first tiles of the view
+    if solid:  # what the next edit's table takes points by (_shared_points)
+        idx.__dict__["_outline_ids"] = ids
     _SITE_INDEXES.put(id(sites), (sites, idx))
     return idx
 
 
-def _shared_points(sites: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """Representative points of ``sites`` taken from a kept index wherever it holds the same outline object.
+def _shared_points(geoms: np.ndarray, new: pd.Index) -> tuple[np.ndarray, np.ndarray] | None:
+    """Representative points of the outlines ``geoms`` (``new``: their object ids) taken from a kept index
+    wherever it holds the same outline object.
 
     An edit changes the outlines of one or two sites and copies the others
     (the same shapely objects): their points are not made again (a 1M city's
-    85k sites: 0.1 s of every edit). None when no kept index shares outlines
-    or an outline is empty (:meth:`LayerIndex.build` then makes them all).
+    85k sites: 0.1 s of every edit). None when no kept index shares most
+    outlines (:meth:`LayerIndex.build` then makes them all).
     """
-    geoms = np.asarray(sites.geometry.array, dtype=object)
-    if shapely.is_empty(geoms).any() or shapely.is_missing(geoms).any():
-        return None
-    new = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
     best = None
-    for prev, idx in _SITE_INDEXES.values():
-        old = np.asarray(prev.geometry.array, dtype=object)  # alive with prev: an id here is that very object
-        ids = pd.Index(np.fromiter(map(id, old), dtype=np.int64, count=len(old)))
-        if not ids.is_unique or shapely.is_empty(old).any():  # (its points may be outline centres: not shared)
+    for _prev, idx in _SITE_INDEXES.values():
+        ids = idx.__dict__.get("_outline_ids")  # (its outlines are alive with it: an id here is that very object)
+        if ids is None:  # its points may be outline centres (an empty outline) or it was not made here: not shared
             continue
         pos = ids.get_indexer(new)
         if best is None or (pos >= 0).sum() > (best[1] >= 0).sum():
