@@ -203,3 +203,16 @@ def test_entries_beyond_the_budget_go_least_recently_used_first(cache, monkeypat
     assert framecache.save("flags", "x", pd.DataFrame({"a": [1]}))  # a write makes room
     assert framecache.has("parcels", "k0") and framecache.has("flags", "x")
     assert not framecache.has("parcels", "k1") and not framecache.has("parcels", "k2")
+
+
+def test_a_long_text_column_comes_back_in_one_piece(cache):
+    """Feather writes a record batch per 64k rows by default: a 1M-row column of 16 pieces made every map tile's
+    row look-up 2x slower (pyarrow takes rows of a chunked column piece by piece)."""
+    n = 70_000
+    df = pd.DataFrame({"parcel_id": [f"p{i}" for i in range(n)], "area": np.arange(n, dtype=float)})
+    g = gpd.GeoDataFrame(df, geometry=shapely.points(np.arange(n), np.arange(n)).astype(object), crs="EPSG:4549")
+    g["geometry"] = shapely.buffer(g.geometry.values, 0.4, quad_segs=1)
+    assert framecache.save("parcels", "big", g, {"cx": np.arange(n, dtype=float)})
+    got, _ = framecache.load("parcels", "big")
+    assert got["parcel_id"].array._pa_array.num_chunks == 1
+    assert_geodataframe_equal(got, g)

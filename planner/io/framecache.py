@@ -51,7 +51,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 #: Version of the entry layout; an entry of another version is a miss.
-FORMAT = 1
+FORMAT = 2
 _POLYGON = 3
 _TMP = ".tmp-"
 
@@ -163,11 +163,13 @@ def save(name: str, key: str, gdf, arrays: dict[str, np.ndarray] | None = None, 
         try:
             attrs = gdf.drop(columns=[geom]) if geom is not None else gdf
             table = pa.Table.from_pandas(attrs, preserve_index=None)
-            feather.write_feather(table, tmp / "frame.arrow", compression="uncompressed")
+            # one record batch: a column of many chunks (feather makes one per 64k rows) is slow to take rows of
+            # (a map tile of a 1M layer: 13 ms instead of 6 ms)
+            feather.write_feather(table, tmp / "frame.arrow", compression="uncompressed", chunksize=max(1, len(table)))
             parts = _geometry_table(np.asarray(gdf.geometry.array) if geom is not None else np.empty(0, object),
                                     arrays or {})
             for k, t in parts.items():
-                feather.write_feather(t, tmp / f"g-{_safe(k)}.arrow", compression="uncompressed")
+                feather.write_feather(t, tmp / f"g-{_safe(k)}.arrow", compression="uncompressed", chunksize=max(1, len(t)))
             (tmp / "meta.json").write_text(meta_text, encoding="utf-8")
             os.replace(tmp, final)  # the whole entry at once (fails if another process made it meanwhile)
         except BaseException:

@@ -34,6 +34,9 @@ from planner.ui.tables import format_series
 GRID_BREAKS = np.array([0.05, 0.15, 0.3, 0.5, 1.0])
 
 
+#: Width (px) of the map whose first view's tiles are made ahead (a desktop browser's; a narrower one asks a part).
+HOME_WIDTH_PX = 1400
+
 #: Site outlines per map tile below the parcels' detail zoom, the largest (every one from zoom 14): a 1M city's 85,631
 #: outlines at city scale were 5 MB of tiles and a second of drawing each time the sites page opened
 SITE_OUTLINES_PER_TILE = 600
@@ -275,6 +278,18 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
 
         for _, token in made:
             tiles.prefetch(token, center, z_arg, height_px=height)
+    elif center is None and not ss.get("_map_home_asked"):
+        # a session's first map starts at the home view (a new tab has no view kept; later maps of the tab start
+        # where the last one was): its tiles are made while the browser starts Leaflet, and its requests find
+        # them made or being made (1M parcels, a restarted server: the first view's 80 tiles cost about 1 s of
+        # work); tiles already kept are not made again
+        from planner.ui import tiles
+
+        ss["_map_home_asked"] = True
+        w, s_, e, n = home_bounds
+        for _, token in made:
+            tiles.prefetch(token, ((s_ + n) / 2, (w + e) / 2), maps.zoom_for_bounds(home_bounds, 900, height),
+                           height_px=height, width_px=HOME_WIDTH_PX)
     returned = ["last_active_drawing", "last_object_clicked"]
     if draw:
         returned.append("all_drawings")
