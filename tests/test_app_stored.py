@@ -117,7 +117,7 @@ def test_the_comparison_reuses_scenario_runs_across_reruns_and_tabs_and_not_for_
         return real(doc, *a, **k)
 
     monkeypatch.setattr(W, "run_scenario", counted)
-    results._RUNS.clear()
+    results.clear_runs()
     at = _app(ws, monkeypatch, "compare")
     assert not at.exception and sorted(made) == ["top3", "top5"]
     shown = [m.value for m in at.metric]
@@ -128,8 +128,20 @@ def test_the_comparison_reuses_scenario_runs_across_reruns_and_tabs_and_not_for_
     assert not other.exception and sorted(made) == ["top3", "top5"]  # nothing ran again
     assert [m.value for m in at.metric] == shown == [m.value for m in other.metric]
     for doc, a, k in calls:  # what is kept is what a run makes
-        kept = next(v[2] for v in results._RUNS.values() if v[2].doc is doc)
+        kept = next(v[2] for runs in results._RUNS.values() for v in runs.values() if v[2].doc is doc)
         pd.testing.assert_frame_equal(kept.result.sites, real(doc, *a, **k).result.sites)
+    # trying drafts on the scenario page does not push the comparison's runs out
+    from planner.ui import data
+
+    pol = data.default_policy_dict()
+    site_result = results.new_session_sites(str(ws), pol)[1]  # what a new session's pages run on
+    for top in range(1, results.MAX_RUNS + 3):
+        draft = W.ScenarioDoc(scenarios.Scenario(name="draft", sites=scenarios.SiteSelection(top=top)), {})
+        results.run_scenario(str(ws), pol, site_result, draft, draft=True)
+    assert made.count("draft") == results.MAX_RUNS + 2
+    again = _app(ws, monkeypatch, "compare")  # a new tab after the drafts: the comparison's runs are still kept
+    assert not again.exception and sorted(m for m in made if m != "draft") == ["top3", "top5"]
+    made[:] = [m for m in made if m != "draft"]
     # other sites (the minimum area changed on the sites page): both scenarios run on them
     at.switch_page("views/sites.py").run()
     at.number_input(key="s_min").set_value(20_000.0)
@@ -163,7 +175,7 @@ def test_after_the_warm_up_the_sites_page_opens_the_stored_sites_without_cutting
     store = GpkgStore(ws)
     for name, top in (("top3", 3), ("top5", 5)):
         store.save_doc("scenario", name, scenarios.Scenario(name=name, sites=scenarios.SiteSelection(top=top)).to_dict())
-    results._RUNS.clear()
+    results.clear_runs()
     monkeypatch.setattr(warmup, "QUIET_S", 0.0)  # nobody is served here
     steps = warmup.warm(str(ws))
     assert {"constraint_parts", "stored_site_result", "comparison"} <= set(steps)

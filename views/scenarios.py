@@ -140,7 +140,7 @@ refs = {k: v for k, v in (base.get("site_refs") or {}).items() if k in picked}
 doc = W.ScenarioDoc(sc, refs)
 try:
     with st.spinner():
-        run = results.run_scenario(ws, policy, result, doc)
+        run = results.run_scenario(ws, policy, result, doc, draft=True)
 except Exception as exc:
     st.error(tr("error", err=message_in(exc, lang())))
     st.stop()
