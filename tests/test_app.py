@@ -267,6 +267,27 @@ def test_a_map_sent_to_a_place_tells_its_layers_where_so_they_wait_for_the_move(
     assert "atView(map, g)" in tiles._JS and "self.gone = true" in tiles._JS
 
 
+def test_a_sessions_first_map_makes_its_home_view_tiles_ahead_once(workspace, monkeypatch):
+    """A new tab's first map starts at the home view: its tiles are made while the browser starts Leaflet (1M: the
+    first view's tiles 1.1 s -> 0.5 s after the page run). Later runs and maps of the session start elsewhere (the
+    tab keeps its last view): nothing is made ahead for them."""
+    from planner import maps
+    from planner.ui import tiles
+
+    monkeypatch.setattr(tiles, "ENABLED", True)  # as under serve.py (the tile route mounted)
+    asked = []
+    monkeypatch.setattr(tiles, "prefetch", lambda token, center, zoom, **view: asked.append((token, center, zoom, view)))
+    at = _app(workspace, monkeypatch)
+    assert not at.exception and asked
+    home = GpkgStore(workspace).read_parcels().to_crs("EPSG:4326").total_bounds
+    (_, center, zoom, view), n = asked[0], len(asked)
+    assert abs(center[0] - (home[1] + home[3]) / 2) < 1e-3 and abs(center[1] - (home[0] + home[2]) / 2) < 1e-3
+    assert zoom == maps.zoom_for_bounds(tuple(home), 900, view["height_px"]) and len({a[0] for a in asked}) == n
+    at.run()
+    at.switch_page("views/sites.py").run()
+    assert not at.exception and len(asked) == n  # once per session
+
+
 def test_a_parcels_details_list_the_reasons_the_cli_writes(workspace, monkeypatch):
     """The app's classification holds no reasons (81 MB at 1M parcels): the shown parcel's are made for it."""
     from planner import workflow as W

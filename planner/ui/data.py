@@ -131,6 +131,7 @@ def _parcels(path: str, dstamp: str) -> gpd.GeoDataFrame:
     kept = framecache.load("parcels", dstamp, code=_kept_code())
     if kept is not None:
         g, arrays = kept
+        _KEPT_POINTS.clear()  # (only the latest: a read whose index was already made leaves nothing behind)
         _KEPT_POINTS[dstamp] = arrays  # for the map index (_geometry_index)
         return g
     # the current enterprise table (if any) joined in: per-mu figures come from it
@@ -536,7 +537,7 @@ def keep_on_disk(path: str) -> bool:
 
     A server started later reads them from there (:mod:`planner.io.framecache`)
     instead of reading the survey, parsing its polygons and classifying it
-    (1M parcels: a cold start's first map 10 s -> 5 s). Done by the warm-up
+    (1M parcels: a cold start's first map 9.5-10 s -> 4.1-4.4 s). Done by the warm-up
     once the server is quiet: about 3 s of work at 1M and 0.4 GB on disk, once
     per survey version. True when the cache holds them.
     """
