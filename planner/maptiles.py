@@ -120,7 +120,7 @@ def _in_tile(index: maps.LayerIndex, z: int, x: int, y: int, keep: np.ndarray | 
     """
     if not len(index):
         return np.empty(0, dtype=np.intp)
-    mx, my = merc_points(index, gcj02)
+    _mx, my = merc_points(index, gcj02)
     order, sx = merc_sorted(index, gcj02)
     x0, y0, x1, y1 = _merc_bounds(z, x, y)
     lo, hi = np.searchsorted(sx, (x0, x1), side="left")  # x0 <= x < x1

@@ -176,7 +176,7 @@ def save(name: str, key: str, gdf, arrays: dict[str, np.ndarray] | None = None, 
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
-        if final.is_dir():  # another process kept the same entry first
+        if has(name, key, code=code):  # another process kept the same entry first
             return True
         log.warning("the %s cache entry was not kept: %s", name, exc)
         return False
