@@ -36,7 +36,11 @@ def _app(workspace, monkeypatch, page: str) -> AppTest:
 
 
 def _downloads(at: AppTest) -> list[str]:
-    return [b.proto.label for b in at.get("download_button")]
+    """The page's download buttons; each makes its file when clicked and does not re-run the page (a re-run at
+    1M runs the comparison's scenarios again, and replaced the buttons under a browser's next click)."""
+    buttons = at.get("download_button")
+    assert all(b.proto.deferred_file_id and b.proto.ignore_rerun for b in buttons), [b.proto for b in buttons]
+    return [b.proto.label for b in buttons]
 
 
 def test_comparison_names_the_rules_in_use_and_marks_unsaved_edits(workspace, monkeypatch):

@@ -57,7 +57,7 @@ def export_buttons(gdf: pd.DataFrame | None, *, kind: str, name: str, key: str, 
     cols = st.columns(len(EXPORT_FORMATS))
     for col, fmt in zip(cols, EXPORT_FORMATS, strict=True):
         col.download_button(tr(f"ex_{fmt}"), data=make(fmt), file_name=_file_name(name, fmt), mime=MIME[fmt],
-                            key=f"{key}_{fmt}", width="stretch")
+                            key=f"{key}_{fmt}", width="stretch", on_click="ignore")
 
 
 def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list[str], *, key: str,
@@ -84,7 +84,7 @@ def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list
 
     name = "brief_" + ("_".join(site_ids) if len(site_ids) <= 3 else f"{site_ids[0]}_{len(site_ids)}")
     st.download_button(label, data=build, file_name=_file_name(name, "pdf"), mime=MIME["pdf"], key=key,
-                       width="stretch", type="primary")
+                       width="stretch", type="primary", on_click="ignore")
 
 
 def _member_reasons(parcels, parcel_sites, site_ids: list[str], complete):

@@ -509,7 +509,8 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
 
 
 def report_buttons(obj, name: str, *, key: str) -> None:
-    """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked."""
+    """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked (in another
+    thread; a click does not re-run the page, which at 1M would run its scenarios again)."""
     import re
     import tempfile
     from pathlib import Path
@@ -539,8 +540,9 @@ def report_buttons(obj, name: str, *, key: str) -> None:
 
     c1, c2, c3 = st.columns(3)
     c1.download_button(tr("dl_excel"), xlsx, file_name=f"{safe}.xlsx", key=f"{key}_xlsx", type="primary",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", width="stretch")
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", width="stretch",
+                       on_click="ignore")
     c2.download_button(tr("dl_html"), html, file_name=f"{safe}.html", mime="text/html", key=f"{key}_html",
-                       width="stretch")
+                       width="stretch", on_click="ignore")
     c3.download_button(tr("dl_pdf"), pdf, file_name=f"{safe}.pdf", mime="application/pdf", key=f"{key}_pdf",
-                       width="stretch")
+                       width="stretch", on_click="ignore")
