@@ -232,7 +232,8 @@ def test_sites_built_from_the_site_columns_equal_sites_from_the_whole_flags_laye
     assert built.result.parcel_sites.equals(result.parcel_sites)
 
 
-def test_parcel_rollup_by_position_equals_the_merge():
+@pytest.mark.parametrize("m", [3000, 60])  # many keys: one hash of the parcels; few: the parcels scanned for them
+def test_parcel_rollup_by_position_equals_the_merge(m):
     """The rollup's Arrow look-up gives what ``merge(how="left")`` gave: missing ids, duplicates, NaN, classes."""
     import pandas as pd
 
@@ -247,8 +248,8 @@ def test_parcel_rollup_by_position_equals_the_merge():
                             "upgrade_class": pd.array(rng.choice(["retain", "upgrade", "redevelop", None], n),
                                                       dtype="string")})
     parcels = pd.concat([parcels, parcels.iloc[:50].assign(tax_cny=-1.0)], ignore_index=True)  # duplicate ids
-    m = 3000
     ids = [f"P{i}" for i in rng.integers(0, n + 200, m)]  # some ids are not among the parcels
+    ids[:5] = parcels["parcel_id"].iloc[:5]  # and some are repeated ones
     sp = pd.DataFrame({"parcel_id": pd.array(ids, dtype="string"),
                        "site_id": pd.array([f"S{i}" for i in rng.integers(0, 300, m)], dtype="string"),
                        "role": pd.array(rng.choice(["flagged", "absorbed", "retained_inside"], m), dtype="string")})
@@ -263,7 +264,29 @@ def test_parcel_rollup_by_position_equals_the_merge():
     want = g[["retain_class_floor_m2"]].sum()
     want[["output_cny", "tax_cny", "employees"]] = g[["output_cny", "tax_cny", "employees"]].sum(min_count=1)
     pd.testing.assert_frame_equal(got, want)
-    assert (got["tax_cny"] >= 0).all()  # the first of the duplicated ids is used, as drop_duplicates kept it
+    assert (got["tax_cny"].dropna() >= 0).all()  # the first of the duplicated ids is used, as drop_duplicates kept it
+
+
+def test_id_positions_of_few_keys_equal_one_hash_of_all_values():
+    """The scan for a few keys gives what one look-up in all values gave: first rows, absent and missing ids."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from planner.schema import id_positions
+
+    rng = np.random.default_rng(3)
+    values = pd.Series([f"P{i}" for i in rng.integers(0, 4000, 20_000)] + [None, "P7", None], dtype="string")
+    v = pa.array(values.array)
+    for keys in ([], ["P7"], ["P7", "P7", "nope", None, "P1"], [None], ["nope"] * 3,
+                 list(values.sample(200, random_state=1)), list(values.iloc[-3:])):
+        k = pd.Series(keys, dtype="string")
+        want = pc.index_in(pa.array(k.array), value_set=v).fill_null(-1).to_numpy(zero_copy_only=False)
+        got = id_positions(k, values)
+        assert got.dtype == np.int64 and got.tolist() == want.tolist(), keys
+    # the reference itself: the first row of each id
+    first = {x: i for i, x in reversed(list(enumerate(values.tolist()))) if x is not None}
+    assert id_positions(pd.Series(["P7"], dtype="string"), values).tolist() == [first["P7"]]
 
 
 def test_site_id_matching_with_shortcuts_equals_intersecting_every_pair():

@@ -209,6 +209,31 @@ def test_selection_top_ids_filters():
         run(s, scen(sites={"ids": ["S9999"]}), templates=t)
 
 
+@pytest.mark.parametrize("ranks", ["distinct", "ties", "missing"])
+def test_selection_order_is_rank_then_id_as_a_full_sort_gives(ranks):
+    """The selection's order (a take of the chosen rows only; by rank alone when ranks are distinct) equals the
+    whole table sorted by rank (missing last) then id, with filters and top."""
+    rng = np.random.default_rng(11)
+    n = 400
+    rank = {"distinct": rng.permutation(n) + 1.0, "ties": rng.integers(1, 40, n).astype(float),
+            "missing": np.where(rng.random(n) < 0.2, np.nan, rng.integers(1, 60, n))}[ranks]
+    s = gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in rng.permutation(n)], "rank": rank,
+                          "status": rng.choice(["ok", "ok", "too_small"], n),
+                          "land_area_m2": rng.random(n) * 50_000, "floor_area_m2": rng.random(n) * 20_000},
+                         geometry=[shapely.box(i, 0, i + 1, 1) for i in range(n)], crs="EPSG:4549")
+    for sel in ({}, {"top": 7}, {"where": {"min_area_m2": 20_000}, "top": 30}, {"ids": list(s["site_id"][::9])}):
+        got = select_sites(s, scen(sites=sel).sites)
+        want = s[s["status"] == "ok"]  # the default selection: sites of status ok
+        if "ids" in sel:
+            want = want[want["site_id"].isin(sel["ids"])]
+        if "where" in sel:
+            want = want[want["land_area_m2"] >= 20_000]
+        want = want.assign(_r=want["rank"].fillna(np.inf)).sort_values(["_r", "site_id"]).drop(columns="_r")
+        want = want.head(sel["top"]) if "top" in sel else want
+        assert got["site_id"].tolist() == want["site_id"].tolist(), sel
+        assert list(got.columns) == list(s.columns) and isinstance(got, gpd.GeoDataFrame)
+
+
 def test_site_templates_and_overrides():
     s = five_sites()
     sc = scen(site_templates={"S0001": "multi_storey"},

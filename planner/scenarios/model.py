@@ -264,18 +264,26 @@ def select_sites(sites: pd.DataFrame, sel: SiteSelection, *, scenario: str = "sc
         else:
             vals = list(value) if isinstance(value, list | tuple) else [value]
             mask &= s.isin(vals).to_numpy()
-    out = sites.loc[mask]
-    out = out.iloc[_rank_order(out)]
+    pos = np.flatnonzero(mask)
+    order = pos[_rank_order(sites, pos)]
     if sel.top is not None:
-        out = out.iloc[: sel.top]
-    return out
+        order = order[: sel.top]
+    return sites.iloc[order]  # one take of the rows chosen (not a copy of the whole table, then another)
 
 
-def _rank_order(sites: pd.DataFrame) -> np.ndarray:
-    rank = pd.to_numeric(sites["rank"], errors="coerce").to_numpy(float) if "rank" in sites.columns \
-        else np.full(len(sites), np.nan)
+def _rank_order(sites: pd.DataFrame, pos: np.ndarray | None = None) -> np.ndarray:
+    """Order of the rows ``pos`` (default: all) by rank, then site id; unranked last.
+
+    Distinct finite ranks (what ``rescore`` makes) need no second key: the ids
+    are not made text (a 1M city's 85k sites: 20 ms of every scenario run).
+    """
+    pos = np.arange(len(sites)) if pos is None else pos
+    rank = pd.to_numeric(sites["rank"], errors="coerce").to_numpy(float)[pos] if "rank" in sites.columns \
+        else np.full(len(pos), np.nan)
+    if np.isfinite(rank).all() and len(np.unique(rank)) == len(rank):
+        return np.argsort(rank, kind="stable")
     rank = np.where(np.isnan(rank), np.inf, rank)
-    return np.lexsort((sites["site_id"].astype(str).to_numpy(), rank))
+    return np.lexsort((sites["site_id"].astype(str).to_numpy()[pos], rank))
 
 
 def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
@@ -448,8 +456,9 @@ def run(sites: pd.DataFrame, scenario: Scenario, *, templates: dict[str, ParkTem
         for c in ("output_cny", "tax_cny", "employees"):
             if c in rollup.columns and c not in sel.columns:
                 sel[c] = ids.map(rollup[c]).to_numpy()
-    unknown_ids = sorted((set(sc.site_templates) | set(sc.overrides) | set(sc.site_existing))
-                         - set(sites["site_id"].astype(str)))
+    named = set(sc.site_templates) | set(sc.overrides) | set(sc.site_existing)
+    all_ids = sites["site_id"].astype("string")
+    unknown_ids = sorted(named - set(all_ids[all_ids.isin(list(named))])) if named else []
     if unknown_ids:
         msg = (f"scenario {sc.name!r}: site_templates/overrides/site_existing name sites that are not in the sites "
                f"table: {unknown_ids[:10]}")
