@@ -457,8 +457,10 @@ def run(sites: pd.DataFrame, scenario: Scenario, *, templates: dict[str, ParkTem
             if c in rollup.columns and c not in sel.columns:
                 sel[c] = ids.map(rollup[c]).to_numpy()
     named = set(sc.site_templates) | set(sc.overrides) | set(sc.site_existing)
-    all_ids = sites["site_id"].astype("string")
-    unknown_ids = sorted(named - set(all_ids[all_ids.isin(list(named))])) if named else []
+    unknown_ids: list[str] = []
+    if named:  # only the named ids are looked for (not a set of every site id per run)
+        all_ids = sites["site_id"].astype("string")
+        unknown_ids = sorted(named - set(all_ids[all_ids.isin(list(named))]))
     if unknown_ids:
         msg = (f"scenario {sc.name!r}: site_templates/overrides/site_existing name sites that are not in the sites "
                f"table: {unknown_ids[:10]}")

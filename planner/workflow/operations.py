@@ -511,9 +511,10 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
     """
     warnings = check_site_refs(doc, parcel_sites)
     sc = doc.scenario
-    # the picked ids that exist (a set of a 1M city's 85k ids was 65 ms of every run, picked or not)
-    all_ids = sites["site_id"].astype("string")
-    have = set(all_ids[all_ids.isin(list(sc.sites.ids))]) if sc.sites.ids else set()
+    have: set[str] = set()  # the picked ids that exist (a set of a 1M city's 85k ids was 65 ms of every run)
+    if sc.sites.ids:
+        all_ids = sites["site_id"].astype("string")
+        have = set(all_ids[all_ids.isin(list(sc.sites.ids))])
     if sc.sites.ids and not set(sc.sites.ids) <= have:
         kept = tuple(s for s in sc.sites.ids if s in have)
         if not kept:
