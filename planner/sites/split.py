@@ -134,7 +134,7 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     i, j = i[same], j[same]
     if not len(i):
         return empty
-    d = shapely.distance(geoms[i], geoms[j])
+    d = _graph._pairwise(shapely.distance, geoms[i], geoms[j])  # two threads (GEOS releases the GIL)
     within = d <= max_width
     i, j, d = i[within], j[within], d[within]
     mapped = ~roads(i, j) if roads is not None and len(i) else np.zeros(len(i), dtype=bool)
@@ -146,7 +146,7 @@ def street_pairs(geoms: np.ndarray, labels: np.ndarray, *, gap: float, min_width
     if occupied is None or not len(occupied):
         return np.r_[ri, i], np.r_[rj, j]
     # the gap must be empty: the middle of the shortest line between the two may meet no parcel
-    xy = shapely.get_coordinates(shapely.shortest_line(geoms[i], geoms[j])).reshape(-1, 2, 2)
+    xy = shapely.get_coordinates(_graph._pairwise(shapely.shortest_line, geoms[i], geoms[j])).reshape(-1, 2, 2)
     t = (np.minimum(1.0, d / 4) / d)[:, None]
     p, q = xy[:, 0] + (xy[:, 1] - xy[:, 0]) * t, xy[:, 1] - (xy[:, 1] - xy[:, 0]) * t
     mid = shapely.linestrings(np.stack([p, q], axis=1))
