@@ -265,14 +265,15 @@ def select_sites(sites: pd.DataFrame, sel: SiteSelection, *, scenario: str = "sc
             vals = list(value) if isinstance(value, list | tuple) else [value]
             mask &= s.isin(vals).to_numpy()
     pos = np.flatnonzero(mask)
-    order = pos[_rank_order(sites, pos)]
+    order = pos[rank_order(sites, pos)]
     if sel.top is not None:
         order = order[: sel.top]
     return sites.iloc[order]  # one take of the rows chosen (not a copy of the whole table, then another)
 
 
-def _rank_order(sites: pd.DataFrame, pos: np.ndarray | None = None) -> np.ndarray:
-    """Order of the rows ``pos`` (default: all) by rank, then site id; unranked last.
+def rank_order(sites: pd.DataFrame, pos: np.ndarray | None = None) -> np.ndarray:
+    """Order of the rows ``pos`` (default: all) by rank, then site id; unranked last (scenario selection, the sites
+    page's ranked table).
 
     Distinct finite ranks (what ``rescore`` makes) need no second key: the ids
     are not made text (a 1M city's 85k sites: 20 ms of every scenario run).
