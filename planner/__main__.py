@@ -1,5 +1,5 @@
 import sys
 
-from planner.cli import main
+from planner.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import gc
 import importlib
 import os
 import sys
@@ -75,6 +76,21 @@ def _workspace_from_env(parser: argparse.ArgumentParser, default: str) -> None:
         elif action.dest == "workspace":
             action.required = False
             action.default = default
+
+
+#: The cyclic garbage collector's thresholds for one command (:func:`entry`). Python's default, a pass every 700 new
+#: container objects, is made for programs that run long on small data; a command makes a million geometry objects
+#: at a time (every shapely geometry is tracked) and the passes keep re-reading what it made: 1.0 s of `planner
+#: sites` at 1M parcels in 3,500 passes (0.1 s in 22 with these; the command 19.5 -> 18.0 s, a scenario run 1.69
+#: -> 1.57 s, best of two each). Cycles dropped young are still collected at the next pass, every 100,000 new
+#: objects. The app's server and the tests keep Python's defaults.
+BATCH_GC_THRESHOLDS = (100_000, 20, 20)
+
+
+def entry() -> int:
+    """The ``planner`` executable and ``python -m planner``: one command in this process, then exit."""
+    gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    return main()
 
 
 def main(argv: list[str] | None = None) -> int:
