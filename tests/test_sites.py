@@ -283,6 +283,20 @@ def test_coverage_union_falls_back_where_snapping_cannot_node():
     assert shapely.is_valid(out).all() and shapely.area(out[0]) == pytest.approx(400)
 
 
+def test_coverage_union_of_many_groups_equals_each_group_alone():
+    """Groups go to GEOS in chunks; a chunk holding a rejected group is done again one group at a time, so each
+    outline is what the group gives alone, whatever else shares its chunk (here 300 groups, every seventh rejected)."""
+    a = shapely.Polygon([(0, 10), (20, 10), (20, 20), (0, 20)])
+    good = [a, shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)]
+    bad = [a, shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10 - 1e-9)]  # as in the test above
+    groups = [[shapely.affinity.translate(g, 30 * k, 0) for g in (bad if k % 7 == 3 else good)] for k in range(300)]
+    colls = shapely.geometrycollections([g for grp in groups for g in grp], indices=np.repeat(range(300), 3))
+    together = _graph.coverage_union(colls)
+    alone = np.array([_graph.coverage_union(colls[k:k + 1])[0] for k in range(300)], dtype=object)
+    assert (shapely.to_wkb(together) == shapely.to_wkb(alone)).all()
+    assert shapely.area(together) == pytest.approx(np.full(300, 400.0))
+
+
 def test_coverage_union_of_a_large_group_skips_the_quadratic_snap():
     x, y = np.meshgrid(np.arange(30) * 10.0, np.arange(30) * 10.0)
     cells = shapely.box(x.ravel(), y.ravel(), x.ravel() + 10, y.ravel() + 10)
