@@ -389,3 +389,50 @@ def test_a_command_process_collects_garbage_in_big_batches():
     import gc
 
     assert gc.get_threshold()[0] < cli.BATCH_GC_THRESHOLDS[0]  # importing the package changes nothing
+
+
+def test_a_small_update_merges_into_a_large_survey_as_the_rule_says():
+    """A partial update of a few parcels (the tree over its parts, the kept rows taken once, one conform): the
+    merged survey is the rule applied pair by pair (same id replaced; at least half covered, or centroid in the
+    extent, removed; fields the update lacks from the predecessor)."""
+    import importlib
+
+    from planner import schema
+
+    P = importlib.import_module("planner.ingest.publish")
+    cur = box_grid(30, 30)
+    cur["street"] = [f"街道{k % 7}" for k in range(len(cur))]
+    x0, y0 = 500_000.0, 2_740_000.0
+    new = box_grid(1, 1)
+    new = new.iloc[[0, 0, 0, 0]].reset_index(drop=True)
+    new["parcel_id"] = ["r0c0", "N1", "N2", "N3"]
+    new["geometry"] = [shapely.box(x0, y0, x0 + 40, y0 + 40),                       # r0c0 re-surveyed
+                       shapely.box(x0 + 100, y0, x0 + 200, y0 + 30),                # covers 60% of r0c2, r0c3
+                       shapely.MultiPolygon([shapely.box(x0 + 500, y0 + 500, x0 + 550, y0 + 550),
+                                             shapely.box(x0 + 600, y0 + 500, x0 + 620, y0 + 550)]),  # r10c10 + 40%
+                       shapely.box(x0 + 1000, y0 + 1000, x0 + 1010, y0 + 1010)]     # r20c20, 4% covered
+    new = schema.conform(new, crs=new.crs)
+    extent = shapely.box(x0 + 1200, y0 + 1200, x0 + 1290, y0 + 1290)  # centroids of r24c24, r24c25, r25c24, r25c25
+    merged, removed = P.merge_update(cur, new, extent=extent, inherit=["street"])
+
+    cg, ng = cur.geometry.values, new.geometry.values
+    share = np.array([sum(shapely.area(shapely.intersection(g, h)) for h in ng) / shapely.area(g) for g in cg])
+    in_ext = shapely.contains_xy(extent, shapely.get_x(shapely.centroid(cg)), shapely.get_y(shapely.centroid(cg)))
+    gone = ~cur["parcel_id"].isin(new["parcel_id"]).to_numpy() & ((share >= 0.5) | in_ext)
+    assert removed == cur["parcel_id"][gone].tolist()
+    assert sorted(removed) == ["r0c2", "r0c3", "r10c10", "r24c24", "r24c25", "r25c24", "r25c25"]
+    kept = cur[~cur["parcel_id"].isin(new["parcel_id"]).to_numpy() & ~gone]
+    assert merged["parcel_id"].tolist() == kept["parcel_id"].tolist() + new["parcel_id"].tolist()
+    # the predecessor: same id (r0c0), else the largest overlap (N1: r0c2 and r0c3 tie at 1,500 m², the later one)
+    want = {"r0c0": "街道0", "N1": cur["street"][cur["parcel_id"] == "r0c3"].iloc[0],
+            "N2": cur["street"][cur["parcel_id"] == "r10c10"].iloc[0],
+            "N3": cur["street"][cur["parcel_id"] == "r20c20"].iloc[0]}
+    assert merged.set_index("parcel_id")["street"][list(want)].tolist() == list(want.values())
+    assert (shapely.to_wkb(merged.geometry.values[-4:]) == shapely.to_wkb(new.geometry.values)).all()
+    # the overlaps are the same pairs and areas whichever side the tree is built over
+    small, big = P._overlaps(ng, cg), P._overlaps(cg, ng)
+    assert len(small[0]) == len(big[0]) and int((small[2] > 0).sum()) == 6  # the rest touch
+    a = sorted(zip(small[0].tolist(), small[1].tolist(), small[2].tolist(), strict=True))
+    b = sorted(zip(big[1].tolist(), big[0].tolist(), big[2].tolist(), strict=True))
+    assert [x[:2] for x in a] == [x[:2] for x in b] and np.allclose([x[2] for x in a], [x[2] for x in b])
+

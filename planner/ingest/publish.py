@@ -75,10 +75,15 @@ def _overlaps(new: np.ndarray, old: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     The new geometries are split into their polygon parts first, so the work
     grows with the parts that actually overlap: a feature of a million parts
     costs a million small intersections, not a million-part intersection per
-    neighbour (which took minutes).
+    neighbour (which took minutes). The tree is built over the smaller side.
     """
     parts, owner = shapely.get_parts(new, return_index=True)
-    pi, oj = shapely.STRtree(old).query(parts, predicate="intersects")
+    if len(parts) < len(old):  # the tree over the smaller side: a 500-parcel update of a 1M-parcel survey
+        oj, pi = shapely.STRtree(parts).query(old, predicate="intersects")
+        o = np.lexsort((oj, pi))  # in part order, as the other side gives them (the sums below add in this order)
+        pi, oj = pi[o], oj[o]
+    else:
+        pi, oj = shapely.STRtree(old).query(parts, predicate="intersects")
     if not len(pi):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     area = shapely.area(shapely.intersection(parts[pi], old[oj]))
@@ -98,13 +103,12 @@ def _inherit(cur: gpd.GeoDataFrame, new: gpd.GeoDataFrame, columns: list[str]) -
         order = np.lexsort((area, ni))
         last = np.r_[ni[order][1:] != ni[order][:-1], True]
         pred[ni[order][last]] = ci[order][last]
-    pos = pd.Series(np.arange(len(cur)), index=cur["parcel_id"].astype(str)).drop_duplicates()
-    same = new["parcel_id"].astype(str).map(pos).to_numpy(dtype=float, na_value=np.nan)
-    pred = np.where(np.isnan(same), pred, np.nan_to_num(same, nan=-1).astype(int))
+    same = schema.id_positions(new["parcel_id"], cur["parcel_id"])  # the new parcels' ids among 1M: Arrow look-ups
+    pred = np.where(same < 0, pred, same)
     has = pred >= 0
     out = new.copy()
     for c in columns:
-        vals = cur[c].to_numpy()[np.where(has, pred, 0)]
+        vals = cur[c].iloc[np.where(has, pred, 0)].to_numpy()  # the predecessors' values, not the column's 1M
         if c in out.columns:
             fill = has & out[c].isna().to_numpy()
             col = out[c].to_numpy(copy=True)
@@ -135,18 +139,31 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
         The merged parcels (canonical schema) and the ids removed by cover.
     """
     cur = current.to_crs(new.crs) if current.crs is not None and not current.crs.equals(new.crs) else current
-    rest = cur[~cur["parcel_id"].isin(new["parcel_id"])].reset_index(drop=True)
-    rg = np.asarray(rest.geometry.values, dtype=object)
+    # positions, and one take of the kept rows at the end: a partial update of a 1M-parcel survey keeps nearly all
+    rest = np.flatnonzero(~cur["parcel_id"].isin(new["parcel_id"]).to_numpy(dtype=bool))
+    rg = np.asarray(cur.geometry.values, dtype=object)[rest]
     ni, ri, inter = _overlaps(np.asarray(new.geometry.values, dtype=object), rg)
     cov = np.bincount(ri, weights=inter, minlength=len(rest)) / np.maximum(shapely.area(rg), 1e-12)
     covered = cov >= cover_share
     if extent is not None:
-        covered = shapely.contains_xy(extent, *shapely.get_coordinates(shapely.centroid(rg)).T) | covered
-    removed = rest.loc[covered, "parcel_id"].astype(str).tolist()
+        covered = _centroid_in(extent, rg) | covered
+    removed = cur["parcel_id"].iloc[rest[covered]].astype(str).tolist()
     new = _inherit(cur, new, [c for c in (inherit or []) if c in cur.columns])
-    kept = schema.conform(rest[~covered].reset_index(drop=True), crs=new.crs)
-    both = pd.concat([kept, new], ignore_index=True)
+    kept = cur.iloc[rest[~covered]].reset_index(drop=True)
+    both = pd.concat([kept, new], ignore_index=True)  # one conform of the whole (it was one of the kept rows too)
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
+
+
+def _centroid_in(extent, geoms: np.ndarray) -> np.ndarray:
+    """Which ``geoms`` have their centroid in ``extent``; only those whose box meets the extent's box are looked at
+    (a centroid lies in its geometry's box; an update's extent covers a district, the survey a city)."""
+    out = np.zeros(len(geoms), dtype=bool)
+    b, (x0, y0, x1, y1) = shapely.bounds(geoms), extent.bounds
+    cand = np.flatnonzero((b[:, 2] >= x0) & (b[:, 0] <= x1) & (b[:, 3] >= y0) & (b[:, 1] <= y1))
+    if len(cand):
+        xy = shapely.get_coordinates(shapely.centroid(geoms[cand]))
+        out[cand] = shapely.contains_xy(extent, xy[:, 0], xy[:, 1])
+    return out
 
 
 #: New features within this distance (m) of the current survey's extent count as overlapping it.
