@@ -436,3 +436,15 @@ def test_a_small_update_merges_into_a_large_survey_as_the_rule_says():
     b = sorted(zip(big[1].tolist(), big[0].tolist(), big[2].tolist(), strict=True))
     assert [x[:2] for x in a] == [x[:2] for x in b] and np.allclose([x[2] for x in a], [x[2] for x in b])
 
+
+
+def test_an_update_merged_into_a_survey_without_crs_takes_the_updates_crs():
+    import importlib
+    import warnings
+
+    P = importlib.import_module("planner.ingest.publish")
+    cur = box_grid(3, 3).set_crs(None, allow_override=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        merged, removed = P.merge_update(cur, box_grid(1, 1))
+    assert merged.crs == box_grid(1, 1).crs and len(merged) == 9 and removed == []

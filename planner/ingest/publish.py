@@ -150,6 +150,8 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     removed = cur["parcel_id"].iloc[rest[covered]].astype(str).tolist()
     new = _inherit(cur, new, [c for c in (inherit or []) if c in cur.columns])
     kept = cur.iloc[rest[~covered]].reset_index(drop=True)
+    if kept.crs is None and new.crs is not None:  # a survey without a CRS takes the update's (as the conform did)
+        kept = kept.set_crs(new.crs)
     both = pd.concat([kept, new], ignore_index=True)  # one conform of the whole (it was one of the kept rows too)
     return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
 
