@@ -282,6 +282,26 @@ def test_barrier_separated_on_pieces_equals_whole_barriers():
         np.testing.assert_array_equal(fast, ref)
 
 
+@pytest.mark.parametrize("tol", [0.5, 2.0, 0.1 + 0.2])
+def test_a_touching_pair_with_a_barrier_just_within_reach_of_its_contact_is_tested(tol):
+    """Touching pairs go to the contact test only when a barrier piece reaches the overlap of their boxes; a barrier
+    exactly ``contact_tol`` from the contact (a corner point, a shared edge) is still found."""
+    x, y = X0 + 50.0, Y0 + 50.0
+    a = np.array([shapely.box(X0, Y0, x, y), shapely.box(X0, Y0, x, y), shapely.box(X0, Y0, x, y)])
+    b = np.array([shapely.box(x, y, x + 50, y + 50),      # corner contact at (x, y)
+                  shapely.box(x, Y0, x + 50, y),          # shared edge x = x
+                  shapely.box(x, Y0 + 10, x + 50, y - 10)])  # a T-junction edge, 30 m of the 50 m side
+    for barrier in (shapely.LineString([(x + tol, Y0 - 100), (x + tol, y + 100)]),  # tol to the right of the contacts
+                    shapely.LineString([(x - 500, y + tol), (x + 500, y + tol)]),   # tol above the corner
+                    shapely.LineString([(x + tol + 1e-6, Y0 - 100), (x + tol + 1e-6, y + 100)])):  # just out of reach
+        bars = np.array([barrier])
+        fast = _overlay.barrier_separated(a, b, bars, contact_tol=tol, contact_share=0.5)
+        ref = ref_barrier_separated(a, b, bars, contact_tol=tol, contact_share=0.5)
+        np.testing.assert_array_equal(fast, ref)
+    assert ref_barrier_separated(a[:1], b[:1], np.array([shapely.LineString([(x + tol, Y0), (x + tol, y + 100)])]),
+                                 contact_tol=tol)[0]  # the case is real: a corner exactly tol away separates
+
+
 def test_near_barriers_equals_brute_force_distance():
     parcels = voronoi_parcels(400, 6)
     barriers = random_barriers(parcels, 6)

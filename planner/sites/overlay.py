@@ -363,8 +363,17 @@ def barrier_separated(a: np.ndarray, b: np.ndarray, barriers, *, contact_tol: fl
             s, piece = seg[si], bp.pieces[pj]
             hit = shapely.relate_pattern(s, piece, "T********") | shapely.relate_pattern(s, piece, "*T*******")
             out[idx[si[hit]]] = True
-    if (~apart).any():
-        idx = np.flatnonzero(~apart)
+    # a contact lies where the two boxes overlap: only touching pairs with a piece within reach of that overlap
+    # can be separated (one tree query of boxes, where a contact is a boundary intersection, 12 us a pair: at 1M
+    # the street split's 40,000 touching pairs near a barrier found none within reach in 0.46 s)
+    idx = np.flatnonzero(~apart)
+    if len(idx):
+        ba, bb = shapely.bounds(a[idx]), shapely.bounds(b[idx])
+        reach = contact_tol * (1 + 1e-9) + 1e-9
+        lo, hi = np.maximum(ba[:, :2], bb[:, :2]) - reach, np.minimum(ba[:, 2:], bb[:, 2:]) + reach
+        qi, _ = bp.tree.query(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]), predicate="intersects")
+        idx = idx[np.unique(qi)]
+    if len(idx):
         contact = shapely.intersection(shapely.boundary(a[idx]), shapely.boundary(b[idx]))
         ci, pj = bp.tree.query(contact, predicate="dwithin", distance=contact_tol)
         if len(ci):
