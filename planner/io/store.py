@@ -61,6 +61,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import pyproj
@@ -811,8 +812,6 @@ class GpkgStore(Store):
         2.0 s (2.8 s). None when a row has no source row (the view's inner join
         would drop it): the caller reads the view.
         """
-        import numpy as np
-
         shared = _linked.shared_of(link)
         own = [str(c) for c in pyogrio.read_info(self.path, layer=table)["fields"]]
         order = [c for c, _ in _linked.view_columns(link, own)]

@@ -369,7 +369,7 @@ def barrier_separated(a: np.ndarray, b: np.ndarray, barriers, *, contact_tol: fl
     idx = np.flatnonzero(~apart)
     if len(idx):
         ba, bb = shapely.bounds(a[idx]), shapely.bounds(b[idx])
-        reach = contact_tol * (1 + 1e-9) + 1e-9
+        reach = barrier_reach(0.0, contact_tol)  # a hair more than the tolerance, as everywhere
         lo, hi = np.maximum(ba[:, :2], bb[:, :2]) - reach, np.minimum(ba[:, 2:], bb[:, 2:]) + reach
         qi, _ = bp.tree.query(shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]), predicate="intersects")
         idx = idx[np.unique(qi)]
