@@ -311,3 +311,34 @@ def test_without_accounts_the_app_runs_as_before(tmp_path, monkeypatch):
     at = _app(ws, monkeypatch)
     assert not at.exception and len(at.metric) >= 4 and at.title[0].value != "登录"
     assert open_store(ws).users().empty
+
+
+def test_accounts_that_cannot_be_read_keep_everyone_out_and_nobody_signed_out(office, tmp_path, monkeypatch):
+    """A database hiccup on the accounts read fails closed: no page, no sign-in form, no write; the session stays."""
+    from planner.errors import StoreError
+    from planner.ui import auth
+
+    store = _copy(office, tmp_path)
+    at = _sign_in(_app(store.path, monkeypatch), "pam")
+    assert len(at.metric) >= 4
+    before = len(store.audit_log())
+    real = GpkgStore.users
+
+    def down(self):
+        raise StoreError("no free database connection after 60 s")
+
+    monkeypatch.setattr(GpkgStore, "users", down)
+    auth._accounts.clear()  # the next page run reads them again (30 s cache)
+    at.switch_page("views/rules.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("无法读取工作空间的账号" in e.value for e in at.error), [e.value for e in at.error]
+    assert not at.metric and not at.number_input and not at.text_input  # no page, no sign-in form
+    assert at.session_state[auth.AUTH]["username"] == "pam"  # not signed out ("account disabled")
+    fresh = _app(store.path, monkeypatch)  # a new visitor meanwhile: neither the pages nor a form
+    assert not fresh.exception and not fresh.metric and not fresh.text_input
+    assert any("无法读取工作空间的账号" in e.value for e in fresh.error)
+    monkeypatch.setattr(GpkgStore, "users", real)
+    auth._accounts.clear()
+    at.run()  # back: the same session, the page it asked for, no new sign-in
+    assert not at.exception and at.title[0].value == "三低识别" and at.number_input
+    assert len(store.audit_log()) == before

@@ -16,13 +16,17 @@ recorded under the signed-in user, whatever page or button asked.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 import streamlit as st
 
+from planner.errors import StoreError
 from planner.workflow import accounts as A
 from planner.workflow import permissions as P
+
+log = logging.getLogger(__name__)
 
 #: Session-state key of the signed-in account: {"uri", "username", "since", "last"}.
 AUTH = "_auth"
@@ -45,25 +49,59 @@ def _accounts(uri: str, stamp) -> dict[str, tuple[str, bool, str]]:
     return {r.username: (r.role, bool(r.disabled), r.display_name or "") for r in u.itertuples()}
 
 
+class AccountsUnavailable(StoreError):
+    """The workspace opens but its accounts could not be read: nobody is let in, nothing is allowed (fail closed)."""
+
+
 def accounts(uri: str) -> dict[str, tuple[str, bool, str]]:
+    """``{username: (role, disabled, display name)}``; ``{}`` for a workspace without accounts.
+
+    Raises :class:`AccountsUnavailable` when the workspace opens but the
+    accounts cannot be read (a database hiccup): treating that as "no
+    accounts" would let anyone in as the single local user, and treating it
+    as "account removed" would sign a colleague out. A workspace that does
+    not open at all gives ``{}``: the page says why and stops (workspace_ok),
+    and nothing in it can be read or written.
+    """
     from planner.ui import data
 
     if not uri:
         return {}
     try:
         return _accounts(uri, data.stamp(uri))
-    except Exception:  # an unusable workspace: the page says why (workspace_ok)
-        return {}
+    except Exception as exc:
+        if not data.workspace_ok(uri)[0]:
+            return {}
+        log.warning("reading the accounts of %s failed", _shown(uri), exc_info=True)
+        msg = ("could not read the workspace's accounts to check who is signed in (the database did not answer: "
+               f"{type(exc).__name__}); nothing was shown or changed. Try again in a moment")
+        raise AccountsUnavailable(msg, zh="无法读取工作空间的账号以核实登录身份（数据库未响应），未显示或修改任何内容。请稍后重试") from exc
 
 
-def _session(uri: str) -> dict | None:
-    """The session's sign-in on ``uri`` if still valid (expiry, disabled account), else None (and it is ended)."""
+def _shown(uri: str) -> str:
+    """The workspace as a log line may name it: a database without its password, a file by its name."""
+    from pathlib import Path
+
+    from planner.ui import data
+
+    if data._is_db(uri):
+        from planner.io._pgconn import parse_uri
+
+        return parse_uri(uri).display
+    return Path(uri).name
+
+
+def _session(uri: str, table: dict | None = None) -> dict | None:
+    """The session's sign-in on ``uri`` if still valid (expiry, disabled account), else None (and it is ended).
+
+    ``table``: the accounts already read in this page run (else read here).
+    """
     ss = st.session_state
     a = ss.get(AUTH)
     if not a or a.get("uri") != uri:
         return None
     now = time.time()
-    known = accounts(uri).get(a["username"])
+    known = (accounts(uri) if table is None else table).get(a["username"])
     why = None
     if known is None or known[1]:
         why = "auth_disabled"
@@ -130,13 +168,19 @@ def gate(settings) -> A.Account | None:
 
     install()
     uri = settings.workspace
-    if not uri or not accounts(uri):
-        return None
+    try:
+        table = accounts(uri) if uri else {}
+        if not table:
+            return None
+        a = _session(uri, table)
+    except AccountsUnavailable as exc:  # closed, not open: no page and no sign-in form until they can be read
+        st.error(tr("error", err=exc))
+        st.stop()
     ss = st.session_state
-    a = _session(uri)
     if a is not None:
         a["last"] = time.time()
-        acc = current()
+        role, _, display = table[a["username"]]  # read once: a second read may differ (or fail) meanwhile
+        acc = A.Account(a["username"], role, display)
         with st.sidebar:
             st.caption(tr("auth_signed_in", user=acc.display_name or acc.username, role=tr(f"role_{acc.role}")))
             if st.button(tr("auth_sign_out"), key="auth_sign_out"):

@@ -16,6 +16,18 @@ decision-makers who browse the map and the comparison. Afterwards:
 * the latencies (p50 / p95 per action) are printed and written to
   ``tests/artifacts/load_latency.md``.
 
+A step whose page stays stuck for two minutes is a *stall*: what the page
+showed is recorded (address, headings, messages, screenshot), the server
+dumps its threads' stacks into its log, and the step is tried once more from
+its page link, as a person would click again, unless it had already clicked
+a save or publish button (then it is an error: a second click could save
+twice). A save click that brings no word for a minute, on an idle page, is
+checked against the workspace's audit log: nothing saved means the click was
+lost on a page being redrawn (a stall; clicked once more), a save made
+without a word is an error. The stalls are printed with the latencies; a
+step stuck twice fails the test, with the stalls and the server's stacks in
+the failure.
+
 The default run is short (one round per session); ``-m slow`` runs the
 sessions for ``PLANNER_LOAD_SECONDS`` (default 180).
 """
@@ -23,15 +35,19 @@ sessions for ``PLANNER_LOAD_SECONDS`` (default 180).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -79,7 +95,10 @@ def office_server(tmp_path_factory, pg_dsn):
     env.pop("PLANNER_DATA_DIR", None)
     env.pop("PLANNER_WORKSPACES", None)
     log = open(d / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    # `python -m streamlit run app.py`, with every thread's stack written to the log on SIGUSR1 (a stall's diagnosis)
+    boot = ("import faulthandler, runpy, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+            "sys.argv = ['streamlit', *sys.argv[1:]]; runpy.run_module('streamlit', run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", boot, "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -96,22 +115,35 @@ def office_server(tmp_path_factory, pg_dsn):
     else:
         _stop(proc)
         pytest.fail(f"the app did not start; log {log.name}")
-    yield url, uri, upd_path
+    yield Office(url, uri, upd_path, proc.pid, Path(log.name))
     _stop(proc)
     log.close()
     drop_workspace(uri)
+
+
+class Office(NamedTuple):
+    url: str
+    uri: str
+    update: Path
+    server_pid: int
+    server_log: Path
 
 
 # --------------------------------------------------------------------------- one session
 class Session:
     """One signed-in browser session and what it saw."""
 
-    def __init__(self, page, user: str, role: str) -> None:
+    dumped = False  # the server's stacks are dumped once per run (the first stall)
+
+    def __init__(self, page, user: str, role: str, office: Office) -> None:
         self.page, self.user, self.role = page, user, role
+        self.server_pid, self.uri = office.server_pid, office.uri
         self.timings: list[tuple[str, float]] = []
         self.saves: list[tuple[str, str, int]] = []  # (kind, name, version) the page said were saved
         self.conflicts: list[str] = []
         self.errors: list[str] = []
+        self.stalls: list[str] = []  # what the page showed when a step stayed stuck
+        self.committed = False  # the running step has clicked a save or publish button
 
     async def settle(self, timeout: float = 120.0) -> None:
         """Wait until the page run is over: no "running" widget for a whole second (it shows late under load)."""
@@ -137,11 +169,44 @@ class Session:
             self.errors.append(f"{self.user}: error on the page: {text}")
             await self.page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_error_page.png"))
 
-    async def timed(self, action: str, coro) -> None:
+    async def timed(self, action: str, step) -> None:
+        """Run ``step()`` (a coroutine function); a stall is recorded and the step tried once more (module doc)."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
         t = time.monotonic()
-        await coro
-        self.timings.append((action, time.monotonic() - t))
+        for attempt in (1, 2):
+            self.committed = False
+            try:
+                await step()
+                break
+            except PlaywrightTimeout as exc:
+                await self.note_stall(action, exc)
+                if self.committed or attempt == 2:
+                    raise
+        self.timings.append((action, time.monotonic() - t))  # a stall's two minutes included
         await asyncio.sleep(random.uniform(1.0, 3.0))  # a person reads the page before the next click
+
+    async def note_stall(self, action: str, exc: Exception) -> None:
+        """Record what the stuck page showed; have the server write its threads' stacks to its log (once)."""
+        page = self.page
+        try:
+            heads = await page.locator("h1").all_inner_texts()
+            alerts = [t[:300] for t in await page.locator("[data-testid='stAlert']").all_inner_texts()][:4]
+            running = await page.locator("[data-testid='stStatusWidget']").count() > 0
+            sign_in = await page.get_by_label("密码").count() > 0
+            n = len(self.stalls) + 1
+            await page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_stall{n}.png"), full_page=True)
+            seen = (f"at {page.url}, headings {heads}, messages {alerts}, page {'running' if running else 'idle'}"
+                    f"{', the sign-in form shown' if sign_in else ''}")
+        except Exception as why:  # the page itself may be gone
+            seen = f"(the page could not be read: {type(why).__name__})"
+        if self.server_pid and not Session.dumped:
+            Session.dumped = True
+            with contextlib.suppress(OSError):
+                os.kill(self.server_pid, signal.SIGUSR1)
+        first = str(exc).splitlines()[0][:200]
+        self.stalls.append(f"{self.user} {action}{' (after its save click)' if self.committed else ''}: {first}; "
+                           f"{seen}")
 
     async def nav(self, label: str) -> None:
         await self.page.locator("[data-testid='stSidebarNav'] a", has_text=label).first.click()
@@ -156,38 +221,69 @@ class Session:
         await self.page.wait_for_selector("[data-testid='stSidebarNav']", timeout=120_000)
         await self.settle()
 
-    async def _message(self, pattern: str, kind: str, name: str | None = None) -> None:
-        """Wait for the saved message "已保存：NAME vN" (record it) or the conflict message."""
+    def _my_saves(self, kind: str) -> int:
+        """How many saves of ``kind`` the workspace's audit log holds under this session's user."""
+        from planner.io.store import open_store
+
+        log = open_store(self.uri).audit_log()
+        return int(((log["user"] == self.user) & (log["kind"] == kind)).sum())
+
+    async def save(self, button: str, pattern: str, kind: str, name: str | None = None) -> None:
+        """Click ``button`` and hear back (:meth:`_message`).
+
+        No word after a minute and the page idle: the workspace says whether
+        the click saved. If not, the click was lost on a page being redrawn
+        (recorded as a stall) and is made once more; if it did, the page
+        saved without saying so, an error.
+        """
+        before = await asyncio.to_thread(self._my_saves, kind)
+        for attempt in (1, 2):
+            self.committed = True
+            await self.page.get_by_role("button", name=button).click()
+            await self.settle()
+            if await self._message(pattern, kind, name, wait=60.0 if attempt == 1 else 240.0):
+                return
+            running = await self.page.locator("[data-testid='stStatusWidget']").count()
+            if attempt == 1 and not running and await asyncio.to_thread(self._my_saves, kind) == before:
+                await self.note_stall(f"{kind} save", RuntimeError("no word for 60 s and nothing saved: the click was lost, clicked again"))
+                continue
+            made = await asyncio.to_thread(self._my_saves, kind) - before
+            self.errors.append(f"{self.user}: no saved or conflict message for {kind}/{name} "
+                               f"({'the page is still running' if running else 'the page is idle'}; "
+                               f"{made} save(s) of it in the workspace)")
+            await self.page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_{kind}_no_message.png"),
+                                       full_page=True)
+            return
+
+    async def _message(self, pattern: str, kind: str, name: str | None = None, wait: float = 240.0) -> bool:
+        """Wait for the saved message "已保存：NAME vN" (record it) or the conflict message; False: no word."""
         saved = self.page.get_by_text(re.compile(pattern))
         conflict = self.page.get_by_text(re.compile("之后已被保存为|已有同名"))  # a colleague saved first
         refused = self.page.locator("[data-testid='stAlertContentError']")  # any other refusal, in words
         confirm = self.page.get_by_role("button", name=re.compile("确认保存为"))  # "save as vN?" asked first
-        deadline = time.monotonic() + 240  # a busy 2-core machine: page runs queue behind seven others
+        deadline = time.monotonic() + wait  # a busy 2-core machine: page runs queue behind seven others
         clicked = False
         while time.monotonic() < deadline:
             if await saved.count():
                 m = re.search(r"已保存：(.+) v(\d+)", await saved.first.inner_text())
                 self.saves.append((kind, name or m.group(1), int(m.group(2))))
-                return
+                return True
             if await conflict.count():
                 self.conflicts.append(await conflict.first.inner_text())
-                return
+                return True
             if await self.page.locator("[data-testid='stException']").count():
                 await self.check_no_error_page()
-                return
+                return True
             if await refused.count():
                 self.conflicts.append("refused: " + await refused.first.inner_text())
-                return
+                return True
             if not clicked and await confirm.count():
                 clicked = True
                 await confirm.first.click()
                 await self.settle()
                 continue
             await asyncio.sleep(0.2)
-        running = await self.page.locator("[data-testid='stStatusWidget']").count()
-        self.errors.append(f"{self.user}: no saved or conflict message for {kind}/{name} "
-                           f"({'the page is still running' if running else 'the page is idle'})")
-        await self.page.screenshot(path=str(ARTIFACTS / f"load_{self.user}_{kind}_no_message.png"), full_page=True)
+        return False
 
     # -- actions -------------------------------------------------------------------------------
     async def browse(self) -> None:
@@ -219,9 +315,7 @@ class Session:
         await field.fill(name)
         await field.press("Enter")
         await self.settle()
-        await self.page.get_by_role("button", name="保存规则").click()
-        await self.settle()
-        await self._message(rf"已保存：{name} v\d+", "policy", name)
+        await self.save("保存规则", rf"已保存：{name} v\d+", "policy", name)
 
     async def site_edit(self, n: int) -> None:
         await self.nav("连片地块")
@@ -230,9 +324,7 @@ class Session:
         await gap.fill(f"{2 + n % 3}")
         await self.page.get_by_role("button", name="计算").first.click()
         await self.settle()
-        await self.page.get_by_role("button", name="保存连片参数").click()
-        await self.settle()
-        await self._message(r"已保存：\S+ v\d+", "site_params")
+        await self.save("保存连片参数", r"已保存：\S+ v\d+", "site_params")
 
     async def scenario_save(self, n: int) -> None:
         await self.nav("情景模拟")
@@ -248,9 +340,7 @@ class Session:
         await asyncio.sleep(0.5)
         await self.page.get_by_role("button", name="计算").first.click()
         await self.settle()
-        await self.page.get_by_role("button", name="保存情景").click()
-        await self.settle()
-        await self._message(r"已保存：\S+ v\d+", "scenario")  # what the page says was saved is what counts
+        await self.save("保存情景", r"已保存：\S+ v\d+", "scenario")  # what the page says was saved is what counts
 
     async def publish(self, path: Path) -> None:
         await self.nav("数据管理")
@@ -258,6 +348,7 @@ class Session:
         await self.settle()
         await self.page.get_by_role("button", name="校验报告").click()
         await self.settle()
+        self.committed = True
         await self.page.get_by_role("button", name="发布为新版本").click()
         await self.settle()
         done = self.page.get_by_text(re.compile(r"已发布调查版本 v(\d+)"))
@@ -266,7 +357,8 @@ class Session:
         self.saves.append(("survey", "parcels", v))
 
 
-async def _run_session(browser, url: str, user: str, role: str, update: Path, until: float, rounds: int) -> Session:
+async def _run_session(browser, office: Office, user: str, role: str, until: float, rounds: int) -> Session:
+    url, update = office.url, office.update
     ctx = await browser.new_context(viewport={"width": 1400, "height": 950}, locale="zh-CN")
 
     async def guard(route):  # offline: only the app itself
@@ -279,22 +371,22 @@ async def _run_session(browser, url: str, user: str, role: str, update: Path, un
     await ctx.route("**/*", guard)
     page = await ctx.new_page()
     page.set_default_timeout(120_000)
-    s = Session(page, user, role)
+    s = Session(page, user, role, office)
     try:
-        await s.timed("sign in", s.sign_in(url))
+        await s.timed("sign in", functools.partial(s.sign_in, url))
         n = 0
         while n < rounds or time.monotonic() < until:
             if role == "gis_staff":
-                await s.timed("map browse", s.browse())
+                await s.timed("map browse", s.browse)
                 if n == 0:
-                    await s.timed("survey publish", s.publish(update))
+                    await s.timed("survey publish", functools.partial(s.publish, update))
             elif role == "planner":
-                await s.timed("rule edit + save", s.rule_edit(n))
-                await s.timed("site settings save", s.site_edit(n))
-                await s.timed("scenario save", s.scenario_save(n))
+                await s.timed("rule edit + save", functools.partial(s.rule_edit, n))
+                await s.timed("site settings save", functools.partial(s.site_edit, n))
+                await s.timed("scenario save", functools.partial(s.scenario_save, n))
             else:
-                await s.timed("map browse", s.browse())
-                await s.timed("comparison", s.compare())
+                await s.timed("map browse", s.browse)
+                await s.timed("comparison", s.compare)
             n += 1
             if n >= rounds and time.monotonic() >= until:
                 break
@@ -305,13 +397,13 @@ async def _run_session(browser, url: str, user: str, role: str, update: Path, un
     return s
 
 
-async def _drive(url: str, update: Path, seconds: float, rounds: int) -> list[Session]:
+async def _drive(office: Office, seconds: float, rounds: int) -> list[Session]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         until = time.monotonic() + seconds
-        sessions = await asyncio.gather(*(_run_session(browser, url, u, r, update, until, rounds)
+        sessions = await asyncio.gather(*(_run_session(browser, office, u, r, until, rounds)
                                           for u, r in SESSIONS))
         await browser.close()
     return list(sessions)
@@ -341,7 +433,7 @@ def _check(sessions: list[Session], uri: str, before: set, n_surveys: int) -> No
     from planner.io.store import open_store
 
     errors = [e for s in sessions for e in s.errors]
-    assert errors == [], errors
+    assert errors == [], errors + [st for s in sessions for st in s.stalls]
     store = open_store(uri)
     told = {(k, n, v): s.user for s in sessions for k, n, v in s.saves}
     # every save a session was told about is in the workspace, under that session's user
@@ -361,11 +453,12 @@ def _check(sessions: list[Session], uri: str, before: set, n_surveys: int) -> No
 def _load(office_server, seconds: float, rounds: int) -> None:
     from planner.io.store import open_store
 
-    url, uri, update = office_server
+    uri = office_server.uri
+    Session.dumped = False
     store = open_store(uri)
     before, n_surveys = _doc_versions(store), len(store.surveys())
     t = time.monotonic()
-    sessions = asyncio.run(_drive(url, update, seconds, rounds))
+    sessions = asyncio.run(_drive(office_server, seconds, rounds))
     wall = time.monotonic() - t
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     table = _latency_table(sessions, wall)
@@ -377,7 +470,21 @@ def _load(office_server, seconds: float, rounds: int) -> None:
     told = "\n".join(f"{s.user}: {c}" for s in sessions for c in s.conflicts)
     (ARTIFACTS / f"load_conflicts_{int(seconds)}s.txt").write_text(told, encoding="utf-8")
     print(f"saves: {sum(len(s.saves) for s in sessions)}, conflicts told: {n_conf}")
+    stalls = [st for s in sessions for st in s.stalls]
+    (ARTIFACTS / f"load_stalls_{int(seconds)}s.txt").write_text("\n\n".join(stalls), encoding="utf-8")
+    if stalls:  # told every time, with the server's stacks, whether or not the second try went through
+        print(f"stalls ({len(stalls)}, each tried once more):\n" + "\n".join(stalls))
+        print(_server_stacks(office_server.server_log))
     _check(sessions, uri, before, n_surveys)
+
+
+def _server_stacks(log: Path, limit: int = 12_000) -> str:
+    """The thread stacks the server wrote to its log at the first stall (faulthandler), and the lines before them."""
+    time.sleep(1.0)  # the dump is written by the server's signal handler
+    text = log.read_text(encoding="utf-8", errors="replace")
+    at = text.find("Thread 0x")
+    start = max(0, (at if at >= 0 else len(text)) - 2_000)
+    return "server log at the first stall:\n" + text[start:start + limit]
 
 
 def test_eight_sessions_at_once_lose_nothing(office_server):
