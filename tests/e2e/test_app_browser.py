@@ -178,6 +178,9 @@ def test_site_row_zooms_map(app_server, page, external):
     assert z1 > z0, f"selecting a site row should zoom the map in (zoom {z0} -> {z1})"
     # the same map moved: a re-created map costs seconds and shows a blank frame first
     assert _map_frame(page).evaluate("window.__planner_mark") == 42
+    deadline = time.time() + 30  # the new view's tiles come after the move (late on a busy machine)
+    while not _map_frame(page).evaluate("window.__drawn.length") and time.time() < deadline:
+        time.sleep(0.25)
     drawn = _map_frame(page).evaluate("window.__drawn")
     assert drawn and min(drawn) > z0, f"tiles drawn at zoom {sorted(set(drawn))} after the click (old view: {z0})"
     # the server made this view's tiles while the page ran (tiles.prefetch): the ones it made are the ones the
