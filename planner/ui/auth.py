@@ -67,15 +67,25 @@ def accounts(uri: str) -> dict[str, tuple[str, bool, str]]:
 
     if not uri:
         return {}
-    try:
-        return _accounts(uri, data.stamp(uri))
-    except Exception as exc:
-        if not data.workspace_ok(uri)[0]:
-            return {}
-        log.warning("reading the accounts of %s failed", _shown(uri), exc_info=True)
-        msg = ("could not read the workspace's accounts to check who is signed in (the database did not answer: "
-               f"{type(exc).__name__}); nothing was shown or changed. Try again in a moment")
-        raise AccountsUnavailable(msg, zh="无法读取工作空间的账号以核实登录身份（数据库未响应），未显示或修改任何内容。请稍后重试") from exc
+    for attempt in (1, 2):
+        try:
+            return _accounts(uri, data.stamp(uri))
+        except Exception as exc:
+            if not data.workspace_ok(uri)[0]:
+                return {}
+            if attempt == 2:
+                raise _unreadable(uri, exc) from exc
+            log.info("reading the accounts of %s failed (%s); asking once more", _shown(uri), exc)
+            time.sleep(0.5)  # a blip (a connection the server dropped, a busy pool) passes unnoticed
+    return {}  # not reached
+
+
+def _unreadable(uri: str, exc: Exception) -> AccountsUnavailable:
+    """The error to raise for accounts that could not be read (the failure goes to the server log)."""
+    log.warning("reading the accounts of %s failed", _shown(uri), exc_info=exc)
+    msg = ("could not read the workspace's accounts to check who is signed in (the database did not answer: "
+           f"{type(exc).__name__}); nothing was shown or changed. Try again in a moment")
+    return AccountsUnavailable(msg, zh="无法读取工作空间的账号以核实登录身份（数据库未响应），未显示或修改任何内容。请稍后重试")
 
 
 def _shown(uri: str) -> str:
