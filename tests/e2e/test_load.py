@@ -245,7 +245,8 @@ class Session:
                 return
             running = await self.page.locator("[data-testid='stStatusWidget']").count()
             if attempt == 1 and not running and await asyncio.to_thread(self._my_saves, kind) == before:
-                await self.note_stall(f"{kind} save", RuntimeError("no word for 60 s and nothing saved: the click was lost, clicked again"))
+                lost = RuntimeError("no word for 60 s and nothing saved: the click was lost, clicked again")
+                await self.note_stall(f"{kind} save", lost)
                 continue
             made = await asyncio.to_thread(self._my_saves, kind) - before
             self.errors.append(f"{self.user}: no saved or conflict message for {kind}/{name} "
