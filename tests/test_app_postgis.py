@@ -56,3 +56,29 @@ def test_the_workspace_is_offered_by_database_and_schema(pg_workspace, monkeypat
     ws = open_store(pg_workspace)
     sb = at.selectbox(key="w_workspace")
     assert sb.value == ws.label and sb.options == [ws.label]
+
+
+def test_a_failed_revision_read_keeps_the_last_revision_for_a_while(monkeypatch):
+    """A blip on the revision read: the pages go on with the data they had, not a stale 'unreachable' cache entry."""
+    import time
+
+    from planner.io import postgis
+    from planner.ui import data
+
+    uri = "postgresql://planner@db.example/planner?schema=blip"
+    answers = iter(["audit:5", OSError("server closed the connection"), OSError("no route"), "audit:7"])
+
+    def revision(u):
+        a = next(answers)
+        if isinstance(a, Exception):
+            raise a
+        return a
+
+    monkeypatch.setattr(postgis, "workspace_revision", revision)
+    monkeypatch.setattr(data, "_LAST_REVISION", {})
+    assert data.stamp(uri) == "audit:5"
+    assert data.stamp(uri) == "audit:5"  # a blip right after a good read
+    monkeypatch.setattr(data, "REVISION_GRACE_S", 0.0)  # long after the last good read: unreachable, said so
+    time.sleep(0.01)
+    assert data.stamp(uri) == "unreachable"
+    assert data.stamp(uri) == "audit:7"

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -45,15 +46,33 @@ def _is_db(path: str) -> bool:
     return str(path).startswith(("postgresql://", "postgres://"))
 
 
+#: The last revision read of each database workspace, and when: what a page keeps using while a read of it fails.
+_LAST_REVISION: dict[str, tuple[str, float]] = {}
+#: Seconds a failed revision read falls back on the last one read (longer: the workspace is "unreachable").
+REVISION_GRACE_S = 30.0
+
+
 def stamp(path: str) -> float | str:
-    """What changes when the workspace is written (cache key part): the file's mtime, a database's revision."""
+    """What changes when the workspace is written (cache key part): the file's mtime, a database's revision.
+
+    A database whose revision cannot be read (a dropped connection, a busy
+    pool) within :data:`REVISION_GRACE_S` of the last good read keeps that
+    revision: the page goes on with the data it had, not with whatever an
+    earlier failure left cached under the fixed "unreachable" key (a
+    catalogue of long ago). Longer than that, or never read: "unreachable"
+    (workspace_ok() says why).
+    """
     if _is_db(path):
         from planner.io.postgis import workspace_revision
 
         try:
-            return workspace_revision(path)
-        except Exception:  # unreachable or not a workspace: workspace_ok() says why
-            return "unreachable"
+            rev = workspace_revision(path)
+        except Exception:
+            last = _LAST_REVISION.get(path)
+            fresh = last is not None and time.monotonic() - last[1] <= REVISION_GRACE_S
+            return last[0] if fresh else "unreachable"
+        _LAST_REVISION[path] = (rev, time.monotonic())
+        return rev
     try:
         return os.path.getmtime(path)
     except OSError:
