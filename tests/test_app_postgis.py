@@ -82,3 +82,37 @@ def test_a_failed_revision_read_keeps_the_last_revision_for_a_while(monkeypatch)
     time.sleep(0.01)
     assert data.stamp(uri) == "unreachable"
     assert data.stamp(uri) == "audit:7"
+
+
+def test_a_database_account_that_may_not_read_the_accounts_lets_nobody_in(pg_dsn, tmp_path, monkeypatch):
+    """The app's database role lacks SELECT on the accounts table: no page, no sign-in form, and the page says why."""
+    import uuid
+
+    import psycopg
+
+    from planner.io.postgis import drop_workspace
+    from planner.workflow import accounts as A
+    from tests.conftest import pg_uri
+
+    schema, role = f"t_{uuid.uuid4().hex[:12]}_closed", f"planner_t_{uuid.uuid4().hex[:8]}"
+    uri = pg_uri(pg_dsn, schema)
+    copy_workspace(build_workspace(tmp_path / "ws.gpkg"), uri)
+    A.add_user(open_store(uri), "pam", "planner", "planner-pass-3")
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'app-pass-1'")
+        con.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        con.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+        con.execute(f'REVOKE SELECT ON "{schema}".planner_users FROM {role}')
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+        app_uri = (f"postgresql://{role}:app-pass-1@{info.get('host', 'localhost')}:{info.get('port', 5432)}/"
+                   f"{info['dbname']}?schema={schema}")
+        at = _app(app_uri, monkeypatch)
+        assert not at.exception, [e.message for e in at.exception]
+        assert any("无法读取工作空间的账号" in e.value and "permission denied" in e.value
+                   for e in at.error), [e.value for e in at.error]
+        assert not at.metric and not at.text_input  # neither the pages (as a local user) nor a sign-in form
+    finally:
+        drop_workspace(uri)
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            con.execute(f"DROP ROLE IF EXISTS {role}")

@@ -331,7 +331,8 @@ def test_accounts_that_cannot_be_read_keep_everyone_out_and_nobody_signed_out(of
     auth._accounts.clear()  # the next page run reads them again (30 s cache)
     at.switch_page("views/rules.py").run()
     assert not at.exception, [e.message for e in at.exception]
-    assert any("无法读取工作空间的账号" in e.value for e in at.error), [e.value for e in at.error]
+    assert any("无法读取工作空间的账号" in e.value and "no free database connection" in e.value  # and why
+               for e in at.error), [e.value for e in at.error]
     assert not at.metric and not at.number_input and not at.text_input  # no page, no sign-in form
     assert at.session_state[auth.AUTH]["username"] == "pam"  # not signed out ("account disabled")
     fresh = _app(store.path, monkeypatch)  # a new visitor meanwhile: neither the pages nor a form

@@ -82,10 +82,15 @@ def accounts(uri: str) -> dict[str, tuple[str, bool, str]]:
 
 def _unreadable(uri: str, exc: Exception) -> AccountsUnavailable:
     """The error to raise for accounts that could not be read (the failure goes to the server log)."""
+    from planner.errors import PlannerError, message_in
+
     log.warning("reading the accounts of %s failed", _shown(uri), exc_info=exc)
-    msg = ("could not read the workspace's accounts to check who is signed in (the database did not answer: "
-           f"{type(exc).__name__}); nothing was shown or changed. Try again in a moment")
-    return AccountsUnavailable(msg, zh="无法读取工作空间的账号以核实登录身份（数据库未响应），未显示或修改任何内容。请稍后重试")
+    # the cause as the store worded it (no password, no server path), else only its kind
+    en, zh = (str(exc), message_in(exc, "zh")) if isinstance(exc, PlannerError) else (type(exc).__name__,) * 2
+    msg = (f"could not read the workspace's accounts to check who is signed in ({en}); nothing was shown or "
+           "changed. Try again in a moment; if it persists, ask the database administrator")
+    return AccountsUnavailable(msg, zh=f"无法读取工作空间的账号以核实登录身份（{zh}），未显示或修改任何内容。"
+                                       "请稍后重试；如持续出现，请联系数据库管理员")
 
 
 def _shown(uri: str) -> str:
