@@ -140,7 +140,7 @@ def session_actor(store) -> P.Actor | None:
     table = accounts(uri)
     if not table:
         return None  # no accounts: a single local user, as before
-    a = _session(uri)
+    a = _session(uri, table)
     if a is None:
         return P.Actor("(not signed in)", None)
     return P.Actor(a["username"], table[a["username"]][0])
@@ -155,10 +155,11 @@ def current() -> A.Account | None:
     """The signed-in account on the session's workspace, None when nobody is (or the workspace has no accounts)."""
     settings = st.session_state.get("_settings")
     uri = settings.workspace if settings else ""
-    a = _session(uri)
+    table = accounts(uri)  # read once: the check and the answer from the same table
+    a = _session(uri, table)
     if a is None:
         return None
-    role, _, display = accounts(uri)[a["username"]]
+    role, _, display = table[a["username"]]
     return A.Account(a["username"], role, display)
 
 
