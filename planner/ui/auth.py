@@ -22,7 +22,7 @@ import time
 
 import streamlit as st
 
-from planner.errors import StoreError
+from planner.errors import PlannerError, StoreError, message_in
 from planner.workflow import accounts as A
 from planner.workflow import permissions as P
 
@@ -82,8 +82,6 @@ def accounts(uri: str) -> dict[str, tuple[str, bool, str]]:
 
 def _unreadable(uri: str, exc: Exception) -> AccountsUnavailable:
     """The error to raise for accounts that could not be read (the failure goes to the server log)."""
-    from planner.errors import PlannerError, message_in
-
     log.warning("reading the accounts of %s failed", _shown(uri), exc_info=exc)
     # the cause as the store worded it (no password, no server path), else only its kind
     en, zh = (str(exc), message_in(exc, "zh")) if isinstance(exc, PlannerError) else (type(exc).__name__,) * 2
@@ -106,17 +104,17 @@ def _shown(uri: str) -> str:
     return Path(uri).name
 
 
-def _session(uri: str, table: dict | None = None) -> dict | None:
+def _session(uri: str, table: dict) -> dict | None:
     """The session's sign-in on ``uri`` if still valid (expiry, disabled account), else None (and it is ended).
 
-    ``table``: the accounts already read in this page run (else read here).
+    ``table``: the accounts (:func:`accounts`), read once by the caller for the whole question.
     """
     ss = st.session_state
     a = ss.get(AUTH)
     if not a or a.get("uri") != uri:
         return None
     now = time.time()
-    known = (accounts(uri) if table is None else table).get(a["username"])
+    known = table.get(a["username"])
     why = None
     if known is None or known[1]:
         why = "auth_disabled"
