@@ -23,7 +23,18 @@ def _open(page, url: str, nav_label: str | None = None):
     page.wait_for_selector("[data-testid='stSidebarNav']")
     _settle(page)
     if nav_label:
-        page.locator("[data-testid='stSidebarNav'] a", has_text=nav_label).first.click()
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        link = page.locator("[data-testid='stSidebarNav'] a", has_text=nav_label).first
+        link.click()
+        try:  # every page is titled as its link
+            page.locator("h1", has_text=nav_label).first.wait_for(timeout=30_000)
+        except PlaywrightTimeout:
+            # Known Streamlit race (closing note of 2026-12-06): the map page's map reports its first view after
+            # the click and Streamlit runs that page's map fragment on the new page, which lacks it; the page stays
+            # blank. A person clicks the link again, and so does the test (said in its output).
+            print(f"the page {nav_label} stayed blank after its link was clicked: clicked again")
+            link.click()
     _settle(page)
 
 
