@@ -96,12 +96,9 @@ def _shown(uri: str) -> str:
     from pathlib import Path
 
     from planner.ui import data
+    from planner.ui.workspaces import _db_display
 
-    if data._is_db(uri):
-        from planner.io._pgconn import parse_uri
-
-        return parse_uri(uri).display
-    return Path(uri).name
+    return _db_display(uri) if data._is_db(uri) else Path(uri).name
 
 
 def _session(uri: str, table: dict) -> dict | None:
