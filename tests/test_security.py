@@ -407,6 +407,20 @@ def test_redact_takes_paths_out():
     assert workspaces.redact(keep) == keep
 
 
+def test_redact_takes_passwords_out():
+    """A database address or connection string in a message loses its password; a known one shows its name."""
+    msg = ('could not open postgresql://gis:s3cr%40t@db.office:5432/planner?options=x; '
+           'conninfo host=db password=\'p w\' user=gis; retry with PASSWORD=hunter2')
+    out = workspaces.redact(msg)
+    for secret in ("s3cr", "p w", "hunter2"):
+        assert secret not in out, out
+    assert "postgresql://gis:***@db.office:5432/planner" in out and "user=gis" in out
+    cat = workspaces.Catalog((("office", "postgresql://gis:s3cret@db/planner"),), ())
+    assert cat.redact("postgresql://gis:s3cret@db/planner is read-only") == "office is read-only"
+    keep = "http://tiles.intranet/{z}/{x}/{y}.png, mailto:gis@jinjiang.gov.cn, 12:30@2025"
+    assert workspaces.redact(keep) == keep
+
+
 @pytest.fixture
 def hostile_ws(tmp_path):
     """A workspace whose survey carries HTML and formulas in attribute values (parcel r3c4: the XSS owner)."""

@@ -269,6 +269,10 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
 # -- redaction --------------------------------------------------------------------------
 #: Directories of an absolute POSIX path (the last part is kept); not inside a URL ("http://h/a/b").
 _POSIX_DIRS = re.compile(r"(?<![\w.:/~})\]%-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
+#: ``scheme://user:password@`` (a database or tile-server address with its password)
+_URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*):[^\s/@]*@")
+#: ``password=...`` of a libpq connection string (quoted or not)
+_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'\"]+)", re.IGNORECASE)
 #: Directories of a Windows path ("C:\\data\\x\\", "\\\\server\\share\\").
 _WIN_DIRS = re.compile(r"(?:\b[A-Za-z]:|\\\\[^\\\s]+)[\\/](?:[^\\/\s'\"<>|]+[\\/])*")
 
@@ -279,7 +283,11 @@ def _common_roots() -> list[Path]:
 
 
 def redact(text: str, known: Mapping[str, str] | None = None, *, roots=()) -> str:
-    """``text`` without server paths: known paths become their names, other paths their last part.
+    """``text`` without server paths or passwords: known paths become their names, other paths their last part.
+
+    A password in an address (``postgresql://user:secret@host/db``) or a
+    connection string (``password=secret``) becomes ``***`` (after the known
+    addresses have become their names).
 
     Parameters
     ----------
@@ -297,6 +305,8 @@ def redact(text: str, known: Mapping[str, str] | None = None, *, roots=()) -> st
     'workspace ws.gpkg is locked'
     >>> redact("C:\\\\data\\\\ws.gpkg：无法打开; see http://tiles.intranet/a/b")
     'ws.gpkg：无法打开; see http://tiles.intranet/a/b'
+    >>> redact("cannot open postgresql://gis:s3cret@db.office/planner")
+    'cannot open postgresql://gis:***@db.office/planner'
     """
     s = str(text)
     pairs = {str(k): v for k, v in (known or {}).items() if k}
@@ -307,6 +317,7 @@ def redact(text: str, known: Mapping[str, str] | None = None, *, roots=()) -> st
     for k in sorted(pairs, key=len, reverse=True):
         if k in s:
             s = s.replace(k, pairs[k])
+    s = _KV_PASSWORD.sub(r"\1***", _URI_PASSWORD.sub(r"\1:***@", s))
     s = _POSIX_DIRS.sub("", s.replace("file:///", "/"))
     return _WIN_DIRS.sub("", s)
 
