@@ -45,7 +45,7 @@ def _keep(k: str) -> None:
     ss["_" + k] = ss[k]
 
 
-@st.fragment
+@mapview.map_part
 def explorer():
     """Controls, map, parcel details and exports: changing any of them reruns only this part of the page."""
     with st.container(border=True):
@@ -150,7 +150,7 @@ def explorer():
     pid = mapview.new_click(out, "ex_map", "parcel_id")
     if pid and pid != ss.get("ex_clicked"):
         ss["ex_clicked"] = pid
-        st.rerun(scope="fragment")  # the clicked parcel is outlined on the map too
+        mapview.rerun_part()  # the clicked parcel is outlined on the map too
     with c_det:
         sel = ss.get("ex_clicked")
         if sel:

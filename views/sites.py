@@ -182,7 +182,7 @@ tkey = "site_tbl_" + hashlib.sha1(table["site_id"].astype(str).to_numpy().astype
 
 def _rerun_part() -> None:
     """Show a new selection: rerun the site workspace (table, panel, map) only, the page above stays as it is."""
-    st.rerun(scope="fragment" if mapview.fragment_rerun() else "app")
+    mapview.rerun_part()
 
 
 def _scope_warning(pids: list[str]) -> str | None:
@@ -398,7 +398,7 @@ def _drawn_panel(poly_ws) -> None:
         st.rerun(scope="app")
 
 
-@st.fragment
+@mapview.map_part
 def site_workspace() -> None:
     """Table, edit panel and map: picking a site, paging the table or changing the edit mode reruns only this part.
 

@@ -23,6 +23,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import streamlit as st
+from branca.element import MacroElement
+from jinja2 import Template
 from streamlit_folium import st_folium
 
 from planner import maps
@@ -120,6 +122,31 @@ def _fg(layer: MapLayer, view: maps.View) -> folium.FeatureGroup:
                               line_color=layer.line_color, weight=layer.weight)
 
 
+def map_part(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` (a page's part holding a map) as an ``st.fragment`` when the map is tiled, else as it is.
+
+    The tiled map reports clicks and drawings only, which a person makes on
+    the map's own page. The untiled map (``streamlit run app.py``, AppTest)
+    also reports its view, the first time as soon as Leaflet has drawn it: a
+    page link clicked just before that report arrives carries it to the new
+    page, where Streamlit is asked to rerun a fragment the page does not have
+    (logged as "Couldn't find fragment"; now and then the new page stayed
+    blank). Outside a fragment the report reruns whatever page is shown, which
+    is harmless; a pan of the untiled map reruns its whole page.
+    """
+    from planner.ui import tiles
+
+    return st.fragment(fn) if tiles.ENABLED else fn
+
+
+def rerun_part() -> None:
+    """Rerun the map's part of the page (:func:`map_part`): its fragment in a fragment's run, else the page.
+
+    (Streamlit allows a fragment-scoped rerun only in a fragment's own run.)
+    """
+    st.rerun(scope="fragment" if fragment_rerun() else "app")
+
+
 def fragment_rerun() -> bool:
     """Whether this run only reruns a fragment (the page around the map is not rebuilt)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -197,7 +224,7 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
                height: int = 620) -> dict:
     """Draw the map ``key`` with ``layers`` for the current viewport; return the component value.
 
-    Call inside an ``st.fragment`` so that a pan reruns only the map.
+    Call inside :func:`map_part` (an ``st.fragment`` when tiled) so that a click reruns only the map's part.
     The returned dict has ``bounds``, ``zoom``, ``last_active_drawing``
     (the clicked feature, with its id in ``properties``),
     ``last_object_clicked`` and ``all_drawings``. Also returns ``_views``:
@@ -236,9 +263,12 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
                                        max_features=layer.max_features, gcj02=gcj, pos=layer.pos)
         views[layer.key] = v
         fgs.append(_fg(layer, v))
-    returned = ["bounds", "zoom", "last_active_drawing", "last_object_clicked"]
+    # the view (bounds, zoom) is reported from the map's first move on (see _ViewFromFirstMove): until then the
+    # value is streamlit-folium's default and the view is the home view computed above
+    returned = ["last_active_drawing", "last_object_clicked"]
     if draw:
         returned.append("all_drawings")
+    m.add_child(_ViewFromFirstMove())
     out = st_folium(m, key=key, feature_group_to_add=fgs or None, returned_objects=returned,
                     center=center, zoom=z_arg, height=height, use_container_width=True)
     out = dict(out or {})
@@ -248,6 +278,31 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
               file=sys.stderr, flush=True)
     out["_views"] = views
     return out
+
+
+class _ViewFromFirstMove(MacroElement):
+    """The untiled map reports its view (``bounds``, ``zoom``) from its first move on, not as soon as it starts.
+
+    streamlit-folium reports the returned objects once when its map has
+    started; with the view among them that first report always differs from
+    the default and reran the page by itself, often after a page link had
+    been clicked: the report then reran the map's page (the user was taken
+    back to the map) or, in a fragment, a fragment the new page lacks (the new
+    page stayed blank). The map asks for the clicks only; this script, run with
+    the map's own, adds the view to what it reports on the next tick, after
+    that first (now unchanged, so unsent) report. Every move after it (a pan,
+    a zoom, a requested focus) is reported with the view, as before.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        setTimeout(function () {
+          var g = window.__GLOBAL_DATA__;
+          if (!g || !g.returned_objects) return;
+          ["bounds", "zoom"].forEach(function (k) { if (g.returned_objects.indexOf(k) < 0) g.returned_objects.push(k); });
+        }, 0);
+        {% endmacro %}
+    """)
 
 
 def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_bounds, draw: bool, height: int,

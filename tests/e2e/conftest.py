@@ -1,7 +1,8 @@
 """Browser-test fixtures: the app server on a free port and an offline headless Chromium page.
 
-The server is started like the README's ``make run`` (``streamlit run app.py``
-with ``PLANNER_WORKSPACE`` set), on a small hand-made workspace. Every request
+The server is started like the README's ``make run`` (``streamlit run serve.py``
+with ``PLANNER_WORKSPACE`` set; ``untiled_server``: ``streamlit run app.py``), on
+a small hand-made workspace. Every request
 to a host other than localhost is blocked and counted; tests assert the count
 is zero. Skips with a reason when Chromium or Playwright is missing.
 """
@@ -38,7 +39,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    """Start ``streamlit run app.py`` on a fresh workspace; yield ``(base_url, workspace_path)``."""
+    """Start the app as ``make run`` does (the map tiled) on a fresh workspace; yield ``(base_url, workspace_path)``."""
+    yield from _serve(tmp_path_factory, tiled=True)
+
+
+@pytest.fixture(scope="module")
+def untiled_server(tmp_path_factory):
+    """``streamlit run app.py``: the app without its tile route (the map sends each view's features with the page)."""
+    yield from _serve(tmp_path_factory, tiled=False)
+
+
+def _serve(tmp_path_factory, *, tiled: bool):
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
@@ -54,7 +65,9 @@ def app_server(tmp_path_factory):
     env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
     args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    if (Path(sys.prefix) / ".planner-installed-test").exists():
+    if not tiled:
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", *args]
+    elif (Path(sys.prefix) / ".planner-installed-test").exists():
         # This virtual environment was made by the README's commands: start the app exactly as
         # `make run` does (tasks.py run), in this environment.
         cmd = [sys.executable, "tasks.py", "run", *args]

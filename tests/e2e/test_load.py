@@ -1,7 +1,8 @@
 """Many users at once: 8 signed-in browser sessions on one PostGIS workspace.
 
-One app server (``streamlit run app.py`` with ``PLANNER_WORKSPACE`` a
-``postgresql://`` URI), one headless Chromium, eight browser contexts driven
+One app server started as ``make run`` starts it (``streamlit run serve.py``:
+the app with its map-tile route; ``PLANNER_WORKSPACE`` a ``postgresql://``
+URI), one headless Chromium, eight browser contexts driven
 at the same time (async Playwright): a GIS officer who publishes one survey
 update, four planners who edit rules, save site settings and save a shared
 scenario (so two of them meet a conflict now and then), three
@@ -95,10 +96,11 @@ def office_server(tmp_path_factory, pg_dsn):
     env.pop("PLANNER_DATA_DIR", None)
     env.pop("PLANNER_WORKSPACES", None)
     log = open(d / "streamlit.log", "w")  # noqa: SIM115
-    # `python -m streamlit run app.py`, with every thread's stack written to the log on SIGUSR1 (a stall's diagnosis)
+    # as an office runs it (`make run`: `streamlit run serve.py`, the app with its map-tile route), with every
+    # thread's stack written to the log on SIGUSR1 (a stall's diagnosis)
     boot = ("import faulthandler, runpy, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
             "sys.argv = ['streamlit', *sys.argv[1:]]; runpy.run_module('streamlit', run_name='__main__')")
-    proc = subprocess.Popen([sys.executable, "-c", boot, "run", "app.py", "--server.headless", "true",
+    proc = subprocess.Popen([sys.executable, "-c", boot, "run", "serve.py", "--server.headless", "true",
                              "--server.port", str(port), "--server.address", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
