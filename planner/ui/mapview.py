@@ -237,6 +237,11 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
     if tiles.ENABLED:
         return _render_tiled(key, layers, settings, home_bounds=home_bounds, draw=draw, height=height,
                              lang_=lang())
+    if not fragment_rerun() and ss.get("_page_entered", True):
+        # the page was just opened: the map in the browser is new and starts at the home view, so the view it
+        # reported on an earlier visit (kept under its key) and an old focus request are not its own
+        ss.pop(key, None)
+        ss.pop(f"{key}__goto", None)
     prev = ss.get(key) or {}
     base_sig = (settings.basemap, settings.custom_url, tuple(np.round(home_bounds, 5)), draw)
     if ss.get(f"{key}__base") != base_sig:

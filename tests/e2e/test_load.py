@@ -146,6 +146,7 @@ class Session:
         self.errors: list[str] = []
         self.stalls: list[str] = []  # what the page showed when a step stayed stuck
         self.committed = False  # the running step has clicked a save or publish button
+        self.browses = 0  # map drags made (their direction alternates)
 
     async def settle(self, timeout: float = 120.0) -> None:
         """Wait until the page run is over: no "running" widget for a whole second (it shows late under load)."""
@@ -298,7 +299,10 @@ class Session:
             x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
             await self.page.mouse.move(x, y)
             await self.page.mouse.down()
-            dx = 120 if len(self.timings) % 2 == 0 else -120  # back and forth: the view stays on the parcels
+            # back and forth, counted per browse: the tiled map keeps a tab's view from one visit to the next, so
+            # drags one way only would take it off the parcels after a few rounds
+            self.browses += 1
+            dx = 120 if self.browses % 2 else -120
             await self.page.mouse.move(x + dx, y + dx / 2, steps=5)
             await self.page.mouse.up()
             await self.settle()
