@@ -127,12 +127,13 @@ def map_part(fn: Callable[[], None]) -> Callable[[], None]:
 
     The tiled map reports clicks and drawings only, which a person makes on
     the map's own page. The untiled map (``streamlit run app.py``, AppTest)
-    also reports its view, the first time as soon as Leaflet has drawn it: a
-    page link clicked just before that report arrives carries it to the new
-    page, where Streamlit is asked to rerun a fragment the page does not have
-    (logged as "Couldn't find fragment"; now and then the new page stayed
-    blank). Outside a fragment the report reruns whatever page is shown, which
-    is harmless; a pan of the untiled map reruns its whole page.
+    also reports its view after each move, 250 ms later (streamlit-folium's
+    debounce; its first report, at its start, is no more: see
+    :class:`_ViewFromFirstMove`): a page link clicked in between carries the
+    report to the new page, where in a fragment Streamlit is asked to rerun a
+    fragment the page does not have (logged as "Couldn't find fragment"; now
+    and then the new page stayed blank). Outside a fragment such a report
+    reruns the page shown; a pan of the untiled map reruns its whole page.
     """
     from planner.ui import tiles
 
