@@ -148,6 +148,11 @@ def rerun_part() -> None:
     st.rerun(scope="fragment" if fragment_rerun() else "app")
 
 
+def _map_is_new() -> bool:
+    """Whether the map of this run is new in the browser: its page was just opened (not a rerun of it or of a part)."""
+    return not fragment_rerun() and st.session_state.get("_page_entered", True)
+
+
 def fragment_rerun() -> bool:
     """Whether this run only reruns a fragment (the page around the map is not rebuilt)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -238,9 +243,9 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
     if tiles.ENABLED:
         return _render_tiled(key, layers, settings, home_bounds=home_bounds, draw=draw, height=height,
                              lang_=lang())
-    if not fragment_rerun() and ss.get("_page_entered", True):
-        # the page was just opened: the map in the browser is new and starts at the home view, so the view it
-        # reported on an earlier visit (kept under its key) and an old focus request are not its own
+    if _map_is_new():
+        # it starts at the home view: the view it reported on an earlier visit (kept under its key) and an old
+        # focus request are not its own
         ss.pop(key, None)
         ss.pop(f"{key}__goto", None)
     prev = ss.get(key) or {}
@@ -324,8 +329,8 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
     replayed when it is shown again.
     """
     ss = st.session_state
-    if not fragment_rerun() and ss.get("_page_entered", True):
-        ss.pop(f"{key}__goto", None)  # a new map in the browser: old focus requests are not replayed
+    if _map_is_new():
+        ss.pop(f"{key}__goto", None)  # old focus requests are not replayed
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
                            zoom=maps.zoom_for_bounds(home_bounds, 900, height))
