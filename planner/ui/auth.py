@@ -95,10 +95,9 @@ def _shown(uri: str) -> str:
     """The workspace as a log line may name it: a database without its password, a file by its name."""
     from pathlib import Path
 
-    from planner.ui import data
-    from planner.ui.workspaces import _db_display
+    from planner.ui.workspaces import _db_display, is_database
 
-    return _db_display(uri) if data._is_db(uri) else Path(uri).name
+    return _db_display(uri) if is_database(uri) else Path(uri).name
 
 
 def _session(uri: str, table: dict) -> dict | None:
