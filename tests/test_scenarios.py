@@ -329,6 +329,38 @@ def test_cli_run_saves_and_writes_reports(tmp_path, store, capsys):
     assert "all_up vs two %" in (tmp_path / "c.html").read_text(encoding="utf-8")
 
 
+def test_cli_runs_several_scenarios_on_one_read_of_the_sites(tmp_path, store, capsys, monkeypatch):
+    from planner import workflow as W
+    from planner.cli import main
+
+    ws = _workspace_with_sites(store)
+    a, b = tmp_path / "a.toml", tmp_path / "b.toml"
+    a.write_text('name = "two"\n[sites]\ntop = 2\n', encoding="utf-8")
+    b.write_text('name = "all_up"\ntemplate = "multi_storey"\n', encoding="utf-8")
+    reads = []
+    real = W.operations.read_sites
+    monkeypatch.setattr(W.operations, "read_sites", lambda *a, **k: reads.append(a[1:]) or real(*a, **k))
+    out = tmp_path / "out"
+    assert main(["scenario", "run", str(a), str(b), "-w", ws.uri, "--out", str(out), "--lang", "en"]) == 0
+    text = capsys.readouterr().out
+    assert len(reads) == 1  # one read of the sites for both
+    assert "scenario two: 2 sites" in text and "scenario all_up: 5 sites" in text
+    assert "saved as scenario/two version 1" in text and "saved as scenario/all_up version 1" in text
+    assert {p.name for p in out.iterdir()} == {f"{n}.{x}" for n in ("two", "all_up") for x in ("xlsx", "html", "pdf", "gpkg")}
+    # a saved name and a file together; each saved once more
+    assert main(["scenario", "run", "two", str(b), "-w", ws.uri]) == 0
+    assert ws.docs("scenario").groupby("name")["version"].max().to_dict() == {"all_up": 2, "two": 2}
+    # a bad name among good ones: refused before anything is run or saved
+    assert main(["scenario", "run", str(a), "nosuch", "-w", ws.uri]) == 2
+    assert "no saved scenario" in capsys.readouterr().err
+    assert ws.docs("scenario")["version"].max() == 2
+    # the same name twice would save over itself: refused unless nothing is saved
+    assert main(["scenario", "run", str(a), "two", "-w", ws.uri]) == 2
+    assert "two named more than once" in capsys.readouterr().err
+    assert ws.docs("scenario")["version"].max() == 2
+    assert main(["scenario", "run", str(a), "two", "-w", ws.uri, "--no-save"]) == 0
+
+
 def test_cli_says_what_to_run_first(tmp_path, store, capsys):
     from planner.cli import main
 

@@ -1,10 +1,10 @@
 """``planner scenario``: run, compare and list redevelopment scenarios (情景模拟与对比).
 
-``planner scenario run SCENARIO -w WS [--out DIR]`` evaluates a scenario (a
-TOML/JSON file, or the name of a scenario saved in the workspace) on the
-workspace's sites, prints its totals, saves the scenario as a new version of
-the ``scenario/<name>`` document and writes ``<name>.xlsx``, ``<name>.html``
-``<name>.pdf`` (A4) and ``<name>.gpkg`` into DIR.
+``planner scenario run SCENARIO [...] -w WS [--out DIR]`` evaluates each
+scenario (a TOML/JSON file, or the name of a scenario saved in the workspace)
+on the workspace's sites (read once for all), prints its totals, saves it as a
+new version of the ``scenario/<name>`` document and writes ``<name>.xlsx``,
+``<name>.html``, ``<name>.pdf`` (A4) and ``<name>.gpkg`` into DIR.
 
 ``planner scenario compare S1 S2 [...] -w WS --out report.html|.xlsx|.pdf`` runs
 each and writes a side-by-side comparison (the first one is the baseline).
@@ -25,8 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scenario", help="run, compare and list redevelopment scenarios (情景模拟与对比)")
     ssub = p.add_subparsers(dest="scenario_command", metavar="ACTION")
 
-    r = ssub.add_parser("run", help="evaluate a scenario on the workspace's sites and write xlsx/html/gpkg")
-    r.add_argument("scenario", help="scenario TOML/JSON file, or NAME[@VERSION] of a scenario saved in the workspace")
+    r = ssub.add_parser("run", help="evaluate scenarios on the workspace's sites, save them, write xlsx/html/gpkg")
+    r.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="scenario TOML/JSON files, or NAME[@VERSION]s of scenarios saved in the workspace; "
+                        "several are run on one read of the sites (e.g. scenarios/*.toml)")
     r.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.pdf, <name>.gpkg")
     r.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
@@ -70,11 +72,13 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
         raise DataError(msg, zh=exc.zh) from exc
 
 
-def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None) -> W.ScenarioRun:
-    """Run one scenario; ``read`` keeps the stored sites read so far by layer (several scenarios, one read)."""
+def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None,
+              doc: W.ScenarioDoc | None = None) -> W.ScenarioRun:
+    """Run one scenario (``doc``: ``ref`` resolved already); ``read`` keeps the stored sites read so far by layer
+    (several scenarios, one read)."""
     from planner.scenarios.templates import load_templates
 
-    doc = resolve_scenario(ref, store)
+    doc = doc or resolve_scenario(ref, store)
     templates = load_templates(*([templates_path] if templates_path else []))
     key = doc.scenario.sites_layer
     run = W.run_stored_scenario(store, doc, templates=templates, stored=(read or {}).get(key))
@@ -128,25 +132,35 @@ def run_cmd(args: argparse.Namespace) -> int:
     from planner.scenarios import replace
 
     store = open_store(args.workspace)
-    # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
-    stored_name = None if _is_file(args.scenario) else args.scenario.partition("@")[0]
-    expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
-    run = _evaluate(args.scenario, store, args.templates)
-    res = run.result
-    _print_totals(res)
-    if not args.no_save:
-        stored = run.stored  # the sites it ran on, read once
-        # the scenario as given (a vanished pick stays in it, to be said again), with the policy it ran on
-        sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
-        doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
-        doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
-        v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
-        print(f"saved as scenario/{res.name} version {v} in {store.label}")
-    if args.out:
-        bg = _background(store)
-        files = export_all(res, args.out, lang=args.lang, background=bg)
-        for kind, p in files.items():
-            print(f"wrote {kind}: {p}")
+    refs = list(args.scenarios)
+    docs = [resolve_scenario(ref, store) for ref in refs]  # every file and name checked before anything is saved
+    names = [d.scenario.name for d in docs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice and not args.no_save:
+        msg = (f"scenario run: {', '.join(twice)} named more than once; each run is saved as scenario/<name>, so "
+               "give each scenario its own name (or use --no-save)")
+        raise DataError(msg, zh=f"情景 {'、'.join(twice)} 重复；每个情景保存为 scenario/<名称>，请使用不同名称（或加 --no-save）")
+    read: dict = {}  # the sites read once for all scenarios on the same layer
+    bg = _background(store) if args.out else None
+    for ref, doc in zip(refs, docs, strict=True):
+        # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
+        stored_name = None if _is_file(ref) else ref.partition("@")[0]
+        expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
+        run = _evaluate(ref, store, args.templates, read, doc)
+        res = run.result
+        _print_totals(res)
+        if not args.no_save:
+            stored = run.stored  # the sites it ran on, read once
+            # the scenario as given (a vanished pick stays in it, to be said again), with the policy it ran on
+            sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
+            doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
+            doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
+            v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
+            print(f"saved as scenario/{res.name} version {v} in {store.label}")
+        if args.out:
+            files = export_all(res, args.out, lang=args.lang, background=bg)
+            for kind, p in files.items():
+                print(f"wrote {kind}: {p}")
     return 0
 
 
