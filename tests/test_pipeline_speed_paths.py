@@ -448,3 +448,28 @@ def test_an_update_merged_into_a_survey_without_crs_takes_the_updates_crs():
         warnings.simplefilter("error")
         merged, removed = P.merge_update(cur, box_grid(1, 1))
     assert merged.crs == box_grid(1, 1).crs and len(merged) == 9 and removed == []
+
+
+def test_an_updates_diff_compares_only_the_parcels_it_touches_and_equals_the_full_diff(tmp_path, monkeypatch):
+    """``plan_publish`` of a partial update counts the kept parcels as unchanged without comparing them (1M rows
+    at city scale): its diff equals the diff of the whole merged survey against the current one, on the sample
+    city's survey update (changed fields, re-parcelled, added and removed parcels)."""
+    import importlib
+
+    from planner.ingest import read_survey
+
+    P = importlib.import_module("planner.ingest.publish")
+    import shutil
+
+    store = open_store(shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", tmp_path / "city.gpkg"))
+    current = store.read_parcels()
+    parcels, rep = read_survey(ROOT / "gis_data" / "survey_update.zip", target_crs=store.crs)
+    compared = []
+    real = P.diff_parcels
+    monkeypatch.setattr(P, "diff_parcels", lambda old, new, **k: compared.append(len(new)) or real(old, new, **k))
+    out, diff, mode = P.plan_publish(parcels, current, report=rep)
+    assert mode == "update" and compared[-1] == len(parcels) < len(out) // 10  # only the update's rows compared
+    full = real(current, out)
+    assert {k: diff[k] for k in full} == full
+    assert full["n_changed"] and full["n_added"] and full["n_removed"] and full["changed_fields"]
+    assert full["n_unchanged"] == len(out) - full["n_changed"] - full["n_added"]

@@ -14,11 +14,23 @@ from planner.ingest.report import IngestReport
 from planner.shapes import single_parts
 
 
-def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000) -> dict:
+def diff_parcels(old: pd.DataFrame, new: pd.DataFrame, *, max_ids: int = 1000,
+                 carried: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Added, removed and changed parcels (by ``parcel_id``) and which fields changed.
 
     Geometry counts as changed when it is not equal within 1 cm, vertex order aside.
+    ``carried`` is ``(positions in old, positions in new)`` of rows ``new``
+    carries over from ``old`` as they are (the parcels a partial update keeps,
+    :func:`merge_update`): they count as unchanged without being compared, and
+    only the other rows are diffed (a 500-parcel update of a 1M-parcel survey
+    compares 500 rows, not 1M). Their ids must occur nowhere else in either.
     """
+    if carried is not None:
+        keep_old, keep_new = (np.ones(len(x), dtype=bool) for x in (old, new))
+        keep_old[carried[0]], keep_new[carried[1]] = False, False
+        d = diff_parcels(old.iloc[np.flatnonzero(keep_old)], new.iloc[np.flatnonzero(keep_new)], max_ids=max_ids)
+        d["n_unchanged"] += len(carried[1])
+        return d
     o = old.drop_duplicates("parcel_id")
     in_old = schema.id_positions(new["parcel_id"], o["parcel_id"])  # Arrow look-ups, not an index on 1M strings
     in_new = schema.id_positions(o["parcel_id"], new["parcel_id"])
@@ -138,6 +150,14 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     (GeoDataFrame, list of str)
         The merged parcels (canonical schema) and the ids removed by cover.
     """
+    out, removed, _ = _merge_update(current, new, cover_share=cover_share, extent=extent, inherit=inherit)
+    return out, removed
+
+
+def _merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_share: float = 0.5, extent=None,
+                  inherit: list[str] | None = None) -> tuple[gpd.GeoDataFrame, list[str], tuple | None]:
+    """:func:`merge_update`, and the kept parcels as ``diff_parcels(carried=...)`` takes them (None when the
+    current parcels had to be reprojected: then they are not carried over as they are)."""
     cur = current.to_crs(new.crs) if current.crs is not None and not current.crs.equals(new.crs) else current
     # positions, and one take of the kept rows at the end: a partial update of a 1M-parcel survey keeps nearly all
     rest = np.flatnonzero(~cur["parcel_id"].isin(new["parcel_id"]).to_numpy(dtype=bool))
@@ -153,7 +173,10 @@ def merge_update(current: gpd.GeoDataFrame, new: gpd.GeoDataFrame, *, cover_shar
     if kept.crs is None and new.crs is not None:  # a survey without a CRS takes the update's (as the conform did)
         kept = kept.set_crs(new.crs)
     both = pd.concat([kept, new], ignore_index=True)  # one conform of the whole (it was one of the kept rows too)
-    return schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs), removed
+    out = schema.conform(gpd.GeoDataFrame(both, geometry="geometry", crs=new.crs), crs=new.crs)
+    # the kept rows lead the result; conform leaves a stored (conformed) row as it is
+    carried = (rest[~covered], np.arange(len(kept))) if cur is current else None
+    return out, removed, carried
 
 
 def _centroid_in(extent, geoms: np.ndarray) -> np.ndarray:
@@ -274,19 +297,20 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
             raise
         notes.append(f"mode auto -> {mode}: {why}")
     removed_merged: list[str] = []
-    out = parcels
+    out, carried = parcels, None
     if mode == "update" and current is not None:
         provided = set(report.mapping if report is not None else ()) | {"parcel_id", "land_area_m2", "geometry"}
         provided |= {"floor_area_m2"} if "plot_ratio" in provided else set()
         provided |= {"footprint_m2"} if "coverage" in provided else set()
         provided |= {"land_use"} if "land_use_code" in provided else set()
         inherit = [c for c in current.columns if c not in provided] if report is not None else []
-        out, removed_merged = merge_update(current, parcels, cover_share=cover_share, extent=extent, inherit=inherit)
+        out, removed_merged, carried = _merge_update(current, parcels, cover_share=cover_share, extent=extent,
+                                                     inherit=inherit)
         if inherit:
             notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
                          f"(same id, else largest overlap): {', '.join(inherit)}")
     if current is not None:
-        diff = diff_parcels(current, out)
+        diff = diff_parcels(current, out, carried=carried)
     else:
         diff = {"n_added": len(out), "n_removed": 0, "n_changed": 0, "n_unchanged": 0, "changed_fields": {},
                 "added_ids": out["parcel_id"].astype(str).head(1000).tolist(), "removed_ids": [], "changed_ids": [],
