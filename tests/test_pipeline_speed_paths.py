@@ -289,6 +289,22 @@ def test_id_positions_of_few_keys_equal_one_hash_of_all_values():
     assert id_positions(pd.Series(["P7"], dtype="string"), values).tolist() == [first["P7"]]
 
 
+def test_ids_in_equals_pandas_isin_of_the_texts():
+    """The Arrow look-up a scenario run uses for its sites' members gives what pandas' ``isin`` gave."""
+    import pandas as pd
+
+    from planner.schema import ids_in
+
+    rng = np.random.default_rng(5)
+    for dtype in ("str", "string", object):
+        values = pd.Series([f"S{i}" for i in rng.integers(0, 500, 5_000)] + [None, "S7"], dtype=dtype)
+        for keys in ([], ["S7"], {"S7", "nope", "S1"}, pd.Series(["S3", "S3", "S400"], dtype="str"),
+                     list(values.dropna().sample(100, random_state=1))):
+            want = values.astype(str).isin(set(keys)).to_numpy() & values.notna().to_numpy()
+            got = ids_in(values, keys)
+            assert got.dtype == bool and got.tolist() == want.tolist(), keys
+
+
 def test_site_id_matching_with_shortcuts_equals_intersecting_every_pair():
     """Equal outlines skip the intersection, pairs of very different size are left out: the ids are the same."""
     import pandas as pd

@@ -530,8 +530,8 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
     if parcels is not None and len(parcel_sites):
         cols = [c for c in ROLLUP_COLUMNS if c in parcels.columns]
         # the rollup of the sites the scenario picks (the model reads no other site's)
-        chosen = sc_mod.select_sites(sites, sc.sites, scenario=sc.name)["site_id"].astype(str)
-        ps = parcel_sites[parcel_sites["site_id"].astype(str).isin(set(chosen))]
+        chosen = sc_mod.select_sites(sites, sc.sites, scenario=sc.name)["site_id"]
+        ps = parcel_sites[schema.ids_in(parcel_sites["site_id"], chosen)]
         rollup = sc_mod.parcel_rollup(pd.DataFrame(ps[["parcel_id", "site_id", "role"]]),
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
     res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
