@@ -276,8 +276,8 @@ def ids_in(values: pd.Series, keys) -> np.ndarray:
     """Whether each of ``values`` is one of ``keys`` (ids compared as text; a missing value is not), as a bool array.
 
     One Arrow hash look-up: pandas' ``isin`` on Arrow-backed strings makes
-    Python objects of the keys first (0.42 s for a scenario's 86k sites among
-    a 1M city's 360k site members; this: 15 ms).
+    Python objects of the keys first (0.42 s for all 86k sites of a 1M city
+    among their 360k members; this: 15 ms).
     """
     v = pa.array(pd.Series(values, dtype="string").array)
     k = pa.array(pd.Series(list(keys) if isinstance(keys, set | frozenset) else keys, dtype="string").array)
