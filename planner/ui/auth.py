@@ -93,11 +93,9 @@ def _unreadable(uri: str, exc: Exception) -> AccountsUnavailable:
 
 def _shown(uri: str) -> str:
     """The workspace as a log line may name it: a database without its password, a file by its name."""
-    from pathlib import Path
+    from planner.ui.workspaces import shown_name
 
-    from planner.ui.workspaces import _db_display, is_database
-
-    return _db_display(uri) if is_database(uri) else Path(uri).name
+    return shown_name(uri)
 
 
 def _session(uri: str, table: dict) -> dict | None:

@@ -153,6 +153,11 @@ def _db_display(uri: str) -> str:
     return parse_uri(uri).display
 
 
+def shown_name(uri: str) -> str:
+    """The workspace as a log line or message may name it: a database without its password, a file by its name."""
+    return _db_display(uri) if is_database(uri) else Path(uri).name
+
+
 def _db_name(uri: str) -> str:
     """``db/schema`` of a PostGIS workspace URI (no host, no password)."""
     from planner.io._pgconn import parse_uri
