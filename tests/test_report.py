@@ -103,6 +103,21 @@ def test_geodata_exports(tmp_path):
     assert set(files) == {"xlsx", "html", "pdf"}  # no geometry: no gpkg, and no map in the html or pdf
 
 
+@pytest.mark.parametrize("name", ["../../evil", '=HYPERLINK("http://x")', "-x", ".hidden", "gpkg_contents",
+                                  "sqlite_master", "上楼 方案 A", "a\nb"])
+def test_any_scenario_name_exports_its_sites(tmp_path, name):
+    """The GeoPackage layer is named after the scenario as GDAL allows (a name it refuses was a traceback and half a
+    file); the files are named safely and stay in the folder; the scenario column keeps the name as it is."""
+    r = result(name)
+    files = export_all(r, tmp_path / "out")
+    assert set(files) == {"xlsx", "html", "pdf", "gpkg"} and all(f.parent == tmp_path / "out" for f in files.values())
+    (layer, _), = pyogrio.list_layers(files["gpkg"])
+    back = gpd.read_file(files["gpkg"], layer=layer)
+    assert back["scenario"].iloc[0] == name and len(back) == 2
+    if name == "上楼 方案 A":
+        assert layer == name
+
+
 def test_html_is_self_contained_and_bilingual(tmp_path):
     r = result(sites_per_year=1)
     zh = html_report(r, lang="zh")

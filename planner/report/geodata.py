@@ -36,6 +36,16 @@ def site_table(result: ScenarioResult) -> pd.DataFrame:
     return pd.DataFrame(result.sites[cols])
 
 
+def layer_name(name: str, default: str = "sites") -> str:
+    """``name`` as a GeoPackage layer may be called: other than letters (any script), digits, spaces and ``_-.``
+    becomes ``_``; a name GDAL or SQLite refuses (one starting with ``.``/``-``, or ``gpkg``/``sqlite_``, which
+    they reserve) gets ``_`` in front. A scenario named ``../x`` or ``="x"`` is written, not refused mid-file."""
+    out = "".join(ch if ch.isalnum() or ch in " _-." else "_" for ch in str(name)).strip() or default
+    if not (out[0].isalnum() or out[0] == "_") or out.lower().startswith(("gpkg", "sqlite_")):
+        out = "_" + out
+    return out
+
+
 def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     """Write the sites with their results as GeoPackage (``.gpkg``) or GeoJSON (``.geojson``/``.json``)."""
     p = Path(path)
@@ -49,7 +59,7 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     suffix = p.suffix.lower()
     if suffix == ".gpkg":
-        out.to_file(p, layer=result.name, driver="GPKG", engine="pyogrio")
+        out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio")
     elif suffix in (".geojson", ".json"):
         to_lonlat_valid(out).to_file(p, driver="GeoJSON", engine="pyogrio")
     else:
