@@ -7,6 +7,7 @@ on a machine without Chinese fonts), one page per site, A4 pages.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -114,3 +115,38 @@ def test_brief_of_an_edited_rule_set_says_so(workspace):
         b.provenance = {**b.provenance, "policy_edited": True, "policy_base": "default v1"}
     doc = pdfium.PdfDocument(site_briefs_pdf(briefs, lang="zh"))
     assert "含未保存的修改，基于 default v1" in doc[0].get_textpage().get_text_range()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, tmp_path, monkeypatch, lang):
+    """No text drawn wider than its cell (the footer ran over the page number and off the page, English key
+    figures out of their boxes), and English wraps between words ("Delivery yea / r" before)."""
+    from planner.report import pdf as P
+
+    over = []
+    real = P._Doc.cell
+
+    def cell(self, w=None, h=None, text="", *a, **k):
+        if w and text and "{nb}" not in text and self.get_string_width(text) > w + 0.01:
+            over.append((text, round(self.get_string_width(text), 1), round(w, 1)))
+        return real(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(P._Doc, "cell", cell)
+    out = tmp_path / "run"
+    assert main(["scenario", "run", "scenarios/upstairs_all.toml", "-w", str(workspace), "--out", str(out),
+                 "--no-save", "--lang", lang]) == 0
+    cmp = tmp_path / "cmp.pdf"
+    assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/phased_budget.toml",
+                 "scenarios/upstairs_all.toml", "-w", str(workspace), "--out", str(cmp), "--lang", lang]) == 0
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(tmp_path / "b.pdf"), "--lang", lang]) == 0
+    assert over == []
+    if lang == "en":
+        text = "".join(_pages(out / "upstairs_all.pdf", "scenario_en") + _pages(cmp, "comparison_en"))
+        lines = re.split(r"\s*[\r\n]+\s*", text)
+        for heading in ("Delivery year", "Existing floor area", "Net new floor area", "Tax after (million yuan/yr)",
+                        "Investment (million yuan)", "Multi-storey factory (industry upstairs)"):
+            for word in re.findall(r"[A-Za-z]{3,}", heading):  # no line ends inside a word of it
+                cut = [(word[:i], word[i:]) for i in range(1, len(word))]
+                broken = [a + "|" + b for a, b in cut
+                          if any(x.endswith(a) and y.startswith(b) for x, y in itertools.pairwise(lines))]
+                assert not broken, (heading, broken)

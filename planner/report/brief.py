@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from fpdf.enums import WrapMode, XPos, YPos
+from fpdf.enums import XPos, YPos
 
 from planner.errors import PlannerError
 from planner.report.pdf import (
@@ -95,7 +95,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     text += "\n" + (tr("brief_retained", lang, ids=("、" if lang == "zh" else ", ").join(ret[:12]) +
                        (" …" if len(ret) > 12 else "")) if ret else tr("brief_no_retained", lang))
     pdf.set_x(x2)
-    pdf.multi_cell(w2, 3.5, text, wrapmode=WrapMode.CHAR, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.multi_cell(w2, 3.5, text, wrapmode=pdf.wrap, new_x=XPos.LEFT, new_y=YPos.NEXT)
     right_end = pdf.get_y()
     pdf.set_y(max(y_map + h, right_end) + 3)
     # floor area now and planned | why flagged
@@ -143,8 +143,8 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
                 text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
                 cells.append(text if len(text) <= _CUT.get(c, 40) else text[: _CUT.get(c, 40) - 1] + "…")
         rows.append(cells)
-    base_w = {"parcel_id": 30, "owner": 33, "enterprise": 33, "land_area_m2": 19, "floor_area_m2": 19,
-              "plot_ratio": 11, "role": 22, "upgrade_class": 17}
+    base_w = {"parcel_id": 30, "owner": 31, "enterprise": 31, "land_area_m2": 19, "floor_area_m2": 19,
+              "plot_ratio": 15, "role": 22, "upgrade_class": 17}  # "Plot ratio" on one line
     w = [base_w[c] for c in cols]
     w = [x * WIDTH / sum(w) for x in w]
     _table(pdf, rows, w, size=6.3, align=tuple("RIGHT" if c in ("land_area_m2", "floor_area_m2", "plot_ratio")

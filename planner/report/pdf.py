@@ -52,6 +52,32 @@ class _Doc(FPDF):
         self.set_lang("zh-CN" if lang == "zh" else "en")
         self.set_creator("planner")
 
+    @property
+    def wrap(self) -> WrapMode:
+        """How text wraps: English between words (a word is split only when it is wider than its cell), Chinese
+        anywhere (it has no spaces)."""
+        return WrapMode.WORD if self.rlang == "en" else WrapMode.CHAR
+
+    def fit(self, text: str, width: float) -> str:
+        """``text`` cut with "…" to fit ``width`` mm in the current font (a cell does not clip what overflows it)."""
+        if self.get_string_width(text) <= width:
+            return text
+        lo, hi = 0, len(text)
+        while lo < hi:  # the longest prefix that fits with the ellipsis
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.get_string_width(text[:mid] + "…") <= width else (lo, mid - 1)
+        return text[:lo].rstrip() + "…"
+
+    def fitted(self, text: str, width: float, size: float, *, smallest: float | None = None) -> str:
+        """Set the font ``size``, smaller (down to ``smallest``, default two thirds of it) until ``text`` fits
+        ``width`` mm, and return it (cut with "…" if it still does not): a key figure stays inside its box."""
+        smallest = size * 2 / 3 if smallest is None else smallest
+        self.set_font("cjk", size=size)
+        w = self.get_string_width(text)
+        if w > width:
+            self.set_font("cjk", size=max(smallest, size * width / w))
+        return self.fit(text, width)
+
     def footer(self) -> None:
         self.set_y(-11)
         self.set_font("cjk", size=6.5)
@@ -59,7 +85,8 @@ class _Doc(FPDF):
         self.set_draw_color(210, 216, 222)
         self.line(12, self.get_y() - 1, 12 + WIDTH, self.get_y() - 1)
         page = tr("page", self.rlang, i=self.page_no(), n="{nb}")
-        self.cell(WIDTH - 30, 4, self.footer_text[:190], new_x=XPos.RIGHT, new_y=YPos.TOP)
+        # the inputs line stops short of the page number (it ran over it); the title block has it whole
+        self.cell(WIDTH - 30, 4, self.fit(self.footer_text, WIDTH - 32), new_x=XPos.RIGHT, new_y=YPos.TOP)
         self.cell(30, 4, page, align="R")
         self.set_text_color(0, 0, 0)
 
@@ -71,15 +98,14 @@ def _now() -> str:
 def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
     pdf.set_font("cjk", size=17)
     pdf.set_text_color(*_BLUE)
-    pdf.cell(WIDTH, 9, title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(WIDTH, 9, pdf.fitted(title, WIDTH, 17, smallest=11), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
     if subtitle:
-        pdf.set_font("cjk", size=10)
-        pdf.cell(WIDTH, 6, subtitle, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(WIDTH, 6, pdf.fitted(subtitle, WIDTH, 10, smallest=7.5), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if meta:
         pdf.set_font("cjk", size=7.5)
         pdf.set_text_color(*_GREY)
-        pdf.multi_cell(WIDTH, 4, meta, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(WIDTH, 4, meta, wrapmode=pdf.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_text_color(0, 0, 0)
     pdf.ln(1.5)
 
@@ -113,13 +139,12 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
         pdf.set_fill_color(251, 252, 254)
         pdf.rect(x, y, w, h, style="DF")
         pdf.set_xy(x + 2, y + 1.2)
-        pdf.set_font("cjk", size=12 if per_row <= 3 else 9.5)
         pdf.set_text_color(*_BLUE)
-        pdf.cell(w - 4, 6, fmt(totals.get(k), k, pdf.rlang, unit=True))
+        value = fmt(totals.get(k), k, pdf.rlang, unit=True)
+        pdf.cell(w - 4, 6, pdf.fitted(value, w - 4, 12 if per_row <= 3 else 9.5))
         pdf.set_xy(x + 2, y + 7.6)
-        pdf.set_font("cjk", size=7 if per_row <= 3 else 6)
         pdf.set_text_color(*_GREY)
-        pdf.cell(w - 4, 3.4, label(k, pdf.rlang, unit=False))
+        pdf.cell(w - 4, 3.4, pdf.fitted(label(k, pdf.rlang, unit=False), w - 4, 7 if per_row <= 3 else 6))
         if base is not None:
             diff = float(totals.get(k, np.nan)) - float(base.get(k, np.nan))
             if math.isfinite(diff):
@@ -130,7 +155,8 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
                 pdf.set_text_color(*((26, 127, 55) if good and diff else (180, 35, 24) if diff else _GREY))
                 sign = "+" if diff > 0 else "−" if diff < 0 else "±"
                 pdf.set_xy(x + 2, y + 11)
-                pdf.cell(w - 4, 3.4, f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}")
+                text = f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}"
+                pdf.cell(w - 4, 3.4, pdf.fitted(text, w - 4, 7 if per_row <= 3 else 6))
         pdf.set_text_color(0, 0, 0)
     pdf.set_xy(pdf.l_margin, y + h + 3)
 
@@ -171,7 +197,7 @@ def _table(pdf: _Doc, rows: list[list[str]], widths, *, size: float = 7.0, align
         pdf.set_x(x)
     try:
         with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", headings_style=_HEAD,
-                       line_height=line_height or size * 0.5, wrapmode=WrapMode.CHAR, text_align=align or "LEFT",
+                       line_height=line_height or size * 0.5, wrapmode=pdf.wrap, text_align=align or "LEFT",
                        padding=(0.6, 1.0, 0.6, 1.0), borders_layout="SINGLE_TOP_LINE") as t:
             for r in rows:
                 row = t.row()
@@ -234,7 +260,7 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
     pdf.add_page()
     _heading(pdf, tr("assumptions", lang))
     pdf.set_font("cjk", size=7)
-    pdf.multi_cell(WIDTH, 3.6, tr("method_text", lang), wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(WIDTH, 3.6, tr("method_text", lang), wrapmode=pdf.wrap, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1)
     for r in results:
         a = assumptions_table(r, lang)
@@ -260,11 +286,12 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
            f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}")
     _heading(pdf, tr("headline", lang))
+    per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     for r in cmp.results:
-        pdf.set_font("cjk", size=9)
+        _ensure(pdf, 5.5 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # the name with its boxes
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
-        pdf.cell(WIDTH, 5.5, head, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=6, h=15)
+        pdf.cell(WIDTH, 5.5, pdf.fitted(head, WIDTH, 9), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=per_row, h=15)
     _ensure(pdf, 60)
     _heading(pdf, tr("chart_floor_parts", lang))
     _image(pdf, floor_chart(cmp.results, lang), WIDTH * 0.8)
