@@ -359,6 +359,13 @@ def test_cli_runs_several_scenarios_on_one_read_of_the_sites(tmp_path, store, ca
     assert "two named more than once" in capsys.readouterr().err
     assert ws.docs("scenario")["version"].max() == 2
     assert main(["scenario", "run", str(a), "two", "-w", ws.uri, "--no-save"]) == 0
+    # two names that make the same report file names: refused before anything is run, saved or written
+    c = tmp_path / "c.toml"
+    c.write_text('name = "all up"\ntemplate = "multi_storey"\n', encoding="utf-8")
+    (tmp_path / "c2.toml").write_text('name = "all_up"\n', encoding="utf-8")
+    assert main(["scenario", "run", str(c), str(tmp_path / "c2.toml"), "-w", ws.uri, "--out", str(tmp_path / "o2")]) == 2
+    assert "would write the same report files" in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists() and ws.docs("scenario")["version"].max() == 2
 
 
 def test_cli_says_what_to_run_first(tmp_path, store, capsys):

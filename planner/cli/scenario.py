@@ -140,6 +140,15 @@ def run_cmd(args: argparse.Namespace) -> int:
         msg = (f"scenario run: {', '.join(twice)} named more than once; each run is saved as scenario/<name>, so "
                "give each scenario its own name (or use --no-save)")
         raise DataError(msg, zh=f"情景 {'、'.join(twice)} 重复；每个情景保存为 scenario/<名称>，请使用不同名称（或加 --no-save）")
+    if args.out:  # one scenario's report files would replace another's
+        from planner.report import file_stem
+
+        stems = [file_stem(n) for n in names]
+        clash = sorted({f"{n!r}" for n, st in zip(names, stems, strict=True) if stems.count(st) > 1})
+        if clash:
+            msg = (f"scenario run --out {args.out}: the scenarios {', '.join(clash)} would write the same report "
+                   "files (<name>.xlsx, .html, .pdf, .gpkg); rename one, or run them with separate --out folders")
+            raise DataError(msg, zh=f"情景 {'、'.join(clash)} 的报告文件名相同，会互相覆盖；请改名，或分别指定 --out 文件夹")
     read: dict = {}  # the sites read once for all scenarios on the same layer
     bg = _background(store) if args.out else None
     for ref, doc in zip(refs, docs, strict=True):

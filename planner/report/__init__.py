@@ -27,13 +27,19 @@ from planner.report.text import fmt
 from planner.scenarios.model import ScenarioResult
 
 
+def file_stem(name: str) -> str:
+    """The file name (without suffix) :func:`export_all` gives a scenario's reports: letters, digits, ``-`` and
+    ``_``; anything else becomes ``_``."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
 def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:
     """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
     from planner.report.pdf import scenario_pdf
 
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in result.name)
+    safe = file_stem(result.name)
     out = {"xlsx": to_excel(result, d / f"{safe}.xlsx", lang=lang),
            "html": write_html(result, d / f"{safe}.html", lang=lang, background=background)}
     out["pdf"] = d / f"{safe}.pdf"
@@ -45,5 +51,5 @@ def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh",
 
 
 
-__all__ = ["SITE_COLUMNS", "compare_html", "compare_to_excel", "export_all", "fmt", "has_geometry", "html_report",
+__all__ = ["SITE_COLUMNS", "compare_html", "compare_to_excel", "export_all", "file_stem", "fmt", "has_geometry", "html_report",
            "to_excel", "write_html", "write_sites"]
