@@ -195,3 +195,25 @@ def test_fmt():
     assert fmt(float("nan"), "new_floor_m2") == "–" and fmt(float("inf"), "payback_years") == "∞"
     assert fmt(2.5, "plot_ratio_after") == "2.50"
     assert fmt(2031.99, "delivery") == "2031"
+
+
+def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):
+    """Plot ratio 2.4999 against 2.5 is no change at one decimal: "0.0%", never "-0.0%" (PDF, HTML, Excel, CLI, app)."""
+    from planner.report.text import pct_change
+
+    assert [pct_change(x) for x in (-0.0004, 0.04, -0.05, 12.34, -4.0, float("nan"), None)] == \
+        ["0.0%", "0.0%", "-0.1%", "+12.3%", "-4.0%", "–", "–"]
+    assert pct_change(float("inf"), missing="—") == "—"
+    a, b = result("a"), result("b")
+    b.totals["plot_ratio_after"] = a.totals["plot_ratio_after"] * (1 - 1e-6)
+    cmp = compare([a, b])
+    col = next(c for c in cmp.table.columns if c.endswith(" %"))
+    assert -0.05 < cmp.table.loc["plot_ratio_after", col] < 0
+    from planner.report import compare_to_excel
+    from planner.report.html import compare_html
+
+    assert "-0.0%" not in compare_html(cmp, lang="en")
+    wb = load_workbook(compare_to_excel(cmp, tmp_path / "c.xlsx", lang="en"))
+    ws = wb["Comparison 对比"]
+    row = next(r for r in ws.iter_rows() if "Plot ratio after" in str(r[0].value))
+    assert row[[c.value for c in ws[1]].index(col)].value == 0.0

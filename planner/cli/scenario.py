@@ -110,7 +110,7 @@ def _print_totals(res, lang: str = "en") -> None:
 
 
 def _print_comparison(cmp, lang: str = "en") -> None:
-    from planner.report.text import fmt, label
+    from planner.report.text import fmt, label, pct_change
 
     cols = [*cmp.names, *[c for c in cmp.table.columns if c not in cmp.names]]
     print(f"  {'':<40} " + " ".join(f"{c[:18]:>18}" for c in cols))
@@ -120,7 +120,7 @@ def _print_comparison(cmp, lang: str = "en") -> None:
         for c in cols:
             v = float(row[c])
             if c.endswith(" %"):
-                cells.append("–" if v != v else f"{v:+.1f}%")
+                cells.append(pct_change(v))
             else:
                 text = fmt(v, k, lang)
                 cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)

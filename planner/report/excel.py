@@ -225,6 +225,8 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
         for c in df.columns:
             if not c.endswith(" %"):
                 df[c] = [float(_scale([v], k, lang)[0]) for k, v in zip(t.index, df[c], strict=True)]
+            else:  # as the other reports show it: a change that rounds to zero is 0.0%, not -0.0%
+                df[c] = pd.to_numeric(df[c], errors="coerce").round(1) + 0.0
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
         _sheet(xw, "Comparison 对比", df, row_kinds=[_kind(k, lang) for k in t.index],
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})

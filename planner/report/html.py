@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.report.text import LABELS as _LABELLED
-from planner.report.text import assumptions_table, fmt, label, policy_text, tr
+from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
 from planner.scenarios.comparison import HEADLINE_FIGURES, Comparison
 from planner.scenarios.model import ScenarioResult
 
@@ -89,8 +89,8 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
             if c in text_cols:
                 cells.append(f'<td class="t">{html.escape(str(v))}</td>')
             elif str(c).endswith(" %"):
-                cls = "pos" if isinstance(v, float) and v > 0 else "neg" if isinstance(v, float) and v < 0 else ""
-                txt = "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:+.1f}%"
+                txt = pct_change(v)
+                cls = "pos" if txt.startswith("+") else "neg" if txt.startswith("-") else ""
                 cells.append(f'<td class="{cls}">{txt}</td>')
             else:
                 text = fmt(v, key, lang)

@@ -18,7 +18,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
-from planner.report.text import assumptions_table, fmt, label, policy_text, tr
+from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
 
 #: Usable width of an A4 page with 12 mm margins (mm).
 WIDTH = 186.0
@@ -311,7 +311,7 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
         for c in cols:
             v = r[c]
             if c.endswith(" %"):
-                cells.append("–" if not np.isfinite(v) else f"{v:+.1f}%")
+                cells.append(pct_change(v))
             else:
                 text = fmt(v, k, lang)
                 cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)

@@ -143,6 +143,18 @@ def scaled(value, key: str, lang: str = "zh") -> float:
     return v / du[0] if du else v
 
 
+def pct_change(value, missing: str = "–") -> str:
+    """A relative change as reports show it: ``+12.3%``, ``-4.0%``; ``0.0%`` when it rounds to zero (a plot ratio of
+    2.4999 against 2.5 printed ``-0.0%``); ``missing`` when undefined."""
+    try:
+        v = round(float(value), 1)
+    except (TypeError, ValueError):
+        return missing
+    if not math.isfinite(v):
+        return missing
+    return "0.0%" if v == 0 else f"{v:+.1f}%"
+
+
 def fmt(value, key: str, lang: str = "zh", *, unit: bool = False) -> str:
     """Human-readable number for a figure, in the unit its label names (:func:`planner.i18n.display_unit`).
 

@@ -491,7 +491,7 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     for c in tab.columns:
         v = pd.to_numeric(tab[c], errors="coerce")
         if str(c).endswith("%"):
-            text = [("—" if not np.isfinite(x) else f"{x:+.1f}%") for x in v.astype(float)]
+            text = [report_text.pct_change(x, missing="—") for x in v.astype(float)]
             n, _, b = str(c)[:-1].strip().partition(" vs ")
             head = tr_plain("cmp_pct_col", n=n, base=b)
         else:
