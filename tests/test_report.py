@@ -62,6 +62,10 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert src_en["Tax per mu (CNY/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
     keys = {"label_zh", "label_en", "target_plot_ratio", "tax_per_mu", "scenario.existing", "retain_class", "demolish"}
     assert not keys & {str(v) for r in a_zh for v in r}
+    # numbers as people write them (not 2600.0 or 200000.0); the start year without a separator
+    val = {r[0]: r[1] for r in a_zh[1:]}
+    assert val["亩均税收（元/亩）"] == "200,000" and val["建安单价（元/㎡）"] == "2,000" and val["目标容积率"] == "2.5"
+    assert re.fullmatch(r"20\d\d", val["情景：起始年份"])
     # native Excel charts whose text is in the workbook's language
     with zipfile.ZipFile(p) as z:
         charts = [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/charts/chart")]

@@ -282,6 +282,19 @@ def policy_used(result, lang: str = "en") -> str:
     return out
 
 
+def _param_number(v, param: str):
+    """A number in the assumptions as people write it: ``2,600`` and ``5,600,000`` (not ``2600.0``), ``0.175``;
+    years without a thousands separator. Anything else as it is."""
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return v
+    if float(v).is_integer():
+        year = param.endswith("year") and not param.endswith("per_year")
+        return str(int(v)) if year else f"{int(v):,}"
+    text = repr(float(v))  # every digit the value has
+    whole, dot, frac = text.partition(".")
+    return text if "e" in text or not dot else f"{int(whole):,}.{frac}" if whole != "-0" else text
+
+
 def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
     """The assumptions of a scenario result as readers see them: parameter labels (not keys), one column per
     park template under its name, coded values translated, the policy actually used, sources in ``lang``."""
@@ -301,6 +314,7 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
         a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
         a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
             "不限" if lang == "zh" else "no limit"
+        a[c] = [_param_number(v, p) for v, p in zip(a[c], a["parameter"], strict=True)]
     a["parameter"] = [_i18n.param_label(p, lang) for p in a["parameter"]]
     a = as_text(a)
     return a.rename(columns={"parameter": label("parameter", lang), "source": label("source", lang), **names})
