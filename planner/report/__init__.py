@@ -51,5 +51,5 @@ def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh",
 
 
 
-__all__ = ["SITE_COLUMNS", "compare_html", "compare_to_excel", "export_all", "file_stem", "fmt", "has_geometry", "html_report",
-           "to_excel", "write_html", "write_sites"]
+__all__ = ["SITE_COLUMNS", "compare_html", "compare_to_excel", "export_all", "file_stem", "fmt", "has_geometry",
+           "html_report", "to_excel", "write_html", "write_sites"]
