@@ -199,6 +199,7 @@ def test_fmt():
     assert fmt(float("nan"), "new_floor_m2") == "–" and fmt(float("inf"), "payback_years") == "∞"
     assert fmt(2.5, "plot_ratio_after") == "2.50"
     assert fmt(2031.99, "delivery") == "2031"
+    assert [fmt(x, "payback_years", "en", unit=True) for x in (1.2, -1.0, 2.0)] == ["1 year", "-1 year", "2 years"]
 
 
 def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):

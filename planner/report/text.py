@@ -196,7 +196,8 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         return f"{math.floor(v + 1e-9):d}"
     if k == "years":
         text = f"{v:,.0f}"
-        return f"{text} {'年' if lang == 'zh' else 'years'}" if unit else text
+        word = "年" if lang == "zh" else "year" if text.lstrip("-") == "1" else "years"  # "+1 year", not "1 years"
+        return f"{text} {word}" if unit else text
     if k == "ratio":
         return f"{v:.2f}"
     if k == "share":
