@@ -471,12 +471,11 @@ def test_an_updates_diff_compares_only_the_parcels_it_touches_and_equals_the_ful
     at city scale): its diff equals the diff of the whole merged survey against the current one, on the sample
     city's survey update (changed fields, re-parcelled, added and removed parcels)."""
     import importlib
+    import shutil
 
     from planner.ingest import read_survey
 
     P = importlib.import_module("planner.ingest.publish")
-    import shutil
-
     store = open_store(shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", tmp_path / "city.gpkg"))
     current = store.read_parcels()
     parcels, rep = read_survey(ROOT / "gis_data" / "survey_update.zip", target_crs=store.crs)
