@@ -222,3 +222,13 @@ def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):
     ws = wb["Comparison 对比"]
     row = next(r for r in ws.iter_rows() if "Plot ratio after" in str(r[0].value))
     assert row[[c.value for c in ws[1]].index(col)].value == 0.0
+
+
+def test_every_html_report_table_scrolls_in_its_own_box():
+    """A wide table scrolls inside the report, not the whole page (the site-membership table made a phone-width
+    comparison scroll sideways)."""
+    from planner.report.html import compare_html, html_report
+
+    for page in (html_report(result(), lang="en"), compare_html(compare([result("a"), result("b", sites={"top": 1})]), lang="en")):
+        tables = re.findall(r"(.{0,40})<table", page)
+        assert tables and all(re.search(r"class=.scroll.>$", t) for t in tables), tables

@@ -215,10 +215,10 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
             f"<tr><td class='t'>{html.escape(r.scenario)}</td><td>{r.only_in_baseline}</td><td>{r.only_in_scenario}"
             f"</td><td>{r.in_both}</td><td class='t'>{html.escape(', '.join(cmp.only_in(r.scenario)[:30]) or tr('none', lang))}</td></tr>"
             for r in d.itertuples())
-        parts.append(f"<table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
+        parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
                      f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t'>{html.escape(tr('only_in_scenario', lang))}"
-                     f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table>")
+                     f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
         a = assumptions_table(r, lang)
