@@ -232,3 +232,16 @@ def test_every_html_report_table_scrolls_in_its_own_box():
     for page in (html_report(result(), lang="en"), compare_html(compare([result("a"), result("b", sites={"top": 1})]), lang="en")):
         tables = re.findall(r"(.{0,40})<table", page)
         assert tables and all(re.search(r"class=.scroll.>$", t) for t in tables), tables
+
+
+def test_export_all_draws_the_shared_charts_once(tmp_path, monkeypatch):
+    """The HTML and the PDF of one scenario share its year-by-year charts and map (drawn twice: 2-3 s at 1M)."""
+    from planner.report import charts
+
+    calls = []
+    for name in ("timeline_charts", "site_map"):
+        real = getattr(charts, name)
+        monkeypatch.setattr(charts, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
+    files = export_all(result(), tmp_path / "out", lang="en")
+    assert sorted(calls) == ["site_map", "timeline_charts"]
+    assert files["html"].read_text(encoding="utf-8").count("data:image/png") >= 4 and files["pdf"].stat().st_size

@@ -35,15 +35,17 @@ def file_stem(name: str) -> str:
 
 def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:
     """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+    from planner.report.charts import scenario_charts
     from planner.report.pdf import scenario_pdf
 
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     safe = file_stem(result.name)
+    charts = scenario_charts(result, lang, background=background)  # drawn once for the HTML and the PDF
     out = {"xlsx": to_excel(result, d / f"{safe}.xlsx", lang=lang),
-           "html": write_html(result, d / f"{safe}.html", lang=lang, background=background)}
+           "html": write_html(result, d / f"{safe}.html", lang=lang, background=background, charts=charts)}
     out["pdf"] = d / f"{safe}.pdf"
-    out["pdf"].write_bytes(scenario_pdf(result, lang=lang, background=background))
+    out["pdf"].write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts))
     g = result.sites
     if has_geometry(g):
         out["gpkg"] = write_sites(result, d / f"{safe}.gpkg")

@@ -135,9 +135,12 @@ def _now() -> str:
 
 
 def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50,
-                background: gpd.GeoDataFrame | None = None) -> str:
-    """Standalone HTML report of one scenario (no external resources)."""
-    from planner.report.charts import floor_chart, site_map, timeline_charts
+                background: gpd.GeoDataFrame | None = None, charts: dict | None = None) -> str:
+    """Standalone HTML report of one scenario (no external resources); ``charts``: its
+    :func:`~planner.report.charts.scenario_charts` when made already."""
+    from planner.report.charts import floor_chart, scenario_charts
+
+    charts = charts or scenario_charts(result, lang, background=background)
 
     sc = result.scenario
     t = result.totals
@@ -156,14 +159,14 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
     parts.append(_table_html(ledger, lang, text_cols=("figure",), row_keys=list(LEDGER)))
     parts.append(f"<h2>{html.escape(tr('timeline', lang))}</h2>")
     if len(result.sites):
-        parts.append('<div class="two">' + "".join(_img(c) for c in timeline_charts(result.timeline, lang)) + "</div>")
+        parts.append('<div class="two">' + "".join(_img(c) for c in charts["timeline"]) + "</div>")
     tl = result.timeline.reset_index()
     tl = tl[["year", "sites_started", "investment_cny", "under_construction_m2", "delivered_m2", "occupied_m2",
              "enterprises", "jobs_new", "rent_cny", "tax_new_cny"]]
     tl = tl[(tl.drop(columns="year").abs().sum(axis=1) > 0) | (tl["year"] == tl["year"].min())]
     parts.append(_table_html(tl, lang))
     parts.append(f"<h2>{html.escape(tr('map', lang))}</h2>")
-    parts.append(_img(site_map(result.sites, lang, background=background), tr("no_geometry", lang)))
+    parts.append(_img(charts["map"], tr("no_geometry", lang)))
     parts.append(f"<h2>{html.escape(tr('sites', lang))}</h2>")
     if not len(result.sites):
         parts.append(f'<p class="note">{html.escape(tr("no_sites", lang))}</p>')

@@ -213,10 +213,13 @@ def _value_rows(keys, values, lang: str) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- scenario and comparison reports
-def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40) -> bytes:
-    """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, assumptions."""
-    from planner.report.charts import floor_chart, site_map, timeline_charts
+def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40, charts: dict | None = None) -> bytes:
+    """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, assumptions;
+    ``charts``: its :func:`~planner.report.charts.scenario_charts` when made already."""
+    from planner.report.charts import floor_chart, scenario_charts
     from planner.report.html import CARDS, LEDGER
+
+    charts = charts or scenario_charts(result, lang, background=background)
 
     sc = result.scenario
     pdf = _Doc(lang, f"{tr('policy', lang)}: {policy_text(result, lang)}", f"{tr('title', lang)} – {sc.name}")
@@ -228,13 +231,13 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
     _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
     if len(result.sites):
         _image(pdf, floor_chart([result], lang, size=(7.5, 1.9)), WIDTH * 0.85)
-        charts = timeline_charts(result.timeline, lang)
         y = pdf.get_y()
-        hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
+        hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y)
+              for i, c in enumerate(charts["timeline"])]
         pdf.set_y(y + max(hs) + 2)
     pdf.add_page()
     _heading(pdf, tr("map", lang))
-    _image(pdf, site_map(result.sites, lang, background=background), WIDTH * 0.8)
+    _image(pdf, charts["map"], WIDTH * 0.8)
     _heading(pdf, tr("ledger", lang))
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(LEDGER, [result.totals.get(k) for k in LEDGER],
                                                                         lang)]
