@@ -36,8 +36,9 @@ classify + sites + the scenario runs + the HTML comparison; target (issue
 18): under 5x the raw read. It is printed twice: one ``scenario run`` per
 scenario, and the three in one call. Below it, the floor any way of
 computing the same results pays with this workspace format and a process
-per command (:func:`io_floor`): four start-ups plus the reads and writes. The best of ``--repeat`` rounds is kept for every
-row; the load average is printed with the table.
+per command (:func:`io_floor`): four start-ups plus the reads and writes.
+The best of ``--repeat`` rounds is kept for every row; the load average is
+printed with the table.
 """
 
 from __future__ import annotations

@@ -213,7 +213,8 @@ def _value_rows(keys, values, lang: str) -> list[list[str]]:
 
 
 # --------------------------------------------------------------------------- scenario and comparison reports
-def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40, charts: dict | None = None) -> bytes:
+def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40,
+                 charts: dict | None = None) -> bytes:
     """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, assumptions;
     ``charts``: its :func:`~planner.report.charts.scenario_charts` when made already."""
     from planner.report.charts import floor_chart, scenario_charts
