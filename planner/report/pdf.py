@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,32 @@ class _Doc(FPDF):
         if w > width:
             self.set_font("cjk", size=max(smallest, size * width / w))
         return self.fit(text, width)
+
+    def break_long_words(self, text: str, width: float) -> str:
+        """``text`` with a line break after ``_``, ``-`` or ``/`` inside a word wider than ``width`` mm (English).
+
+        fpdf2 breaks English between words, and a word wider than its cell anywhere in it: a scenario named
+        ``phased_budget`` came out as "phased_budg / et". Such a word now breaks where its parts join, as few
+        times as the width allows (a part still too wide is left to fpdf2). Chinese wraps by character anyway.
+        """
+        if self.wrap != WrapMode.WORD:
+            return text
+        out = []
+        for line in text.split("\n"):
+            words = []
+            for word in line.split(" "):
+                if self.get_string_width(word) > width:
+                    parts, cur = [], ""
+                    for part in re.split(r"(?<=[_/-])", word):
+                        if cur and self.get_string_width(cur + part) > width:
+                            parts.append(cur)
+                            cur = part
+                        else:
+                            cur += part
+                    word = "\n".join([*parts, cur])
+                words.append(word)
+            out.append(" ".join(words))
+        return "\n".join(out)
 
     def footer(self) -> None:
         self.set_y(-11)
@@ -201,8 +228,8 @@ def _table(pdf: _Doc, rows: list[list[str]], widths, *, size: float = 7.0, align
                        padding=(0.6, 1.0, 0.6, 1.0), borders_layout="SINGLE_TOP_LINE") as t:
             for r in rows:
                 row = t.row()
-                for c in r:
-                    row.cell(str(c))
+                for c, w in zip(r, widths, strict=True):
+                    row.cell(pdf.break_long_words(str(c), w - 2.0))  # the cell's padding: 1 mm each side
     finally:
         pdf.set_left_margin(margin)
     pdf.ln(1.5)
