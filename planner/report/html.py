@@ -44,7 +44,7 @@ table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0}
 th,td{border:1px solid #dde3ea;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#eef3f8;text-align:center}td.t,th.t{text-align:left;white-space:normal}
 .pos{color:#1a7f37}.neg{color:#b42318}
-figure{margin:10px 0}figure img{max-width:100%;border:1px solid #eee}
+figure{margin:10px 0}figure img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}
 figcaption{font-size:12px;color:#5b6b7b}
 .scroll{overflow-x:auto}
 .note{font-size:12px;color:#5b6b7b}

@@ -68,12 +68,16 @@ def _open(browser, path: Path, shot: str):
 
 
 def _fits(page) -> None:
-    """Nothing is wider than the page's main column, and the page does not scroll sideways."""
+    """Nothing is wider than the page's main column, no chart than its figure (its border made it 2 px wider), and
+    the page does not scroll sideways."""
     m = page.evaluate("""() => { const main = document.querySelector('main').getBoundingClientRect();
         return {doc: document.documentElement.scrollWidth, win: window.innerWidth,
                 wide: Array.from(document.querySelectorAll('main img, main .cards'))
-                    .map(e => e.getBoundingClientRect()).filter(r => r.right > main.right + 1).length}; }""")
-    assert m["doc"] <= m["win"] and m["wide"] == 0, m
+                    .map(e => e.getBoundingClientRect()).filter(r => r.right > main.right + 1).length,
+                spill: Array.from(document.querySelectorAll('figure img'))
+                    .filter(e => e.getBoundingClientRect().right > e.parentElement.getBoundingClientRect().right + 0.5)
+                    .length}; }""")
+    assert m["doc"] <= m["win"] and m["wide"] == 0 and m["spill"] == 0, m
 
 
 def _loaded_images(page) -> list[dict]:
