@@ -178,6 +178,24 @@ def test_defect_saved_scenarios_open_duplicate_rename_delete(ws, monkeypatch):
     assert not at.exception
 
 
+def test_a_scenario_name_that_could_not_be_opened_again_is_refused_in_the_app(ws, monkeypatch):
+    """A scenario renamed or saved as ``a@2`` or with a zero-width space is refused with the reason, nothing saved."""
+    store = GpkgStore(ws)
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=7))))
+    at = _app(ws, monkeypatch, "scenarios")
+    at.selectbox(key="sc_open_pick").set_value("a").run()
+    at.button(key="sc_open_btn").click().run()
+    at.text_input(key="sc_mg_name").set_value("a@2").run()
+    at.button(key="sc_ren").click().run()
+    assert not at.exception and W.document_names(store, "scenario") == ["a"]
+    assert any("「@」" in e.value for e in at.error), _texts(at, "error")
+    at.text_input(key="sc_name").set_value("b\u200b")
+    _button(at, "计算").click().run()  # the form's submit
+    at.button(key="sc_save_btn").click().run()
+    assert not at.exception and W.document_names(store, "scenario") == ["a"]
+    assert any("不可见" in e.value for e in at.error), _texts(at, "error")
+
+
 def test_defect_selection_follows_the_site_id_after_an_edit(ws, monkeypatch):
     at = _app(ws, monkeypatch, "sites")
     res = at.session_state[keys.SITE_RESULT]

@@ -466,3 +466,52 @@ def test_parcel_rollup_sums_per_site_and_keeps_missing_as_missing():
     assert roll["retain_class_floor_m2"].tolist() == [200.0, 500.0]
     assert np.isnan(roll.loc["S0001", "tax_cny"]) and roll.loc["S0002", "tax_cny"] == 3.0
     assert roll["output_cny"].tolist() == [13.0, 5.0]
+
+
+@pytest.mark.parametrize("name", ["plan@2026", "a/b", "a\\b", "", "  ", " padded", "line\nbreak", "zero\u200bwidth",
+                                  "rtl\u202eexe.toml", "x" * 101])
+def test_a_document_name_that_could_not_be_opened_again_is_refused(name):
+    """``plan@2026`` was saved, then ``planner scenario run plan@2026`` looked for ``plan`` version 2026; a slash reads
+    as a path; invisible characters make two names look alike."""
+    from planner import workflow as W
+    from planner.errors import DataError
+
+    with pytest.raises(DataError, match="choose another name") as e:
+        W.check_document_name("scenario", name)
+    assert e.value.zh
+
+
+def test_document_names_people_write_are_kept_and_references_parse():
+    from planner import workflow as W
+    from planner.errors import DataError
+
+    for name in ("upstairs_all", "上楼 方案 A", "top-10 (v2).1", "x" * 100, "<b>=1+1<b>"):
+        assert W.check_document_name("scenario", name) == name
+    assert W.parse_ref("top5") == ("top5", None) and W.parse_ref("top5@3") == ("top5", 3)
+    for bad in ("x@y", "x@", "@2", "x@-1", "x@２"):
+        with pytest.raises(DataError, match="NAME@VERSION with a version number"):
+            W.parse_ref(bad)
+
+
+def test_cli_refuses_an_unsavable_name_before_running_and_a_bad_version_clearly(tmp_path, store, capsys):
+    from planner.cli import main
+
+    ws = _workspace_with_sites(store)
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('name = "two"\n[sites]\ntop = 2\n', encoding="utf-8")
+    bad.write_text('name = "plan@2026"\n[sites]\ntop = 2\n', encoding="utf-8")
+    assert main(["scenario", "run", str(good), str(bad), "-w", ws.uri]) == 2
+    err = capsys.readouterr().err
+    assert "bad.toml" in err and "contains '@'" in err and "--no-save" in err
+    assert not len(ws.docs("scenario"))  # nothing saved, not even the good one
+    assert main(["scenario", "run", str(bad), "-w", ws.uri, "--no-save"]) == 0  # it runs, unsaved
+    assert main(["scenario", "run", str(good), "-w", ws.uri]) == 0
+    capsys.readouterr()
+    for ref in ("two@x", "two@"):  # was a ValueError traceback
+        assert main(["scenario", "run", ref, "-w", ws.uri, "--no-save"]) == 2
+        assert "version number" in capsys.readouterr().err
+    assert main(["scenario", "run", "two@1", "-w", ws.uri, "--no-save"]) == 0
+    assert main(["scenario", "compare", "two", str(good), "-w", ws.uri, "--save", "a/b",
+                 "--out", str(tmp_path / "c.html")]) == 2
+    assert "contains a slash" in capsys.readouterr().err and not (tmp_path / "c.html").exists()
+    assert not len(ws.docs("comparison"))

@@ -64,9 +64,9 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
     path = Path(ref)
     if _is_file(ref):
         return W.ScenarioDoc(load_scenario(path))
-    name, _, ver = ref.partition("@")
+    name, ver = W.parse_ref(ref)
     try:
-        return W.load_document(store, "scenario", name, int(ver) if ver else None)
+        return W.load_document(store, "scenario", name, ver)
     except DataError as exc:
         msg = f"scenario {ref!r}: no such file, and {exc}"
         raise DataError(msg, zh=exc.zh) from exc
@@ -135,6 +135,12 @@ def run_cmd(args: argparse.Namespace) -> int:
     refs = list(args.scenarios)
     docs = [resolve_scenario(ref, store) for ref in refs]  # every file and name checked before anything is saved
     names = [d.scenario.name for d in docs]
+    if not args.no_save:  # a name that cannot be saved is refused before any scenario is run or saved
+        for ref, n in zip(refs, names, strict=True):
+            try:
+                W.check_document_name("scenario", n)
+            except DataError as exc:
+                raise DataError(f"{ref}: {exc} (or run it with --no-save)", zh=f"{ref}：{exc.zh}（或加 --no-save 运行）") from exc
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice and not args.no_save:
         msg = (f"scenario run: {', '.join(twice)} named more than once; each run is saved as scenario/<name>, so "
@@ -153,7 +159,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     bg = _background(store) if args.out else None
     for ref, doc in zip(refs, docs, strict=True):
         # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
-        stored_name = None if _is_file(ref) else ref.partition("@")[0]
+        stored_name = None if _is_file(ref) else W.parse_ref(ref)[0]
         expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
         run = _evaluate(ref, store, args.templates, read, doc)
         res = run.result
@@ -184,6 +190,8 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if len(refs) < 2:
         msg = "scenario compare: name at least two scenarios (or a saved comparison with --saved)"
         raise DataError(msg)
+    if args.save:
+        W.check_document_name("comparison", args.save)
     read: dict = {}
     runs = [_evaluate(ref, store, args.templates, read) for ref in refs]
     cmp = W.compare_runs(runs)

@@ -106,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
         overrides["use_constraints"] = False
     params = W.operations.resolve_site_params(store, policy_name, params_name=args.params, config_file=args.config,
                                               overrides=overrides)
+    if args.save_params:  # refused before the build, not after it
+        W.check_document_name("site_params", args.save_params)
     edits, edits_ref = None, None
     if args.apply_edits:
-        name, _, ver = args.apply_edits.partition("@")
-        edits = W.load_document(store, "site_edit", name, int(ver) if ver else None)
+        name, ver = W.parse_ref(args.apply_edits, "site_edit")
+        edits = W.load_document(store, "site_edit", name, ver)
         edits_ref = f"{name}@{ver or W.latest_version(store, 'site_edit', name)}"
     bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
 

@@ -22,11 +22,13 @@ from planner._lazy import lazy_exports
 _NAMES = {
     "enterprises": "enterprises",
     "SaveConflictError": "catalogue",
+    "check_document_name": "catalogue",
     "delete_document": "catalogue",
     "document_names": "catalogue",
     "duplicate_scenario": "catalogue",
     "latest_version": "catalogue",
     "load_document": "catalogue",
+    "parse_ref": "catalogue",
     "rename_scenario": "catalogue",
     "save_document": "catalogue",
     "ComparisonDoc": "documents",
@@ -62,11 +64,13 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
     from planner.workflow import enterprises
     from planner.workflow.catalogue import (
         SaveConflictError,
+        check_document_name,
         delete_document,
         document_names,
         duplicate_scenario,
         latest_version,
         load_document,
+        parse_ref,
         rename_scenario,
         save_document,
     )
@@ -105,7 +109,7 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
 
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
            "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
-           "assemble_sites", "build_workspace_sites", "check_together", "classify_workspace", "compare_runs",
+           "assemble_sites", "build_workspace_sites", "check_document_name", "check_together", "classify_workspace", "compare_runs",
            "create_workspace", "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "enterprises", "latest_version",
-           "load_document", "parse_document", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
+           "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
            "save_document", "scenario_doc", "stale_reasons", "store_sites"]

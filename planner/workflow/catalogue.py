@@ -8,6 +8,7 @@ version: nothing saved is lost and the history stays.
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 
 from planner import scenarios as sc_mod
 from planner.errors import DataError, PlannerError, StoreError
@@ -18,6 +19,52 @@ from planner.workflow.permissions import acting_user
 
 class SaveConflictError(PlannerError):
     """A document was saved by someone else since it was opened (or the name is taken)."""
+
+
+# --------------------------------------------------------------------------- names and references
+#: Longest document name (characters); names are titles on reports and file names of downloads.
+MAX_NAME = 100
+
+
+def check_document_name(kind: str, name: str) -> str:
+    """``name`` if a document may be saved under it, else a :class:`DataError` saying what to change.
+
+    A saved document is referred to as ``NAME`` or ``NAME@VERSION`` (``planner scenario compare a@2``, the
+    comparison documents), and the CLI takes a scenario file before a saved name: a name with ``@`` could never be
+    opened again (``plan@2026`` read as ``plan`` version 2026), one with a slash reads as a path. Line breaks,
+    control and invisible formatting characters (zero-width spaces, right-to-left overrides) make two names look
+    the same or a name look like another; names are also report titles, so they stay short and trimmed.
+    """
+    where = f"{kind} name {name!r}"
+    bad = None
+    if not isinstance(name, str) or not name.strip():
+        bad = ("is empty", "为空")
+    elif name != name.strip():
+        bad = ("starts or ends with a space", "首尾有空格")
+    elif len(name) > MAX_NAME:
+        bad = (f"is longer than {MAX_NAME} characters", f"超过 {MAX_NAME} 个字符")
+    elif "@" in name:
+        bad = ("contains '@' (NAME@VERSION opens a saved version)", "含有「@」（名称@版本号 用于打开历史版本）")
+    elif "/" in name or "\\" in name:
+        bad = ("contains a slash (it would read as a file path)", "含有斜杠（会被当作文件路径）")
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        bad = ("contains a line break, control or invisible formatting character",
+               "含有换行、控制字符或不可见的格式字符")
+    if bad:
+        msg = f"{where} {bad[0]}: choose another name (letters, digits, Chinese, spaces inside, - _ . ( ))"
+        raise DataError(msg, zh=f"{kind} 名称 {name!r} {bad[1]}：请换一个名称（字母、数字、中文、中间的空格、- _ . ( )）")
+    return name
+
+
+def parse_ref(ref: str, kind: str = "scenario") -> tuple[str, int | None]:
+    """``NAME`` or ``NAME@VERSION`` as ``(name, version or None)``; a version that is not a number is refused."""
+    name, at, version = str(ref).rpartition("@")
+    if not at:
+        return str(ref), None
+    if not (version.isascii() and version.isdigit()) or not name:
+        msg = f"{kind} {ref!r}: write NAME or NAME@VERSION with a version number (e.g. {name or 'name'}@2)"
+        raise DataError(msg, zh=f"{kind} {ref!r}：请写 名称 或 名称@版本号（例如 {name or 'name'}@2）")
+    return name, int(version)
 
 
 # --------------------------------------------------------------------------- documents
@@ -68,6 +115,7 @@ def save_document(store: Store, doc, *, expect_version: int | None | bool = Fals
         ``None``: the caller means a new name; refuse if it is taken.
     """
     user = acting_user(_SAVE_ACTION[doc.KIND], store, user)
+    check_document_name(doc.KIND, doc.name)
     if expect_version is False:
         return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
     with store.document_lock(doc.KIND, doc.name):  # the check and the save together: no one saves in between

@@ -281,8 +281,9 @@ class ComparisonDoc:
         refs = []
         for k, s in enumerate(data.get("scenarios") or ()):
             if isinstance(s, str):
-                n, _, v = s.partition("@")
-                refs.append((n, int(v) if v else None))
+                from planner.workflow.catalogue import parse_ref  # catalogue imports this module
+
+                refs.append(parse_ref(s))
             elif isinstance(s, dict) and s.get("name"):
                 refs.append((str(s["name"]), None if s.get("version") is None else int(s["version"])))
             else:

@@ -30,7 +30,7 @@ from planner.ingest.publish import current_survey_version
 from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
 from planner.workflow import documents as D
-from planner.workflow.catalogue import latest_version, load_document
+from planner.workflow.catalogue import check_document_name, latest_version, load_document
 from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
 
@@ -104,6 +104,7 @@ def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | 
     """
     if save:
         user = acting_user("classify", store, user)
+        check_document_name("policy", doc.name)  # saved as policy/<name> with the flags
     from planner.workflow.enterprises import analysis_parcels
 
     sv = current_survey_version(store) if survey_version is None else int(survey_version)
