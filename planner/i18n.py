@@ -180,7 +180,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sc_existing": ("现状建筑", "Existing buildings"),
     "sc_ex_demolish": ("全部拆除重建", "Demolish all"),
     "sc_ex_retain": ("全部保留（加建）", "Retain all (infill)"),
-    "sc_ex_retain_class": ("保留“保留类”地块", "Keep parcels of class 'retain'"),
+    "sc_ex_retain_class": ("保留所选提升分类的地块", "Keep parcels of the chosen upgrade classes"),
     "sc_start": ("起始年份", "Start year"),
     "sc_per_year": ("每年启动片区数", "Site starts per year"),
     "sc_per_year_help": ("0 表示不限", "0 = no limit"),
@@ -330,7 +330,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cmp_floor_caption": ("灰色为保留的现状建筑，红色（0 左侧）为拆除，蓝色为新建；新增产业空间 = 新建 − 拆除。",
                           "Grey: existing floor area retained; red (left of 0): demolished; blue: built. Net new "
                           "floor area = built − demolished."),
-    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_map_title": ("各情景的地块分布", "Sites of each scenario"),
     "cmp_group": ("所在情景", "In scenarios"),
     "cmp_table": ("指标对照表", "Side-by-side figures"),
     "cmp_yearly": ("逐年曲线", "Year by year"),
@@ -494,7 +494,7 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
     "site_status": {"ok": ("符合", "OK"), "too_small": ("面积过小", "Too small"),
                     "too_large": ("面积过大", "Too large")},
     "existing": {"demolish": ("全部拆除重建", "Demolish all"), "retain": ("全部保留（加建）", "Retain all (infill)"),
-                 "retain_class": ("保留“保留提升”类", "Keep class 'retain'")},
+                 "retain_class": ("保留所选提升分类的地块", "Keep parcels of the chosen upgrade classes")},
     "problem": {"repaired_geometry": ("几何已修复", "Geometry repaired"), "bad_geometry": ("几何不可用", "Unusable geometry"),
                 "negative": ("负值", "Negative value"), "impossible": ("数值不合理", "Impossible value"),
                 "area_mismatch": ("面积不符", "Area mismatch"), "missing_id": ("缺少编号", "Missing id"),
@@ -756,7 +756,9 @@ PARAMS: dict[str, tuple[str, str]] = {
     "scenario.existing": ("情景：现状建筑", "Scenario: existing buildings"),
     "scenario.start_year": ("情景：起始年份", "Scenario: start year"),
     "scenario.sites_per_year": ("情景：每年启动片区数", "Scenario: site starts per year"),
-    "scenario.budget_per_year": ("情景：年度投资上限", "Scenario: budget per year"),
+    "scenario.budget_per_year": ("情景：每年可新开工投资额（未用额度顺延）",
+                                 "Scenario: investment that may start per year (unused budget carries over)"),
+    "scenario.horizon_years": ("情景：测算年限（年）", "Scenario: horizon (years)"),
     "policy": ("三低识别规则", "Three-low policy"),
 }
 

@@ -197,6 +197,7 @@ def test_fmt():
     assert fmt(25_000.0, "new_floor_m2", "zh", unit=True) == "2.50 万㎡"
     assert fmt(4_500_000.0, "tax_after_cny", "zh", unit=True) == "0.045 亿元/年"  # per-site figures keep the unit
     assert fmt(float("nan"), "new_floor_m2") == "–" and fmt(float("inf"), "payback_years") == "∞"
+    assert fmt(float("-inf"), "payback_years") == "-∞"  # a difference to a payback that never comes (was "∞")
     assert fmt(2.5, "plot_ratio_after") == "2.50"
     assert fmt(2031.99, "delivery") == "2031"
     assert [fmt(x, "payback_years", "en", unit=True) for x in (1.2, -1.0, 2.0)] == ["1 year", "-1 year", "2 years"]

@@ -99,7 +99,7 @@ def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
                  str(workspace), "--out", str(cmp)]) == 0
     texts = _pages(cmp, "comparison_zh")
-    assert "情景对比报告" in texts[0] and "两个情景的地块差异" in "".join(texts[:2])
+    assert "情景对比报告" in texts[0] and "各情景的地块分布" in "".join(texts[:2])  # three scenarios, not "两个情景"
     assert "指标对照表" in "".join(texts)
     assert all(b"NotoSansCJK" in f for f in _embedded_fonts(cmp))
 

@@ -63,7 +63,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "label": ("说明", "Description"),
     "unit": ("单位", "Unit"),
     "chart_floor_parts": ("建筑面积构成：保留、拆除、新建", "Floor area: retained, demolished, built"),
-    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_map_title": ("各情景的地块分布", "Sites of each scenario"),
     "group_both": ("两个情景都有", "In both"),
     "group_all": ("所有情景都有", "In every scenario"),
     "group_only": ("仅 {name}", "{name} only"),
@@ -190,7 +190,7 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
     if math.isnan(v):
         return "–"
     if math.isinf(v):
-        return "∞"
+        return "∞" if v > 0 else "-∞"  # a payback that never comes, or a difference to one
     du = _i18n.display_unit(key, lang)
     if k == "year":
         return f"{math.floor(v + 1e-9):d}"
@@ -309,9 +309,16 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
         names[c] = str(row.iloc[0]) if len(row) and row.iloc[0] else str(c)
     a = a[~a["parameter"].isin(["label_zh", "label_en"])].copy()
     a[tpl_cols] = a[tpl_cols].astype(object)
+    kept = ("、" if lang == "zh" else ", ").join(
+        _i18n.value_label("upgrade", k, lang) for k in result.scenario.retain_classes)
     for c in tpl_cols:
-        a.loc[a["parameter"] == "scenario.existing", c] = [
-            _i18n.value_label("existing", v, lang) for v in a.loc[a["parameter"] == "scenario.existing", c]]
+        a.loc[a["parameter"] == "scenario.existing", c] = [  # which classes are kept, not a fixed "class 'retain'"
+            _i18n.value_label("existing", v, lang) + ((f"：{kept}" if lang == "zh" else f": {kept}")
+                                                      if v == "retain_class" else "")
+            for v in a.loc[a["parameter"] == "scenario.existing", c]]
+        budget = a["parameter"] == "scenario.budget_per_year"  # 60 亿元, not 6,000,000,000
+        a.loc[budget & a[c].notna(), c] = [fmt(v, "investment_cny", lang, unit=True)
+                                           for v in a.loc[budget & a[c].notna(), c]]
         a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
         a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
             "不限" if lang == "zh" else "no limit"

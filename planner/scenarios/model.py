@@ -572,7 +572,9 @@ def _timeline(res: pd.DataFrame, leasable: np.ndarray, absorb: np.ndarray, p: di
     n = len(res)
     ws = res["works_start"].to_numpy(float)
     dl = res["delivery"].to_numpy(float)
-    last = int(np.ceil(dl.max())) + 1 if n else sc.start_year
+    # to the year the last site is let as its absorption curve ends (the curves stopped a year or two short of
+    # the headline figures: 1,521,543 jobs against 1,522,667)
+    last = max(int(np.ceil(dl.max())) + 1, int(np.floor(dl.max())) + absorb.shape[1]) if n else sc.start_year
     years = np.arange(sc.start_year, max(sc.start_year + sc.horizon_years, last))
     ny = len(years)
     y0 = sc.start_year
@@ -677,6 +679,7 @@ def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Sc
         {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), **own},
         {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), **own},
         {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), **own},
+        {"parameter": "scenario.horizon_years", **dict.fromkeys(used, sc.horizon_years), **own},
         {"parameter": "policy", **dict.fromkeys(used, f"{sc.policy_name} {sc.policy_hash[:12]}".strip()),
          "source": t("src_policy", "en"), "source_zh": t("src_policy", "zh")},
     ]
@@ -684,6 +687,41 @@ def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Sc
         rows.append({"parameter": "scenario.overrides", **dict.fromkeys(used, json.dumps(to_dict(sc.overrides))),
                      **own})
     return rows
+
+
+def phasing_warnings(result: ScenarioResult) -> list[tuple[str, str]]:
+    """What a reader of the scenario's figures should be told about its selection and phasing, (English, Chinese).
+
+    * no site selected: every figure is zero because the filter or the picks match nothing;
+    * sites that start after the horizon: the pace (``sites_per_year``, ``budget_per_year``) pushed them there,
+      and the year-by-year figures run past the horizon the scenario names;
+    * sites that each cost more than a year's budget: each waits until unused budget adds up to it (a 1 亿元 a
+      year budget with 27 亿元 sites started them decades later, without a word).
+    """
+    sc, res = result.scenario, result.sites
+    name = sc.name
+    if not len(res):
+        return [(f"scenario {name!r} selects no site (its site filter or picks match none): every figure is zero",
+                 f"情景「{name}」未选中任何片区（筛选条件或指定片区均不匹配）：各项指标均为 0")]
+    out = []
+    end = sc.start_year + sc.horizon_years - 1
+    late = res["start_year"].to_numpy() > end
+    if late.any():
+        out.append((f"scenario {name!r}: {int(late.sum()):,} of {len(res):,} site(s) start after its horizon "
+                     f"({sc.start_year}-{end}, horizon_years = {sc.horizon_years}); the pace set by sites_per_year or "
+                     f"budget_per_year starts the last in {int(res['start_year'].max())}",
+                     f"情景「{name}」：{len(res):,} 个片区中有 {int(late.sum()):,} 个在测算年限（{sc.start_year}–{end}）之后才"
+                     f"开工；按每年启动片区数或每年投资额，最后一个片区 {int(res['start_year'].max())} 年开工"))
+    if sc.budget_per_year is not None:
+        big = res["investment_cny"].to_numpy(float) > sc.budget_per_year
+        if big.any():
+            top = float(res["investment_cny"].max())
+            out.append((f"scenario {name!r}: {int(big.sum()):,} site(s) each cost more than a year's budget "
+                        f"({sc.budget_per_year / 1e6:,.0f} million yuan; the largest {top / 1e6:,.0f} million): each "
+                        "waits until the unused budget adds up to its cost",
+                        f"情景「{name}」：{int(big.sum()):,} 个片区的投资超过一年的额度（{sc.budget_per_year / 1e8:,.2f} 亿元；"
+                        f"最大 {top / 1e8:,.2f} 亿元），每个片区须等未用额度累计到其投资额才开工"))
+    return out
 
 
 def assumptions_in(assumptions: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
