@@ -573,6 +573,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "tax_new_cny": ('新增空间税收', 'Tax of new space', '元 CNY', 'money'),
     "tax_per_mu_after": ('改造后亩均税收', 'Tax per mu after', '元/亩 CNY/mu', 'money'),
     "investment_cny": ('总投资', 'Investment', '元 CNY', 'money'),
+    "investment_in_year_cny": ('当年投资', 'Investment in the year', '元/年 CNY/yr', 'money'),
     "construction_cost_cny": ('建安费用', 'Construction cost', '元 CNY', 'money'),
     "demolition_cost_cny": ('拆除费用', 'Demolition cost', '元 CNY', 'money'),
     "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),

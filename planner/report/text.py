@@ -21,6 +21,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "policy": ("数据来源（识别规则、调查版本、片区参数）", "Inputs (three-low policy, survey version, site parameters)"),
     "key_figures": ("主要指标", "Key figures"),
     "timeline": ("分年度进度", "Year by year"),
+    "in_scenario": ("是否入选", "Selected"),
     "map": ("地块分布", "Site map"),
     "sites": ("地块明细", "Sites"),
     "assumptions": ("模型假设", "Assumptions"),
@@ -211,6 +212,15 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         text = f"{v:,.0f}"
         return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
     return f"{v:,.0f}"
+
+
+#: Timeline columns whose figure-wide label would misname them: a year's investment is not "总投资" (the total).
+TIMELINE_KEYS = {"investment_cny": "investment_in_year_cny"}
+
+
+def timeline_key(key: str) -> str:
+    """The label key of a timeline column or curve metric (:data:`TIMELINE_KEYS`; others keep theirs)."""
+    return TIMELINE_KEYS.get(key, key)
 
 
 def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
