@@ -156,3 +156,31 @@ def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, 
             broken = [a + "|" + b for a, b in cut
                       if any(x.endswith(a) and y.startswith(b) for x, y in itertools.pairwise(lines))]
             assert not broken, (name, broken)
+
+
+# -- site briefs: a page agrees with itself and says what each figure is ------------------------------------------
+CONSERVATIVE = "scenarios/conservative_top10.toml"  # keeps upgrade classes "retain" and "upgrade"; 10 best ok sites
+
+
+def _ids(workspace) -> tuple[str, str]:
+    """The best-ranked ok site and a site below the minimum area."""
+    from planner.io.store import open_store
+
+    sites = open_store(str(workspace)).read_layer("sites", "default")
+    best = sites[sites["status"] == "ok"].sort_values("rank")["site_id"].iloc[0]
+    return str(best), str(sites[sites["status"] == "too_small"]["site_id"].iloc[0])
+
+
+def _brief(workspace, tmp_path, ids, lang, *more) -> list[str]:
+    out = tmp_path / f"brief_{lang}_{'_'.join(ids)}.pdf"
+    assert main(["brief", *ids, "-w", str(workspace), "--out", str(out), "--lang", lang, *more]) == 0
+    return _pages(out, out.stem)
+
+
+def test_brief_states_the_sites_status(workspace, tmp_path):
+    """A site below the minimum area (status too_small) showed rank "–" but never said it was too small."""
+    best, small = _ids(workspace)
+    ok, too_small = _brief(workspace, tmp_path, [best, small], "en")
+    assert "Site status OK" in ok and "Site status Too small (< 10,000 m²)" in too_small
+    ok, too_small = _brief(workspace, tmp_path, [best, small], "zh")
+    assert "片区状态 符合" in ok and "片区状态 面积过小（<10,000㎡）" in too_small

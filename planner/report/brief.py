@@ -74,10 +74,10 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
              ("plot_ratio", s.get("plot_ratio")), ("flagged_share", s.get("flagged_share")),
              ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside")),
              ("difficulty", s.get("difficulty"))]
-    rows = [[label("figure", lang), label("value", lang)], *[[label(k, lang), fmt(v, k, lang)] for k, v in facts
-                                                            if v is not None]]
+    rows = [[label("figure", lang), label("value", lang)], [tr("brief_status", lang), _status(s, b.provenance, lang)],
+            *[[label(k, lang), fmt(v, k, lang)] for k, v in facts if v is not None]]
     pdf.set_x(x2)
-    _table(pdf, rows, (w2 * 0.62, w2 * 0.38), size=6.8, align=("LEFT", "RIGHT"), x=x2)
+    _table(pdf, rows, (w2 * 0.58, w2 * 0.42), size=6.8, align=("LEFT", "RIGHT"), x=x2)
     pdf.set_x(x2)
     _heading(pdf, tr("brief_constraints_retained", lang), w=w2, x=x2)
     pdf.set_font("cjk", size=6.8)
@@ -158,6 +158,20 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
 
 _CUT = {"owner": 13, "enterprise": 13, "parcel_id": 22}
 _ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}
+
+
+def _status(site, provenance: dict | None, lang: str) -> str:
+    """The site's status ("OK", "Too small (< 10,000 m²)"...), with the limit of the site rules it misses."""
+    from planner.i18n import value_label
+
+    status = str(site.get("status") or "ok")
+    text = value_label("site_status", status, lang)
+    params = (provenance or {}).get("site_params") or {}
+    limit = {"too_small": ("brief_status_min", params.get("min_area_m2")),
+             "too_large": ("brief_status_max", params.get("max_area_m2"))}.get(status)
+    if limit and limit[1] is not None:
+        text = tr(limit[0], lang, status=text, area=f"{float(limit[1]):,.0f}")
+    return text
 
 
 def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:
