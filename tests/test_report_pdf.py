@@ -184,3 +184,39 @@ def test_brief_states_the_sites_status(workspace, tmp_path):
     assert "Site status OK" in ok and "Site status Too small (< 10,000 m²)" in too_small
     ok, too_small = _brief(workspace, tmp_path, [best, small], "zh")
     assert "片区状态 符合" in ok and "片区状态 面积过小（<10,000㎡）" in too_small
+
+
+def test_brief_plot_ratios_say_what_they_divide_by(workspace, tmp_path):
+    """A site with protected land cut out had two different "plot ratio" figures on one page (floor ÷ the parcels'
+    land in Facts, floor ÷ the site's land in the planned figures), both labelled "Plot ratio"."""
+    import geopandas as gpd
+    import shapely
+
+    from planner.io.store import open_store
+    from planner.workflow.operations import read_sites
+    from tests.e2e._workspace import build_workspace
+
+    best, _ = _ids(workspace)
+    ps = read_sites(open_store(str(workspace)), None).parcel_sites
+    pid = str(ps[ps["site_id"].astype(str) == best]["parcel_id"].iloc[0])
+    ws = build_workspace(tmp_path / "cut.gpkg")  # the same grid, with a red line over a third of that parcel
+    store = open_store(str(ws))
+    x0, y0, x1, y1 = store.read_layer("survey")[lambda g: g["parcel_id"] == pid].total_bounds
+    red = gpd.GeoDataFrame({"category": ["ecological_red_line"]},
+                           geometry=[shapely.box(x0 - 5, y0 - 5, x0 + (x1 - x0) / 3, y1 + 5)], crs="EPSG:4549")
+    store.write_layer("constraint", "red_line", red, user="test")
+    assert main(["classify", "-w", str(ws)]) == 0 and main(["sites", "-w", str(ws)]) == 0
+    stored = read_sites(open_store(str(ws)), None)
+    sid = str(stored.parcel_sites[stored.parcel_sites["parcel_id"].astype(str) == pid]["site_id"].iloc[0])
+    site = stored.sites[stored.sites["site_id"].astype(str) == sid].iloc[0]
+    net, cut = float(site["land_area_m2"]), float(site["constraint_overlap_m2"])
+    assert cut > 0
+    on_parcels, on_site = site["floor_area_m2"] / (net + cut), site["floor_area_m2"] / net
+    assert f"{on_parcels:.2f}" != f"{on_site:.2f}"
+    en = _brief(ws, tmp_path, [sid], "en")[0]
+    assert f"Plot ratio (÷ parcel land) {on_parcels:.2f}" in en and f"Plot ratio before (÷ site land) {on_site:.2f}" in en
+    assert f"Parcel land {net + cut:,.0f} m², site land after the cut-out {net:,.0f} m²." in en.replace("\r\n", " ")
+    assert not re.search(r"^Plot ratio [\d.]+", en, flags=re.MULTILINE)  # no plot ratio without its divisor
+    zh = _brief(ws, tmp_path, [sid], "zh")[0]
+    assert f"容积率（按宗地面积） {on_parcels:.2f}" in zh and f"现状容积率（按片区用地） {on_site:.2f}" in zh
+    assert f"宗地面积 {net + cut:,.0f} ㎡，扣除后片区用地 {net:,.0f} ㎡。" in zh.replace("\r\n", "")

@@ -74,14 +74,16 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
              ("plot_ratio", s.get("plot_ratio")), ("flagged_share", s.get("flagged_share")),
              ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside")),
              ("difficulty", s.get("difficulty"))]
+    names = {"plot_ratio": tr("brief_plot_ratio_parcels", lang)}  # floor ÷ the parcels' land, cut-out included
     rows = [[label("figure", lang), label("value", lang)], [tr("brief_status", lang), _status(s, b.provenance, lang)],
-            *[[label(k, lang), fmt(v, k, lang)] for k, v in facts if v is not None]]
+            *[[names.get(k) or label(k, lang), fmt(v, k, lang)] for k, v in facts if v is not None]]
     pdf.set_x(x2)
     _table(pdf, rows, (w2 * 0.58, w2 * 0.42), size=6.8, align=("LEFT", "RIGHT"), x=x2)
     pdf.set_x(x2)
     _heading(pdf, tr("brief_constraints_retained", lang), w=w2, x=x2)
     pdf.set_font("cjk", size=6.8)
     overlap = float(s.get("constraint_overlap_m2") or 0.0)
+    net = float(s.get("land_area_m2") or 0.0)
     cats = []
     if b.constraints is not None and "category" in b.constraints.columns:
         from planner.i18n import value_label
@@ -91,6 +93,8 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     if cats:
         text += (" " if lang == "en" else "") + ("（附近：" + "、".join(cats) + "）" if lang == "zh"
                                                   else f"(nearby: {', '.join(cats)})")
+    if overlap > 0:  # the two plot ratios of the page divide by these
+        text += "\n" + tr("brief_land_split", lang, gross=f"{net + overlap:,.0f}", net=f"{net:,.0f}")
     ret = b.parcels[b.parcels["role"].astype(str) == "retained_inside"]["parcel_id"].astype(str).tolist()
     text += "\n" + (tr("brief_retained", lang, ids=("、" if lang == "zh" else ", ").join(ret[:12]) +
                        (" …" if len(ret) > 12 else "")) if ret else tr("brief_no_retained", lang))
@@ -106,6 +110,9 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
             "net_change_m2", "plot_ratio_before", "plot_ratio_after", "enterprises_housed", "tax_after_cny",
             "investment_cny", "payback_years", "fiscal_payback_years")
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(keys, [f.get(k) for k in keys], lang)]
+    for r, k in zip(rows[1:], keys, strict=True):  # floor ÷ the site's land, the cut-out excluded
+        if k in ("plot_ratio_before", "plot_ratio_after"):
+            r[0] = tr(f"brief_{k}", lang)
     _table(pdf, rows, (half * 0.66, half * 0.34), size=6.8, align=("LEFT", "RIGHT"))
     left_end = pdf.get_y()
     x2 = pdf.l_margin + half + 4
