@@ -220,3 +220,27 @@ def test_brief_plot_ratios_say_what_they_divide_by(workspace, tmp_path):
     zh = _brief(ws, tmp_path, [sid], "zh")[0]
     assert f"容积率（按宗地面积） {on_parcels:.2f}" in zh and f"现状容积率（按片区用地） {on_site:.2f}" in zh
     assert f"宗地面积 {net + cut:,.0f} ㎡，扣除后片区用地 {net:,.0f} ㎡。" in zh.replace("\r\n", "")
+
+
+def test_brief_reasons_print_thresholds_with_separators_and_units():
+    """Reasons read "tax per mu < 50000" / "亩均税收 < 50000", lower-case next to capitalised labels."""
+    from planner.report.brief import reason_rule
+
+    assert reason_rule("tax per mu < 50000", "en") == "Tax per mu < 50,000 yuan/mu"
+    assert reason_rule("亩均税收 < 50000", "zh") == "亩均税收 < 50,000 元/亩"
+    assert reason_rule("output per mu < 231986", "en") == "Output per mu < 231,986 yuan/mu"
+    assert reason_rule("building coverage < 0.3", "en") == "Building coverage < 30%"
+    assert reason_rule("建筑密度 < 0.35", "zh") == "建筑密度 < 35%"
+    assert reason_rule("plot ratio < 1.0", "en") == "Plot ratio < 1.0"
+    assert reason_rule("plot ratio <= 0.8", "en") == "Plot ratio ≤ 0.8"
+    assert reason_rule("production stopped", "en") == "Production stopped"
+    assert reason_rule("停产", "zh") == "停产"
+
+
+def test_brief_pdf_shows_reasons_with_units(workspace, tmp_path):
+    best, _ = _ids(workspace)
+    en = _brief(workspace, tmp_path, [best], "en")[0]
+    assert "Tax per mu < 50,000 yuan/mu" in en and "Production stopped" in en
+    assert not re.search(r"per mu < \d{5}", en) and "tax per mu" not in en and "production stopped" not in en
+    zh = _brief(workspace, tmp_path, [best], "zh")[0]
+    assert "亩均税收 < 50,000 元/亩" in zh and not re.search(r"亩均税收 < \d{5}", zh)

@@ -7,6 +7,7 @@ Drawn with the helpers of :mod:`planner.report.pdf` from :class:`planner.workflo
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 from fpdf.enums import XPos, YPos
@@ -25,6 +26,45 @@ from planner.report.pdf import (
 )
 from planner.report.text import fmt, label, tr
 
+#: Units of indicator thresholds in reasons (:data:`planner.classify.indicators.INDICATORS` units -> text key).
+_REASON_UNITS = {"CNY/mu": "brief_unit_cny_mu", "CNY/tce": "brief_unit_cny_tce",
+                 "persons/ha": "brief_unit_persons_ha", "years": "brief_unit_years"}
+_RULE = re.compile(r"^(?P<name>.+?)\s*(?P<op><=|>=|<|>|≤|≥)\s*(?P<thr>-?\d[\d,]*(?:\.\d+)?)$")
+
+
+def reason_rule(text: str, lang: str) -> str:
+    """A reason's rule as a reader expects it: capitalised, the threshold with separators and its unit.
+
+    The stored reasons stay as :func:`planner.classify.classify` wrote them; only the brief shows them so.
+
+    Examples
+    --------
+    >>> reason_rule("tax per mu < 50000", "en"), reason_rule("亩均税收 < 50000", "zh")
+    ('Tax per mu < 50,000 yuan/mu', '亩均税收 < 50,000 元/亩')
+    >>> reason_rule("building coverage < 0.3", "en"), reason_rule("production stopped", "en")
+    ('Building coverage < 30%', 'Production stopped')
+    """
+    from planner.classify.indicators import INDICATORS
+
+    m = _RULE.match(text.strip())
+    out = text.strip()
+    if m:
+        name, op, thr = m["name"], {"<=": "≤", ">=": "≥"}.get(m["op"], m["op"]), m["thr"].replace(",", "")
+        meta = next((i for i in INDICATORS.values() if name in (i.zh, i.en)), None)
+        value = float(thr)
+        if meta is not None and meta.name == "coverage":  # a share: 0.3 -> 30%
+            shown = f"{value * 100:,.{max(len(thr.partition('.')[2]) - 2, 0)}f}%"
+        else:
+            decimals = len(thr.partition(".")[2])
+            shown = f"{value:,.{decimals}f}"
+            key = _REASON_UNITS.get(meta.unit) if meta is not None else None
+            if key:
+                shown += " " + tr(key, lang)
+            elif meta is not None and meta.unit in ("m²", "mu"):
+                shown += " " + ("㎡" if meta.unit == "m²" and lang == "zh" else "亩" if lang == "zh" else meta.unit)
+        out = f"{name} {op} {shown}"
+    return out[:1].upper() + out[1:] if lang == "en" else out
+
 
 def _why(parcels: pd.DataFrame, lang: str) -> list[list[str]]:
     """Counts of the site's parcels by low criterion, and the most frequent reasons."""
@@ -41,7 +81,7 @@ def _why(parcels: pd.DataFrame, lang: str) -> list[list[str]]:
         parts = parts.str.replace(r"\s*-?[\d.,]+[^\s<>≤≥]*\s*(?=[<>≤≥])", " ", regex=True).str.strip()
         parts = parts[parts.str.len() > 0]
         for text, n in parts.value_counts().head(5).items():
-            rows.append([str(text), f"{int(n)}"])
+            rows.append([reason_rule(str(text), lang), f"{int(n)}"])
     return rows
 
 
