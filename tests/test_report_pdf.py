@@ -244,3 +244,59 @@ def test_brief_pdf_shows_reasons_with_units(workspace, tmp_path):
     assert not re.search(r"per mu < \d{5}", en) and "tax per mu" not in en and "production stopped" not in en
     zh = _brief(workspace, tmp_path, [best], "zh")[0]
     assert "亩均税收 < 50,000 元/亩" in zh and not re.search(r"亩均税收 < \d{5}", zh)
+
+
+def test_brief_under_a_scenario_names_the_parcels_it_keeps(workspace, tmp_path):
+    """The figures keep the buildings of upgrade-class parcels: the page said "No retained parcels inside" next to
+    "Retained floor area 2,657 m²", and listed only demolished parcels (the kept one was cut off the list)."""
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.workflow.briefs import stored_site_briefs
+
+    best, _ = _ids(workspace)
+    store = open_store(str(workspace))
+    (b,) = stored_site_briefs(store, [best], scenario=resolve_scenario(CONSERVATIVE, store))
+    kept = b.parcels[b.parcels["kept"]]
+    assert len(kept) and set(kept["upgrade_class"]) <= {"retain", "upgrade"}
+    assert kept["floor_area_m2"].sum() == pytest.approx(float(b.figures["retained_floor_m2"]))
+    en = _brief(workspace, tmp_path, [best], "en", "--scenario", CONSERVATIVE)[0]
+    n = len(kept)
+    assert f"The figures keep {n} parcels, {float(b.figures['retained_floor_m2']):,.0f} m² of floor area" in en
+    assert f"Parcels kept in figures {n}" in en and "No retained parcels" not in en
+    assert all(pid in en for pid in kept["parcel_id"])
+    marks = re.findall(r"\b(Kept|Demolished)\r?$", en, flags=re.MULTILINE)  # the table's last column, row by row
+    assert marks[:n] == ["Kept"] * n and "Kept" not in marks[n:]  # kept parcels first
+    zh = _brief(workspace, tmp_path, [best], "zh", "--scenario", CONSERVATIVE)[0].replace("\r\n", "")  # unwrapped
+    assert f"测算保留 {n} 宗地块" in zh and "「保留提升」「原址提升」" in zh and "片区内无保留地块" not in zh
+
+
+def test_the_parcels_a_brief_keeps_add_up_to_the_scenarios_retained_floor(workspace):
+    """Whatever the existing-buildings rule, the parcels marked kept hold the retained floor area of the ledger."""
+    from planner import scenarios as sc_mod
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.workflow import documents as D
+    from planner.workflow.briefs import stored_site_briefs
+
+    store = open_store(str(workspace))
+    doc = resolve_scenario(CONSERVATIVE, store)
+    for rule in ("retain_class", "retain", "demolish"):
+        rdoc = D.ScenarioDoc(sc_mod.replace(doc.scenario, existing=rule))
+        for b in stored_site_briefs(store, top=5, scenario=rdoc):
+            kept = b.parcels[b.parcels["kept"]]
+            assert kept["floor_area_m2"].sum() == pytest.approx(float(b.figures["retained_floor_m2"])), (rule, b.site_id)
+            assert len(kept) == {"retain": len(b.parcels), "demolish": 0}.get(rule, len(kept))
+
+
+def test_brief_of_a_site_the_scenario_does_not_select_says_so(workspace, tmp_path, capsys):
+    """A site outside the scenario's selection read "Under scenario 'conservative_top10'" with planned figures."""
+    best, small = _ids(workspace)
+    en = _brief(workspace, tmp_path, [best, small], "en", "--scenario", CONSERVATIVE)
+    said = capsys.readouterr().out.splitlines()
+    assert "not selected" not in said[0] and f"{small}: " in said[1]
+    assert "(not selected by scenario 'conservative_top10': what its template would give)" in said[1]
+    assert "Under scenario 'conservative_top10'" in en[0] and "Not selected" not in en[0]
+    assert "Not selected by scenario 'conservative_top10': figures show what its template" in en[1]
+    assert "Floor area now and planned (not in scenario)" in en[1] and "Under scenario" not in en[1]
+    zh = _brief(workspace, tmp_path, [best, small], "zh", "--scenario", CONSERVATIVE)
+    assert "情景「conservative_top10」未选入本片区" in zh[1] and "（情景未选入）" in zh[1] and "未选入" not in zh[0]

@@ -88,8 +88,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "brief_constraints_retained": ("管控约束与保留地块", "Constraints and retained parcels"),
     "brief_parcels": ("地块清单", "Parcels"),
     "brief_no_constraint": ("无管控约束重叠。", "No overlap with constraints."),
-    "brief_no_retained": ("片区内无保留地块。", "No retained parcels inside."),
-    "brief_retained": ("保留地块：{ids}", "Retained parcels: {ids}"),
     "brief_overlap": ("与管控约束重叠 {area} ㎡（已从片区中扣除）", "Overlaps constraints on {area} m² (cut out of the site)"),
     "brief_under": ("按情景「{name}」（{template}）测算", "Under scenario '{name}' ({template})"),
     "brief_default": ("按默认园区模板（{template}）测算", "With the default park template ({template})"),
