@@ -300,3 +300,36 @@ def test_brief_of_a_site_the_scenario_does_not_select_says_so(workspace, tmp_pat
     assert "Floor area now and planned (not in scenario)" in en[1] and "Under scenario" not in en[1]
     zh = _brief(workspace, tmp_path, [best, small], "zh", "--scenario", CONSERVATIVE)
     assert "情景「conservative_top10」未选入本片区" in zh[1] and "（情景未选入）" in zh[1] and "未选入" not in zh[0]
+
+
+def test_brief_says_where_the_parcels_it_leaves_out_are_listed(workspace, tmp_path):
+    """"55 more parcels: see the Excel export": `planner brief` writes no Excel. The note now names the app's export
+    of the site's parcels; the list is cut where the page ends (one page per site) and kept parcels come first."""
+    import pandas as pd
+
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.report.pdf import site_briefs_pdf
+    from planner.workflow.briefs import stored_site_briefs
+
+    best, _ = _ids(workspace)
+    store = open_store(str(workspace))
+    (b,) = stored_site_briefs(store, [best], scenario=resolve_scenario(CONSERVATIVE, store))
+    # the site's parcels 8 times over; the last copy keeps the parcels the scenario keeps (the retained floor)
+    many = pd.concat([b.parcels.assign(parcel_id=b.parcels["parcel_id"] + f"x{i}", kept=b.parcels["kept"] & (i == 7))
+                      for i in range(8)])
+    b.parcels = many
+    kept = many[many["kept"]]["parcel_id"].tolist()
+    for lang, words in (("en", ("more parcels not listed", "Contiguous sites", "Export what you see",
+                                f"Parcels of site {best}")),
+                        ("zh", ("宗地块未列出", "「连片地块」", "「导出当前内容」", f"「片区 {best} 的地块」"))):
+        out = tmp_path / f"many_{lang}.pdf"
+        out.write_bytes(site_briefs_pdf([b], lang=lang))
+        (text,) = _pages(out, f"brief_many_{lang}")  # one page
+        flat = text.replace("\r\n", "")
+        assert "Excel" not in flat and all(w in flat for w in words), lang
+        listed = re.findall(r"^(r\d+c\d+x\d+) ", text, flags=re.MULTILINE)  # parcel ids, in page order
+        assert 8 < len(listed) < len(many)
+        n = int(re.search(r"(\d+) (?:more parcels|宗地块未列出)", flat).group(1))
+        assert n == len(many) - len(listed)
+        assert sorted(listed[: len(kept)]) == sorted(kept)  # the kept parcels are on the page, first

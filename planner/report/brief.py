@@ -185,8 +185,8 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     w = [base_w[c] for c in cols]
     w = [x * WIDTH / sum(w) for x in w]
     pdf.set_font("cjk", size=6.5)
-    note = 3.5 * len(pdf.multi_cell(WIDTH, 3.5, tr("brief_more_parcels", lang, n=len(p)), dry_run=True,
-                                    output="LINES", wrapmode=pdf.wrap))
+    note = 3.5 * len(pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p), lang), dry_run=True, output="LINES",
+                                    wrapmode=pdf.wrap))
     size = 6.3
     pdf.set_font("cjk", size=size)
     rows = [[heads.get(c) or label(c, lang) for c in cols]]
@@ -216,7 +216,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     if len(p) > len(rows) - 1:
         pdf.set_font("cjk", size=6.5)
         pdf.set_text_color(*_GREY)
-        pdf.multi_cell(WIDTH, 3.5, tr("brief_more_parcels", lang, n=len(p) - len(rows) + 1), wrapmode=pdf.wrap,
+        pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p) - len(rows) + 1, lang), wrapmode=pdf.wrap,
                        align="L")
         pdf.set_text_color(0, 0, 0)
 
@@ -282,6 +282,14 @@ def _kept_text(b, kept: pd.DataFrame, lang: str, pdf: _Doc, width: float) -> str
             line = ""
         line += item
     return "\n".join([head, *lines, line])
+
+
+def _more_parcels(site_id: str, n: int, lang: str) -> str:
+    """Where the parcels the page has no room for are listed: the app's export of the site's parcels."""
+    from planner.i18n import t
+
+    return tr("brief_more_parcels", lang, n=n, id=site_id, page=t("nav_sites", lang), export=t("ex_title", lang),
+              what=t("ex_site_parcels", lang, id=site_id))
 
 
 def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:

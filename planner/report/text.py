@@ -91,7 +91,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "brief_overlap": ("与管控约束重叠 {area} ㎡（已从片区中扣除）", "Overlaps constraints on {area} m² (cut out of the site)"),
     "brief_under": ("按情景「{name}」（{template}）测算", "Under scenario '{name}' ({template})"),
     "brief_default": ("按默认园区模板（{template}）测算", "With the default park template ({template})"),
-    "brief_more_parcels": ("另有 {n} 宗地块，见 Excel 导出。", "{n} more parcels: see the Excel export."),
+    "brief_more_parcels": ("另有 {n} 宗地块未列出。完整清单：在应用「{page}」页选中片区 {id}，点「{export}」→「{what}」。",
+                           "{n} more parcels not listed. Full list: in the app's {page} page select site {id}, then "
+                           "{export} → {what}."),
     # -- briefs: status, the two plot ratios, what the figures keep, sites a scenario does not select
     "brief_status": ("片区状态", "Site status"),
     "brief_status_min": ("{status}（<{area}㎡）", "{status} (< {area} m²)"),
