@@ -295,6 +295,17 @@ def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
 
 
 # --------------------------------------------------------------------------- parcel rollup
+def kept_by_class(parcels: pd.DataFrame, retain_classes=("retain",)) -> np.ndarray:
+    """Parcels whose buildings the "retain_class" rule keeps: an ``upgrade_class`` in ``retain_classes``, or the
+    role "retained_inside" (high performers inside a site). One rule for the model and the site briefs."""
+    keep = np.zeros(len(parcels), dtype=bool)
+    if "upgrade_class" in parcels.columns:
+        keep |= parcels["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(bool)
+    if "role" in parcels.columns:
+        keep |= (parcels["role"].astype("string") == "retained_inside").fillna(False).to_numpy(bool)
+    return keep
+
+
 def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
                   retain_classes: tuple[str, ...] = ("retain",)) -> pd.DataFrame:
     """Per-site sums from parcel-level data, for baselines and retention.
@@ -325,11 +336,7 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
     row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (a repeated id: its first row)
     for c in cols:
         sp[c] = pd.api.extensions.take(p[c].array, row, allow_fill=True)
-    keep = np.zeros(len(sp), dtype=bool)
-    if "upgrade_class" in sp.columns:
-        keep |= sp["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(dtype=bool)
-    if "role" in sp.columns:
-        keep |= (sp["role"].astype("string") == "retained_inside").fillna(False).to_numpy(dtype=bool)
+    keep = kept_by_class(sp, retain_classes)
     floor = pd.to_numeric(sp["floor_area_m2"], errors="coerce") if "floor_area_m2" in sp.columns \
         else pd.Series(np.nan, index=sp.index)
     sp["retain_class_floor_m2"] = np.where(keep, floor.fillna(0.0), 0.0)

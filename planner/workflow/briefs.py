@@ -22,6 +22,7 @@ import pandas as pd
 from planner import scenarios as sc_mod
 from planner.errors import DataError
 from planner.io.store import Store
+from planner.scenarios.model import kept_by_class
 from planner.workflow import documents as D
 from planner.workflow.operations import read_sites, run_scenario
 
@@ -100,13 +101,9 @@ def kept_parcels(parcels: pd.DataFrame, rule: str, retain_classes=("retain",)) -
     """
     if rule == "retain":
         return pd.Series(True, index=parcels.index)
-    keep = pd.Series(False, index=parcels.index)
     if rule == "retain_class":
-        if "upgrade_class" in parcels.columns:
-            keep |= parcels["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).astype(bool)
-        if "role" in parcels.columns:
-            keep |= (parcels["role"].astype("string") == "retained_inside").fillna(False).astype(bool)
-    return keep
+        return pd.Series(kept_by_class(parcels, retain_classes), index=parcels.index)
+    return pd.Series(False, index=parcels.index)
 
 
 def _selected(sites: pd.DataFrame, scenario: D.ScenarioDoc) -> set[str]:
