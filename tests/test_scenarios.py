@@ -561,3 +561,54 @@ def test_cli_refuses_an_unsavable_name_before_running_and_a_bad_version_clearly(
                  "--out", str(tmp_path / "c.html")]) == 2
     assert "contains a slash" in capsys.readouterr().err and not (tmp_path / "c.html").exists()
     assert not len(ws.docs("comparison"))
+
+
+@pytest.mark.parametrize("toml, says", [
+    ("budget_per_year = 1.0", "give yuan of at least 1,000,000"),  # 6 meaning 6 亿: a 50 GiB timeline before
+    ("budget_per_year = 6000.0", "give yuan of at least 1,000,000"),  # first delivery in 493955 before
+    ("budget_per_year = nan", "budget_per_year = nan"),  # delivery year -9223372036854773760 before
+    ("budget_per_year = 6.0e7", "years, beyond 300"),  # 400 sites, about 100 bn at 60 million a year
+    ("sites_per_year = 1", "would start over 400 years, beyond 300"),
+    ("start_year = 9223372036854775807", "must be a year between 1900 and 2200"),
+    ("start_year = -50000", "must be a year between 1900 and 2200"),
+    ("[sites]\ntop = 0", "picks no site"),
+    ("[sites]\nwhere = { min_area_m2 = nan }", "not a finite number"),
+    ('template = "x"\n[templates.x]\nbase = "standard_factory"\nrent_per_m2_month = inf',
+     "scenario s.templates.x: park template 'x': rent_per_m2_month: not a finite number"),
+    ("[overrides.S00001]\nrent_per_m2_month = -5", "scenario 's': overrides.S00001 (template 'standard_factory')"),
+])
+def test_a_scenario_with_impossible_settings_is_refused_naming_the_key(tmp_path, toml, says):
+    """Settings in the wrong unit or not numbers gave tracebacks (memory errors), absurd years or silently empty
+    scenarios; each is now refused before anything runs, naming the key, in both languages."""
+    from planner.errors import ConfigError, PlannerError
+
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "s"\n{toml}\n', encoding="utf-8")
+    sites = realistic_sites(400)
+    with pytest.raises(PlannerError, match=re.escape(says)) as e:
+        sc = load_scenario(f)
+        run(sites, sc)
+    assert isinstance(e.value, ConfigError) and e.value.zh
+
+
+def test_cli_refuses_a_report_place_it_cannot_write_before_anything_is_saved(tmp_path, capsys):
+    """``--out`` at a file gave a FileExistsError traceback after the scenario was saved; a scenario named like the
+    workspace, with ``--out`` its folder, wrote a layer into the workspace; compare checked the suffix last."""
+    from planner.cli import main
+    from planner.io.store import open_store
+
+    ws = _workspace_with_sites(open_store(str(tmp_path / "city.gpkg"), create=True, crs="EPSG:4549"))
+    f = tmp_path / "s.toml"
+    f.write_text('name = "two"\n[sites]\ntop = 2\n', encoding="utf-8")
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", ws.uri, "--out", str(tmp_path / "taken")]) == 2
+    assert "a file is there" in capsys.readouterr().err and not len(ws.docs("scenario"))
+    city = tmp_path / "city.toml"
+    city.write_text('name = "city"\n', encoding="utf-8")
+    before = ws.layers()
+    assert main(["scenario", "run", str(city), "-w", ws.uri, "--out", str(tmp_path), "--no-save"]) == 2
+    assert "into the workspace itself" in capsys.readouterr().err
+    assert ws.layers().equals(before)
+    assert main(["scenario", "compare", str(f), str(city), "-w", ws.uri, "--save", "c", "--out",
+                 str(tmp_path / "c.txt")]) == 2
+    assert "use a .html, .xlsx or .pdf" in capsys.readouterr().err and not len(ws.docs("comparison"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -161,9 +162,20 @@ class ParkTemplate:
         return from_dict(ParkTemplate, {**to_dict(self), **changes}, where=f"template {self.name}")
 
 
+def _not_finite(v: Any) -> bool:
+    """A number (or a sequence of them) that is nan or inf; None (a rate not given) is fine."""
+    if v is None or isinstance(v, str):
+        return False
+    vals = v if isinstance(v, tuple | list) else (v,)
+    return any(isinstance(x, int | float) and not math.isfinite(x) for x in vals)
+
+
 def template_problems(t: ParkTemplate) -> list[str]:
     """Every consistency problem of a template, each saying what to change."""
     out: list[str] = []
+    bad = [n for n in (*NUMERIC_PARAMS, "absorption") if _not_finite(getattr(t, n, None))]
+    if bad:  # inf rent made "Rent income ∞" in every report; nan passed every comparison below
+        return [f"{', '.join(bad)}: not a finite number (nan or inf); give a number"]
     for name in ("coverage", "road_yard_share", "green_share", "facility_share", "support_floor_share"):
         v = getattr(t, name)
         if not 0.0 <= v <= 1.0:
