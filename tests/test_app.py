@@ -137,6 +137,12 @@ def test_explorer_counts_match_classification(workspace, monkeypatch):
     assert _metric(at, "地块数") == "576"
     assert _metric(at, "三低地块") == f"{int(c['three_low'].sum()):,}"
     assert any("576" in c.value for c in at.caption)  # LOD caption: all 576 parcels in view at start
+    # land in hectares as a fifth of a 1280 px page can show it: a decimal only below 1,000 ha ("18,06…" before)
+    from planner.ui.explore import hectares
+
+    land = GpkgStore(workspace).read_parcels()["land_area_m2"].sum()
+    assert _metric(at, "用地面积（公顷）") == hectares(land)
+    assert (hectares(180_686_000.0), hectares(5_000.0), hectares(9_990_000.0)) == ("18,069", "0.5", "999.0")
 
 
 def test_threshold_change_changes_counts(workspace, monkeypatch):
