@@ -245,3 +245,48 @@ def test_export_all_draws_the_shared_charts_once(tmp_path, monkeypatch):
     files = export_all(result(), tmp_path / "out", lang="en")
     assert sorted(calls) == ["site_map", "timeline_charts"]
     assert files["html"].read_text(encoding="utf-8").count("data:image/png") >= 4 and files["pdf"].stat().st_size
+
+
+def _drawn(monkeypatch) -> list:
+    """Every matplotlib figure the report charts render from now on (for measuring what a PNG shows)."""
+    figs = []
+    real = _report_charts._render
+    monkeypatch.setattr(_report_charts, "_render", lambda fig, *a, **k: figs.append(fig) or real(fig, *a, **k))
+    return figs
+
+
+def _map_colours(fig) -> tuple[set, set]:
+    """(fill colours of the map's sites, fill colours of its legend entries) of a category map."""
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import PathPatch
+
+    ax = fig.axes[0]
+    drawn = {to_hex(a.get_facecolor()) for a in ax.patches if isinstance(a, PathPatch)}
+    legend = {to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles}
+    return drawn, legend
+
+
+def test_every_colour_on_a_map_has_a_legend_entry(monkeypatch):
+    """Sites starting over 23 years had colours for 2038-2048 and no legend entry (the legend stopped at 12); a
+    comparison of five scenarios (up to 31 groups) would lose groups the same way."""
+    n = 46
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:03d}" for i in range(n)], "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 0.0},
+                         geometry=shapely.box(np.arange(n) * 200.0, 0, np.arange(n) * 200.0 + 100, 100),
+                         crs="EPSG:4549")
+    r = run(g, scenario_from_dict({"name": "slow", "sites_per_year": 2}))
+    assert r.sites["start_year"].nunique() == 23
+    figs = _drawn(monkeypatch)
+    m = _report_charts.site_map(r.sites, "en")
+    drawn, legend = _map_colours(figs[-1])
+    assert drawn and drawn <= legend, (drawn - legend)
+    assert "2047–2048 (4)" in m.texts  # years grouped into ranges, each with its count
+    assert sum(int(re.search(r"\((\d+)\)$", t).group(1)) for t in m.texts if re.fullmatch(r"20\d\d–20\d\d \(\d+\)", t)) == n
+    five = [run(g, scenario_from_dict({"name": f"s{k}", "sites": {"ids": [f"S{i:03d}" for i in range(n) if (i >> k) & 1]}}))
+            for k in range(5)]
+    c = compare(five)
+    assert c.site_groups().nunique() == 31
+    m = _report_charts.membership_map(c, "zh")
+    drawn, legend = _map_colours(figs[-1])
+    assert drawn <= legend and len(legend) == 15, (drawn - legend, legend)  # and no two entries in one colour
+    assert any(t.startswith("其余 17 类") for t in m.texts)  # 14 groups named, the other 17 together in grey

@@ -44,6 +44,14 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 FLOOR_COLORS = {"retained_floor_m2": "#9e9e9e", "demolished_floor_m2": "#d6604d", "new_floor_m2": "#4393c3"}
 #: Colours of the comparison map: in every scenario, only in the first, only in the second, ...
 BOTH_COLOR = "#7b3294"
+#: Colours of comparison-map groups of several (not all) scenarios: none is a scenario's own colour, so the 14
+#: groups a legend names (:func:`category_map`) have 14 colours up to eight scenarios.
+COMBO_COLORS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+                "#bcbd22", "#17becf")
+#: Colour of the categories a map's legend names together ("N more groups").
+MORE_COLOR = "#bbbbbb"
+#: Most classes of start years on a scenario map; more years are grouped into ranges.
+MAX_YEAR_CLASSES = 10
 
 
 @dataclass
@@ -227,9 +235,23 @@ def membership_colors(groups, names) -> dict[str, str]:
             out[g] = BOTH_COLOR
         elif g in names:
             out[g] = PALETTE[list(names).index(g) % len(PALETTE)]
-        else:  # several but not all scenarios
-            out[g] = PALETTE[(len(names) + len(out)) % len(PALETTE)]
+        else:  # several but not all scenarios: colours no single scenario has
+            out[g] = COMBO_COLORS[sum(x not in ("both", "all", *names) for x in out) % len(COMBO_COLORS)]
     return out
+
+
+def _ncol(labels, most: int, room: int = 96) -> int:
+    """Legend columns that fit ``room`` characters across a chart (a Chinese character counts two): long
+    scenario names get one column rather than a legend wider than the chart, which shrank the map in it."""
+    width = max((_width(t) for t in labels), default=1) + 6  # the swatch and the gap
+    return max(1, min(most, len(labels), room // width))
+
+
+def _width(text: str) -> int:
+    """Display width of ``text`` in Latin characters: East Asian wide and full-width characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _north_arrow(ax) -> None:
@@ -297,8 +319,13 @@ def _draw_polygons(ax, geoms, facecolors, *, edgecolor: str, linewidth: float) -
 
 def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, lang: str, *, title: str,
                  legend_title: str | None = None, background: gpd.GeoDataFrame | None = None,
-                 annotate: bool = True, size=(7.5, 5.6)) -> Chart | None:
-    """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry."""
+                 annotate: bool = True, size=(7.5, 5.6), max_entries: int = 15) -> Chart | None:
+    """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry.
+
+    Every colour on the map has a legend entry: beyond ``max_entries`` categories (a comparison of five
+    scenarios has up to 31 groups) the last ones, in the order of ``colors``, are drawn in one grey and named
+    together ("N more groups") rather than coloured with no entry (the legend used to stop at 12).
+    """
     from planner.report.geodata import has_geometry
 
     if not has_geometry(g) or not len(g) or g.geometry.isna().all():
@@ -309,8 +336,10 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
         if background is not None and len(background):
             background.to_crs(g.crs).plot(ax=ax, facecolor="#f3f3f3", edgecolor="#d0d0d0", linewidth=0.3)
         vals = g[column].astype(str)
-        _draw_polygons(ax, g.geometry.to_numpy(), vals.map(colors).fillna("#bbbbbb").to_numpy(), edgecolor="#333333",
-                       linewidth=0.3)
+        present = [c for c in colors if (vals == c).any()]
+        shown = present[:max_entries - 1] if len(present) > max_entries else None
+        fill = vals.map(colors if shown is None else {c: colors[c] for c in shown}).fillna(MORE_COLOR)
+        _draw_polygons(ax, g.geometry.to_numpy(), fill.to_numpy(), edgecolor="#333333", linewidth=0.3)
         if annotate and len(g) <= 40 and "site_id" in g.columns:
             pts = g.geometry.representative_point()
             halo = [patheffects.withStroke(linewidth=2, foreground="white")]
@@ -319,9 +348,13 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
         x0, y0, w, h = _frame(ax, g)
         counts = vals.value_counts()
         handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=f"{labels.get(c, c)} ({counts[c]})")
-                   for c in colors if c in counts.index][:12]
+                   for c in colors if c in counts.index]
+        if shown is not None and len(shown) < len(handles):
+            handles = [*handles[:len(shown)], mpatches.Patch(
+                facecolor=MORE_COLOR, edgecolor="#333333",
+                label=f"{tr('legend_more', lang, n=len(handles) - len(shown))} ({int(counts.drop(shown).sum())})")]
         ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                  ncol=min(len(handles), 3), fontsize=7, title_fontsize=8, frameon=False)
+                  ncol=_ncol([hd.get_label() for hd in handles], 3), fontsize=7, title_fontsize=8, frameon=False)
         _scale_bar(ax, x0, y0, w, h)
         _north_arrow(ax)
         ax.set_title(title)
@@ -341,12 +374,33 @@ def site_map(sites: gpd.GeoDataFrame, lang: str, *, background: gpd.GeoDataFrame
 
     if not has_geometry(sites) or not len(sites):
         return None
-    years = sorted(sites["start_year"].astype(int).astype(str).unique())
-    cmap = matplotlib.colormaps["viridis"].resampled(max(len(years), 2))
-    colors = {y: matplotlib.colors.to_hex(cmap(i / max(len(years) - 1, 1))) for i, y in enumerate(years)}
-    g = sites.assign(start=sites["start_year"].astype(int).astype(str))
-    return category_map(g, "start", colors, {y: y for y in years}, lang, title=tr("map", lang),
+    start = year_classes(sites["start_year"].to_numpy(int))
+    classes = list(dict.fromkeys(np.sort(start)))  # "2026" < "2029–2031": ranges of one width sort as text
+    cmap = matplotlib.colormaps["viridis"]
+    colors = {c: matplotlib.colors.to_hex(cmap(i / max(len(classes) - 1, 1))) for i, c in enumerate(classes)}
+    return category_map(sites.assign(start=start), "start", colors, {c: c for c in classes}, lang, title=tr("map", lang),
                         legend_title=tr("start_year_legend", lang), background=background)
+
+
+def year_classes(years: np.ndarray, most: int = MAX_YEAR_CLASSES) -> np.ndarray:
+    """The legend class of each start year: the year itself while there are at most ``most`` distinct years, else
+    ranges of 2, 3, 5, 10... years from the first ("2026–2030"), so every colour on the map has a legend entry.
+
+    Examples
+    --------
+    >>> year_classes(np.array([2026, 2027, 2040])).tolist()
+    ['2026', '2027', '2040']
+    >>> year_classes(np.arange(2026, 2049), most=5).tolist()[::5]
+    ['2026–2030', '2031–2035', '2036–2040', '2041–2045', '2046–2048']
+    """
+    years = np.asarray(years, dtype=int)
+    if len(np.unique(years)) <= most:
+        return years.astype(str).astype(object)
+    lo, hi = int(years.min()), int(years.max())
+    step = next(s for s in (2, 3, 5, 10, 20, 25, 50, 100, 10**9) if -(-(hi - lo + 1) // s) <= most)
+    first = lo + (years - lo) // step * step
+    last = np.minimum(first + step - 1, hi)
+    return np.char.add(np.char.add(first.astype(str), "–"), last.astype(str)).astype(object)
 
 
 def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
