@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -290,3 +291,28 @@ def test_every_colour_on_a_map_has_a_legend_entry(monkeypatch):
     drawn, legend = _map_colours(figs[-1])
     assert drawn <= legend and len(legend) == 15, (drawn - legend, legend)  # and no two entries in one colour
     assert any(t.startswith("其余 17 类") for t in m.texts)  # 14 groups named, the other 17 together in grey
+
+
+def _legends_clear_of_data(fig) -> list:
+    """The legends of a figure that overlap an axes' plotting area (its data, ticks and labels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with matplotlib.rc_context(_report_charts._rc("zh")):  # the fonts the chart was drawn with
+        FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    return [(lg.get_window_extent(r), ax.get_window_extent(r)) for lg in legends for ax in fig.axes
+            if lg.get_window_extent(r).overlaps(ax.get_window_extent(r))]
+
+
+def test_chart_legends_do_not_cover_the_data(monkeypatch):
+    """The legend of the year-by-year charts sat inside the axes, upper left, over the tall early investment bars;
+    the comparison curves' legend over the lines."""
+    figs = _drawn(monkeypatch)
+    r = result(sites_per_year=1)
+    _report_charts.timeline_charts(r.timeline, "zh")
+    _report_charts.compare_charts(compare([r, result("b", sites={"top": 1})]), "en")
+    assert len(figs) == 4
+    for fig in figs:
+        assert _legends_clear_of_data(fig) == []
+        assert fig.legends  # still there, below the chart

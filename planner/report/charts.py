@@ -136,7 +136,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
     """The floor-area and money charts of one scenario, year by year, in the report's units."""
     out = []
     with matplotlib.rc_context(_rc(lang)):
-        fig = Figure(figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.2), layout="constrained")
         ax = fig.subplots()
         yrs = tl.index.to_numpy()
 
@@ -151,7 +151,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
         _finish_yearly(ax, _unit_axis("new_floor_m2", lang), tr("chart_floor_title", lang))
         out.append(_render(fig, tr("chart_floor_title", lang)))
 
-        fig = Figure(figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.2), layout="constrained")
         ax = fig.subplots()
         w = 0.4
         ax.bar(yrs - w / 2, s("investment_cny", "investment_cny"), width=w, color="#9e9ac8",
@@ -165,9 +165,12 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
 
 
 def _finish_yearly(ax, ylabel: str, title: str) -> None:
+    """Axis title, grid and the legend below the chart: inside it the legend covered the tall early bars of
+    investment (any corner can hold data); ``layout="constrained"`` makes room for it under the year labels."""
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="upper left", frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.figure.legend(handles, labels, loc="outside lower center", ncol=_ncol(labels, 4), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.1f}"))
@@ -215,7 +218,7 @@ def compare_charts(cmp, lang: str) -> list[Chart]:
     with matplotlib.rc_context(_rc(lang)):
         for metric, key, title in (("delivered_m2", "new_floor_m2", "chart_cmp_floor"),
                                    ("cum_investment_cny", "investment_cny", "chart_cmp_money")):
-            fig = Figure(figsize=(7.5, 3.0))
+            fig = Figure(figsize=(7.5, 3.0), layout="constrained")
             ax = fig.subplots()
             sub = cmp.curves[cmp.curves["metric"] == metric]
             for i, n in enumerate(cmp.names):
