@@ -316,3 +316,32 @@ def test_chart_legends_do_not_cover_the_data(monkeypatch):
     for fig in figs:
         assert _legends_clear_of_data(fig) == []
         assert fig.legends  # still there, below the chart
+
+
+LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
+
+
+def test_long_scenario_names_leave_charts_readable(monkeypatch):
+    """A 110-character scenario name took two thirds of the floor chart's width as a tick label and shrank the
+    comparison map to a thumbnail beside its legend: chart labels are cut in the middle with "…" (tables and text
+    keep the whole name), so the plot keeps most of the saved image's width."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    assert _report_charts.short_name(LONG) == "a_very_long_scena…factories_v3"
+    assert _report_charts.short_name("东部片区方案") == "东部片区方案"
+    figs = _drawn(monkeypatch)
+    zh = "晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案（第三版，含保留提升类地块）"
+    cmp = compare([result(LONG), result(zh, sites={"top": 1}), result("b", sites={"ids": ["S2"]})])
+    for lang in ("zh", "en"):
+        _report_charts.floor_chart(cmp.results, lang)
+        _report_charts.membership_map(cmp, lang)
+        _report_charts.compare_charts(cmp, lang)
+    assert len(figs) == 8
+    for fig in figs:
+        with matplotlib.rc_context(_report_charts._rc("zh")):
+            FigureCanvasAgg(fig).draw()
+        r = fig.canvas.get_renderer()
+        saved = fig.get_tightbbox(r).width * fig.dpi  # what bbox_inches="tight" writes, in pixels
+        ax = fig.axes[0].get_window_extent(r)
+        assert ax.width > 0.55 * saved, (fig.axes[0].get_title(), ax.width, saved)
+    assert _legends_clear_of_data(figs[-1]) == []

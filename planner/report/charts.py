@@ -199,7 +199,7 @@ def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
             ax.annotate(f"{label('net_change_m2', lang, unit=False)} {net}", (ret + new, yi), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=8)
         ax.axvline(0, color="#333333", linewidth=0.8)
-        ax.set_yticks(y, names)
+        ax.set_yticks(y, [short_name(n) for n in names])
         ax.set_xlabel(_unit_axis("new_floor_m2", lang))
         ax.set_title(tr("chart_floor_parts", lang))
         ax.grid(axis="x", alpha=0.3)
@@ -224,7 +224,7 @@ def compare_charts(cmp, lang: str) -> list[Chart]:
             for i, n in enumerate(cmp.names):
                 s = sub[sub["scenario"] == n]
                 ax.plot(s["year"], [scaled(v, key, lang) for v in s["value"]], marker="o", ms=3,
-                        color=PALETTE[i % len(PALETTE)], label=n)
+                        color=PALETTE[i % len(PALETTE)], label=short_name(n))
             _finish_yearly(ax, _unit_axis(key, lang), tr(title, lang))
             out.append(_render(fig, tr(title, lang)))
     return out
@@ -255,6 +255,32 @@ def _width(text: str) -> int:
     import unicodedata
 
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def short_name(name: str, width: int = 30) -> str:
+    """A scenario name cut in the middle with "…" to ``width`` Latin characters (a Chinese one counts two), for
+    chart labels; tables and text keep the whole name. The end stays: versions differ there ("..._v2", "..._v3").
+
+    Examples
+    --------
+    >>> short_name("upstairs_all")
+    'upstairs_all'
+    >>> short_name("a_very_long_scenario_name_for_the_eastern_riverside_v3", 24)
+    'a_very_long_sc…erside_v3'
+    """
+    if _width(name) <= width:
+        return name
+    head, tail = "", ""
+    room = width - 1
+    for ch in name:  # about 60 % of the room for the start
+        if _width(head + ch) > room * 0.6:
+            break
+        head += ch
+    for ch in reversed(name[len(head):]):
+        if _width(head + ch + tail) > room:
+            break
+        tail = ch + tail
+    return head + "…" + tail
 
 
 def _north_arrow(ax) -> None:
@@ -406,6 +432,14 @@ def year_classes(years: np.ndarray, most: int = MAX_YEAR_CLASSES) -> np.ndarray:
     return np.char.add(np.char.add(first.astype(str), "–"), last.astype(str)).astype(object)
 
 
+def _short_names(text: str, names) -> str:
+    """``text`` with every scenario name in it shortened (:func:`short_name`), longest name first."""
+    for n in sorted(names, key=len, reverse=True):
+        if short_name(n) != n:
+            text = text.replace(n, short_name(n))
+    return text
+
+
 def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
     """The one comparison map: sites in the first scenario only, the second only, both (or all)."""
     g = cmp.site_geometries()
@@ -413,7 +447,7 @@ def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None
         return None
     groups = [x for x in dict.fromkeys(["both", "all", *cmp.names, *sorted(set(g["group"]))]) if (g["group"] == x).any()]
     colors = membership_colors(groups, cmp.names)
-    labels = {x: group_label(x, cmp.names, lang) for x in groups}
+    labels = {x: _short_names(group_label(x, cmp.names, lang), cmp.names) for x in groups}
     return category_map(g, "group", colors, labels, lang, title=tr("cmp_map_title", lang),
                         legend_title=tr("in_scenarios", lang), background=background)
 
