@@ -345,3 +345,23 @@ def test_long_scenario_names_leave_charts_readable(monkeypatch):
         ax = fig.axes[0].get_window_extent(r)
         assert ax.width > 0.55 * saved, (fig.axes[0].get_title(), ax.width, saved)
     assert _legends_clear_of_data(figs[-1]) == []
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_north_arrow_leaves_the_sites_uncovered(monkeypatch, n):
+    """On a one-site map the site filled the frame and the north arrow sat on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    figs = _drawn(monkeypatch)
+    r = result(sites={"top": n})
+    _report_charts.site_map(r.sites, "en")
+    fig = figs[-1]
+    FigureCanvasAgg(fig).draw()
+    rnd = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    arrow = next(a for a in ax.texts if a.get_text() == "N")
+    box = Bbox.union([arrow.get_window_extent(rnd), arrow.arrow_patch.get_window_extent(rnd)])
+    for x0, y0, x1, y1 in r.sites.geometry.bounds.to_numpy():
+        site = Bbox(ax.transData.transform([(x0, y0), (x1, y1)]))
+        assert not box.overlaps(site), (box, site)

@@ -302,10 +302,12 @@ def _scale_bar(ax, x0: float, y0: float, width: float, height: float) -> None:
                 xytext=(0, 4), textcoords="offset points", ha="center", fontsize=7)
 
 
-def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06) -> tuple[float, float, float, float]:
+def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06, arrow: float = 0.12) -> tuple[float, float, float, float]:
+    """Frame a map on ``g``: ``pad`` of its size around it, more below for the scale bar and ``arrow`` more on the
+    right, a strip no site reaches, for the north arrow (it sat on the site of a one-site map)."""
     x0, y0, x1, y1 = g.total_bounds
     w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    ax.set_xlim(x0 - w * pad, x1 + w * pad)
+    ax.set_xlim(x0 - w * pad, x1 + w * (pad + arrow))
     ax.set_ylim(y0 - h * (pad + 0.08), y1 + h * pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
