@@ -50,6 +50,8 @@ COMBO_COLORS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94"
                 "#bcbd22", "#17becf")
 #: Colour of the categories a map's legend names together ("N more groups").
 MORE_COLOR = "#bbbbbb"
+#: Tallest frame of a map, as a multiple of its width.
+TALLEST = 1.5
 #: Most classes of start years on a scenario map; more years are grouped into ranges.
 MAX_YEAR_CLASSES = 10
 
@@ -304,10 +306,14 @@ def _scale_bar(ax, x0: float, y0: float, width: float, height: float) -> None:
 
 def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06, arrow: float = 0.12) -> tuple[float, float, float, float]:
     """Frame a map on ``g``: ``pad`` of its size around it, more below for the scale bar and ``arrow`` more on the
-    right, a strip no site reaches, for the north arrow (it sat on the site of a one-site map)."""
+    right, a strip no site reaches, for the north arrow (it sat on the site of a one-site map). A frame taller
+    than :data:`TALLEST` times its width is widened about its centre: a column of sites made a map too thin for
+    the arrow's strip and too tall for a page."""
     x0, y0, x1, y1 = g.total_bounds
     w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    ax.set_xlim(x0 - w * pad, x1 + w * (pad + arrow))
+    if h > TALLEST * w:
+        x0, w = (x0 + x1) / 2 - h / TALLEST / 2, h / TALLEST
+    ax.set_xlim(x0 - w * pad, x0 + w * (1 + pad + arrow))
     ax.set_ylim(y0 - h * (pad + 0.08), y1 + h * pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
