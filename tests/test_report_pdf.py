@@ -156,3 +156,41 @@ def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, 
             broken = [a + "|" + b for a, b in cut
                       if any(x.endswith(a) and y.startswith(b) for x, y in itertools.pairwise(lines))]
             assert not broken, (name, broken)
+
+
+def _heading_only_pages(data: bytes) -> list[tuple[int, str]]:
+    """Pages whose content above the footer is no taller than a heading (e.g. "Site map" with its map on the
+    next page): (page number, its text)."""
+    doc = pdfium.PdfDocument(data)
+    out = []
+    for i in range(len(doc)):
+        page = doc[i]
+        body = [b for b in (o.get_bounds() for o in page.get_objects()) if b[1] > 45]  # above the footer (pt)
+        if body and (max(b[3] for b in body) - min(b[1] for b in body)) / 72 * 25.4 < 20:
+            out.append((i + 1, page.get_textpage().get_text_range()[:40]))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_page_carries_only_a_heading(lang):
+    """A tall map did not fit under "Site map" on a fresh page and moved on alone: the page had only the heading.
+    A heading now stays with what follows it, and a chart is never taller than a page under its heading."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report.pdf import comparison_pdf, scenario_pdf
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    n = 12  # a column of sites 40 km tall and 100 m wide: the map is far taller than wide
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 2_000.0},
+                         geometry=shapely.box(0, np.arange(n) * 3600.0, 100, np.arange(n) * 3600.0 + 100),
+                         crs="EPSG:4549")
+    results = [run(g, scenario_from_dict({"name": "tall", "sites_per_year": 3})),
+               run(g, scenario_from_dict({"name": "one", "sites": {"top": 1}})),
+               run(g, scenario_from_dict({"name": "half", "sites": {"top": 6}}))]
+    for r in results:
+        assert _heading_only_pages(scenario_pdf(r, lang=lang)) == [], r.name
+    assert _heading_only_pages(comparison_pdf(compare(results), lang=lang)) == []

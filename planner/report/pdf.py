@@ -137,8 +137,19 @@ def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
     pdf.ln(1.5)
 
 
-def _heading(pdf: _Doc, text: str, *, w: float = WIDTH, x: float | None = None) -> None:
-    if x is not None:
+#: Height of a section heading with its rule and the gap below it (mm).
+HEADING_H = 7.7
+#: What of a table must fit under its heading (mm): the header row and a row or two.
+TABLE_START = 14.0
+
+
+def _heading(pdf: _Doc, text: str, *, keep: float = TABLE_START, w: float = WIDTH, x: float | None = None) -> None:
+    """A section heading kept on one page with the first ``keep`` mm of what follows (a heading alone at the foot
+    of a page, its chart on the next, read as an empty section). A heading in a right-hand column (``x``) stays
+    where its page layout puts it."""
+    if x is None:
+        _ensure(pdf, HEADING_H + keep)
+    else:
         pdf.set_x(x)
     pdf.set_font("cjk", size=10.5)
     pdf.set_text_color(*_BLUE)
@@ -194,17 +205,38 @@ def _ensure(pdf: _Doc, mm: float) -> None:
         pdf.add_page()
 
 
-def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
-           max_h: float | None = None) -> float:
-    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
+def _room(pdf: _Doc) -> float:
+    """Height of a whole page's text area (mm)."""
+    return pdf.h - pdf.t_margin - pdf.b_margin
+
+
+def _size(chart, w: float, max_h: float | None = None) -> tuple[float, float]:
+    """Width and height (mm) of a chart placed ``w`` mm wide, narrower if it would be taller than ``max_h``."""
     if chart is None:
-        return 0.0
+        return 0.0, 0.0
     from PIL import Image
 
     with Image.open(io.BytesIO(chart.png)) as im:
         h = w * im.height / im.width
         if max_h is not None and h > max_h:
             w, h = max_h * im.width / im.height, max_h
+    return w, h
+
+
+def _figure(pdf: _Doc, heading: str, chart, w: float) -> None:
+    """A heading and its chart ``w`` mm wide on one page: no taller than a page under its heading (a tall map
+    moved on alone and left its heading on a page of its own)."""
+    w, h = _size(chart, w, _room(pdf) - HEADING_H - 2)
+    _heading(pdf, heading, keep=h + 2)
+    _image(pdf, chart, w)
+
+
+def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
+           max_h: float | None = None) -> float:
+    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
+    if chart is None:
+        return 0.0
+    w, h = _size(chart, w, max_h)
     if x is None and y is None and pdf.get_y() + h > pdf.h - pdf.b_margin:
         pdf.add_page()
     pdf.image(io.BytesIO(chart.png), x=pdf.l_margin if x is None else x, y=pdf.get_y() if y is None else y, w=w,
@@ -254,18 +286,18 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
     pdf.add_page()
     _title(pdf, tr("title", lang), f"{tr('scenario', lang)}: {sc.label or sc.name} ({sc.name})",
            f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {policy_text(result, lang)}")
-    _heading(pdf, tr("key_figures", lang))
+    _heading(pdf, tr("key_figures", lang), keep=15 * 2 + 2.5)
     _cards(pdf, result.totals, CARDS[:6], per_row=3)
     _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
     if len(result.sites):
         _image(pdf, floor_chart([result], lang, size=(7.5, 1.9)), WIDTH * 0.85)
+        _ensure(pdf, max(_size(c, WIDTH / 2 - 2)[1] for c in charts["timeline"]) + 2)  # placed, never broken
         y = pdf.get_y()
         hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y)
               for i, c in enumerate(charts["timeline"])]
         pdf.set_y(y + max(hs) + 2)
     pdf.add_page()
-    _heading(pdf, tr("map", lang))
-    _image(pdf, charts["map"], WIDTH * 0.8)
+    _figure(pdf, tr("map", lang), charts["map"], WIDTH * 0.8)
     _heading(pdf, tr("ledger", lang))
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(LEDGER, [result.totals.get(k) for k in LEDGER],
                                                                         lang)]
@@ -296,6 +328,7 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
     for r in results:
         a = assumptions_table(r, lang)
         if len(results) > 1:
+            _ensure(pdf, 6 + TABLE_START)  # the name with its table
             pdf.set_font("cjk", size=9)
             pdf.cell(WIDTH, 6, r.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         n = a.shape[1] - 2
@@ -323,14 +356,10 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
         pdf.cell(WIDTH, 5.5, pdf.fitted(head, WIDTH, 9), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=per_row, h=15)
-    _ensure(pdf, 60)
-    _heading(pdf, tr("chart_floor_parts", lang))
-    _image(pdf, floor_chart(cmp.results, lang), WIDTH * 0.8)
+    _figure(pdf, tr("chart_floor_parts", lang), floor_chart(cmp.results, lang), WIDTH * 0.8)
     m = membership_map(cmp, lang, background=background)
     if m is not None:
-        _ensure(pdf, 110)
-        _heading(pdf, tr("cmp_map_title", lang))
-        _image(pdf, m, WIDTH * 0.72)
+        _figure(pdf, tr("cmp_map_title", lang), m, WIDTH * 0.72)
     pdf.add_page()
     _heading(pdf, tr("compare_table", lang))
     cols = list(cmp.table.columns)
@@ -349,12 +378,9 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
         rows.append(cells)
     w = [58] + [(WIDTH - 58) / len(cols)] * len(cols)
     _table(pdf, rows, w, size=6.8, align=("LEFT", *["RIGHT"] * len(cols)))
-    _heading(pdf, tr("yearly", lang))
     charts = compare_charts(cmp, lang)
+    _heading(pdf, tr("yearly", lang), keep=max((_size(c, WIDTH / 2 - 2)[1] for c in charts), default=0) + 2)
     y = pdf.get_y()
-    if y + 60 > pdf.h - pdf.b_margin:
-        pdf.add_page()
-        y = pdf.get_y()
     hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
     pdf.set_y(y + max(hs, default=0) + 2)
     _assumptions(pdf, cmp.results, lang)
