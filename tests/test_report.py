@@ -365,3 +365,19 @@ def test_the_north_arrow_leaves_the_sites_uncovered(monkeypatch, n):
     for x0, y0, x1, y1 in r.sites.geometry.bounds.to_numpy():
         site = Bbox(ax.transData.transform([(x0, y0), (x1, y1)]))
         assert not box.overlaps(site), (box, site)
+
+
+def test_comparison_site_list_says_when_it_is_cut():
+    """The comparison listed the first 30 ids of a scenario's own sites with no sign that 849 more were left out."""
+    from planner.report.html import compare_html
+
+    n = 40
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:03d}" for i in range(n)], "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 0.0},
+                         geometry=shapely.box(np.arange(n) * 200.0, 0, np.arange(n) * 200.0 + 100, 100),
+                         crs="EPSG:4549")
+    c = compare([run(g, scenario_from_dict({"name": "one", "sites": {"top": 1}})), run(g, scenario_from_dict({"name": "all"}))])
+    en, zh = compare_html(c, lang="en"), compare_html(c, lang="zh")
+    cell = re.findall(r"<td class='t list'>([^<]*)</td>", en)
+    assert cell == ["S001, S002, " + ", ".join(f"S{i:03d}" for i in range(3, 31)) + " … and 9 more"], cell
+    assert re.findall(r"<td class='t list'>([^<]*)</td>", zh)[0].endswith("S030 …等另外 9 个")

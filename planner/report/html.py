@@ -87,7 +87,7 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
             if c == "template" and templates and str(v) in templates:
                 v = templates[str(v)][1 if lang == "en" else 0]
             if c in text_cols:
-                cells.append(f'<td class="t">{html.escape(str(v))}</td>')
+                cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{html.escape(str(v))}</td>')
             elif str(c).endswith(" %"):
                 txt = pct_change(v)
                 cls = "pos" if txt.startswith("+") else "neg" if txt.startswith("-") else ""
@@ -185,6 +185,22 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
 
+def id_list(ids, lang: str, most: int = 30) -> str:
+    """The first ``most`` site ids, comma-separated, and how many more there are ("… and 849 more" / "…等另外 849 个"):
+    a list cut at 30 ids read as if the scenario had only those. "none" / "无" for no ids.
+
+    Examples
+    --------
+    >>> id_list(["S1", "S2", "S3"], "en", most=2), id_list(["S1", "S2", "S3"], "zh", most=2), id_list([], "en")
+    ('S1, S2 … and 1 more', 'S1, S2 …等另外 1 个', 'none')
+    """
+    ids = list(ids)
+    if not ids:
+        return tr("none", lang)
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown} {tr('and_more', lang, n=len(ids) - most)}"
+
+
 def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFrame | None = None) -> str:
     """Standalone HTML comparison report: key figures with differences, one floor-area chart, one map of the sites
     in A only / B only / both, the side-by-side table, yearly curves, assumptions."""
@@ -216,11 +232,11 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     if len(d):
         rows = "".join(
             f"<tr><td class='t'>{html.escape(r.scenario)}</td><td>{r.only_in_baseline}</td><td>{r.only_in_scenario}"
-            f"</td><td>{r.in_both}</td><td class='t'>{html.escape(', '.join(cmp.only_in(r.scenario)[:30]) or tr('none', lang))}</td></tr>"
+            f"</td><td>{r.in_both}</td><td class='t list'>{html.escape(id_list(cmp.only_in(r.scenario), lang))}</td></tr>"
             for r in d.itertuples())
         parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
-                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t'>{html.escape(tr('only_in_scenario', lang))}"
+                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>{html.escape(tr('only_in_scenario', lang))}"
                      f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
