@@ -34,7 +34,7 @@ body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","Ping
 margin:0;background:#f6f7f9;color:#1d2733}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:2px solid #1f77b4;padding-bottom:4px}
-h3{font-size:15px;margin:14px 0 6px}
+h1,h2,h3,.meta,figcaption{overflow-wrap:anywhere}h3{font-size:15px;margin:14px 0 6px}
 .meta{color:#5b6b7b;font-size:13px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;margin-bottom:6px}
 .card{border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;background:#fbfcfe}
@@ -43,12 +43,14 @@ h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0}
 th,td{border:1px solid #dde3ea;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#eef3f8;text-align:center}td.t,th.t{text-align:left;white-space:normal}
+td.t{min-width:6em}td.id{white-space:nowrap;min-width:0}td.list{min-width:16em}
 .pos{color:#1a7f37}.neg{color:#b42318}
 figure{margin:10px 0}figure img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}
 figcaption{font-size:12px;color:#5b6b7b}
 .scroll{overflow-x:auto}
 .note{font-size:12px;color:#5b6b7b}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}.two>*{min-width:0}
+@media (max-width:700px){main{padding:16px 12px 40px}.two{grid-template-columns:1fr}}
 @page{size:A4;margin:14mm 12mm}
 @media print{body{background:#fff;font-size:11px}main{max-width:none;padding:0}.scroll{overflow:visible}
 table{font-size:9px}th,td{padding:2px 4px;white-space:normal}figure,.cards,tr{break-inside:avoid}
