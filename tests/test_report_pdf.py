@@ -194,3 +194,34 @@ def test_no_page_carries_only_a_heading(lang):
     for r in results:
         assert _heading_only_pages(scenario_pdf(r, lang=lang)) == [], r.name
     assert _heading_only_pages(comparison_pdf(compare(results), lang=lang)) == []
+
+
+LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_long_scenario_names_are_wrapped_not_cut(lang):
+    """The title block cut a long scenario name ("(a_very_long_scenario_…") and the comparison's baseline to "基…":
+    names wrap onto more lines and are whole in the text."""
+    import geopandas as gpd
+    import shapely
+
+    from planner.report.pdf import comparison_pdf, scenario_pdf
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    g = gpd.GeoDataFrame({"site_id": ["S1", "S2"], "status": "ok", "rank": [1, 2], "land_area_m2": 10_000.0,
+                          "floor_area_m2": 2_000.0}, geometry=[shapely.box(0, 0, 100, 100), shapely.box(150, 0, 250, 100)],
+                         crs="EPSG:4549")
+    zh = "晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案第三版含保留提升类地块"
+    label = "这是一个非常非常长的情景名称：晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案（第三版）"
+    long = run(g, scenario_from_dict({"name": LONG, "label": label}))
+    base = run(g, scenario_from_dict({"name": zh, "sites": {"top": 1}}))
+
+    def first_page(data: bytes) -> str:
+        return re.sub(r"\s*[\r\n]+\s*", "", pdfium.PdfDocument(data)[0].get_textpage().get_text_range())
+
+    text = first_page(scenario_pdf(long, lang=lang))
+    assert LONG in text and label in text and "…" not in text
+    text = first_page(comparison_pdf(compare([base, long]), lang=lang))
+    assert text.count(LONG) >= 2 and text.count(zh) >= 3 and "…" not in text  # title block, and over the cards

@@ -127,8 +127,8 @@ def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
     pdf.set_text_color(*_BLUE)
     pdf.cell(WIDTH, 9, pdf.fitted(title, WIDTH, 17, smallest=11), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
-    if subtitle:
-        pdf.cell(WIDTH, 6, pdf.fitted(subtitle, WIDTH, 10, smallest=7.5), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if subtitle:  # wrapped, never cut: it names the scenarios (a long name lost its end, a baseline all but "基…")
+        _lines(pdf, subtitle, 10, 5)
     if meta:
         pdf.set_font("cjk", size=7.5)
         pdf.set_text_color(*_GREY)
@@ -141,6 +141,14 @@ def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
 HEADING_H = 7.7
 #: What of a table must fit under its heading (mm): the header row and a row or two.
 TABLE_START = 14.0
+
+
+def _lines(pdf: _Doc, text: str, size: float, h: float) -> None:
+    """``text`` at ``size`` pt across the page, wrapped (English after an underscore inside a long name) in lines
+    ``h`` mm high."""
+    pdf.set_font("cjk", size=size)
+    pdf.multi_cell(WIDTH, h, pdf.break_long_words(text, WIDTH), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
 
 
 def _heading(pdf: _Doc, text: str, *, keep: float = TABLE_START, w: float = WIDTH, x: float | None = None) -> None:
@@ -329,8 +337,8 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
         a = assumptions_table(r, lang)
         if len(results) > 1:
             _ensure(pdf, 6 + TABLE_START)  # the name with its table
-            pdf.set_font("cjk", size=9)
-            pdf.cell(WIDTH, 6, r.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _lines(pdf, r.name, 9, 5)
+            pdf.ln(1)
         n = a.shape[1] - 2
         w = [46, *[max(22, 60 / max(n, 1))] * n]
         w.append(WIDTH - sum(w))
@@ -352,9 +360,13 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     for r in cmp.results:
-        _ensure(pdf, 5.5 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # the name with its boxes
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
-        pdf.cell(WIDTH, 5.5, pdf.fitted(head, WIDTH, 9), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font("cjk", size=9)
+        lines = len(pdf.multi_cell(WIDTH, 4.5, pdf.break_long_words(head, WIDTH), wrapmode=pdf.wrap, align="L",
+                                   dry_run=True, output="LINES"))
+        _ensure(pdf, lines * 4.5 + 1 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # names with boxes
+        _lines(pdf, head, 9, 4.5)
+        pdf.ln(1)
         _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=per_row, h=15)
     _figure(pdf, tr("chart_floor_parts", lang), floor_chart(cmp.results, lang), WIDTH * 0.8)
     m = membership_map(cmp, lang, background=background)
