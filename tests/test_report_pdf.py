@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
+from planner.report.text import tr
 
 pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 renders the PDF pages (test extra)")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -158,42 +159,51 @@ def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, 
             assert not broken, (name, broken)
 
 
-def _heading_only_pages(data: bytes) -> list[tuple[int, str]]:
-    """Pages whose content above the footer is no taller than a heading (e.g. "Site map" with its map on the
-    next page): (page number, its text)."""
+def _stranded_headings(data: bytes, headings) -> list[tuple[int, str]]:
+    """Headings with nothing under them on their page (their chart or table moved to the next page, e.g. a page
+    holding only "Site map"): (page number, heading)."""
     doc = pdfium.PdfDocument(data)
     out = []
     for i in range(len(doc)):
-        page = doc[i]
-        body = [b for b in (o.get_bounds() for o in page.get_objects()) if b[1] > 45]  # above the footer (pt)
-        if body and (max(b[3] for b in body) - min(b[1] for b in body)) / 72 * 25.4 < 20:
-            out.append((i + 1, page.get_textpage().get_text_range()[:40]))
+        page, text = doc[i], doc[i].get_textpage()
+        boxes = [o.get_bounds() for o in page.get_objects()]  # (left, bottom, right, top) in points
+        for h in dict.fromkeys(headings):
+            found = text.search(h)
+            while (hit := found.get_next()) is not None:
+                bottom = min(text.get_charbox(k)[1] for k in range(hit[0], hit[0] + hit[1]))
+                # anything reaching 4 mm below the heading (past its rule), above the footer (16 mm from the foot)
+                if not any(45 < b[1] < bottom - 11.3 for b in boxes):
+                    out.append((i + 1, h))
     return out
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_no_page_carries_only_a_heading(lang):
-    """A tall map did not fit under "Site map" on a fresh page and moved on alone: the page had only the heading.
-    A heading now stays with what follows it, and a chart is never taller than a page under its heading."""
+def test_every_heading_has_its_content_under_it(lang, monkeypatch):
+    """A map taller than the room left moved on alone and left its heading behind: a page holding only "Site map",
+    or the comparison's map title at the foot of page 1 with its map on page 2. A heading now stays with what
+    follows it, and a chart is never taller than a page under its heading."""
     import geopandas as gpd
     import numpy as np
     import shapely
 
-    from planner.report.pdf import comparison_pdf, scenario_pdf
+    from planner.report import pdf as P
     from planner.scenarios import run, scenario_from_dict
     from planner.scenarios.comparison import compare
 
+    headings = []
+    real = P._heading
+    monkeypatch.setattr(P, "_heading", lambda pdf, text, **k: headings.append(text) or real(pdf, text, **k))
     n = 12  # a column of sites 40 km tall and 100 m wide: the map is far taller than wide
     g = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
                           "land_area_m2": 10_000.0, "floor_area_m2": 2_000.0},
                          geometry=shapely.box(0, np.arange(n) * 3600.0, 100, np.arange(n) * 3600.0 + 100),
                          crs="EPSG:4549")
-    results = [run(g, scenario_from_dict({"name": "tall", "sites_per_year": 3})),
-               run(g, scenario_from_dict({"name": "one", "sites": {"top": 1}})),
-               run(g, scenario_from_dict({"name": "half", "sites": {"top": 6}}))]
-    for r in results:
-        assert _heading_only_pages(scenario_pdf(r, lang=lang)) == [], r.name
-    assert _heading_only_pages(comparison_pdf(compare(results), lang=lang)) == []
+    results = [run(g, scenario_from_dict({"name": f"s{j}", "sites": {"top": 4 * (j + 1)}, "sites_per_year": 3}))
+               for j in range(3)]
+    docs = [P.scenario_pdf(r, lang=lang) for r in results]
+    docs += [P.comparison_pdf(compare(results[:k]), lang=lang) for k in (2, 3)]
+    assert {tr("map", lang), tr("cmp_map_title", lang), tr("yearly", lang)} <= set(headings)
+    assert [(d, s) for d, doc in enumerate(docs) for s in _stranded_headings(doc, headings)] == []
 
 
 LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
