@@ -235,3 +235,52 @@ def test_long_scenario_names_are_wrapped_not_cut(lang):
     assert LONG in text and label in text and "…" not in text
     text = first_page(comparison_pdf(compare([base, long]), lang=lang))
     assert text.count(LONG) >= 2 and text.count(zh) >= 3 and "…" not in text  # title block, and over the cards
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatch):
+    """The scenario PDF's site table wrapped "标准厂房（低租金" with ")" alone on the next line, headers as "用地面积（" /
+    "亩）", and mixed precisions in a column (0.93 above 0.835)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report import pdf as P
+    from planner.scenarios import run, scenario_from_dict
+
+    n = 8  # sites of 1 to 60 ha: tax and investment from below 0.1 to several 亿元
+    side = np.sqrt(np.geomspace(10_000, 600_000, n))
+    x = np.r_[0, np.cumsum(side[:-1] + 50)]
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": side**2, "floor_area_m2": side**2 * 0.5},
+                         geometry=shapely.box(x, 0, x + side, side), crs="EPSG:4549")
+    r = run(g, scenario_from_dict({"name": "low", "template": "low", "templates": {"low": {
+        "base": "standard_factory", "label_zh": "标准厂房（低租金）", "label_en": "Standard factory park (low rent)",
+        "rent_per_m2_month": 10.0}}}))
+    tables, cells = [], {}
+    real_table, real_multi = P._table, P._Doc.multi_cell
+    monkeypatch.setattr(P, "_table", lambda pdf, rows, widths, **k: tables.append(rows) or real_table(pdf, rows, widths,
+                                                                                                       **k))
+
+    measuring = []
+
+    def multi_cell(self, w, h=None, text="", *a, **k):  # the lines a table cell is drawn in
+        if "padding" in k and text and not measuring:
+            measuring.append(1)  # a dry run calls multi_cell again
+            kw = {x: k[x] for x in ("wrapmode", "padding") if x in k}
+            cells[text.replace("\n", "")] = real_multi(self, w, h, text, dry_run=True, output="LINES", **kw)
+            measuring.pop()
+        return real_multi(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(P._Doc, "multi_cell", multi_cell)
+    P.scenario_pdf(r, lang=lang)
+    sites = next(t for t in tables if len(t) == n + 1)
+    opened = {t: lines for t, lines in cells.items() if any(x.strip()[:1] in "）)" for x in lines[1:])}
+    assert opened == {}  # no line of any table opens on a closing bracket
+    if lang == "zh":
+        assert len(cells["标准厂房（低租金）"]) == 1 and cells["用地面积（亩）"] in (["用地面积（亩）"], ["用地面积", "（亩）"])
+        assert cells["改造后年税收（亿元/年）"] == ["改造后年税收", "（亿元/年）"]
+    for col in zip(*sites[1:], strict=True):
+        decimals = {len(c.split(".")[1]) if "." in c else 0 for c in col if re.fullmatch(r"-?[\d,]+(\.\d+)?", c)}
+        assert len(decimals) <= 1, col
+    assert lang == "en" or any(float(r[-3]) < 1 for r in sites[1:])  # the tax column has amounts below 1 亿元

@@ -19,13 +19,15 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
-from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
+from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, scaled, tr
 
 #: Usable width of an A4 page with 12 mm margins (mm).
 WIDTH = 186.0
 _HEAD = FontFace(emphasis="NONE", fill_color=(228, 236, 245), color=(20, 30, 45))
 _BLUE = (11, 79, 138)
 _GREY = (91, 107, 123)
+#: Characters a line of Chinese never starts with (closing brackets and punctuation).
+_NO_LINE_START = frozenset("）)」』】》〉］]、，。：；！？%％·…")
 
 
 class ReportFontError(PlannerError):
@@ -104,6 +106,40 @@ class _Doc(FPDF):
                 words.append(word)
             out.append(" ".join(words))
         return "\n".join(out)
+
+    def break_cjk(self, text: str, width: float) -> str:
+        """``text`` broken into lines of at most ``width`` mm (Chinese), never starting a line with a closing
+        bracket or punctuation and keeping a bracketed unit on one line when it fits ("改造后年税收" /
+        "（亿元/年）", not "改造后年税收（亿元/年" / "）"; "标准厂房（低租金" / ")" before).
+
+        fpdf2 breaks Chinese at any character, the closing bracket too; the lines are broken here so each fits
+        and fpdf2 keeps them. English (:attr:`wrap` WORD) is returned as it is.
+        """
+        if self.wrap != WrapMode.CHAR:
+            return text
+        out = []
+        for para in text.split("\n"):
+            line = ""
+            for i, ch in enumerate(para):
+                if not line or self.get_string_width(line + ch) <= width:
+                    line += ch
+                    continue
+                cut = len(line)  # the line is para[i - len(line):i]
+                opening = max(line.rfind("（"), line.rfind("("))
+                closing = para.find("）" if line[opening:opening + 1] == "（" else ")", i) if opening > 0 else -1
+                if closing >= 0 and self.get_string_width(para[i - len(line) + opening:closing + 1]) <= width:
+                    cut = opening  # the bracket and what it holds start the next line together
+                elif ch in _NO_LINE_START and len(line) > 1:
+                    cut = len(line) - 1  # the character before goes down with it
+                out.append(line[:cut])
+                line = line[cut:] + ch
+            out.append(line)
+        return "\n".join(out)
+
+    def breaks(self, text: str, width: float) -> str:
+        """``text`` with line breaks where it should wrap in a cell ``width`` mm wide: English after ``_``/``-``
+        inside a long word (:meth:`break_long_words`), Chinese by the rules of :meth:`break_cjk`."""
+        return self.break_long_words(text, width) if self.wrap == WrapMode.WORD else self.break_cjk(text, width)
 
     def footer(self) -> None:
         self.set_y(-11)
@@ -269,10 +305,42 @@ def _table(pdf: _Doc, rows: list[list[str]], widths, *, size: float = 7.0, align
             for r in rows:
                 row = t.row()
                 for c, w in zip(r, widths, strict=True):
-                    row.cell(pdf.break_long_words(str(c), w - 2.0))  # the cell's padding: 1 mm each side
+                    row.cell(pdf.breaks(str(c), w - 2.01))  # the cell's padding: 1 mm each side
     finally:
         pdf.set_left_margin(margin)
     pdf.ln(1.5)
+
+
+def _column_widths(pdf: _Doc, rows: list[list[str]], width: float = WIDTH) -> list[float]:
+    """Widths (mm) of a table's columns in the current font, ``width`` in all: each column as wide as its widest
+    cell, a heading's words (English) or its parts before and from a bracket (Chinese: "改造后年税收" /
+    "（亿元/年）") counted apart, the rest shared out evenly. Equal widths gave a template name 22 mm
+    ("标准厂房（低租金" / ")") and the headings "用地面积（" / "亩）". Too wide a table is scaled down to ``width``."""
+    split = r"\s+" if pdf.wrap == WrapMode.WORD else r"(?=[（(])"
+    parts = [[p for p in re.split(split, str(c)) if p] for c in rows[0]]
+    need = np.array([max([*map(pdf.get_string_width, [*head, *(str(r[i]) for r in rows[1:])]), 0.0]) + 2.2
+                     for i, head in enumerate(parts)])
+    if need.sum() > width:
+        return (need * width / need.sum()).tolist()
+    return (need + (width - need.sum()) / len(need)).tolist()
+
+
+def same_precision(values, key: str, lang: str) -> list[str]:
+    """A column of figures as :func:`~planner.report.text.fmt` shows them, all with the decimals of the most
+    precise one (a site table's tax column read 0.93, 0.835, 0.59: one precision per column).
+
+    Examples
+    --------
+    >>> same_precision([93e6, 83.5e6, 59e6, float("nan")], "tax_after_cny", "zh")
+    ['0.930', '0.835', '0.590', '–']
+    >>> same_precision([2026.0, 2027.0], "start_year", "zh")
+    ['2026', '2027']
+    """
+    texts = [fmt(v, key, lang) for v in values]
+    decimals = [len(t.split(".")[1]) if re.fullmatch(r"-?[\d,]+\.\d+", t) else 0 for t in texts]
+    d = max(decimals, default=0)
+    return [f"{scaled(v, key, lang):,.{d}f}" if re.fullmatch(r"-?[\d,]+(\.\d+)?", t) and n < d else t
+            for v, t, n in zip(values, texts, decimals, strict=True)]
 
 
 def _value_rows(keys, values, lang: str) -> list[list[str]]:
@@ -317,12 +385,12 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
                             "payback_years") if c in result.sites.columns]
         _heading(pdf, tr("sites_in_report", lang, n=min(max_sites, len(result.sites))))
         names = {k: (t.label_en if lang == "en" else t.label_zh) for k, t in (result.templates or {}).items()}
-        rows = [[label(c, lang) for c in cols]]
-        for _, r in result.sites.head(max_sites).iterrows():
-            rows.append([names.get(str(r[c]), str(r[c])) if c == "template" else
-                         str(r[c]) if c == "site_id" else fmt(r[c], c, lang) for c in cols])
-        w = [14, 22] + [(WIDTH - 36) / (len(cols) - 2)] * (len(cols) - 2)
-        _table(pdf, rows, w, size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
+        top = result.sites.head(max_sites)
+        body = {c: top[c].astype(str).map(lambda v: names.get(v, v)).tolist() if c == "template" else
+                top[c].astype(str).tolist() if c == "site_id" else same_precision(top[c], c, lang) for c in cols}
+        rows = [[label(c, lang) for c in cols], *map(list, zip(*body.values(), strict=True))]
+        pdf.set_font("cjk", size=6.3)
+        _table(pdf, rows, _column_widths(pdf, rows), size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
     _assumptions(pdf, [result], lang)
     return bytes(pdf.output())
 
