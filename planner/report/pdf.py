@@ -179,12 +179,13 @@ HEADING_H = 7.7
 TABLE_START = 14.0
 
 
-def _lines(pdf: _Doc, text: str, size: float, h: float) -> None:
-    """``text`` at ``size`` pt across the page, wrapped (English after an underscore inside a long name) in lines
-    ``h`` mm high."""
+def _lines(pdf: _Doc, text: str, size: float, h: float, *, dry_run: bool = False) -> int:
+    """Write ``text`` at ``size`` pt across the page in lines ``h`` mm high, wrapped (:meth:`_Doc.breaks`: English
+    after an underscore inside a long name); returns the number of lines (only counts them with ``dry_run``)."""
     pdf.set_font("cjk", size=size)
-    pdf.multi_cell(WIDTH, h, pdf.break_long_words(text, WIDTH), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
-                   new_y=YPos.NEXT)
+    lines = pdf.multi_cell(WIDTH, h, pdf.breaks(text, WIDTH), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
+                           new_y=YPos.NEXT, dry_run=dry_run, output="LINES")
+    return len(lines)
 
 
 def _heading(pdf: _Doc, text: str, *, keep: float = TABLE_START, w: float = WIDTH, x: float | None = None) -> None:
@@ -367,7 +368,7 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
     _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
     if len(result.sites):
         _image(pdf, floor_chart([result], lang, size=(7.5, 1.9)), WIDTH * 0.85)
-        _ensure(pdf, max(_size(c, WIDTH / 2 - 2)[1] for c in charts["timeline"]) + 2)  # placed, never broken
+        _ensure(pdf, max(_size(c, WIDTH / 2 - 2)[1] for c in charts["timeline"]) + 2)  # placed at y: nothing moves them on
         y = pdf.get_y()
         hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y)
               for i, c in enumerate(charts["timeline"])]
@@ -429,9 +430,7 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     for r in cmp.results:
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
-        pdf.set_font("cjk", size=9)
-        lines = len(pdf.multi_cell(WIDTH, 4.5, pdf.break_long_words(head, WIDTH), wrapmode=pdf.wrap, align="L",
-                                   dry_run=True, output="LINES"))
+        lines = _lines(pdf, head, 9, 4.5, dry_run=True)
         _ensure(pdf, lines * 4.5 + 1 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # names with boxes
         _lines(pdf, head, 9, 4.5)
         pdf.ln(1)
