@@ -183,7 +183,8 @@ def _lines(pdf: _Doc, text: str, size: float, h: float, *, dry_run: bool = False
     """Write ``text`` at ``size`` pt across the page in lines ``h`` mm high, wrapped (:meth:`_Doc.breaks`: English
     after an underscore inside a long name); returns the number of lines (only counts them with ``dry_run``)."""
     pdf.set_font("cjk", size=size)
-    lines = pdf.multi_cell(WIDTH, h, pdf.breaks(text, WIDTH), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
+    room = WIDTH - 2 * pdf.c_margin - 0.01  # what the cell leaves for text: a line broken wider wrapped its last letter
+    lines = pdf.multi_cell(WIDTH, h, pdf.breaks(text, room), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
                            new_y=YPos.NEXT, dry_run=dry_run, output="LINES")
     return len(lines)
 
