@@ -287,3 +287,25 @@ def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatc
         decimals = {len(c.split(".")[1]) if "." in c else 0 for c in col if re.fullmatch(r"-?[\d,]+(\.\d+)?", c)}
         assert len(decimals) <= 1, col
     assert lang == "en" or any(float(r[-3]) < 1 for r in sites[1:])  # the tax column has amounts below 1 亿元
+
+
+@pytest.mark.parametrize("aspect", [0.9, 1.1, 1.3])
+def test_the_floor_area_ledger_is_never_split(aspect):
+    """Under a map that filled most of its page the ledger ran three rows on to the next page: the map is drawn
+    up to a fifth smaller to keep it whole, or the ledger starts the next page."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report.pdf import scenario_pdf
+    from planner.scenarios import run, scenario_from_dict
+
+    n = 12  # a 3 x 4 grid of sites, its height ``aspect`` times its width: maps of 0.9 to 1.3 times their width
+    x, y = (np.arange(n) % 3) * 1000.0, (np.arange(n) // 3) * 750.0 * aspect
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 2_000.0},
+                         geometry=shapely.box(x, y, x + 100, y + 100), crs="EPSG:4549")
+    doc = pdfium.PdfDocument(scenario_pdf(run(g, scenario_from_dict({"name": "s", "sites_per_year": 2})), lang="zh"))
+    texts = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    page = next(t for t in texts if "建筑面积账" in t)
+    assert "现状建筑面积" in page and "租金+税收回收期（年）" in page  # the first and the last row

@@ -269,10 +269,10 @@ def _size(chart, w: float, max_h: float | None = None) -> tuple[float, float]:
     return w, h
 
 
-def _figure(pdf: _Doc, heading: str, chart, w: float) -> None:
-    """A heading and its chart ``w`` mm wide on one page: no taller than a page under its heading (a tall map
-    moved on alone and left its heading on a page of its own)."""
-    w, h = _size(chart, w, _room(pdf) - HEADING_H - 2)
+def _figure(pdf: _Doc, heading: str, chart, w: float, *, max_h: float | None = None) -> None:
+    """A heading and its chart ``w`` mm wide (narrower if taller than ``max_h``) on one page: no taller than a page
+    under its heading (a tall map moved on alone and left its heading on a page of its own)."""
+    w, h = _size(chart, w, min(_room(pdf) - HEADING_H - 2, max_h or math.inf))
     _heading(pdf, heading, keep=h + 2)
     _image(pdf, chart, w)
 
@@ -375,13 +375,15 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
               for i, c in enumerate(charts["timeline"])]
         pdf.set_y(y + max(hs) + 2)
     pdf.add_page()
-    _figure(pdf, tr("map", lang), charts["map"], WIDTH * 0.8)
-    _heading(pdf, tr("ledger", lang))
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(LEDGER, [result.totals.get(k) for k in LEDGER],
                                                                         lang)]
+    ledger = HEADING_H + len(rows) * (7.0 * 0.5 + 1.2)  # a row of one line: its text and padding
+    full = _size(charts["map"], WIDTH * 0.8)[1]
+    # the map a fifth smaller rather than the ledger split (3 rows ran on to the next page) or sent on alone
+    _figure(pdf, tr("map", lang), charts["map"], WIDTH * 0.8, max_h=max(_room(pdf) - HEADING_H - 2 - ledger, full * 0.8))
+    _heading(pdf, tr("ledger", lang), keep=ledger - HEADING_H)
     _table(pdf, rows, (70, 40), align=("LEFT", "RIGHT"))
     if len(result.sites):
-        pdf.add_page()
         cols = [c for c in ("site_id", "template", "start_year", "delivery", "land_area_mu", "existing_floor_m2",
                             "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny",
                             "payback_years") if c in result.sites.columns]
