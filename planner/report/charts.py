@@ -268,7 +268,7 @@ def short_name(name: str, width: int = 30) -> str:
     >>> short_name("upstairs_all")
     'upstairs_all'
     >>> short_name("a_very_long_scenario_name_for_the_eastern_riverside_v3", 24)
-    'a_very_long_sc…erside_v3'
+    'a_very_long_s…verside_v3'
     """
     if _width(name) <= width:
         return name
