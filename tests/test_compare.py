@@ -38,6 +38,10 @@ def test_table_absolute_and_relative_differences():
     # zero baseline -> relative difference undefined, not inf
     assert np.isnan(t.loc["existing_floor_m2", "up_all vs top2 %"])
     assert list(t.columns[:3]) == ["top2", "up_all", "S3_only"]
+    # a later delivery year is a number of years later, not a percentage of the year (2031 -> 2050 was "+0.9%")
+    assert t.loc["last_delivery", "S3_only - top2"] == t.loc["last_delivery", "S3_only"] - t.loc["last_delivery", "top2"]
+    assert t.loc["last_delivery", "S3_only - top2"] != 0
+    assert np.isnan(t.loc["last_delivery", "S3_only vs top2 %"]) and np.isnan(t.loc["first_delivery", "S3_only vs top2 %"])
 
 
 def test_membership_and_only_in():

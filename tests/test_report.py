@@ -72,6 +72,13 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
         charts = [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) == 2 and any("在建、交付与出租面积" in c for c in charts)
     assert any("建筑面积构成" in c and "单位: 万㎡" in c for c in charts)
+    timeline_chart = next(c for c in charts if "在建、交付与出租面积" in c)
+    assert all(s in timeline_chart for s in ("在建面积", "累计交付面积", "出租面积"))  # the series the title names
+    # codes by name: the template and the rule for existing buildings; a year's investment is not the total
+    row = {h: c.value for h, c in zip(headers, ws[2], strict=True)}
+    assert row["园区模板 Park template"] == "标准厂房园区" and row["现状建筑 Existing buildings"] == "全部拆除重建"
+    tl = [c.value for c in wb["Timeline 年度"][1]]
+    assert "当年投资 Investment in the year（亿元/年）" in tl and not any(str(h).startswith("总投资") for h in tl)
 
 
 def test_excel_comparison(tmp_path):
@@ -88,6 +95,13 @@ def test_excel_comparison(tmp_path):
     floor = [[c.value for c in r] for r in wb["Floor area 建筑面积"].iter_rows()]
     assert floor[0][:4] == ["Scenario", "Retained floor area (m²)", "Demolished floor area (m²)", "Floor area built (m²)"]
     assert floor[2][:5] == ["b", 0, -4_000, 50_000, 46_000]  # demolished drawn left of zero; net = built - demolished
+    # which scenario takes each site, under readable headers (start_year_a, template_a, True/False before)
+    mem = [[c.value for c in r] for r in wb["Sites 地块"].iter_rows()]
+    assert mem[0] == ["Site id", "a · Selected", "a · Start year", "a · Park template", "b · Selected",
+                      "b · Start year", "b · Park template"]
+    assert mem[1][1:4] == ["Yes", "2026", "Standard factory park"] and mem[2][1] == "No"
+    curves = [c.value for c in wb["Curves 年度曲线"][1]]
+    assert curves[0] == "Year" and "Investment in the year (million yuan/yr) · a" in curves
 
 
 def test_geodata_exports(tmp_path):
@@ -198,6 +212,7 @@ def test_fmt():
     assert fmt(25_000.0, "new_floor_m2", "zh", unit=True) == "2.50 万㎡"
     assert fmt(4_500_000.0, "tax_after_cny", "zh", unit=True) == "0.045 亿元/年"  # per-site figures keep the unit
     assert fmt(float("nan"), "new_floor_m2") == "–" and fmt(float("inf"), "payback_years") == "∞"
+    assert fmt(float("-inf"), "payback_years") == "-∞"  # a difference to a payback that never comes (was "∞")
     assert fmt(2.5, "plot_ratio_after") == "2.50"
     assert fmt(2031.99, "delivery") == "2031"
     assert [fmt(x, "payback_years", "en", unit=True) for x in (1.2, -1.0, 2.0)] == ["1 year", "-1 year", "2 years"]

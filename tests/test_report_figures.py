@@ -8,8 +8,9 @@ Hand-checked case: two 1 ha sites, S1 with 4,000 m² of buildings, S2 empty; the
 - investment = 50,000 m² x 3,400 yuan = 170 million yuan (1.70 亿元);
 - occupied = 50,000 x (1 - 0.15 support) x 0.95 absorption = 40,375 m²; rent = 40,375 x 12 x 12 = 5.814 M/yr;
 - payback, rent only = 170 / 5.814 = 29.2 -> "29" years;
-- tax after = 40,375 m² x 120 yuan/m² (200,000 yuan/mu at plot ratio 2.5) = 4.845 M/yr (no tax before);
-  payback, rent + tax = 170 / (5.814 + 4.845) = 15.9 -> "16" years;
+- tax after = 30 mu x 200,000 yuan/mu = 6.0 M/yr once let (the template's figure per mu of a running park; the
+  model spreads it over the 40,375 m² occupied: 148.6 yuan/m²; no tax before);
+  payback, rent + tax = 170 / (5.814 + 6.0) = 14.4 -> "14" years;
 - works start 2026 + 9 months, delivery 20 months later: October 2028 -> "2028", never "2028.4".
 """
 
@@ -45,7 +46,8 @@ def test_model_definitions_by_hand():
     assert t["net_change_m2"] == 46_000 == t["floor_after_m2"] - t["existing_floor_m2"]
     assert t["net_change_m2"] == t["new_floor_m2"] - t["demolished_floor_m2"]  # planned - demolished
     assert t["payback_years"] == pytest.approx(170e6 / 5.814e6)
-    assert t["fiscal_payback_years"] == pytest.approx(170e6 / (5.814e6 + 4.845e6))
+    assert t["tax_after_cny"] == pytest.approx(6.0e6)  # 30 mu x 200,000 (was 4.845 M: 161,500 a mu)
+    assert t["fiscal_payback_years"] == pytest.approx(170e6 / (5.814e6 + 6.0e6))
     assert t["first_delivery"] == t["last_delivery"] == 2028  # a whole calendar year
 
 
@@ -77,8 +79,8 @@ def test_html_cards_carry_each_definition():
 
     assert card(zh, "新增产业空间") == "4.60 万㎡" and card(en, "Net new floor area") == "46,000 m²"
     assert card(zh, "规划总建筑面积") == "5.00 万㎡" and card(en, "Gross planned floor area") == "50,000 m²"
-    assert card(zh, "仅计租金回收期") == "29 年" and card(zh, "租金+税收回收期") == "16 年"
-    assert card(en, "Payback, rent only") == "29 years" and card(en, "Payback, rent + tax") == "16 years"
+    assert card(zh, "仅计租金回收期") == "29 年" and card(zh, "租金+税收回收期") == "14 年"
+    assert card(en, "Payback, rent only") == "29 years" and card(en, "Payback, rent + tax") == "14 years"
     assert card(zh, "总投资") == "1.70 亿元" and card(en, "Investment") == "170.0 million yuan"
     assert card(zh, "末批交付年份") == "2028"
     assert "2028.4" not in zh and "2028.4" not in en
@@ -98,7 +100,7 @@ def test_excel_carries_each_definition(tmp_path):
     assert s_zh["规划总建筑面积 Gross planned floor area（万㎡）"].value == pytest.approx(5.0)
     pay = s_zh["仅计租金回收期 Payback, rent only（年）"]
     assert pay.value == pytest.approx(29.24, abs=0.01) and pay.number_format == "0"  # shown as 29
-    assert s_zh["租金+税收回收期 Payback, rent + tax（年）"].value == pytest.approx(15.95, abs=0.01)
+    assert s_zh["租金+税收回收期 Payback, rent + tax（年）"].value == pytest.approx(14.39, abs=0.01)
     assert s_en["Investment (million yuan)"].value == pytest.approx(170.0)
     assert s_zh["末批交付年份 Last delivery year"].value == 2028
     sites_ws = en["Sites 地块"]
@@ -149,13 +151,13 @@ def test_app_cards_and_table_carry_each_definition(lang):
         assert [x.value for x in m["仅计租金回收期（年）"]] == ["29", "29"]
         same = m["租金+税收回收期（年）"][1]  # the same payback: no arrow, grey
         assert same.delta == "0" and str(same.proto).count("direction: NONE") == 1
-        assert m["租金+税收回收期（年）"][1].value == "16"
+        assert m["租金+税收回收期（年）"][1].value == "14"
         assert m["规划总建筑面积（万㎡）"][0].value == "5.00"
         assert m["总投资（亿元）"][1].value == "1.70"
     else:
         assert [x.value for x in m["Net new floor area (m²)"]] == ["21,000", "46,000"]
         assert m["Net new floor area (m²)"][1].delta == "+25,000"
-        assert m["Payback, rent + tax (yr)"][1].value == "16"
+        assert m["Payback, rent + tax (yr)"][1].value == "14"
         assert m["Investment (million yuan)"][1].value == "170.0"
     table = at.dataframe[0].value
     first = table.columns[0]

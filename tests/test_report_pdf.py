@@ -100,7 +100,7 @@ def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
                  str(workspace), "--out", str(cmp)]) == 0
     texts = _pages(cmp, "comparison_zh")
-    assert "情景对比报告" in texts[0] and "两个情景的地块差异" in "".join(texts[:2])
+    assert "情景对比报告" in texts[0] and "各情景的地块分布" in "".join(texts[:2])  # three scenarios, not "两个情景"
     assert "指标对照表" in "".join(texts)
     assert all(b"NotoSansCJK" in f for f in _embedded_fonts(cmp))
 
@@ -309,3 +309,180 @@ def test_the_floor_area_ledger_is_never_split(aspect):
     texts = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
     page = next(t for t in texts if "建筑面积账" in t)
     assert "现状建筑面积" in page and "租金+税收回收期（年）" in page  # the first and the last row
+
+
+# -- site briefs: a page agrees with itself and says what each figure is ------------------------------------------
+CONSERVATIVE = "scenarios/conservative_top10.toml"  # keeps upgrade classes "retain" and "upgrade"; 10 best ok sites
+
+
+def _ids(workspace) -> tuple[str, str]:
+    """The best-ranked ok site and a site below the minimum area."""
+    from planner.io.store import open_store
+
+    sites = open_store(str(workspace)).read_layer("sites", "default")
+    best = sites[sites["status"] == "ok"].sort_values("rank")["site_id"].iloc[0]
+    return str(best), str(sites[sites["status"] == "too_small"]["site_id"].iloc[0])
+
+
+def _brief(workspace, tmp_path, ids, lang, *more) -> list[str]:
+    out = tmp_path / f"brief_{lang}_{'_'.join(ids)}.pdf"
+    assert main(["brief", *ids, "-w", str(workspace), "--out", str(out), "--lang", lang, *more]) == 0
+    return _pages(out, out.stem)
+
+
+def test_brief_states_the_sites_status(workspace, tmp_path):
+    """A site below the minimum area (status too_small) showed rank "–" but never said it was too small."""
+    best, small = _ids(workspace)
+    ok, too_small = _brief(workspace, tmp_path, [best, small], "en")
+    assert "Site status OK" in ok and "Site status Too small (< 10,000 m²)" in too_small
+    ok, too_small = _brief(workspace, tmp_path, [best, small], "zh")
+    assert "片区状态 符合" in ok and "片区状态 面积过小（<10,000㎡）" in too_small
+
+
+def test_brief_plot_ratios_say_what_they_divide_by(workspace, tmp_path):
+    """A site with protected land cut out had two different "plot ratio" figures on one page (floor ÷ the parcels'
+    land in Facts, floor ÷ the site's land in the planned figures), both labelled "Plot ratio"."""
+    import geopandas as gpd
+    import shapely
+
+    from planner.io.store import open_store
+    from planner.workflow.operations import read_sites
+    from tests.e2e._workspace import build_workspace
+
+    best, _ = _ids(workspace)
+    ps = read_sites(open_store(str(workspace)), None).parcel_sites
+    pid = str(ps[ps["site_id"].astype(str) == best]["parcel_id"].iloc[0])
+    ws = build_workspace(tmp_path / "cut.gpkg")  # the same grid, with a red line over a third of that parcel
+    store = open_store(str(ws))
+    x0, y0, x1, y1 = store.read_layer("survey")[lambda g: g["parcel_id"] == pid].total_bounds
+    red = gpd.GeoDataFrame({"category": ["ecological_red_line"]},
+                           geometry=[shapely.box(x0 - 5, y0 - 5, x0 + (x1 - x0) / 3, y1 + 5)], crs="EPSG:4549")
+    store.write_layer("constraint", "red_line", red, user="test")
+    assert main(["classify", "-w", str(ws)]) == 0 and main(["sites", "-w", str(ws)]) == 0
+    stored = read_sites(open_store(str(ws)), None)
+    sid = str(stored.parcel_sites[stored.parcel_sites["parcel_id"].astype(str) == pid]["site_id"].iloc[0])
+    site = stored.sites[stored.sites["site_id"].astype(str) == sid].iloc[0]
+    net, cut = float(site["land_area_m2"]), float(site["constraint_overlap_m2"])
+    assert cut > 0
+    on_parcels, on_site = site["floor_area_m2"] / (net + cut), site["floor_area_m2"] / net
+    assert f"{on_parcels:.2f}" != f"{on_site:.2f}"
+    en = _brief(ws, tmp_path, [sid], "en")[0]
+    assert f"Plot ratio (÷ parcel land) {on_parcels:.2f}" in en and f"Plot ratio before (÷ site land) {on_site:.2f}" in en
+    assert f"Parcel land {net + cut:,.0f} m², site land after the cut-out {net:,.0f} m²." in en.replace("\r\n", " ")
+    assert not re.search(r"^Plot ratio [\d.]+", en, flags=re.MULTILINE)  # no plot ratio without its divisor
+    zh = _brief(ws, tmp_path, [sid], "zh")[0]
+    assert f"容积率（按宗地面积） {on_parcels:.2f}" in zh and f"现状容积率（按片区用地） {on_site:.2f}" in zh
+    assert f"宗地面积 {net + cut:,.0f} ㎡，扣除后片区用地 {net:,.0f} ㎡。" in zh.replace("\r\n", "")
+
+
+def test_brief_reasons_print_thresholds_with_separators_and_units():
+    """Reasons read "tax per mu < 50000" / "亩均税收 < 50000", lower-case next to capitalised labels."""
+    from planner.report.brief import reason_rule
+
+    assert reason_rule("tax per mu < 50000", "en") == "Tax per mu < 50,000 yuan/mu"
+    assert reason_rule("亩均税收 < 50000", "zh") == "亩均税收 < 50,000 元/亩"
+    assert reason_rule("output per mu < 231986", "en") == "Output per mu < 231,986 yuan/mu"
+    assert reason_rule("building coverage < 0.3", "en") == "Building coverage < 30%"
+    assert reason_rule("建筑密度 < 0.35", "zh") == "建筑密度 < 35%"
+    assert reason_rule("plot ratio < 1.0", "en") == "Plot ratio < 1.0"
+    assert reason_rule("plot ratio <= 0.8", "en") == "Plot ratio ≤ 0.8"
+    assert reason_rule("production stopped", "en") == "Production stopped"
+    assert reason_rule("停产", "zh") == "停产"
+
+
+def test_brief_pdf_shows_reasons_with_units(workspace, tmp_path):
+    best, _ = _ids(workspace)
+    en = _brief(workspace, tmp_path, [best], "en")[0]
+    assert "Tax per mu < 50,000 yuan/mu" in en and "Production stopped" in en
+    assert not re.search(r"per mu < \d{5}", en) and "tax per mu" not in en and "production stopped" not in en
+    zh = _brief(workspace, tmp_path, [best], "zh")[0]
+    assert "亩均税收 < 50,000 元/亩" in zh and not re.search(r"亩均税收 < \d{5}", zh)
+
+
+def test_brief_under_a_scenario_names_the_parcels_it_keeps(workspace, tmp_path):
+    """The figures keep the buildings of upgrade-class parcels: the page said "No retained parcels inside" next to
+    "Retained floor area 2,657 m²", and listed only demolished parcels (the kept one was cut off the list)."""
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.workflow.briefs import stored_site_briefs
+
+    best, _ = _ids(workspace)
+    store = open_store(str(workspace))
+    (b,) = stored_site_briefs(store, [best], scenario=resolve_scenario(CONSERVATIVE, store))
+    kept = b.parcels[b.parcels["kept"]]
+    assert len(kept) and set(kept["upgrade_class"]) <= {"retain", "upgrade"}
+    assert kept["floor_area_m2"].sum() == pytest.approx(float(b.figures["retained_floor_m2"]))
+    en = _brief(workspace, tmp_path, [best], "en", "--scenario", CONSERVATIVE)[0]
+    n = len(kept)
+    assert f"The figures keep {n} parcels, {float(b.figures['retained_floor_m2']):,.0f} m² of floor area" in en
+    assert f"Parcels kept in figures {n}" in en and "No retained parcels" not in en
+    assert all(pid in en for pid in kept["parcel_id"])
+    marks = re.findall(r"\b(Kept|Demolished)\r?$", en, flags=re.MULTILINE)  # the table's last column, row by row
+    assert marks[:n] == ["Kept"] * n and "Kept" not in marks[n:]  # kept parcels first
+    zh = _brief(workspace, tmp_path, [best], "zh", "--scenario", CONSERVATIVE)[0].replace("\r\n", "")  # unwrapped
+    assert f"测算保留 {n} 宗地块" in zh and "「保留提升」「原址提升」" in zh and "片区内无保留地块" not in zh
+
+
+def test_the_parcels_a_brief_keeps_add_up_to_the_scenarios_retained_floor(workspace):
+    """Whatever the existing-buildings rule, the parcels marked kept hold the retained floor area of the ledger."""
+    from planner import scenarios as sc_mod
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.workflow import documents as D
+    from planner.workflow.briefs import stored_site_briefs
+
+    store = open_store(str(workspace))
+    doc = resolve_scenario(CONSERVATIVE, store)
+    for rule in ("retain_class", "retain", "demolish"):
+        rdoc = D.ScenarioDoc(sc_mod.replace(doc.scenario, existing=rule))
+        for b in stored_site_briefs(store, top=5, scenario=rdoc):
+            kept = b.parcels[b.parcels["kept"]]
+            assert kept["floor_area_m2"].sum() == pytest.approx(float(b.figures["retained_floor_m2"])), (rule, b.site_id)
+            assert len(kept) == {"retain": len(b.parcels), "demolish": 0}.get(rule, len(kept))
+
+
+def test_brief_of_a_site_the_scenario_does_not_select_says_so(workspace, tmp_path, capsys):
+    """A site outside the scenario's selection read "Under scenario 'conservative_top10'" with planned figures."""
+    best, small = _ids(workspace)
+    en = _brief(workspace, tmp_path, [best, small], "en", "--scenario", CONSERVATIVE)
+    said = capsys.readouterr().out.splitlines()
+    assert "not selected" not in said[0] and f"{small}: " in said[1]
+    assert "(not selected by scenario 'conservative_top10': what its template would give)" in said[1]
+    assert "Under scenario 'conservative_top10'" in en[0] and "Not selected" not in en[0]
+    assert "Not selected by scenario 'conservative_top10': figures show what its template" in en[1]
+    assert "Floor area now and planned (not in scenario)" in en[1] and "Under scenario" not in en[1]
+    zh = _brief(workspace, tmp_path, [best, small], "zh", "--scenario", CONSERVATIVE)
+    assert "情景「conservative_top10」未选入本片区" in zh[1] and "（情景未选入）" in zh[1] and "未选入" not in zh[0]
+
+
+def test_brief_says_where_the_parcels_it_leaves_out_are_listed(workspace, tmp_path):
+    """"55 more parcels: see the Excel export": `planner brief` writes no Excel. The note now names the app's export
+    of the site's parcels; the list is cut where the page ends (one page per site) and kept parcels come first."""
+    import pandas as pd
+
+    from planner.cli.scenario import resolve_scenario
+    from planner.io.store import open_store
+    from planner.report.pdf import site_briefs_pdf
+    from planner.workflow.briefs import stored_site_briefs
+
+    best, _ = _ids(workspace)
+    store = open_store(str(workspace))
+    (b,) = stored_site_briefs(store, [best], scenario=resolve_scenario(CONSERVATIVE, store))
+    # the site's parcels 8 times over; the last copy keeps the parcels the scenario keeps (the retained floor)
+    many = pd.concat([b.parcels.assign(parcel_id=b.parcels["parcel_id"] + f"x{i}", kept=b.parcels["kept"] & (i == 7))
+                      for i in range(8)])
+    b.parcels = many
+    kept = many[many["kept"]]["parcel_id"].tolist()
+    for lang, words in (("en", ("more parcels not listed", "Contiguous sites", "Export what you see",
+                                f"Parcels of site {best}")),
+                        ("zh", ("宗地块未列出", "「连片地块」", "「导出当前内容」", f"「片区 {best} 的地块」"))):
+        out = tmp_path / f"many_{lang}.pdf"
+        out.write_bytes(site_briefs_pdf([b], lang=lang))
+        (text,) = _pages(out, f"brief_many_{lang}")  # one page
+        flat = text.replace("\r\n", "")
+        assert "Excel" not in flat and all(w in flat for w in words), lang
+        listed = re.findall(r"^(r\d+c\d+x\d+) ", text, flags=re.MULTILINE)  # parcel ids, in page order
+        assert 8 < len(listed) < len(many)
+        n = int(re.search(r"(\d+) (?:more parcels|宗地块未列出)", flat).group(1))
+        assert n == len(many) - len(listed)
+        assert sorted(listed[: len(kept)]) == sorted(kept)  # the kept parcels are on the page, first

@@ -391,6 +391,47 @@ def test_example_scenarios_are_valid():
         assert r.totals["n_sites"] > 0 and r.totals["new_floor_m2"] > 0
 
 
+def test_a_reader_is_told_when_the_budget_or_the_filter_bends_the_figures(tmp_path, store, capsys):
+    """A 1 million a year budget started a 57 million site 56 years later, past the horizon, without a word; a
+    filter that matched nothing gave a report of zeros that said "no geometry"; the budget read as an annual
+    spending cap ("年度投资上限") it is not."""
+    from planner.cli import main
+    from planner.report.text import assumptions_table
+    from planner.scenarios import phasing_warnings
+
+    r = run(one_site(retain_class_floor_m2=[1_000.0]),
+            scen(budget_per_year=1e6, existing="retain_class", retain_classes=["retain", "upgrade"]),
+            templates=templates())
+    said = " ".join(en for en, _ in phasing_warnings(r))
+    assert "start after its horizon (2026-2040" in said and "starts the last in 2082" in said
+    assert "cost more than a year's budget" in said and all(zh for _, zh in phasing_warnings(r))
+    zh = assumptions_table(r, "zh").set_index("参数")["easy"]
+    assert zh["情景：每年可新开工投资额（未用额度顺延）"] == "0.01 亿元"  # was 1000000
+    assert zh["情景：现状建筑"] == "保留所选提升分类的地块：保留提升、原址提升"  # was "保留“保留提升”类" whatever was kept
+    assert zh["情景：测算年限（年）"] == "15"
+    en = assumptions_table(r, "en").set_index("Parameter")["easy"]
+    assert en["Scenario: investment that may start per year (unused budget carries over)"] == "1.00 million yuan"
+    assert phasing_warnings(run(one_site(), scen(), templates=templates())) == []
+    none = run(one_site(), scen(sites={"where": {"min_area_m2": 1e9}}), templates=templates())
+    assert "selects no site" in phasing_warnings(none)[0][0]
+    # the CLI says so
+    ws = _workspace_with_sites(store)
+    f = tmp_path / "none.toml"
+    f.write_text('name = "none"\n[sites]\nwhere = { min_area_m2 = 1e12 }\n', encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", ws.uri, "--no-save"]) == 0
+    assert "warning: scenario 'none' selects no site" in capsys.readouterr().err
+
+
+def test_the_curves_run_until_the_last_site_is_let():
+    """A site delivered late in the horizon: the curves stopped before its absorption curve ended, below the
+    headline figures (1,521,543 jobs against 1,522,667 for upstairs_all on the sample city)."""
+    r = run(one_site(), scenario_from_dict({"name": "x", "template": "standard_factory", "horizon_years": 1}))
+    last = r.timeline.iloc[-1]
+    assert last["occupied_m2"] == pytest.approx(r.totals["occupied_m2"])
+    assert last["jobs_new"] == pytest.approx(r.totals["jobs_after"])  # all old jobs demolished
+    assert r.timeline.index[-1] == int(r.sites["delivery"].iloc[0]) + 2  # the third year of the 60/77.5/95% curve
+
+
 @pytest.mark.slow
 def test_sample_city_scale(sample_city_uri, capsys):
     """On the sample city: scale compared with the programme (GeoPackage and PostGIS give the same)."""
@@ -410,6 +451,11 @@ def test_sample_city_scale(sample_city_uri, capsys):
     assert t["new_floor_per_site_m2"] > 21_600
     assert 2_600 <= t["leasable_m2"] / t["enterprises_housed"] <= 3_000
     assert r.timeline["investment_cny"].sum() == pytest.approx(t["investment_cny"])
+    # the curves run until the last site is let as its absorption curve ends: their last year is the headline
+    # (they stopped short: 1,521,543 jobs against 1,522,667)
+    last = r.timeline.iloc[-1]
+    assert last["occupied_m2"] == pytest.approx(t["occupied_m2"]) and last["enterprises"] == pytest.approx(
+        t["enterprises_housed"])
     assert main(["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", str(ws)]) == 0
     assert "conservative_top10: 10 sites" in capsys.readouterr().out
 
@@ -515,3 +561,54 @@ def test_cli_refuses_an_unsavable_name_before_running_and_a_bad_version_clearly(
                  "--out", str(tmp_path / "c.html")]) == 2
     assert "contains a slash" in capsys.readouterr().err and not (tmp_path / "c.html").exists()
     assert not len(ws.docs("comparison"))
+
+
+@pytest.mark.parametrize("toml, says", [
+    ("budget_per_year = 1.0", "give yuan of at least 1,000,000"),  # 6 meaning 6 亿: a 50 GiB timeline before
+    ("budget_per_year = 6000.0", "give yuan of at least 1,000,000"),  # first delivery in 493955 before
+    ("budget_per_year = nan", "budget_per_year = nan"),  # delivery year -9223372036854773760 before
+    ("budget_per_year = 6.0e7", "years, beyond 300"),  # 400 sites, about 100 bn at 60 million a year
+    ("sites_per_year = 1", "would start over 400 years, beyond 300"),
+    ("start_year = 9223372036854775807", "must be a year between 1900 and 2200"),
+    ("start_year = -50000", "must be a year between 1900 and 2200"),
+    ("[sites]\ntop = 0", "picks no site"),
+    ("[sites]\nwhere = { min_area_m2 = nan }", "not a finite number"),
+    ('template = "x"\n[templates.x]\nbase = "standard_factory"\nrent_per_m2_month = inf',
+     "scenario s.templates.x: park template 'x': rent_per_m2_month: not a finite number"),
+    ("[overrides.S00001]\nrent_per_m2_month = -5", "scenario 's': overrides.S00001 (template 'standard_factory')"),
+])
+def test_a_scenario_with_impossible_settings_is_refused_naming_the_key(tmp_path, toml, says):
+    """Settings in the wrong unit or not numbers gave tracebacks (memory errors), absurd years or silently empty
+    scenarios; each is now refused before anything runs, naming the key, in both languages."""
+    from planner.errors import ConfigError, PlannerError
+
+    f = tmp_path / "s.toml"
+    f.write_text(f'name = "s"\n{toml}\n', encoding="utf-8")
+    sites = realistic_sites(400)
+    with pytest.raises(PlannerError, match=re.escape(says)) as e:
+        sc = load_scenario(f)
+        run(sites, sc)
+    assert isinstance(e.value, ConfigError) and e.value.zh
+
+
+def test_cli_refuses_a_report_place_it_cannot_write_before_anything_is_saved(tmp_path, capsys):
+    """``--out`` at a file gave a FileExistsError traceback after the scenario was saved; a scenario named like the
+    workspace, with ``--out`` its folder, wrote a layer into the workspace; compare checked the suffix last."""
+    from planner.cli import main
+    from planner.io.store import open_store
+
+    ws = _workspace_with_sites(open_store(str(tmp_path / "city.gpkg"), create=True, crs="EPSG:4549"))
+    f = tmp_path / "s.toml"
+    f.write_text('name = "two"\n[sites]\ntop = 2\n', encoding="utf-8")
+    (tmp_path / "taken").write_text("not a folder", encoding="utf-8")
+    assert main(["scenario", "run", str(f), "-w", ws.uri, "--out", str(tmp_path / "taken")]) == 2
+    assert "a file is there" in capsys.readouterr().err and not len(ws.docs("scenario"))
+    city = tmp_path / "city.toml"
+    city.write_text('name = "city"\n', encoding="utf-8")
+    before = ws.layers()
+    assert main(["scenario", "run", str(city), "-w", ws.uri, "--out", str(tmp_path), "--no-save"]) == 2
+    assert "into the workspace itself" in capsys.readouterr().err
+    assert ws.layers().equals(before)
+    assert main(["scenario", "compare", str(f), str(city), "-w", ws.uri, "--save", "c", "--out",
+                 str(tmp_path / "c.txt")]) == 2
+    assert "use a .html, .xlsx or .pdf" in capsys.readouterr().err and not len(ws.docs("comparison"))

@@ -17,6 +17,7 @@ from planner.scenarios.templates import (
     parse_template,
     template_table,
 )
+from planner.schema import MU_M2
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,8 +31,8 @@ def test_builtin_templates_match_domain_defaults():
     assert std.hard_cost_per_m2 == 2000 and up.hard_cost_per_m2 == 2600
     assert std.all_in_cost_per_m2 == 3400 and std.rent_per_m2_month == 12
     assert std.absorption[0] == 0.60 and 0.90 <= std.absorption[-1] <= 0.95
-    # 200,000 yuan/mu at plot ratio 2.5: 200000 / (666.67 * 2.5) = 120 yuan/m2
-    assert std.tax_m2 == pytest.approx(120.0)
+    # 200,000 yuan/mu over the occupied floor of a mu: 666.67 m2 x 2.5 x 85% leasable x 95% let = 1,345.8 m2
+    assert std.tax_m2 == pytest.approx(200_000 / (MU_M2 * 2.5 * 0.85 * 0.95))
     # every shipped template cites a source for its plot ratio
     assert all(x.sources.get("target_plot_ratio") for x in t.values())
 
@@ -108,7 +109,40 @@ def test_every_shipped_source_has_a_chinese_version():
         for k, v in t.sources_zh.items():
             # a bare status letter (S, P, G) stays as it is; any text is Chinese
             assert v == t.sources[k] if len(v) == 1 else re.search(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]", v), (name, k, v)
-    # a child template inherits its parent's Chinese sources
+    # a child template inherits its parent's Chinese sources, but for the values it sets itself
     child = parse_template({"name": "tall", "base": "standard_factory", "floors_max": 8},
                            base=builtin_templates())
-    assert child.sources_zh == builtin_templates()["standard_factory"].sources_zh
+    parent = builtin_templates()["standard_factory"].sources_zh
+    assert {k: v for k, v in child.sources_zh.items() if k != "floors_max"} == {
+        k: v for k, v in parent.items() if k != "floors_max"}
+    assert child.sources_zh["floors_max"] == "在 template 中设定（standard_factory：6）"
+
+
+def test_a_park_once_let_yields_the_templates_tax_and_output_per_mu():
+    """The per-mu rates were spread over the gross floor and applied to the occupied floor: a standard park showed
+    161,500 yuan/mu of tax after redevelopment beside the 200,000 its template (and the report's assumptions) state."""
+    from planner.scenarios import run, scenario_from_dict
+    from tests.test_scenarios import one_site
+
+    for name, t in builtin_templates().items():
+        r = run(one_site(floor_area_m2=[0.0]), scenario_from_dict({"name": "x", "template": name}))
+        s = r.sites.iloc[0]
+        mu = s["land_area_m2"] / MU_M2
+        per_mu = t.occupied_m2_per_mu  # what a given per-m2 rate yields on a mu
+        assert s["tax_after_cny"] / mu == pytest.approx(t.tax_per_mu or t.tax_per_m2 * per_mu), name
+        assert s["tax_per_mu_after"] == pytest.approx(s["tax_after_cny"] / mu)
+        assert s["output_after_cny"] / mu == pytest.approx(t.output_per_mu or t.output_per_m2 * per_mu), name
+        # the assumptions show the rate the model applies and how it follows from the per-mu figure
+        row = r.assumptions.set_index("parameter").loc["tax_per_m2"]
+        assert row[name] == pytest.approx(t.tax_m2, abs=0.01)
+        assert t.tax_per_mu is None or "occupied floor of a mu" in row["source"]
+
+
+def test_a_value_a_derived_template_sets_is_not_credited_to_its_parents_source():
+    base = builtin_templates()
+    low = parse_template({"name": "low_rent", "base": "standard_factory", "rent_per_m2_month": 10},
+                         where="scenario s.templates.low_rent", base=base)
+    assert low.rent_per_m2_month == 10
+    assert low.sources["rent_per_m2_month"] == "set in scenario s.templates.low_rent (standard_factory: 12)"
+    assert "中设定" in low.sources_zh["rent_per_m2_month"]
+    assert low.sources["target_plot_ratio"] == base["standard_factory"].sources["target_plot_ratio"]  # kept

@@ -5,8 +5,10 @@ site: a map with scale bar, north arrow and legend; parcels, owners and
 enterprises; floor area now and planned; why the site was flagged; its
 constraints and retained parcels. ``--top N`` adds the N best-ranked sites;
 ``--scenario NAME`` takes the planned floor area from a saved scenario's park
-template and rules (default: the standard factory template). It reads the
-stored sites through the workflow layer (:mod:`planner.workflow.briefs`).
+template and rules (default: the standard factory template); a named site the
+scenario does not select gets what its template would give, and its page says
+so. It reads the stored sites through the workflow layer
+(:mod:`planner.workflow.briefs`).
 """
 
 from __future__ import annotations
@@ -55,7 +57,9 @@ def brief_cmd(args: argparse.Namespace) -> int:
     out.write_bytes(data)
     for b in briefs:
         f = b.figures
-        print(f"{b.site_id}: {len(b.parcels)} parcels, net new floor area {float(f['net_change_m2']):,.0f} m²",
-              file=sys.stdout)
+        n = len(b.parcels)
+        note = "" if b.in_scenario else f" (not selected by scenario {b.scenario!r}: what its template would give)"
+        print(f"{b.site_id}: {n} parcel{'' if n == 1 else 's'}, {int(b.parcels['kept'].sum())} kept, net new floor "
+              f"area {float(f['net_change_m2']):,.0f} m²{note}", file=sys.stdout)
     print(f"wrote {len(briefs)} brief page(s): {out}")
     return 0

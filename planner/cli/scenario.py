@@ -89,6 +89,21 @@ def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | N
     return run
 
 
+def _check_report_folder(out: Path, files: list[Path], workspace: str) -> None:
+    """Refuse an ``--out`` the reports cannot go to, before anything is run or saved: a file where the folder
+    should be (a traceback after the scenario was saved), or a report that would be the workspace itself (a
+    scenario named like the workspace, written beside it, added a layer to it)."""
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out}: a file is there; give a folder for the reports (<name>.xlsx, .html, .pdf, .gpkg)"
+        raise DataError(msg, zh=f"--out {out}：此处是文件；请给出存放报告的文件夹")
+    ws = Path(workspace)
+    if ws.exists():
+        clash = [f for f in files if f.exists() and f.resolve() == ws.resolve()]
+        if clash:
+            msg = f"--out {out}: {clash[0].name} would be written into the workspace itself; give another folder"
+            raise DataError(msg, zh=f"--out {out}：{clash[0].name} 会写入工作空间本身；请换一个文件夹")
+
+
 def _background(store: Store):
     return store.read_layer("boundary", "study_area") if store.has_layer("boundary", "study_area") else None
 
@@ -150,6 +165,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         from planner.report import file_stem
 
         stems = [file_stem(n) for n in names]
+        _check_report_folder(Path(args.out), [Path(args.out) / f"{st}.gpkg" for st in stems], args.workspace)
         clash = sorted({f"{n!r}" for n, st in zip(names, stems, strict=True) if stems.count(st) > 1})
         if clash:
             msg = (f"scenario run --out {args.out}: the scenarios {', '.join(clash)} would write the same report "
@@ -190,6 +206,10 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if len(refs) < 2:
         msg = "scenario compare: name at least two scenarios (or a saved comparison with --saved)"
         raise DataError(msg)
+    out = Path(args.out)  # checked before anything is run or saved
+    if out.suffix.lower() not in (".xlsx", ".html", ".htm", ".pdf") or out.is_dir():
+        msg = f"--out {out}: use a .html, .xlsx or .pdf file name"
+        raise DataError(msg, zh=f"--out {out}：请给出 .html、.xlsx 或 .pdf 文件名")
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
@@ -198,7 +218,6 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
         print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
-    out = Path(args.out)
     if out.suffix.lower() == ".xlsx":
         compare_to_excel(cmp, out, lang=args.lang)
     elif out.suffix.lower() in (".html", ".htm"):
@@ -208,9 +227,6 @@ def compare_cmd(args: argparse.Namespace) -> int:
 
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store)))
-    else:
-        msg = f"--out {out}: use a .html, .xlsx or .pdf file name"
-        raise DataError(msg)
     _print_comparison(cmp)
     print(f"wrote {out}")
     return 0

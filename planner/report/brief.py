@@ -7,6 +7,7 @@ Drawn with the helpers of :mod:`planner.report.pdf` from :class:`planner.workflo
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 from fpdf.enums import XPos, YPos
@@ -25,6 +26,45 @@ from planner.report.pdf import (
 )
 from planner.report.text import fmt, label, tr
 
+#: Units of indicator thresholds in reasons (:data:`planner.classify.indicators.INDICATORS` units -> text key).
+_REASON_UNITS = {"CNY/mu": "brief_unit_cny_mu", "CNY/tce": "brief_unit_cny_tce",
+                 "persons/ha": "brief_unit_persons_ha", "years": "brief_unit_years"}
+_RULE = re.compile(r"^(?P<name>.+?)\s*(?P<op><=|>=|<|>|≤|≥)\s*(?P<thr>-?\d[\d,]*(?:\.\d+)?)$")
+
+
+def reason_rule(text: str, lang: str) -> str:
+    """A reason's rule as a reader expects it: capitalised, the threshold with separators and its unit.
+
+    The stored reasons stay as :func:`planner.classify.classify` wrote them; only the brief shows them so.
+
+    Examples
+    --------
+    >>> reason_rule("tax per mu < 50000", "en"), reason_rule("亩均税收 < 50000", "zh")
+    ('Tax per mu < 50,000 yuan/mu', '亩均税收 < 50,000 元/亩')
+    >>> reason_rule("building coverage < 0.3", "en"), reason_rule("production stopped", "en")
+    ('Building coverage < 30%', 'Production stopped')
+    """
+    from planner.classify.indicators import INDICATORS
+
+    m = _RULE.match(text.strip())
+    out = text.strip()
+    if m:
+        name, op, thr = m["name"], {"<=": "≤", ">=": "≥"}.get(m["op"], m["op"]), m["thr"].replace(",", "")
+        meta = next((i for i in INDICATORS.values() if name in (i.zh, i.en)), None)
+        value = float(thr)
+        if meta is not None and meta.name == "coverage":  # a share: 0.3 -> 30%
+            shown = f"{value * 100:,.{max(len(thr.partition('.')[2]) - 2, 0)}f}%"
+        else:
+            decimals = len(thr.partition(".")[2])
+            shown = f"{value:,.{decimals}f}"
+            key = _REASON_UNITS.get(meta.unit) if meta is not None else None
+            if key:
+                shown += " " + tr(key, lang)
+            elif meta is not None and meta.unit in ("m²", "mu"):
+                shown += " " + ("㎡" if meta.unit == "m²" and lang == "zh" else "亩" if lang == "zh" else meta.unit)
+        out = f"{name} {op} {shown}"
+    return out[:1].upper() + out[1:] if lang == "en" else out
+
 
 def _why(parcels: pd.DataFrame, lang: str) -> list[list[str]]:
     """Counts of the site's parcels by low criterion, and the most frequent reasons."""
@@ -41,7 +81,7 @@ def _why(parcels: pd.DataFrame, lang: str) -> list[list[str]]:
         parts = parts.str.replace(r"\s*-?[\d.,]+[^\s<>≤≥]*\s*(?=[<>≤≥])", " ", regex=True).str.strip()
         parts = parts[parts.str.len() > 0]
         for text, n in parts.value_counts().head(5).items():
-            rows.append([str(text), f"{int(n)}"])
+            rows.append([reason_rule(str(text), lang), f"{int(n)}"])
     return rows
 
 
@@ -53,8 +93,12 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     pdf.add_page()
     tname = b.templates[b.template].label_en if lang == "en" and b.template in b.templates else \
         b.templates[b.template].label_zh if b.template in b.templates else b.template
-    under = tr("brief_under", lang, name=b.scenario, template=tname) if b.scenario else \
-        tr("brief_default", lang, template=tname)
+    if not b.scenario:
+        under = tr("brief_default", lang, template=tname)
+    elif b.in_scenario:
+        under = tr("brief_under", lang, name=b.scenario, template=tname)
+    else:
+        under = tr("brief_not_selected", lang, name=b.scenario, template=tname)
     _title(pdf, tr("brief_title", lang, id=b.site_id), tr("brief_subtitle", lang),
            f"{tr('generated', lang)}: {_now()} · {under}")
     top = pdf.get_y()
@@ -68,20 +112,24 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     w2 = WIDTH - mw - 4
     pdf.set_xy(x2, top)
     _heading(pdf, tr("brief_facts", lang), w=w2, x=x2)
+    kept = b.parcels[b.parcels["kept"].astype(bool)] if "kept" in b.parcels.columns else b.parcels.iloc[:0]
     facts = [("rank", s.get("rank")), ("score", s.get("score")), ("land_area_m2", s.get("land_area_m2")),
              ("land_area_mu", s.get("land_area_mu")), ("n_parcels", s.get("n_parcels")),
              ("n_owners", s.get("n_owners")), ("n_enterprises", s.get("n_enterprises")),
              ("plot_ratio", s.get("plot_ratio")), ("flagged_share", s.get("flagged_share")),
              ("compactness", s.get("compactness")), ("n_retained_inside", s.get("n_retained_inside")),
              ("difficulty", s.get("difficulty"))]
-    rows = [[label("figure", lang), label("value", lang)], *[[label(k, lang), fmt(v, k, lang)] for k, v in facts
-                                                            if v is not None]]
+    names = {"plot_ratio": tr("brief_plot_ratio_parcels", lang)}  # floor ÷ the parcels' land, cut-out included
+    rows = [[label("figure", lang), label("value", lang)], [tr("brief_status", lang), _status(s, b.provenance, lang)],
+            *[[names.get(k) or label(k, lang), fmt(v, k, lang)] for k, v in facts if v is not None],
+            [tr("brief_kept_count", lang), f"{len(kept)}"]]
     pdf.set_x(x2)
-    _table(pdf, rows, (w2 * 0.62, w2 * 0.38), size=6.8, align=("LEFT", "RIGHT"), x=x2)
+    _table(pdf, rows, (w2 * 0.58, w2 * 0.42), size=6.8, align=("LEFT", "RIGHT"), x=x2)
     pdf.set_x(x2)
     _heading(pdf, tr("brief_constraints_retained", lang), w=w2, x=x2)
     pdf.set_font("cjk", size=6.8)
     overlap = float(s.get("constraint_overlap_m2") or 0.0)
+    net = float(s.get("land_area_m2") or 0.0)
     cats = []
     if b.constraints is not None and "category" in b.constraints.columns:
         from planner.i18n import value_label
@@ -91,21 +139,24 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     if cats:
         text += (" " if lang == "en" else "") + ("（附近：" + "、".join(cats) + "）" if lang == "zh"
                                                   else f"(nearby: {', '.join(cats)})")
-    ret = b.parcels[b.parcels["role"].astype(str) == "retained_inside"]["parcel_id"].astype(str).tolist()
-    text += "\n" + (tr("brief_retained", lang, ids=("、" if lang == "zh" else ", ").join(ret[:12]) +
-                       (" …" if len(ret) > 12 else "")) if ret else tr("brief_no_retained", lang))
+    if overlap > 0:  # the two plot ratios of the page divide by these
+        text += "\n" + tr("brief_land_split", lang, gross=f"{net + overlap:,.0f}", net=f"{net:,.0f}")
+    text += "\n" + _kept_text(b, kept, lang, pdf, w2)
     pdf.set_x(x2)
-    pdf.multi_cell(w2, 3.5, text, wrapmode=pdf.wrap, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.multi_cell(w2, 3.5, text, wrapmode=pdf.wrap, new_x=XPos.LEFT, new_y=YPos.NEXT, align="L")
     right_end = pdf.get_y()
     pdf.set_y(max(y_map + h, right_end) + 3)
     # floor area now and planned | why flagged
     y = pdf.get_y()
     half = WIDTH / 2 - 2
-    _heading(pdf, tr("brief_floor", lang), w=half)
+    _heading(pdf, tr("brief_floor" if b.in_scenario or not b.scenario else "brief_floor_not_selected", lang), w=half)
     keys = ("existing_floor_m2", "retained_floor_m2", "demolished_floor_m2", "new_floor_m2", "floor_after_m2",
             "net_change_m2", "plot_ratio_before", "plot_ratio_after", "enterprises_housed", "tax_after_cny",
             "investment_cny", "payback_years", "fiscal_payback_years")
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(keys, [f.get(k) for k in keys], lang)]
+    for r, k in zip(rows[1:], keys, strict=True):  # floor ÷ the site's land, the cut-out excluded
+        if k in ("plot_ratio_before", "plot_ratio_after"):
+            r[0] = tr(f"brief_{k}", lang)
     _table(pdf, rows, (half * 0.66, half * 0.34), size=6.8, align=("LEFT", "RIGHT"))
     left_end = pdf.get_y()
     x2 = pdf.l_margin + half + 4
@@ -118,46 +169,127 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     _heading(pdf, tr("brief_parcels", lang))
     from planner.i18n import value_label
 
-    room = int((pdf.h - pdf.b_margin - pdf.get_y() - 10) // 4.3)
     order = {"retained_inside": 0, "flagged": 1, "added": 2, "absorbed": 3}
-    p = b.parcels.assign(_o=b.parcels["role"].astype(str).map(order).fillna(9),
+    p = b.parcels.assign(_k=~b.parcels["kept"].astype(bool) if "kept" in b.parcels.columns else True,
+                         _o=b.parcels["role"].astype(str).map(order).fillna(9),
                          _a=-pd.to_numeric(b.parcels.get("land_area_m2", 0), errors="coerce").fillna(0))
-    p = p.sort_values(["_o", "_a", "parcel_id"])
+    p = p.sort_values(["_k", "_o", "_a", "parcel_id"])  # kept parcels first: on the page when the list is cut
     cols = [c for c in ("parcel_id", "owner", "enterprise", "land_area_m2", "floor_area_m2", "plot_ratio", "role",
-                        "upgrade_class") if c in p.columns]
+                        "upgrade_class", "kept") if c in p.columns]
     heads = {"parcel_id": tr("parcel_id", lang), "owner": tr("owner", lang), "enterprise": tr("enterprise", lang),
-             "role": tr("role", lang), "upgrade_class": "提升分类" if lang == "zh" else "Upgrade class"}
+             "role": tr("role", lang), "upgrade_class": "提升分类" if lang == "zh" else "Upgrade class",
+             "kept": label("existing_rule", lang)}
+    # mm on A4: a 19-character parcel code, "Upgrade in place", "Land area (m²)" and "Plot ratio" on one line
+    base_w = {"parcel_id": 26.5, "owner": 27, "enterprise": 27, "land_area_m2": 18, "floor_area_m2": 18,
+              "plot_ratio": 12, "role": 20.5, "upgrade_class": 20, "kept": 15}
+    w = [base_w[c] for c in cols]
+    w = [x * WIDTH / sum(w) for x in w]
+    pdf.set_font("cjk", size=6.5)
+    note = 3.5 * len(pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p), lang), dry_run=True, output="LINES",
+                                    wrapmode=pdf.wrap))
+    size = 6.3
+    pdf.set_font("cjk", size=size)
     rows = [[heads.get(c) or label(c, lang) for c in cols]]
-    shown = p.head(max(room - 1, 3))
-    for _, r in shown.iterrows():
+    # rows while they fit, each as high as its wrapped cells, with room left for the note on the rest of the list
+    room = pdf.h - pdf.b_margin - pdf.get_y() - 1.5 - _row_height(pdf, rows[0], w, size)
+    for i, (_, r) in enumerate(p.iterrows()):
         cells = []
-        for c in cols:
+        for c, cw in zip(cols, w, strict=True):
             v = r[c]
             if c == "role":
                 cells.append(tr(f"role_{v}", lang) if f"role_{v}" in _ROLE_KEYS else str(v))
             elif c == "upgrade_class":
                 cells.append(value_label("upgrade", v, lang) if isinstance(v, str) else "–")
+            elif c == "kept":
+                cells.append(tr("brief_kept_yes" if bool(v) else "brief_kept_no", lang))
             elif c in ("land_area_m2", "floor_area_m2", "plot_ratio"):
                 cells.append(fmt(v, c, lang))
             else:  # one line per parcel: long names are cut
                 text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                cells.append(text if len(text) <= _CUT.get(c, 40) else text[: _CUT.get(c, 40) - 1] + "…")
+                cells.append(_cut(pdf, text, cw - 2.2))
+        room -= _row_height(pdf, cells, w, size)
+        if room < (0 if i == len(p) - 1 else note) and len(rows) > 3:
+            break
         rows.append(cells)
-    base_w = {"parcel_id": 30, "owner": 31, "enterprise": 31, "land_area_m2": 19, "floor_area_m2": 19,
-              "plot_ratio": 15, "role": 22, "upgrade_class": 17}  # "Plot ratio" on one line
-    w = [base_w[c] for c in cols]
-    w = [x * WIDTH / sum(w) for x in w]
-    _table(pdf, rows, w, size=6.3, align=tuple("RIGHT" if c in ("land_area_m2", "floor_area_m2", "plot_ratio")
+    _table(pdf, rows, w, size=size, align=tuple("RIGHT" if c in ("land_area_m2", "floor_area_m2", "plot_ratio")
                                                 else "LEFT" for c in cols))
-    if len(p) > len(shown):
+    if len(p) > len(rows) - 1:
         pdf.set_font("cjk", size=6.5)
         pdf.set_text_color(*_GREY)
-        pdf.cell(WIDTH, 4, tr("brief_more_parcels", lang, n=len(p) - len(shown)))
+        pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p) - len(rows) + 1, lang), wrapmode=pdf.wrap,
+                       align="L")
         pdf.set_text_color(0, 0, 0)
 
 
-_CUT = {"owner": 13, "enterprise": 13, "parcel_id": 22}
 _ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}
+
+
+def _cut(pdf: _Doc, text: str, width: float) -> str:
+    """``text`` cut with "…" to fit ``width`` mm on one line (in the current font)."""
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width(text + "…") > width:
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def _row_height(pdf: _Doc, cells: list[str], widths, size: float) -> float:
+    """Height in mm of one row of :func:`planner.report.pdf._table` (lines of its tallest cell; ``multi_cell``
+    leaves the same 1 mm each side as the table's padding)."""
+    lines = max(len(pdf.multi_cell(cw, size * 0.5, pdf.break_long_words(str(c), cw - 2.0), dry_run=True,
+                                   output="LINES", wrapmode=pdf.wrap)) for c, cw in zip(cells, widths, strict=True))
+    return lines * size * 0.5 + 1.2
+
+
+def _status(site, provenance: dict | None, lang: str) -> str:
+    """The site's status ("OK", "Too small (< 10,000 m²)"...), with the limit of the site rules it misses."""
+    from planner.i18n import value_label
+
+    status = str(site.get("status") or "ok")
+    text = value_label("site_status", status, lang)
+    params = (provenance or {}).get("site_params") or {}
+    limit = {"too_small": ("brief_status_min", params.get("min_area_m2")),
+             "too_large": ("brief_status_max", params.get("max_area_m2"))}.get(status)
+    if limit and limit[1] is not None:
+        text = tr(limit[0], lang, status=text, area=f"{float(limit[1]):,.0f}")
+    return text
+
+
+def _kept_text(b, kept: pd.DataFrame, lang: str, pdf: _Doc, width: float) -> str:
+    """Which parcels the figures keep, by the scenario's existing-buildings rule (with the floor area they keep);
+    their ids on lines of their own, never broken inside an id."""
+    from planner.i18n import value_label
+
+    rule = str(b.figures.get("existing_rule") or "demolish")
+    if rule == "retain_class":
+        names = [value_label("upgrade", c, lang) for c in b.retain_classes]
+        classes = "".join(f"「{n}」" for n in names) if lang == "zh" else " or ".join(names)
+        how = tr("brief_rule_retain_class", lang, classes=classes)
+    else:
+        how = tr("brief_rule_retain" if rule == "retain" else "brief_rule_demolish", lang)
+    if not len(kept):
+        return tr("brief_kept_none", lang, rule=how)
+    ids = kept["parcel_id"].astype(str).tolist()
+    floor = fmt(b.figures.get("retained_floor_m2"), "retained_floor_m2", lang, unit=True)
+    head = tr("brief_kept", lang, rule=how, n=len(ids), s="" if len(ids) == 1 else "s", floor=floor)
+    sep = "、" if lang == "zh" else ", "
+    items = [i + sep for i in ids[:8]]
+    items[-1] = ids[min(len(ids), 8) - 1] + (sep + "…" if len(ids) > 8 else "")
+    lines, line = [], ""
+    for item in items:  # ids side by side while they fit the column
+        if line and pdf.get_string_width(line + item) > width - 2.5:
+            lines.append(line)
+            line = ""
+        line += item
+    return "\n".join([head, *lines, line])
+
+
+def _more_parcels(site_id: str, n: int, lang: str) -> str:
+    """Where the parcels the page has no room for are listed: the app's export of the site's parcels."""
+    from planner.i18n import t
+
+    return tr("brief_more_parcels", lang, n=n, id=site_id, page=t("nav_sites", lang), export=t("ex_title", lang),
+              what=t("ex_site_parcels", lang, id=site_id))
 
 
 def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:

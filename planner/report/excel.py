@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from planner.i18n import display_unit
+from planner.i18n import display_unit, value_label
 from planner.io.writers import neutralize
 from planner.report.geodata import site_table
-from planner.report.text import assumptions_table, kind, label, policy_text, tr
+from planner.report.text import assumptions_table, kind, label, policy_text, timeline_key, tr
 from planner.scenarios.comparison import FLOOR_PARTS, KEY_FIGURES, Comparison, compare
 from planner.scenarios.model import ScenarioResult
 
@@ -146,7 +146,7 @@ def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
     cols = list(df.columns)
     n = len(df)
     chart = xw.add_chart({"type": "line"})
-    for key in ("delivered_m2", "occupied_m2"):
+    for key in ("under_construction_m2", "delivered_m2", "occupied_m2"):  # what the title names
         j = cols.index(label(key, lang, both=lang == "zh"))
         chart.add_series({"name": label(key, lang, unit=False), "categories": [sheet, 1, 0, n, 0],
                           "values": [sheet, 1, j, n, j], "marker": {"type": "circle", "size": 4}})
@@ -183,6 +183,39 @@ def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
     xw.get_worksheet_by_name(name).insert_chart(n + 3, 0, chart)
 
 
+def _template_name(results, lang: str) -> dict[str, str]:
+    """Template code -> its name in ``lang`` (``standard_low_rent`` -> 标准厂房（低租金）)."""
+    return {k: (t.label_en if lang == "en" else t.label_zh) or k for r in results for k, t in (r.templates or {}).items()}
+
+
+def _readable_sites(result: ScenarioResult, lang: str) -> pd.DataFrame:
+    """The site table with the template and the rule for existing buildings by name, not by code."""
+    st = site_table(result)
+    names = _template_name([result], lang)
+    if "template" in st.columns:
+        st["template"] = [names.get(str(v), str(v)) for v in st["template"]]
+    if "existing_rule" in st.columns:
+        st["existing_rule"] = [value_label("existing", v, lang) for v in st["existing_rule"]]
+    return st
+
+
+def _membership(cmp: Comparison, lang: str) -> pd.DataFrame:
+    """Which scenario takes each site, when it starts and with which template, under readable headers (the
+    comparison's own columns were ``start_year_<name>``, ``template_<name>`` and True/False)."""
+    m = cmp.membership
+    names = _template_name(cmp.results, lang)
+    yes, no = ("是", "否") if lang == "zh" else ("Yes", "No")
+    out = pd.DataFrame({label("site_id", lang, both=lang == "zh"): m.index.astype(str)})
+    for r in cmp.results:
+        n = r.name
+        out[f"{n} · {tr('in_scenario', lang)}"] = np.where(m[n].to_numpy(bool), yes, no)
+        start = _scale(m[f"start_year_{n}"], "start_year", lang)
+        out[f"{n} · {label('start_year', lang, unit=False)}"] = [f"{v:.0f}" if np.isfinite(v) else "" for v in start]
+        out[f"{n} · {label('template', lang, unit=False)}"] = [
+            names.get(str(v), str(v)) if isinstance(v, str) else "" for v in m[f"template_{n}"]]
+    return out
+
+
 def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path, *, lang: str = "zh") -> Path:
     """Excel workbook of one scenario (summary, sites, timeline, assumptions) or of a comparison.
 
@@ -204,9 +237,9 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
                                            result.scenario.description or result.scenario.label]})
         _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
                row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
-        df, kinds = _frame_for_excel(site_table(result), lang)
+        df, kinds = _frame_for_excel(_readable_sites(result, lang), lang)
         _sheet(xw, "Sites 地块", df, col_kinds=kinds)
-        df, kinds = _frame_for_excel(result.timeline.reset_index(), lang)
+        df, kinds = _frame_for_excel(result.timeline.reset_index().rename(columns=timeline_key), lang)
         _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
         _timeline_chart(xw, "Timeline 年度", df, lang)
         _floor_sheet(xw, [result], lang)
@@ -231,13 +264,14 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
         _sheet(xw, "Comparison 对比", df, row_kinds=[_kind(k, lang) for k in t.index],
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
-        m = cmp.membership.reset_index()
+        m = _membership(cmp, lang)
         _sheet(xw, "Sites 地块", m, col_kinds=["text"] * m.shape[1])
         curves = cmp.curves.copy()
         curves["value"] = [float(_scale([v], m, lang)[0]) for v, m in zip(curves["value"], curves["metric"], strict=True)]
         wide = curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
         kinds = ["year"] + [_kind(mm, lang) for mm, _s in wide.columns]
-        wide.columns = [f"{label(mm, lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
+        wide.columns = [f"{label(timeline_key(mm), lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
+        wide.index.name = label("year", lang, both=lang == "zh")
         _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=kinds)
     return p
 

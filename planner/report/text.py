@@ -21,6 +21,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "policy": ("数据来源（识别规则、调查版本、片区参数）", "Inputs (three-low policy, survey version, site parameters)"),
     "key_figures": ("主要指标", "Key figures"),
     "timeline": ("分年度进度", "Year by year"),
+    "in_scenario": ("是否入选", "Selected"),
     "map": ("地块分布", "Site map"),
     "sites": ("地块明细", "Sites"),
     "assumptions": ("模型假设", "Assumptions"),
@@ -63,7 +64,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "label": ("说明", "Description"),
     "unit": ("单位", "Unit"),
     "chart_floor_parts": ("建筑面积构成：保留、拆除、新建", "Floor area: retained, demolished, built"),
-    "cmp_map_title": ("两个情景的地块差异", "Sites of each scenario"),
+    "cmp_map_title": ("各情景的地块分布", "Sites of each scenario"),
     "group_both": ("两个情景都有", "In both"),
     "group_all": ("所有情景都有", "In every scenario"),
     "group_only": ("仅 {name}", "{name} only"),
@@ -90,12 +91,38 @@ TEXT: dict[str, tuple[str, str]] = {
     "brief_constraints_retained": ("管控约束与保留地块", "Constraints and retained parcels"),
     "brief_parcels": ("地块清单", "Parcels"),
     "brief_no_constraint": ("无管控约束重叠。", "No overlap with constraints."),
-    "brief_no_retained": ("片区内无保留地块。", "No retained parcels inside."),
-    "brief_retained": ("保留地块：{ids}", "Retained parcels: {ids}"),
     "brief_overlap": ("与管控约束重叠 {area} ㎡（已从片区中扣除）", "Overlaps constraints on {area} m² (cut out of the site)"),
     "brief_under": ("按情景「{name}」（{template}）测算", "Under scenario '{name}' ({template})"),
     "brief_default": ("按默认园区模板（{template}）测算", "With the default park template ({template})"),
-    "brief_more_parcels": ("另有 {n} 宗地块，见 Excel 导出。", "{n} more parcels: see the Excel export."),
+    "brief_more_parcels": ("另有 {n} 宗地块未列出。完整清单：在应用「{page}」页选中片区 {id}，点「{export}」→「{what}」。",
+                           "{n} more parcels not listed. Full list: in the app's {page} page select site {id}, then "
+                           "{export} → {what}."),
+    # -- briefs: status, the two plot ratios, what the figures keep, sites a scenario does not select
+    "brief_status": ("片区状态", "Site status"),
+    "brief_status_min": ("{status}（<{area}㎡）", "{status} (< {area} m²)"),
+    "brief_status_max": ("{status}（>{area}㎡）", "{status} (> {area} m²)"),
+    "brief_land_split": ("宗地面积 {gross} ㎡，扣除后片区用地 {net} ㎡。", "Parcel land {gross} m², site land after the cut-out {net} m²."),
+    "brief_plot_ratio_parcels": ("容积率（按宗地面积）", "Plot ratio (÷ parcel land)"),
+    "brief_plot_ratio_before": ("现状容积率（按片区用地）", "Plot ratio before (÷ site land)"),
+    "brief_plot_ratio_after": ("改造后容积率（按片区用地）", "Plot ratio after (÷ site land)"),
+    "brief_kept_count": ("测算保留地块", "Parcels kept in figures"),
+    "brief_kept": ("测算保留 {n} 宗地块，建筑面积 {floor}（{rule}）：",
+                   "The figures keep {n} parcel{s}, {floor} of floor area ({rule}):"),
+    "brief_kept_none": ("测算不保留任何地块（{rule}）。", "The figures keep no parcel ({rule})."),
+    "brief_rule_demolish": ("现状建筑全部拆除", "all existing buildings demolished"),
+    "brief_rule_retain": ("现状建筑全部保留，加建至目标容积率", "all existing buildings kept, infill to the target plot ratio"),
+    "brief_rule_retain_class": ("保留提升分类{classes}及内部高效地块",
+                                "kept: upgrade class {classes}, and high performers"),
+    "brief_kept_yes": ("保留", "Kept"),
+    "brief_kept_no": ("拆除", "Demolished"),
+    "brief_not_selected": ("情景「{name}」未选入本片区；以下为按其模板（{template}）与规则测算的参考值",
+                           "Not selected by scenario '{name}': figures show what its template ({template}) and rules "
+                           "would give"),
+    "brief_floor_not_selected": ("现状与规划建筑面积（情景未选入）", "Floor area now and planned (not in scenario)"),
+    "brief_unit_cny_mu": ("元/亩", "yuan/mu"),
+    "brief_unit_cny_tce": ("元/吨标准煤", "yuan/tce"),
+    "brief_unit_persons_ha": ("人/公顷", "persons/ha"),
+    "brief_unit_years": ("年", "years"),
     "now": ("现状", "Now"),
     "planned": ("规划", "Planned"),
     "page": ("第 {i} 页 / 共 {n} 页", "Page {i} of {n}"),
@@ -192,7 +219,7 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
     if math.isnan(v):
         return "–"
     if math.isinf(v):
-        return "∞"
+        return "∞" if v > 0 else "-∞"  # a payback that never comes, or a difference to one
     du = _i18n.display_unit(key, lang)
     if k == "year":
         return f"{math.floor(v + 1e-9):d}"
@@ -213,6 +240,15 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         text = f"{v:,.0f}"
         return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
     return f"{v:,.0f}"
+
+
+#: Timeline columns whose figure-wide label would misname them: a year's investment is not "总投资" (the total).
+TIMELINE_KEYS = {"investment_cny": "investment_in_year_cny"}
+
+
+def timeline_key(key: str) -> str:
+    """The label key of a timeline column or curve metric (:data:`TIMELINE_KEYS`; others keep theirs)."""
+    return TIMELINE_KEYS.get(key, key)
 
 
 def as_text(df: pd.DataFrame, blank: str = "–") -> pd.DataFrame:
@@ -311,9 +347,16 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
         names[c] = str(row.iloc[0]) if len(row) and row.iloc[0] else str(c)
     a = a[~a["parameter"].isin(["label_zh", "label_en"])].copy()
     a[tpl_cols] = a[tpl_cols].astype(object)
+    kept = ("、" if lang == "zh" else ", ").join(
+        _i18n.value_label("upgrade", k, lang) for k in result.scenario.retain_classes)
     for c in tpl_cols:
-        a.loc[a["parameter"] == "scenario.existing", c] = [
-            _i18n.value_label("existing", v, lang) for v in a.loc[a["parameter"] == "scenario.existing", c]]
+        a.loc[a["parameter"] == "scenario.existing", c] = [  # which classes are kept, not a fixed "class 'retain'"
+            _i18n.value_label("existing", v, lang) + ((f"：{kept}" if lang == "zh" else f": {kept}")
+                                                      if v == "retain_class" else "")
+            for v in a.loc[a["parameter"] == "scenario.existing", c]]
+        budget = a["parameter"] == "scenario.budget_per_year"  # 60 亿元, not 6,000,000,000
+        a.loc[budget & a[c].notna(), c] = [fmt(v, "investment_cny", lang, unit=True)
+                                           for v in a.loc[budget & a[c].notna(), c]]
         a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
         a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
             "不限" if lang == "zh" else "no limit"

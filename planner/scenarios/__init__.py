@@ -14,6 +14,7 @@ from planner.scenarios.model import (
     assumptions_in,
     load_scenario,
     parcel_rollup,
+    phasing_warnings,
     replace,
     run,
     scenario_from_dict,
@@ -22,5 +23,5 @@ from planner.scenarios.model import (
 )
 
 __all__ = ["Comparison", "Scenario", "ScenarioResult", "SiteSelection", "assumptions_in", "compare",
-           "load_scenario", "parcel_rollup", "replace", "run", "scenario_from_dict", "scenario_hash",
+           "load_scenario", "parcel_rollup", "phasing_warnings", "replace", "run", "scenario_from_dict", "scenario_hash",
            "select_sites"]

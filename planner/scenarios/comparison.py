@@ -49,6 +49,9 @@ KEY_FIGURES = (
     "first_delivery", "last_delivery", "peak_investment_cny_yr",
 )
 
+#: Key figures that are calendar years: their difference is a number of years, a percentage of one means nothing.
+CALENDAR_YEARS = ("first_delivery", "last_delivery")
+
 #: The floor-area ledger drawn per scenario: existing floor area retained, demolished, newly built.
 FLOOR_PARTS = ("retained_floor_m2", "demolished_floor_m2", "new_floor_m2")
 
@@ -148,11 +151,13 @@ def compare(results: Sequence[ScenarioResult]) -> Comparison:
     tot = pd.DataFrame({r.name: r.totals.reindex(list(KEY_FIGURES)).astype(float) for r in results})
     table = tot.copy()
     b = tot[base].to_numpy(float)
+    calendar = tot.index.isin(CALENDAR_YEARS)  # 2031 -> 2050 is 19 years later, not "+0.9%"
     for n in names[1:]:
         v = tot[n].to_numpy(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             table[f"{n} - {base}"] = v - b
-            table[f"{n} vs {base} %"] = np.where(np.isfinite(b) & (b != 0), (v - b) / np.abs(b) * 100.0, np.nan)
+            table[f"{n} vs {base} %"] = np.where(np.isfinite(b) & (b != 0) & ~calendar, (v - b) / np.abs(b) * 100.0,
+                                                 np.nan)
     table.index.name = "figure"
 
     parts = []

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -54,6 +55,12 @@ from planner.scenarios.templates import NUMERIC_PARAMS, ParkTemplate, load_templ
 from planner.schema import MU_M2, id_positions
 
 ExistingRule = Literal["demolish", "retain", "retain_class"]
+
+#: Smallest ``budget_per_year`` (yuan): below it the budget was written in another unit (亿, 万).
+MIN_BUDGET = 1e6
+#: Years a scenario may start in, and the latest a site may start: the timeline is an array over the years.
+YEARS = (1900, 2200)
+MAX_START_OFFSET = 300
 
 #: Column aliases accepted in site filters (``min_area_m2`` = ``min_land_area_m2``).
 FILTER_ALIASES = {"area_m2": "land_area_m2", "area_mu": "land_area_mu"}
@@ -150,12 +157,27 @@ class Scenario:
         if self.sites_per_year is not None and self.sites_per_year < 1:
             msg = f"scenario {self.name!r}: sites_per_year must be at least 1 (or left out for no cap)"
             raise ConfigError(msg)
-        if self.budget_per_year is not None and self.budget_per_year <= 0:
-            msg = f"scenario {self.name!r}: budget_per_year must be above 0 yuan (or left out for no cap)"
-            raise ConfigError(msg)
+        if self.budget_per_year is not None and not (
+                math.isfinite(self.budget_per_year) and self.budget_per_year >= MIN_BUDGET):
+            # a budget written in 亿 (6 for 6.0e9) asked for a timeline of millions of years (a 50 GiB array)
+            msg = (f"scenario {self.name!r}: budget_per_year = {self.budget_per_year!r} yuan; give yuan of at least "
+                   f"{MIN_BUDGET:,.0f} (60 亿元 is 6.0e9), or leave it out for no cap")
+            raise ConfigError(msg, zh=f"情景「{self.name}」：budget_per_year = {self.budget_per_year!r} 元；请以元为单位"
+                                      f"填写不少于 {MIN_BUDGET:,.0f} 的数（60 亿元写作 6.0e9），或不填（不设上限）")
+        if not (isinstance(self.start_year, int) and YEARS[0] <= self.start_year <= YEARS[1]):
+            msg = f"scenario {self.name!r}: start_year = {self.start_year!r} must be a year between {YEARS[0]} and {YEARS[1]}"
+            raise ConfigError(msg, zh=f"情景「{self.name}」：start_year = {self.start_year!r} 应为 {YEARS[0]}–{YEARS[1]} 之间的年份")
         if not 1 <= self.horizon_years <= 100:
             msg = f"scenario {self.name!r}: horizon_years must be between 1 and 100"
             raise ConfigError(msg)
+        if self.sites.top is not None and self.sites.top < 1:
+            msg = f"scenario {self.name!r}: sites.top = {self.sites.top} picks no site; give 1 or more, or leave it out"
+            raise ConfigError(msg, zh=f"情景「{self.name}」：sites.top = {self.sites.top} 选不到任何片区；请填 1 以上，或不填")
+        for key, value in self.sites.where.items():
+            vals = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in vals):
+                msg = f"scenario {self.name!r}: sites.where.{key} = {value!r} is not a finite number"
+                raise ConfigError(msg, zh=f"情景「{self.name}」：sites.where.{key} = {value!r} 不是有限的数")
         for sid, params in self.overrides.items():
             bad = sorted(set(params) - set(NUMERIC_PARAMS) - {"absorption"})
             if bad:
@@ -171,8 +193,13 @@ class Scenario:
         """Built-in templates plus the scenario's inline ones; checks every name used."""
         out = dict(base if base is not None else load_templates())
         for tname, data in self.templates.items():
-            out[tname] = parse_template({"name": tname, **dict(data)}, where=f"scenario {self.name}.templates.{tname}",
-                                        base=out)
+            where = f"scenario {self.name}.templates.{tname}"
+            try:
+                out[tname] = parse_template({"name": tname, **dict(data)}, where=where, base=out)
+            except ConfigError as exc:  # name the scenario, not only the template
+                if where in str(exc):
+                    raise
+                raise ConfigError(f"{where}: {exc}", zh=f"{where}：{exc.zh or exc}") from exc
         for where, tname in [("template", self.template), *((f"site_templates.{k}", v)
                                                              for k, v in self.site_templates.items())]:
             if tname not in out:
@@ -295,6 +322,17 @@ def _require(df: pd.DataFrame, cols: list[str], what: str) -> None:
 
 
 # --------------------------------------------------------------------------- parcel rollup
+def kept_by_class(parcels: pd.DataFrame, retain_classes=("retain",)) -> np.ndarray:
+    """Parcels whose buildings the "retain_class" rule keeps: an ``upgrade_class`` in ``retain_classes``, or the
+    role "retained_inside" (high performers inside a site). One rule for the model and the site briefs."""
+    keep = np.zeros(len(parcels), dtype=bool)
+    if "upgrade_class" in parcels.columns:
+        keep |= parcels["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(bool)
+    if "role" in parcels.columns:
+        keep |= (parcels["role"].astype("string") == "retained_inside").fillna(False).to_numpy(bool)
+    return keep
+
+
 def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
                   retain_classes: tuple[str, ...] = ("retain",)) -> pd.DataFrame:
     """Per-site sums from parcel-level data, for baselines and retention.
@@ -325,11 +363,7 @@ def parcel_rollup(site_parcels: pd.DataFrame, parcels: pd.DataFrame, *,
     row = id_positions(sp["parcel_id"], p["parcel_id"])  # a left join on parcel_id (a repeated id: its first row)
     for c in cols:
         sp[c] = pd.api.extensions.take(p[c].array, row, allow_fill=True)
-    keep = np.zeros(len(sp), dtype=bool)
-    if "upgrade_class" in sp.columns:
-        keep |= sp["upgrade_class"].astype("string").isin(list(retain_classes)).fillna(False).to_numpy(dtype=bool)
-    if "role" in sp.columns:
-        keep |= (sp["role"].astype("string") == "retained_inside").fillna(False).to_numpy(dtype=bool)
+    keep = kept_by_class(sp, retain_classes)
     floor = pd.to_numeric(sp["floor_area_m2"], errors="coerce") if "floor_area_m2" in sp.columns \
         else pd.Series(np.nan, index=sp.index)
     sp["retain_class_floor_m2"] = np.where(keep, floor.fillna(0.0), 0.0)
@@ -364,7 +398,11 @@ def _param_frame(sel: pd.DataFrame, sc: Scenario, templates: dict[str, ParkTempl
         if not hit.any():
             continue
         t0 = templates[tname[hit].iloc[0]]
-        t1 = t0.replace(**dict(changes))
+        try:
+            t1 = t0.replace(**dict(changes))
+        except ConfigError as exc:  # name the scenario and the site, not only the template
+            msg = f"scenario {sc.name!r}: overrides.{sid} (template {t0.name!r}): {exc}"
+            raise ConfigError(msg, zh=f"情景「{sc.name}」：overrides.{sid}（模板 {t0.name}）：{exc.zh or exc}") from exc
         for p, v in changes.items():
             if p in par.columns:
                 par.loc[hit, p] = float(v)
@@ -414,17 +452,36 @@ def _retained(sel: pd.DataFrame, sc: Scenario, rollup: pd.DataFrame | None) -> t
 
 
 def _phase(order_inv: np.ndarray, investment: np.ndarray, sc: Scenario) -> np.ndarray:
-    """Start-year offset per site (sites in rank order: ``order_inv`` is the position)."""
+    """Start-year offset per site (sites in rank order: ``order_inv`` is the position).
+
+    Refused when the pace would start the last site more than :data:`MAX_START_OFFSET` years on (a budget
+    written in 亿 instead of yuan asked for a timeline of millions of years, a 50 GiB array).
+    """
     pos = order_inv
-    off = np.zeros(len(pos), dtype=np.int64)
+    off = np.zeros(len(pos))
     if sc.sites_per_year is not None:
         off = np.maximum(off, pos // sc.sites_per_year)
     if sc.budget_per_year is not None and len(pos):
         by_pos = np.empty_like(investment)
         by_pos[pos] = investment
         cum = np.cumsum(by_pos)[pos]
-        off = np.maximum(off, np.ceil(cum / sc.budget_per_year - 1e-9).astype(np.int64) - 1)
-    return np.maximum(off, 0)
+        off = np.maximum(off, np.ceil(cum / sc.budget_per_year - 1e-9) - 1)  # float: a tiny budget overflowed int64
+    last = float(off.max()) if len(off) else 0.0
+    if last > MAX_START_OFFSET:
+        total = float(np.sum(investment))
+        pace = [f"sites_per_year = {sc.sites_per_year}"] if sc.sites_per_year is not None else []
+        pace_zh = [f"每年启动 {sc.sites_per_year} 个片区"] if sc.sites_per_year is not None else []
+        if sc.budget_per_year is not None:
+            pace.append(f"budget_per_year = {sc.budget_per_year:,.0f} yuan")
+            pace_zh.append(f"每年新开工投资 {sc.budget_per_year / 1e8:,.2f} 亿元")
+        msg = (f"scenario {sc.name!r}: at its pace ({', '.join(pace)}) its {len(pos):,} sites ({total / 1e6:,.0f} "
+               f"million yuan in all) would start over {int(last) + 1:,} years, beyond {MAX_START_OFFSET}: raise the "
+               "pace (the budget is in yuan: 60 亿元 is 6.0e9) or pick fewer sites")
+        zh = (f"情景「{sc.name}」：按其节奏（{'、'.join(pace_zh)}），{len(pos):,} 个片区（共 {total / 1e8:,.1f} 亿元）须 "
+              f"{int(last) + 1:,} 年才能全部开工，超过 {MAX_START_OFFSET} 年：请加快节奏（投资额以元为单位，60 亿元写作"
+              " 6.0e9）或减少片区")
+        raise ConfigError(msg, zh=zh)
+    return np.maximum(off, 0).astype(np.int64)
 
 
 def run(sites: pd.DataFrame, scenario: Scenario, *, templates: dict[str, ParkTemplate] | None = None,
@@ -572,7 +629,9 @@ def _timeline(res: pd.DataFrame, leasable: np.ndarray, absorb: np.ndarray, p: di
     n = len(res)
     ws = res["works_start"].to_numpy(float)
     dl = res["delivery"].to_numpy(float)
-    last = int(np.ceil(dl.max())) + 1 if n else sc.start_year
+    # to the year the last site is let as its absorption curve ends (the curves stopped a year or two short of
+    # the headline figures: 1,521,543 jobs against 1,522,667)
+    last = max(int(np.ceil(dl.max())) + 1, int(np.floor(dl.max())) + absorb.shape[1]) if n else sc.start_year
     years = np.arange(sc.start_year, max(sc.start_year + sc.horizon_years, last))
     ny = len(years)
     y0 = sc.start_year
@@ -677,6 +736,7 @@ def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Sc
         {"parameter": "scenario.start_year", **dict.fromkeys(used, sc.start_year), **own},
         {"parameter": "scenario.sites_per_year", **dict.fromkeys(used, sc.sites_per_year), **own},
         {"parameter": "scenario.budget_per_year", **dict.fromkeys(used, sc.budget_per_year), **own},
+        {"parameter": "scenario.horizon_years", **dict.fromkeys(used, sc.horizon_years), **own},
         {"parameter": "policy", **dict.fromkeys(used, f"{sc.policy_name} {sc.policy_hash[:12]}".strip()),
          "source": t("src_policy", "en"), "source_zh": t("src_policy", "zh")},
     ]
@@ -684,6 +744,41 @@ def _assumption_rows(templates: dict[str, ParkTemplate], used: list[str], sc: Sc
         rows.append({"parameter": "scenario.overrides", **dict.fromkeys(used, json.dumps(to_dict(sc.overrides))),
                      **own})
     return rows
+
+
+def phasing_warnings(result: ScenarioResult) -> list[tuple[str, str]]:
+    """What a reader of the scenario's figures should be told about its selection and phasing, (English, Chinese).
+
+    * no site selected: every figure is zero because the filter or the picks match nothing;
+    * sites that start after the horizon: the pace (``sites_per_year``, ``budget_per_year``) pushed them there,
+      and the year-by-year figures run past the horizon the scenario names;
+    * sites that each cost more than a year's budget: each waits until unused budget adds up to it (a 1 亿元 a
+      year budget with 27 亿元 sites started them decades later, without a word).
+    """
+    sc, res = result.scenario, result.sites
+    name = sc.name
+    if not len(res):
+        return [(f"scenario {name!r} selects no site (its site filter or picks match none): every figure is zero",
+                 f"情景「{name}」未选中任何片区（筛选条件或指定片区均不匹配）：各项指标均为 0")]
+    out = []
+    end = sc.start_year + sc.horizon_years - 1
+    late = res["start_year"].to_numpy() > end
+    if late.any():
+        out.append((f"scenario {name!r}: {int(late.sum()):,} of {len(res):,} site(s) start after its horizon "
+                     f"({sc.start_year}-{end}, horizon_years = {sc.horizon_years}); the pace set by sites_per_year or "
+                     f"budget_per_year starts the last in {int(res['start_year'].max())}",
+                     f"情景「{name}」：{len(res):,} 个片区中有 {int(late.sum()):,} 个在测算年限（{sc.start_year}–{end}）之后才"
+                     f"开工；按每年启动片区数或每年投资额，最后一个片区 {int(res['start_year'].max())} 年开工"))
+    if sc.budget_per_year is not None:
+        big = res["investment_cny"].to_numpy(float) > sc.budget_per_year
+        if big.any():
+            top = float(res["investment_cny"].max())
+            out.append((f"scenario {name!r}: {int(big.sum()):,} site(s) each cost more than a year's budget "
+                        f"({sc.budget_per_year / 1e6:,.0f} million yuan; the largest {top / 1e6:,.0f} million): each "
+                        "waits until the unused budget adds up to its cost",
+                        f"情景「{name}」：{int(big.sum()):,} 个片区的投资超过一年的额度（{sc.budget_per_year / 1e8:,.2f} 亿元；"
+                        f"最大 {top / 1e8:,.2f} 亿元），每个片区须等未用额度累计到其投资额才开工"))
+    return out
 
 
 def assumptions_in(assumptions: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:

@@ -15,14 +15,15 @@ Examples
 >>> t = builtin_templates()["standard_factory"]
 >>> t.target_plot_ratio, t.floors_max
 (2.5, 6)
->>> round(t.tax_m2, 1)  # 200,000 yuan/mu at plot ratio 2.5
-120.0
+>>> round(t.tax_m2, 1)  # 200,000 yuan/mu over 666.67 m² x 2.5 x 85% leasable x 95% let
+148.6
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -82,8 +83,11 @@ class ParkTemplate:
         Annual output and tax per m² of occupied space; give these or the
         per-mu figures.
     output_per_mu, tax_per_mu : float or None
-        Annual output and tax per mu of site land at full occupancy; converted
-        to per m² of floor area through the target plot ratio.
+        Annual output and tax per mu of site land once the park is let as
+        its absorption curve ends (the "about 200,000 yuan/mu" of running
+        parks is what they yield at the occupancy they reach); converted to
+        per m² of occupied floor through the occupied floor of a mu: target
+        plot ratio x (1 - support floor share) x the last absorption value.
     planning_months, construction_months : int
         Planning and approval before works; works to delivery.
     absorption : tuple of float
@@ -131,27 +135,47 @@ class ParkTemplate:
 
     # Rates per m² of occupied floor area, whichever way they were given.
     @property
+    def occupied_m2_per_mu(self) -> float:
+        """Occupied floor on a mu of site land once let: what the per-mu figures are spread over.
+
+        Dividing by the gross floor of a mu instead (plot ratio only) while the model applies the rate to the
+        occupied floor (85% leasable x 95% let) gave 161,500 of the template's 200,000 yuan/mu.
+        """
+        return MU_M2 * self.target_plot_ratio * (1.0 - self.support_floor_share) * self.absorption[-1]
+
+    @property
     def output_m2(self) -> float:
         """Annual output per m² of occupied space (yuan)."""
         if self.output_per_m2 is not None:
             return self.output_per_m2
-        return self.output_per_mu / (MU_M2 * self.target_plot_ratio)
+        return self.output_per_mu / self.occupied_m2_per_mu
 
     @property
     def tax_m2(self) -> float:
         """Annual tax per m² of occupied space (yuan)."""
         if self.tax_per_m2 is not None:
             return self.tax_per_m2
-        return self.tax_per_mu / (MU_M2 * self.target_plot_ratio)
+        return self.tax_per_mu / self.occupied_m2_per_mu
 
     def replace(self, **changes: Any) -> ParkTemplate:
         """A copy with some parameters changed (validated again)."""
         return from_dict(ParkTemplate, {**to_dict(self), **changes}, where=f"template {self.name}")
 
 
+def _not_finite(v: Any) -> bool:
+    """A number (or a sequence of them) that is nan or inf; None (a rate not given) is fine."""
+    if v is None or isinstance(v, str):
+        return False
+    vals = v if isinstance(v, tuple | list) else (v,)
+    return any(isinstance(x, int | float) and not math.isfinite(x) for x in vals)
+
+
 def template_problems(t: ParkTemplate) -> list[str]:
     """Every consistency problem of a template, each saying what to change."""
     out: list[str] = []
+    bad = [n for n in (*NUMERIC_PARAMS, "absorption") if _not_finite(getattr(t, n, None))]
+    if bad:  # inf rent made "Rent income ∞" in every report; nan passed every comparison below
+        return [f"{', '.join(bad)}: not a finite number (nan or inf); give a number"]
     for name in ("coverage", "road_yard_share", "green_share", "facility_share", "support_floor_share"):
         v = getattr(t, name)
         if not 0.0 <= v <= 1.0:
@@ -221,6 +245,16 @@ def parse_template(data: dict, *, where: str = "template", base: dict[str, ParkT
                 merged[f"{k}_per_mu"] = None
             if f"{k}_per_mu" in data:
                 merged[f"{k}_per_m2"] = None
+        # a value set here is sourced here: the parent's source (its own value's) no longer applies
+        own = [k for k in data if k in merged and k not in ("name", "label_zh", "label_en", "sources", "sources_zh")]
+        for k in own:
+            was = merged.get(k)
+            was = (", ".join(f"{x:g}" for x in was) if isinstance(was, tuple | list)
+                   else f"{was:g}" if isinstance(was, int | float) else was)
+            merged["sources"][k] = f"set in {where}" + ("" if was is None else f" ({parent}: {was})")
+            merged["sources_zh"][k] = f"在 {where} 中设定" + ("" if was is None else f"（{parent}：{was}）")
+        merged["sources"].update(data.pop("sources", None) or {})
+        merged["sources_zh"].update(data.pop("sources_zh", None) or {})
         merged.update(data)
         data = {k: v for k, v in merged.items() if v is not None}
     return from_dict(ParkTemplate, data, where=where)
@@ -267,12 +301,22 @@ def template_table(templates: dict[str, ParkTemplate]) -> list[dict[str, Any]]:
         if f.name in ("name", "sources", "sources_zh"):
             continue
         row = {"parameter": f.name}
+        derived = f.name in ("output_per_m2", "tax_per_m2")  # the rate the model applies, given or from per mu
         for n in names:
-            v = getattr(templates[n], f.name)
-            row[n] = ", ".join(f"{x:g}" for x in v) if isinstance(v, tuple) else v
-        row["source"] = " | ".join(dict.fromkeys(
-            s for n in names if (s := templates[n].sources.get(f.name))))
-        row["source_zh"] = " | ".join(dict.fromkeys(
-            s for n in names if (s := templates[n].sources_zh.get(f.name) or templates[n].sources.get(f.name))))
+            v = getattr(templates[n], f.name[:-7] + "_m2" if derived else f.name)
+            row[n] = ", ".join(f"{x:g}" for x in v) if isinstance(v, tuple) else round(v, 2) if derived else v
+        en, zh = [], []
+        for n in names:
+            t = templates[n]
+            if derived and getattr(t, f.name) is None:
+                per_mu = f.name.replace("_m2", "_mu")
+                en.append(f"{per_mu} / occupied floor of a mu ({t.occupied_m2_per_mu:,.0f} m²: 666.67 x plot ratio "
+                          "x (1 - support share) x last absorption)")
+                zh.append(f"每亩指标 ÷ 每亩出租面积（{t.occupied_m2_per_mu:,.0f} ㎡：666.67 × 容积率 × （1 − 配套比例）× 最终出租率）")
+            else:
+                en.append(t.sources.get(f.name) or "")
+                zh.append(t.sources_zh.get(f.name) or t.sources.get(f.name) or "")
+        row["source"] = " | ".join(dict.fromkeys(s for s in en if s))
+        row["source_zh"] = " | ".join(dict.fromkeys(s for s in zh if s))
         rows.append(row)
     return rows

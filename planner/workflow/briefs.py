@@ -5,7 +5,10 @@ parcels in memory (the app's session); :func:`stored_site_briefs` reads them
 from a workspace (``planner brief``). Both evaluate the floor-area ledger of
 each site under a scenario's park template and rules, or the default
 template, through :func:`planner.workflow.operations.run_scenario`, so a
-brief shows the same figures as the scenario pages and reports.
+brief shows the same figures as the scenario pages and reports. A site the
+scenario does not select is evaluated all the same (what its template and
+rules would give there) and marked ``in_scenario=False``; each parcel is
+marked ``kept`` when the figures keep its buildings.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pandas as pd
 from planner import scenarios as sc_mod
 from planner.errors import DataError
 from planner.io.store import Store
+from planner.scenarios.model import kept_by_class
 from planner.workflow import documents as D
 from planner.workflow.operations import read_sites, run_scenario
 
@@ -38,13 +42,19 @@ class SiteBrief:
     site : GeoDataFrame
         The site's row of the sites table (outline, metrics, rank, score).
     parcels : GeoDataFrame
-        Its parcels: :data:`PARCEL_COLUMNS` that exist, with ``role``.
+        Its parcels: :data:`PARCEL_COLUMNS` that exist, with ``role`` and ``kept`` (the figures keep the
+        parcel's buildings: see :func:`kept_parcels`).
     figures : Series
         The site's row of the scenario ledger (floor area now and planned, enterprises, tax, payback...).
     scenario : str
         The scenario name the figures come from ("" for the default template).
     template : str
         The park template's name.
+    in_scenario : bool
+        False when ``scenario`` is named but does not select this site: the figures then show what its template
+        and rules would give, not part of the scenario.
+    retain_classes : tuple of str
+        Upgrade classes the scenario's "retain_class" rule keeps (for the brief's text).
     constraints : GeoDataFrame, optional
         Constraint polygons near the site (for the map and the list of categories).
     context : GeoDataFrame, optional
@@ -60,6 +70,8 @@ class SiteBrief:
     scenario: str = ""
     template: str = ""
     templates: dict = field(default_factory=dict)
+    in_scenario: bool = True
+    retain_classes: tuple[str, ...] = ()
     constraints: gpd.GeoDataFrame | None = None
     context: gpd.GeoDataFrame | None = None
     provenance: dict = field(default_factory=dict)
@@ -71,6 +83,39 @@ def _near(layer: gpd.GeoDataFrame | None, geom, crs, distance: float) -> gpd.Geo
     g = layer.to_crs(crs) if layer.crs is not None and crs is not None and layer.crs != crs else layer
     hits = g.sindex.query(geom.buffer(distance), predicate="intersects")
     return g.iloc[sorted(set(hits))]
+
+
+def kept_parcels(parcels: pd.DataFrame, rule: str, retain_classes=("retain",)) -> pd.Series:
+    """Which parcels of a site keep their buildings under the existing-buildings ``rule`` of a scenario.
+
+    The same rule as the scenario model's retained floor area
+    (:func:`planner.scenarios.parcel_rollup`): "retain" keeps every parcel,
+    "retain_class" the parcels whose ``upgrade_class`` is in ``retain_classes``
+    and those of role "retained_inside", "demolish" none.
+
+    Examples
+    --------
+    >>> p = pd.DataFrame({"upgrade_class": ["retain", "upgrade", "redevelop"], "role": ["flagged"] * 3})
+    >>> kept_parcels(p, "retain_class", ("retain", "upgrade")).tolist(), kept_parcels(p, "demolish").tolist()
+    ([True, True, False], [False, False, False])
+    """
+    if rule == "retain":
+        return pd.Series(True, index=parcels.index)
+    if rule == "retain_class":
+        return pd.Series(kept_by_class(parcels, retain_classes), index=parcels.index)
+    return pd.Series(False, index=parcels.index)
+
+
+def _selected(sites: pd.DataFrame, scenario: D.ScenarioDoc) -> set[str]:
+    """Ids of the sites ``scenario`` selects (ids it names that are not in ``sites`` select nothing)."""
+    sel = scenario.scenario.sites
+    if sel.ids:
+        have = set(sites["site_id"].astype(str))
+        ids = tuple(i for i in sel.ids if str(i) in have)
+        if not ids:
+            return set()
+        sel = dataclasses.replace(sel, ids=ids)
+    return set(sc_mod.select_sites(sites, sel, scenario=scenario.name)["site_id"].astype(str))
 
 
 def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gpd.GeoDataFrame, ids, *,
@@ -86,7 +131,8 @@ def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gp
         Site ids; an unknown id is refused with the ids that exist.
     scenario : ScenarioDoc, optional
         Whose park template and rules give the planned floor area (default: the standard factory template,
-        existing buildings demolished).
+        existing buildings demolished). A site it does not select gets the same evaluation, marked
+        ``in_scenario=False``.
     constraints : GeoDataFrame, optional
         Constraint layers (ecological red line, farmland...), shown on the map.
     provenance : dict, optional
@@ -106,6 +152,7 @@ def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gp
     sc = sc_mod.replace(base, sites=sc_mod.SiteSelection(ids=tuple(ids), status=()))
     run = run_scenario(D.ScenarioDoc(sc), sites, parcel_sites, parcels, templates=templates, provenance=provenance)
     ledger = run.result.sites.assign(site_id=run.result.sites["site_id"].astype(str)).set_index("site_id")
+    chosen = _selected(sites, scenario) if scenario is not None else set(ids)
     ps = parcel_sites.assign(site_id=parcel_sites["site_id"].astype(str), parcel_id=parcel_sites["parcel_id"].astype(str))
     pk = parcels.assign(parcel_id=parcels["parcel_id"].astype(str))
     out = []
@@ -115,6 +162,7 @@ def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gp
         mp = pk.merge(members, on="parcel_id", how="inner")
         cols = [c for c in PARCEL_COLUMNS if c in mp.columns]
         mp = gpd.GeoDataFrame(mp[[*cols, pk.geometry.name]], geometry=pk.geometry.name, crs=pk.crs)
+        mp["kept"] = kept_parcels(mp, str(ledger.loc[sid, "existing_rule"]), sc.retain_classes).to_numpy()
         geom = site.geometry.iloc[0]
         span = max(geom.bounds[2] - geom.bounds[0], geom.bounds[3] - geom.bounds[1])
         ctx = _near(pk[[pk.geometry.name, "parcel_id"]], geom, pk.crs, span * 0.3 + 40)
@@ -122,6 +170,7 @@ def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gp
             ctx = ctx[~ctx["parcel_id"].isin(mp["parcel_id"])]
         out.append(SiteBrief(sid, site, mp, ledger.loc[sid], scenario=scenario.name if scenario else "",
                              template=str(ledger.loc[sid, "template"]), templates=run.result.templates,
+                             in_scenario=sid in chosen, retain_classes=tuple(sc.retain_classes),
                              constraints=_near(constraints, geom, sites.crs, span * 0.3 + 40), context=ctx,
                              provenance=dict(provenance or {})))
     return out

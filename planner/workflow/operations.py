@@ -537,7 +537,7 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
     res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
     res.provenance = dict(provenance or {})
-    return ScenarioRun(res, warnings, doc)
+    return ScenarioRun(res, warnings + sc_mod.phasing_warnings(res), doc)
 
 
 def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) -> D.ScenarioDoc:
