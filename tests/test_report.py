@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import geopandas as gpd
+import matplotlib
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -260,3 +261,138 @@ def test_export_all_draws_the_shared_charts_once(tmp_path, monkeypatch):
     files = export_all(result(), tmp_path / "out", lang="en")
     assert sorted(calls) == ["site_map", "timeline_charts"]
     assert files["html"].read_text(encoding="utf-8").count("data:image/png") >= 4 and files["pdf"].stat().st_size
+
+
+def _drawn(monkeypatch) -> list:
+    """Every matplotlib figure the report charts render from now on (for measuring what a PNG shows)."""
+    figs = []
+    real = _report_charts._render
+    monkeypatch.setattr(_report_charts, "_render", lambda fig, *a, **k: figs.append(fig) or real(fig, *a, **k))
+    return figs
+
+
+def _map_colours(fig) -> tuple[set, set]:
+    """(fill colours of the map's sites, fill colours of its legend entries) of a category map."""
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import PathPatch
+
+    ax = fig.axes[0]
+    drawn = {to_hex(a.get_facecolor()) for a in ax.patches if isinstance(a, PathPatch)}
+    legend = {to_hex(h.get_facecolor()) for h in ax.get_legend().legend_handles}
+    return drawn, legend
+
+
+def test_every_colour_on_a_map_has_a_legend_entry(monkeypatch):
+    """Sites starting over 23 years had colours for 2038-2048 and no legend entry (the legend stopped at 12); a
+    comparison of five scenarios (up to 31 groups) would lose groups the same way."""
+    n = 46
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:03d}" for i in range(n)], "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 0.0},
+                         geometry=shapely.box(np.arange(n) * 200.0, 0, np.arange(n) * 200.0 + 100, 100),
+                         crs="EPSG:4549")
+    r = run(g, scenario_from_dict({"name": "slow", "sites_per_year": 2}))
+    assert r.sites["start_year"].nunique() == 23
+    figs = _drawn(monkeypatch)
+    m = _report_charts.site_map(r.sites, "en")
+    drawn, legend = _map_colours(figs[-1])
+    assert drawn and drawn <= legend, (drawn - legend)
+    assert "2047–2048 (4)" in m.texts  # years grouped into ranges, each with its count
+    assert sum(int(re.search(r"\((\d+)\)$", t).group(1)) for t in m.texts if re.fullmatch(r"20\d\d–20\d\d \(\d+\)", t)) == n
+    five = [run(g, scenario_from_dict({"name": f"s{k}", "sites": {"ids": [f"S{i:03d}" for i in range(n) if (i >> k) & 1]}}))
+            for k in range(5)]
+    c = compare(five)
+    assert c.site_groups().nunique() == 31
+    m = _report_charts.membership_map(c, "zh")
+    drawn, legend = _map_colours(figs[-1])
+    assert drawn <= legend and len(legend) == 15, (drawn - legend, legend)  # and no two entries in one colour
+    assert any(t.startswith("其余 17 类") for t in m.texts)  # 14 groups named, the other 17 together in grey
+
+
+def _legends_clear_of_data(fig) -> list:
+    """The legends of a figure that overlap an axes' plotting area (its data, ticks and labels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with matplotlib.rc_context(_report_charts._rc("zh")):  # the fonts the chart was drawn with
+        FigureCanvasAgg(fig).draw()
+    r = fig.canvas.get_renderer()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    return [(lg.get_window_extent(r), ax.get_window_extent(r)) for lg in legends for ax in fig.axes
+            if lg.get_window_extent(r).overlaps(ax.get_window_extent(r))]
+
+
+def test_chart_legends_do_not_cover_the_data(monkeypatch):
+    """The legend of the year-by-year charts sat inside the axes, upper left, over the tall early investment bars;
+    the comparison curves' legend over the lines."""
+    figs = _drawn(monkeypatch)
+    r = result(sites_per_year=1)
+    _report_charts.timeline_charts(r.timeline, "zh")
+    _report_charts.compare_charts(compare([r, result("b", sites={"top": 1})]), "en")
+    assert len(figs) == 4
+    for fig in figs:
+        assert _legends_clear_of_data(fig) == []
+        assert fig.legends  # still there, below the chart
+
+
+LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
+
+
+def test_long_scenario_names_leave_charts_readable(monkeypatch):
+    """A 110-character scenario name took two thirds of the floor chart's width as a tick label and shrank the
+    comparison map to a thumbnail beside its legend: chart labels are cut in the middle with "…" (tables and text
+    keep the whole name), so the plot keeps most of the saved image's width."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    assert _report_charts.short_name(LONG) == "a_very_long_scena…factories_v3"
+    assert _report_charts.short_name("东部片区方案") == "东部片区方案"
+    figs = _drawn(monkeypatch)
+    zh = "晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案（第三版，含保留提升类地块）"
+    cmp = compare([result(LONG), result(zh, sites={"top": 1}), result("b", sites={"ids": ["S2"]})])
+    for lang in ("zh", "en"):
+        _report_charts.floor_chart(cmp.results, lang)
+        _report_charts.membership_map(cmp, lang)
+        _report_charts.compare_charts(cmp, lang)
+    assert len(figs) == 8
+    for fig in figs:
+        with matplotlib.rc_context(_report_charts._rc("zh")):
+            FigureCanvasAgg(fig).draw()
+        r = fig.canvas.get_renderer()
+        saved = fig.get_tightbbox(r).width * fig.dpi  # what bbox_inches="tight" writes, in pixels
+        ax = fig.axes[0].get_window_extent(r)
+        assert ax.width > 0.55 * saved, (fig.axes[0].get_title(), ax.width, saved)
+    assert _legends_clear_of_data(figs[-1]) == []
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_north_arrow_leaves_the_sites_uncovered(monkeypatch, n):
+    """On a one-site map the site filled the frame and the north arrow sat on it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.transforms import Bbox
+
+    figs = _drawn(monkeypatch)
+    r = result(sites={"top": n})
+    _report_charts.site_map(r.sites, "en")
+    fig = figs[-1]
+    FigureCanvasAgg(fig).draw()
+    rnd = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    arrow = next(a for a in ax.texts if a.get_text() == "N")
+    box = Bbox.union([arrow.get_window_extent(rnd), arrow.arrow_patch.get_window_extent(rnd)])
+    for x0, y0, x1, y1 in r.sites.geometry.bounds.to_numpy():
+        site = Bbox(ax.transData.transform([(x0, y0), (x1, y1)]))
+        assert not box.overlaps(site), (box, site)
+
+
+def test_comparison_site_list_says_when_it_is_cut():
+    """The comparison listed the first 30 ids of a scenario's own sites with no sign that 849 more were left out."""
+    from planner.report.html import compare_html
+
+    n = 40
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:03d}" for i in range(n)], "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 0.0},
+                         geometry=shapely.box(np.arange(n) * 200.0, 0, np.arange(n) * 200.0 + 100, 100),
+                         crs="EPSG:4549")
+    c = compare([run(g, scenario_from_dict({"name": "one", "sites": {"top": 1}})), run(g, scenario_from_dict({"name": "all"}))])
+    en, zh = compare_html(c, lang="en"), compare_html(c, lang="zh")
+    cell = re.findall(r"<td class='t list'>([^<]*)</td>", en)
+    assert cell == ["S001, S002, " + ", ".join(f"S{i:03d}" for i in range(3, 31)) + " … and 9 more"], cell
+    assert re.findall(r"<td class='t list'>([^<]*)</td>", zh)[0].endswith("S030 …等另外 9 个")

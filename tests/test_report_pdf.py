@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from planner.cli import main
+from planner.report.text import tr
 
 pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 renders the PDF pages (test extra)")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -156,6 +157,158 @@ def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, 
             broken = [a + "|" + b for a, b in cut
                       if any(x.endswith(a) and y.startswith(b) for x, y in itertools.pairwise(lines))]
             assert not broken, (name, broken)
+
+
+def _stranded_headings(data: bytes, headings) -> list[tuple[int, str]]:
+    """Headings with nothing under them on their page (their chart or table moved to the next page, e.g. a page
+    holding only "Site map"): (page number, heading)."""
+    doc = pdfium.PdfDocument(data)
+    out = []
+    for i in range(len(doc)):
+        page, text = doc[i], doc[i].get_textpage()
+        boxes = [o.get_bounds() for o in page.get_objects()]  # (left, bottom, right, top) in points
+        for h in dict.fromkeys(headings):
+            found = text.search(h)
+            while (hit := found.get_next()) is not None:
+                bottom = min(text.get_charbox(k)[1] for k in range(hit[0], hit[0] + hit[1]))
+                # anything reaching 4 mm below the heading (past its rule), above the footer (16 mm from the foot)
+                if not any(45 < b[1] < bottom - 11.3 for b in boxes):
+                    out.append((i + 1, h))
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_heading_has_its_content_under_it(lang, monkeypatch):
+    """A map taller than the room left moved on alone and left its heading behind: a page holding only "Site map",
+    or the comparison's map title at the foot of page 1 with its map on page 2. A heading now stays with what
+    follows it, and a chart is never taller than a page under its heading."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report import pdf as P
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    headings = []
+    real = P._heading
+    monkeypatch.setattr(P, "_heading", lambda pdf, text, **k: headings.append(text) or real(pdf, text, **k))
+    n = 12  # a column of sites 40 km tall and 100 m wide: the map is far taller than wide
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 2_000.0},
+                         geometry=shapely.box(0, np.arange(n) * 3600.0, 100, np.arange(n) * 3600.0 + 100),
+                         crs="EPSG:4549")
+    results = [run(g, scenario_from_dict({"name": f"s{j}", "sites": {"top": 4 * (j + 1)}, "sites_per_year": 3}))
+               for j in range(3)]
+    docs = [P.scenario_pdf(r, lang=lang) for r in results]
+    docs += [P.comparison_pdf(compare(results[:k]), lang=lang) for k in (2, 3)]
+    assert {tr("map", lang), tr("cmp_map_title", lang), tr("yearly", lang)} <= set(headings)
+    assert [(d, s) for d, doc in enumerate(docs) for s in _stranded_headings(doc, headings)] == []
+
+
+LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_long_scenario_names_are_wrapped_not_cut(lang):
+    """The title block cut a long scenario name ("(a_very_long_scenario_…") and the comparison's baseline to "基…":
+    names wrap onto more lines and are whole in the text."""
+    import geopandas as gpd
+    import shapely
+
+    from planner.report.pdf import comparison_pdf, scenario_pdf
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    g = gpd.GeoDataFrame({"site_id": ["S1", "S2"], "status": "ok", "rank": [1, 2], "land_area_m2": 10_000.0,
+                          "floor_area_m2": 2_000.0}, geometry=[shapely.box(0, 0, 100, 100), shapely.box(150, 0, 250, 100)],
+                         crs="EPSG:4549")
+    zh = "晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案第三版含保留提升类地块"
+    label = "这是一个非常非常长的情景名称：晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案（第三版）"
+    long = run(g, scenario_from_dict({"name": LONG, "label": label}))
+    base = run(g, scenario_from_dict({"name": zh, "sites": {"top": 1}}))
+
+    def first_page(data: bytes) -> str:
+        raw = pdfium.PdfDocument(data)[0].get_textpage().get_text_range()
+        stray = [x for x in re.split(r"[\r\n]+", raw) if re.fullmatch(r"\s*[A-Za-z_]{1,3}\s*", x)]
+        assert stray == []  # a name broken a little wider than its line left "e" on a line of its own
+        return re.sub(r"\s*[\r\n]+\s*", "", raw)
+
+    text = first_page(scenario_pdf(long, lang=lang))
+    assert LONG in text and label in text and "…" not in text
+    text = first_page(comparison_pdf(compare([base, long]), lang=lang))
+    assert text.count(LONG) >= 2 and text.count(zh) >= 3 and "…" not in text  # title block, and over the cards
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatch):
+    """The scenario PDF's site table wrapped "标准厂房（低租金" with ")" alone on the next line, headers as "用地面积（" /
+    "亩）", and mixed precisions in a column (0.93 above 0.835)."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report import pdf as P
+    from planner.scenarios import run, scenario_from_dict
+
+    n = 8  # sites of 1 to 60 ha: tax and investment from below 0.1 to several 亿元
+    side = np.sqrt(np.geomspace(10_000, 600_000, n))
+    x = np.r_[0, np.cumsum(side[:-1] + 50)]
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": side**2, "floor_area_m2": side**2 * 0.5},
+                         geometry=shapely.box(x, 0, x + side, side), crs="EPSG:4549")
+    r = run(g, scenario_from_dict({"name": "low", "template": "low", "templates": {"low": {
+        "base": "standard_factory", "label_zh": "标准厂房（低租金）", "label_en": "Standard factory park (low rent)",
+        "rent_per_m2_month": 10.0}}}))
+    tables, cells = [], {}
+    real_table, real_multi = P._table, P._Doc.multi_cell
+    monkeypatch.setattr(P, "_table", lambda pdf, rows, widths, **k: tables.append(rows) or real_table(pdf, rows, widths,
+                                                                                                       **k))
+
+    measuring = []
+
+    def multi_cell(self, w, h=None, text="", *a, **k):  # the lines a table cell is drawn in
+        if "padding" in k and text and not measuring:
+            measuring.append(1)  # a dry run calls multi_cell again
+            kw = {x: k[x] for x in ("wrapmode", "padding") if x in k}
+            cells[text.replace("\n", "")] = real_multi(self, w, h, text, dry_run=True, output="LINES", **kw)
+            measuring.pop()
+        return real_multi(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(P._Doc, "multi_cell", multi_cell)
+    P.scenario_pdf(r, lang=lang)
+    sites = next(t for t in tables if len(t) == n + 1)
+    opened = {t: lines for t, lines in cells.items() if any(x.strip()[:1] in "）)" for x in lines[1:])}
+    assert opened == {}  # no line of any table opens on a closing bracket
+    if lang == "zh":
+        assert len(cells["标准厂房（低租金）"]) == 1 and cells["用地面积（亩）"] in (["用地面积（亩）"], ["用地面积", "（亩）"])
+        assert cells["改造后年税收（亿元/年）"] == ["改造后年税收", "（亿元/年）"]
+    for col in zip(*sites[1:], strict=True):
+        decimals = {len(c.split(".")[1]) if "." in c else 0 for c in col if re.fullmatch(r"-?[\d,]+(\.\d+)?", c)}
+        assert len(decimals) <= 1, col
+    assert lang == "en" or any(float(r[-3]) < 1 for r in sites[1:])  # the tax column has amounts below 1 亿元
+
+
+@pytest.mark.parametrize("aspect", [0.9, 1.1, 1.3])
+def test_the_floor_area_ledger_is_never_split(aspect):
+    """Under a map that filled most of its page the ledger ran three rows on to the next page: the map is drawn
+    up to a fifth smaller to keep it whole, or the ledger starts the next page."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from planner.report.pdf import scenario_pdf
+    from planner.scenarios import run, scenario_from_dict
+
+    n = 12  # a 3 x 4 grid of sites, its height ``aspect`` times its width: maps of 0.9 to 1.3 times their width
+    x, y = (np.arange(n) % 3) * 1000.0, (np.arange(n) // 3) * 750.0 * aspect
+    g = gpd.GeoDataFrame({"site_id": [f"S{i:02d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                          "land_area_m2": 10_000.0, "floor_area_m2": 2_000.0},
+                         geometry=shapely.box(x, y, x + 100, y + 100), crs="EPSG:4549")
+    doc = pdfium.PdfDocument(scenario_pdf(run(g, scenario_from_dict({"name": "s", "sites_per_year": 2})), lang="zh"))
+    texts = [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    page = next(t for t in texts if "建筑面积账" in t)
+    assert "现状建筑面积" in page and "租金+税收回收期（年）" in page  # the first and the last row
 
 
 # -- site briefs: a page agrees with itself and says what each figure is ------------------------------------------

@@ -44,6 +44,16 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 FLOOR_COLORS = {"retained_floor_m2": "#9e9e9e", "demolished_floor_m2": "#d6604d", "new_floor_m2": "#4393c3"}
 #: Colours of the comparison map: in every scenario, only in the first, only in the second, ...
 BOTH_COLOR = "#7b3294"
+#: Colours of comparison-map groups of several (not all) scenarios: none is a scenario's own colour, so the 14
+#: groups a legend names (:func:`category_map`) have 14 colours up to eight scenarios.
+COMBO_COLORS = ("#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5",
+                "#bcbd22", "#17becf")
+#: Colour of the categories a map's legend names together ("N more groups").
+MORE_COLOR = "#bbbbbb"
+#: Tallest frame of a map, as a multiple of its width.
+TALLEST = 1.5
+#: Most classes of start years on a scenario map; more years are grouped into ranges.
+MAX_YEAR_CLASSES = 10
 
 
 @dataclass
@@ -128,7 +138,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
     """The floor-area and money charts of one scenario, year by year, in the report's units."""
     out = []
     with matplotlib.rc_context(_rc(lang)):
-        fig = Figure(figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.2), layout="constrained")
         ax = fig.subplots()
         yrs = tl.index.to_numpy()
 
@@ -143,7 +153,7 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
         _finish_yearly(ax, _unit_axis("new_floor_m2", lang), tr("chart_floor_title", lang))
         out.append(_render(fig, tr("chart_floor_title", lang)))
 
-        fig = Figure(figsize=(7.5, 3.2))
+        fig = Figure(figsize=(7.5, 3.2), layout="constrained")
         ax = fig.subplots()
         w = 0.4
         ax.bar(yrs - w / 2, s("investment_cny", "investment_cny"), width=w, color="#9e9ac8",
@@ -157,9 +167,12 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
 
 
 def _finish_yearly(ax, ylabel: str, title: str) -> None:
+    """Axis title, grid and the legend below the chart: inside it the legend covered the tall early bars of
+    investment (any corner can hold data); ``layout="constrained"`` makes room for it under the year labels."""
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(loc="upper left", frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    ax.figure.legend(handles, labels, loc="outside lower center", ncol=_ncol(labels, 4), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.1f}"))
@@ -188,7 +201,7 @@ def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
             ax.annotate(f"{label('net_change_m2', lang, unit=False)} {net}", (ret + new, yi), xytext=(4, 0),
                         textcoords="offset points", va="center", fontsize=8)
         ax.axvline(0, color="#333333", linewidth=0.8)
-        ax.set_yticks(y, names)
+        ax.set_yticks(y, [short_name(n) for n in names])
         ax.set_xlabel(_unit_axis("new_floor_m2", lang))
         ax.set_title(tr("chart_floor_parts", lang))
         ax.grid(axis="x", alpha=0.3)
@@ -207,13 +220,13 @@ def compare_charts(cmp, lang: str) -> list[Chart]:
     with matplotlib.rc_context(_rc(lang)):
         for metric, key, title in (("delivered_m2", "new_floor_m2", "chart_cmp_floor"),
                                    ("cum_investment_cny", "investment_cny", "chart_cmp_money")):
-            fig = Figure(figsize=(7.5, 3.0))
+            fig = Figure(figsize=(7.5, 3.0), layout="constrained")
             ax = fig.subplots()
             sub = cmp.curves[cmp.curves["metric"] == metric]
             for i, n in enumerate(cmp.names):
                 s = sub[sub["scenario"] == n]
                 ax.plot(s["year"], [scaled(v, key, lang) for v in s["value"]], marker="o", ms=3,
-                        color=PALETTE[i % len(PALETTE)], label=n)
+                        color=PALETTE[i % len(PALETTE)], label=short_name(n))
             _finish_yearly(ax, _unit_axis(key, lang), tr(title, lang))
             out.append(_render(fig, tr(title, lang)))
     return out
@@ -227,9 +240,49 @@ def membership_colors(groups, names) -> dict[str, str]:
             out[g] = BOTH_COLOR
         elif g in names:
             out[g] = PALETTE[list(names).index(g) % len(PALETTE)]
-        else:  # several but not all scenarios
-            out[g] = PALETTE[(len(names) + len(out)) % len(PALETTE)]
+        else:  # several but not all scenarios: colours no single scenario has
+            out[g] = COMBO_COLORS[sum(x not in ("both", "all", *names) for x in out) % len(COMBO_COLORS)]
     return out
+
+
+def _ncol(labels, most: int, room: int = 96) -> int:
+    """Legend columns that fit ``room`` characters across a chart (a Chinese character counts two): long
+    scenario names get one column rather than a legend wider than the chart, which shrank the map in it."""
+    width = max((_width(t) for t in labels), default=1) + 6  # the swatch and the gap
+    return max(1, min(most, len(labels), room // width))
+
+
+def _width(text: str) -> int:
+    """Display width of ``text`` in Latin characters: East Asian wide and full-width characters count two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def short_name(name: str, width: int = 30) -> str:
+    """A scenario name cut in the middle with "…" to ``width`` Latin characters (a Chinese one counts two), for
+    chart labels; tables and text keep the whole name. The end stays: versions differ there ("..._v2", "..._v3").
+
+    Examples
+    --------
+    >>> short_name("upstairs_all")
+    'upstairs_all'
+    >>> short_name("a_very_long_scenario_name_for_the_eastern_riverside_v3", 24)
+    'a_very_long_s…verside_v3'
+    """
+    if _width(name) <= width:
+        return name
+    head, tail = "", ""
+    room = width - 1
+    for ch in name:  # about 60 % of the room for the start
+        if _width(head + ch) > room * 0.6:
+            break
+        head += ch
+    for ch in reversed(name[len(head):]):
+        if _width(head + ch + tail) > room:
+            break
+        tail = ch + tail
+    return head + "…" + tail
 
 
 def _north_arrow(ax) -> None:
@@ -251,10 +304,16 @@ def _scale_bar(ax, x0: float, y0: float, width: float, height: float) -> None:
                 xytext=(0, 4), textcoords="offset points", ha="center", fontsize=7)
 
 
-def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06) -> tuple[float, float, float, float]:
+def _frame(ax, g: gpd.GeoDataFrame, pad: float = 0.06, arrow: float = 0.12) -> tuple[float, float, float, float]:
+    """Frame a map on ``g``: ``pad`` of its size around it, more below for the scale bar and ``arrow`` more on the
+    right, a strip no site reaches, for the north arrow (it sat on the site of a one-site map). A frame taller
+    than :data:`TALLEST` times its width is widened about its centre: a column of sites made a map too thin for
+    the arrow's strip and too tall for a page."""
     x0, y0, x1, y1 = g.total_bounds
     w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    ax.set_xlim(x0 - w * pad, x1 + w * pad)
+    if h > TALLEST * w:
+        x0, w = (x0 + x1) / 2 - h / TALLEST / 2, h / TALLEST
+    ax.set_xlim(x0 - w * pad, x0 + w * (1 + pad + arrow))
     ax.set_ylim(y0 - h * (pad + 0.08), y1 + h * pad)
     ax.set_aspect("equal")
     ax.set_axis_off()
@@ -297,8 +356,13 @@ def _draw_polygons(ax, geoms, facecolors, *, edgecolor: str, linewidth: float) -
 
 def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, lang: str, *, title: str,
                  legend_title: str | None = None, background: gpd.GeoDataFrame | None = None,
-                 annotate: bool = True, size=(7.5, 5.6)) -> Chart | None:
-    """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry."""
+                 annotate: bool = True, size=(7.5, 5.6), max_entries: int = 15) -> Chart | None:
+    """A map of polygons coloured by a category, with legend, scale bar and north arrow; None without geometry.
+
+    Every colour on the map has a legend entry: beyond ``max_entries`` categories (a comparison of five
+    scenarios has up to 31 groups) the last ones, in the order of ``colors``, are drawn in one grey and named
+    together ("N more groups") rather than coloured with no entry (the legend used to stop at 12).
+    """
     from planner.report.geodata import has_geometry
 
     if not has_geometry(g) or not len(g) or g.geometry.isna().all():
@@ -309,8 +373,10 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
         if background is not None and len(background):
             background.to_crs(g.crs).plot(ax=ax, facecolor="#f3f3f3", edgecolor="#d0d0d0", linewidth=0.3)
         vals = g[column].astype(str)
-        _draw_polygons(ax, g.geometry.to_numpy(), vals.map(colors).fillna("#bbbbbb").to_numpy(), edgecolor="#333333",
-                       linewidth=0.3)
+        present = [c for c in colors if (vals == c).any()]
+        shown = present[:max_entries - 1] if len(present) > max_entries else None
+        fill = vals.map(colors if shown is None else {c: colors[c] for c in shown}).fillna(MORE_COLOR)
+        _draw_polygons(ax, g.geometry.to_numpy(), fill.to_numpy(), edgecolor="#333333", linewidth=0.3)
         if annotate and len(g) <= 40 and "site_id" in g.columns:
             pts = g.geometry.representative_point()
             halo = [patheffects.withStroke(linewidth=2, foreground="white")]
@@ -319,9 +385,13 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
         x0, y0, w, h = _frame(ax, g)
         counts = vals.value_counts()
         handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=f"{labels.get(c, c)} ({counts[c]})")
-                   for c in colors if c in counts.index][:12]
+                   for c in colors if c in counts.index]
+        if shown is not None and len(shown) < len(handles):
+            handles = [*handles[:len(shown)], mpatches.Patch(
+                facecolor=MORE_COLOR, edgecolor="#333333",
+                label=f"{tr('legend_more', lang, n=len(handles) - len(shown))} ({int(counts.drop(shown).sum())})")]
         ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, 0.0),
-                  ncol=min(len(handles), 3), fontsize=7, title_fontsize=8, frameon=False)
+                  ncol=_ncol([hd.get_label() for hd in handles], 3), fontsize=7, title_fontsize=8, frameon=False)
         _scale_bar(ax, x0, y0, w, h)
         _north_arrow(ax)
         ax.set_title(title)
@@ -341,12 +411,41 @@ def site_map(sites: gpd.GeoDataFrame, lang: str, *, background: gpd.GeoDataFrame
 
     if not has_geometry(sites) or not len(sites):
         return None
-    years = sorted(sites["start_year"].astype(int).astype(str).unique())
-    cmap = matplotlib.colormaps["viridis"].resampled(max(len(years), 2))
-    colors = {y: matplotlib.colors.to_hex(cmap(i / max(len(years) - 1, 1))) for i, y in enumerate(years)}
-    g = sites.assign(start=sites["start_year"].astype(int).astype(str))
-    return category_map(g, "start", colors, {y: y for y in years}, lang, title=tr("map", lang),
+    start = year_classes(sites["start_year"].to_numpy(int))
+    classes = list(dict.fromkeys(np.sort(start)))  # "2026" < "2029–2031": ranges of one width sort as text
+    cmap = matplotlib.colormaps["viridis"]
+    colors = {c: matplotlib.colors.to_hex(cmap(i / max(len(classes) - 1, 1))) for i, c in enumerate(classes)}
+    return category_map(sites.assign(start=start), "start", colors, {c: c for c in classes}, lang, title=tr("map", lang),
                         legend_title=tr("start_year_legend", lang), background=background)
+
+
+def year_classes(years: np.ndarray, most: int = MAX_YEAR_CLASSES) -> np.ndarray:
+    """The legend class of each start year: the year itself while there are at most ``most`` distinct years, else
+    ranges of 2, 3, 5, 10... years from the first ("2026–2030"), so every colour on the map has a legend entry.
+
+    Examples
+    --------
+    >>> year_classes(np.array([2026, 2027, 2040])).tolist()
+    ['2026', '2027', '2040']
+    >>> year_classes(np.arange(2026, 2049), most=5).tolist()[::5]
+    ['2026–2030', '2031–2035', '2036–2040', '2041–2045', '2046–2048']
+    """
+    years = np.asarray(years, dtype=int)
+    if len(np.unique(years)) <= most:
+        return years.astype(str).astype(object)
+    lo, hi = int(years.min()), int(years.max())
+    step = next(s for s in (2, 3, 5, 10, 20, 25, 50, 100, 10**9) if -(-(hi - lo + 1) // s) <= most)
+    first = lo + (years - lo) // step * step
+    last = np.minimum(first + step - 1, hi)
+    return np.char.add(np.char.add(first.astype(str), "–"), last.astype(str)).astype(object)
+
+
+def _short_names(text: str, names) -> str:
+    """``text`` with every scenario name in it shortened (:func:`short_name`), longest name first."""
+    for n in sorted(names, key=len, reverse=True):
+        if short_name(n) != n:
+            text = text.replace(n, short_name(n))
+    return text
 
 
 def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None) -> Chart | None:
@@ -356,7 +455,7 @@ def membership_map(cmp, lang: str, *, background: gpd.GeoDataFrame | None = None
         return None
     groups = [x for x in dict.fromkeys(["both", "all", *cmp.names, *sorted(set(g["group"]))]) if (g["group"] == x).any()]
     colors = membership_colors(groups, cmp.names)
-    labels = {x: group_label(x, cmp.names, lang) for x in groups}
+    labels = {x: _short_names(group_label(x, cmp.names, lang), cmp.names) for x in groups}
     return category_map(g, "group", colors, labels, lang, title=tr("cmp_map_title", lang),
                         legend_title=tr("in_scenarios", lang), background=background)
 

@@ -34,7 +34,7 @@ body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","Ping
 margin:0;background:#f6f7f9;color:#1d2733}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:2px solid #1f77b4;padding-bottom:4px}
-h3{font-size:15px;margin:14px 0 6px}
+h1,h2,h3,.meta,figcaption{overflow-wrap:anywhere}h3{font-size:15px;margin:14px 0 6px}
 .meta{color:#5b6b7b;font-size:13px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;margin-bottom:6px}
 .card{border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;background:#fbfcfe}
@@ -43,12 +43,14 @@ h3{font-size:15px;margin:14px 0 6px}
 table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0}
 th,td{border:1px solid #dde3ea;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#eef3f8;text-align:center}td.t,th.t{text-align:left;white-space:normal}
+td.t{min-width:6em}td.id{white-space:nowrap;min-width:0}td.list{min-width:16em}
 .pos{color:#1a7f37}.neg{color:#b42318}
 figure{margin:10px 0}figure img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}
 figcaption{font-size:12px;color:#5b6b7b}
 .scroll{overflow-x:auto}
 .note{font-size:12px;color:#5b6b7b}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}
+.two{display:grid;grid-template-columns:1fr 1fr;gap:14px}.two>*{min-width:0}
+@media (max-width:700px){main{padding:16px 12px 40px}.two{grid-template-columns:1fr}}
 @page{size:A4;margin:14mm 12mm}
 @media print{body{background:#fff;font-size:11px}main{max-width:none;padding:0}.scroll{overflow:visible}
 table{font-size:9px}th,td{padding:2px 4px;white-space:normal}figure,.cards,tr{break-inside:avoid}
@@ -87,7 +89,7 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
             if c == "template" and templates and str(v) in templates:
                 v = templates[str(v)][1 if lang == "en" else 0]
             if c in text_cols:
-                cells.append(f'<td class="t">{html.escape(str(v))}</td>')
+                cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{html.escape(str(v))}</td>')
             elif str(c).endswith(" %"):
                 txt = pct_change(v)
                 cls = "pos" if txt.startswith("+") else "neg" if txt.startswith("-") else ""
@@ -185,6 +187,22 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
 
 
+def id_list(ids, lang: str, most: int = 30) -> str:
+    """The first ``most`` site ids, comma-separated, and how many more there are ("… and 849 more" / "…等另外 849 个"):
+    a list cut at 30 ids read as if the scenario had only those. "none" / "无" for no ids.
+
+    Examples
+    --------
+    >>> id_list(["S1", "S2", "S3"], "en", most=2), id_list(["S1", "S2", "S3"], "zh", most=2), id_list([], "en")
+    ('S1, S2 … and 1 more', 'S1, S2 …等另外 1 个', 'none')
+    """
+    ids = list(ids)
+    if not ids:
+        return tr("none", lang)
+    shown = ", ".join(ids[:most])
+    return shown if len(ids) <= most else f"{shown} {tr('and_more', lang, n=len(ids) - most)}"
+
+
 def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFrame | None = None) -> str:
     """Standalone HTML comparison report: key figures with differences, one floor-area chart, one map of the sites
     in A only / B only / both, the side-by-side table, yearly curves, assumptions."""
@@ -216,11 +234,11 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     if len(d):
         rows = "".join(
             f"<tr><td class='t'>{html.escape(r.scenario)}</td><td>{r.only_in_baseline}</td><td>{r.only_in_scenario}"
-            f"</td><td>{r.in_both}</td><td class='t'>{html.escape(', '.join(cmp.only_in(r.scenario)[:30]) or tr('none', lang))}</td></tr>"
+            f"</td><td>{r.in_both}</td><td class='t list'>{html.escape(id_list(cmp.only_in(r.scenario), lang))}</td></tr>"
             for r in d.itertuples())
         parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
-                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t'>{html.escape(tr('only_in_scenario', lang))}"
+                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>{html.escape(tr('only_in_scenario', lang))}"
                      f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:

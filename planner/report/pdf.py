@@ -19,13 +19,15 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
-from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
+from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, scaled, tr
 
 #: Usable width of an A4 page with 12 mm margins (mm).
 WIDTH = 186.0
 _HEAD = FontFace(emphasis="NONE", fill_color=(228, 236, 245), color=(20, 30, 45))
 _BLUE = (11, 79, 138)
 _GREY = (91, 107, 123)
+#: Characters a line of Chinese never starts with (closing brackets and punctuation).
+_NO_LINE_START = frozenset("）)」』】》〉］]、，。：；！？%％·…")
 
 
 class ReportFontError(PlannerError):
@@ -105,6 +107,40 @@ class _Doc(FPDF):
             out.append(" ".join(words))
         return "\n".join(out)
 
+    def break_cjk(self, text: str, width: float) -> str:
+        """``text`` broken into lines of at most ``width`` mm (Chinese), never starting a line with a closing
+        bracket or punctuation and keeping a bracketed unit on one line when it fits ("改造后年税收" /
+        "（亿元/年）", not "改造后年税收（亿元/年" / "）"; "标准厂房（低租金" / ")" before).
+
+        fpdf2 breaks Chinese at any character, the closing bracket too; the lines are broken here so each fits
+        and fpdf2 keeps them. English (:attr:`wrap` WORD) is returned as it is.
+        """
+        if self.wrap != WrapMode.CHAR:
+            return text
+        out = []
+        for para in text.split("\n"):
+            line = ""
+            for i, ch in enumerate(para):
+                if not line or self.get_string_width(line + ch) <= width:
+                    line += ch
+                    continue
+                cut = len(line)  # the line is para[i - len(line):i]
+                opening = max(line.rfind("（"), line.rfind("("))
+                closing = para.find("）" if line[opening:opening + 1] == "（" else ")", i) if opening > 0 else -1
+                if closing >= 0 and self.get_string_width(para[i - len(line) + opening:closing + 1]) <= width:
+                    cut = opening  # the bracket and what it holds start the next line together
+                elif ch in _NO_LINE_START and len(line) > 1:
+                    cut = len(line) - 1  # the character before goes down with it
+                out.append(line[:cut])
+                line = line[cut:] + ch
+            out.append(line)
+        return "\n".join(out)
+
+    def breaks(self, text: str, width: float) -> str:
+        """``text`` with line breaks where it should wrap in a cell ``width`` mm wide: English after ``_``/``-``
+        inside a long word (:meth:`break_long_words`), Chinese by the rules of :meth:`break_cjk`."""
+        return self.break_long_words(text, width) if self.wrap == WrapMode.WORD else self.break_cjk(text, width)
+
     def footer(self) -> None:
         self.set_y(-11)
         self.set_font("cjk", size=6.5)
@@ -127,8 +163,8 @@ def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
     pdf.set_text_color(*_BLUE)
     pdf.cell(WIDTH, 9, pdf.fitted(title, WIDTH, 17, smallest=11), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
-    if subtitle:
-        pdf.cell(WIDTH, 6, pdf.fitted(subtitle, WIDTH, 10, smallest=7.5), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if subtitle:  # wrapped, never cut: it names the scenarios (a long name lost its end, a baseline all but "基…")
+        _lines(pdf, subtitle, 10, 5)
     if meta:
         pdf.set_font("cjk", size=7.5)
         pdf.set_text_color(*_GREY)
@@ -137,8 +173,29 @@ def _title(pdf: _Doc, title: str, subtitle: str = "", meta: str = "") -> None:
     pdf.ln(1.5)
 
 
-def _heading(pdf: _Doc, text: str, *, w: float = WIDTH, x: float | None = None) -> None:
-    if x is not None:
+#: Height of a section heading with its rule and the gap below it (mm).
+HEADING_H = 7.7
+#: What of a table must fit under its heading (mm): the header row and a row or two.
+TABLE_START = 14.0
+
+
+def _lines(pdf: _Doc, text: str, size: float, h: float, *, dry_run: bool = False) -> int:
+    """Write ``text`` at ``size`` pt across the page in lines ``h`` mm high, wrapped (:meth:`_Doc.breaks`: English
+    after an underscore inside a long name); returns the number of lines (only counts them with ``dry_run``)."""
+    pdf.set_font("cjk", size=size)
+    room = WIDTH - 2 * pdf.c_margin - 0.01  # what the cell leaves for text: a line broken wider wrapped its last letter
+    lines = pdf.multi_cell(WIDTH, h, pdf.breaks(text, room), wrapmode=pdf.wrap, align="L", new_x=XPos.LMARGIN,
+                           new_y=YPos.NEXT, dry_run=dry_run, output="LINES")
+    return len(lines)
+
+
+def _heading(pdf: _Doc, text: str, *, keep: float = TABLE_START, w: float = WIDTH, x: float | None = None) -> None:
+    """A section heading kept on one page with the first ``keep`` mm of what follows (a heading alone at the foot
+    of a page, its chart on the next, read as an empty section). A heading in a right-hand column (``x``) stays
+    where its page layout puts it."""
+    if x is None:
+        _ensure(pdf, HEADING_H + keep)
+    else:
         pdf.set_x(x)
     pdf.set_font("cjk", size=10.5)
     pdf.set_text_color(*_BLUE)
@@ -194,17 +251,38 @@ def _ensure(pdf: _Doc, mm: float) -> None:
         pdf.add_page()
 
 
-def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
-           max_h: float | None = None) -> float:
-    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
+def _room(pdf: _Doc) -> float:
+    """Height of a whole page's text area (mm)."""
+    return pdf.h - pdf.t_margin - pdf.b_margin
+
+
+def _size(chart, w: float, max_h: float | None = None) -> tuple[float, float]:
+    """Width and height (mm) of a chart placed ``w`` mm wide, narrower if it would be taller than ``max_h``."""
     if chart is None:
-        return 0.0
+        return 0.0, 0.0
     from PIL import Image
 
     with Image.open(io.BytesIO(chart.png)) as im:
         h = w * im.height / im.width
         if max_h is not None and h > max_h:
             w, h = max_h * im.width / im.height, max_h
+    return w, h
+
+
+def _figure(pdf: _Doc, heading: str, chart, w: float, *, max_h: float | None = None) -> None:
+    """A heading and its chart ``w`` mm wide (narrower if taller than ``max_h``) on one page: no taller than a page
+    under its heading (a tall map moved on alone and left its heading on a page of its own)."""
+    w, h = _size(chart, w, min(_room(pdf) - HEADING_H - 2, max_h or math.inf))
+    _heading(pdf, heading, keep=h + 2)
+    _image(pdf, chart, w)
+
+
+def _image(pdf: _Doc, chart, w: float, *, x: float | None = None, y: float | None = None,
+           max_h: float | None = None) -> float:
+    """Place a chart ``w`` mm wide (narrower if it would be taller than ``max_h``); returns its height."""
+    if chart is None:
+        return 0.0
+    w, h = _size(chart, w, max_h)
     if x is None and y is None and pdf.get_y() + h > pdf.h - pdf.b_margin:
         pdf.add_page()
     pdf.image(io.BytesIO(chart.png), x=pdf.l_margin if x is None else x, y=pdf.get_y() if y is None else y, w=w,
@@ -229,10 +307,42 @@ def _table(pdf: _Doc, rows: list[list[str]], widths, *, size: float = 7.0, align
             for r in rows:
                 row = t.row()
                 for c, w in zip(r, widths, strict=True):
-                    row.cell(pdf.break_long_words(str(c), w - 2.0))  # the cell's padding: 1 mm each side
+                    row.cell(pdf.breaks(str(c), w - 2.01))  # the cell's padding: 1 mm each side
     finally:
         pdf.set_left_margin(margin)
     pdf.ln(1.5)
+
+
+def _column_widths(pdf: _Doc, rows: list[list[str]], width: float = WIDTH) -> list[float]:
+    """Widths (mm) of a table's columns in the current font, ``width`` in all: each column as wide as its widest
+    cell, a heading's words (English) or its parts before and from a bracket (Chinese: "改造后年税收" /
+    "（亿元/年）") counted apart, the rest shared out evenly. Equal widths gave a template name 22 mm
+    ("标准厂房（低租金" / ")") and the headings "用地面积（" / "亩）". Too wide a table is scaled down to ``width``."""
+    split = r"\s+" if pdf.wrap == WrapMode.WORD else r"(?=[（(])"
+    parts = [[p for p in re.split(split, str(c)) if p] for c in rows[0]]
+    need = np.array([max([*map(pdf.get_string_width, [*head, *(str(r[i]) for r in rows[1:])]), 0.0]) + 2.2
+                     for i, head in enumerate(parts)])
+    if need.sum() > width:
+        return (need * width / need.sum()).tolist()
+    return (need + (width - need.sum()) / len(need)).tolist()
+
+
+def same_precision(values, key: str, lang: str) -> list[str]:
+    """A column of figures as :func:`~planner.report.text.fmt` shows them, all with the decimals of the most
+    precise one (a site table's tax column read 0.93, 0.835, 0.59: one precision per column).
+
+    Examples
+    --------
+    >>> same_precision([93e6, 83.5e6, 59e6, float("nan")], "tax_after_cny", "zh")
+    ['0.930', '0.835', '0.590', '–']
+    >>> same_precision([2026.0, 2027.0], "start_year", "zh")
+    ['2026', '2027']
+    """
+    texts = [fmt(v, key, lang) for v in values]
+    decimals = [len(t.split(".")[1]) if re.fullmatch(r"-?[\d,]+\.\d+", t) else 0 for t in texts]
+    d = max(decimals, default=0)
+    return [f"{scaled(v, key, lang):,.{d}f}" if re.fullmatch(r"-?[\d,]+(\.\d+)?", t) and n < d else t
+            for v, t, n in zip(values, texts, decimals, strict=True)]
 
 
 def _value_rows(keys, values, lang: str) -> list[list[str]]:
@@ -254,35 +364,37 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
     pdf.add_page()
     _title(pdf, tr("title", lang), f"{tr('scenario', lang)}: {sc.label or sc.name} ({sc.name})",
            f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {policy_text(result, lang)}")
-    _heading(pdf, tr("key_figures", lang))
+    _heading(pdf, tr("key_figures", lang), keep=15 * 2 + 2.5)
     _cards(pdf, result.totals, CARDS[:6], per_row=3)
     _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
     if len(result.sites):
         _image(pdf, floor_chart([result], lang, size=(7.5, 1.9)), WIDTH * 0.85)
+        _ensure(pdf, max(_size(c, WIDTH / 2 - 2)[1] for c in charts["timeline"]) + 2)  # placed at y: nothing moves them on
         y = pdf.get_y()
         hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y)
               for i, c in enumerate(charts["timeline"])]
         pdf.set_y(y + max(hs) + 2)
     pdf.add_page()
-    _heading(pdf, tr("map", lang))
-    _image(pdf, charts["map"], WIDTH * 0.8)
-    _heading(pdf, tr("ledger", lang))
     rows = [[label("figure", lang), label("value", lang)], *_value_rows(LEDGER, [result.totals.get(k) for k in LEDGER],
                                                                         lang)]
+    ledger = HEADING_H + len(rows) * (7.0 * 0.5 + 1.2)  # a row of one line: its text and padding
+    full = _size(charts["map"], WIDTH * 0.8)[1]
+    # the map a fifth smaller rather than the ledger split (3 rows ran on to the next page) or sent on alone
+    _figure(pdf, tr("map", lang), charts["map"], WIDTH * 0.8, max_h=max(_room(pdf) - HEADING_H - 2 - ledger, full * 0.8))
+    _heading(pdf, tr("ledger", lang), keep=ledger - HEADING_H)
     _table(pdf, rows, (70, 40), align=("LEFT", "RIGHT"))
     if len(result.sites):
-        pdf.add_page()
         cols = [c for c in ("site_id", "template", "start_year", "delivery", "land_area_mu", "existing_floor_m2",
                             "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny",
                             "payback_years") if c in result.sites.columns]
         _heading(pdf, tr("sites_in_report", lang, n=min(max_sites, len(result.sites))))
         names = {k: (t.label_en if lang == "en" else t.label_zh) for k, t in (result.templates or {}).items()}
-        rows = [[label(c, lang) for c in cols]]
-        for _, r in result.sites.head(max_sites).iterrows():
-            rows.append([names.get(str(r[c]), str(r[c])) if c == "template" else
-                         str(r[c]) if c == "site_id" else fmt(r[c], c, lang) for c in cols])
-        w = [14, 22] + [(WIDTH - 36) / (len(cols) - 2)] * (len(cols) - 2)
-        _table(pdf, rows, w, size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
+        top = result.sites.head(max_sites)
+        body = {c: top[c].astype(str).map(lambda v: names.get(v, v)).tolist() if c == "template" else
+                top[c].astype(str).tolist() if c == "site_id" else same_precision(top[c], c, lang) for c in cols}
+        rows = [[label(c, lang) for c in cols], *map(list, zip(*body.values(), strict=True))]
+        pdf.set_font("cjk", size=6.3)
+        _table(pdf, rows, _column_widths(pdf, rows), size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
     _assumptions(pdf, [result], lang)
     return bytes(pdf.output())
 
@@ -296,8 +408,9 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
     for r in results:
         a = assumptions_table(r, lang)
         if len(results) > 1:
-            pdf.set_font("cjk", size=9)
-            pdf.cell(WIDTH, 6, r.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            _ensure(pdf, 6 + TABLE_START)  # the name with its table
+            _lines(pdf, r.name, 9, 5)
+            pdf.ln(1)
         n = a.shape[1] - 2
         w = [46, *[max(22, 60 / max(n, 1))] * n]
         w.append(WIDTH - sum(w))
@@ -319,18 +432,16 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     for r in cmp.results:
-        _ensure(pdf, 5.5 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # the name with its boxes
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
-        pdf.cell(WIDTH, 5.5, pdf.fitted(head, WIDTH, 9), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        lines = _lines(pdf, head, 9, 4.5, dry_run=True)
+        _ensure(pdf, lines * 4.5 + 1 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # names with boxes
+        _lines(pdf, head, 9, 4.5)
+        pdf.ln(1)
         _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=per_row, h=15)
-    _ensure(pdf, 60)
-    _heading(pdf, tr("chart_floor_parts", lang))
-    _image(pdf, floor_chart(cmp.results, lang), WIDTH * 0.8)
+    _figure(pdf, tr("chart_floor_parts", lang), floor_chart(cmp.results, lang), WIDTH * 0.8)
     m = membership_map(cmp, lang, background=background)
     if m is not None:
-        _ensure(pdf, 110)
-        _heading(pdf, tr("cmp_map_title", lang))
-        _image(pdf, m, WIDTH * 0.72)
+        _figure(pdf, tr("cmp_map_title", lang), m, WIDTH * 0.72)
     pdf.add_page()
     _heading(pdf, tr("compare_table", lang))
     cols = list(cmp.table.columns)
@@ -349,12 +460,9 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
         rows.append(cells)
     w = [58] + [(WIDTH - 58) / len(cols)] * len(cols)
     _table(pdf, rows, w, size=6.8, align=("LEFT", *["RIGHT"] * len(cols)))
-    _heading(pdf, tr("yearly", lang))
     charts = compare_charts(cmp, lang)
+    _heading(pdf, tr("yearly", lang), keep=max((_size(c, WIDTH / 2 - 2)[1] for c in charts), default=0) + 2)
     y = pdf.get_y()
-    if y + 60 > pdf.h - pdf.b_margin:
-        pdf.add_page()
-        y = pdf.get_y()
     hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
     pdf.set_y(y + max(hs, default=0) + 2)
     _assumptions(pdf, cmp.results, lang)

@@ -68,6 +68,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "group_both": ("两个情景都有", "In both"),
     "group_all": ("所有情景都有", "In every scenario"),
     "group_only": ("仅 {name}", "{name} only"),
+    "legend_more": ("其余 {n} 类", "{n} more groups"),
+    "and_more": ("…等另外 {n} 个", "… and {n} more"),
     "policy_edited": ("（含未保存的修改，基于 {base}）", " (with unsaved changes, based on {base})"),
     "policy_label": ("识别规则 {name}", "policy {name}"),
     "headline": ("一分钟看懂", "At a glance"),

@@ -46,8 +46,8 @@ def browser():
         b.close()
 
 
-def _open(browser, path: Path, shot: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def _open(browser, path: Path, shot: str, width: int = 1280):
+    page = browser.new_page(viewport={"width": width, "height": 800})
     blocked: list[str] = []
 
     def route(r):
@@ -62,7 +62,7 @@ def _open(browser, path: Path, shot: str):
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / shot))  # what a 1280 x 800 window shows first
+    page.screenshot(path=str(ARTIFACTS / shot))  # what a window of `width` x 800 shows first
     page.screenshot(path=str(ARTIFACTS / shot.replace(".png", "_full.png")), full_page=True)
     return page, blocked
 
@@ -150,3 +150,30 @@ def _prints_on_a4(page, tmp_path: Path, stem: str) -> None:
         img.save(ARTIFACTS / f"{stem}_{i + 1}.png")
         box = img.convert("L").point(lambda v: 255 if v < 250 else 0).getbbox()
         assert box is not None and box[2] <= img.width - 20  # nothing runs into the right margin
+
+
+LONG = "a_very_long_scenario_name_for_the_eastern_riverside_industrial_belt_phase_two_with_multi_storey_factories_v3"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_reports_read_on_a_phone(browser, tmp_path, lang):
+    """At 390 px the two-column grid kept two columns (charts 160 px wide, text 3 px high), the list of site ids
+    shrank to a character a line, and a long scenario name made the page scroll sideways by 502 px."""
+    s = sites()
+    long = run(s, scenario_from_dict({"name": LONG, "label": "晋江东部沿江工业带二期工业上楼与标准厂房混合改造方案（第三版）",
+                                      "sites_per_year": 4}))
+    zh = run(s, scenario_from_dict({"name": "东部片区方案标准厂房与工业上楼混合改造第三版", "sites": {"top": 5}}))
+    paths = [write_html(long, tmp_path / f"long_{lang}.html", lang=lang),
+             write_html(compare([zh, long]), tmp_path / f"compare_long_{lang}.html", lang=lang)]
+    for path in paths:
+        page, blocked = _open(browser, path, f"phone_{path.stem}.png", width=390)
+        assert blocked == []
+        imgs = page.eval_on_selector_all("figure img", "els => els.map(e => e.getBoundingClientRect().width)")
+        assert len(imgs) == 4 and min(imgs) >= 300, imgs  # one chart a row, readable
+        _fits(page)
+        lists = page.eval_on_selector_all("td.list", "els => els.map(e => e.getBoundingClientRect().width)")
+        lines = page.eval_on_selector_all("td.id", """els => els.map(e => {
+            const r = document.createRange(); r.selectNodeContents(e);
+            return new Set(Array.from(r.getClientRects()).map(b => Math.round(b.top))).size; })""")
+        assert min(lists, default=999) >= 150 and set(lines) <= {1}, (lists, lines)  # a site id on one line
+        page.close()
