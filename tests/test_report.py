@@ -240,6 +240,25 @@ def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):
     assert row[[c.value for c in ws[1]].index(col)].value == 0.0
 
 
+def test_html_comparison_colours_a_change_by_whether_it_is_better():
+    """The table coloured every rise green: a payback 20% longer and 1,728% more investment were green beside red
+    cards; more land is neither good nor bad."""
+    from planner.report.html import compare_html
+    from planner.report.text import label
+
+    a, b = result("a", sites={"top": 1}), result("b", template="multi_storey")
+    page = compare_html(compare([a, b]), lang="en")
+    rows = dict(re.findall(r"<tr><td class=\"t\">([^<]+)</td>(.*?)</tr>", page))
+
+    def pct_class(key):
+        return re.findall(r'<td class="(\w*)">[+-]?[\d.,]+%</td>', rows[label(key, "en")])[-1]
+
+    for key, better in (("investment_cny", -1), ("net_change_m2", 1)):
+        d = b.totals[key] - a.totals[key]
+        assert d != 0 and pct_class(key) == ("pos" if d * better > 0 else "neg"), key
+    assert b.totals["land_area_m2"] != a.totals["land_area_m2"] and pct_class("land_area_m2") == ""  # neither
+
+
 def test_every_html_report_table_scrolls_in_its_own_box():
     """A wide table scrolls inside the report, not the whole page (the site-membership table made a phone-width
     comparison scroll sideways)."""

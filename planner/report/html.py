@@ -17,7 +17,7 @@ import pandas as pd
 
 from planner.report.text import LABELS as _LABELLED
 from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
-from planner.scenarios.comparison import HEADLINE_FIGURES, Comparison
+from planner.scenarios.comparison import BETTER, HEADLINE_FIGURES, Comparison
 from planner.scenarios.model import ScenarioResult
 
 #: Key figures shown as cards at the top of the scenario report (the headline figures, then context).
@@ -92,7 +92,8 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
                 cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{html.escape(str(v))}</td>')
             elif str(c).endswith(" %"):
                 txt = pct_change(v)
-                cls = "pos" if txt.startswith("+") else "neg" if txt.startswith("-") else ""
+                way = BETTER.get(str(key), 0) * (1 if txt.startswith("+") else -1 if txt.startswith("-") else 0)
+                cls = "pos" if way > 0 else "neg" if way < 0 else ""  # better green, worse red (a longer payback was green)
                 cells.append(f'<td class="{cls}">{txt}</td>')
             else:
                 text = fmt(v, key, lang)
@@ -111,13 +112,12 @@ def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, base: pd.Ser
         if base is not None and v is not None and base.get(k) is not None:
             diff = float(v) - float(base.get(k))
             if math.isfinite(diff):
-                lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
-                good = (diff < 0) if lower_better else (diff > 0)
+                way = BETTER.get(k, 0) * (1 if diff > 0 else -1)
                 shown = fmt(abs(diff), k, lang, unit=True)
                 if float(fmt(abs(diff), k, lang).replace(",", "") or 0) == 0:  # nothing to see at this precision
                     cls, sign = "", "±"
                 else:
-                    cls = "pos" if good else "neg"
+                    cls = "pos" if way > 0 else "neg" if way < 0 else ""
                     sign = "+" if diff > 0 else "−"
                 d = f'<div class="d {cls}">{html.escape(tr("difference", lang))} {sign}{html.escape(shown)}</div>'
         out.append(f'<div class="card"><div class="v">{html.escape(fmt(v, k, lang, unit=True))}</div>'

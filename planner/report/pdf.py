@@ -20,6 +20,7 @@ from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
 from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, scaled, tr
+from planner.scenarios.comparison import BETTER
 
 #: Usable width of an A4 page with 12 mm margins (mm).
 WIDTH = 186.0
@@ -232,11 +233,10 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
         if base is not None:
             diff = float(totals.get(k, np.nan)) - float(base.get(k, np.nan))
             if math.isfinite(diff):
-                lower = k in ("payback_years", "fiscal_payback_years", "investment_cny")
-                good = diff < 0 if lower else diff > 0
                 if float(fmt(abs(diff), k, pdf.rlang).replace(",", "") or 0) == 0:
                     diff = 0.0  # nothing to see at this precision
-                pdf.set_text_color(*((26, 127, 55) if good and diff else (180, 35, 24) if diff else _GREY))
+                way = BETTER.get(k, 0) * np.sign(diff)  # better green, worse red, neither grey
+                pdf.set_text_color(*((26, 127, 55) if way > 0 else (180, 35, 24) if way < 0 else _GREY))
                 sign = "+" if diff > 0 else "−" if diff < 0 else "±"
                 pdf.set_xy(x + 2, y + 11)
                 text = f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}"

@@ -49,6 +49,13 @@ KEY_FIGURES = (
     "first_delivery", "last_delivery", "peak_investment_cny_yr",
 )
 
+#: Which way a key figure is better: +1 more, -1 less (a shorter payback, less investment); figures not listed
+#: are neither (more land, demolished floor area or sites is not good or bad in itself): reports colour only these.
+BETTER = {"net_change_m2": 1, "enterprises_housed": 1, "tax_after_cny": 1, "jobs_after": 1, "output_after_cny": 1,
+          "rent_cny_yr": 1, "new_floor_m2": 1, "floor_after_m2": 1, "leasable_m2": 1, "occupied_m2": 1,
+          "plot_ratio_after": 1, "payback_years": -1, "fiscal_payback_years": -1, "investment_cny": -1,
+          "peak_investment_cny_yr": -1}
+
 #: Key figures that are calendar years: their difference is a number of years, a percentage of one means nothing.
 CALENDAR_YEARS = ("first_delivery", "last_delivery")
 
