@@ -87,7 +87,7 @@ class _Doc(FPDF):
 
         fpdf2 breaks English between words, and a word wider than its cell anywhere in it: a scenario named
         ``phased_budget`` came out as "phased_budg / et". Such a word now breaks where its parts join, as few
-        times as the width allows (a part still too wide is left to fpdf2). Chinese wraps by character anyway.
+        times as the width allows (a part still too wide is left to fpdf2). Chinese: :meth:`break_cjk`.
         """
         if self.wrap != WrapMode.WORD:
             return text
@@ -128,8 +128,12 @@ class _Doc(FPDF):
                 cut = len(line)  # the line is para[i - len(line):i]
                 opening = max(line.rfind("（"), line.rfind("("))
                 closing = para.find("）" if line[opening:opening + 1] == "（" else ")", i) if opening > 0 else -1
+                word = re.search(r"[A-Za-z0-9_./-]+$", line) if ch.isascii() and ch.isalnum() else None
+                joint = max(word.group().rfind(j) for j in "_-/") if word else -1
                 if closing >= 0 and self.get_string_width(para[i - len(line) + opening:closing + 1]) <= width:
                     cut = opening  # the bracket and what it holds start the next line together
+                elif 0 <= joint < len(word.group()) - 1:  # a Latin name breaks where its parts join, "phased_" / "budget"
+                    cut = word.start() + joint + 1
                 elif ch in _NO_LINE_START and len(line) > 1:
                     cut = len(line) - 1  # the character before goes down with it
                 out.append(line[:cut])
