@@ -17,6 +17,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -43,6 +45,7 @@ from tests.hostile_files import (
     polygon_record,
     rewrite_shp,
     ring,
+    set_encrypted_flag,
     set_gpkg_geometry,
     wkb_polygon,
     wkb_tin,
@@ -154,6 +157,67 @@ def test_zip_entry_name_with_control_characters(tmp_path, ws, capsys, name, show
 def test_zip_bomb_refused_in_a_separate_process(tmp_path, ws):
     z = zip_entries(tmp_path / "bomb.zip", {f"{i}.dbf": b"\0" * (1 << 20) for i in range(8)})
     refused_in_subprocess(["ingest", z, "-w", ws.path], ws.path, "bomb.zip", "possible zip bomb")
+
+
+def _shp_zip(tmp_path: Path, name: str, extra: dict[str, bytes] | None = None) -> Path:
+    """A zipped 3-parcel shapefile (ids Z1..Z3), plus ``extra`` entries after it."""
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    z = zip_entries(tmp_path / name, {p.name: p.read_bytes() for p in sorted(shp.parent.iterdir())})
+    with zipfile.ZipFile(z, "a") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": wanted here
+        for entry, data in (extra or {}).items():
+            zf.writestr(entry, data)
+    return z
+
+
+def test_zip_with_password_protected_entries_is_refused(tmp_path, ws, capsys):
+    """Today: RuntimeError "File ... is encrypted, password required" and a traceback (exit 1)."""
+    z = set_encrypted_flag(_shp_zip(tmp_path, "locked.zip"))
+    refused(["ingest", z, "-w", ws.path], ws.path, capsys, "locked.zip", "'parcels.", "password-protected",
+            "without a password")
+    err = refused(["workspace", "init", tmp_path / "new.gpkg", "--from", z], ws.path, capsys, "locked.zip",
+                  "password-protected")
+    assert not (tmp_path / "new.gpkg").exists(), err
+
+
+def test_excel_workbook_with_password_protected_entries_is_refused(tmp_path, ws, capsys):
+    t = tmp_path / "企业.xlsx"
+    pd.DataFrame([["统一社会信用代码", "企业名称", "实缴税金"], ["91350582MA0000001X", "甲", "1"]]).to_excel(
+        t, header=False, index=False)
+    set_encrypted_flag(t)
+    refused(["enterprise", "ingest", t, "-w", ws.path], ws.path, capsys, "企业.xlsx", "password-protected",
+            "save the workbook again without a password")
+
+
+def test_an_excel_file_saved_with_a_password_is_refused_as_such(tmp_path, ws, capsys):
+    """Excel stores a password-protected workbook as an OLE compound file, not a zip."""
+    t = tmp_path / "密.xlsx"
+    t.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
+    refused(["enterprise", "ingest", t, "-w", ws.path], ws.path, capsys, "密.xlsx", "password", ".xlsx")
+
+
+@pytest.mark.parametrize(("second", "shown"), [
+    ("parcels.dbf", "entry 'parcels.dbf' appears twice"),
+    ("PARCELS.DBF", "entries 'parcels.dbf' and 'PARCELS.DBF' have names that differ only in case"),
+    ("./parcels.dbf", "entries 'parcels.dbf' and './parcels.dbf' are the same path"),
+    ("sub\\..\\parcels.dbf", None),
+])
+def test_zip_with_two_entries_of_one_name_is_refused(tmp_path, ws, capsys, second, shown):
+    """Today the last copy won silently: another file's attributes on these polygons."""
+    other = write_shp(parcels(3, prefix="X"), tmp_path / "other" / "parcels.shp").with_suffix(".dbf").read_bytes()
+    z = _shp_zip(tmp_path, "dup.zip", {second: other})
+    if shown is None:  # a path out of the folder is refused for that reason first
+        refused(["ingest", z, "-w", ws.path], ws.path, capsys, "dup.zip", "escapes the target folder")
+        return
+    refused(["ingest", z, "-w", ws.path, "--dry-run"], ws.path, capsys, "dup.zip", shown, "each file once")
+    with pytest.raises(Exception, match="each file once"):
+        read_source(z)
+
+
+def test_zip_entries_in_different_folders_may_share_a_file_name(tmp_path):
+    z = _shp_zip(tmp_path, "two.zip", {"old/readme.txt": b"a", "new/readme.txt": b"b"})
+    got = safe_extract(z, tmp_path / "out")
+    assert sorted(p.read_bytes() for p in got if p.name == "readme.txt") == [b"a", b"b"]
 
 
 def test_read_limits_are_adjustable(tmp_path):

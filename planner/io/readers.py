@@ -619,6 +619,8 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     return raw
 
 
+#: First bytes of an OLE compound file (an encrypted .xlsx, an .xls).
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 #: Extensions of the (non-spatial) tables :func:`read_table` opens.
 TABLE_FORMATS = {".csv": "CSV", ".xlsx": "Excel", ".xlsm": "Excel"}
 
@@ -661,6 +663,13 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
             msg = f"{src.name}: not a readable CSV ({exc})"
             raise IngestError(msg, zh=f"{src.name}：不是可读取的 CSV 文件（{exc}）") from exc
     else:
+        with open(src, "rb") as fh:
+            magic = fh.read(8)
+        if magic == _OLE_MAGIC:  # Excel saves a password-protected .xlsx (and an old .xls) as an OLE file
+            msg = (f"{src.name}: a password-protected workbook or an old .xls (an OLE file, not an .xlsx); "
+                   "remove the password and save it as .xlsx (Excel workbook)")
+            raise IngestError(msg, zh=f"{src.name}：工作簿有密码保护，或为旧版 .xls（不是 .xlsx）；"
+                                      "请取消密码并另存为 .xlsx（Excel 工作簿）")
         with tempfile.TemporaryDirectory(prefix="planner-table-") as tmp:
             safe_extract(src, tmp, limits)  # an .xlsx is a zip: the same zip-bomb guards as uploads
         try:
