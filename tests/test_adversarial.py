@@ -289,6 +289,23 @@ def test_choose_mode_never_replaces_on_nan():
     assert choose_mode(new, cur.iloc[:0])[0] == "replace"
 
 
+@pytest.mark.parametrize("argv", [["--crs", "EPSG:4549"], ["--crs", "EPSG:4549", "--dry-run"], []])
+def test_a_csv_of_a_header_alone_is_refused(tmp_path, ws, capsys, argv):
+    """Today: ValueError "zero-size array to reduction operation fmin" and a traceback (exit 1)."""
+    f = tmp_path / "空表.csv"
+    f.write_text("ZDDM,ZDMJ,wkt\n", encoding="utf-8")
+    refused(["ingest", f, "-w", ws.path, *argv], ws.path, capsys, "空表.csv", "has no features", "export")
+
+
+@pytest.mark.parametrize("argv", [["--source-crs", "EPSG:4549"], [], ["--dry-run"]])
+def test_workspace_init_from_a_csv_of_a_header_alone_is_refused(tmp_path, ws, capsys, argv):
+    f = tmp_path / "空表.csv"
+    f.write_text("ZDDM,ZDMJ,wkt\n", encoding="utf-8")
+    new = tmp_path / "new.gpkg"
+    refused(["workspace", "init", new, "--from", f, *argv], ws.path, capsys, "空表.csv", "has no features")
+    assert not new.exists()
+
+
 # -- lying headers, surfaces, attribute tables -------------------------------------------
 def test_dbf_header_claiming_two_billion_records(tmp_path, ws, capsys):
     """Today: MemoryError. Now: refused, the .dbf named, before any reader allocates for the claim."""

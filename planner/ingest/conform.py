@@ -59,7 +59,7 @@ from planner.ingest.mapping import (
     _extra_factor,
     _unit_factor,
 )
-from planner.ingest.report import IngestReport, Problem, _joined, _refuse
+from planner.ingest.report import NO_FEATURES, IngestReport, Problem, _joined, _refuse
 from planner.io.readers import RawLayer
 
 _NA_STRING = pd.array([pd.NA], dtype="string")
@@ -143,6 +143,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                        encoding=raw.encoding, encoding_note=raw.encoding_note,
                        crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
+    if n == 0:  # before any bounds: a CSV of a header alone has none
+        raise _refuse(rep, *NO_FEATURES)
     tid = shapely.get_type_id(raw.geoms)
     absurd = absurd_rows(raw.geoms, raw.bounds)
     if not_metric is not None:
@@ -212,8 +214,6 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
 def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
                  tid: np.ndarray, bounds: tuple) -> tuple[dict[str, str], CrsResult]:
     """Field matching and CRS; refuse the layer for what no record can fix (all reasons at once)."""
-    if len(raw) == 0:
-        raise _refuse(rep, "the layer has no features", "图层中没有要素")
     if not np.isin(tid, (3, 6, 7)).any():
         if raw.geom_errors:
             first = min(raw.geom_errors)

@@ -13,6 +13,7 @@ import pyproj
 
 from planner.crs import guess_crs
 from planner.errors import IngestError
+from planner.ingest.report import NO_FEATURES
 
 _DATUMS = {"cgcs2000": ("2000",), "xian80": ("xian", "xi'an", "1980"), "bj54": ("beijing", "1954")}
 # (datum, 3-degree?) -> (first EPSG with zone prefix, first zone, first EPSG without prefix)
@@ -183,6 +184,8 @@ def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
     from planner.crs import crs_label, lonlat_bounds, metric_problem, propose_workspace_crs
     from planner.ingest.geometry import absurd_rows, sane_bounds
 
+    if len(raw) == 0:
+        raise IngestError(f"{raw.dataset}: {NO_FEATURES[0]}", zh=f"{raw.dataset}：{NO_FEATURES[1]}")
     geoms = raw.geoms
     bounds = sane_bounds(geoms, absurd_rows(geoms, raw.bounds), raw.bounds)
     cr = resolve_crs(raw.crs, override, bounds)
