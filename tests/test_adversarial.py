@@ -306,6 +306,39 @@ def test_workspace_init_from_a_csv_of_a_header_alone_is_refused(tmp_path, ws, ca
     assert not new.exists()
 
 
+WGS84_PRJ = ('GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],'
+             'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]')
+
+
+def test_a_prj_in_degrees_on_projected_coordinates_is_named_as_the_cause(tmp_path, ws, capsys):
+    """Today every row read "coordinates are not finite numbers" and the mapping or units were blamed."""
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    shp.with_suffix(".prj").write_text(WGS84_PRJ, encoding="ascii")
+    z = zip_entries(tmp_path / "lie.zip", {p.name: p.read_bytes() for p in shp.parent.iterdir()})
+    err = refused(["ingest", z, "-w", ws.path], ws.path, capsys, "lie.zip", "WGS 84, in degrees",
+                  "x runs 500,000 to 500,150", ".prj (or CRS) is wrong", "EPSG:4549", "--crs")
+    assert "not finite numbers" not in err and "mapping or units are probably wrong" not in err
+    new = tmp_path / "new.gpkg"
+    refused(["workspace", "init", new, "--from", z], ws.path, capsys, "lie.zip", ".prj (or CRS) is wrong")
+    assert not new.exists()
+    refused(["ingest", z, "-w", ws.path, "--crs", "EPSG:4490"], ws.path, capsys, "--crs EPSG:4490 is a CRS in degrees",
+            "EPSG:4549")
+    ingest_ok([z, "-w", ws.path, "--crs", "EPSG:4549", "--dry-run"], capsys)  # the right CRS: accepted
+
+
+def test_a_stray_projected_row_in_lonlat_data_costs_only_its_row(tmp_path, ws, capsys):
+    """The .prj is blamed only when most rows are not degrees: one stray row is rejected on its own."""
+    ll = gpd.GeoSeries(shapely.box(118.5 + np.arange(4) * 1e-3, 24.8, 118.5005 + np.arange(4) * 1e-3, 24.8005),
+                       crs="EPSG:4490")
+    g = gpd.GeoDataFrame({"ZDDM": ["L1", "L2", "L3", "L4"]}, geometry=ll)
+    g.loc[3, "geometry"] = shapely.box(X0, Y0, X0 + 50, Y0 + 50)
+    f = tmp_path / "ll.gpkg"
+    g.to_file(f)
+    out = ingest_ok([f, "-w", ws.path, "--dry-run"], capsys)
+    assert "accepted           3" in out and "rejected           1" in out
+    assert any(ln.split()[:2] == ["4", "L4"] and "rejected" in ln for ln in out.splitlines())
+
+
 # -- lying headers, surfaces, attribute tables -------------------------------------------
 def test_dbf_header_claiming_two_billion_records(tmp_path, ws, capsys):
     """Today: MemoryError. Now: refused, the .dbf named, before any reader allocates for the claim."""

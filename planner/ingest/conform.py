@@ -245,7 +245,7 @@ def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
                          "找不到宗地代码字段：" + "、".join(ALIASES["parcel_id"][:8]) + " 等均不存在；可能的字段："
                          + ("、".join(cands) or "（无）") + f"（全部字段：{', '.join(map(str, cols))}）。"
                          "若这是宗地图层，请在「字段对应」中为宗地代码选择字段（命令行用 --mapping 文件）"))
-    cr = resolve_crs(raw.crs, crs, bounds)
+    cr = resolve_crs(raw.crs, crs, bounds, raw.geoms)
     rep.crs_used = cr.label
     rep.notes += cr.notes
     if cr.problem:
