@@ -227,6 +227,35 @@ def test_read_limits_are_adjustable(tmp_path):
     assert len(safe_extract(z, tmp_path / "o2", ReadLimits(max_ratio=10_000))) == 1
 
 
+@pytest.mark.parametrize("layer", ["nonexistent", "../parcels", "PARCELS"])
+def test_a_layer_the_zip_does_not_hold_is_refused(tmp_path, ws, capsys, layer):
+    """Today `--layer nonexistent` on a zip of one dataset was ignored and that dataset ingested."""
+    z = _shp_zip(tmp_path, "one.zip")
+    refused(["ingest", z, "-w", ws.path, "--layer", layer], ws.path, capsys, "one.zip", f"no layer {layer!r}",
+            "parcels (parcels.shp)")
+    refused(["workspace", "init", tmp_path / "n.gpkg", "--from", z, "--layer", layer], ws.path, capsys,
+            f"no layer {layer!r}")
+    ingest_ok([z, "-w", ws.path, "--layer", "parcels", "--dry-run"], capsys)
+
+
+def test_a_layer_a_single_layer_file_does_not_hold_is_refused(tmp_path, ws, capsys):
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    refused(["ingest", shp, "-w", ws.path, "--layer", "宗地"], ws.path, capsys, "parcels.shp", "no layer '宗地'",
+            "parcels")
+    f = tmp_path / "p.csv"
+    f.write_text(f'ZDDM,wkt\nZ1,"{_square_wkt(X0 + 500)}"\n', encoding="utf-8")
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549", "--layer", "x"], ws.path, capsys, "p.csv", "no layer 'x'")
+    ingest_ok([shp, "-w", ws.path, "--layer", "parcels", "--dry-run"], capsys)
+
+
+def test_a_layer_named_in_a_zip_keeps_the_update_extent_beside_it(tmp_path, ws, capsys):
+    ext = write_shp(gpd.GeoDataFrame({"FWMC": ["a"]}, geometry=[shapely.box(X0, Y0, X0 + 150, Y0 + 50)],
+                                     crs="EPSG:4549"), tmp_path / "e" / "更新范围.shp")
+    z = _shp_zip(tmp_path, "upd.zip", {p.name: p.read_bytes() for p in ext.parent.iterdir()})
+    for argv in ([], ["--layer", "parcels"]):
+        assert "update extent 更新范围.shp" in ingest_ok([z, "-w", ws.path, "--dry-run", *argv], capsys)
+
+
 # -- coordinates ----------------------------------------------------------------------
 def _csv(path: Path, rows: list[tuple[str, str]]) -> Path:
     lines = ["ZDDM,wkt"] + [f'{pid},"{wkt}"' for pid, wkt in rows]
