@@ -253,6 +253,46 @@ def test_a_refused_enterprise_load_leaves_the_workspace_unchanged(tmp_path, ws, 
     assert workspace_fingerprint(ws.path) == before
 
 
+def _refused(argv, ws, capsys, *needles) -> str:
+    """The CLI exits 2 naming ``needles``, without a traceback; the workspace (catalogue, documents, content) unchanged."""
+    before, layers, docs = workspace_fingerprint(ws.path), ws.layers(), ws.docs()
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    assert workspace_fingerprint(ws.path) == before
+    pd.testing.assert_frame_equal(ws.layers(), layers)
+    pd.testing.assert_frame_equal(ws.docs(), docs)
+    return err
+
+
+@pytest.mark.parametrize(("name", "title"), [("h.xlsx", False), ("h.csv", True), ("h.xlsx", True)])
+def test_a_table_of_a_header_alone_is_refused_and_the_current_version_stays(tmp_path, ws, capsys, name, title):
+    """Today "published as enterprise table version 2": every parcel's tax became unknown."""
+    lk = write_links(tmp_path / "l.csv")
+    assert main(["enterprise", "ingest", str(write_table(tmp_path / "t.xlsx")), "--link", str(lk), "-w",
+                 str(ws.path)]) == 0
+    capsys.readouterr()
+    empty = write_table(tmp_path / name, [], title=title)
+    row = 2 if title else 1
+    for extra in ([], ["--dry-run"]):
+        _refused(["enterprise", "ingest", empty, "--link", lk, "-w", ws.path, *extra], ws, capsys, name,
+                 f"has a header (row {row}) but no enterprise rows")
+    assert enterprise_version(ws) == 1
+    assert analysis_parcels(ws).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+
+
+def test_a_table_whose_every_row_is_rejected_is_refused(tmp_path, ws, capsys):
+    """Even where the rejected share allows it (max_rejected_share = 1): no row is nothing to publish."""
+    m = tmp_path / "m.toml"
+    m.write_text("[checks]\nmax_rejected_share = 1.0\n", encoding="utf-8")
+    rows = [["", "某公司", "19", "1", "1", "1", "1", "2024"], ["", "另一公司", "19", "1", "1", "1", "1", "2024"]]
+    t = write_table(tmp_path / "r.csv", rows)
+    _refused(["enterprise", "ingest", t, "-w", ws.path, "--mapping", m], ws, capsys, "r.csv",
+             "none of the 2 rows was accepted", "missing_credit_code")
+
+
 def _refuse_invalid(tmp_path):
     p = tmp_path / "m.toml"
     p.write_text('[checks]\ninvalid_credit_code = "refuse"\n', encoding="utf-8")

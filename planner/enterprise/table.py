@@ -230,8 +230,9 @@ def read_enterprises(source: str | os.PathLike, *, mapping=None, encoding: str |
     Raises
     ------
     IngestError
-        No credit code or name column, no rows, more than
-        ``max_rejected_share`` rejected, or a check set to ``refuse``.
+        No credit code or name column, no rows (a header alone), no row
+        accepted, more than ``max_rejected_share`` rejected, or a check set
+        to ``refuse``.
     """
     mp = as_enterprise_mapping(mapping)
     src = Path(source)
@@ -257,6 +258,11 @@ def read_enterprises(source: str | os.PathLike, *, mapping=None, encoding: str |
                       f"{'字段对应指定了表格中没有的列' if absent else '找不到统一社会信用代码或企业名称列'}；"
                       f"表头（第 {hpos + 1} 行）为：{'、'.join(header)}")
     rep.n_read = len(body)
+    if not len(body):  # publishing it would leave every parcel's tax unknown
+        raise _refuse(rep, f"the table has a header (row {hpos + 1}) but no enterprise rows below it; add the rows, "
+                           "or choose the sheet that holds them ([source] sheet in the mapping)",
+                      f"表格只有表头（第 {hpos + 1} 行），下面没有企业数据行；请补充数据行，或选择含数据的工作表"
+                      "（字段对应文件 [source] sheet）")
     rep.unmapped = [h for h in header if h not in rep.mapping.values()]
     out, problems, reject = _values(body, rows, mp, rep)
     return _apply(out, problems, reject, rows, mp, rep), rep
@@ -348,6 +354,9 @@ def _apply(out: pd.DataFrame, problems: list[Problem], reject: np.ndarray, rows:
         raise _refuse(rep, f"{rep.n_rejected} of {len(out)} rows rejected (more than {ck.max_rejected_share:.0%}): "
                            "the columns or the link key are probably wrong; see the problems listed",
                       f"{len(out)} 行中有 {rep.n_rejected} 行被拒绝（超过 {ck.max_rejected_share:.0%}）：列或关联方式可能有误")
+    if reject.all():
+        raise _refuse(rep, f"none of the {len(out)} rows was accepted; see the problems listed",
+                      f"{len(out)} 行均未被接受，请查看问题列表")
     kept = out[~reject].copy()
     kept["_key"] = key[~reject].to_numpy()
     n_before = len(kept)
