@@ -368,6 +368,59 @@ def test_a_stray_projected_row_in_lonlat_data_costs_only_its_row(tmp_path, ws, c
     assert any(ln.split()[:2] == ["4", "L4"] and "rejected" in ln for ln in out.splitlines())
 
 
+# -- absurd numbers -------------------------------------------------------------------
+def _numbers_csv(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    """Parcels N1.. (50 m squares east of the workspace's) with ZDMJ (m²), JZMJ (m²), NSE (万元), CYRS."""
+    lines = ["ZDDM,ZDMJ,JZMJ,NSE,CYRS,wkt"] + [
+        f'N{i + 1},{a},{f},{t},{e},"{_square_wkt(X0 + 1000 + 60 * i)}"' for i, (a, f, t, e, _) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# (ZDMJ, JZMJ, NSE 万元, CYRS, what the row shows); every other row is a good one
+ABSURD = [("inf", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("1e309", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("1e300", "3000", "10", "20", "ZDMJ: land_area_m2 over 1,000,000,000"),
+          ("-inf", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("2500", "1e300", "10", "20", "JZMJ: floor_area_m2 over 20,000,000,000"),
+          ("2500", "3000", "1e308", "20", "NSE: not a finite number"),
+          ("2500", "3000", "inf", "20", "NSE: not a finite number"),
+          ("2500", "3000", "2e8", "20", "NSE: tax_cny over 1,000,000,000,000"),
+          ("2500", "3000", "10", "1e18", "CYRS: employees over 1,000,000")]
+GOOD = ("2500", "3000", "10", "20", "")
+
+
+def test_infinite_and_absurd_survey_numbers_null_their_field_and_are_reported(tmp_path, ws, capsys):
+    """Today inf and 1e300 m² were stored (three-low grade D), 1e308 万元 overflowed to an inf tax, 1e18 employees."""
+    rows = [r for bad in ABSURD for r in (bad, GOOD)]
+    f = _numbers_csv(tmp_path / "调查.csv", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "overflow encountered in multiply"
+        out = ingest_ok([f, "-w", ws.path, "--crs", "EPSG:4549", "--mode", "update"], capsys)
+    for i, (*_, shown) in enumerate(rows):
+        if shown:
+            line = next(ln for ln in out.splitlines() if ln.split()[:2] == [str(i + 1), f"N{i + 1}"] and shown in ln)
+            assert "nulled" in line
+    p = ws.read_parcels().set_index("parcel_id").loc[[f"N{i + 1}" for i in range(len(rows))]]
+    assert len(p) == len(rows)  # every parcel stays
+    for c in ("land_area_m2", "floor_area_m2", "tax_cny", "employees"):
+        v = p[c].to_numpy(dtype=float)
+        assert not np.isinf(v).any(), c
+    assert p["land_area_m2"].to_numpy() == pytest.approx(2500.0)  # nulled: the geometry's area
+    assert np.isnan(p.loc["N9", "floor_area_m2"]) and p.loc["N10", "floor_area_m2"] == 3000
+    assert np.isnan(p.loc[["N11", "N13", "N15"], "tax_cny"]).all()
+    assert np.isnan(p.loc["N17", "employees"]) and p.loc["N18", "employees"] == 20
+    assert p.loc["N12", "tax_cny"] == pytest.approx(1e5)
+    assert p["ingest_flags"].str.contains("impossible:tax_cny").sum() == 1
+
+
+def test_a_column_of_absurd_numbers_is_refused_as_a_wrong_unit(tmp_path, ws, capsys):
+    """Most values over the bound: the unit is wrong, not the rows (exit 2, nothing stored)."""
+    f = _numbers_csv(tmp_path / "亿.csv", [("2500", "3000", "5e9", "20", "")] * 3 + [GOOD])
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "亿.csv", "tax_cny nulled",
+            "units are probably wrong", "NSE: tax_cny over 1,000,000,000,000")
+
+
 # -- lying headers, surfaces, attribute tables -------------------------------------------
 def test_dbf_header_claiming_two_billion_records(tmp_path, ws, capsys):
     """Today: MemoryError. Now: refused, the .dbf named, before any reader allocates for the claim."""

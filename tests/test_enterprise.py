@@ -8,6 +8,7 @@ code nobody has. Every figure below is worked out by hand.
 from __future__ import annotations
 
 import random
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -291,6 +292,33 @@ def test_a_table_whose_every_row_is_rejected_is_refused(tmp_path, ws, capsys):
     t = write_table(tmp_path / "r.csv", rows)
     _refused(["enterprise", "ingest", t, "-w", ws.path, "--mapping", m], ws, capsys, "r.csv",
              "none of the 2 rows was accepted", "missing_credit_code")
+
+
+def test_infinite_and_absurd_figures_are_nulled_and_reported(tmp_path, ws, capsys):
+    """Today tax "inf" or 1e308 万元 was accepted and became an infinite tax per mu."""
+    rows = [[A, "甲", "19", "inf", "100", "50", "20", "2024"],        # row 3 (title, header above)
+            [B, "乙", "18", "1e308", "80", "40", "16", "2024"],       # overflows in 万元
+            [C, "丙", "17", "2e8", "1e10", "2e9", "1e18", "2024"],    # 2 万亿, 10^14 yuan, 2e9 tce, 10^18 people
+            [E, "戊", "51", "-inf", "20", "1", "2", "2024"]]
+    t = write_table(tmp_path / "t.xlsx", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ent, rep = read_enterprises(t)
+    got = {(p.row, p.field, p.code) for p in rep.problems}
+    assert {(3, "tax_cny", "not_a_number"), (4, "tax_cny", "not_a_number"), (5, "tax_cny", "impossible"),
+            (5, "output_cny", "impossible"), (5, "energy_tce", "impossible"), (5, "employees", "impossible"),
+            (6, "tax_cny", "not_a_number")} <= got
+    assert all(p.action == "nulled" for p in rep.problems if p.code in ("not_a_number", "impossible"))
+    assert any("not a finite number" in p.message for p in rep.problems)
+    assert any("over 1,000,000,000,000 yuan" in p.message for p in rep.problems)
+    e = ent.set_index("credit_code")
+    num = e[["tax_cny", "output_cny", "energy_tce", "employees"]].to_numpy(dtype=float)
+    assert not np.isinf(num).any() and np.isnan(e.loc[[A, B, C, E], "tax_cny"]).all()
+    assert e.loc[A, "output_cny"] == pytest.approx(1e6)  # the row's other figures stay
+    rc = main(["enterprise", "ingest", str(t), "--link", str(write_links(tmp_path / "l.csv")), "-w", str(ws.path)])
+    assert rc == 0, capsys.readouterr().err
+    tax = analysis_parcels(ws)["tax_cny"].to_numpy(dtype=float)
+    assert not np.isinf(tax).any()
 
 
 def _refuse_invalid(tmp_path):
