@@ -68,13 +68,15 @@ class Checks:
     duplicate_id: Policy = "reject"
     missing_id: Policy = "reject"
     negative: Policy = "null"
+    #: A value no parcel can have: over :data:`MAX_VALUES`, a plot ratio over ``max_plot_ratio``, a year
+    #: outside ``year_min``-``year_max``... (``flag`` keeps the value).
     impossible: Policy = "null"
     bad_geometry: Policy = "reject"
     area_mismatch: Policy = "flag"
     unknown_code: Policy = "flag"
     #: A value that is not a whole number in a field formatted ``as = "integer"`` (a parcel id: row rejected).
     not_integer: Policy = "null"
-    #: Text in a numeric field: read as missing.
+    #: Text, or an infinite value (``inf``, ``1e309``, an overflow of the unit), in a numeric field: read as missing.
     not_a_number: Policy = "null"
     #: Per field: the policy of every value check on it.
     fields: dict[str, Policy] = field(default_factory=dict)
