@@ -144,3 +144,16 @@ def zip_entries(zpath: Path, entries: dict[str, bytes], *, level: int = 9) -> Pa
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
     return zpath
+
+
+def set_encrypted_flag(zpath: Path) -> Path:
+    """Set the "encrypted" bit (general-purpose flag bit 0) of every local and central header, as a
+    password-protected zip has (the data stay readable: only the flag says otherwise)."""
+    raw = bytearray(zpath.read_bytes())
+    for sig, off in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        i = 0
+        while (j := raw.find(sig, i)) >= 0:
+            raw[j + off] |= 1
+            i = j + 4
+    zpath.write_bytes(bytes(raw))
+    return zpath

@@ -17,6 +17,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import warnings
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -43,6 +45,7 @@ from tests.hostile_files import (
     polygon_record,
     rewrite_shp,
     ring,
+    set_encrypted_flag,
     set_gpkg_geometry,
     wkb_polygon,
     wkb_tin,
@@ -156,11 +159,101 @@ def test_zip_bomb_refused_in_a_separate_process(tmp_path, ws):
     refused_in_subprocess(["ingest", z, "-w", ws.path], ws.path, "bomb.zip", "possible zip bomb")
 
 
+def _shp_zip(tmp_path: Path, name: str, extra: dict[str, bytes] | None = None) -> Path:
+    """A zipped 3-parcel shapefile (ids Z1..Z3), plus ``extra`` entries after it."""
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    z = zip_entries(tmp_path / name, {p.name: p.read_bytes() for p in sorted(shp.parent.iterdir())})
+    with zipfile.ZipFile(z, "a") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": wanted here
+        for entry, data in (extra or {}).items():
+            zf.writestr(entry, data)
+    return z
+
+
+def test_zip_with_password_protected_entries_is_refused(tmp_path, ws, capsys):
+    """Today: RuntimeError "File ... is encrypted, password required" and a traceback (exit 1)."""
+    z = set_encrypted_flag(_shp_zip(tmp_path, "locked.zip"))
+    refused(["ingest", z, "-w", ws.path], ws.path, capsys, "locked.zip", "'parcels.", "password-protected",
+            "without a password")
+    err = refused(["workspace", "init", tmp_path / "new.gpkg", "--from", z], ws.path, capsys, "locked.zip",
+                  "password-protected")
+    assert not (tmp_path / "new.gpkg").exists(), err
+
+
+def test_excel_workbook_with_password_protected_entries_is_refused(tmp_path, ws, capsys):
+    t = tmp_path / "企业.xlsx"
+    pd.DataFrame([["统一社会信用代码", "企业名称", "实缴税金"], ["91350582MA0000001X", "甲", "1"]]).to_excel(
+        t, header=False, index=False)
+    set_encrypted_flag(t)
+    refused(["enterprise", "ingest", t, "-w", ws.path], ws.path, capsys, "企业.xlsx", "password-protected",
+            "save the workbook again without a password")
+
+
+def test_an_excel_file_saved_with_a_password_is_refused_as_such(tmp_path, ws, capsys):
+    """Excel stores a password-protected workbook as an OLE compound file, not a zip."""
+    t = tmp_path / "密.xlsx"
+    t.write_bytes(bytes.fromhex("d0cf11e0a1b11ae1") + b"\0" * 504)
+    refused(["enterprise", "ingest", t, "-w", ws.path], ws.path, capsys, "密.xlsx", "password", ".xlsx")
+
+
+@pytest.mark.parametrize(("second", "shown"), [
+    ("parcels.dbf", "entry 'parcels.dbf' appears twice"),
+    ("PARCELS.DBF", "entries 'parcels.dbf' and 'PARCELS.DBF' have names that differ only in case"),
+    ("./parcels.dbf", "entries 'parcels.dbf' and './parcels.dbf' are the same path"),
+    ("sub\\..\\parcels.dbf", None),
+])
+def test_zip_with_two_entries_of_one_name_is_refused(tmp_path, ws, capsys, second, shown):
+    """Today the last copy won silently: another file's attributes on these polygons."""
+    other = write_shp(parcels(3, prefix="X"), tmp_path / "other" / "parcels.shp").with_suffix(".dbf").read_bytes()
+    z = _shp_zip(tmp_path, "dup.zip", {second: other})
+    if shown is None:  # a path out of the folder is refused for that reason first
+        refused(["ingest", z, "-w", ws.path], ws.path, capsys, "dup.zip", "escapes the target folder")
+        return
+    refused(["ingest", z, "-w", ws.path, "--dry-run"], ws.path, capsys, "dup.zip", shown, "each file once")
+    with pytest.raises(Exception, match="each file once"):
+        read_source(z)
+
+
+def test_zip_entries_in_different_folders_may_share_a_file_name(tmp_path):
+    z = _shp_zip(tmp_path, "two.zip", {"old/readme.txt": b"a", "new/readme.txt": b"b"})
+    got = safe_extract(z, tmp_path / "out")
+    assert sorted(p.read_bytes() for p in got if p.name == "readme.txt") == [b"a", b"b"]
+
+
 def test_read_limits_are_adjustable(tmp_path):
     z = zip_entries(tmp_path / "z.zip", {"a.csv": b"0" * (200 << 10)})
     with pytest.raises(Exception, match="compresses"):
         safe_extract(z, tmp_path / "o1")
     assert len(safe_extract(z, tmp_path / "o2", ReadLimits(max_ratio=10_000))) == 1
+
+
+@pytest.mark.parametrize("layer", ["nonexistent", "../parcels", "PARCELS"])
+def test_a_layer_the_zip_does_not_hold_is_refused(tmp_path, ws, capsys, layer):
+    """Today `--layer nonexistent` on a zip of one dataset was ignored and that dataset ingested."""
+    z = _shp_zip(tmp_path, "one.zip")
+    refused(["ingest", z, "-w", ws.path, "--layer", layer], ws.path, capsys, "one.zip", f"no layer {layer!r}",
+            "parcels (parcels.shp)")
+    refused(["workspace", "init", tmp_path / "n.gpkg", "--from", z, "--layer", layer], ws.path, capsys,
+            f"no layer {layer!r}")
+    ingest_ok([z, "-w", ws.path, "--layer", "parcels", "--dry-run"], capsys)
+
+
+def test_a_layer_a_single_layer_file_does_not_hold_is_refused(tmp_path, ws, capsys):
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    refused(["ingest", shp, "-w", ws.path, "--layer", "宗地"], ws.path, capsys, "parcels.shp", "no layer '宗地'",
+            "parcels")
+    f = tmp_path / "p.csv"
+    f.write_text(f'ZDDM,wkt\nZ1,"{_square_wkt(X0 + 500)}"\n', encoding="utf-8")
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549", "--layer", "x"], ws.path, capsys, "p.csv", "no layer 'x'")
+    ingest_ok([shp, "-w", ws.path, "--layer", "parcels", "--dry-run"], capsys)
+
+
+def test_a_layer_named_in_a_zip_keeps_the_update_extent_beside_it(tmp_path, ws, capsys):
+    ext = write_shp(gpd.GeoDataFrame({"FWMC": ["a"]}, geometry=[shapely.box(X0, Y0, X0 + 150, Y0 + 50)],
+                                     crs="EPSG:4549"), tmp_path / "e" / "更新范围.shp")
+    z = _shp_zip(tmp_path, "upd.zip", {p.name: p.read_bytes() for p in ext.parent.iterdir()})
+    for argv in ([], ["--layer", "parcels"]):
+        assert "update extent 更新范围.shp" in ingest_ok([z, "-w", ws.path, "--dry-run", *argv], capsys)
 
 
 # -- coordinates ----------------------------------------------------------------------
@@ -223,6 +316,109 @@ def test_choose_mode_never_replaces_on_nan():
     mode, why = choose_mode(nan, cur)
     assert mode == "update" and "could not be computed" in why
     assert choose_mode(new, cur.iloc[:0])[0] == "replace"
+
+
+@pytest.mark.parametrize("argv", [["--crs", "EPSG:4549"], ["--crs", "EPSG:4549", "--dry-run"], []])
+def test_a_csv_of_a_header_alone_is_refused(tmp_path, ws, capsys, argv):
+    """Today: ValueError "zero-size array to reduction operation fmin" and a traceback (exit 1)."""
+    f = tmp_path / "空表.csv"
+    f.write_text("ZDDM,ZDMJ,wkt\n", encoding="utf-8")
+    refused(["ingest", f, "-w", ws.path, *argv], ws.path, capsys, "空表.csv", "has no features", "export")
+
+
+@pytest.mark.parametrize("argv", [["--source-crs", "EPSG:4549"], [], ["--dry-run"]])
+def test_workspace_init_from_a_csv_of_a_header_alone_is_refused(tmp_path, ws, capsys, argv):
+    f = tmp_path / "空表.csv"
+    f.write_text("ZDDM,ZDMJ,wkt\n", encoding="utf-8")
+    new = tmp_path / "new.gpkg"
+    refused(["workspace", "init", new, "--from", f, *argv], ws.path, capsys, "空表.csv", "has no features")
+    assert not new.exists()
+
+
+WGS84_PRJ = ('GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],'
+             'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]')
+
+
+def test_a_prj_in_degrees_on_projected_coordinates_is_named_as_the_cause(tmp_path, ws, capsys):
+    """Today every row read "coordinates are not finite numbers" and the mapping or units were blamed."""
+    shp = write_shp(parcels(3), tmp_path / "src" / "parcels.shp")
+    shp.with_suffix(".prj").write_text(WGS84_PRJ, encoding="ascii")
+    z = zip_entries(tmp_path / "lie.zip", {p.name: p.read_bytes() for p in shp.parent.iterdir()})
+    err = refused(["ingest", z, "-w", ws.path], ws.path, capsys, "lie.zip", "WGS 84, in degrees",
+                  "x runs 500,000 to 500,150", ".prj (or CRS) is wrong", "EPSG:4549", "--crs")
+    assert "not finite numbers" not in err and "mapping or units are probably wrong" not in err
+    new = tmp_path / "new.gpkg"
+    refused(["workspace", "init", new, "--from", z], ws.path, capsys, "lie.zip", ".prj (or CRS) is wrong")
+    assert not new.exists()
+    refused(["ingest", z, "-w", ws.path, "--crs", "EPSG:4490"], ws.path, capsys, "--crs EPSG:4490 is a CRS in degrees",
+            "EPSG:4549")
+    ingest_ok([z, "-w", ws.path, "--crs", "EPSG:4549", "--dry-run"], capsys)  # the right CRS: accepted
+
+
+def test_a_stray_projected_row_in_lonlat_data_costs_only_its_row(tmp_path, ws, capsys):
+    """The .prj is blamed only when most rows are not degrees: one stray row is rejected on its own."""
+    ll = gpd.GeoSeries(shapely.box(118.5 + np.arange(4) * 1e-3, 24.8, 118.5005 + np.arange(4) * 1e-3, 24.8005),
+                       crs="EPSG:4490")
+    g = gpd.GeoDataFrame({"ZDDM": ["L1", "L2", "L3", "L4"]}, geometry=ll)
+    g.loc[3, "geometry"] = shapely.box(X0, Y0, X0 + 50, Y0 + 50)
+    f = tmp_path / "ll.gpkg"
+    g.to_file(f)
+    out = ingest_ok([f, "-w", ws.path, "--dry-run"], capsys)
+    assert "accepted           3" in out and "rejected           1" in out
+    assert any(ln.split()[:2] == ["4", "L4"] and "rejected" in ln for ln in out.splitlines())
+
+
+# -- absurd numbers -------------------------------------------------------------------
+def _numbers_csv(path: Path, rows: list[tuple[str, str, str, str, str]]) -> Path:
+    """Parcels N1.. (50 m squares east of the workspace's) with ZDMJ (m²), JZMJ (m²), NSE (万元), CYRS."""
+    lines = ["ZDDM,ZDMJ,JZMJ,NSE,CYRS,wkt"] + [
+        f'N{i + 1},{a},{f},{t},{e},"{_square_wkt(X0 + 1000 + 60 * i)}"' for i, (a, f, t, e, _) in enumerate(rows)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# (ZDMJ, JZMJ, NSE 万元, CYRS, what the row shows); every other row is a good one
+ABSURD = [("inf", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("1e309", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("1e300", "3000", "10", "20", "ZDMJ: land_area_m2 over 1,000,000,000"),
+          ("-inf", "3000", "10", "20", "ZDMJ: not a finite number"),
+          ("2500", "1e300", "10", "20", "JZMJ: floor_area_m2 over 20,000,000,000"),
+          ("2500", "3000", "1e308", "20", "NSE: not a finite number"),
+          ("2500", "3000", "inf", "20", "NSE: not a finite number"),
+          ("2500", "3000", "2e8", "20", "NSE: tax_cny over 1,000,000,000,000"),
+          ("2500", "3000", "10", "1e18", "CYRS: employees over 1,000,000")]
+GOOD = ("2500", "3000", "10", "20", "")
+
+
+def test_infinite_and_absurd_survey_numbers_null_their_field_and_are_reported(tmp_path, ws, capsys):
+    """Today inf and 1e300 m² were stored (three-low grade D), 1e308 万元 overflowed to an inf tax, 1e18 employees."""
+    rows = [r for bad in ABSURD for r in (bad, GOOD)]
+    f = _numbers_csv(tmp_path / "调查.csv", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "overflow encountered in multiply"
+        out = ingest_ok([f, "-w", ws.path, "--crs", "EPSG:4549", "--mode", "update"], capsys)
+    for i, (*_, shown) in enumerate(rows):
+        if shown:
+            line = next(ln for ln in out.splitlines() if ln.split()[:2] == [str(i + 1), f"N{i + 1}"] and shown in ln)
+            assert "nulled" in line
+    p = ws.read_parcels().set_index("parcel_id").loc[[f"N{i + 1}" for i in range(len(rows))]]
+    assert len(p) == len(rows)  # every parcel stays
+    for c in ("land_area_m2", "floor_area_m2", "tax_cny", "employees"):
+        v = p[c].to_numpy(dtype=float)
+        assert not np.isinf(v).any(), c
+    assert p["land_area_m2"].to_numpy() == pytest.approx(2500.0)  # nulled: the geometry's area
+    assert np.isnan(p.loc["N9", "floor_area_m2"]) and p.loc["N10", "floor_area_m2"] == 3000
+    assert np.isnan(p.loc[["N11", "N13", "N15"], "tax_cny"]).all()
+    assert np.isnan(p.loc["N17", "employees"]) and p.loc["N18", "employees"] == 20
+    assert p.loc["N12", "tax_cny"] == pytest.approx(1e5)
+    assert p["ingest_flags"].str.contains("impossible:tax_cny").sum() == 1
+
+
+def test_a_column_of_absurd_numbers_is_refused_as_a_wrong_unit(tmp_path, ws, capsys):
+    """Most values over the bound: the unit is wrong, not the rows (exit 2, nothing stored)."""
+    f = _numbers_csv(tmp_path / "亿.csv", [("2500", "3000", "5e9", "20", "")] * 3 + [GOOD])
+    refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "亿.csv", "tax_cny nulled",
+            "units are probably wrong", "NSE: tax_cny over 1,000,000,000,000")
 
 
 # -- lying headers, surfaces, attribute tables -------------------------------------------

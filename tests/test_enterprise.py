@@ -8,6 +8,7 @@ code nobody has. Every figure below is worked out by hand.
 from __future__ import annotations
 
 import random
+import warnings
 
 import geopandas as gpd
 import numpy as np
@@ -251,6 +252,73 @@ def test_a_refused_enterprise_load_leaves_the_workspace_unchanged(tmp_path, ws, 
     with pytest.raises(IngestError):
         ingest_enterprises(tmp_path / "t.csv", ws, mapping={"link": {"by": "file"}})
     assert workspace_fingerprint(ws.path) == before
+
+
+def _refused(argv, ws, capsys, *needles) -> str:
+    """The CLI exits 2 naming ``needles``, without a traceback; the workspace (catalogue, documents, content) unchanged."""
+    before, layers, docs = workspace_fingerprint(ws.path), ws.layers(), ws.docs()
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    assert workspace_fingerprint(ws.path) == before
+    pd.testing.assert_frame_equal(ws.layers(), layers)
+    pd.testing.assert_frame_equal(ws.docs(), docs)
+    return err
+
+
+@pytest.mark.parametrize(("name", "title"), [("h.xlsx", False), ("h.csv", True), ("h.xlsx", True)])
+def test_a_table_of_a_header_alone_is_refused_and_the_current_version_stays(tmp_path, ws, capsys, name, title):
+    """Today "published as enterprise table version 2": every parcel's tax became unknown."""
+    lk = write_links(tmp_path / "l.csv")
+    assert main(["enterprise", "ingest", str(write_table(tmp_path / "t.xlsx")), "--link", str(lk), "-w",
+                 str(ws.path)]) == 0
+    capsys.readouterr()
+    empty = write_table(tmp_path / name, [], title=title)
+    row = 2 if title else 1
+    for extra in ([], ["--dry-run"]):
+        _refused(["enterprise", "ingest", empty, "--link", lk, "-w", ws.path, *extra], ws, capsys, name,
+                 f"has a header (row {row}) but no enterprise rows")
+    assert enterprise_version(ws) == 1
+    assert analysis_parcels(ws).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+
+
+def test_a_table_whose_every_row_is_rejected_is_refused(tmp_path, ws, capsys):
+    """Even where the rejected share allows it (max_rejected_share = 1): no row is nothing to publish."""
+    m = tmp_path / "m.toml"
+    m.write_text("[checks]\nmax_rejected_share = 1.0\n", encoding="utf-8")
+    rows = [["", "某公司", "19", "1", "1", "1", "1", "2024"], ["", "另一公司", "19", "1", "1", "1", "1", "2024"]]
+    t = write_table(tmp_path / "r.csv", rows)
+    _refused(["enterprise", "ingest", t, "-w", ws.path, "--mapping", m], ws, capsys, "r.csv",
+             "none of the 2 rows was accepted", "missing_credit_code")
+
+
+def test_infinite_and_absurd_figures_are_nulled_and_reported(tmp_path, ws, capsys):
+    """Today tax "inf" or 1e308 万元 was accepted and became an infinite tax per mu."""
+    rows = [[A, "甲", "19", "inf", "100", "50", "20", "2024"],        # row 3 (title, header above)
+            [B, "乙", "18", "1e308", "80", "40", "16", "2024"],       # overflows in 万元
+            [C, "丙", "17", "2e8", "1e10", "2e9", "1e18", "2024"],    # 2 万亿, 10^14 yuan, 2e9 tce, 10^18 people
+            [E, "戊", "51", "-inf", "20", "1", "2", "2024"]]
+    t = write_table(tmp_path / "t.xlsx", rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        ent, rep = read_enterprises(t)
+    got = {(p.row, p.field, p.code) for p in rep.problems}
+    assert {(3, "tax_cny", "not_a_number"), (4, "tax_cny", "not_a_number"), (5, "tax_cny", "impossible"),
+            (5, "output_cny", "impossible"), (5, "energy_tce", "impossible"), (5, "employees", "impossible"),
+            (6, "tax_cny", "not_a_number")} <= got
+    assert all(p.action == "nulled" for p in rep.problems if p.code in ("not_a_number", "impossible"))
+    assert any("not a finite number" in p.message for p in rep.problems)
+    assert any("over 1,000,000,000,000 yuan" in p.message for p in rep.problems)
+    e = ent.set_index("credit_code")
+    num = e[["tax_cny", "output_cny", "energy_tce", "employees"]].to_numpy(dtype=float)
+    assert not np.isinf(num).any() and np.isnan(e.loc[[A, B, C, E], "tax_cny"]).all()
+    assert e.loc[A, "output_cny"] == pytest.approx(1e6)  # the row's other figures stay
+    rc = main(["enterprise", "ingest", str(t), "--link", str(write_links(tmp_path / "l.csv")), "-w", str(ws.path)])
+    assert rc == 0, capsys.readouterr().err
+    tax = analysis_parcels(ws)["tax_cny"].to_numpy(dtype=float)
+    assert not np.isinf(tax).any()
 
 
 def _refuse_invalid(tmp_path):

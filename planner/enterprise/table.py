@@ -32,6 +32,7 @@ from planner.enterprise import credit
 from planner.errors import ConfigError, IngestError
 from planner.ingest.aliases import normalize_name
 from planner.ingest.formats import FieldFormat, format_text, parse_field
+from planner.ingest.mapping import MAX_VALUES
 from planner.ingest.report import IngestReport, Problem, _refuse
 from planner.io.readers import ReadLimits, read_table
 
@@ -55,6 +56,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
 #: Money units -> CNY, energy units -> tonnes of standard coal equivalent.
 MONEY = {"yuan": 1.0, "元": 1.0, "cny": 1.0, "万元": 1e4, "10k_yuan": 1e4, "wan": 1e4, "亿元": 1e8, "100m_yuan": 1e8}
 ENERGY = {"tce": 1.0, "吨标准煤": 1.0, "吨标煤": 1.0, "万吨标准煤": 1e4, "10k_tce": 1e4}
+#: Canonical units of the bounded figures, in messages.
+_CANON_UNIT = {"tax_cny": "yuan", "output_cny": "yuan", "energy_tce": "tce", "employees": "people"}
+_CANON_UNIT_ZH = {"tax_cny": "元", "output_cny": "元", "energy_tce": "吨标准煤", "employees": "人"}
 #: Separators of several parcel ids in one cell.
 ID_SEPARATORS = r"[;；,，、/\s]+"
 
@@ -70,6 +74,8 @@ class EnterpriseChecks:
     duplicate: Policy = "reject"
     negative: Policy = "null"
     not_a_number: Policy = "null"
+    #: A figure over :data:`~planner.ingest.mapping.MAX_VALUES` (e.g. tax over 1 万亿 yuan).
+    impossible: Policy = "null"
     max_rejected_share: float = 0.5
 
 
@@ -230,8 +236,9 @@ def read_enterprises(source: str | os.PathLike, *, mapping=None, encoding: str |
     Raises
     ------
     IngestError
-        No credit code or name column, no rows, more than
-        ``max_rejected_share`` rejected, or a check set to ``refuse``.
+        No credit code or name column, no rows (a header alone), no row
+        accepted, more than ``max_rejected_share`` rejected, or a check set
+        to ``refuse``.
     """
     mp = as_enterprise_mapping(mapping)
     src = Path(source)
@@ -257,6 +264,11 @@ def read_enterprises(source: str | os.PathLike, *, mapping=None, encoding: str |
                       f"{'字段对应指定了表格中没有的列' if absent else '找不到统一社会信用代码或企业名称列'}；"
                       f"表头（第 {hpos + 1} 行）为：{'、'.join(header)}")
     rep.n_read = len(body)
+    if not len(body):  # publishing it would leave every parcel's tax unknown
+        raise _refuse(rep, f"the table has a header (row {hpos + 1}) but no enterprise rows below it; add the rows, "
+                           "or choose the sheet that holds them ([source] sheet in the mapping)",
+                      f"表格只有表头（第 {hpos + 1} 行），下面没有企业数据行；请补充数据行，或选择含数据的工作表"
+                      "（字段对应文件 [source] sheet）")
     rep.unmapped = [h for h in header if h not in rep.mapping.values()]
     out, problems, reject = _values(body, rows, mp, rep)
     return _apply(out, problems, reject, rows, mp, rep), rep
@@ -285,16 +297,34 @@ def _values(body: pd.DataFrame, rows: np.ndarray, mp: EnterpriseMapping, rep: In
         nan_bad = np.isnan(v) & (st.notna() & (st != "")).fillna(False).to_numpy(dtype=bool)
         _add(problems, reject, nan_bad, rows, "not_a_number", ck.not_a_number, canon, st,
              (f"{src}: not a number", f"{src}：不是数字"))
+        unit = mp.units.get(canon) or _header_unit(canon, src)
+        if unit is not None:
+            with np.errstate(over="ignore"):  # 1e308 万元 overflows: caught below as not finite
+                v = v * _unit(canon, unit, mp.where)
+            rep.units[canon] = unit
+        inf = np.isinf(v)  # "inf", "1e309", an overflow: missing, as text is
+        _add(problems, reject, inf, rows, "not_a_number", ck.not_a_number, canon, st,
+             (f"{src}: not a finite number (infinite, or too large to compute)", f"{src}：不是有限数值（无穷大或超出计算范围）"))
+        v = np.where(inf, np.nan, v)
         with np.errstate(invalid="ignore"):
             neg = v < 0
-        _add(problems, reject, neg, rows, "negative", ck.negative, canon, v,
+        _add(problems, reject, neg, rows, "negative", ck.negative, canon, st,
              (f"negative {src}", f"{src}为负值"))
         if ck.negative == "null":
             v = np.where(neg, np.nan, v)
-        unit = mp.units.get(canon) or _header_unit(canon, src)
-        if unit is not None:
-            v = v * _unit(canon, unit, mp.where)
-            rep.units[canon] = unit
+        top = MAX_VALUES.get(canon)
+        if top is not None:
+            with np.errstate(invalid="ignore"):
+                big = v > top
+            fix, fix_zh = (("fix the value, or its unit ([units] in the mapping, or the header's, as in 实缴税金（万元）)",
+                            "请修正数值或单位（字段对应的 [units]，或表头中的单位，如 实缴税金（万元））")
+                           if canon != "employees" else ("fix the value", "请修正数值"))
+            _add(problems, reject, big, rows, "impossible", ck.impossible, canon, st,
+                 (f"{src}: over {top:,.0f} {_CANON_UNIT[canon]}, not plausible for one enterprise: a wrong unit or a "
+                  f"typing error; {fix}",
+                  f"{src}：超过 {top:,.0f} {_CANON_UNIT_ZH[canon]}，对一家企业而言不可能：单位或录入有误；{fix_zh}"))
+            if ck.impossible != "flag":
+                v = np.where(big, np.nan, v)
         out[canon] = v
     frame = pd.DataFrame(out)
     frame["source_row"] = rows.astype(np.int64)
@@ -348,6 +378,9 @@ def _apply(out: pd.DataFrame, problems: list[Problem], reject: np.ndarray, rows:
         raise _refuse(rep, f"{rep.n_rejected} of {len(out)} rows rejected (more than {ck.max_rejected_share:.0%}): "
                            "the columns or the link key are probably wrong; see the problems listed",
                       f"{len(out)} 行中有 {rep.n_rejected} 行被拒绝（超过 {ck.max_rejected_share:.0%}）：列或关联方式可能有误")
+    if reject.all():
+        raise _refuse(rep, f"none of the {len(out)} rows was accepted; see the problems listed",
+                      f"{len(out)} 行均未被接受，请查看问题列表")
     kept = out[~reject].copy()
     kept["_key"] = key[~reject].to_numpy()
     n_before = len(kept)

@@ -54,12 +54,13 @@ from planner.ingest.geometry import (
 )
 from planner.ingest.mapping import (
     _VALUE_FIELDS,
+    MAX_VALUES,
     Mapping,
     _auto_unit,
     _extra_factor,
     _unit_factor,
 )
-from planner.ingest.report import IngestReport, Problem, _joined, _refuse
+from planner.ingest.report import NO_FEATURES, IngestReport, Problem, _joined, _refuse
 from planner.io.readers import RawLayer
 
 _NA_STRING = pd.array([pd.NA], dtype="string")
@@ -143,6 +144,8 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
                        encoding=raw.encoding, encoding_note=raw.encoding_note,
                        crs_source=raw.crs.name if raw.crs is not None else "none", target_crs=target.name,
                        n_read=n, row_note=raw.row_note, notes=list(raw.notes))
+    if n == 0:  # before any bounds: a CSV of a header alone has none
+        raise _refuse(rep, *NO_FEATURES)
     tid = shapely.get_type_id(raw.geoms)
     absurd = absurd_rows(raw.geoms, raw.bounds)
     if not_metric is not None:
@@ -212,8 +215,6 @@ def conform_layer(raw: RawLayer, *, mapping: Mapping | None = None, crs: str | N
 def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
                  tid: np.ndarray, bounds: tuple) -> tuple[dict[str, str], CrsResult]:
     """Field matching and CRS; refuse the layer for what no record can fix (all reasons at once)."""
-    if len(raw) == 0:
-        raise _refuse(rep, "the layer has no features", "图层中没有要素")
     if not np.isin(tid, (3, 6, 7)).any():
         if raw.geom_errors:
             first = min(raw.geom_errors)
@@ -245,7 +246,7 @@ def _check_layer(raw: RawLayer, mp: Mapping, crs: str | None, rep: IngestReport,
                          "找不到宗地代码字段：" + "、".join(ALIASES["parcel_id"][:8]) + " 等均不存在；可能的字段："
                          + ("、".join(cands) or "（无）") + f"（全部字段：{', '.join(map(str, cols))}）。"
                          "若这是宗地图层，请在「字段对应」中为宗地代码选择字段（命令行用 --mapping 文件）"))
-    cr = resolve_crs(raw.crs, crs, bounds)
+    cr = resolve_crs(raw.crs, crs, bounds, raw.geoms)
     rep.crs_used = cr.label
     rep.notes += cr.notes
     if cr.problem:
@@ -301,10 +302,42 @@ def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Map
         if canon in mp.zero_as_missing:
             v = np.where(v == 0, np.nan, v)
         if unit is not None:
-            v = v * _unit_factor(canon, unit, mp.currency, mp.where)
+            with np.errstate(over="ignore"):  # 1e308 万元 overflows: caught below as not finite
+                v = v * _unit_factor(canon, unit, mp.currency, mp.where)
             rep.units[canon] = unit
+        v, bad = _bound_checks(canon, src, v, s, mp)
+        checks += bad
         num[canon] = v
     return data, num, checks
+
+
+def _bound_checks(canon: str, src: str, v: np.ndarray, source: pd.Series, mp: Mapping
+                  ) -> tuple[np.ndarray, list[_Check]]:
+    """Infinite values (``inf``, ``1e309``, an overflow of the unit) as not a number, and values over
+    :data:`~planner.ingest.mapping.MAX_VALUES` as impossible; both made missing before anything is derived
+    from them (an impossible value only kept where its policy is ``flag``). Two vectorized passes."""
+    out: list[_Check] = []
+    inf = np.isinf(v)
+    if inf.any():
+        out.append(_Check(inf, "not_a_number", mp.checks.policy("not_a_number", canon),
+                          (f"{src}: not a finite number (infinite, or too large to compute in {canon}), read as missing",
+                           f"{src}：不是有限数值（无穷大，或换算为{column_label(canon, 'zh')}后超出计算范围），按缺失处理"),
+                          canon, source))
+        v = np.where(inf, np.nan, v)
+    top = MAX_VALUES.get(canon)
+    if top is not None:
+        with np.errstate(invalid="ignore"):
+            big = v > top
+        if big.any():
+            policy = mp.checks.policy("impossible", canon)
+            out.append(_Check(big, "impossible", policy,
+                              (f"{src}: {canon} over {top:,.0f}, not plausible for one parcel: a wrong unit or a "
+                               "typing error; fix the value, or the unit ([units] in the mapping)",
+                               f"{src}：{column_label(canon, 'zh')}超过 {top:,.0f}，对一宗地而言不可能：单位或录入有误；"
+                               "请修正数值或单位（字段对应的 [units]）"), canon, v))
+            if policy != "flag":
+                v = np.where(big, np.nan, v)
+    return v, out
 
 
 def _derive_areas(num: dict[str, np.ndarray], geom_area: np.ndarray, bad_geom: np.ndarray,
@@ -329,7 +362,8 @@ def _derive_areas(num: dict[str, np.ndarray], geom_area: np.ndarray, bad_geom: n
             have = num.get(area_field, np.full(n, np.nan))
             use = np.isnan(have) & np.isfinite(num[rate])
             if use.any():
-                num[area_field] = np.where(use, num[rate] * land, have)
+                with np.errstate(over="ignore"):  # an absurd ratio is nulled with what it derived
+                    num[area_field] = np.where(use, num[rate] * land, have)
                 masks[rate] = use
                 derived[f"{area_field} = {what} x land area"] = int(use.sum())
     rep.n_derived = {k: v for k, v in derived.items() if v}

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyproj
+import shapely
 
 from planner.crs import guess_crs
 from planner.errors import IngestError
+from planner.ingest.report import NO_FEATURES
 
 _DATUMS = {"cgcs2000": ("2000",), "xian80": ("xian", "xi'an", "1980"), "bj54": ("beijing", "1954")}
 # (datum, 3-degree?) -> (first EPSG with zone prefix, first zone, first EPSG without prefix)
@@ -87,7 +89,47 @@ def _custom_tm(crs: pyproj.CRS, fe: float) -> pyproj.CRS:
     return pyproj.CRS.from_dict(d)
 
 
-def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> CrsResult:
+def _not_degrees(crs: pyproj.CRS, bounds, given: str, geoms: np.ndarray | None = None) -> tuple[str, str] | None:
+    """(English, Chinese) refusal when ``crs`` is in degrees but the coordinates cannot be lon/lat, else None.
+
+    ``given``: ``"--crs X"``, or ``""`` for the file's own CRS (its .prj or
+    embedded CRS). With ``geoms``, only when most rows lie outside ±180/±90
+    (a few stray rows are rejected one by one at reprojection instead); their
+    bounds are computed only when the layer's bounds are out of range.
+    """
+    minx, miny, maxx, maxy = bounds
+    if not crs.is_geographic or not np.all(np.isfinite(bounds)):
+        return None
+    if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
+        return None
+    if geoms is not None and len(geoms):
+        b = shapely.bounds(geoms)
+        with np.errstate(invalid="ignore"):
+            out = (b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90)
+        if out.sum() * 2 <= (~np.isnan(b[:, 0])).sum():
+            return None
+        b = b[out]
+        bounds = minx, miny, maxx, maxy = (np.nanmin(b[:, 0]), np.nanmin(b[:, 1]), np.nanmax(b[:, 2]),
+                                           np.nanmax(b[:, 3]))
+    guesses = guess_crs(bounds)
+    hint = "; ".join(f"{c} ({why})" for c, why in guesses) or "a projected CRS in metres"
+    hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses) or "以米为单位的投影坐标系"
+    ranges = f"x runs {minx:,.0f} to {maxx:,.0f} and y {miny:,.0f} to {maxy:,.0f}"
+    ranges_zh = f"横坐标 {minx:,.0f}–{maxx:,.0f}，纵坐标 {miny:,.0f}–{maxy:,.0f}"
+    if given:
+        return (f"{given} is a CRS in degrees ({crs.name}), but {ranges}: these are not degrees (lon within ±180, "
+                f"lat within ±90). Likely: {hint}; give that with --crs",
+                f"所选坐标系 {crs.name} 以度为单位，但{ranges_zh}，不是经纬度（经度 ±180、纬度 ±90 以内）。"
+                f"可能是：{hint_zh}；请改选坐标系（命令行 --crs）")
+    return (f"the file's CRS (its .prj or embedded CRS) says {crs.name}, in degrees, but {ranges}: these are not "
+            f"degrees, so the .prj (or CRS) is wrong. Likely: {hint}; give the right one with --crs EPSG:... "
+            "(or fix the .prj)",
+            f"文件的坐标系（.prj 或内嵌坐标系）为 {crs.name}，以度为单位，但{ranges_zh}，不是经纬度，"
+            f"因此 .prj（或坐标系）有误。可能是：{hint_zh}；请选择正确的坐标系（命令行 --crs EPSG:...）或修正 .prj")
+
+
+def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms: np.ndarray | None = None
+                ) -> CrsResult:
     """Decide the CRS a layer's coordinates are in.
 
     Parameters
@@ -98,6 +140,9 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
         ``--crs`` value: any pyproj input, or ``"gcj02"`` for GCJ-02 lon/lat.
     bounds : tuple
         Layer bounds in source coordinates (for guesses and zone checks).
+    geoms : numpy.ndarray, optional
+        The layer's geometries: a CRS in degrees is then refused only when
+        most rows lie outside ±180/±90 (see :func:`_not_degrees`).
     """
     minx, _, maxx, _ = bounds
     if override:
@@ -115,6 +160,7 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
         res = CrsResult(crs, label=f"{override} (given with --crs)")
         if declared is not None and not declared.equals(crs):
             res.notes.append(f"--crs {override} overrides the file's CRS {declared.name}")
+        res.problem, res.problem_zh = _not_degrees(crs, bounds, f"--crs {override}", geoms) or (None, None)
         return res
     if declared is None:
         guesses = guess_crs(bounds) if np.all(np.isfinite(bounds)) else []
@@ -125,6 +171,10 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds) -> Cr
                          problem_zh=(f"该图层没有坐标系（无 .prj 或内嵌坐标系），横坐标 {minx:.6g}–{maxx:.6g}。"
                                      f"可能是：{hint_zh}。请选择坐标系（命令行 --crs）"))
     res = CrsResult(declared, label=declared.name)
+    wrong = _not_degrees(declared, bounds, "", geoms)
+    if wrong is not None:
+        res.problem, res.problem_zh = wrong
+        return res
     params = gk_params(declared)
     epsg = declared.to_epsg(min_confidence=70)
     if epsg is None and params is not None:
@@ -183,9 +233,11 @@ def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
     from planner.crs import crs_label, lonlat_bounds, metric_problem, propose_workspace_crs
     from planner.ingest.geometry import absurd_rows, sane_bounds
 
+    if len(raw) == 0:
+        raise IngestError(f"{raw.dataset}: {NO_FEATURES[0]}", zh=f"{raw.dataset}：{NO_FEATURES[1]}")
     geoms = raw.geoms
     bounds = sane_bounds(geoms, absurd_rows(geoms, raw.bounds), raw.bounds)
-    cr = resolve_crs(raw.crs, override, bounds)
+    cr = resolve_crs(raw.crs, override, bounds, geoms)
     if cr.problem:
         raise IngestError(f"{raw.dataset}: {cr.problem}", zh=f"{raw.dataset}：{cr.problem_zh or cr.problem}")
     if not np.all(np.isfinite(bounds)):

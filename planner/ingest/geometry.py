@@ -45,6 +45,8 @@ def absurd_rows(geoms: np.ndarray, bounds: tuple | None = None, limit: float = C
     bounds are computed only when those look wrong). NaN coordinates do not
     show in bounds; :func:`clean_geometry` catches them before repair.
     """
+    if len(geoms) == 0:
+        return None
     b = np.asarray(bounds if bounds is not None else shapely.total_bounds(geoms), dtype=float)
     if np.isnan(b).all() or (np.isfinite(b).all() and np.abs(b).max() <= limit):
         return None
@@ -55,6 +57,8 @@ def absurd_rows(geoms: np.ndarray, bounds: tuple | None = None, limit: float = C
 
 def sane_bounds(geoms: np.ndarray, absurd: np.ndarray | None, bounds: tuple | None = None) -> tuple:
     """Total bounds of the rows that are not absurd (what a CRS guess may trust)."""
+    if len(geoms) == 0:
+        return (np.nan,) * 4
     if absurd is None:
         return tuple(bounds) if bounds is not None else tuple(shapely.total_bounds(geoms).tolist())
     if absurd.all():

@@ -14,6 +14,7 @@ from planner.config import from_dict, load_file
 from planner.errors import ConfigError
 from planner.ingest.aliases import DEFAULT_UNITS, DERIVED
 from planner.ingest.formats import FieldFormat, parse_field
+from planner.ingest.geometry import MAX_PARCEL_AREA_M2
 
 Policy = Literal["reject", "null", "flag", "refuse"]
 #: Checks about a whole row (its id or geometry): "null" does not apply to them.
@@ -27,6 +28,25 @@ MONEY_UNITS = {"yuan": 1.0, "cny": 1.0, "元": 1.0, "10k_yuan": 1e4, "万元": 1
 _NA_STRING = pd.array([pd.NA], dtype="string")
 _AREA_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2")
 _MONEY_FIELDS = ("output_cny", "tax_cny")
+#: Largest plausible value of a field for one parcel (or one enterprise), in canonical units: above it a
+#: value is ``impossible`` (nulled by default), a wrong unit or an overflow, never a measurement. Generous on
+#: purpose (DOMAIN.md scale: Jinjiang is 649 km²; Quanzhou's best parks pay 200,000 yuan of tax per mu):
+MAX_VALUES: dict[str, float] = {
+    # the geometry's own limit: 1,000 km², more than the whole of Jinjiang
+    "land_area_m2": MAX_PARCEL_AREA_M2,
+    "footprint_m2": MAX_PARCEL_AREA_M2,
+    # that land at a plot ratio of 20 (Checks.max_plot_ratio), beyond any tower block
+    "floor_area_m2": 20 * MAX_PARCEL_AREA_M2,
+    # 1 万亿 yuan a year: about ten times what China's largest single taxpayers pay, and more than Quanzhou's
+    # whole tax revenue; 1e308 万元 or a figure in 元 read as 亿元 lands far above it
+    "tax_cny": 1e12,
+    # 10 万亿 yuan: about three times the revenue of China's largest company
+    "output_cny": 1e13,
+    # a million people: more than the largest factory campus ever employed (about 400,000)
+    "employees": 1e6,
+    # a billion tonnes of standard coal: a sixth of China's yearly energy use, ten times its largest user's
+    "energy_tce": 1e9,
+}
 _VALUE_FIELDS = ("land_area_m2", "floor_area_m2", "footprint_m2", "output_cny", "tax_cny", "employees",
                  "year_built", "zone_far_max", "plot_ratio", "coverage")
 
@@ -48,13 +68,15 @@ class Checks:
     duplicate_id: Policy = "reject"
     missing_id: Policy = "reject"
     negative: Policy = "null"
+    #: A value no parcel can have: over :data:`MAX_VALUES`, a plot ratio over ``max_plot_ratio``, a year
+    #: outside ``year_min``-``year_max``... (``flag`` keeps the value).
     impossible: Policy = "null"
     bad_geometry: Policy = "reject"
     area_mismatch: Policy = "flag"
     unknown_code: Policy = "flag"
     #: A value that is not a whole number in a field formatted ``as = "integer"`` (a parcel id: row rejected).
     not_integer: Policy = "null"
-    #: Text in a numeric field: read as missing.
+    #: Text, or an infinite value (``inf``, ``1e309``, an overflow of the unit), in a numeric field: read as missing.
     not_a_number: Policy = "null"
     #: Per field: the policy of every value check on it.
     fields: dict[str, Policy] = field(default_factory=dict)

@@ -141,6 +141,11 @@ def _joined(refusals: list[tuple[str, str]]) -> tuple[str, str]:
     return tuple("\n  - " + "\n  - ".join(r[k] for r in refusals) for k in (0, 1))
 
 
+#: The refusal of a layer without features (English, Chinese).
+NO_FEATURES = ("the layer has no features (a header but no data rows?); export the parcel layer again with its "
+               "features", "图层中没有要素（只有表头、没有数据行？）；请重新导出含要素的宗地图层")
+
+
 def _refuse(report: IngestReport, reason: str, reason_zh: str | None = None) -> IngestError:
     report.refused = True
     report.refusal = reason

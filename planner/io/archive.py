@@ -2,9 +2,11 @@
 
 Refused, naming the archive and the entry: entries that escape the target
 folder (``../``, absolute paths, drive letters), symbolic links, names with
-control characters or too long for the file system, more entries than the
-limit, and zip bombs: a total uncompressed size over an absolute budget,
-and a compression ratio over the limit for every entry above a small floor
+control characters or too long for the file system, password-protected
+(encrypted) entries, two entries of the same name (compared ignoring case,
+``\\`` and ``./``: which copy a tool shows would depend on the tool), more
+entries than the limit, and zip bombs: a total uncompressed size over an
+absolute budget, and a compression ratio over the limit for every entry above a small floor
 and for the archive as a whole (so many small entries cannot add up to a
 bomb either). The real decompressed byte count is enforced while writing,
 so a lying header gains nothing.
@@ -108,6 +110,35 @@ def _refuse_zip(zp: Path, en: str, zh: str) -> IngestError:
     return IngestError(f"{zp.name}: {en}", zh=f"{zp.name}：{zh}")
 
 
+def _refuse_encrypted(zp: Path, name: str) -> IngestError:
+    what, what_zh = (("save the workbook again without a password (File > Info > Protect Workbook)",
+                      "请取消密码后重新保存工作簿") if zp.suffix.lower() in (".xlsx", ".xlsm") else
+                     ("re-create the archive without a password", "请不设密码重新打包"))
+    return _refuse_zip(zp, f"entry {_shown(name)} is password-protected (encrypted); {what}",
+                       f"条目 {_shown(name)} 有密码保护（已加密）；{what_zh}")
+
+
+def _check_unique(zp: Path, seen: dict[str, str], name: str, rel: str) -> None:
+    """Refuse a second entry whose path (``rel``: ``\\`` and ``./`` normalised) equals an earlier one's ignoring case."""
+    key = rel.casefold()
+    if key not in seen:
+        seen[key] = name
+        return
+    first = seen[key]
+    first_rel = "/".join(p for p in PurePosixPath(first.replace("\\", "/")).parts if p != ".")
+    if first == name:
+        what, what_zh = f"entry {_shown(name)} appears twice", f"条目 {_shown(name)} 出现了两次"
+    elif first_rel == rel:
+        what = f"entries {_shown(first)} and {_shown(name)} are the same path"
+        what_zh = f"条目 {_shown(first)} 与 {_shown(name)} 是同一路径"
+    else:
+        what = f"entries {_shown(first)} and {_shown(name)} have names that differ only in case"
+        what_zh = f"条目 {_shown(first)} 与 {_shown(name)} 的名称仅大小写不同"
+    raise _refuse_zip(zp, f"{what}: which copy is used would depend on the tool that unpacks it; re-create the "
+                          "archive with each file once",
+                      f"{what_zh}，不同工具会取不同的一份；请确保每个文件只出现一次后重新打包")
+
+
 def _check_budget(zp: Path, infos: list[zipfile.ZipInfo], limits: ReadLimits) -> None:
     """Entry count and total uncompressed size."""
     if len(infos) > limits.max_entries:
@@ -157,7 +188,8 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
 
     ``__MACOSX/`` and ``._*`` resource forks are skipped. Raises
     :class:`IngestError` on unsafe entries (paths out of ``dest``, links,
-    control characters or names too long for the file system) or a zip bomb
+    control characters or names too long for the file system), encrypted
+    entries, two entries of one name (ignoring case) or a zip bomb
     (entry count, total size, the compression ratio of every entry and of the
     whole archive), before writing anything; the real decompressed byte count
     is enforced while writing.
@@ -175,6 +207,7 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
         root = dest.resolve()
         name_max, path_max = _name_limits(root)
         todo: list[tuple[zipfile.ZipInfo, str]] = []
+        seen: dict[str, str] = {}
         for info in infos:
             name = _entry_name(info)
             why = _unsafe_reason(name, info)
@@ -184,8 +217,12 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
             parts = PurePosixPath(name.replace("\\", "/")).parts
             if info.is_dir() or not parts or parts[0] == "__MACOSX" or parts[-1].startswith("._"):
                 continue
+            if info.flag_bits & 0x1:
+                raise _refuse_encrypted(zp, name)
+            rel = "/".join(p for p in parts if p != ".")
+            _check_unique(zp, seen, name, rel)
             _check_entry(zp, name, info, limits, name_max, path_max, len(os.fsencode(str(root))))
-            todo.append((info, "/".join(parts)))
+            todo.append((info, rel))
         _check_total_ratio(zp, infos, limits)
         out: list[Path] = []
         written = 0
@@ -206,6 +243,8 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike, limits: R
                                                   "refused (zip bomb)",
                                               f"条目 {_shown(rel)} 解压后超过其声明大小，已拒绝（压缩炸弹）")
                         dst.write(chunk)
+            except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required" (a lying flag)
+                raise _refuse_encrypted(zp, rel) from exc
             except (OSError, zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
                 why = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
                 raise _refuse_zip(zp, f"entry {_shown(rel)} cannot be unpacked ({why}); re-create the archive "

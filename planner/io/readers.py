@@ -313,6 +313,17 @@ def _pick_layer(path: Path, layer: str | None) -> str | None:
                               f"（命令行可用 --layer 指定）：{listed}")
 
 
+#: Dataset extensions that hold several layers (``--layer`` then names one inside).
+_MULTI_LAYER = (".gpkg", ".gdb")
+
+
+def _refuse_layer(shown: str, layer: str, names: list[str], what: str) -> None:
+    """Refuse a ``--layer`` that names nothing in the source (it used to be ignored silently)."""
+    listed = ", ".join(names) or "(none)"
+    msg = f"{shown}: no layer {layer!r}; --layer takes {what}: {listed}"
+    raise IngestError(msg, zh=f"{shown}：没有图层 {layer!r}；现有图层（命令行 --layer）：{'、'.join(names) or '（无）'}")
+
+
 @contextlib.contextmanager
 def _unpacked(source: Path, limits: ReadLimits) -> Iterator[Path]:
     if source.suffix.lower() != ".zip":
@@ -551,9 +562,14 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         if suf == ".zip":
             cands = _datasets(folder)
             extent_path = None
-            if layer is not None and len(cands) > 1:
+            if layer is not None:
                 sel = [c for c in cands if c.stem == layer]
-                cands = sel or cands
+                if sel:  # an update extent beside the chosen parcels stays with them
+                    ext = [c for c in cands if c not in sel and c.stem.casefold() in EXTENT_STEMS]
+                    cands = sel + ext if len(sel) == 1 and len(ext) == 1 else sel
+                elif cands and not any(c.suffix.lower() in _MULTI_LAYER for c in cands):
+                    _refuse_layer(src.name, layer, [f"{c.stem} ({c.relative_to(folder)})" for c in cands],
+                                  "a dataset's file stem")
             if len(cands) > 1:
                 ext = [c for c in cands if c.stem.casefold() in EXTENT_STEMS]
                 if len(ext) == 1 and len(cands) == 2:
@@ -575,6 +591,10 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         else:
             path, inner_layer, shown, extent_path = src, layer, src.name, None
         fmt = FORMATS[path.suffix.lower()]
+        if inner_layer is not None and path.suffix.lower() not in _MULTI_LAYER and inner_layer != path.stem:
+            names = [n for n, _ in list_layers(path)] if fmt != "CSV (WKT)" else [path.stem]
+            if inner_layer not in names:
+                _refuse_layer(shown, inner_layer, names, f"the one layer of this {fmt} file")
         notes: list[str] = []
         row_notes: list[str] = []
         enc, how, lyr = None, "", None
@@ -619,6 +639,8 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     return raw
 
 
+#: First bytes of an OLE compound file (an encrypted .xlsx, an .xls).
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
 #: Extensions of the (non-spatial) tables :func:`read_table` opens.
 TABLE_FORMATS = {".csv": "CSV", ".xlsx": "Excel", ".xlsm": "Excel"}
 
@@ -661,6 +683,13 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
             msg = f"{src.name}: not a readable CSV ({exc})"
             raise IngestError(msg, zh=f"{src.name}：不是可读取的 CSV 文件（{exc}）") from exc
     else:
+        with open(src, "rb") as fh:
+            magic = fh.read(8)
+        if magic == _OLE_MAGIC:  # Excel saves a password-protected .xlsx (and an old .xls) as an OLE file
+            msg = (f"{src.name}: a password-protected workbook or an old .xls (an OLE file, not an .xlsx); "
+                   "remove the password and save it as .xlsx (Excel workbook)")
+            raise IngestError(msg, zh=f"{src.name}：工作簿有密码保护，或为旧版 .xls（不是 .xlsx）；"
+                                      "请取消密码并另存为 .xlsx（Excel 工作簿）")
         with tempfile.TemporaryDirectory(prefix="planner-table-") as tmp:
             safe_extract(src, tmp, limits)  # an .xlsx is a zip: the same zip-bomb guards as uploads
         try:
