@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -29,6 +30,22 @@ from planner.sites import SiteResult
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
 
 
+def finite(text: str) -> float:
+    """An option's number (argparse ``type``): NaN and infinity are refused, naming the option (exit 2).
+
+    ``float`` reads "nan" and "inf", and NaN passes every range test: ``--gap nan`` gave other sites.
+    """
+    try:
+        v = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not math.isfinite(v):
+        msg = f"{text!r} is not a finite number"
+        raise argparse.ArgumentTypeError(msg)
+    return v
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sites", help="assemble flagged parcels into contiguous candidate sites (连片) and rank them")
     p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
@@ -37,13 +54,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "its [sites] table, if any, gives the site parameters")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="TOML/JSON file with a [sites] table (overrides the policy's)")
-    p.add_argument("--gap", type=float, default=None, metavar="M", help="gap tolerance in metres (default 2)")
-    p.add_argument("--min-area", type=float, default=None, metavar="M2", help="minimum site area in m² (default 10000)")
-    p.add_argument("--max-area", type=float, default=None, metavar="M2",
+    p.add_argument("--gap", type=finite, default=None, metavar="M", help="gap tolerance in metres (default 2)")
+    p.add_argument("--min-area", type=finite, default=None, metavar="M2", help="minimum site area in m² (default 10000)")
+    p.add_argument("--max-area", type=finite, default=None, metavar="M2",
                    help="maximum site area in m²: larger clusters are split into compact sub-sites (0: no limit)")
     p.add_argument("--max-owners", type=int, default=None, metavar="N",
                    help="maximum number of owners (land-right holders) per site, split like --max-area (0: no limit)")
-    p.add_argument("--difficulty-weight", type=float, default=None, metavar="W",
+    p.add_argument("--difficulty-weight", type=finite, default=None, metavar="W",
                    help="weight of assembly difficulty (owners, enterprises, retained parcels) in the score "
                         "(default 0.15; 0 leaves it out)")
     p.add_argument("--no-street-split", action="store_true",
