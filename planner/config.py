@@ -23,6 +23,7 @@ import math
 import tomllib
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,10 @@ class SettingError(ConfigError):
     :func:`from_dict` puts the file and table in front (``policies/x.toml [sites]: gap_m must be ...``);
     built directly (``SiteParams(gap_m=...)``) it is a plain :class:`ConfigError`.
     """
+
+
+class EncodingNote(UserWarning):
+    """A settings file was read in another encoding than UTF-8 (the command line prints it as a note)."""
 
 
 def _fmt(v: float) -> str:
@@ -81,20 +86,52 @@ def check_number(key: str, value, *, low: float | None = None, high: float | Non
     raise SettingError(msg, zh=f"{key} 须为有限数值{'，' + rng_zh if rng_zh else ''}{zh_unit}，现为 {value!r}")
 
 
+def read_text(path: str | Path, *, note: bool = True) -> str:
+    """The text of a settings file: UTF-8 (with or without a byte-order mark), else GB18030.
+
+    Notepad and WPS on Chinese Windows save "ANSI" text as GBK (GB18030 reads it, and is a superset): such a
+    file is read, and ``note`` warns (:class:`EncodingNote`) that it was, so that a wrong guess can be seen in
+    the names it shows. A file that is neither (a binary file, another encoding) is refused, naming it.
+    """
+    p = Path(path)
+    raw = p.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text:
+        msg = (f"{p}: not a text file in UTF-8 or GBK (byte {utf8_error.start} is {raw[utf8_error.start:utf8_error.start + 1]!r}); "
+               "save it as UTF-8 text (Notepad: Save as, Encoding UTF-8)")
+        raise ConfigError(msg, zh=f"{p}：不是 UTF-8 或 GBK 编码的文本文件（第 {utf8_error.start} 字节）；"
+                                  "请另存为 UTF-8 文本（记事本：另存为，编码选 UTF-8）")
+    if note:
+        warnings.warn(f"{p} is not UTF-8; read it as GBK/GB18030 (Chinese Windows). If names in it look wrong, "
+                      "save it as UTF-8", EncodingNote, stacklevel=2)
+    return text
+
+
 def load_file(path: str | Path) -> dict:
-    """Read a TOML or JSON file into a dict; errors name the file and the line."""
+    """Read a TOML or JSON file into a dict; errors name the file and the line (:func:`read_text` for encodings)."""
     p = Path(path)
     if not p.exists():
         msg = f"{p}: file not found"
-        raise ConfigError(msg)
-    text = p.read_text(encoding="utf-8")
+        raise ConfigError(msg, zh=f"{p}：找不到文件")
+    if p.is_dir():
+        msg = f"{p}: is a folder; give a TOML or JSON file"
+        raise ConfigError(msg, zh=f"{p}：是文件夹，请指定 TOML 或 JSON 文件")
+    text = read_text(p)
     try:
         if p.suffix.lower() == ".json":
             return json.loads(text)
         return tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        msg = f"{p}: not valid {p.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
-        raise ConfigError(msg) from exc
+        kind = p.suffix.lstrip('.').upper() or 'TOML'
+        msg = f"{p}: not valid {kind}: {exc}"
+        raise ConfigError(msg, zh=f"{p}：不是有效的 {kind}：{exc}") from exc
 
 
 def dumps_toml(data: dict) -> str:

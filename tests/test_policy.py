@@ -202,3 +202,42 @@ def test_non_finite_numbers_in_a_policy_file_are_refused_on_the_command_line(tmp
     assert main(["policy", "show", "--policy", str(f)]) == 2
     err = capsys.readouterr().err
     assert f"{f}: grade: weights.tax_per_mu must be a finite number" in err and "Traceback" not in err
+
+
+def _chinese_policy_text() -> str:
+    text = dumps(default_policy()).replace('name = "default"', 'name = "晋江 2025"')
+    return "\n".join('description = "泉州三低：税收每亩不足 5 万元"' if line.startswith("description =") else line
+                     for line in text.splitlines())
+
+
+def test_a_policy_saved_as_gbk_is_read_with_a_note(tmp_path):
+    """Notepad on Chinese Windows saves "ANSI" text as GBK: it was a UnicodeDecodeError traceback."""
+    import warnings
+
+    from planner.config import EncodingNote
+
+    utf8, gbk, bom = tmp_path / "utf8.toml", tmp_path / "gbk.toml", tmp_path / "bom.toml"
+    utf8.write_text(_chinese_policy_text(), encoding="utf-8")
+    gbk.write_bytes(_chinese_policy_text().encode("gbk"))
+    bom.write_bytes(_chinese_policy_text().encode("utf-8-sig"))  # Notepad's "UTF-8 with BOM"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = load_policy(utf8)
+        assert load_policy(bom) == expected
+    with pytest.warns(EncodingNote, match=f"{gbk} is not UTF-8; read it as GBK/GB18030"):
+        assert load_policy(gbk) == expected
+    assert expected.name == "晋江 2025" and expected.description == "泉州三低：税收每亩不足 5 万元"
+
+
+def test_a_binary_file_given_as_a_policy_is_refused_naming_it(tmp_path, capsys):
+    from planner.cli import main
+
+    f = tmp_path / "policy.toml"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00")
+    with pytest.raises(ConfigError) as info:
+        load_policy(f)
+    assert str(info.value).startswith(f"{f}: not a text file in UTF-8 or GBK") and "save it as UTF-8" in str(info.value)
+    assert info.value.zh.startswith(f"{f}：不是 UTF-8 或 GBK 编码的文本文件")
+    assert main(["policy", "show", "--policy", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "not a text file in UTF-8 or GBK" in err and "Traceback" not in err
