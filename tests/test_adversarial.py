@@ -596,3 +596,65 @@ def test_a_broken_pipe_still_exits_quietly(monkeypatch, capfd):
     monkeypatch.setattr(os, "dup2", lambda *a: None)
     assert main(["info", "-w", "x.gpkg"]) == 0
     assert "error" not in capfd.readouterr().err
+
+
+# -- --out: checked before anything is stored, never the workspace, replaced atomically --------------------------
+def _out_cases(tmp_path: Path, ws: GpkgStore) -> dict[str, tuple[str, str]]:
+    """Bad --out values of `classify` and `sites`: (value, what the refusal says)."""
+    (tmp_path / "adir.csv").mkdir()
+    link = tmp_path / "link.gpkg"
+    link.symlink_to(ws.path)
+    other = new_workspace(tmp_path / "other" / "other.gpkg")
+    return {"folder": (str(tmp_path / "adir.csv"), "is a folder; give a file name"),
+            "missing folder": (str(tmp_path / "no" / "such" / "f.csv"), "does not exist; create it first"),
+            "suffix": (str(tmp_path / "f.txt"), "unknown extension '.txt'"),
+            "workspace": (str(ws.path), "is the workspace: an export must not write into a workspace"),
+            "./workspace": ("./ws.gpkg", "is the workspace"),
+            "symlink": (str(link), "is the workspace"),
+            "another workspace": (str(other.path), "is a planner workspace")}
+
+
+@pytest.mark.parametrize("case", ["folder", "missing folder", "suffix", "workspace", "./workspace", "symlink",
+                                  "another workspace"])
+def test_classify_refuses_a_bad_out_before_storing_anything(case, tmp_path, ws, capsys, monkeypatch):
+    """A folder or missing folder failed only after flags/default was committed (exit 2, yet changed); --out the
+    workspace added an unmanaged `flags` layer to it (no lock, audit or catalogue row)."""
+    monkeypatch.chdir(Path(ws.path).parent)
+    out, says = _out_cases(tmp_path, ws)[case]
+    refused(["classify", "-w", ws.path, "--out", out], ws.path, capsys, f"--out {out}", says)
+
+
+def with_flags(ws: GpkgStore) -> GpkgStore:
+    """``ws`` with a flags layer: columns 0 and 2 of the 3 x 3 grid three-low (two sites of 7,500 m²)."""
+    g = box_grid(3, 3)
+    g["three_low"] = ~g["parcel_id"].str.endswith("c1")
+    g["upgrade_class"] = np.where(g["three_low"], "redevelop", "upgrade")
+    ws.write_layer("flags", "default", g, meta={"policy_hash": "abc"})
+    return ws
+
+
+@pytest.mark.parametrize("case", ["folder", "missing folder", "suffix", "workspace", "./workspace", "symlink",
+                                  "another workspace"])
+def test_sites_refuses_a_bad_out_before_storing_anything(case, tmp_path, ws, capsys, monkeypatch):
+    """`sites --out` a folder stored sites and site_parcels, then exit 2; --out the workspace added unmanaged
+    `sites` and `site_parcels` layers to it."""
+    with_flags(ws)
+    monkeypatch.chdir(Path(ws.path).parent)
+    out, says = _out_cases(tmp_path, ws)[case]
+    refused(["sites", "-w", ws.path, "--out", out], ws.path, capsys, f"--out {out}", says)
+
+
+def test_sites_refuses_a_csv_out_whose_parcel_table_cannot_be_written(tmp_path, ws, capsys):
+    """`--out s.csv` also writes s_parcels.csv: a folder of that name is refused before the build, not after."""
+    with_flags(ws)
+    (tmp_path / "s_parcels.csv").mkdir()
+    refused(["sites", "-w", ws.path, "--out", tmp_path / "s.csv"], ws.path, capsys,
+            f"--out {tmp_path / 's_parcels.csv'} is a folder")
+
+
+@pytest.mark.parametrize("option", ["--name", "--save-params"])
+@pytest.mark.parametrize("name", ["", "  ", "a@2"])
+def test_sites_refuses_a_blank_or_unopenable_name_before_the_build(option, name, ws, capsys):
+    """`--save-params ""` was silently not saved (an empty string read as "not given"); `--name ""` fell back."""
+    with_flags(ws)
+    refused(["sites", "-w", ws.path, option, name], ws.path, capsys, f"name {name!r}", "choose another name")

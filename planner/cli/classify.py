@@ -5,7 +5,8 @@ current survey of the workspace, classifies it (:func:`planner.workflow.classify
 prints the summary table, stores the flagged layer as ``flags/<policy name>``
 (meta: provenance with result id, policy name, hash, survey version) and the
 policy as document ``policy/<name>`` in one commit, and optionally writes the flagged parcels to FILE (.gpkg,
-.geojson in WGS84, .csv without geometry or with ``--wkt``).
+.geojson in WGS84, .csv without geometry or with ``--wkt``). FILE is checked before anything is computed or
+stored (:func:`planner.io.writers.check_output`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps, policy_path
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import neutralize_frame
+from planner.io.writers import check_output, neutralize_frame
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -66,6 +67,10 @@ def writable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+#: The suffixes ``--out`` takes.
+OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
+
+
 def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -> None:
     """Write classified parcels by extension: .gpkg, .geojson (WGS84), .csv (no geometry, or WKT)."""
     p = Path(path)
@@ -102,11 +107,8 @@ def run(args: argparse.Namespace) -> int:
         msg = "give the workspace with --workspace WS (or a partitioned survey with --engine dask --parquet DIR)"
         raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
     t0 = time.perf_counter()
-    if args.out:
-        ext = Path(args.out).suffix.lower()
-        if ext not in (".gpkg", ".geojson", ".json", ".csv"):
-            msg = f"--out {args.out}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-            raise DataError(msg)
+    if args.out:  # before anything is computed or stored: a refused command changes nothing
+        check_output(args.out, OUT_SUFFIXES, workspace=args.workspace)
     store = open_store(args.workspace)
     doc = policy_doc(args.policy, store)  # ConfigError -> exit 2 with the key named
     policy = doc.policy

@@ -5,6 +5,7 @@ else a file's ``[sites]`` table (``--config``), else the policy's ``[sites]``
 table, then the flags below. Site ids are kept from the previous build where
 the land is the same (:mod:`planner.sites.ids`); sites and their parcel table
 are stored in one commit (:func:`planner.workflow.build_workspace_sites`).
+``--out`` and the names are checked before anything is built or stored.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import neutralize_frame
+from planner.io.writers import check_output, neutralize_frame
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -82,6 +83,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: The suffixes ``--out`` takes.
+OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
+
+
+def output_files(path: str | Path) -> list[Path]:
+    """The files :func:`write_result` writes for ``path``: a CSV has its parcel table beside it."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return [path, path.with_name(path.stem + "_parcels.csv")]
+    return [path]
+
+
+def check_out(path: str | Path, workspace=None) -> Path:
+    """Refuse, before anything is built or stored, an ``--out`` that cannot or must not be written."""
+    return check_output(path, OUT_SUFFIXES, workspace=workspace, also=output_files(path)[1:])
+
+
 def write_result(result: SiteResult, path: str | Path) -> list[Path]:
     """Write sites (and the parcel-to-site table) to a file chosen by its extension."""
     path = Path(path)
@@ -105,6 +123,8 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:  # before anything is built or stored: a refused command changes nothing
+        check_out(args.out, workspace=args.workspace)
     if args.engine == "dask":
         from planner.cli.scale import run_sites
 
@@ -112,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.workspace:
         msg = "give the workspace with --workspace WS (or classified parquet with --engine dask --parquet DIR)"
         raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
+    for kind, value in (("sites", args.name), ("site_params", args.save_params)):
+        if value is not None:  # "" is refused, not read as "not given"
+            W.check_document_name(kind, value)
     store = open_store(args.workspace)
     policy_name = W.operations.flags_name(store, args.policy)
     overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,
@@ -123,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
         overrides["use_constraints"] = False
     params = W.operations.resolve_site_params(store, policy_name, params_name=args.params, config_file=args.config,
                                               overrides=overrides)
-    if args.save_params:  # refused before the build, not after it
-        W.check_document_name("site_params", args.save_params)
     edits, edits_ref = None, None
     if args.apply_edits:
         name, ver = W.parse_ref(args.apply_edits, "site_edit")
