@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -624,6 +625,53 @@ def test_classify_refuses_a_bad_out_before_storing_anything(case, tmp_path, ws, 
     refused(["classify", "-w", ws.path, "--out", out], ws.path, capsys, f"--out {out}", says)
 
 
+_DIE_WHILE_WRITING = """
+import os, signal, sys
+from pathlib import Path
+import pandas as pd, pyogrio
+real_gdal, real_csv = pyogrio.write_dataframe, pd.DataFrame.to_csv
+def export(path):
+    return isinstance(path, (str, os.PathLike)) and Path(path).parent == Path(os.environ["DIE_IN"])
+def gdal(df, path, *a, **kw):
+    if not export(path):
+        return real_gdal(df, path, *a, **kw)
+    real_gdal(df.iloc[:1], path, *a, **kw)  # part of the file on disk, then the process is killed
+    os.kill(os.getpid(), signal.SIGKILL)
+def csv(self, path=None, *a, **kw):
+    if not export(path):
+        return real_csv(self, path, *a, **kw)
+    real_csv(self.iloc[:1], path, *a, **kw)
+    os.kill(os.getpid(), signal.SIGKILL)
+pyogrio.write_dataframe, pd.DataFrame.to_csv = gdal, csv
+from planner.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def killed_while_exporting(argv: list[str], folder: Path) -> None:
+    """Run the CLI in a process that is killed (SIGKILL) half-way through writing a file in ``folder``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "DIE_IN": str(folder)}
+    proc = subprocess.run([sys.executable, "-c", _DIE_WHILE_WRITING, *map(str, argv)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".csv"])
+def test_a_killed_classify_out_leaves_the_previous_export_whole(suffix, tmp_path, ws):
+    """`classify --out old.gpkg` killed while writing left "no such table: flags": the new file is written beside
+    and renamed over the old one when complete; the next run removes what the killed one left."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"flags{suffix}"
+    assert main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    killed_while_exporting(["classify", "-w", ws.path, "--no-store", "--out", out], folder)
+    assert out.read_bytes() == before
+    assert len(list(folder.iterdir())) == 2  # the killed command's temporary file, beside
+    assert main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)]) == 0
+    assert [p.name for p in folder.iterdir()] == [out.name]
+
+
 def with_flags(ws: GpkgStore) -> GpkgStore:
     """``ws`` with a flags layer: columns 0 and 2 of the 3 x 3 grid three-low (two sites of 7,500 m²)."""
     g = box_grid(3, 3)
@@ -658,3 +706,39 @@ def test_sites_refuses_a_blank_or_unopenable_name_before_the_build(option, name,
     """`--save-params ""` was silently not saved (an empty string read as "not given"); `--name ""` fell back."""
     with_flags(ws)
     refused(["sites", "-w", ws.path, option, name], ws.path, capsys, f"name {name!r}", "choose another name")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".csv"])
+def test_a_killed_sites_out_leaves_the_previous_export_whole(suffix, tmp_path, ws):
+    """A killed `sites --out` leaves the previous file(s) as they were (both CSVs of a .csv --out)."""
+    with_flags(ws)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"s{suffix}"
+    assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert len(before) == (2 if suffix == ".csv" else 1)
+    killed_while_exporting(["sites", "-w", ws.path, "--out", out], folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+    assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):
+    """An error half-way through an export: the previous file stays, nothing is left beside it; a completed one
+    keeps the file's permissions and a symbolic link to it."""
+    from planner.io.writers import replacing
+
+    target = tmp_path / "flags.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    with pytest.raises(RuntimeError), replacing(link) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk gone")
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "latest.csv"]
+    with replacing(link) as tmp:
+        tmp.write_text("new\n")
+    assert link.is_symlink() and target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "latest.csv"]

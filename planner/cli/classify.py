@@ -6,7 +6,7 @@ prints the summary table, stores the flagged layer as ``flags/<policy name>``
 (meta: provenance with result id, policy name, hash, survey version) and the
 policy as document ``policy/<name>`` in one commit, and optionally writes the flagged parcels to FILE (.gpkg,
 .geojson in WGS84, .csv without geometry or with ``--wkt``). FILE is checked before anything is computed or
-stored (:func:`planner.io.writers.check_output`).
+stored, and replaced only when the new one is complete (:mod:`planner.io.writers`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps, policy_path
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, neutralize_frame
+from planner.io.writers import check_output, neutralize_frame, replacing
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -72,23 +72,28 @@ OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
 
 
 def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -> None:
-    """Write classified parcels by extension: .gpkg, .geojson (WGS84), .csv (no geometry, or WKT)."""
+    """Write classified parcels by extension: .gpkg, .geojson (WGS84), .csv (no geometry, or WKT).
+
+    The file is written beside ``path`` and renamed over it when complete: a failed or killed write leaves the
+    previous file as it was.
+    """
     p = Path(path)
     ext = p.suffix.lower()
-    out = writable(gdf)
-    if ext == ".gpkg":
-        pyogrio.write_dataframe(out, p, layer="flags", driver="GPKG")
-    elif ext in (".geojson", ".json"):
-        pyogrio.write_dataframe(out.to_crs(4326), p, driver="GeoJSON")
-    elif ext == ".csv":
-        geo = isinstance(out, gpd.GeoDataFrame)
-        df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
-        if wkt:
-            df["wkt"] = out.geometry.to_wkt()
-        neutralize_frame(df).to_csv(p, index=False, encoding="utf-8-sig")  # no live formulas in Excel
-    else:
+    if ext not in OUT_SUFFIXES:
         msg = f"--out {p}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"--out {p}：不支持的扩展名 {ext!r}，请用 .gpkg、.geojson 或 .csv")
+    out = writable(gdf)
+    with replacing(p) as tmp:
+        if ext == ".gpkg":
+            pyogrio.write_dataframe(out, tmp, layer="flags", driver="GPKG")
+        elif ext in (".geojson", ".json"):
+            pyogrio.write_dataframe(out.to_crs(4326), tmp, driver="GeoJSON")
+        else:
+            geo = isinstance(out, gpd.GeoDataFrame)
+            df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
+            if wkt:
+                df["wkt"] = out.geometry.to_wkt()
+            neutralize_frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")  # no live formulas in Excel
 
 
 def policy_doc(ref: str | None, store=None) -> PolicyDoc:

@@ -25,7 +25,7 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, neutralize_frame
+from planner.io.writers import check_output, neutralize_frame, replacing
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -101,25 +101,32 @@ def check_out(path: str | Path, workspace=None) -> Path:
 
 
 def write_result(result: SiteResult, path: str | Path) -> list[Path]:
-    """Write sites (and the parcel-to-site table) to a file chosen by its extension."""
+    """Write sites (and the parcel-to-site table) to a file chosen by its extension.
+
+    Each file is written beside its target and renamed over it when complete: a failed or killed write leaves
+    the previous files as they were.
+    """
     path = Path(path)
     ext = path.suffix.lower()
+    if ext not in OUT_SUFFIXES:
+        msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
+        raise DataError(msg, zh=f"--out {path}：不支持的扩展名 {ext!r}，请用 .gpkg、.geojson 或 .csv")
     sites = result.sites
+    files = output_files(path)
     if ext == ".gpkg":
-        pyogrio.write_dataframe(sites, path, layer="sites", driver="GPKG")
-        pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
-        pyogrio.write_dataframe(pts.drop(columns="geometry"), path, layer="site_parcels", driver="GPKG", append=False)
-        return [path]
-    if ext in (".geojson", ".json"):
-        pyogrio.write_dataframe(to_lonlat_valid(sites), path, driver="GeoJSON")
-        return [path]
-    if ext == ".csv":
-        neutralize_frame(sites.drop(columns="geometry")).to_csv(path, index=False)  # no live formulas in Excel
-        side = path.with_name(path.stem + "_parcels.csv")
-        neutralize_frame(result.parcel_sites).to_csv(side, index=False)
-        return [path, side]
-    msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-    raise DataError(msg)
+        with replacing(path) as tmp:
+            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG")
+            pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
+            pyogrio.write_dataframe(pts.drop(columns="geometry"), tmp, layer="site_parcels", driver="GPKG",
+                                    append=False)
+    elif ext in (".geojson", ".json"):
+        with replacing(path) as tmp:
+            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, driver="GeoJSON")
+    else:  # both written first, then renamed one after the other
+        with replacing(files[0]) as tmp, replacing(files[1]) as side:
+            neutralize_frame(sites.drop(columns="geometry")).to_csv(tmp, index=False)  # no live formulas in Excel
+            neutralize_frame(result.parcel_sites).to_csv(side, index=False)
+    return files
 
 
 def run(args: argparse.Namespace) -> int:

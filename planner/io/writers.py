@@ -1,5 +1,5 @@
 """Writers of ingest reports (JSON, CSV), the guard every CSV or Excel writer puts its text through, and the
-checks of the files a command writes (``--out``).
+checks and atomic replacement of the files a command writes (``--out``).
 
 Spreadsheets run a cell as a formula when its text starts with ``=``, ``+``,
 ``-`` or ``@`` (and, in some, a tab or carriage return first):
@@ -10,17 +10,21 @@ and text that is only a number (``-12.5``), are left as they are.
 
 :func:`check_output` refuses, before a command computes or stores anything,
 an output file it could not write or must not write (a folder, a missing
-folder, a workspace).
+folder, a workspace); :func:`replacing` writes it beside the target and
+renames it over the target when complete, so a killed or failed write
+leaves the previous file as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import re
+import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -130,6 +134,67 @@ def _is_workspace(p: Path) -> bool:
         return False
 
 
+#: Temporary files of :func:`replacing`: ``.<name>.tmp-<pid><suffix>`` beside the target.
+_TMP = ".{stem}.tmp-{pid}{suffix}"
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write; when the block ends without error, it replaces ``path``.
+
+    The rename is atomic: a reader, and a command killed at any moment, see the previous file or the new one,
+    never a half-written one (GDAL rewrites a GeoPackage layer in several transactions: a killed
+    ``classify --out old.gpkg`` left "no such table: flags"). A symbolic link keeps pointing at the new file.
+    The temporary file takes the target's permissions; on error it is removed, and ones left by killed
+    commands are removed by the next write of the same file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "x.csv"
+    >>> with replacing(target) as tmp:
+    ...     _ = tmp.write_text("a,b\\n")
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('a,b\\n', ['x.csv'])
+    """
+    target = Path(os.path.realpath(path))
+    _remove_stale(target)
+    tmp = target.with_name(_TMP.format(stem=target.stem, pid=os.getpid(), suffix=target.suffix))
+    _remove(tmp)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.copymode(target, tmp)
+        with open(tmp, "rb") as fh:  # on disk before the rename names it
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        _remove(tmp)
+
+
+def _remove(tmp: Path) -> None:
+    for f in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm"))):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            f.unlink()
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files of :func:`replacing` that killed commands left beside ``target``."""
+    if os.name != "posix":  # os.kill(pid, 0) only asks on POSIX
+        return
+    head = _TMP.format(stem=target.stem, pid="", suffix="")
+    for f in target.parent.glob(f"{head}*{target.suffix}"):
+        pid = f.name[len(head):len(f.name) - len(target.suffix)]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove(f)
+        except OSError:  # alive, another user's
+            pass
+
+
 def write_report(report, path: str | os.PathLike) -> Path:
     """Write an :class:`planner.ingest.IngestReport` to ``path`` (format by extension).
 
@@ -142,9 +207,15 @@ def write_report(report, path: str | os.PathLike) -> Path:
         msg = f"report {p}: use a .json or .csv file name"
         raise IngestError(msg)
     p.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(p) as tmp:
+        _write_report(report, tmp, ext)
+    return p
+
+
+def _write_report(report, p: Path, ext: str) -> None:
     if ext == ".json":
         p.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-        return p
+        return
     with open(p, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens CJK text correctly
         summ = report.summary()
         for key in ("source", "format", "layer", "encoding", "crs_used", "target_crs", "n_read", "n_accepted",
@@ -154,7 +225,6 @@ def write_report(report, path: str | os.PathLike) -> Path:
         w.writerow(_CSV_COLUMNS)
         for pr in report.problems:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
-    return p
 
 
-__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "write_report"]
+__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "replacing", "write_report"]
