@@ -71,14 +71,15 @@ def _one_line(v) -> str:
 
 
 def check_output(path: str | os.PathLike, suffixes: Iterable[str], *, workspace: str | os.PathLike | None = None,
-                 option: str = "--out", also: Iterable[str | os.PathLike] = ()) -> Path:
+                 option: str = "--out", also: Iterable[str | os.PathLike] = (), new_workspace: bool = False) -> Path:
     """``path`` as a :class:`~pathlib.Path` if a command may write it, else a :class:`DataError` saying what to do.
 
     Called before the command computes or stores anything (README: a refused command changed nothing). Refused:
     a suffix not in ``suffixes``; a folder; a folder that does not exist or cannot be written; a read-only file;
     the ``workspace`` itself (also through a symbolic link, ``./`` or a hard link: the export would add layers to
     it outside its lock, audit and catalogue) and any other planner workspace. ``also``: further files the
-    command writes beside ``path`` (a CSV's ``_parcels.csv``), checked the same way.
+    command writes beside ``path`` (a CSV's ``_parcels.csv``), checked the same way. ``new_workspace``: the
+    command makes a workspace at ``path`` (``sample-data``): an existing one may be replaced (``--force``).
     """
     p = Path(path)
     ext = p.suffix.lower()
@@ -87,11 +88,11 @@ def check_output(path: str | os.PathLike, suffixes: Iterable[str], *, workspace:
         msg = f"{option} {p}: unknown extension {ext!r}; use {', '.join(allowed[:-1])} or {allowed[-1]}"
         raise DataError(msg, zh=f"{option} {p}：不支持的扩展名 {ext!r}，请用 {'、'.join(allowed)}")
     for f in (path, *also):
-        _check_one_output(Path(f), f"{option} {os.fspath(f)}", workspace)  # the name as the user wrote it
+        _check_one_output(Path(f), f"{option} {os.fspath(f)}", workspace, new_workspace)  # named as written
     return p
 
 
-def _check_one_output(p: Path, option: str, workspace) -> None:
+def _check_one_output(p: Path, option: str, workspace, new_workspace: bool = False) -> None:
     """Refuse ``p`` (``option``: how messages name it) if it cannot or must not be written."""
     if p.is_dir():
         msg = f"{option} is a folder; give a file name (e.g. {p / ('result' + p.suffix)})"
@@ -112,7 +113,7 @@ def _check_one_output(p: Path, option: str, workspace) -> None:
     ws = str(workspace) if workspace is not None else ""
     same = bool(ws) and not ws.startswith(("postgresql://", "postgres://")) and Path(ws).exists() \
         and (os.path.realpath(p) == os.path.realpath(ws) or os.path.samefile(p, ws))
-    if same or _is_workspace(p):
+    if same or (not new_workspace and _is_workspace(p)):
         what, what_zh = ("is the workspace", "就是工作空间") if same else ("is a planner workspace", "是一个工作空间")
         msg = (f"{option} {what}: an export must not write into a workspace (its layers are stored by the "
                "command itself); give another file name")
