@@ -729,7 +729,7 @@ def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):
     keeps the file's permissions and a symbolic link to it."""
     from planner.io.writers import replacing
 
-    target = tmp_path / "flags.csv"
+    target = tmp_path / "flags [v2].csv"  # glob characters in the name
     target.write_text("old\n")
     target.chmod(0o640)
     link = tmp_path / "latest.csv"
@@ -737,8 +737,13 @@ def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):
     with pytest.raises(RuntimeError), replacing(link) as tmp:
         tmp.write_text("half")
         raise RuntimeError("disk gone")
-    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "latest.csv"]
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]
     with replacing(link) as tmp:
         tmp.write_text("new\n")
     assert link.is_symlink() and target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "latest.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]
+    stale = tmp_path / f".{target.stem}.tmp-999999999{target.suffix}"  # left by a killed command (no such pid)
+    stale.write_text("half")
+    with replacing(target) as tmp:
+        tmp.write_text("newer\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
 import re
@@ -184,7 +185,7 @@ def _remove_stale(target: Path) -> None:
     if os.name != "posix":  # os.kill(pid, 0) only asks on POSIX
         return
     head = _TMP.format(stem=target.stem, pid="", suffix="")
-    for f in target.parent.glob(f"{head}*{target.suffix}"):
+    for f in target.parent.glob(f"{glob.escape(head)}*{glob.escape(target.suffix)}"):  # names may hold [ ] * ?
         pid = f.name[len(head):len(f.name) - len(target.suffix)]
         if not pid.isdigit():
             continue
