@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -792,3 +793,153 @@ def test_a_broken_pipe_still_exits_quietly(monkeypatch, capfd):
     monkeypatch.setattr(os, "dup2", lambda *a: None)
     assert main(["info", "-w", "x.gpkg"]) == 0
     assert "error" not in capfd.readouterr().err
+
+
+# -- --out: checked before anything is stored, never the workspace, replaced atomically --------------------------
+def _out_cases(tmp_path: Path, ws: GpkgStore) -> dict[str, tuple[str, str]]:
+    """Bad --out values of `classify` and `sites`: (value, what the refusal says)."""
+    (tmp_path / "adir.csv").mkdir()
+    link = tmp_path / "link.gpkg"
+    link.symlink_to(ws.path)
+    other = new_workspace(tmp_path / "other" / "other.gpkg")
+    return {"folder": (str(tmp_path / "adir.csv"), "is a folder; give a file name"),
+            "missing folder": (str(tmp_path / "no" / "such" / "f.csv"), "does not exist; create it first"),
+            "suffix": (str(tmp_path / "f.txt"), "unknown extension '.txt'"),
+            "workspace": (str(ws.path), "is the workspace: an export must not write into a workspace"),
+            "./workspace": ("./ws.gpkg", "is the workspace"),
+            "symlink": (str(link), "is the workspace"),
+            "another workspace": (str(other.path), "is a planner workspace")}
+
+
+@pytest.mark.parametrize("case", ["folder", "missing folder", "suffix", "workspace", "./workspace", "symlink",
+                                  "another workspace"])
+def test_classify_refuses_a_bad_out_before_storing_anything(case, tmp_path, ws, capsys, monkeypatch):
+    """A folder or missing folder failed only after flags/default was committed (exit 2, yet changed); --out the
+    workspace added an unmanaged `flags` layer to it (no lock, audit or catalogue row)."""
+    monkeypatch.chdir(Path(ws.path).parent)
+    out, says = _out_cases(tmp_path, ws)[case]
+    refused(["classify", "-w", ws.path, "--out", out], ws.path, capsys, f"--out {out}", says)
+
+
+_DIE_WHILE_WRITING = """
+import os, signal, sys
+from pathlib import Path
+import pandas as pd, pyogrio
+real_gdal, real_csv = pyogrio.write_dataframe, pd.DataFrame.to_csv
+def export(path):
+    return isinstance(path, (str, os.PathLike)) and Path(path).parent == Path(os.environ["DIE_IN"])
+def gdal(df, path, *a, **kw):
+    if not export(path):
+        return real_gdal(df, path, *a, **kw)
+    real_gdal(df.iloc[:1], path, *a, **kw)  # part of the file on disk, then the process is killed
+    os.kill(os.getpid(), signal.SIGKILL)
+def csv(self, path=None, *a, **kw):
+    if not export(path):
+        return real_csv(self, path, *a, **kw)
+    real_csv(self.iloc[:1], path, *a, **kw)
+    os.kill(os.getpid(), signal.SIGKILL)
+pyogrio.write_dataframe, pd.DataFrame.to_csv = gdal, csv
+from planner.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def killed_while_exporting(argv: list[str], folder: Path) -> None:
+    """Run the CLI in a process that is killed (SIGKILL) half-way through writing a file in ``folder``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "DIE_IN": str(folder)}
+    proc = subprocess.run([sys.executable, "-c", _DIE_WHILE_WRITING, *map(str, argv)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".csv"])
+def test_a_killed_classify_out_leaves_the_previous_export_whole(suffix, tmp_path, ws):
+    """`classify --out old.gpkg` killed while writing left "no such table: flags": the new file is written beside
+    and renamed over the old one when complete; the next run removes what the killed one left."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"flags{suffix}"
+    assert main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    killed_while_exporting(["classify", "-w", ws.path, "--no-store", "--out", out], folder)
+    assert out.read_bytes() == before
+    assert len(list(folder.iterdir())) == 2  # the killed command's temporary file, beside
+    assert main(["classify", "-w", str(ws.path), "--no-store", "--out", str(out)]) == 0
+    assert [p.name for p in folder.iterdir()] == [out.name]
+
+
+def with_flags(ws: GpkgStore) -> GpkgStore:
+    """``ws`` with a flags layer: columns 0 and 2 of the 3 x 3 grid three-low (two sites of 7,500 m²)."""
+    g = box_grid(3, 3)
+    g["three_low"] = ~g["parcel_id"].str.endswith("c1")
+    g["upgrade_class"] = np.where(g["three_low"], "redevelop", "upgrade")
+    ws.write_layer("flags", "default", g, meta={"policy_hash": "abc"})
+    return ws
+
+
+@pytest.mark.parametrize("case", ["folder", "missing folder", "suffix", "workspace", "./workspace", "symlink",
+                                  "another workspace"])
+def test_sites_refuses_a_bad_out_before_storing_anything(case, tmp_path, ws, capsys, monkeypatch):
+    """`sites --out` a folder stored sites and site_parcels, then exit 2; --out the workspace added unmanaged
+    `sites` and `site_parcels` layers to it."""
+    with_flags(ws)
+    monkeypatch.chdir(Path(ws.path).parent)
+    out, says = _out_cases(tmp_path, ws)[case]
+    refused(["sites", "-w", ws.path, "--out", out], ws.path, capsys, f"--out {out}", says)
+
+
+def test_sites_refuses_a_csv_out_whose_parcel_table_cannot_be_written(tmp_path, ws, capsys):
+    """`--out s.csv` also writes s_parcels.csv: a folder of that name is refused before the build, not after."""
+    with_flags(ws)
+    (tmp_path / "s_parcels.csv").mkdir()
+    refused(["sites", "-w", ws.path, "--out", tmp_path / "s.csv"], ws.path, capsys,
+            f"--out {tmp_path / 's_parcels.csv'} is a folder")
+
+
+@pytest.mark.parametrize("option", ["--name", "--save-params"])
+@pytest.mark.parametrize("name", ["", "  ", "a@2"])
+def test_sites_refuses_a_blank_or_unopenable_name_before_the_build(option, name, ws, capsys):
+    """`--save-params ""` was silently not saved (an empty string read as "not given"); `--name ""` fell back."""
+    with_flags(ws)
+    refused(["sites", "-w", ws.path, option, name], ws.path, capsys, f"name {name!r}", "choose another name")
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".csv"])
+def test_a_killed_sites_out_leaves_the_previous_export_whole(suffix, tmp_path, ws):
+    """A killed `sites --out` leaves the previous file(s) as they were (both CSVs of a .csv --out)."""
+    with_flags(ws)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / f"s{suffix}"
+    assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert len(before) == (2 if suffix == ".csv" else 1)
+    killed_while_exporting(["sites", "-w", ws.path, "--out", out], folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
+    assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):
+    """An error half-way through an export: the previous file stays, nothing is left beside it; a completed one
+    keeps the file's permissions and a symbolic link to it."""
+    from planner.io.writers import replacing
+
+    target = tmp_path / "flags [v2].csv"  # glob characters in the name
+    target.write_text("old\n")
+    target.chmod(0o640)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    with pytest.raises(RuntimeError), replacing(link) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk gone")
+    assert target.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]
+    with replacing(link) as tmp:
+        tmp.write_text("new\n")
+    assert link.is_symlink() and target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]
+    stale = tmp_path / f".{target.stem}.tmp-999999999{target.suffix}"  # left by a killed command (no such pid)
+    stale.write_text("half")
+    with replacing(target) as tmp:
+        tmp.write_text("newer\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]

@@ -5,6 +5,8 @@ Parcels are 50 m squares (2,500 m² = 3.75 mu) unless said otherwise.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -395,3 +397,17 @@ def test_reasons_of_some_rows_under_the_resolved_policy_equal_those_of_the_whole
     # taken over the rows at hand, the percentiles give other reasons: the resolution is what makes them equal
     naive = reason_columns(parcels.iloc[some], policy)
     assert not naive["reason_en"].equals(whole.loc[parcels.index[some], "reason_en"])
+
+
+def test_cli_classify_reads_a_gbk_policy_and_stores_it_as_text(workspace, tmp_path, capsys):
+    """A policy saved as GBK (Notepad, Chinese Windows) was a UnicodeDecodeError traceback: now read, with a note,
+    and its text (comments kept) stored in the saved policy."""
+    text = (Path(__file__).resolve().parents[1] / "policies" / "default.toml").read_text(encoding="utf-8").replace('name = "default"', 'name = "晋江"')
+    assert 'name = "晋江"' in text and "泉政办规" in text
+    f = tmp_path / "jinjiang.toml"
+    f.write_bytes(text.encode("gbk"))
+    assert main(["classify", "-w", str(workspace), "--policy", str(f)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {f} is not UTF-8; read it as GBK/GB18030" in err and err.count("note:") == 1
+    doc = open_store(workspace).load_doc("policy", "晋江")
+    assert doc["toml"] == text

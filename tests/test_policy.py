@@ -150,3 +150,94 @@ def test_policy_path_names_shipped_policies_and_files(tmp_path, monkeypatch):
     (tmp_path / "strict").write_text("")  # a local file of that name wins over the shipped policy
     assert policy_path("strict") == tmp_path.joinpath("strict").relative_to(tmp_path)
     assert policy_path("mine.toml") == tmp_path.joinpath("mine.toml").relative_to(tmp_path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0, 1e300])
+def test_grade_weights_that_are_not_finite_shares_are_refused(value):
+    """A NaN weight left 14,593 of 20,000 parcels with no grade, infinity shifted the grades: refused, key named."""
+    err = _bad(lambda d: d["grade"]["weights"].update(tax_per_mu=value))
+    assert err.startswith("policies/x.toml: grade: weights.tax_per_mu must be a finite number from 0 to 100")
+
+
+@pytest.mark.parametrize(("key", "value"), [("redevelop_below", float("nan")), ("retain_from", float("nan")),
+                                            ("retain_from", float("inf"))])
+def test_upgrade_class_limits_must_be_finite(key, value):
+    err = _bad(lambda d: d["upgrade"].update({key: value}))
+    assert err.startswith(f"policies/x.toml: upgrade: {key} must be a finite number")
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_a_policy_without_a_name_is_refused(name):
+    """A policy named "" was stored as policy/ and flags/ (an empty name): refused on load, in both languages."""
+    d = policy_to_dict(default_policy())
+    d["name"] = name
+    with pytest.raises(ConfigError) as info:
+        from_dict(d, where="policies/x.toml")
+    assert str(info.value).startswith("policies/x.toml: name: a policy needs a name")
+    assert info.value.zh.startswith("policies/x.toml：name：识别规则须有名称")
+
+
+def test_reference_year_must_be_a_plausible_year():
+    assert "reference_year: must be a year from 1900 to 2200, got 20250" in _bad(
+        lambda d: d.update(reference_year=20250))
+
+
+@pytest.mark.parametrize(("sites", "expected"), [
+    ({"gap_m": float("nan")}, "policies/x.toml: sites: gap_m must be a finite number from 0 to 50 metres, got nan"),
+    ({"min_area_m2": float("nan")}, "policies/x.toml: sites: min_area_m2 must be a finite number"),
+    ({"weights": {"difficulty": float("inf")}},
+     "policies/x.toml: sites.weights: score weight 'difficulty' must be a finite number from 0 to 100, got inf"),
+])
+def test_a_policy_sites_table_with_non_finite_values_is_refused_naming_the_file(sites, expected):
+    assert _bad(lambda d: d.update(sites=sites)).startswith(expected)
+
+
+def test_non_finite_numbers_in_a_policy_file_are_refused_on_the_command_line(tmp_path, capsys):
+    """`planner policy show --policy nan_weight.toml`: exit 2 naming the file and the key, no traceback."""
+    from planner.cli import main
+
+    f = tmp_path / "nan_weight.toml"
+    f.write_text(dumps(default_policy()).replace("tax_per_mu = 45.0", "tax_per_mu = nan"), encoding="utf-8")
+    assert "tax_per_mu = nan" in f.read_text(encoding="utf-8")
+    assert main(["policy", "show", "--policy", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert f"{f}: grade: weights.tax_per_mu must be a finite number" in err and "Traceback" not in err
+
+
+def _chinese_policy_text() -> str:
+    text = dumps(default_policy()).replace('name = "default"', 'name = "晋江 2025"')
+    return "\n".join('description = "泉州三低：税收每亩不足 5 万元"' if line.startswith("description =") else line
+                     for line in text.splitlines())
+
+
+def test_a_policy_saved_as_gbk_is_read_with_a_note(tmp_path):
+    """Notepad on Chinese Windows saves "ANSI" text as GBK: it was a UnicodeDecodeError traceback."""
+    import warnings
+
+    from planner.config import EncodingNote
+
+    utf8, gbk, bom = tmp_path / "utf8.toml", tmp_path / "gbk.toml", tmp_path / "bom.toml"
+    utf8.write_text(_chinese_policy_text(), encoding="utf-8")
+    gbk.write_bytes(_chinese_policy_text().encode("gbk"))
+    bom.write_bytes(_chinese_policy_text().encode("utf-8-sig"))  # Notepad's "UTF-8 with BOM"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = load_policy(utf8)
+        assert load_policy(bom) == expected
+    with pytest.warns(EncodingNote, match=f"{gbk} is not UTF-8; read it as GBK/GB18030"):
+        assert load_policy(gbk) == expected
+    assert expected.name == "晋江 2025" and expected.description == "泉州三低：税收每亩不足 5 万元"
+
+
+def test_a_binary_file_given_as_a_policy_is_refused_naming_it(tmp_path, capsys):
+    from planner.cli import main
+
+    f = tmp_path / "policy.toml"
+    f.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00")
+    with pytest.raises(ConfigError) as info:
+        load_policy(f)
+    assert str(info.value).startswith(f"{f}: not a text file in UTF-8 or GBK") and "save it as UTF-8" in str(info.value)
+    assert info.value.zh.startswith(f"{f}：不是 UTF-8 或 GBK 编码的文本文件")
+    assert main(["policy", "show", "--policy", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "not a text file in UTF-8 or GBK" in err and "Traceback" not in err

@@ -329,3 +329,24 @@ def test_threaded_steps_do_not_depend_on_the_number_of_workers():
     assert shapely.equals_exact(runs[0][0], runs[1][0], tolerance=0).all()
     assert (runs[0][1] == runs[1][1]).all()
     assert abs(shapely.area(runs[0][0]).sum() - shapely.area(one).sum()) < 1e-6 * shapely.area(one).sum()
+
+
+def test_cli_sample_data_refuses_before_building_the_city(tmp_path, capsys, monkeypatch):
+    """`sample-data --out EXISTING` built the whole city (a minute at 1M parcels), then refused: now at once, as
+    are a folder and a missing folder; with --force an existing workspace is replaced."""
+    import planner.sample
+
+    out = tmp_path / "s.gpkg"
+    assert main(["sample-data", "--parcels", "100", "--seed", "1", "--out", str(out)]) == 0
+    built = []
+    real = planner.sample.build_city
+    monkeypatch.setattr(planner.sample, "build_city", lambda *a, **k: built.append(a) or real(*a, **k))
+    (tmp_path / "dir.gpkg").mkdir()
+    for target, says in ((out, "exists; choose another --out or pass --force"),
+                         (tmp_path / "dir.gpkg", "is a folder"),
+                         (tmp_path / "no" / "s.gpkg", "does not exist; create it first")):
+        assert main(["sample-data", "--parcels", "100", "--out", str(target)]) == 2
+        assert says in capsys.readouterr().err
+    assert built == []
+    assert main(["sample-data", "--parcels", "100", "--seed", "2", "--out", str(out), "--force"]) == 0
+    assert len(built) == 1 and len(GpkgStore(out).read_parcels()) == 100

@@ -377,7 +377,7 @@ def test_params_from_dict_and_errors():
     assert S.SiteParams.from_dict(p.to_dict()) == p
     with pytest.raises(ConfigError, match="gap_mm"):
         S.SiteParams.from_dict({"gap_mm": 5})
-    with pytest.raises(ConfigError, match="gap_m must be >= 0"):
+    with pytest.raises(ConfigError, match="sites: gap_m must be a finite number from 0 to 50 metres, got -1"):
         S.SiteParams.from_dict({"gap_m": -1})
     with pytest.raises(DataError, match="three_low"):
         S.build_sites(frame([(0, 0, 1, 1)]).drop(columns="three_low"))
@@ -495,3 +495,59 @@ def test_members_put_in_order_after_an_edit_equal_a_full_sort():
     for k in range(len(ps)):  # each row taken out and put at the end (the touched row)
         moved = pd.concat([ps.drop(index=k), ps.iloc[[k]]], ignore_index=True)
         pd.testing.assert_frame_equal(_sorted_members(moved, np.arange(len(ps)) == len(ps) - 1), ps)
+
+
+# -- settings that are not finite or out of range --------------------------------------------
+
+@pytest.mark.parametrize(("data", "expected"), [
+    ({"gap_m": float("nan")}, "gap_m must be a finite number from 0 to 50 metres, got nan"),
+    ({"gap_m": float("inf")}, "gap_m must be a finite number from 0 to 50 metres, got inf"),
+    ({"gap_m": 500.0}, "gap_m must be a finite number from 0 to 50 metres, got 500.0"),
+    ({"min_area_m2": float("nan")}, "min_area_m2 must be a finite number from 0 to 100,000,000 m², got nan"),
+    ({"max_area_m2": float("nan")}, "max_area_m2 must be a finite number above 0 and at most 100,000,000 m²"),
+    ({"street_gap_max_m": float("inf")}, "street_gap_max_m must be a finite number from 0 to 100 metres"),
+    ({"enclave_max_area_m2": -5.0}, "enclave_max_area_m2 must be a finite number from 0 to 100,000,000 m²"),
+    ({"barrier_contact_tol_m": float("nan")}, "barrier_contact_tol_m must be a finite number from 0 to 50 metres"),
+    ({"enclave_max_share": float("nan")}, "enclave_max_share must be a finite number from 0 to 1 (a share)"),
+    ({"target_plot_ratio": float("inf")}, "target_plot_ratio must be a finite number above 0 and at most 20"),
+    ({"weights": {"difficulty": float("nan")}}, "x.toml [sites].weights: score weight 'difficulty' must be a finite"),
+    ({"difficulty": {"owners": float("inf")}}, "x.toml [sites].difficulty: difficulty weight 'owners' must be a fin"),
+])
+def test_site_settings_that_are_not_finite_or_out_of_range_are_refused(data, expected):
+    """NaN passes every `<` test: `gap_m = nan` gave 2,152 sites instead of 1,675, `min_area_m2 = nan` made every
+    site "ok", `gap_m = inf` ran for more than 10 minutes. Each is refused, naming the file, table and key."""
+    with pytest.raises(ConfigError) as info:
+        S.SiteParams.from_dict(data, where="x.toml [sites]")
+    assert str(info.value).startswith("x.toml [sites]") and expected in str(info.value)
+    assert info.value.zh and info.value.zh.startswith("x.toml [sites]")
+
+
+def _flagged_workspace(tmp_path):
+    """A GeoPackage workspace with a flags layer of a 4 x 4 grid (15 flagged parcels)."""
+    from planner.io.store import GpkgStore
+
+    store = GpkgStore(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
+    store.write_layer("flags", "default", flag(box_grid(4, 4), off={"r1c1"}), meta={"policy_hash": "abc"})
+    return store
+
+
+def test_sites_refuses_non_finite_options_and_config_values_naming_the_file(tmp_path, capsys):
+    """`--gap nan` and `[sites] min_area_m2 = nan` in --config: exit 2 before anything is stored; the [sites] error
+    names the file (it said only "error: min_area_m2 must be >= 0, got -1.0")."""
+    from planner.io.fingerprint import workspace_fingerprint
+
+    store = _flagged_workspace(tmp_path)
+    before = workspace_fingerprint(store.path)
+    for opt in ("--gap", "--min-area", "--max-area", "--difficulty-weight"):
+        for value in ("nan", "inf", "-inf"):
+            with pytest.raises(SystemExit) as info:
+                main(["sites", "-w", str(store.path), f"{opt}={value}"])
+            assert info.value.code == 2
+            assert f"argument {opt}: {value!r} is not a finite number" in capsys.readouterr().err
+    cfg = tmp_path / "sites.toml"
+    for line in ("min_area_m2 = nan", "gap_m = inf", "min_area_m2 = -1.0"):
+        cfg.write_text(f"[sites]\n{line}\n", encoding="utf-8")
+        assert main(["sites", "-w", str(store.path), "--config", str(cfg)]) == 2
+        err = capsys.readouterr().err
+        assert f"error: {cfg} [sites]: {line.split(' =')[0]} must be a finite number" in err, err
+    assert workspace_fingerprint(store.path) == before

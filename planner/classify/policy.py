@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from planner import config
+from planner.config import SettingError, check_number
 from planner.errors import ConfigError
 from planner.io.store import sha256_text
 from planner.schema import LAND_USE_CLASSES, STATUSES
@@ -51,6 +52,12 @@ INDICATOR_NAMES = (
     "tax_per_energy",
 )
 Comparison = Literal["<", "<=", ">", ">="]
+#: Grade weights are shares (the defaults 45/35/20 are percent): above 100 is a typing mistake, and very large
+#: weights overflow when renormalized per parcel (infinity gave NaN scores).
+MAX_GRADE_WEIGHT = 100.0
+#: ``reference_year`` (for ``years_since_built``): the surveys' buildings are of the 20th and 21st centuries; a
+#: year outside 1900-2200 is a typing mistake that would make every building centuries old.
+YEAR_RANGE = (1900, 2200)
 CRITERIA = ("utilization", "capacity", "contribution")
 
 #: Policies shipped with the planner: ``policies/`` in a checkout; an installed
@@ -240,6 +247,8 @@ class UpgradeClasses:
     def __post_init__(self) -> None:
         if self.indicator not in INDICATOR_NAMES:
             _where_fail(f"indicator: {self.indicator!r} is not one of {list(INDICATOR_NAMES)}")
+        check_number("redevelop_below", self.redevelop_below)  # NaN would make every parcel "unknown" or "retain"
+        check_number("retain_from", self.retain_from)
         if not self.redevelop_below <= self.retain_from:
             _where_fail(f"redevelop_below ({self.redevelop_below}) must not exceed retain_from ({self.retain_from})")
 
@@ -270,7 +279,9 @@ class Grade:
         bad = [f"{k} -> {v}" for k, v in self.substitutes.items() if k not in INDICATOR_NAMES or v not in INDICATOR_NAMES]
         if bad:
             _where_fail(f"substitutes: {bad}: both sides must be in {list(INDICATOR_NAMES)}")
-        if any(w < 0 for w in self.weights.values()) or (self.enabled and not any(w > 0 for w in self.weights.values())):
+        for k, w in self.weights.items():  # a NaN weight left 14,593 of 20,000 parcels with no grade
+            check_number(f"weights.{k}", w, low=0, high=MAX_GRADE_WEIGHT, zh_unit="（评级权重）")
+        if self.enabled and not any(w > 0 for w in self.weights.values()):
             _where_fail("weights: must be >= 0 with at least one > 0")
         s = tuple(self.shares)
         if len(s) != 3 or not 0 <= s[0] <= s[1] <= s[2] <= 1:
@@ -316,6 +327,12 @@ class Policy:
     sites: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():  # the name keys flags/<name> and policy/<name>
+            msg = f"name: a policy needs a name (it names its flags layer and saved policy), got {self.name!r}"
+            raise SettingError(msg, zh=f"name：识别规则须有名称（用于命名识别结果和保存的规则），现为 {self.name!r}")
+        if self.reference_year is not None and not YEAR_RANGE[0] <= self.reference_year <= YEAR_RANGE[1]:
+            msg = f"reference_year: must be a year from {YEAR_RANGE[0]} to {YEAR_RANGE[1]}, got {self.reference_year}"
+            raise SettingError(msg, zh=f"reference_year：须为 {YEAR_RANGE[0]} 至 {YEAR_RANGE[1]} 之间的年份，现为 {self.reference_year}")
         if not 1 <= self.min_criteria <= 3:
             _where_fail(f"min_criteria: must be 1, 2 or 3, got {self.min_criteria}")
         bad = [u for u in self.land_uses if u not in LAND_USE_CLASSES]
@@ -352,8 +369,10 @@ def from_dict(data: dict, *, where: str = "policy") -> Policy:
     try:
         return config.from_dict(Policy, data, where=_HERE)
     except ConfigError as exc:
-        msg = str(exc).replace(_HERE + ".", f"{where}: ").replace(_HERE, where)
-        raise ConfigError(msg) from None
+        def here(text: str) -> str:
+            return text.replace(_HERE + ".", f"{where}: ").replace(_HERE + "：", f"{where}：").replace(_HERE, where)
+
+        raise ConfigError(here(str(exc)), zh=here(exc.zh) if exc.zh else None) from None
 
 
 def from_toml(text: str, *, where: str = "policy") -> Policy:

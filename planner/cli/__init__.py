@@ -15,8 +15,10 @@ import gc
 import importlib
 import os
 import sys
+import warnings
 
 from planner import __version__
+from planner.config import EncodingNote
 from planner.errors import PlannerError
 
 #: OS errors that are the user's to fix (exit 2 with the message, no traceback): the file named in it.
@@ -93,6 +95,18 @@ def entry() -> int:
     return main()
 
 
+def _notes(show):
+    """``warnings.showwarning`` that prints the planner's notes (:class:`~planner.config.EncodingNote`) as
+    ``note: ...`` lines and leaves other warnings to ``show``."""
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, EncodingNote):
+            print(f"note: {message}", file=sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -101,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", EncodingNote)  # each file read so, every run
+            warnings.showwarning = _notes(warnings.showwarning)
+            return int(args.func(args) or 0)
     except PlannerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,7 +5,8 @@ current survey of the workspace, classifies it (:func:`planner.workflow.classify
 prints the summary table, stores the flagged layer as ``flags/<policy name>``
 (meta: provenance with result id, policy name, hash, survey version) and the
 policy as document ``policy/<name>`` in one commit, and optionally writes the flagged parcels to FILE (.gpkg,
-.geojson in WGS84, .csv without geometry or with ``--wkt``).
+.geojson in WGS84, .csv without geometry or with ``--wkt``). FILE is checked before anything is computed or
+stored, and replaced only when the new one is complete (:mod:`planner.io.writers`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps, policy_path
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import neutralize_frame
+from planner.io.writers import check_output, neutralize_frame, replacing
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -66,24 +67,33 @@ def writable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
+#: The suffixes ``--out`` takes.
+OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
+
+
 def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -> None:
-    """Write classified parcels by extension: .gpkg, .geojson (WGS84), .csv (no geometry, or WKT)."""
+    """Write classified parcels by extension: .gpkg, .geojson (WGS84), .csv (no geometry, or WKT).
+
+    The file is written beside ``path`` and renamed over it when complete: a failed or killed write leaves the
+    previous file as it was.
+    """
     p = Path(path)
     ext = p.suffix.lower()
-    out = writable(gdf)
-    if ext == ".gpkg":
-        pyogrio.write_dataframe(out, p, layer="flags", driver="GPKG")
-    elif ext in (".geojson", ".json"):
-        pyogrio.write_dataframe(out.to_crs(4326), p, driver="GeoJSON")
-    elif ext == ".csv":
-        geo = isinstance(out, gpd.GeoDataFrame)
-        df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
-        if wkt:
-            df["wkt"] = out.geometry.to_wkt()
-        neutralize_frame(df).to_csv(p, index=False, encoding="utf-8-sig")  # no live formulas in Excel
-    else:
+    if ext not in OUT_SUFFIXES:
         msg = f"--out {p}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"--out {p}：不支持的扩展名 {ext!r}，请用 .gpkg、.geojson 或 .csv")
+    out = writable(gdf)
+    with replacing(p) as tmp:
+        if ext == ".gpkg":
+            pyogrio.write_dataframe(out, tmp, layer="flags", driver="GPKG")
+        elif ext in (".geojson", ".json"):
+            pyogrio.write_dataframe(out.to_crs(4326), tmp, driver="GeoJSON")
+        else:
+            geo = isinstance(out, gpd.GeoDataFrame)
+            df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
+            if wkt:
+                df["wkt"] = out.geometry.to_wkt()
+            neutralize_frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")  # no live formulas in Excel
 
 
 def policy_doc(ref: str | None, store=None) -> PolicyDoc:
@@ -102,11 +112,8 @@ def run(args: argparse.Namespace) -> int:
         msg = "give the workspace with --workspace WS (or a partitioned survey with --engine dask --parquet DIR)"
         raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
     t0 = time.perf_counter()
-    if args.out:
-        ext = Path(args.out).suffix.lower()
-        if ext not in (".gpkg", ".geojson", ".json", ".csv"):
-            msg = f"--out {args.out}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-            raise DataError(msg)
+    if args.out:  # before anything is computed or stored: a refused command changes nothing
+        check_output(args.out, OUT_SUFFIXES, workspace=args.workspace)
     store = open_store(args.workspace)
     doc = policy_doc(args.policy, store)  # ConfigError -> exit 2 with the key named
     policy = doc.policy

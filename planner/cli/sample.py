@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
+
+from planner.errors import DataError
+from planner.io.writers import check_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
         return write_province(args)
 
+    out = Path(args.out)
+    if out.exists() and not out.is_dir() and not args.force:  # before the city is built (a minute at 1M parcels)
+        msg = f"{out} exists; choose another --out or pass --force to replace it"
+        raise DataError(msg, zh=f"{out} 已存在：请换一个 --out，或加 --force 替换它")
+    check_output(out, (".gpkg",), new_workspace=True)  # a folder, a missing or read-only folder
     t0 = time.perf_counter()
     city = build_city(args.parcels, args.seed, progress=True)
     t1 = time.perf_counter()
@@ -54,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"survey update -> {args.survey_update}: {s['n_rows']} parcels replacing {s['n_replaced']} "
               f"({s['n_changed']} changed, {s['n_new']} new, {s['n_merged']} merged)", file=sys.stderr)
     if args.enterprises:
-        from pathlib import Path
-
         from planner.sample.enterprises import write_enterprise_tables
 
         links = args.enterprise_links or str(Path(args.enterprises).with_name("enterprise_parcels.csv"))

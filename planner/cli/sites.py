@@ -5,6 +5,7 @@ else a file's ``[sites]`` table (``--config``), else the policy's ``[sites]``
 table, then the flags below. Site ids are kept from the previous build where
 the land is the same (:mod:`planner.sites.ids`); sites and their parcel table
 are stored in one commit (:func:`planner.workflow.build_workspace_sites`).
+``--out`` and the names are checked before anything is built or stored.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,10 +25,26 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import neutralize_frame
+from planner.io.writers import check_output, neutralize_frame, replacing
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
+
+
+def finite(text: str) -> float:
+    """An option's number (argparse ``type``): NaN and infinity are refused, naming the option (exit 2).
+
+    ``float`` reads "nan" and "inf", and NaN passes every range test: ``--gap nan`` gave other sites.
+    """
+    try:
+        v = float(text)
+    except ValueError:
+        msg = f"{text!r} is not a number"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not math.isfinite(v):
+        msg = f"{text!r} is not a finite number"
+        raise argparse.ArgumentTypeError(msg)
+    return v
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,13 +55,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "its [sites] table, if any, gives the site parameters")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="TOML/JSON file with a [sites] table (overrides the policy's)")
-    p.add_argument("--gap", type=float, default=None, metavar="M", help="gap tolerance in metres (default 2)")
-    p.add_argument("--min-area", type=float, default=None, metavar="M2", help="minimum site area in m² (default 10000)")
-    p.add_argument("--max-area", type=float, default=None, metavar="M2",
+    p.add_argument("--gap", type=finite, default=None, metavar="M", help="gap tolerance in metres (default 2)")
+    p.add_argument("--min-area", type=finite, default=None, metavar="M2", help="minimum site area in m² (default 10000)")
+    p.add_argument("--max-area", type=finite, default=None, metavar="M2",
                    help="maximum site area in m²: larger clusters are split into compact sub-sites (0: no limit)")
     p.add_argument("--max-owners", type=int, default=None, metavar="N",
                    help="maximum number of owners (land-right holders) per site, split like --max-area (0: no limit)")
-    p.add_argument("--difficulty-weight", type=float, default=None, metavar="W",
+    p.add_argument("--difficulty-weight", type=finite, default=None, metavar="W",
                    help="weight of assembly difficulty (owners, enterprises, retained parcels) in the score "
                         "(default 0.15; 0 leaves it out)")
     p.add_argument("--no-street-split", action="store_true",
@@ -65,29 +83,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: The suffixes ``--out`` takes.
+OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
+
+
+def output_files(path: str | Path) -> list[Path]:
+    """The files :func:`write_result` writes for ``path``: a CSV has its parcel table beside it."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return [path, path.with_name(path.stem + "_parcels.csv")]
+    return [path]
+
+
+def check_out(path: str | Path, workspace=None) -> Path:
+    """Refuse, before anything is built or stored, an ``--out`` that cannot or must not be written."""
+    return check_output(path, OUT_SUFFIXES, workspace=workspace, also=output_files(path)[1:])
+
+
 def write_result(result: SiteResult, path: str | Path) -> list[Path]:
-    """Write sites (and the parcel-to-site table) to a file chosen by its extension."""
+    """Write sites (and the parcel-to-site table) to a file chosen by its extension.
+
+    Each file is written beside its target and renamed over it when complete: a failed or killed write leaves
+    the previous files as they were.
+    """
     path = Path(path)
     ext = path.suffix.lower()
+    if ext not in OUT_SUFFIXES:
+        msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
+        raise DataError(msg, zh=f"--out {path}：不支持的扩展名 {ext!r}，请用 .gpkg、.geojson 或 .csv")
     sites = result.sites
+    files = output_files(path)
     if ext == ".gpkg":
-        pyogrio.write_dataframe(sites, path, layer="sites", driver="GPKG")
-        pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
-        pyogrio.write_dataframe(pts.drop(columns="geometry"), path, layer="site_parcels", driver="GPKG", append=False)
-        return [path]
-    if ext in (".geojson", ".json"):
-        pyogrio.write_dataframe(to_lonlat_valid(sites), path, driver="GeoJSON")
-        return [path]
-    if ext == ".csv":
-        neutralize_frame(sites.drop(columns="geometry")).to_csv(path, index=False)  # no live formulas in Excel
-        side = path.with_name(path.stem + "_parcels.csv")
-        neutralize_frame(result.parcel_sites).to_csv(side, index=False)
-        return [path, side]
-    msg = f"--out {path}: unknown extension {ext!r}; use .gpkg, .geojson or .csv"
-    raise DataError(msg)
+        with replacing(path) as tmp:
+            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG")
+            pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
+            pyogrio.write_dataframe(pts.drop(columns="geometry"), tmp, layer="site_parcels", driver="GPKG",
+                                    append=False)
+    elif ext in (".geojson", ".json"):
+        with replacing(path) as tmp:
+            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, driver="GeoJSON")
+    else:  # both written first, then renamed one after the other
+        with replacing(files[0]) as tmp, replacing(files[1]) as side:
+            neutralize_frame(sites.drop(columns="geometry")).to_csv(tmp, index=False)  # no live formulas in Excel
+            neutralize_frame(result.parcel_sites).to_csv(side, index=False)
+    return files
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:  # before anything is built or stored: a refused command changes nothing
+        check_out(args.out, workspace=args.workspace)
     if args.engine == "dask":
         from planner.cli.scale import run_sites
 
@@ -95,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.workspace:
         msg = "give the workspace with --workspace WS (or classified parquet with --engine dask --parquet DIR)"
         raise DataError(msg, zh="请指定工作空间（--workspace），或用 --engine dask --parquet 指定分区数据")
+    for kind, value in (("sites", args.name), ("site_params", args.save_params)):
+        if value is not None:  # "" is refused, not read as "not given"
+            W.check_document_name(kind, value)
     store = open_store(args.workspace)
     policy_name = W.operations.flags_name(store, args.policy)
     overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,
@@ -106,8 +153,6 @@ def run(args: argparse.Namespace) -> int:
         overrides["use_constraints"] = False
     params = W.operations.resolve_site_params(store, policy_name, params_name=args.params, config_file=args.config,
                                               overrides=overrides)
-    if args.save_params:  # refused before the build, not after it
-        W.check_document_name("site_params", args.save_params)
     edits, edits_ref = None, None
     if args.apply_edits:
         name, ver = W.parse_ref(args.apply_edits, "site_edit")

@@ -1,4 +1,5 @@
-"""Writers of ingest reports (JSON, CSV) and the guard every CSV or Excel writer puts its text through.
+"""Writers of ingest reports (JSON, CSV), the guard every CSV or Excel writer puts its text through, and the
+checks and atomic replacement of the files a command writes (``--out``).
 
 Spreadsheets run a cell as a formula when its text starts with ``=``, ``+``,
 ``-`` or ``@`` (and, in some, a tab or carriage return first):
@@ -6,19 +7,30 @@ Spreadsheets run a cell as a formula when its text starts with ``=``, ``+``,
 a live link in the office's Excel. :func:`neutralize` puts a single quote in
 front of such text, as the OWASP guidance on CSV injection advises; numbers,
 and text that is only a number (``-12.5``), are left as they are.
+
+:func:`check_output` refuses, before a command computes or stores anything,
+an output file it could not write or must not write (a folder, a missing
+folder, a workspace); :func:`replacing` writes it beside the target and
+renames it over the target when complete, so a killed or failed write
+leaves the previous file as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import glob
 import json
 import os
 import re
+import shutil
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 
-from planner.errors import IngestError
+from planner.errors import DataError, IngestError
 
 _CSV_COLUMNS = ("row", "parcel_id", "field", "value", "code", "action", "message", "message_zh")
 #: First characters that make a spreadsheet evaluate a cell (OWASP: CSV injection).
@@ -59,6 +71,132 @@ def _one_line(v) -> str:
     return re.sub(r"[\r\n]+", " ", str(v))
 
 
+def check_output(path: str | os.PathLike, suffixes: Iterable[str], *, workspace: str | os.PathLike | None = None,
+                 option: str = "--out", also: Iterable[str | os.PathLike] = (), new_workspace: bool = False) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if a command may write it, else a :class:`DataError` saying what to do.
+
+    Called before the command computes or stores anything (README: a refused command changed nothing). Refused:
+    a suffix not in ``suffixes``; a folder; a folder that does not exist or cannot be written; a read-only file;
+    the ``workspace`` itself (also through a symbolic link, ``./`` or a hard link: the export would add layers to
+    it outside its lock, audit and catalogue) and any other planner workspace. ``also``: further files the
+    command writes beside ``path`` (a CSV's ``_parcels.csv``), checked the same way. ``new_workspace``: the
+    command makes a workspace at ``path`` (``sample-data``): an existing one may be replaced (``--force``).
+    """
+    p = Path(path)
+    ext = p.suffix.lower()
+    allowed = tuple(suffixes)
+    if ext not in allowed:
+        msg = f"{option} {p}: unknown extension {ext!r}; use {', '.join(allowed[:-1])} or {allowed[-1]}"
+        raise DataError(msg, zh=f"{option} {p}：不支持的扩展名 {ext!r}，请用 {'、'.join(allowed)}")
+    for f in (path, *also):
+        _check_one_output(Path(f), f"{option} {os.fspath(f)}", workspace, new_workspace)  # named as written
+    return p
+
+
+def _check_one_output(p: Path, option: str, workspace, new_workspace: bool = False) -> None:
+    """Refuse ``p`` (``option``: how messages name it) if it cannot or must not be written."""
+    if p.is_dir():
+        msg = f"{option} is a folder; give a file name (e.g. {p / ('result' + p.suffix)})"
+        raise DataError(msg, zh=f"{option} 是文件夹，请给出文件名（例如 {p / ('result' + p.suffix)}）")
+    folder = p.absolute().parent
+    if not folder.is_dir():
+        what, what_zh = ("is not a folder", "不是文件夹") if folder.exists() else ("does not exist", "不存在")
+        msg = f"{option}: the folder {folder} {what}; create it first or choose another place"
+        raise DataError(msg, zh=f"{option}：文件夹 {folder} {what_zh}，请先新建该文件夹或换一个位置")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        msg = f"{option}: the folder {folder} is not writable; choose a folder you may write to"
+        raise DataError(msg, zh=f"{option}：文件夹 {folder} 无写权限，请换一个可写的文件夹")
+    if not p.exists():
+        return
+    if not os.access(p, os.W_OK):
+        msg = f"{option} is read-only; nothing was written. Choose another file name, or make it writable"
+        raise DataError(msg, zh=f"{option} 为只读，未写入任何内容。请换一个文件名，或开放其写权限")
+    ws = str(workspace) if workspace is not None else ""
+    same = bool(ws) and not ws.startswith(("postgresql://", "postgres://")) and Path(ws).exists() \
+        and (os.path.realpath(p) == os.path.realpath(ws) or os.path.samefile(p, ws))
+    if same or (not new_workspace and _is_workspace(p)):
+        what, what_zh = ("is the workspace", "就是工作空间") if same else ("is a planner workspace", "是一个工作空间")
+        msg = (f"{option} {what}: an export must not write into a workspace (its layers are stored by the "
+               "command itself); give another file name")
+        raise DataError(msg, zh=f"{option} {what_zh}：导出文件不能写入工作空间（成果已由命令保存在工作空间中），"
+                                "请换一个文件名")
+
+
+def _is_workspace(p: Path) -> bool:
+    """Whether ``p`` is a GeoPackage holding a planner workspace (its ``planner_meta`` table), read-only."""
+    if p.suffix.lower() != ".gpkg" or not p.is_file():
+        return False
+    try:
+        con = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE name='planner_meta'").fetchone() is not None
+        finally:
+            con.close()
+    except sqlite3.Error:  # not a GeoPackage: an export may replace it
+        return False
+
+
+#: Temporary files of :func:`replacing`: ``.<name>.tmp-<pid><suffix>`` beside the target.
+_TMP = ".{stem}.tmp-{pid}{suffix}"
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write; when the block ends without error, it replaces ``path``.
+
+    The rename is atomic: a reader, and a command killed at any moment, see the previous file or the new one,
+    never a half-written one (GDAL rewrites a GeoPackage layer in several transactions: a killed
+    ``classify --out old.gpkg`` left "no such table: flags"). A symbolic link keeps pointing at the new file.
+    The temporary file takes the target's permissions; on error it is removed, and ones left by killed
+    commands are removed by the next write of the same file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "x.csv"
+    >>> with replacing(target) as tmp:
+    ...     _ = tmp.write_text("a,b\\n")
+    >>> target.read_text(), sorted(p.name for p in target.parent.iterdir())
+    ('a,b\\n', ['x.csv'])
+    """
+    target = Path(os.path.realpath(path))
+    _remove_stale(target)
+    tmp = target.with_name(_TMP.format(stem=target.stem, pid=os.getpid(), suffix=target.suffix))
+    _remove(tmp)
+    try:
+        yield tmp
+        if target.exists():
+            shutil.copymode(target, tmp)
+        with open(tmp, "rb") as fh:  # on disk before the rename names it
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        _remove(tmp)
+
+
+def _remove(tmp: Path) -> None:
+    for f in (tmp, *(tmp.with_name(tmp.name + s) for s in ("-journal", "-wal", "-shm"))):
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            f.unlink()
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files of :func:`replacing` that killed commands left beside ``target``."""
+    if os.name != "posix":  # os.kill(pid, 0) only asks on POSIX
+        return
+    head = _TMP.format(stem=target.stem, pid="", suffix="")
+    for f in target.parent.glob(f"{glob.escape(head)}*{glob.escape(target.suffix)}"):  # names may hold [ ] * ?
+        pid = f.name[len(head):len(f.name) - len(target.suffix)]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            _remove(f)
+        except OSError:  # alive, another user's
+            pass
+
+
 def write_report(report, path: str | os.PathLike) -> Path:
     """Write an :class:`planner.ingest.IngestReport` to ``path`` (format by extension).
 
@@ -71,9 +209,15 @@ def write_report(report, path: str | os.PathLike) -> Path:
         msg = f"report {p}: use a .json or .csv file name"
         raise IngestError(msg)
     p.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(p) as tmp:
+        _write_report(report, tmp, ext)
+    return p
+
+
+def _write_report(report, p: Path, ext: str) -> None:
     if ext == ".json":
         p.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-        return p
+        return
     with open(p, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens CJK text correctly
         summ = report.summary()
         for key in ("source", "format", "layer", "encoding", "crs_used", "target_crs", "n_read", "n_accepted",
@@ -83,7 +227,6 @@ def write_report(report, path: str | os.PathLike) -> Path:
         w.writerow(_CSV_COLUMNS)
         for pr in report.problems:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
-    return p
 
 
-__all__ = ["FORMULA_START", "neutralize", "neutralize_frame", "write_report"]
+__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "replacing", "write_report"]

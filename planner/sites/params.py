@@ -9,8 +9,25 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner.config import from_dict, to_dict
-from planner.errors import ConfigError
+from planner.config import SettingError, check_number, from_dict, to_dict
+
+#: Ranges of the numeric site settings (NaN and infinity are refused everywhere: NaN passes every test).
+#: Score and difficulty weights are relative (defaults 0.1-0.3 and 1-2; some write percent): above 100 a weight
+#: drowns the others and is a typing mistake.
+MAX_WEIGHT = 100.0
+#: Gaps and tolerances in metres. DOMAIN.md: 2 m for digitizing slivers, up to about 15 m to bridge a local lane;
+#: a gap above 50 m would bridge arterial-width roads, which are barriers and never bridged (the sites page offers
+#: 0-50). The neighbour search grows with the square of the gap: ``gap_m = inf`` never finished.
+MAX_GAP_M = 50.0
+#: A street's red line is at most about 25 m (default ``street_gap_max_m``); wider roads are arterials, mapped as
+#: barriers. 100 m leaves room for a boulevard and keeps the street search bounded.
+MAX_STREET_GAP_M = 100.0
+#: Areas in m²: 100 km² is more than a county's whole industrial land (Jinjiang: 649 km² in all); a larger site
+#: area is a unit mistake (mu or hectares typed as m² go the other way, and cannot be told).
+MAX_AREA_M2 = 1e8
+#: Plot ratios: standard factory parks 2.0-3.0, 工业上楼 3.0-4.0 (DOMAIN.md); 20 is beyond any industrial building
+#: (a floor area typed for a ratio is refused).
+MAX_PLOT_RATIO = 20.0
 
 #: Parcel roles in :attr:`SiteResult.parcel_sites`.
 ROLES = ("flagged", "absorbed", "retained_inside", "added")
@@ -39,9 +56,8 @@ class ScoreWeights:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) < 0:
-                msg = f"weights.{f.name} must be >= 0, got {getattr(self, f.name)}"
-                raise ConfigError(msg, zh=f"得分权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
+            check_number(f"score weight {f.name!r}", getattr(self, f.name), low=0, high=MAX_WEIGHT,
+                         zh_unit="（得分权重）")
 
 
 @dataclass(frozen=True)
@@ -61,9 +77,8 @@ class DifficultyWeights:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if getattr(self, f.name) < 0:
-                msg = f"difficulty.{f.name} must be >= 0, got {getattr(self, f.name)}"
-                raise ConfigError(msg, zh=f"实施难度的权重 {f.name} 不能为负数，现为 {getattr(self, f.name)}")
+            check_number(f"difficulty weight {f.name!r}", getattr(self, f.name), low=0, high=MAX_WEIGHT,
+                         zh_unit="（实施难度权重）")
 
     def index(self, n_owners, n_enterprises, n_retained_inside):
         """The difficulty index from the three counts (arrays or numbers; missing counts as 0)."""
@@ -142,33 +157,32 @@ class SiteParams:
     difficulty: DifficultyWeights = field(default_factory=DifficultyWeights)
 
     def __post_init__(self) -> None:
-        if self.gap_m < 0:
-            msg = f"gap_m must be >= 0 metres, got {self.gap_m}"
-            raise ConfigError(msg)
-        if self.min_area_m2 < 0:
-            msg = f"min_area_m2 must be >= 0, got {self.min_area_m2}"
-            raise ConfigError(msg)
-        if self.max_area_m2 is not None and self.max_area_m2 < self.min_area_m2:
-            msg = f"max_area_m2 ({self.max_area_m2}) is below min_area_m2 ({self.min_area_m2})"
-            raise ConfigError(msg, zh=f"最大片区面积（{self.max_area_m2:g} ㎡）小于最小片区面积（{self.min_area_m2:g} ㎡）")
-        if self.max_area_m2 is not None and self.max_area_m2 <= 0:
-            msg = f"max_area_m2 must be > 0 square metres (or left out), got {self.max_area_m2}"
-            raise ConfigError(msg, zh=f"最大片区面积须大于 0 ㎡（或不设），现为 {self.max_area_m2:g}")
+        metres, zh_metres = " metres", "（米）"
+        check_number("gap_m", self.gap_m, low=0, high=MAX_GAP_M, unit=metres, zh_unit=zh_metres)
+        check_number("min_area_m2", self.min_area_m2, low=0, high=MAX_AREA_M2, unit=" m²", zh_unit="（㎡）")
+        if self.max_area_m2 is not None:
+            check_number("max_area_m2", self.max_area_m2, low=0, above=True, high=MAX_AREA_M2,
+                         unit=" m² (or left out: no limit)", zh_unit="（㎡，或不设：不限）")
+            if self.max_area_m2 < self.min_area_m2:
+                msg = f"max_area_m2 ({self.max_area_m2}) is below min_area_m2 ({self.min_area_m2})"
+                raise SettingError(msg, zh=f"最大片区面积（{self.max_area_m2:g} ㎡）小于最小片区面积（{self.min_area_m2:g} ㎡）")
         if self.max_owners is not None and self.max_owners < 1:
             msg = f"max_owners must be at least 1 (or left out), got {self.max_owners}"
-            raise ConfigError(msg, zh=f"最多权利人数须至少为 1（或不设），现为 {self.max_owners}")
-        if not 0 <= self.street_gap_min_m <= self.street_gap_max_m:
+            raise SettingError(msg, zh=f"最多权利人数须至少为 1（或不设），现为 {self.max_owners}")
+        for name in ("street_gap_min_m", "street_gap_max_m"):
+            check_number(name, getattr(self, name), low=0, high=MAX_STREET_GAP_M, unit=metres, zh_unit=zh_metres)
+        if not self.street_gap_min_m <= self.street_gap_max_m:
             msg = (f"street_gap_min_m ({self.street_gap_min_m}) and street_gap_max_m ({self.street_gap_max_m}) "
                    "must satisfy 0 <= min <= max metres")
-            raise ConfigError(msg, zh=f"道路空隙宽度须满足 0 ≤ 最小（{self.street_gap_min_m:g} 米）≤ 最大（{self.street_gap_max_m:g} 米）")
+            raise SettingError(msg, zh=f"道路空隙宽度须满足 0 ≤ 最小（{self.street_gap_min_m:g} 米）≤ 最大（{self.street_gap_max_m:g} 米）")
+        check_number("enclave_max_area_m2", self.enclave_max_area_m2, low=0, high=MAX_AREA_M2, unit=" m²",
+                     zh_unit="（㎡）")
+        check_number("barrier_contact_tol_m", self.barrier_contact_tol_m, low=0, high=MAX_GAP_M, unit=metres,
+                     zh_unit=zh_metres)
         for name in ("enclave_max_share", "enclave_cover_share", "constraint_exclude_share", "barrier_contact_share"):
-            v = getattr(self, name)
-            if not 0 <= v <= 1:
-                msg = f"{name} must be a share between 0 and 1, got {v}"
-                raise ConfigError(msg)
-        if self.target_plot_ratio <= 0:
-            msg = f"target_plot_ratio must be > 0, got {self.target_plot_ratio}"
-            raise ConfigError(msg)
+            check_number(name, getattr(self, name), low=0, high=1, unit=" (a share)", zh_unit="（比例）")
+        check_number("target_plot_ratio", self.target_plot_ratio, low=0, above=True, high=MAX_PLOT_RATIO,
+                     zh_unit="（容积率）")
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "sites") -> SiteParams:

@@ -114,7 +114,7 @@ class PolicyDoc:
         """A policy file (TOML/JSON) or shipped name (``None``: the default)."""
         src = policy_mod.policy_path(path)
         pol = policy_mod.load_policy(path)
-        text = src.read_text(encoding="utf-8") if src.suffix.lower() == ".toml" and src.exists() else None
+        text = config.read_text(src, note=False) if src.suffix.lower() == ".toml" and src.exists() else None
         return cls(pol, text, str(src))
 
     def renamed(self, name: str) -> PolicyDoc:
