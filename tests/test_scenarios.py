@@ -611,4 +611,7 @@ def test_cli_refuses_a_report_place_it_cannot_write_before_anything_is_saved(tmp
     assert ws.layers().equals(before)
     assert main(["scenario", "compare", str(f), str(city), "-w", ws.uri, "--save", "c", "--out",
                  str(tmp_path / "c.txt")]) == 2
-    assert "use a .html, .xlsx or .pdf" in capsys.readouterr().err and not len(ws.docs("comparison"))
+    assert "unknown extension '.txt'" in capsys.readouterr().err and not len(ws.docs("comparison"))
+    assert main(["scenario", "compare", str(f), str(city), "-w", ws.uri, "--save", "c", "--out",
+                 str(tmp_path / "nowhere" / "c.html")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not len(ws.docs("comparison"))

@@ -206,10 +206,9 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if len(refs) < 2:
         msg = "scenario compare: name at least two scenarios (or a saved comparison with --saved)"
         raise DataError(msg)
-    out = Path(args.out)  # checked before anything is run or saved
-    if out.suffix.lower() not in (".xlsx", ".html", ".htm", ".pdf") or out.is_dir():
-        msg = f"--out {out}: use a .html, .xlsx or .pdf file name"
-        raise DataError(msg, zh=f"--out {out}：请给出 .html、.xlsx 或 .pdf 文件名")
+    from planner.io.writers import check_output
+
+    out = check_output(args.out, (".html", ".htm", ".xlsx", ".pdf"), workspace=args.workspace)  # before running
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
