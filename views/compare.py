@@ -48,7 +48,7 @@ def _save_comparison(name: str, scenarios: list[str], lang_: str, expect: int | 
                            "msg": message_in(exc, lang_)}
         return
     except PlannerError as exc:
-        ss[CMP_MSG] = ("error", message_in(exc, lang_))
+        ss[CMP_MSG] = ("error", md_text(message_in(exc, lang_)))  # a name as typed, no markup
         return
     ss[CMP_BASE] = {"name": name, "version": v}
     ss.pop(CMP_CONFIRM, None)

@@ -178,7 +178,7 @@ with st.container(border=True):
                                    "version": W.latest_version(store, "policy", name)}
             return
         except PlannerError as exc:
-            ss["rules_msg"] = ("error", message_in(exc, lang()))
+            ss["rules_msg"] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
             return
         saved = pol_mod.policy_to_dict(doc.policy)
         ss[keys.POLICY_DRAFT] = saved
@@ -199,7 +199,7 @@ with st.container(border=True):
     if conf and conf["name"] == name and conf.get("action") == "conflict":
         st.error(md_text(conf["msg"]))
         latest = conf["version"]
-        k1, k2, _ = st.columns([1, 1, 2])
+        k1, k2, _ = st.columns(3)
         if latest is not None:
             k1.button(tr("wf_reopen_latest", v=latest), key="rules_conflict_open", on_click=_open, args=(name,))
         k2.button(tr("wf_save_mine", next=(latest or 0) + 1), key="rules_conflict_mine", on_click=_save,

@@ -212,7 +212,7 @@ def _save(expect) -> None:
                                      "version": W.latest_version(store, "scenario", sc.name)}
         return
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
         return
     ss[keys.SCENARIO_BASE] = {"name": sc.name, "version": v, "json": canonical(sc.to_dict()),
                               "site_refs": fresh.site_refs}
@@ -235,7 +235,7 @@ def _manage(action: str, new: str | None = None) -> None:
             ss.pop(keys.SCENARIO_CONFIRM, None)
         ss[keys.SCENARIO_MSG] = ("success", tr(f"wf_done_{action}", name=old, new=new or ""))
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
 
 
 def _ask_or_save() -> None:
@@ -266,7 +266,7 @@ if conf and conf["action"] == "save" and conf["name"] == sc.name:
 if conf and conf["action"] == "conflict" and conf["name"] == sc.name:
     st.error(md_text(conf["msg"]))
     latest = conf["version"]
-    k1, k2, _ = st.columns([1, 1, 2])
+    k1, k2, _ = st.columns(3)
     if latest is not None:
         k1.button(tr("wf_reopen_latest", v=latest), key="sc_conflict_open", on_click=_open, args=(sc.name,))
     k2.button(tr("wf_save_mine", next=(latest or 0) + 1), key="sc_conflict_mine", on_click=_save, args=(latest,))

@@ -65,7 +65,7 @@ def _conflict_box(conflict: dict, *, load: str, on_load, on_mine) -> None:
     """A refused save: who saved what since, a button that loads theirs and one that saves mine after all."""
     st.error(md_text(conflict["msg"]))
     latest = conflict["version"]
-    b1, b2, _ = st.columns([1, 1, 1])
+    b1 = b2 = st.container()  # one under another: the labels are long
     if latest is not None:
         b1.button(load, key=f"s_conflict_load_{conflict['kind']}", on_click=on_load)
     b2.button(tr("wf_save_mine", next=(latest or 0) + 1), key=f"s_conflict_mine_{conflict['kind']}",
@@ -220,7 +220,7 @@ def _edits_conflict(conflict: dict) -> None:
     with st.container(border=True):
         st.error(md_text(conflict["msg"]))
         latest = conflict["version"]
-        b1, b2, b3 = st.columns(3)
+        b1 = b2 = b3 = st.container()  # one under another: the panel is narrow
         clicked = False
         if latest is not None:
             clicked |= b1.button(tr("wf_edits_merge", v=latest), key="s_conflict_merge", type="primary",
