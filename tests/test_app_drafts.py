@@ -265,7 +265,10 @@ def test_a_decision_maker_sees_no_usable_write_button_and_is_told_who_may(office
 # --------------------------------------------------------------------------- text as typed
 @pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)><script>alert(2)</script>", "<b>x</b> =1+1", "a/b"])
 def test_names_shown_through_markdown_keep_every_slash(name):
-    """Streamlit's Markdown dropped the "/" of an escaped closing tag ("</script>" read "<script>"): escaped too."""
-    text = md_text(name)
-    assert rendered(text) == name
-    assert "/" not in text.replace("\\/", "")  # every slash escaped (the browser test shows it on the page)
+    """A name filled into a message (:func:`planner.ui.state.tr`: server paths taken out, then Markdown-escaped)
+    reads as typed: the slash of a closing tag was taken for a server path ("</script>" read "<script>")."""
+    from planner.ui.workspaces import redact
+
+    assert rendered(md_text(redact(name))) == name
+    assert "/" not in md_text(name).replace("\\/", "")  # every slash escaped for Markdown
+    assert redact("see /srv/gis/inbox/x.zip, <b>/srv/a/b.gpkg</b>") == "see x.zip, <b>b.gpkg</b>"  # paths still go
