@@ -148,19 +148,18 @@ def check_expected_version(store: Store, kind: str, name: str, expect_version: i
                "save it under another name or save it again as new")
         raise SaveConflictError(msg, zh=f"{zh_kind}「{name}」在您打开 v{expect_version} 之后已被删除；请另存为新名称或重新保存")
     who, when = _saved_by(store, kind, name, cur)
-    by_en = f" by {who}" if who else ""
+    by_en = f" (by {who}" + (f" at {when}" if when else "") + ")" if who else ""
     by_zh = f"（{who}" + (f"，{when}" if when else "") + "）" if who else ""
-    at_en = f" at {when}" if when else ""
     if expect_version is None and kind in _NAMED_BY_POLICY:  # not a name the user chose: saved since they began
-        msg = (f"{kind} {name!r} was saved as version {cur}{by_en}{at_en} since you began (none was saved then); "
+        msg = (f"{kind} {name!r} was saved as version {cur} since you began{by_en}, when none was saved; "
                "load it or save yours after all")
         zh = f"{zh_kind}「{name}」在您开始编辑之后已被保存为 v{cur}{by_zh}（当时尚无已保存版本）；请载入或仍保存您的版本"
     elif expect_version is None:
-        msg = f"{kind} {name!r} exists (version {cur}{by_en}{at_en}); saving would create version {cur + 1}"
-        zh = f"已有同名{zh_kind}「{name}」（v{cur}{by_zh}），保存将生成 v{cur + 1}"
+        msg = f"{kind} {name!r} exists: version {cur}{by_en}; saving would create version {cur + 1}"
+        zh = f"已有同名{zh_kind}「{name}」：v{cur}{by_zh}，保存将生成 v{cur + 1}"
     else:
-        msg = (f"{kind} {name!r} was saved as version {cur}{by_en}{at_en} since you opened version "
-               f"{expect_version}; reopen it or save under another name")
+        msg = (f"{kind} {name!r} was saved as version {cur} since you opened version {expect_version}{by_en}; "
+               "reopen it or save under another name")
         zh = f"「{name}」在您打开 v{expect_version} 之后已被保存为 v{cur}{by_zh}；请重新打开或另存为新名称"
     raise SaveConflictError(msg, zh=zh)
 
