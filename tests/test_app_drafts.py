@@ -272,3 +272,24 @@ def test_names_shown_through_markdown_keep_every_slash(name):
     assert rendered(md_text(redact(name))) == name
     assert "/" not in md_text(name).replace("\\/", "")  # every slash escaped for Markdown
     assert redact("see /srv/gis/inbox/x.zip, <b>/srv/a/b.gpkg</b>") == "see x.zip, <b>b.gpkg</b>"  # paths still go
+
+
+def test_a_role_taken_away_while_the_page_is_open_is_refused_at_once_without_a_prompt(office, monkeypatch):
+    """The scenario save button was drawn for a planner; the role is changed to decision-maker before the click:
+    refused at once, saying who may, never first asked to confirm "saving creates v2"."""
+    store = GpkgStore(office)
+    at = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    at.switch_page("views/scenarios.py").run()
+    at.selectbox(key="sc_open_pick").set_value("top5").run()
+    at.button(key="sc_open_btn").click().run()
+    A.add_user(store, "ada", "admin", "admin-pass-1")
+    A.set_role(store, "pam", "decision_maker", user="ada")
+    from planner.ui import auth
+
+    auth._accounts.clear()  # the accounts are read again on the next page run (a server does so every 30 s)
+    at.button(key="sc_save_btn").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not any("保存将生成" in w for w in _texts(at, "warning"))
+    assert any("决策人员" in e and "规划人员" in e for e in _texts(at, "error")), _texts(at, "error")
+    assert at.button(key="sc_save_btn").disabled
+    assert W.latest_version(store, "scenario", "top5") == 1

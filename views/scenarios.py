@@ -241,7 +241,9 @@ def _manage(action: str, new: str | None = None) -> None:
 def _ask_or_save() -> None:
     """Save the scenario the user opened against the version opened (a colleague's newer save is a conflict, never
     overwritten); a name that exists and was not opened here is confirmed first."""
-    if not drafts.may("save_scenario"):
+    right = drafts.write_button("save_scenario")
+    if right["disabled"]:  # the role changed since the page was drawn: refused at once, nothing asked first
+        ss[keys.SCENARIO_MSG] = ("error", right["help"])
         return
     opened = ss[keys.SCENARIO_BASE]
     if opened.get("name") == sc.name and opened.get("version") is not None:

@@ -61,8 +61,3 @@ def write_button(action: str, help: str | None = None) -> dict:
     role = tr_plain(f"role_{acc.role}") if acc is not None and acc.role in P.ROLES else "—"
     roles = ("、" if lang() == "zh" else ", ").join(tr_plain(f"role_{r}") for r in roles_that_may(action))
     return {"disabled": True, "help": tr_plain("wf_may_not", role=role, roles=roles)}
-
-
-def may(action: str) -> bool:
-    """Whether the session may take ``action`` (:func:`planner.ui.auth.may`)."""
-    return auth.may(action)
