@@ -293,3 +293,31 @@ def test_a_role_taken_away_while_the_page_is_open_is_refused_at_once_without_a_p
     assert any("决策人员" in e and "规划人员" in e for e in _texts(at, "error")), _texts(at, "error")
     assert at.button(key="sc_save_btn").disabled
     assert W.latest_version(store, "scenario", "top5") == 1
+
+
+def test_store_sites_refuses_edits_a_colleague_saved_since_on_both_backends(store):
+    """The workflow check behind the sites page: under the document lock, nothing is written on a conflict."""
+    from tests.e2e._workspace import grid_parcels
+
+    store.publish_survey(grid_parcels(12), label="grid", user="test")
+    W.classify_workspace(store, W.PolicyDoc.from_file(None))
+    built = W.build_workspace_sites(store, save=False)
+    prov = W.Provenance.from_meta(built.flagged.attrs.get("meta"))
+    ps = built.result.parcel_sites
+    sid = str(ps["site_id"].iloc[0])
+    op = {"op": "remove", "site_id": sid, "parcel_ids": [str(ps.loc[ps["site_id"] == sid, "parcel_id"].iloc[0])]}
+
+    def save(expect):
+        return W.store_sites(store, "default", built.result, built.flagged, flags_prov=prov, flags_version=None,
+                             params=built.params, edits=W.SiteEditsDoc("default", (op,), policy_name="default"),
+                             expect_edits_version=expect)
+
+    save(None)
+    n_sites = len(store.layers("sites"))
+    with pytest.raises(W.SaveConflictError, match="since you began"):
+        save(None)  # a colleague who started before the first save
+    with pytest.raises(W.SaveConflictError, match="saved as version 1 since you opened version 0"):
+        save(0)
+    assert W.latest_version(store, "site_edit", "default") == 1 and len(store.layers("sites")) == n_sites
+    save(1)
+    assert W.latest_version(store, "site_edit", "default") == 2
