@@ -149,13 +149,19 @@ def test_defect_saved_scenario_is_kept_and_saving_over_it_asks(ws, monkeypatch):
     _go(at, "scenarios")
     assert at.text_input(key="sc_name").value == "前10片区_工业上楼"
     assert at.number_input(key="sc_top").value == 10 and at.selectbox(key="sc_tpl").value == "multi_storey"
-    at.button(key="sc_save_btn").click().run()  # same name: asks first, says which version it makes
-    assert W.latest_version(store, "scenario", "前10片区_工业上楼") == 1
-    assert any("保存将生成 v2" in w for w in _texts(at, "warning"))
-    at.button(key="sc_confirm_yes").click().run()
+    at.button(key="sc_save_btn").click().run()  # the user's own scenario, as saved: saved again, v2
     assert W.latest_version(store, "scenario", "前10片区_工业上楼") == 2
     doc = W.load_document(store, "scenario", "前10片区_工业上楼")
     assert doc.scenario.sites.top == 10 and doc.scenario.template == "multi_storey"
+    # a colleague who did not open it and saves under the same name is asked first, told which version it makes
+    other = _app(ws, monkeypatch, "scenarios")
+    other.text_input(key="sc_name").set_value("前10片区_工业上楼")
+    _button(other, "计算").click().run()
+    other.button(key="sc_save_btn").click().run()
+    assert W.latest_version(store, "scenario", "前10片区_工业上楼") == 2
+    assert any("保存将生成 v3" in w for w in _texts(other, "warning"))
+    other.button(key="sc_confirm_yes").click().run()
+    assert W.latest_version(store, "scenario", "前10片区_工业上楼") == 3
 
 
 def test_defect_saved_scenarios_open_duplicate_rename_delete(ws, monkeypatch):
@@ -372,8 +378,7 @@ def test_round_trip_policy(ws, monkeypatch, tmp_path, capsys):
     at.selectbox(key="rules_pick_zh").set_value("mine").run()
     at.button(key="rules_open").click().run()
     at.number_input(key="r_utilization_0_t").set_value(1.3).run()
-    at.button(key="rules_save").click().run()
-    at.button(key="rules_confirm_yes").click().run()  # "mine" exists: saving makes v2
+    at.button(key="rules_save").click().run()  # "mine" was opened here and nobody saved it since: v2
     store = GpkgStore(ws)
     assert W.latest_version(store, "policy", "mine") == 2
     capsys.readouterr()
@@ -440,8 +445,7 @@ def test_round_trip_scenario(ws, monkeypatch, tmp_path, capsys):
     assert at.number_input(key="sc_top").value == 4
     at.number_input(key="sc_top").set_value(6)
     _button(at, "计算").click().run()
-    at.button(key="sc_save_btn").click().run()
-    at.button(key="sc_confirm_yes").click().run()
+    at.button(key="sc_save_btn").click().run()  # opened here and nobody saved it since: v2
     store = GpkgStore(ws)
     doc = W.load_document(store, "scenario", "cli")
     assert W.latest_version(store, "scenario", "cli") == 2
@@ -465,8 +469,8 @@ def test_round_trip_comparison(ws, monkeypatch, tmp_path, capsys):
     assert at.multiselect(key=keys.COMPARE_PICK).value == ["a", "b"]
     at.multiselect(key=keys.COMPARE_PICK).set_value(["a", "b", "c"]).run()
     at.text_input(key="cmp_name").set_value("ab").run()
-    at.button(key="cmp_save").click().run()
-    assert not at.exception
+    at.button(key="cmp_save").click().run()  # opened here and nobody saved it since: v2
+    assert not at.exception and W.latest_version(store, "comparison", "ab") == 2
     assert W.load_document(store, "comparison", "ab").scenarios == (("a", None), ("b", None), ("c", None))
     capsys.readouterr()
     assert main(["scenario", "compare", "--saved", "ab", "-w", str(ws), "--out", str(tmp_path / "d.html")]) == 0

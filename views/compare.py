@@ -11,7 +11,7 @@ from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
-from planner.ui import data, keys, mapview, page, results
+from planner.ui import data, drafts, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import lang, md_text, tr
 
@@ -25,12 +25,34 @@ if not names:
     st.info(tr("cmp_no_saved"))
     st.stop()
 saved_cmps = W.document_names(store, "comparison")
+CMP_BASE = "cmp_base"  # the saved comparison opened here: {"name", "version"}
+CMP_CONFIRM = "cmp_confirm"  # a save waiting for confirmation: {"name", "version", "msg" (a refused save's reason)}
+CMP_MSG = "cmp_msg"
 
 
 def _open_comparison(name: str) -> None:
     doc = W.load_document(store, "comparison", name)
     ss[keys.COMPARE_PICK] = [n for n, _ in doc.scenarios if n in names]
     ss["cmp_name"] = name
+    ss[CMP_BASE] = {"name": name, "version": W.latest_version(store, "comparison", name)}
+    ss.pop(CMP_CONFIRM, None)
+
+
+def _save_comparison(name: str, scenarios: list[str], lang_: str, expect: int | None) -> None:
+    """Save the comparison as the next version of ``name``, refused if someone saved it since ``expect``."""
+    try:
+        v = W.save_document(store, W.ComparisonDoc(name, tuple((n, None) for n in scenarios), lang_),
+                            expect_version=expect)
+    except W.SaveConflictError as exc:  # asked again, saying who saved what since
+        ss[CMP_CONFIRM] = {"name": name, "version": W.latest_version(store, "comparison", name),
+                           "msg": message_in(exc, lang_)}
+        return
+    except PlannerError as exc:
+        ss[CMP_MSG] = ("error", md_text(message_in(exc, lang_)))  # a name as typed, no markup
+        return
+    ss[CMP_BASE] = {"name": name, "version": v}
+    ss.pop(CMP_CONFIRM, None)
+    ss[CMP_MSG] = ("success", tr("saved", name=name, v=v))
 
 
 keys.seed(keys.COMPARE_PICK, names[:2])
@@ -121,9 +143,24 @@ with st.expander(tr("wf_save_comparison")):
     keys.seed("cmp_name", "comparison")
     s1, s2 = st.columns([2, 1], vertical_alignment="bottom")
     cname = s1.text_input(tr("wf_new_name"), key="cmp_name").strip()
-    if s2.button(tr("wf_save"), key="cmp_save", disabled=not cname):
-        try:
-            v = W.save_document(store, W.ComparisonDoc(cname, tuple((n, None) for n in picked), L))
-            st.success(tr("saved", name=cname, v=v))
-        except PlannerError as exc:
-            st.error(message_in(exc, L))
+    right = drafts.write_button("save_comparison")
+    if s2.button(tr("wf_save"), key="cmp_save", disabled=not cname or right["disabled"], help=right["help"]):
+        opened = ss.get(CMP_BASE) or {}
+        expect = opened.get("version") if opened.get("name") == cname else None
+        exists = W.latest_version(store, "comparison", cname)
+        if expect is None and exists is not None:  # a name that exists and was not opened here: asked first
+            ss[CMP_CONFIRM] = {"name": cname, "version": exists}
+        else:  # new, or the comparison opened here (refused if someone saved it since)
+            _save_comparison(cname, list(picked), L, expect)
+    conf = ss.get(CMP_CONFIRM)
+    if conf and conf["name"] == cname and conf.get("msg"):
+        st.error(md_text(conf["msg"]))
+    if conf and conf["name"] == cname and conf["version"] is not None:
+        st.warning(tr("wf_save_comparison_confirm", name=cname, v=conf["version"], next=conf["version"] + 1))
+        k1, k2, _ = st.columns([1, 1, 3])
+        k1.button(tr("wf_confirm_save", next=conf["version"] + 1), key="cmp_confirm_yes", type="primary",
+                  on_click=_save_comparison, args=(cname, list(picked), L, conf["version"]))
+        k2.button(tr("dm_cancel"), key="cmp_confirm_no", on_click=lambda: ss.pop(CMP_CONFIRM, None))
+    msg = ss.pop(CMP_MSG, None)
+    if msg:
+        (st.success if msg[0] == "success" else st.error)(msg[1])

@@ -11,9 +11,9 @@ from planner import workflow as W
 from planner.classify import policy as pol_mod
 from planner.errors import PlannerError, message_in
 from planner.i18n import value_label
-from planner.ui import data, keys, page, results
+from planner.ui import data, drafts, keys, page, results
 from planner.ui.explore import field_label
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, md_text, tr
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_rules")
@@ -23,6 +23,7 @@ st.caption(tr("rules_intro"))
 
 # -- the draft: what the user is editing, kept across pages and reruns until saved or discarded ------------
 ss = st.session_state
+RULES_NAME = "rules_name"  # the name typed for saving, kept with the draft (the text box's state is not kept)
 
 
 def _open(name: str | None) -> None:
@@ -36,6 +37,7 @@ def _open(name: str | None) -> None:
     ss[keys.POLICY_BASE] = {**base, "json": canonical(d)}
     for k in [k for k in ss if str(k).startswith("r_")]:
         del ss[k]
+    ss.pop(RULES_NAME, None)
     ss.pop("rules_confirm", None)
 
 
@@ -50,6 +52,8 @@ pick = c1.selectbox(tr("load_policy"), names, key=f"rules_pick_{lang()}",
                     format_func=lambda n: tr("default_policy") if n == "default" and n not in saved_names else n)
 open_slot, discard_slot = c2.empty(), c3.empty()  # filled once this run's edits are known
 pol = copy.deepcopy(ss[keys.POLICY_DRAFT])
+if drafts.form_lost("rules"):  # shown again or after a sign-in: the rule widgets come back from the draft
+    drafts.drop_widgets(("r_",))
 keys.seed("r_min", int(pol.get("min_criteria", 2)))
 keys.seed("r_lu", list(pol.get("land_uses", [])))
 
@@ -157,17 +161,24 @@ else:
 # -- save: a named policy version; an existing name is confirmed first ----------------------------------
 with st.container(border=True):
     st.markdown(f"**{tr('save_policy')}**")
-    keys.seed("r_name", base["name"] if base["version"] else pdict.get("name", "default"))
+    keys.seed("r_name", ss.get(RULES_NAME) or (base["name"] if base["version"] else pdict.get("name", "default")))
     n1, n2 = st.columns([2, 1], vertical_alignment="bottom")
     name = n1.text_input(tr("policy_name"), key="r_name").strip() or "default"
+    ss[RULES_NAME] = ss["r_name"]  # kept with the draft across pages (the box's own state is dropped)
+    drafts.form_drawn("rules")
     exists = W.latest_version(store, "policy", name)
+    opened = base["version"] if base["name"] == name else None  # the saved version this draft was opened from
 
     def _save(name: str, expect) -> None:
         doc = W.PolicyDoc(pol_mod.from_dict({**pdict, "name": name}, where="rules"))
         try:
             v = W.save_document(store, doc, expect_version=expect)
+        except W.SaveConflictError as exc:  # a colleague saved since: say so, and offer what to do
+            ss["rules_confirm"] = {"action": "conflict", "name": name, "msg": message_in(exc, lang()),
+                                   "version": W.latest_version(store, "policy", name)}
+            return
         except PlannerError as exc:
-            ss["rules_msg"] = ("error", message_in(exc, lang()))
+            ss["rules_msg"] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
             return
         saved = pol_mod.policy_to_dict(doc.policy)
         ss[keys.POLICY_DRAFT] = saved
@@ -175,14 +186,26 @@ with st.container(border=True):
         ss.pop("rules_confirm", None)
         ss["rules_msg"] = ("success", tr("saved", name=name, v=v))
 
-    if n2.button(tr("save_policy"), type="primary", key="rules_save"):  # this run's name and rules
-        if exists is None:
+    if n2.button(tr("save_policy"), type="primary", key="rules_save",  # this run's name and rules
+                 **drafts.write_button("save_policy")):
+        if opened is not None:  # the policy opened here: checked against the version opened, never overwritten
+            _save(name, opened)
+        elif exists is None:
             _save(name, None)
-        else:
-            ss["rules_confirm"] = {"name": name, "version": exists}
+        else:  # a name that exists and was not opened here: asked first
+            ss["rules_confirm"] = {"action": "save", "name": name, "version": exists}
         st.rerun()
     conf = ss.get("rules_confirm")
-    if conf and conf["name"] == name:
+    if conf and conf["name"] == name and conf.get("action") == "conflict":
+        st.error(md_text(conf["msg"]))
+        latest = conf["version"]
+        k1, k2, _ = st.columns(3)
+        if latest is not None:
+            k1.button(tr("wf_reopen_latest", v=latest), key="rules_conflict_open", on_click=_open, args=(name,))
+        k2.button(tr("wf_save_mine", next=(latest or 0) + 1), key="rules_conflict_mine", on_click=_save,
+                  args=(name, latest))
+        st.caption(tr("wf_or_rename", what=tr("wf_what_policy")))
+    elif conf and conf["name"] == name:
         st.warning(tr("wf_confirm_overwrite", name=name, v=conf["version"], next=conf["version"] + 1))
         k1, k2, _ = st.columns([1, 1, 3])
         k1.button(tr("wf_confirm_save", next=conf["version"] + 1), key="rules_confirm_yes", type="primary",
@@ -202,7 +225,8 @@ if stored_name and store.has_layer("flags", stored_name):
         st.caption(tr("wf_stored_flags", name=stored_name) + " · " + prov.summary(lang()))
         if reasons:
             st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
-            if st.button(tr("wf_rebuild"), key="rules_rebuild", disabled=dirty,
-                         help=tr("wf_rebuild_dirty") if dirty else None):
+            right = drafts.write_button("classify")
+            if st.button(tr("wf_rebuild"), key="rules_rebuild", disabled=dirty or right["disabled"],
+                         help=tr("wf_rebuild_dirty") if dirty else right["help"]):
                 W.classify_workspace(store, W.load_document(store, "policy", stored_name))
                 st.rerun()

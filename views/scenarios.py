@@ -12,8 +12,8 @@ from planner.errors import PlannerError, message_in
 from planner.i18n import column_label, value_label
 from planner.report import text as report_text
 from planner.scenarios import templates as tpl_mod
-from planner.ui import data, keys, page, results, tables
-from planner.ui.state import lang, tr
+from planner.ui import data, drafts, keys, page, results, tables
+from planner.ui.state import lang, md_text, tr
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_scenarios")
@@ -40,6 +40,8 @@ P = {  # editable template parameters: (label zh, label en, step)
     "construction_months": ("建设工期（月）", "Construction (months)", 1.0),
 }
 ok_ids = ok["site_id"].astype(str).tolist()
+START_YEARS = (2020, 2040)  # the start-year box's range
+EXISTING = ("demolish", "retain", "retain_class")
 
 
 def _seed_widgets(sc: sc_mod.Scenario) -> None:
@@ -57,13 +59,24 @@ def _seed_widgets(sc: sc_mod.Scenario) -> None:
     ss["sc_tpl"] = tname if tname in builtin else "standard_factory"
     ss["sc_exist"] = sc.existing
     ss["sc_retain"] = [c for c in sc.retain_classes if c in ("retain", "upgrade")] or ["retain"]
-    ss["sc_start"] = int(sc.start_year)
-    ss["sc_per_year"] = int(sc.sites_per_year or 0)
+    ss["sc_start"] = int(min(max(int(sc.start_year), START_YEARS[0]), START_YEARS[1]))  # the box's range
+    ss["sc_per_year"] = int(min(max(int(sc.sites_per_year or 0), 0), 100))
     base_t = builtin[ss["sc_tpl"]]
     for k in P:
         v = changes.get(k, getattr(base_t, k, None))
         if v is not None:
             ss[f"sc_p_{ss['sc_tpl']}_{k}"] = float(v)
+
+
+def _form_valid() -> bool:
+    """Whether every form widget holds a value the form can show (sites, templates and ranges of this run)."""
+    try:
+        return (isinstance(ss["sc_name"], str) and 1 <= int(ss["sc_top"]) <= max(1, len(ok))
+                and set(ss["sc_ids"]) <= set(ok_ids) and ss["sc_tpl"] in builtin and ss["sc_exist"] in EXISTING
+                and set(ss["sc_retain"]) <= {"retain", "upgrade"}
+                and START_YEARS[0] <= int(ss["sc_start"]) <= START_YEARS[1] and 0 <= int(ss["sc_per_year"]) <= 100)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _open(name: str | None) -> None:
@@ -82,7 +95,9 @@ def _open(name: str | None) -> None:
 if ss.get(keys.SCENARIO_DRAFT) is None:
     _open(None)
 draft_sc = sc_mod.scenario_from_dict(ss[keys.SCENARIO_DRAFT], where="scenario draft")
-if "sc_name" not in ss:  # the page was left and shown again: the form comes back from the draft
+# the form comes back from the draft when the page is shown again, after a sign-in (the browser then shows the
+# widgets' defaults: an empty name, every number at its minimum), and when a value no longer fits the form
+if drafts.form_lost("scenarios") or not _form_valid():
     _seed_widgets(draft_sc)
 base = ss[keys.SCENARIO_BASE]
 
@@ -104,11 +119,11 @@ with st.form("scenario_form"):
     a.multiselect(tr("sc_sites"), ok_ids, key="sc_ids", placeholder=tr("sc_sites_all"))
     tlabels = {k: (v.label_en if lang() == "en" else v.label_zh) for k, v in builtin.items()}
     tname = c.selectbox(tr("sc_template"), list(tlabels), format_func=tlabels.get, key="sc_tpl")
-    existing = b.selectbox(tr("sc_existing"), ["demolish", "retain", "retain_class"], key="sc_exist",
+    existing = b.selectbox(tr("sc_existing"), list(EXISTING), key="sc_exist",
                            format_func=lambda k: tr(f"sc_ex_{k}"))
     b.multiselect(tr("wf_retain_classes"), ["retain", "upgrade"], key="sc_retain",
                   format_func=lambda v: value_label("upgrade", v, lang()), help=tr("wf_retain_classes_help"))
-    c.number_input(tr("sc_start"), 2020, 2040, key="sc_start")
+    c.number_input(tr("sc_start"), *START_YEARS, key="sc_start")
     c.number_input(tr("sc_per_year"), 0, 100, key="sc_per_year", help=tr("sc_per_year_help"))
     st.markdown(f"**{tr('sc_params')}**")
     tbase = builtin[tname]
@@ -122,6 +137,7 @@ with st.form("scenario_form"):
         edits[k] = cols[i % 4].number_input(en if lang() == "en" else zh, step=float(step),
                                             key=f"sc_p_{tname}_{k}", format="%.0f" if step >= 1 else "%.2f")
     st.form_submit_button(tr("sc_run"), type="primary")
+drafts.form_drawn("scenarios")
 
 changed = {k: (int(v) if k.endswith("months") else v) for k, v in edits.items() if v != getattr(tbase, k)}
 tpl_name = tname if not changed else f"{tname}_custom"
@@ -191,8 +207,12 @@ def _save(expect) -> None:
     fresh = W.scenario_doc(sc, sites=result.sites, parcel_sites=result.parcel_sites)
     try:
         v = W.save_document(store, fresh, expect_version=expect)
+    except W.SaveConflictError as exc:  # a colleague saved since: say so, and offer what to do (below the button)
+        ss[keys.SCENARIO_CONFIRM] = {"action": "conflict", "name": sc.name, "msg": message_in(exc, lang()),
+                                     "version": W.latest_version(store, "scenario", sc.name)}
+        return
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
         return
     ss[keys.SCENARIO_BASE] = {"name": sc.name, "version": v, "json": canonical(sc.to_dict()),
                               "site_refs": fresh.site_refs}
@@ -215,10 +235,20 @@ def _manage(action: str, new: str | None = None) -> None:
             ss.pop(keys.SCENARIO_CONFIRM, None)
         ss[keys.SCENARIO_MSG] = ("success", tr(f"wf_done_{action}", name=old, new=new or ""))
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", message_in(exc, lang()))
+        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
 
 
 def _ask_or_save() -> None:
+    """Save the scenario the user opened against the version opened (a colleague's newer save is a conflict, never
+    overwritten); a name that exists and was not opened here is confirmed first."""
+    right = drafts.write_button("save_scenario")
+    if right["disabled"]:  # the role changed since the page was drawn: refused at once, nothing asked first
+        ss[keys.SCENARIO_MSG] = ("error", right["help"])
+        return
+    opened = ss[keys.SCENARIO_BASE]
+    if opened.get("name") == sc.name and opened.get("version") is not None:
+        _save(opened["version"])
+        return
     exists = W.latest_version(store, "scenario", sc.name)
     if exists is None:
         _save(None)
@@ -226,7 +256,8 @@ def _ask_or_save() -> None:
         ss[keys.SCENARIO_CONFIRM] = {"action": "save", "name": sc.name, "version": exists}
 
 
-st.button(tr("sc_save"), type="primary", key="sc_save_btn", on_click=_ask_or_save)
+st.button(tr("sc_save"), type="primary", key="sc_save_btn", on_click=_ask_or_save,
+          **drafts.write_button("save_scenario"))
 conf = ss.get(keys.SCENARIO_CONFIRM)
 if conf and conf["action"] == "save" and conf["name"] == sc.name:
     st.warning(tr("wf_confirm_overwrite", name=sc.name, v=conf["version"], next=conf["version"] + 1))
@@ -234,6 +265,14 @@ if conf and conf["action"] == "save" and conf["name"] == sc.name:
     k1.button(tr("wf_confirm_save", next=conf["version"] + 1), key="sc_confirm_yes", type="primary",
               on_click=_save, args=(conf["version"],))
     k2.button(tr("dm_cancel"), key="sc_confirm_no", on_click=lambda: ss.pop(keys.SCENARIO_CONFIRM, None))
+if conf and conf["action"] == "conflict" and conf["name"] == sc.name:
+    st.error(md_text(conf["msg"]))
+    latest = conf["version"]
+    k1, k2, _ = st.columns(3)
+    if latest is not None:
+        k1.button(tr("wf_reopen_latest", v=latest), key="sc_conflict_open", on_click=_open, args=(sc.name,))
+    k2.button(tr("wf_save_mine", next=(latest or 0) + 1), key="sc_conflict_mine", on_click=_save, args=(latest,))
+    st.caption(tr("wf_or_rename", what=tr("wf_what_scenario")))
 msg = ss.pop(keys.SCENARIO_MSG, None)
 if msg:
     (st.success if msg[0] == "success" else st.error)(msg[1])
@@ -241,9 +280,12 @@ if base.get("name"):
     with st.expander(tr("wf_manage", name=base["name"])):
         new = st.text_input(tr("wf_new_name"), key="sc_mg_name").strip()
         m1, m2, m3 = st.columns(3)
-        m1.button(tr("wf_duplicate"), key="sc_dup", disabled=not new, on_click=_manage, args=("duplicate", new))
-        m2.button(tr("wf_rename"), key="sc_ren", disabled=not new, on_click=_manage, args=("rename", new))
-        m3.button(tr("wf_delete"), key="sc_del",
+        dup, ren, dele = (drafts.write_button(a) for a in ("save_scenario", "delete_scenario", "delete_scenario"))
+        m1.button(tr("wf_duplicate"), key="sc_dup", disabled=not new or dup["disabled"], help=dup["help"],
+                  on_click=_manage, args=("duplicate", new))
+        m2.button(tr("wf_rename"), key="sc_ren", disabled=not new or ren["disabled"] or dup["disabled"],
+                  help=ren["help"] or dup["help"], on_click=_manage, args=("rename", new))
+        m3.button(tr("wf_delete"), key="sc_del", **dele,
                   on_click=lambda: ss.__setitem__(keys.SCENARIO_CONFIRM, {"action": "delete", "name": base["name"]}))
         if conf and conf["action"] == "delete" and conf["name"] == base["name"]:
             st.warning(tr("wf_confirm_delete", name=base["name"]))

@@ -19,8 +19,8 @@ from planner import workflow as W
 from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.sites import SiteParams
-from planner.ui import data, exports, keys, mapview, page, results, tables
-from planner.ui.state import lang, tr
+from planner.ui import data, drafts, exports, keys, mapview, page, results, tables
+from planner.ui.state import lang, md_text, tr
 
 settings = page.start("nav_sites")
 page.policy_marker()
@@ -34,7 +34,49 @@ store = data.store(ws)
 draft = results.site_params_draft(ws, policy)
 P = draft["params"]
 
+
+
+def _save_params(expect: int | None) -> None:
+    """Save the site settings as the next version of the policy's; refused if a colleague saved since ``expect``."""
+    try:
+        doc = W.SiteParamsDoc(name=pname, params=SiteParams.from_dict(dict(P)), use_barriers=draft["use_barriers"])
+        v = W.save_document(store, doc, expect_version=expect)
+    except W.SaveConflictError as exc:
+        ss[SITE_CONFLICT] = {"kind": "site_params", "msg": message_in(exc, lang()),
+                             "version": W.latest_version(store, "site_params", pname)}
+        return
+    except PlannerError as exc:
+        ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
+        return
+    ss[keys.SITE_PARAMS] = {**ss.get(keys.SITE_PARAMS, draft), "version": v}
+    ss.pop(SITE_CONFLICT, None)
+    ss[keys.SITE_MSG] = ("saved", {"name": pname, "v": v})
+
+
+def _load_saved_params() -> None:
+    """Drop the session's site settings for the saved ones (the form is seeded from them)."""
+    ss[keys.SITE_PARAMS] = results.saved_site_params(ws, policy)
+    drafts.drop_widgets(("s_gap", "s_min", "s_bar", "s_abs", "s_enc", "s_max_area", "s_max_owners", "s_streets",
+                         "s_diff_w"))
+    ss.pop(SITE_CONFLICT, None)
+
+
+def _conflict_box(conflict: dict, *, load: str, on_load, on_mine) -> None:
+    """A refused save: who saved what since, a button that loads theirs and one that saves mine after all."""
+    st.error(md_text(conflict["msg"]))
+    latest = conflict["version"]
+    b1 = b2 = st.container()  # one under another: the labels are long
+    if latest is not None:
+        b1.button(load, key=f"s_conflict_load_{conflict['kind']}", on_click=on_load)
+    b2.button(tr("wf_save_mine", next=(latest or 0) + 1), key=f"s_conflict_mine_{conflict['kind']}",
+              on_click=on_mine, args=(latest,))
+
+
 # -- settings: a draft seeded into the form, kept across pages ---------------------------------------------------
+SITE_CONFLICT = "site_conflict"  # a save refused because a colleague saved since: {"kind", "version", "msg"}
+if drafts.form_lost("sites"):  # shown again or after a sign-in: the settings and the edit mode come from the draft
+    drafts.drop_widgets(("s_gap", "s_min", "s_bar", "s_abs", "s_enc", "s_max_area", "s_max_owners", "s_streets",
+                         "s_diff_w", "s_mode_"))
 for k, v in (("s_gap", float(P.get("gap_m", 2.0))), ("s_min", float(P.get("min_area_m2", 10_000.0))),
              ("s_bar", bool(draft["use_barriers"])), ("s_abs", bool(P.get("absorb_enclaves", True))),
              ("s_enc", float(P.get("enclave_max_area_m2", 3_333.0))),
@@ -67,13 +109,13 @@ with st.expander(tr("site_params"), expanded=False):
                 st.rerun()
             except PlannerError as exc:
                 st.error(message_in(exc, lang()))
-    if st.button(tr("wf_save_params"), key="s_save_params"):
-        try:
-            doc = W.SiteParamsDoc(name=pname, params=SiteParams.from_dict(dict(P)),
-                                  use_barriers=draft["use_barriers"])
-            ss[keys.SITE_MSG] = ("saved", {"name": pname, "v": W.save_document(store, doc)})
-        except PlannerError as exc:
-            st.error(message_in(exc, lang()))
+    drafts.form_drawn("sites")
+    if st.button(tr("wf_save_params"), key="s_save_params", **drafts.write_button("save_site_params")):
+        _save_params(draft.get("version"))
+    conflict = ss.get(SITE_CONFLICT)
+    if conflict and conflict["kind"] == "site_params":
+        _conflict_box(conflict, load=tr("wf_params_load", v=conflict["version"]), on_load=_load_saved_params,
+                      on_mine=_save_params)
 
 # Messages, the build's progress and the stored result's box live in one container made on every run: the
 # elements below (the map above all) keep their place in the page whether a message shows or not, so the
@@ -90,7 +132,8 @@ with st.container():
             if st.button(tr("edits_apply"), key="s_load_edits"):
                 edits[:] = [dict(o) for o in doc.ops]
                 redo.clear()
-                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v}
+                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v,
+                                              "base": (pname, v)}
                 st.rerun()
     msg = ss.pop(keys.SITE_MSG, None)
     if msg:
@@ -108,7 +151,8 @@ with st.container():
             st.caption(tr("wf_stored_sites", name=pname) + " · " + stored.provenance.summary(lang()))
             if reasons:
                 st.warning(tr("wf_stale") + "；".join(zh if lang() == "zh" else en for en, zh in reasons))
-                st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result())
+                st.button(tr("wf_rebuild_sites"), key="s_rebuild", on_click=lambda: _store_result(),
+                          **drafts.write_button("build_sites"))
             elif ss.get(keys.SITE_FROM_STORE):
                 c1, c2 = st.columns([3, 1])
                 c1.caption(tr("wf_using_stored_sites"))
@@ -150,8 +194,50 @@ def _push(op: dict) -> None:
     ss[keys.SITE_REDO] = []
 
 
-def _store_result() -> None:
-    """Store sites, parcel table and edits in one commit (the stored result is then up to date)."""
+def _load_saved_edits(keep_mine: bool, version: int | None = None) -> None:
+    """Take the latest saved edits of the policy, with this session's own edits on top (``keep_mine``) or not.
+
+    The session's own edits are those not in the saved version it started
+    from; an edit that no longer applies on the colleague's edits is dropped
+    (and said so) when the sites are built again.
+    """
+    loaded = ss.get(keys.SITE_EDITS_LOADED) or {}
+    base_v = results.site_edits_base(pname)
+    before = [dict(o) for o in W.load_document(store, "site_edit", pname, base_v).ops] if base_v else []
+    latest = W.latest_version(store, "site_edit", pname)
+    theirs = [dict(o) for o in W.load_document(store, "site_edit", pname, latest).ops] if latest else []
+    mine = [dict(o) for o in ss[keys.SITE_EDITS] if dict(o) not in before] if keep_mine else []
+    ss[keys.SITE_EDITS] = theirs + [o for o in mine if o not in theirs]
+    ss[keys.SITE_REDO] = []
+    ss[keys.SITE_EDITS_LOADED] = {**loaded, "name": pname, "version": latest, "base": (pname, latest)}
+    ss.pop(SITE_CONFLICT, None)
+    if keep_mine:
+        ss[keys.SITE_MSG] = ("wf_edits_merged", {"v": latest or 0, "n": len(mine)})
+
+
+def _edits_conflict(conflict: dict) -> None:
+    """A refused save of the edits, where it was clicked: who saved since, and what the user may do."""
+    with st.container(border=True):
+        st.error(md_text(conflict["msg"]))
+        latest = conflict["version"]
+        b1 = b2 = b3 = st.container()  # one under another: the panel is narrow
+        clicked = False
+        if latest is not None:
+            clicked |= b1.button(tr("wf_edits_merge", v=latest), key="s_conflict_merge", type="primary",
+                                 on_click=lambda: _load_saved_edits(True))
+            clicked |= b2.button(tr("wf_edits_theirs", v=latest), key="s_conflict_theirs",
+                                 on_click=lambda: _load_saved_edits(False))
+        clicked |= b3.button(tr("wf_save_mine", next=(latest or 0) + 1), key="s_conflict_mine",
+                             on_click=lambda v=latest: _store_result(v))
+        if clicked:
+            st.rerun()  # the whole page: the edits, the sites and the stored result's box change
+
+
+def _store_result(expect: int | None | str = "opened") -> None:
+    """Store sites, parcel table and edits in one commit (the stored result is then up to date).
+
+    ``expect``: the saved edits version this save may follow; by default the one the session's edits start from.
+    """
     try:
         doc = W.SiteEditsDoc(pname, tuple(dict(o) for o in edits), policy_name=pname,
                              params=SiteParams.from_dict(dict(P)),
@@ -161,13 +247,20 @@ def _store_result() -> None:
         _, hw = data.previous_sites(ws, pname)
         # the classification the sites rest on goes in the same commit when the rules are a saved version
         saved_rules = not page.rules_unsaved()
+        # checked against the saved edits this session's edits start from: a colleague's newer edits are never replaced
         W.store_sites(store, pname, result, gdf, flags_prov=prov, flags_version=None,
                       params=W.SiteParamsDoc(pname, doc.params, draft["use_barriers"]), edits=doc,
                       id_table=id_table, high_water_mark=hw,
-                      flags=data.reasons_for(ws, policy)(gdf) if saved_rules else None)  # with the reasons the CLI writes
+                      flags=data.reasons_for(ws, policy)(gdf) if saved_rules else None,  # with the reasons the CLI writes
+                      expect_edits_version=results.site_edits_base(pname) if expect == "opened" else expect)
         v = W.latest_version(store, "site_edit", pname)
-        ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v}
+        ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v,
+                                      "base": (pname, v)}
+        ss.pop(SITE_CONFLICT, None)
         ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})
+    except W.SaveConflictError as exc:
+        ss[SITE_CONFLICT] = {"kind": "site_edit", "msg": message_in(exc, lang()),
+                             "version": W.latest_version(store, "site_edit", pname)}
     except PlannerError as exc:
         ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
 
@@ -264,9 +357,14 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
     if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
         edits.append(redo.pop())
         st.rerun()
-    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=_store_result,
-                    help=tr("wf_save_edits_help")):
+    right = drafts.write_button("build_sites", tr("wf_save_edits_help"))
+    if not right["disabled"]:
+        right = drafts.write_button("save_site_edits", tr("wf_save_edits_help"))
+    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(), **right):
         st.rerun()  # the whole page: the stored result's box and the message above change
+    conflict = ss.get(SITE_CONFLICT)
+    if conflict and conflict["kind"] == "site_edit":  # the save was refused: a colleague saved edits since
+        _edits_conflict(conflict)
     st.caption(tr("draw_hint"))
     exports.sites_page(ws, policy, result, gdf, sel, ok)  # export what you see; site briefs (PDF)
     return sel, mode

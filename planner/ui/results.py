@@ -49,15 +49,26 @@ def site_params_draft(path: str, policy: dict | None) -> dict:
 
 
 def saved_site_params(path: str, policy: dict | None) -> dict:
-    """The site settings a session starts from (see :func:`site_params_draft`), read from the workspace."""
+    """The site settings a session starts from (see :func:`site_params_draft`), read from the workspace.
+
+    ``version``: the saved ``site_params`` version they are (None: none saved), which a save expects.
+    """
     name = (policy or {}).get("name", "default")
     store = data.store(path)
-    if W.latest_version(store, "site_params", name) is not None:
-        doc = W.load_document(store, "site_params", name)
+    version = W.latest_version(store, "site_params", name)
+    if version is not None:
+        doc = W.load_document(store, "site_params", name, version)
     else:
         pol = W.PolicyDoc(policy_mod.from_dict(policy)) if policy else W.PolicyDoc.from_file(None)
         doc = W.SiteParamsDoc(name=name, params=pol.site_params())
-    return {"policy": name, "params": config._drop_none(doc.params.to_dict()), "use_barriers": doc.use_barriers}
+    return {"policy": name, "params": config._drop_none(doc.params.to_dict()), "use_barriers": doc.use_barriers,
+            "version": version}
+
+
+def site_edits_base(name: str) -> int | None:
+    """The version of the saved site edits ``name`` this session's edits start from (None: none was saved)."""
+    base = (st.session_state.get(keys.SITE_EDITS_LOADED) or {}).get("base")
+    return base[1] if base and base[0] == name else None
 
 
 def _edits_signature(policy: dict | None, draft: dict) -> str:
@@ -85,11 +96,13 @@ def session_sites(path: str, policy: dict | None):
     if loaded.get("sig") is not None and loaded["sig"] != sig:
         edits.clear()  # the settings changed: the session's edits were made on other sites
         ss.setdefault(keys.SITE_REDO, []).clear()
-        loaded = {}
+        loaded = {k: loaded[k] for k in ("base",) if k in loaded}  # which saved version the session knows stays
     name = (policy or {}).get("name", "default")
     offered = None
     store = data.store(path)
     v = W.latest_version(store, "site_edit", name)
+    if (loaded.get("base") or (None, None))[0] != name:
+        loaded["base"] = (name, v)  # the saved edits as the session first saw them: a save checks nobody saved since
     if loaded.get("name") is None and v is not None:
         doc = W.load_document(store, "site_edit", name)
         same = (doc.params is None or config._drop_none(doc.params.to_dict()) == _normal(draft["params"])) \
@@ -97,7 +110,7 @@ def session_sites(path: str, policy: dict | None):
         if same and not edits:
             edits.extend(dict(o) for o in doc.ops)
             ss[keys.SITE_MSG] = ("edits_applied", {"v": v, "n": len(doc.ops)})
-            loaded = {"name": name, "version": v}
+            loaded = {"name": name, "version": v, "base": (name, v)}
         elif not same:
             offered = (v, doc)
     ss[keys.SITE_EDITS_LOADED] = {**loaded, "sig": sig}

@@ -106,9 +106,11 @@ def md_text(text) -> str:
     Examples
     --------
     >>> md_text("![x](http://evil/t.png) *a*")
-    '\\!\\[x\\]\\(http\\://evil/t\\.png\\) \\*a\\*'
+    '\\!\\[x\\]\\(http\\:\\/\\/evil\\/t\\.png\\) \\*a\\*'
+
+    A slash is escaped too: Streamlit's Markdown dropped the one of an escaped closing tag (``</b>`` read ``<b>``).
     """
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&])", r"\\\1", str(text))
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&/])", r"\\\1", str(text))
 
 
 def _secret_table(name: str) -> dict:

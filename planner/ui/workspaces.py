@@ -272,8 +272,9 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
 
 
 # -- redaction --------------------------------------------------------------------------
-#: Directories of an absolute POSIX path (the last part is kept); not inside a URL ("http://h/a/b").
-_POSIX_DIRS = re.compile(r"(?<![\w.:/~})\]%-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
+#: Directories of an absolute POSIX path (the last part is kept); not inside a URL ("http://h/a/b"), nor the slash of
+#: a closing tag in a name ("<b>x</b>" read "<b>x<b>", "</script>" "<script>").
+_POSIX_DIRS = re.compile(r"(?<![\w.:/~})\]%<-])(?:/[^/\s'\"<>|,;()\[\]{}]+)*/(?=[^/\s])")
 #: ``scheme://user:password@`` (a database or tile-server address with its password)
 _URI_PASSWORD = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:]*):[^\s/@]*@")
 #: ``password=...`` of a libpq connection string (quoted or not)

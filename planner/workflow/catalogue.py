@@ -122,18 +122,64 @@ def save_document(store: Store, doc, *, expect_version: int | None | bool = Fals
         return _save_checked(store, doc, expect_version, user)
 
 
+#: How the Chinese messages name each document kind.
+_KIND_ZH = {"policy": "识别规则", "site_params": "连片参数", "site_edit": "片区调整", "scenario": "情景",
+            "comparison": "对比"}
+
+
+#: Documents named after their policy (one per policy), not by the user: None expected means "none saved yet".
+_NAMED_BY_POLICY = ("site_edit", "site_params")
+
+
+def check_expected_version(store: Store, kind: str, name: str, expect_version: int | None) -> None:
+    """Raise :class:`SaveConflictError` unless the latest version of ``kind/name`` is ``expect_version``.
+
+    ``expect_version`` is the version the caller opened (None: the caller
+    opened none and means a new name). Call it holding
+    ``store.document_lock(kind, name)``, with the save in the same block.
+    The message says who saved the newer version and when.
+    """
+    cur = latest_version(store, kind, name)
+    if cur == expect_version:
+        return
+    zh_kind = _KIND_ZH.get(kind, kind)
+    if cur is None:  # the version opened was deleted since
+        msg = (f"{kind} {name!r} was deleted since you opened version {expect_version}; "
+               "save it under another name or save it again as new")
+        raise SaveConflictError(msg, zh=f"{zh_kind}「{name}」在您打开 v{expect_version} 之后已被删除；请另存为新名称或重新保存")
+    who, when = _saved_by(store, kind, name, cur)
+    by_en = f" (by {who}" + (f" at {when}" if when else "") + ")" if who else ""
+    by_zh = f"（{who}" + (f"，{when}" if when else "") + "）" if who else ""
+    if expect_version is None and kind in _NAMED_BY_POLICY:  # not a name the user chose: saved since they began
+        msg = (f"{kind} {name!r} was saved as version {cur} since you began{by_en}, when none was saved; "
+               "load it or save yours after all")
+        zh = f"{zh_kind}「{name}」在您开始编辑之后已被保存为 v{cur}{by_zh}（当时尚无已保存版本）；请载入或仍保存您的版本"
+    elif expect_version is None:
+        msg = f"{kind} {name!r} exists: version {cur}{by_en}; saving would create version {cur + 1}"
+        zh = f"已有同名{zh_kind}「{name}」：v{cur}{by_zh}，保存将生成 v{cur + 1}"
+    else:
+        msg = (f"{kind} {name!r} was saved as version {cur} since you opened version {expect_version}{by_en}; "
+               "reopen it or save under another name")
+        zh = f"「{name}」在您打开 v{expect_version} 之后已被保存为 v{cur}{by_zh}；请重新打开或另存为新名称"
+    raise SaveConflictError(msg, zh=zh)
+
+
+def _saved_by(store: Store, kind: str, name: str, version: int) -> tuple[str, str]:
+    """Who saved ``kind/name`` version ``version`` and when (UTC, minutes); empty strings when not recorded."""
+    cat = store.docs(kind)
+    if not len(cat) or "user" not in cat.columns:
+        return "", ""
+    row = cat[(cat["name"] == name) & (cat["version"] == version)]
+    if not len(row):
+        return "", ""
+    user = str(row["user"].iloc[0] or "")
+    when = str(row["created_at"].iloc[0] or "") if "created_at" in row.columns else ""
+    return user, when[:16].replace("T", " ") + (" UTC" if when else "")
+
+
 def _save_checked(store: Store, doc, expect_version, user: str | None) -> int:
     if expect_version is not False:
-        cur = latest_version(store, doc.KIND, doc.name)
-        if cur != expect_version:
-            if expect_version is None:
-                msg = f"{doc.KIND} {doc.name!r} exists (version {cur}); saving would create version {cur + 1}"
-                zh = f"已有同名{doc.KIND}「{doc.name}」（v{cur}），保存将生成 v{cur + 1}"
-            else:
-                msg = (f"{doc.KIND} {doc.name!r} was saved as version {cur} since you opened version "
-                       f"{expect_version}; reopen it or save under another name")
-                zh = f"「{doc.name}」在您打开 v{expect_version} 之后已被保存为 v{cur}；请重新打开或另存为新名称"
-            raise SaveConflictError(msg, zh=zh)
+        check_expected_version(store, doc.KIND, doc.name, expect_version)
     return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
 
 

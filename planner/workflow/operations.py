@@ -30,7 +30,12 @@ from planner.ingest.publish import current_survey_version
 from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
 from planner.workflow import documents as D
-from planner.workflow.catalogue import check_document_name, latest_version, load_document
+from planner.workflow.catalogue import (
+    check_document_name,
+    check_expected_version,
+    latest_version,
+    load_document,
+)
 from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
 
@@ -275,7 +280,8 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
                 flags_prov: Provenance, flags_version: int | None, params: D.SiteParamsDoc,
                 edits: D.SiteEditsDoc | None = None, edits_ref: str | None = None,
                 id_table: pd.DataFrame | None = None, high_water_mark: int = 0, user: str | None = None,
-                flags: gpd.GeoDataFrame | None = None) -> tuple[Provenance, dict]:
+                flags: gpd.GeoDataFrame | None = None,
+                expect_edits_version: int | None | bool = False) -> tuple[Provenance, dict]:
     """Store sites and site_parcels (and the site edits, and the flags they rest on, if given) in one commit.
 
     Both layers carry one provenance with a shared result id; readers check it
@@ -283,8 +289,22 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     (``name@version``) names edits saved before. ``flags`` (classified
     parcels with provenance ``flags_prov``) is stored as the policy's flags
     layer in the same commit. Returns the provenance and the written versions.
+
+    ``expect_edits_version``: the version of the ``site_edit`` document
+    ``edits.name`` the caller's edits started from (None: none was saved).
+    When a colleague saved another version since, nothing is written and
+    :class:`~planner.workflow.catalogue.SaveConflictError` says who and when,
+    instead of replacing their edits with the caller's. ``False`` (default):
+    no check (the CLI, which replays a named version).
     """
     user = acting_user("build_sites", store, user)
+    if edits is not None and expect_edits_version is not False:
+        check_document_name("site_edit", edits.name)
+        with store.document_lock("site_edit", edits.name):  # the check and the commit together
+            check_expected_version(store, "site_edit", edits.name, expect_edits_version)
+            return store_sites(store, name, result, parcels, flags_prov=flags_prov, flags_version=flags_version,
+                               params=params, edits=edits, edits_ref=edits_ref, id_table=id_table,
+                               high_water_mark=high_water_mark, user=user, flags=flags)
     docs = []
     extra = []
     if flags is not None:
@@ -293,8 +313,9 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
         link = {} if sv is None else {"geometry_from": ("survey", "parcels", int(sv))}
         extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta(),
                                 **link))
-    if edits is not None and edits.ops:
-        v = (latest_version(store, "site_edit", edits.name) or 0) + 1
+    saved = latest_version(store, "site_edit", edits.name) if edits is not None else None
+    if edits is not None and (edits.ops or saved is not None):  # all edits undone: saved too (none replayed again)
+        v = (saved or 0) + 1
         edits_ref = f"{edits.name}@{v}"
         docs.append(DocWrite("site_edit", edits.name, edits.to_dict()))
     prov = Provenance.new("sites", survey_version=flags_prov.survey_version, policy_name=flags_prov.policy_name,

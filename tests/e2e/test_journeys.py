@@ -113,14 +113,25 @@ def test_scenario_draft_kept_and_save_over_asks(app_server, page, external):
     page.wait_for_selector("[data-testid='stMetric']")
     assert page.get_by_label("情景名称", exact=True).first.input_value() == "前10片区_工业上楼"
     assert _number(page, "按排名取前 N 个片区").input_value() == "10"
+    page.get_by_role("button", name="保存情景").click()  # the user's own scenario, nobody saved since: v2
+    _settle(page)
+    page.get_by_text(re.compile("已保存：.* v2")).first.wait_for(timeout=30_000)
+    assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 2
+    # a new scenario under that name (not the one opened): asked first, saying which version it makes
+    page.get_by_role("button", name="新建情景").click()
+    _settle(page)
+    name = page.get_by_label("情景名称", exact=True).first
+    name.fill("前10片区_工业上楼")
+    page.get_by_role("button", name="计算").click()
+    _settle(page)
     page.get_by_role("button", name="保存情景").click()
     _settle(page)
-    page.get_by_text(re.compile("保存将生成 v2")).first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile("保存将生成 v3")).first.wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "journey_04_scenario_save_asks.png"), full_page=True)
-    assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 1
-    page.get_by_role("button", name="确认保存为 v2").click()
-    _settle(page)
     assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 2
+    page.get_by_role("button", name="确认保存为 v3").click()
+    _settle(page)
+    assert W.latest_version(GpkgStore(ws), "scenario", "前10片区_工业上楼") == 3
     assert external == []
 
 

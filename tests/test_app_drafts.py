@@ -1,0 +1,323 @@
+"""Colleagues saving at once, and drafts that survive a sign-in (AppTest; two AppTests on one workspace are two
+planners). Each test reproduces one way work was lost: a save that replaced a colleague's newer version without a
+word, a form that came back empty after a sign-in, a name reset by a page switch, a button a role could not use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner import workflow as W
+from planner.io.store import GpkgStore
+from planner.scenarios import Scenario, SiteSelection
+from planner.ui import keys
+from planner.ui.state import md_text
+from planner.workflow import accounts as A
+from tests._text import rendered
+from tests.e2e._workspace import build_workspace
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def ws(tmp_path) -> Path:
+    return build_workspace(tmp_path / "ws.gpkg")
+
+
+def _app(ws, monkeypatch, page: str | None = None) -> AppTest:
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(f"views/{page}.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _sign_in(at: AppTest, user: str, password: str) -> AppTest:
+    at.text_input(key="auth_user").set_value(user)
+    at.text_input(key="auth_password").set_value(password)
+    next(b for b in at.button if b.label in ("登录", "Sign in")).click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest, kind: str) -> list[str]:
+    return [rendered(e.value) for e in getattr(at, kind)]
+
+
+def _submit(at: AppTest) -> None:
+    next(b for b in at.button if b.label == "计算").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def _one_parcel_of(at: AppTest, rank: int) -> dict:
+    """A "remove one flagged parcel" edit of the site at ``rank`` (0: the first)."""
+    res = at.session_state[keys.SITE_RESULT]
+    sid = str(res.sites[res.sites["status"] == "ok"].sort_values("rank")["site_id"].iloc[rank])
+    ps = res.parcel_sites
+    pid = str(ps.loc[(ps["site_id"] == sid) & (ps["role"] == "flagged"), "parcel_id"].iloc[0])
+    return {"op": "remove", "site_id": sid, "parcel_ids": [pid]}
+
+
+# --------------------------------------------------------------------------- sites
+def test_two_planners_saving_site_edits_never_drop_each_others(ws, monkeypatch):
+    """plan1 and plan2 edit different sites and both save: the second save is refused and says who saved, and
+    loading with "my edits on top" stores both (the second save used to replace the first's edits)."""
+    store = GpkgStore(ws)
+    p1, p2 = _app(ws, monkeypatch, "sites"), _app(ws, monkeypatch, "sites")
+    mine, theirs = _one_parcel_of(p1, 0), _one_parcel_of(p2, 1)
+    p1.session_state[keys.SITE_EDITS] = [mine]
+    p1.run()
+    p2.session_state[keys.SITE_EDITS] = [theirs]
+    p2.run()
+    p1.button(key="s_save").click().run()
+    assert W.latest_version(store, "site_edit", "default") == 1
+    p2.button(key="s_save").click().run()
+    assert not p2.exception, [e.message for e in p2.exception]
+    assert W.latest_version(store, "site_edit", "default") == 1  # refused: plan1's edits stand
+    assert W.load_document(store, "site_edit", "default").ops == (mine,)
+    assert any("v1" in e and "开始编辑之后已被保存" in e for e in _texts(p2, "error")), _texts(p2, "error")
+    p2.button(key="s_conflict_merge").click().run()  # load v1 and keep my edit on top
+    assert not p2.exception, [e.message for e in p2.exception]
+    assert p2.session_state[keys.SITE_EDITS] == [mine, theirs]
+    p2.button(key="s_save").click().run()
+    assert not p2.exception and not _texts(p2, "error"), _texts(p2, "error")
+    assert W.latest_version(store, "site_edit", "default") == 2
+    assert W.load_document(store, "site_edit", "default").ops == (mine, theirs)
+    stored = store.read_layer("sites", "default").set_index("site_id")["n_parcels"]
+    assert stored[mine["site_id"]] == p2.session_state[keys.SITE_RESULT].sites.set_index("site_id").loc[
+        mine["site_id"], "n_parcels"]  # the stored sites hold both edits
+    # plan1, still on v1, saves again: refused too (plan2 saved v2 since), and nothing is lost
+    p1.session_state[keys.SITE_EDITS] = [mine, _one_parcel_of(p1, 2)]
+    p1.run()
+    p1.button(key="s_save").click().run()
+    assert W.latest_version(store, "site_edit", "default") == 2
+    assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p1, "error")), _texts(p1, "error")
+
+
+def test_site_settings_saved_by_a_colleague_meanwhile_are_not_replaced(ws, monkeypatch):
+    store = GpkgStore(ws)
+    p1, p2 = _app(ws, monkeypatch, "sites"), _app(ws, monkeypatch, "sites")
+    p1.number_input(key="s_gap").set_value(5.0)
+    next(b for b in p1.button if b.label == "计算").click().run()
+    p1.button(key="s_save_params").click().run()
+    assert W.latest_version(store, "site_params", "default") == 1
+    p2.number_input(key="s_gap").set_value(8.0)
+    next(b for b in p2.button if b.label == "计算").click().run()
+    p2.button(key="s_save_params").click().run()
+    assert not p2.exception, [e.message for e in p2.exception]
+    assert W.latest_version(store, "site_params", "default") == 1  # plan1's settings stand
+    assert any("v1" in e for e in _texts(p2, "error")), _texts(p2, "error")
+    p2.button(key="s_conflict_mine_site_params").click().run()  # a deliberate choice, after being told
+    assert W.latest_version(store, "site_params", "default") == 2
+    assert W.load_document(store, "site_params", "default").params.gap_m == 8.0
+    p1.button(key="s_save_params").click().run()  # plan1 still holds v1: refused now
+    assert W.latest_version(store, "site_params", "default") == 2
+    p1.button(key="s_conflict_load_site_params").click().run()
+    assert not p1.exception and p1.number_input(key="s_gap").value == 8.0
+
+
+# --------------------------------------------------------------------------- scenarios, rules, comparisons
+def test_a_colleagues_newer_scenario_is_a_conflict_not_an_overwrite_prompt(ws, monkeypatch):
+    store = GpkgStore(ws)
+    W.save_document(store, W.ScenarioDoc(Scenario(name="shared_sc", sites=SiteSelection(top=5))))
+    p1, p2 = _app(ws, monkeypatch, "scenarios"), _app(ws, monkeypatch, "scenarios")
+    for at in (p1, p2):
+        at.selectbox(key="sc_open_pick").set_value("shared_sc").run()
+        at.button(key="sc_open_btn").click().run()
+    p2.number_input(key="sc_top").set_value(7)
+    _submit(p2)
+    p2.button(key="sc_save_btn").click().run()  # opened by plan2, nobody saved since: saved
+    assert W.latest_version(store, "scenario", "shared_sc") == 2
+    p1.number_input(key="sc_top").set_value(4)
+    _submit(p1)
+    p1.button(key="sc_save_btn").click().run()
+    assert not p1.exception, [e.message for e in p1.exception]
+    assert W.latest_version(store, "scenario", "shared_sc") == 2  # plan2's v2 stands
+    assert not any("保存将生成" in w for w in _texts(p1, "warning"))  # not the ordinary overwrite prompt
+    assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p1, "error")), _texts(p1, "error")
+    p1.button(key="sc_conflict_mine").click().run()  # deliberate, after being told
+    assert W.latest_version(store, "scenario", "shared_sc") == 3
+    assert W.load_document(store, "scenario", "shared_sc").scenario.sites.top == 4
+    p2.button(key="sc_save_btn").click().run()  # now plan2 is behind: refused, and may open the latest
+    assert W.latest_version(store, "scenario", "shared_sc") == 3
+    p2.button(key="sc_conflict_open").click().run()
+    assert p2.number_input(key="sc_top").value == 4
+
+
+def test_a_colleagues_newer_policy_is_a_conflict_not_an_overwrite_prompt(ws, monkeypatch):
+    store = GpkgStore(ws)
+    p1 = _app(ws, monkeypatch, "rules")
+    p1.text_input(key="r_name").set_value("宽松").run()
+    p1.button(key="rules_save").click().run()
+    assert W.latest_version(store, "policy", "宽松") == 1
+    p2 = _app(ws, monkeypatch, "rules")
+    p2.selectbox(key="rules_pick_zh").set_value("宽松").run()
+    p2.button(key="rules_open").click().run()
+    p2.number_input(key="r_utilization_0_t").set_value(1.4).run()
+    p2.button(key="rules_save").click().run()
+    assert W.latest_version(store, "policy", "宽松") == 2
+    p1.number_input(key="r_utilization_0_t").set_value(1.7).run()
+    p1.button(key="rules_save").click().run()
+    assert not p1.exception, [e.message for e in p1.exception]
+    assert W.latest_version(store, "policy", "宽松") == 2
+    assert not any("保存将生成" in w for w in _texts(p1, "warning"))
+    assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p1, "error")), _texts(p1, "error")
+    assert W.load_document(store, "policy", "宽松").policy.criteria.utilization.rules[0].threshold == 1.4
+
+
+def test_saving_a_comparison_under_a_taken_name_asks_first(ws, monkeypatch):
+    store = GpkgStore(ws)
+    for n, top in (("a", 3), ("b", 5)):
+        W.save_document(store, W.ScenarioDoc(Scenario(name=n, sites=SiteSelection(top=top))))
+    p1, p2 = _app(ws, monkeypatch, "compare"), _app(ws, monkeypatch, "compare")
+    for at in (p1, p2):
+        at.text_input(key="cmp_name").set_value("ab").run()
+    p1.button(key="cmp_save").click().run()
+    assert W.latest_version(store, "comparison", "ab") == 1
+    p2.button(key="cmp_save").click().run()  # the same name, not opened here: asked first, nothing saved
+    assert not p2.exception, [e.message for e in p2.exception]
+    assert W.latest_version(store, "comparison", "ab") == 1
+    assert any("保存将生成 v2" in w for w in _texts(p2, "warning")), _texts(p2, "warning")
+    p2.button(key="cmp_confirm_yes").click().run()
+    assert W.latest_version(store, "comparison", "ab") == 2
+
+
+def test_the_policy_name_typed_is_kept_across_pages(ws, monkeypatch):
+    at = _app(ws, monkeypatch, "rules")
+    at.number_input(key="r_utilization_0_t").set_value(1.8).run()
+    at.text_input(key="r_name").set_value("宽松方案").run()
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/rules.py").run()
+    assert at.number_input(key="r_utilization_0_t").value == pytest.approx(1.8)
+    assert at.text_input(key="r_name").value == "宽松方案"  # it read "default": save stored the rules under it
+    at.button(key="rules_save").click().run()
+    assert W.latest_version(GpkgStore(ws), "policy", "宽松方案") == 1
+    assert W.latest_version(GpkgStore(ws), "policy", "default") is None
+
+
+# --------------------------------------------------------------------------- sign-in, roles
+@pytest.fixture
+def office(ws) -> Path:
+    store = GpkgStore(ws)
+    A.add_user(store, "pam", "planner", "planner-pass-3")
+    A.add_user(store, "dee", "decision_maker", "decider-pass-4")
+    W.save_document(store, W.ScenarioDoc(Scenario(name="top5", sites=SiteSelection(top=5))))
+    W.save_document(store, W.ScenarioDoc(Scenario(name="top8", sites=SiteSelection(top=8))))
+    return ws
+
+
+FORM = ("sc_name", "sc_top", "sc_start", "sc_tpl")
+
+
+def test_the_scenario_form_is_sent_again_after_a_sign_in(office, monkeypatch):
+    """After a sign-out (or an idle expiry) the browser drew no form; the widgets' values must be sent to it again
+    with the next page, from the draft. They were not (the server kept them): the browser showed an empty name,
+    top N = 1, the first template, 2020 and every parameter 0, and 计算 computed that."""
+    at = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    at.switch_page("views/scenarios.py").run()
+    at.text_input(key="sc_name").set_value("my_draft")
+    at.number_input(key="sc_top").set_value(6)
+    at.selectbox(key="sc_tpl").set_value("multi_storey")
+    _submit(at)
+    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
+    assert at.title[0].value == "登录"
+    _sign_in(at, "pam", "planner-pass-3")
+    assert at.title[0].value == "情景模拟"
+    name, top = at.text_input(key="sc_name"), at.number_input(key="sc_top")
+    assert (name.value, top.value, at.selectbox(key="sc_tpl").value) == ("my_draft", 6, "multi_storey")
+    # what the browser is told: every form widget's value, and each parameter of the template
+    assert name.proto.set_value and top.proto.set_value and at.number_input(key="sc_start").proto.set_value
+    params = [n for n in at.number_input if str(n.key).startswith("sc_p_multi_storey_")]
+    assert params and all(n.proto.set_value and n.value > 0 for n in params)
+    at.run()  # a rerun of the same page (a click elsewhere): nothing is forced on the browser again
+    assert not at.text_input(key="sc_name").proto.set_value
+
+
+def test_a_decision_maker_sees_no_usable_write_button_and_is_told_who_may(office, monkeypatch):
+    store = GpkgStore(office)
+    before = len(store.docs())
+    at = _sign_in(_app(office, monkeypatch), "dee", "decider-pass-4")
+    pages = {"rules": ("rules_save",), "sites": ("s_save", "s_save_params"), "scenarios": ("sc_save_btn",),
+             "compare": ("cmp_save",)}
+    for page_, buttons in pages.items():
+        at.switch_page(f"views/{page_}.py").run()
+        assert not at.exception, [e.message for e in at.exception]
+        for key in buttons:
+            b = at.button(key=key)
+            assert b.disabled, (page_, key)
+            assert "决策人员" in b.help and "规划人员" in b.help, (page_, key, b.help)
+            assert not any("保存将生成" in w for w in _texts(at, "warning")), (page_, key)
+    at.switch_page("views/scenarios.py").run()
+    at.selectbox(key="sc_open_pick").set_value("top5").run()
+    at.button(key="sc_open_btn").click().run()
+    assert at.button(key="sc_del").disabled and at.button(key="sc_ren").disabled
+    assert len(store.docs()) == before
+    # a planner's buttons work
+    pam = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    pam.switch_page("views/scenarios.py").run()
+    assert not pam.button(key="sc_save_btn").disabled
+
+
+# --------------------------------------------------------------------------- text as typed
+@pytest.mark.parametrize("name", ["<img src=x onerror=alert(1)><script>alert(2)</script>", "<b>x</b> =1+1", "a/b"])
+def test_names_shown_through_markdown_keep_every_slash(name):
+    """A name filled into a message (:func:`planner.ui.state.tr`: server paths taken out, then Markdown-escaped)
+    reads as typed: the slash of a closing tag was taken for a server path ("</script>" read "<script>")."""
+    from planner.ui.workspaces import redact
+
+    assert rendered(md_text(redact(name))) == name
+    assert "/" not in md_text(name).replace("\\/", "")  # every slash escaped for Markdown
+    assert redact("see /srv/gis/inbox/x.zip, <b>/srv/a/b.gpkg</b>") == "see x.zip, <b>b.gpkg</b>"  # paths still go
+
+
+def test_a_role_taken_away_while_the_page_is_open_is_refused_at_once_without_a_prompt(office, monkeypatch):
+    """The scenario save button was drawn for a planner; the role is changed to decision-maker before the click:
+    refused at once, saying who may, never first asked to confirm "saving creates v2"."""
+    store = GpkgStore(office)
+    at = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    at.switch_page("views/scenarios.py").run()
+    at.selectbox(key="sc_open_pick").set_value("top5").run()
+    at.button(key="sc_open_btn").click().run()
+    A.add_user(store, "ada", "admin", "admin-pass-1")
+    A.set_role(store, "pam", "decision_maker", user="ada")
+    from planner.ui import auth
+
+    auth._accounts.clear()  # the accounts are read again on the next page run (a server does so every 30 s)
+    at.button(key="sc_save_btn").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not any("保存将生成" in w for w in _texts(at, "warning"))
+    assert any("决策人员" in e and "规划人员" in e for e in _texts(at, "error")), _texts(at, "error")
+    assert at.button(key="sc_save_btn").disabled
+    assert W.latest_version(store, "scenario", "top5") == 1
+
+
+def test_store_sites_refuses_edits_a_colleague_saved_since_on_both_backends(store):
+    """The workflow check behind the sites page: under the document lock, nothing is written on a conflict."""
+    from tests.e2e._workspace import grid_parcels
+
+    store.publish_survey(grid_parcels(12), label="grid", user="test")
+    W.classify_workspace(store, W.PolicyDoc.from_file(None))
+    built = W.build_workspace_sites(store, save=False)
+    prov = W.Provenance.from_meta(built.flagged.attrs.get("meta"))
+    ps = built.result.parcel_sites
+    sid = str(ps["site_id"].iloc[0])
+    op = {"op": "remove", "site_id": sid, "parcel_ids": [str(ps.loc[ps["site_id"] == sid, "parcel_id"].iloc[0])]}
+
+    def save(expect):
+        return W.store_sites(store, "default", built.result, built.flagged, flags_prov=prov, flags_version=None,
+                             params=built.params, edits=W.SiteEditsDoc("default", (op,), policy_name="default"),
+                             expect_edits_version=expect)
+
+    save(None)
+    n_sites = len(store.layers("sites"))
+    with pytest.raises(W.SaveConflictError, match="since you began"):
+        save(None)  # a colleague who started before the first save
+    with pytest.raises(W.SaveConflictError, match="saved as version 1 since you opened version 0"):
+        save(0)
+    assert W.latest_version(store, "site_edit", "default") == 1 and len(store.layers("sites")) == n_sites
+    save(1)
+    assert W.latest_version(store, "site_edit", "default") == 2
