@@ -137,6 +137,20 @@ def test_any_scenario_name_exports_its_sites(tmp_path, name):
         assert layer == name
 
 
+def test_a_long_scenario_name_makes_file_names_a_file_system_takes(tmp_path):
+    """A 300-character scenario name made 304-byte report names (file systems take 255); a comparison of three long
+    names a 447-character download name. Names are cut with a hash of the whole, so two long names stay apart."""
+    from planner.report import MAX_STEM_BYTES, file_stem
+
+    a, b = "方案" * 150 + "_a", "方案" * 150 + "_b"
+    files = export_all(result(a), tmp_path / "out")
+    assert all(len(f.name.encode()) <= MAX_STEM_BYTES + 5 for f in files.values())
+    assert file_stem(a) != file_stem(b) and len(file_stem(a).encode()) <= MAX_STEM_BYTES
+    app_name = file_stem("comparison_" + "_".join(["upstairs_" + "x" * 140] * 3), ascii_only=True)
+    assert len(app_name) <= MAX_STEM_BYTES and app_name.startswith("comparison_upstairs_x")
+    assert file_stem("上楼 方案 A") == "上楼_方案_A" and file_stem("../x<y>", ascii_only=True) == "x_y"
+
+
 def test_html_is_self_contained_and_bilingual(tmp_path):
     r = result(sites_per_year=1)
     zh = html_report(r, lang="zh")

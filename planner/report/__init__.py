@@ -18,6 +18,8 @@ itself stays in :mod:`planner.scenarios` and :mod:`planner.scenarios.comparison`
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 from planner.report.excel import compare_to_excel, to_excel
@@ -26,11 +28,29 @@ from planner.report.html import compare_html, html_report, write_html
 from planner.report.text import fmt
 from planner.scenarios.model import ScenarioResult
 
+#: Longest file stem in bytes (UTF-8): file systems allow 255 bytes a name, and a comparison of three long
+#: scenario names made a 447-character download name.
+MAX_STEM_BYTES = 120
 
-def file_stem(name: str) -> str:
-    """The file name (without suffix) :func:`export_all` gives a scenario's reports: letters, digits, ``-`` and
-    ``_``; anything else becomes ``_``."""
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+def file_stem(name: str, *, ascii_only: bool = False) -> str:
+    """The file name (without suffix) reports of ``name`` are saved under: letters, digits, ``-`` and ``_``
+    (``ascii_only``: Latin letters only, for downloads that zip tools on a Chinese Windows open); anything else
+    becomes ``_``. A name longer than :data:`MAX_STEM_BYTES` is cut and ends with a hash of the whole name, so
+    two long names still get two files.
+
+    >>> file_stem("上楼 方案/A"), file_stem("上楼 A", ascii_only=True), len(file_stem("x" * 300).encode())
+    ('上楼_方案_A', 'A', 120)
+    """
+    ok = (lambda ch: ch.isascii() and ch.isalnum()) if ascii_only else str.isalnum
+    stem = "".join(ch if ok(ch) or ch in "-_" else "_" for ch in name)
+    if ascii_only:
+        stem = re.sub(r"_+", "_", stem).strip("_") or "report"
+    if len(stem.encode("utf-8")) <= MAX_STEM_BYTES:
+        return stem
+    tag = "_" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
+    cut = stem.encode("utf-8")[: MAX_STEM_BYTES - len(tag)].decode("utf-8", errors="ignore")
+    return cut + tag
 
 
 def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:

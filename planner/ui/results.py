@@ -19,7 +19,7 @@ from planner.classify import policy as policy_mod
 from planner.errors import PlannerError, message_in
 from planner.i18n import display_unit
 from planner.report import text as report_text
-from planner.scenarios.comparison import FLOOR_PARTS, HEADLINE_FIGURES
+from planner.scenarios.comparison import BETTER, FLOOR_PARTS, HEADLINE_FIGURES
 from planner.sites import SiteParams
 from planner.ui import data, keys
 from planner.ui.state import lang, tr, tr_plain
@@ -433,10 +433,9 @@ def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FI
         delta = None
         if base is not None:
             delta = _delta(v, float(base.get(k, np.nan)), k)
-        lower_better = k in ("payback_years", "fiscal_payback_years", "investment_cny")
-        same = delta == "0"
+        way = BETTER.get(k, 0)  # green when better, red when worse, grey when neither (more sites, more land)
         col.metric(report_text.label(k, lang()), report_text.fmt(v, k, lang()), delta,
-                   delta_color="off" if same else "inverse" if lower_better else "normal", border=True)
+                   delta_color="off" if delta == "0" or not way else "inverse" if way < 0 else "normal", border=True)
 
 
 def chart(c):
@@ -520,7 +519,6 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
 def report_buttons(obj, name: str, *, key: str) -> None:
     """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked (in another
     thread; a click does not re-run the page, which at 1M would run its scenarios again)."""
-    import re
     import tempfile
     from pathlib import Path
 
@@ -532,7 +530,7 @@ def report_buttons(obj, name: str, *, key: str) -> None:
     ws = st.session_state.get("_settings")
     bg = data.all_layers(ws.workspace, "boundary") if ws is not None else None
     bg = bg if bg is not None and len(bg) else None
-    safe = re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_") or "report"
+    safe = rep.file_stem(name, ascii_only=True)  # Latin only (zip tools on Chinese Windows), at most 120 bytes
 
     def xlsx() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
