@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import unicodedata
 
 import streamlit as st
 
@@ -121,6 +122,15 @@ def _session(uri: str, table: dict) -> dict | None:
     return a
 
 
+def shown_name(text: str) -> str:
+    """A name as a page shows it: without control or invisible formatting characters (Unicode Cc, Cf).
+
+    New names with them are refused (:mod:`planner.workflow.accounts`); this keeps one stored before from
+    turning the line it is shown on around (a right-to-left override before "(GIS staff)").
+    """
+    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def session_actor(store) -> P.Actor | None:
     """Who acts on ``store`` in this browser session (the workflow layer's actor provider)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -190,7 +200,8 @@ def gate(settings) -> A.Account | None:
         role, _, display = table[a["username"]]  # read once: a second read may differ (or fail) meanwhile
         acc = A.Account(a["username"], role, display)
         with st.sidebar:
-            st.caption(tr("auth_signed_in", user=acc.display_name or acc.username, role=tr(f"role_{acc.role}")))
+            st.caption(tr("auth_signed_in", user=shown_name(acc.display_name or acc.username),
+                          role=tr(f"role_{acc.role}")))
             if st.button(tr("auth_sign_out"), key="auth_sign_out"):
                 ss.pop(AUTH, None)
                 st.rerun()
