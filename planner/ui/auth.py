@@ -32,6 +32,13 @@ log = logging.getLogger(__name__)
 #: Session-state key of the signed-in account: {"uri", "username", "since", "last"}.
 AUTH = "_auth"
 _MSG = "_auth_msg"
+#: Whose work the session holds (the user name of the last sign-in): a sign-in as someone else starts afresh.
+OWNER = "_auth_owner"
+#: What a session keeps across a sign-out or a change of user: the sidebar's choices (language, workspace,
+#: basemap) and the sign-in itself. Everything else - drafts of rules, sites and scenarios, selections, results,
+#: uploads, page widgets - is the signed-in user's work and goes with them.
+KEEP = frozenset({AUTH, _MSG, OWNER, "_lang", "w_lang", "_workspace", "w_workspace", "_ws_catalog", "_settings",
+                  "_basemap", "w_basemap_zh", "w_basemap_en", "_custom_url", "w_custom_url"})
 
 
 def _minutes(name: str, default: float) -> float:
@@ -122,6 +129,31 @@ def _session(uri: str, table: dict) -> dict | None:
     return a
 
 
+def clear_work() -> int:
+    """Forget the session's work (every key but :data:`KEEP`): the next user in this tab starts afresh.
+
+    Uploads the session holds are deleted from the server. Returns the number of keys removed.
+    """
+    from planner.ui import uploads
+
+    ss = st.session_state
+    gone = [k for k in list(ss.keys()) if k not in KEEP]
+    for k in gone:
+        v = ss.get(k)
+        if isinstance(v, uploads._Lease):
+            v.end()
+        del ss[k]
+    return len(gone)
+
+
+def sign_out() -> None:
+    """End the session's sign-in and forget its work (drafts, selections, results, uploads)."""
+    ss = st.session_state
+    ss.pop(AUTH, None)
+    ss.pop(OWNER, None)
+    clear_work()
+
+
 def shown_name(text: str) -> str:
     """A name as a page shows it: without control or invisible formatting characters (Unicode Cc, Cf).
 
@@ -203,7 +235,7 @@ def gate(settings) -> A.Account | None:
             st.caption(tr("auth_signed_in", user=shown_name(acc.display_name or acc.username),
                           role=tr(f"role_{acc.role}")))
             if st.button(tr("auth_sign_out"), key="auth_sign_out"):
-                ss.pop(AUTH, None)
+                sign_out()
                 st.rerun()
         return acc
     st.title(tr("auth_title"))
@@ -219,8 +251,11 @@ def gate(settings) -> A.Account | None:
         except A.SignInError as exc:
             st.error(tr("error", err=exc))
         else:
+            if ss.get(OWNER) != acc.username:  # someone else's work (an expired session's drafts) is not theirs
+                clear_work()
             now = time.time()
             ss[AUTH] = {"uri": uri, "username": acc.username, "since": now, "last": now}
+            ss[OWNER] = acc.username
             st.rerun()
     st.stop()
     return None
