@@ -223,4 +223,7 @@ with tab_ent:
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
-    tables.show(survey.audit_frame(store.audit_log().iloc[::-1], lang()))
+    log = survey.audit_frame(store.audit_log().iloc[::-1], lang())
+    # a count that is not one (an account change) is a dash, as the other columns show it, not "None"
+    log["n_rows"] = log["n_rows"].map(lambda v: "—" if v is None or pd.isna(v) else f"{int(v):,}")
+    tables.show(log)
