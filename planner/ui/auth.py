@@ -208,6 +208,32 @@ class _Where:
         self.uri = uri
 
 
+#: Closes the sidebar once on a narrow screen (a phone), where it opens drawn over the sign-in form; a wide screen
+#: keeps it open beside the form. The language and workspace stay one tap away (the » button). The app's own
+#: constant text, no user data. (A second ``st.set_page_config(initial_sidebar_state=...)`` in the same run is
+#: applied only on a cold first load: the browser compares it with a state it has not updated yet.)
+_NARROW_SIDEBAR_JS = """<script>
+(() => {
+  const KEY = "planner-sign-in-sidebar-closed";
+  if (window.innerWidth > 768 || sessionStorage.getItem(KEY)) return;
+  let tries = 0;
+  const close = () => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    const open = bar && bar.getBoundingClientRect().right > 1;
+    if (open && button) { button.click(); sessionStorage.setItem(KEY, "1"); return; }
+    if (!bar || open) { if (++tries < 50) setTimeout(close, 100); }
+  };
+  close();
+})();
+</script>"""
+
+
+def _sidebar_out_of_the_way() -> None:
+    """On a phone the sidebar opens over the page: on the sign-in page, close it (once per tab) so the form shows."""
+    st.sidebar.html(_NARROW_SIDEBAR_JS, unsafe_allow_javascript=True)  # not in the page: no gap above the title
+
+
 def gate(settings) -> A.Account | None:
     """Stop the page run behind a sign-in form when the workspace has accounts and nobody is signed in.
 
@@ -238,6 +264,7 @@ def gate(settings) -> A.Account | None:
                 sign_out()
                 st.rerun()
         return acc
+    _sidebar_out_of_the_way()
     st.title(tr("auth_title"))
     if ss.get(_MSG):
         st.warning(tr(ss.pop(_MSG)))
