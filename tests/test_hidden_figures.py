@@ -93,7 +93,7 @@ def _secrets(results) -> tuple[np.ndarray, dict[str, set[str]]]:
 
 
 def _telling(text: str) -> bool:
-    """Whether a formatted number has 4 significant digits or more (6, 4,000 or 0.0432 match by chance)."""
+    """Whether a formatted number has 4 significant digits or more (6, 4,000 or 1.27 match by chance)."""
     try:
         x = float(text.replace(",", ""))
     except ValueError:
@@ -133,9 +133,31 @@ def _numbers_in(name: str, data: bytes, tmp: Path) -> tuple[np.ndarray, str]:
     raise AssertionError(f"a download of a kind this test does not read: {name}")
 
 
-def _leaks(name: str, data: bytes, every: np.ndarray, texts: dict[str, set[str]], tmp: Path) -> list[str]:
-    nums, text = _numbers_in(name, data, tmp)
+def _labels(results) -> list[str]:
+    """The labels of the hidden figures as the reports print them, longest first, in both languages."""
+    from planner.report.text import label
+
+    keys = {str(k) for r in results for k in (*pd.DataFrame(r.sites).columns, *r.timeline.columns, *r.totals.index)
+            if _hidden(k)}
+    out = {label(k, lg, unit=u) for k in keys for lg in ("zh", "en") for u in (True, False)}
+    return sorted((x for x in out if x and x not in keys), key=len, reverse=True)
+
+
+def _labelled(name: str, text: str, labels: list[str]) -> list[str]:
+    """A figure printed after its label ("改造后年税收（亿元/年） 0.0432" in a brief's table) that is not a dash."""
     out = []
+    for line in text.splitlines():
+        line = line.strip()
+        hit = next((lab for lab in labels if line.startswith(lab)), None)
+        if hit and re.search(r"\d", line[len(hit):]):
+            out.append(f"{name}: {line}")
+    return out
+
+
+def _leaks(name: str, data: bytes, every: np.ndarray, texts: dict[str, set[str]], tmp: Path,
+           labels: list[str]) -> list[str]:
+    nums, text = _numbers_in(name, data, tmp)
+    out = _labelled(name, text, labels)
     if len(every) and len(nums):
         i = np.clip(np.searchsorted(every, nums), 1, len(every) - 1)
         near = np.minimum(np.abs(every[i] - nums), np.abs(every[i - 1] - nums))
@@ -179,9 +201,11 @@ def test_nothing_a_decision_maker_downloads_holds_a_hidden_figure(office, monkey
     names = {n for n, _ in made}
     assert {n.rsplit(".", 1)[-1] for n in names} >= {"xlsx", "html", "pdf", "gpkg", "zip"}, names
     every, texts = _secrets(runs)
+    labels = _labels(runs)
     assert len(every) > 100 and sum(map(len, texts.values())) > 10  # there is something to find
     leaks = []
     for name, make in made:
         data = make()
-        leaks += _leaks(name, data if isinstance(data, bytes) else str(data).encode(), every, texts, tmp_path)
+        leaks += _leaks(name, data if isinstance(data, bytes) else str(data).encode(), every, texts, tmp_path,
+                        labels)
     assert not leaks, leaks[:60]
