@@ -42,7 +42,7 @@ def test_signing_out_forgets_the_users_work_and_the_next_user_starts_afresh(offi
     next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
     assert at.title[0].value == "Sign in"
     left = set(at.session_state)
-    form = {k for k in left if k.startswith(("auth_", "FormSubmitter:auth_form"))}  # the sign-in form itself
+    form = {k for k in left if k.startswith(("auth_", "_auth", "FormSubmitter:auth_form"))}  # the sign-in page
     assert left - form <= auth.KEEP, left - form - auth.KEEP
     _sign_in(at, "dee")
     assert not at.exception, [e.message for e in at.exception]

@@ -208,13 +208,13 @@ class _Where:
         self.uri = uri
 
 
-#: Closes the sidebar once on a narrow screen (a phone), where it opens drawn over the sign-in form; a wide screen
-#: keeps it open beside the form. The language and workspace stay one tap away (the » button). The app's own
+#: Closes the sidebar once per visit of the sign-in page on a narrow screen (a phone), where it opens drawn over the
+#: form; a wide screen keeps it open beside the form. The language and workspace stay one tap away (the » button). The app's own
 #: constant text, no user data. (A second ``st.set_page_config(initial_sidebar_state=...)`` in the same run is
 #: applied only on a cold first load: the browser compares it with a state it has not updated yet.)
 _NARROW_SIDEBAR_JS = """<script>
 (() => {
-  const KEY = "planner-sign-in-sidebar-closed";
+  const KEY = "planner-sign-in-sidebar-closed-VISIT";
   if (window.innerWidth > 768 || sessionStorage.getItem(KEY)) return;
   let tries = 0;
   const close = () => {
@@ -229,9 +229,17 @@ _NARROW_SIDEBAR_JS = """<script>
 </script>"""
 
 
+_VISIT = "_auth_sign_in_visit"
+
+
 def _sidebar_out_of_the_way() -> None:
-    """On a phone the sidebar opens over the page: on the sign-in page, close it (once per tab) so the form shows."""
-    st.sidebar.html(_NARROW_SIDEBAR_JS, unsafe_allow_javascript=True)  # not in the page: no gap above the title
+    """On a phone the sidebar opens over the page: on the sign-in page, close it so the form shows.
+
+    Once per visit: opened again to change the language, it stays open; after a sign-out it is closed again.
+    """
+    visit = st.session_state.setdefault(_VISIT, time.time_ns())
+    js = _NARROW_SIDEBAR_JS.replace("VISIT", str(int(visit)))
+    st.sidebar.html(js, unsafe_allow_javascript=True)  # in the sidebar: no gap above the page's title
 
 
 def gate(settings) -> A.Account | None:
@@ -283,6 +291,7 @@ def gate(settings) -> A.Account | None:
             now = time.time()
             ss[AUTH] = {"uri": uri, "username": acc.username, "since": now, "last": now}
             ss[OWNER] = acc.username
+            ss.pop(_VISIT, None)
             st.rerun()
     st.stop()
     return None

@@ -294,6 +294,15 @@ def test_the_sign_in_form_is_in_view_on_a_phone(accounts_office, browser, extern
         form.get_by_role("button").last.click()
         page.wait_for_selector("[data-testid='stSidebarNav']", state="attached", timeout=60_000)
         _settle(page)
+        if name == "phone":  # sign out from the sidebar (opened for it): the next sign-in form is in view again
+            page.locator("[data-testid='stExpandSidebarButton']").first.click()
+            page.get_by_role("button", name="退出登录").click()
+            form = page.locator("[data-testid='stForm']").first
+            form.wait_for(timeout=30_000)
+            _settle(page)
+            time.sleep(1.0)
+            page.screenshot(path=str(ARTIFACTS / "25_security_sign_in_phone_again.png"))
+            assert not _covered(page, form.locator("input[type='text']").first), "phone: covered after a sign-out"
         ctx.close()
     assert external == []
 
