@@ -193,7 +193,7 @@ def test_saving_over_a_colleagues_version_is_refused(ws):
 
 def test_role_without_the_right_cannot_write(ws, monkeypatch):
     monkeypatch.setenv("PLANNER_ROLE", "decision_maker")
-    with pytest.raises(W.permissions.PermissionDenied, match="may not save scenario"):
+    with pytest.raises(W.permissions.PermissionDenied, match="may not save a scenario; only Planner or Administrator may"):
         W.save_document(ws, W.ScenarioDoc(Scenario(name="s")))
     assert W.document_names(ws, "scenario") == []
 

@@ -13,8 +13,9 @@ from planner.errors import PlannerError, message_in
 from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
-from planner.ui import data, keys, new_workspace, page, survey, tables, uploads
+from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
 from planner.ui.state import lang, tr
+from planner.workflow.permissions import only_text
 
 settings = page.start("nav_data", need_survey=False)
 ws = settings.workspace
@@ -24,13 +25,18 @@ if not ok:
     st.stop()
 store = data.store(ws)
 ss = st.session_state
+# what this role may never do here: the controls stay visible, disabled, and say who may
+may_publish, may_switch = auth.may("publish"), auth.may("set_current")
 
 tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"), tr("de_tab"), tr("dm_audit")])
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
     up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
-                          help=tr("dm_upload_help"), key=f"dm_file_{ss.get('dm_gen', 0)}")
+                          help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
+                          key=f"dm_file_{ss.get('dm_gen', 0)}", disabled=not may_publish)
+    if not may_publish:
+        st.caption("🔒 " + only_text("publish", lang()))
     try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
         upl, fresh = uploads.receive(up)
     except PlannerError as exc:
@@ -147,7 +153,8 @@ with tab_up:
                 else:
                     survey.diff_map(diff, gdf, data.parcels(ws), settings)
         b1, b2, _ = st.columns([1, 1, 3])
-        if b1.button(tr("dm_publish"), type="primary", key="dm_publish"):
+        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish,
+                     help=None if may_publish else only_text("publish", lang())):
             try:
                 out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
                                        label=ss.get("dm_label"), base_version=ss.get("dm_base"),
@@ -183,13 +190,15 @@ with tab_ver:
             c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
             v = c1.selectbox(tr("wf_switch_to"), others, index=None, key="dm_ver", placeholder=tr("choose"),
                              format_func=lambda x: f"v{x}")
-            if c2.button(tr("dm_set_current"), key="dm_set", disabled=v is None):
+            if c2.button(tr("dm_set_current"), key="dm_set", disabled=v is None or not may_switch,
+                         help=None if may_switch else only_text("set_current", lang())):
                 ss[keys.DATA_SWITCH] = int(v)
                 st.rerun()
         if pend is not None:
             st.warning(tr("wf_confirm_switch", v=pend, cur=cur))
             k1, k2, _ = st.columns([1, 1, 3])
-            if k1.button(tr("wf_confirm_switch_yes", v=pend), key="dm_set_yes", type="primary"):
+            if k1.button(tr("wf_confirm_switch_yes", v=pend), key="dm_set_yes", type="primary",
+                         disabled=not may_switch, help=None if may_switch else only_text("set_current", lang())):
                 W.operations.set_current_survey(store, pend)
                 ss.pop(keys.DATA_SWITCH, None)
                 ss["dm_ver_msg"] = tr("dm_switched", v=pend)
@@ -214,4 +223,7 @@ with tab_ent:
 
 # -- audit -----------------------------------------------------------------------------
 with tab_log:
-    tables.show(survey.audit_frame(store.audit_log().iloc[::-1], lang()))
+    log = survey.audit_frame(store.audit_log().iloc[::-1], lang())
+    # a count that is not one (an account change) is a dash, as the other columns show it, not "None"
+    log["n_rows"] = log["n_rows"].map(lambda v: "—" if v is None or pd.isna(v) else f"{int(v):,}")
+    tables.show(log)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import unicodedata
 
 import streamlit as st
 
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 #: Session-state key of the signed-in account: {"uri", "username", "since", "last"}.
 AUTH = "_auth"
 _MSG = "_auth_msg"
+#: Whose work the session holds (the user name of the last sign-in): a sign-in as someone else starts afresh.
+OWNER = "_auth_owner"
+#: What a session keeps across a sign-out or a change of user: the sidebar's choices (language, workspace,
+#: basemap) and the sign-in itself. Everything else - drafts of rules, sites and scenarios, selections, results,
+#: uploads, page widgets - is the signed-in user's work and goes with them.
+KEEP = frozenset({AUTH, _MSG, OWNER, "_lang", "w_lang", "_workspace", "w_workspace", "_ws_catalog", "_settings",
+                  "_basemap", "w_basemap_zh", "w_basemap_en", "_custom_url", "w_custom_url"})
 
 
 def _minutes(name: str, default: float) -> float:
@@ -121,6 +129,40 @@ def _session(uri: str, table: dict) -> dict | None:
     return a
 
 
+def clear_work() -> int:
+    """Forget the session's work (every key but :data:`KEEP`): the next user in this tab starts afresh.
+
+    Uploads the session holds are deleted from the server. Returns the number of keys removed.
+    """
+    from planner.ui import uploads
+
+    ss = st.session_state
+    gone = [k for k in list(ss.keys()) if k not in KEEP]
+    for k in gone:
+        v = ss.get(k)
+        if isinstance(v, uploads._Lease):
+            v.end()
+        del ss[k]
+    return len(gone)
+
+
+def sign_out() -> None:
+    """End the session's sign-in and forget its work (drafts, selections, results, uploads)."""
+    ss = st.session_state
+    ss.pop(AUTH, None)
+    ss.pop(OWNER, None)
+    clear_work()
+
+
+def shown_name(text: str) -> str:
+    """A name as a page shows it: without control or invisible formatting characters (Unicode Cc, Cf).
+
+    New names with them are refused (:mod:`planner.workflow.accounts`); this keeps one stored before from
+    turning the line it is shown on around (a right-to-left override before "(GIS staff)").
+    """
+    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def session_actor(store) -> P.Actor | None:
     """Who acts on ``store`` in this browser session (the workflow layer's actor provider)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -166,6 +208,40 @@ class _Where:
         self.uri = uri
 
 
+#: Closes the sidebar once per visit of the sign-in page on a narrow screen (a phone), where it opens drawn over the
+#: form; a wide screen keeps it open beside the form. The language and workspace stay one tap away (the » button). The app's own
+#: constant text, no user data. (A second ``st.set_page_config(initial_sidebar_state=...)`` in the same run is
+#: applied only on a cold first load: the browser compares it with a state it has not updated yet.)
+_NARROW_SIDEBAR_JS = """<script>
+(() => {
+  const KEY = "planner-sign-in-sidebar-closed-VISIT";
+  if (window.innerWidth > 768 || sessionStorage.getItem(KEY)) return;
+  let tries = 0;
+  const close = () => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    const button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    const open = bar && bar.getBoundingClientRect().right > 1;
+    if (open && button) { button.click(); sessionStorage.setItem(KEY, "1"); return; }
+    if (!bar || open) { if (++tries < 50) setTimeout(close, 100); }
+  };
+  close();
+})();
+</script>"""
+
+
+_VISIT = "_auth_sign_in_visit"
+
+
+def _sidebar_out_of_the_way() -> None:
+    """On a phone the sidebar opens over the page: on the sign-in page, close it so the form shows.
+
+    Once per visit: opened again to change the language, it stays open; after a sign-out it is closed again.
+    """
+    visit = st.session_state.setdefault(_VISIT, time.time_ns())
+    js = _NARROW_SIDEBAR_JS.replace("VISIT", str(int(visit)))
+    st.sidebar.html(js, unsafe_allow_javascript=True)  # in the sidebar: no gap above the page's title
+
+
 def gate(settings) -> A.Account | None:
     """Stop the page run behind a sign-in form when the workspace has accounts and nobody is signed in.
 
@@ -190,11 +266,13 @@ def gate(settings) -> A.Account | None:
         role, _, display = table[a["username"]]  # read once: a second read may differ (or fail) meanwhile
         acc = A.Account(a["username"], role, display)
         with st.sidebar:
-            st.caption(tr("auth_signed_in", user=acc.display_name or acc.username, role=tr(f"role_{acc.role}")))
+            st.caption(tr("auth_signed_in", user=shown_name(acc.display_name or acc.username),
+                          role=tr(f"role_{acc.role}")))
             if st.button(tr("auth_sign_out"), key="auth_sign_out"):
-                ss.pop(AUTH, None)
+                sign_out()
                 st.rerun()
         return acc
+    _sidebar_out_of_the_way()
     st.title(tr("auth_title"))
     if ss.get(_MSG):
         st.warning(tr(ss.pop(_MSG)))
@@ -208,8 +286,12 @@ def gate(settings) -> A.Account | None:
         except A.SignInError as exc:
             st.error(tr("error", err=exc))
         else:
+            if ss.get(OWNER) != acc.username:  # someone else's work (an expired session's drafts) is not theirs
+                clear_work()
             now = time.time()
             ss[AUTH] = {"uri": uri, "username": acc.username, "since": now, "last": now}
+            ss[OWNER] = acc.username
+            ss.pop(_VISIT, None)
             st.rerun()
     st.stop()
     return None

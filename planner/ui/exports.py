@@ -72,14 +72,20 @@ def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list
     constraints = data.all_layers(path, "constraint")
 
     complete = data.reasons_for(path, policy)
+    may = may_see_tax()  # decided here: the file is made in another thread, which knows nobody signed in
 
     def build() -> bytes:
+        import dataclasses
+
         from planner.report.pdf import site_briefs_pdf
         from planner.workflow.briefs import site_briefs
+        from planner.workflow.visibility import blank_result_figures
 
         listed = _member_reasons(parcels, result.parcel_sites, site_ids, complete)
         briefs = site_briefs(result.sites, result.parcel_sites, listed, site_ids, constraints=constraints,
                              provenance=prov)
+        if not may:  # the brief's ledger: its tax after and fiscal payback, as on the scenario pages
+            briefs = [dataclasses.replace(b, figures=blank_result_figures(b.figures)) for b in briefs]
         return site_briefs_pdf(briefs, lang=L)
 
     name = "brief_" + ("_".join(site_ids) if len(site_ids) <= 3 else f"{site_ids[0]}_{len(site_ids)}")

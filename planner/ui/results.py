@@ -394,7 +394,8 @@ def run_scenario(path: str, policy: dict | None, site_result, doc, *, draft: boo
         desc = " ".join(x for x in (res.scenario.description, note) if x)
         run = dataclasses.replace(run, result=dataclasses.replace(
             res, scenario=sc_mod.replace(res.scenario, description=desc),
-            sites=blank_result_figures(res.sites), totals=blank_result_figures(res.totals)))
+            sites=blank_result_figures(res.sites), timeline=blank_result_figures(res.timeline),
+            totals=blank_result_figures(res.totals)))
     return run
 
 

@@ -28,6 +28,7 @@ import dataclasses
 import os
 import re
 import time
+import unicodedata
 
 import pandas as pd
 
@@ -80,8 +81,28 @@ def _check_role(role: str) -> str:
     return role
 
 
+def _check_visible(what: str, text: str) -> str:
+    """``text`` unless it holds a control or invisible formatting character (Unicode Cc, Cf).
+
+    A right-to-left override (U+202E) in a display name reverses the rest of the line it is shown on - the
+    sidebar's "(GIS staff)" after it reads as another role - and a zero-width space makes two names look the same.
+    """
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
+        from planner.i18n import t
+
+        key = f"acc_what_{what}"
+        raise AccountError(t("acc_bad_chars", "en", what=t(key, "en"), name=text),
+                           zh=t("acc_bad_chars", "zh", what=t(key, "zh"), name=text))
+    return text
+
+
+def _check_display(display_name: str | None) -> str:
+    """A display name as stored: trimmed, without control or formatting characters."""
+    return _check_visible("display_name", (display_name or "").strip())
+
+
 def _check_name(username: str) -> str:
-    name = (username or "").strip()
+    name = _check_visible("username", (username or "").strip())
     if not _NAME.match(name):
         msg = f"user name {username!r}: 2-64 letters, digits, '.', '_', '@' or '-'"
         raise AccountError(msg, zh=f"用户名 {username!r} 无效：需 2-64 个字母、数字或 . _ @ -")
@@ -100,7 +121,7 @@ def list_users(store) -> pd.DataFrame:
 
 def add_user(store, username: str, role: str, password: str, *, display_name: str = "", user: str | None = None) -> None:
     """Add an account (refused if the name is taken). An administrator's act once accounts exist."""
-    name, role = _check_name(username), _check_role(role)
+    name, role, display_name = _check_name(username), _check_role(role), _check_display(display_name)
     if accounts_enabled(store):
         user = acting_user("manage_users", store, user)
     if store.user_record(name) is not None:

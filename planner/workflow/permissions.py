@@ -100,26 +100,72 @@ def may(action: str, store=None) -> bool:
     return actor.role is not None and actor.role in ROLES and _allowed(actor.role, action)
 
 
+def roles_that_may(action: str) -> list[str]:
+    """The roles that may take ``action``, in :data:`ROLES` order (the administrator may do everything)."""
+    return [r for r in ROLES if _allowed(r, action)]
+
+
+def action_text(action: str, lang: str = "zh") -> str:
+    """``action`` as a user reads it ("save a scenario", "保存情景"), not its code."""
+    from planner.i18n import STRINGS, t
+
+    key = f"perm_{action}"
+    return t(key, lang) if key in STRINGS else action.replace("_", " ")
+
+
+def role_text(role: str | None, lang: str = "zh") -> str:
+    """A role's name as users read it ("Decision-maker", "决策人员"); an unknown code as it is."""
+    from planner.i18n import STRINGS, t
+
+    key = f"role_{role}"
+    return t(key, lang) if key in STRINGS else str(role)
+
+
+def who_may_text(action: str, lang: str = "zh") -> str:
+    """The roles that may take ``action``, by name: "规划人员、管理员", "Planner or Administrator"."""
+    from planner.i18n import t
+
+    names = [role_text(r, lang) for r in roles_that_may(action)]
+    if lang == "en" and len(names) > 1:
+        return ", ".join(names[:-1]) + t("perm_or", "en") + names[-1]
+    return t("perm_list_sep", lang).join(names)
+
+
+def only_text(action: str, lang: str = "zh") -> str:
+    """"Only Planner or Administrator may save a scenario": what a disabled button's tooltip says."""
+    from planner.i18n import t
+
+    return t("perm_only", lang, who=who_may_text(action, lang), what=action_text(action, lang))
+
+
+def _refusal(key: str, lang: str, **fmt) -> str:
+    from planner.i18n import t
+
+    return t(key, lang, **fmt)
+
+
 def require(action: str, store=None, role: str | None = None) -> Actor | None:
     """Raise :class:`PermissionDenied` unless the actor on ``store`` (or ``role``) may take ``action``.
 
     Returns the actor (None for a single local user), whose name the caller
-    records as the writer in the audit log.
+    records as the writer in the audit log. The refusal names the action and
+    the roles in words, in both languages, and says which roles may.
     """
     actor = Actor(os.environ.get("PLANNER_USER") or "operator", role) if role else current_actor(store)
     if actor is None:
         return None
-    what = action.replace("_", " ")
     if actor.role is None:
-        msg = f"sign in to {what}: this workspace has accounts"
-        raise PermissionDenied(msg, zh=f"请先登录：此工作空间已启用账号（{action}）")
+        what = {lg: action_text(action, lg) for lg in ("en", "zh")}
+        raise PermissionDenied(_refusal("perm_sign_in", "en", what=what["en"]),
+                               zh=_refusal("perm_sign_in", "zh", what=what["zh"]))
     if actor.role not in ROLES:
-        msg = f"unknown role {actor.role!r} (PLANNER_ROLE or the account); one of {sorted(ROLES)}"
-        raise PermissionDenied(msg, zh=f"未知角色 {actor.role!r}")
+        known = {lg: ", ".join(f"{r} ({role_text(r, lg)})" for r in ROLES) for lg in ("en", "zh")}
+        raise PermissionDenied(_refusal("perm_unknown_role", "en", role=actor.role, roles=known["en"]),
+                               zh=_refusal("perm_unknown_role", "zh", role=actor.role, roles=known["zh"]))
     if not _allowed(actor.role, action):
-        msg = f"{actor.username} ({actor.role}) may not {what}; ask an administrator for a role that may"
-        raise PermissionDenied(msg, zh=f"{actor.username}（{_ROLE_ZH.get(actor.role, actor.role)}）无权执行此操作（{action}），"
-                                       "如需权限请联系管理员")
+        text = {lg: _refusal("perm_denied", lg, user=actor.username, role=role_text(actor.role, lg),
+                             what=action_text(action, lg), who=who_may_text(action, lg)) for lg in ("en", "zh")}
+        raise PermissionDenied(text["en"], zh=text["zh"])
     return actor
 
 
@@ -128,5 +174,3 @@ def acting_user(action: str, store=None, user: str | None = None) -> str | None:
     actor = require(action, store)
     return user or (actor.username if actor is not None else None)
 
-
-_ROLE_ZH = {"gis_staff": "GIS 数据员", "planner": "规划人员", "decision_maker": "决策人员", "admin": "管理员"}

@@ -5,11 +5,16 @@ permission (by default the decision-maker, :data:`~planner.workflow.permissions.
 sees neither them nor what is computed from them per parcel, enterprise or
 site: the columns are left out of parcel tables, map tooltips and colourings,
 the numbers are taken out of the three-low reasons ("亩均税收 41378 < 50000"
-becomes "亩均税收低于标准（数值不可见）"), and per-site and scenario figures that
-start from them (tax and output before and after) are blanked; figures that
-come from the park templates alone (new tax per m² of new floor) stay. The
-flags themselves (low contribution yes / no) stay: they are the policy's
-verdict, not a figure. The app and the reports say when figures are hidden.
+becomes "亩均税收低于标准（数值不可见）"), and every tax or output figure of a
+scenario is blanked - per site, per year and in the totals, before and after,
+per mu, cumulative, and the payback that counts the tax gain - and so in the
+comparison, the charts and every export made from them. The tax and output
+of the new space (occupied floor x the template's rate) are blanked with the
+rest: in a scenario that demolishes everything they are the "tax after" the
+summary hides, and with the retained enterprises' tax in it they would give
+it away (tax per mu after x land area = tax after). The flags themselves (low
+contribution yes / no) stay: they are the policy's verdict, not a figure. The
+app and the reports say when figures are hidden.
 """
 
 from __future__ import annotations
@@ -23,9 +28,14 @@ from planner.workflow.permissions import may
 
 #: Per-parcel columns that are enterprise figures or derived from them.
 PARCEL_FIGURES = ("output_cny", "tax_cny", "output_per_mu", "tax_per_mu", "tax_per_energy", "energy_tce", "grade")
-#: Scenario and site figures that start from the enterprises' tax and output.
+#: Scenario and site figures (per site, per year, totals) computed from tax or output.
 RESULT_FIGURES = ("output_before_cny", "output_after_cny", "tax_before_cny", "tax_after_cny", "tax_gain_cny",
-                  "fiscal_payback_years", "output_cny", "tax_cny")
+                  "tax_per_mu_after", "output_per_mu_after", "tax_new_cny", "output_new_cny", "cum_tax_new_cny",
+                  "cum_output_new_cny", "fiscal_payback_years", "output_cny", "tax_cny", "output_per_mu",
+                  "tax_per_mu")
+#: A result column with one of these words in its name (``tax_..._cny``) is a figure of the same kind, whether
+#: or not it is listed above: a new column computed from tax or output is hidden from its first day.
+_FIGURE_WORDS = frozenset({"tax", "output", "fiscal"})
 _REASON = {
     "reason_zh": (re.compile(r"(亩均税收|亩均产值)\s*[-\d.,eE+]+\s*[<>≤≥]=?\s*[-\d.,eE+]+"), r"\1低于标准（数值不可见）"),
     "reason_en": (re.compile(r"(tax per mu|output per mu)\s*[-\d.,eE+]+\s*[<>≤≥]=?\s*[-\d.,eE+]+"),
@@ -47,19 +57,39 @@ def hide_parcel_figures(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def is_result_figure(name) -> bool:
+    """Whether a result column (or totals entry) is tax or output, or is computed from them.
+
+    Examples
+    --------
+    >>> [is_result_figure(c) for c in ("tax_per_mu_after", "cum_tax_new_cny", "fiscal_payback_years", "rent_cny")]
+    [True, True, True, False]
+    """
+    return name in RESULT_FIGURES or bool(_FIGURE_WORDS.intersection(str(name).split("_")))
+
+
 def blank_result_figures(df):
-    """A copy of a result table or totals with the figures that start from enterprise data set to NaN."""
+    """A copy of a result table (sites, timeline) or totals with every tax and output figure set to NaN."""
     if isinstance(df, pd.Series):
         out = df.copy()
-        for k in RESULT_FIGURES:
-            if k in out.index:
-                out[k] = np.nan
+        hit = [k for k in out.index if is_result_figure(k)]
+        out.loc[hit] = np.nan
         return out
     out = df.copy()
-    for c in RESULT_FIGURES:
-        if c in out.columns:
-            out[c] = np.nan
+    for c in [c for c in out.columns if is_result_figure(c)]:
+        out[c] = np.nan
     return out
 
 
-__all__ = ["PARCEL_FIGURES", "RESULT_FIGURES", "blank_result_figures", "figures_visible", "hide_parcel_figures"]
+def blank_result(result):
+    """A scenario result (:class:`planner.scenarios.ScenarioResult`) with its tax and output figures blanked in
+    the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given."""
+    import dataclasses
+
+    return dataclasses.replace(result, sites=blank_result_figures(result.sites),
+                               timeline=blank_result_figures(result.timeline),
+                               totals=blank_result_figures(result.totals))
+
+
+__all__ = ["PARCEL_FIGURES", "RESULT_FIGURES", "blank_result", "blank_result_figures", "figures_visible",
+           "hide_parcel_figures", "is_result_figure"]

@@ -213,3 +213,128 @@ def test_errors_shown_in_the_browser_carry_no_server_paths(office, page, externa
     assert _paths_in_page(page) == []
     assert page.locator("[data-testid='stSidebar'] [data-testid='stTextInput']").count() == 0  # no path box
     assert external == []
+
+
+# --------------------------------------------------------------------------- a workspace with accounts (QA findings)
+@pytest.fixture(scope="module")
+def accounts_office(tmp_path_factory):
+    """The app on a workspace with accounts (an administrator and a planner); yields ``(url, workspace)``."""
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    from planner.io.store import GpkgStore
+    from planner.workflow import accounts as A
+    from tests.e2e._workspace import build_workspace
+
+    base = tmp_path_factory.mktemp("accounts")
+    ws = build_workspace(base / "ws.gpkg")
+    store = GpkgStore(ws)
+    A.add_user(store, "ada", "admin", "admin-pass-1", display_name="Ada")
+    A.add_user(store, "pam", "planner", "planner-pass-3", display_name="Pam", user="ada")
+    env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_WORKSPACES", "PLANNER_DATA_DIR")}
+    env.update(PLANNER_WORKSPACE=str(ws))
+    port = _free_port()
+    log = open(base / "streamlit.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        _stop(proc)
+        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
+    yield url, ws
+    _stop(proc)
+    log.close()
+
+
+def _sign_in_form(page, url: str):
+    page.goto(url)
+    page.wait_for_selector("[data-testid='stForm']")
+    _settle(page)
+    time.sleep(1.0)  # the sidebar's slide, if any, is over
+    return page.locator("[data-testid='stForm']").first
+
+
+def _covered(page, locator) -> bool:
+    """Whether something else (the sidebar) is drawn over the middle of ``locator``."""
+    return not locator.evaluate("""e => { const r = e.getBoundingClientRect();
+        const top = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+        return top !== null && (e === top || e.contains(top)); }""")
+
+
+def test_the_sign_in_form_is_in_view_on_a_phone(accounts_office, browser, external):
+    """QA #14: at 390 x 844 the sign-in page opened with the sidebar drawn over the form."""
+    from tests.e2e.conftest import block_external
+
+    url, _ = accounts_office
+    for (w, h), name in (((390, 844), "phone"), ((1500, 1000), "desktop")):
+        ctx = browser.new_context(viewport={"width": w, "height": h}, locale="zh-CN")
+        block_external(ctx, external)
+        page = ctx.new_page()
+        form = _sign_in_form(page, url)
+        page.screenshot(path=str(ARTIFACTS / f"25_security_sign_in_{name}.png"))
+        user = form.locator("input[type='text']").first
+        assert user.is_visible() and not _covered(page, user), f"{name}: the sign-in form is covered"
+        side = page.locator("[data-testid='stSidebar']").first.bounding_box()
+        if name == "phone":
+            assert side is None or side["x"] + side["width"] <= 1, side  # closed, one tap away
+        else:  # on a wide screen the sidebar (language, workspace) stays open beside the form
+            assert side is not None and side["x"] >= 0 and side["width"] > 100, side
+            assert page.locator("[data-testid='stSidebar']").get_by_text("English").is_visible()
+        user.fill("pam")
+        form.locator("input[type='password']").first.fill("planner-pass-3")
+        form.get_by_role("button").last.click()
+        page.wait_for_selector("[data-testid='stSidebarNav']", state="attached", timeout=60_000)
+        _settle(page)
+        if name == "phone":  # sign out from the sidebar (opened for it): the next sign-in form is in view again
+            page.locator("[data-testid='stExpandSidebarButton']").first.click()
+            page.get_by_role("button", name="退出登录").click()
+            form = page.locator("[data-testid='stForm']").first
+            form.wait_for(timeout=30_000)
+            _settle(page)
+            time.sleep(1.0)
+            page.screenshot(path=str(ARTIFACTS / "25_security_sign_in_phone_again.png"))
+            assert not _covered(page, form.locator("input[type='text']").first), "phone: covered after a sign-out"
+        ctx.close()
+    assert external == []
+
+
+def test_disable_on_the_accounts_page_disables_and_never_enables(accounts_office, page, external):
+    """QA #1: after 停用账号 the button kept its label, and a second click enabled the account again."""
+    from planner.io.store import GpkgStore
+
+    url, ws = accounts_office
+    store = GpkgStore(ws)
+    form = _sign_in_form(page, url)
+    form.locator("input[type='text']").first.fill("ada")
+    form.locator("input[type='password']").first.fill("admin-pass-1")
+    form.get_by_role("button").last.click()
+    page.wait_for_selector("[data-testid='stSidebarNav']", timeout=60_000)
+    _settle(page)
+    page.locator("[data-testid='stSidebarNav'] a", has_text="账号管理").first.click()
+    page.locator("h1", has_text="账号管理").first.wait_for(timeout=30_000)
+    _settle(page)
+    box = page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").filter(
+        has=page.locator("label", has_text=re.compile("^用户名$"))).first
+    box.locator("button").first.click()
+    page.get_by_role("option", name=re.compile(r"^pam · ")).first.click()
+    _settle(page)
+    page.get_by_role("button", name="停用账号").click()
+    page.get_by_role("button", name="启用账号").wait_for(timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "26_security_account_disabled.png"), full_page=True)
+    assert bool(store.user_record("pam")["disabled"])
+    assert page.get_by_role("button", name="停用账号").count() == 0  # no button left that would enable it
+    assert page.get_by_text("已停用账号 pam").first.is_visible()
+    page.get_by_role("button", name="启用账号").hover()  # what was "Disable" a moment ago: nothing clicked twice
+    assert bool(store.user_record("pam")["disabled"])
+    assert store.audit_log()["action"].tolist().count("user_enable") == 0
+    assert external == []
