@@ -429,3 +429,15 @@ def test_comparison_site_list_says_when_it_is_cut():
     cell = re.findall(r"<td class='t list'>([^<]*)</td>", en)
     assert cell == ["S001, S002, " + ", ".join(f"S{i:03d}" for i in range(3, 31)) + " … and 9 more"], cell
     assert re.findall(r"<td class='t list'>([^<]*)</td>", zh)[0].endswith("S030 …等另外 9 个")
+
+
+def test_a_hidden_tax_curve_leaves_no_legend_entry():
+    """For a role without enterprise figures the year-by-year tax is blank: the chart listed "新增税收" in its legend
+    with no line drawn."""
+    from planner.report.charts import timeline_charts
+    from planner.report.text import tr
+
+    tl = result().timeline
+    shown = timeline_charts(tl, "zh")[1].alt
+    hidden = timeline_charts(tl.assign(tax_new_cny=np.nan), "zh")[1].alt
+    assert tr("legend_tax", "zh") in shown and tr("legend_tax", "zh") not in hidden

@@ -159,8 +159,9 @@ def timeline_charts(tl: pd.DataFrame, lang: str) -> list[Chart]:
         ax.bar(yrs - w / 2, s("investment_cny", "investment_cny"), width=w, color="#9e9ac8",
                label=tr("legend_invest", lang))
         ax.bar(yrs + w / 2, s("rent_cny", "investment_cny"), width=w, color="#74c476", label=tr("legend_rent", lang))
-        ax.plot(yrs, s("tax_new_cny", "investment_cny"), color="#d62728", marker="o", ms=3,
-                label=tr("legend_tax", lang))
+        tax = s("tax_new_cny", "investment_cny")
+        if np.isfinite(tax).any():  # hidden from a role without enterprise figures: no line, and no legend entry
+            ax.plot(yrs, tax, color="#d62728", marker="o", ms=3, label=tr("legend_tax", lang))
         _finish_yearly(ax, _unit_axis("investment_cny", lang), tr("chart_money_title", lang))
         out.append(_render(fig, tr("chart_money_title", lang)))
     return out
