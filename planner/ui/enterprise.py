@@ -10,9 +10,10 @@ from __future__ import annotations
 import streamlit as st
 
 from planner.errors import PlannerError, message_in
-from planner.ui import survey, tables, uploads
+from planner.ui import auth, survey, tables, uploads
 from planner.ui.state import lang, tr
 from planner.workflow import enterprises as WE
+from planner.workflow.permissions import only_text
 
 _SLOT, _LINK = "enterprise", "enterprise_link"
 
@@ -25,9 +26,15 @@ def render(store, ws: str) -> None:
     """The tab: uploaders, the check's report, publish/cancel, the versions with a switch."""
     ss = st.session_state
     gen = ss.get("de_gen", 0)
+    may_ingest = auth.may("ingest")  # a role that may never load a table sees the controls greyed, and who may
+    locked = None if may_ingest else only_text("ingest", lang())
     c1, c2 = st.columns(2)
-    up = c1.file_uploader(tr("de_upload"), type=["xlsx", "csv"], help=tr("de_upload_help"), key=f"de_file_{gen}")
-    lk = c2.file_uploader(tr("de_link"), type=["xlsx", "csv"], help=tr("de_link_help"), key=f"de_link_{gen}")
+    up = c1.file_uploader(tr("de_upload"), type=["xlsx", "csv"], help=locked or tr("de_upload_help"),
+                          key=f"de_file_{gen}", disabled=not may_ingest)
+    lk = c2.file_uploader(tr("de_link"), type=["xlsx", "csv"], help=locked or tr("de_link_help"),
+                          key=f"de_link_{gen}", disabled=not may_ingest)
+    if locked:
+        st.caption("🔒 " + locked)
     try:
         upl, fresh = uploads.receive(up, slot=_SLOT, kinds=uploads.TABLE_KINDS)
         lupl, lfresh = uploads.receive(lk, slot=_LINK, kinds=uploads.TABLE_KINDS)
@@ -107,7 +114,9 @@ def _versions(store) -> None:
         c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
         v = c1.selectbox(tr("wf_switch_to"), others, index=None, key="de_ver", placeholder=tr("choose"),
                          format_func=lambda x: f"v{x}")
-        if c2.button(tr("dm_set_current"), key="de_set", disabled=v is None):
+        may_switch = auth.may("set_current")
+        if c2.button(tr("dm_set_current"), key="de_set", disabled=v is None or not may_switch,
+                     help=None if may_switch else only_text("set_current", lang())):
             WE.set_current_enterprises(store, int(v))
             st.session_state["de_msg"] = tr("de_switched", v=int(v))
             st.rerun()

@@ -13,8 +13,9 @@ import streamlit as st
 
 from planner import workflow as W
 from planner.errors import PlannerError, message_in
-from planner.ui import keys
+from planner.ui import auth, keys
 from planner.ui.state import catalog, lang, tr
+from planner.workflow.permissions import only_text
 
 
 def _proposed_from_upload():
@@ -54,7 +55,9 @@ def render() -> None:
         else:
             crs = st.text_input(tr("nw_crs_code"), value="EPSG:4549", key="nw_epsg",
                                 help=tr("nw_crs_code_help")).strip()
-        if st.button(tr("nw_create"), key="nw_create", disabled=not name.strip() or not crs):
+        may_init = auth.may("init_workspace")  # greyed, saying who may, for a role that never may
+        if st.button(tr("nw_create"), key="nw_create", disabled=not name.strip() or not crs or not may_init,
+                     help=None if may_init else only_text("init_workspace", lang())):
             try:
                 path = cat.new_path(name)
                 W.create_workspace(path, crs)
