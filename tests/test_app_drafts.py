@@ -214,17 +214,25 @@ FORM = ("sc_name", "sc_top", "sc_start", "sc_tpl")
 
 
 def test_the_scenario_form_is_sent_again_after_a_sign_in(office, monkeypatch):
-    """After a sign-out (or an idle expiry) the browser drew no form; the widgets' values must be sent to it again
-    with the next page, from the draft. They were not (the server kept them): the browser showed an empty name,
-    top N = 1, the first template, 2020 and every parameter 0, and 计算 computed that."""
+    """After an idle expiry (or a sign-out) the browser drew no form; the widgets' values must be sent to it again
+    with the next page, from the draft (after a sign-out: a fresh scenario, the drafts go with the session). They
+    were not (the server kept them): the browser showed an empty name, top N = 1, the first template, 2020 and
+    every parameter 0, and 计算 computed that."""
+    import time
+
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")
     at = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
     at.switch_page("views/scenarios.py").run()
     at.text_input(key="sc_name").set_value("my_draft")
     at.number_input(key="sc_top").set_value(6)
     at.selectbox(key="sc_tpl").set_value("multi_storey")
     _submit(at)
-    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
-    assert at.title[0].value == "登录"
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")
+    time.sleep(1.5)
+    at.run()
+    assert at.title[0].value == "登录"  # expired
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
     _sign_in(at, "pam", "planner-pass-3")
     assert at.title[0].value == "情景模拟"
     name, top = at.text_input(key="sc_name"), at.number_input(key="sc_top")
@@ -235,6 +243,14 @@ def test_the_scenario_form_is_sent_again_after_a_sign_in(office, monkeypatch):
     assert params and all(n.proto.set_value and n.value > 0 for n in params)
     at.run()  # a rerun of the same page (a click elsewhere): nothing is forced on the browser again
     assert not at.text_input(key="sc_name").proto.set_value
+    # after a sign-out the draft is gone with the session, and the form is a fresh scenario, never zeros
+    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
+    _sign_in(at, "pam", "planner-pass-3")
+    at.switch_page("views/scenarios.py").run()
+    name, top = at.text_input(key="sc_name"), at.number_input(key="sc_top")
+    assert name.value == "scenario_a" and top.value >= 1  # the browser shows it (tests/e2e/test_drafts_browser.py)
+    fresh = [n for n in at.number_input if str(n.key).startswith(f"sc_p_{at.selectbox(key='sc_tpl').value}_")]
+    assert fresh and all(n.value > 0 for n in fresh)
 
 
 def test_a_decision_maker_sees_no_usable_write_button_and_is_told_who_may(office, monkeypatch):

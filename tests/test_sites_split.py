@@ -258,7 +258,7 @@ def test_commented_sites_example_in_the_default_policy_is_valid():
 
 @pytest.mark.parametrize(("data", "word"), [({"max_owners": 0}, "max_owners"), ({"max_area_m2": -5.0}, "max_area_m2"),
                                             ({"street_gap_min_m": 30.0}, "street_gap_min_m"),
-                                            ({"difficulty": {"owners": -1}}, "difficulty.owners"),
+                                            ({"difficulty": {"owners": -1}}, "difficulty: difficulty weight 'owners'"),
                                             ({"weights": {"difficulty": -0.1}}, "difficulty")])
 def test_bad_new_settings_are_refused_by_name(data, word):
     with pytest.raises(ConfigError, match=word):
