@@ -73,9 +73,19 @@ def test_a_new_workspace_refuses_degrees_and_existing_names(data_dir):
 
 
 def test_a_decision_maker_cannot_make_a_workspace(data_dir, monkeypatch):
+    """The button is greyed, saying who may (it could only be refused); the workflow refuses it anyway."""
+    from planner import workflow as W
+    from planner.errors import PlannerError
+
     monkeypatch.setenv("PLANNER_ROLE", "decision_maker")
-    at = _create(_data_page(), "city", "EPSG:4549")
-    assert any("未创建" in e.value for e in at.error) and _tree(data_dir) == []
+    at = _data_page()
+    at.text_input(key="nw_name").set_value("city").run()
+    at.text_input(key="nw_epsg").set_value("EPSG:4549").run()
+    button = at.button(key="nw_create")
+    assert button.disabled and "只有" in button.help and _tree(data_dir) == []
+    with pytest.raises(PlannerError):
+        W.create_workspace(data_dir / "city.gpkg", "EPSG:4549")
+    assert _tree(data_dir) == []
 
 
 def test_without_a_data_directory_the_app_says_who_makes_workspaces(tmp_path, monkeypatch):
