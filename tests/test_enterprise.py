@@ -360,3 +360,19 @@ def test_shipped_tables_are_what_the_generator_makes():
     assert np.allclose(shipped["实缴税金（万元）"], table["实缴税金（万元）"])
     shipped_links = pd.read_csv(root / "enterprise_parcels_2024.csv", encoding="gbk", dtype=str)
     assert shipped_links["宗地代码"].tolist() == links["宗地代码"].tolist()
+
+
+def test_a_table_that_reaches_no_parcel_is_not_published(tmp_path, ws, capsys):
+    """Links that match no parcel of the current survey (another county's ids, a stale link table): published, every
+    parcel's tax and output turned unknown and "low contribution" vanished. The check says so; publishing is refused."""
+    lk = write_links(tmp_path / "l.csv")
+    assert main(["enterprise", "ingest", str(write_table(tmp_path / "t.xlsx")), "--link", str(lk), "-w",
+                 str(ws.path)]) == 0
+    capsys.readouterr()
+    stale = write_links(tmp_path / "stale.csv", [LINKS[0], *[["X" + r[0], *r[1:]] for r in LINKS[1:]]])
+    t = write_table(tmp_path / "t2.xlsx")
+    assert main(["enterprise", "ingest", str(t), "--link", str(stale), "-w", str(ws.path), "--dry-run"]) == 0
+    assert "none of the 5 enterprises reaches a parcel" in capsys.readouterr().out  # the check tells
+    _refused(["enterprise", "ingest", t, "--link", stale, "-w", ws.path], ws, capsys, "stale.csv",
+             "none of the 5 enterprises reaches a parcel of the current survey")
+    assert enterprise_version(ws) == 1

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from planner import enterprise as E
+from planner.errors import DataError
 from planner.io.store import LayerWrite, Store, sha256_file
 from planner.workflow.permissions import acting_user
 
@@ -76,12 +77,25 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
                          f"{int((joined.parcels['n_enterprises'] > 0).sum()):,} parcels of the current survey")
     else:
         rep.notes.append("the workspace has no survey yet: the links are checked when one is published")
+    unlinked = None
+    if parcels is not None and len(ent) and not counts.get("enterprises_linked"):
+        # published, every parcel's tax and output would turn unknown ("low contribution" would vanish)
+        name = link_name or (Path(link).name if link else None) or source_name or Path(source).name
+        unlinked = DataError(
+            f"{name}: none of the {len(ent):,} enterprises reaches a parcel of the current survey (linked by {how}); "
+            "publishing it would leave every parcel without tax and output. Check the link table's parcel ids and "
+            "credit codes against the survey",
+            zh=f"{name}：{len(ent):,} 家企业均未关联到当前调查版本的任何宗地（关联方式：{how}）；发布后所有宗地将失去"
+               "税收和产值。请核对关联表的宗地代码和统一社会信用代码")
+        rep.notes.append(str(unlinked))
     rep.dry_run = dry_run
     src = Path(source)
     rep.sha256 = sha256_file(src) if src.is_file() else None
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
         return out
+    if unlinked is not None:
+        raise unlinked
     user = acting_user("ingest", store, user)
     meta = {"label": label, "link": {"by": mp.link.by, "how": how, "share": mp.link.share, "years": mp.link.years,
                                      "parcels_without": mp.link.parcels_without},
