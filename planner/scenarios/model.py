@@ -58,9 +58,13 @@ ExistingRule = Literal["demolish", "retain", "retain_class"]
 
 #: Smallest ``budget_per_year`` (yuan): below it the budget was written in another unit (亿, 万).
 MIN_BUDGET = 1e6
-#: Years a scenario may start in, and the latest a site may start: the timeline is an array over the years.
+#: Years a scenario may start in.
 YEARS = (1900, 2200)
-MAX_START_OFFSET = 300
+#: The latest a site may start, in years from the start: a bound on the timeline (an array over the years), not a
+#: judgement of the plan. A budget in the wrong unit asked for millions of years (a 50 GiB array); a city of 1M
+#: parcels taking all its 47,904 sites at 40 a year takes 1,198 years, is computed, and the run says so
+#: (:func:`phasing_warnings`).
+MAX_START_OFFSET = 10_000
 
 #: Column aliases accepted in site filters (``min_area_m2`` = ``min_land_area_m2``).
 FILTER_ALIASES = {"area_m2": "land_area_m2", "area_mu": "land_area_mu"}
@@ -475,10 +479,10 @@ def _phase(order_inv: np.ndarray, investment: np.ndarray, sc: Scenario) -> np.nd
             pace.append(f"budget_per_year = {sc.budget_per_year:,.0f} yuan")
             pace_zh.append(f"每年新开工投资 {sc.budget_per_year / 1e8:,.2f} 亿元")
         msg = (f"scenario {sc.name!r}: at its pace ({', '.join(pace)}) its {len(pos):,} sites ({total / 1e6:,.0f} "
-               f"million yuan in all) would start over {int(last) + 1:,} years, beyond {MAX_START_OFFSET}: raise the "
+               f"million yuan in all) would start over {int(last) + 1:,} years, beyond {MAX_START_OFFSET:,}: raise the "
                "pace (the budget is in yuan: 60 亿元 is 6.0e9) or pick fewer sites")
         zh = (f"情景「{sc.name}」：按其节奏（{'、'.join(pace_zh)}），{len(pos):,} 个片区（共 {total / 1e8:,.1f} 亿元）须 "
-              f"{int(last) + 1:,} 年才能全部开工，超过 {MAX_START_OFFSET} 年：请加快节奏（投资额以元为单位，60 亿元写作"
+              f"{int(last) + 1:,} 年才能全部开工，超过 {MAX_START_OFFSET:,} 年：请加快节奏（投资额以元为单位，60 亿元写作"
               " 6.0e9）或减少片区")
         raise ConfigError(msg, zh=zh)
     return np.maximum(off, 0).astype(np.int64)
