@@ -49,10 +49,46 @@ def untiled_server(tmp_path_factory):
     yield from _serve(tmp_path_factory, tiled=False)
 
 
-def _serve(tmp_path_factory, *, tiled: bool):
+def need_browser() -> None:
+    """Skip, saying what to install, when Playwright or Chromium is missing."""
     pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+
+
+@contextlib.contextmanager
+def running_app(env: dict, log_path: Path, *, cmd: list[str] | None = None, extra_args=()):
+    """The app on a free port of localhost, once its health check answers: yields ``(base_url, process)`` and
+    stops it (and its children) afterwards.
+
+    ``cmd`` is what starts it before the server arguments (default ``streamlit run app.py``); ``extra_args``
+    follow them. Its output goes to ``log_path``, named when it does not start within 60 s.
+    """
+    port = _free_port()
+    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1", *extra_args]
+    head = cmd or [sys.executable, "-m", "streamlit", "run", "app.py"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*head, *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"the app did not start within 60 s; log: {log_path}")
+            yield url, proc
+        finally:
+            _stop(proc)
+
+
+def _serve(tmp_path_factory, *, tiled: bool):
+    need_browser()
     ws = build_workspace(tmp_path_factory.mktemp("ws") / "e2e.gpkg")
     from planner import scenarios
     from planner.io.store import GpkgStore
@@ -61,35 +97,17 @@ def _serve(tmp_path_factory, *, tiled: bool):
     store.save_doc("scenario", "top5", scenarios.Scenario(name="top5", sites=scenarios.SiteSelection(top=5)).to_dict())
     store.save_doc("scenario", "upstairs", scenarios.Scenario(
         name="upstairs", template="multi_storey", sites=scenarios.SiteSelection(top=8)).to_dict())
-    port = _free_port()
     env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
-    if not tiled:
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", *args]
-    elif (Path(sys.prefix) / ".planner-installed-test").exists():
+    cmd = None  # untiled: streamlit run app.py
+    if tiled and (Path(sys.prefix) / ".planner-installed-test").exists():
         # This virtual environment was made by the README's commands: start the app exactly as
         # `make run` does (tasks.py run), in this environment.
-        cmd = [sys.executable, "tasks.py", "run", *args]
+        cmd = [sys.executable, "tasks.py", "run"]
         env["PLANNER_VENV"] = sys.prefix
-    else:
-        cmd = [sys.executable, "-m", "streamlit", "run", "serve.py", *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
-    yield url, ws
-    _stop(proc)
-    log.close()
+    elif tiled:
+        cmd = [sys.executable, "-m", "streamlit", "run", "serve.py"]
+    with running_app(env, tmp_path_factory.mktemp("log") / "streamlit.log", cmd=cmd) as (url, _proc):
+        yield url, ws
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, ROOT, _free_port, _stop
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    need_browser,
+    running_app,
+)
 from tests.e2e.test_app_browser import _settle
 
 pytestmark = pytest.mark.e2e
@@ -23,36 +23,16 @@ DISPLAY = "Pam <b>x</b>"  # shown through a message (tr): the slash was taken fo
 @pytest.fixture(scope="module")
 def office_server(tmp_path_factory):
     """The app (``streamlit run app.py``) on a small workspace with a planner's account; yields the base URL."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    need_browser()
     from planner.io.store import GpkgStore
     from planner.workflow import accounts as A
     from tests.e2e._workspace import build_workspace
 
     ws = build_workspace(tmp_path_factory.mktemp("office") / "office.gpkg")
     A.add_user(GpkgStore(ws), "pam", "planner", PASSWORD, display_name=DISPLAY)
-    port = _free_port()
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT,
-                            env={**os.environ, "PLANNER_WORKSPACE": str(ws)}, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
-    yield url
-    _stop(proc)
-    log.close()
+    env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
+    with running_app(env, tmp_path_factory.mktemp("log") / "streamlit.log") as (url, _):
+        yield url
 
 
 def _sign_in(page) -> None:

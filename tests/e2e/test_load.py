@@ -43,7 +43,6 @@ import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -52,7 +51,12 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, _free_port, _stop
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    running_app,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgis]
 
@@ -91,35 +95,16 @@ def office_server(tmp_path_factory, pg_dsn):
     upd["floor_area_m2"] = upd["floor_area_m2"] * 1.1
     upd_path = d / "update.geojson"
     upd.to_crs(4490).to_file(upd_path, driver="GeoJSON")
-    port = _free_port()
     env = {**os.environ, "PLANNER_WORKSPACE": uri, "PLANNER_LOCK_TIMEOUT": "120"}
     env.pop("PLANNER_DATA_DIR", None)
     env.pop("PLANNER_WORKSPACES", None)
-    log = open(d / "streamlit.log", "w")  # noqa: SIM115
     # as an office runs it (`make run`: `streamlit run serve.py`, the app with its map-tile route), with every
     # thread's stack written to the log on SIGUSR1 (a stall's diagnosis)
     boot = ("import faulthandler, runpy, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
             "sys.argv = ['streamlit', *sys.argv[1:]]; runpy.run_module('streamlit', run_name='__main__')")
-    proc = subprocess.Popen([sys.executable, "-c", boot, "run", "serve.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    import urllib.request
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        pytest.fail(f"the app did not start; log {log.name}")
-    yield Office(url, uri, upd_path, proc.pid, Path(log.name))
-    _stop(proc)
-    log.close()
+    log = d / "streamlit.log"
+    with running_app(env, log, cmd=[sys.executable, "-c", boot, "run", "serve.py"]) as (url, proc):
+        yield Office(url, uri, upd_path, proc.pid, log)
     drop_workspace(uri)
 
 

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, ROOT, _free_port, _stop
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    need_browser,
+    running_app,
+)
 from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _open, _settle
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,7 @@ ABS_PATH = re.compile(r"(?<![\w:/.\\<])/[^\s/'\"<>]+/")
 @pytest.fixture(scope="module")
 def office(tmp_path_factory):
     """The app on a data directory; yields ``(url, base)`` where base holds data/, tmp/ and a victim file."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    need_browser()
     from planner.io.store import GpkgStore
     from tests.e2e._workspace import build_workspace
     from tests.test_security import _gpkg
@@ -55,27 +53,9 @@ def office(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_WORKSPACES", "PLANNER_UPLOAD_DIR")}
     # PLANNER_WORKSPACE names the default pick (it is in the data directory anyway)
     env.update(PLANNER_DATA_DIR=str(data), PLANNER_WORKSPACE=str(ws), TMPDIR=str(base / "tmp"))
-    port = _free_port()
-    log = open(base / "streamlit.log", "w")  # noqa: SIM115
-    args = ["--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-            "--server.disconnectedSessionTTL", "2"]  # a closed tab's session expires after 2 s
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", *args], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
-    yield url, base
-    _stop(proc)
-    log.close()
+    # a closed tab's session expires after 2 s
+    with running_app(env, base / "streamlit.log", extra_args=["--server.disconnectedSessionTTL", "2"]) as (url, _):
+        yield url, base
 
 
 def _files(base: Path) -> dict[str, bytes | None]:
@@ -219,9 +199,7 @@ def test_errors_shown_in_the_browser_carry_no_server_paths(office, page, externa
 @pytest.fixture(scope="module")
 def accounts_office(tmp_path_factory):
     """The app on a workspace with accounts (an administrator and a planner); yields ``(url, workspace)``."""
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium, or set PLANNER_CHROMIUM)")
+    need_browser()
     from planner.io.store import GpkgStore
     from planner.workflow import accounts as A
     from tests.e2e._workspace import build_workspace
@@ -233,26 +211,8 @@ def accounts_office(tmp_path_factory):
     A.add_user(store, "pam", "planner", "planner-pass-3", display_name="Pam", user="ada")
     env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_WORKSPACES", "PLANNER_DATA_DIR")}
     env.update(PLANNER_WORKSPACE=str(ws))
-    port = _free_port()
-    log = open(base / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        _stop(proc)
-        pytest.fail(f"the app did not start within 60 s; log: {log.name}")
-    yield url, ws
-    _stop(proc)
-    log.close()
+    with running_app(env, base / "streamlit.log") as (url, _):
+        yield url, ws
 
 
 def _sign_in_form(page, url: str):
