@@ -15,10 +15,9 @@ from planner.scenarios import Scenario, SiteSelection
 from planner.ui import keys
 from planner.ui.state import md_text
 from planner.workflow import accounts as A
+from tests import test_app_workflow
 from tests._text import rendered
 from tests.e2e._workspace import build_workspace
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -27,11 +26,7 @@ def ws(tmp_path) -> Path:
 
 
 def _app(ws, monkeypatch, page: str | None = None) -> AppTest:
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    if page:
-        at.switch_page(f"views/{page}.py").run()
+    at = test_app_workflow._app(ws, monkeypatch, page)
     assert not at.exception, [e.message for e in at.exception]
     return at
 
