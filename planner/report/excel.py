@@ -206,13 +206,13 @@ def _membership(cmp: Comparison, lang: str) -> pd.DataFrame:
     names = _template_name(cmp.results, lang)
     yes, no = ("是", "否") if lang == "zh" else ("Yes", "No")
     out = pd.DataFrame({label("site_id", lang, both=lang == "zh"): m.index.astype(str)})
-    for r in cmp.results:
+    for r in cmp.results:  # vectorized: a 1M-parcel city's comparison has 86k sites (0.45 s as Python loops)
         n = r.name
         out[f"{n} · {tr('in_scenario', lang)}"] = np.where(m[n].to_numpy(bool), yes, no)
-        start = _scale(m[f"start_year_{n}"], "start_year", lang)
-        out[f"{n} · {label('start_year', lang, unit=False)}"] = [f"{v:.0f}" if np.isfinite(v) else "" for v in start]
-        out[f"{n} · {label('template', lang, unit=False)}"] = [
-            names.get(str(v), str(v)) if isinstance(v, str) else "" for v in m[f"template_{n}"]]
+        start = pd.Series(_scale(m[f"start_year_{n}"], "start_year", lang)).round().astype("Int64")
+        out[f"{n} · {label('start_year', lang, unit=False)}"] = start.astype("string").fillna("").to_numpy()
+        tpl = m[f"template_{n}"].reset_index(drop=True)
+        out[f"{n} · {label('template', lang, unit=False)}"] = tpl.map(names).fillna(tpl).fillna("").astype(str).to_numpy()
     return out
 
 
