@@ -14,7 +14,23 @@ Examples
 
 from __future__ import annotations
 
+import unicodedata
+
 LANGS = {"zh": "简体中文", "en": "English"}
+
+#: Unicode categories a name may not hold: control and invisible formatting characters (a right-to-left
+#: override turns the rest of its line around, a zero-width space makes two names look the same), line breaks.
+HIDDEN = ("Cc", "Cf", "Zl", "Zp")
+
+
+def has_hidden(text: str) -> bool:
+    """Whether ``text`` holds a character of :data:`HIDDEN` (names of documents and accounts refuse them)."""
+    return any(unicodedata.category(c) in HIDDEN for c in str(text))
+
+
+def without_hidden(text: str) -> str:
+    """``text`` without the characters of :data:`HIDDEN`: a name stored before the rule, as a page shows it."""
+    return "".join(c for c in str(text) if unicodedata.category(c) not in HIDDEN)
 
 STRINGS: dict[str, tuple[str, str]] = {
     # app / navigation

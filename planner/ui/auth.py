@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-import unicodedata
 
 import streamlit as st
 
 from planner.errors import PlannerError, StoreError, message_in
+from planner.i18n import without_hidden
 from planner.workflow import accounts as A
 from planner.workflow import permissions as P
 
@@ -155,12 +155,12 @@ def sign_out() -> None:
 
 
 def shown_name(text: str) -> str:
-    """A name as a page shows it: without control or invisible formatting characters (Unicode Cc, Cf).
+    """A name as a page shows it: without control or invisible formatting characters (:data:`planner.i18n.HIDDEN`).
 
     New names with them are refused (:mod:`planner.workflow.accounts`); this keeps one stored before from
     turning the line it is shown on around (a right-to-left override before "(GIS staff)").
     """
-    return "".join(c for c in str(text) if unicodedata.category(c) not in ("Cc", "Cf"))
+    return without_hidden(text)
 
 
 def session_actor(store) -> P.Actor | None:

@@ -28,7 +28,6 @@ import dataclasses
 import os
 import re
 import time
-import unicodedata
 
 import pandas as pd
 
@@ -82,14 +81,14 @@ def _check_role(role: str) -> str:
 
 
 def _check_visible(what: str, text: str) -> str:
-    """``text`` unless it holds a control or invisible formatting character (Unicode Cc, Cf).
+    """``text`` unless it holds a control or invisible formatting character (:data:`planner.i18n.HIDDEN`).
 
     A right-to-left override (U+202E) in a display name reverses the rest of the line it is shown on - the
     sidebar's "(GIS staff)" after it reads as another role - and a zero-width space makes two names look the same.
     """
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in text):
-        from planner.i18n import t
+    from planner.i18n import has_hidden, t
 
+    if has_hidden(text):
         key = f"acc_what_{what}"
         raise AccountError(t("acc_bad_chars", "en", what=t(key, "en"), name=text),
                            zh=t("acc_bad_chars", "zh", what=t(key, "zh"), name=text))

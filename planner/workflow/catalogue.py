@@ -8,10 +8,10 @@ version: nothing saved is lost and the history stays.
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 
 from planner import scenarios as sc_mod
 from planner.errors import DataError, PlannerError, StoreError
+from planner.i18n import has_hidden
 from planner.io.store import Store
 from planner.workflow import documents as D
 from planner.workflow.permissions import acting_user
@@ -47,7 +47,7 @@ def check_document_name(kind: str, name: str) -> str:
         bad = ("contains '@' (NAME@VERSION opens a saved version)", "含有「@」（名称@版本号 用于打开历史版本）")
     elif "/" in name or "\\" in name:
         bad = ("contains a slash (it would read as a file path)", "含有斜杠（会被当作文件路径）")
-    elif any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    elif has_hidden(name):
         bad = ("contains a line break, control or invisible formatting character",
                "含有换行、控制字符或不可见的格式字符")
     if bad:
