@@ -616,7 +616,7 @@ def test_cli_refuses_a_report_place_it_cannot_write_before_anything_is_saved(tmp
     city.write_text('name = "city"\n', encoding="utf-8")
     before = ws.layers()
     assert main(["scenario", "run", str(city), "-w", ws.uri, "--out", str(tmp_path), "--no-save"]) == 2
-    assert "into the workspace itself" in capsys.readouterr().err
+    assert "is the workspace: an export must not write into a workspace" in capsys.readouterr().err
     assert ws.layers().equals(before)
     assert main(["scenario", "compare", str(f), str(city), "-w", ws.uri, "--save", "c", "--out",
                  str(tmp_path / "c.txt")]) == 2

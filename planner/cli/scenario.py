@@ -93,15 +93,14 @@ def _check_report_folder(out: Path, files: list[Path], workspace: str) -> None:
     """Refuse an ``--out`` the reports cannot go to, before anything is run or saved: a file where the folder
     should be (a traceback after the scenario was saved), or a report that would be the workspace itself (a
     scenario named like the workspace, written beside it, added a layer to it)."""
+    from planner.io.writers import check_output
+
     if out.exists() and not out.is_dir():
         msg = f"--out {out}: a file is there; give a folder for the reports (<name>.xlsx, .html, .pdf, .gpkg)"
         raise DataError(msg, zh=f"--out {out}：此处是文件；请给出存放报告的文件夹")
-    ws = Path(workspace)
-    if ws.exists():
-        clash = [f for f in files if f.exists() and f.resolve() == ws.resolve()]
-        if clash:
-            msg = f"--out {out}: {clash[0].name} would be written into the workspace itself; give another folder"
-            raise DataError(msg, zh=f"--out {out}：{clash[0].name} 会写入工作空间本身；请换一个文件夹")
+    if out.is_dir():  # (a new folder is made by the export: nothing in it yet)
+        for f in files:  # the rule of every --out (io.writers): not the workspace, nor another one, writable
+            check_output(f, (f.suffix,), workspace=workspace, option="--out")
 
 
 def _background(store: Store):
