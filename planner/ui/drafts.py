@@ -47,17 +47,11 @@ def drop_widgets(prefixes: tuple[str, ...]) -> None:
         del ss[k]
 
 
-def roles_that_may(action: str) -> list[str]:
-    """The roles allowed ``action`` (:data:`planner.workflow.permissions.ROLES`), in their order there."""
-    return [r for r, acts in P.ROLES.items() if "*" in acts or action in acts]
-
-
 def write_button(action: str, help: str | None = None) -> dict:
     """``disabled`` and ``help`` for a button that writes with ``action``: disabled, saying who may, for a role
     that may not (no click that the workflow layer would then refuse, no confirmation asked first)."""
     if auth.may(action):
         return {"disabled": False, "help": help}
     acc = auth.current()
-    role = tr_plain(f"role_{acc.role}") if acc is not None and acc.role in P.ROLES else "—"
-    roles = ("、" if lang() == "zh" else ", ").join(tr_plain(f"role_{r}") for r in roles_that_may(action))
-    return {"disabled": True, "help": tr_plain("wf_may_not", role=role, roles=roles)}
+    role = P.role_text(acc.role, lang()) if acc is not None and acc.role in P.ROLES else "—"
+    return {"disabled": True, "help": tr_plain("wf_may_not", role=role, roles=P.who_may_text(action, lang()))}
