@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 
 from planner import workflow as W
-from planner.classify.policy import describe, dumps, policy_path
+from planner.classify.policy import describe, dumps
 from planner.errors import DataError
 from planner.io.store import open_store
 from planner.io.writers import check_output, neutralize_frame, replacing
@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="flag three-low parcels of the current survey under a policy (三低识别)")
     p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
     p.add_argument("--policy", "-p", default=None,
-                   help="policy TOML/JSON file, a name in policies/, or the name of a policy saved in the "
-                        "workspace (default: policies/default.toml)")
+                   help="policy NAME[@VERSION]: the policy of that name saved in the workspace (as the app "
+                        "saves it), else the shipped policies/NAME.toml; or a TOML/JSON file (default: default)")
     p.add_argument("--out", "-o", default=None, help="also write the flagged parcels to .gpkg / .geojson / .csv")
     p.add_argument("--wkt", action="store_true", help="with a .csv --out: add the geometry as WKT")
     p.add_argument("--survey-version", type=int, default=None, help="survey version (default: the current one)")
@@ -47,7 +47,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp = sub.add_parser("policy", help="show a three-low policy's effective rules and their sources")
     psub = pp.add_subparsers(dest="policy_command", metavar="ACTION")
     show = psub.add_parser("show", help="print the effective rules with sources")
-    show.add_argument("--policy", "-p", default=None, help="policy file or name (default: policies/default.toml)")
+    show.add_argument("--workspace", "-w", default=None,
+                      help="workspace whose saved policies a NAME means (default: $PLANNER_WORKSPACE; without one "
+                           "a NAME is a shipped policy)")
+    show.add_argument("--policy", "-p", default=None,
+                      help="policy NAME[@VERSION] (saved in the workspace, else shipped) or a TOML/JSON file "
+                           "(default: default)")
     show.add_argument("--lang", choices=("en", "zh"), default="en")
     show.add_argument("--toml", action="store_true", help="print the normalized TOML instead")
     show.set_defaults(func=run_show)
@@ -97,10 +102,8 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
 
 
 def policy_doc(ref: str | None, store=None) -> PolicyDoc:
-    """A policy file, a shipped policy name, or the name of a policy saved in the workspace (app or CLI)."""
-    if ref and store is not None and not policy_path(ref).exists() and W.latest_version(store, "policy", ref):
-        return W.load_document(store, "policy", ref)
-    return PolicyDoc.from_file(ref)
+    """The policy ``ref`` means (:func:`planner.workflow.operations.resolve_policy`)."""
+    return W.operations.resolve_policy(store, ref)[0]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,9 +118,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # before anything is computed or stored: a refused command changes nothing
         check_output(args.out, OUT_SUFFIXES, workspace=args.workspace)
     store = open_store(args.workspace)
-    doc = policy_doc(args.policy, store)  # ConfigError -> exit 2 with the key named
+    doc, source = W.operations.resolve_policy(store, args.policy)  # ConfigError -> exit 2 with the key named
     policy = doc.policy
-    _stage(f"classifying the survey of {store.label} under policy {policy.name!r}", t0)
+    _stage(f"classifying the survey of {store.label} under policy {policy.name!r} ({source})", t0)
     out = classify_workspace(store, doc, survey_version=args.survey_version, save=not args.no_store,
                              progress=lambda s: _stage(s, t0),
                              geometry=bool(args.out) and not (Path(args.out).suffix.lower() == ".csv" and not args.wkt))
@@ -130,12 +133,17 @@ def run(args: argparse.Namespace) -> int:
         _stage(f"writing {args.out}", t0)
         write_flags(flagged, args.out, wkt=args.wkt)
     if out.version is not None:
-        _stage(f"stored flags/{policy.name} version {out.version} and policy/{policy.name} in one commit "
-               f"(result {out.provenance.result_id})", t0)
+        what = (f"and policy/{policy.name} version {out.policy_version} in one commit" if out.policy_saved else
+                f"under policy/{policy.name} version {out.policy_version} (the same rules, not saved again)")
+        _stage(f"stored flags/{policy.name} version {out.version} {what} (result {out.provenance.result_id})", t0)
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
-    policy = policy_doc(args.policy).policy
+    store = open_store(args.workspace) if args.workspace else None
+    doc, source = W.operations.resolve_policy(store, args.policy)
+    policy = doc.policy
+    if not args.toml:
+        print(f"# {source}")
     print(dumps(policy) if args.toml else describe(policy, lang=args.lang))
     return 0

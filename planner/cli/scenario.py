@@ -52,17 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
 
-def _is_file(ref: str) -> bool:
-    path = Path(ref)
-    return path.suffix.lower() in (".toml", ".json") or path.exists()
-
-
 def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
     """A scenario document from a file path or a saved ``NAME[@VERSION]``."""
     from planner.scenarios import load_scenario
 
     path = Path(ref)
-    if _is_file(ref):
+    if W.operations.is_file_ref(ref):
         return W.ScenarioDoc(load_scenario(path))
     name, ver = W.parse_ref(ref)
     try:
@@ -174,7 +169,7 @@ def run_cmd(args: argparse.Namespace) -> int:
     bg = _background(store) if args.out else None
     for ref, doc in zip(refs, docs, strict=True):
         # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
-        stored_name = None if _is_file(ref) else W.parse_ref(ref)[0]
+        stored_name = None if W.operations.is_file_ref(ref) else W.parse_ref(ref)[0]
         expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
         run = _evaluate(ref, store, args.templates, read, doc)
         res = run.result

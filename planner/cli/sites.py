@@ -1,8 +1,9 @@
 """``planner sites``: contiguous candidate sites (连片) from the classified parcels of a workspace.
 
 Site parameters come from a saved ``site_params`` document (``--params``),
-else a file's ``[sites]`` table (``--config``), else the policy's ``[sites]``
-table, then the flags below. Site ids are kept from the previous build where
+else a file's ``[sites]`` table (``--config``), else the settings saved for the
+policy (``site_params/<policy>``, as the app's sites page saves them), else the
+policy's ``[sites]`` table, then the flags below. Site ids are kept from the previous build where
 the land is the same (:mod:`planner.sites.ids`); sites and their parcel table
 are stored in one commit (:func:`planner.workflow.build_workspace_sites`).
 ``--out`` and the names are checked before anything is built or stored.
@@ -69,7 +70,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-barriers", action="store_true", help="ignore the workspace's barrier layers")
     p.add_argument("--no-constraints", action="store_true", help="ignore the workspace's constraint layers")
     p.add_argument("--params", default=None, metavar="NAME",
-                   help="use the saved site_params document NAME (as saved by the app or --save-params)")
+                   help="use the saved site_params document NAME (default: the one saved for the policy, as the "
+                        "app saves it, else the policy's [sites])")
     p.add_argument("--save-params", default=None, metavar="NAME",
                    help="also save the site parameters used as the site_params document NAME")
     p.add_argument("--apply-edits", default=None, metavar="NAME[@V]",

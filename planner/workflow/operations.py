@@ -15,6 +15,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +36,7 @@ from planner.workflow.catalogue import (
     check_expected_version,
     latest_version,
     load_document,
+    parse_ref,
 )
 from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
@@ -50,6 +52,10 @@ class Classified:
     provenance: Provenance
     policy: D.PolicyDoc
     version: int | None = None
+    #: The stored policy version the flags were made under, and whether this classification saved it (False: the
+    #: workspace held the same rules already).
+    policy_version: int | None = None
+    policy_saved: bool = False
 
 
 def _storable(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -95,6 +101,34 @@ def classify_parcels(parcels: gpd.GeoDataFrame, doc: D.PolicyDoc, *, progress: C
     return cl.classify(parcels, doc.policy, progress=progress, indicators=indicators, with_reasons=with_reasons)
 
 
+def is_file_ref(ref: str) -> bool:
+    """Whether a command's argument names a file (a ``.toml``/``.json`` name, or a file that exists) rather than a
+    document saved in the workspace (``NAME[@VERSION]``)."""
+    path = Path(ref)
+    return path.suffix.lower() in (".toml", ".json") or path.exists()
+
+
+def resolve_policy(store: Store | None, ref: str | None) -> tuple[D.PolicyDoc, str]:
+    """The policy a command means, and where it comes from (for the command to say).
+
+    A name (``NAME`` or ``NAME@VERSION``; none given means ``default``) is
+    the workspace's saved policy of that name when there is one: the rules
+    the app opens and planners edit there. Without one it is the shipped
+    ``policies/NAME.toml``. A file (:func:`is_file_ref`) is that file.
+    """
+    if store is not None and (ref is None or not is_file_ref(ref)):
+        name, version = parse_ref(ref or "default", "policy")
+        version = version or latest_version(store, "policy", name)
+        if version is not None:
+            doc = load_document(store, "policy", name, version)
+            cat = store.docs("policy")
+            row = cat[(cat["name"] == name) & (cat["version"] == version)].iloc[0]
+            return doc, (f"saved in the workspace as policy/{name} version {version} by {row['user']} "
+                         f"on {str(row['created_at'])[:16].replace('T', ' ')}")
+    doc = D.PolicyDoc.from_file(ref)
+    return doc, f"file {doc.source_file}"
+
+
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
                        user: str | None = None, progress: Callable[[str], None] | None = None,
                        geometry: bool = True) -> Classified:
@@ -119,11 +153,16 @@ def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | 
                           enterprise_version=parcels.attrs.get("enterprise_version"))
     out = Classified(flagged, cl.summary(flagged, doc.policy), prov, doc)
     if save:
+        saved = latest_version(store, "policy", doc.name)
+        same = saved is not None and load_document(store, "policy", doc.name, saved).hash == doc.hash
+        docs = [] if same else [DocWrite("policy", doc.name, doc.to_dict())]  # the same rules: no new version
         versions = store.write_layers([LayerWrite("flags", doc.name, _storable(flagged), meta=prov.to_meta(),
                                                   geometry_from=("survey", "parcels", sv),
                                                   shared_columns=_survey_columns(flagged, parcels))],
-                                      docs=[DocWrite("policy", doc.name, doc.to_dict())], user=user, action="classify")
+                                      docs=docs, user=user, action="classify")
         out.version = versions[("flags", doc.name)]
+        out.policy_version = saved if same else versions[("policy", doc.name)]
+        out.policy_saved = not same
     return out
 
 
@@ -183,7 +222,9 @@ def apply_site_options(params: dict, **options) -> dict:
 
 def resolve_site_params(store: Store, policy_name: str, *, params_name: str | None = None,
                         config_file: str | None = None, overrides: dict | None = None) -> D.SiteParamsDoc:
-    """Site settings: a saved ``site_params`` document, else a file's ``[sites]``, else the policy's, then overrides."""
+    """Site settings: the saved ``site_params`` document ``params_name``, else a file's ``[sites]``, else the
+    settings saved for the policy (``site_params/<policy_name>``, what the app's sites page saves and opens), else
+    the policy's ``[sites]``; then the overrides."""
     doc = D.SiteParamsDoc(name=policy_name)
     if params_name:
         doc = load_document(store, "site_params", params_name)
@@ -192,6 +233,8 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
         doc = D.SiteParamsDoc(name=policy_name,
                               params=sites_mod.SiteParams.from_dict(dict(data.get("sites", {})),
                                                                     where=f"{config_file} [sites]"))
+    elif latest_version(store, "site_params", policy_name) is not None:
+        doc = load_document(store, "site_params", policy_name)
     elif latest_version(store, "policy", policy_name) is not None:
         doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
     if overrides:

@@ -1,0 +1,97 @@
+"""The command line and the app start from the same saved documents.
+
+A planner edits the rules and the site settings in the app; a colleague then
+runs ``planner classify`` and ``planner sites`` with their defaults (a
+nightly job, say). Both commands must use what the office saved, as the app
+does, and never put the shipped defaults back on top of the planner's edits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from planner import workflow as W
+from planner.classify import policy as pol
+from planner.cli import main
+from planner.io.store import GpkgStore
+from planner.sites import SiteParams
+from tests.e2e._workspace import build_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path) -> GpkgStore:
+    return GpkgStore(build_workspace(tmp_path / "ws.gpkg"))
+
+
+def _planner_edits_the_rules(store: GpkgStore) -> W.PolicyDoc:
+    """What the rules page's save does: the edited policy as the next version of policy/default."""
+    edited = dataclasses.replace(pol.default_policy(), min_criteria=1, description="edited on the rules page")
+    doc = W.PolicyDoc(edited)
+    assert doc.hash != W.PolicyDoc.from_file(None).hash
+    W.save_document(store, doc, expect_version=None, user="alice")
+    return doc
+
+
+def _flags_policy_hash(store: GpkgStore) -> str:
+    meta = store.read_layer("flags", "default", columns=["parcel_id"], geometry=False).attrs["meta"]
+    return W.Provenance.from_meta(meta).policy_hash
+
+
+def test_classify_by_default_uses_the_rules_saved_in_the_app_and_keeps_them(store, capsys):
+    edited = _planner_edits_the_rules(store)
+    assert main(["classify", "-w", str(store.path)]) == 0
+    assert _flags_policy_hash(store) == edited.hash  # the planner's rules, not policies/default.toml
+    assert W.latest_version(store, "policy", "default") == 1  # and no shipped copy saved on top of them
+    assert W.load_document(store, "policy", "default").hash == edited.hash
+    err = capsys.readouterr().err
+    assert "saved in the workspace as policy/default version 1 by alice" in err
+    assert "the same rules, not saved again" in err
+
+
+def test_a_named_file_is_that_file_and_saving_it_says_so(store, capsys):
+    edited = _planner_edits_the_rules(store)
+    shipped = W.PolicyDoc.from_file(None)
+    assert main(["classify", "-w", str(store.path), "-p", str(ROOT / "policies" / "default.toml")]) == 0
+    assert _flags_policy_hash(store) == shipped.hash != edited.hash
+    assert W.latest_version(store, "policy", "default") == 2
+    assert "and policy/default version 2 in one commit" in capsys.readouterr().err
+    # NAME@VERSION opens an earlier saved version by name
+    assert main(["classify", "-w", str(store.path), "-p", "default@1"]) == 0
+    assert _flags_policy_hash(store) == edited.hash
+
+
+def test_classify_twice_saves_the_rules_once(store):
+    for _ in range(2):
+        assert main(["classify", "-w", str(store.path)]) == 0
+    assert W.latest_version(store, "policy", "default") == 1
+    assert store.docs("policy")["version"].tolist() == [1]
+
+
+def test_sites_by_default_use_the_site_settings_saved_in_the_app(store):
+    assert main(["classify", "-w", str(store.path)]) == 0
+    saved = W.SiteParamsDoc(name="default", params=SiteParams(gap_m=7.5, min_area_m2=1234.0))
+    W.save_document(store, saved, expect_version=None, user="alice")  # what the sites page's save does
+    assert main(["sites", "-w", str(store.path)]) == 0
+    prov = W.Provenance.from_meta(store.read_layer("sites", "default", geometry=False).attrs["meta"])
+    assert prov.site_params["gap_m"] == 7.5 and prov.site_params["min_area_m2"] == 1234.0
+    # an explicit flag still wins over the saved settings
+    assert main(["sites", "-w", str(store.path), "--gap", "3"]) == 0
+    prov = W.Provenance.from_meta(store.read_layer("sites", "default", geometry=False).attrs["meta"])
+    assert prov.site_params["gap_m"] == 3.0 and prov.site_params["min_area_m2"] == 1234.0
+
+
+def test_policy_show_shows_the_saved_rules_of_a_workspace(store, capsys, monkeypatch):
+    _planner_edits_the_rules(store)
+    assert main(["policy", "show", "-w", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# saved in the workspace as policy/default version 1 by alice")
+    assert "edited on the rules page" in out and "at least 1 of 3" in out
+    monkeypatch.delenv("PLANNER_WORKSPACE", raising=False)
+    assert main(["policy", "show"]) == 0  # no workspace: the shipped policy
+    out = capsys.readouterr().out
+    assert "policies/default.toml" in out.splitlines()[0] and "at least 2 of 3" in out
