@@ -95,3 +95,23 @@ def test_policy_show_shows_the_saved_rules_of_a_workspace(store, capsys, monkeyp
     assert main(["policy", "show"]) == 0  # no workspace: the shipped policy
     out = capsys.readouterr().out
     assert "policies/default.toml" in out.splitlines()[0] and "at least 2 of 3" in out
+
+
+def test_running_a_scenario_file_again_saves_nothing_new_and_replacing_an_app_edit_says_so(store, capsys):
+    from planner.scenarios import load_scenario, replace
+
+    assert main(["classify", "-w", str(store.path)]) == 0
+    assert main(["sites", "-w", str(store.path)]) == 0
+    f = str(ROOT / "scenarios" / "conservative_top10.toml")
+    for _ in range(2):
+        assert main(["scenario", "run", f, "-w", str(store.path)]) == 0
+    assert store.docs("scenario")["version"].tolist() == [1]
+    assert "version 1 in ws.gpkg is this scenario: not saved again" in capsys.readouterr().out
+    # a planner changes the scenario in the app; the file run again puts the file's back, and says what it replaced
+    sc = replace(load_scenario(Path(f)), start_year=2030)
+    W.save_document(store, W.ScenarioDoc(sc), expect_version=1, user="alice")
+    assert main(["scenario", "run", f, "-w", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert "saved as scenario/conservative_top10 version 3" in out
+    assert "version 2 (by alice on " in out and "open it as conservative_top10@2" in out
+    assert W.load_document(store, "scenario", "conservative_top10", 2).scenario.start_year == 2030

@@ -180,8 +180,17 @@ def run_cmd(args: argparse.Namespace) -> int:
             sc = replace(run.doc.scenario, policy_name=res.scenario.policy_name, policy_hash=res.scenario.policy_hash)
             doc = W.scenario_doc(sc, sites=stored.sites, parcel_sites=stored.parcel_sites)
             doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
-            v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
-            print(f"saved as scenario/{res.name} version {v} in {store.label}")
+            same = W.catalogue.unchanged_version(store, doc)
+            if same is not None:
+                print(f"scenario/{res.name} version {same} in {store.label} is this scenario: not saved again")
+            else:
+                before = W.latest_version(store, "scenario", res.name)
+                v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
+                print(f"saved as scenario/{res.name} version {v} in {store.label}")
+                if before is not None and res.name != stored_name:  # a file of a name saved in the workspace
+                    print(f"note: the latest scenario/{res.name} is now this file's; version {before} "
+                          f"({W.catalogue.saved_by(store, 'scenario', res.name, before)}) is kept: "
+                          f"open it as {res.name}@{before}")
         if args.out:
             files = export_all(res, args.out, lang=args.lang, background=bg)
             for kind, p in files.items():

@@ -12,7 +12,7 @@ import dataclasses
 from planner import scenarios as sc_mod
 from planner.errors import DataError, PlannerError, StoreError
 from planner.i18n import has_hidden
-from planner.io.store import Store
+from planner.io.store import Store, _doc_text
 from planner.workflow import documents as D
 from planner.workflow.permissions import acting_user
 
@@ -76,6 +76,26 @@ def latest_version(store: Store, kind: str, name: str) -> int | None:
         return None
     v = int(cat["version"].max())
     return None if D.is_deleted(store.load_doc(kind, name, v)) else v
+
+
+def unchanged_version(store: Store, doc) -> int | None:
+    """The latest saved version of ``doc``'s ``kind/name`` when it holds exactly ``doc`` (its stored digest is
+    the digest of ``doc.to_dict()``), else None: a command that ran the same document again need not save it again."""
+    latest = latest_version(store, doc.KIND, doc.name)
+    if latest is None:
+        return None
+    cat = store.docs(doc.KIND)
+    digest = cat.loc[(cat["name"] == doc.name) & (cat["version"] == latest), "sha256"]
+    return latest if len(digest) and digest.iloc[0] == _doc_text(doc.to_dict())[1] else None
+
+
+def saved_by(store: Store, kind: str, name: str, version: int) -> str:
+    """"by USER on YYYY-MM-DD HH:MM" for a saved document version (for messages)."""
+    cat = store.docs(kind)
+    row = cat[(cat["name"] == name) & (cat["version"] == version)]
+    if not len(row):
+        return ""
+    return f"by {row['user'].iloc[0]} on {str(row['created_at'].iloc[0])[:16].replace('T', ' ')}"
 
 
 def document_names(store: Store, kind: str) -> list[str]:

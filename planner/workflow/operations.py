@@ -37,6 +37,7 @@ from planner.workflow.catalogue import (
     latest_version,
     load_document,
     parse_ref,
+    saved_by,
 )
 from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
@@ -121,10 +122,7 @@ def resolve_policy(store: Store | None, ref: str | None) -> tuple[D.PolicyDoc, s
         version = version or latest_version(store, "policy", name)
         if version is not None:
             doc = load_document(store, "policy", name, version)
-            cat = store.docs("policy")
-            row = cat[(cat["name"] == name) & (cat["version"] == version)].iloc[0]
-            return doc, (f"saved in the workspace as policy/{name} version {version} by {row['user']} "
-                         f"on {str(row['created_at'])[:16].replace('T', ' ')}")
+            return doc, f"saved in the workspace as policy/{name} version {version} {saved_by(store, 'policy', name, version)}"
     doc = D.PolicyDoc.from_file(ref)
     return doc, f"file {doc.source_file}"
 
