@@ -485,21 +485,21 @@ def test_cli_rerun_of_a_saved_scenario_never_overwrites_a_colleagues_save(ws, mo
     f = tmp_path / "s.toml"
     f.write_text('name = "shared"\n[sites]\ntop = 4\n', encoding="utf-8")
     assert main(["scenario", "run", str(f), "-w", str(ws)]) == 0
-    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 0  # nobody else: v2
+    assert main(["scenario", "run", "shared", "-w", str(ws)]) == 0  # nobody else, the same scenario: still v1
     store = GpkgStore(ws)
-    assert W.latest_version(store, "scenario", "shared") == 2
+    assert W.latest_version(store, "scenario", "shared") == 1
     real = W.run_stored_scenario
 
     def colleague_saves_meanwhile(store_, doc, **kw):
         out = real(store_, doc, **kw)
         sc = dataclasses.replace(doc.scenario, sites=dataclasses.replace(doc.scenario.sites, top=9))
-        W.save_document(GpkgStore(ws), W.ScenarioDoc(sc), expect_version=2)  # the colleague's v3
+        W.save_document(GpkgStore(ws), W.ScenarioDoc(sc), expect_version=1)  # the colleague's v2
         return out
 
     monkeypatch.setattr(W, "run_stored_scenario", colleague_saves_meanwhile)
     capsys.readouterr()
     assert main(["scenario", "run", "shared", "-w", str(ws)]) == 2
     err = capsys.readouterr().err
-    assert "shared" in err and "version 3" in err and "Traceback" not in err
-    assert W.latest_version(store, "scenario", "shared") == 3
+    assert "shared" in err and "version 2" in err and "Traceback" not in err
+    assert W.latest_version(store, "scenario", "shared") == 2
     assert W.load_document(store, "scenario", "shared").scenario.sites.top == 9  # the colleague's work stands

@@ -115,3 +115,34 @@ def test_running_a_scenario_file_again_saves_nothing_new_and_replacing_an_app_ed
     assert "saved as scenario/conservative_top10 version 3" in out
     assert "version 2 (by alice on " in out and "open it as conservative_top10@2" in out
     assert W.load_document(store, "scenario", "conservative_top10", 2).scenario.start_year == 2030
+
+
+def test_sites_replay_the_edits_saved_in_the_app_when_made_with_the_same_settings(store, capsys):
+    assert main(["classify", "-w", str(store.path)]) == 0
+    assert main(["sites", "-w", str(store.path)]) == 0
+    members = store.read_layer("site_parcels", "default", geometry=False)
+    flagged = members[members["role"] == "flagged"]
+    site = flagged["site_id"].value_counts().idxmax()  # a site of several parcels
+    gone = str(flagged.loc[flagged["site_id"] == site, "parcel_id"].iloc[0])
+    params = W.operations.resolve_site_params(store, "default")
+    edits = W.SiteEditsDoc("default", ({"op": "remove", "site_id": site, "parcel_ids": [gone]},),
+                           policy_name="default", params=params.params, use_barriers=params.use_barriers)
+    W.save_document(store, edits, expect_version=None, user="alice")  # what the sites page's save keeps
+    capsys.readouterr()
+
+    def stored():
+        meta = store.read_layer("sites", "default", geometry=False).attrs["meta"]
+        m = store.read_layer("site_parcels", "default", geometry=False)
+        return W.Provenance.from_meta(meta).edits, set(m.loc[m["site_id"] == site, "parcel_id"].astype(str))
+
+    assert main(["sites", "-w", str(store.path)]) == 0
+    assert "replaying the 1 site edits saved as site_edit/default@1 (by alice on " in capsys.readouterr().out
+    ref, parcels = stored()
+    assert ref == "default@1" and gone not in parcels  # the planner's edit is in the stored sites
+    assert main(["sites", "-w", str(store.path), "--no-edits"]) == 0
+    ref, parcels = stored()
+    assert not ref and gone in parcels
+    # edits made on other settings are not replayed on a different build, and the command says so
+    assert main(["sites", "-w", str(store.path), "--gap", "1"]) == 0
+    assert "were made on sites built with other site settings" in capsys.readouterr().err
+    assert not stored()[0]

@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -74,6 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "app saves it, else the policy's [sites])")
     p.add_argument("--save-params", default=None, metavar="NAME",
                    help="also save the site parameters used as the site_params document NAME")
+    p.add_argument("--no-edits", action="store_true",
+                   help="do not replay the site edits saved for the policy (by default they are, as in the app, "
+                        "when they were made with the same site settings)")
     p.add_argument("--apply-edits", default=None, metavar="NAME[@V]",
                    help="replay the saved site_edit document NAME (as saved by the app) on the result")
     p.add_argument("--name", default=None, help="name of the sites layers (default: the policy name)")
@@ -160,6 +164,18 @@ def run(args: argparse.Namespace) -> int:
         name, ver = W.parse_ref(args.apply_edits, "site_edit")
         edits = W.load_document(store, "site_edit", name, ver)
         edits_ref = f"{name}@{ver or W.latest_version(store, 'site_edit', name)}"
+    elif not args.no_edits and (ver := W.latest_version(store, "site_edit", policy_name)) is not None:
+        # the edits planners saved for this policy on the sites page, replayed as the app replays them
+        saved = W.load_document(store, "site_edit", policy_name, ver)
+        who = W.catalogue.saved_by(store, "site_edit", policy_name, ver)
+        if saved.made_with(params):
+            edits, edits_ref = saved, f"{policy_name}@{ver}"
+            print(f"replaying the {len(saved.ops)} site edits saved as site_edit/{edits_ref} ({who}); "
+                  "--no-edits builds without them")
+        else:
+            print(f"note: the site edits saved as site_edit/{policy_name}@{ver} ({who}) were made on sites built "
+                  "with other site settings (gap, areas, barriers...), so they are not replayed on these; replay "
+                  f"them anyway with --apply-edits {policy_name}@{ver}", file=sys.stderr)
     bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
 
     def say(message: str) -> None:

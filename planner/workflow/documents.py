@@ -213,6 +213,13 @@ class SiteEditsDoc:
                    ops=_check_ops(ops, where), policy_name=str(data.get("policy_name") or ""),
                    params=params or None, use_barriers=bool(data.get("use_barriers", True)))
 
+    def made_with(self, params: SiteParamsDoc) -> bool:
+        """Whether these edits were made on sites built with ``params`` (the app and ``planner sites`` replay saved
+        edits only on such a build: on other sites their parcels and boundaries mean something else)."""
+        same = self.params is None or config._drop_none(self.params.to_dict()) == config._drop_none(
+            params.params.to_dict())
+        return same and self.use_barriers == params.use_barriers
+
     def created_ids(self) -> list[str]:
         """Site ids the boundary edits create (kept out of id matching, the replay makes them)."""
         return [str(o["site_id"]) for o in self.ops if o.get("op") == "boundary" and o.get("site_id")]
