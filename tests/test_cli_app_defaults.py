@@ -146,3 +146,27 @@ def test_sites_replay_the_edits_saved_in_the_app_when_made_with_the_same_setting
     assert main(["sites", "-w", str(store.path), "--gap", "1"]) == 0
     assert "were made on sites built with other site settings" in capsys.readouterr().err
     assert not stored()[0]
+
+
+def test_compare_prints_without_out_and_a_failed_report_leaves_the_previous_one_whole(store, tmp_path, capsys,
+                                                                                     monkeypatch):
+    import planner.report as report
+
+    assert main(["classify", "-w", str(store.path)]) == 0
+    assert main(["sites", "-w", str(store.path)]) == 0
+    a, b = (str(ROOT / "scenarios" / f) for f in ("conservative_top10.toml", "upstairs_all.toml"))
+    capsys.readouterr()
+    assert main(["scenario", "compare", a, b, "-w", str(store.path)]) == 0  # a look at the terminal, no file
+    assert "upstairs_all" in capsys.readouterr().out and not list(tmp_path.glob("*.xlsx"))
+    out = tmp_path / "c.xlsx"
+    assert main(["scenario", "compare", a, b, "-w", str(store.path), "--out", str(out)]) == 0
+    before = out.read_bytes()
+
+    def dies_half_way(cmp, path, **kw):
+        Path(path).write_bytes(b"PK\x03\x04 half a workbook")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "compare_to_excel", dies_half_way)
+    assert main(["scenario", "compare", a, b, "-w", str(store.path), "--out", str(out)]) != 0
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == before and [p.name for p in tmp_path.glob("c*")] == ["c.xlsx"]

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--saved", default=None, metavar="NAME", help="compare the scenarios of saved comparison NAME")
     c.add_argument("--save", default=None, metavar="NAME", help="save this comparison as document NAME")
     c.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    c.add_argument("--out", required=True, metavar="FILE", help="report.html, report.xlsx or report.pdf (A4)")
+    c.add_argument("--out", default=None, metavar="FILE",
+                   help="also write report.html, report.xlsx or report.pdf (A4); without it the table is printed only")
     c.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
     c.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     c.set_defaults(func=compare_cmd)
@@ -211,7 +212,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
         raise DataError(msg)
     from planner.io.writers import check_output
 
-    out = check_output(args.out, (".html", ".htm", ".xlsx", ".pdf"), workspace=args.workspace)  # before running
+    out = check_output(args.out, (".html", ".htm", ".xlsx", ".pdf"), workspace=args.workspace) if args.out else None
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
@@ -220,16 +221,20 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
         print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
-    if out.suffix.lower() == ".xlsx":
-        compare_to_excel(cmp, out, lang=args.lang)
-    elif out.suffix.lower() in (".html", ".htm"):
-        write_html(cmp, out, lang=args.lang, background=_background(store))
-    elif out.suffix.lower() == ".pdf":
-        from planner.report.pdf import comparison_pdf
-
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store)))
     _print_comparison(cmp)
+    if out is None:
+        return 0
+    from planner.io.writers import replacing
+
+    with replacing(out) as tmp:  # a killed command leaves the previous report whole, never half of the new one
+        if out.suffix.lower() == ".xlsx":
+            compare_to_excel(cmp, tmp, lang=args.lang)
+        elif out.suffix.lower() in (".html", ".htm"):
+            write_html(cmp, tmp, lang=args.lang, background=_background(store))
+        else:
+            from planner.report.pdf import comparison_pdf
+
+            tmp.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store)))
     print(f"wrote {out}")
     return 0
 
