@@ -170,3 +170,21 @@ def test_compare_prints_without_out_and_a_failed_report_leaves_the_previous_one_
     assert main(["scenario", "compare", a, b, "-w", str(store.path), "--out", str(out)]) != 0
     assert "No space left on device" in capsys.readouterr().err
     assert out.read_bytes() == before and [p.name for p in tmp_path.glob("c*")] == ["c.xlsx"]
+
+
+@pytest.mark.parametrize("command", [["ingest", str(ROOT / "gis_data" / "survey_update.zip")],
+                                     ["enterprise", "ingest", str(ROOT / "gis_data" / "enterprises_2024.xlsx"),
+                                      "--link", str(ROOT / "gis_data" / "enterprise_parcels_2024.csv")]])
+def test_a_report_it_could_not_write_is_refused_before_anything_is_published(command, tmp_path, capsys):
+    ws = tmp_path / "ws.gpkg"
+    ws.write_bytes((ROOT / "gis_data" / "sample_city.gpkg").read_bytes())
+    store = GpkgStore(ws)
+    before = len(store.audit_log())
+    (tmp_path / "d.csv").mkdir()
+    for bad, says in ((tmp_path / "missing" / "r.csv", "does not exist"), (tmp_path / "d.csv", "is a folder"),
+                      (ws, "unknown extension")):
+        assert main([*command, "-w", str(ws), "--report", str(bad)]) == 2
+        assert says in capsys.readouterr().err
+    assert len(store.audit_log()) == before and not (tmp_path / "missing").exists()  # nothing published
+    assert main([*command, "-w", str(ws), "--report", str(tmp_path / "r.csv")]) == 0
+    assert (tmp_path / "r.csv").exists() and len(store.audit_log()) > before

@@ -85,6 +85,28 @@ def test_brief_refusals_exit_2(workspace, tmp_path, capsys):
     assert main(["brief", "-w", str(workspace), "--out", str(tmp_path / "x.pdf")]) == 2
     assert main(["brief", "S0001", "-w", str(workspace), "--out", str(tmp_path / "x.html")]) == 2
     assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "x.html").exists()
+    # --out as every command checks it, before any work: a missing folder is not made, a folder is not a file
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(tmp_path / "no" / "x.pdf")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    (tmp_path / "d.pdf").mkdir()
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(tmp_path / "d.pdf")]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_brief_that_fails_leaves_the_previous_file_whole(workspace, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "b.pdf"
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(out)]) == 0
+    before = out.read_bytes()
+    real = Path.write_bytes
+
+    def disk_full_half_way(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_half_way)
+    assert main(["brief", "S0001", "-w", str(workspace), "--out", str(out)]) != 0
+    monkeypatch.undo()
+    assert out.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["b.pdf"]
 
 
 def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):

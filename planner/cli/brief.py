@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from planner.errors import DataError
 from planner.io.store import open_store
+from planner.io.writers import check_output, replacing
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,10 +39,7 @@ def brief_cmd(args: argparse.Namespace) -> int:
     from planner.report.pdf import site_briefs_pdf
     from planner.workflow.briefs import stored_site_briefs
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".pdf":
-        msg = f"--out {out}: use a .pdf file name"
-        raise DataError(msg, zh=f"--out {out}：请使用 .pdf 文件名")
+    out = check_output(args.out, (".pdf",), workspace=args.workspace)  # before any work, as every --out
     if not args.sites and not args.top:
         msg = "planner brief: name site ids (e.g. S0001) or --top N"
         raise DataError(msg, zh="请指定片区编号（如 S0001）或 --top N")
@@ -53,8 +50,8 @@ def brief_cmd(args: argparse.Namespace) -> int:
     doc = resolve_scenario(args.scenario, store) if args.scenario else None
     briefs = stored_site_briefs(store, args.sites, top=args.top, scenario=doc, sites_layer=args.sites_layer)
     data = site_briefs_pdf(briefs, lang=args.lang)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    with replacing(out) as tmp:  # the previous file stays whole until the new one is
+        tmp.write_bytes(data)
     for b in briefs:
         f = b.figures
         n = len(b.parcels)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from planner.errors import IngestError
 from planner.io.store import open_store
-from planner.io.writers import write_report
+from planner.io.writers import check_output, write_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +49,8 @@ def run_ingest(args: argparse.Namespace) -> int:
     from planner.enterprise import as_enterprise_mapping
     from planner.workflow.enterprises import ingest_enterprises
 
+    if args.report:  # before anything is read or published: a report it could not write changes nothing
+        check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
     store = open_store(args.workspace)
     mp = as_enterprise_mapping(args.mapping)
     if args.share:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from planner.errors import IngestError
 from planner.io.store import open_store
-from planner.io.writers import write_report
+from planner.io.writers import check_output, write_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report:  # before anything is read or published: a report it could not write changes nothing
+        check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
     if args.parquet and not args.dry_run:
         from planner.cli.scale import write_ingested
 
