@@ -43,6 +43,12 @@ def _texts(at: AppTest, kind: str) -> list[str]:
     return [rendered(e.value) for e in getattr(at, kind)]
 
 
+def _panel_texts(at: AppTest, kind: str) -> list[str]:
+    """The messages of ``kind`` in the sites page's edit panel (the column holding the save button)."""
+    col = next(c for c in at.columns if any(b.key == "s_save" for b in c.button))
+    return [rendered(e.value) for e in getattr(col, kind)]
+
+
 def _submit(at: AppTest) -> None:
     next(b for b in at.button if b.label == "计算").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -78,8 +84,12 @@ def test_two_planners_saving_site_edits_never_drop_each_others(ws, monkeypatch):
     p2.button(key="s_conflict_merge").click().run()  # load v1 and keep my edit on top
     assert not p2.exception, [e.message for e in p2.exception]
     assert p2.session_state[keys.SITE_EDITS] == [mine, theirs]
+    # said where the user clicked (next to the save button, and as a toast), not at the top of a long page
+    assert any("已载入 v1" in t for t in _panel_texts(p2, "success")), _panel_texts(p2, "success")
+    assert any("已载入 v1" in rendered(t.value) for t in p2.toast), [t.value for t in p2.toast]
     p2.button(key="s_save").click().run()
     assert not p2.exception and not _texts(p2, "error"), _texts(p2, "error")
+    assert any("v2" in t for t in _panel_texts(p2, "success")), _panel_texts(p2, "success")
     assert W.latest_version(store, "site_edit", "default") == 2
     assert W.load_document(store, "site_edit", "default").ops == (mine, theirs)
     stored = store.read_layer("sites", "default").set_index("site_id")["n_parcels"]

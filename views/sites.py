@@ -211,8 +211,8 @@ def _load_saved_edits(keep_mine: bool, version: int | None = None) -> None:
     ss[keys.SITE_REDO] = []
     ss[keys.SITE_EDITS_LOADED] = {**loaded, "name": pname, "version": latest, "base": (pname, latest)}
     ss.pop(SITE_CONFLICT, None)
-    if keep_mine:
-        ss[keys.SITE_MSG] = ("wf_edits_merged", {"v": latest or 0, "n": len(mine)})
+    if keep_mine:  # said next to the buttons clicked (the top of the page may be out of view)
+        ss[keys.SITE_NOTE] = ("wf_edits_merged", {"v": latest or 0, "n": len(mine)})
 
 
 def _edits_conflict(conflict: dict) -> None:
@@ -228,16 +228,18 @@ def _edits_conflict(conflict: dict) -> None:
             clicked |= b2.button(tr("wf_edits_theirs", v=latest), key="s_conflict_theirs",
                                  on_click=lambda: _load_saved_edits(False))
         clicked |= b3.button(tr("wf_save_mine", next=(latest or 0) + 1), key="s_conflict_mine",
-                             on_click=lambda v=latest: _store_result(v))
+                             on_click=lambda v=latest: _store_result(v, note=True))
         if clicked:
             st.rerun()  # the whole page: the edits, the sites and the stored result's box change
 
 
-def _store_result(expect: int | None | str = "opened") -> None:
+def _store_result(expect: int | None | str = "opened", *, note: bool = False) -> None:
     """Store sites, parcel table and edits in one commit (the stored result is then up to date).
 
     ``expect``: the saved edits version this save may follow; by default the one the session's edits start from.
+    ``note``: say how it went next to the edit panel's buttons (:data:`keys.SITE_NOTE`), not at the top of the page.
     """
+    said = keys.SITE_NOTE if note else keys.SITE_MSG
     try:
         doc = W.SiteEditsDoc(pname, tuple(dict(o) for o in edits), policy_name=pname,
                              params=SiteParams.from_dict(dict(P)),
@@ -257,12 +259,12 @@ def _store_result(expect: int | None | str = "opened") -> None:
         ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v,
                                       "base": (pname, v)}
         ss.pop(SITE_CONFLICT, None)
-        ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})
+        ss[said] = ("wf_sites_stored", {"name": pname, "v": v or 0})
     except W.SaveConflictError as exc:
         ss[SITE_CONFLICT] = {"kind": "site_edit", "msg": message_in(exc, lang()),
                              "version": W.latest_version(store, "site_edit", pname)}
     except PlannerError as exc:
-        ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
+        ss[said] = ("error", {"err": message_in(exc, lang())})
 
 
 show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
@@ -360,8 +362,14 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
     right = drafts.write_button("build_sites", tr("wf_save_edits_help"))
     if not right["disabled"]:
         right = drafts.write_button("save_site_edits", tr("wf_save_edits_help"))
-    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(), **right):
-        st.rerun()  # the whole page: the stored result's box and the message above change
+    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(note=True),
+                    **right):
+        st.rerun()  # the whole page: the stored result's box changes
+    note = ss.pop(keys.SITE_NOTE, None)
+    if note:  # what the save (or a conflict's choice) did, where the user clicked, and as a toast
+        text = tr(note[0], **note[1])
+        (st.error if note[0] == "error" else st.success)(text)
+        st.toast(text, icon=":material/error:" if note[0] == "error" else ":material/check_circle:")
     conflict = ss.get(SITE_CONFLICT)
     if conflict and conflict["kind"] == "site_edit":  # the save was refused: a colleague saved edits since
         _edits_conflict(conflict)
