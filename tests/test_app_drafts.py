@@ -120,6 +120,7 @@ def test_site_edits_saved_under_another_name_keep_two_variants_for_the_same_rule
     at.run()
     assert at.button(key="s_edits_open").disabled  # unsaved edits: save them (or as) before opening others
     at.text_input(key="s_edits_as_name").input("方案 B").run()
+    assert "--apply-edits" in at.button(key="s_edits_save_as").help  # says what it does, not what the save does
     at.button(key="s_edits_save_as").click().run()
     assert not at.exception and not _texts(at, "error"), _texts(at, "error")
     assert any("方案 B v1" in t for t in _panel_texts(at, "success")), _panel_texts(at, "success")

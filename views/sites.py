@@ -308,7 +308,7 @@ def _edits_variants(right: dict) -> None:
         new = st.text_input(tr("wf_new_name"), key="s_edits_as_name").strip()
         # the whole page afterwards (the edits, the stored result's box): these buttons sit in the map's fragment
         if st.button(tr("wf_edits_save_as"), key="s_edits_save_as", disabled=not new or right["disabled"],
-                     help=right["help"] or tr("wf_edits_save_as_help"), on_click=_save_as):
+                     help=right["help"] if right["disabled"] else tr("wf_edits_save_as_help"), on_click=_save_as):
             st.rerun()
         names = W.site_edit_names(store, pname)
         if names:
@@ -415,18 +415,18 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
         if p2.button(tr("dm_cancel"), key="s_pending_no"):
             ss.pop(keys.SITE_PENDING)
             st.rerun()
-    cc = st.columns(3)
-    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
+    cc = st.columns(2)  # undo and redo side by side, the save under them: three in a row cut their labels short
+    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo", width="stretch"):
         redo.append(edits.pop())
         st.rerun()
-    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
+    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo", width="stretch"):
         edits.append(redo.pop())
         st.rerun()
     right = drafts.write_button("build_sites", tr("wf_save_edits_help"))
     if not right["disabled"]:
         right = drafts.write_button("save_site_edits", tr("wf_save_edits_help"))
-    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(note=True),
-                    **right):
+    if st.button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(note=True),
+                 width="stretch", **right):
         st.rerun()  # the whole page: the stored result's box changes
     note_slot = st.container()  # filled once every button of the panel had its say (some rerun the page)
     conflict = ss.get(SITE_CONFLICT)
