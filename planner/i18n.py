@@ -250,7 +250,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     # sites page: saved edits
     "edits_saved_found": ("已保存的片区调整（{name} v{v}，{n} 处）", "Saved site edits ({name} v{v}, {n})"),
     "edits_apply": ("载入已保存的调整", "Load the saved edits"),
-    "edits_applied": ("已载入保存的片区调整 v{v}（{n} 处）。", "Loaded saved site edits v{v} ({n})."),
+    "edits_applied": ("已载入保存的片区调整 {name} v{v}（{n} 处）。", "Loaded saved site edits {name} v{v} ({n})."),
+    "wf_edits_in_use": ("当前调整方案：{name} v{v}", "Edits in use: {name} v{v}"),
+    "wf_edits_in_use_new": ("当前调整方案：{name}（尚未保存）", "Edits in use: {name} (not saved yet)"),
+    "wf_edits_variants": ("另存为或打开其他调整方案", "Save as, or open other edits"),
+    "wf_edits_save_as": ("另存为新方案", "Save as new edits"),
+    "wf_edits_save_as_help": ("将当前调整连同片区结果以新名称保存（同一规则可保留多套调整方案）；命令行用 "
+                              "planner sites --apply-edits 名称 重放",
+                              "Save the current edits and the sites under a new name (keep several sets of edits "
+                              "for the same rules); replay with planner sites --apply-edits NAME"),
+    "wf_edits_saved_as": ("已另存为调整方案 {name} v{v}，并保存了片区结果。",
+                          "Saved the edits as {name} v{v}, with the sites."),
+    "wf_edits_pick": ("已保存的调整方案", "Saved edits"),
+    "wf_edits_opened": ("已打开调整方案 {name} v{v}（{n} 处）。", "Opened the edits {name} v{v} ({n})."),
     "edits_stale": ("已保存的调整基于不同的连片参数，载入后按当前参数重放。",
                     "The saved edits were made with other site settings; they are replayed on the current ones."),
     "undo": ("撤销上一步", "Undo the last edit"),

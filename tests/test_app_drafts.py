@@ -43,6 +43,12 @@ def _texts(at: AppTest, kind: str) -> list[str]:
     return [rendered(e.value) for e in getattr(at, kind)]
 
 
+def _panel_texts(at: AppTest, kind: str) -> list[str]:
+    """The messages of ``kind`` in the sites page's edit panel (the column holding the save button)."""
+    col = next(c for c in at.columns if any(b.key == "s_save" for b in c.button))
+    return [rendered(e.value) for e in getattr(col, kind)]
+
+
 def _submit(at: AppTest) -> None:
     next(b for b in at.button if b.label == "计算").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -78,8 +84,12 @@ def test_two_planners_saving_site_edits_never_drop_each_others(ws, monkeypatch):
     p2.button(key="s_conflict_merge").click().run()  # load v1 and keep my edit on top
     assert not p2.exception, [e.message for e in p2.exception]
     assert p2.session_state[keys.SITE_EDITS] == [mine, theirs]
+    # said where the user clicked (next to the save button, and as a toast), not at the top of a long page
+    assert any("已载入 v1" in t for t in _panel_texts(p2, "success")), _panel_texts(p2, "success")
+    assert any("已载入 v1" in rendered(t.value) for t in p2.toast), [t.value for t in p2.toast]
     p2.button(key="s_save").click().run()
     assert not p2.exception and not _texts(p2, "error"), _texts(p2, "error")
+    assert any("v2" in t for t in _panel_texts(p2, "success")), _panel_texts(p2, "success")
     assert W.latest_version(store, "site_edit", "default") == 2
     assert W.load_document(store, "site_edit", "default").ops == (mine, theirs)
     stored = store.read_layer("sites", "default").set_index("site_id")["n_parcels"]
@@ -91,6 +101,81 @@ def test_two_planners_saving_site_edits_never_drop_each_others(ws, monkeypatch):
     p1.button(key="s_save").click().run()
     assert W.latest_version(store, "site_edit", "default") == 2
     assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p1, "error")), _texts(p1, "error")
+
+
+def test_site_edits_saved_under_another_name_keep_two_variants_for_the_same_rules(ws, monkeypatch, capsys):
+    """A planner keeps two variants of edits for the same rules: "save as" stores the edits (and the sites) under a
+    new name, later saves go to it, the policy's own edits stay as they were, either opens again, a taken name is
+    refused, and the CLI replays the variant by its name (the edits were always named after the policy)."""
+    from planner.cli import main
+
+    store = GpkgStore(ws)
+    at = _app(ws, monkeypatch, "sites")
+    first, second, third = _one_parcel_of(at, 0), _one_parcel_of(at, 1), _one_parcel_of(at, 2)
+    at.session_state[keys.SITE_EDITS] = [first]
+    at.run()
+    at.button(key="s_save").click().run()
+    assert W.latest_version(store, "site_edit", "default") == 1
+    at.session_state[keys.SITE_EDITS] = [first, second]
+    at.run()
+    assert at.button(key="s_edits_open").disabled  # unsaved edits: save them (or as) before opening others
+    at.text_input(key="s_edits_as_name").input("方案 B").run()
+    assert "--apply-edits" in at.button(key="s_edits_save_as").help  # says what it does, not what the save does
+    at.button(key="s_edits_save_as").click().run()
+    assert not at.exception and not _texts(at, "error"), _texts(at, "error")
+    assert any("方案 B v1" in t for t in _panel_texts(at, "success")), _panel_texts(at, "success")
+    b = W.load_document(store, "site_edit", "方案 B")
+    assert b.ops == (first, second) and b.policy_name == "default"
+    assert W.load_document(store, "site_edit", "default").ops == (first,)  # the policy's own edits: unchanged
+    assert W.site_edit_names(store, "default") == ["default", "方案 B"]
+    assert store.read_layer("sites", "default", columns=["site_id"]).attrs["meta"]["edits"] == "方案 B@1"
+    # a later save goes to the variant (checked against its version), not to the policy's edits
+    at.session_state[keys.SITE_EDITS] = [first, second, third]
+    at.run()
+    at.button(key="s_save").click().run()
+    assert not _texts(at, "error"), _texts(at, "error")
+    assert W.latest_version(store, "site_edit", "方案 B") == 2 and W.latest_version(store, "site_edit", "default") == 1
+    # the policy's own edits open again (and a save goes back to them)
+    at.selectbox(key="s_edits_pick_default").set_value("default").run()
+    at.button(key="s_edits_open").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.session_state[keys.SITE_EDITS] == [first]
+    assert any("default v1" in t for t in _panel_texts(at, "success")), _panel_texts(at, "success")
+    # a name that is taken is refused, naming it, and nothing is written
+    at.text_input(key="s_edits_as_name").input("方案 B").run()
+    at.button(key="s_edits_save_as").click().run()
+    assert any("方案 B" in t and "v2" in t for t in _panel_texts(at, "error")), _panel_texts(at, "error")
+    assert W.latest_version(store, "site_edit", "方案 B") == 2 and W.latest_version(store, "site_edit", "default") == 1
+    # a new session starts on the edits the stored sites were built with (the variant, saved last)
+    again = _app(ws, monkeypatch, "sites")
+    assert again.session_state[keys.SITE_EDITS] == [first, second, third]
+    # the CLI replays the variant by its name
+    capsys.readouterr()
+    assert main(["sites", "-w", str(ws), "--apply-edits", "方案 B@1"]) == 0
+    assert store.read_layer("sites", "default", columns=["site_id"]).attrs["meta"]["edits"] == "方案 B@1"
+
+
+def test_store_sites_refuses_a_taken_name_for_edits_saved_as_and_a_role_that_may_not_save_edits(tmp_path):
+    from tests.e2e._workspace import grid_parcels
+    from tests.test_roles import acting
+
+    store = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    store.publish_survey(grid_parcels(12), label="grid", user="test")
+    W.classify_workspace(store, W.PolicyDoc.from_file(None))
+    built = W.build_workspace_sites(store, save=False)
+    prov = W.Provenance.from_meta(built.flagged.attrs.get("meta"))
+
+    def save(name, expect):
+        return W.store_sites(store, "default", built.result, built.flagged, flags_prov=prov, flags_version=None,
+                             params=built.params, edits=W.SiteEditsDoc(name, (), policy_name="default"),
+                             expect_edits_version=expect)
+
+    save("variant", None)
+    with pytest.raises(W.SaveConflictError, match=r"exists: version 1.*saving would create version 2"):
+        save("variant", None)  # a typed name that is taken: not "saved since you began"
+    with acting("dee", "decision_maker"), pytest.raises(W.permissions.PermissionDenied):
+        save("other", None)
+    assert W.site_edit_names(store, "default") == ["variant"]
 
 
 def test_site_settings_saved_by_a_colleague_meanwhile_are_not_replaced(ws, monkeypatch):

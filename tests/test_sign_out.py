@@ -72,3 +72,44 @@ def test_a_session_that_expires_keeps_its_drafts_for_the_same_user_only(office, 
     at.switch_page("views/rules.py").run()
     assert not at.exception, [e.message for e in at.exception]
     assert at.number_input(key="r_utilization_0_t").value != 1.9 and "未保存" not in _texts(at)
+
+
+def _page_title(at: AppTest) -> str:
+    return at.title[0].value if at.title else ""
+
+
+def test_the_next_user_lands_on_their_roles_start_page_not_on_the_last_users_page(office, tmp_path, monkeypatch):
+    """After pam signed out on the scenarios page, dee (a decision-maker) signed in on pam's page (the URL only):
+    a sign-in that starts afresh opens the role's start page; the same user back after an expiry keeps theirs."""
+    from planner.i18n import t as text
+    from planner.ui import auth
+
+    store = _copy(office, tmp_path)
+    at = _sign_in(_app(store.path, monkeypatch), "pam")
+    at.switch_page("views/scenarios.py").run()
+    assert _page_title(at) == text("nav_scenarios", "zh")
+    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
+    _sign_in(at, "dee")
+    assert not at.exception, [e.message for e in at.exception]
+    assert _page_title(at) == text("nav_compare", "zh"), "dee landed on pam's page"
+    assert auth.LAND not in at.session_state
+    at.switch_page("views/rules.py").run()  # then wherever they go, as usual
+    assert _page_title(at) == text("nav_rules", "zh")
+    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
+    _sign_in(at, "gus")
+    assert _page_title(at) == text("nav_data", "zh")
+
+
+def test_the_same_user_back_after_an_expiry_stays_on_their_page(office, tmp_path, monkeypatch):
+    store = _copy(office, tmp_path)
+    at = _sign_in(_app(store.path, monkeypatch, PLANNER_IDLE_MINUTES="0.02"), "pam")
+    at.switch_page("views/rules.py").run()
+    time.sleep(1.5)
+    at.run()
+    assert at.title[0].value == "登录"
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
+    _sign_in(at, "pam")
+    assert not at.exception, [e.message for e in at.exception]
+    from planner.i18n import t as text
+
+    assert _page_title(at) == text("nav_rules", "zh")

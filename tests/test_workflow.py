@@ -285,3 +285,13 @@ def test_one_label_table_for_app_and_reports():
         assert text.label(key, "zh") == i18n.label(key, "zh")
     assert i18n.column_label("new_floor_m2", "zh") == text.label("new_floor_m2", "zh") == "新建建筑面积（万㎡）"
     assert i18n.column_label("investment_cny", "en") == "Investment (million yuan)"  # one unit system (issue 13)
+
+
+def test_a_scenario_run_before_any_sites_says_what_to_run_in_plain_words(tmp_path, capsys):
+    """`planner scenario run` on a workspace without stored sites said "workspace has no any sites layer"."""
+    store = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    store.publish_survey(grid_parcels(4), label="grid", user="test")
+    assert main(["scenario", "run", str(Path(__file__).resolve().parents[1] / "scenarios" / "conservative_top10.toml"),
+                 "-w", str(store.path)]) == 2
+    err = capsys.readouterr().err
+    assert "has no sites layer yet" in err and "no any" not in err, err

@@ -128,12 +128,12 @@ with st.container():
     if offered is not None:
         v, doc = offered
         with st.container(border=True):
-            st.caption(tr("edits_saved_found", name=pname, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
+            st.caption(tr("edits_saved_found", name=doc.name, v=v, n=len(doc.ops)) + " · " + tr("edits_stale"))
             if st.button(tr("edits_apply"), key="s_load_edits"):
                 edits[:] = [dict(o) for o in doc.ops]
                 redo.clear()
-                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": pname, "version": v,
-                                              "base": (pname, v)}
+                ss[keys.SITE_EDITS_LOADED] = {**ss[keys.SITE_EDITS_LOADED], "name": doc.name, "version": v,
+                                              "base": (doc.name, v)}
                 st.rerun()
     msg = ss.pop(keys.SITE_MSG, None)
     if msg:
@@ -202,17 +202,18 @@ def _load_saved_edits(keep_mine: bool, version: int | None = None) -> None:
     (and said so) when the sites are built again.
     """
     loaded = ss.get(keys.SITE_EDITS_LOADED) or {}
-    base_v = results.site_edits_base(pname)
-    before = [dict(o) for o in W.load_document(store, "site_edit", pname, base_v).ops] if base_v else []
-    latest = W.latest_version(store, "site_edit", pname)
-    theirs = [dict(o) for o in W.load_document(store, "site_edit", pname, latest).ops] if latest else []
+    ename = results.site_edits_name(pname)
+    base_v = results.site_edits_base(ename)
+    before = [dict(o) for o in W.load_document(store, "site_edit", ename, base_v).ops] if base_v else []
+    latest = W.latest_version(store, "site_edit", ename)
+    theirs = [dict(o) for o in W.load_document(store, "site_edit", ename, latest).ops] if latest else []
     mine = [dict(o) for o in ss[keys.SITE_EDITS] if dict(o) not in before] if keep_mine else []
     ss[keys.SITE_EDITS] = theirs + [o for o in mine if o not in theirs]
     ss[keys.SITE_REDO] = []
-    ss[keys.SITE_EDITS_LOADED] = {**loaded, "name": pname, "version": latest, "base": (pname, latest)}
+    ss[keys.SITE_EDITS_LOADED] = {**loaded, "name": ename, "version": latest, "base": (ename, latest)}
     ss.pop(SITE_CONFLICT, None)
-    if keep_mine:
-        ss[keys.SITE_MSG] = ("wf_edits_merged", {"v": latest or 0, "n": len(mine)})
+    if keep_mine:  # said next to the buttons clicked (the top of the page may be out of view)
+        ss[keys.SITE_NOTE] = ("wf_edits_merged", {"v": latest or 0, "n": len(mine)})
 
 
 def _edits_conflict(conflict: dict) -> None:
@@ -228,18 +229,22 @@ def _edits_conflict(conflict: dict) -> None:
             clicked |= b2.button(tr("wf_edits_theirs", v=latest), key="s_conflict_theirs",
                                  on_click=lambda: _load_saved_edits(False))
         clicked |= b3.button(tr("wf_save_mine", next=(latest or 0) + 1), key="s_conflict_mine",
-                             on_click=lambda v=latest: _store_result(v))
+                             on_click=lambda v=latest: _store_result(v, note=True))
         if clicked:
             st.rerun()  # the whole page: the edits, the sites and the stored result's box change
 
 
-def _store_result(expect: int | None | str = "opened") -> None:
+def _store_result(expect: int | None | str = "opened", *, note: bool = False, as_name: str | None = None) -> None:
     """Store sites, parcel table and edits in one commit (the stored result is then up to date).
 
     ``expect``: the saved edits version this save may follow; by default the one the session's edits start from.
+    ``note``: say how it went next to the edit panel's buttons (:data:`keys.SITE_NOTE`), not at the top of the page.
+    ``as_name``: save the edits under this new name (refused if taken); the session then works on them.
     """
+    said = keys.SITE_NOTE if note else keys.SITE_MSG
+    ename = as_name or results.site_edits_name(pname)
     try:
-        doc = W.SiteEditsDoc(pname, tuple(dict(o) for o in edits), policy_name=pname,
+        doc = W.SiteEditsDoc(ename, tuple(dict(o) for o in edits), policy_name=pname,
                              params=SiteParams.from_dict(dict(P)),
                              use_barriers=draft["use_barriers"])
         prov = W.Provenance.new("flags", survey_version=data.survey_version(ws), policy_name=pname,
@@ -252,17 +257,77 @@ def _store_result(expect: int | None | str = "opened") -> None:
                       params=W.SiteParamsDoc(pname, doc.params, draft["use_barriers"]), edits=doc,
                       id_table=id_table, high_water_mark=hw,
                       flags=data.reasons_for(ws, policy)(gdf) if saved_rules else None,  # with the reasons the CLI writes
-                      expect_edits_version=results.site_edits_base(pname) if expect == "opened" else expect)
-        v = W.latest_version(store, "site_edit", pname)
-        ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": pname, "version": v,
-                                      "base": (pname, v)}
+                      expect_edits_version=None if as_name else results.site_edits_base(ename) if expect == "opened"
+                      else expect)
+        v = W.latest_version(store, "site_edit", ename)
+        ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": ename, "version": v,
+                                      "base": (ename, v), "policy": pname}
         ss.pop(SITE_CONFLICT, None)
-        ss[keys.SITE_MSG] = ("wf_sites_stored", {"name": pname, "v": v or 0})
+        ss[said] = ("wf_edits_saved_as", {"name": ename, "v": v or 0}) if as_name else \
+            ("wf_sites_stored", {"name": ename, "v": v or 0})
     except W.SaveConflictError as exc:
+        if as_name:  # a name taken: said next to the box it was typed in (nothing was written)
+            ss[said] = ("error", {"err": message_in(exc, lang())})
+            return
         ss[SITE_CONFLICT] = {"kind": "site_edit", "msg": message_in(exc, lang()),
-                             "version": W.latest_version(store, "site_edit", pname)}
+                             "version": W.latest_version(store, "site_edit", ename)}
     except PlannerError as exc:
-        ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
+        ss[said] = ("error", {"err": message_in(exc, lang())})
+
+
+def _edits_unsaved(ename: str) -> bool:
+    """Whether the session's edits differ from the saved version of ``ename`` they started from."""
+    base_v = results.site_edits_base(ename)
+    saved = [dict(o) for o in W.load_document(store, "site_edit", ename, base_v).ops] if base_v else []
+    return [dict(o) for o in edits] != saved
+
+
+def _open_edits(name: str) -> None:
+    """Make the latest saved edits ``name`` (the policy's own or a variant) the session's edits."""
+    try:
+        v = W.latest_version(store, "site_edit", name)
+        doc = W.load_document(store, "site_edit", name, v)
+    except PlannerError as exc:
+        ss[keys.SITE_NOTE] = ("error", {"err": message_in(exc, lang())})
+        return
+    ss[keys.SITE_EDITS] = [dict(o) for o in doc.ops]
+    ss[keys.SITE_REDO] = []
+    ss[keys.SITE_EDITS_LOADED] = {**ss.get(keys.SITE_EDITS_LOADED, {}), "name": name, "version": v,
+                                  "base": (name, v), "policy": pname}
+    ss.pop(SITE_CONFLICT, None)
+    ss.pop(keys.SITE_PENDING, None)
+    ss[keys.SITE_NOTE] = ("wf_edits_opened", {"name": name, "v": v, "n": len(doc.ops)})
+
+
+def _edits_variants(right: dict) -> None:
+    """The edits in use; save them under another name, or open other saved edits of the policy."""
+    ename = results.site_edits_name(pname)
+    v = W.latest_version(store, "site_edit", ename)
+    with st.expander(tr("wf_edits_variants")):
+        st.caption(tr("wf_edits_in_use", name=ename, v=v) if v else tr("wf_edits_in_use_new", name=ename))
+        new = st.text_input(tr("wf_new_name"), key="s_edits_as_name").strip()
+        # the whole page afterwards (the edits, the stored result's box): these buttons sit in the map's fragment
+        if st.button(tr("wf_edits_save_as"), key="s_edits_save_as", disabled=not new or right["disabled"],
+                     help=right["help"] if right["disabled"] else tr("wf_edits_save_as_help"), on_click=_save_as):
+            st.rerun()
+        names = W.site_edit_names(store, pname)
+        if names:
+            dirty = _edits_unsaved(ename)
+            c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+            pick = c1.selectbox(tr("wf_edits_pick"), names, index=names.index(ename) if ename in names else 0,
+                                key=f"s_edits_pick_{pname}")
+            if c2.button(tr("wf_open"), key="s_edits_open", disabled=dirty,
+                         help=tr("wf_open_dirty") if dirty else None, on_click=_open_edits, args=(pick,)):
+                st.rerun()
+
+
+def _save_as() -> None:
+    """Save the session's edits under the name typed (as the box holds it when the button is clicked)."""
+    name = str(ss.get("s_edits_as_name") or "").strip()
+    if name:
+        _store_result(note=True, as_name=name)
+        if ss.get(keys.SITE_NOTE, ("",))[0] != "error":
+            ss["s_edits_as_name"] = ""  # saved: the box is free for the next name
 
 
 show_cols = [c for c in ("rank", "site_id", "n_parcels", "land_area_mu", "plot_ratio", "flagged_share",
@@ -350,21 +415,29 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
         if p2.button(tr("dm_cancel"), key="s_pending_no"):
             ss.pop(keys.SITE_PENDING)
             st.rerun()
-    cc = st.columns(3)
-    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo"):
+    cc = st.columns(2)  # undo and redo side by side, the save under them: three in a row cut their labels short
+    if cc[0].button("↺ " + tr("undo"), disabled=not edits, key="s_undo", width="stretch"):
         redo.append(edits.pop())
         st.rerun()
-    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo"):
+    if cc[1].button("↻ " + tr("wf_redo"), disabled=not redo, key="s_redo", width="stretch"):
         edits.append(redo.pop())
         st.rerun()
     right = drafts.write_button("build_sites", tr("wf_save_edits_help"))
     if not right["disabled"]:
         right = drafts.write_button("save_site_edits", tr("wf_save_edits_help"))
-    if cc[2].button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(), **right):
-        st.rerun()  # the whole page: the stored result's box and the message above change
+    if st.button(tr("save_edits"), key="s_save", type="primary", on_click=lambda: _store_result(note=True),
+                 width="stretch", **right):
+        st.rerun()  # the whole page: the stored result's box changes
+    note_slot = st.container()  # filled once every button of the panel had its say (some rerun the page)
     conflict = ss.get(SITE_CONFLICT)
     if conflict and conflict["kind"] == "site_edit":  # the save was refused: a colleague saved edits since
         _edits_conflict(conflict)
+    _edits_variants(right)
+    note = ss.pop(keys.SITE_NOTE, None)
+    if note:  # what the save (or a conflict's choice) did, where the user clicked, and as a toast
+        text = tr(note[0], **note[1])
+        (note_slot.error if note[0] == "error" else note_slot.success)(text)
+        st.toast(text, icon=":material/error:" if note[0] == "error" else ":material/check_circle:")
     st.caption(tr("draw_hint"))
     exports.sites_page(ws, policy, result, gdf, sel, ok)  # export what you see; site briefs (PDF)
     return sel, mode

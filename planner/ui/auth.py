@@ -34,10 +34,17 @@ AUTH = "_auth"
 _MSG = "_auth_msg"
 #: Whose work the session holds (the user name of the last sign-in): a sign-in as someone else starts afresh.
 OWNER = "_auth_owner"
+#: Set by a sign-out: the page in the address bar is the previous user's, the next sign-in lands on its role's start.
+_LEFT = "_auth_left"
+#: Set by a sign-in that starts afresh (after a sign-out, or another user than the session's): the app shows the
+#: role's start page (:data:`START_PAGE`) instead of the page in the address bar.
+LAND = "_auth_land"
+#: The page (its url path) each role starts on: its own work first.
+START_PAGE = {"admin": "admin", "gis_staff": "data", "planner": "map", "decision_maker": "compare"}
 #: What a session keeps across a sign-out or a change of user: the sidebar's choices (language, workspace,
 #: basemap) and the sign-in itself. Everything else - drafts of rules, sites and scenarios, selections, results,
 #: uploads, page widgets - is the signed-in user's work and goes with them.
-KEEP = frozenset({AUTH, _MSG, OWNER, "_lang", "w_lang", "_workspace", "w_workspace", "_ws_catalog", "_settings",
+KEEP = frozenset({AUTH, _MSG, OWNER, _LEFT, LAND, "_lang", "w_lang", "_workspace", "w_workspace", "_ws_catalog", "_settings",
                   "_basemap", "w_basemap_zh", "w_basemap_en", "_custom_url", "w_custom_url"})
 
 
@@ -152,6 +159,7 @@ def sign_out() -> None:
     ss.pop(AUTH, None)
     ss.pop(OWNER, None)
     clear_work()
+    ss[_LEFT] = True  # the address bar still shows the page the previous user was on
 
 
 def shown_name(text: str) -> str:
@@ -286,6 +294,9 @@ def gate(settings) -> A.Account | None:
         except A.SignInError as exc:
             st.error(tr("error", err=exc))
         else:
+            left = ss.pop(_LEFT, False)
+            if left or ss.get(OWNER) not in (None, acc.username):  # not where this user was: their role's start
+                ss[LAND] = True
             if ss.get(OWNER) != acc.username:  # someone else's work (an expired session's drafts) is not theirs
                 clear_work()
             now = time.time()

@@ -37,6 +37,9 @@ SITE_DRAWINGS_USED = "site_drawings_used"
 SITE_PENDING = "site_pending"
 #: One-shot message shown on the next run.
 SITE_MSG = "site_msg"
+#: One-shot message of the edit panel's buttons (save, a save conflict's choices): shown next to them and as a
+#: toast, where the user is looking (the top of the page may be scrolled out of view).
+SITE_NOTE = "site_note"
 #: A site build the user cancelled (its build key): not started again until asked.
 SITE_BUILD_CANCELLED = "site_build_cancelled"
 #: The user asked to build the sites although the stored ones match the settings.

@@ -71,6 +71,25 @@ def site_edits_base(name: str) -> int | None:
     return base[1] if base and base[0] == name else None
 
 
+def site_edits_name(policy_name: str) -> str:
+    """The saved site edits this session works on under ``policy_name``: the policy's own, or a variant saved
+    under another name (opened, or saved as, on the Sites page; see :func:`session_sites`)."""
+    loaded = st.session_state.get(keys.SITE_EDITS_LOADED) or {}
+    base = loaded.get("base")
+    return str(base[0]) if base and loaded.get("policy") == policy_name else policy_name
+
+
+def edits_in_use(path: str, policy_name: str) -> str:
+    """The saved site edits a session starts on: those the policy's stored sites were built with when they are a
+    variant of the policy saved under another name, else the policy's own."""
+    stored, _ = data.stored_sites(path, policy_name)
+    ref = stored.provenance.edits if stored is not None else None
+    name = str(ref).rpartition("@")[0] if ref else ""
+    if name and name != policy_name and name in W.site_edit_names(data.store(path), policy_name):
+        return name
+    return policy_name
+
+
 def _edits_signature(policy: dict | None, draft: dict) -> str:
     return data.policy_json(policy or {}) + json.dumps(draft["params"], sort_keys=True) + str(draft["use_barriers"])
 
@@ -96,21 +115,24 @@ def session_sites(path: str, policy: dict | None):
     if loaded.get("sig") is not None and loaded["sig"] != sig:
         edits.clear()  # the settings changed: the session's edits were made on other sites
         ss.setdefault(keys.SITE_REDO, []).clear()
-        loaded = {k: loaded[k] for k in ("base",) if k in loaded}  # which saved version the session knows stays
+        # which saved edits (and version) the session knows stays
+        loaded = {k: loaded[k] for k in ("base", "policy") if k in loaded}
     name = (policy or {}).get("name", "default")
     offered = None
     store = data.store(path)
-    v = W.latest_version(store, "site_edit", name)
-    if (loaded.get("base") or (None, None))[0] != name:
-        loaded["base"] = (name, v)  # the saved edits as the session first saw them: a save checks nobody saved since
+    if loaded.get("policy") != name or not loaded.get("base"):  # the policy's edits, as the session first saw them:
+        first = edits_in_use(path, name)  # a save checks nobody saved since
+        loaded["base"], loaded["policy"] = (first, W.latest_version(store, "site_edit", first)), name
+    ename = loaded["base"][0]  # the policy's own edits, or a variant saved under another name
+    v = W.latest_version(store, "site_edit", ename)
     if loaded.get("name") is None and v is not None:
-        doc = W.load_document(store, "site_edit", name)
+        doc = W.load_document(store, "site_edit", ename)
         same = (doc.params is None or config._drop_none(doc.params.to_dict()) == _normal(draft["params"])) \
             and doc.use_barriers == draft["use_barriers"]
         if same and not edits:
             edits.extend(dict(o) for o in doc.ops)
-            ss[keys.SITE_MSG] = ("edits_applied", {"v": v, "n": len(doc.ops)})
-            loaded = {"name": name, "version": v, "base": (name, v)}
+            ss[keys.SITE_MSG] = ("edits_applied", {"name": ename, "v": v, "n": len(doc.ops)})
+            loaded = {"name": ename, "version": v, "base": (ename, v), "policy": name}
         elif not same:
             offered = (v, doc)
     ss[keys.SITE_EDITS_LOADED] = {**loaded, "sig": sig}

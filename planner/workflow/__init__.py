@@ -31,6 +31,7 @@ _NAMES = {
     "parse_ref": "catalogue",
     "rename_scenario": "catalogue",
     "save_document": "catalogue",
+    "site_edit_names": "catalogue",
     "ComparisonDoc": "documents",
     "PolicyDoc": "documents",
     "ScenarioDoc": "documents",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         parse_ref,
         rename_scenario,
         save_document,
+        site_edit_names,
     )
     from planner.workflow.documents import (
         ComparisonDoc,
@@ -112,4 +114,4 @@ __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance
            "assemble_sites", "build_workspace_sites", "check_document_name", "check_together", "classify_workspace", "compare_runs",
            "create_workspace", "current_survey_version", "delete_document", "document_names", "duplicate_scenario", "enterprises", "latest_version",
            "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
-           "save_document", "scenario_doc", "stale_reasons", "store_sites"]
+           "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites"]

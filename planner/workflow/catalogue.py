@@ -103,6 +103,14 @@ def document_names(store: Store, kind: str) -> list[str]:
     return sorted(n for n, payload in store.latest_docs(kind).items() if not D.is_deleted(payload))
 
 
+def site_edit_names(store: Store, policy_name: str) -> list[str]:
+    """Names of the saved, not deleted site edits made on the policy ``policy_name``: its own first, then the
+    variants saved under other names (:func:`planner.workflow.operations.store_sites`), sorted."""
+    out = [n for n, payload in store.latest_docs("site_edit").items() if not D.is_deleted(payload)
+           and (n == policy_name or str(payload.get("policy_name") or "") == policy_name)]
+    return sorted(out, key=lambda n: (n != policy_name, n))
+
+
 def load_document(store: Store, kind: str, name: str, version: int | None = None):
     """The typed document ``kind/name`` (latest or ``version``), older shapes upgraded."""
     try:
@@ -151,11 +159,14 @@ _KIND_ZH = {"policy": "识别规则", "site_params": "连片参数", "site_edit"
 _NAMED_BY_POLICY = ("site_edit", "site_params")
 
 
-def check_expected_version(store: Store, kind: str, name: str, expect_version: int | None) -> None:
+def check_expected_version(store: Store, kind: str, name: str, expect_version: int | None, *,
+                           chosen: bool = False) -> None:
     """Raise :class:`SaveConflictError` unless the latest version of ``kind/name`` is ``expect_version``.
 
     ``expect_version`` is the version the caller opened (None: the caller
-    opened none and means a new name). Call it holding
+    opened none and means a new name). ``chosen``: a name the user typed for a
+    document otherwise named after its policy (site edits saved under another
+    name): taken, it is refused as any typed name is. Call it holding
     ``store.document_lock(kind, name)``, with the save in the same block.
     The message says who saved the newer version and when.
     """
@@ -170,7 +181,7 @@ def check_expected_version(store: Store, kind: str, name: str, expect_version: i
     who, when = _saved_by(store, kind, name, cur)
     by_en = f" (by {who}" + (f" at {when}" if when else "") + ")" if who else ""
     by_zh = f"（{who}" + (f"，{when}" if when else "") + "）" if who else ""
-    if expect_version is None and kind in _NAMED_BY_POLICY:  # not a name the user chose: saved since they began
+    if expect_version is None and kind in _NAMED_BY_POLICY and not chosen:  # not a name the user chose: saved since they began
         msg = (f"{kind} {name!r} was saved as version {cur} since you began{by_en}, when none was saved; "
                "load it or save yours after all")
         zh = f"{zh_kind}「{name}」在您开始编辑之后已被保存为 v{cur}{by_zh}（当时尚无已保存版本）；请载入或仍保存您的版本"

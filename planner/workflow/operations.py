@@ -337,12 +337,20 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
     :class:`~planner.workflow.catalogue.SaveConflictError` says who and when,
     instead of replacing their edits with the caller's. ``False`` (default):
     no check (the CLI, which replays a named version).
+
+    Edits named other than the sites (``name``, the policy's) are a variant
+    saved under a name the user chose (Sites page "save as"; replayed with
+    ``planner sites --apply-edits NAME``): ``expect_edits_version=None`` then
+    refuses a name already taken.
     """
     user = acting_user("build_sites", store, user)
+    if edits is not None:
+        user = acting_user("save_site_edits", store, user)
     if edits is not None and expect_edits_version is not False:
         check_document_name("site_edit", edits.name)
         with store.document_lock("site_edit", edits.name):  # the check and the commit together
-            check_expected_version(store, "site_edit", edits.name, expect_edits_version)
+            check_expected_version(store, "site_edit", edits.name, expect_edits_version,
+                                   chosen=edits.name != name)
             return store_sites(store, name, result, parcels, flags_prov=flags_prov, flags_version=flags_version,
                                params=params, edits=edits, edits_ref=edits_ref, id_table=id_table,
                                high_water_mark=high_water_mark, user=user, flags=flags)
@@ -355,7 +363,8 @@ def store_sites(store: Store, name: str, result: sites_mod.SiteResult, parcels: 
         extra.append(LayerWrite("flags", str(flags_prov.policy_name), _storable(flags), meta=flags_prov.to_meta(),
                                 **link))
     saved = latest_version(store, "site_edit", edits.name) if edits is not None else None
-    if edits is not None and (edits.ops or saved is not None):  # all edits undone: saved too (none replayed again)
+    # all edits undone: saved too (none replayed again); a variant named by the user: saved even with none
+    if edits is not None and (edits.ops or saved is not None or edits.name != name):
         v = (saved or 0) + 1
         edits_ref = f"{edits.name}@{v}"
         docs.append(DocWrite("site_edit", edits.name, edits.to_dict()))
@@ -443,7 +452,7 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     """
     layer = sites_name(store, name)
     if layer is None:
-        what = f"sites/{name}" if name else "any sites layer"
+        what = f"sites/{name}" if name else "sites layer yet"
         msg = f"workspace has no {what}; run `planner classify -w WS` and then `planner sites -w WS` first"
         raise DataError(msg, zh="工作空间中还没有连片片区结果，请先运行三低识别和连片分析")
     sites = store.read_layer("sites", layer)

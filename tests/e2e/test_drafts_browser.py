@@ -70,7 +70,10 @@ def test_the_scenario_draft_comes_back_after_signing_in_again(office_server, pag
     assert float(ratio) > 0
     page.locator("[data-testid='stSidebar']").get_by_role("button", name="退出登录").click()
     _settle(page)
-    _sign_in(page)  # the same tab, back on the page
+    _sign_in(page)  # the same tab: a sign-in after a sign-out starts on the role's start page (the map)
+    page.locator("h1", has_text="地图浏览").first.wait_for(timeout=60_000)
+    assert "/scenarios" not in page.url, page.url  # the address bar too
+    page.locator("[data-testid='stSidebarNav'] a", has_text="情景模拟").first.click()
     page.locator("h1", has_text="情景模拟").first.wait_for(timeout=60_000)
     _settle(page)
     page.screenshot(path=str(ARTIFACTS / "drafts_01_signed_in_again.png"), full_page=False)

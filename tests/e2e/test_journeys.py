@@ -148,10 +148,23 @@ def _fills(page) -> dict:
     }""")
 
 
+def _cut_labels(page) -> list[str]:
+    """Labels of the page's buttons shown cut short (an ellipsis: the text is wider than its box)."""
+    return page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] button')]
+        .filter(b => b.offsetParent && b.innerText.trim())
+        .filter(b => [b, ...b.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1
+                                                          && getComputedStyle(e).overflow !== 'visible'))
+        .map(b => b.innerText.trim())""")
+
+
 def test_site_selection_follows_the_id_through_an_edit(app_server, page, external):
     url, _ = app_server
     _open(page, url, "连片地块")
     _map_paths(page, min_count=100)
+    page.set_viewport_size({"width": 1280, "height": 800})  # a laptop: the edit panel's buttons read in full
+    time.sleep(1.0)
+    assert not [t for t in _cut_labels(page) if "撤销" in t or "重做" in t or "保存" in t], _cut_labels(page)
+    page.set_viewport_size({"width": 1500, "height": 1000})
     time.sleep(1.0)
     grid = page.locator("[data-testid='stDataFrame']").first
     box = grid.bounding_box()
