@@ -149,8 +149,12 @@ def test_site_edits_saved_under_another_name_keep_two_variants_for_the_same_rule
     # a new session starts on the edits the stored sites were built with (the variant, saved last)
     again = _app(ws, monkeypatch, "sites")
     assert again.session_state[keys.SITE_EDITS] == [first, second, third]
-    # the CLI replays the variant by its name
+    # the CLI by default replays what the app starts on: the variant's latest edits
     capsys.readouterr()
+    assert main(["sites", "-w", str(ws)]) == 0
+    assert "replaying the 3 site edits saved as site_edit/方案 B@2" in capsys.readouterr().out
+    assert store.read_layer("sites", "default", columns=["site_id"]).attrs["meta"]["edits"] == "方案 B@2"
+    # the CLI replays the variant by its name
     assert main(["sites", "-w", str(ws), "--apply-edits", "方案 B@1"]) == 0
     assert store.read_layer("sites", "default", columns=["site_id"]).attrs["meta"]["edits"] == "方案 B@1"
 

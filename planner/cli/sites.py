@@ -164,18 +164,24 @@ def run(args: argparse.Namespace) -> int:
         name, ver = W.parse_ref(args.apply_edits, "site_edit")
         edits = W.load_document(store, "site_edit", name, ver)
         edits_ref = f"{name}@{ver or W.latest_version(store, 'site_edit', name)}"
-    elif not args.no_edits and (ver := W.latest_version(store, "site_edit", policy_name)) is not None:
-        # the edits planners saved for this policy on the sites page, replayed as the app replays them
-        saved = W.load_document(store, "site_edit", policy_name, ver)
-        who = W.catalogue.saved_by(store, "site_edit", policy_name, ver)
-        if saved.made_with(params):
-            edits, edits_ref = saved, f"{policy_name}@{ver}"
+    elif not args.no_edits:
+        # the edits planners saved for this policy on the sites page (or the variant the stored sites were built
+        # with), replayed as the app replays them
+        layer = args.name or policy_name
+        built_with = (W.Provenance.from_meta(store.read_layer("sites", layer, columns=["site_id"], geometry=False)
+                                             .attrs.get("meta")).edits if store.has_layer("sites", layer) else None)
+        ename = W.operations.edits_in_use(store, policy_name, built_with)
+        ver = W.latest_version(store, "site_edit", ename)
+        saved = W.load_document(store, "site_edit", ename, ver) if ver is not None else None
+        who = W.catalogue.saved_by(store, "site_edit", ename, ver) if ver is not None else ""
+        if saved is not None and saved.made_with(params):
+            edits, edits_ref = saved, f"{ename}@{ver}"
             print(f"replaying the {len(saved.ops)} site edits saved as site_edit/{edits_ref} ({who}); "
                   "--no-edits builds without them")
-        else:
-            print(f"note: the site edits saved as site_edit/{policy_name}@{ver} ({who}) were made on sites built "
+        elif saved is not None:
+            print(f"note: the site edits saved as site_edit/{ename}@{ver} ({who}) were made on sites built "
                   "with other site settings (gap, areas, barriers...), so they are not replayed on these; replay "
-                  f"them anyway with --apply-edits {policy_name}@{ver}", file=sys.stderr)
+                  f"them anyway with --apply-edits {ename}@{ver}", file=sys.stderr)
     bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
 
     def say(message: str) -> None:

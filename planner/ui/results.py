@@ -83,11 +83,8 @@ def edits_in_use(path: str, policy_name: str) -> str:
     """The saved site edits a session starts on: those the policy's stored sites were built with when they are a
     variant of the policy saved under another name, else the policy's own."""
     stored, _ = data.stored_sites(path, policy_name)
-    ref = stored.provenance.edits if stored is not None else None
-    name = str(ref).rpartition("@")[0] if ref else ""
-    if name and name != policy_name and name in W.site_edit_names(data.store(path), policy_name):
-        return name
-    return policy_name
+    return W.operations.edits_in_use(data.store(path), policy_name,
+                                     stored.provenance.edits if stored is not None else None)
 
 
 def _edits_signature(policy: dict | None, draft: dict) -> str:
@@ -127,8 +124,8 @@ def session_sites(path: str, policy: dict | None):
     v = W.latest_version(store, "site_edit", ename)
     if loaded.get("name") is None and v is not None:
         doc = W.load_document(store, "site_edit", ename)
-        same = (doc.params is None or config._drop_none(doc.params.to_dict()) == _normal(draft["params"])) \
-            and doc.use_barriers == draft["use_barriers"]
+        same = doc.made_with(W.SiteParamsDoc(params=SiteParams.from_dict(dict(draft["params"])),
+                                             use_barriers=draft["use_barriers"]))
         if same and not edits:
             edits.extend(dict(o) for o in doc.ops)
             ss[keys.SITE_MSG] = ("edits_applied", {"name": ename, "v": v, "n": len(doc.ops)})
@@ -285,10 +282,6 @@ def policy_hash(policy: dict | None) -> str:
     """Hash of a policy dict (the shipped default when None)."""
     doc = W.PolicyDoc(policy_mod.from_dict(policy)) if policy else W.PolicyDoc.from_file(None)
     return doc.hash
-
-
-def _normal(params: dict) -> dict:
-    return config._drop_none(SiteParams.from_dict(dict(params)).to_dict())
 
 
 def current_sites(path: str, policy: dict | None):

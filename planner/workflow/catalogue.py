@@ -90,12 +90,9 @@ def unchanged_version(store: Store, doc) -> int | None:
 
 
 def saved_by(store: Store, kind: str, name: str, version: int) -> str:
-    """"by USER on YYYY-MM-DD HH:MM" for a saved document version (for messages)."""
-    cat = store.docs(kind)
-    row = cat[(cat["name"] == name) & (cat["version"] == version)]
-    if not len(row):
-        return ""
-    return f"by {row['user'].iloc[0]} on {str(row['created_at'].iloc[0])[:16].replace('T', ' ')}"
+    """"by USER on YYYY-MM-DD HH:MM UTC" for a saved document version (for messages; "" when not recorded)."""
+    who, when = _saved_by(store, kind, name, version)
+    return (f"by {who}" + (f" on {when}" if when else "")) if who else ""
 
 
 def document_names(store: Store, kind: str) -> list[str]:

@@ -38,6 +38,7 @@ from planner.workflow.catalogue import (
     load_document,
     parse_ref,
     saved_by,
+    site_edit_names,
 )
 from planner.workflow.permissions import acting_user, require
 from planner.workflow.provenance import Provenance, check_together, stale_reasons
@@ -243,6 +244,16 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
         data = apply_site_options(data, **opts)
         doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
     return doc
+
+
+def edits_in_use(store: Store, policy_name: str, edits_ref: str | None) -> str:
+    """The saved site edits a build of ``policy_name``'s sites starts from (the app's sites page and ``planner
+    sites`` alike): the variant the stored sites were built with (``edits_ref``, their provenance's
+    ``NAME@VERSION``) when it is one of the policy's saved variants, else the policy's own edits."""
+    name = str(edits_ref).rpartition("@")[0] if edits_ref else ""
+    if name and name != policy_name and name in site_edit_names(store, policy_name):
+        return name
+    return policy_name
 
 
 def assemble_sites(flagged: gpd.GeoDataFrame, params: D.SiteParamsDoc, *, barriers=None, constraints=None,
