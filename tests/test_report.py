@@ -175,7 +175,7 @@ def test_chart_text_is_in_the_report_language():
     alts = re.findall(r'<img alt="([^"]*)"', zh)
     assert len(alts) == 4
     for a in alts:  # every chart's words: Chinese, with no English axis or legend text
-        words = [w for w in re.split(r" · ", a) if not re.fullmatch(r"[\d.,\s−\-–()kmN]*|S\d+|std", w)]
+        words = [w for w in re.split(r" · ", a) if not re.fullmatch(r"[\d.,\s−\-–()（）kmN]*|S\d+|std", w)]
         assert words and all(re.search(r"[\u4e00-\u9fff]", w) for w in words), a
     assert any("单位：万㎡" in a for a in alts) and any("单位：亿元" in a for a in alts)
     en = html_report(r, lang="en")

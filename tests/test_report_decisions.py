@@ -272,3 +272,52 @@ def test_pdf_comparison_table_reads_well_with_three_long_names(lang, monkeypatch
         assert flat.count(n) >= 2, n
     table_page = next(p for p in pages if label("figure", lang) in p)
     assert "…" not in table_page and label("last_delivery", lang) in table_page  # the table on one page
+
+
+def test_floor_chart_notes_end_inside_the_frame(monkeypatch):
+    """The English comparison's floor-area chart wrote "Net new floor area 126,515,191 m²" over the right edge of
+    its frame (the room left for the note was a fixed 35% of the axis)."""
+    from planner.report import charts as C
+
+    figs = []
+    real = C._render
+    monkeypatch.setattr(C, "_render", lambda fig, title, **k: figs.append(fig) or real(fig, title, **k))
+    big = at_rent("big", 12.0)
+    big.totals["net_change_m2"], big.totals["new_floor_m2"] = 126_515_191.0, 160_270_414.0
+    small = at_rent("small", 12.0)
+    small.totals["net_change_m2"], small.totals["new_floor_m2"] = 6_862_812.0, 9_668_339.0
+    for lang in ("en", "zh"):
+        C.floor_chart([small, big], lang)
+        fig = figs[-1]
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        with matplotlib.rc_context(C._rc(lang)):  # the chart's fonts: text is measured as drawn
+            r = FigureCanvasAgg(fig).get_renderer()
+            ax = fig.axes[0]
+            notes = [t for t in ax.texts if "126,515,191" in t.get_text() or "12,651.5" in t.get_text()]
+            assert notes and notes[0].get_window_extent(r).x1 <= ax.get_window_extent(r).x1, lang
+
+
+def test_report_legends_and_assumptions_read_as_written(tmp_path):
+    """Chinese legends counted with ASCII brackets ("仅 A (785)", the app has "（785）"); the assumptions showed
+    shares as 0.45 and "0.6, 0.775, 0.95" beside sources in %; English sources said "yuan/m2", "<= 7%" and
+    "S: 工业上楼 3.0-4.0" untranslated; the HTML's membership header read "仅在本情景 (片区编号)"."""
+    from planner.report.charts import membership_map
+    from planner.report.text import assumptions_table
+
+    a = run(sites(), scenario_from_dict({"name": "a", "sites": {"top": 1}}))
+    b = run(sites(), scenario_from_dict({"name": "b", "template": "multi_storey"}))
+    cmp = compare([a, b])
+    m = membership_map(cmp, "zh")
+    assert "两个情景都有（1）" in m.alt and "仅 b（1）" in m.alt and " (1)" not in m.alt
+    assert "In both (1)" in membership_map(cmp, "en").alt
+    zh = assumptions_table(b, "zh").set_index("参数")
+    assert zh.loc["建筑密度"].iloc[0] == "40%" and zh.loc["出租率爬升"].iloc[0] == "60%, 77.5%, 95%"
+    en = assumptions_table(b, "en").set_index("Parameter")
+    assert en.loc["Roads and yards (share of site)"].iloc[0] == "17.5%"
+    sources = " ".join(en["Source"])
+    assert "yuan/m2" not in sources and "<=" not in sources and "yuan/m²" in sources
+    assert "S: multi-storey factories (工业上楼), 3.0-4.0" in sources
+    doc = compare_html(cmp, lang="zh")
+    assert "仅在本情景的片区编号" in doc and "(片区编号)" not in doc

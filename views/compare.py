@@ -116,8 +116,7 @@ with c_map:
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
         st_folium(m, key="cmp_map", height=380, use_container_width=True, returned_objects=[])
         counts = g["group"].value_counts()
-        mapview.legend([(colors[x], f"{glabels[x]}（{int(counts[x])}）" if L == "zh" else f"{glabels[x]} ({int(counts[x])})")
-                        for x in groups])
+        mapview.legend([(colors[x], rep_text.counted(glabels[x], counts[x], L)) for x in groups])
 
 # -- the side-by-side table (open) ------------------------------------------------------------------------------------
 st.subheader(tr("cmp_table"))

@@ -268,8 +268,8 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
             for r in d.itertuples())
         parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
-                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>{html.escape(tr('only_in_scenario', lang))}"
-                     f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table></div>")
+                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>"
+                     f"{html.escape(tr('only_in_scenario_ids', lang))}</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
         a = assumptions_table(r, lang)

@@ -62,6 +62,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "only_in_baseline": ("仅在基准情景", "Only in baseline"),
     "only_in_scenario": ("仅在本情景", "Only in this scenario"),
     "in_both": ("两者均有", "In both"),
+    "only_in_scenario_ids": ("仅在本情景的片区编号", "Site ids only in this scenario"),
     "baseline": ("基准", "baseline"),
     "none": ("无", "none"),
     "label": ("说明", "Description"),
@@ -400,6 +401,16 @@ def unit_of(key: str, lang: str = "zh") -> str:
     return _i18n._unit(u, lang) if u else ""
 
 
+def counted(text: str, n: int, lang: str = "zh") -> str:
+    """A legend entry with its count: ``仅 A（785）`` in Chinese (full-width brackets, as the app's legend),
+    ``A only (785)`` in English.
+
+    >>> counted("所有情景都有", 10), counted("In every scenario", 10, "en")
+    ('所有情景都有（10）', 'In every scenario (10)')
+    """
+    return f"{text}（{int(n):,}）" if lang == "zh" else f"{text} ({int(n):,})"
+
+
 def group_label(group: str, names, lang: str = "zh") -> str:
     """Label of a comparison-map group (:meth:`planner.scenarios.Comparison.site_groups`)."""
     if group == "both":
@@ -467,6 +478,29 @@ def _param_number(v, param: str):
     return text if "e" in text or not dot else f"{int(whole):,}.{frac}" if whole != "-0" else text
 
 
+#: Template parameters that are shares of 1 (land, floor area, occupancy): the assumptions show them as percentages
+#: ("45%", "60%, 77.5%, 95%"), as their sources state them ("30-60%"), where they read 0.45 and 0.6, 0.775, 0.95.
+SHARE_PARAMS = frozenset({"coverage", "road_yard_share", "green_share", "facility_share", "support_floor_share",
+                          "absorption"})
+
+
+def _share_text(v):
+    """A share (or a list of shares written "0.6, 0.775, 0.95") as percentages; anything else as it is."""
+    def pct(x: float) -> str:
+        return f"{round(x * 100, 4):g}%"
+
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float) and math.isfinite(v):
+        return pct(float(v))
+    if isinstance(v, str):
+        try:
+            return ", ".join(pct(float(x)) for x in v.split(","))
+        except ValueError:
+            return v
+    return v
+
+
 def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
     """The assumptions of a scenario result as readers see them: parameter labels (not keys), one column per
     park template under its name, coded values translated, the policy actually used, sources in ``lang``."""
@@ -493,7 +527,8 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
         a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
         a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
             "不限" if lang == "zh" else "no limit"
-        a[c] = [_param_number(v, p) for v, p in zip(a[c], a["parameter"], strict=True)]
+        a[c] = [_share_text(v) if p in SHARE_PARAMS else _param_number(v, p)
+                for v, p in zip(a[c], a["parameter"], strict=True)]
     a["parameter"] = [_i18n.param_label(p, lang) for p in a["parameter"]]
     a = as_text(a)
     return a.rename(columns={"parameter": label("parameter", lang), "source": label("source", lang), **names})
