@@ -120,8 +120,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ind_land_area_mu": ("用地面积（亩）", "Land area (mu)"),
     "ind_plot_ratio": ("容积率", "Plot ratio"),
     "ind_coverage": ("建筑密度", "Building coverage"),
-    "ind_output_per_mu": ("亩均产值（元/亩）", "Output per mu (CNY/mu)"),
-    "ind_tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (CNY/mu)"),
+    "ind_output_per_mu": ("亩均产值（元/亩）", "Output per mu (yuan/mu)"),
+    "ind_tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (yuan/mu)"),
     "ind_employees_per_ha": ("就业密度（人/公顷）", "Employees per ha"),
     "ind_far_gap": ("容积率差距", "Plot-ratio gap"),
     "ind_floor_potential_m2": ("可增建筑面积（㎡）", "Floor-area potential (m²)"),
@@ -423,7 +423,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_publish_as_update": ("局部更新", "Update"),
     "dm_publish_as_replace": ("整体替换", "Replace"),
     # -- issue 15 (deliveries): CRS warning, enterprise tables in the data manager --------------------
-    "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (CNY/tce)"),
+    "ind_tax_per_energy": ("单位能耗税收（元/吨标准煤）", "Tax per unit energy (yuan/tce)"),
     "de_tab": ("企业数据", "Enterprises"),
     "de_upload": ("上传企业亩均效益数据（税务局表格）", "Upload an enterprise table (tax bureau)"),
     "de_upload_help": ("xlsx 或 csv（GBK 或 UTF-8）：统一社会信用代码、企业名称、行业、实缴税金、销售收入、综合能耗、从业人数、年度",
@@ -653,20 +653,20 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "jobs_before": ('现状就业', 'Jobs before', '', 'count'),
     "jobs_after": ('改造后就业', 'Jobs after', '', 'count'),
     "jobs_new": ('新增就业', 'New jobs', '', 'count'),
-    "output_before_cny": ('现状年产值', 'Output before', '元/年 CNY/yr', 'money'),
-    "output_after_cny": ('改造后年产值', 'Output after', '元/年 CNY/yr', 'money'),
-    "output_new_cny": ('新增产值', 'Output of new space', '元 CNY', 'money'),
-    "tax_before_cny": ('现状年税收', 'Tax before', '元/年 CNY/yr', 'money'),
-    "tax_after_cny": ('改造后年税收', 'Tax after', '元/年 CNY/yr', 'money'),
-    "tax_new_cny": ('新增空间税收', 'Tax of new space', '元 CNY', 'money'),
-    "tax_per_mu_after": ('改造后亩均税收', 'Tax per mu after', '元/亩 CNY/mu', 'money'),
-    "investment_cny": ('总投资', 'Investment', '元 CNY', 'money'),
-    "investment_in_year_cny": ('当年投资', 'Investment in the year', '元/年 CNY/yr', 'money'),
-    "construction_cost_cny": ('建安费用', 'Construction cost', '元 CNY', 'money'),
-    "demolition_cost_cny": ('拆除费用', 'Demolition cost', '元 CNY', 'money'),
-    "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 CNY', 'money'),
-    "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 CNY/yr', 'money'),
-    "rent_cny": ('租金收入', 'Rent income', '元 CNY', 'money'),
+    "output_before_cny": ('现状年产值', 'Output before', '元/年 yuan/yr', 'money'),
+    "output_after_cny": ('改造后年产值', 'Output after', '元/年 yuan/yr', 'money'),
+    "output_new_cny": ('新增产值', 'Output of new space', '元 yuan', 'money'),
+    "tax_before_cny": ('现状年税收', 'Tax before', '元/年 yuan/yr', 'money'),
+    "tax_after_cny": ('改造后年税收', 'Tax after', '元/年 yuan/yr', 'money'),
+    "tax_new_cny": ('新增空间税收', 'Tax of new space', '元 yuan', 'money'),
+    "tax_per_mu_after": ('改造后亩均税收', 'Tax per mu after', '元/亩 yuan/mu', 'money'),
+    "investment_cny": ('总投资', 'Investment', '元 yuan', 'money'),
+    "investment_in_year_cny": ('当年投资', 'Investment in the year', '元/年 yuan/yr', 'money'),
+    "construction_cost_cny": ('建安费用', 'Construction cost', '元 yuan', 'money'),
+    "demolition_cost_cny": ('拆除费用', 'Demolition cost', '元 yuan', 'money'),
+    "other_cost_cny": ('土地、配套及其他', 'Land, infrastructure, other', '元 yuan', 'money'),
+    "rent_cny_yr": ('年租金收入', 'Rent income', '元/年 yuan/yr', 'money'),
+    "rent_cny": ('租金收入', 'Rent income', '元 yuan', 'money'),
     "payback_years": ('仅计租金回收期', 'Payback, rent only', '年 yr', 'years'),
     "fiscal_payback_years": ('租金+税收回收期', 'Payback, rent + tax', '年 yr', 'years'),
     "start_year": ('启动年份', 'Start year', '', 'year'),
@@ -674,7 +674,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "delivery": ('交付年份', 'Delivery year', '', 'year'),
     "first_delivery": ('首批交付年份', 'First delivery year', '', 'year'),
     "last_delivery": ('末批交付年份', 'Last delivery year', '', 'year'),
-    "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 CNY/yr', 'money'),
+    "peak_investment_cny_yr": ('年度投资峰值', 'Peak annual investment', '元/年 yuan/yr', 'money'),
     "new_floor_per_site_m2": ('片区平均新增面积', 'New floor area per site', 'm²', 'area'),
     "m2_per_enterprise": ('每企业面积', 'Space per enterprise', 'm²', 'area'),
     "year": ('年份', 'Year', '', 'year'),
@@ -682,9 +682,9 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "sites_delivered": ('交付片区', 'Sites delivered', '', 'count'),
     "under_construction_m2": ('在建面积', 'Under construction', 'm²', 'area'),
     "delivered_m2": ('累计交付面积', 'Delivered (cumulative)', 'm²', 'area'),
-    "cum_investment_cny": ('累计投资', 'Cumulative investment', '元 CNY', 'money'),
-    "cum_rent_cny": ('累计租金', 'Cumulative rent', '元 CNY', 'money'),
-    "cum_tax_new_cny": ('累计新增税收', 'Cumulative tax of new space', '元 CNY', 'money'),
+    "cum_investment_cny": ('累计投资', 'Cumulative investment', '元 yuan', 'money'),
+    "cum_rent_cny": ('累计租金', 'Cumulative rent', '元 yuan', 'money'),
+    "cum_tax_new_cny": ('累计新增税收', 'Cumulative tax of new space', '元 yuan', 'money'),
     "parameter": ('参数', 'Parameter', '', 'text'),
     "source": ('来源', 'Source', '', 'text'),
     "figure": ('指标', 'Figure', '', 'text'),
@@ -737,11 +737,11 @@ DISPLAY_UNITS: dict[str, dict[str, tuple[float, str]]] = {
 #: Amounts that keep their own unit: survey attributes of parcels, small overlaps, space per enterprise.
 #: Land is measured in m² and 亩 in both languages; rates (元/亩, 元/㎡) keep theirs.
 OWN_UNIT = frozenset({"land_area_m2", "floor_area_m2", "constraint_overlap_m2", "m2_per_enterprise"})
-_AMOUNT_UNITS = {"m²": "", "元 CNY": "", "元/年 CNY/yr": "/yr"}
+_AMOUNT_UNITS = {"m²": "", "元 yuan": "", "元/年 yuan/yr": "/yr"}
 
 #: Number format (st.column_config printf) of each kind; "share" is a percentage.
 _KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
-                "year": "%d", "years": "%.0f", "text": ""}
+                "year": "%d", "years": "%.1f", "text": ""}
 #: printf formats of amounts in display units (per-site figures need the decimals).
 _DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
                    ("money", "en"): "%,.2f"}
@@ -829,16 +829,16 @@ PARAMS: dict[str, tuple[str, str]] = {
     "green_share": ("绿地率", "Green share"),
     "facility_share": ("配套设施用地比例", "Facilities (share of land)"),
     "support_floor_share": ("配套建筑面积比例", "Support floor share"),
-    "hard_cost_per_m2": ("建安单价（元/㎡）", "Construction cost (CNY/m²)"),
-    "all_in_cost_per_m2": ("综合造价（元/㎡）", "All-in cost (CNY/m²)"),
-    "demolition_cost_per_m2": ("拆除单价（元/㎡）", "Demolition cost (CNY/m²)"),
-    "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (CNY/m²/month)"),
+    "hard_cost_per_m2": ("建安单价（元/㎡）", "Construction cost (yuan/m²)"),
+    "all_in_cost_per_m2": ("综合造价（元/㎡）", "All-in cost (yuan/m²)"),
+    "demolition_cost_per_m2": ("拆除单价（元/㎡）", "Demolition cost (yuan/m²)"),
+    "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (yuan/m²/month)"),
     "m2_per_enterprise": ("每家企业面积（㎡）", "Space per enterprise (m²)"),
     "jobs_per_1000m2": ("每千㎡就业", "Jobs per 1,000 m²"),
-    "output_per_m2": ("单位面积产值（元/㎡）", "Output per m² (CNY)"),
-    "tax_per_m2": ("单位面积税收（元/㎡）", "Tax per m² (CNY)"),
-    "output_per_mu": ("亩均产值（元/亩）", "Output per mu (CNY/mu)"),
-    "tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (CNY/mu)"),
+    "output_per_m2": ("单位面积产值（元/㎡）", "Output per m² (yuan/m²)"),
+    "tax_per_m2": ("单位面积税收（元/㎡）", "Tax per m² (yuan/m²)"),
+    "output_per_mu": ("亩均产值（元/亩）", "Output per mu (yuan/mu)"),
+    "tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (yuan/mu)"),
     "planning_months": ("前期工作（月）", "Planning (months)"),
     "construction_months": ("建设工期（月）", "Construction (months)"),
     "absorption": ("出租率爬升", "Occupancy ramp-up"),
@@ -893,7 +893,7 @@ def column_label(name: str, lang: str = "zh") -> str:
 
 
 #: Units of the parcel schema in each language (schema.Field.unit -> (zh, en)).
-_UNITS = {"m²": ("㎡", "m²"), "CNY/yr": ("元/年", "CNY/yr"), "persons": ("人", "persons"), "year": ("", "")}
+_UNITS = {"m²": ("㎡", "m²"), "CNY/yr": ("元/年", "yuan/yr"), "persons": ("人", "persons"), "year": ("", "")}
 
 
 def t(key: str, lang: str = "zh", **fmt) -> str:

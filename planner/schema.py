@@ -118,12 +118,11 @@ def field(name: str) -> Field:
 
 
 def label(name: str, lang: str = "zh") -> str:
-    """UI label of a column, with its unit, in ``"zh"`` or ``"en"``."""
-    f = _BY_NAME.get(name)
-    if f is None:
-        return name
-    text = f.zh if lang == "zh" else f.en
-    return f"{text} ({f.unit})" if f.unit else text
+    """UI label of a column, with its unit, in ``"zh"`` or ``"en"`` (:func:`planner.i18n.column_label`: money in
+    元 and yuan, as every other label; it said "CNY/yr")."""
+    from planner.i18n import column_label
+
+    return column_label(name, lang) if name in _BY_NAME else name
 
 
 def _as_str(s: pd.Series) -> pd.Series:

@@ -66,8 +66,8 @@ def test_validate_rejects_non_polygons_and_wrong_dtypes():
 
 
 def test_labels_and_units():
-    assert schema.label("floor_area_m2", "zh") == "建筑面积 (m²)"
-    assert schema.label("tax_cny", "en") == "Annual tax (CNY/yr)"
+    assert schema.label("floor_area_m2", "zh") == "建筑面积（㎡）"  # as every Chinese label
+    assert schema.label("tax_cny", "en") == "Annual tax (yuan/yr)"
     assert pytest.approx(666.6667, rel=1e-6) == schema.MU_M2
     with pytest.raises(SchemaError, match="not a column"):
         schema.field("nope")

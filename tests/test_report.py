@@ -60,7 +60,7 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     src = {r[0]: r[-1] for r in a_zh[1:]}
     src_en = {r[0]: r[-1] for r in a_en[1:]}
     assert src["亩均税收（元/亩）"] == "S：泉州标准化园区约 20 万元/亩" and src["情景：起始年份"] == "情景设置"
-    assert src_en["Tax per mu (CNY/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
+    assert src_en["Tax per mu (yuan/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
     keys = {"label_zh", "label_en", "target_plot_ratio", "tax_per_mu", "scenario.existing", "retain_class", "demolish"}
     assert not keys & {str(v) for r in a_zh for v in r}
     # numbers as people write them (not 2600.0 or 200000.0); the start year without a separator
@@ -175,7 +175,7 @@ def test_chart_text_is_in_the_report_language():
     alts = re.findall(r'<img alt="([^"]*)"', zh)
     assert len(alts) == 4
     for a in alts:  # every chart's words: Chinese, with no English axis or legend text
-        words = [w for w in re.split(r" · ", a) if not re.fullmatch(r"[\d.,\s−\-–()kmN]*|S\d+|std", w)]
+        words = [w for w in re.split(r" · ", a) if not re.fullmatch(r"[\d.,\s−\-–()（）kmN]*|S\d+|std", w)]
         assert words and all(re.search(r"[\u4e00-\u9fff]", w) for w in words), a
     assert any("单位：万㎡" in a for a in alts) and any("单位：亿元" in a for a in alts)
     en = html_report(r, lang="en")
@@ -229,7 +229,7 @@ def test_fmt():
     assert fmt(float("-inf"), "payback_years") == "-∞"  # a difference to a payback that never comes (was "∞")
     assert fmt(2.5, "plot_ratio_after") == "2.50"
     assert fmt(2031.99, "delivery") == "2031"
-    assert [fmt(x, "payback_years", "en", unit=True) for x in (1.2, -1.0, 2.0)] == ["1 year", "-1 year", "2 years"]
+    assert [fmt(x, "payback_years", "en", unit=True) for x in (1.2, -1.0, 2.0)] == ["1.2 years", "-1.0 years", "2.0 years"]
 
 
 def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):

@@ -7,10 +7,10 @@ Hand-checked case: two 1 ha sites, S1 with 4,000 m² of buildings, S2 empty; the
 - net new floor area (新增产业空间) = planned - demolished = 50,000 - 4,000 = 46,000 m² (4.60 万㎡);
 - investment = 50,000 m² x 3,400 yuan = 170 million yuan (1.70 亿元);
 - occupied = 50,000 x (1 - 0.15 support) x 0.95 absorption = 40,375 m²; rent = 40,375 x 12 x 12 = 5.814 M/yr;
-- payback, rent only = 170 / 5.814 = 29.2 -> "29" years;
+- payback, rent only = 170 / 5.814 = 29.24 -> "29.2" years (one decimal: 17.33 and 17.02 both read "17" beside -1.8%);
 - tax after = 30 mu x 200,000 yuan/mu = 6.0 M/yr once let (the template's figure per mu of a running park; the
   model spreads it over the 40,375 m² occupied: 148.6 yuan/m²; no tax before);
-  payback, rent + tax = 170 / (5.814 + 6.0) = 14.4 -> "14" years;
+  payback, rent + tax = 170 / (5.814 + 6.0) = 14.39 -> "14.4" years;
 - works start 2026 + 9 months, delivery 20 months later: October 2028 -> "2028", never "2028.4".
 """
 
@@ -64,7 +64,7 @@ def test_labels_and_units_one_system_per_language():
     assert fmt(46_000.0, "net_change_m2", "en", unit=True) == "46,000 m²"
     assert fmt(170e6, "investment_cny", "zh", unit=True) == "1.70 亿元"
     assert fmt(170e6, "investment_cny", "en", unit=True) == "170.0 million yuan"
-    assert fmt(2028.42, "last_delivery") == "2028" and fmt(29.24, "payback_years", "zh", unit=True) == "29 年"
+    assert fmt(2028.42, "last_delivery") == "2028" and fmt(29.24, "payback_years", "zh", unit=True) == "29.2 年"
     assert fmt(float("inf"), "payback_years") == "∞" and fmt(float("nan"), "net_change_m2") == "–"
 
 
@@ -79,8 +79,8 @@ def test_html_cards_carry_each_definition():
 
     assert card(zh, "新增产业空间") == "4.60 万㎡" and card(en, "Net new floor area") == "46,000 m²"
     assert card(zh, "规划总建筑面积") == "5.00 万㎡" and card(en, "Gross planned floor area") == "50,000 m²"
-    assert card(zh, "仅计租金回收期") == "29 年" and card(zh, "租金+税收回收期") == "14 年"
-    assert card(en, "Payback, rent only") == "29 years" and card(en, "Payback, rent + tax") == "14 years"
+    assert card(zh, "仅计租金回收期") == "29.2 年" and card(zh, "租金+税收回收期") == "14.4 年"
+    assert card(en, "Payback, rent only") == "29.2 years" and card(en, "Payback, rent + tax") == "14.4 years"
     assert card(zh, "总投资") == "1.70 亿元" and card(en, "Investment") == "170.0 million yuan"
     assert card(zh, "末批交付年份") == "2028"
     assert "2028.4" not in zh and "2028.4" not in en
@@ -99,7 +99,7 @@ def test_excel_carries_each_definition(tmp_path):
     assert s_en["Net new floor area (m²)"].value == pytest.approx(46_000)
     assert s_zh["规划总建筑面积 Gross planned floor area（万㎡）"].value == pytest.approx(5.0)
     pay = s_zh["仅计租金回收期 Payback, rent only（年）"]
-    assert pay.value == pytest.approx(29.24, abs=0.01) and pay.number_format == "0"  # shown as 29
+    assert pay.value == pytest.approx(29.24, abs=0.01) and pay.number_format == "0.0"  # shown as 29.2
     assert s_zh["租金+税收回收期 Payback, rent + tax（年）"].value == pytest.approx(14.39, abs=0.01)
     assert s_en["Investment (million yuan)"].value == pytest.approx(170.0)
     assert s_zh["末批交付年份 Last delivery year"].value == 2028
@@ -148,16 +148,16 @@ def test_app_cards_and_table_carry_each_definition(lang):
     if lang == "zh":
         net = m["新增产业空间（万㎡）"]
         assert [x.value for x in net] == ["2.10", "4.60"] and net[1].delta == "+2.50"
-        assert [x.value for x in m["仅计租金回收期（年）"]] == ["29", "29"]
+        assert [x.value for x in m["仅计租金回收期（年）"]] == ["29.2", "29.2"]
         same = m["租金+税收回收期（年）"][1]  # the same payback: no arrow, grey
         assert same.delta == "0" and str(same.proto).count("direction: NONE") == 1
-        assert m["租金+税收回收期（年）"][1].value == "14"
+        assert m["租金+税收回收期（年）"][1].value == "14.4"
         assert m["规划总建筑面积（万㎡）"][0].value == "5.00"
         assert m["总投资（亿元）"][1].value == "1.70"
     else:
         assert [x.value for x in m["Net new floor area (m²)"]] == ["21,000", "46,000"]
         assert m["Net new floor area (m²)"][1].delta == "+25,000"
-        assert m["Payback, rent + tax (yr)"][1].value == "14"
+        assert m["Payback, rent + tax (yr)"][1].value == "14.4"
         assert m["Investment (million yuan)"][1].value == "170.0"
     table = at.dataframe[0].value
     first = table.columns[0]
@@ -188,9 +188,9 @@ def test_cli_prints_each_definition(tmp_path, capsys):
 
     assert printed("Net new floor area (m²)") == f"{t['new_floor_m2'] - t['demolished_floor_m2']:,.0f}"
     assert printed("Gross planned floor area (m²)") == f"{t['floor_after_m2']:,.0f}"
-    assert printed("Payback, rent only (yr)") == f"{t['investment_cny'] / t['rent_cny_yr']:.0f}"
+    assert printed("Payback, rent only (yr)") == f"{t['investment_cny'] / t['rent_cny_yr']:.1f}"
     gain = t["tax_after_cny"] - t["tax_before_cny"]
-    assert printed("Payback, rent + tax (yr)") == f"{t['investment_cny'] / (t['rent_cny_yr'] + gain):.0f}"
+    assert printed("Payback, rent + tax (yr)") == f"{t['investment_cny'] / (t['rent_cny_yr'] + gain):.1f}"
     assert re.fullmatch(r"\d{4}", printed("Last delivery year"))
     # the comparison prints the same figures with differences
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",

@@ -326,7 +326,7 @@ def test_cli_run_saves_and_writes_reports(tmp_path, store, capsys):
     g = tmp_path / "g.toml"
     g.write_text('name = "all_up"\ntemplate = "multi_storey"\n', encoding="utf-8")
     assert main(["scenario", "compare", "two", str(g), "-w", ws.uri, "--out", str(tmp_path / "c.html")]) == 0
-    assert "all_up vs two %" in (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "all_up 较 two（%）" in (tmp_path / "c.html").read_text(encoding="utf-8")  # was the raw "all_up vs two %"
 
 
 def test_cli_runs_several_scenarios_on_one_read_of_the_sites(tmp_path, store, capsys, monkeypatch):

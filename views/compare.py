@@ -81,10 +81,11 @@ st.caption(tr("cmp_inputs") + md_text(rep_text.policy_text(runs[0], L)))
 
 # -- key figures: one row per scenario, the difference from the first -------------------------------------------------
 base = runs[0]
-for r in runs:
+figure_rows = rep_text.comparison_rows(cmp, L, results.KEY_FIGURES)  # the table's numbers, differences from them
+for i, r in enumerate(runs):
     head = f"**{md_text(r.name)}**" + (f" · {tr('baseline_mark')}" if r is base else f" · {tr('cmp_diff', base=base.name)}")
     st.markdown(head)
-    results.key_figures(r.totals, None if r is base else base.totals)
+    results.key_figures(r.totals, rows=figure_rows, column=i)
 
 # -- one floor-area chart and one map of the sites in A only, B only, both ---------------------------------------------
 c_chart, c_map = st.columns([1, 1], gap="medium")
@@ -115,8 +116,7 @@ with c_map:
         m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
         st_folium(m, key="cmp_map", height=380, use_container_width=True, returned_objects=[])
         counts = g["group"].value_counts()
-        mapview.legend([(colors[x], f"{glabels[x]}（{int(counts[x])}）" if L == "zh" else f"{glabels[x]} ({int(counts[x])})")
-                        for x in groups])
+        mapview.legend([(colors[x], rep_text.counted(glabels[x], counts[x], L)) for x in groups])
 
 # -- the side-by-side table (open) ------------------------------------------------------------------------------------
 st.subheader(tr("cmp_table"))

@@ -34,9 +34,9 @@ P = {  # editable template parameters: (label zh, label en, step)
     "coverage": ("建筑密度", "Building coverage", 0.05),
     "m2_per_enterprise": ("每家企业面积（㎡）", "Space per enterprise (m²)", 100.0),
     "jobs_per_1000m2": ("每千㎡就业", "Jobs per 1,000 m²", 1.0),
-    "tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (CNY/mu)", 10_000.0),
-    "all_in_cost_per_m2": ("综合造价（元/㎡）", "All-in cost (CNY/m²)", 100.0),
-    "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (CNY/m²/month)", 1.0),
+    "tax_per_mu": ("亩均税收（元/亩）", "Tax per mu (yuan/mu)", 10_000.0),
+    "all_in_cost_per_m2": ("综合造价（元/㎡）", "All-in cost (yuan/m²)", 100.0),
+    "rent_per_m2_month": ("租金（元/㎡·月）", "Rent (yuan/m²/month)", 1.0),
     "construction_months": ("建设工期（月）", "Construction (months)", 1.0),
 }
 ok_ids = ok["site_id"].astype(str).tolist()

@@ -120,20 +120,12 @@ def _print_totals(res, lang: str = "en") -> None:
 
 
 def _print_comparison(cmp, lang: str = "en") -> None:
-    from planner.report.text import fmt, label, pct_change
+    from planner.report.text import comparison_rows, label
 
     cols = [*cmp.names, *[c for c in cmp.table.columns if c not in cmp.names]]
     print(f"  {'':<40} " + " ".join(f"{c[:18]:>18}" for c in cols))
-    for k in PRINTED:
-        row = cmp.table.loc[k]
-        cells = []
-        for c in cols:
-            v = float(row[c])
-            if c.endswith(" %"):
-                cells.append(pct_change(v))
-            else:
-                text = fmt(v, k, lang)
-                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
+    for k, row in comparison_rows(cmp, lang, PRINTED).items():  # the reports' numbers: differences from those shown
+        cells = [*row.values, *[x for d, p in zip(row.diffs, row.pcts, strict=True) for x in (d, p)]]
         print(f"  {label(k, lang):<40} " + " ".join(f"{x:>18}" for x in cells))
 
 

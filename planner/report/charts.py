@@ -31,7 +31,7 @@ from matplotlib import patches as mpatches
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from planner.report.text import fmt, group_label, label, scaled, tr, unit_of
+from planner.report.text import counted, fmt, group_label, label, scaled, tr, unit_of
 
 #: Font families tried for CJK text when the packaged font is missing, best first.
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -129,6 +129,23 @@ def _render(fig: Figure, title: str, dpi: int = 150) -> Chart:
     return Chart(title, buf.getvalue(), texts)
 
 
+def _fit_notes(fig: Figure, ax, notes) -> None:
+    """Widen ``ax`` to the right until every note written after a bar ends inside the frame (the English
+    "Net new floor area 126,515,191 m²" ran over it)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not notes:
+        return
+    r = FigureCanvasAgg(fig).get_renderer()
+    for _ in range(3):  # the axis scale changes as it widens: measure again
+        frame = ax.get_window_extent(r)
+        over = max(n.get_window_extent(r).x1 for n in notes) - frame.x1
+        if over <= 0:
+            return
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(lo, hi + (hi - lo) * (over + 6) / frame.width * 1.1)
+
+
 def _unit_axis(key: str, lang: str) -> str:
     u = unit_of(key, lang)
     return f"{tr('unit', lang)}：{u}" if lang == "zh" else f"{tr('unit', lang)}: {u}"
@@ -190,6 +207,7 @@ def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
         fig = Figure(figsize=(size[0], h))
         ax = fig.subplots()
         y = np.arange(len(names))[::-1]
+        notes = []
         for yi, r in zip(y, results, strict=True):
             t = r.totals
             ret = scaled(t.get("retained_floor_m2", 0.0), "new_floor_m2", lang)
@@ -199,8 +217,8 @@ def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
             ax.barh(yi, ret, color=FLOOR_COLORS["retained_floor_m2"], height=0.55)
             ax.barh(yi, new, left=ret, color=FLOOR_COLORS["new_floor_m2"], height=0.55)
             net = fmt(t.get("net_change_m2"), "net_change_m2", lang, unit=True)
-            ax.annotate(f"{label('net_change_m2', lang, unit=False)} {net}", (ret + new, yi), xytext=(4, 0),
-                        textcoords="offset points", va="center", fontsize=8)
+            notes.append(ax.annotate(f"{label('net_change_m2', lang, unit=False)} {net}", (ret + new, yi),
+                                     xytext=(4, 0), textcoords="offset points", va="center", fontsize=8))
         ax.axvline(0, color="#333333", linewidth=0.8)
         ax.set_yticks(y, [short_name(n) for n in names])
         ax.set_xlabel(_unit_axis("new_floor_m2", lang))
@@ -209,6 +227,7 @@ def floor_chart(results, lang: str, *, size=(7.5, None)) -> Chart:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:,.1f}"))
         lo, hi = ax.get_xlim()
         ax.set_xlim(lo, hi + (hi - lo) * 0.35)  # room for the net figure
+        _fit_notes(fig, ax, notes)
         ax.legend(handles=[mpatches.Patch(color=FLOOR_COLORS[k], label=label(k, lang, unit=False))
                            for k in ("retained_floor_m2", "demolished_floor_m2", "new_floor_m2")],
                   loc="upper center", bbox_to_anchor=(0.5, -0.28 if len(names) < 3 else -0.18), ncol=3, frameon=False)
@@ -385,12 +404,12 @@ def category_map(g: gpd.GeoDataFrame, column: str, colors: dict, labels: dict, l
                 ax.annotate(s, (x, y), fontsize=6, ha="center", va="center", color="#111111", path_effects=halo)
         x0, y0, w, h = _frame(ax, g)
         counts = vals.value_counts()
-        handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=f"{labels.get(c, c)} ({counts[c]})")
+        handles = [mpatches.Patch(facecolor=colors[c], edgecolor="#333333", label=counted(labels.get(c, c), counts[c], lang))
                    for c in colors if c in counts.index]
         if shown is not None and len(shown) < len(handles):
             handles = [*handles[:len(shown)], mpatches.Patch(
                 facecolor=MORE_COLOR, edgecolor="#333333",
-                label=f"{tr('legend_more', lang, n=len(handles) - len(shown))} ({int(counts.drop(shown).sum())})")]
+                label=counted(tr("legend_more", lang, n=len(handles) - len(shown)), counts.drop(shown).sum(), lang))]
         ax.legend(handles=handles, title=legend_title, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                   ncol=_ncol([hd.get_label() for hd in handles], 3), fontsize=7, title_fontsize=8, frameon=False)
         _scale_bar(ax, x0, y0, w, h)
@@ -496,7 +515,7 @@ def brief_map(site: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame, lang: str, *,
             for r in ROLE_COLORS:
                 if (roles == r).any():
                     handles.append(mpatches.Patch(facecolor=ROLE_COLORS[r], edgecolor="#555555",
-                                                  label=f"{tr('role_' + r, lang)} ({int((roles == r).sum())})"))
+                                                  label=counted(tr("role_" + r, lang), (roles == r).sum(), lang)))
         site.boundary.plot(ax=ax, color="#54278f", linewidth=1.6)
         handles.insert(0, mpatches.Patch(facecolor="none", edgecolor="#54278f", linewidth=1.6,
                                          label=tr("brief_outline", lang)))

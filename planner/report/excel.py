@@ -23,12 +23,22 @@ import xlsxwriter
 from planner.i18n import display_unit, value_label
 from planner.io.writers import neutralize
 from planner.report.geodata import site_table
-from planner.report.text import assumptions_table, kind, label, policy_text, timeline_key, tr
+from planner.report.text import (
+    assumptions_table,
+    comparison_rows,
+    decimals_shown,
+    kind,
+    label,
+    policy_text,
+    shown_number,
+    timeline_key,
+    tr,
+)
 from planner.scenarios.comparison import FLOOR_PARTS, KEY_FIGURES, Comparison, compare
 from planner.scenarios.model import ScenarioResult
 
 _EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "int": "#,##0", "ratio": "0.00",
-                  "years": "0", "year": "0", "share": "0.0%", "text": "@", "area_zh": "#,##0.00",
+                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@", "area_zh": "#,##0.00",
                   "money_zh": "#,##0.000", "area_en": "#,##0", "money_en": "#,##0.00"}
 
 
@@ -69,6 +79,15 @@ def _formats(wb) -> dict:
         fm["wrap"] = wb.add_format({"text_wrap": True, "valign": "top"})
         wb._planner_formats = fm
     return fm
+
+
+def _fixed(wb, decimals: int) -> str:
+    """Name of the workbook's number format with thousands separators and ``decimals`` decimals (made once)."""
+    fm = _formats(wb)
+    name = f"fixed_{decimals}"
+    if name not in fm:
+        fm[name] = wb.add_format({"num_format": "#,##0" + ("." + "0" * decimals if decimals else "")})
+    return name
 
 
 def _workbook(path: Path) -> xlsxwriter.Workbook:
@@ -254,14 +273,18 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
     p.parent.mkdir(parents=True, exist_ok=True)
     with _workbook(p) as xw:
         t = cmp.table
+        rows = comparison_rows(cmp, lang)  # the numbers of the HTML and PDF reports and the app
         df = t.copy()
-        for c in df.columns:
-            if not c.endswith(" %"):
-                df[c] = [float(_scale([v], k, lang)[0]) for k, v in zip(t.index, df[c], strict=True)]
-            else:  # as the other reports show it: a change that rounds to zero is 0.0%, not -0.0%
-                df[c] = pd.to_numeric(df[c], errors="coerce").round(1) + 0.0
+        for c in cmp.names:  # the values themselves, shown with the decimals the reports show them with
+            df[c] = [float(_scale([v], k, lang)[0]) for k, v in zip(t.index, df[c], strict=True)]
+        for j, n in enumerate(cmp.names[1:]):  # differences and % from the values shown, as the reports
+            diff = [shown_number(rows[k].diffs[j]) for k in t.index]
+            df[f"{n} - {cmp.names[0]}"] = diff
+            df[f"{n} vs {cmp.names[0]} %"] = [shown_number(rows[k].pcts[j].rstrip("%")) + 0.0 for k in t.index]
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
-        _sheet(xw, "Comparison 对比", df, row_kinds=[_kind(k, lang) for k in t.index],
+        row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values))
+                     for k in t.index]
+        _sheet(xw, "Comparison 对比", df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
         m = _membership(cmp, lang)

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import math
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
+from planner.i18n import t as _t
 from planner.report.text import LABELS as _LABELLED
-from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, tr
-from planner.scenarios.comparison import BETTER, HEADLINE_FIGURES, Comparison
+from planner.report.text import (
+    assumptions_table,
+    comparison_rows,
+    fmt,
+    label,
+    policy_text,
+    same_precision,
+    scenario_keys,
+    tr,
+    with_unit,
+)
+from planner.scenarios.comparison import HEADLINE_FIGURES, Comparison
 from planner.scenarios.model import ScenarioResult
 
 #: Key figures shown as cards at the top of the scenario report (the headline figures, then context).
@@ -43,7 +53,7 @@ h1,h2,h3,.meta,figcaption{overflow-wrap:anywhere}h3{font-size:15px;margin:14px 0
 table{border-collapse:collapse;width:100%;font-size:12px;margin:6px 0}
 th,td{border:1px solid #dde3ea;padding:3px 6px;text-align:right;white-space:nowrap}
 th{background:#eef3f8;text-align:center}td.t,th.t{text-align:left;white-space:normal}
-td.t{min-width:6em}td.id{white-space:nowrap;min-width:0}td.list{min-width:16em}
+td.t{min-width:6em}td.id{white-space:nowrap;min-width:0}td.list{min-width:16em}th.fig{min-width:14em}
 .pos{color:#1a7f37}.neg{color:#b42318}
 figure{margin:10px 0}figure img{max-width:100%;height:auto;box-sizing:border-box;border:1px solid #eee}
 figcaption{font-size:12px;color:#5b6b7b}
@@ -77,9 +87,12 @@ def _template_names(results) -> dict[str, tuple[str, str]]:
 
 
 def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, templates=None) -> str:
+    """A table of figures: one column per figure, each in one precision (:func:`same_precision`: a column read
+    0.93 above 0.835), or (``row_keys``) one row per figure."""
     cols = list(df.columns)
     head = "".join(f'<th class="{"t" if c in text_cols else ""}">{html.escape(label(c, lang) if c in _LABELLED else str(c))}</th>'
                    for c in cols)
+    shown = {c: same_precision(df[c], c, lang) for c in cols if c not in text_cols and row_keys is None}
     rows = []
     for i, (_, r) in enumerate(df.iterrows()):
         cells = []
@@ -90,37 +103,59 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
                 v = templates[str(v)][1 if lang == "en" else 0]
             if c in text_cols:
                 cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{html.escape(str(v))}</td>')
-            elif str(c).endswith(" %"):
-                txt = pct_change(v)
-                way = BETTER.get(str(key), 0) * (1 if txt.startswith("+") else -1 if txt.startswith("-") else 0)
-                cls = "pos" if way > 0 else "neg" if way < 0 else ""  # better green, worse red (a longer payback was green)
-                cells.append(f'<td class="{cls}">{txt}</td>')
             else:
-                text = fmt(v, key, lang)
-                sign = "+" if str(c).find(" - ") > 0 and isinstance(v, float) and v > 0 and text.strip("0.,") else ""
-                cells.append(f"<td>{sign}{html.escape(text)}</td>")
+                cells.append(f"<td>{html.escape(shown[c][i] if c in shown else fmt(v, key, lang))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
-def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, base: pd.Series | None = None) -> str:
-    """Key-figure cards: label, value with unit, and the difference from ``base`` when given."""
+def _comparison_table(cmp: Comparison, lang: str) -> str:
+    """The side-by-side table: per figure the scenarios' values, then per other scenario the difference from the
+    baseline and in %, all from :func:`~planner.report.text.comparison_rows` (the numbers the cards and the PDF
+    show); a difference better for the city green, worse red. Long names: the columns are A, B, C under a legend."""
+    rows = comparison_rows(cmp, lang)
+    n = len(cmp.names)
+    short = any(len(x) > 12 for x in cmp.names)  # "upstairs_all − conservative_top10" squeezed the labels
+    keys = scenario_keys(cmp.names) if short else list(cmp.names)
+    others = range(1, n)
+    heads = [*keys, *[x for j in others for x in (_t("cmp_diff_col", lang, n=keys[j], base=keys[0]),
+                                                   _t("cmp_pct_col", lang, n=keys[j], base=keys[0]))]]
+    head = f'<th class="t fig">{html.escape(label("figure", lang))}</th>' + "".join(f"<th>{html.escape(h)}</th>"
+                                                                             for h in heads)
+    body = []
+    for k, row in rows.items():
+        cells = [f'<td class="t">{html.escape(label(k, lang))}</td>'] + [f"<td>{html.escape(v)}</td>" for v in row.values]
+        for j in others:
+            way = row.ways[j - 1]
+            cls = "pos" if way > 0 else "neg" if way < 0 else ""  # better green, worse red (a longer payback was green)
+            cells += [f'<td class="{cls}">{html.escape(row.diffs[j - 1])}</td>',
+                      f'<td class="{cls}">{html.escape(row.pcts[j - 1])}</td>']
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    legend = ""
+    if short:
+        legend = '<p class="note">' + "<br>".join(
+            html.escape(tr("cmp_legend_base" if i == 0 else "cmp_legend", lang, letter=k, name=x))
+            for i, (k, x) in enumerate(zip(keys, cmp.names, strict=True))) + "</p>"
+    return (f'{legend}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+            "</table></div>")
+
+
+def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, *, rows: dict | None = None,
+               column: int = 0) -> str:
+    """Key-figure cards: label and value with unit; in a comparison (``rows``: its
+    :func:`~planner.report.text.comparison_rows`, ``column`` the scenario's place in them) the value as the table
+    shows it and its difference from the baseline."""
     out = []
     for k in keys:
-        v = totals.get(k)
+        row = rows.get(k) if rows else None
+        value = fmt(totals.get(k), k, lang, unit=True) if row is None else with_unit(row.values[column], k, lang)
         d = ""
-        if base is not None and v is not None and base.get(k) is not None:
-            diff = float(v) - float(base.get(k))
-            if math.isfinite(diff):
-                way = BETTER.get(k, 0) * (1 if diff > 0 else -1)
-                shown = fmt(abs(diff), k, lang, unit=True)
-                if float(fmt(abs(diff), k, lang).replace(",", "") or 0) == 0:  # nothing to see at this precision
-                    cls, sign = "", "±"
-                else:
-                    cls = "pos" if way > 0 else "neg" if way < 0 else ""
-                    sign = "+" if diff > 0 else "−"
-                d = f'<div class="d {cls}">{html.escape(tr("difference", lang))} {sign}{html.escape(shown)}</div>'
-        out.append(f'<div class="card"><div class="v">{html.escape(fmt(v, k, lang, unit=True))}</div>'
+        if row is not None and column > 0 and row.diffs[column - 1] != "–":
+            way = row.ways[column - 1]
+            cls = "pos" if way > 0 else "neg" if way < 0 else ""
+            d = (f'<div class="d {cls}">{html.escape(tr("difference", lang))} '
+                 f'{html.escape(row.diff_with_unit(column - 1, lang, minus="−"))}</div>')
+        out.append(f'<div class="card"><div class="v">{html.escape(value)}</div>'
                    f'<div class="k">{html.escape(label(k, lang, unit=False))}</div>{d}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
 
@@ -215,18 +250,13 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
     parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
-    for r in cmp.results:
+    rows = comparison_rows(cmp, lang, HEADLINE_FIGURES)
+    for i, r in enumerate(cmp.results):
         head = html.escape(r.name) + ("" if r is base else f" · {html.escape(tr('difference', lang))} − {html.escape(base.name)}")
-        parts.append(f"<h3>{head}</h3>" + cards_html(r.totals, lang, base=None if r is base else base.totals))
+        parts.append(f"<h3>{head}</h3>" + cards_html(r.totals, lang, rows=rows, column=i))
     parts.append('<div class="two">' + _img(floor_chart(cmp.results, lang))
                  + _img(membership_map(cmp, lang, background=background), tr("no_geometry", lang)) + "</div>")
-    t = cmp.table.reset_index()
-    keys = t["figure"].tolist()
-    show = pd.DataFrame({"figure": [label(k, lang) for k in keys]})
-    for c in cmp.table.columns:
-        show[c] = cmp.table[c].to_numpy()
-    parts.append(f"<h2>{html.escape(tr('compare_table', lang))}</h2>"
-                 + _table_html(show, lang, text_cols=("figure",), row_keys=keys))
+    parts.append(f"<h2>{html.escape(tr('compare_table', lang))}</h2>" + _comparison_table(cmp, lang))
     parts.append(f"<h2>{html.escape(tr('yearly', lang))}</h2>")
     parts.append('<div class="two">' + "".join(_img(c) for c in compare_charts(cmp, lang)) + "</div>")
     parts.append(f"<h2>{html.escape(tr('site_membership', lang))}</h2>")
@@ -238,8 +268,8 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
             for r in d.itertuples())
         parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
-                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>{html.escape(tr('only_in_scenario', lang))}"
-                     f" ({html.escape(label('site_id', lang))})</th></tr></thead><tbody>{rows}</tbody></table></div>")
+                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>"
+                     f"{html.escape(tr('only_in_scenario_ids', lang))}</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
         a = assumptions_table(r, lang)

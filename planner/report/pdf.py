@@ -19,8 +19,18 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
-from planner.report.text import assumptions_table, fmt, label, pct_change, policy_text, scaled, tr
-from planner.scenarios.comparison import BETTER
+from planner.i18n import t as _t
+from planner.report.text import (
+    assumptions_table,
+    comparison_rows,
+    fmt,
+    label,
+    policy_text,
+    same_precision,
+    scenario_keys,
+    tr,
+    with_unit,
+)
 
 #: Usable width of an A4 page with 12 mm margins (mm).
 WIDTH = 186.0
@@ -212,9 +222,11 @@ def _heading(pdf: _Doc, text: str, *, keep: float = TABLE_START, w: float = WIDT
     pdf.set_font("cjk", size=8)
 
 
-def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None, per_row: int = 3,
+def _cards(pdf: _Doc, totals: pd.Series, keys, *, rows: dict | None = None, column: int = 0, per_row: int = 3,
            h: float = 15.0) -> None:
-    """Key-figure boxes: value with unit, label, and the difference from ``base``."""
+    """Key-figure boxes: value with unit, label, and (``rows``: the comparison's
+    :func:`~planner.report.text.comparison_rows`, ``column`` the scenario's place in them) the value as the
+    comparison table shows it with its difference from the baseline."""
     gap = 2.5
     w = (WIDTH - gap * (per_row - 1)) / per_row
     x0 = pdf.l_margin
@@ -229,22 +241,19 @@ def _cards(pdf: _Doc, totals: pd.Series, keys, *, base: pd.Series | None = None,
         pdf.rect(x, y, w, h, style="DF")
         pdf.set_xy(x + 2, y + 1.2)
         pdf.set_text_color(*_BLUE)
-        value = fmt(totals.get(k), k, pdf.rlang, unit=True)
+        row = rows.get(k) if rows else None
+        value = fmt(totals.get(k), k, pdf.rlang, unit=True) if row is None else with_unit(row.values[column], k,
+                                                                                           pdf.rlang)
         pdf.cell(w - 4, 6, pdf.fitted(value, w - 4, 12 if per_row <= 3 else 9.5))
         pdf.set_xy(x + 2, y + 7.6)
         pdf.set_text_color(*_GREY)
         pdf.cell(w - 4, 3.4, pdf.fitted(label(k, pdf.rlang, unit=False), w - 4, 7 if per_row <= 3 else 6))
-        if base is not None:
-            diff = float(totals.get(k, np.nan)) - float(base.get(k, np.nan))
-            if math.isfinite(diff):
-                if float(fmt(abs(diff), k, pdf.rlang).replace(",", "") or 0) == 0:
-                    diff = 0.0  # nothing to see at this precision
-                way = BETTER.get(k, 0) * np.sign(diff)  # better green, worse red, neither grey
-                pdf.set_text_color(*((26, 127, 55) if way > 0 else (180, 35, 24) if way < 0 else _GREY))
-                sign = "+" if diff > 0 else "−" if diff < 0 else "±"
-                pdf.set_xy(x + 2, y + 11)
-                text = f"{tr('difference', pdf.rlang)} {sign}{fmt(abs(diff), k, pdf.rlang, unit=True)}"
-                pdf.cell(w - 4, 3.4, pdf.fitted(text, w - 4, 7 if per_row <= 3 else 6))
+        if row is not None and column > 0 and row.diffs[column - 1] != "–":
+            way = row.ways[column - 1]  # better green, worse red, neither grey
+            pdf.set_text_color(*((26, 127, 55) if way > 0 else (180, 35, 24) if way < 0 else _GREY))
+            pdf.set_xy(x + 2, y + 11)
+            text = f"{tr('difference', pdf.rlang)} {row.diff_with_unit(column - 1, pdf.rlang, minus='−')}"
+            pdf.cell(w - 4, 3.4, pdf.fitted(text, w - 4, 7 if per_row <= 3 else 6))
         pdf.set_text_color(0, 0, 0)
     pdf.set_xy(pdf.l_margin, y + h + 3)
 
@@ -329,24 +338,6 @@ def _column_widths(pdf: _Doc, rows: list[list[str]], width: float = WIDTH) -> li
     if need.sum() > width:
         return (need * width / need.sum()).tolist()
     return (need + (width - need.sum()) / len(need)).tolist()
-
-
-def same_precision(values, key: str, lang: str) -> list[str]:
-    """A column of figures as :func:`~planner.report.text.fmt` shows them, all with the decimals of the most
-    precise one (a site table's tax column read 0.93, 0.835, 0.59: one precision per column).
-
-    Examples
-    --------
-    >>> same_precision([93e6, 83.5e6, 59e6, float("nan")], "tax_after_cny", "zh")
-    ['0.930', '0.835', '0.590', '–']
-    >>> same_precision([2026.0, 2027.0], "start_year", "zh")
-    ['2026', '2027']
-    """
-    texts = [fmt(v, key, lang) for v in values]
-    decimals = [len(t.split(".")[1]) if re.fullmatch(r"-?[\d,]+\.\d+", t) else 0 for t in texts]
-    d = max(decimals, default=0)
-    return [f"{scaled(v, key, lang):,.{d}f}" if re.fullmatch(r"-?[\d,]+(\.\d+)?", t) and n < d else t
-            for v, t, n in zip(values, texts, decimals, strict=True)]
 
 
 def _value_rows(keys, values, lang: str) -> list[list[str]]:
@@ -435,35 +426,39 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
            f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}")
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
-    for r in cmp.results:
+    rows = comparison_rows(cmp, lang)
+    for i, r in enumerate(cmp.results):
         head = r.name if r is base else f"{r.name} · {tr('difference', lang)} − {base.name}"
         lines = _lines(pdf, head, 9, 4.5, dry_run=True)
         _ensure(pdf, lines * 4.5 + 1 + math.ceil(len(HEADLINE_FIGURES) / per_row) * 17.5 + 4)  # names with boxes
         _lines(pdf, head, 9, 4.5)
         pdf.ln(1)
-        _cards(pdf, r.totals, HEADLINE_FIGURES, base=None if r is base else base.totals, per_row=per_row, h=15)
+        _cards(pdf, r.totals, HEADLINE_FIGURES, rows=rows, column=i, per_row=per_row, h=15)
     _figure(pdf, tr("chart_floor_parts", lang), floor_chart(cmp.results, lang), WIDTH * 0.8)
     m = membership_map(cmp, lang, background=background)
     if m is not None:
         _figure(pdf, tr("cmp_map_title", lang), m, WIDTH * 0.72)
     pdf.add_page()
-    _heading(pdf, tr("compare_table", lang))
-    cols = list(cmp.table.columns)
-    heads = [label("figure", lang)] + [c if c in cmp.names else c.replace(" vs ", " / ").replace(" %", " (%)")
-                                       for c in cols]
-    rows = [heads]
-    for k, r in cmp.table.iterrows():
-        cells = [label(k, lang)]
-        for c in cols:
-            v = r[c]
-            if c.endswith(" %"):
-                cells.append(pct_change(v))
-            else:
-                text = fmt(v, k, lang)
-                cells.append(("+" if c not in cmp.names and v > 0 and text.strip("0.,") else "") + text)
-        rows.append(cells)
-    w = [58] + [(WIDTH - 58) / len(cols)] * len(cols)
-    _table(pdf, rows, w, size=6.8, align=("LEFT", *["RIGHT"] * len(cols)))
+    n = len(cmp.names)
+    w = [58] + [(WIDTH - 58) / (3 * n - 2)] * (3 * n - 2)
+    pdf.set_font("cjk", size=6.8)
+    # a name wider than its column: the columns are A, B, C and a legend above the table names them whole
+    short = any(pdf.get_string_width(x) > w[1] - 2.2 for x in cmp.names)
+    keys = scenario_keys(cmp.names) if short else list(cmp.names)
+    legend = "\n".join(tr("cmp_legend_base" if i == 0 else "cmp_legend", lang, letter=k, name=x)
+                       for i, (k, x) in enumerate(zip(keys, cmp.names, strict=True))) if short else ""
+    legend_h = _lines(pdf, legend, 7.5, 3.8, dry_run=True) * 3.8 + 1 if short else 0.0
+    _heading(pdf, tr("compare_table", lang), keep=TABLE_START + legend_h)
+    if short:
+        _lines(pdf, legend, 7.5, 3.8)
+        pdf.ln(1)
+    others = list(range(1, n))
+    heads = [label("figure", lang), *keys, *[x for j in others for x in (
+        _t("cmp_diff_col", lang, n=keys[j], base=keys[0]), _t("cmp_pct_col", lang, n=keys[j], base=keys[0]))]]
+    table = [heads]
+    for k, row in rows.items():
+        table.append([label(k, lang), *row.values, *[x for j in others for x in (row.diffs[j - 1], row.pcts[j - 1])]])
+    _table(pdf, table, w, size=6.8, align=("LEFT", *["RIGHT"] * (len(w) - 1)))
     charts = compare_charts(cmp, lang)
     _heading(pdf, tr("yearly", lang), keep=max((_size(c, WIDTH / 2 - 2)[1] for c in charts), default=0) + 2)
     y = pdf.get_y()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from planner import i18n as _i18n
@@ -41,13 +44,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "规划总建筑面积 = 用地面积 × 目标容积率（保留建筑计入）；新建建筑面积 = 规划总建筑面积 − 保留建筑面积；"
         "新增产业空间 = 规划总建筑面积 − 现状建筑面积 = 新建 − 拆除；可租赁面积 = 新建面积 × (1 − 配套比例)；"
         "企业数 = 稳定期出租面积 ÷ 每企业面积；投资 = 新建面积 × 综合单价（含土地、拆除、配套）；"
-        "仅计租金回收期 = 投资 ÷ 稳定期年租金；租金+税收回收期 = 投资 ÷ (年租金 + 年税收增量)。年份为整年。",
+        "仅计租金回收期 = 投资 ÷ 稳定期年租金；租金+税收回收期 = 投资 ÷ (年租金 + 年税收增量)。交付年份为整年，回收期保留一位小数。",
         "Gross planned floor area = land area × target plot ratio (retained buildings count toward it); floor area "
         "built = planned − retained; net new floor area = planned − existing = built − demolished; leasable = built "
         "× (1 − support share); enterprises = stabilized occupied space ÷ space per enterprise; investment = floor "
         "area built × all-in cost (land, demolition, infrastructure included); payback, rent only = investment ÷ "
-        "stabilized annual rent; payback, rent + tax = investment ÷ (annual rent + annual tax gain). Years are "
-        "whole calendar years."),
+        "stabilized annual rent; payback, rent + tax = investment ÷ (annual rent + annual tax gain). Delivery "
+        "years are calendar years; paybacks are in years to one decimal."),
     "legend_under": ("在建", "Under construction"),
     "legend_delivered": ("累计交付", "Delivered"),
     "legend_occupied": ("已出租", "Occupied"),
@@ -59,6 +62,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "only_in_baseline": ("仅在基准情景", "Only in baseline"),
     "only_in_scenario": ("仅在本情景", "Only in this scenario"),
     "in_both": ("两者均有", "In both"),
+    "only_in_scenario_ids": ("仅在本情景的片区编号", "Site ids only in this scenario"),
     "baseline": ("基准", "baseline"),
     "none": ("无", "none"),
     "label": ("说明", "Description"),
@@ -75,6 +79,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "headline": ("一分钟看懂", "At a glance"),
     "difference": ("差值", "Difference"),
     "compare_table": ("指标对照表", "Side-by-side figures"),
+    "cmp_legend": ("{letter}：{name}", "{letter}: {name}"),
+    "cmp_legend_base": ("{letter}：{name}（基准）", "{letter}: {name} (baseline)"),
     "yearly": ("逐年曲线", "Year by year"),
     "role_flagged": ("三低地块", "Three-low parcel"),
     "role_absorbed": ("并入的小地块", "Absorbed small parcel"),
@@ -187,16 +193,17 @@ def pct_change(value, missing: str = "–") -> str:
 def fmt(value, key: str, lang: str = "zh", *, unit: bool = False) -> str:
     """Human-readable number for a figure, in the unit its label names (:func:`planner.i18n.display_unit`).
 
-    Amounts are in 万㎡ and 亿元 in Chinese, m² and million yuan in English; calendar years and
-    durations are whole years (a delivery in October 2028 is "2028"; a payback of 16.9 years "17").
+    Amounts are in 万㎡ and 亿元 in Chinese, m² and million yuan in English; calendar years are whole years
+    (a delivery in October 2028 is "2028"), durations (paybacks) have one decimal (17.33 and 17.02 years read
+    "17.3" and "17.0", not "17" twice beside a difference of 1.8%).
     ``unit=True`` appends the unit (cards); tables leave it to the header.
 
     Examples
     --------
     >>> fmt(17_800_000.0, "net_change_m2"), fmt(17_800_000.0, "net_change_m2", "en", unit=True)
     ('1,780.0', '17,800,000 m²')
-    >>> fmt(2028.8, "last_delivery"), fmt(16.9, "fiscal_payback_years", unit=True)
-    ('2028', '17 年')
+    >>> fmt(2028.8, "last_delivery"), fmt(16.94, "fiscal_payback_years", unit=True)
+    ('2028', '16.9 年')
     """
     text = _fmt(value, key, lang, unit)
     if text.startswith("-") and text[1:2].isdigit():  # never "-0": a difference too small to show is 0
@@ -223,10 +230,9 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
     du = _i18n.display_unit(key, lang)
     if k == "year":
         return f"{math.floor(v + 1e-9):d}"
-    if k == "years":
-        text = f"{v:,.0f}"
-        word = "年" if lang == "zh" else "year" if text.lstrip("-") == "1" else "years"  # "+1 year", not "1 years"
-        return f"{text} {word}" if unit else text
+    if k == "years":  # a duration (payback): one decimal, so 17.3 and 17.0 years do not both read "17"
+        text = f"{v:,.1f}"
+        return f"{text} {'年' if lang == 'zh' else 'years'}" if unit else text
     if k == "ratio":
         return f"{v:.2f}"
     if k == "share":
@@ -240,6 +246,134 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         text = f"{v:,.0f}"
         return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
     return f"{v:,.0f}"
+
+
+_NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
+
+
+def decimals_shown(text: str) -> int:
+    """Decimals of a number as shown ("1,780.0" -> 1, "17" -> 0); 0 for anything else."""
+    return len(text.split(".")[1]) if _NUMBER.fullmatch(text) and "." in text else 0
+
+
+def same_precision(values, key: str, lang: str = "zh") -> list[str]:
+    """A column (or a comparison's row) of figures as :func:`fmt` shows them, all with the decimals of the most
+    precise one (a site table's tax column read 0.93, 0.835, 0.59: one precision per column). The HTML and PDF
+    site tables and the comparison tables and cards show numbers by this one rule.
+
+    Examples
+    --------
+    >>> same_precision([93e6, 83.5e6, 59e6, float("nan")], "tax_after_cny", "zh")
+    ['0.930', '0.835', '0.590', '–']
+    >>> same_precision([2026.0, 2027.0], "start_year", "zh")
+    ['2026', '2027']
+    """
+    values = list(values)
+    texts = [fmt(v, key, lang) for v in values]
+    decimals = [decimals_shown(t) for t in texts]
+    d = max(decimals, default=0)
+    return [fmt(f"{scaled(v, key, lang):,.{d}f}", key, lang) if _NUMBER.fullmatch(t) and n < d else t
+            for v, t, n in zip(values, texts, decimals, strict=True)]
+
+
+def shown_number(text: str) -> float:
+    """The number a figure's text shows, in its display unit: ``"1,780.0"`` -> 1780.0, ``"∞"`` -> inf,
+    ``"–"`` -> nan (a unit after a space is ignored)."""
+    t = str(text).split(" ")[0].replace(",", "")
+    if t in ("∞", "+∞", "-∞"):
+        return -math.inf if t.startswith("-") else math.inf
+    try:
+        return float(t)
+    except ValueError:
+        return math.nan
+
+
+def with_unit(text: str, key: str, lang: str = "zh") -> str:
+    """A figure's number as shown (:func:`fmt`, :func:`same_precision`) with the unit :func:`fmt` ``unit=True``
+    gives it: "11.6" -> "11.6 亿元/年", "17.3" -> "17.3 years"; anything but a number as it is."""
+    if not _NUMBER.fullmatch(text):
+        return text
+    k = kind(key)
+    u = ("年" if lang == "zh" else "years") if k == "years" else unit_of(key, lang) if k in ("area", "money") else ""
+    return f"{text} {u}" if u else text
+
+
+def scenario_keys(names) -> list[str]:
+    """Short column keys of scenarios for tables too narrow for their names: A, B, C, … (a legend names them
+    whole): three names of 40 characters made the PDF comparison table's headers eight lines tall.
+
+    >>> scenario_keys(["上楼方案", "b", "c"])
+    ['A', 'B', 'C']
+    """
+    letters = [chr(ord("A") + i) for i in range(26)]
+    return [letters[i] if i < 26 else f"S{i + 1}" for i in range(len(list(names)))]
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    """One key figure of a comparison as every report shows it (:func:`figure_row`).
+
+    ``values``: the scenarios' values as shown, baseline first, in one precision; ``diffs`` and ``pcts``: each
+    other scenario against the baseline, computed from the values shown (a difference of "0" never stands beside
+    "-1.8%"); ``ways``: +1 better, -1 worse, 0 neither or no difference (:data:`~planner.scenarios.comparison.BETTER`).
+    """
+
+    key: str
+    values: tuple[str, ...]
+    diffs: tuple[str, ...]
+    pcts: tuple[str, ...]
+    ways: tuple[int, ...]
+
+    def diff_with_unit(self, i: int, lang: str = "zh", *, minus: str = "-") -> str:
+        """The ``i``-th difference with its unit (cards): "+180.7 亿元/年", "−0.3 years" (``minus``), "±0.0 年"."""
+        d = self.diffs[i]
+        if d == "–":
+            return d
+        num = d.lstrip("+-")
+        sign = "±" if shown_number(d) == 0 else "+" if d.startswith("+") else minus
+        return sign + with_unit(num, self.key, lang)
+
+
+def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
+    """One figure of several scenarios (baseline first) as tables and cards show it: the values in one precision
+    (:func:`same_precision`), and the differences and percentages from those values, not from the unrounded ones.
+
+    Examples
+    --------
+    >>> r = figure_row([17.33, 17.02, 17.04], "payback_years", "en")
+    >>> r.values, r.diffs, r.pcts, r.ways
+    (('17.3', '17.0', '17.0'), ('-0.3', '-0.3'), ('-1.7%', '-1.7%'), (1, 1))
+    >>> figure_row([2031.0, 2050.0], "last_delivery").pcts  # a calendar year has no percentage
+    ('–',)
+    """
+    from planner.scenarios.comparison import BETTER, CALENDAR_YEARS
+
+    shown = same_precision(values, key, lang)
+    base = shown_number(shown[0])
+    diffs, pcts, ways = [], [], []
+    for text in shown[1:]:
+        v = shown_number(text)
+        dec = max(decimals_shown(text), decimals_shown(shown[0]))
+        with np.errstate(invalid="ignore"):
+            d = round(v - base, dec) if math.isfinite(v - base) else v - base
+        if math.isnan(d):
+            diffs.append("–")
+        elif math.isinf(d):
+            diffs.append("+∞" if d > 0 else "-∞")
+        else:
+            diffs.append(("+" if d > 0 else "-" if d < 0 else "") + f"{abs(d):,.{dec}f}")
+        ok = math.isfinite(d) and math.isfinite(base) and base != 0 and key not in CALENDAR_YEARS
+        pcts.append(pct_change(d / abs(base) * 100.0) if ok else "–")
+        ways.append(int(BETTER.get(key, 0) * (np.sign(d) if not math.isnan(d) else 0)))
+    return FigureRow(key, tuple(shown), tuple(diffs), tuple(pcts), tuple(ways))
+
+
+def comparison_rows(cmp, lang: str = "zh", keys=None) -> dict[str, FigureRow]:
+    """:func:`figure_row` of every key figure of a :class:`~planner.scenarios.Comparison` (or of ``keys``), in
+    the table's order: what the HTML, PDF and CLI tables, the report cards and the app's comparison page show."""
+    t = cmp.table
+    keys = list(t.index) if keys is None else [k for k in keys if k in t.index]
+    return {k: figure_row(t.loc[k, list(cmp.names)].astype(float).tolist(), k, lang) for k in keys}
 
 
 #: Timeline columns whose figure-wide label would misname them: a year's investment is not "总投资" (the total).
@@ -265,6 +399,16 @@ def unit_of(key: str, lang: str = "zh") -> str:
         return du[1]
     u = LABELS.get(key, ("", "", "", ""))[2]
     return _i18n._unit(u, lang) if u else ""
+
+
+def counted(text: str, n: int, lang: str = "zh") -> str:
+    """A legend entry with its count: ``仅 A（785）`` in Chinese (full-width brackets, as the app's legend),
+    ``A only (785)`` in English.
+
+    >>> counted("所有情景都有", 10), counted("In every scenario", 10, "en")
+    ('所有情景都有（10）', 'In every scenario (10)')
+    """
+    return f"{text}（{int(n):,}）" if lang == "zh" else f"{text} ({int(n):,})"
 
 
 def group_label(group: str, names, lang: str = "zh") -> str:
@@ -334,6 +478,29 @@ def _param_number(v, param: str):
     return text if "e" in text or not dot else f"{int(whole):,}.{frac}" if whole != "-0" else text
 
 
+#: Template parameters that are shares of 1 (land, floor area, occupancy): the assumptions show them as percentages
+#: ("45%", "60%, 77.5%, 95%"), as their sources state them ("30-60%"), where they read 0.45 and 0.6, 0.775, 0.95.
+SHARE_PARAMS = frozenset({"coverage", "road_yard_share", "green_share", "facility_share", "support_floor_share",
+                          "absorption"})
+
+
+def _share_text(v):
+    """A share (or a list of shares written "0.6, 0.775, 0.95") as percentages; anything else as it is."""
+    def pct(x: float) -> str:
+        return f"{round(x * 100, 4):g}%"
+
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | float) and math.isfinite(v):
+        return pct(float(v))
+    if isinstance(v, str):
+        try:
+            return ", ".join(pct(float(x)) for x in v.split(","))
+        except ValueError:
+            return v
+    return v
+
+
 def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
     """The assumptions of a scenario result as readers see them: parameter labels (not keys), one column per
     park template under its name, coded values translated, the policy actually used, sources in ``lang``."""
@@ -360,7 +527,8 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
         a.loc[a["parameter"] == "policy", c] = policy_used(result, lang)
         a.loc[a["parameter"].isin(["scenario.sites_per_year", "scenario.budget_per_year"]) & a[c].isna(), c] = \
             "不限" if lang == "zh" else "no limit"
-        a[c] = [_param_number(v, p) for v, p in zip(a[c], a["parameter"], strict=True)]
+        a[c] = [_share_text(v) if p in SHARE_PARAMS else _param_number(v, p)
+                for v, p in zip(a[c], a["parameter"], strict=True)]
     a["parameter"] = [_i18n.param_label(p, lang) for p in a["parameter"]]
     a = as_text(a)
     return a.rename(columns={"parameter": label("parameter", lang), "source": label("source", lang), **names})

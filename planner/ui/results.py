@@ -420,17 +420,6 @@ def show_warnings(warnings) -> None:
         st.warning(zh if lang() == "zh" else en)
 
 
-def _delta(v: float, b: float, key: str) -> str | None:
-    """The difference ``v - b`` as the card shows it (same unit as the value, signed)."""
-    if not (np.isfinite(v) and np.isfinite(b)):
-        return None
-    d = v - b
-    text = report_text.fmt(abs(d), key, lang())
-    if _is_zero(text):
-        return "0"  # no difference at the precision shown
-    return ("+" if d > 0 else "-" if d < 0 else "") + text  # Streamlit reads the arrow from a leading "-"
-
-
 def _is_zero(text: str) -> bool:
     try:
         return float(text.replace(",", "")) == 0
@@ -438,19 +427,27 @@ def _is_zero(text: str) -> bool:
         return False
 
 
-def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES, per_row: int = 3) -> None:
+def key_figures(totals: pd.Series, base: pd.Series | None = None, figures=KEY_FIGURES, per_row: int = 3, *,
+                rows: dict | None = None, column: int = 0) -> None:
     """st.metric cards, ``per_row`` to a row (label with unit, value in display units; the difference from ``base``).
 
-    Three to a row keeps every label whole in a 1280 px window with the sidebar open.
+    In a comparison, ``rows`` (:func:`planner.report.text.comparison_rows`) and the scenario's ``column`` in them
+    give the value as the comparison table shows it and the difference from the baseline computed from the values
+    shown (the reports' cards do the same). Three to a row keeps every label whole in a 1280 px window with the
+    sidebar open.
     """
     cols = [c for i in range(0, len(figures), per_row) for c in st.columns(per_row)][: len(figures)]
     for col, k in zip(cols, figures, strict=True):
-        v = float(totals.get(k, np.nan))
+        row = (rows or {}).get(k)
+        if row is None and base is not None:
+            row, column = report_text.figure_row([base.get(k, np.nan), totals.get(k, np.nan)], k, lang()), 1
+        value = report_text.fmt(float(totals.get(k, np.nan)), k, lang()) if row is None else row.values[column]
         delta = None
-        if base is not None:
-            delta = _delta(v, float(base.get(k, np.nan)), k)
+        if row is not None and column > 0 and np.isfinite(report_text.shown_number(row.diffs[column - 1])):
+            d = row.diffs[column - 1]
+            delta = "0" if _is_zero(d.lstrip("+-")) else d  # Streamlit reads the arrow from a leading "-"
         way = BETTER.get(k, 0)  # green when better, red when worse, grey when neither (more sites, more land)
-        col.metric(report_text.label(k, lang()), report_text.fmt(v, k, lang()), delta,
+        col.metric(report_text.label(k, lang()), value, delta,
                    delta_color="off" if delta == "0" or not way else "inverse" if way < 0 else "normal", border=True)
 
 
@@ -503,33 +500,19 @@ def figure_label(key: str) -> str:
     return report_text.label(key, lang())
 
 
-def _signed(x: float, key: str) -> str:
-    """A difference as shown: "+2.65", "-0.04", "0" (never "-0")."""
-    if not np.isfinite(x):
-        return "—"
-    text = report_text.fmt(abs(x), key, lang())
-    return "0" if _is_zero(text) else ("+" if x > 0 else "-") + text
-
-
 def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     """The comparison table as text: figure labels with units, values in display units (万㎡/亿元 in Chinese,
-    m²/million yuan in English), signed differences and differences in %."""
-    tab = cmp.table
-    out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in tab.index]})
-    for c in tab.columns:
-        v = pd.to_numeric(tab[c], errors="coerce")
-        if str(c).endswith("%"):
-            text = [report_text.pct_change(x, missing="—") for x in v.astype(float)]
-            n, _, b = str(c)[:-1].strip().partition(" vs ")
-            head = tr_plain("cmp_pct_col", n=n, base=b)
-        else:
-            n, sep, b = str(c).partition(" - ")
-            signed = bool(sep) and str(c) not in names
-            text = [_signed(x, k) if signed else report_text.fmt(x, k, lang()) if np.isfinite(x) else "—"
-                    for x, k in zip(v.astype(float), tab.index, strict=True)]
-            head = str(c) if str(c) in names or not sep else tr_plain("cmp_diff_col", n=n, base=b)
-        out[head] = text
-    return out
+    m²/million yuan in English), signed differences and differences in %: the numbers of the reports' tables
+    (:func:`planner.report.text.comparison_rows`: one precision per figure, differences from the values shown)."""
+    rows = report_text.comparison_rows(cmp, lang())
+    names = list(cmp.names)
+    out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in rows]})
+    for i, n in enumerate(names):
+        out[n] = [r.values[i] for r in rows.values()]
+    for j, n in enumerate(names[1:]):
+        out[tr_plain("cmp_diff_col", n=n, base=names[0])] = [r.diffs[j] for r in rows.values()]
+        out[tr_plain("cmp_pct_col", n=n, base=names[0])] = [r.pcts[j] for r in rows.values()]
+    return out.replace("–", "—")
 
 
 def report_buttons(obj, name: str, *, key: str) -> None:

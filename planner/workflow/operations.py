@@ -463,8 +463,8 @@ def read_sites(store: Store, name: str | None = None, *, with_flags: bool = True
     """
     layer = sites_name(store, name)
     if layer is None:
-        what = f"sites/{name}" if name else "sites layer yet"
-        msg = f"workspace has no {what}; run `planner classify -w WS` and then `planner sites -w WS` first"
+        what = f"sites/{name}" if name else "sites layer"
+        msg = f"workspace has no {what} yet; run `planner classify -w WS` and then `planner sites -w WS` first"
         raise DataError(msg, zh="工作空间中还没有连片片区结果，请先运行三低识别和连片分析")
     sites = store.read_layer("sites", layer)
     if "score_formula" in sites.columns and not isinstance(sites["score_formula"].dtype, pd.CategoricalDtype):
