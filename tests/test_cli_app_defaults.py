@@ -188,3 +188,23 @@ def test_a_report_it_could_not_write_is_refused_before_anything_is_published(com
     assert len(store.audit_log()) == before and not (tmp_path / "missing").exists()  # nothing published
     assert main([*command, "-w", str(ws), "--report", str(tmp_path / "r.csv")]) == 0
     assert (tmp_path / "r.csv").exists() and len(store.audit_log()) > before
+
+
+def test_a_scenario_run_that_fails_writing_its_reports_leaves_the_previous_ones_whole(store, tmp_path, monkeypatch):
+    assert main(["classify", "-w", str(store.path)]) == 0
+    assert main(["sites", "-w", str(store.path)]) == 0
+    f, out = str(ROOT / "scenarios" / "conservative_top10.toml"), tmp_path / "out"
+    assert main(["scenario", "run", f, "-w", str(store.path), "--out", str(out), "--no-save"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(before) == {f"conservative_top10.{x}" for x in ("xlsx", "html", "pdf", "gpkg")}
+    real = Path.write_bytes
+
+    def disk_full_half_way(self, data):
+        real(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full_half_way)  # the PDF's write
+    assert main(["scenario", "run", f, "-w", str(store.path), "--out", str(out), "--no-save"]) != 0
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in out.iterdir()}["conservative_top10.pdf"] == before["conservative_top10.pdf"]
+    assert set(p.name for p in out.iterdir()) == set(before)  # no half-written file beside them

@@ -55,6 +55,7 @@ def file_stem(name: str, *, ascii_only: bool = False) -> str:
 
 def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:
     """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+    from planner.io.writers import replacing
     from planner.report.charts import scenario_charts
     from planner.report.pdf import scenario_pdf
 
@@ -62,13 +63,16 @@ def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh",
     d.mkdir(parents=True, exist_ok=True)
     safe = file_stem(result.name)
     charts = scenario_charts(result, lang, background=background)  # drawn once for the HTML and the PDF
-    out = {"xlsx": to_excel(result, d / f"{safe}.xlsx", lang=lang),
-           "html": write_html(result, d / f"{safe}.html", lang=lang, background=background, charts=charts)}
-    out["pdf"] = d / f"{safe}.pdf"
-    out["pdf"].write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts))
-    g = result.sites
-    if has_geometry(g):
-        out["gpkg"] = write_sites(result, d / f"{safe}.gpkg")
+    writers = {"xlsx": lambda p: to_excel(result, p, lang=lang),
+               "html": lambda p: write_html(result, p, lang=lang, background=background, charts=charts),
+               "pdf": lambda p: p.write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts))}
+    if has_geometry(result.sites):
+        writers["gpkg"] = lambda p: write_sites(result, p)
+    out = {}
+    for kind, write in writers.items():
+        out[kind] = d / f"{safe}.{kind}"
+        with replacing(out[kind]) as tmp:  # a report of an earlier run stays whole until the new one is
+            write(tmp)
     return out
 
 
