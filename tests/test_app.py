@@ -197,6 +197,9 @@ def test_build_and_save_scenario(workspace, monkeypatch):
     assert not at.exception
     assert "flow_test" in set(GpkgStore(workspace).docs("scenario")["name"])
     assert any("flow_test" in rendered(s.value) for s in at.success)
+    assert at.selectbox(key="sc_open_pick").value == "flow_test"  # the saved scenario is the one shown as open
+    at.button(key="sc_new_btn").click().run()
+    assert at.selectbox(key="sc_open_pick").value is None
 
 
 def test_compare_two_scenarios(workspace, monkeypatch):

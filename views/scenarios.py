@@ -90,6 +90,7 @@ def _open(name: str | None) -> None:
     ss[keys.SCENARIO_BASE] = {**base, "site_refs": refs}
     ss.pop(keys.SCENARIO_CONFIRM, None)
     _seed_widgets(sc)
+    ss["sc_open_pick"] = name  # the picker shows what is open (called from buttons, before the picker is drawn)
 
 
 if ss.get(keys.SCENARIO_DRAFT) is None:
@@ -216,6 +217,7 @@ def _save(expect) -> None:
         return
     ss[keys.SCENARIO_BASE] = {"name": sc.name, "version": v, "json": canonical(sc.to_dict()),
                               "site_refs": fresh.site_refs}
+    ss["sc_open_pick"] = sc.name  # the picker shows the scenario just saved as the one open
     ss.pop(keys.SCENARIO_CONFIRM, None)
     ss[keys.SCENARIO_MSG] = ("success", tr("saved", name=sc.name, v=v))
 
@@ -232,6 +234,7 @@ def _manage(action: str, new: str | None = None) -> None:
         elif action == "delete":
             W.delete_document(store, "scenario", old)
             ss[keys.SCENARIO_BASE] = {"site_refs": base.get("site_refs") or {}}  # the content stays as a new draft
+            ss["sc_open_pick"] = None
             ss.pop(keys.SCENARIO_CONFIRM, None)
         ss[keys.SCENARIO_MSG] = ("success", tr(f"wf_done_{action}", name=old, new=new or ""))
     except PlannerError as exc:
