@@ -183,6 +183,14 @@ def test_cli_comparison_prints_the_reports_numbers(tmp_path):
         printed = m.group(1).split()
         assert printed == rows[lbl], (printed, rows[lbl])  # the same four numbers
         agree(printed[:2], printed[2], printed[3])
+    # whole names in a legend (they were cut at 18 characters), and in Chinese the columns line up as in English
+    assert "  A: conservative_top10 (baseline)\n  B: phased_budget\n" in out
+    zh = cli("scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/phased_budget.toml", "-w", str(ws))
+    assert "  A：conservative_top10（基准）\n  B：phased_budget\n" in zh
+    from planner.report.text import display_width
+
+    table = [line for line in zh.splitlines() if line.startswith("  ") and "：" not in line]
+    assert len(table) > 10 and len({display_width(line) for line in table}) == 1, table
 
 
 def test_english_reports_name_one_currency(tmp_path):

@@ -120,13 +120,20 @@ def _print_totals(res, lang: str = "en") -> None:
 
 
 def _print_comparison(cmp, lang: str = "en") -> None:
-    from planner.report.text import comparison_rows, label
+    """The comparison's key figures as the reports show them; scenarios as A, B, C under a legend naming them
+    whole (names were cut at 18 characters: "upstairs_all - con")."""
+    from planner.i18n import t
+    from planner.report.text import comparison_rows, label, pad, scenario_keys, tr
 
-    cols = [*cmp.names, *[c for c in cmp.table.columns if c not in cmp.names]]
-    print(f"  {'':<40} " + " ".join(f"{c[:18]:>18}" for c in cols))
+    keys = scenario_keys(cmp.names)
+    for i, (k, name) in enumerate(zip(keys, cmp.names, strict=True)):
+        print("  " + tr("cmp_legend_base" if i == 0 else "cmp_legend", lang, letter=k, name=name))
+    heads = [*keys, *[x for j in range(1, len(keys)) for x in (t("cmp_diff_col", lang, n=keys[j], base=keys[0]),
+                                                              t("cmp_pct_col", lang, n=keys[j], base=keys[0]))]]
+    print(f"  {'':<40} " + " ".join(pad(h, 16) for h in heads))
     for k, row in comparison_rows(cmp, lang, PRINTED).items():  # the reports' numbers: differences from those shown
         cells = [*row.values, *[x for d, p in zip(row.diffs, row.pcts, strict=True) for x in (d, p)]]
-        print(f"  {label(k, lang):<40} " + " ".join(f"{x:>18}" for x in cells))
+        print("  " + pad(label(k, lang), 40, left=True) + " " + " ".join(pad(x, 16) for x in cells))
 
 
 def run_cmd(args: argparse.Namespace) -> int:
@@ -213,7 +220,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
         print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
-    _print_comparison(cmp)
+    _print_comparison(cmp, args.lang)
     if out is None:
         return 0
     from planner.io.writers import replacing

@@ -31,7 +31,7 @@ from matplotlib import patches as mpatches
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from planner.report.text import counted, fmt, group_label, label, scaled, tr, unit_of
+from planner.report.text import counted, display_width, fmt, group_label, label, scaled, tr, unit_of
 
 #: Font families tried for CJK text when the packaged font is missing, best first.
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -268,15 +268,8 @@ def membership_colors(groups, names) -> dict[str, str]:
 def _ncol(labels, most: int, room: int = 96) -> int:
     """Legend columns that fit ``room`` characters across a chart (a Chinese character counts two): long
     scenario names get one column rather than a legend wider than the chart, which shrank the map in it."""
-    width = max((_width(t) for t in labels), default=1) + 6  # the swatch and the gap
+    width = max((display_width(t) for t in labels), default=1) + 6  # the swatch and the gap
     return max(1, min(most, len(labels), room // width))
-
-
-def _width(text: str) -> int:
-    """Display width of ``text`` in Latin characters: East Asian wide and full-width characters count two."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def short_name(name: str, width: int = 30) -> str:
@@ -290,16 +283,16 @@ def short_name(name: str, width: int = 30) -> str:
     >>> short_name("a_very_long_scenario_name_for_the_eastern_riverside_v3", 24)
     'a_very_long_s…verside_v3'
     """
-    if _width(name) <= width:
+    if display_width(name) <= width:
         return name
     head, tail = "", ""
     room = width - 1
     for ch in name:  # about 60 % of the room for the start
-        if _width(head + ch) > room * 0.6:
+        if display_width(head + ch) > room * 0.6:
             break
         head += ch
     for ch in reversed(name[len(head):]):
-        if _width(head + ch + tail) > room:
+        if display_width(head + ch + tail) > room:
             break
         tail = ch + tail
     return head + "…" + tail
