@@ -360,3 +360,34 @@ def test_a_surveyed_land_area_of_zero_falls_back_to_the_geometry(tmp_path, base_
     assert "impossible:land_area_m2" in p.loc["Z0", "ingest_flags"]
     assert "impossible:land_area_m2" in p.loc["Z1", "ingest_flags"]
     check_rules(p.reset_index())
+
+
+# -- files that lie ----------------------------------------------------------------------------------------
+def lonlat_geojson_claiming_metres(path: Path, crs_name: str = "urn:ogc:def:crs:EPSG::4549") -> Path:
+    """Five 50 m parcels near Jinjiang in lon/lat, whose GeoJSON ``crs`` member says a metric CRS."""
+    from tests.hostile_files import parcels
+
+    fc = json.loads(parcels(5).to_crs(4326).to_json())
+    fc["crs"] = {"type": "name", "properties": {"name": crs_name}}
+    path.write_text(json.dumps(fc), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("crs_name", ["urn:ogc:def:crs:EPSG::4549", "urn:ogc:def:crs:EPSG::32650"])
+def test_a_geojson_whose_metric_crs_disagrees_with_its_lonlat_coordinates_is_refused(tmp_path, base_ws,
+                                                                                      base_fingerprint, crs_name):
+    """It was loaded as parcels of 0.002 m across off the coast of Africa, with their surveyed areas kept
+    (only a warning about the area of use); the same for `workspace init --from`."""
+    src = lonlat_geojson_claiming_metres(tmp_path / "parcels.geojson", crs_name)
+    ws = tmp_path / "ws.gpkg"
+    shutil.copyfile(base_ws, ws)
+    for argv in (["ingest", src, "-w", ws, "--mode", "replace"], ["workspace", "init", tmp_path / "new.gpkg",
+                                                                   "--from", src]):
+        rc, out, err = run_cli(argv)
+        assert rc == 2, out + err
+        assert "Traceback" not in err
+        assert "parcels.geojson" in err and "look like longitude/latitude" in err and "EPSG:4490" in err, err
+    assert content_fingerprint(str(ws)) == base_fingerprint
+    assert not (tmp_path / "new.gpkg").exists()
+    rc, out, err = run_cli(["ingest", src, "-w", ws, "--mode", "update", "--crs", "EPSG:4490"])  # what it says to do
+    assert rc == 0, err
