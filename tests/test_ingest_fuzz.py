@@ -391,3 +391,21 @@ def test_a_geojson_whose_metric_crs_disagrees_with_its_lonlat_coordinates_is_ref
     assert not (tmp_path / "new.gpkg").exists()
     rc, out, err = run_cli(["ingest", src, "-w", ws, "--mode", "update", "--crs", "EPSG:4490"])  # what it says to do
     assert rc == 0, err
+
+
+def test_a_floor_area_is_checked_against_the_land_area_it_is_stored_with(tmp_path, base_ws, base_fingerprint):
+    """A negative surveyed land area is nulled and the geometry's used: the floor area is checked against that
+    (104,605,287 m² of floor on -3e-177 m² of land passed the plot-ratio check and was stored on 2,500 m²)."""
+    survey = csv_survey(tmp_path / "survey.csv", ["Z0", "Z1", "Z2", "Z3"], ["a", "b", "c", "d"],
+                        ["-3.4372915055771676e-177", "-2500", "2500", "2500"],
+                        ["104605287", "100000", "5000", "5000"], ["2001"] * 4, [square(i) for i in range(4)])
+    ws = tmp_path / "ws.gpkg"
+    shutil.copyfile(base_ws, ws)
+    rc, out, err = run_cli(["ingest", survey, "-w", ws, "--mode", "update", "--crs", "EPSG:4549"])
+    assert rc == 0, err
+    p = GpkgStore(ws).read_parcels().set_index("parcel_id")
+    assert p.loc[["Z0", "Z1"], "land_area_m2"].tolist() == pytest.approx([2500.0, 2500.0])
+    assert p.loc[["Z0", "Z1"], "floor_area_m2"].isna().all()
+    assert "impossible:floor_area_m2" in p.loc["Z0", "ingest_flags"]
+    assert p.loc["Z2", "floor_area_m2"] == 5000.0
+    check_rules(p.reset_index())

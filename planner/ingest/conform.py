@@ -390,6 +390,14 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
     top = ck.max_plot_ratio
     out: list[_Check] = []
     with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(surveyed - geom_area) / geom_area
+        # ratios are checked against the land area the parcel will be stored with: a negative surveyed area (or
+        # one far from the geometry's, where that check nulls) gives way to the geometry's (a floor area of
+        # 104,605,287 m² on -3e-177 m² of land passed, and was stored on 2,500 m²)
+        gives_way = land < 0
+        if ck.policy("area_mismatch", "land_area_m2") == "null":
+            gives_way |= rel > ck.area_tolerance
+        land = np.where(gives_way, geom_area, land)
         for canon, v in num.items():
             neg = v < 0
             if neg.any():
@@ -418,7 +426,6 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
             lo, hi = ck.year_min, ck.year_max
             out.append(_Check((y < lo) | (y > hi), "impossible", ck.policy("impossible", "year_built"),
                               (f"year outside {lo:g}-{hi:g}", f"建成年份不在 {lo:g}–{hi:g} 之间"), "year_built", y))
-        rel = np.abs(surveyed - geom_area) / geom_area
         out.append(_Check(rel > ck.area_tolerance, "area_mismatch", ck.policy("area_mismatch", "land_area_m2"),
                           (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
                            f"调查面积与几何面积相差超过 {ck.area_tolerance:.0%}"),
