@@ -183,3 +183,22 @@ def test_the_app_refuses_files_that_lie_naming_the_uploaded_file(tmp_path, ws, m
         assert any(shown in e and needle in e for e in errors), (kind, errors)
         assert not any("upload." in e for e in errors), errors  # the server's name never shows
     assert content_fingerprint(str(ws)) == before
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "EPSG:99999999", "WGS84 please"])
+def test_the_app_refuses_a_new_workspace_crs_that_is_no_crs(crs, tmp_path, monkeypatch):
+    """Before: a pyproj CRSError shown as an exception on the data manager page."""
+    from tests._text import rendered
+    from tests.test_app_new_workspace import _create, _data_page, _tree
+
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("PLANNER_DATA_DIR", str(d))
+    for k in ("PLANNER_WORKSPACE", "PLANNER_WORKSPACES", "PLANNER_ROLE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _create(_data_page(), "city", crs)
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [rendered(e.value) for e in at.error]
+    assert any("未创建" in e and repr(crs) in e and "EPSG:4549" in e for e in errors), errors
+    assert _tree(d) == []
