@@ -136,6 +136,7 @@ def check_ingest(survey: Path, base_ws: Path, base_fingerprint: dict, *extra: st
         rc, out, err = run_cli(["ingest", survey, "-w", ws, "--mode", "update", *extra])
         assert "Traceback" not in err + out, err
         assert rc in (0, 2), (rc, err)
+        assert_terminal_safe(out + err)
         if rc == 2:
             assert survey.name in err or "mapping" in err, err
             assert content_fingerprint(str(ws)) == base_fingerprint, err
@@ -145,6 +146,14 @@ def check_ingest(survey: Path, base_ws: Path, base_fingerprint: dict, *extra: st
         return parcels
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def assert_terminal_safe(text: str) -> None:
+    """What a command prints holds no control or format character from the data (ESC, CR, NUL, bidi marks)."""
+    import unicodedata
+
+    bad = sorted({c for c in text if c not in "\n\t" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")})
+    assert not bad, [hex(ord(c)) for c in bad]
 
 
 def check_rules(p) -> None:
@@ -215,9 +224,10 @@ def check_exports(p) -> None:
 # -- the properties ---------------------------------------------------------------------------------------
 def csv_survey(path: Path, ids, owners, areas, floors, years, wkts, header=("ZDDM", "QLR", "ZDMJ", "JZMJ", "JCNF")
                ) -> Path:
+    """A CSV as Excel writes it (CRLF rows: a field holding a line break or a CR is quoted)."""
     df = pd.DataFrame({header[0]: ids, header[1]: owners, header[2]: areas, header[3]: floors, header[4]: years,
                        "WKT": wkts})
-    df.to_csv(path, index=False, encoding="utf-8")
+    df.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n")
     return path
 
 
@@ -409,3 +419,19 @@ def test_a_floor_area_is_checked_against_the_land_area_it_is_stored_with(tmp_pat
     assert "impossible:floor_area_m2" in p.loc["Z0", "ingest_flags"]
     assert p.loc["Z2", "floor_area_m2"] == 5000.0
     check_rules(p.reset_index())
+
+
+def test_values_and_field_names_cannot_drive_the_terminal(tmp_path, base_ws, base_fingerprint):
+    """A parcel id holding ESC[2J (clear screen), a carriage return or a bidi override, and a field name with an
+    escape, are printed as escapes: they reached the analyst's terminal raw in the problem table and errors."""
+    survey = csv_survey(tmp_path / "survey.csv", ["Z0\x1b[2J", "Z1\rpublished as survey version 9", "Z2\u202e"],
+                        ["a", "b", "c"], ["-1", "100", "100"], ["100"] * 3, ["2001"] * 3, [square(i) for i in range(3)])
+    rc, out, err = run_cli(["ingest", survey, "--dry-run", "--crs", "EPSG:4549"])
+    assert rc == 0, err
+    assert_terminal_safe(out + err)
+    assert "Z0\\x1b[2J" in out and "Z1\\x0dpublished" in out and "Z2\\u202e" in out
+    bad = tmp_path / "bad.csv"
+    bad.write_text('ZDDM,QLR\x1b]0;owned\x07,WKT\nZ1,a,"POINT (500000 2740000)"\n', encoding="utf-8")
+    rc, out, err = run_cli(["ingest", bad, "--dry-run", "--crs", "EPSG:4549"])
+    assert rc == 2 and "Point features" in err
+    assert_terminal_safe(out + err)
