@@ -435,3 +435,27 @@ def test_values_and_field_names_cannot_drive_the_terminal(tmp_path, base_ws, bas
     rc, out, err = run_cli(["ingest", bad, "--dry-run", "--crs", "EPSG:4549"])
     assert rc == 2 and "Point features" in err
     assert_terminal_safe(out + err)
+
+
+def test_a_carriage_return_in_a_value_cannot_start_a_formula_row_in_a_csv_export(tmp_path, base_ws):
+    """An owner "厂\\r=cmd|..." went into `classify --out x.csv` unquoted (pandas ends rows with \\n only): a
+    spreadsheet reads the CR as a row break, so the formula started a row of its own, live."""
+    import csv
+
+    owner = "厂\r=cmd|' /C calc'!A0"  # no comma or quote: nothing else makes the writer quote it
+    survey = csv_survey(tmp_path / "survey.csv", ["Z0", "Z1", "Z2"], [owner] * 3, ["2500"] * 3, ["100"] * 3,
+                        ["2001"] * 3, [square(i) for i in range(3)])
+    ws = tmp_path / "ws.gpkg"
+    shutil.copyfile(base_ws, ws)
+    rc, out, err = run_cli(["ingest", survey, "-w", ws, "--mode", "update", "--crs", "EPSG:4549"])
+    assert rc == 0, err
+    assert GpkgStore(ws).read_parcels().set_index("parcel_id").loc["Z0", "owner"] == owner
+    dest = tmp_path / "flags.csv"
+    rc, out, err = run_cli(["classify", "-w", ws, "--out", dest])
+    assert rc == 0, err
+    with open(dest, newline="", encoding="utf-8-sig") as fh:  # rows as a spreadsheet splits them: CR, LF, CRLF
+        rows = list(csv.reader(fh))
+    assert len(rows) == 1 + 9, len(rows)
+    cells = [c for r in rows for c in r]
+    assert "'" + owner in cells or owner in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "@"))]
