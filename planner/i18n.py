@@ -32,6 +32,24 @@ def without_hidden(text: str) -> str:
     """``text`` without the characters of :data:`HIDDEN`: a name stored before the rule, as a page shows it."""
     return "".join(c for c in str(text) if unicodedata.category(c) not in HIDDEN)
 
+
+def terminal_text(text: str) -> str:
+    r"""``text`` safe to print on a terminal: characters of :data:`HIDDEN` but line breaks and tabs written as
+    escapes, so a value from a delivered file (a parcel id holding ``ESC[2J``, a carriage return, a bidi
+    override) cannot clear, overwrite or reorder what a command prints.
+
+    Examples
+    --------
+    >>> print(terminal_text("Z1\x1b[2J\rREFUSED\u202e 厂房"))
+    Z1\x1b[2J\x0dREFUSED\u202e 厂房
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c in "\n\t" or unicodedata.category(c) not in HIDDEN
+                   else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
+
+
 STRINGS: dict[str, tuple[str, str]] = {
     # app / navigation
     "app_title": ("低效工业用地更新规划", "Industrial land revitalization planner"),

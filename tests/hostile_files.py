@@ -137,12 +137,22 @@ def set_gpkg_geometry(gpkg: Path, layer: str, fid: int, wkb: bytes, srs_id: int 
 
 # -- zips -------------------------------------------------------------------------------
 def zip_entries(zpath: Path, entries: dict[str, bytes], *, level: int = 9) -> Path:
-    """A deflated zip with these entry names (taken literally) and contents."""
+    """A deflated zip with these entry names (taken literally, a NUL character included: zipfile would cut the
+    name there, so the bytes of the name are patched in after writing) and contents."""
+    nul = {}
     with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for name, data in entries.items():
+            if "\x00" in name:
+                nul[name.replace("\x00", "_").encode()] = name.encode()
+                name = name.replace("\x00", "_")
             info = zipfile.ZipInfo(name)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
+    if nul:
+        raw = zpath.read_bytes()
+        for placeholder, real in nul.items():
+            raw = raw.replace(placeholder, real)  # same length: the headers' name lengths stay right
+        zpath.write_bytes(raw)
     return zpath
 
 

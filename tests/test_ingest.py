@@ -580,7 +580,7 @@ def test_bad_extension_and_corrupt_files(tmp_path, ws3, capsys):
     (tmp_path / "c.zip").write_bytes(b"PK\x03\x04 not really")
     refused([str(tmp_path / "c.zip")], ws3, capsys, "not a readable zip file")
     (tmp_path / "c.gpkg").write_bytes(b"garbage" * 10)
-    refused([str(tmp_path / "c.gpkg")], ws3, capsys, "cannot be opened")
+    refused([str(tmp_path / "c.gpkg")], ws3, capsys, "c.gpkg: the file is a text file, not a GeoPackage")
     refused([str(tmp_path / "missing.shp")], ws3, capsys, "file not found")
 
 

@@ -20,6 +20,7 @@ import warnings
 from planner import __version__
 from planner.config import EncodingNote
 from planner.errors import PlannerError
+from planner.i18n import terminal_text
 
 #: OS errors that are the user's to fix (exit 2 with the message, no traceback): the file named in it.
 _REFUSED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _notes(warnings.showwarning)
             return int(args.func(args) or 0)
     except PlannerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_text(exc)}", file=sys.stderr)  # it may quote a delivered file's values
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         import os

@@ -24,7 +24,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, neutralize_frame, replacing
+from planner.io.writers import check_output, replacing, write_csv
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -98,7 +98,7 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
             df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)
             if wkt:
                 df["wkt"] = out.geometry.to_wkt()
-            neutralize_frame(df).to_csv(tmp, index=False, encoding="utf-8-sig")  # no live formulas in Excel
+            write_csv(df, tmp, encoding="utf-8-sig")  # no live formulas in Excel
 
 
 def policy_doc(ref: str | None, store=None) -> PolicyDoc:

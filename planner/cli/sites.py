@@ -27,7 +27,7 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, neutralize_frame, replacing
+from planner.io.writers import check_output, replacing, write_csv
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -130,8 +130,8 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
             pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, driver="GeoJSON")
     else:  # both written first, then renamed one after the other
         with replacing(files[0]) as tmp, replacing(files[1]) as side:
-            neutralize_frame(sites.drop(columns="geometry")).to_csv(tmp, index=False)  # no live formulas in Excel
-            neutralize_frame(result.parcel_sites).to_csv(side, index=False)
+            write_csv(sites.drop(columns="geometry"), tmp)  # no live formulas in Excel
+            write_csv(result.parcel_sites, side)
     return files
 
 

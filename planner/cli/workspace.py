@@ -17,12 +17,13 @@ error it would cause.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 import pandas as pd
 
 from planner import workflow as W
-from planner.errors import StoreError
+from planner.errors import IngestError, StoreError
 from planner.io.store import open_store
 
 #: Help text of every ``--workspace`` option.
@@ -91,7 +92,12 @@ def run_init(args: argparse.Namespace) -> int:
     if args.crs:
         crs, why = args.crs, "given with --crs"
     else:
-        prop = propose_for_layer(raw, args.source_crs)
+        try:
+            prop = propose_for_layer(raw, args.source_crs)
+        except IngestError as exc:  # its advice names ingest's --crs: here the data's CRS is --source-crs
+            opt = re.compile(r"--crs\b")
+            raise IngestError(opt.sub("--source-crs", str(exc)),
+                              zh=opt.sub("--source-crs", exc.zh) if exc.zh else None) from None
         for n in prop.notes:
             print(f"note: {n}")
         w, s, e, n_ = prop.lonlat_bounds

@@ -80,6 +80,9 @@ class _Check:
     message: tuple[str, str]
     field: str
     values: object = None
+    #: Whether a value it nulls counts as wrong towards ``max_rejected_share`` (placeholders do not: text such as
+    #: "无" or "/" read as missing, a land area of 0; they fill whole columns of real deliveries).
+    wrong: bool = True
 
 
 def _land_use(codes: pd.Series, scheme: str, table: dict[str, str]) -> pd.Series:
@@ -317,6 +320,7 @@ def _bound_checks(canon: str, src: str, v: np.ndarray, source: pd.Series, mp: Ma
     :data:`~planner.ingest.mapping.MAX_VALUES` as impossible; both made missing before anything is derived
     from them (an impossible value only kept where its policy is ``flag``). Two vectorized passes."""
     out: list[_Check] = []
+    v = v + 0.0  # -0.0 (a negative zero in the source) is 0: never shown as "-0"
     inf = np.isinf(v)
     if inf.any():
         out.append(_Check(inf, "not_a_number", mp.checks.policy("not_a_number", canon),
@@ -337,6 +341,15 @@ def _bound_checks(canon: str, src: str, v: np.ndarray, source: pd.Series, mp: Ma
                                "请修正数值或单位（字段对应的 [units]）"), canon, v))
             if policy != "flag":
                 v = np.where(big, np.nan, v)
+    if canon == "land_area_m2" and (zero := v == 0).any():  # a polygon has land: 0 is a placeholder, not a measure
+        policy = mp.checks.policy("impossible", canon)
+        out.append(_Check(zero, "impossible", policy,
+                          (f"{src}: land area 0, impossible for a parcel polygon; read as missing (the geometry's "
+                           "area is used); fix the value, or list the field in [options] zero_as_missing",
+                           f"{src}：土地面积为 0，宗地面不可能如此；按缺失处理（采用几何面积）；请修正数值，"
+                           "或在字段对应的 [options] zero_as_missing 中列出该字段"), canon, v, wrong=False))
+        if policy != "flag":
+            v = np.where(zero, np.nan, v)
     return v, out
 
 
@@ -377,6 +390,14 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
     top = ck.max_plot_ratio
     out: list[_Check] = []
     with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(surveyed - geom_area) / geom_area
+        # ratios are checked against the land area the parcel will be stored with: a negative surveyed area (or
+        # one far from the geometry's, where that check nulls) gives way to the geometry's (a floor area of
+        # 104,605,287 m² on -3e-177 m² of land passed, and was stored on 2,500 m²)
+        gives_way = land < 0
+        if ck.policy("area_mismatch", "land_area_m2") == "null":
+            gives_way |= rel > ck.area_tolerance
+        land = np.where(gives_way, geom_area, land)
         for canon, v in num.items():
             neg = v < 0
             if neg.any():
@@ -405,7 +426,6 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
             lo, hi = ck.year_min, ck.year_max
             out.append(_Check((y < lo) | (y > hi), "impossible", ck.policy("impossible", "year_built"),
                               (f"year outside {lo:g}-{hi:g}", f"建成年份不在 {lo:g}–{hi:g} 之间"), "year_built", y))
-        rel = np.abs(surveyed - geom_area) / geom_area
         out.append(_Check(rel > ck.area_tolerance, "area_mismatch", ck.policy("area_mismatch", "land_area_m2"),
                           (f"surveyed area differs from the geometry area by more than {ck.area_tolerance:.0%}",
                            f"调查面积与几何面积相差超过 {ck.area_tolerance:.0%}"),
@@ -457,11 +477,11 @@ def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, 
 
 def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, ids: pd.Series,
                   problems: list[Problem], refusals: list[tuple[str, str]]
-                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray, str]]]:
+                  ) -> tuple[np.ndarray, np.ndarray, list[tuple[str, np.ndarray, bool]]]:
     """Each check's policy: rows to reject, fields to null, ``ingest_flags`` text per row, or a refusal.
 
     One problem per row hit. Returns ``(reject, flags, nulls)``; ``nulls``
-    lists ``(field, rows, check)`` whose values become missing (the rows stay and
+    lists ``(field, rows, counts as wrong)`` whose values become missing (the rows stay and
     their flags name the nulled field, e.g. ``impossible:year_built``).
     """
     reject = reject.copy()
@@ -475,7 +495,7 @@ def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, id
         if c.policy == "reject":
             reject |= mask
         elif c.policy == "null":
-            nulls.append((c.field, mask, c.code))
+            nulls.append((c.field, mask, c.wrong and c.code != "not_a_number"))
             flags[mask] = flags[mask] + f"{c.code}:{c.field};"
         elif c.policy == "flag":
             flags[mask] = flags[mask] + c.code + ";"
@@ -486,22 +506,22 @@ def _apply_checks(checks: list[_Check], reject: np.ndarray, rows: np.ndarray, id
     return reject, flags, nulls
 
 
-def _nulled_shares(nulls: list[tuple[str, np.ndarray, str]], n: int) -> dict[str, float]:
-    """Share of the rows whose value of each field was nulled as wrong (text read as missing is not counted:
-    placeholders such as "无" or "/" fill whole columns of real deliveries)."""
+def _nulled_shares(nulls: list[tuple[str, np.ndarray, bool]], n: int) -> dict[str, float]:
+    """Share of the rows whose value of each field was nulled as wrong (placeholders are not counted: text read
+    as missing such as "无" or "/", a land area of 0, fill whole columns of real deliveries)."""
     rows: dict[str, np.ndarray] = {}
-    for fld, mask, code in nulls:
-        if code == "not_a_number":
+    for fld, mask, wrong in nulls:
+        if not wrong:
             continue
         rows[fld] = rows.get(fld, np.zeros(n, dtype=bool)) | mask
     return {f: float(m.sum()) / max(n, 1) for f, m in rows.items()}
 
 
-def _null_fields(nulls: list[tuple[str, np.ndarray, str]], num: dict[str, np.ndarray], data: dict[str, object],
+def _null_fields(nulls: list[tuple[str, np.ndarray, bool]], num: dict[str, np.ndarray], data: dict[str, object],
                  geom_area: np.ndarray, derived: dict[str, np.ndarray]) -> None:
     """Make the nulled values missing: a surveyed land area falls back to the geometry's, areas derived
     from a nulled ratio go with it."""
-    for fld, mask, _code in nulls:
+    for fld, mask, _wrong in nulls:
         if fld == "land_area_m2":
             num[fld] = np.where(mask, geom_area, num[fld])
         elif fld in num:

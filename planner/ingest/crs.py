@@ -128,6 +128,50 @@ def _not_degrees(crs: pyproj.CRS, bounds, given: str, geoms: np.ndarray | None =
             f"因此 .prj（或坐标系）有误。可能是：{hint_zh}；请选择正确的坐标系（命令行 --crs EPSG:...）或修正 .prj")
 
 
+def _not_metres(crs: pyproj.CRS, bounds, given: str) -> tuple[str, str] | None:
+    """(English, Chinese) refusal when ``crs`` is projected but the coordinates are longitude/latitude, else None.
+
+    The mirror of :func:`_not_degrees`: every coordinate lies within ±180/±90 and, read in ``crs``, the data
+    would lie outside its area of use (a GeoJSON whose ``crs`` member names EPSG:4549 over lon/lat: parcels of
+    a few square millimetres off the coast of Africa, stored with their surveyed areas).
+    """
+    minx, miny, maxx, maxy = bounds
+    if not crs.is_projected or not np.all(np.isfinite(bounds)):
+        return None
+    if not (minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90):
+        return None
+    aou = crs.area_of_use
+    if aou is None:
+        return None
+    from planner.crs import lonlat_bounds
+
+    try:
+        w, s, e, n = lonlat_bounds(bounds, crs)
+    except (pyproj.exceptions.ProjError, pyproj.exceptions.CRSError, ValueError):
+        return None
+    tol = 0.5  # degrees: data just beside an area of use are not lon/lat read as metres
+    if aou.west - tol <= w and e <= aou.east + tol and aou.south - tol <= s and n <= aou.north + tol:
+        return None
+    guesses = guess_crs(bounds)
+    hint = "; ".join(f"{c} ({why})" for c, why in guesses)
+    hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses)
+    ranges = f"x runs {minx:.6g} to {maxx:.6g} and y {miny:.6g} to {maxy:.6g}"
+    ranges_zh = f"横坐标 {minx:.6g}–{maxx:.6g}，纵坐标 {miny:.6g}–{maxy:.6g}"
+    span, where = max(maxx - minx, maxy - miny), aou.name.rstrip(".")
+    why = (f"these look like longitude/latitude: read in metres the whole layer would be {span:.3g} m across, "
+           f"outside the CRS's area of use ({where})")
+    why_zh = f"看起来是经纬度：按米解读，整个图层只有 {span:.3g} 米宽，且位于该坐标系的适用范围（{where}）之外"
+    if given:
+        return (f"{given} is a projected CRS in metres ({crs.name}), but {ranges}: {why}. Likely: {hint}; give that "
+                "with --crs",
+                f"所选坐标系 {crs.name} 是以米为单位的投影坐标系，但{ranges_zh}，{why_zh}。可能是：{hint_zh}；"
+                "请改选坐标系（命令行 --crs）")
+    return (f"the file's CRS (its .prj or embedded CRS) says {crs.name}, in metres, but {ranges}: {why}, so the .prj "
+            f"(or CRS) is wrong. Likely: {hint}; give the right one with --crs (or fix the .prj)",
+            f"文件的坐标系（.prj 或内嵌坐标系）为 {crs.name}，以米为单位，但{ranges_zh}，{why_zh}，因此 .prj（或坐标系）"
+            f"有误。可能是：{hint_zh}；请选择正确的坐标系（命令行 --crs）或修正 .prj")
+
+
 def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms: np.ndarray | None = None
                 ) -> CrsResult:
     """Decide the CRS a layer's coordinates are in.
@@ -160,7 +204,8 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
         res = CrsResult(crs, label=f"{override} (given with --crs)")
         if declared is not None and not declared.equals(crs):
             res.notes.append(f"--crs {override} overrides the file's CRS {declared.name}")
-        res.problem, res.problem_zh = _not_degrees(crs, bounds, f"--crs {override}", geoms) or (None, None)
+        res.problem, res.problem_zh = (_not_degrees(crs, bounds, f"--crs {override}", geoms)
+                                       or _not_metres(crs, bounds, f"--crs {override}") or (None, None))
         return res
     if declared is None:
         guesses = guess_crs(bounds) if np.all(np.isfinite(bounds)) else []
@@ -171,7 +216,7 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
                          problem_zh=(f"该图层没有坐标系（无 .prj 或内嵌坐标系），横坐标 {minx:.6g}–{maxx:.6g}。"
                                      f"可能是：{hint_zh}。请选择坐标系（命令行 --crs）"))
     res = CrsResult(declared, label=declared.name)
-    wrong = _not_degrees(declared, bounds, "", geoms)
+    wrong = _not_degrees(declared, bounds, "", geoms) or _not_metres(declared, bounds, "")
     if wrong is not None:
         res.problem, res.problem_zh = wrong
         return res

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from planner.errors import IngestError
+from planner.i18n import terminal_text
 
 
 @dataclass
@@ -128,7 +129,7 @@ class IngestReport:
             lines.append(f"REFUSED: {self.refusal}")
         elif self.version is not None:
             lines.append(f"published as survey version {self.version}")
-        return "\n".join(lines)
+        return "\n".join(terminal_text(line) for line in lines)  # ids and names from the file: no ESC, CR...
 
     def __str__(self) -> str:
         return self.to_text()

@@ -55,8 +55,10 @@ class ReadLimits:
 
 
 def _entry_name(info: zipfile.ZipInfo) -> str:
-    """Entry name, re-decoded as GBK when the UTF-8 flag is off (zipfile decodes those as cp437)."""
-    name = info.filename
+    """Entry name as the archive holds it, re-decoded as GBK when the UTF-8 flag is off (zipfile decodes those as
+    cp437). zipfile cuts a name at a NUL character (``a\x00dbf`` reads as ``a``): the whole name is used, so a
+    NUL is refused as the control character it is."""
+    name = getattr(info, "orig_filename", None) or info.filename
     if not info.flag_bits & 0x800:
         try:
             raw = name.encode("cp437")

@@ -131,6 +131,102 @@ class RawLayer:
         return self.table[name].to_pandas()
 
 
+# -- what a file really is ----------------------------------------------------
+#: First bytes -> (what the file is, English; Chinese; the extension it should have, if ingest reads it).
+_MAGIC: tuple[tuple[bytes, str, str, str | None], ...] = (
+    (b"PK\x03\x04", "a zip archive (or an .xlsx workbook)", "zip 压缩包（或 .xlsx 工作簿）", ".zip"),
+    (b"PK\x05\x06", "an empty zip archive", "空的 zip 压缩包", None),
+    (b"SQLite format 3\x00", "a SQLite database (a GeoPackage)", "SQLite 数据库（GeoPackage）", ".gpkg"),
+    (bytes.fromhex("d0cf11e0a1b11ae1"), "an OLE file (an old .xls, or a password-protected workbook)",
+     "OLE 文件（旧版 .xls 或有密码的工作簿）", None),
+    (b"%PDF", "a PDF document", "PDF 文档", None),
+    (b"\x89PNG", "a PNG image", "PNG 图片", None),
+    (b"\xff\xd8\xff", "a JPEG image", "JPEG 图片", None),
+    (b"Rar!", "a RAR archive", "RAR 压缩包", None),
+    (b"7z\xbc\xaf", "a 7-Zip archive", "7-Zip 压缩包", None),
+    (b"\x1f\x8b", "a gzip file", "gzip 压缩文件", None),
+    (b"fgb\x03", "a FlatGeobuf file", "FlatGeobuf 文件", ".fgb"),
+    (b"\x00\x00\x27\x0a", "a shapefile geometry file (.shp)", "shapefile 几何文件（.shp）", ".shp"),
+)
+#: Extension -> (the first bytes a file of that kind starts with, what it should be (English, Chinese)).
+_EXPECTED: dict[str, tuple[tuple[bytes, ...], str, str]] = {
+    ".zip": ((b"PK\x03\x04", b"PK\x05\x06"), "a zip archive", "zip 压缩包"),
+    ".xlsx": ((b"PK\x03\x04",), "an Excel workbook (.xlsx)", "Excel 工作簿（.xlsx）"),
+    ".xlsm": ((b"PK\x03\x04",), "an Excel workbook (.xlsm)", "Excel 工作簿（.xlsm）"),
+    ".gpkg": ((b"SQLite format 3\x00",), "a GeoPackage", "GeoPackage"),
+    ".shp": ((b"\x00\x00\x27\x0a",), "a shapefile (.shp)", "shapefile（.shp）"),
+    ".fgb": ((b"fgb\x03",), "a FlatGeobuf file", "FlatGeobuf 文件"),
+}
+#: Text formats: (what the file should be, English, Chinese).
+_TEXT_KINDS = {".geojson": ("a GeoJSON text file", "GeoJSON 文本文件"), ".json": ("a GeoJSON text file", "GeoJSON 文本文件"),
+               ".csv": ("a CSV text file", "CSV 文本文件")}
+#: Version bytes of dBASE tables (III to 7, FoxPro, with or without memo): what a .dbf starts with.
+_DBF_VERSIONS = frozenset({0x02, 0x03, 0x04, 0x05, 0x07, 0x30, 0x31, 0x32, 0x43, 0x63, 0x7B, 0x83, 0x87, 0x8B,
+                           0x8E, 0xCB, 0xE5, 0xF5, 0xFB})
+
+
+def _what_is(head: bytes) -> tuple[str, str, str | None]:
+    """What a file's first bytes say it is: (English, Chinese, the extension ingest would read it by)."""
+    for magic, en, zh, ext in _MAGIC:
+        if head.startswith(magic):
+            return en, zh, ext
+    if b"\x00" not in head and (_strict_ok(head, "utf-8") or _strict_ok(head, "gb18030")):
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"{", b"[")):
+            return "a JSON text file", "JSON 文本文件", ".geojson"
+        first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+        if any(sep in first for sep in (b",", b"\t", b";")):
+            return "a text file (a CSV?)", "文本文件（CSV？）", ".csv"
+        return "a text file", "文本文件", None
+    return "a file of another kind", "其他类型的文件", None
+
+
+def check_file_kind(path: str | os.PathLike, shown: str | None = None) -> None:
+    """Refuse a file whose content is not what its extension says (a .gpkg that is a zip, an .xlsx that is a
+    CSV, a .dbf that is an image), saying what it is and what to do; other files pass.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "survey.gpkg"; _ = p.write_bytes(b"PK\x03\x04 rest of a zip")
+    >>> check_file_kind(p)
+    Traceback (most recent call last):
+    planner.errors.IngestError: survey.gpkg: the file is a zip archive (or an .xlsx workbook), not a GeoPackage; rename it to end in .zip
+    """
+    p = Path(path)
+    name = shown or p.name
+    suf = p.suffix.lower()
+    if not p.is_file() or (suf not in _EXPECTED and suf not in _TEXT_KINDS and suf != ".dbf"):
+        return
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    if suf in _TEXT_KINDS:  # any text passes (its reader says what is wrong with it); a known binary kind does not
+        if not any(head.startswith(m) for m, *_ in _MAGIC):
+            return
+        expected, expected_zh = _TEXT_KINDS[suf]
+    elif suf == ".dbf":
+        if head and head[0] in _DBF_VERSIONS:
+            return
+        expected, expected_zh = "a dBASE table (.dbf)", "dBASE 表（.dbf）"
+    else:
+        magics, expected, expected_zh = _EXPECTED[suf]
+        if head.startswith(magics):
+            return
+    what, what_zh, ext = _what_is(head)
+    if not head:
+        what, what_zh, ext = "empty (0 bytes)", "空文件（0 字节）", None
+    if ext is not None and ext != suf and suf != ".dbf":
+        todo = f"rename it to end in {ext}"
+        todo_zh = f"请将扩展名改为 {ext}"
+        if ext == ".csv" and suf in (".xlsx", ".xlsm"):
+            todo += " (or open it in Excel and save it as an Excel workbook)"
+            todo_zh += "（或用 Excel 打开后另存为 Excel 工作簿）"
+    else:
+        todo = "export it again from the source system" + (" with the .shp, .shx and .prj" if suf == ".dbf" else "")
+        todo_zh = "请从原系统重新导出" + ("（与 .shp、.shx、.prj 一起）" if suf == ".dbf" else "")
+    msg = f"{name}: the file is {what}, not {expected}; {todo}"
+    raise IngestError(msg, zh=f"{name}：该文件是{what_zh}，不是{expected_zh}；{todo_zh}")
+
+
 # -- encoding --------------------------------------------------------------
 def _dbf_header(dbf: Path, head: bytes) -> tuple[int, int, int]:
     """Record count, header length and record length of a .dbf, checked against the file's size.
@@ -558,6 +654,7 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
     if suf != ".zip" and suf not in FORMATS:
         msg = f"{src.name}: unsupported file type {suf or '(none)'}; use one of .zip, {', '.join(FORMATS)}"
         raise IngestError(msg, zh=f"{src.name}：不支持的文件类型 {suf or '（无扩展名）'}，请使用 .zip、{'、'.join(FORMATS)}")
+    check_file_kind(src)
     with _unpacked(src, limits) as folder:
         if suf == ".zip":
             cands = _datasets(folder)
@@ -591,6 +688,12 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         else:
             path, inner_layer, shown, extent_path = src, layer, src.name, None
         fmt = FORMATS[path.suffix.lower()]
+        if path is not src:
+            check_file_kind(path, shown)
+        if fmt == "ESRI Shapefile":  # the .dbf beside it: another kind of file there is named as such
+            dbf = next((p for p in (path.with_suffix(".dbf"), path.with_suffix(".DBF")) if p.exists()), None)
+            if dbf is not None:
+                check_file_kind(dbf, f"{src.name}!{dbf.relative_to(folder)}" if path is not src else dbf.name)
         if inner_layer is not None and path.suffix.lower() not in _MULTI_LAYER and inner_layer != path.stem:
             names = [n for n, _ in list_layers(path)] if fmt != "CSV (WKT)" else [path.stem]
             if inner_layer not in names:
@@ -675,6 +778,7 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
         msg = f"{src.name}: unsupported table type {suf or '(none)'}; use .xlsx or .csv"
         raise IngestError(msg, zh=f"{src.name}：不支持的表格类型 {suf or '（无扩展名）'}，请使用 .xlsx 或 .csv")
     if suf == ".csv":
+        check_file_kind(src)  # a workbook, or a zip, saved under the name of a CSV
         enc, how = _csv_encoding(src, encoding)
         try:
             df = pd.read_csv(src, encoding=enc, dtype=str, header=None, keep_default_na=False, na_values=[""],
@@ -690,6 +794,7 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
                    "remove the password and save it as .xlsx (Excel workbook)")
             raise IngestError(msg, zh=f"{src.name}：工作簿有密码保护，或为旧版 .xls（不是 .xlsx）；"
                                       "请取消密码并另存为 .xlsx（Excel 工作簿）")
+        check_file_kind(src)  # a CSV, or a PDF, saved under the name of a workbook
         with tempfile.TemporaryDirectory(prefix="planner-table-") as tmp:
             safe_extract(src, tmp, limits)  # an .xlsx is a zip: the same zip-bomb guards as uploads
         try:
@@ -702,5 +807,5 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
     return df, enc, how
 
 
-__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "detect_dbf_encoding", "list_layers", "read_source",
-           "read_table", "safe_extract"]
+__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "check_file_kind", "detect_dbf_encoding", "list_layers",
+           "read_source", "read_table", "safe_extract"]

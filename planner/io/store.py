@@ -1092,7 +1092,20 @@ def refuse_non_metric(crs, where: str) -> None:
     """
     from planner.crs import crs_label, metric_problem, propose_workspace_crs
 
-    c = pyproj.CRS.from_user_input(crs)
+    try:
+        c = pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError as exc:  # a typo, or "gcj02" (a datum of web-map lon/lat, not a workspace CRS)
+        gcj = str(crs).strip().casefold().replace("-", "") in ("gcj02", "gcj")
+        en = ("gcj02 is the offset lon/lat of Chinese web maps, a CRS of data, not of a workspace: give it as the "
+              "data's CRS (workspace init --from DATA --source-crs gcj02; ingest --crs gcj02)" if gcj else
+              "not a CRS pyproj understands")
+        zh = ("gcj02 是国内网络地图的偏移经纬度，是数据的坐标系，不能作为工作空间坐标系：请作为数据坐标系指定"
+              "（workspace init --from 数据 --source-crs gcj02；ingest --crs gcj02）" if gcj else "无法识别的坐标系")
+        msg = (f"workspace {where}: CRS {str(crs)!r}: {en}; use a projected CRS in metres such as EPSG:4549 "
+               "(CGCS2000 / 3-degree Gauss-Kruger CM 120E), or let `planner workspace init WS --from DATA` propose one")
+        raise StoreError(msg, zh=f"工作空间 {where}：坐标系 {str(crs)!r}：{zh}；请使用以米为单位的投影坐标系，如 "
+                                 "EPSG:4549（CGCS2000 3 度带 120°E），或用 planner workspace init WS --from 数据文件 "
+                                 "按数据推荐") from exc
     problem = metric_problem(c)
     if problem is None:
         return

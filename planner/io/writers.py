@@ -66,6 +66,14 @@ def neutralize_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def write_csv(df: pd.DataFrame, path, **kw) -> None:
+    """Write ``df`` as a CSV a spreadsheet opens safely: text through :func:`neutralize_frame`, rows ended by CRLF
+    (RFC 4180, as Excel writes), so a value holding a carriage return or a line break is quoted and cannot start a
+    row of its own (with pandas' ``\\n`` rows a bare CR went out unquoted: ``x\\r=HYPERLINK(...)`` in an owner
+    field became a new row whose first cell was a live formula)."""
+    neutralize_frame(df).to_csv(path, index=False, lineterminator="\r\n", **kw)
+
+
 def _one_line(v) -> str:
     """A summary value on one ``#`` line: a line break must not start a new row."""
     return re.sub(r"[\r\n]+", " ", str(v))
@@ -229,4 +237,4 @@ def _write_report(report, p: Path, ext: str) -> None:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
 
 
-__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "replacing", "write_report"]
+__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "replacing", "write_csv", "write_report"]
