@@ -55,7 +55,8 @@ def test_signing_out_forgets_the_users_work_and_the_next_user_starts_afresh(offi
 def test_a_session_that_expires_keeps_its_drafts_for_the_same_user_only(office, tmp_path, monkeypatch):
     """After an idle expiry the same user gets their draft back; someone else signing in here does not."""
     store = _copy(office, tmp_path)
-    at = _rules_draft(_sign_in(_app(store.path, monkeypatch, PLANNER_IDLE_MINUTES="0.02"), "pam"))
+    at = _rules_draft(_sign_in(_app(store.path, monkeypatch), "pam"))
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")  # short only now: a slower page run above would expire early
     time.sleep(1.5)
     at.run()
     assert at.title[0].value == "登录"
@@ -102,8 +103,9 @@ def test_the_next_user_lands_on_their_roles_start_page_not_on_the_last_users_pag
 
 def test_the_same_user_back_after_an_expiry_stays_on_their_page(office, tmp_path, monkeypatch):
     store = _copy(office, tmp_path)
-    at = _sign_in(_app(store.path, monkeypatch, PLANNER_IDLE_MINUTES="0.02"), "pam")
+    at = _sign_in(_app(store.path, monkeypatch), "pam")
     at.switch_page("views/rules.py").run()
+    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")  # short only now: a slower page run above would expire early
     time.sleep(1.5)
     at.run()
     assert at.title[0].value == "登录"
