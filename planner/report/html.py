@@ -44,7 +44,7 @@ body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","Ping
 margin:0;background:#f6f7f9;color:#1d2733}
 main{max-width:1100px;margin:0 auto;padding:24px 28px 60px;background:#fff}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:2px solid #1f77b4;padding-bottom:4px}
-h1,h2,h3,.meta,figcaption{overflow-wrap:anywhere}h3{font-size:15px;margin:14px 0 6px}
+h1,h2,h3,.meta,.note,figcaption{overflow-wrap:anywhere}h3{font-size:15px;margin:14px 0 6px}
 .meta{color:#5b6b7b;font-size:13px}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:10px;margin-bottom:6px}
 .card{border:1px solid #dde3ea;border-radius:6px;padding:8px 12px;background:#fbfcfe}
