@@ -334,3 +334,223 @@ def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
     run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,
                                   constraints=protected, bar=False)
     _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)
+
+
+# -- what a user meets around the Dask engine: --out, bad input, the cluster, killed runs (session 14) ----------
+
+def _snapshot(folder) -> dict:
+    """Every file under ``folder`` (hidden ones too) with its bytes: to check that a refused command changed nothing."""
+    from pathlib import Path
+
+    root = Path(folder)
+    return {str(p.relative_to(root.parent)): p.read_bytes() for p in sorted(root.parent.rglob("*")) if p.is_file()
+            and (p == root or root in p.parents)}
+
+
+def _no_cluster(monkeypatch):
+    """Make any start of, or connection to, a cluster fail the test: refusals come before it."""
+    from planner.cli import scale as cli_scale
+
+    def boom(*_a, **_k):
+        raise AssertionError("a cluster was started or reached before the refusal")
+
+    monkeypatch.setattr(cli_scale, "_client", boom)
+
+
+def _refused(capsys, argv, *needles) -> str:
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    return err
+
+
+@pytest.fixture
+def hand_survey(tmp_path):
+    parcels, road, protected, part = _hand_grid()
+    gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    return tmp_path / "s.parquet"
+
+
+def test_cli_dask_out_is_checked_before_the_cluster_like_every_out(hand_survey, tmp_path, capsys, monkeypatch):
+    """README: a refused command exits 2 and changed nothing. ``classify --engine dask --out`` was checked only for
+    existence, after the cluster had started: ``--out`` the survey being classified (with --force) replaced it."""
+    _no_cluster(monkeypatch)
+    survey = hand_survey
+    before = _snapshot(survey)
+    base = ["classify", "--engine", "dask", "--parquet", survey, "--out"]
+    # the survey this command reads, or a folder inside it, even with --force
+    _refused(capsys, [*base, survey, "--force"], f"--out {survey} is the survey this command reads")
+    _refused(capsys, [*base, survey / "parcels" / "f.parquet"], "is the survey this command reads")
+    assert _snapshot(survey) == before
+    # a file where the folder goes
+    (tmp_path / "file.parquet").write_text("mine")
+    for extra in ([], ["--force"]):
+        _refused(capsys, [*base, tmp_path / "file.parquet", *extra], "is a file; a partitioned survey is a folder")
+    assert (tmp_path / "file.parquet").read_text() == "mine"
+    # a missing folder; a folder that is not a survey; an existing survey without --force
+    _refused(capsys, [*base, tmp_path / "no" / "f.parquet"], "the folder", "does not exist")
+    (tmp_path / "mine.parquet").mkdir()
+    _refused(capsys, [*base, tmp_path / "mine.parquet", "--force"], "is not a partitioned survey")
+    other = tmp_path / "other.parquet"
+    gpq.write_partitioned_survey(_hand_grid()[0], other, npartitions=2)
+    kept = _snapshot(other)
+    _refused(capsys, [*base, other], "exists; give another folder or replace it (--force)")
+    assert _snapshot(other) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.parquet", "mine.parquet", "other.parquet",
+                                                          "s.parquet"]
+
+
+def test_cli_dask_out_in_a_read_only_place_is_refused_before_the_cluster(hand_survey, tmp_path, capsys, monkeypatch):
+    import os
+    import subprocess
+
+    _no_cluster(monkeypatch)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(ro)],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        if os.geteuid() == 0:
+            pytest.skip("root without mount: no read-only folder to try")
+        os.chmod(ro, 0o555)
+    try:
+        _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", ro / "f.parquet"],
+                 f"the folder {ro} is not writable")
+    finally:
+        subprocess.run(["umount", str(ro)], check=False) if mounted else os.chmod(ro, 0o755)
+
+
+def test_cli_ingest_parquet_refused_before_the_workspace_changes(tmp_path, capsys, monkeypatch):
+    """``ingest -w WS --parquet DIR`` with DIR taken published the survey into WS, then said exit 2."""
+    import shutil
+    from pathlib import Path
+
+    from planner.io.store import open_store
+
+    root = Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    (tmp_path / "s.parquet").mkdir()
+    before = ws.read_bytes()
+    _refused(capsys, ["ingest", root / "gis_data" / "survey_update.zip", "-w", ws, "--parquet",
+                      tmp_path / "s.parquet"], f"--parquet {tmp_path / 's.parquet'} exists")
+    assert ws.read_bytes() == before
+    assert len(open_store(ws).layers("survey")) == 1
+
+
+@pytest.mark.parametrize("damage", ["missing", "renumbered", "other CRS", "not parquet", "a column less"])
+def test_cli_dask_names_the_bad_partition_before_the_cluster(hand_survey, tmp_path, capsys, monkeypatch, damage):
+    """A survey folder copied in part, or mixed from two sources: the file is named, nothing runs.
+
+    Before: a missing file gave a count, a renumbered file or a partition in EPSG:4326 ran to the end (the sites
+    of a 4326 partition failed in stage 3 naming no file; in another metric CRS they would have been wrong), an
+    unreadable file was named by its task key."""
+    _no_cluster(monkeypatch)
+    parts = gpq.partition_files(hand_survey)
+    f = parts[1]
+    if damage == "missing":
+        f.unlink()
+        needle = "missing parcels/part.1.parquet"
+    elif damage == "renumbered":
+        f.rename(f.with_name("part.7.parquet"))
+        needle = "missing parcels/part.1.parquet; not listed parcels/part.7.parquet"
+    elif damage == "other CRS":
+        gpd.read_parquet(f).to_crs(4326).to_parquet(f)
+        needle = f"{hand_survey}/parcels/part.1.parquet: CRS EPSG:4326, the survey's is EPSG:4549"
+    elif damage == "not parquet":
+        f.write_text("not parquet")
+        needle = f"{hand_survey}/parcels/part.1.parquet: not a readable GeoParquet partition"
+    else:
+        gpd.read_parquet(f).drop(columns="floor_area_m2").to_parquet(f)
+        needle = f"{hand_survey}/parcels/part.1.parquet: no column 'floor_area_m2'"
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet"],
+             needle)
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", hand_survey], needle if damage != "a column less"
+             else "part.1.parquet")
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_scheduler_that_does_not_answer_or_has_no_workers_is_refused_in_time(hand_survey, tmp_path, capsys,
+                                                                            monkeypatch):
+    """A port where something listens but never speaks Dask (the dashboard's 8787 given for 8786) hung forever;
+    so did a scheduler no worker had joined (the first task waited)."""
+    import socket
+    import time
+
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(_cluster, "CONNECT_TIMEOUT", 1)
+    base = ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet", "--scheduler"]
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        addr = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        t = time.perf_counter()
+        _refused(capsys, [*base, addr], f"cannot reach the Dask scheduler at {addr}")
+        assert time.perf_counter() - t < 15
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=":0",
+                      silence_logs=40) as empty:
+        t = time.perf_counter()
+        _refused(capsys, [*base, empty.scheduler_address],
+                 f"the Dask scheduler at {empty.scheduler_address} has no workers", "dask worker")
+        assert time.perf_counter() - t < 15
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_workers_without_planner_are_refused_naming_them(client, hand_survey, tmp_path, capsys, monkeypatch):
+    """In-process workers have planner: the worker's question is made to fail as on a worker without it."""
+    monkeypatch.setattr(_cluster, "_PLANNER_VERSION", "__import__('planner_not_on_this_worker').__version__")
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet",
+                      "--scheduler", client.scheduler.address],
+             "2 of 2 Dask workers at", "cannot import planner (ModuleNotFoundError",
+             "install that version (and the same Python packages) on every worker")
+    monkeypatch.setattr(_cluster, "_PLANNER_VERSION", "'0.0.1'")
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", hand_survey, "--scheduler", client.scheduler.address],
+             "run planner 0.0.1", "this client runs planner")
+
+
+@pytest.mark.slow
+def test_a_real_worker_without_planner_is_refused_not_waited_for(hand_survey, tmp_path):
+    """A ``dask worker`` process that cannot import planner: the task's unpickling broke its connection, the
+    worker was restarted and sent the task again, for ever (the command hung)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(
+        "import sys\nclass _B:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'planner':\n            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _B())\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    sched = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                              "--scheduler-file", str(tmp_path / "sched.json")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(100):
+            if (tmp_path / "sched.json").exists():
+                break
+            time.sleep(0.2)
+        addr = json.loads((tmp_path / "sched.json").read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads", "1"],
+                                  env={**env, "PYTHONPATH": str(block)}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        code = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+        proc = subprocess.run([sys.executable, "-c", code, "classify", "--engine", "dask", "--parquet",
+                               str(hand_survey), "--out", str(tmp_path / "f.parquet"), "--scheduler", addr],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot import planner" in proc.stderr and "Traceback" not in proc.stderr
+    finally:
+        for p in (worker, sched):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)

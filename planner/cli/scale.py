@@ -55,6 +55,7 @@ def _client(args, say):
 def run_classify(args: argparse.Namespace) -> int:
     """``planner classify --engine dask --parquet SURVEY --out FLAGS``."""
     from planner.cli.classify import policy_doc
+    from planner.io import geoparquet as gpq
     from planner.scale.classify import classify_partitioned
 
     _need(args, "parquet", "the partitioned survey to classify")
@@ -65,6 +66,9 @@ def run_classify(args: argparse.Namespace) -> int:
     say = _stage(t0)
     doc = policy_doc(args.policy)
     policy = doc.policy
+    # before a cluster is started or reached: a refused command changes nothing (and waits for nothing)
+    gpq.check_survey(args.parquet)
+    gpq.check_target(args.out, overwrite=args.force, reads=(args.parquet,))
     with _client(args, say) as client:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
         run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
@@ -107,7 +111,7 @@ def run_sites(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = _stage(t0)
     doc = site_params(args)
-    gpq.survey_info(args.parquet)
+    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"))
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
     with _client(args, say) as client:
@@ -132,6 +136,13 @@ def run_sites(args: argparse.Namespace) -> int:
             print(f"wrote {p}")
     say(", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
     return 0
+
+
+def check_parquet(args) -> None:
+    """``planner ingest --parquet DIR``: refuse DIR before the survey is read or published (exit 2, nothing changed)."""
+    from planner.io import geoparquet as gpq
+
+    gpq.check_target(args.parquet, overwrite=args.force, option="--parquet", suffix=False)
 
 
 def write_ingested(args, store=None) -> None:
@@ -162,6 +173,9 @@ def write_province(args) -> int:
     say = _stage(t0)
     from tqdm import tqdm
 
+    from planner.io import geoparquet as gpq
+
+    gpq.check_target(args.out, overwrite=args.force, suffix=False)  # before the cluster starts
     n_cities = -(-args.parcels // args.parcels_per_city)
     with _client(args, say) as client, tqdm(total=n_cities, desc="cities", unit="city") as pb:
         info = _write(args.out, args.parcels, client=client, parcels_per_city=args.parcels_per_city, seed=args.seed,
