@@ -554,3 +554,50 @@ def test_a_real_worker_without_planner_is_refused_not_waited_for(hand_survey, tm
             if p is not None:
                 p.terminate()
                 p.wait(timeout=30)
+
+
+_KILLED = """
+import os, signal, sys
+from planner.io import geoparquet as gpq
+where = sys.argv[1]
+if where == "before planner.json":
+    gpq.finish_survey = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+else:  # between the two renames of the replace
+    def _replace(tmp, path):
+        os.replace(path, path.with_name(f".{path.name}.old"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    gpq._replace = _replace
+from planner.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("where", ["before planner.json", "between the renames"])
+def test_a_killed_classify_leaves_the_previous_export_and_nothing_taken_for_complete(client, hand_survey, tmp_path,
+                                                                                    where):
+    """``classify --engine dask --out F --force`` killed at the end: F is still the previous export, whole.
+
+    Killed between the two renames of the replace, F was gone (set aside as .F.old, never put back); the
+    building folders of killed runs were left for ever (one per ingest: mkdtemp names)."""
+    import os
+    import subprocess
+    import sys
+
+    addr = client.scheduler.address
+    out = tmp_path / "f.parquet"
+    argv = ["classify", "--engine", "dask", "--parquet", str(hand_survey), "--out", str(out), "--scheduler", addr]
+    assert main(argv) == 0
+    before = _snapshot(out)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", _KILLED, where, *argv, "--force", "-p", "strict"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == -9, proc.stderr
+    # what a later run or the app reads is the previous export, whole
+    info = gpq.survey_info(out)
+    assert info["source"].endswith(f"classified under policy default ({info['source'][-13:-1]})")
+    assert _snapshot(out) == before
+    assert main(["sites", "--engine", "dask", "--parquet", str(out), "--scheduler", addr, "--min-area", "0"]) == 0
+    # the next run replaces it and clears what the killed one left
+    assert main([*argv, "--force", "-p", "strict"]) == 0
+    assert "policy strict" in gpq.survey_info(out)["source"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet", "s.parquet"]
