@@ -601,3 +601,45 @@ def test_a_killed_classify_leaves_the_previous_export_and_nothing_taken_for_comp
     assert main([*argv, "--force", "-p", "strict"]) == 0
     assert "policy strict" in gpq.survey_info(out)["source"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet", "s.parquet"]
+
+
+@pytest.mark.slow
+def test_cli_dask_equals_the_workspace_commands_on_the_sample_city(client, tmp_path, capsys):
+    """The README's journey on gis_data/sample_city.gpkg (20,000 parcels, its roads, rivers, railway and protected
+    land): ``ingest --parquet``, then classify and sites with ``--engine dask`` give the files the workspace
+    commands give: every parcel's flags, grade and reasons; the same sites of the same parcels, areas to 1e-6 m²."""
+    import shutil
+    from pathlib import Path
+
+    import pyogrio
+
+    root = Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    addr = ["--scheduler", client.scheduler.address]
+    s, f = tmp_path / "s.parquet", tmp_path / "f.parquet"
+    assert main(["ingest", str(root / "gis_data" / "survey_update.zip"), "-w", str(ws), "--parquet", str(s),
+                 "--partitions", "4"]) == 0
+    assert main(["classify", "-w", str(ws), "--out", str(tmp_path / "mem.gpkg")]) == 0
+    assert main(["classify", "--engine", "dask", "--parquet", str(s), "--out", str(f), *addr]) == 0
+    assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "mem_sites.gpkg")]) == 0
+    assert main(["sites", "--engine", "dask", "--parquet", str(f), "--out", str(tmp_path / "sites.gpkg"), *addr]) == 0
+    capsys.readouterr()
+    mem = pyogrio.read_dataframe(tmp_path / "mem.gpkg", layer="flags").set_index("parcel_id")
+    got = _read_all(f).set_index("parcel_id")
+    assert len(got) == len(mem) == 19_999 and got.index.is_unique
+    got = got.loc[mem.index]
+    for col in ("three_low", "low_utilization", "low_capacity", "low_contribution", "n_low", "upgrade_class",
+                "grade", "reason_zh", "reason_en", "output_per_mu"):
+        a, b = mem[col].astype(object), got[col].astype(object)
+        assert (a.isna() == b.isna()).all() and (a[a.notna()].astype(str) == b[b.notna()].astype(str)).all(), col
+    assert mem["three_low"].astype(bool).sum() > 5000
+    ms, ds = (pyogrio.read_dataframe(tmp_path / n, layer="sites").set_index("site_id")
+              for n in ("mem_sites.gpkg", "sites.gpkg"))
+    mp, dp = (pyogrio.read_dataframe(tmp_path / n, layer="site_parcels") for n in ("mem_sites.gpkg", "sites.gpkg"))
+    pd.testing.assert_frame_equal(mp, dp)  # same sites (ids, order) of the same parcels, in the same roles
+    assert len(ms) == len(ds) > 1000 and (ms.index == ds.index).all()
+    assert np.abs(ms.geometry.area - ds.geometry.area).max() <= 1e-6
+    for col in ("land_area_m2", "flagged_area_m2", "score"):
+        if col in ms:
+            assert np.abs(ms[col] - ds[col]).max() <= 1e-6, col
+    assert (ms["status"] == ds["status"]).all() and (ms["rank"].fillna(0) == ds["rank"].fillna(0)).all()
