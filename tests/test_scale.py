@@ -643,3 +643,10 @@ def test_cli_dask_equals_the_workspace_commands_on_the_sample_city(client, tmp_p
         if col in ms:
             assert np.abs(ms[col] - ds[col]).max() <= 1e-6, col
     assert (ms["status"] == ds["status"]).all() and (ms["rank"].fillna(0) == ds["rank"].fillna(0)).all()
+
+
+def test_cli_dask_sites_of_an_unclassified_survey_say_to_classify_first(tmp_path, capsys, monkeypatch):
+    _no_cluster(monkeypatch)
+    gpq.write_partitioned_survey(_hand_grid()[0].drop(columns="three_low"), tmp_path / "s.parquet", npartitions=2)
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", tmp_path / "s.parquet"],
+             "the parcels have no 'three_low' column; classify them with `planner classify --engine dask`")

@@ -111,7 +111,9 @@ def run_sites(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = _stage(t0)
     doc = site_params(args)
-    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"))
+    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
+                     hint="classify them with `planner classify --engine dask`",
+                     hint_zh="请先运行 planner classify --engine dask")
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
     with _client(args, say) as client:

@@ -328,11 +328,12 @@ def survey_info(path: str | Path) -> dict:
     return info
 
 
-def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",)) -> dict:
+def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",), hint: str = "", hint_zh: str = "") -> dict:
     """:func:`survey_info`, after reading every partition's footer: a clear error naming the file otherwise.
 
     Each partition must be readable GeoParquet, in the CRS of ``planner.json`` (a partition in another CRS
-    would be measured and joined in the wrong units), with the columns of the first partition and ``need``.
+    would be measured and joined in the wrong units), with the columns of the first partition; the first must
+    have the columns ``need`` (else the error says ``hint``: what to do).
     Only footers are read (kilobytes a file), on the client, before any task is sent.
     """
     import pyarrow.parquet as pq
@@ -361,8 +362,13 @@ def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",)) -> di
             raise DataError(msg, zh=f"{rel}：坐标系为 {got}，而该分区数据的坐标系为 {info['crs']}；"
                                     "请从同一图层重新写出分区数据")
         names = set(schema.names)
-        names0 = names if names0 is None else names0
-        lack = [c for c in need if c not in names] + sorted(names0 - names)
+        if names0 is None:
+            names0 = names
+            lack = [c for c in need if c not in names]
+            if lack:
+                msg = f"{path}: the parcels have no {', '.join(map(repr, lack))} column; {hint or 'write the survey again'}"
+                raise DataError(msg, zh=f"{path}：地块缺少字段 {', '.join(lack)}；{hint_zh or '请重新写出分区数据'}")
+        lack = sorted(names0 - names)
         if lack:
             msg = (f"{rel}: no column {', '.join(map(repr, lack))} (the other partitions have them); "
                    "write the survey again")
