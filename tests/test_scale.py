@@ -650,3 +650,16 @@ def test_cli_dask_sites_of_an_unclassified_survey_say_to_classify_first(tmp_path
     gpq.write_partitioned_survey(_hand_grid()[0].drop(columns="three_low"), tmp_path / "s.parquet", npartitions=2)
     _refused(capsys, ["sites", "--engine", "dask", "--parquet", tmp_path / "s.parquet"],
              "the parcels have no 'three_low' column; classify them with `planner classify --engine dask`")
+
+
+def test_a_parcel_id_repeated_in_two_partitions_is_refused_as_in_memory(client, tmp_path):
+    """Two flagged parcels of one id in different partitions: the in-memory build refuses them; the partitioned
+    build (each unit seeing one copy) gave a parcel-to-site table with the id twice."""
+    parcels, _road, _protected, part = _hand_grid()
+    parcels.loc[parcels["parcel_id"] == "p49", "parcel_id"] = "p40"  # D's lower parcel (partition 1) takes B's id
+    gpq.write_partitioned_survey(parcels, tmp_path / "d.parquet", partition_of=part)
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+    with pytest.raises(Exception, match="parcel_id not unique among the parcels placed in sites") as mem:
+        build_sites(parcels, params)
+    with pytest.raises(type(mem.value), match=r"parcel_id not unique among the parcels placed in sites, e\.g\. \['p40'\]"):
+        build_sites_partitioned(tmp_path / "d.parquet", params, client=client, bar=False)

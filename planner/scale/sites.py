@@ -493,6 +493,7 @@ def _stitch(units: list[dict], params: SiteParams, pieces: np.ndarray) -> SiteRe
         return SiteResult(empty.sites, empty.parcel_sites, ex, params, pieces)
     s = pd.concat(sites, ignore_index=True)
     m = pd.concat(members, ignore_index=True)
+    _build._check_unique_ids(m["parcel_id"])  # as in memory; each unit saw only its own copy of a repeated id
     key_s = s["unit"].astype(str) + "/" + s["site_id"].astype(str)
     key_m = m["unit"].astype(str) + "/" + m["site_id"].astype(str)
     codes, uniq = pd.factorize(key_s)
