@@ -59,6 +59,10 @@ def run_classify(args: argparse.Namespace) -> int:
     from planner.scale.classify import classify_partitioned
 
     _need(args, "parquet", "the partitioned survey to classify")
+    if args.survey_version is not None or args.wkt:
+        msg = ("--engine dask classifies the partitioned survey folder as it is: --survey-version and --wkt need a "
+               "workspace (write the version wanted with `planner ingest ... --parquet`)")
+        raise DataError(msg, zh="--engine dask 按分区数据文件夹原样识别：--survey-version、--wkt 需要工作空间")
     if not args.out or Path(args.out).suffix.lower() != ".parquet":
         msg = "--engine dask writes a partitioned survey folder: give --out FLAGS.parquet"
         raise DataError(msg, zh="--engine dask 输出分区数据文件夹：请给出 --out 名称.parquet")
