@@ -665,3 +665,13 @@ def test_a_parcel_id_repeated_in_two_partitions_is_refused_as_in_memory(client, 
         build_sites(parcels, params)
     with pytest.raises(type(mem.value), match=r"parcel_id not unique among the parcels placed in sites, e\.g\. \['p40'\]"):
         build_sites_partitioned(tmp_path / "d.parquet", params, client=client, bar=False)
+
+
+def test_sample_province_takes_the_scheduler_from_the_environment(tmp_path, capsys, monkeypatch):
+    """README: PLANNER_DASK_SCHEDULER or --scheduler on each command; ``sample-data --province`` started a local
+    cluster whatever the variable said."""
+    monkeypatch.setattr(_cluster, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setenv("PLANNER_DASK_SCHEDULER", "tcp://127.0.0.1:9")
+    _refused(capsys, ["sample-data", "--province", "--parcels", "2000", "--parcels-per-city", "1000", "--out",
+                      tmp_path / "p.parquet"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert list(tmp_path.iterdir()) == []
