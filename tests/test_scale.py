@@ -329,6 +329,15 @@ def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
     assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row is the source's order
     boxes = [gpq.read_partition(f).total_bounds for f in gpq.partition_files(tmp_path / "s.parquet")]
     assert all((b[2] - b[0]) * (b[3] - b[1]) <= 0.5 * 1000 * 1000 for b in boxes)  # compact, unlike the rows
+    # a source in longitude/latitude is refused by the engines, naming the CRS, until written in metres
+    src.joinpath("part.0.parquet").unlink()
+    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
+        parcels.iloc[rows].to_crs(4326).to_parquet(src / f"part.{k}.parquet")
+    gpq.repartition_survey(str(src), tmp_path / "ll.parquet", npartitions=2)
+    with pytest.raises(Exception, match=r"ll.parquet: CRS EPSG:4326 is not projected \(metres\)"):
+        gpq.check_survey(tmp_path / "ll.parquet")
+    gpq.repartition_survey(str(src), tmp_path / "m.parquet", npartitions=2, to_crs=parcels.crs)
+    assert gpq.check_survey(tmp_path / "m.parquet")["crs"] == "EPSG:4549"
     # and the sites built from it are the in-memory ones
     params = SiteParams(gap_m=2.0, min_area_m2=0)
     run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,

@@ -119,7 +119,8 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
 
 
 def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs=None, overwrite: bool = False,
-                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None) -> dict:
+                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
+                       to_crs=None) -> dict:
     """Cut a GeoParquet dataset of any partitioning (too big for one machine) into a partitioned survey.
 
     ``source`` is what ``dask_geopandas.read_parquet`` reads (a file, a folder,
@@ -127,7 +128,8 @@ def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs
     (partition by partition) unless they have one, then
     ``dask_geopandas.GeoDataFrame.spatial_shuffle(by="hilbert")`` moves them
     into ``npartitions`` ranges of the Hilbert curve. Runs on the current Dask
-    scheduler (a ``distributed.Client`` when one is open).
+    scheduler (a ``distributed.Client`` when one is open). ``to_crs``: the metric CRS to write the parcels in
+    (the Dask engine measures in metres: a survey in longitude/latitude is refused by :func:`check_survey`).
     """
     import dask_geopandas
 
@@ -136,6 +138,8 @@ def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs
     ddf = dask_geopandas.read_parquet(source)
     if ddf.crs is None and source_crs is not None:
         ddf = ddf.set_crs(source_crs)
+    if to_crs is not None:
+        ddf = ddf.to_crs(to_crs)
     if "input_row" not in ddf.columns:
         sizes = ddf.map_partitions(len).compute()
         offsets = np.r_[0, np.cumsum(np.asarray(sizes))[:-1]].astype(np.int64)
@@ -341,6 +345,11 @@ def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",), hint:
 
     info = survey_info(path)
     want = CRS.from_user_input(info["crs"])
+    if not want.is_projected:  # areas, gaps and buffers are in metres
+        msg = (f"{path}: CRS {info['crs']} is not projected (metres); write the survey in a metric CRS, e.g. "
+               "through a workspace (`planner ingest SRC -w WS --parquet DIR`) or repartition_survey(..., "
+               "to_crs=...)")
+        raise DataError(msg, zh=f"{path}：坐标系 {info['crs']} 不是投影坐标系（米）；请以米制坐标系重新写出分区数据")
     names0 = None
     for f in partition_files(path):
         rel = f"{path}/parcels/{f.name}"
