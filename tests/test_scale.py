@@ -320,29 +320,22 @@ def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
     parcels, road, protected, _part = _hand_grid()
     src = tmp_path / "src"
     src.mkdir()
-    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
-        parcels.iloc[rows].to_parquet(src / f"part.{k}.parquet")
+    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):  # another system's: longitude/latitude
+        parcels.iloc[rows].to_crs(4326).to_parquet(src / f"part.{k}.parquet")
     info = gpq.repartition_survey(str(src), tmp_path / "s.parquet", npartitions=4, barriers=road,
-                                  constraints=protected)
+                                  constraints=protected, to_crs=parcels.crs)
+    assert gpq.check_survey(tmp_path / "s.parquet")["crs"] == "EPSG:4549"
     assert info["npartitions"] == 4 and info["n_parcels"] == len(parcels)
     back = _read_all(tmp_path / "s.parquet")
     assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row is the source's order
     boxes = [gpq.read_partition(f).total_bounds for f in gpq.partition_files(tmp_path / "s.parquet")]
     assert all((b[2] - b[0]) * (b[3] - b[1]) <= 0.5 * 1000 * 1000 for b in boxes)  # compact, unlike the rows
-    # a source in longitude/latitude is refused by the engines, naming the CRS, until written in metres
-    src.joinpath("part.0.parquet").unlink()
-    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
-        parcels.iloc[rows].to_crs(4326).to_parquet(src / f"part.{k}.parquet")
-    gpq.repartition_survey(str(src), tmp_path / "ll.parquet", npartitions=2)
-    with pytest.raises(Exception, match=r"ll.parquet: CRS EPSG:4326 is not projected \(metres\)"):
-        gpq.check_survey(tmp_path / "ll.parquet")
-    gpq.repartition_survey(str(src), tmp_path / "m.parquet", npartitions=2, to_crs=parcels.crs)
-    assert gpq.check_survey(tmp_path / "m.parquet")["crs"] == "EPSG:4549"
     # and the sites built from it are the in-memory ones
     params = SiteParams(gap_m=2.0, min_area_m2=0)
     run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,
                                   constraints=protected, bar=False)
-    _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)
+    back = back.drop(columns="input_row")  # the parcels as written (in metres again, to the last bit)
+    _assert_same_sites(build_sites(back, params, barriers=road, constraints=protected), run.result)
 
 
 # -- what a user meets around the Dask engine: --out, bad input, the cluster, killed runs (session 14) ----------
@@ -684,3 +677,10 @@ def test_sample_province_takes_the_scheduler_from_the_environment(tmp_path, caps
     _refused(capsys, ["sample-data", "--province", "--parcels", "2000", "--parcels-per-city", "1000", "--out",
                       tmp_path / "p.parquet"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_survey_folder_in_longitude_latitude_is_refused_naming_its_crs(tmp_path, capsys, monkeypatch):
+    _no_cluster(monkeypatch)
+    gpq.write_partitioned_survey(_hand_grid()[0].to_crs(4326), tmp_path / "ll.parquet", npartitions=2)
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", tmp_path / "ll.parquet", "--out",
+                      tmp_path / "f.parquet"], "ll.parquet: CRS EPSG:4326 is not projected (metres)")
