@@ -402,7 +402,11 @@ def test_cli_dask_out_is_checked_before_the_cluster_like_every_out(hand_survey, 
     kept = _snapshot(other)
     _refused(capsys, [*base, other], "exists; give another folder or replace it (--force)")
     assert _snapshot(other) == kept
-    # options of the workspace engine are refused, not ignored
+    # options of the workspace engine are refused, not ignored; so is a local cluster of no worker
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(a) for a in [*base, tmp_path / "new.parquet", "--workers", bad]])
+        assert exit_.value.code == 2 and "is not a number of workers" in capsys.readouterr().err
     _refused(capsys, [*base, tmp_path / "new.parquet", "--survey-version", "1"], "--survey-version and --wkt need a")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file.parquet", "mine.parquet", "other.parquet",
                                                           "s.parquet"]

@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("PLANNER_DASK_SCHEDULER"),
                    help="with --province: Dask scheduler address (default: PLANNER_DASK_SCHEDULER, else a new local "
                         "cluster)")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="with --province: local Dask workers")
+    from planner.cli.scale import workers
+
+    p.add_argument("--workers", type=workers, default=None, metavar="N", help="with --province: local Dask workers")
     p.set_defaults(func=run)
 
 

@@ -21,6 +21,18 @@ import pandas as pd
 from planner.errors import DataError
 
 
+def workers(text: str) -> int:
+    """``--workers`` (argparse ``type``): a whole number of at least 1 (-1 started a cluster of none, and waited)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        msg = f"{text!r} is not a number of workers (a whole number, 1 or more)"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
 def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
     """The ``--engine``, ``--parquet``, ``--scheduler`` and ``--workers`` options of a command."""
     g = p.add_argument_group("province scale (Dask)")
@@ -30,7 +42,7 @@ def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
     g.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("PLANNER_DASK_SCHEDULER"),
                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: PLANNER_DASK_SCHEDULER, "
                         "else a new local cluster)")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=workers, default=None, metavar="N",
                    help="workers of the local cluster (default: the cores, at most 4)")
 
 

@@ -107,9 +107,9 @@ def check_workers(client, where: str, timeout: float | None = None) -> None:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as exc:
         msg = (f"the Dask scheduler at {where} has no workers (none joined within {timeout:g} s); start them with "
-               f"`dask worker {where}` on machines with planner {planner.__version__} installed")
+               f"`dask worker {client.scheduler.address}` on machines with planner {planner.__version__} installed")
         raise ClusterError(msg, zh=f"Dask 调度器 {where} 没有工作进程（{timeout:g} 秒内无人加入）；请在装有 planner "
-                                   f"{planner.__version__} 的机器上运行 dask worker {where}") from exc
+                                   f"{planner.__version__} 的机器上运行 dask worker {client.scheduler.address}") from exc
     got = client.run(eval, _PLANNER_VERSION, on_error="return")
     bad = {w: v for w, v in got.items() if v != planner.__version__}
     if bad:
