@@ -16,8 +16,11 @@ survey as delivered: partitioned builds break ties as the in-memory build
 does, by that order. Each file carries its bounding box in the GeoParquet
 metadata, so ``dask_geopandas.read_parquet`` knows where each partition lies.
 
-Files are written into a temporary folder beside the target and moved into
-place at the end: a failed write leaves no half survey.
+Files are written into a folder beside the target (:func:`building`) and moved
+into place at the end (:func:`_replace`): a failed or killed write leaves no half
+survey and the previous one as it was. What a command reads is checked first,
+partition by partition (:func:`check_survey`), and what it writes too
+(:func:`check_target`).
 """
 
 from __future__ import annotations
