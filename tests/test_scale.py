@@ -671,6 +671,16 @@ def test_a_parcel_id_repeated_in_two_partitions_is_refused_as_in_memory(client, 
         build_sites(parcels, params)
     with pytest.raises(type(mem.value), match=r"parcel_id not unique among the parcels placed in sites, e\.g\. \['p40'\]"):
         build_sites_partitioned(tmp_path / "d.parquet", params, client=client, bar=False)
+    # an id repeated on parcels no site takes (a mapping may keep duplicate ids) is built as in memory; the
+    # partitioned build refused the whole unit ("a partitioned survey needs one id per parcel")
+    parcels, road, protected, part = _hand_grid()
+    parcels.loc[parcels["parcel_id"].isin(["p01", "p11"]), "parcel_id"] = "p00"  # three unflagged parcels
+    parcels.loc[parcels["parcel_id"] == "p53", "parcel_id"] = "p52"  # unflagged, next to the ring's enclave
+    gpq.write_partitioned_survey(parcels, tmp_path / "u.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    run = build_sites_partitioned(tmp_path / "u.parquet", params, client=client, barriers=road,
+                                  constraints=protected, bar=False)
+    _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)
 
 
 def test_sample_province_takes_the_scheduler_from_the_environment(tmp_path, capsys, monkeypatch):
