@@ -99,6 +99,7 @@ def site_params(args):
     """Site parameters for a build with no workspace: ``--config``'s or the policy file's ``[sites]``, then flags."""
     from planner import config
     from planner import workflow as W
+    from planner.cli.sites import param_overrides
     from planner.sites import SiteParams
 
     doc = W.SiteParamsDoc(name="sites")
@@ -108,10 +109,9 @@ def site_params(args):
                                                                    where=f"{args.config} [sites]"))
     elif args.policy:
         doc = dataclasses.replace(doc, params=W.PolicyDoc.from_file(args.policy).site_params())
-    over = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area}
-    data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in over.items() if v is not None}}
-    use = {"use_barriers": not args.no_barriers, "use_constraints": not args.no_constraints}
-    return dataclasses.replace(doc, params=SiteParams.from_dict(data, where="site parameters"), **use)
+    # the options as the workspace engine takes them (--max-owners, --difficulty-weight and --no-street-split were
+    # ignored here)
+    return W.operations.with_site_overrides(doc, param_overrides(args))
 
 
 def run_sites(args: argparse.Namespace) -> int:
