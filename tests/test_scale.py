@@ -320,10 +320,11 @@ def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
     parcels, road, protected, _part = _hand_grid()
     src = tmp_path / "src"
     src.mkdir()
-    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):
-        parcels.iloc[rows].to_parquet(src / f"part.{k}.parquet")
+    for k, rows in enumerate(np.array_split(np.arange(len(parcels)), 3)):  # another system's: longitude/latitude
+        parcels.iloc[rows].to_crs(4326).to_parquet(src / f"part.{k}.parquet")
     info = gpq.repartition_survey(str(src), tmp_path / "s.parquet", npartitions=4, barriers=road,
-                                  constraints=protected)
+                                  constraints=protected, to_crs=parcels.crs)
+    assert gpq.check_survey(tmp_path / "s.parquet")["crs"] == "EPSG:4549"
     assert info["npartitions"] == 4 and info["n_parcels"] == len(parcels)
     back = _read_all(tmp_path / "s.parquet")
     assert back["parcel_id"].tolist() == parcels["parcel_id"].tolist()  # input_row is the source's order
@@ -333,4 +334,392 @@ def test_repartition_a_big_geoparquet_with_spatial_shuffle(client, tmp_path):
     params = SiteParams(gap_m=2.0, min_area_m2=0)
     run = build_sites_partitioned(tmp_path / "s.parquet", params, client=client, barriers=road,
                                   constraints=protected, bar=False)
+    back = back.drop(columns="input_row")  # the parcels as written (in metres again, to the last bit)
+    _assert_same_sites(build_sites(back, params, barriers=road, constraints=protected), run.result)
+
+
+# -- what a user meets around the Dask engine: --out, bad input, the cluster, killed runs (session 14) ----------
+
+def _snapshot(folder) -> dict:
+    """Every file under ``folder`` (hidden ones too) with its bytes: to check that a refused command changed nothing."""
+    from pathlib import Path
+
+    root = Path(folder)
+    return {str(p.relative_to(root.parent)): p.read_bytes() for p in sorted(root.parent.rglob("*")) if p.is_file()
+            and (p == root or root in p.parents)}
+
+
+def _no_cluster(monkeypatch):
+    """Make any start of, or connection to, a cluster fail the test: refusals come before it."""
+    from planner.cli import scale as cli_scale
+
+    def boom(*_a, **_k):
+        raise AssertionError("a cluster was started or reached before the refusal")
+
+    monkeypatch.setattr(cli_scale, "_client", boom)
+
+
+def _refused(capsys, argv, *needles) -> str:
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, f"{n!r} not in:\n{err}"
+    return err
+
+
+@pytest.fixture
+def hand_survey(tmp_path):
+    parcels, road, protected, part = _hand_grid()
+    gpq.write_partitioned_survey(parcels, tmp_path / "s.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    return tmp_path / "s.parquet"
+
+
+def test_cli_dask_out_is_checked_before_the_cluster_like_every_out(hand_survey, tmp_path, capsys, monkeypatch):
+    """README: a refused command exits 2 and changed nothing. ``classify --engine dask --out`` was checked only for
+    existence, after the cluster had started: ``--out`` the survey being classified (with --force) replaced it."""
+    _no_cluster(monkeypatch)
+    survey = hand_survey
+    before = _snapshot(survey)
+    base = ["classify", "--engine", "dask", "--parquet", survey, "--out"]
+    # the survey this command reads, or a folder inside it, even with --force
+    _refused(capsys, [*base, survey, "--force"], f"--out {survey} is the survey this command reads")
+    _refused(capsys, [*base, survey / "parcels" / "f.parquet"], "is the survey this command reads")
+    assert _snapshot(survey) == before
+    # a file where the folder goes
+    (tmp_path / "file.parquet").write_text("mine")
+    for extra in ([], ["--force"]):
+        _refused(capsys, [*base, tmp_path / "file.parquet", *extra], "is a file; a partitioned survey is a folder")
+    assert (tmp_path / "file.parquet").read_text() == "mine"
+    # a missing folder; a folder that is not a survey; an existing survey without --force
+    _refused(capsys, [*base, tmp_path / "no" / "f.parquet"], "the folder", "does not exist")
+    (tmp_path / "mine.parquet").mkdir()
+    _refused(capsys, [*base, tmp_path / "mine.parquet", "--force"], "is not a partitioned survey")
+    other = tmp_path / "other.parquet"
+    gpq.write_partitioned_survey(_hand_grid()[0], other, npartitions=2)
+    kept = _snapshot(other)
+    _refused(capsys, [*base, other], "exists; give another folder or replace it (--force)")
+    assert _snapshot(other) == kept
+    # options of the workspace engine are refused, not ignored; so is a local cluster of no worker
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            main([str(a) for a in [*base, tmp_path / "new.parquet", "--workers", bad]])
+        assert exit_.value.code == 2 and "is not a number of workers" in capsys.readouterr().err
+    _refused(capsys, [*base, tmp_path / "new.parquet", "--survey-version", "1"], "--survey-version and --wkt need a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.parquet", "mine.parquet", "other.parquet",
+                                                          "s.parquet"]
+
+
+def test_cli_dask_out_in_a_read_only_place_is_refused_before_the_cluster(hand_survey, tmp_path, capsys, monkeypatch):
+    import os
+    import subprocess
+
+    _no_cluster(monkeypatch)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", str(ro)],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        if os.geteuid() == 0:
+            pytest.skip("root without mount: no read-only folder to try")
+        os.chmod(ro, 0o555)
+    try:
+        _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", ro / "f.parquet"],
+                 f"the folder {ro} is not writable")
+    finally:
+        subprocess.run(["umount", str(ro)], check=False) if mounted else os.chmod(ro, 0o755)
+
+
+def test_cli_ingest_parquet_refused_before_the_workspace_changes(tmp_path, capsys, monkeypatch):
+    """``ingest -w WS --parquet DIR`` with DIR taken published the survey into WS, then said exit 2."""
+    import shutil
+    from pathlib import Path
+
+    from planner.io.store import open_store
+
+    root = Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    (tmp_path / "s.parquet").mkdir()
+    before = ws.read_bytes()
+    _refused(capsys, ["ingest", root / "gis_data" / "survey_update.zip", "-w", ws, "--parquet",
+                      tmp_path / "s.parquet"], f"--parquet {tmp_path / 's.parquet'} exists")
+    assert ws.read_bytes() == before
+    assert len(open_store(ws).layers("survey")) == 1
+
+
+@pytest.mark.parametrize("damage", ["missing", "renumbered", "other CRS", "not parquet", "a column less"])
+def test_cli_dask_names_the_bad_partition_before_the_cluster(hand_survey, tmp_path, capsys, monkeypatch, damage):
+    """A survey folder copied in part, or mixed from two sources: the file is named, nothing runs.
+
+    Before: a missing file gave a count, a renumbered file or a partition in EPSG:4326 ran to the end (the sites
+    of a 4326 partition failed in stage 3 naming no file; in another metric CRS they would have been wrong), an
+    unreadable file was named by its task key."""
+    _no_cluster(monkeypatch)
+    parts = gpq.partition_files(hand_survey)
+    f = parts[1]
+    if damage == "missing":
+        f.unlink()
+        needle = "missing parcels/part.1.parquet"
+    elif damage == "renumbered":
+        f.rename(f.with_name("part.7.parquet"))
+        needle = "missing parcels/part.1.parquet; not listed parcels/part.7.parquet"
+    elif damage == "other CRS":
+        gpd.read_parquet(f).to_crs(4326).to_parquet(f)
+        needle = f"{hand_survey}/parcels/part.1.parquet: CRS EPSG:4326, the survey's is EPSG:4549"
+    elif damage == "not parquet":
+        f.write_text("not parquet")
+        needle = f"{hand_survey}/parcels/part.1.parquet: not a readable GeoParquet partition"
+    else:
+        gpd.read_parquet(f).drop(columns="floor_area_m2").to_parquet(f)
+        needle = f"{hand_survey}/parcels/part.1.parquet: no column 'floor_area_m2'"
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet"],
+             needle)
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", hand_survey], needle if damage != "a column less"
+             else "part.1.parquet")
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_scheduler_that_does_not_answer_or_has_no_workers_is_refused_in_time(hand_survey, tmp_path, capsys,
+                                                                            monkeypatch):
+    """A port where something listens but never speaks Dask (the dashboard's 8787 given for 8786) hung forever;
+    so did a scheduler no worker had joined (the first task waited)."""
+    import socket
+    import time
+
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(_cluster, "CONNECT_TIMEOUT", 1)
+    base = ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet", "--scheduler"]
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        addr = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        t = time.perf_counter()
+        _refused(capsys, [*base, addr], f"cannot reach the Dask scheduler at {addr}")
+        assert time.perf_counter() - t < 15
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=":0",
+                      silence_logs=40) as empty:
+        t = time.perf_counter()
+        _refused(capsys, [*base, empty.scheduler_address],
+                 f"the Dask scheduler at {empty.scheduler_address} has no workers", "dask worker")
+        assert time.perf_counter() - t < 15
+    assert not (tmp_path / "f.parquet").exists()
+
+
+def test_workers_without_planner_are_refused_naming_them(client, hand_survey, tmp_path, capsys, monkeypatch):
+    """In-process workers have planner: the worker's question is made to fail as on a worker without it."""
+    monkeypatch.setattr(_cluster, "_PLANNER_VERSION", "__import__('planner_not_on_this_worker').__version__")
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", hand_survey, "--out", tmp_path / "f.parquet",
+                      "--scheduler", client.scheduler.address],
+             "2 of 2 Dask workers at", "cannot import planner (ModuleNotFoundError",
+             "install that version (and the same Python packages) on every worker")
+    monkeypatch.setattr(_cluster, "_PLANNER_VERSION", "'0.0.1'")
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", hand_survey, "--scheduler", client.scheduler.address],
+             "run planner 0.0.1", "this client runs planner")
+
+
+@pytest.mark.slow
+def test_a_real_worker_without_planner_is_refused_not_waited_for(hand_survey, tmp_path):
+    """A ``dask worker`` process that cannot import planner: the task's unpickling broke its connection, the
+    worker was restarted and sent the task again, for ever (the command hung)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    block = tmp_path / "block"
+    block.mkdir()
+    (block / "sitecustomize.py").write_text(
+        "import sys\nclass _B:\n    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'planner':\n            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, _B())\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    sched = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--dashboard-address", ":0",
+                              "--scheduler-file", str(tmp_path / "sched.json")], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        for _ in range(100):
+            if (tmp_path / "sched.json").exists():
+                break
+            time.sleep(0.2)
+        addr = json.loads((tmp_path / "sched.json").read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", addr, "--nthreads", "1"],
+                                  env={**env, "PYTHONPATH": str(block)}, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        code = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+        proc = subprocess.run([sys.executable, "-c", code, "classify", "--engine", "dask", "--parquet",
+                               str(hand_survey), "--out", str(tmp_path / "f.parquet"), "--scheduler", addr],
+                              capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert proc.returncode == 2, proc.stderr
+        assert "cannot import planner" in proc.stderr and "Traceback" not in proc.stderr
+    finally:
+        for p in (worker, sched):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
+
+
+_KILLED = """
+import os, signal, sys
+from planner.io import geoparquet as gpq
+where = sys.argv[1]
+if where == "before planner.json":
+    gpq.finish_survey = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+else:  # between the two renames of the replace
+    def _replace(tmp, path):
+        os.replace(path, path.with_name(f".{path.name}.old"))
+        os.kill(os.getpid(), signal.SIGKILL)
+    gpq._replace = _replace
+from planner.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("where", ["before planner.json", "between the renames"])
+def test_a_killed_classify_leaves_the_previous_export_and_nothing_taken_for_complete(client, hand_survey, tmp_path,
+                                                                                    where):
+    """``classify --engine dask --out F --force`` killed at the end: F is still the previous export, whole.
+
+    Killed between the two renames of the replace, F was gone (set aside as .F.old, never put back); the
+    building folders of killed runs were left for ever (one per ingest: mkdtemp names)."""
+    import os
+    import subprocess
+    import sys
+
+    addr = client.scheduler.address
+    out = tmp_path / "f.parquet"
+    argv = ["classify", "--engine", "dask", "--parquet", str(hand_survey), "--out", str(out), "--scheduler", addr]
+    assert main(argv) == 0
+    before = _snapshot(out)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", _KILLED, where, *argv, "--force", "-p", "strict"],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == -9, proc.stderr
+    # what a later run or the app reads is the previous export, whole
+    info = gpq.survey_info(out)
+    assert info["source"].endswith(f"classified under policy default ({info['source'][-13:-1]})")
+    assert _snapshot(out) == before
+    assert main(["sites", "--engine", "dask", "--parquet", str(out), "--scheduler", addr, "--min-area", "0"]) == 0
+    # the next run replaces it and clears what the killed one left
+    assert main([*argv, "--force", "-p", "strict"]) == 0
+    assert "policy strict" in gpq.survey_info(out)["source"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet", "s.parquet"]
+
+
+@pytest.mark.slow
+def test_cli_dask_equals_the_workspace_commands_on_the_sample_city(client, tmp_path, capsys):
+    """The README's journey on gis_data/sample_city.gpkg (20,000 parcels, its roads, rivers, railway and protected
+    land): ``ingest --parquet``, then classify and sites with ``--engine dask`` give the files the workspace
+    commands give: every parcel's flags, grade and reasons; the same sites of the same parcels, areas to 1e-6 m²."""
+    import shutil
+    from pathlib import Path
+
+    import pyogrio
+
+    root = Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    addr = ["--scheduler", client.scheduler.address]
+    s, f = tmp_path / "s.parquet", tmp_path / "f.parquet"
+    assert main(["ingest", str(root / "gis_data" / "survey_update.zip"), "-w", str(ws), "--parquet", str(s),
+                 "--partitions", "4"]) == 0
+    assert main(["classify", "-w", str(ws), "--out", str(tmp_path / "mem.gpkg")]) == 0
+    assert main(["classify", "--engine", "dask", "--parquet", str(s), "--out", str(f), *addr]) == 0
+    assert main(["sites", "-w", str(ws), "--out", str(tmp_path / "mem_sites.gpkg")]) == 0
+    assert main(["sites", "--engine", "dask", "--parquet", str(f), "--out", str(tmp_path / "sites.gpkg"), *addr]) == 0
+    capsys.readouterr()
+    mem = pyogrio.read_dataframe(tmp_path / "mem.gpkg", layer="flags").set_index("parcel_id")
+    got = _read_all(f).set_index("parcel_id")
+    assert len(got) == len(mem) == 19_999 and got.index.is_unique
+    got = got.loc[mem.index]
+    for col in ("three_low", "low_utilization", "low_capacity", "low_contribution", "n_low", "upgrade_class",
+                "grade", "reason_zh", "reason_en", "output_per_mu"):
+        a, b = mem[col].astype(object), got[col].astype(object)
+        assert (a.isna() == b.isna()).all() and (a[a.notna()].astype(str) == b[b.notna()].astype(str)).all(), col
+    assert mem["three_low"].astype(bool).sum() > 5000
+    ms, ds = (pyogrio.read_dataframe(tmp_path / n, layer="sites").set_index("site_id")
+              for n in ("mem_sites.gpkg", "sites.gpkg"))
+    mp, dp = (pyogrio.read_dataframe(tmp_path / n, layer="site_parcels") for n in ("mem_sites.gpkg", "sites.gpkg"))
+    pd.testing.assert_frame_equal(mp, dp)  # same sites (ids, order) of the same parcels, in the same roles
+    assert len(ms) == len(ds) > 1000 and (ms.index == ds.index).all()
+    assert np.abs(ms.geometry.area - ds.geometry.area).max() <= 1e-6
+    for col in ("land_area_m2", "flagged_area_m2", "score"):
+        if col in ms:
+            assert np.abs(ms[col] - ds[col]).max() <= 1e-6, col
+    assert (ms["status"] == ds["status"]).all() and (ms["rank"].fillna(0) == ds["rank"].fillna(0)).all()
+
+
+def test_cli_dask_sites_of_an_unclassified_survey_say_to_classify_first(tmp_path, capsys, monkeypatch):
+    _no_cluster(monkeypatch)
+    gpq.write_partitioned_survey(_hand_grid()[0].drop(columns="three_low"), tmp_path / "s.parquet", npartitions=2)
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", tmp_path / "s.parquet"],
+             "the parcels have no 'three_low' column; classify them with `planner classify --engine dask`")
+
+
+def test_a_parcel_id_repeated_in_two_partitions_is_refused_as_in_memory(client, tmp_path):
+    """Two flagged parcels of one id in different partitions: the in-memory build refuses them; the partitioned
+    build (each unit seeing one copy) gave a parcel-to-site table with the id twice."""
+    parcels, _road, _protected, part = _hand_grid()
+    parcels.loc[parcels["parcel_id"] == "p49", "parcel_id"] = "p40"  # D's lower parcel (partition 1) takes B's id
+    gpq.write_partitioned_survey(parcels, tmp_path / "d.parquet", partition_of=part)
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+    with pytest.raises(Exception, match="parcel_id not unique among the parcels placed in sites") as mem:
+        build_sites(parcels, params)
+    with pytest.raises(type(mem.value), match=r"parcel_id not unique among the parcels placed in sites, e\.g\. \['p40'\]"):
+        build_sites_partitioned(tmp_path / "d.parquet", params, client=client, bar=False)
+    # an id repeated on parcels no site takes (a mapping may keep duplicate ids) is built as in memory; the
+    # partitioned build refused the whole unit ("a partitioned survey needs one id per parcel")
+    parcels, road, protected, part = _hand_grid()
+    parcels.loc[parcels["parcel_id"].isin(["p01", "p11"]), "parcel_id"] = "p00"  # three unflagged parcels
+    parcels.loc[parcels["parcel_id"] == "p53", "parcel_id"] = "p52"  # unflagged, next to the ring's enclave
+    gpq.write_partitioned_survey(parcels, tmp_path / "u.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    run = build_sites_partitioned(tmp_path / "u.parquet", params, client=client, barriers=road,
+                                  constraints=protected, bar=False)
     _assert_same_sites(build_sites(parcels, params, barriers=road, constraints=protected), run.result)
+
+
+def test_sample_province_takes_the_scheduler_from_the_environment(tmp_path, capsys, monkeypatch):
+    """README: PLANNER_DASK_SCHEDULER or --scheduler on each command; ``sample-data --province`` started a local
+    cluster whatever the variable said."""
+    monkeypatch.setattr(_cluster, "CONNECT_TIMEOUT", 1)
+    monkeypatch.setenv("PLANNER_DASK_SCHEDULER", "tcp://127.0.0.1:9")
+    _refused(capsys, ["sample-data", "--province", "--parcels", "2000", "--parcels-per-city", "1000", "--out",
+                      tmp_path / "p.parquet"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_survey_folder_in_longitude_latitude_is_refused_naming_its_crs(tmp_path, capsys, monkeypatch):
+    _no_cluster(monkeypatch)
+    gpq.write_partitioned_survey(_hand_grid()[0].to_crs(4326), tmp_path / "ll.parquet", npartitions=2)
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", tmp_path / "ll.parquet", "--out",
+                      tmp_path / "f.parquet"], "ll.parquet: CRS EPSG:4326 is not projected (metres)")
+
+
+def test_cli_dask_sites_take_every_site_option_the_workspace_engine_takes(client, city, tmp_path, capsys):
+    """``--max-owners``, ``--difficulty-weight`` and ``--no-street-split`` were ignored by ``--engine dask`` (other
+    sites than ``planner sites -w`` with the same options: 31,566 against 32,109 at 200k parcels)."""
+    from planner import workflow as W
+
+    parcels, bars, cons = city
+    flags = classify(parcels, default_policy())
+    gpq.write_partitioned_survey(flags, tmp_path / "f.parquet", npartitions=4, barriers=bars, constraints=cons)
+    from planner import config
+
+    data = {**config._drop_none(SiteParams().to_dict()), "gap_m": 6.0}  # as `sites -w` resolves the options
+    params = SiteParams.from_dict(W.operations.apply_site_options(data, max_owners=3, difficulty_weight=0.4,
+                                                                  split_streets=False, max_area_m2=0))
+    assert main(["sites", "--engine", "dask", "--parquet", str(tmp_path / "f.parquet"), "--scheduler",
+                 client.scheduler.address, "--max-owners", "3", "--difficulty-weight", "0.4", "--no-street-split",
+                 "--max-area", "0", "--gap", "6", "--out", str(tmp_path / "s.csv")]) == 0
+    capsys.readouterr()
+    mem = build_sites(flags, params, barriers=bars, constraints=cons)
+    got = pd.read_csv(tmp_path / "s_parcels.csv")
+    assert got.equals(pd.read_csv(pd.io.common.StringIO(mem.parcel_sites.to_csv(index=False))))
+    sites = pd.read_csv(tmp_path / "s.csv")
+    assert sites["n_owners"].max() <= 3 and len(sites) == len(mem.sites)
+    assert np.allclose(sites["score"], mem.sites["score"], equal_nan=True)

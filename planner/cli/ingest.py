@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if args.report:  # before anything is read or published: a report it could not write changes nothing
         check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
     if args.parquet and not args.dry_run:
-        from planner.cli.scale import write_ingested
+        from planner.cli.scale import check_parquet, write_ingested
 
+        check_parquet(args)  # before the workspace is changed: a refused command changes nothing
         if args.workspace is None:  # the partitioned survey instead of a workspace layer
             write_ingested(args)
             return 0

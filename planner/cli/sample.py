@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,8 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "folder --out DIR.parquet, built in parallel on a Dask cluster")
     p.add_argument("--parcels-per-city", type=int, default=100_000, metavar="N",
                    help="with --province: parcels per city and partition (default 100000)")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="with --province: Dask scheduler address")
-    p.add_argument("--workers", type=int, default=None, metavar="N", help="with --province: local Dask workers")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("PLANNER_DASK_SCHEDULER"),
+                   help="with --province: Dask scheduler address (default: PLANNER_DASK_SCHEDULER, else a new local "
+                        "cluster)")
+    from planner.cli.scale import workers
+
+    p.add_argument("--workers", type=workers, default=None, metavar="N", help="with --province: local Dask workers")
     p.set_defaults(func=run)
 
 

@@ -21,6 +21,18 @@ import pandas as pd
 from planner.errors import DataError
 
 
+def workers(text: str) -> int:
+    """``--workers`` (argparse ``type``): a whole number of at least 1 (-1 started a cluster of none, and waited)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        msg = f"{text!r} is not a number of workers (a whole number, 1 or more)"
+        raise argparse.ArgumentTypeError(msg)
+    return n
+
+
 def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
     """The ``--engine``, ``--parquet``, ``--scheduler`` and ``--workers`` options of a command."""
     g = p.add_argument_group("province scale (Dask)")
@@ -30,7 +42,7 @@ def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
     g.add_argument("--scheduler", metavar="ADDRESS", default=os.environ.get("PLANNER_DASK_SCHEDULER"),
                    help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (default: PLANNER_DASK_SCHEDULER, "
                         "else a new local cluster)")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=workers, default=None, metavar="N",
                    help="workers of the local cluster (default: the cores, at most 4)")
 
 
@@ -55,9 +67,14 @@ def _client(args, say):
 def run_classify(args: argparse.Namespace) -> int:
     """``planner classify --engine dask --parquet SURVEY --out FLAGS``."""
     from planner.cli.classify import policy_doc
+    from planner.io import geoparquet as gpq
     from planner.scale.classify import classify_partitioned
 
     _need(args, "parquet", "the partitioned survey to classify")
+    if args.survey_version is not None or args.wkt:
+        msg = ("--engine dask classifies the partitioned survey folder as it is: --survey-version and --wkt need a "
+               "workspace (write the version wanted with `planner ingest ... --parquet`)")
+        raise DataError(msg, zh="--engine dask 按分区数据文件夹原样识别：--survey-version、--wkt 需要工作空间")
     if not args.out or Path(args.out).suffix.lower() != ".parquet":
         msg = "--engine dask writes a partitioned survey folder: give --out FLAGS.parquet"
         raise DataError(msg, zh="--engine dask 输出分区数据文件夹：请给出 --out 名称.parquet")
@@ -65,6 +82,9 @@ def run_classify(args: argparse.Namespace) -> int:
     say = _stage(t0)
     doc = policy_doc(args.policy)
     policy = doc.policy
+    # before a cluster is started or reached: a refused command changes nothing (and waits for nothing)
+    gpq.check_survey(args.parquet)
+    gpq.check_target(args.out, overwrite=args.force, reads=(args.parquet,))
     with _client(args, say) as client:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
         run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
@@ -79,6 +99,7 @@ def site_params(args):
     """Site parameters for a build with no workspace: ``--config``'s or the policy file's ``[sites]``, then flags."""
     from planner import config
     from planner import workflow as W
+    from planner.cli.sites import param_overrides
     from planner.sites import SiteParams
 
     doc = W.SiteParamsDoc(name="sites")
@@ -88,10 +109,9 @@ def site_params(args):
                                                                    where=f"{args.config} [sites]"))
     elif args.policy:
         doc = dataclasses.replace(doc, params=W.PolicyDoc.from_file(args.policy).site_params())
-    over = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area}
-    data = {**config._drop_none(doc.params.to_dict()), **{k: v for k, v in over.items() if v is not None}}
-    use = {"use_barriers": not args.no_barriers, "use_constraints": not args.no_constraints}
-    return dataclasses.replace(doc, params=SiteParams.from_dict(data, where="site parameters"), **use)
+    # the options as the workspace engine takes them (--max-owners, --difficulty-weight and --no-street-split were
+    # ignored here)
+    return W.operations.with_site_overrides(doc, param_overrides(args))
 
 
 def run_sites(args: argparse.Namespace) -> int:
@@ -107,7 +127,9 @@ def run_sites(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = _stage(t0)
     doc = site_params(args)
-    gpq.survey_info(args.parquet)
+    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
+                     hint="classify them with `planner classify --engine dask`",
+                     hint_zh="请先运行 planner classify --engine dask")
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
     with _client(args, say) as client:
@@ -132,6 +154,13 @@ def run_sites(args: argparse.Namespace) -> int:
             print(f"wrote {p}")
     say(", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
     return 0
+
+
+def check_parquet(args) -> None:
+    """``planner ingest --parquet DIR``: refuse DIR before the survey is read or published (exit 2, nothing changed)."""
+    from planner.io import geoparquet as gpq
+
+    gpq.check_target(args.parquet, overwrite=args.force, option="--parquet", suffix=False)
 
 
 def write_ingested(args, store=None) -> None:
@@ -162,6 +191,9 @@ def write_province(args) -> int:
     say = _stage(t0)
     from tqdm import tqdm
 
+    from planner.io import geoparquet as gpq
+
+    gpq.check_target(args.out, overwrite=args.force, suffix=False)  # before the cluster starts
     n_cities = -(-args.parcels // args.parcels_per_city)
     with _client(args, say) as client, tqdm(total=n_cities, desc="cities", unit="city") as pb:
         info = _write(args.out, args.parcels, client=client, parcels_per_city=args.parcels_per_city, seed=args.seed,

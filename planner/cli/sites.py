@@ -135,6 +135,16 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
     return files
 
 
+def param_overrides(args: argparse.Namespace) -> dict:
+    """The site settings given as options (None: not given), for either engine
+    (:func:`planner.workflow.operations.with_site_overrides`)."""
+    return {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,
+            "max_owners": args.max_owners, "difficulty_weight": args.difficulty_weight,
+            "split_streets": False if args.no_street_split else None,
+            "use_barriers": False if args.no_barriers else None,
+            "use_constraints": False if args.no_constraints else None}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.out:  # before anything is built or stored: a refused command changes nothing
         check_out(args.out, workspace=args.workspace)
@@ -150,13 +160,7 @@ def run(args: argparse.Namespace) -> int:
             W.check_document_name(kind, value)
     store = open_store(args.workspace)
     policy_name = W.operations.flags_name(store, args.policy)
-    overrides = {"gap_m": args.gap, "min_area_m2": args.min_area, "max_area_m2": args.max_area,
-                 "max_owners": args.max_owners, "difficulty_weight": args.difficulty_weight,
-                 "split_streets": False if args.no_street_split else None}
-    if args.no_barriers:
-        overrides["use_barriers"] = False
-    if args.no_constraints:
-        overrides["use_constraints"] = False
+    overrides = param_overrides(args)
     params = W.operations.resolve_site_params(store, policy_name, params_name=args.params, config_file=args.config,
                                               overrides=overrides)
     edits, edits_ref = None, None

@@ -16,16 +16,19 @@ survey as delivered: partitioned builds break ties as the in-memory build
 does, by that order. Each file carries its bounding box in the GeoParquet
 metadata, so ``dask_geopandas.read_parquet`` knows where each partition lies.
 
-Files are written into a temporary folder beside the target and moved into
-place at the end: a failed write leaves no half survey.
+Files are written into a folder beside the target (:func:`building`) and moved
+into place at the end (:func:`_replace`): a failed or killed write leaves no half
+survey and the previous one as it was. What a command reads is checked first,
+partition by partition (:func:`check_survey`), and what it writes too
+(:func:`check_target`).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -97,7 +100,7 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
         frame = frame.take(hilbert_order(frame.geometry))
         bounds = np.linspace(0, n, k + 1).round().astype(np.int64)
     partitioning = "given" if partition_of is not None else "hilbert"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = building(path)
     try:
         (tmp / "parcels").mkdir()
         for i in range(k):
@@ -119,7 +122,8 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
 
 
 def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs=None, overwrite: bool = False,
-                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None) -> dict:
+                       barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
+                       to_crs=None) -> dict:
     """Cut a GeoParquet dataset of any partitioning (too big for one machine) into a partitioned survey.
 
     ``source`` is what ``dask_geopandas.read_parquet`` reads (a file, a folder,
@@ -127,7 +131,8 @@ def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs
     (partition by partition) unless they have one, then
     ``dask_geopandas.GeoDataFrame.spatial_shuffle(by="hilbert")`` moves them
     into ``npartitions`` ranges of the Hilbert curve. Runs on the current Dask
-    scheduler (a ``distributed.Client`` when one is open).
+    scheduler (a ``distributed.Client`` when one is open). ``to_crs``: the metric CRS to write the parcels in
+    (the Dask engine measures in metres: a survey in longitude/latitude is refused by :func:`check_survey`).
     """
     import dask_geopandas
 
@@ -136,6 +141,8 @@ def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs
     ddf = dask_geopandas.read_parquet(source)
     if ddf.crs is None and source_crs is not None:
         ddf = ddf.set_crs(source_crs)
+    if to_crs is not None:
+        ddf = ddf.to_crs(to_crs)
     if "input_row" not in ddf.columns:
         sizes = ddf.map_partitions(len).compute()
         offsets = np.r_[0, np.cumsum(np.asarray(sizes))[:-1]].astype(np.int64)
@@ -146,7 +153,7 @@ def repartition_survey(source, path: str | Path, *, npartitions: int, source_crs
 
         ddf = ddf.map_partitions(_number, meta=ddf._meta.assign(input_row=np.int64(0)))
     shuffled = ddf.spatial_shuffle(by="hilbert", npartitions=npartitions, shuffle_method="tasks")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp = building(path)
     try:
         shuffled.reset_index(drop=True).to_parquet(tmp / "parcels", write_index=False)
         files = list((tmp / "parcels").glob("part.*.parquet"))
@@ -194,23 +201,101 @@ def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: in
     return info
 
 
-def _check_target(path: Path, overwrite: bool) -> None:
-    if path.exists():
+def check_target(path: str | Path, *, overwrite: bool = False, option: str = "--out",
+                 reads: tuple = (), suffix: bool = True) -> Path:
+    """``path`` as a Path if a command may write a survey folder there, else a :class:`DataError` saying what to do.
+
+    Called before anything is computed (a refused command changes nothing). Refused: a name not ending in
+    ``.parquet`` (unless ``suffix`` is false); a file (a folder goes there); an existing folder without ``overwrite`` (``--force``) or one
+    that is not a partitioned survey; a folder missing, not a folder or read-only
+    (:func:`planner.io.writers.check_parent`); a survey the command reads (``reads``), or a folder inside one.
+    """
+    from planner.io.writers import check_parent
+
+    p = Path(path)
+    name = f"{option} {os.fspath(path)}"
+    if suffix and p.suffix.lower() != ".parquet":
+        msg = f"{name}: a partitioned survey is a folder named *.parquet; give e.g. {p.with_suffix('.parquet')}"
+        raise DataError(msg, zh=f"{name}：分区调查数据是以 .parquet 结尾的文件夹，例如 {p.with_suffix('.parquet')}")
+    _recover(p)
+    if p.exists() and not p.is_dir():
+        msg = f"{name} is a file; a partitioned survey is a folder: give a folder name that is not taken"
+        raise DataError(msg, zh=f"{name} 是一个文件；分区调查数据是文件夹，请给出未被占用的文件夹名称")
+    for src in reads:
+        if src is None or not Path(src).exists():
+            continue
+        real, real_src = Path(os.path.realpath(p)), Path(os.path.realpath(src))
+        if real == real_src or real_src in real.parents:
+            msg = f"{name} is the survey this command reads ({src}) or lies inside it; give another folder"
+            raise DataError(msg, zh=f"{name} 就是本命令读取的数据（{src}）或位于其中，请换一个文件夹")
+    if p.exists():
         if not overwrite:
-            msg = f"{path} exists; give another folder or replace it (--force)"
-            raise DataError(msg, zh=f"{path} 已存在；请换一个文件夹，或用 --force 覆盖")
-        if not (path / "planner.json").is_file():
-            msg = f"{path} exists and is not a partitioned survey; refusing to replace it"
-            raise DataError(msg, zh=f"{path} 已存在且不是分区调查数据，不予覆盖")
-    if not path.parent.is_dir():
-        msg = f"{path}: folder {path.parent} does not exist"
-        raise DataError(msg, zh=f"{path}：文件夹 {path.parent} 不存在")
+            msg = f"{name} exists; give another folder or replace it (--force)"
+            raise DataError(msg, zh=f"{name} 已存在；请换一个文件夹，或用 --force 覆盖")
+        if not (p / "planner.json").is_file():
+            msg = f"{name} exists and is not a partitioned survey; refusing to replace it"
+            raise DataError(msg, zh=f"{name} 已存在且不是分区调查数据，不予覆盖")
+    check_parent(p, option)
+    return p
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    check_target(path, overwrite=overwrite, option="folder", suffix=False)
+
+
+#: A survey folder being written: ``.<name>.building-<host>-<pid>`` beside the target, moved into place when
+#: complete (:func:`building`). One per process, so two runs writing the same target never share one.
+_BUILDING = ".{name}.building-{host}-{pid}"
+
+
+def building(path: str | Path) -> Path:
+    """A new empty folder beside ``path`` to write a survey into, then :func:`_replace` it over ``path``.
+
+    Folders that killed runs of this machine left beside ``path`` are removed first (their process is gone):
+    a province's partitions weigh gigabytes. The name starts with a dot and the folder gets its
+    ``planner.json`` last: nothing takes it for a survey.
+    """
+    import socket
+
+    path = Path(path)
+    host = socket.gethostname()
+    head = _BUILDING.format(name=path.name, host=host, pid="")
+    for f in path.parent.glob(f"{glob.escape(head)}*"):
+        pid = f.name[len(head):]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(f, ignore_errors=True)
+        except OSError:  # alive, another user's
+            pass
+    tmp = path.with_name(_BUILDING.format(name=path.name, host=host, pid=os.getpid()))
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    return tmp
+
+
+def _old(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")
+
+
+def _recover(path: Path) -> None:
+    """Put back the previous survey that a run killed between the two renames of :func:`_replace` left aside."""
+    old = _old(path)
+    if not path.exists() and (old / "planner.json").is_file():
+        os.replace(old, path)
 
 
 def _replace(tmp: Path, path: Path) -> None:
+    """Move the survey folder ``tmp`` to ``path``; a previous one is set aside first, then removed.
+
+    Killed between the two renames, the previous survey waits at ``.<name>.old``; the next read or write of
+    ``path`` puts it back (:func:`_recover`).
+    """
     old = None
     if path.exists():
-        old = path.with_name(f".{path.name}.old")
+        old = _old(path)
         shutil.rmtree(old, ignore_errors=True)
         os.replace(path, old)
     os.replace(tmp, path)
@@ -221,6 +306,7 @@ def _replace(tmp: Path, path: Path) -> None:
 def survey_info(path: str | Path) -> dict:
     """The ``planner.json`` record of a partitioned survey folder (a clear error when it is not one)."""
     path = Path(path)
+    _recover(path)
     meta = path / "planner.json"
     if not meta.is_file():
         msg = (f"{path}: not a partitioned survey (no planner.json); write one with "
@@ -235,15 +321,76 @@ def survey_info(path: str | Path) -> dict:
         msg = f"{meta}: format {info.get('format')!r} is not {FORMAT!r}"
         raise DataError(msg, zh=f"{meta}：格式不符")
     files = partition_files(path)
-    if len(files) != info.get("npartitions"):
-        msg = f"{path}: {len(files)} partition files, planner.json says {info.get('npartitions')}; rewrite the survey"
-        raise DataError(msg, zh=f"{path}：分区文件数与 planner.json 不符，请重新写出")
+    n = info.get("npartitions") if isinstance(info.get("npartitions"), int) else -1
+    numbers = [int(f.name.split(".")[1]) for f in files]
+    if numbers != list(range(n)):
+        missing = [f"parcels/part.{k}.parquet" for k in range(n) if k not in set(numbers)]
+        extra = [f"parcels/{f.name}" for f in files if not 0 <= int(f.name.split(".")[1]) < n]
+        what = "; ".join(x for x in (f"missing {', '.join(missing[:5])}" if missing else "",
+                                     f"not listed {', '.join(extra[:5])}" if extra else "") if x)
+        msg = (f"{path}: planner.json lists {info.get('npartitions')} partitions (parcels/part.0.parquet ...), the "
+               f"folder holds {len(files)}: {what}; copy the survey folder again whole, or write it again")
+        raise DataError(msg, zh=f"{path}：planner.json 记录 {info.get('npartitions')} 个分区，文件夹中有 {len(files)} 个"
+                                f"（{what}）；请重新完整复制或重新写出该分区数据")
+    return info
+
+
+def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",), hint: str = "", hint_zh: str = "") -> dict:
+    """:func:`survey_info`, after reading every partition's footer: a clear error naming the file otherwise.
+
+    Each partition must be readable GeoParquet, in the CRS of ``planner.json`` (a partition in another CRS
+    would be measured and joined in the wrong units), with the columns of the first partition; the first must
+    have the columns ``need`` (else the error says ``hint``: what to do).
+    Only footers are read (kilobytes a file), on the client, before any task is sent.
+    """
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    info = survey_info(path)
+    want = CRS.from_user_input(info["crs"])
+    if not want.is_projected:  # areas, gaps and buffers are in metres
+        msg = (f"{path}: CRS {info['crs']} is not projected (metres); write the survey in a metric CRS, e.g. "
+               "through a workspace (`planner ingest SRC -w WS --parquet DIR`) or repartition_survey(..., "
+               "to_crs=...)")
+        raise DataError(msg, zh=f"{path}：坐标系 {info['crs']} 不是投影坐标系（米）；请以米制坐标系重新写出分区数据")
+    names0 = None
+    for f in partition_files(path):
+        rel = f"{path}/parcels/{f.name}"
+        try:
+            schema = pq.read_schema(f)
+            geo = json.loads((schema.metadata or {}).get(b"geo", b"null"))
+            col = geo["columns"][geo["primary_column"]]
+        except Exception as exc:  # pyarrow's errors (not a parquet file, truncated) and a missing "geo" record
+            msg = (f"{rel}: not a readable GeoParquet partition ({type(exc).__name__}: {exc}); "
+                   "copy the survey folder again whole, or write it again")
+            raise DataError(msg, zh=f"{rel}：无法作为 GeoParquet 分区读取；请重新完整复制或重新写出该分区数据") from exc
+        raw = col.get("crs", "OGC:CRS84")  # GeoParquet: no "crs" key means longitude/latitude
+        crs = CRS.from_user_input(raw) if raw is not None else None
+        if crs is None or not crs.equals(want, ignore_axis_order=True):
+            got = crs.to_string() if crs is not None else "none"
+            msg = (f"{rel}: CRS {got}, the survey's is {info['crs']} (planner.json); a partition in another CRS "
+                   "would be measured and joined wrongly: write the survey again from one layer "
+                   "(`planner ingest ... --parquet`)")
+            raise DataError(msg, zh=f"{rel}：坐标系为 {got}，而该分区数据的坐标系为 {info['crs']}；"
+                                    "请从同一图层重新写出分区数据")
+        names = set(schema.names)
+        if names0 is None:
+            names0 = names
+            lack = [c for c in need if c not in names]
+            if lack:
+                msg = f"{path}: the parcels have no {', '.join(map(repr, lack))} column; {hint or 'write the survey again'}"
+                raise DataError(msg, zh=f"{path}：地块缺少字段 {', '.join(lack)}；{hint_zh or '请重新写出分区数据'}")
+        lack = sorted(names0 - names)
+        if lack:
+            msg = (f"{rel}: no column {', '.join(map(repr, lack))} (the other partitions have them); "
+                   "write the survey again")
+            raise DataError(msg, zh=f"{rel}：缺少字段 {', '.join(lack)}（其他分区有）；请重新写出分区数据")
     return info
 
 
 def partition_files(path: str | Path) -> list[Path]:
     """The partition files of a survey folder in partition order."""
-    files = list((Path(path) / "parcels").glob("part.*.parquet"))
+    files = [p for p in (Path(path) / "parcels").glob("part.*.parquet") if p.name.split(".")[1].isdigit()]
     return sorted(files, key=lambda p: int(p.name.split(".")[1]))
 
 

@@ -106,14 +106,7 @@ def _check_one_output(p: Path, option: str, workspace, new_workspace: bool = Fal
     if p.is_dir():
         msg = f"{option} is a folder; give a file name (e.g. {p / ('result' + p.suffix)})"
         raise DataError(msg, zh=f"{option} 是文件夹，请给出文件名（例如 {p / ('result' + p.suffix)}）")
-    folder = p.absolute().parent
-    if not folder.is_dir():
-        what, what_zh = ("is not a folder", "不是文件夹") if folder.exists() else ("does not exist", "不存在")
-        msg = f"{option}: the folder {folder} {what}; create it first or choose another place"
-        raise DataError(msg, zh=f"{option}：文件夹 {folder} {what_zh}，请先新建该文件夹或换一个位置")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        msg = f"{option}: the folder {folder} is not writable; choose a folder you may write to"
-        raise DataError(msg, zh=f"{option}：文件夹 {folder} 无写权限，请换一个可写的文件夹")
+    check_parent(p, option)
     if not p.exists():
         return
     if not os.access(p, os.W_OK):
@@ -128,6 +121,18 @@ def _check_one_output(p: Path, option: str, workspace, new_workspace: bool = Fal
                "command itself); give another file name")
         raise DataError(msg, zh=f"{option} {what_zh}：导出文件不能写入工作空间（成果已由命令保存在工作空间中），"
                                 "请换一个文件名")
+
+
+def check_parent(p: Path, option: str) -> None:
+    """Refuse ``p`` (a file or a folder to make) when the folder it goes in is missing, not a folder or read-only."""
+    folder = Path(p).absolute().parent
+    if not folder.is_dir():
+        what, what_zh = ("is not a folder", "不是文件夹") if folder.exists() else ("does not exist", "不存在")
+        msg = f"{option}: the folder {folder} {what}; create it first or choose another place"
+        raise DataError(msg, zh=f"{option}：文件夹 {folder} {what_zh}，请先新建该文件夹或换一个位置")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        msg = f"{option}: the folder {folder} is not writable; choose a folder you may write to"
+        raise DataError(msg, zh=f"{option}：文件夹 {folder} 无写权限，请换一个可写的文件夹")
 
 
 def _is_workspace(p: Path) -> bool:
@@ -237,4 +242,5 @@ def _write_report(report, p: Path, ext: str) -> None:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
 
 
-__all__ = ["FORMULA_START", "check_output", "neutralize", "neutralize_frame", "replacing", "write_csv", "write_report"]
+__all__ = ["FORMULA_START", "check_output", "check_parent", "neutralize", "neutralize_frame", "replacing", "write_csv",
+           "write_report"]

@@ -17,6 +17,7 @@ Hilbert partitions of one city.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -118,29 +119,28 @@ def write_province(path: str | Path, n_parcels: int, *, client, parcels_per_city
     sizes = np.full(n_cities, n_parcels // n_cities)
     sizes[: n_parcels - sizes.sum()] += 1
     cols, rows, _side = _grid_order(n_cities)
-    tmp = path.with_name(f".{path.name}.building")
-    if tmp.exists():
-        import shutil
-
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    # a city beyond the Jinjiang boundary is a square whose side follows its size; step = the largest
-    step = city_step(int(sizes.max()))
-    futures = [client.submit(build_city_partition, k, int(sizes[k]), seed + k, int(cols[k]), int(rows[k]), step,
-                             str(tmp), pure=False, key=f"city-{k}") for k in range(n_cities)]
-    results = {}
-    for fut in as_completed(futures):
-        k = int(fut.key.split("-")[1])
-        results[k] = fut.result()
-        if progress:
-            progress(fut)
-    crs = results[0]["crs"]
-    layers = {}
-    for kind in ("barriers", "constraints"):
-        frames = [results[k][kind] for k in range(n_cities) if results[k][kind] is not None]
-        layers[kind] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs) if frames else None
-    info = gpq.finish_survey(tmp, crs=crs, n_parcels=int(sum(r["n"] for r in results.values())),
-                             npartitions=n_cities, partitioning="city grid in Hilbert order",
-                             source=f"synthetic province: {n_cities} sample cities, seed {seed}", **layers)
-    gpq._replace(tmp, path)
+    tmp = gpq.building(path)
+    try:
+        # a city beyond the Jinjiang boundary is a square whose side follows its size; step = the largest
+        step = city_step(int(sizes.max()))
+        futures = [client.submit(build_city_partition, k, int(sizes[k]), seed + k, int(cols[k]), int(rows[k]), step,
+                                 str(tmp), pure=False, key=f"city-{k}-{tmp.name}") for k in range(n_cities)]
+        results = {}
+        for fut in as_completed(futures):
+            k = int(fut.key.split("-")[1])
+            results[k] = fut.result()
+            if progress:
+                progress(fut)
+        crs = results[0]["crs"]
+        layers = {}
+        for kind in ("barriers", "constraints"):
+            frames = [results[k][kind] for k in range(n_cities) if results[k][kind] is not None]
+            layers[kind] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=crs) if frames else None
+        info = gpq.finish_survey(tmp, crs=crs, n_parcels=int(sum(r["n"] for r in results.values())),
+                                 npartitions=n_cities, partitioning="city grid in Hilbert order",
+                                 source=f"synthetic province: {n_cities} sample cities, seed {seed}", **layers)
+        gpq._replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return info

@@ -178,9 +178,8 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
     PartitionedClassification
     """
     say = say or (lambda _m: None)
-    info = gpq.survey_info(survey)
-    out = Path(out)
-    gpq._check_target(out, overwrite)
+    info = gpq.check_survey(survey)
+    out = gpq.check_target(out, overwrite=overwrite, reads=(survey,))
     files = [str(p) for p in gpq.partition_files(survey)]
     pol = with_reference_year(policy)
     secs = {}
@@ -206,11 +205,9 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
     del scores, ranks_f, stash
     secs["grades"] = time.perf_counter() - t
     t = time.perf_counter()
-    tmp = out.with_name(f".{out.name}.building")
     import shutil
 
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = gpq.building(out)
     ranks_f = client.scatter(ranks, broadcast=True)
     futs = [client.submit(classify_partition, f, k, str(tmp), resolved, ranks_f, policy.name, policy_hash(policy),
                           key=f"classify-{tmp.name}-{k}", pure=False) for k, f in enumerate(files)]

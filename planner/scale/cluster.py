@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -40,9 +41,14 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None, t
     cluster = None
     if scheduler:
         try:
+            _shake_hands(scheduler, CONNECT_TIMEOUT)
             client = Client(scheduler, timeout=CONNECT_TIMEOUT)
-        except (OSError, TimeoutError, ValueError) as exc:
-            msg = f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); check the address " \
+        except Exception as exc:  # whatever answers there (or nothing): the user is told which address
+            why = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, TimeoutError) and not str(exc):
+                why = f"no Dask handshake within {CONNECT_TIMEOUT} s; is it the scheduler's port (8786 by default), " \
+                      "not the dashboard's (8787)?"
+            msg = f"cannot reach the Dask scheduler at {scheduler} ({why}); check the address " \
                   "(tcp://HOST:8786) and that the scheduler runs"
             raise ClusterError(msg, zh=f"无法连接 Dask 调度器 {scheduler}；请检查地址（tcp://主机:8786）及调度器是否在运行") \
                 from exc
@@ -52,6 +58,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None, t
                                memory_limit=memory_limit, dashboard_address=":0", silence_logs=40)
         client = Client(cluster)
     try:
+        check_workers(client, scheduler or "the local cluster")
         where = scheduler or f"a local cluster of {len(client.scheduler_info(n_workers=-1)['workers'])} workers"
         say(f"Dask: {where}; dashboard {client.dashboard_link}")
         yield client
@@ -59,6 +66,60 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None, t
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _shake_hands(address: str, timeout: float) -> None:
+    """Connect to ``address`` and exchange Dask's handshake within ``timeout`` seconds, or raise.
+
+    ``distributed.Client(address, timeout=...)`` bounds the TCP connection but then waits for the handshake
+    reply forever: an address where something else listens (the dashboard's port 8787, a web server, a
+    firewall that accepts and stays silent) hung the command.
+    """
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def shake() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout,
+                                              **Security().get_connection_args("client")), timeout)
+        await comm.close()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own, also when the caller's thread runs one
+        pool.submit(asyncio.run, shake()).result()
+
+
+#: What each worker evaluates to say which planner it runs (``eval`` travels by name: a worker without planner
+#: can run it, where unpickling one of planner's functions would break the worker's connection).
+_PLANNER_VERSION = "__import__('planner').__version__"
+
+
+def check_workers(client, where: str, timeout: float | None = None) -> None:
+    """Refuse a cluster with no worker within ``timeout`` (:data:`CONNECT_TIMEOUT`), or workers without planner.
+
+    Without these checks the first task waited forever: on a scheduler no worker had joined, and on workers
+    that cannot import planner (unpickling the task failed, the worker was restarted, and was sent it again).
+    """
+    import planner
+
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError as exc:
+        msg = (f"the Dask scheduler at {where} has no workers (none joined within {timeout:g} s); start them with "
+               f"`dask worker {client.scheduler.address}` on machines with planner {planner.__version__} installed")
+        raise ClusterError(msg, zh=f"Dask 调度器 {where} 没有工作进程（{timeout:g} 秒内无人加入）；请在装有 planner "
+                                   f"{planner.__version__} 的机器上运行 dask worker {client.scheduler.address}") from exc
+    got = client.run(eval, _PLANNER_VERSION, on_error="return")
+    bad = {w: v for w, v in got.items() if v != planner.__version__}
+    if bad:
+        w, v = next(iter(bad.items()))
+        what = f"cannot import planner ({type(v).__name__}: {v})" if isinstance(v, BaseException) else \
+            f"run planner {v}"
+        msg = (f"{len(bad)} of {len(got)} Dask workers at {where} {what}, e.g. {w}; this client runs planner "
+               f"{planner.__version__}: install that version (and the same Python packages) on every worker")
+        raise ClusterError(msg, zh=f"{where} 的 {len(got)} 个 Dask 工作进程中有 {len(bad)} 个未安装或版本不同于本机的 "
+                                   f"planner {planner.__version__}（如 {w}）；请在每个工作进程上安装相同版本")
 
 
 def gather_with_progress(client, futures: list, label: str, say: Callable[[str], None] | None = None,

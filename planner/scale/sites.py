@@ -278,18 +278,19 @@ def build_unit(path: str, number: int, a: dict, comp_group: np.ndarray, incoming
     empty = {"sites": None, "members": None, "excluded": None}
     if not len(sub):
         return empty
-    if not sub["parcel_id"].is_unique:
-        dup = sub.loc[sub["parcel_id"].duplicated(), "parcel_id"].astype(str).head(5).tolist()
-        msg = f"partition {number}: parcel_id not unique, e.g. {dup}; a partitioned survey needs one id per parcel"
-        raise DataError(msg, zh=f"分区 {number}：地块编号重复（如 {dup}）；分区数据要求每个地块编号唯一")
     box = _total_box(shapely.bounds(_geoms(sub)))
     bar = layers.barriers_near(box, _reach(params))
     pieces = _overlay.ProtectedPieces(layers.pieces_near(box))
     res = build_sites(sub.drop(columns=["_group", "_part"]), params, barriers=bar, constraints=pieces)
     ps = res.parcel_sites
-    row_of = pd.Index(sub["parcel_id"]).get_indexer(ps["parcel_id"])
-    grp = sub["_group"].to_numpy()[row_of]
+    # the rows of the sites' parcels: flagged ones among the flagged rows, enclaves among the others (an id
+    # repeated on a parcel no site takes is allowed, as in memory)
+    is_flag = _flag_mask(sub)
     flagged = (ps["role"] == "flagged").to_numpy()
+    row_of = np.empty(len(ps), dtype=np.int64)
+    row_of[flagged] = _rows_of(sub["parcel_id"], is_flag, ps["parcel_id"][flagged])
+    row_of[~flagged] = _rows_of(sub["parcel_id"], ~is_flag, ps["parcel_id"][~flagged])
+    grp = sub["_group"].to_numpy()[row_of]
     site_group = pd.Series(grp[flagged]).groupby(ps["site_id"].to_numpy()[flagged]).agg(["min", "max"])
     if (site_group["min"] != site_group["max"]).any():
         msg = f"unit {number}: a site spans two groups; the groups are not coarser than the sites"
@@ -309,10 +310,23 @@ def build_unit(path: str, number: int, a: dict, comp_group: np.ndarray, incoming
                               unit=number)
     sites = res.sites[res.sites["site_id"].isin(kept_sites)].assign(unit=number)
     ex = res.excluded
-    ex_rows = pd.Index(sub["parcel_id"]).get_indexer(ex["parcel_id"])
+    ex_rows = _rows_of(sub["parcel_id"], is_flag, ex["parcel_id"])
     own_ex = (sub["_part"].to_numpy()[ex_rows] == number) if len(ex) else np.zeros(0, dtype=bool)
     excluded = ex[own_ex].assign(input_row=sub["input_row"].to_numpy()[ex_rows[own_ex]])
     return {"sites": sites, "members": members, "excluded": excluded}
+
+
+def _rows_of(ids: pd.Series, among: np.ndarray, wanted: pd.Series) -> np.ndarray:
+    """Positions in ``ids`` of the ``wanted`` ids, looked up among the rows ``among``; a wanted id found twice
+    there is refused with the in-memory builder's message (:func:`planner.sites.build._check_unique_ids`)."""
+    pos = np.flatnonzero(among)
+    idx = pd.Index(ids.to_numpy()[pos])
+    if not idx.is_unique:
+        twice = idx.duplicated(keep=False)
+        if pd.Index(wanted).isin(idx[twice]).any():
+            _build._check_unique_ids(pd.concat([pd.Series(wanted.to_numpy()), pd.Series(idx[twice])]))
+        pos, idx = pos[~twice], idx[~twice]
+    return pos[idx.get_indexer(wanted)]
 
 
 # -- the whole build ----------------------------------------------------------------------
@@ -493,6 +507,7 @@ def _stitch(units: list[dict], params: SiteParams, pieces: np.ndarray) -> SiteRe
         return SiteResult(empty.sites, empty.parcel_sites, ex, params, pieces)
     s = pd.concat(sites, ignore_index=True)
     m = pd.concat(members, ignore_index=True)
+    _build._check_unique_ids(m["parcel_id"])  # as in memory; each unit saw only its own copy of a repeated id
     key_s = s["unit"].astype(str) + "/" + s["site_id"].astype(str)
     key_m = m["unit"].astype(str) + "/" + m["site_id"].astype(str)
     codes, uniq = pd.factorize(key_s)

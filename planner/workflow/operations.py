@@ -236,14 +236,20 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
         doc = load_document(store, "site_params", policy_name)
     elif latest_version(store, "policy", policy_name) is not None:
         doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
-    if overrides:
-        opts = {k: v for k, v in overrides.items() if k in SITE_OPTIONS}
-        plain = {k: v for k, v in overrides.items() if k not in SITE_OPTIONS and v is not None}
-        data = {**config._drop_none(doc.params.to_dict()), **plain}
-        use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
-        data = apply_site_options(data, **opts)
-        doc = dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
-    return doc
+    return with_site_overrides(doc, overrides)
+
+
+def with_site_overrides(doc: D.SiteParamsDoc, overrides: dict | None) -> D.SiteParamsDoc:
+    """``doc`` with the settings given as options (``None``: not given): plain ``SiteParams`` fields,
+    ``use_barriers``/``use_constraints``, and the options of :data:`SITE_OPTIONS` (:func:`apply_site_options`)."""
+    if not overrides:
+        return doc
+    opts = {k: v for k, v in overrides.items() if k in SITE_OPTIONS}
+    plain = {k: v for k, v in overrides.items() if k not in SITE_OPTIONS and v is not None}
+    data = {**config._drop_none(doc.params.to_dict()), **plain}
+    use = {k: data.pop(k) for k in ("use_barriers", "use_constraints") if k in data}
+    data = apply_site_options(data, **opts)
+    return dataclasses.replace(doc, params=sites_mod.SiteParams.from_dict(data, where="site parameters"), **use)
 
 
 def edits_in_use(store: Store, policy_name: str, edits_ref: str | None) -> str:
