@@ -20,6 +20,7 @@ from planner.io.fingerprint import content_fingerprint
 from planner.io.store import GpkgStore
 from tests.conftest import box_grid
 from tests.hostile_files import parcels, write_shp, zip_entries
+from tests.test_app_new_workspace import data_dir  # noqa: F401  (a fixture: the app's data directory)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 
@@ -186,17 +187,12 @@ def test_the_app_refuses_files_that_lie_naming_the_uploaded_file(tmp_path, ws, m
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "EPSG:99999999", "WGS84 please"])
-def test_the_app_refuses_a_new_workspace_crs_that_is_no_crs(crs, tmp_path, monkeypatch):
+def test_the_app_refuses_a_new_workspace_crs_that_is_no_crs(crs, data_dir):  # noqa: F811  (the fixture)
     """Before: a pyproj CRSError shown as an exception on the data manager page."""
     from tests._text import rendered
     from tests.test_app_new_workspace import _create, _data_page, _tree
 
-    d = tmp_path / "data"
-    d.mkdir()
-    monkeypatch.setenv("PLANNER_DATA_DIR", str(d))
-    for k in ("PLANNER_WORKSPACE", "PLANNER_WORKSPACES", "PLANNER_ROLE"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    d = data_dir
     at = _create(_data_page(), "city", crs)
     assert not at.exception, [e.message for e in at.exception]
     errors = [rendered(e.value) for e in at.error]
