@@ -223,13 +223,9 @@ def test_english_reports_name_one_currency(tmp_path):
 def test_html_site_table_has_one_precision_per_column(lang):
     """The HTML scenario report's site table read 0.93 above 0.835 in one column (the PDF already had one precision
     per column): both use one rule (planner.report.text.same_precision)."""
-    n = 8  # sites of 1 to 60 ha: tax and investment from below 0.1 to several 亿元
-    side = np.sqrt(np.geomspace(10_000, 600_000, n))
-    x = np.r_[0, np.cumsum(side[:-1] + 50)]
-    g = gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
-                          "land_area_m2": side**2, "floor_area_m2": side**2 * 0.5},
-                         geometry=shapely.box(x, 0, x + side, side), crs="EPSG:4549")
-    r = run(g, scenario_from_dict({"name": "s"}))
+    from tests.test_report_pdf import sites_of_many_sizes
+
+    r = run(sites_of_many_sizes(), scenario_from_dict({"name": "s"}))
     doc = html_report(r, lang=lang)
     start = doc.index("<h2>地块明细</h2>" if lang == "zh" else "<h2>Sites</h2>")
     table = doc[doc.index("<table>", start):]
@@ -237,7 +233,7 @@ def test_html_site_table_has_one_precision_per_column(lang):
     body = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", t, re.S)]
             for t in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
     body = [b for b in body if b]
-    assert len(body) == n
+    assert len(body) == len(r.sites)
     mixed = []
     for col in zip(*body, strict=True):
         decimals = {len(c.split(".")[1]) if "." in c else 0 for c in col if re.fullmatch(r"-?[\d,]+(\.\d+)?", c)}

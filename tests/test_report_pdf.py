@@ -264,23 +264,27 @@ def test_long_scenario_names_are_wrapped_not_cut(lang):
     assert text.count(LONG) >= 2 and text.count(zh) >= 3 and "…" not in text  # title block, and over the cards
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatch):
-    """The scenario PDF's site table wrapped "标准厂房（低租金" with ")" alone on the next line, headers as "用地面积（" /
-    "亩）", and mixed precisions in a column (0.93 above 0.835)."""
+def sites_of_many_sizes(n: int = 8):
+    """``n`` ok sites of 1 to 60 ha in a row: tax and investment from below 0.1 to several 亿元 (precisions differ)."""
     import geopandas as gpd
     import numpy as np
     import shapely
 
+    side = np.sqrt(np.geomspace(10_000, 600_000, n))
+    x = np.r_[0, np.cumsum(side[:-1] + 50)]
+    return gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
+                             "land_area_m2": side**2, "floor_area_m2": side**2 * 0.5},
+                            geometry=shapely.box(x, 0, x + side, side), crs="EPSG:4549")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatch):
+    """The scenario PDF's site table wrapped "标准厂房（低租金" with ")" alone on the next line, headers as "用地面积（" /
+    "亩）", and mixed precisions in a column (0.93 above 0.835)."""
     from planner.report import pdf as P
     from planner.scenarios import run, scenario_from_dict
 
-    n = 8  # sites of 1 to 60 ha: tax and investment from below 0.1 to several 亿元
-    side = np.sqrt(np.geomspace(10_000, 600_000, n))
-    x = np.r_[0, np.cumsum(side[:-1] + 50)]
-    g = gpd.GeoDataFrame({"site_id": [f"S{i:04d}" for i in range(n)], "status": "ok", "rank": np.arange(1, n + 1),
-                          "land_area_m2": side**2, "floor_area_m2": side**2 * 0.5},
-                         geometry=shapely.box(x, 0, x + side, side), crs="EPSG:4549")
+    g = sites_of_many_sizes()
     r = run(g, scenario_from_dict({"name": "low", "template": "low", "templates": {"low": {
         "base": "standard_factory", "label_zh": "标准厂房（低租金）", "label_en": "Standard factory park (low rent)",
         "rent_per_m2_month": 10.0}}}))
@@ -301,7 +305,7 @@ def test_site_table_keeps_brackets_and_one_precision_per_column(lang, monkeypatc
 
     monkeypatch.setattr(P._Doc, "multi_cell", multi_cell)
     P.scenario_pdf(r, lang=lang)
-    sites = next(t for t in tables if len(t) == n + 1)
+    sites = next(t for t in tables if len(t) == len(g) + 1)
     opened = {t: lines for t, lines in cells.items() if any(x.strip()[:1] in "）)" for x in lines[1:])}
     assert opened == {}  # no line of any table opens on a closing bracket
     if lang == "zh":
