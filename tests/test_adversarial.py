@@ -284,7 +284,16 @@ def test_absurd_coordinates_are_rejected_rows(tmp_path, ws, capsys, kind):
                   f"{kind}.csv", "1 of 1 rows rejected")
     row = next(ln for ln in err.splitlines() if " Z9 " in ln)
     assert row.split()[0] == "1" and "rejected" in row
-    assert any(w in row for w in ("not finite", "infinite or beyond", "absurd"))
+    assert any(w in row for w in ("not finite", "infinite or beyond", "absurd", "broken coordinates"))
+
+
+def test_a_region_delivered_as_a_parcel_is_refused_with_its_area(tmp_path, ws, capsys):
+    """A county boundary (2,000 km²) in a parcel layer was refused as "absurd coordinates": it says its area."""
+    f = _csv(tmp_path / "county.csv", [("Z9", f"POLYGON(({X0} {Y0},{X0 + 50_000} {Y0},{X0 + 50_000} {Y0 + 40_000},"
+                                               f"{X0} {Y0 + 40_000},{X0} {Y0}))")])
+    err = refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, "county.csv",
+                  "1 of 1 rows rejected")
+    assert "polygon area 2,000 km², over 1,000 km²: not one parcel" in err and "absurd" not in err
 
 
 @pytest.mark.parametrize("kind", ["huge", "inf", "nan"])

@@ -198,9 +198,16 @@ def clean_geometry(geoms: np.ndarray, rows: np.ndarray, problems: list[Problem],
         else:
             area[ok] = shapely.area(geoms[ok])
     mark(ok & (area <= 0), "zero-area polygon", "面积为零的多边形")
-    mark(ok & ~(area <= MAX_PARCEL_AREA_M2) & ~(area <= 0),
-         f"area not finite or over {MAX_PARCEL_AREA_M2:,.0f} m² (absurd coordinates)",
-         f"面积不是有限值或超过 {MAX_PARCEL_AREA_M2:,.0f} 平方米（坐标异常）")
+    huge = ok & ~(area <= MAX_PARCEL_AREA_M2) & ~(area <= 0)
+    if huge.any():  # the area itself, in km²: a county boundary (700 km²) is not broken coordinates (1e18 m²)
+        km2 = area[huge] / 1e6
+        shown = [f"{a:,.0f} km²" if np.isfinite(a) and a < 1e9 else "not a finite number" for a in km2]
+        shown_zh = [f"{a:,.0f} 平方公里" if np.isfinite(a) and a < 1e9 else "不是有限值" for a in km2]
+        limit = f"{MAX_PARCEL_AREA_M2 / 1e6:,.0f} km²"
+        mark(huge, [f"polygon area {a}, over {limit}: not one parcel (an administrative area, a wrong unit or broken "
+                    "coordinates)" for a in shown],
+             [f"多边形面积 {a}，超过 {MAX_PARCEL_AREA_M2 / 1e6:,.0f} 平方公里：不是一宗地（行政区、单位错误或坐标异常）"
+              for a in shown_zh])
     area[bad] = np.nan
     bad_rows = np.flatnonzero(bad)
     for i, pid in zip(bad_rows, ids_at(ids, bad_rows), strict=True):
