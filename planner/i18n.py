@@ -604,7 +604,8 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
     "problem": {"repaired_geometry": ("几何已修复", "Geometry repaired"), "bad_geometry": ("几何不可用", "Unusable geometry"),
                 "negative": ("负值", "Negative value"), "impossible": ("数值不合理", "Impossible value"),
                 "area_mismatch": ("面积不符", "Area mismatch"), "missing_id": ("缺少编号", "Missing id"),
-                "duplicate_id": ("编号重复", "Duplicate id"), "unknown_code": ("未知代码", "Unknown code")},
+                "duplicate_id": ("编号重复", "Duplicate id"), "hidden_id": ("编号含不可见字符", "Id with hidden characters"),
+                "unknown_code": ("未知代码", "Unknown code")},
     "action": {"repaired": ("已修复", "Repaired"), "rejected": ("已拒绝", "Rejected"),
                "flagged": ("存疑", "Flagged"), "refused": ("拒绝发布", "Refused")},
 }

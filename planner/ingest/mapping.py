@@ -18,7 +18,7 @@ from planner.ingest.geometry import MAX_PARCEL_AREA_M2
 
 Policy = Literal["reject", "null", "flag", "refuse"]
 #: Checks about a whole row (its id or geometry): "null" does not apply to them.
-ROW_CHECKS = ("duplicate_id", "missing_id", "bad_geometry")
+ROW_CHECKS = ("duplicate_id", "missing_id", "hidden_id", "bad_geometry")
 
 #: Area units -> m².
 AREA_UNITS = {"m2": 1.0, "m²": 1.0, "sqm": 1.0, "ft2": 0.09290304, "sqft": 0.09290304, "ft²": 0.09290304,
@@ -67,6 +67,9 @@ class Checks:
 
     duplicate_id: Policy = "reject"
     missing_id: Policy = "reject"
+    #: A parcel id holding control or invisible characters (a zero-width space, a right-to-left mark): it looks
+    #: like another id and is not ("Z1" and "Z1" + U+200B are two parcels). Kept as delivered and listed.
+    hidden_id: Policy = "flag"
     negative: Policy = "null"
     #: A value no parcel can have: over :data:`MAX_VALUES`, a plot ratio over ``max_plot_ratio``, a year
     #: outside ``year_min``-``year_max``... (``flag`` keeps the value).
@@ -98,7 +101,7 @@ class Checks:
     def __post_init__(self) -> None:
         for name in ROW_CHECKS:
             if getattr(self, name) == "null":
-                msg = f"{name} = 'null': a row without an id or geometry cannot be kept; use reject, flag or refuse"
+                msg = f"{name} = 'null': a row's id or geometry cannot be nulled (a row cannot be kept without it); use reject, flag or refuse"
                 raise ValueError(msg)
         canon = set(schema.column_names()) | set(DERIVED)
         bad = sorted(set(self.fields) - canon - {"geometry"})
