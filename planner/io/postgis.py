@@ -56,6 +56,7 @@ from planner.io import _pgcopy as P
 from planner.io.lock import lock_timeout as lock_timeout_of
 from planner.io.store import (
     SCHEMA_VERSION,
+    TABLE_KINDS,
     LayerWrite,
     Store,
     _check_doc,
@@ -264,7 +265,8 @@ class PostgisStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if w.geometry_from is not None or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.kind in TABLE_KINDS or w.geometry_from is not None
+                  or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         prepared = [(w, *P.attribute_table(_linked.attributes(w.gdf, drop=w.shared_columns)
                                            if w.geometry_from is not None else w.gdf, f"layer {w.kind}/{w.name}"))
@@ -311,17 +313,23 @@ class PostgisStore(Store):
                      w.source_file, w.sha256, json.dumps(w.meta or {}, ensure_ascii=False, default=str)))
 
     def _load_table(self, con, table: str, attrs, fields, gdf: gpd.GeoDataFrame, where: str) -> None:
-        """Create a layer table and fill it with COPY (inside the caller's transaction)."""
+        """Create a layer table and fill it with COPY (inside the caller's transaction).
+
+        A plain DataFrame (an enterprise table, :data:`~planner.io.store.TABLE_KINDS`) makes a table
+        without a geometry column, as a GeoPackage stores it as an attribute table.
+        """
         from psycopg import sql
 
-        geom_type = "GeometryZ" if P.has_z(gdf) else "Geometry"
+        spatial = isinstance(gdf, gpd.GeoDataFrame)
         cols = [sql.SQL("{} bigint NOT NULL").format(_ident(P.FID))]
         cols += [sql.SQL("{} " + t).format(_ident(c)) for c, t in fields]
-        cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
+        if spatial:
+            geom_type = "GeometryZ" if P.has_z(gdf) else "Geometry"
+            cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
         tid = _ident(self.schema, table)
         con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
-        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid))
-        names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), P.GEOM])
+        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid)) if spatial else attrs
+        names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), *([P.GEOM] if spatial else [])])
         with con.cursor() as cur:
             with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tid, names)) as cp:
                 for chunk in P.csv_batches(full):
@@ -331,7 +339,8 @@ class PostgisStore(Store):
             msg = f"workspace {self.location.display}: {where} was written with {got} of {len(gdf)} rows; nothing was changed"
             raise StoreError(msg, zh=f"工作空间 {self.location.display}：{where} 只写入了 {got}/{len(gdf)} 行，未做任何修改")
         con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(tid, _ident(P.FID)))
-        con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
+        if spatial:
+            con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
 
     def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str, link: dict) -> None:
@@ -587,7 +596,8 @@ class PostgisStore(Store):
                 if link is not None:
                     linked.append((row, _linked.attributes(gdf), table, link))
                     continue
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                if isinstance(gdf, gpd.GeoDataFrame) and not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
+                    gdf = gdf.to_crs(self.crs)
                 load(row, gdf, table)
             for row, attrs, table, link in linked:
                 load(row, attrs, table, link)

@@ -1048,9 +1048,11 @@ class GpkgStore(Store):
                     linked.append((row, table, _linked.attributes(gdf), link))
                     cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
                     continue
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                spatial = isinstance(gdf, gpd.GeoDataFrame)  # an enterprise table (TABLE_KINDS) has no geometry
+                if spatial and not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
+                    gdf = gdf.to_crs(self.crs)
                 pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options={"SPATIAL_INDEX": "YES"})
+                                        layer_options={"SPATIAL_INDEX": "YES"} if spatial else {})
                 cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
             views = []
             for row, table, attrs, link in linked:
