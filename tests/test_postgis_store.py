@@ -101,6 +101,48 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
         open_store(uris("geo"), create=True, crs="EPSG:4490")
 
 
+def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, uris, capsys):
+    """A password pasted into the URI as it is (``/ ? # [ @ %``) connects, and no message shows any of it.
+
+    The URI was split by a URL parser: ``/`` in a password made it the database and ``#`` the end of the URI,
+    so the refusal showed the password as the host or the database; ``?`` and ``[`` ended in a traceback
+    holding it (``invalid URI query parameter: "Sec9@localhost..."``, ``Invalid IPv6 URL``).
+    """
+    u = uris("pw")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.publish_survey(box_grid(2, 2))
+    role, password = f"pw_{uuid.uuid4().hex[:8]}", "Zq/x?y#w@v[u]t%s"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
+        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
+    try:
+        good = _uri(pg_dsn, ws.schema, user=role, password=password)
+        assert main(["info", "-w", good]) == 0
+        out = capsys.readouterr().out
+        assert "survey" in out and "Zq" not in out
+        for wrong in ("Zq/Sec9", "Zq#Sec9", "Zq?Sec9", "Zq[Sec9", "Zq@Sec9"):
+            assert main(["info", "-w", _uri(pg_dsn, ws.schema, user=role, password=wrong)]) == 2
+            err = capsys.readouterr().err
+            assert "password authentication failed" in err and "Sec9" not in err and "Traceback" not in err, err
+        # an address that is not one, and a parameter the driver does not take: refused in words
+        host = _uri(pg_dsn, ws.schema, password="Sec9").replace("@", "@[::1", 1)
+        for bad, words in ((host, "not a valid database address"),
+                           (good.replace(":5432", ":port5432"), "not a valid database address"),
+                           (good + "&nonsense=Sec9", "connection parameters are not valid")):
+            assert main(["info", "-w", bad]) == 2
+            err = capsys.readouterr().err
+            assert words in err and "Sec9" not in err and "Zq" not in err and "Traceback" not in err, err
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        with _con(pg_dsn) as c:
+            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f'REVOKE ALL ON SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f"DROP ROLE {role}")
+
+
 def test_two_workspaces_share_a_database_in_their_schemas(uris):
     a, b = open_store(uris("a"), create=True, crs="EPSG:4549"), open_store(uris("b"), create=True, crs="EPSG:4549")
     a.publish_survey(box_grid(3, 3), user="ann")

@@ -35,7 +35,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from planner.errors import StoreError
 from planner.io.lock import user_name
@@ -58,14 +58,45 @@ def is_postgres_uri(uri) -> bool:
 class PgLocation:
     """Where a PostGIS workspace lives."""
 
-    conninfo: str
+    conninfo: str = dataclasses.field(repr=False)  # holds the password
     schema: str
     display: str
     dbname: str
 
 
+#: Passwords met in workspace URIs by this process: taken out of any driver message shown (:func:`redact`).
+_SECRETS: set[str] = set()
+
+
+def redact(text: str) -> str:
+    """``text`` with every password of a workspace URI this process opened replaced by ``***``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _credentials(s: str) -> tuple[str, str, str | None, str]:
+    """``(scheme, user, password or None, rest)`` of a URI, split at the *last* ``@``.
+
+    A password copied into a URI as it is may hold ``/``, ``?``, ``#``, ``[``
+    or ``@``, which a URL parser takes for the path, query, fragment or an
+    IPv6 host: the password would then be shown as the host or the database.
+    Everything before the last ``@`` is the user and password, so whatever
+    the password holds it never reaches ``rest``.
+    """
+    scheme, _, rest = s.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at:
+        return scheme, "", None, rest
+    user, colon, password = userinfo.partition(":")
+    return scheme, unquote(user), unquote(password) if colon else None, hostpart
+
+
 def parse_uri(uri) -> PgLocation:
     """Split a workspace URI into the connection string, the schema and a password-free form.
+
+    The password may be percent-encoded or written as it is (``/``, ``?``,
+    ``#`` and ``@`` in it are understood, and never shown).
 
     Examples
     --------
@@ -74,24 +105,40 @@ def parse_uri(uri) -> PgLocation:
     ('jinjiang', 'postgresql://ann@db.local:5432/office?schema=jinjiang')
     >>> loc.conninfo
     'postgresql://ann:secret@db.local:5432/office?sslmode=require'
+    >>> parse_uri("postgresql://ann:se/cr?e#t@db.local/office?schema=a").display
+    'postgresql://ann@db.local/office?schema=a'
     """
-    s = str(uri)
-    parts = urlsplit(s)
+    scheme, user, password, hostpart = _credentials(str(uri))
+    userinfo = quote(user, safe="") + ("@" if user or password is not None else "")
+    if password:
+        _SECRETS.add(password)
+    try:
+        parts = urlsplit("postgresql://" + hostpart)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        shown = f"postgresql://{userinfo}{hostpart.split('?', 1)[0]}"
+        msg = (f"workspace {shown}: not a valid database address ({redact(str(exc))}); write it as "
+               "postgresql://USER@HOST:PORT/DATABASE?schema=NAME (a password with special characters may be "
+               "percent-encoded, or kept out of the URI in ~/.pgpass or PGPASSWORD)")
+        raise StoreError(msg, zh=f"工作空间 {shown}：数据库地址格式无效（{redact(str(exc))}）；"
+                                 "请写成 postgresql://用户@主机:端口/数据库?schema=名称") from None
     query = parse_qsl(parts.query, keep_blank_values=True)
+    for k, v in query:
+        if k == "password" and v:
+            _SECRETS.add(v)
     schemas = [v for k, v in query if k == "schema"]
     rest = [(k, v) for k, v in query if k != "schema"]
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
-    netloc_public = parts.netloc.rsplit("@", 1)
-    host = netloc_public[-1]
-    userinfo = netloc_public[0].split(":", 1)[0] + "@" if len(netloc_public) == 2 else ""
-    display = urlunsplit(("postgresql", userinfo + host, parts.path, f"schema={schema}", ""))
+    display = urlunsplit(("postgresql", userinfo + parts.netloc, parts.path, f"schema={schema}", ""))
     if not _SCHEMA_RE.match(schema):
         msg = (f"workspace {display}: schema name {schema!r} must be lower-case letters, digits and _ "
                "(starting with a letter or _), at most 63 characters")
         raise StoreError(msg, zh=f"工作空间 {display}：schema 名称 {schema!r} 只能由小写字母、数字和下划线组成")
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    secret = "" if password is None else ":" + quote(password, safe="")
+    netloc = (quote(user, safe="") + secret + "@" if user or password is not None else "") + parts.netloc
+    conninfo = urlunsplit((scheme, netloc, parts.path, urlencode(rest), ""))
     return PgLocation(conninfo=conninfo, schema=schema, display=display,
-                      dbname=parts.path.lstrip("/") or "(default database)")
+                      dbname=unquote(parts.path.lstrip("/")) or "(default database)")
 
 
 def key_of(*names: str) -> int:
@@ -136,8 +183,22 @@ def pg_errors(display: str, what: str) -> Iterator[None]:
 
 
 def _first(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    lines = redact(str(exc)).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def _connect(loc: PgLocation, **kw):
+    """A new connection; parameters of the URI the driver does not take are refused in words."""
+    import psycopg
+
+    try:
+        return psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name(), **kw)
+    except psycopg.OperationalError:
+        raise
+    except psycopg.ProgrammingError as exc:  # libpq could not parse the connection string
+        msg = (f"workspace {loc.display}: the URI's connection parameters are not valid ({_first(exc)}); see "
+               "README 'Office set-up' for the form postgresql://USER@HOST:PORT/DATABASE?schema=NAME&sslmode=...")
+        raise StoreError(msg, zh=f"工作空间 {loc.display}：URI 中的连接参数无效（{_first(exc)}），请参照 README“办公室部署”") from None
 
 
 # --------------------------------------------------------------------------- pools
@@ -152,11 +213,10 @@ def _pool(loc: PgLocation):
     with _POOLS_LOCK:
         pool = _POOLS.get(loc.conninfo)
         if pool is None:
-            import psycopg
             from psycopg_pool import ConnectionPool
 
             with pg_errors(loc.display, "opening the workspace"):  # a clear error now, not a pool timeout later
-                psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name()).close()
+                _connect(loc).close()
             pool = ConnectionPool(
                 loc.conninfo, min_size=1, max_size=int(os.environ.get("PLANNER_PG_POOL_SIZE", "8")),
                 kwargs={"application_name": application_name(), "connect_timeout": 10},
@@ -272,11 +332,9 @@ def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -
     connections: the holder may need the pool to finish (readers and the
     holder would starve each other).
     """
-    import psycopg
 
     with pg_errors(loc.display, what):
-        con = psycopg.connect(loc.conninfo, autocommit=autocommit, connect_timeout=10,
-                              application_name=application_name())
+        con = _connect(loc, autocommit=autocommit)
     try:
         with pg_errors(loc.display, what):
             yield con
