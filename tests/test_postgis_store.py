@@ -424,3 +424,68 @@ def test_a_killed_writer_leaves_the_workspace_whole(pg_city, uris, command):
 @pytest.mark.parametrize("command", ["ingest", "classify", "sites", "scenario"])
 def test_a_killed_writer_leaves_the_workspace_whole_many(pg_city, uris, command):
     _kill_trials(pg_city, uris, command, trials=6, seed=100 + len(command))
+
+
+def test_a_copy_killed_midway_leaves_no_workspace_behind(pg_city, pg_dsn, uris):
+    """``planner workspace copy`` killed (SIGKILL) while it fills a new PostGIS workspace: no schema stays.
+
+    The new workspace's schema and tables were committed before the copy began, so a killed copy left an
+    empty workspace (seven tables) where the README promises nothing; now they commit with what is copied.
+    A schema made empty for the account beforehand stays, empty, as it was.
+    """
+    base, _ = pg_city
+    for premade in (False, True):
+        u = uris("killedcopy")
+        schema = u.rsplit("schema=", 1)[1]
+        if premade:
+            with _con(pg_dsn) as c:
+                c.execute(f'CREATE SCHEMA "{schema}"')
+        proc = subprocess.Popen([sys.executable, "-u", "-c", _CLI, "workspace", "copy", str(base), u], env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in proc.stdout:  # layers are being copied: the transaction is open
+            if line.startswith("[2/"):
+                break
+        assert _writing(pg_dsn), "the copy was not writing when it was killed; the trial proves nothing"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with _con(pg_dsn) as c:
+            deadline = time.monotonic() + 10  # the server notices the dead connection and rolls back
+            while _writing(pg_dsn) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            n = c.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()[0]
+        assert n == int(premade)
+        assert _tables(pg_dsn, schema) == set()
+        # and the copy runs again from the start, whole
+        assert main(["workspace", "copy", str(base), u]) == 0
+        assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []
+
+
+def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg_dsn, uris, capsys):
+    """An office DBA often makes the schema for the planner's account rather than grant CREATE on the database.
+
+    ``workspace init`` ran ``CREATE SCHEMA IF NOT EXISTS``, which PostgreSQL refuses without CREATE on the
+    database even when the schema exists; the schema is now created only when it is missing.
+    """
+    role = f"nc_{uuid.uuid4().hex[:8]}"
+    mine, other = uris("made"), uris("notmade")
+    schema = mine.rsplit("schema=", 1)[1]
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'nocreate'")
+        c.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
+    try:
+        as_role = _uri(pg_dsn, schema, user=role, password="nocreate")
+        assert main(["workspace", "init", as_role, "--crs", "EPSG:4549"]) == 0, capsys.readouterr().err
+        assert "created workspace" in capsys.readouterr().out
+        assert open_store(as_role).save_doc("policy", "p", {"a": 1}) == 1
+        # a schema nobody made for it: a clear refusal naming the privilege, and nothing made
+        other_as_role = _uri(pg_dsn, other.rsplit("schema=", 1)[1], user=role, password="nocreate")
+        assert main(["workspace", "init", other_as_role, "--crs", "EPSG:4549"]) == 2
+        err = capsys.readouterr().err
+        assert "lacks a privilege" in err and "nocreate" not in err.replace(role, "")
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        drop_workspace(mine)
+        with _con(pg_dsn) as c:
+            c.execute(f"DROP ROLE {role}")

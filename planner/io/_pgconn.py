@@ -110,8 +110,6 @@ def parse_uri(uri) -> PgLocation:
     """
     scheme, user, password, hostpart = _credentials(str(uri))
     userinfo = quote(user, safe="") + ("@" if user or password is not None else "")
-    if password:
-        _SECRETS.add(password)
     try:
         parts = urlsplit("postgresql://" + hostpart)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
@@ -123,9 +121,8 @@ def parse_uri(uri) -> PgLocation:
         raise StoreError(msg, zh=f"工作空间 {shown}：数据库地址格式无效（{redact(str(exc))}）；"
                                  "请写成 postgresql://用户@主机:端口/数据库?schema=名称") from None
     query = parse_qsl(parts.query, keep_blank_values=True)
-    for k, v in query:
-        if k == "password" and v:
-            _SECRETS.add(v)
+    shown_anyway = {user, parts.hostname, unquote(parts.path.lstrip("/"))}  # a password equal to these is shown anyway
+    _SECRETS.update(v for v in (password, *(v for k, v in query if k == "password")) if v and v not in shown_anyway)
     schemas = [v for k, v in query if k == "schema"]
     rest = [(k, v) for k, v in query if k != "schema"]
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
@@ -394,6 +391,23 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
                 con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid = pg_backend_pid()")
                             .format(sql.Identifier(loc.schema)))
                 con.execute("SELECT pg_advisory_unlock_all()")
+
+
+@contextlib.contextmanager
+def holding(loc: PgLocation, con) -> Iterator:
+    """Make ``con`` (in a transaction holding the workspace's lock) this thread's writer-lock connection."""
+    held = getattr(_held, "map", None)
+    if held is None:
+        held = _held.map = {}
+    key = (loc.conninfo, loc.schema)
+    if key in held:
+        msg = f"workspace {loc.display}: its writer lock is held already in this thread"
+        raise StoreError(msg)
+    held[key] = [con, 1]
+    try:
+        yield con
+    finally:
+        del held[key]
 
 
 def lock_for_write(con, loc: PgLocation, timeout: float, names: list[tuple[str, ...]]) -> None:

@@ -143,7 +143,44 @@ class PostgisStore(Store):
         return self._timeout
 
     def _conn(self, what: str = "reading the workspace") -> contextlib.AbstractContextManager:
+        if self._creating is not None:  # a workspace made by creating(): only its transaction sees it yet
+            return contextlib.nullcontext(self._creating)
         return C.connection(self.location, what)
+
+    _creating = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def creating(cls, uri: str, crs, *, lock_timeout: float | None = None) -> Iterator[PostgisStore]:
+        """A new workspace, created and filled in one transaction that commits when the block ends.
+
+        For a whole-workspace copy: the schema and its tables appear with
+        everything copied into them, or not at all, even when the process is
+        killed midway (the server rolls the transaction back; a schema that
+        existed empty stays as it was). The writer lock is held meanwhile.
+        """
+        store = cls.__new__(cls)
+        store.uri = str(uri)
+        store.location = C.parse_uri(store.uri)
+        store.schema = store.location.schema
+        store._timeout = lock_timeout_of(lock_timeout)
+        crs = pyproj.CRS.from_user_input(crs)
+        if store._state() != "absent":
+            msg = f"workspace {store.location.display} already exists; copy into a new or empty one"
+            raise StoreError(msg, zh=f"工作空间 {store.location.display} 已存在；请复制到新的或空的工作空间")
+        with C.direct_connection(store.location, "creating the workspace") as con, con.transaction(), \
+                C.pg_errors(store.location.display, "creating the workspace"):
+            store.srid = store._create_in(con, crs)
+            if store.srid is None:
+                msg = f"workspace {store.location.display} was created meanwhile by someone else; nothing was copied"
+                raise StoreError(msg, zh=f"工作空间 {store.location.display} 已被他人同时创建，未复制任何内容")
+            store.crs = crs
+            store._creating = con
+            try:
+                with C.holding(store.location, con):
+                    yield store
+            finally:
+                store._creating = None
 
     def _rows(self, text: str, *tables: str, params: tuple = ()) -> list[tuple]:
         with self._conn() as con:
@@ -160,27 +197,34 @@ class PostgisStore(Store):
         return "foreign" if n else "absent"
 
     def _create(self, crs: pyproj.CRS) -> None:
+        with self._conn("creating the workspace") as con, con.transaction():
+            self._create_in(con, crs)
+
+    def _create_in(self, con, crs: pyproj.CRS) -> int | None:
+        """Create the schema and its tables inside ``con``'s transaction; their SRID (None: made meanwhile)."""
         from planner.io import migrations
 
         if not crs.is_projected:
             msg = f"workspace CRS must be projected and metric, got {crs.name}"
             raise StoreError(msg, zh=f"工作空间坐标系必须是以米为单位的投影坐标系，而不是 {crs.name}")
-        with self._conn("creating the workspace") as con, con.transaction():
-            (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
-            if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
-                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
-                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
+            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
+            con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        (has_schema,) = con.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
+        if not has_schema:  # CREATE SCHEMA needs CREATE on the database even when the schema exists
             con.execute(_q("CREATE SCHEMA IF NOT EXISTS {}", _ident(self.schema)))
-            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
-            (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
-            if has_meta:  # created by someone else meanwhile
-                return
-            migrations.apply_migrations(con, self.schema, self.location.display)
-            srid = self._srid_for(con, crs)
-            con.cursor().executemany(
-                _q("INSERT INTO {} (key, value) VALUES (%s, %s)", _ident(self.schema, "planner_meta")),
-                [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now()),
-                 ("srid", str(srid))])
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
+        (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
+        if has_meta:  # created by someone else meanwhile
+            return None
+        migrations.apply_migrations(con, self.schema, self.location.display)
+        srid = self._srid_for(con, crs)
+        con.cursor().executemany(
+            _q("INSERT INTO {} (key, value) VALUES (%s, %s)", _ident(self.schema, "planner_meta")),
+            [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now()),
+             ("srid", str(srid))])
+        return srid
 
     def _srid_for(self, con, crs: pyproj.CRS) -> int:
         """The PostGIS SRID of ``crs``: its EPSG code, else one registered for it in ``spatial_ref_sys``."""

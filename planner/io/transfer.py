@@ -5,7 +5,8 @@ and the whole audit log of the source, with their versions, times and users
 as they were; a GeoPackage copied into PostGIS and back has the same content
 fingerprint (:func:`planner.io.fingerprint.content_fingerprint`). The
 destination must be new or empty; it is written in one commit, so a copy that
-fails leaves it as it was.
+fails or is killed leaves it as it was (a new PostGIS workspace is created in
+that same transaction).
 
 Examples
 --------
@@ -74,6 +75,12 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
     if str(src) == dst_s or (not isinstance(src, Store) and os.path.abspath(str(src)) == os.path.abspath(dst_s)):
         msg = f"source and destination are the same workspace ({source.label})"
         raise StoreError(msg, zh=f"源与目标是同一个工作空间（{source.label}）")
+    if dst_s.startswith(("postgresql://", "postgres://")):
+        from planner.io.postgis import PostgisStore, workspace_exists
+
+        if not workspace_exists(dst_s):  # created and filled in one transaction: a kill leaves no schema behind
+            with PostgisStore.creating(dst_s, source.crs) as target:
+                return _copy_into(source, target, progress)
     created = not _exists(dst_s)
     target = open_store(dst_s, create=True, crs=source.crs)
     try:
