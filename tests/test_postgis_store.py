@@ -426,8 +426,8 @@ def test_a_killed_writer_leaves_the_workspace_whole_many(pg_city, uris, command)
     _kill_trials(pg_city, uris, command, trials=6, seed=100 + len(command))
 
 
-def test_a_copy_killed_midway_leaves_no_workspace_behind(pg_city, pg_dsn, uris):
-    """``planner workspace copy`` killed (SIGKILL) while it fills a new PostGIS workspace: no schema stays.
+def test_a_copy_killed_midway_leaves_no_workspace_behind(pg_city, pg_dsn, uris, tmp_path):
+    """``planner workspace copy`` killed (SIGKILL) while it fills a new workspace: no schema or file stays.
 
     The new workspace's schema and tables were committed before the copy began, so a killed copy left an
     empty workspace (seven tables) where the README promises nothing; now they commit with what is copied.
@@ -458,6 +458,20 @@ def test_a_copy_killed_midway_leaves_no_workspace_behind(pg_city, pg_dsn, uris):
         # and the copy runs again from the start, whole
         assert main(["workspace", "copy", str(base), u]) == 0
         assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []
+    # the other way: a copy into a new GeoPackage killed midway leaves no file that looks like an empty workspace
+    dst = tmp_path / "back" / "copy.gpkg"
+    dst.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-u", "-c", _CLI, "workspace", "copy", u, str(dst)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if line.startswith("[3/"):
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not dst.exists()
+    assert main(["workspace", "copy", u, str(dst)]) == 0
+    assert changed_parts(content_fingerprint(str(base)), content_fingerprint(str(dst))) == []
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["copy.gpkg"]  # what the killed copy left is gone
 
 
 def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg_dsn, uris, capsys):
