@@ -503,3 +503,31 @@ def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg
         drop_workspace(mine)
         with _con(pg_dsn) as c:
             c.execute(f"DROP ROLE {role}")
+
+
+def test_a_writer_killed_holding_the_lock_leaves_no_name_behind(pg_dsn, uris):
+    """``planner ingest`` SIGKILLed while publishing: the server releases its lock, and its holder record goes.
+
+    The record (``planner_writer``, keyed by the server's backend pid) stayed for good; a later writer given the
+    same backend pid that only shared the lock would have been named after the dead one.
+    """
+    u = uris("stale")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    hold = ("import sys, time; from planner.io.store import open_store\n"
+            "with open_store(sys.argv[1]).write_lock('publish_survey'):\n"
+            "    print('holding', flush=True); time.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-c", hold, u], stdout=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout.readline().strip() == "holding"
+    assert ws.lock_holder()["pid"] == p.pid
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 10
+    while ws.lock_holder() is not None and time.monotonic() < deadline:  # the server notices the dead session
+        time.sleep(0.05)
+    assert ws.lock_holder() is None
+    with ws.write_lock("next"):
+        with _con(pg_dsn) as c:
+            rows = c.execute(f'SELECT info FROM "{ws.schema}".planner_writer').fetchall()
+        assert len(rows) == 1 and '"next"' in rows[0][0]
+    with _con(pg_dsn) as c:
+        assert c.execute(f'SELECT count(*) FROM "{ws.schema}".planner_writer').fetchone()[0] == 0

@@ -25,20 +25,18 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import datetime as _dt
 import hashlib
 import json
 import logging
 import os
 import re
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from planner.errors import StoreError
-from planner.io.lock import user_name
+from planner.io.lock import describe_holder, holder_record, user_name
 
 _log = logging.getLogger("planner.store")
 
@@ -281,12 +279,7 @@ def holder(con, loc: PgLocation) -> dict | None:
 
 
 def holder_text(h: dict | None) -> str:
-    if not h:
-        return "another writer (it recorded no details)"
-    what = f"`{h['command']}`" if h.get("command") else "a process"
-    if h.get("action"):
-        what += f" ({h['action']})"
-    return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+    return describe_holder(h, "another writer (it recorded no details)")
 
 
 def timeout_error(loc: PgLocation, timeout: float, who: str) -> StoreError:
@@ -340,7 +333,8 @@ def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -
 
 
 @contextlib.contextmanager
-def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None) -> Iterator:
+def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None,
+               account: str | None = None) -> Iterator:
     """Hold the workspace's writer lock, re-entrant in one thread; yield its connection.
 
     ``name`` None: the whole workspace, exclusively (a read-modify-write such
@@ -374,9 +368,11 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
             else:
                 _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
                            (_NAME_CLASS, key_of(loc.schema, *name)))
-            command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
-            info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
-                    "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            info = holder_record(action, account)
+            # rows of writers that died holding the lock (their server session is gone): a reused backend pid
+            # must not inherit a dead writer's name
+            con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid <> pg_backend_pid() AND pid NOT IN "
+                                "(SELECT pid FROM pg_stat_activity)").format(sql.Identifier(loc.schema)))
             con.execute(sql.SQL("INSERT INTO {}.planner_writer (pid, info) VALUES (pg_backend_pid(), %s) "
                                 "ON CONFLICT (pid) DO UPDATE SET info = EXCLUDED.info")
                         .format(sql.Identifier(loc.schema)), (json.dumps(info, ensure_ascii=False),))

@@ -53,6 +53,7 @@ from planner.errors import StoreError
 from planner.io import _linked
 from planner.io import _pgconn as C
 from planner.io import _pgcopy as P
+from planner.io.lock import account_for
 from planner.io.lock import lock_timeout as lock_timeout_of
 from planner.io.store import (
     SCHEMA_VERSION,
@@ -265,11 +266,12 @@ class PostgisStore(Store):
 
     # -- writing ---------------------------------------------------------
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return C.write_lock(self.location, self._timeout, action)
+        return C.write_lock(self.location, self._timeout, action, account=account_for(self))
 
     def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
         """Hold one document across a check-then-save: other documents, and a publish, do not wait for it."""
-        return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name))
+        return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name),
+                            account=account_for(self))
 
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""

@@ -68,7 +68,7 @@ import pyproj
 
 from planner.errors import StoreError
 from planner.io import _linked
-from planner.io.lock import WriterLock, copy_ownership, write_errors
+from planner.io.lock import WriterLock, account_for, copy_ownership, write_errors
 from planner.io.lock import lock_timeout as lock_timeout_of
 
 #: Kinds of versioned non-spatial tables (plain DataFrames; versioned, current and audited like layers).
@@ -526,10 +526,10 @@ class GpkgStore(Store):
 
     # -- writing: lock, permissions, copy-on-write ---------------------------
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return self._writer.held(action)
+        return self._writer.held(action, account_for(self))
 
     def _lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return self._writer.held(action)
+        return self._writer.held(action, account_for(self))
 
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
