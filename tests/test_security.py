@@ -716,3 +716,24 @@ def test_comparison_shows_a_crafted_scenario_name_literally(tmp_path, monkeypatc
     # the comparison table shows it as typed (no backslashes in a plain-text header)
     cols = [c for d in at.dataframe for c in d.value.columns]
     assert CRAFTED_NAME in cols
+
+
+def test_make_run_does_not_print_the_database_password(monkeypatch, capsys):
+    """README's office set-up exports ``PLANNER_WORKSPACE='postgresql://planner:change-me@...'`` and then runs
+    ``make run``, which printed "starting the planner on postgresql://planner:change-me@..." to the console and
+    the server's log."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tasks_pw", Path(__file__).resolve().parents[1] / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    monkeypatch.setattr(tasks, "_ensure_env", lambda extra: None)
+    monkeypatch.setattr(tasks, "_exec", lambda cmd, env=None: 0)
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    for uri, shown in (("postgresql://planner:change-me@localhost:5432/planner?schema=jinjiang",
+                        "postgresql://planner@localhost:5432/planner?schema=jinjiang"),
+                       ("postgres://gis:p@ss:w/rd@db.office/planner", "postgres://gis@db.office/planner")):
+        monkeypatch.setenv("PLANNER_WORKSPACE", uri)
+        assert tasks.run([]) == 0
+        out = capsys.readouterr().out
+        assert f"starting the planner on {shown} " in out and "change-me" not in out and "ss:w" not in out, out
