@@ -358,7 +358,8 @@ class PostgisStore(Store):
                     (w.kind, w.name, version, table, created_at or _now(), user, len(w.gdf), bool(w.make_current),
                      w.source_file, w.sha256, json.dumps(w.meta or {}, ensure_ascii=False, default=str)))
 
-    def _load_table(self, con, table: str, attrs, fields, gdf: gpd.GeoDataFrame, where: str) -> None:
+    def _load_table(self, con, table: str, attrs, fields, gdf: gpd.GeoDataFrame, where: str, *,
+                    as_given: bool = False) -> None:
         """Create a layer table and fill it with COPY (inside the caller's transaction).
 
         A plain DataFrame (an enterprise table, :data:`~planner.io.store.TABLE_KINDS`) makes a table
@@ -374,7 +375,7 @@ class PostgisStore(Store):
             cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
         tid = _ident(self.schema, table)
         con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
-        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid)) if spatial else attrs
+        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid, as_given=as_given)) if spatial else attrs
         names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), *([P.GEOM] if spatial else [])])
         with con.cursor() as cur:
             with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tid, names)) as cp:
@@ -625,7 +626,7 @@ class PostgisStore(Store):
                     self._load_linked(con, table, attrs, fields, w, source, link)
                 else:
                     attrs, fields = P.attribute_table(gdf, where)
-                    self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}")
+                    self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}", as_given=True)
                 con.execute(_q("INSERT INTO {} (kind, name, version, table_name, created_at, \"user\", n_rows, "
                                "is_current, source_file, sha256, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                                _ident(s, "planner_layers")),

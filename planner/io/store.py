@@ -1052,7 +1052,8 @@ class GpkgStore(Store):
                 if spatial and not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
                     gdf = gdf.to_crs(self.crs)
                 pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options={"SPATIAL_INDEX": "YES"} if spatial else {})
+                                        layer_options={"SPATIAL_INDEX": "YES"} if spatial else {},
+                                        promote_to_multi=False)  # a copy keeps the geometries as they were
                 cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
             views = []
             for row, table, attrs, link in linked:
