@@ -564,3 +564,21 @@ def test_mixed_polygons_and_multipolygons_read_back_alike_and_copy_unchanged(uri
         copy_workspace(middle, back)
         assert changed_parts(original, content_fingerprint(middle)) == []
         assert changed_parts(original, content_fingerprint(back)) == []
+
+
+def test_two_copies_into_the_same_new_schema_at_once_one_copies_the_other_is_refused(pg_city, uris):
+    """Two administrators copy into the same new schema at the same moment: one copy, one refusal in words.
+
+    The second one's ``CREATE SCHEMA IF NOT EXISTS`` failed with a traceback (``duplicate key value violates unique
+    constraint "pg_namespace_nspname_index"``) when the first committed.
+    """
+    base, _ = pg_city
+    u = uris("twice")
+    procs = [subprocess.Popen([sys.executable, "-c", _CLI, "workspace", "copy", str(base), u], env=ENV,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = sorted((p.wait(timeout=300), *p.communicate()) for p in procs)
+    (rc0, out0, _), (rc1, _, err1) = results
+    assert (rc0, rc1) == (0, 2), results
+    assert "copied" in out0 and "Traceback" not in err1
+    assert "created meanwhile by someone else" in err1 or "not empty" in err1, err1
+    assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []

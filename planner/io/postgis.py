@@ -212,10 +212,12 @@ class PostgisStore(Store):
         if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
             con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
             con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        # first the workspace's lock: two creating the same schema at once take turns (CREATE SCHEMA IF NOT EXISTS
+        # alone lets the second fail on a duplicate key when the first commits)
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
         (has_schema,) = con.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
         if not has_schema:  # CREATE SCHEMA needs CREATE on the database even when the schema exists
             con.execute(_q("CREATE SCHEMA IF NOT EXISTS {}", _ident(self.schema)))
-        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
         (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
         if has_meta:  # created by someone else meanwhile
             return None
