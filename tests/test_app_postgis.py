@@ -162,3 +162,21 @@ def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only
         drop_workspace(uri)
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             con.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp_path, monkeypatch):
+    """``PLANNER_WORKSPACES=a.gpkg:postgresql://user:password@host:port/db?schema=s`` (README: URIs beside files).
+
+    The list was split at every ``:``: the sidebar offered "postgresql", the user, "password@host" and
+    "db?schema=s" as workspaces of their own (the password among the names every user sees).
+    """
+    gp = build_workspace(tmp_path / "files.gpkg")
+    ws = open_store(pg_workspace)
+    password = pg_workspace.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2]
+    monkeypatch.setenv("PLANNER_WORKSPACES", f"{gp}:{pg_workspace}")
+    at = _app(str(gp), monkeypatch)
+    sb = at.selectbox(key="w_workspace")
+    assert sb.options == ["files.gpkg", ws.label], sb.options
+    assert not password or not any(password in o for o in sb.options if o != ws.label)
+    sb.set_value(ws.label).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
