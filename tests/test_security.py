@@ -737,3 +737,21 @@ def test_make_run_does_not_print_the_database_password(monkeypatch, capsys):
         assert tasks.run([]) == 0
         out = capsys.readouterr().out
         assert f"starting the planner on {shown} " in out and "change-me" not in out and "ss:w" not in out, out
+
+
+@pytest.mark.parametrize("uri", ["PostgreSQL://gis:Zq-s3cret@db.office/planner?schema=a",
+                                 "postgresql+psycopg://gis:Zq-s3cret@db.office/planner",
+                                 " postgresql://gis:Zq-s3cret@db.office/planner", "pg://gis:Zq-s3cret@db/x"])
+def test_a_mistyped_database_address_is_refused_without_its_password(uri, capsys, tmp_path, monkeypatch):
+    """A database address the planner does not take (a capital scheme, SQLAlchemy's form, a leading space) was
+    refused by echoing it whole: ``workspace 'PostgreSQL://gis:s3cret@db.office/...': expected a .gpkg file``."""
+    from planner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["info", "-w", uri], ["workspace", "init", uri, "--crs", "EPSG:4549"],
+                 ["ingest", str(Path(__file__).resolve().parents[1] / "gis_data" / "survey_update.zip"), "-w", uri]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "expected a .gpkg file or a postgresql:// URI" in err and "Zq-s3cret" not in err, err
+        assert "gis@db" in err
+    assert list(tmp_path.iterdir()) == []  # nothing made under the mistyped name

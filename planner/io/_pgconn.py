@@ -73,6 +73,28 @@ def redact(text: str) -> str:
     return text
 
 
+_SCHEME = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*:/*)(.*)$", re.DOTALL)
+
+
+def without_credentials(text: str) -> str:
+    """An address as a message may show it, whatever its scheme: ``user:password@`` becomes ``user@``.
+
+    For addresses that are not a workspace URI (a mistyped scheme, ``postgresql+psycopg://``, one slash).
+
+    Examples
+    --------
+    >>> without_credentials("PostgreSQL://ann:s3:c/r@t@db/office")
+    'PostgreSQL://ann@db/office'
+    >>> without_credentials("ws.gpkg")
+    'ws.gpkg'
+    """
+    m = _SCHEME.match(text)
+    if m is None or "@" not in m.group(2):
+        return text
+    creds, _, rest = m.group(2).rpartition("@")
+    return m.group(1) + creds.split(":", 1)[0] + "@" + rest
+
+
 def _credentials(s: str) -> tuple[str, str, str | None, str]:
     """``(scheme, user, password or None, rest)`` of a URI, split at the *last* ``@``.
 

@@ -1175,6 +1175,10 @@ def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) 
 
         return PostgisStore(s, create=create, crs=crs, **kw)
     if not s.lower().endswith(".gpkg"):
-        msg = f"workspace {s!r}: expected a .gpkg file or a postgresql:// URI"
-        raise StoreError(msg, zh=f"工作空间 {s!r}：应为 .gpkg 文件或 postgresql:// 地址")
+        from planner.io._pgconn import without_credentials
+
+        shown = without_credentials(s)  # a mistyped database address: its password is not shown
+        msg = (f"workspace {shown!r}: expected a .gpkg file or a postgresql:// URI "
+               "(postgresql://USER@HOST:PORT/DATABASE?schema=NAME, the scheme in lower case)")
+        raise StoreError(msg, zh=f"工作空间 {shown!r}：应为 .gpkg 文件或 postgresql:// 地址（协议名小写）")
     return GpkgStore(s, create=create, crs=crs, **kw)
