@@ -582,3 +582,18 @@ def test_two_copies_into_the_same_new_schema_at_once_one_copies_the_other_is_ref
     assert "copied" in out0 and "Traceback" not in err1
     assert "created meanwhile by someone else" in err1 or "not empty" in err1, err1
     assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []
+
+
+def test_a_copy_into_a_schema_of_other_tables_is_refused_naming_why(pg_dsn, uris, tmp_path, capsys):
+    """``workspace copy`` into a schema holding someone else's tables said "already exists; copy into a new or
+    empty one" (the store says why: not a planner workspace, name another schema); the tables stay as they were."""
+    src = str(tmp_path / "src.gpkg")
+    open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    u = uris("foreign")
+    schema = u.rsplit("schema=", 1)[1]
+    with _con(pg_dsn) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+        c.execute(f'CREATE TABLE "{schema}".roads (id int)')
+    assert main(["workspace", "copy", src, u]) == 2
+    assert "not a planner workspace" in capsys.readouterr().err
+    assert _tables(pg_dsn, schema) == {"roads"}

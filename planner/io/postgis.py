@@ -124,9 +124,7 @@ class PostgisStore(Store):
                 raise StoreError(msg, zh=f"新建工作空间（{self.location.display}）需要指定投影坐标系，例如 EPSG:4549")
             self._create(pyproj.CRS.from_user_input(crs))
         elif state == "foreign":
-            msg = (f"{self.location.display}: schema {self.schema!r} holds tables but is not a planner workspace; "
-                   "name another schema (?schema=...)")
-            raise StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间")
+            raise self._foreign_error()
         else:
             self._upgrade()
         meta = dict(self._rows("SELECT key, value FROM {}", "planner_meta"))
@@ -166,7 +164,10 @@ class PostgisStore(Store):
         store.schema = store.location.schema
         store._timeout = lock_timeout_of(lock_timeout)
         crs = pyproj.CRS.from_user_input(crs)
-        if store._state() != "absent":
+        state = store._state()
+        if state == "foreign":
+            raise store._foreign_error()
+        if state != "absent":
             msg = f"workspace {store.location.display} already exists; copy into a new or empty one"
             raise StoreError(msg, zh=f"工作空间 {store.location.display} 已存在；请复制到新的或空的工作空间")
         with C.direct_connection(store.location, "creating the workspace") as con, con.transaction(), \
@@ -186,6 +187,11 @@ class PostgisStore(Store):
     def _rows(self, text: str, *tables: str, params: tuple = ()) -> list[tuple]:
         with self._conn() as con:
             return con.execute(_q(text, *(_ident(self.schema, t) for t in tables)), params).fetchall()
+
+    def _foreign_error(self) -> StoreError:
+        msg = (f"{self.location.display}: schema {self.schema!r} holds tables but is not a planner workspace; "
+               "name another schema (?schema=...)")
+        return StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间")
 
     def _state(self) -> str:
         """``"workspace"``, ``"absent"`` (no schema, or an empty one) or ``"foreign"`` (other tables)."""
