@@ -46,12 +46,26 @@ def _exec(cmd: list[str], env: dict | None = None) -> int:
     return subprocess.call(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
 
 
+def _without_password(where: str) -> str:
+    """A workspace setting as the console may show it: a ``postgresql://user:password@host`` without the password.
+
+    (The planner's own parsing, ``planner.io._pgconn.parse_uri``, is not importable before the environment is.)
+    The credentials end at the last ``@``, as there: a password may hold ``@``, ``/`` or ``:``.
+    """
+    for scheme in ("postgresql://", "postgres://"):
+        head, found, rest = where.partition(scheme)
+        if found:
+            creds, at, host = rest.rpartition("@")
+            return head + scheme + (creds.split(":", 1)[0] + "@" + host if at else rest)
+    return where
+
+
 def run(args: list[str]) -> int:
     _ensure_env("")
     # The app offers the workspaces of PLANNER_DATA_DIR / PLANNER_WORKSPACE(S), else the sample city.
     where = (os.environ.get("PLANNER_DATA_DIR") or os.environ.get("PLANNER_WORKSPACE")
              or os.environ.get("PLANNER_WORKSPACES") or str(ROOT / "gis_data" / "sample_city.gpkg"))
-    print(f"starting the planner on {where} (Ctrl+C to stop) ...", flush=True)
+    print(f"starting the planner on {_without_password(where)} (Ctrl+C to stop) ...", flush=True)
     return _exec([str(PY), "-m", "streamlit", "run", "serve.py", *args], env=SERVER_ENV)
 
 

@@ -116,3 +116,67 @@ def test_a_database_account_that_may_not_read_the_accounts_lets_nobody_in(pg_dsn
         drop_workspace(uri)
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             con.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only(pg_dsn, tmp_path, monkeypatch):
+    """The app's database account may only read: a save is refused in words naming ``database/schema``.
+
+    The pages showed the store's message as it was: ``工作空间 postgresql://ro_x@db-host:5432/db?schema=...``,
+    the database host and account the README says the app never shows (a GeoPackage's server path likewise).
+    """
+    import re
+    import uuid
+
+    import psycopg
+
+    from planner.io.fingerprint import changed_parts, workspace_fingerprint
+    from planner.io.postgis import drop_workspace
+    from tests.conftest import pg_uri
+
+    schema, role = f"t_{uuid.uuid4().hex[:12]}_ro", f"planner_ro_{uuid.uuid4().hex[:8]}"
+    uri = pg_uri(pg_dsn, schema)
+    copy_workspace(build_workspace(tmp_path / "ws.gpkg"), uri)
+    with psycopg.connect(pg_dsn, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'ro-pass-1'")
+        con.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        con.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+        host = info.get("host", "localhost")
+        app_uri = f"postgresql://{role}:ro-pass-1@{host}:{info.get('port', 5432)}/{info['dbname']}?schema={schema}"
+        before = workspace_fingerprint(uri)
+        at = _app(app_uri, monkeypatch, "scenarios")
+        at.text_input(key="sc_name").set_value("ro_plan")
+        next(b for b in at.button if b.label == "计算").click().run()
+        at.button(key="sc_save_btn").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        errors = [e.value for e in at.error]
+        shown = re.sub(r"\\(.)", r"\1", " ".join(errors))  # as read on the page (Markdown escapes undone)
+        assert "权限不足" in shown and f"{info['dbname']}/{schema}" in shown, errors
+        assert host not in shown and role not in shown and "ro-pass-1" not in shown, errors
+        assert changed_parts(before, workspace_fingerprint(uri)) == []
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        drop_workspace(uri)
+        with psycopg.connect(pg_dsn, autocommit=True) as con:
+            con.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp_path, monkeypatch):
+    """``PLANNER_WORKSPACES=a.gpkg:postgresql://user:password@host:port/db?schema=s`` (README: URIs beside files).
+
+    The list was split at every ``:``: the sidebar offered "postgresql", the user, "password@host" and
+    "db?schema=s" as workspaces of their own (the password among the names every user sees).
+    """
+    gp = build_workspace(tmp_path / "files.gpkg")
+    ws = open_store(pg_workspace)
+    password = pg_workspace.split("://", 1)[1].rsplit("@", 1)[0].partition(":")[2]
+    monkeypatch.setenv("PLANNER_WORKSPACES", f"{gp}:{pg_workspace}")
+    at = _app(str(gp), monkeypatch)
+    sb = at.selectbox(key="w_workspace")
+    assert sb.options == ["files.gpkg", ws.label], sb.options
+    assert not password or not any(password in o for o in sb.options if o != ws.label)
+    sb.set_value(ws.label).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]

@@ -232,3 +232,49 @@ def test_app_publish_refuses_a_replace_when_a_colleague_published_meanwhile(tmp_
     cat = GpkgStore(ws).surveys()
     assert int(cat["version"].max()) == v_colleague  # nothing published over the colleague's version
     assert GpkgStore(ws).read_parcels().loc[0, "owner"] == "colleague's fix"
+
+
+_APP_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from planner.io.store import open_store
+    from planner.workflow import permissions
+    permissions.set_actor_provider(lambda store: permissions.Actor("ann", "gis_staff"))  # as the app installs it
+    with open_store(sys.argv[1]).write_lock("publish_survey"):
+        print("holding", flush=True)
+        time.sleep(float(sys.argv[2]))
+    """
+)
+
+
+def test_a_lock_held_by_an_app_server_names_the_signed_in_colleague(tmp_path, store, capsys):
+    """An app server writes for whoever is signed in: a colleague kept waiting is told that account.
+
+    The holder record named the operating-system user the server runs as (the same for every colleague), so a
+    CLI user kept waiting by ann's publish in the app read "root with `streamlit ...`" and could not ask her.
+    And it recorded the holder's command line as it was: a workspace URI given with ``-w`` showed its password
+    to every colleague kept waiting (and stayed in ``planner_writer``).
+    """
+    ws = store
+    ws.publish_survey(box_grid(3, 3))
+    parcels(2, x0=X0 + 1000).to_file(tmp_path / "u.gpkg", driver="GPKG")
+    p = subprocess.Popen([sys.executable, "-c", _APP_HOLDER, ws.uri, "60"], stdout=subprocess.PIPE, text=True, env=ENV)
+    try:
+        assert p.stdout.readline().strip() == "holding"
+        rc = main(["ingest", str(tmp_path / "u.gpkg"), "-w", ws.uri, "--lock-timeout", "0.5"])
+        err = capsys.readouterr().err
+        assert rc == 2, err
+        from planner.io.lock import user_name
+
+        assert f"ann (signed in to the app run by {user_name()}) with" in err and f"pid {p.pid}" in err, err
+        holder = ws.lock_holder()
+        assert holder["user"] == "ann"
+        if "://" in ws.uri:  # the holder's command line held the URI: shown, and stored, without its password
+            from planner.io._pgconn import parse_uri
+
+            secret = ws.uri.split("://", 1)[1].rsplit("@", 1)[0]
+            assert ":" in secret and secret not in err and secret not in holder["command"], err
+            assert parse_uri(ws.uri).display in holder["command"]
+    finally:
+        p.kill()
+        p.wait()

@@ -376,3 +376,46 @@ def test_a_table_that_reaches_no_parcel_is_not_published(tmp_path, ws, capsys):
     _refused(["enterprise", "ingest", t, "--link", stale, "-w", ws.path], ws, capsys, "stale.csv",
              "none of the 5 enterprises reaches a parcel of the current survey")
     assert enterprise_version(ws) == 1
+
+
+def test_an_enterprise_table_publishes_copies_and_reads_back_on_either_backend(tmp_path, store, capsys):
+    """An enterprise table has no geometry: a PostGIS workspace stores it too, and a copy either way keeps it.
+
+    On PostGIS ``planner enterprise ingest`` stopped with ``AttributeError: 'DataFrame' object has no attribute
+    'crs'`` and printed the URI's password in its next step; a workspace holding one could not be copied.
+    """
+    from planner.io.fingerprint import changed_parts, content_fingerprint
+    from planner.io.transfer import copy_workspace
+
+    store.publish_survey(parcels(), label="base")
+    uri = store.uri
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    rc = main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", uri])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "published as enterprise table version 1" in out
+    password = uri.split("://", 1)[1].split("@", 1)[0].partition(":")[2] if "://" in uri else ""
+    if password:
+        assert f":{password}@" not in out + err  # the workspace is named without its password
+    assert enterprise_version(store) == 1
+    assert analysis_parcels(store).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+    assert main(["enterprise", "show", "-w", uri]) == 0
+    assert "parcels hold several tenants" in capsys.readouterr().out
+    # the whole workspace, table included, to a GeoPackage and back where it came from: nothing lost
+    original = content_fingerprint(uri)
+    middle = str(tmp_path / "copy.gpkg")
+    back = str(tmp_path / "back.gpkg") if uri.endswith(".gpkg") else uri.replace("schema=", "schema=b")
+    try:
+        copy_workspace(uri, middle)
+        assert main(["workspace", "copy", middle, back]) == 0
+        assert changed_parts(original, content_fingerprint(middle)) == []
+        assert changed_parts(original, content_fingerprint(back)) == []
+        from planner.io.store import open_store
+
+        table = open_store(back).read_layer("enterprise")
+        assert not isinstance(table, gpd.GeoDataFrame) and len(table) == len(store.read_layer("enterprise"))
+    finally:
+        if not back.endswith(".gpkg"):
+            from planner.io.postgis import drop_workspace
+
+            drop_workspace(back)

@@ -101,6 +101,48 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
         open_store(uris("geo"), create=True, crs="EPSG:4490")
 
 
+def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, uris, capsys):
+    """A password pasted into the URI as it is (``/ ? # [ @ %``) connects, and no message shows any of it.
+
+    The URI was split by a URL parser: ``/`` in a password made it the database and ``#`` the end of the URI,
+    so the refusal showed the password as the host or the database; ``?`` and ``[`` ended in a traceback
+    holding it (``invalid URI query parameter: "Sec9@localhost..."``, ``Invalid IPv6 URL``).
+    """
+    u = uris("pw")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.publish_survey(box_grid(2, 2))
+    role, password = f"pw_{uuid.uuid4().hex[:8]}", "Zq/x?y#w@v[u]t%s"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
+        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
+    try:
+        good = _uri(pg_dsn, ws.schema, user=role, password=password)
+        assert main(["info", "-w", good]) == 0
+        out = capsys.readouterr().out
+        assert "survey" in out and "Zq" not in out
+        for wrong in ("Zq/Sec9", "Zq#Sec9", "Zq?Sec9", "Zq[Sec9", "Zq@Sec9"):
+            assert main(["info", "-w", _uri(pg_dsn, ws.schema, user=role, password=wrong)]) == 2
+            err = capsys.readouterr().err
+            assert "password authentication failed" in err and "Sec9" not in err and "Traceback" not in err, err
+        # an address that is not one, and a parameter the driver does not take: refused in words
+        host = _uri(pg_dsn, ws.schema, password="Sec9").replace("@", "@[::1", 1)
+        for bad, words in ((host, "not a valid database address"),
+                           (good.replace(":5432", ":port5432"), "not a valid database address"),
+                           (good + "&nonsense=Sec9", "connection parameters are not valid")):
+            assert main(["info", "-w", bad]) == 2
+            err = capsys.readouterr().err
+            assert words in err and "Sec9" not in err and "Zq" not in err and "Traceback" not in err, err
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        with _con(pg_dsn) as c:
+            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f'REVOKE ALL ON SCHEMA "{ws.schema}" FROM {role}')
+            c.execute(f"DROP ROLE {role}")
+
+
 def test_two_workspaces_share_a_database_in_their_schemas(uris):
     a, b = open_store(uris("a"), create=True, crs="EPSG:4549"), open_store(uris("b"), create=True, crs="EPSG:4549")
     a.publish_survey(box_grid(3, 3), user="ann")
@@ -382,3 +424,176 @@ def test_a_killed_writer_leaves_the_workspace_whole(pg_city, uris, command):
 @pytest.mark.parametrize("command", ["ingest", "classify", "sites", "scenario"])
 def test_a_killed_writer_leaves_the_workspace_whole_many(pg_city, uris, command):
     _kill_trials(pg_city, uris, command, trials=6, seed=100 + len(command))
+
+
+def test_a_copy_killed_midway_leaves_no_workspace_behind(pg_city, pg_dsn, uris, tmp_path):
+    """``planner workspace copy`` killed (SIGKILL) while it fills a new workspace: no schema or file stays.
+
+    The new workspace's schema and tables were committed before the copy began, so a killed copy left an
+    empty workspace (seven tables) where the README promises nothing; now they commit with what is copied.
+    A schema made empty for the account beforehand stays, empty, as it was.
+    """
+    base, _ = pg_city
+    for premade in (False, True):
+        u = uris("killedcopy")
+        schema = u.rsplit("schema=", 1)[1]
+        if premade:
+            with _con(pg_dsn) as c:
+                c.execute(f'CREATE SCHEMA "{schema}"')
+        proc = subprocess.Popen([sys.executable, "-u", "-c", _CLI, "workspace", "copy", str(base), u], env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in proc.stdout:  # layers are being copied: the transaction is open
+            if line.startswith("[2/"):
+                break
+        assert _writing(pg_dsn), "the copy was not writing when it was killed; the trial proves nothing"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with _con(pg_dsn) as c:
+            deadline = time.monotonic() + 10  # the server notices the dead connection and rolls back
+            while _writing(pg_dsn) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            n = c.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()[0]
+        assert n == int(premade)
+        assert _tables(pg_dsn, schema) == set()
+        # and the copy runs again from the start, whole
+        assert main(["workspace", "copy", str(base), u]) == 0
+        assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []
+    # the other way: a copy into a new GeoPackage killed midway leaves no file that looks like an empty workspace
+    dst = tmp_path / "back" / "copy.gpkg"
+    dst.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, "-u", "-c", _CLI, "workspace", "copy", u, str(dst)], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in proc.stdout:
+        if line.startswith("[3/"):
+            break
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not dst.exists()
+    assert main(["workspace", "copy", u, str(dst)]) == 0
+    assert changed_parts(content_fingerprint(str(base)), content_fingerprint(str(dst))) == []
+    assert sorted(p.name for p in dst.parent.iterdir()) == ["copy.gpkg"]  # what the killed copy left is gone
+
+
+def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg_dsn, uris, capsys):
+    """An office DBA often makes the schema for the planner's account rather than grant CREATE on the database.
+
+    ``workspace init`` ran ``CREATE SCHEMA IF NOT EXISTS``, which PostgreSQL refuses without CREATE on the
+    database even when the schema exists; the schema is now created only when it is missing.
+    """
+    role = f"nc_{uuid.uuid4().hex[:8]}"
+    mine, other = uris("made"), uris("notmade")
+    schema = mine.rsplit("schema=", 1)[1]
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'nocreate'")
+        c.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
+    try:
+        as_role = _uri(pg_dsn, schema, user=role, password="nocreate")
+        assert main(["workspace", "init", as_role, "--crs", "EPSG:4549"]) == 0, capsys.readouterr().err
+        assert "created workspace" in capsys.readouterr().out
+        assert open_store(as_role).save_doc("policy", "p", {"a": 1}) == 1
+        # a schema nobody made for it: a clear refusal naming the privilege, and nothing made
+        other_as_role = _uri(pg_dsn, other.rsplit("schema=", 1)[1], user=role, password="nocreate")
+        assert main(["workspace", "init", other_as_role, "--crs", "EPSG:4549"]) == 2
+        err = capsys.readouterr().err
+        assert "lacks a privilege" in err and "nocreate" not in err.replace(role, "")
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        drop_workspace(mine)
+        with _con(pg_dsn) as c:
+            c.execute(f"DROP ROLE {role}")
+
+
+def test_a_writer_killed_holding_the_lock_leaves_no_name_behind(pg_dsn, uris):
+    """``planner ingest`` SIGKILLed while publishing: the server releases its lock, and its holder record goes.
+
+    The record (``planner_writer``, keyed by the server's backend pid) stayed for good; a later writer given the
+    same backend pid that only shared the lock would have been named after the dead one.
+    """
+    u = uris("stale")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    hold = ("import sys, time; from planner.io.store import open_store\n"
+            "with open_store(sys.argv[1]).write_lock('publish_survey'):\n"
+            "    print('holding', flush=True); time.sleep(60)\n")
+    p = subprocess.Popen([sys.executable, "-c", hold, u], stdout=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout.readline().strip() == "holding"
+    assert ws.lock_holder()["pid"] == p.pid
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 10
+    while ws.lock_holder() is not None and time.monotonic() < deadline:  # the server notices the dead session
+        time.sleep(0.05)
+    assert ws.lock_holder() is None
+    with ws.write_lock("next"):
+        with _con(pg_dsn) as c:
+            rows = c.execute(f'SELECT info FROM "{ws.schema}".planner_writer').fetchall()
+        assert len(rows) == 1 and '"next"' in rows[0][0]
+    with _con(pg_dsn) as c:
+        assert c.execute(f'SELECT count(*) FROM "{ws.schema}".planner_writer').fetchone()[0] == 0
+
+
+def test_mixed_polygons_and_multipolygons_read_back_alike_and_copy_unchanged(uris, tmp_path, monkeypatch):
+    """A survey whose parcels are polygons and a few multipolygons, published on each backend and copied between.
+
+    A GeoPackage stores such a layer as multipolygons; PostGIS kept them mixed, so the same publish read back
+    differently on the two backends, and a PostGIS workspace copied to a GeoPackage and back was not the same
+    (``content_fingerprint`` differed on every layer ``planner ingest`` / ``classify`` / ``sites`` had written).
+    """
+    g = box_grid(3, 3)
+    g.loc[4, "geometry"] = shapely.MultiPolygon([g.geometry.iloc[4], shapely.box(0, 0, 1, 1)])
+    pg, gp = open_store(uris("mixed"), create=True, crs="EPSG:4549"), GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549",
+                                                                                 create=True)
+    for ws in (pg, gp):
+        ws.publish_survey(g)
+    a, b = pg.read_parcels(), gp.read_parcels()
+    assert a.geometry.geom_type.tolist() == b.geometry.geom_type.tolist() == ["MultiPolygon"] * 9
+    assert shapely.equals(a.geometry.values, b.geometry.values).all()
+    # a workspace written before, holding the mixed layer: copied there and back exactly as it is
+    from planner.io import _pgcopy
+
+    monkeypatch.setattr(_pgcopy, "promote_mixed", lambda geoms: geoms)
+    legacy = open_store(uris("legacy"), create=True, crs="EPSG:4549")
+    legacy.publish_survey(g)
+    monkeypatch.undo()
+    assert sorted(set(legacy.read_parcels().geometry.geom_type)) == ["MultiPolygon", "Polygon"]
+    for start in (pg.uri, legacy.uri):
+        original = content_fingerprint(start)
+        middle, back = str(tmp_path / f"{uuid.uuid4().hex[:6]}.gpkg"), uris("back")
+        copy_workspace(start, middle)
+        copy_workspace(middle, back)
+        assert changed_parts(original, content_fingerprint(middle)) == []
+        assert changed_parts(original, content_fingerprint(back)) == []
+
+
+def test_two_copies_into_the_same_new_schema_at_once_one_copies_the_other_is_refused(pg_city, uris):
+    """Two administrators copy into the same new schema at the same moment: one copy, one refusal in words.
+
+    The second one's ``CREATE SCHEMA IF NOT EXISTS`` failed with a traceback (``duplicate key value violates unique
+    constraint "pg_namespace_nspname_index"``) when the first committed.
+    """
+    base, _ = pg_city
+    u = uris("twice")
+    procs = [subprocess.Popen([sys.executable, "-c", _CLI, "workspace", "copy", str(base), u], env=ENV,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = sorted((p.wait(timeout=300), *p.communicate()) for p in procs)
+    (rc0, out0, _), (rc1, _, err1) = results
+    assert (rc0, rc1) == (0, 2), results
+    assert "copied" in out0 and "Traceback" not in err1
+    assert "created meanwhile by someone else" in err1 or "not empty" in err1, err1
+    assert changed_parts(content_fingerprint(str(base)), content_fingerprint(u)) == []
+
+
+def test_a_copy_into_a_schema_of_other_tables_is_refused_naming_why(pg_dsn, uris, tmp_path, capsys):
+    """``workspace copy`` into a schema holding someone else's tables said "already exists; copy into a new or
+    empty one" (the store says why: not a planner workspace, name another schema); the tables stay as they were."""
+    src = str(tmp_path / "src.gpkg")
+    open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    u = uris("foreign")
+    schema = u.rsplit("schema=", 1)[1]
+    with _con(pg_dsn) as c:
+        c.execute(f'CREATE SCHEMA "{schema}"')
+        c.execute(f'CREATE TABLE "{schema}".roads (id int)')
+    assert main(["workspace", "copy", src, u]) == 2
+    assert "not a planner workspace" in capsys.readouterr().err
+    assert _tables(pg_dsn, schema) == {"roads"}

@@ -716,3 +716,42 @@ def test_comparison_shows_a_crafted_scenario_name_literally(tmp_path, monkeypatc
     # the comparison table shows it as typed (no backslashes in a plain-text header)
     cols = [c for d in at.dataframe for c in d.value.columns]
     assert CRAFTED_NAME in cols
+
+
+def test_make_run_does_not_print_the_database_password(monkeypatch, capsys):
+    """README's office set-up exports ``PLANNER_WORKSPACE='postgresql://planner:change-me@...'`` and then runs
+    ``make run``, which printed "starting the planner on postgresql://planner:change-me@..." to the console and
+    the server's log."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tasks_pw", Path(__file__).resolve().parents[1] / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    monkeypatch.setattr(tasks, "_ensure_env", lambda extra: None)
+    monkeypatch.setattr(tasks, "_exec", lambda cmd, env=None: 0)
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    for uri, shown in (("postgresql://planner:change-me@localhost:5432/planner?schema=jinjiang",
+                        "postgresql://planner@localhost:5432/planner?schema=jinjiang"),
+                       ("postgres://gis:p@ss:w/rd@db.office/planner", "postgres://gis@db.office/planner")):
+        monkeypatch.setenv("PLANNER_WORKSPACE", uri)
+        assert tasks.run([]) == 0
+        out = capsys.readouterr().out
+        assert f"starting the planner on {shown} " in out and "change-me" not in out and "ss:w" not in out, out
+
+
+@pytest.mark.parametrize("uri", ["PostgreSQL://gis:Zq-s3cret@db.office/planner?schema=a",
+                                 "postgresql+psycopg://gis:Zq-s3cret@db.office/planner",
+                                 " postgresql://gis:Zq-s3cret@db.office/planner", "pg://gis:Zq-s3cret@db/x"])
+def test_a_mistyped_database_address_is_refused_without_its_password(uri, capsys, tmp_path, monkeypatch):
+    """A database address the planner does not take (a capital scheme, SQLAlchemy's form, a leading space) was
+    refused by echoing it whole: ``workspace 'PostgreSQL://gis:s3cret@db.office/...': expected a .gpkg file``."""
+    from planner.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for argv in (["info", "-w", uri], ["workspace", "init", uri, "--crs", "EPSG:4549"],
+                 ["ingest", str(Path(__file__).resolve().parents[1] / "gis_data" / "survey_update.zip"), "-w", uri]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "expected a .gpkg file or a postgresql:// URI" in err and "Zq-s3cret" not in err, err
+        assert "gis@db" in err
+    assert list(tmp_path.iterdir()) == []  # nothing made under the mistyped name

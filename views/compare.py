@@ -7,13 +7,13 @@ from streamlit_folium import st_folium
 
 from planner import maps
 from planner import workflow as W
-from planner.errors import PlannerError, message_in
+from planner.errors import PlannerError
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
 from planner.ui import data, drafts, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
-from planner.ui.state import lang, md_text, tr
+from planner.ui.state import error_text, lang, md_text, tr
 
 settings = page.start("nav_compare")
 ws = settings.workspace
@@ -45,10 +45,10 @@ def _save_comparison(name: str, scenarios: list[str], lang_: str, expect: int | 
                             expect_version=expect)
     except W.SaveConflictError as exc:  # asked again, saying who saved what since
         ss[CMP_CONFIRM] = {"name": name, "version": W.latest_version(store, "comparison", name),
-                           "msg": message_in(exc, lang_)}
+                           "msg": error_text(exc, lang_)}
         return
     except PlannerError as exc:
-        ss[CMP_MSG] = ("error", md_text(message_in(exc, lang_)))  # a name as typed, no markup
+        ss[CMP_MSG] = ("error", md_text(error_text(exc, lang_)))  # a name as typed, no markup
         return
     ss[CMP_BASE] = {"name": name, "version": v}
     ss.pop(CMP_CONFIRM, None)

@@ -9,11 +9,11 @@ import streamlit as st
 from planner import schema
 from planner import workflow as W
 from planner.classify import policy as pol_mod
-from planner.errors import PlannerError, message_in
+from planner.errors import PlannerError
 from planner.i18n import value_label
 from planner.ui import data, drafts, keys, page, results
 from planner.ui.explore import field_label
-from planner.ui.state import lang, md_text, tr
+from planner.ui.state import error_text, lang, md_text, tr
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_rules")
@@ -174,11 +174,11 @@ with st.container(border=True):
         try:
             v = W.save_document(store, doc, expect_version=expect)
         except W.SaveConflictError as exc:  # a colleague saved since: say so, and offer what to do
-            ss["rules_confirm"] = {"action": "conflict", "name": name, "msg": message_in(exc, lang()),
+            ss["rules_confirm"] = {"action": "conflict", "name": name, "msg": error_text(exc),
                                    "version": W.latest_version(store, "policy", name)}
             return
         except PlannerError as exc:
-            ss["rules_msg"] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
+            ss["rules_msg"] = ("error", md_text(error_text(exc)))  # a name as typed, no markup
             return
         saved = pol_mod.policy_to_dict(doc.policy)
         ss[keys.POLICY_DRAFT] = saved

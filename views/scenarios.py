@@ -8,12 +8,12 @@ import streamlit as st
 
 from planner import scenarios as sc_mod
 from planner import workflow as W
-from planner.errors import PlannerError, message_in
+from planner.errors import PlannerError
 from planner.i18n import column_label, value_label
 from planner.report import text as report_text
 from planner.scenarios import templates as tpl_mod
 from planner.ui import data, drafts, keys, page, results, tables
-from planner.ui.state import lang, md_text, tr
+from planner.ui.state import error_text, lang, md_text, tr
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_scenarios")
@@ -159,7 +159,7 @@ try:
     with st.spinner():
         run = results.run_scenario(ws, policy, result, doc, draft=True)
 except Exception as exc:
-    st.error(tr("error", err=message_in(exc, lang())))
+    st.error(tr("error", err=error_text(exc)))
     st.stop()
 res = run.result
 prov = res.provenance
@@ -209,11 +209,11 @@ def _save(expect) -> None:
     try:
         v = W.save_document(store, fresh, expect_version=expect)
     except W.SaveConflictError as exc:  # a colleague saved since: say so, and offer what to do (below the button)
-        ss[keys.SCENARIO_CONFIRM] = {"action": "conflict", "name": sc.name, "msg": message_in(exc, lang()),
+        ss[keys.SCENARIO_CONFIRM] = {"action": "conflict", "name": sc.name, "msg": error_text(exc),
                                      "version": W.latest_version(store, "scenario", sc.name)}
         return
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
+        ss[keys.SCENARIO_MSG] = ("error", md_text(error_text(exc)))  # a name as typed, no markup
         return
     ss[keys.SCENARIO_BASE] = {"name": sc.name, "version": v, "json": canonical(sc.to_dict()),
                               "site_refs": fresh.site_refs}
@@ -238,7 +238,7 @@ def _manage(action: str, new: str | None = None) -> None:
             ss.pop(keys.SCENARIO_CONFIRM, None)
         ss[keys.SCENARIO_MSG] = ("success", tr(f"wf_done_{action}", name=old, new=new or ""))
     except PlannerError as exc:
-        ss[keys.SCENARIO_MSG] = ("error", md_text(message_in(exc, lang())))  # a name as typed, no markup
+        ss[keys.SCENARIO_MSG] = ("error", md_text(error_text(exc)))  # a name as typed, no markup
 
 
 def _ask_or_save() -> None:

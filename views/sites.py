@@ -16,11 +16,11 @@ import streamlit as st
 
 from planner import maps
 from planner import workflow as W
-from planner.errors import PlannerError, message_in
+from planner.errors import PlannerError
 from planner.i18n import column_label
 from planner.sites import SiteParams
 from planner.ui import data, drafts, exports, keys, mapview, page, results, tables
-from planner.ui.state import lang, md_text, tr
+from planner.ui.state import error_text, lang, md_text, tr
 
 settings = page.start("nav_sites")
 page.policy_marker()
@@ -42,11 +42,11 @@ def _save_params(expect: int | None) -> None:
         doc = W.SiteParamsDoc(name=pname, params=SiteParams.from_dict(dict(P)), use_barriers=draft["use_barriers"])
         v = W.save_document(store, doc, expect_version=expect)
     except W.SaveConflictError as exc:
-        ss[SITE_CONFLICT] = {"kind": "site_params", "msg": message_in(exc, lang()),
+        ss[SITE_CONFLICT] = {"kind": "site_params", "msg": error_text(exc),
                              "version": W.latest_version(store, "site_params", pname)}
         return
     except PlannerError as exc:
-        ss[keys.SITE_MSG] = ("error", {"err": message_in(exc, lang())})
+        ss[keys.SITE_MSG] = ("error", {"err": error_text(exc)})
         return
     ss[keys.SITE_PARAMS] = {**ss.get(keys.SITE_PARAMS, draft), "version": v}
     ss.pop(SITE_CONFLICT, None)
@@ -108,7 +108,7 @@ with st.expander(tr("site_params"), expanded=False):
                 ss[keys.SITE_PARAMS] = {**draft, "use_barriers": bool(ss["s_bar"]), "params": new}
                 st.rerun()
             except PlannerError as exc:
-                st.error(message_in(exc, lang()))
+                st.error(error_text(exc))
     drafts.form_drawn("sites")
     if st.button(tr("wf_save_params"), key="s_save_params", **drafts.write_button("save_site_params")):
         _save_params(draft.get("version"))
@@ -142,7 +142,7 @@ with st.container():
     # -- the stored result: provenance, stale or not, one-click rebuild --------------------------------------------
     stored, err = data.stored_sites(ws, pname)
     if err is not None and store.has_layer("sites", pname):
-        st.error(message_in(err, lang()))
+        st.error(error_text(err))
     if stored is not None:
         reasons = W.stale_reasons(stored.provenance, survey_version=data.survey_version(ws),
                                   policy_hash=results.policy_hash(policy),
@@ -267,12 +267,12 @@ def _store_result(expect: int | None | str = "opened", *, note: bool = False, as
             ("wf_sites_stored", {"name": ename, "v": v or 0})
     except W.SaveConflictError as exc:
         if as_name:  # a name taken: said next to the box it was typed in (nothing was written)
-            ss[said] = ("error", {"err": message_in(exc, lang())})
+            ss[said] = ("error", {"err": error_text(exc)})
             return
-        ss[SITE_CONFLICT] = {"kind": "site_edit", "msg": message_in(exc, lang()),
+        ss[SITE_CONFLICT] = {"kind": "site_edit", "msg": error_text(exc),
                              "version": W.latest_version(store, "site_edit", ename)}
     except PlannerError as exc:
-        ss[said] = ("error", {"err": message_in(exc, lang())})
+        ss[said] = ("error", {"err": error_text(exc)})
 
 
 def _edits_unsaved(ename: str) -> bool:
@@ -288,7 +288,7 @@ def _open_edits(name: str) -> None:
         v = W.latest_version(store, "site_edit", name)
         doc = W.load_document(store, "site_edit", name, v)
     except PlannerError as exc:
-        ss[keys.SITE_NOTE] = ("error", {"err": message_in(exc, lang())})
+        ss[keys.SITE_NOTE] = ("error", {"err": error_text(exc)})
         return
     ss[keys.SITE_EDITS] = [dict(o) for o in doc.ops]
     ss[keys.SITE_REDO] = []
@@ -542,7 +542,7 @@ def _drawn_panel(poly_ws) -> None:
     try:
         r = W.operations.preview_boundary(poly_ws, gdf, result.params)
     except PlannerError as exc:
-        st.warning(message_in(exc, lang()))
+        st.warning(error_text(exc))
         return
     cols = [c for c in ("n_parcels", "n_owners", "land_area_m2", "land_area_mu", "floor_area_m2", "plot_ratio",
                         "flagged_share", "compactness", "potential_floor_area_m2") if c in r.sites.columns]

@@ -17,6 +17,7 @@ import sys
 
 import pandas as pd
 
+from planner.cli.workspace import _shown
 from planner.errors import IngestError
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
@@ -68,7 +69,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     rep = load.report
     print(rep.to_text())
     if load.version is not None:
-        print(f"published as enterprise table version {load.version}; `planner classify -w {args.workspace}` "
+        print(f"published as enterprise table version {load.version}; `planner classify -w {_shown(args.workspace)}` "
               "now takes tax, output and energy from it")
     if args.report:
         print(f"report written to {write_report(rep, args.report)}")
@@ -81,7 +82,7 @@ def run_show(args: argparse.Namespace) -> int:
     store = open_store(args.workspace)
     cat = store.layers("enterprise")
     if not len(cat):
-        print(f"workspace {args.workspace} has no enterprise table; load one with `planner enterprise ingest`")
+        print(f"workspace {_shown(args.workspace)} has no enterprise table; load one with `planner enterprise ingest`")
         return 0
     with pd.option_context("display.width", 160, "display.max_colwidth", 40):
         print(cat[["version", "created_at", "user", "n_rows", "is_current", "source_file"]].to_string(index=False))

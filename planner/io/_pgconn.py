@@ -25,20 +25,18 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import datetime as _dt
 import hashlib
 import json
 import logging
 import os
 import re
 import socket
-import sys
 import threading
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from planner.errors import StoreError
-from planner.io.lock import user_name
+from planner.io.lock import describe_holder, holder_record, user_name
 
 _log = logging.getLogger("planner.store")
 
@@ -58,14 +56,67 @@ def is_postgres_uri(uri) -> bool:
 class PgLocation:
     """Where a PostGIS workspace lives."""
 
-    conninfo: str
+    conninfo: str = dataclasses.field(repr=False)  # holds the password
     schema: str
     display: str
     dbname: str
 
 
+#: Passwords met in workspace URIs by this process: taken out of any driver message shown (:func:`redact`).
+_SECRETS: set[str] = set()
+
+
+def redact(text: str) -> str:
+    """``text`` with every password of a workspace URI this process opened replaced by ``***``."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+_SCHEME = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*:/*)(.*)$", re.DOTALL)
+
+
+def without_credentials(text: str) -> str:
+    """An address as a message may show it, whatever its scheme: ``user:password@`` becomes ``user@``.
+
+    For addresses that are not a workspace URI (a mistyped scheme, ``postgresql+psycopg://``, one slash).
+
+    Examples
+    --------
+    >>> without_credentials("PostgreSQL://ann:s3:c/r@t@db/office")
+    'PostgreSQL://ann@db/office'
+    >>> without_credentials("ws.gpkg")
+    'ws.gpkg'
+    """
+    m = _SCHEME.match(text)
+    if m is None or "@" not in m.group(2):
+        return text
+    creds, _, rest = m.group(2).rpartition("@")
+    return m.group(1) + creds.split(":", 1)[0] + "@" + rest
+
+
+def _credentials(s: str) -> tuple[str, str, str | None, str]:
+    """``(scheme, user, password or None, rest)`` of a URI, split at the *last* ``@``.
+
+    A password copied into a URI as it is may hold ``/``, ``?``, ``#``, ``[``
+    or ``@``, which a URL parser takes for the path, query, fragment or an
+    IPv6 host: the password would then be shown as the host or the database.
+    Everything before the last ``@`` is the user and password, so whatever
+    the password holds it never reaches ``rest``.
+    """
+    scheme, _, rest = s.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at:
+        return scheme, "", None, rest
+    user, colon, password = userinfo.partition(":")
+    return scheme, unquote(user), unquote(password) if colon else None, hostpart
+
+
 def parse_uri(uri) -> PgLocation:
     """Split a workspace URI into the connection string, the schema and a password-free form.
+
+    The password may be percent-encoded or written as it is (``/``, ``?``,
+    ``#`` and ``@`` in it are understood, and never shown).
 
     Examples
     --------
@@ -74,24 +125,37 @@ def parse_uri(uri) -> PgLocation:
     ('jinjiang', 'postgresql://ann@db.local:5432/office?schema=jinjiang')
     >>> loc.conninfo
     'postgresql://ann:secret@db.local:5432/office?sslmode=require'
+    >>> parse_uri("postgresql://ann:se/cr?e#t@db.local/office?schema=a").display
+    'postgresql://ann@db.local/office?schema=a'
     """
-    s = str(uri)
-    parts = urlsplit(s)
+    scheme, user, password, hostpart = _credentials(str(uri))
+    userinfo = quote(user, safe="") + ("@" if user or password is not None else "")
+    try:
+        parts = urlsplit("postgresql://" + hostpart)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        shown = f"postgresql://{userinfo}{hostpart.split('?', 1)[0]}"
+        msg = (f"workspace {shown}: not a valid database address ({redact(str(exc))}); write it as "
+               "postgresql://USER@HOST:PORT/DATABASE?schema=NAME (a password with special characters may be "
+               "percent-encoded, or kept out of the URI in ~/.pgpass or PGPASSWORD)")
+        raise StoreError(msg, zh=f"工作空间 {shown}：数据库地址格式无效（{redact(str(exc))}）；"
+                                 "请写成 postgresql://用户@主机:端口/数据库?schema=名称") from None
     query = parse_qsl(parts.query, keep_blank_values=True)
+    shown_anyway = {user, parts.hostname, unquote(parts.path.lstrip("/"))}  # a password equal to these is shown anyway
+    _SECRETS.update(v for v in (password, *(v for k, v in query if k == "password")) if v and v not in shown_anyway)
     schemas = [v for k, v in query if k == "schema"]
     rest = [(k, v) for k, v in query if k != "schema"]
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
-    netloc_public = parts.netloc.rsplit("@", 1)
-    host = netloc_public[-1]
-    userinfo = netloc_public[0].split(":", 1)[0] + "@" if len(netloc_public) == 2 else ""
-    display = urlunsplit(("postgresql", userinfo + host, parts.path, f"schema={schema}", ""))
+    display = urlunsplit(("postgresql", userinfo + parts.netloc, parts.path, f"schema={schema}", ""))
     if not _SCHEMA_RE.match(schema):
         msg = (f"workspace {display}: schema name {schema!r} must be lower-case letters, digits and _ "
                "(starting with a letter or _), at most 63 characters")
         raise StoreError(msg, zh=f"工作空间 {display}：schema 名称 {schema!r} 只能由小写字母、数字和下划线组成")
-    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    secret = "" if password is None else ":" + quote(password, safe="")
+    netloc = (quote(user, safe="") + secret + "@" if user or password is not None else "") + parts.netloc
+    conninfo = urlunsplit((scheme, netloc, parts.path, urlencode(rest), ""))
     return PgLocation(conninfo=conninfo, schema=schema, display=display,
-                      dbname=parts.path.lstrip("/") or "(default database)")
+                      dbname=unquote(parts.path.lstrip("/")) or "(default database)")
 
 
 def key_of(*names: str) -> int:
@@ -136,8 +200,22 @@ def pg_errors(display: str, what: str) -> Iterator[None]:
 
 
 def _first(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
+    lines = redact(str(exc)).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
+
+
+def _connect(loc: PgLocation, **kw):
+    """A new connection; parameters of the URI the driver does not take are refused in words."""
+    import psycopg
+
+    try:
+        return psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name(), **kw)
+    except psycopg.OperationalError:
+        raise
+    except psycopg.ProgrammingError as exc:  # libpq could not parse the connection string
+        msg = (f"workspace {loc.display}: the URI's connection parameters are not valid ({_first(exc)}); see "
+               "README 'Office set-up' for the form postgresql://USER@HOST:PORT/DATABASE?schema=NAME&sslmode=...")
+        raise StoreError(msg, zh=f"工作空间 {loc.display}：URI 中的连接参数无效（{_first(exc)}），请参照 README“办公室部署”") from None
 
 
 # --------------------------------------------------------------------------- pools
@@ -152,11 +230,10 @@ def _pool(loc: PgLocation):
     with _POOLS_LOCK:
         pool = _POOLS.get(loc.conninfo)
         if pool is None:
-            import psycopg
             from psycopg_pool import ConnectionPool
 
             with pg_errors(loc.display, "opening the workspace"):  # a clear error now, not a pool timeout later
-                psycopg.connect(loc.conninfo, connect_timeout=10, application_name=application_name()).close()
+                _connect(loc).close()
             pool = ConnectionPool(
                 loc.conninfo, min_size=1, max_size=int(os.environ.get("PLANNER_PG_POOL_SIZE", "8")),
                 kwargs={"application_name": application_name(), "connect_timeout": 10},
@@ -224,12 +301,7 @@ def holder(con, loc: PgLocation) -> dict | None:
 
 
 def holder_text(h: dict | None) -> str:
-    if not h:
-        return "another writer (it recorded no details)"
-    what = f"`{h['command']}`" if h.get("command") else "a process"
-    if h.get("action"):
-        what += f" ({h['action']})"
-    return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+    return describe_holder(h, "another writer (it recorded no details)")
 
 
 def timeout_error(loc: PgLocation, timeout: float, who: str) -> StoreError:
@@ -272,11 +344,9 @@ def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -
     connections: the holder may need the pool to finish (readers and the
     holder would starve each other).
     """
-    import psycopg
 
     with pg_errors(loc.display, what):
-        con = psycopg.connect(loc.conninfo, autocommit=autocommit, connect_timeout=10,
-                              application_name=application_name())
+        con = _connect(loc, autocommit=autocommit)
     try:
         with pg_errors(loc.display, what):
             yield con
@@ -285,7 +355,8 @@ def direct_connection(loc: PgLocation, what: str, *, autocommit: bool = False) -
 
 
 @contextlib.contextmanager
-def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None) -> Iterator:
+def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[str, ...] | None = None,
+               account: str | None = None) -> Iterator:
     """Hold the workspace's writer lock, re-entrant in one thread; yield its connection.
 
     ``name`` None: the whole workspace, exclusively (a read-modify-write such
@@ -319,9 +390,11 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
             else:
                 _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)", "SELECT pg_advisory_lock(%s, %s)",
                            (_NAME_CLASS, key_of(loc.schema, *name)))
-            command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
-            info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
-                    "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            info = holder_record(action, account)
+            # rows of writers that died holding the lock (their server session is gone): a reused backend pid
+            # must not inherit a dead writer's name
+            con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid <> pg_backend_pid() AND pid NOT IN "
+                                "(SELECT pid FROM pg_stat_activity)").format(sql.Identifier(loc.schema)))
             con.execute(sql.SQL("INSERT INTO {}.planner_writer (pid, info) VALUES (pg_backend_pid(), %s) "
                                 "ON CONFLICT (pid) DO UPDATE SET info = EXCLUDED.info")
                         .format(sql.Identifier(loc.schema)), (json.dumps(info, ensure_ascii=False),))
@@ -336,6 +409,23 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
                 con.execute(sql.SQL("DELETE FROM {}.planner_writer WHERE pid = pg_backend_pid()")
                             .format(sql.Identifier(loc.schema)))
                 con.execute("SELECT pg_advisory_unlock_all()")
+
+
+@contextlib.contextmanager
+def holding(loc: PgLocation, con) -> Iterator:
+    """Make ``con`` (in a transaction holding the workspace's lock) this thread's writer-lock connection."""
+    held = getattr(_held, "map", None)
+    if held is None:
+        held = _held.map = {}
+    key = (loc.conninfo, loc.schema)
+    if key in held:
+        msg = f"workspace {loc.display}: its writer lock is held already in this thread"
+        raise StoreError(msg)
+    held[key] = [con, 1]
+    try:
+        yield con
+    finally:
+        del held[key]
 
 
 def lock_for_write(con, loc: PgLocation, timeout: float, names: list[tuple[str, ...]]) -> None:

@@ -115,13 +115,46 @@ def attribute_table(gdf: gpd.GeoDataFrame, where: str) -> tuple[pa.Table, list[t
 _HEX_DIGITS = np.frombuffer(b"0123456789ABCDEF", dtype=np.uint8)
 
 
-def geometry_hex(gdf: gpd.GeoDataFrame, srid: int) -> pa.Array:
+#: (single, multi) type ids of shapely and the function making the multi type.
+_MULTI_OF = ((0, 4, shapely.multipoints), (1, 5, shapely.multilinestrings), (3, 6, shapely.multipolygons))
+
+
+def promote_mixed(geoms: np.ndarray) -> np.ndarray:
+    """The geometries as a GeoPackage layer write stores them: a layer of exactly one type and its multi type
+    (polygons and multipolygons) becomes all multi (pyogrio's ``promote_to_multi`` default for GPKG).
+
+    So a layer written to either backend reads back the same, and a copy between them changes nothing.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1, 1), None, shapely.MultiPolygon([shapely.box(2, 2, 3, 3)])], dtype=object)
+    >>> [x.geom_type if x is not None else None for x in promote_mixed(g)]
+    ['MultiPolygon', None, 'MultiPolygon']
+    >>> promote_mixed(g[:1])[0].geom_type
+    'Polygon'
+    """
+    types = shapely.get_type_id(geoms)
+    present = set(np.unique(types[types >= 0]).tolist())
+    for single, multi, make in _MULTI_OF:
+        if present == {single, multi}:
+            idx = np.flatnonzero(types == single)
+            out = geoms.copy()
+            out[idx] = make(geoms[idx], indices=np.arange(len(idx)))
+            return out
+    return geoms
+
+
+def geometry_hex(gdf: gpd.GeoDataFrame, srid: int, *, as_given: bool = False) -> pa.Array:
     """Hex EWKB of the frame's geometries with ``srid`` (null for a missing geometry).
 
     Binary WKB from GEOS, turned into hex digits in numpy (GEOS's own hex
-    writer goes byte by byte).
+    writer goes byte by byte). Mixed single and multi geometries are made
+    multi (:func:`promote_mixed`) unless ``as_given`` (a copy keeps them as they were).
     """
     geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if not as_given:
+        geoms = promote_mixed(geoms)
     wkb = pa.array(shapely.to_wkb(shapely.set_srid(geoms, srid), include_srid=True), type=pa.binary())
     validity, offs, data = wkb.buffers()
     offsets = np.frombuffer(offs, dtype=np.int32, count=len(wkb) + 1)

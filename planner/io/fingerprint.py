@@ -118,15 +118,17 @@ def _pg_fingerprint(uri: str) -> dict[str, str]:
 
 def _hash_frame(gdf) -> str:
     """SHA-256 of a layer as read: column names and dtypes, values, geometry WKB (CRS left out)."""
+    import geopandas as gpd
     import pandas as pd
     import shapely
 
     h = hashlib.sha256()
     h.update(repr([(str(c), str(t)) for c, t in gdf.dtypes.items()]).encode())
-    attrs = gdf.drop(columns=gdf.geometry.name)
+    spatial = isinstance(gdf, gpd.GeoDataFrame)  # an enterprise table (TABLE_KINDS) has no geometry
+    attrs = gdf.drop(columns=gdf.geometry.name) if spatial else gdf
     if attrs.shape[1]:
         h.update(pd.util.hash_pandas_object(attrs, index=False).to_numpy().tobytes())
-    for w in shapely.to_wkb(gdf.geometry.values, include_srid=False):
+    for w in shapely.to_wkb(gdf.geometry.values, include_srid=False) if spatial else ():
         h.update(b"\x00" if w is None else w)
     return h.hexdigest()
 

@@ -30,7 +30,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from planner.errors import StoreError
@@ -48,6 +48,66 @@ def user_name() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
+
+
+#: Which signed-in account a write is made for (installed by the app through
+#: :func:`planner.workflow.permissions.set_actor_provider`); None: the process's own user.
+_account_provider: Callable[[object], str | None] | None = None
+
+
+def set_account_provider(provider: Callable[[object], str | None] | None) -> None:
+    """Install (the app) or remove the function naming the signed-in account a write of a store is made for."""
+    global _account_provider
+    _account_provider = provider
+
+
+def account_for(store) -> str | None:
+    """The signed-in account writing ``store`` from this thread, or None (the CLI; the provider failing)."""
+    if _account_provider is None:
+        return None
+    try:
+        return _account_provider(store)
+    except Exception:  # who holds a lock is told as well as it can be; it never stops the write
+        return None
+
+
+def holder_record(action: str | None, account: str | None = None) -> dict:
+    """What a writer records about itself while it holds a workspace's lock (:func:`describe_holder` tells it)."""
+    me = user_name()
+    command = " ".join(os.path.basename(a) if i == 0 else _without_password(a) for i, a in enumerate(sys.argv))[:300]
+    info = {"user": account or me, "host": socket.gethostname(), "pid": os.getpid(), "command": command,
+            "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+    if account and account != me:  # an app server writing for a signed-in colleague
+        info["process_user"] = me
+    return info
+
+
+def _without_password(arg: str) -> str:
+    """A command-line argument as a holder record may show it: a workspace URI in it without its password."""
+    for scheme in ("postgresql://", "postgres://"):
+        at = arg.find(scheme)
+        if at >= 0:
+            from planner.errors import StoreError
+            from planner.io._pgconn import parse_uri
+
+            try:
+                return arg[:at] + parse_uri(arg[at:]).display
+            except StoreError:
+                return arg[:at] + scheme + "…"
+    return arg
+
+
+def describe_holder(h: dict | None, nobody: str = "another process (it recorded no details)") -> str:
+    """Who holds a writer lock, in words: user (and the server's user for an app account), command, pid, host, since."""
+    if not h:
+        return nobody
+    what = f"`{h['command']}`" if h.get("command") else "a process"
+    if h.get("action"):
+        what += f" ({h['action']})"
+    user = str(h.get("user", "?"))
+    if h.get("process_user"):
+        user += f" (signed in to the app run by {h['process_user']})"
+    return f"{user} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
 
 
 def lock_timeout(value: float | None) -> float:
@@ -84,7 +144,7 @@ class WriterLock:
         self.lock_path = self.path.with_name(f".{self.path.name}.lock")
 
     @contextlib.contextmanager
-    def held(self, action: str | None = None) -> Iterator[None]:
+    def held(self, action: str | None = None, account: str | None = None) -> Iterator[None]:
         """Hold the lock (re-entrant in one thread); the workspace is checked writable first."""
         key = os.path.abspath(self.path)
         held = _held.__dict__.setdefault("paths", {})
@@ -98,7 +158,7 @@ class WriterLock:
         check_writable(self.path)
         fh = self._open()
         try:
-            self._acquire(fh, action)
+            self._acquire(fh, action, account)
             held[key] = 1
             try:
                 yield
@@ -129,7 +189,7 @@ class WriterLock:
                 os.chmod(lp, stat.S_IMODE(self.path.stat().st_mode) & 0o666)
         return fh
 
-    def _acquire(self, fh, action: str | None) -> None:
+    def _acquire(self, fh, action: str | None, account: str | None = None) -> None:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows: single writer assumed
@@ -157,9 +217,7 @@ class WriterLock:
                                          "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
             time.sleep(0.05)
         if fh.writable():
-            command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
-            info = {"user": user_name(), "host": socket.gethostname(), "pid": os.getpid(), "command": command,
-                    "action": action, "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
+            info = holder_record(action, account)
             with contextlib.suppress(OSError):
                 fh.truncate(0)
                 fh.write(json.dumps(info, ensure_ascii=False).encode("utf-8"))
@@ -173,13 +231,7 @@ class WriterLock:
         return info if isinstance(info, dict) else None
 
     def holder_text(self) -> str:
-        h = self.holder()
-        if not h:
-            return "another process (it recorded no details)"
-        what = f"`{h['command']}`" if h.get("command") else "a process"
-        if h.get("action"):
-            what += f" ({h['action']})"
-        return f"{h.get('user', '?')} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+        return describe_holder(self.holder())
 
 
 def _name_of(ident: int, db: str) -> str:

@@ -53,9 +53,11 @@ from planner.errors import StoreError
 from planner.io import _linked
 from planner.io import _pgconn as C
 from planner.io import _pgcopy as P
+from planner.io.lock import account_for
 from planner.io.lock import lock_timeout as lock_timeout_of
 from planner.io.store import (
     SCHEMA_VERSION,
+    TABLE_KINDS,
     LayerWrite,
     Store,
     _check_doc,
@@ -122,9 +124,7 @@ class PostgisStore(Store):
                 raise StoreError(msg, zh=f"新建工作空间（{self.location.display}）需要指定投影坐标系，例如 EPSG:4549")
             self._create(pyproj.CRS.from_user_input(crs))
         elif state == "foreign":
-            msg = (f"{self.location.display}: schema {self.schema!r} holds tables but is not a planner workspace; "
-                   "name another schema (?schema=...)")
-            raise StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间")
+            raise self._foreign_error()
         else:
             self._upgrade()
         meta = dict(self._rows("SELECT key, value FROM {}", "planner_meta"))
@@ -142,11 +142,56 @@ class PostgisStore(Store):
         return self._timeout
 
     def _conn(self, what: str = "reading the workspace") -> contextlib.AbstractContextManager:
+        if self._creating is not None:  # a workspace made by creating(): only its transaction sees it yet
+            return contextlib.nullcontext(self._creating)
         return C.connection(self.location, what)
+
+    _creating = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def creating(cls, uri: str, crs, *, lock_timeout: float | None = None) -> Iterator[PostgisStore]:
+        """A new workspace, created and filled in one transaction that commits when the block ends.
+
+        For a whole-workspace copy: the schema and its tables appear with
+        everything copied into them, or not at all, even when the process is
+        killed midway (the server rolls the transaction back; a schema that
+        existed empty stays as it was). The writer lock is held meanwhile.
+        """
+        store = cls.__new__(cls)
+        store.uri = str(uri)
+        store.location = C.parse_uri(store.uri)
+        store.schema = store.location.schema
+        store._timeout = lock_timeout_of(lock_timeout)
+        crs = pyproj.CRS.from_user_input(crs)
+        state = store._state()
+        if state == "foreign":
+            raise store._foreign_error()
+        if state != "absent":
+            msg = f"workspace {store.location.display} already exists; copy into a new or empty one"
+            raise StoreError(msg, zh=f"工作空间 {store.location.display} 已存在；请复制到新的或空的工作空间")
+        with C.direct_connection(store.location, "creating the workspace") as con, con.transaction(), \
+                C.pg_errors(store.location.display, "creating the workspace"):
+            store.srid = store._create_in(con, crs)
+            if store.srid is None:
+                msg = f"workspace {store.location.display} was created meanwhile by someone else; nothing was copied"
+                raise StoreError(msg, zh=f"工作空间 {store.location.display} 已被他人同时创建，未复制任何内容")
+            store.crs = crs
+            store._creating = con
+            try:
+                with C.holding(store.location, con):
+                    yield store
+            finally:
+                store._creating = None
 
     def _rows(self, text: str, *tables: str, params: tuple = ()) -> list[tuple]:
         with self._conn() as con:
             return con.execute(_q(text, *(_ident(self.schema, t) for t in tables)), params).fetchall()
+
+    def _foreign_error(self) -> StoreError:
+        msg = (f"{self.location.display}: schema {self.schema!r} holds tables but is not a planner workspace; "
+               "name another schema (?schema=...)")
+        return StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间")
 
     def _state(self) -> str:
         """``"workspace"``, ``"absent"`` (no schema, or an empty one) or ``"foreign"`` (other tables)."""
@@ -159,27 +204,36 @@ class PostgisStore(Store):
         return "foreign" if n else "absent"
 
     def _create(self, crs: pyproj.CRS) -> None:
+        with self._conn("creating the workspace") as con, con.transaction():
+            self._create_in(con, crs)
+
+    def _create_in(self, con, crs: pyproj.CRS) -> int | None:
+        """Create the schema and its tables inside ``con``'s transaction; their SRID (None: made meanwhile)."""
         from planner.io import migrations
 
         if not crs.is_projected:
             msg = f"workspace CRS must be projected and metric, got {crs.name}"
             raise StoreError(msg, zh=f"工作空间坐标系必须是以米为单位的投影坐标系，而不是 {crs.name}")
-        with self._conn("creating the workspace") as con, con.transaction():
-            (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
-            if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
-                con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
-                con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        (has_postgis,) = con.execute("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        if not has_postgis:  # two workspaces created at once on a new database: one creates the extension
+            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of("", "create extension postgis")))
+            con.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        # first the workspace's lock: two creating the same schema at once take turns (CREATE SCHEMA IF NOT EXISTS
+        # alone lets the second fail on a duplicate key when the first commits)
+        con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
+        (has_schema,) = con.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (self.schema,)).fetchone()
+        if not has_schema:  # CREATE SCHEMA needs CREATE on the database even when the schema exists
             con.execute(_q("CREATE SCHEMA IF NOT EXISTS {}", _ident(self.schema)))
-            con.execute("SELECT pg_advisory_xact_lock(%s, %s)", (C.LOCK_CLASS, C.key_of(self.schema)))
-            (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
-            if has_meta:  # created by someone else meanwhile
-                return
-            migrations.apply_migrations(con, self.schema, self.location.display)
-            srid = self._srid_for(con, crs)
-            con.cursor().executemany(
-                _q("INSERT INTO {} (key, value) VALUES (%s, %s)", _ident(self.schema, "planner_meta")),
-                [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now()),
-                 ("srid", str(srid))])
+        (has_meta,) = con.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{self.schema}".planner_meta',)).fetchone()
+        if has_meta:  # created by someone else meanwhile
+            return None
+        migrations.apply_migrations(con, self.schema, self.location.display)
+        srid = self._srid_for(con, crs)
+        con.cursor().executemany(
+            _q("INSERT INTO {} (key, value) VALUES (%s, %s)", _ident(self.schema, "planner_meta")),
+            [("crs", crs.to_wkt()), ("schema_version", SCHEMA_VERSION), ("created_at", _now()),
+             ("srid", str(srid))])
+        return srid
 
     def _srid_for(self, con, crs: pyproj.CRS) -> int:
         """The PostGIS SRID of ``crs``: its EPSG code, else one registered for it in ``spatial_ref_sys``."""
@@ -220,11 +274,12 @@ class PostgisStore(Store):
 
     # -- writing ---------------------------------------------------------
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return C.write_lock(self.location, self._timeout, action)
+        return C.write_lock(self.location, self._timeout, action, account=account_for(self))
 
     def document_lock(self, kind: str, name: str) -> contextlib.AbstractContextManager:
         """Hold one document across a check-then-save: other documents, and a publish, do not wait for it."""
-        return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name))
+        return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name),
+                            account=account_for(self))
 
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
@@ -264,7 +319,8 @@ class PostgisStore(Store):
         if len({(w.kind, w.name) for w in writes}) < len(writes):
             msg = "write_layers: each (kind, name) may appear once per commit"
             raise StoreError(msg)
-        writes = [w if w.geometry_from is not None or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
+        writes = [w if w.kind in TABLE_KINDS or w.geometry_from is not None
+                  or pyproj.CRS.from_user_input(w.gdf.crs).equals(self.crs)
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         prepared = [(w, *P.attribute_table(_linked.attributes(w.gdf, drop=w.shared_columns)
                                            if w.geometry_from is not None else w.gdf, f"layer {w.kind}/{w.name}"))
@@ -310,18 +366,25 @@ class PostgisStore(Store):
                     (w.kind, w.name, version, table, created_at or _now(), user, len(w.gdf), bool(w.make_current),
                      w.source_file, w.sha256, json.dumps(w.meta or {}, ensure_ascii=False, default=str)))
 
-    def _load_table(self, con, table: str, attrs, fields, gdf: gpd.GeoDataFrame, where: str) -> None:
-        """Create a layer table and fill it with COPY (inside the caller's transaction)."""
+    def _load_table(self, con, table: str, attrs, fields, gdf: gpd.GeoDataFrame, where: str, *,
+                    as_given: bool = False) -> None:
+        """Create a layer table and fill it with COPY (inside the caller's transaction).
+
+        A plain DataFrame (an enterprise table, :data:`~planner.io.store.TABLE_KINDS`) makes a table
+        without a geometry column, as a GeoPackage stores it as an attribute table.
+        """
         from psycopg import sql
 
-        geom_type = "GeometryZ" if P.has_z(gdf) else "Geometry"
+        spatial = isinstance(gdf, gpd.GeoDataFrame)
         cols = [sql.SQL("{} bigint NOT NULL").format(_ident(P.FID))]
         cols += [sql.SQL("{} " + t).format(_ident(c)) for c, t in fields]
-        cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
+        if spatial:
+            geom_type = "GeometryZ" if P.has_z(gdf) else "Geometry"
+            cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
         tid = _ident(self.schema, table)
         con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
-        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid))
-        names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), P.GEOM])
+        full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid, as_given=as_given)) if spatial else attrs
+        names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), *([P.GEOM] if spatial else [])])
         with con.cursor() as cur:
             with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tid, names)) as cp:
                 for chunk in P.csv_batches(full):
@@ -331,7 +394,8 @@ class PostgisStore(Store):
             msg = f"workspace {self.location.display}: {where} was written with {got} of {len(gdf)} rows; nothing was changed"
             raise StoreError(msg, zh=f"工作空间 {self.location.display}：{where} 只写入了 {got}/{len(gdf)} 行，未做任何修改")
         con.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(tid, _ident(P.FID)))
-        con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
+        if spatial:
+            con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
 
     def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str, link: dict) -> None:
@@ -570,7 +634,7 @@ class PostgisStore(Store):
                     self._load_linked(con, table, attrs, fields, w, source, link)
                 else:
                     attrs, fields = P.attribute_table(gdf, where)
-                    self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}")
+                    self._load_table(con, table, attrs, fields, gdf, f"layer {row['kind']}/{row['name']}", as_given=True)
                 con.execute(_q("INSERT INTO {} (kind, name, version, table_name, created_at, \"user\", n_rows, "
                                "is_current, source_file, sha256, meta) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                                _ident(s, "planner_layers")),
@@ -587,7 +651,8 @@ class PostgisStore(Store):
                 if link is not None:
                     linked.append((row, _linked.attributes(gdf), table, link))
                     continue
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                if isinstance(gdf, gpd.GeoDataFrame) and not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
+                    gdf = gdf.to_crs(self.crs)
                 load(row, gdf, table)
             for row, attrs, table, link in linked:
                 load(row, attrs, table, link)

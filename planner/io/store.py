@@ -68,7 +68,7 @@ import pyproj
 
 from planner.errors import StoreError
 from planner.io import _linked
-from planner.io.lock import WriterLock, copy_ownership, write_errors
+from planner.io.lock import WriterLock, account_for, copy_ownership, write_errors
 from planner.io.lock import lock_timeout as lock_timeout_of
 
 #: Kinds of versioned non-spatial tables (plain DataFrames; versioned, current and audited like layers).
@@ -526,10 +526,10 @@ class GpkgStore(Store):
 
     # -- writing: lock, permissions, copy-on-write ---------------------------
     def write_lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return self._writer.held(action)
+        return self._writer.held(action, account_for(self))
 
     def _lock(self, action: str | None = None) -> contextlib.AbstractContextManager:
-        return self._writer.held(action)
+        return self._writer.held(action, account_for(self))
 
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
@@ -1048,9 +1048,12 @@ class GpkgStore(Store):
                     linked.append((row, table, _linked.attributes(gdf), link))
                     cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
                     continue
-                gdf = gdf if pyproj.CRS.from_user_input(gdf.crs).equals(self.crs) else gdf.to_crs(self.crs)
+                spatial = isinstance(gdf, gpd.GeoDataFrame)  # an enterprise table (TABLE_KINDS) has no geometry
+                if spatial and not pyproj.CRS.from_user_input(gdf.crs).equals(self.crs):
+                    gdf = gdf.to_crs(self.crs)
                 pyogrio.write_dataframe(gdf.reset_index(drop=True), tmp, layer=table, driver="GPKG", use_arrow=True,
-                                        layer_options={"SPATIAL_INDEX": "YES"})
+                                        layer_options={"SPATIAL_INDEX": "YES"} if spatial else {},
+                                        promote_to_multi=False)  # a copy keeps the geometries as they were
                 cat.append({**row, "table_name": table, "is_current": int(bool(row["is_current"]))})
             views = []
             for row, table, attrs, link in linked:
@@ -1185,6 +1188,10 @@ def open_store(uri: str | os.PathLike, *, create: bool = False, crs=None, **kw) 
 
         return PostgisStore(s, create=create, crs=crs, **kw)
     if not s.lower().endswith(".gpkg"):
-        msg = f"workspace {s!r}: expected a .gpkg file or a postgresql:// URI"
-        raise StoreError(msg, zh=f"工作空间 {s!r}：应为 .gpkg 文件或 postgresql:// 地址")
+        from planner.io._pgconn import without_credentials
+
+        shown = without_credentials(s)  # a mistyped database address: its password is not shown
+        msg = (f"workspace {shown!r}: expected a .gpkg file or a postgresql:// URI "
+               "(postgresql://USER@HOST:PORT/DATABASE?schema=NAME, the scheme in lower case)")
+        raise StoreError(msg, zh=f"工作空间 {shown!r}：应为 .gpkg 文件或 postgresql:// 地址（协议名小写）")
     return GpkgStore(s, create=create, crs=crs, **kw)

@@ -5,7 +5,8 @@ and the whole audit log of the source, with their versions, times and users
 as they were; a GeoPackage copied into PostGIS and back has the same content
 fingerprint (:func:`planner.io.fingerprint.content_fingerprint`). The
 destination must be new or empty; it is written in one commit, so a copy that
-fails leaves it as it was.
+fails or is killed leaves it as it was (a new PostGIS workspace is created in
+that same transaction).
 
 Examples
 --------
@@ -26,8 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import glob
 import os
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from planner.errors import StoreError
 from planner.io.store import Store, open_store
@@ -74,6 +78,14 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
     if str(src) == dst_s or (not isinstance(src, Store) and os.path.abspath(str(src)) == os.path.abspath(dst_s)):
         msg = f"source and destination are the same workspace ({source.label})"
         raise StoreError(msg, zh=f"源与目标是同一个工作空间（{source.label}）")
+    if dst_s.startswith(("postgresql://", "postgres://")):
+        from planner.io.postgis import PostgisStore, workspace_exists
+
+        if not workspace_exists(dst_s):  # created and filled in one transaction: a kill leaves no schema behind
+            with PostgisStore.creating(dst_s, source.crs) as target:
+                return _copy_into(source, target, progress)
+    elif not os.path.lexists(dst_s) and dst_s.lower().endswith(".gpkg"):
+        return _copy_to_new_file(source, dst_s, progress)
     created = not _exists(dst_s)
     target = open_store(dst_s, create=True, crs=source.crs)
     try:
@@ -82,6 +94,52 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
         if created:  # a copy that failed leaves no half-made workspace behind
             _remove(dst_s)
         raise
+
+
+def _copy_to_new_file(source: Store, dst: str, progress) -> CopyReport:
+    """Copy into a new GeoPackage made under a hidden name beside ``dst`` and named ``dst`` only when whole.
+
+    A copy killed midway leaves no ``dst`` (it left a workspace that looked empty); the hidden files it
+    leaves (``.NAME.copy-PID-*``, never offered by the app) go when a copy to ``dst`` next starts.
+    """
+    from planner.io.store import GpkgStore
+
+    path = Path(dst)
+    _remove_dead_copies(path)
+    tmp = path.with_name(f".{path.name}.copy-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.gpkg")
+    try:
+        target = GpkgStore(tmp, crs=source.crs, create=True)
+        rep = _copy_into(source, target, progress)
+        try:
+            os.link(tmp, path)  # never over a workspace made meanwhile
+        except FileExistsError:
+            msg = f"workspace {path.name} was created by someone else during the copy; nothing was copied into it"
+            raise StoreError(msg, zh=f"复制期间他人创建了工作空间 {path.name}，未向其复制任何内容") from None
+        except OSError:  # a file system without hard links
+            if os.path.lexists(path):
+                raise
+            os.replace(tmp, path)
+    finally:
+        for p in [*path.parent.glob(f"{glob.escape(tmp.name)}*"), *path.parent.glob(f".{glob.escape(tmp.name)}*")]:
+            with contextlib.suppress(OSError):
+                p.unlink()
+    return dataclasses.replace(rep, destination=path.name)
+
+
+def _remove_dead_copies(path: Path) -> None:
+    """Remove what earlier copies to ``path`` that were killed left beside it (a copy still running is kept)."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.copy-*.tmp.gpkg"):
+        pid = tmp.name[len(path.name) + 7:].split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+            continue  # its process runs
+        except (ValueError, ProcessLookupError):
+            pass
+        except OSError:  # another user's process
+            continue
+        for p in [*path.parent.glob(f"{glob.escape(tmp.name)}*"), *path.parent.glob(f".{glob.escape(tmp.name)}*")]:
+            with contextlib.suppress(OSError):
+                p.unlink()
 
 
 def _remove(uri: str) -> None:

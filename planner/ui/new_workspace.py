@@ -12,9 +12,9 @@ from __future__ import annotations
 import streamlit as st
 
 from planner import workflow as W
-from planner.errors import PlannerError, message_in
+from planner.errors import PlannerError
 from planner.ui import auth, keys
-from planner.ui.state import catalog, lang, tr
+from planner.ui.state import catalog, error_text, lang, tr
 from planner.workflow.permissions import only_text
 
 
@@ -49,7 +49,7 @@ def render() -> None:
             try:
                 crs, why = _proposed_from_upload()
             except PlannerError as exc:
-                st.warning(message_in(exc, lang()))
+                st.warning(error_text(exc))
             else:
                 st.caption(tr("nw_crs_proposed", crs=crs.to_string(), why=why))
         else:
@@ -62,7 +62,7 @@ def render() -> None:
                 path = cat.new_path(name)
                 W.create_workspace(path, crs)
             except PlannerError as exc:
-                st.error(tr("nw_refused", err=message_in(exc, lang())))
+                st.error(tr("nw_refused", err=error_text(exc)))
             else:
                 ss[keys.WORKSPACE_PENDING] = path.name  # the sidebar picks it on the next run
                 ss["nw_msg"] = tr("nw_created", name=path.name)

@@ -91,6 +91,12 @@ def redact(text: str) -> str:
     return workspaces.redact(text, extra)
 
 
+def error_text(exc: BaseException, lang_: str | None = None) -> str:
+    """An error's message in the session language (or ``lang_``) as a page may show it: workspaces and files by
+    name, no server path, database host or password (:func:`redact`). Not Markdown-escaped (:func:`md_text`)."""
+    return redact(message_in(exc, lang_ or lang()))
+
+
 def show_error(exc: Exception) -> None:
     """Show an error that escaped a page, without server paths; the traceback goes to the server log."""
     if isinstance(exc, PlannerError):

@@ -167,14 +167,45 @@ def _db_name(uri: str) -> str:
 
 
 def _split(value) -> list[str]:
-    """Settings split on ``os.pathsep``; a ``postgresql://`` URI (which holds ``:``) is kept whole."""
+    """Settings split on ``os.pathsep``; a ``postgresql://`` URI (which holds ``:``) is kept whole.
+
+    A URI among files (``a.gpkg:postgresql://u:pw@host:5432/db?schema=x:b.gpkg``) takes the pieces up to its
+    database (the first ``/`` after its last ``@``): its parts were offered as workspaces of their own, the
+    password among them.
+
+    Examples
+    --------
+    >>> _split("a.gpkg:postgresql://u:p:/w@h:5432/db?schema=x:/srv/b.gpkg")
+    ['a.gpkg', 'postgresql://u:p:/w@h:5432/db?schema=x', '/srv/b.gpkg']
+    """
     if value is None:
         return []
-    if isinstance(value, str):
-        if is_database(value):
-            return [value.strip()]
-        return [v for v in value.split(os.pathsep) if v.strip()]
-    return [str(v) for v in value if str(v).strip()]
+    if not isinstance(value, str):
+        return [str(v) for v in value if str(v).strip()]
+    if is_database(value) and os.pathsep != ":":
+        return [value.strip()]
+    pieces = value.split(os.pathsep)
+
+    def starts_uri(k: int) -> bool:  # the scheme of a URI cut at its own ":"
+        return pieces[k].strip() in ("postgresql", "postgres") and k + 1 < len(pieces) and pieces[k + 1].startswith("//")
+
+    out: list[str] = []
+    i = 0
+    while i < len(pieces):
+        if not starts_uri(i):
+            if pieces[i].strip():
+                out.append(pieces[i])
+            i += 1
+            continue
+        end = next((k for k in range(i + 1, len(pieces)) if starts_uri(k)), len(pieces))
+        ats = [k for k in range(i + 1, end) if "@" in pieces[k]]  # the credentials end at the last "@"
+        k, tail = (ats[-1], pieces[ats[-1]].rpartition("@")[2]) if ats else (i + 1, pieces[i + 1][2:])
+        while "/" not in tail and k + 1 < end:  # then the host and port, up to the database
+            k += 1
+            tail = pieces[k]
+        out.append(os.pathsep.join(pieces[i:k + 1]).strip())
+        i = k + 1
+    return out
 
 
 def _absolute(p: str) -> Path:

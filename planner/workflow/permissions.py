@@ -62,6 +62,15 @@ def set_actor_provider(provider: Callable[[object], Actor | None] | None) -> Non
     """Install (the app) or remove (None) the function that says who is signed in."""
     global _provider
     _provider = provider
+    from planner.io import lock
+
+    lock.set_account_provider(_account_of if provider is not None else None)  # who holds a lock names the account
+
+
+def _account_of(store) -> str | None:
+    """The signed-in account a write of ``store`` is made for (named by the writer lock's holder record)."""
+    actor = _provider(store) if _provider is not None else None
+    return actor.username if actor is not None and actor.role is not None else None
 
 
 def current_role() -> str | None:
