@@ -58,6 +58,17 @@ def _con(dsn: str):
     return psycopg.connect(dsn, autocommit=True)
 
 
+def _drop_role(pg_dsn: str, schema: str, role: str) -> None:
+    """Close the pooled connections (they may be the role's) and drop a test's database role and its grants."""
+    from planner.io._pgconn import close_pools
+
+    close_pools()
+    with _con(pg_dsn) as c:
+        c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
+        c.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
+        c.execute(f"DROP ROLE {role}")
+
+
 def _uri(dsn: str, schema: str, *, user: str | None = None, password: str | None = None) -> str:
     """A workspace URI on the test server with another user or password."""
     from psycopg.conninfo import conninfo_to_dict
@@ -134,13 +145,7 @@ def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, ur
             err = capsys.readouterr().err
             assert words in err and "Sec9" not in err and "Zq" not in err and "Traceback" not in err, err
     finally:
-        from planner.io._pgconn import close_pools
-
-        close_pools()
-        with _con(pg_dsn) as c:
-            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{ws.schema}" FROM {role}')
-            c.execute(f'REVOKE ALL ON SCHEMA "{ws.schema}" FROM {role}')
-            c.execute(f"DROP ROLE {role}")
+        _drop_role(pg_dsn, ws.schema, role)
 
 
 def test_two_workspaces_share_a_database_in_their_schemas(uris):
@@ -322,13 +327,7 @@ def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
         assert "readonly" not in str(caught.value)
         assert changed_parts(before, workspace_fingerprint(u)) == []
     finally:
-        from planner.io._pgconn import close_pools
-
-        close_pools()
-        with _con(pg_dsn) as c:
-            c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{ws.schema}" FROM {role}')
-            c.execute(f'REVOKE ALL ON SCHEMA "{ws.schema}" FROM {role}')
-            c.execute(f"DROP ROLE {role}")
+        _drop_role(pg_dsn, ws.schema, role)
 
 
 # --------------------------------------------------------------------------- killed writers
