@@ -63,6 +63,9 @@ def test_a_named_file_is_that_file_and_saving_it_says_so(store, capsys):
     # NAME@VERSION opens an earlier saved version by name
     assert main(["classify", "-w", str(store.path), "-p", "default@1"]) == 0
     assert _flags_policy_hash(store) == edited.hash
+    capsys.readouterr()
+    assert main(["classify", "-w", str(store.path), "-p", "mine"]) == 2  # neither saved nor a file: says both
+    assert "no policy of that name is saved in the workspace (saved: default)" in capsys.readouterr().err
 
 
 def test_classify_twice_saves_the_rules_once(store):

@@ -34,6 +34,7 @@ from planner.workflow import documents as D
 from planner.workflow.catalogue import (
     check_document_name,
     check_expected_version,
+    document_names,
     latest_version,
     load_document,
     parse_ref,
@@ -124,6 +125,11 @@ def resolve_policy(store: Store | None, ref: str | None) -> tuple[D.PolicyDoc, s
         if version is not None:
             doc = load_document(store, "policy", name, version)
             return doc, f"saved in the workspace as policy/{name} version {version} {saved_by(store, 'policy', name, version)}"
+        if ref is not None and not cl.policy.policy_path(ref).exists():
+            saved = ", ".join(document_names(store, "policy")) or "none"
+            msg = (f"policy {ref!r}: no policy of that name is saved in the workspace (saved: {saved}), and there is "
+                   "no such file or shipped policy (policies/default.toml, policies/strict.toml...)")
+            raise DataError(msg, zh=f"规则 {ref!r}：工作空间中没有保存该名称的规则（已保存：{saved}），也没有同名文件或内置规则")
     doc = D.PolicyDoc.from_file(ref)
     return doc, f"file {doc.source_file}"
 
