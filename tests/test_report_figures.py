@@ -194,7 +194,7 @@ def test_cli_prints_each_definition(tmp_path, capsys):
     assert re.fullmatch(r"\d{4}", printed("Last delivery year"))
     # the comparison prints the same figures with differences
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
-                 str(ws), "--out", str(tmp_path / "c.pdf")]) == 0
+                 str(ws), "--out", str(tmp_path / "c.pdf"), "--lang", "en"]) == 0  # printed in the report's language
     out = capsys.readouterr().out
     assert re.search(r"^\s+Net new floor area \(m²\)\s+" + re.escape(f"{t['net_change_m2']:,.0f}"), out, re.M)
     assert (tmp_path / "c.pdf").read_bytes()[:5] == b"%PDF-"
