@@ -52,23 +52,25 @@ def test_signing_out_forgets_the_users_work_and_the_next_user_starts_afresh(offi
     assert at.session_state["_lang"] == "en"
 
 
-def test_a_session_that_expires_keeps_its_drafts_for_the_same_user_only(office, tmp_path, monkeypatch):
-    """After an idle expiry the same user gets their draft back; someone else signing in here does not."""
-    store = _copy(office, tmp_path)
-    at = _rules_draft(_sign_in(_app(store.path, monkeypatch), "pam"))
-    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")  # short only now: a slower page run above would expire early
-    time.sleep(1.5)
-    at.run()
-    assert at.title[0].value == "登录"
-    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
-    _sign_in(at, "pam")
-    at.switch_page("views/rules.py").run()
-    assert at.number_input(key="r_utilization_0_t").value == 1.9  # theirs, kept
+def _expire(at, monkeypatch) -> None:
+    """Let the session's sign-in expire for idleness: a 1.2 s idle limit only for the wait (set before a sign-in, a
+    page run slower than it on a busy machine expired the session early), then the sign-in form."""
     monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")
     time.sleep(1.5)
     at.run()
     assert at.title[0].value == "登录"
     monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
+
+
+def test_a_session_that_expires_keeps_its_drafts_for_the_same_user_only(office, tmp_path, monkeypatch):
+    """After an idle expiry the same user gets their draft back; someone else signing in here does not."""
+    store = _copy(office, tmp_path)
+    at = _rules_draft(_sign_in(_app(store.path, monkeypatch), "pam"))
+    _expire(at, monkeypatch)
+    _sign_in(at, "pam")
+    at.switch_page("views/rules.py").run()
+    assert at.number_input(key="r_utilization_0_t").value == 1.9  # theirs, kept
+    _expire(at, monkeypatch)
     _sign_in(at, "gus")
     at.switch_page("views/rules.py").run()
     assert not at.exception, [e.message for e in at.exception]
@@ -105,11 +107,7 @@ def test_the_same_user_back_after_an_expiry_stays_on_their_page(office, tmp_path
     store = _copy(office, tmp_path)
     at = _sign_in(_app(store.path, monkeypatch), "pam")
     at.switch_page("views/rules.py").run()
-    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "0.02")  # short only now: a slower page run above would expire early
-    time.sleep(1.5)
-    at.run()
-    assert at.title[0].value == "登录"
-    monkeypatch.setenv("PLANNER_IDLE_MINUTES", "60")
+    _expire(at, monkeypatch)
     _sign_in(at, "pam")
     assert not at.exception, [e.message for e in at.exception]
     from planner.i18n import t as text
