@@ -135,7 +135,8 @@ def test_a_park_once_let_yields_the_templates_tax_and_output_per_mu():
         # the assumptions show the rate the model applies and how it follows from the per-mu figure
         row = r.assumptions.set_index("parameter").loc["tax_per_m2"]
         assert row[name] == pytest.approx(t.tax_m2, abs=0.01)
-        assert t.tax_per_mu is None or "occupied floor of a mu" in row["source"]
+        assert t.tax_per_mu is None or "tax per mu ÷ occupied floor of a mu" in row["source"]
+        assert "tax_per_mu" not in row["source"] and "output_per_mu" not in row["source"]  # words, not keys
 
 
 def test_a_value_a_derived_template_sets_is_not_credited_to_its_parents_source():

@@ -309,9 +309,9 @@ def template_table(templates: dict[str, ParkTemplate]) -> list[dict[str, Any]]:
         for n in names:
             t = templates[n]
             if derived and getattr(t, f.name) is None:
-                per_mu = f.name.replace("_m2", "_mu")
-                en.append(f"{per_mu} / occupied floor of a mu ({t.occupied_m2_per_mu:,.0f} m²: 666.67 x plot ratio "
-                          "x (1 - support share) x last absorption)")
+                per_mu = f.name.replace("_m2", "_mu").replace("_", " ")  # "tax per mu", as the assumptions say it
+                en.append(f"{per_mu} ÷ occupied floor of a mu ({t.occupied_m2_per_mu:,.0f} m²: 666.67 × plot ratio "
+                          "× (1 − support share) × last absorption)")
                 zh.append(f"每亩指标 ÷ 每亩出租面积（{t.occupied_m2_per_mu:,.0f} ㎡：666.67 × 容积率 × （1 − 配套比例）× 最终出租率）")
             else:
                 en.append(t.sources.get(f.name) or "")
