@@ -262,7 +262,7 @@ def edits_in_use(store: Store, policy_name: str, edits_ref: str | None) -> str:
     """The saved site edits a build of ``policy_name``'s sites starts from (the app's sites page and ``planner
     sites`` alike): the variant the stored sites were built with (``edits_ref``, their provenance's
     ``NAME@VERSION``) when it is one of the policy's saved variants, else the policy's own edits."""
-    name = str(edits_ref).rpartition("@")[0] if edits_ref else ""
+    name = parse_ref(edits_ref, "site_edit")[0] if edits_ref else ""
     if name and name != policy_name and name in site_edit_names(store, policy_name):
         return name
     return policy_name
