@@ -171,6 +171,14 @@ def test_cpg_that_lies_is_not_trusted(tmp_path):
     assert raw.gdf["QLR"].iloc[0] == "晋江恒安实业有限公司"
 
 
+def test_cpg_naming_an_unknown_encoding_says_so(tmp_path):
+    shp = write_shp(cn_layer(2), tmp_path / "a.shp", encoding="UTF-8")
+    shp.with_suffix(".cpg").write_text("KLINGON-42")
+    raw = read_source(shp)
+    assert raw.encoding == "UTF-8" and "'KLINGON-42', which is not an encoding name" in raw.encoding_note
+    assert "not valid KLINGON" not in raw.encoding_note
+
+
 def test_china_admin_encoding_crs_and_refusal(shared_data, ws, capsys):
     shp = shared_data / "china-admin-gcj02" / "泉州市.shp"
     raw = read_source(shp)

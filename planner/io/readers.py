@@ -22,6 +22,7 @@ overrides. The chosen encoding and why are reported.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import tempfile
@@ -325,12 +326,17 @@ def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> 
     cpg = next((p for p in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG")) if p.exists()), None)
     note = ""
     if cpg is not None:
-        raw = cpg.read_text(encoding="ascii", errors="replace").strip()
+        raw = cpg.read_text(encoding="ascii", errors="replace").strip()[:60]
         enc = _CPG.get(raw.casefold(), raw)
-        ok = _utf8_ok(data) if enc.upper() in ("UTF-8", "UTF8") else _strict_ok(data, enc)
-        if ok:
-            return enc, f".cpg file says {raw}"
-        note = f".cpg says {raw!r} but the text is not valid {enc}; "
+        try:
+            codecs.lookup(enc)
+        except (LookupError, ValueError):
+            note = f".cpg says {raw!r}, which is not an encoding name this reader knows; "
+        else:
+            ok = _utf8_ok(data) if enc.upper() in ("UTF-8", "UTF8") else _strict_ok(data, enc)
+            if ok:
+                return enc, f".cpg file says {raw}"
+            note = f".cpg says {raw!r} but the text is not valid {enc}; "
     if _utf8_ok(data):
         return "UTF-8", note + ("text is plain ASCII" if data.isascii() else "detected: text decodes as strict UTF-8")
     if _strict_ok(data, "gb18030"):
