@@ -99,9 +99,12 @@ def _serve(tmp_path_factory, *, tiled: bool):
         name="upstairs", template="multi_storey", sites=scenarios.SiteSelection(top=8)).to_dict())
     env = {**os.environ, "PLANNER_WORKSPACE": str(ws)}
     cmd = None  # untiled: streamlit run app.py
-    if tiled and (Path(sys.prefix) / ".planner-installed-test").exists():
-        # This virtual environment was made by the README's commands: start the app exactly as
-        # `make run` does (tasks.py run), in this environment.
+    repo = Path(__file__).resolve().parents[2]
+    if tiled and (Path(sys.prefix) / ".planner-installed-test").exists() \
+            and Path(sys.prefix).resolve() == (repo / ".venv").resolve():
+        # This checkout's own virtual environment, made by the README's commands: start the app exactly as
+        # `make run` does (tasks.py run), in this environment. (Not a venv of another checkout: tasks.py
+        # would re-install this checkout into it when the two pyproject.toml differ.)
         cmd = [sys.executable, "tasks.py", "run"]
         env["PLANNER_VENV"] = sys.prefix
     elif tiled:
