@@ -184,6 +184,30 @@ def test_defect_saved_scenarios_open_duplicate_rename_delete(ws, monkeypatch):
     assert not at.exception
 
 
+def test_a_colleagues_newer_scenario_is_not_deleted_renamed_or_duplicated_unseen(ws, monkeypatch):
+    """Delete, rename and duplicate acted on the latest saved version, not the one open: a colleague's version saved
+    meanwhile was deleted (or carried under the new name) without anyone having seen it."""
+    store = GpkgStore(ws)
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=7))))
+    at = _app(ws, monkeypatch, "scenarios")
+    at.selectbox(key="sc_open_pick").set_value("a").run()
+    at.button(key="sc_open_btn").click().run()
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=9))), user="bob")  # meanwhile
+    at.text_input(key="sc_mg_name").set_value("c").run()
+    at.button(key="sc_ren").click().run()
+    assert not at.exception and W.document_names(store, "scenario") == ["a"]
+    assert any("bob" in e.value and "v2" in e.value for e in at.error), _texts(at, "error")
+    at.button(key="sc_del").click().run()
+    at.button(key="sc_del_yes").click().run()
+    assert not at.exception and W.document_names(store, "scenario") == ["a"]
+    assert any("bob" in e.value for e in at.error), _texts(at, "error")
+    assert W.load_document(store, "scenario", "a").scenario.sites.top == 9  # bob's version stays the latest
+    at.text_input(key="sc_mg_name").set_value("b").run()
+    at.button(key="sc_dup").click().run()  # a copy of what this planner has open: version 1
+    assert W.document_names(store, "scenario") == ["a", "b"]
+    assert W.load_document(store, "scenario", "b").scenario.sites.top == 7
+
+
 def test_a_scenario_name_that_could_not_be_opened_again_is_refused_in_the_app(ws, monkeypatch):
     """A scenario renamed or saved as ``a@2`` or with a zero-width space is refused with the reason, nothing saved."""
     store = GpkgStore(ws)

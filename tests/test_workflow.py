@@ -191,6 +191,24 @@ def test_saving_over_a_colleagues_version_is_refused(ws):
     assert W.load_document(ws, "scenario", "s", 2).name == "s"  # history kept
 
 
+def test_delete_and_rename_check_the_version_opened(store):
+    """A colleague's version saved since the one opened is neither deleted nor renamed away unseen (both backends);
+    a duplicate copies the version opened."""
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=7))))
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=9))), user="bob")
+    with pytest.raises(W.SaveConflictError, match="since you opened version 1 .by bob"):
+        W.delete_document(store, "scenario", "a", expect_version=1)
+    with pytest.raises(W.SaveConflictError, match="since you opened version 1"):
+        W.rename_scenario(store, "a", "c", expect_version=1)
+    assert W.document_names(store, "scenario") == ["a"] and W.latest_version(store, "scenario", "a") == 2
+    assert W.duplicate_scenario(store, "a", "old", version=1) == 1
+    assert W.load_document(store, "scenario", "old").scenario.sites.top == 7
+    assert W.rename_scenario(store, "a", "c", expect_version=2) == 1
+    assert W.load_document(store, "scenario", "c").scenario.sites.top == 9
+    W.delete_document(store, "scenario", "c", expect_version=1)
+    assert W.document_names(store, "scenario") == ["old"]
+
+
 def test_role_without_the_right_cannot_write(ws, monkeypatch):
     monkeypatch.setenv("PLANNER_ROLE", "decision_maker")
     with pytest.raises(W.permissions.PermissionDenied, match="may not save a scenario; only Planner or Administrator may"):

@@ -83,9 +83,10 @@ def _open(name: str | None) -> None:
     if name is None:
         sc, refs, base = sc_mod.Scenario(name="scenario_a", sites=sc_mod.SiteSelection(top=5)), {}, {}
     else:
-        doc = W.load_document(store, "scenario", name)
+        version = W.latest_version(store, "scenario", name)  # the version and the content opened are one
+        doc = W.load_document(store, "scenario", name, version)
         sc, refs = doc.scenario, doc.site_refs
-        base = {"name": name, "version": W.latest_version(store, "scenario", name), "json": canonical(sc.to_dict())}
+        base = {"name": name, "version": version, "json": canonical(sc.to_dict())}
     ss[keys.SCENARIO_DRAFT] = sc.to_dict()
     ss[keys.SCENARIO_BASE] = {**base, "site_refs": refs}
     ss.pop(keys.SCENARIO_CONFIRM, None)
@@ -225,14 +226,15 @@ def _save(expect) -> None:
 def _manage(action: str, new: str | None = None) -> None:
     old = base["name"]
     try:
+        opened = base.get("version")  # a colleague's version saved since is never renamed or deleted unseen
         if action == "duplicate":
-            W.duplicate_scenario(store, old, new)
+            W.duplicate_scenario(store, old, new, version=opened)
             _open(new)
         elif action == "rename":
-            W.rename_scenario(store, old, new)
+            W.rename_scenario(store, old, new, expect_version=opened if opened is not None else False)
             _open(new)
         elif action == "delete":
-            W.delete_document(store, "scenario", old)
+            W.delete_document(store, "scenario", old, expect_version=opened if opened is not None else False)
             ss[keys.SCENARIO_BASE] = {"site_refs": base.get("site_refs") or {}}  # the content stays as a new draft
             ss["sc_open_pick"] = None
             ss.pop(keys.SCENARIO_CONFIRM, None)

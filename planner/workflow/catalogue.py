@@ -211,26 +211,44 @@ def _save_checked(store: Store, doc, expect_version, user: str | None) -> int:
     return store.save_doc(doc.KIND, doc.name, doc.to_dict(), user=user)
 
 
-def delete_document(store: Store, kind: str, name: str, *, user: str | None = None) -> int:
-    """Mark ``kind/name`` deleted (a new version; the history is kept). Returns that version."""
+def delete_document(store: Store, kind: str, name: str, *, expect_version: int | None | bool = False,
+                    user: str | None = None) -> int:
+    """Mark ``kind/name`` deleted (a new version; the history is kept). Returns that version.
+
+    ``expect_version``: the version the caller opened (``False``, the default: whatever is stored). A colleague's
+    version saved since is not deleted unseen: :class:`SaveConflictError` says who saved it.
+    """
     user = acting_user("delete_scenario" if kind == "scenario" else _SAVE_ACTION[kind], store, user)
-    if latest_version(store, kind, name) is None:
-        msg = f"no saved {kind} {name!r} to delete"
-        raise DataError(msg, zh=f"没有可删除的 {name!r}")
-    return store.save_doc(kind, name, D.tombstone(), user=user)
+    with store.document_lock(kind, name):  # the check and the tombstone together
+        if latest_version(store, kind, name) is None:
+            msg = f"no saved {kind} {name!r} to delete"
+            raise DataError(msg, zh=f"没有可删除的 {name!r}")
+        if expect_version is not False:
+            check_expected_version(store, kind, name, expect_version)
+        return store.save_doc(kind, name, D.tombstone(), user=user)
 
 
-def rename_scenario(store: Store, old: str, new: str, *, user: str | None = None) -> int:
-    """Save scenario ``old`` under ``new`` (refused if taken) and delete ``old``; return the new version."""
-    doc = load_document(store, "scenario", old)
-    moved = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
-    v = save_document(store, moved, expect_version=None, user=user)
-    delete_document(store, "scenario", old, user=user)
+def rename_scenario(store: Store, old: str, new: str, *, expect_version: int | None | bool = False,
+                    user: str | None = None) -> int:
+    """Save scenario ``old`` under ``new`` (refused if taken) and delete ``old``; return the new version.
+
+    ``expect_version``: the version of ``old`` the caller opened; a colleague's version saved since is neither
+    carried under the new name nor deleted unseen (:class:`SaveConflictError`). ``False``: the latest.
+    """
+    with store.document_lock("scenario", old):
+        if expect_version is not False:
+            check_expected_version(store, "scenario", old, expect_version)
+        doc = load_document(store, "scenario", old)
+        moved = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
+        v = save_document(store, moved, expect_version=None, user=user)
+        delete_document(store, "scenario", old, user=user)
     return v
 
 
-def duplicate_scenario(store: Store, name: str, new: str, *, user: str | None = None) -> int:
-    """Save a copy of scenario ``name`` as ``new`` (refused if taken)."""
-    doc = load_document(store, "scenario", name)
+def duplicate_scenario(store: Store, name: str, new: str, *, version: int | None = None,
+                       user: str | None = None) -> int:
+    """Save a copy of scenario ``name`` (its latest version, or ``version``: the one the caller opened) as ``new``
+    (refused if taken)."""
+    doc = load_document(store, "scenario", name, version)
     copy = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
     return save_document(store, copy, expect_version=None, user=user)
