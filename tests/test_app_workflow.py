@@ -208,6 +208,30 @@ def test_a_colleagues_newer_scenario_is_not_deleted_renamed_or_duplicated_unseen
     assert W.load_document(store, "scenario", "b").scenario.sites.top == 7
 
 
+def test_a_save_landing_while_a_scenario_opens_is_not_overwritten(ws, monkeypatch):
+    """Opening read the content, then the latest version number: a colleague's save between the two reads made the
+    page take their version number for the older content, and the next save overwrote their work unasked."""
+    store = GpkgStore(ws)
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=7))))
+    at = _app(ws, monkeypatch, "scenarios")
+    real, landed = W.load_document, []
+
+    def load_then_colleague_saves(*args, **kw):
+        doc = real(*args, **kw)
+        if args[1] == "scenario" and not landed:
+            landed.append(W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=9))),
+                                          user="bob"))
+        return doc
+
+    monkeypatch.setattr(W, "load_document", load_then_colleague_saves)
+    at.selectbox(key="sc_open_pick").set_value("a").run()
+    at.button(key="sc_open_btn").click().run()
+    assert landed == [2] and at.number_input(key="sc_top").value == 7
+    at.button(key="sc_save_btn").click().run()
+    assert not at.exception and W.latest_version(store, "scenario", "a") == 2  # bob's stays; the save is a conflict
+    assert any("bob" in e.value for e in at.error), _texts(at, "error")
+
+
 def test_a_scenario_name_that_could_not_be_opened_again_is_refused_in_the_app(ws, monkeypatch):
     """A scenario renamed or saved as ``a@2`` or with a zero-width space is refused with the reason, nothing saved."""
     store = GpkgStore(ws)

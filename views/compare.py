@@ -31,10 +31,11 @@ CMP_MSG = "cmp_msg"
 
 
 def _open_comparison(name: str) -> None:
-    doc = W.load_document(store, "comparison", name)
+    version = W.latest_version(store, "comparison", name)  # the version and the content opened are one
+    doc = W.load_document(store, "comparison", name, version)
     ss[keys.COMPARE_PICK] = [n for n, _ in doc.scenarios if n in names]
     ss["cmp_name"] = name
-    ss[CMP_BASE] = {"name": name, "version": W.latest_version(store, "comparison", name)}
+    ss[CMP_BASE] = {"name": name, "version": version}
     ss.pop(CMP_CONFIRM, None)
 
 

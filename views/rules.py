@@ -28,11 +28,12 @@ RULES_NAME = "rules_name"  # the name typed for saving, kept with the draft (the
 
 def _open(name: str | None) -> None:
     """Make a saved policy (None: the shipped default) the draft; the rule widgets are seeded afresh."""
-    if name is None or W.latest_version(store, "policy", name) is None:
+    version = None if name is None else W.latest_version(store, "policy", name)
+    if version is None:
         d, base = data.default_policy_dict(), {"name": "default", "version": None}
-    else:
-        d = pol_mod.policy_to_dict(W.load_document(store, "policy", name).policy)
-        base = {"name": name, "version": W.latest_version(store, "policy", name)}
+    else:  # the version and the content opened are one
+        d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+        base = {"name": name, "version": version}
     ss[keys.POLICY_DRAFT] = d
     ss[keys.POLICY_BASE] = {**base, "json": canonical(d)}
     for k in [k for k in ss if str(k).startswith("r_")]:

@@ -123,7 +123,7 @@ def session_sites(path: str, policy: dict | None):
     ename = loaded["base"][0]  # the policy's own edits, or a variant saved under another name
     v = W.latest_version(store, "site_edit", ename)
     if loaded.get("name") is None and v is not None:
-        doc = W.load_document(store, "site_edit", ename)
+        doc = W.load_document(store, "site_edit", ename, v)
         same = doc.made_with(W.SiteParamsDoc(params=SiteParams.from_dict(dict(draft["params"])),
                                              use_barriers=draft["use_barriers"]))
         if same and not edits:
