@@ -226,6 +226,60 @@ def test_the_app_asks_for_a_sign_in_and_refuses_a_wrong_one(office, monkeypatch)
     assert at.title[0].value == "登录"
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_failed_sign_ins_in_a_row_make_the_name_wait():
+    clock = _Clock()
+    th = A.SignInThrottle(clock)
+    for _ in range(A.SignInThrottle.FREE - 1):
+        th.failed("Pam ")
+    assert th.wait_left("pam") == 0  # four mistypes: no wait
+    th.failed("pam")
+    assert th.wait_left("PAM") == 60 and th.wait_left("dee") == 0  # the name, however typed; others unaffected
+    clock.now += 61
+    assert th.wait_left("pam") == 0
+    th.failed("pam")
+    assert th.wait_left("pam") == 300
+    clock.now += 301
+    th.failed("pam")
+    th.failed("pam")
+    assert th.wait_left("pam") == 900  # the longest wait, however many more
+    th.succeeded("pam")
+    assert th.wait_left("pam") == 0
+    for i in range(A.SignInThrottle.MAX_NAMES + 10):  # a guesser trying endless names: memory stays bounded
+        th.failed(f"n{i}")
+    assert len(th._fails) == A.SignInThrottle.MAX_NAMES
+
+
+def test_a_guessed_name_waits_in_the_app_and_a_colleague_signs_in(office, monkeypatch, caplog):
+    """Sign-in had no limit but 0.2 s a try: a script could guess a colleague's password at thousands of tries an
+    hour. After five failures in a row the name waits (the right password too, unchecked); others sign in."""
+    from planner.ui import auth
+
+    clock = _Clock()
+    monkeypatch.setattr(auth, "THROTTLE", A.SignInThrottle(clock))
+    at = _app(office, monkeypatch)
+    for i in range(A.SignInThrottle.FREE):
+        _sign_in(at, "pam", f"guess-{i}-xxxx")
+        assert any("用户名或密码错误" in e.value for e in at.error)
+    _sign_in(at, "pam")  # the right password, while the name waits
+    assert at.title[0].value == "登录" and any("登录失败次数过多" in e.value and "1 分钟" in e.value for e in at.error)
+    assert "'pam' failed too often" in caplog.text and "guess-" not in caplog.text
+    _sign_in(at, "nobody", "whatever-pass")  # a name with no account waits alike after five
+    _sign_in(at, "dee")
+    assert not at.exception and any("Dee" in c.value for c in at.sidebar.caption)
+    next(b for b in at.sidebar.button if b.key == "auth_sign_out").click().run()
+    clock.now += 61
+    _sign_in(at, "pam")
+    assert any("已登录：Pam" in c.value for c in at.sidebar.caption)
+
+
 def test_a_session_expires_and_a_disabled_account_is_let_go_at_once(office, tmp_path, monkeypatch):
     store = _copy(office, tmp_path)
     at = _app(store.path, monkeypatch, PLANNER_IDLE_MINUTES="0.02")  # 1.2 s without a page run

@@ -41,6 +41,9 @@ _LEFT = "_auth_left"
 LAND = "_auth_land"
 #: The page (its url path) each role starts on: its own work first.
 START_PAGE = {"admin": "admin", "gis_staff": "data", "planner": "map", "decision_maker": "compare"}
+#: Failed sign-ins in a row per user name on this server (every session of it): a guesser waits, a colleague who
+#: mistyped five times waits a minute.
+THROTTLE = A.SignInThrottle()
 #: What a session keeps across a sign-out or a change of user: the sidebar's choices (language, workspace,
 #: basemap) and the sign-in itself. Everything else - drafts of rules, sites and scenarios, selections, results,
 #: uploads, page widgets - is the signed-in user's work and goes with them.
@@ -290,8 +293,11 @@ def gate(settings) -> A.Account | None:
         go = st.form_submit_button(tr("auth_sign_in"), type="primary")
     if go:
         try:
-            acc = A.authenticate(data.store(uri), name, pw)
+            acc = A.authenticate(data.store(uri), name, pw, throttle=THROTTLE)
         except A.SignInError as exc:
+            if THROTTLE.wait_left(name) > 0:  # for the administrator: who is being guessed (never the password)
+                log.warning("sign-in: user name %r failed too often in a row; it waits before its next try",
+                            without_hidden(name)[:64])
             st.error(tr("error", err=exc))
         else:
             left = ss.pop(_LEFT, False)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import threading
 import time
 
 import pandas as pd
@@ -175,10 +176,68 @@ def set_password(store, username: str, password: str, *, user: str | None = None
                    disabled=rec["disabled"], user=user, action="user_password")
 
 
-def authenticate(store, username: str, password: str) -> Account:
-    """The account for a user name and password; :class:`SignInError` otherwise (same words, same time)."""
+class SignInThrottle:
+    """Failed sign-ins in a row per user name, on one server: after :attr:`FREE` of them the name waits before it
+    may try again (:attr:`WAITS`: 1 min, then 5, then 15 for every further failure), whether or not such an account
+    exists (the wait tells nothing of it); a sign-in that succeeds clears the count. Attempts made while waiting are
+    refused without a password check and do not count.
+
+    Kept in the server's memory (one per app server; a restart forgets it): it slows a guesser down by hundreds of
+    times without writing anything to the workspace, and costs a colleague who mistyped five times one minute.
+    """
+
+    FREE = 5
+    WAITS = (60.0, 300.0, 900.0)
+    #: Names remembered at most (the longest-quiet are forgotten first): a guesser trying endless names cannot
+    #: fill the server's memory.
+    MAX_NAMES = 10_000
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fails: dict[str, tuple[int, float]] = {}  # name -> (failures in a row, time of the last)
+
+    @staticmethod
+    def _key(username: str) -> str:
+        return (username or "").strip().casefold()
+
+    def wait_left(self, username: str) -> float:
+        """Seconds ``username`` must still wait before a sign-in is checked (0: it may try now)."""
+        with self._lock:
+            n, last = self._fails.get(self._key(username), (0, 0.0))
+        if n < self.FREE:
+            return 0.0
+        return max(0.0, last + self.WAITS[min(n - self.FREE, len(self.WAITS) - 1)] - self._clock())
+
+    def failed(self, username: str) -> None:
+        now = self._clock()
+        with self._lock:
+            key = self._key(username)
+            n, last = self._fails.pop(key, (0, 0.0))
+            if n and now - last > self.WAITS[-1] * 2:  # quiet for long: a fresh start
+                n = 0
+            self._fails[key] = (n + 1, now)  # re-inserted last: the dict stays in order of last failure
+            while len(self._fails) > self.MAX_NAMES:
+                self._fails.pop(next(iter(self._fails)))
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._fails.pop(self._key(username), None)
+
+
+def authenticate(store, username: str, password: str, *, throttle: SignInThrottle | None = None) -> Account:
+    """The account for a user name and password; :class:`SignInError` otherwise (same words, same time).
+
+    ``throttle``: the server's :class:`SignInThrottle`; a name that failed too often in a row is refused, saying
+    how long to wait, before its password is checked.
+    """
     from argon2.exceptions import InvalidHashError, VerificationError
 
+    if throttle is not None and (left := throttle.wait_left(username)) > 0:
+        minutes = max(1, -(-int(left) // 60))
+        msg = (f"too many failed sign-ins for this user name: try again in {minutes} min "
+               "(an administrator can help if the password is lost)")
+        raise SignInError(msg, zh=f"此用户名登录失败次数过多：请 {minutes} 分钟后再试（忘记密码可联系管理员）")
     rec = store.user_record((username or "").strip())
     if not _DUMMY:
         _DUMMY.append(_hasher().hash(os.urandom(16).hex()))
@@ -188,9 +247,13 @@ def authenticate(store, username: str, password: str) -> Account:
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or rec is None or rec["disabled"]:
+        if throttle is not None:
+            throttle.failed(username)
         time.sleep(0.2)  # a little friction for guessing
         msg = "wrong user name or password (or the account is disabled)"
         raise SignInError(msg, zh="用户名或密码错误（或账号已停用）")
+    if throttle is not None:
+        throttle.succeeded(username)
     return Account(rec["username"], rec["role"], rec["display_name"] or "")
 
 
