@@ -253,6 +253,33 @@ def test_a_colleagues_newer_policy_is_a_conflict_not_an_overwrite_prompt(ws, mon
     assert W.load_document(store, "policy", "宽松").policy.criteria.utilization.rules[0].threshold == 1.4
 
 
+def test_a_policy_save_landing_while_the_rules_open_is_not_overwritten(ws, monkeypatch):
+    """Opening read the rules, then the latest version number: a colleague's save between the two reads was taken
+    as the version opened, and the next save overwrote it unasked."""
+    store = GpkgStore(ws)
+    p1 = _app(ws, monkeypatch, "rules")
+    p1.text_input(key="r_name").set_value("宽松").run()
+    p1.button(key="rules_save").click().run()
+    p2 = _app(ws, monkeypatch, "rules")
+    real, landed = W.load_document, []
+
+    def load_then_colleague_saves(*args, **kw):
+        doc = real(*args, **kw)
+        if args[1] == "policy" and not landed:
+            theirs = real(store, "policy", "宽松").policy
+            landed.append(W.save_document(store, W.PolicyDoc(theirs), user="bob"))
+        return doc
+
+    monkeypatch.setattr(W, "load_document", load_then_colleague_saves)
+    p2.selectbox(key="rules_pick_zh").set_value("宽松").run()
+    p2.button(key="rules_open").click().run()
+    assert landed == [2]
+    p2.number_input(key="r_utilization_0_t").set_value(1.4).run()
+    p2.button(key="rules_save").click().run()
+    assert not p2.exception and W.latest_version(store, "policy", "宽松") == 2
+    assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p2, "error")), _texts(p2, "error")
+
+
 def test_saving_a_comparison_under_a_taken_name_asks_first(ws, monkeypatch):
     store = GpkgStore(ws)
     for n, top in (("a", 3), ("b", 5)):
