@@ -485,6 +485,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth_new_password": ("新密码", "New password"),
     "auth_set_password": ("设置新密码", "Set password"),
     "auth_done": ("已保存", "Saved"),
+    "auth_waits": ("登录等待", "Sign-in waits"),
+    "auth_waits_help": ("这些用户名连续登录失败 5 次以上，须等待后才能再试（可能有人在猜密码；本服务器内有效，重启即清除）。"
+                        "确认是同事本人后可立即放行；设置新密码也会放行该用户名。",
+                        "These user names failed to sign in 5 times or more in a row and must wait before the next try "
+                        "(someone may be guessing; kept by this server, a restart clears it). Let one try now once you "
+                        "know it is your colleague; setting a new password also lets the name try again."),
+    "auth_wait_left": ("{name} · 还需等待 {min} 分钟", "{name} · {min} min to wait"),
+    "auth_release": ("立即放行", "Let it try now"),
+    "auth_released": ("已放行 {user}，可立即重新登录", "{user} may sign in again now"),
     "auth_col_username": ("用户名", "User name"),
     "auth_col_display_name": ("显示名称", "Display name"),
     "auth_col_role": ("角色", "Role"),

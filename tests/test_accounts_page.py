@@ -104,3 +104,29 @@ def test_the_accounts_and_audit_tables_read_as_chinese(office, tmp_path, monkeyp
     log = next(d.value for d in at.dataframe if "user_add" in d.value.astype(str).to_string())
     text = log.astype(str).to_string()
     assert "None" not in text and "nan" not in text.lower().split()
+
+
+def test_the_administrator_sees_the_names_waiting_and_lets_one_try_now(office, tmp_path, monkeypatch):
+    """A colleague who mistyped five times (or a guessed name) waits; only a restart could clear it. The admin page
+    lists the names waiting and lets one try at once; setting a new password lets that name try too."""
+    from planner.ui import auth
+    from planner.workflow import accounts as A
+
+    monkeypatch.setattr(auth, "THROTTLE", A.SignInThrottle())
+    store, at = _admin_page(office, tmp_path, monkeypatch)
+    assert not any(b.key == "admin_release" for b in at.button)  # nobody waits: no such section
+    for name in ("pam", "dee"):
+        for _ in range(A.SignInThrottle.FREE):
+            auth.THROTTLE.failed(name)
+    at.run()
+    assert any(s.value == "登录等待" for s in at.subheader)
+    assert sorted(at.selectbox(key="admin_wait_pick").options) == ["dee · 还需等待 1 分钟", "pam · 还需等待 1 分钟"]
+    at.selectbox(key="admin_wait_pick").set_value("pam").run()
+    at.button(key="admin_release").click().run()
+    assert not at.exception and auth.THROTTLE.wait_left("pam") == 0 and auth.THROTTLE.wait_left("dee") > 0
+    assert any("pam" in s.value for s in at.success)
+    _pick(at, "dee")
+    at.text_input(key="admin_new_pw").set_value("a-new-pass-88")
+    next(b for b in at.button if b.label == "设置新密码").click().run()
+    assert not at.exception and auth.THROTTLE.waiting() == []
+    assert not any(b.key == "admin_release" for b in at.button)

@@ -97,6 +97,7 @@ if names:
             npw = st.text_input(tr("auth_new_password"), type="password", key="admin_new_pw")
             if st.form_submit_button(tr("auth_set_password")):
                 A.set_password(store, who, npw)
+                auth.THROTTLE.release(who)  # a colleague who forgot theirs need not also wait out their guesses
                 done(tr("auth_password_set", user=who), pick=who)
         ask = ss.get(CONFIRM)
         if ask and ask["user"] == who and ask["old"] == cur_role:
@@ -114,3 +115,16 @@ if names:
             ss.pop(CONFIRM, None)
     except PlannerError as exc:
         st.error(tr("error", err=exc))
+
+# -- user names waiting after failed sign-ins (this server's count: planner.ui.auth.THROTTLE) --------------------
+waits = auth.THROTTLE.waiting()
+if waits:
+    st.subheader(tr("auth_waits"))
+    st.caption(tr("auth_waits_help"))
+    left = dict(waits)
+    w1, w2 = st.columns([3, 1], vertical_alignment="bottom")
+    held = w1.selectbox(tr("auth_user"), list(left), key="admin_wait_pick", format_func=lambda n: tr_plain(
+        "auth_wait_left", name=auth.shown_name(n), min=max(1, -(-int(left[n]) // 60))))
+    if w2.button(tr("auth_release"), key="admin_release"):
+        auth.THROTTLE.release(held)
+        done(tr("auth_released", user=auth.shown_name(held)))

@@ -221,8 +221,18 @@ class SignInThrottle:
                 self._fails.pop(next(iter(self._fails)))
 
     def succeeded(self, username: str) -> None:
+        """A sign-in went through (or an administrator let the name try again): the count starts afresh."""
         with self._lock:
             self._fails.pop(self._key(username), None)
+
+    release = succeeded
+
+    def waiting(self) -> list[tuple[str, float]]:
+        """``(user name, seconds left)`` of the names waiting now, the longest wait first (the administrator's list)."""
+        with self._lock:
+            names = list(self._fails)
+        left = [(n, self.wait_left(n)) for n in names]
+        return sorted(((n, s) for n, s in left if s > 0), key=lambda t: -t[1])
 
 
 def authenticate(store, username: str, password: str, *, throttle: SignInThrottle | None = None) -> Account:
