@@ -255,6 +255,8 @@ def test_failed_sign_ins_in_a_row_make_the_name_wait():
     for i in range(A.SignInThrottle.MAX_NAMES + 10):  # a guesser trying endless names: memory stays bounded
         th.failed(f"n{i}")
     assert len(th._fails) == A.SignInThrottle.MAX_NAMES
+    th.failed("x" * 10_000_000)  # a typed megabyte is not kept whole
+    assert max(map(len, th._fails)) <= 100
 
 
 def test_a_guessed_name_waits_in_the_app_and_a_colleague_signs_in(office, monkeypatch, caplog):

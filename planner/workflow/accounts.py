@@ -199,7 +199,8 @@ class SignInThrottle:
 
     @staticmethod
     def _key(username: str) -> str:
-        return (username or "").strip().casefold()
+        # names are at most 64 characters (longer ones never sign in): a typed megabyte is not kept whole
+        return (username or "")[:1000].strip().casefold()[:100]
 
     def wait_left(self, username: str) -> float:
         """Seconds ``username`` must still wait before a sign-in is checked (0: it may try now)."""
