@@ -880,6 +880,32 @@ PARAMS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Chinese of the shipped policies' rule sources (``policies/*.toml``, ``source = "..."``): a source is part of the
+#: policy (and of its hash), so the files keep one text; pages in Chinese show it from here. A source a planner
+#: wrote shows as written.
+POLICY_SOURCES_ZH: dict[str, str] = {
+    "S: 工业项目建设用地控制指标 (2008) plot ratio >= 1.0": "S：《工业项目建设用地控制指标》（2008），容积率 ≥ 1.0",
+    "S: 2008 control indicators, textiles (17) >= 0.8": "S：2008 年控制指标，纺织业（17）≥ 0.8",
+    "S: 2008 control indicators, garments (18) / leather and shoes (19) >= 1.0":
+        "S：2008 年控制指标，纺织服装、服饰业（18）/ 皮革、毛皮、羽毛及其制品和制鞋业（19）≥ 1.0",
+    "S/P: 2008 control indicators building coverage >= 30% (2023 revision reportedly 40%)":
+        "S/P：2008 年控制指标，建筑系数 ≥ 30%（据报 2023 年修订为 40%）",
+    "S: 闲置土地处置办法 (MLR order 53), via surveyed status": "S：《闲置土地处置办法》（国土资源部令第 53 号），依据调查的土地状态",
+    "P: per-mu evaluation practice (Jiangsu/Zhejiang ABCD), bottom 5%": "P：亩均效益评价惯例（江苏、浙江 ABCD 分类），排名后 5%",
+    "P: per-mu evaluation practice, production stopped/half-stopped >= 1 year": "P：亩均效益评价惯例，停产或半停产 ≥ 1 年",
+    "S: 泉政办规〔2025〕13号 tax per mu < 50,000 yuan/mu": "S：泉政办规〔2025〕13号，亩均税收 < 5 万元/亩",
+    "S: 泉政办规〔2025〕13号": "S：泉政办规〔2025〕13号",
+    "S: Huai'an 2024 per-mu evaluation (tax per unit energy; plot ratio stands in without energy data: P)":
+        "S：淮安 2024 年亩均效益评价（单位能耗税收；无能耗数据时以容积率代替：P）",
+}
+
+
+def source_text(text: str, lang: str = "zh") -> str:
+    """A policy rule's source as a page in ``lang`` shows it (see :data:`POLICY_SOURCES_ZH`)."""
+    text = str(text or "")
+    return POLICY_SOURCES_ZH.get(text.strip(), text) if _lang(lang) == "zh" else text
+
+
 def param_label(name: str, lang: str = "zh") -> str:
     """Label of a template or scenario parameter (the name itself when unknown)."""
     pair = PARAMS.get(str(name))

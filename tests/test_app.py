@@ -145,6 +145,41 @@ def test_explorer_counts_match_classification(workspace, monkeypatch):
     assert (hectares(180_686_000.0), hectares(5_000.0), hectares(9_990_000.0)) == ("18,069", "0.5", "999.0")
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_rule_sources_read_in_the_pages_language(workspace, monkeypatch, lang):
+    """The rules' source notes were English (or half English) on the Chinese page ("S/P: 2008 control indicators
+    building coverage >= 30% ..."): they come from the policy file, which keeps one text."""
+    at = _app(workspace, monkeypatch, "rules", lang=lang)
+    helps = {n.key: n.help for n in at.number_input if n.key.startswith("r_")}
+    if lang == "zh":
+        assert helps["r_utilization_0_t"] == "S：《工业项目建设用地控制指标》（2008），容积率 ≥ 1.0"
+        assert "建筑系数 ≥ 30%" in helps["r_utilization_1_t"]
+    else:
+        assert helps["r_utilization_0_t"] == "S: 工业项目建设用地控制指标 (2008) plot ratio >= 1.0"
+
+
+def test_every_shipped_rule_source_has_its_chinese():
+    import tomllib
+
+    from planner.i18n import POLICY_SOURCES_ZH
+
+    def sources(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "source" and isinstance(v, str):
+                    yield v
+                else:
+                    yield from sources(v)
+        elif isinstance(node, list):
+            for v in node:
+                yield from sources(v)
+
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("policies/*.toml"), *root.glob("planner/defaults/policy_*.toml")]
+    found = {s for f in files for s in sources(tomllib.loads(f.read_text(encoding="utf-8")))}
+    assert len(files) >= 4 and found and not found - set(POLICY_SOURCES_ZH), found - set(POLICY_SOURCES_ZH)
+
+
 def test_threshold_change_changes_counts(workspace, monkeypatch):
     at = _app(workspace, monkeypatch, "rules")
     before = int(_metric(at, "三低地块").replace(",", ""))

@@ -10,7 +10,7 @@ from planner import schema
 from planner import workflow as W
 from planner.classify import policy as pol_mod
 from planner.errors import PlannerError
-from planner.i18n import value_label
+from planner.i18n import source_text, value_label
 from planner.ui import data, drafts, keys, page, results
 from planner.ui.explore import field_label
 from planner.ui.state import error_text, lang, md_text, tr
@@ -81,7 +81,7 @@ with st.container(border=True):
                     keys.seed(f"r_{crit}_{i}_t", v)
                     r["threshold"] = st.number_input(lab, step=step, key=f"r_{crit}_{i}_t",
                                                      format="%.0f" if step >= 1 else "%.2f",
-                                                     help=r.get("source", ""))
+                                                     help=source_text(r.get("source", ""), lang()))
                 rule_keys.append((crit, i, lab))
             for s in cdef.get("status_rules", []):
                 st.caption(f"{field_label('status')} ∈ "
