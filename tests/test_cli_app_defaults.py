@@ -211,3 +211,31 @@ def test_a_scenario_run_that_fails_writing_its_reports_leaves_the_previous_ones_
     monkeypatch.undo()
     assert {p.name: p.read_bytes() for p in out.iterdir()}["conservative_top10.pdf"] == before["conservative_top10.pdf"]
     assert set(p.name for p in out.iterdir()) == set(before)  # no half-written file beside them
+
+
+def test_the_cli_copies_renames_deletes_and_brings_back_scenarios_as_the_app_does(store, capsys):
+    """The scenarios page could copy, rename and delete a scenario; the CLI could not (a scripted clean-up had to
+    edit the workspace by hand). NAME@VERSION stands for the version seen: a colleague's newer one is refused."""
+    from planner.scenarios import Scenario, SiteSelection
+
+    ws = str(store.path)
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=7))))
+    W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=9))), user="bob")
+    assert main(["scenario", "rename", "a@1", "b", "-w", ws]) == 2
+    assert "saved as version 2 since you opened version 1 (by bob" in capsys.readouterr().err
+    assert main(["scenario", "delete", "a@9", "-w", ws]) == 2
+    assert "no saved scenario 'a' version 9" in capsys.readouterr().err
+    assert main(["scenario", "copy", "a@1", "old", "-w", ws]) == 0
+    assert W.load_document(store, "scenario", "old").scenario.sites.top == 7
+    assert main(["scenario", "rename", "old", "a", "-w", ws]) == 2  # taken
+    assert main(["scenario", "delete", "a@2", "-w", ws]) == 0
+    assert "`planner scenario copy a@2 a -w WS` brings it back" in capsys.readouterr().out
+    assert W.document_names(store, "scenario") == ["old"]
+    assert main(["scenario", "list", "-w", ws]) == 0
+    assert "deleted scenarios (versions kept" in capsys.readouterr().out
+    assert main(["scenario", "copy", "a@2", "a", "-w", ws]) == 0
+    assert W.latest_version(store, "scenario", "a") == 4 and W.load_document(store, "scenario", "a").scenario.sites.top == 9
+    assert main(["scenario", "rename", "old", "older", "-w", ws]) == 0
+    assert W.document_names(store, "scenario") == ["a", "older"]
+    assert main(["scenario", "rename", "older", "x@y", "-w", ws]) == 2
+    assert "contains '@'" in capsys.readouterr().err

@@ -50,6 +50,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = ssub.add_parser("list", help="list the scenarios saved in a workspace and the park templates")
     ls.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     ls.set_defaults(func=list_cmd)
+
+    # the app's 复制 / 重命名 / 删除, through the same workflow calls; NAME@VERSION: only while it is the latest
+    cp = ssub.add_parser("copy", help="save a copy of a saved scenario (NAME or NAME@VERSION) under a new name; "
+                                      "also brings back a deleted one (copy NAME@VERSION NAME)")
+    cp.add_argument("name", metavar="NAME[@VERSION]")
+    cp.add_argument("new", metavar="NEW")
+    cp.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    cp.set_defaults(func=manage_cmd, action="copy")
+    rn = ssub.add_parser("rename", help="rename a saved scenario (its history stays under the old name); "
+                                        "NAME@VERSION renames it only if VERSION is still its latest")
+    rn.add_argument("name", metavar="NAME[@VERSION]")
+    rn.add_argument("new", metavar="NEW")
+    rn.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    rn.set_defaults(func=manage_cmd, action="rename")
+    de = ssub.add_parser("delete", help="delete a saved scenario (its versions are kept: copy NAME@VERSION NAME "
+                                        "brings it back); NAME@VERSION deletes it only if VERSION is still its latest")
+    de.add_argument("name", metavar="NAME[@VERSION]")
+    de.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    de.set_defaults(func=manage_cmd, action="delete", new=None)
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
 
@@ -242,12 +261,43 @@ def list_cmd(args: argparse.Namespace) -> int:
     from planner.scenarios.templates import builtin_templates
 
     store = open_store(args.workspace)
-    docs = store.docs("scenario")
-    docs = docs[docs["name"].isin(W.document_names(store, "scenario"))] if len(docs) else docs
+    docs = W.document_versions(store, "scenario")  # a deletion is a version too: said so
+    live = W.document_names(store, "scenario")
+    shown = docs[docs["name"].isin(live)] if len(docs) else docs
     print("saved scenarios:")
-    print(docs[["name", "version", "created_at", "user", "sha256"]].to_string(index=False) if len(docs) else "  (none)")
+    cols = ["name", "version", "created_at", "user", "deleted", "sha256"]
+    print(shown[cols].assign(deleted=shown["deleted"].map({True: "deleted", False: ""})).to_string(index=False)
+          if len(shown) else "  (none)")
+    gone = sorted(set(docs["name"]) - set(live)) if len(docs) else []
+    if gone:  # deleted names apart: their versions are kept
+        last = docs[~docs["deleted"]].groupby("name")["version"].max()
+        print("\ndeleted scenarios (versions kept; `planner scenario copy NAME@VERSION NAME -w WS` brings one back): "
+              + ", ".join(f"{n} (last {n}@{last[n]})" if n in last.index else n for n in gone))
     print("\npark templates:")
     for n, t in builtin_templates().items():
         print(f"  {n:<18} {t.label_zh} / {t.label_en}: plot ratio {t.target_plot_ratio}, "
               f"{t.floors_min}-{t.floors_max} floors, {t.all_in_cost_per_m2:,.0f} yuan/m² all-in")
+    return 0
+
+
+def manage_cmd(args: argparse.Namespace) -> int:
+    """``scenario copy|rename|delete``: what the scenarios page's buttons do, with ``NAME@VERSION`` standing for
+    the version the user has seen (a colleague's newer save is then refused, never renamed or deleted unseen)."""
+    store = open_store(args.workspace)
+    name, version = W.parse_ref(args.name)
+    if version is not None:
+        W.load_document(store, "scenario", name, version)  # a version that never was is named as such
+    if args.new is not None:
+        W.check_document_name("scenario", args.new)
+    if args.action == "copy":
+        v = W.duplicate_scenario(store, name, args.new, version=version)
+        print(f"saved scenario {args.new!r} version {v}, a copy of {args.name!r}")
+    elif args.action == "rename":
+        v = W.rename_scenario(store, name, args.new, expect_version=version if version is not None else False)
+        print(f"renamed scenario {name!r} to {args.new!r} (version {v}); the history of {name!r} is kept "
+              f"(its versions open as {name}@VERSION)")
+    else:
+        mark = W.delete_document(store, "scenario", name, expect_version=version if version is not None else False)
+        print(f"deleted scenario {name!r}; its versions are kept: "
+              f"`planner scenario copy {name}@{mark - 1} {name} -w WS` brings it back")
     return 0

@@ -100,6 +100,13 @@ def document_names(store: Store, kind: str) -> list[str]:
     return sorted(n for n, payload in store.latest_docs(kind).items() if not D.is_deleted(payload))
 
 
+def document_versions(store: Store, kind: str):
+    """Every saved version of the documents of a kind (``Store.docs``) with a ``deleted`` column: True for the
+    versions that mark a deletion (:func:`delete_document`)."""
+    cat = store.docs(kind)
+    return cat.assign(deleted=cat["sha256"] == _doc_text(D.tombstone())[1]) if len(cat) else cat.assign(deleted=[])
+
+
 def site_edit_names(store: Store, policy_name: str) -> list[str]:
     """Names of the saved, not deleted site edits made on the policy ``policy_name``: its own first, then the
     variants saved under other names (:func:`planner.workflow.operations.store_sites`), sorted."""
