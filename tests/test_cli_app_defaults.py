@@ -239,3 +239,14 @@ def test_the_cli_copies_renames_deletes_and_brings_back_scenarios_as_the_app_doe
     assert W.document_names(store, "scenario") == ["a", "older"]
     assert main(["scenario", "rename", "older", "x@y", "-w", ws]) == 2
     assert "contains '@'" in capsys.readouterr().err
+
+
+def test_cli_refusals_speak_chinese_with_planner_lang(store, capsys, monkeypatch):
+    """Every refusal carries its Chinese, but the command line printed only the English."""
+    ws = str(store.path)
+    monkeypatch.setenv("PLANNER_LANG", "zh")
+    assert main(["scenario", "delete", "ghost", "-w", ws]) == 2
+    assert capsys.readouterr().err.strip() == "错误：没有可删除的情景「ghost」"
+    monkeypatch.setenv("PLANNER_LANG", "en")
+    assert main(["scenario", "delete", "ghost", "-w", ws]) == 2
+    assert capsys.readouterr().err.strip() == "error: no saved scenario 'ghost' to delete"

@@ -19,7 +19,7 @@ import warnings
 
 from planner import __version__
 from planner.config import EncodingNote
-from planner.errors import PlannerError
+from planner.errors import PlannerError, message_in
 from planner.i18n import terminal_text
 
 #: OS errors that are the user's to fix (exit 2 with the message, no traceback): the file named in it.
@@ -108,6 +108,14 @@ def _notes(show):
     return showwarning
 
 
+def message_lang() -> str:
+    """The language of the command line's error messages: ``PLANNER_LANG`` (``zh`` or ``en``; default ``en``).
+
+    Every refusal carries both; reports keep their own ``--lang``.
+    """
+    return "zh" if os.environ.get("PLANNER_LANG", "").strip().lower().startswith("zh") else "en"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
@@ -120,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", EncodingNote)  # each file read so, every run
             warnings.showwarning = _notes(warnings.showwarning)
             return int(args.func(args) or 0)
-    except PlannerError as exc:
-        print(f"error: {terminal_text(exc)}", file=sys.stderr)  # it may quote a delivered file's values
+    except PlannerError as exc:  # it may quote a delivered file's values: shown as terminal text
+        zh = message_lang() == "zh"
+        print(f"错误：{terminal_text(message_in(exc, 'zh'))}" if zh else f"error: {terminal_text(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         import os
@@ -134,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the workspace was left as it was before this command", file=sys.stderr)
+        print("已中断；工作空间保持本命令执行前的状态" if message_lang() == "zh"
+              else "interrupted; the workspace was left as it was before this command", file=sys.stderr)
         return 130
 
 

@@ -229,7 +229,7 @@ def delete_document(store: Store, kind: str, name: str, *, expect_version: int |
     with store.document_lock(kind, name):  # the check and the tombstone together
         if latest_version(store, kind, name) is None:
             msg = f"no saved {kind} {name!r} to delete"
-            raise DataError(msg, zh=f"没有可删除的 {name!r}")
+            raise DataError(msg, zh=f"没有可删除的{_KIND_ZH.get(kind, kind)}「{name}」")
         if expect_version is not False:
             check_expected_version(store, kind, name, expect_version)
         return store.save_doc(kind, name, D.tombstone(), user=user)
