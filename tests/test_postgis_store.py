@@ -94,7 +94,7 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
     bad = _uri(pg_dsn, ws.schema, password="Wr0ngSecret")
     assert main(["info", "-w", bad]) == 2
     err = capsys.readouterr().err
-    assert "cannot reach the database" in err and "password" in err and "Wr0ngSecret" not in err
+    assert "cannot connect to the database" in err and "password" in err and "Wr0ngSecret" not in err
     # a schema that is not a workspace yet, and a schema holding other tables
     assert main(["info", "-w", uris("none")]) == 2
     assert "planner workspace init" in capsys.readouterr().err
