@@ -154,6 +154,9 @@ def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only
         shown = re.sub(r"\\(.)", r"\1", " ".join(errors))  # as read on the page (Markdown escapes undone)
         assert "权限不足" in shown and f"{info['dbname']}/{schema}" in shown, errors
         assert host not in shown and role not in shown and "ro-pass-1" not in shown, errors
+        # the Chinese page says what was refused in Chinese; the server's words only as a quoted detail
+        assert re.search(r"无法(保存情景|获取写入锁)", shown) and "服务器提示：“permission denied" in shown, errors
+        assert not re.search(r"saving|taking the|while", shown), errors
         assert changed_parts(before, workspace_fingerprint(uri)) == []
     finally:
         from planner.io._pgconn import close_pools
