@@ -167,6 +167,32 @@ def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only
             con.execute(f"DROP ROLE IF EXISTS {role}")
 
 
+def test_a_database_that_refuses_the_login_is_told_in_the_page_language(pg_dsn, monkeypatch):
+    """A wrong password (or a server that does not answer) in PLANNER_WORKSPACE: the Chinese page read
+    "无法打开工作空间：workspace postgresql://...: cannot reach the database (connection failed: ...)", the whole
+    cause in English (and the host). Now each language says why and what to do; only a server that does not
+    answer is named by its host and port (README, "The URI")."""
+    import re
+
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    host, port, db = info.get("host", "localhost"), info.get("port", 5432), info["dbname"]
+    wrong = f"postgresql://{info.get('user', 'postgres')}:Wr0ngSecret@{host}:{port}/{db}?schema=t_refused"
+    at = _app(wrong, monkeypatch)
+    assert not at.exception, [e.message for e in at.exception]
+    zh = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"工作空间 {db}/t_refused：打开工作空间时无法连接数据库：服务器拒绝了用户名或密码" in zh, zh
+    assert "cannot" not in zh and "opening" not in zh and host not in zh and "Wr0ngSecret" not in zh, zh
+    at.radio(key="w_lang").set_value("en").run()
+    en = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"workspace {db}/t_refused: cannot connect to the database" in en and "user and password" in en, en
+    assert host not in en and "Wr0ngSecret" not in en, en
+    at = _app(wrong.replace(f"Wr0ngSecret@{host}:{port}/", f"Wr0ngSecret@{host}:1/"), monkeypatch)
+    zh = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"{host}:1 上没有数据库服务器应答" in zh and "Wr0ngSecret" not in zh, zh
+
+
 def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp_path, monkeypatch):
     """``PLANNER_WORKSPACES=a.gpkg:postgresql://user:password@host:port/db?schema=s`` (README: URIs beside files).
 
