@@ -151,6 +151,9 @@ def test_the_cli_names_a_postgis_workspace_by_database_and_schema_only(pg_dsn, u
     open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
     to = uris("copied")
     assert f"-> {db}/{to.rsplit('schema=', 1)[1]}: 1 layer versions" in said(["workspace", "copy", src, to], 0)
+    # PostgreSQL's own schemas: refused by name ("permission denied for schema pg_toast", "holds tables")
+    for system in ("pg_toast", "information_schema"):
+        assert "is one of PostgreSQL's own" in said(["info", "-w", u.replace(schema, system)], 2)
     # the one exception: a server that does not answer is named by the URI's host and port
     assert main(["info", "-w", u.replace(f":{info.get('port', 5432)}/", ":1/")]) == 2
     err = capsys.readouterr().err
@@ -598,6 +601,8 @@ def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg
         assert main(["workspace", "init", other_as_role, "--crs", "EPSG:4549"]) == 2
         err = capsys.readouterr().err
         assert "lacks a privilege" in err and "nocreate" not in err.replace(role, "")
+        # and what to grant: an administrator read only "permission denied for database postgres"
+        assert f"CREATE SCHEMA {other.rsplit('schema=', 1)[1]} AUTHORIZATION" in err, err
     finally:
         from planner.io._pgconn import close_pools
 

@@ -165,6 +165,11 @@ def parse_uri(uri) -> PgLocation:
                "(starting with a letter or _), at most 63 characters; name another one with ?schema=...")
         raise StoreError(msg, zh=f"工作空间 {display}：schema 名称 {schema!r} 无效：只能由小写字母、数字和下划线组成"
                                  "（以字母或下划线开头，最多 63 个字符）；请用 ?schema=... 另取一个名称")
+    if schema.startswith("pg_") or schema == "information_schema":
+        msg = (f"workspace {display}: schema {schema!r} is one of PostgreSQL's own (pg_..., information_schema); "
+               "name another one with ?schema=...")
+        raise StoreError(msg, zh=f"工作空间 {display}：schema {schema!r} 是 PostgreSQL 的系统 schema（pg_...、"
+                                 "information_schema）；请用 ?schema=... 另取一个名称")
     secret = "" if password is None else ":" + quote(password, safe="")
     netloc = (quote(user, safe="") + secret + "@" if user or password is not None else "") + parts.netloc
     conninfo = urlunsplit((scheme, netloc, parts.path, urlencode(rest), ""))
@@ -220,10 +225,11 @@ def pg_errors(loc: PgLocation | str, what: str) -> Iterator[None]:
         raise
     except E.InsufficientPrivilege as exc:
         d = _first(exc)
+        need, need_zh = _privilege_needed(what, loc.schema if isinstance(loc, PgLocation) else "SCHEMA")
         msg = (f"workspace {display}: the database account lacks a privilege for {what} (the server says: {d}). "
-               "Nothing was changed. Ask the database administrator to grant it (README, 'Office set-up')")
+               f"Nothing was changed. Ask the database administrator to grant it: {need} (README, 'Office set-up')")
         raise StoreError(msg, zh=f"工作空间 {display}：数据库账号权限不足，无法{wzh}（服务器提示：“{d}”），未做任何修改。"
-                                 "请联系数据库管理员授予权限（见 README“Office set-up”）") from exc
+                                 f"请联系数据库管理员授予权限：{need_zh}（见 README“Office set-up”）") from exc
     except E.DiskFull as exc:
         msg = f"workspace {display}: the database server's disk is full while {what}; nothing was changed. Free space on the server and run it again"
         raise StoreError(msg, zh=f"工作空间 {display}：{wzh}时数据库服务器磁盘已满，未做任何修改。请清理服务器磁盘空间后重试") from exc
@@ -234,6 +240,26 @@ def pg_errors(loc: PgLocation | str, what: str) -> Iterator[None]:
     except psycopg.OperationalError as exc:
         en, zh = _unreachable(display, server, what, wzh, _first(exc))
         raise StoreError(en, zh=zh) from exc
+
+
+def _privilege_needed(what: str, schema: str) -> tuple[str, str]:
+    """What the account needs for ``what`` (README, "What the account needs"), in English and Chinese.
+
+    Examples
+    --------
+    >>> _privilege_needed("reading the workspace", "jinjiang")[0]
+    'the account needs USAGE on schema jinjiang and SELECT on its tables to read it'
+    """
+    if what == "creating the workspace":
+        return (f"the account needs CREATE on the database, or a schema made for it "
+                f"(CREATE SCHEMA {schema} AUTHORIZATION the_account)",
+                f"该账号需要数据库的 CREATE 权限，或为它建好的 schema（CREATE SCHEMA {schema} AUTHORIZATION 该账号）")
+    if what in ("opening the workspace", "reading the workspace", "looking up the writer"):
+        return (f"the account needs USAGE on schema {schema} and SELECT on its tables to read it",
+                f"读取需要 schema {schema} 的 USAGE 权限及其中数据表的 SELECT 权限")
+    return (f"to write, the account needs to own schema {schema}'s tables or have INSERT, UPDATE, DELETE on them "
+            "and CREATE on the schema",
+            f"写入需要拥有 schema {schema} 中的数据表，或对其有 INSERT、UPDATE、DELETE 权限及该 schema 的 CREATE 权限")
 
 
 #: Why a connection failed, from the driver's text: (pattern, English, Chinese); ``{server}`` is host:port.
