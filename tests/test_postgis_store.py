@@ -402,6 +402,18 @@ def test_copy_into_a_workspace_holding_only_accounts_says_so(uris, tmp_path, cap
         assert changed_parts(before, workspace_fingerprint(dst)) == []
 
 
+def test_a_copy_of_a_database_workspace_into_itself_spelled_otherwise_is_named_the_same(pg_dsn, uris, capsys):
+    """The same server, database and schema written with other URI parameters was taken for another workspace
+    and refused as "not empty (7 layer versions ...)"."""
+    u = uris("self")
+    open_store(u, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    before = workspace_fingerprint(u)
+    assert main(["workspace", "copy", u, u + "&sslmode=prefer"]) == 2
+    err = capsys.readouterr().err
+    assert "source and destination are the same workspace" in err and "not empty" not in err, err
+    assert changed_parts(before, workspace_fingerprint(u)) == []
+
+
 def test_workspace_init_makes_either_kind(uris, tmp_path, capsys):
     for dst in (str(tmp_path / "new.gpkg"), uris("init")):
         assert main(["workspace", "init", dst, "--crs", "EPSG:4549"]) == 0
