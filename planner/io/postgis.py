@@ -448,11 +448,13 @@ class PostgisStore(Store):
         rows = self._rows(q + " ORDER BY name", "planner_layers", params=tuple(args))
         if not rows:
             what = f"{kind}/{name or '*'}" + (f" version {version}" if version else " (current)")
+            what_zh = f"{kind}/{name or '*'}" + (f" 版本 {version}" if version else "（当前版本）")
             msg = f"workspace {self.location.display} has no layer {what}"
-            raise StoreError(msg, zh=f"工作空间 {self.location.display} 中没有图层 {what}")
+            raise StoreError(msg, zh=f"工作空间 {self.location.display} 中没有图层 {what_zh}")
         if len(rows) > 1:
-            msg = f"several {kind} layers ({', '.join(r[2] for r in rows)}); name one"
-            raise StoreError(msg)
+            names = ", ".join(r[2] for r in rows)
+            msg = f"several {kind} layers ({names}); name one"
+            raise StoreError(msg, zh=f"有多个 {kind} 图层（{names}），请指定其中一个")
         return rows[0][0], json.loads(rows[0][1])
 
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
