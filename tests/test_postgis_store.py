@@ -189,6 +189,9 @@ def test_a_refusal_by_the_database_reads_wholly_in_chinese(pg_dsn, uris):
         words, _, detail = zh.partition("（详细信息：")
         assert "打开工作空间时无法连接数据库：服务器拒绝了用户名或密码" in words and "password authentication" in detail, zh
         assert "opening" not in zh and "Wr0ngSecret" not in zh, zh
+        with pytest.raises(StoreError) as caught:  # a layer the workspace lacks: "(current)" stayed English
+            ws.read_layer("constraint", "farmland")
+        assert message_in(caught.value, "zh").endswith("中没有图层 constraint/farmland（当前版本）")
     finally:
         _drop_role(pg_dsn, ws.schema, role)
 
