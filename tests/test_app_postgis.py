@@ -209,3 +209,17 @@ def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp
     assert not password or not any(password in o for o in sb.options if o != ws.label)
     sb.set_value(ws.label).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_one_database_and_schema_through_two_uris_are_both_offered(pg_workspace, monkeypatch):
+    """Workspaces are named ``database/schema`` only (README): two URIs of one schema (another account, another
+    server with the same names) were offered under one name, and the second one could not be picked at all."""
+    ws = open_store(pg_workspace)
+    other = pg_workspace + "&application_name=second"
+    monkeypatch.setenv("PLANNER_WORKSPACES", f"{pg_workspace}:{other}")
+    at = _app(pg_workspace, monkeypatch)
+    sb = at.selectbox(key="w_workspace")
+    assert sb.options == [ws.label, f"{ws.label} [2]"], sb.options
+    sb.set_value(f"{ws.label} [2]").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert next(m.value for m in at.metric if m.label == "地块数") == "576"

@@ -289,6 +289,11 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
     paths = [p for p in ordered if isinstance(p, Path)]
     file_names = dict(zip(paths, _unique_names(paths), strict=True))
     names = [file_names[p] if isinstance(p, Path) else _db_name(p) for p in ordered]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):  # one database/schema through two URIs (two servers, two accounts): both offered
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} [{seen[n]}]"
     entries = tuple(zip(names, ordered, strict=True))
     want = sec.get("default")  # else PLANNER_WORKSPACE, which comes first, else the first listed
     default = want if want in names else (names[0] if names else None)
