@@ -113,7 +113,7 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
         open_store(uris("geo"), create=True, crs="EPSG:4490")
 
 
-def test_the_cli_names_a_postgis_workspace_by_database_and_schema_only(pg_dsn, uris, tmp_path, capsys):
+def test_the_cli_names_a_postgis_workspace_by_database_and_schema_only(pg_dsn, uris, tmp_path, capsys, monkeypatch):
     """README ("The URI"): the CLI shows a PostGIS workspace as ``database/schema``, never with its host.
 
     Every CLI message showed ``postgresql://postgres@localhost:5432/postgres?schema=...`` (creating, the next
@@ -151,6 +151,10 @@ def test_the_cli_names_a_postgis_workspace_by_database_and_schema_only(pg_dsn, u
     open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
     to = uris("copied")
     assert f"-> {db}/{to.rsplit('schema=', 1)[1]}: 1 layer versions" in said(["workspace", "copy", src, to], 0)
+    env = uris("env")  # README's set-up: the URI in PLANNER_WORKSPACE, and the next step says so
+    monkeypatch.setenv("PLANNER_WORKSPACE", env)
+    assert 'next: planner ingest SURVEY -w "$PLANNER_WORKSPACE"' in said(["workspace", "init", env, "--crs", "EPSG:4549"], 0)
+    monkeypatch.delenv("PLANNER_WORKSPACE")
     # PostgreSQL's own schemas: refused by name ("permission denied for schema pg_toast", "holds tables")
     for system in ("pg_toast", "information_schema"):
         assert "is one of PostgreSQL's own" in said(["info", "-w", u.replace(schema, system)], 2)
