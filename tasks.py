@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -47,16 +48,29 @@ def _exec(cmd: list[str], env: dict | None = None) -> int:
 
 
 def _without_password(where: str) -> str:
-    """A workspace setting as the console may show it: a ``postgresql://user:password@host`` without the password.
+    """A workspace setting as the console may show it: each ``postgresql://`` URI as ``database/schema``.
 
-    (The planner's own parsing, ``planner.io._pgconn.parse_uri``, is not importable before the environment is.)
-    The credentials end at the last ``@``, as there: a password may hold ``@``, ``/`` or ``:``.
+    README ("The URI"): the app and the CLI name a PostGIS workspace ``database/schema``, never with its host or
+    password. (The planner's own parsing, ``planner.io._pgconn.shown_name``, is not importable before the
+    environment is.) The credentials end at the last ``@``, as there: a password may hold ``@``, ``/`` or ``:``;
+    in a list (``PLANNER_WORKSPACES``) the schema name ends at the next ``:``.
+
+    >>> _without_password("a.gpkg:postgresql://gis:p@ss:w/rd@db.office:5432/planner?sslmode=require&schema=jj:b.gpkg")
+    'a.gpkg:planner/jj:b.gpkg'
     """
     for scheme in ("postgresql://", "postgres://"):
         head, found, rest = where.partition(scheme)
         if found:
-            creds, at, host = rest.rpartition("@")
-            return head + scheme + (creds.split(":", 1)[0] + "@" + host if at else rest)
+            hostpart = rest.rpartition("@")[2]
+            address, q, query = hostpart.partition("?")
+            db = address.partition("/")[2]
+            if q:
+                query, _, tail = query.partition(":")
+            else:
+                db, _, tail = db.partition(":")
+            m = re.search(r"(?:^|&)schema=([^&]*)", query)
+            shown = f"{db or '(default database)'}/{m.group(1) if m else 'planner'}"
+            return head + shown + (":" + _without_password(tail) if tail else "")
     return where
 
 

@@ -914,6 +914,33 @@ def param_label(name: str, lang: str = "zh") -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
+#: What a PostGIS workspace was doing when the database refused (``planner.io._pgconn.pg_errors``), in Chinese.
+DB_ACTIONS_ZH = {
+    "opening the workspace": "打开工作空间", "reading the workspace": "读取工作空间",
+    "creating the workspace": "创建工作空间", "upgrading the workspace": "升级工作空间",
+    "writing the workspace": "写入工作空间", "copying into the workspace": "复制到工作空间",
+    "deleting the workspace": "删除工作空间", "switching the current version": "切换当前版本",
+    "recording an audit row": "记录审计日志", "saving an account": "保存账号",
+    "taking the writer lock": "获取写入锁", "looking up the writer": "查询写入者",
+}
+
+
+def db_action_zh(what: str) -> str:
+    """A PostGIS store's action (``"reading the workspace"``, ``"saving scenario 'a'"``) in Chinese.
+
+    Examples
+    --------
+    >>> db_action_zh("reading the workspace"), db_action_zh("saving scenario 'a'")
+    ('读取工作空间', "保存情景 'a'")
+    """
+    if what in DB_ACTIONS_ZH:
+        return DB_ACTIONS_ZH[what]
+    kind, sep, name = what.removeprefix("saving ").partition(" ")
+    if what.startswith("saving ") and sep:
+        return f"保存{value_label('kind', kind, 'zh')} {name}"
+    return what
+
+
 def value_label(kind: str, value, lang: str = "zh") -> str:
     """Readable text of a coded value (``"low"`` -> ``"偏低"``); unknown codes come back as text.
 

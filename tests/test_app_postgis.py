@@ -154,6 +154,9 @@ def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only
         shown = re.sub(r"\\(.)", r"\1", " ".join(errors))  # as read on the page (Markdown escapes undone)
         assert "权限不足" in shown and f"{info['dbname']}/{schema}" in shown, errors
         assert host not in shown and role not in shown and "ro-pass-1" not in shown, errors
+        # the Chinese page says what was refused in Chinese; the server's words only as a quoted detail
+        assert re.search(r"无法(保存情景|获取写入锁)", shown) and "服务器提示：“permission denied" in shown, errors
+        assert not re.search(r"saving|taking the|while", shown), errors
         assert changed_parts(before, workspace_fingerprint(uri)) == []
     finally:
         from planner.io._pgconn import close_pools
@@ -162,6 +165,32 @@ def test_a_save_refused_by_a_read_only_database_account_names_the_workspace_only
         drop_workspace(uri)
         with psycopg.connect(pg_dsn, autocommit=True) as con:
             con.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_database_that_refuses_the_login_is_told_in_the_page_language(pg_dsn, monkeypatch):
+    """A wrong password (or a server that does not answer) in PLANNER_WORKSPACE: the Chinese page read
+    "无法打开工作空间：workspace postgresql://...: cannot reach the database (connection failed: ...)", the whole
+    cause in English (and the host). Now each language says why and what to do; only a server that does not
+    answer is named by its host and port (README, "The URI")."""
+    import re
+
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(pg_dsn)
+    host, port, db = info.get("host", "localhost"), info.get("port", 5432), info["dbname"]
+    wrong = f"postgresql://{info.get('user', 'postgres')}:Wr0ngSecret@{host}:{port}/{db}?schema=t_refused"
+    at = _app(wrong, monkeypatch)
+    assert not at.exception, [e.message for e in at.exception]
+    zh = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"工作空间 {db}/t_refused：打开工作空间时无法连接数据库：服务器拒绝了用户名或密码" in zh, zh
+    assert "cannot" not in zh and "opening" not in zh and host not in zh and "Wr0ngSecret" not in zh, zh
+    at.radio(key="w_lang").set_value("en").run()
+    en = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"workspace {db}/t_refused: cannot connect to the database" in en and "user and password" in en, en
+    assert host not in en and "Wr0ngSecret" not in en, en
+    at = _app(wrong.replace(f"Wr0ngSecret@{host}:{port}/", f"Wr0ngSecret@{host}:1/"), monkeypatch)
+    zh = re.sub(r"\\(.)", r"\1", " ".join(e.value for e in at.error))
+    assert f"{host}:1 上没有数据库服务器应答" in zh and "Wr0ngSecret" not in zh, zh
 
 
 def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp_path, monkeypatch):
@@ -180,3 +209,17 @@ def test_a_database_listed_beside_geopackages_is_offered_whole(pg_workspace, tmp
     assert not password or not any(password in o for o in sb.options if o != ws.label)
     sb.set_value(ws.label).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+
+
+def test_one_database_and_schema_through_two_uris_are_both_offered(pg_workspace, monkeypatch):
+    """Workspaces are named ``database/schema`` only (README): two URIs of one schema (another account, another
+    server with the same names) were offered under one name, and the second one could not be picked at all."""
+    ws = open_store(pg_workspace)
+    other = pg_workspace + "&application_name=second"
+    monkeypatch.setenv("PLANNER_WORKSPACES", f"{pg_workspace}:{other}")
+    at = _app(pg_workspace, monkeypatch)
+    sb = at.selectbox(key="w_workspace")
+    assert sb.options == [ws.label, f"{ws.label} [2]"], sb.options
+    sb.set_value(f"{ws.label} [2]").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert next(m.value for m in at.metric if m.label == "地块数") == "576"

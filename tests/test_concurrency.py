@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from planner.cli import main
-from planner.errors import IngestError
+from planner.errors import IngestError, StoreError
 from planner.ingest import publish, read_survey
 from planner.io.fingerprint import changed_parts, workspace_fingerprint
 from planner.io.store import GpkgStore, open_store
@@ -186,6 +186,30 @@ def test_a_held_lock_is_named_and_the_wait_is_bounded(tmp_path, store, capsys, m
     monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "nonsense")
     assert main(["ingest", str(tmp_path / "u.gpkg"), "-w", ws.uri]) == 2
     assert "PLANNER_LOCK_TIMEOUT='nonsense'" in capsys.readouterr().err
+
+
+def test_a_lock_timeout_under_a_second_is_told_as_it_is(tmp_path, store, capsys, monkeypatch):
+    """``PLANNER_LOCK_TIMEOUT=0.2``: the refusal said "gave up after waiting 0 s" ("已等待 0 秒"), and its Chinese
+    text named the holder in English ("ann with `...`, pid 7 on pc1, since ...")."""
+    from planner.errors import message_in
+
+    ws = store
+    ws.publish_survey(box_grid(3, 3))
+    holder = _hold_lock(ws.uri, 60)
+    try:
+        monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "0.2")
+        assert main(["classify", "-w", ws.uri]) == 2
+        err = capsys.readouterr().err
+        assert "gave up after waiting 0.2 s" in err and f"pid {holder.pid}" in err, err
+        assert "postgresql://" not in err and "Traceback" not in err, err  # a database is named db/schema (README)
+        with pytest.raises(StoreError) as caught:
+            open_store(ws.uri).save_doc("policy", "p", {"a": 1})
+        zh = message_in(caught.value, "zh")
+        assert "已等待 0.2 秒" in zh and f"进程 {holder.pid}" in zh and "发布调查版本" in zh, zh
+        assert " with `" not in zh and "since" not in zh, zh
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_a_writer_waits_for_the_holder_and_then_writes(store, caplog):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
     bad = _uri(pg_dsn, ws.schema, password="Wr0ngSecret")
     assert main(["info", "-w", bad]) == 2
     err = capsys.readouterr().err
-    assert "cannot reach the database" in err and "password" in err and "Wr0ngSecret" not in err
+    assert "cannot connect to the database" in err and "password" in err and "Wr0ngSecret" not in err
     # a schema that is not a workspace yet, and a schema holding other tables
     assert main(["info", "-w", uris("none")]) == 2
     assert "planner workspace init" in capsys.readouterr().err
@@ -110,6 +111,93 @@ def test_uri_schema_and_messages_hide_the_password(pg_dsn, uris, capsys):
         open_store(pg_dsn + ("&" if "?" in pg_dsn else "?") + "schema=Robert'); DROP TABLE x;--")
     with pytest.raises(StoreError, match="projected"):
         open_store(uris("geo"), create=True, crs="EPSG:4490")
+
+
+def test_the_cli_names_a_postgis_workspace_by_database_and_schema_only(pg_dsn, uris, tmp_path, capsys, monkeypatch):
+    """README ("The URI"): the CLI shows a PostGIS workspace as ``database/schema``, never with its host.
+
+    Every CLI message showed ``postgresql://postgres@localhost:5432/postgres?schema=...`` (creating, the next
+    step, a refusal, a missing schema, a wrong password, a copy). Only a server that cannot be reached is named,
+    by the host and port the URI gives: that is what to check then.
+    """
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(pg_dsn)
+    host, db = info.get("host", "localhost"), info.get("dbname", "postgres")
+    u = uris("named")
+    schema = u.rsplit("schema=", 1)[1]
+    name = f"{db}/{schema}"
+
+    def said(argv, rc):
+        assert main(argv) == rc
+        out = capsys.readouterr()
+        text = out.out + out.err
+        assert not re.search(r"postgres(ql)?://\w", text) and host not in text and "127.0.0.1" not in text, text
+        assert "Traceback" not in text, text
+        return text
+
+    text = said(["workspace", "init", u, "--crs", "EPSG:4549"], 0)
+    assert f"created workspace {name} in" in text and "next: planner ingest SURVEY -w URI" in text, text
+    assert f"workspace {name}  CRS" in said(["info", "-w", u], 0)
+    assert f"workspace {name} already exists" in said(["workspace", "init", u, "--crs", "EPSG:4549"], 2)
+    missing = uris("missing")
+    text = said(["info", "-w", missing], 2)
+    assert f"workspace {db}/{missing.rsplit('schema=', 1)[1]} does not exist" in text
+    assert "`planner workspace init URI --crs EPSG:4549`" in text, text
+    text = said(["info", "-w", _uri(pg_dsn, schema, password="Wr0ngSecret")], 2)
+    assert f"workspace {name}: cannot connect to the database" in text and "user and password" in text, text
+    assert "Wr0ngSecret" not in text
+    src = str(tmp_path / "src.gpkg")
+    open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    to = uris("copied")
+    assert f"-> {db}/{to.rsplit('schema=', 1)[1]}: 1 layer versions" in said(["workspace", "copy", src, to], 0)
+    env = uris("env")  # README's set-up: the URI in PLANNER_WORKSPACE, and the next step says so
+    monkeypatch.setenv("PLANNER_WORKSPACE", env)
+    assert 'next: planner ingest SURVEY -w "$PLANNER_WORKSPACE"' in said(["workspace", "init", env, "--crs", "EPSG:4549"], 0)
+    monkeypatch.delenv("PLANNER_WORKSPACE")
+    # PostgreSQL's own schemas: refused by name ("permission denied for schema pg_toast", "holds tables")
+    for system in ("pg_toast", "information_schema"):
+        assert "is one of PostgreSQL's own" in said(["info", "-w", u.replace(schema, system)], 2)
+    # the one exception: a server that does not answer is named by the URI's host and port
+    assert main(["info", "-w", u.replace(f":{info.get('port', 5432)}/", ":1/")]) == 2
+    err = capsys.readouterr().err
+    assert f"workspace {name}: cannot connect" in err and f"no database server answers at {host}:1" in err, err
+    assert "Traceback" not in err and not re.search(r"postgres(ql)?://\w", err), err
+
+
+def test_a_refusal_by_the_database_reads_wholly_in_chinese(pg_dsn, uris):
+    """The Chinese message of a database error kept its English part: "数据库账号权限不足（saving policy 'p'：
+    permission denied for table planner_docs）" and "无法连接数据库（connection failed: ... password
+    authentication failed ...）". The server's own words stay, quoted, after a complete Chinese sentence."""
+    from planner.errors import message_in
+
+    u = uris("zh")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.publish_survey(box_grid(2, 2))
+    role = f"ro_{uuid.uuid4().hex[:8]}"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'readonly'")
+        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
+        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
+    try:
+        ro = open_store(_uri(pg_dsn, ws.schema, user=role, password="readonly"))
+        with pytest.raises(StoreError) as caught:
+            ro.save_doc("policy", "p", {"a": 1})
+        zh = message_in(caught.value, "zh")
+        words, _, detail = zh.partition("（服务器提示：")
+        assert "无法保存识别规则 'p'" in words and "请联系数据库管理员" in zh and "permission denied" in detail, zh
+        assert "saving" not in zh and "policy" not in words, zh
+        with pytest.raises(StoreError) as caught:
+            open_store(_uri(pg_dsn, ws.schema, password="Wr0ngSecret"))
+        zh = message_in(caught.value, "zh")
+        words, _, detail = zh.partition("（详细信息：")
+        assert "打开工作空间时无法连接数据库：服务器拒绝了用户名或密码" in words and "password authentication" in detail, zh
+        assert "opening" not in zh and "Wr0ngSecret" not in zh, zh
+        with pytest.raises(StoreError) as caught:  # a layer the workspace lacks: "(current)" stayed English
+            ws.read_layer("constraint", "farmland")
+        assert message_in(caught.value, "zh").endswith("中没有图层 constraint/farmland（当前版本）")
+    finally:
+        _drop_role(pg_dsn, ws.schema, role)
 
 
 def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, uris, capsys):
@@ -274,7 +362,7 @@ def test_copy_refuses_a_non_empty_destination_and_cleans_up_a_failed_one(uris, t
     open_store(dst, create=True, crs="EPSG:4549").save_doc("policy", "mine", {"a": 1})
     before = workspace_fingerprint(dst)
     assert main(["workspace", "copy", src, dst]) == 2
-    assert "not empty" in capsys.readouterr().err
+    assert "not empty (it holds 1 document, 1 audit row); nothing was copied" in capsys.readouterr().err
     assert changed_parts(before, workspace_fingerprint(dst)) == []
     # a copy that fails half-way leaves no half-made workspace behind
     from planner.io import _pgcopy
@@ -294,6 +382,43 @@ def test_copy_refuses_a_non_empty_destination_and_cleans_up_a_failed_one(uris, t
     monkeypatch.undo()
     with pytest.raises(StoreError, match="does not exist"):
         open_store(fresh)
+
+
+def test_copy_into_a_workspace_holding_only_accounts_says_so(uris, tmp_path, capsys):
+    """An administrator made the office's accounts first, then copied the survey in: the refusal counted layers,
+    documents and audit rows ("0 layer versions, 0 documents, 1 audit rows") and its Chinese text only the first
+    two ("0 个图层版本、0 个文档"), so it read as if the workspace were empty."""
+    from planner.errors import message_in
+    from planner.workflow import accounts as A
+
+    src = str(tmp_path / "src.gpkg")
+    open_store(src, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    for dst in (str(tmp_path / "dst.gpkg"), uris("accounts")):
+        assert main(["workspace", "init", dst, "--crs", "EPSG:4549"]) == 0
+        A.add_user(open_store(dst), "admin", "admin", "admin-pass-1")
+        A.add_user(open_store(dst), "pam", "planner", "planner-pass-1")
+        capsys.readouterr()
+        before = workspace_fingerprint(dst)
+        assert main(["workspace", "copy", src, dst]) == 2
+        err = capsys.readouterr().err
+        assert "is not empty (it holds 2 accounts, 2 audit rows); nothing was copied" in err, err
+        assert "layer version" not in err and "document" not in err, err
+        with pytest.raises(StoreError) as caught:
+            copy_workspace(src, dst)
+        assert "（其中有 2 个账号、2 条审计记录），未复制任何内容" in message_in(caught.value, "zh")
+        assert changed_parts(before, workspace_fingerprint(dst)) == []
+
+
+def test_a_copy_of_a_database_workspace_into_itself_spelled_otherwise_is_named_the_same(pg_dsn, uris, capsys):
+    """The same server, database and schema written with other URI parameters was taken for another workspace
+    and refused as "not empty (7 layer versions ...)"."""
+    u = uris("self")
+    open_store(u, create=True, crs="EPSG:4549").publish_survey(box_grid(2, 2))
+    before = workspace_fingerprint(u)
+    assert main(["workspace", "copy", u, u + "&sslmode=prefer"]) == 2
+    err = capsys.readouterr().err
+    assert "source and destination are the same workspace" in err and "not empty" not in err, err
+    assert changed_parts(before, workspace_fingerprint(u)) == []
 
 
 def test_workspace_init_makes_either_kind(uris, tmp_path, capsys):
@@ -495,6 +620,8 @@ def test_an_account_without_create_on_the_database_fills_a_schema_made_for_it(pg
         assert main(["workspace", "init", other_as_role, "--crs", "EPSG:4549"]) == 2
         err = capsys.readouterr().err
         assert "lacks a privilege" in err and "nocreate" not in err.replace(role, "")
+        # and what to grant: an administrator read only "permission denied for database postgres"
+        assert f"CREATE SCHEMA {other.rsplit('schema=', 1)[1]} AUTHORIZATION" in err, err
     finally:
         from planner.io._pgconn import close_pools
 

@@ -730,13 +730,13 @@ def test_make_run_does_not_print_the_database_password(monkeypatch, capsys):
     monkeypatch.setattr(tasks, "_ensure_env", lambda extra: None)
     monkeypatch.setattr(tasks, "_exec", lambda cmd, env=None: 0)
     monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    for uri, shown in (("postgresql://planner:change-me@localhost:5432/planner?schema=jinjiang",
-                        "postgresql://planner@localhost:5432/planner?schema=jinjiang"),
-                       ("postgres://gis:p@ss:w/rd@db.office/planner", "postgres://gis@db.office/planner")):
+    for uri, shown in (("postgresql://planner:change-me@localhost:5432/planner?schema=jinjiang", "planner/jinjiang"),
+                       ("postgres://gis:p@ss:w/rd@db.office/planner", "planner/planner")):
         monkeypatch.setenv("PLANNER_WORKSPACE", uri)
         assert tasks.run([]) == 0
         out = capsys.readouterr().out
         assert f"starting the planner on {shown} " in out and "change-me" not in out and "ss:w" not in out, out
+        assert "localhost" not in out and "db.office" not in out, out  # README: database/schema, never the host
 
 
 @pytest.mark.parametrize("uri", ["PostgreSQL://gis:Zq-s3cret@db.office/planner?schema=a",
@@ -753,5 +753,5 @@ def test_a_mistyped_database_address_is_refused_without_its_password(uri, capsys
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert "expected a .gpkg file or a postgresql:// URI" in err and "Zq-s3cret" not in err, err
-        assert "gis@db" in err
+        assert "gis@db" not in err and "db.office" not in err and uri.strip().split(":")[0] + "://…/" in err, err
     assert list(tmp_path.iterdir()) == []  # nothing made under the mistyped name

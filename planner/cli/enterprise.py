@@ -17,7 +17,7 @@ import sys
 
 import pandas as pd
 
-from planner.cli.workspace import _shown
+from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
@@ -69,7 +69,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     rep = load.report
     print(rep.to_text())
     if load.version is not None:
-        print(f"published as enterprise table version {load.version}; `planner classify -w {_shown(args.workspace)}` "
+        print(f"published as enterprise table version {load.version}; `planner classify {workspace_option(args.workspace)}` "
               "now takes tax, output and energy from it")
     if args.report:
         print(f"report written to {write_report(rep, args.report)}")

@@ -17,6 +17,7 @@ error it would cause.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 
@@ -31,12 +32,25 @@ WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?sche
 
 
 def _shown(uri: str) -> str:
-    """A workspace as messages show it: a PostGIS URI without its password."""
+    """A workspace as messages show it: a PostGIS one as ``database/schema`` (README, "The URI"), a file as given."""
     if str(uri).startswith(("postgresql://", "postgres://")):
-        from planner.io._pgconn import parse_uri
+        from planner.io._pgconn import shown_name
 
-        return parse_uri(uri).display
+        return shown_name(uri)
     return str(uri)
+
+
+def workspace_option(uri: str) -> str:
+    """``-w WORKSPACE`` for a command a message proposes: a file as given; a PostGIS URI never written out.
+
+    The URI may hold a password, and README promises messages name it ``database/schema`` only: the
+    proposal takes it from ``$PLANNER_WORKSPACE`` when that is the one, else says which one to give.
+    """
+    if not str(uri).startswith(("postgresql://", "postgres://")):
+        return f"-w {uri}"
+    if os.environ.get("PLANNER_WORKSPACE", "").strip() == str(uri).strip():
+        return '-w "$PLANNER_WORKSPACE"'
+    return f"-w URI (the postgresql:// address of {_shown(uri)})"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -116,7 +130,7 @@ def run_init(args: argparse.Namespace) -> int:
         return 0
     store = W.create_workspace(args.workspace, crs)
     print(f"created workspace {store.label} in {crs_label(store.crs)} ({why})")
-    print(f"next: planner ingest SURVEY -w {_shown(args.workspace)}")
+    print(f"next: planner ingest SURVEY {workspace_option(args.workspace)}")
     return 0
 
 

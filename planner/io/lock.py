@@ -97,17 +97,52 @@ def _without_password(arg: str) -> str:
     return arg
 
 
-def describe_holder(h: dict | None, nobody: str = "another process (it recorded no details)") -> str:
-    """Who holds a writer lock, in words: user (and the server's user for an app account), command, pid, host, since."""
+def describe_holder(h: dict | None, nobody: str = "another process (it recorded no details)", *,
+                    lang: str = "en", nobody_zh: str = "另一个进程（未记录详情）") -> str:
+    """Who holds a writer lock, in words: user (and the server's user for an app account), command, pid, host, since.
+
+    Examples
+    --------
+    >>> h = {"user": "ann", "command": "planner ingest s.zip", "pid": 7, "host": "pc1", "since": "2026-12-07T02:00:00+00:00"}
+    >>> describe_holder(h)
+    'ann with `planner ingest s.zip`, pid 7 on pc1, since 2026-12-07T02:00:00+00:00'
+    >>> describe_holder(h, lang="zh")
+    'ann（`planner ingest s.zip`，进程 7，主机 pc1，自 2026-12-07T02:00:00+00:00 起）'
+    >>> describe_holder({**h, "action": "publish_survey"}, lang="zh").split("，")[0]
+    'ann（`planner ingest s.zip`（发布调查版本）'
+    """
     if not h:
-        return nobody
-    what = f"`{h['command']}`" if h.get("command") else "a process"
+        return nobody_zh if lang == "zh" else nobody
+    zh = lang == "zh"
+    what = f"`{h['command']}`" if h.get("command") else ("某个进程" if zh else "a process")
     if h.get("action"):
-        what += f" ({h['action']})"
+        from planner.i18n import value_label
+
+        what += f"（{value_label('action', h['action'], 'zh')}）" if zh else f" ({h['action']})"
     user = str(h.get("user", "?"))
     if h.get("process_user"):
-        user += f" (signed in to the app run by {h['process_user']})"
+        user += (f"（在 {h['process_user']} 运行的应用中登录）" if zh
+                 else f" (signed in to the app run by {h['process_user']})")
+    if zh:
+        host = "数据库服务器本机" if h.get("host") == "the database server" else h.get("host", "?")
+        return f"{user}（{what}，进程 {h.get('pid', '?')}，主机 {host}，自 {h.get('since', '?')} 起）"
     return f"{user} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
+
+
+def seconds_text(seconds: float) -> str:
+    """A waiting time as a message shows it: whole seconds from 10 s, else up to two significant digits.
+
+    ``PLANNER_LOCK_TIMEOUT=0.2`` was told as "gave up after waiting 0 s".
+
+    Examples
+    --------
+    >>> [seconds_text(t) for t in (300, 12.6, 2.5, 1, 0.2, 0.05, 0.0)]
+    ['300', '13', '2.5', '1', '0.2', '0.05', '0']
+    """
+    t = float(seconds)
+    if t >= 10 or t == int(t):
+        return f"{t:.0f}"
+    return f"{t:.2g}" if t < 1 else f"{t:.1f}".rstrip("0").rstrip(".")
 
 
 def lock_timeout(value: float | None) -> float:
@@ -206,15 +241,18 @@ class WriterLock:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if not told:
-                _log.warning("workspace %s is being written by %s; waiting up to %.0f s (PLANNER_LOCK_TIMEOUT)",
-                             self.path, self.holder_text(), self.timeout)
+                _log.warning("workspace %s is being written by %s; waiting up to %s s (PLANNER_LOCK_TIMEOUT)",
+                             self.path, self.holder_text(), seconds_text(self.timeout))
                 told = True
             if time.monotonic() >= deadline:
-                who = self.holder_text()
-                msg = (f"workspace {self.path} is being written by {who}; gave up after waiting {self.timeout:.0f} s. "
-                       "Nothing was written: try again when it is done, or wait longer (PLANNER_LOCK_TIMEOUT=SECONDS)")
-                raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {who} 写入；已等待 {self.timeout:.0f} 秒"
-                                         "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT）")
+                h = self.holder()
+                waited = seconds_text(self.timeout)
+                msg = (f"workspace {self.path} is being written by {describe_holder(h)}; gave up after waiting "
+                       f"{waited} s. Nothing was written: try again when it is done, or wait longer "
+                       "(PLANNER_LOCK_TIMEOUT=SECONDS)")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {describe_holder(h, lang='zh')} 写入；"
+                                         f"已等待 {waited} 秒后放弃，未写入任何内容。请稍后重试，或延长等待时间"
+                                         "（PLANNER_LOCK_TIMEOUT）")
             time.sleep(0.05)
         if fh.writable():
             info = holder_record(action, account)

@@ -117,8 +117,11 @@ class PostgisStore(Store):
         if state == "absent":
             if not create:
                 msg = (f"workspace {self.location.display} does not exist; create it with "
-                       f"`planner workspace init '{self.location.display}' --crs EPSG:4549` (your CRS)")
-                raise StoreError(msg, zh=f"工作空间 {self.location.display} 不存在；请用 `planner workspace init` 创建")
+                       "`planner workspace init URI --crs EPSG:4549` (URI: this same postgresql:// address; your CRS), "
+                       "or check the URI's ?schema=")
+                raise StoreError(msg, zh=f"工作空间 {self.location.display} 不存在；请用 `planner workspace init 地址 "
+                                         "--crs EPSG:4549` 创建（地址即这个 postgresql:// 地址，坐标系按实际填写），"
+                                         "或检查地址中的 ?schema=")
             if crs is None:
                 msg = f"a new workspace ({self.location.display}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
                 raise StoreError(msg, zh=f"新建工作空间（{self.location.display}）需要指定投影坐标系，例如 EPSG:4549")
@@ -134,7 +137,7 @@ class PostgisStore(Store):
     # -- low level -------------------------------------------------------
     @property
     def label(self) -> str:
-        return f"{self.location.dbname}/{self.schema}"
+        return self.location.display
 
     @property
     def lock_timeout(self) -> float:
@@ -171,7 +174,7 @@ class PostgisStore(Store):
             msg = f"workspace {store.location.display} already exists; copy into a new or empty one"
             raise StoreError(msg, zh=f"工作空间 {store.location.display} 已存在；请复制到新的或空的工作空间")
         with C.direct_connection(store.location, "creating the workspace") as con, con.transaction(), \
-                C.pg_errors(store.location.display, "creating the workspace"):
+                C.pg_errors(store.location, "creating the workspace"):
             store.srid = store._create_in(con, crs)
             if store.srid is None:
                 msg = f"workspace {store.location.display} was created meanwhile by someone else; nothing was copied"
@@ -191,7 +194,8 @@ class PostgisStore(Store):
     def _foreign_error(self) -> StoreError:
         msg = (f"{self.location.display}: schema {self.schema!r} holds tables but is not a planner workspace; "
                "name another schema (?schema=...)")
-        return StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间")
+        return StoreError(msg, zh=f"{self.location.display}：schema {self.schema!r} 中已有其他数据表，不是 planner 工作空间；"
+                                  "请用 ?schema=... 另选一个 schema")
 
     def _state(self) -> str:
         """``"workspace"``, ``"absent"`` (no schema, or an empty one) or ``"foreign"`` (other tables)."""
@@ -265,7 +269,7 @@ class PostgisStore(Store):
                 with self._conn("upgrading the workspace") as con:
                     migrations.apply_migrations(con, self.schema, self.location.display)  # refuses, naming versions
             return
-        with self.write_lock("upgrade_schema") as con, C.pg_errors(self.location.display, "upgrading the workspace"), \
+        with self.write_lock("upgrade_schema") as con, C.pg_errors(self.location, "upgrading the workspace"), \
                 con.transaction():
             migrations.apply_migrations(con, self.schema, self.location.display)
 
@@ -291,7 +295,7 @@ class PostgisStore(Store):
         """A write transaction holding the locks it needs; commits when the block ends without an error."""
         con = C.held_connection(self.location)
         if con is not None:
-            with C.pg_errors(self.location.display, what), con.transaction():
+            with C.pg_errors(self.location, what), con.transaction():
                 C.lock_for_write(con, self.location, self._timeout, names)
                 yield con
             return
@@ -444,11 +448,13 @@ class PostgisStore(Store):
         rows = self._rows(q + " ORDER BY name", "planner_layers", params=tuple(args))
         if not rows:
             what = f"{kind}/{name or '*'}" + (f" version {version}" if version else " (current)")
+            what_zh = f"{kind}/{name or '*'}" + (f" 版本 {version}" if version else "（当前版本）")
             msg = f"workspace {self.location.display} has no layer {what}"
-            raise StoreError(msg, zh=f"工作空间 {self.label} 中没有图层 {what}")
+            raise StoreError(msg, zh=f"工作空间 {self.location.display} 中没有图层 {what_zh}")
         if len(rows) > 1:
-            msg = f"several {kind} layers ({', '.join(r[2] for r in rows)}); name one"
-            raise StoreError(msg)
+            names = ", ".join(r[2] for r in rows)
+            msg = f"several {kind} layers ({names}); name one"
+            raise StoreError(msg, zh=f"有多个 {kind} 图层（{names}），请指定其中一个")
         return rows[0][0], json.loads(rows[0][1])
 
     def read_layer(self, kind, name=None, version=None, *, bbox=None, columns=None,
@@ -544,7 +550,7 @@ class PostgisStore(Store):
                               "planner_docs", params=(kind, name, int(version)))
         if not rows:
             msg = f"workspace {self.location.display} has no {kind} {name!r}" + (f" version {version}" if version else "")
-            raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind} {name!r}")
+            raise StoreError(msg, zh=f"工作空间 {self.location.display} 中没有 {kind} {name!r}")
         return json.loads(rows[0][0])
 
     def latest_docs(self, kind) -> dict[str, dict]:

@@ -327,11 +327,18 @@ class Store(ABC):
         """
 
     def _refuse_if_not_empty(self) -> None:
-        n_layers, n_docs, n_audit = len(self.layers()), len(self.docs()), len(self.audit_log())
-        if n_layers or n_docs or n_audit or len(self.users()):
-            msg = (f"workspace {self.label} is not empty ({n_layers} layer versions, {n_docs} documents, "
-                   f"{n_audit} audit rows); copy into a new workspace")
-            raise StoreError(msg, zh=f"工作空间 {self.label} 不是空的（{n_layers} 个图层版本、{n_docs} 个文档），请复制到新的工作空间")
+        """Refuse a copy into this workspace unless it is empty, saying what it holds (accounts included)."""
+        held = {"layer versions": len(self.layers()), "documents": len(self.docs()), "accounts": len(self.users()),
+                "audit rows": len(self.audit_log())}
+        if any(held.values()):
+            zh_units = {"layer versions": "个图层版本", "documents": "个文档", "accounts": "个账号", "audit rows": "条审计记录"}
+            there = ", ".join(f"{n} {what if n != 1 else what.replace('versions', 'version').rstrip('s')}"
+                              for what, n in held.items() if n)
+            there_zh = "、".join(f"{n} {zh_units[what]}" for what, n in held.items() if n)
+            msg = (f"workspace {self.label} is not empty (it holds {there}); nothing was copied. Copy into a new "
+                   "workspace (another file or ?schema=), or an empty one")
+            raise StoreError(msg, zh=f"工作空间 {self.label} 不是空的（其中有 {there_zh}），未复制任何内容。"
+                                     "请复制到新的工作空间（另一个文件或另一个 ?schema=），或一个空的工作空间")
 
     # -- conveniences shared by all backends --------------------------------
     def read_parcels(self, version: int | None = None, **kw) -> gpd.GeoDataFrame:

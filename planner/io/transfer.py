@@ -75,7 +75,8 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
     """
     source = src if isinstance(src, Store) else open_store(src)
     dst_s = str(dst)
-    if str(src) == dst_s or (not isinstance(src, Store) and os.path.abspath(str(src)) == os.path.abspath(dst_s)):
+    if str(src) == dst_s or (not isinstance(src, Store) and os.path.abspath(str(src)) == os.path.abspath(dst_s)) \
+            or _same_database_workspace(getattr(source, "uri", str(src)), dst_s):
         msg = f"source and destination are the same workspace ({source.label})"
         raise StoreError(msg, zh=f"源与目标是同一个工作空间（{source.label}）")
     if dst_s.startswith(("postgresql://", "postgres://")):
@@ -94,6 +95,20 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
         if created:  # a copy that failed leaves no half-made workspace behind
             _remove(dst_s)
         raise
+
+
+def _same_database_workspace(a: str, b: str) -> bool:
+    """Whether two ``postgresql://`` URIs name one workspace (server, database, schema), however spelled.
+
+    ``postgresql://gis@db/planner?schema=a`` and ``postgresql://gis:pw@db:5432/planner?schema=a&sslmode=require``
+    are the same workspace: a copy of it into itself was refused as "not empty", as if it were another one.
+    """
+    if not all(str(u).startswith(("postgresql://", "postgres://")) for u in (a, b)):
+        return False
+    from planner.io._pgconn import parse_uri
+
+    la, lb = parse_uri(a), parse_uri(b)
+    return (la.server or "localhost:5432", la.display) == (lb.server or "localhost:5432", lb.display)
 
 
 def _copy_to_new_file(source: Store, dst: str, progress) -> CopyReport:

@@ -850,14 +850,14 @@ def _shared_points(geoms: np.ndarray, new: pd.Index) -> tuple[np.ndarray, np.nda
     return x, y
 
 
-def workspace_ok(path: str) -> tuple[bool, str | None]:
-    """Whether ``path`` opens as a workspace, and the error text if not."""
+def workspace_ok(path: str) -> tuple[bool, Exception | None]:
+    """Whether ``path`` opens as a workspace, and the error if not (``tr`` shows it in the page's language)."""
     if not _is_db(path) and not Path(path).is_file():
         return False, None
     try:
         store(path)
-    except Exception as exc:  # shown to the user as is
-        return False, str(exc)
+    except Exception as exc:  # shown to the user in the session language (a Chinese page read the English text)
+        return False, exc
     return True, None
 
 

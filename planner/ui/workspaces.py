@@ -127,7 +127,7 @@ class Catalog:
     def redact(self, text: str, extra: Mapping[str, str] | None = None) -> str:
         """:func:`redact` with this catalogue's workspaces shown by name."""
         known = {str(p): n for n, p in self.entries}
-        known.update({_db_display(p): n for n, p in self.entries if isinstance(p, str)})
+        known.update({p: n for n, p in self.entries if isinstance(p, str)})  # a whole URI met in a text
         known.update(extra or {})
         return redact(text, known, roots=self.roots)
 
@@ -147,23 +147,16 @@ def is_database(value: str) -> bool:
     return str(value).strip().startswith(("postgresql://", "postgres://"))
 
 
-def _db_display(uri: str) -> str:
-    from planner.io._pgconn import parse_uri
+def _db_name(uri: str) -> str:
+    """``db/schema`` of a PostGIS workspace URI (no host, no password): README's one name for it."""
+    from planner.io._pgconn import shown_name as db_shown_name
 
-    return parse_uri(uri).display
+    return db_shown_name(uri)
 
 
 def shown_name(uri: str) -> str:
-    """The workspace as a log line or message may name it: a database without its password, a file by its name."""
-    return _db_display(uri) if is_database(uri) else Path(uri).name
-
-
-def _db_name(uri: str) -> str:
-    """``db/schema`` of a PostGIS workspace URI (no host, no password)."""
-    from planner.io._pgconn import parse_uri
-
-    loc = parse_uri(uri)
-    return f"{loc.dbname}/{loc.schema}"
+    """The workspace as a log line or message may name it: a database as ``db/schema``, a file by its name."""
+    return _db_name(uri) if is_database(uri) else Path(uri).name
 
 
 def _split(value) -> list[str]:
@@ -296,6 +289,11 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
     paths = [p for p in ordered if isinstance(p, Path)]
     file_names = dict(zip(paths, _unique_names(paths), strict=True))
     names = [file_names[p] if isinstance(p, Path) else _db_name(p) for p in ordered]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):  # one database/schema through two URIs (two servers, two accounts): both offered
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} [{seen[n]}]"
     entries = tuple(zip(names, ordered, strict=True))
     want = sec.get("default")  # else PLANNER_WORKSPACE, which comes first, else the first listed
     default = want if want in names else (names[0] if names else None)
