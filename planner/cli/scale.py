@@ -52,6 +52,10 @@ def _stage(t0: float):
     return say
 
 
+def _note(msg: str) -> None:
+    print(f"note: {msg}", file=sys.stderr, flush=True)
+
+
 def _need(args, name: str, hint: str) -> None:
     if not getattr(args, name):
         msg = f"--engine dask needs --{name.replace('_', '-')} ({hint})"
@@ -83,7 +87,8 @@ def run_classify(args: argparse.Namespace) -> int:
     doc = policy_doc(args.policy)
     policy = doc.policy
     # before a cluster is started or reached: a refused command changes nothing (and waits for nothing)
-    gpq.check_survey(args.parquet)
+    info = gpq.check_survey(args.parquet)
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
     gpq.check_target(args.out, overwrite=args.force, reads=(args.parquet,))
     with _client(args, say) as client:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
@@ -127,9 +132,10 @@ def run_sites(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = _stage(t0)
     doc = site_params(args)
-    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
-                     hint="classify them with `planner classify --engine dask`",
-                     hint_zh="请先运行 planner classify --engine dask")
+    info = gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
+                            hint="classify them with `planner classify --engine dask`",
+                            hint_zh="请先运行 planner classify --engine dask")
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
     with _client(args, say) as client:
@@ -168,8 +174,11 @@ def write_ingested(args, store=None) -> None:
     from planner.io import geoparquet as gpq
 
     say = _stage(time.perf_counter())
+    workspace = None
     if store is not None:
-        parcels = store.read_parcels()
+        # the version read is the version recorded (a publish by someone else meanwhile is not mislabelled)
+        workspace = gpq.workspace_record(store)
+        parcels = store.read_parcels(workspace["survey_version"])
         bar, con = store.read_all_layers("barrier"), store.read_all_layers("constraint")
     else:
         from planner import ingest as ingest_mod
@@ -179,8 +188,11 @@ def write_ingested(args, store=None) -> None:
         print(rep.to_text())
         bar = con = None
     info = gpq.write_partitioned_survey(parcels, args.parquet, npartitions=args.partitions, barriers=bar,
-                                        constraints=con, source=str(args.source), overwrite=args.force)
-    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions")
+                                        constraints=con, overwrite=args.force, workspace=workspace,
+                                        source=str(args.source or f"{store.label} survey version "
+                                                                  f"{workspace['survey_version']}"))
+    of = f" (survey version {workspace['survey_version']} of {store.label})" if workspace else ""
+    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions{of}")
 
 
 def write_province(args) -> int:

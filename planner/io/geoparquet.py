@@ -56,7 +56,8 @@ def hilbert_order(geoms: gpd.GeoSeries, total_bounds=None) -> np.ndarray:
 
 def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npartitions: int | None = None,
                              barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
-                             source: str = "", overwrite: bool = False, partition_of=None) -> dict:
+                             source: str = "", overwrite: bool = False, partition_of=None,
+                             workspace: dict | None = None) -> dict:
     """Write parcels (and barrier/constraint layers) as a partitioned survey folder.
 
     Parameters
@@ -73,6 +74,9 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
     partition_of : array of int, optional
         The partition (0..k-1) of each parcel, instead of Hilbert ranges (a
         grid of tiles, say); rows keep their order inside a partition.
+    workspace : dict, optional
+        The workspace and survey version the parcels are (:func:`workspace_record`), kept in ``planner.json``
+        so that a command reading the folder can tell when the workspace has moved on (:func:`check_workspace`).
 
     Returns
     -------
@@ -113,6 +117,8 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
                 layers[name] = len(layer)
         info = {"format": FORMAT, "version": VERSION, "crs": frame.crs.to_string(), "n_parcels": n,
                 "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source}
+        if workspace:
+            info["workspace"] = workspace
         (tmp / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
         _replace(tmp, path)
     except BaseException:
@@ -187,8 +193,12 @@ def write_partition(part: gpd.GeoDataFrame, path: str | Path, number: int) -> Pa
 
 def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: int, partitioning: str,
                   barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
-                  source: str = "") -> dict:
-    """Write the layers and ``planner.json`` of a survey folder whose partitions were written by :func:`write_partition`."""
+                  source: str = "", **record) -> dict:
+    """Write the layers and ``planner.json`` of a survey folder whose partitions were written by :func:`write_partition`.
+
+    ``record``: more keys of ``planner.json`` (``workspace``, the survey a classification was made from); None
+    values are left out.
+    """
     path = Path(path)
     layers = {}
     for name, layer in (("barriers", barriers), ("constraints", constraints)):
@@ -197,6 +207,7 @@ def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: in
             layers[name] = len(layer)
     info = {"format": FORMAT, "version": VERSION, "crs": crs, "n_parcels": int(n_parcels),
             "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source}
+    info.update({k: v for k, v in record.items() if v is not None})
     (path / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     return info
 
@@ -386,6 +397,101 @@ def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",), hint:
                    "write the survey again")
             raise DataError(msg, zh=f"{rel}：缺少字段 {', '.join(lack)}（其他分区有）；请重新写出分区数据")
     return info
+
+
+# -- which workspace and survey version a folder holds ---------------------------------
+
+def _workspace_key(uri: str) -> str:
+    """A workspace as two commands compare it: a GeoPackage's real path, a database address without password."""
+    from planner.io._pgconn import without_credentials
+
+    s = str(uri)
+    return without_credentials(s) if "://" in s else os.path.realpath(s)
+
+
+def workspace_record(store, version: int | None = None) -> dict:
+    """What ``planner.json`` keeps of the workspace a survey folder is written from: the workspace (its real
+    path, or its database address without password) and the survey version (number, publication time, rows).
+
+    ``version``: the survey version written (default: the current one).
+    """
+    from planner.ingest.publish import current_survey_version
+
+    cat = store.surveys()
+    v = current_survey_version(store) if version is None else int(version)
+    row = cat[(cat["name"] == "parcels") & (cat["version"] == v)]
+    if v is None or not len(row):
+        msg = f"workspace {store.label} has no survey version {v}; load one with `planner ingest SRC -w WS`"
+        raise DataError(msg, zh=f"工作空间 {store.label} 没有调查版本 {v}；请先用 planner ingest 导入")
+    r = row.iloc[0]
+    return {"uri": _workspace_key(store.uri), "label": store.label, "survey_version": v,
+            "published_at": str(r["created_at"]), "n_rows": int(r["n_rows"])}
+
+
+def refresh_command(info: dict, path: str | Path) -> str:
+    """The command(s) that bring the folder ``path`` (described by ``info``) to its workspace's current survey."""
+    ws = info["workspace"]
+    shown = ws.get("uri") or ws.get("label")
+    survey = info.get("classified_from")
+    if survey is None:
+        return f"`planner ingest -w {shown} --parquet {path} --force` (writes the current version, publishes nothing)"
+    policy = info.get("policy") or {}
+    return (f"`planner ingest -w {shown} --parquet {survey} --force` (writes the current version, publishes "
+            f"nothing), then `planner classify --engine dask --parquet {survey} --out {path} --force -p "
+            f"{policy.get('name', 'POLICY')}`")
+
+
+def check_workspace(path: str | Path, info: dict, workspace: str | None = None, note=None) -> None:
+    """Refuse a survey folder that is not the current survey of its workspace (a :class:`DataError` naming both
+    versions and the command that brings the folder up to date); nothing is computed on stale parcels.
+
+    ``info``: the folder's ``planner.json``. ``workspace`` (``-w``): the workspace the command is meant for; a
+    folder written from another one is refused. Without it, the workspace the folder records is opened; when it
+    cannot be (moved, another machine's), or the folder records none (written from a file, or by ``sample-data
+    --province``), ``note`` is told that its version was not checked.
+    """
+    from planner.errors import PlannerError
+    from planner.io.store import open_store
+
+    note = note or (lambda _m: None)
+    rec = info.get("workspace")
+    if not isinstance(rec, dict) or "survey_version" not in rec:
+        if workspace:
+            note(f"{path} records no workspace (written from a survey file or by sample-data); it cannot be checked "
+                 f"against {workspace}")
+        return
+    where = f"{path} holds survey version {rec['survey_version']} of workspace {rec.get('uri') or rec.get('label')}"
+    if workspace and _workspace_key(workspace) != rec.get("uri"):
+        shown = _workspace_key(workspace)
+        msg = (f"{where}, not of {shown} (-w): give the folder written from {shown}, or write one with "
+               f"`planner ingest -w {shown} --parquet NEW.parquet`")
+        raise DataError(msg, zh=f"{path} 是工作空间 {rec.get('uri')} 的调查版本 {rec['survey_version']}，不是 {shown} 的："
+                                f"请使用由 {shown} 写出的文件夹，或用 planner ingest -w {shown} --parquet 新文件夹 写出")
+    try:
+        store = open_store(workspace or rec["uri"])
+        cat = store.surveys()
+    except (PlannerError, OSError) as exc:
+        note(f"{where}; the workspace cannot be opened here ({exc}), so whether that is still its current survey "
+             "was not checked")
+        return
+    cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
+    if len(cur) and int(cur["version"].iloc[0]) == rec["survey_version"] \
+            and str(cur["created_at"].iloc[0]) == rec.get("published_at"):
+        return
+    fix = refresh_command(info, path)
+    if not len(cur):
+        now, now_zh = "the workspace has no current survey now", "工作空间现在没有当前调查版本"
+    elif int(cur["version"].iloc[0]) != rec["survey_version"]:
+        v, c = int(cur["version"].iloc[0]), cur.iloc[0]
+        now = f"the workspace's current survey is version {v} (published {c['created_at']} by {c['user']})"
+        now_zh = f"工作空间当前调查版本为 {v}（{c['created_at']} 由 {c['user']} 发布）"
+    else:
+        now = (f"the workspace's version {rec['survey_version']} was published {cur['created_at'].iloc[0]}, the "
+               f"folder's {rec.get('published_at')} (the workspace was replaced by another one of that name)")
+        now_zh = f"工作空间的版本 {rec['survey_version']} 发布时间与文件夹记录不符（工作空间已被同名的另一个替换）"
+    msg = f"{where}; {now}: nothing was run on the old parcels. Bring the folder up to date with {fix}"
+    raise DataError(msg, zh=f"{path} 是工作空间 {rec.get('label')} 的调查版本 {rec['survey_version']}；{now_zh}，"
+                            f"未在旧数据上运行。请更新该文件夹：{fix}")
 
 
 def partition_files(path: str | Path) -> list[Path]:

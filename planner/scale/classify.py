@@ -216,7 +216,9 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
         layers = {n: gpq.read_layer(survey, n) for n in gpq.LAYERS}
         gpq.finish_survey(tmp, crs=info["crs"], n_parcels=info["n_parcels"], npartitions=len(files),
                           partitioning=info["partitioning"], source=f"{info.get('source', '')}; classified under "
-                          f"policy {policy.name} ({policy_hash(policy)[:12]})", **layers)
+                          f"policy {policy.name} ({policy_hash(policy)[:12]})", workspace=info.get("workspace"),
+                          classified_from=str(Path(survey).resolve()),
+                          policy={"name": policy.name, "hash": policy_hash(policy)}, **layers)
         gpq._replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

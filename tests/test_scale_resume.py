@@ -1,0 +1,163 @@
+"""Province scale on Dask, for an analyst whose runs get killed (session 15): a survey folder that fell behind
+its workspace is refused and refreshed, killed and concurrent runs leave nothing stale or half-written, both
+engines treat a repeated parcel id alike.
+
+The cluster is one small LocalCluster (2 workers, threads of this process, TCP so that the CLI subprocesses can be
+pointed at it with ``--scheduler``) for the whole module.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from planner.io import geoparquet as gpq
+from planner.io.store import open_store
+from tests.test_scale import _hand_grid, _no_cluster, _read_all, _refused
+
+pytest.importorskip("dask_geopandas")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0",
+                      silence_logs=40) as cluster, Client(cluster) as c:
+        yield c
+
+
+def _survey_file(path: Path, *, tax: float = 1000.0) -> Path:
+    """The hand-made grid of tests/test_scale.py as a survey file a GIS office delivers."""
+    parcels = _hand_grid()[0].drop(columns=["three_low", "upgrade_class"])
+    parcels = parcels.assign(land_use="industrial", tax_cny=tax, output_cny=1e5)
+    parcels.to_file(path, layer="parcels")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A workspace with one published survey (version 1) of the hand-made grid."""
+    ws = tmp_path / "ws.gpkg"
+    assert run(["workspace", "init", str(ws), "--crs", "EPSG:4549"]) == 0
+    assert run(["ingest", str(_survey_file(tmp_path / "v1.gpkg")), "-w", str(ws)]) == 0
+    return ws
+
+
+def run(argv) -> int:
+    """``planner ARGV`` in this process (paths given as they are)."""
+    return main([str(a) for a in argv])
+
+
+def _cli(argv, **kw) -> subprocess.CompletedProcess:
+    """``planner ARGV`` in a subprocess (a command the test may kill), with this clone first on the path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-m", "planner", *map(str, argv)], capture_output=True, text=True,
+                          timeout=300, env=env, **kw)
+
+
+_KILL_AT = """
+import os, signal, sys
+from planner.io import geoparquet as gpq
+name = sys.argv[1]
+setattr(gpq, name, lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL))
+from planner.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _killed_at(function: str, argv) -> subprocess.CompletedProcess:
+    """``planner ARGV`` SIGKILLed when it calls ``planner.io.geoparquet.<function>``."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", _KILL_AT, function, *map(str, argv)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    return proc
+
+
+def test_an_ingest_killed_after_the_publish_leaves_a_folder_that_says_it_is_stale(workspace, tmp_path, capsys,
+                                                                                   monkeypatch):
+    """``ingest SRC -w WS --parquet DIR --force`` killed after the publish, before DIR was written: DIR stayed
+    whole at the previous version, planner.json did not say which, and ``classify --engine dask`` ran on the old
+    parcels. Now DIR records its workspace and survey version; the Dask commands refuse it naming both versions
+    and the command that refreshes it; that command brings DIR up to date without publishing again."""
+    s = tmp_path / "s.parquet"
+    assert run(["ingest", "-w", workspace, "--parquet", s, "--partitions", "2"]) == 0  # the current survey, v1
+    rec = gpq.survey_info(s)["workspace"]
+    assert rec["survey_version"] == 1 and rec["uri"] == os.path.realpath(workspace)
+    # a new delivery: published as version 2, killed before the folder was written
+    _killed_at("write_partitioned_survey", ["ingest", _survey_file(tmp_path / "v2.gpkg", tax=1.0), "-w", workspace,
+                                            "--parquet", s, "--force", "--partitions", "2"])
+    assert open_store(workspace).surveys()["version"].tolist() == [1, 2]
+    assert gpq.survey_info(s)["workspace"]["survey_version"] == 1
+    _no_cluster(monkeypatch)
+    refresh = f"`planner ingest -w {os.path.realpath(workspace)} --parquet {s} --force`"
+    for argv in (["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet"],
+                 ["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet", "-w", workspace]):
+        _refused(capsys, argv, f"{s} holds survey version 1 of workspace", "current survey is version 2",
+                 "nothing was run on the old parcels", refresh)
+    assert not (tmp_path / "f.parquet").exists()
+    # the refresh: the current version written, nothing published
+    assert run(["ingest", "-w", workspace, "--parquet", s]) == 2  # DIR exists: --force, as for every write
+    assert "--force" in capsys.readouterr().err
+    assert run(["ingest", "-w", workspace, "--parquet", s, "--force", "--partitions", "2"]) == 0
+    assert "survey version 2 of ws.gpkg" in capsys.readouterr().err
+    assert open_store(workspace).surveys()["version"].tolist() == [1, 2]
+    assert gpq.survey_info(s)["workspace"]["survey_version"] == 2
+    assert (_read_all(s)["tax_cny"] == 1.0).all()
+    # an option that reads or publishes a file, with no file: refused, not ignored
+    _refused(capsys, ["ingest", "-w", workspace, "--parquet", tmp_path / "n.parquet", "--mapping", "m.toml"],
+             "--mapping: these read or publish a survey file")
+    _refused(capsys, ["ingest", "--parquet", tmp_path / "n.parquet"], "give the survey file to load")
+
+
+def test_a_classified_folder_behind_its_workspace_says_to_refresh_and_classify_again(client, workspace, tmp_path,
+                                                                                      capsys):
+    addr = ["--scheduler", client.scheduler.address]
+    s, f = tmp_path / "s.parquet", tmp_path / "f.parquet"
+    assert run(["ingest", "-w", workspace, "--parquet", s, "--partitions", "2"]) == 0
+    assert run(["classify", "--engine", "dask", "--parquet", s, "--out", f, *addr, "-p", "strict"]) == 0
+    info = gpq.survey_info(f)
+    assert info["workspace"]["survey_version"] == 1 and info["classified_from"] == str(s.resolve())
+    assert info["policy"]["name"] == "strict"
+    assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
+    assert run(["ingest", _survey_file(tmp_path / "v2.gpkg", tax=1.0), "-w", workspace]) == 0  # v2, no --parquet
+    capsys.readouterr()
+    _refused(capsys, ["sites", "--engine", "dask", "--parquet", f, *addr],
+             f"{f} holds survey version 1", "current survey is version 2",
+             f"`planner ingest -w {os.path.realpath(workspace)} --parquet {s.resolve()} --force`",
+             f"`planner classify --engine dask --parquet {s.resolve()} --out {f} --force -p strict`")
+    # the commands it names bring both folders up to date
+    assert run(["ingest", "-w", workspace, "--parquet", s, "--force", "--partitions", "2"]) == 0
+    assert run(["classify", "--engine", "dask", "--parquet", s, "--out", f, "--force", *addr, "-p", "strict"]) == 0
+    assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
+
+
+def test_a_folder_of_another_workspace_is_refused_with_w(client, workspace, tmp_path, capsys, monkeypatch):
+    other = tmp_path / "other.gpkg"
+    assert run(["workspace", "init", str(other), "--crs", "EPSG:4549"]) == 0
+    assert run(["ingest", str(_survey_file(tmp_path / "o.gpkg")), "-w", str(other)]) == 0
+    s = tmp_path / "s.parquet"
+    assert run(["ingest", "-w", workspace, "--parquet", s]) == 0
+    _no_cluster(monkeypatch)
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet", "-w", other],
+             f"{s} holds survey version 1 of workspace {os.path.realpath(workspace)}, not of "
+             f"{os.path.realpath(other)} (-w)", f"`planner ingest -w {os.path.realpath(other)} --parquet NEW.parquet`")
+    # a folder that records no workspace (written from a file): run, with a note that it was not checked
+    plain = tmp_path / "plain.parquet"
+    gpq.write_partitioned_survey(_hand_grid()[0], plain, npartitions=2)
+    monkeypatch.undo()
+    assert run(["sites", "--engine", "dask", "--parquet", plain, "-w", other, "--scheduler",
+                 client.scheduler.address]) == 0
+    assert f"{plain} records no workspace" in capsys.readouterr().err
+    # the workspace moved away: the folder still runs, saying its version was not checked
+    os.replace(workspace, tmp_path / "moved.gpkg")
+    assert run(["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet", "--scheduler",
+                 client.scheduler.address]) == 0
+    assert "the workspace cannot be opened here" in capsys.readouterr().err
