@@ -161,3 +161,40 @@ def test_a_folder_of_another_workspace_is_refused_with_w(client, workspace, tmp_
     assert run(["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet", "--scheduler",
                  client.scheduler.address]) == 0
     assert "the workspace cannot be opened here" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("giver", "taker"), [("p77", "p85"), ("p77", "p72"), ("p32", "p33"), ("p17", "e0")])
+def test_a_flagged_id_repeated_on_a_parcel_protected_land_excludes_is_refused_by_both_engines(client, tmp_path,
+                                                                                              giver, taker):
+    """Two flagged parcels of one id, one in a site and one excluded by protected land (p77): the in-memory build
+    gave a result naming the id in a site and as excluded (joined back to the parcels, the excluded one became a
+    member too), the partitioned build refused it when both were in one partition (p85) and accepted it across
+    partitions (p72). The data contract: an id names one parcel (ingest rejects repeats unless a mapping keeps
+    them); both engines now refuse every id the result names twice, and build alike when a repeated id is on
+    one parcel the result names at most (p33: unflagged, not an enclave; e0: an enclave the ring absorbs, and an
+    unflagged parcel of its partition, which the partitioned build refused)."""
+    from planner.errors import DataError
+    from planner.scale.sites import build_sites_partitioned
+    from planner.sites import SiteParams, build_sites
+
+    parcels, road, protected, part = _hand_grid()
+    parcels.loc[parcels["parcel_id"] == giver, "parcel_id"] = taker
+    gpq.write_partitioned_survey(parcels, tmp_path / "d.parquet", partition_of=part, barriers=road,
+                                 constraints=protected)
+    params = SiteParams(gap_m=2.0, min_area_m2=0)
+
+    def build(engine):
+        if engine == "memory":
+            return build_sites(parcels, params, barriers=road, constraints=protected)
+        return build_sites_partitioned(tmp_path / "d.parquet", params, client=client, barriers=road,
+                                       constraints=protected, bar=False).result
+
+    if giver != "p77":
+        from tests.test_scale import _assert_same_sites
+
+        _assert_same_sites(build("memory"), build("dask"))
+        return
+    for engine in ("memory", "dask"):
+        with pytest.raises(DataError, match=rf"parcel_id not unique among the parcels placed in sites or excluded "
+                                            rf"from them, e\.g\. \['{taker}'\]; give every parcel its own id"):
+            build(engine)
