@@ -198,3 +198,94 @@ def test_a_flagged_id_repeated_on_a_parcel_protected_land_excludes_is_refused_by
         with pytest.raises(DataError, match=rf"parcel_id not unique among the parcels placed in sites or excluded "
                                             rf"from them, e\.g\. \['{taker}'\]; give every parcel its own id"):
             build(engine)
+
+
+# -- a folder replaced while a command reads it; two runs writing one folder at once ------------------------
+
+def _replace_after(monkeypatch, module, stage: str, path: Path, frame) -> None:
+    """Make ``module``'s progress gather replace the survey folder ``path`` with ``frame`` once ``stage`` is done
+    (another analyst's run finishing in the middle of this one)."""
+    orig = module.gather_with_progress
+
+    def gather(client, futures, label, **kw):
+        out = orig(client, futures, label, **kw)
+        if label.startswith(stage):
+            gpq.write_partitioned_survey(frame, path, npartitions=3, overwrite=True)
+        return out
+
+    monkeypatch.setattr(module, "gather_with_progress", gather)
+
+
+def test_a_folder_replaced_while_sites_read_it_gives_no_mixed_sites(client, tmp_path, capsys, monkeypatch):
+    """``sites --engine dask`` reads every partition in stage 1 (groups) and again in stage 3 (units): a
+    ``classify --force`` of the same folder finishing in between gave 'unit 1: 1133 flagged parcel(s) of its
+    groups are in no site' (20,000 parcels, default then strict), or sites of two classifications mixed."""
+    from planner.classify import classify
+    from planner.classify.policy import default_policy
+    from planner.scale import sites as scale_sites
+
+    parcels = _hand_grid()[0]
+    f = tmp_path / "f.parquet"
+    gpq.write_partitioned_survey(parcels, f, npartitions=3)
+    other = parcels.assign(three_low=~parcels["three_low"])  # another classification of the same parcels
+    _replace_after(monkeypatch, scale_sites, "sites 1/4", f, other)
+    err = _refused(capsys, ["sites", "--engine", "dask", "--parquet", f, "--out", tmp_path / "sites.csv",
+                            "--scheduler", client.scheduler.address, "--min-area", "0"],
+                   f"{f} was replaced by another run while this command read it; nothing was written")
+    assert "in no site" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet"]
+    # the classify of a survey replaced between its passes (thresholds of one survey, flags of another)
+    from planner.scale import classify as scale_classify
+
+    monkeypatch.undo()
+    s = tmp_path / "s.parquet"
+    gpq.write_partitioned_survey(classify(parcels.assign(land_use="industrial", tax_cny=1000.0, output_cny=1e5),
+                                          default_policy()), s, npartitions=3)
+    changed = gpq.read_partition(gpq.partition_files(s)[0]).assign(tax_cny=1.0)
+    _replace_after(monkeypatch, scale_classify, "classify 1/3", s, changed)
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "o.parquet",
+                      "--scheduler", client.scheduler.address], f"{s} was replaced by another run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.parquet", "s.parquet"]  # no output, no leftovers
+
+
+def test_a_reader_does_not_put_back_what_a_writer_set_aside(tmp_path):
+    """A run reading a folder while another replaced it put the set-aside previous folder back between the
+    writer's two renames (_recover); the writer then failed with 'Directory not empty' after all its work. The
+    renames and the putting back now take turns."""
+    import threading
+    import time
+
+    parcels = _hand_grid()[0]
+    s = tmp_path / "s.parquet"
+    gpq.write_partitioned_survey(parcels, s, npartitions=2)
+    new = gpq.building(s)
+    gpq.write_partitioned_survey(parcels.iloc[:50], tmp_path / "n.parquet", npartitions=1)
+    os.replace(tmp_path / "n.parquet", new)
+    moved = threading.Event()
+    real_replace = os.replace
+
+    def slow_replace(a, b):
+        real_replace(a, b)
+        if Path(b).name == ".s.parquet.old":  # the previous folder set aside: a reader comes now
+            moved.set()
+            time.sleep(0.5)
+
+    errors = []
+
+    def writer():
+        try:
+            gpq._replace(new, s)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    os.replace = slow_replace
+    try:
+        t = threading.Thread(target=writer)
+        t.start()
+        assert moved.wait(10)
+        info = gpq.survey_info(s)  # waits for the writer's second rename instead of putting the old one back
+        t.join()
+    finally:
+        os.replace = real_replace
+    assert errors == [] and info["n_parcels"] == 50 and gpq.survey_info(s)["n_parcels"] == 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]

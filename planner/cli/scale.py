@@ -138,7 +138,8 @@ def run_sites(args: argparse.Namespace) -> int:
     gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
-    with _client(args, say) as client:
+    # the folder checked (its workspace's version), its layers and its partitions are one survey, or nothing is written
+    with gpq.unchanged_while_read(args.parquet, info), _client(args, say) as client:
         say(f"assembling sites of {args.parquet}")
         run = build_sites_partitioned(args.parquet, doc.params, client=client, barriers=bar, constraints=con,
                                       say=say)

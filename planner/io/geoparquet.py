@@ -25,6 +25,7 @@ partition by partition (:func:`check_survey`), and what it writes too
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -116,7 +117,8 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
                 layer.reset_index(drop=True).to_parquet(tmp / f"{name}.parquet", index=False)
                 layers[name] = len(layer)
         info = {"format": FORMAT, "version": VERSION, "crs": frame.crs.to_string(), "n_parcels": n,
-                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source}
+                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source,
+                "written": _token()}
         if workspace:
             info["workspace"] = workspace
         (tmp / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -206,7 +208,8 @@ def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: in
             layer.reset_index(drop=True).to_parquet(path / f"{name}.parquet", index=False)
             layers[name] = len(layer)
     info = {"format": FORMAT, "version": VERSION, "crs": crs, "n_parcels": int(n_parcels),
-            "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source}
+            "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source,
+            "written": _token()}
     info.update({k: v for k, v in record.items() if v is not None})
     (path / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     return info
@@ -287,6 +290,34 @@ def building(path: str | Path) -> Path:
     return tmp
 
 
+def _token() -> str:
+    """What ``planner.json`` says of one write (``written``): a command that read a folder knows whether the folder it
+    finished reading is the one it started on (:func:`unchanged_while_read`)."""
+    import datetime as _dt
+    import uuid
+
+    return f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} {uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def _swapping(path: Path):
+    """Hold a lock on the folder a survey folder lies in while it is swapped (:func:`_replace`) or put back
+    (:func:`_recover`): two runs writing one folder at once, or a reader putting back what a writer just set aside,
+    never interleave their renames (the loser failed with 'Directory not empty' after all its work). The lock is
+    the parent folder's own (``flock``; renames take milliseconds), so no lock file is left beside the survey."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _old(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
 
@@ -295,7 +326,9 @@ def _recover(path: Path) -> None:
     """Put back the previous survey that a run killed between the two renames of :func:`_replace` left aside."""
     old = _old(path)
     if not path.exists() and (old / "planner.json").is_file():
-        os.replace(old, path)
+        with _swapping(path):
+            if not path.exists() and (old / "planner.json").is_file():  # not done meanwhile by the writer itself
+                os.replace(old, path)
 
 
 def _replace(tmp: Path, path: Path) -> None:
@@ -305,11 +338,12 @@ def _replace(tmp: Path, path: Path) -> None:
     ``path`` puts it back (:func:`_recover`).
     """
     old = None
-    if path.exists():
-        old = _old(path)
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
+    with _swapping(path):
+        if path.exists():
+            old = _old(path)
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -492,6 +526,53 @@ def check_workspace(path: str | Path, info: dict, workspace: str | None = None, 
     msg = f"{where}; {now}: nothing was run on the old parcels. Bring the folder up to date with {fix}"
     raise DataError(msg, zh=f"{path} 是工作空间 {rec.get('label')} 的调查版本 {rec['survey_version']}；{now_zh}，"
                             f"未在旧数据上运行。请更新该文件夹：{fix}")
+
+
+def _record_text(path: Path) -> str | None:
+    try:
+        return (path / "planner.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def unchanged_while_read(path: str | Path, info: dict | None = None):
+    """Run a command's reads of the survey folder ``path``; refuse its result when the folder was replaced meanwhile.
+
+    Workers read the partitions by path, some more than once (sites read them in stage 1 and again in stage 3):
+    a folder replaced by another run in between gave sites of two surveys mixed, or an internal error ('flagged
+    parcels of its groups are in no site'). The folder's ``planner.json`` is compared after the reads with
+    ``info`` (what the command checked, by its ``written`` token), or with itself before them: changed, a
+    :class:`DataError` says so and that nothing was written; an error met meanwhile is reported so too.
+    """
+    path = Path(path)
+    token = (info or {}).get("written")
+    before = _record_text(path) if token is None else None
+
+    def same() -> bool:
+        text = _record_text(path)
+        if token is None:
+            return text == before
+        try:
+            return json.loads(text or "null").get("written") == token
+        except (ValueError, AttributeError):
+            return False
+
+    def replaced() -> DataError | None:
+        if same():
+            return None
+        msg = (f"{path} was replaced by another run while this command read it; nothing was written from the mixed "
+               "parcels: run the command again (once the other run is done)")
+        return DataError(msg, zh=f"{path} 在本命令读取期间被另一个运行替换，未写出混合的数据；请在另一个运行结束后重新运行本命令")
+
+    try:
+        yield
+    except Exception as exc:
+        if (err := replaced()) is not None:
+            raise err from exc
+        raise
+    if (err := replaced()) is not None:
+        raise err
 
 
 def partition_files(path: str | Path) -> list[Path]:

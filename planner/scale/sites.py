@@ -356,7 +356,12 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     """
     params = params or SiteParams()
     say = say or (lambda _m: None)
-    gpq.survey_info(survey)
+    info = gpq.survey_info(survey)
+    with gpq.unchanged_while_read(survey, info):  # partitions are read twice: a folder replaced meanwhile is refused
+        return _build_partitioned(survey, params, client, barriers, constraints, say, bar)
+
+
+def _build_partitioned(survey, params: SiteParams, client, barriers, constraints, say, bar) -> PartitionedSites:
     cols = [c for c in gpq.columns_of(survey) if c not in SKIP_COLUMNS]
     for need in ("parcel_id", "three_low", "input_row"):
         if need not in cols:
