@@ -126,7 +126,11 @@ def test_a_classified_folder_behind_its_workspace_says_to_refresh_and_classify_a
     info = gpq.survey_info(f)
     assert info["workspace"]["survey_version"] == 1 and info["classified_from"] == str(s.resolve())
     assert info["policy"]["name"] == "strict"
+    capsys.readouterr()
     assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
+    # what the flags are (a rerun killed before its replace leaves the previous classification: it is named)
+    assert f"flags of {f}: policy 'strict' (hash {info['policy']['hash'][:12]}), survey version 1 of ws.gpkg" \
+        in capsys.readouterr().out
     assert run(["ingest", _survey_file(tmp_path / "v2.gpkg", tax=1.0), "-w", workspace]) == 0  # v2, no --parquet
     capsys.readouterr()
     _refused(capsys, ["sites", "--engine", "dask", "--parquet", f, *addr],

@@ -52,6 +52,12 @@ def _stage(t0: float):
     return say
 
 
+def _of_survey(info: dict) -> str:
+    """``survey version N of WS, `` when the folder records its workspace (:func:`planner.io.geoparquet.workspace_record`)."""
+    ws = info.get("workspace")
+    return f"survey version {ws['survey_version']} of {ws.get('label')}, " if isinstance(ws, dict) else ""
+
+
 def _note(msg: str) -> None:
     print(f"note: {msg}", file=sys.stderr, flush=True)
 
@@ -94,7 +100,8 @@ def run_classify(args: argparse.Namespace) -> int:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
         run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
-        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {run.n_parcels:,} parcels, engine dask")
+        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {_of_survey(info)}{run.n_parcels:,} parcels, "
+              "engine dask")
         print(run.summary.to_string(index=False))
     say(f"wrote {run.out} ({', '.join(f'{k} {v:.1f} s' for k, v in run.seconds.items())})")
     return 0
@@ -147,6 +154,10 @@ def run_sites(args: argparse.Namespace) -> int:
     s = result.sites
     ok = s[s["status"] == "ok"]
     ps = result.parcel_sites
+    pol = info.get("policy") or {}
+    if pol:  # what the flags are: a rerun killed before its replace left the previous classification
+        print(f"flags of {args.parquet}: policy {pol.get('name')!r} (hash {str(pol.get('hash'))[:12]}), "
+              f"{_of_survey(info)}classified {str(info.get('written', '')).split(' ')[0] or 'at an unknown time'}")
     print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
           f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
           f"{int((s['status'] == 'too_large').sum())} too large); "
