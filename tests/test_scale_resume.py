@@ -293,3 +293,33 @@ def test_a_reader_does_not_put_back_what_a_writer_set_aside(tmp_path):
         os.replace = real_replace
     assert errors == [] and info["n_parcels"] == 50 and gpq.survey_info(s)["n_parcels"] == 50
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]
+
+
+def test_a_postgis_workspace_is_recorded_without_its_password_and_checked_with_w(pg_dsn, tmp_path, capsys,
+                                                                                 monkeypatch):
+    import uuid
+    from urllib.parse import urlsplit
+
+    from planner.io._pgconn import without_credentials
+    from planner.io.postgis import drop_workspace
+    from tests.conftest import pg_uri
+
+    ws = pg_uri(pg_dsn, f"t_{uuid.uuid4().hex[:12]}_dask")
+    try:
+        assert run(["workspace", "init", ws, "--crs", "EPSG:4549"]) == 0
+        assert run(["ingest", _survey_file(tmp_path / "v1.gpkg"), "-w", ws, "--parquet", tmp_path / "s.parquet"]) == 0
+        rec = gpq.survey_info(tmp_path / "s.parquet")["workspace"]
+        assert rec["uri"] == without_credentials(ws) and rec["survey_version"] == 1
+        password = urlsplit(ws).password
+        if password:  # never written into planner.json (a folder on a shared file system)
+            assert f":{password}@" not in (tmp_path / "s.parquet" / "planner.json").read_text()
+        assert run(["ingest", _survey_file(tmp_path / "v2.gpkg", tax=1.0), "-w", ws]) == 0
+        _no_cluster(monkeypatch)
+        _refused(capsys, ["classify", "--engine", "dask", "--parquet", tmp_path / "s.parquet", "--out",
+                          tmp_path / "f.parquet", "-w", ws], "holds survey version 1 of workspace",
+                 "current survey is version 2")
+        assert run(["ingest", "-w", ws, "--parquet", tmp_path / "s.parquet", "--force"]) == 0
+        assert gpq.survey_info(tmp_path / "s.parquet")["workspace"]["survey_version"] == 2
+        assert len(open_store(ws).surveys()) == 2
+    finally:
+        drop_workspace(ws)

@@ -506,7 +506,7 @@ def check_workspace(path: str | Path, info: dict, workspace: str | None = None, 
         cat = store.surveys()
     except (PlannerError, OSError) as exc:
         note(f"{where}; the workspace cannot be opened here ({exc}), so whether that is still its current survey "
-             "was not checked")
+             "was not checked (give the workspace with -w, with its password, to check it)")
         return
     cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
     if len(cur) and int(cur["version"].iloc[0]) == rec["survey_version"] \
