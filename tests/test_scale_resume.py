@@ -323,3 +323,33 @@ def test_a_postgis_workspace_is_recorded_without_its_password_and_checked_with_w
         assert len(open_store(ws).surveys()) == 2
     finally:
         drop_workspace(ws)
+
+
+@pytest.mark.slow
+def test_the_sample_city_journey_with_an_ingest_killed_after_the_publish(client, tmp_path, capsys):
+    """gis_data/sample_city.gpkg (20,000 parcels) exported, then its survey update (19,999) published by an
+    ingest killed before the folder was written: classify --engine dask ran on the 20,000 old parcels; now it is
+    refused, the refresh writes the 19,999 and the flags equal the workspace engine's."""
+    import shutil
+
+    import pyogrio
+
+    root = Path(__file__).resolve().parents[1]
+    ws = shutil.copyfile(root / "gis_data" / "sample_city.gpkg", tmp_path / "ws.gpkg")
+    s, f = tmp_path / "s.parquet", tmp_path / "f.parquet"
+    addr = ["--scheduler", client.scheduler.address]
+    assert run(["ingest", "-w", ws, "--parquet", s, "--partitions", "4"]) == 0
+    _killed_at("write_partitioned_survey", ["ingest", root / "gis_data" / "survey_update.zip", "-w", ws,
+                                            "--parquet", s, "--force", "--partitions", "4"])
+    assert gpq.survey_info(s)["n_parcels"] == 20_000
+    capsys.readouterr()
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", s, "--out", f, *addr],
+             "holds survey version 1 of workspace", "current survey is version 2")
+    assert run(["ingest", "-w", ws, "--parquet", s, "--force", "--partitions", "4"]) == 0
+    assert run(["classify", "--engine", "dask", "--parquet", s, "--out", f, *addr]) == 0
+    assert run(["classify", "-w", ws, "--out", tmp_path / "mem.gpkg"]) == 0
+    mem = pyogrio.read_dataframe(tmp_path / "mem.gpkg", layer="flags").set_index("parcel_id")
+    got = _read_all(f).set_index("parcel_id")
+    assert len(got) == len(mem) == 19_999
+    assert (got.loc[mem.index, "three_low"].astype(bool) == mem["three_low"].astype(bool)).all()
+    assert len(open_store(ws).surveys()) == 2
