@@ -3,7 +3,10 @@
 A partitioned survey is a folder::
 
     survey.parquet/
-      planner.json          what it is: format, CRS, parcels, partitions, how they were cut, source
+      planner.json          what it is: format, CRS, parcels, partitions, how they were cut, source; the
+                            workspace and survey version it holds (``workspace``), a token of this write
+                            (``written``); a classified one: the survey folder and policy (``classified_from``,
+                            ``policy``)
       parcels/part.0.parquet, part.1.parquet, ...   GeoParquet, one file per partition
       barriers.parquet      optional: arterial roads, rivers, railways (``category``)
       constraints.parquet   optional: protected land (``category``)
@@ -20,7 +23,8 @@ Files are written into a folder beside the target (:func:`building`) and moved
 into place at the end (:func:`_replace`): a failed or killed write leaves no half
 survey and the previous one as it was. What a command reads is checked first,
 partition by partition (:func:`check_survey`), and what it writes too
-(:func:`check_target`).
+(:func:`check_target`). A folder behind its workspace is refused (:func:`check_workspace`), and so is one
+replaced by another run while a command read it (:func:`unchanged_while_read`).
 """
 
 from __future__ import annotations
