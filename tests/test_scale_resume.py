@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
 
 from planner.cli import main
@@ -141,6 +142,27 @@ def test_a_classified_folder_behind_its_workspace_says_to_refresh_and_classify_a
     assert run(["ingest", "-w", workspace, "--parquet", s, "--force", "--partitions", "2"]) == 0
     assert run(["classify", "--engine", "dask", "--parquet", s, "--out", f, "--force", *addr, "-p", "strict"]) == 0
     assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
+
+
+def test_a_folder_whose_workspace_has_new_protected_land_is_refused(workspace, tmp_path, capsys, monkeypatch):
+    """The folder holds the workspace's barrier and protected-land layers too: a protected area published after
+    the export would have been ignored by ``sites --engine dask``."""
+    import shapely
+
+    s = tmp_path / "s.parquet"
+    assert run(["ingest", "-w", workspace, "--parquet", s]) == 0
+    store = open_store(workspace)
+    x0, y0 = _hand_grid()[0].total_bounds[:2]
+    store.write_layer("constraint", "ecological", gpd.GeoDataFrame(
+        {"category": ["ecological_red_line"]}, geometry=[shapely.box(x0, y0, x0 + 300, y0 + 300)], crs="EPSG:4549"))
+    _no_cluster(monkeypatch)
+    _refused(capsys, ["classify", "--engine", "dask", "--parquet", s, "--out", tmp_path / "f.parquet"],
+             "whose barrier and protected-land layers have changed since (constraint/ecological none -> v1)",
+             f"`planner ingest -w {os.path.realpath(workspace)} --parquet {s} --force`")
+    monkeypatch.undo()
+    assert run(["ingest", "-w", workspace, "--parquet", s, "--force"]) == 0
+    assert gpq.survey_info(s)["layers"] == {"constraints": 1}
+    assert gpq.survey_info(s)["workspace"]["layers"] == {"constraint/ecological": 1}
 
 
 def test_a_folder_of_another_workspace_is_refused_with_w(client, workspace, tmp_path, capsys, monkeypatch):

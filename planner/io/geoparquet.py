@@ -463,7 +463,14 @@ def workspace_record(store, version: int | None = None) -> dict:
         raise DataError(msg, zh=f"工作空间 {store.label} 没有调查版本 {v}；请先用 planner ingest 导入")
     r = row.iloc[0]
     return {"uri": _workspace_key(store.uri), "label": store.label, "survey_version": v,
-            "published_at": str(r["created_at"]), "n_rows": int(r["n_rows"])}
+            "published_at": str(r["created_at"]), "n_rows": int(r["n_rows"]), "layers": _layer_versions(store)}
+
+
+def _layer_versions(store) -> dict[str, int]:
+    """The current version of each barrier and constraint layer of a workspace: ``{"barrier/rivers": 1, ...}``."""
+    cat = store.layers()
+    cur = cat[cat["is_current"] & cat["kind"].isin(["barrier", "constraint"])]
+    return {f"{k}/{n}": int(v) for k, n, v in zip(cur["kind"], cur["name"], cur["version"], strict=True)}
 
 
 def refresh_command(info: dict, path: str | Path) -> str:
@@ -477,6 +484,10 @@ def refresh_command(info: dict, path: str | Path) -> str:
     return (f"`planner ingest -w {shown} --parquet {survey} --force` (writes the current version, publishes "
             f"nothing), then `planner classify --engine dask --parquet {survey} --out {path} --force -p "
             f"{policy.get('name', 'POLICY')}`")
+
+
+def _v(version) -> str:
+    return "none" if version is None else f"v{version}"
 
 
 def check_workspace(path: str | Path, info: dict, workspace: str | None = None, note=None) -> None:
@@ -513,10 +524,19 @@ def check_workspace(path: str | Path, info: dict, workspace: str | None = None, 
              "was not checked (give the workspace with -w, with its password, to check it)")
         return
     cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
+    fix = refresh_command(info, path)
     if len(cur) and int(cur["version"].iloc[0]) == rec["survey_version"] \
             and str(cur["created_at"].iloc[0]) == rec.get("published_at"):
-        return
-    fix = refresh_command(info, path)
+        if "layers" not in rec:  # written before the layers were recorded
+            return
+        now_layers = _layer_versions(store)
+        if now_layers == rec["layers"]:
+            return
+        changed = sorted(k for k in set(now_layers) | set(rec["layers"]) if now_layers.get(k) != rec["layers"].get(k))
+        said = ", ".join(f"{k} {_v(rec['layers'].get(k))} -> {_v(now_layers.get(k))}" for k in changed[:5])
+        msg = (f"{where}, whose barrier and protected-land layers have changed since ({said}): nothing was run on "
+               f"the old layers. Bring the folder up to date with {fix}")
+        raise DataError(msg, zh=f"{path} 写出后，工作空间的障碍/保护用地图层已更新（{said}），未在旧图层上运行。请更新该文件夹：{fix}")
     if not len(cur):
         now, now_zh = "the workspace has no current survey now", "工作空间现在没有当前调查版本"
     elif int(cur["version"].iloc[0]) != rec["survey_version"]:
