@@ -30,7 +30,8 @@ from planner.workflow import PolicyDoc, classify_workspace
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="flag three-low parcels of the current survey under a policy (三低识别)")
-    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
+    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask; with it, "
+                   "the --parquet folder must hold this workspace's current survey)")
     p.add_argument("--policy", "-p", default=None,
                    help="policy NAME[@VERSION]: the policy of that name saved in the workspace (as the app "
                         "saves it), else the shipped policies/NAME.toml; or a TOML/JSON file (default: default)")

@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read, map, check and publish a parcel survey layer. A refused load (exit code 2) "
         "leaves the workspace unchanged.",
     )
-    p.add_argument("source", help="survey file: .zip, .shp, .gpkg, .geojson, .fgb, .gdb or .csv with WKT")
+    p.add_argument("source", nargs="?", help="survey file: .zip, .shp, .gpkg, .geojson, .fgb, .gdb or .csv with "
+                                             "WKT (none with -w WS --parquet DIR: DIR gets the workspace's current "
+                                             "survey, nothing is published)")
     p.add_argument("--workspace", "-w", help="workspace .gpkg (not needed with --dry-run: the data are then checked "
                                               "in the CRS `planner workspace init --from` would propose)")
     p.add_argument("--mapping", "-m", help="field mapping TOML (fields, units, currency, land-use scheme, checks)")
@@ -44,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.source is None:
+        return _refresh(args)
     if args.report:  # before anything is read or published: a report it could not write changes nothing
         check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
     if args.parquet and not args.dry_run:
@@ -57,6 +61,26 @@ def run(args: argparse.Namespace) -> int:
         write_ingested(args, open_store(args.workspace))
         return code
     return _run(args)
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """``planner ingest -w WS --parquet DIR``: write the workspace's current survey to DIR; publish nothing."""
+    if not (args.workspace and args.parquet):
+        msg = ("give the survey file to load (or, to write a workspace's current survey as a partitioned survey "
+               "without loading anything: -w WS --parquet DIR)")
+        raise IngestError(msg, zh="请给出要导入的调查数据文件（或用 -w 工作空间 --parquet 文件夹 写出当前调查版本，不导入新数据）")
+    given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report")
+             if getattr(args, k)] + (["--dry-run"] if args.dry_run else []) + \
+            ([f"--mode {args.mode}"] if args.mode != "auto" else [])
+    if given:
+        msg = (f"{', '.join(given)}: these read or publish a survey file; with no file, -w WS --parquet DIR only "
+               "writes the workspace's current survey to DIR")
+        raise IngestError(msg, zh=f"{', '.join(given)} 用于读取或发布调查数据文件；不给文件时只把工作空间的当前调查版本写到 --parquet 文件夹")
+    from planner.cli.scale import check_parquet, write_ingested
+
+    check_parquet(args)
+    write_ingested(args, open_store(args.workspace, lock_timeout=args.lock_timeout))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

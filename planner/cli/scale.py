@@ -52,6 +52,16 @@ def _stage(t0: float):
     return say
 
 
+def _of_survey(info: dict) -> str:
+    """``survey version N of WS, `` when the folder records its workspace (:func:`planner.io.geoparquet.workspace_record`)."""
+    ws = info.get("workspace")
+    return f"survey version {ws['survey_version']} of {ws.get('label')}, " if isinstance(ws, dict) else ""
+
+
+def _note(msg: str) -> None:
+    print(f"note: {msg}", file=sys.stderr, flush=True)
+
+
 def _need(args, name: str, hint: str) -> None:
     if not getattr(args, name):
         msg = f"--engine dask needs --{name.replace('_', '-')} ({hint})"
@@ -83,13 +93,15 @@ def run_classify(args: argparse.Namespace) -> int:
     doc = policy_doc(args.policy)
     policy = doc.policy
     # before a cluster is started or reached: a refused command changes nothing (and waits for nothing)
-    gpq.check_survey(args.parquet)
+    info = gpq.check_survey(args.parquet)
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
     gpq.check_target(args.out, overwrite=args.force, reads=(args.parquet,))
     with _client(args, say) as client:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
         run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
     with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
-        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {run.n_parcels:,} parcels, engine dask")
+        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {_of_survey(info)}{run.n_parcels:,} parcels, "
+              "engine dask")
         print(run.summary.to_string(index=False))
     say(f"wrote {run.out} ({', '.join(f'{k} {v:.1f} s' for k, v in run.seconds.items())})")
     return 0
@@ -127,12 +139,14 @@ def run_sites(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     say = _stage(t0)
     doc = site_params(args)
-    gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
-                     hint="classify them with `planner classify --engine dask`",
-                     hint_zh="请先运行 planner classify --engine dask")
+    info = gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
+                            hint="classify them with `planner classify --engine dask`",
+                            hint_zh="请先运行 planner classify --engine dask")
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
-    with _client(args, say) as client:
+    # the folder checked (its workspace's version), its layers and its partitions are one survey, or nothing is written
+    with gpq.unchanged_while_read(args.parquet, info), _client(args, say) as client:
         say(f"assembling sites of {args.parquet}")
         run = build_sites_partitioned(args.parquet, doc.params, client=client, barriers=bar, constraints=con,
                                       say=say)
@@ -140,6 +154,10 @@ def run_sites(args: argparse.Namespace) -> int:
     s = result.sites
     ok = s[s["status"] == "ok"]
     ps = result.parcel_sites
+    pol = info.get("policy") or {}
+    if pol:  # what the flags are: a rerun killed before its replace left the previous classification
+        print(f"flags of {args.parquet}: policy {pol.get('name')!r} (hash {str(pol.get('hash'))[:12]}), "
+              f"{_of_survey(info)}classified {str(info.get('written', '')).split(' ')[0] or 'at an unknown time'}")
     print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
           f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
           f"{int((s['status'] == 'too_large').sum())} too large); "
@@ -168,8 +186,11 @@ def write_ingested(args, store=None) -> None:
     from planner.io import geoparquet as gpq
 
     say = _stage(time.perf_counter())
+    workspace = None
     if store is not None:
-        parcels = store.read_parcels()
+        # the version read is the version recorded (a publish by someone else meanwhile is not mislabelled)
+        workspace = gpq.workspace_record(store)
+        parcels = store.read_parcels(workspace["survey_version"])
         bar, con = store.read_all_layers("barrier"), store.read_all_layers("constraint")
     else:
         from planner import ingest as ingest_mod
@@ -179,8 +200,11 @@ def write_ingested(args, store=None) -> None:
         print(rep.to_text())
         bar = con = None
     info = gpq.write_partitioned_survey(parcels, args.parquet, npartitions=args.partitions, barriers=bar,
-                                        constraints=con, source=str(args.source), overwrite=args.force)
-    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions")
+                                        constraints=con, overwrite=args.force, workspace=workspace,
+                                        source=str(args.source or f"{store.label} survey version "
+                                                                  f"{workspace['survey_version']}"))
+    of = f" (survey version {workspace['survey_version']} of {store.label})" if workspace else ""
+    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions{of}")
 
 
 def write_province(args) -> int:

@@ -51,7 +51,8 @@ def finite(text: str) -> float:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sites", help="assemble flagged parcels into contiguous candidate sites (连片) and rank them")
-    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask)")
+    p.add_argument("--workspace", "-w", default=None, help="workspace .gpkg (required unless --engine dask; with it, "
+                   "the --parquet folder must hold this workspace's current survey)")
     p.add_argument("--policy", "-p", default=None,
                    help="policy name whose flags layer to use (default: the only flags layer); "
                         "its [sites] table, if any, gives the site parameters")

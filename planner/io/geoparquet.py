@@ -3,7 +3,10 @@
 A partitioned survey is a folder::
 
     survey.parquet/
-      planner.json          what it is: format, CRS, parcels, partitions, how they were cut, source
+      planner.json          what it is: format, CRS, parcels, partitions, how they were cut, source; the
+                            workspace and survey version it holds (``workspace``), a token of this write
+                            (``written``); a classified one: the survey folder and policy (``classified_from``,
+                            ``policy``)
       parcels/part.0.parquet, part.1.parquet, ...   GeoParquet, one file per partition
       barriers.parquet      optional: arterial roads, rivers, railways (``category``)
       constraints.parquet   optional: protected land (``category``)
@@ -20,11 +23,13 @@ Files are written into a folder beside the target (:func:`building`) and moved
 into place at the end (:func:`_replace`): a failed or killed write leaves no half
 survey and the previous one as it was. What a command reads is checked first,
 partition by partition (:func:`check_survey`), and what it writes too
-(:func:`check_target`).
+(:func:`check_target`). A folder behind its workspace is refused (:func:`check_workspace`), and so is one
+replaced by another run while a command read it (:func:`unchanged_while_read`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -56,7 +61,8 @@ def hilbert_order(geoms: gpd.GeoSeries, total_bounds=None) -> np.ndarray:
 
 def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npartitions: int | None = None,
                              barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
-                             source: str = "", overwrite: bool = False, partition_of=None) -> dict:
+                             source: str = "", overwrite: bool = False, partition_of=None,
+                             workspace: dict | None = None) -> dict:
     """Write parcels (and barrier/constraint layers) as a partitioned survey folder.
 
     Parameters
@@ -73,6 +79,9 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
     partition_of : array of int, optional
         The partition (0..k-1) of each parcel, instead of Hilbert ranges (a
         grid of tiles, say); rows keep their order inside a partition.
+    workspace : dict, optional
+        The workspace and survey version the parcels are (:func:`workspace_record`), kept in ``planner.json``
+        so that a command reading the folder can tell when the workspace has moved on (:func:`check_workspace`).
 
     Returns
     -------
@@ -112,7 +121,10 @@ def write_partitioned_survey(parcels: gpd.GeoDataFrame, path: str | Path, *, npa
                 layer.reset_index(drop=True).to_parquet(tmp / f"{name}.parquet", index=False)
                 layers[name] = len(layer)
         info = {"format": FORMAT, "version": VERSION, "crs": frame.crs.to_string(), "n_parcels": n,
-                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source}
+                "npartitions": k, "partitioning": partitioning, "layers": layers, "source": source,
+                "written": _token()}
+        if workspace:
+            info["workspace"] = workspace
         (tmp / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
         _replace(tmp, path)
     except BaseException:
@@ -187,8 +199,12 @@ def write_partition(part: gpd.GeoDataFrame, path: str | Path, number: int) -> Pa
 
 def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: int, partitioning: str,
                   barriers: gpd.GeoDataFrame | None = None, constraints: gpd.GeoDataFrame | None = None,
-                  source: str = "") -> dict:
-    """Write the layers and ``planner.json`` of a survey folder whose partitions were written by :func:`write_partition`."""
+                  source: str = "", **record) -> dict:
+    """Write the layers and ``planner.json`` of a survey folder whose partitions were written by :func:`write_partition`.
+
+    ``record``: more keys of ``planner.json`` (``workspace``, the survey a classification was made from); None
+    values are left out.
+    """
     path = Path(path)
     layers = {}
     for name, layer in (("barriers", barriers), ("constraints", constraints)):
@@ -196,7 +212,9 @@ def finish_survey(path: str | Path, *, crs: str, n_parcels: int, npartitions: in
             layer.reset_index(drop=True).to_parquet(path / f"{name}.parquet", index=False)
             layers[name] = len(layer)
     info = {"format": FORMAT, "version": VERSION, "crs": crs, "n_parcels": int(n_parcels),
-            "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source}
+            "npartitions": int(npartitions), "partitioning": partitioning, "layers": layers, "source": source,
+            "written": _token()}
+    info.update({k: v for k, v in record.items() if v is not None})
     (path / "planner.json").write_text(json.dumps(info, ensure_ascii=False, indent=1), encoding="utf-8")
     return info
 
@@ -276,6 +294,34 @@ def building(path: str | Path) -> Path:
     return tmp
 
 
+def _token() -> str:
+    """What ``planner.json`` says of one write (``written``): a command that read a folder knows whether the folder it
+    finished reading is the one it started on (:func:`unchanged_while_read`)."""
+    import datetime as _dt
+    import uuid
+
+    return f"{_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} {uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def _swapping(path: Path):
+    """Hold a lock on the folder a survey folder lies in while it is swapped (:func:`_replace`) or put back
+    (:func:`_recover`): two runs writing one folder at once, or a reader putting back what a writer just set aside,
+    never interleave their renames (the loser failed with 'Directory not empty' after all its work). The lock is
+    the parent folder's own (``flock``; renames take milliseconds), so no lock file is left beside the survey."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def _old(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
 
@@ -284,7 +330,9 @@ def _recover(path: Path) -> None:
     """Put back the previous survey that a run killed between the two renames of :func:`_replace` left aside."""
     old = _old(path)
     if not path.exists() and (old / "planner.json").is_file():
-        os.replace(old, path)
+        with _swapping(path):
+            if not path.exists() and (old / "planner.json").is_file():  # not done meanwhile by the writer itself
+                os.replace(old, path)
 
 
 def _replace(tmp: Path, path: Path) -> None:
@@ -294,11 +342,12 @@ def _replace(tmp: Path, path: Path) -> None:
     ``path`` puts it back (:func:`_recover`).
     """
     old = None
-    if path.exists():
-        old = _old(path)
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(path, old)
-    os.replace(tmp, path)
+    with _swapping(path):
+        if path.exists():
+            old = _old(path)
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -386,6 +435,168 @@ def check_survey(path: str | Path, need: tuple[str, ...] = ("input_row",), hint:
                    "write the survey again")
             raise DataError(msg, zh=f"{rel}：缺少字段 {', '.join(lack)}（其他分区有）；请重新写出分区数据")
     return info
+
+
+# -- which workspace and survey version a folder holds ---------------------------------
+
+def _workspace_key(uri: str) -> str:
+    """A workspace as two commands compare it: a GeoPackage's real path, a database address without password."""
+    from planner.io._pgconn import without_credentials
+
+    s = str(uri)
+    return without_credentials(s) if "://" in s else os.path.realpath(s)
+
+
+def workspace_record(store, version: int | None = None) -> dict:
+    """What ``planner.json`` keeps of the workspace a survey folder is written from: the workspace (its real
+    path, or its database address without password) and the survey version (number, publication time, rows).
+
+    ``version``: the survey version written (default: the current one).
+    """
+    from planner.ingest.publish import current_survey_version
+
+    cat = store.surveys()
+    v = current_survey_version(store) if version is None else int(version)
+    row = cat[(cat["name"] == "parcels") & (cat["version"] == v)]
+    if v is None or not len(row):
+        msg = f"workspace {store.label} has no survey version {v}; load one with `planner ingest SRC -w WS`"
+        raise DataError(msg, zh=f"工作空间 {store.label} 没有调查版本 {v}；请先用 planner ingest 导入")
+    r = row.iloc[0]
+    return {"uri": _workspace_key(store.uri), "label": store.label, "survey_version": v,
+            "published_at": str(r["created_at"]), "n_rows": int(r["n_rows"]), "layers": _layer_versions(store)}
+
+
+def _layer_versions(store) -> dict[str, int]:
+    """The current version of each barrier and constraint layer of a workspace: ``{"barrier/rivers": 1, ...}``."""
+    cat = store.layers()
+    cur = cat[cat["is_current"] & cat["kind"].isin(["barrier", "constraint"])]
+    return {f"{k}/{n}": int(v) for k, n, v in zip(cur["kind"], cur["name"], cur["version"], strict=True)}
+
+
+def refresh_command(info: dict, path: str | Path) -> str:
+    """The command(s) that bring the folder ``path`` (described by ``info``) to its workspace's current survey."""
+    ws = info["workspace"]
+    shown = ws.get("uri") or ws.get("label")
+    survey = info.get("classified_from")
+    if survey is None:
+        return f"`planner ingest -w {shown} --parquet {path} --force` (writes the current version, publishes nothing)"
+    policy = info.get("policy") or {}
+    return (f"`planner ingest -w {shown} --parquet {survey} --force` (writes the current version, publishes "
+            f"nothing), then `planner classify --engine dask --parquet {survey} --out {path} --force -p "
+            f"{policy.get('name', 'POLICY')}`")
+
+
+def _v(version) -> str:
+    return "none" if version is None else f"v{version}"
+
+
+def check_workspace(path: str | Path, info: dict, workspace: str | None = None, note=None) -> None:
+    """Refuse a survey folder that is not the current survey of its workspace (a :class:`DataError` naming both
+    versions and the command that brings the folder up to date); nothing is computed on stale parcels.
+
+    ``info``: the folder's ``planner.json``. ``workspace`` (``-w``): the workspace the command is meant for; a
+    folder written from another one is refused. Without it, the workspace the folder records is opened; when it
+    cannot be (moved, another machine's), or the folder records none (written from a file, or by ``sample-data
+    --province``), ``note`` is told that its version was not checked.
+    """
+    from planner.errors import PlannerError
+    from planner.io.store import open_store
+
+    note = note or (lambda _m: None)
+    rec = info.get("workspace")
+    if not isinstance(rec, dict) or "survey_version" not in rec:
+        if workspace:
+            note(f"{path} records no workspace (written from a survey file or by sample-data); it cannot be checked "
+                 f"against {workspace}")
+        return
+    where = f"{path} holds survey version {rec['survey_version']} of workspace {rec.get('uri') or rec.get('label')}"
+    if workspace and _workspace_key(workspace) != rec.get("uri"):
+        shown = _workspace_key(workspace)
+        msg = (f"{where}, not of {shown} (-w): give the folder written from {shown}, or write one with "
+               f"`planner ingest -w {shown} --parquet NEW.parquet`")
+        raise DataError(msg, zh=f"{path} 是工作空间 {rec.get('uri')} 的调查版本 {rec['survey_version']}，不是 {shown} 的："
+                                f"请使用由 {shown} 写出的文件夹，或用 planner ingest -w {shown} --parquet 新文件夹 写出")
+    try:
+        store = open_store(workspace or rec["uri"])
+        cat = store.surveys()
+    except (PlannerError, OSError) as exc:
+        note(f"{where}; the workspace cannot be opened here ({exc}), so whether that is still its current survey "
+             "was not checked (give the workspace with -w, with its password, to check it)")
+        return
+    cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
+    fix = refresh_command(info, path)
+    if len(cur) and int(cur["version"].iloc[0]) == rec["survey_version"] \
+            and str(cur["created_at"].iloc[0]) == rec.get("published_at"):
+        if "layers" not in rec:  # written before the layers were recorded
+            return
+        now_layers = _layer_versions(store)
+        if now_layers == rec["layers"]:
+            return
+        changed = sorted(k for k in set(now_layers) | set(rec["layers"]) if now_layers.get(k) != rec["layers"].get(k))
+        said = ", ".join(f"{k} {_v(rec['layers'].get(k))} -> {_v(now_layers.get(k))}" for k in changed[:5])
+        msg = (f"{where}, whose barrier and protected-land layers have changed since ({said}): nothing was run on "
+               f"the old layers. Bring the folder up to date with {fix}")
+        raise DataError(msg, zh=f"{path} 写出后，工作空间的障碍/保护用地图层已更新（{said}），未在旧图层上运行。请更新该文件夹：{fix}")
+    if not len(cur):
+        now, now_zh = "the workspace has no current survey now", "工作空间现在没有当前调查版本"
+    elif int(cur["version"].iloc[0]) != rec["survey_version"]:
+        v, c = int(cur["version"].iloc[0]), cur.iloc[0]
+        now = f"the workspace's current survey is version {v} (published {c['created_at']} by {c['user']})"
+        now_zh = f"工作空间当前调查版本为 {v}（{c['created_at']} 由 {c['user']} 发布）"
+    else:
+        now = (f"the workspace's version {rec['survey_version']} was published {cur['created_at'].iloc[0]}, the "
+               f"folder's {rec.get('published_at')} (the workspace was replaced by another one of that name)")
+        now_zh = f"工作空间的版本 {rec['survey_version']} 发布时间与文件夹记录不符（工作空间已被同名的另一个替换）"
+    msg = f"{where}; {now}: nothing was run on the old parcels. Bring the folder up to date with {fix}"
+    raise DataError(msg, zh=f"{path} 是工作空间 {rec.get('label')} 的调查版本 {rec['survey_version']}；{now_zh}，"
+                            f"未在旧数据上运行。请更新该文件夹：{fix}")
+
+
+def _record_text(path: Path) -> str | None:
+    try:
+        return (path / "planner.json").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def unchanged_while_read(path: str | Path, info: dict | None = None):
+    """Run a command's reads of the survey folder ``path``; refuse its result when the folder was replaced meanwhile.
+
+    Workers read the partitions by path, some more than once (sites read them in stage 1 and again in stage 3):
+    a folder replaced by another run in between gave sites of two surveys mixed, or an internal error ('flagged
+    parcels of its groups are in no site'). The folder's ``planner.json`` is compared after the reads with
+    ``info`` (what the command checked, by its ``written`` token), or with itself before them: changed, a
+    :class:`DataError` says so and that nothing was written; an error met meanwhile is reported so too.
+    """
+    path = Path(path)
+    token = (info or {}).get("written")
+    before = _record_text(path) if token is None else None
+
+    def same() -> bool:
+        text = _record_text(path)
+        if token is None:
+            return text == before
+        try:
+            return json.loads(text or "null").get("written") == token
+        except (ValueError, AttributeError):
+            return False
+
+    def replaced() -> DataError | None:
+        if same():
+            return None
+        msg = (f"{path} was replaced by another run while this command read it; nothing was written from the mixed "
+               "parcels: run the command again (once the other run is done)")
+        return DataError(msg, zh=f"{path} 在本命令读取期间被另一个运行替换，未写出混合的数据；请在另一个运行结束后重新运行本命令")
+
+    try:
+        yield
+    except Exception as exc:
+        if (err := replaced()) is not None:
+            raise err from exc
+        raise
+    if (err := replaced()) is not None:
+        raise err
 
 
 def partition_files(path: str | Path) -> list[Path]:

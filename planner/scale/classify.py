@@ -183,43 +183,49 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
     files = [str(p) for p in gpq.partition_files(survey)]
     pol = with_reference_year(policy)
     secs = {}
-    t = time.perf_counter()
-    stash = submit_each(client, partition_values, files, pol, key="values")
-    first = gather_with_progress(client, [client.submit(values_summary, f, key=f"{f.key}-sum") for f in stash],
-                                 "classify 1/3 values", bar=bar)
-    n_levels = len(first[0]["levels"]) if first else 0
-    levels = [np.concatenate([f["levels"][k] for f in first]) for k in range(n_levels)]
-    resolved, record = resolve_policy(pol, levels)
-    del levels
-    values = {name: np.sort(np.concatenate([f["grade"][name] for f in first])) for name in _grade_names(pol)}
-    present = {name: any(f["present"][name] for f in first) for name in _grade_names(pol)}
-    del first
-    secs["values"] = time.perf_counter() - t
-    say(f"thresholds over {info['n_parcels']:,} parcels: "
-        + (", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record) or "none"))
-    t = time.perf_counter()
-    ranks_f = client.scatter(GlobalRanks(values, present), broadcast=True)
-    scores = gather_with_progress(client, submit_each(client, partition_scores, stash, resolved, ranks_f,
-                                                      key="scores"), "classify 2/3 grades", bar=bar)
-    ranks = GlobalRanks(values, present, np.sort(np.concatenate(scores)) if scores else np.zeros(0))
-    del scores, ranks_f, stash
-    secs["grades"] = time.perf_counter() - t
-    t = time.perf_counter()
     import shutil
 
-    tmp = gpq.building(out)
-    ranks_f = client.scatter(ranks, broadcast=True)
-    futs = [client.submit(classify_partition, f, k, str(tmp), resolved, ranks_f, policy.name, policy_hash(policy),
-                          key=f"classify-{tmp.name}-{k}", pure=False) for k, f in enumerate(files)]
+    tmp = None
     try:
-        parts = gather_with_progress(client, futs, "classify 3/3 flags", bar=bar)
-        layers = {n: gpq.read_layer(survey, n) for n in gpq.LAYERS}
+        with gpq.unchanged_while_read(survey, info):  # a survey replaced while it was read: no output of mixed parcels
+            t = time.perf_counter()
+            stash = submit_each(client, partition_values, files, pol, key="values")
+            first = gather_with_progress(client, [client.submit(values_summary, f, key=f"{f.key}-sum")
+                                                  for f in stash], "classify 1/3 values", bar=bar)
+            n_levels = len(first[0]["levels"]) if first else 0
+            levels = [np.concatenate([f["levels"][k] for f in first]) for k in range(n_levels)]
+            resolved, record = resolve_policy(pol, levels)
+            del levels
+            values = {name: np.sort(np.concatenate([f["grade"][name] for f in first])) for name in _grade_names(pol)}
+            present = {name: any(f["present"][name] for f in first) for name in _grade_names(pol)}
+            del first
+            secs["values"] = time.perf_counter() - t
+            say(f"thresholds over {info['n_parcels']:,} parcels: "
+                + (", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record) or "none"))
+            t = time.perf_counter()
+            ranks_f = client.scatter(GlobalRanks(values, present), broadcast=True)
+            scores = gather_with_progress(client, submit_each(client, partition_scores, stash, resolved, ranks_f,
+                                                              key="scores"), "classify 2/3 grades", bar=bar)
+            ranks = GlobalRanks(values, present, np.sort(np.concatenate(scores)) if scores else np.zeros(0))
+            del scores, ranks_f, stash
+            secs["grades"] = time.perf_counter() - t
+            t = time.perf_counter()
+            tmp = gpq.building(out)
+            ranks_f = client.scatter(ranks, broadcast=True)
+            futs = [client.submit(classify_partition, f, k, str(tmp), resolved, ranks_f, policy.name,
+                                  policy_hash(policy), key=f"classify-{tmp.name}-{k}", pure=False)
+                    for k, f in enumerate(files)]
+            parts = gather_with_progress(client, futs, "classify 3/3 flags", bar=bar)
+            layers = {n: gpq.read_layer(survey, n) for n in gpq.LAYERS}
         gpq.finish_survey(tmp, crs=info["crs"], n_parcels=info["n_parcels"], npartitions=len(files),
                           partitioning=info["partitioning"], source=f"{info.get('source', '')}; classified under "
-                          f"policy {policy.name} ({policy_hash(policy)[:12]})", **layers)
+                          f"policy {policy.name} ({policy_hash(policy)[:12]})", workspace=info.get("workspace"),
+                          classified_from=str(Path(survey).resolve()),
+                          policy={"name": policy.name, "hash": policy_hash(policy)}, **layers)
         gpq._replace(tmp, out)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     secs["flags"] = time.perf_counter() - t
     table = (pd.concat(parts, ignore_index=True).groupby(["table", "criterion", "category"], sort=False,

@@ -281,15 +281,14 @@ def build_unit(path: str, number: int, a: dict, comp_group: np.ndarray, incoming
     box = _total_box(shapely.bounds(_geoms(sub)))
     bar = layers.barriers_near(box, _reach(params))
     pieces = _overlay.ProtectedPieces(layers.pieces_near(box))
-    res = build_sites(sub.drop(columns=["_group", "_part"]), params, barriers=bar, constraints=pieces)
+    # the builder names parcels by id: it is given the rows' positions as ids, so that every parcel it names is
+    # found by its row whatever the ids (a repeated id is refused over the whole result in _stitch, as in memory)
+    ids = sub["parcel_id"]
+    work = sub.drop(columns=["_group", "_part"]).assign(parcel_id=np.arange(len(sub), dtype=np.int64))
+    res = build_sites(work, params, barriers=bar, constraints=pieces)
     ps = res.parcel_sites
-    # the rows of the sites' parcels: flagged ones among the flagged rows, enclaves among the others (an id
-    # repeated on a parcel no site takes is allowed, as in memory)
-    is_flag = _flag_mask(sub)
+    row_of = ps["parcel_id"].to_numpy(dtype=np.int64)
     flagged = (ps["role"] == "flagged").to_numpy()
-    row_of = np.empty(len(ps), dtype=np.int64)
-    row_of[flagged] = _rows_of(sub["parcel_id"], is_flag, ps["parcel_id"][flagged])
-    row_of[~flagged] = _rows_of(sub["parcel_id"], ~is_flag, ps["parcel_id"][~flagged])
     grp = sub["_group"].to_numpy()[row_of]
     site_group = pd.Series(grp[flagged]).groupby(ps["site_id"].to_numpy()[flagged]).agg(["min", "max"])
     if (site_group["min"] != site_group["max"]).any():
@@ -297,36 +296,25 @@ def build_unit(path: str, number: int, a: dict, comp_group: np.ndarray, incoming
         raise RuntimeError(msg)
     kept_sites = site_group.index[home[site_group["min"].to_numpy()] == number]
     keep = ps["site_id"].isin(kept_sites).to_numpy()
+    ex = res.excluded
+    ex_rows = ex["parcel_id"].to_numpy(dtype=np.int64)
     # every parcel of a home group is in a kept site, or excluded by protected land
     mine = np.flatnonzero((grp_all := sub["_group"].to_numpy()) >= 0)
     mine = mine[home[grp_all[mine]] == number]
-    placed = set(sub["parcel_id"].iloc[row_of[keep & flagged]]) | set(res.excluded["parcel_id"])
-    missing = [pid for pid in sub["parcel_id"].iloc[mine] if pid not in placed]
-    if missing:
-        msg = f"unit {number}: {len(missing)} flagged parcel(s) of its groups are in no site, e.g. {missing[:3]}"
+    missing = np.setdiff1d(mine, np.r_[row_of[keep & flagged], ex_rows])
+    if len(missing):
+        msg = (f"unit {number}: {len(missing)} flagged parcel(s) of its groups are in no site, e.g. "
+               f"{ids.iloc[missing[:3]].tolist()}")
         raise RuntimeError(msg)
     land = _build._land_area(sub)
-    members = ps[keep].assign(input_row=sub["input_row"].to_numpy()[row_of[keep]], land=land[row_of[keep]],
-                              unit=number)
+    at = row_of[keep]
+    members = ps[keep].assign(parcel_id=ids.iloc[at].to_numpy(), input_row=sub["input_row"].to_numpy()[at],
+                              land=land[at], unit=number)
     sites = res.sites[res.sites["site_id"].isin(kept_sites)].assign(unit=number)
-    ex = res.excluded
-    ex_rows = _rows_of(sub["parcel_id"], is_flag, ex["parcel_id"])
-    own_ex = (sub["_part"].to_numpy()[ex_rows] == number) if len(ex) else np.zeros(0, dtype=bool)
-    excluded = ex[own_ex].assign(input_row=sub["input_row"].to_numpy()[ex_rows[own_ex]])
+    own_ex = sub["_part"].to_numpy()[ex_rows] == number
+    excluded = ex[own_ex].assign(parcel_id=ids.to_numpy()[ex_rows[own_ex]],
+                                 input_row=sub["input_row"].to_numpy()[ex_rows[own_ex]])
     return {"sites": sites, "members": members, "excluded": excluded}
-
-
-def _rows_of(ids: pd.Series, among: np.ndarray, wanted: pd.Series) -> np.ndarray:
-    """Positions in ``ids`` of the ``wanted`` ids, looked up among the rows ``among``; a wanted id found twice
-    there is refused with the in-memory builder's message (:func:`planner.sites.build._check_unique_ids`)."""
-    pos = np.flatnonzero(among)
-    idx = pd.Index(ids.to_numpy()[pos])
-    if not idx.is_unique:
-        twice = idx.duplicated(keep=False)
-        if pd.Index(wanted).isin(idx[twice]).any():
-            _build._check_unique_ids(pd.concat([pd.Series(wanted.to_numpy()), pd.Series(idx[twice])]))
-        pos, idx = pos[~twice], idx[~twice]
-    return pos[idx.get_indexer(wanted)]
 
 
 # -- the whole build ----------------------------------------------------------------------
@@ -368,7 +356,12 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     """
     params = params or SiteParams()
     say = say or (lambda _m: None)
-    gpq.survey_info(survey)
+    info = gpq.survey_info(survey)
+    with gpq.unchanged_while_read(survey, info):  # partitions are read twice: a folder replaced meanwhile is refused
+        return _build_partitioned(survey, params, client, barriers, constraints, say, bar)
+
+
+def _build_partitioned(survey, params: SiteParams, client, barriers, constraints, say, bar) -> PartitionedSites:
     cols = [c for c in gpq.columns_of(survey) if c not in SKIP_COLUMNS]
     for need in ("parcel_id", "three_low", "input_row"):
         if need not in cols:
@@ -507,7 +500,8 @@ def _stitch(units: list[dict], params: SiteParams, pieces: np.ndarray) -> SiteRe
         return SiteResult(empty.sites, empty.parcel_sites, ex, params, pieces)
     s = pd.concat(sites, ignore_index=True)
     m = pd.concat(members, ignore_index=True)
-    _build._check_unique_ids(m["parcel_id"])  # as in memory; each unit saw only its own copy of a repeated id
+    # as in memory: every id the result names (placed or excluded) names one parcel; each unit saw its own copies
+    _build._check_unique_ids(pd.concat([m["parcel_id"], ex["parcel_id"]], ignore_index=True))
     key_s = s["unit"].astype(str) + "/" + s["site_id"].astype(str)
     key_m = m["unit"].astype(str) + "/" + m["site_id"].astype(str)
     codes, uniq = pd.factorize(key_s)

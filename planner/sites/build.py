@@ -61,12 +61,22 @@ def _check_parcels(parcels: gpd.GeoDataFrame, what: str = "flagged parcels", *, 
 
 
 def _check_unique_ids(ids: pd.Series, what: str = "flagged parcels") -> None:
-    """Raise :class:`DataError` when ``ids`` (the parcel ids placed in sites) repeat."""
+    """Raise :class:`DataError` when ``ids`` (the parcel ids a result names: placed in sites, or excluded from them
+    by protected land) repeat.
+
+    Every id the result names must name one parcel: a site's parcel list and the excluded list are joined back to
+    the parcels by id (an id in a site and on an excluded parcel made the excluded parcel a member too). Ids on
+    parcels the result does not name may repeat (an ingest mapping can keep repeated ids, ``[checks]
+    duplicate_id = "flag"``).
+    """
     dmask = schema.duplicated_ids(ids)
     if dmask.any():
         dup = ids[dmask].astype(str).drop_duplicates().head(5).tolist()
-        msg = f"{what}: parcel_id not unique among the parcels placed in sites, e.g. {dup}; give every parcel its own id"
-        raise DataError(msg)
+        msg = (f"{what}: parcel_id not unique among the parcels placed in sites or excluded from them, e.g. {dup}; "
+               "give every parcel its own id (ingest rejects repeated ids unless a mapping's [checks] duplicate_id "
+               "keeps them)")
+        raise DataError(msg, zh=f"三低地块：连片地块或被保护用地排除的地块中宗地代码重复，例如 {dup}；请为每宗地块赋唯一代码"
+                                "（导入时重复代码会被拒绝，除非映射文件的 [checks] duplicate_id 保留了它们）")
 
 
 def _unique_int(x: np.ndarray) -> np.ndarray:
@@ -287,7 +297,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
 
     say("site outlines and metrics")
     ids = parcels["parcel_id"]
-    _check_unique_ids(ids.iloc[ps["row"].to_numpy()])
+    _check_unique_ids(ids.iloc[np.r_[ps["row"].to_numpy(), np.flatnonzero(excl)]])
     order = _stable_order(labels, land[members], ids.iloc[members], n_sites)
     new_label = np.empty(n_sites, dtype=np.int64)
     new_label[order] = np.arange(n_sites)
