@@ -13,7 +13,9 @@ from planner.i18n import column_label, value_label
 from planner.report import text as report_text
 from planner.scenarios import templates as tpl_mod
 from planner.ui import data, drafts, keys, page, results, tables
-from planner.ui.state import error_text, lang, md_text, tr
+from planner.ui.auth import shown_name
+from planner.ui.state import error_text, lang, md_text, tr, tr_plain
+from planner.ui.survey import local_time
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_scenarios")
@@ -94,6 +96,23 @@ def _open(name: str | None) -> None:
     ss["sc_open_pick"] = name  # the picker shows what is open (called from buttons, before the picker is drawn)
 
 
+def _open_version(name: str, version: int) -> None:
+    """An earlier version of a scenario (or of a deleted one) as a draft over its latest: saving makes it the latest
+    (a restore); nothing in between is lost."""
+    doc = W.load_document(store, "scenario", name, version)
+    latest = W.latest_version(store, "scenario", name)  # None: deleted
+    latest_json = canonical(W.load_document(store, "scenario", name, latest).scenario.to_dict()) if latest else None
+    ss[keys.SCENARIO_DRAFT] = doc.scenario.to_dict()
+    ss[keys.SCENARIO_BASE] = {"name": name, "version": latest, "json": latest_json, "site_refs": doc.site_refs,
+                              "from": version}
+    ss.pop(keys.SCENARIO_CONFIRM, None)
+    _seed_widgets(doc.scenario)
+    ss["sc_open_pick"] = name if latest is not None else None
+    cat = W.document_versions(store, "scenario")
+    made = int(cat.loc[cat["name"] == name, "version"].max()) + 1
+    ss[keys.SCENARIO_MSG] = ("success", tr("wf_history_opened", name=name, v=version, next=made))
+
+
 if ss.get(keys.SCENARIO_DRAFT) is None:
     _open(None)
 draft_sc = sc_mod.scenario_from_dict(ss[keys.SCENARIO_DRAFT], where="scenario draft")
@@ -111,7 +130,8 @@ pick = o1.selectbox(tr("wf_saved_scenarios"), names, key="sc_open_pick", placeho
 o2.button(tr("wf_open"), key="sc_open_btn", disabled=pick is None, on_click=_open, args=(pick,))
 o3.button(tr("wf_new_scenario"), key="sc_new_btn", on_click=_open, args=(None,))
 dirty = base.get("name") is None or canonical(ss[keys.SCENARIO_DRAFT]) != base.get("json")
-where = tr("wf_editing", name=base["name"], v=base["version"]) if base.get("name") else tr("wf_editing_new")
+where = (tr("wf_editing_from", name=base["name"], v=base["from"]) if base.get("from") is not None
+         else tr("wf_editing", name=base["name"], v=base["version"]) if base.get("name") else tr("wf_editing_new"))
 st.caption(where + (" · ● " + tr("wf_unsaved") if dirty else ""))
 
 with st.form("scenario_form"):
@@ -281,7 +301,7 @@ if conf and conf["action"] == "conflict" and conf["name"] == sc.name:
 msg = ss.pop(keys.SCENARIO_MSG, None)
 if msg:
     (st.success if msg[0] == "success" else st.error)(msg[1])
-if base.get("name"):
+if base.get("name") and base.get("version") is not None:  # saved and not deleted
     with st.expander(tr("wf_manage", name=base["name"])):
         new = st.text_input(tr("wf_new_name"), key="sc_mg_name").strip()
         m1, m2, m3 = st.columns(3)
@@ -296,3 +316,23 @@ if base.get("name"):
             st.warning(tr("wf_confirm_delete", name=base["name"]))
             st.button(tr("wf_delete_yes", name=base["name"]), key="sc_del_yes", type="primary", on_click=_manage,
                       args=("delete",))
+
+# -- the versions kept (deleted scenarios too): open an earlier one as a draft; saving it makes it the latest ------
+versions = W.document_versions(store, "scenario")
+if len(versions):
+    with st.expander(tr("wf_history")):
+        everyone = sorted(set(versions["name"]), key=lambda n: (n not in names, n))  # saved first, then deleted
+        hname = st.selectbox(tr("wf_history_name"), everyone, key="sc_hist_name",
+                             index=everyone.index(base["name"]) if base.get("name") in everyone else 0,
+                             format_func=lambda n: n if n in names else tr_plain("wf_history_deleted", name=n))
+        rows = versions[versions["name"] == hname].sort_values("version", ascending=False)
+        tables.show(pd.DataFrame({
+            tr_plain("wf_col_version"): [f"v{v}" for v in rows["version"]],
+            tr_plain("wf_col_saved"): [local_time(t) for t in rows["created_at"]],
+            tr_plain("wf_col_by"): rows["user"].map(shown_name).tolist(),
+            tr_plain("wf_col_state"): [tr_plain("wf_state_deleted") if d else "" for d in rows["deleted"]]}))
+        kept = rows.loc[~rows["deleted"], "version"].astype(int).tolist()
+        h1, h2 = st.columns([1, 2], vertical_alignment="bottom")
+        hv = h1.selectbox(tr("wf_history_version"), kept, key=f"sc_hist_v_{hname}", format_func=lambda v: f"v{v}")
+        h2.button(tr("wf_history_open", v=hv), key="sc_hist_open", disabled=hv is None, on_click=_open_version,
+                  args=(hname, hv))
