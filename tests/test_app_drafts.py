@@ -280,6 +280,25 @@ def test_a_policy_save_landing_while_the_rules_open_is_not_overwritten(ws, monke
     assert any("在您打开 v1 之后已被保存为 v2" in e for e in _texts(p2, "error")), _texts(p2, "error")
 
 
+def test_an_earlier_version_of_the_rules_opens_from_the_history_and_saves_as_the_latest(ws, monkeypatch):
+    store = GpkgStore(ws)
+    p1 = _app(ws, monkeypatch, "rules")
+    p1.text_input(key="r_name").set_value("宽松").run()
+    p1.button(key="rules_save").click().run()  # v1: the default thresholds
+    p1.number_input(key="r_utilization_0_t").set_value(1.4).run()
+    p1.button(key="rules_save").click().run()
+    assert W.latest_version(store, "policy", "宽松") == 2
+    p1.selectbox(key="rules_hist_name").set_value("宽松").run()
+    p1.selectbox(key="rules_hist_v_宽松").set_value(1).run()
+    p1.button(key="rules_hist_open").click().run()
+    assert not p1.exception and p1.number_input(key="r_utilization_0_t").value == 1.0
+    assert any("v1" in w and "v2" in w for w in _texts(p1, "warning")), _texts(p1, "warning")  # unsaved over v2
+    assert any("保存后成为 v3" in s for s in _texts(p1, "success")), _texts(p1, "success")
+    p1.button(key="rules_save").click().run()
+    assert W.latest_version(store, "policy", "宽松") == 3
+    assert W.load_document(store, "policy", "宽松").policy.criteria.utilization.rules[0].threshold == 1.0
+
+
 def test_saving_a_comparison_under_a_taken_name_asks_first(ws, monkeypatch):
     store = GpkgStore(ws)
     for n, top in (("a", 3), ("b", 5)):

@@ -11,7 +11,7 @@ from planner import workflow as W
 from planner.classify import policy as pol_mod
 from planner.errors import PlannerError
 from planner.i18n import source_text, value_label
-from planner.ui import data, drafts, keys, page, results
+from planner.ui import data, drafts, history, keys, page, results
 from planner.ui.explore import field_label
 from planner.ui.state import error_text, lang, md_text, tr
 from planner.workflow.documents import canonical
@@ -40,6 +40,22 @@ def _open(name: str | None) -> None:
         del ss[k]
     ss.pop(RULES_NAME, None)
     ss.pop("rules_confirm", None)
+
+
+def _open_version(name: str, version: int) -> None:
+    """An earlier version of a saved policy as the draft over its latest: saving makes it the latest (checked as
+    any save against the latest version)."""
+    d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+    latest = W.latest_version(store, "policy", name)
+    now = pol_mod.policy_to_dict(W.load_document(store, "policy", name, latest).policy) if latest else None
+    ss[keys.POLICY_DRAFT] = d
+    ss[keys.POLICY_BASE] = {"name": name, "version": latest, "json": canonical(now) if now else None, "from": version}
+    for k in [k for k in ss if str(k).startswith("r_")]:
+        del ss[k]
+    ss.pop(RULES_NAME, None)
+    ss.pop("rules_confirm", None)
+    ss["rules_msg"] = ("success", tr("wf_history_opened", name=name, v=version,
+                                     next=history.next_version(store, "policy", name)))
 
 
 if ss.get(keys.POLICY_DRAFT) is None:
@@ -101,7 +117,9 @@ discard_slot.button(tr("wf_discard"), key="rules_discard", disabled=not dirty, o
                     args=(base["name"] if base["version"] else None,))
 if dirty:
     st.warning("● " + tr("wf_unsaved_rules", name=tr("default_policy") if base["version"] is None
-                          else f"{base['name']} v{base['version']}"))
+                          else f"{base['name']} v{base['version']}")
+               + (f"（{tr('wf_rules_from', v=base['from'])}）" if lang() == "zh" and base.get("from") else
+                  f" ({tr('wf_rules_from', v=base['from'])})" if base.get("from") else ""))
 
 with st.status(tr("classifying"), expanded=False) as status:
     gdf = data.flag_table(ws, pdict)  # the counts only (the whole classification: classify_ahead below)
@@ -215,6 +233,10 @@ with st.container(border=True):
     msg = ss.pop("rules_msg", None)
     if msg:
         (st.success if msg[0] == "success" else st.error)(msg[1])
+
+# -- the versions kept: an earlier version of saved rules opened as the draft (saving makes it the latest) ------
+history.versions_kept(store, "policy", saved_names, base["name"] if base["version"] else None, _open_version,
+                      title=tr("wf_history_policy"), key="rules")
 
 # -- the stored three-low result of this policy: provenance, stale or not, one-click rebuild ------------
 stored_name = base["name"] if base["version"] else None

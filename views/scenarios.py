@@ -12,10 +12,8 @@ from planner.errors import PlannerError
 from planner.i18n import column_label, value_label
 from planner.report import text as report_text
 from planner.scenarios import templates as tpl_mod
-from planner.ui import data, drafts, keys, page, results, tables
-from planner.ui.auth import shown_name
-from planner.ui.state import error_text, lang, md_text, tr, tr_plain
-from planner.ui.survey import local_time
+from planner.ui import data, drafts, history, keys, page, results, tables
+from planner.ui.state import error_text, lang, md_text, tr
 from planner.workflow.documents import canonical
 
 settings = page.start("nav_scenarios")
@@ -108,9 +106,8 @@ def _open_version(name: str, version: int) -> None:
     ss.pop(keys.SCENARIO_CONFIRM, None)
     _seed_widgets(doc.scenario)
     ss["sc_open_pick"] = name if latest is not None else None
-    cat = W.document_versions(store, "scenario")
-    made = int(cat.loc[cat["name"] == name, "version"].max()) + 1
-    ss[keys.SCENARIO_MSG] = ("success", tr("wf_history_opened", name=name, v=version, next=made))
+    ss[keys.SCENARIO_MSG] = ("success", tr("wf_history_opened", name=name, v=version,
+                                           next=history.next_version(store, "scenario", name)))
 
 
 if ss.get(keys.SCENARIO_DRAFT) is None:
@@ -318,21 +315,4 @@ if base.get("name") and base.get("version") is not None:  # saved and not delete
                       args=("delete",))
 
 # -- the versions kept (deleted scenarios too): open an earlier one as a draft; saving it makes it the latest ------
-versions = W.document_versions(store, "scenario")
-if len(versions):
-    with st.expander(tr("wf_history")):
-        everyone = sorted(set(versions["name"]), key=lambda n: (n not in names, n))  # saved first, then deleted
-        hname = st.selectbox(tr("wf_history_name"), everyone, key="sc_hist_name",
-                             index=everyone.index(base["name"]) if base.get("name") in everyone else 0,
-                             format_func=lambda n: n if n in names else tr_plain("wf_history_deleted", name=n))
-        rows = versions[versions["name"] == hname].sort_values("version", ascending=False)
-        tables.show(pd.DataFrame({
-            tr_plain("wf_col_version"): [f"v{v}" for v in rows["version"]],
-            tr_plain("wf_col_saved"): [local_time(t) for t in rows["created_at"]],
-            tr_plain("wf_col_by"): rows["user"].map(shown_name).tolist(),
-            tr_plain("wf_col_state"): [tr_plain("wf_state_deleted") if d else "" for d in rows["deleted"]]}))
-        kept = rows.loc[~rows["deleted"], "version"].astype(int).tolist()
-        h1, h2 = st.columns([1, 2], vertical_alignment="bottom")
-        hv = h1.selectbox(tr("wf_history_version"), kept, key=f"sc_hist_v_{hname}", format_func=lambda v: f"v{v}")
-        h2.button(tr("wf_history_open", v=hv), key="sc_hist_open", disabled=hv is None, on_click=_open_version,
-                  args=(hname, hv))
+history.versions_kept(store, "scenario", names, base.get("name"), _open_version, title=tr("wf_history"), key="sc")
