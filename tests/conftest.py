@@ -27,6 +27,16 @@ SHARED = Path(os.environ.get("PLANNER_SHARED", ROOT.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 
 
+@pytest.fixture(scope="module")
+def client():
+    """A Dask cluster in this process (2 workers of 1 thread) and its client, one per test module (the scale tests)."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0",
+                      silence_logs=40) as cluster, Client(cluster) as c:
+        yield c
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data``; skips the test when the folder is absent."""

@@ -7,6 +7,7 @@ tests (the ``store`` fixture in conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -68,6 +69,21 @@ def _drop_role(pg_dsn: str, schema: str, role: str) -> None:
         c.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA "{schema}" FROM {role}')
         c.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
         c.execute(f"DROP ROLE {role}")
+
+
+@contextlib.contextmanager
+def _reader_role(pg_dsn: str, schema: str, password: str = "readonly"):
+    """A new database role that may log in and read the tables of ``schema`` (nothing more); yields its name and
+    drops it after."""
+    role = f"ro_{uuid.uuid4().hex[:8]}"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        c.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}')
+        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}')
+    try:
+        yield role
+    finally:
+        _drop_role(pg_dsn, schema, role)
 
 
 def _uri(dsn: str, schema: str, *, user: str | None = None, password: str | None = None) -> str:
@@ -174,12 +190,7 @@ def test_a_refusal_by_the_database_reads_wholly_in_chinese(pg_dsn, uris):
     u = uris("zh")
     ws = open_store(u, create=True, crs="EPSG:4549")
     ws.publish_survey(box_grid(2, 2))
-    role = f"ro_{uuid.uuid4().hex[:8]}"
-    with _con(pg_dsn) as c:
-        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'readonly'")
-        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
-        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
-    try:
+    with _reader_role(pg_dsn, ws.schema) as role:
         ro = open_store(_uri(pg_dsn, ws.schema, user=role, password="readonly"))
         with pytest.raises(StoreError) as caught:
             ro.save_doc("policy", "p", {"a": 1})
@@ -196,8 +207,6 @@ def test_a_refusal_by_the_database_reads_wholly_in_chinese(pg_dsn, uris):
         with pytest.raises(StoreError) as caught:  # a layer the workspace lacks: "(current)" stayed English
             ws.read_layer("constraint", "farmland")
         assert message_in(caught.value, "zh").endswith("中没有图层 constraint/farmland（当前版本）")
-    finally:
-        _drop_role(pg_dsn, ws.schema, role)
 
 
 def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, uris, capsys):
@@ -210,12 +219,8 @@ def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, ur
     u = uris("pw")
     ws = open_store(u, create=True, crs="EPSG:4549")
     ws.publish_survey(box_grid(2, 2))
-    role, password = f"pw_{uuid.uuid4().hex[:8]}", "Zq/x?y#w@v[u]t%s"
-    with _con(pg_dsn) as c:
-        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
-        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
-    try:
+    password = "Zq/x?y#w@v[u]t%s"
+    with _reader_role(pg_dsn, ws.schema, password) as role:
         good = _uri(pg_dsn, ws.schema, user=role, password=password)
         assert main(["info", "-w", good]) == 0
         out = capsys.readouterr().out
@@ -232,8 +237,6 @@ def test_a_password_with_url_characters_is_understood_and_never_shown(pg_dsn, ur
             assert main(["info", "-w", bad]) == 2
             err = capsys.readouterr().err
             assert words in err and "Sec9" not in err and "Zq" not in err and "Traceback" not in err, err
-    finally:
-        _drop_role(pg_dsn, ws.schema, role)
 
 
 def test_two_workspaces_share_a_database_in_their_schemas(uris):
@@ -438,12 +441,7 @@ def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
     u = uris("ro")
     ws = open_store(u, create=True, crs="EPSG:4549")
     ws.publish_survey(box_grid(2, 2))
-    role = f"ro_{uuid.uuid4().hex[:8]}"
-    with _con(pg_dsn) as c:
-        c.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'readonly'")
-        c.execute(f'GRANT USAGE ON SCHEMA "{ws.schema}" TO {role}')
-        c.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{ws.schema}" TO {role}')
-    try:
+    with _reader_role(pg_dsn, ws.schema) as role:
         ro = open_store(_uri(pg_dsn, ws.schema, user=role, password="readonly"))
         assert len(ro.read_parcels()) == 4  # reading is allowed
         before = workspace_fingerprint(u)
@@ -451,8 +449,6 @@ def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
             ro.save_doc("policy", "p", {"a": 1})
         assert "readonly" not in str(caught.value)
         assert changed_parts(before, workspace_fingerprint(u)) == []
-    finally:
-        _drop_role(pg_dsn, ws.schema, role)
 
 
 # --------------------------------------------------------------------------- killed writers

@@ -30,15 +30,6 @@ pytest.importorskip("dask_geopandas")
 
 
 @pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0",
-                      silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def city():
     """A 4,000-parcel sample city with roads, rivers, railways and protected land."""
     c = build_city(4000, seed=11)

@@ -25,15 +25,6 @@ from tests.test_scale import _hand_grid, _no_cluster, _read_all, _refused
 pytest.importorskip("dask_geopandas")
 
 
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", dashboard_address=":0",
-                      silence_logs=40) as cluster, Client(cluster) as c:
-        yield c
-
-
 def _survey_file(path: Path, *, tax: float = 1000.0) -> Path:
     """The hand-made grid of tests/test_scale.py as a survey file a GIS office delivers."""
     parcels = _hand_grid()[0].drop(columns=["three_low", "upgrade_class"])
