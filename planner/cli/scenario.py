@@ -52,23 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=list_cmd)
 
     # the app's 复制 / 重命名 / 删除, through the same workflow calls; NAME@VERSION: only while it is the latest
-    cp = ssub.add_parser("copy", help="save a copy of a saved scenario (NAME or NAME@VERSION) under a new name; "
-                                      "also brings back a deleted one (copy NAME@VERSION NAME)")
-    cp.add_argument("name", metavar="NAME[@VERSION]")
-    cp.add_argument("new", metavar="NEW")
-    cp.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    cp.set_defaults(func=manage_cmd, action="copy")
-    rn = ssub.add_parser("rename", help="rename a saved scenario (its history stays under the old name); "
-                                        "NAME@VERSION renames it only if VERSION is still its latest")
-    rn.add_argument("name", metavar="NAME[@VERSION]")
-    rn.add_argument("new", metavar="NEW")
-    rn.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    rn.set_defaults(func=manage_cmd, action="rename")
-    de = ssub.add_parser("delete", help="delete a saved scenario (its versions are kept: copy NAME@VERSION NAME "
-                                        "brings it back); NAME@VERSION deletes it only if VERSION is still its latest")
-    de.add_argument("name", metavar="NAME[@VERSION]")
-    de.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
-    de.set_defaults(func=manage_cmd, action="delete", new=None)
+    for action, helptext in (
+            ("copy", "save a copy of a saved scenario (NAME or NAME@VERSION) under a new name; also brings back a "
+                     "deleted one (copy NAME@VERSION NAME)"),
+            ("rename", "rename a saved scenario (its history stays under the old name); NAME@VERSION renames it only "
+                       "if VERSION is still its latest"),
+            ("delete", "delete a saved scenario (its versions are kept: copy NAME@VERSION NAME brings it back); "
+                       "NAME@VERSION deletes it only if VERSION is still its latest")):
+        m = ssub.add_parser(action, help=helptext)
+        m.add_argument("name", metavar="NAME[@VERSION]")
+        if action != "delete":
+            m.add_argument("new", metavar="NEW")
+        m.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+        m.set_defaults(func=manage_cmd, action=action, **({"new": None} if action == "delete" else {}))
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
 
