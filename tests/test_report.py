@@ -63,10 +63,13 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert src_en["Tax per mu (yuan/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
     keys = {"label_zh", "label_en", "target_plot_ratio", "tax_per_mu", "scenario.existing", "retain_class", "demolish"}
     assert not keys & {str(v) for r in a_zh for v in r}
-    # numbers as people write them (not 2600.0 or 200000.0); the start year without a separator
-    val = {r[0]: r[1] for r in a_zh[1:]}
-    assert val["亩均税收（元/亩）"] == "200,000" and val["建安单价（元/㎡）"] == "2,000" and val["目标容积率"] == "2.5"
-    assert re.fullmatch(r"20\d\d", val["情景：起始年份"])
+    # numbers stored as numbers, shown as people write them (not 2600.0 or 200000.0; they were text, which Excel
+    # flags "number stored as text"); the start year without a separator
+    cells = {r[0].value: r[1] for r in wb["Assumptions 假设"].iter_rows(min_row=2)}
+    val = {k: (c.value, c.number_format) for k, c in cells.items()}
+    assert val["亩均税收（元/亩）"] == (200_000, "#,##0") and val["建安单价（元/㎡）"] == (2_000, "#,##0")
+    assert val["目标容积率"] == (2.5, "0.0")
+    assert val["情景：起始年份"][1] == "0" and 2000 < val["情景：起始年份"][0] < 2100
     # native Excel charts whose text is in the workbook's language
     with zipfile.ZipFile(p) as z:
         charts = [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/charts/chart")]
@@ -99,7 +102,7 @@ def test_excel_comparison(tmp_path):
     mem = [[c.value for c in r] for r in wb["Sites 地块"].iter_rows()]
     assert mem[0] == ["Site id", "a · Selected", "a · Start year", "a · Park template", "b · Selected",
                       "b · Start year", "b · Park template"]
-    assert mem[1][1:4] == ["Yes", "2026", "Standard factory park"] and mem[2][1] == "No"
+    assert mem[1][1:4] == ["Yes", 2026, "Standard factory park"] and mem[2][1] == "No"  # a year, as a number
     curves = [c.value for c in wb["Curves 年度曲线"][1]]
     assert curves[0] == "Year" and "Investment in the year (million yuan/yr) · a" in curves
 

@@ -13,6 +13,7 @@ leading quote (:func:`planner.io.writers.neutralize`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -160,6 +161,31 @@ def _summary_frame(result: ScenarioResult, lang: str) -> tuple[pd.DataFrame, lis
                          result.name: scaled}), [_kind(k, lang) for k in keys]
 
 
+_TEXT_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?%?|-?\d+(\.\d+)?%?")
+
+
+def _numbers_as_shown(wb, sheet: str, df: pd.DataFrame, cols) -> None:
+    """Write the cells of ``cols`` that hold one number as text ("2,000", "2.5", "17.5%", "2026") as numbers in a
+    format that shows them as the text did (a receiver's Excel flagged 23 assumptions "number stored as text" and
+    could not compute with them); other text ("60%, 77.5%, 95%", "不限") stays as it is."""
+    ws = wb.get_worksheet_by_name(sheet)
+    fm = _formats(wb)
+    for j, c in enumerate(df.columns):
+        if c not in cols:
+            continue
+        for i, v in enumerate(df[c].tolist(), start=1):
+            t = str(v).strip() if isinstance(v, str) else ""
+            if not _TEXT_NUMBER.fullmatch(t):
+                continue
+            pct = t.endswith("%")
+            body = t.rstrip("%")
+            dec = len(body.split(".")[1]) if "." in body else 0
+            num = ("#,##0" if "," in body else "0") + ("." + "0" * dec if dec else "") + ("%" if pct else "")
+            if num not in fm:
+                fm[num] = wb.add_format({"num_format": num, "align": "left"})
+            ws.write_number(i, j, float(body.replace(",", "")) / (100.0 if pct else 1.0), fm[num])
+
+
 def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
     """A native line chart of delivered and occupied floor area per year on the timeline sheet."""
     cols = list(df.columns)
@@ -228,8 +254,8 @@ def _membership(cmp: Comparison, lang: str) -> pd.DataFrame:
     for r in cmp.results:  # vectorized: a 1M-parcel city's comparison has 86k sites (0.45 s as Python loops)
         n = r.name
         out[f"{n} · {tr('in_scenario', lang)}"] = np.where(m[n].to_numpy(bool), yes, no)
-        start = pd.Series(_scale(m[f"start_year_{n}"], "start_year", lang)).round().astype("Int64")
-        out[f"{n} · {label('start_year', lang, unit=False)}"] = start.astype("string").fillna("").to_numpy()
+        # a number (a year Excel can sort and filter by), empty where the scenario does not take the site
+        out[f"{n} · {label('start_year', lang, unit=False)}"] = np.round(_scale(m[f"start_year_{n}"], "start_year", lang))
         tpl = m[f"template_{n}"].reset_index(drop=True)
         out[f"{n} · {label('template', lang, unit=False)}"] = tpl.map(names).fillna(tpl).fillna("").astype(str).to_numpy()
     return out
@@ -264,6 +290,7 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         _floor_sheet(xw, [result], lang)
         a = assumptions_table(result, lang).replace("–", "")
         _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
+        _numbers_as_shown(xw, "Assumptions 假设", a, a.columns[1:-1])
     return p
 
 
@@ -288,7 +315,7 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
         m = _membership(cmp, lang)
-        _sheet(xw, "Sites 地块", m, col_kinds=["text"] * m.shape[1])
+        _sheet(xw, "Sites 地块", m, col_kinds=["year" if pd.api.types.is_float_dtype(m[c]) else "text" for c in m.columns])
         curves = cmp.curves.copy()
         curves["value"] = [float(_scale([v], m, lang)[0]) for v, m in zip(curves["value"], curves["metric"], strict=True)]
         wide = curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
