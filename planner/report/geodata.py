@@ -61,7 +61,8 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     if suffix == ".gpkg":
         out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio")
     elif suffix in (".geojson", ".json"):
-        to_lonlat_valid(out).to_file(p, driver="GeoJSON", engine="pyogrio")
+        # named after the scenario: the GeoJSON "name" member was the temporary file's, ".x.tmp-1234"
+        to_lonlat_valid(out).to_file(p, layer=layer_name(result.name), driver="GeoJSON", engine="pyogrio")
     else:
         msg = f"{p}: unknown geodata format; use .gpkg or .geojson"
         raise DataError(msg)
