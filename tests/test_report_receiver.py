@@ -1,0 +1,133 @@
+"""The deliveries as the people who receive them open them: the comparison report (PDF, Excel), the scenario outputs
+(``scenario run --out``), the flags and sites layers (GeoJSON, CSV), made from the sample city in both languages.
+
+What a receiver saw, and checks here:
+
+- the Chinese comparison report said rent income rose "+260.7%", the English one "+259.0%" (each percentage was
+  computed from its own rounded values, 11.2 亿元 for 11.244): now both print the change of the values themselves;
+- retained floor area "0.678  0.000" (万㎡): a true zero read as "less than 5 m²"; now "0", as in English;
+- Excel flagged the comparison's start years and 23 template assumptions "number stored as text";
+- ``sites --out sites.csv`` had no byte-order mark (Excel on Chinese Windows reads such a file as GBK);
+- ``classify``/``sites --out x.geojson`` named the layer after the temporary file (".x.tmp-1234" in QGIS);
+- the year-by-year charts of the PDF printed their 9 pt text at 4.3 pt (a 7.5-inch chart in a 91 mm column).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pyogrio
+import pytest
+from openpyxl import load_workbook
+
+from planner.cli import main
+
+pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 reads the PDF pages (test extra)")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = [str(ROOT / "scenarios" / "conservative_top10.toml"), str(ROOT / "scenarios" / "phased_budget.toml")]
+NUMBER_TEXT = re.compile(r"[+-]?\d{1,3}(,\d{3})*(\.\d+)?%?|[+-]?\d+(\.\d+)?%?")
+
+
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory) -> Path:
+    """The sample city (a copy) classified, assembled, run and compared from the command line, in both languages."""
+    d = tmp_path_factory.mktemp("deliveries")
+    ws = d / "ws.gpkg"
+    shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", ws)
+    w = ["-w", str(ws)]
+    assert main(["classify", *w, "--out", str(d / "flags.geojson")]) == 0
+    assert main(["sites", *w, "--out", str(d / "sites.csv")]) == 0
+    assert main(["sites", *w, "--out", str(d / "sites.geojson")]) == 0
+    for lang in ("zh", "en"):
+        assert main(["scenario", "run", *SCENARIOS, *w, "--out", str(d / f"run_{lang}"), "--lang", lang]) == 0
+        for ext in ("pdf", "xlsx"):
+            assert main(["scenario", "compare", "conservative_top10", "phased_budget", *w, "--lang", lang,
+                         "--out", str(d / f"compare_{lang}.{ext}")]) == 0
+    return d
+
+
+def pdf_text(path: Path) -> list[str]:
+    doc = pdfium.PdfDocument(str(path))
+    return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+
+
+def table_lines(path: Path) -> list[str]:
+    """The lines of a comparison PDF's side-by-side table (label, A, B, B−A, B vs A %)."""
+    text = next(t for t in pdf_text(path) if "指标对照表" in t or "Side-by-side figures" in t)
+    return [line.strip() for line in text.splitlines() if re.search(r"[+-]?\d[\d,.]*%\s*$", line.strip())]
+
+
+def test_chinese_and_english_reports_print_the_same_percentages(delivered):
+    zh, en = table_lines(delivered / "compare_zh.pdf"), table_lines(delivered / "compare_en.pdf")
+    assert len(zh) == len(en) > 15
+    pct = [[line.split()[-1] for line in lines] for lines in (zh, en)]
+    assert pct[0] == pct[1], [(a, b, x) for a, b, x in zip(*pct, zh, strict=True) if a != b]
+    rent = next(line for line in en if line.startswith("Rent income"))
+    assert rent.endswith("+259.0%"), rent  # 4,035.7 / 1,124.2 million yuan, not 40.4 / 11.2 亿元 (+260.7%)
+    workbooks = [load_workbook(delivered / f"compare_{lang}.xlsx")["Comparison 对比"] for lang in ("zh", "en")]
+    cols = [[r[-1].value for r in ws.iter_rows(min_row=2)] for ws in workbooks]
+    assert cols[0] == cols[1]
+
+
+def test_a_true_zero_reads_0_in_both_languages(delivered):
+    """phased_budget retains nothing: "0" in either language, beside conservative_top10's 0.678 万㎡ / 6,778 m²."""
+    zh = next(x for x in table_lines(delivered / "compare_zh.pdf") if x.startswith("保留建筑面积"))
+    en = next(x for x in table_lines(delivered / "compare_en.pdf") if x.startswith("Retained floor area"))
+    assert zh.split()[1:] == ["0.678", "0", "-0.678", "-100.0%"], zh
+    assert en.split()[-4:] == ["6,778", "0", "-6,778", "-100.0%"], en
+
+
+def test_excel_numbers_are_numbers_in_the_format_shown(delivered):
+    for path in [delivered / f"compare_{lang}.xlsx" for lang in ("zh", "en")] + sorted(delivered.glob("run_*/*.xlsx")):
+        wb = load_workbook(path)
+        for ws in wb.worksheets:
+            as_text = [(ws.title, c.coordinate, c.value) for row in ws.iter_rows(min_row=2) for c in row
+                       if isinstance(c.value, str) and NUMBER_TEXT.fullmatch(c.value.strip())]
+            assert as_text == [], (path.name, as_text[:5])
+    sites = load_workbook(delivered / "compare_zh.xlsx")["Sites 地块"]
+    head = [c.value for c in sites[1]]
+    j = head.index("phased_budget · 启动年份")
+    years = [r[j].value for r in sites.iter_rows(min_row=2) if r[j].value is not None]
+    assert years and all(isinstance(y, int | float) and 2026 <= y <= 2060 for y in years)
+    assert sites.cell(2, j + 1).number_format == "0"  # 2026, not 2,026
+    a = {r[0].value: r[1] for r in load_workbook(delivered / "run_zh" / "phased_budget.xlsx")["Assumptions 假设"]
+         .iter_rows(min_row=2)}
+    assert (a["建筑密度"].value, a["建筑密度"].number_format) == (pytest.approx(0.45), "0%")
+    assert (a["道路及堆场用地比例"].value, a["道路及堆场用地比例"].number_format) == (pytest.approx(0.175), "0.0%")
+    assert (a["亩均税收（元/亩）"].value, a["亩均税收（元/亩）"].number_format) == (200_000, "#,##0")
+    assert (a["情景：起始年份"].value, a["情景：起始年份"].number_format) == (2026, "0")
+    assert a["出租率爬升"].value == "60%, 77.5%, 95%" and a["情景：每年启动片区数"].value == "不限"
+
+
+def test_csv_deliveries_open_in_excel(delivered):
+    for name in ("sites.csv", "sites_parcels.csv"):
+        raw = (delivered / name).read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), name  # UTF-8 with a BOM: Excel does not read it as GBK
+        assert raw.count(b"\r\n") == raw.count(b"\n") > 10, name
+
+
+def test_geojson_layers_are_named_after_their_file(delivered):
+    for name in ("flags", "sites"):
+        layers = pyogrio.list_layers(delivered / f"{name}.geojson")
+        assert [str(x[0]) for x in layers] == [name]  # was ".flags.tmp-<pid>", the temporary file's name
+
+
+def test_yearly_charts_print_their_text_at_a_readable_size(delivered):
+    """The two year-by-year charts stand side by side, 91 mm wide each: their 9 pt text must print at 6 pt or more
+    (in the scenario report and in the comparison report)."""
+    from planner.report.pdf import WIDTH
+
+    for name, page in (("run_zh/phased_budget.pdf", 0), ("compare_zh.pdf", 2), ("compare_en.pdf", 2)):
+        doc = pdfium.PdfDocument(str(delivered / name))
+        placed = []
+        for obj in doc[page].get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE]):
+            left, _b, right, _t = obj.get_bounds()
+            placed.append(((right - left) / 72 * 25.4, obj.get_px_size()[0]))
+        halves = [(mm, px) for mm, px in placed if abs(mm - (WIDTH / 2 - 2)) < 1]
+        assert len(halves) == 2, (name, placed)
+        for mm, px in halves:  # drawn at 150 dpi: 9 pt text is 9 / 72 x 150 px tall
+            printed = 9 * (mm / 25.4) / (px / 150)
+            assert printed >= 6, (name, mm, px, printed)
