@@ -44,7 +44,7 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     j = headers.index("新建建筑面积 Floor area built（万㎡）") + 1
     assert ws[1][j - 1].font.b
     # 10,000 m2 x 2.5 = 25,000 m2 = 2.5 万㎡ on the first site
-    assert ws.cell(2, j).value == 2.5 and ws.cell(2, j).number_format == "#,##0.00"
+    assert ws.cell(2, j).value == 2.5 and ws.cell(2, j).number_format == "#,##0.00;-#,##0.00;0"  # a true zero reads 0
     k = headers.index("改造后容积率 Plot ratio after") + 1
     assert ws.cell(2, k).number_format == "0.00"
     assert ws.column_dimensions["B"].width >= 10

@@ -120,7 +120,7 @@ def test_excel_comparison_differences_come_from_the_numbers_shown(lang, tmp_path
     ws = wb["Comparison 对比"]
     for r in ws.iter_rows(min_row=2):
         fmt_ = r[1].number_format
-        dec = len(fmt_.split(".")[1]) if "." in fmt_ else 0
+        dec = len(fmt_.split(";")[0].split(".")[1]) if "." in fmt_ else 0  # "#,##0.000;-#,##0.000;0": 3
         values = [f"{c.value:.{dec}f}" if c.value is not None else "–" for c in r[1:3]]
         diff = f"{r[3].value:.{dec}f}" if r[3].value is not None else "–"
         assert r[3].number_format == fmt_  # the difference in the values' precision

@@ -78,6 +78,9 @@ def test_a_true_zero_reads_0_in_both_languages(delivered):
     en = next(x for x in table_lines(delivered / "compare_en.pdf") if x.startswith("Retained floor area"))
     assert zh.split()[1:] == ["0.678", "0", "-0.678", "-100.0%"], zh
     assert en.split()[-4:] == ["6,778", "0", "-6,778", "-100.0%"], en
+    ws = load_workbook(delivered / "compare_zh.xlsx")["Comparison 对比"]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value.startswith("保留建筑面积"))
+    assert row[2].value == 0 and row[2].number_format == "#,##0.000;-#,##0.000;0"  # Excel shows 0, not 0.000
 
 
 def test_excel_numbers_are_numbers_in_the_format_shown(delivered):
@@ -131,3 +134,23 @@ def test_yearly_charts_print_their_text_at_a_readable_size(delivered):
         for mm, px in halves:  # drawn at 150 dpi: 9 pt text is 9 / 72 x 150 px tall
             printed = 9 * (mm / 25.4) / (px / 150)
             assert printed >= 6, (name, mm, px, printed)
+
+
+def test_excel_columns_fit_their_names_and_numbers(delivered):
+    """A scenario name wrapped "conservativ" / "e_top10" in its header, and 126,515,191 m² filled its column to the
+    edge (a larger city's figures showed "#####"); template names ran under the next column."""
+    from openpyxl.utils import get_column_letter
+
+    wb = load_workbook(delivered / "compare_en.xlsx")
+    for ws in wb.worksheets:
+        widths = {i: d.width for d in ws.column_dimensions.values() for i in range(d.min, d.max + 1)}  # ranges
+        for j, head in enumerate(ws[1], start=1):
+            width = widths[j]
+            words = [w for w in str(head.value).split() if w.isascii()]
+            assert width >= max(map(len, words), default=0), (ws.title, head.value, width)
+            numbers = [c.value for c in ws[get_column_letter(j)][1:] if isinstance(c.value, int | float)]
+            if numbers:
+                assert width >= len(f"{max(map(abs, numbers)):,.1f}") + 1, (ws.title, head.value, width)
+            texts = [c.value for c in ws[get_column_letter(j)][1:] if isinstance(c.value, str)]
+            if texts and ws.title.startswith("Sites"):
+                assert width >= max(map(len, texts)), (ws.title, head.value, width)

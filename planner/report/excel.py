@@ -38,9 +38,13 @@ from planner.report.text import (
 from planner.scenarios.comparison import FLOOR_PARTS, KEY_FIGURES, Comparison, compare
 from planner.scenarios.model import ScenarioResult
 
+#: Amounts in 万㎡, 亿元 and million yuan show a true zero as "0", as the reports do (:func:`same_precision`), not as
+#: "0.000" (less than 5 m²?) among values of three decimals.
+_ZERO = ";-{0};0"
 _EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "int": "#,##0", "ratio": "0.00",
-                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@", "area_zh": "#,##0.00",
-                  "money_zh": "#,##0.000", "area_en": "#,##0", "money_en": "#,##0.00"}
+                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@",
+                  "area_zh": "#,##0.00" + _ZERO.format("#,##0.00"), "money_zh": "#,##0.000" + _ZERO.format("#,##0.000"),
+                  "area_en": "#,##0", "money_en": "#,##0.00" + _ZERO.format("#,##0.00")}
 
 
 def _kind(key: str, lang: str) -> str:
@@ -82,12 +86,14 @@ def _formats(wb) -> dict:
     return fm
 
 
-def _fixed(wb, decimals: int) -> str:
-    """Name of the workbook's number format with thousands separators and ``decimals`` decimals (made once)."""
+def _fixed(wb, decimals: int, *, zero: bool = False) -> str:
+    """Name of the workbook's number format with thousands separators and ``decimals`` decimals (made once);
+    ``zero``: a true zero shows "0" (amounts in display units, as :data:`_EXCEL_FORMATS`)."""
     fm = _formats(wb)
-    name = f"fixed_{decimals}"
+    name = f"fixed_{decimals}{'_zero' if zero and decimals else ''}"
     if name not in fm:
-        fm[name] = wb.add_format({"num_format": "#,##0" + ("." + "0" * decimals if decimals else "")})
+        num = "#,##0" + ("." + "0" * decimals if decimals else "")
+        fm[name] = wb.add_format({"num_format": num + (_ZERO.format(num) if zero and decimals else "")})
     return name
 
 
@@ -111,6 +117,25 @@ def _write_cells(ws, col: int, values: list) -> None:
             ws.write_string(i, col, neutralize(str(v)))
 
 
+def _width(header: str, col: pd.Series) -> float:
+    """Width (characters) of a column: its header wrapped on up to three lines, never narrower than its longest
+    word (a scenario name wrapped "conservativ" / "e_top10") or its widest value (126,515,191 m² or a 1M-parcel
+    city's 1,265,151,910 showed "#####"; template names ran under the next column), at most 60."""
+    cjk = any(ord(ch) > 0x2E80 for ch in header)
+    longest_word = max((len(w) for w in header.split() if w.isascii()), default=0)
+    head = max(min(28.0, len(header) * (1.1 if cjk else 0.6)), longest_word + 2.0)
+    body = 0.0
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        v = pd.to_numeric(col, errors="coerce").abs().replace([np.inf], np.nan).max()
+        if v == v and v is not None:  # the integer part with separators, a sign and up to three decimals
+            body = len(f"{v:,.0f}") + 6.0
+    else:
+        text = col.dropna().astype(str)
+        if len(text):  # display width: a Chinese character (3 bytes of UTF-8) counts two
+            body = float(((text.str.len() + text.str.encode("utf-8").str.len()) / 2).max()) + 2.0
+    return min(60.0, max(10.0, head, body))
+
+
 def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
            row_kinds: list[str] | None = None, pct_cols: tuple[str, ...] = (), widths: dict[int, float] | None = None
            ) -> None:
@@ -124,13 +149,10 @@ def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = Non
     for j, c in enumerate(df.columns):
         header = str(c)
         ws.write_string(0, j, neutralize(header), fm["header"])
-        cjk = any(ord(ch) > 0x2E80 for ch in header)
-        width = min(28.0, max(10.0, len(header) * (1.1 if cjk else 0.6)))
-        if widths and j in widths:
-            width = widths[j]
+        col = df.iloc[:, j]
+        width = widths[j] if widths and j in widths else _width(header, col)
         k = "pct" if c in pct_cols else (col_kinds[j] if col_kinds else None)
         ws.set_column(j, j, width, fm.get(k) if k and k != "text" else None)
-        col = df.iloc[:, j]
         if pd.api.types.is_bool_dtype(col.dtype):
             values = col.tolist()
         elif pd.api.types.is_numeric_dtype(col.dtype):
@@ -309,7 +331,8 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
             df[f"{n} - {cmp.names[0]}"] = diff
             df[f"{n} vs {cmp.names[0]} %"] = [shown_number(rows[k].pcts[j].rstrip("%")) + 0.0 for k in t.index]
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
-        row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values))
+        row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values),
+                                                            zero=display_unit(k, lang) is not None)
                      for k in t.index]
         _sheet(xw, "Comparison 对比", df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})

@@ -390,7 +390,8 @@ def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
         elif math.isinf(d):
             diffs.append("+∞" if d > 0 else "-∞")
         else:
-            diffs.append(("+" if d > 0 else "-" if d < 0 else "") + f"{abs(d):,.{dec}f}")
+            zero = d == 0 and _i18n.display_unit(key, lang) is not None  # an amount: "0", as a true zero reads
+            diffs.append("0" if zero else ("+" if d > 0 else "-" if d < 0 else "") + f"{abs(d):,.{dec}f}")
         ok = math.isfinite(d) and math.isfinite(base) and base != 0 and key not in CALENDAR_YEARS
         # the change of the values themselves, the same in every unit (11.2 亿元 is 1,124.4 million yuan: from the
         # values shown, rent income rose "+1564.3%" in Chinese and "+1557.7%" in English); a difference shown as 0
