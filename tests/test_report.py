@@ -52,10 +52,11 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert summ["新建建筑面积 Floor area built（万㎡）"] == 5
     assert "default" in str(summ["数据来源（识别规则、调查版本、片区参数） Inputs (three-low policy, survey version, site parameters)"])
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
-    assert "Floor area built (m²)" in [c.value for c in en["Sites 地块"][1]]
+    assert en.sheetnames == ["Summary", "Sites", "Timeline", "Floor area", "Assumptions"]  # tabs in English
+    assert "Floor area built (m²)" in [c.value for c in en["Sites"][1]]
     # assumptions: labels, not keys; template names; sources in the report's language
     a_zh = [[c.value for c in r] for r in wb["Assumptions 假设"].iter_rows()]
-    a_en = [[c.value for c in r] for r in en["Assumptions 假设"].iter_rows()]
+    a_en = [[c.value for c in r] for r in en["Assumptions"].iter_rows()]
     assert a_zh[0] == ["参数", "标准厂房园区", "来源"] and a_en[0][0] == "Parameter"
     src = {r[0]: r[-1] for r in a_zh[1:]}
     src_en = {r[0]: r[-1] for r in a_en[1:]}
@@ -87,23 +88,23 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
 def test_excel_comparison(tmp_path):
     p = to_excel([result("a", sites={"top": 1}), result("b")], tmp_path / "c.xlsx", lang="en")
     wb = load_workbook(p)
-    assert wb.sheetnames == ["Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
-    rows = {r[0].value: [c.value for c in r] for r in wb["Comparison 对比"].iter_rows(min_row=2)}
-    hdr = [c.value for c in wb["Comparison 对比"][1]]
+    assert wb.sheetnames == ["Comparison", "Floor area", "Sites", "Curves"]
+    rows = {r[0].value: [c.value for c in r] for r in wb["Comparison"].iter_rows(min_row=2)}
+    hdr = [c.value for c in wb["Comparison"][1]]
     new = rows["Floor area built (m²)"]
     assert new[hdr.index("a")] == 25_000 and new[hdr.index("b")] == 50_000
     assert new[hdr.index("b - a")] == 25_000 and new[hdr.index("b vs a %")] == pytest.approx(100.0)
-    ws = wb["Comparison 对比"]
+    ws = wb["Comparison"]
     assert ws.cell(2, hdr.index("b vs a %") + 1).number_format.startswith('+0.0"%"')
-    floor = [[c.value for c in r] for r in wb["Floor area 建筑面积"].iter_rows()]
+    floor = [[c.value for c in r] for r in wb["Floor area"].iter_rows()]
     assert floor[0][:4] == ["Scenario", "Retained floor area (m²)", "Demolished floor area (m²)", "Floor area built (m²)"]
     assert floor[2][:5] == ["b", 0, -4_000, 50_000, 46_000]  # demolished drawn left of zero; net = built - demolished
     # which scenario takes each site, under readable headers (start_year_a, template_a, True/False before)
-    mem = [[c.value for c in r] for r in wb["Sites 地块"].iter_rows()]
+    mem = [[c.value for c in r] for r in wb["Sites"].iter_rows()]
     assert mem[0] == ["Site id", "a · Selected", "a · Start year", "a · Park template", "b · Selected",
                       "b · Start year", "b · Park template"]
     assert mem[1][1:4] == ["Yes", 2026, "Standard factory park"] and mem[2][1] == "No"  # a year, as a number
-    curves = [c.value for c in wb["Curves 年度曲线"][1]]
+    curves = [c.value for c in wb["Curves"][1]]
     assert curves[0] == "Year" and "Investment in the year (million yuan/yr) · a" in curves
 
 
@@ -252,7 +253,7 @@ def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):
 
     assert "-0.0%" not in compare_html(cmp, lang="en")
     wb = load_workbook(compare_to_excel(cmp, tmp_path / "c.xlsx", lang="en"))
-    ws = wb["Comparison 对比"]
+    ws = wb["Comparison"]
     row = next(r for r in ws.iter_rows() if "Plot ratio after" in str(r[0].value))
     assert row[[c.value for c in ws[1]].index(col)].value == 0.0
 

@@ -67,7 +67,8 @@ def test_chinese_and_english_reports_print_the_same_percentages(delivered):
     assert pct[0] == pct[1], [(a, b, x) for a, b, x in zip(*pct, zh, strict=True) if a != b]
     rent = next(line for line in en if line.startswith("Rent income"))
     assert rent.endswith("+259.0%"), rent  # 4,035.7 / 1,124.2 million yuan, not 40.4 / 11.2 亿元 (+260.7%)
-    workbooks = [load_workbook(delivered / f"compare_{lang}.xlsx")["Comparison 对比"] for lang in ("zh", "en")]
+    workbooks = [load_workbook(delivered / f"compare_{lang}.xlsx")[name]
+                 for lang, name in (("zh", "Comparison 对比"), ("en", "Comparison"))]
     cols = [[r[-1].value for r in ws.iter_rows(min_row=2)] for ws in workbooks]
     assert cols[0] == cols[1]
 
@@ -134,6 +135,16 @@ def test_yearly_charts_print_their_text_at_a_readable_size(delivered):
         for mm, px in halves:  # drawn at 150 dpi: 9 pt text is 9 / 72 x 150 px tall
             printed = 9 * (mm / 25.4) / (px / 150)
             assert printed >= 6, (name, mm, px, printed)
+
+
+def test_excel_sheet_names_are_in_the_workbooks_language(delivered):
+    """An English workbook's tabs said "Comparison 对比", "Sites 地块" to a reader of English only; a Chinese
+    workbook keeps both languages, as its headers do."""
+    assert load_workbook(delivered / "compare_en.xlsx").sheetnames == ["Comparison", "Floor area", "Sites", "Curves"]
+    assert load_workbook(delivered / "run_en" / "phased_budget.xlsx").sheetnames == [
+        "Summary", "Sites", "Timeline", "Floor area", "Assumptions"]
+    assert load_workbook(delivered / "compare_zh.xlsx").sheetnames == [
+        "Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
 
 
 def test_excel_columns_fit_their_names_and_numbers(delivered):

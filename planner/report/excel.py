@@ -97,6 +97,12 @@ def _fixed(wb, decimals: int, *, zero: bool = False) -> str:
     return name
 
 
+def sheet_name(name: str, lang: str) -> str:
+    """A sheet's name in the workbook's language: "Summary 汇总" in a Chinese workbook (its headers are in both
+    languages), "Summary" in an English one (its tabs said "Comparison 对比" to a reader of English only)."""
+    return name.rsplit(" ", 1)[0] if lang == "en" else name
+
+
 def _workbook(path: Path) -> xlsxwriter.Workbook:
     """A workbook that never makes formulas or links out of strings, even through ``write()``."""
     return xlsxwriter.Workbook(path, {"nan_inf_to_errors": True, "strings_to_formulas": False,
@@ -227,7 +233,7 @@ def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
 
 def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
     """Sheet of the floor-area parts per scenario (demolished negative) with a native stacked bar chart."""
-    name = "Floor area 建筑面积"
+    name = sheet_name("Floor area 建筑面积", lang)
     rows = {tr("scenario", lang): [r.name for r in results]}
     for k in (*FLOOR_PARTS, "net_change_m2"):
         sign = -1.0 if k == "demolished_floor_m2" else 1.0
@@ -302,17 +308,17 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
                              result.name: [result.name, policy_text(result, lang),
                                            result.scenario.description or result.scenario.label]})
-        _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
+        _sheet(xw, sheet_name("Summary 汇总", lang), pd.concat([summ.astype(object), meta], ignore_index=True),
                row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
         df, kinds = _frame_for_excel(_readable_sites(result, lang), lang)
-        _sheet(xw, "Sites 地块", df, col_kinds=kinds)
+        _sheet(xw, sheet_name("Sites 地块", lang), df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index().rename(columns=timeline_key), lang)
-        _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
-        _timeline_chart(xw, "Timeline 年度", df, lang)
+        _sheet(xw, sheet_name("Timeline 年度", lang), df, col_kinds=kinds)
+        _timeline_chart(xw, sheet_name("Timeline 年度", lang), df, lang)
         _floor_sheet(xw, [result], lang)
         a = assumptions_table(result, lang).replace("–", "")
-        _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
-        _numbers_as_shown(xw, "Assumptions 假设", a, a.columns[1:-1])
+        _sheet(xw, sheet_name("Assumptions 假设", lang), a, widths={0: 30, a.shape[1] - 1: 70})
+        _numbers_as_shown(xw, sheet_name("Assumptions 假设", lang), a, a.columns[1:-1])
     return p
 
 
@@ -334,18 +340,18 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
         row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values),
                                                             zero=display_unit(k, lang) is not None)
                      for k in t.index]
-        _sheet(xw, "Comparison 对比", df, row_kinds=row_kinds,
+        _sheet(xw, sheet_name("Comparison 对比", lang), df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
         m = _membership(cmp, lang)
-        _sheet(xw, "Sites 地块", m, col_kinds=["year" if pd.api.types.is_float_dtype(m[c]) else "text" for c in m.columns])
+        _sheet(xw, sheet_name("Sites 地块", lang), m, col_kinds=["year" if pd.api.types.is_float_dtype(m[c]) else "text" for c in m.columns])
         curves = cmp.curves.copy()
         curves["value"] = [float(_scale([v], m, lang)[0]) for v, m in zip(curves["value"], curves["metric"], strict=True)]
         wide = curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
         kinds = ["year"] + [_kind(mm, lang) for mm, _s in wide.columns]
         wide.columns = [f"{label(timeline_key(mm), lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
         wide.index.name = label("year", lang, both=lang == "zh")
-        _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=kinds)
+        _sheet(xw, sheet_name("Curves 年度曲线", lang), wide.reset_index(), col_kinds=kinds)
     return p
 
 
@@ -358,5 +364,5 @@ def table_to_excel(df: pd.DataFrame, path: str | Path, *, lang: str = "zh", shee
     out, kinds = _frame_for_excel(pd.DataFrame(df), lang)
     out.columns = [column_label(c, lang) if column_label(c, lang) != c else label(c, lang) for c in df.columns]
     with _workbook(p) as xw:
-        _sheet(xw, sheet, out, col_kinds=kinds)
+        _sheet(xw, sheet_name(sheet, lang), out, col_kinds=kinds)
     return p
