@@ -165,3 +165,15 @@ def test_excel_columns_fit_their_names_and_numbers(delivered):
             texts = [c.value for c in ws[get_column_letter(j)][1:] if isinstance(c.value, str)]
             if texts and ws.title.startswith("Sites"):
                 assert width >= max(map(len, texts)), (ws.title, head.value, width)
+
+
+def test_a_table_continued_on_the_next_page_names_its_scenario(delivered):
+    """The assumptions of two scenarios run over a page: the header repeated at the top of the next page said
+    "参数  标准厂房（低租金）  来源", not whose they are (both scenarios may use one template)."""
+    for lang, head in (("zh", "参数 · "), ("en", "Parameter · ")):
+        pages = pdf_text(delivered / f"compare_{lang}.pdf")
+        first = next(i for i, t in enumerate(pages) if ("模型假设" in t or "Assumptions" in t))
+        assert len(pages) > first + 1  # the tables run over a page
+        for t in pages[first + 1:]:
+            assert t.lstrip().startswith(head), t[:80]
+            assert t.lstrip()[len(head):].startswith(("conservative_top10", "phased_budget")), t[:80]

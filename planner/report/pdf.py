@@ -409,7 +409,10 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
         n = a.shape[1] - 2
         w = [46, *[max(22, 60 / max(n, 1))] * n]
         w.append(WIDTH - sum(w))
-        _table(pdf, [list(a.columns), *a.astype(str).to_numpy().tolist()], w, size=6.3)
+        head = list(a.columns)
+        if len(results) > 1:  # the header repeated on the next page names the scenario the rows belong to
+            head[0] = f"{head[0]} · {r.name}"
+        _table(pdf, [head, *a.astype(str).to_numpy().tolist()], w, size=6.3)
 
 
 def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
