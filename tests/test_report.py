@@ -114,9 +114,15 @@ def test_geodata_exports(tmp_path):
     back = gpd.read_file(g)
     assert back["new_floor_m2"].tolist() == [25_000, 25_000] and back.crs.to_epsg() == 4549
     assert pyogrio.list_layers(g)[0][0] == "std"
+    # calendar years as the reports show them, integer fields (delivery was 2028.41666666667 in QGIS)
+    assert back["delivery"].tolist() == [2028, 2028] and back["works_start"].tolist() == [2026, 2026]
+    info = pyogrio.read_info(g)
+    fields = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert {fields[c] for c in ("rank", "start_year", "works_start", "delivery")} == {"int32"}
     j = write_sites(r, tmp_path / "s.geojson")
     back = gpd.read_file(j)
     assert back.crs.to_epsg() == 4326 and back["scenario"].iloc[0] == "std"
+    assert pyogrio.list_layers(j)[0][0] == "std"  # the scenario, not the file written first
     with pytest.raises(DataError, match="gpkg or .geojson"):
         write_sites(r, tmp_path / "s.shp")
     plain = run(pd.DataFrame(sites().drop(columns="geometry")), scenario_from_dict({"name": "nogeo"}))

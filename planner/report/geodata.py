@@ -54,8 +54,11 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     if not has_geometry(g):
         msg = f"{p}: the scenario's sites have no geometry/CRS; run it on the workspace sites layer"
         raise DataError(msg)
-    out = gpd.GeoDataFrame(site_table(result).replace([np.inf, -np.inf], np.nan), geometry=g.geometry.to_numpy(),
-                           crs=g.crs)
+    table = site_table(result).replace([np.inf, -np.inf], np.nan)
+    for c in ("rank", "start_year", "works_start", "delivery"):  # whole numbers and calendar years, as every report
+        if c in table.columns:  # shows them (QGIS labelled a site "2028.41666666667"; the Excel sheet says 2028)
+            table[c] = np.floor(pd.to_numeric(table[c], errors="coerce") + 1e-9).astype("Int32")
+    out = gpd.GeoDataFrame(table, geometry=g.geometry.to_numpy(), crs=g.crs)
     out.insert(0, "scenario", result.name)
     p.parent.mkdir(parents=True, exist_ok=True)
     suffix = p.suffix.lower()
