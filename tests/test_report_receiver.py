@@ -177,3 +177,12 @@ def test_a_table_continued_on_the_next_page_names_its_scenario(delivered):
         for t in pages[first + 1:]:
             assert t.lstrip().startswith(head), t[:80]
             assert t.lstrip()[len(head):].startswith(("conservative_top10", "phased_budget")), t[:80]
+
+
+def test_the_scenario_pdf_says_how_many_sites_it_leaves_out(delivered):
+    """phased_budget takes 100 sites and its PDF lists 40 under "Sites (first 40)": a reader with the PDF alone did
+    not learn there were 100, or where the rest are (the HTML report said so)."""
+    zh = "".join(pdf_text(delivered / "run_zh" / "phased_budget.pdf"))
+    en = "".join(pdf_text(delivered / "run_en" / "phased_budget.pdf"))
+    assert "仅列出排名前 40 个地块（共 100 个），完整明细见 Excel。" in zh
+    assert "Only the 40 best-ranked of 100 sites are listed; the Excel workbook has them all." in re.sub(r"\s+", " ", en)
