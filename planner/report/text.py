@@ -378,7 +378,7 @@ def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
 
     shown = same_precision(values, key, lang)
     base = shown_number(shown[0])
-    raw = [float(v) if v is not None else math.nan for v in values]
+    raw = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").astype(float).tolist()
     diffs, pcts, ways = [], [], []
     for text, v_raw in zip(shown[1:], raw[1:], strict=True):
         v = shown_number(text)
