@@ -9,7 +9,7 @@ What a receiver saw, and checks here:
 - Excel flagged the comparison's start years and 23 template assumptions "number stored as text";
 - ``sites --out sites.csv`` had no byte-order mark (Excel on Chinese Windows reads such a file as GBK);
 - ``classify``/``sites --out x.geojson`` named the layer after the temporary file (".x.tmp-1234" in QGIS);
-- the year-by-year charts of the PDF printed their 9 pt text at 4.3 pt (a 7.5-inch chart in a 91 mm column).
+- the year-by-year charts of the PDF printed their 9 pt text at 4.2 pt (a 7.5-inch chart in a 91 mm column).
 """
 
 from __future__ import annotations
@@ -143,8 +143,9 @@ def test_excel_sheet_names_are_in_the_workbooks_language(delivered):
     assert load_workbook(delivered / "compare_en.xlsx").sheetnames == ["Comparison", "Floor area", "Sites", "Curves"]
     assert load_workbook(delivered / "run_en" / "phased_budget.xlsx").sheetnames == [
         "Summary", "Sites", "Timeline", "Floor area", "Assumptions"]
-    assert load_workbook(delivered / "compare_zh.xlsx").sheetnames == [
-        "Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
+    zh = load_workbook(delivered / "compare_zh.xlsx")
+    assert zh.sheetnames == ["Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
+    assert zh["Floor area 建筑面积"]["A1"].value == "情景 Scenario"  # both languages, as the other headers (was 情景)
 
 
 def test_excel_columns_fit_their_names_and_numbers(delivered):

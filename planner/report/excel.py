@@ -234,7 +234,8 @@ def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
 def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
     """Sheet of the floor-area parts per scenario (demolished negative) with a native stacked bar chart."""
     name = sheet_name("Floor area 建筑面积", lang)
-    rows = {tr("scenario", lang): [r.name for r in results]}
+    rows = {(f"{tr('scenario', 'zh')} {tr('scenario', 'en')}" if lang == "zh" else tr("scenario", lang)):
+            [r.name for r in results]}  # in both languages in a Chinese workbook, as its other headers
     for k in (*FLOOR_PARTS, "net_change_m2"):
         sign = -1.0 if k == "demolished_floor_m2" else 1.0
         rows[label(k, lang, both=lang == "zh")] = [sign * float(_scale([r.totals.get(k, 0.0)], k, lang)[0])
