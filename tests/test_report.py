@@ -44,7 +44,7 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     j = headers.index("新建建筑面积 Floor area built（万㎡）") + 1
     assert ws[1][j - 1].font.b
     # 10,000 m2 x 2.5 = 25,000 m2 = 2.5 万㎡ on the first site
-    assert ws.cell(2, j).value == 2.5 and ws.cell(2, j).number_format == "#,##0.00"
+    assert ws.cell(2, j).value == 2.5 and ws.cell(2, j).number_format == "#,##0.00;-#,##0.00;0"  # a true zero reads 0
     k = headers.index("改造后容积率 Plot ratio after") + 1
     assert ws.cell(2, k).number_format == "0.00"
     assert ws.column_dimensions["B"].width >= 10
@@ -52,10 +52,11 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert summ["新建建筑面积 Floor area built（万㎡）"] == 5
     assert "default" in str(summ["数据来源（识别规则、调查版本、片区参数） Inputs (three-low policy, survey version, site parameters)"])
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
-    assert "Floor area built (m²)" in [c.value for c in en["Sites 地块"][1]]
+    assert en.sheetnames == ["Summary", "Sites", "Timeline", "Floor area", "Assumptions"]  # tabs in English
+    assert "Floor area built (m²)" in [c.value for c in en["Sites"][1]]
     # assumptions: labels, not keys; template names; sources in the report's language
     a_zh = [[c.value for c in r] for r in wb["Assumptions 假设"].iter_rows()]
-    a_en = [[c.value for c in r] for r in en["Assumptions 假设"].iter_rows()]
+    a_en = [[c.value for c in r] for r in en["Assumptions"].iter_rows()]
     assert a_zh[0] == ["参数", "标准厂房园区", "来源"] and a_en[0][0] == "Parameter"
     src = {r[0]: r[-1] for r in a_zh[1:]}
     src_en = {r[0]: r[-1] for r in a_en[1:]}
@@ -63,10 +64,13 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
     assert src_en["Tax per mu (yuan/mu)"] == "S: Quanzhou standardized parks, about 200,000 yuan/mu"
     keys = {"label_zh", "label_en", "target_plot_ratio", "tax_per_mu", "scenario.existing", "retain_class", "demolish"}
     assert not keys & {str(v) for r in a_zh for v in r}
-    # numbers as people write them (not 2600.0 or 200000.0); the start year without a separator
-    val = {r[0]: r[1] for r in a_zh[1:]}
-    assert val["亩均税收（元/亩）"] == "200,000" and val["建安单价（元/㎡）"] == "2,000" and val["目标容积率"] == "2.5"
-    assert re.fullmatch(r"20\d\d", val["情景：起始年份"])
+    # numbers stored as numbers, shown as people write them (not 2600.0 or 200000.0; they were text, which Excel
+    # flags "number stored as text"); the start year without a separator
+    cells = {r[0].value: r[1] for r in wb["Assumptions 假设"].iter_rows(min_row=2)}
+    val = {k: (c.value, c.number_format) for k, c in cells.items()}
+    assert val["亩均税收（元/亩）"] == (200_000, "#,##0") and val["建安单价（元/㎡）"] == (2_000, "#,##0")
+    assert val["目标容积率"] == (2.5, "0.0")
+    assert val["情景：起始年份"][1] == "0" and 2000 < val["情景：起始年份"][0] < 2100
     # native Excel charts whose text is in the workbook's language
     with zipfile.ZipFile(p) as z:
         charts = [z.read(n).decode("utf-8") for n in z.namelist() if n.startswith("xl/charts/chart")]
@@ -84,23 +88,23 @@ def test_excel_sheets_headers_units_and_formats(tmp_path):
 def test_excel_comparison(tmp_path):
     p = to_excel([result("a", sites={"top": 1}), result("b")], tmp_path / "c.xlsx", lang="en")
     wb = load_workbook(p)
-    assert wb.sheetnames == ["Comparison 对比", "Floor area 建筑面积", "Sites 地块", "Curves 年度曲线"]
-    rows = {r[0].value: [c.value for c in r] for r in wb["Comparison 对比"].iter_rows(min_row=2)}
-    hdr = [c.value for c in wb["Comparison 对比"][1]]
+    assert wb.sheetnames == ["Comparison", "Floor area", "Sites", "Curves"]
+    rows = {r[0].value: [c.value for c in r] for r in wb["Comparison"].iter_rows(min_row=2)}
+    hdr = [c.value for c in wb["Comparison"][1]]
     new = rows["Floor area built (m²)"]
     assert new[hdr.index("a")] == 25_000 and new[hdr.index("b")] == 50_000
     assert new[hdr.index("b - a")] == 25_000 and new[hdr.index("b vs a %")] == pytest.approx(100.0)
-    ws = wb["Comparison 对比"]
+    ws = wb["Comparison"]
     assert ws.cell(2, hdr.index("b vs a %") + 1).number_format.startswith('+0.0"%"')
-    floor = [[c.value for c in r] for r in wb["Floor area 建筑面积"].iter_rows()]
+    floor = [[c.value for c in r] for r in wb["Floor area"].iter_rows()]
     assert floor[0][:4] == ["Scenario", "Retained floor area (m²)", "Demolished floor area (m²)", "Floor area built (m²)"]
     assert floor[2][:5] == ["b", 0, -4_000, 50_000, 46_000]  # demolished drawn left of zero; net = built - demolished
     # which scenario takes each site, under readable headers (start_year_a, template_a, True/False before)
-    mem = [[c.value for c in r] for r in wb["Sites 地块"].iter_rows()]
+    mem = [[c.value for c in r] for r in wb["Sites"].iter_rows()]
     assert mem[0] == ["Site id", "a · Selected", "a · Start year", "a · Park template", "b · Selected",
                       "b · Start year", "b · Park template"]
-    assert mem[1][1:4] == ["Yes", "2026", "Standard factory park"] and mem[2][1] == "No"
-    curves = [c.value for c in wb["Curves 年度曲线"][1]]
+    assert mem[1][1:4] == ["Yes", 2026, "Standard factory park"] and mem[2][1] == "No"  # a year, as a number
+    curves = [c.value for c in wb["Curves"][1]]
     assert curves[0] == "Year" and "Investment in the year (million yuan/yr) · a" in curves
 
 
@@ -110,9 +114,15 @@ def test_geodata_exports(tmp_path):
     back = gpd.read_file(g)
     assert back["new_floor_m2"].tolist() == [25_000, 25_000] and back.crs.to_epsg() == 4549
     assert pyogrio.list_layers(g)[0][0] == "std"
+    # calendar years as the reports show them, integer fields (delivery was 2028.41666666667 in QGIS)
+    assert back["delivery"].tolist() == [2028, 2028] and back["works_start"].tolist() == [2026, 2026]
+    info = pyogrio.read_info(g)
+    fields = dict(zip(info["fields"], info["dtypes"], strict=True))
+    assert {fields[c] for c in ("rank", "start_year", "works_start", "delivery")} == {"int32"}
     j = write_sites(r, tmp_path / "s.geojson")
     back = gpd.read_file(j)
     assert back.crs.to_epsg() == 4326 and back["scenario"].iloc[0] == "std"
+    assert pyogrio.list_layers(j)[0][0] == "std"  # the scenario, not the file written first
     with pytest.raises(DataError, match="gpkg or .geojson"):
         write_sites(r, tmp_path / "s.shp")
     plain = run(pd.DataFrame(sites().drop(columns="geometry")), scenario_from_dict({"name": "nogeo"}))
@@ -249,7 +259,7 @@ def test_a_change_that_rounds_to_zero_shows_as_zero_everywhere(tmp_path):
 
     assert "-0.0%" not in compare_html(cmp, lang="en")
     wb = load_workbook(compare_to_excel(cmp, tmp_path / "c.xlsx", lang="en"))
-    ws = wb["Comparison 对比"]
+    ws = wb["Comparison"]
     row = next(r for r in ws.iter_rows() if "Plot ratio after" in str(r[0].value))
     assert row[[c.value for c in ws[1]].index(col)].value == 0.0
 

@@ -55,8 +55,22 @@ def test_zipped_shapefile_has_cpg_and_utf8_text(tmp_path):
     back = gpd.read_file(tmp_path / next(n for n in names if n.endswith(".shp")))
     assert back["owner"].iloc[0] == "晋江市某某鞋业有限公司" and "tax_cny" not in back.columns
     assert "reason_zh" in back.columns and back["reason_zh"].iloc[0] == "容积率 0.50 < 1.0"
-    fields = z.read(next(n for n in names if n.endswith("_fields.csv"))).decode("utf-8")
-    assert "land_area_,land_area_m2" in fields  # 10-character dBase names, mapped back to the columns
+    fields = z.read(next(n for n in names if n.endswith("_fields.csv")))
+    assert fields.startswith(b"\xef\xbb\xbf") and b"\r\n" in fields  # opens in Excel on Chinese Windows
+    # 10-character dBase names that say what they hold (cut at 10, m² and mu read "land_area_" and "land_area1"),
+    # mapped back to the columns and named in both languages with the unit stored
+    assert "land_m2,land_area_m2,用地面积（㎡）,Land area (m²)" in fields.decode("utf-8-sig").splitlines()
+    assert "land_m2" in back.columns and not any(c.startswith("land_area") for c in back.columns)
+
+
+def test_shapefile_field_names_are_readable_and_unique():
+    from planner.report.geodata import EXPORT_COLUMNS, SHAPEFILE_FIELDS, _short_names
+
+    for kind, cols in EXPORT_COLUMNS.items():
+        short = _short_names(list(cols))
+        assert all(len(f) <= 10 for f in short.values()) and len(set(short.values())) == len(cols), kind
+        # every name over 10 characters has one chosen, not cut and numbered ("land_area_", "land_area1")
+        assert {c for c in cols if len(c) > 10} <= set(SHAPEFILE_FIELDS), kind
 
 
 def test_excel_neutralizes_text_and_labels_headers():

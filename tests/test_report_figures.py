@@ -94,7 +94,7 @@ def test_excel_carries_each_definition(tmp_path):
     zh = load_workbook(to_excel(result(), tmp_path / "zh.xlsx", lang="zh"))
     en = load_workbook(to_excel(result(), tmp_path / "en.xlsx", lang="en"))
     s_zh = {r[0].value: r[1] for r in zh["Summary 汇总"].iter_rows(min_row=2)}
-    s_en = {r[0].value: r[1] for r in en["Summary 汇总"].iter_rows(min_row=2)}
+    s_en = {r[0].value: r[1] for r in en["Summary"].iter_rows(min_row=2)}
     assert s_zh["新增产业空间 Net new floor area（万㎡）"].value == pytest.approx(4.6)
     assert s_en["Net new floor area (m²)"].value == pytest.approx(46_000)
     assert s_zh["规划总建筑面积 Gross planned floor area（万㎡）"].value == pytest.approx(5.0)
@@ -103,7 +103,7 @@ def test_excel_carries_each_definition(tmp_path):
     assert s_zh["租金+税收回收期 Payback, rent + tax（年）"].value == pytest.approx(14.39, abs=0.01)
     assert s_en["Investment (million yuan)"].value == pytest.approx(170.0)
     assert s_zh["末批交付年份 Last delivery year"].value == 2028
-    sites_ws = en["Sites 地块"]
+    sites_ws = en["Sites"]
     head = [c.value for c in sites_ws[1]]
     assert sites_ws.cell(2, head.index("Delivery year") + 1).value == 2028  # not 2028.42
     # a comparison workbook uses the same units and definitions

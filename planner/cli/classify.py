@@ -93,7 +93,7 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
         if ext == ".gpkg":
             pyogrio.write_dataframe(out, tmp, layer="flags", driver="GPKG")
         elif ext in (".geojson", ".json"):
-            pyogrio.write_dataframe(out.to_crs(4326), tmp, driver="GeoJSON")
+            pyogrio.write_dataframe(out.to_crs(4326), tmp, layer=p.stem, driver="GeoJSON")  # not the temporary name
         else:
             geo = isinstance(out, gpd.GeoDataFrame)
             df = pd.DataFrame(out.drop(columns=out.geometry.name)) if geo else pd.DataFrame(out)

@@ -128,7 +128,7 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
                                     append=False)
     elif ext in (".geojson", ".json"):
         with replacing(path) as tmp:
-            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, driver="GeoJSON")
+            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, layer=path.stem, driver="GeoJSON")  # not the temporary name
     else:  # both written first, then renamed one after the other
         with replacing(files[0]) as tmp, replacing(files[1]) as side:
             write_csv(sites.drop(columns="geometry"), tmp)  # no live formulas in Excel

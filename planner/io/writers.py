@@ -70,7 +70,10 @@ def write_csv(df: pd.DataFrame, path, **kw) -> None:
     """Write ``df`` as a CSV a spreadsheet opens safely: text through :func:`neutralize_frame`, rows ended by CRLF
     (RFC 4180, as Excel writes), so a value holding a carriage return or a line break is quoted and cannot start a
     row of its own (with pandas' ``\\n`` rows a bare CR went out unquoted: ``x\\r=HYPERLINK(...)`` in an owner
-    field became a new row whose first cell was a live formula)."""
+    field became a new row whose first cell was a live formula). UTF-8 with a byte-order mark unless ``encoding``
+    says otherwise: without it Excel on Chinese Windows reads the file as GBK and garbles Chinese ids and owners
+    (``planner sites --out sites.csv`` wrote none)."""
+    kw.setdefault("encoding", "utf-8-sig")
     neutralize_frame(df).to_csv(path, index=False, lineterminator="\r\n", **kw)
 
 

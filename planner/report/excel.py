@@ -13,6 +13,7 @@ leading quote (:func:`planner.io.writers.neutralize`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,9 +38,13 @@ from planner.report.text import (
 from planner.scenarios.comparison import FLOOR_PARTS, KEY_FIGURES, Comparison, compare
 from planner.scenarios.model import ScenarioResult
 
+#: Amounts in 万㎡, 亿元 and million yuan show a true zero as "0", as the reports do (:func:`same_precision`), not as
+#: "0.000" (less than 5 m²?) among values of three decimals.
+_ZERO = ";-{0};0"
 _EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "int": "#,##0", "ratio": "0.00",
-                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@", "area_zh": "#,##0.00",
-                  "money_zh": "#,##0.000", "area_en": "#,##0", "money_en": "#,##0.00"}
+                  "years": "0.0", "year": "0", "share": "0.0%", "text": "@",
+                  "area_zh": "#,##0.00" + _ZERO.format("#,##0.00"), "money_zh": "#,##0.000" + _ZERO.format("#,##0.000"),
+                  "area_en": "#,##0", "money_en": "#,##0.00" + _ZERO.format("#,##0.00")}
 
 
 def _kind(key: str, lang: str) -> str:
@@ -81,13 +86,21 @@ def _formats(wb) -> dict:
     return fm
 
 
-def _fixed(wb, decimals: int) -> str:
-    """Name of the workbook's number format with thousands separators and ``decimals`` decimals (made once)."""
+def _fixed(wb, decimals: int, *, zero: bool = False) -> str:
+    """Name of the workbook's number format with thousands separators and ``decimals`` decimals (made once);
+    ``zero``: a true zero shows "0" (amounts in display units, as :data:`_EXCEL_FORMATS`)."""
     fm = _formats(wb)
-    name = f"fixed_{decimals}"
+    name = f"fixed_{decimals}{'_zero' if zero and decimals else ''}"
     if name not in fm:
-        fm[name] = wb.add_format({"num_format": "#,##0" + ("." + "0" * decimals if decimals else "")})
+        num = "#,##0" + ("." + "0" * decimals if decimals else "")
+        fm[name] = wb.add_format({"num_format": num + (_ZERO.format(num) if zero and decimals else "")})
     return name
+
+
+def sheet_name(name: str, lang: str) -> str:
+    """A sheet's name in the workbook's language: "Summary 汇总" in a Chinese workbook (its headers are in both
+    languages), "Summary" in an English one (its tabs said "Comparison 对比" to a reader of English only)."""
+    return name.rsplit(" ", 1)[0] if lang == "en" else name
 
 
 def _workbook(path: Path) -> xlsxwriter.Workbook:
@@ -110,6 +123,25 @@ def _write_cells(ws, col: int, values: list) -> None:
             ws.write_string(i, col, neutralize(str(v)))
 
 
+def _width(header: str, col: pd.Series) -> float:
+    """Width (characters) of a column: its header wrapped on up to three lines, never narrower than its longest
+    word (a scenario name wrapped "conservativ" / "e_top10") or its widest value (126,515,191 m² or a 1M-parcel
+    city's 1,265,151,910 showed "#####"; template names ran under the next column), at most 60."""
+    cjk = any(ord(ch) > 0x2E80 for ch in header)
+    longest_word = max((len(w) for w in header.split() if w.isascii()), default=0)
+    head = max(min(28.0, len(header) * (1.1 if cjk else 0.6)), longest_word + 2.0)
+    body = 0.0
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        v = pd.to_numeric(col, errors="coerce").abs().replace([np.inf], np.nan).max()
+        if v == v and v is not None:  # the integer part with separators, a sign and up to three decimals
+            body = len(f"{v:,.0f}") + 6.0
+    else:
+        text = col.dropna().astype(str)
+        if len(text):  # display width: a Chinese character (3 bytes of UTF-8) counts two
+            body = float(((text.str.len() + text.str.encode("utf-8").str.len()) / 2).max()) + 2.0
+    return min(60.0, max(10.0, head, body))
+
+
 def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = None,
            row_kinds: list[str] | None = None, pct_cols: tuple[str, ...] = (), widths: dict[int, float] | None = None
            ) -> None:
@@ -123,13 +155,10 @@ def _sheet(wb, name: str, df: pd.DataFrame, *, col_kinds: list[str] | None = Non
     for j, c in enumerate(df.columns):
         header = str(c)
         ws.write_string(0, j, neutralize(header), fm["header"])
-        cjk = any(ord(ch) > 0x2E80 for ch in header)
-        width = min(28.0, max(10.0, len(header) * (1.1 if cjk else 0.6)))
-        if widths and j in widths:
-            width = widths[j]
+        col = df.iloc[:, j]
+        width = widths[j] if widths and j in widths else _width(header, col)
         k = "pct" if c in pct_cols else (col_kinds[j] if col_kinds else None)
         ws.set_column(j, j, width, fm.get(k) if k and k != "text" else None)
-        col = df.iloc[:, j]
         if pd.api.types.is_bool_dtype(col.dtype):
             values = col.tolist()
         elif pd.api.types.is_numeric_dtype(col.dtype):
@@ -160,6 +189,31 @@ def _summary_frame(result: ScenarioResult, lang: str) -> tuple[pd.DataFrame, lis
                          result.name: scaled}), [_kind(k, lang) for k in keys]
 
 
+_TEXT_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})*(\.\d+)?%?|-?\d+(\.\d+)?%?")
+
+
+def _numbers_as_shown(wb, sheet: str, df: pd.DataFrame, cols) -> None:
+    """Write the cells of ``cols`` that hold one number as text ("2,000", "2.5", "17.5%", "2026") as numbers in a
+    format that shows them as the text did (a receiver's Excel flagged 23 assumptions "number stored as text" and
+    could not compute with them); other text ("60%, 77.5%, 95%", "不限") stays as it is."""
+    ws = wb.get_worksheet_by_name(sheet)
+    fm = _formats(wb)
+    for j, c in enumerate(df.columns):
+        if c not in cols:
+            continue
+        for i, v in enumerate(df[c].tolist(), start=1):
+            t = str(v).strip() if isinstance(v, str) else ""
+            if not _TEXT_NUMBER.fullmatch(t):
+                continue
+            pct = t.endswith("%")
+            body = t.rstrip("%")
+            dec = len(body.split(".")[1]) if "." in body else 0
+            num = ("#,##0" if "," in body else "0") + ("." + "0" * dec if dec else "") + ("%" if pct else "")
+            if num not in fm:
+                fm[num] = wb.add_format({"num_format": num, "align": "left"})
+            ws.write_number(i, j, float(body.replace(",", "")) / (100.0 if pct else 1.0), fm[num])
+
+
 def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
     """A native line chart of delivered and occupied floor area per year on the timeline sheet."""
     cols = list(df.columns)
@@ -179,8 +233,9 @@ def _timeline_chart(xw, sheet: str, df: pd.DataFrame, lang: str) -> None:
 
 def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
     """Sheet of the floor-area parts per scenario (demolished negative) with a native stacked bar chart."""
-    name = "Floor area 建筑面积"
-    rows = {tr("scenario", lang): [r.name for r in results]}
+    name = sheet_name("Floor area 建筑面积", lang)
+    rows = {(f"{tr('scenario', 'zh')} {tr('scenario', 'en')}" if lang == "zh" else tr("scenario", lang)):
+            [r.name for r in results]}  # in both languages in a Chinese workbook, as its other headers
     for k in (*FLOOR_PARTS, "net_change_m2"):
         sign = -1.0 if k == "demolished_floor_m2" else 1.0
         rows[label(k, lang, both=lang == "zh")] = [sign * float(_scale([r.totals.get(k, 0.0)], k, lang)[0])
@@ -228,8 +283,8 @@ def _membership(cmp: Comparison, lang: str) -> pd.DataFrame:
     for r in cmp.results:  # vectorized: a 1M-parcel city's comparison has 86k sites (0.45 s as Python loops)
         n = r.name
         out[f"{n} · {tr('in_scenario', lang)}"] = np.where(m[n].to_numpy(bool), yes, no)
-        start = pd.Series(_scale(m[f"start_year_{n}"], "start_year", lang)).round().astype("Int64")
-        out[f"{n} · {label('start_year', lang, unit=False)}"] = start.astype("string").fillna("").to_numpy()
+        # a number (a year Excel can sort and filter by), empty where the scenario does not take the site
+        out[f"{n} · {label('start_year', lang, unit=False)}"] = np.round(_scale(m[f"start_year_{n}"], "start_year", lang))
         tpl = m[f"template_{n}"].reset_index(drop=True)
         out[f"{n} · {label('template', lang, unit=False)}"] = tpl.map(names).fillna(tpl).fillna("").astype(str).to_numpy()
     return out
@@ -254,16 +309,17 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
                              result.name: [result.name, policy_text(result, lang),
                                            result.scenario.description or result.scenario.label]})
-        _sheet(xw, "Summary 汇总", pd.concat([summ.astype(object), meta], ignore_index=True),
+        _sheet(xw, sheet_name("Summary 汇总", lang), pd.concat([summ.astype(object), meta], ignore_index=True),
                row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
         df, kinds = _frame_for_excel(_readable_sites(result, lang), lang)
-        _sheet(xw, "Sites 地块", df, col_kinds=kinds)
+        _sheet(xw, sheet_name("Sites 地块", lang), df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index().rename(columns=timeline_key), lang)
-        _sheet(xw, "Timeline 年度", df, col_kinds=kinds)
-        _timeline_chart(xw, "Timeline 年度", df, lang)
+        _sheet(xw, sheet_name("Timeline 年度", lang), df, col_kinds=kinds)
+        _timeline_chart(xw, sheet_name("Timeline 年度", lang), df, lang)
         _floor_sheet(xw, [result], lang)
         a = assumptions_table(result, lang).replace("–", "")
-        _sheet(xw, "Assumptions 假设", a, widths={0: 30, a.shape[1] - 1: 70})
+        _sheet(xw, sheet_name("Assumptions 假设", lang), a, widths={0: 30, a.shape[1] - 1: 70})
+        _numbers_as_shown(xw, sheet_name("Assumptions 假设", lang), a, a.columns[1:-1])
     return p
 
 
@@ -282,20 +338,21 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
             df[f"{n} - {cmp.names[0]}"] = diff
             df[f"{n} vs {cmp.names[0]} %"] = [shown_number(rows[k].pcts[j].rstrip("%")) + 0.0 for k in t.index]
         df.insert(0, label("figure", lang, both=lang == "zh"), [label(k, lang, both=lang == "zh") for k in t.index])
-        row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values))
+        row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values),
+                                                            zero=display_unit(k, lang) is not None)
                      for k in t.index]
-        _sheet(xw, "Comparison 对比", df, row_kinds=row_kinds,
+        _sheet(xw, sheet_name("Comparison 对比", lang), df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
         m = _membership(cmp, lang)
-        _sheet(xw, "Sites 地块", m, col_kinds=["text"] * m.shape[1])
+        _sheet(xw, sheet_name("Sites 地块", lang), m, col_kinds=["year" if pd.api.types.is_float_dtype(m[c]) else "text" for c in m.columns])
         curves = cmp.curves.copy()
         curves["value"] = [float(_scale([v], m, lang)[0]) for v, m in zip(curves["value"], curves["metric"], strict=True)]
         wide = curves.pivot_table(index="year", columns=["metric", "scenario"], values="value")
         kinds = ["year"] + [_kind(mm, lang) for mm, _s in wide.columns]
         wide.columns = [f"{label(timeline_key(mm), lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
         wide.index.name = label("year", lang, both=lang == "zh")
-        _sheet(xw, "Curves 年度曲线", wide.reset_index(), col_kinds=kinds)
+        _sheet(xw, sheet_name("Curves 年度曲线", lang), wide.reset_index(), col_kinds=kinds)
     return p
 
 
@@ -308,5 +365,5 @@ def table_to_excel(df: pd.DataFrame, path: str | Path, *, lang: str = "zh", shee
     out, kinds = _frame_for_excel(pd.DataFrame(df), lang)
     out.columns = [column_label(c, lang) if column_label(c, lang) != c else label(c, lang) for c in df.columns]
     with _workbook(p) as xw:
-        _sheet(xw, sheet, out, col_kinds=kinds)
+        _sheet(xw, sheet_name(sheet, lang), out, col_kinds=kinds)
     return p

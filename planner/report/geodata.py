@@ -10,6 +10,7 @@ import pandas as pd
 
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
+from planner.io.writers import write_csv
 from planner.scenarios.model import ScenarioResult
 
 #: Site columns written to the sites sheet / layer, in order.
@@ -53,15 +54,19 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     if not has_geometry(g):
         msg = f"{p}: the scenario's sites have no geometry/CRS; run it on the workspace sites layer"
         raise DataError(msg)
-    out = gpd.GeoDataFrame(site_table(result).replace([np.inf, -np.inf], np.nan), geometry=g.geometry.to_numpy(),
-                           crs=g.crs)
+    table = site_table(result).replace([np.inf, -np.inf], np.nan)
+    for c in ("rank", "start_year", "works_start", "delivery"):  # whole numbers and calendar years, as every report
+        if c in table.columns:  # shows them (QGIS labelled a site "2028.41666666667"; the Excel sheet says 2028)
+            table[c] = np.floor(pd.to_numeric(table[c], errors="coerce") + 1e-9).astype("Int32")
+    out = gpd.GeoDataFrame(table, geometry=g.geometry.to_numpy(), crs=g.crs)
     out.insert(0, "scenario", result.name)
     p.parent.mkdir(parents=True, exist_ok=True)
     suffix = p.suffix.lower()
     if suffix == ".gpkg":
         out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio")
     elif suffix in (".geojson", ".json"):
-        to_lonlat_valid(out).to_file(p, driver="GeoJSON", engine="pyogrio")
+        # named after the scenario: the GeoJSON "name" member was the temporary file's, ".x.tmp-1234"
+        to_lonlat_valid(out).to_file(p, layer=layer_name(result.name), driver="GeoJSON", engine="pyogrio")
     else:
         msg = f"{p}: unknown geodata format; use .gpkg or .geojson"
         raise DataError(msg)
@@ -95,11 +100,23 @@ def export_columns(gdf: pd.DataFrame, kind: str, *, may_see_tax: bool = True) ->
     return [c for c in cols if may_see_tax or c not in RESTRICTED_COLUMNS]
 
 
+#: Shapefile (dBase, 10 characters) names of the export columns longer than that: cut at 10 they read
+#: "land_area_" and "land_area1" (m² or mu?), "low_utiliz", "potential_".
+SHAPEFILE_FIELDS = {
+    "land_area_m2": "land_m2", "land_area_mu": "land_mu", "floor_area_m2": "floor_m2", "output_per_mu": "output_mu",
+    "low_utilization": "low_util", "low_capacity": "low_cap", "low_contribution": "low_contr",
+    "upgrade_class": "upgrade", "n_enterprises": "n_enterpr", "flagged_share": "flag_share",
+    "compactness": "compact", "constraint_overlap_m2": "constr_m2", "n_retained_inside": "n_retained",
+    "potential_floor_area_m2": "pot_flr_m2",
+}
+
+
 def _short_names(cols: list[str]) -> dict[str, str]:
-    """Unique field names of at most 10 characters (dBase) for a shapefile."""
+    """Unique field names of at most 10 characters (dBase) for a shapefile: :data:`SHAPEFILE_FIELDS`, else the
+    name cut to 10 (and numbered when that is taken)."""
     out, used = {}, set()
     for c in cols:
-        base = c[:10]
+        base = SHAPEFILE_FIELDS.get(c, c)[:10]
         name, i = base, 1
         while name.lower() in used:
             suffix = str(i)
@@ -108,6 +125,16 @@ def _short_names(cols: list[str]) -> dict[str, str]:
         used.add(name.lower())
         out[c] = name
     return out
+
+
+def _stored_label(col: str, lang: str) -> str:
+    """A column's name in ``lang`` with the unit its values are stored in (a label in 万㎡ would misstate m²)."""
+    from planner.i18n import LABELS, _unit, column_label, display_unit, label
+
+    if display_unit(col, lang) is None:
+        return column_label(col, lang)
+    u = _unit(LABELS[col][2], lang)
+    return f"{label(col, lang, unit=False)}（{u}）" if lang == "zh" else f"{label(col, lang, unit=False)} ({u})"
 
 
 def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang: str = "zh",
@@ -154,8 +181,10 @@ def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang:
         short = _short_names(cols)
         out = out.rename(columns=short)
         out.to_file(d / f"{safe}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
-        (d / f"{safe}_fields.csv").write_text(
-            "field,column\n" + "".join(f"{short[c]},{c}\n" for c in cols), encoding="utf-8")
+        # what each field holds, in the units stored (m², yuan: never the reports' 万㎡), opened in Excel too
+        write_csv(pd.DataFrame({"field": [short[c] for c in cols], "column": cols,
+                                "zh": [_stored_label(c, "zh") for c in cols],
+                                "en": [_stored_label(c, "en") for c in cols]}), d / f"{safe}_fields.csv")
         buf = d / f"{safe}.zip"
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for p in sorted(d.iterdir()):

@@ -383,6 +383,11 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
                             "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny", "investment_cny",
                             "payback_years") if c in result.sites.columns]
         _heading(pdf, tr("sites_in_report", lang, n=min(max_sites, len(result.sites))))
+        if len(result.sites) > max_sites:  # as the HTML report: how many there are, and where they all are
+            pdf.set_text_color(*_GREY)
+            _lines(pdf, tr("sites_shown", lang, n=max_sites, total=len(result.sites)), 7.5, 4)
+            pdf.set_text_color(0, 0, 0)
+            pdf.ln(0.5)
         names = {k: (t.label_en if lang == "en" else t.label_zh) for k, t in (result.templates or {}).items()}
         top = result.sites.head(max_sites)
         body = {c: top[c].astype(str).map(lambda v: names.get(v, v)).tolist() if c == "template" else
@@ -409,7 +414,10 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
         n = a.shape[1] - 2
         w = [46, *[max(22, 60 / max(n, 1))] * n]
         w.append(WIDTH - sum(w))
-        _table(pdf, [list(a.columns), *a.astype(str).to_numpy().tolist()], w, size=6.3)
+        head = list(a.columns)
+        if len(results) > 1:  # the header repeated on the next page names the scenario the rows belong to
+            head[0] = f"{head[0]} · {r.name}"
+        _table(pdf, [head, *a.astype(str).to_numpy().tolist()], w, size=6.3)
 
 
 def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:

@@ -260,12 +260,16 @@ def decimals_shown(text: str) -> int:
 def same_precision(values, key: str, lang: str = "zh") -> list[str]:
     """A column (or a comparison's row) of figures as :func:`fmt` shows them, all with the decimals of the most
     precise one (a site table's tax column read 0.93, 0.835, 0.59: one precision per column). The HTML and PDF
-    site tables and the comparison tables and cards show numbers by this one rule.
+    site tables and the comparison tables and cards show numbers by this one rule. A true zero reads "0" in any
+    column, in both languages ("0.000" beside 0.678 万㎡ retained read as "less than 5 m²", where none is; the
+    English column of m² said "0").
 
     Examples
     --------
     >>> same_precision([93e6, 83.5e6, 59e6, float("nan")], "tax_after_cny", "zh")
     ['0.930', '0.835', '0.590', '–']
+    >>> same_precision([6_778.3, 0.0, 12_300.0], "retained_floor_m2", "zh")
+    ['0.678', '0', '1.230']
     >>> same_precision([2026.0, 2027.0], "start_year", "zh")
     ['2026', '2027']
     """
@@ -273,7 +277,7 @@ def same_precision(values, key: str, lang: str = "zh") -> list[str]:
     texts = [fmt(v, key, lang) for v in values]
     decimals = [decimals_shown(t) for t in texts]
     d = max(decimals, default=0)
-    return [fmt(f"{scaled(v, key, lang):,.{d}f}", key, lang) if _NUMBER.fullmatch(t) and n < d else t
+    return [fmt(f"{scaled(v, key, lang):,.{d}f}", key, lang) if _NUMBER.fullmatch(t) and n < d and t != "0" else t
             for v, t, n in zip(values, texts, decimals, strict=True)]
 
 
@@ -330,9 +334,10 @@ def scenario_keys(names) -> list[str]:
 class FigureRow:
     """One key figure of a comparison as every report shows it (:func:`figure_row`).
 
-    ``values``: the scenarios' values as shown, baseline first, in one precision; ``diffs`` and ``pcts``: each
-    other scenario against the baseline, computed from the values shown (a difference of "0" never stands beside
-    "-1.8%"); ``ways``: +1 better, -1 worse, 0 neither or no difference (:data:`~planner.scenarios.comparison.BETTER`).
+    ``values``: the scenarios' values as shown, baseline first, in one precision; ``diffs``: each other scenario
+    less the baseline, computed from the values shown (a difference of "0" never stands beside "-1.8%");
+    ``pcts``: the relative change of the unrounded values, so a Chinese and an English report (亿元, million yuan)
+    print the same percentage, and "0.0%" beside a difference shown as 0; ``ways``: +1 better, -1 worse, 0 neither or no difference (:data:`~planner.scenarios.comparison.BETTER`).
     """
 
     key: str
@@ -353,13 +358,19 @@ class FigureRow:
 
 def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
     """One figure of several scenarios (baseline first) as tables and cards show it: the values in one precision
-    (:func:`same_precision`), and the differences and percentages from those values, not from the unrounded ones.
+    (:func:`same_precision`), the differences from those values, not from the unrounded ones, and the percentages
+    from the unrounded values (a percentage of a rounded baseline magnifies its rounding: 11.2 亿元 for 11.244
+    made a rise to 186.4 亿元 "+1564.3%" where it is +1557.7%, as the English report in million yuan said). A
+    reader who divides the difference shown by the baseline shown gets the percentage to within that rounding.
 
     Examples
     --------
     >>> r = figure_row([17.33, 17.02, 17.04], "payback_years", "en")
     >>> r.values, r.diffs, r.pcts, r.ways
-    (('17.3', '17.0', '17.0'), ('-0.3', '-0.3'), ('-1.7%', '-1.7%'), (1, 1))
+    (('17.3', '17.0', '17.0'), ('-0.3', '-0.3'), ('-1.8%', '-1.7%'), (1, 1))
+    >>> figure_row([1_124.4e6, 18_636.2e6], "rent_cny_yr", "zh").pcts == figure_row(
+    ...     [1_124.4e6, 18_636.2e6], "rent_cny_yr", "en").pcts
+    True
     >>> figure_row([2031.0, 2050.0], "last_delivery").pcts  # a calendar year has no percentage
     ('–',)
     """
@@ -367,8 +378,9 @@ def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
 
     shown = same_precision(values, key, lang)
     base = shown_number(shown[0])
+    raw = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").astype(float).tolist()
     diffs, pcts, ways = [], [], []
-    for text in shown[1:]:
+    for text, v_raw in zip(shown[1:], raw[1:], strict=True):
         v = shown_number(text)
         dec = max(decimals_shown(text), decimals_shown(shown[0]))
         with np.errstate(invalid="ignore"):
@@ -378,9 +390,14 @@ def figure_row(values, key: str, lang: str = "zh") -> FigureRow:
         elif math.isinf(d):
             diffs.append("+∞" if d > 0 else "-∞")
         else:
-            diffs.append(("+" if d > 0 else "-" if d < 0 else "") + f"{abs(d):,.{dec}f}")
+            zero = d == 0 and _i18n.display_unit(key, lang) is not None  # an amount: "0", as a true zero reads
+            diffs.append("0" if zero else ("+" if d > 0 else "-" if d < 0 else "") + f"{abs(d):,.{dec}f}")
         ok = math.isfinite(d) and math.isfinite(base) and base != 0 and key not in CALENDAR_YEARS
-        pcts.append(pct_change(d / abs(base) * 100.0) if ok else "–")
+        # the change of the values themselves, the same in every unit (11.2 亿元 is 1,124.4 million yuan: from the
+        # values shown, rent income rose "+1564.3%" in Chinese and "+1557.7%" in English); a difference shown as 0
+        # stands beside 0.0%
+        pct = 0.0 if d == 0 else (v_raw - raw[0]) / abs(raw[0]) * 100.0 if raw[0] else math.nan
+        pcts.append(pct_change(pct) if ok else "–")
         ways.append(int(BETTER.get(key, 0) * (np.sign(d) if not math.isnan(d) else 0)))
     return FigureRow(key, tuple(shown), tuple(diffs), tuple(pcts), tuple(ways))
 

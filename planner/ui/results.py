@@ -503,7 +503,8 @@ def figure_label(key: str) -> str:
 def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     """The comparison table as text: figure labels with units, values in display units (万㎡/亿元 in Chinese,
     m²/million yuan in English), signed differences and differences in %: the numbers of the reports' tables
-    (:func:`planner.report.text.comparison_rows`: one precision per figure, differences from the values shown)."""
+    (:func:`planner.report.text.comparison_rows`: one precision per figure, differences from the values shown,
+    percentages of the values themselves)."""
     rows = report_text.comparison_rows(cmp, lang())
     names = list(cmp.names)
     out = pd.DataFrame({tr("cmp_figure"): [figure_label(k) for k in rows]})
