@@ -231,11 +231,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dl_html": ("下载 HTML 报告", "Download HTML report"),
     # data manager
     "dm_upload": ("上传调查数据", "Upload a survey"),
-    "dm_upload_help": ("支持 zip（Shapefile）、gpkg、geojson、fgb、带 WKT 的 csv", "zip (shapefile), gpkg, geojson, fgb, csv with WKT"),
+    "dm_upload_help": ("支持 zip（Shapefile：同名的 .shp、.shx、.dbf、.prj 压缩在一起）、gpkg、geojson、fgb、带 WKT 的 csv",
+                       "zip (a shapefile: its .shp, .shx, .dbf and .prj zipped together), gpkg, geojson, fgb, "
+                       "csv with WKT"),
     "dm_field_map": ("字段对应", "Field mapping"),
     "dm_source_field": ("源字段", "Source field"),
     "dm_target_field": ("标准字段", "Canonical field"),
     "dm_crs": ("坐标系（无法自动识别时选择）", "CRS (when it cannot be detected)"),
+    "dm_no_crs": ("{name} 没有坐标系（缺少 .prj 文件，或文件中未写明），请在「坐标系」中选择后再校验。{hint}"
+                  "经纬度：国家 2000（CGCS2000）选 EPSG:4490，从高德、腾讯等网络地图导出的（火星坐标）选 gcj02；"
+                  "平面坐标请按测绘单位的说明选择。",
+                  "{name} has no CRS (no .prj file, or none written in the file): choose it under CRS, then "
+                  "validate. {hint}Longitude/latitude: EPSG:4490 for CGCS2000, gcj02 for exports of AMap, Tencent "
+                  "and other Chinese web maps; projected coordinates: as the survey office says."),
+    "dm_no_crs_hint": ("从坐标范围看可能是：{crs}。", "From the coordinate ranges it may be: {crs}. "),
     "dm_encoding": ("字符编码", "Encoding"),
     "dm_label": ("版本说明", "Version label"),
     "dm_validation": ("校验报告", "Validation report"),

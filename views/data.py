@@ -14,7 +14,7 @@ from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
 from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, tr, tr_plain
 from planner.workflow.permissions import only_text
 
 settings = page.start("nav_data", need_survey=False)
@@ -32,7 +32,8 @@ tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"),
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
-    up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
+    # a shapefile's own files are taken too, to say in the page's language that they go in a .zip (uploads.py)
+    up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
                           help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
                           key=f"dm_file_{ss.get('dm_gen', 0)}", disabled=not may_publish)
     if not may_publish:
@@ -40,12 +41,13 @@ with tab_up:
     try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
         upl, fresh = uploads.receive(up)
     except PlannerError as exc:
-        st.error(tr("dm_refused", err=exc))
+        st.error(tr("dm_refused", err=message_in(exc, lang())))
         upl, fresh, up = None, False, None
     if fresh:
         ss.update(dm_name=upl.name, dm_path=str(upl.path), dm_sha=upl.sha256)
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
+        ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
     if up is not None and ss.get("dm_path"):
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
@@ -63,9 +65,14 @@ with tab_up:
             crs_opts = (["auto"] if declared else []) + guesses + ["EPSG:4490", "EPSG:4326", "gcj02",
                                                                    "EPSG:4549", "EPSG:4548", "EPSG:4527",
                                                                    "EPSG:4528"]
+            # no CRS in the file: none is assumed (GCJ-02 read as CGCS2000 is hundreds of metres off); the user picks
             crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
-                                    list(dict.fromkeys(crs_opts)), key="dm_crs",
+                                    list(dict.fromkeys(crs_opts)), key="dm_crs", index=0 if declared else None,
+                                    placeholder=tr("choose"),
                                     format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+            if declared is None and crs_pick is None:
+                hint = tr_plain("dm_no_crs_hint", crs=" / ".join(guesses)) if guesses else ""  # escaped once, below
+                st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
                        + (f" {raw.encoding_note}" if lang() == "en" else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
@@ -93,7 +100,7 @@ with tab_up:
                         # the version this load is prepared against: publishing re-checks it under the lock
                         ss["dm_base"] = W.current_survey_version(store)
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
-                                                      crs=None if crs_pick == "auto" else crs_pick,
+                                                      crs=None if crs_pick in ("auto", None) else crs_pick,
                                                       target_crs=store.crs)
                         uploads.relabel(rep)
                         diff = None

@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 
 #: Extensions the data manager accepts (the readers pick the format from them).
 UPLOAD_KINDS = (".zip", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
+#: The other files of a shapefile set: accepted by the survey uploader only to say what to upload instead (a
+#: GIS officer picks the ``.shp``; the browser's own refusal is an English tooltip, "files are not allowed").
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix")
 #: Extensions of table uploads (enterprise and link tables).
 TABLE_KINDS = (".xlsx", ".csv")
 #: Upload folders older than this (seconds) and held by no session are deleted.
@@ -118,10 +121,16 @@ def upload_kind(client_name: str, kinds: tuple[str, ...] = UPLOAD_KINDS) -> str:
     Raises
     ------
     IngestError
-        Any other extension (names the file as shown).
+        Any other extension (names the file as shown); one file of a shapefile set says to zip the set.
     """
     name = shown_name(client_name)
     ext = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""  # ".gpkg" alone is a .gpkg too
+    if ext in SHAPEFILE_PARTS and ".zip" in kinds:
+        stem = name[: -len(ext)] or "…"
+        msg = (f"{name} is only one file of a shapefile: put {stem}.shp, {stem}.shx, {stem}.dbf and {stem}.prj "
+               f"(and {stem}.cpg if there is one) into one .zip and upload the .zip")
+        raise IngestError(msg, zh=f"{name} 只是 Shapefile 的一个文件：请把同名的 {stem}.shp、{stem}.shx、{stem}.dbf、"
+                                  f"{stem}.prj（有 {stem}.cpg 也一并）压缩成一个 .zip，再上传该 .zip")
     if ext not in kinds:
         listed = ", ".join(kinds)
         msg = f"{name}: unsupported file type {ext or '(none)'}; upload one of {listed}"
@@ -370,5 +379,5 @@ def relabel(report, slot: str = "survey"):
     return report
 
 
-__all__ = ["STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
+__all__ = ["SHAPEFILE_PARTS", "STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
            "end_orphans", "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]

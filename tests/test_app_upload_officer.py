@@ -1,0 +1,137 @@
+"""A GIS officer uploading a survey of their own on the data manager (AppTest), with the mistakes real officers make.
+
+The layer is real third-party data: the county boundaries of Quanzhou in ``../shared/data/china-admin-gcj02``
+(no ``.prj``, GCJ-02 longitude/latitude, CJK file names; see its README), given a parcel id column here so that
+it loads as a survey. The browser journey is in ``tests/e2e/test_upload_browser.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner.io.store import GpkgStore
+from tests._text import rendered
+from tests.test_security import APP
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "china-admin-gcj02"
+if not SHARED.exists():
+    SHARED = Path("/work/shared/data/china-admin-gcj02")
+QUANZHOU = SHARED / "泉州市.shp"
+
+
+def need_quanzhou() -> None:
+    if not QUANZHOU.exists():
+        pytest.skip(f"the shared third-party data are not here: {QUANZHOU}")
+
+
+def quanzhou_zip(tmp_path: Path, *, prj: bool = False) -> bytes:
+    """The Quanzhou counties as a zipped shapefile set in a folder, with a parcel id (宗地代码 from the adcode)."""
+    need_quanzhou()
+    g = gpd.read_file(QUANZHOU, encoding="utf-8").set_crs(4326, allow_override=True)
+    g = g[["adcode", "name", "geometry"]].rename(columns={"adcode": "ZDDM", "name": "QLR"})
+    out = tmp_path / "shp"
+    out.mkdir(exist_ok=True)
+    g.to_file(out / "泉州宗地.shp", encoding="utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted(out.iterdir()):
+            if f.suffix == ".prj" and not prj:
+                continue  # as delivered: no .prj
+            z.write(f, f"泉州调查2025/{f.name}")  # the set in a folder, as a zip made of a folder is
+    return buf.getvalue()
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    path = tmp_path / "ws.gpkg"
+    GpkgStore(path, crs="EPSG:4549", create=True)  # a new city's workspace, no survey yet
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    return path
+
+
+def _page(lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if lang != "zh":
+        at.radio(key="w_lang").set_value(lang).run()
+    at.switch_page("views/data.py").run()
+    return at
+
+
+def _errors(at) -> list[str]:
+    return [rendered(e.value) for e in at.error]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_shp_alone_is_taken_and_answered_with_what_to_zip(ws, lang):
+    """The officer picks 泉州市.shp from the set: the uploader takes it (the browser's own refusal is an English
+    tooltip, "files are not allowed") and the page says, in its language, to zip the set; nothing is stored."""
+    need_quanzhou()
+    at = _page(lang)
+    allowed = {t.lstrip(".").lower() for t in at.file_uploader[0].allowed_type}
+    assert {"shp", "dbf", "shx", "prj", "zip"} <= allowed
+    at.file_uploader[0].set_value(("泉州市.shp", QUANZHOU.read_bytes(), "application/octet-stream")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = _errors(at)
+    assert len(errs) == 1, errs
+    if lang == "zh":
+        assert "泉州市.shp 只是 Shapefile 的一个文件" in errs[0] and "泉州市.dbf" in errs[0] and ".zip" in errs[0]
+    else:
+        assert "泉州市.shp is only one file of a shapefile" in errs[0] and "泉州市.dbf" in errs[0]
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in errs[0].replace("泉州市", ""))
+    assert len(at.button) == 0 or not [b for b in at.button if b.key == "dm_read"]  # nothing to validate
+    assert GpkgStore(ws).surveys().empty
+    assert not any((Path(os.environ["PLANNER_UPLOAD_DIR"])).glob("u-*/*"))  # the part was not kept
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_layer_without_a_crs_gets_none_assumed_until_the_officer_picks_one(ws, tmp_path, lang):
+    """No .prj, GCJ-02 lon/lat: the app used to pick EPSG:4490 (CGCS2000) for it without a word, a few hundred
+    metres off; now it says so and validation is refused until a CRS is chosen, as `planner ingest` refuses."""
+    at = _page(lang)
+    at.file_uploader[0].set_value(("泉州调查2025.zip", quanzhou_zip(tmp_path), "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    crs = at.selectbox(key="dm_crs")
+    assert crs.value is None
+    warns = [rendered(w.value) for w in at.warning]
+    word = "没有坐标系" if lang == "zh" else "has no CRS"
+    assert any("泉州调查2025.zip" in w and word in w and "gcj02" in w and "EPSG:4490" in w for w in warns), warns
+    if lang == "en":  # AppTest formats the encoding box outside the session, in Chinese: no further run in English
+        return
+    at.button(key="dm_read").click().run()
+    errs = _errors(at)
+    assert any(("没有坐标系" if lang == "zh" else "has no CRS") in e for e in errs), errs
+    assert not [b for b in at.button if b.key == "dm_publish"]
+    assert GpkgStore(ws).surveys().empty
+    crs.set_value("gcj02").run()
+    assert not [w for w in at.warning if word in rendered(w.value)]
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    at.button(key="dm_publish").click().run()
+    cat = GpkgStore(ws).surveys()
+    assert cat["version"].tolist() == [1] and cat["n_rows"].iloc[0] > 0
+    assert cat["source_file"].iloc[0] == "泉州调查2025.zip"
+
+
+def test_the_crs_picked_for_one_file_does_not_override_the_next_files_own(ws, tmp_path):
+    """gcj02 picked for a file without .prj stayed picked when the officer uploaded the corrected file with its
+    .prj, and overrode it (a silent shift of hundreds of metres); a new file starts from its own CRS."""
+    at = _page()
+    at.file_uploader[0].set_value(("泉州调查2025.zip", quanzhou_zip(tmp_path), "application/zip")).run()
+    at.selectbox(key="dm_crs").set_value("gcj02").run()
+    (tmp_path / "b").mkdir()
+    fixed = quanzhou_zip(tmp_path / "b", prj=True)
+    at.file_uploader[0].set_value(("泉州调查2025_含prj.zip", fixed, "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="dm_crs").value == "auto"
+    assert not [w for w in at.warning if "没有坐标系" in rendered(w.value)]
