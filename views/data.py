@@ -48,10 +48,15 @@ with tab_up:
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
         ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
+    # labels of the choices taken now, in the session's language (a format_func that asked later, outside the run,
+    # would answer in the default language)
+    auto = tr_plain("dm_auto")
+    mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
+    view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if up is not None and ss.get("dm_path"):
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
-                           format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+                           format_func=lambda x: auto if x == "auto" else x)
         enc = None if enc == "auto" else enc
         try:
             raw = readers.read_source(ss["dm_path"], encoding=enc)
@@ -69,12 +74,12 @@ with tab_up:
             crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
                                     list(dict.fromkeys(crs_opts)), key="dm_crs", index=0 if declared else None,
                                     placeholder=tr("choose"),
-                                    format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+                                    format_func=lambda x: auto if x == "auto" else x)
             if declared is None and crs_pick is None:
                 hint = tr_plain("dm_no_crs_hint", crs=" / ".join(guesses)) if guesses else ""  # escaped once, below
                 st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                       + (f" {raw.encoding_note}" if lang() == "en" else ""))
+                       + (f" ({raw.encoding_note})" if lang() == "en" and raw.encoding_note else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
             sugg = aliases.match_fields(cols) if aliases is not None else {}
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
@@ -90,7 +95,7 @@ with tab_up:
             label = l1.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
             publish_mode = l2.radio(tr("dm_publish_as"), ["auto", "update", "replace"], horizontal=True,
                                     key="dm_mode", help=tr("dm_publish_as_help"),
-                                    format_func=lambda m: tr(f"dm_publish_as_{m}"))
+                                    format_func=mode_label.get)
             if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
                 mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
                                       if isinstance(r.source, str) and r.source}}
@@ -147,13 +152,13 @@ with tab_up:
                                    ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
                 col.metric(tr(key), f"{int(diff.get('n_' + k, 0)):,}")
             if diff.get("changed_fields"):
-                st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
-                                    for k, v in diff["changed_fields"].items()))
+                st.caption(("、" if lang() == "zh" else ", ").join(f"{column_label(k, lang())}: {v:,}"
+                                                                   for k, v in diff["changed_fields"].items()))
             changes = survey.diff_frame(diff, lang())
             if len(changes):
                 # a map in a hidden tab has no size when it is drawn: show one view at a time
                 view = st.radio(tr("wf_diff_view"), ["table", "map"], horizontal=True, key="dm_diff_view",
-                                format_func=lambda v: tr("wf_diff_table" if v == "table" else "wf_diff_map"))
+                                format_func=view_label.get)
                 if view == "table":
                     tables.show(changes, height=260, labels={"change": tr("wf_change"),
                                                              "fields": tr("wf_changed_fields")})
