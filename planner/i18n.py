@@ -244,6 +244,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "{name} has no CRS (no .prj file, or none written in the file): choose it under CRS, then "
                   "validate. {hint}Longitude/latitude: EPSG:4490 for CGCS2000, gcj02 for exports of AMap, Tencent "
                   "and other Chinese web maps; projected coordinates: as the survey office says."),
+    "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
+                "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
+                "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
+    "dm_discard": ("放弃此文件", "Discard this file"),
     "dm_no_crs_hint": ("从坐标范围看可能是：{crs}。", "From the coordinate ranges it may be: {crs}. "),
     "dm_encoding": ("字符编码", "Encoding"),
     "dm_label": ("版本说明", "Version label"),

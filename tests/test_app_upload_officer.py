@@ -161,3 +161,61 @@ def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkey
     at.button(key="dm_publish").click().run()
     assert [s.value for s in at.success if "Published survey version v2" in s.value]
     assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+def test_leaving_the_page_mid_upload_and_coming_back_keeps_the_file(tmp_path, monkeypatch):
+    """The officer uploads, validates, looks at the map and comes back: Streamlit draws the uploader anew, empty,
+    and the upload used to end without a word. The stored file is kept, said so, validated again and published."""
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page()
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    assert [b for b in at.button if b.key == "dm_publish"]
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    assert any("晋江更新2025.zip" in i and "尚未发布" in i and "重新校验" in i for i in infos), infos
+    assert not [b for b in at.button if b.key == "dm_publish"]  # the report made before is not published blind
+    assert list((tmp_path / "uploads").glob("u-*/upload.zip"))
+    at.button(key="dm_read").click().run()
+    at.button(key="dm_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [s.value for s in at.success if "已发布调查版本 v2" in s.value]
+    cat = GpkgStore(path).surveys()
+    assert cat["version"].max() == 2 and cat["source_file"].iloc[-1] == "晋江更新2025.zip"
+    assert not list((tmp_path / "uploads").glob("u-*/upload.zip"))  # published: the upload is gone
+    assert not [i for i in at.info if "尚未发布" in str(i.value)]
+
+
+def test_a_kept_file_can_be_discarded(tmp_path, monkeypatch):
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page("en")
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("update.zip", data, "application/zip")).run()
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/data.py").run()
+    assert any("Carrying on with update.zip" in rendered(i.value) for i in at.info)
+    at.button(key="dm_discard").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.info or not any("Carrying on" in str(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "dm_read"]
+    assert not list((tmp_path / "uploads").glob("u-*/upload.zip"))
+    assert GpkgStore(path).surveys()["version"].max() == 1

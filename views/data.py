@@ -33,13 +33,31 @@ tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"),
 # -- upload -------------------------------------------------------------------------
 with tab_up:
     # a shapefile's own files are taken too, to say in the page's language that they go in a .zip (uploads.py)
+    up_key = f"dm_file_{ss.get('dm_gen', 0)}"
+    if up_key not in ss and uploads.current() is not None and ss.get("dm_path"):
+        # The page was left with a file on the way and is back: Streamlit draws the uploader anew, empty, which
+        # would end the upload without a word. The stored file is kept; what was read from it is read again (the
+        # mapping and CRS boxes start afresh, so a report made with other choices is not the one published).
+        ss["dm_kept"] = True
+        ss.pop("dm_result", None)
     up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
                           help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
-                          key=f"dm_file_{ss.get('dm_gen', 0)}", disabled=not may_publish)
+                          key=up_key, disabled=not may_publish)
     if not may_publish:
         st.caption("🔒 " + only_text("publish", lang()))
+    if up is not None:
+        ss.pop("dm_kept", None)
+    kept = up is None and ss.get("dm_kept") and uploads.current() is not None
+    if kept:
+        k1, k2 = st.columns([5, 1], vertical_alignment="center")
+        k1.info(tr("dm_kept", name=ss["dm_name"]))
+        if k2.button(tr("dm_discard"), key="dm_discard"):
+            for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
+                ss.pop(k, None)
+            uploads.end()
+            st.rerun()
     try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
-        upl, fresh = uploads.receive(up)
+        upl, fresh = (uploads.current(), False) if kept else uploads.receive(up)
     except PlannerError as exc:
         st.error(tr("dm_refused", err=message_in(exc, lang())))
         upl, fresh, up = None, False, None
@@ -53,7 +71,7 @@ with tab_up:
     auto = tr_plain("dm_auto")
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
-    if up is not None and ss.get("dm_path"):
+    if (up is not None or kept) and ss.get("dm_path"):
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
                            format_func=lambda x: auto if x == "auto" else x)
@@ -127,7 +145,7 @@ with tab_up:
                     for en, zh in zip(getattr(bad, "warnings", []), getattr(bad, "warnings_zh", []), strict=False):
                         st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
     res = ss.get("dm_result")
-    if res is not None and up is not None:
+    if res is not None and (up is not None or kept):
         gdf, rep, diff = res
         st.subheader(tr("dm_validation"))
         # data outside the workspace CRS's area of use: the area error it causes, before anything is published
@@ -175,13 +193,13 @@ with tab_up:
                 st.error(tr("dm_refused", err=message_in(exc, lang())))
             else:
                 ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
-                for k in ("dm_result", "dm_name", "dm_path"):
+                for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
                     ss.pop(k, None)
                 uploads.end()
                 ss["dm_gen"] = ss.get("dm_gen", 0) + 1
                 st.rerun()
         if b2.button(tr("dm_cancel"), key="dm_cancel"):
-            for k in ("dm_result", "dm_name", "dm_path"):
+            for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
                 ss.pop(k, None)
             uploads.end()
             ss["dm_gen"] = ss.get("dm_gen", 0) + 1

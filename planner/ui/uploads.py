@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 UPLOAD_KINDS = (".zip", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
 #: The other files of a shapefile set: accepted by the survey uploader only to say what to upload instead (a
 #: GIS officer picks the ``.shp``; the browser's own refusal is an English tooltip, "files are not allowed").
-SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix")
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 #: Extensions of table uploads (enterprise and link tables).
 TABLE_KINDS = (".xlsx", ".csv")
 #: Upload folders older than this (seconds) and held by no session are deleted.
