@@ -8,8 +8,9 @@ per upload (mode 0700, made by :func:`tempfile.mkdtemp`) and a file name
 made here, created exclusively.
 
 Each upload folder lives as long as its work: it is deleted when the file
-is published or cancelled, replaced by another upload or removed from the
-uploader, and when the browser session ends: the session state that holds
+is published, cancelled or discarded, replaced by another upload or removed from the
+uploader (not when its user looks at another page: the data manager carries on
+with it when they come back), and when the browser session ends: the session state that holds
 it is dropped, the server stops, or (checked whenever any user's data
 manager runs) the server no longer holds the session. Folders older than a
 day that no live session holds are deleted when the app starts and at every
