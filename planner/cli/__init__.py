@@ -65,7 +65,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in _command_modules(argv):
         importlib.import_module(name).register(sub)
     _workspace_from_env(parser, os.environ.get("PLANNER_WORKSPACE", "").strip())
+    _workspace_help(parser)
     return parser
+
+
+#: What ``--workspace`` takes, said the same way by every command (several said ".gpkg" only).
+WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
+
+
+def _workspace_help(parser: argparse.ArgumentParser) -> None:
+    """Every ``--workspace`` help that began "workspace .gpkg" names both kinds of workspace and the variable."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                _workspace_help(sp)
+        elif action.dest == "workspace" and (action.help or "").startswith("workspace .gpkg"):
+            rest = action.help[len("workspace .gpkg"):].strip()
+            action.help = WORKSPACE_HELP + (f"; {rest.strip('()')}" if rest else "")
 
 
 def _workspace_from_env(parser: argparse.ArgumentParser, default: str) -> None:
