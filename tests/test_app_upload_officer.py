@@ -18,17 +18,15 @@ from streamlit.testing.v1 import AppTest
 
 from planner.io.store import GpkgStore
 from tests._text import rendered
+from tests.conftest import SHARED_DATA
 from tests.test_security import APP
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "china-admin-gcj02"
-if not SHARED.exists():
-    SHARED = Path("/work/shared/data/china-admin-gcj02")
-QUANZHOU = SHARED / "泉州市.shp"
+QUANZHOU = SHARED_DATA / "china-admin-gcj02" / "泉州市.shp"
 
 
 def need_quanzhou() -> None:
     if not QUANZHOU.exists():
-        pytest.skip(f"the shared third-party data are not here: {QUANZHOU}")
+        pytest.skip(f"third-party test data not found at {SHARED_DATA} (only present in the dev/CI layout)")
 
 
 def quanzhou_zip(tmp_path: Path, *, prj: bool = False) -> bytes:
