@@ -148,3 +148,16 @@ def test_every_workspace_option_says_both_kinds(monkeypatch):
     bad = {k: v for k, v in said.items() if ".gpkg" in v and "postgresql://" not in v}
     assert not bad, bad
     assert sum("postgresql://" in v and "$PLANNER_WORKSPACE" in v for v in said.values()) >= len(said) - 2, said
+
+
+def test_scenario_help_says_what_it_writes_and_in_which_language():
+    """`scenario run --out` writes .xlsx, .html, .pdf and .gpkg (the help listed three); its summary on the console
+    is English whatever --lang says, which its help now says, while `compare` prints in --lang."""
+    sub = next(a for a in build_parser(["scenario"])._actions if isinstance(a, argparse._SubParsersAction))
+    scen = sub.choices["scenario"]
+    actions = next(a for a in scen._actions if isinstance(a, argparse._SubParsersAction))
+    run_help = {c.dest: c.help for c in actions._choices_actions}["run"]
+    assert all(k in run_help for k in ("xlsx", "html", "pdf", "gpkg")), run_help
+    lang = {name: next(a.help for a in p._actions if a.dest == "lang") for name, p in actions.choices.items()
+            if any(a.dest == "lang" for a in p._actions)}
+    assert "printed here is in English" in lang["run"] and "printed table" in lang["compare"], lang
