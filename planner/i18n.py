@@ -244,6 +244,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                   "{name} has no CRS (no .prj file, or none written in the file): choose it under CRS, then "
                   "validate. {hint}Longitude/latitude: EPSG:4490 for CGCS2000, gcj02 for exports of AMap, Tencent "
                   "and other Chinese web maps; projected coordinates: as the survey office says."),
+    "dm_unit": ("单位", "Unit"),
+    "dm_unit_help": ("源字段的单位；留空则按字段名判断（如 CZ、NSE 为万元，字段名含“亩”“公顷”者按其换算），"
+                     "校验报告会列出实际采用的单位",
+                     "Unit of the source field; empty: as its name says (CZ, NSE: 万元 = 10k yuan; a name "
+                     "with 亩 or 公顷: that unit); the validation report lists the units used"),
+    "dm_units_used": ("读取单位：{units}。如与数据不符，请在「字段对应」的单位列中改正后重新校验。",
+                      "Read in: {units}. If a unit is wrong, correct it in the Unit column of the field mapping and "
+                      "validate again."),
     "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
                 "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),

@@ -156,6 +156,10 @@ def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkey
     captions = [rendered(c.value) for c in at.caption]
     changed = [c for c in captions if c.startswith("Floor area")]
     assert changed and "、" not in changed[0] and ", Annual tax" in changed[0], captions
+    # the units the numbers were read in (CZ and NSE as 万元 by their names): said, in English
+    units = [c for c in captions if c.startswith("Read in:")]
+    assert units and "← CZ: 10k yuan" in units[0] and "← NSE: 10k yuan" in units[0], captions
+    assert "← JZMD: percent" in units[0] and "Unit column" in units[0]
     at.button(key="dm_publish").click().run()
     assert [s.value for s in at.success if "Published survey version v2" in s.value]
     assert GpkgStore(path).surveys()["version"].max() == 2
@@ -217,3 +221,25 @@ def test_a_kept_file_can_be_discarded(tmp_path, monkeypatch):
     assert not [b for b in at.button if b.key == "dm_read"]
     assert not list((tmp_path / "uploads").glob("u-*/upload.zip"))
     assert GpkgStore(path).surveys()["version"].max() == 1
+
+
+def test_the_units_assumed_are_shown(tmp_path, monkeypatch):
+    """The survey update's CZ (output) and NSE (tax) are read as 万元 because of their names; an office whose CZ is
+    in 元 saw nothing of it in the app (the CLI prints it) and had no way to say otherwise (now: the Unit column of
+    the field mapping, tests/e2e/test_upload_browser.py)."""
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page()
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    captions = [rendered(c.value) for c in at.caption]
+    units = [c for c in captions if c.startswith("读取单位")]
+    assert units and "← CZ: 万元" in units[0] and "← JZMD: 百分比" in units[0] and "单位列" in units[0], captions

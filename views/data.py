@@ -17,6 +17,20 @@ from planner.ui import auth, data, keys, new_workspace, page, survey, tables, up
 from planner.ui.state import lang, tr, tr_plain
 from planner.workflow.permissions import only_text
 
+#: Units the mapping table offers (the ingest's own names, planner/ingest/mapping.py), and how each reads in English.
+UNIT_CHOICES = {"元": "yuan", "万元": "10k yuan", "亿元": "100m yuan", "m²": "m²", "亩": "mu", "公顷": "ha",
+                "ft²": "ft²", "percent": "percent", "fraction": "fraction"}
+_UNIT_ZH = {"percent": "百分比", "fraction": "小数", "m2": "m²", "yuan": "元", "10k_yuan": "万元", "100m_yuan": "亿元",
+            "mu": "亩", "ha": "公顷"}
+
+
+def unit_shown(unit: str, lang_: str) -> str:
+    """A unit as the page's language writes it."""
+    if lang_ == "zh":
+        return _UNIT_ZH.get(unit, unit)
+    return UNIT_CHOICES.get(_UNIT_ZH.get(unit, unit), unit)
+
+
 settings = page.start("nav_data", need_survey=False)
 ws = settings.workspace
 new_workspace.render()
@@ -103,12 +117,15 @@ with tab_up:
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
             table = pd.DataFrame({"canonical": fields,
                                   "label": [column_label(f, lang()) for f in fields],
-                                  "source": [sugg.get(f) for f in fields]})
+                                  "source": [sugg.get(f) for f in fields],
+                                  "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
                 table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
-                               "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
+                               "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
+                               "unit": st.column_config.SelectboxColumn(tr("dm_unit"), options=list(UNIT_CHOICES),
+                                                                        help=tr("dm_unit_help"))})
             l1, l2 = st.columns(2)
             label = l1.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
             publish_mode = l2.radio(tr("dm_publish_as"), ["auto", "update", "replace"], horizontal=True,
@@ -116,7 +133,9 @@ with tab_up:
                                     format_func=mode_label.get)
             if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
                 mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
-                                      if isinstance(r.source, str) and r.source}}
+                                      if isinstance(r.source, str) and r.source},
+                           "units": {r.canonical: r.unit for r in edited.itertuples()
+                                     if isinstance(r.unit, str) and r.unit}}
                 err = None
                 with st.status(tr("dm_reading"), expanded=False) as status:
                     try:
@@ -154,6 +173,11 @@ with tab_up:
         m = st.columns(5)
         for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
             col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
+        if rep.units:  # what a number was read in (CZ as 万元 ...): a wrong guess multiplies every value
+            sep = "；" if lang() == "zh" else "; "
+            st.caption(tr("dm_units_used", units=sep.join(
+                f"{column_label(k, lang())} ← {rep.mapping.get(k, '?')}: {unit_shown(u, lang())}"
+                for k, u in rep.units.items())))
         probs = tables.problems_frame(rep.problems)
         if len(probs):
             tables.show(probs, height=220)

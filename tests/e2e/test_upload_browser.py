@@ -137,3 +137,40 @@ def test_the_officers_mistakes_are_answered_in_the_page_language(app_server, bro
         assert external == []
     finally:
         ctx.close()
+
+
+def test_a_unit_set_in_the_field_mapping_is_the_one_read(app_server, browser, tmp_path):
+    """The officer's CZ (output) is in 元, not the 万元 its name implies: they set it in the Unit column and the
+    validation report says CZ was read in 元 (before: no unit anywhere in the app, every output x 10,000)."""
+    from tests.e2e.conftest import ROOT
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].tolist()
+    external: list[str] = []
+    ctx, page = _page(browser, external, 1280, 1400)
+    try:
+        _open_data(page, url, "zh")
+        _upload(page, ROOT / "gis_data" / "survey_update.zip")
+        grid = page.locator("[data-testid='stDataFrame']").first
+        grid.wait_for()
+        box = grid.bounding_box()
+        row_h = 35  # the header, then parcel_id ... output_cny is the 10th row
+        page.mouse.dblclick(box["x"] + box["width"] - 60, box["y"] + row_h * 10 + row_h / 2)
+        page.get_by_role("option", name="元", exact=True).click()
+        page.keyboard.press("Escape")
+        _settle(page)
+        page.get_by_text("整体替换").first.click()  # this workspace is elsewhere: check it as a replacement
+        _settle(page)
+        page.get_by_role("button", name="校验报告").click()
+        _settle(page)
+        units = page.locator("[data-testid='stCaptionContainer']", has_text="读取单位").first
+        units.wait_for(timeout=120_000)
+        assert "← CZ: 元" in units.inner_text() and "← NSE: 万元" in units.inner_text(), units.inner_text()
+        units.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "upload_zh_1280_units.png"))
+        page.get_by_role("button", name="取消").click()
+        _settle(page)
+        assert GpkgStore(ws).surveys()["version"].tolist() == before
+        assert external == []
+    finally:
+        ctx.close()
