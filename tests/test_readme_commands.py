@@ -161,3 +161,21 @@ def test_scenario_help_says_what_it_writes_and_in_which_language():
     lang = {name: next(a.help for a in p._actions if a.dest == "lang") for name, p in actions.choices.items()
             if any(a.dest == "lang" for a in p._actions)}
     assert "printed here is in English" in lang["run"] and "printed table" in lang["compare"], lang
+
+
+def test_a_command_piped_into_head_still_does_its_work(tmp_path):
+    """`planner classify -w ws | head`: the first line written after head left ended the command with exit code 0,
+    before the classification was stored."""
+    import shutil
+
+    from planner.io.store import GpkgStore
+
+    ws = tmp_path / "ws.gpkg"
+    shutil.copy(ROOT / "gis_data" / "sample_city.gpkg", ws)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "planner", "classify", "-w", str(ws)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first line
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 0
+    assert not GpkgStore(ws).layers("flags").empty

@@ -10,6 +10,7 @@ written, a full disk), 1 other errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gc
 import importlib
@@ -109,7 +110,41 @@ BATCH_GC_THRESHOLDS = (100_000, 20, 20)
 def entry() -> int:
     """The ``planner`` executable and ``python -m planner``: one command in this process, then exit."""
     gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
     return main()
+
+
+class _ReaderMayLeave:
+    """A console stream whose reader may go away (``planner classify -w ws | head``): what is written after that
+    is dropped and the command finishes its work. The first write into the closed pipe used to end the command
+    there, with exit code 0, before it stored its result (a classification piped into ``head`` was not stored)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self._gone = True
+        with contextlib.suppress(OSError, ValueError):  # what the stream still buffers goes nowhere too, at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _notes(show):
