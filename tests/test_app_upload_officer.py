@@ -243,3 +243,17 @@ def test_the_units_assumed_are_shown(tmp_path, monkeypatch):
     captions = [rendered(c.value) for c in at.caption]
     units = [c for c in captions if c.startswith("读取单位")]
     assert units and "← CZ: 万元" in units[0] and "← JZMD: 百分比" in units[0] and "单位列" in units[0], captions
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_old_excel_workbook_is_answered_with_save_as_xlsx(ws, lang):
+    """The tax bureau's table as .xls: the browser refused it with an English tooltip ("files are not allowed");
+    now the page says, in its language, to save it as .xlsx. Nothing is stored."""
+    at = _page(lang)
+    assert {"xls", "xlsx", "csv"} <= {t.lstrip(".").lower() for t in at.file_uploader[1].allowed_type}
+    at.file_uploader[1].set_value(("2024亩均效益.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 60, "application/vnd.ms-excel")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = _errors(at)
+    words = "是旧版 Excel 工作簿" if lang == "zh" else "is an old Excel workbook"
+    assert any(words in e and "2024亩均效益.xlsx" in e for e in errs), errs
+    assert GpkgStore(ws).layers("enterprise").empty
