@@ -107,6 +107,9 @@ def test_a_layer_without_a_crs_gets_none_assumed_until_the_officer_picks_one(ws,
     at.button(key="dm_read").click().run()
     errs = _errors(at)
     assert any(("没有坐标系" if lang == "zh" else "has no CRS") in e for e in errs), errs
+    if lang == "zh":  # the likely CRSs explained in Chinese too (they were English inside the Chinese message)
+        crs_err = next(e for e in errs if "没有坐标系" in e)
+        assert "火星坐标" in crs_err and "lon/lat" not in crs_err and "web map" not in crs_err, crs_err
     assert not [b for b in at.button if b.key == "dm_publish"]
     assert GpkgStore(ws).surveys().empty
     crs.set_value("gcj02").run()
