@@ -120,30 +120,37 @@ def cgcs2000_gk_epsg(zone: int, *, with_prefix: bool) -> int:
     return (4513 if with_prefix else 4534) + zone - 25
 
 
-def guess_crs(bounds: tuple[float, float, float, float]) -> list[tuple[str, str]]:
+def guess_crs(bounds: tuple[float, float, float, float], lang: str = "en") -> list[tuple[str, str]]:
     """Likely CRSs for a layer with no CRS, from its coordinate ranges.
 
-    Returns a list of ``(crs, reason)``, most likely first (may be empty).
+    Returns a list of ``(crs, reason)``, most likely first (may be empty); the reasons in ``lang`` ("en" or "zh").
     """
+    zh = lang == "zh"
     minx, miny, maxx, maxy = bounds
     out: list[tuple[str, str]] = []
     if minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90:
         cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
         if bool(in_china(cx, cy)):
-            out.append(("EPSG:4490", "lon/lat inside China: CGCS2000 geographic (or WGS84)"))
-            out.append(("gcj02", "lon/lat inside China from a web map (AMap/Tencent): GCJ-02"))
+            out.append(("EPSG:4490", "中国境内的经纬度：CGCS2000 地理坐标（或 WGS84）" if zh
+                        else "lon/lat inside China: CGCS2000 geographic (or WGS84)"))
+            out.append(("gcj02", "中国境内、来自高德/腾讯等网络地图的经纬度：GCJ-02（火星坐标）" if zh
+                        else "lon/lat inside China from a web map (AMap/Tencent): GCJ-02"))
         else:
-            out.append(("EPSG:4326", "lon/lat: WGS84"))
+            out.append(("EPSG:4326", "经纬度：WGS84" if zh else "lon/lat: WGS84"))
         return out
     if miny > 2e6 and maxy < 6.5e6:
         if minx > 25e6 and maxx < 46e6:
             zone = int(minx // 1e6)
             out.append((f"EPSG:{cgcs2000_gk_epsg(zone, with_prefix=True)}",
+                        f"横坐标 {minx:.0f}–{maxx:.0f} 带有带号 {zone}：CGCS2000 3 度带第 {zone} 带" if zh else
                         f"eastings {minx:.0f}-{maxx:.0f} carry zone prefix {zone}: CGCS2000 3-degree GK zone {zone}"))
-            out.append((f"EPSG:{2349 + zone - 25}", f"or Xian 1980 3-degree GK zone {zone}"))
+            out.append((f"EPSG:{2349 + zone - 25}", f"或西安 1980 3 度带第 {zone} 带" if zh
+                        else f"or Xian 1980 3-degree GK zone {zone}"))
         elif minx > 1e5 and maxx < 9e5:
-            out.append(("EPSG:4549", "eastings around 500,000 without zone prefix: CGCS2000 3-degree GK, "
-                                     "central meridian unknown (CM 120E is EPSG:4549, 117E is EPSG:4548)"))
+            out.append(("EPSG:4549", "横坐标约 500,000、不带带号：CGCS2000 3 度带，中央经线未知（120°E 为 EPSG:4549，"
+                                     "117°E 为 EPSG:4548）" if zh else
+                        "eastings around 500,000 without zone prefix: CGCS2000 3-degree GK, "
+                        "central meridian unknown (CM 120E is EPSG:4549, 117E is EPSG:4548)"))
     return out
 
 

@@ -231,11 +231,32 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dl_html": ("下载 HTML 报告", "Download HTML report"),
     # data manager
     "dm_upload": ("上传调查数据", "Upload a survey"),
-    "dm_upload_help": ("支持 zip（Shapefile）、gpkg、geojson、fgb、带 WKT 的 csv", "zip (shapefile), gpkg, geojson, fgb, csv with WKT"),
+    "dm_upload_help": ("支持 zip（Shapefile：同名的 .shp、.shx、.dbf、.prj 压缩在一起）、gpkg、geojson、fgb、带 WKT 的 csv",
+                       "zip (a shapefile: its .shp, .shx, .dbf and .prj zipped together), gpkg, geojson, fgb, "
+                       "csv with WKT"),
     "dm_field_map": ("字段对应", "Field mapping"),
     "dm_source_field": ("源字段", "Source field"),
     "dm_target_field": ("标准字段", "Canonical field"),
     "dm_crs": ("坐标系（无法自动识别时选择）", "CRS (when it cannot be detected)"),
+    "dm_no_crs": ("{name} 没有坐标系（缺少 .prj 文件，或文件中未写明），请在「坐标系」中选择后再校验。{hint}"
+                  "经纬度：国家 2000（CGCS2000）选 EPSG:4490，从高德、腾讯等网络地图导出的（火星坐标）选 gcj02；"
+                  "平面坐标请按测绘单位的说明选择。",
+                  "{name} has no CRS (no .prj file, or none written in the file): choose it under CRS, then "
+                  "validate. {hint}Longitude/latitude: EPSG:4490 for CGCS2000, gcj02 for exports of AMap, Tencent "
+                  "and other Chinese web maps; projected coordinates: as the survey office says."),
+    "dm_unit": ("单位", "Unit"),
+    "dm_unit_help": ("源字段的单位；留空则按字段名判断（如 CZ、NSE 为万元，字段名含“亩”“公顷”者按其换算），"
+                     "校验报告会列出实际采用的单位",
+                     "Unit of the source field; empty: as its name says (CZ, NSE: 万元 = 10k yuan; a name "
+                     "with 亩 or 公顷: that unit); the validation report lists the units used"),
+    "dm_units_used": ("读取单位：{units}。如与数据不符，请在「字段对应」的单位列中改正后重新校验。",
+                      "Read in: {units}. If a unit is wrong, correct it in the Unit column of the field mapping and "
+                      "validate again."),
+    "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
+                "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
+                "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
+    "dm_discard": ("放弃此文件", "Discard this file"),
+    "dm_no_crs_hint": ("从坐标范围看可能是：{crs}。", "From the coordinate ranges it may be: {crs}. "),
     "dm_encoding": ("字符编码", "Encoding"),
     "dm_label": ("版本说明", "Version label"),
     "dm_validation": ("校验报告", "Validation report"),

@@ -14,8 +14,22 @@ from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
 from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, tr, tr_plain
 from planner.workflow.permissions import only_text
+
+#: Units the mapping table offers (the ingest's own names, planner/ingest/mapping.py), and how each reads in English.
+UNIT_CHOICES = {"元": "yuan", "万元": "10k yuan", "亿元": "100m yuan", "m²": "m²", "亩": "mu", "公顷": "ha",
+                "ft²": "ft²", "percent": "percent", "fraction": "fraction"}
+_UNIT_ZH = {"percent": "百分比", "fraction": "小数", "m2": "m²", "yuan": "元", "10k_yuan": "万元", "100m_yuan": "亿元",
+            "mu": "亩", "ha": "公顷"}
+
+
+def unit_shown(unit: str, lang_: str) -> str:
+    """A unit as the page's language writes it."""
+    if lang_ == "zh":
+        return _UNIT_ZH.get(unit, unit)
+    return UNIT_CHOICES.get(_UNIT_ZH.get(unit, unit), unit)
+
 
 settings = page.start("nav_data", need_survey=False)
 ws = settings.workspace
@@ -32,24 +46,49 @@ tab_up, tab_ver, tab_ent, tab_log = st.tabs([tr("dm_upload"), tr("dm_versions"),
 
 # -- upload -------------------------------------------------------------------------
 with tab_up:
-    up = st.file_uploader(tr("dm_upload"), type=["zip", "gpkg", "geojson", "json", "fgb", "csv"],
+    # a shapefile's own files are taken too, to say in the page's language that they go in a .zip (uploads.py)
+    up_key = f"dm_file_{ss.get('dm_gen', 0)}"
+    if up_key not in ss and uploads.current() is not None and ss.get("dm_path"):
+        # The page was left with a file on the way and is back: Streamlit draws the uploader anew, empty, which
+        # would end the upload without a word. The stored file is kept; what was read from it is read again (the
+        # mapping and CRS boxes start afresh, so a report made with other choices is not the one published).
+        ss["dm_kept"] = True
+        ss.pop("dm_result", None)
+    up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
                           help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
-                          key=f"dm_file_{ss.get('dm_gen', 0)}", disabled=not may_publish)
+                          key=up_key, disabled=not may_publish)
     if not may_publish:
         st.caption("🔒 " + only_text("publish", lang()))
+    if up is not None:
+        ss.pop("dm_kept", None)
+    kept = up is None and ss.get("dm_kept") and uploads.current() is not None
+    if kept:
+        k1, k2 = st.columns([5, 1], vertical_alignment="center")
+        k1.info(tr("dm_kept", name=ss["dm_name"]))
+        if k2.button(tr("dm_discard"), key="dm_discard"):
+            for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
+                ss.pop(k, None)
+            uploads.end()
+            st.rerun()
     try:  # stored under a server-made name; the browser's name is only shown (planner/ui/uploads.py)
-        upl, fresh = uploads.receive(up)
+        upl, fresh = (uploads.current(), False) if kept else uploads.receive(up)
     except PlannerError as exc:
-        st.error(tr("dm_refused", err=exc))
+        st.error(tr("dm_refused", err=message_in(exc, lang())))
         upl, fresh, up = None, False, None
     if fresh:
         ss.update(dm_name=upl.name, dm_path=str(upl.path), dm_sha=upl.sha256)
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
-    if up is not None and ss.get("dm_path"):
+        ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
+    # labels of the choices taken now, in the session's language (a format_func that asked later, outside the run,
+    # would answer in the default language)
+    auto = tr_plain("dm_auto")
+    mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
+    view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
+    if (up is not None or kept) and ss.get("dm_path"):
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
-                           format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+                           format_func=lambda x: auto if x == "auto" else x)
         enc = None if enc == "auto" else enc
         try:
             raw = readers.read_source(ss["dm_path"], encoding=enc)
@@ -63,37 +102,47 @@ with tab_up:
             crs_opts = (["auto"] if declared else []) + guesses + ["EPSG:4490", "EPSG:4326", "gcj02",
                                                                    "EPSG:4549", "EPSG:4548", "EPSG:4527",
                                                                    "EPSG:4528"]
+            # no CRS in the file: none is assumed (GCJ-02 read as CGCS2000 is hundreds of metres off); the user picks
             crs_pick = c2.selectbox(tr("dm_crs") + (f" — {declared}" if declared else ""),
-                                    list(dict.fromkeys(crs_opts)), key="dm_crs",
-                                    format_func=lambda x: tr("dm_auto") if x == "auto" else x)
+                                    list(dict.fromkeys(crs_opts)), key="dm_crs", index=0 if declared else None,
+                                    placeholder=tr("choose"),
+                                    format_func=lambda x: auto if x == "auto" else x)
+            if declared is None and crs_pick is None:
+                hint = tr_plain("dm_no_crs_hint", crs=" / ".join(guesses)) if guesses else ""  # escaped once, below
+                st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                       + (f" {raw.encoding_note}" if lang() == "en" else ""))
+                       + (f" ({raw.encoding_note})" if lang() == "en" and raw.encoding_note else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
             sugg = aliases.match_fields(cols) if aliases is not None else {}
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
             table = pd.DataFrame({"canonical": fields,
                                   "label": [column_label(f, lang()) for f in fields],
-                                  "source": [sugg.get(f) for f in fields]})
+                                  "source": [sugg.get(f) for f in fields],
+                                  "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
                 table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
-                               "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols)})
+                               "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
+                               "unit": st.column_config.SelectboxColumn(tr("dm_unit"), options=list(UNIT_CHOICES),
+                                                                        help=tr("dm_unit_help"))})
             l1, l2 = st.columns(2)
             label = l1.text_input(tr("dm_label"), value=Path(ss["dm_name"]).stem, key="dm_label")
             publish_mode = l2.radio(tr("dm_publish_as"), ["auto", "update", "replace"], horizontal=True,
                                     key="dm_mode", help=tr("dm_publish_as_help"),
-                                    format_func=lambda m: tr(f"dm_publish_as_{m}"))
+                                    format_func=mode_label.get)
             if st.button(tr("dm_validation"), key="dm_read", type="secondary"):
                 mapping = {"fields": {r.canonical: r.source for r in edited.itertuples()
-                                      if isinstance(r.source, str) and r.source}}
+                                      if isinstance(r.source, str) and r.source},
+                           "units": {r.canonical: r.unit for r in edited.itertuples()
+                                     if isinstance(r.unit, str) and r.unit}}
                 err = None
                 with st.status(tr("dm_reading"), expanded=False) as status:
                     try:
                         # the version this load is prepared against: publishing re-checks it under the lock
                         ss["dm_base"] = W.current_survey_version(store)
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
-                                                      crs=None if crs_pick == "auto" else crs_pick,
+                                                      crs=None if crs_pick in ("auto", None) else crs_pick,
                                                       target_crs=store.crs)
                         uploads.relabel(rep)
                         diff = None
@@ -115,7 +164,7 @@ with tab_up:
                     for en, zh in zip(getattr(bad, "warnings", []), getattr(bad, "warnings_zh", []), strict=False):
                         st.warning(tr("dm_crs_warning", msg=zh if lang() == "zh" else en), icon="⚠️")
     res = ss.get("dm_result")
-    if res is not None and up is not None:
+    if res is not None and (up is not None or kept):
         gdf, rep, diff = res
         st.subheader(tr("dm_validation"))
         # data outside the workspace CRS's area of use: the area error it causes, before anything is published
@@ -124,6 +173,11 @@ with tab_up:
         m = st.columns(5)
         for col, k in zip(m, ("read", "accepted", "repaired", "rejected", "flagged"), strict=True):
             col.metric(tr(f"dm_n_{k}"), f"{getattr(rep, 'n_' + k):,}", border=True)
+        if rep.units:  # what a number was read in (CZ as 万元 ...): a wrong guess multiplies every value
+            sep = "；" if lang() == "zh" else "; "
+            st.caption(tr("dm_units_used", units=sep.join(
+                f"{column_label(k, lang())} ← {rep.mapping.get(k, '?')}: {unit_shown(u, lang())}"
+                for k, u in rep.units.items())))
         probs = tables.problems_frame(rep.problems)
         if len(probs):
             tables.show(probs, height=220)
@@ -140,13 +194,13 @@ with tab_up:
                                    ("dm_added", "dm_removed", "dm_changed", "dm_unchanged"), strict=True):
                 col.metric(tr(key), f"{int(diff.get('n_' + k, 0)):,}")
             if diff.get("changed_fields"):
-                st.caption("、".join(f"{column_label(k, lang())}: {v:,}"
-                                    for k, v in diff["changed_fields"].items()))
+                st.caption(("、" if lang() == "zh" else ", ").join(f"{column_label(k, lang())}: {v:,}"
+                                                                   for k, v in diff["changed_fields"].items()))
             changes = survey.diff_frame(diff, lang())
             if len(changes):
                 # a map in a hidden tab has no size when it is drawn: show one view at a time
                 view = st.radio(tr("wf_diff_view"), ["table", "map"], horizontal=True, key="dm_diff_view",
-                                format_func=lambda v: tr("wf_diff_table" if v == "table" else "wf_diff_map"))
+                                format_func=view_label.get)
                 if view == "table":
                     tables.show(changes, height=260, labels={"change": tr("wf_change"),
                                                              "fields": tr("wf_changed_fields")})
@@ -163,13 +217,13 @@ with tab_up:
                 st.error(tr("dm_refused", err=message_in(exc, lang())))
             else:
                 ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
-                for k in ("dm_result", "dm_name", "dm_path"):
+                for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
                     ss.pop(k, None)
                 uploads.end()
                 ss["dm_gen"] = ss.get("dm_gen", 0) + 1
                 st.rerun()
         if b2.button(tr("dm_cancel"), key="dm_cancel"):
-            for k in ("dm_result", "dm_name", "dm_path"):
+            for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):
                 ss.pop(k, None)
             uploads.end()
             ss["dm_gen"] = ss.get("dm_gen", 0) + 1

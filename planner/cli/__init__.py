@@ -10,6 +10,7 @@ written, a full disk), 1 other errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import gc
 import importlib
@@ -65,7 +66,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name in _command_modules(argv):
         importlib.import_module(name).register(sub)
     _workspace_from_env(parser, os.environ.get("PLANNER_WORKSPACE", "").strip())
+    _workspace_help(parser)
     return parser
+
+
+#: What ``--workspace`` takes, said the same way by every command (several said ".gpkg" only).
+WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
+
+
+def _workspace_help(parser: argparse.ArgumentParser) -> None:
+    """Every ``--workspace`` help that began "workspace .gpkg" names both kinds of workspace and the variable."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sp in action.choices.values():
+                _workspace_help(sp)
+        elif action.dest == "workspace" and (action.help or "").startswith("workspace .gpkg"):
+            rest = action.help[len("workspace .gpkg"):].strip()
+            action.help = WORKSPACE_HELP + (f"; {rest.strip('()')}" if rest else "")
 
 
 def _workspace_from_env(parser: argparse.ArgumentParser, default: str) -> None:
@@ -93,7 +110,41 @@ BATCH_GC_THRESHOLDS = (100_000, 20, 20)
 def entry() -> int:
     """The ``planner`` executable and ``python -m planner``: one command in this process, then exit."""
     gc.set_threshold(*BATCH_GC_THRESHOLDS)
+    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)
     return main()
+
+
+class _ReaderMayLeave:
+    """A console stream whose reader may go away (``planner classify -w ws | head``): what is written after that
+    is dropped and the command finishes its work. The first write into the closed pipe used to end the command
+    there, with exit code 0, before it stored its result (a classification piped into ``head`` was not stored)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._leave()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._leave()
+
+    def _leave(self) -> None:
+        self._gone = True
+        with contextlib.suppress(OSError, ValueError):  # what the stream still buffers goes nowhere too, at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _notes(show):

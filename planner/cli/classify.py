@@ -45,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_engine_args(p, what="to classify (from `planner ingest --parquet`); --out FLAGS.parquet")
     p.set_defaults(func=run)
 
-    pp = sub.add_parser("policy", help="show a three-low policy's effective rules and their sources")
+    pp = sub.add_parser("policy", help="show a three-low policy's effective rules and their sources (三低识别规则)")
     psub = pp.add_subparsers(dest="policy_command", metavar="ACTION")
     show = psub.add_parser("show", help="print the effective rules with sources")
     show.add_argument("--workspace", "-w", default=None,

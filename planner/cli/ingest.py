@@ -106,7 +106,11 @@ def _report(args: argparse.Namespace, load) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            print(rep.to_text(), file=sys.stderr)
+            text = rep.to_text()
+            if rep.refused and rep.refusal and rep.refusal in str(exc):  # the error line below says it: not twice
+                head, _, _ = text.rpartition("\nREFUSED: ")
+                text = (head or text) + "\nREFUSED (see the error below)"
+            print(text, file=sys.stderr)
             if args.report:
                 write_report(rep, args.report)
         raise

@@ -25,13 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scenario", help="run, compare and list redevelopment scenarios (情景模拟与对比)")
     ssub = p.add_subparsers(dest="scenario_command", metavar="ACTION")
 
-    r = ssub.add_parser("run", help="evaluate scenarios on the workspace's sites, save them, write xlsx/html/gpkg")
+    r = ssub.add_parser("run", help="evaluate scenarios on the workspace's sites, save them, write xlsx/html/pdf/gpkg")
     r.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario TOML/JSON files, or NAME[@VERSION]s of scenarios saved in the workspace; "
                         "several are run on one read of the sites (e.g. scenarios/*.toml)")
     r.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.pdf, <name>.gpkg")
-    r.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
+    r.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="language of the --out reports (default zh; the summary printed here is in English)")
     r.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     r.add_argument("--no-save", action="store_true", help="do not save the scenario document in the workspace")
     r.set_defaults(func=run_cmd)
@@ -43,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     c.add_argument("--out", default=None, metavar="FILE",
                    help="also write report.html, report.xlsx or report.pdf (A4); without it the table is printed only")
-    c.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
+    c.add_argument("--lang", choices=("zh", "en"), default="zh",
+                   help="language of the printed table and the --out report (default zh)")
     c.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     c.set_defaults(func=compare_cmd)
 

@@ -13,20 +13,19 @@ import sys
 
 import pandas as pd
 
+from planner.cli import WORKSPACE_HELP
 from planner.errors import PlannerError
 from planner.io.store import open_store
 from planner.workflow import accounts as A
 from planner.workflow.permissions import ROLES
 
-_WS_HELP = "workspace: a .gpkg file or postgresql://... (default: $PLANNER_WORKSPACE)"
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("users", help="office accounts: add, list, set a role, disable, enable, new password")
+    p = sub.add_parser("users", help="office accounts: add, list, set a role, disable, enable, new password (账号管理)")
     us = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
 
     def ws(q):
-        q.add_argument("--workspace", "-w", required=True, help=_WS_HELP)
+        q.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
 
     a = us.add_parser("add", help="add an account (the first one should be --role admin)")
     a.add_argument("username")

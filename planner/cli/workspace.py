@@ -24,11 +24,11 @@ import sys
 import pandas as pd
 
 from planner import workflow as W
+from planner.cli import WORKSPACE_HELP
 from planner.errors import IngestError, StoreError
 from planner.io.store import open_store
 
 #: Help text of every ``--workspace`` option.
-WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
 
 
 def _shown(uri: str) -> str:
@@ -54,7 +54,8 @@ def workspace_option(uri: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
+    p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log "
+                                    "(查看工作空间)")
     _info_args(p, positional=False)
     ws = sub.add_parser("workspace", help="create a workspace or show what it holds (新建/查看工作空间)",
                         description="Workspaces: create one (init) or show one (info).")

@@ -113,7 +113,7 @@ def _not_degrees(crs: pyproj.CRS, bounds, given: str, geoms: np.ndarray | None =
                                            np.nanmax(b[:, 3]))
     guesses = guess_crs(bounds)
     hint = "; ".join(f"{c} ({why})" for c, why in guesses) or "a projected CRS in metres"
-    hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses) or "以米为单位的投影坐标系"
+    hint_zh = "；".join(f"{c}（{why}）" for c, why in guess_crs(bounds, "zh")) or "以米为单位的投影坐标系"
     ranges = f"x runs {minx:,.0f} to {maxx:,.0f} and y {miny:,.0f} to {maxy:,.0f}"
     ranges_zh = f"横坐标 {minx:,.0f}–{maxx:,.0f}，纵坐标 {miny:,.0f}–{maxy:,.0f}"
     if given:
@@ -154,7 +154,7 @@ def _not_metres(crs: pyproj.CRS, bounds, given: str) -> tuple[str, str] | None:
         return None
     guesses = guess_crs(bounds)
     hint = "; ".join(f"{c} ({why})" for c, why in guesses)
-    hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses)
+    hint_zh = "；".join(f"{c}（{why}）" for c, why in guess_crs(bounds, "zh"))
     ranges = f"x runs {minx:.6g} to {maxx:.6g} and y {miny:.6g} to {maxy:.6g}"
     ranges_zh = f"横坐标 {minx:.6g}–{maxx:.6g}，纵坐标 {miny:.6g}–{maxy:.6g}"
     span, where = max(maxx - minx, maxy - miny), aou.name.rstrip(".")
@@ -210,7 +210,7 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
     if declared is None:
         guesses = guess_crs(bounds) if np.all(np.isfinite(bounds)) else []
         hint = "; ".join(f"{c} ({why})" for c, why in guesses) or "no guess from the coordinate ranges"
-        hint_zh = "；".join(f"{c}（{why}）" for c, why in guesses) or "无法从坐标范围推断"
+        hint_zh = "；".join(f"{c}（{why}）" for c, why in guess_crs(bounds, "zh")) or "无法从坐标范围推断"
         return CrsResult(None, problem=(f"the layer has no CRS (no .prj or embedded CRS); coordinates x {minx:.6g}-{maxx:.6g}. "
                                         f"Likely: {hint}. Give it with --crs"),
                          problem_zh=(f"该图层没有坐标系（无 .prj 或内嵌坐标系），横坐标 {minx:.6g}–{maxx:.6g}。"

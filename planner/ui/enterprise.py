@@ -29,9 +29,10 @@ def render(store, ws: str) -> None:
     may_ingest = auth.may("ingest")  # a role that may never load a table sees the controls greyed, and who may
     locked = None if may_ingest else only_text("ingest", lang())
     c1, c2 = st.columns(2)
-    up = c1.file_uploader(tr("de_upload"), type=["xlsx", "csv"], help=locked or tr("de_upload_help"),
+    kinds = [k[1:] for k in (*uploads.TABLE_KINDS, *uploads.OLD_WORKBOOKS)]  # .xls: answered with "save as .xlsx"
+    up = c1.file_uploader(tr("de_upload"), type=kinds, help=locked or tr("de_upload_help"),
                           key=f"de_file_{gen}", disabled=not may_ingest)
-    lk = c2.file_uploader(tr("de_link"), type=["xlsx", "csv"], help=locked or tr("de_link_help"),
+    lk = c2.file_uploader(tr("de_link"), type=kinds, help=locked or tr("de_link_help"),
                           key=f"de_link_{gen}", disabled=not may_ingest)
     if locked:
         st.caption("🔒 " + locked)

@@ -8,8 +8,9 @@ per upload (mode 0700, made by :func:`tempfile.mkdtemp`) and a file name
 made here, created exclusively.
 
 Each upload folder lives as long as its work: it is deleted when the file
-is published or cancelled, replaced by another upload or removed from the
-uploader, and when the browser session ends: the session state that holds
+is published, cancelled or discarded, replaced by another upload or removed from the
+uploader (not when its user looks at another page: the data manager carries on
+with it when they come back), and when the browser session ends: the session state that holds
 it is dropped, the server stops, or (checked whenever any user's data
 manager runs) the server no longer holds the session. Folders older than a
 day that no live session holds are deleted when the app starts and at every
@@ -45,8 +46,13 @@ log = logging.getLogger(__name__)
 
 #: Extensions the data manager accepts (the readers pick the format from them).
 UPLOAD_KINDS = (".zip", ".gpkg", ".geojson", ".json", ".fgb", ".csv")
+#: The other files of a shapefile set: accepted by the survey uploader only to say what to upload instead (a
+#: GIS officer picks the ``.shp``; the browser's own refusal is an English tooltip, "files are not allowed").
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 #: Extensions of table uploads (enterprise and link tables).
 TABLE_KINDS = (".xlsx", ".csv")
+#: Old workbooks the table uploaders take only to say "save it as .xlsx" in the page's language.
+OLD_WORKBOOKS = (".xls", ".et")
 #: Upload folders older than this (seconds) and held by no session are deleted.
 STALE_AFTER_S = 24 * 3600
 #: Longest file name shown (characters); longer names are shortened in the middle.
@@ -118,10 +124,22 @@ def upload_kind(client_name: str, kinds: tuple[str, ...] = UPLOAD_KINDS) -> str:
     Raises
     ------
     IngestError
-        Any other extension (names the file as shown).
+        Any other extension (names the file as shown); one file of a shapefile set says to zip the set.
     """
     name = shown_name(client_name)
     ext = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""  # ".gpkg" alone is a .gpkg too
+    if ext in SHAPEFILE_PARTS and ".zip" in kinds:
+        stem = name[: -len(ext)] or "…"
+        msg = (f"{name} is only one file of a shapefile: put {stem}.shp, {stem}.shx, {stem}.dbf and {stem}.prj "
+               f"(and {stem}.cpg if there is one) into one .zip and upload the .zip")
+        raise IngestError(msg, zh=f"{name} 只是 Shapefile 的一个文件：请把同名的 {stem}.shp、{stem}.shx、{stem}.dbf、"
+                                  f"{stem}.prj（有 {stem}.cpg 也一并）压缩成一个 .zip，再上传该 .zip")
+    if ext in OLD_WORKBOOKS and ".xlsx" in kinds:  # an old Excel (or WPS) workbook: the reader takes .xlsx
+        stem = name[: -len(ext)] or "…"
+        msg = (f"{name} is an old Excel workbook ({ext}): open it in Excel or WPS, save it as {stem}.xlsx "
+               "(File > Save As > Excel Workbook) and upload that")
+        raise IngestError(msg, zh=f"{name} 是旧版 Excel 工作簿（{ext}）：请用 Excel 或 WPS 打开，另存为 {stem}.xlsx"
+                                  "（文件 > 另存为 > Excel 工作簿）后上传")
     if ext not in kinds:
         listed = ", ".join(kinds)
         msg = f"{name}: unsupported file type {ext or '(none)'}; upload one of {listed}"
@@ -370,5 +388,5 @@ def relabel(report, slot: str = "survey"):
     return report
 
 
-__all__ = ["STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
+__all__ = ["OLD_WORKBOOKS", "SHAPEFILE_PARTS", "STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
            "end_orphans", "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]

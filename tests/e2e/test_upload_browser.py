@@ -1,0 +1,176 @@
+"""A GIS officer's own survey in headless Chromium (1280 x 800 and 390 x 844, Chinese and English), offline.
+
+The mistakes: the .shp picked alone (the browser used to refuse it with an English tooltip only), a layer with no
+.prj (the app used to assume CGCS2000 for GCJ-02 data without a word), the page left mid-upload and come back to
+(the upload used to vanish). The layer is the real Quanzhou county layer of ``../shared/data`` with a parcel id
+(tests/test_app_upload_officer.py). Screenshots: tests/artifacts/upload_*.png.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from planner.io.store import GpkgStore
+from tests.e2e.conftest import ARTIFACTS, block_external
+from tests.e2e.test_app_browser import _settle
+from tests.test_app_upload_officer import QUANZHOU, need_quanzhou, quanzhou_zip
+
+pytestmark = pytest.mark.e2e
+
+
+def _page(browser, external, width: int, height: int):
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    block_external(ctx, external)
+    pg = ctx.new_page()
+    pg.set_default_timeout(60_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ctx, pg
+
+
+def _open_data(page, url: str, lang: str) -> None:
+    page.goto(f"{url}/data")
+    page.wait_for_selector("input[type='file']", state="attached", timeout=120_000)
+    _settle(page)
+    sidebar_open = page.locator("[data-testid='stSidebarCollapseButton'] button[aria-expanded='true']")
+    if lang == "en":
+        page.locator("[data-testid='stSidebar']").get_by_text("English").first.click()
+        page.locator("h1", has_text="Data manager").first.wait_for()
+        _settle(page)
+    if page.viewport_size["width"] < 600 and sidebar_open.count():  # a phone: the sidebar covers the page
+        page.locator("[data-testid='stSidebarCollapseButton'] button").first.click(force=True)
+        _settle(page)
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the select box ``label`` (opened again if a rerun closed it)."""
+    for _ in range(3):
+        _settle(page)
+        page.get_by_label(label, exact=True).first.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            break
+        except Exception:  # a rerun closed the list: open it again
+            page.keyboard.press("Escape")
+    _settle(page)
+
+
+def _upload(page, path) -> None:
+    page.locator("input[type='file']").first.set_input_files(str(path))
+    _settle(page)
+
+
+@pytest.mark.parametrize(("lang", "size"), [("zh", (1280, 800)), ("en", (390, 844))])
+def test_the_officers_mistakes_are_answered_in_the_page_language(app_server, browser, tmp_path, lang, size):
+    need_quanzhou()
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].tolist()
+    external: list[str] = []
+    ctx, page = _page(browser, external, *size)
+    try:
+        _open_data(page, url, lang)
+        # 1. the .shp alone: taken by the uploader, answered with the files to zip
+        shp = tmp_path / "泉州市.shp"
+        shp.write_bytes(QUANZHOU.read_bytes())
+        _upload(page, shp)
+        words = "只是 Shapefile 的一个文件" if lang == "zh" else "is only one file of a shapefile"
+        alert = page.locator("[data-testid='stAlert']", has_text=words).first
+        alert.wait_for()
+        assert "泉州市.dbf" in alert.inner_text() and ".zip" in alert.inner_text()
+        assert "泉州市.shp" in page.locator("[data-testid='stFileUploader']").first.inner_text()
+        alert.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_shp_alone.png"))
+        # 2. the set zipped in a folder, no .prj: no CRS assumed, the page says what to choose
+        z = tmp_path / "泉州调查2025.zip"
+        z.write_bytes(quanzhou_zip(tmp_path))
+        _upload(page, z)
+        no_crs = "没有坐标系" if lang == "zh" else "has no CRS"
+        warn = page.locator("[data-testid='stAlert']", has_text=no_crs).first
+        warn.wait_for()
+        assert "泉州调查2025.zip" in warn.inner_text() and "gcj02" in warn.inner_text()
+        assert page.locator("[data-testid='stAlert']", has_text=words).count() == 0  # the old message went
+        warn.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_no_crs.png"))
+        validate = "校验报告" if lang == "zh" else "Validation report"
+        page.get_by_role("button", name=validate).click()
+        _settle(page)
+        refused = page.locator("[data-testid='stAlert']", has_text=re.compile("无法发布|Cannot publish")).first
+        refused.wait_for()
+        assert no_crs in refused.inner_text()
+        # 3. the CRS chosen: validated; the page left and come back to: the file is still there
+        crs_label = "坐标系（无法自动识别时选择）" if lang == "zh" else "CRS (when it cannot be detected)"
+        _pick(page, crs_label, "gcj02")
+        assert page.locator("[data-testid='stAlert']", has_text=no_crs).count() == 0
+        page.get_by_role("button", name=validate).click()
+        _settle(page)
+        # read in GCJ-02 now; the counties lie far from this workspace's survey, which the check says instead
+        page.locator("[data-testid='stAlert']", has_text=re.compile("8 个宗地均不在|none of the 8 parcels")).first.wait_for(
+            timeout=120_000)
+        assert page.locator("[data-testid='stAlert']", has_text=no_crs).count() == 0
+        if size[0] < 600:
+            page.locator("[data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl'] button"
+                         ).first.click()
+            _settle(page)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="地图浏览" if lang == "zh" else "Map").first.click()
+        _settle(page)
+        time.sleep(1)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="数据管理" if lang == "zh" else "Data manager"
+                     ).first.click()
+        page.locator("h1", has_text="数据管理" if lang == "zh" else "Data manager").first.wait_for()
+        _settle(page)
+        if size[0] < 600 and page.locator("[data-testid='stSidebarCollapseButton'] button[aria-expanded='true']"
+                                          ).count():
+            page.locator("[data-testid='stSidebarCollapseButton'] button").first.click(force=True)
+            _settle(page)
+        kept = page.locator("[data-testid='stAlert']",
+                            has_text="继续处理" if lang == "zh" else "Carrying on with").first
+        kept.wait_for()
+        assert "泉州调查2025.zip" in kept.inner_text()
+        kept.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_kept.png"))
+        page.get_by_role("button", name="放弃此文件" if lang == "zh" else "Discard this file").click()
+        _settle(page)
+        assert page.locator("[data-testid='stAlert']", has_text="继续处理|Carrying on").count() == 0
+        assert GpkgStore(ws).surveys()["version"].tolist() == before  # nothing stored changed
+        assert external == []
+    finally:
+        ctx.close()
+
+
+def test_a_unit_set_in_the_field_mapping_is_the_one_read(app_server, browser, tmp_path):
+    """The officer's CZ (output) is in 元, not the 万元 its name implies: they set it in the Unit column and the
+    validation report says CZ was read in 元 (before: no unit anywhere in the app, every output x 10,000)."""
+    from tests.e2e.conftest import ROOT
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].tolist()
+    external: list[str] = []
+    ctx, page = _page(browser, external, 1280, 1400)
+    try:
+        _open_data(page, url, "zh")
+        _upload(page, ROOT / "gis_data" / "survey_update.zip")
+        grid = page.locator("[data-testid='stDataFrame']").first
+        grid.wait_for()
+        box = grid.bounding_box()
+        row_h = 35  # the header, then parcel_id ... output_cny is the 10th row
+        page.mouse.dblclick(box["x"] + box["width"] - 60, box["y"] + row_h * 10 + row_h / 2)
+        page.get_by_role("option", name="元", exact=True).click()
+        page.keyboard.press("Escape")
+        _settle(page)
+        page.get_by_text("整体替换").first.click()  # this workspace is elsewhere: check it as a replacement
+        _settle(page)
+        page.get_by_role("button", name="校验报告").click()
+        _settle(page)
+        units = page.locator("[data-testid='stCaptionContainer']", has_text="读取单位").first
+        units.wait_for(timeout=120_000)
+        assert "← CZ: 元" in units.inner_text() and "← NSE: 万元" in units.inner_text(), units.inner_text()
+        units.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "upload_zh_1280_units.png"))
+        page.get_by_role("button", name="取消").click()
+        _settle(page)
+        assert GpkgStore(ws).surveys()["version"].tolist() == before
+        assert external == []
+    finally:
+        ctx.close()

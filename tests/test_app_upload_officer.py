@@ -1,0 +1,262 @@
+"""A GIS officer uploading a survey of their own on the data manager (AppTest), with the mistakes real officers make.
+
+The layer is real third-party data: the county boundaries of Quanzhou in ``../shared/data/china-admin-gcj02``
+(no ``.prj``, GCJ-02 longitude/latitude, CJK file names; see its README), given a parcel id column here so that
+it loads as a survey. The browser journey is in ``tests/e2e/test_upload_browser.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from planner.io.store import GpkgStore
+from tests._text import rendered
+from tests.conftest import SHARED_DATA
+from tests.test_security import APP
+
+QUANZHOU = SHARED_DATA / "china-admin-gcj02" / "泉州市.shp"
+
+
+def need_quanzhou() -> None:
+    if not QUANZHOU.exists():
+        pytest.skip(f"third-party test data not found at {SHARED_DATA} (only present in the dev/CI layout)")
+
+
+def quanzhou_zip(tmp_path: Path, *, prj: bool = False) -> bytes:
+    """The Quanzhou counties as a zipped shapefile set in a folder, with a parcel id (宗地代码 from the adcode)."""
+    need_quanzhou()
+    g = gpd.read_file(QUANZHOU, encoding="utf-8").set_crs(4326, allow_override=True)
+    g = g[["adcode", "name", "geometry"]].rename(columns={"adcode": "ZDDM", "name": "QLR"})
+    out = tmp_path / "shp"
+    out.mkdir(exist_ok=True)
+    g.to_file(out / "泉州宗地.shp", encoding="utf-8")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for f in sorted(out.iterdir()):
+            if f.suffix == ".prj" and not prj:
+                continue  # as delivered: no .prj
+            z.write(f, f"泉州调查2025/{f.name}")  # the set in a folder, as a zip made of a folder is
+    return buf.getvalue()
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    path = tmp_path / "ws.gpkg"
+    GpkgStore(path, crs="EPSG:4549", create=True)  # a new city's workspace, no survey yet
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    return path
+
+
+def _page(lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    if lang != "zh":
+        at.radio(key="w_lang").set_value(lang).run()
+    at.switch_page("views/data.py").run()
+    return at
+
+
+def _errors(at) -> list[str]:
+    return [rendered(e.value) for e in at.error]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_shp_alone_is_taken_and_answered_with_what_to_zip(ws, lang):
+    """The officer picks 泉州市.shp from the set: the uploader takes it (the browser's own refusal is an English
+    tooltip, "files are not allowed") and the page says, in its language, to zip the set; nothing is stored."""
+    need_quanzhou()
+    at = _page(lang)
+    allowed = {t.lstrip(".").lower() for t in at.file_uploader[0].allowed_type}
+    assert {"shp", "dbf", "shx", "prj", "zip"} <= allowed
+    at.file_uploader[0].set_value(("泉州市.shp", QUANZHOU.read_bytes(), "application/octet-stream")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = _errors(at)
+    assert len(errs) == 1, errs
+    if lang == "zh":
+        assert "泉州市.shp 只是 Shapefile 的一个文件" in errs[0] and "泉州市.dbf" in errs[0] and ".zip" in errs[0]
+    else:
+        assert "泉州市.shp is only one file of a shapefile" in errs[0] and "泉州市.dbf" in errs[0]
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in errs[0].replace("泉州市", ""))
+    assert len(at.button) == 0 or not [b for b in at.button if b.key == "dm_read"]  # nothing to validate
+    assert GpkgStore(ws).surveys().empty
+    assert not any((Path(os.environ["PLANNER_UPLOAD_DIR"])).glob("u-*/*"))  # the part was not kept
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_layer_without_a_crs_gets_none_assumed_until_the_officer_picks_one(ws, tmp_path, lang):
+    """No .prj, GCJ-02 lon/lat: the app used to pick EPSG:4490 (CGCS2000) for it without a word, a few hundred
+    metres off; now it says so and validation is refused until a CRS is chosen, as `planner ingest` refuses."""
+    at = _page(lang)
+    at.file_uploader[0].set_value(("泉州调查2025.zip", quanzhou_zip(tmp_path), "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    crs = at.selectbox(key="dm_crs")
+    assert crs.value is None
+    warns = [rendered(w.value) for w in at.warning]
+    word = "没有坐标系" if lang == "zh" else "has no CRS"
+    assert any("泉州调查2025.zip" in w and word in w and "gcj02" in w and "EPSG:4490" in w for w in warns), warns
+    at.button(key="dm_read").click().run()
+    errs = _errors(at)
+    assert any(("没有坐标系" if lang == "zh" else "has no CRS") in e for e in errs), errs
+    if lang == "zh":  # the likely CRSs explained in Chinese too (they were English inside the Chinese message)
+        crs_err = next(e for e in errs if "没有坐标系" in e)
+        assert "火星坐标" in crs_err and "lon/lat" not in crs_err and "web map" not in crs_err, crs_err
+    assert not [b for b in at.button if b.key == "dm_publish"]
+    assert GpkgStore(ws).surveys().empty
+    crs.set_value("gcj02").run()
+    assert not [w for w in at.warning if word in rendered(w.value)]
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    at.button(key="dm_publish").click().run()
+    cat = GpkgStore(ws).surveys()
+    assert cat["version"].tolist() == [1] and cat["n_rows"].iloc[0] > 0
+    assert cat["source_file"].iloc[0] == "泉州调查2025.zip"
+
+
+def test_the_crs_picked_for_one_file_does_not_override_the_next_files_own(ws, tmp_path):
+    """gcj02 picked for a file without .prj stayed picked when the officer uploaded the corrected file with its
+    .prj, and overrode it (a silent shift of hundreds of metres); a new file starts from its own CRS."""
+    at = _page()
+    at.file_uploader[0].set_value(("泉州调查2025.zip", quanzhou_zip(tmp_path), "application/zip")).run()
+    at.selectbox(key="dm_crs").set_value("gcj02").run()
+    (tmp_path / "b").mkdir()
+    fixed = quanzhou_zip(tmp_path / "b", prj=True)
+    at.file_uploader[0].set_value(("泉州调查2025_含prj.zip", fixed, "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="dm_crs").value == "auto"
+    assert not [w for w in at.warning if "没有坐标系" in rendered(w.value)]
+
+
+def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkeypatch):
+    """The bundled survey update (a GBK shapefile set in a folder of the zip) on the sample city, in English: the
+    page's captions join with English commas and say where the encoding came from; it publishes as an update."""
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page("en")
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [rendered(c.value) for c in at.caption]
+    assert any("495 records · GBK (.cpg file says GBK)" in c for c in captions), captions
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [rendered(c.value) for c in at.caption]
+    changed = [c for c in captions if c.startswith("Floor area")]
+    assert changed and "、" not in changed[0] and ", Annual tax" in changed[0], captions
+    # the units the numbers were read in (CZ and NSE as 万元 by their names): said, in English
+    units = [c for c in captions if c.startswith("Read in:")]
+    assert units and "← CZ: 10k yuan" in units[0] and "← NSE: 10k yuan" in units[0], captions
+    assert "← JZMD: percent" in units[0] and "Unit column" in units[0]
+    at.button(key="dm_publish").click().run()
+    assert [s.value for s in at.success if "Published survey version v2" in s.value]
+    assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+def test_leaving_the_page_mid_upload_and_coming_back_keeps_the_file(tmp_path, monkeypatch):
+    """The officer uploads, validates, looks at the map and comes back: Streamlit draws the uploader anew, empty,
+    and the upload used to end without a word. The stored file is kept, said so, validated again and published."""
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page()
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    assert [b for b in at.button if b.key == "dm_publish"]
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    assert any("晋江更新2025.zip" in i and "尚未发布" in i and "重新校验" in i for i in infos), infos
+    assert not [b for b in at.button if b.key == "dm_publish"]  # the report made before is not published blind
+    assert list((tmp_path / "uploads").glob("u-*/upload.zip"))
+    at.button(key="dm_read").click().run()
+    at.button(key="dm_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [s.value for s in at.success if "已发布调查版本 v2" in s.value]
+    cat = GpkgStore(path).surveys()
+    assert cat["version"].max() == 2 and cat["source_file"].iloc[-1] == "晋江更新2025.zip"
+    assert not list((tmp_path / "uploads").glob("u-*/upload.zip"))  # published: the upload is gone
+    assert not [i for i in at.info if "尚未发布" in str(i.value)]
+
+
+def test_a_kept_file_can_be_discarded(tmp_path, monkeypatch):
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page("en")
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("update.zip", data, "application/zip")).run()
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/data.py").run()
+    assert any("Carrying on with update.zip" in rendered(i.value) for i in at.info)
+    at.button(key="dm_discard").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.info or not any("Carrying on" in str(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "dm_read"]
+    assert not list((tmp_path / "uploads").glob("u-*/upload.zip"))
+    assert GpkgStore(path).surveys()["version"].max() == 1
+
+
+def test_the_units_assumed_are_shown(tmp_path, monkeypatch):
+    """The survey update's CZ (output) and NSE (tax) are read as 万元 because of their names; an office whose CZ is
+    in 元 saw nothing of it in the app (the CLI prints it) and had no way to say otherwise (now: the Unit column of
+    the field mapping, tests/e2e/test_upload_browser.py)."""
+    import shutil
+
+    root = Path(APP).parent
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    at = _page()
+    data = (root / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    captions = [rendered(c.value) for c in at.caption]
+    units = [c for c in captions if c.startswith("读取单位")]
+    assert units and "← CZ: 万元" in units[0] and "← JZMD: 百分比" in units[0] and "单位列" in units[0], captions
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_old_excel_workbook_is_answered_with_save_as_xlsx(ws, lang):
+    """The tax bureau's table as .xls: the browser refused it with an English tooltip ("files are not allowed");
+    now the page says, in its language, to save it as .xlsx. Nothing is stored."""
+    at = _page(lang)
+    assert {"xls", "xlsx", "csv"} <= {t.lstrip(".").lower() for t in at.file_uploader[1].allowed_type}
+    at.file_uploader[1].set_value(("2024亩均效益.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 60, "application/vnd.ms-excel")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = _errors(at)
+    words = "是旧版 Excel 工作簿" if lang == "zh" else "is an old Excel workbook"
+    assert any(words in e and "2024亩均效益.xlsx" in e for e in errs), errs
+    assert GpkgStore(ws).layers("enterprise").empty
