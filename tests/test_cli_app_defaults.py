@@ -9,6 +9,7 @@ does, and never put the shipped defaults back on top of the planner's edits.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -232,7 +233,7 @@ def test_the_cli_copies_renames_deletes_and_brings_back_scenarios_as_the_app_doe
     assert "`planner scenario copy a@2 a -w WS` brings it back" in capsys.readouterr().out
     assert W.document_names(store, "scenario") == ["old"]
     assert main(["scenario", "list", "-w", ws]) == 0
-    assert "deleted scenarios (versions kept" in capsys.readouterr().out
+    assert "deleted (versions kept; `planner scenario copy" in capsys.readouterr().out
     assert main(["scenario", "copy", "a@2", "a", "-w", ws]) == 0
     assert W.latest_version(store, "scenario", "a") == 4 and W.load_document(store, "scenario", "a").scenario.sites.top == 9
     assert main(["scenario", "rename", "old", "older", "-w", ws]) == 0
@@ -250,3 +251,12 @@ def test_cli_refusals_speak_chinese_with_planner_lang(store, capsys, monkeypatch
     monkeypatch.setenv("PLANNER_LANG", "en")
     assert main(["scenario", "delete", "ghost", "-w", ws]) == 2
     assert capsys.readouterr().err.strip() == "error: no saved scenario 'ghost' to delete"
+
+
+def test_policy_list_shows_the_saved_rules_their_versions_and_the_shipped_ones(store, capsys):
+    """`planner policy show` printed one policy; nothing told an analyst which rules the office saved, by whom."""
+    _planner_edits_the_rules(store)
+    assert main(["policy", "list", "-w", str(store.path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"default\s+1\s+\S+\s+alice", out), out
+    assert "shipped: default, strict" in out

@@ -403,6 +403,14 @@ def _shipped(name: str) -> Path:
     return POLICY_DIR / f"{name}.toml"
 
 
+def shipped_policy_names() -> list[str]:
+    """Names of the policies shipped with the planner (``policies/NAME.toml``): what a NAME means when the
+    workspace has saved none of that name."""
+    if POLICY_DIR == _PACKAGED:
+        return sorted(p.stem.removeprefix("policy_") for p in _PACKAGED.glob("policy_*.toml"))
+    return sorted(p.stem for p in POLICY_DIR.glob("*.toml"))
+
+
 def policy_path(path: str | Path | None) -> Path:
     """The file a policy argument names.
 

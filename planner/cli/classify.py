@@ -21,7 +21,7 @@ import pandas as pd
 import pyogrio
 
 from planner import workflow as W
-from planner.classify.policy import describe, dumps
+from planner.classify.policy import describe, dumps, shipped_policy_names
 from planner.errors import DataError
 from planner.io.store import open_store
 from planner.io.writers import check_output, replacing, write_csv
@@ -57,6 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--lang", choices=("en", "zh"), default="en")
     show.add_argument("--toml", action="store_true", help="print the normalized TOML instead")
     show.set_defaults(func=run_show)
+    ls = psub.add_parser("list", help="list the policies saved in a workspace (every version: who saved it, when)")
+    ls.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    ls.set_defaults(func=run_list)
     pp.set_defaults(func=lambda _a: (pp.print_help(), 0)[1])
 
 
@@ -137,6 +140,20 @@ def run(args: argparse.Namespace) -> int:
         what = (f"and policy/{policy.name} version {out.policy_version} in one commit" if out.policy_saved else
                 f"under policy/{policy.name} version {out.policy_version} (the same rules, not saved again)")
         _stage(f"stored flags/{policy.name} version {out.version} {what} (result {out.provenance.result_id})", t0)
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from planner.cli.documents import print_versions
+
+    store = open_store(args.workspace)
+    print_versions(store, "policy", "saved policies")
+    flags = store.layers("flags")
+    if len(flags):
+        current = flags[flags["is_current"].astype(bool)] if "is_current" in flags.columns else flags
+        print("\nclassified (flags stored): " + ", ".join(f"{n} v{v}" for n, v in
+                                                         zip(current["name"], current["version"], strict=True)))
+    print("\nshipped: " + ", ".join(shipped_policy_names()) + " (what a NAME means when none is saved of it)")
     return 0
 
 

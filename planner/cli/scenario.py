@@ -256,21 +256,12 @@ def compare_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
+    from planner.cli.documents import print_versions
     from planner.scenarios.templates import builtin_templates
 
     store = open_store(args.workspace)
-    docs = W.document_versions(store, "scenario")  # a deletion is a version too: said so
-    live = W.document_names(store, "scenario")
-    shown = docs[docs["name"].isin(live)] if len(docs) else docs
-    print("saved scenarios:")
-    cols = ["name", "version", "created_at", "user", "deleted", "sha256"]
-    print(shown[cols].assign(deleted=shown["deleted"].map({True: "deleted", False: ""})).to_string(index=False)
-          if len(shown) else "  (none)")
-    gone = sorted(set(docs["name"]) - set(live)) if len(docs) else []
-    if gone:  # deleted names apart: their versions are kept
-        last = docs[~docs["deleted"]].groupby("name")["version"].max()
-        print("\ndeleted scenarios (versions kept; `planner scenario copy NAME@VERSION NAME -w WS` brings one back): "
-              + ", ".join(f"{n} (last {n}@{last[n]})" if n in last.index else n for n in gone))
+    print_versions(store, "scenario", "saved scenarios",
+                   restore="`planner scenario copy NAME@VERSION NAME -w WS` brings one back")
     print("\npark templates:")
     for n, t in builtin_templates().items():
         print(f"  {n:<18} {t.label_zh} / {t.label_en}: plot ratio {t.target_plot_ratio}, "
