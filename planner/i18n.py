@@ -381,6 +381,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_history_policy": ("版本历史", "Versions kept"),
     "wf_history_name_scenario": ("情景", "Scenario"),
     "wf_history_name_policy": ("规则", "Policy"),
+    "wf_history_name_comparison": ("对比", "Comparison"),
     "wf_history_deleted": ("{name}（已删除）", "{name} (deleted)"),
     "wf_history_version": ("版本", "Version"),
     "wf_history_open": ("以 v{v} 为草稿打开", "Open v{v} as a draft"),

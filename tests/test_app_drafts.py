@@ -316,6 +316,23 @@ def test_saving_a_comparison_under_a_taken_name_asks_first(ws, monkeypatch):
     assert W.latest_version(store, "comparison", "ab") == 2
 
 
+def test_an_earlier_comparison_opens_from_the_history_and_saves_as_the_latest(ws, monkeypatch):
+    store = GpkgStore(ws)
+    for n, top in (("a", 3), ("b", 5), ("c", 7)):
+        W.save_document(store, W.ScenarioDoc(Scenario(name=n, sites=SiteSelection(top=top))))
+    W.save_document(store, W.ComparisonDoc("ab", (("a", None), ("b", None)), "zh"))
+    W.save_document(store, W.ComparisonDoc("ab", (("a", None), ("b", None), ("c", None)), "zh"), user="bob")
+    at = _app(ws, monkeypatch, "compare")
+    at.selectbox(key="cmp_hist_name").set_value("ab").run()
+    at.selectbox(key="cmp_hist_v_ab").set_value(1).run()
+    at.button(key="cmp_hist_open").click().run()
+    assert not at.exception and at.multiselect(key="compare_pick").value == ["a", "b"]
+    assert any("保存后成为 v3" in s for s in _texts(at, "success")), _texts(at, "success")
+    at.button(key="cmp_save").click().run()
+    assert W.latest_version(store, "comparison", "ab") == 3
+    assert [n for n, _ in W.load_document(store, "comparison", "ab").scenarios] == ["a", "b"]
+
+
 def test_the_policy_name_typed_is_kept_across_pages(ws, monkeypatch):
     at = _app(ws, monkeypatch, "rules")
     at.number_input(key="r_utilization_0_t").set_value(1.8).run()

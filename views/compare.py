@@ -11,7 +11,7 @@ from planner.errors import PlannerError
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
-from planner.ui import data, drafts, keys, mapview, page, results
+from planner.ui import data, drafts, history, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import error_text, lang, md_text, tr
 
@@ -39,6 +39,17 @@ def _open_comparison(name: str) -> None:
     ss.pop(CMP_CONFIRM, None)
 
 
+def _open_comparison_version(name: str, version: int) -> None:
+    """An earlier version of a saved comparison: its scenarios picked; saving it again makes it the latest."""
+    doc = W.load_document(store, "comparison", name, version)
+    ss[keys.COMPARE_PICK] = [n for n, _ in doc.scenarios if n in W.document_names(store, "scenario")]
+    ss["cmp_name"] = name
+    ss[CMP_BASE] = {"name": name, "version": W.latest_version(store, "comparison", name)}
+    ss.pop(CMP_CONFIRM, None)
+    ss[CMP_MSG] = ("success", tr("wf_history_opened", name=name, v=version,
+                                 next=history.next_version(store, "comparison", name)))
+
+
 def _save_comparison(name: str, scenarios: list[str], lang_: str, expect: int | None) -> None:
     """Save the comparison as the next version of ``name``, refused if someone saved it since ``expect``."""
     try:
@@ -63,6 +74,8 @@ picked = q0.multiselect(tr("cmp_pick"), names, key=keys.COMPARE_PICK, placeholde
 if saved_cmps:
     cpick = q1.selectbox(tr("wf_saved_comparisons"), saved_cmps, key="cmp_open_pick")
     q2.button(tr("wf_open"), key="cmp_open_btn", on_click=_open_comparison, args=(cpick,))
+history.versions_kept(store, "comparison", saved_cmps, (ss.get(CMP_BASE) or {}).get("name"), _open_comparison_version,
+                      title=tr("wf_history_policy"), key="cmp")
 if len(picked) < 2:
     st.info(tr("cmp_need_two"))
     st.stop()
