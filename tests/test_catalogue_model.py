@@ -7,12 +7,13 @@ do. The model says what must happen: a save, rename or delete against a
 version that is no longer the latest is refused (a colleague saved since), a
 new name that is taken is refused, nothing else is; and after every step the
 names, latest versions and contents in the workspace are the model's.
-The default run tries a few dozen sequences; ``-m slow`` many more.
+The default run tries a few dozen sequences (and 8 on PostGIS); ``-m slow`` many more.
 """
 
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -36,15 +37,17 @@ class Colleagues(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.TemporaryDirectory(prefix="planner-model-")
-        path = Path(self.dir.name) / "ws.gpkg"
-        GpkgStore(path, crs="EPSG:4549", create=True)
-        self.stores = [GpkgStore(path), GpkgStore(path)]
+        self.stores, self.teardown = self.workspace()
         self.model: dict[str, list[int | None]] = {}
         self.opened: list[tuple[str, int] | None] = [None, None]  # (name, version) each session has open
 
-    def teardown(self) -> None:
-        self.dir.cleanup()
+    @staticmethod
+    def workspace():
+        """Two stores on one new workspace, and what removes it."""
+        tmp = tempfile.TemporaryDirectory(prefix="planner-model-")
+        path = Path(tmp.name) / "ws.gpkg"
+        GpkgStore(path, crs="EPSG:4549", create=True)
+        return [GpkgStore(path), GpkgStore(path)], tmp.cleanup
 
     # -- the model
     def latest(self, name: str) -> int | None:
@@ -150,3 +153,27 @@ TestColleagues.settings = settings(max_examples=30, **_SETTINGS)
 @pytest.mark.slow
 def test_colleagues_many_sequences():
     hypothesis.stateful.run_state_machine_as_test(Colleagues, settings=settings(max_examples=400, **_SETTINGS))
+
+
+class ColleaguesOnPostgis(Colleagues):
+    """The same on a PostGIS workspace: two stores (two app servers' connections) on one schema, where a rename
+    holds one document's lock while it saves another and deletes the first."""
+
+    dsn = ""
+
+    @classmethod
+    def workspace(cls):
+        from planner.io.postgis import drop_workspace
+        from planner.io.store import open_store
+        from tests.conftest import pg_uri
+
+        uri = pg_uri(cls.dsn, f"model_{uuid.uuid4().hex[:10]}")
+        open_store(uri, create=True, crs="EPSG:4549")
+        return [open_store(uri), open_store(uri)], lambda: drop_workspace(uri)
+
+
+@pytest.mark.postgis
+def test_colleagues_on_postgis(pg_dsn):
+    ColleaguesOnPostgis.dsn = pg_dsn
+    hypothesis.stateful.run_state_machine_as_test(ColleaguesOnPostgis,
+                                                  settings=settings(max_examples=8, **_SETTINGS))
