@@ -219,6 +219,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "sc_per_year": ("每年启动片区数", "Site starts per year"),
     "sc_per_year_help": ("0 表示不限", "0 = no limit"),
     "sc_assumptions": ("参数与来源", "Assumptions and sources"),
+    "sc_sensitivity": ("敏感性", "Sensitivity"),
+    "sc_sens_help": ("回收期取决于若干估计参数（租金、综合造价等，来源等级 P/G 见“参数与来源”）。"
+                     "下图为每个参数单独下调、上调 20%（其余不变）时的回收期：最长的条形就是结论最依赖的假设。",
+                     "The paybacks rest on estimated parameters (rent, all-in cost...; their P/G grades are under "
+                     "Assumptions). Below, each parameter alone 20% lower and higher, the rest unchanged: the longest "
+                     "bar is the assumption the conclusion rests on most."),
+    "sc_sens_run": ("计算敏感性（各参数 ±20%）", "Compute the sensitivity (each parameter ±20%)"),
+    "sc_sens_stale": ("情景或片区已改变：请重新计算敏感性。", "The scenario or the sites changed: compute the sensitivity again."),
+    "sc_sens_side": ("参数变化", "Parameter change"),
+    "sc_sens_param": ("参数", "Parameter"),
+    "sc_sens_value": ("参数值", "Value"),
     "sc_ledger": ("建筑面积台账", "Floor-area ledger"),
     "sc_timeline": ("逐年进度", "Timeline"),
     "sc_need_sites": ("请先在「连片地块」页生成候选片区。", "Build candidate sites on the Sites page first."),

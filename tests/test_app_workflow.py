@@ -263,6 +263,23 @@ def test_an_earlier_version_or_a_deleted_scenario_opens_from_the_history_and_sav
     assert W.load_document(store, "scenario", "a").scenario.sites.top == 7
 
 
+def test_the_scenario_sensitivity_shows_which_assumption_the_payback_rests_on(ws, monkeypatch):
+    at = _app(ws, monkeypatch, "scenarios")
+    assert keys.SCENARIO_SENSITIVITY not in at.session_state  # nothing computed before it is asked for
+    at.button(key="sc_sens_btn").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.session_state[keys.SCENARIO_SENSITIVITY]["table"].set_index("parameter")
+    cost = table.loc["all_in_cost_per_m2"]
+    assert cost["payback_years_high"] / cost["payback_years_base"] == pytest.approx(1.2)
+    rent = table.loc["rent_per_m2_month"]
+    assert rent["payback_years_low"] / rent["payback_years_base"] == pytest.approx(1 / 0.8)
+    shown = at.dataframe[-1].value
+    assert "综合造价（元/㎡）" in set(shown["参数"]) and any("+20%" in c for c in shown.columns)
+    at.number_input(key="sc_top").set_value(3)
+    _button(at, "计算").click().run()  # the scenario changed: the table is not shown as if it were this one's
+    assert any("重新计算敏感性" in i.value for i in at.info), _texts(at, "info")
+
+
 def test_a_scenario_name_that_could_not_be_opened_again_is_refused_in_the_app(ws, monkeypatch):
     """A scenario renamed or saved as ``a@2`` or with a zero-width space is refused with the reason, nothing saved."""
     store = GpkgStore(ws)

@@ -209,3 +209,16 @@ def test_nothing_a_decision_maker_downloads_holds_a_hidden_figure(office, monkey
         leaks += _leaks(name, data if isinstance(data, bytes) else str(data).encode(), every, texts, tmp_path,
                         labels)
     assert not leaks, leaks[:60]
+
+
+def test_the_sensitivity_leaves_out_what_starts_from_enterprise_tax_for_a_decision_maker(office, monkeypatch):
+    from planner.ui import keys
+
+    at = _sign_in(_app(office, monkeypatch), "dee")
+    at.switch_page("views/scenarios.py").run()
+    at.button(key="sc_sens_btn").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.session_state[keys.SCENARIO_SENSITIVITY]["table"]
+    assert "tax_per_mu" not in set(table["parameter"])
+    assert not [c for c in table.columns if c.startswith(("fiscal_payback", "tax_after"))]
+    assert "payback_years_base" in table.columns

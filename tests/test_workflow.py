@@ -209,6 +209,22 @@ def test_delete_and_rename_check_the_version_opened(store):
     assert W.document_names(store, "scenario") == ["old"]
 
 
+def test_the_sensitivity_base_is_the_scenario_run_and_each_parameter_moves_alone(ws):
+    built = _classified_and_built(ws)
+    sites, ps = built.result.sites, built.result.parcel_sites
+    doc = W.ScenarioDoc(Scenario(name="s", sites=SiteSelection(top=5)))
+    run = W.run_scenario(doc, sites, ps, None)
+    table = W.scenario_sensitivity(doc, sites, ps, None).set_index("parameter")
+    assert table["payback_years_base"].eq(run.result.totals["payback_years"]).all()
+    jobs = table.loc["jobs_per_1000m2"]
+    assert jobs["payback_years_high"] == jobs["payback_years_base"]  # jobs do not pay rent
+    assert table.loc["rent_per_m2_month", "new_floor_m2_high"] == table.loc["rent_per_m2_month", "new_floor_m2_base"]
+    plot = W.scenario_sensitivity(doc, sites, ps, None, params=("target_plot_ratio",)).iloc[0]
+    assert np.isnan(plot["new_floor_m2_high"]) and plot["new_floor_m2_low"] < plot["new_floor_m2_base"]  # 3.0 > 2.7
+    with pytest.raises(ValueError, match="swing"):
+        W.scenario_sensitivity(doc, sites, ps, None, swing=1.5)
+
+
 def test_role_without_the_right_cannot_write(ws, monkeypatch):
     monkeypatch.setenv("PLANNER_ROLE", "decision_maker")
     with pytest.raises(W.permissions.PermissionDenied, match="may not save a scenario; only Planner or Administrator may"):

@@ -1,5 +1,6 @@
 """Scenario builder (情景模拟): sites + template + parameters in a form; ledger, capacity, fiscal, timeline."""
 
+import json
 import re
 
 import altair as alt
@@ -189,7 +190,8 @@ if vanished and not any(v in en for en, _ in run.warnings for v in vanished):
     st.warning(tr("wf_sites_vanished", ids="、".join(vanished)))
 results.key_figures(res.totals)
 results.key_figures(res.totals, figures=results.MORE_FIGURES)
-t1, t2, t3 = st.tabs([tr("sc_ledger"), tr("sc_timeline"), tr("sc_assumptions")])
+t1, t2, t3, t4 = st.tabs([tr("sc_ledger"), tr("sc_timeline"), tr("sc_assumptions"), tr("sc_sensitivity")],
+                         key=f"sc_tabs_{lang()}")  # the tab open stays open when a button in it reruns the page
 with t1:
     st.altair_chart(results.floor_chart([res]), width="stretch")
     cols = [c for c in ("site_id", "rank", "template", "land_area_mu", "existing_floor_m2", "demolished_floor_m2",
@@ -216,6 +218,23 @@ with t2:
         xOffset="series:N").properties(height=260)), width="stretch")
 with t3:
     st.dataframe(report_text.assumptions_table(res, lang()), hide_index=True, width="stretch")
+with t4:  # which guess the payback rests on: each uncertain parameter -20% and +20%, on demand (a dozen more runs)
+    st.caption(tr("sc_sens_help"))
+    sens_key = (canonical(sc.to_dict()), json.dumps(prov, sort_keys=True, default=str))
+    held = ss.get(keys.SCENARIO_SENSITIVITY)
+    if st.button(tr("sc_sens_run"), key="sc_sens_btn"):
+        with st.spinner():
+            ss[keys.SCENARIO_SENSITIVITY] = held = {"key": sens_key,
+                                                    "table": results.sensitivity(ws, policy, result, doc)}
+    if held and held["key"] == sens_key:
+        for output in results.SENSITIVITY_SHOWN:
+            if f"{output}_base" in held["table"].columns:
+                c = results.tornado_chart(held["table"], output)
+                if c is not None:
+                    st.altair_chart(c, width="stretch")
+        tables.show(results.sensitivity_table(held["table"]))
+    elif held:
+        st.info(tr("sc_sens_stale"))
 results.report_buttons(res, f"scenario_{sc.name}", key="sc_dl")
 
 

@@ -61,6 +61,8 @@ SCENARIO_GEN = "scenario_gen"
 #: A save or delete waiting for confirmation: {"action", "name", "version"}.
 SCENARIO_CONFIRM = "scenario_confirm"
 SCENARIO_MSG = "scenario_msg"
+#: The sensitivity of the scenario on the page, computed on demand: {"key": (scenario, inputs), "table"}.
+SCENARIO_SENSITIVITY = "scenario_sensitivity"
 
 # -- comparison ----------------------------------------------------------------------
 COMPARE_PICK = "compare_pick"

@@ -17,7 +17,7 @@ from planner import config
 from planner import workflow as W
 from planner.classify import policy as policy_mod
 from planner.errors import PlannerError, message_in
-from planner.i18n import display_unit
+from planner.i18n import column_label, display_unit
 from planner.report import text as report_text
 from planner.scenarios.comparison import BETTER, FLOOR_PARTS, HEADLINE_FIGURES
 from planner.sites import SiteParams
@@ -553,3 +553,68 @@ def report_buttons(obj, name: str, *, key: str) -> None:
                        width="stretch", on_click="ignore")
     c3.download_button(tr("dl_pdf"), pdf, file_name=f"{safe}.pdf", mime="application/pdf", key=f"{key}_pdf",
                        width="stretch", on_click="ignore")
+
+
+#: Sensitivity outputs shown (in this order) and those that start from enterprise tax (hidden from some roles).
+SENSITIVITY_SHOWN = ("payback_years", "fiscal_payback_years")
+_SENSITIVITY_TAX = ("fiscal_payback_years", "tax_after_cny", "tax_per_mu")
+
+
+def sensitivity(path: str, policy: dict | None, site_result, doc) -> pd.DataFrame:
+    """:func:`planner.workflow.scenario_sensitivity` of the scenario on the session's sites (the page's
+    classification), without what starts from enterprise tax for roles that may not see it."""
+    table = W.scenario_sensitivity(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy))
+    if not data.figures_visible(path):
+        table = table[table["parameter"] != "tax_per_mu"]
+        table = table[[c for c in table.columns if not c.startswith(_SENSITIVITY_TAX)]]
+    return table.reset_index(drop=True)
+
+
+def tornado_chart(table: pd.DataFrame, output: str, swing: float = 0.2):
+    """Bars from the scenario's figure to its figure with each parameter ``-swing`` and ``+swing``, the parameter
+    that moves it most on top (payback years: longer is worse)."""
+    import altair as alt
+
+    from planner.i18n import param_label
+
+    rows = []
+    for _, r in table.iterrows():
+        base = r[f"{output}_base"]
+        for side, sign in (("low", "-"), ("high", "+")):
+            v = r[f"{output}_{side}"]
+            if pd.notna(v) and pd.notna(base) and np.isfinite(v) and np.isfinite(base):
+                rows.append({"param": param_label(r["parameter"], lang()), "side": f"{sign}{swing:.0%}",
+                             "from": float(base), "to": float(v), "span": abs(float(v) - float(base))})
+    df = pd.DataFrame(rows)
+    if not len(df):
+        return None
+    order = df.groupby("param")["span"].sum().sort_values(ascending=False).index.tolist()
+    sides = [f"-{swing:.0%}", f"+{swing:.0%}"]
+    height = 34 * len(order) + 130  # the whole chart (Streamlit fits axes and legend in it): rows of 34 px
+    bars = alt.Chart(df).mark_bar(height=16).encode(
+        y=alt.Y("param:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False)),
+        x=alt.X("from:Q", title=column_label(output, lang()), scale=alt.Scale(zero=False)), x2="to:Q",
+        color=alt.Color("side:N", sort=sides, scale=alt.Scale(domain=sides, range=["#4393c3", "#d6604d"]),
+                        title=tr_plain("sc_sens_side"), legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("param:N", title=tr_plain("sc_sens_param")), alt.Tooltip("side:N", title=""),
+                 alt.Tooltip("to:Q", title=column_label(output, lang()), format=",.1f")])
+    return chart(bars.properties(height=height))  # the bars of a parameter meet at the scenario's figure
+
+
+def sensitivity_table(table: pd.DataFrame, swing: float = 0.2) -> pd.DataFrame:
+    """The sensitivity as the page lists it: per parameter, its value (one template) and each output shown at
+    -swing, as it is and +swing, labelled in the UI language."""
+    from planner.i18n import param_label
+
+    out = pd.DataFrame({tr_plain("sc_sens_param"): [param_label(p, lang()) for p in table["parameter"]]})
+    if "value_base" in table.columns and table["value_base"].notna().all():
+        def shown(v) -> str:
+            return "—" if v is None or pd.isna(v) else f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+
+        out[tr_plain("sc_sens_value")] = [" / ".join(map(shown, t)) for t in
+                                          zip(table["value_low"], table["value_base"], table["value_high"], strict=True)]
+    for o in SENSITIVITY_SHOWN:
+        if f"{o}_base" in table.columns:
+            for side, head in (("low", f"-{swing:.0%}"), ("base", "±0"), ("high", f"+{swing:.0%}")):
+                out[f"{column_label(o, lang())} {head}"] = table[f"{o}_{side}"].round(1).to_numpy()
+    return out

@@ -52,6 +52,7 @@ _NAMES = {
     "publish_survey": "operations",
     "read_sites": "operations",
     "run_scenario": "operations",
+    "scenario_sensitivity": "operations",
     "run_stored_scenario": "operations",
     "scenario_doc": "operations",
     "store_sites": "operations",
@@ -102,6 +103,7 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         run_scenario,
         run_stored_scenario,
         scenario_doc,
+        scenario_sensitivity,
         store_sites,
     )
     from planner.workflow.provenance import (
@@ -117,4 +119,5 @@ __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance
            "create_workspace", "current_survey_version", "delete_document", "document_names",
            "document_versions", "duplicate_scenario", "enterprises", "latest_version",
            "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
+           "scenario_sensitivity",
            "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites"]

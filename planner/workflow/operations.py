@@ -604,6 +604,28 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
     Vanished picked sites are left out and said so; changed ones are said so.
     ``provenance`` (the sites' :class:`Provenance` meta) goes into the result for reports.
     """
+    sc, rollup, warnings = _prepared(doc, sites, parcel_sites, parcels, policy_hash)
+    res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
+    res.provenance = dict(provenance or {})
+    return ScenarioRun(res, warnings + sc_mod.phasing_warnings(res), doc)
+
+
+def scenario_sensitivity(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
+                         parcels: pd.DataFrame | None, *, templates=None, swing: float = 0.2,
+                         params=None) -> pd.DataFrame:
+    """:func:`planner.scenarios.sensitivity.sensitivity` of a scenario as :func:`run_scenario` runs it (the same
+    sites, retained classes and parcel rollup): each uncertain template parameter ``1 -+ swing`` times."""
+    from planner.scenarios import sensitivity as sens
+
+    sc, rollup, _ = _prepared(doc, sites, parcel_sites, parcels, None)
+    return sens.sensitivity(sites, sc, templates=templates, rollup=rollup, swing=swing,
+                            params=params if params is not None else sens.PARAMS)
+
+
+def _prepared(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: pd.DataFrame | None,
+              policy_hash: str | None) -> tuple[sc_mod.Scenario, pd.DataFrame | None, list]:
+    """The scenario as it can run on these sites (vanished picked sites left out), its parcel rollup, and the
+    warnings about both."""
     warnings = check_site_refs(doc, parcel_sites)
     sc = doc.scenario
     have: set[str] = set()  # the picked ids that exist (a set of a 1M city's 85k ids was 65 ms of every run)
@@ -629,9 +651,7 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
         ps = parcel_sites[schema.ids_in(parcel_sites["site_id"], chosen)]
         rollup = sc_mod.parcel_rollup(pd.DataFrame(ps[["parcel_id", "site_id", "role"]]),
                                       pd.DataFrame(parcels[cols]), retain_classes=sc.retain_classes)
-    res = sc_mod.run(sites, sc, templates=templates, rollup=rollup)
-    res.provenance = dict(provenance or {})
-    return ScenarioRun(res, warnings + sc_mod.phasing_warnings(res), doc)
+    return sc, rollup, warnings
 
 
 def scenario_doc(scenario: sc_mod.Scenario, *, sites=None, parcel_sites=None) -> D.ScenarioDoc:
