@@ -227,6 +227,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "bar is the assumption the conclusion rests on most."),
     "sc_sens_run": ("计算敏感性（各参数 ±20%）", "Compute the sensitivity (each parameter ±20%)"),
     "sc_sens_stale": ("情景或片区已改变：请重新计算敏感性。", "The scenario or the sites changed: compute the sensitivity again."),
+    "sc_sens_running": ("正在逐个参数重新计算情景…", "Running the scenario again for each parameter…"),
     "sc_sens_side": ("参数变化", "Parameter change"),
     "sc_sens_param": ("参数", "Parameter"),
     "sc_sens_value": ("参数值", "Value"),

@@ -214,7 +214,9 @@ def test_the_sensitivity_base_is_the_scenario_run_and_each_parameter_moves_alone
     sites, ps = built.result.sites, built.result.parcel_sites
     doc = W.ScenarioDoc(Scenario(name="s", sites=SiteSelection(top=5)))
     run = W.run_scenario(doc, sites, ps, None)
-    table = W.scenario_sensitivity(doc, sites, ps, None).set_index("parameter")
+    seen = []
+    table = W.scenario_sensitivity(doc, sites, ps, None, progress=seen.append).set_index("parameter")
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 2 * len(table)  # progress after each run
     assert table["payback_years_base"].eq(run.result.totals["payback_years"]).all()
     jobs = table.loc["jobs_per_1000m2"]
     assert jobs["payback_years_high"] == jobs["payback_years_base"]  # jobs do not pay rent

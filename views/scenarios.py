@@ -223,9 +223,7 @@ with t4:  # which guess the payback rests on: each uncertain parameter -20% and 
     sens_key = (canonical(sc.to_dict()), json.dumps(prov, sort_keys=True, default=str))
     held = ss.get(keys.SCENARIO_SENSITIVITY)
     if st.button(tr("sc_sens_run"), key="sc_sens_btn"):
-        with st.spinner():
-            ss[keys.SCENARIO_SENSITIVITY] = held = {"key": sens_key,
-                                                    "table": results.sensitivity(ws, policy, result, doc)}
+        ss[keys.SCENARIO_SENSITIVITY] = held = {"key": sens_key, "table": results.sensitivity(ws, policy, result, doc)}
     if held and held["key"] == sens_key:
         for output in results.SENSITIVITY_SHOWN:
             if f"{output}_base" in held["table"].columns:

@@ -563,7 +563,10 @@ _SENSITIVITY_TAX = ("fiscal_payback_years", "tax_after_cny", "tax_per_mu")
 def sensitivity(path: str, policy: dict | None, site_result, doc) -> pd.DataFrame:
     """:func:`planner.workflow.scenario_sensitivity` of the scenario on the session's sites (the page's
     classification), without what starts from enterprise tax for roles that may not see it."""
-    table = W.scenario_sensitivity(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy))
+    bar = st.progress(0.0, text=tr_plain("sc_sens_running"))
+    table = W.scenario_sensitivity(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy),
+                                   progress=lambda share: bar.progress(min(1.0, share), text=tr_plain("sc_sens_running")))
+    bar.empty()
     if not data.figures_visible(path):
         table = table[table["parameter"] != "tax_per_mu"]
         table = table[[c for c in table.columns if not c.startswith(_SENSITIVITY_TAX)]]

@@ -612,14 +612,14 @@ def run_scenario(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.D
 
 def scenario_sensitivity(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame,
                          parcels: pd.DataFrame | None, *, templates=None, swing: float = 0.2,
-                         params=None) -> pd.DataFrame:
+                         params=None, progress=None) -> pd.DataFrame:
     """:func:`planner.scenarios.sensitivity.sensitivity` of a scenario as :func:`run_scenario` runs it (the same
     sites, retained classes and parcel rollup): each uncertain template parameter ``1 -+ swing`` times."""
     from planner.scenarios import sensitivity as sens
 
     sc, rollup, _ = _prepared(doc, sites, parcel_sites, parcels, None)
     return sens.sensitivity(sites, sc, templates=templates, rollup=rollup, swing=swing,
-                            params=params if params is not None else sens.PARAMS)
+                            params=params if params is not None else sens.PARAMS, progress=progress)
 
 
 def _prepared(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: pd.DataFrame | None,
