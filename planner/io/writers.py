@@ -238,8 +238,9 @@ def _write_report(report, p: Path, ext: str) -> None:
         summ = report.summary()
         for key in ("source", "format", "layer", "encoding", "crs_used", "target_crs", "n_read", "n_accepted",
                     "n_repaired", "n_rejected", "n_flagged", "refused", "refusal", "version", "row_note"):
-            fh.write(f"# {key}: {_one_line(str(summ.get(key)).replace(chr(10) + '  -', ' |'))}\n")
-        w = csv.writer(fh)
+            # CRLF as the rows below (csv.writer) and every CSV of write_csv: one line ending in the file
+            fh.write(f"# {key}: {_one_line(str(summ.get(key)).replace(chr(10) + '  -', ' |'))}\r\n")
+        w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(_CSV_COLUMNS)
         for pr in report.problems:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
