@@ -4,16 +4,48 @@ scenario GeoPackage/GeoJSON, the zipped shapefile exports and the printed summar
 What a receiver saw, and checks here:
 
 - the ingest report CSV ended its ``#`` summary lines with LF and its rows with CRLF (two line endings in a file);
+- every GeoPackage handed over was GeoPackage 1.4, which GDAL 3.6 (Debian 12) and older ArcGIS warn about
+  ("may only be partially supported"): now 1.2, the same layers, fields and CRS; the workspace stays as it was;
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pyogrio
+import pytest
+
+from planner.cli import main
+
 ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = str(ROOT / "scenarios" / "conservative_top10.toml")
+
+
+@pytest.fixture(scope="module")
+def delivered(tmp_path_factory) -> Path:
+    """The sample city (a copy) classified and assembled, with the GeoPackages the commands hand over."""
+    d = tmp_path_factory.mktemp("deliveries")
+    ws = d / "ws.gpkg"
+    shutil.copyfile(ROOT / "gis_data" / "sample_city.gpkg", ws)
+    w = ["-w", str(ws)]
+    assert main(["classify", *w, "--out", str(d / "flags.gpkg")]) == 0
+    assert main(["sites", *w, "--out", str(d / "sites.gpkg")]) == 0
+    for lang in ("zh", "en"):
+        assert main(["scenario", "run", SCENARIO, *w, "--no-save", "--out", str(d / f"run_{lang}"), "--lang", lang]) == 0
+    return d
+
+
+def _gpkg_version(path) -> int:
+    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return con.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        con.close()
 
 
 def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -33,3 +65,30 @@ def test_ingest_report_csv_has_one_line_ending(tmp_path):
     assert data.endswith(b"\r\n") and lines and all(line.endswith(b"\r") for line in lines), lines[:3]
     assert b"\r\r" not in data
     assert any(line.startswith(b"# n_read") for line in data[3:].split(b"\r\n"))
+
+
+def test_delivered_geopackages_are_version_1_2(delivered, tmp_path):
+    """classify/sites --out x.gpkg, scenario run's <name>.gpkg and the app's GeoPackage export are GeoPackage 1.2
+    (user_version 10200), which GDAL 3.6 opens without a warning; their layers and fields are all there."""
+    from planner.io.store import GpkgStore
+    from planner.report.geodata import export_layer
+
+    files = [delivered / "flags.gpkg", delivered / "sites.gpkg", delivered / "run_zh" / "conservative_top10.gpkg"]
+    store = GpkgStore(delivered / "ws.gpkg")
+    parcels = store.read_layer("flags", store.layers("flags")["name"].iloc[0])
+    app = tmp_path / "app_export.gpkg"
+    app.write_bytes(export_layer(parcels.head(20), "gpkg", kind="parcels", name="parcels"))
+    files.append(app)
+    for f in files:
+        assert _gpkg_version(f) == 10200, f
+    assert {n for n, _ in pyogrio.list_layers(delivered / "sites.gpkg")} == {"sites", "site_parcels"}
+    info = pyogrio.read_info(delivered / "sites.gpkg", layer="sites")
+    assert info["crs"] == "EPSG:4549" and info["features"] > 0 and "site_id" in info["fields"]
+    assert pyogrio.read_info(delivered / "sites.gpkg", layer="site_parcels")["features"] > 0
+    assert "three_low" in pyogrio.read_info(delivered / "flags.gpkg")["fields"]
+    assert _gpkg_version(delivered / "ws.gpkg") != 10200  # the workspace keeps GDAL's own version
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo:  # the system's GDAL (3.6 on Debian 12) warned "may only be partially supported" on 1.4
+        for f in files:
+            p = subprocess.run([ogrinfo, "-ro", "-so", "-al", str(f)], capture_output=True, text=True, check=False)
+            assert p.returncode == 0 and "Warning" not in p.stderr + p.stdout, (f, p.stderr)

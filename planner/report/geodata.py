@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
-from planner.io.writers import write_csv
+from planner.io.writers import DELIVERY_GPKG, write_csv
 from planner.scenarios.model import ScenarioResult
 
 #: Site columns written to the sites sheet / layer, in order.
@@ -63,7 +63,7 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     suffix = p.suffix.lower()
     if suffix == ".gpkg":
-        out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio")
+        out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio", dataset_options=DELIVERY_GPKG)
     elif suffix in (".geojson", ".json"):
         # named after the scenario: the GeoJSON "name" member was the temporary file's, ".x.tmp-1234"
         to_lonlat_valid(out).to_file(p, layer=layer_name(result.name), driver="GeoJSON", engine="pyogrio")
@@ -176,7 +176,8 @@ def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang:
             if pd.api.types.is_bool_dtype(out[c]) or str(out[c].dtype) == "boolean":
                 out[c] = out[c].astype("Int64")
         if fmt == "gpkg":  # a MultiPolygon layer whichever rows were picked (as the workspace stores polygons)
-            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio", promote_to_multi=True)
+            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio", promote_to_multi=True,
+                        dataset_options=DELIVERY_GPKG)
             return (d / f"{safe}.gpkg").read_bytes()
         short = _short_names(cols)
         out = out.rename(columns=short)
