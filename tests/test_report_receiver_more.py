@@ -6,6 +6,8 @@ What a receiver saw, and checks here:
 - the ingest report CSV ended its ``#`` summary lines with LF and its rows with CRLF (two line endings in a file);
 - every GeoPackage handed over was GeoPackage 1.4, which GDAL 3.6 (Debian 12) and older ArcGIS warn about
   ("may only be partially supported"): now 1.2, the same layers, fields and CRS; the workspace stays as it was;
+- the scenario GeoPackage/GeoJSON held ``standard_factory`` and ``retain_class`` where the Excel sheet says
+  标准厂房园区 and 保留所选提升分类的地块: the names now stand beside the codes, in the report's language;
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pyogrio
 import pytest
+from openpyxl import load_workbook
 
 from planner.cli import main
 
@@ -92,3 +95,35 @@ def test_delivered_geopackages_are_version_1_2(delivered, tmp_path):
         for f in files:
             p = subprocess.run([ogrinfo, "-ro", "-so", "-al", str(f)], capture_output=True, text=True, check=False)
             assert p.returncode == 0 and "Warning" not in p.stderr + p.stdout, (f, p.stderr)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_scenario_geodata_names_templates_and_rules_as_the_workbook(delivered, lang, tmp_path):
+    """QGIS labels a site with its template's name, as the Excel sheet shows it; the code stays beside it."""
+    run = delivered / f"run_{lang}"
+    layer = pyogrio.read_dataframe(run / "conservative_top10.gpkg")
+    cols = list(layer.columns)
+    assert cols[cols.index("template") + 1] == "template_name"
+    assert cols[cols.index("existing_rule") + 1] == "existing_rule_name"
+    assert set(layer["template"]) == {"standard_factory"} and set(layer["existing_rule"]) == {"retain_class"}
+    ws = load_workbook(run / "conservative_top10.xlsx")["Sites 地块" if lang == "zh" else "Sites"]
+    rows = list(ws.iter_rows(values_only=True))
+    head = list(rows[0])
+    tpl = next(i for i, h in enumerate(head) if "Park template" in str(h) or "园区模板" in str(h))
+    rule = next(i for i, h in enumerate(head) if "Existing buildings" in str(h) or "现状建筑" in str(h))
+    sheet = {r[0]: (r[tpl], r[rule]) for r in rows[1:] if r[0]}
+    geo = dict(zip(layer["site_id"], zip(layer["template_name"], layer["existing_rule_name"], strict=True),
+                   strict=True))
+    assert geo == sheet
+    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in v) == (lang == "zh") for v in layer["template_name"])
+    # the GeoJSON the same way (lon/lat)
+    from planner import workflow as W
+    from planner.io.store import open_store
+    from planner.report.geodata import write_sites
+    from planner.scenarios import load_scenario
+
+    res = W.run_stored_scenario(open_store(str(delivered / "ws.gpkg")), W.ScenarioDoc(load_scenario(SCENARIO))).result
+    gj = pyogrio.read_dataframe(write_sites(res, tmp_path / "s.geojson", lang=lang))
+    assert dict(zip(gj["site_id"], zip(gj["template_name"], gj["existing_rule_name"], strict=True),
+                    strict=True)) == sheet
+    assert set(gj["template"]) == {"standard_factory"}

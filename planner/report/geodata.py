@@ -37,6 +37,30 @@ def site_table(result: ScenarioResult) -> pd.DataFrame:
     return pd.DataFrame(result.sites[cols])
 
 
+def template_names(results, lang: str = "zh") -> dict[str, str]:
+    """Template code -> its name in ``lang`` (``standard_low_rent`` -> 标准厂房（低租金）) over ``results``."""
+    return {k: (t.label_en if lang == "en" else t.label_zh) or k for r in results for k, t in (r.templates or {}).items()}
+
+
+#: Coded site columns and the column of their names beside them in the geodata (GeoPackage, GeoJSON).
+NAME_COLUMNS = {"template": "template_name", "existing_rule": "existing_rule_name"}
+
+
+def readable(table: pd.DataFrame, result: ScenarioResult, lang: str = "zh") -> dict[str, list[str]]:
+    """The names of a site table's coded columns in ``lang``, by column: the template's name
+    (``standard_factory`` -> 标准厂房) and the rule for existing buildings (``retain_class`` -> 保留提升分类), as
+    the Excel sheets and the reports show them."""
+    from planner.i18n import value_label
+
+    out = {}
+    if "template" in table.columns:
+        names = template_names([result], lang)
+        out["template"] = [names.get(str(v), str(v)) if pd.notna(v) else "" for v in table["template"]]
+    if "existing_rule" in table.columns:
+        out["existing_rule"] = [value_label("existing", v, lang) if pd.notna(v) else "" for v in table["existing_rule"]]
+    return out
+
+
 def layer_name(name: str, default: str = "sites") -> str:
     """``name`` as a GeoPackage layer may be called: other than letters (any script), digits, spaces and ``_-.``
     becomes ``_``; a name GDAL or SQLite refuses (one starting with ``.``/``-``, or ``gpkg``/``sqlite_``, which
@@ -47,8 +71,12 @@ def layer_name(name: str, default: str = "sites") -> str:
     return out
 
 
-def write_sites(result: ScenarioResult, path: str | Path) -> Path:
-    """Write the sites with their results as GeoPackage (``.gpkg``) or GeoJSON (``.geojson``/``.json``)."""
+def write_sites(result: ScenarioResult, path: str | Path, *, lang: str = "zh") -> Path:
+    """Write the sites with their results as GeoPackage (``.gpkg``) or GeoJSON (``.geojson``/``.json``).
+
+    The coded columns keep their codes (``template``, ``existing_rule``: what a script or a join reads) and have
+    their names in ``lang`` beside them (``template_name``, ``existing_rule_name``: what QGIS or ArcGIS labels
+    with), as the Excel sheets show them."""
     p = Path(path)
     g = result.sites
     if not has_geometry(g):
@@ -58,6 +86,8 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     for c in ("rank", "start_year", "works_start", "delivery"):  # whole numbers and calendar years, as every report
         if c in table.columns:  # shows them (QGIS labelled a site "2028.41666666667"; the Excel sheet says 2028)
             table[c] = np.floor(pd.to_numeric(table[c], errors="coerce") + 1e-9).astype("Int32")
+    for col, names in readable(table, result, lang).items():
+        table.insert(table.columns.get_loc(col) + 1, NAME_COLUMNS[col], names)
     out = gpd.GeoDataFrame(table, geometry=g.geometry.to_numpy(), crs=g.crs)
     out.insert(0, "scenario", result.name)
     p.parent.mkdir(parents=True, exist_ok=True)
