@@ -8,10 +8,15 @@ What a receiver saw, and checks here:
   ("may only be partially supported"): now 1.2, the same layers, fields and CRS; the workspace stays as it was;
 - the scenario GeoPackage/GeoJSON held ``standard_factory`` and ``retain_class`` where the Excel sheet says
   标准厂房园区 and 保留所选提升分类的地块: the names now stand beside the codes, in the report's language;
+- the zipped shapefile cut a parcel's reasons at 254 bytes (GDAL's warning went to the server's log, not to the
+  receiver): the text is cut at a whole character and ends with "…", ``_fields.csv`` says so and how many rows,
+  and ``<name>_text.csv`` holds the whole text by parcel id, to join in QGIS or ArcGIS;
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import sqlite3
@@ -19,8 +24,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pyogrio
 import pytest
+import shapely
 from openpyxl import load_workbook
 
 from planner.cli import main
@@ -127,3 +134,40 @@ def test_scenario_geodata_names_templates_and_rules_as_the_workbook(delivered, l
     assert dict(zip(gj["site_id"], zip(gj["template_name"], gj["existing_rule_name"], strict=True),
                     strict=True)) == sheet
     assert set(gj["template"]) == {"standard_factory"}
+
+
+def test_shapefile_says_where_it_cut_text_and_keeps_the_whole_text(tmp_path, recwarn):
+    """A parcel whose reasons run past 254 bytes (85 Chinese characters), exported as a zipped shapefile."""
+    import zipfile
+
+    from planner.report.geodata import export_layer
+
+    reason = "；".join(["容积率 0.50 低于 1.0（工业用地下限）"] * 12)  # 287 characters, 621 bytes
+    owner = "晋江市某某鞋业有限公司"
+    g = gpd.GeoDataFrame({"parcel_id": ["P1", "P2"], "owner": [owner, "=1+1"], "reason_zh": [reason, "闲置"],
+                          "reason_en": ["plot ratio " + "x" * 300, "idle"]},
+                         geometry=[shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10)], crs="EPSG:4549")
+    z = zipfile.ZipFile(io.BytesIO(export_layer(g, "shp", kind="parcels", name="parcels")))
+    assert sorted(z.namelist()) == ["parcels.cpg", "parcels.dbf", "parcels.prj", "parcels.shp", "parcels.shx",
+                                    "parcels_fields.csv", "parcels_text.csv"]
+    z.extractall(tmp_path)
+    back = pyogrio.read_dataframe(tmp_path / "parcels.shp")
+    shown = back["reason_zh"].iloc[0]
+    assert shown.endswith("…") and reason.startswith(shown[:-1]) and len(shown.encode("utf-8")) <= 254
+    assert len(shown) >= 80  # as much as the field holds, not a few characters
+    assert back["reason_en"].iloc[0].endswith("…") and back["reason_zh"].iloc[1] == "闲置"
+    assert back["owner"].tolist() == [owner, "=1+1"]  # short text as it is
+    assert not [w for w in recwarn if "truncated" in str(w.message)]  # GDAL cut nothing itself
+    with open(tmp_path / "parcels_text.csv", encoding="utf-8-sig", newline="") as fh:
+        full = list(csv.DictReader(fh))
+    assert full == [{"parcel_id": "P1", "reason_zh": reason, "reason_en": "plot ratio " + "x" * 300}]
+    assert (tmp_path / "parcels_text.csv").read_bytes().count(b"\r\n") == 2
+    with open(tmp_path / "parcels_fields.csv", encoding="utf-8-sig", newline="") as fh:
+        notes = {r["field"]: r for r in csv.DictReader(fh)}
+    assert "parcels_text.csv" in notes["reason_zh"]["note_zh"] and "1 行" in notes["reason_zh"]["note_zh"]
+    assert "whole text in parcels_text.csv (join on parcel_id)" in notes["reason_en"]["note_en"]
+    assert notes["owner"]["note_en"] == "" and notes["parcel_id"]["note_zh"] == ""
+    # nothing cut: the zip as before, no notes
+    z2 = zipfile.ZipFile(io.BytesIO(export_layer(g.iloc[[1]], "shp", kind="parcels", name="parcels")))
+    assert "parcels_text.csv" not in z2.namelist()
+    assert z2.read("parcels_fields.csv").decode("utf-8-sig").splitlines()[0] == "field,column,zh,en"

@@ -157,6 +157,29 @@ def _short_names(cols: list[str]) -> dict[str, str]:
     return out
 
 
+#: Bytes a dBase text field holds (a shapefile's text): GDAL cut longer text there without a word to the receiver.
+DBF_TEXT_BYTES = 254
+
+
+def _cut_text(table: pd.DataFrame, limit: int = DBF_TEXT_BYTES) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``table`` with every text longer than ``limit`` UTF-8 bytes cut at a whole character and ended with "…"
+    (within ``limit``), and, by column, the whole texts of the rows cut (index as ``table``)."""
+    out, cut = table.copy(), {}
+    for c in table.columns:
+        col = table[c]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col.where(col.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool))
+        long = text.dropna().map(lambda v: len(v.encode("utf-8")) > limit)
+        rows = long.index[long.to_numpy(dtype=bool)]
+        if len(rows):
+            cut[c] = text.loc[rows]
+            out[c] = out[c].astype(object)
+            out.loc[rows, c] = [v.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore") + "…"
+                                for v in cut[c]]
+    return out, cut
+
+
 def _stored_label(col: str, lang: str) -> str:
     """A column's name in ``lang`` with the unit its values are stored in (a label in 万㎡ would misstate m²)."""
     from planner.i18n import LABELS, _unit, column_label, display_unit, label
@@ -210,15 +233,36 @@ def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang:
                         dataset_options=DELIVERY_GPKG)
             return (d / f"{safe}.gpkg").read_bytes()
         short = _short_names(cols)
+        # a dBase text field holds 254 bytes (85 Chinese characters): longer text (a parcel's reasons) is cut at a
+        # whole character and ends with "…"; its whole text goes in <name>_text.csv, keyed by the id to join on
+        shp_table, cut = _cut_text(pd.DataFrame(out[cols]))
+        out[cols] = shp_table
         out = out.rename(columns=short)
         out.to_file(d / f"{safe}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
         # what each field holds, in the units stored (m², yuan: never the reports' 万㎡), opened in Excel too
-        write_csv(pd.DataFrame({"field": [short[c] for c in cols], "column": cols,
-                                "zh": [_stored_label(c, "zh") for c in cols],
-                                "en": [_stored_label(c, "en") for c in cols]}), d / f"{safe}_fields.csv")
+        fields = pd.DataFrame({"field": [short[c] for c in cols], "column": cols,
+                               "zh": [_stored_label(c, "zh") for c in cols],
+                               "en": [_stored_label(c, "en") for c in cols]})
+        if cut:
+            key = next((c for c in ("parcel_id", "site_id") if c in cols), None)
+            mask = np.zeros(len(table), dtype=bool)
+            for v in cut.values():
+                mask |= table.index.isin(v.index)
+            full = pd.DataFrame({short[key]: table[key].to_numpy()[mask]} if key else
+                                {"row": np.flatnonzero(mask) + 1})  # the row of the layer, from 1
+            for c, v in cut.items():
+                full[short[c]] = table[c].where(table.index.isin(v.index)).to_numpy()[mask]
+            write_csv(full, d / f"{safe}_text.csv")
+            join = f"{short[key]}" if key else "row"
+            fields["note_zh"] = [f"{len(cut[c])} 行超过 {DBF_TEXT_BYTES} 字节，在完整字符处截断并以“…”结尾；全文见 "
+                                 f"{safe}_text.csv（按 {join} 关联）" if c in cut else "" for c in cols]
+            fields["note_en"] = [f"{len(cut[c])} row(s) longer than {DBF_TEXT_BYTES} bytes, cut at a whole character "
+                                 f"and ended with '…'; whole text in {safe}_text.csv (join on {join})" if c in cut
+                                 else "" for c in cols]
+        write_csv(fields, d / f"{safe}_fields.csv")
         buf = d / f"{safe}.zip"
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for p in sorted(d.iterdir()):
-                if p.stem in (safe, f"{safe}_fields") and p.suffix != ".zip":
+                if p.stem in (safe, f"{safe}_fields", f"{safe}_text") and p.suffix != ".zip":
                     z.write(p, p.name)
         return buf.read_bytes()
