@@ -161,6 +161,23 @@ def _short_names(cols: list[str]) -> dict[str, str]:
 DBF_TEXT_BYTES = 254
 
 
+def _utf8_bytes(col: pd.Series) -> np.ndarray:
+    """The UTF-8 length in bytes of each text of ``col``; 0 for a missing value or anything but text. In Arrow
+    (20,000 parcels' reasons: a few ms; 0.5 s encoding them one by one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(col.array if hasattr(col, "array") else col, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with numbers: one by one
+        return col.map(lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0).to_numpy(dtype=np.int64)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.zeros(len(col), dtype=np.int64)
+    return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
 def _cut_text(table: pd.DataFrame, limit: int = DBF_TEXT_BYTES) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
     """``table`` with every text longer than ``limit`` UTF-8 bytes cut at a whole character and ended with "…"
     (within ``limit``), and, by column, the whole texts of the rows cut (index as ``table``)."""
@@ -169,13 +186,11 @@ def _cut_text(table: pd.DataFrame, limit: int = DBF_TEXT_BYTES) -> tuple[pd.Data
         col = table[c]
         if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
             continue
-        text = col.where(col.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool))
-        long = text.dropna().map(lambda v: len(v.encode("utf-8")) > limit)
-        rows = long.index[long.to_numpy(dtype=bool)]
-        if len(rows):
-            cut[c] = text.loc[rows]
+        long = _utf8_bytes(col) > limit
+        if long.any():
+            cut[c] = col[long]
             out[c] = out[c].astype(object)
-            out.loc[rows, c] = [v.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore") + "…"
+            out.loc[long, c] = [v.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore") + "…"
                                 for v in cut[c]]
     return out, cut
 
