@@ -171,3 +171,19 @@ def test_shapefile_says_where_it_cut_text_and_keeps_the_whole_text(tmp_path, rec
     z2 = zipfile.ZipFile(io.BytesIO(export_layer(g.iloc[[1]], "shp", kind="parcels", name="parcels")))
     assert "parcels_text.csv" not in z2.namelist()
     assert z2.read("parcels_fields.csv").decode("utf-8-sig").splitlines()[0] == "field,column,zh,en"
+
+
+def test_the_app_says_what_the_shapefile_zip_holds(tmp_path, monkeypatch):
+    """The map page's shapefile button says, before the download, that long text is cut and where it is whole."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.e2e._workspace import build_workspace
+
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(build_workspace(tmp_path / "ws.gpkg")))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("views/explorer.py").run()
+    assert not at.exception
+    shp = next(b for b in at.get("download_button") if b.proto.label == "Shapefile（zip）")
+    assert "254 字节" in shp.proto.help and "_text.csv" in shp.proto.help and "_fields.csv" in shp.proto.help
+    assert not [b for b in at.get("download_button") if b.proto.label in ("GeoPackage", "Excel") and b.proto.help]
