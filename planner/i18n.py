@@ -456,6 +456,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ex_nothing": ("当前没有可导出的记录。", "Nothing to export."),
     "ex_gpkg": ("GeoPackage", "GeoPackage"),
     "ex_shp": ("Shapefile（zip）", "Shapefile (zip)"),
+    "ex_shp_help": ("Shapefile 字段名最多 10 个字符、文本最多 254 字节：压缩包内 _fields.csv 列出各字段的含义和单位；"
+                    "更长的文本截断并以“…”结尾，全文见 _text.csv（按编号关联）。",
+                    "A shapefile holds field names of 10 characters and text of 254 bytes at most: _fields.csv in the "
+                    "zip says what each field holds and its unit; longer text is cut and ends with '…', the whole "
+                    "text is in _text.csv (join on the id)."),
     "ex_xlsx": ("Excel", "Excel"),
     "ex_sites": ("片区排序表中的片区", "The sites in the ranked table"),
     "ex_site_parcels": ("片区 {id} 的地块", "Parcels of site {id}"),

@@ -152,7 +152,7 @@ def test_every_workspace_option_says_both_kinds(monkeypatch):
 
 def test_scenario_help_says_what_it_writes_and_in_which_language():
     """`scenario run --out` writes .xlsx, .html, .pdf and .gpkg (the help listed three); its summary on the console
-    is English whatever --lang says, which its help now says, while `compare` prints in --lang."""
+    is printed in --lang, as `compare` prints its table (the summary was English whatever --lang said)."""
     sub = next(a for a in build_parser(["scenario"])._actions if isinstance(a, argparse._SubParsersAction))
     scen = sub.choices["scenario"]
     actions = next(a for a in scen._actions if isinstance(a, argparse._SubParsersAction))
@@ -160,7 +160,7 @@ def test_scenario_help_says_what_it_writes_and_in_which_language():
     assert all(k in run_help for k in ("xlsx", "html", "pdf", "gpkg")), run_help
     lang = {name: next(a.help for a in p._actions if a.dest == "lang") for name, p in actions.choices.items()
             if any(a.dest == "lang" for a in p._actions)}
-    assert "printed here is in English" in lang["run"] and "printed table" in lang["compare"], lang
+    assert "printed summary" in lang["run"] and "printed table" in lang["compare"], lang
 
 
 def test_a_command_piped_into_head_still_does_its_work(tmp_path):

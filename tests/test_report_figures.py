@@ -174,7 +174,7 @@ def test_cli_prints_each_definition(tmp_path, capsys):
     assert main(["classify", "-w", str(ws)]) == 0
     assert main(["sites", "-w", str(ws)]) == 0
     capsys.readouterr()
-    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(ws), "--no-save"]) == 0
+    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(ws), "--no-save", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     from planner import workflow as W
 
@@ -192,6 +192,20 @@ def test_cli_prints_each_definition(tmp_path, capsys):
     gain = t["tax_after_cny"] - t["tax_before_cny"]
     assert printed("Payback, rent + tax (yr)") == f"{t['investment_cny'] / (t['rent_cny_yr'] + gain):.1f}"
     assert re.fullmatch(r"\d{4}", printed("Last delivery year"))
+    # --lang zh (the default): the reports' Chinese labels and units (万㎡, 亿元), the numbers in one column
+    from planner.report.text import display_width, fmt, label
+
+    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(ws), "--no-save"]) == 0
+    zh = capsys.readouterr().out
+    assert f"情景 conservative_top10：{int(t['n_sites'])} 个片区" in zh and "sites" not in zh, zh
+    rows = [line for line in zh.splitlines() if line.startswith("  ")]
+    assert len(rows) == 18 and all(re.search(r"[\u4e00-\u9fff]", r) for r in rows), zh
+    assert label("net_change_m2", "zh") == "新增产业空间（万㎡）"
+    for k, unit_check in (("net_change_m2", t["net_change_m2"] / 1e4), ("investment_cny", t["investment_cny"] / 1e8)):
+        m = re.search(r"^\s+" + re.escape(label(k, "zh")) + r"\s+(\S+)$", zh, re.M)
+        assert m and m.group(1) == fmt(t[k], k, "zh"), (k, zh)
+        assert abs(float(m.group(1).replace(",", "")) - unit_check) <= 0.05 * max(1.0, abs(unit_check))
+    assert len({display_width(r) for r in rows}) == 1, rows  # right edges line up in a terminal
     # the comparison prints the same figures with differences
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
                  str(ws), "--out", str(tmp_path / "c.pdf"), "--lang", "en"]) == 0  # printed in the report's language

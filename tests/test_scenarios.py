@@ -462,7 +462,7 @@ def test_sample_city_scale(sample_city_uri, capsys):
     assert last["occupied_m2"] == pytest.approx(t["occupied_m2"]) and last["enterprises"] == pytest.approx(
         t["enterprises_housed"])
     assert main(["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", str(ws)]) == 0
-    assert "conservative_top10: 10 sites" in capsys.readouterr().out
+    assert "情景 conservative_top10：10 个片区" in capsys.readouterr().out  # --lang zh, the default
 
 
 def _reference_timeline(r) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from planner import workflow as W
 from planner.classify.policy import describe, dumps, shipped_policy_names
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, replacing, write_csv
+from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
 from planner.workflow import PolicyDoc, classify_workspace
 
 
@@ -94,7 +94,7 @@ def write_flags(gdf: gpd.GeoDataFrame, path: str | Path, *, wkt: bool = False) -
     out = writable(gdf)
     with replacing(p) as tmp:
         if ext == ".gpkg":
-            pyogrio.write_dataframe(out, tmp, layer="flags", driver="GPKG")
+            pyogrio.write_dataframe(out, tmp, layer="flags", driver="GPKG", dataset_options=DELIVERY_GPKG)
         elif ext in (".geojson", ".json"):
             pyogrio.write_dataframe(out.to_crs(4326), tmp, layer=p.stem, driver="GeoJSON")  # not the temporary name
         else:

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.pdf, <name>.gpkg")
     r.add_argument("--lang", choices=("zh", "en"), default="zh",
-                   help="language of the --out reports (default zh; the summary printed here is in English)")
+                   help="language of the printed summary and the --out reports (default zh)")
     r.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     r.add_argument("--no-save", action="store_true", help="do not save the scenario document in the workspace")
     r.set_defaults(func=run_cmd)
@@ -127,13 +127,19 @@ PRINTED = ("n_sites", "net_change_m2", "enterprises_housed", "tax_after_cny", "i
            "last_delivery")
 
 
-def _print_totals(res, lang: str = "en") -> None:
-    from planner.report.text import fmt, label
+def _print_totals(res, lang: str = "zh") -> None:
+    """A scenario's key figures in ``lang`` (``--lang``), with the reports' labels and units; the numbers line up
+    under each other in a terminal, Chinese labels counted two columns a character (:func:`pad`)."""
+    from planner.report.text import display_width, fmt, label, pad, tr
 
     t = res.totals
-    print(f"scenario {res.name}: {int(t['n_sites'])} sites")
+    print(tr("run_summary", lang, name=res.name, n=int(t["n_sites"])))
+    labels = {k: label(k, lang) for k in PRINTED}
+    values = {k: fmt(t.get(k), k, lang) for k in PRINTED}
+    wl = max(40, *(display_width(x) for x in labels.values()))
+    wv = max(14, *(display_width(x) for x in values.values()))
     for k in PRINTED:
-        print(f"  {label(k, lang):<40} {fmt(t.get(k), k, lang):>14}")
+        print("  " + pad(labels[k], wl, left=True) + " " + pad(values[k], wv))
 
 
 def _print_comparison(cmp, lang: str = "en") -> None:
@@ -190,7 +196,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
         run = _evaluate(ref, store, args.templates, read, doc)
         res = run.result
-        _print_totals(res)
+        _print_totals(res, args.lang)
         if not args.no_save:
             stored = run.stored  # the sites it ran on, read once
             # the scenario as given (a vanished pick stays in it, to be said again), with the policy it ran on

@@ -27,7 +27,7 @@ from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
-from planner.io.writers import check_output, replacing, write_csv
+from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -122,7 +122,7 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
     files = output_files(path)
     if ext == ".gpkg":
         with replacing(path) as tmp:
-            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG")
+            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG", dataset_options=DELIVERY_GPKG)
             pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
             pyogrio.write_dataframe(pts.drop(columns="geometry"), tmp, layer="site_parcels", driver="GPKG",
                                     append=False)

@@ -77,6 +77,13 @@ def write_csv(df: pd.DataFrame, path, **kw) -> None:
     neutralize_frame(df).to_csv(path, index=False, lineterminator="\r\n", **kw)
 
 
+#: Dataset creation options of a GeoPackage handed over (``--out``, the app's exports, a scenario's ``<name>.gpkg``):
+#: version 1.2, which GDAL 3.6 (Debian 12, QGIS on it) and older ArcGIS open without a warning; GDAL 3.8+ writes
+#: 1.4 by default (``application_id`` GPKG, ``user_version`` 10400). Everything written keeps its fields, types,
+#: CRS and non-spatial tables in 1.2. The workspace keeps GDAL's default: only planner opens it.
+DELIVERY_GPKG = {"VERSION": "1.2"}
+
+
 def _one_line(v) -> str:
     """A summary value on one ``#`` line: a line break must not start a new row."""
     return re.sub(r"[\r\n]+", " ", str(v))
@@ -238,12 +245,13 @@ def _write_report(report, p: Path, ext: str) -> None:
         summ = report.summary()
         for key in ("source", "format", "layer", "encoding", "crs_used", "target_crs", "n_read", "n_accepted",
                     "n_repaired", "n_rejected", "n_flagged", "refused", "refusal", "version", "row_note"):
-            fh.write(f"# {key}: {_one_line(str(summ.get(key)).replace(chr(10) + '  -', ' |'))}\n")
-        w = csv.writer(fh)
+            # CRLF as the rows below (csv.writer) and every CSV of write_csv: one line ending in the file
+            fh.write(f"# {key}: {_one_line(str(summ.get(key)).replace(chr(10) + '  -', ' |'))}\r\n")
+        w = csv.writer(fh, lineterminator="\r\n")
         w.writerow(_CSV_COLUMNS)
         for pr in report.problems:
             w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
 
 
-__all__ = ["FORMULA_START", "check_output", "check_parent", "neutralize", "neutralize_frame", "replacing", "write_csv",
+__all__ = ["DELIVERY_GPKG", "FORMULA_START", "check_output", "check_parent", "neutralize", "neutralize_frame", "replacing", "write_csv",
            "write_report"]

@@ -67,7 +67,7 @@ def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh",
                "html": lambda p: write_html(result, p, lang=lang, background=background, charts=charts),
                "pdf": lambda p: p.write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts))}
     if has_geometry(result.sites):
-        writers["gpkg"] = lambda p: write_sites(result, p)
+        writers["gpkg"] = lambda p: write_sites(result, p, lang=lang)
     out = {}
     for kind, write in writers.items():
         out[kind] = d / f"{safe}.{kind}"

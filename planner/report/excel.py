@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from planner.i18n import display_unit, value_label
+from planner.i18n import display_unit
 from planner.io.writers import neutralize
-from planner.report.geodata import site_table
+from planner.report.geodata import readable, site_table, template_names
 from planner.report.text import (
     assumptions_table,
     comparison_rows,
@@ -257,19 +257,14 @@ def _floor_sheet(xw, results: list[ScenarioResult], lang: str) -> None:
     xw.get_worksheet_by_name(name).insert_chart(n + 3, 0, chart)
 
 
-def _template_name(results, lang: str) -> dict[str, str]:
-    """Template code -> its name in ``lang`` (``standard_low_rent`` -> 标准厂房（低租金）)."""
-    return {k: (t.label_en if lang == "en" else t.label_zh) or k for r in results for k, t in (r.templates or {}).items()}
+_template_name = template_names
 
 
 def _readable_sites(result: ScenarioResult, lang: str) -> pd.DataFrame:
     """The site table with the template and the rule for existing buildings by name, not by code."""
     st = site_table(result)
-    names = _template_name([result], lang)
-    if "template" in st.columns:
-        st["template"] = [names.get(str(v), str(v)) for v in st["template"]]
-    if "existing_rule" in st.columns:
-        st["existing_rule"] = [value_label("existing", v, lang) for v in st["existing_rule"]]
+    for col, names in readable(st, result, lang).items():
+        st[col] = names
     return st
 
 

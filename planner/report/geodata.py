@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
-from planner.io.writers import write_csv
+from planner.io.writers import DELIVERY_GPKG, write_csv
 from planner.scenarios.model import ScenarioResult
 
 #: Site columns written to the sites sheet / layer, in order.
@@ -37,6 +37,30 @@ def site_table(result: ScenarioResult) -> pd.DataFrame:
     return pd.DataFrame(result.sites[cols])
 
 
+def template_names(results, lang: str = "zh") -> dict[str, str]:
+    """Template code -> its name in ``lang`` (``standard_low_rent`` -> 标准厂房（低租金）) over ``results``."""
+    return {k: (t.label_en if lang == "en" else t.label_zh) or k for r in results for k, t in (r.templates or {}).items()}
+
+
+#: Coded site columns and the column of their names beside them in the geodata (GeoPackage, GeoJSON).
+NAME_COLUMNS = {"template": "template_name", "existing_rule": "existing_rule_name"}
+
+
+def readable(table: pd.DataFrame, result: ScenarioResult, lang: str = "zh") -> dict[str, list[str]]:
+    """The names of a site table's coded columns in ``lang``, by column: the template's name
+    (``standard_factory`` -> 标准厂房) and the rule for existing buildings (``retain_class`` -> 保留提升分类), as
+    the Excel sheets and the reports show them."""
+    from planner.i18n import value_label
+
+    out = {}
+    if "template" in table.columns:
+        names = template_names([result], lang)
+        out["template"] = [names.get(str(v), str(v)) if pd.notna(v) else "" for v in table["template"]]
+    if "existing_rule" in table.columns:
+        out["existing_rule"] = [value_label("existing", v, lang) if pd.notna(v) else "" for v in table["existing_rule"]]
+    return out
+
+
 def layer_name(name: str, default: str = "sites") -> str:
     """``name`` as a GeoPackage layer may be called: other than letters (any script), digits, spaces and ``_-.``
     becomes ``_``; a name GDAL or SQLite refuses (one starting with ``.``/``-``, or ``gpkg``/``sqlite_``, which
@@ -47,8 +71,12 @@ def layer_name(name: str, default: str = "sites") -> str:
     return out
 
 
-def write_sites(result: ScenarioResult, path: str | Path) -> Path:
-    """Write the sites with their results as GeoPackage (``.gpkg``) or GeoJSON (``.geojson``/``.json``)."""
+def write_sites(result: ScenarioResult, path: str | Path, *, lang: str = "zh") -> Path:
+    """Write the sites with their results as GeoPackage (``.gpkg``) or GeoJSON (``.geojson``/``.json``).
+
+    The coded columns keep their codes (``template``, ``existing_rule``: what a script or a join reads) and have
+    their names in ``lang`` beside them (``template_name``, ``existing_rule_name``: what QGIS or ArcGIS labels
+    with), as the Excel sheets show them."""
     p = Path(path)
     g = result.sites
     if not has_geometry(g):
@@ -58,12 +86,14 @@ def write_sites(result: ScenarioResult, path: str | Path) -> Path:
     for c in ("rank", "start_year", "works_start", "delivery"):  # whole numbers and calendar years, as every report
         if c in table.columns:  # shows them (QGIS labelled a site "2028.41666666667"; the Excel sheet says 2028)
             table[c] = np.floor(pd.to_numeric(table[c], errors="coerce") + 1e-9).astype("Int32")
+    for col, names in readable(table, result, lang).items():
+        table.insert(table.columns.get_loc(col) + 1, NAME_COLUMNS[col], names)
     out = gpd.GeoDataFrame(table, geometry=g.geometry.to_numpy(), crs=g.crs)
     out.insert(0, "scenario", result.name)
     p.parent.mkdir(parents=True, exist_ok=True)
     suffix = p.suffix.lower()
     if suffix == ".gpkg":
-        out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio")
+        out.to_file(p, layer=layer_name(result.name), driver="GPKG", engine="pyogrio", dataset_options=DELIVERY_GPKG)
     elif suffix in (".geojson", ".json"):
         # named after the scenario: the GeoJSON "name" member was the temporary file's, ".x.tmp-1234"
         to_lonlat_valid(out).to_file(p, layer=layer_name(result.name), driver="GeoJSON", engine="pyogrio")
@@ -127,6 +157,44 @@ def _short_names(cols: list[str]) -> dict[str, str]:
     return out
 
 
+#: Bytes a dBase text field holds (a shapefile's text): GDAL cut longer text there without a word to the receiver.
+DBF_TEXT_BYTES = 254
+
+
+def _utf8_bytes(col: pd.Series) -> np.ndarray:
+    """The UTF-8 length in bytes of each text of ``col``; 0 for a missing value or anything but text. In Arrow
+    (20,000 parcels' reasons: a few ms; 0.5 s encoding them one by one)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(col.array if hasattr(col, "array") else col, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with numbers: one by one
+        return col.map(lambda v: len(v.encode("utf-8")) if isinstance(v, str) else 0).to_numpy(dtype=np.int64)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return np.zeros(len(col), dtype=np.int64)
+    return pc.binary_length(arr).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _cut_text(table: pd.DataFrame, limit: int = DBF_TEXT_BYTES) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
+    """``table`` with every text longer than ``limit`` UTF-8 bytes cut at a whole character and ended with "…"
+    (within ``limit``), and, by column, the whole texts of the rows cut (index as ``table``)."""
+    out, cut = table.copy(), {}
+    for c in table.columns:
+        col = table[c]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        long = _utf8_bytes(col) > limit
+        if long.any():
+            cut[c] = col[long]
+            out[c] = out[c].astype(object)
+            out.loc[long, c] = [v.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore") + "…"
+                                for v in cut[c]]
+    return out, cut
+
+
 def _stored_label(col: str, lang: str) -> str:
     """A column's name in ``lang`` with the unit its values are stored in (a label in 万㎡ would misstate m²)."""
     from planner.i18n import LABELS, _unit, column_label, display_unit, label
@@ -176,18 +244,40 @@ def export_layer(gdf: gpd.GeoDataFrame, fmt: str, *, kind: str, name: str, lang:
             if pd.api.types.is_bool_dtype(out[c]) or str(out[c].dtype) == "boolean":
                 out[c] = out[c].astype("Int64")
         if fmt == "gpkg":  # a MultiPolygon layer whichever rows were picked (as the workspace stores polygons)
-            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio", promote_to_multi=True)
+            out.to_file(d / f"{safe}.gpkg", layer=safe, driver="GPKG", engine="pyogrio", promote_to_multi=True,
+                        dataset_options=DELIVERY_GPKG)
             return (d / f"{safe}.gpkg").read_bytes()
         short = _short_names(cols)
+        # a dBase text field holds 254 bytes (85 Chinese characters): longer text (a parcel's reasons) is cut at a
+        # whole character and ends with "…"; its whole text goes in <name>_text.csv, keyed by the id to join on
+        shp_table, cut = _cut_text(pd.DataFrame(out[cols]))
+        out[cols] = shp_table
         out = out.rename(columns=short)
         out.to_file(d / f"{safe}.shp", driver="ESRI Shapefile", engine="pyogrio", encoding="UTF-8")
         # what each field holds, in the units stored (m², yuan: never the reports' 万㎡), opened in Excel too
-        write_csv(pd.DataFrame({"field": [short[c] for c in cols], "column": cols,
-                                "zh": [_stored_label(c, "zh") for c in cols],
-                                "en": [_stored_label(c, "en") for c in cols]}), d / f"{safe}_fields.csv")
+        fields = pd.DataFrame({"field": [short[c] for c in cols], "column": cols,
+                               "zh": [_stored_label(c, "zh") for c in cols],
+                               "en": [_stored_label(c, "en") for c in cols]})
+        if cut:
+            key = next((c for c in ("parcel_id", "site_id") if c in cols), None)
+            mask = np.zeros(len(table), dtype=bool)
+            for v in cut.values():
+                mask |= table.index.isin(v.index)
+            full = pd.DataFrame({short[key]: table[key].to_numpy()[mask]} if key else
+                                {"row": np.flatnonzero(mask) + 1})  # the row of the layer, from 1
+            for c, v in cut.items():
+                full[short[c]] = table[c].where(table.index.isin(v.index)).to_numpy()[mask]
+            write_csv(full, d / f"{safe}_text.csv")
+            join = f"{short[key]}" if key else "row"
+            fields["note_zh"] = [f"{len(cut[c])} 行超过 {DBF_TEXT_BYTES} 字节，在完整字符处截断并以“…”结尾；全文见 "
+                                 f"{safe}_text.csv（按 {join} 关联）" if c in cut else "" for c in cols]
+            fields["note_en"] = [f"{len(cut[c])} row(s) longer than {DBF_TEXT_BYTES} bytes, cut at a whole character "
+                                 f"and ended with '…'; whole text in {safe}_text.csv (join on {join})" if c in cut
+                                 else "" for c in cols]
+        write_csv(fields, d / f"{safe}_fields.csv")
         buf = d / f"{safe}.zip"
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             for p in sorted(d.iterdir()):
-                if p.stem in (safe, f"{safe}_fields") and p.suffix != ".zip":
+                if p.stem in (safe, f"{safe}_fields", f"{safe}_text") and p.suffix != ".zip":
                     z.write(p, p.name)
         return buf.read_bytes()

@@ -139,6 +139,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "role": ("类型", "Role"),
     "reasons": ("认定理由", "Reasons"),
     "sites_in_report": ("地块明细（前 {n} 个）", "Sites (first {n})"),
+    "run_summary": ("情景 {name}：{n} 个片区", "scenario {name}: {n} sites"),
 }
 
 

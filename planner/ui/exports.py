@@ -57,7 +57,8 @@ def export_buttons(gdf: pd.DataFrame | None, *, kind: str, name: str, key: str, 
     cols = st.columns(len(EXPORT_FORMATS))
     for col, fmt in zip(cols, EXPORT_FORMATS, strict=True):
         col.download_button(tr(f"ex_{fmt}"), data=make(fmt), file_name=_file_name(name, fmt), mime=MIME[fmt],
-                            key=f"{key}_{fmt}", width="stretch", on_click="ignore")
+                            key=f"{key}_{fmt}", width="stretch", on_click="ignore",
+                            help=tr("ex_shp_help") if fmt == "shp" else None)  # what the zip holds beside the .shp
 
 
 def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list[str], *, key: str,
