@@ -9,15 +9,18 @@ from pathlib import Path
 
 import streamlit as st
 
+# "auto": open beside the page on a wide screen, closed on a phone (one tap away, the » button), where an open
+# sidebar is drawn over the page.
 st.set_page_config(page_title="低效工业用地更新规划 · Land revitalization planner", page_icon="🏭",
-                   layout="wide", initial_sidebar_state="expanded")
+                   layout="wide", initial_sidebar_state="auto")
 
-from planner.ui import assets, auth, state, uploads
+from planner.ui import assets, auth, layout, state, uploads
 from planner.ui.state import tr
 
 ROOT = Path(__file__).resolve().parent
 assets.ensure_static(ROOT)
 uploads.clean_at_start()
+layout.phone_layout()  # a phone: rows of figures two to a line
 settings = state.sidebar()
 st.session_state["_settings"] = settings
 account = auth.gate(settings)  # a workspace with accounts: the sign-in form until someone signs in

@@ -66,6 +66,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "workspace_missing": ("找不到工作空间 {path}。请管理员用 `planner sample-data` 生成，或在数据目录中放入 .gpkg 文件。",
                           "Workspace {path} not found. The operator can create it with `planner sample-data` or put a .gpkg file in the data directory."),
     "workspace_bad": ("无法打开工作空间：{err}", "Cannot open the workspace: {err}"),
+    "workspace_bad_named": ("{err}", "{err}"),  # an error that names the workspace itself (state.workspace_error)
     "no_survey": ("工作空间中还没有地块调查数据，请在「数据管理」页上传。",
                   "The workspace holds no parcel survey yet; upload one on the Data manager page."),
     "language": ("语言 / Language", "Language / 语言"),

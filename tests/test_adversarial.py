@@ -573,8 +573,8 @@ def test_read_only_workspace_is_refused_not_replaced(tmp_path, ws, capsys):
     f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
     os.chmod(ws.path, 0o444)
     try:
-        err = refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, str(ws.path),
-                      "read-only", "-r--r--r--")
+        err = refused(["ingest", f, "-w", ws.path, "--crs", "EPSG:4549"], ws.path, capsys, f"workspace {ws.path.name} ",
+                      "read-only", "-r--r--r--")  # by its file name, as the app and PostGIS name one
         assert "nothing was written" in err
         assert stat.S_IMODE(ws.path.stat().st_mode) == 0o444
         assert len(GpkgStore(ws.path).read_parcels()) == 9  # still readable by everyone
@@ -719,7 +719,7 @@ def test_read_only_folder_or_file_system_is_refused(tmp_path, read_only_folder, 
     """Today: a PermissionError traceback on the lock file."""
     f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
     err = refused(["ingest", f, "-w", read_only_folder, "--crs", "EPSG:4549"], read_only_folder, capsys,
-                  str(read_only_folder), "cannot be written")
+                  f"workspace {read_only_folder.name} ", "cannot be written")  # by its file name
     assert "read-only file system" in err or "is read-only for user" in err
     assert len(GpkgStore(read_only_folder).read_parcels()) == 9
     refused(["classify", "-w", read_only_folder], read_only_folder, capsys, "cannot be written")
@@ -764,7 +764,7 @@ def full_disk(request, tmp_path, monkeypatch):
 
 def test_full_disk_during_publish(tmp_path, full_disk, capsys):
     f = _csv(tmp_path / "new.csv", [("N1", _square_wkt(X0 + 1000))])
-    err = refused(["ingest", f, "-w", full_disk, "--crs", "EPSG:4549"], full_disk, capsys, str(full_disk),
+    err = refused(["ingest", f, "-w", full_disk, "--crs", "EPSG:4549"], full_disk, capsys, f"workspace {full_disk.name}: ",
                   "the disk is full", "nothing was changed")
     assert "No space left on device" in err
 

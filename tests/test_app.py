@@ -423,6 +423,23 @@ def test_every_chart_uses_the_cjk_font_stack(workspace, monkeypatch, page):
         assert "Noto Sans CJK SC" in CHART_FONT
 
 
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_yearly_curves_name_their_figure_across_the_top(workspace, monkeypatch, lang):
+    """The comparison's yearly curves had the figure and its unit up the y axis, where Vega cuts a title to the
+    plot's height: "Cumulative investment (million y" (a phone, and a desktop too). It now reads across the top."""
+    at = _app(workspace, monkeypatch, "compare", lang)
+    assert not at.exception, [e.message for e in at.exception]
+    picked = at.selectbox(key="cmp_metric")
+    lines = [c for c in (json.loads(e.proto.spec) for e in at.get("vega_lite_chart"))
+             if "line" in json.dumps(c.get("mark", ""))]
+    assert len(lines) == 1, lines
+    spec = lines[0]
+    assert spec["encoding"]["y"].get("title") is None, spec["encoding"]["y"]
+    title = spec["title"]["text"] if isinstance(spec["title"], dict) else spec["title"]
+    assert title in picked.options, (title, picked.options)  # a figure of the list above it, by its label
+    assert ("（" if lang == "zh" else "(") in title, title  # with its unit
+
+
 def test_server_does_not_collect_garbage_after_every_run():
     """``make run`` starts Streamlit with ./.streamlit/config.toml: no full GC walk of the shared caches per click."""
     import tomllib

@@ -302,3 +302,31 @@ def test_a_lock_held_by_an_app_server_names_the_signed_in_colleague(tmp_path, st
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_geopackage_lock_refusal_names_the_file_not_its_server_path(tmp_path, store, capsys, monkeypatch):
+    """The English lock refusal of a GeoPackage read "workspace /srv/planner/data/ws.gpkg is being written by ...",
+    the server's folders and all, where the PostGIS one names ``db/schema`` (``Store.label``). Both now name the
+    workspace as the app does: by its label (a GeoPackage by its file name), in both languages."""
+    from planner.errors import message_in
+
+    ws = store
+    ws.publish_survey(box_grid(3, 3))
+    holder = _hold_lock(ws.uri, 60)
+    try:
+        monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "0.2")
+        assert main(["classify", "-w", ws.uri]) == 2
+        err = capsys.readouterr().err
+        assert f"workspace {ws.label} is being written by" in err, err
+        with pytest.raises(StoreError) as caught:
+            open_store(ws.uri, lock_timeout=0.2).save_doc("policy", "p", {"a": 1})
+        en, zh = message_in(caught.value, "en"), message_in(caught.value, "zh")
+        assert en.startswith(f"workspace {ws.label} is being written by"), en
+        assert zh.startswith(f"工作空间 {ws.label} 正在被"), zh
+        if not ws.uri.startswith("postgresql"):  # a GeoPackage: its file name, not the folders it sits in (the
+            # holder's own command line, quoted after "by", is what that user typed)
+            told = [err.split(" is being written")[0], en.split(" is being written")[0], zh.split("正在被")[0]]
+            assert not any(str(Path(ws.uri).parent) in t for t in told), told
+    finally:
+        holder.kill()
+        holder.wait()

@@ -311,3 +311,72 @@ def test_write_layers_is_one_commit(ws, monkeypatch):
     assert snapshot(ws) == before
     with pytest.raises(StoreError, match="once per commit"):
         ws.write_layers([LayerWrite("sites", "a", g), LayerWrite("sites", "a", g)])
+
+
+def test_geopackage_refusals_name_the_file_in_both_languages(tmp_path):
+    """A GeoPackage workspace's refusals read "/srv/.../junk.gpkg is not a readable GeoPackage workspace: ...", the
+    server's folders and all and with no Chinese; a read-only or vanished one named its folders in English (and the
+    vanished one in Chinese too). They now name the workspace by its file name (``GpkgStore.label``, as the PostGIS
+    side names ``db/schema``), in either language."""
+    import re
+
+    from planner.errors import message_in
+
+    def words(call) -> tuple[str, str]:
+        with pytest.raises(StoreError) as caught:
+            call()
+        en, zh = message_in(caught.value, "en"), message_in(caught.value, "zh")
+        assert str(tmp_path) not in en + zh, (en, zh)
+        assert zh != en and re.search(r"[\u4e00-\u9fff]", zh), zh  # a Chinese text of its own
+        return en, zh
+
+    bad = tmp_path / "junk.gpkg"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    en, zh = words(lambda: GpkgStore(bad))
+    assert en.startswith("workspace junk.gpkg: not a readable GeoPackage workspace"), en
+    assert zh.startswith("工作空间 junk.gpkg：无法作为 GeoPackage 工作空间读取") and "备份" in zh, zh
+    plain = tmp_path / "plain.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549").to_file(plain)
+    en, zh = words(lambda: GpkgStore(plain))
+    assert en.startswith("workspace plain.gpkg: a GeoPackage but not a planner workspace"), en
+    assert zh.startswith("工作空间 plain.gpkg：是 GeoPackage，但不是 planner 工作空间"), zh
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    en, zh = words(lambda: ws.load_doc("policy", "nope"))
+    assert en == "workspace ws.gpkg has no policy 'nope'" and zh == "工作空间 ws.gpkg 中没有 policy 'nope'", (en, zh)
+    os.chmod(ws.path, 0o444)
+    try:
+        en, zh = words(lambda: ws.save_doc("policy", "p", {"a": 1}))
+        assert en.startswith("workspace ws.gpkg is read-only") and zh.startswith("工作空间 ws.gpkg 为只读"), (en, zh)
+    finally:
+        os.chmod(ws.path, 0o644)
+    ws.path.unlink()
+    en, zh = words(lambda: ws.save_doc("policy", "p", {"a": 1}))
+    assert en.startswith("workspace ws.gpkg no longer exists") and zh.startswith("工作空间 ws.gpkg 已不存在"), (en, zh)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_app_names_a_workspace_that_does_not_open_once(tmp_path, monkeypatch, lang):
+    """A GeoPackage that is not a planner workspace, offered in the sidebar: the Chinese page read "无法打开工作空间：
+    plain.gpkg is a GeoPackage but not a planner workspace ..." (English), and the refusals that name the workspace
+    read "无法打开工作空间：工作空间 plain.gpkg：…" (named twice). Now it is shown as it is, by file name, in the
+    page's language."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+
+    bad = tmp_path / "plain.gpkg"
+    gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549").to_file(bad)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(bad))
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    if lang == "en":
+        at.radio(key="w_lang").set_value("en").run()
+    assert not at.exception, [e.message for e in at.exception]
+    shown = [e.value.replace("\\", "") for e in at.error]
+    want = ("工作空间 plain.gpkg：是 GeoPackage，但不是 planner 工作空间" if lang == "zh"
+            else "workspace plain.gpkg: a GeoPackage but not a planner workspace")
+    assert any(s.startswith(want) for s in shown), shown
+    assert not any("无法打开工作空间：工作空间" in s or "Cannot open the workspace: workspace" in s for s in shown), shown
+    assert not any(str(tmp_path) in s for s in shown), shown

@@ -146,9 +146,12 @@ if len(curves):
     cv = curves[curves["metric"] == metric].copy()
     cv["value"] = [rep_text.scaled(x, metric, L) for x in cv["value"]]
     st.altair_chart(results.chart(alt.Chart(cv).mark_line(point=True).encode(
-        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=results.figure_label(metric)),
-        color=alt.Color("scenario:N", title=tr("cmp_series"), sort=cmp.names,
-                        legend=alt.Legend(orient="bottom"))).properties(height=260)), width="stretch")
+        x=alt.X("year:O", title=None), y=alt.Y("value:Q", title=None),
+        color=alt.Color("scenario:N", title=tr("cmp_series"), sort=cmp.names, legend=alt.Legend(orient="bottom")))
+        # the figure and its unit read across above the curves: up the y axis they were cut to the plot's height
+        # ("Cumulative investment (million y")
+        .properties(height=260, title=alt.TitleParams(results.figure_label(metric), anchor="start", fontSize=12,
+                                                      fontWeight="normal"))), width="stretch")
 
 # -- reports ------------------------------------------------------------------------------------------------------------
 st.subheader(tr("cmp_reports"))

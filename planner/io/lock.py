@@ -212,13 +212,16 @@ class WriterLock:
             fh = open(lp, "a+b", buffering=0)  # noqa: SIM115 - held by held()
         except PermissionError:
             if not existed:
-                raise readonly_error(self.path, f"cannot create the lock file {lp.name} in {self.path.parent}") from None
+                raise readonly_error(self.path, f"cannot create the lock file {lp.name} in its folder {_folder(self.path)}",
+                                     f"无法在所在文件夹 {_folder(self.path)} 中创建锁文件 {lp.name}") from None
             try:  # another user's lock file: flock works on a read-only descriptor too
                 return open(lp, "rb", buffering=0)
             except OSError as exc:
-                raise readonly_error(self.path, f"cannot open the lock file {lp} ({exc.strerror})") from exc
+                raise readonly_error(self.path, f"cannot open the lock file {lp.name} ({exc.strerror})",
+                                     f"无法打开锁文件 {lp.name}（{exc.strerror}）") from exc
         except OSError as exc:
-            raise readonly_error(self.path, f"cannot create the lock file {lp.name} ({exc.strerror})") from exc
+            raise readonly_error(self.path, f"cannot create the lock file {lp.name} ({exc.strerror})",
+                                 f"无法创建锁文件 {lp.name}（{exc.strerror}）") from exc
         if not existed:  # group members who may write the workspace may take its lock
             with contextlib.suppress(OSError):
                 os.chmod(lp, stat.S_IMODE(self.path.stat().st_mode) & 0o666)
@@ -247,7 +250,7 @@ class WriterLock:
             if time.monotonic() >= deadline:
                 h = self.holder()
                 waited = seconds_text(self.timeout)
-                msg = (f"workspace {self.path} is being written by {describe_holder(h)}; gave up after waiting "
+                msg = (f"workspace {self.path.name} is being written by {describe_holder(h)}; gave up after waiting "
                        f"{waited} s. Nothing was written: try again when it is done, or wait longer "
                        "(PLANNER_LOCK_TIMEOUT=SECONDS)")
                 raise StoreError(msg, zh=f"工作空间 {self.path.name} 正在被 {describe_holder(h, lang='zh')} 写入；"
@@ -283,11 +286,20 @@ def _name_of(ident: int, db: str) -> str:
         return str(ident)
 
 
-def readonly_error(path: Path, detail: str) -> StoreError:
-    msg = (f"workspace {path} cannot be written: {detail}. Nothing was changed. Ask the folder's owner for write "
+def _folder(path: Path) -> str:
+    """The folder of a workspace as a message names it: its own name, not its server path (the CLI's user typed it)."""
+    return Path(os.path.abspath(path)).parent.name or str(Path(path).parent)
+
+
+def readonly_error(path: Path, detail: str, detail_zh: str | None = None) -> StoreError:
+    """A workspace that cannot be written; ``detail`` says why (``detail_zh`` in Chinese, else ``detail``).
+
+    The workspace is named by its file name (:attr:`GpkgStore.label`), never by its server path.
+    """
+    msg = (f"workspace {path.name} cannot be written: {detail}. Nothing was changed. Ask the folder's owner for write "
            "access (writes put a copy beside the workspace and need the folder), or work on a copy in a writable "
            "folder")
-    return StoreError(msg, zh=f"工作空间 {path.name} 无法写入：{detail}。未做任何修改。请向文件夹所有者申请写权限"
+    return StoreError(msg, zh=f"工作空间 {path.name} 无法写入：{detail_zh or detail}。未做任何修改。请向文件夹所有者申请写权限"
                               "（写入时会在工作空间旁生成副本，需要文件夹的写权限），或复制到可写的文件夹中使用")
 
 
@@ -296,25 +308,26 @@ def check_writable(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
-        msg = f"workspace {path} no longer exists (moved or deleted); nothing was written"
-        raise StoreError(msg, zh=f"工作空间 {path} 已不存在（被移动或删除），未写入任何内容") from None
+        msg = f"workspace {path.name} no longer exists (moved or deleted); nothing was written"
+        raise StoreError(msg, zh=f"工作空间 {path.name} 已不存在（被移动或删除），未写入任何内容") from None
     with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
         if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
-            raise readonly_error(path, "it is on a read-only file system")
+            raise readonly_error(path, "it is on a read-only file system", "它位于只读文件系统上")
     mode = stat.filemode(st.st_mode)
     if not st.st_mode & 0o222:
-        msg = (f"workspace {path} is read-only (permissions {mode}); nothing was written. Whoever made it read-only "
+        msg = (f"workspace {path.name} is read-only (permissions {mode}); nothing was written. Whoever made it read-only "
                "meant it to stay as it is: ask its owner to make it writable (chmod u+w), or work on a copy")
         raise StoreError(msg, zh=f"工作空间 {path.name} 为只读（权限 {mode}），未写入任何内容。"
                                  "请联系其所有者开放写权限（chmod u+w），或复制一份再使用")
     if not os.access(path, os.W_OK):
         owner = f"owner {_name_of(st.st_uid, 'pw')}, group {_name_of(st.st_gid, 'gr')}"
-        msg = (f"workspace {path} is not writable by user {user_name()} (permissions {mode}, {owner}); nothing was "
+        msg = (f"workspace {path.name} is not writable by user {user_name()} (permissions {mode}, {owner}); nothing was "
                "written. Ask its owner for write access (e.g. membership of its group), or work on a copy")
         raise StoreError(msg, zh=f"用户 {user_name()} 无权写入工作空间 {path.name}（权限 {mode}，{owner}），"
                                  "未写入任何内容。请向其所有者申请写权限（如加入其用户组），或复制一份再使用")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise readonly_error(path, f"its folder {path.parent} is read-only for user {user_name()}")
+        raise readonly_error(path, f"its folder {_folder(path)} is read-only for user {user_name()}",
+                             f"其所在文件夹 {_folder(path)} 对用户 {user_name()} 为只读")
 
 
 #: Text of errors that mean the disk is full, or the file or file system is read-only.
@@ -354,8 +367,8 @@ def _nearly_full(path: Path, exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def write_errors(path: Path, what: str) -> Iterator[None]:
-    """Turn a full disk or a read-only file met while ``what`` into a clear :class:`StoreError`."""
+def write_errors(path: Path, what: str, what_zh: str | None = None) -> Iterator[None]:
+    """Turn a full disk or a read-only file met while ``what`` (``what_zh`` in Chinese) into a clear :class:`StoreError`."""
     try:
         yield
     except StoreError:
@@ -367,11 +380,11 @@ def write_errors(path: Path, what: str) -> Iterator[None]:
         why = getattr(exc, "strerror", None) or str(exc)
         if kind == "full":
             why = getattr(exc, "strerror", None) or os.strerror(errno.ENOSPC)  # not GDAL's SQL statement
-            msg = (f"workspace {path}: the disk is full ({why}) while {what}; nothing was changed (a partial "
+            msg = (f"workspace {path.name}: the disk is full ({why}) while {what}; nothing was changed (a partial "
                    "write is dropped). Free space (a layer write needs about the size of the layer) and run it again")
-            raise StoreError(msg, zh=f"工作空间 {path.name}：{what}时磁盘已满（{why}），未做任何修改（未写完的部分会被删除）。"
+            raise StoreError(msg, zh=f"工作空间 {path.name}：{what_zh or what}时磁盘已满（{why}），未做任何修改（未写完的部分会被删除）。"
                                      "请清理出空间（写入图层约需与该图层同样大小的空余空间）后重试") from exc
-        raise readonly_error(path, f"{what} failed ({why})") from exc
+        raise readonly_error(path, f"{what} failed ({why})", f"{what_zh or what}失败（{why}）") from exc
 
 
 def copy_ownership(like: os.stat_result, path: Path) -> None:

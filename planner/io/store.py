@@ -441,11 +441,11 @@ class GpkgStore(Store):
         self._writer = WriterLock(self.path, lock_timeout_of(lock_timeout))
         if not self.path.exists():
             if not create:
-                msg = f"workspace {self.path} does not exist; create it with `planner workspace init {self.path} --crs EPSG:...` (or --from DATA)"
+                msg = f"workspace {self.path.name} does not exist; create it with `planner workspace init {self.path} --crs EPSG:...` (or --from DATA)"
                 raise StoreError(msg, zh=f"工作空间 {self.path.name} 不存在；请先新建工作空间（planner workspace init）")
             if crs is None:
-                msg = f"a new workspace ({self.path}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
-                raise StoreError(msg)
+                msg = f"a new workspace ({self.path.name}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
+                raise StoreError(msg, zh=f"新工作空间 {self.path.name} 需要以米为单位的投影坐标系，如 EPSG:4549")
             self._create(pyproj.CRS.from_user_input(crs))
         self._check()
         self.crs = pyproj.CRS.from_user_input(self._meta("crs"))
@@ -471,7 +471,7 @@ class GpkgStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
-            with self._write_errors("creating the workspace"):
+            with self._write_errors("creating the workspace", "新建工作空间"):
                 self._create_in(tmp, crs)
         finally:
             for p in (tmp, tmp.with_name(tmp.name + "-journal")):
@@ -513,12 +513,16 @@ class GpkgStore(Store):
             finally:
                 con.close()
         except sqlite3.DatabaseError as exc:
-            msg = f"{self.path} is not a readable GeoPackage workspace: {exc}"
-            raise StoreError(msg) from exc
+            msg = (f"workspace {self.label}: not a readable GeoPackage workspace ({exc}); the file is damaged or not "
+                   "a GeoPackage: restore it from a backup, or pick another workspace")
+            raise StoreError(msg, zh=f"工作空间 {self.label}：无法作为 GeoPackage 工作空间读取（文件已损坏或不是 GeoPackage）；"
+                                     "请从备份恢复，或选择其他工作空间") from exc
         missing = [t for t in _ATTR_TABLES if t not in names]
         if missing:
-            msg = f"{self.path} is a GeoPackage but not a planner workspace (missing tables {missing}); create one with `planner sample-data` or GpkgStore(..., create=True)"
-            raise StoreError(msg)
+            msg = (f"workspace {self.label}: a GeoPackage but not a planner workspace (missing tables {missing}); "
+                   "create one with `planner workspace init` (its layers can be imported into it)")
+            raise StoreError(msg, zh=f"工作空间 {self.label}：是 GeoPackage，但不是 planner 工作空间（缺少数据表 "
+                                     f"{', '.join(missing)}）；请用 planner workspace init 新建工作空间（可把其中的图层导入新工作空间）")
 
     def _meta(self, key: str) -> str:
         con = self._connect()
@@ -527,8 +531,8 @@ class GpkgStore(Store):
         finally:
             con.close()
         if row is None:
-            msg = f"workspace {self.path} has no {key!r} in planner_meta"
-            raise StoreError(msg)
+            msg = f"workspace {self.label} has no {key!r} in planner_meta"
+            raise StoreError(msg, zh=f"工作空间 {self.label}：planner_meta 中缺少 {key!r}（工作空间不完整）")
         return row[0]
 
     # -- writing: lock, permissions, copy-on-write ---------------------------
@@ -542,8 +546,8 @@ class GpkgStore(Store):
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
         return self._writer.holder()
 
-    def _write_errors(self, what: str) -> contextlib.AbstractContextManager:
-        return write_errors(self.path, what)
+    def _write_errors(self, what: str, what_zh: str) -> contextlib.AbstractContextManager:
+        return write_errors(self.path, what, what_zh)
 
     def _commit_file(self, tmp: Path, like: os.stat_result | None = None) -> None:
         if like is not None:
@@ -571,7 +575,7 @@ class GpkgStore(Store):
             self._cleanup_stale()
             tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                with self._write_errors("writing the workspace"):
+                with self._write_errors("writing the workspace", "写入工作空间"):
                     like = self.path.stat()
                     shutil.copyfile(self.path, tmp)
                     yield tmp
@@ -608,7 +612,7 @@ class GpkgStore(Store):
                   else dataclasses.replace(w, gdf=w.gdf.to_crs(self.crs)) for w in writes]
         user = _user(user)
         out: dict[tuple[str, str], int] = {}
-        with self._lock(action), self._write_errors("writing the workspace"):
+        with self._lock(action), self._write_errors("writing the workspace", "写入工作空间"):
             self._cleanup_stale()
             self._drop_orphans()
             con = self._connect()
@@ -692,7 +696,7 @@ class GpkgStore(Store):
             for w, _version, table in planned:  # a write that lost rows (a full disk GDAL shrugged off) goes no further
                 (got,) = con.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()
                 if got != len(w.gdf):
-                    msg = (f"workspace {self.path}: layer {w.kind}/{w.name} was written with {got} of "
+                    msg = (f"workspace {self.label}: layer {w.kind}/{w.name} was written with {got} of "
                            f"{len(w.gdf)} rows; nothing was changed")
                     raise StoreError(msg, zh=f"工作空间 {self.path.name}：图层 {w.kind}/{w.name} 只写入了 {got}/"
                                              f"{len(w.gdf)} 行，未做任何修改")
@@ -783,8 +787,8 @@ class GpkgStore(Store):
             con.close()
         if not rows:
             what = f"{kind}/{name or '*'}" + (f" version {version}" if version else " (current)")
-            msg = f"workspace {self.path} has no layer {what}"
-            raise StoreError(msg)
+            msg = f"workspace {self.label} has no layer {what}"
+            raise StoreError(msg, zh=f"工作空间 {self.label} 中没有图层 {what}")
         if len(rows) > 1:
             msg = f"several {kind} layers ({', '.join(r[2] for r in rows)}); name one"
             raise StoreError(msg)
@@ -858,7 +862,7 @@ class GpkgStore(Store):
 
     def set_current(self, kind, name, version, *, user=None) -> None:
         user = _user(user)
-        with self._lock("set_current"), self._write_errors("switching the current version"):
+        with self._lock("set_current"), self._write_errors("switching the current version", "切换当前版本"):
             con = self._connect()
             try:
                 with _transaction(con):
@@ -866,8 +870,8 @@ class GpkgStore(Store):
                         "SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?", (kind, name, int(version))
                     ).fetchone()
                     if hit is None:
-                        msg = f"no version {version} of {kind}/{name} in {self.path}"
-                        raise StoreError(msg)
+                        msg = f"workspace {self.label} has no version {version} of {kind}/{name}"
+                        raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind}/{name} 的版本 {version}")
                     con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
                                 (int(version), kind, name))
                     self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
@@ -889,7 +893,7 @@ class GpkgStore(Store):
     def save_doc(self, kind, name, payload, *, user=None) -> int:
         _check_doc(kind)
         user = _user(user)
-        with self._lock(f"save_{kind}"), self._write_errors(f"saving {kind} {name!r}"):
+        with self._lock(f"save_{kind}"), self._write_errors(f"saving {kind} {name!r}", f"保存 {kind} {name!r}"):
             con = self._connect()
             try:
                 with _transaction(con):
@@ -910,8 +914,8 @@ class GpkgStore(Store):
         finally:
             con.close()
         if row is None:
-            msg = f"workspace {self.path} has no {kind} {name!r}" + (f" version {version}" if version else "")
-            raise StoreError(msg)
+            msg = f"workspace {self.label} has no {kind} {name!r}" + (f" version {version}" if version else "")
+            raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind} {name!r}" + (f" 的版本 {version}" if version else ""))
         return json.loads(row[0])
 
     def latest_docs(self, kind) -> dict[str, dict]:
@@ -939,7 +943,7 @@ class GpkgStore(Store):
     # -- audit -----------------------------------------------------------
     def record(self, action: str, *, user: str | None = None, **kw) -> None:
         """Add an audit row for an action that wrote nothing else (e.g. a rejected load)."""
-        with self._lock(action), self._write_errors("recording an audit row"):
+        with self._lock(action), self._write_errors("recording an audit row", "写入操作记录"):
             con = self._connect()
             try:
                 with _transaction(con):
@@ -990,7 +994,7 @@ class GpkgStore(Store):
 
     def put_user(self, username, *, role, password_hash, display_name="", disabled=False, user=None,
                  action="user_add") -> None:
-        with self._lock(action), self._write_errors("saving an account"):
+        with self._lock(action), self._write_errors("saving an account", "保存账户"):
             con = self._connect()
             try:
                 with _transaction(con):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from planner.ui import data, keys
-from planner.ui.state import Settings, sidebar, tr
+from planner.ui.state import Settings, sidebar, tr, workspace_error
 
 
 def start(title_key: str, *, need_survey: bool = True) -> Settings:
@@ -18,7 +18,7 @@ def start(title_key: str, *, need_survey: bool = True) -> Settings:
     ok, err = data.workspace_ok(settings.workspace)
     if not ok:
         if err:
-            st.error(tr("workspace_bad", err=err))
+            st.error(workspace_error(err))
         else:
             st.warning(tr("workspace_missing", path=settings.workspace))
         if need_survey:

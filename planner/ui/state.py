@@ -97,6 +97,13 @@ def error_text(exc: BaseException, lang_: str | None = None) -> str:
     return redact(message_in(exc, lang_ or lang()))
 
 
+def workspace_error(exc: BaseException) -> str:
+    """What a page says of a workspace that does not open: the error after "无法打开工作空间：", or as it is when it
+    names the workspace itself ("工作空间 ws.gpkg：…"; it read "无法打开工作空间：工作空间 ws.gpkg：…")."""
+    named = message_in(exc, lang()).lstrip().lower().startswith(("工作空间 ", "workspace "))
+    return tr("workspace_bad_named" if named else "workspace_bad", err=exc)
+
+
 def show_error(exc: Exception) -> None:
     """Show an error that escaped a page, without server paths; the traceback goes to the server log."""
     if isinstance(exc, PlannerError):
@@ -170,7 +177,7 @@ def _pick_workspace() -> tuple[str, str]:
     try:
         return str(cat.path_of(name)), name
     except Exception as exc:  # the file moved out of the data directory since it was listed
-        st.error(tr("workspace_bad", err=exc))
+        st.error(workspace_error(exc))
         return "", name
 
 

@@ -188,7 +188,7 @@ def test_errors_shown_in_the_browser_carry_no_server_paths(office, page, externa
     page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name="plain.gpkg").click()
     _settle(page)
-    page.get_by_text(re.compile("无法打开工作空间：plain.gpkg")).first.wait_for(timeout=60_000)
+    page.get_by_text(re.compile("工作空间 plain.gpkg：是 GeoPackage")).first.wait_for(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "23_security_workspace_error.png"), full_page=True)
     assert _paths_in_page(page) == []
     assert page.locator("[data-testid='stSidebar'] [data-testid='stTextInput']").count() == 0  # no path box
