@@ -488,6 +488,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "de_link_help": ("每行一个宗地代码与统一社会信用代码；不上传时按企业表中的宗地代码列，或按地块上的企业名称关联",
                      "one parcel id and credit code per row; without it the table's parcel-id column, or the "
                      "enterprise names on the parcels, link them"),
+    "de_kept": ("继续处理离开本页前上传的企业表 {name}（尚未发布，企业数据未改变），请重新校验。",
+                "Carrying on with the enterprise table {name}, uploaded before you left this page (not published; "
+                "the enterprise data are unchanged): check it again."),
+    "de_link_kept": ("继续使用离开本页前上传的关联表 {name}（尚未发布），请重新校验。",
+                     "Carrying on with the link table {name}, uploaded before you left this page (not published): "
+                     "check it again."),
     "de_share": ("跨宗地企业的分摊方式", "Share an enterprise on several parcels by"),
     "de_share_land": ("用地面积", "land area"),
     "de_share_floor": ("建筑面积", "floor area"),

@@ -260,3 +260,66 @@ def test_an_old_excel_workbook_is_answered_with_save_as_xlsx(ws, lang):
     words = "是旧版 Excel 工作簿" if lang == "zh" else "is an old Excel workbook"
     assert any(words in e and "2024亩均效益.xlsx" in e for e in errs), errs
     assert GpkgStore(ws).layers("enterprise").empty
+
+
+def _sample(tmp_path, monkeypatch) -> Path:
+    """A copy of the sample city as the workspace (its survey is v1), uploads under tmp_path."""
+    import shutil
+
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(Path(APP).parent / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    return path
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_leaving_the_page_mid_enterprise_upload_and_coming_back_keeps_the_table(tmp_path, monkeypatch, lang):
+    """The officer uploads the tax bureau's table and its link table, checks them, looks at the map and comes back:
+    both uploads used to end without a word. They are kept, said so in the page's language, checked again
+    (the check made before is not published blind) and published."""
+    path = _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [b for b in at.button if b.key == "de_publish"]
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    words = ("尚未发布", "重新校验") if lang == "zh" else ("not published", "check it again")
+    assert any("2024亩均效益.xlsx" in i and all(w in i for w in words) for i in infos), infos
+    assert any("关联表.csv" in i for i in infos), infos
+    assert not [b for b in at.button if b.key == "de_publish"]  # the check made before is not published blind
+    assert len(list((tmp_path / "uploads").glob("u-*/upload.*"))) == 2
+    assert GpkgStore(path).layers("enterprise").empty  # nothing published meanwhile
+    at.button(key="de_check").click().run()
+    at.button(key="de_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    cat = GpkgStore(path).layers("enterprise")
+    assert len(cat) == 1
+    assert not list((tmp_path / "uploads").glob("u-*/upload.*"))  # published: the uploads are gone
+    assert not [i for i in at.info if "2024亩均效益.xlsx" in str(i.value)]
+
+
+def test_a_kept_enterprise_table_can_be_discarded(tmp_path, monkeypatch):
+    path = _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page("en")
+    at.file_uploader[1].set_value(("ent.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/data.py").run()
+    assert any("Carrying on with the enterprise table ent.xlsx" in rendered(i.value) for i in at.info)
+    at.button(key="de_discard_enterprise").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not any("ent.xlsx" in str(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "de_check"]
+    assert not list((tmp_path / "uploads").glob("u-*/upload.*"))
+    assert GpkgStore(path).layers("enterprise").empty
