@@ -255,6 +255,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
                 "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
+    "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
+    "dm_note": ("- {msg}", "- {msg}"),
     "dm_discard": ("放弃此文件", "Discard this file"),
     "dm_no_crs_hint": ("从坐标范围看可能是：{crs}。", "From the coordinate ranges it may be: {crs}. "),
     "dm_encoding": ("字符编码", "Encoding"),

@@ -323,3 +323,32 @@ def test_a_kept_enterprise_table_can_be_discarded(tmp_path, monkeypatch):
     assert not [b for b in at.button if b.key == "de_check"]
     assert not list((tmp_path / "uploads").glob("u-*/upload.*"))
     assert GpkgStore(path).layers("enterprise").empty
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch, lang):
+    """What the reading did (the update extent found beside the parcels, the data outside the CRS's area of use,
+    JZMD read as percent; the encoding from the .cpg) was said by `planner ingest`, in English only; the app
+    showed none of it (and the encoding's source only in English). Now the validation report lists them, in the
+    page's language."""
+    _sample(tmp_path, monkeypatch)
+    at = _page(lang)
+    data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
+    captions = [rendered(c.value) for c in at.caption]
+    cpg = ".cpg 文件指明为 GBK" if lang == "zh" else ".cpg file says GBK"
+    assert any(f"GBK ({cpg})" in c for c in captions), captions
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    label = "读取说明" if lang == "zh" else "Notes on the reading"
+    exp = [e for e in at.expander if label in e.label]
+    assert exp, [e.label for e in at.expander]
+    notes = [rendered(m.value) for m in exp[0].markdown]
+    if lang == "zh":
+        want = ["在宗地数据旁找到更新范围 更新范围.shp", "超出工作空间坐标系", "建筑密度 'JZMD' 按百分比读取"]
+        assert not [n for n in notes if "read as" in n or "found beside" in n], notes
+    else:
+        want = ["update extent 更新范围.shp (2 polygon(s)) found beside the parcels", "outside the area of use",
+                "coverage 'JZMD' read as percent"]
+    for w in want:
+        assert any(w in n for n in notes), (w, notes)

@@ -14,7 +14,7 @@ from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
 from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
-from planner.ui.state import lang, tr, tr_plain
+from planner.ui.state import lang, md_text, tr, tr_plain
 from planner.workflow.permissions import only_text
 
 #: Units the mapping table offers (the ingest's own names, planner/ingest/mapping.py), and how each reads in English.
@@ -110,8 +110,9 @@ with tab_up:
             if declared is None and crs_pick is None:
                 hint = tr_plain("dm_no_crs_hint", crs=" / ".join(guesses)) if guesses else ""  # escaped once, below
                 st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
+            how = message_in(raw.encoding_note, lang()) if raw.encoding_note else ""  # .cpg text: escaped
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                       + (f" ({raw.encoding_note})" if lang() == "en" and raw.encoding_note else ""))
+                       + (f" ({md_text(how)})" if how else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
             sugg = aliases.match_fields(cols) if aliases is not None else {}
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
@@ -178,6 +179,10 @@ with tab_up:
             st.caption(tr("dm_units_used", units=sep.join(
                 f"{column_label(k, lang())} ← {rep.mapping.get(k, '?')}: {unit_shown(u, lang())}"
                 for k, u in rep.units.items())))
+        if rep.notes:  # what the reading did (CRS matched, coverage read as percent, mode chosen ...), as the CLI says
+            with st.expander(tr("dm_notes", n=len(rep.notes)), expanded=True):
+                for n in rep.notes:
+                    st.markdown(tr("dm_note", msg=message_in(n, lang())))
         probs = tables.problems_frame(rep.problems)
         if len(probs):
             tables.show(probs, height=220)

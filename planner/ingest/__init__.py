@@ -69,7 +69,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner.errors import IngestError
+from planner.errors import IngestError, Note
 from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
 from planner.ingest.publish import (
@@ -128,8 +128,10 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
             raise _refuse(IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, n_read=len(raw)),
                           str(exc).split(": ", 1)[-1], getattr(exc, "zh", None)) from None
         target_crs = prop.crs
-        notes.append(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
-                     f"proposes for these data ({prop.why})")
+        notes.append(Note(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
+                          f"proposes for these data ({prop.why})",
+                          zh=f"尚无工作空间：按 `planner workspace init --from` 为这些数据推荐的坐标系 "
+                             f"{crs_label(prop.crs)} 校验"))
     gdf, rep = conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
     rep.notes[:0] = notes
     return gdf, rep

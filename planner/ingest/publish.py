@@ -9,7 +9,8 @@ import pyproj
 import shapely
 
 from planner import schema
-from planner.errors import IngestError
+from planner.errors import IngestError, Note, message_in
+from planner.i18n import column_label
 from planner.ingest.report import IngestReport
 from planner.shapes import single_parts
 
@@ -248,23 +249,26 @@ def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
     a new workspace, or update on purpose).
     """
     if current is None or not len(current):
-        return "replace", "the workspace has no survey yet"
+        return "replace", Note("the workspace has no survey yet", zh="工作空间尚无调查数据")
     n_near, where = survey_overlap(parcels, current)
     if n_near == 0 and len(parcels):
         raise _refuse_elsewhere(parcels, where)
     if report is not None and report.update_extent_wkt:
-        return "update", "the file ships an update extent"
+        return "update", Note("the file ships an update extent", zh="文件附带更新范围")
     if report is not None and report.n_rejected:
-        return "update", (f"{report.n_rejected} row(s) were rejected, so the file is not taken as a whole survey "
-                          "(use --mode replace to replace the survey with it)")
+        return "update", Note(f"{report.n_rejected} row(s) were rejected, so the file is not taken as a whole "
+                              "survey (use --mode replace to replace the survey with it)",
+                              zh=f"有 {report.n_rejected} 行被拒收，因此不把该文件视为完整调查（如确要整体替换，"
+                                 "请选择「整体替换」发布方式，命令行 --mode replace）")
     with np.errstate(all="ignore"):
         new_land = float(shapely.area(np.asarray(parcels.geometry.values)).sum())
         cur_land = float(shapely.area(np.asarray(current.geometry.values)).sum())
     share = new_land / cur_land if cur_land > 0 else float("nan")
     if not np.isfinite(share):
-        return "update", "the land coverage could not be computed"
+        return "update", Note("the land coverage could not be computed", zh="无法计算用地覆盖比例")
     mode = "update" if share < 0.5 else "replace"
-    return mode, f"the file's parcels cover {share:.0%} of the current version's land"
+    return mode, Note(f"the file's parcels cover {share:.0%} of the current version's land",
+                      zh=f"文件中的地块覆盖当前版本用地面积的 {share:.0%}")
 
 
 def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
@@ -295,7 +299,8 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
                 report.refused, report.refusal = True, str(exc)
                 exc.report = report  # type: ignore[attr-defined]
             raise
-        notes.append(f"mode auto -> {mode}: {why}")
+        mode_zh = {"replace": "整体替换", "update": "局部更新"}[mode]
+        notes.append(Note(f"mode auto -> {mode}: {why}", zh=f"自动选择发布方式：{mode_zh}（{message_in(why, 'zh')}）"))
     removed_merged: list[str] = []
     out, carried = parcels, None
     if mode == "update" and current is not None:
@@ -307,8 +312,10 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
         out, removed_merged, carried = _merge_update(current, parcels, cover_share=cover_share, extent=extent,
                                                      inherit=inherit)
         if inherit:
-            notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
-                         f"(same id, else largest overlap): {', '.join(inherit)}")
+            notes.append(Note("update: fields the file does not carry are kept from each parcel's predecessor "
+                              f"(same id, else largest overlap): {', '.join(inherit)}",
+                              zh="局部更新：文件中没有的字段沿用各地块原有的值（同一宗地代码，否则取重叠最大的原地块）："
+                                 + "、".join(column_label(c, "zh") for c in inherit)))
     if current is not None:
         diff = diff_parcels(current, out, carried=carried)
     else:
@@ -344,8 +351,12 @@ def _changed_since(store, expected: int | None, base: int | None, source: str, m
         raise IngestError(msg, zh=f"{source}：处理期间调查数据已被他人更新（版本 {base}{by}），本次导入开始时为"
                                   f"{'版本 ' + str(expected) if expected is not None else '无调查数据'}。此时整体替换会丢失该更新，"
                                   "因此未发布；请重新导入（将与新版本比较），或以局部更新方式发布（--mode update）")
-    notes.append(f"the survey changed while this load was prepared (version {base} was published{by}; the load "
-                 f"started from {was}): the update was merged into version {base}, so both changes are kept")
+    was_zh = f"版本 {expected}" if expected is not None else "无调查数据"
+    by_zh = f"，{row['user'].iloc[0]} 于 {row['created_at'].iloc[0]}" if len(row) else ""
+    notes.append(Note(f"the survey changed while this load was prepared (version {base} was published{by}; the "
+                      f"load started from {was}): the update was merged into version {base}, so both changes are kept",
+                      zh=f"处理期间调查数据已更新（发布了版本 {base}{by_zh}；本次导入开始时为{was_zh}）：本次局部更新已"
+                         f"合并到版本 {base}，两处更改均保留"))
 
 
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
