@@ -255,6 +255,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
                 "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
+    "dm_layer": ("选择宗地图层（文件中有 {n} 个图层）", "Parcel layer (the file holds {n} layers)"),
+    "dm_layer_option": ("{name} — {geom} · {n} 条", "{name} — {geom} · {n} rows"),
+    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层",
+                      "Polygon layers come first; on the command line, --layer names the same layer"),
+    "dm_layer_pick": ("{name} 含 {n} 个图层：请在上方选择宗地（面）图层，再核对字段对应并校验。",
+                      "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
+                      "and validate."),
     "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
     "dm_note": ("- {msg}", "- {msg}"),
     "dm_discard": ("放弃此文件", "Discard this file"),

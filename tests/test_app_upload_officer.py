@@ -352,3 +352,73 @@ def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch,
                 "coverage 'JZMD' read as percent"]
     for w in want:
         assert any(w in n for n in notes), (w, notes)
+
+
+def _several_layers_zip() -> bytes:
+    """The bundled survey update with a point layer (wells) and a line layer (roads) zipped before it."""
+    src = Path(APP).parent / "gis_data" / "survey_update.zip"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as z:
+        parcels = None
+        for info in zin.infolist():
+            z.writestr(info, zin.read(info))
+            if info.filename.endswith("宗地.shp"):
+                parcels = info.filename
+        tmp = Path(os.environ["PLANNER_UPLOAD_DIR"]).parent / "extra"
+        tmp.mkdir(exist_ok=True)
+        zin.extractall(tmp)
+        g = gpd.read_file(tmp / parcels, encoding="gbk").head(40)
+        folder = Path(parcels).parent
+        pts = gpd.GeoDataFrame({"JH": [f"W{i}" for i in range(len(g))]}, geometry=g.geometry.centroid)
+        pts.to_file(tmp / "01井点.shp", encoding="utf-8")
+        roads = gpd.GeoDataFrame({"DLMC": ["路"] * 5}, geometry=g.geometry.boundary.head(5))
+        roads.to_file(tmp / "02道路.shp", encoding="utf-8")
+        for f in sorted(tmp.glob("0*.*")):
+            z.write(f, str(folder / f.name))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, lang):
+    """A zip holding wells, roads and the parcels: the page used to refuse it ("zip only the parcel layer"; the CLI
+    has --layer). Now it lists the layers with their geometry types and row counts, polygon layers first, picks
+    the one polygon layer, and validates and publishes it."""
+    path = _sample(tmp_path, monkeypatch)
+    at = _page(lang)
+    at.file_uploader[0].set_value(("三层.zip", _several_layers_zip(), "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not _errors(at), _errors(at)
+    pick = at.selectbox(key="dm_layer")
+    if lang == "zh":
+        assert pick.options == ["宗地 — 面 · 495 条", "01井点 — 点 · 40 条", "02道路 — 线 · 5 条"], pick.options
+    else:
+        assert pick.options == ["宗地 — Polygon · 495 rows", "01井点 — Point · 40 rows", "02道路 — LineString · 5 rows"]
+    assert pick.value == "宗地"  # the one polygon layer, picked
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not _errors(at), _errors(at)
+    at.button(key="dm_publish").click().run()
+    assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, monkeypatch):
+    """A GeoPackage with a point layer first and two polygon layers: nothing is guessed; the page asks (in its
+    language), lists the polygons first, and reads the one picked."""
+    path = _sample(tmp_path, monkeypatch)
+    g = GpkgStore(path).read_parcels().head(30)[["parcel_id", "geometry"]].rename(columns={"parcel_id": "ZDDM"})
+    gp = tmp_path / "mixed.gpkg"
+    gpd.GeoDataFrame(g[["ZDDM"]], geometry=g.geometry.centroid).to_file(gp, layer="a_points")
+    g.to_file(gp, layer="parcels_2025")
+    g.head(10).to_file(gp, layer="parcels_old")
+    at = _page()
+    at.file_uploader[0].set_value(("混合.gpkg", gp.read_bytes(), "application/geopackage+sqlite3")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    pick = at.selectbox(key="dm_layer")
+    assert pick.value is None
+    assert [o.split(" — ")[0] for o in pick.options] == ["parcels_2025", "parcels_old", "a_points"]
+    assert any("含 3 个图层" in rendered(i.value) and "面" in rendered(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "dm_read"] and not _errors(at)
+    pick.set_value("parcels_2025").run()
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    assert any("30" in str(m.value) for m in at.metric)

@@ -24,6 +24,30 @@ _UNIT_ZH = {"percent": "百分比", "fraction": "小数", "m2": "m²", "yuan": "
             "mu": "亩", "ha": "公顷"}
 
 
+_GEOM_ZH = {"polygon": "面", "multipolygon": "面（多部件）", "point": "点", "multipoint": "点（多部件）",
+            "linestring": "线", "multilinestring": "线（多部件）", "none": "无几何（属性表）", "unknown": "未知几何"}
+
+
+def geometry_shown(gtype: str, lang_: str) -> str:
+    """A layer's geometry type as the page's language writes it (GDAL's ``"Polygon Z"``: 面 Z)."""
+    if lang_ != "zh":
+        return "no geometry (attribute table)" if gtype == "None" else gtype
+    base, _, z = gtype.partition(" ")
+    return _GEOM_ZH.get(base.lower(), gtype) + (f" {z}" if z else "")
+
+
+def source_layers(path: str) -> list:
+    """The layers of the stored upload to pick from (read once per upload: a zip is unpacked to list them)."""
+    held = ss.get("dm_layers")
+    if not (isinstance(held, tuple) and held[0] == path):
+        try:
+            held = (path, readers.source_layers(path))
+        except PlannerError:  # the reading below says what is wrong with the file
+            held = (path, [])
+        ss["dm_layers"] = held
+    return held[1]
+
+
 def unit_shown(unit: str, lang_: str) -> str:
     """A unit as the page's language writes it."""
     if lang_ == "zh":
@@ -80,6 +104,7 @@ with tab_up:
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
         ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
+        ss.pop("dm_layer", None)
     # labels of the choices taken now, in the session's language (a format_func that asked later, outside the run,
     # would answer in the default language)
     auto = tr_plain("dm_auto")
@@ -90,8 +115,19 @@ with tab_up:
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
                            format_func=lambda x: auto if x == "auto" else x)
         enc = None if enc == "auto" else enc
+        layers, layer = source_layers(ss["dm_path"]), None
+        if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
+            polys = [s for s in layers if s.is_polygon]
+            shown = {s.name: tr_plain("dm_layer_option", name=s.name, geom=geometry_shown(s.geometry_type, lang()),
+                                      n="?" if s.n is None else f"{s.n:,}") for s in layers}
+            layer = st.selectbox(tr("dm_layer", n=len(layers)), list(shown), index=0 if len(polys) == 1 else None,
+                                 key="dm_layer", placeholder=tr("choose"), format_func=shown.get,
+                                 help=tr("dm_layer_help"), on_change=lambda: ss.pop("dm_result", None))
+            if layer is None:
+                st.info(tr("dm_layer_pick", name=ss["dm_name"], n=len(layers)))
         try:
-            raw = readers.read_source(ss["dm_path"], encoding=enc)
+            raw = (readers.read_source(ss["dm_path"], layer=layer, encoding=enc)
+                   if layer is not None or len(layers) <= 1 else None)
         except Exception as exc:
             st.error(tr("dm_refused", err=message_in(exc, lang())))
             raw = None
@@ -121,7 +157,7 @@ with tab_up:
                                   "source": [sugg.get(f) for f in fields],
                                   "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
-                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
+                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}_{layer or ''}",
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
@@ -142,7 +178,7 @@ with tab_up:
                     try:
                         # the version this load is prepared against: publishing re-checks it under the lock
                         ss["dm_base"] = W.current_survey_version(store)
-                        gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
+                        gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc, layer=layer,
                                                       crs=None if crs_pick in ("auto", None) else crs_pick,
                                                       target_crs=store.crs)
                         uploads.relabel(rep)

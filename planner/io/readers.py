@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
@@ -420,6 +421,83 @@ def _pick_layer(path: Path, layer: str | None) -> str | None:
     msg = f"{path.name}: holds {len(layers)} layers; choose one with --layer NAME: {listed}"
     raise IngestError(msg, zh=f"{path.name}：含 {len(layers)} 个图层，请只导出宗地图层后上传"
                               f"（命令行可用 --layer 指定）：{listed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceLayer:
+    """One layer a survey file offers (:func:`source_layers`).
+
+    Attributes
+    ----------
+    name : str
+        What ``read_source(layer=...)`` and ``planner ingest --layer`` take: the layer's name in a
+        GeoPackage/FileGDB, a dataset's file stem in a zip.
+    geometry_type : str
+        GDAL's geometry type (``"MultiPolygon"``, ``"Point"``...); ``"None"`` for an attribute table.
+    n : int or None
+        Features (None when GDAL cannot tell without reading them all).
+    where : str
+        The dataset it lives in (its path inside the zip).
+    """
+
+    name: str
+    geometry_type: str
+    n: int | None
+    where: str
+
+    @property
+    def is_polygon(self) -> bool:
+        return "polygon" in self.geometry_type.lower()
+
+
+def _layer_info(path: Path, layer: str | None) -> tuple[str, int | None]:
+    try:
+        info = pyogrio.read_info(path, **({"layer": layer} if layer else {}))
+    except Exception:  # a layer GDAL cannot describe: listed, read (and refused with a reason) when picked
+        return "?", None
+    n = info.get("features")
+    return str(info.get("geometry_type")), (int(n) if n is not None and int(n) >= 0 else None)
+
+
+def source_layers(source: str | os.PathLike, *, limits: ReadLimits = ReadLimits()) -> list[SourceLayer]:
+    """The layers of a zip or multi-layer dataset a survey could be read from, polygon layers first.
+
+    More than one means :func:`read_source` needs ``layer`` (it refuses to guess); an update extent
+    shipped beside the parcels of a zip is not one of them (it goes with the parcels picked). Other
+    files hold one layer: ``[]``.
+
+    Raises
+    ------
+    IngestError
+        The file is not what its extension says, or an unsafe or oversized zip.
+    """
+    src = Path(source)
+    suf = src.suffix.lower()
+    if suf != ".zip" and suf not in _MULTI_LAYER:
+        return []
+    if src.is_file() and src.stat().st_size > limits.max_file_bytes:
+        return []  # read_source says so, in both languages
+    check_file_kind(src)
+    out: list[SourceLayer] = []
+    with _unpacked(src, limits) as folder:
+        cands = _datasets(folder) if suf == ".zip" else [src]
+        parcels = [c for c in cands if c.stem.casefold() not in EXTENT_STEMS] or cands
+        for c in parcels:
+            where = str(c.relative_to(folder)) if suf == ".zip" else src.name
+            if c.suffix.lower() in _MULTI_LAYER:
+                layers = list_layers(c)
+                if len(parcels) == 1 or len(layers) == 1:
+                    for name, _ in layers:
+                        gtype, n = _layer_info(c, name)
+                        out.append(SourceLayer(name if len(parcels) == 1 else c.stem, gtype, n, where))
+                    continue
+                out.append(SourceLayer(c.stem, ", ".join(sorted({t for _, t in layers})), None, where))
+            else:
+                gtype, n = _layer_info(c, None)
+                if FORMATS.get(c.suffix.lower()) == "CSV (WKT)":
+                    gtype = "WKT" if gtype in ("None", "?") else gtype
+                out.append(SourceLayer(c.stem, gtype, n, where))
+    return sorted(out, key=lambda s: (not s.is_polygon, s.geometry_type in ("None", "?", "")))
 
 
 #: Dataset extensions that hold several layers (``--layer`` then names one inside).
@@ -822,5 +900,5 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
     return df, enc, how
 
 
-__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "check_file_kind", "detect_dbf_encoding", "list_layers",
+__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "SourceLayer", "source_layers", "check_file_kind", "detect_dbf_encoding", "list_layers",
            "read_source", "read_table", "safe_extract"]
