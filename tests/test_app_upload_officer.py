@@ -336,8 +336,8 @@ def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch,
     data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
     captions = [rendered(c.value) for c in at.caption]
-    cpg = ".cpg 文件指明为 GBK" if lang == "zh" else ".cpg file says GBK"
-    assert any(f"GBK ({cpg})" in c for c in captions), captions
+    cpg = "GBK（.cpg 文件指明为 GBK）" if lang == "zh" else "GBK (.cpg file says GBK)"
+    assert any(cpg in c for c in captions), captions
     at.button(key="dm_read").click().run()
     assert not at.exception, [e.message for e in at.exception]
     label = "读取说明" if lang == "zh" else "Notes on the reading"
@@ -354,7 +354,7 @@ def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch,
         assert any(w in n for n in notes), (w, notes)
 
 
-def _several_layers_zip() -> bytes:
+def several_layers_zip(tmp: Path) -> bytes:
     """The bundled survey update with a point layer (wells) and a line layer (roads) zipped before it."""
     src = Path(APP).parent / "gis_data" / "survey_update.zip"
     buf = io.BytesIO()
@@ -364,7 +364,7 @@ def _several_layers_zip() -> bytes:
             z.writestr(info, zin.read(info))
             if info.filename.endswith("宗地.shp"):
                 parcels = info.filename
-        tmp = Path(os.environ["PLANNER_UPLOAD_DIR"]).parent / "extra"
+        tmp = tmp / "extra"
         tmp.mkdir(exist_ok=True)
         zin.extractall(tmp)
         g = gpd.read_file(tmp / parcels, encoding="gbk").head(40)
@@ -385,7 +385,7 @@ def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, la
     the one polygon layer, and validates and publishes it."""
     path = _sample(tmp_path, monkeypatch)
     at = _page(lang)
-    at.file_uploader[0].set_value(("三层.zip", _several_layers_zip(), "application/zip")).run()
+    at.file_uploader[0].set_value(("三层.zip", several_layers_zip(tmp_path), "application/zip")).run()
     assert not at.exception, [e.message for e in at.exception]
     assert not _errors(at), _errors(at)
     pick = at.selectbox(key="dm_layer")

@@ -111,10 +111,6 @@ with tab_up:
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if (up is not None or kept) and ss.get("dm_path"):
-        c1, c2 = st.columns(2)
-        enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
-                           format_func=lambda x: auto if x == "auto" else x)
-        enc = None if enc == "auto" else enc
         layers, layer = source_layers(ss["dm_path"]), None
         if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
             polys = [s for s in layers if s.is_polygon]
@@ -125,6 +121,10 @@ with tab_up:
                                  help=tr("dm_layer_help"), on_change=lambda: ss.pop("dm_result", None))
             if layer is None:
                 st.info(tr("dm_layer_pick", name=ss["dm_name"], n=len(layers)))
+        c1, c2 = st.columns(2)
+        enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
+                           format_func=lambda x: auto if x == "auto" else x)
+        enc = None if enc == "auto" else enc
         try:
             raw = (readers.read_source(ss["dm_path"], layer=layer, encoding=enc)
                    if layer is not None or len(layers) <= 1 else None)
@@ -148,7 +148,7 @@ with tab_up:
                 st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
             how = message_in(raw.encoding_note, lang()) if raw.encoding_note else ""  # .cpg text: escaped
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                       + (f" ({md_text(how)})" if how else ""))
+                       + ((f"（{md_text(how)}）" if lang() == "zh" else f" ({md_text(how)})") if how else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
             sugg = aliases.match_fields(cols) if aliases is not None else {}
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
