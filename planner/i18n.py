@@ -262,6 +262,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_layer_pick": ("{name} 含 {n} 个图层：请在上方选择宗地（面）图层，再核对字段对应并校验。",
                       "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
                       "and validate."),
+    "dm_id_format": ("宗地代码写法不一致：{msg}", "Parcel ids written differently: {msg}"),
     "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
     "dm_note": ("- {msg}", "- {msg}"),
     "dm_discard": ("放弃此文件", "Discard this file"),

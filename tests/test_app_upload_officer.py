@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -422,3 +423,51 @@ def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, mon
     at.button(key="dm_read").click().run()
     assert not at.exception and not _errors(at), _errors(at)
     assert any("30" in str(m.value) for m in at.metric)
+
+
+def _update_with_ids(tmp: Path, how) -> Path:
+    """The bundled survey update, its parcel ids rewritten by ``how`` (the set zipped again, .cpg and all)."""
+    src = Path(APP).parent / "gis_data" / "survey_update.zip"
+    folder = tmp / "ids"
+    with zipfile.ZipFile(src) as z:
+        z.extractall(folder)
+    shp = next(folder.rglob("宗地.shp"))
+    g = gpd.read_file(shp, encoding="gbk")
+    g["ZDDM"] = g["ZDDM"].map(how)
+    g.to_file(shp, encoding="gbk")
+    out = tmp / "ids.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                z.write(f, str(f.relative_to(folder)))
+    return out
+
+
+@pytest.mark.parametrize(("lang", "how"), [("zh", str.lower), ("en", lambda s: re.sub("GB0+", "GB", s))])
+def test_an_update_whose_ids_changed_case_or_padding_is_warned_before_publishing(tmp_path, monkeypatch, lang, how):
+    """An office's update with its ids lower-cased (or unpadded) by a spreadsheet: the diff said 495 added and
+    496 removed, without a word of why; published, 482 parcels were re-keyed (history and enterprise links by id
+    lost). Now the diff warns, in the page's language, with an example; `planner ingest --dry-run` says it too."""
+    import subprocess
+    import sys
+
+    path = _sample(tmp_path, monkeypatch)
+    z = _update_with_ids(tmp_path, how)
+    at = _page(lang)
+    at.file_uploader[0].set_value(("更新.zip", z.read_bytes(), "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    warns = [rendered(w.value) for w in at.warning]
+    if lang == "zh":
+        hit = [w for w in warns if "宗地代码写法不一致" in w and "482 个" in w and re.search(r"文件中的 '350582\d+gb00\d+'、调查中的 '350582\d+GB00\d+'", w)]
+    else:
+        hit = [w for w in warns if "Parcel ids written differently" in w and "of the file's 495" in w
+               and re.search(r"e\.g\. '350582\d+GB[1-9]\d*' in the file, '350582\d+GB00\d+' in the survey", w)]
+    assert hit, warns
+    out = subprocess.run([sys.executable, "-m", "planner", "ingest", str(z), "-w", str(path), "--dry-run"],
+                         capture_output=True, text=True, cwd=Path(APP).parent, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(Path(APP).parent)})
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"WARNING: \d{3} of the file's 495 parcel ids differ from ids of the current survey only in case",
+                     out.stdout), out.stdout[-2000:]
+    assert GpkgStore(path).surveys()["version"].max() == 1

@@ -226,6 +226,9 @@ with tab_up:
             st.success(tr("dm_no_problems"))
         if diff is not None:
             st.subheader(tr("dm_diff"))
+            if diff.get("id_format"):  # ids written otherwise (case, zeros): published, they re-key the parcels
+                en, zh = ingest.id_format_warning(diff["id_format"])
+                st.warning(tr("dm_id_format", msg=zh if lang() == "zh" else en), icon="⚠️")
             if diff.get("mode") == "update":
                 st.caption(tr("dm_mode_update", n=int(diff.get("n_removed_merged", 0))))
             elif diff.get("mode") == "replace":

@@ -76,6 +76,8 @@ from planner.ingest.publish import (
     choose_mode,
     current_survey_version,
     diff_parcels,
+    id_format_mismatch,
+    id_format_warning,
     merge_update,
     plan_publish,
     publish,
@@ -161,10 +163,16 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     rep.sha256 = sha256_file(src) if src.is_file() else None
     if dry_run:
         rep.mode = mode
+        if base is not None:  # ids written otherwise than the survey's: said before the real run re-keys parcels
+            mismatch = id_format_mismatch(gdf["parcel_id"], store.read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
+            if mismatch is not None:
+                en, zh = id_format_warning(mismatch)
+                rep.warnings.append(f"WARNING: {en}")
+                rep.warnings_zh.append(f"警告：{zh}")
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
                    label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
-           "current_survey_version", "diff_parcels", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]
+           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]

@@ -271,6 +271,53 @@ def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
                       zh=f"文件中的地块覆盖当前版本用地面积的 {share:.0%}")
 
 
+def _loose_ids(ids: pd.Series) -> pd.Series:
+    """Ids as written loosely: no case, spaces, dashes or underscores; leading zeros of digit runs dropped."""
+    s = ids.astype(str).str.casefold().str.replace(r"[\s\-_]+", "", regex=True)
+    return s.str.replace(r"(?<!\d)0+(?=\d)", "", regex=True)
+
+
+def id_format_mismatch(new_ids, current_ids) -> dict | None:
+    """Ids of a file that match current ids only when written loosely (``GB00001`` / ``gb1``), else None.
+
+    Such a file re-keys the parcels: published as they are, its ids are new parcels, the old ones are
+    removed, and what refers to a parcel by id (history, enterprise links) no longer finds it.
+
+    Examples
+    --------
+    >>> id_format_mismatch(pd.Series(["350582gb001", "X9"]), pd.Series(["350582GB00001", "X8"]))["n"]
+    1
+    >>> id_format_mismatch(pd.Series(["A1"]), pd.Series(["A1", "A2"])) is None
+    True
+    """
+    new = pd.Index(pd.Series(new_ids, dtype=object).astype(str).unique())
+    cur = pd.Index(pd.Series(current_ids, dtype=object).astype(str).unique())
+    unmatched = pd.Series(new.difference(cur), dtype=object)
+    if not len(unmatched):
+        return None
+    cur_keys = pd.Series(cur, index=_loose_ids(pd.Series(cur, dtype=object)).to_numpy())
+    cur_keys = cur_keys[~cur_keys.index.duplicated()]
+    keys = _loose_ids(unmatched)
+    hit = keys.isin(cur_keys.index).to_numpy()
+    if not hit.any():
+        return None
+    i = int(np.flatnonzero(hit)[0])
+    return {"n": int(hit.sum()), "of": len(new), "file_id": str(unmatched.iloc[i]),
+            "current_id": str(cur_keys[keys.iloc[i]])}
+
+
+def id_format_warning(m: dict) -> tuple[str, str]:
+    """The warning (English, Chinese) of :func:`id_format_mismatch`."""
+    en = (f"{m['n']:,} of the file's {m['of']:,} parcel ids differ from ids of the current survey only in case, "
+          f"spaces, dashes or leading zeros (e.g. {m['file_id']!r} in the file, {m['current_id']!r} in the survey): "
+          "published as they are, they become new parcels and the old ones are removed, so what refers to a parcel "
+          "by its id (history, enterprise links) no longer finds it. Write the ids as the survey does and upload again")
+    zh = (f"文件的 {m['of']:,} 个宗地代码中有 {m['n']:,} 个与当前调查的宗地代码仅在大小写、空格、连字符或前导零上不同"
+          f"（如文件中的 {m['file_id']!r}、调查中的 {m['current_id']!r}）：按原样发布将成为新地块、原地块被移除，"
+          "按宗地代码关联的历史和企业数据将找不到对应地块。请按调查中的写法改正宗地代码后重新上传")
+    return en, zh
+
+
 def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
                  report: IngestReport | None = None, mode: str = "auto",
                  cover_share: float = 0.5) -> tuple[gpd.GeoDataFrame, dict, str]:
@@ -324,6 +371,13 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
                 "changed_fields_by_id": {}}
     diff["n_removed_merged"] = len(removed_merged)
     diff["removed_merged_ids"] = removed_merged[:1000]
+    mismatch = id_format_mismatch(parcels["parcel_id"], current["parcel_id"]) if current is not None else None
+    if mismatch is not None:
+        diff["id_format"] = mismatch
+        if report is not None:
+            en, zh = id_format_warning(mismatch)
+            report.warnings.append(f"WARNING: {en}")
+            report.warnings_zh.append(f"警告：{zh}")
     return out, diff, mode
 
 
