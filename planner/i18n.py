@@ -263,6 +263,11 @@ STRINGS: dict[str, tuple[str, str]] = {
                       "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
                       "and validate."),
     "dm_id_format": ("宗地代码写法不一致：{msg}", "Parcel ids written differently: {msg}"),
+    "dm_same_file": ("{name} 与 {when} 由 {user} 发布的调查版本 v{v} 是同一个文件（校验和相同）。",
+                     "{name} is the same file as survey version v{v}, published by {user} on {when} (same checksum)."),
+    "dm_nothing_changed": ("{name} 与当前调查版本相比没有任何新增、删除或变更，无需发布（发布将产生一个相同的版本）。",
+                           "{name} adds, removes and changes nothing against the current survey: there is nothing to "
+                           "publish (it would make an identical version)."),
     "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
     "dm_note": ("- {msg}", "- {msg}"),
     "dm_discard": ("放弃此文件", "Discard this file"),

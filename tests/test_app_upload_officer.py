@@ -471,3 +471,29 @@ def test_an_update_whose_ids_changed_case_or_padding_is_warned_before_publishing
     assert re.search(r"WARNING: \d{3} of the file's 495 parcel ids differ from ids of the current survey only in case",
                      out.stdout), out.stdout[-2000:]
     assert GpkgStore(path).surveys()["version"].max() == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_path, monkeypatch, lang):
+    """The officer publishes the update, then (a colleague, a second tab, a double check) uploads it again: the page
+    said nothing and published an identical v3. Now it names the version the file was published as, and the
+    report says there is nothing to publish (the button is disabled)."""
+    path = _sample(tmp_path, monkeypatch)
+    data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
+    at = _page(lang)
+    at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
+    assert not [i for i in at.info if "v2" in str(i.value)]
+    at.button(key="dm_read").click().run()
+    at.button(key="dm_publish").click().run()
+    assert GpkgStore(path).surveys()["version"].max() == 2
+    at.file_uploader[0].set_value(("晋江更新2025(1).zip", data, "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    words = "是同一个文件" if lang == "zh" else "is the same file as survey version v2"
+    assert any(words in i and "晋江更新2025(1).zip" in i and "v2" in i for i in infos), infos
+    at.button(key="dm_read").click().run()
+    warns = [rendered(w.value) for w in at.warning]
+    words = "无需发布" if lang == "zh" else "nothing to publish"
+    assert any(words in w for w in warns), warns
+    assert at.button(key="dm_publish").disabled
+    assert GpkgStore(path).surveys()["version"].max() == 2

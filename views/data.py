@@ -111,6 +111,12 @@ with tab_up:
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if (up is not None or kept) and ss.get("dm_path"):
+        cat_now = store.surveys()
+        same = cat_now[(cat_now["name"] == "parcels") & (cat_now["sha256"] == ss.get("dm_sha"))]
+        if len(same):  # the same bytes as a published version (uploaded twice?): said before any work is done
+            row = same.sort_values("version").iloc[-1]
+            st.info(tr("dm_same_file", name=ss["dm_name"], v=int(row["version"]), when=survey.local_time(row["created_at"]),
+                       user=str(row["user"] or "?")))
         layers, layer = source_layers(ss["dm_path"]), None
         if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
             polys = [s for s in layers if s.is_polygon]
@@ -250,9 +256,13 @@ with tab_up:
                                                              "fields": tr("wf_changed_fields")})
                 else:
                     survey.diff_map(diff, gdf, data.parcels(ws), settings)
+        unchanged = diff is not None and not any(int(diff.get(f"n_{k}", 0)) for k in ("added", "removed", "changed"))
+        if unchanged:  # publishing would make a version identical to the current one
+            st.warning(tr("dm_nothing_changed", name=ss["dm_name"]), icon="⚠️")
         b1, b2, _ = st.columns([1, 1, 3])
-        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish,
-                     help=None if may_publish else only_text("publish", lang())):
+        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish or unchanged,
+                     help=tr_plain("dm_nothing_changed", name=ss["dm_name"]) if unchanged
+                     else None if may_publish else only_text("publish", lang())):
             try:
                 out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
                                        label=ss.get("dm_label"), base_version=ss.get("dm_base"),
