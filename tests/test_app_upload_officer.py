@@ -497,3 +497,16 @@ def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_
     assert any(words in w for w in warns), warns
     assert at.button(key="dm_publish").disabled
     assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_uploaders_say_their_size_limit_in_the_pages_language(ws, lang):
+    """A file over the server's upload limit is refused by Streamlit's own English line ("File must be 1.0GB or
+    smaller"); the survey and enterprise uploaders' help says the limit, and what to do instead, beforehand."""
+    import streamlit as st
+
+    mb = f"{int(st.get_option('server.maxUploadSize')):,} MB"
+    at = _page(lang)
+    for up in (at.file_uploader[0], at.file_uploader[1]):
+        words = f"单个文件最大 {mb}" if lang == "zh" else f"At most {mb} a file"
+        assert words in up.help and "planner ingest" in up.help, up.help

@@ -79,7 +79,7 @@ with tab_up:
         ss["dm_kept"] = True
         ss.pop("dm_result", None)
     up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
-                          help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
+                          help=tr("dm_upload_help") + " " + uploads.size_limit_text() if may_publish else only_text("publish", lang()),
                           key=up_key, disabled=not may_publish)
     if not may_publish:
         st.caption("🔒 " + only_text("publish", lang()))
