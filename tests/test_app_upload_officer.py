@@ -510,3 +510,26 @@ def test_the_uploaders_say_their_size_limit_in_the_pages_language(ws, lang):
     for up in (at.file_uploader[0], at.file_uploader[1]):
         words = f"单个文件最大 {mb}" if lang == "zh" else f"At most {mb} a file"
         assert words in up.help and "planner ingest" in up.help, up.help
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_enterprise_checks_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch, lang):
+    """How the tax bureau's table was linked and shared (the CLI's notes, English only) is listed under the check,
+    in the page's language; the link's name inside a Chinese refusal was English ("关联方式：link table")."""
+    _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    label = "读取说明" if lang == "zh" else "Notes on the reading"
+    exp = [e for e in at.expander if label in e.label]
+    assert exp, [e.label for e in at.expander]
+    notes = " | ".join(rendered(m.value) for m in exp[0].markdown)
+    if lang == "zh":
+        assert "企业按关联表关联到宗地；跨宗地企业按用地面积分摊" in notes and "linked" not in notes, notes
+        assert "关联到当前调查版本的" in notes
+    else:
+        assert "enterprises linked to parcels by link table; shared by land area" in notes, notes

@@ -80,6 +80,10 @@ def render(store, ws: str) -> None:
             if load.join:
                 st.caption(tr("de_linked", e=load.join.get("enterprises_linked", 0),
                               p=load.join.get("parcels_linked", 0), m=load.join.get("parcels_several", 0)))
+            if rep.notes:  # how the table was linked, shared, folded over years: as the CLI says, in the page's language
+                with st.expander(tr("dm_notes", n=len(rep.notes)), expanded=True):
+                    for n in rep.notes:
+                        st.markdown(tr("dm_note", msg=message_in(n, lang())))
             probs = tables.problems_frame(rep.problems)
             if len(probs):
                 tables.show(probs, height=240)
