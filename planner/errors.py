@@ -22,8 +22,29 @@ class PlannerError(ValueError):
         self.zh = zh
 
 
-def message_in(error: BaseException, lang: str = "zh") -> str:
-    """The error's message in ``lang`` (Chinese where the error has one, else its English text).
+class Note(str):
+    """A note for the user (a line of an ingest report), English as a ``str``, with its Chinese in ``zh``.
+
+    It is its English text wherever a string goes (the CLI's report, JSON, logs); :func:`message_in`
+    picks the Chinese for a Chinese page, as for errors.
+
+    Examples
+    --------
+    >>> n = Note(".shx index missing: rebuilt by GDAL", zh="缺少 .shx 索引：已由 GDAL 重建")
+    >>> n == ".shx index missing: rebuilt by GDAL", message_in(n, "zh"), message_in(n, "en")
+    (True, '缺少 .shx 索引：已由 GDAL 重建', '.shx index missing: rebuilt by GDAL')
+    """
+
+    zh: str | None
+
+    def __new__(cls, text: str, zh: str | None = None) -> Note:
+        note = super().__new__(cls, text)
+        note.zh = zh
+        return note
+
+
+def message_in(error: BaseException | str, lang: str = "zh") -> str:
+    """The error's (or :class:`Note`'s) message in ``lang`` (Chinese where it has one, else its English text).
 
     Examples
     --------

@@ -268,6 +268,25 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_kept": ("继续处理离开本页前上传的 {name}（尚未发布，工作空间未改变）；字段对应与坐标系已按文件重新识别，请重新校验。",
                 "Carrying on with {name}, uploaded before you left this page (not published; the workspace is "
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
+    "dm_layer": ("选择宗地图层（文件中有 {n} 个图层）", "Parcel layer (the file holds {n} layers)"),
+    "dm_layer_option": ("{name} — {geom} · {n} 条", "{name} — {geom} · {n} rows"),
+    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层",
+                      "Polygon layers come first; on the command line, --layer names the same layer"),
+    "dm_layer_pick": ("{name} 含 {n} 个图层：请在上方选择宗地（面）图层，再核对字段对应并校验。",
+                      "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
+                      "and validate."),
+    "dm_id_format": ("宗地代码写法不一致：{msg}", "Parcel ids written differently: {msg}"),
+    "dm_same_file": ("{name} 与 {when} 由 {user} 发布的调查版本 v{v} 是同一个文件（校验和相同）。",
+                     "{name} is the same file as survey version v{v}, published by {user} on {when} (same checksum)."),
+    "dm_nothing_changed": ("{name} 与当前调查版本相比没有任何新增、删除或变更，无需发布（发布将产生一个相同的版本）。",
+                           "{name} adds, removes and changes nothing against the current survey: there is nothing to "
+                           "publish (it would make an identical version)."),
+    "dm_upload_limit": ("单个文件最大 {mb:,} MB（超过时浏览器会以英文提示 File must be … or smaller）；更大的调查请由管理员在"
+                        "服务器上用命令行 planner ingest 导入。",
+                        "At most {mb:,} MB a file (the browser refuses a bigger one: File must be … or smaller); a "
+                        "bigger survey is loaded on the server by an administrator with planner ingest."),
+    "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
+    "dm_note": ("- {msg}", "- {msg}"),
     "dm_discard": ("放弃此文件", "Discard this file"),
     "dm_no_crs_hint": ("从坐标范围看可能是：{crs}。", "From the coordinate ranges it may be: {crs}. "),
     "dm_encoding": ("字符编码", "Encoding"),
@@ -507,6 +526,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "de_link_help": ("每行一个宗地代码与统一社会信用代码；不上传时按企业表中的宗地代码列，或按地块上的企业名称关联",
                      "one parcel id and credit code per row; without it the table's parcel-id column, or the "
                      "enterprise names on the parcels, link them"),
+    "de_kept": ("继续处理离开本页前上传的企业表 {name}（尚未发布，企业数据未改变），请重新校验。",
+                "Carrying on with the enterprise table {name}, uploaded before you left this page (not published; "
+                "the enterprise data are unchanged): check it again."),
+    "de_link_kept": ("继续使用离开本页前上传的关联表 {name}（尚未发布），请重新校验。",
+                     "Carrying on with the link table {name}, uploaded before you left this page (not published): "
+                     "check it again."),
     "de_share": ("跨宗地企业的分摊方式", "Share an enterprise on several parcels by"),
     "de_share_land": ("用地面积", "land area"),
     "de_share_floor": ("建筑面积", "floor area"),

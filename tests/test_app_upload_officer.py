@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -260,3 +261,275 @@ def test_an_old_excel_workbook_is_answered_with_save_as_xlsx(ws, lang):
     words = "是旧版 Excel 工作簿" if lang == "zh" else "is an old Excel workbook"
     assert any(words in e and "2024亩均效益.xlsx" in e for e in errs), errs
     assert GpkgStore(ws).layers("enterprise").empty
+
+
+def _sample(tmp_path, monkeypatch) -> Path:
+    """A copy of the sample city as the workspace (its survey is v1), uploads under tmp_path."""
+    import shutil
+
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(Path(APP).parent / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    return path
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_leaving_the_page_mid_enterprise_upload_and_coming_back_keeps_the_table(tmp_path, monkeypatch, lang):
+    """The officer uploads the tax bureau's table and its link table, checks them, looks at the map and comes back:
+    both uploads used to end without a word. They are kept, said so in the page's language, checked again
+    (the check made before is not published blind) and published."""
+    path = _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [b for b in at.button if b.key == "de_publish"]
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    words = ("尚未发布", "重新校验") if lang == "zh" else ("not published", "check it again")
+    assert any("2024亩均效益.xlsx" in i and all(w in i for w in words) for i in infos), infos
+    assert any("关联表.csv" in i for i in infos), infos
+    assert not [b for b in at.button if b.key == "de_publish"]  # the check made before is not published blind
+    assert len(list((tmp_path / "uploads").glob("u-*/upload.*"))) == 2
+    assert GpkgStore(path).layers("enterprise").empty  # nothing published meanwhile
+    at.button(key="de_check").click().run()
+    at.button(key="de_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    cat = GpkgStore(path).layers("enterprise")
+    assert len(cat) == 1
+    assert not list((tmp_path / "uploads").glob("u-*/upload.*"))  # published: the uploads are gone
+    assert not [i for i in at.info if "2024亩均效益.xlsx" in str(i.value)]
+
+
+def test_a_kept_enterprise_table_can_be_discarded(tmp_path, monkeypatch):
+    path = _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page("en")
+    at.file_uploader[1].set_value(("ent.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.switch_page("views/compare.py").run()
+    at.switch_page("views/data.py").run()
+    assert any("Carrying on with the enterprise table ent.xlsx" in rendered(i.value) for i in at.info)
+    at.button(key="de_discard_enterprise").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not any("ent.xlsx" in str(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "de_check"]
+    assert not list((tmp_path / "uploads").glob("u-*/upload.*"))
+    assert GpkgStore(path).layers("enterprise").empty
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch, lang):
+    """What the reading did (the update extent found beside the parcels, the data outside the CRS's area of use,
+    JZMD read as percent; the encoding from the .cpg) was said by `planner ingest`, in English only; the app
+    showed none of it (and the encoding's source only in English). Now the validation report lists them, in the
+    page's language."""
+    _sample(tmp_path, monkeypatch)
+    at = _page(lang)
+    data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
+    at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
+    captions = [rendered(c.value) for c in at.caption]
+    cpg = "GBK（.cpg 文件指明为 GBK）" if lang == "zh" else "GBK (.cpg file says GBK)"
+    assert any(cpg in c for c in captions), captions
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    label = "读取说明" if lang == "zh" else "Notes on the reading"
+    exp = [e for e in at.expander if label in e.label]
+    assert exp, [e.label for e in at.expander]
+    notes = [rendered(m.value) for m in exp[0].markdown]
+    if lang == "zh":
+        want = ["在宗地数据旁找到更新范围 更新范围.shp", "超出工作空间坐标系", "建筑密度 'JZMD' 按百分比读取"]
+        assert not [n for n in notes if "read as" in n or "found beside" in n], notes
+    else:
+        want = ["update extent 更新范围.shp (2 polygon(s)) found beside the parcels", "outside the area of use",
+                "coverage 'JZMD' read as percent"]
+    for w in want:
+        assert any(w in n for n in notes), (w, notes)
+
+
+def several_layers_zip(tmp: Path) -> bytes:
+    """The bundled survey update with a point layer (wells) and a line layer (roads) zipped before it."""
+    src = Path(APP).parent / "gis_data" / "survey_update.zip"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(buf, "w") as z:
+        parcels = None
+        for info in zin.infolist():
+            z.writestr(info, zin.read(info))
+            if info.filename.endswith("宗地.shp"):
+                parcels = info.filename
+        tmp = tmp / "extra"
+        tmp.mkdir(exist_ok=True)
+        zin.extractall(tmp)
+        g = gpd.read_file(tmp / parcels, encoding="gbk").head(40)
+        folder = Path(parcels).parent
+        pts = gpd.GeoDataFrame({"JH": [f"W{i}" for i in range(len(g))]}, geometry=g.geometry.centroid)
+        pts.to_file(tmp / "01井点.shp", encoding="utf-8")
+        roads = gpd.GeoDataFrame({"DLMC": ["路"] * 5}, geometry=g.geometry.boundary.head(5))
+        roads.to_file(tmp / "02道路.shp", encoding="utf-8")
+        for f in sorted(tmp.glob("0*.*")):
+            z.write(f, str(folder / f.name))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, lang):
+    """A zip holding wells, roads and the parcels: the page used to refuse it ("zip only the parcel layer"; the CLI
+    has --layer). Now it lists the layers with their geometry types and row counts, polygon layers first, picks
+    the one polygon layer, and validates and publishes it."""
+    path = _sample(tmp_path, monkeypatch)
+    at = _page(lang)
+    at.file_uploader[0].set_value(("三层.zip", several_layers_zip(tmp_path), "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not _errors(at), _errors(at)
+    pick = at.selectbox(key="dm_layer")
+    if lang == "zh":
+        assert pick.options == ["宗地 — 面 · 495 条", "01井点 — 点 · 40 条", "02道路 — 线 · 5 条"], pick.options
+    else:
+        assert pick.options == ["宗地 — Polygon · 495 rows", "01井点 — Point · 40 rows", "02道路 — LineString · 5 rows"]
+    assert pick.value == "宗地"  # the one polygon layer, picked
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not _errors(at), _errors(at)
+    at.button(key="dm_publish").click().run()
+    assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, monkeypatch):
+    """A GeoPackage with a point layer first and two polygon layers: nothing is guessed; the page asks (in its
+    language), lists the polygons first, and reads the one picked."""
+    path = _sample(tmp_path, monkeypatch)
+    g = GpkgStore(path).read_parcels().head(30)[["parcel_id", "geometry"]].rename(columns={"parcel_id": "ZDDM"})
+    gp = tmp_path / "mixed.gpkg"
+    gpd.GeoDataFrame(g[["ZDDM"]], geometry=g.geometry.centroid).to_file(gp, layer="a_points")
+    g.to_file(gp, layer="parcels_2025")
+    g.head(10).to_file(gp, layer="parcels_old")
+    at = _page()
+    at.file_uploader[0].set_value(("混合.gpkg", gp.read_bytes(), "application/geopackage+sqlite3")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    pick = at.selectbox(key="dm_layer")
+    assert pick.value is None
+    assert [o.split(" — ")[0] for o in pick.options] == ["parcels_2025", "parcels_old", "a_points"]
+    assert any("含 3 个图层" in rendered(i.value) and "面" in rendered(i.value) for i in at.info)
+    assert not [b for b in at.button if b.key == "dm_read"] and not _errors(at)
+    pick.set_value("parcels_2025").run()
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    assert any("30" in str(m.value) for m in at.metric)
+
+
+def _update_with_ids(tmp: Path, how) -> Path:
+    """The bundled survey update, its parcel ids rewritten by ``how`` (the set zipped again, .cpg and all)."""
+    src = Path(APP).parent / "gis_data" / "survey_update.zip"
+    folder = tmp / "ids"
+    with zipfile.ZipFile(src) as z:
+        z.extractall(folder)
+    shp = next(folder.rglob("宗地.shp"))
+    g = gpd.read_file(shp, encoding="gbk")
+    g["ZDDM"] = g["ZDDM"].map(how)
+    g.to_file(shp, encoding="gbk")
+    out = tmp / "ids.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                z.write(f, str(f.relative_to(folder)))
+    return out
+
+
+@pytest.mark.parametrize(("lang", "how"), [("zh", str.lower), ("en", lambda s: re.sub("GB0+", "GB", s))])
+def test_an_update_whose_ids_changed_case_or_padding_is_warned_before_publishing(tmp_path, monkeypatch, lang, how):
+    """An office's update with its ids lower-cased (or unpadded) by a spreadsheet: the diff said 495 added and
+    496 removed, without a word of why; published, 482 parcels were re-keyed (history and enterprise links by id
+    lost). Now the diff warns, in the page's language, with an example; `planner ingest --dry-run` says it too."""
+    import subprocess
+    import sys
+
+    path = _sample(tmp_path, monkeypatch)
+    z = _update_with_ids(tmp_path, how)
+    at = _page(lang)
+    at.file_uploader[0].set_value(("更新.zip", z.read_bytes(), "application/zip")).run()
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    warns = [rendered(w.value) for w in at.warning]
+    if lang == "zh":
+        hit = [w for w in warns if "宗地代码写法不一致" in w and "482 个" in w and re.search(r"文件中的 '350582\d+gb00\d+'、调查中的 '350582\d+GB00\d+'", w)]
+    else:
+        hit = [w for w in warns if "Parcel ids written differently" in w and "of the file's 495" in w
+               and re.search(r"e\.g\. '350582\d+GB[1-9]\d*' in the file, '350582\d+GB00\d+' in the survey", w)]
+    assert hit, warns
+    out = subprocess.run([sys.executable, "-m", "planner", "ingest", str(z), "-w", str(path), "--dry-run"],
+                         capture_output=True, text=True, cwd=Path(APP).parent, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(Path(APP).parent)})
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"WARNING: \d{3} of the file's 495 parcel ids differ from ids of the current survey only in case",
+                     out.stdout), out.stdout[-2000:]
+    assert GpkgStore(path).surveys()["version"].max() == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_path, monkeypatch, lang):
+    """The officer publishes the update, then (a colleague, a second tab, a double check) uploads it again: the page
+    said nothing and published an identical v3. Now it names the version the file was published as, and the
+    report says there is nothing to publish (the button is disabled)."""
+    path = _sample(tmp_path, monkeypatch)
+    data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
+    at = _page(lang)
+    at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
+    assert not [i for i in at.info if "v2" in str(i.value)]
+    at.button(key="dm_read").click().run()
+    at.button(key="dm_publish").click().run()
+    assert GpkgStore(path).surveys()["version"].max() == 2
+    at.file_uploader[0].set_value(("晋江更新2025(1).zip", data, "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    infos = [rendered(i.value) for i in at.info]
+    words = "是同一个文件" if lang == "zh" else "is the same file as survey version v2"
+    assert any(words in i and "晋江更新2025(1).zip" in i and "v2" in i for i in infos), infos
+    at.button(key="dm_read").click().run()
+    warns = [rendered(w.value) for w in at.warning]
+    words = "无需发布" if lang == "zh" else "nothing to publish"
+    assert any(words in w for w in warns), warns
+    assert at.button(key="dm_publish").disabled
+    assert GpkgStore(path).surveys()["version"].max() == 2
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_uploaders_say_their_size_limit_in_the_pages_language(ws, lang):
+    """A file over the server's upload limit is refused by Streamlit's own English line ("File must be 1.0GB or
+    smaller"); the survey and enterprise uploaders' help says the limit, and what to do instead, beforehand."""
+    import streamlit as st
+
+    mb = f"{int(st.get_option('server.maxUploadSize')):,} MB"
+    at = _page(lang)
+    for up in (at.file_uploader[0], at.file_uploader[1]):
+        words = f"单个文件最大 {mb}" if lang == "zh" else f"At most {mb} a file"
+        assert words in up.help and "planner ingest" in up.help, up.help
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_enterprise_checks_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch, lang):
+    """How the tax bureau's table was linked and shared (the CLI's notes, English only) is listed under the check,
+    in the page's language; the link's name inside a Chinese refusal was English ("关联方式：link table")."""
+    _sample(tmp_path, monkeypatch)
+    gis = Path(APP).parent / "gis_data"
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    label = "读取说明" if lang == "zh" else "Notes on the reading"
+    exp = [e for e in at.expander if label in e.label]
+    assert exp, [e.label for e in at.expander]
+    notes = " | ".join(rendered(m.value) for m in exp[0].markdown)
+    if lang == "zh":
+        assert "企业按关联表关联到宗地；跨宗地企业按用地面积分摊" in notes and "linked" not in notes, notes
+        assert "关联到当前调查版本的" in notes
+    else:
+        assert "enterprises linked to parcels by link table; shared by land area" in notes, notes

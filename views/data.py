@@ -14,7 +14,7 @@ from planner.i18n import column_label
 from planner.ingest import aliases
 from planner.io import readers
 from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
-from planner.ui.state import lang, tr, tr_plain
+from planner.ui.state import lang, md_text, tr, tr_plain
 from planner.workflow.permissions import only_text
 
 #: Units the mapping table offers (the ingest's own names, planner/ingest/mapping.py), and how each reads in English.
@@ -22,6 +22,30 @@ UNIT_CHOICES = {"元": "yuan", "万元": "10k yuan", "亿元": "100m yuan", "m²
                 "ft²": "ft²", "percent": "percent", "fraction": "fraction"}
 _UNIT_ZH = {"percent": "百分比", "fraction": "小数", "m2": "m²", "yuan": "元", "10k_yuan": "万元", "100m_yuan": "亿元",
             "mu": "亩", "ha": "公顷"}
+
+
+_GEOM_ZH = {"polygon": "面", "multipolygon": "面（多部件）", "point": "点", "multipoint": "点（多部件）",
+            "linestring": "线", "multilinestring": "线（多部件）", "none": "无几何（属性表）", "unknown": "未知几何"}
+
+
+def geometry_shown(gtype: str, lang_: str) -> str:
+    """A layer's geometry type as the page's language writes it (GDAL's ``"Polygon Z"``: 面 Z)."""
+    if lang_ != "zh":
+        return "no geometry (attribute table)" if gtype == "None" else gtype
+    base, _, z = gtype.partition(" ")
+    return _GEOM_ZH.get(base.lower(), gtype) + (f" {z}" if z else "")
+
+
+def source_layers(path: str) -> list:
+    """The layers of the stored upload to pick from (read once per upload: a zip is unpacked to list them)."""
+    held = ss.get("dm_layers")
+    if not (isinstance(held, tuple) and held[0] == path):
+        try:
+            held = (path, readers.source_layers(path))
+        except PlannerError:  # the reading below says what is wrong with the file
+            held = (path, [])
+        ss["dm_layers"] = held
+    return held[1]
 
 
 def unit_shown(unit: str, lang_: str) -> str:
@@ -55,7 +79,7 @@ with tab_up:
         ss["dm_kept"] = True
         ss.pop("dm_result", None)
     up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
-                          help=tr("dm_upload_help") if may_publish else only_text("publish", lang()),
+                          help=tr("dm_upload_help") + " " + uploads.size_limit_text() if may_publish else only_text("publish", lang()),
                           key=up_key, disabled=not may_publish)
     if not may_publish:
         st.caption("🔒 " + only_text("publish", lang()))
@@ -80,18 +104,36 @@ with tab_up:
         ss.pop("dm_result", None)
         ss.pop("dm_raw", None)
         ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
+        ss.pop("dm_layer", None)
     # labels of the choices taken now, in the session's language (a format_func that asked later, outside the run,
     # would answer in the default language)
     auto = tr_plain("dm_auto")
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if (up is not None or kept) and ss.get("dm_path"):
+        cat_now = store.surveys()
+        same = cat_now[(cat_now["name"] == "parcels") & (cat_now["sha256"] == ss.get("dm_sha"))]
+        if len(same):  # the same bytes as a published version (uploaded twice?): said before any work is done
+            row = same.sort_values("version").iloc[-1]
+            st.info(tr("dm_same_file", name=ss["dm_name"], v=int(row["version"]), when=survey.local_time(row["created_at"]),
+                       user=str(row["user"] or "?")))
+        layers, layer = source_layers(ss["dm_path"]), None
+        if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
+            polys = [s for s in layers if s.is_polygon]
+            shown = {s.name: tr_plain("dm_layer_option", name=s.name, geom=geometry_shown(s.geometry_type, lang()),
+                                      n="?" if s.n is None else f"{s.n:,}") for s in layers}
+            layer = st.selectbox(tr("dm_layer", n=len(layers)), list(shown), index=0 if len(polys) == 1 else None,
+                                 key="dm_layer", placeholder=tr("choose"), format_func=shown.get,
+                                 help=tr("dm_layer_help"), on_change=lambda: ss.pop("dm_result", None))
+            if layer is None:
+                st.info(tr("dm_layer_pick", name=ss["dm_name"], n=len(layers)))
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
                            format_func=lambda x: auto if x == "auto" else x)
         enc = None if enc == "auto" else enc
         try:
-            raw = readers.read_source(ss["dm_path"], encoding=enc)
+            raw = (readers.read_source(ss["dm_path"], layer=layer, encoding=enc)
+                   if layer is not None or len(layers) <= 1 else None)
         except Exception as exc:
             st.error(tr("dm_refused", err=message_in(exc, lang())))
             raw = None
@@ -110,8 +152,9 @@ with tab_up:
             if declared is None and crs_pick is None:
                 hint = tr_plain("dm_no_crs_hint", crs=" / ".join(guesses)) if guesses else ""  # escaped once, below
                 st.warning(tr("dm_no_crs", name=ss["dm_name"], hint=hint), icon="⚠️")
+            how = message_in(raw.encoding_note, lang()) if raw.encoding_note else ""  # .cpg text: escaped
             st.caption(f"{raw.format} · {tr('dm_n_records', n=len(raw.gdf))} · {raw.encoding or ''}"
-                       + (f" ({raw.encoding_note})" if lang() == "en" and raw.encoding_note else ""))
+                       + ((f"（{md_text(how)}）" if lang() == "zh" else f" ({md_text(how)})") if how else ""))
             st.markdown(f"**{tr('dm_field_map')}**")
             sugg = aliases.match_fields(cols) if aliases is not None else {}
             fields = [f.name for f in schema.FIELDS if f.name != "geometry"]
@@ -120,7 +163,7 @@ with tab_up:
                                   "source": [sugg.get(f) for f in fields],
                                   "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
-                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}",
+                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}_{layer or ''}",
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
@@ -141,7 +184,7 @@ with tab_up:
                     try:
                         # the version this load is prepared against: publishing re-checks it under the lock
                         ss["dm_base"] = W.current_survey_version(store)
-                        gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc,
+                        gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc, layer=layer,
                                                       crs=None if crs_pick in ("auto", None) else crs_pick,
                                                       target_crs=store.crs)
                         uploads.relabel(rep)
@@ -178,6 +221,10 @@ with tab_up:
             st.caption(tr("dm_units_used", units=sep.join(
                 f"{column_label(k, lang())} ← {rep.mapping.get(k, '?')}: {unit_shown(u, lang())}"
                 for k, u in rep.units.items())))
+        if rep.notes:  # what the reading did (CRS matched, coverage read as percent, mode chosen ...), as the CLI says
+            with st.expander(tr("dm_notes", n=len(rep.notes)), expanded=True):
+                for n in rep.notes:
+                    st.markdown(tr("dm_note", msg=message_in(n, lang())))
         probs = tables.problems_frame(rep.problems)
         if len(probs):
             tables.show(probs, height=220)
@@ -185,6 +232,9 @@ with tab_up:
             st.success(tr("dm_no_problems"))
         if diff is not None:
             st.subheader(tr("dm_diff"))
+            if diff.get("id_format"):  # ids written otherwise (case, zeros): published, they re-key the parcels
+                en, zh = ingest.id_format_warning(diff["id_format"])
+                st.warning(tr("dm_id_format", msg=zh if lang() == "zh" else en), icon="⚠️")
             if diff.get("mode") == "update":
                 st.caption(tr("dm_mode_update", n=int(diff.get("n_removed_merged", 0))))
             elif diff.get("mode") == "replace":
@@ -206,9 +256,13 @@ with tab_up:
                                                              "fields": tr("wf_changed_fields")})
                 else:
                     survey.diff_map(diff, gdf, data.parcels(ws), settings)
+        unchanged = diff is not None and not any(int(diff.get(f"n_{k}", 0)) for k in ("added", "removed", "changed"))
+        if unchanged:  # publishing would make a version identical to the current one
+            st.warning(tr("dm_nothing_changed", name=ss["dm_name"]), icon="⚠️")
         b1, b2, _ = st.columns([1, 1, 3])
-        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish,
-                     help=None if may_publish else only_text("publish", lang())):
+        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish or unchanged,
+                     help=tr_plain("dm_nothing_changed", name=ss["dm_name"]) if unchanged
+                     else None if may_publish else only_text("publish", lang())):
             try:
                 out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
                                        label=ss.get("dm_label"), base_version=ss.get("dm_base"),

@@ -33,7 +33,7 @@ import shapely
 
 from planner.enterprise import credit
 from planner.enterprise.table import ID_SEPARATORS, LinkSpec
-from planner.errors import IngestError
+from planner.errors import IngestError, Note
 from planner.ingest.aliases import normalize_name
 from planner.ingest.formats import format_text
 from planner.ingest.report import Problem
@@ -123,7 +123,8 @@ def links_for(ent: pd.DataFrame, spec: LinkSpec, parcels: pd.DataFrame | None = 
             raise IngestError(msg, zh="字段对应规定通过关联表关联企业与宗地：请同时提供关联表")
         key = link_table["credit_code"].fillna(name_key(link_table["name"]))
         return pd.DataFrame({"key": key.astype("string"), "parcel_id": link_table["parcel_id"].astype("string"),
-                             "source_row": link_table["source_row"]}).dropna(subset=["key"]), "link table"
+                             "source_row": link_table["source_row"]}).dropna(subset=["key"]), Note("link table",
+                                                                                                    zh="关联表")
     if by == "table":
         if not has_ids:
             msg = "the mapping links enterprises by a parcel-id column ([link] by = \"table\"), but the table has none"
@@ -132,19 +133,20 @@ def links_for(ent: pd.DataFrame, spec: LinkSpec, parcels: pd.DataFrame | None = 
         ids = _split(pd.Series(ent["parcel_ids"]).reset_index(drop=True))
         return pd.DataFrame({"key": keys.loc[ids.index].to_numpy(), "parcel_id": ids.to_numpy(),
                              "source_row": pd.Series(ent["source_row"]).to_numpy()[ids.index]}), \
-            "the table's parcel-id column"
+            Note("the table's parcel-id column", zh="企业表中的宗地代码列")
     if parcels is None:
         return pd.DataFrame({"key": pd.Series([], dtype="string"), "parcel_id": pd.Series([], dtype="string"),
-                             "source_row": pd.Series([], dtype="int64")}), "the parcels (none yet)"
+                             "source_row": pd.Series([], dtype="int64")}), Note("the parcels (none yet)",
+                                                                                    zh="地块（尚无调查数据）")
     pid = parcels["parcel_id"].astype("string").reset_index(drop=True)
     if "credit_code" in parcels.columns and parcels["credit_code"].notna().any():
         codes = _split(parcels["credit_code"].reset_index(drop=True))
         key = credit.normalize_codes(codes)
-        how = "the parcels' credit codes"
+        how = Note("the parcels' credit codes", zh="地块上的统一社会信用代码")
     else:
         names = parcels["enterprise"].reset_index(drop=True) if "enterprise" in parcels.columns else pd.Series([], dtype="string")
         key = name_key(names.astype("string")).dropna()
-        how = "the parcels' enterprise names"
+        how = Note("the parcels' enterprise names", zh="地块上的企业名称")
     return pd.DataFrame({"key": key.to_numpy(), "parcel_id": pid.loc[key.index].to_numpy(),
                          "source_row": pd.array([pd.NA] * len(key), dtype="Int64")}), how
 
@@ -241,8 +243,9 @@ def join_enterprises(parcels: gpd.GeoDataFrame, ent: pd.DataFrame, links: pd.Dat
         bad = np.bincount(le, weights=~(w_raw > 0), minlength=n_e) > 0  # a parcel of unknown floor area
         if bad.any():
             w_raw = np.where(bad[le], land[lp], w_raw)
-            notes.append(f"{int((bad & reached).sum())} enterprise(s) with a parcel of unknown floor area shared by "
-                         "land area instead")
+            n_bad = int((bad & reached).sum())
+            notes.append(Note(f"{n_bad} enterprise(s) with a parcel of unknown floor area shared by land area instead",
+                              zh=f"{n_bad} 家企业有建筑面积未知的宗地，改按用地面积分摊"))
     w_raw = np.where(np.isfinite(w_raw) & (w_raw > 0), w_raw, 0.0)
     tot = np.bincount(le, weights=w_raw, minlength=n_e)
     even = 1.0 / np.maximum(np.bincount(le, minlength=n_e), 1)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from planner.config import from_dict, load_file
 from planner.enterprise import credit
-from planner.errors import ConfigError, IngestError
+from planner.errors import ConfigError, IngestError, Note
 from planner.ingest.aliases import normalize_name
 from planner.ingest.formats import FieldFormat, format_text, parse_field
 from planner.ingest.mapping import MAX_VALUES
@@ -386,9 +386,11 @@ def _apply(out: pd.DataFrame, problems: list[Problem], reject: np.ndarray, rows:
     n_before = len(kept)
     folded = _fold_years(kept, mp.link.years)
     if len(folded) < n_before:
-        rep.notes.append(f"{n_before} rows of {len(folded)} enterprises over several years: "
-                         + ("the latest year of each kept" if mp.link.years == "latest" else
-                            "figures averaged over the years of each"))
+        latest = mp.link.years == "latest"
+        rep.notes.append(Note(f"{n_before} rows of {len(folded)} enterprises over several years: "
+                              + ("the latest year of each kept" if latest else "figures averaged over the years of each"),
+                              zh=f"{len(folded)} 家企业的 {n_before} 行跨多个年度："
+                                 + ("每家企业保留最近一年" if latest else "每家企业取各年度平均值")))
     rep.n_accepted = len(folded)
     return folded
 

@@ -69,13 +69,15 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner.errors import IngestError
+from planner.errors import IngestError, Note
 from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
 from planner.ingest.publish import (
     choose_mode,
     current_survey_version,
     diff_parcels,
+    id_format_mismatch,
+    id_format_warning,
     merge_update,
     plan_publish,
     publish,
@@ -128,8 +130,10 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
             raise _refuse(IngestReport(source=raw.source, dataset=raw.dataset, format=raw.format, n_read=len(raw)),
                           str(exc).split(": ", 1)[-1], getattr(exc, "zh", None)) from None
         target_crs = prop.crs
-        notes.append(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
-                     f"proposes for these data ({prop.why})")
+        notes.append(Note(f"no workspace: checked in {crs_label(prop.crs)}, the CRS `planner workspace init --from` "
+                          f"proposes for these data ({prop.why})",
+                          zh=f"尚无工作空间：按 `planner workspace init --from` 为这些数据推荐的坐标系 "
+                             f"{crs_label(prop.crs)} 校验"))
     gdf, rep = conform_layer(raw, mapping=mp, crs=crs or mp.crs, target_crs=target_crs)
     rep.notes[:0] = notes
     return gdf, rep
@@ -159,10 +163,16 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     rep.sha256 = sha256_file(src) if src.is_file() else None
     if dry_run:
         rep.mode = mode
+        if base is not None:  # ids written otherwise than the survey's: said before the real run re-keys parcels
+            mismatch = id_format_mismatch(gdf["parcel_id"], store.read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
+            if mismatch is not None:
+                en, zh = id_format_warning(mismatch)
+                rep.warnings.append(f"WARNING: {en}")
+                rep.warnings_zh.append(f"警告：{zh}")
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
                    label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
-           "current_survey_version", "diff_parcels", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]
+           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]

@@ -38,6 +38,7 @@ from planner.crs import (
     gcj02_geoms_to_wgs84,
     metric_problem,
 )
+from planner.errors import Note
 from planner.i18n import column_label
 from planner.ingest.aliases import ALIASES, STATUS_VALUES, close_names, match_fields
 from planner.ingest.crs import CrsResult, resolve_crs
@@ -300,8 +301,12 @@ def _read_values(raw: RawLayer, matched: dict[str, str], ids: pd.Series, mp: Map
         if canon == "coverage" and unit is None:
             finite = v[np.isfinite(v)]
             unit = "percent" if finite.size and finite.max() > 1.0 else "fraction"
-            rep.notes.append(f"coverage {src!r} read as {unit} (values up to {finite.max() if finite.size else 0:g}); "
-                             "set [units] coverage to override")
+            top = finite.max() if finite.size else 0
+            unit_zh = "百分比" if unit == "percent" else "小数"
+            rep.notes.append(Note(f"coverage {src!r} read as {unit} (values up to {top:g}); "
+                                  "set [units] coverage to override",
+                                  zh=f"建筑密度 {src!r} 按{unit_zh}读取（最大值 {top:g}）；如不符，请在「字段对应」的单位列中"
+                                     "改正（命令行：映射文件 [units] coverage）"))
         if canon in mp.zero_as_missing:
             v = np.where(v == 0, np.nan, v)
         if unit is not None:
@@ -587,7 +592,7 @@ def _area_of_use(geoms: np.ndarray, bounds: tuple, cr: CrsResult, target: pyproj
         rep.warnings.append(note[0])
         rep.warnings_zh.append(note[1])
     else:
-        rep.notes.append(note[0])
+        rep.notes.append(Note(note[0], zh=note[1]))
 
 
 def _assemble(raw: RawLayer, geoms: np.ndarray, keep: np.ndarray, data: dict[str, object],

@@ -13,7 +13,7 @@ import pyproj
 import shapely
 
 from planner.crs import guess_crs
-from planner.errors import IngestError
+from planner.errors import IngestError, Note
 from planner.ingest.report import NO_FEATURES
 
 _DATUMS = {"cgcs2000": ("2000",), "xian80": ("xian", "xi'an", "1980"), "bj54": ("beijing", "1954")}
@@ -203,7 +203,8 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
             raise IngestError(msg, zh=f"坐标系 {override!r} 无法识别（{exc}），请使用如 EPSG:4549 或 gcj02") from exc
         res = CrsResult(crs, label=f"{override} (given with --crs)")
         if declared is not None and not declared.equals(crs):
-            res.notes.append(f"--crs {override} overrides the file's CRS {declared.name}")
+            res.notes.append(Note(f"--crs {override} overrides the file's CRS {declared.name}",
+                                  zh=f"所选坐标系 {override} 取代文件声明的坐标系 {declared.name}"))
         res.problem, res.problem_zh = (_not_degrees(crs, bounds, f"--crs {override}", geoms)
                                        or _not_metres(crs, bounds, f"--crs {override}") or (None, None))
         return res
@@ -225,7 +226,8 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
     if epsg is None and params is not None:
         epsg = gk_epsg(*params)
         if epsg is not None:
-            res.notes.append(f"ESRI/custom WKT {declared.name!r} matched to EPSG:{epsg} by its parameters")
+            res.notes.append(Note(f"ESRI/custom WKT {declared.name!r} matched to EPSG:{epsg} by its parameters",
+                                  zh=f"ESRI/自定义坐标系 {declared.name!r} 按参数匹配为 EPSG:{epsg}"))
             res.crs = pyproj.CRS.from_epsg(epsg)
     if epsg is not None:
         res.label = f"EPSG:{epsg} {res.crs.name}"
@@ -239,8 +241,10 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
             code = gk_epsg(key, cm, new_fe)
             res.crs = pyproj.CRS.from_epsg(code) if code else _custom_tm(declared, new_fe)
             res.label = f"EPSG:{code} {res.crs.name}" if code else f"{declared.name} with zone prefix {zone}"
-            res.notes.append(f"the CRS is declared without zone prefix ({declared.name}) but eastings "
-                             f"{minx:.0f}-{maxx:.0f} carry zone prefix {zone}: read as {res.label}")
+            res.notes.append(Note(f"the CRS is declared without zone prefix ({declared.name}) but eastings "
+                                  f"{minx:.0f}-{maxx:.0f} carry zone prefix {zone}: read as {res.label}",
+                                  zh=f"文件声明的坐标系不带带号（{declared.name}），但横坐标 {minx:.0f}–{maxx:.0f} "
+                                     f"带有带号 {zone}：按 {res.label} 读取"))
         else:
             res.problem = (f"eastings {minx:.0f}-{maxx:.0f} carry zone prefix {zone}, which does not match the "
                            f"declared central meridian {cm:g}E ({declared.name}); fix the .prj or give --crs")
@@ -250,8 +254,10 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
         code = gk_epsg(key, cm, 500_000.0)
         res.crs = pyproj.CRS.from_epsg(code) if code else _custom_tm(declared, 500_000.0)
         res.label = f"EPSG:{code} {res.crs.name}" if code else f"{declared.name} without zone prefix"
-        res.notes.append(f"the CRS is declared with a zone prefix ({declared.name}) but eastings "
-                         f"{minx:.0f}-{maxx:.0f} have none: read as {res.label}")
+        res.notes.append(Note(f"the CRS is declared with a zone prefix ({declared.name}) but eastings "
+                              f"{minx:.0f}-{maxx:.0f} have none: read as {res.label}",
+                              zh=f"文件声明的坐标系带有带号（{declared.name}），但横坐标 {minx:.0f}–{maxx:.0f} "
+                                 f"不带带号：按 {res.label} 读取"))
     return res
 
 
@@ -301,5 +307,7 @@ def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
     prop, why = propose_workspace_crs(lon, lat)
     notes = list(cr.notes)
     if own is not None and metric_problem(own) is not None:
-        notes.append(f"{metric_problem(own)[0].split(';')[0]}: ingest reprojects the data into the workspace CRS")
+        en, zh = metric_problem(own)
+        notes.append(Note(f"{en.split(';')[0]}: ingest reprojects the data into the workspace CRS",
+                          zh=f"{zh.split('；')[0]}：导入时将数据投影到工作空间坐标系"))
     return ProposedCrs(prop, why, ll, notes)

@@ -9,7 +9,8 @@ import pyproj
 import shapely
 
 from planner import schema
-from planner.errors import IngestError
+from planner.errors import IngestError, Note, message_in
+from planner.i18n import column_label
 from planner.ingest.report import IngestReport
 from planner.shapes import single_parts
 
@@ -248,23 +249,73 @@ def choose_mode(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None,
     a new workspace, or update on purpose).
     """
     if current is None or not len(current):
-        return "replace", "the workspace has no survey yet"
+        return "replace", Note("the workspace has no survey yet", zh="工作空间尚无调查数据")
     n_near, where = survey_overlap(parcels, current)
     if n_near == 0 and len(parcels):
         raise _refuse_elsewhere(parcels, where)
     if report is not None and report.update_extent_wkt:
-        return "update", "the file ships an update extent"
+        return "update", Note("the file ships an update extent", zh="文件附带更新范围")
     if report is not None and report.n_rejected:
-        return "update", (f"{report.n_rejected} row(s) were rejected, so the file is not taken as a whole survey "
-                          "(use --mode replace to replace the survey with it)")
+        return "update", Note(f"{report.n_rejected} row(s) were rejected, so the file is not taken as a whole "
+                              "survey (use --mode replace to replace the survey with it)",
+                              zh=f"有 {report.n_rejected} 行被拒收，因此不把该文件视为完整调查（如确要整体替换，"
+                                 "请选择「整体替换」发布方式，命令行 --mode replace）")
     with np.errstate(all="ignore"):
         new_land = float(shapely.area(np.asarray(parcels.geometry.values)).sum())
         cur_land = float(shapely.area(np.asarray(current.geometry.values)).sum())
     share = new_land / cur_land if cur_land > 0 else float("nan")
     if not np.isfinite(share):
-        return "update", "the land coverage could not be computed"
+        return "update", Note("the land coverage could not be computed", zh="无法计算用地覆盖比例")
     mode = "update" if share < 0.5 else "replace"
-    return mode, f"the file's parcels cover {share:.0%} of the current version's land"
+    return mode, Note(f"the file's parcels cover {share:.0%} of the current version's land",
+                      zh=f"文件中的地块覆盖当前版本用地面积的 {share:.0%}")
+
+
+def _loose_ids(ids: pd.Series) -> pd.Series:
+    """Ids as written loosely: no case, spaces, dashes or underscores; leading zeros of digit runs dropped."""
+    s = ids.astype(str).str.casefold().str.replace(r"[\s\-_]+", "", regex=True)
+    return s.str.replace(r"(?<!\d)0+(?=\d)", "", regex=True)
+
+
+def id_format_mismatch(new_ids, current_ids) -> dict | None:
+    """Ids of a file that match current ids only when written loosely (``GB00001`` / ``gb1``), else None.
+
+    Such a file re-keys the parcels: published as they are, its ids are new parcels, the old ones are
+    removed, and what refers to a parcel by id (history, enterprise links) no longer finds it.
+
+    Examples
+    --------
+    >>> id_format_mismatch(pd.Series(["350582gb001", "X9"]), pd.Series(["350582GB00001", "X8"]))["n"]
+    1
+    >>> id_format_mismatch(pd.Series(["A1"]), pd.Series(["A1", "A2"])) is None
+    True
+    """
+    new = pd.Index(pd.Series(new_ids, dtype=object).astype(str).unique())
+    cur = pd.Index(pd.Series(current_ids, dtype=object).astype(str).unique())
+    unmatched = pd.Series(new.difference(cur), dtype=object)
+    if not len(unmatched):
+        return None
+    cur_keys = pd.Series(cur, index=_loose_ids(pd.Series(cur, dtype=object)).to_numpy())
+    cur_keys = cur_keys[~cur_keys.index.duplicated()]
+    keys = _loose_ids(unmatched)
+    hit = keys.isin(cur_keys.index).to_numpy()
+    if not hit.any():
+        return None
+    i = int(np.flatnonzero(hit)[0])
+    return {"n": int(hit.sum()), "of": len(new), "file_id": str(unmatched.iloc[i]),
+            "current_id": str(cur_keys[keys.iloc[i]])}
+
+
+def id_format_warning(m: dict) -> tuple[str, str]:
+    """The warning (English, Chinese) of :func:`id_format_mismatch`."""
+    en = (f"{m['n']:,} of the file's {m['of']:,} parcel ids differ from ids of the current survey only in case, "
+          f"spaces, dashes or leading zeros (e.g. {m['file_id']!r} in the file, {m['current_id']!r} in the survey): "
+          "published as they are, they become new parcels and the old ones are removed, so what refers to a parcel "
+          "by its id (history, enterprise links) no longer finds it. Write the ids as the survey does and upload again")
+    zh = (f"文件的 {m['of']:,} 个宗地代码中有 {m['n']:,} 个与当前调查的宗地代码仅在大小写、空格、连字符或前导零上不同"
+          f"（如文件中的 {m['file_id']!r}、调查中的 {m['current_id']!r}）：按原样发布将成为新地块、原地块被移除，"
+          "按宗地代码关联的历史和企业数据将找不到对应地块。请按调查中的写法改正宗地代码后重新上传")
+    return en, zh
 
 
 def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
@@ -295,7 +346,8 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
                 report.refused, report.refusal = True, str(exc)
                 exc.report = report  # type: ignore[attr-defined]
             raise
-        notes.append(f"mode auto -> {mode}: {why}")
+        mode_zh = {"replace": "整体替换", "update": "局部更新"}[mode]
+        notes.append(Note(f"mode auto -> {mode}: {why}", zh=f"自动选择发布方式：{mode_zh}（{message_in(why, 'zh')}）"))
     removed_merged: list[str] = []
     out, carried = parcels, None
     if mode == "update" and current is not None:
@@ -307,8 +359,10 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
         out, removed_merged, carried = _merge_update(current, parcels, cover_share=cover_share, extent=extent,
                                                      inherit=inherit)
         if inherit:
-            notes.append("update: fields the file does not carry are kept from each parcel's predecessor "
-                         f"(same id, else largest overlap): {', '.join(inherit)}")
+            notes.append(Note("update: fields the file does not carry are kept from each parcel's predecessor "
+                              f"(same id, else largest overlap): {', '.join(inherit)}",
+                              zh="局部更新：文件中没有的字段沿用各地块原有的值（同一宗地代码，否则取重叠最大的原地块）："
+                                 + "、".join(column_label(c, "zh") for c in inherit)))
     if current is not None:
         diff = diff_parcels(current, out, carried=carried)
     else:
@@ -317,6 +371,13 @@ def plan_publish(parcels: gpd.GeoDataFrame, current: gpd.GeoDataFrame | None, *,
                 "changed_fields_by_id": {}}
     diff["n_removed_merged"] = len(removed_merged)
     diff["removed_merged_ids"] = removed_merged[:1000]
+    mismatch = id_format_mismatch(parcels["parcel_id"], current["parcel_id"]) if current is not None else None
+    if mismatch is not None:
+        diff["id_format"] = mismatch
+        if report is not None:
+            en, zh = id_format_warning(mismatch)
+            report.warnings.append(f"WARNING: {en}")
+            report.warnings_zh.append(f"警告：{zh}")
     return out, diff, mode
 
 
@@ -344,8 +405,12 @@ def _changed_since(store, expected: int | None, base: int | None, source: str, m
         raise IngestError(msg, zh=f"{source}：处理期间调查数据已被他人更新（版本 {base}{by}），本次导入开始时为"
                                   f"{'版本 ' + str(expected) if expected is not None else '无调查数据'}。此时整体替换会丢失该更新，"
                                   "因此未发布；请重新导入（将与新版本比较），或以局部更新方式发布（--mode update）")
-    notes.append(f"the survey changed while this load was prepared (version {base} was published{by}; the load "
-                 f"started from {was}): the update was merged into version {base}, so both changes are kept")
+    was_zh = f"版本 {expected}" if expected is not None else "无调查数据"
+    by_zh = f"，{row['user'].iloc[0]} 于 {row['created_at'].iloc[0]}" if len(row) else ""
+    notes.append(Note(f"the survey changed while this load was prepared (version {base} was published{by}; the "
+                      f"load started from {was}): the update was merged into version {base}, so both changes are kept",
+                      zh=f"处理期间调查数据已更新（发布了版本 {base}{by_zh}；本次导入开始时为{was_zh}）：本次局部更新已"
+                         f"合并到版本 {base}，两处更改均保留"))
 
 
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",

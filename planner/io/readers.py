@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ import pyogrio.raw
 import pyproj
 import shapely
 
-from planner.errors import IngestError
+from planner.errors import IngestError, Note
 from planner.io.archive import ReadLimits, safe_extract
 
 #: Extensions of the dataset files ingest can open, by format name.
@@ -75,7 +76,8 @@ class RawLayer:
                  layer: str | None = None, encoding: str | None = None, encoding_note: str = "",
                  crs: pyproj.CRS | None = None, notes: list[str] | None = None,
                  extent: gpd.GeoDataFrame | None = None,
-                 row_note: str = "row numbers are 1-based feature positions in the source layer",
+                 row_note: str = Note("row numbers are 1-based feature positions in the source layer",
+                                      zh="行号为源图层中要素的序号（从 1 开始）"),
                  table: pa.Table | None = None, geoms: np.ndarray | None = None,
                  geom_valid: np.ndarray | None = None, bounds: tuple | None = None,
                  geom_errors: dict[int, str] | None = None, n_coords: np.ndarray | None = None) -> None:
@@ -322,9 +324,9 @@ def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> 
         if not _strict_ok(data, encoding):
             msg = f"{shp.name}: text fields do not decode as {encoding!r} (given with --encoding); try GB18030 or UTF-8"
             raise IngestError(msg, zh=f"{shp.name}：文本字段无法按所选编码 {encoding!r} 解码，请改选 GB18030 或 UTF-8")
-        return encoding, "given"
+        return encoding, Note("given", zh="已指定")
     cpg = next((p for p in (shp.with_suffix(".cpg"), shp.with_suffix(".CPG")) if p.exists()), None)
-    note = ""
+    note = note_zh = ""
     if cpg is not None:
         raw = cpg.read_text(encoding="ascii", errors="replace").strip()[:60]
         enc = _CPG.get(raw.casefold(), raw)
@@ -332,15 +334,20 @@ def detect_dbf_encoding(shp: str | os.PathLike, encoding: str | None = None) -> 
             codecs.lookup(enc)
         except (LookupError, ValueError):
             note = f".cpg says {raw!r}, which is not an encoding name this reader knows; "
+            note_zh = f".cpg 文件写的 {raw!r} 不是可识别的编码名；"
         else:
             ok = _utf8_ok(data) if enc.upper() in ("UTF-8", "UTF8") else _strict_ok(data, enc)
             if ok:
-                return enc, f".cpg file says {raw}"
+                return enc, Note(f".cpg file says {raw}", zh=f".cpg 文件指明为 {raw}")
             note = f".cpg says {raw!r} but the text is not valid {enc}; "
+            note_zh = f".cpg 文件写的是 {raw!r}，但文本不是有效的 {enc}；"
     if _utf8_ok(data):
-        return "UTF-8", note + ("text is plain ASCII" if data.isascii() else "detected: text decodes as strict UTF-8")
+        ascii_ = data.isascii()
+        return "UTF-8", Note(note + ("text is plain ASCII" if ascii_ else "detected: text decodes as strict UTF-8"),
+                             zh=note_zh + ("文本全为 ASCII 字符" if ascii_ else "自动识别：文本可按 UTF-8 严格解码"))
     if _strict_ok(data, "gb18030"):
-        return "GB18030", note + "detected: text is not UTF-8 and decodes as GB18030 (GBK)"
+        return "GB18030", Note(note + "detected: text is not UTF-8 and decodes as GB18030 (GBK)",
+                               zh=note_zh + "自动识别：文本不是 UTF-8，可按 GB18030（GBK）解码")
     msg = (f"{shp.name}: {note}text fields decode neither as UTF-8 nor as GB18030; "
            "give the encoding with --encoding (e.g. BIG5, CP1252) so that names are not stored garbled")
     raise IngestError(msg, zh=f"{shp.name}：文本字段既不是 UTF-8 也不是 GB18030 编码；请指定字符编码"
@@ -353,11 +360,12 @@ def _csv_encoding(path: Path, encoding: str | None) -> tuple[str, str]:
         if not _strict_ok(data, encoding):
             msg = f"{path.name}: does not decode as {encoding!r} (given with --encoding)"
             raise IngestError(msg, zh=f"{path.name}：无法按所选编码 {encoding!r} 解码")
-        return encoding, "given"
+        return encoding, Note("given", zh="已指定")
     if _strict_ok(data, "utf-8"):
-        return "utf-8-sig", "detected: strict UTF-8"
+        return "utf-8-sig", Note("detected: strict UTF-8", zh="自动识别：UTF-8")
     if _strict_ok(data, "gb18030"):
-        return "gb18030", "detected: not UTF-8, decodes as GB18030 (GBK)"
+        return "gb18030", Note("detected: not UTF-8, decodes as GB18030 (GBK)",
+                               zh="自动识别：不是 UTF-8，可按 GB18030（GBK）解码")
     msg = f"{path.name}: text decodes neither as UTF-8 nor as GB18030; give the encoding with --encoding"
     raise IngestError(msg, zh=f"{path.name}：文本既不是 UTF-8 也不是 GB18030 编码，请指定字符编码（命令行 --encoding）")
 
@@ -413,6 +421,83 @@ def _pick_layer(path: Path, layer: str | None) -> str | None:
     msg = f"{path.name}: holds {len(layers)} layers; choose one with --layer NAME: {listed}"
     raise IngestError(msg, zh=f"{path.name}：含 {len(layers)} 个图层，请只导出宗地图层后上传"
                               f"（命令行可用 --layer 指定）：{listed}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceLayer:
+    """One layer a survey file offers (:func:`source_layers`).
+
+    Attributes
+    ----------
+    name : str
+        What ``read_source(layer=...)`` and ``planner ingest --layer`` take: the layer's name in a
+        GeoPackage/FileGDB, a dataset's file stem in a zip.
+    geometry_type : str
+        GDAL's geometry type (``"MultiPolygon"``, ``"Point"``...); ``"None"`` for an attribute table.
+    n : int or None
+        Features (None when GDAL cannot tell without reading them all).
+    where : str
+        The dataset it lives in (its path inside the zip).
+    """
+
+    name: str
+    geometry_type: str
+    n: int | None
+    where: str
+
+    @property
+    def is_polygon(self) -> bool:
+        return "polygon" in self.geometry_type.lower()
+
+
+def _layer_info(path: Path, layer: str | None) -> tuple[str, int | None]:
+    try:
+        info = pyogrio.read_info(path, **({"layer": layer} if layer else {}))
+    except Exception:  # a layer GDAL cannot describe: listed, read (and refused with a reason) when picked
+        return "?", None
+    n = info.get("features")
+    return str(info.get("geometry_type")), (int(n) if n is not None and int(n) >= 0 else None)
+
+
+def source_layers(source: str | os.PathLike, *, limits: ReadLimits = ReadLimits()) -> list[SourceLayer]:
+    """The layers of a zip or multi-layer dataset a survey could be read from, polygon layers first.
+
+    More than one means :func:`read_source` needs ``layer`` (it refuses to guess); an update extent
+    shipped beside the parcels of a zip is not one of them (it goes with the parcels picked). Other
+    files hold one layer: ``[]``.
+
+    Raises
+    ------
+    IngestError
+        The file is not what its extension says, or an unsafe or oversized zip.
+    """
+    src = Path(source)
+    suf = src.suffix.lower()
+    if suf != ".zip" and suf not in _MULTI_LAYER:
+        return []
+    if src.is_file() and src.stat().st_size > limits.max_file_bytes:
+        return []  # read_source says so, in both languages
+    check_file_kind(src)
+    out: list[SourceLayer] = []
+    with _unpacked(src, limits) as folder:
+        cands = _datasets(folder) if suf == ".zip" else [src]
+        parcels = [c for c in cands if c.stem.casefold() not in EXTENT_STEMS] or cands
+        for c in parcels:
+            where = str(c.relative_to(folder)) if suf == ".zip" else src.name
+            if c.suffix.lower() in _MULTI_LAYER:
+                layers = list_layers(c)
+                if len(parcels) == 1 or len(layers) == 1:
+                    for name, _ in layers:
+                        gtype, n = _layer_info(c, name)
+                        out.append(SourceLayer(name if len(parcels) == 1 else c.stem, gtype, n, where))
+                    continue
+                out.append(SourceLayer(c.stem, ", ".join(sorted({t for _, t in layers})), None, where))
+            else:
+                gtype, n = _layer_info(c, None)
+                if FORMATS.get(c.suffix.lower()) == "CSV (WKT)":
+                    gtype = "WKT" if gtype in ("None", "?") else gtype
+                out.append(SourceLayer(c.stem, gtype, n, where))
+    return sorted(out, key=lambda s: (not s.is_polygon, s.geometry_type in ("None", "?", "")))
 
 
 #: Dataset extensions that hold several layers (``--layer`` then names one inside).
@@ -621,7 +706,8 @@ def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gp
         num = pd.to_numeric(df[c], errors="coerce")
         if num.notna().sum() == df[c].notna().sum() and df[c].notna().any() and not df[c].str.match(r"^0\d").any():
             df[c] = num
-    row_note.append(f"row numbers are 1-based data rows of the CSV (header not counted); WKT column {col!r}")
+    row_note.append(Note(f"row numbers are 1-based data rows of the CSV (header not counted); WKT column {col!r}",
+                         zh=f"行号为 CSV 的数据行序号（从 1 开始，不含表头）；WKT 几何列 {col!r}"))
     gdf = gpd.GeoDataFrame(df, geometry=geoms)
     gdf.attrs["geom_errors"] = errors
     return gdf, enc, how
@@ -715,7 +801,7 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                 lyr = _pick_layer(path, inner_layer)
             elif fmt == "ESRI Shapefile":
                 if not path.with_suffix(".shx").exists() and not path.with_suffix(".SHX").exists():
-                    notes.append(".shx index missing: rebuilt by GDAL")
+                    notes.append(Note(".shx index missing: rebuilt by GDAL", zh="缺少 .shx 索引文件：已由 GDAL 重建"))
                     os.environ.setdefault("SHAPE_RESTORE_SHX", "YES")
                 enc, how = detect_dbf_encoding(path, encoding)
             vec_enc = enc if fmt == "ESRI Shapefile" else None
@@ -737,7 +823,8 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
             extent = _read_vector(extent_path, layer=None, encoding=None)
             if extent.crs is None:
                 extent = extent.set_crs(crs)
-            notes.append(f"update extent {extent_path.name} ({len(extent)} polygon(s)) found beside the parcels")
+            notes.append(Note(f"update extent {extent_path.name} ({len(extent)} polygon(s)) found beside the parcels",
+                              zh=f"在宗地数据旁找到更新范围 {extent_path.name}（{len(extent)} 个面）"))
     raw = RawLayer(gdf, source=str(src), dataset=shown, format=fmt, layer=lyr, encoding=enc,
                    encoding_note=how, crs=crs, notes=notes, extent=extent,
                    table=fast[0] if fast is not None else None, geoms=fast[1] if fast is not None else None,
@@ -813,5 +900,5 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
     return df, enc, how
 
 
-__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "check_file_kind", "detect_dbf_encoding", "list_layers",
+__all__ = ["FORMATS", "TABLE_FORMATS", "RawLayer", "ReadLimits", "SourceLayer", "source_layers", "check_file_kind", "detect_dbf_encoding", "list_layers",
            "read_source", "read_table", "safe_extract"]

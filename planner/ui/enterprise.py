@@ -11,7 +11,7 @@ import streamlit as st
 
 from planner.errors import PlannerError, message_in
 from planner.ui import auth, survey, tables, uploads
-from planner.ui.state import lang, tr
+from planner.ui.state import lang, tr, tr_plain
 from planner.workflow import enterprises as WE
 from planner.workflow.permissions import only_text
 
@@ -28,17 +28,28 @@ def render(store, ws: str) -> None:
     gen = ss.get("de_gen", 0)
     may_ingest = auth.may("ingest")  # a role that may never load a table sees the controls greyed, and who may
     locked = None if may_ingest else only_text("ingest", lang())
+    keys = {_SLOT: f"de_file_{gen}", _LINK: f"de_link_{gen}"}
+    for slot, key in keys.items():
+        if key not in ss and uploads.current(slot) is not None:
+            # The page was left with a table on the way and is back: Streamlit draws the uploader anew, empty,
+            # which would end the upload without a word. The stored file is kept (as the survey upload is,
+            # views/data.py); a check made before is not published blind: it is made again.
+            ss[_kept_key(slot)] = True
+            ss.pop(_result_key(), None)
     c1, c2 = st.columns(2)
     kinds = [k[1:] for k in (*uploads.TABLE_KINDS, *uploads.OLD_WORKBOOKS)]  # .xls: answered with "save as .xlsx"
-    up = c1.file_uploader(tr("de_upload"), type=kinds, help=locked or tr("de_upload_help"),
-                          key=f"de_file_{gen}", disabled=not may_ingest)
+    up = c1.file_uploader(tr("de_upload"), type=kinds, help=locked or tr("de_upload_help") + " " + uploads.size_limit_text(),
+                          key=keys[_SLOT], disabled=not may_ingest)
     lk = c2.file_uploader(tr("de_link"), type=kinds, help=locked or tr("de_link_help"),
-                          key=f"de_link_{gen}", disabled=not may_ingest)
+                          key=keys[_LINK], disabled=not may_ingest)
     if locked:
         st.caption("🔒 " + locked)
+    kept = {slot: _kept(slot, widget) for slot, widget in ((_SLOT, up), (_LINK, lk))}
     try:
-        upl, fresh = uploads.receive(up, slot=_SLOT, kinds=uploads.TABLE_KINDS)
-        lupl, lfresh = uploads.receive(lk, slot=_LINK, kinds=uploads.TABLE_KINDS)
+        upl, fresh = ((uploads.current(_SLOT), False) if kept[_SLOT]
+                      else uploads.receive(up, slot=_SLOT, kinds=uploads.TABLE_KINDS))
+        lupl, lfresh = ((uploads.current(_LINK), False) if kept[_LINK]
+                        else uploads.receive(lk, slot=_LINK, kinds=uploads.TABLE_KINDS))
     except PlannerError as exc:
         st.error(tr("dm_refused", err=message_in(exc, lang())))
         upl = lupl = None
@@ -46,8 +57,8 @@ def render(store, ws: str) -> None:
     if fresh or lfresh or upl is None:
         ss.pop(_result_key(), None)
     if upl is not None:
-        share = st.radio(tr("de_share"), ["land", "floor"], horizontal=True, key="de_share",
-                         format_func=lambda v: tr(f"de_share_{v}"))
+        shares = {v: tr_plain(f"de_share_{v}") for v in ("land", "floor")}  # labels of this run's language
+        share = st.radio(tr("de_share"), list(shares), horizontal=True, key="de_share", format_func=shares.get)
         label = st.text_input(tr("dm_label"), value=upl.name.rsplit(".", 1)[0], key="de_label")
         mapping = {"link": {"share": share}}
         if st.button(tr("de_check"), key="de_check"):
@@ -69,6 +80,10 @@ def render(store, ws: str) -> None:
             if load.join:
                 st.caption(tr("de_linked", e=load.join.get("enterprises_linked", 0),
                               p=load.join.get("parcels_linked", 0), m=load.join.get("parcels_several", 0)))
+            if rep.notes:  # how the table was linked, shared, folded over years: as the CLI says, in the page's language
+                with st.expander(tr("dm_notes", n=len(rep.notes)), expanded=True):
+                    for n in rep.notes:
+                        st.markdown(tr("dm_note", msg=message_in(n, lang())))
             probs = tables.problems_frame(rep.problems)
             if len(probs):
                 tables.show(probs, height=240)
@@ -93,9 +108,35 @@ def render(store, ws: str) -> None:
     _versions(store)
 
 
+def _kept_key(slot: str) -> str:
+    return f"de_kept_{slot}"
+
+
+def _kept(slot: str, widget) -> bool:
+    """Whether the slot carries on with a file stored before the page was left (said so, with a discard button)."""
+    ss = st.session_state
+    if widget is not None:  # a file in the uploader again: it is the upload now
+        ss.pop(_kept_key(slot), None)
+        return False
+    up = uploads.current(slot)
+    if not ss.get(_kept_key(slot)) or up is None:
+        ss.pop(_kept_key(slot), None)
+        return False
+    k1, k2 = st.columns([5, 1], vertical_alignment="center")
+    k1.info(tr("de_kept" if slot == _SLOT else "de_link_kept", name=up.name))
+    if k2.button(tr("dm_discard"), key=f"de_discard_{slot}"):
+        ss.pop(_kept_key(slot), None)
+        ss.pop(_result_key(), None)
+        uploads.end(slot)
+        st.rerun()
+    return True
+
+
 def _done() -> None:
     ss = st.session_state
     ss.pop(_result_key(), None)
+    ss.pop(_kept_key(_SLOT), None)
+    ss.pop(_kept_key(_LINK), None)
     uploads.end(_SLOT)
     uploads.end(_LINK)
     ss["de_gen"] = ss.get("de_gen", 0) + 1

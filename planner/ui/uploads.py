@@ -89,6 +89,17 @@ class Upload:
     file_id: str | None = None
 
 
+def size_limit_text() -> str:
+    """The largest upload the browser sends (``server.maxUploadSize``), said in the page's language.
+
+    Streamlit's own refusal of a bigger file is English ("File must be 1.0GB or smaller"): the uploaders'
+    help says the limit, and what to do instead, beforehand.
+    """
+    from planner.ui.state import tr
+
+    return tr("dm_upload_limit", mb=int(st.get_option("server.maxUploadSize")))
+
+
 def upload_root(env=None) -> Path:
     """Folder holding the upload folders (env ``PLANNER_UPLOAD_DIR`` or ``<tmp>/planner-uploads``)."""
     env = os.environ if env is None else env
@@ -388,5 +399,5 @@ def relabel(report, slot: str = "survey"):
     return report
 
 
-__all__ = ["OLD_WORKBOOKS", "SHAPEFILE_PARTS", "STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
+__all__ = ["size_limit_text", "OLD_WORKBOOKS", "SHAPEFILE_PARTS", "STALE_AFTER_S", "TABLE_KINDS", "UPLOAD_KINDS", "Upload", "clean_at_start", "clean_stale", "current", "discard", "end",
            "end_orphans", "receive", "relabel", "save_upload", "shown_name", "shown_paths", "upload_kind", "upload_root"]

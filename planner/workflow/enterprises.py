@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from planner import enterprise as E
-from planner.errors import DataError
+from planner.errors import DataError, Note, message_in
 from planner.io.store import LayerWrite, Store, sha256_file
 from planner.workflow.permissions import acting_user
 
@@ -66,17 +66,23 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
         rep.problems += link_problems
     parcels = store.read_parcels() if store.has_layer("survey", "parcels") else None
     links, how = E.links_for(ent, mp.link, parcels, link_rows)
-    rep.notes.append(f"enterprises linked to parcels by {how}; shared by {mp.link.share} area")
+    share_zh = "建筑面积" if mp.link.share == "floor" else "用地面积"
+    rep.notes.append(Note(f"enterprises linked to parcels by {how}; shared by {mp.link.share} area",
+                          zh=f"企业按{message_in(how, 'zh')}关联到宗地；跨宗地企业按{share_zh}分摊"))
     counts: dict = {}
     if parcels is not None:
         joined = E.join_enterprises(parcels, ent, links, share=mp.link.share, parcels_without=mp.link.parcels_without)
         rep.problems += joined.problems
         rep.notes += joined.notes
         counts = joined.counts
-        rep.notes.append(f"{counts['enterprises_linked']:,} of {len(ent):,} enterprises reach "
-                         f"{int((joined.parcels['n_enterprises'] > 0).sum()):,} parcels of the current survey")
+        n_p = int((joined.parcels["n_enterprises"] > 0).sum())
+        rep.notes.append(Note(f"{counts['enterprises_linked']:,} of {len(ent):,} enterprises reach {n_p:,} parcels "
+                              "of the current survey",
+                              zh=f"{len(ent):,} 家企业中有 {counts['enterprises_linked']:,} 家关联到当前调查版本的 "
+                                 f"{n_p:,} 宗地块"))
     else:
-        rep.notes.append("the workspace has no survey yet: the links are checked when one is published")
+        rep.notes.append(Note("the workspace has no survey yet: the links are checked when one is published",
+                              zh="工作空间尚无调查数据：发布调查数据时再核对关联"))
     unlinked = None
     if parcels is not None and len(ent) and not counts.get("enterprises_linked"):
         # published, every parcel's tax and output would turn unknown ("low contribution" would vanish)
@@ -85,9 +91,9 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
             f"{name}: none of the {len(ent):,} enterprises reaches a parcel of the current survey (linked by {how}); "
             "publishing it would leave every parcel without tax and output. Check the link table's parcel ids and "
             "credit codes against the survey",
-            zh=f"{name}：{len(ent):,} 家企业均未关联到当前调查版本的任何宗地（关联方式：{how}）；发布后所有宗地将失去"
+            zh=f"{name}：{len(ent):,} 家企业均未关联到当前调查版本的任何宗地（关联方式：{message_in(how, 'zh')}）；发布后所有宗地将失去"
                "税收和产值。请核对关联表的宗地代码和统一社会信用代码")
-        rep.notes.append(str(unlinked))
+        rep.notes.append(Note(str(unlinked), zh=unlinked.zh))
     rep.dry_run = dry_run
     src = Path(source)
     rep.sha256 = sha256_file(src) if src.is_file() else None

@@ -174,3 +174,91 @@ def test_a_unit_set_in_the_field_mapping_is_the_one_read(app_server, browser, tm
         assert external == []
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize(("lang", "size"), [("zh", (1280, 900)), ("en", (390, 844))])
+def test_a_zip_of_several_layers_is_picked_from_and_its_notes_read(app_server, browser, tmp_path, lang, size):
+    """A zip of wells, roads and parcels: the page lists its layers (geometry, rows; the polygon layer first and
+    picked) where it used to refuse the zip; the validation report says what the reading did, in the page's
+    language (the notes were English and CLI-only). Then an enterprise table left on the way is kept."""
+    from tests.e2e.conftest import ROOT
+    from tests.test_app_upload_officer import several_layers_zip
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].tolist()
+    ent_before = len(GpkgStore(ws).layers("enterprise"))
+    external: list[str] = []
+    ctx, page = _page(browser, external, *size)
+    zh = lang == "zh"
+    try:
+        _open_data(page, url, lang)
+        z = tmp_path / "三层图层.zip"
+        z.write_bytes(several_layers_zip(tmp_path))
+        _upload(page, z)
+        label = "选择宗地图层（文件中有 3 个图层）" if zh else "Parcel layer (the file holds 3 layers)"
+        picker = page.get_by_label(label, exact=True).first
+        picker.wait_for()
+        assert page.locator("[data-testid='stAlert']", has_text=re.compile("多个数据集|several datasets")).count() == 0
+        shown = "宗地 — 面 · 495 条" if zh else "宗地 — Polygon · 495 rows"
+        box = page.locator("[data-testid='stSelectbox']", has_text=label).first
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_layer_picked.png"))
+        assert shown in box.inner_text() + picker.evaluate("e => e.value || e.getAttribute('aria-label') || ''") \
+            + box.evaluate("e => e.textContent"), box.evaluate("e => e.innerHTML")
+        picker.click()
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        texts = [options.nth(i).inner_text() for i in range(options.count())]
+        assert texts[0] == shown and len(texts) == 3, texts
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_layers.png"))
+        page.keyboard.press("Escape")
+        _settle(page)
+        page.get_by_text("整体替换" if zh else "Replace", exact=True).first.click()  # this workspace is elsewhere
+        _settle(page)
+        page.get_by_role("button", name="校验报告" if zh else "Validation report").click()
+        _settle(page)
+        notes = page.locator("[data-testid='stExpander']", has_text="读取说明" if zh else "Notes on the reading").first
+        notes.wait_for(timeout=120_000)
+        text = notes.inner_text()
+        if zh:
+            assert "在宗地数据旁找到更新范围" in text and "按百分比读取" in text and "read as" not in text, text
+        else:
+            assert "found beside the parcels" in text and "read as percent" in text, text
+        notes.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_notes.png"))
+        page.get_by_role("button", name="取消" if zh else "Cancel").first.click()
+        _settle(page)
+        # the enterprise table on the way, the page left and come back to
+        page.get_by_role("tab", name="企业数据" if zh else "Enterprises").click()
+        _settle(page)
+        page.locator("input[type='file']").nth(1).set_input_files(str(ROOT / "gis_data" / "enterprises_2024.xlsx"))
+        _settle(page)
+        page.get_by_role("button", name="校验" if zh else "Check", exact=True).wait_for()
+        if size[0] < 600:
+            page.locator("[data-testid='stExpandSidebarButton'], [data-testid='stSidebarCollapsedControl'] button"
+                         ).first.click()
+            _settle(page)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="地图浏览" if zh else "Map").first.click()
+        _settle(page)
+        time.sleep(1)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="数据管理" if zh else "Data manager").first.click()
+        page.locator("h1", has_text="数据管理" if zh else "Data manager").first.wait_for()
+        _settle(page)
+        if size[0] < 600 and page.locator("[data-testid='stSidebarCollapseButton'] button[aria-expanded='true']"
+                                          ).count():
+            page.locator("[data-testid='stSidebarCollapseButton'] button").first.click(force=True)
+            _settle(page)
+        page.get_by_role("tab", name="企业数据" if zh else "Enterprises").click()
+        _settle(page)
+        kept = page.locator("[data-testid='stAlert']", has_text="企业表" if zh else "the enterprise table").first
+        kept.wait_for()
+        assert "enterprises_2024.xlsx" in kept.inner_text()
+        kept.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"upload_{lang}_{size[0]}_enterprise_kept.png"))
+        page.get_by_role("button", name="放弃此文件" if zh else "Discard this file").click()
+        _settle(page)
+        assert page.locator("[data-testid='stAlert']", has_text="enterprises_2024.xlsx").count() == 0
+        assert GpkgStore(ws).surveys()["version"].tolist() == before  # nothing stored changed
+        assert len(GpkgStore(ws).layers("enterprise")) == ent_before
+        assert external == []
+    finally:
+        ctx.close()
