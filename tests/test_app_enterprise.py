@@ -8,23 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from streamlit.testing.v1 import AppTest
 
 from planner.io.store import GpkgStore
 from tests._text import rendered
 from tests.test_enterprise import parcels, write_links, write_table
-from tests.test_security import APP
+from tests.test_security import _data_page
 
 X_FT, Y_FT = 985_000.0, 195_000.0
 
 
-def _page(lang: str = "zh") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    if lang != "zh":
-        at.radio(key="w_lang").set_value(lang).run()
-    at.switch_page("views/data.py").run()
-    return at
+_page = _data_page  # the data manager, in a language
 
 
 @pytest.fixture

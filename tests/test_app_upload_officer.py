@@ -15,12 +15,11 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from planner.io.store import GpkgStore
 from tests._text import rendered
 from tests.conftest import SHARED_DATA
-from tests.test_security import APP
+from tests.test_security import APP, _data_page
 
 QUANZHOU = SHARED_DATA / "china-admin-gcj02" / "泉州市.shp"
 
@@ -58,13 +57,20 @@ def ws(tmp_path, monkeypatch):
     return path
 
 
-def _page(lang: str = "zh") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    if lang != "zh":
-        at.radio(key="w_lang").set_value(lang).run()
-    at.switch_page("views/data.py").run()
-    return at
+_page = _data_page  # the data manager, in a language
+
+
+def _sample_city(tmp_path, monkeypatch) -> Path:
+    """A copy of the bundled sample city offered by the app (PLANNER_WORKSPACE), uploads under tmp_path/uploads."""
+    import shutil
+
+    path = tmp_path / "sample.gpkg"
+    shutil.copy(Path(APP).parent / "gis_data" / "sample_city.gpkg", path)
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    return path
 
 
 def _errors(at) -> list[str]:
@@ -140,15 +146,7 @@ def test_the_crs_picked_for_one_file_does_not_override_the_next_files_own(ws, tm
 def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkeypatch):
     """The bundled survey update (a GBK shapefile set in a folder of the zip) on the sample city, in English: the
     page's captions join with English commas and say where the encoding came from; it publishes as an update."""
-    import shutil
-
-    root = Path(APP).parent
-    path = tmp_path / "sample.gpkg"
-    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
-    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    root, path = Path(APP).parent, _sample_city(tmp_path, monkeypatch)
     at = _page("en")
     data = (root / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
@@ -172,15 +170,7 @@ def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkey
 def test_leaving_the_page_mid_upload_and_coming_back_keeps_the_file(tmp_path, monkeypatch):
     """The officer uploads, validates, looks at the map and comes back: Streamlit draws the uploader anew, empty,
     and the upload used to end without a word. The stored file is kept, said so, validated again and published."""
-    import shutil
-
-    root = Path(APP).parent
-    path = tmp_path / "sample.gpkg"
-    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
-    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    root, path = Path(APP).parent, _sample_city(tmp_path, monkeypatch)
     at = _page()
     data = (root / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
@@ -204,15 +194,7 @@ def test_leaving_the_page_mid_upload_and_coming_back_keeps_the_file(tmp_path, mo
 
 
 def test_a_kept_file_can_be_discarded(tmp_path, monkeypatch):
-    import shutil
-
-    root = Path(APP).parent
-    path = tmp_path / "sample.gpkg"
-    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
-    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    root, path = Path(APP).parent, _sample_city(tmp_path, monkeypatch)
     at = _page("en")
     data = (root / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("update.zip", data, "application/zip")).run()
@@ -231,15 +213,8 @@ def test_the_units_assumed_are_shown(tmp_path, monkeypatch):
     """The survey update's CZ (output) and NSE (tax) are read as 万元 because of their names; an office whose CZ is
     in 元 saw nothing of it in the app (the CLI prints it) and had no way to say otherwise (now: the Unit column of
     the field mapping, tests/e2e/test_upload_browser.py)."""
-    import shutil
-
     root = Path(APP).parent
-    path = tmp_path / "sample.gpkg"
-    shutil.copy(root / "gis_data" / "sample_city.gpkg", path)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
-    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    _sample_city(tmp_path, monkeypatch)
     at = _page()
     data = (root / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
