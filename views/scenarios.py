@@ -262,7 +262,7 @@ def _manage(action: str, new: str | None = None) -> None:
     try:
         opened = base.get("version")  # a colleague's version saved since is never renamed or deleted unseen
         if action == "duplicate":
-            W.duplicate_scenario(store, old, new, version=opened)
+            W.duplicate_scenario(store, old, new, version=base.get("from") or opened)  # the version shown
             _open(new)
         elif action == "rename":
             W.rename_scenario(store, old, new, expect_version=opened if opened is not None else False)
