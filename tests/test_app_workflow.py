@@ -255,6 +255,12 @@ def test_an_earlier_version_or_a_deleted_scenario_opens_from_the_history_and_sav
     at.selectbox(key="sc_hist_v_a").set_value(1).run()
     at.button(key="sc_hist_open").click().run()
     assert at.number_input(key="sc_top").value == 7
+    at.text_input(key="sc_mg_name").set_value("a1").run()
+    at.button(key="sc_dup").click().run()  # a copy of the version shown (v1), not of the latest (v2)
+    assert W.load_document(store, "scenario", "a1").scenario.sites.top == 7
+    at.selectbox(key="sc_hist_name").set_value("a").run()
+    at.selectbox(key="sc_hist_v_a").set_value(1).run()
+    at.button(key="sc_hist_open").click().run()
     W.save_document(store, W.ScenarioDoc(Scenario(name="a", sites=SiteSelection(top=11))), user="bob")  # meanwhile
     at.button(key="sc_save_btn").click().run()
     assert W.latest_version(store, "scenario", "a") == 3 and any("bob" in e.value for e in at.error)  # still checked
