@@ -238,25 +238,12 @@ def test_an_old_excel_workbook_is_answered_with_save_as_xlsx(ws, lang):
     assert GpkgStore(ws).layers("enterprise").empty
 
 
-def _sample(tmp_path, monkeypatch) -> Path:
-    """A copy of the sample city as the workspace (its survey is v1), uploads under tmp_path."""
-    import shutil
-
-    path = tmp_path / "sample.gpkg"
-    shutil.copy(Path(APP).parent / "gis_data" / "sample_city.gpkg", path)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(path))
-    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
-    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
-    return path
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_leaving_the_page_mid_enterprise_upload_and_coming_back_keeps_the_table(tmp_path, monkeypatch, lang):
     """The officer uploads the tax bureau's table and its link table, checks them, looks at the map and comes back:
     both uploads used to end without a word. They are kept, said so in the page's language, checked again
     (the check made before is not published blind) and published."""
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     gis = Path(APP).parent / "gis_data"
     at = _page(lang)
     at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
@@ -285,7 +272,7 @@ def test_leaving_the_page_mid_enterprise_upload_and_coming_back_keeps_the_table(
 
 
 def test_a_kept_enterprise_table_can_be_discarded(tmp_path, monkeypatch):
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     gis = Path(APP).parent / "gis_data"
     at = _page("en")
     at.file_uploader[1].set_value(("ent.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
@@ -307,7 +294,7 @@ def test_the_ingest_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch,
     JZMD read as percent; the encoding from the .cpg) was said by `planner ingest`, in English only; the app
     showed none of it (and the encoding's source only in English). Now the validation report lists them, in the
     page's language."""
-    _sample(tmp_path, monkeypatch)
+    _sample_city(tmp_path, monkeypatch)
     at = _page(lang)
     data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
     at.file_uploader[0].set_value(("survey_update.zip", data, "application/zip")).run()
@@ -359,7 +346,7 @@ def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, la
     """A zip holding wells, roads and the parcels: the page used to refuse it ("zip only the parcel layer"; the CLI
     has --layer). Now it lists the layers with their geometry types and row counts, polygon layers first, picks
     the one polygon layer, and validates and publishes it."""
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     at = _page(lang)
     at.file_uploader[0].set_value(("三层.zip", several_layers_zip(tmp_path), "application/zip")).run()
     assert not at.exception, [e.message for e in at.exception]
@@ -380,7 +367,7 @@ def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, la
 def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, monkeypatch):
     """A GeoPackage with a point layer first and two polygon layers: nothing is guessed; the page asks (in its
     language), lists the polygons first, and reads the one picked."""
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     g = GpkgStore(path).read_parcels().head(30)[["parcel_id", "geometry"]].rename(columns={"parcel_id": "ZDDM"})
     gp = tmp_path / "mixed.gpkg"
     gpd.GeoDataFrame(g[["ZDDM"]], geometry=g.geometry.centroid).to_file(gp, layer="a_points")
@@ -426,7 +413,7 @@ def test_an_update_whose_ids_changed_case_or_padding_is_warned_before_publishing
     import subprocess
     import sys
 
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     z = _update_with_ids(tmp_path, how)
     at = _page(lang)
     at.file_uploader[0].set_value(("更新.zip", z.read_bytes(), "application/zip")).run()
@@ -453,7 +440,7 @@ def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_
     """The officer publishes the update, then (a colleague, a second tab, a double check) uploads it again: the page
     said nothing and published an identical v3. Now it names the version the file was published as, and the
     report says there is nothing to publish (the button is disabled)."""
-    path = _sample(tmp_path, monkeypatch)
+    path = _sample_city(tmp_path, monkeypatch)
     data = (Path(APP).parent / "gis_data" / "survey_update.zip").read_bytes()
     at = _page(lang)
     at.file_uploader[0].set_value(("晋江更新2025.zip", data, "application/zip")).run()
@@ -491,7 +478,7 @@ def test_the_uploaders_say_their_size_limit_in_the_pages_language(ws, lang):
 def test_the_enterprise_checks_notes_are_shown_in_the_pages_language(tmp_path, monkeypatch, lang):
     """How the tax bureau's table was linked and shared (the CLI's notes, English only) is listed under the check,
     in the page's language; the link's name inside a Chinese refusal was English ("关联方式：link table")."""
-    _sample(tmp_path, monkeypatch)
+    _sample_city(tmp_path, monkeypatch)
     gis = Path(APP).parent / "gis_data"
     at = _page(lang)
     at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),

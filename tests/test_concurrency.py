@@ -8,6 +8,7 @@ waits for a "go" file after its imports, so they really overlap).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -188,28 +189,35 @@ def test_a_held_lock_is_named_and_the_wait_is_bounded(tmp_path, store, capsys, m
     assert "PLANNER_LOCK_TIMEOUT='nonsense'" in capsys.readouterr().err
 
 
-def test_a_lock_timeout_under_a_second_is_told_as_it_is(tmp_path, store, capsys, monkeypatch):
-    """``PLANNER_LOCK_TIMEOUT=0.2``: the refusal said "gave up after waiting 0 s" ("已等待 0 秒"), and its Chinese
-    text named the holder in English ("ann with `...`, pid 7 on pc1, since ...")."""
-    from planner.errors import message_in
-
-    ws = store
+@contextlib.contextmanager
+def _refused_while_held(ws, capsys, monkeypatch):
+    """While another process holds the writer lock: yield ``(holder, the CLI's stderr of a classify, the
+    StoreError of a save)``, both refused after ``PLANNER_LOCK_TIMEOUT=0.2``."""
     ws.publish_survey(box_grid(3, 3))
     holder = _hold_lock(ws.uri, 60)
     try:
         monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "0.2")
         assert main(["classify", "-w", ws.uri]) == 2
         err = capsys.readouterr().err
-        assert "gave up after waiting 0.2 s" in err and f"pid {holder.pid}" in err, err
-        assert "postgresql://" not in err and "Traceback" not in err, err  # a database is named db/schema (README)
         with pytest.raises(StoreError) as caught:
-            open_store(ws.uri).save_doc("policy", "p", {"a": 1})
-        zh = message_in(caught.value, "zh")
-        assert "已等待 0.2 秒" in zh and f"进程 {holder.pid}" in zh and "发布调查版本" in zh, zh
-        assert " with `" not in zh and "since" not in zh, zh
+            open_store(ws.uri, lock_timeout=0.2).save_doc("policy", "p", {"a": 1})
+        yield holder, err, caught.value
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_lock_timeout_under_a_second_is_told_as_it_is(tmp_path, store, capsys, monkeypatch):
+    """``PLANNER_LOCK_TIMEOUT=0.2``: the refusal said "gave up after waiting 0 s" ("已等待 0 秒"), and its Chinese
+    text named the holder in English ("ann with `...`, pid 7 on pc1, since ...")."""
+    from planner.errors import message_in
+
+    with _refused_while_held(store, capsys, monkeypatch) as (holder, err, exc):
+        assert "gave up after waiting 0.2 s" in err and f"pid {holder.pid}" in err, err
+        assert "postgresql://" not in err and "Traceback" not in err, err  # a database is named db/schema (README)
+        zh = message_in(exc, "zh")
+        assert "已等待 0.2 秒" in zh and f"进程 {holder.pid}" in zh and "发布调查版本" in zh, zh
+        assert " with `" not in zh and "since" not in zh, zh
 
 
 def test_a_writer_waits_for_the_holder_and_then_writes(store, caplog):
@@ -311,22 +319,12 @@ def test_a_geopackage_lock_refusal_names_the_file_not_its_server_path(tmp_path, 
     from planner.errors import message_in
 
     ws = store
-    ws.publish_survey(box_grid(3, 3))
-    holder = _hold_lock(ws.uri, 60)
-    try:
-        monkeypatch.setenv("PLANNER_LOCK_TIMEOUT", "0.2")
-        assert main(["classify", "-w", ws.uri]) == 2
-        err = capsys.readouterr().err
+    with _refused_while_held(ws, capsys, monkeypatch) as (_holder, err, exc):
         assert f"workspace {ws.label} is being written by" in err, err
-        with pytest.raises(StoreError) as caught:
-            open_store(ws.uri, lock_timeout=0.2).save_doc("policy", "p", {"a": 1})
-        en, zh = message_in(caught.value, "en"), message_in(caught.value, "zh")
+        en, zh = message_in(exc, "en"), message_in(exc, "zh")
         assert en.startswith(f"workspace {ws.label} is being written by"), en
         assert zh.startswith(f"工作空间 {ws.label} 正在被"), zh
         if not ws.uri.startswith("postgresql"):  # a GeoPackage: its file name, not the folders it sits in (the
             # holder's own command line, quoted after "by", is what that user typed)
             told = [err.split(" is being written")[0], en.split(" is being written")[0], zh.split("正在被")[0]]
             assert not any(str(Path(ws.uri).parent) in t for t in told), told
-    finally:
-        holder.kill()
-        holder.wait()
