@@ -36,7 +36,11 @@ def _open_data(page, url: str, lang: str) -> None:
     _settle(page)
     sidebar_open = page.locator("[data-testid='stSidebarCollapseButton'] button[aria-expanded='true']")
     if lang == "en":
-        page.locator("[data-testid='stSidebar']").get_by_text("English").first.click()
+        english = page.locator("[data-testid='stSidebar']").get_by_text("English").first
+        if not english.is_visible() or page.viewport_size["width"] < 600:  # a phone starts with the sidebar closed
+            page.locator("[data-testid='stExpandSidebarButton']").first.click()
+            english.wait_for(state="visible")
+        english.click()
         page.locator("h1", has_text="Data manager").first.wait_for()
         _settle(page)
     if page.viewport_size["width"] < 600 and sidebar_open.count():  # a phone: the sidebar covers the page
