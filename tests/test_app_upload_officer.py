@@ -73,6 +73,19 @@ def _sample_city(tmp_path, monkeypatch) -> Path:
     return path
 
 
+def _enterprise_tables_checked(lang: str):
+    """The data manager with the sample tax table and its link table uploaded and checked."""
+    gis = Path(APP).parent / "gis_data"
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
+                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
+    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+
 def _errors(at) -> list[str]:
     return [rendered(e.value) for e in at.error]
 
@@ -244,13 +257,7 @@ def test_leaving_the_page_mid_enterprise_upload_and_coming_back_keeps_the_table(
     both uploads used to end without a word. They are kept, said so in the page's language, checked again
     (the check made before is not published blind) and published."""
     path = _sample_city(tmp_path, monkeypatch)
-    gis = Path(APP).parent / "gis_data"
-    at = _page(lang)
-    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
-                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
-    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
-    at.button(key="de_check").click().run()
-    assert not at.exception, [e.message for e in at.exception]
+    at = _enterprise_tables_checked(lang)
     assert [b for b in at.button if b.key == "de_publish"]
     at.switch_page("views/explorer.py").run()
     at.switch_page("views/data.py").run()
@@ -479,13 +486,7 @@ def test_the_enterprise_checks_notes_are_shown_in_the_pages_language(tmp_path, m
     """How the tax bureau's table was linked and shared (the CLI's notes, English only) is listed under the check,
     in the page's language; the link's name inside a Chinese refusal was English ("关联方式：link table")."""
     _sample_city(tmp_path, monkeypatch)
-    gis = Path(APP).parent / "gis_data"
-    at = _page(lang)
-    at.file_uploader[1].set_value(("2024亩均效益.xlsx", (gis / "enterprises_2024.xlsx").read_bytes(),
-                                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")).run()
-    at.file_uploader[2].set_value(("关联表.csv", (gis / "enterprise_parcels_2024.csv").read_bytes(), "text/csv")).run()
-    at.button(key="de_check").click().run()
-    assert not at.exception, [e.message for e in at.exception]
+    at = _enterprise_tables_checked(lang)
     label = "读取说明" if lang == "zh" else "Notes on the reading"
     exp = [e for e in at.expander if label in e.label]
     assert exp, [e.label for e in at.expander]
