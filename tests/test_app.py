@@ -477,3 +477,16 @@ def test_map_parts_are_fragments_only_when_the_map_is_tiled(workspace, monkeypat
         at = _app(workspace, monkeypatch, page)
         assert not at.exception
         assert (part in made) if tiled else made == []
+
+
+def test_a_column_of_missing_numbers_shows_dashes_without_a_pandas_warning():
+    """An all-missing number column (a field no parcel filled) shows "—", and pandas is not asked to put text into
+    a float column (a FutureWarning now, an error in pandas 4)."""
+    import warnings
+
+    from planner.ui.tables import format_series
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = format_series("floor_area_m2", pd.Series([None, None], dtype="float64"), "zh")
+    assert list(out) == ["—", "—"] and out.dtype == object

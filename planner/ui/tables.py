@@ -95,7 +95,7 @@ def format_series(col: str, s: pd.Series, lang_: str | None = None) -> pd.Series
     vals = s.astype(object)
     uniq = pd.unique(vals.dropna()) if len(vals) else []
     table = {u: format_value(col, u, lg) for u in uniq}
-    return vals.map(table).fillna("—").astype(object)
+    return vals.map(table).astype(object).fillna("—")  # object first: an all-missing column maps to float NaN
 
 
 def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
