@@ -281,9 +281,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_nothing_changed": ("{name} 与当前调查版本相比没有任何新增、删除或变更，无需发布（发布将产生一个相同的版本）。",
                            "{name} adds, removes and changes nothing against the current survey: there is nothing to "
                            "publish (it would make an identical version)."),
-    "dm_upload_limit": ("单个文件最大 {mb:,} MB（超过时浏览器会以英文提示 File must be … or smaller）；更大的调查请由管理员在"
+    "upload_refused": ("未上传：超过 {size} 或不是可上传的类型", "Not uploaded: over {size} or not a kind listed"),
+    "dm_upload_limit": ("单个文件最大 {mb:,} MB（更大的文件浏览器不会上传）；更大的调查请由管理员在"
                         "服务器上用命令行 planner ingest 导入。",
-                        "At most {mb:,} MB a file (the browser refuses a bigger one: File must be … or smaller); a "
+                        "At most {mb:,} MB a file (the browser does not send a bigger one); a "
                         "bigger survey is loaded on the server by an administrator with planner ingest."),
     "dm_notes": ("读取说明（{n} 条）", "Notes on the reading ({n})"),
     "dm_note": ("- {msg}", "- {msg}"),

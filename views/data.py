@@ -78,7 +78,7 @@ with tab_up:
         # mapping and CRS boxes start afresh, so a report made with other choices is not the one published).
         ss["dm_kept"] = True
         ss.pop("dm_result", None)
-    up = st.file_uploader(tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
+    up = uploads.uploader(st, tr("dm_upload"), type=[k[1:] for k in (*uploads.UPLOAD_KINDS, *uploads.SHAPEFILE_PARTS)],
                           help=tr("dm_upload_help") + " " + uploads.size_limit_text() if may_publish else only_text("publish", lang()),
                           key=up_key, disabled=not may_publish)
     if not may_publish:

@@ -38,9 +38,9 @@ def render(store, ws: str) -> None:
             ss.pop(_result_key(), None)
     c1, c2 = st.columns(2)
     kinds = [k[1:] for k in (*uploads.TABLE_KINDS, *uploads.OLD_WORKBOOKS)]  # .xls: answered with "save as .xlsx"
-    up = c1.file_uploader(tr("de_upload"), type=kinds, help=locked or tr("de_upload_help") + " " + uploads.size_limit_text(),
+    up = uploads.uploader(c1, tr("de_upload"), type=kinds, help=locked or tr("de_upload_help") + " " + uploads.size_limit_text(),
                           key=keys[_SLOT], disabled=not may_ingest)
-    lk = c2.file_uploader(tr("de_link"), type=kinds, help=locked or tr("de_link_help"),
+    lk = uploads.uploader(c2, tr("de_link"), type=kinds, help=locked or tr("de_link_help"),
                           key=keys[_LINK], disabled=not may_ingest)
     if locked:
         st.caption("🔒 " + locked)

@@ -92,12 +92,58 @@ class Upload:
 def size_limit_text() -> str:
     """The largest upload the browser sends (``server.maxUploadSize``), said in the page's language.
 
-    Streamlit's own refusal of a bigger file is English ("File must be 1.0GB or smaller"): the uploaders'
-    help says the limit, and what to do instead, beforehand.
+    Streamlit refuses a bigger file in the browser (its reason, English, only for screen readers; :func:`uploader`
+    shows one in the page's language): the uploaders' help says the limit, and what to do instead, beforehand.
     """
     from planner.ui.state import tr
 
     return tr("dm_upload_limit", mb=int(st.get_option("server.maxUploadSize")))
+
+
+#: Streamlit's uploader writes its own words in English ("Upload", "1GB per file • ZIP, GPKG"); on a Chinese page
+#: they are drawn over in Chinese by CSS scoped to the one uploader (its ``st-key-<key>`` class). Sizes as
+#: Streamlit's frontend gives them (14 px, 1.6 line height).
+#: A file the browser refuses (too big, or a kind not listed) shows as a red chip whose reason only a screen reader
+#: hears; in either language the chip says it under the file's name instead of its size.
+_REFUSED_CSS = """<style>
+.st-key-{key} [data-testid="stFileChip"]:has([data-testid="stFileChipIconError"]) [data-testid="stFileChipName"] + div {{
+  font-size: 0; white-space: normal; }}
+.st-key-{key} [data-testid="stFileChip"]:has([data-testid="stFileChipIconError"]) [data-testid="stFileChipName"] + div::after {{
+  content: "{refused}"; font-size: 12px; line-height: 1.4; }}
+</style>"""
+_ZH_UPLOADER_CSS = """<style>
+.st-key-{key} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+.st-key-{key} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
+  content: "上传"; font-size: 14px; line-height: 1.6; }}
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+.st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+  content: "{instructions}"; font-size: 14px; line-height: 1.6; }}
+</style>"""
+
+
+def _size_text(mb: int) -> str:
+    """``server.maxUploadSize`` (MB) as Streamlit's uploader says it: 1024 -> "1 GB", 200 -> "200 MB"."""
+    return f"{mb / 1024:g} GB" if mb >= 1024 and mb % 1024 == 0 else f"{mb:,} MB"
+
+
+def uploader(where, label: str, *, type: list[str], key: str, help: str | None = None, disabled: bool = False):
+    """``where.file_uploader(...)`` whose own words read in the page's language.
+
+    On a Chinese page its button says 上传 and its line under it "每个文件不超过 1 GB · ZIP、GPKG…" (Streamlit
+    writes them in English whatever the page's language). Only the app's constant text and the given file kinds
+    go into the page's CSS.
+    """
+    from planner.ui.state import lang, tr
+
+    if re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        size = _size_text(int(st.get_option("server.maxUploadSize")))
+        css = _REFUSED_CSS.format(key=key, refused=tr("upload_refused", size=size))
+        if lang() == "zh":
+            kinds = "、".join(k.upper() for k in type if re.fullmatch(r"[A-Za-z0-9]+", k))
+            text = f"每个文件不超过 {size}" + (f" · {kinds}" if kinds else "")
+            css += _ZH_UPLOADER_CSS.format(key=key, instructions=text)
+        st.html(css)
+    return where.file_uploader(label, type=type, key=key, help=help, disabled=disabled)
 
 
 def upload_root(env=None) -> Path:
