@@ -100,7 +100,8 @@ def size_limit_text() -> str:
     return tr("dm_upload_limit", mb=int(st.get_option("server.maxUploadSize")))
 
 
-#: Streamlit's uploader writes its own words in English ("Upload", "1GB per file • ZIP, GPKG"); on a Chinese page
+#: Streamlit's uploader writes its own words in English ("Upload", "1GB per file • ZIP, GPKG", "Drag and drop a file
+#: here" over it while a file is dragged); on a Chinese page
 #: they are drawn over in Chinese by CSS scoped to the one uploader (its ``st-key-<key>`` class). Sizes as
 #: Streamlit's frontend gives them (14 px, 1.6 line height).
 #: A file the browser refuses (too big, or a kind not listed) shows as a red chip whose reason only a screen reader
@@ -115,6 +116,9 @@ _ZH_UPLOADER_CSS = """<style>
 .st-key-{key} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
 .st-key-{key} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {{
   content: "上传"; font-size: 14px; line-height: 1.6; }}
+.st-key-{key} [data-testid="stFileUploaderDropzone"] > div:not([data-testid]) > span {{ font-size: 0; }}
+.st-key-{key} [data-testid="stFileUploaderDropzone"] > div:not([data-testid]) > span::after {{
+  content: "将文件拖放到此处"; font-size: 14px; line-height: 1.6; }}
 .st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
 .st-key-{key} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
   content: "{instructions}"; font-size: 14px; line-height: 1.6; }}

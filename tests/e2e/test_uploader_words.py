@@ -1,7 +1,7 @@
 """Streamlit's uploader in the page's language, in headless Chromium, offline.
 
 Streamlit writes its uploader's own words in English whatever the page's language: the button ("Upload"), the
-line beside it ("1GB per file • ZIP, GPKG, …"), and a file it refuses in the browser (too big, a kind not listed)
+line beside it ("1GB per file • ZIP, GPKG, …"), the words over it while a file is dragged, and a file it refuses in the browser (too big, a kind not listed)
 became a red chip whose reason ("File must be 1.0MB or smaller.") only a screen reader heard. On a Chinese page the
 words are drawn in Chinese (CSS over the one uploader), and a refused file says why under its name, in both
 languages. The server's upload limit is 1 MB here, so a 2 MB file is refused. Screenshots: tests/artifacts/uploader_*.png.
@@ -63,6 +63,13 @@ def test_the_uploaders_words_and_a_refused_file_read_in_the_pages_language(small
         else:
             assert label.inner_text() == "Upload" and label.evaluate(_AFTER) == "none"
             assert line.inner_text().startswith("1MB per file") and line.evaluate(_AFTER) == "none"
+    dragged = page.evaluate_handle("() => { const d = new DataTransfer(); "
+                                   "d.items.add(new File(['x'], 'a.zip', {type: 'application/zip'})); return d; }")
+    zones.first.dispatch_event("dragenter", {"dataTransfer": dragged})  # "Drag and drop a file here" over it
+    over = zones.first.locator("> div:not([data-testid]) > span").first
+    assert over.evaluate(_AFTER) == ('"将文件拖放到此处"' if lang == "zh" else "none")
+    assert over.inner_text() == "Drag and drop a file here"  # (what Streamlit writes; size 0 on a Chinese page)
+    zones.first.dispatch_event("dragleave", {"dataTransfer": dragged})
     assert "XLSX" in zones.nth(1).locator("[data-testid='stFileUploaderDropzoneInstructions'] span").first.evaluate(
         _AFTER if lang == "zh" else "e => e.innerText")
     page.locator("[data-testid='stFileUploaderDropzoneInput']").first.set_input_files(str(big))
