@@ -327,7 +327,7 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     out_csv = tmp_path / "flags.csv"
     assert main(["classify", "-w", str(workspace), "--out", str(out_csv), "--wkt"]) == 0
     printed = capsys.readouterr().out
-    assert "three_low" in printed and "tax unknown: no tax record" in printed
+    assert "三低用地" in printed and "税收未知：无税收记录" in printed  # the summary speaks Chinese by default
     store = open_store(workspace)
     cat = store.layers("flags")
     assert cat["name"].tolist() == ["default"]
@@ -355,6 +355,32 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     assert main(["classify", "-w", str(workspace), "--out", str(gpkg), "--no-store"]) == 0
     assert pyogrio.read_dataframe(gpkg)["upgrade_class"].tolist() == ["redevelop", "upgrade", "n/a", "unknown", "retain"]
     assert len(open_store(workspace).layers("flags")) == 1
+
+
+def test_cli_classify_prints_its_summary_in_either_language(workspace, capsys):
+    """The summary table read as English codes ("not_three_low", "out_of_scope") whatever the language, where the
+    scenario commands print Chinese: it follows ``--lang`` (default zh), its columns lined up in a terminal."""
+    from planner.report.text import display_width
+
+    printed = {}
+    for lang in ("zh", "en"):
+        assert main(["classify", "-w", str(workspace), "--no-store", "--lang", lang]) == 0
+        printed[lang] = capsys.readouterr().out.splitlines()
+    assert main(["classify", "-w", str(workspace), "--no-store"]) == 0
+    assert capsys.readouterr().out.splitlines() == printed["zh"]
+    zh, en = printed["zh"], printed["en"]
+    assert zh[0] == f"识别规则「default」（哈希 {policy_hash(default_policy())[:12]}），调查版本 1，共 5 个地块"
+    assert en[0].startswith("policy 'default' (hash ") and en[0].endswith("survey version 1, 5 parcels")
+    assert zh[1].split() == ["分组", "指标", "类别", "地块数", "用地面积（㎡）", "用地面积（亩）"]
+    assert en[1].split()[:3] == ["Group", "Criterion", "Category"]
+    rows_zh = {" ".join(r.split()[:-3]): r.split()[-3:] for r in zh[2:]}
+    rows_en = {" ".join(r.split()[:-3]): r.split()[-3:] for r in en[2:]}
+    assert rows_zh["三低分类 三低用地"] == rows_en["Class Three-low"]  # the same figures in both
+    assert rows_zh["未知原因 贡献 税收未知：无税收记录"] == rows_en["Why unknown Contribution tax unknown: no tax record"]
+    assert rows_zh["改造方式 拆除重建"] == rows_en["Upgrade class Redevelop"] and "等级 A" in rows_zh
+    assert not any(code in line for line in zh for code in ("three_low", "out_of_scope", "unknown_reason"))
+    for lines in (zh, en):  # the figures' columns end where their headers end (Chinese counted two columns)
+        assert len({display_width(line) for line in lines[1:]}) == 1, lines
 
 
 def test_cli_bad_policy_exits_2_naming_the_key(workspace, tmp_path, capsys):

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--survey-version", type=int, default=None, help="survey version (default: the current one)")
     p.add_argument("--no-store", action="store_true", help="do not store the result in the workspace")
     p.add_argument("--force", action="store_true", help="with --engine dask: replace the --out folder")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the printed summary (default zh)")
     from planner.cli.scale import add_engine_args
 
     add_engine_args(p, what="to classify (from `planner ingest --parquet`); --out FLAGS.parquet")
@@ -61,6 +62,50 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     ls.set_defaults(func=run_list)
     pp.set_defaults(func=lambda _a: (pp.print_help(), 0)[1])
+
+
+#: The summary table's words (:func:`planner.classify.flags.summary`): its tables, criteria and categories, (zh, en).
+_TABLES = {"class": ("三低分类", "Class"), "criterion": ("判定指标", "Criterion"),
+           "unknown_reason": ("未知原因", "Why unknown"), "upgrade_class": ("改造方式", "Upgrade class"),
+           "grade": ("等级", "Grade")}
+_CRITERIA = {"utilization": ("利用率", "Utilization"), "capacity": ("产能", "Capacity"),
+             "contribution": ("贡献", "Contribution")}
+_CLASSES = {"three_low": ("三低用地", "Three-low"), "not_three_low": ("非三低", "Not three-low"),
+            "out_of_scope": ("不在范围", "Out of scope"), "none": ("无等级", "No grade")}
+_HEADS = (("分组", "Group"), ("指标", "Criterion"), ("类别", "Category"), ("地块数", "Parcels"),
+          ("用地面积（㎡）", "Land (m²)"), ("用地面积（亩）", "Land (mu)"))
+
+
+def summary_lines(head: dict, table: pd.DataFrame, lang: str = "zh") -> list[str]:
+    """The printed summary of a classification in ``lang``: a line naming the policy (``head``: ``policy``,
+    ``hash``, ``survey`` (its version or words), ``parcels``), then the table of
+    :func:`planner.classify.flags.summary` with its codes in words and the columns lined up in a terminal
+    (Chinese counted two columns a character)."""
+    from planner.classify.indicators import MISSING_REASON
+    from planner.i18n import value_label
+    from planner.report.text import display_width, pad
+
+    en = lang == "en"
+    why = {e: (z, e) for z, e in MISSING_REASON.values()}
+
+    def word(table_: str, value: str) -> str:
+        if table_ == "criterion":
+            return value_label("flag", value, lang)
+        if table_ == "upgrade_class":
+            return value_label("upgrade", value, lang)
+        pair = (why if table_ == "unknown_reason" else _CLASSES).get(value)
+        return pair[en] if pair else value
+
+    rows = [[_TABLES.get(r.table, (r.table, r.table))[en], _CRITERIA.get(r.criterion, (r.criterion, r.criterion))[en],
+             word(r.table, r.category), f"{int(r.parcels):,}", f"{r.land_m2:,.1f}", f"{r.land_mu:,.1f}"]
+            for r in table.itertuples()]
+    heads = [h[en] for h in _HEADS]
+    widths = [max(display_width(x) for x in col) for col in zip(heads, *rows, strict=True)]
+    survey = head["survey"]
+    first = (f"policy {head['policy']!r} (hash {head['hash'][:12]}), {survey}{head['parcels']:,} parcels" if en else
+             f"识别规则「{head['policy']}」（哈希 {head['hash'][:12]}），{survey}共 {head['parcels']:,} 个地块")
+    line = lambda cells: "  ".join(pad(c, w, left=i < 3) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))  # noqa: E731
+    return [first, line(heads).rstrip(), *(line(r).rstrip() for r in rows)]
 
 
 def _stage(msg: str, t0: float) -> None:
@@ -129,10 +174,10 @@ def run(args: argparse.Namespace) -> int:
                              progress=lambda s: _stage(s, t0),
                              geometry=bool(args.out) and not (Path(args.out).suffix.lower() == ".csv" and not args.wkt))
     flagged, table = out.flagged, out.summary
-    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
-        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), survey version {out.provenance.survey_version}, "
-              f"{len(flagged):,} parcels")
-        print(table.to_string(index=False))
+    v = out.provenance.survey_version
+    head = {"policy": policy.name, "hash": doc.hash, "parcels": len(flagged),
+            "survey": f"survey version {v}, " if args.lang == "en" else f"调查版本 {v}，"}
+    print("\n".join(summary_lines(head, table, args.lang)))
     if args.out:
         _stage(f"writing {args.out}", t0)
         write_flags(flagged, args.out, wkt=args.wkt)
