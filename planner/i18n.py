@@ -834,7 +834,8 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "role": ('地块类型', 'Role in the site', '', 'text'),
     "group": ('所在情景', 'In scenarios', '', 'text'),
     # -- realistic sites (task realsites, issue 13)
-    "difficulty": ('实施难度', 'Assembly difficulty', '', 'ratio'),
+    # points (DifficultyWeights: 1 per owner and per enterprise, 2 per retained parcel inside), not a 0-1 score
+    "difficulty": ('实施难度', 'Assembly difficulty', '分 points', 'count'),
     "score_difficulty": ('难度扣分', 'Difficulty penalty', '', 'ratio'),
 }
 

@@ -28,6 +28,7 @@ from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
 from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
+from planner.report.text import fmt
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -213,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
     cols = ["rank", "site_id", "n_parcels", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
             "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
-        print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(ok.sort_values("rank")[cols].head(10).to_string(
+            index=False, float_format=lambda v: f"{v:.2f}",
+            formatters={"difficulty": lambda v: fmt(v, "difficulty", "en")}))  # points: "137", not "137.00"
     print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "
           f"{built.provenance.result_id})")
     if args.out:
