@@ -997,6 +997,28 @@ def param_label(name: str, lang: str = "zh") -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
+#: A name the planner makes up for what a workspace address leaves out, in each language: a PostGIS URI that
+#: names no database (the server then takes the user's name) is shown as "(default database)/SCHEMA"
+#: (:func:`planner.io._pgconn.parse_uri`).
+DEFAULT_DB = {"zh": "（默认数据库）", "en": "(default database)"}
+
+
+def names_in(text: str, lang: str = "zh") -> str:
+    """``text`` (a workspace name, a message naming one) with the names the planner makes up in ``lang``.
+
+    The name of a workspace is made once, in English, and goes into messages of both languages (and serves as
+    the app's key of the workspace); a Chinese message or page shows it with these words in Chinese.
+
+    Examples
+    --------
+    >>> names_in("工作空间 (default database)/jinjiang 不存在"), names_in("(default database)/a", "en")
+    ('工作空间 （默认数据库）/jinjiang 不存在', '(default database)/a')
+    """
+    if lang == "en" or DEFAULT_DB["en"] not in text:
+        return text
+    return text.replace(DEFAULT_DB["en"], DEFAULT_DB["zh"])
+
+
 #: What a PostGIS workspace was doing when the database refused (``planner.io._pgconn.pg_errors``), in Chinese.
 DB_ACTIONS_ZH = {
     "opening the workspace": "打开工作空间", "reading the workspace": "读取工作空间",

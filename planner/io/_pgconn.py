@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from planner.errors import StoreError
+from planner.i18n import DEFAULT_DB
 from planner.io.lock import describe_holder, holder_record, seconds_text, user_name
 
 _log = logging.getLogger("planner.store")
@@ -177,8 +178,9 @@ def parse_uri(uri) -> PgLocation:
     return PgLocation(conninfo=conninfo, schema=schema, display=display, dbname=dbname, server=server)
 
 
-#: The database of a URI that names none (the server then takes the user's name).
-_DEFAULT_DB = "(default database)"
+#: The database of a URI that names none (the server then takes the user's name); Chinese messages say
+#: ``DEFAULT_DB["zh"]`` (:class:`planner.errors.PlannerError` puts it there).
+_DEFAULT_DB = DEFAULT_DB["en"]
 
 
 def shown_name(uri) -> str:
