@@ -19,7 +19,7 @@ class PlannerError(ValueError):
 
     def __init__(self, *args, zh: str | None = None) -> None:
         super().__init__(*args)
-        self.zh = zh
+        self.zh = _zh_names(zh)
 
 
 class Note(str):
@@ -39,8 +39,18 @@ class Note(str):
 
     def __new__(cls, text: str, zh: str | None = None) -> Note:
         note = super().__new__(cls, text)
-        note.zh = zh
+        note.zh = _zh_names(zh)
         return note
+
+
+def _zh_names(zh: str | None) -> str | None:
+    """A Chinese message with the names the planner makes up in Chinese: a workspace name is made once, in
+    English ("(default database)/jinjiang" for a PostGIS URI naming no database), and goes into both messages."""
+    if not zh:
+        return zh
+    from planner.i18n import names_in
+
+    return names_in(zh, "zh")
 
 
 def message_in(error: BaseException | str, lang: str = "zh") -> str:

@@ -835,7 +835,8 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "role": ('地块类型', 'Role in the site', '', 'text'),
     "group": ('所在情景', 'In scenarios', '', 'text'),
     # -- realistic sites (task realsites, issue 13)
-    "difficulty": ('实施难度', 'Assembly difficulty', '', 'ratio'),
+    # points (DifficultyWeights: 1 per owner and per enterprise, 2 per retained parcel inside), not a 0-1 score
+    "difficulty": ('实施难度', 'Assembly difficulty', '分 points', 'count'),
     "score_difficulty": ('难度扣分', 'Difficulty penalty', '', 'ratio'),
 }
 
@@ -995,6 +996,28 @@ def param_label(name: str, lang: str = "zh") -> str:
     if pair is None:
         return str(name)
     return pair[1] if lang == "en" else pair[0]
+
+
+#: A name the planner makes up for what a workspace address leaves out, in each language: a PostGIS URI that
+#: names no database (the server then takes the user's name) is shown as "(default database)/SCHEMA"
+#: (:func:`planner.io._pgconn.parse_uri`).
+DEFAULT_DB = {"zh": "（默认数据库）", "en": "(default database)"}
+
+
+def names_in(text: str, lang: str = "zh") -> str:
+    """``text`` (a workspace name, a message naming one) with the names the planner makes up in ``lang``.
+
+    The name of a workspace is made once, in English, and goes into messages of both languages (and serves as
+    the app's key of the workspace); a Chinese message or page shows it with these words in Chinese.
+
+    Examples
+    --------
+    >>> names_in("工作空间 (default database)/jinjiang 不存在"), names_in("(default database)/a", "en")
+    ('工作空间 （默认数据库）/jinjiang 不存在', '(default database)/a')
+    """
+    if lang == "en" or DEFAULT_DB["en"] not in text:
+        return text
+    return text.replace(DEFAULT_DB["en"], DEFAULT_DB["zh"])
 
 
 #: What a PostGIS workspace was doing when the database refused (``planner.io._pgconn.pg_errors``), in Chinese.

@@ -331,7 +331,7 @@ def test_app_max_area_gives_more_smaller_sites(tmp_path, monkeypatch, lang):
     assert STRINGS["rs_max_area"][0 if lang == "zh" else 1] in [n.label for n in at.number_input]
     heads = [[str(c) for c in df.value.columns] for df in at.dataframe]
     wanted = ["n_owners", "n_enterprises", "n_retained_inside", "difficulty"]  # shown with column_label headers
-    assert column_label("difficulty", lang) == ("实施难度" if lang == "zh" else "Assembly difficulty")
+    assert column_label("difficulty", lang) == ("实施难度（分）" if lang == "zh" else "Assembly difficulty (points)")
     assert any(all(w in h for w in wanted) for h in heads), heads  # assembly difficulty in the sites table
     at.number_input(key="s_max_area").set_value(15_000.0)
     _button(at, t("sc_run", lang)).click().run()

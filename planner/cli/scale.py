@@ -167,8 +167,11 @@ def run_sites(args: argparse.Namespace) -> int:
     cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
         print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    if args.out:
-        for p in write_result(result, args.out):
+    if args.out:  # what they were built from, as the folder records it: a later command can tell a stale output
+        record = {"engine": "dask", "parquet": str(args.parquet), "workspace": info.get("workspace"),
+                  "policy": info.get("policy"), "classified_from": info.get("classified_from"),
+                  "site_params": result.params.to_dict()}
+        for p in write_result(result, args.out, record):
             print(f"wrote {p}")
     say(", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
     return 0

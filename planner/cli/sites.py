@@ -28,6 +28,7 @@ from planner.crs import to_lonlat_valid
 from planner.errors import DataError
 from planner.io.store import open_store
 from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
+from planner.report.text import fmt
 from planner.sites import SiteResult
 
 STAGES = ("constraints", "adjacency", "barriers", "components", "streets", "enclaves", "site outlines", "store")
@@ -95,11 +96,39 @@ OUT_SUFFIXES = (".gpkg", ".geojson", ".json", ".csv")
 
 
 def output_files(path: str | Path) -> list[Path]:
-    """The files :func:`write_result` writes for ``path``: a CSV has its parcel table beside it."""
+    """The files :func:`write_result` writes for ``path``: a CSV has its parcel table and its record
+    (:func:`output_record`) beside it."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        return [path, path.with_name(path.stem + "_parcels.csv")]
+        return [path, path.with_name(path.stem + "_parcels.csv"), path.with_name(path.stem + ".planner.json")]
     return [path]
+
+
+#: Where an output keeps what it was built from: GeoPackage layer metadata item, GeoJSON foreign member.
+RECORD_KEY = "planner"
+
+
+def output_record(path: str | Path) -> dict | None:
+    """What a ``planner sites --out`` file was built from (None when it records nothing: written before, or by
+    another tool): ``{"workspace": {"uri", "label", "survey_version", "published_at", ...}, ...}``, the record
+    :func:`planner.io.geoparquet.check_workspace` compares with the workspace's current survey.
+
+    It is the GeoPackage's ``sites`` layer metadata, the GeoJSON's ``"planner"`` member, a CSV's
+    ``<stem>.planner.json`` beside it.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    try:
+        if ext == ".gpkg":
+            text = (pyogrio.read_info(path, layer="sites").get("layer_metadata") or {}).get(RECORD_KEY)
+            return json.loads(text) if text else None
+        if ext in (".geojson", ".json"):
+            return json.loads(path.read_text(encoding="utf-8")).get(RECORD_KEY)
+        side = output_files(path)[-1]
+        return json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
+    except (OSError, ValueError) as exc:
+        msg = f"{path}: cannot read what it was built from ({exc})"
+        raise DataError(msg, zh=f"{path}：无法读取其生成依据（{exc}）") from exc
 
 
 def check_out(path: str | Path, workspace=None) -> Path:
@@ -107,9 +136,11 @@ def check_out(path: str | Path, workspace=None) -> Path:
     return check_output(path, OUT_SUFFIXES, workspace=workspace, also=output_files(path)[1:])
 
 
-def write_result(result: SiteResult, path: str | Path) -> list[Path]:
+def write_result(result: SiteResult, path: str | Path, record: dict | None = None) -> list[Path]:
     """Write sites (and the parcel-to-site table) to a file chosen by its extension.
 
+    ``record``: what the sites were built from (the workspace and survey version, the folder, the policy), kept
+    in the output (:func:`output_record`) so a later command can tell an output of an older survey.
     Each file is written beside its target and renamed over it when complete: a failed or killed write leaves
     the previous files as they were.
     """
@@ -120,19 +151,24 @@ def write_result(result: SiteResult, path: str | Path) -> list[Path]:
         raise DataError(msg, zh=f"--out {path}：不支持的扩展名 {ext!r}，请用 .gpkg、.geojson 或 .csv")
     sites = result.sites
     files = output_files(path)
+    text = json.dumps(record or {}, ensure_ascii=False, default=str)
     if ext == ".gpkg":
         with replacing(path) as tmp:
-            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG", dataset_options=DELIVERY_GPKG)
+            pyogrio.write_dataframe(sites, tmp, layer="sites", driver="GPKG", dataset_options=DELIVERY_GPKG,
+                                    metadata={RECORD_KEY: text} if record else None)
             pts = gpd.GeoDataFrame(result.parcel_sites, geometry=[None] * len(result.parcel_sites), crs=sites.crs)
             pyogrio.write_dataframe(pts.drop(columns="geometry"), tmp, layer="site_parcels", driver="GPKG",
                                     append=False)
     elif ext in (".geojson", ".json"):
         with replacing(path) as tmp:
-            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, layer=path.stem, driver="GeoJSON")  # not the temporary name
+            pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, layer=path.stem, driver="GeoJSON",  # not the temporary name
+                                    layer_options={"FOREIGN_MEMBERS_COLLECTION": json.dumps({RECORD_KEY: record})}
+                                    if record else None)
     else:  # both written first, then renamed one after the other
-        with replacing(files[0]) as tmp, replacing(files[1]) as side:
+        with replacing(files[0]) as tmp, replacing(files[1]) as side, replacing(files[2]) as rec:
             write_csv(sites.drop(columns="geometry"), tmp)  # no live formulas in Excel
             write_csv(result.parcel_sites, side)
+            rec.write_text(text, encoding="utf-8")
     return files
 
 
@@ -213,11 +249,17 @@ def run(args: argparse.Namespace) -> int:
     cols = ["rank", "site_id", "n_parcels", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
             "land_area_mu", "plot_ratio", "compactness", "score"]
     with pd.option_context("display.width", 160):
-        print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(ok.sort_values("rank")[cols].head(10).to_string(
+            index=False, float_format=lambda v: f"{v:.2f}",
+            formatters={"difficulty": lambda v: fmt(v, "difficulty", "en")}))  # points: "137", not "137.00"
     print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "
           f"{built.provenance.result_id})")
     if args.out:
-        for p in write_result(result, args.out):
+        from planner.io.geoparquet import workspace_record
+
+        record = {"engine": "workspace", "workspace": workspace_record(store, built.provenance.survey_version),
+                  "provenance": built.provenance.to_meta()}
+        for p in write_result(result, args.out, record):
             print(f"wrote {p}")
     print(json.dumps({"sites": len(s), "ok": len(ok)}))
     return 0

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from planner.errors import StoreError
+from planner.i18n import DEFAULT_DB
 from planner.io.lock import describe_holder, holder_record, seconds_text, user_name
 
 _log = logging.getLogger("planner.store")
@@ -177,8 +178,9 @@ def parse_uri(uri) -> PgLocation:
     return PgLocation(conninfo=conninfo, schema=schema, display=display, dbname=dbname, server=server)
 
 
-#: The database of a URI that names none (the server then takes the user's name).
-_DEFAULT_DB = "(default database)"
+#: The database of a URI that names none (the server then takes the user's name); Chinese messages say
+#: ``DEFAULT_DB["zh"]`` (:class:`planner.errors.PlannerError` puts it there).
+_DEFAULT_DB = DEFAULT_DB["en"]
 
 
 def shown_name(uri) -> str:
@@ -507,7 +509,11 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
     document only, so a check-then-save of one document waits only for writers
     of the same document (a publish of the survey does not hold it up, nor it
     the publish). Writes made in the block use the lock's connection. A
-    block nested in another one of the same thread joins it as it is. The
+    block nested in another one of the same thread joins it, taking on its
+    connection the lock of a ``name`` it does not hold yet (released when the
+    nested block ends): a document checked inside another one's block is
+    locked as it would be alone. Several names held together are taken in
+    one order (:meth:`planner.io.postgis.PostgisStore.document_locks`). The
     locks belong to the connection: closing it (or the process dying)
     releases them.
     """
@@ -519,11 +525,25 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
         held = _held.map = {}
     key = (loc.conninfo, loc.schema)
     if key in held:
-        held[key][1] += 1
+        entry = held[key]
+        con, names = entry[0], entry[2]
+        extra = None if name is None else (_NAME_CLASS, key_of(loc.schema, *name))
+        if extra is not None and extra not in names:
+            with pg_errors(loc, "taking the writer lock"):
+                _wait_lock(con, loc, timeout, "SELECT pg_try_advisory_lock(%s, %s)",
+                           "SELECT pg_advisory_lock(%s, %s)", extra)
+            names.add(extra)
+        else:
+            extra = None
+        entry[1] += 1
         try:
-            yield held[key][0]
+            yield con
         finally:
-            held[key][1] -= 1
+            entry[1] -= 1
+            if extra is not None:
+                names.discard(extra)
+                with contextlib.suppress(psycopg.Error):
+                    con.execute("SELECT pg_advisory_unlock(%s, %s)", extra)
         return
     with direct_connection(loc, "taking the writer lock", autocommit=True) as con:
         with pg_errors(loc, "taking the writer lock"):
@@ -541,7 +561,7 @@ def write_lock(loc: PgLocation, timeout: float, action: str | None, name: tuple[
             con.execute(sql.SQL("INSERT INTO {}.planner_writer (pid, info) VALUES (pg_backend_pid(), %s) "
                                 "ON CONFLICT (pid) DO UPDATE SET info = EXCLUDED.info")
                         .format(sql.Identifier(loc.schema)), (json.dumps(info, ensure_ascii=False),))
-        held[key] = [con, 1]
+        held[key] = [con, 1, set() if name is None else {(_NAME_CLASS, key_of(loc.schema, *name))}]
         try:
             yield con
         finally:
@@ -564,7 +584,7 @@ def holding(loc: PgLocation, con) -> Iterator:
     if key in held:
         msg = f"workspace {loc.display}: its writer lock is held already in this thread"
         raise StoreError(msg, zh=f"工作空间 {loc.display}：本线程已持有它的写入锁")
-    held[key] = [con, 1]
+    held[key] = [con, 1, set()]
     try:
         yield con
     finally:

@@ -285,6 +285,16 @@ class PostgisStore(Store):
         return C.write_lock(self.location, self._timeout, f"save_{kind}", name=("doc", kind, name),
                             account=account_for(self))
 
+    @contextlib.contextmanager
+    def document_locks(self, kind: str, names) -> Iterator:
+        """Hold several documents of ``kind`` (a rename: the old name and the new), each by its own lock, taken
+        in the order :func:`~planner.io._pgconn.lock_for_write` takes them: two renames cannot wait for each
+        other."""
+        with contextlib.ExitStack() as stack:
+            for n in sorted(set(names), key=lambda n: C.key_of(self.schema, "doc", kind, n)):
+                stack.enter_context(self.document_lock(kind, n))
+            yield
+
     def lock_holder(self) -> dict | None:
         """Who holds the writer lock (user, host, pid, command, action, since); None when nobody does."""
         with self._conn() as con:

@@ -389,6 +389,11 @@ class Store(ABC):
         """Hold what a check-then-save of one document needs (default: the whole writer lock)."""
         return self.write_lock(f"save_{kind}")
 
+    def document_locks(self, kind: str, names) -> contextlib.AbstractContextManager:
+        """Hold several documents of ``kind`` across a check-then-save of them all (a rename: the old name and
+        the new; default: the whole writer lock, which holds every document)."""
+        return self.write_lock(f"save_{kind}")
+
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS planner_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
-from fpdf.enums import XPos, YPos
+from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
 from planner.report.pdf import (
@@ -125,6 +126,14 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
             [tr("brief_kept_count", lang), f"{len(kept)}"]]
     pdf.set_x(x2)
     _table(pdf, rows, (w2 * 0.58, w2 * 0.42), size=6.8, align=("LEFT", "RIGHT"), x=x2)
+    if s.get("difficulty") is not None:  # what the points count
+        pdf.set_font("cjk", size=6.3)
+        pdf.set_text_color(*_GREY)
+        pdf.set_x(x2)
+        pdf.multi_cell(w2, 3.2, _difficulty_scale(b.provenance, lang), wrapmode=pdf.wrap, new_x=XPos.LEFT,
+                       new_y=YPos.NEXT, align="L")
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1.5)
     pdf.set_x(x2)
     _heading(pdf, tr("brief_constraints_retained", lang), w=w2, x=x2)
     pdf.set_font("cjk", size=6.8)
@@ -167,8 +176,6 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     pdf.set_y(max(left_end, pdf.get_y()) + 1)
     # parcels
     _heading(pdf, tr("brief_parcels", lang))
-    from planner.i18n import value_label
-
     order = {"retained_inside": 0, "flagged": 1, "added": 2, "absorbed": 3}
     p = b.parcels.assign(_k=~b.parcels["kept"].astype(bool) if "kept" in b.parcels.columns else True,
                          _o=b.parcels["role"].astype(str).map(order).fillna(9),
@@ -179,40 +186,24 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
     heads = {"parcel_id": tr("parcel_id", lang), "owner": tr("owner", lang), "enterprise": tr("enterprise", lang),
              "role": tr("role", lang), "upgrade_class": "提升分类" if lang == "zh" else "Upgrade class",
              "kept": label("existing_rule", lang)}
-    # mm on A4: a 19-character parcel code, "Upgrade in place", "Land area (m²)" and "Plot ratio" on one line
-    base_w = {"parcel_id": 26.5, "owner": 27, "enterprise": 27, "land_area_m2": 18, "floor_area_m2": 18,
-              "plot_ratio": 12, "role": 20.5, "upgrade_class": 20, "kept": 15}
-    w = [base_w[c] for c in cols]
-    w = [x * WIDTH / sum(w) for x in w]
     pdf.set_font("cjk", size=6.5)
     note = 3.5 * len(pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p), lang), dry_run=True, output="LINES",
                                     wrapmode=pdf.wrap))
     size = 6.3
     pdf.set_font("cjk", size=size)
     rows = [[heads.get(c) or label(c, lang) for c in cols]]
+    cells_of = [_parcel_cells(r, cols, lang) for _, r in p.head(_MOST_ROWS).iterrows()]
+    w = _parcel_widths(pdf, [rows[0], *cells_of], cols)
     # rows while they fit, each as high as its wrapped cells, with room left for the note on the rest of the list
     room = pdf.h - pdf.b_margin - pdf.get_y() - 1.5 - _row_height(pdf, rows[0], w, size)
-    for i, (_, r) in enumerate(p.iterrows()):
-        cells = []
-        for c, cw in zip(cols, w, strict=True):
-            v = r[c]
-            if c == "role":
-                cells.append(tr(f"role_{v}", lang) if f"role_{v}" in _ROLE_KEYS else str(v))
-            elif c == "upgrade_class":
-                cells.append(value_label("upgrade", v, lang) if isinstance(v, str) else "–")
-            elif c == "kept":
-                cells.append(tr("brief_kept_yes" if bool(v) else "brief_kept_no", lang))
-            elif c in ("land_area_m2", "floor_area_m2", "plot_ratio"):
-                cells.append(fmt(v, c, lang))
-            else:  # one line per parcel: long names are cut
-                text = "–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-                cells.append(_cut(pdf, text, cw - 2.2))
+    for i, full in enumerate(cells_of):
+        # one line per parcel: a name is cut only when the columns beside it leave it no room
+        cells = [pdf.fit(v, cw - 2.2) if c in _NAMES else v for c, v, cw in zip(cols, full, w, strict=True)]
         room -= _row_height(pdf, cells, w, size)
         if room < (0 if i == len(p) - 1 else note) and len(rows) > 3:
             break
         rows.append(cells)
-    _table(pdf, rows, w, size=size, align=tuple("RIGHT" if c in ("land_area_m2", "floor_area_m2", "plot_ratio")
-                                                else "LEFT" for c in cols))
+    _table(pdf, rows, w, size=size, align=tuple("RIGHT" if c in _NUMBERS else "LEFT" for c in cols))
     if len(p) > len(rows) - 1:
         pdf.set_font("cjk", size=6.5)
         pdf.set_text_color(*_GREY)
@@ -224,13 +215,78 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
 _ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}
 
 
-def _cut(pdf: _Doc, text: str, width: float) -> str:
-    """``text`` cut with "…" to fit ``width`` mm on one line (in the current font)."""
-    if pdf.get_string_width(text) <= width:
-        return text
-    while text and pdf.get_string_width(text + "…") > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
+#: Columns of names in the parcel list: one line each, cut with "…" only when the other columns leave no room.
+_NAMES = ("owner", "enterprise")
+#: More parcel rows than an A4 page holds below the brief's figures (the widths are measured on these).
+_MOST_ROWS = 60
+_NUMBERS = ("land_area_m2", "floor_area_m2", "plot_ratio")
+
+
+def _parcel_cells(r, cols, lang: str) -> list[str]:
+    """The texts of one parcel's row of the list, uncut."""
+    from planner.i18n import value_label
+
+    cells = []
+    for c in cols:
+        v = r[c]
+        if c == "role":
+            cells.append(tr(f"role_{v}", lang) if f"role_{v}" in _ROLE_KEYS else str(v))
+        elif c == "upgrade_class":
+            cells.append(value_label("upgrade", v, lang) if isinstance(v, str) else "–")
+        elif c == "kept":
+            cells.append(tr("brief_kept_yes" if bool(v) else "brief_kept_no", lang))
+        elif c in _NUMBERS:
+            cells.append(fmt(v, c, lang))
+        else:
+            cells.append("–" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    return cells
+
+
+def _parcel_widths(pdf: _Doc, rows: list[list[str]], cols: list[str], width: float = WIDTH) -> list[float]:
+    """Widths (mm) of the parcel list's columns in the current font, ``width`` in all.
+
+    Every column is as wide as its widest cell and its heading on two lines (broken between words in English,
+    before a bracket in Chinese, as :func:`planner.report.pdf._column_widths` breaks them); headings then get
+    one line each while the page has room (the narrowest first), and what is left is shared out evenly. When the names
+    (owner, enterprise) do not all fit, the other columns keep their widths and the names share the rest: the
+    shorter column gets all it needs up to half of it, the longer one the remainder (its longest names are cut).
+    Fixed widths cut "福建省晋江福特食品有限责任公司" to "福建省晋江福特食品有…" beside half-empty columns.
+    """
+    sep = " " if pdf.wrap == WrapMode.WORD else ""
+    split = r"\s+" if pdf.wrap == WrapMode.WORD else r"(?=[（(])"
+
+    def heading(head: str, lines: int) -> float:
+        """Width of ``head`` on one line, or on two broken between its words (parts) at the best place."""
+        parts = [p for p in re.split(split, head) if p]
+        if lines == 1 or len(parts) < 2:
+            return pdf.get_string_width(head)
+        return min(max(pdf.get_string_width(sep.join(parts[:k])), pdf.get_string_width(sep.join(parts[k:])))
+                   for k in range(1, len(parts)))
+
+    def need(lines: int) -> np.ndarray:
+        return np.array([max([heading(head, lines), *(pdf.get_string_width(r[i]) for r in rows[1:])]) + 2.2
+                         for i, head in enumerate(rows[0])])
+
+    whole, n = need(1), need(2)
+    if whole.sum() <= width:
+        return (whole + (width - whole.sum()) / len(n)).tolist()
+    if n.sum() <= width:  # headings on one line where the room allows, the narrowest widening first
+        for j in sorted(np.flatnonzero(whole > n), key=lambda j: whole[j] - n[j]):
+            if n.sum() + whole[j] - n[j] > width:
+                break
+            n[j] = whole[j]
+        return (n + (width - n.sum()) / len(n)).tolist()
+    names = np.array([c in _NAMES for c in cols])
+    room = width - n[~names].sum()
+    if not names.any() or room < 15.0 * names.sum():  # no names, or the other columns alone fill the page
+        return (n * width / n.sum()).tolist()
+    out = n.copy()
+    left, k = room, int(names.sum())
+    for j in sorted(np.flatnonzero(names), key=lambda j: n[j]):  # the shorter names first, each up to an even share
+        out[j] = min(n[j], left / k)
+        left -= out[j]
+        k -= 1
+    return out.tolist()
 
 
 def _row_height(pdf: _Doc, cells: list[str], widths, size: float) -> float:
@@ -239,6 +295,25 @@ def _row_height(pdf: _Doc, cells: list[str], widths, size: float) -> float:
     lines = max(len(pdf.multi_cell(cw, size * 0.5, pdf.break_long_words(str(c), cw - 2.0), dry_run=True,
                                    output="LINES", wrapmode=pdf.wrap)) for c, cw in zip(cells, widths, strict=True))
     return lines * size * 0.5 + 1.2
+
+
+def _difficulty_scale(provenance: dict | None, lang: str) -> str:
+    """What the assembly difficulty counts, with the weights the sites were built with (default 1, 1 and 2).
+
+    Examples
+    --------
+    >>> _difficulty_scale({}, "en")
+    'Difficulty points: 1 per land-right holder, 1 per enterprise, 2 per retained parcel inside (higher is harder).'
+    """
+    from planner.sites.params import DifficultyWeights
+
+    weights = ((provenance or {}).get("site_params") or {}).get("difficulty") or {}
+    try:
+        w = DifficultyWeights(**weights)
+    except (TypeError, ValueError):  # the sites were stored by another version: the default says what it counts
+        w = DifficultyWeights()
+    return tr("brief_difficulty_scale", lang, owners=f"{w.owners:g}", enterprises=f"{w.enterprises:g}",
+              retained=f"{w.retained:g}")
 
 
 def _status(site, provenance: dict | None, lang: str) -> str:

@@ -113,6 +113,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "brief_plot_ratio_before": ("现状容积率（按片区用地）", "Plot ratio before (÷ site land)"),
     "brief_plot_ratio_after": ("改造后容积率（按片区用地）", "Plot ratio after (÷ site land)"),
     "brief_kept_count": ("测算保留地块", "Parcels kept in figures"),
+    "brief_difficulty_scale": ("实施难度：权利人 {owners} 分/个，企业 {enterprises} 分/家，内部保留地块 {retained} 分/宗。",
+                               "Difficulty points: {owners} per land-right holder, {enterprises} per enterprise, "
+                               "{retained} per retained parcel inside (higher is harder)."),
     "brief_kept": ("测算保留 {n} 宗地块，建筑面积 {floor}（{rule}）：",
                    "The figures keep {n} parcel{s}, {floor} of floor area ({rule}):"),
     "brief_kept_none": ("测算不保留任何地块（{rule}）。", "The figures keep no parcel ({rule})."),

@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from planner.errors import PlannerError, message_in
-from planner.i18n import LANGS, t
+from planner.i18n import LANGS, names_in, t
 from planner.ui import keys, workspaces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +172,7 @@ def _pick_workspace() -> tuple[str, str]:
     if ss.get("w_workspace") not in names:
         ss["w_workspace"] = ss["_workspace"]
     st.selectbox(tr("workspace"), names, key="w_workspace", help=tr("workspace_help"),
-                 on_change=_keep, args=("w_workspace", "_workspace"))
+                 format_func=lambda n: names_in(n, lang()), on_change=_keep, args=("w_workspace", "_workspace"))
     name = ss["_workspace"]
     try:
         return str(cat.path_of(name)), name

@@ -242,7 +242,9 @@ def rename_scenario(store: Store, old: str, new: str, *, expect_version: int | N
     ``expect_version``: the version of ``old`` the caller opened; a colleague's version saved since is neither
     carried under the new name nor deleted unseen (:class:`SaveConflictError`). ``False``: the latest.
     """
-    with store.document_lock("scenario", old):
+    # both names' locks, for the old name's check and tombstone and the new name's check and save: a colleague
+    # saving the new name meanwhile is either refused or refuses the rename, never saved beside it
+    with store.document_locks("scenario", (old, new)):
         if expect_version is not False:
             check_expected_version(store, "scenario", old, expect_version)
         doc = load_document(store, "scenario", old)
