@@ -240,7 +240,7 @@ def test_cli_ingest_classify_sites_with_dask_engine(client, tmp_path, capsys):
     assert main(["classify", "--engine", "dask", "--parquet", str(tmp_path / "s.parquet"), "--out",
                  str(tmp_path / "f.parquet"), "--scheduler", addr]) == 0
     out = capsys.readouterr()
-    assert "dashboard http" in out.err and "engine dask" in out.out
+    assert "dashboard http" in out.err and "Dask 引擎" in out.out and "三低用地" in out.out  # the summary in --lang (default zh)
     assert main(["sites", "--engine", "dask", "--parquet", str(tmp_path / "f.parquet"), "--scheduler", addr,
                  "--out", str(tmp_path / "sites.csv"), "--min-area", "0"]) == 0
     out = capsys.readouterr().out

@@ -78,7 +78,7 @@ _HEADS = (("分组", "Group"), ("指标", "Criterion"), ("类别", "Category"), 
 
 def summary_lines(head: dict, table: pd.DataFrame, lang: str = "zh") -> list[str]:
     """The printed summary of a classification in ``lang``: a line naming the policy (``head``: ``policy``,
-    ``hash``, ``survey`` (its version or words), ``parcels``), then the table of
+    ``hash``, ``survey`` (its version or words), ``parcels``, optionally ``engine``), then the table of
     :func:`planner.classify.flags.summary` with its codes in words and the columns lined up in a terminal
     (Chinese counted two columns a character)."""
     from planner.classify.indicators import MISSING_REASON
@@ -104,6 +104,8 @@ def summary_lines(head: dict, table: pd.DataFrame, lang: str = "zh") -> list[str
     survey = head["survey"]
     first = (f"policy {head['policy']!r} (hash {head['hash'][:12]}), {survey}{head['parcels']:,} parcels" if en else
              f"识别规则「{head['policy']}」（哈希 {head['hash'][:12]}），{survey}共 {head['parcels']:,} 个地块")
+    if head.get("engine"):
+        first += f", engine {head['engine']}" if en else f"，{head['engine'].title()} 引擎"
     line = lambda cells: "  ".join(pad(c, w, left=i < 3) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))  # noqa: E731
     return [first, line(heads).rstrip(), *(line(r).rstrip() for r in rows)]
 

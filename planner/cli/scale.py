@@ -52,10 +52,13 @@ def _stage(t0: float):
     return say
 
 
-def _of_survey(info: dict) -> str:
+def _of_survey(info: dict, lang: str = "en") -> str:
     """``survey version N of WS, `` when the folder records its workspace (:func:`planner.io.geoparquet.workspace_record`)."""
     ws = info.get("workspace")
-    return f"survey version {ws['survey_version']} of {ws.get('label')}, " if isinstance(ws, dict) else ""
+    if not isinstance(ws, dict):
+        return ""
+    return (f"survey version {ws['survey_version']} of {ws.get('label')}, " if lang == "en" else
+            f"{ws.get('label')} 的调查版本 {ws['survey_version']}，")
 
 
 def _note(msg: str) -> None:
@@ -99,10 +102,11 @@ def run_classify(args: argparse.Namespace) -> int:
     with _client(args, say) as client:
         say(f"classifying {args.parquet} under policy {policy.name!r}")
         run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
-    with pd.option_context("display.width", 160, "display.max_rows", 200, "display.float_format", "{:,.1f}".format):
-        print(f"policy {policy.name!r} (hash {doc.hash[:12]}), {_of_survey(info)}{run.n_parcels:,} parcels, "
-              "engine dask")
-        print(run.summary.to_string(index=False))
+    from planner.cli.classify import summary_lines
+
+    head = {"policy": policy.name, "hash": doc.hash, "parcels": run.n_parcels, "survey": _of_survey(info, args.lang),
+            "engine": "dask"}
+    print("\n".join(summary_lines(head, run.summary, args.lang)))
     say(f"wrote {run.out} ({', '.join(f'{k} {v:.1f} s' for k, v in run.seconds.items())})")
     return 0
 
