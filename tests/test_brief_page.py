@@ -107,7 +107,7 @@ def test_sites_command_prints_difficulty_in_whole_points(city, capsys):
     capsys.readouterr()
     assert main(["sites", "-w", str(city)]) == 0
     out = capsys.readouterr().out.splitlines()
-    head = next(i for i, line in enumerate(out) if line.split()[:2] == ["rank", "site_id"])
-    col = out[head].split().index("difficulty")
+    head = next(i for i, line in enumerate(out) if line.split()[:2] == ["排名", "片区编号"])  # --lang zh, the default
+    col = out[head].split().index("实施难度（分）")
     values = [line.split()[col] for line in out[head + 1:head + 11]]
     assert values and all(v.replace(",", "").isdigit() for v in values), values

@@ -248,7 +248,7 @@ def test_cli_ingest_classify_sites_with_dask_engine(client, tmp_path, capsys):
     mem = build_sites(flags, SiteParams(min_area_m2=0))
     got = pd.read_csv(tmp_path / "sites_parcels.csv")
     assert got.equals(pd.read_csv(pd.io.common.StringIO(mem.parcel_sites.to_csv(index=False))))
-    assert f"{len(mem.sites)} sites from" in out
+    assert f"组成 {len(mem.sites):,} 个片区" in out and "Dask 引擎" in out
 
 
 def test_cli_dask_refusals(client, tmp_path, capsys, monkeypatch):

@@ -121,6 +121,9 @@ def test_a_classified_folder_behind_its_workspace_says_to_refresh_and_classify_a
     capsys.readouterr()
     assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
     # what the flags are (a rerun killed before its replace leaves the previous classification: it is named)
+    assert f"{f} 的识别结果：识别规则「strict」（哈希 {info['policy']['hash'][:12]}），ws.gpkg 的调查版本 1，" \
+        in capsys.readouterr().out
+    assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0", "--lang", "en"]) == 0
     assert f"flags of {f}: policy 'strict' (hash {info['policy']['hash'][:12]}), survey version 1 of ws.gpkg" \
         in capsys.readouterr().out
     assert run(["ingest", _survey_file(tmp_path / "v2.gpkg", tax=1.0), "-w", workspace]) == 0  # v2, no --parquet

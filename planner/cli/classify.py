@@ -82,8 +82,8 @@ def summary_lines(head: dict, table: pd.DataFrame, lang: str = "zh") -> list[str
     :func:`planner.classify.flags.summary` with its codes in words and the columns lined up in a terminal
     (Chinese counted two columns a character)."""
     from planner.classify.indicators import MISSING_REASON
+    from planner.cli._table import aligned
     from planner.i18n import value_label
-    from planner.report.text import display_width, pad
 
     en = lang == "en"
     why = {e: (z, e) for z, e in MISSING_REASON.values()}
@@ -99,15 +99,12 @@ def summary_lines(head: dict, table: pd.DataFrame, lang: str = "zh") -> list[str
     rows = [[_TABLES.get(r.table, (r.table, r.table))[en], _CRITERIA.get(r.criterion, (r.criterion, r.criterion))[en],
              word(r.table, r.category), f"{int(r.parcels):,}", f"{r.land_m2:,.1f}", f"{r.land_mu:,.1f}"]
             for r in table.itertuples()]
-    heads = [h[en] for h in _HEADS]
-    widths = [max(display_width(x) for x in col) for col in zip(heads, *rows, strict=True)]
     survey = head["survey"]
     first = (f"policy {head['policy']!r} (hash {head['hash'][:12]}), {survey}{head['parcels']:,} parcels" if en else
              f"识别规则「{head['policy']}」（哈希 {head['hash'][:12]}），{survey}共 {head['parcels']:,} 个地块")
     if head.get("engine"):
         first += f", engine {head['engine']}" if en else f"，{head['engine'].title()} 引擎"
-    line = lambda cells: "  ".join(pad(c, w, left=i < 3) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))  # noqa: E731
-    return [first, line(heads).rstrip(), *(line(r).rstrip() for r in rows)]
+    return [first, *aligned([h[en] for h in _HEADS], rows, left=3)]
 
 
 def _stage(msg: str, t0: float) -> None:

@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from planner.errors import DataError
 
 
@@ -155,22 +153,19 @@ def run_sites(args: argparse.Namespace) -> int:
         run = build_sites_partitioned(args.parquet, doc.params, client=client, barriers=bar, constraints=con,
                                       say=say)
     result = run.result
-    s = result.sites
-    ok = s[s["status"] == "ok"]
-    ps = result.parcel_sites
     pol = info.get("policy") or {}
     if pol:  # what the flags are: a rerun killed before its replace left the previous classification
+        when = str(info.get("written", "")).split(" ")[0]
         print(f"flags of {args.parquet}: policy {pol.get('name')!r} (hash {str(pol.get('hash'))[:12]}), "
-              f"{_of_survey(info)}classified {str(info.get('written', '')).split(' ')[0] or 'at an unknown time'}")
-    print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
-          f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
-          f"{int((s['status'] == 'too_large').sum())} too large); "
-          f"{len(result.excluded)} parcels excluded by protected land; engine dask, "
-          f"{run.n_groups:,} groups, {run.n_cross_pairs:,} pairs across partitions")
-    print(result.params.score_formula())
-    cols = ["rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"]
-    with pd.option_context("display.width", 160):
-        print(ok.sort_values("rank")[cols].head(10).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+              f"{_of_survey(info)}classified {when or 'at an unknown time'}" if args.lang == "en" else
+              f"{args.parquet} 的识别结果：识别规则「{pol.get('name')}」（哈希 {str(pol.get('hash'))[:12]}），"
+              f"{_of_survey(info, 'zh')}{when + ' 识别' if when else '识别时间未知'}")
+    from planner.cli.sites import summary_lines
+
+    more = (f"; engine dask, {run.n_groups:,} groups, {run.n_cross_pairs:,} pairs across partitions" if args.lang == "en"
+            else f"；Dask 引擎，{run.n_groups:,} 组，跨分区地块对 {run.n_cross_pairs:,} 对")
+    print("\n".join(summary_lines(result, args.lang, more=more, columns=(
+        "rank", "site_id", "n_parcels", "n_owners", "land_area_mu", "plot_ratio", "compactness", "score"))))
     if args.out:  # what they were built from, as the folder records it: a later command can tell a stale output
         record = {"engine": "dask", "parquet": str(args.parquet), "workspace": info.get("workspace"),
                   "policy": info.get("policy"), "classified_from": info.get("classified_from"),

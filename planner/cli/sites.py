@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import pyogrio
 from tqdm import tqdm
 
@@ -84,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replay the saved site_edit document NAME (as saved by the app) on the result")
     p.add_argument("--name", default=None, help="name of the sites layers (default: the policy name)")
     p.add_argument("--out", default=None, metavar="FILE", help="also write sites to FILE (.gpkg, .geojson or .csv)")
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the printed summary (default zh)")
     from planner.cli.scale import add_engine_args
 
     add_engine_args(p, what="of classified parcels (from `planner classify --engine dask`); sites go to --out; "
@@ -182,6 +182,40 @@ def param_overrides(args: argparse.Namespace) -> dict:
             "use_constraints": False if args.no_constraints else None}
 
 
+#: The top sites' columns ``planner sites`` prints.
+TOP_COLUMNS = ("rank", "site_id", "n_parcels", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
+               "land_area_mu", "plot_ratio", "compactness", "score")
+
+
+def summary_lines(result: SiteResult, lang: str = "zh", *, kept: int | None = None, more: str = "",
+                  columns=TOP_COLUMNS, top: int = 10) -> list[str]:
+    """What ``planner sites`` prints of a build, in ``lang``: how many sites of how many flagged parcels (by status,
+    parcels cut out by protected land, ids kept from the previous build; ``more`` after), the score's formula and
+    the ``top`` sites ranked, with the reports' labels and numbers (:func:`planner.report.text.fmt`) lined up."""
+    from planner.cli._table import aligned
+    from planner.report.text import label
+
+    s, ps = result.sites, result.parcel_sites
+    st = s["status"]
+    n = {"sites": len(s), "flagged": int((ps["role"] == "flagged").sum()), "ok": int((st == "ok").sum()),
+         "small": int((st == "too_small").sum()), "large": int((st == "too_large").sum()),
+         "excluded": len(result.excluded)}
+    if lang == "en":
+        first = (f"{n['sites']:,} sites from {n['flagged']:,} flagged parcels ({n['ok']:,} ok, {n['small']:,} too "
+                 f"small, {n['large']:,} too large); {n['excluded']:,} parcels excluded by protected land"
+                 + (f"; {kept:,} site ids kept from the previous build" if kept is not None else "") + more)
+        formula = f"score = {result.params.score_formula().removeprefix('score = ')}"
+    else:
+        first = (f"{n['flagged']:,} 个三低地块组成 {n['sites']:,} 个片区（符合 {n['ok']:,} 个，面积过小 {n['small']:,} 个，"
+                 f"面积过大 {n['large']:,} 个）；{n['excluded']:,} 个地块因位于保护用地内被排除"
+                 + (f"；{kept:,} 个片区沿用上次的编号" if kept is not None else "") + more)
+        formula = f"综合得分公式：{result.params.score_formula().removeprefix('score = ')}"
+    ok = s[st == "ok"].sort_values("rank").head(top)
+    rows = [[fmt(v, c, lang) if c not in ("rank", "site_id") else str(v) for c, v in zip(columns, r, strict=True)]
+            for r in ok[list(columns)].itertuples(index=False)]
+    return [first, formula, *aligned([label(c, lang) for c in columns], rows, left=2)]
+
+
 def run(args: argparse.Namespace) -> int:
     if args.out:  # before anything is built or stored: a refused command changes nothing
         check_out(args.out, workspace=args.workspace)
@@ -238,20 +272,8 @@ def run(args: argparse.Namespace) -> int:
     result, name = built.result, built.name
     s = result.sites
     ok = s[s["status"] == "ok"]
-    ps = result.parcel_sites
     kept = int((built.id_table["status"] == "kept").sum()) if len(built.id_table) else 0
-    print(f"{len(s)} sites from {int((ps['role'] == 'flagged').sum())} flagged parcels "
-          f"({len(ok)} ok, {int((s['status'] == 'too_small').sum())} too small, "
-          f"{int((s['status'] == 'too_large').sum())} too large); "
-          f"{len(result.excluded)} parcels excluded by protected land; "
-          f"{kept} site ids kept from the previous build")
-    print(result.params.score_formula())
-    cols = ["rank", "site_id", "n_parcels", "n_owners", "n_enterprises", "n_retained_inside", "difficulty",
-            "land_area_mu", "plot_ratio", "compactness", "score"]
-    with pd.option_context("display.width", 160):
-        print(ok.sort_values("rank")[cols].head(10).to_string(
-            index=False, float_format=lambda v: f"{v:.2f}",
-            formatters={"difficulty": lambda v: fmt(v, "difficulty", "en")}))  # points: "137", not "137.00"
+    print("\n".join(summary_lines(result, args.lang, kept=kept)))
     print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "
           f"{built.provenance.result_id})")
     if args.out:

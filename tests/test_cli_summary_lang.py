@@ -1,0 +1,55 @@
+"""`planner sites` prints its summary in ``--lang`` (default zh, as the scenario commands and classify).
+
+It printed English whatever the language: "1675 sites from 6265 flagged parcels (885 ok, …)", its top ten under
+the code names of the columns (``n_retained_inside``) with pandas' alignment, which counts a Chinese character as
+one column.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+from planner.io.store import open_store
+from planner.report.text import display_width
+
+SAMPLE = Path(__file__).resolve().parents[1] / "gis_data" / "sample_city.gpkg"
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("summary") / "city.gpkg"
+    shutil.copy(SAMPLE, ws)
+    assert main(["classify", "-w", str(ws)]) == 0
+    return ws
+
+
+def test_sites_prints_its_summary_in_either_language(city, capsys):
+    capsys.readouterr()
+    printed = {}
+    for lang in ("zh", "en"):
+        assert main(["sites", "-w", str(city), "--lang", lang]) == 0
+        printed[lang] = capsys.readouterr().out.splitlines()
+    assert main(["sites", "-w", str(city)]) == 0
+    default = capsys.readouterr().out.splitlines()
+    sites = open_store(city).read_layer("sites", "default", geometry=False)
+    n, ok = len(sites), int((sites["status"] == "ok").sum())
+    zh, en = printed["zh"], printed["en"]
+    assert default[1:13] == zh[1:13] and default[0].split("；")[0] == zh[0].split("；")[0]  # the default is Chinese
+    assert zh[0].startswith("6,265 个三低地块组成 ") and f"组成 {n:,} 个片区（符合 {ok:,} 个，" in zh[0], zh[0]
+    assert "个片区沿用上次的编号" in zh[0] and "个地块因位于保护用地内被排除" in zh[0]
+    assert en[0].startswith(f"{n:,} sites from 6,265 flagged parcels ({ok:,} ok, ") and "site ids kept" in en[0]
+    assert zh[1].startswith("综合得分公式：0.3*land_area/max_land_area") and en[1].startswith("score = 0.3*land_area")
+    assert zh[2].split() == ["排名", "片区编号", "地块数", "权利人数", "企业数", "内部保留地块", "实施难度（分）",
+                             "用地面积（亩）", "容积率", "紧凑度", "综合得分"]
+    assert en[2].startswith("Rank  Site id  Parcels  Land-right holders")
+    top = sites[sites["status"] == "ok"].sort_values("rank").iloc[0]
+    first = zh[3].split()
+    assert first[:3] == ["1", top["site_id"], str(int(top["n_parcels"]))] and en[3].split()[:2] == first[:2]
+    assert first[6] == f"{top['difficulty']:,.0f}"  # points, whole
+    for lines in (zh, en):  # the ten rows and their header line up (Chinese counted two columns)
+        table = lines[2:13]
+        assert len(table) == 11 and len({display_width(x) for x in table}) == 1, table
