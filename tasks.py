@@ -76,9 +76,12 @@ def _without_password(where: str) -> str:
 
 def run(args: list[str]) -> int:
     _ensure_env("")
-    # The app offers the workspaces of PLANNER_DATA_DIR / PLANNER_WORKSPACE(S), else the sample city.
+    # The app offers the workspaces of PLANNER_DATA_DIR / PLANNER_WORKSPACE(S), else a working copy of the sample
+    # city (planner.ui.workspaces.working_sample: workspaces/, git-ignored; the shipped file never changes).
     where = (os.environ.get("PLANNER_DATA_DIR") or os.environ.get("PLANNER_WORKSPACE")
-             or os.environ.get("PLANNER_WORKSPACES") or str(ROOT / "gis_data" / "sample_city.gpkg"))
+             or os.environ.get("PLANNER_WORKSPACES")
+             or f"{ROOT / 'workspaces' / 'sample_city.gpkg'} (a copy of gis_data/sample_city.gpkg; delete it to "
+                "start again)")
     print(f"starting the planner on {_without_password(where)} (Ctrl+C to stop) ...", flush=True)
     return _exec([str(PY), "-m", "streamlit", "run", "serve.py", *args], env=SERVER_ENV)
 

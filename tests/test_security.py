@@ -345,7 +345,7 @@ def test_catalog_offers_only_geopackages_inside_the_data_dir(data_dir, tmp_path)
 
 def test_catalog_sources_and_default(tmp_path, data_dir):
     assert workspaces.load_catalog(env={}).names() == ["sample_city.gpkg"]  # no configuration: as before
-    assert workspaces.load_catalog(env={}).path_of("sample_city.gpkg") == workspaces.SAMPLE_WORKSPACE
+    assert workspaces.load_catalog(env={}).path_of("sample_city.gpkg") == workspaces.SAMPLE_WORKSPACE.resolve()
     extra = build_workspace(tmp_path / "archive" / "north.gpkg", n=4)
     env = {"PLANNER_DATA_DIR": str(data_dir), "PLANNER_WORKSPACES": f"{extra}{os.pathsep}{data_dir / 'notes.gpkg'}"}
     cat = workspaces.load_catalog(env=env, secrets={"default": "south.gpkg"})

@@ -20,8 +20,9 @@ be opened, and users pick from that list by name:
       files = ["/srv/planner/archive/2023.gpkg"]
       default = "jinjiang.gpkg"
 
-With none of these the app offers the bundled sample workspace
-(``gis_data/sample_city.gpkg``), as ``make run`` always did. A file that
+With none of these the app offers the sample city (``make run``): a working copy
+of the bundled ``gis_data/sample_city.gpkg`` in ``workspaces/``, made on first
+use (:func:`working_sample`), so the shipped file never changes. A file that
 exists but is not a GeoPackage (SQLite header and GeoPackage application id)
 is never offered, so the app cannot open, lock or change a foreign file.
 
@@ -33,10 +34,13 @@ and passes them in.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +51,13 @@ log = logging.getLogger(__name__)
 
 #: The app folder (relative workspace paths are taken from here).
 ROOT = Path(__file__).resolve().parents[2]
-#: The workspace offered when the operator configured none.
-SAMPLE_WORKSPACE = ROOT / "gis_data" / "sample_city.gpkg"
+#: The bundled sample city, as shipped (tracked by git; the app never opens it).
+SAMPLE_SOURCE = ROOT / "gis_data" / "sample_city.gpkg"
+#: The workspace offered when the operator configured none (``make run``): a working copy of :data:`SAMPLE_SOURCE`
+#: in the git-ignored ``workspaces/`` folder, made on first use. Trying the app (publishing the survey update,
+#: saving rules and scenarios) once changed the shipped file itself: ``git pull`` then refused to update it, and
+#: the tests that read the shipped city found the user's survey version instead.
+SAMPLE_WORKSPACE = ROOT / "workspaces" / "sample_city.gpkg"
 #: SQLite ``application_id`` values of GeoPackage 1.0, 1.1 and 1.2+.
 _GPKG_IDS = (b"GP10", b"GP11", b"GPKG")
 
@@ -236,6 +245,33 @@ def _unique_names(paths: list[Path]) -> list[str]:
     return names
 
 
+def working_sample(source: Path | None = None, copy: Path | None = None) -> Path:
+    """The working copy of the sample city (``copy``, default :data:`SAMPLE_WORKSPACE`), made from ``source``
+    (default :data:`SAMPLE_SOURCE`) when it does not exist yet.
+
+    The copy is written beside its place and linked there only if nothing is (two servers starting at once make
+    one copy; a user's work in an existing copy is never replaced). Where no copy can be made (a read-only
+    install), the bundled file itself, as before.
+    """
+    source, copy = source or SAMPLE_SOURCE, copy or SAMPLE_WORKSPACE
+    if copy.exists() or not source.exists():
+        return copy if copy.exists() else source
+    tmp = copy.with_name(f".{copy.name}.{uuid.uuid4().hex}.tmp.gpkg")
+    try:
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, tmp)
+        with contextlib.suppress(FileExistsError):  # another server made it meanwhile: theirs is the copy
+            os.link(tmp, copy)
+        log.info("working copy of the sample city made at %s (delete it to start again from %s)", copy, source)
+        return copy
+    except OSError as exc:
+        log.warning("no working copy of the sample city at %s (%s): the app opens %s itself", copy, exc, source)
+        return source
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None = None) -> Catalog:
     """The workspaces offered under the operator's settings.
 
@@ -260,7 +296,7 @@ def load_catalog(env: Mapping[str, str] | None = None, secrets: Mapping | None =
     first = _split(env.get("PLANNER_WORKSPACE"))[:1]
     files = first + _split(env.get("PLANNER_WORKSPACES")) + _split(sec.get("files"))
     if not dirs and not files:
-        files = [str(SAMPLE_WORKSPACE)]
+        files = [str(working_sample())]
     roots = []
     for d in dirs:
         r = _absolute(d).resolve()
@@ -357,4 +393,5 @@ def redact(text: str, known: Mapping[str, str] | None = None, *, roots=()) -> st
     return _WIN_DIRS.sub("", s)
 
 
-__all__ = ["SAMPLE_WORKSPACE", "Catalog", "is_geopackage", "load_catalog", "redact"]
+__all__ = ["SAMPLE_SOURCE", "SAMPLE_WORKSPACE", "Catalog", "is_geopackage", "load_catalog", "redact",
+           "working_sample"]
