@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from planner.errors import IngestError
+from planner.i18n import t
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
 
@@ -42,10 +43,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="with --parquet: number of partitions (default: one per 200,000 parcels)")
     p.add_argument("--force", action="store_true", help="with --parquet: replace DIR")
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed report, the --report CSV and the refusals "
+                        "(default: PLANNER_LANG, else zh); 报告语言")
     p.set_defaults(func=run)
 
 
+def report_lang(args: argparse.Namespace) -> str:
+    """The language of the report: ``--lang``, else ``PLANNER_LANG`` when set, else Chinese (as ``scenario run``)."""
+    import os
+
+    from planner.cli import message_lang
+
+    if getattr(args, "lang", None):
+        return args.lang
+    return message_lang() if os.environ.get("PLANNER_LANG", "").strip() else "zh"
+
+
 def run(args: argparse.Namespace) -> int:
+    args.lang = report_lang(args)
+    args.message_lang = args.lang  # the error line under the report speaks the report's language (cli.main)
     if args.source is None:
         return _refresh(args)
     if args.report:  # before anything is read or published: a report it could not write changes nothing
@@ -106,15 +123,15 @@ def _report(args: argparse.Namespace, load) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            text = rep.to_text()
+            text = rep.to_text(lang=args.lang)
             if rep.refused and rep.refusal and rep.refusal in str(exc):  # the error line below says it: not twice
-                head, _, _ = text.rpartition("\nREFUSED: ")
-                text = (head or text) + "\nREFUSED (see the error below)"
+                head = text.rpartition("\n")[0]
+                text = (head or text) + "\n" + t("ir_refused_below", args.lang)
             print(text, file=sys.stderr)
             if args.report:
-                write_report(rep, args.report)
+                write_report(rep, args.report, lang=args.lang)
         raise
-    print(rep.to_text())
+    print(rep.to_text(lang=args.lang))
     if args.report:
-        print(f"report written to {write_report(rep, args.report)}")
+        print(t("ir_written", args.lang, path=write_report(rep, args.report, lang=args.lang)))
     return 0

@@ -1,0 +1,92 @@
+"""The GIS officer's `planner ingest` as a subprocess, as they run it: the report in the language asked (the app
+shows the same notes in the page's language), a file published twice refused, a layer of a zip of several
+GeoPackages chosen with --file and --layer. The app's side is in tests/test_app_upload_officer.py."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner.io.store import GpkgStore
+
+ROOT = Path(__file__).resolve().parents[1]
+UPDATE = ROOT / "gis_data" / "survey_update.zip"
+
+
+def planner(*args, lang_env: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m planner ARGS`` as the officer types it; ``PLANNER_LANG`` set to ``lang_env`` (unset: None)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_LANG", "PLANNER_WORKSPACE")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    if lang_env is not None:
+        env["PLANNER_LANG"] = lang_env
+    return subprocess.run([sys.executable, "-m", "planner", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=env, timeout=300)
+
+
+@pytest.fixture
+def city(tmp_path) -> Path:
+    """A copy of the sample city (survey version 1)."""
+    path = tmp_path / "city.gpkg"
+    shutil.copy(ROOT / "gis_data" / "sample_city.gpkg", path)
+    return path
+
+
+def _csv_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8-sig").splitlines()
+
+
+# -- the report's language ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("opts", "lang_env", "lang"), [(["--lang", "zh"], "en", "zh"), ([], None, "zh"),
+                                                         (["--lang", "en"], "zh", "en"), ([], "en", "en")])
+def test_the_ingest_report_speaks_the_language_asked(city, tmp_path, opts, lang_env, lang):
+    """`planner ingest` printed its report in English whatever --lang or PLANNER_LANG said (its notes carry
+    Chinese, which the app shows). Now --lang, else PLANNER_LANG, else Chinese (as `scenario run`), headers,
+    units, notes and the --report CSV included."""
+    rep = tmp_path / "report.csv"
+    done = planner("ingest", UPDATE, "-w", city, "--dry-run", "--report", rep, *opts, lang_env=lang_env)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    if lang == "zh":
+        assert out.startswith("导入报告：survey_update.zip!") and "（试运行，未写入）" in out, out[:300]
+        for words in ("  读取          495 条", "  用地分类体系  gtkj（推定", "字段对应（标准字段 <- 源字段 [单位]）：",
+                      "  年产值（元/年） <- CZ [万元]", "  建筑密度        <- JZMD [百分比]", "未入库的源字段：BGLX、YZDDM",
+                      "说明：在宗地数据旁找到更新范围", "报告已写入 "):
+            assert words in out, (words, out)
+        assert "ingest report" not in out and "note:" not in out and "accepted" not in out
+        lines = _csv_lines(rep)
+        assert lines[0] == "# 来源文件: " + str(UPDATE) and "# 读取: 495" in lines
+        assert "行号,宗地代码,字段,原值,问题,处理,说明,说明（英文）" in lines
+    else:
+        assert out.startswith("ingest report: survey_update.zip!") and " (dry run)" in out, out[:300]
+        for words in ("  read               495", "field mapping (canonical <- source [unit]):",
+                      "  output_cny      <- CZ [10k yuan]", "  coverage        <- JZMD [percent]",
+                      "note: update extent", "report written to "):
+            assert words in out, (words, out)
+        assert "导入报告" not in out and "说明：" not in out
+        lines = _csv_lines(rep)
+        assert lines[0] == "# source: " + str(UPDATE) and "row,parcel_id,field,value,code,action,message,message_zh" in lines
+    assert GpkgStore(city).surveys()["version"].max() == 1  # a dry run
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_refused_ingest_says_why_once_in_the_reports_language(city, tmp_path, lang):
+    """A layer with no CRS, refused: the report, its last line and the error line all in the language asked."""
+    src = tmp_path / "宗地.csv"
+    src.write_text('ZDDM,WKT\nA1,"POLYGON((0 0,10 0,10 10,0 0))"\n', encoding="utf-8")
+    done = planner("ingest", src, "-w", city, "--lang", lang)
+    assert done.returncode == 2
+    err = done.stderr
+    if lang == "zh":
+        assert "导入报告：宗地.csv" in err and "  文件的坐标系  （无）" in err and "  读取          1 条" in err, err
+        assert "拒绝导入（原因见下方错误）" in err and "错误：宗地.csv：该图层没有坐标系" in err, err
+        assert "REFUSED" not in err and "error:" not in err
+    else:
+        assert "ingest report: 宗地.csv" in err and "  CRS of the file    none" in err, err
+        assert "REFUSED (see the error below)" in err and "error: 宗地.csv: " in err, err
+        assert "拒绝导入" not in err and "错误：" not in err
