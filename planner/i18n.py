@@ -84,6 +84,27 @@ def ingest_unit_label(unit: str, lang: str = "zh") -> str:
     return str(unit) if pair is None else pair[1 if lang == "en" else 0]
 
 
+def local_time(iso, zone=None) -> str:
+    """A stored UTC ISO time as ``YYYY-MM-DD HH:MM`` in ``zone`` (a tzinfo; None: the machine's), "—" when missing.
+
+    >>> import datetime as dt
+    >>> local_time("2025-03-01T02:30:00+00:00", dt.timezone(dt.timedelta(hours=8))), local_time(None)
+    ('2025-03-01 10:30', '—')
+    """
+    import datetime as _dt
+    import math
+
+    if iso is None or (isinstance(iso, float) and math.isnan(iso)) or str(iso) in ("", "None", "nan", "NaT"):
+        return "—"
+    try:
+        t = _dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 STRINGS: dict[str, tuple[str, str]] = {
     # app / navigation
     "app_title": ("低效工业用地更新规划", "Industrial land revitalization planner"),
@@ -740,6 +761,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ir_refused_below": ("拒绝导入（原因见下方错误）", "REFUSED (see the error below)"),
     "ir_published": ("已发布为调查版本 {v}", "published as survey version {v}"),
     "ir_written": ("报告已写入 {path}", "report written to {path}"),
+    "ir_same_file_refused": ("未发布。如需用其他字段对应、单位、坐标系、编码或图层重新读取同一文件并发布为新版本，请加 --publish-again；"
+                             "要让 v{v} 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换。",
+                             "Nothing was published. To read the same file again with another mapping, units, CRS, "
+                             "encoding or layer and publish it as a new version, add --publish-again; to make v{v} "
+                             "current again, switch to it in the app (Data manager › Survey versions)."),
+    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
+                          "{msg} (dry run: the real run refuses it unless --publish-again is given)"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -90,3 +90,55 @@ def test_a_refused_ingest_says_why_once_in_the_reports_language(city, tmp_path, 
         assert "ingest report: 宗地.csv" in err and "  CRS of the file    none" in err, err
         assert "REFUSED (see the error below)" in err and "error: 宗地.csv: " in err, err
         assert "拒绝导入" not in err and "错误：" not in err
+
+
+# -- a file published twice ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_file_published_before_is_refused_naming_the_version_when_and_who(city, tmp_path, lang):
+    """The officer loads the update, then (a colleague, a script run twice, a copy under another name) loads the
+    same bytes again: the CLI published an identical v3 where the data manager says "same file as v2". Now it
+    refuses before reading, in the language asked, naming the version, when and by whom; nothing is written."""
+    first = planner("ingest", UPDATE, "-w", city, "--lang", lang)
+    assert first.returncode == 0, first.stderr
+    copy = tmp_path / "晋江更新(1).zip"  # the same bytes under another name
+    shutil.copy(UPDATE, copy)
+    cat = GpkgStore(city).surveys()
+    who, when = str(cat["user"].iloc[-1]), cat["created_at"].iloc[-1]
+    n_audit = len(GpkgStore(city).audit_log())
+    from planner.i18n import local_time
+
+    for src in (UPDATE, copy):
+        done = planner("ingest", src, "-w", city, "--lang", lang)
+        assert done.returncode == 2, done.stdout
+        err = done.stderr
+        if lang == "zh":
+            assert f"错误：{src.name} 与 {local_time(when)} 由 {who} 发布的调查版本 v2 是同一个文件（校验和相同）" in err, err
+            assert "未发布" in err and "--publish-again" in err and "error:" not in err
+        else:
+            assert f"error: {src.name} is the same file as survey version v2, published by {who} on {local_time(when)}" in err, err
+            assert "Nothing was published" in err and "--publish-again" in err
+        assert not done.stdout  # refused before reading: no report of a load that will not happen
+    dry = planner("ingest", copy, "-w", city, "--dry-run", "--lang", lang)  # a dry run says so and reads on
+    assert dry.returncode == 0 and ("是同一个文件" if lang == "zh" else "is the same file as survey version v2") in dry.stdout
+    assert GpkgStore(city).surveys()["version"].max() == 2 and len(GpkgStore(city).audit_log()) == n_audit
+
+
+def test_publish_again_reads_the_same_file_with_other_units_but_never_stores_an_identical_version(city, tmp_path):
+    """Why --publish-again exists: the update was published with its output read in 万元 (the default for CZ); the
+    bureau says it is in 元. The same file, read with the unit corrected, is a real new version. Published again
+    with nothing changed (the same reading), it is still refused: an identical version is never stored."""
+    assert planner("ingest", UPDATE, "-w", city, "--lang", "en").returncode == 0
+    mp = tmp_path / "yuan.toml"
+    mp.write_text('[units]\noutput_cny = "元"\n', encoding="utf-8")
+    refused = planner("ingest", UPDATE, "-w", city, "-m", mp, "--lang", "en")
+    assert refused.returncode == 2 and "--publish-again" in refused.stderr
+    again = planner("ingest", UPDATE, "-w", city, "-m", mp, "--publish-again", "--lang", "en")
+    assert again.returncode == 0, again.stderr
+    assert "output_cny      <- CZ [yuan]" in again.stdout and "changed output_cny" in again.stdout, again.stdout
+    assert "published as survey version 3" in again.stdout
+    same = planner("ingest", UPDATE, "-w", city, "-m", mp, "--publish-again", "--lang", "zh")
+    assert same.returncode == 2
+    assert "新增 0，删除 0，变更 0" in same.stderr and "拒绝导入（原因见下方错误）" in same.stderr, same.stderr
+    assert "无需发布（发布将产生一个相同的版本）" in same.stderr
+    cat = GpkgStore(city).surveys()
+    assert cat["version"].max() == 3 and int(cat.loc[cat["is_current"], "version"].iloc[0]) == 3

@@ -111,12 +111,10 @@ with tab_up:
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if (up is not None or kept) and ss.get("dm_path"):
-        cat_now = store.surveys()
-        same = cat_now[(cat_now["name"] == "parcels") & (cat_now["sha256"] == ss.get("dm_sha"))]
-        if len(same):  # the same bytes as a published version (uploaded twice?): said before any work is done
-            row = same.sort_values("version").iloc[-1]
-            st.info(tr("dm_same_file", name=ss["dm_name"], v=int(row["version"]), when=survey.local_time(row["created_at"]),
-                       user=str(row["user"] or "?")))
+        same = ingest.published_as(store, ss.get("dm_sha"))  # the check `planner ingest` refuses on
+        if same is not None:  # the same bytes as a published version (uploaded twice?): said before any work is done
+            st.info(tr("dm_same_file", name=ss["dm_name"], v=same["version"], when=survey.local_time(same["created_at"]),
+                       user=same["user"] or "?"))
         layers, layer = source_layers(ss["dm_path"]), None
         if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
             polys = [s for s in layers if s.is_polygon]

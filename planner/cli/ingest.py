@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="give up when another writer holds the workspace longer than this "
                         "(default: PLANNER_LOCK_TIMEOUT or 300)")
     p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    p.add_argument("--publish-again", action="store_true",
+                   help="publish a file already published (same checksum) as a new version, e.g. read again with "
+                        "another mapping, units, CRS, encoding or layer (refused without it, naming the version, "
+                        "when and by whom; a load that changes nothing is refused either way)")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.add_argument("--parquet", metavar="DIR",
                    help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "
@@ -86,8 +90,8 @@ def _refresh(args: argparse.Namespace) -> int:
         msg = ("give the survey file to load (or, to write a workspace's current survey as a partitioned survey "
                "without loading anything: -w WS --parquet DIR)")
         raise IngestError(msg, zh="请给出要导入的调查数据文件（或用 -w 工作空间 --parquet 文件夹 写出当前调查版本，不导入新数据）")
-    given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report")
-             if getattr(args, k)] + (["--dry-run"] if args.dry_run else []) + \
+    given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report",
+                                                  "publish_again") if getattr(args, k)] + (["--dry-run"] if args.dry_run else []) + \
             ([f"--mode {args.mode}"] if args.mode != "auto" else [])
     if given:
         msg = (f"{', '.join(given)}: these read or publish a survey file; with no file, -w WS --parquet DIR only "
@@ -113,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
     store = open_store(args.workspace, lock_timeout=args.lock_timeout)
     return _report(args, lambda: ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer,
                                                crs=args.crs, encoding=args.encoding, survey_name=args.survey_name,
-                                               dry_run=args.dry_run, mode=args.mode))
+                                               dry_run=args.dry_run, mode=args.mode,
+                                               publish_again=args.publish_again))
 
 
 def _report(args: argparse.Namespace, load) -> int:

@@ -81,6 +81,9 @@ from planner.ingest.publish import (
     merge_update,
     plan_publish,
     publish,
+    published_as,
+    same_file_refusal,
+    same_file_text,
 )
 from planner.ingest.report import IngestReport, Problem
 from planner.io.readers import ReadLimits, read_source
@@ -142,11 +145,15 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
 
 def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None = None, crs: str | None = None,
            encoding: str | None = None, survey_name: str | None = None, dry_run: bool = False,
-           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits()) -> IngestReport:
+           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits(),
+           publish_again: bool = False) -> IngestReport:
     """Read, check and (unless ``dry_run``) publish a survey file into a workspace.
 
     A refused load raises :class:`IngestError` (``exc.report`` has the report)
     and leaves the workspace unchanged: nothing, not even an audit row, is written.
+    A file whose bytes were published before (:func:`published_as`) is refused before it is read, naming
+    that version, when and by whom, unless ``publish_again`` (to read it again with another mapping, units,
+    CRS, encoding or layer); a load that changes nothing against the current survey is refused either way.
 
     Examples
     --------
@@ -155,14 +162,23 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     from planner.io.store import sha256_file
 
     mp = as_mapping(mapping)
+    src = Path(source)
+    sha = sha256_file(src) if src.is_file() else None
+    found = published_as(store, sha)
+    if found is not None and not dry_run and not publish_again:  # said before any work, as the data manager does
+        raise same_file_refusal(src.name, found)
     base = current_survey_version(store)  # what this load starts from (publish re-checks it under the lock)
     gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
                            target_crs=store.crs, limits=limits)
     rep.dry_run = dry_run
-    src = Path(source)
-    rep.sha256 = sha256_file(src) if src.is_file() else None
+    rep.sha256 = sha
     if dry_run:
         rep.mode = mode
+        if found is not None and not publish_again:
+            from planner.i18n import t
+
+            rep.warnings.append(t("ir_same_file_note", "en", msg=same_file_text(src.name, found, "en")))
+            rep.warnings_zh.append(t("ir_same_file_note", "zh", msg=same_file_text(src.name, found, "zh")))
         if base is not None:  # ids written otherwise than the survey's: said before the real run re-keys parcels
             mismatch = id_format_mismatch(gdf["parcel_id"], store.read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
             if mismatch is not None:
@@ -171,8 +187,10 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 rep.warnings_zh.append(f"警告：{zh}")
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
-                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
+                   refuse_unchanged=True)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
-           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]
+           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "published_as", "read_survey",
+           "same_file_refusal", "same_file_text"]

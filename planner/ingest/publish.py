@@ -434,9 +434,48 @@ def _changed_since(store, expected: int | None, base: int | None, source: str, m
                          f"合并到版本 {base}，两处更改均保留"))
 
 
+def published_as(store, sha256: str | None) -> dict | None:
+    """The latest survey version published from a file of these bytes (same SHA-256), or None.
+
+    ``{"version", "created_at", "user", "source_file"}``: what the data manager says of a file uploaded again and
+    why ``planner ingest`` refuses it (:func:`same_file_refusal`).
+    """
+    if not sha256:
+        return None
+    cat = store.surveys()
+    if not len(cat) or "sha256" not in cat:
+        return None
+    same = cat[(cat["name"] == "parcels") & (cat["sha256"] == sha256)]
+    if not len(same):
+        return None
+    row = same.sort_values("version").iloc[-1]
+    return {"version": int(row["version"]), "created_at": row["created_at"],
+            "user": None if pd.isna(row["user"]) or row["user"] in ("", None) else str(row["user"]),
+            "source_file": row.get("source_file")}
+
+
+def same_file_text(name: str, found: dict, lang: str, zone=None) -> str:
+    """"NAME is the same file as survey version vN, published by USER on WHEN" in ``lang`` (the data manager's
+    words; ``zone``: the time zone of WHEN, None: the machine's)."""
+    from planner.i18n import local_time, t
+
+    return t("dm_same_file", lang, name=name, v=found["version"], when=local_time(found["created_at"], zone),
+             user=found["user"] or "?")
+
+
+def same_file_refusal(name: str, found: dict) -> IngestError:
+    """The refusal of a file already published as ``found`` (:func:`published_as`), in both languages."""
+    from planner.i18n import t
+
+    en, zh = (same_file_text(name, found, lang) + sep + t("ir_same_file_refused", lang, v=found["version"])
+              for lang, sep in (("en", " "), ("zh", "")))
+    return IngestError(en, zh=zh)
+
+
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
-            user: str | None = None, cover_share: float = 0.5, base_version=_ANY) -> IngestReport:
+            user: str | None = None, cover_share: float = 0.5, base_version=_ANY,
+            refuse_unchanged: bool = False) -> IngestReport:
     """Store accepted parcels as a new current survey version, with the diff in its meta.
 
     The current version is read, merged and replaced under the workspace's
@@ -464,6 +503,10 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         with :class:`IngestError` ("the survey changed while you were
         working"), as replacing would drop the other change. Omitted: merge
         into whatever is current.
+    refuse_unchanged : bool
+        Refuse (:class:`IngestError`, nothing written) a load that adds, removes and changes nothing against
+        the current survey: it would store an identical version (``planner ingest``; the data manager
+        disables its publish button then).
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
@@ -481,6 +524,14 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         diff["base_version"] = base
         rep.mode = mode
         rep.diff = diff
+        if refuse_unchanged and base is not None and not any(int(diff.get(f"n_{k}", 0))
+                                                               for k in ("added", "removed", "changed")):
+            from planner.i18n import t
+            from planner.ingest.report import _refuse
+
+            name = source_file or rep.dataset or rep.source
+            raise _refuse(rep, t("dm_nothing_changed", "en", name=name).removeprefix(f"{name} "),
+                          t("dm_nothing_changed", "zh", name=name).removeprefix(f"{name} "))
         meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
         meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
         rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,
