@@ -123,10 +123,10 @@ def test_a_file_published_before_is_refused_naming_the_version_when_and_who(city
     assert GpkgStore(city).surveys()["version"].max() == 2 and len(GpkgStore(city).audit_log()) == n_audit
 
 
-def test_publish_again_reads_the_same_file_with_other_units_but_never_stores_an_identical_version(city, tmp_path):
+def test_publish_again_reads_the_same_file_with_other_units_but_not_into_an_identical_version(city, tmp_path):
     """Why --publish-again exists: the update was published with its output read in 万元 (the default for CZ); the
     bureau says it is in 元. The same file, read with the unit corrected, is a real new version. Published again
-    with nothing changed (the same reading), it is still refused: an identical version is never stored."""
+    with nothing changed (the same reading), it is still refused: an identical version of the same file is not stored."""
     assert planner("ingest", UPDATE, "-w", city, "--lang", "en").returncode == 0
     mp = tmp_path / "yuan.toml"
     mp.write_text('[units]\noutput_cny = "元"\n', encoding="utf-8")

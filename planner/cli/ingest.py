@@ -25,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workspace", "-w", help="workspace .gpkg (not needed with --dry-run: the data are then checked "
                                               "in the CRS `planner workspace init --from` would propose)")
     p.add_argument("--mapping", "-m", help="field mapping TOML (fields, units, currency, land-use scheme, checks)")
-    p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip")
+    p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip, or a layer of a "
+                                   "GeoPackage inside a zip (a refusal lists them all: file, layer, geometry, rows)")
+    p.add_argument("--file", dest="member", metavar="FILE",
+                   help="with a zip of several datasets: the one to read (its path in the zip, file name or stem); "
+                        "--layer then names its layer (two GeoPackages of the zip may hold a layer of one name)")
     p.add_argument("--crs", help="CRS of the file when it has none or a wrong one (e.g. EPSG:4549), or gcj02")
     p.add_argument("--encoding", help="text encoding of a shapefile/CSV (default: .cpg, then UTF-8, then GB18030)")
     p.add_argument("--survey-name", help="label of the new survey version, e.g. '2025 annual survey'")
@@ -39,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--publish-again", action="store_true",
                    help="publish a file already published (same checksum) as a new version, e.g. read again with "
                         "another mapping, units, CRS, encoding or layer (refused without it, naming the version, "
-                        "when and by whom; a load that changes nothing is refused either way)")
+                        "when and by whom; published again, it is still refused if it changes nothing)")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.add_argument("--parquet", metavar="DIR",
                    help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "
@@ -74,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     if args.parquet and not args.dry_run:
         from planner.cli.scale import check_parquet, write_ingested
 
+        if args.member and args.workspace is None:  # the partitioned survey is read by planner/cli/scale.py alone
+            msg = ("--file is not taken with --parquet and no workspace yet; unzip that file and give it as the "
+                   "source, or load it into a workspace first (-w WS)")
+            raise IngestError(msg, zh="不加工作空间、只写 --parquet 时暂不支持 --file；请解压出该文件作为源文件，"
+                                      "或先导入工作空间（-w）")
+
         check_parquet(args)  # before the workspace is changed: a refused command changes nothing
         if args.workspace is None:  # the partitioned survey instead of a workspace layer
             write_ingested(args)
@@ -91,7 +101,8 @@ def _refresh(args: argparse.Namespace) -> int:
                "without loading anything: -w WS --parquet DIR)")
         raise IngestError(msg, zh="请给出要导入的调查数据文件（或用 -w 工作空间 --parquet 文件夹 写出当前调查版本，不导入新数据）")
     given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report",
-                                                  "publish_again") if getattr(args, k)] + (["--dry-run"] if args.dry_run else []) + \
+                                                  "publish_again") if getattr(args, k)] + \
+            (["--file"] if args.member else []) + (["--dry-run"] if args.dry_run else []) + \
             ([f"--mode {args.mode}"] if args.mode != "auto" else [])
     if given:
         msg = (f"{', '.join(given)}: these read or publish a survey file; with no file, -w WS --parquet DIR only "
@@ -113,12 +124,12 @@ def _run(args: argparse.Namespace) -> int:
             msg = "give the workspace with --workspace WS (create one with `planner workspace init`), or use --dry-run"
             raise IngestError(msg, zh="请指定工作空间（--workspace），或使用 --dry-run 仅检查数据")
         return _report(args, lambda: check_survey(args.source, mapping=args.mapping, layer=args.layer, crs=args.crs,
-                                                  encoding=args.encoding))
+                                                  encoding=args.encoding, member=args.member))
     store = open_store(args.workspace, lock_timeout=args.lock_timeout)
     return _report(args, lambda: ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer,
                                                crs=args.crs, encoding=args.encoding, survey_name=args.survey_name,
                                                dry_run=args.dry_run, mode=args.mode,
-                                               publish_again=args.publish_again))
+                                               publish_again=args.publish_again, member=args.member))
 
 
 def _report(args: argparse.Namespace, load) -> int:

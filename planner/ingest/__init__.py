@@ -90,8 +90,8 @@ from planner.io.readers import ReadLimits, read_source
 
 
 def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = None, crs: str | None = None,
-                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits()
-                ) -> tuple[gpd.GeoDataFrame, IngestReport]:
+                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits(),
+                member: str | None = None) -> tuple[gpd.GeoDataFrame, IngestReport]:
     """Read and check a survey file without writing anything.
 
     Parameters
@@ -103,6 +103,9 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
     layer, crs, encoding : str, optional
         Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
         text encoding (they win over the mapping file's ``[source]``).
+    member : str, optional
+        The dataset of a zip holding several (its path in the zip, file name or stem); ``layer`` then names a
+        layer inside it (``planner ingest --file``; :func:`planner.io.readers.read_source`).
     target_crs : CRS-like, optional
         Projected metric CRS of the result (a workspace's ``store.crs``).
         Default: the CRS a new workspace for these data would get
@@ -120,7 +123,7 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
         When the load is refused; ``exc.report`` holds the report when one exists.
     """
     mp = as_mapping(mapping)
-    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
+    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits, member=member)
     notes = []
     if target_crs is None:  # no workspace: the CRS a new workspace for these data would get
         from planner.crs import crs_label
@@ -146,14 +149,14 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
 def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None = None, crs: str | None = None,
            encoding: str | None = None, survey_name: str | None = None, dry_run: bool = False,
            mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits(),
-           publish_again: bool = False) -> IngestReport:
+           publish_again: bool = False, member: str | None = None) -> IngestReport:
     """Read, check and (unless ``dry_run``) publish a survey file into a workspace.
 
     A refused load raises :class:`IngestError` (``exc.report`` has the report)
     and leaves the workspace unchanged: nothing, not even an audit row, is written.
     A file whose bytes were published before (:func:`published_as`) is refused before it is read, naming
     that version, when and by whom, unless ``publish_again`` (to read it again with another mapping, units,
-    CRS, encoding or layer); a load that changes nothing against the current survey is refused either way.
+    CRS, encoding or layer); published again, it is still refused if it changes nothing against the current survey.
 
     Examples
     --------
@@ -169,7 +172,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
         raise same_file_refusal(src.name, found)
     base = current_survey_version(store)  # what this load starts from (publish re-checks it under the lock)
     gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
-                           target_crs=store.crs, limits=limits)
+                           target_crs=store.crs, limits=limits, member=member)
     rep.dry_run = dry_run
     rep.sha256 = sha
     if dry_run:
@@ -188,7 +191,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
                    label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
-                   refuse_unchanged=True)
+                   refuse_unchanged=found is not None)  # a file published again must change something
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
