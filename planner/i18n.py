@@ -105,6 +105,22 @@ def local_time(iso, zone=None) -> str:
     return t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
+_GEOM_ZH = {"polygon": "面", "multipolygon": "面（多部件）", "point": "点", "multipoint": "点（多部件）",
+            "linestring": "线", "multilinestring": "线（多部件）", "none": "无几何（属性表）", "unknown": "未知几何"}
+
+
+def geometry_label(gtype: str, lang: str = "zh") -> str:
+    """GDAL's geometry type of a layer as ``lang`` writes it (the data manager's layer picker, ``planner ingest``).
+
+    >>> geometry_label("Polygon Z", "zh"), geometry_label("None", "en")
+    ('面 Z', 'no geometry (attribute table)')
+    """
+    if lang != "zh":
+        return "no geometry (attribute table)" if gtype == "None" else gtype
+    base, _, z = str(gtype).partition(" ")
+    return _GEOM_ZH.get(base.lower(), gtype) + (f" {z}" if z else "")
+
+
 STRINGS: dict[str, tuple[str, str]] = {
     # app / navigation
     "app_title": ("低效工业用地更新规划", "Industrial land revitalization planner"),
@@ -325,8 +341,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
     "dm_layer": ("选择宗地图层（文件中有 {n} 个图层）", "Parcel layer (the file holds {n} layers)"),
     "dm_layer_option": ("{name} — {geom} · {n} 条", "{name} — {geom} · {n} rows"),
-    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层",
-                      "Polygon layers come first; on the command line, --layer names the same layer"),
+    "dm_layer_option_in": ("{name}（{file}）— {geom} · {n} 条", "{name} ({file}) — {geom} · {n} rows"),
+    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层（压缩包中多个文件有同名图层时再加 --file 文件名）",
+                      "Polygon layers come first; on the command line, --layer names the same layer (and --file "
+                      "its file when two files of the zip hold a layer of that name)"),
     "dm_layer_pick": ("{name} 含 {n} 个图层：请在上方选择宗地（面）图层，再核对字段对应并校验。",
                       "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
                       "and validate."),
