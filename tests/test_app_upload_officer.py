@@ -453,6 +453,28 @@ def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, mon
     assert any("30" in str(m.value) for m in at.metric)
 
 
+def test_the_layer_picked_in_a_geopackage_is_kept_when_the_officer_looks_at_another_page(tmp_path, monkeypatch):
+    """The officer picks the older parcel layer of a GeoPackage, checks the map and comes back: the upload was kept
+    but the pick was gone (Streamlit forgets a widget of a page not shown), and the picker asked again. Now the
+    pick is kept and the layer read is the one picked."""
+    path = _sample_city(tmp_path, monkeypatch)
+    g = GpkgStore(path).read_parcels().head(30)[["parcel_id", "geometry"]].rename(columns={"parcel_id": "ZDDM"})
+    gp = tmp_path / "mixed.gpkg"
+    g.to_file(gp, layer="parcels_2025")
+    g.head(10).to_file(gp, layer="parcels_old")
+    at = _page("en")
+    at.file_uploader[0].set_value(("mixed.gpkg", gp.read_bytes(), "application/geopackage+sqlite3")).run()
+    at.selectbox(key="dm_layer").set_value("parcels_old").run()
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="dm_layer").value == "parcels_old"
+    assert not [i for i in at.info if "pick the parcel (polygon) layer" in str(i.value)]
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    assert any(str(m.value) == "10" for m in at.metric), [m.value for m in at.metric]
+
+
 def _update_with_ids(tmp: Path, how) -> Path:
     """The bundled survey update, its parcel ids rewritten by ``how`` (the set zipped again, .cpg and all)."""
     src = Path(APP).parent / "gis_data" / "survey_update.zip"

@@ -142,3 +142,37 @@ def test_publish_again_reads_the_same_file_with_other_units_but_not_into_an_iden
     assert "无需发布（发布将产生一个相同的版本）" in same.stderr
     cat = GpkgStore(city).surveys()
     assert cat["version"].max() == 3 and int(cat.loc[cat["is_current"], "version"].iloc[0]) == 3
+
+
+# -- a zip of several GeoPackages -------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_zip_of_two_geopackages_is_read_with_file_and_layer_and_refused_listing_every_layer(city, tmp_path, lang):
+    """Two districts' GeoPackages of three layers each in one zip: `--layer STEM` picked a GeoPackage and was then
+    refused ("holds 3 layers"), `--layer 宗地` was refused as "several datasets", and nothing read one layer of
+    one of them. Now the refusals list every layer with its file, geometry type and rows, a layer name held by
+    two files asks for --file, and --file with --layer reads that layer."""
+    from tests.test_app_upload_officer import two_geopackages_zip
+
+    z = two_geopackages_zip(tmp_path, city)
+    none = planner("ingest", z, "-w", city, "--lang", lang)
+    assert none.returncode == 2
+    twice = planner("ingest", z, "-w", city, "--layer", "宗地", "--lang", lang)
+    assert twice.returncode == 2
+    if lang == "zh":
+        assert "压缩包中有多个数据集" in none.stderr and "  - 2025/石狮.gpkg：宗地（面（多部件），30 条）" in none.stderr
+        assert "  - 2025/晋江.gpkg：井点（点，5 条）" in none.stderr, none.stderr
+        assert "多个文件含图层 '宗地'（2025/晋江.gpkg、2025/石狮.gpkg），请加 --file" in twice.stderr, twice.stderr
+    else:
+        assert "the zip holds several datasets" in none.stderr and "--file FILE" in none.stderr
+        assert "  - 2025/石狮.gpkg: 宗地 (MultiPolygon, 30 rows)" in none.stderr, none.stderr
+        assert "layer '宗地' is in several files of the zip (2025/晋江.gpkg, 2025/石狮.gpkg); add --file" in twice.stderr
+    wrong = planner("ingest", z, "-w", city, "--file", "泉州", "--layer", "宗地", "--lang", lang)
+    assert wrong.returncode == 2 and "2025/晋江.gpkg" in wrong.stderr and "泉州" in wrong.stderr
+    assert GpkgStore(city).surveys()["version"].max() == 1  # refused: nothing written
+    ok = planner("ingest", z, "-w", city, "--file", "石狮", "--layer", "宗地", "--lang", lang)
+    assert ok.returncode == 0, ok.stderr
+    assert "!2025/石狮.gpkg" in ok.stdout and ("图层 宗地" if lang == "zh" else "layer 宗地") in ok.stdout
+    assert ("读取          30 条" if lang == "zh" else "read               30") in ok.stdout, ok.stdout
+    assert GpkgStore(city).surveys()["version"].max() == 2
+    one = planner("ingest", z, "-w", city, "--layer", "井点", "--file", "2025/晋江.gpkg", "--dry-run", "--lang", lang)
+    assert one.returncode == 2 and "井点" in one.stderr  # points are no parcels: refused as such, not as ambiguous
