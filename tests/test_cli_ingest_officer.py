@@ -4,7 +4,6 @@ GeoPackages chosen with --file and --layer. The app's side is in tests/test_app_
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import subprocess
