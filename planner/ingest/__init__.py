@@ -156,7 +156,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     and leaves the workspace unchanged: nothing, not even an audit row, is written.
     A file whose bytes were published before (:func:`published_as`) is refused before it is read, naming
     that version, when and by whom, unless ``publish_again`` (to read it again with another mapping, units,
-    CRS, encoding or layer); published again, it is still refused if it changes nothing against the current survey.
+    CRS, encoding or layer, or to record a delivery as a version of its own).
 
     Examples
     --------
@@ -190,8 +190,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 rep.warnings_zh.append(f"警告：{zh}")
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
-                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
-                   refuse_unchanged=found is not None)  # a file published again must change something
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",

@@ -474,8 +474,7 @@ def same_file_refusal(name: str, found: dict) -> IngestError:
 
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
-            user: str | None = None, cover_share: float = 0.5, base_version=_ANY,
-            refuse_unchanged: bool = False) -> IngestReport:
+            user: str | None = None, cover_share: float = 0.5, base_version=_ANY) -> IngestReport:
     """Store accepted parcels as a new current survey version, with the diff in its meta.
 
     The current version is read, merged and replaced under the workspace's
@@ -503,10 +502,6 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         with :class:`IngestError` ("the survey changed while you were
         working"), as replacing would drop the other change. Omitted: merge
         into whatever is current.
-    refuse_unchanged : bool
-        Refuse (:class:`IngestError`, nothing written) a load that adds, removes and changes nothing against
-        the current survey: it would store an identical version (``planner ingest``; the data manager
-        disables its publish button then).
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
@@ -524,14 +519,6 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         diff["base_version"] = base
         rep.mode = mode
         rep.diff = diff
-        if refuse_unchanged and base is not None and not any(int(diff.get(f"n_{k}", 0))
-                                                               for k in ("added", "removed", "changed")):
-            from planner.i18n import t
-            from planner.ingest.report import _refuse
-
-            name = source_file or rep.dataset or rep.source
-            raise _refuse(rep, t("dm_nothing_changed", "en", name=name).removeprefix(f"{name} "),
-                          t("dm_nothing_changed", "zh", name=name).removeprefix(f"{name} "))
         meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
         meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
         rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,
