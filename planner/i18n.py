@@ -50,6 +50,77 @@ def terminal_text(text: str) -> str:
                    else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
 
 
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide and full-width characters count two.
+
+    >>> display_width("容积率 2.5")
+    10
+    """
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def pad(text: str, width: int, *, left: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (:func:`display_width`), right-aligned unless
+    ``left``: Chinese labels line up, where ``f"{x:<15}"`` counts a Chinese character as one column."""
+    room = " " * max(0, width - display_width(text))
+    return str(text) + room if left else room + str(text)
+
+
+#: The ingest's unit names (planner/ingest/mapping.py) as each language writes them: (zh, en).
+INGEST_UNITS = {"元": ("元", "yuan"), "yuan": ("元", "yuan"), "万元": ("万元", "10k yuan"),
+                "10k_yuan": ("万元", "10k yuan"), "亿元": ("亿元", "100m yuan"), "100m_yuan": ("亿元", "100m yuan"),
+                "m²": ("m²", "m²"), "m2": ("m²", "m²"), "亩": ("亩", "mu"), "mu": ("亩", "mu"),
+                "公顷": ("公顷", "ha"), "ha": ("公顷", "ha"), "ft²": ("ft²", "ft²"),
+                "percent": ("百分比", "percent"), "fraction": ("小数", "fraction")}
+
+
+def ingest_unit_label(unit: str, lang: str = "zh") -> str:
+    """A unit of a survey field as ``lang`` writes it (the data manager's mapping table, ``planner ingest``).
+
+    >>> ingest_unit_label("10k_yuan", "zh"), ingest_unit_label("万元", "en"), ingest_unit_label("percent", "zh")
+    ('万元', '10k yuan', '百分比')
+    """
+    pair = INGEST_UNITS.get(str(unit))
+    return str(unit) if pair is None else pair[1 if lang == "en" else 0]
+
+
+def local_time(iso, zone=None) -> str:
+    """A stored UTC ISO time as ``YYYY-MM-DD HH:MM`` in ``zone`` (a tzinfo; None: the machine's), "—" when missing.
+
+    >>> import datetime as dt
+    >>> local_time("2025-03-01T02:30:00+00:00", dt.timezone(dt.timedelta(hours=8))), local_time(None)
+    ('2025-03-01 10:30', '—')
+    """
+    import datetime as _dt
+    import math
+
+    if iso is None or (isinstance(iso, float) and math.isnan(iso)) or str(iso) in ("", "None", "nan", "NaT"):
+        return "—"
+    try:
+        t = _dt.datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.UTC)
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+_GEOM_ZH = {"polygon": "面", "multipolygon": "面（多部件）", "point": "点", "multipoint": "点（多部件）",
+            "linestring": "线", "multilinestring": "线（多部件）", "none": "无几何（属性表）", "unknown": "未知几何"}
+
+
+def geometry_label(gtype: str, lang: str = "zh") -> str:
+    """GDAL's geometry type of a layer as ``lang`` writes it (the data manager's layer picker, ``planner ingest``).
+
+    >>> geometry_label("Polygon Z", "zh"), geometry_label("None", "en")
+    ('面 Z', 'no geometry (attribute table)')
+    """
+    if lang != "zh":
+        return "no geometry (attribute table)" if gtype == "None" else gtype
+    base, _, z = str(gtype).partition(" ")
+    return _GEOM_ZH.get(base.lower(), gtype) + (f" {z}" if z else "")
+
+
 STRINGS: dict[str, tuple[str, str]] = {
     # app / navigation
     "app_title": ("低效工业用地更新规划", "Industrial land revitalization planner"),
@@ -270,8 +341,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                 "unchanged); the field mapping and CRS were detected from the file again: validate it again."),
     "dm_layer": ("选择宗地图层（文件中有 {n} 个图层）", "Parcel layer (the file holds {n} layers)"),
     "dm_layer_option": ("{name} — {geom} · {n} 条", "{name} — {geom} · {n} rows"),
-    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层",
-                      "Polygon layers come first; on the command line, --layer names the same layer"),
+    "dm_layer_option_in": ("{name}（{file}）— {geom} · {n} 条", "{name} ({file}) — {geom} · {n} rows"),
+    "dm_layer_help": ("面图层排在前面；命令行导入时用 --layer 指定同一图层（压缩包中多个文件有同名图层时再加 --file 文件名）",
+                      "Polygon layers come first; on the command line, --layer names the same layer (and --file "
+                      "its file when two files of the zip hold a layer of that name)"),
     "dm_layer_pick": ("{name} 含 {n} 个图层：请在上方选择宗地（面）图层，再核对字段对应并校验。",
                       "{name} holds {n} layers: pick the parcel (polygon) layer above, then check the field mapping "
                       "and validate."),
@@ -667,6 +740,53 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth_role_set": ("{user} 的角色已改为「{role}」。", "{user} is now {role}."),
     "auth_password_set": ("已为 {user} 设置新密码。", "New password set for {user}."),
     "auth_is_disabled": ("此账号已停用。", "This account is disabled."),
+    # planner ingest: the printed report (planner/ingest/report.py); the English is what scripts have read
+    "ir_title": ("导入报告：{name}", "ingest report: {name}"),
+    "ir_dry_run": ("（试运行，未写入）", " (dry run)"),
+    "ir_format": ("格式", "format"),
+    "ir_layer": ("，图层 {layer}", ", layer {layer}"),
+    "ir_paren": ("（{text}）", " ({text})"),
+    "ir_encoding": ("字符编码", "encoding"),
+    "ir_crs_file": ("文件的坐标系", "CRS of the file"),
+    "ir_crs_used": ("采用的坐标系", "CRS used"),
+    "ir_stored_in": ("存储坐标系", "stored in"),
+    "ir_scheme": ("用地分类体系", "land-use scheme"),
+    "ir_read": ("读取", "read"),
+    "ir_accepted": ("接受", "accepted"),
+    "ir_repaired": ("几何已修复", "repaired geometry"),
+    "ir_rejected": ("拒绝", "rejected"),
+    "ir_flagged": ("存疑", "flagged"),
+    "ir_mapping": ("字段对应（标准字段 <- 源字段 [单位]）：", "field mapping (canonical <- source [unit]):"),
+    "ir_list_sep": ("、", ", "),
+    "ir_derived": ("推算：{what}", "derived: {what}"),
+    "ir_derived_one": ("{field} {n} 条", "{field} for {n} row(s)"),
+    "ir_unmapped": ("未入库的源字段：{fields}", "source fields not stored: {fields}"),
+    "ir_note": ("说明：{msg}", "note: {msg}"),
+    "ir_problems": ("问题（{n} 条；{note}）：", "problems ({n}; {note}):"),
+    "ir_h_row": ("行号", "row"),
+    "ir_h_id": ("宗地代码", "parcel_id"),
+    "ir_h_field": ("字段", "field"),
+    "ir_h_action": ("处理", "action"),
+    "ir_h_message": ("说明", "message"),
+    "ir_more": ("  …… 另有 {n} 条（用 --report 文件.csv 写出全部）", "  ... {n} more (write them all with --report FILE.csv)"),
+    "ir_none": ("（无）", "(none)"),
+    "ir_diff": ("与调查版本 {base} 的差异（{mode}）：新增 {added}，删除 {removed}，变更 {changed}，未变 {unchanged}",
+                "diff against survey version {base} ({mode} mode): {added} added, {removed} removed, {changed} changed, "
+                "{unchanged} unchanged"),
+    "ir_merged": ("  其中 {n} 宗被新地块或更新范围覆盖而删除（合并或重新划分）",
+                  "  {n} removed because new parcels or the update extent cover them (merged/re-parcelled)"),
+    "ir_changed_field": ("  变更 {field} {n}", "  changed {field} {n}"),
+    "ir_refused": ("拒绝导入：{reason}", "REFUSED: {reason}"),
+    "ir_refused_below": ("拒绝导入（原因见下方错误）", "REFUSED (see the error below)"),
+    "ir_published": ("已发布为调查版本 {v}", "published as survey version {v}"),
+    "ir_written": ("报告已写入 {path}", "report written to {path}"),
+    "ir_same_file_refused": ("未发布。如需用其他字段对应、单位、坐标系、编码或图层重新读取同一文件并发布为新版本，请加 --publish-again；"
+                             "要让 v{v} 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换。",
+                             "Nothing was published. To read the same file again with another mapping, units, CRS, "
+                             "encoding or layer and publish it as a new version, add --publish-again; to make v{v} "
+                             "current again, switch to it in the app (Data manager › Survey versions)."),
+    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
+                          "{msg} (dry run: the real run refuses it unless --publish-again is given)"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -313,8 +313,9 @@ def test_auto_mode_with_rejected_rows_updates_even_a_whole_survey(tmp_path, ws, 
     out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549"], capsys)
     assert "mode auto -> update" in out
     assert len(ws.read_parcels()) == 9
-    out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549", "--mode", "replace"],
-                    capsys)
+    # the same file read again with another mode: --publish-again (without it, refused as published before)
+    out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549", "--mode", "replace",
+                     "--publish-again"], capsys)
     assert len(ws.read_parcels()) == 3  # replace on purpose still replaces
 
 
@@ -666,7 +667,7 @@ def test_a_colleague_in_the_group_publishes_into_a_shared_workspace(tmp_path):
         assert "N1" in set(ws.read_parcels()["parcel_id"])
         if root:  # Carol is not in the group: refused with who may write, nothing changed
             before = workspace_fingerprint(ws.path)
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=300,
+            proc = subprocess.run([*argv, "--publish-again"], capture_output=True, text=True, timeout=300,
                                   env={**env, "USER": "carol", "LOGNAME": "carol"},
                                   preexec_fn=_as_user(65533, [65533]))
             assert proc.returncode == 2 and "Traceback" not in proc.stderr

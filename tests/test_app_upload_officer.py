@@ -371,6 +371,65 @@ def test_a_zip_of_several_layers_offers_a_layer_picker(tmp_path, monkeypatch, la
     assert GpkgStore(path).surveys()["version"].max() == 2
 
 
+def two_geopackages_zip(tmp: Path, sample: Path) -> Path:
+    """Two districts' GeoPackages in one zip, each with a parcel layer 宗地 (30 parcels of the sample city, the two
+    districts' own), wells and roads: the delivery of a county survey office."""
+    g = GpkgStore(sample).read_parcels().head(60)[["parcel_id", "owner", "geometry"]]
+    g = g.rename(columns={"parcel_id": "ZDDM", "owner": "QLR"})
+    folder = tmp / "two_gpkg"
+    folder.mkdir(exist_ok=True)
+    out = tmp / "两区调查.zip"
+    with zipfile.ZipFile(out, "w") as z:
+        for name, part in (("晋江", g.iloc[:30]), ("石狮", g.iloc[30:])):
+            gp = folder / f"{name}.gpkg"
+            part.to_file(gp, layer="宗地")
+            gpd.GeoDataFrame({"JH": range(5)}, geometry=part.geometry.centroid.head(5).values,
+                             crs=part.crs).to_file(gp, layer="井点")
+            gpd.GeoDataFrame({"DLMC": ["路"] * 3}, geometry=part.geometry.boundary.head(3).values,
+                             crs=part.crs).to_file(gp, layer="道路")
+            z.write(gp, f"2025/{name}.gpkg")
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_zip_of_two_geopackages_lists_every_layer_and_keeps_the_pick_across_pages(tmp_path, monkeypatch, lang):
+    """A zip of two GeoPackages of several layers each: the picker listed the two files only ("晋江 — MultiPolygon,
+    Point, MultiLineString · ? rows"), and a file picked was then refused as holding three layers; a pick was also
+    lost when the officer looked at another page. Now every layer is listed with its file, geometry type and row
+    count, polygons first; the pick survives a page switch, and the picked district is the one published."""
+    path = _sample_city(tmp_path, monkeypatch)
+    z = two_geopackages_zip(tmp_path, path)
+    at = _page(lang)
+    at.file_uploader[0].set_value((z.name, z.read_bytes(), "application/zip")).run()
+    assert not at.exception, [e.message for e in at.exception]
+    pick = at.selectbox(key="dm_layer")
+    if lang == "zh":
+        assert pick.options[:2] == ["宗地（2025/晋江.gpkg）— 面（多部件） · 30 条", "宗地（2025/石狮.gpkg）— 面（多部件） · 30 条"], pick.options
+        assert "井点（2025/石狮.gpkg）— 点 · 5 条" in pick.options and len(pick.options) == 6
+    else:
+        assert pick.options[:2] == ["宗地 (2025/晋江.gpkg) — MultiPolygon · 30 rows",
+                                    "宗地 (2025/石狮.gpkg) — MultiPolygon · 30 rows"], pick.options
+        assert "道路 (2025/晋江.gpkg) — MultiLineString · 3 rows" in pick.options
+    assert pick.value is None  # two polygon layers: nothing guessed
+    assert not [b for b in at.button if b.key == "dm_read"]
+    pick.set_value("2025/石狮.gpkg › 宗地").run()
+    assert not at.exception and not _errors(at), _errors(at)
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="dm_layer").value == "2025/石狮.gpkg › 宗地"  # kept while the officer was away
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    assert any(str(m.value) == "30" for m in at.metric), [m.value for m in at.metric]
+    at.button(key="dm_publish").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    cat = GpkgStore(path).surveys()
+    assert cat["version"].max() == 2
+    new = set(GpkgStore(path).read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
+    shishi = set(GpkgStore(path).read_parcels(version=1).head(60)["parcel_id"].iloc[30:])
+    assert shishi <= new
+
+
 def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, monkeypatch):
     """A GeoPackage with a point layer first and two polygon layers: nothing is guessed; the page asks (in its
     language), lists the polygons first, and reads the one picked."""
@@ -392,6 +451,28 @@ def test_a_geopackage_whose_first_layer_is_points_asks_which_layer(tmp_path, mon
     at.button(key="dm_read").click().run()
     assert not at.exception and not _errors(at), _errors(at)
     assert any("30" in str(m.value) for m in at.metric)
+
+
+def test_the_layer_picked_in_a_geopackage_is_kept_when_the_officer_looks_at_another_page(tmp_path, monkeypatch):
+    """The officer picks the older parcel layer of a GeoPackage, checks the map and comes back: the upload was kept
+    but the pick was gone (Streamlit forgets a widget of a page not shown), and the picker asked again. Now the
+    pick is kept and the layer read is the one picked."""
+    path = _sample_city(tmp_path, monkeypatch)
+    g = GpkgStore(path).read_parcels().head(30)[["parcel_id", "geometry"]].rename(columns={"parcel_id": "ZDDM"})
+    gp = tmp_path / "mixed.gpkg"
+    g.to_file(gp, layer="parcels_2025")
+    g.head(10).to_file(gp, layer="parcels_old")
+    at = _page("en")
+    at.file_uploader[0].set_value(("mixed.gpkg", gp.read_bytes(), "application/geopackage+sqlite3")).run()
+    at.selectbox(key="dm_layer").set_value("parcels_old").run()
+    at.switch_page("views/explorer.py").run()
+    at.switch_page("views/data.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="dm_layer").value == "parcels_old"
+    assert not [i for i in at.info if "pick the parcel (polygon) layer" in str(i.value)]
+    at.button(key="dm_read").click().run()
+    assert not at.exception and not _errors(at), _errors(at)
+    assert any(str(m.value) == "10" for m in at.metric), [m.value for m in at.metric]
 
 
 def _update_with_ids(tmp: Path, how) -> Path:

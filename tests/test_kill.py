@@ -46,7 +46,7 @@ def city(tmp_path_factory) -> tuple[Path, Path]:
 
 def commands(ws: Path, upd: Path) -> dict[str, list[str]]:
     return {
-        "ingest": ["ingest", str(upd), "-w", str(ws)],
+        "ingest": ["ingest", str(upd), "-w", str(ws), "--publish-again"],  # the same file, run after run
         "classify": ["classify", "-w", str(ws)],
         "sites": ["sites", "-w", str(ws)],
         "scenario": ["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", str(ws)],

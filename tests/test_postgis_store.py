@@ -499,7 +499,7 @@ def _kill_trials(pg_city, uris, command: str, trials: int, seed: int) -> None:
     copy_workspace(base, u)
     ws = open_store(u)
     dsn = ws.location.conninfo
-    argv = {"ingest": ["ingest", str(upd), "-w", u], "classify": ["classify", "-w", u], "sites": ["sites", "-w", u],
+    argv = {"ingest": ["ingest", str(upd), "-w", u, "--publish-again"], "classify": ["classify", "-w", u], "sites": ["sites", "-w", u],
             "scenario": ["scenario", "run", str(ROOT / "scenarios" / "conservative_top10.toml"), "-w", u]}[command]
     t = time.monotonic()
     assert subprocess.run([sys.executable, "-c", _CLI, *argv], env=ENV, capture_output=True).returncode == 0

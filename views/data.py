@@ -10,7 +10,7 @@ from planner import crs as pcrs
 from planner import ingest, schema
 from planner import workflow as W
 from planner.errors import PlannerError, message_in
-from planner.i18n import column_label
+from planner.i18n import column_label, geometry_label, ingest_unit_label
 from planner.ingest import aliases
 from planner.io import readers
 from planner.ui import auth, data, keys, new_workspace, page, survey, tables, uploads
@@ -20,20 +20,25 @@ from planner.workflow.permissions import only_text
 #: Units the mapping table offers (the ingest's own names, planner/ingest/mapping.py), and how each reads in English.
 UNIT_CHOICES = {"元": "yuan", "万元": "10k yuan", "亿元": "100m yuan", "m²": "m²", "亩": "mu", "公顷": "ha",
                 "ft²": "ft²", "percent": "percent", "fraction": "fraction"}
-_UNIT_ZH = {"percent": "百分比", "fraction": "小数", "m2": "m²", "yuan": "元", "10k_yuan": "万元", "100m_yuan": "亿元",
-            "mu": "亩", "ha": "公顷"}
-
-
-_GEOM_ZH = {"polygon": "面", "multipolygon": "面（多部件）", "point": "点", "multipoint": "点（多部件）",
-            "linestring": "线", "multilinestring": "线（多部件）", "none": "无几何（属性表）", "unknown": "未知几何"}
 
 
 def geometry_shown(gtype: str, lang_: str) -> str:
     """A layer's geometry type as the page's language writes it (GDAL's ``"Polygon Z"``: 面 Z)."""
-    if lang_ != "zh":
-        return "no geometry (attribute table)" if gtype == "None" else gtype
-    base, _, z = gtype.partition(" ")
-    return _GEOM_ZH.get(base.lower(), gtype) + (f" {z}" if z else "")
+    return geometry_label(gtype, lang_)
+
+
+def layer_choices(layers: list, lang_: str) -> dict:
+    """The picker's options: a layer's id (its name, or ``file › name`` when another file holds a layer of that
+    name) -> (the layer, its label with geometry type, row count and, when the name does not say it, its file)."""
+    names = [s.name for s in layers]
+    out = {}
+    for s in layers:
+        lid = s.name if names.count(s.name) == 1 else f"{s.where} › {s.name}"
+        fmt = dict(name=s.name, geom=geometry_shown(s.geometry_type, lang_), n="?" if s.n is None else f"{s.n:,}")
+        in_file = s.member is not None and (Path(s.where).stem != s.name or names.count(s.name) > 1)
+        out[lid] = (s, tr_plain("dm_layer_option_in", file=s.where, **fmt) if in_file
+                    else tr_plain("dm_layer_option", **fmt))
+    return out
 
 
 def source_layers(path: str) -> list:
@@ -49,10 +54,8 @@ def source_layers(path: str) -> list:
 
 
 def unit_shown(unit: str, lang_: str) -> str:
-    """A unit as the page's language writes it."""
-    if lang_ == "zh":
-        return _UNIT_ZH.get(unit, unit)
-    return UNIT_CHOICES.get(_UNIT_ZH.get(unit, unit), unit)
+    """A unit as the page's language writes it (as `planner ingest --lang` does)."""
+    return ingest_unit_label(unit, lang_)
 
 
 settings = page.start("nav_data", need_survey=False)
@@ -105,34 +108,43 @@ with tab_up:
         ss.pop("dm_raw", None)
         ss.pop("dm_crs", None)  # a new file: no CRS picked for the last one carries over (it would override a .prj)
         ss.pop("dm_layer", None)
+        ss.pop(keys.DATA_LAYER, None)
     # labels of the choices taken now, in the session's language (a format_func that asked later, outside the run,
     # would answer in the default language)
     auto = tr_plain("dm_auto")
     mode_label = {m: tr_plain(f"dm_publish_as_{m}") for m in ("auto", "update", "replace")}
     view_label = {"table": tr_plain("wf_diff_table"), "map": tr_plain("wf_diff_map")}
     if (up is not None or kept) and ss.get("dm_path"):
-        cat_now = store.surveys()
-        same = cat_now[(cat_now["name"] == "parcels") & (cat_now["sha256"] == ss.get("dm_sha"))]
-        if len(same):  # the same bytes as a published version (uploaded twice?): said before any work is done
-            row = same.sort_values("version").iloc[-1]
-            st.info(tr("dm_same_file", name=ss["dm_name"], v=int(row["version"]), when=survey.local_time(row["created_at"]),
-                       user=str(row["user"] or "?")))
-        layers, layer = source_layers(ss["dm_path"]), None
-        if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks (CLI: --layer)
-            polys = [s for s in layers if s.is_polygon]
-            shown = {s.name: tr_plain("dm_layer_option", name=s.name, geom=geometry_shown(s.geometry_type, lang()),
-                                      n="?" if s.n is None else f"{s.n:,}") for s in layers}
-            layer = st.selectbox(tr("dm_layer", n=len(layers)), list(shown), index=0 if len(polys) == 1 else None,
-                                 key="dm_layer", placeholder=tr("choose"), format_func=shown.get,
-                                 help=tr("dm_layer_help"), on_change=lambda: ss.pop("dm_result", None))
-            if layer is None:
+        same = ingest.published_as(store, ss.get("dm_sha"))  # the check `planner ingest` refuses on
+        if same is not None:  # the same bytes as a published version (uploaded twice?): said before any work is done
+            st.info(tr("dm_same_file", name=ss["dm_name"], v=same["version"], when=survey.local_time(same["created_at"]),
+                       user=same["user"] or "?"))
+        layers, layer, member, layer_id = source_layers(ss["dm_path"]), None, None, None
+        if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks
+            # (CLI: --layer, and --file when two files of a zip hold a layer of one name)
+            choices = layer_choices(layers, lang())
+            polys = [k for k, (s, _) in choices.items() if s.is_polygon]
+            held = ss.get(keys.DATA_LAYER)  # the pick made before the page was left (Streamlit forgot the widget)
+            if "dm_layer" in ss and ss["dm_layer"] not in choices:
+                ss.pop("dm_layer")
+            if isinstance(held, tuple) and held[0] == ss["dm_path"] and held[1] in choices:
+                keys.seed("dm_layer", held[1])
+            elif len(polys) == 1:
+                keys.seed("dm_layer", polys[0])  # the one polygon layer
+            layer_id = st.selectbox(tr("dm_layer", n=len(layers)), list(choices), index=None, key="dm_layer",
+                                    placeholder=tr("choose"), format_func=lambda k: choices[k][1],
+                                    help=tr("dm_layer_help"), on_change=lambda: ss.pop("dm_result", None))
+            ss[keys.DATA_LAYER] = (ss["dm_path"], layer_id)
+            if layer_id is None:
                 st.info(tr("dm_layer_pick", name=ss["dm_name"], n=len(layers)))
+            else:
+                layer, member = choices[layer_id][0].name, choices[layer_id][0].member
         c1, c2 = st.columns(2)
         enc = c1.selectbox(tr("dm_encoding"), ["auto", "utf-8", "gb18030", "gbk"], key="dm_enc",
                            format_func=lambda x: auto if x == "auto" else x)
         enc = None if enc == "auto" else enc
         try:
-            raw = (readers.read_source(ss["dm_path"], layer=layer, encoding=enc)
+            raw = (readers.read_source(ss["dm_path"], layer=layer, member=member, encoding=enc)
                    if layer is not None or len(layers) <= 1 else None)
         except Exception as exc:
             st.error(tr("dm_refused", err=message_in(exc, lang())))
@@ -163,7 +175,7 @@ with tab_up:
                                   "source": [sugg.get(f) for f in fields],
                                   "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
-                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}_{layer or ''}",
+                table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}_{layer_id or ''}",
                 disabled=["canonical", "label"],
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
@@ -185,6 +197,7 @@ with tab_up:
                         # the version this load is prepared against: publishing re-checks it under the lock
                         ss["dm_base"] = W.current_survey_version(store)
                         gdf, rep = ingest.read_survey(ss["dm_path"], mapping=mapping, encoding=enc, layer=layer,
+                                                      member=member,
                                                       crs=None if crs_pick in ("auto", None) else crs_pick,
                                                       target_crs=store.crs)
                         uploads.relabel(rep)

@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _notes(warnings.showwarning)
             return int(args.func(args) or 0)
     except PlannerError as exc:  # it may quote a delivered file's values: shown as terminal text
-        zh = message_lang() == "zh"
+        zh = (getattr(args, "message_lang", None) or message_lang()) == "zh"  # a command's --lang, else PLANNER_LANG
         print(f"错误：{terminal_text(message_in(exc, 'zh'))}" if zh else f"error: {terminal_text(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like

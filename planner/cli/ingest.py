@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from planner.errors import IngestError
+from planner.i18n import t
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
 
@@ -24,7 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workspace", "-w", help="workspace .gpkg (not needed with --dry-run: the data are then checked "
                                               "in the CRS `planner workspace init --from` would propose)")
     p.add_argument("--mapping", "-m", help="field mapping TOML (fields, units, currency, land-use scheme, checks)")
-    p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip")
+    p.add_argument("--layer", help="layer of a GeoPackage/FileGDB, or dataset stem inside a zip, or a layer of a "
+                                   "GeoPackage inside a zip (a refusal lists them all: file, layer, geometry, rows)")
+    p.add_argument("--file", dest="member", metavar="FILE",
+                   help="with a zip of several datasets: the one to read (its path in the zip, file name or stem); "
+                        "--layer then names its layer (two GeoPackages of the zip may hold a layer of one name)")
     p.add_argument("--crs", help="CRS of the file when it has none or a wrong one (e.g. EPSG:4549), or gcj02")
     p.add_argument("--encoding", help="text encoding of a shapefile/CSV (default: .cpg, then UTF-8, then GB18030)")
     p.add_argument("--survey-name", help="label of the new survey version, e.g. '2025 annual survey'")
@@ -35,6 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="give up when another writer holds the workspace longer than this "
                         "(default: PLANNER_LOCK_TIMEOUT or 300)")
     p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    p.add_argument("--publish-again", action="store_true",
+                   help="publish a file already published (same checksum) as a new version anyway, e.g. read again "
+                        "with another mapping, units, CRS, encoding or layer (refused without it, naming the "
+                        "version, when and by whom)")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.add_argument("--parquet", metavar="DIR",
                    help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "
@@ -42,16 +51,38 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--partitions", type=int, default=None, metavar="N",
                    help="with --parquet: number of partitions (default: one per 200,000 parcels)")
     p.add_argument("--force", action="store_true", help="with --parquet: replace DIR")
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed report, the --report CSV and the refusals "
+                        "(default: PLANNER_LANG, else zh); 报告语言")
     p.set_defaults(func=run)
 
 
+def report_lang(args: argparse.Namespace) -> str:
+    """The language of the report: ``--lang``, else ``PLANNER_LANG`` when set, else Chinese (as ``scenario run``)."""
+    import os
+
+    from planner.cli import message_lang
+
+    if getattr(args, "lang", None):
+        return args.lang
+    return message_lang() if os.environ.get("PLANNER_LANG", "").strip() else "zh"
+
+
 def run(args: argparse.Namespace) -> int:
+    args.lang = report_lang(args)
+    args.message_lang = args.lang  # the error line under the report speaks the report's language (cli.main)
     if args.source is None:
         return _refresh(args)
     if args.report:  # before anything is read or published: a report it could not write changes nothing
         check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
     if args.parquet and not args.dry_run:
         from planner.cli.scale import check_parquet, write_ingested
+
+        if args.member and args.workspace is None:  # the partitioned survey is read by planner/cli/scale.py alone
+            msg = ("--file is not taken with --parquet and no workspace yet; unzip that file and give it as the "
+                   "source, or load it into a workspace first (-w WS)")
+            raise IngestError(msg, zh="不加工作空间、只写 --parquet 时暂不支持 --file；请解压出该文件作为源文件，"
+                                      "或先导入工作空间（-w）")
 
         check_parquet(args)  # before the workspace is changed: a refused command changes nothing
         if args.workspace is None:  # the partitioned survey instead of a workspace layer
@@ -69,8 +100,9 @@ def _refresh(args: argparse.Namespace) -> int:
         msg = ("give the survey file to load (or, to write a workspace's current survey as a partitioned survey "
                "without loading anything: -w WS --parquet DIR)")
         raise IngestError(msg, zh="请给出要导入的调查数据文件（或用 -w 工作空间 --parquet 文件夹 写出当前调查版本，不导入新数据）")
-    given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report")
-             if getattr(args, k)] + (["--dry-run"] if args.dry_run else []) + \
+    given = [f"--{k.replace('_', '-')}" for k in ("mapping", "layer", "crs", "encoding", "survey_name", "report",
+                                                  "publish_again") if getattr(args, k)] + \
+            (["--file"] if args.member else []) + (["--dry-run"] if args.dry_run else []) + \
             ([f"--mode {args.mode}"] if args.mode != "auto" else [])
     if given:
         msg = (f"{', '.join(given)}: these read or publish a survey file; with no file, -w WS --parquet DIR only "
@@ -92,11 +124,12 @@ def _run(args: argparse.Namespace) -> int:
             msg = "give the workspace with --workspace WS (create one with `planner workspace init`), or use --dry-run"
             raise IngestError(msg, zh="请指定工作空间（--workspace），或使用 --dry-run 仅检查数据")
         return _report(args, lambda: check_survey(args.source, mapping=args.mapping, layer=args.layer, crs=args.crs,
-                                                  encoding=args.encoding))
+                                                  encoding=args.encoding, member=args.member))
     store = open_store(args.workspace, lock_timeout=args.lock_timeout)
     return _report(args, lambda: ingest_survey(args.source, store, mapping=args.mapping, layer=args.layer,
                                                crs=args.crs, encoding=args.encoding, survey_name=args.survey_name,
-                                               dry_run=args.dry_run, mode=args.mode))
+                                               dry_run=args.dry_run, mode=args.mode,
+                                               publish_again=args.publish_again, member=args.member))
 
 
 def _report(args: argparse.Namespace, load) -> int:
@@ -106,15 +139,15 @@ def _report(args: argparse.Namespace, load) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            text = rep.to_text()
+            text = rep.to_text(lang=args.lang)
             if rep.refused and rep.refusal and rep.refusal in str(exc):  # the error line below says it: not twice
-                head, _, _ = text.rpartition("\nREFUSED: ")
-                text = (head or text) + "\nREFUSED (see the error below)"
+                head = text.rpartition("\n")[0]
+                text = (head or text) + "\n" + t("ir_refused_below", args.lang)
             print(text, file=sys.stderr)
             if args.report:
-                write_report(rep, args.report)
+                write_report(rep, args.report, lang=args.lang)
         raise
-    print(rep.to_text())
+    print(rep.to_text(lang=args.lang))
     if args.report:
-        print(f"report written to {write_report(rep, args.report)}")
+        print(t("ir_written", args.lang, path=write_report(rep, args.report, lang=args.lang)))
     return 0

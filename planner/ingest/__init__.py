@@ -81,14 +81,17 @@ from planner.ingest.publish import (
     merge_update,
     plan_publish,
     publish,
+    published_as,
+    same_file_refusal,
+    same_file_text,
 )
 from planner.ingest.report import IngestReport, Problem
 from planner.io.readers import ReadLimits, read_source
 
 
 def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = None, crs: str | None = None,
-                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits()
-                ) -> tuple[gpd.GeoDataFrame, IngestReport]:
+                encoding: str | None = None, target_crs=None, limits: ReadLimits = ReadLimits(),
+                member: str | None = None) -> tuple[gpd.GeoDataFrame, IngestReport]:
     """Read and check a survey file without writing anything.
 
     Parameters
@@ -100,6 +103,9 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
     layer, crs, encoding : str, optional
         Override the layer, the CRS (``"gcj02"`` for GCJ-02 lon/lat) and the
         text encoding (they win over the mapping file's ``[source]``).
+    member : str, optional
+        The dataset of a zip holding several (its path in the zip, file name or stem); ``layer`` then names a
+        layer inside it (``planner ingest --file``; :func:`planner.io.readers.read_source`).
     target_crs : CRS-like, optional
         Projected metric CRS of the result (a workspace's ``store.crs``).
         Default: the CRS a new workspace for these data would get
@@ -117,7 +123,7 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
         When the load is refused; ``exc.report`` holds the report when one exists.
     """
     mp = as_mapping(mapping)
-    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits)
+    raw = read_source(source, layer=layer or mp.layer, encoding=encoding or mp.encoding, limits=limits, member=member)
     notes = []
     if target_crs is None:  # no workspace: the CRS a new workspace for these data would get
         from planner.crs import crs_label
@@ -142,11 +148,15 @@ def read_survey(source: str | os.PathLike, *, mapping=None, layer: str | None = 
 
 def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None = None, crs: str | None = None,
            encoding: str | None = None, survey_name: str | None = None, dry_run: bool = False,
-           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits()) -> IngestReport:
+           mode: str = "auto", user: str | None = None, limits: ReadLimits = ReadLimits(),
+           publish_again: bool = False, member: str | None = None) -> IngestReport:
     """Read, check and (unless ``dry_run``) publish a survey file into a workspace.
 
     A refused load raises :class:`IngestError` (``exc.report`` has the report)
     and leaves the workspace unchanged: nothing, not even an audit row, is written.
+    A file whose bytes were published before (:func:`published_as`) is refused before it is read, naming
+    that version, when and by whom, unless ``publish_again`` (to read it again with another mapping, units,
+    CRS, encoding or layer, or to record a delivery as a version of its own).
 
     Examples
     --------
@@ -155,14 +165,23 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     from planner.io.store import sha256_file
 
     mp = as_mapping(mapping)
+    src = Path(source)
+    sha = sha256_file(src) if src.is_file() else None
+    found = published_as(store, sha)
+    if found is not None and not dry_run and not publish_again:  # said before any work, as the data manager does
+        raise same_file_refusal(src.name, found)
     base = current_survey_version(store)  # what this load starts from (publish re-checks it under the lock)
     gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
-                           target_crs=store.crs, limits=limits)
+                           target_crs=store.crs, limits=limits, member=member)
     rep.dry_run = dry_run
-    src = Path(source)
-    rep.sha256 = sha256_file(src) if src.is_file() else None
+    rep.sha256 = sha
     if dry_run:
         rep.mode = mode
+        if found is not None and not publish_again:
+            from planner.i18n import t
+
+            rep.warnings.append(t("ir_same_file_note", "en", msg=same_file_text(src.name, found, "en")))
+            rep.warnings_zh.append(t("ir_same_file_note", "zh", msg=same_file_text(src.name, found, "zh")))
         if base is not None:  # ids written otherwise than the survey's: said before the real run re-keys parcels
             mismatch = id_format_mismatch(gdf["parcel_id"], store.read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
             if mismatch is not None:
@@ -175,4 +194,5 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
-           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "read_survey"]
+           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "published_as", "read_survey",
+           "same_file_refusal", "same_file_text"]

@@ -434,6 +434,44 @@ def _changed_since(store, expected: int | None, base: int | None, source: str, m
                          f"合并到版本 {base}，两处更改均保留"))
 
 
+def published_as(store, sha256: str | None) -> dict | None:
+    """The latest survey version published from a file of these bytes (same SHA-256), or None.
+
+    ``{"version", "created_at", "user", "source_file"}``: what the data manager says of a file uploaded again and
+    why ``planner ingest`` refuses it (:func:`same_file_refusal`).
+    """
+    if not sha256:
+        return None
+    cat = store.surveys()
+    if not len(cat) or "sha256" not in cat:
+        return None
+    same = cat[(cat["name"] == "parcels") & (cat["sha256"] == sha256)]
+    if not len(same):
+        return None
+    row = same.sort_values("version").iloc[-1]
+    return {"version": int(row["version"]), "created_at": row["created_at"],
+            "user": None if pd.isna(row["user"]) or row["user"] in ("", None) else str(row["user"]),
+            "source_file": row.get("source_file")}
+
+
+def same_file_text(name: str, found: dict, lang: str, zone=None) -> str:
+    """"NAME is the same file as survey version vN, published by USER on WHEN" in ``lang`` (the data manager's
+    words; ``zone``: the time zone of WHEN, None: the machine's)."""
+    from planner.i18n import local_time, t
+
+    return t("dm_same_file", lang, name=name, v=found["version"], when=local_time(found["created_at"], zone),
+             user=found["user"] or "?")
+
+
+def same_file_refusal(name: str, found: dict) -> IngestError:
+    """The refusal of a file already published as ``found`` (:func:`published_as`), in both languages."""
+    from planner.i18n import t
+
+    en, zh = (same_file_text(name, found, lang) + sep + t("ir_same_file_refused", lang, v=found["version"])
+              for lang, sep in (("en", " "), ("zh", "")))
+    return IngestError(en, zh=zh)
+
+
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
             user: str | None = None, cover_share: float = 0.5, base_version=_ANY) -> IngestReport:

@@ -54,6 +54,8 @@ class IngestReport:
     row_note: str = ""
     refused: bool = False
     refusal: str = ""
+    #: The refusal in Simplified Chinese (``planner ingest --lang zh`` prints it).
+    refusal_zh: str = ""
     dry_run: bool = False
     sha256: str | None = None
     mode: str | None = None
@@ -81,58 +83,99 @@ class IngestReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def to_text(self, max_problems: int = 30) -> str:
-        """A readable, fixed-width report."""
-        lines = [f"ingest report: {self.dataset or self.source}" + (" (dry run)" if self.dry_run else "")]
-        rows = [("format", f"{self.format}" + (f", layer {self.layer}" if self.layer else "")),
-                ("encoding", f"{self.encoding or '-'}" + (f" ({self.encoding_note})" if self.encoding_note else "")),
-                *([("CRS of the file", self.crs_source or "-"), ("CRS used", self.crs_used or "-"),
-                   ("stored in", self.target_crs or "-"), ("land-use scheme", self.land_use_scheme or "-")]
+    def to_text(self, max_problems: int = 30, lang: str = "en") -> str:
+        """A readable, fixed-width report in ``lang`` (``"en"`` or ``"zh"``: headers, units, notes and messages).
+
+        Examples
+        --------
+        >>> rep = IngestReport(source="a.geojson", n_read=3, n_accepted=3, version=2)
+        >>> print(rep.to_text(lang="zh").splitlines()[-1])
+        已发布为调查版本 2
+        """
+        from planner.errors import message_in
+        from planner.i18n import column_label, display_width, ingest_unit_label, pad, t, value_label
+
+        zh = lang == "zh"
+
+        def s(key: str, **fmt) -> str:
+            return t(f"ir_{key}", "zh" if zh else "en", **fmt)
+
+        def n(v) -> str:  # counts: as before in English (scripts read them), with the unit 条 in Chinese
+            return f"{v:,} 条" if zh else str(v)
+
+        def name(k: str) -> str:  # a canonical field: its label in Chinese (the app's), its name in English
+            return column_label(k, "zh") if zh else k
+
+        scheme = self.land_use_scheme
+        if zh and scheme and scheme.endswith(_ASSUMED_SCHEME):
+            scheme = scheme[: -len(_ASSUMED_SCHEME)] + "（推定；可在映射文件 [land_use] scheme 中指定）"
+        lines = [s("title", name=self.dataset or self.source) + (s("dry_run") if self.dry_run else "")]
+        enc_note = message_in(self.encoding_note, lang) if self.encoding_note else ""
+        rows = [(s("format"), f"{self.format}" + (s("layer", layer=self.layer) if self.layer else "")),
+                (s("encoding"), f"{self.encoding or '-'}" + (s("paren", text=enc_note) if enc_note else "")),
+                *([(s("crs_file"), s("none") if zh and self.crs_source == "none" else self.crs_source or "-"), (s("crs_used"), self.crs_used or "-"),
+                   (s("stored_in"), self.target_crs or "-"), (s("scheme"), scheme or "-")]
                   if self.target_crs else []),
-                ("read", self.n_read), ("accepted", self.n_accepted), ("repaired geometry", self.n_repaired),
-                ("rejected", self.n_rejected), ("flagged", self.n_flagged)]
-        w = max(len(k) for k, _ in rows)
-        lines += [f"  {k:<{w}}  {v}" for k, v in rows]
+                (s("read"), n(self.n_read)), (s("accepted"), n(self.n_accepted)),
+                (s("repaired"), n(self.n_repaired)), (s("rejected"), n(self.n_rejected)),
+                (s("flagged"), n(self.n_flagged))]
+        w = max(display_width(k) for k, _ in rows)
+        lines += [f"  {pad(k, w, left=True)}  {v}" for k, v in rows]
         if self.mapping:
-            lines.append("field mapping (canonical <- source [unit]):")
+            lines.append(s("mapping"))
+            fw = max(15, *(display_width(name(k)) for k in self.mapping)) if zh else 15
             for k, v in self.mapping.items():
                 unit = self.units.get(k)
-                lines.append(f"  {k:<15} <- {v}" + (f" [{unit}]" if unit else ""))
+                lines.append(f"  {pad(name(k), fw, left=True)} <- {v}" + (f" [{ingest_unit_label(unit, lang)}]" if unit else ""))
         if self.n_derived:
-            lines.append("derived: " + ", ".join(f"{k} for {v} row(s)" for k, v in self.n_derived.items()))
+            lines.append(s("derived", what=s("list_sep").join(s("derived_one", field=name(k), n=v)
+                                                             for k, v in self.n_derived.items())))
         if self.unmapped:
-            lines.append("source fields not stored: " + ", ".join(self.unmapped))
-        for n in self.notes:
-            lines.append(f"note: {n}")
-        lines += self.warnings
+            lines.append(s("unmapped", fields=s("list_sep").join(self.unmapped)))
+        for note in self.notes:
+            lines.append(s("note", msg=message_in(note, lang)))
+        lines += self.warnings_zh if zh and len(self.warnings_zh) == len(self.warnings) else self.warnings
         if self.problems:
-            lines.append(f"problems ({len(self.problems)}; {self.row_note}):")
+            row_note = message_in(self.row_note, lang) if self.row_note else ""
+            lines.append(s("problems", n=len(self.problems), note=row_note))
             for k, v in self.problem_counts().items():
+                if zh:
+                    code, _, action = k.partition(" (")
+                    k = f"{value_label('problem', code, 'zh')}（{value_label('action', action.rstrip(')'), 'zh')}）"
                 lines.append(f"  {v:>7}  {k}")
-            lines.append(f"  {'row':>7}  {'parcel_id':<20} {'field':<14} {'action':<8} message")
+            heads = [s(h) for h in ("h_row", "h_id", "h_field", "h_action", "h_message")]
+            lines.append(f"  {pad(heads[0], 7)}  {pad(heads[1], 20, left=True)} {pad(heads[2], 14, left=True)} "
+                         f"{pad(heads[3], 8, left=True)} {heads[4]}")
             for p in self.problems[:max_problems]:
-                lines.append(f"  {p.row if p.row is not None else '-':>7}  {str(p.parcel_id or '-'):<20} "
-                             f"{str(p.field or '-'):<14} {p.action:<8} {p.message}")
+                field = name(p.field) if zh and p.field else str(p.field or "-")
+                action = value_label("action", p.action, "zh") if zh else p.action
+                msg = (p.message_zh or p.message) if zh else p.message
+                lines.append(f"  {pad(str(p.row if p.row is not None else '-'), 7)}  "
+                             f"{pad(str(p.parcel_id or '-'), 20, left=True)} {pad(field, 14, left=True)} {pad(action, 8, left=True)} {msg}")
             if len(self.problems) > max_problems:
-                lines.append(f"  ... {len(self.problems) - max_problems} more (write them all with --report FILE.csv)")
+                lines.append(s("more", n=len(self.problems) - max_problems))
         if self.diff:
             d = self.diff
-            lines.append(f"diff against survey version {d.get('base_version') or '(none)'} ({self.mode} mode): "
-                         f"{d['n_added']} added, {d['n_removed']} removed, {d['n_changed']} changed, "
-                         f"{d['n_unchanged']} unchanged")
+            mode = t(f"dm_publish_as_{self.mode}", "zh") if zh and self.mode in _MODES else self.mode
+            lines.append(s("diff", base=d.get("base_version") or s("none"), mode=mode, added=d["n_added"],
+                           removed=d["n_removed"], changed=d["n_changed"], unchanged=d["n_unchanged"]))
             if d.get("n_removed_merged"):
-                lines.append(f"  {d['n_removed_merged']} removed because new parcels or the update extent cover them "
-                             "(merged/re-parcelled)")
+                lines.append(s("merged", n=d["n_removed_merged"]))
             for k, v in d.get("changed_fields", {}).items():
-                lines.append(f"  changed {k:<15} {v}")
+                lines.append(s("changed_field", field=pad(name(k), 15, left=True), n=v))
         if self.refused:
-            lines.append(f"REFUSED: {self.refusal}")
+            lines.append(s("refused", reason=(self.refusal_zh or self.refusal) if zh else self.refusal))
         elif self.version is not None:
-            lines.append(f"published as survey version {self.version}")
+            lines.append(s("published", v=self.version))
         return "\n".join(terminal_text(line) for line in lines)  # ids and names from the file: no ESC, CR...
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+#: What conform adds to a land-use scheme it assumed (planner/ingest/conform.py).
+_ASSUMED_SCHEME = " (assumed; set [land_use] scheme)"
+_MODES = ("auto", "update", "replace")
 
 
 def _joined(refusals: list[tuple[str, str]]) -> tuple[str, str]:
@@ -150,6 +193,7 @@ NO_FEATURES = ("the layer has no features (a header but no data rows?); export t
 def _refuse(report: IngestReport, reason: str, reason_zh: str | None = None) -> IngestError:
     report.refused = True
     report.refusal = reason
+    report.refusal_zh = reason_zh or ""
     where = report.dataset or report.source
     err = IngestError(f"{where}: {reason}", zh=f"{where}：{reason_zh}" if reason_zh else None)
     err.report = report  # type: ignore[attr-defined]

@@ -437,13 +437,23 @@ class SourceLayer:
     n : int or None
         Features (None when GDAL cannot tell without reading them all).
     where : str
-        The dataset it lives in (its path inside the zip).
+        The dataset it lives in (its path inside the zip, else the file's name).
+    member : str or None
+        Its dataset's path inside a zip (what ``read_source(member=...)`` and ``planner ingest --file`` take),
+        None when the file itself is the dataset.
     """
 
     name: str
     geometry_type: str
     n: int | None
     where: str
+    member: str | None = None
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        """``(member, name)``: the layer, one of a kind in its file (two GeoPackages of a zip may each hold
+        a layer ``parcels``)."""
+        return (self.member, self.name)
 
     @property
     def is_polygon(self) -> bool:
@@ -482,22 +492,39 @@ def source_layers(source: str | os.PathLike, *, limits: ReadLimits = ReadLimits(
     with _unpacked(src, limits) as folder:
         cands = _datasets(folder) if suf == ".zip" else [src]
         parcels = [c for c in cands if c.stem.casefold() not in EXTENT_STEMS] or cands
-        for c in parcels:
-            where = str(c.relative_to(folder)) if suf == ".zip" else src.name
-            if c.suffix.lower() in _MULTI_LAYER:
-                layers = list_layers(c)
-                if len(parcels) == 1 or len(layers) == 1:
-                    for name, _ in layers:
-                        gtype, n = _layer_info(c, name)
-                        out.append(SourceLayer(name if len(parcels) == 1 else c.stem, gtype, n, where))
-                    continue
-                out.append(SourceLayer(c.stem, ", ".join(sorted({t for _, t in layers})), None, where))
-            else:
-                gtype, n = _layer_info(c, None)
-                if FORMATS.get(c.suffix.lower()) == "CSV (WKT)":
-                    gtype = "WKT" if gtype in ("None", "?") else gtype
-                out.append(SourceLayer(c.stem, gtype, n, where))
+        out = _layers_of(parcels, folder if suf == ".zip" else None)
     return sorted(out, key=lambda s: (not s.is_polygon, s.geometry_type in ("None", "?", "")))
+
+
+def _layers_of(datasets: list[Path], folder: Path | None) -> list[SourceLayer]:
+    """Every layer of ``datasets`` (the files of a zip unpacked in ``folder``, or one file: ``folder`` None), each
+    with its geometry type, row count and file: a zip of several GeoPackages lists each one's layers."""
+    out: list[SourceLayer] = []
+    for c in datasets:
+        member = str(c.relative_to(folder)) if folder is not None else None
+        where = member or c.name
+        if c.suffix.lower() in _MULTI_LAYER:
+            for name, _ in list_layers(c):
+                gtype, n = _layer_info(c, name)
+                out.append(SourceLayer(name, gtype, n, where, member))
+        else:
+            gtype, n = _layer_info(c, None)
+            if FORMATS.get(c.suffix.lower()) == "CSV (WKT)":
+                gtype = "WKT" if gtype in ("None", "?") else gtype
+            out.append(SourceLayer(c.stem, gtype, n, where, member))
+    return out
+
+
+def layers_text(layers: list[SourceLayer], lang: str = "en") -> str:
+    """The layers as a refusal lists them: ``file: layer (Polygon, 120 rows)``, one a line (``--file``/``--layer``)."""
+    from planner.i18n import geometry_label
+
+    def one(s: SourceLayer) -> str:
+        n = "?" if s.n is None else f"{s.n:,}"
+        gtype = geometry_label(s.geometry_type, lang)
+        what = f"{gtype}，{n} 条" if lang == "zh" else f"{gtype}, {n} rows"
+        return (f"{s.where}：{s.name}（{what}）" if lang == "zh" else f"{s.where}: {s.name} ({what})")
+    return "".join(f"\n  - {one(s)}" for s in layers)
 
 
 #: Dataset extensions that hold several layers (``--layer`` then names one inside).
@@ -713,8 +740,47 @@ def _read_csv(path: Path, encoding: str | None, row_note: list[str]) -> tuple[gp
     return gdf, enc, how
 
 
+def _member(zip_name: str, cands: list[Path], folder: Path, member: str) -> Path:
+    """The dataset of a zip that ``member`` names (its path in the zip, its file name or its stem), or a refusal
+    listing what the zip holds."""
+    want = member.replace("\\", "/").strip("/")
+    for how in (lambda c: str(c.relative_to(folder)).replace("\\", "/"), lambda c: c.name, lambda c: c.stem):
+        hits = [c for c in cands if how(c) == want]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            break
+    found = _layers_of(cands, folder)
+    what = "several files of the zip match" if hits else "no file of the zip matches"
+    msg = f"{zip_name}: {what} --file {member!r}; give its path in the zip:{layers_text(found)}"
+    zh = "多个文件" if hits else "没有文件"
+    raise IngestError(msg, zh=f"{zip_name}：压缩包中{zh}与 --file {member!r} 相符，请给出其在压缩包中的路径："
+                              f"{layers_text(found, 'zh')}")
+
+
+def _holder(zip_name: str, cands: list[Path], folder: Path, layer: str) -> Path | None:
+    """The one multi-layer dataset of a zip holding a layer named ``layer`` (None: none does); a refusal naming the
+    files when several do (``--file`` then picks one)."""
+    multi = [c for c in cands if c.suffix.lower() in _MULTI_LAYER]
+    hits = [c for c in multi if layer in [n for n, _ in list_layers(c)]]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits and not multi:
+        return None  # a zip of shapefiles and the like: --layer is a file stem (refused below, naming them)
+    found = _layers_of(cands, folder)
+    if hits:
+        files = [str(c.relative_to(folder)) for c in hits]
+        msg = (f"{zip_name}: layer {layer!r} is in several files of the zip ({', '.join(files)}); add --file FILE to choose "
+               f"one:{layers_text(found)}")
+        raise IngestError(msg, zh=f"{zip_name}：压缩包中有多个文件含图层 {layer!r}（{'、'.join(files)}），请加 --file 文件名 "
+                                  f"选择其一：{layers_text(found, 'zh')}")
+    msg = f"{zip_name}: no layer {layer!r} in the zip; --layer takes a layer (with --file, a file's):{layers_text(found)}"
+    raise IngestError(msg, zh=f"{zip_name}：压缩包中没有图层 {layer!r}；现有图层（命令行 --layer，必要时加 --file）："
+                              f"{layers_text(found, 'zh')}")
+
+
 def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding: str | None = None,
-                limits: ReadLimits = ReadLimits()) -> RawLayer:
+                limits: ReadLimits = ReadLimits(), member: str | None = None) -> RawLayer:
     """Read one layer of a survey file of any supported format.
 
     Parameters
@@ -724,7 +790,11 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         ``.gdb`` folder or ``.csv``.
     layer : str, optional
         Layer of a multi-layer dataset, or the file stem of a dataset inside a
-        zip that holds several.
+        zip that holds several; in a zip of several GeoPackages, the layer of
+        the one GeoPackage that holds a layer of that name.
+    member : str, optional
+        A zip's dataset (its path inside the zip, its file name or its stem):
+        ``layer`` then names a layer inside it (``planner ingest --file``).
     encoding : str, optional
         Text encoding override (shapefile and CSV).
     limits : ReadLimits
@@ -747,12 +817,20 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
         msg = f"{src.name}: unsupported file type {suf or '(none)'}; use one of .zip, {', '.join(FORMATS)}"
         raise IngestError(msg, zh=f"{src.name}：不支持的文件类型 {suf or '（无扩展名）'}，请使用 .zip、{'、'.join(FORMATS)}")
     check_file_kind(src)
+    if member is not None and suf != ".zip":
+        msg = f"{src.name}: --file {member!r} names a dataset inside a zip; {src.name} is not a zip (use --layer)"
+        raise IngestError(msg, zh=f"{src.name}：--file {member!r} 用于指定压缩包内的数据文件，{src.name} 不是压缩包（请用 --layer）")
     with _unpacked(src, limits) as folder:
         if suf == ".zip":
             cands = _datasets(folder)
             extent_path = None
-            if layer is not None:
-                sel = [c for c in cands if c.stem == layer]
+            chosen = None  # the dataset picked by member or by the layer it holds: layer names a layer inside it
+            if member is not None:
+                chosen = _member(src.name, cands, folder, member)
+            elif layer is not None and not any(c.stem == layer for c in cands):
+                chosen = _holder(src.name, cands, folder, layer)
+            if chosen is not None or layer is not None:
+                sel = [chosen] if chosen is not None else [c for c in cands if c.stem == layer]
                 if sel:  # an update extent beside the chosen parcels stays with them
                     ext = [c for c in cands if c not in sel and c.stem.casefold() in EXTENT_STEMS]
                     cands = sel + ext if len(sel) == 1 and len(ext) == 1 else sel
@@ -770,12 +848,17 @@ def read_source(source: str | os.PathLike, *, layer: str | None = None, encoding
                 raise IngestError(msg, zh=f"{src.name}：压缩包中没有可读取的数据；请将 .shp 与同名 .dbf/.shx/.prj/.cpg "
                                           "一起打包，或打包 .gpkg/.geojson/.fgb/.csv/.gdb")
             if len(cands) > 1:
-                rel = [str(c.relative_to(folder)) for c in cands]
-                msg = f"{src.name}: the zip holds several datasets; choose one with --layer STEM: {', '.join(rel)}"
-                raise IngestError(msg, zh=f"{src.name}：压缩包中有多个数据集，请只打包宗地数据"
-                                          f"（命令行可用 --layer 指定）：{', '.join(rel)}")
+                found = _layers_of(cands, folder)
+                msg = (f"{src.name}: the zip holds several datasets; choose the parcel layer with --layer NAME "
+                       f"(and --file FILE when two files hold a layer of that name):{layers_text(found)}")
+                raise IngestError(msg, zh=f"{src.name}：压缩包中有多个数据集，请选择宗地图层（命令行 --layer 图层名；"
+                                          f"两个文件中有同名图层时再加 --file 文件名）：{layers_text(found, 'zh')}")
             path = cands[0]
-            inner_layer = layer if layer is not None and path.stem != layer else None
+            if path.suffix.lower() in _MULTI_LAYER and layer is not None and path.stem == layer:
+                # --layer STEM picked the GeoPackage by its name: its layer of that name, else its only one
+                inner_layer = layer if layer in [n for n, _ in list_layers(path)] else None
+            else:
+                inner_layer = layer if layer is not None and (chosen is not None or path.stem != layer) else None
             shown = f"{src.name}!{path.relative_to(folder)}"
         else:
             path, inner_layer, shown, extent_path = src, layer, src.name, None

@@ -220,37 +220,62 @@ def _remove_stale(target: Path) -> None:
             pass
 
 
-def write_report(report, path: str | os.PathLike) -> Path:
+def write_report(report, path: str | os.PathLike, *, lang: str = "en") -> Path:
     """Write an :class:`planner.ingest.IngestReport` to ``path`` (format by extension).
 
-    ``.json`` holds the whole report (settings, counts, problems, diff);
-    ``.csv`` holds one row per problem after ``#``-prefixed summary lines.
+    ``.json`` holds the whole report (settings, counts, problems with their English and Chinese messages, diff;
+    its keys are the report's field names whatever the language); ``.csv`` holds one row per problem after
+    ``#``-prefixed summary lines, its headings, codes and messages in ``lang`` (``"zh"``: the Chinese message
+    first, the English one beside it).
     """
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in (".json", ".csv"):
         msg = f"report {p}: use a .json or .csv file name"
-        raise IngestError(msg)
+        raise IngestError(msg, zh=f"报告 {p}：请使用 .json 或 .csv 文件名")
     p.parent.mkdir(parents=True, exist_ok=True)
     with replacing(p) as tmp:
-        _write_report(report, tmp, ext)
+        _write_report(report, tmp, ext, lang)
     return p
 
 
-def _write_report(report, p: Path, ext: str) -> None:
+#: The summary lines of a CSV ingest report, and how a Chinese one heads them.
+_CSV_SUMMARY = {"source": "来源文件", "format": "格式", "layer": "图层", "encoding": "字符编码", "crs_used": "采用的坐标系",
+                "target_crs": "存储坐标系", "n_read": "读取", "n_accepted": "接受", "n_repaired": "几何已修复",
+                "n_rejected": "拒绝", "n_flagged": "存疑", "refused": "拒绝导入", "refusal": "拒绝原因",
+                "version": "发布版本", "row_note": "行号说明"}
+#: The problem columns of a Chinese CSV ingest report (the order of :data:`_CSV_COLUMNS`).
+_CSV_COLUMNS_ZH = ("行号", "宗地代码", "字段", "原值", "问题", "处理", "说明", "说明（英文）")
+
+
+def _write_report(report, p: Path, ext: str, lang: str = "en") -> None:
     if ext == ".json":
         p.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return
+    from planner.errors import message_in
+    from planner.i18n import column_label, value_label
+
+    zh = lang == "zh"
     with open(p, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens CJK text correctly
         summ = report.summary()
-        for key in ("source", "format", "layer", "encoding", "crs_used", "target_crs", "n_read", "n_accepted",
-                    "n_repaired", "n_rejected", "n_flagged", "refused", "refusal", "version", "row_note"):
+        for key, key_zh in _CSV_SUMMARY.items():
+            v = summ.get(key)
+            if zh:
+                v = (getattr(report, "refusal_zh", "") or v if key == "refusal"
+                     else value_label("bool", v, "zh") if key == "refused"
+                     else message_in(report.row_note, "zh") if key == "row_note" and report.row_note
+                     else "—" if v is None else v)
             # CRLF as the rows below (csv.writer) and every CSV of write_csv: one line ending in the file
-            fh.write(f"# {key}: {_one_line(str(summ.get(key)).replace(chr(10) + '  -', ' |'))}\r\n")
+            fh.write(f"# {key_zh if zh else key}: {_one_line(str(v).replace(chr(10) + '  -', ' |'))}\r\n")
         w = csv.writer(fh, lineterminator="\r\n")
-        w.writerow(_CSV_COLUMNS)
+        w.writerow(_CSV_COLUMNS_ZH if zh else _CSV_COLUMNS)
         for pr in report.problems:
-            w.writerow([neutralize(getattr(pr, c)) if getattr(pr, c) is not None else "" for c in _CSV_COLUMNS])
+            cells = {c: getattr(pr, c) for c in _CSV_COLUMNS}
+            if zh:
+                cells.update(field=column_label(pr.field, "zh") if pr.field else None,
+                             code=value_label("problem", pr.code, "zh"), action=value_label("action", pr.action, "zh"),
+                             message=pr.message_zh or pr.message, message_zh=pr.message)
+            w.writerow([neutralize(cells[c]) if cells[c] is not None else "" for c in _CSV_COLUMNS])
 
 
 __all__ = ["DELIVERY_GPKG", "FORMULA_START", "check_output", "check_parent", "neutralize", "neutralize_frame", "replacing", "write_csv",

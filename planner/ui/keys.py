@@ -70,6 +70,8 @@ COMPARE_PICK = "compare_pick"
 # -- data manager ---------------------------------------------------------------------
 #: A survey version switch waiting for confirmation.
 DATA_SWITCH = "data_switch"
+#: The layer picked in the upload's layer picker: (stored upload path, layer id); kept while the user is on another page.
+DATA_LAYER = "data_layer"
 #: A workspace just made in the data manager: the sidebar picks it on the next run.
 WORKSPACE_PENDING = "workspace_pending"
 

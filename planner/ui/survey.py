@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 from zoneinfo import ZoneInfo
 
@@ -13,6 +12,7 @@ from streamlit_folium import st_folium
 
 from planner import maps
 from planner.i18n import column_label, value_label
+from planner.i18n import local_time as i18n_local_time
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import Settings, redact, tr
 
@@ -31,15 +31,7 @@ def _zone():
 
 def local_time(iso) -> str:
     """A stored UTC ISO time as ``YYYY-MM-DD HH:MM`` in the user's time zone ("—" when missing)."""
-    if iso is None or (isinstance(iso, float) and pd.isna(iso)) or str(iso) in ("", "None", "nan"):
-        return "—"
-    try:
-        t = _dt.datetime.fromisoformat(str(iso))
-    except ValueError:
-        return str(iso)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.UTC)
-    return t.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")
+    return i18n_local_time(iso, _zone())
 
 
 def _text(v) -> str:

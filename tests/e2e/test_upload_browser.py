@@ -270,3 +270,47 @@ def test_a_zip_of_several_layers_is_picked_from_and_its_notes_read(app_server, b
         assert external == []
     finally:
         ctx.close()
+
+
+def test_a_zip_of_two_geopackages_lists_each_layer_and_keeps_the_pick(app_server, browser, tmp_path):
+    """A zip of two districts' GeoPackages (parcels, wells, roads each): the picker listed the two files only, with
+    "?" rows; now each layer with its file, geometry and rows, the parcel layers first. The layer picked is still
+    picked after a look at the map. Screenshots: upload_zh_1280_two_gpkg_layers.png, ..._two_gpkg_kept.png."""
+    from tests.e2e.conftest import ROOT
+    from tests.test_app_upload_officer import two_geopackages_zip
+
+    url, ws = app_server
+    before = GpkgStore(ws).surveys()["version"].tolist()
+    external: list[str] = []
+    ctx, page = _page(browser, external, 1280, 900)
+    try:
+        _open_data(page, url, "zh")
+        _upload(page, two_geopackages_zip(tmp_path, ROOT / "gis_data" / "sample_city.gpkg"))
+        label = "选择宗地图层（文件中有 6 个图层）"
+        picker = page.get_by_label(label, exact=True).first
+        picker.wait_for()
+        picker.click()
+        options = page.get_by_role("option")
+        options.first.wait_for()
+        texts = [options.nth(i).inner_text() for i in range(options.count())]
+        assert texts[:2] == ["宗地（2025/晋江.gpkg）— 面（多部件） · 30 条", "宗地（2025/石狮.gpkg）— 面（多部件） · 30 条"], texts
+        assert len(texts) == 6 and "井点（2025/晋江.gpkg）— 点 · 5 条" in texts, texts
+        page.screenshot(path=str(ARTIFACTS / "upload_zh_1280_two_gpkg_layers.png"))
+        page.keyboard.press("Escape")
+        _settle(page)
+        _pick(page, label, "宗地（2025/石狮.gpkg）— 面（多部件） · 30 条")
+        page.locator("[data-testid='stSidebarNav'] a", has_text="地图浏览").first.click()
+        _settle(page)
+        time.sleep(1)
+        page.locator("[data-testid='stSidebarNav'] a", has_text="数据管理").first.click()
+        page.locator("h1", has_text="数据管理").first.wait_for()
+        _settle(page)
+        box = page.locator("[data-testid='stSelectbox']", has_text=label).first
+        box.wait_for()
+        box.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "upload_zh_1280_two_gpkg_kept.png"))
+        assert page.get_by_label(label, exact=True).first.input_value() == "宗地（2025/石狮.gpkg）— 面（多部件） · 30 条"
+        assert not external, external
+    finally:
+        ctx.close()
+    assert GpkgStore(ws).surveys()["version"].tolist() == before
