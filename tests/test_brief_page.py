@@ -105,9 +105,9 @@ def test_a_name_too_long_for_any_room_is_cut_and_the_figures_keep_their_columns(
 def test_sites_command_prints_difficulty_in_whole_points(city, capsys):
     """`planner sites` printed the difficulty of its top ten as "137.00"."""
     capsys.readouterr()
-    assert main(["sites", "-w", str(city)]) == 0
+    assert main(["sites", "-w", str(city), "--lang", "zh"]) == 0
     out = capsys.readouterr().out.splitlines()
-    head = next(i for i, line in enumerate(out) if line.split()[:2] == ["排名", "片区编号"])  # --lang zh, the default
+    head = next(i for i, line in enumerate(out) if line.split()[:2] == ["排名", "片区编号"])
     col = out[head].split().index("实施难度（分）")
     values = [line.split()[col] for line in out[head + 1:head + 11]]
     assert values and all(v.replace(",", "").isdigit() for v in values), values

@@ -327,7 +327,7 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     out_csv = tmp_path / "flags.csv"
     assert main(["classify", "-w", str(workspace), "--out", str(out_csv), "--wkt"]) == 0
     printed = capsys.readouterr().out
-    assert "三低用地" in printed and "税收未知：无税收记录" in printed  # the summary speaks Chinese by default
+    assert "Three-low" in printed and "tax unknown: no tax record" in printed  # PLANNER_LANG=en (tests/conftest.py)
     store = open_store(workspace)
     cat = store.layers("flags")
     assert cat["name"].tolist() == ["default"]
@@ -357,17 +357,23 @@ def test_cli_classify_stores_flags_and_policy(workspace, tmp_path, capsys):
     assert len(open_store(workspace).layers("flags")) == 1
 
 
-def test_cli_classify_prints_its_summary_in_either_language(workspace, capsys):
+def test_cli_classify_prints_its_summary_in_either_language(workspace, capsys, monkeypatch):
     """The summary table read as English codes ("not_three_low", "out_of_scope") whatever the language, where the
-    scenario commands print Chinese: it follows ``--lang`` (default zh), its columns lined up in a terminal."""
+    scenario commands print Chinese: it follows ``--lang``, else ``PLANNER_LANG``, else Chinese, its columns
+    lined up in a terminal."""
     from planner.report.text import display_width
 
     printed = {}
     for lang in ("zh", "en"):
         assert main(["classify", "-w", str(workspace), "--no-store", "--lang", lang]) == 0
         printed[lang] = capsys.readouterr().out.splitlines()
-    assert main(["classify", "-w", str(workspace), "--no-store"]) == 0
-    assert capsys.readouterr().out.splitlines() == printed["zh"]
+    for env, want in ((None, "zh"), ("en", "en"), ("zh_CN", "zh")):
+        if env is None:
+            monkeypatch.delenv("PLANNER_LANG", raising=False)
+        else:
+            monkeypatch.setenv("PLANNER_LANG", env)
+        assert main(["classify", "-w", str(workspace), "--no-store"]) == 0
+        assert capsys.readouterr().out.splitlines() == printed[want], env
     zh, en = printed["zh"], printed["en"]
     assert zh[0] == f"识别规则「default」（哈希 {policy_hash(default_policy())[:12]}），调查版本 1，共 5 个地块"
     assert en[0].startswith("policy 'default' (hash ") and en[0].endswith("survey version 1, 5 parcels")

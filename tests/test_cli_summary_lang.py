@@ -1,4 +1,4 @@
-"""`planner sites` prints its summary in ``--lang`` (default zh, as the scenario commands and classify).
+"""`planner sites` prints its summary in ``--lang`` (else ``PLANNER_LANG``, else zh; as the other commands).
 
 It printed English whatever the language: "1675 sites from 6265 flagged parcels (885 ok, …)", its top ten under
 the code names of the columns (``n_retained_inside``) with pandas' alignment, which counts a Chinese character as
@@ -27,12 +27,13 @@ def city(tmp_path_factory):
     return ws
 
 
-def test_sites_prints_its_summary_in_either_language(city, capsys):
+def test_sites_prints_its_summary_in_either_language(city, capsys, monkeypatch):
     capsys.readouterr()
     printed = {}
     for lang in ("zh", "en"):
         assert main(["sites", "-w", str(city), "--lang", lang]) == 0
         printed[lang] = capsys.readouterr().out.splitlines()
+    monkeypatch.delenv("PLANNER_LANG", raising=False)  # nothing said: Chinese
     assert main(["sites", "-w", str(city)]) == 0
     default = capsys.readouterr().out.splitlines()
     sites = open_store(city).read_layer("sites", "default", geometry=False)

@@ -98,7 +98,7 @@ def test_the_readme_pipeline_runs_as_written(tmp_path):
     assert "published as survey version 2" in out["ingest"] and "diff against survey version 1" in out["ingest"]
     assert "published as enterprise table version 1" in out["enterprise"]
     assert "stored flags/default version 1" in out["classify"]
-    assert re.search(r"[\d,]+ 个三低地块组成 [\d,]+ 个片区", out["sites"])  # the summary in Chinese (--lang zh)
+    assert re.search(r"[\d,]+ sites from [\d,]+ flagged parcels", out["sites"])  # PLANNER_LANG=en (tests/conftest.py)
     assert "wrote 6 brief page(s)" in out["brief"]  # S0001, S0002 and the top 5, once each
     for f in ("flags.gpkg", "sites.geojson", "compare.html", "briefs.pdf", "out/upstairs_all.pdf",
               "out/conservative_top10.xlsx"):

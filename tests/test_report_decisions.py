@@ -189,7 +189,8 @@ def test_cli_comparison_prints_the_reports_numbers(tmp_path):
         agree(printed[:2], printed[2], printed[3])
     # whole names in a legend (they were cut at 18 characters), and in Chinese the columns line up as in English
     assert "  A: conservative_top10 (baseline)\n  B: phased_budget\n" in out
-    zh = cli("scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/phased_budget.toml", "-w", str(ws))
+    zh = cli("scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/phased_budget.toml", "-w", str(ws),
+             "--lang", "zh")
     assert "  A：conservative_top10（基准）\n  B：phased_budget\n" in zh
     from planner.report.text import display_width
 

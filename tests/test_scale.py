@@ -240,7 +240,7 @@ def test_cli_ingest_classify_sites_with_dask_engine(client, tmp_path, capsys):
     assert main(["classify", "--engine", "dask", "--parquet", str(tmp_path / "s.parquet"), "--out",
                  str(tmp_path / "f.parquet"), "--scheduler", addr]) == 0
     out = capsys.readouterr()
-    assert "dashboard http" in out.err and "Dask 引擎" in out.out and "三低用地" in out.out  # the summary in --lang (default zh)
+    assert "dashboard http" in out.err and "engine dask" in out.out and "Three-low" in out.out  # PLANNER_LANG=en
     assert main(["sites", "--engine", "dask", "--parquet", str(tmp_path / "f.parquet"), "--scheduler", addr,
                  "--out", str(tmp_path / "sites.csv"), "--min-area", "0"]) == 0
     out = capsys.readouterr().out
@@ -248,7 +248,7 @@ def test_cli_ingest_classify_sites_with_dask_engine(client, tmp_path, capsys):
     mem = build_sites(flags, SiteParams(min_area_m2=0))
     got = pd.read_csv(tmp_path / "sites_parcels.csv")
     assert got.equals(pd.read_csv(pd.io.common.StringIO(mem.parcel_sites.to_csv(index=False))))
-    assert f"组成 {len(mem.sites):,} 个片区" in out and "Dask 引擎" in out
+    assert f"{len(mem.sites):,} sites from" in out and "engine dask" in out
 
 
 def test_cli_dask_refusals(client, tmp_path, capsys, monkeypatch):

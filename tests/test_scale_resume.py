@@ -119,7 +119,7 @@ def test_a_classified_folder_behind_its_workspace_says_to_refresh_and_classify_a
     assert info["workspace"]["survey_version"] == 1 and info["classified_from"] == str(s.resolve())
     assert info["policy"]["name"] == "strict"
     capsys.readouterr()
-    assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0"]) == 0
+    assert run(["sites", "--engine", "dask", "--parquet", f, *addr, "--min-area", "0", "--lang", "zh"]) == 0
     # what the flags are (a rerun killed before its replace leaves the previous classification: it is named)
     assert f"{f} 的识别结果：识别规则「strict」（哈希 {info['policy']['hash'][:12]}），ws.gpkg 的调查版本 1，" \
         in capsys.readouterr().out

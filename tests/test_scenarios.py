@@ -325,7 +325,7 @@ def test_cli_run_saves_and_writes_reports(tmp_path, store, capsys):
     assert "distinct" in capsys.readouterr().err
     g = tmp_path / "g.toml"
     g.write_text('name = "all_up"\ntemplate = "multi_storey"\n', encoding="utf-8")
-    assert main(["scenario", "compare", "two", str(g), "-w", ws.uri, "--out", str(tmp_path / "c.html")]) == 0
+    assert main(["scenario", "compare", "two", str(g), "-w", ws.uri, "--out", str(tmp_path / "c.html"), "--lang", "zh"]) == 0
     assert "all_up 较 two（%）" in (tmp_path / "c.html").read_text(encoding="utf-8")  # was the raw "all_up vs two %"
 
 

@@ -167,10 +167,20 @@ def message_lang() -> str:
     return "zh" if os.environ.get("PLANNER_LANG", "").strip().lower().startswith("zh") else "en"
 
 
+def output_lang(given: str | None = None) -> str:
+    """The language of what a command prints and writes (its summaries, reports): its ``--lang`` (``given``), else
+    ``PLANNER_LANG`` when set, else Chinese."""
+    if given:
+        return given
+    return message_lang() if os.environ.get("PLANNER_LANG", "").strip() else "zh"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if hasattr(args, "lang"):  # every command's --lang: given, else PLANNER_LANG, else Chinese
+        args.lang = output_lang(args.lang)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

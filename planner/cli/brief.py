@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scenario file or saved NAME[@VERSION] whose template gives the planned floor area")
     p.add_argument("--sites-layer", default=None, metavar="NAME", help="stored sites result (default: the current)")
     p.add_argument("--out", required=True, metavar="FILE", help="briefs.pdf")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language (default zh)")
+    p.add_argument("--lang", choices=("zh", "en"), default=None, help="language (default: PLANNER_LANG, else zh)")
     p.set_defaults(func=brief_cmd)
 
 

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--survey-version", type=int, default=None, help="survey version (default: the current one)")
     p.add_argument("--no-store", action="store_true", help="do not store the result in the workspace")
     p.add_argument("--force", action="store_true", help="with --engine dask: replace the --out folder")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the printed summary (default zh)")
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed summary (default: PLANNER_LANG, else zh)")
     from planner.cli.scale import add_engine_args
 
     add_engine_args(p, what="to classify (from `planner ingest --parquet`); --out FLAGS.parquet")
@@ -55,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--policy", "-p", default=None,
                       help="policy NAME[@VERSION] (saved in the workspace, else shipped) or a TOML/JSON file "
                            "(default: default)")
-    show.add_argument("--lang", choices=("en", "zh"), default="en")
+    show.add_argument("--lang", choices=("en", "zh"), default=None, help="language (default: PLANNER_LANG, else zh)")
     show.add_argument("--toml", action="store_true", help="print the normalized TOML instead")
     show.set_defaults(func=run_show)
     ls = psub.add_parser("list", help="list the policies saved in a workspace (every version: who saved it, when)")

@@ -57,19 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def report_lang(args: argparse.Namespace) -> str:
-    """The language of the report: ``--lang``, else ``PLANNER_LANG`` when set, else Chinese (as ``scenario run``)."""
-    import os
-
-    from planner.cli import message_lang
-
-    if getattr(args, "lang", None):
-        return args.lang
-    return message_lang() if os.environ.get("PLANNER_LANG", "").strip() else "zh"
-
-
 def run(args: argparse.Namespace) -> int:
-    args.lang = report_lang(args)
     args.message_lang = args.lang  # the error line under the report speaks the report's language (cli.main)
     if args.source is None:
         return _refresh(args)

@@ -31,8 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "several are run on one read of the sites (e.g. scenarios/*.toml)")
     r.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     r.add_argument("--out", default=None, metavar="DIR", help="folder for <name>.xlsx, <name>.html, <name>.pdf, <name>.gpkg")
-    r.add_argument("--lang", choices=("zh", "en"), default="zh",
-                   help="language of the printed summary and the --out reports (default zh)")
+    r.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed summary and the --out reports (default: PLANNER_LANG, else zh)")
     r.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     r.add_argument("--no-save", action="store_true", help="do not save the scenario document in the workspace")
     r.set_defaults(func=run_cmd)
@@ -44,8 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
     c.add_argument("--out", default=None, metavar="FILE",
                    help="also write report.html, report.xlsx or report.pdf (A4); without it the table is printed only")
-    c.add_argument("--lang", choices=("zh", "en"), default="zh",
-                   help="language of the printed table and the --out report (default zh)")
+    c.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed table and the --out report (default: PLANNER_LANG, else zh)")
     c.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     c.set_defaults(func=compare_cmd)
 

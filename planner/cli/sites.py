@@ -83,7 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replay the saved site_edit document NAME (as saved by the app) on the result")
     p.add_argument("--name", default=None, help="name of the sites layers (default: the policy name)")
     p.add_argument("--out", default=None, metavar="FILE", help="also write sites to FILE (.gpkg, .geojson or .csv)")
-    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of the printed summary (default zh)")
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help="language of the printed summary (default: PLANNER_LANG, else zh)")
     from planner.cli.scale import add_engine_args
 
     add_engine_args(p, what="of classified parcels (from `planner classify --engine dask`); sites go to --out; "
