@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if "PLANNER_CACHE_DIR" not in os.environ:
     os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-test-cache-")
     atexit.register(shutil.rmtree, os.environ["PLANNER_CACHE_DIR"], ignore_errors=True)
-# The tests read the command line's English: `planner ingest` speaks PLANNER_LANG when no --lang is given, and Chinese
-# when neither is (as `scenario run`); tests/test_cli_ingest_officer.py sets or removes it to check each case.
+# The tests read the command line's English: every command speaks its --lang, else PLANNER_LANG, else Chinese
+# (planner.cli.output_lang); tests that check the Chinese default remove it (test_cli_ingest_officer.py,
+# test_classify.py, test_cli_summary_lang.py).
 os.environ.setdefault("PLANNER_LANG", "en")
 #: Third-party data beside the checkout (absent in a user's clone).
 SHARED = Path(os.environ.get("PLANNER_SHARED", ROOT.parent / "shared"))
