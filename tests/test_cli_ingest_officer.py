@@ -171,3 +171,18 @@ def test_a_zip_of_two_geopackages_is_read_with_file_and_layer_and_refused_listin
     assert GpkgStore(city).surveys()["version"].max() == 2
     one = planner("ingest", z, "-w", city, "--layer", "井点", "--file", "2025/晋江.gpkg", "--dry-run", "--lang", lang)
     assert one.returncode == 2 and "井点" in one.stderr  # points are no parcels: refused as such, not as ambiguous
+
+
+def test_a_partitioned_survey_is_written_from_one_geopackage_of_a_zip_with_its_report_in_the_language_asked(
+        city, tmp_path):
+    """`planner ingest Z --parquet DIR` (no workspace: a province's folder straight from the delivery) refused
+    --file and printed its report in English whatever --lang said."""
+    from planner.io import geoparquet as gpq
+    from tests.test_app_upload_officer import two_geopackages_zip
+
+    z = two_geopackages_zip(tmp_path, city)
+    out = tmp_path / "shishi.parquet"
+    done = planner("ingest", z, "--parquet", out, "--file", "石狮", "--layer", "宗地", "--lang", "zh")
+    assert done.returncode == 0, done.stderr
+    assert "图层 宗地" in done.stdout and "读取          30 条" in done.stdout, done.stdout
+    assert gpq.survey_info(out)["n_parcels"] == 30

@@ -66,12 +66,6 @@ def run(args: argparse.Namespace) -> int:
     if args.parquet and not args.dry_run:
         from planner.cli.scale import check_parquet, write_ingested
 
-        if args.member and args.workspace is None:  # the partitioned survey is read by planner/cli/scale.py alone
-            msg = ("--file is not taken with --parquet and no workspace yet; unzip that file and give it as the "
-                   "source, or load it into a workspace first (-w WS)")
-            raise IngestError(msg, zh="不加工作空间、只写 --parquet 时暂不支持 --file；请解压出该文件作为源文件，"
-                                      "或先导入工作空间（-w）")
-
         check_parquet(args)  # before the workspace is changed: a refused command changes nothing
         if args.workspace is None:  # the partitioned survey instead of a workspace layer
             write_ingested(args)

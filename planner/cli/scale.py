@@ -198,8 +198,8 @@ def write_ingested(args, store=None) -> None:
         from planner import ingest as ingest_mod
 
         parcels, rep = ingest_mod.read_survey(args.source, mapping=args.mapping, layer=args.layer, crs=args.crs,
-                                              encoding=args.encoding)
-        print(rep.to_text())
+                                              encoding=args.encoding, member=args.member)
+        print(rep.to_text(lang=args.lang))
         bar = con = None
     info = gpq.write_partitioned_survey(parcels, args.parquet, npartitions=args.partitions, barriers=bar,
                                         constraints=con, overwrite=args.force, workspace=workspace,
