@@ -917,14 +917,15 @@ def test_sites_refuses_a_blank_or_unopenable_name_before_the_build(option, name,
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".csv"])
 def test_a_killed_sites_out_leaves_the_previous_export_whole(suffix, tmp_path, ws):
-    """A killed `sites --out` leaves the previous file(s) as they were (both CSVs of a .csv --out)."""
+    """A killed `sites --out` leaves the previous file(s) as they were (both CSVs of a .csv --out, and the record of
+    what they were built from beside them)."""
     with_flags(ws)
     folder = tmp_path / "exports"
     folder.mkdir()
     out = folder / f"s{suffix}"
     assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    assert len(before) == (2 if suffix == ".csv" else 1)
+    assert len(before) == (3 if suffix == ".csv" else 1), before  # s.csv, s_parcels.csv, s.planner.json
     killed_while_exporting(["sites", "-w", ws.path, "--out", out], folder)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
     assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
