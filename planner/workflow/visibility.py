@@ -81,6 +81,23 @@ def blank_result_figures(df):
     return out
 
 
+def hide_sensitivity_figures(table: pd.DataFrame) -> pd.DataFrame:
+    """A sensitivity table (:func:`planner.scenarios.sensitivity.sensitivity`) without what starts from enterprise
+    tax or output: the rows of parameters that are such figures (``tax_per_mu``) and every output column of one
+    (``fiscal_payback_years_low``, ``tax_after_cny_high``...).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"parameter": ["rent_per_m2_month", "tax_per_mu"], "payback_years_high": [1.0, 2.0],
+    ...                   "fiscal_payback_years_high": [3.0, 4.0]})
+    >>> hide_sensitivity_figures(t).to_dict("list")
+    {'parameter': ['rent_per_m2_month'], 'payback_years_high': [1.0]}
+    """
+    out = table[[not is_result_figure(p) for p in table["parameter"]]] if "parameter" in table.columns else table
+    out = out[[c for c in out.columns if c == "parameter" or not is_result_figure(c)]]
+    return out.reset_index(drop=True)
+
+
 def blank_result(result):
     """A scenario result (:class:`planner.scenarios.ScenarioResult`) with its tax and output figures blanked in
     the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given."""
@@ -92,4 +109,4 @@ def blank_result(result):
 
 
 __all__ = ["PARCEL_FIGURES", "RESULT_FIGURES", "blank_result", "blank_result_figures", "figures_visible",
-           "hide_parcel_figures", "is_result_figure"]
+           "hide_parcel_figures", "hide_sensitivity_figures", "is_result_figure"]
