@@ -13,6 +13,7 @@ from planner.errors import PlannerError
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
+from planner.scenarios import sensitivity as sens_params
 from planner.ui import data, drafts, history, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import error_text, lang, md_text, tr
@@ -160,7 +161,8 @@ if len(curves):
 st.subheader(tr("cmp_reports"))
 # the sensitivity of each scenario in the reports, on demand (13 more runs a scenario), kept while nothing changes
 sensitivity = None
-if st.checkbox(tr("cmp_sens_include", n=len(picked) * 13), key="cmp_sens", help=tr("cmp_sens_help")):
+if st.checkbox(tr("cmp_sens_include", n=len(picked) * (1 + 2 * len(sens_params.PARAMS))), key="cmp_sens",
+               help=tr("cmp_sens_help")):
     sens_key = json.dumps([[wf.doc.to_dict() for wf in wfs], runs[0].provenance, id(site_result),
                            data.figures_visible(ws)], sort_keys=True, default=str)
     held = ss.get(keys.COMPARE_SENSITIVITY)
