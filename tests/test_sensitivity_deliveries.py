@@ -287,3 +287,30 @@ def test_a_decision_makers_sensitivity_export_leaves_out_what_starts_from_tax(of
     cells = [c for r in _sheet_rows(made["xlsx"](), "Sensitivity 敏感性") for c in r]
     assert not [c for c in cells if isinstance(c, str) and c.startswith(("租金+税收", "亩均税收", "改造后年税收"))]
     assert not (hidden - visible) & set(section.replace("<", " ").replace(">", " ").split())
+
+
+def test_the_command_line_under_a_decision_makers_role_blanks_what_starts_from_tax(city, tmp_path, monkeypatch):
+    """``PLANNER_ROLE=decision_maker planner scenario compare`` printed and wrote "Tax after 1,160.6" and the rent + tax
+    payback while the app blanked them for that role (and its sensitivity section left them out, under a table that
+    had them): the command line now blanks them as the app does, and the report says why."""
+    def tax_line(out: str) -> list[str]:
+        return next(x for x in out.splitlines() if x.strip().startswith("Tax after")).split()[-4:]
+
+    plain = cli("scenario", "compare", *SCENARIOS, "-w", str(city), "--lang", "en", cwd=tmp_path).stdout
+    secret = tax_line(plain)[:2]
+    assert all(any(ch.isdigit() for ch in v) for v in secret), secret  # a planner sees them
+    monkeypatch.setenv("PLANNER_ROLE", "decision_maker")
+    out = cli("scenario", "compare", *SCENARIOS, "-w", str(city), "--lang", "en", "--sensitivity", "--out",
+              str(tmp_path / "dm.html"), cwd=tmp_path).stdout
+    assert tax_line(out) == ["–", "–", "–", "–"], tax_line(out)
+    html = (tmp_path / "dm.html").read_text(encoding="utf-8")
+    assert not [v for v in secret if f">{v}<" in html]
+    section = html[html.index("<h2>Sensitivity"):html.index("<h2>Assumptions")]
+    assert "Payback, rent only (yr)" in section and "Payback, rent + tax (yr)" not in section
+    assert "left out for this role" in section
+    # a scenario's own report says why, as the app's does
+    run = cli("scenario", "run", SCENARIOS[0], "-w", str(city), "--lang", "en", "--no-save", "--out",
+              str(tmp_path / "run"), cwd=tmp_path).stdout
+    assert "Tax after (million yuan/yr)" in run and secret[0] not in run
+    one = (tmp_path / "run" / "conservative_top10.html").read_text(encoding="utf-8")
+    assert "Enterprise tax and output (and figures derived from them) are hidden for your role (Decision-maker)." in one

@@ -98,10 +98,16 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
 
 
 def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None,
-              doc: W.ScenarioDoc | None = None) -> W.ScenarioRun:
+              doc: W.ScenarioDoc | None = None, lang: str = "zh") -> W.ScenarioRun:
     """Run one scenario (``doc``: ``ref`` resolved already); ``read`` keeps the stored sites read so far by layer
-    (several scenarios, one read)."""
+    (several scenarios, one read). Under a role without enterprise figures (``PLANNER_ROLE``) its tax and output
+    figures are blanked, as the app blanks them, and its reports say so in ``lang``."""
+    import dataclasses
+
+    from planner.i18n import t
     from planner.scenarios.templates import load_templates
+    from planner.workflow.permissions import current_role
+    from planner.workflow.visibility import blank_result, figures_visible
 
     doc = doc or resolve_scenario(ref, store)
     templates = load_templates(*([templates_path] if templates_path else []))
@@ -111,6 +117,10 @@ def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | N
         read[key] = run.stored
     for en, _zh in run.warnings:
         print(f"warning: {en}", file=sys.stderr)
+    if not figures_visible(store):
+        role = current_role()
+        note = t("auth_figures_hidden", lang, role=t(f"role_{role}", lang) if role else "—")
+        run = dataclasses.replace(run, result=blank_result(run.result, note))
     return run
 
 
@@ -267,7 +277,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
         stored_name = None if W.operations.is_file_ref(ref) else W.parse_ref(ref)[0]
         expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
-        run = _evaluate(ref, store, args.templates, read, doc)
+        run = _evaluate(ref, store, args.templates, read, doc, args.lang)
         res = run.result
         _print_totals(res, args.lang)
         if not args.no_save:
@@ -315,7 +325,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
-    runs = [_evaluate(ref, store, args.templates, read) for ref in refs]
+    runs = [_evaluate(ref, store, args.templates, read, lang=args.lang) for ref in refs]
     cmp = W.compare_runs(runs)
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)

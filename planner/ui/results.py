@@ -399,18 +399,12 @@ def run_scenario(path: str, policy: dict | None, site_result, doc, *, draft: boo
     if not data.figures_visible(path):  # figures that start from enterprise tax and output: blanked (issue 14)
         import dataclasses
 
-        from planner import scenarios as sc_mod
         from planner.ui import auth
-        from planner.workflow.visibility import blank_result_figures
+        from planner.workflow.visibility import blank_result
 
-        res = run.result
         acc = auth.current()
         note = tr("auth_figures_hidden", role=tr(f"role_{acc.role}") if acc else "—")  # the reports say so too
-        desc = " ".join(x for x in (res.scenario.description, note) if x)
-        run = dataclasses.replace(run, result=dataclasses.replace(
-            res, scenario=sc_mod.replace(res.scenario, description=desc),
-            sites=blank_result_figures(res.sites), timeline=blank_result_figures(res.timeline),
-            totals=blank_result_figures(res.totals)))
+        run = dataclasses.replace(run, result=blank_result(run.result, note))
     return run
 
 

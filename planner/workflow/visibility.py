@@ -98,12 +98,18 @@ def hide_sensitivity_figures(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def blank_result(result):
+def blank_result(result, note: str | None = None):
     """A scenario result (:class:`planner.scenarios.ScenarioResult`) with its tax and output figures blanked in
-    the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given."""
+    the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given. ``note``
+    (that figures are hidden, and for which role) is added to the scenario's description, which the reports print."""
     import dataclasses
 
-    return dataclasses.replace(result, sites=blank_result_figures(result.sites),
+    from planner.scenarios.model import replace
+
+    sc = result.scenario
+    if note:
+        sc = replace(sc, description=" ".join(x for x in (sc.description, note) if x))
+    return dataclasses.replace(result, scenario=sc, sites=blank_result_figures(result.sites),
                                timeline=blank_result_figures(result.timeline),
                                totals=blank_result_figures(result.totals))
 
