@@ -279,6 +279,10 @@ def test_a_decision_makers_sensitivity_export_leaves_out_what_starts_from_tax(of
     assert "仅计租金回收期（年）" in section and "租金+税收回收期（年）" not in section  # the table's and the chart's
     assert "租金+税收回收期 " not in section and "亩均税收（元/亩）" not in section  # the range, the parameter
     assert "以企业税收为基础的指标" in section
+    note = "企业税收与产值（及其派生指标）对您的角色（决策人员）不可见。"
+    assert note in html[:html.index("<h2>")]  # the comparison's blanks ("–") explained at the top
+    first = pdfium.PdfDocument(made["pdf"]())[0].get_textpage().get_text_range()
+    assert "对您的角色（决策人员）不可见" in first.replace("\r\n", "").replace("\n", "")
     hidden = {fmt(v, c.rsplit("_", 1)[0], "zh") for t in raw for c in t.columns
               if c.startswith(("fiscal_payback_years", "tax_after_cny")) for v in t[c]}
     visible = {fmt(v, c.rsplit("_", 1)[0], "zh") for t in raw for c in t.columns if c.startswith("payback_years")
@@ -305,6 +309,8 @@ def test_the_command_line_under_a_decision_makers_role_blanks_what_starts_from_t
     assert tax_line(out) == ["–", "–", "–", "–"], tax_line(out)
     html = (tmp_path / "dm.html").read_text(encoding="utf-8")
     assert not [v for v in secret if f">{v}<" in html]
+    note = "Enterprise tax and output (and figures derived from them) are hidden for your role (Decision-maker)."
+    assert note in html[:html.index("<h2>")]  # the blanks explained at the top, as the scenario reports do
     section = html[html.index("<h2>Sensitivity"):html.index("<h2>Assumptions")]
     assert "Payback, rent only (yr)" in section and "Payback, rent + tax (yr)" not in section
     assert "left out for this role" in section
@@ -313,4 +319,4 @@ def test_the_command_line_under_a_decision_makers_role_blanks_what_starts_from_t
               str(tmp_path / "run"), cwd=tmp_path).stdout
     assert "Tax after (million yuan/yr)" in run and secret[0] not in run
     one = (tmp_path / "run" / "conservative_top10.html").read_text(encoding="utf-8")
-    assert "Enterprise tax and output (and figures derived from them) are hidden for your role (Decision-maker)." in one
+    assert note in one

@@ -288,6 +288,10 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
              f"{html.escape(base.name)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
     pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
+    from planner.workflow.visibility import hidden_note
+
+    if hidden_note(cmp.results):  # the blanks ("–") of a role without enterprise figures, explained
+        parts.append(f'<p class="note">{html.escape(hidden_note(cmp.results))}</p>')
     parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
     rows = comparison_rows(cmp, lang, HEADLINE_FIGURES)
     for i, r in enumerate(cmp.results):

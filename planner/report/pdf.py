@@ -485,8 +485,11 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None, sensitivity=None) 
     pols = "; ".join([p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"])
     pdf = _Doc(lang, f"{tr('policy', lang)}: {pols}", tr("compare_title", lang))
     pdf.add_page()
+    from planner.workflow.visibility import hidden_note
+
+    hidden = hidden_note(cmp.results)  # the blanks ("–") of a role without enterprise figures, explained
     _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
-           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}")
+           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}" + (f"\n{hidden}" if hidden else ""))
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     rows = comparison_rows(cmp, lang)

@@ -106,13 +106,20 @@ def blank_result(result, note: str | None = None):
 
     from planner.scenarios.model import replace
 
-    sc = result.scenario
+    sc, prov = result.scenario, dict(result.provenance or {})
     if note:
         sc = replace(sc, description=" ".join(x for x in (sc.description, note) if x))
-    return dataclasses.replace(result, scenario=sc, sites=blank_result_figures(result.sites),
+        prov["figures_hidden"] = note  # what a comparison report of it says (:func:`hidden_note`)
+    return dataclasses.replace(result, scenario=sc, provenance=prov, sites=blank_result_figures(result.sites),
                                timeline=blank_result_figures(result.timeline),
                                totals=blank_result_figures(result.totals))
 
 
+def hidden_note(results) -> str:
+    """Why figures are blank in these results ("hidden for your role"), as :func:`blank_result` noted it; "" when
+    none is blanked. A comparison report prints it (its scenarios' descriptions are not in it)."""
+    return next((r.provenance["figures_hidden"] for r in results if (r.provenance or {}).get("figures_hidden")), "")
+
+
 __all__ = ["PARCEL_FIGURES", "RESULT_FIGURES", "blank_result", "blank_result_figures", "figures_visible",
-           "hide_parcel_figures", "hide_sensitivity_figures", "is_result_figure"]
+           "hidden_note", "hide_parcel_figures", "hide_sensitivity_figures", "is_result_figure"]
