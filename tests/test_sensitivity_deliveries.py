@@ -320,3 +320,33 @@ def test_the_command_line_under_a_decision_makers_role_blanks_what_starts_from_t
     assert "Tax after (million yuan/yr)" in run and secret[0] not in run
     one = (tmp_path / "run" / "conservative_top10.html").read_text(encoding="utf-8")
     assert note in one
+
+
+def test_a_scenario_on_several_templates_or_on_no_site_says_so_in_its_section(city, capsys):
+    """Values per parameter exist only for a scenario on one template; a scenario that selects no site has no payback
+    to vary (its section was a table of parameter values with empty figures)."""
+    from planner import scenarios as S
+    from planner import workflow as W
+    from planner.cli.scenario import _print_sensitivity
+    from planner.io.store import open_store
+    from planner.report import compare_html
+    from planner.report.pdf import comparison_pdf
+
+    store = open_store(str(city))
+    mixed = W.ScenarioDoc(S.Scenario(name="mixed", sites=S.SiteSelection(top=3), site_templates={"S0001": "multi_storey"}))
+    none = W.ScenarioDoc(S.Scenario(name="none", sites=S.SiteSelection(top=3, where={"min_area_m2": 1e12})))
+    runs = [W.run_stored_scenario(store, d) for d in (mixed, none)]
+    sections = W.runs_sensitivity(runs)
+    cmp = W.compare_runs(runs)
+    html = compare_html(cmp, lang="en", sensitivity=sections)
+    section = html[html.index("<h2>Sensitivity"):html.index("<h2>Assumptions")]
+    assert "uses several park templates: each one&#x27;s values are under Assumptions" in section
+    assert "Value (−20%" not in section and "Payback, rent only (yr) −20%" in section
+    assert "This scenario has no payback to vary (it selects no sites, or earns no rent)." in section
+    assert section.count("data:image/png") == 1  # the one tornado
+    pdf = pdf_text(comparison_pdf(cmp, lang="zh", sensitivity=sections)).replace("\r\n", "").replace("\n", "")
+    assert "本情景没有可计算的回收期" in pdf and "各模板的参数值见“模型假设”" in pdf
+    for s in sections:
+        _print_sensitivity(s, "zh")
+    out = capsys.readouterr().out
+    assert "本情景使用多个园区模板" in out and "本情景没有可计算的回收期" in out

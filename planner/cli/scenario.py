@@ -204,6 +204,8 @@ def _print_sensitivity(section: W.ScenarioSensitivity, lang: str = "zh") -> None
         display_width,
         label,
         pad,
+        sensitivity_empty,
+        sensitivity_has_values,
         sensitivity_outputs,
         sensitivity_range,
         sensitivity_rows,
@@ -212,8 +214,8 @@ def _print_sensitivity(section: W.ScenarioSensitivity, lang: str = "zh") -> None
     )
 
     print(tr("sens_cli_title", lang, pct=swing_text(section.swing), name=section.name))
-    if not len(section.table):
-        print("  " + tr("sens_none", lang))
+    if sensitivity_empty(section.table, lang):
+        print("  " + sensitivity_empty(section.table, lang))
         return
     for o in sensitivity_outputs(section.table):
         line = sensitivity_range(section.table, o, lang, section.swing)
@@ -238,6 +240,8 @@ def _print_sensitivity(section: W.ScenarioSensitivity, lang: str = "zh") -> None
     print("  " + " ".join([*(" " * w for w in widths[:lead]), *(pad(x, w) for w in group for x in sides)]))
     for r in body:
         print("  " + " ".join(pad(c, w, left=j < lead) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+    if not sensitivity_has_values(section.table):
+        print("  " + tr("sens_mixed", lang))
     if section.hidden:
         print("  " + tr("sens_hidden", lang))
 

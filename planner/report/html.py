@@ -24,6 +24,7 @@ from planner.report.text import (
     policy_text,
     same_precision,
     scenario_keys,
+    sensitivity_empty,
     sensitivity_has_values,
     sensitivity_outputs,
     sensitivity_range,
@@ -241,8 +242,8 @@ def sensitivity_html(sections, lang: str) -> str:
              f'<p class="note">{html.escape(tr("sens_note", lang, pct=swing_text(sections[0].swing)))}</p>']
     for s in sections:
         parts.append(f"<h3>{html.escape(s.name)}</h3>")
-        if not len(s.table):
-            parts.append(f'<p class="note">{html.escape(tr("sens_none", lang))}</p>')
+        if sensitivity_empty(s.table, lang):
+            parts.append(f'<p class="note">{html.escape(sensitivity_empty(s.table, lang))}</p>')
             continue
         lines = [x for x in (sensitivity_range(s.table, o, lang, s.swing) for o in sensitivity_outputs(s.table)) if x]
         if lines:

@@ -28,6 +28,7 @@ from planner.report.text import (
     policy_text,
     same_precision,
     scenario_keys,
+    sensitivity_empty,
     sensitivity_has_values,
     sensitivity_outputs,
     sensitivity_range,
@@ -420,7 +421,7 @@ def _sensitivity(pdf: _Doc, sections, lang: str) -> None:
                    new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1.5)
     for s in sections:
-        chart = tornado_chart(s.table, lang, swing=s.swing, name=s.name) if len(s.table) else None
+        chart = None if sensitivity_empty(s.table) else tornado_chart(s.table, lang, swing=s.swing, name=s.name)
         lines = [x for x in (sensitivity_range(s.table, o, lang, s.swing) for o in sensitivity_outputs(s.table)) if x]
         text_h = 6 + sum(_lines(pdf, x, 7.5, 4, dry_run=True) * 4 for x in lines)
         table_h = TABLE_START + 4.5 * len(s.table)
@@ -431,8 +432,8 @@ def _sensitivity(pdf: _Doc, sections, lang: str) -> None:
         _lines(pdf, s.name, 9, 5)
         pdf.set_text_color(0, 0, 0)
         pdf.ln(0.5)
-        if not len(s.table):
-            _lines(pdf, tr("sens_none", lang), 7.5, 4)
+        if sensitivity_empty(s.table, lang):
+            _lines(pdf, sensitivity_empty(s.table, lang), 7.5, 4)
             continue
         for x in lines:
             _lines(pdf, x, 7.5, 4)

@@ -161,6 +161,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "sens_hidden": ("按当前角色权限，以企业税收为基础的指标（租金+税收回收期、亩均税收）未列出。",
                     "Figures that start from enterprise tax (payback rent + tax, tax per mu) are left out for this role."),
     "sens_none": ("无可变动的估计参数。", "No estimated parameter to vary."),
+    "sens_no_figures": ("本情景没有可计算的回收期（未选中地块，或租金为零）。",
+                        "This scenario has no payback to vary (it selects no sites, or earns no rent)."),
     "sens_cli_title": ("敏感性（各参数单独 ±{pct}）：{name}", "sensitivity (each parameter alone ±{pct}): {name}"),
 }
 
@@ -618,6 +620,13 @@ def param_value_text(v) -> str:
         return "–"
     v = float(v)
     return f"{v:,.0f}" if abs(v) >= 100 or v.is_integer() else f"{v:,.3g}"
+
+
+def sensitivity_empty(table: pd.DataFrame, lang: str = "zh") -> str | None:
+    """Why a sensitivity table has nothing to show (no parameter varied, or no finite payback), else None."""
+    if not len(table):
+        return tr("sens_none", lang)
+    return None if sensitivity_outputs(table) else tr("sens_no_figures", lang)
 
 
 def sensitivity_has_values(table: pd.DataFrame) -> bool:
