@@ -268,19 +268,16 @@ def tornado_chart(table: pd.DataFrame, lang: str, *, swing: float = 0.2, name: s
     bar from the payback as it is to the payback with the parameter ``-swing`` (blue) and ``+swing`` (red), the value
     written at each end; the parameter that moves the first payback most on top. None without finite figures."""
     from planner.i18n import param_label
-    from planner.report.text import sensitivity_outputs, swing_text
+    from planner.report.text import sensitivity_order, sensitivity_outputs, swing_text
 
     outs = sensitivity_outputs(table)
     if not outs or not len(table):
         return None
-    first = outs[0]
 
     def side(o: str, s: str) -> np.ndarray:
         return pd.to_numeric(table[f"{o}_{s}"], errors="coerce").to_numpy(float)
 
-    span = np.nan_to_num(np.abs(side(first, "low") - side(first, "base")), nan=0.0, posinf=0.0) + np.nan_to_num(
-        np.abs(side(first, "high") - side(first, "base")), nan=0.0, posinf=0.0)
-    order = np.argsort(-span, kind="stable")  # the longest bar on top
+    order = sensitivity_order(table)  # the longest bar on top, as the table lists them
     params = [param_label(table["parameter"].iloc[i], lang) for i in order]
     y = np.arange(len(order))[::-1]
     pct = swing_text(swing)

@@ -634,9 +634,25 @@ def sensitivity_has_values(table: pd.DataFrame) -> bool:
     return "value_base" in table.columns and len(table) > 0 and bool(table["value_base"].notna().all())
 
 
+def sensitivity_order(table: pd.DataFrame) -> np.ndarray:
+    """The rows of a sensitivity table, the parameter that moves the first shown payback most first (the tornado's
+    order, top down; ties as the table has them)."""
+    outs = sensitivity_outputs(table)
+    if not outs:
+        return np.arange(len(table))
+
+    def side(s: str) -> np.ndarray:
+        return pd.to_numeric(table[f"{outs[0]}_{s}"], errors="coerce").to_numpy(float)
+
+    span = sum(np.nan_to_num(np.abs(side(s) - side("base")), nan=0.0, posinf=0.0) for s in ("low", "high"))
+    return np.argsort(-span, kind="stable")
+
+
 def sensitivity_rows(table: pd.DataFrame, lang: str = "zh", swing: float = 0.2) -> list[list[str]]:
-    """A sensitivity table as text, header first: per parameter its label, its value lower / as is / higher (one
-    template) and each shown payback at ``-swing``, as it is and ``+swing`` (one decimal, as every payback)."""
+    """A sensitivity table as text, header first: per parameter (in the tornado's order) its label, its value lower /
+    as is / higher (one template) and each shown payback at ``-swing``, as it is and ``+swing`` (one decimal, as
+    every payback)."""
+    table = table.iloc[sensitivity_order(table)]
     pct = swing_text(swing)
     outs = sensitivity_outputs(table)
     values = sensitivity_has_values(table)
