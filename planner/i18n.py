@@ -542,6 +542,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cmp_table": ("指标对照表", "Side-by-side figures"),
     "cmp_yearly": ("逐年曲线", "Year by year"),
     "cmp_reports": ("报告下载", "Reports"),
+    "cmp_sens_include": ("报告包含敏感性分析（各估计参数单独 ±20%，另需 {n} 次计算）",
+                         "Include the sensitivity in the reports (each estimated parameter alone ±20%: {n} more runs)"),
+    "cmp_sens_help": ("每个情景按每个估计参数（综合造价、租金、亩均税收、每家企业面积、建设工期、就业）单独下调、上调 20% "
+                      "重新计算，报告中增加回收期龙卷风图和表格（Excel 增加一张工作表）。",
+                      "Each scenario is run again with each estimated parameter (all-in cost, rent, tax per mu, space "
+                      "per enterprise, construction time, jobs) alone 20% lower and higher; the reports get a tornado "
+                      "chart and a table of the paybacks (the workbook a sheet)."),
+    "cmp_sens_done": ("下载的报告包含 {n} 个情景的敏感性分析。", "The downloads include the sensitivity of {n} scenarios."),
     "no_geometry": ("地块表无几何，无法绘图。", "The sites have no geometry; no map."),
     "dl_pdf": ("下载 PDF 报告（A4）", "Download PDF report (A4)"),
     "sc_more": ("建筑面积与就业", "Floor area and jobs"),

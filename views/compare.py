@@ -1,6 +1,8 @@
 """Scenario comparison (情景对比), read in a minute: key figures with differences, one floor-area chart, one map of
 the sites in A only / B only / both, the side-by-side table, yearly curves, and the reports (Excel, HTML, PDF)."""
 
+import json
+
 import altair as alt
 import streamlit as st
 from streamlit_folium import st_folium
@@ -11,6 +13,7 @@ from planner.errors import PlannerError
 from planner.i18n import column_label
 from planner.report import charts as rep_charts
 from planner.report import text as rep_text
+from planner.scenarios import sensitivity as sens_params
 from planner.ui import data, drafts, history, keys, mapview, page, results
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import error_text, lang, md_text, tr
@@ -82,12 +85,13 @@ if len(picked) < 2:
 
 policy = page.active_policy()
 site_result = results.current_sites(ws, policy)
-runs = []
+runs, wfs = [], []
 with st.spinner(tr("sc_run")):
     for n in picked:
         doc = W.load_document(store, "scenario", n)
         wf = results.run_scenario(ws, policy, site_result, doc)
         results.show_warnings(wf.warnings)
+        wfs.append(wf)
         runs.append(wf.result)
     cmp = W.compare_runs(runs)
 L = lang()
@@ -155,7 +159,19 @@ if len(curves):
 
 # -- reports ------------------------------------------------------------------------------------------------------------
 st.subheader(tr("cmp_reports"))
-results.report_buttons(cmp, f"comparison_{'_'.join(picked)}", key="cmp")
+# the sensitivity of each scenario in the reports, on demand (13 more runs a scenario), kept while nothing changes
+sensitivity = None
+if st.checkbox(tr("cmp_sens_include", n=len(picked) * (1 + 2 * len(sens_params.PARAMS))), key="cmp_sens",
+               help=tr("cmp_sens_help")):
+    sens_key = json.dumps([[wf.doc.to_dict() for wf in wfs], runs[0].provenance, id(site_result),
+                           data.figures_visible(ws)], sort_keys=True, default=str)
+    held = ss.get(keys.COMPARE_SENSITIVITY)
+    if not held or held["key"] != sens_key:
+        held = ss[keys.COMPARE_SENSITIVITY] = {"key": sens_key,
+                                               "sections": results.runs_sensitivity(ws, policy, site_result, wfs)}
+    sensitivity = held["sections"]
+    st.caption(tr("cmp_sens_done", n=len(sensitivity)))
+results.report_buttons(cmp, f"comparison_{'_'.join(picked)}", key="cmp", sensitivity=sensitivity)
 with st.expander(tr("wf_save_comparison")):
     keys.seed("cmp_name", "comparison")
     s1, s2 = st.columns([2, 1], vertical_alignment="bottom")

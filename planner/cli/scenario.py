@@ -8,6 +8,10 @@ new version of the ``scenario/<name>`` document and writes ``<name>.xlsx``,
 
 ``planner scenario compare S1 S2 [...] -w WS --out report.html|.xlsx|.pdf`` runs
 each and writes a side-by-side comparison (the first one is the baseline).
+
+``--sensitivity`` (both): each scenario again with each estimated template
+parameter alone -20% and +20% (:func:`planner.workflow.runs_sensitivity`),
+printed and added to the reports as a section (tornado chart, table, sheet).
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="language of the printed summary and the --out reports (default: PLANNER_LANG, else zh)")
     r.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
     r.add_argument("--no-save", action="store_true", help="do not save the scenario document in the workspace")
+    r.add_argument("--sensitivity", action="store_true",
+                   help="also run each scenario with each estimated template parameter alone -20%% and +20%% "
+                        "(13 more runs a scenario), print the paybacks of each in --lang and add the section to "
+                        "the --out reports")
     r.set_defaults(func=run_cmd)
 
     c = ssub.add_parser("compare", help="compare scenarios side by side (first = baseline)")
@@ -47,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--lang", choices=("zh", "en"), default=None,
                    help="language of the printed table and the --out report (default: PLANNER_LANG, else zh)")
     c.add_argument("--templates", default=None, metavar="PATH", help="extra park template file or folder")
+    c.add_argument("--sensitivity", action="store_true",
+                   help="add a sensitivity section per scenario to the report: each estimated template parameter "
+                        "alone -20%% and +20%%, both paybacks as a tornado chart and a table (13 more runs a "
+                        "scenario; printed too)")
     c.set_defaults(func=compare_cmd)
 
     ls = ssub.add_parser("list", help="list the scenarios saved in a workspace and the park templates")
@@ -86,10 +98,16 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
 
 
 def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None,
-              doc: W.ScenarioDoc | None = None) -> W.ScenarioRun:
+              doc: W.ScenarioDoc | None = None, lang: str = "zh") -> W.ScenarioRun:
     """Run one scenario (``doc``: ``ref`` resolved already); ``read`` keeps the stored sites read so far by layer
-    (several scenarios, one read)."""
+    (several scenarios, one read). Under a role without enterprise figures (``PLANNER_ROLE``) its tax and output
+    figures are blanked, as the app blanks them, and its reports say so in ``lang``."""
+    import dataclasses
+
+    from planner.i18n import t
     from planner.scenarios.templates import load_templates
+    from planner.workflow.permissions import current_role
+    from planner.workflow.visibility import blank_result, figures_visible
 
     doc = doc or resolve_scenario(ref, store)
     templates = load_templates(*([templates_path] if templates_path else []))
@@ -99,6 +117,10 @@ def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | N
         read[key] = run.stored
     for en, _zh in run.warnings:
         print(f"warning: {en}", file=sys.stderr)
+    if not figures_visible(store):
+        role = current_role()
+        note = t("auth_figures_hidden", lang, role=t(f"role_{role}", lang) if role else "—")
+        run = dataclasses.replace(run, result=blank_result(run.result, note))
     return run
 
 
@@ -159,6 +181,71 @@ def _print_comparison(cmp, lang: str = "en") -> None:
         print("  " + pad(label(k, lang), 40, left=True) + " " + " ".join(pad(x, 16) for x in cells))
 
 
+def _sensitivity(runs: list[W.ScenarioRun], store: Store, templates_path: str | None) -> list[W.ScenarioSensitivity]:
+    """:func:`planner.workflow.runs_sensitivity` of the runs on the sites each ran on, with a progress bar (stderr)
+    of the model runs; what starts from enterprise tax is left out for a role that may not see it."""
+    from tqdm import tqdm
+
+    from planner.scenarios.templates import load_templates
+    from planner.workflow.visibility import figures_visible
+
+    templates = load_templates(*([templates_path] if templates_path else []))
+    with tqdm(total=1, desc="sensitivity", unit="run", leave=False) as bar:
+        def step(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return W.runs_sensitivity(runs, templates=templates, hide_figures=not figures_visible(store), progress=step)
+
+
+def _print_sensitivity(section: W.ScenarioSensitivity, lang: str = "zh") -> None:
+    """A scenario's sensitivity as the reports show it: the range of each payback, then the table, in ``lang``."""
+    from planner.report.text import (
+        display_width,
+        label,
+        pad,
+        sensitivity_empty,
+        sensitivity_has_values,
+        sensitivity_outputs,
+        sensitivity_range,
+        sensitivity_rows,
+        swing_text,
+        tr,
+    )
+
+    print(tr("sens_cli_title", lang, pct=swing_text(section.swing), name=section.name))
+    if sensitivity_empty(section.table, lang):
+        print("  " + sensitivity_empty(section.table, lang))
+        return
+    for o in sensitivity_outputs(section.table):
+        line = sensitivity_range(section.table, o, lang, section.swing)
+        if line:
+            print("  " + line)
+    # the table of the reports with each payback's label once above its three columns (one line of 195 characters)
+    rows = sensitivity_rows(section.table, lang, section.swing)
+    outs = sensitivity_outputs(section.table)
+    lead = len(rows[0]) - 3 * len(outs)  # the parameter, and its value when there is one
+    pct = swing_text(section.swing)
+    sides = [f"−{pct}", tr("sens_as_is", lang), f"+{pct}"]
+    body = rows[1:]
+    widths = [max(display_width(x) for x in [rows[0][j], *(r[j] for r in body)]) for j in range(lead)]
+    for i, o in enumerate(outs):
+        cols = range(lead + 3 * i, lead + 3 * i + 3)
+        w = max(display_width(x) for x in [*sides, *(r[j] for r in body for j in cols)])
+        w = max(w, -(-(display_width(label(o, lang)) - 2) // 3))  # the label fits over its three columns
+        widths += [w] * 3
+    heads = [pad(rows[0][j], widths[j], left=True) for j in range(lead)]
+    group = [widths[lead + 3 * i] for i in range(len(outs))]
+    print("  " + " ".join([*heads, *(pad(label(o, lang), 3 * w + 2) for o, w in zip(outs, group, strict=True))]))
+    print("  " + " ".join([*(" " * w for w in widths[:lead]), *(pad(x, w) for w in group for x in sides)]))
+    for r in body:
+        print("  " + " ".join(pad(c, w, left=j < lead) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+    if not sensitivity_has_values(section.table):
+        print("  " + tr("sens_mixed", lang))
+    if section.hidden:
+        print("  " + tr("sens_hidden", lang))
+
+
 def run_cmd(args: argparse.Namespace) -> int:
     from planner.report import export_all
     from planner.scenarios import replace
@@ -194,7 +281,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         # a saved scenario is saved again only if nobody saved it while this run worked (else: a clear conflict)
         stored_name = None if W.operations.is_file_ref(ref) else W.parse_ref(ref)[0]
         expect = W.latest_version(store, "scenario", stored_name) if stored_name else False
-        run = _evaluate(ref, store, args.templates, read, doc)
+        run = _evaluate(ref, store, args.templates, read, doc, args.lang)
         res = run.result
         _print_totals(res, args.lang)
         if not args.no_save:
@@ -214,8 +301,12 @@ def run_cmd(args: argparse.Namespace) -> int:
                     print(f"note: the latest scenario/{res.name} is now this file's; version {before} "
                           f"({W.catalogue.saved_by(store, 'scenario', res.name, before)}) is kept: "
                           f"open it as {res.name}@{before}")
+        sens = None
+        if args.sensitivity:
+            sens = _sensitivity([run], store, args.templates)
+            _print_sensitivity(sens[0], args.lang)
         if args.out:
-            files = export_all(res, args.out, lang=args.lang, background=bg)
+            files = export_all(res, args.out, lang=args.lang, background=bg, sensitivity=sens)
             for kind, p in files.items():
                 print(f"wrote {kind}: {p}")
     return 0
@@ -238,25 +329,29 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
-    runs = [_evaluate(ref, store, args.templates, read) for ref in refs]
+    runs = [_evaluate(ref, store, args.templates, read, lang=args.lang) for ref in refs]
     cmp = W.compare_runs(runs)
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
         print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
     _print_comparison(cmp, args.lang)
+    sens = _sensitivity(runs, store, args.templates) if args.sensitivity else None
+    for section in sens or []:
+        print()
+        _print_sensitivity(section, args.lang)
     if out is None:
         return 0
     from planner.io.writers import replacing
 
     with replacing(out) as tmp:  # a killed command leaves the previous report whole, never half of the new one
         if out.suffix.lower() == ".xlsx":
-            compare_to_excel(cmp, tmp, lang=args.lang)
+            compare_to_excel(cmp, tmp, lang=args.lang, sensitivity=sens)
         elif out.suffix.lower() in (".html", ".htm"):
-            write_html(cmp, tmp, lang=args.lang, background=_background(store))
+            write_html(cmp, tmp, lang=args.lang, background=_background(store), sensitivity=sens)
         else:
             from planner.report.pdf import comparison_pdf
 
-            tmp.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store)))
+            tmp.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store), sensitivity=sens))
     print(f"wrote {out}")
     return 0
 

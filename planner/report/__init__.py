@@ -53,8 +53,10 @@ def file_stem(name: str, *, ascii_only: bool = False) -> str:
     return cut + tag
 
 
-def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None) -> dict[str, Path]:
-    """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``."""
+def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh", background=None,
+               sensitivity=None) -> dict[str, Path]:
+    """Write ``<name>.xlsx``, ``<name>.html``, ``<name>.pdf`` (A4) and (with geometry) ``<name>.gpkg`` into ``out_dir``;
+    ``sensitivity`` (:func:`planner.workflow.runs_sensitivity` of the run): a section in the first three."""
     from planner.io.writers import replacing
     from planner.report.charts import scenario_charts
     from planner.report.pdf import scenario_pdf
@@ -63,9 +65,11 @@ def export_all(result: ScenarioResult, out_dir: str | Path, *, lang: str = "zh",
     d.mkdir(parents=True, exist_ok=True)
     safe = file_stem(result.name)
     charts = scenario_charts(result, lang, background=background)  # drawn once for the HTML and the PDF
-    writers = {"xlsx": lambda p: to_excel(result, p, lang=lang),
-               "html": lambda p: write_html(result, p, lang=lang, background=background, charts=charts),
-               "pdf": lambda p: p.write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts))}
+    writers = {"xlsx": lambda p: to_excel(result, p, lang=lang, sensitivity=sensitivity),
+               "html": lambda p: write_html(result, p, lang=lang, background=background, charts=charts,
+                                            sensitivity=sensitivity),
+               "pdf": lambda p: p.write_bytes(scenario_pdf(result, lang=lang, background=background, charts=charts,
+                                                           sensitivity=sensitivity))}
     if has_geometry(result.sites):
         writers["gpkg"] = lambda p: write_sites(result, p, lang=lang)
     out = {}

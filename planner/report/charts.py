@@ -258,6 +258,65 @@ def compare_charts(cmp, lang: str) -> list[Chart]:
     return out
 
 
+#: Colours of a tornado's bars: the parameter lower (blue) and higher (red), as the app's chart.
+TORNADO_COLORS = ("#4393c3", "#d6604d")
+_GREY_TEXT = "#6b7785"
+
+
+def tornado_chart(table: pd.DataFrame, lang: str, *, swing: float = 0.2, name: str = "") -> Chart | None:
+    """The sensitivity of a scenario's paybacks as a tornado (one panel per payback the table has): per parameter a
+    bar from the payback as it is to the payback with the parameter ``-swing`` (blue) and ``+swing`` (red), the value
+    written at each end; the parameter that moves the first payback most on top. None without finite figures."""
+    from planner.i18n import param_label
+    from planner.report.text import sensitivity_order, sensitivity_outputs, swing_text
+
+    outs = sensitivity_outputs(table)
+    if not outs or not len(table):
+        return None
+
+    def side(o: str, s: str) -> np.ndarray:
+        return pd.to_numeric(table[f"{o}_{s}"], errors="coerce").to_numpy(float)
+
+    order = sensitivity_order(table)  # the longest bar on top, as the table lists them
+    params = [param_label(table["parameter"].iloc[i], lang) for i in order]
+    y = np.arange(len(order))[::-1]
+    pct = swing_text(swing)
+    title = tr("sens_chart", lang, name=short_name(name)) if name else tr("sens_title", lang, pct=pct)
+    with matplotlib.rc_context(_rc(lang)):
+        fig = Figure(figsize=(7.5, 0.34 * len(order) + 1.5), layout="constrained")
+        axes = fig.subplots(1, len(outs), sharey=True, squeeze=False)[0]
+        for ax, o in zip(axes, outs, strict=True):
+            base = float(np.nanmax(side(o, "base")))
+            notes = []
+            for color, s in zip(TORNADO_COLORS, ("low", "high"), strict=True):
+                v = side(o, s)[order]
+                ok = np.isfinite(v)
+                ax.barh(y[ok], v[ok] - base, left=base, color=color, height=0.55)
+                for yi, vi in zip(y[ok], v[ok], strict=True):
+                    if fmt(vi, o, lang) != fmt(base, o, lang):
+                        notes.append(ax.annotate(fmt(vi, o, lang), (vi, yi), xytext=(3 if vi > base else -3, 0),
+                                                 textcoords="offset points", va="center", fontsize=7,
+                                                 ha="left" if vi > base else "right"))
+            for yi, lo_, hi_ in zip(y, side(o, "low")[order], side(o, "high")[order], strict=True):
+                if fmt(lo_, o, lang) == fmt(base, o, lang) == fmt(hi_, o, lang):  # a row with no bar says so
+                    notes.append(ax.annotate(tr("sens_unchanged", lang), (base, yi), xytext=(4, 0), fontsize=7,
+                                             textcoords="offset points", va="center", color=_GREY_TEXT))
+            ax.axvline(base, color="#333333", linewidth=0.9)
+            lo, hi = ax.get_xlim()
+            pad = (hi - lo) * 0.16  # room for the values written at the ends
+            ax.set_xlim(lo - pad, hi + pad)
+            ax.set_title(f"{label(o, lang, unit=False)}（{fmt(base, o, lang, unit=True)}）" if lang == "zh"
+                         else f"{label(o, lang, unit=False)} ({fmt(base, o, lang, unit=True)})", fontsize=9)
+            ax.set_xlabel(_unit_axis(o, lang))
+            ax.grid(axis="x", alpha=0.3)
+        axes[0].set_yticks(y, params)
+        fig.legend(handles=[mpatches.Patch(color=TORNADO_COLORS[0], label=tr("sens_low", lang, pct=pct)),
+                            mpatches.Patch(color=TORNADO_COLORS[1], label=tr("sens_high", lang, pct=pct))],
+                   loc="outside lower center", ncol=2, frameon=False)
+        fig.suptitle(title, fontsize=10)
+        return _render(fig, title)
+
+
 def membership_colors(groups, names) -> dict[str, str]:
     """Colours of the comparison map's groups: every scenario purple, scenario i's own sites in palette colour i."""
     out = {}

@@ -285,14 +285,56 @@ def _membership(cmp: Comparison, lang: str) -> pd.DataFrame:
     return out
 
 
-def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path, *, lang: str = "zh") -> Path:
-    """Excel workbook of one scenario (summary, sites, timeline, assumptions) or of a comparison.
+def _sensitivity_sheet(xw, sections, lang: str) -> None:
+    """The sensitivity sheet (:func:`planner.workflow.runs_sensitivity`): one row per scenario and parameter, its
+    value lower, as it is and higher (one template) and each figure of each run, numbers as numbers in the
+    workbook's units (nothing without sections)."""
+    from planner.i18n import param_label
+    from planner.report.text import SENSITIVITY_SHOWN, swing_text
+    from planner.scenarios.sensitivity import OUTPUTS
+
+    if not sections:
+        return
+    zh = lang == "zh"
+    pct = swing_text(sections[0].swing)
+    sides = (("low", f"−{pct}"), ("base", f"{tr('sens_as_is', 'zh')} {tr('sens_as_is', 'en')}" if zh
+                                   else tr("sens_as_is", lang)), ("high", f"+{pct}"))
+    have = {c for s in sections for c in s.table.columns}
+    outs = [o for o in dict.fromkeys((*SENSITIVITY_SHOWN, *OUTPUTS)) if f"{o}_base" in have]
+    both = (lambda k: f"{tr(k, 'zh', pct=pct)} {tr(k, 'en', pct=pct)}") if zh else (lambda k: tr(k, lang, pct=pct))
+    cols: dict[str, list] = {both("scenario"): [], both("sens_param"): []}
+    kinds = ["text", "text"]
+    for _side, head in sides:
+        cols[f"{both('sens_param')} · {head}"] = []
+        kinds.append("general")
+    for o in outs:
+        for _side, head in sides:
+            cols[f"{label(o, lang, both=zh)} {head}"] = []
+            kinds.append(_kind(o, lang))
+    for s in sections:
+        t = s.table
+        for _, r in t.iterrows():
+            values = [s.name, param_label(r["parameter"], lang)]
+            values += [None if r.get(f"value_{side}") is None or pd.isna(r.get(f"value_{side}"))
+                       else float(f"{float(r.get(f'value_{side}')):.12g}") for side, _h in sides]  # 9.6, not 9.600000000000001
+            for o in outs:
+                values += [float(_scale([r.get(f"{o}_{side}", np.nan)], o, lang)[0]) for side, _h in sides]
+            for c, v in zip(cols, values, strict=True):
+                cols[c].append(v)
+    df = pd.DataFrame(cols)
+    _sheet(xw, sheet_name("Sensitivity 敏感性", lang), df, col_kinds=kinds, widths={0: 22, 1: 26})
+
+
+def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path, *, lang: str = "zh",
+             sensitivity=None) -> Path:
+    """Excel workbook of one scenario (summary, sites, timeline, assumptions; with ``sensitivity``, its
+    :func:`planner.workflow.runs_sensitivity`, a sensitivity sheet) or of a comparison.
 
     Headers carry units, e.g. "新增建筑面积 New floor area (m²)"; numbers are
     formatted (thousands separators, 2-decimal ratios) and columns sized.
     """
     if not isinstance(result, ScenarioResult):
-        return compare_to_excel(compare(list(result)), path, lang=lang)
+        return compare_to_excel(compare(list(result)), path, lang=lang, sensitivity=sensitivity)
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
 
@@ -312,14 +354,16 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         _sheet(xw, sheet_name("Timeline 年度", lang), df, col_kinds=kinds)
         _timeline_chart(xw, sheet_name("Timeline 年度", lang), df, lang)
         _floor_sheet(xw, [result], lang)
+        _sensitivity_sheet(xw, sensitivity, lang)
         a = assumptions_table(result, lang).replace("–", "")
         _sheet(xw, sheet_name("Assumptions 假设", lang), a, widths={0: 30, a.shape[1] - 1: 70})
         _numbers_as_shown(xw, sheet_name("Assumptions 假设", lang), a, a.columns[1:-1])
     return p
 
 
-def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> Path:
-    """Excel workbook of a comparison: figures with differences, site membership, curves."""
+def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh", sensitivity=None) -> Path:
+    """Excel workbook of a comparison: figures with differences, site membership, curves; with ``sensitivity``
+    (each scenario's :func:`planner.workflow.runs_sensitivity`) a sensitivity sheet."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with _workbook(p) as xw:
@@ -348,6 +392,7 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh") -> 
         wide.columns = [f"{label(timeline_key(mm), lang, both=lang == 'zh')} · {s}" for mm, s in wide.columns]
         wide.index.name = label("year", lang, both=lang == "zh")
         _sheet(xw, sheet_name("Curves 年度曲线", lang), wide.reset_index(), col_kinds=kinds)
+        _sensitivity_sheet(xw, sensitivity, lang)
     return p
 
 

@@ -24,6 +24,12 @@ from planner.report.text import (
     policy_text,
     same_precision,
     scenario_keys,
+    sensitivity_empty,
+    sensitivity_has_values,
+    sensitivity_outputs,
+    sensitivity_range,
+    sensitivity_rows,
+    swing_text,
     tr,
     with_unit,
 )
@@ -172,9 +178,10 @@ def _now() -> str:
 
 
 def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50,
-                background: gpd.GeoDataFrame | None = None, charts: dict | None = None) -> str:
+                background: gpd.GeoDataFrame | None = None, charts: dict | None = None, sensitivity=None) -> str:
     """Standalone HTML report of one scenario (no external resources); ``charts``: its
-    :func:`~planner.report.charts.scenario_charts` when made already."""
+    :func:`~planner.report.charts.scenario_charts` when made already; ``sensitivity``: its
+    :func:`planner.workflow.runs_sensitivity` (a section before the assumptions)."""
     from planner.report.charts import floor_chart, scenario_charts
 
     charts = charts or scenario_charts(result, lang, background=background)
@@ -215,11 +222,42 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
         if len(result.sites) > max_sites:
             parts.append(f'<p class="note">{html.escape(tr("sites_shown", lang, n=max_sites, total=len(result.sites)))}</p>')
         parts.append(_table_html(st, lang, text_cols=("site_id", "template"), templates=tpl))
+    parts.append(sensitivity_html(sensitivity, lang))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
     a = assumptions_table(result, lang)
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
+
+
+def sensitivity_html(sections, lang: str) -> str:
+    """The sensitivity section of a report (:func:`planner.workflow.runs_sensitivity`): per scenario the range each
+    payback takes, its tornado chart and the table; "" without sections."""
+    from planner.report.charts import tornado_chart
+
+    if not sections:
+        return ""
+    pct = swing_text(sections[0].swing)
+    parts = [f"<h2>{html.escape(tr('sens_title', lang, pct=pct))}</h2>",
+             f'<p class="note">{html.escape(tr("sens_note", lang, pct=swing_text(sections[0].swing)))}</p>']
+    for s in sections:
+        parts.append(f"<h3>{html.escape(s.name)}</h3>")
+        if sensitivity_empty(s.table, lang):
+            parts.append(f'<p class="note">{html.escape(sensitivity_empty(s.table, lang))}</p>')
+            continue
+        lines = [x for x in (sensitivity_range(s.table, o, lang, s.swing) for o in sensitivity_outputs(s.table)) if x]
+        if lines:
+            parts.append("<p>" + "<br>".join(html.escape(x) for x in lines) + "</p>")
+        parts.append(_img(tornado_chart(s.table, lang, swing=s.swing, name=s.name)))
+        rows = sensitivity_rows(s.table, lang, s.swing)
+        head = "".join(f'<th class="{"t" if j == 0 else ""}">{html.escape(h)}</th>' for j, h in enumerate(rows[0]))
+        body = "".join("<tr>" + "".join(f'<td class="{"t" if j == 0 else ""}">{html.escape(c)}</td>'
+                                        for j, c in enumerate(r)) + "</tr>" for r in rows[1:])
+        parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+        notes = [tr("sens_mixed", lang)] if not sensitivity_has_values(s.table) else []
+        notes += [tr("sens_hidden", lang)] if s.hidden else []
+        parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    return "".join(parts)
 
 
 def id_list(ids, lang: str, most: int = 30) -> str:
@@ -238,9 +276,11 @@ def id_list(ids, lang: str, most: int = 30) -> str:
     return shown if len(ids) <= most else f"{shown} {tr('and_more', lang, n=len(ids) - most)}"
 
 
-def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFrame | None = None) -> str:
+def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFrame | None = None,
+                 sensitivity=None) -> str:
     """Standalone HTML comparison report: key figures with differences, one floor-area chart, one map of the sites
-    in A only / B only / both, the side-by-side table, yearly curves, assumptions."""
+    in A only / B only / both, the side-by-side table, yearly curves, (with ``sensitivity``: each scenario's
+    :func:`planner.workflow.runs_sensitivity`) the sensitivity of the paybacks, assumptions."""
     from planner.report.charts import compare_charts, floor_chart, membership_map
 
     base = cmp.results[0]
@@ -249,6 +289,10 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
              f"{html.escape(base.name)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
     pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
     parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
+    from planner.workflow.visibility import hidden_note
+
+    if hidden_note(cmp.results):  # the blanks ("–") of a role without enterprise figures, explained
+        parts.append(f'<p class="note">{html.escape(hidden_note(cmp.results))}</p>')
     parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
     rows = comparison_rows(cmp, lang, HEADLINE_FIGURES)
     for i, r in enumerate(cmp.results):
@@ -270,6 +314,7 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
                      f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
                      f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>"
                      f"{html.escape(tr('only_in_scenario_ids', lang))}</th></tr></thead><tbody>{rows}</tbody></table></div>")
+    parts.append(sensitivity_html(sensitivity, lang))
     parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
         a = assumptions_table(r, lang)

@@ -28,6 +28,12 @@ from planner.report.text import (
     policy_text,
     same_precision,
     scenario_keys,
+    sensitivity_empty,
+    sensitivity_has_values,
+    sensitivity_outputs,
+    sensitivity_range,
+    sensitivity_rows,
+    swing_text,
     tr,
     with_unit,
 )
@@ -346,9 +352,10 @@ def _value_rows(keys, values, lang: str) -> list[list[str]]:
 
 # --------------------------------------------------------------------------- scenario and comparison reports
 def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 40,
-                 charts: dict | None = None) -> bytes:
-    """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, assumptions;
-    ``charts``: its :func:`~planner.report.charts.scenario_charts` when made already."""
+                 charts: dict | None = None, sensitivity=None) -> bytes:
+    """The scenario report on A4: key figures, floor-area chart, timeline, map, ledger, sites, (``sensitivity``: its
+    :func:`planner.workflow.runs_sensitivity`) the sensitivity, assumptions; ``charts``: its
+    :func:`~planner.report.charts.scenario_charts` when made already."""
     from planner.report.charts import floor_chart, scenario_charts
     from planner.report.html import CARDS, LEDGER
 
@@ -395,8 +402,56 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
         rows = [[label(c, lang) for c in cols], *map(list, zip(*body.values(), strict=True))]
         pdf.set_font("cjk", size=6.3)
         _table(pdf, rows, _column_widths(pdf, rows), size=6.3, align=("LEFT", "LEFT", *["RIGHT"] * (len(cols) - 2)))
+    _sensitivity(pdf, sensitivity, lang)
     _assumptions(pdf, [result], lang)
     return bytes(pdf.output())
+
+
+def _sensitivity(pdf: _Doc, sections, lang: str) -> None:
+    """The sensitivity section (:func:`planner.workflow.runs_sensitivity`) from a new page: per scenario the range
+    each payback takes, its tornado chart and the table (nothing without sections)."""
+    from planner.report.charts import tornado_chart
+
+    if not sections:
+        return
+    pdf.add_page()
+    _heading(pdf, tr("sens_title", lang, pct=swing_text(sections[0].swing)))
+    pdf.set_font("cjk", size=7)
+    pdf.multi_cell(WIDTH, 3.6, tr("sens_note", lang, pct=swing_text(sections[0].swing)), wrapmode=pdf.wrap,
+                   new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1.5)
+    for s in sections:
+        chart = None if sensitivity_empty(s.table) else tornado_chart(s.table, lang, swing=s.swing, name=s.name)
+        lines = [x for x in (sensitivity_range(s.table, o, lang, s.swing) for o in sensitivity_outputs(s.table)) if x]
+        text_h = 6 + sum(_lines(pdf, x, 7.5, 4, dry_run=True) * 4 for x in lines)
+        table_h = TABLE_START + 4.5 * len(s.table)
+        # the name with its chart, and its table too when they fit on a page
+        block = text_h + _size(chart, WIDTH * 0.9)[1] + 2
+        _ensure(pdf, block + table_h if block + table_h < _room(pdf) else min(block, _room(pdf)))
+        pdf.set_text_color(*_BLUE)
+        _lines(pdf, s.name, 9, 5)
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(0.5)
+        if sensitivity_empty(s.table, lang):
+            _lines(pdf, sensitivity_empty(s.table, lang), 7.5, 4)
+            continue
+        for x in lines:
+            _lines(pdf, x, 7.5, 4)
+        pdf.ln(1)
+        _image(pdf, chart, WIDTH * 0.9, max_h=_room(pdf) - text_h)
+        rows = sensitivity_rows(s.table, lang, s.swing)
+        pdf.set_font("cjk", size=6.5)
+        lead = 2 if sensitivity_has_values(s.table) else 1
+        _ensure(pdf, TABLE_START + 4 * len(rows))  # a short table is not split across pages
+        _table(pdf, rows, _column_widths(pdf, rows), size=6.5,
+               align=(*["LEFT"] * lead, *["RIGHT"] * (len(rows[0]) - lead)))
+        notes = [tr("sens_mixed", lang)] if not sensitivity_has_values(s.table) else []
+        notes += [tr("sens_hidden", lang)] if s.hidden else []
+        pdf.set_text_color(*_GREY)
+        for n in notes:
+            _lines(pdf, n, 7, 3.6)
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(2)
 
 
 def _assumptions(pdf: _Doc, results, lang: str) -> None:
@@ -420,9 +475,10 @@ def _assumptions(pdf: _Doc, results, lang: str) -> None:
         _table(pdf, [head, *a.astype(str).to_numpy().tolist()], w, size=6.3)
 
 
-def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
+def comparison_pdf(cmp, *, lang: str = "zh", background=None, sensitivity=None) -> bytes:
     """The comparison report on A4: key figures with differences, floor-area chart, one map of the sites in A only,
-    B only and both, the side-by-side table, yearly curves, assumptions."""
+    B only and both, the side-by-side table, yearly curves, (``sensitivity``: each scenario's
+    :func:`planner.workflow.runs_sensitivity`) the sensitivity of the paybacks, assumptions."""
     from planner.report.charts import compare_charts, floor_chart, membership_map
     from planner.scenarios.comparison import HEADLINE_FIGURES
 
@@ -430,8 +486,11 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     pols = "; ".join([p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"])
     pdf = _Doc(lang, f"{tr('policy', lang)}: {pols}", tr("compare_title", lang))
     pdf.add_page()
+    from planner.workflow.visibility import hidden_note
+
+    hidden = hidden_note(cmp.results)  # the blanks ("–") of a role without enterprise figures, explained
     _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
-           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}")
+           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}" + (f"\n{hidden}" if hidden else ""))
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     rows = comparison_rows(cmp, lang)
@@ -472,17 +531,18 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None) -> bytes:
     y = pdf.get_y()
     hs = [_image(pdf, c, WIDTH / 2 - 2, x=pdf.l_margin + i * (WIDTH / 2 + 2), y=y) for i, c in enumerate(charts)]
     pdf.set_y(y + max(hs, default=0) + 2)
+    _sensitivity(pdf, sensitivity, lang)
     _assumptions(pdf, cmp.results, lang)
     return bytes(pdf.output())
 
 
-def report_pdf(obj, *, lang: str = "zh", background=None) -> bytes:
+def report_pdf(obj, *, lang: str = "zh", background=None, sensitivity=None) -> bytes:
     """:func:`scenario_pdf` of a scenario result or :func:`comparison_pdf` of a comparison."""
     from planner.scenarios.model import ScenarioResult
 
     if isinstance(obj, ScenarioResult):
-        return scenario_pdf(obj, lang=lang, background=background)
-    return comparison_pdf(obj, lang=lang, background=background)
+        return scenario_pdf(obj, lang=lang, background=background, sensitivity=sensitivity)
+    return comparison_pdf(obj, lang=lang, background=background, sensitivity=sensitivity)
 
 
 def site_briefs_pdf(briefs, *, lang: str = "zh") -> bytes:

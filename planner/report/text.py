@@ -143,6 +143,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "reasons": ("认定理由", "Reasons"),
     "sites_in_report": ("地块明细（前 {n} 个）", "Sites (first {n})"),
     "run_summary": ("情景 {name}：{n} 个片区", "scenario {name}: {n} sites"),
+    # -- the sensitivity section (each estimated template parameter alone lower and higher)
+    "sens_title": ("敏感性分析：各估计参数单独 ±{pct}", "Sensitivity: each estimated parameter alone ±{pct}"),
+    "sens_note": ("回收期取决于若干估计参数（租金、综合造价等，来源等级见“模型假设”）。下面每个参数单独下调、上调 {pct}"
+                  "（其余不变），情景重新计算：条形越长，结论越依赖该假设。",
+                  "The paybacks rest on estimated parameters (rent, all-in cost...; their source grades are under "
+                  "Assumptions). Below, the scenario is run again with each parameter alone {pct} lower and higher, "
+                  "the rest unchanged: the longer the bar, the more the conclusion rests on that assumption."),
+    "sens_range": ("{figure} {base}：任一参数单独 ±{pct} 时在 {lo} 至 {hi} {unit}之间，影响最大的是{param}。",
+                   "{figure} {base}: between {lo} and {hi} {unit} with any one parameter ±{pct}; {param} moves it most."),
+    "sens_param": ("参数", "Parameter"),
+    "sens_value": ("参数值（−{pct} / 现值 / +{pct}）", "Value (−{pct} / as is / +{pct})"),
+    "sens_low": ("参数 −{pct}", "Parameter −{pct}"),
+    "sens_high": ("参数 +{pct}", "Parameter +{pct}"),
+    "sens_as_is": ("现值", "as is"),
+    "sens_unchanged": ("不变", "unchanged"),
+    "sens_chart": ("{name}：回收期敏感性", "{name}: payback sensitivity"),
+    "sens_mixed": ("本情景使用多个园区模板，各模板的参数值见“模型假设”。",
+                   "This scenario uses several park templates: each one's values are under Assumptions."),
+    "sens_hidden": ("按当前角色权限，以企业税收为基础的指标（租金+税收回收期、亩均税收）未列出。",
+                    "Figures that start from enterprise tax (payback rent + tax, tax per mu) are left out for this role."),
+    "sens_none": ("无可变动的估计参数。", "No estimated parameter to vary."),
+    "sens_no_figures": ("本情景没有可计算的回收期（未选中地块，或租金为零）。",
+                        "This scenario has no payback to vary (it selects no sites, or earns no rent)."),
+    "sens_cli_title": ("敏感性（各参数单独 ±{pct}）：{name}", "sensitivity (each parameter alone ±{pct}): {name}"),
 }
 
 
@@ -570,3 +594,113 @@ def assumptions_table(result, lang: str = "zh") -> pd.DataFrame:
     a["parameter"] = [_i18n.param_label(p, lang) for p in a["parameter"]]
     a = as_text(a)
     return a.rename(columns={"parameter": label("parameter", lang), "source": label("source", lang), **names})
+
+
+# --------------------------------------------------------------------------- sensitivity
+#: The figures a sensitivity section shows for each parameter (the tornado's bars): both paybacks.
+SENSITIVITY_SHOWN = ("payback_years", "fiscal_payback_years")
+
+
+def swing_text(swing: float) -> str:
+    """A swing as its sections print it: ``0.2`` -> ``"20%"``."""
+    return f"{swing:.0%}"
+
+
+def sensitivity_outputs(table: pd.DataFrame) -> list[str]:
+    """The shown figures (:data:`SENSITIVITY_SHOWN`) a sensitivity table has, with a finite base."""
+    out = []
+    for o in SENSITIVITY_SHOWN:
+        if f"{o}_base" in table.columns and len(table):
+            b = pd.to_numeric(table[f"{o}_base"], errors="coerce").to_numpy(float)
+            if np.isfinite(b).any():
+                out.append(o)
+    return out
+
+
+def param_value_text(v) -> str:
+    """A template parameter's value in a sensitivity table: ``3,400``, ``24``, ``0.45``; "–" when unknown."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)) or pd.isna(v):
+        return "–"
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 100 or v.is_integer() else f"{v:,.3g}"
+
+
+def sensitivity_empty(table: pd.DataFrame, lang: str = "zh") -> str | None:
+    """Why a sensitivity table has nothing to show (no parameter varied, or no finite payback), else None."""
+    if not len(table):
+        return tr("sens_none", lang)
+    return None if sensitivity_outputs(table) else tr("sens_no_figures", lang)
+
+
+def sensitivity_has_values(table: pd.DataFrame) -> bool:
+    """Whether the table names each parameter's value (a scenario on one park template)."""
+    return "value_base" in table.columns and len(table) > 0 and bool(table["value_base"].notna().all())
+
+
+def sensitivity_order(table: pd.DataFrame) -> np.ndarray:
+    """The rows of a sensitivity table, the parameter that moves the first shown payback most first (the tornado's
+    order, top down; ties as the table has them)."""
+    outs = sensitivity_outputs(table)
+    if not outs:
+        return np.arange(len(table))
+
+    def side(s: str) -> np.ndarray:
+        return pd.to_numeric(table[f"{outs[0]}_{s}"], errors="coerce").to_numpy(float)
+
+    span = sum(np.nan_to_num(np.abs(side(s) - side("base")), nan=0.0, posinf=0.0) for s in ("low", "high"))
+    return np.argsort(-span, kind="stable")
+
+
+def sensitivity_rows(table: pd.DataFrame, lang: str = "zh", swing: float = 0.2) -> list[list[str]]:
+    """A sensitivity table as text, header first: per parameter (in the tornado's order) its label, its value lower /
+    as is / higher (one template) and each shown payback at ``-swing``, as it is and ``+swing`` (one decimal, as
+    every payback)."""
+    table = table.iloc[sensitivity_order(table)]
+    pct = swing_text(swing)
+    outs = sensitivity_outputs(table)
+    values = sensitivity_has_values(table)
+    head = [tr("sens_param", lang), *([tr("sens_value", lang, pct=pct)] if values else [])]
+    for o in outs:
+        head += [f"{label(o, lang)} −{pct}", f"{label(o, lang)} {tr('sens_as_is', lang)}", f"{label(o, lang)} +{pct}"]
+    rows = [head]
+    for _, r in table.iterrows():
+        row = [_i18n.param_label(r["parameter"], lang)]
+        if values:
+            row.append(" / ".join(param_value_text(r.get(f"value_{s}")) for s in ("low", "base", "high")))
+        for o in outs:
+            row += [fmt(r.get(f"{o}_{s}"), o, lang) for s in ("low", "base", "high")]
+        rows.append(row)
+    return rows
+
+
+def _short_param(name: str, lang: str) -> str:
+    """A parameter's label without its unit ("综合造价", "All-in cost"), for sentences."""
+    return re.split(r"（| \(", _i18n.param_label(name, lang))[0]
+
+
+def sensitivity_range(table: pd.DataFrame, output: str, lang: str = "zh", swing: float = 0.2) -> str | None:
+    """One sentence: the figure as it is, the range it takes with any one parameter ``±swing``, and the parameter
+    that moves it most ("仅计租金回收期 29.0 年：任一参数单独 ±20% 时在 24.2 至 36.3 年之间，影响最大的是综合造价。");
+    None without finite figures.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"parameter": ["all_in_cost_per_m2", "rent_per_m2_month"], "payback_years_base": [20.0, 20.0],
+    ...                   "payback_years_low": [16.0, 25.0], "payback_years_high": [24.0, 16.7]})
+    >>> sensitivity_range(t, "payback_years", "en")
+    'Payback, rent only 20.0 years: between 16.0 and 25.0 years with any one parameter ±20%; Rent moves it most.'
+    """
+    if f"{output}_base" not in table.columns or not len(table):
+        return None
+    base = float(pd.to_numeric(table[f"{output}_base"], errors="coerce").iloc[0])
+    sides = table[[f"{output}_low", f"{output}_high"]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    if not math.isfinite(base) or not np.isfinite(sides).any():
+        return None
+    span = np.nanmax(np.where(np.isfinite(sides), np.abs(sides - base), np.nan), axis=1)
+    most = str(table["parameter"].iloc[int(np.nanargmax(span))])
+    finite = sides[np.isfinite(sides)]
+    lo, hi = min(base, float(finite.min())), max(base, float(finite.max()))
+    base_text = fmt(base, output, lang, unit=True)
+    return tr("sens_range", lang, figure=label(output, lang, unit=False), base=base_text, lo=fmt(lo, output, lang),
+              hi=fmt(hi, output, lang), unit=base_text[len(fmt(base, output, lang)):].strip(), pct=swing_text(swing),
+              param=_short_param(most, lang))

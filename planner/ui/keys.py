@@ -66,6 +66,8 @@ SCENARIO_SENSITIVITY = "scenario_sensitivity"
 
 # -- comparison ----------------------------------------------------------------------
 COMPARE_PICK = "compare_pick"
+#: The sensitivity of the compared scenarios for the reports, computed when asked for: {"key", "sections"}.
+COMPARE_SENSITIVITY = "compare_sensitivity"
 
 # -- data manager ---------------------------------------------------------------------
 #: A survey version switch waiting for confirmation.

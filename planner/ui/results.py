@@ -399,18 +399,12 @@ def run_scenario(path: str, policy: dict | None, site_result, doc, *, draft: boo
     if not data.figures_visible(path):  # figures that start from enterprise tax and output: blanked (issue 14)
         import dataclasses
 
-        from planner import scenarios as sc_mod
         from planner.ui import auth
-        from planner.workflow.visibility import blank_result_figures
+        from planner.workflow.visibility import blank_result
 
-        res = run.result
         acc = auth.current()
         note = tr("auth_figures_hidden", role=tr(f"role_{acc.role}") if acc else "—")  # the reports say so too
-        desc = " ".join(x for x in (res.scenario.description, note) if x)
-        run = dataclasses.replace(run, result=dataclasses.replace(
-            res, scenario=sc_mod.replace(res.scenario, description=desc),
-            sites=blank_result_figures(res.sites), timeline=blank_result_figures(res.timeline),
-            totals=blank_result_figures(res.totals)))
+        run = dataclasses.replace(run, result=blank_result(run.result, note))
     return run
 
 
@@ -516,9 +510,10 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     return out.replace("–", "—")
 
 
-def report_buttons(obj, name: str, *, key: str) -> None:
+def report_buttons(obj, name: str, *, key: str, sensitivity=None) -> None:
     """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked (in another
-    thread; a click does not re-run the page, which at 1M would run its scenarios again)."""
+    thread; a click does not re-run the page, which at 1M would run its scenarios again); ``sensitivity``
+    (:func:`runs_sensitivity`): a section in each."""
     import tempfile
     from pathlib import Path
 
@@ -535,15 +530,16 @@ def report_buttons(obj, name: str, *, key: str) -> None:
     def xlsx() -> bytes:
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "report.xlsx"
-            (rep.to_excel if isinstance(obj, ScenarioResult) else rep.compare_to_excel)(obj, p, lang=L)
+            (rep.to_excel if isinstance(obj, ScenarioResult) else rep.compare_to_excel)(obj, p, lang=L,
+                                                                                       sensitivity=sensitivity)
             return p.read_bytes()
 
     def html() -> bytes:
         f = rep.html_report if isinstance(obj, ScenarioResult) else rep.compare_html
-        return f(obj, lang=L, background=bg).encode("utf-8")
+        return f(obj, lang=L, background=bg, sensitivity=sensitivity).encode("utf-8")
 
     def pdf() -> bytes:
-        return report_pdf(obj, lang=L, background=bg)
+        return report_pdf(obj, lang=L, background=bg, sensitivity=sensitivity)
 
     c1, c2, c3 = st.columns(3)
     c1.download_button(tr("dl_excel"), xlsx, file_name=f"{safe}.xlsx", key=f"{key}_xlsx", type="primary",
@@ -555,22 +551,37 @@ def report_buttons(obj, name: str, *, key: str) -> None:
                        width="stretch", on_click="ignore")
 
 
-#: Sensitivity outputs shown (in this order) and those that start from enterprise tax (hidden from some roles).
-SENSITIVITY_SHOWN = ("payback_years", "fiscal_payback_years")
-_SENSITIVITY_TAX = ("fiscal_payback_years", "tax_after_cny", "tax_per_mu")
+#: Sensitivity outputs shown (in this order): the reports' (:data:`planner.report.text.SENSITIVITY_SHOWN`).
+SENSITIVITY_SHOWN = report_text.SENSITIVITY_SHOWN
 
 
 def sensitivity(path: str, policy: dict | None, site_result, doc) -> pd.DataFrame:
     """:func:`planner.workflow.scenario_sensitivity` of the scenario on the session's sites (the page's
     classification), without what starts from enterprise tax for roles that may not see it."""
+    from planner.workflow.visibility import hide_sensitivity_figures
+
     bar = st.progress(0.0, text=tr_plain("sc_sens_running"))
     table = W.scenario_sensitivity(doc, site_result.sites, site_result.parcel_sites, data.classified_full(path, policy),
                                    progress=lambda share: bar.progress(min(1.0, share), text=tr_plain("sc_sens_running")))
     bar.empty()
     if not data.figures_visible(path):
-        table = table[table["parameter"] != "tax_per_mu"]
-        table = table[[c for c in table.columns if not c.startswith(_SENSITIVITY_TAX)]]
+        table = hide_sensitivity_figures(table)
     return table.reset_index(drop=True)
+
+
+def runs_sensitivity(path: str, policy: dict | None, site_result, runs: list) -> list:
+    """:func:`planner.workflow.runs_sensitivity` of the page's scenario runs on the session's sites, with a progress
+    bar, without what starts from enterprise tax for roles that may not see it (the comparison's reports)."""
+    bar = st.progress(0.0, text=tr_plain("sc_sens_running"))
+
+    def step(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{tr_plain('sc_sens_running')} {done}/{total}")
+
+    out = W.runs_sensitivity(runs, sites=site_result.sites, parcel_sites=site_result.parcel_sites,
+                             parcels=data.classified_full(path, policy), hide_figures=not data.figures_visible(path),
+                             progress=step)
+    bar.empty()
+    return out
 
 
 def tornado_chart(table: pd.DataFrame, output: str, swing: float = 0.2):

@@ -53,6 +53,8 @@ _NAMES = {
     "read_sites": "operations",
     "run_scenario": "operations",
     "scenario_sensitivity": "operations",
+    "ScenarioSensitivity": "operations",
+    "runs_sensitivity": "operations",
     "run_stored_scenario": "operations",
     "scenario_doc": "operations",
     "store_sites": "operations",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         BuiltSites,
         Classified,
         ScenarioRun,
+        ScenarioSensitivity,
         StoredSites,
         assemble_sites,
         build_workspace_sites,
@@ -102,6 +105,7 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         read_sites,
         run_scenario,
         run_stored_scenario,
+        runs_sensitivity,
         scenario_doc,
         scenario_sensitivity,
         store_sites,
@@ -114,10 +118,10 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
     )
 
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
-           "SaveConflictError", "ScenarioDoc", "ScenarioRun", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
+           "SaveConflictError", "ScenarioDoc", "ScenarioRun", "ScenarioSensitivity", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
            "assemble_sites", "build_workspace_sites", "check_document_name", "check_together", "classify_workspace", "compare_runs",
            "create_workspace", "current_survey_version", "delete_document", "document_names",
            "document_versions", "duplicate_scenario", "enterprises", "latest_version",
            "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
-           "scenario_sensitivity",
+           "runs_sensitivity", "scenario_sensitivity",
            "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites"]

@@ -622,6 +622,59 @@ def scenario_sensitivity(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sit
                             params=params if params is not None else sens.PARAMS, progress=progress)
 
 
+@dataclass
+class ScenarioSensitivity:
+    """The sensitivity of one scenario run (:func:`scenario_sensitivity`), as the reports show it."""
+
+    #: The scenario's name (the run's).
+    name: str
+    #: One row per parameter varied: ``parameter``, ``value_{low,base,high}`` and ``{output}_{low,base,high}``.
+    table: pd.DataFrame
+    swing: float = 0.2
+    #: Whether what starts from enterprise tax or output was left out (a role without ``see_enterprise_figures``).
+    hidden: bool = False
+
+
+def runs_sensitivity(runs: list[ScenarioRun], *, sites: gpd.GeoDataFrame | None = None,
+                     parcel_sites: pd.DataFrame | None = None, parcels: pd.DataFrame | None = None, templates=None,
+                     swing: float = 0.2, params=None, hide_figures: bool = False,
+                     progress: Callable[[int, int], None] | None = None) -> list[ScenarioSensitivity]:
+    """:func:`scenario_sensitivity` of each run, in order: the sensitivity section of a comparison report (``planner
+    scenario compare --sensitivity``, the comparison page's export) or of a scenario's (``scenario run``).
+
+    Each scenario runs on the sites it ran on: its :class:`StoredSites` (:func:`run_stored_scenario`), else
+    ``sites``, ``parcel_sites`` and ``parcels`` (the app's session sites). ``hide_figures``: without what starts from
+    enterprise tax (:func:`planner.workflow.visibility.hide_sensitivity_figures`). ``progress(done, total)`` counts
+    the model runs: ``1 + 2 x parameters`` a scenario.
+    """
+    from planner.scenarios import sensitivity as sens
+    from planner.workflow.visibility import hide_sensitivity_figures
+
+    params = tuple(params if params is not None else sens.PARAMS)
+    per = 1 + 2 * len(params)
+    total = per * len(runs)
+    out = []
+    for i, run in enumerate(runs):
+        if run.doc is None:
+            raise ValueError(f"scenario {run.result.name!r}: a run without its scenario document has no sensitivity")
+        st = run.stored
+        s, ps, pp = (st.sites, st.parcel_sites, st.flags) if st is not None else (sites, parcel_sites, parcels)
+        if s is None or ps is None:
+            raise ValueError(f"scenario {run.result.name!r}: give the sites it ran on")
+
+        def step(share: float, i: int = i) -> None:
+            if progress is not None:
+                progress(min(total, i * per + round(share * per)), total)
+
+        table = scenario_sensitivity(run.doc, s, ps, pp, templates=templates, swing=swing, params=params,
+                                     progress=step)
+        if progress is not None:
+            progress((i + 1) * per, total)
+        out.append(ScenarioSensitivity(run.result.name, hide_sensitivity_figures(table) if hide_figures else table,
+                                       swing, hide_figures))
+    return out
+
+
 def _prepared(doc: D.ScenarioDoc, sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: pd.DataFrame | None,
               policy_hash: str | None) -> tuple[sc_mod.Scenario, pd.DataFrame | None, list]:
     """The scenario as it can run on these sites (vanished picked sites left out), its parcel rollup, and the

@@ -81,15 +81,45 @@ def blank_result_figures(df):
     return out
 
 
-def blank_result(result):
+def hide_sensitivity_figures(table: pd.DataFrame) -> pd.DataFrame:
+    """A sensitivity table (:func:`planner.scenarios.sensitivity.sensitivity`) without what starts from enterprise
+    tax or output: the rows of parameters that are such figures (``tax_per_mu``) and every output column of one
+    (``fiscal_payback_years_low``, ``tax_after_cny_high``...).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"parameter": ["rent_per_m2_month", "tax_per_mu"], "payback_years_high": [1.0, 2.0],
+    ...                   "fiscal_payback_years_high": [3.0, 4.0]})
+    >>> hide_sensitivity_figures(t).to_dict("list")
+    {'parameter': ['rent_per_m2_month'], 'payback_years_high': [1.0]}
+    """
+    out = table[[not is_result_figure(p) for p in table["parameter"]]] if "parameter" in table.columns else table
+    out = out[[c for c in out.columns if c == "parameter" or not is_result_figure(c)]]
+    return out.reset_index(drop=True)
+
+
+def blank_result(result, note: str | None = None):
     """A scenario result (:class:`planner.scenarios.ScenarioResult`) with its tax and output figures blanked in
-    the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given."""
+    the sites, the timeline and the totals: what a role without ``see_enterprise_figures`` is given. ``note``
+    (that figures are hidden, and for which role) is added to the scenario's description, which the reports print."""
     import dataclasses
 
-    return dataclasses.replace(result, sites=blank_result_figures(result.sites),
+    from planner.scenarios.model import replace
+
+    sc, prov = result.scenario, dict(result.provenance or {})
+    if note:
+        sc = replace(sc, description=" ".join(x for x in (sc.description, note) if x))
+        prov["figures_hidden"] = note  # what a comparison report of it says (:func:`hidden_note`)
+    return dataclasses.replace(result, scenario=sc, provenance=prov, sites=blank_result_figures(result.sites),
                                timeline=blank_result_figures(result.timeline),
                                totals=blank_result_figures(result.totals))
 
 
+def hidden_note(results) -> str:
+    """Why figures are blank in these results ("hidden for your role"), as :func:`blank_result` noted it; "" when
+    none is blanked. A comparison report prints it (its scenarios' descriptions are not in it)."""
+    return next((r.provenance["figures_hidden"] for r in results if (r.provenance or {}).get("figures_hidden")), "")
+
+
 __all__ = ["PARCEL_FIGURES", "RESULT_FIGURES", "blank_result", "blank_result_figures", "figures_visible",
-           "hide_parcel_figures", "is_result_figure"]
+           "hidden_note", "hide_parcel_figures", "hide_sensitivity_figures", "is_result_figure"]

@@ -243,6 +243,28 @@ def test_compare_report_downloads(app_server, page, external, tmp_path):
     assert external == []
 
 
+def test_compare_reports_with_the_sensitivity(app_server, page, external, tmp_path):
+    """The "include the sensitivity" box above the downloads: ticked, the scenarios run again per parameter (a
+    progress bar), and the HTML report downloaded then has a section per scenario with its tornado chart."""
+    url, _ = app_server
+    _open(page, url, "情景对比")
+    page.wait_for_selector("[data-testid='stMetric']")
+    _settle(page)
+    box = page.get_by_text("报告包含敏感性分析")
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.get_by_text("下载的报告包含 2 个情景的敏感性分析").wait_for(timeout=120_000)
+    _settle(page)
+    page.screenshot(path=str(ARTIFACTS / "06b_compare_sensitivity.png"))
+    html = tmp_path / "report.html"
+    _download(page, "下载 HTML 报告").save_as(html)
+    doc = html.read_text(encoding="utf-8")
+    section = doc[doc.index("<h2>敏感性分析：各估计参数单独 ±20%</h2>"):doc.index("<h2>模型假设</h2>")]
+    assert section.count("<h3>") == 2 and section.count("data:image/png;base64,") == 2
+    assert "影响最大的是" in section
+    assert external == []
+
+
 def test_survey_upload_publishes_new_version(app_server, page, external, tmp_path):
     from planner.io.store import GpkgStore
     from tests.e2e._workspace import grid_parcels
