@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from planner.report.text import display_width, pad
+from planner.i18n import display_width, pad
 
 
 def aligned(heads: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 0, indent: str = "") -> list[str]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from planner import i18n as _i18n
+from planner.i18n import display_width, pad  # noqa: F401 (the reports' and the commands' padding)
 
 #: The label table is :data:`planner.i18n.LABELS` (one table for the app and the reports).
 LABELS = _i18n.LABELS
@@ -329,22 +329,6 @@ def with_unit(text: str, key: str, lang: str = "zh") -> str:
     k = kind(key)
     u = ("年" if lang == "zh" else "years") if k == "years" else unit_of(key, lang) if k in ("area", "money") else ""
     return f"{text} {u}" if u else text
-
-
-def display_width(text: str) -> int:
-    """Display width of ``text`` in Latin characters: East Asian wide and full-width characters count two.
-
-    >>> display_width("容积率 2.5")
-    10
-    """
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def pad(text: str, width: int, *, left: bool = False) -> str:
-    """``text`` padded with spaces to ``width`` display columns (:func:`display_width`), right-aligned unless
-    ``left``: Chinese labels line up in a terminal, where ``f"{x:<40}"`` counts a Chinese character as one."""
-    room = " " * max(0, width - display_width(text))
-    return text + room if left else room + text
 
 
 def scenario_keys(names) -> list[str]:
