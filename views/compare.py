@@ -163,7 +163,9 @@ st.subheader(tr("cmp_reports"))
 sensitivity = None
 if st.checkbox(tr("cmp_sens_include", n=len(picked) * (1 + 2 * len(sens_params.PARAMS))), key="cmp_sens",
                help=tr("cmp_sens_help")):
-    sens_key = json.dumps([[wf.doc.to_dict() for wf in wfs], runs[0].provenance, id(site_result),
+    # the scenarios, what their sites rest on (survey, rules, settings) and this session's site edits: not the
+    # sites' id() (a new result can take the address of one gone)
+    sens_key = json.dumps([[wf.doc.to_dict() for wf in wfs], runs[0].provenance, ss.get(keys.SITE_EDITS, []),
                            data.figures_visible(ws)], sort_keys=True, default=str)
     held = ss.get(keys.COMPARE_SENSITIVITY)
     if not held or held["key"] != sens_key:
