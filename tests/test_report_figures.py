@@ -192,10 +192,10 @@ def test_cli_prints_each_definition(tmp_path, capsys):
     gain = t["tax_after_cny"] - t["tax_before_cny"]
     assert printed("Payback, rent + tax (yr)") == f"{t['investment_cny'] / (t['rent_cny_yr'] + gain):.1f}"
     assert re.fullmatch(r"\d{4}", printed("Last delivery year"))
-    # --lang zh (the default): the reports' Chinese labels and units (万㎡, 亿元), the numbers in one column
+    # --lang zh: the reports' Chinese labels and units (万㎡, 亿元), the numbers in one column
     from planner.report.text import display_width, fmt, label
 
-    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(ws), "--no-save"]) == 0
+    assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(ws), "--no-save", "--lang", "zh"]) == 0
     zh = capsys.readouterr().out
     assert f"情景 conservative_top10：{int(t['n_sites'])} 个片区" in zh and "sites" not in zh, zh
     rows = [line for line in zh.splitlines() if line.startswith("  ")]

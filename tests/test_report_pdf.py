@@ -60,7 +60,7 @@ def test_site_briefs_pdf_from_the_cli(workspace, tmp_path, capsys):
     ok = sites[sites["status"] == "ok"].sort_values("rank")
     first, second = ok["site_id"].iloc[0], ok["site_id"].iloc[1]
     out = tmp_path / "briefs.pdf"
-    assert main(["brief", second, "--top", "1", "-w", str(workspace), "--out", str(out)]) == 0
+    assert main(["brief", second, "--top", "1", "-w", str(workspace), "--out", str(out), "--lang", "zh"]) == 0
     assert f"{second}:" in capsys.readouterr().out
     texts = _pages(out, "brief_zh")
     assert len(texts) == 2  # one page per site: the named one, then the best-ranked
@@ -112,7 +112,7 @@ def test_a_brief_that_fails_leaves_the_previous_file_whole(workspace, tmp_path, 
 def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):
     out = tmp_path / "run"
     assert main(["scenario", "run", "scenarios/conservative_top10.toml", "-w", str(workspace), "--out", str(out),
-                 "--no-save"]) == 0
+                 "--no-save", "--lang", "zh"]) == 0
     texts = _pages(out / "conservative_top10.pdf", "scenario_zh")
     assert "园区标准化改造情景报告" in texts[0] and "新增产业空间" in texts[0] and "主要指标" in texts[0]
     assert any("模型假设" in t and "目标容积率" in t for t in texts)  # labels, not keys
@@ -120,7 +120,7 @@ def test_scenario_and_comparison_reports_print_on_a4(workspace, tmp_path):
     assert all(re.search(r"第 \d+ 页 / 共 \d+ 页", t) for t in texts)
     cmp = tmp_path / "cmp.pdf"
     assert main(["scenario", "compare", "scenarios/conservative_top10.toml", "scenarios/upstairs_all.toml", "-w",
-                 str(workspace), "--out", str(cmp)]) == 0
+                 str(workspace), "--out", str(cmp), "--lang", "zh"]) == 0
     texts = _pages(cmp, "comparison_zh")
     assert "情景对比报告" in texts[0] and "各情景的地块分布" in "".join(texts[:2])  # three scenarios, not "两个情景"
     assert "指标对照表" in "".join(texts)

@@ -160,7 +160,7 @@ def test_scenario_run_prints_the_sensitivity_in_its_language(city, tmp_path):
     assert "Payback, rent only 35.1 years: between 28.1 and 43.9 years with any one parameter ±20%" in out
     line = next(x for x in out.splitlines() if x.strip().startswith("Rent (yuan/m²/month)"))
     assert line.split()[-6:] == ["43.9", "35.1", "29.2", "18.9", "17.0", "15.5"], line
-    zh = cli("scenario", "run", SCENARIOS[1], "-w", str(city), "--no-save", "--sensitivity", "--out",
+    zh = cli("scenario", "run", SCENARIOS[1], "-w", str(city), "--no-save", "--sensitivity", "--lang", "zh", "--out",
              str(tmp_path / "zh"), cwd=tmp_path).stdout
     assert "敏感性（各参数单独 ±20%）：phased_budget" in zh and "影响最大的是综合造价" in zh
     assert "敏感性分析" in (tmp_path / "zh" / "phased_budget.html").read_text(encoding="utf-8")
@@ -187,7 +187,8 @@ def test_without_the_flag_nothing_changes_and_nothing_runs_again(city, tmp_path,
     monkeypatch.setattr(scenarios, "run", run)  # the workflow's
     monkeypatch.setattr(sensitivity, "sensitivity", sens)
     for ext in ("html", "xlsx", "pdf"):
-        assert main(["scenario", "compare", *SCENARIOS, "-w", str(city), "--out", str(tmp_path / f"c.{ext}")]) == 0
+        assert main(["scenario", "compare", *SCENARIOS, "-w", str(city), "--out", str(tmp_path / f"c.{ext}"),
+                     "--lang", "zh"]) == 0
     assert calls == {"run": 6, "sensitivity": 0}  # one run per scenario and report
     assert "敏感性" not in capsys.readouterr().out
     assert "敏感性" not in (tmp_path / "c.html").read_text(encoding="utf-8")

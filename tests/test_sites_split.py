@@ -363,7 +363,7 @@ def test_brief_and_export_show_assembly_difficulty(tmp_path, capsys):
     assert top["difficulty"] == top["n_owners"] + top["n_enterprises"] + 2 * top["n_retained_inside"]
     assert "difficulty" in export_columns(sites, "sites")
     out = tmp_path / "b.pdf"
-    assert main(["brief", "--top", "1", "-w", ws, "--out", str(out)]) == 0
+    assert main(["brief", "--top", "1", "-w", ws, "--out", str(out), "--lang", "zh"]) == 0
     assert "实施难度" in _pages(out, "brief_difficulty_zh")[0]
     assert main(["brief", "--top", "1", "-w", ws, "--out", str(out), "--lang", "en"]) == 0
     assert "Assembly difficulty" in _pages(out, "brief_difficulty_en")[0]

@@ -280,7 +280,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         from planner.io.geoparquet import workspace_record
 
-        record = {"engine": "workspace", "workspace": workspace_record(store, built.provenance.survey_version),
+        v = built.provenance.survey_version  # None: flags stored without a survey version (nothing to record)
+        record = {"engine": "workspace", "workspace": workspace_record(store, v) if v is not None else None,
                   "provenance": built.provenance.to_meta()}
         for p in write_result(result, args.out, record):
             print(f"wrote {p}")
