@@ -451,6 +451,45 @@ def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
         assert changed_parts(before, workspace_fingerprint(u)) == []
 
 
+def test_a_survey_published_by_one_database_account_is_read_by_the_others(pg_dsn, uris, capsys):
+    """README "Office set-up": the app runs as an account that may only read and write the schema's tables (and
+    create new ones), the analyst's CLI as the schema owner, a read-only account reads. Each new survey version is
+    a new table belonging to whoever published it; every other account still reads it (it used to be refused with
+    "permission denied for table survey_parcels_v0002_..." on every page of the app after the analyst's publish)."""
+    u = uris("acct")
+    owner = open_store(u, create=True, crs="EPSG:4549")
+    owner.publish_survey(box_grid(2, 2))
+    schema, app = owner.schema, f"app_{uuid.uuid4().hex[:8]}"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {app} LOGIN PASSWORD 'app-pass'")
+        c.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {app}')
+        c.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {app}')
+        c.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {app}')
+    app_uri = _uri(pg_dsn, schema, user=app, password="app-pass")
+    try:
+        with _reader_role(pg_dsn, schema) as reader:
+            reader_uri = _uri(pg_dsn, schema, user=reader, password="readonly")
+            owner.publish_survey(box_grid(3, 3))  # the analyst publishes v2 with the owner's account
+            capsys.readouterr()
+            assert main(["classify", "-w", app_uri]) == 0, capsys.readouterr().err  # the app's account reads it
+            assert len(open_store(reader_uri).read_parcels()) == 9
+            open_store(app_uri).publish_survey(box_grid(4, 4))  # the GIS officer publishes v3 in the app
+            for who in (reader_uri, u):
+                assert len(open_store(who).read_parcels()) == 16
+            with _con(pg_dsn) as c:  # nothing more than the catalogue's own grants: the reader may still only read
+                privs = {r[0] for r in c.execute(
+                    "SELECT privilege_type FROM information_schema.role_table_grants WHERE grantee = %s "
+                    "AND table_schema = %s AND table_name LIKE 'survey_parcels_v0003%%'", (reader, schema))}
+            assert privs == {"SELECT"}
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        with _con(pg_dsn) as c:
+            c.execute(f"DROP OWNED BY {app}")
+            c.execute(f"DROP ROLE {app}")
+
+
 # --------------------------------------------------------------------------- killed writers
 _CLI = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
 
