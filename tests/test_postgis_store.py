@@ -490,6 +490,23 @@ def test_a_survey_published_by_one_database_account_is_read_by_the_others(pg_dsn
             c.execute(f"DROP ROLE {app}")
 
 
+def test_the_revision_changes_when_a_write_that_began_first_commits_last(pg_dsn, uris):
+    """Saves of different documents do not wait for each other, and a write's audit row takes its number when the
+    row is made, not when it commits: a store_sites commit (sites, parcel table and edits, each layer with its audit
+    row) that began first can commit after a colleague's quick save with a higher number. The app keys its caches
+    (documents, layers, accounts) on the revision: it must change when the slow write commits, else every page
+    goes on without it (a publish, stored sites, a disabled account) until someone writes again."""
+    u = uris("rev")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.save_doc("policy", "first", {"a": 1}, user="pam")
+    with _con(pg_dsn) as slow, slow.transaction():  # the slow writer: its audit row made, not committed yet
+        slow.execute(f'INSERT INTO "{ws.schema}".planner_audit (ts, "user", action) VALUES (%s, %s, %s)',
+                     ("2026-12-07T05:00:00+00:00", "gus", "write_survey"))
+        ws.save_doc("policy", "quick", {"a": 2}, user="pia")  # a colleague's save commits meanwhile
+        seen = ws.revision()  # a page run reads the workspace now and caches what it read under this
+    assert ws.revision() != seen  # the slow write committed: the pages read again
+
+
 # --------------------------------------------------------------------------- killed writers
 _CLI = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
 

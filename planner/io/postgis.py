@@ -718,12 +718,27 @@ class PostgisStore(Store):
             con.execute(_q("DROP SCHEMA {} CASCADE", _ident(self.schema)))
 
 
+#: How many of the latest audit numbers :func:`workspace_revision` counts: a write committing after this many
+#: later-numbered ones committed before it would go unseen (far more than the writes of one office in a minute).
+REVISION_WINDOW = 10_000
+
+
 def workspace_revision(uri: str) -> str:
-    """What changes whenever the workspace is written (every write adds an audit row): one cheap query."""
+    """What changes whenever the workspace is written (every write adds an audit row): one cheap query.
+
+    The latest audit number alone is not enough: a row takes its number when it is made, not when its
+    transaction commits, and writes of different documents do not wait for each other, so a write that began
+    first (a stored sites result, a publish) may commit after a colleague's quick save with a higher number,
+    leaving the latest number as it was. The count of the rows among the latest numbers changes then (rows are
+    never deleted), read on the primary key's index.
+    """
     loc = C.parse_uri(uri)
+    audit = _ident(loc.schema, "planner_audit")
     with C.connection(loc, "reading the workspace") as con:
-        (last,) = con.execute(_q("SELECT COALESCE(MAX(id), 0) FROM {}", _ident(loc.schema, "planner_audit"))).fetchone()
-    return f"audit:{last}"
+        last, n = con.execute(_q("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {} WHERE id > "
+                                 "(SELECT COALESCE(MAX(id), 0) FROM {}) - %s", audit, audit),
+                              (REVISION_WINDOW,)).fetchone()
+    return f"audit:{last}:{n}"
 
 
 def workspace_exists(uri: str) -> bool:
