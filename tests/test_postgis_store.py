@@ -251,6 +251,40 @@ def test_two_workspaces_share_a_database_in_their_schemas(uris):
         assert b2.save_doc("policy", "p", {"x": 2}) == 2
 
 
+def test_a_save_waiting_for_one_document_names_who_holds_it(uris):
+    """Two saves of the same document: the second one waits for the first one's document lock, and its wait (the
+    log, the app's notice, the refusal after PLANNER_LOCK_TIMEOUT) names the colleague holding it, as on a
+    GeoPackage; it used to look only at the whole workspace's lock and said "another writer (it recorded no
+    details)"."""
+    import threading
+
+    from planner.io import lock
+
+    ws = open_store(uris("doclock"), create=True, crs="EPSG:4549")
+    held, release = threading.Event(), threading.Event()
+
+    def colleague():
+        with ws.document_lock("scenario", "shared"):
+            held.set()
+            release.wait(30)
+
+    told = []
+    lock.set_wait_listener(lambda h, timeout: told.append(h))
+    t = threading.Thread(target=colleague)
+    t.start()
+    try:
+        assert held.wait(30)
+        with pytest.raises(StoreError) as caught, open_store(ws.uri, lock_timeout=0.5).document_lock("scenario", "shared"):
+            pass
+    finally:
+        lock.set_wait_listener(None)
+        release.set()
+        t.join()
+    assert "recorded no details" not in str(caught.value)
+    assert f"pid {os.getpid()}" in str(caught.value) and "save_scenario" in str(caught.value)
+    assert [h["pid"] for h in told] == [os.getpid()]
+
+
 def test_a_crs_without_an_epsg_code_is_registered(uris):
     crs = "+proj=tmerc +lat_0=0 +lon_0=118.5 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs"
     ws = open_store(uris("custom"), create=True, crs=crs)

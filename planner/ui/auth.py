@@ -192,8 +192,32 @@ def session_actor(store) -> P.Actor | None:
 
 
 def install() -> None:
-    """Make the workflow layer ask this app who is signed in."""
+    """Make the workflow layer ask this app who is signed in, and tell a person whose save waits for whom."""
+    from planner.io import lock
+
     P.set_actor_provider(session_actor)
+    lock.set_wait_listener(tell_lock_wait)
+
+
+def tell_lock_wait(holder: dict | None, timeout: float):
+    """A save of this page run waits for another writer: a notice naming who (until the wait is over), at the top
+    right of the page whatever the user scrolled to. Outside a page run (the warm-up, the CLI): nothing."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from planner.io.lock import describe_holder, seconds_text
+    from planner.ui.state import lang, tr
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    L = lang()
+    who = describe_holder(holder, lang=L, nobody="another writer", nobody_zh="另一个写入者")
+    said = tr("lock_waiting", who=who, s=seconds_text(timeout))  # Markdown: a holder's command line is escaped
+    note = st.toast(said, icon="⏳", duration="infinite")
+
+    def over(taken: bool) -> None:  # the notice goes: a short word when the save goes ahead, else the page's error
+        note.toast(tr("lock_taken") if taken else said, icon=":material/lock_open:" if taken else "⏳", duration="short")
+
+    return over
 
 
 def current() -> A.Account | None:
