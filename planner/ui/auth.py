@@ -204,18 +204,24 @@ def tell_lock_wait(holder: dict | None, timeout: float):
     right of the page whatever the user scrolled to. Outside a page run (the warm-up, the CLI): nothing."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    from planner.io.lock import describe_holder, seconds_text
+    from planner.i18n import value_label
+    from planner.io.lock import seconds_text
     from planner.ui.state import lang, tr
 
     if get_script_run_ctx(suppress_warning=True) is None:
         return None
     L = lang()
-    who = describe_holder(holder, lang=L, nobody="another writer", nobody_zh="另一个写入者")
-    said = tr("lock_waiting", who=who, s=seconds_text(timeout))  # Markdown: a holder's command line is escaped
-    note = st.toast(said, icon="⏳", duration="infinite")
+    # who and what, as a colleague reads it (the log and a refusal give the command, process and host too)
+    who = str((holder or {}).get("user") or ("另一个写入者" if L == "zh" else "another writer"))
+    if (holder or {}).get("action"):
+        what = value_label("action", holder["action"], L)
+        who += f"（{what}）" if L == "zh" else f" ({what})"
+    said = tr("lock_waiting", who=who, s=seconds_text(timeout))  # Markdown-escaped: names as they are
+    wait, free = ":material/hourglass_top:", ":material/lock_open:"  # icons of the app's font (no emoji font offline)
+    note = st.toast(said, icon=wait, duration="infinite")
 
     def over(taken: bool) -> None:  # the notice goes: a short word when the save goes ahead, else the page's error
-        note.toast(tr("lock_taken") if taken else said, icon=":material/lock_open:" if taken else "⏳", duration="short")
+        note.toast(tr("lock_taken") if taken else said, icon=free if taken else wait, duration="short")
 
     return over
 

@@ -109,7 +109,7 @@ def test_a_save_waiting_for_a_colleague_says_who_it_waits_for(office, browser):
             toast.first.wait_for(timeout=6_000)  # while the analyst still holds it
             said = toast.first.inner_text()
             page.screenshot(path=str(ARTIFACTS / f"office_save_waits_{'pg' if '://' in ws else 'gpkg'}.png"))
-            assert "正在被" in said and "写入" in said, said
+            assert re.search(r"工作空间正在被 analyst_wang（保存情景）\s*写入", said), said
             assert holder.poll() is None  # told while waiting, not afterwards
         finally:
             holder.wait(timeout=60)
