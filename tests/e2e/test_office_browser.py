@@ -116,3 +116,34 @@ def test_a_save_waiting_for_a_colleague_says_who_it_waits_for(office, browser):
         page.get_by_text(re.compile(rf"已保存：{name} v1")).first.wait_for(timeout=60_000)
     finally:
         ctx.close()
+
+
+def test_a_planner_demoted_then_disabled_exports_nothing_more_from_the_page_she_had_open(office, browser):
+    """The administrator makes a planner a decision-maker (no enterprise figures) and then disables her while her
+    scenario page, with its report buttons, is open: a click on "download" gives no report (it used to give the
+    Excel with every site's tax and output, made after the click from the page drawn before), and her next click
+    says the account was disabled."""
+    from planner.io.store import open_store
+    from planner.workflow import accounts as A
+
+    url, ws = office
+    ctx, page = _signed_in(browser, url, "pam")
+    store = open_store(ws)
+    try:
+        page.locator("[data-testid='stSidebarNav'] a", has_text="情景模拟").first.click()
+        page.locator("[data-testid='stMetric']").first.wait_for()
+        _settle(page)
+        with page.expect_download(timeout=60_000):  # her own role: the report comes
+            page.get_by_role("button", name="下载 Excel 报告").first.click()
+        A.set_role(store, "pam", "decision_maker", user="ada")
+        with pytest.raises(Exception, match="Timeout"), page.expect_download(timeout=8_000):
+            page.get_by_role("button", name="下载 Excel 报告").first.click()
+        A.set_disabled(store, "pam", True, user="ada")
+        with pytest.raises(Exception, match="Timeout"), page.expect_download(timeout=8_000):
+            page.get_by_role("button", name="下载 HTML 报告").first.click()
+        page.locator("[data-testid='stSidebarNav'] a", has_text="地图浏览").first.click()
+        page.get_by_text("此账号已被停用或删除").first.wait_for(timeout=30_000)
+    finally:
+        A.set_disabled(store, "pam", False, user="ada")
+        A.set_role(store, "pam", "planner", user="ada")
+        ctx.close()
