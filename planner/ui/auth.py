@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -224,6 +225,32 @@ def tell_lock_wait(holder: dict | None, timeout: float):
         note.toast(tr("lock_taken") if taken else said, icon=free if taken else wait, duration="short")
 
     return over
+
+
+def download_guard(uri: str) -> Callable[[], None]:
+    """A check for a download made after its click, in another thread, without a page run: raises
+    :class:`PermissionError` when the account signed in when the button was drawn has been disabled (or removed)
+    since, or its role no longer sees the enterprise figures the file was made with. "Disabled at once" and "a new
+    role from the next click" hold for the download buttons too (a page drawn before kept exporting them)."""
+    from planner.ui import data
+
+    signed = current()
+    if signed is None:  # a workspace without accounts: a single local user
+        return lambda: None
+    with_figures = data.figures_visible(uri)
+
+    def check() -> None:
+        rec = data.store(uri).user_record(signed.username)
+        if rec is None or rec.get("disabled"):
+            why = "the account was disabled"
+        elif with_figures and rec.get("role") not in P.roles_that_may("see_enterprise_figures"):
+            why = "the account's new role may not see enterprise figures"
+        else:
+            return
+        log.warning("download refused for %r: %s since the page was drawn", signed.username, why)
+        raise PermissionError(f"download refused: {why}")
+
+    return check
 
 
 def current() -> A.Account | None:

@@ -516,33 +516,6 @@ def comparison_table(cmp, names: list[str]) -> pd.DataFrame:
     return out.replace("–", "—")
 
 
-def _still_allowed(uri: str) -> Callable[[], None]:
-    """A check for a download made after its click, in another thread, without a page run: raises
-    :class:`PermissionError` when the account signed in when the button was drawn has been disabled (or removed)
-    since, or its role no longer sees the enterprise figures the report was made with. "Disabled at once" and "a
-    new role from the next click" hold for the report buttons too (a page drawn before kept exporting them)."""
-    from planner.ui import auth
-    from planner.workflow import permissions as P
-
-    signed = auth.current()
-    if signed is None:  # a workspace without accounts: a single local user
-        return lambda: None
-    with_figures = data.figures_visible(uri)
-
-    def check() -> None:
-        rec = data.store(uri).user_record(signed.username)
-        if rec is None or rec.get("disabled"):
-            why = "the account was disabled"
-        elif with_figures and rec.get("role") not in P.roles_that_may("see_enterprise_figures"):
-            why = "the account's new role may not see enterprise figures"
-        else:
-            return
-        auth.log.warning("download refused for %r: %s since the page was drawn", signed.username, why)
-        raise PermissionError(f"download refused: {why}")
-
-    return check
-
-
 def report_buttons(obj, name: str, *, key: str) -> None:
     """Excel, HTML and PDF (A4) downloads of a scenario result or a comparison, made when clicked (in another
     thread; a click does not re-run the page, which at 1M would run its scenarios again)."""
@@ -552,13 +525,14 @@ def report_buttons(obj, name: str, *, key: str) -> None:
     from planner import report as rep
     from planner.report.pdf import report_pdf
     from planner.scenarios.model import ScenarioResult
+    from planner.ui import auth
 
     L = lang()
     ws = st.session_state.get("_settings")
     bg = data.all_layers(ws.workspace, "boundary") if ws is not None else None
     bg = bg if bg is not None and len(bg) else None
     safe = rep.file_stem(name, ascii_only=True)  # Latin only (zip tools on Chinese Windows), at most 120 bytes
-    allowed = _still_allowed(ws.workspace if ws is not None else "")
+    allowed = auth.download_guard(ws.workspace if ws is not None else "")
 
     def xlsx() -> bytes:
         allowed()
