@@ -645,6 +645,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "auth_change": ("修改账号", "Change an account"),
     "auth_set_role": ("设置角色", "Set role"),
     "auth_disable": ("停用账号", "Disable"),
+    "lock_waiting": ("工作空间正在被 {who} 写入；您的保存将在其完成后进行（最多等待 {s} 秒）…",
+                     "The workspace is being written by {who}; your save goes ahead when it is done (waiting up to "
+                     "{s} s) …"),
+    "lock_taken": ("工作空间已空闲，正在保存…", "The workspace is free: saving …"),
     "auth_enable": ("启用账号", "Enable"),
     "auth_new_password": ("新密码", "New password"),
     "auth_set_password": ("设置新密码", "Set password"),

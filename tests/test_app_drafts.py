@@ -456,6 +456,29 @@ def test_a_role_taken_away_while_the_page_is_open_is_refused_at_once_without_a_p
     assert W.latest_version(store, "scenario", "top5") == 1
 
 
+def test_a_conflict_names_the_colleague_as_the_app_shows_them(office, monkeypatch):
+    """Two planners save the same scenario: the refusal says who saved by the name the app shows for them (the
+    sidebar's "已登录：皮工"), with the user name; it gave only the user name, which colleagues do not go by."""
+    store = GpkgStore(office)
+    A.add_user(store, "pia", "planner", "planner-pass-5", display_name="皮工")
+    p1 = _sign_in(_app(office, monkeypatch), "pam", "planner-pass-3")
+    p2 = _sign_in(_app(office, monkeypatch), "pia", "planner-pass-5")
+    for at in (p1, p2):
+        at.switch_page("views/scenarios.py").run()
+        at.selectbox(key="sc_open_pick").set_value("top5").run()
+        at.button(key="sc_open_btn").click().run()
+    p2.number_input(key="sc_top").set_value(7)
+    _submit(p2)
+    p2.button(key="sc_save_btn").click().run()
+    assert W.latest_version(store, "scenario", "top5") == 2
+    p1.number_input(key="sc_top").set_value(4)
+    _submit(p1)
+    p1.button(key="sc_save_btn").click().run()
+    assert not p1.exception, [e.message for e in p1.exception]
+    assert any("之后已被保存为 v2（皮工 pia，" in e for e in _texts(p1, "error")), _texts(p1, "error")
+    assert W.latest_version(store, "scenario", "top5") == 2
+
+
 def test_store_sites_refuses_edits_a_colleague_saved_since_on_both_backends(store):
     """The workflow check behind the sites page: under the document lock, nothing is written on a conflict."""
     from tests.e2e._workspace import grid_parcels

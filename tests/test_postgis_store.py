@@ -251,6 +251,40 @@ def test_two_workspaces_share_a_database_in_their_schemas(uris):
         assert b2.save_doc("policy", "p", {"x": 2}) == 2
 
 
+def test_a_save_waiting_for_one_document_names_who_holds_it(uris):
+    """Two saves of the same document: the second one waits for the first one's document lock, and its wait (the
+    log, the app's notice, the refusal after PLANNER_LOCK_TIMEOUT) names the colleague holding it, as on a
+    GeoPackage; it used to look only at the whole workspace's lock and said "another writer (it recorded no
+    details)"."""
+    import threading
+
+    from planner.io import lock
+
+    ws = open_store(uris("doclock"), create=True, crs="EPSG:4549")
+    held, release = threading.Event(), threading.Event()
+
+    def colleague():
+        with ws.document_lock("scenario", "shared"):
+            held.set()
+            release.wait(30)
+
+    told = []
+    lock.set_wait_listener(lambda h, timeout: told.append(h))
+    t = threading.Thread(target=colleague)
+    t.start()
+    try:
+        assert held.wait(30)
+        with pytest.raises(StoreError) as caught, open_store(ws.uri, lock_timeout=0.5).document_lock("scenario", "shared"):
+            pass
+    finally:
+        lock.set_wait_listener(None)
+        release.set()
+        t.join()
+    assert "recorded no details" not in str(caught.value)
+    assert f"pid {os.getpid()}" in str(caught.value) and "save_scenario" in str(caught.value)
+    assert [h["pid"] for h in told] == [os.getpid()]
+
+
 def test_a_crs_without_an_epsg_code_is_registered(uris):
     crs = "+proj=tmerc +lat_0=0 +lon_0=118.5 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs"
     ws = open_store(uris("custom"), create=True, crs=crs)
@@ -449,6 +483,62 @@ def test_an_account_that_may_only_read_gets_a_clear_refusal(pg_dsn, uris):
             ro.save_doc("policy", "p", {"a": 1})
         assert "readonly" not in str(caught.value)
         assert changed_parts(before, workspace_fingerprint(u)) == []
+
+
+def test_a_survey_published_by_one_database_account_is_read_by_the_others(pg_dsn, uris, capsys):
+    """README "Office set-up": the app runs as an account that may only read and write the schema's tables (and
+    create new ones), the analyst's CLI as the schema owner, a read-only account reads. Each new survey version is
+    a new table belonging to whoever published it; every other account still reads it (it used to be refused with
+    "permission denied for table survey_parcels_v0002_..." on every page of the app after the analyst's publish)."""
+    u = uris("acct")
+    owner = open_store(u, create=True, crs="EPSG:4549")
+    owner.publish_survey(box_grid(2, 2))
+    schema, app = owner.schema, f"app_{uuid.uuid4().hex[:8]}"
+    with _con(pg_dsn) as c:
+        c.execute(f"CREATE ROLE {app} LOGIN PASSWORD 'app-pass'")
+        c.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {app}')
+        c.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {app}')
+        c.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {app}')
+    app_uri = _uri(pg_dsn, schema, user=app, password="app-pass")
+    try:
+        with _reader_role(pg_dsn, schema) as reader:
+            reader_uri = _uri(pg_dsn, schema, user=reader, password="readonly")
+            owner.publish_survey(box_grid(3, 3))  # the analyst publishes v2 with the owner's account
+            capsys.readouterr()
+            assert main(["classify", "-w", app_uri]) == 0, capsys.readouterr().err  # the app's account reads it
+            assert len(open_store(reader_uri).read_parcels()) == 9
+            open_store(app_uri).publish_survey(box_grid(4, 4))  # the GIS officer publishes v3 in the app
+            for who in (reader_uri, u):
+                assert len(open_store(who).read_parcels()) == 16
+            with _con(pg_dsn) as c:  # nothing more than the catalogue's own grants: the reader may still only read
+                privs = {r[0] for r in c.execute(
+                    "SELECT privilege_type FROM information_schema.role_table_grants WHERE grantee = %s "
+                    "AND table_schema = %s AND table_name LIKE 'survey_parcels_v0003%%'", (reader, schema))}
+            assert privs == {"SELECT"}
+    finally:
+        from planner.io._pgconn import close_pools
+
+        close_pools()
+        with _con(pg_dsn) as c:
+            c.execute(f"DROP OWNED BY {app}")
+            c.execute(f"DROP ROLE {app}")
+
+
+def test_the_revision_changes_when_a_write_that_began_first_commits_last(pg_dsn, uris):
+    """Saves of different documents do not wait for each other, and a write's audit row takes its number when the
+    row is made, not when it commits: a store_sites commit (sites, parcel table and edits, each layer with its audit
+    row) that began first can commit after a colleague's quick save with a higher number. The app keys its caches
+    (documents, layers, accounts) on the revision: it must change when the slow write commits, else every page
+    goes on without it (a publish, stored sites, a disabled account) until someone writes again."""
+    u = uris("rev")
+    ws = open_store(u, create=True, crs="EPSG:4549")
+    ws.save_doc("policy", "first", {"a": 1}, user="pam")
+    with _con(pg_dsn) as slow, slow.transaction():  # the slow writer: its audit row made, not committed yet
+        slow.execute(f'INSERT INTO "{ws.schema}".planner_audit (ts, "user", action) VALUES (%s, %s, %s)',
+                     ("2026-12-07T05:00:00+00:00", "gus", "write_survey"))
+        ws.save_doc("policy", "quick", {"a": 2}, user="pia")  # a colleague's save commits meanwhile
+        seen = ws.revision()  # a page run reads the workspace now and caches what it read under this
+    assert ws.revision() != seen  # the slow write committed: the pages read again
 
 
 # --------------------------------------------------------------------------- killed writers

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from planner.errors import StoreError
 from planner.i18n import DEFAULT_DB
-from planner.io.lock import describe_holder, holder_record, seconds_text, user_name
+from planner.io.lock import describe_holder, holder_record, seconds_text, tell_waiting, user_name
 
 _log = logging.getLogger("planner.store")
 
@@ -417,8 +417,11 @@ def held_connection(loc: PgLocation):
     return getattr(_held, "map", {}).get((loc.conninfo, loc.schema), [None])[0]
 
 
-def holder(con, loc: PgLocation) -> dict | None:
-    """Who holds (or shares) the workspace's writer lock: user, host, pid, command, action, since."""
+def holder(con, loc: PgLocation, lock: tuple[int, int] | None = None) -> dict | None:
+    """Who holds (or shares) the workspace's writer lock: user, host, pid, command, action, since.
+
+    ``lock``: another advisory lock's two keys (one document's, :func:`write_lock` with a ``name``).
+    """
     from psycopg import sql
 
     q = sql.SQL(
@@ -427,7 +430,7 @@ def holder(con, loc: PgLocation) -> dict | None:
         "LEFT JOIN {}.planner_writer w ON w.pid = l.pid "
         "WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = %s AND l.objid::bigint = %s "
         "AND l.objsubid = 2 ORDER BY l.mode LIMIT 1").format(sql.Identifier(loc.schema))
-    row = con.execute(q, (LOCK_CLASS, key_of(loc.schema))).fetchone()
+    row = con.execute(q, lock or (LOCK_CLASS, key_of(loc.schema))).fetchone()
     if row is None:
         return None
     pid, _mode, info, usename, addr, app, since = row
@@ -456,10 +459,10 @@ def timeout_error(loc: PgLocation, timeout: float, h: dict | None, nobody: tuple
                               "后放弃，未写入任何内容。请稍后重试，或延长等待时间（PLANNER_LOCK_TIMEOUT=秒数）")
 
 
-def _holder_now(loc: PgLocation) -> dict | None:
+def _holder_now(loc: PgLocation, lock: tuple[int, int] | None = None) -> dict | None:
     try:
         with direct_connection(loc, "looking up the writer", autocommit=True) as c2:
-            return holder(c2, loc)
+            return holder(c2, loc, lock)
     except Exception:  # the message matters more than the details
         return None
 
@@ -470,13 +473,20 @@ def _wait_lock(con, loc: PgLocation, timeout: float, try_sql: str, wait_sql: str
 
     if con.execute(try_sql, args).fetchone()[0]:
         return
+    h = _holder_now(loc, args)  # the holder of this lock: the whole workspace's, or one document's
     _log.warning("workspace %s is being written by %s; waiting up to %s s for it",
-                 loc.display, holder_text(_holder_now(loc)), seconds_text(timeout))
+                 loc.display, holder_text(h), seconds_text(timeout))
+    over = tell_waiting(h, timeout)  # the app shows it to the person whose write waits
     con.execute(f"SET{' LOCAL' if not con.autocommit else ''} lock_timeout = {max(1, int(timeout * 1000))}")
     try:
         con.execute(wait_sql, args)
     except E.LockNotAvailable as exc:
-        raise timeout_error(loc, timeout, _holder_now(loc)) from exc
+        over(False)
+        raise timeout_error(loc, timeout, _holder_now(loc, args)) from exc
+    except BaseException:
+        over(False)
+        raise
+    over(True)
     if con.autocommit:
         con.execute("SET lock_timeout = 0")
 

@@ -129,6 +129,43 @@ def describe_holder(h: dict | None, nobody: str = "another process (it recorded 
     return f"{user} with {what}, pid {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}"
 
 
+#: Told when a writer starts waiting for another (:func:`set_wait_listener`); None: only the log is.
+_wait_listener = None
+
+
+def set_wait_listener(fn) -> None:
+    """Have ``fn(holder, timeout)`` told whenever a writer of this process starts waiting for another writer.
+
+    ``holder``: the holder's record (None when it recorded none), ``timeout``: the seconds it will wait. ``fn``
+    may return a callable, called with True when the wait is over and the lock taken, with False when it gave
+    up. The app shows the wait on the page of the person whose save waits (the log line alone reached only the
+    server's operator: a publish waiting minutes for a colleague's looked like a page that hung).
+    """
+    global _wait_listener
+    _wait_listener = fn
+
+
+def tell_waiting(holder: dict | None, timeout: float):
+    """Tell the listener (:func:`set_wait_listener`) that this thread waits; return what to call when it stops.
+
+    A listener that fails is logged and otherwise ignored: telling never stops a write.
+    """
+    fn = _wait_listener
+    done = None
+    if fn is not None:
+        try:
+            done = fn(holder, timeout)
+        except Exception:  # a page that cannot show it: the write goes on
+            _log.debug("telling a writer's wait failed", exc_info=True)
+
+    def over(taken: bool) -> None:
+        if done is not None:
+            with contextlib.suppress(Exception):
+                done(taken)
+
+    return over
+
+
 def seconds_text(seconds: float) -> str:
     """A waiting time as a message shows it: whole seconds from 10 s, else up to two significant digits.
 
@@ -233,7 +270,7 @@ class WriterLock:
         except ImportError:  # pragma: no cover - Windows: single writer assumed
             return
         deadline = time.monotonic() + self.timeout
-        told = False
+        over = None  # set once the wait is told (log and listener)
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -243,11 +280,13 @@ class WriterLock:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-            if not told:
+            if over is None:
+                h = self.holder()
                 _log.warning("workspace %s is being written by %s; waiting up to %s s (PLANNER_LOCK_TIMEOUT)",
-                             self.path, self.holder_text(), seconds_text(self.timeout))
-                told = True
+                             self.path, describe_holder(h), seconds_text(self.timeout))
+                over = tell_waiting(h, self.timeout)
             if time.monotonic() >= deadline:
+                over(False)
                 h = self.holder()
                 waited = seconds_text(self.timeout)
                 msg = (f"workspace {self.path.name} is being written by {describe_holder(h)}; gave up after waiting "
@@ -257,6 +296,8 @@ class WriterLock:
                                          f"已等待 {waited} 秒后放弃，未写入任何内容。请稍后重试，或延长等待时间"
                                          "（PLANNER_LOCK_TIMEOUT）")
             time.sleep(0.05)
+        if over is not None:
+            over(True)
         if fh.writable():
             info = holder_record(action, account)
             with contextlib.suppress(OSError):

@@ -397,6 +397,7 @@ class PostgisStore(Store):
             cols.append(sql.SQL("{} geometry(" + geom_type + ", " + str(int(self.srid)) + ")").format(_ident(P.GEOM)))
         tid = _ident(self.schema, table)
         con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
+        self._grant_like_catalogue(con, tid)
         full = attrs.append_column(P.GEOM, P.geometry_hex(gdf, self.srid, as_given=as_given)) if spatial else attrs
         names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields), *([P.GEOM] if spatial else [])])
         with con.cursor() as cur:
@@ -411,6 +412,36 @@ class PostgisStore(Store):
         if spatial:
             con.execute(sql.SQL("CREATE INDEX ON {} USING gist ({})").format(tid, _ident(P.GEOM)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
+
+    #: Table privileges a new layer table takes over from the catalogue (:meth:`_grant_like_catalogue`).
+    _PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
+    def _grant_like_catalogue(self, con, relation) -> None:
+        """Give a new layer table (or view) the grants the workspace's catalogue (``planner_layers``) has.
+
+        A new table belongs to the account that made it, and only that account may read it until someone grants
+        more: an office where the app runs as a least-privilege account (README, "Office set-up") and an analyst
+        publishes with the schema owner's (or the reverse) would otherwise lock every other account out of each new
+        survey version ("permission denied for table survey_parcels_v0002_..." on every page). Whoever may read
+        or write the catalogue may read or write the layers it lists, the catalogue's owner included; nothing
+        more is granted than the catalogue's own grants. Inside the caller's transaction (the table's creator
+        owns it, so may grant).
+        """
+        from psycopg import sql
+
+        rows = con.execute(
+            "SELECT a.grantee, r.rolname, a.privilege_type FROM pg_class c "
+            "CROSS JOIN LATERAL aclexplode(c.relacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE c.oid = to_regclass(%s) AND a.grantee <> (SELECT oid FROM pg_roles WHERE rolname = current_user)",
+            (f'"{self.schema}".planner_layers',)).fetchall()
+        grants: dict[str | None, set[str]] = {}  # role name (None: PUBLIC) -> privileges
+        for grantee, role, privilege in rows:
+            if privilege in self._PRIVILEGES and (grantee == 0 or role):
+                grants.setdefault(None if grantee == 0 else role, set()).add(privilege)
+        for role, privileges in grants.items():
+            con.execute(sql.SQL("GRANT {} ON {} TO {}").format(
+                sql.SQL(", ").join(sql.SQL(p) for p in sorted(privileges)), relation,
+                sql.SQL("PUBLIC") if role is None else sql.Identifier(role)))
 
     def _load_linked(self, con, table: str, attrs, fields, w: LayerWrite, source: str, link: dict) -> None:
         """Create a layer table of ``w``'s rows without geometry, each under its parcel's fid in ``source``,
@@ -427,6 +458,7 @@ class PostgisStore(Store):
         cols += [sql.SQL("{} " + t).format(_ident(c)) for c, t in fields]
         tid = _ident(self.schema, table)
         con.execute(sql.SQL("CREATE TABLE {} ({})").format(tid, sql.SQL(", ").join(cols)))
+        self._grant_like_catalogue(con, tid)
         names = sql.SQL(", ").join(_ident(c) for c in [P.FID, *(c for c, _ in fields)])
         with con.cursor() as cur:
             with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(tid, names)) as cp:
@@ -442,6 +474,7 @@ class PostgisStore(Store):
         con.execute(sql.SQL("CREATE VIEW {} AS SELECT a.{}, {}, s.{} FROM {} a JOIN {} s ON s.{} = a.{}").format(
             _ident(self.schema, _linked.view_name(table)), _ident(P.FID), sel, _ident(P.GEOM), tid, src,
             _ident(P.FID), _ident(P.FID)))
+        self._grant_like_catalogue(con, _ident(self.schema, _linked.view_name(table)))
         con.execute(sql.SQL("ANALYZE {}").format(tid))
 
     def _table_for(self, kind: str, name: str | None, version: int | None) -> tuple[str, dict]:
@@ -695,12 +728,27 @@ class PostgisStore(Store):
             con.execute(_q("DROP SCHEMA {} CASCADE", _ident(self.schema)))
 
 
+#: How many of the latest audit numbers :func:`workspace_revision` counts: a write committing after this many
+#: later-numbered ones committed before it would go unseen (far more than the writes of one office in a minute).
+REVISION_WINDOW = 10_000
+
+
 def workspace_revision(uri: str) -> str:
-    """What changes whenever the workspace is written (every write adds an audit row): one cheap query."""
+    """What changes whenever the workspace is written (every write adds an audit row): one cheap query.
+
+    The latest audit number alone is not enough: a row takes its number when it is made, not when its
+    transaction commits, and writes of different documents do not wait for each other, so a write that began
+    first (a stored sites result, a publish) may commit after a colleague's quick save with a higher number,
+    leaving the latest number as it was. The count of the rows among the latest numbers changes then (rows are
+    never deleted), read on the primary key's index.
+    """
     loc = C.parse_uri(uri)
+    audit = _ident(loc.schema, "planner_audit")
     with C.connection(loc, "reading the workspace") as con:
-        (last,) = con.execute(_q("SELECT COALESCE(MAX(id), 0) FROM {}", _ident(loc.schema, "planner_audit"))).fetchone()
-    return f"audit:{last}"
+        last, n = con.execute(_q("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM {} WHERE id > "
+                                 "(SELECT COALESCE(MAX(id), 0) FROM {}) - %s", audit, audit),
+                              (REVISION_WINDOW,)).fetchone()
+    return f"audit:{last}:{n}"
 
 
 def workspace_exists(uri: str) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -192,8 +193,64 @@ def session_actor(store) -> P.Actor | None:
 
 
 def install() -> None:
-    """Make the workflow layer ask this app who is signed in."""
+    """Make the workflow layer ask this app who is signed in, and tell a person whose save waits for whom."""
+    from planner.io import lock
+
     P.set_actor_provider(session_actor)
+    lock.set_wait_listener(tell_lock_wait)
+
+
+def tell_lock_wait(holder: dict | None, timeout: float):
+    """A save of this page run waits for another writer: a notice naming who (until the wait is over), at the top
+    right of the page whatever the user scrolled to. Outside a page run (the warm-up, the CLI): nothing."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from planner.i18n import value_label
+    from planner.io.lock import seconds_text
+    from planner.ui.state import lang, tr
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    L = lang()
+    # who and what, as a colleague reads it (the log and a refusal give the command, process and host too)
+    who = str((holder or {}).get("user") or ("另一个写入者" if L == "zh" else "another writer"))
+    if (holder or {}).get("action"):
+        what = value_label("action", holder["action"], L)
+        who += f"（{what}）" if L == "zh" else f" ({what})"
+    said = tr("lock_waiting", who=who, s=seconds_text(timeout))  # Markdown-escaped: names as they are
+    wait, free = ":material/hourglass_top:", ":material/lock_open:"  # icons of the app's font (no emoji font offline)
+    note = st.toast(said, icon=wait, duration="infinite")
+
+    def over(taken: bool) -> None:  # the notice goes: a short word when the save goes ahead, else the page's error
+        note.toast(tr("lock_taken") if taken else said, icon=free if taken else wait, duration="short")
+
+    return over
+
+
+def download_guard(uri: str) -> Callable[[], None]:
+    """A check for a download made after its click, in another thread, without a page run: raises
+    :class:`PermissionError` when the account signed in when the button was drawn has been disabled (or removed)
+    since, or its role no longer sees the enterprise figures the file was made with. "Disabled at once" and "a new
+    role from the next click" hold for the download buttons too (a page drawn before kept exporting them)."""
+    from planner.ui import data
+
+    signed = current()
+    if signed is None:  # a workspace without accounts: a single local user
+        return lambda: None
+    with_figures = data.figures_visible(uri)
+
+    def check() -> None:
+        rec = data.store(uri).user_record(signed.username)
+        if rec is None or rec.get("disabled"):
+            why = "the account was disabled"
+        elif with_figures and rec.get("role") not in P.roles_that_may("see_enterprise_figures"):
+            why = "the account's new role may not see enterprise figures"
+        else:
+            return
+        log.warning("download refused for %r: %s since the page was drawn", signed.username, why)
+        raise PermissionError(f"download refused: {why}")
+
+    return check
 
 
 def current() -> A.Account | None:

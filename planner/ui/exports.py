@@ -30,6 +30,14 @@ def may_see_tax() -> bool:
     return data.figures_visible(settings.workspace if settings else "")
 
 
+def _guard():
+    """:func:`planner.ui.auth.download_guard` of the session's workspace."""
+    from planner.ui import auth
+
+    settings = st.session_state.get("_settings")
+    return auth.download_guard(settings.workspace if settings else "")
+
+
 def _file_name(name: str, fmt: str) -> str:
     return re.sub(r"[^\w.-]+", "_", name, flags=re.ASCII).strip("_") + SUFFIX[fmt]
 
@@ -46,9 +54,11 @@ def export_buttons(gdf: pd.DataFrame | None, *, kind: str, name: str, key: str, 
         return
     L = lang()
     may = may_see_tax()
+    allowed = _guard()
 
     def make(fmt: str):
         def build() -> bytes:  # runs on click, in another thread: no session state here
+            allowed()  # the account disabled, or its figures taken away, since the page was drawn: nothing
             g = gdf if select is None else select(gdf)
             return export_layer(g, fmt, kind=kind, name=name, lang=L, may_see_tax=may)
         return build
@@ -74,9 +84,12 @@ def brief_button(path: str, policy: dict | None, result, parcels, site_ids: list
 
     complete = data.reasons_for(path, policy)
     may = may_see_tax()  # decided here: the file is made in another thread, which knows nobody signed in
+    allowed = _guard()
 
     def build() -> bytes:
         import dataclasses
+
+        allowed()
 
         from planner.report.pdf import site_briefs_pdf
         from planner.workflow.briefs import site_briefs

@@ -520,14 +520,17 @@ def report_buttons(obj, name: str, *, key: str, sensitivity=None) -> None:
     from planner import report as rep
     from planner.report.pdf import report_pdf
     from planner.scenarios.model import ScenarioResult
+    from planner.ui import auth
 
     L = lang()
     ws = st.session_state.get("_settings")
     bg = data.all_layers(ws.workspace, "boundary") if ws is not None else None
     bg = bg if bg is not None and len(bg) else None
     safe = rep.file_stem(name, ascii_only=True)  # Latin only (zip tools on Chinese Windows), at most 120 bytes
+    allowed = auth.download_guard(ws.workspace if ws is not None else "")
 
     def xlsx() -> bytes:
+        allowed()
         with tempfile.TemporaryDirectory() as tmp:
             p = Path(tmp) / "report.xlsx"
             (rep.to_excel if isinstance(obj, ScenarioResult) else rep.compare_to_excel)(obj, p, lang=L,
@@ -535,10 +538,12 @@ def report_buttons(obj, name: str, *, key: str, sensitivity=None) -> None:
             return p.read_bytes()
 
     def html() -> bytes:
+        allowed()
         f = rep.html_report if isinstance(obj, ScenarioResult) else rep.compare_html
         return f(obj, lang=L, background=bg, sensitivity=sensitivity).encode("utf-8")
 
     def pdf() -> bytes:
+        allowed()
         return report_pdf(obj, lang=L, background=bg, sensitivity=sensitivity)
 
     c1, c2, c3 = st.columns(3)

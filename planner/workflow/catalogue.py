@@ -11,7 +11,7 @@ import dataclasses
 
 from planner import scenarios as sc_mod
 from planner.errors import DataError, PlannerError, StoreError
-from planner.i18n import has_hidden
+from planner.i18n import has_hidden, without_hidden
 from planner.io.store import Store, _doc_text
 from planner.workflow import documents as D
 from planner.workflow.permissions import acting_user
@@ -183,6 +183,7 @@ def check_expected_version(store: Store, kind: str, name: str, expect_version: i
                "save it under another name or save it again as new")
         raise SaveConflictError(msg, zh=f"{zh_kind}「{name}」在您打开 v{expect_version} 之后已被删除；请另存为新名称或重新保存")
     who, when = _saved_by(store, kind, name, cur)
+    who = _colleague(store, who)
     by_en = f" (by {who}" + (f" at {when}" if when else "") + ")" if who else ""
     by_zh = f"（{who}" + (f"，{when}" if when else "") + "）" if who else ""
     if expect_version is None and kind in _NAMED_BY_POLICY and not chosen:  # not a name the user chose: saved since they began
@@ -197,6 +198,19 @@ def check_expected_version(store: Store, kind: str, name: str, expect_version: i
                "reopen it or save under another name")
         zh = f"「{name}」在您打开 v{expect_version} 之后已被保存为 v{cur}{by_zh}；请重新打开或另存为新名称"
     raise SaveConflictError(msg, zh=zh)
+
+
+def _colleague(store: Store, user: str) -> str:
+    """A user as colleagues know them: "王工 wang" for an account with a display name (the name the app's sidebar
+    shows), else the user name as recorded."""
+    if not user:
+        return user
+    try:
+        rec = store.user_record(user)
+    except Exception:  # the accounts cannot be read: the recorded name still says who
+        return user
+    display = without_hidden(str((rec or {}).get("display_name") or "")).strip()
+    return f"{display} {user}" if display and display != user else user
 
 
 def _saved_by(store: Store, kind: str, name: str, version: int) -> tuple[str, str]:
