@@ -315,6 +315,12 @@ def test_the_command_line_under_a_decision_makers_role_blanks_what_starts_from_t
     section = html[html.index("<h2>Sensitivity"):html.index("<h2>Assumptions")]
     assert "Payback, rent only (yr)" in section and "Payback, rent + tax (yr)" not in section
     assert "left out for this role" in section
+    cli("scenario", "compare", *SCENARIOS, "-w", str(city), "--lang", "en", "--out", str(tmp_path / "dm.xlsx"),
+        cwd=tmp_path)
+    rows = _sheet_rows((tmp_path / "dm.xlsx").read_bytes(), "Comparison")
+    assert [r[0] for r in rows].count(note) == 1, rows  # the workbook's empty cells explained too, under its figures
+    tax = next(r for r in rows if str(r[0]).startswith("Tax after"))
+    assert all(v is None for v in tax[1:]), tax
     # a scenario's own report says why, as the app's does
     run = cli("scenario", "run", SCENARIOS[0], "-w", str(city), "--lang", "en", "--no-save", "--out",
               str(tmp_path / "run"), cwd=tmp_path).stdout

@@ -380,6 +380,11 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh", sen
         row_kinds = ["year" if kind(k) == "year" else _fixed(xw, max(decimals_shown(x) for x in rows[k].values),
                                                             zero=display_unit(k, lang) is not None)
                      for k in t.index]
+        from planner.workflow.visibility import hidden_note
+
+        if hidden_note(cmp.results):  # the empty cells of a role without enterprise figures, explained (as HTML/PDF)
+            df = pd.concat([df, pd.DataFrame({df.columns[0]: [hidden_note(cmp.results)]})], ignore_index=True)
+            row_kinds.append("text")
         _sheet(xw, sheet_name("Comparison 对比", lang), df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)
