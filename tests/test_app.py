@@ -490,3 +490,31 @@ def test_a_column_of_missing_numbers_shows_dashes_without_a_pandas_warning():
         warnings.simplefilter("error")
         out = format_series("floor_area_m2", pd.Series([None, None], dtype="float64"), "zh")
     assert list(out) == ["—", "—"] and out.dtype == object
+
+
+def test_fractional_difficulty_points_read_the_same_in_the_app_the_reports_and_the_workbook(tmp_path):
+    """Difficulty weighted 1.5 per owner gives 2.5 points: the app's table showed "2" (a count's "%,d"), the reports
+    and the workbook rounded; all three now show one decimal where a count has a fraction, whole counts stay whole."""
+    import json
+
+    from openpyxl import load_workbook
+    from streamlit.testing.v1 import AppTest
+
+    from planner.report.excel import table_to_excel
+    from planner.report.text import fmt
+
+    def page():
+        import pandas as pd
+
+        from planner.ui import tables
+        tables.show(pd.DataFrame({"site_id": ["S1", "S2"], "difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0]}))
+
+    at = AppTest.from_function(page).run(timeout=60)
+    assert not at.exception
+    cols = json.loads(at.dataframe[0].proto.columns)
+    assert cols["difficulty"]["type_config"]["format"] == "%,.1f"
+    assert cols["n_owners"]["type_config"]["format"] == "%,d"
+    assert [fmt(v, "difficulty", "en") for v in (2.5, 3.0, 1234.0)] == ["2.5", "3", "1,234"]
+    df = pd.DataFrame({"difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0]})
+    ws = load_workbook(table_to_excel(df, tmp_path / "t.xlsx", lang="en")).active
+    assert ws.cell(2, 1).number_format == "#,##0.0" and ws.cell(2, 2).number_format == "#,##0"

@@ -233,6 +233,8 @@ def fmt(value, key: str, lang: str = "zh", *, unit: bool = False) -> str:
     ('1,780.0', '17,800,000 m²')
     >>> fmt(2028.8, "last_delivery"), fmt(16.94, "fiscal_payback_years", unit=True)
     ('2028', '16.9 年')
+    >>> fmt(3.0, "difficulty"), fmt(2.5, "difficulty")
+    ('3', '2.5')
     """
     text = _fmt(value, key, lang, unit)
     if text.startswith("-") and text[1:2].isdigit():  # never "-0": a difference too small to show is 0
@@ -274,6 +276,8 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         _zh, _en, u, _k = LABELS.get(key, ("", "", "", ""))
         text = f"{v:,.0f}"
         return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
+    if k == "count" and abs(v - round(v)) > 1e-9:  # points of difficulty weighted 1.5 per owner: 2.5 is not "2"
+        return f"{v:,.1f}"
     return f"{v:,.0f}"
 
 

@@ -136,16 +136,33 @@ def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.
     return df.drop(columns="message_zh")
 
 
-def column_config(columns, lang_: str | None = None, *, labels: dict | None = None, numeric=None) -> dict:
+def _fractional(df: pd.DataFrame, cols) -> set:
+    """The float columns of ``cols`` holding a value with a fraction (a count format would cut it off)."""
+    out = set()
+    for c in cols:
+        if pd.api.types.is_float_dtype(df[c]):
+            v = df[c].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            if len(v) and bool((np.abs(v - np.round(v)) > 1e-9).any()):
+                out.add(c)
+    return out
+
+
+def column_config(columns, lang_: str | None = None, *, labels: dict | None = None, numeric=None,
+                  fractional=()) -> dict:
     """``st.dataframe`` column_config: a label for every column, a number format where known.
 
-    ``numeric``: the columns that hold numbers (others keep a plain column whatever their name).
+    ``numeric``: the columns that hold numbers (others keep a plain column whatever their name);
+    ``fractional``: those with values that are not whole, where a count shows one decimal (difficulty points
+    weighted 1.5 per owner: 2.5, which "%,d" showed as 2 while the reports said 2.5).
     """
     lg = lang_ or lang()
     cfg = {}
     for c in columns:
         lbl = (labels or {}).get(c) or column_label(str(c), lg)
         fmt = column_format(str(c), lg) if numeric is None or c in numeric else ""
+        if fmt == "%,d" and c in fractional:
+            fmt = "%,.1f"
         if fmt == "share":
             cfg[c] = st.column_config.NumberColumn(lbl, format="%.1f%%")
         elif fmt:
@@ -177,7 +194,7 @@ def _show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     kw.setdefault("hide_index", True)
     kw.setdefault("width", "stretch")
     num = {c for c in loc.columns if pd.api.types.is_numeric_dtype(loc[c]) and not pd.api.types.is_bool_dtype(loc[c])}
-    cfg = column_config(loc.columns, labels=labels, numeric=num)
+    cfg = column_config(loc.columns, labels=labels, numeric=num, fractional=_fractional(loc, num))
     return st.dataframe(style(loc) if style is not None else loc, column_config=cfg, **kw)
 
 
