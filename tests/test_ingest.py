@@ -569,10 +569,33 @@ def test_bad_zip_without_dataset(tmp_path, ws3, capsys):
 
 def test_bad_zip_two_datasets(tmp_path, ws3, capsys):
     a = write_shp(cn_layer(1), tmp_path / "s" / "a.shp")
-    b = write_shp(cn_layer(1), tmp_path / "s" / "b.shp")
+    b = write_shp(cn_layer(1, JZMJ=[5000.0]), tmp_path / "s" / "b.shp")  # Z1 re-surveyed: something to publish
     z = zip_files(tmp_path / "two.zip", {**shp_bytes(a), **shp_bytes(b)})
     refused([str(z)], ws3, capsys, "several datasets", "a.shp", "b.shp", "--layer")
     assert main(["ingest", str(z), "-w", ws3.uri, "--layer", "b"]) == 0
+
+
+def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_path, ws3, capsys):
+    """The same parcels exported again (another file, other bytes: the checksum does not know it) add, remove and
+    change nothing: the app's data manager offers no publish for it, and the command line published an identical
+    version. It is refused naming the current version, with the diff printed; --publish-again publishes it."""
+    from planner.ingest import current_survey_version as latest
+
+    store = ws3
+    before = latest(store)
+    copy = write_shp(cn_layer(3), tmp_path / "again" / "copy.shp")
+    refused([str(copy), "--lang", "en"], ws3, capsys, "copy.shp adds, removes and changes nothing against the current "
+            f"survey v{before}", "--publish-again", "0 added, 0 removed, 0 changed, 3 unchanged")
+    assert latest(store) == before
+    refused([str(copy), "--lang", "zh"], ws3, capsys, f"与当前调查版本 v{before} 相比没有任何新增、删除或变更，未发布")
+    assert main(["ingest", str(copy), "-w", ws3.uri, "--publish-again"]) == 0
+    assert latest(store) == before + 1
+    # one floor area re-surveyed, the same shapes: the .shp's bytes are those of copy.shp, its .dbf's are not (the
+    # same-file check hashed the .shp alone and refused it as "the same file as survey version v2")
+    changed = write_shp(cn_layer(3, JZMJ=[2500.0, 2500.0, 4000.0]), tmp_path / "again2" / "copy.shp")
+    assert changed.read_bytes() == copy.read_bytes()
+    assert main(["ingest", str(changed), "-w", ws3.uri]) == 0, capsys.readouterr().err  # published as ever
+    assert latest(store) == before + 2
 
 
 def test_bad_gpkg_ambiguous_layers(tmp_path, ws3, capsys):

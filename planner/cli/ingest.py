@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: PLANNER_LOCK_TIMEOUT or 300)")
     p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
     p.add_argument("--publish-again", action="store_true",
-                   help="publish a file already published (same checksum) as a new version anyway, e.g. read again "
-                        "with another mapping, units, CRS, encoding or layer (refused without it, naming the "
-                        "version, when and by whom)")
+                   help="publish a file already published (same checksum), or one that changes nothing against "
+                        "the current survey, as a new version anyway, e.g. read again with another mapping, units, "
+                        "CRS, encoding or layer (refused without it, naming the version, when and by whom)")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.add_argument("--parquet", metavar="DIR",
                    help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "

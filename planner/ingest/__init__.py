@@ -162,11 +162,11 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     --------
     >>> # ingest("survey.zip", GpkgStore("ws.gpkg"), survey_name="2025 survey")  # doctest: +SKIP
     """
-    from planner.io.store import sha256_file
+    from planner.io.store import source_sha256
 
     mp = as_mapping(mapping)
     src = Path(source)
-    sha = sha256_file(src) if src.is_file() else None
+    sha = source_sha256(src) if src.is_file() else None
     found = published_as(store, sha)
     if found is not None and not dry_run and not publish_again:  # said before any work, as the data manager does
         raise same_file_refusal(src.name, found)
@@ -190,7 +190,8 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 rep.warnings_zh.append(f"警告：{zh}")
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
-                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base)
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
+                   unchanged_ok=publish_again)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",

@@ -472,9 +472,20 @@ def same_file_refusal(name: str, found: dict) -> IngestError:
     return IngestError(en, zh=zh)
 
 
+def _unchanged_refusal(name: str, version: int, report: IngestReport) -> IngestError:
+    """The refusal of a load identical to current version ``version``, carrying its report (the diff)."""
+    from planner.i18n import t
+
+    exc = IngestError(t("ir_unchanged_refused", "en", name=name, v=version),
+                      zh=t("ir_unchanged_refused", "zh", name=name, v=version))
+    exc.report = report  # type: ignore[attr-defined]
+    return exc
+
+
 def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = None, mode: str = "auto",
             source_file: str | None = None, sha256: str | None = None, label: str | None = None,
-            user: str | None = None, cover_share: float = 0.5, base_version=_ANY) -> IngestReport:
+            user: str | None = None, cover_share: float = 0.5, base_version=_ANY,
+            unchanged_ok: bool = False) -> IngestReport:
     """Store accepted parcels as a new current survey version, with the diff in its meta.
 
     The current version is read, merged and replaced under the workspace's
@@ -502,6 +513,12 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         with :class:`IngestError` ("the survey changed while you were
         working"), as replacing would drop the other change. Omitted: merge
         into whatever is current.
+    unchanged_ok : bool
+        Publish even when the parcels add, remove and change nothing against
+        the current version (an identical version). Without it such a load is
+        refused with :class:`IngestError`, as the app's data manager does not
+        offer it: a re-exported copy of the current survey (other bytes, the
+        same parcels) is not a new survey.
     """
     if mode not in ("auto", "replace", "update"):
         msg = f"mode {mode!r}: use 'replace', 'update' or 'auto'"
@@ -519,6 +536,9 @@ def publish(parcels: gpd.GeoDataFrame, store, *, report: IngestReport | None = N
         diff["base_version"] = base
         rep.mode = mode
         rep.diff = diff
+        if base is not None and not unchanged_ok and not any(diff.get(f"n_{k}") for k in ("added", "removed",
+                                                                                          "changed")):
+            raise _unchanged_refusal(rep.dataset or rep.source or str(source_file), base, rep)
         meta_diff = {k: (v[:200] if isinstance(v, list) else v) for k, v in diff.items() if k != "changed_fields_by_id"}
         meta_diff["changed_fields_by_id"] = dict(list(diff["changed_fields_by_id"].items())[:200])
         rep.version = store.publish_survey(out, label=label, user=user, source_file=source_file, sha256=sha256,

@@ -120,6 +120,27 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
+#: The files of a shapefile that hold its data (the .shp holds only the shapes: attributes are in the .dbf).
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
+def source_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a survey or table file as loaded: a file's bytes (:func:`sha256_file`), or for a shapefile its
+    .shp, .shx, .dbf, .prj and .cpg together (the .shp alone does not change when only attributes do: a
+    re-surveyed floor area was refused as "the same file as" the previous survey)."""
+    p = Path(path)
+    if p.suffix.lower() != ".shp":
+        return sha256_file(p)
+    parts = {f.suffix.lower(): f for f in p.parent.glob("*") if f.is_file() and f.stem == p.stem
+             and f.suffix.lower() in SHAPEFILE_PARTS}
+    parts[".shp"] = p
+    h = hashlib.sha256()
+    for ext in SHAPEFILE_PARTS:
+        if ext in parts:
+            h.update(f"{ext}:{sha256_file(parts[ext])}\n".encode())
+    return h.hexdigest()
+
+
 def sha256_text(text: str) -> str:
     """SHA-256 of a UTF-8 text (policy and scenario hashes)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -19,7 +19,7 @@ import pandas as pd
 
 from planner import enterprise as E
 from planner.errors import DataError, Note, message_in
-from planner.io.store import LayerWrite, Store, sha256_file
+from planner.io.store import LayerWrite, Store, source_sha256
 from planner.workflow.permissions import acting_user
 
 #: The one enterprise table of a workspace (name of its layers).
@@ -96,7 +96,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
         rep.notes.append(Note(str(unlinked), zh=unlinked.zh))
     rep.dry_run = dry_run
     src = Path(source)
-    rep.sha256 = sha256_file(src) if src.is_file() else None
+    rep.sha256 = source_sha256(src) if src.is_file() else None
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
         return out
