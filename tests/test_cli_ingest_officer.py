@@ -186,3 +186,19 @@ def test_a_partitioned_survey_is_written_from_one_geopackage_of_a_zip_with_its_r
     assert done.returncode == 0, done.stderr
     assert "图层 宗地" in done.stdout and "读取          30 条" in done.stdout, done.stdout
     assert gpq.survey_info(out)["n_parcels"] == 30
+
+
+def test_a_workspace_is_made_from_one_geopackage_of_a_zip_as_ingest_reads_it(city, tmp_path):
+    """`planner workspace init --from Z` on a district delivery of several GeoPackages asked for --file (the read's
+    own refusal) but had no such option: the officer could not start a workspace from the delivery ingest reads."""
+    from tests.test_app_upload_officer import two_geopackages_zip
+
+    z = two_geopackages_zip(tmp_path, city)
+    ws = tmp_path / "new.gpkg"
+    asked = planner("workspace", "init", ws, "--from", z)
+    assert asked.returncode == 2 and "--file FILE" in asked.stderr and not ws.exists(), asked.stderr
+    made = planner("workspace", "init", ws, "--from", z, "--file", "石狮", "--layer", "宗地")
+    assert made.returncode == 0, made.stderr
+    assert "30 features" in made.stdout and "created workspace" in made.stdout, made.stdout
+    assert planner("ingest", z, "-w", ws, "--file", "石狮", "--layer", "宗地").returncode == 0
+    assert GpkgStore(ws).surveys()["n_rows"].max() == 30

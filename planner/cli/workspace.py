@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--from", dest="source", metavar="FILE",
                       help="a data file (survey layer) to propose the CRS from, or to check --crs against")
     init.add_argument("--layer", help="layer of --from (GeoPackage/FileGDB layer, or dataset stem inside a zip)")
+    init.add_argument("--file", dest="member", metavar="FILE",
+                      help="with --from a zip of several datasets: the one to read (its path in the zip, file name "
+                           "or stem); --layer then names its layer, as `planner ingest --file`")
     init.add_argument("--source-crs", metavar="CRS", help="CRS of --from when it has none or a wrong one")
     init.add_argument("--encoding", help="text encoding of --from (shapefile/CSV)")
     init.add_argument("--dry-run", action="store_true", help="say what would be created; create nothing")
@@ -103,7 +106,7 @@ def run_init(args: argparse.Namespace) -> int:
     if not args.crs and not args.source:
         msg = "give the workspace CRS with --crs EPSG:xxxx, or a data file with --from FILE to propose one"
         raise StoreError(msg, zh="请用 --crs 指定工作空间坐标系，或用 --from 指定数据文件以推荐坐标系")
-    raw = read_source(args.source, layer=args.layer, encoding=args.encoding) if args.source else None
+    raw = read_source(args.source, layer=args.layer, encoding=args.encoding, member=args.member) if args.source else None
     if args.crs:
         crs, why = args.crs, "given with --crs"
     else:
