@@ -797,11 +797,11 @@ STRINGS: dict[str, tuple[str, str]] = {
                              "Nothing was published. To read the same file again with another mapping, units, CRS, "
                              "encoding or layer and publish it as a new version, add --publish-again; to make v{v} "
                              "current again, switch to it in the app (Data manager › Survey versions)."),
-    "ir_unchanged_refused": ("{name} 与当前调查版本 v{v} 相比没有任何新增、删除或变更，未发布（发布将产生一个相同的版本）。"
-                             "如确需将其发布为新版本，请加 --publish-again。",
+    "ir_unchanged_refused": ("{name} 与当前调查版本 v{v} 相比没有任何新增、删除或变更，未发布（发布将产生一个相同的版本）。",
                              "{name} adds, removes and changes nothing against the current survey v{v}: nothing was "
-                             "published (it would make an identical version). To publish it as a new version "
-                             "anyway, add --publish-again."),
+                             "published (it would make an identical version)."),
+    "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
+                           "To publish it as a new version anyway, add --publish-again."),
     "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
                           "{msg} (dry run: the real run refuses it unless --publish-again is given)"),
 }

@@ -588,6 +588,17 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
             f"survey v{before}", "--publish-again", "0 added, 0 removed, 0 changed, 3 unchanged")
     assert latest(store) == before
     refused([str(copy), "--lang", "zh"], ws3, capsys, f"与当前调查版本 v{before} 相比没有任何新增、删除或变更，未发布")
+    # the app's publish (a colleague published the same change while the page prepared it): the same refusal,
+    # without the command line's option in its words
+    from planner import workflow as W
+    from planner.ingest import read_survey
+
+    gdf, rep = read_survey(copy, target_crs=store.crs)
+    with pytest.raises(IngestError) as caught:
+        W.publish_survey(gdf, store, report=rep, source_file="copy.zip")
+    assert "changes nothing against the current survey" in str(caught.value)
+    assert "--publish-again" not in str(caught.value) + message_in(caught.value, "zh")
+    assert latest(store) == before
     assert main(["ingest", str(copy), "-w", ws3.uri, "--publish-again"]) == 0
     assert latest(store) == before + 1
     # one floor area re-surveyed, the same shapes: the .shp's bytes are those of copy.shp, its .dbf's are not (the

@@ -479,6 +479,7 @@ def _unchanged_refusal(name: str, version: int, report: IngestReport) -> IngestE
     exc = IngestError(t("ir_unchanged_refused", "en", name=name, v=version),
                       zh=t("ir_unchanged_refused", "zh", name=name, v=version))
     exc.report = report  # type: ignore[attr-defined]
+    exc.unchanged = True  # type: ignore[attr-defined]  # planner ingest adds how to publish it anyway
     return exc
 
 
