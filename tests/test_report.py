@@ -451,3 +451,21 @@ def test_a_hidden_tax_curve_leaves_no_legend_entry():
     shown = timeline_charts(tl, "zh")[1].alt
     hidden = timeline_charts(tl.assign(tax_new_cny=np.nan), "zh")[1].alt
     assert tr("legend_tax", "zh") in shown and tr("legend_tax", "zh") not in hidden
+
+
+def test_a_map_draws_its_north_arrow_without_a_font_warning(caplog):
+    """Every map's bold "N" asked the CJK font (one regular face) for bold: matplotlib logged "findfont: Failed to
+    find font weight bold for Noto Sans CJK SC" into the output of every report command."""
+    import logging
+
+    g = gpd.GeoDataFrame({"site_id": ["S1", "S2"], "rank": [1, 2], "land_area_m2": 10_000.0, "floor_area_m2": 0.0},
+                         geometry=shapely.box(np.arange(2) * 200.0, 0, np.arange(2) * 200.0 + 100, 100),
+                         crs="EPSG:4549")
+    r = run(g, scenario_from_dict({"name": "n"}))
+    from matplotlib import font_manager
+
+    font_manager.fontManager._findfont_cached.cache_clear()  # said once per process: a map drawn before said it
+    with caplog.at_level(logging.INFO, logger="matplotlib.font_manager"):
+        m = _report_charts.site_map(r.sites, "zh")
+    assert "N" in m.texts
+    assert not [x.getMessage() for x in caplog.records if "findfont" in x.getMessage()]

@@ -365,8 +365,9 @@ def short_name(name: str, width: int = 30) -> str:
 
 def _north_arrow(ax) -> None:
     ax.annotate("N", xy=(0.95, 0.97), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
-                fontsize=9, fontweight="bold", arrowprops={"facecolor": "black", "width": 3, "headwidth": 9,
-                                                            "headlength": 8})
+                fontsize=9, fontweight="bold", fontfamily="DejaVu Sans",  # a Latin "N" in bold: the CJK font has no
+                arrowprops={"facecolor": "black", "width": 3, "headwidth": 9,  # bold face (findfont warned each map)
+                            "headlength": 8})
 
 
 def _scale_bar(ax, x0: float, y0: float, width: float, height: float) -> None:
