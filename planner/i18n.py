@@ -800,6 +800,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ir_unchanged_refused": ("{name} 与当前调查版本 v{v} 相比没有任何新增、删除或变更，未发布（发布将产生一个相同的版本）。",
                              "{name} adds, removes and changes nothing against the current survey v{v}: nothing was "
                              "published (it would make an identical version)."),
+    # -- the command line's own lines (what it did, where it wrote), in the command's --lang
+    "cli_classifying": ("按识别规则「{policy}」（{source}）识别 {ws} 的调查数据",
+                        "classifying the survey of {ws} under policy {policy!r} ({source})"),
+    "cli_stage_indicators": ("计算指标", "indicators"),
+    "cli_stage_flags": ("判定三低", "flags"),
+    "cli_stage_reasons": ("生成判定理由", "reasons"),
+    "cli_writing": ("正在写入 {path}", "writing {path}"),
+    "cli_flags_stored_with_policy": ("已保存 flags/{name} 第 {v} 版及识别规则 policy/{name} 第 {pv} 版（同一次提交，结果 {rid}）",
+                                     "stored flags/{name} version {v} and policy/{name} version {pv} in one commit "
+                                     "(result {rid})"),
+    "cli_flags_stored": ("已保存 flags/{name} 第 {v} 版，识别规则为 policy/{name} 第 {pv} 版（规则未变，未重复保存；结果 {rid}）",
+                         "stored flags/{name} version {v} under policy/{name} version {pv} (the same rules, not saved "
+                         "again) (result {rid})"),
+    "cli_sites_stored": ("已保存为 sites/{name} 和 site_parcels/{name}（{ws}，同一次提交，结果 {rid}）",
+                         "stored as sites/{name} and site_parcels/{name} in {ws} (one commit, result {rid})"),
+    "cli_site_params_saved": ("已将片区参数保存为 site_params/{name} 第 {v} 版",
+                              "saved the site parameters as site_params/{name} version {v}"),
+    "cli_replaying_edits": ("重放已保存的 {n} 项片区编辑 site_edit/{ref}（{who}）；加 --no-edits 则不重放",
+                            "replaying the {n} site edits saved as site_edit/{ref} ({who}); --no-edits builds without "
+                            "them"),
+    "cli_edits_other_settings": ("注意：已保存的片区编辑 site_edit/{ref}（{who}）是在其他片区设置（间距、面积、障碍等）下做出的，"
+                                 "本次不重放；如仍要重放，请加 --apply-edits {ref}",
+                                 "note: the site edits saved as site_edit/{ref} ({who}) were made on sites built with "
+                                 "other site settings (gap, areas, barriers...), so they are not replayed on these; "
+                                 "replay them anyway with --apply-edits {ref}"),
+    "cli_wrote": ("已写入 {path}", "wrote {path}"),
+    "cli_wrote_kind": ("已写入 {kind}：{path}", "wrote {kind}: {path}"),
+    "cli_scenario_same": ("scenario/{name} 第 {v} 版（{ws}）即为此情景，未重复保存",
+                          "scenario/{name} version {v} in {ws} is this scenario: not saved again"),
+    "cli_scenario_saved": ("已保存为 scenario/{name} 第 {v} 版（{ws}）", "saved as scenario/{name} version {v} in {ws}"),
+    "cli_scenario_latest": ("注意：scenario/{name} 的最新版本现为此文件的内容；第 {before} 版（{who}）仍保留，可用 {name}@{before} 打开",
+                            "note: the latest scenario/{name} is now this file's; version {before} ({who}) is kept: "
+                            "open it as {name}@{before}"),
+    "cli_comparison_saved": ("已保存为 comparison/{name} 第 {v} 版", "saved as comparison/{name} version {v}"),
     "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
                            "To publish it as a new version anyway, add --publish-again."),
     "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if "PLANNER_CACHE_DIR" not in os.environ:
     os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-test-cache-")
     atexit.register(shutil.rmtree, os.environ["PLANNER_CACHE_DIR"], ignore_errors=True)
-# The tests read the command line's English: every command speaks its --lang, else PLANNER_LANG, else Chinese
-# (planner.cli.output_lang); tests that check the Chinese default remove it (test_cli_ingest_officer.py,
+# The tests read the command line's English: every command speaks (summaries and refusals) its --lang, else
+# PLANNER_LANG, else Chinese (planner.cli.output_lang); tests that check the Chinese default remove it (test_cli_ingest_officer.py,
 # test_classify.py, test_cli_summary_lang.py).
 os.environ.setdefault("PLANNER_LANG", "en")
 #: Third-party data beside the checkout (absent in a user's clone).

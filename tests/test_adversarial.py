@@ -310,13 +310,14 @@ def test_a_bad_row_never_replaces_the_survey(tmp_path, ws, capsys, kind):
 def test_auto_mode_with_rejected_rows_updates_even_a_whole_survey(tmp_path, ws, capsys):
     """A file covering the whole survey but with one rejected row is merged, not taken as the new whole."""
     rows = [(f"r0c{i}", _square_wkt(X0 + 50 * i)) for i in range(3)] + [("bad", BAD_COORDS["inf"])]
+    rows += [("new", _square_wkt(X0 + 50 * 10))]  # a parcel the survey lacks: the update adds it
     out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549"], capsys)
     assert "mode auto -> update" in out
-    assert len(ws.read_parcels()) == 9
+    assert len(ws.read_parcels()) == 10
     # the same file read again with another mode: --publish-again (without it, refused as published before)
     out = ingest_ok([_csv(tmp_path / "most.csv", rows), "-w", ws.path, "--crs", "EPSG:4549", "--mode", "replace",
                      "--publish-again"], capsys)
-    assert len(ws.read_parcels()) == 3  # replace on purpose still replaces
+    assert len(ws.read_parcels()) == 4  # replace on purpose still replaces
 
 
 def test_choose_mode_never_replaces_on_nan():

@@ -253,6 +253,21 @@ def test_cli_refusals_speak_chinese_with_planner_lang(store, capsys, monkeypatch
     assert capsys.readouterr().err.strip() == "error: no saved scenario 'ghost' to delete"
 
 
+def test_a_refusal_speaks_the_language_the_command_prints_in(store, capsys, monkeypatch):
+    """One rule for everything a command prints: `planner classify --lang zh` printed its summary in Chinese and its
+    refusal in English (refusals followed PLANNER_LANG alone, default English; ingest's followed --lang)."""
+    missing = str(store.path.parent / "missing.gpkg")
+    monkeypatch.setenv("PLANNER_LANG", "en")
+    assert main(["classify", "-w", missing, "--lang", "zh"]) == 2
+    assert capsys.readouterr().err.startswith("错误：工作空间 missing.gpkg 不存在")
+    monkeypatch.delenv("PLANNER_LANG")
+    for argv in (["classify", "-w", missing], ["workspace", "info", missing]):  # nothing said: Chinese, as summaries
+        assert main(argv) == 2
+        assert capsys.readouterr().err.startswith("错误：工作空间 missing.gpkg 不存在"), argv
+    assert main(["classify", "-w", missing, "--lang", "en"]) == 2
+    assert capsys.readouterr().err.startswith("error: workspace missing.gpkg does not exist")
+
+
 def test_policy_list_shows_the_saved_rules_their_versions_and_the_shipped_ones(store, capsys):
     """`planner policy show` printed one policy; nothing told an analyst which rules the office saved, by whom."""
     _planner_edits_the_rules(store)

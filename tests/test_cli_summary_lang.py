@@ -54,3 +54,28 @@ def test_sites_prints_its_summary_in_either_language(city, capsys, monkeypatch):
     for lines in (zh, en):  # the ten rows and their header line up (Chinese counted two columns)
         table = lines[2:13]
         assert len(table) == 11 and len({display_width(x) for x in table}) == 1, table
+
+
+def test_what_the_commands_say_they_did_is_in_their_language_too(city, tmp_path, capsys):
+    """Under a Chinese summary the lines saying what was stored and written stayed English ("stored as sites/default
+    and site_parcels/default in city.gpkg (one commit, …)", "saved as scenario/… version 1", "wrote …"), and the
+    classify stages and the policy's origin ("saved in the workspace as policy/default version 1 by …") too."""
+    scen = Path(__file__).resolve().parents[1] / "scenarios" / "upstairs_all.toml"
+    said = {}
+    for lang in ("zh", "en"):
+        assert main(["classify", "-w", str(city), "--lang", lang]) == 0
+        c = capsys.readouterr()
+        assert main(["sites", "-w", str(city), "--lang", lang]) == 0
+        s = capsys.readouterr()
+        assert main(["scenario", "run", str(scen), "-w", str(city), "--lang", lang, "--out", str(tmp_path / lang)]) == 0
+        r = capsys.readouterr()
+        said[lang] = (c.err, s.out, r.out)
+    (c, s, r) = said["zh"]
+    assert "识别规则「default」（工作空间中保存的 policy/default 第 1 版，由 " in c and "] 计算指标" in c and "] 生成判定理由" in c, c
+    assert "已保存 flags/default 第 " in c and "stored" not in c and "classifying" not in c, c
+    assert "已保存为 sites/default 和 site_parcels/default（city.gpkg，同一次提交，结果 " in s, s
+    assert "已保存为 scenario/upstairs_all 第 1 版（city.gpkg）" in r and "已写入 html：" in r and "wrote" not in r, r
+    (c, s, r) = said["en"]
+    assert "classifying the survey of city.gpkg under policy 'default'" in c and "] indicators" in c, c
+    assert "stored as sites/default and site_parcels/default in city.gpkg (one commit, result " in s
+    assert "scenario/upstairs_all version 1 in city.gpkg is this scenario: not saved again" in r and "wrote html: " in r

@@ -160,19 +160,22 @@ def _notes(show):
 
 
 def message_lang() -> str:
-    """The language of the command line's error messages: ``PLANNER_LANG`` (``zh`` or ``en``; default ``en``).
-
-    Every refusal carries both; reports keep their own ``--lang``.
-    """
-    return "zh" if os.environ.get("PLANNER_LANG", "").strip().lower().startswith("zh") else "en"
+    """The language of the command line's words where no ``--lang`` says one: ``PLANNER_LANG`` (``zh``, else
+    English when set), else Chinese. Every refusal carries both languages."""
+    env = os.environ.get("PLANNER_LANG", "").strip().lower()
+    return "zh" if not env or env.startswith("zh") else "en"
 
 
 def output_lang(given: str | None = None) -> str:
     """The language of what a command prints and writes (its summaries, reports): its ``--lang`` (``given``), else
     ``PLANNER_LANG`` when set, else Chinese."""
-    if given:
-        return given
-    return message_lang() if os.environ.get("PLANNER_LANG", "").strip() else "zh"
+    return given or message_lang()
+
+
+def _said_in(args: argparse.Namespace) -> str:
+    """The language of a command's refusal: the language it prints in (its ``--lang``, else ``PLANNER_LANG``, else
+    Chinese), one rule for every command (an error line in English under a Chinese summary read as two tools)."""
+    return getattr(args, "lang", None) or message_lang()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = _notes(warnings.showwarning)
             return int(args.func(args) or 0)
     except PlannerError as exc:  # it may quote a delivered file's values: shown as terminal text
-        zh = (getattr(args, "message_lang", None) or message_lang()) == "zh"  # a command's --lang, else PLANNER_LANG
+        zh = _said_in(args) == "zh"
         print(f"错误：{terminal_text(message_in(exc, 'zh'))}" if zh else f"error: {terminal_text(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
@@ -204,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("已中断；工作空间保持本命令执行前的状态" if message_lang() == "zh"
+        print("已中断；工作空间保持本命令执行前的状态" if _said_in(args) == "zh"
               else "interrupted; the workspace was left as it was before this command", file=sys.stderr)
         return 130
 

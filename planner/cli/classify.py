@@ -23,6 +23,7 @@ import pyogrio
 from planner import workflow as W
 from planner.classify.policy import describe, dumps, shipped_policy_names
 from planner.errors import DataError
+from planner.i18n import STRINGS, t
 from planner.io.store import open_store
 from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
 from planner.workflow import PolicyDoc, classify_workspace
@@ -167,11 +168,12 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # before anything is computed or stored: a refused command changes nothing
         check_output(args.out, OUT_SUFFIXES, workspace=args.workspace)
     store = open_store(args.workspace)
-    doc, source = W.operations.resolve_policy(store, args.policy)  # ConfigError -> exit 2 with the key named
+    doc, source = W.operations.resolve_policy(store, args.policy, args.lang)  # ConfigError -> exit 2, key named
     policy = doc.policy
-    _stage(f"classifying the survey of {store.label} under policy {policy.name!r} ({source})", t0)
+    _stage(t("cli_classifying", args.lang, ws=store.label, policy=policy.name, source=source), t0)
     out = classify_workspace(store, doc, survey_version=args.survey_version, save=not args.no_store,
-                             progress=lambda s: _stage(s, t0),
+                             progress=lambda s: _stage(t(f"cli_stage_{s}", args.lang) if f"cli_stage_{s}" in STRINGS
+                                                       else s, t0),
                              geometry=bool(args.out) and not (Path(args.out).suffix.lower() == ".csv" and not args.wkt))
     flagged, table = out.flagged, out.summary
     v = out.provenance.survey_version
@@ -179,12 +181,12 @@ def run(args: argparse.Namespace) -> int:
             "survey": f"survey version {v}, " if args.lang == "en" else f"调查版本 {v}，"}
     print("\n".join(summary_lines(head, table, args.lang)))
     if args.out:
-        _stage(f"writing {args.out}", t0)
+        _stage(t("cli_writing", args.lang, path=args.out), t0)
         write_flags(flagged, args.out, wkt=args.wkt)
     if out.version is not None:
-        what = (f"and policy/{policy.name} version {out.policy_version} in one commit" if out.policy_saved else
-                f"under policy/{policy.name} version {out.policy_version} (the same rules, not saved again)")
-        _stage(f"stored flags/{policy.name} version {out.version} {what} (result {out.provenance.result_id})", t0)
+        key = "cli_flags_stored_with_policy" if out.policy_saved else "cli_flags_stored"
+        _stage(t(key, args.lang, name=policy.name, v=out.version, pv=out.policy_version,
+                 rid=out.provenance.result_id), t0)
     return 0
 
 
@@ -204,7 +206,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     store = open_store(args.workspace) if args.workspace else None
-    doc, source = W.operations.resolve_policy(store, args.policy)
+    doc, source = W.operations.resolve_policy(store, args.policy, args.lang)
     policy = doc.policy
     if not args.toml:
         print(f"# {source}")

@@ -58,7 +58,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    args.message_lang = args.lang  # the error line under the report speaks the report's language (cli.main)
     if args.source is None:
         return _refresh(args)
     if args.report:  # before anything is read or published: a report it could not write changes nothing

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from planner import workflow as W
 from planner.errors import DataError
+from planner.i18n import t as line
 from planner.io.store import Store, open_store
 
 
@@ -292,15 +293,14 @@ def run_cmd(args: argparse.Namespace) -> int:
             doc = W.ScenarioDoc(sc, {**doc.site_refs, **run.doc.site_refs})  # what it knew of its sites when first saved
             same = W.catalogue.unchanged_version(store, doc)
             if same is not None:
-                print(f"scenario/{res.name} version {same} in {store.label} is this scenario: not saved again")
+                print(line("cli_scenario_same", args.lang, name=res.name, v=same, ws=store.label))
             else:
                 before = W.latest_version(store, "scenario", res.name)
                 v = W.save_document(store, doc, expect_version=expect if res.name == stored_name else False)
-                print(f"saved as scenario/{res.name} version {v} in {store.label}")
+                print(line("cli_scenario_saved", args.lang, name=res.name, v=v, ws=store.label))
                 if before is not None and res.name != stored_name:  # a file of a name saved in the workspace
-                    print(f"note: the latest scenario/{res.name} is now this file's; version {before} "
-                          f"({W.catalogue.saved_by(store, 'scenario', res.name, before)}) is kept: "
-                          f"open it as {res.name}@{before}")
+                    print(line("cli_scenario_latest", args.lang, name=res.name, before=before,
+                            who=W.catalogue.saved_by(store, "scenario", res.name, before, args.lang)))
         sens = None
         if args.sensitivity:
             sens = _sensitivity([run], store, args.templates)
@@ -308,7 +308,7 @@ def run_cmd(args: argparse.Namespace) -> int:
         if args.out:
             files = export_all(res, args.out, lang=args.lang, background=bg, sensitivity=sens)
             for kind, p in files.items():
-                print(f"wrote {kind}: {p}")
+                print(line("cli_wrote_kind", args.lang, kind=kind, path=p))
     return 0
 
 
@@ -333,7 +333,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
     cmp = W.compare_runs(runs)
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
-        print(f"saved as comparison/{args.save} version {W.save_document(store, doc)}")
+        print(line("cli_comparison_saved", args.lang, name=args.save, v=W.save_document(store, doc)))
     _print_comparison(cmp, args.lang)
     sens = _sensitivity(runs, store, args.templates) if args.sensitivity else None
     for section in sens or []:
@@ -352,7 +352,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
             from planner.report.pdf import comparison_pdf
 
             tmp.write_bytes(comparison_pdf(cmp, lang=args.lang, background=_background(store), sensitivity=sens))
-    print(f"wrote {out}")
+    print(line("cli_wrote", args.lang, path=out))
     return 0
 
 

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from planner import workflow as W
 from planner.crs import to_lonlat_valid
 from planner.errors import DataError
+from planner.i18n import t
 from planner.io.store import open_store
 from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
 from planner.report.text import fmt
@@ -249,15 +250,12 @@ def run(args: argparse.Namespace) -> int:
         ename = W.operations.edits_in_use(store, policy_name, built_with)
         ver = W.latest_version(store, "site_edit", ename)
         saved = W.load_document(store, "site_edit", ename, ver) if ver is not None else None
-        who = W.catalogue.saved_by(store, "site_edit", ename, ver) if ver is not None else ""
+        who = W.catalogue.saved_by(store, "site_edit", ename, ver, args.lang) if ver is not None else ""
         if saved is not None and saved.made_with(params):
             edits, edits_ref = saved, f"{ename}@{ver}"
-            print(f"replaying the {len(saved.ops)} site edits saved as site_edit/{edits_ref} ({who}); "
-                  "--no-edits builds without them")
+            print(t("cli_replaying_edits", args.lang, n=len(saved.ops), ref=edits_ref, who=who))
         elif saved is not None:
-            print(f"note: the site edits saved as site_edit/{ename}@{ver} ({who}) were made on sites built "
-                  "with other site settings (gap, areas, barriers...), so they are not replayed on these; replay "
-                  f"them anyway with --apply-edits {ename}@{ver}", file=sys.stderr)
+            print(t("cli_edits_other_settings", args.lang, ref=f"{ename}@{ver}", who=who), file=sys.stderr)
     bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
 
     def say(message: str) -> None:
@@ -269,14 +267,13 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     if args.save_params:
         v = W.save_document(store, dataclasses.replace(params, name=args.save_params))
-        print(f"saved the site parameters as site_params/{args.save_params} version {v}")
+        print(t("cli_site_params_saved", args.lang, name=args.save_params, v=v))
     result, name = built.result, built.name
     s = result.sites
     ok = s[s["status"] == "ok"]
     kept = int((built.id_table["status"] == "kept").sum()) if len(built.id_table) else 0
     print("\n".join(summary_lines(result, args.lang, kept=kept)))
-    print(f"stored as sites/{name} and site_parcels/{name} in {store.label} (one commit, result "
-          f"{built.provenance.result_id})")
+    print(t("cli_sites_stored", args.lang, name=name, ws=store.label, rid=built.provenance.result_id))
     if args.out:
         from planner.io.geoparquet import workspace_record
 
@@ -284,6 +281,6 @@ def run(args: argparse.Namespace) -> int:
         record = {"engine": "workspace", "workspace": workspace_record(store, v) if v is not None else None,
                   "provenance": built.provenance.to_meta()}
         for p in write_result(result, args.out, record):
-            print(f"wrote {p}")
+            print(t("cli_wrote", args.lang, path=p))
     print(json.dumps({"sites": len(s), "ok": len(ok)}))
     return 0

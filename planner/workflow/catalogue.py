@@ -89,10 +89,15 @@ def unchanged_version(store: Store, doc) -> int | None:
     return latest if len(digest) and digest.iloc[0] == _doc_text(doc.to_dict())[1] else None
 
 
-def saved_by(store: Store, kind: str, name: str, version: int) -> str:
-    """"by USER on YYYY-MM-DD HH:MM UTC" for a saved document version (for messages; "" when not recorded)."""
+def saved_by(store: Store, kind: str, name: str, version: int, lang: str = "en") -> str:
+    """"by USER on YYYY-MM-DD HH:MM UTC" ("由 USER 于 … 保存" in ``lang`` "zh") for a saved document version (for
+    messages; "" when not recorded)."""
     who, when = _saved_by(store, kind, name, version)
-    return (f"by {who}" + (f" on {when}" if when else "")) if who else ""
+    if not who:
+        return ""
+    if lang == "zh":
+        return f"由 {who}" + (f" 于 {when}" if when else "") + " 保存"
+    return f"by {who}" + (f" on {when}" if when else "")
 
 
 def document_names(store: Store, kind: str) -> list[str]:
@@ -121,10 +126,11 @@ def load_document(store: Store, kind: str, name: str, version: int | None = None
         payload = store.load_doc(kind, name, version)
     except StoreError as exc:
         msg = f"no saved {kind} {name!r}" + (f" version {version}" if version else "") + " in the workspace"
-        raise DataError(msg, zh=f"工作空间中没有名为 {name!r} 的{kind}文档") from exc
+        ver = f" 第 {version} 版" if version else ""
+        raise DataError(msg, zh=f"工作空间中没有已保存的{_KIND_ZH.get(kind, kind)} {name!r}{ver}") from exc
     if D.is_deleted(payload):
         msg = f"{kind} {name!r} was deleted (its earlier versions are kept; open one with NAME@VERSION)"
-        raise DataError(msg, zh=f"{kind} {name!r} 已删除（历史版本仍保留）")
+        raise DataError(msg, zh=f"{_KIND_ZH.get(kind, kind)} {name!r} 已删除（历史版本仍保留，可用 名称@版本 打开）")
     where = f"saved {kind} {name}" + (f"@{version}" if version else "")
     if kind == "site_edit":
         return D.SiteEditsDoc.from_dict(payload, where=where, name=name)

@@ -111,8 +111,8 @@ def is_file_ref(ref: str) -> bool:
     return path.suffix.lower() in (".toml", ".json") or path.exists()
 
 
-def resolve_policy(store: Store | None, ref: str | None) -> tuple[D.PolicyDoc, str]:
-    """The policy a command means, and where it comes from (for the command to say).
+def resolve_policy(store: Store | None, ref: str | None, lang: str = "en") -> tuple[D.PolicyDoc, str]:
+    """The policy a command means, and where it comes from (for the command to say, in ``lang``).
 
     A name (``NAME`` or ``NAME@VERSION``; none given means ``default``) is
     the workspace's saved policy of that name when there is one: the rules
@@ -124,14 +124,17 @@ def resolve_policy(store: Store | None, ref: str | None) -> tuple[D.PolicyDoc, s
         version = version or latest_version(store, "policy", name)
         if version is not None:
             doc = load_document(store, "policy", name, version)
-            return doc, f"saved in the workspace as policy/{name} version {version} {saved_by(store, 'policy', name, version)}"
+            who = saved_by(store, "policy", name, version, lang)
+            if lang == "zh":
+                return doc, f"工作空间中保存的 policy/{name} 第 {version} 版" + (f"，{who}" if who else "")
+            return doc, f"saved in the workspace as policy/{name} version {version} {who}".rstrip()
         if ref is not None and not cl.policy.policy_path(ref).exists():
             saved = ", ".join(document_names(store, "policy")) or "none"
             msg = (f"policy {ref!r}: no policy of that name is saved in the workspace (saved: {saved}), and there is "
                    "no such file or shipped policy (policies/default.toml, policies/strict.toml...)")
             raise DataError(msg, zh=f"规则 {ref!r}：工作空间中没有保存该名称的规则（已保存：{saved}），也没有同名文件或内置规则")
     doc = D.PolicyDoc.from_file(ref)
-    return doc, f"file {doc.source_file}"
+    return doc, (f"文件 {doc.source_file}" if lang == "zh" else f"file {doc.source_file}")
 
 
 def classify_workspace(store: Store, doc: D.PolicyDoc, *, survey_version: int | None = None, save: bool = True,
