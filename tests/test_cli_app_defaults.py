@@ -259,7 +259,8 @@ def test_a_refusal_speaks_the_language_the_command_prints_in(store, capsys, monk
     missing = str(store.path.parent / "missing.gpkg")
     monkeypatch.setenv("PLANNER_LANG", "en")
     assert main(["classify", "-w", missing, "--lang", "zh"]) == 2
-    assert capsys.readouterr().err.startswith("错误：工作空间 missing.gpkg 不存在")
+    err = capsys.readouterr().err
+    assert err.startswith("错误：工作空间 missing.gpkg 不存在") and f"`planner workspace init {missing} --crs" in err, err
     monkeypatch.delenv("PLANNER_LANG")
     for argv in (["classify", "-w", missing], ["workspace", "info", missing]):  # nothing said: Chinese, as summaries
         assert main(argv) == 2

@@ -468,7 +468,8 @@ class GpkgStore(Store):
         if not self.path.exists():
             if not create:
                 msg = f"workspace {self.path.name} does not exist; create it with `planner workspace init {self.path} --crs EPSG:...` (or --from DATA)"
-                raise StoreError(msg, zh=f"工作空间 {self.path.name} 不存在；请先新建工作空间（planner workspace init）")
+                raise StoreError(msg, zh=f"工作空间 {self.path.name} 不存在；请先新建：`planner workspace init {self.path} "
+                                         "--crs EPSG:...`（或 --from 数据文件）")
             if crs is None:
                 msg = f"a new workspace ({self.path.name}) needs a projected metric CRS, e.g. crs='EPSG:4549'"
                 raise StoreError(msg, zh=f"新工作空间 {self.path.name} 需要以米为单位的投影坐标系，如 EPSG:4549")
