@@ -587,6 +587,10 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
     refused([str(copy), "--lang", "en"], ws3, capsys, "copy.shp adds, removes and changes nothing against the current "
             f"survey v{before}", "--publish-again", "0 added, 0 removed, 0 changed, 3 unchanged")
     assert latest(store) == before
+    # the dry run an officer runs first says so, with the diff the app's data manager shows before publishing
+    assert main(["ingest", str(copy), "-w", ws3.uri, "--dry-run", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 removed, 0 changed, 3 unchanged" in out and "the real run refuses it unless" in out, out
     refused([str(copy), "--lang", "zh"], ws3, capsys, f"与当前调查版本 v{before} 相比没有任何新增、删除或变更，未发布")
     # the app's publish (a colleague published the same change while the page prepared it): the same refusal,
     # without the command line's option in its words
@@ -605,6 +609,9 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
     # same-file check hashed the .shp alone and refused it as "the same file as survey version v2")
     changed = write_shp(cn_layer(3, JZMJ=[2500.0, 2500.0, 4000.0]), tmp_path / "again2" / "copy.shp")
     assert changed.read_bytes() == copy.read_bytes()
+    assert main(["ingest", str(changed), "-w", ws3.uri, "--dry-run", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "0 added, 0 removed, 1 changed, 2 unchanged" in out and "real run refuses" not in out, out
     assert main(["ingest", str(changed), "-w", ws3.uri]) == 0, capsys.readouterr().err  # published as ever
     assert latest(store) == before + 2
 

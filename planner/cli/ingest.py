@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up when another writer holds the workspace longer than this "
                         "(default: PLANNER_LOCK_TIMEOUT or 300)")
-    p.add_argument("--dry-run", action="store_true", help="validate and report only; write nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate and report only, with the diff against the current survey that publishing would "
+                        "store (as the app's data manager shows it) and any refusal the real run would make; "
+                        "write nothing")
     p.add_argument("--publish-again", action="store_true",
                    help="publish a file already published (same checksum), or one that changes nothing against "
                         "the current survey, as a new version anyway, e.g. read again with another mapping, units, "

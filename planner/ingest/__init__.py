@@ -182,12 +182,24 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
 
             rep.warnings.append(t("ir_same_file_note", "en", msg=same_file_text(src.name, found, "en")))
             rep.warnings_zh.append(t("ir_same_file_note", "zh", msg=same_file_text(src.name, found, "zh")))
-        if base is not None:  # ids written otherwise than the survey's: said before the real run re-keys parcels
-            mismatch = id_format_mismatch(gdf["parcel_id"], store.read_parcels(columns=["parcel_id"], geometry=False)["parcel_id"])
-            if mismatch is not None:
+        if base is not None:
+            current = store.read_parcels()
+            mismatch = id_format_mismatch(gdf["parcel_id"], current["parcel_id"])
+            if mismatch is not None:  # ids written otherwise than the survey's: said before the real run re-keys
                 en, zh = id_format_warning(mismatch)
                 rep.warnings.append(f"WARNING: {en}")
                 rep.warnings_zh.append(f"警告：{zh}")
+            # the diff publishing would store, as the app's data manager shows it before its publish button
+            _, diff, rep.mode = plan_publish(gdf, current, report=rep, mode=mode,
+                                             cover_share=mp.checks.update_cover_share)
+            diff["base_version"] = base
+            rep.diff = diff
+            if not publish_again and not any(diff.get(f"n_{k}") for k in ("added", "removed", "changed")):
+                from planner.i18n import t
+
+                name = rep.dataset or rep.source
+                for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
+                    out.append(t("ir_same_file_note", lg, msg=t("ir_unchanged_refused", lg, name=name, v=base)))
         return rep
     try:
         return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
