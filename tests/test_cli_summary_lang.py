@@ -43,7 +43,8 @@ def test_sites_prints_its_summary_in_either_language(city, capsys, monkeypatch):
     assert zh[0].startswith("6,265 个三低地块组成 ") and f"组成 {n:,} 个片区（符合 {ok:,} 个，" in zh[0], zh[0]
     assert "个片区沿用上次的编号" in zh[0] and "个地块因位于保护用地内被排除" in zh[0]
     assert en[0].startswith(f"{n:,} sites from 6,265 flagged parcels ({ok:,} ok, ") and "site ids kept" in en[0]
-    assert zh[1].startswith("综合得分公式：0.3*land_area/max_land_area") and en[1].startswith("score = 0.3*land_area")
+    assert zh[1].startswith("综合得分公式：0.3×用地面积/最大用地面积 + ") and en[1].startswith("score = 0.3*land_area")
+    assert "实施难度 = 1×权利人数 + 1×企业数 + 2×内部保留地块数" in zh[1] and "land_area" not in zh[1], zh[1]
     assert zh[2].split() == ["排名", "片区编号", "地块数", "权利人数", "企业数", "内部保留地块", "实施难度（分）",
                              "用地面积（亩）", "容积率", "紧凑度", "综合得分"]
     assert en[2].startswith("Rank  Site id  Parcels  Land-right holders")

@@ -211,7 +211,7 @@ def summary_lines(result: SiteResult, lang: str = "zh", *, kept: int | None = No
         first = (f"{n['flagged']:,} 个三低地块组成 {n['sites']:,} 个片区（符合 {n['ok']:,} 个，面积过小 {n['small']:,} 个，"
                  f"面积过大 {n['large']:,} 个）；{n['excluded']:,} 个地块因位于保护用地内被排除"
                  + (f"；{kept:,} 个片区沿用上次的编号" if kept is not None else "") + more)
-        formula = f"综合得分公式：{result.params.score_formula().removeprefix('score = ')}"
+        formula = f"综合得分公式：{result.params.score_formula('zh').removeprefix('综合得分 = ')}"
     ok = s[st == "ok"].sort_values("rank").head(top)
     rows = [[fmt(v, c, lang) if c not in ("rank", "site_id") else str(v) for c, v in zip(columns, r, strict=True)]
             for r in ok[list(columns)].itertuples(index=False)]

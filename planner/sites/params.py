@@ -86,7 +86,9 @@ class DifficultyWeights:
                 + self.enterprises * np.nan_to_num(np.asarray(n_enterprises, dtype=float))
                 + self.retained * np.nan_to_num(np.asarray(n_retained_inside, dtype=float)))
 
-    def formula(self) -> str:
+    def formula(self, lang: str = "en") -> str:
+        if lang == "zh":
+            return f"{self.owners:g}×权利人数 + {self.enterprises:g}×企业数 + {self.retained:g}×内部保留地块数"
         return f"{self.owners:g}*owners + {self.enterprises:g}*enterprises + {self.retained:g}*retained_inside"
 
 
@@ -192,9 +194,21 @@ class SiteParams:
     def to_dict(self) -> dict:
         return to_dict(self)
 
-    def score_formula(self) -> str:
-        """The rank score formula with this configuration's weights."""
+    def score_formula(self, lang: str = "en") -> str:
+        """The rank score formula with this configuration's weights; ``lang="zh"`` in Chinese words (the stored
+        ``score_formula`` column and provenance keep the English one).
+
+        Examples
+        --------
+        >>> SiteParams().score_formula("zh").split(" + ")[:2]
+        ['综合得分 = 0.3×用地面积/最大用地面积', '0.2×三低地块占比']
+        """
         w = self.weights
+        if lang == "zh":
+            return (f"综合得分 = {w.area:g}×用地面积/最大用地面积 + {w.flagged:g}×三低地块占比 + {w.compactness:g}×紧凑度 "
+                    f"+ {w.unconstrained:g}×(1 − 保护用地占比) + {w.uplift:g}×可增建筑面积/最大可增建筑面积 "
+                    f"− {w.difficulty:g}×实施难度/最大实施难度（可增建筑面积 = 用地面积×{self.target_plot_ratio:g} − 现状建筑面积；"
+                    f"实施难度 = {self.difficulty.formula('zh')}；最大值取“符合”片区）")
         return (f"score = {w.area:g}*land_area/max_land_area + {w.flagged:g}*flagged_share "
                 f"+ {w.compactness:g}*compactness + {w.unconstrained:g}*(1 - constraint_share) "
                 f"+ {w.uplift:g}*floor_uplift/max_floor_uplift - {w.difficulty:g}*difficulty/max_difficulty "
