@@ -512,6 +512,7 @@ def test_fractional_difficulty_points_read_the_same_in_the_app_the_reports_and_t
     at = AppTest.from_function(page).run(timeout=60)
     assert not at.exception
     cols = json.loads(at.dataframe[0].proto.columns)
+    assert at.dataframe[0].proto.placeholder == "—"  # a missing number: a dash, not "None"
     assert cols["difficulty"]["type_config"]["format"] == "%,.1f"
     assert cols["n_owners"]["type_config"]["format"] == "%,d"
     assert [fmt(v, "difficulty", "en") for v in (2.5, 3.0, 1234.0)] == ["2.5", "3", "1,234"]

@@ -166,6 +166,8 @@ def test_the_sample_survey_update_read_in_english_reads_english(tmp_path, monkey
     assert not at.exception, [e.message for e in at.exception]
     captions = [rendered(c.value) for c in at.caption]
     assert any("495 records · GBK (.cpg file says GBK)" in c for c in captions), captions
+    # the field mapping's empty cells (no source field, no unit) show a dash: they read "None" on a Chinese page
+    assert at.dataframe and all(d.proto.placeholder == "—" for d in at.dataframe), [d.proto.placeholder for d in at.dataframe]
     at.button(key="dm_read").click().run()
     assert not at.exception, [e.message for e in at.exception]
     captions = [rendered(c.value) for c in at.caption]

@@ -176,7 +176,7 @@ with tab_up:
                                   "unit": [None] * len(fields)})  # empty: as the field's name says (CZ: 万元 ...)
             edited = st.data_editor(
                 table, hide_index=True, width="stretch", key=f"dm_map_{ss['dm_name']}_{layer_id or ''}",
-                disabled=["canonical", "label"],
+                disabled=["canonical", "label"], placeholder="—",  # an empty cell read "None" on a Chinese page
                 column_config={"canonical": tr("dm_target_field"), "label": tr("dm_field_name"),
                                "source": st.column_config.SelectboxColumn(tr("dm_source_field"), options=cols),
                                "unit": st.column_config.SelectboxColumn(tr("dm_unit"), options=list(UNIT_CHOICES),

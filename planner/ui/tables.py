@@ -191,6 +191,7 @@ def show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
 
 def _show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     loc = localize(df)
+    kw.setdefault("placeholder", "—")  # a missing number read "None" (text columns already show "—")
     kw.setdefault("hide_index", True)
     kw.setdefault("width", "stretch")
     num = {c for c in loc.columns if pd.api.types.is_numeric_dtype(loc[c]) and not pd.api.types.is_bool_dtype(loc[c])}
