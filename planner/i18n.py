@@ -14,6 +14,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
 LANGS = {"zh": "简体中文", "en": "English"}
@@ -1029,6 +1030,16 @@ _KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2
 _DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
                    ("money", "en"): "%,.2f"}
 _PLAIN_INT = {"rank", "version", "row", "year"}
+
+
+def has_fraction(values) -> bool:
+    """Whether any finite number of ``values`` is not whole (a count column that needs a decimal: difficulty
+    points weighted 1.5 per owner).
+
+    >>> has_fraction([1.0, 2.0, float("nan")]), has_fraction([2.5, 3.0])
+    (False, True)
+    """
+    return any(math.isfinite(x) and abs(x - round(x)) > 1e-9 for x in map(float, values))
 
 
 def _lang(lang: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from planner.i18n import display_unit
+from planner.i18n import display_unit, has_fraction
 from planner.io.writers import neutralize
 from planner.report.geodata import readable, site_table, template_names
 from planner.report.text import (
@@ -68,9 +68,8 @@ def _frame_for_excel(df: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[st
     kinds = [_kind(c, lang) for c in df.columns]
     out = df.replace([np.inf, -np.inf], np.nan).copy()
     for j, c in enumerate(df.columns):  # a count with fractions (difficulty points weighted 1.5): one decimal
-        if kinds[j] == "count" and pd.api.types.is_float_dtype(out[c]):
-            v = out[c].to_numpy(dtype=float)
-            kinds[j] = "count_frac" if bool((np.abs(v - np.round(v)) > 1e-9)[np.isfinite(v)].any()) else "count"
+        if kinds[j] == "count" and pd.api.types.is_float_dtype(out[c]) and has_fraction(out[c].to_numpy(dtype=float)):
+            kinds[j] = "count_frac"
     for c in df.columns:
         if kind(c) in ("area", "money", "year") and pd.api.types.is_numeric_dtype(out[c]):
             out[c] = _scale(out[c], c, lang)

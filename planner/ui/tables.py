@@ -14,7 +14,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from planner.i18n import VALUE_KINDS, VALUES, column_format, column_label, display_unit, label_kind
+from planner.i18n import (
+    VALUE_KINDS,
+    VALUES,
+    column_format,
+    column_label,
+    display_unit,
+    has_fraction,
+    label_kind,
+)
 from planner.ui.state import lang
 
 #: Python formats of single values (detail panel, tooltips); "pct" = fraction shown as a percentage.
@@ -138,14 +146,7 @@ def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.
 
 def _fractional(df: pd.DataFrame, cols) -> set:
     """The float columns of ``cols`` holding a value with a fraction (a count format would cut it off)."""
-    out = set()
-    for c in cols:
-        if pd.api.types.is_float_dtype(df[c]):
-            v = df[c].to_numpy(dtype=float)
-            v = v[np.isfinite(v)]
-            if len(v) and bool((np.abs(v - np.round(v)) > 1e-9).any()):
-                out.add(c)
-    return out
+    return {c for c in cols if pd.api.types.is_float_dtype(df[c]) and has_fraction(df[c].to_numpy(dtype=float))}
 
 
 def column_config(columns, lang_: str | None = None, *, labels: dict | None = None, numeric=None,
