@@ -909,8 +909,9 @@ VALUE_KINDS = {"low_utilization": "flag", "low_capacity": "flag", "low_contribut
 
 #: The one label table of every figure and table column shown anywhere (app tables, map tooltips, Excel,
 #: HTML and CLI reports): name -> (zh, en, unit, kind). ``unit`` is "<zh> <en>" (or one text for both);
-#: ``kind`` sets the number format: "count", "area", "money", "ratio", "share" (0-1 shown as %), "year",
-#: "years", "text". Parcel-schema fields and indicators not listed here take their labels from the schema.
+#: ``kind`` sets the number format: "count" (whole numbers, estimates such as enterprises housed included),
+#: "points" (whole, one decimal where weights make a fraction), "area", "money", "ratio", "share" (0-1 shown
+#: as %), "year", "years", "text". Parcel-schema fields and indicators not listed here take their labels from the schema.
 LABELS: dict[str, tuple[str, str, str, str]] = {
     "n_sites": ('片区数', 'Sites', '', 'count'),
     "site_id": ('片区编号', 'Site id', '', 'text'),
@@ -1008,7 +1009,7 @@ LABELS: dict[str, tuple[str, str, str, str]] = {
     "group": ('所在情景', 'In scenarios', '', 'text'),
     # -- realistic sites (task realsites, issue 13)
     # points (DifficultyWeights: 1 per owner and per enterprise, 2 per retained parcel inside), not a 0-1 score
-    "difficulty": ('实施难度', 'Assembly difficulty', '分 points', 'count'),
+    "difficulty": ('实施难度', 'Assembly difficulty', '分 points', 'points'),
     "score_difficulty": ('难度扣分', 'Difficulty penalty', '', 'ratio'),
 }
 
@@ -1024,7 +1025,7 @@ OWN_UNIT = frozenset({"land_area_m2", "floor_area_m2", "constraint_overlap_m2", 
 _AMOUNT_UNITS = {"m²": "", "元 yuan": "", "元/年 yuan/yr": "/yr"}
 
 #: Number format (st.column_config printf) of each kind; "share" is a percentage.
-_KIND_FORMAT = {"count": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
+_KIND_FORMAT = {"count": "%,d", "points": "%,d", "area": "%,.0f", "money": "%,.0f", "ratio": "%.2f", "share": "share",
                 "year": "%d", "years": "%.1f", "text": ""}
 #: printf formats of amounts in display units (per-site figures need the decimals).
 _DISPLAY_FORMAT = {("area", "zh"): "%,.2f", ("money", "zh"): "%,.3f", ("area", "en"): "%,.0f",
@@ -1033,8 +1034,8 @@ _PLAIN_INT = {"rank", "version", "row", "year"}
 
 
 def has_fraction(values) -> bool:
-    """Whether any finite number of ``values`` is not whole (a count column that needs a decimal: difficulty
-    points weighted 1.5 per owner).
+    """Whether any finite number of ``values`` is not whole (a "points" column that needs a decimal: difficulty
+    points weighted 1.5 per owner; estimates such as enterprises housed stay whole numbers).
 
     >>> has_fraction([1.0, 2.0, float("nan")]), has_fraction([2.5, 3.0])
     (False, True)

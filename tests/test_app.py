@@ -494,7 +494,9 @@ def test_a_column_of_missing_numbers_shows_dashes_without_a_pandas_warning():
 
 def test_fractional_difficulty_points_read_the_same_in_the_app_the_reports_and_the_workbook(tmp_path):
     """Difficulty weighted 1.5 per owner gives 2.5 points: the app's table showed "2" (a count's "%,d"), the reports
-    and the workbook rounded; all three now show one decimal where a count has a fraction, whole counts stay whole."""
+    and the workbook rounded; all three now show one decimal where points have a fraction, whole points stay whole.
+    Estimates counted in whole things keep whole numbers wherever shown: enterprises housed read "3,002.8" on the
+    comparison's cards once the decimal reached every count."""
     import json
 
     from openpyxl import load_workbook
@@ -507,7 +509,8 @@ def test_fractional_difficulty_points_read_the_same_in_the_app_the_reports_and_t
         import pandas as pd
 
         from planner.ui import tables
-        tables.show(pd.DataFrame({"site_id": ["S1", "S2"], "difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0]}))
+        tables.show(pd.DataFrame({"site_id": ["S1", "S2"], "difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0],
+                                  "enterprises_housed": [12.4, 3.0], "jobs_new": [1234.6, 8.2]}))
 
     at = AppTest.from_function(page).run(timeout=60)
     assert not at.exception
@@ -515,7 +518,11 @@ def test_fractional_difficulty_points_read_the_same_in_the_app_the_reports_and_t
     assert at.dataframe[0].proto.placeholder == "—"  # a missing number: a dash, not "None"
     assert cols["difficulty"]["type_config"]["format"] == "%,.1f"
     assert cols["n_owners"]["type_config"]["format"] == "%,d"
+    assert cols["enterprises_housed"]["type_config"]["format"] == "%,d" == cols["jobs_new"]["type_config"]["format"]
     assert [fmt(v, "difficulty", "en") for v in (2.5, 3.0, 1234.0)] == ["2.5", "3", "1,234"]
-    df = pd.DataFrame({"difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0]})
+    assert [fmt(3002.8, "enterprises_housed", lg) for lg in ("zh", "en")] == ["3,003", "3,003"]
+    assert fmt(1234.4, "jobs_new", "en") == "1,234"
+    df = pd.DataFrame({"difficulty": [2.5, 3.0], "n_owners": [1.0, 2.0], "enterprises_housed": [12.4, 3.0]})
     ws = load_workbook(table_to_excel(df, tmp_path / "t.xlsx", lang="en")).active
     assert ws.cell(2, 1).number_format == "#,##0.0" and ws.cell(2, 2).number_format == "#,##0"
+    assert ws.cell(2, 3).number_format == "#,##0"

@@ -41,7 +41,7 @@ from planner.scenarios.model import ScenarioResult
 #: Amounts in 万㎡, 亿元 and million yuan show a true zero as "0", as the reports do (:func:`same_precision`), not as
 #: "0.000" (less than 5 m²?) among values of three decimals.
 _ZERO = ";-{0};0"
-_EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "count_frac": "#,##0.0", "int": "#,##0",
+_EXCEL_FORMATS = {"area": "#,##0", "money": "#,##0", "count": "#,##0", "points": "#,##0", "points_frac": "#,##0.0", "int": "#,##0",
                   "ratio": "0.00", "years": "0.0", "year": "0", "share": "0.0%", "text": "@",
                   "area_zh": "#,##0.00" + _ZERO.format("#,##0.00"), "money_zh": "#,##0.000" + _ZERO.format("#,##0.000"),
                   "area_en": "#,##0", "money_en": "#,##0.00" + _ZERO.format("#,##0.00")}
@@ -67,9 +67,9 @@ def _scale(values, key: str, lang: str) -> np.ndarray:
 def _frame_for_excel(df: pd.DataFrame, lang: str) -> tuple[pd.DataFrame, list[str]]:
     kinds = [_kind(c, lang) for c in df.columns]
     out = df.replace([np.inf, -np.inf], np.nan).copy()
-    for j, c in enumerate(df.columns):  # a count with fractions (difficulty points weighted 1.5): one decimal
-        if kinds[j] == "count" and pd.api.types.is_float_dtype(out[c]) and has_fraction(out[c].to_numpy(dtype=float)):
-            kinds[j] = "count_frac"
+    for j, c in enumerate(df.columns):  # points with fractions (difficulty weighted 1.5 per owner): one decimal
+        if kinds[j] == "points" and pd.api.types.is_float_dtype(out[c]) and has_fraction(out[c].to_numpy(dtype=float)):
+            kinds[j] = "points_frac"
     for c in df.columns:
         if kind(c) in ("area", "money", "year") and pd.api.types.is_numeric_dtype(out[c]):
             out[c] = _scale(out[c], c, lang)

@@ -276,7 +276,7 @@ def _fmt(value, key: str, lang: str, unit: bool) -> str:
         _zh, _en, u, _k = LABELS.get(key, ("", "", "", ""))
         text = f"{v:,.0f}"
         return f"{text} {_i18n._unit(u, lang)}" if unit and u else text
-    if k == "count" and abs(v - round(v)) > 1e-9:  # points of difficulty weighted 1.5 per owner: 2.5 is not "2"
+    if k == "points" and abs(v - round(v)) > 1e-9:  # points of difficulty weighted 1.5 per owner: 2.5 is not "2"
         return f"{v:,.1f}"
     return f"{v:,.0f}"
 

@@ -145,8 +145,12 @@ def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.
 
 
 def _fractional(df: pd.DataFrame, cols) -> set:
-    """The float columns of ``cols`` holding a value with a fraction (a count format would cut it off)."""
-    return {c for c in cols if pd.api.types.is_float_dtype(df[c]) and has_fraction(df[c].to_numpy(dtype=float))}
+    """The "points" columns of ``cols`` holding a value with a fraction (a whole-number format would cut it off).
+
+    Estimates counted in whole things (enterprises housed, jobs) keep whole numbers, as the reports show them.
+    """
+    return {c for c in cols if label_kind(str(c)) == "points" and pd.api.types.is_float_dtype(df[c])
+            and has_fraction(df[c].to_numpy(dtype=float))}
 
 
 def column_config(columns, lang_: str | None = None, *, labels: dict | None = None, numeric=None,
@@ -154,7 +158,7 @@ def column_config(columns, lang_: str | None = None, *, labels: dict | None = No
     """``st.dataframe`` column_config: a label for every column, a number format where known.
 
     ``numeric``: the columns that hold numbers (others keep a plain column whatever their name);
-    ``fractional``: those with values that are not whole, where a count shows one decimal (difficulty points
+    ``fractional``: those with values that are not whole, where points show one decimal (difficulty points
     weighted 1.5 per owner: 2.5, which "%,d" showed as 2 while the reports said 2.5).
     """
     lg = lang_ or lang()
