@@ -22,7 +22,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from planner.errors import DataError
+from planner.errors import DataError, Note
 
 #: The workspace CRS of the sample city: CGCS2000 / 3-degree GK CM 120E.
 DEFAULT_WORKSPACE_CRS = "EPSG:4549"
@@ -219,7 +219,8 @@ def crs_label(crs) -> str:
 
 
 def propose_workspace_crs(lon: float, lat: float) -> tuple[pyproj.CRS, str]:
-    """A projected metric CRS for data centred at ``(lon, lat)``, and why it was chosen.
+    """A projected metric CRS for data centred at ``(lon, lat)``, and why it was chosen (a
+    :class:`~planner.errors.Note`: English, its Chinese in ``zh``).
 
     In China (where a CGCS2000 3-degree Gauss-Krüger zone's area of use holds
     the point): that zone, without zone prefix (EPSG:4534-4554), the usual
@@ -247,15 +248,18 @@ def propose_workspace_crs(lon: float, lat: float) -> tuple[pyproj.CRS, str]:
     if gk:
         info = min(gk, key=lambda i: abs(float(i.name.rsplit("CM ", 1)[1].rstrip("E")) - lon))
         return (pyproj.CRS.from_epsg(int(info.code)),
-                f"the data lie in China at {lon:.2f}°E: CGCS2000 3-degree Gauss-Krüger zone with the nearest "
-                f"central meridian, EPSG:{info.code} ({info.name})")
+                Note(f"the data lie in China at {lon:.2f}°E: CGCS2000 3-degree Gauss-Krüger zone with the nearest "
+                     f"central meridian, EPSG:{info.code} ({info.name})",
+                     zh=f"数据位于中国境内（东经 {lon:.2f}°）：中央经线最近的 CGCS2000 3 度带高斯-克吕格投影，"
+                        f"EPSG:{info.code}（{info.name}）"))
     utm = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
     if not utm:
         msg = f"no UTM zone covers lon {lon:.3f}, lat {lat:.3f} (polar data): give the workspace CRS with --crs"
         raise DataError(msg, zh=f"经度 {lon:.3f}、纬度 {lat:.3f} 处没有 UTM 投影带（极地）；请用 --crs 指定坐标系")
     info = utm[0]
     return (pyproj.CRS.from_epsg(int(info.code)),
-            f"the data lie outside China at {lon:.2f}°, {lat:.2f}°: their UTM zone, EPSG:{info.code} ({info.name})")
+            Note(f"the data lie outside China at {lon:.2f}°, {lat:.2f}°: their UTM zone, EPSG:{info.code} ({info.name})",
+                 zh=f"数据位于中国境外（经度 {lon:.2f}°，纬度 {lat:.2f}°）：其所在的 UTM 投影带，EPSG:{info.code}（{info.name}）"))
 
 
 @functools.lru_cache(maxsize=32)

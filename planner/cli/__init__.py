@@ -74,6 +74,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 WORKSPACE_HELP = "workspace: a .gpkg file or postgresql://user@host:port/db?schema=name (default: $PLANNER_WORKSPACE)"
 
 
+def add_lang_option(p: argparse.ArgumentParser, what: str = "what it prints") -> None:
+    """A command's ``--lang``: the language of ``what`` (None: :func:`main` makes it ``PLANNER_LANG``, else zh)."""
+    p.add_argument("--lang", choices=("zh", "en"), default=None,
+                   help=f"language of {what} (default: PLANNER_LANG, else zh)")
+
+
 def _workspace_help(parser: argparse.ArgumentParser) -> None:
     """Every ``--workspace`` help that began "workspace .gpkg" names both kinds of workspace and the variable."""
     for action in parser._actions:

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(func=run_show)
     ls = psub.add_parser("list", help="list the policies saved in a workspace (every version: who saved it, when)")
     ls.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    from planner.cli import add_lang_option
+
+    add_lang_option(ls)
     ls.set_defaults(func=run_list)
     pp.set_defaults(func=lambda _a: (pp.print_help(), 0)[1])
 
@@ -193,14 +196,17 @@ def run(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     from planner.cli.documents import print_versions
 
+    lang = args.lang
     store = open_store(args.workspace)
-    print_versions(store, "policy", "saved policies")
+    print_versions(store, "policy", lang)
+    sep = t("ir_list_sep", lang)
     flags = store.layers("flags")
     if len(flags):
         current = flags[flags["is_current"].astype(bool)] if "is_current" in flags.columns else flags
-        print("\nclassified (flags stored): " + ", ".join(f"{n} v{v}" for n, v in
-                                                         zip(current["name"], current["version"], strict=True)))
-    print("\nshipped: " + ", ".join(shipped_policy_names()) + " (what a NAME means when none is saved of it)")
+        layers = sep.join(t("cli_name_version", lang, name=n, v=v)
+                          for n, v in zip(current["name"], current["version"], strict=True))
+        print("\n" + t("cli_policy_flags", lang, layers=layers))
+    print("\n" + t("cli_policy_shipped", lang, names=sep.join(shipped_policy_names())))
     return 0
 
 

@@ -8,7 +8,9 @@ import sys
 import time
 from pathlib import Path
 
+from planner.cli import add_lang_option
 from planner.errors import DataError
+from planner.i18n import t
 from planner.io.writers import check_output
 
 
@@ -39,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from planner.cli.scale import workers
 
     p.add_argument("--workers", type=workers, default=None, metavar="N", help="with --province: local Dask workers")
+    add_lang_option(p, "what it prints (its progress and what it wrote)")
     p.set_defaults(func=run)
 
 
@@ -55,23 +58,24 @@ def run(args: argparse.Namespace) -> int:
         msg = f"{out} exists; choose another --out or pass --force to replace it"
         raise DataError(msg, zh=f"{out} 已存在：请换一个 --out，或加 --force 替换它")
     check_output(out, (".gpkg",), new_workspace=True)  # a folder, a missing or read-only folder
+    lang = args.lang
     t0 = time.perf_counter()
-    city = build_city(args.parcels, args.seed, progress=True)
+    city = build_city(args.parcels, args.seed, progress=True, lang=lang)
     t1 = time.perf_counter()
-    write_workspace(city, args.out, overwrite=args.force, progress=True)
+    write_workspace(city, args.out, overwrite=args.force, progress=True, lang=lang)
     t2 = time.perf_counter()
-    where = "inside the Jinjiang boundary" if city.inside_boundary else "continued beyond the Jinjiang boundary (synthetic)"
-    print(f"{len(city.parcels):,} parcels, study area {city.info['study_area_km2']:.1f} km², {where}; "
-          f"built in {t1 - t0:.1f} s, written in {t2 - t1:.1f} s -> {args.out}", file=sys.stderr)
+    where = t("cli_sample_inside" if city.inside_boundary else "cli_sample_beyond", lang)
+    print(t("cli_sample_written", lang, n=len(city.parcels), km2=city.info["study_area_km2"], where=where,
+            built=t1 - t0, written=t2 - t1, out=args.out), file=sys.stderr)
     if args.survey_update:
         s = write_survey_update(city, args.survey_update, seed=args.update_seed)
-        print(f"survey update -> {args.survey_update}: {s['n_rows']} parcels replacing {s['n_replaced']} "
-              f"({s['n_changed']} changed, {s['n_new']} new, {s['n_merged']} merged)", file=sys.stderr)
+        print(t("cli_sample_update", lang, path=args.survey_update, rows=s["n_rows"], replaced=s["n_replaced"],
+                changed=s["n_changed"], new=s["n_new"], merged=s["n_merged"]), file=sys.stderr)
     if args.enterprises:
         from planner.sample.enterprises import write_enterprise_tables
 
         links = args.enterprise_links or str(Path(args.enterprises).with_name("enterprise_parcels.csv"))
         e = write_enterprise_tables(city.parcels, args.enterprises, links)
-        print(f"enterprise table -> {args.enterprises}: {e['enterprises']:,} rows; links -> {links}: {e['links']:,} "
-              f"rows ({e['multi_tenant_parcels']:,} parcels with several tenants)", file=sys.stderr)
+        print(t("cli_sample_enterprises", lang, path=args.enterprises, rows=e["enterprises"], links=links,
+                n_links=e["links"], multi=e["multi_tenant_parcels"]), file=sys.stderr)
     return 0

@@ -217,12 +217,14 @@ def write_province(args) -> int:
     say = _stage(t0)
     from tqdm import tqdm
 
+    from planner.i18n import t
     from planner.io import geoparquet as gpq
 
     gpq.check_target(args.out, overwrite=args.force, suffix=False)  # before the cluster starts
     n_cities = -(-args.parcels // args.parcels_per_city)
-    with _client(args, say) as client, tqdm(total=n_cities, desc="cities", unit="city") as pb:
+    lang = args.lang
+    with _client(args, say) as client, tqdm(total=n_cities, desc=t("cli_sample_cities", lang), unit="city") as pb:
         info = _write(args.out, args.parcels, client=client, parcels_per_city=args.parcels_per_city, seed=args.seed,
                       overwrite=args.force, progress=lambda _f: pb.update(1))
-    say(f"{info['n_parcels']:,} parcels in {info['npartitions']} cities -> {args.out}")
+    say(t("cli_sample_province", lang, n=info["n_parcels"], cities=info["npartitions"], out=args.out))
     return 0

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from planner import workflow as W
+from planner.cli import add_lang_option
 from planner.errors import DataError
 from planner.i18n import t as line
 from planner.io.store import Store, open_store
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ls = ssub.add_parser("list", help="list the scenarios saved in a workspace and the park templates")
     ls.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    add_lang_option(ls)
     ls.set_defaults(func=list_cmd)
 
     # the app's 复制 / 重命名 / 删除, through the same workflow calls; NAME@VERSION: only while it is the latest
@@ -357,16 +359,19 @@ def compare_cmd(args: argparse.Namespace) -> int:
 
 
 def list_cmd(args: argparse.Namespace) -> int:
+    from planner.cli._table import aligned
     from planner.cli.documents import print_versions
     from planner.scenarios.templates import builtin_templates
 
+    lang = args.lang
     store = open_store(args.workspace)
-    print_versions(store, "scenario", "saved scenarios",
-                   restore="`planner scenario copy NAME@VERSION NAME -w WS` brings one back")
-    print("\npark templates:")
-    for n, t in builtin_templates().items():
-        print(f"  {n:<18} {t.label_zh} / {t.label_en}: plot ratio {t.target_plot_ratio}, "
-              f"{t.floors_min}-{t.floors_max} floors, {t.all_in_cost_per_m2:,.0f} yuan/m² all-in")
+    print_versions(store, "scenario", lang, restore=line("cli_scenario_restore", lang))
+    print("\n" + line("cli_templates", lang))
+    rows = [[n, tp.label_en if lang == "en" else tp.label_zh, f"{tp.target_plot_ratio:g}",
+             f"{tp.floors_min}-{tp.floors_max}", f"{tp.all_in_cost_per_m2:,.0f}"]
+            for n, tp in builtin_templates().items()]
+    heads = [line(f"cli_col_{c}", lang) for c in ("name", "template", "plot_ratio", "floors", "all_in_cost")]
+    print("\n".join(aligned(heads, rows, left=2, indent="  ")))
     return 0
 
 

@@ -21,26 +21,25 @@ import os
 import re
 import sys
 
-import pandas as pd
-
 from planner import workflow as W
-from planner.cli import WORKSPACE_HELP
-from planner.errors import IngestError, StoreError
+from planner.cli import WORKSPACE_HELP, add_lang_option
+from planner.errors import IngestError, StoreError, message_in
+from planner.i18n import names_in, t
 from planner.io.store import open_store
 
 #: Help text of every ``--workspace`` option.
 
 
-def _shown(uri: str) -> str:
+def _shown(uri: str, lang: str = "en") -> str:
     """A workspace as messages show it: a PostGIS one as ``database/schema`` (README, "The URI"), a file as given."""
     if str(uri).startswith(("postgresql://", "postgres://")):
         from planner.io._pgconn import shown_name
 
-        return shown_name(uri)
+        return names_in(shown_name(uri), lang)
     return str(uri)
 
 
-def workspace_option(uri: str) -> str:
+def workspace_option(uri: str, lang: str = "en") -> str:
     """``-w WORKSPACE`` for a command a message proposes: a file as given; a PostGIS URI never written out.
 
     The URI may hold a password, and README promises messages name it ``database/schema`` only: the
@@ -50,7 +49,7 @@ def workspace_option(uri: str) -> str:
         return f"-w {uri}"
     if os.environ.get("PLANNER_WORKSPACE", "").strip() == str(uri).strip():
         return '-w "$PLANNER_WORKSPACE"'
-    return f"-w URI (the postgresql:// address of {_shown(uri)})"
+    return t("cli_uri_option", lang, ws=_shown(uri, lang))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--source-crs", metavar="CRS", help="CRS of --from when it has none or a wrong one")
     init.add_argument("--encoding", help="text encoding of --from (shapefile/CSV)")
     init.add_argument("--dry-run", action="store_true", help="say what would be created; create nothing")
+    add_lang_option(init)
     init.set_defaults(func=run_init)
     info = wsub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log")
     _info_args(info, positional=True)
@@ -85,6 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "GeoPackage and PostGIS")
     c.add_argument("source", metavar="SRC", help="workspace to copy (.gpkg or postgresql://...)")
     c.add_argument("destination", metavar="DST", help="new or empty workspace to copy into (.gpkg or postgresql://...)")
+    add_lang_option(c)
     c.set_defaults(func=run_copy)
 
 
@@ -94,6 +95,7 @@ def _info_args(p: argparse.ArgumentParser, *, positional: bool) -> None:
     else:
         p.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
     p.add_argument("--audit", type=int, default=10, metavar="N", help="show the last N audit rows (default 10)")
+    add_lang_option(p)
     p.set_defaults(func=run)
 
 
@@ -107,8 +109,9 @@ def run_init(args: argparse.Namespace) -> int:
         msg = "give the workspace CRS with --crs EPSG:xxxx, or a data file with --from FILE to propose one"
         raise StoreError(msg, zh="请用 --crs 指定工作空间坐标系，或用 --from 指定数据文件以推荐坐标系")
     raw = read_source(args.source, layer=args.layer, encoding=args.encoding, member=args.member) if args.source else None
+    lang = args.lang
     if args.crs:
-        crs, why = args.crs, "given with --crs"
+        crs, why = args.crs, t("cli_init_given", lang)
     else:
         try:
             prop = propose_for_layer(raw, args.source_crs)
@@ -117,51 +120,65 @@ def run_init(args: argparse.Namespace) -> int:
             raise IngestError(opt.sub("--source-crs", str(exc)),
                               zh=opt.sub("--source-crs", exc.zh) if exc.zh else None) from None
         for n in prop.notes:
-            print(f"note: {n}")
+            print(t("ir_note", lang, msg=message_in(n, lang)))
         w, s, e, n_ = prop.lonlat_bounds
-        print(f"data: {raw.dataset}, {len(raw):,} features, lon {w:.3f}..{e:.3f}, lat {s:.3f}..{n_:.3f}")
-        crs, why = prop.crs, prop.why
+        print(t("cli_init_data", lang, dataset=raw.dataset, count=len(raw), w=w, s=s, e=e, n=n_))
+        crs, why = prop.crs, message_in(prop.why, lang)
     refuse_non_metric(crs, _shown(args.workspace))
     if raw is not None and args.crs:
         src_crs = args.source_crs or raw.crs
         if src_crs is not None:
             warn = area_of_use_note(raw.geoms, src_crs, crs)
             if warn is not None:
-                print(warn[0], file=sys.stderr)
+                print(warn[lang != "en"], file=sys.stderr)
     label = crs_label(crs)
     if args.dry_run:
-        print(f"would create workspace {_shown(args.workspace)} in {label} ({why}); dry run: nothing was created")
+        print(t("cli_init_dry_run", lang, ws=_shown(args.workspace, lang), crs=label, why=why))
         return 0
     store = W.create_workspace(args.workspace, crs)
-    print(f"created workspace {store.label} in {crs_label(store.crs)} ({why})")
-    print(f"next: planner ingest SURVEY {workspace_option(args.workspace)}")
+    print(t("cli_init_created", lang, ws=names_in(store.label, lang), crs=crs_label(store.crs), why=why))
+    print(t("cli_init_next", lang, option=workspace_option(args.workspace, lang)))
     return 0
 
 
+#: The columns ``info`` shows of the layer catalogue, the saved documents and the audit log (headed by
+#: ``cli_col_<name>``; a hash by its first 12 characters, as ``planner classify`` names a policy's).
+LAYER_COLUMNS = ("kind", "name", "version", "n_rows", "is_current", "created_at", "user")
+DOC_COLUMNS = ("kind", "name", "version", "created_at", "user", "sha256")
+AUDIT_COLUMNS = ("ts", "user", "action", "kind", "name", "version", "n_rows", "source_file")
+
+
+def info_lines(store, audit: int = 10, lang: str = "zh") -> list[str]:
+    """What ``planner info`` prints of ``store`` in ``lang``: its name and CRS, its layer versions, saved documents
+    and last ``audit`` audit rows, as tables lined up in a terminal (:func:`planner.cli._table.frame_lines`).
+    Kinds, names, versions, users and times are shown as stored."""
+    from planner.cli._table import frame_lines
+
+    def table(df, cols) -> list[str]:
+        return frame_lines(df, [c for c in cols if c in df.columns], lang) if len(df) else [t("cli_none", lang)]
+
+    docs = store.docs()
+    if "sha256" in docs.columns:
+        docs = docs.assign(sha256=docs["sha256"].str[:12])
+    log = store.audit_log().tail(audit)
+    return [t("cli_ws_head", lang, ws=names_in(store.label, lang), crs=store.crs.name),
+            "", t("cli_ws_layers", lang), *table(store.layers(), LAYER_COLUMNS),
+            "", t("cli_ws_docs", lang), *table(docs, DOC_COLUMNS),
+            "", t("cli_ws_audit", lang, n=len(log)), *table(log, AUDIT_COLUMNS)]
+
+
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args.workspace)
-    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 40):
-        print(f"workspace {store.label}  CRS {store.crs.name}")
-        cat = store.layers()
-        print("\nlayers:")
-        print(cat[["kind", "name", "version", "n_rows", "is_current", "created_at", "user"]].to_string(index=False)
-              if len(cat) else "  (none)")
-        docs = store.docs()
-        print("\nsaved documents:")
-        print(docs.to_string(index=False) if len(docs) else "  (none)")
-        log = store.audit_log().tail(args.audit)
-        print(f"\naudit (last {len(log)}):")
-        print(log[["ts", "user", "action", "kind", "name", "version", "n_rows", "source_file"]].to_string(index=False)
-              if len(log) else "  (none)")
+    print("\n".join(info_lines(open_store(args.workspace), args.audit, args.lang)))
     return 0
 
 
 def run_copy(args: argparse.Namespace) -> int:
     from planner.io.transfer import copy_workspace
 
-    rep = copy_workspace(args.source, args.destination, progress=print)
-    print(f"copied {rep.source} -> {rep.destination}: {rep.n_layers} layer versions ({rep.n_rows} rows), "
-          f"{rep.n_docs} document versions, {rep.n_audit} audit rows")
+    lang = args.lang
+    rep = copy_workspace(args.source, args.destination, progress=lambda msg: print(message_in(msg, lang)))
+    print(t("cli_copied", lang, src=names_in(rep.source, lang), dst=names_in(rep.destination, lang),
+            layers=rep.n_layers, rows=rep.n_rows, docs=rep.n_docs, audit=rep.n_audit))
     return 0
 
 

@@ -263,7 +263,8 @@ def resolve_crs(declared: pyproj.CRS | None, override: str | None, bounds, geoms
 
 @dataclass
 class ProposedCrs:
-    """A workspace CRS proposed for a data file, with why, and the data's lon/lat bounds."""
+    """A workspace CRS proposed for a data file, with why (a :class:`~planner.errors.Note`: its Chinese in ``zh``),
+    and the data's lon/lat bounds."""
 
     crs: pyproj.CRS
     why: str
@@ -302,8 +303,10 @@ def propose_for_layer(raw, override: str | None = None) -> ProposedCrs:
     aou = own.area_of_use if own is not None else None
     if (own is not None and not cr.gcj02 and metric_problem(own) is None and aou is not None
             and aou.west <= ll[0] and ll[2] <= aou.east and aou.south <= ll[1] and ll[3] <= aou.north):
-        return ProposedCrs(own, f"the data's own CRS {crs_label(own)}: projected, in metres, and its area of use "
-                                f"holds the data", ll, cr.notes)
+        return ProposedCrs(own, Note(f"the data's own CRS {crs_label(own)}: projected, in metres, and its area of "
+                                     f"use holds the data",
+                                     zh=f"数据自身的坐标系 {crs_label(own)}：以米为单位的投影坐标系，且其适用范围包含这些数据"),
+                           ll, cr.notes)
     prop, why = propose_workspace_crs(lon, lat)
     notes = list(cr.notes)
     if own is not None and metric_problem(own) is not None:

@@ -33,7 +33,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from planner.errors import StoreError
+from planner.errors import Note, StoreError
+from planner.i18n import t
 from planner.io.store import Store, open_store
 
 
@@ -71,7 +72,8 @@ def copy_workspace(src: str | os.PathLike | Store, dst: str | os.PathLike, *,
         with the source's CRS when it does not exist; refused when it holds
         anything.
     progress : callable, optional
-        Called with a line of text per layer version copied.
+        Called with a line of text per layer version copied (a :class:`~planner.errors.Note`: English, with
+        its Chinese in ``zh``).
     """
     source = src if isinstance(src, Store) else open_store(src)
     dst_s = str(dst)
@@ -178,7 +180,9 @@ def _copy_into(source: Store, target: Store, progress) -> CopyReport:
     def layers():
         for i, row in enumerate(cat, 1):
             if progress is not None:
-                progress(f"[{i}/{len(cat)}] {row['kind']}/{row['name']} v{row['version']} ({row['n_rows']} rows)")
+                said = {"i": i, "n": len(cat), "kind": row["kind"], "name": row["name"], "v": row["version"],
+                        "rows": row["n_rows"]}
+                progress(Note(t("cli_copy_layer", "en", **said), zh=t("cli_copy_layer", "zh", **said)))
             yield row, source.read_layer(row["kind"], row["name"], int(row["version"]))
 
     target.import_rows(rows, layers())

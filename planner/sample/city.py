@@ -42,6 +42,7 @@ from scipy.spatial import cKDTree
 from planner import schema
 from planner.crs import DEFAULT_WORKSPACE_CRS
 from planner.errors import DataError
+from planner.i18n import t
 from planner.sample.attributes import ZONE_MEDIAN_MU, attributes, zone_of_blocks
 from planner.sample.boundary import jinjiang_boundary
 from planner.sample.geometry import (
@@ -115,10 +116,10 @@ def _region(target_m2: float, boundary: shapely.Polygon, origin: np.ndarray) -> 
     return shapely.box(c[0] - s, c[1] - s, c[0] + s, c[1] + s), False
 
 
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool, total: int, lang: str = "en"):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled, desc="sample city", unit="step", leave=False)
+    return tqdm(total=total, disable=not enabled, desc=t("cli_sample_city", lang), unit="step", leave=False)
 
 
 def _sub_progress(bar, what: str):
@@ -128,7 +129,7 @@ def _sub_progress(bar, what: str):
     return cb
 
 
-def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = False) -> SampleCity:
+def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = False, lang: str = "en") -> SampleCity:
     """Generate the sample city with exactly ``n_parcels`` parcels (deterministic for a seed).
 
     Parameters
@@ -139,6 +140,8 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
         Random seed; the same seed gives an identical city.
     progress : bool
         Show a tqdm progress bar on stderr.
+    lang : {"en", "zh"}
+        Language of the progress bar's stage names.
 
     Returns
     -------
@@ -146,23 +149,23 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     """
     if n_parcels < 50:
         msg = f"n_parcels={n_parcels}: the sample city needs at least 50 parcels"
-        raise DataError(msg)
+        raise DataError(msg, zh=f"地块数 {n_parcels}：样例城市至少需要 50 个地块")
     boundary = jinjiang_boundary()
     origin = np.round(np.array(CENTRE), -3)
     factor = 1.08
     if n_parcels * GROSS_M2_PER_PARCEL * factor > MAX_BOUNDARY_SHARE * boundary.area:
         factor = OUTSIDE_FACTOR  # the tiled pattern beyond the boundary yields fewer parcels per km²
-    bar = _progress(progress, 7)
+    bar = _progress(progress, 7, lang)
     for _attempt in range(4):  # normally one
         bar.reset()
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
         region, inside = _region(n_parcels * GROSS_M2_PER_PARCEL * factor, boundary, origin)
-        bar.set_description("roads, river, rail")
+        bar.set_description(t("cli_sample_network", lang))
         net = build_network(rngs[0], region.bounds, region, max_len=None if inside else MAX_FEATURE_M)
         bar.update()
-        bar.set_description("blocks")
+        bar.set_description(t("cli_sample_blocks", lang))
         blocks = city_blocks(region, net.cut, tile_m=None if inside else TILE_M,
-                             progress=_sub_progress(bar, "tiles"))
+                             progress=_sub_progress(bar, t("cli_sample_tiles", lang)))
         blocks = blocks[(shapely.get_type_id(blocks) == 3) & (shapely.area(blocks) > 3 * MU_M2)]
         bc = shapely.get_coordinates(shapely.centroid(blocks))
         minx, miny, maxx, maxy = region.bounds
@@ -181,12 +184,12 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
         def target(x, y, owner, rng, med=med):
             return med[owner] * np.exp(rng.normal(0, 0.85, len(owner)))
 
-        bar.set_description("parcels")
+        bar.set_description(t("cli_sample_parcels", lang))
         if inside:  # the committed default city: keep it bit for bit
             parcels, blk = subdivide(rngs[3], blocks, target)
         else:
             parcels, blk = subdivide_chunks(rngs[3], blocks, target, fast=True,
-                                           progress=_sub_progress(bar, "chunks"))
+                                           progress=_sub_progress(bar, t("cli_sample_chunks", lang)))
         parcels, blk = merge_l_shapes(rngs[4], parcels, blk)
         bar.update()
         if len(parcels) >= n_parcels:
@@ -197,7 +200,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
         raise DataError(msg)
 
     # -- keep whole blocks nearest the centre, then the nearest parcels of the last one -----
-    bar.set_description("trim")
+    bar.set_description(t("cli_sample_trim", lang))
     n_generated = len(parcels)
     pc = shapely.get_coordinates(shapely.centroid(parcels))
     bdist = d_c[blk]
@@ -215,7 +218,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
     bar.update()
 
     # -- streets (nearest seed) and block numbers within a street ------------------------
-    bar.set_description("attributes")
+    bar.set_description(t("cli_sample_attributes", lang))
     n_streets = int(np.clip(max(np.ceil(study.area / 12e6), np.ceil(len(used) / 900)), 1, 999))
     sminx, sminy, smaxx, smaxy = study.bounds
     cand = np.column_stack([rngs[5].uniform(sminx, smaxx, n_streets * 20), rngs[5].uniform(sminy, smaxy, n_streets * 20)])
@@ -239,7 +242,7 @@ def build_city(n_parcels: int = 20_000, seed: int = 42, *, progress: bool = Fals
                        block_code=block_code[blk])
     bar.update()
 
-    bar.set_description("layers")
+    bar.set_description(t("cli_sample_layers", lang))
 
     def to_crs(g):
         # no rounding: a vertex of a later cut lies on its neighbour's edge only to floating precision
@@ -317,12 +320,12 @@ def _road_names(rng, n: int) -> np.ndarray:
 
 
 def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: bool = False, user: str = "sample-data",
-                    progress: bool = False):
+                    progress: bool = False, lang: str = "en"):
     """Write the city into a new GeoPackage workspace and return the :class:`~planner.io.store.GpkgStore`.
 
     Layers: survey/parcels (published as ``SURVEY_LABEL``), barrier/arterial_roads,
     barrier/rivers, barrier/railways, constraint/ecological, constraint/farmland,
-    boundary/study_area. ``progress`` shows a tqdm bar (one step per layer).
+    boundary/study_area. ``progress`` shows a tqdm bar (one step per layer; its words in ``lang``).
     """
     from tqdm.auto import tqdm
 
@@ -340,9 +343,9 @@ def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: boo
     jobs = [("barrier", n, g) for n, g in city.barriers.items()]
     jobs += [("constraint", n, g) for n, g in city.constraints.items()]
     jobs += [("boundary", "study_area", city.study_area), ("survey", "parcels", city.parcels)]
-    with tqdm(jobs, disable=not progress, desc="writing", unit="layer", leave=False) as bar:
+    with tqdm(jobs, disable=not progress, desc=t("cli_sample_writing", lang), unit="layer", leave=False) as bar:
         for kind, name, g in bar:
-            bar.set_description(f"writing {kind}/{name} ({len(g):,} rows)")
+            bar.set_description(t("cli_sample_writing_layer", lang, kind=kind, name=name, n=len(g)))
             if kind == "survey":
                 store.publish_survey(g, label=SURVEY_LABEL, user=user, meta=meta)
             else:
