@@ -627,6 +627,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
                 "No enterprise table yet: per-mu figures use the survey's own output and tax."),
     "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
+    "de_files_with_link": ("{name} 及关联表 {link}", "{name} with the link table {link}"),
+    "de_same_file": ("{files} 与 {when} 由 {user} 发布的当前企业数据 v{v} 是同一个文件（校验和相同），关联与分摊设置也相同："
+                     "无需发布（发布将产生与 v{v} 相同的版本）。",
+                     "{files}: the same file as the current enterprise table v{v}, published by {user} on {when} "
+                     "(same checksum), read with the same link and sharing settings: there is nothing to publish (it "
+                     "would make a version identical to v{v})."),
+    "de_same_files": ("{files} 与 {when} 由 {user} 发布的当前企业数据 v{v} 是相同的文件（校验和相同），关联与分摊设置也相同："
+                      "无需发布（发布将产生与 v{v} 相同的版本）。",
+                      "{files}: the same files as the current enterprise table v{v}, published by {user} on {when} "
+                      "(same checksums), read with the same link and sharing settings: there is nothing to publish "
+                      "(it would make a version identical to v{v})."),
+    "de_unchanged": ("{files}：与当前企业数据 v{v} 相同的 {n:,} 家企业（代码、名称和各项数值）及 {m:,} 条宗地关联，关联与分摊"
+                     "方式也相同：无需发布（发布将产生与 v{v} 相同的版本）。",
+                     "{files}: the same {n:,} enterprises (codes, names and figures) and {m:,} parcel links as the "
+                     "current enterprise table v{v}, linked and shared the same way: there is nothing to publish (it "
+                     "would make a version identical to v{v})."),
     "dm_crs_warning": ("坐标系提示：{msg}", "CRS: {msg}"),
     # -- office accounts and roles (issue 14) ---------------------------------------------------------
     "nav_admin": ("账号管理", "Accounts"),

@@ -88,3 +88,87 @@ def test_enterprise_table_uploaded_checked_published_and_switched(tmp_path, env)
     assert enterprise_version(GpkgStore(ws)) == 1
     assert analysis_parcels(GpkgStore(ws)).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
     assert pd.Series([s.value for s in at.success]).str.contains("v1").any()
+
+
+def _texts(at) -> str:
+    """Everything the page says, as read."""
+    parts = [w.value for w in (*at.warning, *at.error, *at.info, *at.success, *at.caption, *at.markdown)]
+    parts += [b.help or "" for b in at.button]
+    return " | ".join(rendered(p) for p in parts)
+
+
+def _published_v1(tmp_path, env) -> tuple[GpkgStore, bytes, bytes]:
+    from planner.workflow.enterprises import ingest_enterprises
+
+    ws = env(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+    store.publish_survey(parcels(), label="base")
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    assert ingest_enterprises(t, store, link=lk, source_name="2024亩均效益.xlsx", link_name="宗地关联.csv").version == 1
+    return store, t.read_bytes(), lk.read_bytes()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_current_enterprise_table_again_is_refused_in_the_pages_language(tmp_path, env, lang):
+    """The tax bureau's table uploaded again as it was, then saved as csv: each made an identical version 2. The
+    check says, in the page's language and without the command line's option, that there is nothing to publish;
+    the publish button is off (a click that came all the same is refused at publish: the next test). Nothing is
+    written; the uploads stay (nothing lost)."""
+    store, table, links = _published_v1(tmp_path, env)
+    cat, link_cat, audit = store.layers(), store.layers("enterprise_link"), store.audit_log()
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", table, "application/vnd.ms-excel")).run()
+    at.file_uploader[2].set_value(("宗地关联.csv", links, "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = ("2024亩均效益.xlsx 及关联表 宗地关联.csv 与", "发布的当前企业数据 v1 是相同的文件", "无需发布") if lang == "zh" \
+        else ("2024亩均效益.xlsx with the link table 宗地关联.csv: the same files as the current enterprise table v1",
+              "nothing to publish")
+    warns = [rendered(w.value) for w in at.warning]
+    assert any(all(s in w for s in said) for w in warns), warns
+    assert at.button(key="de_publish").disabled
+    assert "--publish-again" not in _texts(at)
+    # the same rows saved as csv (no title row): other bytes, the same enterprises and links
+    csv = write_table(tmp_path / "t.csv", title=False, encoding="utf-8").read_bytes()
+    at.file_uploader[1].set_value(("2024亩均效益.csv", csv, "text/csv")).run()
+    at.button(key="de_check").click().run()
+    said = ("与当前企业数据 v1 相同的 5 家企业", "6 条宗地关联", "无需发布") if lang == "zh" \
+        else ("the same 5 enterprises (codes, names and figures) and 6 parcel links as the current enterprise table v1",
+              "nothing to publish")
+    warns = [rendered(w.value) for w in at.warning]
+    assert any(all(s in w for s in said) for w in warns), warns
+    assert at.button(key="de_publish").disabled and "--publish-again" not in _texts(at)
+    pd.testing.assert_frame_equal(store.layers(), cat)
+    pd.testing.assert_frame_equal(store.layers("enterprise_link"), link_cat)
+    pd.testing.assert_frame_equal(store.audit_log(), audit)
+    assert not [s for s in at.success if "v2" in s.value]
+    assert len(list((tmp_path / "uploads").glob("u-*/upload.*"))) == 2  # both uploads kept: cancel or change a file
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_table_published_by_another_while_checked_is_refused_at_publish(tmp_path, env, lang):
+    """Checked against an empty catalogue, the same table published by a colleague before the click: the publish
+    is refused under the lock, said in the page's language, and nothing is published."""
+    from planner.workflow.enterprises import ingest_enterprises
+
+    ws = env(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+    store.publish_survey(parcels(), label="base")
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    at = _page(lang)
+    at.file_uploader[1].set_value(("ent.xlsx", t.read_bytes(), "application/vnd.ms-excel")).run()
+    at.file_uploader[2].set_value(("links.csv", lk.read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.button(key="de_publish").disabled and not at.warning
+    ingest_enterprises(t, store, link=lk, user="colleague")  # v1, meanwhile
+    cat, audit = store.layers(), store.audit_log()
+    at.button(key="de_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = [rendered(e.value) for e in at.error]
+    said = ("无法发布：ent.xlsx 及关联表 links.csv 与", "由 colleague 发布的当前企业数据 v1 是相同的文件") if lang == "zh" \
+        else ("Cannot publish: ent.xlsx with the link table links.csv: the same files as the current enterprise table "
+              "v1, published by colleague on",)
+    assert any(all(s in e for s in said) for e in errs), errs
+    assert "--publish-again" not in _texts(at)
+    pd.testing.assert_frame_equal(store.layers(), cat)
+    pd.testing.assert_frame_equal(store.audit_log(), audit)

@@ -419,3 +419,139 @@ def test_an_enterprise_table_publishes_copies_and_reads_back_on_either_backend(t
             from planner.io.postgis import drop_workspace
 
             drop_workspace(back)
+
+
+# -- a table delivered again: the current version's files, or its enterprises and links, publish nothing ------------
+def _published(tmp_path, ws, capsys):
+    """v1 from the tax bureau's xlsx (title row) and a GBK link csv, through the CLI; ``(table, links)``."""
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", str(ws.path)]) == 0
+    capsys.readouterr()
+    assert enterprise_version(ws) == 1
+    return t, lk
+
+
+def _refused_again(argv, ws, capsys, *needles) -> str:
+    """:func:`_refused`, and the audit log is the same row for row (a refusal records nothing)."""
+    audit = ws.audit_log()
+    err = _refused(argv, ws, capsys, *needles)
+    pd.testing.assert_frame_equal(ws.audit_log(), audit)
+    assert enterprise_version(ws) == 1 and len(ws.layers("enterprise")) == 1
+    return err
+
+
+def test_the_current_versions_files_again_are_refused_naming_it(tmp_path, ws, capsys, monkeypatch):
+    """A monthly table republished as it was made an identical version 2 (a new catalogue row, classify results
+    marked stale for nothing). Refused with exit code 2 in the command's language, naming v1; nothing written."""
+    t, lk = _published(tmp_path, ws, capsys)
+    err = _refused_again(["enterprise", "ingest", t, "--link", lk, "-w", ws.path], ws, capsys,
+                         "error: t.xlsx with the link table l.csv: the same files as the current enterprise table v1",
+                         "(same checksums)", "nothing to publish", "add --publish-again")
+    assert "unchanged" not in err.lower() and "enterprises (codes" not in err  # said as the same files, not re-read
+    monkeypatch.delenv("PLANNER_LANG")  # the default language: Chinese
+    _refused_again(["enterprise", "ingest", t, "--link", lk, "-w", ws.path], ws, capsys,
+                   "错误：t.xlsx 及关联表 l.csv 与", "发布的当前企业数据 v1 是相同的文件（校验和相同）", "无需发布",
+                   "请加 --publish-again")
+    # the table alone, linked by its own parcel-id column (no link table then or now): the same file
+    monkeypatch.setenv("PLANNER_LANG", "en")
+    ws2 = GpkgStore(tmp_path / "ws2.gpkg", crs="EPSG:4549", create=True)
+    ws2.publish_survey(parcels(), label="base")
+    own = tmp_path / "own.csv"
+    rows = [r + [ids] for r, ids in zip(ROWS, ["P1", "P1；P2", "P3", "P4", ""], strict=True)]
+    pd.DataFrame([HEADER + ["宗地代码"], *rows]).to_csv(own, header=False, index=False, encoding="gbk")
+    assert main(["enterprise", "ingest", str(own), "-w", str(ws2.path)]) == 0
+    capsys.readouterr()
+    audit = ws2.audit_log()
+    _refused(["enterprise", "ingest", own, "-w", ws2.path], ws2, capsys,
+             "own.csv: the same file as the current enterprise table v1")
+    pd.testing.assert_frame_equal(ws2.audit_log(), audit)
+
+
+def test_the_same_table_in_another_format_is_refused_as_changing_nothing(tmp_path, ws, capsys, monkeypatch):
+    """The same rows saved as UTF-8 csv without the title row, the links as xlsx in another order: other bytes,
+    the same enterprises and links. Refused with a summary; the workflow says which refusal it is."""
+    _published(tmp_path, ws, capsys)
+    t2 = write_table(tmp_path / "t2.csv", title=False, encoding="utf-8")
+    lk2 = tmp_path / "l2.xlsx"
+    pd.DataFrame(LINKS[:0:-1], columns=LINKS[0]).to_excel(lk2, index=False)  # the rows in reverse order
+    _refused_again(["enterprise", "ingest", t2, "--link", lk2, "-w", ws.path], ws, capsys,
+                   "t2.csv with the link table l2.xlsx: the same 5 enterprises (codes, names and figures) and 6 "
+                   "parcel links as the current enterprise table v1", "nothing to publish", "add --publish-again")
+    monkeypatch.delenv("PLANNER_LANG")
+    _refused_again(["enterprise", "ingest", t2, "--link", lk2, "-w", ws.path], ws, capsys,
+                   "与当前企业数据 v1 相同的 5 家企业", "6 条宗地关联", "请加 --publish-again")
+    with pytest.raises(IngestError) as exc:
+        ingest_enterprises(t2, ws, link=lk2)
+    assert exc.value.refusal.kind == "unchanged" and exc.value.refusal.version == 1
+    assert "--publish-again" not in str(exc.value) + exc.value.zh  # the app's words: no command-line option
+    assert enterprise_version(ws) == 1
+
+
+def test_a_changed_table_or_link_table_is_published(tmp_path, ws, capsys):
+    """One figure changed (tax of 甲 10 -> 11 万元), or one link more: a new version each."""
+    _, lk = _published(tmp_path, ws, capsys)
+    rows = [list(r) for r in ROWS]
+    rows[0][3] = "11"
+    t2 = write_table(tmp_path / "t2.csv", rows, title=False)
+    assert main(["enterprise", "ingest", str(t2), "--link", str(lk), "-w", str(ws.path)]) == 0
+    assert "published as enterprise table version 2" in capsys.readouterr().out
+    assert analysis_parcels(ws).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(130_000.0)
+    lk3 = write_links(tmp_path / "l3.csv", [*LINKS, ["P4", E, "租赁"]])
+    assert main(["enterprise", "ingest", str(t2), "--link", str(lk3), "-w", str(ws.path)]) == 0
+    assert "published as enterprise table version 3" in capsys.readouterr().out
+    assert analysis_parcels(ws).set_index("parcel_id").loc["P4", "n_enterprises"] == 1
+
+
+def test_publish_again_publishes_the_same_files_or_rows_as_a_new_version(tmp_path, ws, capsys):
+    t, lk = _published(tmp_path, ws, capsys)
+    _refused_again(["enterprise", "ingest", t, "--link", lk, "-w", ws.path], ws, capsys, "--publish-again")
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", str(ws.path), "--publish-again"]) == 0
+    assert "published as enterprise table version 2" in capsys.readouterr().out
+    t2 = write_table(tmp_path / "t2.csv", title=False)
+    assert main(["enterprise", "ingest", str(t2), "--link", str(lk), "-w", str(ws.path), "--publish-again"]) == 0
+    assert "published as enterprise table version 3" in capsys.readouterr().out
+    cat = ws.layers("enterprise")
+    assert cat["version"].tolist() == [1, 2, 3] and cat["source_file"].tolist() == ["t.xlsx", "t.xlsx", "t2.csv"]
+    assert ws.layers("enterprise_link")["sha256"].notna().all()  # the link table's checksum is kept too
+
+
+def test_a_dry_run_says_the_real_run_would_refuse(tmp_path, ws, capsys):
+    t, lk = _published(tmp_path, ws, capsys)
+    before, audit = workspace_fingerprint(ws.path), ws.audit_log()
+    t2 = write_table(tmp_path / "t2.csv", title=False)
+    for argv, said in (([str(t), "--link", str(lk)], "the same files as the current enterprise table v1"),
+                       ([str(t2), "--link", str(lk)], "the same 5 enterprises")):
+        rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run"])
+        out = capsys.readouterr().out
+        assert rc == 0 and "(dry run)" in out
+        assert said in out and "(dry run: the real run refuses it unless --publish-again is given)" in out, out
+        rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run", "--publish-again"])
+        assert rc == 0 and "real run refuses" not in capsys.readouterr().out
+    assert ingest_enterprises(t2, ws, link=lk, dry_run=True).refusal.kind == "unchanged"
+    rows = [list(r) for r in ROWS]
+    rows[1][4] = "81"
+    changed = write_table(tmp_path / "t3.csv", rows)
+    assert ingest_enterprises(changed, ws, link=lk, dry_run=True).refusal is None
+    assert workspace_fingerprint(ws.path) == before
+    pd.testing.assert_frame_equal(ws.audit_log(), audit)
+
+
+def test_a_table_linked_by_the_parcels_is_the_same_whatever_survey_links_it_now(tmp_path, capsys):
+    """Links found on the parcels (their enterprise names) are found there again by every analysis: a survey
+    version since that names 甲 on P4 too changes the links a load finds, not what the table says."""
+    from planner import schema
+
+    store = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    g = parcels()
+    g["enterprise"] = pd.array(["甲鞋业有限公司", "乙服饰有限公司", "丙纺织有限公司", None], dtype="string")
+    store.publish_survey(schema.conform(g), label="base")
+    assert ingest_enterprises(write_table(tmp_path / "n.xlsx"), store).version == 1
+    g.loc[3, "enterprise"] = "甲鞋业有限公司"
+    store.publish_survey(schema.conform(g), label="P4 let to 甲")
+    again = write_table(tmp_path / "n.csv", title=False)
+    load = ingest_enterprises(again, store, dry_run=True)
+    assert len(load.links) == 4 and load.refusal is not None and load.refusal.kind == "unchanged"
+    with pytest.raises(IngestError, match="the same 5 enterprises"):
+        ingest_enterprises(again, store)
+    assert enterprise_version(store) == 1 and len(store.layers("enterprise")) == 1
+    assert analysis_parcels(store).set_index("parcel_id").loc["P4", "n_enterprises"] == 1  # found there by v1 too

@@ -5,7 +5,9 @@ reads and checks the table (credit codes with their check digit, duplicates,
 figures), links the enterprises to the current survey's parcels, reports
 every problem (unmatched codes, parcels the survey does not have, enterprises
 without parcels) and publishes the table as a new version; from then on the
-per-mu indicators and the grade of ``planner classify`` come from it.
+per-mu indicators and the grade of ``planner classify`` come from it. The
+files the current version came from, or a table that gives its enterprises
+and links again, are refused (exit code 2) unless ``--publish-again``.
 ``planner enterprise show -w WS`` lists the versions and what the current one joins.
 """
 
@@ -19,6 +21,7 @@ import pandas as pd
 
 from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
+from planner.i18n import t
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
 
@@ -38,7 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                                                                "(default) or floor area (overrides [link] share)")
     ing.add_argument("--encoding", help="text encoding of a CSV (default: UTF-8, else GB18030/GBK)")
     ing.add_argument("--label", help="label of the new version, e.g. '2024 亩均效益评价'")
-    ing.add_argument("--dry-run", action="store_true", help="check and report only; write nothing")
+    ing.add_argument("--dry-run", action="store_true", help="check and report only, with any refusal the real run "
+                                                           "would make; write nothing")
+    ing.add_argument("--publish-again", action="store_true",
+                     help="publish as a new version anyway a load that is the current version again: its very "
+                          "files (same checksums, same link settings; e.g. read again with another mapping) or other "
+                          "files giving the same enterprises and links (refused without it, naming the version)")
     ing.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     ing.set_defaults(func=run_ingest)
     show = esub.add_parser("show", help="the enterprise table versions and what the current one joins")
@@ -58,15 +66,22 @@ def run_ingest(args: argparse.Namespace) -> int:
         mp = dataclasses.replace(mp, link=dataclasses.replace(mp.link, share=args.share))
     try:
         load = ingest_enterprises(args.source, store, mapping=mp, link=args.link, encoding=args.encoding,
-                                  dry_run=args.dry_run, label=args.label)
+                                  dry_run=args.dry_run, label=args.label, publish_again=args.publish_again)
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
             print(rep.to_text(), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report)
-        raise
+        if getattr(exc, "refusal", None) is None:
+            raise
+        again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
+        again.report = rep  # type: ignore[attr-defined]
+        raise again from None
     rep = load.report
+    if load.refusal is not None:  # the dry run says what the real run would refuse, in both languages
+        for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
+            out.append(t("ir_same_file_note", lg, msg=load.refusal.text(lg)))
     print(rep.to_text())
     if load.version is not None:
         print(f"published as enterprise table version {load.version}; `planner classify {workspace_option(args.workspace)}` "

@@ -11,7 +11,7 @@ import streamlit as st
 
 from planner.errors import PlannerError, message_in
 from planner.ui import auth, survey, tables, uploads
-from planner.ui.state import lang, tr, tr_plain
+from planner.ui.state import lang, md_text, tr, tr_plain
 from planner.workflow import enterprises as WE
 from planner.workflow.permissions import only_text
 
@@ -64,7 +64,8 @@ def render(store, ws: str) -> None:
         if st.button(tr("de_check"), key="de_check"):
             try:
                 load = WE.ingest_enterprises(upl.path, store, mapping=mapping,
-                                             link=lupl.path if lupl is not None else None, dry_run=True)
+                                             link=lupl.path if lupl is not None else None, dry_run=True,
+                                             source_name=upl.name, link_name=lupl.name if lupl is not None else None)
                 uploads.relabel(load.report, slot=_SLOT)
                 ss[_result_key()] = (load, share)
             except PlannerError as exc:
@@ -89,15 +90,23 @@ def render(store, ws: str) -> None:
                 tables.show(probs, height=240)
             else:
                 st.success(tr("dm_no_problems"))
+            # the current version again (its files, or its enterprises and links): publishing would change nothing,
+            # so it is not offered, as for a survey that changes nothing (the command line's --publish-again only)
+            refused = md_text(load.refusal.text(lang(), survey.local_time)) if load.refusal is not None else None
+            if refused:
+                st.warning(refused, icon="⚠️")
             b1, b2, _ = st.columns([1, 1, 3])
-            if b1.button(tr("dm_publish"), type="primary", key="de_publish"):
+            if b1.button(tr("dm_publish"), type="primary", key="de_publish", disabled=bool(refused),
+                         help=refused):
                 try:
                     out = WE.ingest_enterprises(upl.path, store, mapping={"link": {"share": share_used}},
                                                 link=lupl.path if lupl is not None else None, label=label,
                                                 source_name=upl.name, link_name=lupl.name if lupl is not None else None)
                     ss["de_msg"] = tr("de_published", v=out.version, n=len(out.table))
-                except PlannerError as exc:
-                    st.error(tr("dm_refused", err=message_in(exc, lang())))
+                except PlannerError as exc:  # e.g. another user published the same table meanwhile: nothing written
+                    why = getattr(exc, "refusal", None)
+                    st.error(tr("dm_refused", err=why.text(lang(), survey.local_time) if why is not None
+                                else message_in(exc, lang())))
                     return
                 _done()
             if b2.button(tr("dm_cancel"), key="de_cancel"):

@@ -9,7 +9,9 @@ fields before).
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from planner import enterprise as E
-from planner.errors import DataError, Note, message_in
+from planner.enterprise.diff import same_enterprises, same_links
+from planner.errors import DataError, IngestError, Note, message_in
 from planner.io.store import LayerWrite, Store, source_sha256
 from planner.workflow.permissions import acting_user
 
@@ -36,6 +39,51 @@ class EnterpriseLoad:
     link_how: str
     join: dict = field(default_factory=dict)
     version: int | None = None
+    #: A dry run: why the real run would refuse to publish (:class:`EnterpriseRefusal`), None: it would publish.
+    refusal: EnterpriseRefusal | None = None
+
+
+#: The link settings stored with a version that change what it means (the same rows shared by floor instead of land
+#: area are another version).
+_SETTINGS = ("by", "share", "years", "parcels_without")
+
+
+@dataclass(frozen=True)
+class EnterpriseRefusal:
+    """Why a load would make a version identical to the current one, so nothing is published.
+
+    ``kind``: ``"same_file"`` (the table, and the link table if any, are the very files the current version
+    ``version`` was published from, read with the same link settings) or ``"unchanged"`` (other files, or files
+    read otherwise, that give the same enterprises and links). Said in either language by :meth:`text`, without
+    the command line's option to publish anyway (``planner enterprise ingest --publish-again`` adds it).
+    """
+
+    kind: str
+    version: int
+    name: str
+    link: str | None = None
+    created_at: str | None = None
+    user: str | None = None
+    n_enterprises: int = 0
+    n_links: int = 0
+
+    def text(self, lang: str, local_time: Callable[[object], str] | None = None) -> str:
+        """The refusal in ``lang``; ``local_time`` writes the version's time (default: the machine's time zone)."""
+        from planner.i18n import local_time as machine_time
+        from planner.i18n import t
+
+        files = t("de_files_with_link", lang, name=self.name, link=self.link) if self.link else self.name
+        if self.kind == "same_file":
+            return t("de_same_files" if self.link else "de_same_file", lang, files=files, v=self.version,
+                     when=(local_time or machine_time)(self.created_at), user=self.user or "?")
+        return t("de_unchanged", lang, files=files, v=self.version, n=self.n_enterprises, m=self.n_links)
+
+    def error(self, report=None) -> IngestError:
+        """The :class:`IngestError` of this refusal (``exc.refusal`` is this record, ``exc.report`` the report)."""
+        exc = IngestError(self.text("en"), zh=self.text("zh"))
+        exc.refusal = self  # type: ignore[attr-defined]
+        exc.report = report  # type: ignore[attr-defined]
+        return exc
 
 
 def enterprise_version(store: Store) -> int | None:
@@ -45,10 +93,78 @@ def enterprise_version(store: Store) -> int | None:
     return int(cur["version"].iloc[-1]) if len(cur) else None
 
 
+def _current(store: Store) -> dict | None:
+    """The current enterprise version's catalogue facts: version, when, by whom, checksums, link settings."""
+    v = enterprise_version(store)
+    if v is None:
+        return None
+    cat = store.layers("enterprise")
+    row = cat[(cat["name"] == NAME) & (cat["version"] == v)].iloc[-1]
+    lcat = store.layers("enterprise_link")
+    lrow = lcat[(lcat["name"] == NAME) & (lcat["version"] == v)] if len(lcat) else lcat
+    try:
+        meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else dict(row["meta"] or {})
+    except (TypeError, ValueError):
+        meta = {}
+
+    def text(x) -> str | None:
+        return None if x is None or (isinstance(x, float) and np.isnan(x)) or str(x) in ("", "None", "nan") else str(x)
+
+    return {"version": v, "created_at": text(row["created_at"]), "user": text(row["user"]),
+            "sha256": text(row["sha256"]), "link_sha256": text(lrow["sha256"].iloc[-1]) if len(lrow) else None,
+            "link_file": meta.get("link_file"), "link": meta.get("link") or {}}
+
+
+def _same_files(cur: dict | None, sha: str | None, link_sha: str | None, has_link: bool, spec: E.LinkSpec) -> bool:
+    """Whether a load is the current version's files again (same checksums, no link table where it had none), read
+    with the same link settings. A version stored before link tables had a checksum never matches one."""
+    if cur is None or not sha or sha != cur["sha256"]:
+        return False
+    if has_link != bool(cur["link_file"]) or (has_link and (not link_sha or link_sha != cur["link_sha256"])):
+        return False
+    return all(str(getattr(spec, k)) == str(cur["link"].get(k, getattr(E.LinkSpec(), k))) for k in _SETTINGS)
+
+
+def _unchanged(store: Store, cur: dict | None, ent: pd.DataFrame, links: pd.DataFrame, how: str,
+               spec: E.LinkSpec) -> bool:
+    """Whether a load gives the current version's enterprises, links and link settings again.
+
+    Links found on the parcels (their credit codes or names) are found there again by every analysis
+    (:func:`analysis_parcels`), so for such a version only the enterprises and settings count.
+    """
+    if cur is None:
+        return False
+    old = cur["link"]
+    if any(str(old.get(k, getattr(E.LinkSpec(), k))) != str(getattr(spec, k)) for k in _SETTINGS if k != "by"):
+        return False
+    if str(old.get("how", "")) != str(how):
+        return False
+    if not same_enterprises(store.read_layer("enterprise", NAME), ent):
+        return False
+    from_parcels = str(how).startswith("the parcels")
+    return from_parcels or same_links(store.read_layer("enterprise_link", NAME), links)
+
+
+def _refusal(store: Store, *, sha: str | None, link_sha: str | None, has_link: bool, spec: E.LinkSpec,
+             name: str, link_name: str | None, loaded: tuple | None = None) -> EnterpriseRefusal | None:
+    """Why publishing this load would make nothing new (None: it would not). ``loaded``: ``(enterprises, links,
+    how)`` as read; without it only the files are compared."""
+    cur = _current(store)
+    if cur is None:
+        return None
+    said = {"version": cur["version"], "name": name, "link": link_name if has_link else None,
+            "created_at": cur["created_at"], "user": cur["user"]}
+    if _same_files(cur, sha, link_sha, has_link, spec):
+        return EnterpriseRefusal("same_file", **said)
+    if loaded is not None and _unchanged(store, cur, *loaded, spec):
+        return EnterpriseRefusal("unchanged", n_enterprises=len(loaded[0]), n_links=len(loaded[1]), **said)
+    return None
+
+
 def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None, link: str | os.PathLike | None = None,
                        encoding: str | None = None, dry_run: bool = False, user: str | None = None,
                        label: str | None = None, source_name: str | None = None,
-                       link_name: str | None = None) -> EnterpriseLoad:
+                       link_name: str | None = None, publish_again: bool = False) -> EnterpriseLoad:
     """Read, check, link and (unless ``dry_run``) publish an enterprise table as a new version.
 
     The links are checked against the current survey (unmatched codes and
@@ -57,8 +173,27 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     refused load (:class:`~planner.errors.IngestError`) writes nothing.
     ``source_name`` / ``link_name``: the files' names as the user knows them
     (an app upload is stored under a server-made name), for the audit log.
+
+    A load that would make a version identical to the current one is refused
+    (:class:`EnterpriseRefusal`, ``exc.refusal``) unless ``publish_again``:
+    the very files the current version was published from (same checksums,
+    read with the same link settings; said before they are read), or files
+    whose enterprises, links and link settings equal the current version's
+    (the same table saved as csv instead of xlsx). A dry run refuses nothing
+    and says in ``refusal`` what the real run would refuse.
     """
     mp = E.as_enterprise_mapping(mapping)
+    src = Path(source)
+    name = source_name or src.name
+    shown_link = (link_name or Path(link).name) if link is not None else None
+    sha = source_sha256(src) if src.is_file() else None
+    link_sha = source_sha256(Path(link)) if link is not None and Path(link).is_file() else None
+    check = {"sha": sha, "link_sha": link_sha, "has_link": link is not None, "spec": mp.link, "name": name,
+             "link_name": shown_link}
+    if not dry_run and not publish_again:  # the same files again: said before any work (checked again below)
+        same = _refusal(store, **check)
+        if same is not None:
+            raise same.error()
     ent, rep = E.read_enterprises(source, mapping=mp, encoding=encoding)
     link_rows = None
     if link is not None:
@@ -86,32 +221,35 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     unlinked = None
     if parcels is not None and len(ent) and not counts.get("enterprises_linked"):
         # published, every parcel's tax and output would turn unknown ("low contribution" would vanish)
-        name = link_name or (Path(link).name if link else None) or source_name or Path(source).name
+        said = shown_link or name
         unlinked = DataError(
-            f"{name}: none of the {len(ent):,} enterprises reaches a parcel of the current survey (linked by {how}); "
+            f"{said}: none of the {len(ent):,} enterprises reaches a parcel of the current survey (linked by {how}); "
             "publishing it would leave every parcel without tax and output. Check the link table's parcel ids and "
             "credit codes against the survey",
-            zh=f"{name}：{len(ent):,} 家企业均未关联到当前调查版本的任何宗地（关联方式：{message_in(how, 'zh')}）；发布后所有宗地将失去"
+            zh=f"{said}：{len(ent):,} 家企业均未关联到当前调查版本的任何宗地（关联方式：{message_in(how, 'zh')}）；发布后所有宗地将失去"
                "税收和产值。请核对关联表的宗地代码和统一社会信用代码")
         rep.notes.append(Note(str(unlinked), zh=unlinked.zh))
     rep.dry_run = dry_run
-    src = Path(source)
-    rep.sha256 = source_sha256(src) if src.is_file() else None
+    rep.sha256 = sha
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
+        out.refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
         return out
     if unlinked is not None:
         raise unlinked
     user = acting_user("ingest", store, user)
     meta = {"label": label, "link": {"by": mp.link.by, "how": how, "share": mp.link.share, "years": mp.link.years,
                                      "parcels_without": mp.link.parcels_without},
-            "join": counts, "ingest": rep.summary(), "link_file": link_name or (Path(link).name if link else None)}
+            "join": counts, "ingest": rep.summary(), "link_file": shown_link}
     with store.write_lock("publish_enterprises"):
+        refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
+        if refusal is not None:  # against the version current now, under the lock (another may have published)
+            raise refusal.error(rep)
         versions = store.write_layers(
-            [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=source_name or src.name,
+            [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=name,
                         sha256=rep.sha256),
              LayerWrite("enterprise_link", NAME, _storable_links(links), meta=meta,
-                        source_file=link_name or (Path(link).name if link else source_name or src.name))],
+                        source_file=shown_link or name, sha256=link_sha)],
             user=user, action="publish_enterprises")
     out.version = versions[("enterprise", NAME)]
     return out
@@ -173,5 +311,5 @@ def _land_known(parcels: pd.DataFrame) -> bool:
     return bool((land > 0).all())
 
 
-__all__ = ["NAME", "EnterpriseLoad", "analysis_parcels", "enterprise_version", "ingest_enterprises",
+__all__ = ["NAME", "EnterpriseLoad", "EnterpriseRefusal", "analysis_parcels", "enterprise_version", "ingest_enterprises",
            "set_current_enterprises"]
