@@ -398,6 +398,10 @@ def test_an_enterprise_table_publishes_copies_and_reads_back_on_either_backend(t
     if password:
         assert f":{password}@" not in out + err  # the workspace is named without its password
     assert enterprise_version(store) == 1
+    # the same files again: refused on either backend (the checksums and settings come back from its catalogue)
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", uri]) == 2
+    assert "the same files as the current enterprise table v1" in capsys.readouterr().err
+    assert enterprise_version(store) == 1 and len(store.layers("enterprise")) == 1
     assert analysis_parcels(store).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
     assert main(["enterprise", "show", "-w", uri]) == 0
     assert "parcels hold several tenants" in capsys.readouterr().out
