@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -121,3 +123,34 @@ def test_data_from_elsewhere_are_refused_in_auto_and_published_on_purpose_as_rep
     at.button(key="dm_publish").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert sorted(GpkgStore(ws).read_parcels()["parcel_id"]) == ["Z1", "Z2", "Z3"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_crs_proposed_from_an_upload_says_why_in_the_pages_language(data_dir, tmp_path, lang):
+    """The form proposing a new workspace's CRS from the uploaded survey said why in English on a Chinese page.
+
+    The form is drawn alone, as the data manager draws it once a survey is uploaded (AppTest cannot set a radio
+    whose labels are made from the session's upload).
+    """
+    src = tmp_path / "lonlat.geojson"
+    gpd.GeoDataFrame({"parcel_id": ["Z1", "Z2"]}, geometry=shapely.box(118.55 + np.arange(2) * 0.001, 24.78,
+                                                                      118.5508 + np.arange(2) * 0.001, 24.7808),
+                     crs="EPSG:4326").to_file(src, driver="GeoJSON")
+
+    def form():
+        from planner.ui import new_workspace
+
+        new_workspace.render()
+
+    at = AppTest.from_function(form, default_timeout=60)
+    for k, v in {"dm_path": str(src), "dm_name": "lonlat.geojson", "nw_crs_how": "upload", "_lang": lang}.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = [c.value for c in at.caption if "EPSG" in c.value or "UTM" in c.value]
+    assert len(said) == 1, [c.value for c in at.caption]
+    why = said[0].split("：" if lang == "zh" else ": ", 1)[1]
+    if lang == "zh":
+        assert said[0].startswith("推荐坐标系") and not re.search(r"[a-z]{4,} [a-z]{3,}", why), said
+    else:
+        assert said[0].startswith("Proposed CRS") and not re.search(r"[\u4e00-\u9fff]", why), said

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from planner import workflow as W
-from planner.errors import PlannerError
+from planner.errors import PlannerError, message_in
 from planner.ui import auth, keys
 from planner.ui.state import catalog, error_text, lang, tr
 from planner.workflow.permissions import only_text
@@ -28,7 +28,7 @@ def _proposed_from_upload():
 
     crs = st.session_state.get("dm_crs")
     prop = propose_for_layer(read_source(path), None if crs in (None, "auto") else crs)
-    return prop.crs, prop.why
+    return prop.crs, message_in(prop.why, lang())  # why, in the page's language (a Note carries its Chinese)
 
 
 def render() -> None:
