@@ -172,3 +172,30 @@ def test_a_table_published_by_another_while_checked_is_refused_at_publish(tmp_pa
     assert "--publish-again" not in _texts(at)
     pd.testing.assert_frame_equal(store.layers(), cat)
     pd.testing.assert_frame_equal(store.audit_log(), audit)
+
+
+def test_publish_is_greyed_for_a_role_that_lost_the_right_to_load_tables_after_its_check(tmp_path, env):
+    """A GIS officer checked a table; an administrator made them a planner before they clicked Publish: the button
+    is greyed saying who may (as the uploaders are for such a role), and nothing is published."""
+    from planner.ui import auth
+    from planner.workflow import accounts as A
+    from tests.test_app_drafts import _sign_in
+
+    ws = env(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws, crs="EPSG:4549", create=True)
+    store.publish_survey(parcels(), label="base")
+    A.add_user(store, "gus", "gis_staff", "gis-pass-1")
+    A.add_user(store, "ada", "admin", "admin-pass-1")
+    at = _sign_in(_page(), "gus", "gis-pass-1")
+    at.switch_page("views/data.py").run()
+    at.file_uploader[1].set_value(("t.xlsx", write_table(tmp_path / "t.xlsx").read_bytes(),
+                                   "application/vnd.ms-excel")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.button(key="de_publish").disabled
+    A.set_role(store, "gus", "planner", user="ada")
+    auth._accounts.clear()  # read again on the next run (a server does so every 30 s)
+    at.run()
+    assert at.button(key="de_publish").disabled
+    assert "GIS 数据员" in (at.button(key="de_publish").help or "")  # who may
+    assert GpkgStore(ws).layers("enterprise").empty

@@ -96,8 +96,9 @@ def render(store, ws: str) -> None:
             if refused:
                 st.warning(refused, icon="⚠️")
             b1, b2, _ = st.columns([1, 1, 3])
-            if b1.button(tr("dm_publish"), type="primary", key="de_publish", disabled=bool(refused),
-                         help=refused):
+            # greyed too for a role that may not load tables (its uploads came before an administrator changed it)
+            if b1.button(tr("dm_publish"), type="primary", key="de_publish", disabled=bool(refused) or not may_ingest,
+                         help=refused or locked):
                 try:
                     out = WE.ingest_enterprises(upl.path, store, mapping={"link": {"share": share_used}},
                                                 link=lupl.path if lupl is not None else None, label=label,
