@@ -851,6 +851,14 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "note: the latest scenario/{name} is now this file's; version {before} ({who}) is kept: "
                             "open it as {name}@{before}"),
     "cli_comparison_saved": ("已保存为 comparison/{name} 第 {v} 版", "saved as comparison/{name} version {v}"),
+    # planner scenario copy / rename / delete (English: the words scripts read)
+    "cli_scenario_copied": ("已保存情景「{new}」第 {v} 版，复制自「{src}」", "saved scenario {new!r} version {v}, a copy of {src!r}"),
+    "cli_scenario_renamed": ("已将情景「{name}」重命名为「{new}」（第 {v} 版）；「{name}」的历史版本仍保留（以 {name}@版本号 打开）",
+                             "renamed scenario {name!r} to {new!r} (version {v}); the history of {name!r} is kept "
+                             "(its versions open as {name}@VERSION)"),
+    "cli_scenario_deleted": ("已删除情景「{name}」；各版本仍保留：`planner scenario copy {name}@{v} {name} -w WS` 可将其恢复",
+                             "deleted scenario {name!r}; its versions are kept: "
+                             "`planner scenario copy {name}@{v} {name} -w WS` brings it back"),
     # -- workspace, users, the lists of saved documents, sample-data: their listings and confirmations (the English is
     # what these commands printed before they had --lang, and what scripts have read)
     "cli_col_kind": ("类型", "kind"),
@@ -918,6 +926,45 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cli_policy_shipped": ("随附的识别规则：{names}（工作空间未保存同名规则时，NAME 即指这些）",
                            "shipped: {names} (what a NAME means when none is saved of it)"),
     "cli_templates": ("园区模板：", "park templates:"),
+    # the Dask engine (planner.scale: its stage lines and progress bars; planner.cli.scale: the command's lines)
+    "scale_local_cluster": ("本地集群（{n} 个工作进程）", "a local cluster of {n} workers"),
+    "scale_dashboard": ("Dask：{where}；监控面板 {link}", "Dask: {where}; dashboard {link}"),
+    "scale_tasks_done": ("{label}：{n} 个任务已完成", "{label}: {n} tasks done"),
+    "scale_classify_values": ("识别 1/3 指标取值", "classify 1/3 values"),
+    "scale_classify_grades": ("识别 2/3 等级", "classify 2/3 grades"),
+    "scale_classify_flags": ("识别 3/3 判定", "classify 3/3 flags"),
+    "scale_thresholds": ("{n:,} 个地块的百分位阈值：{list}", "thresholds over {n:,} parcels: {list}"),
+    "scale_none": ("无", "none"),
+    "scale_sites_groups": ("连片 1/4 分组", "sites 1/4 groups"),
+    "scale_sites_pairs": ("连片 2/4 跨分区地块对", "sites 2/4 pairs across partitions"),
+    "scale_sites_build": ("连片 3/4 生成片区", "sites 3/4 build"),
+    "scale_groups": ("三低地块共 {groups:,} 组；跨分区的连通分量对 {pairs:,} 对（边缘缓冲区 {halo:,} 个地块）",
+                     "{groups:,} groups of flagged parcels; {pairs:,} component pairs across partitions "
+                     "(halo: {halo:,} parcels)"),
+    "scale_no_workspace": ("{path} 未记录工作空间（由调查文件或 sample-data 写出），无法与 {ws} 核对",
+                           "{path} records no workspace (written from a survey file or by sample-data); it cannot be "
+                           "checked against {ws}"),
+    "scale_not_checked": ("{path} 是工作空间 {ws} 的调查版本 {v}；此处无法打开该工作空间（{why}），未核对其是否仍为当前调查"
+                          "（用 -w 给出工作空间及其密码即可核对）",
+                          "{path} holds survey version {v} of workspace {ws}; the workspace cannot be opened here "
+                          "({why}), so whether that is still its current survey was not checked (give the workspace "
+                          "with -w, with its password, to check it)"),
+    "cli_dask_note": ("注意：{msg}", "note: {msg}"),
+    "cli_dask_classifying": ("正在按识别规则「{policy}」识别 {path}", "classifying {path} under policy {policy!r}"),
+    "cli_dask_assembling": ("正在生成 {path} 的连片地块", "assembling sites of {path}"),
+    "cli_dask_wrote": ("已写入 {out}（{secs}）", "wrote {out} ({secs})"),
+    "cli_dask_seconds": ("{stage} {s:.1f} 秒", "{stage} {s:.1f} s"),
+    "cli_dask_sep": ("，", ", "),
+    "cli_dask_stage_values": ("指标取值", "values"),
+    "cli_dask_stage_grades": ("等级", "grades"),
+    "cli_dask_stage_flags": ("判定", "flags"),
+    "cli_dask_stage_groups": ("分组", "groups"),
+    "cli_dask_stage_stitch": ("拼接", "stitch"),
+    "cli_dask_stage_build": ("生成片区", "build"),
+    "cli_dask_stage_ids": ("编号", "ids"),
+    "cli_parquet_written": ("已写入 {path}：{n:,} 个地块，{k} 个希尔伯特分区{of}",
+                            "wrote {path}: {n:,} parcels in {k} Hilbert partitions{of}"),
+    "cli_parquet_of": ("（{ws} 的调查版本 {v}）", " (survey version {v} of {ws})"),
     "cli_sample_inside": ("位于晋江市界内", "inside the Jinjiang boundary"),
     "cli_sample_beyond": ("超出晋江市界（合成延伸）", "continued beyond the Jinjiang boundary (synthetic)"),
     "cli_sample_written": ("{n:,} 个地块，研究范围 {km2:.1f} km²，{where}；生成用时 {built:.1f} 秒，写入用时 {written:.1f} 秒 -> {out}",
@@ -1378,3 +1425,11 @@ def t(key: str, lang: str = "zh", **fmt) -> str:
     zh, en = STRINGS[key]
     s = en if lang == "en" else zh
     return s.format(**fmt) if fmt else s
+
+
+def note(key: str, **fmt):
+    """The string ``key`` in both languages: a :class:`~planner.errors.Note` (its English, with its Chinese in
+    ``zh``), for a library to tell a line whose language the caller picks (:func:`planner.errors.message_in`)."""
+    from planner.errors import Note
+
+    return Note(t(key, "en", **fmt), zh=t(key, "zh", **fmt))

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from planner.errors import DataError
+from planner.errors import DataError, message_in
+from planner.i18n import t
 
 
 def workers(text: str) -> int:
@@ -44,10 +45,22 @@ def add_engine_args(p: argparse.ArgumentParser, *, what: str) -> None:
                    help="workers of the local cluster (default: the cores, at most 4)")
 
 
-def _stage(t0: float):
+def _stage(t0: float, lang: str = "en"):
+    """A command's stage lines on stderr, after the seconds since ``t0``; a line told as a
+    :class:`~planner.errors.Note` (the cluster's and the engine's own) is said in ``lang``."""
     def say(msg: str) -> None:
-        print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", file=sys.stderr, flush=True)
+        print(f"[{time.perf_counter() - t0:7.1f}s] {message_in(msg, lang)}", file=sys.stderr, flush=True)
     return say
+
+
+def _seconds(seconds: dict, lang: str) -> str:
+    """The time each stage took (``values 1.2 s, grades 0.4 s``), in ``lang``."""
+    from planner.i18n import STRINGS
+
+    def stage(k: str) -> str:
+        return t(f"cli_dask_stage_{k}", lang) if f"cli_dask_stage_{k}" in STRINGS else k
+
+    return t("cli_dask_sep", lang).join(t("cli_dask_seconds", lang, stage=stage(k), s=v) for k, v in seconds.items())
 
 
 def _of_survey(info: dict, lang: str = "en") -> str:
@@ -59,8 +72,11 @@ def _of_survey(info: dict, lang: str = "en") -> str:
             f"{ws.get('label')} 的调查版本 {ws['survey_version']}，")
 
 
-def _note(msg: str) -> None:
-    print(f"note: {msg}", file=sys.stderr, flush=True)
+def _noter(lang: str):
+    """What the checks of a survey folder note (:func:`planner.io.geoparquet.check_workspace`), said in ``lang``."""
+    def note(msg: str) -> None:
+        print(t("cli_dask_note", lang, msg=message_in(msg, lang)), file=sys.stderr, flush=True)
+    return note
 
 
 def _need(args, name: str, hint: str) -> None:
@@ -89,23 +105,23 @@ def run_classify(args: argparse.Namespace) -> int:
     if not args.out or Path(args.out).suffix.lower() != ".parquet":
         msg = "--engine dask writes a partitioned survey folder: give --out FLAGS.parquet"
         raise DataError(msg, zh="--engine dask 输出分区数据文件夹：请给出 --out 名称.parquet")
-    t0 = time.perf_counter()
-    say = _stage(t0)
+    say = _stage(time.perf_counter(), args.lang)
     doc = policy_doc(args.policy)
     policy = doc.policy
     # before a cluster is started or reached: a refused command changes nothing (and waits for nothing)
     info = gpq.check_survey(args.parquet)
-    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_noter(args.lang))
     gpq.check_target(args.out, overwrite=args.force, reads=(args.parquet,))
     with _client(args, say) as client:
-        say(f"classifying {args.parquet} under policy {policy.name!r}")
-        run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force)
+        say(t("cli_dask_classifying", args.lang, path=args.parquet, policy=policy.name))
+        run = classify_partitioned(args.parquet, policy, args.out, client=client, say=say, overwrite=args.force,
+                                   lang=args.lang)
     from planner.cli.classify import summary_lines
 
     head = {"policy": policy.name, "hash": doc.hash, "parcels": run.n_parcels, "survey": _of_survey(info, args.lang),
             "engine": "dask"}
     print("\n".join(summary_lines(head, run.summary, args.lang)))
-    say(f"wrote {run.out} ({', '.join(f'{k} {v:.1f} s' for k, v in run.seconds.items())})")
+    say(t("cli_dask_wrote", args.lang, out=run.out, secs=_seconds(run.seconds, args.lang)))
     return 0
 
 
@@ -138,20 +154,19 @@ def run_sites(args: argparse.Namespace) -> int:
     if args.apply_edits or args.params or args.save_params:
         msg = "--engine dask builds sites only: --params, --save-params and --apply-edits need a workspace"
         raise DataError(msg, zh="--engine dask 只生成连片地块；--params、--save-params、--apply-edits 需要工作空间")
-    t0 = time.perf_counter()
-    say = _stage(t0)
+    say = _stage(time.perf_counter(), args.lang)
     doc = site_params(args)
     info = gpq.check_survey(args.parquet, need=("parcel_id", "three_low", "input_row"),
                             hint="classify them with `planner classify --engine dask`",
                             hint_zh="请先运行 planner classify --engine dask")
-    gpq.check_workspace(args.parquet, info, args.workspace, note=_note)
+    gpq.check_workspace(args.parquet, info, args.workspace, note=_noter(args.lang))
     bar = gpq.read_layer(args.parquet, "barriers") if doc.use_barriers else None
     con = gpq.read_layer(args.parquet, "constraints") if doc.use_constraints else None
     # the folder checked (its workspace's version), its layers and its partitions are one survey, or nothing is written
     with gpq.unchanged_while_read(args.parquet, info), _client(args, say) as client:
-        say(f"assembling sites of {args.parquet}")
+        say(t("cli_dask_assembling", args.lang, path=args.parquet))
         run = build_sites_partitioned(args.parquet, doc.params, client=client, barriers=bar, constraints=con,
-                                      say=say)
+                                      say=say, lang=args.lang)
     result = run.result
     pol = info.get("policy") or {}
     if pol:  # what the flags are: a rerun killed before its replace left the previous classification
@@ -171,8 +186,8 @@ def run_sites(args: argparse.Namespace) -> int:
                   "policy": info.get("policy"), "classified_from": info.get("classified_from"),
                   "site_params": result.params.to_dict()}
         for p in write_result(result, args.out, record):
-            print(f"wrote {p}")
-    say(", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
+            print(t("cli_wrote", args.lang, path=p))
+    say(_seconds(run.seconds, args.lang))
     return 0
 
 
@@ -187,7 +202,7 @@ def write_ingested(args, store=None) -> None:
     """``planner ingest --parquet DIR``: the published survey (or, with no workspace, the checked file) as parquet."""
     from planner.io import geoparquet as gpq
 
-    say = _stage(time.perf_counter())
+    say = _stage(time.perf_counter(), args.lang)
     workspace = None
     if store is not None:
         # the version read is the version recorded (a publish by someone else meanwhile is not mislabelled)
@@ -205,19 +220,17 @@ def write_ingested(args, store=None) -> None:
                                         constraints=con, overwrite=args.force, workspace=workspace,
                                         source=str(args.source or f"{store.label} survey version "
                                                                   f"{workspace['survey_version']}"))
-    of = f" (survey version {workspace['survey_version']} of {store.label})" if workspace else ""
-    say(f"wrote {args.parquet}: {info['n_parcels']:,} parcels in {info['npartitions']} Hilbert partitions{of}")
+    of = t("cli_parquet_of", args.lang, v=workspace["survey_version"], ws=store.label) if workspace else ""
+    say(t("cli_parquet_written", args.lang, path=args.parquet, n=info["n_parcels"], k=info["npartitions"], of=of))
 
 
 def write_province(args) -> int:
     """``planner sample-data --province --parcels N --out DIR.parquet``."""
     from planner.sample.province import write_province as _write
 
-    t0 = time.perf_counter()
-    say = _stage(t0)
+    say = _stage(time.perf_counter(), args.lang)
     from tqdm import tqdm
 
-    from planner.i18n import t
     from planner.io import geoparquet as gpq
 
     gpq.check_target(args.out, overwrite=args.force, suffix=False)  # before the cluster starts

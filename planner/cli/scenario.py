@@ -81,6 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         if action != "delete":
             m.add_argument("new", metavar="NEW")
         m.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+        add_lang_option(m, "its confirmation")
         m.set_defaults(func=manage_cmd, action=action, **({"new": None} if action == "delete" else {}))
     p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
 
@@ -377,7 +378,8 @@ def list_cmd(args: argparse.Namespace) -> int:
 
 def manage_cmd(args: argparse.Namespace) -> int:
     """``scenario copy|rename|delete``: what the scenarios page's buttons do, with ``NAME@VERSION`` standing for
-    the version the user has seen (a colleague's newer save is then refused, never renamed or deleted unseen)."""
+    the version the user has seen (a colleague's newer save is then refused, never renamed or deleted unseen); the
+    confirmation is said in ``--lang``."""
     store = open_store(args.workspace)
     name, version = W.parse_ref(args.name)
     if version is not None:
@@ -386,13 +388,11 @@ def manage_cmd(args: argparse.Namespace) -> int:
         W.check_document_name("scenario", args.new)
     if args.action == "copy":
         v = W.duplicate_scenario(store, name, args.new, version=version)
-        print(f"saved scenario {args.new!r} version {v}, a copy of {args.name!r}")
+        print(line("cli_scenario_copied", args.lang, new=args.new, v=v, src=args.name))
     elif args.action == "rename":
         v = W.rename_scenario(store, name, args.new, expect_version=version if version is not None else False)
-        print(f"renamed scenario {name!r} to {args.new!r} (version {v}); the history of {name!r} is kept "
-              f"(its versions open as {name}@VERSION)")
+        print(line("cli_scenario_renamed", args.lang, name=name, new=args.new, v=v))
     else:
         mark = W.delete_document(store, "scenario", name, expect_version=version if version is not None else False)
-        print(f"deleted scenario {name!r}; its versions are kept: "
-              f"`planner scenario copy {name}@{mark - 1} {name} -w WS` brings it back")
+        print(line("cli_scenario_deleted", args.lang, name=name, v=mark - 1))
     return 0

@@ -535,17 +535,18 @@ def check_workspace(path: str | Path, info: dict, workspace: str | None = None, 
     ``info``: the folder's ``planner.json``. ``workspace`` (``-w``): the workspace the command is meant for; a
     folder written from another one is refused. Without it, the workspace the folder records is opened; when it
     cannot be (moved, another machine's), or the folder records none (written from a file, or by ``sample-data
-    --province``), ``note`` is told that its version was not checked.
+    --province``), ``note`` is told that its version was not checked (a :class:`~planner.errors.Note`:
+    English, with its Chinese).
     """
-    from planner.errors import PlannerError
+    from planner import i18n
+    from planner.errors import Note, PlannerError, message_in
     from planner.io.store import open_store
 
     note = note or (lambda _m: None)
     rec = info.get("workspace")
     if not isinstance(rec, dict) or "survey_version" not in rec:
         if workspace:
-            note(f"{path} records no workspace (written from a survey file or by sample-data); it cannot be checked "
-                 f"against {workspace}")
+            note(i18n.note("scale_no_workspace", path=path, ws=workspace))
         return
     where = f"{path} holds survey version {rec['survey_version']} of workspace {rec.get('uri') or rec.get('label')}"
     if workspace and _workspace_key(workspace) != rec.get("uri"):
@@ -558,8 +559,9 @@ def check_workspace(path: str | Path, info: dict, workspace: str | None = None, 
         store = open_store(workspace or rec["uri"])
         cat = store.surveys()
     except (PlannerError, OSError) as exc:
-        note(f"{where}; the workspace cannot be opened here ({exc}), so whether that is still its current survey "
-             "was not checked (give the workspace with -w, with its password, to check it)")
+        said = {"path": path, "v": rec["survey_version"], "ws": rec.get("uri") or rec.get("label")}
+        note(Note(i18n.t("scale_not_checked", "en", why=exc, **said),
+                  zh=i18n.t("scale_not_checked", "zh", why=message_in(exc, "zh"), **said)))
         return
     cur = cat[cat["is_current"] & (cat["name"] == "parcels")]
     fix = refresh_command(info, path)

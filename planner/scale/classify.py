@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner import i18n
 from planner.classify.flags import (
     Ranks,
     classify,
@@ -46,6 +47,8 @@ from planner.classify.flags import (
 )
 from planner.classify.indicators import compute_indicators
 from planner.classify.policy import Policy, policy_hash
+from planner.errors import Note
+from planner.i18n import note
 from planner.io import geoparquet as gpq
 from planner.scale.cluster import gather_with_progress, submit_each
 
@@ -160,7 +163,7 @@ class PartitionedClassification:
 
 def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *, client,
                          say: Callable[[str], None] | None = None, bar: bool = True,
-                         overwrite: bool = False) -> PartitionedClassification:
+                         overwrite: bool = False, lang: str = "en") -> PartitionedClassification:
     """Classify a partitioned survey partition by partition; flags equal :func:`planner.classify.classify`.
 
     Parameters
@@ -172,6 +175,10 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
         The classified survey folder to write (same partitions; the barrier
         and constraint layers are copied along).
     client : distributed.Client
+    say : callable, optional
+        Told each stage's line (a :class:`~planner.errors.Note`: English, with its Chinese in ``zh``).
+    lang : {"en", "zh"}
+        Language of the progress bars' stage names.
 
     Returns
     -------
@@ -191,7 +198,7 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
             t = time.perf_counter()
             stash = submit_each(client, partition_values, files, pol, key="values")
             first = gather_with_progress(client, [client.submit(values_summary, f, key=f"{f.key}-sum")
-                                                  for f in stash], "classify 1/3 values", bar=bar)
+                                                  for f in stash], note("scale_classify_values"), bar=bar, lang=lang)
             n_levels = len(first[0]["levels"]) if first else 0
             levels = [np.concatenate([f["levels"][k] for f in first]) for k in range(n_levels)]
             resolved, record = resolve_policy(pol, levels)
@@ -200,12 +207,14 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
             present = {name: any(f["present"][name] for f in first) for name in _grade_names(pol)}
             del first
             secs["values"] = time.perf_counter() - t
-            say(f"thresholds over {info['n_parcels']:,} parcels: "
-                + (", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record) or "none"))
+            said = ", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record)
+            say(Note(i18n.t("scale_thresholds", "en", n=info["n_parcels"], list=said or i18n.t("scale_none", "en")),
+                     zh=i18n.t("scale_thresholds", "zh", n=info["n_parcels"], list=said or i18n.t("scale_none", "zh"))))
             t = time.perf_counter()
             ranks_f = client.scatter(GlobalRanks(values, present), broadcast=True)
             scores = gather_with_progress(client, submit_each(client, partition_scores, stash, resolved, ranks_f,
-                                                              key="scores"), "classify 2/3 grades", bar=bar)
+                                                              key="scores"), note("scale_classify_grades"), bar=bar,
+                                          lang=lang)
             ranks = GlobalRanks(values, present, np.sort(np.concatenate(scores)) if scores else np.zeros(0))
             del scores, ranks_f, stash
             secs["grades"] = time.perf_counter() - t
@@ -215,7 +224,7 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
             futs = [client.submit(classify_partition, f, k, str(tmp), resolved, ranks_f, policy.name,
                                   policy_hash(policy), key=f"classify-{tmp.name}-{k}", pure=False)
                     for k, f in enumerate(files)]
-            parts = gather_with_progress(client, futs, "classify 3/3 flags", bar=bar)
+            parts = gather_with_progress(client, futs, note("scale_classify_flags"), bar=bar, lang=lang)
             layers = {n: gpq.read_layer(survey, n) for n in gpq.LAYERS}
         gpq.finish_survey(tmp, crs=info["crs"], n_parcels=info["n_parcels"], npartitions=len(files),
                           partitioning=info["partitioning"], source=f"{info.get('source', '')}; classified under "

@@ -13,7 +13,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from planner.errors import PlannerError
+from planner.errors import Note, PlannerError, message_in
+from planner.i18n import t
 
 
 class ClusterError(PlannerError):
@@ -34,7 +35,8 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None, t
     processes of ``threads_per_worker`` threads each (shapely releases the GIL,
     but one thread a worker keeps peak memory predictable). It is shut down on
     exit; a remote cluster is only disconnected from. The dashboard address is
-    told through ``say``.
+    told through ``say`` (a :class:`~planner.errors.Note`: English, with its
+    Chinese in ``zh``).
     """
     from distributed import Client, LocalCluster
 
@@ -58,9 +60,12 @@ def dask_client(scheduler: str | None = None, *, n_workers: int | None = None, t
                                memory_limit=memory_limit, dashboard_address=":0", silence_logs=40)
         client = Client(cluster)
     try:
-        check_workers(client, scheduler or "the local cluster")
-        where = scheduler or f"a local cluster of {len(client.scheduler_info(n_workers=-1)['workers'])} workers"
-        say(f"Dask: {where}; dashboard {client.dashboard_link}")
+        check_workers(client, scheduler or "the local cluster", where_zh=scheduler or "本地集群")
+        n = len(client.scheduler_info(n_workers=-1)["workers"])
+        where = {lang: scheduler or t("scale_local_cluster", lang, n=n) for lang in ("en", "zh")}
+        link = client.dashboard_link
+        say(Note(t("scale_dashboard", "en", where=where["en"], link=link),
+                 zh=t("scale_dashboard", "zh", where=where["zh"], link=link)))
         yield client
     finally:
         client.close()
@@ -94,8 +99,9 @@ def _shake_hands(address: str, timeout: float) -> None:
 _PLANNER_VERSION = "__import__('planner').__version__"
 
 
-def check_workers(client, where: str, timeout: float | None = None) -> None:
-    """Refuse a cluster with no worker within ``timeout`` (:data:`CONNECT_TIMEOUT`), or workers without planner.
+def check_workers(client, where: str, timeout: float | None = None, *, where_zh: str | None = None) -> None:
+    """Refuse a cluster with no worker within ``timeout`` (:data:`CONNECT_TIMEOUT`), or workers without planner
+    (``where``: the cluster as the refusal names it, ``where_zh`` in Chinese; default: ``where``).
 
     Without these checks the first task waited forever: on a scheduler no worker had joined, and on workers
     that cannot import planner (unpickling the task failed, the worker was restarted, and was sent it again).
@@ -103,12 +109,13 @@ def check_workers(client, where: str, timeout: float | None = None) -> None:
     import planner
 
     timeout = CONNECT_TIMEOUT if timeout is None else timeout
+    where_zh = where_zh or where
     try:
         client.wait_for_workers(1, timeout=timeout)
     except TimeoutError as exc:
         msg = (f"the Dask scheduler at {where} has no workers (none joined within {timeout:g} s); start them with "
                f"`dask worker {client.scheduler.address}` on machines with planner {planner.__version__} installed")
-        raise ClusterError(msg, zh=f"Dask 调度器 {where} 没有工作进程（{timeout:g} 秒内无人加入）；请在装有 planner "
+        raise ClusterError(msg, zh=f"Dask 调度器 {where_zh} 没有工作进程（{timeout:g} 秒内无人加入）；请在装有 planner "
                                    f"{planner.__version__} 的机器上运行 dask worker {client.scheduler.address}") from exc
     got = client.run(eval, _PLANNER_VERSION, on_error="return")
     bad = {w: v for w, v in got.items() if v != planner.__version__}
@@ -118,22 +125,25 @@ def check_workers(client, where: str, timeout: float | None = None) -> None:
             f"run planner {v}"
         msg = (f"{len(bad)} of {len(got)} Dask workers at {where} {what}, e.g. {w}; this client runs planner "
                f"{planner.__version__}: install that version (and the same Python packages) on every worker")
-        raise ClusterError(msg, zh=f"{where} 的 {len(got)} 个 Dask 工作进程中有 {len(bad)} 个未安装或版本不同于本机的 "
+        raise ClusterError(msg, zh=f"{where_zh} 的 {len(got)} 个 Dask 工作进程中有 {len(bad)} 个未安装或版本不同于本机的 "
                                    f"planner {planner.__version__}（如 {w}）；请在每个工作进程上安装相同版本")
 
 
 def gather_with_progress(client, futures: list, label: str, say: Callable[[str], None] | None = None,
-                         bar: bool = True) -> list:
+                         bar: bool = True, lang: str = "en") -> list:
     """Results of ``futures`` in order, with a progress bar fed by the scheduler's completion events.
 
-    A failed task raises :class:`ClusterError` naming the stage and the task.
+    ``label`` names the stage (a :class:`~planner.errors.Note` for one said in both languages): the bar shows it in
+    ``lang``; ``say`` is told the stage is done (a Note). A failed task raises :class:`ClusterError` naming the
+    stage and the task.
     """
     from distributed import as_completed
     from tqdm import tqdm
 
     index = {f.key: i for i, f in enumerate(futures)}
     out: list = [None] * len(futures)
-    with tqdm(total=len(futures), desc=label, unit="part", disable=not bar, leave=False) as pb:
+    zh = message_in(label, "zh")
+    with tqdm(total=len(futures), desc=message_in(label, lang), unit="part", disable=not bar, leave=False) as pb:
         for fut in as_completed(futures):
             try:
                 out[index[fut.key]] = fut.result()
@@ -141,10 +151,11 @@ def gather_with_progress(client, futures: list, label: str, say: Callable[[str],
                 raise
             except Exception as exc:
                 msg = f"{label}: task {fut.key} failed on the cluster: {type(exc).__name__}: {exc}"
-                raise ClusterError(msg, zh=f"{label}：集群任务 {fut.key} 失败：{exc}") from exc
+                raise ClusterError(msg, zh=f"{zh}：集群任务 {fut.key} 失败：{exc}") from exc
             pb.update(1)
     if say:
-        say(f"{label}: {len(futures)} tasks done")
+        say(Note(t("scale_tasks_done", "en", label=label, n=len(futures)),
+                 zh=t("scale_tasks_done", "zh", label=zh, n=len(futures))))
     return out
 
 

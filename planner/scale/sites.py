@@ -51,6 +51,7 @@ import pandas as pd
 import shapely
 
 from planner.errors import DataError
+from planner.i18n import note
 from planner.io import geoparquet as gpq
 from planner.scale.cluster import gather_with_progress
 from planner.sites import build as _build
@@ -336,7 +337,7 @@ def _layer_geoms(layer) -> np.ndarray:
 
 def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None, *, client, barriers=None,
                             constraints=None, say: Callable[[str], None] | None = None,
-                            bar: bool = True) -> PartitionedSites:
+                            bar: bool = True, lang: str = "en") -> PartitionedSites:
     """Assemble the sites of a classified partitioned survey; the result equals :func:`planner.sites.build_sites`.
 
     Parameters
@@ -349,6 +350,10 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     client : distributed.Client
     barriers, constraints : GeoDataFrame or array of geometries, optional
         As for :func:`planner.sites.build_sites` (default: none).
+    say : callable, optional
+        Told each stage's line (a :class:`~planner.errors.Note`: English, with its Chinese in ``zh``).
+    lang : {"en", "zh"}
+        Language of the progress bars' stage names.
 
     Returns
     -------
@@ -358,10 +363,11 @@ def build_sites_partitioned(survey: str | Path, params: SiteParams | None = None
     say = say or (lambda _m: None)
     info = gpq.survey_info(survey)
     with gpq.unchanged_while_read(survey, info):  # partitions are read twice: a folder replaced meanwhile is refused
-        return _build_partitioned(survey, params, client, barriers, constraints, say, bar)
+        return _build_partitioned(survey, params, client, barriers, constraints, say, bar, lang)
 
 
-def _build_partitioned(survey, params: SiteParams, client, barriers, constraints, say, bar) -> PartitionedSites:
+def _build_partitioned(survey, params: SiteParams, client, barriers, constraints, say, bar,
+                       lang: str = "en") -> PartitionedSites:
     cols = [c for c in gpq.columns_of(survey) if c not in SKIP_COLUMNS]
     for need in ("parcel_id", "three_low", "input_row"):
         if need not in cols:
@@ -377,7 +383,8 @@ def _build_partitioned(survey, params: SiteParams, client, barriers, constraints
     layers_f = client.scatter(layers, broadcast=True)
     futA = [client.submit(partition_groups, f, layers_f, params, key=f"groups-{tag}-{k}") for k, f in enumerate(files)]
     summ = gather_with_progress(client, [client.submit(group_summary, fa, key=f"gsum-{tag}-{k}")
-                                         for k, fa in enumerate(futA)], "sites 1/4 groups", bar=bar)
+                                         for k, fa in enumerate(futA)], note("scale_sites_groups"), bar=bar,
+                                lang=lang)
     secs["groups"] = time.perf_counter() - t
     t = time.perf_counter()
     ext = np.nanmedian([s["extent"] for s in summ]) if any(np.isfinite(s["extent"]) for s in summ) else 100.0
@@ -399,7 +406,7 @@ def _build_partitioned(survey, params: SiteParams, client, barriers, constraints
                 and _boxes_meet(np.array([_grown(boxes[q], g)]), boxes[p])[0]]
         futX.append(client.submit(cross_pairs, futA[p], p, [(q, futH[q]) for q in near], layers_f, params,
                                   key=f"cross-{tag}-{p}"))
-    cross = gather_with_progress(client, futX, "sites 2/4 pairs across partitions", bar=bar)
+    cross = gather_with_progress(client, futX, note("scale_sites_pairs"), bar=bar, lang=lang)
     halo_parcels = sum(client.gather([client.submit(_halo_size, fh, key=f"hsz-{tag}-{k}")
                                       for k, fh in enumerate(futH)]))
     # keep only what the units need of stage 1 on the workers (the flagged geometries go)
@@ -419,8 +426,7 @@ def _build_partitioned(survey, params: SiteParams, client, barriers, constraints
     cb = np.concatenate([s["comp_bounds"] for s in summ]) if n_groups else np.zeros((0, 4))
     gb = _group_bounds(cb, comp_group, n_groups)
     secs["stitch"] = time.perf_counter() - t
-    say(f"{n_groups:,} groups of flagged parcels; {len(edges):,} component pairs across partitions "
-        f"(halo: {halo_parcels:,} parcels)")
+    say(note("scale_groups", groups=n_groups, pairs=len(edges), halo=halo_parcels))
     t = time.perf_counter()
     unit_boxes, unit_groups = _units(gb, home, _margin(params))
     comp_group_f, home_f, ub_f, ug_f = client.scatter([comp_group, home, unit_boxes, unit_groups], broadcast=True)
@@ -433,7 +439,7 @@ def _build_partitioned(survey, params: SiteParams, client, barriers, constraints
         src = [futR[q] for q in range(n) if q != h and _needs(h, q, boxes_all, unit_boxes, unit_groups, gb)]
         futB.append(client.submit(_build_unit_slice, f, h, futA[h], comp_group_f, slices[h], src, home_f,
                                   layers_f, params, cols, key=f"unit-{tag}-{h}"))
-    units = gather_with_progress(client, futB, "sites 3/4 build", bar=bar)
+    units = gather_with_progress(client, futB, note("scale_sites_build"), bar=bar, lang=lang)
     secs["build"] = time.perf_counter() - t
     t = time.perf_counter()
     result = _stitch(units, params, pieces)
