@@ -989,6 +989,20 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cli_sample_chunks": ("分块", "chunks"),
     "cli_sample_writing": ("写入", "writing"),
     "cli_sample_writing_layer": ("写入 {kind}/{name}（{n:,} 行）", "writing {kind}/{name} ({n:,} rows)"),
+    # -- enterprise ingest / show: confirmations, the versions listing and what the current version joins (the English
+    # is what they printed before they had --lang)
+    "cli_ent_published": ("已发布为企业数据第 {v} 版；`planner classify {option}` 此后采用其中的税收、产值和能耗",
+                          "published as enterprise table version {v}; `planner classify {option}` now takes tax, "
+                          "output and energy from it"),
+    "cli_ent_none": ("工作空间 {ws} 中尚无企业数据；请用 `planner enterprise ingest` 导入",
+                     "workspace {ws} has no enterprise table; load one with `planner enterprise ingest`"),
+    "cli_ent_joined": ("当前企业数据第 {v} 版：{e:,} 家企业关联到 {n:,} 宗地块中的 {p:,} 宗；{m:,} 宗地块有多家企业；"
+                       "{none:,} 家企业未关联到任何地块",
+                       "current version {v}: {e:,} enterprises reach {p:,} of {n:,} parcels; {m:,} parcels hold "
+                       "several tenants; {none:,} enterprises reach none"),
+    # fields of an enterprise table the parcel schema does not have (report field names, problems' field column)
+    "ir_field_credit_code": ("统一社会信用代码", "Credit code"),
+    "ir_field_energy_tce": ("综合能耗（吨标准煤）", "Energy use (tce)"),
     "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
                            "To publish it as a new version anyway, add --publish-again."),
     "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
@@ -1414,6 +1428,20 @@ def column_label(name: str, lang: str = "zh") -> str:
     if lang == "en":
         return f"{f.en} ({unit})" if unit else f.en
     return f"{f.zh}（{unit}）" if unit else f.zh
+
+
+def field_label(name: str, lang: str = "zh") -> str:
+    """A loaded field as an ingest report and the data manager's problem table name it: :func:`column_label`, or,
+    for an enterprise table's fields the parcel schema does not have (``credit_code``, ``energy_tce``), their
+    ``ir_field_<name>`` string.
+
+    Examples
+    --------
+    >>> field_label("credit_code"), field_label("energy_tce", "en"), field_label("tax_cny")
+    ('统一社会信用代码', 'Energy use (tce)', '年税收（元/年）')
+    """
+    key = f"ir_field_{name}"
+    return t(key, lang) if key in STRINGS else column_label(name, lang)
 
 
 #: Units of the parcel schema in each language (schema.Field.unit -> (zh, en)).

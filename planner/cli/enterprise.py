@@ -9,6 +9,8 @@ per-mu indicators and the grade of ``planner classify`` come from it. The
 files the current version came from, or a table that gives its enterprises
 and links again, are refused (exit code 2) unless ``--publish-again``.
 ``planner enterprise show -w WS`` lists the versions and what the current one joins.
+Both print in ``--lang`` (else ``PLANNER_LANG``, else Chinese): the report, the
+confirmations, the versions table and the join summary; ``--report``'s CSV too.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ import argparse
 import dataclasses
 import sys
 
-import pandas as pd
-
+from planner.cli import add_lang_option
 from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
-from planner.i18n import t
+from planner.i18n import t, terminal_text
 from planner.io.store import open_store
 from planner.io.writers import check_output, write_report
 
@@ -48,10 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "files (same checksums, same link settings; e.g. read again with another mapping) or other "
                           "files giving the same enterprises and links (refused without it, naming the version)")
     ing.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
+    add_lang_option(ing, "the printed report, the --report CSV and the refusals; 报告语言")
     ing.set_defaults(func=run_ingest)
     show = esub.add_parser("show", help="the enterprise table versions and what the current one joins")
     show.add_argument("--workspace", "-w", required=True, help="workspace .gpkg")
+    add_lang_option(show, "the versions table and the join summary")
     show.set_defaults(func=run_show)
+
+
+#: The columns ``show`` lists of the enterprise table versions (headed by ``cli_col_<name>``).
+SHOW_COLUMNS = ("version", "created_at", "user", "n_rows", "is_current", "source_file")
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -60,6 +67,7 @@ def run_ingest(args: argparse.Namespace) -> int:
 
     if args.report:  # before anything is read or published: a report it could not write changes nothing
         check_output(args.report, (".csv", ".json"), workspace=args.workspace, option="--report")
+    lang = args.lang
     store = open_store(args.workspace)
     mp = as_enterprise_mapping(args.mapping)
     if args.share:
@@ -70,9 +78,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            print(rep.to_text(), file=sys.stderr)
+            print(rep.to_text(lang=lang), file=sys.stderr)
             if args.report:
-                write_report(rep, args.report)
+                write_report(rep, args.report, lang=lang)
         if getattr(exc, "refusal", None) is None:
             raise
         again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
@@ -82,31 +90,30 @@ def run_ingest(args: argparse.Namespace) -> int:
     if load.refusal is not None:  # the dry run says what the real run would refuse, in both languages
         for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
             out.append(t("ir_same_file_note", lg, msg=load.refusal.text(lg)))
-    print(rep.to_text())
+    print(rep.to_text(lang=lang))
     if load.version is not None:
-        print(f"published as enterprise table version {load.version}; `planner classify {workspace_option(args.workspace)}` "
-              "now takes tax, output and energy from it")
+        print(t("cli_ent_published", lang, v=load.version, option=workspace_option(args.workspace, lang)))
     if args.report:
-        print(f"report written to {write_report(rep, args.report)}")
+        print(t("ir_written", lang, path=write_report(rep, args.report, lang=lang)))
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from planner.cli._table import frame_lines
     from planner.workflow.enterprises import analysis_parcels, enterprise_version
 
+    lang = args.lang
     store = open_store(args.workspace)
     cat = store.layers("enterprise")
     if not len(cat):
-        print(f"workspace {_shown(args.workspace)} has no enterprise table; load one with `planner enterprise ingest`")
+        print(t("cli_ent_none", lang, ws=_shown(args.workspace, lang)))
         return 0
-    with pd.option_context("display.width", 160, "display.max_colwidth", 40):
-        print(cat[["version", "created_at", "user", "n_rows", "is_current", "source_file"]].to_string(index=False))
+    # lined up in display columns (Chinese heads and names two a character); file names and users as stored
+    print("\n".join(terminal_text(x) for x in frame_lines(cat, [c for c in SHOW_COLUMNS if c in cat.columns], lang)))
     v = enterprise_version(store)
     if v is not None and store.has_layer("survey", "parcels"):
         p = analysis_parcels(store)
         c = p.attrs.get("enterprise_join", {})
-        print(f"current version {v}: {c.get('enterprises_linked', 0):,} enterprises reach "
-              f"{int((p['n_enterprises'] > 0).sum()):,} of {len(p):,} parcels; "
-              f"{int((p['n_enterprises'] > 1).sum()):,} parcels hold several tenants; "
-              f"{c.get('enterprises_without_parcel', 0):,} enterprises reach none")
+        print(t("cli_ent_joined", lang, v=v, e=c.get("enterprises_linked", 0), p=int((p["n_enterprises"] > 0).sum()),
+                n=len(p), m=int((p["n_enterprises"] > 1).sum()), none=c.get("enterprises_without_parcel", 0)))
     return 0

@@ -245,7 +245,8 @@ def read_enterprises(source: str | os.PathLike, *, mapping=None, encoding: str |
     cells, enc, how = read_table(src, encoding=encoding or mp.encoding, sheet=mp.sheet, limits=limits)
     rep = IngestReport(source=str(src), dataset=src.name, format="Excel" if enc == "xlsx" else "CSV",
                        encoding=None if enc == "xlsx" else enc, encoding_note=how,
-                       row_note="row numbers are the rows a spreadsheet shows (1-based, header and title included)")
+                       row_note=Note("row numbers are the rows a spreadsheet shows (1-based, header and title included)",
+                                     zh="行号为表格软件中显示的行号（从 1 起，含表头和标题行）"))
     if not len(cells):
         raise _refuse(rep, "the table is empty", "表格为空")
     hpos = _find_header(cells, mp)

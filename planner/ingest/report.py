@@ -93,7 +93,7 @@ class IngestReport:
         已发布为调查版本 2
         """
         from planner.errors import message_in
-        from planner.i18n import column_label, display_width, ingest_unit_label, pad, t, value_label
+        from planner.i18n import display_width, field_label, ingest_unit_label, pad, t, value_label
 
         zh = lang == "zh"
 
@@ -104,7 +104,7 @@ class IngestReport:
             return f"{v:,} 条" if zh else str(v)
 
         def name(k: str) -> str:  # a canonical field: its label in Chinese (the app's), its name in English
-            return column_label(k, "zh") if zh else k
+            return field_label(k, "zh") if zh else k
 
         scheme = self.land_use_scheme
         if zh and scheme and scheme.endswith(_ASSUMED_SCHEME):
@@ -144,14 +144,17 @@ class IngestReport:
                     k = f"{value_label('problem', code, 'zh')}（{value_label('action', action.rstrip(')'), 'zh')}）"
                 lines.append(f"  {v:>7}  {k}")
             heads = [s(h) for h in ("h_row", "h_id", "h_field", "h_action", "h_message")]
-            lines.append(f"  {pad(heads[0], 7)}  {pad(heads[1], 20, left=True)} {pad(heads[2], 14, left=True)} "
-                         f"{pad(heads[3], 8, left=True)} {heads[4]}")
-            for p in self.problems[:max_problems]:
-                field = name(p.field) if zh and p.field else str(p.field or "-")
-                action = value_label("action", p.action, "zh") if zh else p.action
-                msg = (p.message_zh or p.message) if zh else p.message
-                lines.append(f"  {pad(str(p.row if p.row is not None else '-'), 7)}  "
-                             f"{pad(str(p.parcel_id or '-'), 20, left=True)} {pad(field, 14, left=True)} {pad(action, 8, left=True)} {msg}")
+            shown = [(str(p.row if p.row is not None else "-"), str(p.parcel_id or "-"),
+                      name(p.field) if zh and p.field else str(p.field or "-"),
+                      value_label("action", p.action, "zh") if zh else p.action,
+                      (p.message_zh or p.message) if zh else p.message) for p in self.problems[:max_problems]]
+            # the columns as before in English; in Chinese as wide as their widest label (统一社会信用代码: 16 columns)
+            widths = [7, 20, 14, 8]
+            if zh:
+                widths = [max([w, *(display_width(r[i]) for r in shown)]) for i, w in enumerate(widths)]
+            for row in [heads, *shown]:
+                lines.append(f"  {pad(row[0], widths[0])}  {pad(row[1], widths[1], left=True)} "
+                             f"{pad(row[2], widths[2], left=True)} {pad(row[3], widths[3], left=True)} {row[4]}")
             if len(self.problems) > max_problems:
                 lines.append(s("more", n=len(self.problems) - max_problems))
         if self.diff:

@@ -978,7 +978,8 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
         except Exception as exc:  # openpyxl raises many kinds for damaged workbooks
             msg = f"{src.name}: not a readable Excel workbook ({exc}); save it again as .xlsx"
             raise IngestError(msg, zh=f"{src.name}：不是可读取的 Excel 工作簿（{exc}），请另存为 .xlsx") from exc
-        enc, how = "xlsx", f"sheet {sheet if sheet is not None else 1}"
+        shown = sheet if sheet is not None else 1
+        enc, how = "xlsx", Note(f"sheet {shown}", zh=f"工作表 {shown}")
     df = df.dropna(how="all").dropna(axis=1, how="all")  # the index stays the sheet's 0-based row
     return df, enc, how
 

@@ -253,7 +253,7 @@ def _write_report(report, p: Path, ext: str, lang: str = "en") -> None:
         p.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
         return
     from planner.errors import message_in
-    from planner.i18n import column_label, value_label
+    from planner.i18n import field_label, value_label
 
     zh = lang == "zh"
     with open(p, "w", newline="", encoding="utf-8-sig") as fh:  # BOM: Excel opens CJK text correctly
@@ -272,7 +272,7 @@ def _write_report(report, p: Path, ext: str, lang: str = "en") -> None:
         for pr in report.problems:
             cells = {c: getattr(pr, c) for c in _CSV_COLUMNS}
             if zh:
-                cells.update(field=column_label(pr.field, "zh") if pr.field else None,
+                cells.update(field=field_label(pr.field, "zh") if pr.field else None,
                              code=value_label("problem", pr.code, "zh"), action=value_label("action", pr.action, "zh"),
                              message=pr.message_zh or pr.message, message_zh=pr.message)
             w.writerow([neutralize(cells[c]) if cells[c] is not None else "" for c in _CSV_COLUMNS])

@@ -20,6 +20,7 @@ from planner.i18n import (
     column_format,
     column_label,
     display_unit,
+    field_label,
     has_fraction,
     label_kind,
 )
@@ -138,7 +139,7 @@ def problems_frame(problems, lang_: str | None = None, limit: int = 2000) -> pd.
     df = pd.DataFrame([asdict(p) for p in problems[:limit]])
     if not len(df):
         return df
-    df["field"] = df["field"].map(lambda f: column_label(f, lang_) if isinstance(f, str) else f)
+    df["field"] = df["field"].map(lambda f: field_label(f, lang_) if isinstance(f, str) else f)
     if lang_ == "zh":
         df["message"] = df["message_zh"].fillna(df["message"])
     return df.drop(columns="message_zh")
