@@ -66,6 +66,7 @@ def test_ingest_prints_its_report_and_confirmations_in_chinese(tmp_path, ws, cap
     assert rc == 0
     assert out.startswith("导入报告：t.xlsx\n") and "  字符编码    -（工作表 1）\n" in out, out
     assert "  读取        5 条\n" in out and "  存疑        1 条\n" in out
+    assert "几何" not in out  # a table has no geometry to repair: no "几何已修复 0 条" row
     assert "字段对应（标准字段 <- 源字段 [单位]）：\n  统一社会信用代码     <- 统一社会信用代码\n" in out
     assert "  年税收（元/年）      <- 实缴税金（万元） [万元]\n" in out
     assert "说明：企业按关联表关联到宗地；跨宗地企业按用地面积分摊\n" in out
@@ -94,6 +95,7 @@ def test_ingest_prints_its_report_and_confirmations_in_english_as_before(tmp_pat
     assert rc == 0
     assert out.startswith("ingest report: t.xlsx\n") and "  encoding           - (sheet 1)\n" in out, out
     assert "  read               5\n" in out and "  flagged            1\n" in out
+    assert "repaired geometry" not in out
     assert "field mapping (canonical <- source [unit]):\n  credit_code     <- 统一社会信用代码\n" in out
     assert "note: enterprises linked to parcels by link table; shared by land area\n" in out
     assert "problems (5; row numbers are the rows a spreadsheet shows (1-based, header and title included)):\n" in out
@@ -135,11 +137,13 @@ def test_a_refused_load_prints_its_report_in_the_language(tmp_path, ws, capsys):
     t = write_table(tmp_path / "r.csv", rows)
     rc, _, zh = said(capsys, tmp_path, "enterprise", "ingest", t, "-w", ws, "--mapping", m, "--lang", "zh")
     assert rc == 2 and zh.startswith("导入报告：r.csv\n"), zh
-    assert "缺少信用代码（已拒绝）" in zh and "拒绝导入：2 行均未被接受，请查看问题列表" in zh
+    assert "缺少信用代码（已拒绝）" in zh and "拒绝导入（原因见下方错误）" in zh  # said once, in the error line
+    assert zh.count("2 行均未被接受，请查看问题列表") == 1 and zh.endswith("错误：r.csv：2 行均未被接受，请查看问题列表\n")
     _none_of(zh, "ingest report", "REFUSED", "missing_credit_code", "none of the 2 rows", "rejected")
     rc, _, en = said(capsys, tmp_path, "enterprise", "ingest", t, "-w", ws, "--mapping", m, "--lang", "en")
     assert rc == 2 and en.startswith("ingest report: r.csv\n"), en
-    assert "missing_credit_code (rejected)" in en and "REFUSED: none of the 2 rows was accepted" in en
+    assert "missing_credit_code (rejected)" in en and "REFUSED (see the error below)" in en
+    assert en.count("none of the 2 rows was accepted") == 1
     _none_of(en, "导入报告", "拒绝导入", "缺少信用代码")
 
 

@@ -290,8 +290,9 @@ def test_a_table_whose_every_row_is_rejected_is_refused(tmp_path, ws, capsys):
     m.write_text("[checks]\nmax_rejected_share = 1.0\n", encoding="utf-8")
     rows = [["", "某公司", "19", "1", "1", "1", "1", "2024"], ["", "另一公司", "19", "1", "1", "1", "1", "2024"]]
     t = write_table(tmp_path / "r.csv", rows)
-    _refused(["enterprise", "ingest", t, "-w", ws.path, "--mapping", m], ws, capsys, "r.csv",
-             "none of the 2 rows was accepted", "missing_credit_code")
+    err = _refused(["enterprise", "ingest", t, "-w", ws.path, "--mapping", m], ws, capsys, "r.csv",
+                   "none of the 2 rows was accepted", "missing_credit_code")
+    assert err.count("none of the 2 rows was accepted") == 1, err  # the report points to the error, as ingest's
 
 
 def test_infinite_and_absurd_figures_are_nulled_and_reported(tmp_path, ws, capsys):

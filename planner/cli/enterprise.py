@@ -78,7 +78,9 @@ def run_ingest(args: argparse.Namespace) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            print(rep.to_text(lang=lang), file=sys.stderr)
+            from planner.cli.ingest import refused_report_text
+
+            print(refused_report_text(rep, exc, lang), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report, lang=lang)
         if getattr(exc, "refusal", None) is None:

@@ -116,6 +116,16 @@ def _run(args: argparse.Namespace) -> int:
                                                publish_again=args.publish_again, member=args.member))
 
 
+def refused_report_text(rep, exc: BaseException, lang: str) -> str:
+    """The report of a refused load, its last line pointing to the error printed below it when that says the
+    refusal already (not said twice)."""
+    text = rep.to_text(lang=lang)
+    if rep.refused and rep.refusal and rep.refusal in str(exc):
+        head = text.rpartition("\n")[0]
+        text = (head or text) + "\n" + t("ir_refused_below", lang)
+    return text
+
+
 def _report(args: argparse.Namespace, load) -> int:
     """Run a load; print its report (to stderr when refused) and write it with --report."""
     try:
@@ -123,11 +133,7 @@ def _report(args: argparse.Namespace, load) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            text = rep.to_text(lang=args.lang)
-            if rep.refused and rep.refusal and rep.refusal in str(exc):  # the error line below says it: not twice
-                head = text.rpartition("\n")[0]
-                text = (head or text) + "\n" + t("ir_refused_below", args.lang)
-            print(text, file=sys.stderr)
+            print(refused_report_text(rep, exc, args.lang), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report, lang=args.lang)
         raise

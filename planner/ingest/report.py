@@ -117,9 +117,11 @@ class IngestReport:
                    (s("stored_in"), self.target_crs or "-"), (s("scheme"), scheme or "-")]
                   if self.target_crs else []),
                 (s("read"), n(self.n_read)), (s("accepted"), n(self.n_accepted)),
-                (s("repaired"), n(self.n_repaired)), (s("rejected"), n(self.n_rejected)),
+                # a table without geometry (an enterprise table) has no geometry to repair: no such row
+                *([(s("repaired"), n(self.n_repaired))] if self.target_crs or self.n_repaired else []),
+                (s("rejected"), n(self.n_rejected)),
                 (s("flagged"), n(self.n_flagged))]
-        w = max(display_width(k) for k, _ in rows)
+        w = max(display_width(k) for k in (*(k for k, _ in rows), s("repaired")))  # lined up as with that row
         lines += [f"  {pad(k, w, left=True)}  {v}" for k, v in rows]
         if self.mapping:
             lines.append(s("mapping"))
