@@ -43,7 +43,12 @@ class SettingError(ConfigError):
 
 
 class EncodingNote(UserWarning):
-    """A settings file was read in another encoding than UTF-8 (the command line prints it as a note)."""
+    """A settings file was read in another encoding than UTF-8 (the command line prints it as a note, in its
+    language: ``zh`` holds the Chinese)."""
+
+    def __init__(self, message: str, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 def _fmt(v: float) -> str:
@@ -109,8 +114,10 @@ def read_text(path: str | Path, *, note: bool = True) -> str:
         raise ConfigError(msg, zh=f"{p}：不是 UTF-8 或 GBK 编码的文本文件（第 {utf8_error.start} 字节）；"
                                   "请另存为 UTF-8 文本（记事本：另存为，编码选 UTF-8）")
     if note:
-        warnings.warn(f"{p} is not UTF-8; read it as GBK/GB18030 (Chinese Windows). If names in it look wrong, "
-                      "save it as UTF-8", EncodingNote, stacklevel=2)
+        warnings.warn(EncodingNote(f"{p} is not UTF-8; read it as GBK/GB18030 (Chinese Windows). If names in it look "
+                                   "wrong, save it as UTF-8",
+                                   zh=f"{p} 不是 UTF-8 编码；已按 GBK/GB18030（中文 Windows）读取。如其中名称显示不正确，"
+                                      "请另存为 UTF-8"), stacklevel=2)
     return text
 
 

@@ -443,3 +443,6 @@ def test_cli_classify_reads_a_gbk_policy_and_stores_it_as_text(workspace, tmp_pa
     assert f"note: {f} is not UTF-8; read it as GBK/GB18030" in err and err.count("note:") == 1
     doc = open_store(workspace).load_doc("policy", "晋江")
     assert doc["toml"] == text
+    assert main(["classify", "-w", str(workspace), "--policy", str(f), "--lang", "zh"]) == 0  # the note in Chinese
+    err = capsys.readouterr().err
+    assert f"注意：{f} 不是 UTF-8 编码；已按 GBK/GB18030" in err and "note:" not in err, err

@@ -153,12 +153,13 @@ class _ReaderMayLeave:
         return getattr(self._stream, name)
 
 
-def _notes(show):
+def _notes(show, lang: str = "en"):
     """``warnings.showwarning`` that prints the planner's notes (:class:`~planner.config.EncodingNote`) as
-    ``note: ...`` lines and leaves other warnings to ``show``."""
+    ``note: ...`` lines in ``lang`` and leaves other warnings to ``show``."""
     def showwarning(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, EncodingNote):
-            print(f"note: {message}", file=sys.stderr)
+            zh = getattr(message, "zh", None) if lang == "zh" else None
+            print(f"注意：{terminal_text(zh)}" if zh else f"note: {message}", file=sys.stderr)
         else:
             show(message, category, filename, lineno, file, line)
 
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", EncodingNote)  # each file read so, every run
-            warnings.showwarning = _notes(warnings.showwarning)
+            warnings.showwarning = _notes(warnings.showwarning, _said_in(args))
             return int(args.func(args) or 0)
     except PlannerError as exc:  # it may quote a delivered file's values: shown as terminal text
         zh = _said_in(args) == "zh"
