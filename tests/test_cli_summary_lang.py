@@ -80,3 +80,32 @@ def test_what_the_commands_say_they_did_is_in_their_language_too(city, tmp_path,
     assert "classifying the survey of city.gpkg under policy 'default'" in c and "] indicators" in c, c
     assert "stored as sites/default and site_parcels/default in city.gpkg (one commit, result " in s
     assert "scenario/upstairs_all version 1 in city.gpkg is this scenario: not saved again" in r and "wrote html: " in r
+
+
+def test_the_progress_of_a_build_names_its_stages_in_the_language(city, capsys):
+    """`planner sites --lang zh` printed Chinese lines under a progress bar reading "sites … stage/s, adjacency of
+    6,265 flagged parcels, barriers, constraints", and the app's sites page showed those English stage names in its
+    Chinese progress text: the build says each stage in both languages, each face picks its own."""
+    capsys.readouterr()
+    said = {}
+    for lang in ("zh", "en"):
+        assert main(["sites", "-w", str(city), "--lang", lang]) == 0
+        said[lang] = capsys.readouterr().err
+    assert "连片片区" in said["zh"] and "阶段/s" in said["zh"] and "宗三低地块的相邻关系" in said["zh"], said["zh"]
+    assert "阻隔" in said["zh"] and "管控约束" in said["zh"]
+    assert not any(w in said["zh"] for w in ("adjacency", "barriers", "constraints", "stage/s")), said["zh"]
+    assert "adjacency of" in said["en"] and "stage/s" in said["en"] and "阻隔" not in said["en"]
+
+
+def test_the_build_says_each_stage_in_both_languages():
+    """What ``build_sites`` tells its ``progress`` (the CLI's bar, the app's progress text) is a Note with Chinese."""
+    import geopandas as gpd
+
+    from planner.errors import message_in
+    from planner.sites.build import build_sites
+
+    flags = open_store(SAMPLE).read_layer("survey", "parcels").head(300)
+    flags["three_low"] = True
+    got = []
+    build_sites(gpd.GeoDataFrame(flags), progress=got.append)
+    assert got and all(message_in(m, "zh") != str(m) for m in got), got

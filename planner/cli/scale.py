@@ -236,7 +236,7 @@ def write_province(args) -> int:
     gpq.check_target(args.out, overwrite=args.force, suffix=False)  # before the cluster starts
     n_cities = -(-args.parcels // args.parcels_per_city)
     lang = args.lang
-    with _client(args, say) as client, tqdm(total=n_cities, desc=t("cli_sample_cities", lang), unit="city") as pb:
+    with _client(args, say) as client, tqdm(total=n_cities, desc=t("cli_sample_cities", lang), unit=t("cli_city_unit", lang)) as pb:
         info = _write(args.out, args.parcels, client=client, parcels_per_city=args.parcels_per_city, seed=args.seed,
                       overwrite=args.force, progress=lambda _f: pb.update(1))
     say(t("cli_sample_province", lang, n=info["n_parcels"], cities=info["npartitions"], out=args.out))

@@ -185,7 +185,8 @@ def _print_comparison(cmp, lang: str = "en") -> None:
         print("  " + pad(label(k, lang), 40, left=True) + " " + " ".join(pad(x, 16) for x in cells))
 
 
-def _sensitivity(runs: list[W.ScenarioRun], store: Store, templates_path: str | None) -> list[W.ScenarioSensitivity]:
+def _sensitivity(runs: list[W.ScenarioRun], store: Store, templates_path: str | None,
+                 lang: str = "zh") -> list[W.ScenarioSensitivity]:
     """:func:`planner.workflow.runs_sensitivity` of the runs on the sites each ran on, with a progress bar (stderr)
     of the model runs; what starts from enterprise tax is left out for a role that may not see it."""
     from tqdm import tqdm
@@ -194,7 +195,7 @@ def _sensitivity(runs: list[W.ScenarioRun], store: Store, templates_path: str | 
     from planner.workflow.visibility import figures_visible
 
     templates = load_templates(*([templates_path] if templates_path else []))
-    with tqdm(total=1, desc="sensitivity", unit="run", leave=False) as bar:
+    with tqdm(total=1, desc=line("cli_sensitivity_bar", lang), unit=line("cli_run_unit", lang), leave=False) as bar:
         def step(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
@@ -306,7 +307,7 @@ def run_cmd(args: argparse.Namespace) -> int:
                             who=W.catalogue.saved_by(store, "scenario", res.name, before, args.lang)))
         sens = None
         if args.sensitivity:
-            sens = _sensitivity([run], store, args.templates)
+            sens = _sensitivity([run], store, args.templates, args.lang)
             _print_sensitivity(sens[0], args.lang)
         if args.out:
             files = export_all(res, args.out, lang=args.lang, background=bg, sensitivity=sens)
@@ -338,7 +339,7 @@ def compare_cmd(args: argparse.Namespace) -> int:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)
         print(line("cli_comparison_saved", args.lang, name=args.save, v=W.save_document(store, doc)))
     _print_comparison(cmp, args.lang)
-    sens = _sensitivity(runs, store, args.templates) if args.sensitivity else None
+    sens = _sensitivity(runs, store, args.templates, args.lang) if args.sensitivity else None
     for section in sens or []:
         print()
         _print_sensitivity(section, args.lang)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from planner import workflow as W
 from planner.crs import to_lonlat_valid
-from planner.errors import DataError
+from planner.errors import DataError, message_in
 from planner.i18n import t
 from planner.io.store import open_store
 from planner.io.writers import DELIVERY_GPKG, check_output, replacing, write_csv
@@ -256,10 +256,11 @@ def run(args: argparse.Namespace) -> int:
             print(t("cli_replaying_edits", args.lang, n=len(saved.ops), ref=edits_ref, who=who))
         elif saved is not None:
             print(t("cli_edits_other_settings", args.lang, ref=f"{ename}@{ver}", who=who), file=sys.stderr)
-    bar = tqdm(total=len(STAGES), desc="sites", unit="stage", leave=False)
+    bar = tqdm(total=len(STAGES), desc=t("cli_sites_bar", args.lang), unit=t("cli_stage_unit", args.lang),
+               leave=False)
 
     def say(message: str) -> None:
-        bar.set_postfix_str(message)
+        bar.set_postfix_str(message_in(message, args.lang))
         bar.update(1)
 
     built = W.build_workspace_sites(store, policy_name=policy_name, params=params, edits=edits, edits_ref=edits_ref,

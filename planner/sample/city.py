@@ -119,7 +119,7 @@ def _region(target_m2: float, boundary: shapely.Polygon, origin: np.ndarray) -> 
 def _progress(enabled: bool, total: int, lang: str = "en"):
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, disable=not enabled, desc=t("cli_sample_city", lang), unit="step", leave=False)
+    return tqdm(total=total, disable=not enabled, desc=t("cli_sample_city", lang), unit=t("cli_step_unit", lang), leave=False)
 
 
 def _sub_progress(bar, what: str):
@@ -343,7 +343,7 @@ def write_workspace(city: SampleCity, path: str | os.PathLike, *, overwrite: boo
     jobs = [("barrier", n, g) for n, g in city.barriers.items()]
     jobs += [("constraint", n, g) for n, g in city.constraints.items()]
     jobs += [("boundary", "study_area", city.study_area), ("survey", "parcels", city.parcels)]
-    with tqdm(jobs, disable=not progress, desc=t("cli_sample_writing", lang), unit="layer", leave=False) as bar:
+    with tqdm(jobs, disable=not progress, desc=t("cli_sample_writing", lang), unit=t("cli_layer_unit", lang), leave=False) as bar:
         for kind, name, g in bar:
             bar.set_description(t("cli_sample_writing_layer", lang, kind=kind, name=name, n=len(g)))
             if kind == "survey":

@@ -143,7 +143,7 @@ def gather_with_progress(client, futures: list, label: str, say: Callable[[str],
     index = {f.key: i for i, f in enumerate(futures)}
     out: list = [None] * len(futures)
     zh = message_in(label, "zh")
-    with tqdm(total=len(futures), desc=message_in(label, lang), unit="part", disable=not bar, leave=False) as pb:
+    with tqdm(total=len(futures), desc=message_in(label, lang), unit=t("cli_part_unit", lang), disable=not bar, leave=False) as pb:
         for fut in as_completed(futures):
             try:
                 out[index[fut.key]] = fut.result()

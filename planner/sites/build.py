@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import shapely
 
 from planner import schema
-from planner.errors import DataError
+from planner.errors import DataError, Note
 from planner.schema import MU_M2
 from planner.sites import graph as _graph
 from planner.sites import overlay as _overlay
@@ -182,9 +182,9 @@ def _components(mg: np.ndarray, near, params: SiteParams, say) -> tuple[np.ndarr
     """
     keep = None
     if near is not None:
-        say("barriers")
+        say(Note("barriers", zh="阻隔"))
         keep = _barrier_keep(mg, near, params)
-        say("components")
+        say(Note("components", zh="连通片区"))
     return _graph.neighbour_components(mg, params.gap_m, keep=keep)
 
 
@@ -238,7 +238,8 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     constraints : GeoDataFrame, GeoSeries or array of polygons, optional
         Protected land cut out of the sites.
     progress : callable, optional
-        Called with a short message at the start of each stage.
+        Called with a short message at the start of each stage (a :class:`~planner.errors.Note`: English, with
+        its Chinese in ``zh``; :func:`~planner.errors.message_in` picks one).
 
     Returns
     -------
@@ -256,7 +257,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     bar = _as_geoms(barriers, "barriers")
     with ThreadPoolExecutor(1) as pool:  # barriers (GEOS releases the GIL) beside the constraints
         near_flag = pool.submit(_near_barriers, geoms[flag_rows], bar, params)
-        say("constraints")
+        say(Note("constraints", zh="管控约束"))
         parts = _constraint_parts(constraints)
         overlap = np.zeros(len(parcels))
         if len(parts):  # flagged parcels now, absorbed enclaves once they are known
@@ -269,7 +270,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     if near is not None:
         near = near[0], near[1][~excl[flag_rows]]
 
-    say(f"adjacency of {len(members):,} flagged parcels")
+    say(Note(f"adjacency of {len(members):,} flagged parcels", zh=f"{len(members):,} 宗三低地块的相邻关系"))
     mg = geoms[members]
     labels, vlab = _components(mg, near, params, say)
     owners = _col(parcels, "owner", pd.NA).iloc[members].to_numpy() if params.max_owners is not None else None
@@ -277,7 +278,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     n_sites = int(labels.max()) + 1 if len(labels) else 0
 
     ps = pd.DataFrame({"row": members, "site": labels, "role": "flagged"})
-    say("site outlines")
+    say(Note("site outlines", zh="片区轮廓"))
     close = params.gap_m / 2 + 1e-3 if params.gap_m > 0 else 0.0
     # only sites whose members do not all connect through contacts (gaps, slivers) need closing
     closed = None
@@ -287,7 +288,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
     outline = (_graph.grouped_union(mg, labels, n_sites, close=close, closed=closed) if n_sites
                else np.empty(0, dtype=object))
     if params.absorb_enclaves and n_sites:
-        say("enclaves")
+        say(Note("enclaves", zh="被包围地块"))
         absorbed, outline = _enclaves(parcels, geoms, geom_area, is_flag, land, labels, members, n_sites,
                                       params, outline)
         ps = pd.concat([ps, absorbed], ignore_index=True)
@@ -295,7 +296,7 @@ def build_sites(flagged: gpd.GeoDataFrame, params: SiteParams | None = None, *, 
             rows = absorbed["row"].to_numpy()
             overlap[rows] = _overlap_area(geoms[rows], parts)
 
-    say("site outlines and metrics")
+    say(Note("site outlines and metrics", zh="片区轮廓与指标"))
     ids = parcels["parcel_id"]
     _check_unique_ids(ids.iloc[np.r_[ps["row"].to_numpy(), np.flatnonzero(excl)]])
     order = _stable_order(labels, land[members], ids.iloc[members], n_sites)

@@ -62,6 +62,7 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from planner.errors import Note
 from planner.sites import graph as _graph
 from planner.sites import overlay as _overlay
 from planner.sites.params import SiteParams
@@ -462,7 +463,7 @@ def split_clusters(geoms: np.ndarray, labels: np.ndarray, params: SiteParams, *,
     land = shapely.area(geoms) if land is None else np.asarray(land, dtype=float)
     facing = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if streets:
-        say("streets")
+        say(Note("streets", zh="街道切分"))
         facing = street_pairs(geoms, labels, gap=params.gap_m, min_width=params.street_gap_min_m,
                               max_width=params.street_gap_max_m, occupied=occupied, roads=roads)
     todo[labels[facing[0]]] = True
@@ -475,7 +476,7 @@ def split_clusters(geoms: np.ndarray, labels: np.ndarray, params: SiteParams, *,
     edges = contact_edges(geoms, labels, params.gap_m, keep=keep, rows=np.flatnonzero(todo[labels]))
     new = split_at_streets(labels, edges, facing) if len(facing[0]) else labels
     if limits:
-        say("split")
+        say(Note("split", zh="超限片区拆分"))
         new = split_oversize(geoms, new, land=land, owners=owners, max_area_m2=params.max_area_m2,
                              max_owners=params.max_owners, edges=edges)
     return new, todo

@@ -271,7 +271,7 @@ def build_sites(path: str, policy: dict | None, draft: dict):
 
     def step(msg: str) -> None:
         done[0] += 1
-        bar.progress(min(done[0] / 8.0, 1.0), text=f"{tr('building_sites')} ({done[0]}/8) {msg}")
+        bar.progress(min(done[0] / 8.0, 1.0), text=f"{tr('building_sites')} ({done[0]}/8) {message_in(msg, lang())}")
 
     out = data.site_result(path, policy, draft["params"], draft["use_barriers"], progress=step)
     slot.empty()
