@@ -177,6 +177,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "lyr_constraints": ("管控约束", "Constraints"),
     "lyr_barriers": ("阻隔（道路/河流/铁路）", "Barriers (roads, rivers, railways)"),
     "legend": ("图例", "Legend"),
+    "map_wheel_hint": ("点击地图后可用滚轮缩放", "Click the map to zoom with the wheel"),
     "cls_three_low": ("三低", "Three-low"),
     "cls_partial": ("部分指标偏低", "Partly low"),
     "cls_ok": ("正常", "Not low"),

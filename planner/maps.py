@@ -589,12 +589,58 @@ def use_local_assets(m: folium.Map, base: str = DEFAULT_ASSET_BASE) -> folium.Ma
     return m
 
 
+def wheel_after_click(m: folium.Map, hint: str) -> folium.Map:
+    """Make the mouse wheel zoom ``m`` only once it has been clicked, until the pointer leaves it.
+
+    A map in a page that scrolls (the comparison's map of sites, the sites page's map beside its table, the data
+    manager's map of changes) took every wheel turn over it: reading down the page, the map zoomed out to the
+    world and the page stopped scrolling. Until a click, the wheel scrolls the page and ``hint`` (e.g. "click the
+    map to zoom with the wheel") shows in the map's corner; the + and - buttons, a double click and a pinch zoom
+    as before.
+    """
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class _WheelAfterClick(MacroElement):
+        _template = Template("""
+            {% macro script(this, kwargs) %}
+            (function (m) {
+              if (L.Browser.mobile) return;  // a phone has no wheel: fingers pan and pinch as before
+              var hint = L.control({position: 'bottomright'});
+              hint.onAdd = function () {
+                var d = L.DomUtil.create('div', 'planner-wheel-hint');
+                d.style.cssText = 'background:rgba(255,255,255,.85);padding:1px 6px;font:11px sans-serif;color:#444';
+                d.textContent = {{ this.hint|tojson }};
+                return d;
+              };
+              function on() { m.scrollWheelZoom.enable(); if (hint._map) hint.remove(); }
+              function off() { m.scrollWheelZoom.disable(); if (!hint._map) hint.addTo(m); }
+              off();
+              m.on('mousedown', on);  // a click, or the start of a drag: the user is working the map
+              // the pointer leaves the map (the DOM's event: a layer that handles its own "mouseout" keeps Leaflet's)
+              L.DomEvent.on(m.getContainer(), 'mouseleave', off);
+            })({{ this._parent.get_name() }});
+            {% endmacro %}
+        """)
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self._name = "WheelAfterClick"
+            self.hint = text
+
+    m.add_child(_WheelAfterClick(hint))
+    return m
+
+
 def make_map(bounds_ll: tuple[float, float, float, float], *, basemap: str = "blank",
              tianditu_key: str | None = None, custom_url: str | None = None,
              asset_base: str = DEFAULT_ASSET_BASE, zoom: int | None = None,
-             center: tuple[float, float] | None = None, draw: bool = False) -> tuple[folium.Map, bool]:
+             center: tuple[float, float] | None = None, draw: bool = False,
+             wheel_hint: str | None = None) -> tuple[folium.Map, bool]:
     """An empty map for a lon/lat extent, with a basemap and local assets.
 
+    ``wheel_hint``: the map sits in a page that scrolls: the wheel zooms it only after a click
+    (:func:`wheel_after_click`, saying ``wheel_hint``); None: the wheel always zooms it (a page that is the map).
     Returns ``(map, gcj02)``; ``gcj02`` tells the caller to shift its data.
     """
     import folium
@@ -613,6 +659,8 @@ def make_map(bounds_ll: tuple[float, float, float, float], *, basemap: str = "bl
                                                         "rectangle": True, "polygon": True},
                             edit_options={"edit": False}).add_to(m)
     use_local_assets(m, asset_base)
+    if wheel_hint:
+        wheel_after_click(m, wheel_hint)
     return m, gcj
 
 

@@ -266,3 +266,18 @@ def test_a_lazy_tree_is_made_once_on_the_first_query_and_answers_as_an_eager_one
         t.join()
     assert all(t is trees[0] for t in trees)  # made once, shared by every thread
     assert lazy.query(view).tolist() == eager.query(view).tolist() == list(range(len(grid3)))
+
+
+def test_a_map_in_a_scrolling_page_zooms_with_the_wheel_only_after_a_click():
+    """The script that keeps the wheel for the page until the map is clicked, with its hint as text (never markup:
+    the hint is the page's own words, set as textContent from a JSON string)."""
+    from planner.maps import make_map
+
+    plain, _ = make_map((118.5, 24.7, 118.6, 24.8))
+    assert "scrollWheelZoom.disable" not in plain.get_root().render()
+    m, _ = make_map((118.5, 24.7, 118.6, 24.8), wheel_hint='点击地图后可用滚轮缩放 <b>"x"</b>')
+    html = m.get_root().render()
+    assert "scrollWheelZoom.disable()" in html and "m.on('mousedown', on)" in html
+    assert "'mouseleave', off" in html
+    said = html.split("d.textContent = ", 1)[1].split(";", 1)[0]
+    assert "<" not in said and json.loads(said) == '点击地图后可用滚轮缩放 <b>"x"</b>'  # a JSON string, no markup

@@ -124,7 +124,8 @@ with c_map:
         idx = maps.LayerIndex.build(g[["site_id", "group", "geometry"]], id_col="site_id", area_col=None)
         b = idx.lonlat_bounds()  # one extent: every site of every scenario
         m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
-                               custom_url=settings.custom_url, asset_base=ASSET_URL)
+                               custom_url=settings.custom_url, asset_base=ASSET_URL,
+                               wheel_hint=tr("map_wheel_hint"))  # a page read by scrolling
         v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 540, 380), columns=("group",), gcj02=gcj)
         gdf = v.gdf.copy()
         gdf["_c"] = gdf["group"].map(colors).fillna("#888888")

@@ -498,7 +498,8 @@ def _drawn_polygon(out: dict):
 
 def sites_map(sel: str | None, mode: str) -> None:
     """The map: click a site to select it, click parcels to edit it, draw a boundary."""
-    out = mapview.render_map("site_map", map_layers(sel), settings, home_bounds=home, draw=True, height=560)
+    out = mapview.render_map("site_map", map_layers(sel), settings, home_bounds=home, draw=True, height=560,
+                             in_scrolling_page=True)
     if "parcels" in out["_views"]:
         st.caption(mapview.lod_caption(out["_views"]["parcels"]))
     mapview.legend([(SITE_FILL, tr("lyr_sites")), ("#f16913", tr("selected_site")), (maps.CLASS_COLORS["three_low"],

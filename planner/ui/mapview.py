@@ -227,22 +227,24 @@ def _take_focus(key: str, height: int, gcj: bool):
 
 def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
                home_bounds: tuple[float, float, float, float], draw: bool = False,
-               height: int = 620) -> dict:
+               height: int = 620, in_scrolling_page: bool = False) -> dict:
     """Draw the map ``key`` with ``layers`` for the current viewport; return the component value.
 
     Call inside :func:`map_part` (an ``st.fragment`` when tiled) so that a click reruns only the map's part.
     The returned dict has ``bounds``, ``zoom``, ``last_active_drawing``
     (the clicked feature, with its id in ``properties``),
     ``last_object_clicked`` and ``all_drawings``. Also returns ``_views``:
-    the :class:`planner.maps.View` of each layer.
+    the :class:`planner.maps.View` of each layer. ``in_scrolling_page``: the map is part of a page read by
+    scrolling (the sites page): the wheel zooms it once it is clicked (:func:`planner.maps.wheel_after_click`).
     """
     ss = st.session_state
     from planner.ui import tiles
-    from planner.ui.state import lang
+    from planner.ui.state import lang, tr
 
+    hint = tr("map_wheel_hint") if in_scrolling_page else None
     if tiles.ENABLED:
         return _render_tiled(key, layers, settings, home_bounds=home_bounds, draw=draw, height=height,
-                             lang_=lang())
+                             lang_=lang(), wheel_hint=hint)
     if _map_is_new():
         # it starts at the home view: the view it reported on an earlier visit (kept under its key) and an old
         # focus request are not its own
@@ -254,7 +256,7 @@ def render_map(key: str, layers: list[MapLayer], settings: Settings, *,
         ss[f"{key}__base"] = base_sig
         prev = {}
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
-                           custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw)
+                           custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw, wheel_hint=hint)
     bounds = maps.bounds_from_leaflet(prev.get("bounds"))
     zoom = prev.get("zoom")
     foc, center, z_arg = _take_focus(key, height, gcj)
@@ -317,7 +319,7 @@ class _ViewFromFirstMove(MacroElement):
 
 
 def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_bounds, draw: bool, height: int,
-                  lang_: str) -> dict:
+                  lang_: str, wheel_hint: str | None = None) -> dict:
     """The map with tiled layers: pans and zooms fetch tiles in the browser and rerun nothing on the server.
 
     The component reports clicks and drawings only (not the view), so moving
@@ -333,7 +335,7 @@ def _render_tiled(key: str, layers: list[MapLayer], settings: Settings, *, home_
         ss.pop(f"{key}__goto", None)  # old focus requests are not replayed
     m, gcj = maps.make_map(home_bounds, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
                            custom_url=settings.custom_url, asset_base=ASSET_URL, draw=draw,
-                           zoom=maps.zoom_for_bounds(home_bounds, 900, height))
+                           zoom=maps.zoom_for_bounds(home_bounds, 900, height), wheel_hint=wheel_hint)
     moved, center, z_arg = _take_focus(key, height, gcj)
     # where the map is sent (the same until the next request: the layers are not re-made for it on later runs)
     goto = None if center is None else (center[0], center[1], int(z_arg), f"{key}:{ss.get(f'{key}__focus_n') or 0}")

@@ -78,7 +78,8 @@ def diff_map(diff: dict, new: gpd.GeoDataFrame, current: gpd.GeoDataFrame, setti
     idx = maps.LayerIndex.build(g.reset_index(drop=True), id_col="parcel_id", area_col=None)
     b = idx.lonlat_bounds()
     m, gcj = maps.make_map(b, basemap=settings.basemap, tianditu_key=settings.tianditu_key,
-                           custom_url=settings.custom_url, asset_base=ASSET_URL)
+                           custom_url=settings.custom_url, asset_base=ASSET_URL,
+                           wheel_hint=tr("map_wheel_hint"))  # a page read by scrolling
     v = maps.viewport_features(idx, b, maps.zoom_for_bounds(b, 700, 360), columns=("change",), gcj02=gcj,
                                max_features=3000)
     out = v.gdf.copy()

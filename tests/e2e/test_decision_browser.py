@@ -166,3 +166,50 @@ def test_map_page_exports_the_filtered_parcels(app_server, laptop, external):
     reasons = [wb.active.cell(r, col).value for r in range(2, 578)]
     assert sum(bool(v) and ("容积率" in v or "不在范围" in v) for v in reasons) > 100
     assert external == []
+
+
+def test_reading_down_the_comparison_the_wheel_scrolls_past_its_map_until_the_map_is_clicked(app_server, laptop,
+                                                                                              external):
+    """A decision-maker reading down the comparison with the pointer over its map of sites: every wheel turn zoomed
+    the map out (to the world: an empty grey square) and the page stopped scrolling. Now the wheel scrolls the
+    page, the map saying "点击地图后可用滚轮缩放"; after a click on the map the wheel zooms it, and once the pointer
+    has left it the wheel scrolls the page again."""
+    page = laptop
+    url, _ = app_server
+    _open(page, url, "情景对比")
+    _wait_charts(page)
+    frame_el = page.locator("iframe[title='streamlit_folium.st_folium']")
+    frame_el.scroll_into_view_if_needed()
+    _settle(page)
+    frame = page.frame_locator("iframe[title='streamlit_folium.st_folium']")
+    frame.locator(".planner-wheel-hint").wait_for()
+    assert frame.locator(".planner-wheel-hint").inner_text() == "点击地图后可用滚轮缩放"
+    zoom = "() => { const k = Object.keys(window).find(k => k.startsWith('map_')); return window[k].getZoom(); }"
+    inner = next(f for f in page.frames if f != page.main_frame
+                 and f.evaluate("() => Object.keys(window).some(k => k.startsWith('map_'))"))
+    top = "() => document.querySelector('[data-testid=\"stMain\"]').scrollTop"
+
+    def over_map():
+        b = frame_el.bounding_box()
+        return b["x"] + b["width"] * 0.85, b["y"] + min(b["height"] * 0.3, 120)
+
+    z0, t0 = inner.evaluate(zoom), page.evaluate(top)
+    page.mouse.move(*over_map())
+    page.mouse.wheel(0, 240)
+    page.wait_for_function(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTop > {t0}")
+    assert inner.evaluate(zoom) == z0  # the page scrolled, the map stayed
+    page.mouse.click(*over_map())
+    page.wait_for_timeout(300)
+    t1 = page.evaluate(top)
+    page.mouse.wheel(0, -240)
+    inner.wait_for_function(f"() => ({zoom})() > {z0}", timeout=10_000)  # clicked: the wheel zooms the map
+    assert page.evaluate(top) == t1  # and the page stays
+    assert frame.locator(".planner-wheel-hint").count() == 0
+    page.mouse.move(20, 20)  # the pointer leaves the map: the wheel scrolls the page again
+    page.wait_for_timeout(300)
+    z1 = inner.evaluate(zoom)
+    page.mouse.move(*over_map())
+    page.mouse.wheel(0, 240)
+    page.wait_for_function(f"() => document.querySelector('[data-testid=\"stMain\"]').scrollTop > {t1}")
+    assert inner.evaluate(zoom) == z1
+    assert external == []
