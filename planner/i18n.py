@@ -727,7 +727,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_cancel_build": ("取消", "Cancel"),
     "wf_build_cancelled": ("已取消生成片区。", "Building the sites was cancelled."),
     # -- security (QA findings 1, 5, 7, 9, 12, 13): refusals that say who may, accounts page ---------------------
-    "perm_ingest": ("导入调查数据", "load a survey"),
+    "perm_ingest": ("导入调查数据和企业数据", "load a survey or an enterprise table"),
     "perm_publish": ("发布调查数据", "publish a survey"),
     "perm_set_current": ("切换当前调查版本", "switch the current survey version"),
     "perm_init_workspace": ("新建工作空间", "create a workspace"),

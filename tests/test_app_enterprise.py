@@ -198,4 +198,5 @@ def test_publish_is_greyed_for_a_role_that_lost_the_right_to_load_tables_after_i
     at.run()
     assert at.button(key="de_publish").disabled
     assert "GIS 数据员" in (at.button(key="de_publish").help or "")  # who may
+    assert "企业数据" in (at.button(key="de_publish").help or "")  # what: the enterprise table too, not "survey"
     assert GpkgStore(ws).layers("enterprise").empty
