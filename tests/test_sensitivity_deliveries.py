@@ -60,7 +60,7 @@ def reports(city) -> Path:
     for lang, ext in (("zh", "html"), ("en", "html"), ("zh", "pdf"), ("en", "pdf"), ("zh", "xlsx"), ("en", "xlsx")):
         proc = cli("scenario", "compare", *SCENARIOS, "-w", str(city), "--lang", lang, "--sensitivity",
                    "--out", str(d / f"c_{lang}.{ext}"), cwd=d)
-        assert "sensitivity" in proc.stderr  # the progress bar (tqdm, on stderr)
+        assert ("敏感性" if lang == "zh" else "sensitivity") in proc.stderr  # the progress bar (tqdm, on stderr)
     return d
 
 
