@@ -20,6 +20,7 @@ import dataclasses
 import sys
 
 from planner.cli import add_lang_option
+from planner.cli.ingest import refused_report_text, with_publish_again
 from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
 from planner.i18n import t, terminal_text
@@ -78,16 +79,12 @@ def run_ingest(args: argparse.Namespace) -> int:
     except IngestError as exc:
         rep = getattr(exc, "report", None)
         if rep is not None:
-            from planner.cli.ingest import refused_report_text
-
             print(refused_report_text(rep, exc, lang), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report, lang=lang)
         if getattr(exc, "refusal", None) is None:
             raise
-        again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
-        again.report = rep  # type: ignore[attr-defined]
-        raise again from None
+        raise with_publish_again(exc) from None
     rep = load.report
     if load.refusal is not None:  # the dry run says what the real run would refuse, in both languages
         for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):

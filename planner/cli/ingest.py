@@ -116,6 +116,14 @@ def _run(args: argparse.Namespace) -> int:
                                                publish_again=args.publish_again, member=args.member))
 
 
+def with_publish_again(exc: IngestError) -> IngestError:
+    """A refusal of a load that would publish nothing new (``exc.unchanged``, an enterprise table's
+    ``exc.refusal``), with the command line's way to publish it anyway; the report goes with it."""
+    again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
+    again.report = getattr(exc, "report", None)  # type: ignore[attr-defined]
+    return again
+
+
 def refused_report_text(rep, exc: BaseException, lang: str) -> str:
     """The report of a refused load, its last line pointing to the error printed below it when that says the
     refusal already (not said twice)."""
@@ -136,6 +144,8 @@ def _report(args: argparse.Namespace, load) -> int:
             print(refused_report_text(rep, exc, args.lang), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report, lang=args.lang)
+        if getattr(exc, "unchanged", False):
+            raise with_publish_again(exc) from None
         raise
     print(rep.to_text(lang=args.lang))
     if args.report:

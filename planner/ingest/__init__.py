@@ -201,18 +201,9 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
                     out.append(t("ir_same_file_note", lg, msg=t("ir_unchanged_refused", lg, name=name, v=base)))
         return rep
-    try:
-        return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
-                       label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
-                       unchanged_ok=publish_again)
-    except IngestError as exc:
-        if not getattr(exc, "unchanged", False):
-            raise
-        from planner.i18n import t
-
-        again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
-        again.report = exc.report  # type: ignore[attr-defined]
-        raise again from None
+    return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
+                   label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
+                   unchanged_ok=publish_again)
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
