@@ -33,8 +33,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from planner.errors import Note, StoreError
-from planner.i18n import t
+from planner.errors import StoreError
+from planner.i18n import note
 from planner.io.store import Store, open_store
 
 
@@ -182,7 +182,7 @@ def _copy_into(source: Store, target: Store, progress) -> CopyReport:
             if progress is not None:
                 said = {"i": i, "n": len(cat), "kind": row["kind"], "name": row["name"], "v": row["version"],
                         "rows": row["n_rows"]}
-                progress(Note(t("cli_copy_layer", "en", **said), zh=t("cli_copy_layer", "zh", **said)))
+                progress(note("cli_copy_layer", **said))
             yield row, source.read_layer(row["kind"], row["name"], int(row["version"]))
 
     target.import_rows(rows, layers())
