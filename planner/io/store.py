@@ -124,6 +124,19 @@ def sha256_file(path: str | os.PathLike) -> str:
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 
 
+def catalogue_meta(value) -> dict:
+    """A catalogue row's ``meta`` (:meth:`Store.layers`) as a dict: JSON text in a GeoPackage, a dict from PostGIS;
+    missing or unreadable: empty.
+
+    >>> catalogue_meta('{"label": "2025"}'), catalogue_meta(None), catalogue_meta("not json")
+    ({'label': '2025'}, {}, {})
+    """
+    try:
+        return json.loads(value) if isinstance(value, str) else dict(value or {})
+    except (TypeError, ValueError):
+        return {}
+
+
 def source_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a survey or table file as loaded: a file's bytes (:func:`sha256_file`), or for a shapefile its
     .shp, .shx, .dbf, .prj and .cpg together (the .shp alone does not change when only attributes do: a

@@ -13,6 +13,7 @@ from streamlit_folium import st_folium
 from planner import maps
 from planner.i18n import column_label, value_label
 from planner.i18n import local_time as i18n_local_time
+from planner.io.store import catalogue_meta
 from planner.ui.assets import ASSET_URL
 from planner.ui.state import Settings, redact, tr
 
@@ -98,11 +99,7 @@ def versions_frame(cat: pd.DataFrame, lang: str) -> pd.DataFrame:
     """Survey versions as read by people: local time, user, source file, label (no raw JSON, no "None")."""
     labels = []
     for m in cat["meta"]:
-        try:
-            meta = json.loads(m) if isinstance(m, str) else dict(m or {})
-        except (TypeError, ValueError):
-            meta = {}
-        labels.append(_text(meta.get("label")))
+        labels.append(_text(catalogue_meta(m).get("label")))
     return pd.DataFrame({"version": cat["version"].astype(int).to_numpy(),
                          "created_at": cat["created_at"].map(local_time).to_numpy(),
                          "user": cat["user"].map(_text).to_numpy(), "n_rows": cat["n_rows"].to_numpy(),

@@ -9,7 +9,6 @@ fields before).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import pandas as pd
 from planner import enterprise as E
 from planner.enterprise.diff import same_enterprises, same_links
 from planner.errors import DataError, IngestError, Note, message_in
-from planner.io.store import LayerWrite, Store, source_sha256
+from planner.io.store import LayerWrite, Store, catalogue_meta, source_sha256
 from planner.workflow.permissions import acting_user
 
 #: The one enterprise table of a workspace (name of its layers).
@@ -102,10 +101,7 @@ def _current(store: Store) -> dict | None:
     row = cat[(cat["name"] == NAME) & (cat["version"] == v)].iloc[-1]
     lcat = store.layers("enterprise_link")
     lrow = lcat[(lcat["name"] == NAME) & (lcat["version"] == v)] if len(lcat) else lcat
-    try:
-        meta = json.loads(row["meta"]) if isinstance(row["meta"], str) else dict(row["meta"] or {})
-    except (TypeError, ValueError):
-        meta = {}
+    meta = catalogue_meta(row["meta"])
 
     def text(x) -> str | None:
         return None if x is None or (isinstance(x, float) and np.isnan(x)) or str(x) in ("", "None", "nan") else str(x)
