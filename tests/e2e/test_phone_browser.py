@@ -15,7 +15,7 @@ import time
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS, block_external, need_browser, running_app
-from tests.e2e.test_app_browser import _settle
+from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _settle
 
 pytestmark = pytest.mark.e2e
 
@@ -23,6 +23,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
          "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
                        "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}
 PAGES = ("map", "rules", "sites", "scenarios", "compare", "data")
+#: Pages whose map a phone draws (parcels, sites): their screenshots wait for it, and it must come.
+MAP_PAGES = ("map", "sites")
 USERS = {"dee": ("decision_maker", "decision-pass-4"), "pam": ("planner", "planner-pass-3")}
 
 #: What of the page lies outside the screen: the document's width, and elements (not inside a box that scrolls
@@ -142,6 +144,11 @@ def test_every_page_fits_a_phone(phone_office, browser, external, user, lang):
         _go(page, name)
         title = page.locator("h1").first
         title.wait_for()
+        if name in MAP_PAGES:  # the screenshot shows the drawn map, not its empty frame
+            page.locator(MAP_FRAME).first.wait_for()
+            if _map_paths(page, timeout=60.0) == 0:
+                problems[name] = ["the map drew no parcels or sites"]
+            time.sleep(0.5)
         page.screenshot(path=str(ARTIFACTS / f"phone_{user}_{lang}_{name}.png"))
         m = page.evaluate(_FIT_JS)
         bad = []
@@ -158,7 +165,7 @@ def test_every_page_fits_a_phone(phone_office, browser, external, user, lang):
         if any(len(set(r)) == len(r) for r in rows):  # a row of figures one card per line: a screen for two figures
             bad.append(f"rows of figures one per line: {rows}")
         if bad:
-            problems[name] = bad
+            problems[name] = problems.get(name, []) + bad
     ctx.close()
     assert problems == {}, problems
     assert external == []
