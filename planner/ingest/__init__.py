@@ -160,7 +160,16 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
 
     Examples
     --------
-    >>> # ingest("survey.zip", GpkgStore("ws.gpkg"), survey_name="2025 survey")  # doctest: +SKIP
+    >>> import tempfile, shapely, geopandas as gpd
+    >>> from planner.io.store import GpkgStore
+    >>> d = tempfile.mkdtemp()
+    >>> gpd.GeoDataFrame({"parcel_id": ["a", "b"]}, crs="EPSG:4549", geometry=[
+    ...     shapely.box(500_000, 2_740_000, 500_100, 2_740_100),
+    ...     shapely.box(500_100, 2_740_000, 500_200, 2_740_100)]).to_file(d + "/survey.geojson")
+    >>> ws = GpkgStore(d + "/ws.gpkg", crs="EPSG:4549", create=True)
+    >>> rep = ingest(d + "/survey.geojson", ws, survey_name="2025 survey")
+    >>> rep.n_accepted, rep.version
+    (2, 1)
     """
     from planner.io.store import source_sha256
 
