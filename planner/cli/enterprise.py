@@ -6,8 +6,10 @@ figures), links the enterprises to the current survey's parcels, reports
 every problem (unmatched codes, parcels the survey does not have, enterprises
 without parcels) and publishes the table as a new version; from then on the
 per-mu indicators and the grade of ``planner classify`` come from it. The
-files the current version came from, or a table that gives its enterprises
-and links again, are refused (exit code 2) unless ``--publish-again``.
+files a version came from (the current one or an earlier one), or a table
+that gives its enterprises and links again, are refused (exit code 2),
+naming the version (an earlier one is made current again in the app's
+enterprise versions), unless ``--publish-again``.
 ``planner enterprise show -w WS`` lists the versions and what the current one joins.
 Both print in ``--lang`` (else ``PLANNER_LANG``, else Chinese): the report, the
 confirmations, the versions table and the join summary; ``--report``'s CSV too.
@@ -46,9 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing.add_argument("--dry-run", action="store_true", help="check and report only, with any refusal the real run "
                                                            "would make; write nothing")
     ing.add_argument("--publish-again", action="store_true",
-                     help="publish as a new version anyway a load that is the current version again: its very "
-                          "files (same checksums, same link settings; e.g. read again with another mapping) or other "
-                          "files giving the same enterprises and links (refused without it, naming the version)")
+                     help="publish as a new version anyway a load that is a version again (the current one or "
+                          "an earlier one): its very files (same checksums, same link settings; e.g. read again "
+                          "with another mapping) or other files giving the same enterprises and links (refused "
+                          "without it, naming the version)")
     ing.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     add_lang_option(ing, "the printed report, the --report CSV and the refusals; 报告语言")
     ing.set_defaults(func=run_ingest)
