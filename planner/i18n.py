@@ -1036,8 +1036,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ir_field_energy_tce": ("综合能耗（吨标准煤）", "Energy use (tce)"),
     "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
                            "To publish it as a new version anyway, add --publish-again."),
-    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
-                          "{msg} (dry run: the real run refuses it unless --publish-again is given)"),
+    # a dry run's note of a refusal to come, in words of no face (planner.cli.ingest.with_publish_again_notes adds the
+    # command line's option to publish anyway)
+    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝）", "{msg} (dry run: the real run refuses it)"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -592,10 +592,15 @@ def test_a_dry_run_says_the_real_run_would_refuse(tmp_path, ws, capsys):
         rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run"])
         out = capsys.readouterr().out
         assert rc == 0 and "(dry run)" in out
-        assert said in out and "(dry run: the real run refuses it unless --publish-again is given)" in out, out
+        assert said in out and "(dry run: the real run refuses it) To publish it as a new version anyway, add " \
+            "--publish-again." in out, out
         rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run", "--publish-again"])
         assert rc == 0 and "real run refuses" not in capsys.readouterr().out
-    assert ingest_enterprises(t2, ws, link=lk, dry_run=True).refusal.kind == "unchanged"
+    load = ingest_enterprises(t2, ws, link=lk, dry_run=True)
+    assert load.refusal.kind == "unchanged"
+    # the library's (the app's) report says it too, without the command line's option
+    assert load.report.warnings == [f"{load.refusal.text('en')} (dry run: the real run refuses it)"]
+    assert load.report.warnings_zh == [f"{load.refusal.text('zh')}（试运行：正式导入时将拒绝）"]
     rows = [list(r) for r in ROWS]
     rows[1][4] = "81"
     changed = write_table(tmp_path / "t3.csv", rows)

@@ -22,7 +22,7 @@ import dataclasses
 import sys
 
 from planner.cli import add_lang_option
-from planner.cli.ingest import refused_report_text, with_publish_again
+from planner.cli.ingest import refused_report_text, with_publish_again, with_publish_again_notes
 from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
 from planner.i18n import t, terminal_text
@@ -89,9 +89,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise
         raise with_publish_again(exc) from None
     rep = load.report
-    if load.refusal is not None:  # the dry run says what the real run would refuse, in both languages
-        for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
-            out.append(t("ir_same_file_note", lg, msg=load.refusal.text(lg)))
+    with_publish_again_notes(rep)  # the dry run's note of what the real run would refuse, with the way round it
     print(rep.to_text(lang=lang))
     if load.version is not None:
         print(t("cli_ent_published", lang, v=load.version, option=workspace_option(args.workspace, lang)))

@@ -269,6 +269,8 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
         out.refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
+        if out.refusal is not None:  # in the report too, as a survey's dry run says it
+            rep.add_refusal_note(out.refusal.text("en"), out.refusal.text("zh"))
         return out
     if unlinked is not None:
         raise unlinked
