@@ -644,6 +644,27 @@ STRINGS: dict[str, tuple[str, str]] = {
                      "{files}: the same {n:,} enterprises (codes, names and figures) and {m:,} parcel links as the "
                      "current enterprise table v{v}, linked and shared the same way: there is nothing to publish (it "
                      "would make a version identical to v{v})."),
+    # the same for an earlier, non-current version: it is made current by switching to it, not by a copy of it
+    "de_same_file_old": ("{files} 与 {when} 由 {user} 发布的企业数据 v{v} 是同一个文件（校验和相同），关联与分摊设置也相同："
+                         "发布将产生与 v{v} 相同的版本。",
+                         "{files}: the same file as enterprise table v{v}, published by {user} on {when} (same "
+                         "checksum), read with the same link and sharing settings: publishing it would make a version "
+                         "identical to v{v}."),
+    "de_same_files_old": ("{files} 与 {when} 由 {user} 发布的企业数据 v{v} 是相同的文件（校验和相同），关联与分摊设置也相同："
+                          "发布将产生与 v{v} 相同的版本。",
+                          "{files}: the same files as enterprise table v{v}, published by {user} on {when} (same "
+                          "checksums), read with the same link and sharing settings: publishing them would make a "
+                          "version identical to v{v}."),
+    "de_unchanged_old": ("{files}：与企业数据 v{v} 相同的 {n:,} 家企业（代码、名称和各项数值）及 {m:,} 条宗地关联，关联与分摊"
+                         "方式也相同：发布将产生与 v{v} 相同的版本。",
+                         "{files}: the same {n:,} enterprises (codes, names and figures) and {m:,} parcel links as "
+                         "enterprise table v{v}, linked and shared the same way: publishing it would make a version "
+                         "identical to v{v}."),
+    "de_current_is": ("当前企业数据为 v{v}。", "The current enterprise table is v{v}."),
+    "de_current_none": ("当前没有生效的企业数据。", "No enterprise table is current."),
+    "de_switch_instead": ("如需让 v{v} 重新成为当前版本，请在应用的「数据管理 › 企业数据 › 企业数据版本」中切换到 v{v}。",
+                          "To make v{v} current again, switch to it in the app (Data manager › Enterprises › "
+                          "Enterprise table versions)."),
     "dm_crs_warning": ("坐标系提示：{msg}", "CRS: {msg}"),
     # -- office accounts and roles (issue 14) ---------------------------------------------------------
     "nav_admin": ("账号管理", "Accounts"),
@@ -1015,8 +1036,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ir_field_energy_tce": ("综合能耗（吨标准煤）", "Energy use (tce)"),
     "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
                            "To publish it as a new version anyway, add --publish-again."),
-    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝，除非加 --publish-again）",
-                          "{msg} (dry run: the real run refuses it unless --publish-again is given)"),
+    # a dry run's note of a refusal to come, in words of no face (planner.cli.ingest.with_publish_again_notes adds the
+    # command line's option to publish anyway)
+    "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝）", "{msg} (dry run: the real run refuses it)"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

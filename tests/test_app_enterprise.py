@@ -146,6 +146,38 @@ def test_the_current_enterprise_table_again_is_refused_in_the_pages_language(tmp
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_earlier_enterprise_table_again_is_refused_pointing_to_the_switch(tmp_path, env, lang):
+    """Last year's table uploaded again after a corrected v2: the check names v1, says v2 is current and that v1 is
+    made current again in the versions list below (no command-line option); publish is off; the switch does it."""
+    from planner.workflow.enterprises import enterprise_version, ingest_enterprises
+    from tests.test_enterprise import ROWS
+
+    store, table, links = _published_v1(tmp_path, env)
+    rows = [list(r) for r in ROWS]
+    rows[0][3] = "11"
+    assert ingest_enterprises(write_table(tmp_path / "t2.csv", rows, title=False), store,
+                              link=tmp_path / "l.csv").version == 2
+    cat = store.layers()
+    at = _page(lang)
+    at.file_uploader[1].set_value(("2024亩均效益.xlsx", table, "application/vnd.ms-excel")).run()
+    at.file_uploader[2].set_value(("宗地关联.csv", links, "text/csv")).run()
+    at.button(key="de_check").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = ("2024亩均效益.xlsx 及关联表 宗地关联.csv 与", "发布的企业数据 v1 是相同的文件", "当前企业数据为 v2",
+            "如需让 v1 重新成为当前版本，请在应用的「数据管理 › 企业数据 › 企业数据版本」中切换到 v1") if lang == "zh" \
+        else ("2024亩均效益.xlsx with the link table 宗地关联.csv: the same files as enterprise table v1",
+              "The current enterprise table is v2.", "To make v1 current again, switch to it in the app (Data "
+              "manager › Enterprises › Enterprise table versions)")
+    warns = [rendered(w.value) for w in at.warning]
+    assert any(all(s in w for s in said) for w in warns), warns
+    assert at.button(key="de_publish").disabled and "--publish-again" not in _texts(at)
+    pd.testing.assert_frame_equal(store.layers(), cat)
+    at.selectbox(key="de_ver").set_value(1).run()
+    at.button(key="de_set").click().run()
+    assert enterprise_version(GpkgStore(store.path)) == 1
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_a_table_published_by_another_while_checked_is_refused_at_publish(tmp_path, env, lang):
     """Checked against an empty catalogue, the same table published by a colleague before the click: the publish
     is refused under the lock, said in the page's language, and nothing is published."""

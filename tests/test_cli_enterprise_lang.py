@@ -118,13 +118,13 @@ def test_a_dry_run_and_a_load_with_problems_say_so_in_either_language(tmp_path, 
     rc, zh, _ = said(capsys, tmp_path, "enterprise", "ingest", t, "--link", lk, "-w", ws, "--dry-run", "--lang", "zh")
     assert rc == 0 and zh.startswith("导入报告：t.xlsx（试运行，未写入）\n"), zh
     assert "t.xlsx 及关联表 l.csv 与" in zh and "发布的当前企业数据 v1 是相同的文件（校验和相同）" in zh
-    assert "（试运行：正式导入时将拒绝，除非加 --publish-again）" in zh
+    assert "（试运行：正式导入时将拒绝）如确需将其发布为新版本，请加 --publish-again。" in zh
     assert "企业未关联宗地（存疑）" in zh and "该企业未关联到任何宗地：其数据未计入" in zh
     _none_of(zh, *ENGLISH, "the same files", "real run")
     rc, en, _ = said(capsys, tmp_path, "enterprise", "ingest", t, "--link", lk, "-w", ws, "--dry-run", "--lang", "en")
     assert rc == 0 and en.startswith("ingest report: t.xlsx (dry run)\n"), en
     assert "t.xlsx with the link table l.csv: the same files as the current enterprise table v1" in en
-    assert "(dry run: the real run refuses it unless --publish-again is given)" in en
+    assert "(dry run: the real run refuses it) To publish it as a new version anyway, add --publish-again." in en
     assert "the enterprise reaches no parcel of the survey: its figures count for no land" in en
     _none_of(en, "导入报告", "试运行", "相同的文件", "存疑", "该企业")
 

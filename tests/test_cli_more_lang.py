@@ -159,6 +159,28 @@ def test_dask_engine_speaks_chinese_by_default(client, tmp_path, survey_file, ca
     _check(_dask_run(capsys, client, tmp_path, survey_file), 0)
 
 
+def test_dask_thresholds_name_the_indicators_in_the_commands_language(client, tmp_path, capsys):
+    """The percentile thresholds the engine takes over all partitions: ``--lang zh`` printed the indicator's code
+    (``output_per_mu P5 = …``) in its Chinese line. Each language names it by its label and unit now, as the
+    summary names criteria and classes in words in either language."""
+    import numpy as np
+
+    from tests.test_scale import _hand_grid
+
+    parcels, *_ = _hand_grid()  # industrial land (code 1001) with output rising parcel by parcel: P5 is a value
+    parcels = parcels.drop(columns=["three_low", "upgrade_class"]).assign(
+        land_use_code="1001", tax_cny=1000.0, output_cny=np.arange(len(parcels)) * 1e4)
+    src = tmp_path / "survey.gpkg"
+    parcels.to_file(src, layer="parcels")
+    assert said(capsys, "ingest", src, "--parquet", tmp_path / "s.parquet", "--partitions", "2")[0] == 0
+    for lang, line in (("zh", "103 个地块的百分位阈值：亩均产值（元/亩）P5 = 3400"),
+                       ("en", "thresholds over 103 parcels: Output per mu (yuan/mu) P5 = 3400")):
+        rc, _, err = said(capsys, "classify", "--engine", "dask", "--parquet", tmp_path / "s.parquet", "--out",
+                          tmp_path / f"f_{lang}.parquet", "--scheduler", client.scheduler.address, "--lang", lang)
+        assert rc == 0 and line in err, err
+        assert "output_per_mu" not in err, err
+
+
 def test_the_engine_tells_its_lines_in_both_languages(client, tmp_path):
     """The library stays free of the command's language: its lines are Notes (English, with their Chinese)."""
     from planner.classify.policy import default_policy

@@ -492,6 +492,69 @@ def test_the_same_table_in_another_format_is_refused_as_changing_nothing(tmp_pat
     assert enterprise_version(ws) == 1
 
 
+def test_an_earlier_versions_files_or_rows_again_are_refused_naming_it_on_either_backend(tmp_path, store, capsys):
+    """v1 the tax bureau's table, v2 a corrected one; v1's very files loaded again (last year's delivery picked by
+    mistake, or meant to go back to) published a v3 identical to v1, as did the same rows saved as csv. Refused
+    like a survey file published before: naming v1, that v2 is current and where v1 is made current again (the
+    app's enterprise versions: the project has no command for it); nothing written. ``--publish-again`` still
+    publishes, and the current version, when it is the one equal, is named as before."""
+    store.publish_survey(parcels(), label="base")
+    uri = store.uri
+    t, lk = write_table(tmp_path / "t.xlsx"), write_links(tmp_path / "l.csv")
+    rows = [list(r) for r in ROWS]
+    rows[0][3] = "11"
+    t2 = write_table(tmp_path / "t2.csv", rows, title=False)
+    for f in (t, t2):
+        assert main(["enterprise", "ingest", str(f), "--link", str(lk), "-w", uri]) == 0
+    capsys.readouterr()
+    assert enterprise_version(store) == 2
+    cat, audit = store.layers(), store.audit_log()
+
+    def refused(argv, lang, *needles):
+        rc = main(["enterprise", "ingest", *map(str, argv), "-w", uri, "--lang", lang])
+        err = capsys.readouterr().err
+        assert rc == 2 and "Traceback" not in err, err
+        for n in needles:
+            assert n in err, f"{n!r} not in:\n{err}"
+        pd.testing.assert_frame_equal(store.layers(), cat)
+        pd.testing.assert_frame_equal(store.audit_log(), audit)
+
+    refused([t, "--link", lk], "en", "t.xlsx with the link table l.csv: the same files as enterprise table v1, "
+            "published by", "(same checksums)", "would make a version identical to v1", "The current enterprise "
+            "table is v2. To make v1 current again, switch to it in the app (Data manager › Enterprises › "
+            "Enterprise table versions).", "add --publish-again")
+    refused([t, "--link", lk], "zh", "t.xlsx 及关联表 l.csv 与", "发布的企业数据 v1 是相同的文件（校验和相同）",
+            "当前企业数据为 v2。如需让 v1 重新成为当前版本，请在应用的「数据管理 › 企业数据 › 企业数据版本」中切换到 v1。",
+            "请加 --publish-again")
+    t3 = write_table(tmp_path / "t3.csv", title=False, encoding="utf-8")  # v1's rows, other bytes
+    refused([t3, "--link", lk], "en", "t3.csv with the link table l.csv: the same 5 enterprises (codes, names and "
+            "figures) and 6 parcel links as enterprise table v1", "The current enterprise table is v2. To make v1 "
+            "current again", "add --publish-again")
+    refused([t3, "--link", lk], "zh", "t3.csv 及关联表 l.csv：与企业数据 v1 相同的 5 家企业", "当前企业数据为 v2",
+            "如需让 v1 重新成为当前版本")
+    # the library's (and the app's) words: the version and the current one, no command-line option
+    with pytest.raises(IngestError) as exc:
+        ingest_enterprises(t, store, link=lk)
+    why = exc.value.refusal
+    assert (why.kind, why.version, why.current) == ("same_file", 1, 2)
+    assert "--publish-again" not in str(exc.value) + exc.value.zh
+    assert "v2" in str(exc.value) and "Data manager › Enterprises" in str(exc.value)
+    dry = ingest_enterprises(t3, store, link=lk, dry_run=True).refusal
+    assert (dry.kind, dry.version, dry.current) == ("unchanged", 1, 2)
+    pd.testing.assert_frame_equal(store.layers(), cat)
+    # read with another sharing setting, the same files are another version
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", uri, "--share", "floor"]) == 0
+    assert "published as enterprise table version 3" in capsys.readouterr().out
+    # anyway: a copy of v1, now current; then v1's files again are the current version's, named as such
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", uri, "--publish-again"]) == 0
+    assert "published as enterprise table version 4" in capsys.readouterr().out
+    assert main(["enterprise", "ingest", str(t), "--link", str(lk), "-w", uri, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "the same files as the current enterprise table v4" in err and "make v1 current" not in err
+    assert enterprise_version(store) == 4
+    assert analysis_parcels(store).set_index("parcel_id").loc["P1", "tax_cny"] == pytest.approx(120_000.0)
+
+
 def test_a_changed_table_or_link_table_is_published(tmp_path, ws, capsys):
     """One figure changed (tax of 甲 10 -> 11 万元), or one link more: a new version each."""
     _, lk = _published(tmp_path, ws, capsys)
@@ -529,10 +592,15 @@ def test_a_dry_run_says_the_real_run_would_refuse(tmp_path, ws, capsys):
         rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run"])
         out = capsys.readouterr().out
         assert rc == 0 and "(dry run)" in out
-        assert said in out and "(dry run: the real run refuses it unless --publish-again is given)" in out, out
+        assert said in out and "(dry run: the real run refuses it) To publish it as a new version anyway, add " \
+            "--publish-again." in out, out
         rc = main(["enterprise", "ingest", *argv, "-w", str(ws.path), "--dry-run", "--publish-again"])
         assert rc == 0 and "real run refuses" not in capsys.readouterr().out
-    assert ingest_enterprises(t2, ws, link=lk, dry_run=True).refusal.kind == "unchanged"
+    load = ingest_enterprises(t2, ws, link=lk, dry_run=True)
+    assert load.refusal.kind == "unchanged"
+    # the library's (the app's) report says it too, without the command line's option
+    assert load.report.warnings == [f"{load.refusal.text('en')} (dry run: the real run refuses it)"]
+    assert load.report.warnings_zh == [f"{load.refusal.text('zh')}（试运行：正式导入时将拒绝）"]
     rows = [list(r) for r in ROWS]
     rows[1][4] = "81"
     changed = write_table(tmp_path / "t3.csv", rows)

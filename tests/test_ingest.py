@@ -590,7 +590,8 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
     # the dry run an officer runs first says so, with the diff the app's data manager shows before publishing
     assert main(["ingest", str(copy), "-w", ws3.uri, "--dry-run", "--lang", "en"]) == 0
     out = capsys.readouterr().out
-    assert "0 added, 0 removed, 0 changed, 3 unchanged" in out and "the real run refuses it unless" in out, out
+    assert "0 added, 0 removed, 0 changed, 3 unchanged" in out and "(dry run: the real run refuses it) To publish it " \
+        "as a new version anyway, add --publish-again." in out, out
     refused([str(copy), "--lang", "zh"], ws3, capsys, f"与当前调查版本 v{before} 相比没有任何新增、删除或变更，未发布")
     # the app's publish (a colleague published the same change while the page prepared it): the same refusal,
     # without the command line's option in its words
@@ -614,6 +615,32 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
     assert "0 added, 0 removed, 1 changed, 2 unchanged" in out and "real run refuses" not in out, out
     assert main(["ingest", str(changed), "-w", ws3.uri]) == 0, capsys.readouterr().err  # published as ever
     assert latest(store) == before + 2
+
+
+def test_a_dry_runs_refusal_notes_name_the_option_only_on_the_command_line(tmp_path, ws3, capsys):
+    """The survey file published before, checked again: the library's dry run (the app has no --publish-again)
+    says that the real run refuses it, as the same file and as changing nothing, in words of no face; `planner
+    ingest --dry-run` adds its option to each note, in the command's language."""
+    base = tmp_path / "base.gpkg"  # the file ws3's v1 came from
+    rep = ingest(base, ws3, dry_run=True)
+    first, second = rep.would_refuse
+    assert first.startswith("base.gpkg is the same file as survey version v1, published by ") and \
+        first.endswith(" (same checksum).")
+    assert second == ("base.gpkg adds, removes and changes nothing against the current survey v1: nothing was "
+                      "published (it would make an identical version).")
+    notes = [w for w in rep.warnings if w.endswith(" (dry run: the real run refuses it)")]
+    notes_zh = [w for w in rep.warnings_zh if w.endswith("（试运行：正式导入时将拒绝）")]
+    assert len(notes) == len(notes_zh) == 2, (rep.warnings, rep.warnings_zh)
+    assert notes[0].startswith("base.gpkg is the same file as survey version v1") and "是同一个文件" in notes_zh[0]
+    assert "--publish-again" not in " ".join(rep.warnings + rep.warnings_zh)
+    for lang, hint in (("en", " (dry run: the real run refuses it) To publish it as a new version anyway, add "
+                              "--publish-again."),
+                       ("zh", "（试运行：正式导入时将拒绝）如确需将其发布为新版本，请加 --publish-again。")):
+        assert main(["ingest", str(base), "-w", ws3.uri, "--dry-run", "--lang", lang]) == 0
+        out = capsys.readouterr().out
+        assert out.count(hint) == 2, out
+        assert ("是同一个文件" if lang == "zh" else "is the same file as survey version v1") in out
+    assert ws3.surveys()["version"].tolist() == [1]
 
 
 def test_bad_gpkg_ambiguous_layers(tmp_path, ws3, capsys):

@@ -6,8 +6,10 @@ figures), links the enterprises to the current survey's parcels, reports
 every problem (unmatched codes, parcels the survey does not have, enterprises
 without parcels) and publishes the table as a new version; from then on the
 per-mu indicators and the grade of ``planner classify`` come from it. The
-files the current version came from, or a table that gives its enterprises
-and links again, are refused (exit code 2) unless ``--publish-again``.
+files a version came from (the current one or an earlier one), or a table
+that gives its enterprises and links again, are refused (exit code 2),
+naming the version (an earlier one is made current again in the app's
+enterprise versions), unless ``--publish-again``.
 ``planner enterprise show -w WS`` lists the versions and what the current one joins.
 Both print in ``--lang`` (else ``PLANNER_LANG``, else Chinese): the report, the
 confirmations, the versions table and the join summary; ``--report``'s CSV too.
@@ -20,7 +22,7 @@ import dataclasses
 import sys
 
 from planner.cli import add_lang_option
-from planner.cli.ingest import refused_report_text, with_publish_again
+from planner.cli.ingest import refused_report_text, with_publish_again, with_publish_again_notes
 from planner.cli.workspace import _shown, workspace_option
 from planner.errors import IngestError
 from planner.i18n import t, terminal_text
@@ -46,9 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     ing.add_argument("--dry-run", action="store_true", help="check and report only, with any refusal the real run "
                                                            "would make; write nothing")
     ing.add_argument("--publish-again", action="store_true",
-                     help="publish as a new version anyway a load that is the current version again: its very "
-                          "files (same checksums, same link settings; e.g. read again with another mapping) or other "
-                          "files giving the same enterprises and links (refused without it, naming the version)")
+                     help="publish as a new version anyway a load that is a version again (the current one or "
+                          "an earlier one): its very files (same checksums, same link settings; e.g. read again "
+                          "with another mapping) or other files giving the same enterprises and links (refused "
+                          "without it, naming the version)")
     ing.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     add_lang_option(ing, "the printed report, the --report CSV and the refusals; 报告语言")
     ing.set_defaults(func=run_ingest)
@@ -86,9 +89,7 @@ def run_ingest(args: argparse.Namespace) -> int:
             raise
         raise with_publish_again(exc) from None
     rep = load.report
-    if load.refusal is not None:  # the dry run says what the real run would refuse, in both languages
-        for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
-            out.append(t("ir_same_file_note", lg, msg=load.refusal.text(lg)))
+    with_publish_again_notes(rep)  # the dry run's note of what the real run would refuse, with the way round it
     print(rep.to_text(lang=lang))
     if load.version is not None:
         print(t("cli_ent_published", lang, v=load.version, option=workspace_option(args.workspace, lang)))

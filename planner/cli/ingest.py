@@ -124,6 +124,18 @@ def with_publish_again(exc: IngestError) -> IngestError:
     return again
 
 
+def with_publish_again_notes(rep) -> None:
+    """A dry run's notes that the real run refuses (:meth:`~planner.ingest.report.IngestReport.add_refusal_note`),
+    with the command line's way to publish anyway (:func:`with_publish_again`), in ``rep``'s warnings."""
+    from planner.i18n import t
+
+    for en, zh in zip(rep.would_refuse, rep.would_refuse_zh, strict=True):
+        note = IngestError(t("ir_same_file_note", "en", msg=en), zh=t("ir_same_file_note", "zh", msg=zh))
+        again = with_publish_again(note)
+        rep.warnings = [str(again) if w == str(note) else w for w in rep.warnings]
+        rep.warnings_zh = [again.zh if w == note.zh else w for w in rep.warnings_zh]
+
+
 def refused_report_text(rep, exc: BaseException, lang: str) -> str:
     """The report of a refused load, its last line pointing to the error printed below it when that says the
     refusal already (not said twice)."""
@@ -147,6 +159,7 @@ def _report(args: argparse.Namespace, load) -> int:
         if getattr(exc, "unchanged", False):
             raise with_publish_again(exc) from None
         raise
+    with_publish_again_notes(rep)
     print(rep.to_text(lang=args.lang))
     if args.report:
         print(t("ir_written", args.lang, path=write_report(rep, args.report, lang=args.lang)))

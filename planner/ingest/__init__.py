@@ -160,7 +160,16 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
 
     Examples
     --------
-    >>> # ingest("survey.zip", GpkgStore("ws.gpkg"), survey_name="2025 survey")  # doctest: +SKIP
+    >>> import tempfile, shapely, geopandas as gpd
+    >>> from planner.io.store import GpkgStore
+    >>> d = tempfile.mkdtemp()
+    >>> gpd.GeoDataFrame({"parcel_id": ["a", "b"]}, crs="EPSG:4549", geometry=[
+    ...     shapely.box(500_000, 2_740_000, 500_100, 2_740_100),
+    ...     shapely.box(500_100, 2_740_000, 500_200, 2_740_100)]).to_file(d + "/survey.geojson")
+    >>> ws = GpkgStore(d + "/ws.gpkg", crs="EPSG:4549", create=True)
+    >>> rep = ingest(d + "/survey.geojson", ws, survey_name="2025 survey")
+    >>> rep.n_accepted, rep.version
+    (2, 1)
     """
     from planner.io.store import source_sha256
 
@@ -178,10 +187,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     if dry_run:
         rep.mode = mode
         if found is not None and not publish_again:
-            from planner.i18n import t
-
-            rep.warnings.append(t("ir_same_file_note", "en", msg=same_file_text(src.name, found, "en")))
-            rep.warnings_zh.append(t("ir_same_file_note", "zh", msg=same_file_text(src.name, found, "zh")))
+            rep.add_refusal_note(same_file_text(src.name, found, "en"), same_file_text(src.name, found, "zh"))
         if base is not None:
             current = store.read_parcels()
             mismatch = id_format_mismatch(gdf["parcel_id"], current["parcel_id"])
@@ -198,8 +204,7 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 from planner.i18n import t
 
                 name = rep.dataset or rep.source
-                for out, lg in ((rep.warnings, "en"), (rep.warnings_zh, "zh")):
-                    out.append(t("ir_same_file_note", lg, msg=t("ir_unchanged_refused", lg, name=name, v=base)))
+                rep.add_refusal_note(*(t("ir_unchanged_refused", lg, name=name, v=base) for lg in ("en", "zh")))
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
                    label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,

@@ -51,6 +51,10 @@ class IngestReport:
     #: What the user must see before publishing (e.g. data outside the workspace CRS's area of use), and in Chinese.
     warnings: list[str] = field(default_factory=list)
     warnings_zh: list[str] = field(default_factory=list)
+    #: A dry run: the refusals the real run would make (in English and in Chinese), each said in ``warnings`` too
+    #: (:meth:`add_refusal_note`), in words of no face; the command line adds its ``--publish-again`` to them.
+    would_refuse: list[str] = field(default_factory=list)
+    would_refuse_zh: list[str] = field(default_factory=list)
     row_note: str = ""
     refused: bool = False
     refusal: str = ""
@@ -63,6 +67,25 @@ class IngestReport:
     update_extent_wkt: str | None = None
     version: int | None = None
     diff: dict | None = None
+
+    def add_refusal_note(self, en: str, zh: str) -> None:
+        """Say in a dry run's warnings that the real run refuses it (``en``/``zh``: the refusal), in either language.
+
+        Examples
+        --------
+        >>> rep = IngestReport(source="a.geojson", dry_run=True)
+        >>> rep.add_refusal_note("a.geojson is the same file as survey version v1.", "a.geojson 与调查版本 v1 是同一个文件。")
+        >>> rep.warnings
+        ['a.geojson is the same file as survey version v1. (dry run: the real run refuses it)']
+        >>> rep.warnings_zh, rep.would_refuse_zh
+        (['a.geojson 与调查版本 v1 是同一个文件。（试运行：正式导入时将拒绝）'], ['a.geojson 与调查版本 v1 是同一个文件。'])
+        """
+        from planner.i18n import t
+
+        self.would_refuse.append(en)
+        self.would_refuse_zh.append(zh)
+        self.warnings.append(t("ir_same_file_note", "en", msg=en))
+        self.warnings_zh.append(t("ir_same_file_note", "zh", msg=zh))
 
     def summary(self) -> dict:
         """Counts and settings without the problem list (for layer meta and audit)."""

@@ -470,7 +470,7 @@ class GpkgStore(Store):
     >>> import tempfile, shapely, geopandas as gpd
     >>> ws = GpkgStore(tempfile.mkdtemp() + "/ws.gpkg", crs="EPSG:4549", create=True)
     >>> g = gpd.GeoDataFrame({"parcel_id": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)], crs="EPSG:4549")
-    >>> ws.publish_survey(g, name="first")
+    >>> ws.publish_survey(g, label="first")
     1
     """
 

@@ -161,6 +161,29 @@ class PartitionedClassification:
     seconds: dict
 
 
+def thresholds_text(record: list[dict], lang: str = "zh") -> str:
+    """The percentile thresholds a classification resolved (``record`` of :func:`resolve_policy`), in ``lang``:
+    each indicator by its label with its unit (:func:`planner.i18n.field_label`), as the classify summary names
+    criteria and classes in words in either language; "" for none.
+
+    Examples
+    --------
+    >>> rec = [{"criterion": "capacity", "indicator": "output_per_mu", "percentile": 5.0, "value": 123456.7},
+    ...        {"criterion": "utilization", "indicator": "plot_ratio", "percentile": 10.0, "value": 0.8}]
+    >>> thresholds_text(rec, "zh")
+    '亩均产值（元/亩）P5 = 123457；容积率 P10 = 0.8'
+    >>> thresholds_text(rec, "en")
+    'Output per mu (yuan/mu) P5 = 123457, Plot ratio P10 = 0.8'
+    """
+    zh = lang == "zh"
+    out = []
+    for r in record:
+        lab = i18n.field_label(r["indicator"], "zh" if zh else "en")
+        gap = "" if lab.endswith("）") else " "
+        out.append(f"{lab}{gap}P{r['percentile']:g} = {r['value']:.6g}")
+    return ("；" if zh else ", ").join(out)
+
+
 def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *, client,
                          say: Callable[[str], None] | None = None, bar: bool = True,
                          overwrite: bool = False, lang: str = "en") -> PartitionedClassification:
@@ -207,9 +230,9 @@ def classify_partitioned(survey: str | Path, policy: Policy, out: str | Path, *,
             present = {name: any(f["present"][name] for f in first) for name in _grade_names(pol)}
             del first
             secs["values"] = time.perf_counter() - t
-            said = ", ".join(f"{r['indicator']} P{r['percentile']:g} = {r['value']:.6g}" for r in record)
-            say(Note(i18n.t("scale_thresholds", "en", n=info["n_parcels"], list=said or i18n.t("scale_none", "en")),
-                     zh=i18n.t("scale_thresholds", "zh", n=info["n_parcels"], list=said or i18n.t("scale_none", "zh"))))
+            said = {lg: thresholds_text(record, lg) or i18n.t("scale_none", lg) for lg in ("en", "zh")}
+            say(Note(i18n.t("scale_thresholds", "en", n=info["n_parcels"], list=said["en"]),
+                     zh=i18n.t("scale_thresholds", "zh", n=info["n_parcels"], list=said["zh"])))
             t = time.perf_counter()
             ranks_f = client.scatter(GlobalRanks(values, present), broadcast=True)
             scores = gather_with_progress(client, submit_each(client, partition_scores, stash, resolved, ranks_f,

@@ -52,6 +52,7 @@ Rules, decided and documented here:
 Examples
 --------
 >>> import geopandas as gpd, shapely
+>>> from planner.sites import SiteParams, build_sites
 >>> g = gpd.GeoDataFrame({"parcel_id": ["a", "b", "c"], "three_low": [True, True, True]},
 ...     geometry=[shapely.box(0, 0, 100, 100), shapely.box(101, 0, 200, 100),
 ...               shapely.box(500, 0, 550, 100)], crs="EPSG:4549")

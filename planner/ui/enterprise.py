@@ -90,8 +90,9 @@ def render(store, ws: str) -> None:
                 tables.show(probs, height=240)
             else:
                 st.success(tr("dm_no_problems"))
-            # the current version again (its files, or its enterprises and links): publishing would change nothing,
-            # so it is not offered, as for a survey that changes nothing (the command line's --publish-again only)
+            # a version again (its files, or its enterprises and links): publishing would change nothing, or copy an
+            # earlier version the versions list below switches to, so it is not offered, as for a survey that
+            # changes nothing (the command line's --publish-again only)
             refused = md_text(load.refusal.text(lang(), survey.local_time)) if load.refusal is not None else None
             if refused:
                 st.warning(refused, icon="⚠️")

@@ -49,12 +49,15 @@ _SETTINGS = ("by", "share", "years", "parcels_without")
 
 @dataclass(frozen=True)
 class EnterpriseRefusal:
-    """Why a load would make a version identical to the current one, so nothing is published.
+    """Why a load would make a version identical to an existing one, so nothing is published.
 
-    ``kind``: ``"same_file"`` (the table, and the link table if any, are the very files the current version
-    ``version`` was published from, read with the same link settings) or ``"unchanged"`` (other files, or files
-    read otherwise, that give the same enterprises and links). Said in either language by :meth:`text`, without
-    the command line's option to publish anyway (``planner enterprise ingest --publish-again`` adds it).
+    ``kind``: ``"same_file"`` (the table, and the link table if any, are the very files version ``version`` was
+    published from, read with the same link settings) or ``"unchanged"`` (other files, or files read otherwise,
+    that give the same enterprises and links). ``version`` is the current version, or an earlier one when
+    ``current`` (the current version then, None for none) is set: that version is made current again by switching
+    to it (the app's enterprise versions, :func:`set_current_enterprises`), not by publishing a copy of it. Said in
+    either language by :meth:`text`, without the command line's option to publish anyway (``planner enterprise
+    ingest --publish-again`` adds it).
     """
 
     kind: str
@@ -65,6 +68,9 @@ class EnterpriseRefusal:
     user: str | None = None
     n_enterprises: int = 0
     n_links: int = 0
+    #: set when ``version`` is not the current version: the current one (None: the workspace has none current)
+    current: int | None = None
+    earlier: bool = False
 
     def text(self, lang: str, local_time: Callable[[object], str] | None = None) -> str:
         """The refusal in ``lang``; ``local_time`` writes the version's time (default: the machine's time zone)."""
@@ -72,10 +78,17 @@ class EnterpriseRefusal:
         from planner.i18n import t
 
         files = t("de_files_with_link", lang, name=self.name, link=self.link) if self.link else self.name
+        old = "_old" if self.earlier else ""
         if self.kind == "same_file":
-            return t("de_same_files" if self.link else "de_same_file", lang, files=files, v=self.version,
+            said = t(("de_same_files" if self.link else "de_same_file") + old, lang, files=files, v=self.version,
                      when=(local_time or machine_time)(self.created_at), user=self.user or "?")
-        return t("de_unchanged", lang, files=files, v=self.version, n=self.n_enterprises, m=self.n_links)
+        else:
+            said = t("de_unchanged" + old, lang, files=files, v=self.version, n=self.n_enterprises, m=self.n_links)
+        if not self.earlier:
+            return said
+        now = t("de_current_is", lang, v=self.current) if self.current is not None else t("de_current_none", lang)
+        return said + ("" if lang == "zh" else " ") + now + ("" if lang == "zh" else " ") + \
+            t("de_switch_instead", lang, v=self.version)
 
     def error(self, report=None) -> IngestError:
         """The :class:`IngestError` of this refusal (``exc.refusal`` is this record, ``exc.report`` the report)."""
@@ -92,27 +105,33 @@ def enterprise_version(store: Store) -> int | None:
     return int(cur["version"].iloc[-1]) if len(cur) else None
 
 
-def _current(store: Store) -> dict | None:
-    """The current enterprise version's catalogue facts: version, when, by whom, checksums, link settings."""
-    v = enterprise_version(store)
-    if v is None:
-        return None
+def _versions(store: Store) -> list[dict]:
+    """Every enterprise version's catalogue facts (version, current or not, when, by whom, rows, checksums, link
+    settings): the current version first, then the others newest first (the order a load is compared in)."""
     cat = store.layers("enterprise")
-    row = cat[(cat["name"] == NAME) & (cat["version"] == v)].iloc[-1]
+    if not len(cat):
+        return []
+    cat = cat[cat["name"] == NAME]
     lcat = store.layers("enterprise_link")
-    lrow = lcat[(lcat["name"] == NAME) & (lcat["version"] == v)] if len(lcat) else lcat
-    meta = catalogue_meta(row["meta"])
+    lcat = lcat[lcat["name"] == NAME] if len(lcat) else lcat
 
     def text(x) -> str | None:
         return None if x is None or (isinstance(x, float) and np.isnan(x)) or str(x) in ("", "None", "nan") else str(x)
 
-    return {"version": v, "created_at": text(row["created_at"]), "user": text(row["user"]),
-            "sha256": text(row["sha256"]), "link_sha256": text(lrow["sha256"].iloc[-1]) if len(lrow) else None,
-            "link_file": meta.get("link_file"), "link": meta.get("link") or {}}
+    out = []
+    for _, row in cat.iterrows():
+        v = int(row["version"])
+        lrow = lcat[lcat["version"] == v] if len(lcat) else lcat
+        meta = catalogue_meta(row["meta"])
+        out.append({"version": v, "is_current": bool(row["is_current"]), "n_rows": row.get("n_rows"),
+                    "created_at": text(row["created_at"]), "user": text(row["user"]), "sha256": text(row["sha256"]),
+                    "link_sha256": text(lrow["sha256"].iloc[-1]) if len(lrow) else None,
+                    "link_file": meta.get("link_file"), "link": meta.get("link") or {}})
+    return sorted(out, key=lambda f: (not f["is_current"], -f["version"]))
 
 
 def _same_files(cur: dict | None, sha: str | None, link_sha: str | None, has_link: bool, spec: E.LinkSpec) -> bool:
-    """Whether a load is the current version's files again (same checksums, no link table where it had none), read
+    """Whether a load is version ``cur``'s files again (same checksums, no link table where it had none), read
     with the same link settings. A version stored before link tables had a checksum never matches one."""
     if cur is None or not sha or sha != cur["sha256"]:
         return False
@@ -123,37 +142,56 @@ def _same_files(cur: dict | None, sha: str | None, link_sha: str | None, has_lin
 
 def _unchanged(store: Store, cur: dict | None, ent: pd.DataFrame, links: pd.DataFrame, how: str,
                spec: E.LinkSpec) -> bool:
-    """Whether a load gives the current version's enterprises, links and link settings again.
+    """Whether a load gives version ``cur``'s enterprises, links and link settings again.
 
     Links found on the parcels (their credit codes or names) are found there again by every analysis
     (:func:`analysis_parcels`), so for such a version only the enterprises and settings count.
     """
     if cur is None:
         return False
+    n_rows = cur.get("n_rows")
+    if n_rows is not None and not pd.isna(n_rows) and int(n_rows) != len(ent):  # not read: another count of rows
+        return False
     old = cur["link"]
     if any(str(old.get(k, getattr(E.LinkSpec(), k))) != str(getattr(spec, k)) for k in _SETTINGS if k != "by"):
         return False
     if str(old.get("how", "")) != str(how):
         return False
-    if not same_enterprises(store.read_layer("enterprise", NAME), ent):
+    if not same_enterprises(store.read_layer("enterprise", NAME, cur["version"]), ent):
         return False
     from_parcels = str(how).startswith("the parcels")
-    return from_parcels or same_links(store.read_layer("enterprise_link", NAME), links)
+    return from_parcels or same_links(store.read_layer("enterprise_link", NAME, cur["version"]), links)
 
 
 def _refusal(store: Store, *, sha: str | None, link_sha: str | None, has_link: bool, spec: E.LinkSpec,
              name: str, link_name: str | None, loaded: tuple | None = None) -> EnterpriseRefusal | None:
     """Why publishing this load would make nothing new (None: it would not). ``loaded``: ``(enterprises, links,
-    how)`` as read; without it only the files are compared."""
-    cur = _current(store)
-    if cur is None:
+    how)`` as read; without it only the files are compared.
+
+    Every version counts, not only the current one: a version equal to an earlier one is that version made
+    current again, which switching to it does without a copy (as a survey's file published before is refused,
+    :func:`planner.ingest.published_as`). The very files are looked for first, in the current version, then the
+    others newest first; then the same enterprises and links, in the same order.
+    """
+    versions = _versions(store)
+    if not versions:
         return None
-    said = {"version": cur["version"], "name": name, "link": link_name if has_link else None,
-            "created_at": cur["created_at"], "user": cur["user"]}
-    if _same_files(cur, sha, link_sha, has_link, spec):
-        return EnterpriseRefusal("same_file", **said)
-    if loaded is not None and _unchanged(store, cur, *loaded, spec):
-        return EnterpriseRefusal("unchanged", n_enterprises=len(loaded[0]), n_links=len(loaded[1]), **said)
+    current = versions[0]["version"] if versions[0]["is_current"] else None
+
+    def said(f: dict) -> dict:
+        earlier = f["version"] != current
+        return {"version": f["version"], "name": name, "link": link_name if has_link else None,
+                "created_at": f["created_at"], "user": f["user"], "earlier": earlier,
+                "current": current if earlier else None}
+
+    for f in versions:
+        if _same_files(f, sha, link_sha, has_link, spec):
+            return EnterpriseRefusal("same_file", **said(f))
+    if loaded is not None:
+        for f in versions:
+            if _unchanged(store, f, *loaded, spec):
+                return EnterpriseRefusal("unchanged", n_enterprises=len(loaded[0]), n_links=len(loaded[1]),
+                                         **said(f))
     return None
 
 
@@ -170,13 +208,14 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     ``source_name`` / ``link_name``: the files' names as the user knows them
     (an app upload is stored under a server-made name), for the audit log.
 
-    A load that would make a version identical to the current one is refused
+    A load that would make a version identical to an existing one (the current
+    one, or an earlier one: switch to that instead) is refused
     (:class:`EnterpriseRefusal`, ``exc.refusal``) unless ``publish_again``:
-    the very files the current version was published from (same checksums,
-    read with the same link settings; said before they are read), or files
-    whose enterprises, links and link settings equal the current version's
-    (the same table saved as csv instead of xlsx). A dry run refuses nothing
-    and says in ``refusal`` what the real run would refuse.
+    the very files a version was published from (same checksums, read with
+    the same link settings; said before they are read), or files whose
+    enterprises, links and link settings equal a version's (the same table
+    saved as csv instead of xlsx). A dry run refuses nothing and says in
+    ``refusal`` what the real run would refuse.
     """
     mp = E.as_enterprise_mapping(mapping)
     src = Path(source)
@@ -230,6 +269,8 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     out = EnterpriseLoad(rep, ent, links, how, counts)
     if dry_run:
         out.refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
+        if out.refusal is not None:  # in the report too, as a survey's dry run says it
+            rep.add_refusal_note(out.refusal.text("en"), out.refusal.text("zh"))
         return out
     if unlinked is not None:
         raise unlinked
@@ -239,7 +280,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
             "join": counts, "ingest": rep.summary(), "link_file": shown_link}
     with store.write_lock("publish_enterprises"):
         refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
-        if refusal is not None:  # against the version current now, under the lock (another may have published)
+        if refusal is not None:  # against the versions there now, under the lock (another may have published)
             raise refusal.error(rep)
         versions = store.write_layers(
             [LayerWrite("enterprise", NAME, ent.reset_index(drop=True), meta=meta, source_file=name,
