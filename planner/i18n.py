@@ -662,6 +662,8 @@ STRINGS: dict[str, tuple[str, str]] = {
                          "identical to v{v}."),
     "de_current_is": ("当前企业数据为 v{v}。", "The current enterprise table is v{v}."),
     "de_current_none": ("当前没有生效的企业数据。", "No enterprise table is current."),
+    # the app's how-to, added by the app to the library's words (planner.ui.enterprise); the command line names its
+    # command instead (cli_use_instead)
     "de_switch_instead": ("如需让 v{v} 重新成为当前版本，请在应用的「数据管理 › 企业数据 › 企业数据版本」中切换到 v{v}。",
                           "To make v{v} current again, switch to it in the app (Data manager › Enterprises › "
                           "Enterprise table versions)."),
@@ -831,11 +833,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ir_refused_below": ("拒绝导入（原因见下方错误）", "REFUSED (see the error below)"),
     "ir_published": ("已发布为调查版本 {v}", "published as survey version {v}"),
     "ir_written": ("报告已写入 {path}", "report written to {path}"),
-    "ir_same_file_refused": ("未发布。如需用其他字段对应、单位、坐标系、编码或图层重新读取同一文件并发布为新版本，请加 --publish-again；"
-                             "要让 v{v} 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换。",
-                             "Nothing was published. To read the same file again with another mapping, units, CRS, "
-                             "encoding or layer and publish it as a new version, add --publish-again; to make v{v} "
-                             "current again, switch to it in the app (Data manager › Survey versions)."),
+    # a survey file published before, refused by the library in words of no face (planner.ingest.same_file_refusal);
+    # the command line adds its own how-tos (planner.cli.ingest.with_same_file_hints)
+    "ir_same_file_refused": ("未发布。", "Nothing was published."),
+    "ir_survey_current_is": ("当前调查版本为 v{v}。", "The current survey is v{v}."),
+    "ir_survey_current_none": ("当前没有生效的调查版本。", "No survey version is current."),
+    "ir_same_file_again": ("如需用其他字段对应、单位、坐标系、编码或图层重新读取同一文件并发布为新版本，请加 --publish-again。",
+                           "To read the same file again with another mapping, units, CRS, encoding or layer and "
+                           "publish it as a new version, add --publish-again."),
+    # the app's own how-to for a survey version to make current again (the command line names its command)
+    "dm_switch_instead": ("如需让 v{v} 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换到 v{v}。",
+                          "To make v{v} current again, switch to it in the app (Data manager › Survey versions)."),
     "ir_unchanged_refused": ("{name} 与当前调查版本 v{v} 相比没有任何新增、删除或变更，未发布（发布将产生一个相同的版本）。",
                              "{name} adds, removes and changes nothing against the current survey v{v}: nothing was "
                              "published (it would make an identical version)."),
@@ -1039,6 +1047,26 @@ STRINGS: dict[str, tuple[str, str]] = {
     # a dry run's note of a refusal to come, in words of no face (planner.cli.ingest.with_publish_again_notes adds the
     # command line's option to publish anyway)
     "ir_same_file_note": ("{msg}（试运行：正式导入时将拒绝）", "{msg} (dry run: the real run refuses it)"),
+    # -- switching the current survey or enterprise table version (planner.workflow.versions, planner workspace use)
+    "ver_kind_survey": ("调查版本", "survey version"),
+    "ver_kind_enterprise": ("企业数据版本", "enterprise table version"),
+    "ver_missing": ("{ws} 中没有{what} v{v}；现有{what}：{versions}。请给出其中之一。",
+                    "{ws} has no {what} v{v}; its {what}s are {versions}. Give one of them."),
+    "ver_missing_none": ("{ws} 中没有{what} v{v}：尚无任何{what}。", "{ws} has no {what} v{v}: it has none yet."),
+    "cli_use_instead": ("如需让 v{v} 重新成为当前版本，请运行 `planner workspace use {kind} {v} {option}`。",
+                        "To make v{v} current again, run `planner workspace use {kind} {v} {option}`."),
+    "cli_use_switched": ("{ws}：当前{what}已由 {was} 切换为 v{v}（已记入操作日志）",
+                         "{ws}: the current {what} is now v{v} (was {was}); recorded in the audit log"),
+    "cli_use_already": ("{ws}：v{v} 已是当前{what}，未作任何更改",
+                        "{ws}: v{v} is already the current {what}; nothing was changed"),
+    "cli_use_none": ("无", "none"),
+    "cli_use_stale": ("已过期（基于其他版本，需重新计算）：", "Out of date now (built on another version; rebuild them):"),
+    "cli_use_stale_item": ("  {what}：{why}", "  {what}: {why}"),
+    "cli_use_stale_scenarios": ("  基于上述片区的已保存情景：{names}", "  saved scenarios run on these sites: {names}"),
+    "cli_use_rebuild": ("重新计算：`planner classify {option}`，然后 `planner sites {option}`",
+                        "to rebuild: `planner classify {option}`, then `planner sites {option}`"),
+    "cli_use_fresh": ("与 v{v} 一致（无需重新计算）：{names}", "Up to date with v{v}: {names}"),
+    "cli_use_nothing_stored": ("工作空间中没有已保存的识别或片区结果。", "The workspace holds no stored flags or sites."),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

@@ -148,7 +148,8 @@ def test_the_current_enterprise_table_again_is_refused_in_the_pages_language(tmp
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_an_earlier_enterprise_table_again_is_refused_pointing_to_the_switch(tmp_path, env, lang):
     """Last year's table uploaded again after a corrected v2: the check names v1, says v2 is current and that v1 is
-    made current again in the versions list below (no command-line option); publish is off; the switch does it."""
+    made current again in the versions list below (no command-line option or command: the app adds its own how-to
+    to the library's words); publish is off; the switch does it."""
     from planner.workflow.enterprises import enterprise_version, ingest_enterprises
     from tests.test_enterprise import ROWS
 
@@ -171,6 +172,7 @@ def test_an_earlier_enterprise_table_again_is_refused_pointing_to_the_switch(tmp
     warns = [rendered(w.value) for w in at.warning]
     assert any(all(s in w for s in said) for w in warns), warns
     assert at.button(key="de_publish").disabled and "--publish-again" not in _texts(at)
+    assert "planner workspace use" not in _texts(at)  # the command line's way is the command line's
     pd.testing.assert_frame_equal(store.layers(), cat)
     at.selectbox(key="de_ver").set_value(1).run()
     at.button(key="de_set").click().run()

@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
+from planner import workflow as W
 from planner.io.store import GpkgStore
 from tests._text import rendered
 from tests.conftest import SHARED_DATA
@@ -549,6 +550,17 @@ def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_
     assert any(words in w for w in warns), warns
     assert at.button(key="dm_publish").disabled
     assert GpkgStore(path).surveys()["version"].max() == 2
+    # v2 the current version: nothing to switch to; after a switch to v1 the info says where v2 is made current
+    assert not any("current again" in i or "重新成为当前版本" in i for i in infos), infos
+    W.operations.set_current_survey(GpkgStore(path), 1)
+    at = _page(lang)
+    at.file_uploader[0].set_value(("晋江更新2025(2).zip", data, "application/zip")).run()
+    infos = [rendered(i.value) for i in at.info]
+    words = (("当前调查版本为 v1。", "如需让 v2 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换到 v2。") if lang == "zh"
+             else ("The current survey is v1.", "To make v2 current again, switch to it in the app (Data manager › "
+                   "Survey versions)."))
+    assert any(all(w in i for w in words) for i in infos), infos
+    assert "planner workspace use" not in " ".join(infos)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -495,8 +495,8 @@ def test_the_same_table_in_another_format_is_refused_as_changing_nothing(tmp_pat
 def test_an_earlier_versions_files_or_rows_again_are_refused_naming_it_on_either_backend(tmp_path, store, capsys):
     """v1 the tax bureau's table, v2 a corrected one; v1's very files loaded again (last year's delivery picked by
     mistake, or meant to go back to) published a v3 identical to v1, as did the same rows saved as csv. Refused
-    like a survey file published before: naming v1, that v2 is current and where v1 is made current again (the
-    app's enterprise versions: the project has no command for it); nothing written. ``--publish-again`` still
+    like a survey file published before: naming v1, that v2 is current and how v1 is made current again (``planner
+    workspace use enterprise 1``; the app adds its own versions list); nothing written. ``--publish-again`` still
     publishes, and the current version, when it is the one equal, is named as before."""
     store.publish_survey(parcels(), label="base")
     uri = store.uri
@@ -521,10 +521,9 @@ def test_an_earlier_versions_files_or_rows_again_are_refused_naming_it_on_either
 
     refused([t, "--link", lk], "en", "t.xlsx with the link table l.csv: the same files as enterprise table v1, "
             "published by", "(same checksums)", "would make a version identical to v1", "The current enterprise "
-            "table is v2. To make v1 current again, switch to it in the app (Data manager › Enterprises › "
-            "Enterprise table versions).", "add --publish-again")
+            "table is v2. To make v1 current again, run `planner workspace use enterprise 1 -w", "add --publish-again")
     refused([t, "--link", lk], "zh", "t.xlsx 及关联表 l.csv 与", "发布的企业数据 v1 是相同的文件（校验和相同）",
-            "当前企业数据为 v2。如需让 v1 重新成为当前版本，请在应用的「数据管理 › 企业数据 › 企业数据版本」中切换到 v1。",
+            "当前企业数据为 v2。如需让 v1 重新成为当前版本，请运行 `planner workspace use enterprise 1 -w",
             "请加 --publish-again")
     t3 = write_table(tmp_path / "t3.csv", title=False, encoding="utf-8")  # v1's rows, other bytes
     refused([t3, "--link", lk], "en", "t3.csv with the link table l.csv: the same 5 enterprises (codes, names and "
@@ -532,13 +531,13 @@ def test_an_earlier_versions_files_or_rows_again_are_refused_naming_it_on_either
             "current again", "add --publish-again")
     refused([t3, "--link", lk], "zh", "t3.csv 及关联表 l.csv：与企业数据 v1 相同的 5 家企业", "当前企业数据为 v2",
             "如需让 v1 重新成为当前版本")
-    # the library's (and the app's) words: the version and the current one, no command-line option
+    # the library's words: the version and the current one, no face's way (the app and the command line add theirs)
     with pytest.raises(IngestError) as exc:
         ingest_enterprises(t, store, link=lk)
     why = exc.value.refusal
     assert (why.kind, why.version, why.current) == ("same_file", 1, 2)
     assert "--publish-again" not in str(exc.value) + exc.value.zh
-    assert "v2" in str(exc.value) and "Data manager › Enterprises" in str(exc.value)
+    assert "v2" in str(exc.value) and "Data manager" not in str(exc.value) and "planner workspace" not in str(exc.value)
     dry = ingest_enterprises(t3, store, link=lk, dry_run=True).refusal
     assert (dry.kind, dry.version, dry.current) == ("unchanged", 1, 2)
     pd.testing.assert_frame_equal(store.layers(), cat)

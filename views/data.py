@@ -117,8 +117,13 @@ with tab_up:
     if (up is not None or kept) and ss.get("dm_path"):
         same = ingest.published_as(store, ss.get("dm_sha"))  # the check `planner ingest` refuses on
         if same is not None:  # the same bytes as a published version (uploaded twice?): said before any work is done
-            st.info(tr("dm_same_file", name=ss["dm_name"], v=same["version"], when=survey.local_time(same["created_at"]),
-                       user=same["user"] or "?"))
+            said = tr("dm_same_file", name=ss["dm_name"], v=same["version"], when=survey.local_time(same["created_at"]),
+                      user=same["user"] or "?")
+            cur = W.current_survey_version(store)
+            if ingest.earlier_version(same["version"], cur) is not None:  # an earlier one: where to switch back
+                sep = "" if lang() == "zh" else " "
+                said += sep + ingest.current_is_text(cur, lang()) + sep + tr("dm_switch_instead", v=same["version"])
+            st.info(said)
         layers, layer, member, layer_id = source_layers(ss["dm_path"]), None, None, None
         if len(layers) > 1:  # a zip of several datasets, a GeoPackage of several layers: the officer picks
             # (CLI: --layer, and --file when two files of a zip hold a layer of one name)

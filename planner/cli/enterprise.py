@@ -8,8 +8,8 @@ without parcels) and publishes the table as a new version; from then on the
 per-mu indicators and the grade of ``planner classify`` come from it. The
 files a version came from (the current one or an earlier one), or a table
 that gives its enterprises and links again, are refused (exit code 2),
-naming the version (an earlier one is made current again in the app's
-enterprise versions), unless ``--publish-again``.
+naming the version (an earlier one is made current again with
+``planner workspace use enterprise N -w WS``), unless ``--publish-again``.
 ``planner enterprise show -w WS`` lists the versions and what the current one joins.
 Both print in ``--lang`` (else ``PLANNER_LANG``, else Chinese): the report, the
 confirmations, the versions table and the join summary; ``--report``'s CSV too.
@@ -87,9 +87,9 @@ def run_ingest(args: argparse.Namespace) -> int:
                 write_report(rep, args.report, lang=lang)
         if getattr(exc, "refusal", None) is None:
             raise
-        raise with_publish_again(exc) from None
+        raise with_publish_again(exc, ("enterprise", exc.refusal.switch_to, args.workspace)) from None
     rep = load.report
-    with_publish_again_notes(rep)  # the dry run's note of what the real run would refuse, with the way round it
+    with_publish_again_notes(rep, "enterprise", args.workspace)  # the dry run's note of a refusal, with the ways on
     print(rep.to_text(lang=lang))
     if load.version is not None:
         print(t("cli_ent_published", lang, v=load.version, option=workspace_option(args.workspace, lang)))

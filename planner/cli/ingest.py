@@ -116,22 +116,47 @@ def _run(args: argparse.Namespace) -> int:
                                                publish_again=args.publish_again, member=args.member))
 
 
-def with_publish_again(exc: IngestError) -> IngestError:
+def with_hints(exc: IngestError, hints) -> IngestError:
+    """A library's refusal (words of no face) with the command line's how-tos ``hints`` (``(en, zh)`` each) added;
+    the report goes with it."""
+    out = IngestError(" ".join([str(exc), *(en for en, _ in hints)]),
+                      zh="".join([exc.zh or str(exc), *(zh for _, zh in hints)]))
+    out.report = getattr(exc, "report", None)  # type: ignore[attr-defined]
+    return out
+
+
+def with_publish_again(exc: IngestError, use: tuple[str, int | None, str | None] | None = None) -> IngestError:
     """A refusal of a load that would publish nothing new (``exc.unchanged``, an enterprise table's
-    ``exc.refusal``), with the command line's way to publish it anyway; the report goes with it."""
-    again = IngestError(f"{exc} {t('ir_unchanged_again', 'en')}", zh=f"{exc.zh}{t('ir_unchanged_again', 'zh')}")
-    again.report = getattr(exc, "report", None)  # type: ignore[attr-defined]
-    return again
+    ``exc.refusal``), with the command line's way to publish it anyway; the report goes with it.
+
+    ``use``: ``(kind, version, workspace)`` when the load equals an earlier ``version``: the command that makes it
+    current again is said first (:func:`planner.cli.workspace.use_hint`)."""
+    return with_hints(exc, [*_use_hints(use), (t("ir_unchanged_again", "en"), t("ir_unchanged_again", "zh"))])
 
 
-def with_publish_again_notes(rep) -> None:
+def with_same_file_hints(exc: IngestError, workspace: str | None) -> IngestError:
+    """A survey file published before (:func:`planner.ingest.same_file_refusal`), with the command line's ways on:
+    ``planner workspace use survey N`` when it is an earlier version (``exc.earlier``), and ``--publish-again``."""
+    return with_hints(exc, [*_use_hints(("survey", getattr(exc, "earlier", None), workspace)),
+                            (t("ir_same_file_again", "en"), t("ir_same_file_again", "zh"))])
+
+
+def _use_hints(use) -> list[tuple[str, str]]:
+    if use is None or use[1] is None or not use[2]:
+        return []
+    from planner.cli.workspace import use_hint
+
+    return [use_hint(*use)]
+
+
+def with_publish_again_notes(rep, kind: str = "survey", workspace: str | None = None) -> None:
     """A dry run's notes that the real run refuses (:meth:`~planner.ingest.report.IngestReport.add_refusal_note`),
-    with the command line's way to publish anyway (:func:`with_publish_again`), in ``rep``'s warnings."""
-    from planner.i18n import t
-
-    for en, zh in zip(rep.would_refuse, rep.would_refuse_zh, strict=True):
+    with the command line's ways on (:func:`with_publish_again`; for a note naming an earlier version of ``kind``,
+    the command that makes it current again in ``workspace``), in ``rep``'s warnings."""
+    earlier = list(getattr(rep, "would_switch", None) or [None] * len(rep.would_refuse))
+    for en, zh, v in zip(rep.would_refuse, rep.would_refuse_zh, earlier, strict=True):
         note = IngestError(t("ir_same_file_note", "en", msg=en), zh=t("ir_same_file_note", "zh", msg=zh))
-        again = with_publish_again(note)
+        again = with_publish_again(note, (kind, v, workspace))
         rep.warnings = [str(again) if w == str(note) else w for w in rep.warnings]
         rep.warnings_zh = [again.zh if w == note.zh else w for w in rep.warnings_zh]
 
@@ -158,8 +183,10 @@ def _report(args: argparse.Namespace, load) -> int:
                 write_report(rep, args.report, lang=args.lang)
         if getattr(exc, "unchanged", False):
             raise with_publish_again(exc) from None
+        if getattr(exc, "same_file", None) is not None:
+            raise with_same_file_hints(exc, args.workspace) from None
         raise
-    with_publish_again_notes(rep)
+    with_publish_again_notes(rep, "survey", args.workspace)
     print(rep.to_text(lang=args.lang))
     if args.report:
         print(t("ir_written", args.lang, path=write_report(rep, args.report, lang=args.lang)))

@@ -1,4 +1,5 @@
-"""``planner workspace``: create a workspace (``init``), show what one holds (``info``; also ``planner info``), copy one (``copy``).
+"""``planner workspace``: create a workspace (``init``), show what one holds (``info``; also ``planner info``), copy one (``copy``),
+make an earlier survey or enterprise table version current again (``use``).
 
 A workspace is a GeoPackage file (``ws.gpkg``) or a schema of a PostGIS
 database (``postgresql://user@host:5432/db?schema=name``); every command
@@ -12,6 +13,15 @@ a projected metric CRS through :func:`planner.io.store.create_workspace`
 Gauss-Krüger zone in China, their UTM zone elsewhere) and, with ``--crs``,
 warns when the data fall outside that CRS's area of use, with the area
 error it would cause.
+
+``planner workspace use survey 2 -w WS`` (or ``use enterprise 2``) makes version 2
+current again, as the app's data manager switches it, through
+:func:`planner.workflow.versions.switch_version` (the ``set_current`` right; one
+audit row per layer switched). It says which version was current, which is now
+and which stored results are out of date now. A version the workspace does not
+have is refused (exit 2) naming those it has; the version already current is
+said and changes nothing (exit 0: a script that makes sure a version is current
+may run it again).
 """
 
 from __future__ import annotations
@@ -56,8 +66,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="show a workspace's survey versions, layers, saved documents and audit log "
                                     "(查看工作空间)")
     _info_args(p, positional=False)
-    ws = sub.add_parser("workspace", help="create a workspace or show what it holds (新建/查看工作空间)",
-                        description="Workspaces: create one (init) or show one (info).")
+    ws = sub.add_parser("workspace", help="create a workspace, show what it holds, copy it, or make an earlier "
+                                          "version current again (新建/查看/复制工作空间，切换当前版本)",
+                        description="Workspaces: create one (init), show one (info), copy one (copy), make an earlier "
+                                    "survey or enterprise table version current again (use).")
     wsub = ws.add_subparsers(dest="workspace_command", metavar="SUBCOMMAND", required=True)
     init = wsub.add_parser(
         "init", help="create an empty workspace in a projected metric CRS (given, or proposed from a data file)",
@@ -87,6 +99,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("destination", metavar="DST", help="new or empty workspace to copy into (.gpkg or postgresql://...)")
     add_lang_option(c)
     c.set_defaults(func=run_copy)
+    use = wsub.add_parser(
+        "use", help="make an earlier survey or enterprise table version current again (as the app's data manager "
+                    "switches it)",
+        description="Make a survey version, or an enterprise table version (with its parcel links), the current one "
+        "again: every command and page then works on it. Needs the set_current right (PLANNER_ROLE gis_staff or "
+        "admin when set); recorded in the audit log (planner info). Says which version was current and which "
+        "stored flags, sites and saved scenarios are out of date now. Exit codes: 0 switched, or the version was "
+        "current already (nothing changed); 2 refused (no such version, a role without the right).")
+    use.add_argument("kind", choices=("survey", "enterprise"),
+                     help="survey: the parcel survey; enterprise: the enterprise table and its links")
+    use.add_argument("version", type=_version, metavar="VERSION",
+                     help="the version to make current, e.g. 2 or v2 (planner info lists them)")
+    use.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
+    add_lang_option(use)
+    use.set_defaults(func=run_use)
+
+
+def _version(text: str) -> int:
+    """A version as given on the command line: ``2`` or ``v2`` (as messages name it)."""
+    digits = text.strip().lower().removeprefix("v")
+    if not digits.isdigit() or int(digits) < 1:
+        msg = f"not a version: {text!r} (give a number, e.g. 2 or v2)"
+        raise argparse.ArgumentTypeError(msg)
+    return int(digits)
 
 
 def _info_args(p: argparse.ArgumentParser, *, positional: bool) -> None:
@@ -182,4 +218,42 @@ def run_copy(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["register", "run", "run_copy", "run_init"]
+def use_hint(kind: str, version: int, uri: str) -> tuple[str, str]:
+    """The command line's how-to it adds to the library's refusals of a load equal to an earlier version, in
+    English and Chinese ("To make vN current again: planner workspace use KIND N -w WS")."""
+    return tuple(t("cli_use_instead", lg, v=version, kind=kind, option=workspace_option(uri, lg))
+                 for lg in ("en", "zh"))  # type: ignore[return-value]
+
+
+def use_lines(sw, uri: str, lang: str = "zh") -> list[str]:
+    """What ``planner workspace use`` prints of a :class:`~planner.workflow.versions.VersionSwitch` in ``lang``."""
+    ws, what = names_in(sw.workspace, lang), t(f"ver_kind_{sw.kind}", lang)
+    if sw.changed:
+        was = f"v{sw.previous}" if sw.previous is not None else t("cli_use_none", lang)
+        out = [t("cli_use_switched", lang, ws=ws, what=what, v=sw.version, was=was)]
+    else:
+        out = [t("cli_use_already", lang, ws=ws, what=what, v=sw.version)]
+    sep = "；" if lang == "zh" else "; "
+    if sw.stale:
+        out.append(t("cli_use_stale", lang))
+        out += [t("cli_use_stale_item", lang, what=r.what, why=sep.join(zh if lang == "zh" else en
+                                                                        for en, zh in r.reasons)) for r in sw.stale]
+        if sw.scenarios:
+            out.append(t("cli_use_stale_scenarios", lang, names=("、" if lang == "zh" else ", ").join(sw.scenarios)))
+        out.append(t("cli_use_rebuild", lang, option=workspace_option(uri, lang)))
+    if sw.fresh:
+        out.append(t("cli_use_fresh", lang, v=sw.version, names=("、" if lang == "zh" else ", ").join(sw.fresh)))
+    if not sw.stale and not sw.fresh:
+        out.append(t("cli_use_nothing_stored", lang))
+    return out
+
+
+def run_use(args: argparse.Namespace) -> int:
+    from planner.workflow.versions import switch_version
+
+    sw = switch_version(open_store(args.workspace), args.kind, args.version)
+    print("\n".join(use_lines(sw, args.workspace, args.lang)))
+    return 0
+
+
+__all__ = ["register", "run", "run_copy", "run_init", "run_use", "use_hint", "use_lines"]

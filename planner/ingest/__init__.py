@@ -74,8 +74,10 @@ from planner.ingest.conform import conform_layer
 from planner.ingest.mapping import AREA_UNITS, MONEY_UNITS, Checks, Mapping, as_mapping
 from planner.ingest.publish import (
     choose_mode,
+    current_is_text,
     current_survey_version,
     diff_parcels,
+    earlier_version,
     id_format_mismatch,
     id_format_warning,
     merge_update,
@@ -177,17 +179,21 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     src = Path(source)
     sha = source_sha256(src) if src.is_file() else None
     found = published_as(store, sha)
-    if found is not None and not dry_run and not publish_again:  # said before any work, as the data manager does
-        raise same_file_refusal(src.name, found)
     base = current_survey_version(store)  # what this load starts from (publish re-checks it under the lock)
+    if found is not None and not dry_run and not publish_again:  # said before any work, as the data manager does
+        raise same_file_refusal(src.name, found, base)
     gdf, rep = read_survey(source, mapping=mp, layer=layer, crs=crs, encoding=encoding,
                            target_crs=store.crs, limits=limits, member=member)
     rep.dry_run = dry_run
     rep.sha256 = sha
     if dry_run:
         rep.mode = mode
-        if found is not None and not publish_again:
-            rep.add_refusal_note(same_file_text(src.name, found, "en"), same_file_text(src.name, found, "zh"))
+        if found is not None and not publish_again:  # an earlier version: which one is current, too
+            said = {lg: same_file_text(src.name, found, lg) for lg in ("en", "zh")}
+            earlier = earlier_version(found["version"], base)
+            if earlier is not None:
+                said = {lg: said[lg] + ("" if lg == "zh" else " ") + current_is_text(base, lg) for lg in said}
+            rep.add_refusal_note(said["en"], said["zh"], earlier=earlier)
         if base is not None:
             current = store.read_parcels()
             mismatch = id_format_mismatch(gdf["parcel_id"], current["parcel_id"])

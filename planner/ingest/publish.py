@@ -463,13 +463,39 @@ def same_file_text(name: str, found: dict, lang: str, zone=None) -> str:
              user=found["user"] or "?")
 
 
-def same_file_refusal(name: str, found: dict) -> IngestError:
-    """The refusal of a file already published as ``found`` (:func:`published_as`), in both languages."""
+def same_file_refusal(name: str, found: dict, current: int | None | bool = False) -> IngestError:
+    """The refusal of a file already published as ``found`` (:func:`published_as`), in both languages.
+
+    In words of no face: each face adds its own how-to (the command line its ``--publish-again`` and its command
+    to make the version current again, :func:`planner.cli.ingest.with_same_file_hints`). ``current``: the current
+    survey version (None: none; False: not known); when ``found`` is an earlier version, the refusal says which
+    is current and ``exc.earlier`` is the version found (None otherwise), ``exc.same_file`` is ``found``.
+    """
+    en, zh = (same_file_text(name, found, lang) + sep + _not_published(found["version"], current, lang, sep)
+              for lang, sep in (("en", " "), ("zh", "")))
+    exc = IngestError(en, zh=zh)
+    exc.same_file = found  # type: ignore[attr-defined]
+    exc.earlier = earlier_version(found["version"], current)  # type: ignore[attr-defined]
+    return exc
+
+
+def earlier_version(found: int, current: int | None | bool) -> int | None:
+    """``found`` when it is not the current survey version ``current`` (False: not known, so None)."""
+    return None if current is False or current == found else int(found)
+
+
+def current_is_text(current: int | None, lang: str) -> str:
+    """"The current survey is vN." (or that none is) in ``lang``."""
     from planner.i18n import t
 
-    en, zh = (same_file_text(name, found, lang) + sep + t("ir_same_file_refused", lang, v=found["version"])
-              for lang, sep in (("en", " "), ("zh", "")))
-    return IngestError(en, zh=zh)
+    return t("ir_survey_current_is", lang, v=current) if current is not None else t("ir_survey_current_none", lang)
+
+
+def _not_published(found: int, current: int | None | bool, lang: str, sep: str) -> str:
+    from planner.i18n import t
+
+    said = t("ir_same_file_refused", lang)
+    return said if earlier_version(found, current) is None else said + sep + current_is_text(current, lang)
 
 
 def _unchanged_refusal(name: str, version: int, report: IngestReport) -> IngestError:

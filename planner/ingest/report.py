@@ -55,6 +55,9 @@ class IngestReport:
     #: (:meth:`add_refusal_note`), in words of no face; the command line adds its ``--publish-again`` to them.
     would_refuse: list[str] = field(default_factory=list)
     would_refuse_zh: list[str] = field(default_factory=list)
+    #: For each of ``would_refuse``: the earlier version it names, made current again by a switch rather than
+    #: published again (None: none); each face says how to switch (the command line, its ``planner workspace use``).
+    would_switch: list[int | None] = field(default_factory=list)
     row_note: str = ""
     refused: bool = False
     refusal: str = ""
@@ -68,8 +71,10 @@ class IngestReport:
     version: int | None = None
     diff: dict | None = None
 
-    def add_refusal_note(self, en: str, zh: str) -> None:
+    def add_refusal_note(self, en: str, zh: str, *, earlier: int | None = None) -> None:
         """Say in a dry run's warnings that the real run refuses it (``en``/``zh``: the refusal), in either language.
+
+        ``earlier``: the earlier version the refusal names, which a switch makes current again (:attr:`would_switch`).
 
         Examples
         --------
@@ -84,6 +89,7 @@ class IngestReport:
 
         self.would_refuse.append(en)
         self.would_refuse_zh.append(zh)
+        self.would_switch.append(earlier)
         self.warnings.append(t("ir_same_file_note", "en", msg=en))
         self.warnings_zh.append(t("ir_same_file_note", "zh", msg=zh))
 

@@ -93,7 +93,7 @@ def render(store, ws: str) -> None:
             # a version again (its files, or its enterprises and links): publishing would change nothing, or copy an
             # earlier version the versions list below switches to, so it is not offered, as for a survey that
             # changes nothing (the command line's --publish-again only)
-            refused = md_text(load.refusal.text(lang(), survey.local_time)) if load.refusal is not None else None
+            refused = md_text(_refusal_text(load.refusal)) if load.refusal is not None else None
             if refused:
                 st.warning(refused, icon="⚠️")
             b1, b2, _ = st.columns([1, 1, 3])
@@ -107,8 +107,7 @@ def render(store, ws: str) -> None:
                     ss["de_msg"] = tr("de_published", v=out.version, n=len(out.table))
                 except PlannerError as exc:  # e.g. another user published the same table meanwhile: nothing written
                     why = getattr(exc, "refusal", None)
-                    st.error(tr("dm_refused", err=why.text(lang(), survey.local_time) if why is not None
-                                else message_in(exc, lang())))
+                    st.error(tr("dm_refused", err=_refusal_text(why) if why is not None else message_in(exc, lang())))
                     return
                 _done()
             if b2.button(tr("dm_cancel"), key="de_cancel"):
@@ -117,6 +116,15 @@ def render(store, ws: str) -> None:
     if ss.get("de_msg"):
         st.success(ss.pop("de_msg"))
     _versions(store)
+
+
+def _refusal_text(refusal) -> str:
+    """A refused enterprise load in the page's language, with the app's own how-to: an earlier version is made
+    current again in the versions list below (the library's words name no face's way to switch)."""
+    said = refusal.text(lang(), survey.local_time)
+    if refusal.switch_to is None:
+        return said
+    return said + ("" if lang() == "zh" else " ") + tr_plain("de_switch_instead", v=refusal.switch_to)
 
 
 def _kept_key(slot: str) -> str:

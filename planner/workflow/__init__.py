@@ -9,6 +9,8 @@
   (stable ids, edits replayed), run and compare scenarios;
 - :mod:`~planner.workflow.catalogue`: open, save (no silent overwrite), rename,
   duplicate and delete saved documents;
+- :mod:`~planner.workflow.versions`: make an earlier survey or enterprise table
+  version current again, and what that leaves out of date;
 - :mod:`~planner.workflow.permissions`: who may do what (one check per write).
 
 ``planner/cli/`` and ``views/`` call these and hold no pipeline step of their own.
@@ -62,11 +64,14 @@ _NAMES = {
     "ResultMismatchError": "provenance",
     "check_together": "provenance",
     "stale_reasons": "provenance",
+    "VersionSwitch": "versions",
+    "switch_version": "versions",
+    "versions": "versions",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _NAMES)
 
 if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
-    from planner.workflow import enterprises
+    from planner.workflow import enterprises, versions
     from planner.workflow.catalogue import (
         SaveConflictError,
         check_document_name,
@@ -116,12 +121,15 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         check_together,
         stale_reasons,
     )
+    from planner.workflow.versions import VersionSwitch, switch_version
 
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
            "SaveConflictError", "ScenarioDoc", "ScenarioRun", "ScenarioSensitivity", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
+           "VersionSwitch",
            "assemble_sites", "build_workspace_sites", "check_document_name", "check_together", "classify_workspace", "compare_runs",
            "create_workspace", "current_survey_version", "delete_document", "document_names",
            "document_versions", "duplicate_scenario", "enterprises", "latest_version",
            "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
            "runs_sensitivity", "scenario_sensitivity",
-           "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites"]
+           "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites", "switch_version",
+           "versions"]

@@ -55,9 +55,9 @@ class EnterpriseRefusal:
     published from, read with the same link settings) or ``"unchanged"`` (other files, or files read otherwise,
     that give the same enterprises and links). ``version`` is the current version, or an earlier one when
     ``current`` (the current version then, None for none) is set: that version is made current again by switching
-    to it (the app's enterprise versions, :func:`set_current_enterprises`), not by publishing a copy of it. Said in
-    either language by :meth:`text`, without the command line's option to publish anyway (``planner enterprise
-    ingest --publish-again`` adds it).
+    to it (:func:`set_current_enterprises`), not by publishing a copy of it. Said in either language by
+    :meth:`text` in words of no face: the app adds where its versions list is (:attr:`switch_to`), the command line
+    its ``planner workspace use enterprise`` and its option to publish anyway (``--publish-again``).
     """
 
     kind: str
@@ -87,8 +87,12 @@ class EnterpriseRefusal:
         if not self.earlier:
             return said
         now = t("de_current_is", lang, v=self.current) if self.current is not None else t("de_current_none", lang)
-        return said + ("" if lang == "zh" else " ") + now + ("" if lang == "zh" else " ") + \
-            t("de_switch_instead", lang, v=self.version)
+        return said + ("" if lang == "zh" else " ") + now
+
+    @property
+    def switch_to(self) -> int | None:
+        """The earlier version to make current again instead of publishing a copy of it (None: the current one)."""
+        return self.version if self.earlier else None
 
     def error(self, report=None) -> IngestError:
         """The :class:`IngestError` of this refusal (``exc.refusal`` is this record, ``exc.report`` the report)."""
@@ -270,7 +274,7 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     if dry_run:
         out.refusal = None if publish_again else _refusal(store, **check, loaded=(ent, links, how))
         if out.refusal is not None:  # in the report too, as a survey's dry run says it
-            rep.add_refusal_note(out.refusal.text("en"), out.refusal.text("zh"))
+            rep.add_refusal_note(out.refusal.text("en"), out.refusal.text("zh"), earlier=out.refusal.switch_to)
         return out
     if unlinked is not None:
         raise unlinked
@@ -292,12 +296,15 @@ def ingest_enterprises(source: str | os.PathLike, store: Store, *, mapping=None,
     return out
 
 
-def set_current_enterprises(store: Store, version: int, *, user: str | None = None) -> None:
-    """Make an enterprise table version (and its links, written in the same commit) the current one."""
-    user = acting_user("set_current", store, user)
-    with store.write_lock("set_current_enterprises"):
-        store.set_current("enterprise", NAME, int(version), user=user)
-        store.set_current("enterprise_link", NAME, int(version), user=user)
+def set_current_enterprises(store: Store, version: int, *, user: str | None = None):
+    """Make an enterprise table version (and its links, under the same lock) the current one.
+
+    Returns the :class:`~planner.workflow.versions.VersionSwitch`; see
+    :func:`planner.workflow.versions.switch_version`.
+    """
+    from planner.workflow.versions import switch_version
+
+    return switch_version(store, "enterprise", version, user=user)
 
 
 def _storable_links(links: pd.DataFrame) -> pd.DataFrame:

@@ -782,7 +782,13 @@ def publish_survey(parcels: gpd.GeoDataFrame, store: Store, **kw):
     return ingest_mod.publish(parcels, store, **kw)
 
 
-def set_current_survey(store: Store, version: int, *, user: str | None = None) -> None:
-    """Make an existing survey version the current one (a deliberate switch, confirmed by the caller)."""
-    user = acting_user("set_current", store, user)
-    store.set_current("survey", "parcels", int(version), user=user)
+def set_current_survey(store: Store, version: int, *, user: str | None = None):
+    """Make an existing survey version the current one (a deliberate switch, confirmed by the caller).
+
+    Returns the :class:`~planner.workflow.versions.VersionSwitch` (which version was current, what is out of date
+    now); a version the workspace does not have is refused naming those it has. See
+    :func:`planner.workflow.versions.switch_version`.
+    """
+    from planner.workflow.versions import switch_version
+
+    return switch_version(store, "survey", version, user=user)
