@@ -752,7 +752,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # -- security (QA findings 1, 5, 7, 9, 12, 13): refusals that say who may, accounts page ---------------------
     "perm_ingest": ("导入调查数据和企业数据", "load a survey or an enterprise table"),
     "perm_publish": ("发布调查数据", "publish a survey"),
-    "perm_set_current": ("切换当前调查版本", "switch the current survey version"),
+    "perm_set_current": ("切换当前调查或企业数据版本", "switch the current survey or enterprise table version"),
     "perm_init_workspace": ("新建工作空间", "create a workspace"),
     "perm_manage_layers": ("管理图层（企业表、约束图层）", "manage layers (enterprise tables, constraints)"),
     "perm_see_enterprise_figures": ("查看企业税收与产值", "see enterprise tax and output"),

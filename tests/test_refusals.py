@@ -62,7 +62,7 @@ def test_the_data_manager_disables_what_the_role_may_never_do_and_says_who_may(o
     assert up.proto.disabled and "只有GIS 数据员、管理员可以发布调查数据" in up.proto.help
     assert any("只有GIS 数据员、管理员可以发布调查数据" in c.value for c in at.caption)
     switch = at.button(key="dm_set")
-    assert switch.disabled and "只有GIS 数据员、管理员可以切换当前调查版本" in switch.help
+    assert switch.disabled and "只有GIS 数据员、管理员可以切换当前调查或企业数据版本" in switch.help
     # the enterprise tab's uploaders too (a table the role could only be refused after a check)
     ent = [u for u in at.get("file_uploader") if "de_" in str(u.proto.id)]
     assert len(ent) == 2 and all(u.proto.disabled and "只有" in u.proto.help for u in ent)
