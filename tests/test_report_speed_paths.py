@@ -178,8 +178,10 @@ def test_a_city_map_draws_a_site_smaller_than_a_pixel_and_keeps_holes_open():
     assert differs.sum() >= 1  # the tiny site is drawn
     img = with_tiny
     red = (img[..., 0] > 200) & (img[..., 1] < 60) & (img[..., 2] < 60)
-    ys, xs = np.nonzero(red)
-    box = img[ys.min():ys.max() + 1, xs.min():xs.max() + 1]  # the big site (the corner one is a few pixels)
+    rows = np.flatnonzero(red.sum(axis=1) > 40)  # the big site: the only red 40 pixels wide (not the legend's
+    cols = np.flatnonzero(red.sum(axis=0) > 40)  # swatch, not the corner site)
+    box = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    assert 0.1 < len(cols) / red.shape[1] < 0.25 and 0.7 < len(rows) / len(cols) < 1.4  # 20 km square of ~100 km
     h, w = box.shape[:2]
     centre = box[h // 2 - 2:h // 2 + 3, w // 2 - 2:w // 2 + 3]
     assert (centre > 230).all()  # the hole: white, not red
