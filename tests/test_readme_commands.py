@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: Options the README names for other programs (Streamlit, Dask, the benchmarks, Chromium).
 OTHERS = {"--server.address", "--dashboard-address", "--memory-limit", "--nthreads", "--nworkers", "--port",
-          "--layers", "--no-naive", "--peer", "--peer-reps", "--prepare", "--repeat", "--reps",
+          "--layers", "--no-naive", "--peer", "--peer-reps", "--prepare", "--repeat", "--reps", "--before",
           "--host-resolver-rules"}
 
 
