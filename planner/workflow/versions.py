@@ -14,6 +14,7 @@ each face saying it in its own words.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from planner.errors import StoreError
@@ -151,9 +152,7 @@ def stale_results(store: Store, kind: str) -> tuple[tuple[StaleResult, ...], tup
         for _, row in cat[cat["is_current"].astype(bool)].iterrows():
             prov = Provenance.from_meta(catalogue_meta(row["meta"]))
             if not prov.kind:
-                prov = Provenance(prov.result_id, layer_kind, **{k: getattr(prov, k) for k in (
-                    "survey_version", "policy_name", "policy_hash", "site_params", "flags_version",
-                    "flags_result_id", "edits", "enterprise_version")})
+                prov = dataclasses.replace(prov, kind=layer_kind)
             what = f"{layer_kind}/{row['name']}"
             why = reasons(prov)
             if why:
