@@ -31,7 +31,7 @@ import pytest
 import shapely
 
 from planner.cli import main
-from planner.errors import StoreError
+from planner.errors import DataError, StoreError
 from planner.ingest import choose_mode
 from planner.ingest.publish import merge_update
 from planner.io.fingerprint import changed_parts, workspace_fingerprint
@@ -932,6 +932,49 @@ def test_a_killed_sites_out_leaves_the_previous_export_whole(suffix, tmp_path, w
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name in before} == before
     assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+_DIE_AFTER_RENAMING = """
+import os, signal, sys
+real = os.replace
+def replace(src, dst):
+    real(src, dst)
+    if os.path.basename(dst) == sys.argv[1]:
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+from planner.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_csv_export_killed_between_its_renames_is_told_apart_from_a_whole_one(tmp_path, ws):
+    """`--out s.csv` writes three files and renames them one after the other: killed after the first, s.csv was
+    the new table beside the old parcel table and the old record, and the record said nothing was amiss. The
+    record now holds both tables' checksums and is renamed last: a mixed set is refused naming the file."""
+    from planner.cli.sites import output_files, output_record
+
+    with_flags(ws)
+    out = tmp_path / "s.csv"
+    assert main(["sites", "-w", str(ws.path), "--out", str(out)]) == 0
+    rec = output_record(out)
+    before = {p.name: p.read_bytes() for p in output_files(out)}
+    assert rec["engine"] == "workspace" and "files" not in rec  # the checksums are checked, not handed on
+    proc = subprocess.run([sys.executable, "-c", _DIE_AFTER_RENAMING, "s.csv", "sites", "-w", str(ws.path),
+                           "--out", str(out), "--min-area", "0"],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    after = {p.name: p.read_bytes() for p in output_files(out)}
+    assert [after[p.name] == before[p.name] for p in output_files(out)] == [False, True, True]  # s.csv new, alone
+    with pytest.raises(DataError, match=r"s\.csv: not the file its record s\.planner\.json was written with") as e:
+        output_record(out)
+    assert "planner sites --out" in str(e.value) and "重新运行" in e.value.zh
+    assert main(["sites", "-w", str(ws.path), "--out", str(out), "--min-area", "0"]) == 0
+    assert output_record(out)["provenance"]["site_params"]["min_area_m2"] == 0  # whole again, the new build's
+    # a table edited by hand afterwards is told too
+    output_files(out)[1].write_text("site_id,parcel_id\r\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"s_parcels\.csv: not the file"):
+        output_record(out)
 
 
 def test_a_failed_export_leaves_the_previous_file_its_mode_and_links(tmp_path):

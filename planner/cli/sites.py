@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import sys
@@ -127,10 +128,11 @@ def output_record(path: str | Path) -> dict | None:
         if ext in (".geojson", ".json"):
             return json.loads(path.read_text(encoding="utf-8")).get(RECORD_KEY)
         side = output_files(path)[-1]
-        return json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
+        rec = json.loads(side.read_text(encoding="utf-8")) if side.is_file() else None
     except (OSError, ValueError) as exc:
         msg = f"{path}: cannot read what it was built from ({exc})"
         raise DataError(msg, zh=f"{path}：无法读取其生成依据（{exc}）") from exc
+    return _check_csv_pair(path, rec) if rec is not None else None
 
 
 def check_out(path: str | Path, workspace=None) -> Path:
@@ -166,12 +168,38 @@ def write_result(result: SiteResult, path: str | Path, record: dict | None = Non
             pyogrio.write_dataframe(to_lonlat_valid(sites), tmp, layer=path.stem, driver="GeoJSON",  # not the temporary name
                                     layer_options={"FOREIGN_MEMBERS_COLLECTION": json.dumps({RECORD_KEY: record})}
                                     if record else None)
-    else:  # both written first, then renamed one after the other
-        with replacing(files[0]) as tmp, replacing(files[1]) as side, replacing(files[2]) as rec:
+    else:  # all three written first, then renamed one after the other, the record last (the blocks end inside out)
+        with replacing(files[2]) as rec, replacing(files[1]) as side, replacing(files[0]) as tmp:
             write_csv(sites.drop(columns="geometry"), tmp)  # no live formulas in Excel
             write_csv(result.parcel_sites, side)
-            rec.write_text(text, encoding="utf-8")
+            # the two tables' checksums: a command killed between the renames leaves a pair the record tells apart
+            rec.write_text(json.dumps({**(record or {}), CSV_FILES_KEY: {files[0].name: _sha256(tmp),
+                                                                         files[1].name: _sha256(side)}},
+                                      ensure_ascii=False, default=str), encoding="utf-8")
     return files
+
+
+#: The key of a CSV record holding the SHA-256 of the sites table and the parcel table it describes.
+CSV_FILES_KEY = "files"
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _check_csv_pair(path: Path, rec: dict) -> dict:
+    """``rec`` without its checksums, once the CSV pair beside it is the one it was written with."""
+    rec = dict(rec)
+    sums = rec.pop(CSV_FILES_KEY, None) or {}
+    for p in output_files(path)[:2]:
+        want = sums.get(p.name)
+        if want is not None and (not p.is_file() or _sha256(p) != want):
+            msg = (f"{p}: not the file its record {output_files(path)[-1].name} was written with (changed since, or a "
+                   f"command stopped while replacing them); run planner sites --out {path} again")
+            raise DataError(msg, zh=f"{p}：与其生成记录 {output_files(path)[-1].name} 不一致（之后被修改，或命令在替换"
+                                    f"文件时中断）；请重新运行 planner sites --out {path}")
+    return rec
 
 
 def param_overrides(args: argparse.Namespace) -> dict:
