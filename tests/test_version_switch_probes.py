@@ -12,9 +12,12 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
+from planner.cli import main
 from planner.io.store import open_store
-from planner.workflow.enterprises import enterprise_version, ingest_enterprises
-from planner.workflow.versions import switch_version
+from planner.workflow.enterprises import analysis_parcels, enterprise_version, ingest_enterprises
+from planner.workflow.versions import stale_results, switch_version
 from tests.test_enterprise import ROWS, parcels, write_links, write_table
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
@@ -39,8 +42,9 @@ def _current(store, kind: str) -> list[int]:
 #: written (the table's switch written, its links' not yet).
 _KILLED_SWITCH = """
 import inspect, os, signal, sys
+from planner.cli import main
 from planner.io.store import open_store
-from planner.workflow.versions import switch_version
+from planner.workflow.versions import stale_results, switch_version
 
 store = open_store(sys.argv[1])
 cls = type(store)
@@ -91,3 +95,92 @@ def test_a_table_left_current_without_its_links_is_switched_whole_next_time(tmp_
     assert sw.changed
     log = store.audit_log().iloc[n:]
     assert list(zip(log["kind"], log["version"].astype(int), strict=True)) == [("enterprise_link", 1)]
+
+
+# -- a colleague switches while classify or sites runs -------------------------------------------------------------
+def _switch_during(monkeypatch, target: str, store, kind: str, version: int) -> list[str]:
+    """Make ``planner workspace use KIND VERSION`` run (as a colleague's process would) while ``target`` (a function
+    of :mod:`planner.workflow.operations`) computes; returns what it printed."""
+    import contextlib
+    import io
+
+    from planner.workflow import operations as O
+
+    real, said = getattr(O, target), []
+
+    def racing(*a, **kw):
+        if not said:
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                assert main(["workspace", "use", kind, str(version), "-w", store.uri, "--lang", "en"]) == 0
+            said.append(out.getvalue())
+        return real(*a, **kw)
+
+    monkeypatch.setattr(O, target, racing)
+    return said
+
+
+@pytest.mark.parametrize("command", ["classify", "sites"])
+def test_results_computed_while_a_colleague_switched_the_survey_say_which_version_they_are_on(
+        store, monkeypatch, capsys, command):
+    """Both backends: ``planner classify`` (or ``sites``) reads survey v2; a colleague makes v1 current before it
+    stores its result. The result is stored as built on v2 (the rows it read), and every face then says it is
+    out of date: the workflow's stale list, ``planner workspace use survey 1`` run again, and its way back."""
+    from tests.test_cli_use_version import _two_surveys
+
+    _two_surveys(store)
+    target = "classify_parcels" if command == "classify" else "assemble_sites"
+    said = _switch_during(monkeypatch, target, store, "survey", 1)
+    assert main([command, "-w", store.uri, "--lang", "en"]) == 0
+    assert said and "now v1 (was v2)" in said[0]
+    kind = "flags" if command == "classify" else "sites"
+    cat = store.layers(kind)
+    meta = cat.loc[cat["is_current"].astype(bool), "meta"].iloc[0]
+    from planner.io.store import catalogue_meta
+
+    assert catalogue_meta(meta)["survey_version"] == 2  # the version read, not the one current when stored
+    stale, fresh, _ = stale_results(store, "survey")
+    assert f"{kind}/default" in {s.what for s in stale} and f"{kind}/default" not in fresh
+    if command == "classify":  # the flags rows are v2's: P1's corrected floor area
+        flags = store.read_layer("flags", "default")
+        assert float(flags.loc[flags["parcel_id"] == "P1", "floor_area_m2"].iloc[0]) == 2500.0
+    capsys.readouterr()
+    monkeypatch.undo()
+    assert main(["workspace", "use", "survey", "1", "-w", store.uri, "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "already the current survey version" in out and f"{kind}/default: built on survey v2" in out, out
+    assert main(["workspace", "use", "survey", "2", "-w", store.uri, "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "Up to date with v2: flags/default, sites/default" in out and "Out of date" not in out, out
+
+
+@pytest.mark.xfail(strict=True, reason="planner/workflow/enterprises.py analysis_parcels reads the current enterprise "
+                   "version, then the current table and links by name (not at that version): a switch between labels "
+                   "one version's figures with another's number. Fix there (h1's file): read_layer(..., version=v) "
+                   "for the table and its links.")
+def test_flags_classified_while_a_colleague_switched_the_enterprise_table_name_the_table_they_joined(
+        tmp_path, store, monkeypatch):
+    """The enterprise table is switched from v2 to v1 after classify noted v2 as current and before it read the
+    table: the flags held v1's figures but recorded v2, so they looked out of date on v1 and up to date once v2
+    was made current again, the other way round from the truth. The figures must be those of the version recorded."""
+    _two_enterprise_tables(tmp_path, store)
+    real, done = type(store).read_layer, []
+
+    def read_layer(self, kind, *a, **kw):
+        if kind == "enterprise" and not done:
+            done.append(switch_version(self, "enterprise", 1))
+        return real(self, kind, *a, **kw)
+
+    monkeypatch.setattr(type(store), "read_layer", read_layer)
+    assert main(["classify", "-w", store.uri, "--lang", "en"]) == 0
+    monkeypatch.undo()
+    assert done and enterprise_version(store) == 1
+    flags = store.read_layer("flags", "default", geometry=False)
+    recorded = int(flags.attrs["meta"]["enterprise_version"])
+    switch_version(store, "enterprise", recorded)  # the figures of the table the flags say they joined
+    joined = analysis_parcels(store, geometry=False)
+    tax = {str(p): float(v) for p, v in zip(joined["parcel_id"], joined["tax_cny"], strict=True)}
+    assert float(flags.loc[flags["parcel_id"] == "P1", "tax_cny"].iloc[0]) == tax["P1"], \
+        f"the flags record enterprise table v{recorded} but hold the other version's tax"
+    stale, fresh, _ = stale_results(store, "enterprise")
+    assert "flags/default" in fresh, [s.reasons for s in stale]
