@@ -34,21 +34,45 @@ def without_hidden(text: str) -> str:
     return "".join(c for c in str(text) if unicodedata.category(c) not in HIDDEN)
 
 
-def terminal_text(text: str) -> str:
+def terminal_text(text: str, *, one_line: bool = False) -> str:
     r"""``text`` safe to print on a terminal: characters of :data:`HIDDEN` but line breaks and tabs written as
     escapes, so a value from a delivered file (a parcel id holding ``ESC[2J``, a carriage return, a bidi
-    override) cannot clear, overwrite or reorder what a command prints.
+    override) cannot clear, overwrite or reorder what a command prints. ``one_line``: line breaks and tabs
+    too (a table cell: a user name holding a line break must not start a row of its own).
 
     Examples
     --------
     >>> print(terminal_text("Z1\x1b[2J\rREFUSED\u202e 厂房"))
     Z1\x1b[2J\x0dREFUSED\u202e 厂房
+    >>> print(terminal_text("bob\nFAKE\tROW", one_line=True))
+    bob\x0aFAKE\x09ROW
     """
     s = str(text)
     if s.isprintable():
         return s
-    return "".join(c if c in "\n\t" or unicodedata.category(c) not in HIDDEN
+    keep = "" if one_line else "\n\t"
+    return "".join(c if c in keep or unicodedata.category(c) not in HIDDEN
                    else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` in at most ``width`` terminal columns (:func:`display_width`): a longer one keeps its start and its
+    end (a path's file name) around "…".
+
+    >>> clipped("/srv/data/2025/very/long/folder/survey.gpkg", 24), clipped("短", 24)
+    ('/srv/data/2…/survey.gpkg', '短')
+    """
+    s = str(text)
+    if display_width(s) <= width:
+        return s
+    head, tail, room = [], [], width - 1
+    for i in range(len(s)):  # alternately from the end and the start, the end first
+        c = s[-1 - len(tail)] if i % 2 == 0 else s[len(head)]
+        if display_width(c) > room:
+            break
+        room -= display_width(c)
+        (tail if i % 2 == 0 else head).append(c)
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def display_width(text: str) -> int:

@@ -184,3 +184,83 @@ def test_flags_classified_while_a_colleague_switched_the_enterprise_table_name_t
         f"the flags record enterprise table v{recorded} but hold the other version's tax"
     stale, fresh, _ = stale_results(store, "enterprise")
     assert "flags/default" in fresh, [s.reasons for s in stale]
+
+
+_CLI = "import sys; from planner.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def test_two_switches_and_a_classify_at_once_in_three_processes(store):
+    """Both backends, real processes: ``use survey 1``, ``use survey 2`` and ``classify`` started together. Each
+    ends well (exit 0, no traceback); every switch that said it switched has its audit row and nothing else has;
+    the last switch recorded is the version current; the flags say the version they were built on, and are
+    called out of date exactly when that is not the current one."""
+    from planner.io.store import catalogue_meta
+    from tests.test_cli_use_version import _two_surveys
+
+    _two_surveys(store)
+    n = len(store.audit_log())
+    argv = [["workspace", "use", "survey", "1", "-w", store.uri, "--lang", "en"],
+            ["workspace", "use", "survey", "2", "-w", store.uri, "--lang", "en"],
+            ["classify", "-w", store.uri, "--lang", "en"]]
+    procs = [subprocess.Popen([sys.executable, "-c", _CLI, *a], env=ENV, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for a in argv]
+    done = [(p.wait(timeout=300), *p.communicate()) for p in procs]
+    for (rc, out, err), a in zip(done, argv, strict=True):
+        assert rc == 0 and "Traceback" not in err, (a, out, err)
+    log = store.audit_log().iloc[n:]
+    switches = log[log["action"] == "set_current"]
+    said = sum("the current survey version is now" in out for _, out, _ in done[:2])
+    assert len(switches) == said, (switches, [o for _, o, _ in done])
+    now = int(switches["version"].iloc[-1]) if len(switches) else 2
+    from planner.workflow.operations import current_survey_version
+
+    assert current_survey_version(store) == now
+    flags = store.layers("flags")
+    built_on = int(catalogue_meta(flags.loc[flags["is_current"].astype(bool), "meta"].iloc[0])["survey_version"])
+    stale, _, _ = stale_results(store, "survey")
+    assert ("flags/default" in {s.what for s in stale}) == (built_on != now)
+
+
+# -- hostile text where a switch is shown ---------------------------------------------------------------------------
+HOSTILE = ('=HYPERLINK("http://x","y")\n<img src=x onerror=alert(1)>\x1b[2J\rOK\u202egnp.exe\u200b' + "L" * 400)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_planner_info_after_a_switch_shows_hostile_names_as_inert_text_on_one_line(tmp_path, capsys, monkeypatch,
+                                                                                  lang):
+    """Versions published from a file, by a user and with a label holding a line break, a terminal escape, a
+    carriage return, a right-to-left override, a zero-width space, a formula, HTML and 400 more characters; then
+    ``use survey 1`` and ``planner info``. Before: the line break started a fake row of the audit table ("FAKE
+    ROW"), ESC[2J cleared the terminal, CR overwrote the start of the line, U+202E turned the rest around, and
+    every line of the table was 500 columns wide. Now each shows as escapes on its own row, long text shortened
+    in the middle (its end, the file's name, kept), the formula and HTML as the characters they are."""
+    ws = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
+    ws.publish_survey(parcels(), label=HOSTILE, source_file="/srv/in/" + HOSTILE + ".gpkg", user="bob\nFAKE ROW\u202e")
+    p = parcels()
+    p.loc[0, "floor_area_m2"] = 2500.0
+    ws.publish_survey(p, label="+cmd|' /C calc'!A0", source_file="@SUM(A1).gpkg", user="@SUM(1+1)")
+    capsys.readouterr()
+    assert main(["workspace", "use", "survey", "1", "-w", str(ws.path), "--lang", lang]) == 0
+    assert main(["info", "-w", str(ws.path), "--lang", lang]) == 0
+    out = capsys.readouterr().out
+    for bad in ("\x1b", "\r", "\u202e", "\u200b"):
+        assert bad not in out, repr(bad)
+    lines = out.splitlines()
+    assert not [x for x in lines if x.startswith("FAKE ROW")], out
+    assert max(len(x) for x in lines) < 200, max(lines, key=len)
+    audit = lines[next(i for i, x in enumerate(lines) if x.startswith(("audit", "操作记录"))) + 2:]
+    assert len(audit) == 3 and audit[0].split()[1].startswith("bob\\x0aFAKE"), audit  # a row each, nothing more
+    assert ".gpkg" in audit[0] and "@SUM(A1).gpkg" in audit[1] and "@SUM(1+1)" in audit[1]
+
+
+def test_planner_user_names_the_command_lines_switch_in_the_audit_log(store, capsys, monkeypatch):
+    """README: the command line acts as the operating-system user "(or PLANNER_USER)". Without PLANNER_ROLE the
+    switch was recorded under the operating-system user, PLANNER_USER ignored: the audit log named the wrong
+    colleague."""
+    from tests.test_cli_use_version import _two_surveys
+
+    _two_surveys(store)
+    monkeypatch.delenv("PLANNER_ROLE", raising=False)
+    monkeypatch.setenv("PLANNER_USER", "clerk")
+    assert main(["workspace", "use", "survey", "1", "-w", store.uri, "--lang", "en"]) == 0
+    assert store.audit_log()["user"].iloc[-1] == "clerk"
