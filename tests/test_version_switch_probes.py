@@ -264,3 +264,43 @@ def test_planner_user_names_the_command_lines_switch_in_the_audit_log(store, cap
     monkeypatch.setenv("PLANNER_USER", "clerk")
     assert main(["workspace", "use", "survey", "1", "-w", store.uri, "--lang", "en"]) == 0
     assert store.audit_log()["user"].iloc[-1] == "clerk"
+
+
+# -- roles: the app's switch, even through a forged click ----------------------------------------------------------
+@pytest.mark.parametrize(("lang", "role"), [("zh", "planner"), ("en", "decision_maker")])
+def test_a_switch_confirmed_after_the_role_was_taken_away_is_refused_in_words(tmp_path, monkeypatch, lang, role):
+    """GIS staff (gus) asks to make v1 current; before he confirms, the administrator makes him a planner (or a
+    decision-maker). His page still shows the confirm button enabled; his click switches nothing and records
+    nothing, and the page, drawn for his new role, says who he is and (the disabled button) who may, in the
+    session's language, no traceback. A forged click on a disabled button is dropped by Streamlit before the page
+    runs, and the workflow layer refuses the role anyway (tests/test_roles.py). Regression cover: this passed."""
+    import shutil
+
+    from planner.workflow import accounts as A
+    from planner.workflow.operations import current_survey_version
+    from tests.test_roles import _app, _sign_in, _texts, build_office
+
+    ws = build_office(tmp_path / "office" / "ws.gpkg")
+    shutil.copyfile(ws, tmp_path / "ws.gpkg")
+    store = open_store(tmp_path / "ws.gpkg")
+    store.publish_survey(store.read_parcels(), label="again")
+    at = _sign_in(_app(store.path, monkeypatch), "gus")
+    if lang == "en":
+        at.radio(key="w_lang").set_value("en").run()
+    at.switch_page("views/data.py").run()
+    at.selectbox(key="dm_ver").set_value(1).run()
+    at.button(key="dm_set").click().run()
+    confirm = at.button(key="dm_set_yes")
+    assert not confirm.disabled
+    A.set_role(store, "gus", role, user="ada")
+    before = (current_survey_version(store), len(store.audit_log()))
+    confirm.click().run()
+    assert (current_survey_version(store), len(store.audit_log())) == before
+    assert not at.exception, [e.message for e in at.exception]
+    said = _texts(at)
+    assert ("已登录：Gus（规划人员）" if lang == "zh" else "Signed in: Gus (Decision-maker)") in said, said
+    confirm = at.button(key="dm_set_yes")  # drawn for the new role: disabled, saying who may
+    assert confirm.disabled and confirm.proto.help == (
+        "只有GIS 数据员、管理员可以切换当前调查或企业数据版本。" if lang == "zh"
+        else "Only GIS staff or Administrator may switch the current survey or enterprise table version."), \
+        confirm.proto.help
