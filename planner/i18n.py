@@ -404,6 +404,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_versions": ("调查版本", "Survey versions"),
     "dm_set_current": ("设为当前版本（切换/回滚）", "Make current (switch / roll back)"),
     "dm_switched": ("当前版本已切换为 v{v}", "Current version is now v{v}"),
+    # after a switch: what it left out of date (the command line says it too, with its commands)
+    "dm_switched_from": ("当前{what}已由 v{was} 切换为 v{v}（已记入操作日志）",
+                         "The current {what} is now v{v} (was v{was}); recorded in the audit log"),
+    "dm_switched_already": ("v{v} 已是当前{what}（可能已由同事切换），未作任何更改",
+                            "v{v} is already the current {what} (a colleague may have switched it); nothing was changed"),
+    "dm_switched_stale": ("已过期（基于其他版本）：{items}", "Out of date now (built on another version): {items}"),
+    "dm_switched_stale_item": ("{what}（{why}）", "{what} ({why})"),
+    "dm_switched_scenarios": ("基于这些片区的已保存情景：{names}", "Saved scenarios run on these sites: {names}"),
+    "dm_switched_rebuild": ("请在“三低识别”页重新识别，再在“连片地块”页重新生成片区。",
+                            "Rebuild them: classify again on the Three-low rules page, then rebuild the sites on the "
+                            "Contiguous sites page."),
+    "dm_switched_fresh": ("与 v{v} 一致，无需重新计算：{names}", "Up to date with v{v}: {names}"),
+    "dm_switch_refused": ("未切换：{err}", "Not switched: {err}"),
     "dm_audit": ("操作日志", "Audit log"),
     "dm_layers": ("图层目录", "Layer catalogue"),
     "dm_reading": ("正在读取与校验…", "Reading and validating…"),
@@ -651,7 +664,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "de_versions": ("企业数据版本", "Enterprise table versions"),
     "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
                 "No enterprise table yet: per-mu figures use the survey's own output and tax."),
-    "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
     "de_files_with_link": ("{name} 及关联表 {link}", "{name} with the link table {link}"),
     "de_same_file": ("{files} 与 {when} 由 {user} 发布的当前企业数据 v{v} 是同一个文件（校验和相同），关联与分摊设置也相同："
                      "无需发布（发布将产生与 v{v} 相同的版本）。",

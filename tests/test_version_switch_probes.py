@@ -304,3 +304,59 @@ def test_a_switch_confirmed_after_the_role_was_taken_away_is_refused_in_words(tm
         "只有GIS 数据员、管理员可以切换当前调查或企业数据版本。" if lang == "zh"
         else "Only GIS staff or Administrator may switch the current survey or enterprise table version."), \
         confirm.proto.help
+
+
+# -- the data manager is told what a switch left out of date -------------------------------------------------------
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_data_manager_is_told_which_results_a_switch_left_out_of_date(tmp_path, monkeypatch, lang):
+    """The command line says which flags, sites and saved scenarios a switch left out of date; the data manager
+    only read "Current version is now v1", and learnt it page by page (or never, for a scenario). Now the page
+    says it after the switch in its own words (the pages to rebuild on, no command), and what is up to date
+    again after switching back."""
+    from tests.test_cli_use_version import _two_surveys
+    from tests.test_roles import _app, _texts
+
+    store = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
+    _two_surveys(store)
+    at = _app(store.path, monkeypatch)
+    if lang == "en":
+        at.radio(key="w_lang").set_value("en").run()
+    at.switch_page("views/data.py").run()
+    for v in (1, 2):
+        at.selectbox(key="dm_ver").set_value(v).run()
+        at.button(key="dm_set").click().run()
+        at.button(key="dm_set_yes").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        said = _texts(at)
+        if v == 1 and lang == "zh":
+            assert "当前调查版本已由 v2 切换为 v1" in said, said
+            assert "已过期（基于其他版本）：三低识别结果 default（基于调查版本 v2，当前为 v1）" in said, said
+            assert "连片片区 default（基于调查版本 v2，当前为 v1）" in said and "plan_a" in said, said
+            assert "请在“三低识别”页重新识别，再在“连片地块”页重新生成片区" in said, said
+        elif v == 1:
+            assert "The current survey version is now v1 (was v2)" in said, said
+            assert "Out of date now (built on another version): Three-low flags default (built on survey v2; " \
+                   "the current survey is v1)" in said, said
+            assert "plan_a" in said and "Contiguous sites page" in said, said
+        else:
+            assert ("与 v2 一致，无需重新计算：三低识别结果 default、连片片区 default" if lang == "zh"
+                    else "Up to date with v2: Three-low flags default, Sites default") in said, said
+            assert ("已过期" if lang == "zh" else "Out of date") not in said
+
+
+def test_the_enterprise_switch_on_the_data_page_says_what_it_left_out_of_date(tmp_path, monkeypatch):
+    """The enterprise tab's switch says the same: the flags classified with table v2 are out of date on v1."""
+    from tests.test_roles import _app, _texts
+
+    store = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
+    _two_enterprise_tables(tmp_path, store)
+    assert main(["classify", "-w", store.uri, "--lang", "en"]) == 0
+    at = _app(store.path, monkeypatch)
+    at.switch_page("views/data.py").run()
+    at.selectbox(key="de_ver").set_value(1).run()
+    at.button(key="de_set").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = _texts(at)
+    assert "当前企业数据版本已由 v2 切换为 v1（已记入操作日志）" in said, said
+    assert "已过期（基于其他版本）：三低识别结果 default（识别时企业表为 v2，当前企业表为 v1）" in said, said
+    assert _current(store, "enterprise") == _current(store, "enterprise_link") == [1]
