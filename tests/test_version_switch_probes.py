@@ -360,3 +360,24 @@ def test_the_enterprise_switch_on_the_data_page_says_what_it_left_out_of_date(tm
     assert "当前企业数据版本已由 v2 切换为 v1（已记入操作日志）" in said, said
     assert "已过期（基于其他版本）：三低识别结果 default（识别时企业表为 v2，当前企业表为 v1）" in said, said
     assert _current(store, "enterprise") == _current(store, "enterprise_link") == [1]
+
+
+def test_the_app_s_versions_and_audit_tables_show_no_hidden_characters(tmp_path):
+    """A version published by ``bob<LF>FAKE<RLO>ROW`` from ``invoice<RLO>gpj.exe``: the data manager's versions list
+    and audit view showed "bob FAKEWOR" and "invoiceexe.jpg" (the override turned the rest of the cell around, a
+    file posing as another). They show the names as pages show names stored before the rule on hidden characters
+    (:func:`planner.i18n.without_hidden`); HTML and formulas stay text in the grid (no export: config.toml)."""
+    from planner.i18n import has_hidden
+    from planner.ui import survey
+
+    ws = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
+    ws.publish_survey(parcels(), label="2025\u200b<img src=x onerror=alert(1)>\u202e", user="bob\nFAKE\u202eROW",
+                      source_file="invoice\u202egpj.exe")
+    switch_version(ws, "survey", 1)
+    frames = [survey.versions_frame(ws.surveys(), "zh"), survey.audit_frame(ws.audit_log(), "zh")]
+    for df in frames:
+        for col in df.columns:
+            shown = [v for v in df[col] if isinstance(v, str) and has_hidden(v)]
+            assert not shown, (col, shown)
+    assert frames[0]["user"].iloc[0] == "bobFAKEROW" and frames[0]["source_file"].iloc[0] == "invoicegpj.exe"
+    assert frames[0]["label"].iloc[0] == "2025<img src=x onerror=alert(1)>"

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from planner import maps
-from planner.i18n import column_label, value_label
+from planner.i18n import column_label, value_label, without_hidden
 from planner.i18n import local_time as i18n_local_time
 from planner.io.store import catalogue_meta
 from planner.ui.assets import ASSET_URL
@@ -36,7 +36,10 @@ def local_time(iso) -> str:
 
 
 def _text(v) -> str:
-    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") else str(v)
+    """A stored text as the tables show it: missing as "—"; without control and invisible characters (a
+    right-to-left override in a user or file name turned the rest of its cell around), as pages show names."""
+    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") \
+        else without_hidden(v)
 
 
 def _file(v) -> str:
@@ -155,7 +158,7 @@ def _detail(text) -> str:
         d = None
     if not d:
         return _text(text) if not isinstance(text, str) or not text.startswith("{") else "—"
-    parts = [f"{k}: {d[k]}" for k in _DETAIL_KEYS if d.get(k) not in (None, "")]
+    parts = [f"{k}: {without_hidden(d[k])}" for k in _DETAIL_KEYS if d.get(k) not in (None, "")]
     return "; ".join(parts) or "—"
 
 
