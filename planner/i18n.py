@@ -34,21 +34,45 @@ def without_hidden(text: str) -> str:
     return "".join(c for c in str(text) if unicodedata.category(c) not in HIDDEN)
 
 
-def terminal_text(text: str) -> str:
+def terminal_text(text: str, *, one_line: bool = False) -> str:
     r"""``text`` safe to print on a terminal: characters of :data:`HIDDEN` but line breaks and tabs written as
     escapes, so a value from a delivered file (a parcel id holding ``ESC[2J``, a carriage return, a bidi
-    override) cannot clear, overwrite or reorder what a command prints.
+    override) cannot clear, overwrite or reorder what a command prints. ``one_line``: line breaks and tabs
+    too (a table cell: a user name holding a line break must not start a row of its own).
 
     Examples
     --------
     >>> print(terminal_text("Z1\x1b[2J\rREFUSED\u202e 厂房"))
     Z1\x1b[2J\x0dREFUSED\u202e 厂房
+    >>> print(terminal_text("bob\nFAKE\tROW", one_line=True))
+    bob\x0aFAKE\x09ROW
     """
     s = str(text)
     if s.isprintable():
         return s
-    return "".join(c if c in "\n\t" or unicodedata.category(c) not in HIDDEN
+    keep = "" if one_line else "\n\t"
+    return "".join(c if c in keep or unicodedata.category(c) not in HIDDEN
                    else (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}") for c in s)
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` in at most ``width`` terminal columns (:func:`display_width`): a longer one keeps its start and its
+    end (a path's file name) around "…".
+
+    >>> clipped("/srv/data/2025/very/long/folder/survey.gpkg", 24), clipped("短", 24)
+    ('/srv/data/2…/survey.gpkg', '短')
+    """
+    s = str(text)
+    if display_width(s) <= width:
+        return s
+    head, tail, room = [], [], width - 1
+    for i in range(len(s)):  # alternately from the end and the start, the end first
+        c = s[-1 - len(tail)] if i % 2 == 0 else s[len(head)]
+        if display_width(c) > room:
+            break
+        room -= display_width(c)
+        (tail if i % 2 == 0 else head).append(c)
+    return "".join(head) + "…" + "".join(reversed(tail))
 
 
 def display_width(text: str) -> int:
@@ -380,6 +404,19 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dm_versions": ("调查版本", "Survey versions"),
     "dm_set_current": ("设为当前版本（切换/回滚）", "Make current (switch / roll back)"),
     "dm_switched": ("当前版本已切换为 v{v}", "Current version is now v{v}"),
+    # after a switch: what it left out of date (the command line says it too, with its commands)
+    "dm_switched_from": ("当前{what}已由 v{was} 切换为 v{v}（已记入操作日志）",
+                         "The current {what} is now v{v} (was v{was}); recorded in the audit log"),
+    "dm_switched_already": ("v{v} 已是当前{what}（可能已由同事切换），未作任何更改",
+                            "v{v} is already the current {what} (a colleague may have switched it); nothing was changed"),
+    "dm_switched_stale": ("已过期（基于其他版本）：{items}", "Out of date now (built on another version): {items}"),
+    "dm_switched_stale_item": ("{what}（{why}）", "{what} ({why})"),
+    "dm_switched_scenarios": ("基于这些片区的已保存情景：{names}", "Saved scenarios run on these sites: {names}"),
+    "dm_switched_rebuild": ("请在“三低识别”页重新识别，再在“连片地块”页重新生成片区。",
+                            "Rebuild them: classify again on the Three-low rules page, then rebuild the sites on the "
+                            "Contiguous sites page."),
+    "dm_switched_fresh": ("与 v{v} 一致，无需重新计算：{names}", "Up to date with v{v}: {names}"),
+    "dm_switch_refused": ("未切换：{err}", "Not switched: {err}"),
     "dm_audit": ("操作日志", "Audit log"),
     "dm_layers": ("图层目录", "Layer catalogue"),
     "dm_reading": ("正在读取与校验…", "Reading and validating…"),
@@ -627,7 +664,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "de_versions": ("企业数据版本", "Enterprise table versions"),
     "de_none": ("工作空间中尚无企业数据；亩均指标使用调查数据中的产值与税收。",
                 "No enterprise table yet: per-mu figures use the survey's own output and tax."),
-    "de_switched": ("当前企业数据已切换为 v{v}", "The current enterprise table is now v{v}"),
     "de_files_with_link": ("{name} 及关联表 {link}", "{name} with the link table {link}"),
     "de_same_file": ("{files} 与 {when} 由 {user} 发布的当前企业数据 v{v} 是同一个文件（校验和相同），关联与分摊设置也相同："
                      "无需发布（发布将产生与 v{v} 相同的版本）。",

@@ -325,15 +325,19 @@ with tab_ver:
             k1, k2, _ = st.columns([1, 1, 3])
             if k1.button(tr("wf_confirm_switch_yes", v=pend), key="dm_set_yes", type="primary",
                          disabled=not may_switch, help=None if may_switch else only_text("set_current", lang())):
-                W.operations.set_current_survey(store, pend)
                 ss.pop(keys.DATA_SWITCH, None)
-                ss["dm_ver_msg"] = tr("dm_switched", v=pend)
+                try:
+                    sw = W.operations.set_current_survey(store, pend)
+                except PlannerError as exc:  # a role taken away meanwhile, a colleague's write holding the lock...
+                    ss["dm_ver_msg"] = [("error", tr("dm_switch_refused", err=exc))]
+                else:
+                    ss["dm_ver_msg"] = survey.switch_said(sw, lang())  # and what it left out of date
                 st.rerun()
             if k2.button(tr("dm_cancel"), key="dm_set_no"):
                 ss.pop(keys.DATA_SWITCH, None)
                 st.rerun()
         if ss.get("dm_ver_msg"):
-            st.success(ss.pop("dm_ver_msg"))
+            survey.show_said(ss.pop("dm_ver_msg"))
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")

@@ -8,7 +8,10 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from planner.i18n import display_width, pad, t
+from planner.i18n import clipped, display_width, pad, t, terminal_text
+
+#: Terminal columns a cell of a stored text takes at most (a 400-character file name made every line as wide).
+CELL_WIDTH = 60
 
 
 def aligned(heads: Sequence[str], rows: Sequence[Sequence[str]], *, left: int | Collection[int] = 0,
@@ -33,11 +36,13 @@ def aligned(heads: Sequence[str], rows: Sequence[Sequence[str]], *, left: int | 
 
 
 def cell(value, lang: str = "zh") -> str:
-    """A stored value as a table cell: missing as "—", a whole number without ".0" (a version in a column with
-    gaps is a float), True/False as 是/否 in Chinese; the rest as it is (kinds, names, paths, times).
+    r"""A stored value as a table cell: missing as "—", a whole number without ".0" (a version in a column with
+    gaps is a float), True/False as 是/否 in Chinese; the rest as it is (kinds, names, paths, times), on one line
+    and inert (:func:`~planner.i18n.terminal_text`: a user name holding a line break, ESC or a bidi override
+    neither starts a row nor moves the terminal) and at most :data:`CELL_WIDTH` columns (start and end kept).
 
-    >>> [cell(v, "zh") for v in (3.0, None, float("nan"), True, "survey")]
-    ['3', '—', '—', '是', 'survey']
+    >>> [cell(v, "zh") for v in (3.0, None, float("nan"), True, "survey", "bob\nFAKE ROW")]
+    ['3', '—', '—', '是', 'survey', 'bob\\x0aFAKE ROW']
     """
     if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, (float, np.floating)) and math.isnan(value)):
         return "—"
@@ -45,7 +50,7 @@ def cell(value, lang: str = "zh") -> str:
         return t("cli_true" if value else "cli_false", lang)
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
-    return str(value)
+    return clipped(terminal_text(str(value), one_line=True), CELL_WIDTH)
 
 
 def frame_lines(df, columns: Sequence[str], lang: str = "zh", *, indent: str = "") -> list[str]:

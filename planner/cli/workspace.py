@@ -34,7 +34,7 @@ import sys
 from planner import workflow as W
 from planner.cli import WORKSPACE_HELP, add_lang_option
 from planner.errors import IngestError, StoreError, message_in
-from planner.i18n import names_in, t
+from planner.i18n import names_in, t, terminal_text
 from planner.io.store import open_store
 
 #: Help text of every ``--workspace`` option.
@@ -204,7 +204,7 @@ def info_lines(store, audit: int = 10, lang: str = "zh") -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    print("\n".join(info_lines(open_store(args.workspace), args.audit, args.lang)))
+    print("\n".join(terminal_text(x) for x in info_lines(open_store(args.workspace), args.audit, args.lang)))
     return 0
 
 
@@ -252,7 +252,7 @@ def run_use(args: argparse.Namespace) -> int:
     from planner.workflow.versions import switch_version
 
     sw = switch_version(open_store(args.workspace), args.kind, args.version)
-    print("\n".join(use_lines(sw, args.workspace, args.lang)))
+    print("\n".join(terminal_text(x) for x in use_lines(sw, args.workspace, args.lang)))
     return 0
 
 

@@ -551,20 +551,22 @@ class PostgisStore(Store):
         df["is_current"] = df["is_current"].astype(bool)
         return df
 
-    def set_current(self, kind, name, version, *, user=None) -> None:
+    def set_currents(self, targets, *, user=None) -> None:
         user = _user(user)
+        targets = [(str(k), str(n), int(v)) for k, n, v in targets]
         layers = _ident(self.schema, "planner_layers")
-        with self._write("switching the current version", [("layer", kind, name)]) as con:
-            hit = con.execute(_q("SELECT 1 FROM {} WHERE kind = %s AND name = %s AND version = %s", layers),
-                              (kind, name, int(version))).fetchone()
-            if hit is None:
-                msg = f"no version {version} of {kind}/{name} in {self.location.display}"
-                raise StoreError(msg, zh=f"{kind}/{name} 没有版本 {version}")
-            con.execute(_q("UPDATE {} SET is_current = false WHERE kind = %s AND name = %s AND is_current", layers),
-                        (kind, name))
-            con.execute(_q("UPDATE {} SET is_current = true WHERE kind = %s AND name = %s AND version = %s", layers),
-                        (kind, name, int(version)))
-            self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
+        with self._write("switching the current version", [("layer", k, n) for k, n, _ in targets]) as con:
+            for kind, name, version in targets:
+                hit = con.execute(_q("SELECT 1 FROM {} WHERE kind = %s AND name = %s AND version = %s", layers),
+                                  (kind, name, version)).fetchone()
+                if hit is None:
+                    msg = f"no version {version} of {kind}/{name} in {self.location.display}"
+                    raise StoreError(msg, zh=f"{kind}/{name} 没有版本 {version}")
+                con.execute(_q("UPDATE {} SET is_current = false WHERE kind = %s AND name = %s AND is_current",
+                               layers), (kind, name))
+                con.execute(_q("UPDATE {} SET is_current = true WHERE kind = %s AND name = %s AND version = %s",
+                               layers), (kind, name, version))
+                self._audit(con, user, "set_current", kind=kind, name=name, version=version)
 
     # -- documents -------------------------------------------------------
     def _insert_doc(self, con, kind: str, name: str, payload: dict, user: str) -> int:

@@ -57,7 +57,7 @@ import shutil
 import sqlite3
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -281,9 +281,16 @@ class Store(ABC):
     def layers(self, kind: str | None = None) -> pd.DataFrame:
         """Catalogue of layer versions: kind, name, version, created_at, user, n_rows, is_current, meta."""
 
-    @abstractmethod
     def set_current(self, kind: str, name: str, version: int, *, user: str | None = None) -> None:
         """Make an existing version the current one (switch or roll back)."""
+        self.set_currents([(kind, name, version)], user=user)
+
+    @abstractmethod
+    def set_currents(self, targets: Sequence[tuple[str, str, int]], *, user: str | None = None) -> None:
+        """Make existing versions ``(kind, name, version)`` current in one transaction, an audit row each: an
+        enterprise table and its parcel links switch together or not at all (a process killed between two
+        switches left the table of one version current with the links of another). Nothing is switched when
+        one of them does not exist."""
 
     # -- documents -------------------------------------------------------
     @abstractmethod
@@ -900,21 +907,22 @@ class GpkgStore(Store):
         df["is_current"] = df["is_current"].astype(bool)
         return df
 
-    def set_current(self, kind, name, version, *, user=None) -> None:
+    def set_currents(self, targets, *, user=None) -> None:
         user = _user(user)
+        targets = [(str(k), str(n), int(v)) for k, n, v in targets]
         with self._lock("set_current"), self._write_errors("switching the current version", "切换当前版本"):
             con = self._connect()
             try:
                 with _transaction(con):
-                    hit = con.execute(
-                        "SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?", (kind, name, int(version))
-                    ).fetchone()
-                    if hit is None:
-                        msg = f"workspace {self.label} has no version {version} of {kind}/{name}"
-                        raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind}/{name} 的版本 {version}")
-                    con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
-                                (int(version), kind, name))
-                    self._audit(con, user, "set_current", kind=kind, name=name, version=int(version))
+                    for kind, name, version in targets:
+                        hit = con.execute("SELECT 1 FROM planner_layers WHERE kind=? AND name=? AND version=?",
+                                          (kind, name, version)).fetchone()
+                        if hit is None:
+                            msg = f"workspace {self.label} has no version {version} of {kind}/{name}"
+                            raise StoreError(msg, zh=f"工作空间 {self.label} 中没有 {kind}/{name} 的版本 {version}")
+                        con.execute("UPDATE planner_layers SET is_current=(version=?) WHERE kind=? AND name=?",
+                                    (version, kind, name))
+                        self._audit(con, user, "set_current", kind=kind, name=name, version=version)
             finally:
                 con.close()
 

@@ -178,6 +178,12 @@ def _versions(store) -> None:
         may_switch = auth.may("set_current")
         if c2.button(tr("dm_set_current"), key="de_set", disabled=v is None or not may_switch,
                      help=None if may_switch else only_text("set_current", lang())):
-            WE.set_current_enterprises(store, int(v))
-            st.session_state["de_msg"] = tr("de_switched", v=int(v))
+            try:
+                sw = WE.set_current_enterprises(store, int(v))
+            except PlannerError as exc:  # a role taken away meanwhile, a colleague's write holding the lock...
+                st.session_state["de_ver_msg"] = [("error", tr("dm_switch_refused", err=exc))]
+            else:
+                st.session_state["de_ver_msg"] = survey.switch_said(sw, lang())  # and what it left out of date
             st.rerun()
+    if st.session_state.get("de_ver_msg"):
+        survey.show_said(st.session_state.pop("de_ver_msg"))

@@ -11,11 +11,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from planner import maps
-from planner.i18n import column_label, value_label
+from planner.i18n import column_label, value_label, without_hidden
 from planner.i18n import local_time as i18n_local_time
 from planner.io.store import catalogue_meta
 from planner.ui.assets import ASSET_URL
-from planner.ui.state import Settings, redact, tr
+from planner.ui.state import Settings, redact, tr, tr_plain
 
 #: Colours of the diff map.
 DIFF_COLORS = {"added": "#1a9850", "removed": "#d73027", "changed": "#fdae61"}
@@ -36,7 +36,10 @@ def local_time(iso) -> str:
 
 
 def _text(v) -> str:
-    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") else str(v)
+    """A stored text as the tables show it: missing as "—"; without control and invisible characters (a
+    right-to-left override in a user or file name turned the rest of its cell around), as pages show names."""
+    return "—" if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) in ("", "None", "nan") \
+        else without_hidden(v)
 
 
 def _file(v) -> str:
@@ -107,6 +110,43 @@ def versions_frame(cat: pd.DataFrame, lang: str) -> pd.DataFrame:
                          "source_file": cat["source_file"].map(_file).to_numpy(), "label": labels})
 
 
+def switch_said(sw, lang: str) -> list[tuple[str, str]]:
+    """What a page says after a version switch (:class:`~planner.workflow.versions.VersionSwitch`), as ``(level,
+    Markdown)`` pairs for :func:`show_said`: which version is current now (and was), the stored results it left
+    out of date with why, the saved scenarios run on those sites and the pages to rebuild them on, and what is
+    up to date again. The command line's :func:`planner.cli.workspace.use_lines` says the same with commands."""
+    what = tr_plain(f"ver_kind_{sw.kind}")
+    sep, lsep = ("；", "、") if lang == "zh" else ("; ", ", ")
+
+    def named(item: str) -> str:  # "flags/default" -> "三低识别结果 default"
+        kind, _, name = item.partition("/")
+        return f"{value_label('kind', kind, lang)} {name}"
+
+    if not sw.changed:
+        out = [("info", tr("dm_switched_already", v=sw.version, what=what))]
+    elif sw.previous is None:
+        out = [("success", tr("dm_switched", v=sw.version))]
+    else:
+        out = [("success", tr("dm_switched_from", v=sw.version, was=sw.previous, what=what))]
+    if sw.stale:
+        items = lsep.join(tr_plain("dm_switched_stale_item", what=named(r.what),  # escaped once, by the tr below
+                                   why=sep.join(zh if lang == "zh" else en for en, zh in r.reasons))
+                          for r in sw.stale)
+        text = tr("dm_switched_stale", items=items)
+        if sw.scenarios:
+            text += "  \n" + tr("dm_switched_scenarios", names=lsep.join(sw.scenarios))
+        out.append(("warning", text + "  \n" + tr("dm_switched_rebuild")))
+    if sw.fresh:
+        out.append(("info", tr("dm_switched_fresh", v=sw.version, names=lsep.join(named(f) for f in sw.fresh))))
+    return out
+
+
+def show_said(said: list[tuple[str, str]]) -> None:
+    """Show :func:`switch_said`'s messages (kept in the session across the rerun after the switch)."""
+    for level, text in said:
+        getattr(st, level)(text)
+
+
 #: Audit-detail keys worth showing, in order.
 _DETAIL_KEYS = ("label", "policy_name", "survey_version", "edits", "result_id")
 
@@ -118,7 +158,7 @@ def _detail(text) -> str:
         d = None
     if not d:
         return _text(text) if not isinstance(text, str) or not text.startswith("{") else "—"
-    parts = [f"{k}: {d[k]}" for k in _DETAIL_KEYS if d.get(k) not in (None, "")]
+    parts = [f"{k}: {without_hidden(d[k])}" for k in _DETAIL_KEYS if d.get(k) not in (None, "")]
     return "; ".join(parts) or "—"
 
 

@@ -179,7 +179,11 @@ def require(action: str, store=None, role: str | None = None) -> Actor | None:
 
 
 def acting_user(action: str, store=None, user: str | None = None) -> str | None:
-    """:func:`require` ``action``, then the user name to record for the write (``user`` if given)."""
+    """:func:`require` ``action``, then the user name to record for the write (``user`` if given): the actor's,
+    else (a single local user, the command line) ``PLANNER_USER`` when set, as README promises, else None (the
+    store records the operating-system user)."""
     actor = require(action, store)
-    return user or (actor.username if actor is not None else None)
+    if user:
+        return user
+    return actor.username if actor is not None else (os.environ.get("PLANNER_USER") or "").strip() or None
 

@@ -5,7 +5,8 @@ The app's data manager and ``planner workspace use`` both call
 :func:`~planner.workflow.enterprises.set_current_enterprises` too): the role must
 have ``set_current``; a version the workspace does not have is refused naming
 the versions it has; the version already current changes nothing (no audit
-row); a switch is one audit row per layer switched. The returned
+row); a switch is one audit row per layer switched, in one transaction (an
+enterprise table and its parcel links together, whatever kills the process). The returned
 :class:`VersionSwitch` says which version was current, which is now, and which
 stored results (flags, sites, and the saved scenarios run on those sites) do
 not match the version now current (:func:`~planner.workflow.provenance.stale_reasons`),
@@ -70,6 +71,12 @@ def versions_of(store: Store, kind: str) -> tuple[list[int], int | None]:
     return versions, (int(cur["version"].iloc[-1]) if len(cur) else None)
 
 
+def _current_of(store: Store, layer_kind: str, name: str) -> int | None:
+    cat = store.layers(layer_kind)
+    cur = cat[(cat["name"] == name) & cat["is_current"].astype(bool)] if len(cat) else cat
+    return int(cur["version"].iloc[-1]) if len(cur) else None
+
+
 def versions_text(versions: list[int], current: int | None, lang: str) -> str:
     """"v1, v2 and v3 (v3 current)" / "v1、v2、v3（当前为 v3）".
 
@@ -114,10 +121,13 @@ def switch_version(store: Store, kind: str, version: int, *, user: str | None = 
         versions, previous = versions_of(store, kind)
         if version not in versions:
             raise _missing(store, kind, version, versions, previous)
-        changed = version != previous
+        # every layer of the kind not at ``version`` (also a table whose links a killed switch left behind),
+        # switched in one transaction: a table never current with the links of another version
+        behind = [(layer_kind, name, version) for layer_kind, name in KINDS[kind]
+                  if _current_of(store, layer_kind, name) != version]
+        changed = bool(behind)
         if changed:
-            for layer_kind, name in KINDS[kind]:
-                store.set_current(layer_kind, name, version, user=user)
+            store.set_currents(behind, user=user)
     stale, fresh, scenarios = stale_results(store, kind)
     return VersionSwitch(kind, version, previous, changed, store.label, stale, fresh, scenarios)
 
