@@ -154,10 +154,6 @@ def test_results_computed_while_a_colleague_switched_the_survey_say_which_versio
     assert "Up to date with v2: flags/default, sites/default" in out and "Out of date" not in out, out
 
 
-@pytest.mark.xfail(strict=True, reason="planner/workflow/enterprises.py analysis_parcels reads the current enterprise "
-                   "version, then the current table and links by name (not at that version): a switch between labels "
-                   "one version's figures with another's number. Fix there (h1's file): read_layer(..., version=v) "
-                   "for the table and its links.")
 def test_flags_classified_while_a_colleague_switched_the_enterprise_table_name_the_table_they_joined(
         tmp_path, store, monkeypatch):
     """The enterprise table is switched from v2 to v1 after classify noted v2 as current and before it read the

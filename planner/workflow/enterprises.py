@@ -331,14 +331,14 @@ def analysis_parcels(store: Store, survey_version: int | None = None, *, geometr
     parcels.attrs["enterprise_version"] = v
     if v is None:
         return parcels
-    ent = store.read_layer("enterprise", NAME)
+    ent = store.read_layer("enterprise", NAME, v)  # the version noted, whatever a colleague made current since
     meta = ent.attrs.get("meta") or {}
     spec = E.LinkSpec(**{k: v_ for k, v_ in (meta.get("link") or {}).items() if k in ("by", "share", "years",
                                                                                        "parcels_without")})
     if spec.by == "parcels" or (spec.by == "auto" and meta.get("link", {}).get("how", "").startswith("the parcels")):
         links, _ = E.links_for(ent, E.LinkSpec(by="parcels"), parcels)
     else:
-        links = store.read_layer("enterprise_link", NAME)
+        links = store.read_layer("enterprise_link", NAME, v)
     joined = E.join_enterprises(parcels, ent, links, share=spec.share, parcels_without=spec.parcels_without)
     out = joined.parcels
     out.attrs.update(parcels.attrs)
