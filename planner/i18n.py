@@ -880,6 +880,14 @@ STRINGS: dict[str, tuple[str, str]] = {
     # the app's own how-to for a survey version to make current again (the command line names its command)
     "dm_switch_instead": ("如需让 v{v} 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换到 v{v}。",
                           "To make v{v} current again, switch to it in the app (Data manager › Survey versions)."),
+    # a load whose parcels equal an earlier (not current) survey version's, in words of no face
+    # (planner.ingest.earlier_text); the command line adds cli_use_instead and ir_unchanged_again, the app dm_switch_instead
+    "ir_earlier_same": ("{name} 发布后的宗地将与 {when} 由 {user} 发布的调查版本 v{v}{label}完全相同（没有任何新增、删除或变更）："
+                        "发布将产生与 v{v} 相同的版本。",
+                        "{name}: published, the survey's parcels would be those of survey version v{v}{label}, "
+                        "published by {user} on {when} (nothing added, removed or changed against it): it would make "
+                        "a version identical to v{v}."),
+    "ir_earlier_label": ("（「{label}」）", " (\"{label}\")"),
     "ir_unchanged_refused": ("{name} 与当前调查版本 v{v} 相比没有任何新增、删除或变更，未发布（发布将产生一个相同的版本）。",
                              "{name} adds, removes and changes nothing against the current survey v{v}: nothing was "
                              "published (it would make an identical version)."),

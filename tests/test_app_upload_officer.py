@@ -563,6 +563,102 @@ def test_the_same_file_uploaded_twice_is_recognised_and_not_published_again(tmp_
     assert "planner workspace use" not in " ".join(infos)
 
 
+def _texts(at) -> str:
+    """Everything the page says, as read (buttons' help too)."""
+    parts = [w.value for w in (*at.warning, *at.error, *at.info, *at.success, *at.caption, *at.markdown)]
+    parts += [b.help or "" for b in at.button]
+    return " | ".join(rendered(p) for p in parts)
+
+
+def _z3(tmp_path: Path, floor: float, name: str, driver: str = "GPKG") -> Path:
+    """An update of one parcel: Z3 with its floor area ``floor`` (the other fields as the survey has them)."""
+    from tests.test_ingest import cn_layer
+
+    out = tmp_path / name
+    cn_layer(3, JZMJ=[2500.0, 2500.0, floor]).iloc[[2]].to_file(out, driver=driver)
+    return out
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_last_months_survey_exported_again_is_refused_pointing_to_the_switch(tmp_path, ws, lang):
+    """v1 the November survey, v2 Z3's floor area re-surveyed. The officer uploads November's survey exported
+    again (other bytes: the checksum does not know it): published, it was an identical v3, a rollback under a new
+    number. The check names v1 (its label), says v2 is current and that v1 is made current again in the versions
+    list (no command-line option or command: the app adds its own how-to to the library's words); publish is off;
+    the switch there does it."""
+    from planner.ingest import ingest
+    from tests.test_ingest import cn_layer
+
+    store = GpkgStore(ws)
+    base = tmp_path / "nov.gpkg"
+    cn_layer(3).to_file(base, driver="GPKG")
+    ingest(base, store, survey_name="2025-11")
+    ingest(_z3(tmp_path, 4000.0, "fix.gpkg"), store, survey_name="Z3 re-surveyed")
+    again = tmp_path / "nov.geojson"
+    cn_layer(3).to_file(again, driver="GeoJSON")
+    cat, audit = store.layers(), store.audit_log()
+    at = _page(lang)
+    at.file_uploader[0].set_value(("11月调查.geojson", again.read_bytes(), "application/geo+json")).run()
+    at.button(key="dm_read").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    said = ("11月调查.geojson 发布后的宗地将与 ", "发布的调查版本 v1（「2025-11」）完全相同（没有任何新增、删除或变更）",
+            "当前调查版本为 v2。", "如需让 v1 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换到 v1。") if lang == "zh" \
+        else ("11月调查.geojson: published, the survey's parcels would be those of survey version v1 (\"2025-11\"), "
+              "published by ", "The current survey is v2.", "To make v1 current again, switch to it in the app (Data "
+              "manager › Survey versions).")
+    warns = [rendered(w.value) for w in at.warning]
+    assert any(all(x in w for x in said) for w in warns), warns
+    assert at.button(key="dm_publish").disabled
+    assert "--publish-again" not in _texts(at) and "planner workspace use" not in _texts(at)
+    pd_equal(store, cat, audit)
+    at.selectbox(key="dm_ver").set_value(1).run()
+    at.button(key="dm_set").click().run()
+    at.button(key="dm_set_yes").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert W.current_survey_version(GpkgStore(ws)) == 1 and GpkgStore(ws).surveys()["version"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_update_that_became_a_copy_of_an_earlier_version_meanwhile_is_refused_at_publish(tmp_path, ws, lang):
+    """Checked against v1, Z3's re-survey is new; before the click a colleague published it (v2) and then another
+    figure for Z3 (v3): merged into v3, the update now gives v2's parcels again. The publish is refused under the
+    lock in the page's language, naming v2 and where to switch to it; nothing is published."""
+    from planner.ingest import ingest
+    from tests.test_ingest import cn_layer
+
+    store = GpkgStore(ws)
+    base = tmp_path / "nov.gpkg"
+    cn_layer(3).to_file(base, driver="GPKG")
+    ingest(base, store, survey_name="2025-11")
+    mine = _z3(tmp_path, 4000.0, "z3.geojson", driver="GeoJSON")
+    at = _page(lang)
+    at.file_uploader[0].set_value(("宗地Z3.geojson", mine.read_bytes(), "application/geo+json")).run()
+    at.radio(key="dm_mode").set_value("update").run()
+    at.button(key="dm_read").click().run()
+    assert not at.button(key="dm_publish").disabled and not at.warning
+    ingest(_z3(tmp_path, 4000.0, "colleague.gpkg"), store, user="colleague", survey_name="Z3")  # v2, meanwhile
+    ingest(_z3(tmp_path, 3000.0, "colleague2.gpkg"), store, user="colleague")  # v3
+    cat, audit = store.layers(), store.audit_log()
+    at.button(key="dm_publish").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    errs = [rendered(e.value) for e in at.error]
+    said = ("无法发布：宗地Z3.geojson 发布后的宗地将与 ", "由 colleague 发布的调查版本 v2（「Z3」）完全相同", "当前调查版本为 v3。",
+            "如需让 v2 重新成为当前版本，请在应用的「数据管理 › 调查版本」中切换到 v2。") if lang == "zh" \
+        else ("Cannot publish: 宗地Z3.geojson: published, the survey's parcels would be those of survey version v2 "
+              "(\"Z3\"), published by colleague on ", "The current survey is v3.", "To make v2 current again, switch "
+              "to it in the app (Data manager › Survey versions).")
+    assert any(all(x in e for x in said) for e in errs), errs
+    assert "--publish-again" not in _texts(at)
+    pd_equal(store, cat, audit)
+
+
+def pd_equal(store, cat, audit) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(store.layers(), cat)
+    pd.testing.assert_frame_equal(store.audit_log(), audit)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_the_uploaders_say_their_size_limit_in_the_pages_language(ws, lang):
     """A file over the server's upload limit is refused by Streamlit's own English line ("File must be 1.0GB or

@@ -214,6 +214,44 @@ def test_an_earlier_survey_file_again_names_the_command_on_the_command_line_only
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_earlier_surveys_parcels_in_other_bytes_name_the_command_on_the_command_line_only(tmp_path, store, capsys,
+                                                                                             lang):
+    """v1 from a.gpkg, v2 from b.gpkg; v1's parcels re-exported as a.geojson (other bytes): refused (exit 2, as
+    every refusal of ``planner ingest``) naming ``planner workspace use survey 1`` and --publish-again, its dry run
+    too (exit 0); the command then makes v1 current, and the same file changes nothing against it (exit 2, no
+    command to switch)."""
+    a, b, again = tmp_path / "a.gpkg", tmp_path / "b.gpkg", tmp_path / "a.geojson"
+    parcels().to_file(a)
+    parcels().to_file(again, driver="GeoJSON")
+    p = parcels()
+    p.loc[0, "floor_area_m2"] = 2500.0
+    p.to_file(b)
+    for f in (a, b):
+        assert main(["ingest", str(f), "-w", store.uri, "--lang", "en"]) == 0
+    capsys.readouterr()
+    rc, _, err = _run(capsys, "ingest", again, "-w", store.uri, "--lang", lang)
+    assert rc == 2
+    if lang == "zh":
+        assert "调查版本 v1（「a」）完全相同" not in err  # no label given: none said
+        assert "发布的调查版本 v1 完全相同（没有任何新增、删除或变更）：发布将产生与 v1 相同的版本。未发布。当前调查版本为 v2。如需让 v1 " \
+               "重新成为当前版本，请运行 `planner workspace use survey 1 " in err, err
+        assert "请加 --publish-again" in err and "数据管理" not in err
+    else:
+        assert "would be those of survey version v1, published by " in err, err
+        assert "Nothing was published. The current survey is v2. To make v1 current again, run `planner workspace " \
+               "use survey 1 " in err, err
+        assert "add --publish-again" in err and "Data manager" not in err
+    rc, out, _ = _run(capsys, "ingest", again, "-w", store.uri, "--lang", lang, "--dry-run")
+    assert rc == 0 and "planner workspace use survey 1 " in out, out
+    assert current_survey_version(store) == 2
+    rc, _, err = _run(capsys, "workspace", "use", "survey", "1", "-w", store.uri, "--lang", lang)
+    assert rc == 0 and current_survey_version(store) == 1, err
+    rc, _, err = _run(capsys, "ingest", again, "-w", store.uri, "--lang", "en")
+    assert rc == 2 and "changes nothing against the current survey v1" in err and "current again" not in err, err
+    assert store.surveys()["version"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_an_earlier_enterprise_table_again_names_the_command_on_the_command_line_only(tmp_path, store, capsys, lang):
     """The tax bureau's v1 files again after a corrected v2: ``planner enterprise ingest`` names ``planner workspace
     use enterprise 1`` (and --publish-again), its dry run too; the library's words name neither it nor the app."""

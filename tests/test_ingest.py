@@ -617,6 +617,109 @@ def test_a_copy_of_the_current_survey_in_other_bytes_is_not_published_again(tmp_
     assert latest(store) == before + 2
 
 
+@pytest.mark.parametrize("how", ["replace", "update"])
+def test_an_earlier_surveys_parcels_again_are_refused_naming_it_on_either_backend(tmp_path, ws3, capsys, how):
+    """v1 the survey, v2 an update re-surveying Z3's floor area. A clerk re-exports last month's survey (other
+    bytes: the checksum does not know it), or loads an update that puts Z3 back as it was: the parcels published
+    would be v1's again, and were published as v3, a silent rollback under a new number. Refused as an earlier
+    enterprise table is: naming v1 (its label and date), that v2 is current, and, on the command line only, how v1
+    is made current again (``planner workspace use survey 1``) and ``--publish-again``; exit 2, nothing written.
+    The dry run says it; ``--publish-again`` publishes; the library's words name no face's way."""
+    from planner import workflow as W
+    from planner.ingest import current_survey_version as latest
+
+    store = ws3
+    fix = _gpkg(cn_layer(3, JZMJ=[2500.0, 2500.0, 4000.0]).iloc[[2]], tmp_path / "fix.gpkg")
+    assert main(["ingest", str(fix), "-w", store.uri, "--survey-name", "Z3 re-surveyed"]) == 0
+    assert latest(store) == 2
+    capsys.readouterr()
+    if how == "replace":  # last month's survey exported again, as a shapefile this time
+        again = write_shp(cn_layer(3), tmp_path / "last_month" / "宗地.shp")
+    else:  # an update whose one parcel is Z3 as it was before v2: merged, the survey is v1's again
+        again = _gpkg(cn_layer(3).iloc[[2]], tmp_path / "undo.gpkg")
+    refused([str(again), "--lang", "en"], store, capsys,
+            f"{again.name}: published, the survey's parcels would be those of survey version v1 (\"base\"), published "
+            "by ", "(nothing added, removed or changed against it): it would make a version identical to v1. Nothing "
+            "was published. The current survey is v2. To make v1 current again, run `planner workspace use survey 1 ",
+            "To publish it as a new version anyway, add --publish-again.", f"({how} mode): 0 added, 0 removed, 1 changed")
+    refused([str(again), "--lang", "zh"], store, capsys, f"{again.name} 发布后的宗地将与 ",
+            "发布的调查版本 v1（「base」）完全相同（没有任何新增、删除或变更）：发布将产生与 v1 相同的版本。未发布。当前调查版本为 v2。"
+            "如需让 v1 重新成为当前版本，请运行 `planner workspace use survey 1 ", "如确需将其发布为新版本，请加 --publish-again。")
+    # the library's words (the app's, too): the version and the current one, no face's way
+    with pytest.raises(IngestError) as caught:
+        ingest(again, store)
+    said = str(caught.value) + message_in(caught.value, "zh")
+    assert caught.value.earlier == 1 and "The current survey is v2." in said and "当前调查版本为 v2" in said
+    for face in ("planner workspace use", "--publish-again", "Data manager", "数据管理"):
+        assert face not in said
+    gdf, rep = read_survey(again, target_crs=store.crs)
+    with pytest.raises(IngestError) as caught:
+        W.publish_survey(gdf, store, report=rep, source_file=again.name, mode=how)
+    assert caught.value.earlier == 1 and caught.value.report is rep and rep.diff["n_changed"] == 1
+    # the dry run says the real run refuses it: in the library's words, with the command line's ways on its own
+    rep = ingest(again, store, dry_run=True)
+    assert rep.would_switch == [1] and rep.would_refuse[0].endswith("The current survey is v2.")
+    assert "planner workspace use" not in " ".join(rep.warnings + rep.warnings_zh)
+    assert main(["ingest", str(again), "-w", store.uri, "--dry-run", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "identical to v1. The current survey is v2. (dry run: the real run refuses it) To make v1 current again, " \
+        "run `planner workspace use survey 1 " in out and "add --publish-again." in out, out
+    assert latest(store) == 2 and store.surveys()["version"].tolist() == [1, 2]
+    # anyway: a copy of v1, now current; then the same file is that current version's (no version to switch to)
+    assert main(["ingest", str(again), "-w", store.uri, "--publish-again"]) == 0
+    assert latest(store) == 3
+    capsys.readouterr()
+    assert main(["ingest", str(again), "-w", store.uri, "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "the same file as survey version v3" in err and "current again" not in err, err
+    # a load equal to no version is published as ever
+    assert main(["ingest", str(_gpkg(cn_layer(3, JZMJ=[2500.0, 2500.0, 3000.0]).iloc[[2]], tmp_path / "n.gpkg")),
+                 "-w", store.uri]) == 0
+    assert latest(store) == 4
+
+
+def test_only_an_earlier_version_of_as_many_parcels_and_the_same_ids_is_read_whole(tmp_path, monkeypatch):
+    """At a million parcels every old version read and diffed on every load would take minutes: a version of
+    another row count (the catalogue says it) is not read at all; one of other ids, only its id column; one whose
+    figures differ where the load changes them (``changed_fields``), only those columns; the polygons of one
+    version alone, the one equal to the load."""
+    from planner.ingest import diff_parcels, equal_earlier_version
+
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    four = cn_layer(4).rename(columns={"ZDDM": "parcel_id", "JZMJ": "floor_area_m2", "ZDMJ": "land_area_m2"})
+    four = schema.conform(four[["parcel_id", "land_area_m2", "floor_area_m2", "geometry"]])
+    other_ids = four.assign(parcel_id=["Y1", "Y2", "Y3", "Y4"])
+    changed = four.copy()
+    changed.loc[3, "floor_area_m2"] = 9000.0
+    for layer in (four.iloc[:3], four, other_ids, changed):  # v1 3 parcels; v2, v3 and v4 (current) 4 each
+        ws.publish_survey(layer)
+    reads: list[tuple] = []
+    read = ws.read_parcels
+
+    def spy(version=None, **kw):
+        reads.append((version, tuple(kw.get("columns") or ("*",)), kw.get("geometry", True)))
+        return read(version, **kw)
+
+    monkeypatch.setattr(ws, "read_parcels", spy)
+    assert equal_earlier_version(ws, cn_layer(5).rename(columns={"ZDDM": "parcel_id"}), current=4) is None
+    assert reads == []  # no version of 5 parcels: nothing read
+    found = equal_earlier_version(ws, four, current=4)
+    assert found["version"] == 2 and found["label"] is None
+    assert reads[0] == (3, ("parcel_id",), False)  # v3, other ids: its id column alone
+    assert [r for r in reads if r[2]] == [(2, ("parcel_id",), True)]  # polygons: v2's alone
+    assert all(r[0] in (2, 3) for r in reads)  # v1 (3 parcels) and v4 (current) never read
+    reads.clear()
+    load = four.copy()
+    load.loc[0, "floor_area_m2"] = 1.0  # v2's ids; a figure the load changes against v4 differs from v2's too
+    hint = diff_parcels(changed, load)["changed_fields"]
+    assert equal_earlier_version(ws, load, current=4, changed_fields=hint) is None
+    assert reads == [(3, ("parcel_id", "floor_area_m2"), False), (2, ("parcel_id", "floor_area_m2"), False)]
+    # a changed attribute found without the hint: the attributes read, the polygons not
+    reads.clear()
+    assert equal_earlier_version(ws, load, current=4) is None
+    assert not [r for r in reads if r[2]]
+
+
 def test_a_dry_runs_refusal_notes_name_the_option_only_on_the_command_line(tmp_path, ws3, capsys):
     """The survey file published before, checked again: the library's dry run (the app has no --publish-again)
     says that the real run refuses it, as the same file and as changing nothing, in words of no face; `planner

@@ -101,6 +101,22 @@ def test_survey_versions_current_and_rollback(ws):
     assert log.loc[0, "source_file"] == "a.zip" and log.loc[0, "sha256"] == "ab"
 
 
+def test_a_wrong_keyword_of_publish_survey_is_a_clear_type_error_naming_those_it_takes(ws):
+    """``publish_survey(g, name="2025")`` (a version's name is its ``label=``) reached ``write_layer`` deep inside:
+    "got multiple values for argument 'name'", of a method the caller never called. Now the TypeError names the
+    keyword and those publish_survey takes, on either backend, before anything is written."""
+    takes = "it takes label, user, source_file, sha256, meta, make_current, action"
+    with pytest.raises(TypeError) as caught:
+        ws.publish_survey(box_grid(2, 2), name="2025 survey")
+    said = str(caught.value)
+    assert said.startswith("publish_survey() got an unexpected keyword argument 'name' ") and takes in said, said
+    assert "label=" in said
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments 'lable', 'who'; " + takes):
+        ws.publish_survey(box_grid(2, 2), lable="2025", who="bob")
+    assert ws.surveys().empty and ws.audit_log().empty
+    assert ws.publish_survey(box_grid(2, 2), label="2025", user="bob", make_current=True) == 1
+
+
 def test_roundtrip_keeps_schema_dtypes_and_values(ws):
     g = box_grid(2, 2)
     g["owner"] = pd.array(["陈氏鞋业", None, "晋江纺织", "x"], dtype="string")

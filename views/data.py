@@ -53,6 +53,13 @@ def source_layers(path: str) -> list:
     return held[1]
 
 
+def _earlier_text(name: str, found: dict, current: int | None) -> str:
+    """A load equal to the earlier survey version ``found`` in the page's language, with the app's own how-to: that
+    version is made current again in the versions list (the library's words name no face's way to switch)."""
+    said = ingest.earlier_text(name, found, lang(), current, survey.local_time)
+    return said + ("" if lang() == "zh" else " ") + tr_plain("dm_switch_instead", v=found["version"])
+
+
 def unit_shown(unit: str, lang_: str) -> str:
     """A unit as the page's language writes it (as `planner ingest --lang` does)."""
     return ingest_unit_label(unit, lang_)
@@ -209,9 +216,13 @@ with tab_up:
                         diff = None
                         if store.has_layer("survey", "parcels"):
                             # The diff of what publishing would store (a partial update is merged).
-                            _, diff, mode = ingest.plan_publish(gdf, data.parcels(ws), report=copy.deepcopy(rep),
-                                                                mode=publish_mode)
+                            planned, diff, mode = ingest.plan_publish(gdf, data.parcels(ws),
+                                                                      report=copy.deepcopy(rep), mode=publish_mode)
                             diff["mode"] = mode
+                            if any(int(diff.get(f"n_{k}", 0)) for k in ("added", "removed", "changed")):
+                                # an earlier version's parcels again: that version is switched to, not copied
+                                diff["earlier"] = ingest.equal_earlier_version(
+                                    store, planned, current=ss["dm_base"], changed_fields=diff.get("changed_fields"))
                         ss["dm_result"] = (gdf, rep, diff)
                         ss["dm_mode_used"] = publish_mode
                         status.update(label=tr("dm_read_done", n=len(gdf)), state="complete")
@@ -277,16 +288,24 @@ with tab_up:
         unchanged = diff is not None and not any(int(diff.get(f"n_{k}", 0)) for k in ("added", "removed", "changed"))
         if unchanged:  # publishing would make a version identical to the current one
             st.warning(tr("dm_nothing_changed", name=ss["dm_name"]), icon="⚠️")
+        # or to an earlier one: not offered either; the versions list switches to it (the library names no face's way)
+        earlier = diff.get("earlier") if diff is not None else None
+        copy_of = md_text(_earlier_text(ss["dm_name"], earlier, ss.get("dm_base"))) if earlier else None
+        if copy_of:
+            st.warning(copy_of, icon="⚠️")
         b1, b2, _ = st.columns([1, 1, 3])
-        if b1.button(tr("dm_publish"), type="primary", key="dm_publish", disabled=not may_publish or unchanged,
-                     help=tr_plain("dm_nothing_changed", name=ss["dm_name"]) if unchanged
-                     else None if may_publish else only_text("publish", lang())):
+        if b1.button(tr("dm_publish"), type="primary", key="dm_publish",
+                     disabled=not may_publish or unchanged or bool(copy_of),
+                     help=tr_plain("dm_nothing_changed", name=ss["dm_name"]) if unchanged else copy_of
+                     or (None if may_publish else only_text("publish", lang()))):
             try:
                 out = W.publish_survey(gdf, store, report=rep, source_file=ss["dm_name"], sha256=ss["dm_sha"],
                                        label=ss.get("dm_label"), base_version=ss.get("dm_base"),
                                        mode=ss.get("dm_mode_used", "auto"))
             except PlannerError as exc:  # e.g. the survey changed while this load was prepared: nothing published
-                st.error(tr("dm_refused", err=message_in(exc, lang())))
+                same = getattr(exc, "equal_to", None)  # an earlier version's parcels (published meanwhile?)
+                st.error(tr("dm_refused", err=_earlier_text(ss["dm_name"], same, W.current_survey_version(store))
+                            if same is not None else message_in(exc, lang())))
             else:
                 ss["dm_msg"] = tr("dm_published", v=out.version, n=len(gdf))
                 for k in ("dm_result", "dm_name", "dm_path", "dm_kept"):

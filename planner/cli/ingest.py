@@ -44,9 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "store (as the app's data manager shows it) and any refusal the real run would make; "
                         "write nothing")
     p.add_argument("--publish-again", action="store_true",
-                   help="publish a file already published (same checksum), or one that changes nothing against "
-                        "the current survey, as a new version anyway, e.g. read again with another mapping, units, "
-                        "CRS, encoding or layer (refused without it, naming the version, when and by whom)")
+                   help="publish a file already published (same checksum), one that changes nothing against "
+                        "the current survey, or one whose parcels are those of an earlier version, as a new version "
+                        "anyway, e.g. read again with another mapping, units, CRS, encoding or layer (refused "
+                        "without it, naming the version, when and by whom)")
     p.add_argument("--report", metavar="OUT", help="write the report to OUT (.csv problems table or .json)")
     p.add_argument("--parquet", metavar="DIR",
                    help="also write the survey as spatially partitioned GeoParquet (Hilbert partitions) to DIR, "
@@ -181,8 +182,8 @@ def _report(args: argparse.Namespace, load) -> int:
             print(refused_report_text(rep, exc, args.lang), file=sys.stderr)
             if args.report:
                 write_report(rep, args.report, lang=args.lang)
-        if getattr(exc, "unchanged", False):
-            raise with_publish_again(exc) from None
+        if getattr(exc, "unchanged", False):  # an earlier version's parcels again: the command to switch to it, too
+            raise with_publish_again(exc, ("survey", getattr(exc, "earlier", None), args.workspace)) from None
         if getattr(exc, "same_file", None) is not None:
             raise with_same_file_hints(exc, args.workspace) from None
         raise

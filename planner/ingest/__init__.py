@@ -77,7 +77,10 @@ from planner.ingest.publish import (
     current_is_text,
     current_survey_version,
     diff_parcels,
+    earlier_refusal,
+    earlier_text,
     earlier_version,
+    equal_earlier_version,
     id_format_mismatch,
     id_format_warning,
     merge_update,
@@ -158,7 +161,9 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
     and leaves the workspace unchanged: nothing, not even an audit row, is written.
     A file whose bytes were published before (:func:`published_as`) is refused before it is read, naming
     that version, when and by whom, unless ``publish_again`` (to read it again with another mapping, units,
-    CRS, encoding or layer, or to record a delivery as a version of its own).
+    CRS, encoding or layer, or to record a delivery as a version of its own); so is, once read, a load that
+    changes nothing against the current version or whose parcels are those of an earlier version
+    (:func:`publish`). ``dry_run`` refuses nothing and says each of these in the report's notes.
 
     Examples
     --------
@@ -202,15 +207,20 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
                 rep.warnings.append(f"WARNING: {en}")
                 rep.warnings_zh.append(f"警告：{zh}")
             # the diff publishing would store, as the app's data manager shows it before its publish button
-            _, diff, rep.mode = plan_publish(gdf, current, report=rep, mode=mode,
-                                             cover_share=mp.checks.update_cover_share)
+            out, diff, rep.mode = plan_publish(gdf, current, report=rep, mode=mode,
+                                               cover_share=mp.checks.update_cover_share)
             diff["base_version"] = base
             rep.diff = diff
+            name = rep.dataset or rep.source
             if not publish_again and not any(diff.get(f"n_{k}") for k in ("added", "removed", "changed")):
                 from planner.i18n import t
 
-                name = rep.dataset or rep.source
                 rep.add_refusal_note(*(t("ir_unchanged_refused", lg, name=name, v=base) for lg in ("en", "zh")))
+            elif not publish_again:  # an earlier version's parcels again: the real run refuses it (publish)
+                same = equal_earlier_version(store, out, current=base, changed_fields=diff.get("changed_fields"))
+                if same is not None and (found is None or found["version"] != same["version"]):  # not said twice
+                    rep.add_refusal_note(*(earlier_text(name, same, lg, base) for lg in ("en", "zh")),
+                                         earlier=same["version"])
         return rep
     return publish(gdf, store, report=rep, mode=mode, source_file=src.name, sha256=rep.sha256,
                    label=survey_name, user=user, cover_share=mp.checks.update_cover_share, base_version=base,
@@ -218,5 +228,5 @@ def ingest(source: str | os.PathLike, store, *, mapping=None, layer: str | None 
 
 
 __all__ = ["AREA_UNITS", "MONEY_UNITS", "Checks", "IngestReport", "Mapping", "Problem", "choose_mode", "conform_layer",
-           "current_survey_version", "diff_parcels", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "published_as", "read_survey",
+           "current_survey_version", "diff_parcels", "earlier_refusal", "earlier_text", "equal_earlier_version", "id_format_mismatch", "id_format_warning", "ingest", "merge_update", "plan_publish", "publish", "published_as", "read_survey",
            "same_file_refusal", "same_file_text"]

@@ -386,11 +386,25 @@ class Store(ABC):
         """The current (or given) survey version of the parcel layer."""
         return self.read_layer("survey", "parcels", version, **kw)
 
+    #: The keywords :meth:`publish_survey` takes besides ``label``: :meth:`write_layer`'s, its kind and name aside.
+    PUBLISH_SURVEY_KEYWORDS = ("user", "source_file", "sha256", "meta", "make_current", "action")
+
     def publish_survey(self, parcels: gpd.GeoDataFrame, *, label: str | None = None, **kw) -> int:
         """Publish a parcel table as a new, current survey version.
 
-        ``label`` (e.g. "2025 annual survey") is kept in the version's meta.
+        ``label`` (e.g. "2025 annual survey") is kept in the version's meta;
+        the other keywords are :data:`PUBLISH_SURVEY_KEYWORDS`, passed on to
+        :meth:`write_layer`. Any other keyword is a :class:`TypeError` naming
+        those it takes (``name=`` was "got multiple values for argument 'name'" from :meth:`write_layer`).
         """
+        unknown = [k for k in kw if k not in self.PUBLISH_SURVEY_KEYWORDS]
+        if unknown:
+            said = ", ".join(repr(k) for k in unknown)
+            why = (" (the survey layer is always 'parcels'; a version's name is its label=)"
+                   if {"name", "kind"} & set(unknown) else "")
+            msg = (f"publish_survey() got an unexpected keyword argument{'s' if len(unknown) > 1 else ''} {said}{why}; "
+                   f"it takes {', '.join(('label', *self.PUBLISH_SURVEY_KEYWORDS))}")
+            raise TypeError(msg)
         kw.setdefault("action", "publish_survey")
         meta = dict(kw.pop("meta", None) or {})
         if label:
