@@ -27,7 +27,7 @@ from planner.errors import ConfigError, IngestError, PlannerError, message_in
 from planner.ingest import Mapping, diff_parcels, ingest, merge_update, read_survey
 from planner.io.fingerprint import workspace_fingerprint
 from planner.io.readers import ReadLimits, read_source, safe_extract
-from planner.io.store import GpkgStore, open_store, sha256_file
+from planner.io.store import GpkgStore, catalogue_meta, open_store, sha256_file
 from planner.io.writers import write_report
 from tests.conftest import box_grid
 
@@ -685,6 +685,7 @@ def test_only_an_earlier_version_of_as_many_parcels_and_the_same_ids_is_read_who
     version alone, the one equal to the load."""
     from planner.ingest import diff_parcels, equal_earlier_version
 
+    monkeypatch.setattr(schema, "figure_sums", lambda df: {})  # versions published before their sums were kept
     ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
     four = cn_layer(4).rename(columns={"ZDDM": "parcel_id", "JZMJ": "floor_area_m2", "ZDMJ": "land_area_m2"})
     four = schema.conform(four[["parcel_id", "land_area_m2", "floor_area_m2", "geometry"]])
@@ -718,6 +719,37 @@ def test_only_an_earlier_version_of_as_many_parcels_and_the_same_ids_is_read_who
     reads.clear()
     assert equal_earlier_version(ws, load, current=4) is None
     assert not [r for r in reads if r[2]]
+
+
+def test_earlier_versions_of_other_figures_are_ruled_out_by_their_sums_without_a_read(tmp_path, monkeypatch):
+    """An office replacing the same parcels' figures every month: every version has as many rows and the same
+    ids, so each was read (ids and the changed figures: 2.9 s a version at 1M) on every load. Each version now
+    keeps its float columns' sums (values present, sum, magnitude): one whose sums differ from the load's beyond
+    the diff's tolerance is not read at all; one equal to the load is still found, through figures that differ
+    within the tolerance (a re-export's rounding)."""
+    from planner.ingest import equal_earlier_version
+
+    ws = GpkgStore(tmp_path / "ws.gpkg", crs="EPSG:4549", create=True)
+    base = cn_layer(4).rename(columns={"ZDDM": "parcel_id", "JZMJ": "floor_area_m2", "ZDMJ": "land_area_m2"})
+    base = schema.conform(base[["parcel_id", "land_area_m2", "floor_area_m2", "geometry"]])
+    months = [base.assign(floor_area_m2=base["floor_area_m2"] + 10.0 * m) for m in range(4)]  # v1..v4 (current)
+    months[2].loc[1, "floor_area_m2"] = np.nan  # a figure missing in v3 only
+    for layer in months:
+        ws.publish_survey(layer)
+    assert schema.FIGURE_SUMS in catalogue_meta(ws.surveys()["meta"].iloc[0])
+    reads: list = []
+    read = ws.read_parcels
+    monkeypatch.setattr(ws, "read_parcels", lambda version=None, **kw: reads.append(version) or read(version, **kw))
+    fifth = base.assign(floor_area_m2=base["floor_area_m2"] + 40.0)  # this month's figures
+    assert equal_earlier_version(ws, fifth, current=4) is None and reads == []
+    nan_moved = months[2].copy()  # as many values in total but the missing one elsewhere: still told apart
+    nan_moved.loc[1, "floor_area_m2"], nan_moved.loc[2, "floor_area_m2"] = months[2].loc[2, "floor_area_m2"], np.nan
+    assert equal_earlier_version(ws, nan_moved, current=4) is None
+    assert set(reads) <= {3}  # v3 alone has as many values present and may match by its sums
+    reads.clear()
+    rounded = months[1].assign(floor_area_m2=months[1]["floor_area_m2"] * (1 + 5e-10))  # within the diff's rtol
+    assert equal_earlier_version(ws, rounded, current=4)["version"] == 2
+    assert set(reads) == {2}  # the versions of other sums (v1, v3) never read
 
 
 def test_a_dry_runs_refusal_notes_name_the_option_only_on_the_command_line(tmp_path, ws3, capsys):

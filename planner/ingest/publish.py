@@ -533,8 +533,10 @@ def equal_earlier_version(store, parcels: pd.DataFrame, *, current: int | None |
     known: an equal version differs from the current one there too, so they are compared first.
 
     Cheap where no version can be equal (a load's usual case, whatever the survey's size): only versions of as
-    many rows as ``parcels`` (the catalogue's ``n_rows``) are candidates, newest first, and nothing is read of any
-    other. Of a candidate the parcel ids (with ``changed_fields``' attributes) are read and compared as sets
+    many rows as ``parcels`` (the catalogue's ``n_rows``) whose float columns add up as the load's do (the sums
+    each version keeps, :func:`planner.schema.figure_sums`; a version published before they were kept is a
+    candidate) are candidates, newest first, and nothing is read of any other (a monthly update of the same
+    parcels' figures reads no earlier month). Of a candidate the parcel ids (with ``changed_fields``' attributes) are read and compared as sets
     (Arrow), then those attributes; a version of the very same ids and figures is read without its polygons and
     every attribute compared, and only then its polygons alone. At 200,000 (1M) parcels: no candidate 0.01 s
     (0.01 s); a candidate of other ids 0.3 s (1.5 s), of other figures where the load changes them 0.7 s (2.9 s);
@@ -559,6 +561,12 @@ def equal_earlier_version(store, parcels: pd.DataFrame, *, current: int | None |
         current = int(cur["version"].iloc[-1]) if len(cur) else None
     n_rows = pd.to_numeric(cat["n_rows"], errors="coerce")
     cand = cat[(n_rows == len(parcels)).to_numpy() & (cat["version"].astype(int) != (current or 0)).to_numpy()]
+    if not len(cand):
+        return None
+    # an earlier version whose figures add up otherwise is not read at all (a monthly update of the same parcels'
+    # figures: every version has as many rows and the same ids)
+    sums = schema.figure_sums(parcels)
+    cand = cand[[_sums_may_match(catalogue_meta(m).get(schema.FIGURE_SUMS) or {}, sums) for m in cand["meta"]]]
     if not len(cand):
         return None
     fields = list(changed_fields or ())
@@ -587,6 +595,25 @@ def equal_earlier_version(store, parcels: pd.DataFrame, *, current: int | None |
     return {"version": int(found["version"]), "created_at": found["created_at"],
             "user": _text_or_none(found.get("user")), "label": _text_or_none(label),
             "source_file": _text_or_none(found.get("source_file"))}
+
+
+def _sums_may_match(old: dict, new: dict) -> bool:
+    """Whether two versions of :func:`planner.schema.figure_sums` ``old`` and ``new`` may be equal value by value.
+
+    :func:`diff_parcels` takes floats as equal within ``1e-6 + 1e-9 * |value|``: equal columns have the same
+    count of values present and sums apart by at most that summed over the values (plus rounding of the sums).
+    A column one side lacks is not compared here (the read that follows compares it).
+    """
+    for c, (n, total, mag) in new.items():
+        if c not in old:
+            continue
+        n_old, total_old, mag_old = old[c]
+        if int(n_old) != int(n):
+            return False
+        slack = n * 1e-6 + 1e-9 * max(mag, mag_old) + 1e-12 * (mag + mag_old)
+        if abs(float(total_old) - float(total)) > slack:
+            return False
+    return True
 
 
 def _differs(old: pd.DataFrame, new: pd.DataFrame) -> bool:

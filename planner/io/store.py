@@ -66,6 +66,7 @@ import pandas as pd
 import pyogrio
 import pyproj
 
+from planner import schema
 from planner.errors import StoreError
 from planner.io import _linked
 from planner.io.lock import WriterLock, account_for, copy_ownership, write_errors
@@ -409,6 +410,7 @@ class Store(ABC):
         meta = dict(kw.pop("meta", None) or {})
         if label:
             meta["label"] = label
+        meta.setdefault(schema.FIGURE_SUMS, schema.figure_sums(parcels))  # an earlier version's copy told cheaply
         return self.write_layer("survey", "parcels", parcels, meta=meta, **kw)
 
     def surveys(self) -> pd.DataFrame:
