@@ -51,6 +51,12 @@ def is_deleted(payload: dict) -> bool:
     return bool(isinstance(payload, dict) and payload.get("deleted"))
 
 
+def is_newer(data: dict) -> bool:
+    """Whether a stored payload was saved by a newer planner (a ``schema_version`` this one does not read)."""
+    v = data.get("schema_version", 1) if isinstance(data, dict) else 1
+    return not isinstance(v, int) or v > SCHEMA_VERSION
+
+
 def _check_version(data: dict, kind: str, where: str) -> None:
     v = data.get("schema_version", 1)
     if not isinstance(v, int) or v > SCHEMA_VERSION:
