@@ -172,3 +172,51 @@ def test_old_site_settings_refused_today_are_said_on_the_pages_which_still_open(
     store = open_store(ws)
     assert store.load_doc("site_params", "default", 1)["params"]["gap_m"] == 80.0
     assert store.load_doc("site_params", "default", 2)["params"]["gap_m"] <= 50.0
+
+
+def _sign_in(ws: Path, monkeypatch, user: str) -> AppTest:
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.text_input(key="auth_user").set_value(user)
+    at.text_input(key="auth_password").set_value(f"pw-{user}-12345")
+    next(b for b in at.button if b.label in ("登录", "Sign in")).click().run()
+    return at
+
+
+def test_old_rules_refused_today_are_said_on_the_rules_page_and_an_earlier_version_saved_over_them(
+        tmp_path, monkeypatch, capsys):
+    """Grade weights written as percent points (350 for 35 %), which releases before 2026-12-07 took: opening them
+    on the Rules page crashed the page; now it says which version, why and what to do, and v1 opened from the
+    versions kept and saved becomes v3 (v2 kept)."""
+    ws = _copy("2026-12-06", tmp_path)
+    store = open_store(ws)
+    doc = store.load_doc("policy", "office_rules")
+    doc["policy"]["grade"]["weights"] = {"tax_per_mu": 450.0, "output_per_mu": 350.0, "tax_per_energy": 200.0}
+    store.save_doc("policy", "office_rules", doc, user="planner1")
+    assert main(["classify", "-w", str(ws), "-p", "office_rules", "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "saved policy 'office_rules' version 2" in err and "350" in err and "earlier release" in err
+    at = _sign_in(ws, monkeypatch, "planner1")
+    at.switch_page("views/rules.py").run()
+    at.selectbox[0].set_value("office_rules").run()
+    at.button(key="rules_open").click().run()
+    assert not at.exception
+    shown = " ".join(str(e.value) for e in at.error).replace("\\", "")
+    assert "office_rules' 第 2 版" in shown and "350" in shown and "较早版本" in shown
+    at.selectbox(key="rules_hist_name").set_value("office_rules").run()
+    at.selectbox(key="rules_hist_v_office_rules").set_value(1).run()
+    at.button(key="rules_hist_open").click().run()
+    assert not at.exception and not at.error
+    at.text_input(key="r_name").set_value("office_rules").run()
+    at.button(key="rules_save").click().run()
+    if any(b.key == "rules_confirm_yes" for b in at.button):
+        at.button(key="rules_confirm_yes").click().run()
+    assert not at.exception and not at.error
+    store = open_store(ws)
+    assert store.load_doc("policy", "office_rules", 2)["policy"]["grade"]["weights"]["output_per_mu"] == 350.0
+    assert store.load_doc("policy", "office_rules", 3)["policy"]["grade"] == \
+        store.load_doc("policy", "office_rules", 1)["policy"]["grade"]
+    assert main(["classify", "-w", str(ws), "-p", "office_rules"]) == 0

@@ -150,11 +150,11 @@ _REPAIR = {
                     "the Sites page and save",
                     "请另存一版改正后的设置：`planner sites -w {ws} --gap 米 --min-area 平方米 … --save-params {name}`"
                     "（所给选项取代被拒绝的值），或在“连片地块”页面修改后保存"),
-    "policy": ("save a corrected policy as its next version: open it on the Rules page, correct the value and save, "
-               "or `planner classify -w {ws} -p FILE.toml` with the rules corrected in FILE.toml (`planner policy "
-               "show -p FILE.toml` checks it)",
-               "请另存一版改正后的规则：在“三低识别”页面打开、改正后保存，或把规则改正后写入 FILE.toml 再运行 "
-               "`planner classify -w {ws} -p FILE.toml`"),
+    "policy": ("save corrected rules as its next version: on the Rules page open an earlier version or other rules, "
+               "set them and save them under the name {name}, or `planner classify -w {ws} -p FILE.toml` with "
+               "name = \"{name}\" and the rules corrected in FILE.toml (`planner policy show -p FILE.toml` checks it)",
+               "请另存一版改正后的规则：在“三低识别”页面打开其早先版本或其他规则，设好后以名称 {name} 保存；或把改正后的规则"
+               "（name = \"{name}\"）写入 FILE.toml 再运行 `planner classify -w {ws} -p FILE.toml`"),
     "site_edit": ("build the sites again and redo the edits on the Sites page (saving makes its next version), or "
                   "`planner sites -w {ws} --no-edits`",
                   "请重新生成片区并在“连片地块”页面重做调整（保存即为新版本），或运行 `planner sites -w {ws} --no-edits`"),
