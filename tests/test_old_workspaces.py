@@ -220,3 +220,23 @@ def test_old_rules_refused_today_are_said_on_the_rules_page_and_an_earlier_versi
     assert store.load_doc("policy", "office_rules", 3)["policy"]["grade"] == \
         store.load_doc("policy", "office_rules", 1)["policy"]["grade"]
     assert main(["classify", "-w", str(ws), "-p", "office_rules"]) == 0
+
+
+def test_old_site_edits_made_on_settings_refused_today_are_kept_and_offered_not_refused(tmp_path, monkeypatch,
+                                                                                        capsys):
+    """Site edits saved by the 2026-12-05 app on sites built with gap_m 80 (then allowed): their ops are still
+    parcels added and removed; only the settings they record are refused. The pages and ``planner sites`` opened
+    none of them (the whole document refused); now the edits are said to be made on other settings, not replayed
+    unless asked, and kept as saved."""
+    ws = _copy("2026-12-05", tmp_path)
+    store = open_store(ws)
+    doc = store.load_doc("site_edit", "default")
+    doc["params"]["gap_m"] = 80.0
+    store.save_doc("site_edit", "default", doc, user="planner1")
+    assert main(["sites", "-w", str(ws), "--lang", "en"]) == 0
+    err = capsys.readouterr().err
+    assert "site_edit/default@2" in err and "other site settings" in err and "--apply-edits default@2" in err
+    assert main(["sites", "-w", str(ws), "--apply-edits", "default@2"]) == 0
+    capsys.readouterr()
+    assert _open_pages(ws, monkeypatch, "planner1") == []
+    assert open_store(ws).load_doc("site_edit", "default", 2) == doc  # kept as saved
