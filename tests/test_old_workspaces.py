@@ -240,3 +240,48 @@ def test_old_site_edits_made_on_settings_refused_today_are_kept_and_offered_not_
     capsys.readouterr()
     assert _open_pages(ws, monkeypatch, "planner1") == []
     assert open_store(ws).load_doc("site_edit", "default", 2) == doc  # kept as saved
+
+
+# --------------------------------------------------------------------------- PostGIS: the schema's migrations
+def test_a_postgis_workspace_from_before_the_accounts_migration_is_upgraded_once_and_safely(tmp_path, pg_dsn,
+                                                                                            monkeypatch):
+    """A schema made before migration 0002 (accounts, 2026-12-05 morning): a migration failing half-way leaves it
+    as it was (one transaction); two planners opening it at once upgrade it once; nothing it held is lost."""
+    import psycopg
+
+    from planner.io import migrations
+    from planner.io.postgis import drop_workspace
+    from planner.io.transfer import copy_workspace
+
+    schema = f"t_{uuid.uuid4().hex[:12]}_pre0002"
+    uri = pg_uri(pg_dsn, schema)
+    old = open_store(_copy("2026-11-27", tmp_path))
+    copy_workspace(old, uri)
+    before = _kept(old)
+    with psycopg.connect(pg_dsn, autocommit=True) as c:  # back to the shape migration 0001 alone made
+        c.execute(f'DROP TABLE "{schema}".planner_users')
+        c.execute(f'DELETE FROM "{schema}".planner_migrations WHERE version > 1')
+
+    def state():
+        with psycopg.connect(pg_dsn, autocommit=True) as c:
+            done = [r[0] for r in c.execute(f'SELECT version FROM "{schema}".planner_migrations ORDER BY 1')]
+            users, broken = c.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+                                      (f'"{schema}".planner_users', f'"{schema}".planner_x')).fetchone()
+        return done, users, broken
+
+    try:
+        real = migrations.migrations
+        monkeypatch.setattr(migrations, "migrations",
+                            lambda: [*real(), (90, "broken", "CREATE TABLE planner_x (id int); SELECT 1/0;")])
+        with pytest.raises(psycopg.errors.DivisionByZero):  # a migration that fails half-way
+            open_store(uri)
+        assert state() == ([1], False, False)  # 0002 and the half of 90 rolled back with it
+        monkeypatch.undo()
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            stores = list(pool.map(lambda _: open_store(uri), range(2)))
+        assert state() == ([1, 2], True, False)
+        _still_has(stores[0], before)
+    finally:
+        drop_workspace(uri)
