@@ -78,12 +78,16 @@ def test_an_old_workspace_works_with_todays_commands_and_keeps_what_it_holds(era
 @pytest.mark.parametrize("era", ERAS)
 def test_an_old_workspace_copies_to_postgis_and_back_whole(era, tmp_path, pg_dsn, capsys):
     from planner.io.fingerprint import content_fingerprint
+    from planner.io.postgis import drop_workspace
 
     ws = _copy(era, tmp_path)
     pg = pg_uri(pg_dsn, f"t_{uuid.uuid4().hex[:12]}_old")
     back = tmp_path / "back.gpkg"
-    assert main(["workspace", "copy", str(ws), pg]) == 0
-    assert main(["workspace", "copy", pg, str(back)]) == 0
+    try:
+        assert main(["workspace", "copy", str(ws), pg]) == 0
+        assert main(["workspace", "copy", pg, str(back)]) == 0
+    finally:
+        drop_workspace(pg)
     capsys.readouterr()
     assert content_fingerprint(open_store(back)) == content_fingerprint(open_store(ws))
     assert (OLD / f"ws_{era}.gpkg").read_bytes() == ws.read_bytes()  # copying reads; the old file is untouched
