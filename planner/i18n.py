@@ -487,6 +487,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "wf_rebuild_dirty": ("请先保存规则修改", "Save the rule changes first"),
     "wf_rebuild_sites": ("按当前设置重新生成并保存", "Rebuild with the current settings and store"),
     "wf_save_params": ("保存连片参数", "Save the site settings"),
+    "wf_site_params_refused": ("{msg}。另存改正后的新版本之前，各页面暂用识别规则中的连片设置（或默认设置）。",
+                               "{msg}. Until a corrected version is saved, the pages use the policy's site "
+                               "settings (or the defaults)."),
     "wf_redo": ("重做", "Redo"),
     "wf_selected": ("当前片区：{id}", "Selected site: {id}"),
     "wf_no_selection": ("未选择片区（点击表格行或地图上的片区）", "No site selected (click a table row or a site on the map)"),

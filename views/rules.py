@@ -32,7 +32,11 @@ def _open(name: str | None) -> None:
     if version is None:
         d, base = data.default_policy_dict(), {"name": "default", "version": None}
     else:  # the version and the content opened are one
-        d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+        try:
+            d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+        except PlannerError as exc:  # one this planner refuses (a value an earlier release allowed): said, not opened
+            ss["rules_msg"] = ("error", md_text(error_text(exc)))
+            return
         base = {"name": name, "version": version}
     ss[keys.POLICY_DRAFT] = d
     ss[keys.POLICY_BASE] = {**base, "json": canonical(d)}
@@ -45,9 +49,16 @@ def _open(name: str | None) -> None:
 def _open_version(name: str, version: int) -> None:
     """An earlier version of a saved policy as the draft over its latest: saving makes it the latest (checked as
     any save against the latest version)."""
-    d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+    try:
+        d = pol_mod.policy_to_dict(W.load_document(store, "policy", name, version).policy)
+    except PlannerError as exc:
+        ss["rules_msg"] = ("error", md_text(error_text(exc)))
+        return
     latest = W.latest_version(store, "policy", name)
-    now = pol_mod.policy_to_dict(W.load_document(store, "policy", name, latest).policy) if latest else None
+    try:
+        now = pol_mod.policy_to_dict(W.load_document(store, "policy", name, latest).policy) if latest else None
+    except PlannerError:  # a latest version this planner refuses: an earlier one opened and saved replaces it
+        now = None
     ss[keys.POLICY_DRAFT] = d
     ss[keys.POLICY_BASE] = {"name": name, "version": latest, "json": canonical(now) if now else None, "from": version}
     for k in [k for k in ss if str(k).startswith("r_")]:

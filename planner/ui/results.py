@@ -16,7 +16,7 @@ import streamlit as st
 from planner import config
 from planner import workflow as W
 from planner.classify import policy as policy_mod
-from planner.errors import PlannerError, message_in
+from planner.errors import ConfigError, PlannerError, message_in
 from planner.i18n import column_label, display_unit
 from planner.report import text as report_text
 from planner.scenarios.comparison import BETTER, FLOOR_PARTS, HEADLINE_FIGURES
@@ -45,6 +45,8 @@ def site_params_draft(path: str, policy: dict | None) -> dict:
     draft = ss.get(keys.SITE_PARAMS)
     if draft is None or draft.get("policy") != name:
         draft = ss[keys.SITE_PARAMS] = saved_site_params(path, policy)
+    if draft.get("refused"):  # every page working on these settings says they are not the saved ones
+        st.warning(tr("wf_site_params_refused", msg=draft["refused"].get(lang(), draft["refused"]["en"]).rstrip(".。")))
     return draft
 
 
@@ -56,13 +58,20 @@ def saved_site_params(path: str, policy: dict | None) -> dict:
     name = (policy or {}).get("name", "default")
     store = data.store(path)
     version = W.latest_version(store, "site_params", name)
+    refused = None
+    doc = None
     if version is not None:
-        doc = W.load_document(store, "site_params", name, version)
-    else:
+        try:
+            doc = W.load_document(store, "site_params", name, version)
+        except ConfigError as exc:  # a value an earlier release allowed: said on the pages, the saved one is kept
+            if W.documents.is_newer(store.load_doc("site_params", name, version)):
+                raise
+            refused = {"en": message_in(exc, "en"), "zh": message_in(exc, "zh")}
+    if doc is None:
         pol = W.PolicyDoc(policy_mod.from_dict(policy)) if policy else W.PolicyDoc.from_file(None)
         doc = W.SiteParamsDoc(name=name, params=pol.site_params())
     return {"policy": name, "params": config._drop_none(doc.params.to_dict()), "use_barriers": doc.use_barriers,
-            "version": version}
+            "version": version, **({"refused": refused} if refused else {})}
 
 
 def site_edits_base(name: str) -> int | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from planner import scenarios as sc_mod
-from planner.errors import DataError, PlannerError, StoreError
+from planner.errors import ConfigError, DataError, PlannerError, StoreError, message_in
 from planner.i18n import has_hidden, without_hidden
 from planner.io.store import Store, _doc_text
 from planner.workflow import documents as D
@@ -132,9 +132,58 @@ def load_document(store: Store, kind: str, name: str, version: int | None = None
         msg = f"{kind} {name!r} was deleted (its earlier versions are kept; open one with NAME@VERSION)"
         raise DataError(msg, zh=f"{_KIND_ZH.get(kind, kind)} {name!r} 已删除（历史版本仍保留，可用 名称@版本 打开）")
     where = f"saved {kind} {name}" + (f"@{version}" if version else "")
-    if kind == "site_edit":
-        return D.SiteEditsDoc.from_dict(payload, where=where, name=name)
-    return D.parse_document(kind, payload, where=where)
+    try:
+        if kind == "site_edit":
+            return D.SiteEditsDoc.from_dict(payload, where=where, name=name)
+        return D.parse_document(kind, payload, where=where)
+    except ConfigError as exc:
+        if D.is_newer(payload):  # saved by a newer planner: its message says to update the planner
+            raise
+        raise unusable_document(store, kind, name, version, exc) from exc
+
+
+#: What rebuilds a saved document this planner refuses (a value an earlier release allowed): ``(en, zh)``
+#: templates of the command or page that saves a corrected version over it ({ws}: the workspace, {name}).
+_REPAIR = {
+    "site_params": ("save corrected settings as its next version: `planner sites -w {ws} --gap M --min-area M2 "
+                    "... --save-params {name}` (the options given replace the refused values), or change them on "
+                    "the Sites page and save",
+                    "请另存一版改正后的设置：`planner sites -w {ws} --gap 米 --min-area 平方米 … --save-params {name}`"
+                    "（所给选项取代被拒绝的值），或在“连片地块”页面修改后保存"),
+    "policy": ("save corrected rules as its next version: on the Rules page open an earlier version or other rules, "
+               "set them and save them under the name {name}, or `planner classify -w {ws} -p FILE.toml` with "
+               "name = \"{name}\" and the rules corrected in FILE.toml (`planner policy show -p FILE.toml` checks it)",
+               "请另存一版改正后的规则：在“三低识别”页面打开其早先版本或其他规则，设好后以名称 {name} 保存；或把改正后的规则"
+               "（name = \"{name}\"）写入 FILE.toml 再运行 `planner classify -w {ws} -p FILE.toml`"),
+    "site_edit": ("build the sites again and redo the edits on the Sites page (saving makes its next version), or "
+                  "`planner sites -w {ws} --no-edits`",
+                  "请重新生成片区并在“连片地块”页面重做调整（保存即为新版本），或运行 `planner sites -w {ws} --no-edits`"),
+    "scenario": ("save a corrected scenario as its next version: `planner scenario run FILE.toml -w {ws}` with the "
+                 "scenario corrected in FILE.toml, or on the Scenarios page",
+                 "请另存一版改正后的情景：把情景改正后写入 FILE.toml 再运行 `planner scenario run FILE.toml -w {ws}`，"
+                 "或在“情景模拟”页面保存"),
+    "comparison": ("save the comparison again: `planner scenario compare A B -w {ws} --save {name} --out FILE`, or "
+                   "on the Comparison page",
+                   "请重新保存对比：`planner scenario compare A B -w {ws} --save {name} --out 文件`，或在“情景对比”页面保存"),
+}
+
+
+def unusable_document(store: Store, kind: str, name: str, version: int | None, exc: ConfigError) -> ConfigError:
+    """The error for a saved document this planner refuses to use (``exc`` names the field): which document and
+    version, that it is kept as it is, that an earlier release may have allowed the value, and what saves a
+    corrected version over it. A :class:`ConfigError` (the commands exit 2; the pages show it)."""
+    v = version or latest_version(store, kind, name)
+    who_en, who_zh = (saved_by(store, kind, name, v, lang) if v else "" for lang in ("en", "zh"))
+    ws = store.uri if "://" not in str(store.uri) else "$PLANNER_WORKSPACE"
+    fix_en, fix_zh = (t.format(ws=ws, name=name) for t in _REPAIR.get(kind, ("", "")))
+    kz = _KIND_ZH.get(kind, kind)
+    msg = (f"saved {kind} {name!r} version {v}{' ' + who_en if who_en else ''} cannot be used by this planner: "
+           f"{exc}. It may have been saved by an earlier release that allowed this value; it is kept unchanged"
+           + (f"; to go on, {fix_en}" if fix_en else ""))
+    zh = (f"已保存的{kz} {name!r} 第 {v} 版{'（' + who_zh + '）' if who_zh else ''}无法被本程序使用："
+          f"{message_in(exc, 'zh')}。它可能是较早版本的程序保存的（当时允许该值）；原文档保持不变"
+          + (f"。{fix_zh}" if fix_zh else ""))
+    return ConfigError(msg, zh=zh)
 
 
 _SAVE_ACTION = {"policy": "save_policy", "site_params": "save_site_params", "site_edit": "save_site_edits",

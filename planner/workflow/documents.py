@@ -51,6 +51,12 @@ def is_deleted(payload: dict) -> bool:
     return bool(isinstance(payload, dict) and payload.get("deleted"))
 
 
+def is_newer(data: dict) -> bool:
+    """Whether a stored payload was saved by a newer planner (a ``schema_version`` this one does not read)."""
+    v = data.get("schema_version", 1) if isinstance(data, dict) else 1
+    return not isinstance(v, int) or v > SCHEMA_VERSION
+
+
 def _check_version(data: dict, kind: str, where: str) -> None:
     v = data.get("schema_version", 1)
     if not isinstance(v, int) or v > SCHEMA_VERSION:
@@ -192,30 +198,38 @@ class SiteEditsDoc:
     policy_name: str = ""
     params: SiteParams | None = None
     use_barriers: bool = True
+    #: The recorded ``params`` as stored when this planner refuses them (a value an earlier release allowed, e.g.
+    #: ``gap_m`` 80): the edits stay usable, made on a build today's settings cannot repeat (:meth:`made_with`).
+    refused_params: dict | None = None
 
     def to_dict(self) -> dict:
+        params = config._drop_none(self.params.to_dict()) if self.params is not None else self.refused_params
         return {"schema_version": SCHEMA_VERSION, "name": self.name, "policy_name": self.policy_name,
-                "ops": [dict(o) for o in self.ops],
-                "params": None if self.params is None else config._drop_none(self.params.to_dict()),
-                "use_barriers": self.use_barriers}
+                "ops": [dict(o) for o in self.ops], "params": params, "use_barriers": self.use_barriers}
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "site_edit", name: str | None = None) -> SiteEditsDoc:
         _check_version(data, "site_edit", where)
         ops = data.get("ops", data.get("edits", ()))  # the app saved "edits" before schema 2
         params = data.get("params")
+        refused = None
         if params:
             p = dict(params)
             if "use_barriers" in p:  # never a SiteParams key; some drafts kept it there
                 p.pop("use_barriers")
-            params = SiteParams.from_dict(p, where=f"{where}.params")
+            try:
+                params = SiteParams.from_dict(p, where=f"{where}.params")
+            except ConfigError:  # a record of the build the edits were made on, which today's limits refuse
+                params, refused = None, dict(params)
         return cls(name=str(data.get("name") or name or data.get("policy_name") or "default"),
                    ops=_check_ops(ops, where), policy_name=str(data.get("policy_name") or ""),
-                   params=params or None, use_barriers=bool(data.get("use_barriers", True)))
+                   params=params or None, use_barriers=bool(data.get("use_barriers", True)), refused_params=refused)
 
     def made_with(self, params: SiteParamsDoc) -> bool:
         """Whether these edits were made on sites built with ``params`` (the app and ``planner sites`` replay saved
         edits only on such a build: on other sites their parcels and boundaries mean something else)."""
+        if self.refused_params is not None:  # made on settings this planner cannot build: never the same build
+            return False
         same = self.params is None or config._drop_none(self.params.to_dict()) == config._drop_none(
             params.params.to_dict())
         return same and self.use_barriers == params.use_barriers

@@ -26,7 +26,7 @@ from planner import classify as cl
 from planner import config, schema
 from planner import scenarios as sc_mod
 from planner import sites as sites_mod
-from planner.errors import DataError
+from planner.errors import ConfigError, DataError
 from planner.ingest.publish import current_survey_version
 from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
@@ -235,17 +235,37 @@ def resolve_site_params(store: Store, policy_name: str, *, params_name: str | No
     the policy's ``[sites]``; then the overrides."""
     doc = D.SiteParamsDoc(name=policy_name)
     if params_name:
-        doc = load_document(store, "site_params", params_name)
+        doc = _saved_site_params(store, params_name, overrides)
     elif config_file:
         data = config.load_file(config_file)
         doc = D.SiteParamsDoc(name=policy_name,
                               params=sites_mod.SiteParams.from_dict(dict(data.get("sites", {})),
                                                                     where=f"{config_file} [sites]"))
     elif latest_version(store, "site_params", policy_name) is not None:
-        doc = load_document(store, "site_params", policy_name)
+        doc = _saved_site_params(store, policy_name, overrides)
     elif latest_version(store, "policy", policy_name) is not None:
         doc = D.SiteParamsDoc(name=policy_name, params=load_document(store, "policy", policy_name).site_params())
     return with_site_overrides(doc, overrides)
+
+
+def _saved_site_params(store: Store, name: str, overrides: dict | None) -> D.SiteParamsDoc:
+    """The saved ``site_params`` document ``name``. One this planner refuses (a value an earlier release allowed,
+    e.g. ``gap_m`` above today's limit) is read with the settings given as options in place of its own, so that
+    ``planner sites --gap 50 --save-params NAME`` saves the corrected next version its error message proposes; the
+    stored version is never changed. Without options that make it valid, the error names it and that command."""
+    try:
+        return load_document(store, "site_params", name)
+    except ConfigError as exc:
+        plain = {k: v for k, v in (overrides or {}).items()
+                 if v is not None and k not in SITE_OPTIONS and k not in ("use_barriers", "use_constraints")}
+        payload = store.load_doc("site_params", name)
+        if not plain or D.is_newer(payload) or not isinstance(payload.get("params"), dict):
+            raise
+        try:
+            return D.SiteParamsDoc.from_dict({**payload, "params": {**payload["params"], **plain}},
+                                             where=f"saved site_params {name} with the options given")
+        except ConfigError:
+            raise exc from None
 
 
 def with_site_overrides(doc: D.SiteParamsDoc, overrides: dict | None) -> D.SiteParamsDoc:
