@@ -583,6 +583,49 @@ def test_neutralize_cells():
     assert out["c"].tolist() == ["'@x", "y"]
 
 
+#: Full-width (全角) formula starts: Excel in a Chinese or Japanese locale runs ``＝cmd|' /C calc'!A0`` as it runs
+#: ``=cmd|...`` (OWASP www-community issue 1088); a Chinese input method types them unless switched to half width.
+FULL_WIDTH = ("＝HYPERLINK(\"http://evil.example\",\"x\")", "＋1+1", "－2+3", "＠SUM(A1)")
+
+
+def test_full_width_formula_starts_are_neutralized():
+    for f in FULL_WIDTH:
+        assert neutralize(f) == "'" + f
+    for v in ("厂房＝工业", "Ａ-1", "１２３", "（＝）"):  # not at the start: text as it is
+        assert neutralize(v) == v
+    assert neutralize_frame(pd.DataFrame({"＝x": ["＠y"]})).to_dict("list") == {"'＝x": ["'＠y"]}
+
+
+def test_enterprise_names_and_codes_reach_the_csv_exports_neutralized(tmp_path, capsys):
+    """A tax bureau's table is a delivered file: its enterprise names become the parcels' ``enterprise`` text
+    (joined with ；), its credit codes their ``credit_codes``, and a mistyped code a value of the ``--report``."""
+    from planner.cli import main
+    from tests.test_enterprise import HEADER, code, parcels, write_links
+
+    ws = tmp_path / "ws.gpkg"
+    GpkgStore(ws, crs="EPSG:4549", create=True).publish_survey(parcels(), label="base")
+    names = [LINK, "@SUM(A1:A9)", *FULL_WIDTH[:3], "-2+3"]
+    rows = [[code(i + 1), n, "19", "10", "100", "5", "3", "2024"] for i, n in enumerate(names)]
+    rows.append(["＝1+1", "丁五金有限公司", "33", "1", "1", "1", "1", "2024"])  # a code to report (read half width)
+    pd.DataFrame([HEADER, *rows]).to_csv(tmp_path / "ent.csv", header=False, index=False, encoding="gbk")
+    links = [["宗地代码", "统一社会信用代码"], *([f"P{1 + i % 3}", code(i + 1)] for i in range(len(names))),
+             ["＠P9", code(1)]]
+    write_links(tmp_path / "links.csv", links)
+    assert main(["enterprise", "ingest", str(tmp_path / "ent.csv"), "--link", str(tmp_path / "links.csv"),
+                 "-w", str(ws), "--report", str(tmp_path / "rep.csv")]) == 0
+    assert main(["classify", "-w", str(ws), "--out", str(tmp_path / "flags.csv"), "--no-store"]) == 0
+    capsys.readouterr()
+    for name in ("rep.csv", "flags.csv"):
+        with open(tmp_path / name, encoding="utf-8-sig", newline="") as fh:
+            cells = [v for row in csv.reader(fh) for v in row]
+        assert [v for v in cells if neutralize(v) != v] == [], name
+        if name == "flags.csv":
+            ent = [v for v in cells if "SUM" in v or "HYPERLINK" in v]
+            assert ent and all(v.startswith("'") for v in ent), ent
+    rep = (tmp_path / "rep.csv").read_text(encoding="utf-8-sig")
+    assert "'=1+1" in rep and "'＠P9" in rep  # the link table's parcel id as delivered
+
+
 def _check_workbook(path: Path) -> list:
     """Every cell of a workbook: text cells are strings, no formula-like text, no links; returns the cells."""
     wb = load_workbook(path)
