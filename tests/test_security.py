@@ -722,6 +722,51 @@ def test_sites_csv_neutralizes_parcel_ids(tmp_path):
     assert json.dumps(side["parcel_id"].tolist()).count("'=") > 0
 
 
+# -- invisible characters in PDFs ------------------------------------------------------------------------------
+INVISIBLE = ("abc\u202eexe.pdf", "zero\u200bwidth\u200d", "tab\tbed", "esc\x1b[2Jape", "bom\ufeffhere")
+
+
+def test_pdfs_leave_out_invisible_characters_of_data_and_names(tmp_path, caplog, capsys):
+    """A right-to-left override, a zero-width space or an escape in an owner (a delivered file) or a scenario's
+    label (typed) has no glyph in the PDF's font: fpdf2 drew nothing for it and logged "Font ... is missing the
+    following glyphs: '\u202e'", the raw override on the command's terminal. The PDFs leave them out, as the app's
+    tables do, and keep line breaks."""
+    import logging
+    import unicodedata
+
+    import pypdfium2 as pdfium
+
+    from planner.cli import main
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g["owner"] = [INVISIBLE[i % len(INVISIBLE)] for i in range(len(g))]
+    g["enterprise"] = [INVISIBLE[(i + 1) % len(INVISIBLE)] + "\nline2" for i in range(len(g))]
+    store.publish_survey(g, label="invisible", user="test")
+    assert main(["classify", "-w", str(ws)]) == 0 and main(["sites", "-w", str(ws)]) == 0
+    (tmp_path / "sc.json").write_text(json.dumps({"name": "inv", "label": "方案\u202e甲\u200b", "sites": {"top": 2},
+                                                  "description": "desc\u202eription\tx"}), encoding="utf-8")
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        assert main(["brief", "--top", "2", "-w", str(ws), "--out", str(tmp_path / "brief.pdf")]) == 0
+        assert main(["scenario", "run", str(tmp_path / "sc.json"), "-w", str(ws), "--out", str(tmp_path),
+                     "--no-save"]) == 0
+    err = capsys.readouterr().err
+    assert not [r.getMessage() for r in caplog.records if "glyph" in r.getMessage()]
+    assert "\u202e" not in err and "\x1b" not in err
+    for name in ("brief.pdf", "inv.pdf"):
+        doc = pdfium.PdfDocument(str(tmp_path / name))
+        text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+        doc.close()
+        hidden = {c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c not in "\r\n"}
+        assert hidden == set(), (name, hidden)
+        if name == "brief.pdf":
+            assert "abcexe.pdf" in text and "zerowidth" in text and "tab bed" in text, text
+        else:
+            assert "方案甲" in text
+
+
 # -- Markdown in user text: names are shown as typed, never as images, links or HTML -------------------------------
 
 CRAFTED_NAME = "![x](http://198.51.100.7/x.png) **big** [go](http://198.51.100.7) <b>b</b> $x$"
