@@ -722,6 +722,59 @@ def test_sites_csv_neutralizes_parcel_ids(tmp_path):
     assert json.dumps(side["parcel_id"].tolist()).count("'=") > 0
 
 
+def test_enterprise_tab_shows_hostile_names_codes_and_labels_as_text(tmp_path, monkeypatch):
+    """The data manager's enterprise tab: a table whose names and codes carry HTML, Markdown and formulas, a link
+    table's parcel id a link, a typed label, and an upload name (named in the refusal of the same table again)
+    that do too. Every Markdown place escapes them (the refusal fails when ``md_text`` is left out); tables show
+    them as text."""
+    from tests.test_app_enterprise import _page
+    from tests.test_enterprise import HEADER, ROWS, code, parcels, write_links
+
+    ws = tmp_path / "ws.gpkg"
+    GpkgStore(ws, crs="EPSG:4549", create=True).publish_survey(parcels(), label="base")
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    rows = [r[:] for r in ROWS]
+    rows[0][1], rows[1][1], rows[2][1] = XSS, CRAFTED_NAME, LINK
+    rows[3][0] = "<svg onload=alert(3)>"  # a code that is not one: reported with its value
+    pd.DataFrame([HEADER, *rows]).to_csv(tmp_path / "t.csv", header=False, index=False, encoding="gbk")
+    links = [["宗地代码", "统一社会信用代码"], ["P1", code(1)], ["P2", code(2)], ["[P](http://198.51.100.7)", code(3)]]
+    write_links(tmp_path / "l.csv", links)
+    at = _page()
+    at.file_uploader[1].set_value(("t.csv", (tmp_path / "t.csv").read_bytes(), "text/csv")).run()
+    at.file_uploader[2].set_value(("l.csv", (tmp_path / "l.csv").read_bytes(), "text/csv")).run()
+    at.text_input(key="de_label").set_value("[v](http://198.51.100.7) <b>l</b> \u202e").run()
+    at.button(key="de_check").click().run()
+    checked = _shown_as(at)
+    at.button(key="de_publish").click().run()
+    published = _shown_as(at)
+    # the same table again under a crafted upload name: refused, naming the upload as it is
+    crafted = "![x](javascript:alert(1)) <img src=x onerror=alert(1)>.csv"  # no slash: an upload keeps its last part
+    at.file_uploader[1].set_value((crafted, (tmp_path / "t.csv").read_bytes(), "text/csv")).run()
+    at.file_uploader[2].set_value(("l.csv", (tmp_path / "l.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    _shown_as(at)
+    said = [rendered(w.value) for w in at.warning]
+    assert any(crafted in w for w in said), said  # named as it is
+    assert "<SVGONLOAD=ALERT(3)>" in checked  # the bad code (read compacted), a problem shown as text
+    assert "[P](http://198.51.100.7)" in checked  # the link table's parcel id nobody has
+    assert "[v](http://198.51.100.7) <b>l</b>" in published  # the label, its override left out
+    assert len(GpkgStore(ws).layers("enterprise")) == 1
+
+
+def _shown_as(at) -> set[str]:
+    """The table cells of a page, after checking that no Markdown place shows an image, a link or HTML."""
+    assert not at.exception, [e.message for e in at.exception]
+    for kind in ("markdown", "caption", "info", "warning", "error", "success"):
+        for m in getattr(at, kind):
+            v = m.value
+            assert "](" not in v.replace("\\](", "") and not re.search(r"(?<!\\)<(b|svg|img)\b", v), v
+            assert not (getattr(m, "allow_html", False) and re.search("onload|onerror|198\\.51|javascript", v)), v
+    return {str(c).strip() for d in at.dataframe for c in d.value.to_numpy().ravel()}
+
+
 # -- invisible characters in PDFs ------------------------------------------------------------------------------
 INVISIBLE = ("abc\u202eexe.pdf", "zero\u200bwidth\u200d", "tab\tbed", "esc\x1b[2Jape", "bom\ufeffhere")
 
