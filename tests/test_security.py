@@ -522,6 +522,37 @@ def test_app_map_layer_escapes_what_the_tooltip_shows(hostile_ws, monkeypatch):
     assert all("<" not in str(v) for vals in shown.values() for v in vals)
 
 
+def test_a_right_to_left_override_in_an_id_turns_no_heading_or_tooltip_around(tmp_path, monkeypatch):
+    """"r1c1" + U+202E + "4c3r" read "r1c1r3c4" in the detail heading and the map tooltip (the override turns
+    what follows around), while the detail table showed "r1c14c3r": the heading and the tooltip now leave the
+    invisible characters out as the tables do; a click still returns the id as stored."""
+    import folium
+
+    from planner import maps
+
+    spoof = "r1c1\u202e4c3r"
+    ws = build_workspace(tmp_path / "rtl.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g.loc[g["parcel_id"] == "r1c1", "parcel_id"] = spoof
+    g.loc[g["parcel_id"] == "r1c2", "owner"] = "甲\u200b公司\u202e"
+    store.publish_survey(g, label="rtl", user="test")
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="ex_goto").set_value(spoof).run()
+    heads = [h.value for h in at.subheader if "r1c1" in h.value]
+    assert heads and rendered(heads[0]) == "地块 r1c14c3r", heads
+    assert "r1c14c3r" in detail_cells(at)
+    sub = store.read_parcels().to_crs(4326)
+    sub = sub[sub["parcel_id"].isin([spoof, "r1c2"])]
+    fg = maps.geojson_layer(sub, "x", tooltip={"parcel_id": "宗地", "owner": "权利人"})
+    gj = next(c for c in fg._children.values() if isinstance(c, folium.GeoJson))
+    tip = _tooltip(gj)
+    shown = {f["properties"]["parcel_id"]: [f["properties"][k] for k in tip.fields] for f in gj.data["features"]}
+    assert shown[spoof][0] == "r1c14c3r" and shown["r1c2"][1] == "甲公司"
+
+
 def test_app_tables_and_headings_show_hostile_values_as_text(hostile_ws, monkeypatch):
     monkeypatch.setenv("PLANNER_WORKSPACE", str(hostile_ws))
     at = AppTest.from_file(APP, default_timeout=120)

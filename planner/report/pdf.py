@@ -12,7 +12,6 @@ import datetime as _dt
 import io
 import math
 import re
-import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,8 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
-from planner.i18n import HIDDEN
 from planner.i18n import t as _t
+from planner.i18n import visible_text
 from planner.report.text import (
     assumptions_table,
     comparison_rows,
@@ -53,23 +52,6 @@ class ReportFontError(PlannerError):
     """No CJK font to embed."""
 
 
-def printable(text: str) -> str:
-    r"""``text`` as a PDF draws it: characters of :data:`~planner.i18n.HIDDEN` (a right-to-left override, a
-    zero-width space, an escape from a delivered file or a typed name) left out, as the app's tables leave them
-    out; line breaks kept, and a tab or another white space among them as a space.
-
-    The font has no glyph for them: fpdf2 drew nothing and logged "Font ... is missing the following glyphs",
-    the raw override on the command's terminal.
-
-    >>> printable("abc\u202eexe.pdf\tx\u200b\nline2")
-    'abcexe.pdf x\nline2'
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c == "\n" or unicodedata.category(c) not in HIDDEN else " " if c.isspace() else ""
-                   for c in text)
-
-
 class _Doc(FPDF):
     """An A4 page set with the CJK font and a footer naming the inputs and the page."""
 
@@ -92,8 +74,11 @@ class _Doc(FPDF):
         self.set_creator("planner")
 
     def normalize_text(self, text: str) -> str:
-        """Every text fpdf2 draws or measures (cells, tables, widths) passes here: :func:`printable`."""
-        return super().normalize_text(printable(text))
+        """Every text fpdf2 draws or measures (cells, tables, widths) passes here: without the invisible characters
+        of a delivered file or a typed name (:func:`~planner.i18n.visible_text`). The font has no glyph for them:
+        fpdf2 drew nothing and logged "Font ... is missing the following glyphs", the raw right-to-left override
+        on the command's terminal."""
+        return super().normalize_text(visible_text(text))
 
     @property
     def wrap(self) -> WrapMode:
