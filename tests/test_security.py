@@ -553,6 +553,24 @@ def test_a_right_to_left_override_in_an_id_turns_no_heading_or_tooltip_around(tm
     assert shown[spoof][0] == "r1c14c3r" and shown["r1c2"][1] == "甲公司"
 
 
+def test_app_tables_leave_out_invisible_characters_of_the_data(monkeypatch):
+    """Every table of the app (tables.show -> localize): a problem's parcel id or value, an enterprise name, holding
+    a right-to-left override or a zero-width space is shown without it (the grid honoured the override:
+    "r1c1" + U+202E + "4c3r" read "r1c1r3c4"), as the detail table and the version lists show them."""
+    from planner.ingest.report import Problem
+    from planner.ui import tables
+
+    monkeypatch.setattr(tables, "lang", lambda: "zh")
+    probs = [Problem("hidden_id", "flagged", "invisible characters", 3, "r1c1\u202e4c3r", "parcel_id",
+                     "甲\u200b公司\tX", "编号含不可见字符")]
+    shown = tables.localize(tables.problems_frame(probs, "zh"), "zh")
+    cells = [v for v in shown.to_numpy().ravel() if isinstance(v, str)]
+    assert "r1c14c3r" in cells and "甲公司 X" in cells, cells
+    frame = tables.localize(pd.DataFrame({"enterprise": ["乙\u202e丙", None], "n": [1.0, 2.0]}), "zh")
+    assert frame["enterprise"].tolist()[0] == "乙丙" and pd.isna(frame["enterprise"].iloc[1])
+    assert frame["n"].tolist() == [1.0, 2.0]
+
+
 def test_app_tables_and_headings_show_hostile_values_as_text(hostile_ws, monkeypatch):
     monkeypatch.setenv("PLANNER_WORKSPACE", str(hostile_ws))
     at = AppTest.from_file(APP, default_timeout=120)
