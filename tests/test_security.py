@@ -16,6 +16,7 @@ import re
 import sqlite3
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
@@ -615,6 +616,23 @@ def test_html_report_escapes_hostile_names(tmp_path):
         assert "<img src=x" not in text and "<script>" not in text and "</script><script>" not in text
         assert "<b>p</b>" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in html_report(r)
+
+
+def test_html_reports_leave_out_invisible_characters():
+    """A right-to-left override in a typed label or a site's parcel data turned the rest of its paragraph around
+    in the offline HTML report (the override runs to the end of the block, past the closing ``</b>``)."""
+    from planner.report import compare_html, html_report
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    sites = gpd.GeoDataFrame({"site_id": ["S\u202e1", "S2\u200b"], "status": "ok", "rank": [1, 2],
+                              "land_area_m2": [10_000.0, 10_000.0], "floor_area_m2": [4_000.0, 0.0]},
+                             geometry=[shapely.box(0, 0, 100, 100), shapely.box(150, 0, 250, 100)], crs="EPSG:4549")
+    r = run(sites, scenario_from_dict({"name": "s", "label": "方案\u202e甲", "description": "d\u202ex\x1b[2J"}))
+    r2 = run(sites, scenario_from_dict({"name": "t", "label": "乙\u200b"}))
+    for text in (html_report(r), html_report(r, lang="en"), compare_html(compare([r, r2]))):
+        assert not {c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\r\t"}
+    assert "方案甲" in html_report(r) and "S1" in html_report(r)
 
 
 # -- formulas in exports ------------------------------------------------------------------------------
