@@ -34,6 +34,21 @@ def without_hidden(text: str) -> str:
     return "".join(c for c in str(text) if unicodedata.category(c) not in HIDDEN)
 
 
+def visible_text(text: str) -> str:
+    r"""``text`` as a page heading, a map tooltip or a PDF shows a value from a delivered file or a typed name:
+    the characters of :data:`HIDDEN` left out (a right-to-left override turned "r1c1\u202e4c3r" into "r1c1r3c4" on
+    screen, a font has no glyph for them), as the tables leave them out (:func:`without_hidden`), but line breaks
+    kept and a tab or another white space among them a space.
+
+    >>> visible_text("abc\u202eexe.pdf\tx\u200b\nline2")
+    'abcexe.pdf x\nline2'
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(c if c == "\n" or unicodedata.category(c) not in HIDDEN else " " if c.isspace() else "" for c in s)
+
+
 def terminal_text(text: str, *, one_line: bool = False) -> str:
     r"""``text`` safe to print on a terminal: characters of :data:`HIDDEN` but line breaks and tabs written as
     escapes, so a value from a delivered file (a parcel id holding ``ESC[2J``, a carriage return, a bidi

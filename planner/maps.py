@@ -47,6 +47,7 @@ import shapely
 
 from planner.crs import gcj02_to_wgs84, wgs84_geoms_to_gcj02
 from planner.errors import DataError
+from planner.i18n import visible_text
 
 if TYPE_CHECKING:  # folium is imported where a map is built, so the core imports fast
     import folium
@@ -711,10 +712,12 @@ def geojson_layer(gdf: gpd.GeoDataFrame, name: str, *, color_col: str = "_c", to
 
 
 def _html_text(v):
-    """A property value as folium's tooltip/popup puts it into ``innerHTML``: text escaped, numbers as they are."""
+    """A property value as folium's tooltip/popup puts it into ``innerHTML``: text escaped and without invisible
+    characters (:func:`~planner.i18n.visible_text`: a right-to-left override turned an id around), numbers as
+    they are."""
     if v is None or isinstance(v, bool | int | float | np.bool_ | np.integer | np.floating):
         return v
-    return html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str))
+    return html.escape(visible_text(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)))
 
 
 def _html_field(features: list[dict], col: str) -> str:

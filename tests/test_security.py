@@ -16,6 +16,7 @@ import re
 import sqlite3
 import tempfile
 import time
+import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
@@ -522,6 +523,55 @@ def test_app_map_layer_escapes_what_the_tooltip_shows(hostile_ws, monkeypatch):
     assert all("<" not in str(v) for vals in shown.values() for v in vals)
 
 
+def test_a_right_to_left_override_in_an_id_turns_no_heading_or_tooltip_around(tmp_path, monkeypatch):
+    """"r1c1" + U+202E + "4c3r" read "r1c1r3c4" in the detail heading and the map tooltip (the override turns
+    what follows around), while the detail table showed "r1c14c3r": the heading and the tooltip now leave the
+    invisible characters out as the tables do; a click still returns the id as stored."""
+    import folium
+
+    from planner import maps
+
+    spoof = "r1c1\u202e4c3r"
+    ws = build_workspace(tmp_path / "rtl.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g.loc[g["parcel_id"] == "r1c1", "parcel_id"] = spoof
+    g.loc[g["parcel_id"] == "r1c2", "owner"] = "甲\u200b公司\u202e"
+    store.publish_survey(g, label="rtl", user="test")
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.text_input(key="ex_goto").set_value(spoof).run()
+    heads = [h.value for h in at.subheader if "r1c1" in h.value]
+    assert heads and rendered(heads[0]) == "地块 r1c14c3r", heads
+    assert "r1c14c3r" in detail_cells(at)
+    sub = store.read_parcels().to_crs(4326)
+    sub = sub[sub["parcel_id"].isin([spoof, "r1c2"])]
+    fg = maps.geojson_layer(sub, "x", tooltip={"parcel_id": "宗地", "owner": "权利人"})
+    gj = next(c for c in fg._children.values() if isinstance(c, folium.GeoJson))
+    tip = _tooltip(gj)
+    shown = {f["properties"]["parcel_id"]: [f["properties"][k] for k in tip.fields] for f in gj.data["features"]}
+    assert shown[spoof][0] == "r1c14c3r" and shown["r1c2"][1] == "甲公司"
+
+
+def test_app_tables_leave_out_invisible_characters_of_the_data(monkeypatch):
+    """Every table of the app (tables.show -> localize): a problem's parcel id or value, an enterprise name, holding
+    a right-to-left override or a zero-width space is shown without it (the grid honoured the override:
+    "r1c1" + U+202E + "4c3r" read "r1c1r3c4"), as the detail table and the version lists show them."""
+    from planner.ingest.report import Problem
+    from planner.ui import tables
+
+    monkeypatch.setattr(tables, "lang", lambda: "zh")
+    probs = [Problem("hidden_id", "flagged", "invisible characters", 3, "r1c1\u202e4c3r", "parcel_id",
+                     "甲\u200b公司\tX", "编号含不可见字符")]
+    shown = tables.localize(tables.problems_frame(probs, "zh"), "zh")
+    cells = [v for v in shown.to_numpy().ravel() if isinstance(v, str)]
+    assert "r1c14c3r" in cells and "甲公司 X" in cells, cells
+    frame = tables.localize(pd.DataFrame({"enterprise": ["乙\u202e丙", None], "n": [1.0, 2.0]}), "zh")
+    assert frame["enterprise"].tolist()[0] == "乙丙" and pd.isna(frame["enterprise"].iloc[1])
+    assert frame["n"].tolist() == [1.0, 2.0]
+
+
 def test_app_tables_and_headings_show_hostile_values_as_text(hostile_ws, monkeypatch):
     monkeypatch.setenv("PLANNER_WORKSPACE", str(hostile_ws))
     at = AppTest.from_file(APP, default_timeout=120)
@@ -568,6 +618,23 @@ def test_html_report_escapes_hostile_names(tmp_path):
     assert "&lt;img src=x onerror=alert(1)&gt;" in html_report(r)
 
 
+def test_html_reports_leave_out_invisible_characters():
+    """A right-to-left override in a typed label or a site's parcel data turned the rest of its paragraph around
+    in the offline HTML report (the override runs to the end of the block, past the closing ``</b>``)."""
+    from planner.report import compare_html, html_report
+    from planner.scenarios import run, scenario_from_dict
+    from planner.scenarios.comparison import compare
+
+    sites = gpd.GeoDataFrame({"site_id": ["S\u202e1", "S2\u200b"], "status": "ok", "rank": [1, 2],
+                              "land_area_m2": [10_000.0, 10_000.0], "floor_area_m2": [4_000.0, 0.0]},
+                             geometry=[shapely.box(0, 0, 100, 100), shapely.box(150, 0, 250, 100)], crs="EPSG:4549")
+    r = run(sites, scenario_from_dict({"name": "s", "label": "方案\u202e甲", "description": "d\u202ex\x1b[2J"}))
+    r2 = run(sites, scenario_from_dict({"name": "t", "label": "乙\u200b"}))
+    for text in (html_report(r), html_report(r, lang="en"), compare_html(compare([r, r2]))):
+        assert not {c for c in text if unicodedata.category(c) in ("Cf", "Cc") and c not in "\n\r\t"}
+    assert "方案甲" in html_report(r) and "S1" in html_report(r)
+
+
 # -- formulas in exports ------------------------------------------------------------------------------
 def test_neutralize_cells():
     for f in FORMULAS:
@@ -581,6 +648,49 @@ def test_neutralize_cells():
     assert list(out.columns) == ["'=bad", "n", "c"]
     assert out["'=bad"].tolist() == ["'=1+1", "ok"] and out["n"].tolist() == [-1.5, 2.0]
     assert out["c"].tolist() == ["'@x", "y"]
+
+
+#: Full-width (全角) formula starts: Excel in a Chinese or Japanese locale runs ``＝cmd|' /C calc'!A0`` as it runs
+#: ``=cmd|...`` (OWASP www-community issue 1088); a Chinese input method types them unless switched to half width.
+FULL_WIDTH = ("＝HYPERLINK(\"http://evil.example\",\"x\")", "＋1+1", "－2+3", "＠SUM(A1)")
+
+
+def test_full_width_formula_starts_are_neutralized():
+    for f in FULL_WIDTH:
+        assert neutralize(f) == "'" + f
+    for v in ("厂房＝工业", "Ａ-1", "１２３", "（＝）"):  # not at the start: text as it is
+        assert neutralize(v) == v
+    assert neutralize_frame(pd.DataFrame({"＝x": ["＠y"]})).to_dict("list") == {"'＝x": ["'＠y"]}
+
+
+def test_enterprise_names_and_codes_reach_the_csv_exports_neutralized(tmp_path, capsys):
+    """A tax bureau's table is a delivered file: its enterprise names become the parcels' ``enterprise`` text
+    (joined with ；), its credit codes their ``credit_codes``, and a mistyped code a value of the ``--report``."""
+    from planner.cli import main
+    from tests.test_enterprise import HEADER, code, parcels, write_links
+
+    ws = tmp_path / "ws.gpkg"
+    GpkgStore(ws, crs="EPSG:4549", create=True).publish_survey(parcels(), label="base")
+    names = [LINK, "@SUM(A1:A9)", *FULL_WIDTH[:3], "-2+3"]
+    rows = [[code(i + 1), n, "19", "10", "100", "5", "3", "2024"] for i, n in enumerate(names)]
+    rows.append(["＝1+1", "丁五金有限公司", "33", "1", "1", "1", "1", "2024"])  # a code to report (read half width)
+    pd.DataFrame([HEADER, *rows]).to_csv(tmp_path / "ent.csv", header=False, index=False, encoding="gbk")
+    links = [["宗地代码", "统一社会信用代码"], *([f"P{1 + i % 3}", code(i + 1)] for i in range(len(names))),
+             ["＠P9", code(1)]]
+    write_links(tmp_path / "links.csv", links)
+    assert main(["enterprise", "ingest", str(tmp_path / "ent.csv"), "--link", str(tmp_path / "links.csv"),
+                 "-w", str(ws), "--report", str(tmp_path / "rep.csv")]) == 0
+    assert main(["classify", "-w", str(ws), "--out", str(tmp_path / "flags.csv"), "--no-store"]) == 0
+    capsys.readouterr()
+    for name in ("rep.csv", "flags.csv"):
+        with open(tmp_path / name, encoding="utf-8-sig", newline="") as fh:
+            cells = [v for row in csv.reader(fh) for v in row]
+        assert [v for v in cells if neutralize(v) != v] == [], name
+        if name == "flags.csv":
+            ent = [v for v in cells if "SUM" in v or "HYPERLINK" in v]
+            assert ent and all(v.startswith("'") for v in ent), ent
+    rep = (tmp_path / "rep.csv").read_text(encoding="utf-8-sig")
+    assert "'=1+1" in rep and "'＠P9" in rep  # the link table's parcel id as delivered
 
 
 def _check_workbook(path: Path) -> list:
@@ -677,6 +787,104 @@ def test_sites_csv_neutralizes_parcel_ids(tmp_path):
     side = pd.read_csv(paths[1], dtype=str)
     assert side["parcel_id"].str.startswith("'").all()
     assert json.dumps(side["parcel_id"].tolist()).count("'=") > 0
+
+
+def test_enterprise_tab_shows_hostile_names_codes_and_labels_as_text(tmp_path, monkeypatch):
+    """The data manager's enterprise tab: a table whose names and codes carry HTML, Markdown and formulas, a link
+    table's parcel id a link, a typed label, and an upload name (named in the refusal of the same table again)
+    that do too. Every Markdown place escapes them (the refusal fails when ``md_text`` is left out); tables show
+    them as text."""
+    from tests.test_app_enterprise import _page
+    from tests.test_enterprise import HEADER, ROWS, code, parcels, write_links
+
+    ws = tmp_path / "ws.gpkg"
+    GpkgStore(ws, crs="EPSG:4549", create=True).publish_survey(parcels(), label="base")
+    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
+    monkeypatch.delenv("PLANNER_DATA_DIR", raising=False)
+    monkeypatch.delenv("PLANNER_WORKSPACES", raising=False)
+    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
+    rows = [r[:] for r in ROWS]
+    rows[0][1], rows[1][1], rows[2][1] = XSS, CRAFTED_NAME, LINK
+    rows[3][0] = "<svg onload=alert(3)>"  # a code that is not one: reported with its value
+    pd.DataFrame([HEADER, *rows]).to_csv(tmp_path / "t.csv", header=False, index=False, encoding="gbk")
+    links = [["宗地代码", "统一社会信用代码"], ["P1", code(1)], ["P2", code(2)], ["[P](http://198.51.100.7)", code(3)]]
+    write_links(tmp_path / "l.csv", links)
+    at = _page()
+    at.file_uploader[1].set_value(("t.csv", (tmp_path / "t.csv").read_bytes(), "text/csv")).run()
+    at.file_uploader[2].set_value(("l.csv", (tmp_path / "l.csv").read_bytes(), "text/csv")).run()
+    at.text_input(key="de_label").set_value("[v](http://198.51.100.7) <b>l</b> \u202e").run()
+    at.button(key="de_check").click().run()
+    checked = _shown_as(at)
+    at.button(key="de_publish").click().run()
+    published = _shown_as(at)
+    # the same table again under a crafted upload name: refused, naming the upload as it is
+    crafted = "![x](javascript:alert(1)) <img src=x onerror=alert(1)>.csv"  # no slash: an upload keeps its last part
+    at.file_uploader[1].set_value((crafted, (tmp_path / "t.csv").read_bytes(), "text/csv")).run()
+    at.file_uploader[2].set_value(("l.csv", (tmp_path / "l.csv").read_bytes(), "text/csv")).run()
+    at.button(key="de_check").click().run()
+    _shown_as(at)
+    said = [rendered(w.value) for w in at.warning]
+    assert any(crafted in w for w in said), said  # named as it is
+    assert "<SVGONLOAD=ALERT(3)>" in checked  # the bad code (read compacted), a problem shown as text
+    assert "[P](http://198.51.100.7)" in checked  # the link table's parcel id nobody has
+    assert "[v](http://198.51.100.7) <b>l</b>" in published  # the label, its override left out
+    assert len(GpkgStore(ws).layers("enterprise")) == 1
+
+
+def _shown_as(at) -> set[str]:
+    """The table cells of a page, after checking that no Markdown place shows an image, a link or HTML."""
+    assert not at.exception, [e.message for e in at.exception]
+    for kind in ("markdown", "caption", "info", "warning", "error", "success"):
+        for m in getattr(at, kind):
+            v = m.value
+            assert "](" not in v.replace("\\](", "") and not re.search(r"(?<!\\)<(b|svg|img)\b", v), v
+            assert not (getattr(m, "allow_html", False) and re.search("onload|onerror|198\\.51|javascript", v)), v
+    return {str(c).strip() for d in at.dataframe for c in d.value.to_numpy().ravel()}
+
+
+# -- invisible characters in PDFs ------------------------------------------------------------------------------
+INVISIBLE = ("abc\u202eexe.pdf", "zero\u200bwidth\u200d", "tab\tbed", "esc\x1b[2Jape", "bom\ufeffhere")
+
+
+def test_pdfs_leave_out_invisible_characters_of_data_and_names(tmp_path, caplog, capsys):
+    """A right-to-left override, a zero-width space or an escape in an owner (a delivered file) or a scenario's
+    label (typed) has no glyph in the PDF's font: fpdf2 drew nothing for it and logged "Font ... is missing the
+    following glyphs: '\u202e'", the raw override on the command's terminal. The PDFs leave them out, as the app's
+    tables do, and keep line breaks."""
+    import logging
+    import unicodedata
+
+    import pypdfium2 as pdfium
+
+    from planner.cli import main
+
+    ws = build_workspace(tmp_path / "ws.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g["owner"] = [INVISIBLE[i % len(INVISIBLE)] for i in range(len(g))]
+    g["enterprise"] = [INVISIBLE[(i + 1) % len(INVISIBLE)] + "\nline2" for i in range(len(g))]
+    store.publish_survey(g, label="invisible", user="test")
+    assert main(["classify", "-w", str(ws)]) == 0 and main(["sites", "-w", str(ws)]) == 0
+    (tmp_path / "sc.json").write_text(json.dumps({"name": "inv", "label": "方案\u202e甲\u200b", "sites": {"top": 2},
+                                                  "description": "desc\u202eription\tx"}), encoding="utf-8")
+    capsys.readouterr()
+    with caplog.at_level(logging.WARNING):
+        assert main(["brief", "--top", "2", "-w", str(ws), "--out", str(tmp_path / "brief.pdf")]) == 0
+        assert main(["scenario", "run", str(tmp_path / "sc.json"), "-w", str(ws), "--out", str(tmp_path),
+                     "--no-save"]) == 0
+    err = capsys.readouterr().err
+    assert not [r.getMessage() for r in caplog.records if "glyph" in r.getMessage()]
+    assert "\u202e" not in err and "\x1b" not in err
+    for name in ("brief.pdf", "inv.pdf"):
+        doc = pdfium.PdfDocument(str(tmp_path / name))
+        text = "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc)))
+        doc.close()
+        hidden = {c for c in text if unicodedata.category(c) in ("Cc", "Cf") and c not in "\r\n"}
+        assert hidden == set(), (name, hidden)
+        if name == "brief.pdf":
+            assert "abcexe.pdf" in text and "zerowidth" in text and "tab bed" in text, text
+        else:
+            assert "方案甲" in text
 
 
 # -- Markdown in user text: names are shown as typed, never as images, links or HTML -------------------------------

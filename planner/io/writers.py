@@ -2,7 +2,9 @@
 checks and atomic replacement of the files a command writes (``--out``).
 
 Spreadsheets run a cell as a formula when its text starts with ``=``, ``+``,
-``-`` or ``@`` (and, in some, a tab or carriage return first):
+``-`` or ``@`` (and, in some, a tab or carriage return first; Excel in a
+Chinese or Japanese locale the full-width ``＝``, ``＋``, ``－`` and ``＠`` too,
+which a Chinese input method types unless switched to half width):
 ``=HYPERLINK("http://...","click")`` in a parcel's owner field would become
 a live link in the office's Excel. :func:`neutralize` puts a single quote in
 front of such text, as the OWASP guidance on CSV injection advises; numbers,
@@ -33,8 +35,9 @@ import pandas as pd
 from planner.errors import DataError, IngestError
 
 _CSV_COLUMNS = ("row", "parcel_id", "field", "value", "code", "action", "message", "message_zh")
-#: First characters that make a spreadsheet evaluate a cell (OWASP: CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: First characters that make a spreadsheet evaluate a cell (OWASP: CSV injection), the full-width forms too: Excel
+#: in a Chinese or Japanese locale reads ``＝cmd|' /C calc'!A0`` as a formula (OWASP www-community issue 1088).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)*|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
@@ -47,6 +50,8 @@ def neutralize(value):
     ('\'=HYPERLINK("http://x","y")', "'@SUM(A1)", "'\t=1")
     >>> neutralize(-3.5), neutralize("-3.5"), neutralize("厂房-1"), neutralize(None)
     (-3.5, '-3.5', '厂房-1', None)
+    >>> neutralize("＝SUM(1)"), neutralize("厂房＝工业")
+    ("'＝SUM(1)", '厂房＝工业')
     """
     if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
         return "'" + value

@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.i18n import t as _t
+from planner.i18n import visible_text
 from planner.report.text import LABELS as _LABELLED
 from planner.report.text import (
     assumptions_table,
@@ -75,12 +76,19 @@ h2,h3{break-after:avoid}.cards{grid-template-columns:repeat(4,1fr)}.card .v{font
 """
 
 
+def _esc(text) -> str:
+    """``text`` for the page: HTML-escaped (a value from a delivered file or a typed name is never markup) and
+    without invisible characters (:func:`~planner.i18n.visible_text`: a right-to-left override turned the rest of
+    its paragraph around, past the closing tag)."""
+    return html.escape(visible_text(text))
+
+
 def _img(chart, alt_missing: str = "") -> str:
     """A chart (:class:`planner.report.charts.Chart`) as an inline PNG whose alt text is the chart's words."""
     if chart is None:
-        return f'<p class="note">{html.escape(alt_missing)}</p>' if alt_missing else ""
-    t = html.escape(chart.title)
-    return (f'<figure><img alt="{html.escape(chart.alt)}" src="data:image/png;base64,{chart.b64}">'
+        return f'<p class="note">{_esc(alt_missing)}</p>' if alt_missing else ""
+    t = _esc(chart.title)
+    return (f'<figure><img alt="{_esc(chart.alt)}" src="data:image/png;base64,{chart.b64}">'
             f"<figcaption>{t}</figcaption></figure>")
 
 
@@ -96,7 +104,7 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
     """A table of figures: one column per figure, each in one precision (:func:`same_precision`: a column read
     0.93 above 0.835), or (``row_keys``) one row per figure."""
     cols = list(df.columns)
-    head = "".join(f'<th class="{"t" if c in text_cols else ""}">{html.escape(label(c, lang) if c in _LABELLED else str(c))}</th>'
+    head = "".join(f'<th class="{"t" if c in text_cols else ""}">{_esc(label(c, lang) if c in _LABELLED else str(c))}</th>'
                    for c in cols)
     shown = {c: same_precision(df[c], c, lang) for c in cols if c not in text_cols and row_keys is None}
     rows = []
@@ -108,9 +116,9 @@ def _table_html(df: pd.DataFrame, lang: str, *, text_cols=(), row_keys=None, tem
             if c == "template" and templates and str(v) in templates:
                 v = templates[str(v)][1 if lang == "en" else 0]
             if c in text_cols:
-                cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{html.escape(str(v))}</td>')
+                cells.append(f'<td class="t{" id" if c == "site_id" else ""}">{_esc(str(v))}</td>')
             else:
-                cells.append(f"<td>{html.escape(shown[c][i] if c in shown else fmt(v, key, lang))}</td>")
+                cells.append(f"<td>{_esc(shown[c][i] if c in shown else fmt(v, key, lang))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
@@ -126,21 +134,21 @@ def _comparison_table(cmp: Comparison, lang: str) -> str:
     others = range(1, n)
     heads = [*keys, *[x for j in others for x in (_t("cmp_diff_col", lang, n=keys[j], base=keys[0]),
                                                    _t("cmp_pct_col", lang, n=keys[j], base=keys[0]))]]
-    head = f'<th class="t fig">{html.escape(label("figure", lang))}</th>' + "".join(f"<th>{html.escape(h)}</th>"
+    head = f'<th class="t fig">{_esc(label("figure", lang))}</th>' + "".join(f"<th>{_esc(h)}</th>"
                                                                              for h in heads)
     body = []
     for k, row in rows.items():
-        cells = [f'<td class="t">{html.escape(label(k, lang))}</td>'] + [f"<td>{html.escape(v)}</td>" for v in row.values]
+        cells = [f'<td class="t">{_esc(label(k, lang))}</td>'] + [f"<td>{_esc(v)}</td>" for v in row.values]
         for j in others:
             way = row.ways[j - 1]
             cls = "pos" if way > 0 else "neg" if way < 0 else ""  # better green, worse red (a longer payback was green)
-            cells += [f'<td class="{cls}">{html.escape(row.diffs[j - 1])}</td>',
-                      f'<td class="{cls}">{html.escape(row.pcts[j - 1])}</td>']
+            cells += [f'<td class="{cls}">{_esc(row.diffs[j - 1])}</td>',
+                      f'<td class="{cls}">{_esc(row.pcts[j - 1])}</td>']
         body.append("<tr>" + "".join(cells) + "</tr>")
     legend = ""
     if short:
         legend = '<p class="note">' + "<br>".join(
-            html.escape(tr("cmp_legend_base" if i == 0 else "cmp_legend", lang, letter=k, name=x))
+            _esc(tr("cmp_legend_base" if i == 0 else "cmp_legend", lang, letter=k, name=x))
             for i, (k, x) in enumerate(zip(keys, cmp.names, strict=True))) + "</p>"
     return (f'{legend}<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
             "</table></div>")
@@ -159,17 +167,17 @@ def cards_html(totals: pd.Series, lang: str, keys=HEADLINE_FIGURES, *, rows: dic
         if row is not None and column > 0 and row.diffs[column - 1] != "–":
             way = row.ways[column - 1]
             cls = "pos" if way > 0 else "neg" if way < 0 else ""
-            d = (f'<div class="d {cls}">{html.escape(tr("difference", lang))} '
-                 f'{html.escape(row.diff_with_unit(column - 1, lang, minus="−"))}</div>')
-        out.append(f'<div class="card"><div class="v">{html.escape(value)}</div>'
-                   f'<div class="k">{html.escape(label(k, lang, unit=False))}</div>{d}</div>')
+            d = (f'<div class="d {cls}">{_esc(tr("difference", lang))} '
+                 f'{_esc(row.diff_with_unit(column - 1, lang, minus="−"))}</div>')
+        out.append(f'<div class="card"><div class="v">{_esc(value)}</div>'
+                   f'<div class="k">{_esc(label(k, lang, unit=False))}</div>{d}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
 
 
 def _page(title: str, body: str, lang: str) -> str:
     return (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head>"
             f"<body><main>{body}</main></body></html>\n")
 
 
@@ -189,19 +197,19 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
     sc = result.scenario
     t = result.totals
     tpl = _template_names([result])
-    parts = [f"<h1>{html.escape(tr('title', lang))}</h1>",
-             f'<p class="meta">{html.escape(tr("scenario", lang))}: <b>{html.escape(sc.label or sc.name)}</b> '
-             f"({html.escape(sc.name)}) · {html.escape(tr('generated', lang))}: {_now()}</p>",
-             f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape(policy_text(result, lang))}</p>']
+    parts = [f"<h1>{_esc(tr('title', lang))}</h1>",
+             f'<p class="meta">{_esc(tr("scenario", lang))}: <b>{_esc(sc.label or sc.name)}</b> '
+             f"({_esc(sc.name)}) · {_esc(tr('generated', lang))}: {_now()}</p>",
+             f'<p class="meta">{_esc(tr("policy", lang))}: {_esc(policy_text(result, lang))}</p>']
     if sc.description:
-        parts.append(f"<p>{html.escape(sc.description)}</p>")
-    parts.append(f"<h2>{html.escape(tr('key_figures', lang))}</h2>" + cards_html(t, lang, CARDS))
-    parts.append(f"<h2>{html.escape(tr('ledger', lang))}</h2>")
+        parts.append(f"<p>{_esc(sc.description)}</p>")
+    parts.append(f"<h2>{_esc(tr('key_figures', lang))}</h2>" + cards_html(t, lang, CARDS))
+    parts.append(f"<h2>{_esc(tr('ledger', lang))}</h2>")
     if len(result.sites):
         parts.append(_img(floor_chart([result], lang)))
     ledger = pd.DataFrame({"figure": [label(k, lang) for k in LEDGER], "value": [t.get(k) for k in LEDGER]})
     parts.append(_table_html(ledger, lang, text_cols=("figure",), row_keys=list(LEDGER)))
-    parts.append(f"<h2>{html.escape(tr('timeline', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('timeline', lang))}</h2>")
     if len(result.sites):
         parts.append('<div class="two">' + "".join(_img(c) for c in charts["timeline"]) + "</div>")
     tl = result.timeline.reset_index()
@@ -209,22 +217,22 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
              "enterprises", "jobs_new", "rent_cny", "tax_new_cny"]]
     tl = tl[(tl.drop(columns="year").abs().sum(axis=1) > 0) | (tl["year"] == tl["year"].min())]
     parts.append(_table_html(tl, lang))
-    parts.append(f"<h2>{html.escape(tr('map', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('map', lang))}</h2>")
     parts.append(_img(charts["map"], tr("no_geometry", lang)))
-    parts.append(f"<h2>{html.escape(tr('sites', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('sites', lang))}</h2>")
     if not len(result.sites):
-        parts.append(f'<p class="note">{html.escape(tr("no_sites", lang))}</p>')
+        parts.append(f'<p class="note">{_esc(tr("no_sites", lang))}</p>')
     else:
         cols = ["site_id", "rank", "template", "start_year", "delivery", "land_area_mu", "existing_floor_m2",
                 "demolished_floor_m2", "new_floor_m2", "net_change_m2", "enterprises_housed", "tax_after_cny",
                 "investment_cny", "payback_years", "fiscal_payback_years"]
         st = pd.DataFrame(result.sites[[c for c in cols if c in result.sites.columns]]).head(max_sites)
         if len(result.sites) > max_sites:
-            parts.append(f'<p class="note">{html.escape(tr("sites_shown", lang, n=max_sites, total=len(result.sites)))}</p>')
+            parts.append(f'<p class="note">{_esc(tr("sites_shown", lang, n=max_sites, total=len(result.sites)))}</p>')
         parts.append(_table_html(st, lang, text_cols=("site_id", "template"), templates=tpl))
     parts.append(sensitivity_html(sensitivity, lang))
-    parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
-    parts.append(f'<p class="note">{html.escape(tr("method_text", lang))}</p>')
+    parts.append(f"<h2>{_esc(tr('assumptions', lang))}</h2>")
+    parts.append(f'<p class="note">{_esc(tr("method_text", lang))}</p>')
     a = assumptions_table(result, lang)
     parts.append(_table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(f"{tr('title', lang)} – {sc.name}", "".join(parts), lang)
@@ -238,25 +246,25 @@ def sensitivity_html(sections, lang: str) -> str:
     if not sections:
         return ""
     pct = swing_text(sections[0].swing)
-    parts = [f"<h2>{html.escape(tr('sens_title', lang, pct=pct))}</h2>",
-             f'<p class="note">{html.escape(tr("sens_note", lang, pct=swing_text(sections[0].swing)))}</p>']
+    parts = [f"<h2>{_esc(tr('sens_title', lang, pct=pct))}</h2>",
+             f'<p class="note">{_esc(tr("sens_note", lang, pct=swing_text(sections[0].swing)))}</p>']
     for s in sections:
-        parts.append(f"<h3>{html.escape(s.name)}</h3>")
+        parts.append(f"<h3>{_esc(s.name)}</h3>")
         if sensitivity_empty(s.table, lang):
-            parts.append(f'<p class="note">{html.escape(sensitivity_empty(s.table, lang))}</p>')
+            parts.append(f'<p class="note">{_esc(sensitivity_empty(s.table, lang))}</p>')
             continue
         lines = [x for x in (sensitivity_range(s.table, o, lang, s.swing) for o in sensitivity_outputs(s.table)) if x]
         if lines:
-            parts.append("<p>" + "<br>".join(html.escape(x) for x in lines) + "</p>")
+            parts.append("<p>" + "<br>".join(_esc(x) for x in lines) + "</p>")
         parts.append(_img(tornado_chart(s.table, lang, swing=s.swing, name=s.name)))
         rows = sensitivity_rows(s.table, lang, s.swing)
-        head = "".join(f'<th class="{"t" if j == 0 else ""}">{html.escape(h)}</th>' for j, h in enumerate(rows[0]))
-        body = "".join("<tr>" + "".join(f'<td class="{"t" if j == 0 else ""}">{html.escape(c)}</td>'
+        head = "".join(f'<th class="{"t" if j == 0 else ""}">{_esc(h)}</th>' for j, h in enumerate(rows[0]))
+        body = "".join("<tr>" + "".join(f'<td class="{"t" if j == 0 else ""}">{_esc(c)}</td>'
                                         for j, c in enumerate(r)) + "</tr>" for r in rows[1:])
         parts.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
         notes = [tr("sens_mixed", lang)] if not sensitivity_has_values(s.table) else []
         notes += [tr("sens_hidden", lang)] if s.hidden else []
-        parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+        parts += [f'<p class="note">{_esc(n)}</p>' for n in notes]
     return "".join(parts)
 
 
@@ -284,41 +292,41 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
     from planner.report.charts import compare_charts, floor_chart, membership_map
 
     base = cmp.results[0]
-    parts = [f"<h1>{html.escape(tr('compare_title', lang))}</h1>",
-             f'<p class="meta">{html.escape(", ".join(cmp.names))} · {html.escape(tr("baseline", lang))}: '
-             f"{html.escape(base.name)} · {html.escape(tr('generated', lang))}: {_now()}</p>"]
+    parts = [f"<h1>{_esc(tr('compare_title', lang))}</h1>",
+             f'<p class="meta">{_esc(", ".join(cmp.names))} · {_esc(tr("baseline", lang))}: '
+             f"{_esc(base.name)} · {_esc(tr('generated', lang))}: {_now()}</p>"]
     pol = [p for p in dict.fromkeys(policy_text(r, lang) for r in cmp.results) if p != "–"] or ["–"]
-    parts.append(f'<p class="meta">{html.escape(tr("policy", lang))}: {html.escape("; ".join(pol))}</p>')
+    parts.append(f'<p class="meta">{_esc(tr("policy", lang))}: {_esc("; ".join(pol))}</p>')
     from planner.workflow.visibility import hidden_note
 
     if hidden_note(cmp.results):  # the blanks ("–") of a role without enterprise figures, explained
-        parts.append(f'<p class="note">{html.escape(hidden_note(cmp.results))}</p>')
-    parts.append(f"<h2>{html.escape(tr('headline', lang))}</h2>")
+        parts.append(f'<p class="note">{_esc(hidden_note(cmp.results))}</p>')
+    parts.append(f"<h2>{_esc(tr('headline', lang))}</h2>")
     rows = comparison_rows(cmp, lang, HEADLINE_FIGURES)
     for i, r in enumerate(cmp.results):
-        head = html.escape(r.name) + ("" if r is base else f" · {html.escape(tr('difference', lang))} − {html.escape(base.name)}")
+        head = _esc(r.name) + ("" if r is base else f" · {_esc(tr('difference', lang))} − {_esc(base.name)}")
         parts.append(f"<h3>{head}</h3>" + cards_html(r.totals, lang, rows=rows, column=i))
     parts.append('<div class="two">' + _img(floor_chart(cmp.results, lang))
                  + _img(membership_map(cmp, lang, background=background), tr("no_geometry", lang)) + "</div>")
-    parts.append(f"<h2>{html.escape(tr('compare_table', lang))}</h2>" + _comparison_table(cmp, lang))
-    parts.append(f"<h2>{html.escape(tr('yearly', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('compare_table', lang))}</h2>" + _comparison_table(cmp, lang))
+    parts.append(f"<h2>{_esc(tr('yearly', lang))}</h2>")
     parts.append('<div class="two">' + "".join(_img(c) for c in compare_charts(cmp, lang)) + "</div>")
-    parts.append(f"<h2>{html.escape(tr('site_membership', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('site_membership', lang))}</h2>")
     d = cmp.differences()
     if len(d):
         rows = "".join(
-            f"<tr><td class='t'>{html.escape(r.scenario)}</td><td>{r.only_in_baseline}</td><td>{r.only_in_scenario}"
-            f"</td><td>{r.in_both}</td><td class='t list'>{html.escape(id_list(cmp.only_in(r.scenario), lang))}</td></tr>"
+            f"<tr><td class='t'>{_esc(r.scenario)}</td><td>{r.only_in_baseline}</td><td>{r.only_in_scenario}"
+            f"</td><td>{r.in_both}</td><td class='t list'>{_esc(id_list(cmp.only_in(r.scenario), lang))}</td></tr>"
             for r in d.itertuples())
-        parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{html.escape(tr('scenario', lang))}</th>"
-                     f"<th>{html.escape(tr('only_in_baseline', lang))}</th><th>{html.escape(tr('only_in_scenario', lang))}"
-                     f"</th><th>{html.escape(tr('in_both', lang))}</th><th class='t list'>"
-                     f"{html.escape(tr('only_in_scenario_ids', lang))}</th></tr></thead><tbody>{rows}</tbody></table></div>")
+        parts.append(f"<div class='scroll'><table><thead><tr><th class='t'>{_esc(tr('scenario', lang))}</th>"
+                     f"<th>{_esc(tr('only_in_baseline', lang))}</th><th>{_esc(tr('only_in_scenario', lang))}"
+                     f"</th><th>{_esc(tr('in_both', lang))}</th><th class='t list'>"
+                     f"{_esc(tr('only_in_scenario_ids', lang))}</th></tr></thead><tbody>{rows}</tbody></table></div>")
     parts.append(sensitivity_html(sensitivity, lang))
-    parts.append(f"<h2>{html.escape(tr('assumptions', lang))}</h2>")
+    parts.append(f"<h2>{_esc(tr('assumptions', lang))}</h2>")
     for r in cmp.results:
         a = assumptions_table(r, lang)
-        parts.append(f"<h3>{html.escape(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
+        parts.append(f"<h3>{_esc(r.name)}</h3>" + _table_html(a, lang, text_cols=tuple(a.columns)))
     return _page(tr("compare_title", lang), "".join(parts), lang)
 
 

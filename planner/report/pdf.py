@@ -20,6 +20,7 @@ from fpdf.enums import WrapMode, XPos, YPos
 
 from planner.errors import PlannerError
 from planner.i18n import t as _t
+from planner.i18n import visible_text
 from planner.report.text import (
     assumptions_table,
     comparison_rows,
@@ -71,6 +72,13 @@ class _Doc(FPDF):
         self.set_title(title)
         self.set_lang("zh-CN" if lang == "zh" else "en")
         self.set_creator("planner")
+
+    def normalize_text(self, text: str) -> str:
+        """Every text fpdf2 draws or measures (cells, tables, widths) passes here: without the invisible characters
+        of a delivered file or a typed name (:func:`~planner.i18n.visible_text`). The font has no glyph for them:
+        fpdf2 drew nothing and logged "Font ... is missing the following glyphs", the raw right-to-left override
+        on the command's terminal."""
+        return super().normalize_text(visible_text(text))
 
     @property
     def wrap(self) -> WrapMode:

@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from planner.errors import PlannerError, message_in
-from planner.i18n import LANGS, names_in, t
+from planner.i18n import LANGS, names_in, t, visible_text
 from planner.ui import keys, workspaces
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,8 +122,10 @@ def md_text(text) -> str:
     '\\!\\[x\\]\\(http\\:\\/\\/evil\\/t\\.png\\) \\*a\\*'
 
     A slash is escaped too: Streamlit's Markdown dropped the one of an escaped closing tag (``</b>`` read ``<b>``).
+    Invisible characters are left out (:func:`~planner.i18n.visible_text`): a right-to-left override in a parcel id
+    turned the rest of its heading around.
     """
-    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&/])", r"\\\1", str(text))
+    return re.sub(r"([\\`*_{}\[\]()<>#+\-.!|~$:&/])", r"\\\1", visible_text(text))
 
 
 def _secret_table(name: str) -> dict:

@@ -23,6 +23,7 @@ from planner.i18n import (
     field_label,
     has_fraction,
     label_kind,
+    visible_text,
 )
 from planner.ui.state import lang
 
@@ -109,7 +110,8 @@ def format_series(col: str, s: pd.Series, lang_: str | None = None) -> pd.Series
 
 def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
     """A copy for display: coded values translated, amounts in display units (万㎡/亿元, m²/million yuan), shares
-    to percent."""
+    to percent, text without invisible characters (:func:`~planner.i18n.visible_text`: the grid honoured a
+    right-to-left override in a delivered parcel id, "r1c1\u202e4c3r" read "r1c1r3c4")."""
     lg = lang_ or lang()
     out = pd.DataFrame(df).copy()
     geo = [c for c in out.columns if str(out[c].dtype) == "geometry"]
@@ -123,6 +125,8 @@ def localize(df: pd.DataFrame, lang_: str | None = None) -> pd.DataFrame:
             out[c] = pd.to_numeric(out[c], errors="coerce") * 100.0
         elif label_kind(str(c)) == "year" and pd.api.types.is_float_dtype(out[c]):
             out[c] = np.floor(out[c] + 1e-9)  # a delivery in October 2028 is in 2028
+        if pd.api.types.is_object_dtype(out[c].dtype) or pd.api.types.is_string_dtype(out[c].dtype):
+            out[c] = out[c].map(lambda v: visible_text(v) if isinstance(v, str) else v)
     return out
 
 

@@ -482,6 +482,11 @@ _JS = r"""
     }
     return s;
   }
+  // A value as the tooltip shows it: without invisible characters (a right-to-left override in a delivered id
+  // turned the rest of it around), line breaks kept, other white space a space (planner.i18n.visible_text).
+  function visible(v) {
+    return String(v).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, function (c) { return c === '\n' ? c : (/\s/.test(c) ? ' ' : ''); });
+  }
   function tip(layer) {
     var p = (layer.feature || {}).properties || {};
     var rows = (String(layer.feature.id).charAt(0) === 'g' && p.share !== undefined) ? cfg.grid_tip : cfg.tip;
@@ -490,7 +495,7 @@ _JS = r"""
       if (p[r[0]] === undefined || p[r[0]] === null) return;
       var tr = t.insertRow(), a = tr.insertCell(), b = tr.insertCell();
       a.style.fontWeight = 'bold'; a.style.paddingRight = '8px';
-      a.textContent = r[1]; b.textContent = String(p[r[0]]);
+      a.textContent = r[1]; b.textContent = visible(p[r[0]]);
     });
     return t;
   }

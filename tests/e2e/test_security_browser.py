@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -192,6 +193,59 @@ def test_errors_shown_in_the_browser_carry_no_server_paths(office, page, externa
     page.screenshot(path=str(ARTIFACTS / "23_security_workspace_error.png"), full_page=True)
     assert _paths_in_page(page) == []
     assert page.locator("[data-testid='stSidebar'] [data-testid='stTextInput']").count() == 0  # no path box
+    assert external == []
+
+
+# --------------------------------------------------------------------------- invisible characters in delivered ids
+SPOOF = "r12c12\u202e4c3r"  # reads "r12c12r3c4" where the override is honoured
+
+
+@pytest.fixture(scope="module", params=["serve.py", "app.py"])
+def rtl_office(request, tmp_path_factory):
+    """The app as ``make run`` starts it (``serve.py``: the map's features come from its tile route and the
+    tooltip is built in the page) and untiled (``app.py``: folium's tooltip), on a survey whose parcel id holds a
+    right-to-left override."""
+    need_browser()
+    from planner.io.store import GpkgStore
+    from tests.e2e._workspace import build_workspace
+
+    base = tmp_path_factory.mktemp("rtl")
+    ws = build_workspace(base / "rtl.gpkg")
+    store = GpkgStore(ws)
+    g = store.read_parcels()
+    g.loc[g["parcel_id"] == "r12c12", "parcel_id"] = SPOOF
+    store.publish_survey(g, label="rtl", user="test")
+    env = {k: v for k, v in os.environ.items() if k not in ("PLANNER_WORKSPACES", "PLANNER_DATA_DIR")}
+    env.update(PLANNER_WORKSPACE=str(ws))
+    with running_app(env, base / "streamlit.log", cmd=[sys.executable, "-m", "streamlit", "run", request.param]) \
+            as (url, _):
+        yield url, request.param
+
+
+def test_a_right_to_left_override_in_an_id_turns_no_tooltip_around(rtl_office, page, external):
+    """The map tooltip of a parcel whose id holds U+202E shows the id without it ("r12c124c3r", as the detail
+    table does), tiled or not: it read "r12c12r3c4" in the tiled map's tooltip (the default ``make run``)."""
+    url, how = rtl_office
+    _open(page, url)
+    box = page.get_by_placeholder("r3c4 / S0001")
+    box.fill(SPOOF)
+    box.press("Enter")
+    _settle(page, 120)
+    _map_paths(page, 5)
+    time.sleep(2)
+    _settle(page)
+    frame_box = page.locator(MAP_FRAME).first.bounding_box()
+    tip = page.frame_locator(MAP_FRAME).first.locator(".leaflet-tooltip")
+    for dx in (0, 4, -4, 8):  # the map is centred on the parcel
+        page.mouse.move(frame_box["x"] + frame_box["width"] / 2 + dx, frame_box["y"] + frame_box["height"] / 2 + dx)
+        try:
+            tip.filter(has_text="r12c12").first.wait_for(timeout=5_000)
+            break
+        except Exception:  # playwright TimeoutError: move again
+            continue
+    text = tip.first.inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"24_security_rtl_tooltip_{how.split('.')[0]}.png"))
+    assert "r12c124c3r" in text and "\u202e" not in text, repr(text)
     assert external == []
 
 
