@@ -1103,6 +1103,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "several tenants; {none:,} enterprises reach none"),
     # fields of an enterprise table the parcel schema does not have (report field names, problems' field column)
     "ir_field_credit_code": ("统一社会信用代码", "Credit code"),
+    "ir_field_credit_codes": ("统一社会信用代码（使用企业）", "Credit codes (occupying enterprises)"),
     "ir_field_energy_tce": ("综合能耗（吨标准煤）", "Energy use (tce)"),
     "ir_unchanged_again": ("如确需将其发布为新版本，请加 --publish-again。",
                            "To publish it as a new version anyway, add --publish-again."),
@@ -1535,7 +1536,12 @@ def value_label(kind: str, value, lang: str = "zh") -> str:
 
 
 def column_label(name: str, lang: str = "zh") -> str:
-    """Header of a table column: :data:`LABELS` (amounts in display units), then indicators, then the schema."""
+    """Header of a table column: :data:`LABELS` (amounts in display units), then indicators, then the schema, then
+    an enterprise table's fields joined in (the explorer showed ``energy_tce`` and ``credit_codes`` untranslated).
+
+    >>> column_label("energy_tce"), column_label("credit_codes", "en")
+    ('综合能耗（吨标准煤）', 'Credit codes (occupying enterprises)')
+    """
     if name in LABELS:
         return label(name, lang)
     if f"ind_{name}" in STRINGS:
@@ -1544,8 +1550,9 @@ def column_label(name: str, lang: str = "zh") -> str:
 
     try:
         f = schema.field(name)
-    except Exception:  # not a schema column: show the name
-        return str(name)
+    except Exception:  # not a schema column: an enterprise table's field joined in (energy_tce), else the name
+        key = f"ir_field_{name}"
+        return t(key, lang) if key in STRINGS else str(name)
     unit = _UNITS.get(f.unit, (f.unit, f.unit))[1 if lang == "en" else 0]
     if lang == "en":
         return f"{f.en} ({unit})" if unit else f.en

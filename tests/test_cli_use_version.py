@@ -22,6 +22,29 @@ from planner.workflow.operations import current_survey_version
 from tests.test_enterprise import ROWS, parcels, write_links, write_table
 
 
+def two_enterprise_tables(tmp_path, store) -> None:
+    """A survey (label "base") and enterprise tables v1 and v2 (one enterprise's figure changed), with their links."""
+    store.publish_survey(parcels(), label="base")
+    lk = write_links(tmp_path / "l.csv")
+    ingest_enterprises(write_table(tmp_path / "t.xlsx"), store, link=lk)
+    rows = [list(r) for r in ROWS]
+    rows[0][3] = "11"
+    ingest_enterprises(write_table(tmp_path / "t2.csv", rows, title=False), store, link=lk)
+    assert enterprise_version(store) == 2
+
+
+def two_survey_files(tmp_path, store) -> tuple:
+    """a.gpkg and b.gpkg (one parcel's floor area changed) published as survey versions 1 and 2 by the command."""
+    a, b = tmp_path / "a.gpkg", tmp_path / "b.gpkg"
+    parcels().to_file(a)
+    p = parcels()
+    p.loc[0, "floor_area_m2"] = 2500.0
+    p.to_file(b)
+    for f in (a, b):
+        assert main(["ingest", str(f), "-w", store.uri, "--lang", "en"]) == 0
+    return a, b
+
+
 def _two_surveys(store):
     """v1 the survey, v2 one parcel's floor area corrected; flags and sites built on v2, a scenario saved on them."""
     from planner.scenarios import Scenario
@@ -86,12 +109,7 @@ def test_use_makes_an_earlier_survey_current_and_says_what_is_out_of_date(store,
 def test_use_makes_an_earlier_enterprise_table_current_with_its_links(tmp_path, store, capsys, lang):
     """Both backends: enterprise table v1 (and its parcel links) current again; the flags classified with v2 are
     out of date; two audit rows (the table and its links), as the app's switch writes."""
-    store.publish_survey(parcels(), label="base")
-    lk = write_links(tmp_path / "l.csv")
-    ingest_enterprises(write_table(tmp_path / "t.xlsx"), store, link=lk)
-    rows = [list(r) for r in ROWS]
-    rows[0][3] = "11"
-    ingest_enterprises(write_table(tmp_path / "t2.csv", rows, title=False), store, link=lk)
+    two_enterprise_tables(tmp_path, store)
     assert main(["classify", "-w", store.uri, "--lang", "en"]) == 0
     capsys.readouterr()
     n_audit = len(store.audit_log())
@@ -181,13 +199,7 @@ def test_an_earlier_survey_file_again_names_the_command_on_the_command_line_only
     --publish-again), its dry run too; the library says v2 is current and names no way of any face."""
     from planner.ingest import ingest
 
-    a, b = tmp_path / "a.gpkg", tmp_path / "b.gpkg"
-    parcels().to_file(a)
-    p = parcels()
-    p.loc[0, "floor_area_m2"] = 2500.0
-    p.to_file(b)
-    for f in (a, b):
-        assert main(["ingest", str(f), "-w", store.uri, "--lang", "en"]) == 0
+    a, b = two_survey_files(tmp_path, store)
     capsys.readouterr()
     rc, _, err = _run(capsys, "ingest", a, "-w", store.uri, "--lang", lang)
     assert rc == 2
@@ -220,14 +232,9 @@ def test_an_earlier_surveys_parcels_in_other_bytes_name_the_command_on_the_comma
     every refusal of ``planner ingest``) naming ``planner workspace use survey 1`` and --publish-again, its dry run
     too (exit 0); the command then makes v1 current, and the same file changes nothing against it (exit 2, no
     command to switch)."""
-    a, b, again = tmp_path / "a.gpkg", tmp_path / "b.gpkg", tmp_path / "a.geojson"
-    parcels().to_file(a)
+    again = tmp_path / "a.geojson"
     parcels().to_file(again, driver="GeoJSON")
-    p = parcels()
-    p.loc[0, "floor_area_m2"] = 2500.0
-    p.to_file(b)
-    for f in (a, b):
-        assert main(["ingest", str(f), "-w", store.uri, "--lang", "en"]) == 0
+    a, b = two_survey_files(tmp_path, store)
     capsys.readouterr()
     rc, _, err = _run(capsys, "ingest", again, "-w", store.uri, "--lang", lang)
     assert rc == 2

@@ -16,21 +16,12 @@ import pytest
 
 from planner.cli import main
 from planner.io.store import open_store
-from planner.workflow.enterprises import analysis_parcels, enterprise_version, ingest_enterprises
+from planner.workflow.enterprises import analysis_parcels, enterprise_version
 from planner.workflow.versions import stale_results, switch_version
-from tests.test_enterprise import ROWS, parcels, write_links, write_table
+from tests.test_cli_use_version import two_enterprise_tables
+from tests.test_enterprise import parcels
 
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-
-
-def _two_enterprise_tables(tmp_path, store) -> None:
-    store.publish_survey(parcels(), label="base")
-    lk = write_links(tmp_path / "l.csv")
-    ingest_enterprises(write_table(tmp_path / "t.xlsx"), store, link=lk)
-    rows = [list(r) for r in ROWS]
-    rows[0][3] = "11"
-    ingest_enterprises(write_table(tmp_path / "t2.csv", rows, title=False), store, link=lk)
-    assert enterprise_version(store) == 2
 
 
 def _current(store, kind: str) -> list[int]:
@@ -67,7 +58,7 @@ def test_a_kill_in_the_middle_of_an_enterprise_switch_never_splits_the_table_fro
     """Both backends: the table and its parcel links switch together or not at all. Killed between the two, the
     workspace had table v1 current with the links of v2 (every analysis then joined v1's enterprises through v2's
     links) and one audit row; the next switch to v1 then said "already current" and left the links as they were."""
-    _two_enterprise_tables(tmp_path, store)
+    two_enterprise_tables(tmp_path, store)
     audit = store.audit_log()
     proc = subprocess.run([sys.executable, "-c", _KILLED_SWITCH, store.uri], env=ENV, capture_output=True,
                           text=True, timeout=300)
@@ -87,7 +78,7 @@ def test_a_kill_in_the_middle_of_an_enterprise_switch_never_splits_the_table_fro
 def test_a_table_left_current_without_its_links_is_switched_whole_next_time(tmp_path, store):
     """A workspace split by such a kill before (table v1, links v2): ``use enterprise 1`` switched nothing ("v1 is
     already current") and left it split. Now the links follow, with their audit row."""
-    _two_enterprise_tables(tmp_path, store)
+    two_enterprise_tables(tmp_path, store)
     store.set_current("enterprise", "enterprises", 1)  # what the killed switch left
     n = len(store.audit_log())
     sw = switch_version(store, "enterprise", 1)
@@ -159,7 +150,7 @@ def test_flags_classified_while_a_colleague_switched_the_enterprise_table_name_t
     """The enterprise table is switched from v2 to v1 after classify noted v2 as current and before it read the
     table: the flags held v1's figures but recorded v2, so they looked out of date on v1 and up to date once v2
     was made current again, the other way round from the truth. The figures must be those of the version recorded."""
-    _two_enterprise_tables(tmp_path, store)
+    two_enterprise_tables(tmp_path, store)
     real, done = type(store).read_layer, []
 
     def read_layer(self, kind, *a, **kw):
@@ -345,7 +336,7 @@ def test_the_enterprise_switch_on_the_data_page_says_what_it_left_out_of_date(tm
     from tests.test_roles import _app, _texts
 
     store = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
-    _two_enterprise_tables(tmp_path, store)
+    two_enterprise_tables(tmp_path, store)
     assert main(["classify", "-w", store.uri, "--lang", "en"]) == 0
     at = _app(store.path, monkeypatch)
     at.switch_page("views/data.py").run()

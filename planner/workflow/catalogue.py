@@ -8,6 +8,7 @@ version: nothing saved is lost and the history stays.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 from planner import scenarios as sc_mod
 from planner.errors import ConfigError, DataError, PlannerError, StoreError, message_in
@@ -174,7 +175,7 @@ def unusable_document(store: Store, kind: str, name: str, version: int | None, e
     corrected version over it. A :class:`ConfigError` (the commands exit 2; the pages show it)."""
     v = version or latest_version(store, kind, name)
     who_en, who_zh = (saved_by(store, kind, name, v, lang) if v else "" for lang in ("en", "zh"))
-    ws = store.uri if "://" not in str(store.uri) else "$PLANNER_WORKSPACE"
+    ws = shlex.quote(str(store.uri)) if "://" not in str(store.uri) else '"$PLANNER_WORKSPACE"'  # no password shown
     fix_en, fix_zh = (t.format(ws=ws, name=name) for t in _REPAIR.get(kind, ("", "")))
     kz = _KIND_ZH.get(kind, kind)
     msg = (f"saved {kind} {name!r} version {v}{' ' + who_en if who_en else ''} cannot be used by this planner: "
