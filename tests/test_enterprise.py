@@ -627,3 +627,15 @@ def test_a_table_linked_by_the_parcels_is_the_same_whatever_survey_links_it_now(
         ingest_enterprises(again, store)
     assert enterprise_version(store) == 1 and len(store.layers("enterprise")) == 1
     assert analysis_parcels(store).set_index("parcel_id").loc["P4", "n_enterprises"] == 1  # found there by v1 too
+
+
+def test_every_column_an_enterprise_table_joins_in_has_a_label_in_both_languages(tmp_path, ws):
+    """The explorer's detail table showed ``energy_tce`` and ``credit_codes`` as raw names in either language: every
+    column of the parcels the analyses read with an enterprise table joined is labelled (:func:`column_label`)."""
+    from planner.i18n import column_label
+
+    ingest_enterprises(write_table(tmp_path / "t.xlsx"), ws, link=write_links(tmp_path / "l.csv"))
+    cols = list(analysis_parcels(ws).columns)
+    assert {"energy_tce", "credit_codes", "n_enterprises"} <= set(cols)
+    assert [c for c in cols if c in (column_label(c, "zh"), column_label(c, "en"))] == []
+    assert column_label("energy_tce", "zh") == "综合能耗（吨标准煤）"
