@@ -158,30 +158,46 @@ def test_a_unit_set_in_the_field_mapping_is_the_one_read(app_server, browser, tm
         _open_data(page, url, "zh")
         _upload(page, ROOT / "gis_data" / "survey_update.zip")
         units = page.locator("[data-testid='stCaptionContainer']", has_text="读取单位").first
-        for _attempt in range(5):  # the grid is a canvas: its cell is found by position, measured once the page
-            grid = page.locator("[data-testid='stDataFrame']").first  # has settled (a rerun may move it meanwhile)
-            grid.wait_for()
+        grid = page.locator("[data-testid='stDataFrame']").first
+        for _attempt in range(5):  # the grid is a canvas; its accessible table says which row is which, which cell
+            grid.wait_for()  # is selected and what it reads: each step is checked, tried again if a rerun got in
             _settle(page)
+            grid.locator(".dvn-scroller").first.evaluate("e => { e.scrollTop = 0; }")  # a click may have scrolled it
+            page.wait_for_timeout(300)
+            ids = grid.locator("td[id^='glide-cell-0-']").evaluate_all(
+                "cells => cells.filter(c => c.textContent === 'output_cny').map(c => c.id)")
+            row = int(ids[0].rsplit("-", 1)[1])  # glide-cell-<column>-<row>
+            unit_cell = grid.locator(f"#glide-cell-3-{row}")
             box = grid.bounding_box()
-            row_h = 35  # the header, then parcel_id ... output_cny is the 10th row
-            x, y = box["x"] + box["width"] - 60, box["y"] + row_h * 10 + row_h / 2
-            page.mouse.click(x, y)  # select the cell, then open its editor (a double click alone was lost under load)
-            page.wait_for_timeout(500)
-            page.keyboard.press("Enter")
-            try:  # on a loaded machine a rerun can swallow the click: the editor never opens, measure again
-                page.get_by_role("option", name="元", exact=True).click(timeout=20_000)
-            except PlaywrightTimeout:
+            page.mouse.click(box["x"] + box["width"] - 60, box["y"] + 35 * 1.5)  # the first row's Unit cell
+            page.wait_for_timeout(300)
+            for _ in range(row):  # then down to output_cny by keyboard, as glide scrolls (no pixel arithmetic)
+                page.keyboard.press("ArrowDown")
+            page.wait_for_timeout(300)
+            if unit_cell.get_attribute("aria-selected") != "true":
                 page.keyboard.press("Escape")
                 continue
-            page.keyboard.press("Escape")
+            page.keyboard.press("Enter")  # open its editor (a double click alone was lost under load)
+            try:
+                page.get_by_role("option", name="元", exact=True).wait_for(timeout=20_000)
+            except PlaywrightTimeout:  # a rerun swallowed the key: the editor never opened
+                page.keyboard.press("Escape")
+                continue
+            page.keyboard.type("元")  # filter the list to 元 万元 亿元 and take the first (a click on a moving menu
+            page.wait_for_timeout(300)  # was lost)
+            page.keyboard.press("Enter")
             _settle(page)
-            page.get_by_text("整体替换").first.click()  # this workspace is elsewhere: check it as a replacement
-            _settle(page)
-            page.get_by_role("button", name="校验报告").click()
-            _settle(page)
-            units.wait_for(timeout=120_000)
-            if "← CZ: 元" in units.inner_text():
+            if unit_cell.inner_text() == "元":
                 break
+            page.keyboard.press("Escape")
+        else:
+            pytest.fail("the Unit cell of output_cny could not be set to 元 in five tries")
+        page.get_by_text("整体替换").first.click()  # this workspace is elsewhere: check it as a replacement
+        _settle(page)
+        page.get_by_role("button", name="校验报告").click()
+        _settle(page)
+        units.wait_for(timeout=120_000)
+        assert unit_cell.inner_text() == "元"  # the edit outlived the reruns of the radio and the button
         assert "← CZ: 元" in units.inner_text() and "← NSE: 万元" in units.inner_text(), units.inner_text()
         units.scroll_into_view_if_needed()
         page.screenshot(path=str(ARTIFACTS / "upload_zh_1280_units.png"))
