@@ -974,8 +974,9 @@ def read_table(source: str | os.PathLike, *, encoding: str | None = None, sheet:
         with tempfile.TemporaryDirectory(prefix="planner-table-") as tmp:
             safe_extract(src, tmp, limits)  # an .xlsx is a zip: the same zip-bomb guards as uploads
         try:
-            df = pd.read_excel(src, sheet_name=sheet if sheet is not None else 0, header=None, engine="openpyxl")
-        except Exception as exc:  # openpyxl raises many kinds for damaged workbooks
+            # calamine: the same cells as openpyxl (cached values of formulas, dates), 10x faster
+            df = pd.read_excel(src, sheet_name=sheet if sheet is not None else 0, header=None, engine="calamine")
+        except Exception as exc:  # damaged workbooks raise many kinds
             msg = f"{src.name}: not a readable Excel workbook ({exc}); save it again as .xlsx"
             raise IngestError(msg, zh=f"{src.name}：不是可读取的 Excel 工作簿（{exc}），请另存为 .xlsx") from exc
         shown = sheet if sheet is not None else 1
