@@ -412,8 +412,8 @@ for _ in range(300):
     a = [bytearray(1_000_000)]
     a.append(a)  # a reference cycle, as a page run's frames leave
     junk.append(a)
+before = rss()  # measured while the junk is still held: the keeper may collect the moment it is let go
 junk = None
-before = rss()
 for _ in range(100):  # the keeper runs every 0.1 s; on a loaded machine its thread may wait its turn a while
     time.sleep(0.1)
     if (before - rss()) // 2**20 > 200:

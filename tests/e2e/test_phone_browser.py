@@ -116,8 +116,11 @@ def test_a_phone_opens_on_the_page_and_a_desktop_beside_the_sidebar(app_server, 
     assert external == []
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-@pytest.mark.parametrize("user", list(USERS))
+# each role and each language once by default; the other two pairs with `-m slow` (35 s each)
+@pytest.mark.parametrize(("user", "lang"), [
+    pytest.param(user, lang, marks=[pytest.mark.slow] if (user, lang) in (("pam", "zh"), ("dee", "en")) else [],
+                 id=f"{user}-{lang}")
+    for user in USERS for lang in ("zh", "en")])
 def test_every_page_fits_a_phone(phone_office, browser, external, user, lang):
     url = phone_office
     ctx = browser.new_context(**PHONE, locale="zh-CN")

@@ -144,17 +144,8 @@ def test_xss_owner_shows_as_text_and_runs_nothing(office, page, external):
     _map_paths(page, 5)
     time.sleep(2)
     _settle(page)
-    # hover the middle of the map: the map is centred on r3c4
-    frame_box = page.locator(MAP_FRAME).first.bounding_box()
     frame = page.frame_locator(MAP_FRAME).first
-    tip = frame.locator(".leaflet-tooltip")
-    for dx in (0, 4, -4, 8):
-        page.mouse.move(frame_box["x"] + frame_box["width"] / 2 + dx, frame_box["y"] + frame_box["height"] / 2 + dx)
-        try:
-            tip.filter(has_text="r3c4").first.wait_for(timeout=5_000)
-            break
-        except Exception:  # playwright TimeoutError: move again
-            continue
+    tip = _hover_tooltip(page, "r3c4")  # the map is centred on r3c4
     time.sleep(1.0)  # an injected onerror would have fired by now
     page.screenshot(path=str(ARTIFACTS / "21_security_xss_tooltip.png"))
     assert dialogs == [], f"script from the data ran: {dialogs}"
@@ -222,6 +213,21 @@ def rtl_office(request, tmp_path_factory):
         yield url, request.param
 
 
+def _hover_tooltip(page, text: str):
+    """Hover the middle of the map (a few pixels around it) until a tooltip holding ``text`` shows; returns the
+    map's tooltip locator."""
+    frame_box = page.locator(MAP_FRAME).first.bounding_box()
+    tip = page.frame_locator(MAP_FRAME).first.locator(".leaflet-tooltip")
+    for dx in (0, 4, -4, 8):
+        page.mouse.move(frame_box["x"] + frame_box["width"] / 2 + dx, frame_box["y"] + frame_box["height"] / 2 + dx)
+        try:
+            tip.filter(has_text=text).first.wait_for(timeout=5_000)
+            break
+        except Exception:  # playwright TimeoutError: move again
+            continue
+    return tip
+
+
 def test_a_right_to_left_override_in_an_id_turns_no_tooltip_around(rtl_office, page, external):
     """The map tooltip of a parcel whose id holds U+202E shows the id without it ("r12c124c3r", as the detail
     table does), tiled or not: it read "r12c12r3c4" in the tiled map's tooltip (the default ``make run``)."""
@@ -234,15 +240,7 @@ def test_a_right_to_left_override_in_an_id_turns_no_tooltip_around(rtl_office, p
     _map_paths(page, 5)
     time.sleep(2)
     _settle(page)
-    frame_box = page.locator(MAP_FRAME).first.bounding_box()
-    tip = page.frame_locator(MAP_FRAME).first.locator(".leaflet-tooltip")
-    for dx in (0, 4, -4, 8):  # the map is centred on the parcel
-        page.mouse.move(frame_box["x"] + frame_box["width"] / 2 + dx, frame_box["y"] + frame_box["height"] / 2 + dx)
-        try:
-            tip.filter(has_text="r12c12").first.wait_for(timeout=5_000)
-            break
-        except Exception:  # playwright TimeoutError: move again
-            continue
+    tip = _hover_tooltip(page, "r12c12")  # the map is centred on the parcel
     text = tip.first.inner_text()
     page.screenshot(path=str(ARTIFACTS / f"24_security_rtl_tooltip_{how.split('.')[0]}.png"))
     assert "r12c124c3r" in text and "\u202e" not in text, repr(text)
