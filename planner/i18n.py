@@ -1505,6 +1505,35 @@ DB_ACTIONS_ZH = {
 }
 
 
+
+def workspace_shown(uri, lang: str = "en") -> str:
+    """A workspace as messages show it: a PostGIS one as ``database/schema`` (README, "The URI"), a file as given."""
+    if str(uri).startswith(("postgresql://", "postgres://")):
+        from planner.io._pgconn import shown_name
+
+        return names_in(shown_name(uri), lang)
+    return str(uri)
+
+
+def workspace_option(uri, lang: str = "en") -> str:
+    """``-w WORKSPACE`` for a command a message proposes (the command line's and the app's): a file quoted as a
+    shell needs it; a PostGIS URI never written out.
+
+    The URI may hold a password, and README promises messages name it ``database/schema`` only: the
+    proposal takes it from ``$PLANNER_WORKSPACE`` when that is the one, else says which one to give.
+
+    >>> workspace_option("/data/ws.gpkg"), workspace_option("/data/my city.gpkg")
+    ('-w /data/ws.gpkg', "-w '/data/my city.gpkg'")
+    """
+    import os
+    import shlex
+
+    if not str(uri).startswith(("postgresql://", "postgres://")):
+        return f"-w {shlex.quote(str(uri))}"
+    if os.environ.get("PLANNER_WORKSPACE", "").strip() == str(uri).strip():
+        return '-w "$PLANNER_WORKSPACE"'
+    return t("cli_uri_option", lang, ws=workspace_shown(uri, lang))
+
 def db_action_zh(what: str) -> str:
     """A PostGIS store's action (``"reading the workspace"``, ``"saving scenario 'a'"``) in Chinese.
 

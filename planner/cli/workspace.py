@@ -27,39 +27,17 @@ may run it again).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 
 from planner import workflow as W
 from planner.cli import WORKSPACE_HELP, add_lang_option
 from planner.errors import IngestError, StoreError, message_in
-from planner.i18n import names_in, t, terminal_text
+from planner.i18n import names_in, t, terminal_text, workspace_option
+from planner.i18n import workspace_shown as _shown
 from planner.io.store import open_store
 
 #: Help text of every ``--workspace`` option.
-
-
-def _shown(uri: str, lang: str = "en") -> str:
-    """A workspace as messages show it: a PostGIS one as ``database/schema`` (README, "The URI"), a file as given."""
-    if str(uri).startswith(("postgresql://", "postgres://")):
-        from planner.io._pgconn import shown_name
-
-        return names_in(shown_name(uri), lang)
-    return str(uri)
-
-
-def workspace_option(uri: str, lang: str = "en") -> str:
-    """``-w WORKSPACE`` for a command a message proposes: a file as given; a PostGIS URI never written out.
-
-    The URI may hold a password, and README promises messages name it ``database/schema`` only: the
-    proposal takes it from ``$PLANNER_WORKSPACE`` when that is the one, else says which one to give.
-    """
-    if not str(uri).startswith(("postgresql://", "postgres://")):
-        return f"-w {uri}"
-    if os.environ.get("PLANNER_WORKSPACE", "").strip() == str(uri).strip():
-        return '-w "$PLANNER_WORKSPACE"'
-    return t("cli_uri_option", lang, ws=_shown(uri, lang))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,11 +8,10 @@ version: nothing saved is lost and the history stays.
 from __future__ import annotations
 
 import dataclasses
-import shlex
 
 from planner import scenarios as sc_mod
 from planner.errors import ConfigError, DataError, PlannerError, StoreError, message_in
-from planner.i18n import has_hidden, without_hidden
+from planner.i18n import has_hidden, without_hidden, workspace_option
 from planner.io.store import Store, _doc_text
 from planner.workflow import documents as D
 from planner.workflow.permissions import acting_user
@@ -144,28 +143,28 @@ def load_document(store: Store, kind: str, name: str, version: int | None = None
 
 
 #: What rebuilds a saved document this planner refuses (a value an earlier release allowed): ``(en, zh)``
-#: templates of the command or page that saves a corrected version over it ({ws}: the workspace, {name}).
+#: templates of the command or page that saves a corrected version over it ({ws}: the workspace option, -w ...; {name}).
 _REPAIR = {
-    "site_params": ("save corrected settings as its next version: `planner sites -w {ws} --gap M --min-area M2 "
+    "site_params": ("save corrected settings as its next version: `planner sites {ws} --gap M --min-area M2 "
                     "... --save-params {name}` (the options given replace the refused values), or change them on "
                     "the Sites page and save",
-                    "请另存一版改正后的设置：`planner sites -w {ws} --gap 米 --min-area 平方米 … --save-params {name}`"
+                    "请另存一版改正后的设置：`planner sites {ws} --gap 米 --min-area 平方米 … --save-params {name}`"
                     "（所给选项取代被拒绝的值），或在“连片地块”页面修改后保存"),
     "policy": ("save corrected rules as its next version: on the Rules page open an earlier version or other rules, "
-               "set them and save them under the name {name}, or `planner classify -w {ws} -p FILE.toml` with "
+               "set them and save them under the name {name}, or `planner classify {ws} -p FILE.toml` with "
                "name = \"{name}\" and the rules corrected in FILE.toml (`planner policy show -p FILE.toml` checks it)",
                "请另存一版改正后的规则：在“三低识别”页面打开其早先版本或其他规则，设好后以名称 {name} 保存；或把改正后的规则"
-               "（name = \"{name}\"）写入 FILE.toml 再运行 `planner classify -w {ws} -p FILE.toml`"),
+               "（name = \"{name}\"）写入 FILE.toml 再运行 `planner classify {ws} -p FILE.toml`"),
     "site_edit": ("build the sites again and redo the edits on the Sites page (saving makes its next version), or "
-                  "`planner sites -w {ws} --no-edits`",
-                  "请重新生成片区并在“连片地块”页面重做调整（保存即为新版本），或运行 `planner sites -w {ws} --no-edits`"),
-    "scenario": ("save a corrected scenario as its next version: `planner scenario run FILE.toml -w {ws}` with the "
+                  "`planner sites {ws} --no-edits`",
+                  "请重新生成片区并在“连片地块”页面重做调整（保存即为新版本），或运行 `planner sites {ws} --no-edits`"),
+    "scenario": ("save a corrected scenario as its next version: `planner scenario run FILE.toml {ws}` with the "
                  "scenario corrected in FILE.toml, or on the Scenarios page",
-                 "请另存一版改正后的情景：把情景改正后写入 FILE.toml 再运行 `planner scenario run FILE.toml -w {ws}`，"
+                 "请另存一版改正后的情景：把情景改正后写入 FILE.toml 再运行 `planner scenario run FILE.toml {ws}`，"
                  "或在“情景模拟”页面保存"),
-    "comparison": ("save the comparison again: `planner scenario compare A B -w {ws} --save {name} --out FILE`, or "
+    "comparison": ("save the comparison again: `planner scenario compare A B {ws} --save {name} --out FILE`, or "
                    "on the Comparison page",
-                   "请重新保存对比：`planner scenario compare A B -w {ws} --save {name} --out 文件`，或在“情景对比”页面保存"),
+                   "请重新保存对比：`planner scenario compare A B {ws} --save {name} --out 文件`，或在“情景对比”页面保存"),
 }
 
 
@@ -175,8 +174,8 @@ def unusable_document(store: Store, kind: str, name: str, version: int | None, e
     corrected version over it. A :class:`ConfigError` (the commands exit 2; the pages show it)."""
     v = version or latest_version(store, kind, name)
     who_en, who_zh = (saved_by(store, kind, name, v, lang) if v else "" for lang in ("en", "zh"))
-    ws = shlex.quote(str(store.uri)) if "://" not in str(store.uri) else '"$PLANNER_WORKSPACE"'  # no password shown
-    fix_en, fix_zh = (t.format(ws=ws, name=name) for t in _REPAIR.get(kind, ("", "")))
+    fix_en, fix_zh = (t.format(ws=workspace_option(store.uri, lang), name=name)  # no password shown
+                      for t, lang in zip(_REPAIR.get(kind, ("", "")), ("en", "zh"), strict=True))
     kz = _KIND_ZH.get(kind, kind)
     msg = (f"saved {kind} {name!r} version {v}{' ' + who_en if who_en else ''} cannot be used by this planner: "
            f"{exc}. It may have been saved by an earlier release that allowed this value; it is kept unchanged"
