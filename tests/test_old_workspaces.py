@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from planner.cli import main
+from planner.errors import StoreError
 from planner.io.store import open_store
 from tests.conftest import pg_uri
 
@@ -248,7 +249,7 @@ def test_old_site_edits_made_on_settings_refused_today_are_kept_and_offered_not_
 
 # --------------------------------------------------------------------------- PostGIS: the schema's migrations
 def test_a_postgis_workspace_from_before_the_accounts_migration_is_upgraded_once_and_safely(tmp_path, pg_dsn,
-                                                                                            monkeypatch):
+                                                                                            monkeypatch, capsys):
     """A schema made before migration 0002 (accounts, 2026-12-05 morning): a migration failing half-way leaves it
     as it was (one transaction); two planners opening it at once upgrade it once; nothing it held is lost."""
     import psycopg
@@ -277,8 +278,15 @@ def test_a_postgis_workspace_from_before_the_accounts_migration_is_upgraded_once
         real = migrations.migrations
         monkeypatch.setattr(migrations, "migrations",
                             lambda: [*real(), (90, "broken", "CREATE TABLE planner_x (id int); SELECT 1/0;")])
-        with pytest.raises(psycopg.errors.DivisionByZero):  # a migration that fails half-way
+        with pytest.raises(StoreError) as err:  # a migration that fails half-way: said in words, not the driver's
             open_store(uri)
+        assert isinstance(err.value.__cause__, psycopg.errors.DivisionByZero)
+        for said in (str(err.value), err.value.zh):
+            assert "0090_broken.sql" in said and "division by zero" in said and uri.rsplit("=", 1)[-1] in said
+        assert "Nothing was changed" in str(err.value) and "未做任何修改" in err.value.zh
+        assert main(["info", "-w", uri, "--lang", "zh"]) != 0  # the command line says it, without a traceback
+        out = capsys.readouterr()
+        assert "0090_broken.sql" in out.err and "未做任何修改" in out.err and "Traceback" not in out.err
         assert state() == ([1], False, False)  # 0002 and the half of 90 rolled back with it
         monkeypatch.undo()
         from concurrent.futures import ThreadPoolExecutor

@@ -77,8 +77,38 @@ def apply_migrations(con, schema: str, where: str) -> list[int]:
     for version, name, text in migrations():
         if version in done:
             continue
-        con.execute(text)
+        try:
+            con.execute(text)
+        except Exception as exc:
+            raise _failed(exc, where, version, name) from exc
         con.execute(sql.SQL("INSERT INTO {}.planner_migrations (version, name) VALUES (%s, %s)")
                     .format(sql.Identifier(schema)), (version, name))
         ran.append(version)
     return ran
+
+
+def _failed(exc: Exception, where: str, version: int, name: str) -> Exception:
+    """The error a migration that failed on the server raises: which one, the server's words, what to do.
+
+    Errors a user acts on the same way whatever runs (a missing privilege, a full disk, a read-only or lost
+    server) pass on to the caller's :func:`planner.io._pgconn.pg_errors`, which says them in words.
+    """
+    import psycopg
+    from psycopg import errors as E
+
+    if not isinstance(exc, psycopg.Error) or isinstance(
+            exc, E.InsufficientPrivilege | E.DiskFull | E.ReadOnlySqlTransaction | psycopg.OperationalError):
+        return exc
+    from planner.io._pgconn import _first
+
+    file = f"{version:04d}_{name}.sql"
+    said = _first(exc)
+    msg = (f"workspace {where}: upgrading its tables to this planner's (migration {file}) failed; the server says: "
+           f"{said}. Nothing was changed: the upgrade is one transaction, and the workspace still opens with the "
+           f"planner that last wrote it. Its tables may have been changed outside planner: ask the database "
+           f"administrator to compare its schema with planner/io/migrations/{file}, or to restore it from a backup, "
+           "then open it again")
+    zh = (f"工作空间 {where}：升级数据表结构（迁移 {file}）失败，服务器提示：“{said}”。未做任何修改：升级在一个事务中完成，"
+          f"上次写入它的 planner 版本仍可打开该工作空间。其数据表可能在 planner 之外被改动过：请数据库管理员将其 schema 与 "
+          f"planner/io/migrations/{file} 对照，或从备份恢复，然后再打开")
+    return StoreError(msg, zh=zh)
