@@ -639,8 +639,10 @@ def test_html_reports_leave_out_invisible_characters():
 def test_neutralize_cells():
     for f in FORMULAS:
         assert neutralize(f) == "'" + f
-    for v in ("-12.5", "+86", "-1,234.5", "1e-3", "-5%", "厂房 = 工业", "A-1", "", "'=already"):
+    for v in ("-12.5", "+86", "-1,234.5", "1e-3", "-5%", "厂房 = 工业", "A-1", "", "'=already", " -12.5", "  "):
         assert neutralize(v) == v
+    for f in (" =1+1", "   @SUM(A1)", "\u3000＝HYPERLINK(\"http://evil.example\")", "\u00a0+1+1"):
+        assert neutralize(f) == "'" + f  # a sheet that trims spaces on import would read the rest as a formula
     for v in (-3, -2.5, 0, None, True):
         assert neutralize(v) is v or neutralize(v) == v
     df = pd.DataFrame({"=bad": ["=1+1", "ok"], "n": [-1.5, 2.0], "c": pd.Categorical(["@x", "y"])})

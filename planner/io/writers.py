@@ -38,6 +38,9 @@ _CSV_COLUMNS = ("row", "parcel_id", "field", "value", "code", "action", "message
 #: First characters that make a spreadsheet evaluate a cell (OWASP: CSV injection), the full-width forms too: Excel
 #: in a Chinese or Japanese locale reads ``＝cmd|' /C calc'!A0`` as a formula (OWASP www-community issue 1088).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+#: Spaces before a formula start: LibreOffice's CSV import with "Trim spaces" (and a sheet that trims on entry) reads
+#: `` =HYPERLINK(...)`` as ``=HYPERLINK(...)``; the ideographic space a Chinese input method types counts too.
+_LEADING_SPACE = " \u00a0\u3000"
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)*|\.\d+)(?:[eE][+-]?\d+)?%?")
 
 
@@ -52,8 +55,13 @@ def neutralize(value):
     (-3.5, '-3.5', '厂房-1', None)
     >>> neutralize("＝SUM(1)"), neutralize("厂房＝工业")
     ("'＝SUM(1)", '厂房＝工业')
+    >>> neutralize("  =1+1"), neutralize("\u3000@A1"), neutralize(" -3.5"), neutralize(" 厂房")
+    ("'  =1+1", "'\u3000@A1", ' -3.5', ' 厂房')
     """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+    if not isinstance(value, str):
+        return value
+    bare = value.lstrip(_LEADING_SPACE)
+    if bare.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(bare):
         return "'" + value
     return value
 
