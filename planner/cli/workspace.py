@@ -157,7 +157,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 #: The columns ``info`` shows of the layer catalogue, the saved documents and the audit log (headed by
 #: ``cli_col_<name>``; a hash by its first 12 characters, as ``planner classify`` names a policy's).
-LAYER_COLUMNS = ("kind", "name", "version", "n_rows", "is_current", "created_at", "user")
+LAYER_COLUMNS = ("kind", "name", "version", "n_rows", "is_current", "created_at", "user", "built_on")
 DOC_COLUMNS = ("kind", "name", "version", "created_at", "user", "sha256")
 AUDIT_COLUMNS = ("ts", "user", "action", "kind", "name", "version", "n_rows", "source_file")
 
@@ -167,6 +167,7 @@ def info_lines(store, audit: int = 10, lang: str = "zh") -> list[str]:
     and last ``audit`` audit rows, as tables lined up in a terminal (:func:`planner.cli._table.frame_lines`).
     Kinds, names, versions, users and times are shown as stored."""
     from planner.cli._table import frame_lines
+    from planner.workflow.catalogue import layer_catalogue
 
     def table(df, cols) -> list[str]:
         return frame_lines(df, [c for c in cols if c in df.columns], lang) if len(df) else [t("cli_none", lang)]
@@ -176,7 +177,7 @@ def info_lines(store, audit: int = 10, lang: str = "zh") -> list[str]:
         docs = docs.assign(sha256=docs["sha256"].str[:12])
     log = store.audit_log().tail(audit)
     return [t("cli_ws_head", lang, ws=names_in(store.label, lang), crs=store.crs.name),
-            "", t("cli_ws_layers", lang), *table(store.layers(), LAYER_COLUMNS),
+            "", t("cli_ws_layers", lang), *table(layer_catalogue(store, lang), LAYER_COLUMNS),
             "", t("cli_ws_docs", lang), *table(docs, DOC_COLUMNS),
             "", t("cli_ws_audit", lang, n=len(log)), *table(log, AUDIT_COLUMNS)]
 

@@ -1,4 +1,5 @@
-"""The workspace's saved documents: open, save (without overwriting a colleague's version), rename, delete.
+"""The workspace's saved documents: open, save (without overwriting a colleague's version), rename, delete; and its
+layer catalogue as pages and ``planner info`` show it (:func:`layer_catalogue`: what each result was built on).
 
 Every document goes through its typed record (:mod:`planner.workflow.documents`)
 and every write through the permission check. Deleting saves a tombstone
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pandas as pd
+
 from planner import scenarios as sc_mod
 from planner.errors import ConfigError, DataError, PlannerError, StoreError, message_in
 from planner.i18n import has_hidden, without_hidden, workspace_option
-from planner.io.store import Store, _doc_text
+from planner.io.store import Store, _doc_text, catalogue_meta
 from planner.workflow import documents as D
 from planner.workflow.permissions import acting_user
 
@@ -330,3 +333,61 @@ def duplicate_scenario(store: Store, name: str, new: str, *, version: int | None
     doc = load_document(store, "scenario", name, version)
     copy = dataclasses.replace(doc, scenario=sc_mod.replace(doc.scenario, name=new))
     return save_document(store, copy, expect_version=None, user=user)
+
+
+# --------------------------------------------------------------------------- the layer catalogue
+#: Kinds of layer that are results of a computation (their provenance says what they were built on).
+RESULT_KINDS = ("flags", "sites", "site_parcels")
+
+
+def layer_catalogue(store: Store, lang: str = "en") -> pd.DataFrame:
+    """The workspace's layer versions (:meth:`Store.layers`) with ``built_on``: for a result (flags, sites and their
+    parcels), the survey version it was built on, and the version now current when that is another one; the
+    enterprise table and rules of a classification, the flags version of sites. Empty for input layers. Read from
+    the catalogue's metadata: no layer is read.
+    """
+    from planner.ingest.publish import current_survey_version
+    from planner.workflow.provenance import Provenance
+
+    cat = store.layers()
+    now = current_survey_version(store) if len(cat) else None
+    text = []
+    for kind, meta in zip(cat["kind"], cat["meta"], strict=True):
+        if kind not in RESULT_KINDS:
+            text.append("")
+            continue
+        prov = Provenance.from_meta(catalogue_meta(meta))
+        text.append(built_on(dataclasses.replace(prov, kind=prov.kind or ("flags" if kind == "flags" else "sites")),
+                             now, lang))
+    return cat.assign(built_on=text)
+
+
+def built_on(prov, current_survey: int | None, lang: str = "en") -> str:
+    """What a result with provenance ``prov`` was built on, in one line (see :func:`layer_catalogue`).
+    Examples
+    --------
+    >>> from planner.workflow.provenance import Provenance
+    >>> p = Provenance("r1", "flags", survey_version=1, policy_name="default", policy_hash="4b80544af42c99",
+    ...                enterprise_version=2)
+    >>> built_on(p, 2, "en"), built_on(p, 1, "zh")
+    ('survey v1 (current: v2) · enterprise table v2 · rules default 4b80544af42c', '调查 v1 · 企业表 v2 · 识别规则 default 4b80544af42c')
+    """
+    zh = lang == "zh"
+    parts = []
+    if prov.survey_version is not None:
+        sv = f"{'调查' if zh else 'survey'} v{prov.survey_version}"
+        if current_survey is not None and int(prov.survey_version) != int(current_survey):
+            sv += f"（当前为 v{current_survey}）" if zh else f" (current: v{current_survey})"
+        parts.append(sv)
+    if prov.kind == "flags":
+        if prov.enterprise_version:
+            parts.append(f"{'企业表' if zh else 'enterprise table'} v{prov.enterprise_version}")
+        if prov.policy_name or prov.policy_hash:
+            parts.append(f"{'识别规则' if zh else 'rules'} {prov.policy_name or '–'} {(prov.policy_hash or '')[:12]}"
+                         .rstrip())
+    else:
+        if prov.flags_version is not None:
+            parts.append(f"{'识别结果' if zh else 'flags'} v{prov.flags_version}")
+        if prov.edits:
+            parts.append(f"{'片区编辑' if zh else 'edits'} {prov.edits}")
+    return " · ".join(parts) if parts else ("（无记录）" if zh else "(not recorded)")
