@@ -432,6 +432,17 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "Contiguous sites page."),
     "dm_switched_fresh": ("与 v{v} 一致，无需重新计算：{names}", "Up to date with v{v}: {names}"),
     "dm_switch_refused": ("未切换：{err}", "Not switched: {err}"),
+    # the results built on the version now current earlier, still stored: made current again instead of rebuilt
+    "dm_restorable": ("之前基于{what} v{v} 生成的结果仍在工作空间中，可恢复为当前结果而无需重新计算：{items}",
+                      "Results built on {what} v{v} earlier are still in the workspace and can be made current again "
+                      "instead of rebuilt: {items}"),
+    "dm_restorable_item": ("{what} v{version}（{when}，{user}）", "{what} v{version} (built {when} by {user})"),
+    "dm_restore": ("恢复这些结果", "Restore these results"),
+    "dm_restored": ("已恢复为当前结果（已记入操作日志）：{items}", "Made current again (recorded in the audit log): {items}"),
+    "dm_restore_gone": ("未恢复：这些结果已不再可恢复（同事可能已切换版本或重新计算），请查看当前状态。",
+                        "Nothing restored: these results are no longer on offer (a colleague may have switched or "
+                        "rebuilt meanwhile); see what is current now."),
+    "dm_restore_refused": ("未恢复：{err}", "Not restored: {err}"),
     "dm_audit": ("操作日志", "Audit log"),
     "dm_layers": ("图层目录", "Layer catalogue"),
     "dm_reading": ("正在读取与校验…", "Reading and validating…"),
@@ -1131,6 +1142,15 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "to rebuild: `planner classify {option}`, then `planner sites {option}`"),
     "cli_use_fresh": ("与 v{v} 一致（无需重新计算）：{names}", "Up to date with v{v}: {names}"),
     "cli_use_nothing_stored": ("工作空间中没有已保存的识别或片区结果。", "The workspace holds no stored flags or sites."),
+    # flags and sites built on the version switched to earlier, still stored (planner.workflow.versions.restorable_results)
+    "cli_use_already_restored": ("{ws}：v{v} 已是当前{what}", "{ws}: v{v} is already the current {what}"),
+    "cli_use_restorable": ("之前基于{what} v{v} 生成的结果仍在工作空间中，可直接恢复为当前结果（无需重新计算）：",
+                           "Built on {what} v{v} earlier and still in the workspace (no need to rebuild):"),
+    "cli_use_restorable_item": ("  {what} v{version}（{when}，{user}）", "  {what} v{version} (built {when} by {user})"),
+    "cli_use_restore_how": ("恢复它们：`planner workspace use {kind} {v} --with-results {option}`",
+                            "to make them current again: `planner workspace use {kind} {v} --with-results {option}`"),
+    "cli_use_restored": ("已恢复为当前结果（基于{what} v{v}，已记入操作日志）：",
+                         "Made current again (built on {what} v{v}; recorded in the audit log):"),
 }
 
 #: Coded values shown to users: kind -> value -> (zh, en).

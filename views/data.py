@@ -357,6 +357,8 @@ with tab_ver:
                 st.rerun()
         if ss.get("dm_ver_msg"):
             survey.show_said(ss.pop("dm_ver_msg"))
+        if pend is None:  # flags and sites built on the current version earlier: made current again, not rebuilt
+            survey.restore_offer(store, "survey", key="dm_restore", said_key="dm_ver_msg")
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")

@@ -22,6 +22,13 @@ and which stored results are out of date now. A version the workspace does not
 have is refused (exit 2) naming those it has; the version already current is
 said and changes nothing (exit 0: a script that makes sure a version is current
 may run it again).
+
+Flags and sites built on the version switched to earlier are usually still in the
+workspace (every build adds a layer version): the command lists them, when and by
+whom they were built, and the command that makes them current again instead of a
+rebuild: ``planner workspace use survey 1 --with-results -w WS``, which switches
+and restores them in one transaction (:func:`planner.workflow.versions.switch_version`
+with ``restore=True``; the version already current: it only restores them).
 """
 
 from __future__ import annotations
@@ -83,12 +90,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Make a survey version, or an enterprise table version (with its parcel links), the current one "
         "again: every command and page then works on it. Needs the set_current right (PLANNER_ROLE gis_staff or "
         "admin when set); recorded in the audit log (planner info). Says which version was current and which "
-        "stored flags, sites and saved scenarios are out of date now. Exit codes: 0 switched, or the version was "
-        "current already (nothing changed); 2 refused (no such version, a role without the right).")
+        "stored flags, sites and saved scenarios are out of date now, and which flags and sites built on that "
+        "version earlier are still stored (--with-results makes them current again instead of a rebuild). Exit "
+        "codes: 0 switched (or restored), or the version was current already (nothing changed); 2 refused (no "
+        "such version, a role without the right).")
     use.add_argument("kind", choices=("survey", "enterprise"),
                      help="survey: the parcel survey; enterprise: the enterprise table and its links")
     use.add_argument("version", type=_version, metavar="VERSION",
                      help="the version to make current, e.g. 2 or v2 (planner info lists them)")
+    use.add_argument("--with-results", action="store_true",
+                     help="also make current again the flags and sites built on VERSION earlier (still stored: "
+                          "every build adds a version), instead of rebuilding them; sites with their parcel table "
+                          "(同时恢复此前基于该版本生成的识别与片区结果，无需重新计算)")
     use.add_argument("--workspace", "-w", required=True, help=WORKSPACE_HELP)
     add_lang_option(use)
     use.set_defaults(func=run_use)
@@ -211,7 +224,11 @@ def use_lines(sw, uri: str, lang: str = "zh") -> list[str]:
         was = f"v{sw.previous}" if sw.previous is not None else t("cli_use_none", lang)
         out = [t("cli_use_switched", lang, ws=ws, what=what, v=sw.version, was=was)]
     else:
-        out = [t("cli_use_already", lang, ws=ws, what=what, v=sw.version)]
+        out = [t("cli_use_already_restored" if sw.restored else "cli_use_already", lang, ws=ws, what=what,
+                 v=sw.version)]
+    if sw.restored:
+        out.append(t("cli_use_restored", lang, what=what, v=sw.version))
+        out += [_restorable_line(r, lang) for r in sw.restored]
     sep = "；" if lang == "zh" else "; "
     if sw.stale:
         out.append(t("cli_use_stale", lang))
@@ -219,7 +236,12 @@ def use_lines(sw, uri: str, lang: str = "zh") -> list[str]:
                                                                         for en, zh in r.reasons)) for r in sw.stale]
         if sw.scenarios:
             out.append(t("cli_use_stale_scenarios", lang, names=("、" if lang == "zh" else ", ").join(sw.scenarios)))
-        out.append(t("cli_use_rebuild", lang, option=workspace_option(uri, lang)))
+        if sw.restorable:
+            out.append(t("cli_use_restorable", lang, what=what, v=sw.version))
+            out += [_restorable_line(r, lang) for r in sw.restorable]
+            out.append(t("cli_use_restore_how", lang, kind=sw.kind, v=sw.version, option=workspace_option(uri, lang)))
+        if {r.what for r in sw.stale} - {r.what for r in sw.restorable}:  # some can only be rebuilt
+            out.append(t("cli_use_rebuild", lang, option=workspace_option(uri, lang)))
     if sw.fresh:
         out.append(t("cli_use_fresh", lang, v=sw.version, names=("、" if lang == "zh" else ", ").join(sw.fresh)))
     if not sw.stale and not sw.fresh:
@@ -227,10 +249,18 @@ def use_lines(sw, uri: str, lang: str = "zh") -> list[str]:
     return out
 
 
+def _restorable_line(r, lang: str) -> str:
+    """One result :func:`use_lines` offers or says restored: ``flags/default v1 (built 2025-03-01 10:30 by ada)``."""
+    from planner.i18n import local_time
+
+    return t("cli_use_restorable_item", lang, what=r.what, version=r.version, when=local_time(r.created_at),
+             user=r.user or "—")
+
+
 def run_use(args: argparse.Namespace) -> int:
     from planner.workflow.versions import switch_version
 
-    sw = switch_version(open_store(args.workspace), args.kind, args.version)
+    sw = switch_version(open_store(args.workspace), args.kind, args.version, restore=args.with_results)
     print("\n".join(terminal_text(x) for x in use_lines(sw, args.workspace, args.lang)))
     return 0
 

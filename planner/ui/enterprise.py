@@ -187,3 +187,5 @@ def _versions(store) -> None:
             st.rerun()
     if st.session_state.get("de_ver_msg"):
         survey.show_said(st.session_state.pop("de_ver_msg"))
+    # flags and sites classified with the current table earlier: made current again, not rebuilt
+    survey.restore_offer(store, "enterprise", key="de_restore", said_key="de_ver_msg")

@@ -118,9 +118,8 @@ def switch_said(sw, lang: str) -> list[tuple[str, str]]:
     what = tr_plain(f"ver_kind_{sw.kind}")
     sep, lsep = ("；", "、") if lang == "zh" else ("; ", ", ")
 
-    def named(item: str) -> str:  # "flags/default" -> "三低识别结果 default"
-        kind, _, name = item.partition("/")
-        return f"{value_label('kind', kind, lang)} {name}"
+    def named(item: str) -> str:
+        return _named(item, lang)
 
     if not sw.changed:
         out = [("info", tr("dm_switched_already", v=sw.version, what=what))]
@@ -135,10 +134,57 @@ def switch_said(sw, lang: str) -> list[tuple[str, str]]:
         text = tr("dm_switched_stale", items=items)
         if sw.scenarios:
             text += "  \n" + tr("dm_switched_scenarios", names=lsep.join(sw.scenarios))
-        out.append(("warning", text + "  \n" + tr("dm_switched_rebuild")))
+        # the results built on this version earlier, when every stale one has one, are offered instead of a rebuild
+        # (:func:`restore_offer`, below the versions)
+        rebuild = {r.what for r in sw.stale} - {r.what for r in sw.restorable}
+        out.append(("warning", text + ("  \n" + tr("dm_switched_rebuild") if rebuild else "")))
     if sw.fresh:
         out.append(("info", tr("dm_switched_fresh", v=sw.version, names=lsep.join(named(f) for f in sw.fresh))))
     return out
+
+
+def _named(item: str, lang: str) -> str:
+    """A stored result as pages name it: "flags/default" -> "三低识别结果 default"."""
+    kind, _, name = item.partition("/")
+    return f"{value_label('kind', kind, lang)} {name}"
+
+
+def restorable_text(found, lang: str) -> str:
+    """The results of ``found`` (:class:`~planner.workflow.versions.Restorable`) as one plain line: "Three-low
+    flags default v1 (built 2025-03-01 10:30 by ada), ..." (Markdown-escaped once, by the ``tr`` it goes into)."""
+    return ("、" if lang == "zh" else ", ").join(
+        tr_plain("dm_restorable_item", what=_named(r.what, lang), version=r.version, when=local_time(r.created_at),
+                 user=_text(r.user)) for r in found)
+
+
+def restore_offer(store, kind: str, *, key: str, said_key: str) -> None:
+    """Offer the stored results built earlier on the current ``kind`` ("survey"/"enterprise") version, where the
+    current ones are out of date with it (:func:`planner.workflow.versions.restorable_results`, read from the
+    catalogue), and a button making them current again instead of a rebuild: disabled without the
+    ``set_current`` right, as the switch; what it did is kept in ``session_state[said_key]`` for
+    :func:`show_said` after the rerun. Shown only when there is something to restore."""
+    from planner.errors import PlannerError
+    from planner.ui import auth
+    from planner.ui.state import lang
+    from planner.workflow.permissions import only_text
+    from planner.workflow.versions import restorable_results, restore_results
+
+    found = restorable_results(store, kind)
+    if not found:
+        return
+    lg = lang()
+    st.info(tr("dm_restorable", what=tr_plain(f"ver_kind_{kind}"), v=found[0].on, items=restorable_text(found, lg)))
+    may = auth.may("set_current")
+    if st.button(tr("dm_restore"), key=key, disabled=not may, help=None if may else only_text("set_current", lg)):
+        try:  # only what was shown, if it still is on offer (read again under the writer lock)
+            done = restore_results(store, kind, only=found)
+        except PlannerError as exc:  # a role taken away meanwhile, a colleague's write holding the lock...
+            st.session_state[said_key] = [("error", tr("dm_restore_refused", err=exc))]
+        else:
+            st.session_state[said_key] = (
+                [("success", tr("dm_restored", items=restorable_text(done.restored, lg)))] if done.restored
+                else [("warning", tr("dm_restore_gone"))])
+        st.rerun()
 
 
 def show_said(said: list[tuple[str, str]]) -> None:

@@ -65,7 +65,10 @@ _NAMES = {
     "ResultMismatchError": "provenance",
     "check_together": "provenance",
     "stale_reasons": "provenance",
+    "Restorable": "versions",
     "VersionSwitch": "versions",
+    "restorable_results": "versions",
+    "restore_results": "versions",
     "switch_version": "versions",
     "versions": "versions",
 }
@@ -123,15 +126,21 @@ if TYPE_CHECKING:  # what static tools see; the same names as _NAMES
         check_together,
         stale_reasons,
     )
-    from planner.workflow.versions import VersionSwitch, switch_version
+    from planner.workflow.versions import (
+        Restorable,
+        VersionSwitch,
+        restorable_results,
+        restore_results,
+        switch_version,
+    )
 
 __all__ = ["BuiltSites", "Classified", "ComparisonDoc", "PolicyDoc", "Provenance", "ResultMismatchError",
-           "SaveConflictError", "ScenarioDoc", "ScenarioRun", "ScenarioSensitivity", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
+           "Restorable", "SaveConflictError", "ScenarioDoc", "ScenarioRun", "ScenarioSensitivity", "SiteEditsDoc", "SiteParamsDoc", "StoredSites",
            "VersionSwitch",
            "assemble_sites", "build_workspace_sites", "check_document_name", "check_together", "classify_workspace", "compare_runs",
            "create_workspace", "current_survey_version", "delete_document", "document_names",
            "document_versions", "duplicate_scenario", "enterprises", "latest_version", "layer_catalogue",
-           "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "run_scenario", "run_stored_scenario",
+           "load_document", "parse_document", "parse_ref", "publish_survey", "read_sites", "rename_scenario", "restorable_results", "restore_results", "run_scenario", "run_stored_scenario",
            "runs_sensitivity", "scenario_sensitivity",
            "save_document", "scenario_doc", "site_edit_names", "stale_reasons", "store_sites", "switch_version",
            "versions"]
