@@ -362,8 +362,8 @@ with tab_ver:
     else:
         st.info(tr("no_survey"))
     st.markdown(f"**{tr('dm_layers')}**")
-    lay = W.layer_catalogue(store, lang())[["kind", "name", "version", "created_at", "user", "n_rows", "is_current",
-                                            "built_on"]].copy()
+    lay = W.layer_catalogue(store, lang())[["kind", "name", "version", "is_current", "built_on", "created_at", "user",
+                                            "n_rows"]].copy()
     lay["created_at"] = lay["created_at"].map(survey.local_time)
     tables.show(lay)
 
