@@ -110,14 +110,19 @@ def test_mismatched_pieces_are_refused_with_a_clear_message(ws, capsys):
 
 
 def test_stale_sites_say_why(ws):
+    """Against what the workspace holds now: the survey, the saved rules and site settings of the policy."""
     _classified_and_built(ws)
     stored = W.read_sites(ws)
     assert W.operations.sites_staleness(ws, stored) == []
     ws.publish_survey(grid_parcels(24, seed=8))
-    reasons = W.operations.sites_staleness(ws, W.read_sites(ws), policy_hash="f" * 64,
-                                           site_params={**stored.provenance.site_params, "gap_m": 9.0})
-    assert [en.split(";")[0].split(" (")[0] for en, _ in reasons] == [
-        "built on survey v1", "built under policy 'default'", "built with other site parameters"]
+    W.save_document(ws, W.PolicyDoc(pol.from_dict({**pol.policy_to_dict(pol.default_policy()), "min_criteria": 1})))
+    W.save_document(ws, W.SiteParamsDoc(name="default", params=SiteParams(gap_m=9.0)))
+    reasons = W.operations.sites_staleness(ws, W.read_sites(ws))
+    assert [en.split(";")[0].split(" (")[0].split(":")[0] for en, _ in reasons] == [
+        "built on survey v1", "built under policy 'default'",
+        "built with other site settings than those saved for policy 'default'"]
+    assert "gap_m 2 (saved: 9)" in reasons[2][0] and "gap_m 为 2（已保存：9）" in reasons[2][1]
+    assert all("`planner classify -w " in en for en, _ in reasons[:2])
 
 
 # --------------------------------------------------------------------------- stable site ids

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def brief_cmd(args: argparse.Namespace) -> int:
-    from planner.cli.scenario import resolve_scenario
+    from planner.cli.scenario import print_warnings, resolve_scenario
     from planner.report.pdf import site_briefs_pdf
     from planner.workflow.briefs import stored_site_briefs
 
@@ -49,6 +49,7 @@ def brief_cmd(args: argparse.Namespace) -> int:
     store = open_store(args.workspace)
     doc = resolve_scenario(args.scenario, store) if args.scenario else None
     briefs = stored_site_briefs(store, args.sites, top=args.top, scenario=doc, sites_layer=args.sites_layer)
+    print_warnings(list(briefs[0].warnings) if briefs else [], args.lang)  # the stored sites out of date, and why
     data = site_briefs_pdf(briefs, lang=args.lang)
     with replacing(out) as tmp:  # the previous file stays whole until the new one is
         tmp.write_bytes(data)

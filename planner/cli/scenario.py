@@ -119,13 +119,20 @@ def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | N
     run = W.run_stored_scenario(store, doc, templates=templates, stored=(read or {}).get(key))
     if read is not None:
         read[key] = run.stored
-    for en, _zh in run.warnings:
-        print(f"warning: {en}", file=sys.stderr)
+    print_warnings(run.warnings, lang)
     if not figures_visible(store):
         role = current_role()
         note = t("auth_figures_hidden", lang, role=t(f"role_{role}", lang) if role else "—")
         run = dataclasses.replace(run, result=blank_result(run.result, note))
     return run
+
+
+def print_warnings(warnings: list[tuple[str, str]], lang: str = "zh") -> None:
+    """``(en, zh)`` warnings of a run on stderr in ``lang``, one a line (``warning: ...``, ``警告：...``)."""
+    from planner.i18n import terminal_text
+
+    for en, zh in warnings:
+        print(f"警告：{terminal_text(zh)}" if lang == "zh" else f"warning: {terminal_text(en)}", file=sys.stderr)
 
 
 def _check_report_folder(out: Path, files: list[Path], workspace: str) -> None:

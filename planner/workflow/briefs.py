@@ -24,7 +24,7 @@ from planner.errors import DataError
 from planner.io.store import Store
 from planner.scenarios.model import kept_by_class
 from planner.workflow import documents as D
-from planner.workflow.operations import read_sites, run_scenario
+from planner.workflow.operations import read_sites, run_scenario, stale_sites_warnings
 
 #: Parcel columns a brief lists (those present).
 PARCEL_COLUMNS = ("parcel_id", "owner", "enterprise", "land_area_m2", "floor_area_m2", "plot_ratio", "tax_per_mu",
@@ -61,6 +61,9 @@ class SiteBrief:
         Parcels around the site (grey on the map).
     provenance : dict
         What the sites rest on (survey version, policy, site parameters) for the page footer.
+    warnings : tuple of (en, zh)
+        What to tell the user of the stored sites the brief rests on: out of date, or built with other settings
+        than the saved ones (:func:`~planner.workflow.operations.stale_sites_warnings`; empty for session sites).
     """
 
     site_id: str
@@ -75,6 +78,7 @@ class SiteBrief:
     constraints: gpd.GeoDataFrame | None = None
     context: gpd.GeoDataFrame | None = None
     provenance: dict = field(default_factory=dict)
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 def _near(layer: gpd.GeoDataFrame | None, geom, crs, distance: float) -> gpd.GeoDataFrame | None:
@@ -178,7 +182,8 @@ def site_briefs(sites: gpd.GeoDataFrame, parcel_sites: pd.DataFrame, parcels: gp
 
 def stored_site_briefs(store: Store, ids=(), *, top: int | None = None, scenario: D.ScenarioDoc | None = None,
                        sites_layer: str | None = None, templates=None) -> list[SiteBrief]:
-    """Briefs of sites stored in a workspace: ``ids``, or the ``top`` best-ranked ones."""
+    """Briefs of sites stored in a workspace: ``ids``, or the ``top`` best-ranked ones, each with the warnings of
+    the stored sites (``warnings``: out of date with the workspace's survey, saved rules, flags or saved settings)."""
     stored = read_sites(store, sites_layer)
     if stored.flags is None:
         msg = ("the classified parcels these sites were built from are not in the workspace; run `planner classify` "
@@ -194,5 +199,7 @@ def stored_site_briefs(store: Store, ids=(), *, top: int | None = None, scenario
     if scenario is not None and not scenario.scenario.policy_name:
         scenario = dataclasses.replace(scenario, scenario=sc_mod.replace(
             scenario.scenario, policy_name=str(prov.get("policy_name") or ""), policy_hash=str(prov.get("policy_hash") or "")))
-    return site_briefs(stored.sites, stored.parcel_sites, stored.flags, ids, scenario=scenario, constraints=cons,
-                       provenance=prov, templates=templates)
+    briefs = site_briefs(stored.sites, stored.parcel_sites, stored.flags, ids, scenario=scenario, constraints=cons,
+                         provenance=prov, templates=templates)
+    warnings = tuple(stale_sites_warnings(store, stored))
+    return [dataclasses.replace(b, warnings=warnings) for b in briefs]

@@ -26,7 +26,7 @@ from planner import classify as cl
 from planner import config, schema
 from planner import scenarios as sc_mod
 from planner import sites as sites_mod
-from planner.errors import ConfigError, DataError
+from planner.errors import ConfigError, DataError, PlannerError
 from planner.ingest.publish import current_survey_version
 from planner.io.store import DocWrite, LayerWrite, Store
 from planner.sites import ids as site_ids
@@ -562,11 +562,133 @@ def _flags_of(store: Store, prov: Provenance, columns: tuple[str, ...] | None = 
                    "（保留分类、现状基数）；请重新运行识别与连片分析")]
 
 
-def sites_staleness(store: Store, stored: StoredSites, *, policy_hash: str | None = None,
-                    site_params: dict | None = None) -> list[tuple[str, str]]:
-    """Why a stored sites result is out of date: survey, policy or parameters changed (``[(en, zh)]``)."""
-    return stale_reasons(stored.provenance, survey_version=current_survey_version(store), policy_hash=policy_hash,
-                         site_params=site_params)
+def sites_staleness(store: Store, stored: StoredSites) -> list[tuple[str, str]]:
+    """Why stored sites no longer match the workspace, each with the command that rebuilds them (``[(en, zh)]``;
+    empty: up to date).
+
+    The reference is what the command line builds from when given nothing
+    else: the current survey version; the rules of the sites' policy as last
+    saved in the workspace (``policy/<name>``, as :func:`resolve_policy` opens
+    them); the policy's current flags layer (classified again since from
+    other inputs, e.g. a new enterprise table or other rules; the same inputs
+    classified again give the same flags); the current enterprise table
+    (published or switched since the flags were classified); the site
+    settings saved for the policy (:func:`resolve_site_params` without options: what ``planner
+    sites`` uses by default). Sites built on purpose with other settings
+    (``planner sites --gap 5`` without ``--save-params``) are said to be so,
+    naming them. The app's pages compare with their session's draft rules and
+    settings instead (:func:`~planner.workflow.provenance.stale_reasons`).
+    Reads the catalogue and small documents, never a layer's rows.
+    """
+    return [reason for _kind, reason in _sites_checks(store, stored)]
+
+
+def stale_sites_warnings(store: Store, stored: StoredSites) -> list[tuple[str, str]]:
+    """:func:`sites_staleness` as warnings naming the stored sites (``planner scenario run``, ``planner brief``)."""
+    n = stored.name
+    return [(f"the stored sites {n!r} were {en}", f"已存储的片区结果 {n} {zh}") if kind == "settings" else
+            (f"the stored sites {n!r} are out of date: {en}", f"已存储的片区结果 {n} 已过期：{zh}")
+            for kind, (en, zh) in _sites_checks(store, stored)]
+
+
+def _sites_checks(store: Store, stored: StoredSites) -> list[tuple[str, tuple[str, str]]]:
+    """:func:`sites_staleness` with the kind of each reason: ``"stale"``, or ``"settings"`` (other settings than
+    the saved ones, which may be on purpose)."""
+    from planner.i18n import workspace_option
+    from planner.workflow.enterprises import enterprise_version
+    from planner.workflow.provenance import other_settings_reason
+
+    prov = stored.provenance
+    name = prov.policy_name
+    survey = current_survey_version(store)
+    cat = store.layers("flags")
+    cur = cat[cat["is_current"]] if len(cat) else cat
+    mine = cur[cur["name"] == name] if name else cur.iloc[:0]
+    flags = ((int(mine["version"].iloc[-1]), Provenance.from_meta(json.loads(mine["meta"].iloc[-1] or "{}")))
+             if len(mine) else None)
+    built_flags = _built_flags(cat[cat["name"] == name], prov) if name and len(cat) else None
+    saved = _saved_policy(store, name) if name else None
+    fp = flags[1] if flags is not None else None
+    ent = enterprise_version(store)
+    new_table = fp is not None and fp.enterprise_version != ent  # the current flags joined another table than now
+    classify = (fp is None or new_table
+                or (survey is not None and fp.survey_version is not None and fp.survey_version != survey)
+                or (saved is not None and bool(fp.policy_hash) and fp.policy_hash != saved[1]))
+
+    def command(lang: str) -> tuple[str, str]:
+        import shlex
+
+        ws = workspace_option(store.uri, lang)
+        pol = f" --policy {shlex.quote(str(name))}" if name else ""
+        sites = (f"planner sites {ws}" + (pol if list(cur["name"]) != [name] else "")
+                 + (f" --name {shlex.quote(stored.name)}" if name and stored.name != name else ""))
+        return f"planner classify {ws}" + (pol if name != "default" else ""), sites
+
+    (cls_en, sites_en), (cls_zh, sites_zh) = command("en"), command("zh")
+    rebuild = ((f"to rebuild them, run `{cls_en}`, then `{sites_en}`", f"重新生成：先运行 `{cls_zh}`，再运行 `{sites_zh}`")
+               if classify else (f"to rebuild them, run `{sites_en}`", f"重新生成：运行 `{sites_zh}`"))
+    out = []
+
+    def add(kind: str, reasons, fix: tuple[str, str] = rebuild, en_more: str = "", zh_more: str = "") -> None:
+        out.extend((kind, (f"{en}{en_more}; {fix[0]}", f"{zh}{zh_more}；{fix[1]}")) for en, zh in reasons)
+
+    if survey is not None:
+        add("stale", stale_reasons(prov, survey_version=survey))
+    if saved is not None:
+        add("stale", stale_reasons(prov, policy_hash=saved[1]), en_more=f" (saved as policy/{name} version {saved[0]})",
+            zh_more=f"（已保存为 policy/{name} 第 {saved[0]} 版）")
+    if flags is not None:
+        add("stale", stale_reasons(prov, flags=flags, built_flags=built_flags))
+    if new_table:  # an enterprise table published or switched since the flags the sites rest on were classified
+        add("stale", stale_reasons(built_flags or fp, enterprise_version=ent))
+    built, want = _built_and_saved_settings(store, stored)
+    why = other_settings_reason(built, want, policy_name=name) if built is not None and want is not None else None
+    if why is not None:
+        add("settings", [why], (f"to build them with the saved settings, run `{sites_en}`",
+                                f"如需按已保存的设置重新生成，请运行 `{sites_zh}`"))
+    return out
+
+
+def _built_flags(cat: pd.DataFrame, prov: Provenance) -> Provenance | None:
+    """The provenance of the flags version stored sites were built from, from the catalogue rows ``cat`` of their
+    policy's flags (found by result id, else by version; None when the workspace no longer holds it)."""
+    metas = [(int(v), Provenance.from_meta(json.loads(m or "{}"))) for v, m in zip(cat["version"], cat["meta"],
+                                                                                 strict=True)]
+    if prov.flags_result_id:
+        hit = [p for _, p in metas if p.result_id == prov.flags_result_id]
+    else:
+        hit = [p for v, p in metas if prov.flags_version is not None and v == prov.flags_version]
+    return hit[-1] if hit else None
+
+
+def _saved_policy(store: Store, name: str) -> tuple[int, str] | None:
+    """The latest version of the rules saved as ``policy/<name>`` and their hash (None: none saved, or unusable)."""
+    version = latest_version(store, "policy", name)
+    if version is None:
+        return None
+    try:
+        return version, load_document(store, "policy", name, version).hash
+    except PlannerError:  # a document this planner refuses: `planner classify` says so, not a staleness check
+        return None
+
+
+def _built_and_saved_settings(store: Store, stored: StoredSites) -> tuple[dict | None, dict | None]:
+    """The settings stored sites were built with and those ``planner sites`` would use by default, as comparable
+    dicts: the site parameters, and the barrier and protected-land switches where the workspace has such layers
+    (without them a switch changes nothing). ``(None, None)``: nothing to compare."""
+    prov = stored.provenance
+    if not prov.policy_name or prov.site_params is None:
+        return None, None
+    try:
+        ref = resolve_site_params(store, prov.policy_name)
+    except PlannerError:  # unusable saved settings: `planner sites` names them, not a staleness check
+        return None, None
+    built, want = dict(prov.site_params), dict(ref.to_dict()["params"])
+    for key, kind in (("use_barriers", "barrier"), ("use_constraints", "constraint")):
+        layers = store.layers(kind)
+        if key in stored.meta and len(layers) and layers["is_current"].any():
+            built[key], want[key] = bool(stored.meta[key]), bool(getattr(ref, key))
+    return built, want
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -752,8 +874,7 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None,
                                                               policy_hash=str(stored.provenance.policy_hash or "")))
     run = run_scenario(doc, stored.sites, stored.parcel_sites, stored.flags, templates=templates,
                        policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
-    run.warnings += stored.warnings + [(f"the sites are stale: {en}", f"片区结果已过期：{zh}")
-                                       for en, zh in sites_staleness(store, stored)]
+    run.warnings += stored.warnings + stale_sites_warnings(store, stored)
     run.stored = stored
     return run
 

@@ -132,12 +132,20 @@ def check_together(pieces: dict[str, dict], *, what: str) -> None:
 
 
 def stale_reasons(prov: Provenance, *, survey_version: int | None = None, policy_hash: str | None = None,
-                  site_params: dict | None = None, enterprise_version: int | None | bool = False
+                  site_params: dict | None = None, enterprise_version: int | None | bool = False,
+                  flags: tuple[int, Provenance] | None = None, built_flags: Provenance | None = None
                   ) -> list[tuple[str, str]]:
     """Why a stored result no longer matches the current inputs: ``[(en, zh), ...]`` (empty: up to date).
 
     Only the inputs given are compared (``enterprise_version=False``: not
-    compared; None: the workspace has no enterprise table now).
+    compared; None: the workspace has no enterprise table now). ``flags``:
+    the version and provenance of the policy's current flags layer, which
+    sites were built from unless it was classified again since (another
+    result id; for sites stored without one, another version).
+    ``built_flags``: the provenance of the flags version the sites were built
+    from, when the workspace still holds it; a classification of the same
+    survey, rules and enterprise table again gives the same flags (not
+    stale), and the reason names what differs.
     """
     out = []
     if enterprise_version is not False and prov.kind == "flags" and enterprise_version != prov.enterprise_version:
@@ -159,4 +167,83 @@ def stale_reasons(prov: Provenance, *, survey_version: int | None = None, policy
         if changed:
             out.append((f"built with other site parameters ({', '.join(changed)})",
                         f"片区参数已改变（{'、'.join(changed)}）"))
+    if flags is not None and prov.kind == "sites" and _classified_again(prov, *flags):
+        name, (now, fp) = prov.policy_name, flags
+        diff = _inputs_changed(built_flags, fp) if built_flags is not None else [("", "")]
+        if diff:
+            was_en = f"v{prov.flags_version}" if prov.flags_version is not None else "an earlier version"
+            was_zh = f"第 {prov.flags_version} 版" if prov.flags_version is not None else "较早的版本"
+            what_en, what_zh = ", ".join(en for en, _ in diff if en), "，".join(zh for _, zh in diff if zh)
+            out.append((f"built from flags/{name} {was_en}; policy {name!r} was classified again since "
+                        f"(flags/{name} v{now} now{': ' + what_en if what_en else ''})",
+                        f"基于三低识别结果 flags/{name} {was_zh}，此后规则 {name} 已重新识别（当前为第 {now} 版"
+                        f"{'：' + what_zh if what_zh else ''}）"))
     return out
+
+
+def _inputs_changed(was: Provenance, now: Provenance) -> list[tuple[str, str]]:
+    """What two classifications were made from differently: survey, rules, enterprise table (``[(en, zh)]``)."""
+    out = []
+    if was.survey_version != now.survey_version:
+        out.append((f"survey v{now.survey_version}, was v{was.survey_version}",
+                    f"调查版本 v{now.survey_version}，原为 v{was.survey_version}"))
+    if was.policy_hash != now.policy_hash:
+        out.append((f"rules {(now.policy_hash or '–')[:12]}, were {(was.policy_hash or '–')[:12]}",
+                    f"识别规则 {(now.policy_hash or '–')[:12]}，原为 {(was.policy_hash or '–')[:12]}"))
+    if was.enterprise_version != now.enterprise_version:
+        def v(x, lang):
+            return (f" v{x}" if x else "无") if lang == "zh" else (f"v{x}" if x else "none")
+        out.append((f"enterprise table {v(now.enterprise_version, 'en')}, was {v(was.enterprise_version, 'en')}",
+                    f"企业表{v(now.enterprise_version, 'zh')}，原为{v(was.enterprise_version, 'zh')}"))
+    return out
+
+
+def _classified_again(prov: Provenance, version: int, flags: Provenance) -> bool:
+    """Whether the flags layer ``flags`` (version ``version``) is another classification than the sites ``prov``
+    were built from: another result id, or for sites stored without one (or flags without one), another version."""
+    if prov.flags_result_id and flags.result_id:
+        return prov.flags_result_id != flags.result_id
+    return prov.flags_version is not None and int(prov.flags_version) != int(version)
+
+
+def _setting_items(params: dict, prefix: str = "") -> dict:
+    """Site settings flattened to ``name -> value`` (``weights.difficulty``), for naming what differs."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out.update(_setting_items(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _setting_text(v, lang: str) -> str:
+    if v is None:
+        return "无" if lang == "zh" else "none"
+    if isinstance(v, bool):
+        return ("是" if v else "否") if lang == "zh" else str(v).lower()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def other_settings_reason(built: dict, saved: dict, *, policy_name: str | None) -> tuple[str, str] | None:
+    """That sites were built with other settings than those saved for their policy, naming each and both values
+    (``(en, zh)``; None when they are the same). Not an error: ``planner sites --gap 5`` without ``--save-params``
+    builds such sites on purpose; it says what the sites rest on and that the saved settings would differ.
+
+    Examples
+    --------
+    >>> other_settings_reason({"gap_m": 5.0, "weights": {"area": 1}}, {"gap_m": 2.0, "weights": {"area": 1}},
+    ...                       policy_name="default")[0]
+    "built with other site settings than those saved for policy 'default': gap_m 5 (saved: 2)"
+    """
+    b, s = _setting_items(built), _setting_items(saved)
+    changed = sorted(k for k in set(b) | set(s) if b.get(k) != s.get(k))
+    if not changed:
+        return None
+    en = ", ".join(f"{k} {_setting_text(b.get(k), 'en')} (saved: {_setting_text(s.get(k), 'en')})" for k in changed)
+    zh = "，".join(f"{k} 为 {_setting_text(b.get(k), 'zh')}（已保存：{_setting_text(s.get(k), 'zh')}）"
+                   for k in changed)
+    return (f"built with other site settings than those saved for policy {policy_name!r}: {en}",
+            f"所用片区设置与规则 {policy_name} 已保存的设置不同：{zh}")
