@@ -28,7 +28,7 @@ from planner import scenarios as sc_mod
 from planner import sites as sites_mod
 from planner.errors import ConfigError, DataError, PlannerError
 from planner.ingest.publish import current_survey_version
-from planner.io.store import DocWrite, LayerWrite, Store
+from planner.io.store import DocWrite, LayerWrite, Store, catalogue_meta
 from planner.sites import ids as site_ids
 from planner.workflow import documents as D
 from planner.workflow.catalogue import (
@@ -604,7 +604,7 @@ def _sites_checks(store: Store, stored: StoredSites) -> list[tuple[str, tuple[st
     cat = store.layers("flags")
     cur = cat[cat["is_current"]] if len(cat) else cat
     mine = cur[cur["name"] == name] if name else cur.iloc[:0]
-    flags = ((int(mine["version"].iloc[-1]), Provenance.from_meta(json.loads(mine["meta"].iloc[-1] or "{}")))
+    flags = ((int(mine["version"].iloc[-1]), Provenance.from_meta(catalogue_meta(mine["meta"].iloc[-1])))
              if len(mine) else None)
     built_flags = _built_flags(cat[cat["name"] == name], prov) if name and len(cat) else None
     saved = _saved_policy(store, name) if name else None
@@ -652,8 +652,7 @@ def _sites_checks(store: Store, stored: StoredSites) -> list[tuple[str, tuple[st
 def _built_flags(cat: pd.DataFrame, prov: Provenance) -> Provenance | None:
     """The provenance of the flags version stored sites were built from, from the catalogue rows ``cat`` of their
     policy's flags (found by result id, else by version; None when the workspace no longer holds it)."""
-    metas = [(int(v), Provenance.from_meta(json.loads(m or "{}"))) for v, m in zip(cat["version"], cat["meta"],
-                                                                                 strict=True)]
+    metas = [(int(v), Provenance.from_meta(catalogue_meta(m))) for v, m in zip(cat["version"], cat["meta"], strict=True)]
     if prov.flags_result_id:
         hit = [p for _, p in metas if p.result_id == prov.flags_result_id]
     else:
