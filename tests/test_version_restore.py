@@ -21,7 +21,7 @@ from planner.workflow.enterprises import enterprise_version
 from planner.workflow.operations import current_survey_version, read_sites
 from planner.workflow.permissions import PermissionDenied
 from planner.workflow.versions import restorable_results, restore_results, switch_version
-from tests.test_cli_use_version import two_enterprise_tables
+from tests.test_cli_use_version import _run, two_enterprise_tables
 from tests.test_enterprise import parcels
 
 
@@ -157,13 +157,6 @@ def test_a_restore_re_checks_under_the_lock_and_needs_the_right(store, monkeypat
 
 
 # -- the command line ------------------------------------------------------------------------------------------------
-def _run(capsys, *argv) -> tuple[int, str, str]:
-    rc = main(list(map(str, argv)))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err, err
-    return rc, out, err
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_use_lists_what_it_could_restore_and_with_results_restores_it(tmp_path, capsys, lang):
     """Without the option: the results built on v1 are listed (version, when, by whom) with the exact command;

@@ -42,7 +42,7 @@ from planner.workflow.catalogue import (
     site_edit_names,
 )
 from planner.workflow.permissions import acting_user, require
-from planner.workflow.provenance import Provenance, check_together, stale_reasons
+from planner.workflow.provenance import Provenance, check_together, flags_built_from, stale_reasons
 
 
 # --------------------------------------------------------------------------- classify
@@ -606,7 +606,8 @@ def _sites_checks(store: Store, stored: StoredSites) -> list[tuple[str, tuple[st
     mine = cur[cur["name"] == name] if name else cur.iloc[:0]
     flags = ((int(mine["version"].iloc[-1]), Provenance.from_meta(catalogue_meta(mine["meta"].iloc[-1])))
              if len(mine) else None)
-    built_flags = _built_flags(cat[cat["name"] == name], prov) if name and len(cat) else None
+    built_flags = (flags_built_from(prov, cat, [Provenance.from_meta(catalogue_meta(m)) for m in cat["meta"]])
+                   if len(cat) else None)
     saved = _saved_policy(store, name) if name else None
     fp = flags[1] if flags is not None else None
     ent = enterprise_version(store)
@@ -647,17 +648,6 @@ def _sites_checks(store: Store, stored: StoredSites) -> list[tuple[str, tuple[st
         add("settings", [why], (f"to build them with the saved settings, run `{sites_en}`",
                                 f"如需按已保存的设置重新生成，请运行 `{sites_zh}`"))
     return out
-
-
-def _built_flags(cat: pd.DataFrame, prov: Provenance) -> Provenance | None:
-    """The provenance of the flags version stored sites were built from, from the catalogue rows ``cat`` of their
-    policy's flags (found by result id, else by version; None when the workspace no longer holds it)."""
-    metas = [(int(v), Provenance.from_meta(catalogue_meta(m))) for v, m in zip(cat["version"], cat["meta"], strict=True)]
-    if prov.flags_result_id:
-        hit = [p for _, p in metas if p.result_id == prov.flags_result_id]
-    else:
-        hit = [p for v, p in metas if prov.flags_version is not None and v == prov.flags_version]
-    return hit[-1] if hit else None
 
 
 def _saved_policy(store: Store, name: str) -> tuple[int, str] | None:

@@ -181,6 +181,18 @@ def stale_reasons(prov: Provenance, *, survey_version: int | None = None, policy
     return out
 
 
+def flags_built_from(prov: Provenance, flags_cat, flags_prov: list[Provenance]) -> Provenance | None:
+    """The provenance of the flags a sites result ``prov`` was built from, among the flags layer versions
+    ``flags_cat`` (a catalogue, :meth:`Store.layers`) with provenance ``flags_prov``: by result id; sites stored
+    before result ids by policy name and version. None when the workspace no longer holds that flags version."""
+    if not len(flags_cat):
+        return None
+    hit = [p for p, v, n in zip(flags_prov, flags_cat["version"], flags_cat["name"], strict=True)
+           if (prov.flags_result_id and p.result_id == prov.flags_result_id)
+           or (not prov.flags_result_id and n == prov.policy_name and int(v) == prov.flags_version)]
+    return hit[-1] if hit else None
+
+
 def _inputs_changed(was: Provenance, now: Provenance) -> list[tuple[str, str]]:
     """What two classifications were made from differently: survey, rules, enterprise table (``[(en, zh)]``)."""
     out = []

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from planner.errors import StoreError
 from planner.io.store import Store, catalogue_meta
 from planner.workflow.permissions import acting_user
-from planner.workflow.provenance import Provenance, stale_reasons
+from planner.workflow.provenance import Provenance, flags_built_from, stale_reasons
 
 #: The kinds of version a workspace switches between -> the layers switched together (kind, name).
 KINDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -240,24 +240,13 @@ def _catalogue(store: Store, layer_kind: str) -> tuple:
     return cat, provs
 
 
-def _flags_prov(prov: Provenance, flags_cat, flags_prov: list[Provenance]) -> Provenance | None:
-    """The provenance of the flags a sites result was built from (by result id; older sites by name and
-    version), None when the workspace has no such flags version."""
-    if not len(flags_cat):
-        return None
-    hit = [p for p, v, n in zip(flags_prov, flags_cat["version"], flags_cat["name"], strict=True)
-           if (prov.flags_result_id and p.result_id == prov.flags_result_id)
-           or (not prov.flags_result_id and n == prov.policy_name and int(v) == prov.flags_version)]
-    return hit[-1] if hit else None
-
-
 def _stale_why(prov: Provenance, kind: str, now: int | None, flags_cat,
                flags_prov: list[Provenance]) -> list[tuple[str, str]]:
     """Why a result (flags or sites) is out of date with version ``now`` of ``kind`` (empty: it is not)."""
     if kind == "survey":
         return stale_reasons(prov, survey_version=now) if now is not None else []
     if prov.kind == "sites":  # the enterprise table its flags were classified with
-        flags = _flags_prov(prov, flags_cat, flags_prov)
+        flags = flags_built_from(prov, flags_cat, flags_prov)
         if flags is None:
             return []
         prov = flags
@@ -270,7 +259,7 @@ def _built_on(prov: Provenance, now: dict[str, int | None], flags_cat, flags_pro
     does)."""
     if prov.survey_version is None or now["survey"] is None or int(prov.survey_version) != int(now["survey"]):
         return False
-    flags = prov if prov.kind == "flags" else _flags_prov(prov, flags_cat, flags_prov)
+    flags = prov if prov.kind == "flags" else flags_built_from(prov, flags_cat, flags_prov)
     return flags is not None and flags.enterprise_version == now["enterprise"]
 
 
