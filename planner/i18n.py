@@ -1135,7 +1135,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cli_use_already": ("{ws}：v{v} 已是当前{what}，未作任何更改",
                         "{ws}: v{v} is already the current {what}; nothing was changed"),
     "cli_use_none": ("无", "none"),
-    "cli_use_stale": ("已过期（基于其他版本，需重新计算）：", "Out of date now (built on another version; rebuild them):"),
+    "cli_use_stale": ("已过期（基于其他版本）：", "Out of date now (built on another version):"),
     "cli_use_stale_item": ("  {what}：{why}", "  {what}: {why}"),
     "cli_use_stale_scenarios": ("  基于上述片区的已保存情景：{names}", "  saved scenarios run on these sites: {names}"),
     "cli_use_rebuild": ("重新计算：`planner classify {option}`，然后 `planner sites {option}`",

@@ -83,12 +83,12 @@ def test_use_makes_an_earlier_survey_current_and_says_what_is_out_of_date(store,
     assert (row["action"], row["kind"], row["name"], int(row["version"])) == ("set_current", "survey", "parcels", 1)
     if lang == "zh":
         assert "当前调查版本已由 v2 切换为 v1（已记入操作日志）" in out, out
-        assert "已过期（基于其他版本，需重新计算）" in out
+        assert "已过期（基于其他版本）：" in out
         assert "flags/default：基于调查版本 v2，当前为 v1" in out and "sites/default：基于调查版本 v2，当前为 v1" in out
         assert "基于上述片区的已保存情景：plan_a" in out and "`planner classify -w" in out
     else:
         assert "the current survey version is now v1 (was v2); recorded in the audit log" in out, out
-        assert "Out of date now (built on another version; rebuild them):" in out
+        assert "Out of date now (built on another version):" in out
         assert "flags/default: built on survey v2; the current survey is v1" in out
         assert "sites/default: built on survey v2; the current survey is v1" in out
         assert "saved scenarios run on these sites: plan_a" in out and "`planner sites -w" in out
