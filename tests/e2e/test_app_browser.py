@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.e2e import _grid
 from tests.e2e.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
@@ -163,11 +164,11 @@ def test_site_row_zooms_map(app_server, page, external):
     _map_frame(page).evaluate("""() => { window.__drawn = []; const make = L.geoJSON;
         L.geoJSON = function (d, o) { window.__drawn.push(window.map.getZoom()); return make.call(this, d, o); }; }""")
     grid = page.locator("[data-testid='stDataFrame']").first
-    box = grid.bounding_box()
+    site = _grid.cell(grid, _grid.column(grid, "片区编号"), 0).inner_text()  # the first data row's site
     asked = []
     page.on("request", lambda r: asked.append(r.url) if "/_planner/tiles/" in r.url else None)
-    # the row-selection column of the first data row (header and rows are 35 px high)
-    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)
+    # its row-selection box ticked (checked in the grid, clicked again if missed) and the page saying so
+    _grid.select_row(page, grid, 0, page.locator("[data-testid='stCaptionContainer']", has_text=f"当前片区：{site}"))
     _settle(page)
     deadline = time.time() + 20
     z1 = z0

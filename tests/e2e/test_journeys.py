@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.e2e import _grid
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_app_browser import MAP_FRAME, _map_paths, _open, _settle
 
@@ -167,12 +168,14 @@ def test_site_selection_follows_the_id_through_an_edit(app_server, page, externa
     page.set_viewport_size({"width": 1500, "height": 1000})
     time.sleep(1.0)
     grid = page.locator("[data-testid='stDataFrame']").first
-    box = grid.bounding_box()
-    page.mouse.click(box["x"] + 12, box["y"] + 35 + 35 * 2 + 17)  # the third ranked site
+    _grid.to_top(page, grid)
+    row = _grid.row_with(grid, _grid.column(grid, "排名"), "3")  # the third ranked site
+    sel = _grid.cell(grid, _grid.column(grid, "片区编号"), row).inner_text()
+    _grid.select_row(page, grid, row, _caption_with(page, f"当前片区：{sel}"))  # checked, clicked again if missed
     _settle(page)
     cap = _caption_with(page, r"当前片区：S\d+")
     cap.first.wait_for(timeout=30_000)
-    sel = re.search(r"S\d+", cap.first.inner_text()).group(0)
+    assert re.search(r"S\d+", cap.first.inner_text()).group(0) == sel
     page.get_by_text("从所选片区移除").first.click()
     _settle(page)
     frame = page.frame_locator(MAP_FRAME).first

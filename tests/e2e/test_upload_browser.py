@@ -14,6 +14,7 @@ import time
 import pytest
 
 from planner.io.store import GpkgStore
+from tests.e2e import _grid
 from tests.e2e.conftest import ARTIFACTS, block_external
 from tests.e2e.test_app_browser import _settle
 from tests.test_app_upload_officer import QUANZHOU, need_quanzhou, quanzhou_zip
@@ -162,12 +163,9 @@ def test_a_unit_set_in_the_field_mapping_is_the_one_read(app_server, browser, tm
         for _attempt in range(5):  # the grid is a canvas; its accessible table says which row is which, which cell
             grid.wait_for()  # is selected and what it reads: each step is checked, tried again if a rerun got in
             _settle(page)
-            grid.locator(".dvn-scroller").first.evaluate("e => { e.scrollTop = 0; }")  # a click may have scrolled it
-            page.wait_for_timeout(300)
-            ids = grid.locator("td[id^='glide-cell-0-']").evaluate_all(
-                "cells => cells.filter(c => c.textContent === 'output_cny').map(c => c.id)")
-            row = int(ids[0].rsplit("-", 1)[1])  # glide-cell-<column>-<row>
-            unit_cell = grid.locator(f"#glide-cell-3-{row}")
+            _grid.to_top(page, grid)  # a click may have scrolled it
+            row = _grid.row_with(grid, 0, "output_cny")
+            unit_cell = _grid.cell(grid, 3, row)
             box = grid.bounding_box()
             page.mouse.click(box["x"] + box["width"] - 60, box["y"] + 35 * 1.5)  # the first row's Unit cell
             page.wait_for_timeout(300)
