@@ -386,13 +386,17 @@ def site_panel(sel: str | None) -> tuple[str | None, str]:
     st.subheader(tr("site_table"))
     st.caption(tr("select_site_hint"))
 
-    def _mark(d):  # the selected site's row marked in a first column (a Styler highlight cost 0.1 s per run)
+    def _mark(d, rows):  # the selected site's row marked in a first column (a Styler highlight cost 0.1 s per run)
         out = d.copy()
-        out.insert(0, "▶", np.where(out["site_id"].astype(str).to_numpy() == str(sel), "▶", ""))
+        ids = out["site_id"].astype(str).to_numpy()
+        now = sel
+        if rows and rows[0] < len(ids) and ss.get("_site_tbl_pick") != (tkey, ids[rows[0]]):
+            now = ids[rows[0]]  # a row just ticked: the site it selects below (the mark followed a run late)
+        out.insert(0, "▶", np.where(ids == str(now), "▶", ""))
         return out
 
     # a page at a time, sorted and found on the server (100k sites open)
-    ev, shown = tables.paged(table, style=_mark, height=360, on_select="rerun",
+    ev, shown = tables.paged(table, style=_mark, style_selection=True, height=360, on_select="rerun",
                              selection_mode="single-row", key=tkey, find_col="site_id")
     rows = ev.selection.rows if ev is not None else []
     picked = str(shown.iloc[rows[0]]["site_id"]) if rows and rows[0] < len(shown) else None

@@ -10,6 +10,8 @@ one value or one column (detail panels, map tooltips).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -209,6 +211,18 @@ def _show(df: pd.DataFrame, *, labels: dict | None = None, style=None, **kw):
     return st.dataframe(style(loc) if style is not None else loc, column_config=cfg, **kw)
 
 
+def selected_rows(state) -> list[int]:
+    """The selected row numbers in an ``st.dataframe``'s selection state (``session_state[key]``; none: ``[]``).
+
+    >>> selected_rows({"selection": {"rows": [2], "columns": []}}), selected_rows(None)
+    ([2], [])
+    """
+    try:
+        return [int(r) for r in state["selection"]["rows"]]
+    except (KeyError, TypeError, ValueError):
+        return []
+
+
 def page_order(df: pd.DataFrame, sort: str | None, desc: bool, find_col: str | None, find: str) -> np.ndarray:
     """Row positions of ``df`` filtered by ``find`` (a case-insensitive substring of ``find_col``) and sorted.
 
@@ -226,13 +240,18 @@ def page_order(df: pd.DataFrame, sort: str | None, desc: bool, find_col: str | N
 
 
 def paged(df: pd.DataFrame, *, key: str | None = None, labels: dict | None = None, style=None,
-          find_col: str | None = None, page_rows: int = PAGE_ROWS, **kw) -> tuple[object, pd.DataFrame]:
+          find_col: str | None = None, page_rows: int = PAGE_ROWS, style_selection: bool = False,
+          **kw) -> tuple[object, pd.DataFrame]:
     """A long table one page at a time: sort, find and page on the server, only the page goes to the browser.
 
     Styling (``style``) applies to the page only, so a 100,000-row table never
     meets the Pandas Styler cell limit, and a 1,000,000-row table costs the
     browser one page. Returns ``(st.dataframe event, the page's rows of df)``;
     a selection's row numbers refer to that page.
+
+    ``style_selection``: ``style`` is called as ``style(page, rows)`` with the rows of the page selected in the
+    browser as this run starts, so what it marks is the selection just made, not the one of the run before
+    (the event is returned only once the table is drawn).
     """
     from planner.ui.state import tr
 
@@ -251,6 +270,9 @@ def paged(df: pd.DataFrame, *, key: str | None = None, labels: dict | None = Non
     kw.pop("key", None)
     # the widget is keyed by what it shows: a selection never points at a row of another page or order
     wkey = f"{key}__{sort}_{desc}_{find}_{page}"
+    if style is not None and style_selection:
+        rows = selected_rows(st.session_state.get(wkey))
+        style = functools.partial(style, rows=rows)
     ev = _show(part, labels=labels, style=style, key=wkey, **kw)
     st.caption(tr("tbl_page", page=page, pages=pages, n=len(pos)))
     return ev, part

@@ -170,6 +170,12 @@ def test_site_row_zooms_map(app_server, page, external):
     # its row-selection box ticked (checked in the grid, clicked again if missed) and the page saying so
     _grid.select_row(page, grid, 0, page.locator("[data-testid='stCaptionContainer']", has_text=f"当前片区：{site}"))
     _settle(page)
+    # the table's ▶ marks the site just ticked in the same run (it followed one run late: ▶ on the old site)
+    mark = _grid.cell(grid, _grid.column(grid, "▶"), 0)
+    deadline = time.time() + 10
+    while mark.inner_text().strip() != "▶" and time.time() < deadline:
+        time.sleep(0.25)
+    assert mark.inner_text().strip() == "▶", "the ▶ column should mark the row just selected"
     deadline = time.time() + 20
     z1 = z0
     while time.time() < deadline:
