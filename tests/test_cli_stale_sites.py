@@ -159,3 +159,85 @@ def test_the_sample_city_built_with_defaults_says_nothing(sample_city_uri, capsy
     assert main(["sites", "-w", sample_city_uri, "--no-barriers"]) == 0
     (line,) = _said(_run(sample_city_uri, capsys))
     assert "other site settings than those saved for policy 'default': use_barriers false (saved: true)" in line
+
+
+def _pdf_text(path: Path) -> str:
+    """The PDF's text, its lines joined; its first page rendered to tests/artifacts/<stem>.png to be looked at."""
+    pdfium = pytest.importorskip("pypdfium2", reason="pypdfium2 reads the PDF's text (test extra)")
+    doc = pdfium.PdfDocument(str(path))
+    artifacts = ROOT / "tests" / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    doc[0].render(scale=1.4).to_pil().save(artifacts / f"stale_{path.stem}.png")
+    return "".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).replace("\r\n", "")
+
+
+def test_a_brief_pdf_of_out_of_date_sites_says_so_on_the_page(store, tmp_path, capsys):
+    """The printed brief is what gets forwarded: it says the sites are out of date as the command's stderr does;
+    built with other settings, a note names them; up to date, neither."""
+    uri = str(store.path)
+    _built(uri)
+    out = tmp_path / "b.pdf"
+
+    def brief(lang: str) -> str:
+        assert main(["brief", "-w", uri, "--top", "1", "--out", str(out), "--lang", lang]) == 0
+        return _pdf_text(out).replace(" ", "")
+
+    assert "Outofdate" not in brief("en") and "已过期" not in brief("zh") and "说明：" not in brief("zh")
+    W.save_document(store, W.SiteParamsDoc(name="default", params=SiteParams(gap_m=7.5)))
+    text = brief("en")
+    assert "Note:thestoredsitesthisbriefrestsonwerebuiltwithothersettings" in text and "Outofdate" not in text
+    assert "gap_m2(saved:7.5)" in text
+    assert "说明：本简报所依据的已存储片区结果所用设置与已保存的设置不同" in brief("zh")
+    _edited_rules(store)
+    text = brief("en")
+    assert "Outofdate:thestoredsitesthisbriefrestsonnolongermatch" in text
+    assert "Thestoredsites'default'areoutofdate:builtunderpolicy'default'(" in text
+    assert "(savedaspolicy/defaultversion2)" in text
+    text = brief("zh")
+    assert "已过期：本简报所依据的已存储片区结果与工作空间当前的数据不一致" in text
+    assert "已存储的片区结果default已过期：基于识别规则default（" in text and "（已保存为policy/default第2版）" in text
+
+
+def test_scenario_compare_of_out_of_date_sites_says_so_and_its_reports_too(store, tmp_path, capsys):
+    """``planner scenario compare`` runs each scenario on the stored sites: out of date, it says so once (not once a
+    scenario), and the comparison report (HTML, Excel, PDF) says so beside its other notes."""
+    import html
+
+    from openpyxl import load_workbook
+
+    uri = str(store.path)
+    _built(uri)
+    other = str(ROOT / "scenarios" / "phased_budget.toml")
+
+    def compare(lang: str, suffix: str) -> tuple[list[str], str]:
+        out = tmp_path / f"cmp_{lang}{suffix}"
+        capsys.readouterr()
+        assert main(["scenario", "compare", SCENARIO, other, "-w", uri, "--lang", lang, "--out", str(out)]) == 0
+        err = capsys.readouterr().err
+        if suffix == ".html":
+            text = html.unescape(out.read_text(encoding="utf-8"))
+        elif suffix == ".xlsx":
+            wb = load_workbook(out, read_only=True)
+            text = "\n".join(str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True)
+                             for c in row if c is not None)
+        else:
+            text = _pdf_text(out)
+        return _said(err), text
+
+    said, text = compare("en", ".html")
+    assert said == [] and "stored sites" not in text
+    _edited_rules(store)
+    for suffix in (".html", ".xlsx", ".pdf"):
+        said, text = compare("en", suffix)
+        (line,) = said  # once for the two scenarios
+        assert line.startswith("warning: the stored sites 'default' are out of date: built under policy 'default' (")
+        reason = line.removeprefix("warning: ")
+        if suffix == ".pdf":  # wrapped lines
+            text, reason = text.replace(" ", ""), reason.replace(" ", "")
+            assert "Warning:" + reason in text, suffix
+        else:
+            assert "Warning: " + reason in text, suffix
+        said, text = compare("zh", suffix)
+        (line,) = said
+        assert line.startswith("警告：已存储的片区结果 default 已过期：基于识别规则 default（")
+        assert (line.replace(" ", "") in text.replace(" ", "")) if suffix == ".pdf" else line in text, suffix

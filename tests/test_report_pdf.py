@@ -514,3 +514,99 @@ def test_brief_says_where_the_parcels_it_leaves_out_are_listed(workspace, tmp_pa
         n = int(re.search(r"(\d+) (?:more parcels|宗地块未列出)", flat).group(1))
         assert n == len(many) - len(listed)
         assert sorted(listed[: len(kept)]) == sorted(kept)  # the kept parcels are on the page, first
+
+
+# -- a brief of out-of-date stored sites says so on its page ------------------------------------------------------
+#: Three long reasons the stored sites are out of date, as :func:`planner.workflow.operations.stale_sites_warnings`
+#: words them (survey, rules, flags), each with the commands that rebuild them.
+STALE = (
+    ("the stored sites 'default' are out of date: built from survey v1; the current survey is v3 (published since by "
+     "alice on 2024-05-02 with 1,204 parcels changed); to rebuild them, run `planner classify -w /srv/planner/"
+     "workspaces/eastern_riverside_industrial_belt.gpkg`, then `planner sites -w /srv/planner/workspaces/"
+     "eastern_riverside_industrial_belt.gpkg`",
+     "已存储的片区结果 default 已过期：基于调查版本 v1，当前调查版本为 v3（由 alice 于 2024-05-02 发布，1,204 宗地块有变化）；"
+     "重新生成：先运行 `planner classify -w /srv/planner/workspaces/eastern_riverside_industrial_belt.gpkg`，再运行 "
+     "`planner sites -w /srv/planner/workspaces/eastern_riverside_industrial_belt.gpkg`"),
+    ("the stored sites 'default' are out of date: built under policy 'default' (sha256 3f2a9c0d1e4b), the rules "
+     "saved since are 9d8e7f6a5b4c (saved as policy/default version 4); to rebuild them, run `planner classify -w "
+     "ws.gpkg`, then `planner sites -w ws.gpkg`",
+     "已存储的片区结果 default 已过期：基于识别规则 default（sha256 3f2a9c0d1e4b），此后保存的规则为 9d8e7f6a5b4c"
+     "（已保存为 policy/default 第 4 版）；重新生成：先运行 `planner classify -w ws.gpkg`，再运行 `planner sites -w ws.gpkg`"),
+    ("the stored sites 'default' are out of date: built from flags/default v1; policy 'default' was classified again "
+     "since (flags/default v3 now: enterprise table v2, was v1; survey v3, was v1); to rebuild them, run "
+     "`planner sites -w ws.gpkg`",
+     "已存储的片区结果 default 已过期：基于三低识别结果 flags/default 第 1 版，此后规则 default 已重新识别（当前为第 3 版："
+     "企业表 v2，原为 v1；调查版本 v3，原为 v1）；重新生成：运行 `planner sites -w ws.gpkg`"),
+)
+SETTINGS = (("the stored sites 'default' were built with other site settings than those saved for policy "
+             "'default': gap_m 5 (saved: 7.5); to build them with the saved settings, run `planner sites -w ws.gpkg`",
+             "已存储的片区结果 default 所用片区设置与规则 default 已保存的设置不同：gap_m 为 5（已保存：7.5）；"
+             "如需按已保存的设置重新生成，请运行 `planner sites -w ws.gpkg`"),)
+
+
+def _flat(text: str) -> str:
+    """A page's text without its line breaks (a wrapped reason reads as one)."""
+    return re.sub(r"\s*[\r\n]+\s*", "", text).replace(" ", "")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_brief_of_out_of_date_sites_says_so_on_its_page(workspace, tmp_path, monkeypatch, lang):
+    """`planner brief` printed the stored sites' warnings on stderr only: the PDF, the document forwarded to
+    decision-makers, looked current. Its page now says "Out of date: ..." with every reason, in a tinted box under
+    the title, wrapped inside the page (three long reasons keep the brief on one page, no text wider than its
+    cell); sites only built with other settings get a neutral note; an up-to-date brief has no box."""
+    import dataclasses
+
+    from planner.io.store import open_store
+    from planner.report import pdf as P
+    from planner.workflow.briefs import stored_site_briefs
+
+    over = []
+    real = P._Doc.cell
+
+    def cell(self, w=None, h=None, text="", *a, **k):
+        if w and text and "{nb}" not in text and self.get_string_width(text) > w + 0.01:
+            over.append((text, round(self.get_string_width(text), 1), round(w, 1)))
+        return real(self, w, h, text, *a, **k)
+
+    monkeypatch.setattr(P._Doc, "cell", cell)
+    best, _ = _ids(workspace)
+    (b,) = stored_site_briefs(open_store(str(workspace)), [best])
+    assert b.warnings == () and not b.out_of_date  # just built: up to date
+    head, note = tr("brief_out_of_date", lang), tr("brief_settings_note", lang)
+    out = tmp_path / "current.pdf"
+    out.write_bytes(P.site_briefs_pdf([b], lang=lang))
+    (text,) = _pages(out, f"brief_current_{lang}")
+    flat = _flat(text)
+    assert _flat(head) not in flat and _flat(note) not in flat
+    assert ("已过期" if lang == "zh" else "Outofdate") not in flat and "storedsites" not in flat
+
+    stale = dataclasses.replace(b, warnings=STALE, out_of_date=True)
+    out = tmp_path / "stale.pdf"
+    out.write_bytes(P.site_briefs_pdf([stale, stale], lang=lang))
+    pages = _pages(out, f"brief_out_of_date_{lang}")
+    assert len(pages) == 2  # one page per brief, the box and all
+    for page in pages:
+        flat = _flat(page)
+        assert _flat(head) in flat
+        i = 1 if lang == "zh" else 0
+        for w in STALE:  # every reason, whole (the first letter capitalised in English)
+            text = w[i][:1].upper() + w[i][1:] if lang == "en" else w[i]
+            assert _flat(text) in flat, text
+        # the rest of the page as before: the figures and the parcels under the box
+        assert tr("brief_parcels", lang).replace(" ", "") in flat and tr("brief_why", lang).replace(" ", "") in flat
+        assert flat.index(_flat(head)) < flat.index(tr("brief_map", lang).replace(" ", ""))  # under the title
+    assert over == []
+
+    out = tmp_path / "settings.pdf"
+    out.write_bytes(P.site_briefs_pdf([dataclasses.replace(b, warnings=SETTINGS, out_of_date=False)], lang=lang))
+    (text,) = _pages(out, f"brief_settings_{lang}")
+    flat = _flat(text)
+    assert _flat(note) in flat and _flat(head) not in flat and ("gap_m为5（已保存：7.5）" if lang == "zh" else "gap_m5(saved:7.5)") in flat
+
+    # more reasons than the box holds: cut with "…", the page still one
+    out = tmp_path / "many.pdf"
+    out.write_bytes(P.site_briefs_pdf([dataclasses.replace(b, warnings=STALE * 4, out_of_date=True)], lang=lang))
+    (text,) = _pages(out, f"brief_many_reasons_{lang}")
+    assert "…" in text and _flat(head) in _flat(text)
+    assert over == []

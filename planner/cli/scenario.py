@@ -102,9 +102,10 @@ def resolve_scenario(ref: str, store: Store) -> W.ScenarioDoc:
 
 
 def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | None = None,
-              doc: W.ScenarioDoc | None = None, lang: str = "zh") -> W.ScenarioRun:
+              doc: W.ScenarioDoc | None = None, lang: str = "zh", said: set | None = None) -> W.ScenarioRun:
     """Run one scenario (``doc``: ``ref`` resolved already); ``read`` keeps the stored sites read so far by layer
-    (several scenarios, one read). Under a role without enterprise figures (``PLANNER_ROLE``) its tax and output
+    (several scenarios, one read); ``said`` the warnings printed so far (a comparison of scenarios on the same
+    out-of-date sites says so once). Under a role without enterprise figures (``PLANNER_ROLE``) its tax and output
     figures are blanked, as the app blanks them, and its reports say so in ``lang``."""
     import dataclasses
 
@@ -119,7 +120,9 @@ def _evaluate(ref: str, store: Store, templates_path: str | None, read: dict | N
     run = W.run_stored_scenario(store, doc, templates=templates, stored=(read or {}).get(key))
     if read is not None:
         read[key] = run.stored
-    print_warnings(run.warnings, lang)
+    print_warnings([w for w in run.warnings if said is None or w not in said], lang)
+    if said is not None:
+        said.update(run.warnings)
     if not figures_visible(store):
         role = current_role()
         note = t("auth_figures_hidden", lang, role=t(f"role_{role}", lang) if role else "—")
@@ -340,7 +343,8 @@ def compare_cmd(args: argparse.Namespace) -> int:
     if args.save:
         W.check_document_name("comparison", args.save)
     read: dict = {}
-    runs = [_evaluate(ref, store, args.templates, read, lang=args.lang) for ref in refs]
+    said: set = set()  # the stored sites' warnings once, not once a scenario
+    runs = [_evaluate(ref, store, args.templates, read, lang=args.lang, said=said) for ref in refs]
     cmp = W.compare_runs(runs)
     if args.save:
         doc = W.ComparisonDoc(args.save, tuple((r.result.name, None) for r in runs), args.lang)

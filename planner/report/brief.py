@@ -102,6 +102,7 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
         under = tr("brief_not_selected", lang, name=b.scenario, template=tname)
     _title(pdf, tr("brief_title", lang, id=b.site_id), tr("brief_subtitle", lang),
            f"{tr('generated', lang)}: {_now()} · {under}")
+    _warnings_box(pdf, b, lang)
     top = pdf.get_y()
     mw = 112.0
     _heading(pdf, tr("brief_map", lang), w=mw)
@@ -210,6 +211,83 @@ def _brief_page(pdf: _Doc, b, lang: str) -> None:
         pdf.multi_cell(WIDTH, 3.5, _more_parcels(b.site_id, len(p) - len(rows) + 1, lang), wrapmode=pdf.wrap,
                        align="L")
         pdf.set_text_color(0, 0, 0)
+
+
+#: Fill, border and heading colours of the box of a brief's warnings: the sites out of date (amber), or only built
+#: with other settings than the saved ones (a neutral grey-blue note).
+_BOX = {True: ((255, 244, 214), (222, 160, 40), (138, 80, 0)), False: ((238, 242, 247), (196, 205, 216), _GREY)}
+#: Most height (mm) of that box: the page keeps room for its figures and the first parcels of its list.
+_BOX_MOST = 30.0
+
+
+def _warnings_box(pdf: _Doc, b, lang: str) -> None:
+    """The warnings of the stored sites a brief rests on (:attr:`~planner.workflow.briefs.SiteBrief.warnings`), in a
+    tinted box under the title: "Out of date: ..." when the sites no longer match the workspace, else a note that
+    they were built with other settings than the saved ones; each reason on its own lines, with what rebuilds the
+    sites. A printed brief is forwarded without the command's output: an out-of-date one must not look current.
+
+    The box is at most :data:`_BOX_MOST` mm high (smaller type, then the last line cut with "…"), so the page keeps
+    its layout on one sheet; without warnings nothing is drawn and the page is as it was.
+    """
+    if not b.warnings:
+        return
+    stale = bool(b.out_of_date)
+    fill, border, ink = _BOX[stale]
+    pad, bullet = 2.0, 3.0
+    head = tr("brief_out_of_date" if stale else "brief_settings_note", lang)
+    items = [zh if lang == "zh" else en[:1].upper() + en[1:] for en, zh in b.warnings]
+
+    def lines(size: float) -> tuple[list[str], list[list[str]]]:
+        pdf.set_font("cjk", size=size + 0.7)
+        room = WIDTH - 2 * pad - 2 * pdf.c_margin - 0.01
+        top = pdf.multi_cell(WIDTH - 2 * pad, 1, pdf.breaks(head, room), dry_run=True, output="LINES",
+                             wrapmode=pdf.wrap)
+        pdf.set_font("cjk", size=size)
+        room -= bullet
+        return top, [pdf.multi_cell(WIDTH - 2 * pad - bullet, 1, pdf.breaks(t, room), dry_run=True, output="LINES",
+                                    wrapmode=pdf.wrap) for t in items]
+
+    for size in (6.6, 6.2, 5.8, 5.4):  # the type smaller until the box fits its most height
+        lh = size * 0.5
+        top, body = lines(size)
+        height = 2 * pad + (size + 0.7) * 0.5 * len(top) + 0.8 + lh * sum(len(x) for x in body)
+        if height <= _BOX_MOST:
+            break
+    most = int((_BOX_MOST - 2 * pad - (size + 0.7) * 0.5 * len(top) - 0.8) // lh)
+    if sum(len(x) for x in body) > most:  # still too long: the reasons as far as they go, the last line cut
+        kept, left = [], most
+        for x in body:
+            if left <= 0:
+                break
+            kept.append(x[:left])
+            left -= len(kept[-1])
+        pdf.set_font("cjk", size=size)
+        kept[-1][-1] = pdf.fit(kept[-1][-1].rstrip() + "…", WIDTH - 2 * pad - bullet - 2 * pdf.c_margin)
+        body = kept
+    height = 2 * pad + (size + 0.7) * 0.5 * len(top) + 0.8 + lh * sum(len(x) for x in body)
+    pdf.ln(1)
+    x, y = pdf.l_margin, pdf.get_y()
+    pdf.set_fill_color(*fill)
+    pdf.set_draw_color(*border)
+    pdf.set_line_width(0.3)
+    pdf.rect(x, y, WIDTH, height, style="DF")
+    pdf.set_line_width(0.2)
+    pdf.set_xy(x + pad, y + pad)
+    pdf.set_font("cjk", size=size + 0.7)
+    pdf.set_text_color(*ink)
+    for t in top:
+        pdf.cell(WIDTH - 2 * pad, (size + 0.7) * 0.5, t, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_y(pdf.get_y() + 0.8)
+    pdf.set_font("cjk", size=size)
+    pdf.set_text_color(40, 40, 40)
+    for x_lines in body:
+        for i, t in enumerate(x_lines):
+            pdf.set_x(x + pad)
+            pdf.cell(bullet, lh, "•" if i == 0 else "", new_x=XPos.RIGHT, new_y=YPos.TOP)
+            pdf.cell(WIDTH - 2 * pad - bullet, lh, t, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_draw_color(0, 0, 0)
+    pdf.set_y(y + height + 2)
 
 
 _ROLE_KEYS = {"role_flagged", "role_absorbed", "role_retained_inside", "role_added"}

@@ -32,6 +32,7 @@ from planner.report.text import (
     label,
     policy_text,
     shown_number,
+    sites_notes,
     timeline_key,
     tr,
 )
@@ -423,6 +424,10 @@ def compare_to_excel(cmp: Comparison, path: str | Path, *, lang: str = "zh", sen
         if hidden_note(cmp.results):  # the empty cells of a role without enterprise figures, explained (as HTML/PDF)
             df = pd.concat([df, pd.DataFrame({df.columns[0]: [hidden_note(cmp.results)]})], ignore_index=True)
             row_kinds.append("text")
+        notes = sites_notes(cmp.results, lang)  # the stored sites out of date (or of other settings), as HTML/PDF
+        if notes:
+            df = pd.concat([df, pd.DataFrame({df.columns[0]: notes})], ignore_index=True)
+            row_kinds += ["text"] * len(notes)
         _sheet(xw, sheet_name("Comparison 对比", lang), df, row_kinds=row_kinds,
                pct_cols=tuple(c for c in t.columns if c.endswith(" %")), widths={0: 46})
         _floor_sheet(xw, cmp.results, lang)

@@ -30,6 +30,7 @@ from planner.report.text import (
     sensitivity_outputs,
     sensitivity_range,
     sensitivity_rows,
+    sites_notes,
     swing_text,
     tr,
     with_unit,
@@ -301,6 +302,8 @@ def compare_html(cmp: Comparison, *, lang: str = "zh", background: gpd.GeoDataFr
 
     if hidden_note(cmp.results):  # the blanks ("–") of a role without enterprise figures, explained
         parts.append(f'<p class="note">{_esc(hidden_note(cmp.results))}</p>')
+    # the stored sites the scenarios ran on, out of date or built with other settings than the saved ones
+    parts += [f'<p class="note">{_esc(n)}</p>' for n in sites_notes(cmp.results, lang)]
     parts.append(f"<h2>{_esc(tr('headline', lang))}</h2>")
     rows = comparison_rows(cmp, lang, HEADLINE_FIGURES)
     for i, r in enumerate(cmp.results):

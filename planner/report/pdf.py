@@ -34,6 +34,7 @@ from planner.report.text import (
     sensitivity_outputs,
     sensitivity_range,
     sensitivity_rows,
+    sites_notes,
     swing_text,
     tr,
     with_unit,
@@ -135,7 +136,8 @@ class _Doc(FPDF):
     def break_cjk(self, text: str, width: float) -> str:
         """``text`` broken into lines of at most ``width`` mm (Chinese), never starting a line with a closing
         bracket or punctuation and keeping a bracketed unit on one line when it fits ("改造后年税收" /
-        "（亿元/年）", not "改造后年税收（亿元/年" / "）"; "标准厂房（低租金" / ")" before).
+        "（亿元/年）", not "改造后年税收（亿元/年" / "）"; "标准厂房（低租金" / ")" before), nor "v1）；" after
+        "原为" split as "v" / "1）；", and a Latin word ("ws.gpkg") whole on the next line when the line ends in it.
 
         fpdf2 breaks Chinese at any character, the closing bracket too; the lines are broken here so each fits
         and fpdf2 keeps them. English (:attr:`wrap` WORD) is returned as it is.
@@ -158,8 +160,15 @@ class _Doc(FPDF):
                     cut = opening  # the bracket and what it holds start the next line together
                 elif 0 <= joint < len(word.group()) - 1:  # a Latin name breaks where its parts join, "phased_" / "budget"
                     cut = word.start() + joint + 1
+                elif word and word.start() > 0:  # a Latin word goes down whole, "ws.gpkg", not "ws.gpk" / "g"
+                    cut = word.start()
                 elif ch in _NO_LINE_START and len(line) > 1:
-                    cut = len(line) - 1  # the character before goes down with it
+                    cut = len(line) - 1  # the character before goes down with it, and "）" before "；" too
+                    while cut > 1 and line[cut] in _NO_LINE_START:
+                        cut -= 1
+                    start = re.search(r"[A-Za-z0-9_.]+$", line[:cut + 1]) if line[cut].isascii() else None
+                    if start and start.start() > 0:  # "原为 v1）；": "v1）；" down together, not "v" / "1）；"
+                        cut = start.start()
                 out.append(line[:cut])
                 line = line[cut:] + ch
             out.append(line)
@@ -497,8 +506,10 @@ def comparison_pdf(cmp, *, lang: str = "zh", background=None, sensitivity=None) 
     from planner.workflow.visibility import hidden_note
 
     hidden = hidden_note(cmp.results)  # the blanks ("–") of a role without enterprise figures, explained
+    notes = [hidden] if hidden else []
+    notes += sites_notes(cmp.results, lang)  # the stored sites out of date, or built with other settings
     _title(pdf, tr("compare_title", lang), f"{', '.join(cmp.names)} · {tr('baseline', lang)}: {base.name}",
-           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}" + (f"\n{hidden}" if hidden else ""))
+           "\n".join([f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {pols}", *notes]))
     _heading(pdf, tr("headline", lang))
     per_row = 6 if lang == "zh" else 3  # English figures ("15,530.2 million yuan/yr") need a wider box
     rows = comparison_rows(cmp, lang)

@@ -76,6 +76,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "legend_more": ("其余 {n} 类", "{n} more groups"),
     "and_more": ("…等另外 {n} 个", "… and {n} more"),
     "policy_edited": ("（含未保存的修改，基于 {base}）", " (with unsaved changes, based on {base})"),
+    "sites_warning": ("警告：{text}", "Warning: {text}"),
+    "sites_note": ("说明：{text}", "Note: {text}"),
     "policy_label": ("识别规则 {name}", "policy {name}"),
     "headline": ("一分钟看懂", "At a glance"),
     "difference": ("差值", "Difference"),
@@ -133,6 +135,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "brief_unit_cny_tce": ("元/吨标准煤", "yuan/tce"),
     "brief_unit_persons_ha": ("人/公顷", "persons/ha"),
     "brief_unit_years": ("年", "years"),
+    "brief_out_of_date": ("已过期：本简报所依据的已存储片区结果与工作空间当前的数据不一致，以下数字可能已不再成立。",
+                          "Out of date: the stored sites this brief rests on no longer match the workspace's data; "
+                          "its figures may no longer hold."),
+    "brief_settings_note": ("说明：本简报所依据的已存储片区结果所用设置与已保存的设置不同。",
+                            "Note: the stored sites this brief rests on were built with other settings than the saved "
+                            "ones."),
     "now": ("现状", "Now"),
     "planned": ("规划", "Planned"),
     "page": ("第 {i} 页 / 共 {n} 页", "Page {i} of {n}"),
@@ -499,6 +507,31 @@ def policy_text(result, lang: str = "en") -> str:
     if prov.get("result_id"):
         parts.append(("片区结果 {}" if lang == "zh" else "sites result {}").format(prov["result_id"]))
     return " · ".join(parts) or "–"
+
+
+def sites_notes(results, lang: str = "zh") -> list[str]:
+    """What reports of scenario results say of the stored sites they ran on: out of date ("Warning: the stored
+    sites 'default' are out of date: ...; to rebuild them, run ..."), or built with other settings than the saved
+    ones ("Note: ..."), as :func:`planner.workflow.operations.run_stored_scenario` noted them in the results'
+    provenance (``sites_notes``); each once, however many of the results ran on the same sites. [] when none.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as R
+    >>> n = {"kind": "stale", "en": "the stored sites 'a' are out of date: x", "zh": "已存储的片区结果 a 已过期：x"}
+    >>> sites_notes([R(provenance={"sites_notes": [n]}), R(provenance={"sites_notes": [n]}), R(provenance={})], "en")
+    ["Warning: the stored sites 'a' are out of date: x"]
+    >>> sites_notes([R(provenance={"sites_notes": [{**n, "kind": "settings"}]})], "zh")
+    ['说明：已存储的片区结果 a 已过期：x']
+    """
+    out = []
+    for r in results:
+        for n in (getattr(r, "provenance", None) or {}).get("sites_notes") or ():
+            text = tr("sites_warning" if n.get("kind") == "stale" else "sites_note", lang,
+                      text=n.get("zh") if lang == "zh" else n.get("en"))
+            if text not in out:
+                out.append(text)
+    return out
 
 
 def policy_used(result, lang: str = "en") -> str:

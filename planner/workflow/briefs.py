@@ -24,7 +24,7 @@ from planner.errors import DataError
 from planner.io.store import Store
 from planner.scenarios.model import kept_by_class
 from planner.workflow import documents as D
-from planner.workflow.operations import read_sites, run_scenario, stale_sites_warnings
+from planner.workflow.operations import read_sites, run_scenario, stale_sites_notes
 
 #: Parcel columns a brief lists (those present).
 PARCEL_COLUMNS = ("parcel_id", "owner", "enterprise", "land_area_m2", "floor_area_m2", "plot_ratio", "tax_per_mu",
@@ -64,6 +64,10 @@ class SiteBrief:
     warnings : tuple of (en, zh)
         What to tell the user of the stored sites the brief rests on: out of date, or built with other settings
         than the saved ones (:func:`~planner.workflow.operations.stale_sites_warnings`; empty for session sites).
+        The page shows them (:func:`planner.report.brief.site_briefs_pdf`).
+    out_of_date : bool
+        True when one of ``warnings`` says the sites are out of date; False when they only name other settings
+        than the saved ones (the page then shows a neutral note, not a warning).
     """
 
     site_id: str
@@ -79,6 +83,7 @@ class SiteBrief:
     context: gpd.GeoDataFrame | None = None
     provenance: dict = field(default_factory=dict)
     warnings: tuple[tuple[str, str], ...] = ()
+    out_of_date: bool = False
 
 
 def _near(layer: gpd.GeoDataFrame | None, geom, crs, distance: float) -> gpd.GeoDataFrame | None:
@@ -201,5 +206,6 @@ def stored_site_briefs(store: Store, ids=(), *, top: int | None = None, scenario
             scenario.scenario, policy_name=str(prov.get("policy_name") or ""), policy_hash=str(prov.get("policy_hash") or "")))
     briefs = site_briefs(stored.sites, stored.parcel_sites, stored.flags, ids, scenario=scenario, constraints=cons,
                          provenance=prov, templates=templates)
-    warnings = tuple(stale_sites_warnings(store, stored))
-    return [dataclasses.replace(b, warnings=warnings) for b in briefs]
+    notes = stale_sites_notes(store, stored)
+    warnings, stale = tuple(w for _kind, w in notes), any(kind == "stale" for kind, _w in notes)
+    return [dataclasses.replace(b, warnings=warnings, out_of_date=stale) for b in briefs]

@@ -585,9 +585,16 @@ def sites_staleness(store: Store, stored: StoredSites) -> list[tuple[str, str]]:
 
 def stale_sites_warnings(store: Store, stored: StoredSites) -> list[tuple[str, str]]:
     """:func:`sites_staleness` as warnings naming the stored sites (``planner scenario run``, ``planner brief``)."""
+    return [w for _kind, w in stale_sites_notes(store, stored)]
+
+
+def stale_sites_notes(store: Store, stored: StoredSites) -> list[tuple[str, tuple[str, str]]]:
+    """:func:`stale_sites_warnings` with the kind of each: ``"stale"`` (out of date) or ``"settings"`` (built with
+    other settings than the saved ones, which may be on purpose): what the printed documents made from the sites
+    (a brief, a comparison report) say on the page, as a warning or as a neutral note."""
     n = stored.name
-    return [(f"the stored sites {n!r} were {en}", f"已存储的片区结果 {n} {zh}") if kind == "settings" else
-            (f"the stored sites {n!r} are out of date: {en}", f"已存储的片区结果 {n} 已过期：{zh}")
+    return [(kind, (f"the stored sites {n!r} were {en}", f"已存储的片区结果 {n} {zh}") if kind == "settings" else
+             (f"the stored sites {n!r} are out of date: {en}", f"已存储的片区结果 {n} 已过期：{zh}"))
             for kind, (en, zh) in _sites_checks(store, stored)]
 
 
@@ -863,7 +870,10 @@ def run_stored_scenario(store: Store, doc: D.ScenarioDoc, *, templates=None,
                                                               policy_hash=str(stored.provenance.policy_hash or "")))
     run = run_scenario(doc, stored.sites, stored.parcel_sites, stored.flags, templates=templates,
                        policy_hash=stored.provenance.policy_hash, provenance=stored.provenance.to_meta())
-    run.warnings += stored.warnings + stale_sites_warnings(store, stored)
+    notes = stale_sites_notes(store, stored)
+    run.warnings += stored.warnings + [w for _kind, w in notes]
+    if notes:  # what the reports of the run say on the page (:func:`planner.report.text.sites_notes`)
+        run.result.provenance["sites_notes"] = [{"kind": k, "en": en, "zh": zh} for k, (en, zh) in notes]
     run.stored = stored
     return run
 
