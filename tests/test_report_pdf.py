@@ -140,10 +140,8 @@ def test_brief_of_an_edited_rule_set_says_so(workspace):
     assert "含未保存的修改，基于 default v1" in doc[0].get_textpage().get_text_range()
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, tmp_path, monkeypatch, lang):
-    """No text drawn wider than its cell (the footer ran over the page number and off the page, English key
-    figures out of their boxes), and English wraps between words ("Delivery yea / r" before)."""
+def _cells_over(monkeypatch) -> list:
+    """The text drawn wider than its cell from now on: ``(text, its width, the cell's)`` (fpdf2 lets it run over)."""
     from planner.report import pdf as P
 
     over = []
@@ -155,6 +153,15 @@ def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, 
         return real(self, w, h, text, *a, **k)
 
     monkeypatch.setattr(P._Doc, "cell", cell)
+    return over
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_report_text_stays_in_its_boxes_and_english_words_stay_whole(workspace, tmp_path, monkeypatch, lang):
+    """No text drawn wider than its cell (the footer ran over the page number and off the page, English key
+    figures out of their boxes), and English wraps between words ("Delivery yea / r" before)."""
+
+    over = _cells_over(monkeypatch)
     out = tmp_path / "run"
     assert main(["scenario", "run", "scenarios/upstairs_all.toml", "-w", str(workspace), "--out", str(out),
                  "--no-save", "--lang", lang]) == 0
@@ -561,15 +568,7 @@ def test_a_brief_of_out_of_date_sites_says_so_on_its_page(workspace, tmp_path, m
     from planner.report import pdf as P
     from planner.workflow.briefs import stored_site_briefs
 
-    over = []
-    real = P._Doc.cell
-
-    def cell(self, w=None, h=None, text="", *a, **k):
-        if w and text and "{nb}" not in text and self.get_string_width(text) > w + 0.01:
-            over.append((text, round(self.get_string_width(text), 1), round(w, 1)))
-        return real(self, w, h, text, *a, **k)
-
-    monkeypatch.setattr(P._Doc, "cell", cell)
+    over = _cells_over(monkeypatch)
     best, _ = _ids(workspace)
     (b,) = stored_site_briefs(open_store(str(workspace)), [best])
     assert b.warnings == () and not b.out_of_date  # just built: up to date
