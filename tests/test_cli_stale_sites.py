@@ -241,3 +241,32 @@ def test_scenario_compare_of_out_of_date_sites_says_so_and_its_reports_too(store
         (line,) = said
         assert line.startswith("警告：已存储的片区结果 default 已过期：基于识别规则 default（")
         assert (line.replace(" ", "") in text.replace(" ", "")) if suffix == ".pdf" else line in text, suffix
+
+
+def test_the_reports_of_a_scenario_run_on_out_of_date_sites_say_so(store, tmp_path, capsys):
+    """``planner scenario run --out DIR`` writes the scenario's HTML, Excel and PDF reports: run on out-of-date
+    sites, each says so beside the policy it names, as a comparison does; up to date, none does."""
+    import html
+
+    from openpyxl import load_workbook
+
+    uri = str(store.path)
+    _built(uri)
+
+    def reports(tag: str) -> dict[str, str]:
+        out = tmp_path / tag
+        assert main(["scenario", "run", SCENARIO, "-w", uri, "--out", str(out), "--no-save", "--lang", "en"]) == 0
+        capsys.readouterr()
+        (h,), (x,), (p,) = (sorted(out.glob(f"*.{s}")) for s in ("html", "xlsx", "pdf"))
+        wb = load_workbook(x, read_only=True)
+        cells = "\n".join(str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row
+                          if c is not None)
+        return {"html": html.unescape(h.read_text(encoding="utf-8")), "xlsx": cells,
+                "pdf": _pdf_text(p).replace(" ", "")}
+
+    assert not any("stored sites" in t or "storedsites" in t for t in reports("fresh").values())
+    _edited_rules(store)
+    for kind, text in reports("stale").items():
+        said = "Warning:thestoredsites'default'areoutofdate" if kind == "pdf" else \
+            "Warning: the stored sites 'default' are out of date: built under policy 'default'"
+        assert said in text, kind

@@ -385,8 +385,11 @@ def to_excel(result: ScenarioResult | Sequence[ScenarioResult], path: str | Path
         meta = pd.DataFrame({summ.columns[0]: [both("scenario"), both("policy"), both("label")],
                              result.name: [result.name, policy_text(result, lang),
                                            result.scenario.description or result.scenario.label]})
+        notes = sites_notes([result], lang)  # the stored sites out of date (or of other settings), as HTML/PDF
+        if notes:
+            meta = pd.concat([meta, pd.DataFrame({summ.columns[0]: notes})], ignore_index=True)
         _sheet(xw, sheet_name("Summary 汇总", lang), pd.concat([summ.astype(object), meta], ignore_index=True),
-               row_kinds=[*rk, "text", "text", "text"], widths={0: 46, 1: 22})
+               row_kinds=[*rk, "text", "text", "text", *["text"] * len(notes)], widths={0: 46, 1: 22})
         df, kinds = _frame_for_excel(_readable_sites(result, lang), lang)
         _sheet(xw, sheet_name("Sites 地块", lang), df, col_kinds=kinds)
         df, kinds = _frame_for_excel(result.timeline.reset_index().rename(columns=timeline_key), lang)

@@ -202,6 +202,8 @@ def html_report(result: ScenarioResult, *, lang: str = "zh", max_sites: int = 50
              f'<p class="meta">{_esc(tr("scenario", lang))}: <b>{_esc(sc.label or sc.name)}</b> '
              f"({_esc(sc.name)}) · {_esc(tr('generated', lang))}: {_now()}</p>",
              f'<p class="meta">{_esc(tr("policy", lang))}: {_esc(policy_text(result, lang))}</p>']
+    # the stored sites it ran on, out of date or built with other settings than the saved ones (as a comparison)
+    parts += [f'<p class="note">{_esc(n)}</p>' for n in sites_notes([result], lang)]
     if sc.description:
         parts.append(f"<p>{_esc(sc.description)}</p>")
     parts.append(f"<h2>{_esc(tr('key_figures', lang))}</h2>" + cards_html(t, lang, CARDS))

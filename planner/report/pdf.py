@@ -382,7 +382,8 @@ def scenario_pdf(result, *, lang: str = "zh", background=None, max_sites: int = 
     pdf = _Doc(lang, f"{tr('policy', lang)}: {policy_text(result, lang)}", f"{tr('title', lang)} – {sc.name}")
     pdf.add_page()
     _title(pdf, tr("title", lang), f"{tr('scenario', lang)}: {sc.label or sc.name} ({sc.name})",
-           f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {policy_text(result, lang)}")
+           "\n".join([f"{tr('generated', lang)}: {_now()} · {tr('policy', lang)}: {policy_text(result, lang)}",
+                      *sites_notes([result], lang)]))  # the stored sites out of date, as a comparison says
     _heading(pdf, tr("key_figures", lang), keep=15 * 2 + 2.5)
     _cards(pdf, result.totals, CARDS[:6], per_row=3)
     _cards(pdf, result.totals, CARDS[6:], per_row=4, h=12)
