@@ -70,7 +70,7 @@ def test_workspace_info_speaks_its_lang(ws, capsys):
     assert f"\n操作记录（最近 {n} 条）：\n" in zh
     lines = zh.splitlines()
     head = lines[lines.index("图层：") + 1]
-    assert head.split() == ["类型", "名称", "版本", "行数", "当前", "创建时间", "用户"], head
+    assert head.split() == ["类型", "名称", "版本", "行数", "当前", "创建时间", "用户", "计算依据"], head
     docs = lines[lines.index("已保存的文档：") + 1]
     assert docs.split() == ["类型", "名称", "版本", "创建时间", "用户", "校验值"], docs
     audit = lines[lines.index(f"操作记录（最近 {n} 条）：") + 1]
@@ -84,7 +84,7 @@ def test_workspace_info_speaks_its_lang(ws, capsys):
         assert rc == 0 and en.startswith("workspace ws.gpkg  CRS ") and "\nlayers:\n" in en, en
         assert "\nsaved documents:\n" in en and f"\naudit (last {n}):\n" in en
         head = en.splitlines()[en.splitlines().index("layers:") + 1]
-        assert head.split() == ["kind", "name", "version", "n_rows", "is_current", "created_at", "user"], head
+        assert head.split() == ["kind", "name", "version", "n_rows", "is_current", "created_at", "user", "built_on"], head
         _none_of(en, "工作空间", "图层", "类型", "是")
 
 
