@@ -9,8 +9,9 @@ import pytest
 from planner.cli import main
 from planner.io.store import GpkgStore
 from planner.workflow.catalogue import layer_catalogue
-from tests.test_app_enterprise import _page
 from tests.test_cli_use_version import _two_surveys
+from tests.test_roles import _app
+from tests.test_version_switch_probes import data_manager
 
 
 def _built_on(store, lang: str) -> dict[str, str]:
@@ -46,11 +47,7 @@ def test_the_data_managers_layer_table_shows_it(tmp_path, monkeypatch):
     ws = tmp_path / "ws.gpkg"
     store = GpkgStore(ws, crs="EPSG:4549", create=True)
     _two_surveys(store)
-    monkeypatch.setenv("PLANNER_WORKSPACE", str(ws))
-    for k in ("PLANNER_DATA_DIR", "PLANNER_WORKSPACES"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("PLANNER_UPLOAD_DIR", str(tmp_path / "uploads"))
-    at = _page("en")
+    at = data_manager(_app(ws, monkeypatch), "en")
     assert not at.exception, [e.message for e in at.exception]
     tables = [df.value for df in at.dataframe]
     layer = next((t for t in tables if "built_on" in t.columns), None)

@@ -213,13 +213,11 @@ def test_the_data_manager_offers_the_results_built_on_the_version_switched_to(tm
     """After the switch to v1 the versions tab lists the flags and sites built on v1 with a button; the button
     makes them current again and says so; the offer is gone. A role without the right sees it disabled."""
     from tests.test_roles import _app, _texts
+    from tests.test_version_switch_probes import data_manager
 
     store = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
     built_on_two_surveys(store)
-    at = _app(store.path, monkeypatch)
-    if lang == "en":
-        at.radio(key="w_lang").set_value("en").run()
-    at.switch_page("views/data.py").run()
+    at = data_manager(_app(store.path, monkeypatch), lang)
     assert not _has_button(at, "dm_restore")  # nothing to restore while the results are up to date
     at.selectbox(key="dm_ver").set_value(1).run()
     at.button(key="dm_set").click().run()

@@ -29,6 +29,13 @@ def _current(store, kind: str) -> list[int]:
     return sorted(int(v) for v in cat.loc[cat["is_current"].astype(bool), "version"])
 
 
+def data_manager(at, lang: str = "zh"):
+    """The app ``at`` (run once, signed in if need be) switched to ``lang`` and opened on the data manager."""
+    if lang == "en":
+        at.radio(key="w_lang").set_value("en").run()
+    return at.switch_page("views/data.py").run()
+
+
 #: Run in a child process: switch the enterprise table of argv[1] to v1, SIGKILLed as its second audit row is
 #: written (the table's switch written, its links' not yet).
 _KILLED_SWITCH = """
@@ -271,10 +278,7 @@ def test_a_switch_confirmed_after_the_role_was_taken_away_is_refused_in_words(tm
     shutil.copyfile(ws, tmp_path / "ws.gpkg")
     store = open_store(tmp_path / "ws.gpkg")
     store.publish_survey(store.read_parcels(), label="again")
-    at = _sign_in(_app(store.path, monkeypatch), "gus")
-    if lang == "en":
-        at.radio(key="w_lang").set_value("en").run()
-    at.switch_page("views/data.py").run()
+    at = data_manager(_sign_in(_app(store.path, monkeypatch), "gus"), lang)
     at.selectbox(key="dm_ver").set_value(1).run()
     at.button(key="dm_set").click().run()
     confirm = at.button(key="dm_set_yes")
@@ -305,10 +309,7 @@ def test_the_data_manager_is_told_which_results_a_switch_left_out_of_date(tmp_pa
 
     store = open_store(tmp_path / "ws.gpkg", create=True, crs="EPSG:4549")
     _two_surveys(store)
-    at = _app(store.path, monkeypatch)
-    if lang == "en":
-        at.radio(key="w_lang").set_value("en").run()
-    at.switch_page("views/data.py").run()
+    at = data_manager(_app(store.path, monkeypatch), lang)
     for v in (1, 2):
         at.selectbox(key="dm_ver").set_value(v).run()
         at.button(key="dm_set").click().run()
